@@ -1,0 +1,261 @@
+"""Domain values shared by every layer.
+
+Plain dataclasses and enums: db/ turns rows into these, app/ computes with them and ui/ shows them.
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class StrEnum(str, enum.Enum):
+    """An enum whose values are the strings stored in the database and printed in JSON."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class TransportKind(StrEnum):
+    SSH = "ssh"
+    WINRM = "winrm"
+    LOCAL = "local"
+
+
+class Criticality(StrEnum):
+    MISSION_CRITICAL = "mission-critical"
+    STANDARD = "standard"
+    DESKTOP = "desktop"
+
+
+class Ring(StrEnum):
+    TEST = "test"
+    PILOT = "pilot"
+    PRODUCTION = "production"
+
+
+class Classification(StrEnum):
+    URGENT = "urgent"
+    IMPORTANT = "important"
+    NONCRITICAL = "noncritical"
+
+
+class UpdateKind(StrEnum):
+    SECURITY = "security"
+    BUGFIX = "bugfix"
+    ENHANCEMENT = "enhancement"
+    FIRMWARE = "firmware"
+    DRIVER = "driver"
+
+
+class HostStatus(StrEnum):
+    """Outcome of the last scan of a host, as shown in the inventory."""
+
+    NEVER = "never"
+    OK = "ok"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+
+
+class JobKind(StrEnum):
+    SCAN = "scan"
+    PATCH = "patch"
+    VERIFY = "verify"
+    ROLLBACK = "rollback"
+    REBOOT = "reboot"
+
+
+class JobTrigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    URGENT = "urgent"
+
+
+class StepState(StrEnum):
+    """State of one host within one job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (StepState.QUEUED, StepState.RUNNING)
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine in the inventory. Holds a credential *reference*, never a secret."""
+
+    name: str
+    address: str
+    id: int | None = None
+    port: int | None = None  # None: the transport's default (22, 5986) or ~/.ssh/config
+    transport: TransportKind = TransportKind.SSH
+    user: str | None = None
+    key_file: str | None = None
+    credential_ref: str | None = None  # keyring username under the Patchdesk service
+    group: str | None = None
+    ring: Ring = Ring.PRODUCTION
+    criticality: Criticality = Criticality.STANDARD
+    tags: tuple[str, ...] = ()
+    use_sudo: bool = True
+    # discovered at scan time
+    os_id: str | None = None
+    os_name: str | None = None
+    os_version: str | None = None
+    kernel: str | None = None
+    managers: tuple[str, ...] = ()
+    last_scan_at: datetime | None = None
+    last_status: HostStatus = HostStatus.NEVER
+    last_error: str | None = None
+    reboot_required: bool = False
+    pending_urgent: int = 0
+    pending_important: int = 0
+    pending_noncritical: int = 0
+
+    @property
+    def pending_total(self) -> int:
+        return self.pending_urgent + self.pending_important + self.pending_noncritical
+
+
+@dataclass(frozen=True)
+class OsFacts:
+    """What a scan learns about the operating system of a host."""
+
+    id: str = ""
+    id_like: tuple[str, ...] = ()
+    name: str = ""
+    version: str = ""
+    version_codename: str = ""
+    pretty_name: str = ""
+    kernel: str = ""
+    uptime_seconds: float | None = None
+    hostname: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "id_like": list(self.id_like),
+            "name": self.name,
+            "version": self.version,
+            "version_codename": self.version_codename,
+            "pretty_name": self.pretty_name,
+            "kernel": self.kernel,
+            "uptime_seconds": self.uptime_seconds,
+            "hostname": self.hostname,
+        }
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    """One thing a host could install. Names and versions are untrusted text from the host."""
+
+    manager: str
+    name: str
+    available: str
+    installed: str | None = None  # None: a new package pulled in by an upgrade
+    arch: str = ""
+    source: str = ""  # origin/suite of the candidate, e.g. "Debian-Security:12/stable-security"
+    security: bool = False
+    kind: UpdateKind = UpdateKind.BUGFIX
+    severity: str | None = None
+    cves: tuple[str, ...] = ()
+    advisories: tuple[str, ...] = ()
+    reboot_expected: bool = False
+    classification: Classification = Classification.NONCRITICAL
+    reason: str = ""  # why it got its classification, shown to the user
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "manager": self.manager,
+            "name": self.name,
+            "arch": self.arch,
+            "installed": self.installed,
+            "available": self.available,
+            "source": self.source,
+            "security": self.security,
+            "kind": str(self.kind),
+            "classification": str(self.classification),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything one scan of one host found."""
+
+    facts: OsFacts
+    managers: tuple[str, ...]
+    pending: tuple[PendingUpdate, ...]
+    reboot_required: bool = False
+    reboot_packages: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostKey:
+    """An SSH host key as trusted (or first seen) for one host."""
+
+    host_id: int
+    keytype: str
+    key_b64: str
+    fingerprint: str  # "SHA256:..." as OpenSSH prints it
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: JobKind
+    state: JobState
+    trigger: JobTrigger = JobTrigger.MANUAL
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    params: dict[str, object] = field(default_factory=dict)
+    host_count: int = 0
+
+
+@dataclass(frozen=True)
+class JobHost:
+    """One host's step in one job."""
+
+    job_id: int
+    host_id: int
+    host_name: str
+    state: StepState
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    progress: float = 0.0
+
+
+@dataclass(frozen=True)
+class LogLine:
+    job_id: int
+    host_id: int | None
+    ts: datetime
+    level: LogLevel
+    text: str
