@@ -116,7 +116,8 @@ class Host:
     transport: TransportKind = TransportKind.SSH
     user: str | None = None
     key_file: str | None = None
-    credential_ref: str | None = None  # keyring username under the Patchdesk service
+    credential_ref: str | None = None  # keyring reference of the login password, never the secret
+    sudo_ref: str | None = None  # keyring reference of the sudo password
     group: str | None = None
     ring: Ring = Ring.PRODUCTION
     criticality: Criticality = Criticality.STANDARD

@@ -1,0 +1,213 @@
+"""Ansible inventories, INI and YAML, as far as a patch console needs them.
+
+Host names, ``ansible_host``, ``ansible_port``, ``ansible_user``, ``ansible_ssh_private_key_file``
+and ``ansible_connection`` (ssh / winrm / local) are read, from the host line or its groups' vars;
+a host's patch group is the first group it appears in. Numeric ranges like ``web[01:03]`` expand.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from app.errors import ConfigError, ImportFormatError
+from app.importers.base import ImportProblem, ImportResult
+from app.inventory import parse_port
+from app.models import Host, TransportKind
+
+_RANGE = re.compile(r"^(.*)\[(\d+):(\d+)\](.*)$")
+_CONNECTIONS = {
+    "ssh": TransportKind.SSH,
+    "paramiko": TransportKind.SSH,
+    "smart": TransportKind.SSH,
+    "winrm": TransportKind.WINRM,
+    "psrp": TransportKind.WINRM,
+    "local": TransportKind.LOCAL,
+}
+
+
+def _expand(pattern: str) -> list[str]:
+    m = _RANGE.match(pattern)
+    if not m:
+        return [pattern]
+    prefix, start, end, suffix = m.groups()
+    width = len(start) if start.startswith("0") else 0
+    lo, hi = int(start), int(end)
+    if hi < lo or hi - lo > 10000:
+        raise ConfigError(f"the range in {pattern!r} is empty or too large")
+    return [f"{prefix}{str(i).zfill(width)}{suffix}" for i in range(lo, hi + 1)]
+
+
+def _host_from_vars(name: str, group: str | None, hv: dict[str, Any]) -> Host:
+    conn = str(hv.get("ansible_connection", "ssh")).lower()
+    transport = _CONNECTIONS.get(conn)
+    if transport is None:
+        raise ConfigError(f"{name}: ansible_connection={conn} is not supported (ssh, winrm or local)")
+    port = hv.get("ansible_port", hv.get("ansible_ssh_port"))
+    user = hv.get("ansible_user", hv.get("ansible_ssh_user"))
+    key = hv.get("ansible_ssh_private_key_file", hv.get("ansible_private_key_file"))
+    return Host(
+        name=name,
+        address=str(hv.get("ansible_host", hv.get("ansible_ssh_host", name))),
+        port=parse_port(str(port)) if port not in (None, "") else None,
+        user=str(user) if user else None,
+        key_file=str(key) if key else None,
+        transport=transport,
+        group=None if group in (None, "all", "ungrouped") else group,
+    )
+
+
+# -- INI --------------------------------------------------------------------------------------------
+
+
+def parse_ini(text: str) -> ImportResult:
+    result = ImportResult("ansible-ini")
+    section, kind = "ungrouped", "hosts"
+    hosts: dict[str, tuple[int, str, dict[str, str]]] = {}
+    group_vars: dict[str, dict[str, str]] = {}
+    children: dict[str, list[str]] = {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                result.problems.append(ImportProblem(lineno, f"malformed section header {line!r}"))
+                section, kind = "\0bad", "hosts"
+                continue
+            header = line[1:-1].strip()
+            section, _, kind = header.partition(":")
+            kind = kind or "hosts"
+            if kind not in ("hosts", "vars", "children"):
+                result.problems.append(ImportProblem(lineno, f"unknown section type {kind!r}"))
+                section = "\0bad"
+            continue
+        if section == "\0bad":
+            continue
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as exc:
+            result.problems.append(ImportProblem(lineno, f"cannot parse {line!r}: {exc}"))
+            continue
+        if not words:
+            continue
+        if kind == "vars":
+            k, sep, v = line.partition("=")
+            if not sep:
+                result.problems.append(ImportProblem(lineno, f"expected key=value, got {line!r}"))
+                continue
+            group_vars.setdefault(section, {})[k.strip()] = v.strip().strip("'\"")
+        elif kind == "children":
+            children.setdefault(section, []).append(words[0])
+        else:
+            hv: dict[str, str] = {}
+            bad = False
+            for w in words[1:]:
+                k, sep, v = w.partition("=")
+                if not sep:
+                    result.problems.append(ImportProblem(lineno, f"expected key=value after the host name, got {w!r}"))
+                    bad = True
+                    break
+                hv[k] = v
+            if bad:
+                continue
+            try:
+                names = _expand(words[0])
+            except ConfigError as exc:
+                result.problems.append(ImportProblem(lineno, str(exc)))
+                continue
+            for n in names:
+                if n not in hosts:
+                    hosts[n] = (lineno, section, hv)
+    parents: dict[str, list[str]] = {}
+    for parent, kids in children.items():
+        for kid in kids:
+            parents.setdefault(kid, []).append(parent)
+
+    def inherited(group: str, seen: frozenset[str] = frozenset()) -> dict[str, str]:
+        out: dict[str, str] = dict(group_vars.get("all", {}))
+        for p in parents.get(group, []):
+            if p not in seen:
+                out.update(inherited(p, seen | {group}))
+        out.update(group_vars.get(group, {}))
+        return out
+
+    for name, (lineno, group, hv) in hosts.items():
+        merged = {**inherited(group), **hv}
+        try:
+            result.add(_host_from_vars(name, group, merged), lineno)
+        except ConfigError as exc:
+            result.problems.append(ImportProblem(lineno, str(exc)))
+    return result
+
+
+# -- YAML -------------------------------------------------------------------------------------------
+
+
+def parse_yaml(text: str) -> ImportResult:
+    import yaml
+
+    result = ImportResult("ansible-yaml")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        raise ImportFormatError(f"The YAML inventory cannot be read (line {line}): {exc}") from exc
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise ImportFormatError("The YAML inventory must be a mapping of groups (e.g. 'all:').")
+    seen: dict[str, int] = {}
+
+    def scalar_map(node: yaml.Node) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            return {}
+        out: dict[str, Any] = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+                out[str(k.value)] = v.value
+        return out
+
+    def walk(group: str, node: yaml.Node, inherited: dict[str, Any], depth: int) -> None:
+        if depth > 50:
+            result.problems.append(ImportProblem(node.start_mark.line + 1, "groups nested too deeply"))
+            return
+        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+            return
+        if not isinstance(node, yaml.MappingNode):
+            result.problems.append(ImportProblem(node.start_mark.line + 1, f"group {group!r} is not a mapping"))
+            return
+        parts = {str(k.value): v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+        gvars = {**inherited, **scalar_map(parts["vars"])} if "vars" in parts else dict(inherited)
+        hosts_node = parts.get("hosts")
+        if isinstance(hosts_node, yaml.MappingNode):
+            for k, v in hosts_node.value:
+                line = k.start_mark.line + 1
+                try:
+                    names = _expand(str(k.value))
+                except ConfigError as exc:
+                    result.problems.append(ImportProblem(line, str(exc)))
+                    continue
+                if not isinstance(v, yaml.MappingNode) and not (
+                    isinstance(v, yaml.ScalarNode) and v.value in ("", "~", "null")
+                ):
+                    result.problems.append(ImportProblem(line, f"host {k.value!r} must map to its variables"))
+                    continue
+                for name in names:
+                    if name in seen:
+                        continue
+                    seen[name] = line
+                    try:
+                        result.add(_host_from_vars(name, group, {**gvars, **scalar_map(v)}), line)
+                    except ConfigError as exc:
+                        result.problems.append(ImportProblem(line, str(exc)))
+        elif hosts_node is not None and not (isinstance(hosts_node, yaml.ScalarNode) and not hosts_node.value):
+            result.problems.append(ImportProblem(hosts_node.start_mark.line + 1, f"'hosts' of {group!r} is not a mapping"))
+        kids = parts.get("children")
+        if isinstance(kids, yaml.MappingNode):
+            for k, v in kids.value:
+                walk(str(k.value), v, gvars, depth + 1)
+
+    for k, v in root.value:
+        walk(str(k.value), v, {}, 0)
+    return result

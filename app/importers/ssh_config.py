@@ -1,0 +1,56 @@
+"""Hosts from an OpenSSH client config: each concrete ``Host`` alias becomes a host.
+
+Wildcard patterns (``*``, ``?``, ``!``) are settings for other hosts, not hosts, and are skipped.
+The alias stays the address, so the SSH transport resolves it through the same config at connect
+time (ProxyJump and all); HostName, Port, User and IdentityFile are copied for display.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from app.errors import ConfigError
+from app.importers.base import ImportProblem, ImportResult
+from app.inventory import parse_port
+from app.models import Host
+
+
+def parse_ssh_config(text: str) -> ImportResult:
+    result = ImportResult("ssh-config")
+    blocks: list[tuple[int, list[str], dict[str, str]]] = []
+    current: dict[str, str] | None = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, rest = line.replace("=", " ", 1).partition(" ") if "=" in line.split(" ", 1)[0] else line.partition(" ")
+        key, rest = key.strip().lower(), rest.strip()
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            result.problems.append(ImportProblem(lineno, f"cannot parse {line!r}: {exc}"))
+            continue
+        if key == "host":
+            current = {}
+            blocks.append((lineno, words, current))
+        elif key == "match":
+            current = None  # conditional blocks apply to other hosts
+        elif current is not None and words:
+            current.setdefault(key, words[0])
+    for lineno, patterns, opts in blocks:
+        for alias in patterns:
+            if any(c in alias for c in "*?!"):
+                continue
+            try:
+                host = Host(
+                    name=alias,
+                    address=alias,
+                    port=parse_port(opts.get("port", "")),
+                    user=opts.get("user"),
+                    key_file=opts.get("identityfile"),
+                )
+            except ConfigError as exc:
+                result.problems.append(ImportProblem(lineno, str(exc)))
+                continue
+            result.add(host, lineno)
+    return result

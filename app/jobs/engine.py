@@ -1,0 +1,311 @@
+"""The job engine: runs one task function per host with bounded concurrency.
+
+* Different hosts run in parallel (a thread pool of ``concurrency`` workers per job); steps on the
+  same host never overlap, even across jobs (a lock per host).
+* Every host has an overall deadline. Transports clamp their own timeouts to it; if a task is still
+  stuck past the deadline anyway (a library call that ignores its timeout), the coordinator gives
+  up on it: the host is reported failed and its transport is closed to unblock the thread, whose late
+  result is then ignored. One hung host never holds up the job.
+* Tasks know nothing of Qt or SQL. They get a :class:`TaskContext` and report events; the engine
+  forwards every event to the recorder (persistence) and to listeners (the GUI bridge).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from app.errors import CancelledError, DeadlineExceededError, HostKeyChangedError, HostKeyError, PatchdeskError
+from app.jobs.events import (
+    Event,
+    HostLog,
+    HostProgress,
+    HostStateChanged,
+    JobStateChanged,
+)
+from app.jobs.recorder import Recorder
+from app.models import Host, JobKind, JobState, LogLevel, StepState
+from app.transports.base import Deadline, Transport
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 20
+DEFAULT_HOST_DEADLINE = 600.0
+#: How long past its deadline a stuck task gets before the coordinator abandons it.
+DEADLINE_GRACE = 2.0
+
+
+class Connector(Protocol):
+    """Builds a transport for a host (app/transports/factory.py)."""
+
+    def connect(self, host: Host, deadline: Deadline, report: Callable[[Event], None], job_id: int) -> Transport: ...
+
+
+@dataclass
+class HostOutcome:
+    host: Host
+    state: StepState
+    error: str | None = None
+    result: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskContext:
+    """What a task function gets: its host, a transport on demand, a deadline and a report channel."""
+
+    def __init__(
+        self,
+        job_id: int,
+        host: Host,
+        deadline: Deadline,
+        emit: Callable[[Event], None],
+        connector: Connector,
+    ) -> None:
+        self.job_id = job_id
+        self.host = host
+        self.deadline = deadline
+        self._emit = emit
+        self._connector = connector
+        self._transport: Transport | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.deadline.cancel.is_set()
+
+    def transport(self) -> Transport:
+        """The host's transport, created on first use (connection itself is lazy too)."""
+        with self._lock:
+            if self._transport is None:
+                self._transport = self._connector.connect(self.host, self.deadline, self._emit, self.job_id)
+            return self._transport
+
+    def report(self, event: Event) -> None:
+        self._emit(event)
+
+    def log(self, level: LogLevel | str, text: str) -> None:
+        self._emit(HostLog(self.job_id, host_id=self.host.id, level=LogLevel(level), text=text))
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        assert self.host.id is not None
+        self._emit(HostProgress(self.job_id, host_id=self.host.id, fraction=fraction, message=message))
+
+    def close(self) -> None:
+        with self._lock:
+            t, self._transport = self._transport, None
+        if t is not None:
+            try:
+                t.close()
+            except Exception:  # closing must never mask the task's own outcome
+                logger.debug("error closing transport of %s", self.host.name, exc_info=True)
+
+
+TaskFn = Callable[[TaskContext], Any]
+
+
+class JobHandle:
+    """A running job: wait for it, cancel it, read its outcomes."""
+
+    def __init__(self, job_id: int, hosts: Sequence[Host]) -> None:
+        self.job_id = job_id
+        self.hosts = list(hosts)
+        self.cancel_event = threading.Event()
+        self.done = threading.Event()
+        self.outcomes: dict[int, HostOutcome] = {}
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def _settle(self, outcome: HostOutcome) -> bool:
+        """Record a host's final outcome once; later attempts (a stuck thread waking up) are dropped."""
+        assert outcome.host.id is not None
+        with self._lock:
+            if outcome.host.id in self.outcomes:
+                return False
+            self.outcomes[outcome.host.id] = outcome
+            return True
+
+
+class JobEngine:
+    def __init__(
+        self,
+        recorder: Recorder,
+        connector: Connector,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        host_deadline: float = DEFAULT_HOST_DEADLINE,
+    ) -> None:
+        self.recorder = recorder
+        self.connector = connector
+        self.concurrency = concurrency
+        self.host_deadline = host_deadline
+        self._listeners: list[Callable[[Event], None]] = []
+        self._host_locks: dict[int, threading.Lock] = {}
+        self._host_locks_guard = threading.Lock()
+        self._handles: dict[int, JobHandle] = {}
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """``listener`` is called from worker threads; it must be thread-safe and quick."""
+        self._listeners.append(listener)
+
+    def emit(self, event: Event) -> None:
+        self.recorder.record(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("job event listener failed")
+
+    def running(self) -> list[JobHandle]:
+        return [h for h in self._handles.values() if not h.done.is_set()]
+
+    def start(
+        self,
+        job_id: int,
+        kind: JobKind,
+        hosts: Sequence[Host],
+        task: TaskFn,
+        *,
+        concurrency: int | None = None,
+        host_deadline: float | None = None,
+    ) -> JobHandle:
+        """Start ``task`` on every host in a background coordinator thread and return at once."""
+        handle = JobHandle(job_id, hosts)
+        self._handles[job_id] = handle
+        self.recorder.register_job(job_id, kind)
+        workers = max(1, min(concurrency or self.concurrency, len(hosts) or 1))
+        deadline_s = host_deadline if host_deadline is not None else self.host_deadline
+        thread = threading.Thread(
+            target=self._coordinate,
+            args=(handle, task, workers, deadline_s),
+            name=f"patchdesk-job-{job_id}",
+            daemon=True,
+        )
+        thread.start()
+        return handle
+
+    def run(self, job_id: int, kind: JobKind, hosts: Sequence[Host], task: TaskFn, **kw: Any) -> JobHandle:
+        """Start and wait (for the CLI)."""
+        handle = self.start(job_id, kind, hosts, task, **kw)
+        handle.wait()
+        return handle
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _host_lock(self, host_id: int) -> threading.Lock:
+        with self._host_locks_guard:
+            return self._host_locks.setdefault(host_id, threading.Lock())
+
+    def _coordinate(self, handle: JobHandle, task: TaskFn, workers: int, deadline_s: float) -> None:
+        job_id = handle.job_id
+        self.emit(JobStateChanged(job_id, state=JobState.RUNNING))
+        contexts: dict[int, TaskContext] = {}
+        started: dict[int, float] = {}
+        futures: dict[int, Future[None]] = {}
+        guard = threading.Lock()
+
+        def work(host: Host) -> None:
+            assert host.id is not None
+            lock = self._host_lock(host.id)
+            while not lock.acquire(timeout=0.2):
+                if handle.cancel_event.is_set():
+                    self._finish(handle, HostOutcome(host, StepState.CANCELLED, "Cancelled before it started."))
+                    return
+            try:
+                if handle.cancel_event.is_set():
+                    self._finish(handle, HostOutcome(host, StepState.CANCELLED, "Cancelled before it started."))
+                    return
+                deadline = Deadline(deadline_s, handle.cancel_event)
+                ctx = TaskContext(job_id, host, deadline, self.emit, self.connector)
+                with guard:
+                    contexts[host.id] = ctx
+                    started[host.id] = time.monotonic()
+                self.emit(HostStateChanged(job_id, host_id=host.id, state=StepState.RUNNING))
+                outcome = self._run_task(task, ctx)
+                ctx.close()
+                self._finish(handle, outcome)
+            finally:
+                lock.release()
+
+        # Not a `with` block: its exit would wait for threads stuck past their deadline.
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"job{job_id}")
+        try:
+            for host in handle.hosts:
+                assert host.id is not None
+                futures[host.id] = pool.submit(work, host)
+            # Watch for hosts stuck past their deadline while the pool works.
+            while not all(f.done() for f in futures.values()):
+                time.sleep(0.1)
+                now = time.monotonic()
+                with guard:
+                    overdue = [
+                        (hid, ctx)
+                        for hid, ctx in contexts.items()
+                        if now - started[hid] > deadline_s + DEADLINE_GRACE and hid not in handle.outcomes
+                    ]
+                for hid, ctx in overdue:
+                    msg = f"{ctx.host.name} did not finish within its deadline of {deadline_s:.0f} s; gave up on it."
+                    ctx.log(LogLevel.ERROR, msg)
+                    self._finish(handle, HostOutcome(ctx.host, StepState.FAILED, msg))
+                    threading.Thread(target=ctx.close, daemon=True).start()
+                if len(handle.outcomes) == len(handle.hosts):
+                    break  # every host settled; abandoned threads finish (or not) on their own
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        state = JobState.CANCELLED if handle.cancel_event.is_set() else JobState.FINISHED
+        self.emit(JobStateChanged(job_id, state=state))
+        handle.done.set()
+
+    def _run_task(self, task: TaskFn, ctx: TaskContext) -> HostOutcome:
+        host = ctx.host
+        try:
+            result = task(ctx)
+        except CancelledError as exc:
+            return HostOutcome(host, StepState.CANCELLED, str(exc))
+        except HostKeyError as exc:
+            details: dict[str, Any] = {
+                "kind": "host-key-changed" if isinstance(exc, HostKeyChangedError) else "host-key-unknown",
+                "keytype": exc.keytype,
+                "key_b64": exc.key_b64,
+                "fingerprint": exc.fingerprint,
+            }
+            if isinstance(exc, HostKeyChangedError):
+                details["old_fingerprint"] = exc.old_fingerprint
+            ctx.log(LogLevel.ERROR, str(exc))
+            return HostOutcome(host, StepState.FAILED, str(exc), details=details)
+        except DeadlineExceededError as exc:
+            msg = f"{host.name}: {exc}"
+            ctx.log(LogLevel.ERROR, msg)
+            return HostOutcome(host, StepState.FAILED, msg)
+        except PatchdeskError as exc:
+            ctx.log(LogLevel.ERROR, str(exc))
+            return HostOutcome(host, StepState(exc.host_state), str(exc))
+        except Exception as exc:
+            # A bug, not a known condition: keep the traceback in the log file and the job log.
+            logger.exception("task failed on %s", host.name)
+            ctx.log(LogLevel.ERROR, "Internal error (please report):\n" + traceback.format_exc())
+            return HostOutcome(host, StepState.FAILED, f"Internal error: {type(exc).__name__}: {exc}")
+        return HostOutcome(host, StepState.SUCCEEDED, None, result)
+
+    def _finish(self, handle: JobHandle, outcome: HostOutcome) -> None:
+        if handle._settle(outcome):
+            assert outcome.host.id is not None
+            self.emit(
+                HostStateChanged(
+                    handle.job_id,
+                    host_id=outcome.host.id,
+                    state=outcome.state,
+                    error=outcome.error,
+                    details=outcome.details,
+                )
+            )

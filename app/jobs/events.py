@@ -1,0 +1,57 @@
+"""Events that job tasks report. The recorder persists them; the GUI bridge turns them into signals.
+
+Events are small immutable values so they can cross threads freely.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.models import HostKey, JobState, LogLevel, ScanResult, StepState
+
+
+@dataclass(frozen=True)
+class Event:
+    job_id: int
+    ts: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class JobStateChanged(Event):
+    state: JobState
+
+
+@dataclass(frozen=True)
+class HostStateChanged(Event):
+    host_id: int
+    state: StepState
+    error: str | None = None
+    #: for known errors that the UI can act on, e.g. {"kind": "host-key-changed", "fingerprint": ...}
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HostLog(Event):
+    host_id: int | None
+    level: LogLevel
+    text: str
+
+
+@dataclass(frozen=True)
+class HostProgress(Event):
+    host_id: int
+    fraction: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ScanRecorded(Event):
+    host_id: int
+    result: ScanResult
+
+
+@dataclass(frozen=True)
+class HostKeyLearned(Event):
+    key: HostKey

@@ -1,0 +1,202 @@
+"""The recorder: the single writer that persists job events.
+
+Job threads never touch the database. They hand events to the recorder, whose own thread owns one
+connection and writes them in small batches (one transaction per batch, at least every
+``flush_interval`` seconds), so a chatty host costs a few transactions a second, not one per line,
+and a log line is on disk within a second of being reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.jobs.events import (
+    Event,
+    HostKeyLearned,
+    HostLog,
+    HostProgress,
+    HostStateChanged,
+    JobStateChanged,
+    ScanRecorded,
+)
+from app.models import HostStatus, JobKind, StepState
+
+logger = logging.getLogger(__name__)
+
+#: Longest log line kept; the rest is cut with a marker so one line cannot bloat the database.
+MAX_LOG_LINE = 8192
+
+
+class _Flush:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class _Stop:
+    pass
+
+
+class Recorder:
+    """Persist events from any thread. ``record`` never blocks on the database."""
+
+    def __init__(
+        self,
+        db_path: Path | str,
+        *,
+        flush_interval: float = 0.25,
+        max_batch: int = 500,
+        job_kinds: dict[int, JobKind] | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self._queue: queue.Queue[Event | _Flush | _Stop] = queue.Queue()
+        self._job_kinds: dict[int, JobKind] = dict(job_kinds or {})
+        self._kinds_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="patchdesk-recorder", daemon=True)
+        self._started = False
+        self._error_handler: Callable[[BaseException], None] | None = None
+        self.failed: BaseException | None = None
+
+    def start(self) -> Recorder:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        return self
+
+    def on_error(self, handler: Callable[[BaseException], None]) -> None:
+        """Called (on the recorder thread) when a batch cannot be written."""
+        self._error_handler = handler
+
+    def register_job(self, job_id: int, kind: JobKind) -> None:
+        with self._kinds_lock:
+            self._job_kinds[job_id] = kind
+
+    def record(self, event: Event) -> None:
+        self._queue.put(event)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything recorded so far is written."""
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        if not self._started:
+            return
+        self._queue.put(_Stop())
+        self._thread.join(timeout)
+
+    # -- recorder thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        from db.database import open_database
+
+        db = open_database(self.db_path, migrate=False)
+        try:
+            stop = False
+            while not stop:
+                batch: list[Event] = []
+                flushes: list[_Flush] = []
+                try:
+                    item = self._queue.get(timeout=self.flush_interval)
+                except queue.Empty:
+                    continue
+                deadline = _monotonic() + self.flush_interval
+                while True:
+                    if isinstance(item, _Stop):
+                        stop = True
+                    elif isinstance(item, _Flush):
+                        flushes.append(item)
+                    else:
+                        batch.append(item)
+                    if stop or flushes or len(batch) >= self.max_batch:
+                        break
+                    try:
+                        item = self._queue.get(timeout=max(0.0, deadline - _monotonic()))
+                    except queue.Empty:
+                        break
+                # drain whatever is already queued so a flush covers it
+                if stop or flushes:
+                    while True:
+                        try:
+                            extra = self._queue.get_nowait()
+                        except queue.Empty:
+                            break
+                        if isinstance(extra, _Stop):
+                            stop = True
+                        elif isinstance(extra, _Flush):
+                            flushes.append(extra)
+                        else:
+                            batch.append(extra)
+                if batch:
+                    self._write(db, batch)
+                for f in flushes:
+                    f.done.set()
+        finally:
+            db.conn.close()
+
+    def _write(self, db: object, batch: list[Event]) -> None:
+        from sqlite_utils import Database
+
+        from db import hosts as db_hosts
+        from db import jobs as db_jobs
+        from db import scans as db_scans
+
+        assert isinstance(db, Database)
+        try:
+            with db.atomic():
+                logs: list[tuple[int, int | None, str, str, str]] = []
+                for ev in batch:
+                    at = _iso(ev.ts)
+                    if isinstance(ev, HostLog):
+                        text = ev.text
+                        if len(text) > MAX_LOG_LINE:
+                            text = text[:MAX_LOG_LINE] + f" … [{len(ev.text) - MAX_LOG_LINE} characters cut]"
+                        logs.append((ev.job_id, ev.host_id, at, str(ev.level), text))
+                        continue
+                    if logs:  # keep log order relative to state changes
+                        db_jobs.add_log_lines(db, logs)
+                        logs = []
+                    if isinstance(ev, HostStateChanged):
+                        db_jobs.set_host_state(db, ev.job_id, ev.host_id, ev.state, ev.error, at)
+                        if self._kind(ev.job_id) == JobKind.SCAN and ev.state in (
+                            StepState.FAILED,
+                            StepState.UNREACHABLE,
+                        ):
+                            status = HostStatus.UNREACHABLE if ev.state == StepState.UNREACHABLE else HostStatus.FAILED
+                            db_scans.record_scan_failure(db, ev.host_id, ev.job_id, status, ev.error or "")
+                    elif isinstance(ev, HostProgress):
+                        db_jobs.set_host_progress(db, ev.job_id, ev.host_id, ev.fraction)
+                    elif isinstance(ev, ScanRecorded):
+                        db_scans.record_scan(db, ev.host_id, ev.job_id, ev.result)
+                    elif isinstance(ev, HostKeyLearned):
+                        db_hosts.trust_host_key(db, ev.key)
+                    elif isinstance(ev, JobStateChanged):
+                        db_jobs.set_job_state(db, ev.job_id, ev.state)
+                if logs:
+                    db_jobs.add_log_lines(db, logs)
+        except Exception as exc:
+            self.failed = exc
+            logger.exception("could not record %d job events", len(batch))
+            if self._error_handler:
+                self._error_handler(exc)
+
+    def _kind(self, job_id: int) -> JobKind | None:
+        with self._kinds_lock:
+            return self._job_kinds.get(job_id)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()

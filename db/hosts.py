@@ -1,0 +1,230 @@
+"""Hosts, groups and host keys."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlite_utils import Database
+
+from app.errors import ConfigError
+from app.inventory import validate_host
+from app.models import (
+    Criticality,
+    Host,
+    HostKey,
+    HostStatus,
+    OsFacts,
+    Ring,
+    TransportKind,
+)
+from db.database import now_iso, parse_ts
+
+_HOST_SELECT = """
+SELECT h.*, g.name AS group_name
+FROM hosts h LEFT JOIN groups g ON g.id = h.group_id
+"""
+
+
+def _row_to_host(row: dict[str, Any]) -> Host:
+    return Host(
+        id=row["id"],
+        name=row["name"],
+        address=row["address"],
+        port=row["port"],
+        transport=TransportKind(row["transport"]),
+        user=row["username"],
+        key_file=row["key_file"],
+        credential_ref=row["credential_ref"],
+        sudo_ref=row["sudo_ref"],
+        use_sudo=bool(row["use_sudo"]),
+        group=row["group_name"],
+        ring=Ring(row["ring"]),
+        criticality=Criticality(row["criticality"]),
+        tags=tuple(json.loads(row["tags"] or "[]")),
+        os_id=row["os_id"],
+        os_name=row["os_name"],
+        os_version=row["os_version"],
+        kernel=row["kernel"],
+        managers=tuple(json.loads(row["managers"] or "[]")),
+        last_scan_at=parse_ts(row["last_scan_at"]),
+        last_status=HostStatus(row["last_status"]),
+        last_error=row["last_error"],
+        reboot_required=bool(row["reboot_required"]),
+        pending_urgent=row["pending_urgent"],
+        pending_important=row["pending_important"],
+        pending_noncritical=row["pending_noncritical"],
+    )
+
+
+def ensure_group(db: Database, name: str | None) -> int | None:
+    """The id of group ``name``, creating it; None for no group."""
+    if not name:
+        return None
+    row = db.execute("SELECT id FROM groups WHERE name = ?", [name]).fetchone()
+    if row:
+        return int(row[0])
+    return int(db.execute("INSERT INTO groups (name) VALUES (?)", [name]).lastrowid or 0)
+
+
+def list_groups(db: Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT name FROM groups ORDER BY name COLLATE NOCASE")]
+
+
+def _host_values(db: Database, host: Host) -> dict[str, Any]:
+    return {
+        "name": host.name,
+        "address": host.address,
+        "port": host.port,
+        "transport": str(host.transport),
+        "username": host.user,
+        "key_file": host.key_file,
+        "credential_ref": host.credential_ref,
+        "sudo_ref": host.sudo_ref,
+        "use_sudo": int(host.use_sudo),
+        "group_id": ensure_group(db, host.group),
+        "ring": str(host.ring),
+        "criticality": str(host.criticality),
+        "tags": json.dumps(list(host.tags)),
+    }
+
+
+def add_host(db: Database, host: Host) -> Host:
+    """Insert a new host; a duplicate name is a ConfigError, not a crash."""
+    _validate(host)
+    values = _host_values(db, host)
+    values["created_at"] = values["updated_at"] = now_iso()
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    try:
+        with db.atomic():
+            cur = db.execute(f"INSERT INTO hosts ({cols}) VALUES ({marks})", list(values.values()))
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" in str(exc):
+            raise ConfigError(f"A host named {host.name!r} already exists.") from exc
+        raise
+    return get_host(db, int(cur.lastrowid or 0))
+
+
+def update_host(db: Database, host: Host) -> Host:
+    """Save the editable fields of an existing host (not its scan results)."""
+    if host.id is None:
+        raise ValueError("update_host needs a host with an id")
+    _validate(host)
+    values = _host_values(db, host)
+    values["updated_at"] = now_iso()
+    sets = ", ".join(f"{k} = ?" for k in values)
+    try:
+        with db.atomic():
+            db.execute(f"UPDATE hosts SET {sets} WHERE id = ?", [*values.values(), host.id])
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" in str(exc):
+            raise ConfigError(f"A host named {host.name!r} already exists.") from exc
+        raise
+    return get_host(db, host.id)
+
+
+def _validate(host: Host) -> None:
+    validate_host(host)
+
+
+def get_host(db: Database, host_id: int) -> Host:
+    rows = list(db.query(_HOST_SELECT + " WHERE h.id = ?", [host_id]))
+    if not rows:
+        raise ConfigError(f"No host with id {host_id}.")
+    return _row_to_host(rows[0])
+
+
+def find_host(db: Database, name: str) -> Host | None:
+    rows = list(db.query(_HOST_SELECT + " WHERE h.name = ?", [name]))
+    return _row_to_host(rows[0]) if rows else None
+
+
+def get_hosts_by_name(db: Database, names: Sequence[str]) -> list[Host]:
+    """Hosts in the order named; an unknown name is a ConfigError listing all unknown names."""
+    hosts, missing = [], []
+    for name in names:
+        h = find_host(db, name)
+        if h is None:
+            missing.append(name)
+        else:
+            hosts.append(h)
+    if missing:
+        raise ConfigError("Unknown host(s): " + ", ".join(missing) + ". See `patchdesk hosts list`.")
+    return hosts
+
+
+def list_hosts(db: Database) -> list[Host]:
+    return [_row_to_host(r) for r in db.query(_HOST_SELECT + " ORDER BY h.name COLLATE NOCASE")]
+
+
+def host_count(db: Database) -> int:
+    return int(db.execute("SELECT count(*) FROM hosts").fetchone()[0])
+
+
+def remove_host(db: Database, name: str) -> bool:
+    with db.atomic():
+        cur = db.execute("DELETE FROM hosts WHERE name = ?", [name])
+    return cur.rowcount > 0
+
+
+def record_facts(db: Database, host_id: int, facts: OsFacts, managers: Iterable[str]) -> None:
+    db.execute(
+        "UPDATE hosts SET os_id = ?, os_name = ?, os_version = ?, kernel = ?, managers = ?, "
+        "uptime_seconds = ?, updated_at = ? WHERE id = ?",
+        [
+            facts.id or None,
+            facts.pretty_name or facts.name or None,
+            facts.version or None,
+            facts.kernel or None,
+            json.dumps(sorted(managers)),
+            facts.uptime_seconds,
+            now_iso(),
+            host_id,
+        ],
+    )
+
+
+def set_status(db: Database, host_id: int, status: HostStatus, error: str | None, at: str | None = None) -> None:
+    db.execute(
+        "UPDATE hosts SET last_status = ?, last_error = ?, last_scan_at = ? WHERE id = ?",
+        [str(status), error, at or now_iso(), host_id],
+    )
+
+
+# -- host keys -----------------------------------------------------------------------------------
+
+
+def host_keys(db: Database, host_id: int) -> list[HostKey]:
+    return [
+        HostKey(host_id=r["host_id"], keytype=r["keytype"], key_b64=r["key_b64"], fingerprint=r["fingerprint"])
+        for r in db.query("SELECT * FROM host_keys WHERE host_id = ? ORDER BY id", [host_id])
+    ]
+
+
+def host_keys_for(db: Database, host_ids: Iterable[int]) -> dict[int, list[HostKey]]:
+    ids = list(host_ids)
+    out: dict[int, list[HostKey]] = {i: [] for i in ids}
+    for hid in ids:
+        out[hid] = host_keys(db, hid)
+    return out
+
+
+def trust_host_key(db: Database, key: HostKey, *, replace: bool = False) -> None:
+    """Record a key as trusted. ``replace`` drops every other key of the host (a changed key accepted)."""
+    with db.atomic():
+        if replace:
+            db.execute("DELETE FROM host_keys WHERE host_id = ?", [key.host_id])
+        db.execute(
+            "INSERT INTO host_keys (host_id, keytype, key_b64, fingerprint, added_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (host_id, keytype) DO UPDATE SET key_b64 = excluded.key_b64, "
+            "fingerprint = excluded.fingerprint, added_at = excluded.added_at",
+            [key.host_id, key.keytype, key.key_b64, key.fingerprint, now_iso()],
+        )
+
+
+def forget_host_keys(db: Database, host_id: int) -> None:
+    with db.atomic():
+        db.execute("DELETE FROM host_keys WHERE host_id = ?", [host_id])

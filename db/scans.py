@@ -1,0 +1,138 @@
+"""Scan results and the pending updates they found."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlite_utils import Database
+
+from app.models import Classification, HostStatus, PendingUpdate, ScanResult, UpdateKind
+from db.database import now_iso
+from db.hosts import record_facts, set_status
+
+_PENDING_COLS = (
+    "host_id, scan_id, manager, name, arch, installed, available, source, security, kind, severity, "
+    "cves, advisories, reboot_expected, classification, reason"
+)
+
+
+def record_scan(db: Database, host_id: int, job_id: int | None, result: ScanResult) -> int:
+    """Store a successful scan: it replaces the host's pending updates and refreshes its counts.
+
+    Runs inside the caller's transaction when there is one (the recorder batches several events).
+    """
+    at = now_iso()
+    counts = {c: 0 for c in Classification}
+    for u in result.pending:
+        counts[u.classification] += 1
+    with db.atomic():
+        scan_id = int(
+            db.execute(
+                "INSERT INTO scans (host_id, job_id, finished_at, status, os, reboot_required, "
+                "reboot_packages, pending_count) VALUES (?, ?, ?, 'ok', ?, ?, ?, ?)",
+                [
+                    host_id,
+                    job_id,
+                    at,
+                    json.dumps(result.facts.as_dict()),
+                    int(result.reboot_required),
+                    json.dumps(list(result.reboot_packages)),
+                    len(result.pending),
+                ],
+            ).lastrowid
+            or 0
+        )
+        db.execute("DELETE FROM pending_updates WHERE host_id = ?", [host_id])
+        db.conn.executemany(
+            f"INSERT INTO pending_updates ({_PENDING_COLS}) VALUES ({', '.join('?' * 16)})",
+            [_pending_values(host_id, scan_id, u) for u in result.pending],
+        )
+        record_facts(db, host_id, result.facts, result.managers)
+        db.execute(
+            "UPDATE hosts SET reboot_required = ?, pending_urgent = ?, pending_important = ?, "
+            "pending_noncritical = ? WHERE id = ?",
+            [
+                int(result.reboot_required),
+                counts[Classification.URGENT],
+                counts[Classification.IMPORTANT],
+                counts[Classification.NONCRITICAL],
+                host_id,
+            ],
+        )
+        set_status(db, host_id, HostStatus.OK, None, at)
+    return scan_id
+
+
+def record_scan_failure(db: Database, host_id: int, job_id: int | None, status: HostStatus, error: str) -> None:
+    """A failed scan keeps the previous pending list (marked by the host's status) and logs why."""
+    at = now_iso()
+    with db.atomic():
+        db.execute(
+            "INSERT INTO scans (host_id, job_id, finished_at, status, error) VALUES (?, ?, ?, ?, ?)",
+            [host_id, job_id, at, str(status), error],
+        )
+        set_status(db, host_id, status, error, at)
+
+
+def _pending_values(host_id: int, scan_id: int, u: PendingUpdate) -> list[Any]:
+    return [
+        host_id,
+        scan_id,
+        u.manager,
+        u.name,
+        u.arch,
+        u.installed,
+        u.available,
+        u.source,
+        int(u.security),
+        str(u.kind),
+        u.severity,
+        json.dumps(list(u.cves)),
+        json.dumps(list(u.advisories)),
+        int(u.reboot_expected),
+        str(u.classification),
+        u.reason,
+    ]
+
+
+def _row_to_update(r: dict[str, Any]) -> PendingUpdate:
+    return PendingUpdate(
+        manager=r["manager"],
+        name=r["name"],
+        arch=r["arch"],
+        installed=r["installed"],
+        available=r["available"],
+        source=r["source"],
+        security=bool(r["security"]),
+        kind=UpdateKind(r["kind"]),
+        severity=r["severity"],
+        cves=tuple(json.loads(r["cves"])),
+        advisories=tuple(json.loads(r["advisories"])),
+        reboot_expected=bool(r["reboot_expected"]),
+        classification=Classification(r["classification"]),
+        reason=r["reason"],
+    )
+
+
+_CLASS_ORDER = "CASE classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1 ELSE 2 END"
+
+
+def pending_for_host(db: Database, host_id: int) -> list[PendingUpdate]:
+    """The host's pending updates from its last successful scan, most urgent first."""
+    return [
+        _row_to_update(r)
+        for r in db.query(
+            f"SELECT * FROM pending_updates WHERE host_id = ? ORDER BY {_CLASS_ORDER}, name", [host_id]
+        )
+    ]
+
+
+def last_scan(db: Database, host_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM scans WHERE host_id = ? ORDER BY id DESC LIMIT 1", [host_id]))
+    if not rows:
+        return None
+    row = dict(rows[0])
+    row["os"] = json.loads(row["os"])
+    row["reboot_packages"] = json.loads(row["reboot_packages"])
+    return row

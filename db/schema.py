@@ -1,0 +1,151 @@
+"""The database schema as an ordered list of migrations.
+
+Never edit a migration that has shipped: add a new one. ``SCHEMA_VERSION`` is stored in
+``PRAGMA user_version`` so an older Patchdesk can refuse a database from a newer one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("patchdesk")
+
+
+def _run_script(db: Database, script: str) -> None:
+    # Not executescript(): it commits first, which would break the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            description TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE hosts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            address TEXT NOT NULL,
+            port INTEGER,
+            transport TEXT NOT NULL DEFAULT 'ssh' CHECK (transport IN ('ssh', 'winrm', 'local')),
+            username TEXT,
+            key_file TEXT,
+            credential_ref TEXT,
+            sudo_ref TEXT,
+            use_sudo INTEGER NOT NULL DEFAULT 1,
+            group_id INTEGER REFERENCES groups(id) ON DELETE SET NULL,
+            ring TEXT NOT NULL DEFAULT 'production' CHECK (ring IN ('test', 'pilot', 'production')),
+            criticality TEXT NOT NULL DEFAULT 'standard'
+                CHECK (criticality IN ('mission-critical', 'standard', 'desktop')),
+            tags TEXT NOT NULL DEFAULT '[]',
+            os_id TEXT,
+            os_name TEXT,
+            os_version TEXT,
+            kernel TEXT,
+            managers TEXT NOT NULL DEFAULT '[]',
+            uptime_seconds REAL,
+            last_scan_at TEXT,
+            last_status TEXT NOT NULL DEFAULT 'never',
+            last_error TEXT,
+            reboot_required INTEGER NOT NULL DEFAULT 0,
+            pending_urgent INTEGER NOT NULL DEFAULT 0,
+            pending_important INTEGER NOT NULL DEFAULT 0,
+            pending_noncritical INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX hosts_group ON hosts(group_id);
+        CREATE TABLE host_keys (
+            id INTEGER PRIMARY KEY,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            keytype TEXT NOT NULL,
+            key_b64 TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            UNIQUE (host_id, keytype)
+        );
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            trigger TEXT NOT NULL DEFAULT 'manual',
+            state TEXT NOT NULL DEFAULT 'queued',
+            params TEXT NOT NULL DEFAULT '{}',
+            concurrency INTEGER,
+            actor TEXT,
+            pid INTEGER,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT
+        );
+        CREATE TABLE job_hosts (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            host_id INTEGER REFERENCES hosts(id) ON DELETE SET NULL,
+            host_name TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued',
+            started_at TEXT,
+            finished_at TEXT,
+            error TEXT,
+            progress REAL NOT NULL DEFAULT 0,
+            UNIQUE (job_id, host_id)
+        );
+        CREATE INDEX job_hosts_host ON job_hosts(host_id, job_id);
+        CREATE TABLE job_logs (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            host_id INTEGER REFERENCES hosts(id) ON DELETE SET NULL,
+            ts TEXT NOT NULL,
+            level TEXT NOT NULL,
+            text TEXT NOT NULL
+        );
+        CREATE INDEX job_logs_job_host ON job_logs(job_id, host_id, id);
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            finished_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            os TEXT NOT NULL DEFAULT '{}',
+            reboot_required INTEGER NOT NULL DEFAULT 0,
+            reboot_packages TEXT NOT NULL DEFAULT '[]',
+            pending_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX scans_host ON scans(host_id, id);
+        CREATE TABLE pending_updates (
+            id INTEGER PRIMARY KEY,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            scan_id INTEGER REFERENCES scans(id) ON DELETE SET NULL,
+            manager TEXT NOT NULL,
+            name TEXT NOT NULL,
+            arch TEXT NOT NULL DEFAULT '',
+            installed TEXT,
+            available TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            security INTEGER NOT NULL DEFAULT 0,
+            kind TEXT NOT NULL DEFAULT 'bugfix',
+            severity TEXT,
+            cves TEXT NOT NULL DEFAULT '[]',
+            advisories TEXT NOT NULL DEFAULT '[]',
+            reboot_expected INTEGER NOT NULL DEFAULT 0,
+            classification TEXT NOT NULL DEFAULT 'noncritical',
+            reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX pending_host ON pending_updates(host_id);
+        CREATE INDEX pending_class ON pending_updates(classification);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+SCHEMA_VERSION = 1
