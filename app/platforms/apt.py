@@ -1,0 +1,452 @@
+"""The apt adapter: Debian, Ubuntu and their derivatives.
+
+Pending updates come from a *simulated* ``apt-get dist-upgrade``: it runs as an ordinary user, takes no
+lock (``Debug::NoLocking``), and unlike ``apt list --upgradable`` (whose CLI apt itself calls unstable)
+or ``apt-get -s upgrade`` (which holds back every update that needs a new package, i.e. every kernel)
+it shows exactly what a real upgrade would do.
+
+The ``Inst`` line format comes from apt's own source (apt-pkg/algorithms.cc, pkgSimulate::Describe, and
+apt-pkg/pkgcache.cc, VerIterator::RelStr)::
+
+    Inst <FullName(pretty)> [<installed version>] (<candidate version> <RelStr>)[ [<x> on <y>]...][ [<broken> ...]]
+
+* ``FullName(pretty)`` is the package name, with ``:<arch>`` only for a foreign architecture.
+* ``[<installed>]`` is absent for a package the upgrade newly installs.
+* ``RelStr`` is a ", "-joined list of ``Label:Version/Archive`` for each package file holding the
+  candidate (``Label:Archive`` when the release has no Version; the site or "localhost" without a
+  Release file), then `` [<arch>]``. Labels may contain spaces ("Debian Backports").
+* After the closing parenthesis apt may append ``[pkg:arch on dep:arch]`` (a conflict or pre-depends
+  still open at this point of the run) and a ShortBreaks list ``[pkg:arch ]`` or ``[]``; both describe
+  ordering, not the update, and are ignored.
+* ``Remv``/``Purg`` lines are ``Remv <name> [<installed>]`` (plus ShortBreaks); ``Conf`` repeats the
+  candidate without the installed version.
+
+Everything parsed here is untrusted text from the host. Names and versions that do not look like
+Debian package names and versions are not turned into updates (apt cannot print them: dpkg refuses
+such packages) but reported as warnings, so nothing is silently lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from app.errors import AdapterError, UnsupportedHostError
+from app.models import OsFacts, PendingUpdate, UpdateKind
+from app.platforms.base import Adapter, LogFn
+from app.platforms.facts import clean_value, marker, new_nonce, split_sections
+from app.transports.base import CommandResult, Transport
+
+logger = logging.getLogger(__name__)
+
+MANAGER = "apt"
+
+SCAN_COMMAND = (
+    "LC_ALL=C apt-get -s -q -o Debug::NoLocking=true "
+    "-o APT::Get::Show-User-Simulation-Note=false dist-upgrade"
+)
+REFRESH_COMMAND = "LC_ALL=C apt-get update -q"
+
+#: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.
+DPKG_QUERY_FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
+
+REBOOT_FLAG = "/var/run/reboot-required"
+REBOOT_PKGS = "/var/run/reboot-required.pkgs"
+
+#: Labels whose every package is a security update, whatever the archive is called.
+SECURITY_LABELS = frozenset({"Debian-Security", "UbuntuESM", "UbuntuESMApps"})
+
+#: At most this many warnings are kept; a hostile host could otherwise send one per line forever.
+MAX_WARNINGS = 50
+#: A warning quotes at most this much of the offending line.
+MAX_QUOTE = 160
+#: How many apt error lines go into a user-facing sentence.
+MAX_ERROR_LINES = 3
+
+# Debian policy §5.6.1/§5.6.12, slightly widened (uppercase, "_") because dpkg itself accepts more than
+# policy allows. None of these characters means anything to a shell when quoted, and none is a space.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*(?::[a-z0-9][a-z0-9-]*)?")
+_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~:_-]*")
+_ARCH_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_SUMMARY_RE = re.compile(r"^(\d+) upgraded, (\d+) newly installed, (.*?)(\d+) to remove and (\d+) not upgraded\.$")
+_SUMMARY_EXTRA_RE = re.compile(r"(\d+) (?:reinstalled|downgraded)")
+_LOCK_MARKERS = (
+    "Could not get lock",
+    "Unable to acquire the dpkg frontend lock",
+    "Unable to lock the administration directory",
+    "is another process using it?",
+)
+_PERMISSION_MARKERS = ("Permission denied", "are you root?")
+_NOT_FOUND_MARKERS = ("not found", "No such file or directory")
+
+
+@dataclass(frozen=True)
+class SimulationParse:
+    """What one simulated upgrade says.
+
+    ``pending``: the updates (one per ``Inst`` line); ``removals``: packages the upgrade would remove
+    (``Remv``/``Purg``), so the UI can warn before anyone patches; ``warnings``: lines that looked like
+    apt's but could not be understood, and count mismatches against apt's summary line.
+    """
+
+    pending: tuple[PendingUpdate, ...] = ()
+    removals: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _quote_line(line: str) -> str:
+    shown = clean_value(line.replace("\t", " "))
+    return shown if len(line) <= MAX_QUOTE else shown[:MAX_QUOTE] + "…"
+
+
+class _Warnings:
+    """Collects warnings up to a cap, then only counts them."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.dropped = 0
+
+    def add(self, text: str) -> None:
+        if len(self.items) < MAX_WARNINGS:
+            self.items.append(text)
+        else:
+            self.dropped += 1
+
+    def result(self) -> tuple[str, ...]:
+        if self.dropped:
+            return (*self.items, f"… and {self.dropped} more unparseable line(s)")
+        return tuple(self.items)
+
+
+def split_origins(relstr: str) -> tuple[str, ...]:
+    """The ``Label:Version/Archive`` entries of an apt RelStr (without the ``[arch]`` suffix)."""
+    return tuple(part.strip() for part in relstr.split(", ") if part.strip())
+
+
+def is_security_origin(origin: str) -> bool:
+    """Whether one ``Label:Version/Archive`` entry is a security pocket.
+
+    Security pockets are archives ending in ``-security`` (Debian ``stable-security`` and
+    ``bookworm-security``, Ubuntu ``jammy-security`` and the Ubuntu Pro pockets ``jammy-infra-security``
+    and ``jammy-apps-security``) and the Debian-Security / Ubuntu ESM labels, whose archive may be named
+    anything by a local mirror.
+    """
+    label, sep, rest = origin.partition(":")
+    if not sep:
+        label, rest = "", origin
+    archive = rest.rsplit("/", 1)[-1].strip()
+    return archive.lower().endswith("-security") or label.strip() in SECURITY_LABELS
+
+
+def parse_inst_line(line: str) -> PendingUpdate | None:
+    """Parse one ``Inst`` line into a PendingUpdate; None when it is not one apt could have printed.
+
+    Done with plain string operations, not one big regex: every step is linear in the line length, so a
+    megabyte-long hostile line costs a megabyte of scanning and no backtracking.
+    """
+    if not line.startswith("Inst "):
+        return None
+    name, sep, rest = line[5:].partition(" ")
+    if not sep or not _NAME_RE.fullmatch(name):
+        return None
+    installed: str | None = None
+    if rest.startswith("["):
+        end = rest.find("]")
+        if end < 0:
+            return None
+        installed = rest[1:end]
+        if not _VERSION_RE.fullmatch(installed) or rest[end + 1 : end + 2] != " ":
+            return None
+        rest = rest[end + 2 :]
+    if not rest.startswith("("):
+        return None
+    close = rest.find("])")
+    if close < 0:
+        return None
+    inner = rest[1 : close + 1]  # "<version> <relstr> [<arch>]"
+    available, sep, relarch = inner.partition(" ")
+    if not sep or not _VERSION_RE.fullmatch(available):
+        return None
+    bracket = relarch.rfind("[")
+    if bracket < 0:
+        return None
+    arch = relarch[bracket + 1 : -1]
+    if not _ARCH_RE.fullmatch(arch):
+        return None
+    origins = split_origins(clean_value(relarch[:bracket]))
+    security = any(is_security_origin(o) for o in origins)
+    return PendingUpdate(
+        manager=MANAGER,
+        name=name,
+        available=available,
+        installed=installed,
+        arch=arch,
+        source=", ".join(origins),
+        security=security,
+        kind=UpdateKind.SECURITY if security else UpdateKind.BUGFIX,
+    )
+
+
+def parse_removal_line(line: str) -> str | None:
+    """The package name of a ``Remv``/``Purg`` line, or None."""
+    if not (line.startswith("Remv ") or line.startswith("Purg ")):
+        return None
+    name = line[5:].split(" ", 1)[0]
+    return name if _NAME_RE.fullmatch(name) else None
+
+
+def _expected_count(line: str) -> int | None:
+    match = _SUMMARY_RE.match(line)
+    if match is None:
+        return None
+    extra = sum(int(n) for n in _SUMMARY_EXTRA_RE.findall(match.group(3)))
+    return int(match.group(1)) + int(match.group(2)) + extra
+
+
+def parse_simulation(text: str) -> SimulationParse:
+    """Parse the output of a simulated ``apt-get dist-upgrade`` (decoded with errors="replace").
+
+    Returns a :class:`SimulationParse`: the pending updates (classification left at its default; policy
+    sets it later), the removals, and warnings. Never raises: unparseable ``Inst``/``Remv`` lines become
+    warnings, other lines (progress, package lists, ``Conf``) are ignored. When apt's summary line
+    announces a different number of installs than the ``Inst`` lines we understood, that is a warning
+    too: a dropped ``Inst`` line may be a security update nobody is told about.
+    """
+    pending: list[PendingUpdate] = []
+    removals: list[str] = []
+    warnings = _Warnings()
+    seen_inst = 0
+    expected: int | None = None
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        if line.startswith("Inst"):
+            seen_inst += 1
+            update = parse_inst_line(line)
+            if update is None:
+                warnings.add(f"Could not understand apt line: {_quote_line(line)}")
+            else:
+                pending.append(update)
+        elif line.startswith(("Remv", "Purg")):
+            name = parse_removal_line(line)
+            if name is None:
+                warnings.add(f"Could not understand apt line: {_quote_line(line)}")
+            elif name not in removals:
+                removals.append(name)
+        elif expected is None and line[:1].isdigit():
+            expected = _expected_count(line)
+    if expected is not None and expected != seen_inst:
+        warnings.add(f"apt announced {expected} package(s) to install but printed {seen_inst} Inst line(s).")
+    return SimulationParse(pending=tuple(pending), removals=tuple(removals), warnings=warnings.result())
+
+
+def parse_removals(text: str) -> list[str]:
+    """Packages a simulated upgrade would remove, so the UI can warn before patching."""
+    return list(parse_simulation(text).removals)
+
+
+def scan_command() -> str:
+    """The simulated upgrade: no root, no lock, stable English output."""
+    return SCAN_COMMAND
+
+
+def refresh_command() -> str:
+    """Update the package indexes; needs root."""
+    return REFRESH_COMMAND
+
+
+def reboot_command(nonce: str) -> str:
+    """One round trip for the reboot flag and the packages that asked for the reboot."""
+    # marker() only accepts a checked nonce through facts_command; check here too before splicing.
+    if not nonce.isalnum() or not nonce.isascii():
+        raise ValueError("nonce must be ASCII letters or digits")
+    return (
+        f"printf '\\n%s\\n' '{marker(nonce, 'flag')}'; test -e {REBOOT_FLAG} && echo yes; "
+        f"printf '\\n%s\\n' '{marker(nonce, 'pkgs')}'; cat {REBOOT_PKGS} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{marker(nonce, 'end')}'; exit 0"
+    )
+
+
+def parse_reboot(text: str, nonce: str) -> tuple[bool, tuple[str, ...]]:
+    """Whether the host waits for a reboot, and the valid, de-duplicated package names that asked."""
+    sections = split_sections(text, nonce, ("flag", "pkgs", "end"))
+    required = any(line.strip() == "yes" for line in sections.get("flag", []))
+    pkgs: list[str] = []
+    for line in sections.get("pkgs", []):
+        name = line.strip()
+        if name and _NAME_RE.fullmatch(name) and name not in pkgs:
+            pkgs.append(name)
+    return required, tuple(pkgs)
+
+
+def installed_versions_command(names: Iterable[str]) -> list[str]:
+    """dpkg-query for the given packages, as an argv list so the transport quotes every name.
+
+    ``--`` ends the options, so a name starting with "-" is a name, not an option.
+    """
+    return ["dpkg-query", "-W", "-f", DPKG_QUERY_FORMAT, "--", *names]
+
+
+def parse_dpkg_query(text: str) -> dict[str, str]:
+    """``{name: version}`` of packages dpkg has on disk, from ``installed_versions_command`` output.
+
+    The status abbreviation's second letter is the package state; "n" (not installed) and "c" (only
+    config files left) have no installed version and are skipped. Lines that do not look like dpkg's are
+    skipped too.
+    """
+    result: dict[str, str] = {}
+    for raw in text.splitlines():
+        parts = raw.rstrip("\r").split("\t")
+        if len(parts) != 3:
+            continue
+        name, version, status = parts
+        if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):
+            continue
+        if len(status) < 2 or status[1] in "nc":
+            continue
+        result[name] = version
+    return result
+
+
+def _error_lines(text: str) -> list[str]:
+    lines = [clean_value(line[2:].strip()) for line in text.splitlines() if line.startswith("E:")]
+    return [line for line in lines if line]
+
+
+def _summary(result: CommandResult) -> str:
+    """The first few apt ``E:`` lines, or failing that the first lines of stderr."""
+    lines = _error_lines(result.err) or _error_lines(result.out)
+    if not lines:
+        lines = [clean_value(line) for line in result.err.splitlines() if line.strip()]
+    text = "; ".join(line.rstrip(".") for line in lines[:MAX_ERROR_LINES])
+    return text or f"exit status {result.exit_status}, no error text"
+
+
+def describe_failure(result: CommandResult, host: str, *, what: str) -> AdapterError:
+    """Turn a failed apt command into a known error with a sentence the administrator can act on.
+
+    ``what`` names the step ("check for updates", "refresh the package lists") for the sentence.
+    """
+    both = result.err + "\n" + result.out
+    summary = _summary(result)
+    if result.exit_status == 127 or (
+        result.exit_status != 0
+        and any(m in result.err for m in _NOT_FOUND_MARKERS)
+        and "apt-get" in result.err
+        and not _error_lines(result.err)
+    ):
+        return UnsupportedHostError(f"apt-get was not found on {host}, so Patchdesk cannot {what} there.")
+    if any(m in both for m in _LOCK_MARKERS):
+        return AdapterError(
+            f"The package database on {host} is locked by another process ({summary}). "
+            "Wait for the other package operation (often unattended-upgrades) to finish and try again."
+        )
+    if any(m in both for m in _PERMISSION_MARKERS):
+        return AdapterError(
+            f"apt on {host} needs root to {what}, and the command did not run as root ({summary}). "
+            "Check that the login user may use sudo."
+        )
+    return AdapterError(f"apt could not {what} on {host}: {summary}.")
+
+
+def _warning_lines(text: str) -> list[str]:
+    return [clean_value(line[2:].strip()) for line in text.splitlines() if line.startswith("W:")]
+
+
+class AptAdapter(Adapter):
+    """Runs the apt commands above over a transport and maps their failures to known errors."""
+
+    name = MANAGER
+
+    def __init__(self, host: str | None = None) -> None:
+        #: how error sentences name the host; falls back to "the host"
+        self.host = host
+
+    def _host(self, transport: Transport) -> str:
+        named = self.host or getattr(transport, "host", None)
+        return named if isinstance(named, str) and named else "the host"
+
+    def probe(self, transport: Transport, facts: OsFacts) -> bool:
+        """True on the Debian family when apt-get exists (checked on the host, without sudo)."""
+        if not is_debian_family(facts):
+            return False
+        result = transport.run("command -v apt-get >/dev/null 2>&1", timeout=30)
+        return result.exit_status == 0
+
+    def scan_command(self) -> str:
+        return scan_command()
+
+    def refresh_command(self) -> str:
+        return refresh_command()
+
+    def simulate(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> SimulationParse:
+        """Like :meth:`scan` but returns removals and warnings too."""
+        host = self._host(transport)
+        if refresh:
+            result = transport.run(refresh_command(), sudo=True, timeout=600)
+            if not result.ok:
+                raise describe_failure(result, host, what="refresh the package lists")
+            for warning in _warning_lines(result.err):
+                _log(log, "warning", f"apt update: {warning}")
+        result = transport.run(scan_command(), timeout=300)
+        if not result.ok:
+            raise describe_failure(result, host, what="check for updates")
+        parsed = parse_simulation(result.out)
+        for warning in _warning_lines(result.err):
+            _log(log, "warning", f"apt: {warning}")
+        for warning in parsed.warnings:
+            _log(log, "warning", warning)
+        if parsed.removals:
+            _log(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
+        return parsed
+
+    def scan(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> list[PendingUpdate]:
+        """Pending updates from the simulated upgrade; ``refresh`` runs ``apt-get update`` first (sudo)."""
+        return list(self.simulate(transport, refresh=refresh, log=log).pending)
+
+    def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
+        nonce = new_nonce()
+        result = transport.run(reboot_command(nonce), timeout=30)
+        return parse_reboot(result.out, nonce)
+
+    def installed_versions(self, transport: Transport, names: Sequence[str]) -> dict[str, str]:
+        """Installed versions of ``names`` (missing packages are simply absent from the result)."""
+        if not names:
+            return {}
+        # dpkg-query exits 1 when some name is unknown; what it found is still on stdout.
+        result = transport.run(installed_versions_command(names), timeout=60)
+        if result.exit_status not in (0, 1):
+            raise describe_failure(result, self._host(transport), what="read the installed versions")
+        return parse_dpkg_query(result.out)
+
+
+def is_debian_family(facts: OsFacts) -> bool:
+    """Debian, Ubuntu, or a derivative that says so in ID_LIKE."""
+    ids = {facts.id, *facts.id_like}
+    return bool(ids & {"debian", "ubuntu"})
+
+
+def _log(log: LogFn | None, level: str, text: str) -> None:
+    # Debug only: the callback carries it to the user; the module log must not double every line.
+    logger.debug("%s: %s", level, text)
+    if log is not None:
+        log(level, text)
+
+
+__all__ = [
+    "AptAdapter",
+    "SimulationParse",
+    "describe_failure",
+    "installed_versions_command",
+    "is_debian_family",
+    "is_security_origin",
+    "parse_dpkg_query",
+    "parse_inst_line",
+    "parse_reboot",
+    "parse_removals",
+    "parse_simulation",
+    "reboot_command",
+    "refresh_command",
+    "scan_command",
+]

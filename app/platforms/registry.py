@@ -1,0 +1,99 @@
+"""Which adapter handles a host: an ordered probe table, in the spirit of Ansible's package-manager
+detection.
+
+The OS family from os-release decides first, because binaries lie: Debian hosts often carry ``rpm`` (for
+alien or LSB tooling) and Fedora hosts may have ``dpkg`` installed. Only when os-release names no family
+we know do the binaries found on the host decide, in table order. Adapters for dnf and zypper are not
+written yet; those hosts get a clear "not supported yet" sentence instead of a wrong adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.errors import UnsupportedHostError
+from app.models import OsFacts
+from app.platforms.apt import AptAdapter
+from app.platforms.base import Adapter
+
+#: Builds an adapter for a host (the argument is the host's display name, for error sentences).
+AdapterFactory = Callable[[str | None], Adapter]
+
+
+@dataclass(frozen=True)
+class AdapterEntry:
+    """One row of the probe table."""
+
+    #: the adapter's name, as stored with pending updates ("apt")
+    name: str
+    #: os-release ID / ID_LIKE words that mean this package manager is the system's
+    os_ids: frozenset[str]
+    #: binaries whose presence means this package manager, when os-release is not conclusive
+    binaries: tuple[str, ...]
+    #: None while the adapter is not written: such hosts are refused with a clear sentence
+    factory: AdapterFactory | None
+
+
+#: The ordered probe table. Order matters only for the binary fallback (first match wins).
+ADAPTERS: tuple[AdapterEntry, ...] = (
+    AdapterEntry("apt", frozenset({"debian", "ubuntu"}), ("apt-get",), AptAdapter),
+    AdapterEntry(
+        "dnf",
+        frozenset({"rhel", "fedora", "centos", "rocky", "almalinux", "ol", "amzn"}),
+        ("dnf", "yum"),
+        None,
+    ),
+    AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), None),
+)
+
+
+def _os_words(facts: OsFacts) -> list[str]:
+    # ID first, then ID_LIKE in its own order (most to least similar), as os-release(5) says.
+    # Some IDs carry a variant suffix ("opensuse-leap", "opensuse-tumbleweed", "sles_sap"); their
+    # first part counts too.
+    words: list[str] = []
+    for word in (facts.id, *facts.id_like):
+        word = word.lower()
+        if not word:
+            continue
+        words.append(word)
+        for sep in ("-", "_"):
+            head = word.split(sep, 1)[0]
+            if head != word:
+                words.append(head)
+    return words
+
+
+def _build(entry: AdapterEntry, host: str) -> Adapter:
+    if entry.factory is None:
+        raise UnsupportedHostError(
+            f"{host} uses {entry.name}, and {entry.name} hosts are not supported yet; "
+            "Patchdesk can only patch apt-based hosts (Debian, Ubuntu) for now."
+        )
+    return entry.factory(host)
+
+
+def detect(facts: OsFacts, binaries: frozenset[str], *, host: str | None = None) -> Adapter:
+    """The adapter for a host, from its OS facts and the package-manager binaries found on it.
+
+    os-release first (ID, then ID_LIKE), then binaries in table order. A family whose adapter is not
+    written yet, or no package manager at all, raises UnsupportedHostError with a sentence naming the
+    host (``host``, else the host's own name from its facts).
+    """
+    shown = host or facts.hostname or "the host"
+    for word in _os_words(facts):
+        for entry in ADAPTERS:
+            if word in entry.os_ids:
+                if entry.factory is not None and not set(entry.binaries) & binaries:
+                    # Right family but the tool is missing (a stripped container image): say so.
+                    raise UnsupportedHostError(
+                        f"{shown} looks like {facts.pretty_name or facts.id or 'a ' + entry.name + ' system'} "
+                        f"but {' or '.join(entry.binaries)} was not found on it."
+                    )
+                return _build(entry, shown)
+    for entry in ADAPTERS:
+        if set(entry.binaries) & binaries:
+            return _build(entry, shown)
+    names = ", ".join(entry.name for entry in ADAPTERS)
+    raise UnsupportedHostError(f"No supported package manager found on {shown} (looked for {names}).")
