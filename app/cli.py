@@ -1,0 +1,360 @@
+"""The command-line face: the same services as the GUI, for scripts, cron and CI.
+
+Exit status: 0 when everything succeeded, 1 when a host failed or was unreachable (or a known
+error stopped the command), 2 on usage errors (bad options, unknown host names, unreadable input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import __version__
+from app.errors import ConfigError, ImportFormatError, PatchdeskError
+from app.inventory import parse_choice
+from app.models import Criticality, Host, HostStatus, Ring, StepState, TransportKind
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="patchdesk", description="Agentless patch-administration console. No command opens the GUI.")
+    p.add_argument("--version", action="version", version=f"patchdesk {__version__}")
+    p.add_argument("--db", type=Path, help="database file (default: under the platform data dir)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    hosts = sub.add_parser("hosts", help="manage the inventory")
+    hsub = hosts.add_subparsers(dest="hosts_command", metavar="ACTION", required=True, parser_class=_Parser)
+    add = hsub.add_parser("add", help="add a host")
+    add.add_argument("name")
+    add.add_argument("--address", required=True)
+    add.add_argument("--port", type=int)
+    add.add_argument("--user")
+    add.add_argument("--key", help="private key file for SSH")
+    add.add_argument("--transport", default="ssh", help="ssh | winrm | local")
+    add.add_argument("--group")
+    add.add_argument("--ring", default="production", help="test | pilot | production")
+    add.add_argument("--criticality", default="standard", help="mission-critical | standard | desktop")
+    add.add_argument("--no-sudo", action="store_true", help="never use sudo on this host")
+    add.add_argument("--ask-password", action="store_true", help="prompt for the login password (kept in the keyring)")
+    add.add_argument("--ask-sudo-password", action="store_true", help="prompt for the sudo password (keyring)")
+    lst = hsub.add_parser("list", help="list hosts")
+    lst.add_argument("--json", action="store_true")
+    rm = hsub.add_parser("remove", help="remove a host (and its secrets)")
+    rm.add_argument("name")
+    imp = hsub.add_parser("import", help="import hosts from CSV, Ansible INI/YAML or an OpenSSH config")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--format", choices=["csv", "ansible-ini", "ansible-yaml", "ssh-config"])
+    imp.add_argument("--json", action="store_true")
+    fk = hsub.add_parser("forget-key", help="forget a host's trusted SSH key (after a verified key change)")
+    fk.add_argument("name")
+
+    scan = sub.add_parser("scan", help="scan hosts for pending updates")
+    scan.add_argument("names", nargs="*", metavar="NAME")
+    scan.add_argument("--all", action="store_true", help="scan every host")
+    scan.add_argument("--concurrency", type=int, default=20)
+    scan.add_argument("--refresh", action="store_true", help="refresh package indexes first (needs root/sudo)")
+    scan.add_argument("--deadline", type=float, default=600.0, help="overall seconds per host (default 600)")
+    scan.add_argument("--connect-timeout", type=float, default=10.0)
+    scan.add_argument("--json", action="store_true")
+    return p
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run a parsed command; known errors become a sentence on stderr and an exit status."""
+    from app.logsetup import setup_logging
+
+    out = out or sys.stdout
+    setup_logging(verbose=args.verbose)
+    try:
+        if args.command == "hosts":
+            return _hosts(args, out)
+        if args.command == "scan":
+            return _scan(args, out)
+        raise ConfigError(f"Unknown command {args.command!r}.")
+    except (ConfigError, ImportFormatError) as exc:
+        print(f"patchdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PatchdeskError as exc:
+        print(f"patchdesk: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_USAGE
+    return run(args)
+
+
+# -- hosts ------------------------------------------------------------------------------------------
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from db.database import open_database
+
+    return open_database(args.db)
+
+
+def _secrets() -> Any:
+    from app.secrets import SecretStore
+
+    return SecretStore()
+
+
+def _hosts(args: argparse.Namespace, out: TextIO) -> int:
+    from db import hosts as db_hosts
+
+    db = _open(args)
+    action = args.hosts_command
+    if action == "add":
+        transport = TransportKind(parse_choice(TransportKind, args.transport, "--transport"))
+        host = Host(
+            name=args.name,
+            address=args.address,
+            port=args.port,
+            user=args.user,
+            key_file=str(Path(args.key).expanduser()) if args.key else None,
+            transport=transport,
+            group=args.group,
+            ring=Ring(parse_choice(Ring, args.ring, "--ring")),
+            criticality=Criticality(parse_choice(Criticality, args.criticality, "--criticality")),
+            use_sudo=not args.no_sudo,
+        )
+        if args.key and not Path(args.key).expanduser().is_file():
+            raise ConfigError(f"The key file {args.key} does not exist.")
+        refs: dict[str, str] = {}
+        if args.ask_password or args.ask_sudo_password:
+            store = _secrets()
+            for flag, kind, prompt in (
+                (args.ask_password, "login", f"Login password for {args.name}: "),
+                (args.ask_sudo_password, "sudo", f"sudo password for {args.name}: "),
+            ):
+                if flag:
+                    ref = store.new_ref(kind, args.name)
+                    store.set(ref, getpass.getpass(prompt))
+                    refs[kind] = ref
+        from dataclasses import replace
+
+        host = replace(host, credential_ref=refs.get("login"), sudo_ref=refs.get("sudo"))
+        saved = db_hosts.add_host(db, host)
+        print(f"Added {saved.name} ({saved.address}).", file=out)
+        return EXIT_OK
+    if action == "list":
+        hosts = db_hosts.list_hosts(db)
+        if args.json:
+            json.dump({"hosts": [_host_json(h) for h in hosts]}, out, indent=2)
+            out.write("\n")
+        else:
+            _print_table(
+                out,
+                ["NAME", "ADDRESS", "TRANSPORT", "GROUP", "RING", "OS", "URG", "IMP", "NONC", "STATUS"],
+                [
+                    [
+                        h.name,
+                        h.address + (f":{h.port}" if h.port else ""),
+                        str(h.transport),
+                        h.group or "",
+                        str(h.ring),
+                        h.os_name or "",
+                        str(h.pending_urgent),
+                        str(h.pending_important),
+                        str(h.pending_noncritical),
+                        str(h.last_status),
+                    ]
+                    for h in hosts
+                ],
+            )
+        return EXIT_OK
+    if action == "remove":
+        host = db_hosts.find_host(db, args.name)
+        if host is None:
+            raise ConfigError(f"Unknown host {args.name!r}. See `patchdesk hosts list`.")
+        db_hosts.remove_host(db, args.name)
+        _drop_secrets(host)
+        print(f"Removed {args.name}.", file=out)
+        return EXIT_OK
+    if action == "import":
+        return _import(db, args, out)
+    if action == "forget-key":
+        host = db_hosts.find_host(db, args.name)
+        if host is None or host.id is None:
+            raise ConfigError(f"Unknown host {args.name!r}.")
+        db_hosts.forget_host_keys(db, host.id)
+        print(f"Forgot the trusted host key of {args.name}; the next scan trusts the key it is shown.", file=out)
+        return EXIT_OK
+    raise ConfigError(f"Unknown hosts action {action!r}.")
+
+
+def _drop_secrets(host: Host) -> None:
+    refs = [r for r in (host.credential_ref, host.sudo_ref) if r]
+    if not refs:
+        return
+    try:
+        store = _secrets()
+        for ref in refs:
+            store.delete(ref)
+    except PatchdeskError as exc:
+        print(f"patchdesk: warning: could not delete the stored passwords of {host.name}: {exc}", file=sys.stderr)
+
+
+def _import(db: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from app.importers.detect import read_inventory
+    from db import hosts as db_hosts
+
+    result = read_inventory(args.file, args.format)
+    added: list[str] = []
+    problems = [str(p) for p in result.problems]
+    for host in result.hosts:
+        try:
+            db_hosts.add_host(db, host)
+            added.append(host.name)
+        except ConfigError as exc:
+            problems.append(f"line {result.lines.get(host.name, 0)}: {exc}")
+    if args.json:
+        json.dump({"format": result.format, "added": added, "problems": problems}, out, indent=2)
+        out.write("\n")
+    else:
+        print(f"Imported {len(added)} host(s) from {args.file} ({result.format}).", file=out)
+        for p in problems:
+            print(f"  {args.file}: {p}", file=out)
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
+# -- scan -------------------------------------------------------------------------------------------
+
+
+def _scan(args: argparse.Namespace, out: TextIO) -> int:
+    from app.jobs.runner import JobRunner
+    from db import hosts as db_hosts
+    from db import jobs as db_jobs
+    from db import scans as db_scans
+    from db.database import default_db_path
+
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1.")
+    if args.all and args.names:
+        raise ConfigError("Give host names or --all, not both.")
+    if not args.all and not args.names:
+        raise ConfigError("Name the hosts to scan, or use --all.")
+    db = _open(args)
+    hosts = db_hosts.list_hosts(db) if args.all else db_hosts.get_hosts_by_name(db, args.names)
+    if not hosts:
+        raise ConfigError("The inventory is empty: add hosts with `patchdesk hosts add` or `hosts import`.")
+    runner = JobRunner(
+        args.db or default_db_path(),
+        secrets=_secrets(),
+        concurrency=args.concurrency,
+        host_deadline=args.deadline,
+        connect_timeout=args.connect_timeout,
+    )
+    try:
+        # First contact from the CLI behaves like OpenSSH's accept-new: record the key and go on;
+        # a *changed* key still fails the host.
+        handle = runner.start_scan(db, hosts, refresh=args.refresh, accept_new_keys=True, concurrency=args.concurrency)
+        handle.wait()
+    finally:
+        runner.close()
+    steps = {s.host_id: s for s in db_jobs.job_hosts(db, handle.job_id)}
+    report = []
+    worst = EXIT_OK
+    for host in hosts:
+        assert host.id is not None
+        outcome = handle.outcomes.get(host.id)
+        step = steps.get(host.id)
+        state = outcome.state if outcome else (step.state if step else StepState.FAILED)
+        status = {StepState.SUCCEEDED: "ok", StepState.UNREACHABLE: "unreachable"}.get(state, "failed")
+        if status != "ok":
+            worst = EXIT_FAILED
+        fresh = db_hosts.get_host(db, host.id)
+        entry: dict[str, Any] = {
+            "name": host.name,
+            "address": host.address,
+            "status": status,
+            "error": (outcome.error if outcome else step.error if step else None),
+            "os": {},
+            "reboot_required": fresh.reboot_required,
+            "pending": [],
+        }
+        if status == "ok":
+            scan = db_scans.last_scan(db, host.id)
+            entry["os"] = scan["os"] if scan else {}
+            entry["reboot_required"] = bool(scan["reboot_required"]) if scan else False
+            entry["pending"] = [u.as_json() for u in db_scans.pending_for_host(db, host.id)]
+        report.append(entry)
+    if args.json:
+        json.dump({"job": handle.job_id, "hosts": report}, out, indent=2)
+        out.write("\n")
+    else:
+        rows = []
+        for e in report:
+            counts = {"urgent": 0, "important": 0, "noncritical": 0}
+            for u in e["pending"]:
+                counts[u["classification"]] += 1
+            rows.append(
+                [
+                    e["name"],
+                    e["status"],
+                    str(counts["urgent"]),
+                    str(counts["important"]),
+                    str(counts["noncritical"]),
+                    "yes" if e["reboot_required"] else "",
+                    e["error"] or "",
+                ]
+            )
+        _print_table(out, ["HOST", "STATUS", "URGENT", "IMPORTANT", "NONCRIT", "REBOOT", "ERROR"], rows)
+    return worst
+
+
+# -- output -----------------------------------------------------------------------------------------
+
+
+def _host_json(h: Host) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "name": h.name,
+        "address": h.address,
+        "port": h.port,
+        "transport": str(h.transport),
+        "user": h.user,
+        "group": h.group,
+        "ring": str(h.ring),
+        "criticality": str(h.criticality),
+        "os": h.os_name,
+        "kernel": h.kernel,
+        "status": str(h.last_status) if h.last_status != HostStatus.NEVER else "never",
+        "last_error": h.last_error,
+        "last_scan": h.last_scan_at.isoformat() if h.last_scan_at else None,
+        "reboot_required": h.reboot_required,
+        "pending": {"urgent": h.pending_urgent, "important": h.pending_important, "noncritical": h.pending_noncritical},
+    }
+
+
+def _print_table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
+    def clean(s: str) -> str:  # host text may carry control characters; never let it drive the terminal
+        return "".join(c if c.isprintable() else "?" for c in s)
+
+    table = [header] + [[clean(c) for c in r] for r in rows]
+    widths = [min(60, max(len(r[i]) for r in table)) for i in range(len(header))]
+    for r in table:
+        print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
