@@ -55,8 +55,10 @@ DPKG_QUERY_FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
 REBOOT_FLAG = "/var/run/reboot-required"
 REBOOT_PKGS = "/var/run/reboot-required.pkgs"
 
-#: Labels whose every package is a security update, whatever the archive is called.
-SECURITY_LABELS = frozenset({"Debian-Security", "UbuntuESM", "UbuntuESMApps"})
+#: Labels whose every package is a security update, whatever the archive is called. Ubuntu's ESM labels
+#: (UbuntuESM, UbuntuESMApps) are deliberately not here: they also carry the non-security
+#: ``*-infra-updates`` / ``*-apps-updates`` pockets, so for them the archive suffix decides.
+SECURITY_LABELS = frozenset({"Debian-Security"})
 
 #: At most this many warnings are kept; a hostile host could otherwise send one per line forever.
 MAX_WARNINGS = 50
@@ -130,8 +132,8 @@ def is_security_origin(origin: str) -> bool:
 
     Security pockets are archives ending in ``-security`` (Debian ``stable-security`` and
     ``bookworm-security``, Ubuntu ``jammy-security`` and the Ubuntu Pro pockets ``jammy-infra-security``
-    and ``jammy-apps-security``) and the Debian-Security / Ubuntu ESM labels, whose archive may be named
-    anything by a local mirror.
+    and ``jammy-apps-security``), and anything labelled Debian-Security, whose archive a local mirror
+    may name as it likes.
     """
     label, sep, rest = origin.partition(":")
     if not sep:

@@ -1,5 +1,0 @@
-import sys
-
-from ui.main import main
-
-sys.exit(main())
