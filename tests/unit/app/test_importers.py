@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.errors import ImportFormatError
+from app.importers.detect import detect_format, parse_inventory, read_inventory
+from app.models import Criticality, Ring, TransportKind
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "import"
+
+
+def _by_name(result):  # type: ignore[no-untyped-def]
+    return {h.name: h for h in result.hosts}
+
+
+def test_csv_good_rows_kept_bad_rows_reported_with_lines() -> None:
+    r = read_inventory(DATA / "hosts.csv")
+    assert r.format == "csv"
+    hosts = _by_name(r)
+    assert set(hosts) == {"web1", "web2", "db1", "evil$(touch /tmp/pd-pwned)"}
+    assert hosts["web1"].ring == Ring.TEST and hosts["web1"].tags == ("frontend", "eu")
+    assert hosts["web1"].address == "10.0.0.11"  # the duplicate on line 9 did not win
+    assert hosts["db1"].port == 2222 and hosts["db1"].criticality == Criticality.MISSION_CRITICAL
+    lines = {p.line: p.message for p in r.problems}
+    assert "unknown column 'color'" in lines[1]
+    assert "99999" in lines[5]
+    assert "canary" in lines[6]
+    assert "appears again" in lines[9]
+    assert "spaces" in lines[10]
+    assert not Path("/tmp/pd-pwned").exists()
+
+
+def test_ansible_ini() -> None:
+    r = read_inventory(DATA / "inventory.ini")
+    assert r.format == "ansible-ini"
+    hosts = _by_name(r)
+    assert {"web01", "web02", "web03", "proxy", "db1", "winbox"} <= set(hosts)
+    assert hosts["web02"].user == "deploy" and hosts["web02"].group == "web"
+    assert hosts["proxy"].address == "192.0.2.10" and hosts["proxy"].port == 2200
+    assert hosts["db1"].user == "dba" and hosts["db1"].key_file == "/keys/prod"  # group + parent vars
+    assert hosts["winbox"].transport == TransportKind.WINRM
+    messages = " | ".join(str(p) for p in r.problems)
+    assert "line 9" in messages and "docker" in messages
+    assert "line 19" in messages and "malformed section" in messages
+    assert "orphan" not in hosts
+
+
+def test_ansible_yaml() -> None:
+    r = read_inventory(DATA / "inventory.yml")
+    assert r.format == "ansible-yaml"
+    hosts = _by_name(r)
+    assert set(hosts) == {"bastion", "web1", "web2", "me"}
+    assert hosts["bastion"].address == "192.0.2.1" and hosts["bastion"].user == "ops"
+    assert hosts["web1"].port == 2222 and hosts["web1"].group == "web"
+    assert hosts["me"].transport == TransportKind.LOCAL
+    assert [p.line for p in r.problems] == [12]
+
+
+def test_ssh_config() -> None:
+    r = read_inventory(DATA / "ssh_config")
+    assert r.format == "ssh-config"
+    hosts = _by_name(r)
+    assert set(hosts) == {"web1", "web2", "jump"}
+    assert hosts["web1"].address == "web1"  # resolved through the config at connect time
+    assert hosts["web1"].port == 2201 and hosts["web1"].user == "admin"
+
+
+def test_detection_from_content() -> None:
+    assert detect_format("name,address\na,b\n") == "csv"
+    assert detect_format("[web]\nhost1\n") == "ansible-ini"
+    assert detect_format("all:\n  hosts:\n") == "ansible-yaml"
+    assert detect_format("Host a\n  HostName b\n") == "ssh-config"
+
+
+def test_malformed_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ImportFormatError, match="does not exist"):
+        read_inventory(tmp_path / "missing.csv")
+    binary = tmp_path / "x.csv"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(ImportFormatError, match="binary"):
+        read_inventory(binary)
+    bad_yaml = tmp_path / "x.yml"
+    bad_yaml.write_text("all:\n  hosts: [unclosed\n")
+    with pytest.raises(ImportFormatError, match="line"):
+        read_inventory(bad_yaml)
+    empty = tmp_path / "e.csv"
+    empty.write_text("")
+    with pytest.raises(ImportFormatError):
+        read_inventory(empty)
+    with pytest.raises(ImportFormatError, match="header"):
+        parse_inventory("foo,bar\n1,2\n", "x.csv")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400), st.sampled_from(["csv", "ansible-ini", "ansible-yaml", "ssh-config"]))
+def test_parsers_never_crash(text: str, fmt: str) -> None:
+    try:
+        r = parse_inventory(text, fmt=fmt)
+    except ImportFormatError:
+        return
+    for h in r.hosts:
+        assert h.name and h.address and not any(c in h.address for c in " \n\r\t")
