@@ -1,0 +1,178 @@
+"""The job engine and recorder on a real SQLite file, with task functions that need no host."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.errors import UnreachableError
+from app.jobs.engine import JobEngine, TaskContext
+from app.jobs.events import Event, HostStateChanged
+from app.jobs.recorder import Recorder
+from app.models import Host, JobKind, JobState, LogLevel, StepState
+from db import hosts as db_hosts
+from db import jobs as db_jobs
+from db.database import open_database
+
+
+class NoConnector:
+    def connect(self, *a: object) -> None:
+        raise AssertionError("these tasks never connect")
+
+
+def _setup(db_path: Path, n: int) -> tuple[object, list[Host], Recorder]:
+    db = open_database(db_path)
+    hosts = [db_hosts.add_host(db, Host(name=f"h{i}", address=f"10.0.0.{i}")) for i in range(n)]
+    return db, hosts, Recorder(db_path).start()
+
+
+def test_bounded_concurrency_and_outcomes(db_path: Path) -> None:
+    db, hosts, rec = _setup(db_path, 12)
+    live, peak, lock = [0], [0], threading.Lock()
+
+    def task(ctx: TaskContext) -> str:
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+        time.sleep(0.05)
+        with lock:
+            live[0] -= 1
+        if ctx.host.name == "h3":
+            raise UnreachableError("h3 refused the connection.")
+        if ctx.host.name == "h4":
+            raise RuntimeError("boom")
+        ctx.log(LogLevel.INFO, f"hello from {ctx.host.name}")
+        return ctx.host.name
+
+    engine = JobEngine(rec, NoConnector(), concurrency=3)
+    job = db_jobs.create_job(db, JobKind.SCAN, hosts)  # type: ignore[arg-type]
+    handle = engine.run(job, JobKind.SCAN, hosts, task)
+    rec.flush()
+    assert peak[0] == 3
+    states = {o.host.name: o.state for o in handle.outcomes.values()}
+    assert states["h3"] == StepState.UNREACHABLE and states["h4"] == StepState.FAILED
+    assert sum(s == StepState.SUCCEEDED for s in states.values()) == 10
+    assert "Internal error" in (handle.outcomes[hosts[4].id].error or "")  # type: ignore[index]
+    persisted = {s.host_name: s.state for s in db_jobs.job_hosts(db, job)}  # type: ignore[arg-type]
+    assert persisted == states
+    assert db_jobs.get_job(db, job).state == JobState.FINISHED  # type: ignore[arg-type,union-attr]
+    logs = [ln.text for _, ln in db_jobs.log_lines(db, job, hosts[0].id)]  # type: ignore[arg-type]
+    assert "hello from h0" in logs
+    rec.close()
+
+
+def test_same_host_never_runs_twice_at_once(db_path: Path) -> None:
+    db, hosts, rec = _setup(db_path, 1)
+    running, overlap = [0], [False]
+
+    def task(ctx: TaskContext) -> None:
+        running[0] += 1
+        overlap[0] |= running[0] > 1
+        time.sleep(0.1)
+        running[0] -= 1
+
+    engine = JobEngine(rec, NoConnector())
+    handles = [
+        engine.start(db_jobs.create_job(db, JobKind.SCAN, hosts), JobKind.SCAN, hosts, task)  # type: ignore[arg-type]
+        for _ in range(3)
+    ]
+    for h in handles:
+        assert h.wait(10)
+    assert not overlap[0]
+    rec.close()
+
+
+def test_stuck_host_is_abandoned_at_its_deadline(db_path: Path) -> None:
+    db, hosts, rec = _setup(db_path, 3)
+    release = threading.Event()
+
+    def task(ctx: TaskContext) -> None:
+        if ctx.host.name == "h0":
+            release.wait(30)  # ignores its deadline, like a library call without a timeout
+
+    engine = JobEngine(rec, NoConnector(), host_deadline=0.5)
+    t0 = time.monotonic()
+    handle = engine.run(db_jobs.create_job(db, JobKind.SCAN, hosts), JobKind.SCAN, hosts, task)  # type: ignore[arg-type]
+    elapsed = time.monotonic() - t0
+    release.set()
+    assert elapsed < 5
+    assert handle.outcomes[hosts[0].id].state == StepState.FAILED  # type: ignore[index]
+    assert "deadline" in (handle.outcomes[hosts[0].id].error or "")  # type: ignore[index]
+    assert handle.outcomes[hosts[1].id].state == StepState.SUCCEEDED  # type: ignore[index]
+    rec.close()
+
+
+def test_cancel_stops_queued_and_running_hosts(db_path: Path) -> None:
+    db, hosts, rec = _setup(db_path, 6)
+
+    def task(ctx: TaskContext) -> None:
+        for _ in range(100):
+            ctx.deadline.check()  # raises CancelledError once cancelled
+            time.sleep(0.02)
+
+    engine = JobEngine(rec, NoConnector(), concurrency=2)
+    job = db_jobs.create_job(db, JobKind.SCAN, hosts)  # type: ignore[arg-type]
+    handle = engine.start(job, JobKind.SCAN, hosts, task)
+    time.sleep(0.2)
+    handle.cancel()
+    assert handle.wait(5)
+    assert {o.state for o in handle.outcomes.values()} == {StepState.CANCELLED}
+    rec.flush()
+    assert db_jobs.get_job(db, job).state == JobState.CANCELLED  # type: ignore[arg-type,union-attr]
+    rec.close()
+
+
+def test_log_line_reaches_database_within_a_second(db_path: Path) -> None:
+    db, hosts, rec = _setup(db_path, 1)
+    logged = threading.Event()
+    finish = threading.Event()
+
+    def task(ctx: TaskContext) -> None:
+        ctx.log(LogLevel.INFO, "first line")
+        logged.set()
+        finish.wait(10)
+
+    engine = JobEngine(rec, NoConnector())
+    job = db_jobs.create_job(db, JobKind.SCAN, hosts)  # type: ignore[arg-type]
+    handle = engine.start(job, JobKind.SCAN, hosts, task)
+    assert logged.wait(5)
+    t0 = time.monotonic()
+    reader = open_database(db_path)  # another connection, as the GUI would have
+    while not db_jobs.log_lines(reader, job):
+        assert time.monotonic() - t0 < 1.0, "log line not persisted within a second"
+        time.sleep(0.02)
+    finish.set()
+    handle.wait(5)
+    rec.close()
+
+
+def test_listeners_receive_every_state_change(db_path: Path) -> None:
+    db, hosts, rec = _setup(db_path, 4)
+    seen: list[Event] = []
+    engine = JobEngine(rec, NoConnector())
+    engine.add_listener(seen.append)
+    engine.run(db_jobs.create_job(db, JobKind.SCAN, hosts), JobKind.SCAN, hosts, lambda ctx: None)  # type: ignore[arg-type]
+    finals = [e for e in seen if isinstance(e, HostStateChanged) and e.state == StepState.SUCCEEDED]
+    assert len(finals) == 4
+    rec.close()
+
+
+@pytest.mark.parametrize("n_lines", [5000])
+def test_recorder_batches_a_chatty_host(db_path: Path, n_lines: int) -> None:
+    db, hosts, rec = _setup(db_path, 1)
+
+    def task(ctx: TaskContext) -> None:
+        for i in range(n_lines):
+            ctx.log(LogLevel.DEBUG, f"line {i} " + "x" * 20000 * (i == 0))
+
+    engine = JobEngine(rec, NoConnector())
+    job = db_jobs.create_job(db, JobKind.SCAN, hosts)  # type: ignore[arg-type]
+    engine.run(job, JobKind.SCAN, hosts, task)
+    rec.flush()
+    lines = db_jobs.log_lines(db, job)  # type: ignore[arg-type]
+    assert len(lines) == n_lines
+    assert "characters cut" in lines[0][1].text and len(lines[0][1].text) < 9000
+    rec.close()
