@@ -8,7 +8,7 @@ it shows exactly what a real upgrade would do.
 The ``Inst`` line format comes from apt's own source (apt-pkg/algorithms.cc, pkgSimulate::Describe, and
 apt-pkg/pkgcache.cc, VerIterator::RelStr)::
 
-    Inst <FullName(pretty)> [<installed version>] (<candidate version> <RelStr>)[ [<x> on <y>]...][ [<broken> ...]]
+    Inst <FullName(pretty)> [<installed>] (<candidate> <RelStr>)[ [<x> on <y>]...][ [<broken> ...]]
 
 * ``FullName(pretty)`` is the package name, with ``:<arch>`` only for a foreign architecture.
 * ``[<installed>]`` is absent for a package the upgrade newly installs.
@@ -72,7 +72,9 @@ MAX_ERROR_LINES = 3
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*(?::[a-z0-9][a-z0-9-]*)?")
 _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~:_-]*")
 _ARCH_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
-_SUMMARY_RE = re.compile(r"^(\d+) upgraded, (\d+) newly installed, (.*?)(\d+) to remove and (\d+) not upgraded\.$")
+_SUMMARY_RE = re.compile(
+    r"^(\d+) upgraded, (\d+) newly installed, (.*?)(\d+) to remove and (\d+) not upgraded\.$"
+)
 _SUMMARY_EXTRA_RE = re.compile(r"(\d+) (?:reinstalled|downgraded)")
 _LOCK_MARKERS = (
     "Could not get lock",
@@ -382,7 +384,9 @@ class AptAdapter(Adapter):
     def refresh_command(self) -> str:
         return refresh_command()
 
-    def simulate(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> SimulationParse:
+    def simulate(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> SimulationParse:
         """Like :meth:`scan` but returns removals and warnings too."""
         host = self._host(transport)
         if refresh:
@@ -403,7 +407,9 @@ class AptAdapter(Adapter):
             _log(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
         return parsed
 
-    def scan(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> list[PendingUpdate]:
+    def scan(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> list[PendingUpdate]:
         """Pending updates from the simulated upgrade; ``refresh`` runs ``apt-get update`` first (sudo)."""
         return list(self.simulate(transport, refresh=refresh, log=log).pending)
 

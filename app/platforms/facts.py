@@ -63,7 +63,7 @@ def facts_command(nonce: str) -> str:
     m = {s: marker(nonce, s) for s in SECTIONS}
     binaries = " ".join(KNOWN_BINARIES)
     return (
-        "LC_ALL=C; export LC_ALL; PATH=\"$PATH:/usr/sbin:/sbin\"; export PATH; "
+        'LC_ALL=C; export LC_ALL; PATH="$PATH:/usr/sbin:/sbin"; export PATH; '
         f"printf '\\n%s\\n' '{m['os-release']}'; "
         "if [ -r /etc/os-release ]; then cat /etc/os-release; "
         "elif [ -r /usr/lib/os-release ]; then cat /usr/lib/os-release; fi; "
@@ -71,7 +71,7 @@ def facts_command(nonce: str) -> str:
         f"printf '\\n%s\\n' '{m['uptime']}'; cat /proc/uptime 2>/dev/null; "
         f"printf '\\n%s\\n' '{m['hostname']}'; hostname 2>/dev/null || uname -n; "
         f"printf '\\n%s\\n' '{m['binaries']}'; "
-        f"for b in {binaries}; do command -v \"$b\" >/dev/null 2>&1 && echo \"$b\"; done; "
+        f'for b in {binaries}; do command -v "$b" >/dev/null 2>&1 && echo "$b"; done; '
         f"printf '\\n%s\\n' '{m['end']}'; exit 0"
     )
 

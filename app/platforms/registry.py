@@ -87,9 +87,9 @@ def detect(facts: OsFacts, binaries: frozenset[str], *, host: str | None = None)
             if word in entry.os_ids:
                 if entry.factory is not None and not set(entry.binaries) & binaries:
                     # Right family but the tool is missing (a stripped container image): say so.
+                    system = facts.pretty_name or facts.id
                     raise UnsupportedHostError(
-                        f"{shown} looks like {facts.pretty_name or facts.id or 'a ' + entry.name + ' system'} "
-                        f"but {' or '.join(entry.binaries)} was not found on it."
+                        f"{shown} looks like {system} but {' or '.join(entry.binaries)} was not found on it."
                     )
                 return _build(entry, shown)
     for entry in ADAPTERS:

@@ -75,7 +75,10 @@ def test_real_dist_upgrade_fields() -> None:
     assert gcrypt.source == "Debian:12.15/oldstable, Debian-Security:12/oldstable-security"
     assert gcrypt.security and gcrypt.kind == UpdateKind.SECURITY
     # an epoch in both versions
-    assert (updates["libcap2"].installed, updates["libcap2"].available) == ("1:2.66-4+deb12u2+b2", "1:2.66-4+deb12u3+b1")
+    assert (updates["libcap2"].installed, updates["libcap2"].available) == (
+        "1:2.66-4+deb12u2+b2",
+        "1:2.66-4+deb12u3+b1",
+    )
     # Architecture: all
     assert updates["perl-modules-5.36"].arch == "all"
     # ShortBreaks / "[x on y]" suffixes after the candidate do not leak into any field
@@ -431,7 +434,7 @@ def test_parse_reboot_cannot_be_spoofed() -> None:
 
 def test_reboot_command_runs_in_a_real_shell() -> None:
     result = subprocess.run(["sh", "-c", reboot_command(NONCE)], capture_output=True, check=True)
-    required, pkgs = parse_reboot(decode(result.stdout), NONCE)
+    required, _ = parse_reboot(decode(result.stdout), NONCE)
     assert required is Path("/var/run/reboot-required").exists()
 
 
@@ -452,7 +455,9 @@ class ReplayTransport:
         self.results = list(results)
         self.calls: list[tuple[str | Sequence[str], bool]] = []
 
-    def run(self, command: str | Sequence[str], *, sudo: bool = False, timeout: float = 120.0) -> CommandResult:
+    def run(
+        self, command: str | Sequence[str], *, sudo: bool = False, timeout: float = 120.0
+    ) -> CommandResult:
         self.calls.append((command, sudo))
         return self.results.pop(0)
 
