@@ -1,0 +1,761 @@
+"""SSH transport over paramiko: how Patchdesk reaches Linux hosts without an agent.
+
+Decisions worth knowing:
+
+- **Host keys are checked before any credential leaves the workstation.** We drive
+  ``paramiko.Transport`` ourselves (not ``SSHClient``) so the order is explicit: key exchange, compare
+  the server's key with the keys stored for the host, and only then authenticate. A changed key stops
+  everything with both fingerprints in the message; an unknown key either stops (the UI asks the
+  administrator) or, with ``accept_new``, is recorded through ``on_new_key`` like OpenSSH's
+  ``StrictHostKeyChecking=accept-new``.
+- **We ask for the key type we already trust first**, as OpenSSH does, so a host that offers
+  ed25519 *and* RSA is not reported as "changed" just because the negotiation picked the other one.
+- **Jump hosts** (ProxyJump) are not hosts of the inventory, so they have no keys in our database:
+  they are checked against the user's ``~/.ssh/known_hosts`` (where OpenSSH keeps them), a mismatch is
+  refused, and an unknown jump host is accepted only with ``accept_new``.
+- **Commands run as ``sh -c <script>``** in one channel each (see app.transports.shell for the sudo
+  handshake and the env prefix). We poll the channel ourselves, at most 50 ms apart, so timeouts,
+  the job deadline and cancel all take effect promptly; on any of those we ask sshd to SIGTERM the
+  command's process group (the RFC 4254 "signal" request, honoured by OpenSSH >= 7.9) and close
+  the channel.
+- **One transport per host per job, used by one thread.** A paramiko connection could multiplex
+  channels from several threads, but our own state (the lazily opened SFTP client, reconnects) is
+  not locked; the job engine's per-host serial queue guarantees single use.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import getpass
+import hashlib
+import logging
+import os
+import select
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from app.errors import (
+    AuthenticationError,
+    CancelledError,
+    CommandTimeoutError,
+    DeadlineExceededError,
+    HostKeyChangedError,
+    HostKeyUnknownError,
+    PatchdeskError,
+    TransportError,
+    UnreachableError,
+)
+from app.models import Host, HostKey
+from app.transports import sshconfig
+from app.transports.base import (
+    DEFAULT_COMMAND_TIMEOUT,
+    Command,
+    CommandResult,
+    Deadline,
+    OutputCallback,
+    Transport,
+    to_shell,
+)
+from app.transports.shell import (
+    MAX_OUTPUT,
+    CappedBuffer,
+    GateAction,
+    Wrapped,
+    kill_group_script,
+    short_command,
+    sudo_failure,
+    wrap,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Longest pause between two looks at a running command (keeps cancel and timeouts prompt).
+POLL_INTERVAL = 0.05
+#: After the banner, how long key exchange may take before we call the host unresponsive.
+KEX_TIMEOUT = 30.0
+#: How long the clean-up kill of an abandoned command may take.
+KILL_TIMEOUT = 3.0
+
+DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+NewKeyCallback = Callable[[str, str, str], None]
+
+
+def fingerprint_of(key_blob: bytes) -> str:
+    """The fingerprint exactly as ``ssh-keygen -lf`` prints it: unpadded base64 of the SHA-256."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key_blob).digest()).decode().rstrip("=")
+
+
+def fingerprint_b64(key_b64: str) -> str:
+    return fingerprint_of(base64.b64decode(key_b64))
+
+
+def _preferred_key_types(trusted_types: Sequence[str], available: Sequence[str]) -> list[str]:
+    """Server host-key algorithms in our order of preference: trusted types first.
+
+    RSA keys are stored as "ssh-rsa" (the key type) but negotiated as rsa-sha2-512/256 (signature
+    algorithms), hence the mapping.
+    """
+    first: list[str] = []
+    for keytype in trusted_types:
+        algs = ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if keytype == "ssh-rsa" else [keytype]
+        first.extend(a for a in algs if a in available and a not in first)
+    return first + [a for a in available if a not in first]
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    """One SSH server to log in to: the target or a jump host."""
+
+    label: str  # for messages: "web1 (10.0.0.5:22)" or "10.0.0.5:22"
+    hostname: str
+    port: int
+    user: str
+    key_files: tuple[str, ...]
+
+
+class SshTransport(Transport):
+    """Runs commands on one Linux host over SSH. Not thread-safe: one per host per job."""
+
+    kind = "ssh"
+
+    #: Per-stream memory cap for one command's output.
+    max_output = MAX_OUTPUT
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        trusted_keys: Sequence[HostKey] = (),
+        on_new_key: NewKeyCallback | None = None,
+        accept_new: bool = False,
+        password: str | None = None,
+        sudo_password: str | None = None,
+        key_passphrase: str | None = None,
+        connect_timeout: float = 10,
+        auth_timeout: float = 15,
+        banner_timeout: float = 10,
+        deadline: Deadline | None = None,
+        ssh_config: Path | None = None,
+        known_hosts: Path | None = None,
+        look_for_keys: bool = True,
+        allow_agent: bool = True,
+    ) -> None:
+        """Resolve where and as whom to connect (no network yet: connection is lazy).
+
+        ``known_hosts`` (default ``~/.ssh/known_hosts``) is only used for ProxyJump hosts.
+        ``look_for_keys``/``allow_agent`` mirror OpenSSH's defaults and exist so tests and
+        administrators can pin authentication to the configured key or password.
+        """
+        super().__init__(deadline)
+        self.host = host
+        self._trusted = tuple(trusted_keys)
+        self._on_new_key = on_new_key
+        self._accept_new = accept_new
+        self._password = password
+        self._sudo_password = sudo_password
+        self._key_passphrase = key_passphrase
+        self._auth_timeout = auth_timeout
+        self._banner_timeout = banner_timeout
+        self._look_for_keys = look_for_keys
+        self._allow_agent = allow_agent
+        self._config_path = ssh_config if ssh_config is not None else sshconfig.default_config_path()
+        self._known_hosts = known_hosts or Path("~/.ssh/known_hosts").expanduser()
+
+        cfg = sshconfig.lookup(host.address, self._config_path)
+        self._connect_timeout = cfg.connect_timeout if cfg.connect_timeout is not None else connect_timeout
+        self._jumps = cfg.proxy_jump
+        port = host.port or cfg.port or 22
+        user = host.user or cfg.user or getpass.getuser()
+        keys = [host.key_file] if host.key_file else []
+        keys += cfg.identity_files
+        self._target = _Endpoint(
+            label=self._label(host.name, cfg.hostname, port),
+            hostname=cfg.hostname,
+            port=port,
+            user=user,
+            key_files=tuple(self._with_default_keys(keys)),
+        )
+        self._client: paramiko.Transport | None = None
+        self._jump_clients: list[paramiko.Transport] = []
+        self._sftp: paramiko.SFTPClient | None = None
+        self._sftp_unavailable = False
+
+    # -- public ---------------------------------------------------------------------------------------
+
+    @property
+    def is_root(self) -> bool:
+        return self._target.user == "root"
+
+    @property
+    def user(self) -> str:
+        """The login user after ~/.ssh/config resolution."""
+        return self._target.user
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        """(hostname, port) after ~/.ssh/config resolution."""
+        return self._target.hostname, self._target.port
+
+    def connect(self) -> None:
+        """Connect, check the host key and log in now rather than on the first command."""
+        self._connection()
+
+    def run(
+        self,
+        command: Command,
+        *,
+        sudo: bool = False,
+        timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        on_output: OutputCallback | None = None,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        script = to_shell(command)
+        short = short_command(script)
+        budget = self.deadline.clamp(timeout)
+        end = time.monotonic() + budget
+        client = self._connection()
+        wrapped = wrap(script, sudo=sudo, is_root=self.is_root, sudo_password=self._sudo_password, env=env)
+        logger.debug("%s: running %s%s", self._target.label, short, " (sudo)" if wrapped.sudo else "")
+        try:
+            return self._execute(client, wrapped, stdin, on_output, end, budget, short)
+        except (CommandTimeoutError, DeadlineExceededError, CancelledError):
+            logger.info("%s: `%s` stopped (timeout, deadline or cancel)", self._target.label, short)
+            raise
+
+    def _execute(
+        self,
+        client: paramiko.Transport,
+        wrapped: Wrapped,
+        stdin: bytes | None,
+        on_output: OutputCallback | None,
+        end: float,
+        budget: float,
+        short: str,
+        *,
+        watch_deadline: bool = True,
+    ) -> CommandResult:
+        """One channel, polled until the command exits, times out, or the job says stop."""
+        try:
+            chan = client.open_session(timeout=max(0.1, end - time.monotonic()))
+            chan.exec_command(wrapped.command_line)
+        except PatchdeskError:
+            raise
+        except Exception as exc:
+            raise self._lost(exc, f"starting `{short}`") from exc
+
+        out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
+        gate = wrapped.gate
+        pending = memoryview(b"")  # bytes still to write to the channel's stdin
+        stdin_started = False
+
+        def emit(stream: str, buf: CappedBuffer, chunk: bytes) -> None:
+            buf.add(chunk)
+            if on_output is not None and chunk:
+                on_output(stream, chunk)
+
+        def start_stdin() -> memoryview:
+            nonlocal stdin_started
+            stdin_started = True
+            return memoryview(stdin or b"")
+
+        try:
+            if not wrapped.sudo:
+                pending = start_stdin()  # no sudo prompt to wait for
+            while True:
+                while chan.recv_ready():
+                    emit("stdout", out, chan.recv(65536))
+                while chan.recv_stderr_ready():
+                    chunk = chan.recv_stderr(65536)
+                    if gate.passed:
+                        emit("stderr", err, chunk)
+                        continue
+                    action, rest = gate.feed(chunk)
+                    if action is GateAction.SEND_PASSWORD:
+                        assert self._sudo_password is not None
+                        pending = memoryview((self._sudo_password + "\n").encode())
+                    elif action is GateAction.WRONG_PASSWORD:
+                        self._abort(client, chan, wrapped)
+                        raise sudo_failure(gate, -1, host=self.host.name, user=self.user)
+                    elif action is GateAction.PASSED:
+                        emit("stderr", err, rest)
+                if pending:
+                    if chan.send_ready():
+                        sent = chan.send(bytes(pending[:32768]))
+                        pending = pending[sent:]
+                elif gate.passed and not stdin_started:
+                    pending = start_stdin()
+                elif stdin_started and not chan.eof_sent:
+                    chan.shutdown_write()  # all of stdin is out: the command sees EOF
+                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                if chan.closed:
+                    break
+                self._check_time(client, chan, wrapped, end, budget, short, watch_deadline)
+                select.select([chan], [], [], POLL_INTERVAL)
+        except PatchdeskError:
+            raise
+        except Exception as exc:
+            chan.close()
+            raise self._lost(exc, f"running `{short}`") from exc
+
+        status = chan.recv_exit_status() if chan.exit_status_ready() else -1
+        chan.close()
+        if not client.is_active() and status == -1:
+            raise UnreachableError(f"Lost the connection to {self._target.label} while running `{short}`.")
+        if not gate.passed:
+            if wrapped.sudo:
+                raise sudo_failure(gate, status, host=self.host.name, user=self.user)
+            err.add(bytes(gate.buffer))  # the wrapper itself failed: show whatever the shell said
+        return CommandResult(status, out.value(), err.value())
+
+    def put(self, data: bytes, remote_path: str, *, mode: int = 0o644, timeout: float = 120) -> None:
+        """Write a file (atomically: a temporary name, then rename); SFTP, or ``cat`` without it."""
+        sftp = self._sftp_client(timeout)
+        if sftp is None:
+            tmp = f"{remote_path}.patchdesk-tmp"
+            qt, qp = shlex.quote(tmp), shlex.quote(remote_path)
+            script = f"umask 077 && cat > {qt} && chmod {mode:o} {qt} && mv -f {qt} {qp}"
+            res = self.run(script, stdin=data, timeout=timeout)
+            if not res.ok:
+                raise TransportError(f"Could not write {remote_path} on {self.host.name}: {res.err.strip()}")
+            return
+        tmp = f"{remote_path}.patchdesk-tmp"
+        try:
+            with sftp.open(tmp, "wb") as f:
+                f.set_pipelined(True)
+                f.write(data)
+            sftp.chmod(tmp, mode)
+            sftp.posix_rename(tmp, remote_path)
+        except OSError as exc:
+            raise self._file_error(exc, "write", remote_path, timeout) from exc
+        except paramiko.SSHException as exc:
+            raise self._lost(exc, f"writing {remote_path}") from exc
+
+    def get(self, remote_path: str, *, timeout: float = 120) -> bytes:
+        """Read a file from the host (SFTP, or ``cat`` without it)."""
+        sftp = self._sftp_client(timeout)
+        if sftp is None:
+            res = self.run(["cat", "--", remote_path], timeout=timeout)
+            if not res.ok:
+                raise TransportError(f"Could not read {remote_path} on {self.host.name}: {res.err.strip()}")
+            return res.stdout
+        try:
+            with sftp.open(remote_path, "rb") as f:
+                f.prefetch()
+                return bytes(f.read())
+        except OSError as exc:
+            raise self._file_error(exc, "read", remote_path, timeout) from exc
+        except paramiko.SSHException as exc:
+            raise self._lost(exc, f"reading {remote_path}") from exc
+
+    def close(self) -> None:
+        if self._sftp is not None:
+            try:
+                self._sftp.close()
+            except Exception:  # closing is best effort; the transport goes next anyway
+                logger.debug("closing SFTP on %s failed", self._target.label, exc_info=True)
+            self._sftp = None
+        for t in [self._client, *reversed(self._jump_clients)]:
+            if t is not None:
+                t.close()
+        self._client = None
+        self._jump_clients = []
+
+    # -- connecting -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _label(name: str, hostname: str, port: int) -> str:
+        where = f"{hostname}:{port}"
+        return where if name in (hostname, where) else f"{name} ({where})"
+
+    def _with_default_keys(self, keys: list[str]) -> list[str]:
+        if self._look_for_keys:
+            ssh_dir = Path("~/.ssh").expanduser()
+            keys = keys + [str(ssh_dir / n) for n in DEFAULT_KEY_NAMES if (ssh_dir / n).is_file()]
+        seen: list[str] = []
+        for k in keys:
+            k = os.path.expanduser(k)
+            if k not in seen:
+                seen.append(k)
+        return seen
+
+    def _connection(self) -> paramiko.Transport:
+        if self._client is not None and self._client.is_active():
+            return self._client
+        self.close()
+        sock: Any = None
+        try:
+            for hop in self._jumps:
+                endpoint = self._jump_endpoint(hop)
+                sock = self._open_socket(endpoint, via=self._jump_clients[-1] if self._jump_clients else None)
+                jump = self._handshake(sock, endpoint, jump=True)
+                sock = None
+                self._jump_clients.append(jump)
+                self._authenticate(jump, endpoint)
+            via = self._jump_clients[-1] if self._jump_clients else None
+            sock = self._open_socket(self._target, via=via)
+            client = self._handshake(sock, self._target, jump=False)
+            sock = None
+            self._client = client
+            self._authenticate(client, self._target)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            self.close()
+            raise
+        logger.info("%s: logged in as %s", self._target.label, self._target.user)
+        return client
+
+    def _jump_endpoint(self, hop: str) -> _Endpoint:
+        spec = sshconfig.parse_jump(hop)
+        cfg = sshconfig.lookup(spec.host, self._config_path)
+        port = spec.port or cfg.port or 22
+        user = spec.user or cfg.user or getpass.getuser()
+        return _Endpoint(
+            label=f"jump host {self._label(spec.host, cfg.hostname, port)}",
+            hostname=cfg.hostname,
+            port=port,
+            user=user,
+            key_files=tuple(self._with_default_keys(list(cfg.identity_files))),
+        )
+
+    def _open_socket(self, ep: _Endpoint, *, via: paramiko.Transport | None) -> Any:
+        timeout = self.deadline.clamp(self._connect_timeout)
+        where = f"{ep.hostname}:{ep.port}"
+        if via is not None:
+            try:
+                return via.open_channel(
+                    "direct-tcpip", (ep.hostname, ep.port), ("127.0.0.1", 0), timeout=timeout
+                )
+            except paramiko.ChannelException as exc:
+                raise UnreachableError(
+                    f"The jump host could not reach {where} for {ep.label}: {exc.text or exc}."
+                ) from exc
+            except Exception as exc:
+                raise self._lost(exc, f"opening a tunnel to {where}") from exc
+        try:
+            return socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+        except socket.gaierror as exc:
+            raise UnreachableError(
+                f"Cannot reach {ep.label}: the name {ep.hostname} does not resolve ({exc.strerror}). "
+                "Check the address or DNS."
+            ) from exc
+        except TimeoutError as exc:
+            raise UnreachableError(
+                f"Cannot reach {ep.label}: no answer within {timeout:g} s. "
+                f"Is the host up, and is a firewall dropping port {ep.port}?"
+            ) from exc
+        except ConnectionRefusedError as exc:
+            raise UnreachableError(
+                f"Cannot reach {ep.label}: connection refused. Is the SSH server running and listening on "
+                f"port {ep.port}?"
+            ) from exc
+        except OSError as exc:
+            cause = {
+                errno.EHOSTUNREACH: "no route to host",
+                errno.ENETUNREACH: "network unreachable",
+            }.get(exc.errno or 0, exc.strerror or str(exc))
+            raise UnreachableError(f"Cannot reach {ep.label}: {cause}.") from exc
+
+    def _handshake(self, sock: Any, ep: _Endpoint, *, jump: bool) -> paramiko.Transport:
+        """Banner and key exchange, then the host-key decision -- all before any authentication."""
+        t = paramiko.Transport(sock)
+        t.banner_timeout = self._banner_timeout
+        t.auth_timeout = self._auth_timeout
+        if not jump and self._trusted:
+            opts = t.get_security_options()
+            opts.key_types = _preferred_key_types([k.keytype for k in self._trusted], list(opts.key_types))
+        done = threading.Event()
+        limit = time.monotonic() + self._banner_timeout + KEX_TIMEOUT
+        try:
+            t.start_client(event=done)
+            while not done.wait(POLL_INTERVAL):
+                if not t.is_active():
+                    break
+                self.deadline.check()
+                if time.monotonic() > limit:
+                    raise UnreachableError(
+                        f"{ep.label} did not complete the SSH handshake within {KEX_TIMEOUT:g} s."
+                    )
+            if not t.is_active() or not done.is_set():
+                raise self._handshake_error(t.get_exception(), ep)
+            key = t.get_remote_server_key()
+            self._check_host_key(key.get_name(), key.get_base64(), ep, jump=jump)
+        except BaseException:
+            t.close()
+            raise
+        return t
+
+    def _handshake_error(self, exc: Exception | None, ep: _Endpoint) -> PatchdeskError:
+        text = str(exc) if exc is not None else ""
+        if "banner" in text.lower():
+            return UnreachableError(
+                f"{ep.label} accepted the connection but sent no SSH banner within "
+                f"{self._banner_timeout:g} s: the SSH server is hung or overloaded, or this port is not SSH."
+            )
+        if "indecipherable" in text.lower() or "invalid ssh banner" in text.lower():
+            return UnreachableError(f"{ep.label} does not speak SSH on port {ep.port}.")
+        if isinstance(exc, EOFError | ConnectionResetError) or not text:
+            return UnreachableError(
+                f"{ep.label} closed the connection during the SSH handshake "
+                "(too many connections, or blocked by the server's access rules)."
+            )
+        if "incompatible" in text.lower() or "no acceptable" in text.lower():
+            return TransportError(f"{ep.label} and Patchdesk share no SSH algorithms: {text}")
+        return UnreachableError(f"The SSH handshake with {ep.label} failed: {text}")
+
+    def _check_host_key(self, keytype: str, key_b64: str, ep: _Endpoint, *, jump: bool) -> None:
+        fp = fingerprint_b64(key_b64)
+        if jump:
+            self._check_jump_key(keytype, key_b64, fp, ep)
+            return
+        if any(k.keytype == keytype and k.key_b64 == key_b64 for k in self._trusted):
+            return
+        if self._trusted:
+            same_type = [k for k in self._trusted if k.keytype == keytype]
+            old = (same_type or list(self._trusted))[0]
+            old_fp = old.fingerprint or fingerprint_b64(old.key_b64)
+            logger.warning("%s: host key changed from %s to %s", ep.label, old_fp, fp)
+            raise HostKeyChangedError(
+                f"Host key of {ep.label} changed: was {old_fp}, now {fp} — possible interception; verify "
+                "with the host's administrator before accepting the new key.",
+                host=self.host.name,
+                keytype=keytype,
+                key_b64=key_b64,
+                fingerprint=fp,
+                old_fingerprint=old_fp,
+            )
+        if not self._accept_new:
+            raise HostKeyUnknownError(
+                f"{ep.label} is not known yet: its {keytype} host key has the fingerprint {fp}. Verify it "
+                "with the host's administrator, then accept it to connect.",
+                host=self.host.name,
+                keytype=keytype,
+                key_b64=key_b64,
+                fingerprint=fp,
+            )
+        logger.info("%s: accepting new host key %s %s", ep.label, keytype, fp)
+        if self._on_new_key is not None:
+            self._on_new_key(keytype, key_b64, fp)
+
+    def _check_jump_key(self, keytype: str, key_b64: str, fp: str, ep: _Endpoint) -> None:
+        lookup = ep.hostname if ep.port == 22 else f"[{ep.hostname}]:{ep.port}"
+        known: dict[str, Any] = {}
+        if self._known_hosts.is_file():
+            try:
+                entry = paramiko.HostKeys(str(self._known_hosts)).lookup(lookup)
+            except (OSError, paramiko.SSHException) as exc:
+                logger.warning("cannot read %s: %s", self._known_hosts, exc)
+                entry = None
+            known = dict(entry) if entry else {}
+        if known.get(keytype) is not None:
+            if known[keytype].get_base64() == key_b64:
+                return
+            old_fp = fingerprint_of(known[keytype].asbytes())
+            raise HostKeyChangedError(
+                f"Host key of {ep.label} changed: was {old_fp}, now {fp} (per {self._known_hosts}) — "
+                "possible interception; verify with the host's administrator before updating known_hosts.",
+                host=ep.hostname,
+                keytype=keytype,
+                key_b64=key_b64,
+                fingerprint=fp,
+                old_fingerprint=old_fp,
+            )
+        if not self._accept_new:
+            raise HostKeyUnknownError(
+                f"The {ep.label} is not in {self._known_hosts}: its {keytype} host key has the fingerprint "
+                f"{fp}. Verify it and connect once with ssh to {ep.hostname} to record it.",
+                host=ep.hostname,
+                keytype=keytype,
+                key_b64=key_b64,
+                fingerprint=fp,
+            )
+        logger.warning("%s: accepting unknown jump-host key %s %s (not recorded)", ep.label, keytype, fp)
+
+    def _authenticate(self, t: paramiko.Transport, ep: _Endpoint) -> None:
+        """Key files, then the agent, then the password -- the order OpenSSH uses."""
+        tried: list[str] = []
+        notes: list[str] = []
+        allowed: list[str] | None = None
+
+        def attempt(what: str, key: Any = None, password: str | None = None) -> bool:
+            """One try; True when logged in. Partial success (more factors wanted) counts as a miss."""
+            nonlocal allowed
+            self.deadline.check()
+            try:
+                if key is not None:
+                    t.auth_publickey(ep.user, key)
+                else:
+                    t.auth_password(ep.user, password)
+            except paramiko.BadAuthenticationType as exc:
+                allowed = list(exc.allowed_types)
+                method = "key" if key is not None else "password"
+                notes.append(f"the server does not accept {method} logins")
+                return False
+            except paramiko.AuthenticationException:
+                pass
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise self._lost(exc, "logging in") from exc
+            if t.is_authenticated():
+                return True
+            tried.append(what)
+            return False
+
+        user = ep.user
+        for path in ep.key_files:
+            if allowed is not None and "publickey" not in allowed:
+                break
+            if not os.path.isfile(path):
+                if self.host.key_file and path == os.path.expanduser(self.host.key_file):
+                    notes.append(f"the key file {path} does not exist")
+                continue
+            try:
+                pkey = paramiko.PKey.from_path(path, self._key_passphrase)
+            except paramiko.PasswordRequiredException:
+                notes.append(f"the key {path} needs a passphrase and none is stored")
+                continue
+            except (paramiko.SSHException, OSError, ValueError) as exc:
+                notes.append(f"the key {path} could not be read ({exc})")
+                continue
+            if attempt(f"the key {path}", key=pkey):
+                return
+        if self._allow_agent and (allowed is None or "publickey" in allowed):
+            agent_keys: tuple[Any, ...] = ()
+            agent = None
+            try:
+                agent = paramiko.Agent()
+                agent_keys = agent.get_keys()
+            except paramiko.SSHException:
+                logger.debug("SSH agent not usable", exc_info=True)
+            try:
+                for n, key in enumerate(agent_keys, 1):
+                    if attempt(f"agent key {n}", key=key):
+                        return
+            finally:
+                if agent is not None:
+                    agent.close()
+        if self._password is not None and (allowed is None or "password" in allowed):
+            if attempt("the password", password=self._password):
+                return
+        what = " and ".join(tried) if tried else "nothing"
+        extra = f" ({'; '.join(notes)})" if notes else ""
+        if not tried:
+            raise AuthenticationError(
+                f"No credentials to log in as {user}@{ep.label}{extra}: set a key file or store a login "
+                "password for this host."
+            )
+        raise AuthenticationError(
+            f"{user}@{ep.label} refused {what}{extra}: check that the key is in ~{user}/.ssh/authorized_keys "
+            "on the host, the user name is right, or store the correct login password."
+        )
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def _check_time(
+        self,
+        client: paramiko.Transport,
+        chan: paramiko.Channel,
+        wrapped: Wrapped,
+        end: float,
+        budget: float,
+        short: str,
+        watch_deadline: bool,
+    ) -> None:
+        if watch_deadline and self.deadline.cancel.is_set():
+            self._abort(client, chan, wrapped)
+            raise CancelledError(f"Cancelled by the user while `{short}` was running on {self.host.name}.")
+        left = self.deadline.remaining()
+        if watch_deadline and left is not None and left <= 0:
+            self._abort(client, chan, wrapped)
+            raise DeadlineExceededError(
+                f"{self.host.name} ran out of its job deadline while `{short}` was running."
+            )
+        if time.monotonic() >= end:
+            self._abort(client, chan, wrapped)
+            raise CommandTimeoutError(f"`{short}` did not finish within {budget:g} s on {self.host.name}.")
+
+    def _abort(self, client: paramiko.Transport, chan: paramiko.Channel, wrapped: Wrapped) -> None:
+        """Stop a command we gave up on: close its channel and kill its process group on the host.
+
+        Closing alone would leave the command running until it next writes output, and sshd refuses
+        RFC 4254 "signal" requests for root logins; so, once the wrapper has told us its PID, we kill
+        the group from a second short command (through sudo when the command ran through sudo).
+        """
+        chan.close()
+        pid = wrapped.gate.pid
+        if pid is None or not client.is_active():
+            return
+        kill = wrap(
+            kill_group_script(pid),
+            sudo=wrapped.sudo,
+            is_root=self.is_root,
+            sudo_password=self._sudo_password,
+            env=None,
+        )
+        try:
+            self._execute(
+                client,
+                kill,
+                None,
+                None,
+                time.monotonic() + KILL_TIMEOUT,
+                KILL_TIMEOUT,
+                "kill",
+                watch_deadline=False,
+            )
+        except PatchdeskError as exc:
+            logger.warning(
+                "%s: could not stop the abandoned command (pid %s): %s", self._target.label, pid, exc
+            )
+
+    def _lost(self, exc: BaseException, doing: str) -> PatchdeskError:
+        if isinstance(exc, PatchdeskError):
+            return exc
+        if isinstance(exc, TimeoutError | socket.timeout):
+            return CommandTimeoutError(f"{self._target.label} stopped answering while {doing}.")
+        if isinstance(exc, paramiko.ChannelException):
+            return TransportError(f"{self._target.label} refused a new session while {doing}: {exc.text}")
+        logger.debug("connection to %s lost", self._target.label, exc_info=exc)
+        return UnreachableError(
+            f"Lost the connection to {self._target.label} while {doing}: {exc or type(exc).__name__}."
+        )
+
+    # -- files ----------------------------------------------------------------------------------------
+
+    def _sftp_client(self, timeout: float) -> paramiko.SFTPClient | None:
+        budget = self.deadline.clamp(timeout)
+        if self._sftp_unavailable:
+            return None
+        if self._sftp is None:
+            client = self._connection()
+            try:
+                self._sftp = paramiko.SFTPClient.from_transport(client)
+            except (paramiko.SSHException, EOFError) as exc:
+                if not client.is_active():
+                    raise self._lost(exc, "opening SFTP") from exc
+                logger.info("%s: no SFTP (%s); falling back to cat", self._target.label, exc)
+                self._sftp_unavailable = True
+                return None
+        assert self._sftp is not None
+        self._sftp.get_channel().settimeout(budget)
+        return self._sftp
+
+    def _file_error(self, exc: OSError, verb: str, path: str, timeout: float) -> PatchdeskError:
+        if isinstance(exc, TimeoutError | socket.timeout):
+            return CommandTimeoutError(f"Could not {verb} {path} on {self.host.name} within {timeout:g} s.")
+        if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
+            return TransportError(f"{path} does not exist on {self.host.name}.")
+        if isinstance(exc, PermissionError) or exc.errno == errno.EACCES:
+            return TransportError(f"Permission denied to {verb} {path} on {self.host.name} as {self.user}.")
+        return TransportError(f"Could not {verb} {path} on {self.host.name}: {exc}")

@@ -1,0 +1,103 @@
+"""What ``~/.ssh/config`` says about a host, in the few fields Patchdesk honours.
+
+Administrators already describe their hosts there (aliases, odd ports, per-host keys, bastions), and a
+console that ignored it would make them type it all again. We read it with paramiko's parser and keep
+only HostName, Port, User, IdentityFile, ProxyJump and ConnectTimeout; everything else is OpenSSH's
+business.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path("~/.ssh/config")
+
+
+@dataclass(frozen=True)
+class SshHostConfig:
+    """The config's answer for one alias; None fields mean "the config says nothing"."""
+
+    hostname: str
+    port: int | None = None
+    user: str | None = None
+    identity_files: tuple[str, ...] = ()
+    proxy_jump: tuple[str, ...] = ()  # hops in order, each "[user@]host[:port]"
+    connect_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class JumpSpec:
+    host: str
+    user: str | None
+    port: int | None
+
+
+def default_config_path() -> Path | None:
+    path = DEFAULT_CONFIG.expanduser()
+    return path if path.is_file() else None
+
+
+def lookup(alias: str, config_path: Path | None) -> SshHostConfig:
+    """Resolve ``alias`` through the config file (none: the alias is the host name)."""
+    if config_path is None:
+        return SshHostConfig(hostname=alias)
+    import paramiko  # lazily: the CLI should not pay for paramiko when it does not connect
+
+    try:
+        config = paramiko.SSHConfig.from_path(str(config_path))
+        entry = config.lookup(alias)
+    except (OSError, ValueError, paramiko.ssh_exception.ConfigParseError) as exc:
+        raise ConfigError(f"Could not read the SSH config {config_path}: {exc}") from exc
+    except Exception as exc:  # e.g. "Match exec" needs the invoke package; still a config problem
+        raise ConfigError(f"Could not evaluate the SSH config {config_path} for {alias}: {exc}") from exc
+    try:
+        port = int(entry["port"]) if "port" in entry else None
+        timeout = float(entry["connecttimeout"]) if "connecttimeout" in entry else None
+    except ValueError as exc:
+        raise ConfigError(f"The SSH config {config_path} has a bad value for {alias}: {exc}") from exc
+    jump = entry.get("proxyjump", "")
+    hops = () if jump in ("", "none") else tuple(h.strip() for h in jump.split(",") if h.strip())
+    files = tuple(os.path.expanduser(f) for f in entry.get("identityfile", []))
+    return SshHostConfig(
+        hostname=entry.get("hostname", alias),
+        port=port,
+        user=entry.get("user"),
+        identity_files=files,
+        proxy_jump=hops,
+        connect_timeout=timeout,
+    )
+
+
+def parse_jump(spec: str) -> JumpSpec:
+    """Split a ProxyJump hop "[user@]host[:port]" (also "ssh://user@host:port", IPv6 in brackets)."""
+    text = spec.removeprefix("ssh://")
+    user: str | None = None
+    if "@" in text:
+        user, text = text.rsplit("@", 1)
+    port: int | None = None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest.startswith(":"):
+            port = _port(rest[1:], spec)
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = _port(port_text, spec)
+    else:
+        host = text
+    if not host:
+        raise ConfigError(f"Cannot understand the ProxyJump hop {spec!r} in the SSH config.")
+    return JumpSpec(host=host, user=user or None, port=port)
+
+
+def _port(text: str, spec: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"Cannot understand the port in the ProxyJump hop {spec!r}.") from None
