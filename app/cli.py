@@ -32,7 +32,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="patchdesk", description="Agentless patch-administration console. No command opens the GUI.")
+    p = _Parser(
+        prog="patchdesk", description="Agentless patch-administration console. No command opens the GUI."
+    )
     p.add_argument("--version", action="version", version=f"patchdesk {__version__}")
     p.add_argument("--db", type=Path, help="database file (default: under the platform data dir)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
@@ -51,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--ring", default="production", help="test | pilot | production")
     add.add_argument("--criticality", default="standard", help="mission-critical | standard | desktop")
     add.add_argument("--no-sudo", action="store_true", help="never use sudo on this host")
-    add.add_argument("--ask-password", action="store_true", help="prompt for the login password (kept in the keyring)")
-    add.add_argument("--ask-sudo-password", action="store_true", help="prompt for the sudo password (keyring)")
+    add.add_argument(
+        "--ask-password", action="store_true", help="prompt for the login password (kept in the keyring)"
+    )
+    add.add_argument(
+        "--ask-sudo-password", action="store_true", help="prompt for the sudo password (keyring)"
+    )
     lst = hsub.add_parser("list", help="list hosts")
     lst.add_argument("--json", action="store_true")
     rm = hsub.add_parser("remove", help="remove a host (and its secrets)")
@@ -68,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("names", nargs="*", metavar="NAME")
     scan.add_argument("--all", action="store_true", help="scan every host")
     scan.add_argument("--concurrency", type=int, default=20)
-    scan.add_argument("--refresh", action="store_true", help="refresh package indexes first (needs root/sudo)")
+    scan.add_argument(
+        "--refresh", action="store_true", help="refresh package indexes first (needs root/sudo)"
+    )
     scan.add_argument("--deadline", type=float, default=600.0, help="overall seconds per host (default 600)")
     scan.add_argument("--connect-timeout", type=float, default=10.0)
     scan.add_argument("--json", action="store_true")
@@ -187,21 +195,23 @@ def _hosts(args: argparse.Namespace, out: TextIO) -> int:
             )
         return EXIT_OK
     if action == "remove":
-        host = db_hosts.find_host(db, args.name)
-        if host is None:
+        found = db_hosts.find_host(db, args.name)
+        if found is None:
             raise ConfigError(f"Unknown host {args.name!r}. See `patchdesk hosts list`.")
         db_hosts.remove_host(db, args.name)
-        _drop_secrets(host)
+        _drop_secrets(found)
         print(f"Removed {args.name}.", file=out)
         return EXIT_OK
     if action == "import":
         return _import(db, args, out)
     if action == "forget-key":
-        host = db_hosts.find_host(db, args.name)
-        if host is None or host.id is None:
+        known = db_hosts.find_host(db, args.name)
+        if known is None or known.id is None:
             raise ConfigError(f"Unknown host {args.name!r}.")
-        db_hosts.forget_host_keys(db, host.id)
-        print(f"Forgot the trusted host key of {args.name}; the next scan trusts the key it is shown.", file=out)
+        db_hosts.forget_host_keys(db, known.id)
+        print(
+            f"Forgot the trusted host key of {args.name}; the next scan trusts the key it is shown.", file=out
+        )
         return EXIT_OK
     raise ConfigError(f"Unknown hosts action {action!r}.")
 
@@ -215,7 +225,10 @@ def _drop_secrets(host: Host) -> None:
         for ref in refs:
             store.delete(ref)
     except PatchdeskError as exc:
-        print(f"patchdesk: warning: could not delete the stored passwords of {host.name}: {exc}", file=sys.stderr)
+        print(
+            f"patchdesk: warning: could not delete the stored passwords of {host.name}: {exc}",
+            file=sys.stderr,
+        )
 
 
 def _import(db: Any, args: argparse.Namespace, out: TextIO) -> int:
@@ -271,7 +284,9 @@ def _scan(args: argparse.Namespace, out: TextIO) -> int:
     try:
         # First contact from the CLI behaves like OpenSSH's accept-new: record the key and go on;
         # a *changed* key still fails the host.
-        handle = runner.start_scan(db, hosts, refresh=args.refresh, accept_new_keys=True, concurrency=args.concurrency)
+        handle = runner.start_scan(
+            db, hosts, refresh=args.refresh, accept_new_keys=True, concurrency=args.concurrency
+        )
         handle.wait()
     finally:
         runner.close()
@@ -346,7 +361,11 @@ def _host_json(h: Host) -> dict[str, Any]:
         "last_error": h.last_error,
         "last_scan": h.last_scan_at.isoformat() if h.last_scan_at else None,
         "reboot_required": h.reboot_required,
-        "pending": {"urgent": h.pending_urgent, "important": h.pending_important, "noncritical": h.pending_noncritical},
+        "pending": {
+            "urgent": h.pending_urgent,
+            "important": h.pending_important,
+            "noncritical": h.pending_noncritical,
+        },
     }
 
 

@@ -20,7 +20,9 @@ def validate_host(host: Host) -> None:
         raise ConfigError(f"The host name {host.name!r} contains control characters or is too long.")
     addr = host.address
     if not addr.strip() or any(c.isspace() for c in addr) or _NAME_BAD.search(addr) or len(addr) > 255:
-        raise ConfigError(f"The address {addr!r} of {host.name} is empty or contains spaces or control characters.")
+        raise ConfigError(
+            f"The address {addr!r} of {host.name} is empty or contains spaces or control characters."
+        )
     if addr.startswith("-"):
         raise ConfigError(f"The address {addr!r} of {host.name} may not start with '-'.")
     if host.port is not None and not 0 < host.port < 65536:
@@ -29,12 +31,14 @@ def validate_host(host: Host) -> None:
         raise ConfigError(f"The user name {host.user!r} of {host.name} is not valid.")
 
 
-def parse_choice(enum_type: type[TransportKind] | type[Ring] | type[Criticality], value: str, what: str) -> str:
+def parse_choice(
+    enum_type: type[TransportKind] | type[Ring] | type[Criticality], value: str, what: str
+) -> str:
     """Normalise a user-typed enum value, with a sentence listing the choices when it is wrong."""
     v = value.strip().lower()
     for member in enum_type:
         if member.value == v:
-            return member.value
+            return str(member.value)
     choices = ", ".join(m.value for m in enum_type)
     raise ConfigError(f"{what} must be one of {choices}, not {value!r}.")
 

@@ -27,7 +27,9 @@ def setup_logging(*, verbose: bool = False, stderr: bool = True) -> Path | None:
     try:
         assert logfile is not None
         logfile.parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.handlers.RotatingFileHandler(logfile, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
+        fh = logging.handlers.RotatingFileHandler(
+            logfile, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
         fh.setLevel(logging.DEBUG if verbose else logging.INFO)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
         root.addHandler(fh)

@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
-class StrEnum(str, enum.Enum):
+class StrEnum(enum.StrEnum):
     """An enum whose values are the strings stored in the database and printed in JSON."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 class TransportKind(StrEnum):

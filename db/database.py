@@ -95,7 +95,9 @@ def open_database(path: Path | str | None = None, *, migrate: bool = True) -> Da
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatabaseError(f"Cannot create the folder for the database ({p.parent}): {exc.strerror}.") from exc
+            raise DatabaseError(
+                f"Cannot create the folder for the database ({p.parent}): {exc.strerror}."
+            ) from exc
     existed = p.exists() and p.stat().st_size > 0
     conn = _connect(p)
     db = Database(conn)

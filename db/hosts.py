@@ -187,7 +187,9 @@ def record_facts(db: Database, host_id: int, facts: OsFacts, managers: Iterable[
     )
 
 
-def set_status(db: Database, host_id: int, status: HostStatus, error: str | None, at: str | None = None) -> None:
+def set_status(
+    db: Database, host_id: int, status: HostStatus, error: str | None, at: str | None = None
+) -> None:
     db.execute(
         "UPDATE hosts SET last_status = ?, last_error = ?, last_scan_at = ? WHERE id = ?",
         [str(status), error, at or now_iso(), host_id],
@@ -199,7 +201,9 @@ def set_status(db: Database, host_id: int, status: HostStatus, error: str | None
 
 def host_keys(db: Database, host_id: int) -> list[HostKey]:
     return [
-        HostKey(host_id=r["host_id"], keytype=r["keytype"], key_b64=r["key_b64"], fingerprint=r["fingerprint"])
+        HostKey(
+            host_id=r["host_id"], keytype=r["keytype"], key_b64=r["key_b64"], fingerprint=r["fingerprint"]
+        )
         for r in db.query("SELECT * FROM host_keys WHERE host_id = ? ORDER BY id", [host_id])
     ]
 

@@ -29,7 +29,15 @@ def create_job(
             db.execute(
                 "INSERT INTO jobs (kind, trigger, state, params, concurrency, actor, pid, created_at) "
                 "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
-                [str(kind), str(trigger), json.dumps(params or {}), concurrency, actor, os.getpid(), now_iso()],
+                [
+                    str(kind),
+                    str(trigger),
+                    json.dumps(params or {}),
+                    concurrency,
+                    actor,
+                    os.getpid(),
+                    now_iso(),
+                ],
             ).lastrowid
             or 0
         )
@@ -71,7 +79,9 @@ def set_host_progress(db: Database, job_id: int, host_id: int, fraction: float) 
 
 def add_log_lines(db: Database, lines: Iterable[tuple[int, int | None, str, str, str]]) -> None:
     """Append (job_id, host_id, ts, level, text) rows."""
-    db.conn.executemany("INSERT INTO job_logs (job_id, host_id, ts, level, text) VALUES (?, ?, ?, ?, ?)", lines)
+    db.conn.executemany(
+        "INSERT INTO job_logs (job_id, host_id, ts, level, text) VALUES (?, ?, ?, ?, ?)", lines
+    )
 
 
 def _row_to_job(r: dict[str, Any]) -> Job:
@@ -150,7 +160,9 @@ def host_history(db: Database, host_id: int, limit: int = 100) -> list[tuple[Job
     return out
 
 
-def log_lines(db: Database, job_id: int, host_id: int | None = None, after_id: int = 0) -> list[tuple[int, LogLine]]:
+def log_lines(
+    db: Database, job_id: int, host_id: int | None = None, after_id: int = 0
+) -> list[tuple[int, LogLine]]:
     """Log lines of a job (optionally one host), with their row ids for incremental reading."""
     sql = "SELECT * FROM job_logs WHERE job_id = ? AND id > ?"
     params: list[Any] = [job_id, after_id]

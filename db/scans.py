@@ -64,7 +64,9 @@ def record_scan(db: Database, host_id: int, job_id: int | None, result: ScanResu
     return scan_id
 
 
-def record_scan_failure(db: Database, host_id: int, job_id: int | None, status: HostStatus, error: str) -> None:
+def record_scan_failure(
+    db: Database, host_id: int, job_id: int | None, status: HostStatus, error: str
+) -> None:
     """A failed scan keeps the previous pending list (marked by the host's status) and logs why."""
     at = now_iso()
     with db.atomic():

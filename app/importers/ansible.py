@@ -106,7 +106,9 @@ def parse_ini(text: str) -> ImportResult:
             for w in words[1:]:
                 k, sep, v = w.partition("=")
                 if not sep:
-                    result.problems.append(ImportProblem(lineno, f"expected key=value after the host name, got {w!r}"))
+                    result.problems.append(
+                        ImportProblem(lineno, f"expected key=value after the host name, got {w!r}")
+                    )
                     bad = True
                     break
                 hv[k] = v
@@ -175,7 +177,9 @@ def parse_yaml(text: str) -> ImportResult:
         if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
             return
         if not isinstance(node, yaml.MappingNode):
-            result.problems.append(ImportProblem(node.start_mark.line + 1, f"group {group!r} is not a mapping"))
+            result.problems.append(
+                ImportProblem(node.start_mark.line + 1, f"group {group!r} is not a mapping")
+            )
             return
         parts = {str(k.value): v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
         gvars = {**inherited, **scalar_map(parts["vars"])} if "vars" in parts else dict(inherited)
@@ -201,8 +205,12 @@ def parse_yaml(text: str) -> ImportResult:
                         result.add(_host_from_vars(name, group, {**gvars, **scalar_map(v)}), line)
                     except ConfigError as exc:
                         result.problems.append(ImportProblem(line, str(exc)))
-        elif hosts_node is not None and not (isinstance(hosts_node, yaml.ScalarNode) and not hosts_node.value):
-            result.problems.append(ImportProblem(hosts_node.start_mark.line + 1, f"'hosts' of {group!r} is not a mapping"))
+        elif hosts_node is not None and not (
+            isinstance(hosts_node, yaml.ScalarNode) and not hosts_node.value
+        ):
+            result.problems.append(
+                ImportProblem(hosts_node.start_mark.line + 1, f"'hosts' of {group!r} is not a mapping")
+            )
         kids = parts.get("children")
         if isinstance(kids, yaml.MappingNode):
             for k, v in kids.value:

@@ -35,7 +35,10 @@ class ImportResult:
             return
         if host.name.lower() in (n.lower() for n in self.lines):
             self.problems.append(
-                ImportProblem(line, f"{host.name} appears again (first at line {self.lines[host.name]}); kept the first.")
+                ImportProblem(
+                    line,
+                    f"{host.name} appears again (first at line {self.lines[host.name]}); kept the first.",
+                )
             )
             return
         self.hosts.append(host)

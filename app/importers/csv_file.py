@@ -40,7 +40,7 @@ def parse_csv(text: str) -> ImportResult:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     try:
         header = next(reader)
@@ -56,7 +56,8 @@ def parse_csv(text: str) -> ImportResult:
         cols.append(key)
     if "address" not in cols and "name" not in cols:
         raise ImportFormatError(
-            "The CSV header has neither a 'name' nor an 'address' column; the first row must name the columns."
+            "The CSV header has neither a 'name' nor an 'address' column; "
+            "the first row must name the columns."
         )
     while True:
         try:

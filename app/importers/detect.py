@@ -45,7 +45,9 @@ def parse_inventory(text: str, name: str = "", fmt: str | None = None) -> Import
         "ssh-config": parse_ssh_config,
     }
     if fmt not in parsers:
-        raise ImportFormatError(f"Unknown inventory format {fmt!r}; use csv, ansible-ini, ansible-yaml or ssh-config.")
+        raise ImportFormatError(
+            f"Unknown inventory format {fmt!r}; use csv, ansible-ini, ansible-yaml or ssh-config."
+        )
     return parsers[fmt](text)
 
 
@@ -63,7 +65,9 @@ def read_inventory(path: Path, fmt: str | None = None) -> ImportResult:
     except PermissionError:
         raise ImportFormatError(f"{path} cannot be read (permission denied).") from None
     if b"\0" in data[:8192]:
-        raise ImportFormatError(f"{path} is a binary file, not an inventory (CSV, Ansible INI/YAML or SSH config).")
+        raise ImportFormatError(
+            f"{path} is a binary file, not an inventory (CSV, Ansible INI/YAML or SSH config)."
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -23,7 +23,9 @@ def parse_ssh_config(text: str) -> ImportResult:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        key, _, rest = line.replace("=", " ", 1).partition(" ") if "=" in line.split(" ", 1)[0] else line.partition(" ")
+        key, _, rest = (
+            line.replace("=", " ", 1).partition(" ") if "=" in line.split(" ", 1)[0] else line.partition(" ")
+        )
         key, rest = key.strip().lower(), rest.strip()
         try:
             words = shlex.split(rest)

@@ -21,7 +21,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from app.errors import CancelledError, DeadlineExceededError, HostKeyChangedError, HostKeyError, PatchdeskError
+from app.errors import (
+    CancelledError,
+    DeadlineExceededError,
+    HostKeyChangedError,
+    HostKeyError,
+    PatchdeskError,
+)
 from app.jobs.events import (
     Event,
     HostLog,
@@ -44,7 +50,9 @@ DEADLINE_GRACE = 2.0
 class Connector(Protocol):
     """Builds a transport for a host (app/transports/factory.py)."""
 
-    def connect(self, host: Host, deadline: Deadline, report: Callable[[Event], None], job_id: int) -> Transport: ...
+    def connect(
+        self, host: Host, deadline: Deadline, report: Callable[[Event], None], job_id: int
+    ) -> Transport: ...
 
 
 @dataclass
@@ -219,11 +227,15 @@ class JobEngine:
             lock = self._host_lock(host.id)
             while not lock.acquire(timeout=0.2):
                 if handle.cancel_event.is_set():
-                    self._finish(handle, HostOutcome(host, StepState.CANCELLED, "Cancelled before it started."))
+                    self._finish(
+                        handle, HostOutcome(host, StepState.CANCELLED, "Cancelled before it started.")
+                    )
                     return
             try:
                 if handle.cancel_event.is_set():
-                    self._finish(handle, HostOutcome(host, StepState.CANCELLED, "Cancelled before it started."))
+                    self._finish(
+                        handle, HostOutcome(host, StepState.CANCELLED, "Cancelled before it started.")
+                    )
                     return
                 deadline = Deadline(deadline_s, handle.cancel_event)
                 ctx = TaskContext(job_id, host, deadline, self.emit, self.connector)
@@ -253,8 +265,11 @@ class JobEngine:
                         for hid, ctx in contexts.items()
                         if now - started[hid] > deadline_s + DEADLINE_GRACE and hid not in handle.outcomes
                     ]
-                for hid, ctx in overdue:
-                    msg = f"{ctx.host.name} did not finish within its deadline of {deadline_s:.0f} s; gave up on it."
+                for _, ctx in overdue:
+                    msg = (
+                        f"{ctx.host.name} did not finish within its deadline of {deadline_s:.0f} s; "
+                        "gave up on it."
+                    )
                     ctx.log(LogLevel.ERROR, msg)
                     self._finish(handle, HostOutcome(ctx.host, StepState.FAILED, msg))
                     threading.Thread(target=ctx.close, daemon=True).start()

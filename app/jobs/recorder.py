@@ -169,7 +169,11 @@ class Recorder:
                             StepState.FAILED,
                             StepState.UNREACHABLE,
                         ):
-                            status = HostStatus.UNREACHABLE if ev.state == StepState.UNREACHABLE else HostStatus.FAILED
+                            status = (
+                                HostStatus.UNREACHABLE
+                                if ev.state == StepState.UNREACHABLE
+                                else HostStatus.FAILED
+                            )
                             db_scans.record_scan_failure(db, ev.host_id, ev.job_id, status, ev.error or "")
                     elif isinstance(ev, HostProgress):
                         db_jobs.set_host_progress(db, ev.job_id, ev.host_id, ev.fraction)

@@ -62,7 +62,9 @@ class JobRunner:
             ssh_config=self.ssh_config,
             connect_timeout=self.connect_timeout,
         )
-        engine = JobEngine(self.recorder, factory, concurrency=self.concurrency, host_deadline=self.host_deadline)
+        engine = JobEngine(
+            self.recorder, factory, concurrency=self.concurrency, host_deadline=self.host_deadline
+        )
         for listener in self._listeners:
             engine.add_listener(listener)
         return engine

@@ -23,7 +23,7 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
     ctx.progress(0.1, "collecting facts")
     facts, binaries = gather_facts(transport)
     ctx.log(LogLevel.INFO, f"{facts.pretty_name or facts.id or 'unknown OS'}, kernel {facts.kernel or '?'}")
-    adapter = detect(facts, binaries)
+    adapter = detect(facts, binaries, host=host.name)
     ctx.progress(0.3, f"scanning {adapter.name}")
     if refresh:
         ctx.log(LogLevel.INFO, f"Refreshing the {adapter.name} package indexes…")
@@ -36,7 +36,9 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
     reboot, reboot_pkgs = adapter.reboot_required(transport)
     result = ScanResult(
         facts=facts,
-        managers=tuple(sorted({adapter.name} | {_MANAGER_BINARIES[b] for b in binaries if b in _MANAGER_BINARIES})),
+        managers=tuple(
+            sorted({adapter.name} | {_MANAGER_BINARIES[b] for b in binaries if b in _MANAGER_BINARIES})
+        ),
         pending=tuple(pending),
         reboot_required=reboot,
         reboot_packages=reboot_pkgs,

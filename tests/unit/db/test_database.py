@@ -85,7 +85,9 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_hosts_crud_groups_and_duplicates(db) -> None:  # type: ignore[no-untyped-def]
-    h = db_hosts.add_host(db, Host(name="web1", address="10.0.0.1", group="web", ring=Ring.TEST, tags=("a", "b")))
+    h = db_hosts.add_host(
+        db, Host(name="web1", address="10.0.0.1", group="web", ring=Ring.TEST, tags=("a", "b"))
+    )
     assert h.id and h.group == "web" and h.ring == Ring.TEST and h.tags == ("a", "b")
     with pytest.raises(ConfigError, match="already exists"):
         db_hosts.add_host(db, Host(name="WEB1", address="10.0.0.2"))
@@ -119,7 +121,9 @@ def _result(n_sec: int, n_other: int) -> ScanResult:
         PendingUpdate("apt", f"s{i}", "2", "1", security=True, classification=Classification.IMPORTANT)
         for i in range(n_sec)
     ] + [PendingUpdate("apt", f"o{i}", "2", "1") for i in range(n_other)]
-    return ScanResult(OsFacts(id="debian", pretty_name="Debian 12", kernel="6.1"), ("apt",), tuple(pend), True, ("k",))
+    return ScanResult(
+        OsFacts(id="debian", pretty_name="Debian 12", kernel="6.1"), ("apt",), tuple(pend), True, ("k",)
+    )
 
 
 def test_scan_results_replace_pending_and_counts(db) -> None:  # type: ignore[no-untyped-def]
