@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app import __version__
-from app.errors import ConfigError, ImportFormatError, PatchdeskError
+from app.errors import ConfigError, ImportFormatError, PatchdeskError, SecretStoreError
 from app.inventory import parse_choice
 from app.models import Criticality, Host, HostStatus, Ring, StepState, TransportKind
 
@@ -152,16 +152,35 @@ def _hosts(args: argparse.Namespace, out: TextIO) -> int:
         if args.key and not Path(args.key).expanduser().is_file():
             raise ConfigError(f"The key file {args.key} does not exist.")
         refs: dict[str, str] = {}
-        if args.ask_password or args.ask_sudo_password:
+        wanted = [
+            (kind, interactive, from_stdin)
+            for kind, interactive, from_stdin in (
+                ("login", args.ask_password, args.password_stdin),
+                ("sudo", args.ask_sudo_password, args.sudo_password_stdin),
+            )
+            if interactive or from_stdin
+        ]
+        if wanted:
+            # Check the keyring first, so a missing one fails before anything is typed or stored.
             store = _secrets()
-            for flag, kind, prompt in (
-                (args.ask_password, "login", f"Login password for {args.name}: "),
-                (args.ask_sudo_password, "sudo", f"sudo password for {args.name}: "),
-            ):
-                if flag:
-                    ref = store.new_ref(kind, args.name)
-                    store.set(ref, getpass.getpass(prompt))
-                    refs[kind] = ref
+            ok, message = store.status()
+            if not ok:
+                raise SecretStoreError(message)
+            secrets: dict[str, str] = {}
+            for kind, interactive, _ in wanted:
+                if interactive:
+                    secrets[kind] = getpass.getpass(
+                        f"{'Login' if kind == 'login' else 'sudo'} password for {args.name}: "
+                    )
+                else:
+                    line = sys.stdin.readline()
+                    if not line:
+                        raise ConfigError(f"Expected the {kind} password on standard input, got nothing.")
+                    secrets[kind] = line.rstrip("\r\n")
+            for kind, secret in secrets.items():
+                ref = store.new_ref(kind, args.name)
+                store.set(ref, secret)
+                refs[kind] = ref
         from dataclasses import replace
 
         host = replace(host, credential_ref=refs.get("login"), sudo_ref=refs.get("sudo"))
