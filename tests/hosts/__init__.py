@@ -1,0 +1,38 @@
+"""Real Debian test hosts for Patchdesk's integration tests and benchmarks (no pytest dependency).
+
+    from tests.hosts import HostCluster
+    with HostCluster() as cluster:
+        hosts = cluster.start(3)          # pdhost01..03 on 127.0.10.1..3:22, real sshd + apt/dpkg
+        hosts[0].run("apt-get -s dist-upgrade")
+
+See tests/hosts/README.md.
+"""
+
+from ._util import HostsError
+from .cluster import HostCluster, TestHost, hosts_available, reap_stale_hosts
+from .recipe import (
+    ADMIN_USER,
+    BASE_PACKAGES,
+    PWUSER_PASSWORD,
+    PWUSER_USER,
+    SUDO_PASSWORD,
+    SUDOPW_USER,
+    SYNTHETIC_CVES,
+    SYNTHETIC_PACKAGES,
+)
+
+__all__ = [
+    "ADMIN_USER",
+    "BASE_PACKAGES",
+    "PWUSER_PASSWORD",
+    "PWUSER_USER",
+    "SUDOPW_USER",
+    "SUDO_PASSWORD",
+    "SYNTHETIC_CVES",
+    "SYNTHETIC_PACKAGES",
+    "HostCluster",
+    "HostsError",
+    "TestHost",
+    "hosts_available",
+    "reap_stale_hosts",
+]
