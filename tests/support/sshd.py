@@ -107,7 +107,6 @@ class SshServer:
         self.log_path = self.dir / "sshd.log"
         self.config_path = self.dir / "sshd_config"
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log_file: object | None = None
         keygen(self.host_key, host_keytype, "patchdesk-test-host")
 
     # -- set-up ---------------------------------------------------------------------------------------
@@ -168,11 +167,13 @@ class SshServer:
         check = subprocess.run([SSHD, "-t", "-f", str(self.config_path)], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"sshd rejected its test configuration: {check.stderr}")
-        log = self.log_path.open("ab")
-        self._log_file = log
-        self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.config_path)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(self.config_path)],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -197,9 +198,6 @@ class SshServer:
             self.proc.kill()
             self.proc.wait(5)
         self.proc = None
-        if self._log_file is not None:
-            self._log_file.close()  # type: ignore[attr-defined]
-            self._log_file = None
 
     def cleanup(self) -> None:
         """Stop and remove what lives outside ``workdir``."""
