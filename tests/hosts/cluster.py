@@ -459,23 +459,30 @@ class TestHost:
     def change_host_key(self, timeout: float = 10) -> str:
         """Install brand-new host keys and SIGHUP sshd; returns the new ed25519 fingerprint."""
         key_set = self.cluster._alloc_key_sets(1)[0]
-        old = self.run("cat /run/sshd.pid").stdout.strip()
         self._install_keys(key_set, self.root)
+        want = self.host_key_fingerprint()
         self._sshd_signal("HUP")
-        # sshd re-execs itself and daemonizes again: wait for the new listener's pid file and banner
+        # sshd re-execs itself and reloads its keys: wait until the new key is what it serves
         deadline = time.monotonic() + timeout
-        while True:
-            now = self.run("cat /run/sshd.pid 2>/dev/null").stdout.strip()
-            if now and now != old and _banner(self.address, self.port, 1.0):
-                break
+        while self.served_fingerprint() != want:
             if time.monotonic() > deadline:
-                raise HostsError(f"{self.name}: sshd did not come back after SIGHUP")
-            time.sleep(0.02)
+                raise HostsError(f"{self.name}: sshd does not serve the new host key after SIGHUP")
+            time.sleep(0.05)
         return self.host_key_fingerprint()
+
+    def served_fingerprint(self, timeout: float = 5) -> str | None:
+        """The ed25519 host key fingerprint sshd actually serves (via ssh-keyscan), None if none."""
+        cp = subprocess.run(["ssh-keyscan", "-T", str(int(max(1, timeout))), "-t", "ed25519", "-p", str(self.port),
+                             self.address], capture_output=True, text=True, timeout=timeout + 5,
+                            stdin=subprocess.DEVNULL, check=False)
+        for line in cp.stdout.splitlines():
+            if not line.startswith("#") and len(line.split()) >= 3:
+                return fingerprint_of_pub(line.split(None, 1)[1])
+        return None
 
     @contextlib.contextmanager
     def hold_dpkg_lock(self, timeout: float = 10) -> Iterator[int]:
-        """A process inside the host holds /var/lib/dpkg/lock-frontend and lock; yields its pid (host view)."""
+        """A process inside the host holds /var/lib/dpkg/lock-frontend and lock; yields its pid as seen inside the host (what apt reports)."""
         p = subprocess.Popen(self._nsenter(["python3", "-c", LOCK_HOLDER]), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env(),
                              start_new_session=True)
