@@ -95,7 +95,9 @@ def ensure_test_users() -> None:
 class SshServer:
     """One sshd process with its own configuration under ``workdir``."""
 
-    def __init__(self, workdir: Path, *, host_keytype: str = "ed25519") -> None:
+    def __init__(
+        self, workdir: Path, *, host_keytype: str = "ed25519", extra_host_keytypes: tuple[str, ...] = ()
+    ) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -108,6 +110,10 @@ class SshServer:
         self.config_path = self.dir / "sshd_config"
         self.proc: subprocess.Popen[bytes] | None = None
         keygen(self.host_key, host_keytype, "patchdesk-test-host")
+        #: further host keys (offered after the main one), e.g. to test key-type preference
+        self.extra_host_keys = [
+            keygen(self.dir / f"ssh_host_{kt}_key", kt, "patchdesk-test-host") for kt in extra_host_keytypes
+        ]
 
     # -- set-up ---------------------------------------------------------------------------------------
 
@@ -119,9 +125,9 @@ class SshServer:
     def host_fingerprint(self) -> str:
         return fingerprint(self.host_pub)
 
-    def host_key_line(self) -> tuple[str, str]:
+    def host_key_line(self, pub: Path | None = None) -> tuple[str, str]:
         """(keytype, key_b64) of the current host key, as the database would store it."""
-        keytype, b64 = self.host_pub.read_text().split()[:2]
+        keytype, b64 = (pub or self.host_pub).read_text().split()[:2]
         return keytype, b64
 
     def authorize(self, user: str, pub_path: Path) -> None:
@@ -138,6 +144,7 @@ class SshServer:
                     f"Port {self.port}",
                     "ListenAddress 127.0.0.1",
                     f"HostKey {self.host_key}",
+                    *(f"HostKey {k}" for k in self.extra_host_keys),
                     f"PidFile {self.dir / 'sshd.pid'}",
                     f"AuthorizedKeysFile {self.auth_dir}/%u",
                     "StrictModes no",

@@ -20,7 +20,8 @@ from tests.support import keyring_service, unavailable
 # keyring's SecretService backend opens a new D-Bus connection per call and never closes it; the
 # garbage collector does, with a ResourceWarning. Only those sockets, to our private bus, are ignored.
 leaked_bus_sockets = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket\.socket .*/keyring/run/bus>:pytest.PytestUnraisableExceptionWarning"
+    r"ignore:Exception ignored in. <socket\.socket .*/keyring/run/bus>"
+    ":pytest.PytestUnraisableExceptionWarning"
 )
 
 
