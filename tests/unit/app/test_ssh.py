@@ -182,15 +182,17 @@ def test_huge_output_is_capped_but_streamed(env: Env) -> None:
 def test_streaming_callback_order(env: Env) -> None:
     seen: list[tuple[str, bytes, float]] = []
     script = "echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three"
-    start = time.monotonic()
     with env.transport() as t:
+        t.connect()
+        start = time.monotonic()
         t.run(script, on_output=lambda s, c: seen.append((s, c, time.monotonic() - start)))
     assert [(s, c) for s, c, _ in seen] == [
         ("stdout", b"one\n"),
         ("stderr", b"two\n"),
         ("stdout", b"three\n"),
     ]
-    assert seen[0][2] < 0.3 < seen[2][2]  # delivered as it happened, not at the end
+    # delivered as it happened, not all at the end
+    assert seen[2][2] - seen[0][2] > 0.45
 
 
 def test_stdin_large_and_binary(env: Env) -> None:
@@ -291,7 +293,7 @@ def test_frozen_sshd_is_unreachable_within_banner_timeout(env: Env, own_server: 
     try:
         t = env.transport(server=own_server, banner_timeout=1.5)
         start = time.monotonic()
-        with pytest.raises(UnreachableError, match="no SSH banner within 1.5 s"):
+        with pytest.raises(UnreachableError, match=r"no SSH banner within 1\.5 s"):
             t.run("true")
         assert time.monotonic() - start < 3
     finally:
