@@ -12,13 +12,20 @@ class HostsError(RuntimeError):
     """Building or running the test hosts failed."""
 
 
-def run(cmd: list[str], *, timeout: float = 600, input: str | bytes | None = None, **kw) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], *, timeout: float = 600, input: str | bytes | None = None, **kw
+) -> subprocess.CompletedProcess:
     """subprocess.run with check, captured output and an error that shows stderr."""
     text = not isinstance(input, bytes)
     try:
         cp = subprocess.run(
-            cmd, capture_output=True, text=text, timeout=timeout, input=input,
-            stdin=None if input is not None else subprocess.DEVNULL, **kw,
+            cmd,
+            capture_output=True,
+            text=text,
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            **kw,
         )
     except subprocess.TimeoutExpired as exc:
         raise HostsError(f"timed out after {timeout}s: {' '.join(map(str, cmd))}") from exc

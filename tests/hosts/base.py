@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import recipe
-from ._util import HostsError, run, safe_rmtree, which_all
+from ._util import HostsError, all_pids, proc_environ, run, safe_rmtree, which_all
 from .recipe import SYNTHETIC_DEBS, SyntheticDeb
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("PATCHDESK_TESTS_CACHE", "~/.cache/patchdesk-tests")).expanduser()
@@ -87,7 +87,7 @@ def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
         'T="$1"',
         "export DEBIAN_FRONTEND=noninteractive",
     ]
-    sudoers = ["# Patchdesk test users", "Defaults:%s !lecture" % recipe.ADMIN_USER]
+    sudoers = ["# Patchdesk test users", f"Defaults:{recipe.ADMIN_USER} !lecture"]
     for name, spec in u.items():
         uid = spec["uid"]
         lines.append(f'chroot "$T" groupadd -g {uid} {name}')
@@ -161,7 +161,9 @@ def _changelog(deb: SyntheticDeb) -> bytes:
         out.write(f"  * {d.changes}\n")
         for cve in d.cves:
             out.write(f"  * Fix {cve}: synthetic vulnerability in {d.name} (test data).\n")
-        out.write(f"\n -- Patchdesk Test <test@patchdesk.invalid>  Mon, {n + 1:02d} Jan 2024 12:00:00 +0000\n\n")
+        out.write(
+            f"\n -- Patchdesk Test <test@patchdesk.invalid>  Mon, {n + 1:02d} Jan 2024 12:00:00 +0000\n\n"
+        )
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
         gz.write(out.getvalue().encode())
@@ -218,8 +220,18 @@ def build_repo(repo: Path, keyring_out: Path, arch: str) -> None:
             pool.mkdir(parents=True, exist_ok=True)
             build_deb(deb, pool, scratch)
         gpg = ["gpg", "--homedir", str(gnupghome), "--batch", "--quiet", "--no-tty"]
-        run([*gpg, "--passphrase", "", "--quick-gen-key",
-             "Patchdesk Test Repository (throw-away) <repo@patchdesk.invalid>", "ed25519", "sign", "never"])
+        run(
+            [
+                *gpg,
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "Patchdesk Test Repository (throw-away) <repo@patchdesk.invalid>",
+                "ed25519",
+                "sign",
+                "never",
+            ]
+        )
         with open(keyring_out, "wb") as fh:
             subprocess.run([*gpg, "--export"], stdout=fh, check=True, timeout=60)
         for codename, origin, label, suite in recipe.REPO_SUITES:
@@ -234,17 +246,37 @@ def build_repo(repo: Path, keyring_out: Path, arch: str) -> None:
                 f"Archive: {suite}\nOrigin: {origin}\nLabel: {label}\nComponent: main\nArchitecture: {arch}\n"
             )
             opts = []
-            for k, v in (("Origin", origin), ("Label", label), ("Suite", suite), ("Codename", codename),
-                         ("Architectures", arch), ("Components", "main"),
-                         ("Description", f"Patchdesk synthetic test repository ({codename})")):
+            for k, v in (
+                ("Origin", origin),
+                ("Label", label),
+                ("Suite", suite),
+                ("Codename", codename),
+                ("Architectures", arch),
+                ("Components", "main"),
+                ("Description", f"Patchdesk synthetic test repository ({codename})"),
+            ):
                 opts += ["-o", f"APT::FTPArchive::Release::{k}={v}"]
             release = run(["apt-ftparchive", *opts, "release", f"dists/{codename}"], cwd=repo).stdout
             (dist / "Release").write_text(release)
             run([*gpg, "--yes", "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release")])
-            run([*gpg, "--yes", "--armor", "--detach-sign", "-o", str(dist / "Release.gpg"), str(dist / "Release")])
+            run(
+                [
+                    *gpg,
+                    "--yes",
+                    "--armor",
+                    "--detach-sign",
+                    "-o",
+                    str(dist / "Release.gpg"),
+                    str(dist / "Release"),
+                ]
+            )
     finally:
-        subprocess.run(["gpgconf", "--homedir", str(gnupghome), "--kill", "all"],
-                       capture_output=True, timeout=30, check=False)
+        subprocess.run(
+            ["gpgconf", "--homedir", str(gnupghome), "--kill", "all"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
         shutil.rmtree(gnupghome, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -282,7 +314,7 @@ def build_tools_missing() -> list[str]:
 @contextmanager
 def _locked(path: Path, timeout: float = 900):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115
+    fh = open(path, "a+")
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -299,7 +331,9 @@ def _locked(path: Path, timeout: float = 900):
 
 
 def base_hash() -> str:
-    return recipe.recipe_hash(INIT_SCRIPT + SSHD_DROPIN + SOURCES + _customize_script(Path("R"), Path("K"), Path("I")))
+    return recipe.recipe_hash(
+        INIT_SCRIPT + SSHD_DROPIN + SOURCES + _customize_script(Path("R"), Path("K"), Path("I"))
+    )
 
 
 def _compressor() -> tuple[str, list[str], list[str]]:
@@ -309,7 +343,9 @@ def _compressor() -> tuple[str, list[str], list[str]]:
 
 
 def _pipe(producer: list[str], consumer: list[str], *, stdout=None, stdin=None, timeout: float = 600) -> None:
-    p1 = subprocess.Popen(producer, stdin=stdin or subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p1 = subprocess.Popen(
+        producer, stdin=stdin or subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         p2 = subprocess.Popen(consumer, stdin=p1.stdout, stdout=stdout, stderr=subprocess.PIPE)
         p1.stdout.close()  # type: ignore[union-attr]
@@ -323,7 +359,9 @@ def _pipe(producer: list[str], consumer: list[str], *, stdout=None, stdin=None, 
         if p1.stderr:
             p1.stderr.close()
     if p1.returncode or p2.returncode:
-        raise HostsError(f"{producer[0]} | {consumer[0]} failed: {err1.decode()[-2000:]} {err2.decode()[-2000:]}")
+        raise HostsError(
+            f"{producer[0]} | {consumer[0]} failed: {err1.decode()[-2000:]} {err2.decode()[-2000:]}"
+        )
 
 
 def ensure_base(cache_dir: Path | None = None, *, log=None) -> Path:
@@ -334,13 +372,16 @@ def ensure_base(cache_dir: Path | None = None, *, log=None) -> Path:
     base_dir = cache_dir / f"base-{h}"
     rootfs = base_dir / "rootfs"
     if (base_dir / "READY").exists():
+        os.utime(base_dir / "READY")  # "last used", for pruning
         return rootfs
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _locked(cache_dir / f"base-{h}.lock"):
         if (base_dir / "READY").exists():
             return rootfs
         tarballs = [cache_dir / f"base-{h}{e}" for e in (".tar.zst", ".tar.gz")]
-        tarball = next((t for t in tarballs if t.exists() and (t.suffix != ".zst" or shutil.which("zstd"))), None)
+        tarball = next(
+            (t for t in tarballs if t.exists() and (t.suffix != ".zst" or shutil.which("zstd"))), None
+        )
         staging = cache_dir / f"base-{h}.tmp"
         safe_rmtree(staging)
         safe_rmtree(base_dir)
@@ -351,36 +392,65 @@ def ensure_base(cache_dir: Path | None = None, *, log=None) -> Path:
             tarball = cache_dir / f"base-{h}{ext}"
             tmp_tar = tarball.with_name(tarball.name + ".part")
             with open(tmp_tar, "wb") as fh:
-                _pipe(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", str(staging / "rootfs"),
-                       "-cf", "-", "."], comp, stdout=fh)
+                _pipe(
+                    [
+                        "tar",
+                        "--numeric-owner",
+                        "--xattrs",
+                        "--xattrs-include=*",
+                        "-C",
+                        str(staging / "rootfs"),
+                        "-cf",
+                        "-",
+                        ".",
+                    ],
+                    comp,
+                    stdout=fh,
+                )
             tmp_tar.rename(tarball)
         else:
             (staging / "rootfs").mkdir()
             dec = decomp if tarball.suffix == ".zst" else ["gzip", "-d", "-c"]
             with open(tarball, "rb") as fh:
-                _pipe([*dec], ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf", "-",
-                               "-C", str(staging / "rootfs")], stdin=fh)
-        (staging / "READY").write_text(json.dumps({"hash": h, "seconds": round(time.monotonic() - t0, 1),
-                                                   "tarball": tarball.name}) + "\n")
+                _pipe(
+                    [*dec],
+                    [
+                        "tar",
+                        "--numeric-owner",
+                        "--xattrs",
+                        "--xattrs-include=*",
+                        "-xpf",
+                        "-",
+                        "-C",
+                        str(staging / "rootfs"),
+                    ],
+                    stdin=fh,
+                )
+        (staging / "READY").write_text(
+            json.dumps({"hash": h, "seconds": round(time.monotonic() - t0, 1), "tarball": tarball.name})
+            + "\n"
+        )
         staging.rename(base_dir)
         _prune_old(cache_dir, keep=h)
     return rootfs
 
 
-def _prune_old(cache_dir: Path, keep: str) -> None:
-    """Remove cached bases of other recipes (not their locks: another process may hold one)."""
-    for p in cache_dir.glob("base-*"):
-        if keep in p.name or p.name.endswith(".lock"):
+def _prune_old(cache_dir: Path, keep: str, max_age_days: float = 7) -> None:
+    """Remove cached bases of other recipes unused for ``max_age_days`` and not in use by any host."""
+    in_use = {e for pid in all_pids() for e in proc_environ(pid) if e.startswith(b"PD_LOWER=")}
+    for ready in cache_dir.glob("base-*/READY"):
+        d = ready.parent
+        if keep in d.name or time.time() - ready.stat().st_mtime < max_age_days * 86400:
             continue
-        lock = cache_dir / (p.name.split(".")[0] + ".lock")
+        if f"PD_LOWER={d / 'rootfs'}".encode() in in_use:
+            continue
         try:
-            with open(lock, "a+") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if p.is_dir():
-                    safe_rmtree(p)
-                else:
-                    p.unlink()
-        except (BlockingIOError, HostsError, OSError):
+            with _locked(cache_dir / f"{d.name}.lock", timeout=0):
+                ready.unlink()
+                safe_rmtree(d)
+                for t in cache_dir.glob(f"{d.name}.tar.*"):
+                    t.unlink()
+        except (HostsError, OSError):
             pass
 
 
@@ -402,8 +472,16 @@ def _build(rootfs: Path, *, log=None) -> None:
         hook.chmod(0o755)
         cmd = [
             # a private mount namespace: whatever mmdebstrap mounts cannot outlive it
-            "unshare", "--mount", "--propagation", "private", "--fork", "--kill-child",
-            "mmdebstrap", "--variant=minbase", "--mode=root", "--format=directory",
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--fork",
+            "--kill-child",
+            "mmdebstrap",
+            "--variant=minbase",
+            "--mode=root",
+            "--format=directory",
             f"--include={','.join(recipe.BASE_PACKAGES)}",
             '--aptopt=Acquire::Check-Valid-Until "false"',
             '--aptopt=Acquire::Check-Date "false"',
@@ -414,13 +492,15 @@ def _build(rootfs: Path, *, log=None) -> None:
             "--dpkgopt=path-exclude=/usr/share/doc/*",
             "--dpkgopt=path-include=/usr/share/doc/pd-*",
             f"--customize-hook={hook}",
-            recipe.SUITE, str(rootfs),
+            recipe.SUITE,
+            str(rootfs),
             *map(str, host_apt_sources()),
         ]
         logfile = work / "mmdebstrap.log"
         with open(logfile, "w") as fh:
-            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, timeout=900,
-                               check=False)
+            p = subprocess.run(
+                cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, timeout=900, check=False
+            )
         if p.returncode != 0:
             tail = logfile.read_text(errors="replace")[-6000:]
             raise HostsError(f"mmdebstrap failed ({p.returncode}):\n{tail}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-
 import os
 import select
 import shlex
@@ -122,16 +121,35 @@ def _check_available() -> tuple[bool, str]:
     ):
         missing = build_tools_missing()
         if missing:
-            return False, f"building the test-host base needs: {', '.join(missing)} (apt-get install mmdebstrap ...)"
+            return (
+                False,
+                f"building the test-host base needs: {', '.join(missing)} (apt-get install mmdebstrap ...)",
+            )
     d = Path(tempfile.mkdtemp(prefix="pdcheck-"))
     try:
         for x in "luwm":
             (d / x).mkdir()
         cp = subprocess.run(
-            ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "private",
-             "sh", "-c", f"mount -t overlay overlay -o lowerdir={d}/l,upperdir={d}/u,workdir={d}/w {d}/m"
-                         f" && mount -t proc proc {d}/m && hostname pdcheck"],
-            capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL, check=False,
+            [
+                "unshare",
+                "--mount",
+                "--uts",
+                "--ipc",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                f"mount -t overlay overlay -o lowerdir={d}/l,upperdir={d}/u,workdir={d}/w {d}/m"
+                f" && mount -t proc proc {d}/m && hostname pdcheck",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         if cp.returncode != 0:
             return False, f"cannot create namespaces/overlay mounts here: {cp.stderr.strip()[-300:]}"
@@ -143,8 +161,13 @@ def _check_available() -> tuple[bool, str]:
 
 
 def _time_ns_supported() -> bool:
-    cp = subprocess.run(["unshare", "--time", "--fork", "true"], capture_output=True, timeout=10,
-                        stdin=subprocess.DEVNULL, check=False)
+    cp = subprocess.run(
+        ["unshare", "--time", "--fork", "true"],
+        capture_output=True,
+        timeout=10,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     return cp.returncode == 0
 
 
@@ -228,8 +251,10 @@ class TestHost:
         self._root.mkdir(exist_ok=True)
         lower = self.cluster.lower
         self._put("etc/hostname", f"{self.name}\n")
-        self._put("etc/hosts", f"127.0.0.1\tlocalhost\n{self.address}\t{self.name}\n"
-                               "::1\tlocalhost ip6-localhost ip6-loopback\n")
+        self._put(
+            "etc/hosts",
+            f"127.0.0.1\tlocalhost\n{self.address}\t{self.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        )
         self._put("etc/machine-id", uuid.uuid5(uuid.NAMESPACE_DNS, self._marker).hex + "\n", 0o444)
         self._put("etc/ssh/sshd_config.d/00-listen.conf", f"ListenAddress {self.address}:{self.port}\n")
         self._install_keys(self._key_set, self.upper_dir)
@@ -259,7 +284,9 @@ class TestHost:
         for src in sorted(key_set.iterdir()):
             if src.name.startswith("ssh_host_"):
                 if root == self.upper_dir:
-                    self._put(f"etc/ssh/{src.name}", src.read_bytes(), 0o644 if src.suffix == ".pub" else 0o600)
+                    self._put(
+                        f"etc/ssh/{src.name}", src.read_bytes(), 0o644 if src.suffix == ".pub" else 0o600
+                    )
                 else:
                     dst = root / "etc/ssh" / src.name
                     tmp = dst.with_name(dst.name + ".pdnew")
@@ -273,7 +300,9 @@ class TestHost:
         if self.running:
             return
         if not _refused(self.address, self.port):
-            raise HostsError(f"{self.address}:{self.port} is already in use (another cluster or a stale host?)")
+            raise HostsError(
+                f"{self.address}:{self.port} is already in use (another cluster or a stale host?)"
+            )
         env = {
             "PATH": HOST_PATH,
             "LANG": "C.UTF-8",
@@ -285,7 +314,17 @@ class TestHost:
             "PD_TTL": str(int(self.cluster.ttl)),
             MARKER_VAR: self._marker,
         }
-        cmd = ["unshare", "--uts", "--mount", "--pid", "--ipc", "--fork", "--kill-child", "--propagation", "private"]
+        cmd = [
+            "unshare",
+            "--uts",
+            "--mount",
+            "--pid",
+            "--ipc",
+            "--fork",
+            "--kill-child",
+            "--propagation",
+            "private",
+        ]
         if self.cluster._time_ns:
             with open("/proc/uptime") as fh:
                 up = int(float(fh.read().split()[0]))
@@ -296,8 +335,15 @@ class TestHost:
         with open(self._log, "ab") as log:
             log.write(f"--- start {time.strftime('%H:%M:%S')}\n".encode())
             log.flush()
-            self._proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                          start_new_session=True, close_fds=True)
+            self._proc = subprocess.Popen(
+                cmd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
         self._pid = None
 
     def _await(self, deadline: float) -> None:
@@ -318,8 +364,9 @@ class TestHost:
             if self._pid is not None and _banner(self.address, self.port, 2.0):
                 return
             if time.monotonic() > deadline:
-                raise HostsError(f"{self.name}: no SSH banner on {self.address}:{self.port} in time\n"
-                                 f"{self._log_tail()}")
+                raise HostsError(
+                    f"{self.name}: no SSH banner on {self.address}:{self.port} in time\n{self._log_tail()}"
+                )
             time.sleep(0.02)
 
     def _log_tail(self) -> str:
@@ -379,15 +426,28 @@ class TestHost:
 
     @staticmethod
     def _env() -> dict[str, str]:
-        return {"PATH": HOST_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh",
-                "LANG": "C.UTF-8", "TERM": "dumb"}
+        return {
+            "PATH": HOST_PATH,
+            "HOME": "/root",
+            "USER": "root",
+            "LOGNAME": "root",
+            "SHELL": "/bin/sh",
+            "LANG": "C.UTF-8",
+            "TERM": "dumb",
+        }
 
     def run(self, cmd: str, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
-        """Run ``sh -c cmd`` as root inside the host; output captured as text.  Never raises on exit status."""
+        """Run ``sh -c cmd`` as root inside the host, output captured as text; no error on exit status."""
         argv = self._nsenter(["/bin/sh", "-c", cmd])
-        p = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self._env(),
-                             start_new_session=True)
+        p = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self._env(),
+            start_new_session=True,
+        )
         try:
             out, err = p.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -414,7 +474,7 @@ class TestHost:
     # ---------------------------------------------------------------------------------- faults
 
     def _sshd_signal(self, sig: str) -> None:
-        self.check(f"p=$(cat /run/sshd.pid) && kill -{sig} \"$p\"")
+        self.check(f'p=$(cat /run/sshd.pid) && kill -{sig} "$p"')
 
     def stop_sshd(self, timeout: float = 10) -> None:
         """Stop the sshd listener: new connections are refused (open sessions stay)."""
@@ -472,9 +532,23 @@ class TestHost:
 
     def served_fingerprint(self, timeout: float = 5) -> str | None:
         """The ed25519 host key fingerprint sshd actually serves (via ssh-keyscan), None if none."""
-        cp = subprocess.run(["ssh-keyscan", "-T", str(int(max(1, timeout))), "-t", "ed25519", "-p", str(self.port),
-                             self.address], capture_output=True, text=True, timeout=timeout + 5,
-                            stdin=subprocess.DEVNULL, check=False)
+        cp = subprocess.run(
+            [
+                "ssh-keyscan",
+                "-T",
+                str(int(max(1, timeout))),
+                "-t",
+                "ed25519",
+                "-p",
+                str(self.port),
+                self.address,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 5,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         for line in cp.stdout.splitlines():
             if not line.startswith("#") and len(line.split()) >= 3:
                 return fingerprint_of_pub(line.split(None, 1)[1])
@@ -482,10 +556,18 @@ class TestHost:
 
     @contextlib.contextmanager
     def hold_dpkg_lock(self, timeout: float = 10) -> Iterator[int]:
-        """A process inside the host holds /var/lib/dpkg/lock-frontend and lock; yields its pid as seen inside the host (what apt reports)."""
-        p = subprocess.Popen(self._nsenter(["python3", "-c", LOCK_HOLDER]), stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env(),
-                             start_new_session=True)
+        """A process inside the host holds /var/lib/dpkg/lock-frontend and lock until the block ends.
+
+        Yields that process's pid as seen inside the host (the one apt names in its error).
+        """
+        p = subprocess.Popen(
+            self._nsenter(["python3", "-c", LOCK_HOLDER]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env(),
+            start_new_session=True,
+        )
         try:
             fd = p.stdout.fileno()  # type: ignore[union-attr]
             line = b""
@@ -496,8 +578,10 @@ class TestHost:
                     raise HostsError(f"{self.name}: lock holder did not start")
                 chunk = os.read(fd, 100)
                 if not chunk:
-                    raise HostsError(f"{self.name}: could not take the dpkg lock: "
-                                     f"{p.stderr.read().decode(errors='replace')}")  # type: ignore[union-attr]
+                    raise HostsError(
+                        f"{self.name}: could not take the dpkg lock: "
+                        f"{p.stderr.read().decode(errors='replace')}"
+                    )  # type: ignore[union-attr]
                 line += chunk
             yield int(line.split()[1])
         finally:
@@ -545,26 +629,42 @@ def reap_stale_hosts() -> int:
         nspid = proc_nspid(pid)
         if len(nspid) < 2 or nspid[-1] != 1:
             continue
-        marker = marks[0][len(prefix):].decode(errors="replace")
+        marker = marks[0][len(prefix) :].decode(errors="replace")
         if not _owner_alive(marker) and _is_marked_init(pid, marker):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 n += 1
     if which_all(["nft"]) == []:
-        cp = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, timeout=10, check=False)
+        cp = subprocess.run(
+            ["nft", "list", "tables"], capture_output=True, text=True, timeout=10, check=False
+        )
         for line in cp.stdout.splitlines():
             parts = line.split()
-            if len(parts) == 3 and parts[2].startswith("pdtest_") and not _owner_alive(parts[2][len("pdtest_"):]):
-                subprocess.run(["nft", "delete", "table", parts[1], parts[2]], capture_output=True, timeout=10,
-                               check=False)
+            if (
+                len(parts) == 3
+                and parts[2].startswith("pdtest_")
+                and not _owner_alive(parts[2][len("pdtest_") :])
+            ):
+                subprocess.run(
+                    ["nft", "delete", "table", parts[1], parts[2]],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
     return n
 
 
 class HostCluster:
     """A set of test hosts sharing one cached base, one client key and one work dir."""
 
-    def __init__(self, cache_dir: Path | None = None, work_dir: Path | None = None, *,
-                 subnet: str = DEFAULT_SUBNET, ttl: float = DEFAULT_TTL) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        work_dir: Path | None = None,
+        *,
+        subnet: str = DEFAULT_SUBNET,
+        ttl: float = DEFAULT_TTL,
+    ) -> None:
         ok, why = hosts_available()
         if not ok:
             raise HostsError(f"test hosts are not available here: {why}")
@@ -652,8 +752,12 @@ class HostCluster:
                 except Exception as exc:  # keep going: clean up as much as possible
                     errors.append(f"{host.name}: {exc}")
             if self._nft_table:
-                subprocess.run(["nft", "delete", "table", "inet", self._nft_table], capture_output=True,
-                               timeout=10, check=False)
+                subprocess.run(
+                    ["nft", "delete", "table", "inet", self._nft_table],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
                 self._nft_table = None
                 self._blocked.clear()
             try:
@@ -681,12 +785,18 @@ class HostCluster:
                     raise HostsError("drop_packets needs nftables (apt-get install nftables)")
                 table = f"pdtest_{self._id}"
                 rules = "ip saddr @blocked drop; ip daddr @blocked drop;"
-                run(["nft", "-f", "-"], input=(
-                    f"table inet {table} {{\n"
-                    "  set blocked { type ipv4_addr; }\n"
-                    f"  chain input {{ type filter hook input priority -300; policy accept; {rules} }}\n"
-                    f"  chain output {{ type filter hook output priority -300; policy accept; {rules} }}\n"
-                    "}\n"), timeout=20)
+                hook = "type filter hook {} priority -300; policy accept;"
+                run(
+                    ["nft", "-f", "-"],
+                    input=(
+                        f"table inet {table} {{\n"
+                        "  set blocked { type ipv4_addr; }\n"
+                        f"  chain input {{ {hook.format('input')} {rules} }}\n"
+                        f"  chain output {{ {hook.format('output')} {rules} }}\n"
+                        "}\n"
+                    ),
+                    timeout=20,
+                )
                 self._nft_table = table
             verb = "add" if block else "delete"
             if block and address in self._blocked:
@@ -696,4 +806,3 @@ class HostCluster:
 
 
 __all__ = ["HostCluster", "HostsError", "TestHost", "hosts_available", "reap_stale_hosts"]
-

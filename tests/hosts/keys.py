@@ -15,7 +15,7 @@ HOST_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 
 
 def fingerprint_of_pub(pub_line: str) -> str:
-    """"SHA256:..." of an OpenSSH public key line, the same string ``ssh-keygen -lf`` prints."""
+    """ "SHA256:..." of an OpenSSH public key line, the same string ``ssh-keygen -lf`` prints."""
     parts = pub_line.split()
     if len(parts) < 2:
         raise ValueError(f"not an OpenSSH public key: {pub_line!r}")
@@ -43,10 +43,26 @@ def ensure_host_key_pool(cache_dir: Path, count: int) -> list[Path]:
                 tmp.mkdir()
             pending.append((tmp, s))
             for t in HOST_KEY_TYPES:
-                cmd = ["ssh-keygen", "-q", "-t", t, "-N", "", "-C", f"root@pdtest-{s.name}",
-                       "-f", str(tmp / f"ssh_host_{t}_key")]
-                procs.append((subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.PIPE), tmp))
+                cmd = [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    t,
+                    "-N",
+                    "",
+                    "-C",
+                    f"root@pdtest-{s.name}",
+                    "-f",
+                    str(tmp / f"ssh_host_{t}_key"),
+                ]
+                procs.append(
+                    (
+                        subprocess.Popen(
+                            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                        ),
+                        tmp,
+                    )
+                )
                 # keep at most ~2 per core running
                 while sum(p.poll() is None for p, _ in procs) >= 2 * (os.cpu_count() or 2):
                     procs[[p.poll() is None for p, _ in procs].index(True)][0].wait(60)

@@ -82,7 +82,9 @@ SYNTHETIC_DEBS: tuple[SyntheticDeb, ...] = (
     SyntheticDeb("pd-chain-lib", "1.0-1", "bookworm", changes="Initial release."),
     SyntheticDeb("pd-chain-lib", "1.1-1", "bookworm-updates", changes="New upstream release 1.1."),
     SyntheticDeb("pd-chain-extra", "1.0-1", "bookworm-updates", changes="Initial release."),
-    SyntheticDeb("pd-chain", "1.0-1", "bookworm", depends="pd-chain-lib (>= 1.0)", changes="Initial release."),
+    SyntheticDeb(
+        "pd-chain", "1.0-1", "bookworm", depends="pd-chain-lib (>= 1.0)", changes="Initial release."
+    ),
     SyntheticDeb(
         "pd-chain",
         "1.1-1",
@@ -92,7 +94,11 @@ SYNTHETIC_DEBS: tuple[SyntheticDeb, ...] = (
     ),
     SyntheticDeb("pd-current", "1.0-1", "bookworm", changes="Initial release."),
     SyntheticDeb(
-        "pd-conf", "1.0-1", "bookworm", changes="Initial release.", conffile="# pd-conf 1.0-1\nsetting = old\n"
+        "pd-conf",
+        "1.0-1",
+        "bookworm",
+        changes="Initial release.",
+        conffile="# pd-conf 1.0-1\nsetting = old\n",
     ),
     SyntheticDeb(
         "pd-conf",

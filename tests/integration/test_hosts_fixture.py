@@ -17,16 +17,45 @@ import pytest
 
 pytestmark = pytest.mark.hosts
 
-SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-            "-o", "LogLevel=ERROR"]
+SSH_OPTS = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "LogLevel=ERROR",
+]
 
 
-def ssh(host, user: str, cmd: str, key: Path, *, connect_timeout: int = 10, timeout: float = 120,
-        input: str | None = None) -> subprocess.CompletedProcess[str]:
+def ssh(
+    host,
+    user: str,
+    cmd: str,
+    key: Path,
+    *,
+    connect_timeout: int = 10,
+    timeout: float = 120,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["ssh", *SSH_OPTS, "-o", f"ConnectTimeout={connect_timeout}", "-i", str(key), "-p", str(host.port),
-         f"{user}@{host.address}", cmd],
-        capture_output=True, text=True, timeout=timeout, input=input,
+        [
+            "ssh",
+            *SSH_OPTS,
+            "-o",
+            f"ConnectTimeout={connect_timeout}",
+            "-i",
+            str(key),
+            "-p",
+            str(host.port),
+            f"{user}@{host.address}",
+            cmd,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
         stdin=None if input is not None else subprocess.DEVNULL,
     )
 
@@ -54,7 +83,9 @@ def test_each_host_has_its_own_name_address_and_identity(hosts, key: Path) -> No
     for h in hosts:
         assert h.port == 22 and h.hostname == h.name
         assert h.address == f"127.0.10.{int(h.name[-2:])}"
-        r = ssh(h, "root", "hostname; cat /etc/machine-id; id -un; . /etc/os-release; echo $VERSION_CODENAME", key)
+        r = ssh(
+            h, "root", "hostname; cat /etc/machine-id; id -un; . /etc/os-release; echo $VERSION_CODENAME", key
+        )
         assert r.returncode == 0, r.stderr
         name, mid, user, codename = r.stdout.split()
         assert (name, user, codename) == (h.name, "root", "bookworm")
@@ -83,8 +114,15 @@ def test_password_login_only_for_pwuser(hosts) -> None:  # type: ignore[no-untyp
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:
-        client.connect(h.address, port=h.port, username="pwuser", password="pd-login-pass-456",
-                       look_for_keys=False, allow_agent=False, timeout=10)
+        client.connect(
+            h.address,
+            port=h.port,
+            username="pwuser",
+            password="pd-login-pass-456",
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+        )
         _, out, _ = client.exec_command("id -un", timeout=10)
         assert out.read().decode().strip() == "pwuser"
     finally:
@@ -93,8 +131,15 @@ def test_password_login_only_for_pwuser(hosts) -> None:  # type: ignore[no-untyp
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:
         with pytest.raises(paramiko.AuthenticationException):
-            client.connect(h.address, port=h.port, username="admin", password="pd-login-pass-456",
-                           look_for_keys=False, allow_agent=False, timeout=10)
+            client.connect(
+                h.address,
+                port=h.port,
+                username="admin",
+                password="pd-login-pass-456",
+                look_for_keys=False,
+                allow_agent=False,
+                timeout=10,
+            )
     finally:
         client.close()
 
@@ -131,15 +176,21 @@ def test_install_changes_only_that_host_and_downgrade_works(hosts, key: Path) ->
     assert r.returncode == 0, r.stderr
     assert a.installed_version("pd-regular") == "2.1-1"
     assert b.installed_version("pd-regular") == "2.0-1"
-    r = ssh(a, "admin", "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades pd-regular=2.0-1",
-            key)
+    r = ssh(
+        a,
+        "admin",
+        "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades pd-regular=2.0-1",
+        key,
+    )
     assert r.returncode == 0, r.stderr
     assert a.installed_version("pd-regular") == "2.0-1"
 
 
 def test_security_upgrade_changelog_and_reboot_required(hosts, key: Path) -> None:  # type: ignore[no-untyped-def]
     h = hosts[0]
-    r = ssh(h, "admin", "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y pd-secfix pd-reboot pd-chain", key)
+    r = ssh(
+        h, "admin", "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y pd-secfix pd-reboot pd-chain", key
+    )
     assert r.returncode == 0, r.stderr
     assert h.installed_version("pd-secfix") == "1.0-2"
     assert h.installed_version("pd-chain") == "1.1-1"
@@ -218,8 +269,13 @@ def test_changed_host_key(hosts) -> None:  # type: ignore[no-untyped-def]
     after = h.change_host_key()
     assert after != before and after.startswith("SHA256:")
     assert h.host_key_fingerprint() == after
-    scan = subprocess.run(f"ssh-keyscan -t ed25519 {h.address} 2>/dev/null | ssh-keygen -lf -", shell=True,
-                          capture_output=True, text=True, timeout=30)
+    scan = subprocess.run(
+        f"ssh-keyscan -t ed25519 {h.address} 2>/dev/null | ssh-keygen -lf -",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert scan.stdout.split()[1] == after
 
 
@@ -280,7 +336,10 @@ def test_numbering_continues_and_stop_all_leaves_nothing(own_cluster) -> None:  
     with open("/proc/self/mountinfo") as fh:
         assert str(work) not in fh.read()
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists() or b"PATCHDESK_TEST_HOST" not in Path(f"/proc/{pid}/environ").read_bytes()
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or b"PATCHDESK_TEST_HOST" not in Path(f"/proc/{pid}/environ").read_bytes()
+        )
     marker = cluster._id.encode()
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
