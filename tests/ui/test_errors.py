@@ -1,0 +1,70 @@
+"""Known errors are sentences in a message box; bugs get the crash dialog with a copyable report."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import cli
+from app.errors import ConfigError
+from tests.ui.helpers import when_modal
+from ui.app import run_gui
+from ui.dialogs.crash_dialog import CrashDialog, CrashHook, build_report
+
+
+def test_database_from_newer_version_shows_a_sentence(qtbot, tmp_path):
+    path = tmp_path / "newer.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    texts: list[str] = []
+    seen = when_modal(QMessageBox, lambda box: (texts.append(box.text()), box.accept()))
+    rc = run_gui(cli.parse(["--db", str(path)]))
+    assert rc == 1
+    assert seen, "no message box was shown"
+    assert "newer Patchdesk" in texts[0]
+    assert "Traceback" not in texts[0]
+    assert sys.excepthook is not None and not isinstance(sys.excepthook, CrashHook)
+
+
+def _raise_bug() -> None:
+    {}["missing"]  # noqa: B018 - a bug on purpose
+
+
+def test_crash_dialog_report_is_readonly_and_copyable(qtbot):
+    try:
+        _raise_bug()
+    except KeyError as exc:
+        report = build_report(type(exc), exc, exc.__traceback__)
+    dlg = CrashDialog(report, log_file="/tmp/x/patchdesk.log")
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.text.isReadOnly()
+    text = dlg.text.toPlainText()
+    assert "Traceback (most recent call last)" in text and "_raise_bug" in text and "KeyError" in text
+    assert text.startswith("Patchdesk ")
+    QApplication.clipboard().clear()
+    qtbot.mouseClick(dlg.copy_button, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == report
+    assert "Copied" in dlg.copied.text()
+
+
+def test_crash_hook_splits_known_errors_from_bugs(qtbot):
+    hook = CrashHook()
+    texts: list[str] = []
+    seen = when_modal(QMessageBox, lambda box: (texts.append(box.text()), box.accept()))
+    err = ConfigError("The port 0 of web01 is not between 1 and 65535.")
+    hook(type(err), err, None)
+    assert seen and texts == ["The port 0 of web01 is not between 1 and 65535."]
+
+    reports: list[str] = []
+    seen = when_modal(CrashDialog, lambda d: (reports.append(d.text.toPlainText()), d.reject()))
+    try:
+        _raise_bug()
+    except KeyError as exc:
+        hook(type(exc), exc, exc.__traceback__)
+    assert seen and "KeyError" in reports[0] and "Traceback" in reports[0]

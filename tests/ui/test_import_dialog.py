@@ -1,0 +1,67 @@
+"""Import dialog: preview with problems and their line numbers; import adds the good rows."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from app.models import Host
+from db import hosts as db_hosts
+from ui.dialogs.import_dialog import ImportDialog
+from ui.main_window import MainWindow
+
+
+def _preview_names(dlg: ImportDialog) -> list[str]:
+    return [dlg.preview.item(r, 0).text() for r in range(dlg.preview.rowCount())]
+
+
+def test_csv_with_a_bad_row(qtbot, db, tmp_path):
+    db_hosts.add_host(db, Host(name="existing", address="10.9.9.9"))
+    f = tmp_path / "hosts.csv"
+    f.write_text(
+        "name,address,port,user,group\n"
+        "web01,10.0.0.1,22,admin,web\n"
+        "bad,10.0.0.2,70000,admin,web\n"
+        "db01,10.0.0.3,,root,databases\n"
+        "existing,10.0.0.4,,,\n",
+        encoding="utf-8",
+    )
+    w = MainWindow(db)
+    qtbot.addWidget(w)
+    w.show()
+    w.import_action.trigger()
+    dlg = w.active_dialog
+    assert isinstance(dlg, ImportDialog)
+    dlg.load_file(f)
+
+    assert _preview_names(dlg) == ["web01", "db01"]
+    problems = dlg.problem_texts()
+    assert any(p.startswith("line 3:") and "70000" in p for p in problems), problems
+    assert any(p.startswith("line 5:") and "existing" in p for p in problems), problems
+    assert "2 host(s) will be added" in dlg.summary.text()
+    assert dlg.import_button.isEnabled()
+
+    qtbot.mouseClick(dlg.import_button, Qt.MouseButton.LeftButton)
+    assert sorted(h.name for h in dlg.added) == ["db01", "web01"]
+    assert "Imported 2" in dlg.summary.text()
+    # problems stay visible after importing, so the dialog stays open until closed
+    assert dlg.isVisible()
+    qtbot.mouseClick(dlg.close_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.active_dialog is None)
+
+    web = db_hosts.find_host(db, "web01")
+    assert web.port == 22 and web.user == "admin" and web.group == "web"
+    assert db_hosts.find_host(db, "bad") is None
+    proxy = w.inventory.proxy
+    assert proxy.rowCount() == 3
+
+
+def test_unreadable_file_is_a_sentence(qtbot, db, tmp_path):
+    dlg = ImportDialog(db)
+    qtbot.addWidget(dlg)
+    dlg.load_file(tmp_path / "missing.csv")
+    assert dlg.problem_texts() == [f"{tmp_path / 'missing.csv'} does not exist."]
+    assert not dlg.import_button.isEnabled()
+    binary = tmp_path / "blob.csv"
+    binary.write_bytes(b"\0\1\2" * 100)
+    dlg.load_file(binary)
+    assert "binary file" in dlg.problem_texts()[0]

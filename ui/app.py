@@ -1,0 +1,81 @@
+"""The GUI's composition root: build the application, open the database, create the services.
+
+Called by ``ui/main.py`` when no CLI command is given. Nothing else in ui/ wires services together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from app.errors import PatchdeskError
+
+logger = logging.getLogger(__name__)
+
+
+def _application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    from ui.resources import app_icon, stylesheet
+
+    app.setApplicationName("Patchdesk")
+    app.setOrganizationName("Patchdesk")
+    app.setApplicationDisplayName("Patchdesk")
+    app.setWindowIcon(app_icon())
+    app.setStyleSheet(stylesheet())
+    return app
+
+
+def _secret_store():  # type: ignore[no-untyped-def]
+    """The keyring front end, or None when it cannot even be created (reported in the status bar)."""
+    try:
+        from app.secrets import SecretStore
+
+        return SecretStore()
+    except PatchdeskError as exc:
+        logger.warning("keyring unavailable: %s", exc)
+        return None
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Run the GUI until its window closes; 1 when the database cannot be opened."""
+    from app.jobs.runner import JobRunner
+    from app.logsetup import setup_logging
+    from db import jobs as db_jobs
+    from db.database import default_db_path, open_database
+    from ui.dialogs.crash_dialog import CrashHook
+    from ui.main_window import MainWindow
+    from ui.messages import show_error
+
+    app = _application()
+    logfile = setup_logging(verbose=bool(getattr(args, "verbose", False)))
+    hook = CrashHook(str(logfile) if logfile else None)
+    hook.install()
+    db = None
+    runner = None
+    try:
+        try:
+            db = open_database(args.db)
+            marked = db_jobs.mark_interrupted(db)
+            if marked:
+                logger.warning("marked %d host step(s) of unfinished jobs as interrupted", marked)
+        except PatchdeskError as exc:
+            logger.error("cannot open the database: %s", exc)
+            show_error(None, str(exc), "Patchdesk cannot start")
+            return 1
+        secrets = _secret_store()
+        runner = JobRunner(args.db or default_db_path(), secrets=secrets)
+        window = MainWindow(db, runner, secrets)
+        window.show()
+        return int(app.exec())
+    finally:
+        if runner is not None:
+            runner.close()
+        if db is not None:
+            db.conn.close()
+        hook.uninstall()

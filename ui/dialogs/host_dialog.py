@@ -1,0 +1,321 @@
+"""Add or edit a host.
+
+Validation uses the same rules as the CLI and the importers (app.inventory.validate_host) and shows
+the sentence inline. Passwords never touch the database: they go to the OS keyring through
+app.secrets.SecretStore on a pool thread (an unlock prompt may take a while), and only the returned
+reference is stored. If the keyring cannot be used, its sentence is shown and the dialog stays open
+with everything the user typed; "Save without passwords" is then offered as an explicit choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import ConfigError, PatchdeskError, SecretStoreError
+from app.inventory import parse_port, validate_host
+from app.models import Criticality, Host, Ring, TransportKind
+from db import hosts as db_hosts
+from ui.workers import submit
+
+logger = logging.getLogger(__name__)
+
+
+class HostDialog(QDialog):
+    def __init__(self, db, secrets=None, host: Host | None = None, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.db = db
+        self.secrets = secrets
+        self.original = host
+        self.saved_host: Host | None = None
+        self._pending_host: Host | None = None
+        self.setWindowTitle(f"Edit {host.name}" if host else "Add host")
+        self.setMinimumWidth(520)
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. web01")
+        self.address_edit = QLineEdit()
+        self.address_edit.setPlaceholderText("host name or IP address")
+        self.port_edit = QLineEdit()
+        self.port_edit.setPlaceholderText("default (22)")
+        self.port_edit.setMaximumWidth(110)
+        self.transport_combo = QComboBox()
+        for kind, label in ((TransportKind.SSH, "SSH"), (TransportKind.LOCAL, "Local (this computer)")):
+            self.transport_combo.addItem(label, kind.value)
+        self.transport_combo.addItem("WinRM (coming soon)", TransportKind.WINRM.value)
+        winrm_item = self.transport_combo.model().item(2)  # type: ignore[attr-defined]
+        winrm_item.setEnabled(False)
+        self.user_edit = QLineEdit()
+        self.user_edit.setPlaceholderText("default: from ~/.ssh/config or your login name")
+        self.key_edit = QLineEdit()
+        self.key_edit.setPlaceholderText("optional: private key file (agent and default keys are tried too)")
+        self.key_browse = QPushButton("Browse…")
+        self.key_browse.clicked.connect(self._browse_key)
+        key_row = QHBoxLayout()
+        key_row.setContentsMargins(0, 0, 0, 0)
+        key_row.addWidget(self.key_edit, 1)
+        key_row.addWidget(self.key_browse)
+        self.group_combo = QComboBox()
+        self.group_combo.setEditable(True)
+        self.group_combo.addItem("")
+        self.group_combo.addItems(db_hosts.list_groups(db))
+        self.group_combo.lineEdit().setPlaceholderText("none")
+        self.ring_combo = QComboBox()
+        for r in Ring:
+            self.ring_combo.addItem(str(r), r.value)
+        self.criticality_combo = QComboBox()
+        for c in Criticality:
+            self.criticality_combo.addItem(str(c), c.value)
+        self.sudo_check = QCheckBox("Use sudo for commands that need root")
+        self.sudo_check.setChecked(True)
+        self.password_edit = QLineEdit()
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.sudo_password_edit = QLineEdit()
+        self.sudo_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+
+        conn = QGroupBox("Connection")
+        cf = QFormLayout(conn)
+        cf.addRow("Name:", self.name_edit)
+        cf.addRow("Address:", self.address_edit)
+        port_row = QHBoxLayout()
+        port_row.setContentsMargins(0, 0, 0, 0)
+        port_row.addWidget(self.port_edit)
+        port_row.addSpacing(12)
+        port_row.addWidget(QLabel("Transport:"))
+        port_row.addWidget(self.transport_combo, 1)
+        cf.addRow("Port:", port_row)
+        cf.addRow("User:", self.user_edit)
+        key_w = QWidget()
+        key_w.setLayout(key_row)
+        cf.addRow("Key file:", key_w)
+
+        place = QGroupBox("Placement")
+        pf = QFormLayout(place)
+        pf.addRow("Group:", self.group_combo)
+        pf.addRow("Ring:", self.ring_combo)
+        pf.addRow("Criticality:", self.criticality_combo)
+
+        creds = QGroupBox("Passwords (kept in the OS keyring, never in the database)")
+        sf = QFormLayout(creds)
+        sf.addRow("", self.sudo_check)
+        sf.addRow("Login password:", self.password_edit)
+        sf.addRow("sudo password:", self.sudo_password_edit)
+
+        self.error_label = QLabel()
+        self.error_label.setObjectName("errorText")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        self.busy_label = QLabel("Storing passwords in the keyring…")
+        self.busy_label.setObjectName("hintText")
+        self.busy_label.setVisible(False)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Save" if host else "Add host")
+        self.save_without_button = self.buttons.addButton(
+            "Save without passwords", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.save_without_button.setVisible(False)
+        self.save_without_button.clicked.connect(self._save_without_passwords)
+        self.buttons.accepted.connect(self._on_ok)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(conn)
+        layout.addWidget(place)
+        layout.addWidget(creds)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.busy_label)
+        layout.addWidget(self.buttons)
+
+        self.transport_combo.currentIndexChanged.connect(self._transport_changed)
+        if host is not None:
+            self._load(host)
+        self._transport_changed()
+
+    # -- fields ---------------------------------------------------------------------------------
+
+    def _load(self, h: Host) -> None:
+        self.name_edit.setText(h.name)
+        self.address_edit.setText(h.address)
+        self.port_edit.setText(str(h.port) if h.port else "")
+        self.transport_combo.setCurrentIndex(max(0, self.transport_combo.findData(h.transport.value)))
+        self.user_edit.setText(h.user or "")
+        self.key_edit.setText(h.key_file or "")
+        self.group_combo.setCurrentText(h.group or "")
+        self.ring_combo.setCurrentIndex(self.ring_combo.findData(h.ring.value))
+        self.criticality_combo.setCurrentIndex(self.criticality_combo.findData(h.criticality.value))
+        self.sudo_check.setChecked(h.use_sudo)
+        if h.credential_ref:
+            self.password_edit.setPlaceholderText("stored — leave empty to keep it")
+        if h.sudo_ref:
+            self.sudo_password_edit.setPlaceholderText("stored — leave empty to keep it")
+
+    @Slot()
+    def _transport_changed(self) -> None:
+        ssh = self.transport_combo.currentData() == TransportKind.SSH.value
+        for w in (self.port_edit, self.user_edit, self.key_edit, self.key_browse, self.password_edit):
+            w.setEnabled(ssh)
+        if not ssh and not self.address_edit.text():
+            self.address_edit.setText("localhost")
+
+    @Slot()
+    def _browse_key(self) -> None:
+        start = self.key_edit.text() or str(Path.home() / ".ssh")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a private key", start, "All files (*)")
+        if path:
+            self.key_edit.setText(path)
+
+    def build_host(self) -> Host:
+        """The host described by the fields (ConfigError with a sentence when something is off)."""
+        name = self.name_edit.text().strip()
+        transport = TransportKind(self.transport_combo.currentData())
+        key = self.key_edit.text().strip()
+        user = self.user_edit.text().strip()
+        base = self.original or Host(name="", address="")
+        host = replace(
+            base,
+            name=name,
+            address=self.address_edit.text().strip(),
+            port=parse_port(self.port_edit.text()) if transport == TransportKind.SSH else None,
+            transport=transport,
+            user=(user or None) if transport == TransportKind.SSH else None,
+            key_file=(str(Path(key).expanduser()) if key else None)
+            if transport == TransportKind.SSH
+            else None,
+            group=self.group_combo.currentText().strip() or None,
+            ring=Ring(self.ring_combo.currentData()),
+            criticality=Criticality(self.criticality_combo.currentData()),
+            use_sudo=self.sudo_check.isChecked(),
+        )
+        validate_host(host)
+        if host.key_file and not Path(host.key_file).is_file():
+            raise ConfigError(f"The key file {host.key_file} does not exist.")
+        existing = db_hosts.find_host(self.db, host.name)
+        if existing is not None and (self.original is None or existing.id != self.original.id):
+            raise ConfigError(f"A host named {host.name!r} already exists.")
+        return host
+
+    def show_error(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy_label.setVisible(busy)
+        self.buttons.setEnabled(not busy)
+
+    # -- saving ---------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_ok(self) -> None:
+        self.save_without_button.setVisible(False)
+        try:
+            host = self.build_host()
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        secrets = {
+            kind: value
+            for kind, value in (
+                ("login", self.password_edit.text()),
+                ("sudo", self.sudo_password_edit.text()),
+            )
+            if value
+        }
+        if not secrets:
+            self._save(host)
+            return
+        if self.secrets is None:
+            self._keyring_failed(SecretStoreError("No keyring is available, so passwords cannot be stored."))
+            return
+        self._pending_host = host
+        self.show_error("")
+        self._set_busy(True)
+        store = self.secrets
+        refs = {"login": host.credential_ref, "sudo": host.sudo_ref}
+        name = host.name
+
+        def store_passwords() -> dict[str, str]:  # pool thread: may wait for a keyring unlock
+            out = {}
+            for kind, value in secrets.items():
+                ref = refs.get(kind) or store.new_ref(kind, name)
+                store.set(ref, value)
+                out[kind] = ref
+            return out
+
+        submit(self, store_passwords, self._passwords_stored, self._passwords_failed)
+
+    @Slot(object)
+    def _passwords_stored(self, refs: dict[str, str]) -> None:
+        self._set_busy(False)
+        host = self._pending_host
+        assert host is not None
+        host = replace(
+            host,
+            credential_ref=refs.get("login", host.credential_ref),
+            sudo_ref=refs.get("sudo", host.sudo_ref),
+        )
+        self._save(host)
+
+    @Slot(object)
+    def _passwords_failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        if isinstance(exc, PatchdeskError):
+            self._keyring_failed(exc)
+        else:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+
+    def _keyring_failed(self, exc: PatchdeskError) -> None:
+        self.show_error(
+            f"{exc}\nThe passwords were not saved. Fix the keyring and press Save again, or save the host "
+            "without them (key or agent login can still work)."
+        )
+        self.save_without_button.setVisible(True)
+
+    @Slot()
+    def _save_without_passwords(self) -> None:
+        try:
+            host = self.build_host()
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        self._save(host)
+
+    def _save(self, host: Host) -> None:
+        try:
+            if self.original is None:
+                self.saved_host = db_hosts.add_host(self.db, host)
+            else:
+                self.saved_host = db_hosts.update_host(self.db, host)
+        except PatchdeskError as exc:
+            self.show_error(str(exc))
+            return
+        logger.info("saved host %s", self.saved_host.name)
+        self.accept()
+
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if not self.buttons.isEnabled() and event.key() == Qt.Key.Key_Escape:
+            return  # a keyring call is running; its answer must find the dialog still there
+        super().keyPressEvent(event)

@@ -1,0 +1,558 @@
+"""The main window: toolbar, inventory, host detail, job panel and status bar.
+
+Scans run on the job engine's threads; this window only starts them (job rows are created on the
+main thread, which is quick) and follows their events through the EventBridge. Host rows are
+re-read from the database on a short throttle timer while a job runs, and once more after the
+recorder has flushed the job's last events (waited for on a pool thread), so the final state is
+always what the database says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QSize, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QWidget,
+)
+
+from app.errors import ConfigError, PatchdeskError
+from app.jobs.engine import JobHandle
+from app.jobs.events import Event, HostStateChanged, JobStateChanged, ScanRecorded
+from app.models import Host, HostStatus, JobState, StepState
+from db import hosts as db_hosts
+from ui.bridge import EventBridge
+from ui.dialogs.host_dialog import HostDialog
+from ui.dialogs.host_key_dialog import ChangedKeyDialog, FirstContactDialog, KeyOffer
+from ui.dialogs.import_dialog import ImportDialog
+from ui.messages import confirm, show_known_error
+from ui.resources import app_icon, icon
+from ui.views.host_detail import HostDetailView
+from ui.views.inventory import InventoryView
+from ui.views.job_panel import JobPanel
+from ui.workers import submit
+
+logger = logging.getLogger(__name__)
+
+#: How often host rows are re-read from the database while a job reports changes.
+ROW_REFRESH_MS = 300
+#: How long to wait, after a job ends, for its handle and for the recorder to flush.
+FINAL_FLUSH_TIMEOUT = 15.0
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, db, runner=None, secrets=None, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.db = db
+        self.runner = runner
+        self.secrets = secrets
+        self.jobs: dict[int, JobHandle] = {}
+        self.active_job: JobHandle | None = None
+        self.active_dialog: QDialog | None = None
+        self._dirty: set[int] = set()
+        self._key_queue: list[Callable[[], QDialog]] = []
+        self._rescan: dict[int, Host] = {}
+
+        self.setWindowTitle("Patchdesk")
+        self.setWindowIcon(app_icon())
+        self.resize(1280, 800)
+        self.setMinimumSize(900, 560)
+
+        self.bridge = EventBridge(self)
+        self.bridge.events_ready.connect(self.on_events)
+        if runner is not None:
+            runner.add_listener(self.bridge.listener)
+
+        self.inventory = InventoryView()
+        self.detail = HostDetailView(db)
+        self.job_panel = JobPanel()
+        self.job_panel.setObjectName("jobPanel")
+        self.bridge.events_ready.connect(self.job_panel.on_events)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.inventory)
+        top.addWidget(self.detail)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setSizes([760, 520])
+        main = QSplitter(Qt.Orientation.Vertical)
+        main.addWidget(top)
+        main.addWidget(self.job_panel)
+        main.setStretchFactor(0, 3)
+        main.setStretchFactor(1, 1)
+        main.setSizes([540, 240])
+        main.setChildrenCollapsible(False)
+        self.splitter = main
+        self.setCentralWidget(main)
+
+        self._build_actions()
+        self._build_toolbar()
+        self._build_menus()
+
+        self.summary_label = QLabel()
+        self.keyring_label = QLabel()
+        self.keyring_label.setObjectName("hintText")
+        self.statusBar().addWidget(self.summary_label, 1)
+        self.statusBar().addPermanentWidget(self.keyring_label)
+
+        self._row_timer = QTimer(self)
+        self._row_timer.setSingleShot(True)
+        self._row_timer.setInterval(ROW_REFRESH_MS)
+        self._row_timer.timeout.connect(self._refresh_dirty_rows)
+
+        self.inventory.selection_changed.connect(self._selection_changed)
+        self.inventory.host_activated.connect(self.edit_host)
+        self.reload_hosts()
+        self._check_keyring()
+
+    # -- building -------------------------------------------------------------------------------
+
+    def _action(self, text: str, icon_name: str | None, slot, shortcut=None, tip: str = "") -> QAction:  # type: ignore[no-untyped-def]
+        act = QAction(icon(icon_name) if icon_name else app_icon(), text, self)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setToolTip(tip)
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        return act
+
+    def _build_actions(self) -> None:
+        self.add_action = self._action(
+            "Add host", "add", self.add_host, "Ctrl+N", "Add a host to the inventory"
+        )
+        self.edit_action = self._action(
+            "Edit", "edit", self.edit_selected, "Ctrl+E", "Edit the selected host"
+        )
+        self.remove_action = self._action(
+            "Remove",
+            "remove",
+            self.remove_selected,
+            QKeySequence.StandardKey.Delete,
+            "Remove the selected hosts",
+        )
+        self.import_action = self._action(
+            "Import…",
+            "import",
+            self.import_hosts,
+            "Ctrl+I",
+            "Import hosts from CSV, Ansible or an SSH config",
+        )
+        self.scan_selected_action = self._action(
+            "Scan selected",
+            "scan",
+            self.scan_selected,
+            "F5",
+            "Look for pending updates on the selected hosts",
+        )
+        self.scan_all_action = self._action(
+            "Scan all", "scan-all", self.scan_all, "Shift+F5", "Look for pending updates on every host"
+        )
+        self.cancel_action = self._action(
+            "Cancel job", "cancel", self.cancel_job, None, "Cancel the running job"
+        )
+        self.filter_action = QAction("Filter", self)
+        self.filter_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.filter_action.triggered.connect(lambda: self.inventory.filter_edit.setFocus())
+        self.addAction(self.filter_action)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(22, 22))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addAction(self.add_action)
+        tb.addAction(self.edit_action)
+        tb.addAction(self.remove_action)
+        tb.addAction(self.import_action)
+        tb.addSeparator()
+        tb.addAction(self.scan_selected_action)
+        tb.addAction(self.scan_all_action)
+        self.refresh_check = QCheckBox("Refresh package indexes")
+        self.refresh_check.setToolTip(
+            "Run apt-get update (or the equivalent) before scanning. Needs root or sudo on the host."
+        )
+        spacer = QWidget()
+        spacer.setFixedWidth(8)
+        tb.addWidget(spacer)
+        tb.addWidget(self.refresh_check)
+        tb.addSeparator()
+        tb.addAction(self.cancel_action)
+        self.toolbar = tb
+        self.addToolBar(tb)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(self.import_action)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        hosts_menu = mb.addMenu("&Hosts")
+        for act in (self.add_action, self.edit_action, self.remove_action):
+            hosts_menu.addAction(act)
+        scan_menu = mb.addMenu("&Scan")
+        for act in (self.scan_selected_action, self.scan_all_action, self.cancel_action):
+            scan_menu.addAction(act)
+
+    # -- inventory ------------------------------------------------------------------------------
+
+    def reload_hosts(self) -> None:
+        """Re-read the whole inventory (after an add, edit, removal or import)."""
+        self.inventory.set_hosts(db_hosts.list_hosts(self.db))
+        if self.active_job is not None and self.job_panel.is_running():
+            busy = [hid for hid, _ in self._running_steps()]
+            self.inventory.model.set_busy(busy, True)
+        self._selection_changed()
+        self._update_summary()
+
+    def _running_steps(self) -> list[tuple[int, StepState]]:
+        out = []
+        for h in self.job_panel.steps_model._steps:
+            if h.state == StepState.RUNNING and h.host.id is not None:
+                out.append((h.host.id, h.state))
+        return out
+
+    @Slot()
+    def _selection_changed(self) -> None:
+        selected = self.inventory.selected_hosts()
+        running = self.job_panel.is_running()
+        self.edit_action.setEnabled(len(selected) == 1)
+        self.remove_action.setEnabled(bool(selected) and not running)
+        self.scan_selected_action.setEnabled(bool(selected) and not running and self.runner is not None)
+        self.scan_all_action.setEnabled(
+            self.inventory.model.rowCount() > 0 and not running and self.runner is not None
+        )
+        self.cancel_action.setEnabled(running)
+        host = selected[0] if len(selected) == 1 else None
+        if host is not None:
+            host = self._fresh(host.id) or host
+        if host != self.detail.host:
+            self.detail.show_host(host)
+
+    def _fresh(self, host_id: int | None) -> Host | None:
+        if host_id is None:
+            return None
+        try:
+            return db_hosts.get_host(self.db, host_id)
+        except ConfigError:  # removed meanwhile
+            return None
+
+    def _update_summary(self) -> None:
+        hosts = self.inventory.model.hosts()
+        if not hosts:
+            self.summary_label.setText("The inventory is empty: add a host or import an inventory to begin.")
+            return
+        urgent = sum(h.pending_urgent for h in hosts)
+        important = sum(h.pending_important for h in hosts)
+        noncrit = sum(h.pending_noncritical for h in hosts)
+        bad = sum(1 for h in hosts if h.last_status in (HostStatus.FAILED, HostStatus.UNREACHABLE))
+        never = sum(1 for h in hosts if h.last_status == HostStatus.NEVER)
+        reboot = sum(1 for h in hosts if h.reboot_required)
+        parts = [
+            f"{len(hosts)} hosts",
+            f"{urgent} urgent, {important} important, {noncrit} non-critical updates pending",
+        ]
+        if bad:
+            parts.append(f"{bad} failed or unreachable")
+        if reboot:
+            parts.append(f"{reboot} need a reboot")
+        if never:
+            parts.append(f"{never} never scanned")
+        self.summary_label.setText("  ·  ".join(parts))
+
+    def _open_dialog(self, dialog: QDialog, on_accepted: Callable[[], None] | None = None) -> QDialog:
+        """Open window-modal without a nested event loop; tests find it as ``active_dialog``."""
+        self.active_dialog = dialog
+        if on_accepted is not None:
+            dialog.accepted.connect(on_accepted)
+        dialog.finished.connect(lambda _r: self._dialog_closed(dialog))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.active_dialog is dialog:
+            self.active_dialog = None
+
+    @Slot()
+    def add_host(self) -> None:
+        dlg = HostDialog(self.db, self.secrets, None, self)
+        self._open_dialog(dlg, lambda: self._host_saved(dlg))
+
+    @Slot()
+    def edit_selected(self) -> None:
+        host = self.inventory.current_host()
+        if host is not None:
+            self.edit_host(host)
+
+    @Slot(object)
+    def edit_host(self, host: Host) -> None:
+        fresh = self._fresh(host.id) or host
+        dlg = HostDialog(self.db, self.secrets, fresh, self)
+        self._open_dialog(dlg, lambda: self._host_saved(dlg))
+
+    def _host_saved(self, dlg: HostDialog) -> None:
+        self.reload_hosts()
+        if dlg.saved_host is not None and dlg.saved_host.id is not None:
+            self.inventory.select_host(dlg.saved_host.id)
+            self.statusBar().showMessage(f"Saved {dlg.saved_host.name}.", 5000)
+
+    @Slot()
+    def remove_selected(self) -> None:
+        hosts = self.inventory.selected_hosts()
+        if not hosts:
+            return
+        names = ", ".join(h.name for h in hosts[:5]) + (
+            f" and {len(hosts) - 5} more" if len(hosts) > 5 else ""
+        )
+        if not confirm(
+            self,
+            "Remove hosts",
+            f"Remove {names} from the inventory? Their scan results, history and stored passwords are deleted.",
+            "Remove",
+        ):
+            return
+        refs = []
+        for h in hosts:
+            db_hosts.remove_host(self.db, h.name)
+            refs += [r for r in (h.credential_ref, h.sudo_ref) if r]
+        if refs and self.secrets is not None:
+            store = self.secrets
+            submit(
+                self,
+                lambda: [store.delete(r) for r in refs],
+                None,
+                lambda exc: self.statusBar().showMessage(f"Stored passwords were not deleted: {exc}", 10000),
+            )
+        self.reload_hosts()
+        self.statusBar().showMessage(f"Removed {len(hosts)} host(s).", 5000)
+
+    @Slot()
+    def import_hosts(self) -> None:
+        dlg = ImportDialog(self.db, self)
+        self._open_dialog(dlg, lambda: self._imported(dlg))
+
+    def _imported(self, dlg: ImportDialog) -> None:
+        self.reload_hosts()
+        self.statusBar().showMessage(f"Imported {len(dlg.added)} host(s).", 5000)
+
+    # -- scanning -------------------------------------------------------------------------------
+
+    @Slot()
+    def scan_selected(self) -> None:
+        hosts = self.inventory.selected_hosts()
+        if not hosts:
+            self.statusBar().showMessage("Select the hosts to scan first.", 5000)
+            return
+        self.start_scan(hosts)
+
+    @Slot()
+    def scan_all(self) -> None:
+        hosts = db_hosts.list_hosts(self.db)
+        if not hosts:
+            self.statusBar().showMessage("The inventory is empty.", 5000)
+            return
+        self.start_scan(hosts)
+
+    def start_scan(self, hosts: Sequence[Host]) -> JobHandle | None:
+        if self.runner is None:
+            return None
+        if self.job_panel.is_running():
+            self.statusBar().showMessage("A job is already running; wait for it or cancel it.", 5000)
+            return None
+        try:
+            handle = self.runner.start_scan(
+                self.db, list(hosts), refresh=self.refresh_check.isChecked(), accept_new_keys=False
+            )
+        except PatchdeskError as exc:
+            show_known_error(self, exc)
+            return None
+        self.jobs[handle.job_id] = handle
+        self.active_job = handle
+        self.job_panel.start_job(handle, hosts, "Scan")
+        self._selection_changed()
+        self.statusBar().showMessage(f"Scanning {len(hosts)} host(s)…", 4000)
+        logger.info("started scan job %d of %d hosts", handle.job_id, len(hosts))
+        return handle
+
+    @Slot()
+    def cancel_job(self) -> None:
+        if self.active_job is not None and not self.active_job.done.is_set():
+            self.job_panel._cancel()
+
+    @Slot(list)
+    def on_events(self, events: list[Event]) -> None:
+        ended: list[int] = []
+        for ev in events:
+            if ev.job_id not in self.jobs:
+                continue
+            if isinstance(ev, HostStateChanged):
+                self.inventory.model.set_busy([ev.host_id], ev.state == StepState.RUNNING)
+                if ev.state.finished:
+                    self._dirty.add(ev.host_id)
+            elif isinstance(ev, ScanRecorded):
+                self._dirty.add(ev.host_id)
+            elif isinstance(ev, JobStateChanged) and ev.state in (
+                JobState.FINISHED,
+                JobState.CANCELLED,
+                JobState.INTERRUPTED,
+            ):
+                ended.append(ev.job_id)
+        if self._dirty and not self._row_timer.isActive():
+            self._row_timer.start()
+        for job_id in ended:
+            self._job_ended(job_id)
+
+    @Slot()
+    def _refresh_dirty_rows(self) -> None:
+        ids, self._dirty = self._dirty, set()
+        self._refresh_rows(ids)
+
+    def _refresh_rows(self, ids: set[int]) -> None:
+        fresh = [h for hid in ids if (h := self._fresh(hid)) is not None]
+        self.inventory.update_hosts(fresh)
+        if self.detail.host is not None and self.detail.host.id in ids:
+            self.detail.show_host(self._fresh(self.detail.host.id))
+        self._update_summary()
+
+    def _job_ended(self, job_id: int) -> None:
+        handle = self.jobs.get(job_id)
+        if handle is None:
+            return
+        runner = self.runner
+        self._selection_changed()
+
+        def settle() -> bool:  # pool thread: the handle settles right after the event; then flush
+            handle.wait(FINAL_FLUSH_TIMEOUT)
+            return runner.flush(FINAL_FLUSH_TIMEOUT) if runner is not None else True
+
+        submit(self, settle, lambda ok: self._job_persisted(handle, bool(ok)))
+
+    def _job_persisted(self, handle: JobHandle, flushed: bool) -> None:
+        if not flushed:
+            logger.warning("job %d: the recorder did not flush in time; rows may lag", handle.job_id)
+        ids = {h.id for h in handle.hosts if h.id is not None}
+        self.inventory.model.set_busy(ids, False)
+        self._refresh_rows(ids)
+        counts = self.job_panel.counts()
+        ok = counts.get(StepState.SUCCEEDED, 0)
+        bad = len(ids) - ok
+        self.statusBar().showMessage(
+            f"Scan job #{handle.job_id} finished: {ok} ok" + (f", {bad} not ok" if bad else "") + ".", 10000
+        )
+        self._selection_changed()
+        self._offer_host_keys(handle)
+
+    # -- host keys ------------------------------------------------------------------------------
+
+    def _offer_host_keys(self, handle: JobHandle) -> None:
+        unknown: list[KeyOffer] = []
+        changed: list[KeyOffer] = []
+        for outcome in handle.outcomes.values():
+            kind = outcome.details.get("kind")
+            if kind not in ("host-key-unknown", "host-key-changed"):
+                continue
+            d = outcome.details
+            offer = KeyOffer(
+                host=self._fresh(outcome.host.id) or outcome.host,
+                keytype=str(d.get("keytype", "")),
+                key_b64=str(d.get("key_b64", "")),
+                fingerprint=str(d.get("fingerprint", "")),
+                old_fingerprint=d.get("old_fingerprint"),
+            )
+            (unknown if kind == "host-key-unknown" else changed).append(offer)
+        if unknown:
+            unknown.sort(key=lambda o: o.host.name.casefold())
+            self._key_queue.append(lambda: self._first_contact_dialog(unknown))
+        for offer in changed:
+            self._key_queue.append(lambda offer=offer: self._changed_key_dialog(offer))
+        self._next_key_dialog()
+
+    def _next_key_dialog(self) -> None:
+        if self.active_dialog is not None and self.active_dialog.isVisible():
+            return
+        if self._key_queue:
+            make = self._key_queue.pop(0)
+            dlg = make()
+            dlg.finished.connect(lambda _r: QTimer.singleShot(0, self._next_key_dialog))
+            return
+        if self._rescan and not self.job_panel.is_running():
+            hosts = [self._fresh(hid) or h for hid, h in self._rescan.items()]
+            self._rescan = {}
+            self.start_scan(hosts)
+
+    def _first_contact_dialog(self, offers: list[KeyOffer]) -> QDialog:
+        dlg = FirstContactDialog(offers, self)
+
+        def trust() -> None:
+            for o in offers:
+                db_hosts.trust_host_key(self.db, o.host_key())
+                assert o.host.id is not None
+                self._rescan[o.host.id] = o.host
+            logger.info("trusted first-contact host keys of %s", ", ".join(o.host.name for o in offers))
+
+        return self._open_dialog(dlg, trust)
+
+    def _changed_key_dialog(self, offer: KeyOffer) -> QDialog:
+        dlg = ChangedKeyDialog(offer, self)
+
+        def accept_new() -> None:
+            db_hosts.trust_host_key(self.db, offer.host_key(), replace=True)
+            assert offer.host.id is not None
+            self._rescan[offer.host.id] = offer.host
+            logger.warning(
+                "accepted a changed host key for %s: %s -> %s",
+                offer.host.name,
+                offer.old_fingerprint,
+                offer.fingerprint,
+            )
+
+        return self._open_dialog(dlg, accept_new)
+
+    # -- keyring and shutdown -------------------------------------------------------------------
+
+    def _check_keyring(self) -> None:
+        if self.secrets is None:
+            self.keyring_label.setText("Keyring: not available")
+            return
+        store = self.secrets
+
+        def done(result: object) -> None:
+            ok, message = result if isinstance(result, tuple) else (False, str(result))
+            self.keyring_label.setText("Keyring: ok" if ok else "Keyring: unavailable")
+            self.keyring_label.setToolTip(str(message))
+
+        submit(self, store.status, done, lambda exc: done((False, str(exc))))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        running = [h for h in self.jobs.values() if not h.done.is_set()]
+        if running:
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                "Quit Patchdesk",
+                "A job is still running. Cancel it and quit? Hosts not finished are recorded as cancelled.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self,
+            )
+            if box.exec() != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            for h in running:
+                h.cancel()
+            for h in running:
+                h.wait(5.0)
+        self.bridge.stop()
+        super().closeEvent(event)

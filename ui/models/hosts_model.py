@@ -1,0 +1,292 @@
+"""The inventory table: one row per host, read through db.hosts, plus the filter/sort proxy.
+
+The model holds immutable ``Host`` values. A change to the inventory (add, edit, remove, import)
+reloads everything with a model reset; a scan result only replaces the changed rows and emits
+``dataChanged`` for them, so the selection, scroll position and sort survive a running job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from app.models import Host, HostStatus
+
+COL_NAME = 0
+COL_ADDRESS = 1
+COL_OS = 2
+COL_GROUP = 3
+COL_RING = 4
+COL_CRITICALITY = 5
+COL_URGENT = 6
+COL_IMPORTANT = 7
+COL_NONCRITICAL = 8
+COL_LAST_SCAN = 9
+COL_STATUS = 10
+COLUMN_COUNT = 11
+
+HEADERS = {
+    COL_NAME: "Name",
+    COL_ADDRESS: "Address",
+    COL_OS: "OS",
+    COL_GROUP: "Group",
+    COL_RING: "Ring",
+    COL_CRITICALITY: "Criticality",
+    COL_URGENT: "Urgent",
+    COL_IMPORTANT: "Important",
+    COL_NONCRITICAL: "Non-critical",
+    COL_LAST_SCAN: "Last scan",
+    COL_STATUS: "Status",
+}
+COUNT_COLUMNS = (COL_URGENT, COL_IMPORTANT, COL_NONCRITICAL)
+
+#: Role carrying a value that sorts correctly (numbers as numbers, times as timestamps).
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+#: Role carrying the host id of a row.
+HOST_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+
+# Status colours: a text colour and a pale background, readable on both the plain and the alternate
+# row background. "never" is grey, every real outcome has a colour.
+STATUS_COLOURS = {
+    HostStatus.OK: (QColor("#17632f"), QColor("#e3f4e8")),
+    HostStatus.FAILED: (QColor("#9b1c14"), QColor("#fbe3e1")),
+    HostStatus.UNREACHABLE: (QColor("#8a4b00"), QColor("#fff0d4")),
+    HostStatus.NEVER: (QColor("#5b6372"), QColor("#eef0f3")),
+}
+BUSY_COLOURS = (QColor("#1f4e89"), QColor("#e3eefb"))
+STATUS_TEXT = {
+    HostStatus.OK: "ok",
+    HostStatus.FAILED: "failed",
+    HostStatus.UNREACHABLE: "unreachable",
+    HostStatus.NEVER: "never scanned",
+}
+COUNT_COLOURS = {
+    COL_URGENT: QColor("#b3261e"),
+    COL_IMPORTANT: QColor("#b35c00"),
+    COL_NONCRITICAL: QColor("#1d2330"),
+}
+
+
+def _local_time(ts: datetime | None) -> str:
+    if ts is None:
+        return ""
+    return ts.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _one_line(text: str | None, limit: int = 200) -> str:
+    """Host-supplied text shown in a cell: no control characters, bounded length."""
+    if not text:
+        return ""
+    clean = "".join(c if c.isprintable() else " " for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+class HostsTableModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self._hosts: list[Host] = []
+        self._row_of: dict[int, int] = {}
+        self._busy: set[int] = set()
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def set_hosts(self, hosts: Sequence[Host]) -> None:
+        """Replace every row (inventory changed)."""
+        self.beginResetModel()
+        self._hosts = list(hosts)
+        self._row_of = {h.id: i for i, h in enumerate(self._hosts) if h.id is not None}
+        self.endResetModel()
+
+    def update_hosts(self, hosts: Iterable[Host]) -> list[Host]:
+        """Replace the rows of hosts already shown, emitting dataChanged per row.
+
+        Returns the hosts that were not in the model (the caller reloads if that matters).
+        """
+        unknown = []
+        for h in hosts:
+            row = self._row_of.get(h.id) if h.id is not None else None
+            if row is None:
+                unknown.append(h)
+                continue
+            if self._hosts[row] == h:
+                continue
+            self._hosts[row] = h
+            self.dataChanged.emit(self.index(row, 0), self.index(row, COLUMN_COUNT - 1))
+        return unknown
+
+    def set_busy(self, host_ids: Iterable[int], busy: bool) -> None:
+        """Mark hosts as being scanned right now (shown in the status column)."""
+        for hid in host_ids:
+            if busy:
+                self._busy.add(hid)
+            else:
+                self._busy.discard(hid)
+            row = self._row_of.get(hid)
+            if row is not None:
+                idx = self.index(row, COL_STATUS)
+                self.dataChanged.emit(idx, idx)
+
+    def host_at(self, row: int) -> Host | None:
+        return self._hosts[row] if 0 <= row < len(self._hosts) else None
+
+    def host_by_id(self, host_id: int) -> Host | None:
+        row = self._row_of.get(host_id)
+        return self._hosts[row] if row is not None else None
+
+    def row_of(self, host_id: int) -> int | None:
+        return self._row_of.get(host_id)
+
+    def hosts(self) -> list[Host]:
+        return list(self._hosts)
+
+    # -- Qt model API ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._hosts)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else COLUMN_COUNT
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADERS.get(section)
+            if role == Qt.ItemDataRole.TextAlignmentRole and section in COUNT_COLUMNS:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == Qt.ItemDataRole.ToolTipRole and section in COUNT_COLUMNS:
+                return f"Pending {HEADERS[section].lower()} updates found by the last successful scan"
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if not index.isValid() or not 0 <= index.row() < len(self._hosts):
+            return None
+        h = self._hosts[index.row()]
+        col = index.column()
+        busy = h.id in self._busy
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(h, col, busy)
+        if role == SORT_ROLE:
+            return self._sort_key(h, col)
+        if role == HOST_ID_ROLE:
+            return h.id
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in COUNT_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if col == COL_STATUS:
+            fg, bg = BUSY_COLOURS if busy else STATUS_COLOURS[h.last_status]
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(fg)
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(bg)
+            if role == Qt.ItemDataRole.FontRole and h.last_status in (
+                HostStatus.FAILED,
+                HostStatus.UNREACHABLE,
+            ):
+                return self._bold
+        if col in COUNT_COLUMNS:
+            n = self._count(h, col)
+            if role == Qt.ItemDataRole.ForegroundRole and n:
+                return QBrush(COUNT_COLOURS[col])
+            if role == Qt.ItemDataRole.FontRole and n and col != COL_NONCRITICAL:
+                return self._bold
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(h, col)
+        return None
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _count(h: Host, col: int) -> int:
+        return {COL_URGENT: h.pending_urgent, COL_IMPORTANT: h.pending_important}.get(
+            col, h.pending_noncritical
+        )
+
+    def _display(self, h: Host, col: int, busy: bool) -> str:
+        if col == COL_NAME:
+            return _one_line(h.name)
+        if col == COL_ADDRESS:
+            return h.address + (f":{h.port}" if h.port else "")
+        if col == COL_OS:
+            return _one_line(h.os_name, 60)
+        if col == COL_GROUP:
+            return h.group or ""
+        if col == COL_RING:
+            return str(h.ring)
+        if col == COL_CRITICALITY:
+            return str(h.criticality)
+        if col in COUNT_COLUMNS:
+            if h.last_status == HostStatus.NEVER:
+                return "–"
+            return str(self._count(h, col))
+        if col == COL_LAST_SCAN:
+            return _local_time(h.last_scan_at)
+        if col == COL_STATUS:
+            if busy:
+                return "scanning…"
+            text = STATUS_TEXT[h.last_status]
+            if h.reboot_required and h.last_status == HostStatus.OK:
+                text += " · reboot"
+            return text
+        return ""
+
+    def _sort_key(self, h: Host, col: int):  # type: ignore[no-untyped-def]
+        if col in COUNT_COLUMNS:
+            return -1 if h.last_status == HostStatus.NEVER else self._count(h, col)
+        if col == COL_LAST_SCAN:
+            return h.last_scan_at.timestamp() if h.last_scan_at else 0.0
+        if col == COL_STATUS:
+            order = [HostStatus.FAILED, HostStatus.UNREACHABLE, HostStatus.NEVER, HostStatus.OK]
+            return order.index(h.last_status)
+        return self._display(h, col, False).casefold()
+
+    @staticmethod
+    def _tooltip(h: Host, col: int) -> str | None:
+        if col == COL_STATUS:
+            if h.last_error:
+                return _one_line(h.last_error, 1000)
+            if h.last_status == HostStatus.NEVER:
+                return "Not scanned yet"
+            return "Last scan succeeded" + ("; a reboot is required" if h.reboot_required else "")
+        if col == COL_OS and h.kernel:
+            return f"{h.os_name or ''}\nkernel {h.kernel}"
+        if col == COL_NAME and h.last_error:
+            return _one_line(h.last_error, 1000)
+        return None
+
+
+class HostsFilterProxy(QSortFilterProxyModel):
+    """Filter box: case-insensitive substring across name, address, OS and group; numeric sort."""
+
+    FILTER_COLUMNS = (COL_NAME, COL_ADDRESS, COL_OS, COL_GROUP)
+
+    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self._needle = ""
+        self.setSortRole(SORT_ROLE)
+        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setDynamicSortFilter(True)
+
+    def set_filter_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self._needle = text.strip().casefold()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if not self._needle:
+            return True
+        model = self.sourceModel()
+        for col in self.FILTER_COLUMNS:
+            value = model.data(model.index(source_row, col, source_parent), Qt.ItemDataRole.DisplayRole)
+            if value and self._needle in str(value).casefold():
+                return True
+        return False

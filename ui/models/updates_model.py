@@ -1,0 +1,102 @@
+"""Pending updates of one host (db.scans.pending_for_host), coloured by classification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from app.models import Classification, PendingUpdate
+
+COL_NAME = 0
+COL_INSTALLED = 1
+COL_AVAILABLE = 2
+COL_SOURCE = 3
+COL_CLASSIFICATION = 4
+COL_REASON = 5
+COLUMN_COUNT = 6
+
+HEADERS = ["Package", "Installed", "Available", "Source", "Classification", "Reason"]
+
+# Pale row backgrounds with a strong classification cell; noncritical stays neutral.
+ROW_BACKGROUND = {
+    Classification.URGENT: QColor("#fde4e1"),
+    Classification.IMPORTANT: QColor("#fff0db"),
+}
+CLASS_FOREGROUND = {
+    Classification.URGENT: QColor("#9b1c14"),
+    Classification.IMPORTANT: QColor("#9a4d00"),
+    Classification.NONCRITICAL: QColor("#3a4252"),
+}
+
+
+def _clean(text: str | None, limit: int = 300) -> str:
+    if not text:
+        return ""
+    s = "".join(c if c.isprintable() else "?" for c in text)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+class UpdatesTableModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self._rows: list[PendingUpdate] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    def set_updates(self, updates: Sequence[PendingUpdate]) -> None:
+        self.beginResetModel()
+        self._rows = list(updates)
+        self.endResetModel()
+
+    def update_at(self, row: int) -> PendingUpdate | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else COLUMN_COUNT
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        u = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return [
+                lambda: _clean(u.name) + (f":{u.arch}" if u.arch and u.arch != "all" else ""),
+                lambda: _clean(u.installed) if u.installed is not None else "(new)",
+                lambda: _clean(u.available),
+                lambda: _clean(u.source),
+                lambda: str(u.classification),
+                lambda: _clean(u.reason),
+            ][col]()
+        if role == Qt.ItemDataRole.BackgroundRole:
+            bg = ROW_BACKGROUND.get(u.classification)
+            return QBrush(bg) if bg else None
+        if role == Qt.ItemDataRole.ForegroundRole and col == COL_CLASSIFICATION:
+            return QBrush(CLASS_FOREGROUND[u.classification])
+        if (
+            role == Qt.ItemDataRole.FontRole
+            and col == COL_CLASSIFICATION
+            and u.classification != Classification.NONCRITICAL
+        ):
+            return self._bold
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [f"{_clean(u.name)} {_clean(u.installed) or '(new)'} → {_clean(u.available)}"]
+            if u.source:
+                lines.append(f"from {_clean(u.source)}")
+            lines.append(f"{u.classification}: {_clean(u.reason)}" if u.reason else str(u.classification))
+            if u.cves:
+                lines.append("CVEs: " + ", ".join(_clean(c, 40) for c in u.cves[:20]))
+            if u.reboot_expected:
+                lines.append("A reboot is expected after installing it.")
+            return "\n".join(lines)
+        return None

@@ -1,0 +1,165 @@
+"""Inventory view: the filter box and the sortable, multi-select host table."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import Host
+from ui.models.hosts_model import (
+    COL_ADDRESS,
+    COL_CRITICALITY,
+    COL_GROUP,
+    COL_IMPORTANT,
+    COL_LAST_SCAN,
+    COL_NAME,
+    COL_NONCRITICAL,
+    COL_OS,
+    COL_RING,
+    COL_STATUS,
+    COL_URGENT,
+    HostsFilterProxy,
+    HostsTableModel,
+)
+
+COLUMN_WIDTHS = {
+    COL_NAME: 130,
+    COL_ADDRESS: 120,
+    COL_OS: 190,
+    COL_GROUP: 90,
+    COL_RING: 80,
+    COL_CRITICALITY: 95,
+    COL_URGENT: 62,
+    COL_IMPORTANT: 78,
+    COL_NONCRITICAL: 88,
+    COL_LAST_SCAN: 125,
+    COL_STATUS: 110,
+}
+
+
+class InventoryView(QWidget):
+    selection_changed = Signal()
+    host_activated = Signal(object)  # Host (double-click: edit)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = HostsTableModel(self)
+        self.proxy = HostsFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("hostFilter")
+        self.filter_edit.setPlaceholderText("Filter hosts…  (name, address, OS, group)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._filter_changed)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("hintText")
+        head = QHBoxLayout()
+        head.setSpacing(8)
+        head.addWidget(self.filter_edit, 1)
+        head.addWidget(self.count_label)
+
+        self.table = QTableView()
+        self.table.setObjectName("inventoryTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        hdr = self.table.horizontalHeader()
+        hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hdr.setHighlightSections(False)
+        hdr.setStretchLastSection(True)
+        for col, width in COLUMN_WIDTHS.items():
+            self.table.setColumnWidth(col, width)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(self._double_clicked)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 6, 8)
+        layout.setSpacing(6)
+        layout.addLayout(head)
+        layout.addWidget(self.table, 1)
+        self._update_count()
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def set_hosts(self, hosts: list[Host]) -> None:
+        """Reload everything, keeping the selection by host id."""
+        selected = {h.id for h in self.selected_hosts()}
+        self.model.set_hosts(hosts)
+        self.select_ids(selected)
+        self._update_count()
+
+    def update_hosts(self, hosts: list[Host]) -> None:
+        self.model.update_hosts(hosts)
+
+    def selected_hosts(self) -> list[Host]:
+        rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
+        return [h for r in sorted(rows) if (h := self.model.host_at(r)) is not None]
+
+    def current_host(self) -> Host | None:
+        sel = self.selected_hosts()
+        return sel[0] if len(sel) == 1 else None
+
+    def select_ids(self, ids: set[int | None]) -> None:
+        sm = self.table.selectionModel()
+        sel = QItemSelection()
+        for hid in ids:
+            row = self.model.row_of(hid) if hid is not None else None
+            if row is None:
+                continue
+            idx = self.proxy.mapFromSource(self.model.index(row, 0))
+            if idx.isValid():
+                sel.select(idx, idx)
+        sm.select(
+            sel,
+            sm.SelectionFlag.ClearAndSelect | sm.SelectionFlag.Rows,
+        )
+
+    def select_host(self, host_id: int) -> None:
+        self.select_ids({host_id})
+        row = self.model.row_of(host_id)
+        if row is not None:
+            self.table.scrollTo(self.proxy.mapFromSource(self.model.index(row, 0)))
+
+    # -- slots ----------------------------------------------------------------------------------
+
+    @Slot(str)
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+        self._update_count()
+
+    @Slot()
+    def _update_count(self) -> None:
+        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        self.count_label.setText(f"{shown} of {total} hosts" if shown != total else f"{total} hosts")
+
+    @Slot(QItemSelection, QItemSelection)
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self.selection_changed.emit()
+
+    @Slot(QModelIndex)
+    def _double_clicked(self, index: QModelIndex) -> None:
+        host = self.model.host_at(self.proxy.mapToSource(index).row())
+        if host is not None:
+            self.host_activated.emit(host)

@@ -1,0 +1,357 @@
+"""Job panel: progress of the running job, each host's state, the live per-host log, Cancel.
+
+It is fed batches of events by the EventBridge (already on the main thread) and only looks at
+events of the job it shows. The log keeps the last ``MAX_LOG_LINES`` lines of the job in memory so
+the host filter can be changed at any time; the text view itself is capped too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.jobs.engine import JobHandle
+from app.jobs.events import Event, HostLog, HostProgress, HostStateChanged, JobStateChanged
+from app.models import Host, JobState, LogLevel, StepState
+from ui.resources import icon
+from ui.views.host_detail import STEP_COLOURS
+
+MAX_LOG_LINES = 20000
+
+LEVEL_COLOURS = {
+    LogLevel.DEBUG: QColor("#6b7280"),
+    LogLevel.INFO: QColor("#1d2330"),
+    LogLevel.WARNING: QColor("#9a4d00"),
+    LogLevel.ERROR: QColor("#b3261e"),
+}
+
+
+@dataclass
+class _Step:
+    host: Host
+    state: StepState = StepState.QUEUED
+    progress: float = 0.0
+    message: str = ""
+
+
+class JobHostsModel(QAbstractTableModel):
+    HEADERS = ("Host", "State", "Progress", "Detail")
+
+    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self._steps: list[_Step] = []
+        self._row_of: dict[int, int] = {}
+
+    def set_hosts(self, hosts: Sequence[Host]) -> None:
+        self.beginResetModel()
+        self._steps = [_Step(h) for h in hosts]
+        self._row_of = {h.id: i for i, h in enumerate(hosts) if h.id is not None}
+        self.endResetModel()
+
+    def step(self, host_id: int) -> _Step | None:
+        row = self._row_of.get(host_id)
+        return self._steps[row] if row is not None else None
+
+    def changed(self, host_id: int) -> None:
+        row = self._row_of.get(host_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+
+    def finished_count(self) -> int:
+        return sum(1 for s in self._steps if s.state.finished)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._steps)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if not index.isValid():
+            return None
+        s = self._steps[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return s.host.name
+            if col == 1:
+                return str(s.state)
+            if col == 2:
+                return f"{round(s.progress * 100)} %"
+            return _clean(s.message)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1 and s.state in STEP_COLOURS:
+            return QBrush(STEP_COLOURS[s.state])
+        if role == Qt.ItemDataRole.ToolTipRole and col == 3 and s.message:
+            return _clean(s.message, 1000)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    s = " ".join("".join(c if c.isprintable() or c == "\n" else "?" for c in text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+class JobPanel(QWidget):
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.handle: JobHandle | None = None
+        self.job_state: JobState | None = None
+        self._names: dict[int, str] = {}
+        self._lines: list[tuple[int | None, float, LogLevel, str]] = []
+        self._formats = {lvl: self._format(c) for lvl, c in LEVEL_COLOURS.items()}
+
+        self.title = QLabel("No job running")
+        self.title.setObjectName("sectionTitle")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setMinimumWidth(260)
+        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip(
+            "Stop the job: hosts not started yet are skipped, running ones stop soon"
+        )
+        self.cancel_button.clicked.connect(self._cancel)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.progress, 1)
+        head.addWidget(self.cancel_button)
+
+        self.steps_model = JobHostsModel(self)
+        self.steps_view = QTableView()
+        self.steps_view.setObjectName("jobHosts")
+        self.steps_view.setModel(self.steps_model)
+        self.steps_view.verticalHeader().setVisible(False)
+        self.steps_view.verticalHeader().setDefaultSectionSize(22)
+        self.steps_view.setShowGrid(False)
+        self.steps_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.steps_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.steps_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.steps_view.horizontalHeader().setStretchLastSection(True)
+        self.steps_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in enumerate((120, 90, 70)):
+            self.steps_view.setColumnWidth(col, width)
+        self.steps_view.clicked.connect(self._step_clicked)
+
+        self.host_filter = QComboBox()
+        self.host_filter.setObjectName("logHostFilter")
+        self.host_filter.setMinimumWidth(180)
+        self.host_filter.addItem("All hosts", None)
+        self.host_filter.currentIndexChanged.connect(self._rerender)
+        self.log = QPlainTextEdit()
+        self.log.setObjectName("jobLog")
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(MAX_LOG_LINES)
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.TypeWriter)
+        mono.setPointSizeF(9.0)
+        self.log.setFont(mono)
+        log_head = QHBoxLayout()
+        log_label = QLabel("Log of")
+        log_label.setObjectName("hintText")
+        log_head.addWidget(log_label)
+        log_head.addWidget(self.host_filter)
+        log_head.addStretch(1)
+        log_box = QWidget()
+        log_layout = QVBoxLayout(log_box)
+        log_layout.setContentsMargins(0, 0, 0, 0)
+        log_layout.setSpacing(4)
+        log_layout.addLayout(log_head)
+        log_layout.addWidget(self.log, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.steps_view)
+        split.addWidget(log_box)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([460, 800])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(6)
+        layout.addLayout(head)
+        layout.addWidget(split, 1)
+
+    @staticmethod
+    def _format(colour: QColor) -> QTextCharFormat:
+        fmt = QTextCharFormat()
+        fmt.setForeground(QBrush(colour))
+        return fmt
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def start_job(self, handle: JobHandle, hosts: Sequence[Host], what: str = "Scan") -> None:
+        self.handle = handle
+        self.job_state = JobState.QUEUED
+        self._what = what
+        self._names = {h.id: h.name for h in hosts if h.id is not None}
+        self._lines = []
+        self.steps_model.set_hosts(hosts)
+        self.host_filter.blockSignals(True)
+        self.host_filter.clear()
+        self.host_filter.addItem("All hosts", None)
+        for h in sorted(hosts, key=lambda h: h.name.casefold()):
+            self.host_filter.addItem(h.name, h.id)
+        self.host_filter.blockSignals(False)
+        self.log.clear()
+        self.progress.setRange(0, max(1, len(hosts)))
+        self.progress.setValue(0)
+        self.progress.setFormat("%v of %m hosts finished")
+        self.cancel_button.setEnabled(True)
+        self._update_title()
+
+    def is_running(self) -> bool:
+        return self.handle is not None and self.job_state not in (
+            JobState.FINISHED,
+            JobState.CANCELLED,
+            JobState.INTERRUPTED,
+        )
+
+    def counts(self) -> dict[StepState, int]:
+        out: dict[StepState, int] = {}
+        for hid in self._names:
+            step = self.steps_model.step(hid)
+            if step:
+                out[step.state] = out.get(step.state, 0) + 1
+        return out
+
+    @Slot(list)
+    def on_events(self, events: list[Event]) -> None:
+        if self.handle is None:
+            return
+        job_id = self.handle.job_id
+        new_lines: list[tuple[int | None, float, LogLevel, str]] = []
+        for ev in events:
+            if ev.job_id != job_id:
+                continue
+            if isinstance(ev, HostLog):
+                new_lines.append((ev.host_id, ev.ts, ev.level, ev.text))
+            elif isinstance(ev, HostStateChanged):
+                step = self.steps_model.step(ev.host_id)
+                if step:
+                    step.state = ev.state
+                    if ev.state.finished:
+                        step.progress = 1.0 if ev.state == StepState.SUCCEEDED else step.progress
+                        step.message = ev.error or (
+                            "done" if ev.state == StepState.SUCCEEDED else str(ev.state)
+                        )
+                    self.steps_model.changed(ev.host_id)
+            elif isinstance(ev, HostProgress):
+                step = self.steps_model.step(ev.host_id)
+                if step:
+                    step.progress = ev.fraction
+                    step.message = ev.message
+                    self.steps_model.changed(ev.host_id)
+            elif isinstance(ev, JobStateChanged):
+                self.job_state = ev.state
+        if new_lines:
+            self._lines.extend(new_lines)
+            if len(self._lines) > MAX_LOG_LINES:
+                del self._lines[: len(self._lines) - MAX_LOG_LINES]
+            wanted = self.host_filter.currentData()
+            self._append([ln for ln in new_lines if wanted is None or ln[0] == wanted])
+        self.progress.setValue(self.steps_model.finished_count())
+        if not self.is_running():
+            self.cancel_button.setEnabled(False)
+        self._update_title()
+
+    def show_host_log(self, host_id: int | None) -> None:
+        i = self.host_filter.findData(host_id)
+        if i >= 0:
+            self.host_filter.setCurrentIndex(i)
+
+    def log_text(self) -> str:
+        return self.log.toPlainText()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        if self.handle is None:
+            self.title.setText("No job running")
+            return
+        n = len(self._names)
+        state = {
+            JobState.QUEUED: "starting…",
+            JobState.RUNNING: "running",
+            JobState.FINISHED: "finished",
+            JobState.CANCELLED: "cancelled",
+            JobState.INTERRUPTED: "interrupted",
+        }.get(self.job_state or JobState.QUEUED, "")
+        if self.handle.cancel_event.is_set() and self.is_running():
+            state = "cancelling…"
+        c = self.counts()
+        bad = c.get(StepState.FAILED, 0) + c.get(StepState.UNREACHABLE, 0)
+        extra = f" · {c.get(StepState.SUCCEEDED, 0)} ok" + (f", {bad} failed" if bad else "")
+        self.title.setText(f"Job #{self.handle.job_id}: {self._what.lower()} of {n} host(s) — {state}{extra}")
+
+    def _prefix(self, host_id: int | None, ts: float) -> str:
+        name = self._names.get(host_id, "job") if host_id is not None else "job"
+        return f"{datetime.fromtimestamp(ts).strftime('%H:%M:%S')}  {name:<14} "
+
+    def _append(self, lines: Sequence[tuple[int | None, float, LogLevel, str]]) -> None:
+        if not lines:
+            return
+        bar = self.log.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        cursor = QTextCursor(self.log.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.beginEditBlock()
+        first = self.log.document().isEmpty()
+        for host_id, ts, level, text in lines:
+            if not first:
+                cursor.insertBlock()
+            first = False
+            safe = "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
+            cursor.insertText(self._prefix(host_id, ts) + safe, self._formats[level])
+        cursor.endEditBlock()
+        if at_bottom:
+            bar.setValue(bar.maximum())
+
+    @Slot(int)
+    def _rerender(self, _index: int = 0) -> None:
+        wanted = self.host_filter.currentData()
+        self.log.clear()
+        self._append([ln for ln in self._lines if wanted is None or ln[0] == wanted])
+
+    @Slot(QModelIndex)
+    def _step_clicked(self, index: QModelIndex) -> None:
+        step = self.steps_model._steps[index.row()] if index.isValid() else None
+        if step is not None:
+            self.show_host_log(step.host.id)
+
+    @Slot()
+    def _cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.cancel_button.setEnabled(False)
+            self._update_title()
+            self.cancel_requested.emit()
