@@ -402,7 +402,8 @@ class SshTransport(Transport):
                 jump = self._handshake(sock, endpoint, jump=True)
                 sock = None
                 self._jump_clients.append(jump)
-                self._authenticate(jump, endpoint)
+                # keys and agent only: the stored password belongs to the target, not to the bastion
+                self._authenticate(jump, endpoint, use_password=False)
             via = self._jump_clients[-1] if self._jump_clients else None
             sock = self._open_socket(self._target, via=via)
             client = self._handshake(sock, self._target, jump=False)
@@ -499,6 +500,11 @@ class SshTransport(Transport):
 
     def _handshake_error(self, exc: Exception | None, ep: _Endpoint) -> PatchdeskError:
         text = str(exc) if exc is not None else ""
+        if "reset by peer" in text.lower():
+            return UnreachableError(
+                f"{ep.label} reset the connection during the SSH handshake "
+                "(too many connections, or blocked by the server's access rules)."
+            )
         if "banner" in text.lower():
             return UnreachableError(
                 f"{ep.label} accepted the connection but sent no SSH banner within "
@@ -583,7 +589,7 @@ class SshTransport(Transport):
             )
         logger.warning("%s: accepting unknown jump-host key %s %s (not recorded)", ep.label, keytype, fp)
 
-    def _authenticate(self, t: paramiko.Transport, ep: _Endpoint) -> None:
+    def _authenticate(self, t: paramiko.Transport, ep: _Endpoint, *, use_password: bool = True) -> None:
         """Key files, then the agent, then the password -- the order OpenSSH uses."""
         tried: list[str] = []
         notes: list[str] = []
@@ -645,7 +651,7 @@ class SshTransport(Transport):
             finally:
                 if agent is not None:
                     agent.close()
-        if self._password is not None and (allowed is None or "password" in allowed):
+        if use_password and self._password is not None and (allowed is None or "password" in allowed):
             if attempt("the password", password=self._password):
                 return
         what = " and ".join(tried) if tried else "nothing"

@@ -228,9 +228,9 @@ def test_command_timeout_stops_and_kills(env: Env, tmp_path: Path) -> None:
         with pytest.raises(
             CommandTimeoutError, match=r"`sleep 60 & echo .*` did not finish within 1 s on t1"
         ):
-            t.run("sleep 60 & echo $! > /tmp/pd-timeout-pid; wait", timeout=1)
+            t.run(f"sleep 60 & echo $! > {tmp_path}/pid; wait", timeout=1)
         assert time.monotonic() - start < 2
-        pid = int(Path("/tmp/pd-timeout-pid").read_text())
+        pid = int((tmp_path / "pid").read_text())
         assert wait_gone(pid), "the remote command survived its timeout"
         assert t.run("echo still usable").out == "still usable\n"
 
@@ -458,11 +458,11 @@ def test_wrong_sudo_password(env: Env) -> None:
         assert t.run("echo alive").out == "alive\n"
 
 
-def test_sudo_timeout_kills_root_command(env: Env) -> None:
+def test_sudo_timeout_kills_root_command(env: Env, tmp_path: Path) -> None:
     with env.transport(sshd.PW_USER, sudo_password=sshd.PW_PASSWORD) as t:
         with pytest.raises(CommandTimeoutError):
-            t.run("sleep 60 & echo $! > /tmp/pd-sudo-timeout-pid; wait", sudo=True, timeout=1.5)
-        pid = int(Path("/tmp/pd-sudo-timeout-pid").read_text())
+            t.run(f"sleep 60 & echo $! > {tmp_path}/pid; wait", sudo=True, timeout=1.5)
+        pid = int((tmp_path / "pid").read_text())
         assert wait_gone(pid), "the root command survived its timeout"
 
 
