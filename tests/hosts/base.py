@@ -78,6 +78,23 @@ Signed-By: /etc/apt/keyrings/{keyring}
 """
 
 
+# mmdebstrap options of the base (part of the cache key)
+MMDEBSTRAP_OPTIONS: tuple[str, ...] = (
+    "--variant=minbase",
+    "--mode=root",
+    "--format=directory",
+    f"--include={','.join(recipe.BASE_PACKAGES)}",
+    '--aptopt=Acquire::Check-Valid-Until "false"',
+    '--aptopt=Acquire::Check-Date "false"',
+    "--skip=cleanup/apt/lists,cleanup/apt/cache",
+    # smaller base: no manuals, translations or docs (except the synthetic packages' changelogs)
+    "--dpkgopt=path-exclude=/usr/share/man/*",
+    "--dpkgopt=path-exclude=/usr/share/locale/*",
+    "--dpkgopt=path-exclude=/usr/share/doc/*",
+    "--dpkgopt=path-include=/usr/share/doc/pd-*",
+)
+
+
 def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
     u = recipe.USERS
     lines = [
@@ -331,9 +348,8 @@ def _locked(path: Path, timeout: float = 900):
 
 
 def base_hash() -> str:
-    return recipe.recipe_hash(
-        INIT_SCRIPT + SSHD_DROPIN + SOURCES + _customize_script(Path("R"), Path("K"), Path("I"))
-    )
+    scripts = INIT_SCRIPT + SSHD_DROPIN + SOURCES + _customize_script(Path("R"), Path("K"), Path("I"))
+    return recipe.recipe_hash(scripts + "\0".join(MMDEBSTRAP_OPTIONS))
 
 
 def _compressor() -> tuple[str, list[str], list[str]]:
@@ -479,18 +495,7 @@ def _build(rootfs: Path, *, log=None) -> None:
             "--fork",
             "--kill-child",
             "mmdebstrap",
-            "--variant=minbase",
-            "--mode=root",
-            "--format=directory",
-            f"--include={','.join(recipe.BASE_PACKAGES)}",
-            '--aptopt=Acquire::Check-Valid-Until "false"',
-            '--aptopt=Acquire::Check-Date "false"',
-            "--skip=cleanup/apt/lists,cleanup/apt/cache",
-            # smaller base: no manuals, translations or docs (except the synthetic packages' changelogs)
-            "--dpkgopt=path-exclude=/usr/share/man/*",
-            "--dpkgopt=path-exclude=/usr/share/locale/*",
-            "--dpkgopt=path-exclude=/usr/share/doc/*",
-            "--dpkgopt=path-include=/usr/share/doc/pd-*",
+            *MMDEBSTRAP_OPTIONS,
             f"--customize-hook={hook}",
             recipe.SUITE,
             str(rootfs),
