@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._dirty: set[int] = set()
         self._key_queue: list[Callable[[], QDialog]] = []
         self._rescan: dict[int, Host] = {}
+        self._closed = False  # after closeEvent: late pool results must not touch the database
 
         self.setWindowTitle("Patchdesk")
         self.setWindowIcon(app_icon())
@@ -395,6 +396,8 @@ class MainWindow(QMainWindow):
 
     @Slot(list)
     def on_events(self, events: list[Event]) -> None:
+        if self._closed:
+            return
         ended: list[int] = []
         for ev in events:
             if ev.job_id not in self.jobs:
@@ -418,6 +421,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _refresh_dirty_rows(self) -> None:
+        if self._closed:
+            return
         ids, self._dirty = self._dirty, set()
         self._refresh_rows(ids)
 
@@ -442,6 +447,8 @@ class MainWindow(QMainWindow):
         submit(self, settle, lambda ok: self._job_persisted(handle, bool(ok)))
 
     def _job_persisted(self, handle: JobHandle, flushed: bool) -> None:
+        if self._closed:
+            return
         if not flushed:
             logger.warning("job %d: the recorder did not flush in time; rows may lag", handle.job_id)
         ids = {h.id for h in handle.hosts if h.id is not None}
@@ -554,5 +561,7 @@ class MainWindow(QMainWindow):
                 h.cancel()
             for h in running:
                 h.wait(5.0)
+        self._closed = True
         self.bridge.stop()
+        self._row_timer.stop()
         super().closeEvent(event)

@@ -137,6 +137,8 @@ class ChangedKeyDialog(QDialog):
             "administrator</b> before accepting it."
         )
         msg.setWordWrap(True)
+        msg.setObjectName("warningText")
+        self.message = msg
         b.addWidget(msg, 1)
 
         form = QFormLayout()
@@ -147,6 +149,7 @@ class ChangedKeyDialog(QDialog):
         for lbl in (old, new):
             lbl.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             lbl.setFont(FirstContactDialog._mono())
+        self.old_label, self.new_label = old, new
         form.addRow("Trusted fingerprint:", old)
         form.addRow(f"New {offer.keytype} fingerprint:", new)
 

@@ -1,0 +1,196 @@
+"""Scanning real Debian test hosts from the GUI: first contact, live job panel, final counts, detail,
+a changed host key, and main-thread responsiveness while the scan runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtGui import QColor
+
+from app.jobs.runner import JobRunner
+from app.models import Host, HostStatus
+from db import hosts as db_hosts
+from ui.dialogs.host_key_dialog import ChangedKeyDialog, FirstContactDialog
+from ui.main_window import MainWindow
+from ui.models import updates_model
+from ui.models.hosts_model import COL_IMPORTANT, COL_NONCRITICAL, COL_STATUS, COL_URGENT
+
+pytestmark = pytest.mark.hosts
+
+SCAN_TIMEOUT_MS = 60_000
+#: Noncritical updates every fresh test host has: pd-regular, pd-chain, pd-chain-lib, pd-chain-extra, pd-conf.
+NONCRITICAL = 5
+
+
+class LatenessProbe(QObject):
+    """A 20 ms timer on the main thread; records how late its worst tick was (a freeze detector)."""
+
+    def __init__(self, interval_ms: int = 20) -> None:
+        super().__init__()
+        self.interval = interval_ms / 1000
+        self.worst = 0.0
+        self._last = time.monotonic()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.tick)
+
+    def start(self) -> None:
+        self._last = time.monotonic()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @Slot()
+    def tick(self) -> None:
+        now = time.monotonic()
+        self.worst = max(self.worst, now - self._last - self.interval)
+        self._last = now
+
+
+@pytest.fixture
+def window(qtbot, db, db_path):
+    runner = JobRunner(db_path, secrets=None, connect_timeout=10)
+    w = MainWindow(db, runner)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    for h in w.jobs.values():
+        h.cancel()
+        h.wait(20)
+    w.close()  # before the db fixture closes the connection
+    runner.close()
+
+
+def _add_hosts(db, hosts, key: Path) -> list[Host]:
+    return [
+        db_hosts.add_host(
+            db,
+            Host(name=h.name, address=h.address, port=h.port, user="admin", key_file=str(key), group="lab"),
+        )
+        for h in hosts
+    ]
+
+
+def _all_scanned_ok(w: MainWindow, n: int) -> bool:
+    shown = w.inventory.model.hosts()
+    return (
+        len(shown) == n
+        and not w.job_panel.is_running()
+        and all(h.last_status == HostStatus.OK and h.pending_important == 2 for h in shown)
+    )
+
+
+def test_scan_all_with_first_contact(qtbot, window, db, hosts, host_pool):
+    w = window
+    added = _add_hosts(db, hosts, host_pool.client_key)
+    w.reload_hosts()
+    probe = LatenessProbe()
+    probe.start()
+
+    w.scan_all_action.trigger()
+    first_job = w.active_job
+    assert first_job is not None and w.job_panel.is_running()
+    assert not w.scan_all_action.isEnabled()  # one job at a time
+
+    # Nothing is trusted yet: every host stops at first contact and the dialog lists them all.
+    qtbot.waitUntil(lambda: isinstance(w.active_dialog, FirstContactDialog), timeout=SCAN_TIMEOUT_MS)
+    dlg = w.active_dialog
+    assert sorted(o.host.name for o in dlg.offers) == sorted(h.name for h in hosts)
+    by_name = {h.name: h for h in hosts}
+    for o in dlg.offers:
+        assert o.fingerprint.startswith("SHA256:")
+        if o.keytype == "ssh-ed25519":
+            assert o.fingerprint == by_name[o.host.name].host_key_fingerprint()
+    # rows show the failure, coloured, with the reason as tooltip
+    model = w.inventory.model
+    row = model.row_of(added[0].id)
+    assert model.data(model.index(row, COL_STATUS)) == "failed"
+    assert "host key" in model.data(model.index(row, COL_STATUS), Qt.ItemDataRole.ToolTipRole).lower()
+
+    qtbot.mouseClick(dlg.trust_button, Qt.MouseButton.LeftButton)
+    # trusted -> a rescan starts by itself
+    qtbot.waitUntil(lambda: w.active_job is not first_job, timeout=5000)
+    assert {k.host_id for h in added for k in db_hosts.host_keys(db, h.id)} == {h.id for h in added}
+    qtbot.waitUntil(lambda: _all_scanned_ok(w, len(hosts)), timeout=SCAN_TIMEOUT_MS)
+    probe.stop()
+
+    proxy = w.inventory.proxy
+    for r in range(proxy.rowCount()):
+        assert proxy.data(proxy.index(r, COL_URGENT)) == "0"
+        assert proxy.data(proxy.index(r, COL_IMPORTANT)) == "2"
+        assert proxy.data(proxy.index(r, COL_NONCRITICAL)) == str(NONCRITICAL)
+        assert proxy.data(proxy.index(r, COL_STATUS)).startswith("ok")
+
+    # job panel: every host finished, the log has each host's lines
+    assert w.job_panel.progress.value() == w.job_panel.progress.maximum() == len(hosts)
+    log = w.job_panel.log_text()
+    for h in hosts:
+        assert h.name in log
+    assert "pending update(s)" in log
+    w.job_panel.show_host_log(added[1].id)
+    filtered = w.job_panel.log_text().splitlines()
+    assert filtered and all(added[1].name in line for line in filtered)
+
+    # detail pane of one host: pd-secfix 1.0-1 -> 1.0-2, important, orange row
+    w.inventory.select_host(added[0].id)
+    assert w.detail.host is not None and w.detail.host.id == added[0].id
+    um = w.detail.updates_model
+    rows = {um.data(um.index(r, 0)).split(":")[0]: r for r in range(um.rowCount())}
+    assert "pd-secfix" in rows and "pd-reboot" in rows and "pd-current" not in rows
+    r = rows["pd-secfix"]
+    assert um.data(um.index(r, updates_model.COL_INSTALLED)) == "1.0-1"
+    assert um.data(um.index(r, updates_model.COL_AVAILABLE)) == "1.0-2"
+    assert um.data(um.index(r, updates_model.COL_CLASSIFICATION)) == "important"
+    assert um.data(um.index(r, 0), Qt.ItemDataRole.BackgroundRole).color() == QColor("#fff0db")
+    assert um.data(um.index(rows["pd-chain-extra"], updates_model.COL_INSTALLED)) == "(new)"
+    assert w.detail.history_model.rowCount() == 2  # the first-contact failure and the good rescan
+    assert "Pending updates (7)" == w.detail.tabs.tabText(0)
+    assert "4 hosts" in w.summary_label.text() and "8 important" in w.summary_label.text()
+
+    if os.environ.get("PATCHDESK_SCREENSHOT"):
+        w.resize(1280, 800)
+        qtbot.wait(200)
+        w.grab().save(os.environ["PATCHDESK_SCREENSHOT"])
+
+    # a freeze check, not a benchmark
+    assert probe.worst < 0.5, f"main thread stalled for {probe.worst * 1000:.0f} ms during the scan"
+
+
+def test_changed_host_key_needs_explicit_verification(qtbot, window, db, hosts, host_pool):
+    w = window
+    target = hosts[0]
+    (host,) = _add_hosts(db, [target], host_pool.client_key)
+    w.reload_hosts()
+    w.inventory.select_host(host.id)
+    w.scan_selected_action.trigger()
+    qtbot.waitUntil(lambda: isinstance(w.active_dialog, FirstContactDialog), timeout=SCAN_TIMEOUT_MS)
+    w.active_dialog.trust_button.click()
+    qtbot.waitUntil(lambda: _all_scanned_ok(w, 1), timeout=SCAN_TIMEOUT_MS)
+    old = target.host_key_fingerprint()
+
+    new = target.change_host_key()
+    w.scan_selected_action.trigger()
+    qtbot.waitUntil(lambda: isinstance(w.active_dialog, ChangedKeyDialog), timeout=SCAN_TIMEOUT_MS)
+    dlg = w.active_dialog
+    assert "possible interception" in dlg.message.text()
+    assert dlg.old_label.text() == dlg.offer.old_fingerprint and dlg.new_label.text() == dlg.offer.fingerprint
+    assert dlg.offer.old_fingerprint and dlg.offer.fingerprint
+    if dlg.offer.keytype == "ssh-ed25519":
+        assert (dlg.offer.old_fingerprint, dlg.offer.fingerprint) == (old, new)
+    accepted_fp = dlg.offer.fingerprint
+    assert not dlg.accept_button.isEnabled()
+    dlg.accept()  # Enter on the dialog: refused until verified
+    assert dlg.isVisible()
+    dlg.verified.setChecked(True)
+    assert dlg.accept_button.isEnabled()
+    qtbot.mouseClick(dlg.accept_button, Qt.MouseButton.LeftButton)
+    first = w.active_job
+    qtbot.waitUntil(lambda: w.active_job is not first, timeout=5000)
+    qtbot.waitUntil(lambda: _all_scanned_ok(w, 1), timeout=SCAN_TIMEOUT_MS)
+    keys = db_hosts.host_keys(db, host.id)
+    assert len(keys) == 1 and keys[0].fingerprint == accepted_fp  # replace=True dropped the old key
