@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REQUIRE_HOSTS = os.environ.get("PATCHDESK_REQUIRE_HOSTS") == "1"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip a test that needs something missing here; under PATCHDESK_REQUIRE_HOSTS=1 (CI) fail instead."""
-    if REQUIRE_HOSTS:
-        pytest.fail(f"PATCHDESK_REQUIRE_HOSTS=1 but: {reason}", pytrace=False)
-    pytest.skip(reason)
-
+from tests.support import unavailable
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,7 +55,7 @@ def host_pool() -> Iterator[HostPool]:
 
     ok, reason = hosts_available()
     if not ok:
-        skip_or_fail(f"real test hosts unavailable: {reason}")
+        unavailable(f"real test hosts unavailable: {reason}")
     cluster = HostCluster()
     try:
         pool = cluster.start(POOL_SIZE)
