@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--ask-sudo-password", action="store_true", help="prompt for the sudo password (keyring)"
     )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the login password from the first line of stdin (for scripts)",
+    )
+    add.add_argument(
+        "--sudo-password-stdin",
+        action="store_true",
+        help="read the sudo password from the next line of stdin (for scripts)",
+    )
     lst = hsub.add_parser("list", help="list hosts")
     lst.add_argument("--json", action="store_true")
     rm = hsub.add_parser("remove", help="remove a host (and its secrets)")
