@@ -64,11 +64,21 @@ def test_passwords_only_in_the_keyring(hosts, host_pool, db_path: Path, keyring_
     r = _run(db_path, keyring_env, "hosts", "add", "sp", "--address", sudo_host.address, "--user", "sudopw",
              "--key", str(host_pool.client_key), "--sudo-password-stdin", stdin=SUDO_PASSWORD + "\n")
     assert r.returncode == 0, r.stderr
-    # --refresh runs `apt-get update` through sudo: the sudo password is really used
-    r = _run(db_path, keyring_env, "scan", "--all", "--refresh", "--json")
+    # the login password is really used (pwuser has no key) ...
+    r = _run(db_path, keyring_env, "scan", "pw", "--json")
     report = json.loads(r.stdout)
     assert r.returncode == 0, (r.stderr, report)
-    assert all(h["status"] == "ok" and h["pending"] for h in report["hosts"])
+    assert report["hosts"][0]["pending"]
+    # pwuser may not sudo and has no stored sudo password: a refresh fails with a sentence
+    r = _run(db_path, keyring_env, "scan", "pw", "--refresh", "--json")
+    entry = json.loads(r.stdout)["hosts"][0]
+    assert r.returncode == 1 and entry["status"] == "failed"
+    assert "sudo on pw requires a password" in entry["error"]
+    # ... and so is the sudo password: --refresh runs `apt-get update` through sudo
+    r = _run(db_path, keyring_env, "scan", "sp", "--refresh", "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 0, (r.stderr, report)
+    assert report["hosts"][0]["pending"]
 
     files = [p for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)]
     log_dir = Path(os.environ["PATCHDESK_LOG_DIR"])
