@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.detail)
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
-        top.setSizes([760, 520])
+        top.setSizes([770, 510])
         main = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(top)
         main.addWidget(self.job_panel)

@@ -21,12 +21,13 @@ UI_SUBNET = os.environ.get("PATCHDESK_UI_SUBNET", "127.0.11")
 
 @pytest.fixture(scope="session")
 def host_pool():
-    from tests.conftest import POOL_SIZE, HostPool, skip_or_fail
+    from tests.conftest import POOL_SIZE, HostPool
     from tests.hosts import HostCluster, hosts_available
+    from tests.support import unavailable
 
     ok, reason = hosts_available()
     if not ok:
-        skip_or_fail(f"real test hosts unavailable: {reason}")
+        unavailable(f"real test hosts unavailable: {reason}")
     cluster = HostCluster(subnet=UI_SUBNET)
     try:
         pool = cluster.start(POOL_SIZE)

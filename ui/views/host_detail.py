@@ -24,7 +24,14 @@ from app.models import Host, HostStatus, Job, JobHost, StepState
 from db import jobs as db_jobs
 from db import scans as db_scans
 from ui.models.hosts_model import STATUS_COLOURS, STATUS_TEXT, _local_time, _one_line
-from ui.models.updates_model import UpdatesTableModel
+from ui.models.updates_model import (
+    COL_AVAILABLE,
+    COL_CLASSIFICATION,
+    COL_INSTALLED,
+    COL_NAME,
+    COL_SOURCE,
+    UpdatesTableModel,
+)
 
 HISTORY_LIMIT = 50
 
@@ -106,12 +113,20 @@ class HostDetailView(QWidget):
 
         self.title = QLabel("No host selected")
         self.title.setObjectName("paneTitle")
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("hintText")
+        self.subtitle.setWordWrap(True)
+        self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = QLabel()
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.status.setMinimumWidth(90)
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
         head = QHBoxLayout()
-        head.addWidget(self.title, 1)
-        head.addWidget(self.status)
+        head.addLayout(titles, 1)
+        head.addWidget(self.status, 0, Qt.AlignmentFlag.AlignTop)
 
         self.facts: dict[str, QLabel] = {}
         left, right = QFormLayout(), QFormLayout()
@@ -120,13 +135,14 @@ class HostDetailView(QWidget):
             form.setHorizontalSpacing(10)
             form.setVerticalSpacing(4)
         for form, keys in (
-            (left, ("Address", "Transport", "User", "Group", "Ring", "Criticality")),
-            (right, ("OS", "Kernel", "Managers", "Last scan", "Reboot", "Pending")),
+            (left, ("Transport", "User", "Group", "Ring", "Criticality")),
+            (right, ("Pending", "Last scan", "Reboot", "Managers", "Kernel")),
         ):
             for key in keys:
                 value = QLabel()
                 value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                value.setWordWrap(True)
                 self.facts[key] = value
                 label = QLabel(key + ":")
                 label.setObjectName("hintText")
@@ -148,8 +164,16 @@ class HostDetailView(QWidget):
         hdr = self.updates_view.horizontalHeader()
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hdr.setStretchLastSection(True)
-        for col, width in enumerate((150, 90, 90, 170, 100)):
+        for col, width in (
+            (COL_NAME, 130),
+            (COL_INSTALLED, 75),
+            (COL_AVAILABLE, 75),
+            (COL_CLASSIFICATION, 100),
+            (COL_SOURCE, 190),
+        ):
             self.updates_view.setColumnWidth(col, width)
+        # classification next to the package: it is what the admin reads first
+        hdr.moveSection(hdr.visualIndex(COL_CLASSIFICATION), 1)
         self.history_model = HistoryTableModel(self)
         self.history_view = _table(self.history_model)
         self.history_view.horizontalHeader().setStretchLastSection(True)
@@ -194,6 +218,7 @@ class HostDetailView(QWidget):
         self.body.setVisible(host is not None)
         if host is None:
             self.title.setText("No host selected")
+            self.subtitle.setText("")
             self.status.setText("")
             self.status.setStyleSheet("")
             self.updates_model.set_updates([])
@@ -206,14 +231,14 @@ class HostDetailView(QWidget):
             f"color: {fg.name()}; background: {bg.name()}; border: 1px solid {fg.name()};"
             "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
         )
+        where = host.address + (f":{host.port}" if host.port else "")
+        self.subtitle.setText(where + " · " + (_one_line(host.os_name, 80) or "OS unknown until scanned"))
         f = self.facts
-        f["Address"].setText(host.address + (f" port {host.port}" if host.port else ""))
         f["Transport"].setText(str(host.transport) + (" (sudo)" if host.use_sudo else ""))
         f["User"].setText(host.user or "(default)")
         f["Group"].setText(host.group or "—")
         f["Ring"].setText(str(host.ring))
         f["Criticality"].setText(str(host.criticality))
-        f["OS"].setText(_one_line(host.os_name, 80) or "unknown until scanned")
         f["Kernel"].setText(_one_line(host.kernel, 80) or "—")
         f["Managers"].setText(", ".join(host.managers) or "—")
         f["Last scan"].setText(_local_time(host.last_scan_at) or "never")
@@ -222,10 +247,16 @@ class HostDetailView(QWidget):
         if host.last_status == HostStatus.NEVER:
             f["Pending"].setText("—")
         else:
-            f["Pending"].setText(
-                f"{host.pending_urgent} urgent, {host.pending_important} important, "
-                f"{host.pending_noncritical} non-critical"
-            )
+            parts = [
+                f"{n} {what}"
+                for n, what in (
+                    (host.pending_urgent, "urgent"),
+                    (host.pending_important, "important"),
+                    (host.pending_noncritical, "non-critical"),
+                )
+                if n
+            ]
+            f["Pending"].setText(", ".join(parts) or "none — up to date")
         if host.last_error:
             self.error.setText("Last error: " + _one_line(host.last_error, 2000))
             self.error.setVisible(True)
@@ -234,5 +265,8 @@ class HostDetailView(QWidget):
         assert host.id is not None
         updates = db_scans.pending_for_host(self.db, host.id)
         self.updates_model.set_updates(updates)
+        for col in (COL_NAME, COL_CLASSIFICATION, COL_INSTALLED, COL_AVAILABLE):
+            self.updates_view.resizeColumnToContents(col)
+            self.updates_view.setColumnWidth(col, min(220, self.updates_view.columnWidth(col) + 6))
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
         self.history_model.set_rows(db_jobs.host_history(self.db, host.id, HISTORY_LIMIT))

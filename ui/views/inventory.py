@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -33,17 +34,32 @@ from ui.models.hosts_model import (
 
 COLUMN_WIDTHS = {
     COL_NAME: 130,
-    COL_ADDRESS: 120,
-    COL_OS: 190,
+    COL_ADDRESS: 110,
+    COL_OS: 170,
     COL_GROUP: 90,
     COL_RING: 80,
-    COL_CRITICALITY: 95,
-    COL_URGENT: 62,
-    COL_IMPORTANT: 78,
-    COL_NONCRITICAL: 88,
+    COL_CRITICALITY: 100,
+    COL_URGENT: 60,
+    COL_IMPORTANT: 70,
+    COL_NONCRITICAL: 80,
     COL_LAST_SCAN: 125,
-    COL_STATUS: 110,
+    COL_STATUS: 105,
 }
+#: On-screen order: what needs attention (status, pending counts) right after the name, so it stays
+#: visible in a narrow window. Only the view's order; the model's COL_* numbering is unchanged.
+VISUAL_ORDER = (
+    COL_NAME,
+    COL_STATUS,
+    COL_URGENT,
+    COL_IMPORTANT,
+    COL_NONCRITICAL,
+    COL_ADDRESS,
+    COL_OS,
+    COL_GROUP,
+    COL_RING,
+    COL_CRITICALITY,
+    COL_LAST_SCAN,
+)
 
 
 class InventoryView(QWidget):
@@ -87,6 +103,9 @@ class InventoryView(QWidget):
         hdr.setStretchLastSection(True)
         for col, width in COLUMN_WIDTHS.items():
             self.table.setColumnWidth(col, width)
+        for visual, col in enumerate(VISUAL_ORDER):
+            hdr.moveSection(hdr.visualIndex(col), visual)
+        self._fit_headers()
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._double_clicked)
         self.proxy.modelReset.connect(self._update_count)
@@ -100,6 +119,22 @@ class InventoryView(QWidget):
         layout.addLayout(head)
         layout.addWidget(self.table, 1)
         self._update_count()
+
+    def _fit_headers(self) -> None:
+        """Never clip a header label (the stylesheet makes them bold, wider than the default font)."""
+        hdr = self.table.horizontalHeader()
+        font = QFont(hdr.font())
+        font.setBold(True)
+        fm = QFontMetrics(font)
+        for col in range(self.model.columnCount()):
+            label = str(self.model.headerData(col, Qt.Orientation.Horizontal) or "")
+            need = fm.horizontalAdvance(label) + 24  # stylesheet padding + a little air
+            if hdr.sectionSize(col) < need:
+                hdr.resizeSection(col, need)
+
+    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().showEvent(event)
+        self._fit_headers()  # the stylesheet (and so the header font) applies once polished
 
     # -- data -----------------------------------------------------------------------------------
 
