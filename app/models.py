@@ -201,6 +201,59 @@ class PendingUpdate:
         }
 
 
+class ChangeAction(StrEnum):
+    INSTALL = "install"
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+    REMOVE = "remove"
+    REINSTALL = "reinstall"
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    """One package a transaction changed (or will change): the unit of change records and rollback."""
+
+    manager: str
+    name: str
+    from_version: str | None  # None: newly installed
+    to_version: str | None  # None: removed
+    arch: str = ""
+    kb: str | None = None  # Windows: the KB article the change came from
+
+    @property
+    def action(self) -> ChangeAction:
+        if self.from_version is None:
+            return ChangeAction.INSTALL
+        if self.to_version is None:
+            return ChangeAction.REMOVE
+        if self.from_version == self.to_version:
+            return ChangeAction.REINSTALL
+        return ChangeAction.UPGRADE  # adapters that can tell a downgrade apart say so in their plan
+
+    def reverse(self) -> PackageChange:
+        return PackageChange(self.manager, self.name, self.to_version, self.from_version, self.arch, self.kb)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "manager": self.manager,
+            "name": self.name,
+            "arch": self.arch,
+            "from": self.from_version,
+            "to": self.to_version,
+            "action": str(self.action),
+            "kb": self.kb,
+        }
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    """What installing a set of updates would do on one host, dependencies included."""
+
+    changes: tuple[PackageChange, ...]
+    reboot_expected: bool = False
+    warnings: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class ScanResult:
     """Everything one scan of one host found."""

@@ -8,17 +8,30 @@ class only runs them over a transport. Everything that comes back from a host is
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
-from app.models import OsFacts, PendingUpdate
-from app.transports.base import Transport
+from app.errors import UnsupportedHostError
+from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate
+from app.transports.base import OutputCallback, Transport
 
 #: Log callback handed to adapters: (level, text). Levels are app.models.LogLevel values.
 LogFn = Callable[[str, str], None]
 
 
+#: Versions installed on a host, by package name; None: not installed.
+Snapshot = Mapping[str, str | None]
+
+
 class Adapter(abc.ABC):
-    """Scans one kind of package manager on a host."""
+    """Scans, patches and rolls back one kind of package manager on a host.
+
+    Scanning is required of every adapter. The patching half has defaults that refuse plainly, so an
+    adapter can ship scan-only first. The job tasks (app/jobs/) drive the patching half in this order:
+    ``plan`` → ``snapshot`` of every package the plan touches → ``install`` → ``snapshot`` again; the
+    change record is the difference of the two snapshots (what really changed, not what was planned).
+    Rollback checks ``available_versions`` for every from-version *before* changing anything, then
+    calls ``rollback``.
+    """
 
     #: short name stored with each pending update, e.g. "apt"
     name: str = ""
@@ -28,9 +41,63 @@ class Adapter(abc.ABC):
         """Whether this package manager is the host's system package manager."""
 
     @abc.abstractmethod
-    def scan(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> list[PendingUpdate]:
+    def scan(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> list[PendingUpdate]:
         """Pending updates. ``refresh`` first updates the package indexes (needs root/sudo)."""
 
     @abc.abstractmethod
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         """Whether the host waits for a reboot, and the packages that asked for it."""
+
+    # -- patching --------------------------------------------------------------------------------------
+
+    def _unsupported(self, what: str) -> UnsupportedHostError:
+        return UnsupportedHostError(
+            f"Patchdesk cannot {what} with {self.name or 'this package manager'} yet."
+        )
+
+    def plan(
+        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
+    ) -> InstallPlan:
+        """Simulate installing ``names`` (None: every pending update) and list every package it changes."""
+        raise self._unsupported("plan installs")
+
+    def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
+        """Installed versions of ``names`` right now (None for those not installed)."""
+        raise self._unsupported("snapshot installed versions")
+
+    def install(
+        self,
+        transport: Transport,
+        names: Sequence[str] | None,
+        *,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> str | None:
+        """Install ``names`` (None: all pending) non-interactively, keeping existing configuration.
+
+        Waits up to ``lock_wait`` seconds for a package-manager lock held by someone else, then fails
+        with a sentence. Returns the package manager's transaction id where it has one (dnf history).
+        """
+        raise self._unsupported("install updates")
+
+    def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
+        """Every version of each package that the host's repositories can still install."""
+        raise self._unsupported("list available versions")
+
+    def rollback(
+        self,
+        transport: Transport,
+        changes: Sequence[PackageChange],
+        *,
+        transaction_id: str | None = None,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> None:
+        """Put every package of ``changes`` back to its from-version (remove those it installed)."""
+        raise self._unsupported("roll back")
