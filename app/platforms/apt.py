@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.errors import AdapterError, UnsupportedHostError
-from app.models import OsFacts, PendingUpdate, UpdateKind
-from app.platforms.base import Adapter, LogFn
+from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
+from app.platforms.base import Adapter, LogFn, Snapshot
 from app.platforms.facts import clean_value, marker, new_nonce, split_sections
-from app.transports.base import CommandResult, Transport
+from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ SCAN_COMMAND = (
 REFRESH_COMMAND = "LC_ALL=C apt-get update -q"
 
 #: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.
-DPKG_QUERY_FORMAT = "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
+#: ``binary:Package`` keeps ":arch" on foreign-architecture packages, so names match the Inst lines.
+DPKG_QUERY_FORMAT = "${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
 
 REBOOT_FLAG = "/var/run/reboot-required"
 REBOOT_PKGS = "/var/run/reboot-required.pkgs"
@@ -418,6 +419,76 @@ class AptAdapter(Adapter):
         result = transport.run(reboot_command(nonce), timeout=30)
         return parse_reboot(result.out, nonce)
 
+    # -- patching -------------------------------------------------------------------------------------
+
+    def plan(
+        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
+    ) -> InstallPlan:
+        result = transport.run(plan_command(names), timeout=300)
+        if not result.ok:
+            raise describe_failure(result, self._host(transport), what="plan the upgrade")
+        plan = parse_plan(result.out)
+        for warning in plan.warnings:
+            _log(log, "warning", warning)
+        return plan
+
+    def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
+        found = self.installed_versions(transport, check_names(names))
+        return {n: found.get(n) for n in names}
+
+    def install(
+        self,
+        transport: Transport,
+        names: Sequence[str] | None,
+        *,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> str | None:
+        result = transport.run(
+            install_command(names, lock_wait),
+            sudo=True,
+            env=_INSTALL_ENV,
+            timeout=timeout + lock_wait,
+            on_output=on_output,
+        )
+        if not result.ok:
+            raise describe_failure(result, self._host(transport), what="install the updates")
+        return None
+
+    def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
+        if not names:
+            return {}
+        result = transport.run(madison_command(names), timeout=120)
+        if not result.ok:
+            raise describe_failure(result, self._host(transport), what="list the available versions")
+        found = parse_madison(result.out)
+        return {n: found.get(n, frozenset()) for n in names}
+
+    def rollback(
+        self,
+        transport: Transport,
+        changes: Sequence[PackageChange],
+        *,
+        transaction_id: str | None = None,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> None:
+        if not changes:
+            return
+        result = transport.run(
+            rollback_command(changes, lock_wait),
+            sudo=True,
+            env=_INSTALL_ENV,
+            timeout=timeout + lock_wait,
+            on_output=on_output,
+        )
+        if not result.ok:
+            raise describe_failure(result, self._host(transport), what="roll back")
+
     def installed_versions(self, transport: Transport, names: Sequence[str]) -> dict[str, str]:
         """Installed versions of ``names`` (missing packages are simply absent from the result)."""
         if not names:
@@ -427,6 +498,113 @@ class AptAdapter(Adapter):
         if result.exit_status not in (0, 1):
             raise describe_failure(result, self._host(transport), what="read the installed versions")
         return parse_dpkg_query(result.out)
+
+
+# -- patching: plan, install, versions, rollback ------------------------------------------------------
+
+#: Non-interactive and keep the administrator's configuration files: a changed conffile must never stop
+#: an unattended run at dpkg's prompt, and local edits win over the package's new defaults.
+_INSTALL_OPTIONS = (
+    "-y",
+    "-q",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+    "-o",
+    "APT::Get::Show-Versions=true",
+)
+_INSTALL_ENV = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
+
+
+def check_names(names: Iterable[str]) -> list[str]:
+    """Package names that are safe to hand to apt (argv elements, never spliced); others raise."""
+    out = []
+    for n in names:
+        if not _NAME_RE.fullmatch(n):
+            raise AdapterError(f"{n!r} is not a valid Debian package name; nothing was changed.")
+        out.append(n)
+    return out
+
+
+def plan_command(names: Sequence[str] | None) -> list[str]:
+    """Simulate upgrading ``names`` (None: every upgradable package, new dependencies allowed)."""
+    base = [
+        "apt-get",
+        "-s",
+        "-q",
+        "-o",
+        "Debug::NoLocking=true",
+        "-o",
+        "APT::Get::Show-User-Simulation-Note=false",
+    ]
+    if names is None:
+        return [*base, "upgrade", "--with-new-pkgs"]
+    return [*base, "install", "--only-upgrade", "--", *check_names(names)]
+
+
+def parse_plan(text: str) -> InstallPlan:
+    """The changes of a simulated transaction: upgrades, new packages and removals."""
+    parsed = parse_simulation(text)
+    changes = [PackageChange(MANAGER, u.name, u.installed, u.available, u.arch) for u in parsed.pending] + [
+        PackageChange(MANAGER, name, None, None) for name in parsed.removals
+    ]
+    # A removal's from-version is not in the Remv line; it is filled in by the snapshot before install.
+    return InstallPlan(
+        changes=tuple(changes),
+        reboot_expected=any(c.name.startswith(("linux-image", "pd-reboot")) for c in changes),
+        warnings=parsed.warnings,
+    )
+
+
+def install_command(names: Sequence[str] | None, lock_wait: float) -> list[str]:
+    """Install exactly ``names`` (upgrades only, plus what they need) — never a blind dist-upgrade."""
+    base = ["apt-get", *_INSTALL_OPTIONS, "-o", f"DPkg::Lock::Timeout={max(0, int(lock_wait))}"]
+    if names is None:
+        return [*base, "upgrade", "--with-new-pkgs"]
+    return [*base, "install", "--only-upgrade", "--", *check_names(names)]
+
+
+def rollback_command(changes: Sequence[PackageChange], lock_wait: float) -> list[str]:
+    """One apt transaction that puts every package back: ``name=old`` downgrades, ``name-`` removals."""
+    targets = []
+    for c in changes:
+        check_names([c.name])
+        if c.from_version is None:
+            targets.append(f"{c.name}-")  # installed by the patch: remove it
+        else:
+            if not _VERSION_RE.fullmatch(c.from_version):
+                raise AdapterError(
+                    f"{c.from_version!r} is not a valid version of {c.name}; nothing was changed."
+                )
+            targets.append(f"{c.name}={c.from_version}")
+    return [
+        "apt-get",
+        *_INSTALL_OPTIONS,
+        "-o",
+        f"DPkg::Lock::Timeout={max(0, int(lock_wait))}",
+        "--allow-downgrades",
+        "install",
+        "--",
+        *targets,
+    ]
+
+
+def madison_command(names: Sequence[str]) -> list[str]:
+    return ["apt-cache", "madison", "--", *check_names(names)]
+
+
+def parse_madison(text: str) -> dict[str, frozenset[str]]:
+    """``{name: versions}`` from ``apt-cache madison`` lines: ``name | version | source``."""
+    found: dict[str, set[str]] = {}
+    for raw in text.splitlines():
+        parts = [p.strip() for p in raw.split("|")]
+        if len(parts) < 3:
+            continue
+        name, version = parts[0], parts[1]
+        if _NAME_RE.fullmatch(name) and _VERSION_RE.fullmatch(version):
+            found.setdefault(name, set()).add(version)
+    return {k: frozenset(v) for k, v in found.items()}
 
 
 def is_debian_family(facts: OsFacts) -> bool:

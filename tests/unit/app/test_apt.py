@@ -352,7 +352,7 @@ def test_refresh_command() -> None:
 def test_installed_versions_command_passes_names_as_data() -> None:
     hostile = ["bash", "$(touch /tmp/pwned)", "-rf", "a b", "x;reboot", "`id`", "it's"]
     cmd = installed_versions_command(hostile)
-    assert cmd[:5] == ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n", "--"]
+    assert cmd[:5] == ["dpkg-query", "-W", "-f", "${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n", "--"]
     # the transport renders lists with shlex.join: the shell sees every name as one literal word
     assert shlex.split(to_shell(cmd)) == cmd
 
