@@ -47,6 +47,12 @@ class UpdateKind(StrEnum):
     DRIVER = "driver"
 
 
+class RebootPolicy(StrEnum):
+    NEVER = "never"
+    IF_NEEDED = "if-needed"
+    ALWAYS = "always"
+
+
 class HostStatus(StrEnum):
     """Outcome of the last scan of a host, as shown in the inventory."""
 
@@ -120,6 +126,10 @@ class Host:
     criticality: Criticality = Criticality.STANDARD
     tags: tuple[str, ...] = ()
     use_sudo: bool = True
+    reboot_policy: RebootPolicy = RebootPolicy.IF_NEEDED
+    pre_command: str | None = None  # run (as root) before patching, e.g. stop a service
+    post_command: str | None = None  # run (as root) after patching
+    services: tuple[str, ...] = ()  # services that must be active after a change
     # discovered at scan time
     os_id: str | None = None
     os_name: str | None = None

@@ -17,6 +17,7 @@ from app.models import (
     HostKey,
     HostStatus,
     OsFacts,
+    RebootPolicy,
     Ring,
     TransportKind,
 )
@@ -40,6 +41,10 @@ def _row_to_host(row: dict[str, Any]) -> Host:
         credential_ref=row["credential_ref"],
         sudo_ref=row["sudo_ref"],
         use_sudo=bool(row["use_sudo"]),
+        reboot_policy=RebootPolicy(row["reboot_policy"]),
+        pre_command=row["pre_command"],
+        post_command=row["post_command"],
+        services=tuple(json.loads(row["services"] or "[]")),
         group=row["group_name"],
         ring=Ring(row["ring"]),
         criticality=Criticality(row["criticality"]),
@@ -88,6 +93,10 @@ def _host_values(db: Database, host: Host) -> dict[str, Any]:
         "ring": str(host.ring),
         "criticality": str(host.criticality),
         "tags": json.dumps(list(host.tags)),
+        "reboot_policy": str(host.reboot_policy),
+        "pre_command": host.pre_command,
+        "post_command": host.post_command,
+        "services": json.dumps(list(host.services)),
     }
 
 

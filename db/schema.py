@@ -148,4 +148,55 @@ def m001_initial(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 1
+@MIGRATIONS()
+def m002_patching(db: Database) -> None:
+    """Patching: per-host reboot policy, pre/post commands and services to check; snapshots taken
+    before a change, change records of what really changed, and verification results."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE hosts ADD COLUMN reboot_policy TEXT NOT NULL DEFAULT 'if-needed'
+            CHECK (reboot_policy IN ('never', 'if-needed', 'always'));
+        ALTER TABLE hosts ADD COLUMN pre_command TEXT;
+        ALTER TABLE hosts ADD COLUMN post_command TEXT;
+        ALTER TABLE hosts ADD COLUMN services TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE job_hosts ADD COLUMN verdict TEXT;
+        CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            manager TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version TEXT,
+            taken_at TEXT NOT NULL,
+            UNIQUE (job_id, host_id, manager, name)
+        );
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            manager TEXT NOT NULL,
+            name TEXT NOT NULL,
+            arch TEXT NOT NULL DEFAULT '',
+            from_version TEXT,
+            to_version TEXT,
+            kb TEXT,
+            recorded_at TEXT NOT NULL,
+            rolled_back_by INTEGER REFERENCES jobs(id) ON DELETE SET NULL
+        );
+        CREATE INDEX changes_host_job ON changes(host_id, job_id);
+        CREATE TABLE verifications (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            subject_job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('green', 'amber', 'red')),
+            reasons TEXT NOT NULL DEFAULT '[]',
+            checked_at TEXT NOT NULL
+        );
+        CREATE INDEX verifications_host ON verifications(host_id, id)
+        """,
+    )
+
+
+SCHEMA_VERSION = 2

@@ -1,0 +1,119 @@
+"""Judging a host after a change: green, amber or red, with every reason listed.
+
+Pure: the task collects the evidence (snapshots, rescans, health before and after) and this module
+decides. Red means the change did not do what it should (a package is not at the intended version, a
+security update it was meant to fix is still pending, services failed); amber means it did, but
+something deserves a look (a new error in the journal, load far above the baseline, checks that are not
+available on the host); green means every available check passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from app.models import PendingUpdate, StrEnum
+from app.platforms.health import Health
+
+
+class Verdict(StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Verification:
+    verdict: Verdict
+    reasons: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"verdict": str(self.verdict), "reasons": list(self.reasons)}
+
+
+#: load above ``LOAD_FACTOR`` times the baseline *and* above the CPU count is worth a look
+LOAD_FACTOR = 3.0
+#: available memory dropping below this share of the baseline is worth a look
+MEMORY_FLOOR = 0.5
+
+
+def judge(
+    *,
+    expected: Mapping[str, str | None],
+    installed: Mapping[str, str | None],
+    targeted_security: Iterable[str] = (),
+    pending_after: Iterable[PendingUpdate] = (),
+    security_before: Iterable[str] = (),
+    health_before: Health | None = None,
+    health_after: Health | None = None,
+    services: Iterable[str] = (),
+) -> Verification:
+    """``expected``: name → version the change should have left (None: not installed)."""
+    red: list[str] = []
+    amber: list[str] = []
+    ok: list[str] = []
+
+    wrong = [
+        f"{name} is at {installed.get(name) or 'not installed'}, expected {want or 'not installed'}"
+        for name, want in sorted(expected.items())
+        if installed.get(name) != want
+    ]
+    if wrong:
+        red.extend(wrong)
+    elif expected:
+        ok.append(f"all {len(expected)} changed package(s) at the intended version")
+
+    pending = list(pending_after)
+    still = sorted({u.name for u in pending} & set(targeted_security))
+    if still:
+        red.append("security update(s) still pending: " + ", ".join(still))
+    new_security = sorted(
+        {u.name for u in pending if u.security} - set(security_before) - set(targeted_security)
+    )
+    if new_security:
+        red.append("new security update(s) appeared: " + ", ".join(new_security))
+
+    if health_after is not None:
+        h = health_after
+        if h.system_state is None:
+            amber.append(
+                "service manager not available on this host (no systemd): service health not checked"
+            )
+        elif h.system_state not in ("running",):
+            (red if h.system_state in ("degraded", "maintenance") else amber).append(
+                f"system state is {h.system_state}"
+            )
+        if h.failed_units:
+            before = set(health_before.failed_units) if health_before else set()
+            new_failed = [u for u in h.failed_units if u not in before]
+            if new_failed:
+                red.append("failed unit(s): " + ", ".join(new_failed))
+        for svc in services:
+            state = h.services.get(svc)
+            if state is None or state == "unknown":
+                amber.append(f"service {svc}: state not available")
+            elif state != "active":
+                red.append(f"service {svc} is {state}")
+        if h.journal_errors is None:
+            amber.append("system journal not available: new errors not checked")
+        elif h.journal_errors:
+            amber.append(f"{len(h.journal_errors)} new error(s) in the journal, e.g. {h.journal_errors[0]}")
+        if health_before is not None:
+            if (
+                h.load1 is not None
+                and health_before.load1 is not None
+                and h.load1 > LOAD_FACTOR * max(health_before.load1, 0.1)
+                and h.load1 > (h.cpus or 1)
+            ):
+                amber.append(f"load {h.load1:.2f}, was {health_before.load1:.2f} before the change")
+            if (
+                h.mem_available_kb is not None
+                and health_before.mem_available_kb
+                and h.mem_available_kb < MEMORY_FLOOR * health_before.mem_available_kb
+            ):
+                amber.append(
+                    f"available memory {h.mem_available_kb // 1024} MiB, "
+                    f"was {health_before.mem_available_kb // 1024} MiB before the change"
+                )
+    verdict = Verdict.RED if red else Verdict.AMBER if amber else Verdict.GREEN
+    return Verification(verdict, tuple(red + amber + (ok if not red else [])))

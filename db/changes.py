@@ -1,0 +1,149 @@
+"""Snapshots, change records and verification results: what rollback and the history stand on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from app.models import PackageChange
+from db.database import now_iso
+
+
+@dataclass(frozen=True)
+class VerificationRow:
+    job_id: int
+    host_id: int
+    subject_job_id: int | None
+    verdict: str
+    reasons: tuple[str, ...]
+    checked_at: str
+
+
+def record_snapshot(
+    db: Database, job_id: int, host_id: int, manager: str, versions: Mapping[str, str | None]
+) -> None:
+    at = now_iso()
+    db.conn.executemany(
+        "INSERT INTO snapshots (job_id, host_id, manager, name, version, taken_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (job_id, host_id, manager, name) DO NOTHING",
+        [(job_id, host_id, manager, name, version, at) for name, version in versions.items()],
+    )
+
+
+def snapshot(db: Database, job_id: int, host_id: int) -> dict[str, str | None]:
+    """The versions recorded before job ``job_id`` changed the host."""
+    return {
+        r["name"]: r["version"]
+        for r in db.query(
+            "SELECT name, version FROM snapshots WHERE job_id = ? AND host_id = ?", [job_id, host_id]
+        )
+    }
+
+
+def snapshot_manager(db: Database, job_id: int, host_id: int) -> str | None:
+    row = db.execute(
+        "SELECT manager FROM snapshots WHERE job_id = ? AND host_id = ? LIMIT 1", [job_id, host_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_changes(db: Database, job_id: int, host_id: int, changes: Iterable[PackageChange]) -> None:
+    at = now_iso()
+    db.conn.executemany(
+        "INSERT INTO changes (job_id, host_id, manager, name, arch, from_version, to_version, kb, recorded_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (job_id, host_id, c.manager, c.name, c.arch, c.from_version, c.to_version, c.kb, at)
+            for c in changes
+        ],
+    )
+
+
+def changes(db: Database, job_id: int, host_id: int) -> list[PackageChange]:
+    return [
+        PackageChange(r["manager"], r["name"], r["from_version"], r["to_version"], r["arch"], r["kb"])
+        for r in db.query(
+            "SELECT * FROM changes WHERE job_id = ? AND host_id = ? ORDER BY id", [job_id, host_id]
+        )
+    ]
+
+
+def mark_rolled_back(db: Database, subject_job_id: int, host_id: int, by_job_id: int) -> None:
+    db.execute(
+        "UPDATE changes SET rolled_back_by = ? WHERE job_id = ? AND host_id = ?",
+        [by_job_id, subject_job_id, host_id],
+    )
+
+
+def rolled_back_by(db: Database, job_id: int, host_id: int) -> int | None:
+    row = db.execute(
+        "SELECT rolled_back_by FROM changes WHERE job_id = ? AND host_id = ? AND rolled_back_by IS NOT NULL LIMIT 1",
+        [job_id, host_id],
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def last_patch_job(db: Database, host_id: int) -> int | None:
+    """The newest patch job that changed (or may have changed) the host and is not rolled back yet."""
+    row = db.execute(
+        "SELECT j.id FROM jobs j JOIN job_hosts jh ON jh.job_id = j.id "
+        "WHERE jh.host_id = ? AND j.kind = 'patch' "
+        "AND (EXISTS (SELECT 1 FROM changes c WHERE c.job_id = j.id AND c.host_id = ? AND c.rolled_back_by IS NULL) "
+        "     OR (jh.state = 'interrupted' AND EXISTS "
+        "         (SELECT 1 FROM snapshots s WHERE s.job_id = j.id AND s.host_id = ?))) "
+        "ORDER BY j.id DESC LIMIT 1",
+        [host_id, host_id, host_id],
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def record_verification(
+    db: Database, job_id: int, host_id: int, subject_job_id: int | None, verdict: str, reasons: Iterable[str]
+) -> None:
+    db.execute(
+        "INSERT INTO verifications (job_id, host_id, subject_job_id, verdict, reasons, checked_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [job_id, host_id, subject_job_id, verdict, json.dumps(list(reasons)), now_iso()],
+    )
+    db.execute(
+        "UPDATE job_hosts SET verdict = ? WHERE job_id = ? AND host_id = ?", [verdict, job_id, host_id]
+    )
+    if subject_job_id is not None and subject_job_id != job_id:
+        db.execute(
+            "UPDATE job_hosts SET verdict = ? WHERE job_id = ? AND host_id = ?",
+            [verdict, subject_job_id, host_id],
+        )
+
+
+def verifications(db: Database, host_id: int, limit: int = 50) -> list[VerificationRow]:
+    return [
+        _vrow(r)
+        for r in db.query(
+            "SELECT * FROM verifications WHERE host_id = ? ORDER BY id DESC LIMIT ?", [host_id, limit]
+        )
+    ]
+
+
+def verification_for(db: Database, job_id: int, host_id: int) -> VerificationRow | None:
+    rows = list(
+        db.query(
+            "SELECT * FROM verifications WHERE host_id = ? AND (job_id = ? OR subject_job_id = ?) ORDER BY id DESC LIMIT 1",
+            [host_id, job_id, job_id],
+        )
+    )
+    return _vrow(rows[0]) if rows else None
+
+
+def _vrow(r: dict[str, Any]) -> VerificationRow:
+    return VerificationRow(
+        job_id=r["job_id"],
+        host_id=r["host_id"],
+        subject_job_id=r["subject_job_id"],
+        verdict=r["verdict"],
+        reasons=tuple(json.loads(r["reasons"])),
+        checked_at=r["checked_at"],
+    )
