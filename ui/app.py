@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
+import shiboken6
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.errors import PatchdeskError
@@ -58,6 +61,7 @@ def run_gui(args: argparse.Namespace) -> int:
     hook.install()
     db = None
     runner = None
+    window = None
     try:
         try:
             db = open_database(args.db)
@@ -72,8 +76,16 @@ def run_gui(args: argparse.Namespace) -> int:
         runner = JobRunner(args.db or default_db_path(), secrets=secrets)
         window = MainWindow(db, runner, secrets)
         window.show()
+        if os.environ.get("PATCHDESK_GUI_SELFTEST") == "1":
+            # Smoke test of a packaged or installed build: start fully, then quit on our own.
+            QTimer.singleShot(1000, window.close)
+            QTimer.singleShot(1100, app.quit)
         return int(app.exec())
     finally:
+        if window is not None:
+            # Destroy the window (and its timers, bridge and pending pool relays) now, while the
+            # database it reads is still open; nothing of it may outlive run_gui.
+            shiboken6.delete(window)
         if runner is not None:
             runner.close()
         if db is not None:

@@ -322,7 +322,8 @@ class MainWindow(QMainWindow):
         if not confirm(
             self,
             "Remove hosts",
-            f"Remove {names} from the inventory? Their scan results, history and stored passwords are deleted.",
+            f"Remove {names} from the inventory? Their scan results, history and stored passwords "
+            "are deleted.",
             "Remove",
         ):
             return
@@ -536,6 +537,7 @@ class MainWindow(QMainWindow):
             self.keyring_label.setText("Keyring: not available")
             return
         store = self.secrets
+        self.keyring_label.setText("Keyring: checking…")
 
         def done(result: object) -> None:
             ok, message = result if isinstance(result, tuple) else (False, str(result))

@@ -12,7 +12,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
-import pytest  # noqa: E402
+import pytest
 
 #: UI tests run their own small cluster on a separate loopback subnet, so they never collide with a
 #: cluster of the integration tests (same session, or another run in the same tree) on 127.0.10.x.

@@ -199,7 +199,10 @@ def test_status_colours_counts_and_numeric_sort(qtbot, db):
     row_c = model.row_of(c.id)
     status = model.index(row_c, COL_STATUS)
     assert model.data(status) == "unreachable"
-    assert model.data(status, Qt.ItemDataRole.BackgroundRole).color() == STATUS_COLOURS[HostStatus.UNREACHABLE][1]
+    assert (
+        model.data(status, Qt.ItemDataRole.BackgroundRole).color()
+        == STATUS_COLOURS[HostStatus.UNREACHABLE][1]
+    )
     assert "refused" in model.data(status, Qt.ItemDataRole.ToolTipRole)
     assert model.data(model.index(row_c, COL_URGENT)) == "0"
     # a scan-style update changes one row without a reset
@@ -210,3 +213,21 @@ def test_status_colours_counts_and_numeric_sort(qtbot, db):
     model.update_hosts([replace(model.host_by_id(a.id), pending_urgent=3)])
     assert changed == [model.row_of(a.id)] and not resets
     assert proxy.rowCount() == 3
+
+
+def test_unusable_real_keyring_is_a_sentence(qtbot, db):
+    """The real SecretStore with keyring's fail backend (set by tests/conftest.py): no traceback."""
+    from app.secrets import SecretStore
+
+    w = _window(qtbot, db, SecretStore())
+    w.add_action.trigger()
+    dlg = w.active_dialog
+    dlg.name_edit.setText("app03")
+    dlg.address_edit.setText("10.0.0.9")
+    dlg.sudo_password_edit.setText("pw")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.save_without_button.isVisible())
+    text = dlg.error_label.text()
+    assert text and "Traceback" not in text and "keyring" in text.lower()
+    assert db_hosts.host_count(db) == 0
+    qtbot.waitUntil(lambda: w.keyring_label.text() == "Keyring: unavailable")

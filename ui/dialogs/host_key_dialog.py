@@ -61,8 +61,9 @@ class FirstContactDialog(QDialog):
         badge = QLabel()
         badge.setPixmap(icon("key").pixmap(32, 32))
         badge.setAlignment(Qt.AlignmentFlag.AlignTop)
+        which = "this host" if len(offers) == 1 else "these hosts"
         text = QLabel(
-            f"<b>Patchdesk has not connected to {'this host' if len(offers) == 1 else 'these hosts'} before.</b><br>"
+            f"<b>Patchdesk has not connected to {which} before.</b><br>"
             "Compare each fingerprint with the one the host's administrator gives you (on the host: "
             "<code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>). Trust only keys that match."
         )
@@ -131,7 +132,8 @@ class ChangedKeyDialog(QDialog):
         badge.setPixmap(icon("warning").pixmap(36, 36))
         b.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
         msg = QLabel(
-            f"<b>The host key of {offer.host.name} ({offer.host.address}) has changed — possible interception.</b>"
+            f"<b>The host key of {offer.host.name} ({offer.host.address}) has changed — "
+            "possible interception.</b>"
             "<br>Someone may be impersonating this host, or it was reinstalled or its keys were "
             "regenerated. Patchdesk refused to log in. <b>Verify the new fingerprint with the host's "
             "administrator</b> before accepting it."

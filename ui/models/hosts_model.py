@@ -226,7 +226,7 @@ class HostsTableModel(QAbstractTableModel):
             return str(h.criticality)
         if col in COUNT_COLUMNS:
             if h.last_status == HostStatus.NEVER:
-                return "–"
+                return "\u2013"  # en dash: not scanned yet, distinct from a real 0
             return str(self._count(h, col))
         if col == COL_LAST_SCAN:
             return _local_time(h.last_scan_at)
