@@ -68,6 +68,7 @@ class JobKind(StrEnum):
     VERIFY = "verify"
     ROLLBACK = "rollback"
     REBOOT = "reboot"
+    PLAN = "plan"
 
 
 class JobTrigger(StrEnum):

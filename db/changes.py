@@ -77,6 +77,10 @@ def mark_rolled_back(db: Database, subject_job_id: int, host_id: int, by_job_id:
         "UPDATE changes SET rolled_back_by = ? WHERE job_id = ? AND host_id = ?",
         [by_job_id, subject_job_id, host_id],
     )
+    db.execute(
+        "UPDATE job_hosts SET rolled_back_by = ? WHERE job_id = ? AND host_id = ?",
+        [by_job_id, subject_job_id, host_id],
+    )
 
 
 def rolled_back_by(db: Database, job_id: int, host_id: int) -> int | None:
@@ -91,7 +95,7 @@ def last_patch_job(db: Database, host_id: int) -> int | None:
     """The newest patch job that changed (or may have changed) the host and is not rolled back yet."""
     row = db.execute(
         "SELECT j.id FROM jobs j JOIN job_hosts jh ON jh.job_id = j.id "
-        "WHERE jh.host_id = ? AND j.kind = 'patch' "
+        "WHERE jh.host_id = ? AND j.kind = 'patch' AND jh.rolled_back_by IS NULL "
         "AND (EXISTS (SELECT 1 FROM changes c WHERE c.job_id = j.id AND c.host_id = ? AND c.rolled_back_by IS NULL) "
         "     OR (jh.state = 'interrupted' AND EXISTS "
         "         (SELECT 1 FROM snapshots s WHERE s.job_id = j.id AND s.host_id = ?))) "

@@ -161,6 +161,7 @@ def m002_patching(db: Database) -> None:
         ALTER TABLE hosts ADD COLUMN post_command TEXT;
         ALTER TABLE hosts ADD COLUMN services TEXT NOT NULL DEFAULT '[]';
         ALTER TABLE job_hosts ADD COLUMN verdict TEXT;
+        ALTER TABLE job_hosts ADD COLUMN rolled_back_by INTEGER REFERENCES jobs(id) ON DELETE SET NULL;
         CREATE TABLE snapshots (
             id INTEGER PRIMARY KEY,
             job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.models import HostKey, JobState, LogLevel, ScanResult, StepState
+from app.models import HostKey, JobState, LogLevel, PackageChange, ScanResult, StepState
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,34 @@ class ScanRecorded(Event):
 @dataclass(frozen=True)
 class HostKeyLearned(Event):
     key: HostKey
+
+
+@dataclass(frozen=True)
+class SnapshotTaken(Event):
+    """Installed versions before a change; persisted before anything is touched (crash safety)."""
+
+    host_id: int
+    manager: str
+    versions: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class ChangesRecorded(Event):
+    """What a transaction really changed (the difference of two snapshots)."""
+
+    host_id: int
+    changes: tuple[PackageChange, ...]
+
+
+@dataclass(frozen=True)
+class RolledBack(Event):
+    host_id: int
+    subject_job_id: int
+
+
+@dataclass(frozen=True)
+class VerificationRecorded(Event):
+    host_id: int
+    subject_job_id: int | None
+    verdict: str
+    reasons: tuple[str, ...]

@@ -16,13 +16,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.jobs.events import (
+    ChangesRecorded,
     Event,
     HostKeyLearned,
     HostLog,
     HostProgress,
     HostStateChanged,
     JobStateChanged,
+    RolledBack,
     ScanRecorded,
+    SnapshotTaken,
+    VerificationRecorded,
 )
 from app.models import HostStatus, JobKind, StepState
 
@@ -144,6 +148,7 @@ class Recorder:
     def _write(self, db: object, batch: list[Event]) -> None:
         from sqlite_utils import Database
 
+        from db import changes as db_changes
         from db import hosts as db_hosts
         from db import jobs as db_jobs
         from db import scans as db_scans
@@ -181,6 +186,16 @@ class Recorder:
                         db_scans.record_scan(db, ev.host_id, ev.job_id, ev.result)
                     elif isinstance(ev, HostKeyLearned):
                         db_hosts.trust_host_key(db, ev.key)
+                    elif isinstance(ev, SnapshotTaken):
+                        db_changes.record_snapshot(db, ev.job_id, ev.host_id, ev.manager, ev.versions)
+                    elif isinstance(ev, ChangesRecorded):
+                        db_changes.record_changes(db, ev.job_id, ev.host_id, ev.changes)
+                    elif isinstance(ev, RolledBack):
+                        db_changes.mark_rolled_back(db, ev.subject_job_id, ev.host_id, ev.job_id)
+                    elif isinstance(ev, VerificationRecorded):
+                        db_changes.record_verification(
+                            db, ev.job_id, ev.host_id, ev.subject_job_id, ev.verdict, ev.reasons
+                        )
                     elif isinstance(ev, JobStateChanged):
                         db_jobs.set_job_state(db, ev.job_id, ev.state)
                 if logs:

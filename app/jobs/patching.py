@@ -1,0 +1,449 @@
+"""Task functions that change hosts: plan, patch, verify, roll back, reboot and wait.
+
+Order of a patch, and why:
+
+1. plan — simulate the transaction, so every package it touches (dependencies too) is known;
+2. snapshot — installed versions of all of them, *persisted before anything changes* so a console
+   killed mid-install can still roll back what completed;
+3. pre-command, install (package-manager output streamed into the host's log), post-command;
+4. snapshot again — the change record is the difference (what really changed, not what was planned);
+5. reboot per policy, waiting for the host to come back with a newer boot time;
+6. verify — rescan and health against the baseline; green / amber / red with reasons.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from app.errors import AdapterError, CancelledError, PatchdeskError, UnreachableError
+from app.jobs.engine import TaskContext
+from app.jobs.events import ChangesRecorded, RolledBack, ScanRecorded, SnapshotTaken, VerificationRecorded
+from app.models import InstallPlan, LogLevel, PackageChange, PendingUpdate, RebootPolicy, ScanResult
+from app.platforms.base import Adapter, Snapshot
+from app.platforms.facts import gather_facts
+from app.platforms.health import Health, probe_health
+from app.platforms.registry import detect
+from app.policy.classify import classify_all
+from app.policy.verify import Verdict, Verification, judge
+from app.transports.base import Transport
+
+#: How long a host may take to come back after a reboot before we say so.
+REBOOT_TIMEOUT = 600.0
+REBOOT_POLL = 2.0
+LOCK_WAIT = 120.0
+
+
+@dataclass(frozen=True)
+class HostSelection:
+    """What to install on one host, decided on the caller's side from the last scan."""
+
+    names: tuple[str, ...]
+    security: tuple[str, ...] = ()  # the security updates among them (verification checks they are gone)
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    plan: InstallPlan
+    changes: tuple[PackageChange, ...]
+    rebooted: bool
+    reboot_required: bool
+    verification: Verification | None
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    restored: tuple[PackageChange, ...]
+    verification: Verification
+
+
+@dataclass
+class _Session:
+    transport: Transport
+    adapter: Adapter
+    facts_managers: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _open(ctx: TaskContext) -> _Session:
+    transport = ctx.transport()
+    facts, binaries = gather_facts(transport)
+    adapter = detect(facts, binaries, host=ctx.host.name)
+    return _Session(transport, adapter)
+
+
+class LineLogger:
+    """Turns streamed output chunks into log lines (partial lines wait for their newline)."""
+
+    def __init__(self, ctx: TaskContext, prefix: str = "") -> None:
+        self.ctx = ctx
+        self.prefix = prefix
+        self.buffers: dict[str, str] = {"stdout": "", "stderr": ""}
+
+    def __call__(self, stream: str, chunk: bytes) -> None:
+        buf = self.buffers.get(stream, "") + chunk.decode("utf-8", errors="replace")
+        *lines, rest = buf.split("\n")
+        self.buffers[stream] = rest
+        for line in lines:
+            self._emit(stream, line)
+
+    def _emit(self, stream: str, line: str) -> None:
+        line = line.rstrip("\r")
+        if line.strip():
+            level = LogLevel.WARNING if stream == "stderr" else LogLevel.INFO
+            self.ctx.log(level, self.prefix + line)
+
+    def flush(self) -> None:
+        for stream, rest in self.buffers.items():
+            if rest:
+                self._emit(stream, rest)
+        self.buffers = {"stdout": "", "stderr": ""}
+
+
+def _adapter_log(ctx: TaskContext) -> Callable[[str, str], None]:
+    return lambda level, text: ctx.log(LogLevel(level), text)
+
+
+def _run_hook(ctx: TaskContext, transport: Transport, command: str | None, what: str) -> None:
+    if not command:
+        return
+    ctx.log(LogLevel.INFO, f"Running the {what} command: {command}")
+    out = LineLogger(ctx, f"[{what}] ")
+    result = transport.run(command, sudo=True, timeout=600, on_output=out)
+    out.flush()
+    if not result.ok:
+        raise AdapterError(
+            f"The {what} command on {ctx.host.name} failed with exit status {result.exit_status}."
+        )
+
+
+def _diff(
+    manager: str, before: Snapshot, after: Snapshot, arch: Mapping[str, str]
+) -> tuple[PackageChange, ...]:
+    return tuple(
+        PackageChange(manager, name, before.get(name), after.get(name), arch.get(name, ""))
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    )
+
+
+def _rescan(ctx: TaskContext, s: _Session) -> ScanResult:
+    facts, _ = gather_facts(s.transport)
+    pending = classify_all(s.adapter.scan(s.transport, log=_adapter_log(ctx)))
+    reboot, pkgs = s.adapter.reboot_required(s.transport)
+    result = ScanResult(facts, (s.adapter.name,), tuple(pending), reboot, pkgs)
+    assert ctx.host.id is not None
+    ctx.report(ScanRecorded(ctx.job_id, host_id=ctx.host.id, result=result))
+    return result
+
+
+def _verify(
+    ctx: TaskContext,
+    s: _Session,
+    *,
+    expected: Mapping[str, str | None],
+    targeted_security: Sequence[str],
+    security_before: Sequence[str],
+    health_before: Health | None,
+    journal_since: float | None,
+    subject_job_id: int | None,
+) -> Verification:
+    ctx.log(LogLevel.INFO, "Verifying: rescan and health checks…")
+    rescan = _rescan(ctx, s)
+    installed = s.adapter.snapshot(s.transport, list(expected)) if expected else {}
+    health = probe_health(s.transport, ctx.host.services, journal_since)
+    verification = judge(
+        expected=expected,
+        installed=installed,
+        targeted_security=targeted_security,
+        pending_after=rescan.pending,
+        security_before=security_before,
+        health_before=health_before,
+        health_after=health,
+        services=ctx.host.services,
+    )
+    if rescan.reboot_required:
+        verification = Verification(
+            verification.verdict if verification.verdict != Verdict.GREEN else Verdict.AMBER,
+            (*verification.reasons, "a reboot is still pending"),
+        )
+    level = {Verdict.GREEN: LogLevel.INFO, Verdict.AMBER: LogLevel.WARNING, Verdict.RED: LogLevel.ERROR}
+    ctx.log(
+        level[verification.verdict],
+        f"Verification {verification.verdict}: " + "; ".join(verification.reasons),
+    )
+    assert ctx.host.id is not None
+    ctx.report(
+        VerificationRecorded(
+            ctx.job_id,
+            host_id=ctx.host.id,
+            subject_job_id=subject_job_id,
+            verdict=str(verification.verdict),
+            reasons=verification.reasons,
+        )
+    )
+    return verification
+
+
+# -- plan ------------------------------------------------------------------------------------------
+
+
+def plan_host(ctx: TaskContext, *, selections: Mapping[int, HostSelection]) -> InstallPlan:
+    """Read-only: what installing the selection would change on this host."""
+    assert ctx.host.id is not None
+    sel = selections.get(ctx.host.id, HostSelection(()))
+    if not sel.names:
+        ctx.log(LogLevel.INFO, "Nothing selected for this host.")
+        return InstallPlan(())
+    s = _open(ctx)
+    plan = s.adapter.plan(s.transport, list(sel.names), log=_adapter_log(ctx))
+    for c in plan.changes:
+        ctx.log(LogLevel.INFO, f"would {c.action}: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
+    return plan
+
+
+# -- patch -----------------------------------------------------------------------------------------
+
+
+def patch_host(
+    ctx: TaskContext,
+    *,
+    selections: Mapping[int, HostSelection],
+    reboot: RebootPolicy | None = None,
+    verify: bool = True,
+    lock_wait: float = LOCK_WAIT,
+    reboot_timeout: float = REBOOT_TIMEOUT,
+) -> PatchResult:
+    host = ctx.host
+    assert host.id is not None
+    sel = selections.get(host.id, HostSelection(()))
+    if not sel.names:
+        ctx.log(LogLevel.INFO, "Nothing to install on this host.")
+        return PatchResult(InstallPlan(()), (), False, False, None)
+    ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
+    s = _open(ctx)
+    ctx.progress(0.05, "health baseline")
+    baseline = probe_health(s.transport, host.services)
+    security_before = list(sel.security)
+
+    ctx.progress(0.1, "planning")
+    plan = s.adapter.plan(s.transport, list(sel.names), log=_adapter_log(ctx))
+    if not plan.changes:
+        ctx.log(LogLevel.INFO, "The package manager has nothing to do: already up to date.")
+        return PatchResult(plan, (), False, False, None)
+    names = [c.name for c in plan.changes]
+    arch = {c.name: c.arch for c in plan.changes}
+    ctx.log(
+        LogLevel.INFO,
+        f"Plan: {len(plan.changes)} package(s): "
+        + ", ".join(f"{c.name} {c.from_version or '-'}→{c.to_version or '-'}" for c in plan.changes),
+    )
+
+    ctx.progress(0.15, "snapshot")
+    before = s.adapter.snapshot(s.transport, names)
+    ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=s.adapter.name, versions=dict(before)))
+
+    _run_hook(ctx, s.transport, host.pre_command, "pre-patch")
+    ctx.progress(0.2, "installing")
+    out = LineLogger(ctx)
+    failure: PatchdeskError | None = None
+    try:
+        s.adapter.install(
+            s.transport, list(sel.names), log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait
+        )
+    except CancelledError:
+        raise
+    except PatchdeskError as exc:
+        failure = exc
+    finally:
+        out.flush()
+    # Record what really changed even when the install failed halfway: rollback needs it.
+    try:
+        after = s.adapter.snapshot(s.transport, names)
+    except PatchdeskError:
+        if failure is not None:
+            raise failure from None
+        raise
+    changes = _diff(s.adapter.name, before, after, arch)
+    ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=changes))
+    for c in changes:
+        ctx.log(LogLevel.INFO, f"changed: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
+    if failure is not None:
+        raise failure
+    _run_hook(ctx, s.transport, host.post_command, "post-patch")
+
+    ctx.progress(0.7, "reboot check")
+    needed, pkgs = s.adapter.reboot_required(s.transport)
+    policy = reboot or host.reboot_policy
+    rebooted = False
+    if policy == RebootPolicy.ALWAYS or (policy == RebootPolicy.IF_NEEDED and needed):
+        why = f" (required by {', '.join(pkgs)})" if pkgs else ""
+        ctx.log(LogLevel.INFO, f"Rebooting{why}…")
+        s = reboot_and_wait(ctx, s, baseline.boot_time, reboot_timeout)
+        rebooted = True
+        baseline_for_load = None  # load right after boot says nothing against the old baseline
+    else:
+        baseline_for_load = baseline
+        if needed:
+            ctx.log(
+                LogLevel.WARNING, "A reboot is required; the reboot policy is 'never', so it is left to you."
+            )
+
+    verification = None
+    if verify:
+        ctx.progress(0.85, "verifying")
+        verification = _verify(
+            ctx,
+            s,
+            expected={c.name: c.to_version for c in plan.changes},
+            targeted_security=sel.security,
+            security_before=security_before,
+            health_before=baseline_for_load,
+            journal_since=baseline.now,
+            subject_job_id=ctx.job_id,
+        )
+    return PatchResult(plan, changes, rebooted, needed and not rebooted, verification)
+
+
+# -- reboot ----------------------------------------------------------------------------------------
+
+_REBOOT_COMMAND = (
+    "nohup sh -c 'sleep 2; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 </dev/null &"
+)
+
+
+def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, timeout: float) -> _Session:
+    """Reboot the host and wait until it answers again with a boot time after the reboot."""
+    started = time.time()
+    if boot_before is None:
+        boot_before = started - 1
+    s.transport.run(_REBOOT_COMMAND, sudo=True, timeout=30)
+    ctx.close()
+    limit = time.monotonic() + timeout
+    last_error = "no answer yet"
+    time.sleep(REBOOT_POLL)
+    while time.monotonic() < limit:
+        ctx.deadline.check()
+        try:
+            transport = ctx.transport()
+            health = probe_health(transport, (), None, timeout=20)
+            if health.boot_time is not None and health.boot_time > boot_before + 1:
+                ctx.log(LogLevel.INFO, f"{ctx.host.name} is back after {time.time() - started:.0f} s.")
+                return _open(ctx)
+            last_error = "still running since before the reboot"
+        except CancelledError:
+            raise
+        except PatchdeskError as exc:
+            last_error = str(exc)
+        ctx.close()
+        time.sleep(REBOOT_POLL)
+    raise UnreachableError(
+        f"{ctx.host.name} did not come back within {timeout:.0f} s after the reboot ({last_error}). "
+        "Check its console; the change record is kept, so rollback is possible once it is up."
+    )
+
+
+# -- verify ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    subject_job_id: int | None
+    expected: dict[str, str | None]
+    security: tuple[str, ...] = ()
+    since: float | None = None
+
+
+def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> Verification:
+    assert ctx.host.id is not None
+    req = requests.get(ctx.host.id, VerifyRequest(None, {}))
+    s = _open(ctx)
+    return _verify(
+        ctx,
+        s,
+        expected=req.expected,
+        targeted_security=req.security,
+        security_before=(),
+        health_before=None,
+        journal_since=req.since,
+        subject_job_id=req.subject_job_id,
+    )
+
+
+# -- rollback --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    subject_job_id: int
+    changes: tuple[PackageChange, ...]
+    #: versions before the subject job; used when it was interrupted before its change record
+    snapshot: dict[str, str | None] = field(default_factory=dict)
+
+
+def rollback_host(
+    ctx: TaskContext, *, requests: Mapping[int, RollbackRequest], lock_wait: float = LOCK_WAIT
+) -> RollbackResult:
+    host = ctx.host
+    assert host.id is not None
+    req = requests[host.id]
+    s = _open(ctx)
+    changes = list(req.changes)
+    if not changes and req.snapshot:
+        # The patch was interrupted before it recorded its changes: compare its snapshot with now.
+        now = s.adapter.snapshot(s.transport, list(req.snapshot))
+        changes = list(_diff(s.adapter.name, now, req.snapshot, {}))
+        changes = [c.reverse() for c in changes]
+        ctx.log(
+            LogLevel.INFO,
+            f"Job {req.subject_job_id} was interrupted; derived {len(changes)} change(s) from its snapshot.",
+        )
+    if not changes:
+        ctx.log(
+            LogLevel.INFO, f"Job {req.subject_job_id} changed nothing on this host; nothing to roll back."
+        )
+        v = Verification(Verdict.GREEN, ("nothing to roll back",))
+        ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=req.subject_job_id))
+        return RollbackResult((), v)
+    names = [c.name for c in changes]
+    # Everything must be possible before anything is touched: no half rollbacks.
+    wanted = {c.name: c.from_version for c in changes if c.from_version is not None}
+    available = s.adapter.available_versions(s.transport, list(wanted)) if wanted else {}
+    missing = [f"{n} {v}" for n, v in sorted(wanted.items()) if v not in available.get(n, frozenset())]
+    if missing:
+        raise AdapterError(
+            f"Cannot roll back job {req.subject_job_id} on {host.name}: no longer available from its "
+            f"repositories: {', '.join(missing)}. Nothing was changed."
+        )
+    ctx.log(
+        LogLevel.INFO,
+        "Rolling back: "
+        + ", ".join(f"{c.name} {c.to_version or '-'} → {c.from_version or 'removed'}" for c in changes),
+    )
+    before = s.adapter.snapshot(s.transport, names)
+    ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=s.adapter.name, versions=dict(before)))
+    out = LineLogger(ctx)
+    try:
+        s.adapter.rollback(s.transport, changes, log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait)
+    finally:
+        out.flush()
+        after = s.adapter.snapshot(s.transport, names)
+        restored = _diff(s.adapter.name, before, after, {c.name: c.arch for c in changes})
+        ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=restored))
+    ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=req.subject_job_id))
+    verification = _verify(
+        ctx,
+        s,
+        expected={c.name: c.from_version for c in changes},
+        targeted_security=(),
+        security_before=[],
+        health_before=None,
+        journal_since=None,
+        subject_job_id=ctx.job_id,
+    )
+    return RollbackResult(restored, verification)
+
+
+def security_names(pending: Sequence[PendingUpdate]) -> tuple[str, ...]:
+    return tuple(sorted(u.name for u in pending if u.security))
+
