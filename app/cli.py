@@ -90,6 +90,46 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--deadline", type=float, default=600.0, help="overall seconds per host (default 600)")
     scan.add_argument("--connect-timeout", type=float, default=10.0)
     scan.add_argument("--json", action="store_true")
+
+    def targets(sp: argparse.ArgumentParser, verb: str) -> None:
+        sp.add_argument("names", nargs="*", metavar="NAME")
+        sp.add_argument("--all", action="store_true", help=f"{verb} every host")
+        sp.add_argument("--concurrency", type=int, default=20)
+        sp.add_argument(
+            "--deadline", type=float, default=3600.0, help="overall seconds per host (default 3600)"
+        )
+        sp.add_argument("--connect-timeout", type=float, default=10.0)
+        sp.add_argument("--json", action="store_true")
+
+    patch = sub.add_parser("patch", help="install pending updates (plan, snapshot, install, verify)")
+    targets(patch, "patch")
+    patch.add_argument(
+        "--classification",
+        help="comma-separated classes to install: urgent,important,noncritical (default: all)",
+    )
+    patch.add_argument("--packages", help="comma-separated package names to install (default: all selected)")
+    patch.add_argument("--reboot", help="never | if-needed | always (default: each host's policy)")
+    patch.add_argument("--dry-run", action="store_true", help="show the plan (what would change) and stop")
+    patch.add_argument("--no-verify", action="store_true", help="skip verification after patching")
+    patch.add_argument(
+        "--lock-wait", type=float, default=120.0, help="seconds to wait for a busy package manager"
+    )
+    patch.add_argument(
+        "--reboot-timeout", type=float, default=600.0, help="seconds to wait for a host to come back"
+    )
+
+    verify = sub.add_parser("verify", help="verify hosts against their last patch (rescan and health)")
+    targets(verify, "verify")
+
+    rollback = sub.add_parser("rollback", help="roll hosts back to before a patch job")
+    targets(rollback, "roll back")
+    rollback.add_argument("--job", type=int, help="the patch job to undo (default: each host's newest)")
+    rollback.add_argument("--lock-wait", type=float, default=120.0)
+
+    history = sub.add_parser("history", help="jobs that touched a host, with their changes and verification")
+    history.add_argument("name")
+    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--json", action="store_true")
     return p
 
 
@@ -108,6 +148,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return _hosts(args, out)
         if args.command == "scan":
             return _scan(args, out)
+        if args.command in ("patch", "verify", "rollback"):
+            return _change(args, out)
+        if args.command == "history":
+            return _history(args, out)
         raise ConfigError(f"Unknown command {args.command!r}.")
     except (ConfigError, ImportFormatError) as exc:
         print(f"patchdesk: {exc}", file=sys.stderr)
@@ -130,8 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _open(args: argparse.Namespace) -> Any:
     from db.database import open_database
+    from db.jobs import mark_interrupted
 
-    return open_database(args.db)
+    db = open_database(args.db)
+    # A console killed mid-job left steps "running": say they were interrupted, before anything else.
+    marked = mark_interrupted(db)
+    if marked:
+        logger.warning("marked %d unfinished host step(s) of an earlier run as interrupted", marked)
+    return db
 
 
 def _secrets() -> Any:
@@ -368,6 +418,202 @@ def _scan(args: argparse.Namespace, out: TextIO) -> int:
             )
         _print_table(out, ["HOST", "STATUS", "URGENT", "IMPORTANT", "NONCRIT", "REBOOT", "ERROR"], rows)
     return worst
+
+
+# -- patch / verify / rollback ----------------------------------------------------------------------
+
+
+def _targets(db: Any, args: argparse.Namespace) -> list[Host]:
+    from db import hosts as db_hosts
+
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1.")
+    if args.all and args.names:
+        raise ConfigError("Give host names or --all, not both.")
+    if not args.all and not args.names:
+        raise ConfigError(f"Name the hosts to {args.command}, or use --all.")
+    hosts = db_hosts.list_hosts(db) if args.all else db_hosts.get_hosts_by_name(db, args.names)
+    if not hosts:
+        raise ConfigError("The inventory is empty: add hosts with `patchdesk hosts add` or `hosts import`.")
+    return hosts
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ConfigError("An empty list was given.")
+    return items
+
+
+def _change(args: argparse.Namespace, out: TextIO) -> int:
+    from app.jobs.runner import JobRunner
+    from app.jobs.selection import selections_for
+    from app.models import Classification, RebootPolicy
+    from db.database import default_db_path
+
+    db = _open(args)
+    hosts = _targets(db, args)
+    runner = JobRunner(
+        args.db or default_db_path(),
+        secrets=_secrets(),
+        concurrency=args.concurrency,
+        host_deadline=args.deadline,
+        connect_timeout=args.connect_timeout,
+    )
+    try:
+        if args.command == "patch":
+            classes = _split(args.classification)
+            chosen = (
+                {Classification(parse_choice(Classification, c, "--classification")) for c in classes}
+                if classes
+                else None
+            )
+            packages = set(_split(args.packages) or []) or None
+            reboot = (
+                RebootPolicy(parse_choice(RebootPolicy, args.reboot, "--reboot")) if args.reboot else None
+            )
+            selections = selections_for(db, hosts, classifications=chosen, packages=packages)
+            if args.dry_run:
+                handle = runner.start_plan(db, hosts, selections, accept_new_keys=True)
+            else:
+                handle = runner.start_patch(
+                    db,
+                    hosts,
+                    selections,
+                    reboot=reboot,
+                    verify=not args.no_verify,
+                    accept_new_keys=True,
+                    lock_wait=args.lock_wait,
+                    reboot_timeout=args.reboot_timeout,
+                )
+        elif args.command == "verify":
+            handle = runner.start_verify(db, hosts, accept_new_keys=True)
+        else:
+            handle = runner.start_rollback(
+                db, hosts, job_id=args.job, accept_new_keys=True, lock_wait=args.lock_wait
+            )
+        handle.wait()
+    finally:
+        runner.close()
+    return _report_change(db, args, hosts, handle, out)
+
+
+def _report_change(db: Any, args: argparse.Namespace, hosts: list[Host], handle: Any, out: TextIO) -> int:
+    from app.jobs.patching import PatchResult, RollbackResult
+    from app.models import InstallPlan
+    from app.policy.verify import Verification
+
+    worst = EXIT_OK
+    report = []
+    for host in hosts:
+        assert host.id is not None
+        outcome = handle.outcomes.get(host.id)
+        state = outcome.state if outcome else StepState.FAILED
+        status = {StepState.SUCCEEDED: "ok", StepState.UNREACHABLE: "unreachable"}.get(state, "failed")
+        entry: dict[str, Any] = {
+            "name": host.name,
+            "status": status,
+            "error": outcome.error if outcome else None,
+        }
+        result = outcome.result if outcome else None
+        verification: Verification | None = None
+        if isinstance(result, InstallPlan):
+            entry["plan"] = [c.as_json() for c in result.changes]
+        elif isinstance(result, PatchResult):
+            entry["plan"] = [c.as_json() for c in result.plan.changes]
+            entry["changes"] = [c.as_json() for c in result.changes]
+            entry["rebooted"] = result.rebooted
+            entry["reboot_required"] = result.reboot_required
+            verification = result.verification
+        elif isinstance(result, RollbackResult):
+            entry["restored"] = [c.as_json() for c in result.restored]
+            verification = result.verification
+        elif isinstance(result, Verification):
+            verification = result
+        if verification is not None:
+            entry["verification"] = verification.as_json()
+            if str(verification.verdict) == "red":
+                worst = EXIT_FAILED
+        if status != "ok":
+            worst = EXIT_FAILED
+        report.append(entry)
+    if args.json:
+        json.dump({"job": handle.job_id, "hosts": report}, out, indent=2)
+        out.write("\n")
+        return worst
+    for e in report:
+        head = f"{e['name']}: {e['status']}"
+        if e.get("verification"):
+            head += f", verification {e['verification']['verdict']}"
+        print(head, file=out)
+        if e["error"]:
+            print(f"  error: {e['error']}", file=out)
+        for key, label in (
+            ("plan", "would change" if args.command == "patch" and getattr(args, "dry_run", False) else None),
+            ("changes", "changed"),
+            ("restored", "restored"),
+        ):
+            if not label or not e.get(key):
+                continue
+            for c in e[key]:
+                print(f"  {label}: {c['name']} {c['from'] or '-'} -> {c['to'] or '-'}", file=out)
+        if e.get("reboot_required"):
+            print("  a reboot is required", file=out)
+        for reason in (e.get("verification") or {}).get("reasons", []):
+            print(f"  - {reason}", file=out)
+    print(f"Job {handle.job_id}.", file=out)
+    return worst
+
+
+def _history(args: argparse.Namespace, out: TextIO) -> int:
+    from db import changes as db_changes
+    from db import hosts as db_hosts
+    from db import jobs as db_jobs
+
+    db = _open(args)
+    host = db_hosts.find_host(db, args.name)
+    if host is None or host.id is None:
+        raise ConfigError(f"Unknown host {args.name!r}. See `patchdesk hosts list`.")
+    entries: list[dict[str, Any]] = []
+    for job, step in db_jobs.host_history(db, host.id, args.limit):
+        v = db_changes.verification_for(db, job.id, host.id)
+        entries.append(
+            {
+                "job": job.id,
+                "kind": str(job.kind),
+                "trigger": str(job.trigger),
+                "state": str(step.state),
+                "started": step.started_at.isoformat() if step.started_at else None,
+                "finished": step.finished_at.isoformat() if step.finished_at else None,
+                "error": step.error,
+                "changes": [c.as_json() for c in db_changes.changes(db, job.id, host.id)],
+                "rolled_back_by": db_changes.rolled_back_by(db, job.id, host.id),
+                "verification": {"verdict": v.verdict, "reasons": list(v.reasons)} if v else None,
+            }
+        )
+    if args.json:
+        json.dump({"host": host.name, "jobs": entries}, out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    rows = [
+        [
+            str(e["job"]),
+            e["kind"],
+            e["state"],
+            (e["started"] or "")[:19].replace("T", " "),
+            str(len(e["changes"])),
+            (e["verification"] or {}).get("verdict", ""),
+            f"by job {e['rolled_back_by']}" if e["rolled_back_by"] else "",
+            e["error"] or "",
+        ]
+        for e in entries
+    ]
+    _print_table(
+        out, ["JOB", "KIND", "STATE", "STARTED (UTC)", "CHANGES", "VERIFY", "ROLLED BACK", "ERROR"], rows
+    )
+    return EXIT_OK
 
 
 # -- output -----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app.errors import ConfigError
-from app.models import Criticality, Host, Ring, TransportKind
+from app.models import Host, StrEnum, TransportKind
 
 _NAME_BAD = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -32,7 +32,7 @@ def validate_host(host: Host) -> None:
 
 
 def parse_choice(
-    enum_type: type[TransportKind] | type[Ring] | type[Criticality], value: str, what: str
+    enum_type: type[StrEnum], value: str, what: str
 ) -> str:
     """Normalise a user-typed enum value, with a sentence listing the choices when it is wrong."""
     v = value.strip().lower()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import getpass
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +18,19 @@ from sqlite_utils import Database
 
 from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle
 from app.jobs.events import Event
+from app.jobs.patching import (
+    LOCK_WAIT,
+    REBOOT_TIMEOUT,
+    HostSelection,
+    patch_host,
+    plan_host,
+    rollback_host,
+    verify_host,
+)
 from app.jobs.recorder import Recorder
+from app.jobs.selection import rollback_request, verify_request
 from app.jobs.tasks import scan_host
-from app.models import Host, JobKind, JobTrigger
+from app.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.transports.factory import TransportFactory
 from db import hosts as db_hosts
 from db import jobs as db_jobs
@@ -69,6 +79,128 @@ class JobRunner:
             engine.add_listener(listener)
         return engine
 
+    def _start(
+        self,
+        db: Database,
+        kind: JobKind,
+        hosts: Sequence[Host],
+        task: Callable[..., object],
+        *,
+        params: dict[str, object],
+        accept_new_keys: bool,
+        concurrency: int | None,
+        trigger: JobTrigger,
+    ) -> JobHandle:
+        concurrency = concurrency or self.concurrency
+        job_id = db_jobs.create_job(
+            db, kind, hosts, trigger=trigger, params=params, concurrency=concurrency, actor=_actor()
+        )
+        engine = self._engine(db, hosts, accept_new_keys)
+        return engine.start(job_id, kind, hosts, task, concurrency=concurrency)
+
+    def start_plan(
+        self,
+        db: Database,
+        hosts: Sequence[Host],
+        selections: Mapping[int, HostSelection],
+        *,
+        accept_new_keys: bool = False,
+        concurrency: int | None = None,
+    ) -> JobHandle:
+        """Read-only preview: what patching ``selections`` would change on each host."""
+        return self._start(
+            db,
+            JobKind.PLAN,
+            hosts,
+            functools.partial(plan_host, selections=selections),
+            params={"selections": _selections_json(selections)},
+            accept_new_keys=accept_new_keys,
+            concurrency=concurrency,
+            trigger=JobTrigger.MANUAL,
+        )
+
+    def start_patch(
+        self,
+        db: Database,
+        hosts: Sequence[Host],
+        selections: Mapping[int, HostSelection],
+        *,
+        reboot: RebootPolicy | None = None,
+        verify: bool = True,
+        accept_new_keys: bool = False,
+        concurrency: int | None = None,
+        trigger: JobTrigger = JobTrigger.MANUAL,
+        lock_wait: float = LOCK_WAIT,
+        reboot_timeout: float = REBOOT_TIMEOUT,
+    ) -> JobHandle:
+        task = functools.partial(
+            patch_host,
+            selections=selections,
+            reboot=reboot,
+            verify=verify,
+            lock_wait=lock_wait,
+            reboot_timeout=reboot_timeout,
+        )
+        params: dict[str, object] = {
+            "selections": _selections_json(selections),
+            "reboot": str(reboot) if reboot else None,
+            "verify": verify,
+        }
+        return self._start(
+            db,
+            JobKind.PATCH,
+            hosts,
+            task,
+            params=params,
+            accept_new_keys=accept_new_keys,
+            concurrency=concurrency,
+            trigger=trigger,
+        )
+
+    def start_verify(
+        self,
+        db: Database,
+        hosts: Sequence[Host],
+        *,
+        accept_new_keys: bool = False,
+        concurrency: int | None = None,
+    ) -> JobHandle:
+        """Verify each host against its last patch job (or just rescan and check health without one)."""
+        requests = {h.id: verify_request(db, h) for h in hosts if h.id is not None}
+        return self._start(
+            db,
+            JobKind.VERIFY,
+            hosts,
+            functools.partial(verify_host, requests=requests),
+            params={"subjects": {str(k): v.subject_job_id for k, v in requests.items()}},
+            accept_new_keys=accept_new_keys,
+            concurrency=concurrency,
+            trigger=JobTrigger.MANUAL,
+        )
+
+    def start_rollback(
+        self,
+        db: Database,
+        hosts: Sequence[Host],
+        *,
+        job_id: int | None = None,
+        accept_new_keys: bool = False,
+        concurrency: int | None = None,
+        lock_wait: float = LOCK_WAIT,
+    ) -> JobHandle:
+        """Roll each host back to before ``job_id`` (default: its newest patch not yet rolled back)."""
+        requests = {h.id: rollback_request(db, h, job_id) for h in hosts if h.id is not None}
+        return self._start(
+            db,
+            JobKind.ROLLBACK,
+            hosts,
+            functools.partial(rollback_host, requests=requests, lock_wait=lock_wait),
+            params={"subjects": {str(k): v.subject_job_id for k, v in requests.items()}},
+            accept_new_keys=accept_new_keys,
+            concurrency=concurrency,
+            trigger=JobTrigger.MANUAL,
+        )
+
     def start_scan(
         self,
         db: Database,
@@ -107,3 +239,7 @@ def _actor() -> str:
         return getpass.getuser()
     except Exception:  # no login name (some service contexts): still record the job
         return "unknown"
+
+
+def _selections_json(selections: Mapping[int, HostSelection]) -> dict[str, object]:
+    return {str(k): {"names": list(v.names), "security": list(v.security)} for k, v in selections.items()}

@@ -446,16 +446,39 @@ class AptAdapter(Adapter):
         timeout: float = 3600,
         lock_wait: float = 120,
     ) -> str | None:
-        result = transport.run(
-            install_command(names, lock_wait),
-            sudo=True,
-            env=_INSTALL_ENV,
-            timeout=timeout + lock_wait,
-            on_output=on_output,
+        result = self._run_changing(
+            transport, install_command(names, lock_wait), timeout + lock_wait, on_output, log
         )
         if not result.ok:
             raise describe_failure(result, self._host(transport), what="install the updates")
         return None
+
+    def _run_changing(
+        self,
+        transport: Transport,
+        command: list[str],
+        timeout: float,
+        on_output: OutputCallback | None,
+        log: LogFn | None,
+    ) -> CommandResult:
+        """Run an apt command that changes the host; finish an interrupted dpkg run first if needed.
+
+        A dpkg run cut short (a dropped connection, a killed console) leaves packages half-configured
+        and apt refuses everything until ``dpkg --configure -a`` has run; doing that for the
+        administrator is what they would do by hand, and it only completes work already started.
+        """
+        result = transport.run(command, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output)
+        if not result.ok and _DPKG_INTERRUPTED in (result.err + result.out):
+            _log(
+                log, "warning", "An earlier dpkg run was interrupted; completing it with dpkg --configure -a"
+            )
+            fix = transport.run(
+                CONFIGURE_PENDING, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output
+            )
+            if not fix.ok:
+                raise describe_failure(fix, self._host(transport), what="finish the interrupted dpkg run")
+            result = transport.run(command, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output)
+        return result
 
     def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
         if not names:
@@ -479,12 +502,8 @@ class AptAdapter(Adapter):
     ) -> None:
         if not changes:
             return
-        result = transport.run(
-            rollback_command(changes, lock_wait),
-            sudo=True,
-            env=_INSTALL_ENV,
-            timeout=timeout + lock_wait,
-            on_output=on_output,
+        result = self._run_changing(
+            transport, rollback_command(changes, lock_wait), timeout + lock_wait, on_output, log
         )
         if not result.ok:
             raise describe_failure(result, self._host(transport), what="roll back")
@@ -514,6 +533,8 @@ _INSTALL_OPTIONS = (
     "-o",
     "APT::Get::Show-Versions=true",
 )
+_DPKG_INTERRUPTED = "dpkg was interrupted"
+CONFIGURE_PENDING = ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"]
 _INSTALL_ENV = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
 
 

@@ -3,8 +3,9 @@
 Pure: the task collects the evidence (snapshots, rescans, health before and after) and this module
 decides. Red means the change did not do what it should (a package is not at the intended version, a
 security update it was meant to fix is still pending, services failed); amber means it did, but
-something deserves a look (a new error in the journal, load far above the baseline, checks that are not
-available on the host); green means every available check passed.
+something deserves a look (a new error in the journal, load far above the baseline); green means every
+check that could run passed. Checks that cannot run on a host (no systemd, no journal) are listed as
+notes and do not colour the verdict: a container is not unhealthy for lacking systemd.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def judge(
     red: list[str] = []
     amber: list[str] = []
     ok: list[str] = []
+    notes: list[str] = []  # checks that could not run here: said plainly, but they do not colour the verdict
 
     wrong = [
         f"{name} is at {installed.get(name) or 'not installed'}, expected {want or 'not installed'}"
@@ -76,7 +78,7 @@ def judge(
     if health_after is not None:
         h = health_after
         if h.system_state is None:
-            amber.append(
+            notes.append(
                 "service manager not available on this host (no systemd): service health not checked"
             )
         elif h.system_state not in ("running",):
@@ -91,11 +93,11 @@ def judge(
         for svc in services:
             state = h.services.get(svc)
             if state is None or state == "unknown":
-                amber.append(f"service {svc}: state not available")
+                notes.append(f"service {svc}: state not available")
             elif state != "active":
                 red.append(f"service {svc} is {state}")
         if h.journal_errors is None:
-            amber.append("system journal not available: new errors not checked")
+            notes.append("system journal not available: new errors not checked")
         elif h.journal_errors:
             amber.append(f"{len(h.journal_errors)} new error(s) in the journal, e.g. {h.journal_errors[0]}")
         if health_before is not None:
@@ -116,4 +118,4 @@ def judge(
                     f"was {health_before.mem_available_kb // 1024} MiB before the change"
                 )
     verdict = Verdict.RED if red else Verdict.AMBER if amber else Verdict.GREEN
-    return Verification(verdict, tuple(red + amber + (ok if not red else [])))
+    return Verification(verdict, tuple(red + amber + (ok if not red else []) + notes))

@@ -1,0 +1,93 @@
+"""Deciding, on the caller's side, what a job does on each host (read from the database).
+
+Tasks run on worker threads and never read the database; everything they need is computed here first:
+which pending updates to install, which change record to roll back, what a verification expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from sqlite_utils import Database
+
+from app.errors import ConfigError
+from app.jobs.patching import HostSelection, RollbackRequest, VerifyRequest
+from app.models import Classification, Host, PendingUpdate
+from db import changes as db_changes
+from db import jobs as db_jobs
+from db import scans as db_scans
+
+
+def select_updates(
+    pending: Sequence[PendingUpdate],
+    *,
+    classifications: Collection[Classification] | None = None,
+    packages: Collection[str] | None = None,
+) -> HostSelection:
+    """The updates to install from a host's pending list: by classification and/or by name.
+
+    New packages (no installed version) are never named: they come in as dependencies of what is named.
+    """
+    chosen = [
+        u
+        for u in pending
+        if u.installed is not None
+        and (classifications is None or u.classification in classifications)
+        and (packages is None or u.name in packages)
+    ]
+    names = tuple(sorted({u.name for u in chosen}))
+    return HostSelection(names, tuple(sorted({u.name for u in chosen if u.security})))
+
+
+def selections_for(
+    db: Database,
+    hosts: Sequence[Host],
+    *,
+    classifications: Collection[Classification] | None = None,
+    packages: Collection[str] | None = None,
+) -> dict[int, HostSelection]:
+    out: dict[int, HostSelection] = {}
+    for h in hosts:
+        assert h.id is not None
+        out[h.id] = select_updates(
+            db_scans.pending_for_host(db, h.id), classifications=classifications, packages=packages
+        )
+    return out
+
+
+def rollback_request(db: Database, host: Host, job_id: int | None) -> RollbackRequest:
+    """What rolling ``host`` back to before ``job_id`` means; a clear error when there is nothing."""
+    assert host.id is not None
+    subject = job_id if job_id is not None else db_changes.last_patch_job(db, host.id)
+    if subject is None:
+        raise ConfigError(f"{host.name} has no patch job to roll back. See `patchdesk history {host.name}`.")
+    job = db_jobs.get_job(db, subject)
+    if job is None or str(job.kind) != "patch":
+        raise ConfigError(f"Job {subject} is not a patch job.")
+    by = db_changes.rolled_back_by(db, subject, host.id)
+    if by is not None:
+        raise ConfigError(f"Job {subject} on {host.name} was already rolled back by job {by}.")
+    changes = tuple(db_changes.changes(db, subject, host.id))
+    snap = db_changes.snapshot(db, subject, host.id)
+    if not changes and not snap:
+        raise ConfigError(f"Job {subject} changed nothing on {host.name}; there is nothing to roll back.")
+    return RollbackRequest(subject, changes, snap)
+
+
+def verify_request(db: Database, host: Host) -> VerifyRequest:
+    """Verify against the last patch (its change record and the security updates it targeted)."""
+    assert host.id is not None
+    subject = db_changes.last_patch_job(db, host.id)
+    if subject is None:
+        return VerifyRequest(None, {})
+    job = db_jobs.get_job(db, subject)
+    expected = {c.name: c.to_version for c in db_changes.changes(db, subject, host.id)}
+    security: tuple[str, ...] = ()
+    if job is not None:
+        sel = job.params.get("selections", {})
+        if isinstance(sel, Mapping):
+            entry = sel.get(str(host.id), {})
+            if isinstance(entry, Mapping):
+                security = tuple(str(x) for x in entry.get("security", []))
+    since = job.started_at.timestamp() if job is not None and job.started_at else None
+    return VerifyRequest(subject, expected, security, since)
