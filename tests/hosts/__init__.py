@@ -5,6 +5,8 @@
         hosts = cluster.start(3)          # pdhost01..03 on 127.0.10.1..3:22, real sshd + apt/dpkg
         hosts[0].run("apt-get -s dist-upgrade")
 
+The rpm flavour (dnf/rpm hosts on 127.0.20.x): ``RpmHostCluster`` and ``SYNTHETIC_RPMS``.
+
 See tests/hosts/README.md.
 """
 
@@ -20,6 +22,8 @@ from .recipe import (
     SYNTHETIC_CVES,
     SYNTHETIC_PACKAGES,
 )
+from .rpmcluster import RpmHostCluster, RpmTestHost
+from .rpmrecipe import SYNTHETIC_ADVISORIES, SYNTHETIC_RPMS
 
 __all__ = [
     "ADMIN_USER",
@@ -31,6 +35,10 @@ __all__ = [
     "SYNTHETIC_CVES",
     "SYNTHETIC_PACKAGES",
     "HostCluster",
+    "RpmHostCluster",
+    "RpmTestHost",
+    "SYNTHETIC_ADVISORIES",
+    "SYNTHETIC_RPMS",
     "HostsError",
     "TestHost",
     "hosts_available",

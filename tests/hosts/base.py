@@ -95,7 +95,11 @@ MMDEBSTRAP_OPTIONS: tuple[str, ...] = (
 )
 
 
-def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
+def _customize_common_lines(init: Path) -> list[str]:
+    """The part of the customize hook every flavour of base shares: users, sudo, sshd, the init.
+
+    Also used by the rpm flavour (rpmbase.py); the Debian base's hook is this plus its apt repository.
+    """
     u = recipe.USERS
     lines = [
         "#!/bin/sh",
@@ -138,6 +142,13 @@ def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
         'rm -f "$T"/etc/ssh/ssh_host_*',
         ': > "$T/etc/machine-id"',
         f'install -m 755 "{init}" "$T/usr/local/sbin/pd-init"',
+    ]
+    return lines
+
+
+def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
+    lines = _customize_common_lines(init)
+    lines += [
         # the local signed repository, and nothing else, as apt source
         'mkdir -p "$T/srv"',
         f'cp -a "{repo_src}" "$T/srv/repo"',
@@ -380,32 +391,44 @@ def _pipe(producer: list[str], consumer: list[str], *, stdout=None, stdin=None, 
         )
 
 
-def ensure_base(cache_dir: Path | None = None, *, log=None) -> Path:
-    """Return the unpacked base root filesystem, building or unpacking it first if needed."""
+def ensure_base(
+    cache_dir: Path | None = None,
+    *,
+    log=None,
+    flavor: str = "base",
+    recipe_hash: str | None = None,
+    build=None,
+) -> Path:
+    """Return the unpacked base root filesystem, building or unpacking it first if needed.
+
+    ``flavor``, ``recipe_hash`` and ``build(rootfs, log=)`` let another kind of base (rpmbase.py) share
+    the caching: it lives in ``<flavor>-<recipe_hash>``; the defaults are the Debian base.
+    """
     cache_dir = Path(cache_dir or DEFAULT_CACHE_DIR)
-    h = base_hash()
+    h = recipe_hash or base_hash()
+    build = build or _build
     ext, comp, decomp = _compressor()
-    base_dir = cache_dir / f"base-{h}"
+    base_dir = cache_dir / f"{flavor}-{h}"
     rootfs = base_dir / "rootfs"
     if (base_dir / "READY").exists():
         os.utime(base_dir / "READY")  # "last used", for pruning
         return rootfs
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(cache_dir / f"base-{h}.lock"):
+    with _locked(cache_dir / f"{flavor}-{h}.lock"):
         if (base_dir / "READY").exists():
             return rootfs
-        tarballs = [cache_dir / f"base-{h}{e}" for e in (".tar.zst", ".tar.gz")]
+        tarballs = [cache_dir / f"{flavor}-{h}{e}" for e in (".tar.zst", ".tar.gz")]
         tarball = next(
             (t for t in tarballs if t.exists() and (t.suffix != ".zst" or shutil.which("zstd"))), None
         )
-        staging = cache_dir / f"base-{h}.tmp"
+        staging = cache_dir / f"{flavor}-{h}.tmp"
         safe_rmtree(staging)
         safe_rmtree(base_dir)
         staging.mkdir()
         t0 = time.monotonic()
         if tarball is None:
-            _build(staging / "rootfs", log=log)
-            tarball = cache_dir / f"base-{h}{ext}"
+            build(staging / "rootfs", log=log)
+            tarball = cache_dir / f"{flavor}-{h}{ext}"
             tmp_tar = tarball.with_name(tarball.name + ".part")
             with open(tmp_tar, "wb") as fh:
                 _pipe(
@@ -447,14 +470,14 @@ def ensure_base(cache_dir: Path | None = None, *, log=None) -> Path:
             + "\n"
         )
         staging.rename(base_dir)
-        _prune_old(cache_dir, keep=h)
+        _prune_old(cache_dir, keep=h, flavor=flavor)
     return rootfs
 
 
-def _prune_old(cache_dir: Path, keep: str, max_age_days: float = 7) -> None:
+def _prune_old(cache_dir: Path, keep: str, max_age_days: float = 7, flavor: str = "base") -> None:
     """Remove cached bases of other recipes unused for ``max_age_days`` and not in use by any host."""
     in_use = {e for pid in all_pids() for e in proc_environ(pid) if e.startswith(b"PD_LOWER=")}
-    for ready in cache_dir.glob("base-*/READY"):
+    for ready in cache_dir.glob(f"{flavor}-*/READY"):
         d = ready.parent
         if keep in d.name or time.time() - ready.stat().st_mtime < max_age_days * 86400:
             continue

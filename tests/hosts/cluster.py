@@ -657,6 +657,9 @@ def reap_stale_hosts() -> int:
 class HostCluster:
     """A set of test hosts sharing one cached base, one client key and one work dir."""
 
+    #: the class of the hosts ``start`` creates (the rpm flavour, rpmcluster.py, uses its own)
+    host_class: type[TestHost] = TestHost
+
     def __init__(
         self,
         cache_dir: Path | None = None,
@@ -690,7 +693,7 @@ class HostCluster:
         self.work_dir.chmod(0o755)
         atexit.register(self.stop_all)
         try:
-            self.lower = ensure_base(self.cache_dir)
+            self.lower = self._ensure_lower()
             self._time_ns = _time_ns_supported()
             self._setup_script = self.work_dir / "pd-setup.sh"
             self._setup_script.write_text(SETUP_SCRIPT)
@@ -699,6 +702,10 @@ class HostCluster:
         except BaseException:
             self.stop_all()
             raise
+
+    def _ensure_lower(self) -> Path:
+        """The unpacked base root filesystem the hosts share (overridden by other flavours)."""
+        return ensure_base(self.cache_dir)
 
     def __enter__(self) -> HostCluster:
         return self
@@ -727,7 +734,7 @@ class HostCluster:
             for k in range(n):
                 i = self._next_index
                 self._next_index += 1
-                host = TestHost(self, i, f"{prefix}{i:02d}", f"{self.subnet}.{i}", keys[k])
+                host = self.host_class(self, i, f"{prefix}{i:02d}", f"{self.subnet}.{i}", keys[k])
                 self.hosts.append(host)
                 new.append(host)
             for host in new:
