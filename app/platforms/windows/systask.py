@@ -1,0 +1,337 @@
+"""Run a PowerShell payload as SYSTEM through a one-shot scheduled task, and poll for its result.
+
+Why: the Windows Update Agent refuses to download or install (and on recent Windows even to search)
+for a remote logon, wusa.exe refuses remote sessions, and winget does not run under a plain WinRM
+logon. A scheduled task running as SYSTEM has none of these limits.
+
+How:
+
+1. One short WinRM call writes the payload (wrapped in :data:`TASK_WRAPPER`) to
+   ``C:\\ProgramData\\Patchdesk\\tasks\\<id>\\run.ps1``, registers ``\\Patchdesk\\Patchdesk-<id>`` to run
+   it as SYSTEM, starts it and returns the host's boot time. ``C:\\ProgramData\\Patchdesk`` gets an
+   explicit ACL (SYSTEM and Administrators only, owner Administrators): ordinary users may create
+   folders in ProgramData, and a script that SYSTEM runs must not be writable by them.
+2. The wrapper writes ``status.json`` next to the script (atomically: a temporary file, then a rename)
+   as it goes: ``{"state": "running"|"done"|"failed", "phase", "progress", "runs", "result", "error"}``.
+3. The console polls with short WinRM calls. A dropped connection or a restarted host is not an error:
+   the poll is repeated until the timeout. The task also has an at-startup trigger, so a payload killed
+   by a restart runs again when the host is back; payloads are written to be re-run (an update already
+   installed is reported as such), and the wrapper exits at once if ``status.json`` already says done.
+4. When the status is final, the task and its folder are deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import (
+    AdapterError,
+    CancelledError,
+    CommandTimeoutError,
+    DeadlineExceededError,
+    TransportError,
+    UnreachableError,
+)
+from app.platforms.windows.scripts import BOOT_TIME, render
+from app.transports.base import Transport
+
+logger = logging.getLogger(__name__)
+
+#: The task's own time limit on the host, beyond which Task Scheduler stops it.
+DEFAULT_TASK_LIMIT = 4 * 3600
+#: How long a task may sit in "Ready" without a final status before we call it dead (it runs again
+#: at startup, so after a restart we give it longer).
+DEAD_TASK_GRACE = 60.0
+DEAD_TASK_GRACE_AFTER_RESTART = 300.0
+#: Timeout of one poll command.
+POLL_COMMAND_TIMEOUT = 60.0
+#: Longest status file we accept.
+MAX_STATUS = 8 * 1024 * 1024
+
+TASK_PATH = "\\Patchdesk\\"
+
+#: Wraps a payload (itself rendered with ``render``): status file, re-run guard, error capture.
+TASK_WRAPPER = r"""# patchdesk:task
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$PatchdeskStatus = Join-Path $PSScriptRoot 'status.json'
+function Write-PatchdeskStatus([hashtable]$s) {
+  $s['updated'] = (Get-Date).ToUniversalTime().ToString('o')
+  $json = ConvertTo-Json -InputObject $s -Depth 8 -Compress
+  $tmp = $PatchdeskStatus + '.tmp'
+  [System.IO.File]::WriteAllText($tmp, $json, (New-Object System.Text.UTF8Encoding $false))
+  Move-Item -LiteralPath $tmp -Destination $PatchdeskStatus -Force
+}
+$PatchdeskRuns = 1
+if (Test-Path -LiteralPath $PatchdeskStatus) {
+  $old = $null
+  try { $old = [System.IO.File]::ReadAllText($PatchdeskStatus) | ConvertFrom-Json } catch { }
+  if ($old -and ($old.state -eq 'done' -or $old.state -eq 'failed')) { exit 0 }
+  if ($old) { $PatchdeskRuns = [int]$old.runs + 1 }
+}
+function Update-PatchdeskProgress([string]$phase, [int]$progress) {
+  Write-PatchdeskStatus @{ state = 'running'; phase = $phase; progress = $progress; runs = $PatchdeskRuns }
+}
+Update-PatchdeskProgress 'starting' 0
+try {
+  $PatchdeskResult = & {
+@PAYLOAD@
+  }
+  Write-PatchdeskStatus @{ state = 'done'; phase = 'done'; progress = 100; runs = $PatchdeskRuns; result = $PatchdeskResult }
+} catch {
+  $hr = $_.Exception.HResult
+  Write-PatchdeskStatus @{ state = 'failed'; phase = 'failed'; runs = $PatchdeskRuns; error = ($_ | Out-String).Trim(); hresult = ('0x{0:X8}' -f $hr) }
+}
+"""
+
+START_BODY = r"""$ErrorActionPreference = 'Stop'
+$root = Join-Path $env:ProgramData 'Patchdesk'
+if (-not (Test-Path -LiteralPath $root)) { New-Item -ItemType Directory -Path $root | Out-Null }
+# SYSTEM and Administrators only: ordinary users may create folders in ProgramData, and SYSTEM runs
+# what is in here.
+$acl = New-Object System.Security.AccessControl.DirectorySecurity
+$acl.SetAccessRuleProtection($true, $false)
+foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+  $who = New-Object System.Security.Principal.SecurityIdentifier $sid
+  $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule $who, 'FullControl', 'ContainerInherit,ObjectInherit', 'None', 'Allow'))
+}
+$acl.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
+Set-Acl -LiteralPath $root -AclObject $acl
+$dir = Join-Path $root ('tasks\' + $P.id)
+if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force }
+New-Item -ItemType Directory -Path $dir | Out-Null
+$script = Join-Path $dir 'run.ps1'
+[System.IO.File]::WriteAllBytes($script, [System.Convert]::FromBase64String($P.script))
+$name = 'Patchdesk-' + $P.id
+$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $script + '"')
+$principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
+$settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -StartWhenAvailable -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Seconds ([int]$P.limit))
+# At startup too: a payload killed by a restart runs again (and finds its work done, or finishes it).
+$trigger = New-ScheduledTaskTrigger -AtStartup
+Register-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\' -Action $action -Principal $principal -Settings $settings -Trigger $trigger -Force | Out-Null
+Start-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\'
+$boot = @BOOT@
+ConvertTo-Json -Compress -InputObject @{ started = $true; boot = $boot; name = $name }
+""".replace("@BOOT@", BOOT_TIME)
+
+POLL_BODY = r"""$ErrorActionPreference = 'Stop'
+$dir = Join-Path $env:ProgramData ('Patchdesk\tasks\' + $P.id)
+$file = Join-Path $dir 'status.json'
+$status = $null
+if (Test-Path -LiteralPath $file) { $status = [System.IO.File]::ReadAllText($file) }
+$state = 'Missing'
+$task = Get-ScheduledTask -TaskName ('Patchdesk-' + $P.id) -TaskPath '\Patchdesk\' -ErrorAction SilentlyContinue
+if ($task) { $state = [string]$task.State }
+$boot = @BOOT@
+ConvertTo-Json -Compress -InputObject @{ status = $status; task = $state; boot = $boot }
+""".replace("@BOOT@", BOOT_TIME)
+
+CLEANUP_BODY = r"""$dir = Join-Path $env:ProgramData ('Patchdesk\tasks\' + $P.id)
+Unregister-ScheduledTask -TaskName ('Patchdesk-' + $P.id) -TaskPath '\Patchdesk\' -Confirm:$false -ErrorAction SilentlyContinue
+Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction SilentlyContinue
+exit 0
+"""
+
+
+def wrap_payload(payload: str) -> str:
+    """The run.ps1 the task executes: the wrapper around a rendered payload."""
+    return TASK_WRAPPER.replace("@PAYLOAD@", payload)
+
+
+def start_script(task_id: str, payload: str, *, limit: int = DEFAULT_TASK_LIMIT) -> str:
+    script = base64.b64encode(wrap_payload(payload).encode("utf-8")).decode("ascii")
+    return render("task-start", START_BODY, {"id": task_id, "script": script, "limit": int(limit)})
+
+
+def poll_script(task_id: str) -> str:
+    return render("task-poll", POLL_BODY, {"id": task_id})
+
+
+def cleanup_script(task_id: str) -> str:
+    return render("task-cleanup", CLEANUP_BODY, {"id": task_id})
+
+
+@dataclass(frozen=True)
+class PollState:
+    """One look at a task: its status file (None before the first write), task state, boot time."""
+
+    status: dict[str, Any] | None
+    task: str
+    boot: str
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    text = text.strip().lstrip("\ufeff")
+    if not text or len(text) > MAX_STATUS:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_poll(text: str) -> PollState | None:
+    """Parse the poll script's output; None when it is not what the script prints."""
+    outer = _json_object(text)
+    if outer is None:
+        return None
+    raw = outer.get("status")
+    status = _json_object(raw) if isinstance(raw, str) else None
+    task = outer.get("task")
+    boot = outer.get("boot")
+    return PollState(status, task if isinstance(task, str) else "Unknown", boot if isinstance(boot, str) else "")
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """The final status of a task: ``state`` is "done" or "failed"."""
+
+    state: str
+    result: Any
+    error: str
+    hresult: str
+    runs: int
+    restarted: bool  # the host restarted while the task ran
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "done"
+
+
+def new_task_id() -> str:
+    return secrets.token_hex(8)
+
+
+LogCallback = Callable[[str, str], None]
+ProgressCallback = Callable[[str, float], None]
+
+
+def run_system_task(
+    transport: Transport,
+    payload: str,
+    *,
+    what: str,
+    host: str,
+    timeout: float,
+    poll_interval: float = 5.0,
+    log: LogCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    task_id: str | None = None,
+) -> TaskOutcome:
+    """Run ``payload`` (a rendered script) as SYSTEM and return its final status.
+
+    ``what`` names the work for sentences ("the Windows Update search"). Connection losses while
+    polling are logged and retried until ``timeout``; the job deadline and cancel flag of the
+    transport stop the wait (the task itself keeps running on the host, and we say so).
+    """
+    task_id = task_id or new_task_id()
+    deadline = transport.deadline
+    end = time.monotonic() + timeout
+
+    def say(level: str, text: str) -> None:
+        logger.debug("%s: %s", level, text)
+        if log is not None:
+            log(level, text)
+
+    res = transport.run(start_script(task_id, payload, limit=int(max(timeout, 60) + 600)), timeout=120)
+    started = _json_object(res.out)
+    if not res.ok or started is None or started.get("started") is not True:
+        detail = res.err.strip()[:400] or res.out.strip()[:200] or f"exit status {res.exit_status}"
+        raise AdapterError(f"Could not start {what} as a scheduled task on {host}: {detail}")
+    boot0 = str(started.get("boot") or "")
+    say("info", f"Started {what} as SYSTEM task {TASK_PATH}Patchdesk-{task_id} on {host}.")
+
+    restarted = False
+    lost_since: float | None = None
+    idle_since: float | None = None
+    last_phase = ""
+    while True:
+        try:
+            wait = min(poll_interval, max(0.0, end - time.monotonic()))
+            left = deadline.remaining()
+            if left is not None:
+                wait = min(wait, max(0.0, left))
+            if deadline.cancel.wait(wait):
+                raise CancelledError(
+                    f"Cancelled while {what} was running on {host}; the task keeps running there "
+                    f"({TASK_PATH}Patchdesk-{task_id})."
+                )
+            deadline.check()
+        except DeadlineExceededError as exc:
+            raise DeadlineExceededError(
+                f"{host} ran out of its job deadline while {what} was running; the task keeps running "
+                f"there ({TASK_PATH}Patchdesk-{task_id})."
+            ) from exc
+        if time.monotonic() >= end:
+            raise CommandTimeoutError(
+                f"{what[:1].upper()}{what[1:]} on {host} did not finish within {timeout:g} s; it may still "
+                f"be running ({TASK_PATH}Patchdesk-{task_id})."
+            )
+        try:
+            poll = transport.run(poll_script(task_id), timeout=min(POLL_COMMAND_TIMEOUT, max(1.0, end - time.monotonic())))
+        except (UnreachableError, CommandTimeoutError) as exc:
+            if lost_since is None:
+                lost_since = time.monotonic()
+                say("warning", f"Lost contact with {host} while {what} runs ({exc}); still waiting.")
+            continue
+        except TransportError as exc:
+            # e.g. WinRM answering "shell quota exceeded" or a fault while the host boots: keep trying.
+            say("warning", f"{host}: {exc}; retrying.")
+            continue
+        if lost_since is not None:
+            say("info", f"{host} answers again after {time.monotonic() - lost_since:.0f} s.")
+            lost_since = None
+        state = parse_poll(poll.out) if poll.ok else None
+        if state is None:
+            say("warning", f"Unreadable task status from {host}: {poll.err.strip()[:200] or poll.out.strip()[:200]}")
+            continue
+        if boot0 and state.boot and state.boot != boot0 and not restarted:
+            restarted = True
+            say("warning", f"{host} restarted while {what} was running; waiting for the task to resume.")
+        status = state.status or {}
+        s_state = status.get("state")
+        if s_state in ("done", "failed"):
+            _cleanup(transport, task_id, host)
+            runs = status.get("runs")
+            return TaskOutcome(
+                state=str(s_state),
+                result=status.get("result"),
+                error=str(status.get("error") or "")[:2000],
+                hresult=str(status.get("hresult") or ""),
+                runs=runs if isinstance(runs, int) else 1,
+                restarted=restarted,
+            )
+        phase = status.get("phase")
+        progress = status.get("progress")
+        if isinstance(phase, str) and phase != last_phase:
+            last_phase = phase
+            say("info", f"{what}: {phase[:80]}")
+        if on_progress is not None and isinstance(progress, int | float):
+            on_progress(last_phase, max(0.0, min(100.0, float(progress))) / 100.0)
+        if state.task in ("Running", "Queued"):
+            idle_since = None
+            continue
+        if idle_since is None:
+            idle_since = time.monotonic()
+        grace = DEAD_TASK_GRACE_AFTER_RESTART if restarted else DEAD_TASK_GRACE
+        if state.task == "Missing" or time.monotonic() - idle_since > grace:
+            _cleanup(transport, task_id, host)
+            raise AdapterError(
+                f"{what[:1].upper()}{what[1:]} on {host} stopped without a result (task state "
+                f"{state.task[:40]}); see the Task Scheduler history for {TASK_PATH}Patchdesk-{task_id}."
+            )
+
+
+def _cleanup(transport: Transport, task_id: str, host: str) -> None:
+    try:
+        transport.run(cleanup_script(task_id), timeout=60)
+    except TransportError as exc:
+        logger.warning("%s: could not delete task Patchdesk-%s: %s", host, task_id, exc)

@@ -1,0 +1,646 @@
+"""WinRM transport over pywinrm: how Patchdesk reaches Windows hosts without an agent.
+
+Decisions worth knowing:
+
+- **pywinrm's low-level ``Protocol``, not ``Session.run_ps``.** ``run_ps`` waits for output in a loop
+  that retries WS-Management operation timeouts forever. We drive Create / Command / Send / Receive /
+  Signal / Delete ourselves: every Receive carries an ``OperationTimeout`` no longer than what is left
+  of the command's timeout and the job's deadline (and at most :data:`RECEIVE_POLL` seconds, so cancel
+  is noticed promptly). When time runs out or the job is cancelled we Signal ``terminate`` to the
+  command, delete the shell and raise CommandTimeoutError / DeadlineExceededError / CancelledError.
+- **Secure by default.** HTTPS with certificate validation; a CA file or directory per host
+  (``ca_trust_path``); switching validation off is an explicit constructor argument. Plain HTTP is
+  accepted only with NTLM/Kerberos/CredSSP, whose message encryption we *require*
+  (``message_encryption="always"``); Basic over HTTP would put the password and every command on the
+  wire in clear text and is refused with a sentence.
+- **Nothing from the environment by accident.** pywinrm 0.5 reads ``REQUESTS_CA_BUNDLE`` /
+  ``CURL_CA_BUNDLE`` and ``HTTP(S)_PROXY`` unless told otherwise (its ``"legacy_requests"`` defaults).
+  We always pass ``ca_trust_path`` (a path, or None = the bundled certifi roots) and ``proxy`` (a URL,
+  or None = no proxy at all, which pywinrm turns into ``no_proxy=*``).
+- **Commands are PowerShell scripts.** A script runs as ``powershell.exe -NoProfile -NonInteractive
+  -ExecutionPolicy Bypass -EncodedCommand <base64 of UTF-16LE>`` when that fits :data:`MAX_COMMAND_LINE`;
+  a longer one (or one with ``stdin`` data) is sent through the command's stdin by a small fixed
+  bootstrap, in as many WS-Management Send messages as needed, so nothing is ever truncated. The
+  bootstrap hands ``stdin`` bytes to the script as ``$PatchdeskStdin`` (a byte array): PowerShell
+  cannot read a raw binary stdin reliably, and the stdin pipe already carries the script.
+- **Output is UTF-8.** The shell is created with code page 65001 and every script starts with
+  :data:`PROLOGUE`, which sets ``[Console]::OutputEncoding`` to UTF-8 without BOM and silences progress
+  records (which would otherwise arrive as CLIXML noise on stderr). stderr in PowerShell's CLIXML
+  serialisation (``#< CLIXML``) is turned into plain text.
+- **``sudo`` means nothing on Windows** and is ignored: a WinRM logon of an administrator already
+  runs with a full token (local non-builtin accounts need LocalAccountTokenFilterPolicy on the host).
+  :attr:`WinRMTransport.is_root` is therefore True.
+- **Credentials** live only in the pywinrm session object. They never go into a log line, an exception
+  message or the endpoint URL.
+- **One shell per command.** Opening a shell costs one round trip, and it makes every command
+  independent of the last: after a dropped connection or a reboot the next command simply builds a new
+  session and a new shell.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from winrm.exceptions import (
+    InvalidCredentialsError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+from winrm.exceptions import AuthenticationError as WinRMAuthError
+from winrm.protocol import Protocol
+
+from app.errors import (
+    AuthenticationError,
+    CancelledError,
+    CommandTimeoutError,
+    ConfigError,
+    DeadlineExceededError,
+    PatchdeskError,
+    TransportError,
+    UnreachableError,
+)
+from app.models import Host
+from app.transports.base import DEFAULT_COMMAND_TIMEOUT, Command, CommandResult, Deadline, OutputCallback, Transport
+from app.transports.shell import MAX_OUTPUT, CappedBuffer, short_command
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+AUTH_METHODS = ("ntlm", "kerberos", "basic", "credssp")
+#: auth methods whose messages pywinrm can encrypt, so they may run over plain HTTP
+ENCRYPTING_AUTH = frozenset({"ntlm", "kerberos", "credssp"})
+DEFAULT_PORTS = {"https": 5986, "http": 5985}
+
+#: Longest command line we hand to WinRS. cmd.exe stops at 8191 characters; we stay below.
+MAX_COMMAND_LINE = 8000
+#: Longest single Receive wait; keeps cancel and deadlines prompt while output is slow.
+RECEIVE_POLL = 5
+#: Seconds added to an operation timeout for the HTTP read timeout (the server may block that long).
+READ_MARGIN = 10.0
+#: Raw stdin bytes per Send message (pywinrm's envelope limit is 150 KiB, and base64 adds a third).
+SEND_CHUNK = 64 * 1024
+#: How long the clean-up (Signal, Delete) of an abandoned command may take per request.
+ABORT_TIMEOUT = 5
+#: Bytes per round trip when reading a file from the host.
+GET_CHUNK = 4 * 1024 * 1024
+
+POWERSHELL = "powershell.exe"
+POWERSHELL_ARGS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
+
+#: Put in front of every script: UTF-8 output, no progress records on stderr.
+PROLOGUE = (
+    "$ProgressPreference = 'SilentlyContinue'\r\n"
+    "[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false\r\n"
+    "$OutputEncoding = [Console]::OutputEncoding\r\n"
+)
+
+#: Reads the real script (line 1) and the stdin bytes (line 2), both base64, from stdin and runs it.
+#: ``$input`` enumerates stdin lines in ``powershell.exe -EncodedCommand`` (the approach Ansible's
+#: WinRM bootstrap has used for years).
+BOOTSTRAP = (
+    "# patchdesk:bootstrap\r\n"
+    "$patchdeskLines = @($input)\r\n"
+    "$patchdeskScript = [System.Text.Encoding]::UTF8.GetString("
+    "[System.Convert]::FromBase64String([string]$patchdeskLines[0]))\r\n"
+    "$PatchdeskStdin = [byte[]]@()\r\n"
+    "if ($patchdeskLines.Count -gt 1 -and [string]$patchdeskLines[1]) "
+    "{ $PatchdeskStdin = [System.Convert]::FromBase64String([string]$patchdeskLines[1]) }\r\n"
+    "Remove-Variable patchdeskLines\r\n"
+    ". ([ScriptBlock]::Create($patchdeskScript))\r\n"
+)
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+#: PowerShell treats all of these as single quotes inside a single-quoted string.
+_PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+# -- pure helpers ---------------------------------------------------------------------------------------
+
+
+def ps_quote(value: str) -> str:
+    """A PowerShell single-quoted string literal holding ``value`` verbatim (no expansion at all)."""
+    out = []
+    for ch in value:
+        out.append(ch * 2 if ch in _PS_SINGLE_QUOTES else ch)
+    return "'" + "".join(out) + "'"
+
+
+def to_powershell(command: Command) -> str:
+    """A script from a command: a string is a trusted script; a sequence is quoted word by word and
+    run with the call operator, so untrusted words stay data."""
+    if isinstance(command, str):
+        return command
+    words = list(command)
+    if not words:
+        raise ValueError("empty command")
+    return "& " + " ".join(ps_quote(w) for w in words)
+
+
+def env_lines(env: dict[str, str] | None) -> str:
+    if not env:
+        return ""
+    lines = []
+    for key, value in env.items():
+        if not _ENV_NAME.match(key):
+            raise ValueError(f"not a valid environment variable name: {key!r}")
+        lines.append(f"${{env:{key}}} = {ps_quote(value)}\r\n")
+    return "".join(lines)
+
+
+def encode_command(script: str) -> str:
+    """``-EncodedCommand`` form of a script: base64 of its UTF-16LE bytes."""
+    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How one script reaches the host: the program, its arguments and what goes to its stdin."""
+
+    arguments: tuple[str, ...]
+    stdin: bytes | None  # None: nothing is sent (console-mode stdin)
+    via_stdin: bool
+
+    @property
+    def command_line(self) -> str:
+        return " ".join((POWERSHELL, *self.arguments))
+
+
+def build_invocation(script: str, stdin: bytes | None = None, *, limit: int = MAX_COMMAND_LINE) -> Invocation:
+    """The command line for ``script`` (already including the prologue), or the bootstrap plus stdin."""
+    direct = (*POWERSHELL_ARGS, encode_command(script))
+    if stdin is None and len(" ".join((POWERSHELL, *direct))) <= limit:
+        return Invocation(direct, None, via_stdin=False)
+    payload = (
+        base64.b64encode(script.encode("utf-8"))
+        + b"\r\n"
+        + base64.b64encode(stdin or b"")
+        + b"\r\n"
+    )
+    return Invocation((*POWERSHELL_ARGS, encode_command(PROLOGUE + BOOTSTRAP)), payload, via_stdin=True)
+
+
+def _unescape_clixml(text: str) -> str:
+    return _CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def clixml_to_text(data: bytes) -> bytes:
+    """Turn PowerShell's CLIXML stderr into plain text; anything else is returned unchanged.
+
+    powershell.exe writes errors, warnings and verbose messages to a redirected stderr as
+    ``#< CLIXML`` followed by an ``<Objs>`` document whose ``<S S="Error">`` strings carry the text,
+    with line breaks escaped as ``_x000D__x000A_``. Progress records (``<Obj S="progress">``) are
+    dropped. Text before the marker (a native program's stderr) is kept.
+    """
+    marker = b"#< CLIXML"
+    idx = data.find(marker)
+    if idx < 0:
+        return data
+    before = data[:idx]
+    rest = data[idx + len(marker) :].lstrip(b"\r\n")
+    pieces: list[str] = []
+    # A command may emit several CLIXML documents (one per pipeline); parse each <Objs>…</Objs>.
+    for doc in re.findall(rb"<Objs\b.*?</Objs>", rest, flags=re.S):
+        try:
+            root = ET.fromstring(doc)  # noqa: S314 - output of the host, no entities are resolved
+        except ET.ParseError:
+            return data
+        for node in root:
+            tag = node.tag.rsplit("}", 1)[-1]
+            if tag != "S" or not node.text:
+                continue
+            stream = node.get("S", "")
+            text = _unescape_clixml(node.text)
+            if stream in ("Warning", "Verbose", "Debug", "Information"):
+                text = f"{stream.upper()}: {text}"
+            pieces.append(text)
+    if not pieces and not re.search(rb"<Objs\b", rest):
+        return data
+    joined = "".join(pieces)
+    lines = [line.rstrip() for line in joined.replace("\r\n", "\n").split("\n")]
+    text = "\n".join(lines).strip("\n")
+    out = before + text.encode("utf-8")
+    return out + b"\n" if text else out
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason from a requests/urllib3 exception chain ("Connection refused", "timed out")."""
+    text = str(exc)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if m:
+        return m.group(1).strip()
+    m = re.search(r"\[SSL: [A-Z_]+\] ([^(')\"]+)", text)
+    if m:
+        return m.group(1).strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the connection was closed by the host"
+    return type(exc).__name__
+
+
+# -- the transport ----------------------------------------------------------------------------------------
+
+
+class WinRMTransport(Transport):
+    """Runs PowerShell scripts on one Windows host over WinRM. Not thread-safe: one per host per job."""
+
+    kind = "winrm"
+
+    #: Per-stream memory cap for one command's output.
+    max_output = MAX_OUTPUT
+    #: Longest command line before a script goes through stdin (tests lower it).
+    max_command_line = MAX_COMMAND_LINE
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        password: str | None,
+        deadline: Deadline | None = None,
+        auth: str = "ntlm",
+        scheme: str = "https",
+        port: int | None = None,
+        ca_trust_path: str | None = None,
+        cert_validation: bool = True,
+        proxy: str | None = None,
+        connect_timeout: float = 10,
+        operation_timeout: float = 20,
+        read_timeout: float = 30,
+    ) -> None:
+        """Check the settings (no network yet: the connection is made by the first command).
+
+        ``ca_trust_path`` is a CA bundle file or a c_rehash'd directory; None uses the bundled certifi
+        roots. ``cert_validation=False`` is the explicit "ignore" choice. ``proxy`` is a proxy URL;
+        None means no proxy (never the environment's). ``operation_timeout`` caps one WS-Management
+        operation; ``read_timeout`` must exceed it (the server may block that long).
+        """
+        super().__init__(deadline)
+        auth = auth.lower()
+        scheme = scheme.lower()
+        if auth not in AUTH_METHODS:
+            raise ConfigError(f"Unknown WinRM authentication {auth!r} for {host.name}; use one of {AUTH_METHODS}.")
+        if scheme not in DEFAULT_PORTS:
+            raise ConfigError(f"Unknown WinRM scheme {scheme!r} for {host.name}; use https or http.")
+        if scheme == "http" and auth not in ENCRYPTING_AUTH:
+            raise ConfigError(
+                f"Refusing Basic authentication over plain HTTP to {host.name}: the password and every "
+                "command would cross the network unencrypted. Use HTTPS (port 5986) or NTLM/Kerberos, "
+                "which encrypt WinRM messages over HTTP."
+            )
+        if read_timeout <= operation_timeout:
+            raise ConfigError("The WinRM read timeout must be longer than the operation timeout.")
+        if not host.user:
+            raise ConfigError(f"No user name is set for {host.name}; WinRM needs one (DOMAIN\\user or user).")
+        self.host = host
+        self.user = host.user
+        self.auth = auth
+        self.scheme = scheme
+        self.port = port or host.port or DEFAULT_PORTS[scheme]
+        self.ca_trust_path = ca_trust_path
+        self.cert_validation = cert_validation
+        self.proxy = proxy
+        self.connect_timeout = connect_timeout
+        self.operation_timeout = operation_timeout
+        self.read_timeout = read_timeout
+        self._password = password
+        address = host.address
+        if ":" in address and not address.startswith("["):
+            address = f"[{address}]"  # IPv6 literal
+        self.endpoint = f"{scheme}://{address}:{self.port}/wsman"
+        self.label = f"{host.name} ({address}:{self.port})"
+        self._proto: Protocol | None = None
+        if not cert_validation:
+            logger.warning("%s: TLS certificate validation is switched OFF for this host", self.label)
+
+    def __repr__(self) -> str:  # never the password
+        return f"<WinRMTransport {self.user}@{self.endpoint} auth={self.auth}>"
+
+    @property
+    def is_root(self) -> bool:
+        """WinRM logons of administrators run elevated; ``sudo`` is ignored on Windows."""
+        return True
+
+    # -- protocol ---------------------------------------------------------------------------------------
+
+    def _protocol(self) -> Protocol:
+        if self._proto is None:
+            if self._password is None and self.auth != "kerberos":
+                raise AuthenticationError(
+                    f"No password is stored for {self.user} on {self.host.name}; WinRM {self.auth} "
+                    "authentication needs one."
+                )
+            try:
+                proto = Protocol(
+                    self.endpoint,
+                    transport=self.auth,  # type: ignore[arg-type]
+                    username=self.user,
+                    password=self._password,
+                    # Both always explicit: pywinrm's default "legacy_requests" reads the environment.
+                    ca_trust_path=self.ca_trust_path if self.cert_validation else None,  # type: ignore[arg-type]
+                    server_cert_validation="validate" if self.cert_validation else "ignore",
+                    proxy=self.proxy,
+                    read_timeout_sec=max(2, math.ceil(self.read_timeout)),
+                    operation_timeout_sec=max(1, math.floor(self.operation_timeout)),
+                    message_encryption="always" if self.scheme == "http" else "auto",
+                )
+            except WinRMError as exc:
+                raise self._map(exc, "setting up WinRM") from None
+            self._proto = proto
+        return self._proto
+
+    def _set_timeouts(self, proto: Protocol, operation: int) -> None:
+        """Per-request timeouts: the WS-Management OperationTimeout, and (connect, read) for HTTP."""
+        proto.operation_timeout_sec = operation
+        # requests accepts a (connect, read) pair; pywinrm passes the attribute straight through.
+        proto.transport.read_timeout_sec = (self.connect_timeout, operation + READ_MARGIN)  # type: ignore[assignment]
+
+    def _call(self, doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One pywinrm request, with its failures turned into known errors."""
+        try:
+            return fn(*args, **kwargs)
+        except WinRMOperationTimeoutError:
+            raise
+        except PatchdeskError:
+            raise
+        except (requests.RequestException, WinRMError, WinRMTransportError, ET.ParseError, StopIteration) as exc:
+            err = self._map(exc, doing)
+            if isinstance(err, UnreachableError | CommandTimeoutError | AuthenticationError):
+                self._drop()
+            raise err from None
+
+    def _drop(self) -> None:
+        """Forget the HTTP session (after a lost connection or a reboot the next call starts afresh)."""
+        proto, self._proto = self._proto, None
+        if proto is not None:
+            try:
+                proto.transport.close_session()
+            except Exception:  # closing is best effort
+                logger.debug("closing the WinRM session of %s failed", self.label, exc_info=True)
+
+    def _map(self, exc: BaseException, doing: str) -> PatchdeskError:
+        """The sentence for a pywinrm/requests failure. Never includes the password."""
+        if isinstance(exc, InvalidCredentialsError | WinRMAuthError):
+            return AuthenticationError(
+                f"WinRM on {self.label} refused the credentials for {self.user} ({self.auth}): check the "
+                "user name (DOMAIN\\user or user@domain), the stored password, and that the account may "
+                "log on remotely (Administrators or Remote Management Users)."
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            text = str(exc)
+            if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+                return TransportError(
+                    f"The TLS certificate of {self.label} could not be verified ({_reason(exc)}). Set the "
+                    "CA certificate that signed it (a file or directory) in the host's WinRM settings, "
+                    "or, only if you accept that anyone on the network could impersonate the host, "
+                    "switch certificate validation off for this host."
+                )
+            return TransportError(
+                f"TLS with {self.label} failed while {doing} ({_reason(exc)}); is WinRM listening for "
+                f"HTTPS on port {self.port}?"
+            )
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return UnreachableError(f"The proxy {self.proxy} refused the connection to {self.label}.")
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return UnreachableError(
+                f"Could not reach WinRM on {self.label}: no answer within {self.connect_timeout:g} s."
+            )
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return CommandTimeoutError(f"{self.label} stopped answering while {doing}.")
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            if self._proto is not None and doing != "opening a shell":
+                return UnreachableError(f"Lost the connection to {self.label} while {doing}: {_reason(exc)}.")
+            return UnreachableError(f"Could not reach WinRM on {self.label}: {_reason(exc)}.")
+        if isinstance(exc, WSManFaultError):
+            reason = " ".join(str(exc.reason).split())[:300]
+            return TransportError(f"WinRM on {self.label} refused {doing}: {reason}")
+        if isinstance(exc, WinRMTransportError):
+            if exc.code in (404, 405):
+                return TransportError(f"{self.label} answered HTTP {exc.code}: is this a WinRM endpoint?")
+            return TransportError(f"WinRM on {self.label} answered HTTP {exc.code} while {doing}.")
+        if isinstance(exc, ET.ParseError | StopIteration):
+            return TransportError(f"{self.label} sent an answer that is not WS-Management while {doing}.")
+        if isinstance(exc, WinRMError):
+            return TransportError(f"WinRM with {self.label} failed while {doing}: {exc}")
+        return TransportError(f"WinRM with {self.label} failed while {doing}: {type(exc).__name__}")
+
+    # -- running ----------------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Log in now (open and close one shell) rather than on the first command."""
+        proto = self._protocol()
+        self._set_timeouts(proto, max(1, math.floor(self.operation_timeout)))
+        shell = self._call("opening a shell", proto.open_shell, codepage=65001, noprofile=True)
+        self._close_shell(proto, shell)
+
+    def run(
+        self,
+        command: Command,
+        *,
+        sudo: bool = False,
+        timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        on_output: OutputCallback | None = None,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """Run a PowerShell script (``sudo`` is ignored, see the module docstring).
+
+        ``on_output`` receives stdout as it arrives and stderr once, at the end, after CLIXML has been
+        turned into text. ``stdin`` bytes reach the script as ``$PatchdeskStdin``.
+        """
+        script = to_powershell(command)
+        short = short_command(script)
+        budget = self.deadline.clamp(timeout)
+        end = time.monotonic() + budget
+        inv = build_invocation(PROLOGUE + env_lines(env) + script, stdin, limit=self.max_command_line)
+        logger.debug("%s: running %s%s", self.label, short, " (via stdin)" if inv.via_stdin else "")
+        proto = self._protocol()
+        self._set_timeouts(proto, self._op_timeout(end))
+        shell = self._call("opening a shell", proto.open_shell, codepage=65001, noprofile=True)
+        try:
+            return self._execute(proto, shell, inv, on_output, end, budget, short)
+        except (CommandTimeoutError, DeadlineExceededError, CancelledError):
+            logger.info("%s: `%s` stopped (timeout, deadline or cancel)", self.label, short)
+            raise
+
+    def _op_timeout(self, end: float) -> int:
+        left = end - time.monotonic()
+        dl = self.deadline.remaining()
+        if dl is not None:
+            left = min(left, dl)
+        return int(max(1, min(self.operation_timeout, RECEIVE_POLL, math.ceil(left))))
+
+    def _execute(
+        self,
+        proto: Protocol,
+        shell: str,
+        inv: Invocation,
+        on_output: OutputCallback | None,
+        end: float,
+        budget: float,
+        short: str,
+    ) -> CommandResult:
+        command_id: str | None = None
+        try:
+            command_id = self._call(
+                f"starting `{short}`",
+                proto.run_command,
+                shell,
+                POWERSHELL,
+                list(inv.arguments),
+                console_mode_stdin=inv.stdin is None,
+                skip_cmd_shell=True,
+            )
+            if inv.stdin is not None:
+                data = inv.stdin
+                for start in range(0, len(data), SEND_CHUNK):
+                    self._check_time(proto, shell, command_id, end, budget, short)
+                    chunk = data[start : start + SEND_CHUNK]
+                    last = start + SEND_CHUNK >= len(data)
+                    self._call(f"sending `{short}`", proto.send_command_input, shell, command_id, chunk, end=last)
+            out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
+            while True:
+                self._check_time(proto, shell, command_id, end, budget, short)
+                self._set_timeouts(proto, self._op_timeout(end))
+                try:
+                    stdout, stderr, code, done = self._call(
+                        f"running `{short}`", proto.get_command_output_raw, shell, command_id
+                    )
+                except WinRMOperationTimeoutError:
+                    continue  # no output within this poll: look at the clock and ask again
+                if stdout:
+                    out.add(stdout)
+                    if on_output is not None:
+                        on_output("stdout", stdout)
+                if stderr:
+                    err.add(stderr)
+                if done:
+                    break
+        except (CommandTimeoutError, DeadlineExceededError, CancelledError):
+            raise
+        except PatchdeskError:
+            if self._proto is not None:
+                self._abort(proto, shell, command_id)
+            raise
+        self._finish(proto, shell, command_id)
+        err_text = clixml_to_text(err.value())
+        if err_text and on_output is not None:
+            on_output("stderr", err_text)
+        return CommandResult(code, out.value(), err_text)
+
+    def _check_time(
+        self, proto: Protocol, shell: str, command_id: str | None, end: float, budget: float, short: str
+    ) -> None:
+        if self.deadline.cancel.is_set():
+            self._abort(proto, shell, command_id)
+            raise CancelledError(f"Cancelled by the user while `{short}` was running on {self.host.name}.")
+        left = self.deadline.remaining()
+        if left is not None and left <= 0:
+            self._abort(proto, shell, command_id)
+            raise DeadlineExceededError(f"{self.host.name} ran out of its job deadline while `{short}` was running.")
+        if time.monotonic() >= end:
+            self._abort(proto, shell, command_id)
+            raise CommandTimeoutError(f"`{short}` did not finish within {budget:g} s on {self.host.name}.")
+
+    def _finish(self, proto: Protocol, shell: str, command_id: str | None) -> None:
+        """Normal end of a command: Signal terminate (releases it on the host) and delete the shell."""
+        try:
+            self._set_timeouts(proto, max(1, math.floor(self.operation_timeout)))
+            if command_id is not None:
+                proto.cleanup_command(shell, command_id)
+        except Exception:  # the command is done; clean-up failures only leak a shell until its idle timeout
+            logger.debug("%s: cleanup of a finished command failed", self.label, exc_info=True)
+        self._close_shell(proto, shell)
+
+    def _abort(self, proto: Protocol, shell: str, command_id: str | None) -> None:
+        """Stop a command we gave up on: Signal terminate, then delete its shell (both best effort)."""
+        self._set_timeouts(proto, ABORT_TIMEOUT)
+        if command_id is not None:
+            try:
+                proto.cleanup_command(shell, command_id)
+            except Exception as exc:
+                logger.warning("%s: could not stop the abandoned command: %s", self.label, _reason(exc))
+        self._close_shell(proto, shell)
+
+    def _close_shell(self, proto: Protocol, shell: str) -> None:
+        try:
+            proto.close_shell(shell, close_session=False)
+        except Exception:
+            logger.debug("%s: deleting shell %s failed", self.label, shell, exc_info=True)
+
+    # -- files ------------------------------------------------------------------------------------------
+
+    def put(self, data: bytes, remote_path: str, *, mode: int = 0o644, timeout: float = 120) -> None:
+        """Write a file (a temporary name, then a rename); the bytes travel base64 over stdin in chunks.
+
+        ``mode`` is a POSIX notion and ignored; the file inherits its folder's ACL.
+        """
+        script = PUT_SCRIPT.replace("@PATH@", ps_quote(remote_path))
+        res = self.run(script, stdin=data, timeout=timeout)
+        if not res.ok:
+            raise TransportError(f"Could not write {remote_path} on {self.host.name}: {res.err.strip()[:300]}")
+
+    def get(self, remote_path: str, *, timeout: float = 120) -> bytes:
+        """Read a file in base64 chunks of :data:`GET_CHUNK` bytes (one short command each)."""
+        parts: list[bytes] = []
+        offset = 0
+        while True:
+            script = (
+                GET_SCRIPT.replace("@PATH@", ps_quote(remote_path))
+                .replace("@OFFSET@", str(offset))
+                .replace("@COUNT@", str(GET_CHUNK))
+            )
+            res = self.run(script, timeout=timeout)
+            if res.exit_status == 2:
+                raise TransportError(f"{remote_path} does not exist on {self.host.name}.")
+            if not res.ok:
+                raise TransportError(f"Could not read {remote_path} on {self.host.name}: {res.err.strip()[:300]}")
+            try:
+                chunk = base64.b64decode("".join(res.out.split()), validate=True)
+            except ValueError as exc:
+                raise TransportError(f"{self.host.name} sent an unreadable copy of {remote_path}.") from exc
+            parts.append(chunk)
+            offset += len(chunk)
+            if len(chunk) < GET_CHUNK:
+                return b"".join(parts)
+
+    def close(self) -> None:
+        self._drop()
+
+
+PUT_SCRIPT = """# patchdesk:put
+$ErrorActionPreference = 'Stop'
+$p = @PATH@
+$dir = Split-Path -Parent $p
+if ($dir -and -not (Test-Path -LiteralPath $dir)) { New-Item -ItemType Directory -Force -Path $dir | Out-Null }
+$tmp = $p + '.patchdesk-tmp'
+[System.IO.File]::WriteAllBytes($tmp, $PatchdeskStdin)
+Move-Item -LiteralPath $tmp -Destination $p -Force
+"""
+
+GET_SCRIPT = """# patchdesk:get
+$ErrorActionPreference = 'Stop'
+$p = @PATH@
+if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { [Console]::Error.WriteLine('not found'); exit 2 }
+$fs = [System.IO.File]::Open($p, 'Open', 'Read', 'ReadWrite')
+try {
+  [void]$fs.Seek(@OFFSET@, 'Begin')
+  $buf = New-Object byte[] @COUNT@
+  $n = 0
+  while ($n -lt $buf.Length) { $r = $fs.Read($buf, $n, $buf.Length - $n); if ($r -le 0) { break }; $n += $r }
+  [Console]::Out.Write([System.Convert]::ToBase64String($buf, 0, $n))
+} finally { $fs.Dispose() }
+"""
+
