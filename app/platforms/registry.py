@@ -16,6 +16,7 @@ from app.errors import UnsupportedHostError
 from app.models import OsFacts
 from app.platforms.apt import AptAdapter
 from app.platforms.base import Adapter
+from app.platforms.dnf import DnfAdapter
 
 #: Builds an adapter for a host (the argument is the host's display name, for error sentences).
 AdapterFactory = Callable[[str | None], Adapter]
@@ -42,7 +43,7 @@ ADAPTERS: tuple[AdapterEntry, ...] = (
         "dnf",
         frozenset({"rhel", "fedora", "centos", "rocky", "almalinux", "ol", "amzn"}),
         ("dnf", "yum"),
-        None,
+        DnfAdapter,
     ),
     AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), None),
 )

@@ -27,10 +27,11 @@ import datetime
 import subprocess
 import tempfile
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
 
 from . import rpmrecipe
+from ._util import HostsError, safe_rmtree, which_all
 from .base import (
     DEFAULT_CACHE_DIR,
     INIT_SCRIPT,
@@ -39,7 +40,6 @@ from .base import (
     ensure_base,
     host_apt_sources,
 )
-from ._util import HostsError, safe_rmtree, which_all
 from .rpmrecipe import SYNTHETIC_ADVISORIES, SYNTHETIC_RPM_LIST, SyntheticRpm
 
 FLAVOR = "rpmbase"
@@ -155,13 +155,13 @@ def updateinfo_xml() -> str:
         out.append(f'    <updated date="{adv.issued}"/>')
         out.append("    <rights>Synthetic test data; not a real advisory.</rights>")
         out.append(f"    <summary>{xml_escape(adv.title)}</summary>")
-        out.append(f"    <description>{xml_escape(adv.title)} (synthetic, for Patchdesk's tests).</description>")
+        description = f"{adv.title} (synthetic, for Patchdesk's tests)."
+        out.append(f"    <description>{xml_escape(description)}</description>")
         out.append("    <references>")
         for cve in adv.cves:
             href = f"https://www.cve.org/CVERecord?id={cve}"
-            out.append(
-                f"      <reference href={quoteattr(href)} id={quoteattr(cve)} type=\"cve\" title={quoteattr(cve)}/>"
-            )
+            ref = f'href={quoteattr(href)} id={quoteattr(cve)} type="cve" title={quoteattr(cve)}'
+            out.append(f"      <reference {ref}/>")
         out.append("    </references>")
         out.append("    <pkglist>")
         out.append('      <collection short="patchdesk-test">')
