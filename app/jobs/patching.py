@@ -41,6 +41,8 @@ class HostSelection:
 
     names: tuple[str, ...]
     security: tuple[str, ...] = ()  # the security updates among them (verification checks they are gone)
+    #: every security update pending before the patch: only one *not* in here is "new" afterwards
+    security_pending: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ def patch_host(
     s = _open(ctx)
     ctx.progress(0.05, "health baseline")
     baseline = probe_health(s.transport, host.services)
-    security_before = list(sel.security)
+    security_before = list(sel.security_pending or sel.security)
 
     ctx.progress(0.1, "planning")
     plan = s.adapter.plan(s.transport, list(sel.names), log=_adapter_log(ctx))
@@ -352,6 +354,7 @@ class VerifyRequest:
     expected: dict[str, str | None]
     security: tuple[str, ...] = ()
     since: float | None = None
+    security_pending: tuple[str, ...] = ()
 
 
 def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> Verification:
@@ -363,7 +366,7 @@ def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> V
         s,
         expected=req.expected,
         targeted_security=req.security,
-        security_before=(),
+        security_before=req.security_pending,
         health_before=None,
         journal_since=req.since,
         subject_job_id=req.subject_job_id,
@@ -379,6 +382,8 @@ class RollbackRequest:
     changes: tuple[PackageChange, ...]
     #: versions before the subject job; used when it was interrupted before its change record
     snapshot: dict[str, str | None] = field(default_factory=dict)
+    #: security updates pending before the rollback (the rollback itself brings back those it undoes)
+    security_pending: tuple[str, ...] = ()
 
 
 def rollback_host(
@@ -436,7 +441,7 @@ def rollback_host(
         s,
         expected={c.name: c.from_version for c in changes},
         targeted_security=(),
-        security_before=[],
+        security_before=[*req.security_pending, *names],
         health_before=None,
         journal_since=None,
         subject_job_id=ctx.job_id,
@@ -446,4 +451,3 @@ def rollback_host(
 
 def security_names(pending: Sequence[PendingUpdate]) -> tuple[str, ...]:
     return tuple(sorted(u.name for u in pending if u.security))
-

@@ -242,4 +242,11 @@ def _actor() -> str:
 
 
 def _selections_json(selections: Mapping[int, HostSelection]) -> dict[str, object]:
-    return {str(k): {"names": list(v.names), "security": list(v.security)} for k, v in selections.items()}
+    return {
+        str(k): {
+            "names": list(v.names),
+            "security": list(v.security),
+            "security_pending": list(v.security_pending),
+        }
+        for k, v in selections.items()
+    }

@@ -36,7 +36,11 @@ def select_updates(
         and (packages is None or u.name in packages)
     ]
     names = tuple(sorted({u.name for u in chosen}))
-    return HostSelection(names, tuple(sorted({u.name for u in chosen if u.security})))
+    return HostSelection(
+        names,
+        tuple(sorted({u.name for u in chosen if u.security})),
+        tuple(sorted({u.name for u in pending if u.security})),
+    )
 
 
 def selections_for(
@@ -71,7 +75,8 @@ def rollback_request(db: Database, host: Host, job_id: int | None) -> RollbackRe
     snap = db_changes.snapshot(db, subject, host.id)
     if not changes and not snap:
         raise ConfigError(f"Job {subject} changed nothing on {host.name}; there is nothing to roll back.")
-    return RollbackRequest(subject, changes, snap)
+    pending = db_scans.pending_for_host(db, host.id)
+    return RollbackRequest(subject, changes, snap, tuple(sorted({u.name for u in pending if u.security})))
 
 
 def verify_request(db: Database, host: Host) -> VerifyRequest:
@@ -83,11 +88,13 @@ def verify_request(db: Database, host: Host) -> VerifyRequest:
     job = db_jobs.get_job(db, subject)
     expected = {c.name: c.to_version for c in db_changes.changes(db, subject, host.id)}
     security: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
     if job is not None:
         sel = job.params.get("selections", {})
         if isinstance(sel, Mapping):
             entry = sel.get(str(host.id), {})
             if isinstance(entry, Mapping):
                 security = tuple(str(x) for x in entry.get("security", []))
+                pending = tuple(str(x) for x in entry.get("security_pending", []))
     since = job.started_at.timestamp() if job is not None and job.started_at else None
-    return VerifyRequest(subject, expected, security, since)
+    return VerifyRequest(subject, expected, security, since, pending)

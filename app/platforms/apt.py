@@ -84,6 +84,7 @@ _LOCK_MARKERS = (
     "is another process using it?",
 )
 _PERMISSION_MARKERS = ("Permission denied", "are you root?")
+_SPACE_MARKERS = ("No space left on device", "You don't have enough free space")
 _NOT_FOUND_MARKERS = ("not found", "No such file or directory")
 
 
@@ -347,12 +348,29 @@ def describe_failure(result: CommandResult, host: str, *, what: str) -> AdapterE
             f"The package database on {host} is locked by another process ({summary}). "
             "Wait for the other package operation (often unattended-upgrades) to finish and try again."
         )
+    if any(m in both for m in _SPACE_MARKERS):
+        where = _first_line_with(both, _SPACE_MARKERS)
+        return AdapterError(
+            f"The disk on {host} is full, so apt could not {what} ({where}). "
+            "Free some space there and try again; dpkg undid the package it was unpacking."
+        )
     if any(m in both for m in _PERMISSION_MARKERS):
         return AdapterError(
             f"apt on {host} needs root to {what}, and the command did not run as root ({summary}). "
             "Check that the login user may use sudo."
         )
     return AdapterError(f"apt could not {what} on {host}: {summary}.")
+
+
+def _first_line_with(text: str, needles: tuple[str, ...]) -> str:
+    """The part of the first line that mentions a needle, cut around it so the needle stays visible."""
+    for line in text.splitlines():
+        for n in needles:
+            at = line.find(n)
+            if at >= 0:
+                start = max(0, at + len(n) + 40 - MAX_QUOTE)
+                return ("…" if start else "") + clean_value(line[start : at + len(n) + 40])
+    return ""
 
 
 def _warning_lines(text: str) -> list[str]:

@@ -297,7 +297,14 @@ class SshTransport(Transport):
                     pending = start_stdin()
                 elif stdin_started and not chan.eof_sent:
                     chan.shutdown_write()  # all of stdin is out: the command sees EOF
-                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                # OpenSSH may send exit-status before it has drained the command's pipes: the end of the
+                # output is the channel's EOF, not the exit status, or the last lines would be lost.
+                if (
+                    chan.eof_received
+                    and chan.exit_status_ready()
+                    and not chan.recv_ready()
+                    and not chan.recv_stderr_ready()
+                ):
                     break
                 if chan.closed:
                     break
