@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,7 +58,8 @@ def host_pool() -> Iterator[HostPool]:
     ok, reason = hosts_available()
     if not ok:
         unavailable(f"real test hosts unavailable: {reason}")
-    cluster = HostCluster()
+    # Another run in the same machine (a second checkout, a benchmark) can pick its own subnet.
+    cluster = HostCluster(subnet=os.environ.get("PATCHDESK_TEST_SUBNET", "127.0.10"))
     try:
         pool = cluster.start(POOL_SIZE)
         yield HostPool(cluster, pool)
