@@ -272,6 +272,19 @@ class AdvisoryEntry:
         return self.kind == UpdateKind.SECURITY
 
 
+#: Lines of check-update output that are not entries: notes, dnf5's and yum's headers.
+_CHECK_UPDATE_NOISE = (
+    "Security:",
+    "Last metadata expiration check",
+    "Available upgrades",
+    "Available Upgrades",
+    "Upgrades",
+    "Updating and loading repositories",
+    "Repositories loaded",
+    "Loaded plugins",
+)
+
+
 @dataclass(frozen=True)
 class CheckUpdateParse:
     entries: tuple[CheckUpdateEntry, ...] = ()
@@ -303,9 +316,7 @@ def parse_check_update(text: str) -> CheckUpdateParse:
             in_obsoletes = True
             pending_name = None
             continue
-        if stripped.startswith(
-            ("Security:", "Last metadata expiration check", "Upgrades", "Available Upgrades")
-        ):
+        if stripped.startswith(_CHECK_UPDATE_NOISE):
             continue
         tokens = stripped.split()
         if in_obsoletes:
@@ -368,7 +379,7 @@ def parse_updateinfo_list(text: str) -> tuple[list[AdvisoryEntry], tuple[str, ..
         tokens = line.split()
         if tokens[0] in ("i", ">") and len(tokens) > 3:
             tokens = tokens[1:]
-        if tokens[:3] == ["Name", "Type", "Severity"] or tokens[0] in ("Last", "Updates", "Available"):
+        if tokens[:3] == ["Name", "Type", "Severity"] or tokens[0] in _ADVISORY_NOISE:
             continue
         entry = _parse_advisory_tokens(tokens)
         if entry is None:
@@ -381,28 +392,31 @@ def parse_updateinfo_list(text: str) -> tuple[list[AdvisoryEntry], tuple[str, ..
 def _parse_advisory_tokens(tokens: list[str]) -> AdvisoryEntry | None:
     if len(tokens) < 3 or not _ADVISORY_RE.fullmatch(tokens[0]):
         return None
-    label = _label_kind(tokens[1])
-    if label is not None:
-        nevra = split_nevra(tokens[2])
-        if nevra is None:
-            return None
-        kind, severity = label
-        return AdvisoryEntry(tokens[0], kind, severity, *nevra)
-    # dnf5: ID TYPE SEVERITY NEVRA ...
+    # dnf5: ID TYPE SEVERITY NEVRA DATE TIME
     if len(tokens) >= 4 and tokens[1] in _DNF5_TYPES:
         nevra = split_nevra(tokens[3])
-        if nevra is None:
-            return None
-        typ = tokens[1]
-        kind = {
-            "security": UpdateKind.SECURITY,
-            "bugfix": UpdateKind.BUGFIX,
-            "enhancement": UpdateKind.ENHANCEMENT,
-        }.get(typ)
-        sev = tokens[2].capitalize()
-        return AdvisoryEntry(tokens[0], kind, sev if sev in _SEVERITIES else "", *nevra)
-    return None
+        if nevra is not None:
+            kind = {
+                "security": UpdateKind.SECURITY,
+                "bugfix": UpdateKind.BUGFIX,
+                "enhancement": UpdateKind.ENHANCEMENT,
+            }.get(tokens[1])
+            sev = tokens[2].capitalize()
+            return AdvisoryEntry(tokens[0], kind, sev if sev in _SEVERITIES else "", *nevra)
+    # dnf 4 / yum: ID LABEL NEVRA [DATE TIME]
+    label = _label_kind(tokens[1])
+    if label is None:
+        return None
+    nevra = split_nevra(tokens[2])
+    if nevra is None:
+        return None
+    kind, severity = label
+    return AdvisoryEntry(tokens[0], kind, severity, *nevra)
 
+
+_ADVISORY_NOISE = frozenset(
+    {"Last", "Updates", "Available", "Loaded", "updateinfo", "Updating", "Repositories"}
+)
 
 _KIND_RANK = {UpdateKind.SECURITY: 3, UpdateKind.BUGFIX: 2, UpdateKind.ENHANCEMENT: 1}
 
@@ -494,7 +508,9 @@ def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) ->
     _check_binary(binary)
     _check_nonce(nonce)
     m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
-    c = " -C" if cache_only else ""
+    # skip_if_unavailable=False: a repository without metadata must fail the scan, not silently
+    # vanish from it (Fedora's and Debian's dnf.conf skip it, which would report "no updates")
+    c = (" -C" if cache_only else "") + " --setopt=skip_if_unavailable=False"
     cves = "updateinfo list cves" if binary == "yum" else "updateinfo list --with-cve"
     return (
         "LC_ALL=C; export LC_ALL; "
@@ -578,7 +594,7 @@ def parse_rpm_query(text: str) -> dict[str, tuple[str, str]]:
 def list_command(names: Sequence[str], *, binary: str = "dnf", cache_only: bool = True) -> list[str]:
     """Every version the repositories offer of ``names`` (argv list)."""
     _check_binary(binary)
-    cmd = ["env", "LC_ALL=C", binary, "-q"]
+    cmd = ["env", "LC_ALL=C", binary, "-q", "--setopt=skip_if_unavailable=False"]
     if cache_only:
         cmd.append("-C")
     return [*cmd, "list", "--showduplicates", "--available", "--", *names]
@@ -673,6 +689,8 @@ def parse_plan(text: str) -> PlanParse:
             continue
         if not stripped:
             continue
+        if stripped.startswith("(") and stripped.endswith(":"):
+            continue  # "(add '--best --allowerasing' to command line to force their upgrade):"
         if not line[:1].isspace() and stripped.endswith(":"):
             header = stripped[:-1].strip()
             section = _PLAN_SECTIONS.get(header)
