@@ -1,0 +1,155 @@
+"""The dnf adapter against real dnf/rpm hosts (tests/hosts/rpmcluster.py) through the real SSH transport.
+
+Two hosts on 127.0.20.x, started once for this module and reset before each test. Everything here is
+real: sshd, sudo, dnf 4.14, rpm 4.18, the dnf history database, dnf's RPMDB lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.errors import AdapterError
+from app.models import Host, PackageChange, UpdateKind
+from app.platforms.dnf import DnfAdapter
+from app.platforms.facts import gather_facts
+from app.platforms.registry import detect
+from app.transports.ssh import SshTransport
+from tests.support import unavailable
+
+pytestmark = pytest.mark.hosts
+
+
+class RpmPool:
+    def __init__(self, cluster: object, hosts: list[object]) -> None:
+        self.cluster = cluster
+        self.hosts = hosts
+        self.client_key: Path = cluster.client_key  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def rpm_pool() -> Iterator[RpmPool]:
+    from tests.hosts import RpmHostCluster, hosts_available
+
+    ok, reason = hosts_available()
+    if not ok:
+        unavailable(f"real test hosts unavailable: {reason}")
+    cluster = RpmHostCluster()
+    try:
+        yield RpmPool(cluster, cluster.start(2))
+    finally:
+        cluster.stop_all()
+
+
+@pytest.fixture
+def rpm_hosts(rpm_pool: RpmPool) -> list:  # type: ignore[type-arg]
+    for h in rpm_pool.hosts:
+        h.reset()  # type: ignore[attr-defined]
+    return rpm_pool.hosts
+
+
+def transport_for(pool: RpmPool, h) -> SshTransport:  # type: ignore[no-untyped-def]
+    host = Host(h.name, h.address, user="admin", key_file=str(pool.client_key))
+    return SshTransport(host, trusted_keys=(), accept_new=True, look_for_keys=False, allow_agent=False)
+
+
+@pytest.fixture
+def t1(rpm_pool: RpmPool, rpm_hosts: list) -> Iterator[SshTransport]:  # type: ignore[type-arg]
+    t = transport_for(rpm_pool, rpm_hosts[0])
+    yield t
+    t.close()
+
+
+def test_registry_detects_dnf_from_os_release(t1: SshTransport) -> None:
+    facts, binaries = gather_facts(t1)
+    assert facts.id == "rocky" and "apt-get" in binaries and "dnf" in binaries
+    adapter = detect(facts, binaries, host="pdrpm01")
+    assert isinstance(adapter, DnfAdapter)
+
+
+def test_scan_finds_security_and_bugfix(rpm_pool: RpmPool, rpm_hosts: list) -> None:  # type: ignore[type-arg]
+    for h in rpm_hosts:  # both hosts, each over its own transport
+        with transport_for(rpm_pool, h) as t:
+            pending = {u.name: u for u in DnfAdapter(h.name).scan(t)}
+        sec = pending["pd-secfix"]
+        assert (sec.installed, sec.available, sec.kind, sec.severity) == (
+            "1.0-1",
+            "1.0-2",
+            UpdateKind.SECURITY,
+            "Important",
+        )
+        assert sec.advisories == ("PDSA-2099:0001",) and sec.cves == ("CVE-2099-0001",)
+        assert pending["pd-reboot"].severity == "Critical"
+        assert pending["pd-regular"].kind == UpdateKind.BUGFIX and not pending["pd-regular"].security
+        assert "pd-current" not in pending
+
+
+def test_plan_lists_dependencies_together(t1: SshTransport) -> None:
+    plan = DnfAdapter("pdrpm01").plan(t1, ["pd-chain"])
+    assert {(c.name, c.from_version, c.to_version) for c in plan.changes} == {
+        ("pd-chain", "1.0-1", "1.1-1"),
+        ("pd-chain-lib", "1.0-1", "1.1-1"),
+    }
+    # planning changed nothing
+    assert DnfAdapter("pdrpm01").snapshot(t1, ["pd-chain", "pd-chain-lib"]) == {
+        "pd-chain": "1.0-1",
+        "pd-chain-lib": "1.0-1",
+    }
+
+
+def test_install_then_rollback_by_history_undo(t1: SshTransport) -> None:
+    adapter = DnfAdapter("pdrpm01")
+    before = adapter.snapshot(t1, ["pd-secfix", "pd-nope"])
+    assert before == {"pd-secfix": "1.0-1", "pd-nope": None}
+    tid = adapter.install(t1, ["pd-secfix"])
+    assert tid is not None and tid.isdigit()
+    after = adapter.snapshot(t1, ["pd-secfix"])
+    assert after == {"pd-secfix": "1.0-2"}
+    assert "1.0-1" in adapter.available_versions(t1, ["pd-secfix"])["pd-secfix"]
+    logs: list[tuple[str, str]] = []
+    change = PackageChange("dnf", "pd-secfix", "1.0-1", "1.0-2", "noarch")
+    adapter.rollback(t1, [change], transaction_id=tid, log=lambda *a: logs.append(a))
+    assert any("Undoing dnf transaction" in text for _lvl, text in logs)
+    assert adapter.snapshot(t1, ["pd-secfix"]) == {"pd-secfix": "1.0-1"}
+
+
+def test_rollback_by_downgrade(t1: SshTransport) -> None:
+    adapter = DnfAdapter("pdrpm01")
+    adapter.install(t1, ["pd-chain"])
+    assert adapter.snapshot(t1, ["pd-chain", "pd-chain-lib"]) == {
+        "pd-chain": "1.1-1",
+        "pd-chain-lib": "1.1-1",
+    }
+    changes = [
+        PackageChange("dnf", "pd-chain", "1.0-1", "1.1-1", "noarch"),
+        PackageChange("dnf", "pd-chain-lib", "1.0-1", "1.1-1", "noarch"),
+    ]
+    adapter.rollback(t1, changes)  # no transaction id: explicit downgrade of exact versions
+    assert adapter.snapshot(t1, ["pd-chain", "pd-chain-lib"]) == {
+        "pd-chain": "1.0-1",
+        "pd-chain-lib": "1.0-1",
+    }
+
+
+def test_reboot_required_after_pd_reboot(t1: SshTransport) -> None:
+    adapter = DnfAdapter("pdrpm01")
+    assert adapter.reboot_required(t1) == (False, ())
+    time.sleep(1.1)  # needs-restarting compares whole seconds: install strictly after "boot"
+    adapter.install(t1, ["pd-reboot"])
+    assert adapter.reboot_required(t1) == (True, ("pd-reboot",))
+
+
+def test_held_lock_waits_then_fails_with_sentence(rpm_hosts: list, t1: SshTransport) -> None:  # type: ignore[type-arg]
+    adapter = DnfAdapter("pdrpm01")
+    adapter.snapshot(t1, ["pd-secfix"])  # connect first: the timing below is about the lock only
+    with rpm_hosts[0].hold_rpm_lock() as pid:
+        start = time.monotonic()
+        with pytest.raises(AdapterError) as err:
+            adapter.install(t1, ["pd-secfix"], lock_wait=5)
+        took = time.monotonic() - start
+    assert f"The package database on pdrpm01 is locked by another process (process {pid})" in str(err.value)
+    assert 3 <= took < 5 + 10  # waited (retried) for lock_wait, then gave up; one dnf run ≈ 1 s
+    assert adapter.snapshot(t1, ["pd-secfix"]) == {"pd-secfix": "1.0-1"}
