@@ -17,6 +17,7 @@ from app.models import OsFacts
 from app.platforms.apt import AptAdapter
 from app.platforms.base import Adapter
 from app.platforms.dnf import DnfAdapter
+from app.platforms.zypper import ZypperAdapter
 
 #: Builds an adapter for a host (the argument is the host's display name, for error sentences).
 AdapterFactory = Callable[[str | None], Adapter]
@@ -45,7 +46,7 @@ ADAPTERS: tuple[AdapterEntry, ...] = (
         ("dnf", "yum"),
         DnfAdapter,
     ),
-    AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), None),
+    AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), ZypperAdapter),
 )
 
 
