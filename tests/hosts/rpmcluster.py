@@ -52,9 +52,7 @@ class RpmTestHost(TestHost):
 
     def installed_version(self, pkg: str) -> str | None:
         """``VERSION-RELEASE`` (``EPOCH:`` in front when the epoch is not 0) from ``rpm -q --qf``."""
-        cp = self.run(
-            "rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n' -- " + shlex.quote(pkg)
-        )
+        cp = self.run("rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n' -- " + shlex.quote(pkg))
         if cp.returncode != 0:
             return None
         lines = cp.stdout.split()
