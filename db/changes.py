@@ -51,16 +51,42 @@ def snapshot_manager(db: Database, job_id: int, host_id: int) -> str | None:
     return row[0] if row else None
 
 
-def record_changes(db: Database, job_id: int, host_id: int, changes: Iterable[PackageChange]) -> None:
+def record_changes(
+    db: Database,
+    job_id: int,
+    host_id: int,
+    changes: Iterable[PackageChange],
+    transaction_id: str | None = None,
+) -> None:
     at = now_iso()
     db.conn.executemany(
-        "INSERT INTO changes (job_id, host_id, manager, name, arch, from_version, to_version, kb, recorded_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO changes (job_id, host_id, manager, name, arch, from_version, to_version, kb, transaction_id, recorded_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (job_id, host_id, c.manager, c.name, c.arch, c.from_version, c.to_version, c.kb, at)
+            (
+                job_id,
+                host_id,
+                c.manager,
+                c.name,
+                c.arch,
+                c.from_version,
+                c.to_version,
+                c.kb,
+                transaction_id,
+                at,
+            )
             for c in changes
         ],
     )
+
+
+def transaction_id(db: Database, job_id: int, host_id: int) -> str | None:
+    """The package manager's own id of the job's transaction on the host (dnf history), if it has one."""
+    row = db.execute(
+        "SELECT transaction_id FROM changes WHERE job_id = ? AND host_id = ? AND transaction_id IS NOT NULL LIMIT 1",
+        [job_id, host_id],
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def changes(db: Database, job_id: int, host_id: int) -> list[PackageChange]:

@@ -182,6 +182,7 @@ def m002_patching(db: Database) -> None:
             from_version TEXT,
             to_version TEXT,
             kb TEXT,
+            transaction_id TEXT,
             recorded_at TEXT NOT NULL,
             rolled_back_by INTEGER REFERENCES jobs(id) ON DELETE SET NULL
         );

@@ -72,6 +72,7 @@ class ChangesRecorded(Event):
 
     host_id: int
     changes: tuple[PackageChange, ...]
+    transaction_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -249,8 +249,9 @@ def patch_host(
     ctx.progress(0.2, "installing")
     out = LineLogger(ctx)
     failure: PatchdeskError | None = None
+    txid: str | None = None
     try:
-        s.adapter.install(
+        txid = s.adapter.install(
             s.transport, list(sel.names), log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait
         )
     except CancelledError:
@@ -267,7 +268,7 @@ def patch_host(
             raise failure from None
         raise
     changes = _diff(s.adapter.name, before, after, arch)
-    ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=changes))
+    ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=changes, transaction_id=txid))
     for c in changes:
         ctx.log(LogLevel.INFO, f"changed: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
     if failure is not None:
@@ -384,6 +385,8 @@ class RollbackRequest:
     snapshot: dict[str, str | None] = field(default_factory=dict)
     #: security updates pending before the rollback (the rollback itself brings back those it undoes)
     security_pending: tuple[str, ...] = ()
+    #: the package manager's id of the subject transaction (dnf can undo it as a whole)
+    transaction_id: str | None = None
 
 
 def rollback_host(
@@ -429,7 +432,14 @@ def rollback_host(
     ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=s.adapter.name, versions=dict(before)))
     out = LineLogger(ctx)
     try:
-        s.adapter.rollback(s.transport, changes, log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait)
+        s.adapter.rollback(
+            s.transport,
+            changes,
+            transaction_id=req.transaction_id if req.changes else None,
+            log=_adapter_log(ctx),
+            on_output=out,
+            lock_wait=lock_wait,
+        )
     finally:
         out.flush()
         after = s.adapter.snapshot(s.transport, names)

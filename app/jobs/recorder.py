@@ -189,7 +189,7 @@ class Recorder:
                     elif isinstance(ev, SnapshotTaken):
                         db_changes.record_snapshot(db, ev.job_id, ev.host_id, ev.manager, ev.versions)
                     elif isinstance(ev, ChangesRecorded):
-                        db_changes.record_changes(db, ev.job_id, ev.host_id, ev.changes)
+                        db_changes.record_changes(db, ev.job_id, ev.host_id, ev.changes, ev.transaction_id)
                     elif isinstance(ev, RolledBack):
                         db_changes.mark_rolled_back(db, ev.subject_job_id, ev.host_id, ev.job_id)
                     elif isinstance(ev, VerificationRecorded):

@@ -76,7 +76,13 @@ def rollback_request(db: Database, host: Host, job_id: int | None) -> RollbackRe
     if not changes and not snap:
         raise ConfigError(f"Job {subject} changed nothing on {host.name}; there is nothing to roll back.")
     pending = db_scans.pending_for_host(db, host.id)
-    return RollbackRequest(subject, changes, snap, tuple(sorted({u.name for u in pending if u.security})))
+    return RollbackRequest(
+        subject,
+        changes,
+        snap,
+        tuple(sorted({u.name for u in pending if u.security})),
+        db_changes.transaction_id(db, subject, host.id),
+    )
 
 
 def verify_request(db: Database, host: Host) -> VerifyRequest:

@@ -3,8 +3,8 @@ detection.
 
 The OS family from os-release decides first, because binaries lie: Debian hosts often carry ``rpm`` (for
 alien or LSB tooling) and Fedora hosts may have ``dpkg`` installed. Only when os-release names no family
-we know do the binaries found on the host decide, in table order. Adapters for dnf and zypper are not
-written yet; those hosts get a clear "not supported yet" sentence instead of a wrong adapter.
+we know do the binaries found on the host decide, in table order. An entry without a factory (a
+package manager not written yet) gets a clear "not supported yet" sentence instead of a wrong adapter.
 """
 
 from __future__ import annotations
@@ -70,8 +70,7 @@ def _os_words(facts: OsFacts) -> list[str]:
 def _build(entry: AdapterEntry, host: str) -> Adapter:
     if entry.factory is None:
         raise UnsupportedHostError(
-            f"{host} uses {entry.name}, and {entry.name} hosts are not supported yet; "
-            "Patchdesk can only patch apt-based hosts (Debian, Ubuntu) for now."
+            f"{host} uses {entry.name}, and {entry.name} hosts are not supported yet."
         )
     return entry.factory(host)
 

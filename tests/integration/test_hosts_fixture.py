@@ -78,11 +78,11 @@ def key(host_pool) -> Path:  # type: ignore[no-untyped-def]
 # -- identity, users, sudo ------------------------------------------------------------------------
 
 
-def test_each_host_has_its_own_name_address_and_identity(hosts, key: Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_host_has_its_own_name_address_and_identity(hosts, host_pool, key: Path) -> None:  # type: ignore[no-untyped-def]
     machine_ids = set()
     for h in hosts:
         assert h.port == 22 and h.hostname == h.name
-        assert h.address == f"127.0.10.{int(h.name[-2:])}"
+        assert h.address == f"{host_pool.cluster.subnet}.{int(h.name[-2:])}"
         r = ssh(
             h, "root", "hostname; cat /etc/machine-id; id -un; . /etc/os-release; echo $VERSION_CODENAME", key
         )

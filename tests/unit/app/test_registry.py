@@ -9,8 +9,10 @@ import pytest
 from app.errors import UnsupportedHostError
 from app.models import OsFacts
 from app.platforms.apt import AptAdapter
+from app.platforms.dnf import DnfAdapter
 from app.platforms.facts import marker, parse_facts
 from app.platforms.registry import ADAPTERS, detect
+from app.platforms.zypper import ZypperAdapter
 
 FACTS = Path(__file__).resolve().parents[2] / "data" / "facts"
 
@@ -42,37 +44,33 @@ def test_os_release_beats_stray_binaries() -> None:
     # Debian with rpm installed (alien, LSB tooling) is still an apt host
     assert isinstance(detect(DEBIAN, APT_BINS | {"rpm", "yum"}), AptAdapter)
     # Fedora with dpkg and apt-get installed is still a dnf host
-    with pytest.raises(UnsupportedHostError, match="dnf hosts are not supported yet"):
-        detect(FEDORA, frozenset({"dnf", "rpm", "apt-get", "dpkg"}))
+    assert isinstance(detect(FEDORA, frozenset({"dnf", "rpm", "apt-get", "dpkg"})), DnfAdapter)
 
 
 @pytest.mark.parametrize("facts", [ROCKY, FEDORA, OsFacts(id="centos", id_like=("rhel", "fedora"))])
-def test_red_hat_family_is_refused_plainly(facts: OsFacts) -> None:
-    with pytest.raises(UnsupportedHostError) as info:
-        detect(facts, frozenset({"dnf", "rpm"}))
-    assert "dnf hosts are not supported yet" in str(info.value)
+def test_red_hat_family_gets_dnf(facts: OsFacts) -> None:
+    adapter = detect(facts, frozenset({"dnf", "rpm"}))
+    assert isinstance(adapter, DnfAdapter) and adapter.name == "dnf"
 
 
 @pytest.mark.parametrize("facts", [LEAP, TUMBLEWEED, SLES])
-def test_suse_family_is_refused_plainly(facts: OsFacts) -> None:
-    with pytest.raises(UnsupportedHostError, match="zypper hosts are not supported yet"):
-        detect(facts, frozenset({"zypper", "rpm"}))
+def test_suse_family_gets_zypper(facts: OsFacts) -> None:
+    adapter = detect(facts, frozenset({"zypper", "rpm"}))
+    assert isinstance(adapter, ZypperAdapter) and adapter.name == "zypper"
 
 
 def test_error_names_the_host() -> None:
-    with pytest.raises(UnsupportedHostError, match=r"^db1 uses dnf"):
-        detect(ROCKY, frozenset({"dnf"}))
-    with pytest.raises(UnsupportedHostError, match=r"^web9 uses dnf"):
-        detect(ROCKY, frozenset({"dnf"}), host="web9")
+    with pytest.raises(UnsupportedHostError, match=r"^db1 looks like"):
+        detect(OsFacts(id="rocky", id_like=("rhel",), hostname="db1", pretty_name="Rocky"), frozenset())
+    with pytest.raises(UnsupportedHostError, match=r"^web9 looks like"):
+        detect(ROCKY, frozenset(), host="web9")
 
 
 def test_unknown_os_falls_back_to_binaries() -> None:
     assert isinstance(detect(UNKNOWN, frozenset({"apt-get"})), AptAdapter)
     assert isinstance(detect(OsFacts(), frozenset({"apt-get", "rpm"})), AptAdapter)
-    with pytest.raises(UnsupportedHostError, match="dnf hosts are not supported yet"):
-        detect(UNKNOWN, frozenset({"yum", "rpm"}))
-    with pytest.raises(UnsupportedHostError, match="zypper hosts are not supported yet"):
-        detect(UNKNOWN, frozenset({"zypper"}))
+    assert isinstance(detect(UNKNOWN, frozenset({"yum", "rpm"})), DnfAdapter)
+    assert isinstance(detect(UNKNOWN, frozenset({"zypper"})), ZypperAdapter)
 
 
 def test_nothing_found() -> None:
@@ -98,5 +96,4 @@ def test_detect_from_recorded_facts() -> None:
     rocky = (FACTS / "rocky9_os-release.txt").read_text()
     text = f"\n{marker(nonce, 'os-release')}\n{rocky}\n{marker(nonce, 'binaries')}\ndnf\nyum\nrpm\n"
     facts, binaries = parse_facts(text, nonce)
-    with pytest.raises(UnsupportedHostError, match="dnf hosts are not supported yet"):
-        detect(facts, binaries, host="rocky9")
+    assert isinstance(detect(facts, binaries, host="rocky9"), DnfAdapter)
