@@ -153,3 +153,40 @@ def test_held_lock_waits_then_fails_with_sentence(rpm_hosts: list, t1: SshTransp
     assert f"The package database on pdrpm01 is locked by another process (process {pid})" in str(err.value)
     assert 3 <= took < 5 + 10  # waited (retried) for lock_wait, then gave up; one dnf run ≈ 1 s
     assert adapter.snapshot(t1, ["pd-secfix"]) == {"pd-secfix": "1.0-1"}
+
+
+def test_cli_patch_verify_rollback_on_dnf_hosts(rpm_pool: RpmPool, rpm_hosts: list, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    """The whole console path on dnf hosts: scan, patch the security update, verify, roll back."""
+    import json
+
+    from tests.integration.test_scan_cli import add_hosts, cli
+
+    db_path = tmp_path / "pd.sqlite3"
+    add_hosts(db_path, rpm_hosts, rpm_pool.client_key)
+    scan = json.loads(cli(db_path, "scan", "--all", "--json").stdout)
+    for entry in scan["hosts"]:
+        pending = {p["name"]: p for p in entry["pending"]}
+        assert entry["status"] == "ok" and entry["os"]["id"] == "rocky"
+        assert pending["pd-secfix"]["manager"] == "dnf" and pending["pd-secfix"]["security"] is True
+        assert pending["pd-secfix"]["classification"] == "important"
+    r = cli(db_path, "patch", "--all", "--packages", "pd-secfix", "--reboot", "never", "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 0, (r.stderr, report)
+    for entry, h in zip(sorted(report["hosts"], key=lambda e: e["name"]), rpm_hosts, strict=True):
+        assert [(c["name"], c["from"], c["to"]) for c in entry["changes"]] == [("pd-secfix", "1.0-1", "1.0-2")]
+        assert entry["verification"]["verdict"] == "green", entry["verification"]
+        assert h.installed_version("pd-secfix") == "1.0-2"
+    r = cli(db_path, "rollback", "--all", "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 0, (r.stderr, report)
+    for h in rpm_hosts:
+        assert h.installed_version("pd-secfix") == "1.0-1"
+    # the change record kept dnf's transaction id, and dnf's history shows the downgrade
+    import sqlite3
+
+    con = sqlite3.connect(db_path)
+    txids = [r[0] for r in con.execute("SELECT transaction_id FROM changes WHERE to_version = '1.0-2'")]
+    con.close()
+    assert len(txids) == 2 and all(t and t.isdigit() for t in txids), txids
+    hist = rpm_hosts[0].run("dnf -q history list 2>/dev/null | head -3").stdout
+    assert "Downgrade" in hist
