@@ -309,7 +309,11 @@ class SshTransport(Transport):
                 if chan.closed:
                     break
                 self._check_time(client, chan, wrapped, end, budget, short, watch_deadline)
-                select.select([chan], [], [], POLL_INTERVAL)
+                if chan.eof_received and not (chan.recv_ready() or chan.recv_stderr_ready()):
+                    # Only the exit status is missing, and it does not wake select(): wait on its event.
+                    chan.status_event.wait(POLL_INTERVAL)
+                else:
+                    select.select([chan], [], [], POLL_INTERVAL)
         except PatchdeskError:
             raise
         except Exception as exc:
@@ -453,7 +457,11 @@ class SshTransport(Transport):
             except Exception as exc:
                 raise self._lost(exc, f"opening a tunnel to {where}") from exc
         try:
-            return socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+            sock = socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+            # SSH sends many small packets (channel open, exec, window adjust); with Nagle on, each
+            # round trip can stall ~40 ms on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
         except socket.gaierror as exc:
             raise UnreachableError(
                 f"Cannot reach {ep.label}: the name {ep.hostname} does not resolve ({exc.strerror}). "
