@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -257,7 +257,8 @@ class JobEngine:
                 futures[host.id] = pool.submit(work, host)
             # Watch for hosts stuck past their deadline while the pool works.
             while not all(f.done() for f in futures.values()):
-                time.sleep(0.1)
+                # Returns as soon as everything is done, else every 0.1 s to look for overdue hosts.
+                wait(list(futures.values()), timeout=0.1, return_when=ALL_COMPLETED)
                 now = time.monotonic()
                 with guard:
                     overdue = [

@@ -306,8 +306,8 @@ class SshTransport(Transport):
                     and not chan.recv_stderr_ready()
                 ):
                     break
-                if chan.closed:
-                    break
+                if chan.closed and not (chan.recv_ready() or chan.recv_stderr_ready()):
+                    break  # closed, and everything that arrived before the close is read
                 self._check_time(client, chan, wrapped, end, budget, short, watch_deadline)
                 if chan.eof_received and not (chan.recv_ready() or chan.recv_stderr_ready()):
                     # Only the exit status is missing, and it does not wake select(): wait on its event.
