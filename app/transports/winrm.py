@@ -212,7 +212,10 @@ def clixml_to_text(data: bytes) -> bytes:
     rest = data[idx + len(marker) :].lstrip(b"\r\n")
     pieces: list[str] = []
     # A command may emit several CLIXML documents (one per pipeline); parse each <Objs>…</Objs>.
-    for doc in re.findall(rb"<Objs\b.*?</Objs>", rest, flags=re.S):
+    docs = re.findall(rb"<Objs\b.*?</Objs>", rest, flags=re.S)
+    if not docs:
+        return data
+    for doc in docs:
         try:
             root = ET.fromstring(doc)  # noqa: S314 - output of the host, no entities are resolved
         except ET.ParseError:
@@ -226,8 +229,6 @@ def clixml_to_text(data: bytes) -> bytes:
             if stream in ("Warning", "Verbose", "Debug", "Information"):
                 text = f"{stream.upper()}: {text}"
             pieces.append(text)
-    if not pieces and not re.search(rb"<Objs\b", rest):
-        return data
     joined = "".join(pieces)
     lines = [line.rstrip() for line in joined.replace("\r\n", "\n").split("\n")]
     text = "\n".join(lines).strip("\n")

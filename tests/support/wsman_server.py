@@ -1,0 +1,809 @@
+"""A loopback WS-Management server that speaks the WinRM shell protocol to the real pywinrm client.
+
+No Windows host can run here, so this stands in for one: a threaded ``http.server`` (HTTPS with a
+test CA made by ``cryptography``, or HTTP) on 127.0.0.1 implementing the parts of MS-WSMV's remote
+shell protocol that pywinrm uses -- Create (a shell), Command, Send (stdin), Receive (output in
+several pieces, base64 streams, CommandState Running/Done with ExitCode), Signal (terminate) and
+Delete -- with real SOAP faults, including the WS-Management OperationTimeout fault (w:TimedOut,
+WSManFault code 2150858793) that a Receive gets when no output arrived in time. Basic authentication
+only (NTLM with message encryption is not implemented: pyspnego could accept NTLM server-side, but
+the MS-WSMV multipart encryption framing would have to be written as well).
+
+``powershell.exe -EncodedCommand`` arguments are decoded (and the stdin bootstrap of
+app.transports.winrm is followed), so tests can assert on the exact PowerShell that was sent. What a
+script "does" is decided by a pluggable handler: ``FakeWindows`` recognises Patchdesk's scripts by
+their ``# patchdesk:<op>`` marker and plays the parts of Windows the adapters use.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from app.platforms.windows.scripts import script_ops, script_params
+from app.transports.winrm import BOOTSTRAP, PROLOGUE
+
+NS = {
+    "s": "http://www.w3.org/2003/05/soap-envelope",
+    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+}
+SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+ACTION_CREATE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create"
+ACTION_DELETE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete"
+ACTION_COMMAND = SHELL_URI + "/Command"
+ACTION_RECEIVE = SHELL_URI + "/Receive"
+ACTION_SEND = SHELL_URI + "/Send"
+ACTION_SIGNAL = SHELL_URI + "/Signal"
+SIGNAL_TERMINATE = SHELL_URI + "/signal/terminate"
+STATE_DONE = SHELL_URI + "/CommandState/Done"
+STATE_RUNNING = SHELL_URI + "/CommandState/Running"
+TIMEOUT_CODE = 2150858793
+
+_ENV_OPEN = (
+    '<s:Envelope xml:lang="en-US" xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer" '
+    'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
+    'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" '
+    'xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd">'
+)
+
+
+def envelope(action: str, relates_to: str, body: str) -> bytes:
+    return (
+        '<?xml version="1.0" ?>'
+        + _ENV_OPEN
+        + "<s:Header>"
+        + f"<a:Action>{action}</a:Action>"
+        + f"<a:MessageID>uuid:{uuid.uuid4()}</a:MessageID>"
+        + "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
+        + f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>"
+        + "</s:Header>"
+        + f"<s:Body>{body}</s:Body></s:Envelope>"
+    ).encode()
+
+
+def fault(relates_to: str, subcode: str, reason: str, code: int) -> bytes:
+    body = (
+        "<s:Fault><s:Code><s:Value>s:Receiver</s:Value>"
+        f"<s:Subcode><s:Value>{subcode}</s:Value></s:Subcode></s:Code>"
+        f'<s:Reason><s:Text xml:lang="en-US">{escape(reason)}</s:Text></s:Reason>'
+        '<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
+        f'Code="{code}" Machine="fakewin"><f:Message>{escape(reason)}</f:Message></f:WSManFault></s:Detail>'
+        "</s:Fault>"
+    )
+    return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+
+
+def clixml_error(*messages: str) -> bytes:
+    """stderr as powershell.exe writes it when redirected: ``#< CLIXML`` and an <Objs> document."""
+
+    def esc(text: str) -> str:
+        return escape(text).replace("\r", "_x000D_").replace("\n", "_x000A_")
+
+    parts = [
+        '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">',
+        # a progress record, as PowerShell emits when a module loads
+        '<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T>'
+        "<T>System.Object</T></TN><MS><I64 N=\"SourceId\">1</I64><PR N=\"Record\"><AV>Preparing modules for "
+        'first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR>'
+        "</MS></Obj>",
+    ]
+    for msg in messages:
+        parts.append(f'<S S="Error">{esc(msg + chr(13) + chr(10))}</S>')
+    parts.append("</Objs>")
+    return b"#< CLIXML\r\n" + "".join(parts).encode("utf-8")
+
+
+def crlf(text: str) -> bytes:
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
+# -- what a script does -------------------------------------------------------------------------------
+
+
+@dataclass
+class ScriptCall:
+    """One PowerShell script as the server received it."""
+
+    command_line: str
+    raw_script: str  # decoded -EncodedCommand, or the script the bootstrap read from stdin
+    script: str  # without Patchdesk's prologue
+    stdin: bytes  # what the script sees as $PatchdeskStdin
+    via_stdin: bool
+
+
+@dataclass
+class Reply:
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int = 0
+    pieces: int = 3  # stdout arrives in this many Receive responses
+    delay: float = 0.0  # seconds before any output
+    hang: bool = False  # never finishes (until Signal terminate)
+
+
+Handler = Callable[[ScriptCall], Reply]
+
+
+@dataclass
+class _Command:
+    id: str
+    command_line: str
+    cond: threading.Condition
+    chunks: list[tuple[str, bytes]] = field(default_factory=list)
+    done: bool = False
+    exit_code: int = 0
+    stdin: bytearray = field(default_factory=bytearray)
+    stdin_done: bool = False
+    terminated: bool = False
+
+
+@dataclass
+class _Shell:
+    id: str
+    codepage: str
+    commands: dict[str, _Command] = field(default_factory=dict)
+
+
+class WSManServer:
+    """The loopback server. ``handler`` decides what each script outputs."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        tls_dir: Path | None = None,
+        user: str = "Administrator",
+        password: str = "Passw0rd!",
+    ) -> None:
+        self.handler = handler
+        self.user = user
+        self.password = password
+        self.lock = threading.Lock()
+        self.shells: dict[str, _Shell] = {}
+        self.calls: list[ScriptCall] = []
+        self.signals: list[tuple[str, str]] = []  # (command id, code)
+        self.actions: list[str] = []
+        self.auth_failures = 0
+        self.operation_timeouts: list[float] = []
+        self.codepages: list[str] = []
+        self.down_until = 0.0
+        self.drop_count = 0
+        self._stop = threading.Event()
+        self.ca_path: Path | None = None
+        server = self
+
+        class Handler_(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                server._handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler_)
+        self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls_dir is not None:
+            self.ca_path, cert, key = make_test_pki(tls_dir)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> WSManServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self.lock:
+            for shell in self.shells.values():
+                for cmd in shell.commands.values():
+                    with cmd.cond:
+                        cmd.cond.notify_all()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def go_down(self, seconds: float) -> None:
+        """Stop answering (connections are closed without a reply) for ``seconds``; shells are lost."""
+        with self.lock:
+            self.down_until = time.monotonic() + seconds
+            self.shells.clear()
+
+    def drop_next(self, n: int) -> None:
+        """Close the connection of the next ``n`` requests without answering."""
+        with self.lock:
+            self.drop_count += n
+
+    def scripts(self, op: str | None = None) -> list[str]:
+        """Scripts received, optionally only those whose first marker is ``op``."""
+        with self.lock:
+            calls = list(self.calls)
+        out = []
+        for c in calls:
+            ops = script_ops(c.script)
+            if op is None or (ops and ops[0] == op):
+                out.append(c.script)
+        return out
+
+    # -- HTTP --------------------------------------------------------------------------------------------
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length else b""
+        with self.lock:
+            down = time.monotonic() < self.down_until
+            drop = self.drop_count > 0
+            if drop and not down:
+                self.drop_count -= 1
+        if down or drop:
+            req.close_connection = True
+            try:
+                req.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        auth = req.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        if auth != expected:
+            with self.lock:
+                self.auth_failures += 1
+            self._send(req, 401, b"", extra={"WWW-Authenticate": 'Basic realm="WSMAN"'})
+            return
+        if not body:
+            self._send(req, 200, b"")
+            return
+        try:
+            status, reply = self._dispatch(body)
+        except Exception as exc:  # a bug in the fake: answer with a fault the client will show
+            status, reply = 500, fault("uuid:0", "w:InternalError", f"fake server error: {exc!r}", 2150858752)
+        self._send(req, status, reply)
+
+    def _send(self, req: BaseHTTPRequestHandler, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
+            req.send_header("Content-Length", str(len(body)))
+            for k, v in (extra or {}).items():
+                req.send_header(k, v)
+            req.end_headers()
+            req.wfile.write(body)
+        except OSError:
+            pass
+
+    # -- WS-Management -----------------------------------------------------------------------------------
+
+    def _dispatch(self, body: bytes) -> tuple[int, bytes]:
+        root = ET.fromstring(body)
+        header = root.find("s:Header", NS)
+        assert header is not None
+        action = (header.findtext("a:Action", "", NS) or "").strip()
+        msg_id = (header.findtext("a:MessageID", "", NS) or "").strip()
+        with self.lock:
+            self.actions.append(action.rsplit("/", 1)[-1])
+        shell_id = ""
+        for sel in header.iterfind("w:SelectorSet/w:Selector", NS):
+            if sel.get("Name") == "ShellId":
+                shell_id = (sel.text or "").strip()
+        op_timeout = _duration(header.findtext("w:OperationTimeout", "PT20S", NS) or "PT20S")
+        bodyel = root.find("s:Body", NS)
+        assert bodyel is not None
+        if action == ACTION_CREATE:
+            codepage = ""
+            for opt in header.iterfind("w:OptionSet/w:Option", NS):
+                if opt.get("Name") == "WINRS_CODEPAGE":
+                    codepage = opt.text or ""
+            sid = str(uuid.uuid4()).upper()
+            with self.lock:
+                self.shells[sid] = _Shell(sid, codepage)
+                self.codepages.append(codepage)
+            return 200, envelope(
+                "http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse",
+                msg_id,
+                "<x:ResourceCreated><a:Address>http://127.0.0.1/wsman</a:Address><a:ReferenceParameters>"
+                "<w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>"
+                f'<w:SelectorSet><w:Selector Name="ShellId">{sid}</w:Selector></w:SelectorSet>'
+                f"</a:ReferenceParameters></x:ResourceCreated><rsp:Shell><rsp:ShellId>{sid}</rsp:ShellId></rsp:Shell>",
+            )
+        shell = self.shells.get(shell_id)
+        if shell is None:
+            return 500, fault(
+                msg_id,
+                "w:InvalidSelectors",
+                "The request for the Windows Remote Shell with ShellId "
+                f"{shell_id} failed because the shell was not found on the server.",
+                2150858843,
+            )
+        if action == ACTION_DELETE:
+            with self.lock:
+                self.shells.pop(shell_id, None)
+            return 200, envelope("http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse", msg_id, "")
+        if action == ACTION_COMMAND:
+            line = bodyel.find("rsp:CommandLine", NS)
+            assert line is not None
+            cmdline = ((line.findtext("rsp:Command", "", NS) or "") + " " + (line.findtext("rsp:Arguments", "", NS) or "")).strip()
+            cid = str(uuid.uuid4()).upper()
+            cmd = _Command(cid, cmdline, threading.Condition())
+            shell.commands[cid] = cmd
+            script = _decode_encoded(cmdline)
+            if script is None or BOOTSTRAP not in script:
+                cmd.stdin_done = True
+                threading.Thread(target=self._run, args=(cmd, script, False), daemon=True).start()
+            return 200, envelope(
+                SHELL_URI + "/CommandResponse", msg_id, f"<rsp:CommandResponse><rsp:CommandId>{cid}</rsp:CommandId></rsp:CommandResponse>"
+            )
+        if action == ACTION_SEND:
+            stream = bodyel.find("rsp:Send/rsp:Stream", NS)
+            assert stream is not None
+            cmd = shell.commands[stream.get("CommandId", "").upper()]
+            cmd.stdin += base64.b64decode(stream.text or "")
+            if stream.get("End") == "true" and not cmd.stdin_done:
+                cmd.stdin_done = True
+                threading.Thread(target=self._run, args=(cmd, None, True), daemon=True).start()
+            return 200, envelope(SHELL_URI + "/SendResponse", msg_id, "<rsp:SendResponse/>")
+        if action == ACTION_SIGNAL:
+            sig = bodyel.find("rsp:Signal", NS)
+            assert sig is not None
+            cid = sig.get("CommandId", "").upper()
+            code = (sig.findtext("rsp:Code", "", NS) or "").strip()
+            with self.lock:
+                self.signals.append((cid, code))
+            cmd = shell.commands.get(cid)
+            if cmd is not None and code == SIGNAL_TERMINATE:
+                with cmd.cond:
+                    if not cmd.done:
+                        cmd.terminated = True
+                        cmd.done = True
+                        cmd.exit_code = -1
+                    cmd.cond.notify_all()
+            return 200, envelope(SHELL_URI + "/SignalResponse", msg_id, "<rsp:SignalResponse/>")
+        if action == ACTION_RECEIVE:
+            with self.lock:
+                self.operation_timeouts.append(op_timeout)
+            ds = bodyel.find("rsp:Receive/rsp:DesiredStream", NS)
+            assert ds is not None
+            cmd = shell.commands[ds.get("CommandId", "").upper()]
+            return self._receive(cmd, msg_id, op_timeout)
+        return 500, fault(msg_id, "w:ActionNotSupported", f"unsupported action {action}", 2150858771)
+
+    def _receive(self, cmd: _Command, msg_id: str, op_timeout: float) -> tuple[int, bytes]:
+        end = time.monotonic() + op_timeout
+        with cmd.cond:
+            while not cmd.chunks and not cmd.done and not self._stop.is_set():
+                left = end - time.monotonic()
+                if left <= 0:
+                    return 500, fault(
+                        msg_id,
+                        "w:TimedOut",
+                        "The WS-Management service cannot complete the operation within the time specified in "
+                        "OperationTimeout.  ",
+                        TIMEOUT_CODE,
+                    )
+                cmd.cond.wait(min(left, 0.1))
+            parts = []
+            if cmd.chunks:
+                stream, data = cmd.chunks.pop(0)
+                parts.append(
+                    f'<rsp:Stream Name="{stream}" CommandId="{cmd.id}">{base64.b64encode(data).decode()}</rsp:Stream>'
+                )
+            if cmd.done and not cmd.chunks:
+                parts.append(f'<rsp:Stream Name="stdout" CommandId="{cmd.id}" End="true"></rsp:Stream>')
+                parts.append(f'<rsp:Stream Name="stderr" CommandId="{cmd.id}" End="true"></rsp:Stream>')
+                parts.append(
+                    f'<rsp:CommandState CommandId="{cmd.id}" State="{STATE_DONE}">'
+                    f"<rsp:ExitCode>{cmd.exit_code}</rsp:ExitCode></rsp:CommandState>"
+                )
+            else:
+                parts.append(f'<rsp:CommandState CommandId="{cmd.id}" State="{STATE_RUNNING}"/>')
+        return 200, envelope(SHELL_URI + "/ReceiveResponse", msg_id, "<rsp:ReceiveResponse>" + "".join(parts) + "</rsp:ReceiveResponse>")
+
+    def _run(self, cmd: _Command, script: str | None, via_stdin: bool) -> None:
+        stdin = b""
+        if via_stdin:
+            lines = bytes(cmd.stdin).split(b"\r\n")
+            script = base64.b64decode(lines[0]).decode("utf-8")
+            stdin = base64.b64decode(lines[1]) if len(lines) > 1 and lines[1] else b""
+        if script is None:
+            reply = Reply(stderr=b"'" + cmd.command_line.split(" ")[0].encode() + b"' is not recognized\r\n", exit_code=1)
+            call = None
+        else:
+            user = script[len(PROLOGUE) :] if script.startswith(PROLOGUE) else script
+            call = ScriptCall(cmd.command_line, script, user, stdin, via_stdin)
+            with self.lock:
+                self.calls.append(call)
+            try:
+                reply = self.handler(call)
+            except Exception as exc:  # the fake's own bug: show it as PowerShell would
+                reply = Reply(stderr=clixml_error(f"fake Windows failed: {exc!r}"), exit_code=1)
+        if reply.delay:
+            self._stop.wait(reply.delay)
+        pieces = max(1, reply.pieces)
+        out = reply.stdout
+        size = max(1, -(-len(out) // pieces))
+        with cmd.cond:
+            for i in range(0, len(out), size):
+                cmd.chunks.append(("stdout", out[i : i + size]))
+            if reply.stderr:
+                cmd.chunks.append(("stderr", reply.stderr))
+            if not reply.hang and not cmd.done:
+                cmd.done = True
+                cmd.exit_code = reply.exit_code
+            cmd.cond.notify_all()
+
+
+def _duration(text: str) -> float:
+    m = re.fullmatch(r"PT([0-9.]+)S", text.strip())
+    return float(m.group(1)) if m else 20.0
+
+
+def _decode_encoded(cmdline: str) -> str | None:
+    m = re.search(r"-EncodedCommand\s+([A-Za-z0-9+/=]+)", cmdline)
+    if not m:
+        return None
+    return base64.b64decode(m.group(1)).decode("utf-16-le")
+
+
+# -- TLS ------------------------------------------------------------------------------------------------
+
+
+def make_test_pki(directory: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for 127.0.0.1/localhost signed by it: (ca, cert, key)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Patchdesk Test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fakewin")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path = directory / "ca.pem"
+    cert_path = directory / "server.pem"
+    key_path = directory / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return ca_path, cert_path, key_path
+
+
+# -- a scripted Windows -----------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "windows"
+
+
+def _ps_literal(script: str, var: str) -> str | None:
+    m = re.search(r"\$" + var + r" = '((?:[^']|'')*)'", script)
+    return m.group(1).replace("''", "'") if m else None
+
+
+class FakeWindows:
+    """The bits of Windows the adapters use, scripted.
+
+    State: a file system (path -> bytes), pending WUA updates (records in the scan script's JSON
+    format), installed KBs, a boot time, Chocolatey output. The SYSTEM task runs in a thread that
+    writes status.json into the fake file system step by step; ``reboot_during_install`` makes the
+    host restart mid-install (the server stops answering, the boot time changes, and the task runs
+    again from its at-startup trigger, as the real wrapper would).
+    """
+
+    def __init__(self, server_ref: Callable[[], WSManServer | None] | None = None) -> None:
+        self.server_ref = server_ref or (lambda: None)
+        self.lock = threading.RLock()
+        self.files: dict[str, bytes] = {}
+        self.boot_time = "2024-01-10T06:00:00.0000000Z"
+        scan = json.loads((DATA / "wua_scan_result.json").read_text(encoding="utf-8"))
+        self.pending: list[dict[str, Any]] = list(scan["updates"])
+        self.installed_kbs: set[str] = {"KB5031364", "KB5032198"}
+        self.permanent_kbs: set[str] = set()
+        self.hotfix_history: list[dict[str, Any]] = []
+        self.tasks: dict[str, str] = {}  # id -> state
+        self.task_step = 0.3
+        self.reboot_during_install = False
+        self.reboot_seconds = 1.5
+        self.reboots = 0
+        self.choco_outdated = (DATA / "choco_outdated.txt").read_bytes()
+        self.choco_list = (DATA / "choco_list.txt").read_bytes()
+        self.choco_upgrade_exit = 0
+        self.winget_available = False
+        self.extra: list[tuple[Callable[[ScriptCall], bool], Reply]] = []
+        self.uninstalls: list[str] = []
+
+    def on(self, predicate: Callable[[ScriptCall], bool], reply: Reply) -> None:
+        self.extra.append((predicate, reply))
+
+    def __call__(self, call: ScriptCall) -> Reply:
+        for predicate, reply in self.extra:
+            if predicate(call):
+                return reply
+        ops = script_ops(call.script)
+        params = script_params(call.script)
+        op = ops[0] if ops else ""
+        p = params[0] if params else {}
+        fn = getattr(self, "op_" + op.replace("-", "_"), None)
+        if fn is None:
+            return Reply(stderr=clixml_error("The term 'Unknown-Command' is not recognized as the name of a cmdlet."), exit_code=1)
+        return fn(call, p)
+
+    # -- files -------------------------------------------------------------------------------------------
+
+    def op_put(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        path = _ps_literal(call.script, "p")
+        assert path is not None
+        with self.lock:
+            self.files[path] = call.stdin
+        return Reply()
+
+    def op_get(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        path = _ps_literal(call.script, "p")
+        m = re.search(r"Seek\((\d+),", call.script)
+        n = re.search(r"New-Object byte\[\] (\d+)", call.script)
+        assert path is not None and m and n
+        with self.lock:
+            data = self.files.get(path)
+        if data is None:
+            return Reply(stderr=b"not found\r\n", exit_code=2)
+        off, count = int(m.group(1)), int(n.group(1))
+        return Reply(stdout=base64.b64encode(data[off : off + count]))
+
+    # -- facts, reboot flags, inventory --------------------------------------------------------------------
+
+    def op_windows_facts(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        facts = json.loads((DATA / "facts_server2022.json").read_text(encoding="utf-8"))
+        facts["LastBoot"] = self.boot_time
+        return Reply(stdout=crlf(json.dumps(facts) + "\n"))
+
+    def op_reboot_pending(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        pending = self._reboot_flag
+        return Reply(
+            stdout=crlf(json.dumps({"CBSRebootPending": pending, "WURebootRequired": pending, "PendingFileRenameOperations": False}) + "\n")
+        )
+
+    _reboot_flag = False
+
+    def op_wua_installed(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        with self.lock:
+            hot = [{"HotFixID": kb, "Description": "Security Update"} for kb in sorted(self.installed_kbs)]
+        return Reply(stdout=crlf(json.dumps({"hotfixes": hot, "history": self.hotfix_history}) + "\n"), pieces=4)
+
+    # -- the SYSTEM task --------------------------------------------------------------------------------
+
+    def _status_path(self, task_id: str) -> str:
+        return f"C:\\ProgramData\\Patchdesk\\tasks\\{task_id}\\status.json"
+
+    def _write_status(self, task_id: str, status: dict[str, Any]) -> None:
+        with self.lock:
+            self.files[self._status_path(task_id)] = json.dumps(status).encode("utf-8")
+
+    def op_task_start(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        task_id = str(p["id"])
+        run_ps = base64.b64decode(str(p["script"])).decode("utf-8")
+        assert run_ps.startswith("# patchdesk:task")
+        with self.lock:
+            self.files[f"C:\\ProgramData\\Patchdesk\\tasks\\{task_id}\\run.ps1"] = run_ps.encode()
+            self.tasks[task_id] = "Running"
+        threading.Thread(target=self._task, args=(task_id, run_ps), daemon=True).start()
+        out = json.dumps({"started": True, "boot": self.boot_time, "name": "Patchdesk-" + task_id})
+        return Reply(stdout=crlf(out + "\n"))
+
+    def op_task_poll(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        task_id = str(p["id"])
+        with self.lock:
+            raw = self.files.get(self._status_path(task_id))
+            state = self.tasks.get(task_id, "Missing")
+        status = raw.decode("utf-8") if raw is not None else None
+        return Reply(stdout=crlf(json.dumps({"status": status, "task": state, "boot": self.boot_time}) + "\n"), pieces=2)
+
+    def op_task_cleanup(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        task_id = str(p["id"])
+        with self.lock:
+            self.tasks.pop(task_id, None)
+            for path in [k for k in self.files if f"\\tasks\\{task_id}\\" in k]:
+                del self.files[path]
+        return Reply()
+
+    def _task(self, task_id: str, run_ps: str, runs: int = 1) -> None:
+        ops = script_ops(run_ps)
+        payload_op = ops[1] if len(ops) > 1 else ""
+        params = script_params(run_ps)
+        p = params[0] if params else {}
+        step = self.task_step
+        self._write_status(task_id, {"state": "running", "phase": "starting", "progress": 0, "runs": runs})
+        time.sleep(step)
+        fn = getattr(self, "task_" + payload_op.replace("-", "_"), None)
+        if fn is None:
+            self._write_status(task_id, {"state": "failed", "runs": runs, "error": f"unknown payload {payload_op}", "hresult": "0x80004005"})
+        else:
+            try:
+                result = fn(task_id, p, runs)
+            except _Rebooted:
+                # killed by the restart; the at-startup trigger runs the wrapper again
+                self._after_reboot(lambda: self._task(task_id, run_ps, runs + 1))
+                return
+            if result is not None:
+                self._write_status(task_id, {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result})
+        with self.lock:
+            if task_id in self.tasks:
+                self.tasks[task_id] = "Ready"
+
+    def _after_reboot(self, resume: Callable[[], None]) -> None:
+        def later() -> None:
+            time.sleep(self.reboot_seconds)
+            resume()
+
+        threading.Thread(target=later, daemon=True).start()
+
+    def reboot(self) -> None:
+        """Restart: the server stops answering for a while and the boot time changes."""
+        server = self.server_ref()
+        with self.lock:
+            self.reboots += 1
+            self.boot_time = f"2024-01-10T07:{self.reboots:02d}:00.0000000Z"
+            self._reboot_flag = False
+        if server is not None:
+            server.go_down(self.reboot_seconds)
+
+    def task_wua_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        assert p["software"] == "IsInstalled=0 and Type='Software' and IsHidden=0"
+        assert p["driver"] == "IsInstalled=0 and Type='Driver' and IsHidden=0"
+        self._write_status(task_id, {"state": "running", "phase": "searching software", "progress": 20, "runs": runs})
+        time.sleep(self.task_step)
+        with self.lock:
+            return {"updates": list(self.pending), "warnings": []}
+
+    def task_wua_install(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        ids = [str(i).lower() for i in p.get("ids") or []]
+        kbs = [str(k) for k in p.get("kbs") or []]
+        results = []
+        with self.lock:
+            todo = []
+            for u in self.pending:
+                by_kb = any("KB" + k in kbs for k in u["KBArticleIDs"])
+                pick = (u["Type"] != 2) if p.get("all") else (u["UpdateID"].lower() in ids or (by_kb and u["Type"] != 2))
+                if pick:
+                    todo.append(u)
+            for kb in kbs:
+                if not any("KB" + k == kb for u in todo for k in u["KBArticleIDs"]):
+                    if kb in self.installed_kbs:
+                        results.append({"Requested": kb, "KBArticleIDs": [kb[2:]], "ResultCode": 2, "HResult": 0, "AlreadyInstalled": True})
+                    else:
+                        results.append({"Requested": kb, "ResultCode": -1, "HResult": 0, "NotFound": True})
+        self._write_status(task_id, {"state": "running", "phase": "downloading", "progress": 20, "runs": runs})
+        time.sleep(self.task_step)
+        self._write_status(task_id, {"state": "running", "phase": "installing", "progress": 50, "runs": runs})
+        time.sleep(self.task_step)
+        with self.lock:
+            for u in todo:
+                self.pending.remove(u)
+                for k in u["KBArticleIDs"]:
+                    self.installed_kbs.add("KB" + k)
+                fail = u.get("_fail_hresult")
+                results.append(
+                    {
+                        "UpdateID": u["UpdateID"], "Title": u["Title"], "KBArticleIDs": u["KBArticleIDs"],
+                        "ResultCode": 4 if fail else 2, "HResult": fail or 0, "RebootRequired": u["RebootBehavior"] != 0,
+                    }
+                )
+            if todo:
+                self._reboot_flag = True
+        if self.reboot_during_install and todo:
+            self.reboot_during_install = False
+            self.reboot()
+            raise _Rebooted
+        return {"results": results, "RebootRequired": any(r.get("RebootRequired") for r in results), "ResultCode": 2, "HResult": 0}
+
+    def task_wua_removal_check(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        checks = []
+        with self.lock:
+            for kb in p["kbs"]:
+                checks.append(
+                    {"KB": kb, "Installed": kb in self.installed_kbs, "IsUninstallable": kb not in self.permanent_kbs, "DismPackage": None}
+                )
+        return {"checks": checks}
+
+    def task_wua_uninstall(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        removals = []
+        with self.lock:
+            for item in p["items"]:
+                kb = item["kb"]
+                self.uninstalls.append(kb)
+                code = 0 if kb in self.installed_kbs else 2359303
+                self.installed_kbs.discard(kb)
+                removals.append({"KB": kb, "Method": item["method"], "ExitCode": 3010 if code == 0 else code, "RebootRequired": code == 0})
+        return {"removals": removals}
+
+    def task_winget_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        if not self.winget_available:
+            return {"unavailable": True}
+        return json.loads((DATA / "winget_scan_result.json").read_text(encoding="utf-8"))
+
+    # -- chocolatey ---------------------------------------------------------------------------------------
+
+    def op_choco_outdated(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        return Reply(stdout=self.choco_outdated, exit_code=2 if self.choco_outdated.strip() else 0)
+
+    def op_choco_list(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        return Reply(stdout=self.choco_list)
+
+    def op_choco_upgrade(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        code = self.choco_upgrade_exit
+        if code in (0, 1641, 3010):
+            lines = [ln for ln in self.choco_list.decode().splitlines() if not ln.lower().startswith(str(p["id"]).lower() + "|")]
+            lines.append(f"{p['id']}|{p['version']}")
+            self.choco_list = crlf("\n".join(lines) + "\n")
+        return Reply(stdout=crlf(f"Upgrading {p['id']}\n"), exit_code=code)
+
+
+class _Rebooted(Exception):
+    pass
+
+
+def start_fake_windows(tls_dir: Path | None = None, **kw: Any) -> tuple[WSManServer, FakeWindows]:
+    holder: list[WSManServer] = []
+    fake = FakeWindows(lambda: holder[0] if holder else None)
+    server = WSManServer(fake, tls_dir=tls_dir, **kw)
+    holder.append(server)
+    return server.start(), fake

@@ -1,0 +1,270 @@
+"""WinRMTransport against the loopback WS-Management server, through the real pywinrm client."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.errors import (
+    AuthenticationError,
+    CancelledError,
+    CommandTimeoutError,
+    ConfigError,
+    DeadlineExceededError,
+    TransportError,
+    UnreachableError,
+)
+from app.models import Host, TransportKind
+from app.transports.base import Deadline
+from app.transports.winrm import (
+    MAX_COMMAND_LINE,
+    PROLOGUE,
+    WinRMTransport,
+    build_invocation,
+    clixml_to_text,
+    ps_quote,
+    to_powershell,
+)
+from tests.support.wsman_server import SIGNAL_TERMINATE, FakeWindows, Reply, WSManServer, clixml_error, start_fake_windows
+
+PASSWORD = "S3cret-Pa55!"  # noqa: S105 - a test password, checked never to leak
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
+    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
+    yield server, fake
+    server.stop()
+
+
+def host(port: int, user: str = "Administrator") -> Host:
+    return Host(name="win1", address="127.0.0.1", port=port, transport=TransportKind.WINRM, user=user)
+
+
+def transport(server: WSManServer, **kw: object) -> WinRMTransport:
+    opts: dict[str, object] = {"password": PASSWORD, "auth": "basic", "ca_trust_path": str(server.ca_path)}
+    opts.update(kw)
+    return WinRMTransport(host(server.port), **opts)  # type: ignore[arg-type]
+
+
+def script_is(text: str):  # type: ignore[no-untyped-def]
+    return lambda call: text in call.script
+
+
+# -- pure helpers -------------------------------------------------------------------------------------------
+
+
+def test_ps_quote_doubles_every_kind_of_single_quote() -> None:
+    assert ps_quote("it's") == "'it''s'"
+    assert ps_quote("a\u2019b") == "'a\u2019\u2019b'"
+    assert ps_quote("$(calc)") == "'$(calc)'"
+    assert to_powershell(["choco", "upgrade", "x'; calc"]) == "& 'choco' 'upgrade' 'x''; calc'"
+
+
+def test_short_script_is_encoded_on_the_command_line() -> None:
+    inv = build_invocation(PROLOGUE + "Get-Date")
+    assert not inv.via_stdin and inv.stdin is None
+    encoded = inv.arguments[-1]
+    assert base64.b64decode(encoded).decode("utf-16-le") == PROLOGUE + "Get-Date"
+    assert inv.arguments[:-1] == ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
+
+
+def test_long_script_goes_through_stdin() -> None:
+    script = PROLOGUE + "# x\r\n" * 2000
+    inv = build_invocation(script)
+    assert inv.via_stdin and len(inv.command_line) < MAX_COMMAND_LINE
+    assert inv.stdin is not None
+    first = inv.stdin.split(b"\r\n")[0]
+    assert base64.b64decode(first).decode() == script
+
+
+def test_clixml_becomes_text() -> None:
+    raw = clixml_error("Get-Item : Cannot find path 'C:\\nope' because it does not exist.", "second line")
+    text = clixml_to_text(raw).decode()
+    assert "Cannot find path 'C:\\nope' because it does not exist." in text
+    assert "second line" in text
+    assert "CLIXML" not in text and "<Obj" not in text and "Preparing modules" not in text
+    assert clixml_to_text(b"plain error\r\n") == b"plain error\r\n"
+    assert clixml_to_text(b"#< CLIXML\r\n<Objs broken") == b"#< CLIXML\r\n<Objs broken"
+
+
+def test_pywinrm_sample_clixml_is_readable() -> None:
+    # The Receive sample in pywinrm's own test suite (lines wrapped by PowerShell at console width).
+    sample = base64.b64decode(
+        "PE9ianMgVmVyc2lvbj0iMS4xLjAuMSIgeG1sbnM9Imh0dHA6Ly9zY2hlbWFzLm1pY3Jvc29mdC5jb20vcG93ZXJzaGVsbC8yMDA0LzA0Ij48"
+        "UyBTPSJFcnJvciI+V3JpdGUtRXJyb3IgIkVycm9yIiA6IEVycm9yX3gwMDBEX194MDAwQV88L1M+PC9PYmpzPg=="
+    )
+    assert clixml_to_text(b"#< CLIXML\r\n" + sample).decode().strip() == 'Write-Error "Error" : Error'
+
+
+def test_basic_over_http_is_refused() -> None:
+    with pytest.raises(ConfigError, match="Refusing Basic authentication over plain HTTP"):
+        WinRMTransport(host(5985), password=PASSWORD, auth="basic", scheme="http")
+
+
+def test_repr_and_errors_never_show_the_password() -> None:
+    t = WinRMTransport(host(5986), password=PASSWORD)
+    assert PASSWORD not in repr(t)
+    assert t.endpoint == "https://127.0.0.1:5986/wsman"
+
+
+# -- against the server -------------------------------------------------------------------------------------
+
+
+def test_run_decodes_utf8_output_split_across_receives(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    text = "Grüße aus Köln – 東京 ✓\r\nzweite Zeile\r\n"
+    fake.on(script_is("Write-Output 'utf8'"), Reply(stdout=text.encode("utf-8"), pieces=7))
+    chunks: list[bytes] = []
+    with transport(server) as t:
+        res = t.run("Write-Output 'utf8'", on_output=lambda s, c: chunks.append(c))
+    assert res.ok and res.out == text
+    assert len(chunks) >= 5  # really streamed in pieces, and the multi-byte characters survived the splits
+    call = server.calls[-1]
+    assert call.raw_script.startswith(PROLOGUE)  # UTF-8 console encoding set before the script
+    assert "[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false" in call.raw_script
+    assert "Receive" in server.actions and "Create" in server.actions and "Delete" in server.actions
+
+
+def test_shell_uses_codepage_65001(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    fake.on(script_is("cp"), Reply(stdout=b"x"))
+    with transport(server) as t:
+        t.run("cp")
+    assert server.codepages and set(server.codepages) == {"65001"}
+
+
+def test_exit_code_and_clixml_error(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    fake.on(script_is("Get-Item C:\\nope"), Reply(stderr=clixml_error("Get-Item : Cannot find path 'C:\\nope'."), exit_code=1))
+    with transport(server) as t:
+        res = t.run("Get-Item C:\\nope")
+    assert res.exit_status == 1
+    assert res.err.strip() == "Get-Item : Cannot find path 'C:\\nope'."
+
+
+def test_script_over_the_command_line_limit_is_delivered_whole(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    body = "".join(f"$v{i} = 'line {i} ünïcødé'\r\n" for i in range(3000))  # ~90 KB: several Send messages
+    script = "# big-one\r\n" + body + "Write-Output done"
+    fake.on(script_is("# big-one"), Reply(stdout=b"done\r\n"))
+    with transport(server) as t:
+        res = t.run(script)
+    assert res.out == "done\r\n"
+    call = server.calls[-1]
+    assert call.via_stdin
+    assert call.script == script  # byte for byte what we sent, nothing truncated
+    assert len(call.command_line) < MAX_COMMAND_LINE
+    assert server.actions.count("Send") >= 2
+
+
+def test_stdin_bytes_reach_the_script(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    data = bytes(range(256)) * 700  # binary, > one Send chunk
+    with transport(server) as t:
+        t.put(data, "C:\\ProgramData\\Patchdesk\\blob.bin")
+        assert fake.files["C:\\ProgramData\\Patchdesk\\blob.bin"] == data
+        assert t.get("C:\\ProgramData\\Patchdesk\\blob.bin") == data
+        with pytest.raises(TransportError, match="does not exist"):
+            t.get("C:\\nope.txt")
+
+
+def test_command_that_never_finishes_is_stopped_at_its_timeout(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    fake.on(script_is("Start-Sleep 100000"), Reply(stdout=b"started\r\n", hang=True))
+    with transport(server) as t:
+        start = time.monotonic()
+        with pytest.raises(CommandTimeoutError, match="did not finish within 2 s"):
+            t.run("Start-Sleep 100000", timeout=2)
+        assert time.monotonic() - start < 6
+    hung = [c for c in server.shells.values()]  # the shell was deleted
+    assert not hung
+    assert any(code == SIGNAL_TERMINATE for _cid, code in server.signals)
+    # pywinrm's operation timeouts were answered with the w:TimedOut fault and retried by us
+    assert max(server.operation_timeouts) <= 5
+
+
+def test_deadline_and_cancel_stop_a_command(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    fake.on(script_is("Wait-Forever"), Reply(hang=True))
+    with transport(server, deadline=Deadline(1.5)) as t:
+        with pytest.raises(DeadlineExceededError):
+            t.run("Wait-Forever", timeout=60)
+    cancel = threading.Event()
+    with transport(server, deadline=Deadline(None, cancel)) as t:
+        threading.Timer(1.0, cancel.set).start()
+        with pytest.raises(CancelledError):
+            t.run("Wait-Forever", timeout=60)
+    assert len([s for s in server.signals if s[1] == SIGNAL_TERMINATE]) >= 2
+
+
+def test_wrong_password_is_a_sentence(tls: tuple[WSManServer, FakeWindows], caplog: pytest.LogCaptureFixture) -> None:
+    server, _fake = tls
+    caplog.set_level(logging.DEBUG)
+    with transport(server, password="wrong-" + PASSWORD) as t:
+        with pytest.raises(AuthenticationError) as info:
+            t.run("Get-Date")
+    msg = str(info.value)
+    assert msg.startswith("WinRM on win1 (127.0.0.1:") and "refused the credentials for Administrator" in msg
+    assert PASSWORD not in msg and "wrong-" not in msg
+    assert info.value.__cause__ is None
+    assert PASSWORD not in caplog.text
+
+
+def test_untrusted_certificate_is_a_sentence(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    fake.on(script_is("hostname"), Reply(stdout=b"WIN1\r\n"))
+    with transport(server, ca_trust_path=None) as t:
+        with pytest.raises(TransportError, match="TLS certificate of win1 .* could not be verified") as info:
+            t.run("hostname")
+    assert "CA certificate" in str(info.value) and "switch certificate validation off" in str(info.value)
+    with transport(server, ca_trust_path=None, cert_validation=False) as t:
+        assert t.run("hostname").out == "WIN1\r\n"
+    with transport(server) as t:  # with the test CA
+        assert t.run("hostname").out == "WIN1\r\n"
+
+
+def test_environment_ca_bundle_and_proxy_are_ignored(
+    tls: tuple[WSManServer, FakeWindows], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    server, fake = tls
+    fake.on(script_is("hostname"), Reply(stdout=b"WIN1\r\n"))
+    # An environment that would make a legacy pywinrm trust the test CA and go through a dead proxy:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_path))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "")
+    with transport(server, ca_trust_path=None) as t:
+        with pytest.raises(TransportError, match="could not be verified"):
+            t.run("hostname")  # the environment's CA bundle was not used
+    with transport(server) as t:
+        assert t.run("hostname").ok  # and the proxy was not either
+
+
+def test_connection_refused_is_unreachable() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    t = WinRMTransport(host(port), password=PASSWORD, auth="basic", connect_timeout=2)
+    with pytest.raises(UnreachableError, match="Could not reach WinRM on win1") as info:
+        t.run("Get-Date")
+    assert PASSWORD not in str(info.value)
+
+
+def test_dropped_connection_then_next_command_reconnects(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = tls
+    fake.on(script_is("ping"), Reply(stdout=b"pong\r\n"))
+    with transport(server) as t:
+        assert t.run("ping").ok
+        server.drop_next(1)
+        with pytest.raises(UnreachableError):
+            t.run("ping")
+        assert t.run("ping").out == "pong\r\n"
