@@ -80,6 +80,17 @@ class TransportFactory:
                 deadline=deadline,
                 ssh_config=self.ssh_config,
             )
+        if host.transport == TransportKind.WINRM:
+            from app.transports.winrm import WinRMTransport
+
+            # HTTPS on 5986 with NTLM and certificate validation against the bundled roots; per-host
+            # auth/scheme/CA path/validation need Host fields first (see app/transports/winrm.py).
+            return WinRMTransport(
+                host,
+                password=self._secret(host.credential_ref, report, job_id, host),
+                deadline=deadline,
+                connect_timeout=self.connect_timeout,
+            )
         raise UnsupportedHostError(
             f"{host.name} uses the {host.transport} transport, which this version of Patchdesk cannot use yet."
         )
