@@ -188,7 +188,7 @@ def record_facts(db: Database, host_id: int, facts: OsFacts, managers: Iterable[
             facts.pretty_name or facts.name or None,
             facts.version or None,
             facts.kernel or None,
-            json.dumps(sorted(managers)),
+            json.dumps(list(managers)),  # order kept: the adapter used first
             facts.uptime_seconds,
             now_iso(),
             host_id,

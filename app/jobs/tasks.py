@@ -9,35 +9,52 @@ from __future__ import annotations
 from app.jobs.engine import TaskContext
 from app.jobs.events import ScanRecorded
 from app.models import LogLevel, ScanResult
-from app.platforms.facts import gather_facts
-from app.platforms.registry import detect
+from app.platforms.facts import gather_facts_with, new_nonce
+from app.platforms.registry import adapter_named, detect
 from app.policy.classify import classify_all
 
 
 def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
-    """Scan one host: OS facts, the package manager, pending updates, reboot-required."""
+    """Scan one host: OS facts, the package manager, pending updates, reboot-required.
+
+    Usually one command: the facts snippet and the scan of the package manager the host had last time
+    (apt when it is new) go together, since each extra command is another session on the host. When
+    the guess was wrong, or the indexes must be refreshed first, the adapter's own calls follow.
+    """
     host = ctx.host
     assert host.id is not None
     ctx.log(LogLevel.INFO, f"Connecting to {host.address} over {host.transport}…")
     transport = ctx.transport()
     ctx.progress(0.1, "collecting facts")
-    facts, binaries = gather_facts(transport)
+    guess = adapter_named(host.managers[0] if host.managers else "apt", host.name)
+    nonce = new_nonce()
+    extra = (guess.scan_script(nonce) if guess is not None and not refresh else None) or ""
+    facts, binaries, result = gather_facts_with(transport, extra, timeout=300 if extra else 30)
     ctx.log(LogLevel.INFO, f"{facts.pretty_name or facts.id or 'unknown OS'}, kernel {facts.kernel or '?'}")
     adapter = detect(facts, binaries, host=host.name)
-    ctx.progress(0.3, f"scanning {adapter.name}")
-    if refresh:
-        ctx.log(LogLevel.INFO, f"Refreshing the {adapter.name} package indexes…")
 
     def adapter_log(level: str, text: str) -> None:
         ctx.log(LogLevel(level), text)
 
-    pending = classify_all(adapter.scan(transport, refresh=refresh, log=adapter_log))
-    ctx.progress(0.8, "reboot check")
-    reboot, reboot_pkgs = adapter.reboot_required(transport)
-    result = ScanResult(
+    combined = None
+    if extra and guess is not None and adapter.name == guess.name:
+        combined = adapter.parse_scan_script(result.out, nonce, log=adapter_log)
+    if combined is not None:
+        raw, reboot, reboot_pkgs = combined
+    else:
+        ctx.progress(0.3, f"scanning {adapter.name}")
+        if refresh:
+            ctx.log(LogLevel.INFO, f"Refreshing the {adapter.name} package indexes…")
+        raw = adapter.scan(transport, refresh=refresh, log=adapter_log)
+        ctx.progress(0.8, "reboot check")
+        reboot, reboot_pkgs = adapter.reboot_required(transport)
+    pending = classify_all(raw)
+    result_ = ScanResult(
         facts=facts,
-        managers=tuple(
-            sorted({adapter.name} | {_MANAGER_BINARIES[b] for b in binaries if b in _MANAGER_BINARIES})
+        # the adapter used comes first: the next scan guesses it
+        managers=(
+            adapter.name,
+            *sorted({_MANAGER_BINARIES[b] for b in binaries if b in _MANAGER_BINARIES} - {adapter.name}),
         ),
         pending=tuple(pending),
         reboot_required=reboot,
@@ -49,8 +66,8 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
         f"{len(pending)} pending update(s), {security} security"
         + ("; a reboot is required" if reboot else ""),
     )
-    ctx.report(ScanRecorded(ctx.job_id, host_id=host.id, result=result))
-    return result
+    ctx.report(ScanRecorded(ctx.job_id, host_id=host.id, result=result_))
+    return result_
 
 
 #: binaries found on a host -> the package manager they stand for (shown in the inventory)

@@ -274,6 +274,41 @@ def reboot_command(nonce: str) -> str:
     )
 
 
+SCAN_SECTIONS = ("sim", "simrc", "simerr")
+
+
+def scan_script(nonce: str) -> str:
+    """Simulation (stdout, exit status, stderr in their own sections) and the reboot check, in one go.
+
+    Runs in a subshell so the reboot snippet's ``exit`` ends only this part; does nothing (prints no
+    ``sim`` section) on a host without apt-get.
+    """
+    if not nonce.isalnum() or not nonce.isascii():
+        raise ValueError("nonce must be ASCII letters or digits")
+    m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
+    return (
+        "( if command -v apt-get >/dev/null 2>&1; then "
+        "pd_err=$(mktemp 2>/dev/null) || pd_err=/dev/null; "
+        f"printf '\n%s\n' '{m['sim']}'; {scan_command()} 2>\"$pd_err\"; pd_rc=$?; "
+        f"printf '\n%s\n%s\n' '{m['simrc']}' \"$pd_rc\"; "
+        f"printf '\n%s\n' '{m['simerr']}'; "
+        '[ "$pd_err" = /dev/null ] || { cat "$pd_err"; rm -f "$pd_err"; }; '
+        f"fi; {reboot_command(nonce)} )"
+    )
+
+
+def parse_scan_script(text: str, nonce: str) -> tuple[CommandResult, tuple[bool, tuple[str, ...]]] | None:
+    """The simulation as if run on its own, and the reboot state; None when apt did not run."""
+    sections = split_sections(text, nonce, SCAN_SECTIONS)
+    if "sim" not in sections or "simrc" not in sections:
+        return None
+    rc_lines = [line.strip() for line in sections["simrc"] if line.strip()]
+    rc = int(rc_lines[0]) if rc_lines and rc_lines[0].isdigit() else -1
+    sim = "\n".join(sections["sim"]).encode()
+    err = "\n".join(sections.get("simerr", [])).encode()
+    return CommandResult(rc, sim, err), parse_reboot(text, nonce)
+
+
 def parse_reboot(text: str, nonce: str) -> tuple[bool, tuple[str, ...]]:
     """Whether the host waits for a reboot, and the valid, de-duplicated package names that asked."""
     sections = split_sections(text, nonce, ("flag", "pkgs", "end"))
@@ -425,6 +460,27 @@ class AptAdapter(Adapter):
         if parsed.removals:
             _log(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
         return parsed
+
+    def scan_script(self, nonce: str) -> str | None:
+        return scan_script(nonce)
+
+    def parse_scan_script(
+        self, text: str, nonce: str, *, log: LogFn | None = None
+    ) -> tuple[list[PendingUpdate], bool, tuple[str, ...]] | None:
+        found = parse_scan_script(text, nonce)
+        if found is None:
+            return None
+        result, (reboot, pkgs) = found
+        if not result.ok:
+            raise describe_failure(result, self.host or "the host", what="check for updates")
+        parsed = parse_simulation(result.out)
+        for warning in _warning_lines(result.err):
+            _log(log, "warning", f"apt: {warning}")
+        for warning in parsed.warnings:
+            _log(log, "warning", warning)
+        if parsed.removals:
+            _log(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
+        return list(parsed.pending), reboot, pkgs
 
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None

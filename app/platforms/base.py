@@ -50,6 +50,23 @@ class Adapter(abc.ABC):
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         """Whether the host waits for a reboot, and the packages that asked for it."""
 
+    # -- one-round-trip scan (optional) --------------------------------------------------------------
+
+    def scan_script(self, nonce: str) -> str | None:
+        """A trusted snippet printing the scan and reboot sections after ``nonce`` markers, or None.
+
+        Lets a scan send facts, pending updates and the reboot check in one command: every extra
+        command is another session on the host (sshd fork, login shell), which dominates a fan-out.
+        The snippet must do nothing on a host without this package manager.
+        """
+        return None
+
+    def parse_scan_script(
+        self, text: str, nonce: str, *, log: LogFn | None = None
+    ) -> tuple[list[PendingUpdate], bool, tuple[str, ...]] | None:
+        """Pending updates and reboot state from :meth:`scan_script` output; None when it is absent."""
+        return None
+
     # -- patching --------------------------------------------------------------------------------------
 
     def _unsupported(self, what: str) -> UnsupportedHostError:

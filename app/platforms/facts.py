@@ -16,7 +16,7 @@ import secrets
 
 from app.errors import UnsupportedHostError
 from app.models import OsFacts
-from app.transports.base import Transport
+from app.transports.base import CommandResult, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -223,13 +223,26 @@ def parse_facts(text: str, nonce: str) -> tuple[OsFacts, frozenset[str]]:
 
 
 def gather_facts(transport: Transport, timeout: float = 30) -> tuple[OsFacts, frozenset[str]]:
+    """Run the facts snippet on a host (no sudo) and parse the answer (see :func:`gather_facts_with`)."""
+    facts, binaries, _ = gather_facts_with(transport, "", timeout)
+    return facts, binaries
+
+
+def gather_facts_with(
+    transport: Transport, extra: str, timeout: float = 30
+) -> tuple[OsFacts, frozenset[str], CommandResult]:
     """Run the facts snippet on a host (no sudo) and parse the answer.
 
+    ``extra`` is a trusted snippet run in the same command after the facts (an adapter's scan), so one
+    session does both; its output is in the returned result for the caller to parse.
     Raises UnsupportedHostError when the answer has no markers at all: the host did not run our POSIX
     shell snippet (a Windows host behind SSH, a restricted shell).
     """
     nonce = new_nonce()
-    result = transport.run(facts_command(nonce), timeout=timeout)
+    command = facts_command(nonce)
+    if extra:
+        command = f"( {command} ); {extra}"
+    result = transport.run(command, timeout=timeout)
     text = result.out
     if marker(nonce, "os-release") not in text:
         detail = result.err.strip().splitlines()[:1]
@@ -239,4 +252,5 @@ def gather_facts(transport: Transport, timeout: float = 30) -> tuple[OsFacts, fr
         )
     if marker(nonce, "end") not in text:
         logger.warning("facts output ended early (exit status %s)", result.exit_status)
-    return parse_facts(text, nonce)
+    facts, binaries = parse_facts(text, nonce)
+    return facts, binaries, result

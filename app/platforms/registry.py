@@ -69,9 +69,7 @@ def _os_words(facts: OsFacts) -> list[str]:
 
 def _build(entry: AdapterEntry, host: str) -> Adapter:
     if entry.factory is None:
-        raise UnsupportedHostError(
-            f"{host} uses {entry.name}, and {entry.name} hosts are not supported yet."
-        )
+        raise UnsupportedHostError(f"{host} uses {entry.name}, and {entry.name} hosts are not supported yet.")
     return entry.factory(host)
 
 
@@ -98,3 +96,11 @@ def detect(facts: OsFacts, binaries: frozenset[str], *, host: str | None = None)
             return _build(entry, shown)
     names = ", ".join(entry.name for entry in ADAPTERS)
     raise UnsupportedHostError(f"No supported package manager found on {shown} (looked for {names}).")
+
+
+def adapter_named(name: str, host: str) -> Adapter | None:
+    """The adapter called ``name`` (as stored with a host's last scan), or None."""
+    for entry in ADAPTERS:
+        if entry.name == name and entry.factory is not None:
+            return entry.factory(host)
+    return None
