@@ -1,0 +1,206 @@
+"""Scan, install, snapshot and roll back a (scripted) Windows host through the real pywinrm client.
+
+The loopback WS-Management server (tests/support/wsman_server.py) speaks the real protocol over real
+TLS; what the scripts *do* on "Windows" is played by FakeWindows, which recognises each script by its
+``# patchdesk:<op>`` marker. The scheduled-task flow -- status file written step by step, a dropped
+connection while polling, a restart of the host in the middle of the installation, the task running
+again from its at-startup trigger -- is exercised end to end through the adapter's own polling loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.errors import AdapterError
+from app.models import Host, PackageChange, TransportKind, UpdateKind
+from app.platforms.chocolatey import ChocolateyAdapter
+from app.platforms.windows.scripts import script_params
+from app.platforms.windows_update import WindowsUpdateAdapter, detect_windows, extra_windows_adapters, gather_windows_facts
+from app.platforms.winget import WinGetAdapter
+from app.transports.winrm import WinRMTransport
+from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
+
+PASSWORD = "Win-Integration-Pa55"  # noqa: S105 - test password, checked never to leak
+
+CU = "KB5034129"
+NET = "KB5033914"
+DRIVER_ID = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c09"
+
+
+@pytest.fixture
+def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
+    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
+    fake.task_step = 0.2
+    yield server, fake
+    server.stop()
+
+
+def connect(server: WSManServer) -> WinRMTransport:
+    h = Host(name="win-srv01", address="127.0.0.1", port=server.port, transport=TransportKind.WINRM, user="Administrator")
+    return WinRMTransport(h, password=PASSWORD, auth="basic", ca_trust_path=str(server.ca_path), connect_timeout=2)
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def __call__(self, level: str, text: str) -> None:
+        self.lines.append((level, text))
+
+    def text(self) -> str:
+        return "\n".join(f"{lv}: {t}" for lv, t in self.lines)
+
+
+def test_facts_and_detection(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, _fake = win
+    with connect(server) as t:
+        facts, managers = gather_windows_facts(t)
+    assert facts.id == "windows" and facts.name == "Microsoft Windows Server 2022 Standard"
+    assert facts.kernel == "20348.2227" and facts.hostname == "WIN-SRV01"
+    assert managers == {"wua", "choco"}
+    adapter = detect_windows(facts, managers, host="win-srv01")
+    assert isinstance(adapter, WindowsUpdateAdapter)
+    assert [a.name for a in extra_windows_adapters(managers)] == ["choco"]
+
+
+def test_scan_install_restart_snapshot_rollback(
+    win: tuple[WSManServer, FakeWindows], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, fake = win
+    caplog.set_level(logging.DEBUG)
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    log = Log()
+    with connect(server) as t:
+        # -- scan (through the SYSTEM task)
+        pending = adapter.scan(t, log=log)
+        by_name = {u.name: u for u in pending}
+        assert set(by_name) == {CU, NET, "KB2267602", "KB890830", DRIVER_ID}
+        assert by_name[CU].kind == UpdateKind.SECURITY and by_name[CU].severity == "Critical"
+        assert by_name[CU].cves == ("CVE-2024-20674", "CVE-2024-20700") and by_name[CU].reboot_expected
+        assert by_name[DRIVER_ID].kind == UpdateKind.DRIVER
+        assert by_name["KB2267602"].kind == UpdateKind.BUGFIX and by_name["KB2267602"].severity is None
+        scan_scripts = server.scripts("task-start")
+        assert scan_scripts, "the scan must run as a scheduled task"
+        assert fake.tasks == {}  # the task was deleted after its result was read
+        assert adapter.reboot_required(t) == (False, ())
+
+        # -- plan and snapshot before
+        plan = adapter.plan(t, [CU, NET])
+        assert [c.name for c in plan.changes] == [CU, NET] and plan.reboot_expected
+        before = adapter.snapshot(t, [CU, NET])
+        assert before == {CU: None, NET: None}
+
+        # -- install: a dropped connection while polling, then the host restarts mid-install
+        orig_poll = fake.op_task_poll
+        polls: list[int] = []
+
+        def poll(call: Any, p: dict[str, Any]) -> Any:
+            polls.append(1)
+            if len(polls) == 2:
+                server.drop_next(3)
+            return orig_poll(call, p)
+
+        fake.op_task_poll = poll  # type: ignore[method-assign]
+        fake.reboot_during_install = True
+        fake.reboot_seconds = 1.0
+        adapter.install(t, [CU, NET], log=log)
+        text = log.text()
+        assert "Lost contact with win-srv01" in text
+        assert "restarted while the Windows Update installation was running" in text
+        assert "answers again" in text
+        assert fake.reboots == 1
+        outcome = adapter.last_install
+        assert outcome is not None
+        assert {r.name for r in outcome.results if r.ok} == {CU, NET}
+        install_params = [p for s in server.scripts("task-start") for p in script_params(s)]
+        assert install_params  # the install went through the task too
+        assert adapter.reboot_required(t) == (False, ())  # the restart finished the installation
+
+        # -- snapshot after: the change record
+        after = adapter.snapshot(t, [CU, NET])
+        assert after == {CU: "installed", NET: "installed"}
+        changes = [PackageChange("wua", n, before[n], after[n], kb=n) for n in (CU, NET) if before[n] != after[n]]
+        assert [c.action for c in changes] == ["install", "install"]
+
+        # -- drivers are never installed by "install everything"
+        adapter.install(t, None, log=log)
+        assert any(u["UpdateID"] == DRIVER_ID for u in fake.pending)
+        assert {"KB2267602", "KB890830"} <= fake.installed_kbs
+        assert adapter.reboot_required(t) == (True, ("Component Based Servicing", "Windows Update"))
+
+        # -- rollback: a permanent KB is named before anything starts
+        fake.permanent_kbs.add(NET)
+        with pytest.raises(AdapterError, match=f"Nothing was changed on win-srv01: Windows marks {NET} as permanent"):
+            adapter.rollback(t, changes, log=log)
+        assert fake.uninstalls == []
+        fake.permanent_kbs.clear()
+
+        adapter.rollback(t, changes, log=log)
+        assert fake.uninstalls == [CU, NET]
+        assert adapter.snapshot(t, [CU, NET]) == {CU: None, NET: None}
+        assert "needs a restart to finish removing" in log.text()
+    assert PASSWORD not in caplog.text and PASSWORD not in log.text()
+
+
+def test_install_failure_names_the_update_and_hresult(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    for u in fake.pending:
+        if "5033914" in u["KBArticleIDs"]:
+            u["_fail_hresult"] = -2145124318  # 0x80240022
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        with pytest.raises(AdapterError, match=r"KB5033914: failed \(HRESULT 0x80240022\)"):
+            adapter.install(t, [CU, NET])
+    assert adapter.last_install is not None
+    assert [r.name for r in adapter.last_install.results if r.ok] == [CU]
+
+
+def test_rollback_refuses_changes_without_kb(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        with pytest.raises(AdapterError, match="no KB number"):
+            adapter.rollback(t, [PackageChange("wua", DRIVER_ID, None, "installed")])
+    assert fake.uninstalls == [] and server.scripts("task-start") == []
+
+
+def test_chocolatey_scan_upgrade_snapshot(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    choco = ChocolateyAdapter("win-srv01")
+    log = Log()
+    with connect(server) as t:
+        pending = choco.scan(t, log=log)
+        assert [(u.name, u.installed, u.available) for u in pending] == [
+            ("git", "2.43.0", "2.44.0"),
+            ("7zip", "23.1.0", "24.1.0"),
+            ("notepadplusplus", "8.6.1", "8.6.4"),
+        ]
+        assert "Could not understand Chocolatey line" in log.text()
+        plan = choco.plan(t, ["git", "notepadplusplus"])
+        assert [c.name for c in plan.changes] == ["git"] and "pinned" in plan.warnings[0]
+        assert choco.snapshot(t, ["git", "nope"]) == {"git": "2.43.0", "nope": None}
+        fake.choco_upgrade_exit = 3010
+        choco.install(t, ["git"], log=log)
+        assert choco.reboot_required(t) == (True, ())
+        assert choco.snapshot(t, ["git"]) == {"git": "2.44.0"}
+        upgrade = server.scripts("choco-upgrade")[-1]
+        assert script_params(upgrade)[0] == {"id": "git", "version": "2.44.0", "downgrade": False}
+        fake.choco_upgrade_exit = 350
+        with pytest.raises(AdapterError, match="pending restart"):
+            choco.install(t, ["7zip"])
+
+
+def test_winget_unavailable_is_a_plain_message(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    log = Log()
+    with connect(server) as t:
+        assert WinGetAdapter("win-srv01", poll_interval=0.2).scan(t, log=log) == []
+        assert "Microsoft.WinGet.Client" in log.text() and "skipped" in log.text()
+        fake.winget_available = True
+        names = [u.name for u in WinGetAdapter("win-srv01", poll_interval=0.2).scan(t)]
+    assert names == ["Microsoft.PowerShell", "Mozilla.Firefox"]
