@@ -14,6 +14,8 @@ come from the host and are untrusted: they are checked against Chocolatey's own 
 passed to the script as data (``$P``), never spliced into it.
 """
 
+# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
+
 from __future__ import annotations
 
 import logging
@@ -114,7 +116,11 @@ def parse_versions(text: str, package: str) -> frozenset[str]:
     versions = set()
     for raw in text.splitlines()[: MAX_PACKAGES * 4]:
         parts = raw.strip().split("|")
-        if len(parts) == 2 and parts[0].strip().lower() == package.lower() and _VERSION_RE.fullmatch(parts[1].strip()):
+        if (
+            len(parts) == 2
+            and parts[0].strip().lower() == package.lower()
+            and _VERSION_RE.fullmatch(parts[1].strip())
+        ):
             versions.add(parts[1].strip())
     return frozenset(versions)
 
@@ -163,7 +169,9 @@ def search_script(pid: str) -> str:
 def upgrade_script(pid: str, version: str | None = None, *, downgrade: bool = False) -> str:
     if version is not None and not _VERSION_RE.fullmatch(version):
         raise AdapterError(f"Not a Chocolatey version: {version[:60]!r}")
-    return render("choco-upgrade", UPGRADE_BODY, {"id": check_id(pid), "version": version, "downgrade": downgrade})
+    return render(
+        "choco-upgrade", UPGRADE_BODY, {"id": check_id(pid), "version": version, "downgrade": downgrade}
+    )
 
 
 def uninstall_script(pid: str) -> str:
@@ -198,7 +206,9 @@ class ChocolateyAdapter(Adapter):
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return facts.id == "windows" and transport.run(render("choco-probe", PROBE_BODY), timeout=30).ok
 
-    def scan(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> list[PendingUpdate]:
+    def scan(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> list[PendingUpdate]:
         res = transport.run(outdated_script(), timeout=600)
         if res.exit_status not in (EXIT_OK, EXIT_OUTDATED_FOUND):
             raise AdapterError(f"choco outdated failed on {self._host(transport)}: {_last_lines(res)}")
@@ -212,13 +222,17 @@ class ChocolateyAdapter(Adapter):
         """Chocolatey keeps no reboot flag of its own; Windows' flags are read by the WUA adapter."""
         return self.reboot_after_install, ()
 
-    def plan(self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None) -> InstallPlan:
+    def plan(
+        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
+    ) -> InstallPlan:
         if not self.last_outdated:
             self.scan(transport, log=log)
         wanted = None if names is None else {n.lower() for n in names}
         chosen = [o for o in self.last_outdated if wanted is None or o.id.lower() in wanted]
         warnings = tuple(f"{o.id} is pinned; Chocolatey will not upgrade it." for o in chosen if o.pinned)
-        changes = tuple(PackageChange(MANAGER, o.id, o.installed, o.available) for o in chosen if not o.pinned)
+        changes = tuple(
+            PackageChange(MANAGER, o.id, o.installed, o.available) for o in chosen if not o.pinned
+        )
         return InstallPlan(changes, warnings=warnings)
 
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
@@ -228,7 +242,9 @@ class ChocolateyAdapter(Adapter):
         have = {k.lower(): v for k, v in parse_list(res.out).items()}
         return {n: have.get(n.lower()) for n in names}
 
-    def _run_choco(self, transport: Transport, script: str, what: str, timeout: float, on_output: OutputCallback | None) -> str:
+    def _run_choco(
+        self, transport: Transport, script: str, what: str, timeout: float, on_output: OutputCallback | None
+    ) -> str:
         res = transport.run(script, timeout=timeout, on_output=on_output)
         meaning = exit_meaning(res.exit_status)
         host = self._host(transport)
@@ -258,7 +274,11 @@ class ChocolateyAdapter(Adapter):
         plan = self.plan(transport, names, log=log)
         for change in plan.changes:
             meaning = self._run_choco(
-                transport, upgrade_script(change.name, change.to_version), f"upgrade {change.name}", timeout, on_output
+                transport,
+                upgrade_script(change.name, change.to_version),
+                f"upgrade {change.name}",
+                timeout,
+                on_output,
             )
             _log(log, "info", f"choco: {change.name} upgraded to {change.to_version}")
             if meaning == "reboot":
@@ -287,7 +307,9 @@ class ChocolateyAdapter(Adapter):
             check_id(change.name)
         for change in changes:
             if change.from_version is None:
-                self._run_choco(transport, uninstall_script(change.name), f"uninstall {change.name}", timeout, on_output)
+                self._run_choco(
+                    transport, uninstall_script(change.name), f"uninstall {change.name}", timeout, on_output
+                )
                 _log(log, "info", f"choco: {change.name} uninstalled")
             else:
                 self._run_choco(

@@ -19,6 +19,8 @@ Snapshots map each name to ``"installed"`` or None, so the change record of an i
 ``KB5034441: None -> installed`` and its reverse is an uninstall.
 """
 
+# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
+
 from __future__ import annotations
 
 import json
@@ -49,7 +51,14 @@ TYPE_DRIVER = 2
 #: InstallationBehavior.RebootBehavior: 0 never, 1 always, 2 can request
 REBOOT_NEVER = 0
 #: OperationResultCode
-RESULT_NAMES = {0: "not started", 1: "in progress", 2: "succeeded", 3: "succeeded with errors", 4: "failed", 5: "aborted"}
+RESULT_NAMES = {
+    0: "not started",
+    1: "in progress",
+    2: "succeeded",
+    3: "succeeded with errors",
+    4: "failed",
+    5: "aborted",
+}
 RESULT_OK = frozenset({2, 3})
 
 #: Caps against a hostile or broken host.
@@ -105,7 +114,7 @@ def _str_list(value: object) -> list[str]:
 
 
 def normalize_kb(value: str) -> str | None:
-    """"KB5034441", "kb5034441" or "5034441" -> "KB5034441"; None for anything else."""
+    """ "KB5034441", "kb5034441" or "5034441" -> "KB5034441"; None for anything else."""
     m = _KB_RE.fullmatch(value.strip())
     return f"KB{m.group(1)}" if m else None
 
@@ -518,9 +527,12 @@ def parse_windows_facts(text: str) -> tuple[OsFacts, frozenset[str]]:
         name=caption or "Microsoft Windows",
         version=version,
         version_codename=_text(obj.get("DisplayVersion"), 16),
-        pretty_name=caption + (f" ({_text(obj.get('DisplayVersion'), 16)})" if obj.get("DisplayVersion") else ""),
+        pretty_name=caption
+        + (f" ({_text(obj.get('DisplayVersion'), 16)})" if obj.get("DisplayVersion") else ""),
         kernel=build or version,
-        uptime_seconds=float(uptime) if isinstance(uptime, int | float) and not isinstance(uptime, bool) else None,
+        uptime_seconds=float(uptime)
+        if isinstance(uptime, int | float) and not isinstance(uptime, bool)
+        else None,
         hostname=_text(obj.get("Hostname"), 64),
     )
     managers = {"wua"}
@@ -845,7 +857,9 @@ class WindowsUpdateAdapter(Adapter):
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return is_windows(facts)
 
-    def _task(self, transport: Transport, payload: str, what: str, timeout: float, log: LogFn | None) -> TaskOutcome:
+    def _task(
+        self, transport: Transport, payload: str, what: str, timeout: float, log: LogFn | None
+    ) -> TaskOutcome:
         outcome = run_system_task(
             transport,
             payload,
@@ -871,14 +885,18 @@ class WindowsUpdateAdapter(Adapter):
         self.last_scan = scan
         return scan
 
-    def scan(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> list[PendingUpdate]:
+    def scan(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> list[PendingUpdate]:
         """Pending software and driver updates (WUA searches online, so ``refresh`` changes nothing)."""
         return [u.to_pending() for u in self.scan_details(transport, log=log).updates]
 
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         res = transport.run(reboot_script(), timeout=60)
         if not res.ok:
-            raise AdapterError(f"Could not read the reboot flags of {self._host(transport)}: {res.err.strip()[:300]}")
+            raise AdapterError(
+                f"Could not read the reboot flags of {self._host(transport)}: {res.err.strip()[:300]}"
+            )
         return parse_reboot(res.out)
 
     def installed(self, transport: Transport) -> Installed:
@@ -891,31 +909,45 @@ class WindowsUpdateAdapter(Adapter):
 
     # -- patching ---------------------------------------------------------------------------------------
 
-    def _selected(self, transport: Transport, names: Sequence[str] | None, log: LogFn | None) -> list[WuaUpdate]:
+    def _selected(
+        self, transport: Transport, names: Sequence[str] | None, log: LogFn | None
+    ) -> list[WuaUpdate]:
         scan = self.last_scan or self.scan_details(transport, log=log)
         if names is None:
             return [u for u in scan.updates if not u.is_driver]
         return [u for u in scan.updates if any(u.matches(n) for n in names)]
 
-    def plan(self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None) -> InstallPlan:
+    def plan(
+        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
+    ) -> InstallPlan:
         """What installing ``names`` would do, from the last scan (scanning first if there is none)."""
         if names is not None:
             _ids, _kbs, bad = split_names(names)
             if bad:
-                raise AdapterError(f"Not a KB number or update id: {', '.join(repr(b)[:40] for b in bad[:5])}")
+                raise AdapterError(
+                    f"Not a KB number or update id: {', '.join(repr(b)[:40] for b in bad[:5])}"
+                )
         chosen = self._selected(transport, names, log)
         warnings = []
         for u in chosen:
             if u.is_driver:
-                warnings.append(f"{u.name} is a driver update ({u.title}); it is installed because it was named.")
+                warnings.append(
+                    f"{u.name} is a driver update ({u.title}); it is installed because it was named."
+                )
             if not u.uninstallable:
                 warnings.append(f"{u.name} cannot be uninstalled once installed; it cannot be rolled back.")
         if names is not None:
             missing = [n for n in names if not any(u.matches(n) for u in chosen)]
             if missing:
                 warnings.append(f"Not pending on this host: {', '.join(missing[:10])}")
-        changes = tuple(PackageChange(MANAGER, u.name, None, INSTALLED, kb=u.kbs[0] if u.kbs else None) for u in chosen)
-        return InstallPlan(changes, reboot_expected=any(u.reboot_behavior != REBOOT_NEVER for u in chosen), warnings=tuple(warnings))
+        changes = tuple(
+            PackageChange(MANAGER, u.name, None, INSTALLED, kb=u.kbs[0] if u.kbs else None) for u in chosen
+        )
+        return InstallPlan(
+            changes,
+            reboot_expected=any(u.reboot_behavior != REBOOT_NEVER for u in chosen),
+            warnings=tuple(warnings),
+        )
 
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
         have = self.installed(transport)
@@ -935,12 +967,17 @@ class WindowsUpdateAdapter(Adapter):
         in :attr:`last_install`; any failed update raises AdapterError naming it. Returns the task id
         as the transaction id."""
         host = self._host(transport)
+        ids: list[str]
+        kbs: list[str]
         if names is None:
-            ids, kbs, bad = [], [], []
+            ids, kbs = [], []
+            bad: list[str] = []
         else:
             ids, kbs, bad = split_names(names)
             if bad:
-                raise AdapterError(f"Not a KB number or update id: {', '.join(repr(b)[:40] for b in bad[:5])}")
+                raise AdapterError(
+                    f"Not a KB number or update id: {', '.join(repr(b)[:40] for b in bad[:5])}"
+                )
             if not ids and not kbs:
                 return None
         payload = install_payload(ids, kbs, all_software=names is None)
@@ -951,7 +988,11 @@ class WindowsUpdateAdapter(Adapter):
         for warning in result.warnings:
             _log(log, "warning", warning)
         if outcome.restarted:
-            _log(log, "warning", f"{host} restarted during the installation; the task resumed after the restart.")
+            _log(
+                log,
+                "warning",
+                f"{host} restarted during the installation; the task resumed after the restart.",
+            )
         for r in result.results:
             _log(log, "info" if r.ok else "error", f"Windows Update: {r.describe()}")
         if result.reboot_required:
@@ -959,7 +1000,9 @@ class WindowsUpdateAdapter(Adapter):
         failed = [r for r in result.results if not r.ok and not r.not_found]
         not_found = [r for r in result.results if r.not_found]
         if not_found:
-            _log(log, "warning", "Not offered on this host: " + ", ".join(r.requested for r in not_found[:20]))
+            _log(
+                log, "warning", "Not offered on this host: " + ", ".join(r.requested for r in not_found[:20])
+            )
         if failed:
             raise AdapterError(
                 f"Windows Update could not install {len(failed)} update(s) on {host}: "
@@ -974,7 +1017,9 @@ class WindowsUpdateAdapter(Adapter):
         which needs nothing to be available. Every name maps to an empty set."""
         return {name: frozenset() for name in names}
 
-    def check_removable(self, transport: Transport, kbs: Sequence[str], *, log: LogFn | None = None) -> dict[str, RemovalCheck]:
+    def check_removable(
+        self, transport: Transport, kbs: Sequence[str], *, log: LogFn | None = None
+    ) -> dict[str, RemovalCheck]:
         outcome = self._task(transport, removal_check_payload(kbs), "the uninstall check", 900, log)
         return parse_removal_checks(outcome.result, kbs)
 

@@ -8,6 +8,8 @@ InstallerErrorCode). Where the module is missing the adapter says so plainly and
 winget is never the system's package manager, so its absence must not fail a scan.
 """
 
+# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
+
 from __future__ import annotations
 
 import logging
@@ -126,7 +128,9 @@ def parse_update_results(result: object) -> list[dict[str, Any]]:
                     "id": _text(item.get("Id"), 128),
                     "status": _text(item.get("Status"), 64),
                     "reboot": item.get("RebootRequired") is True,
-                    "code": item.get("InstallerErrorCode") if isinstance(item.get("InstallerErrorCode"), int) else 0,
+                    "code": item.get("InstallerErrorCode")
+                    if isinstance(item.get("InstallerErrorCode"), int)
+                    else 0,
                     "error": _text(item.get("Error"), 300),
                 }
             )
@@ -147,19 +151,30 @@ class WinGetAdapter(Adapter):
         named = self.host or getattr(getattr(transport, "host", None), "name", None)
         return named if isinstance(named, str) and named else "the host"
 
-    def _task(self, transport: Transport, payload: str, what: str, timeout: float, log: LogFn | None) -> object:
+    def _task(
+        self, transport: Transport, payload: str, what: str, timeout: float, log: LogFn | None
+    ) -> object:
         outcome = run_system_task(
-            transport, payload, what=what, host=self._host(transport), timeout=timeout,
-            poll_interval=self.poll_interval, log=log,
+            transport,
+            payload,
+            what=what,
+            host=self._host(transport),
+            timeout=timeout,
+            poll_interval=self.poll_interval,
+            log=log,
         )
         if not outcome.ok:
-            raise AdapterError(f"{what} failed on {self._host(transport)}: {' '.join(outcome.error.split())[:300]}")
+            raise AdapterError(
+                f"{what} failed on {self._host(transport)}: {' '.join(outcome.error.split())[:300]}"
+            )
         return outcome.result
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return facts.id == "windows"
 
-    def scan(self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None) -> list[PendingUpdate]:
+    def scan(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> list[PendingUpdate]:
         pkgs, unavailable = parse_packages(
             self._task(transport, render("winget-scan", SCAN_BODY), "the winget check", 900, log)
         )

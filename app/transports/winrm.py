@@ -37,6 +37,8 @@ Decisions worth knowing:
   session and a new shell.
 """
 
+# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
+
 from __future__ import annotations
 
 import base64
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
+from winrm.exceptions import AuthenticationError as WinRMAuthError
 from winrm.exceptions import (
     InvalidCredentialsError,
     WinRMError,
@@ -57,7 +60,6 @@ from winrm.exceptions import (
     WinRMTransportError,
     WSManFaultError,
 )
-from winrm.exceptions import AuthenticationError as WinRMAuthError
 from winrm.protocol import Protocol
 
 from app.errors import (
@@ -71,7 +73,14 @@ from app.errors import (
     UnreachableError,
 )
 from app.models import Host
-from app.transports.base import DEFAULT_COMMAND_TIMEOUT, Command, CommandResult, Deadline, OutputCallback, Transport
+from app.transports.base import (
+    DEFAULT_COMMAND_TIMEOUT,
+    Command,
+    CommandResult,
+    Deadline,
+    OutputCallback,
+    Transport,
+)
 from app.transports.shell import MAX_OUTPUT, CappedBuffer, short_command
 
 logger = logging.getLogger(__name__)
@@ -183,12 +192,7 @@ def build_invocation(script: str, stdin: bytes | None = None, *, limit: int = MA
     direct = (*POWERSHELL_ARGS, encode_command(script))
     if stdin is None and len(" ".join((POWERSHELL, *direct))) <= limit:
         return Invocation(direct, None, via_stdin=False)
-    payload = (
-        base64.b64encode(script.encode("utf-8"))
-        + b"\r\n"
-        + base64.b64encode(stdin or b"")
-        + b"\r\n"
-    )
+    payload = base64.b64encode(script.encode("utf-8")) + b"\r\n" + base64.b64encode(stdin or b"") + b"\r\n"
     return Invocation((*POWERSHELL_ARGS, encode_command(PROLOGUE + BOOTSTRAP)), payload, via_stdin=True)
 
 
@@ -292,7 +296,9 @@ class WinRMTransport(Transport):
         auth = auth.lower()
         scheme = scheme.lower()
         if auth not in AUTH_METHODS:
-            raise ConfigError(f"Unknown WinRM authentication {auth!r} for {host.name}; use one of {AUTH_METHODS}.")
+            raise ConfigError(
+                f"Unknown WinRM authentication {auth!r} for {host.name}; use one of {AUTH_METHODS}."
+            )
         if scheme not in DEFAULT_PORTS:
             raise ConfigError(f"Unknown WinRM scheme {scheme!r} for {host.name}; use https or http.")
         if scheme == "http" and auth not in ENCRYPTING_AUTH:
@@ -376,7 +382,13 @@ class WinRMTransport(Transport):
             raise
         except PatchdeskError:
             raise
-        except (requests.RequestException, WinRMError, WinRMTransportError, ET.ParseError, StopIteration) as exc:
+        except (
+            requests.RequestException,
+            WinRMError,
+            WinRMTransportError,
+            ET.ParseError,
+            StopIteration,
+        ) as exc:
             err = self._map(exc, doing)
             if isinstance(err, UnreachableError | CommandTimeoutError | AuthenticationError):
                 self._drop()
@@ -510,7 +522,9 @@ class WinRMTransport(Transport):
                     self._check_time(proto, shell, command_id, end, budget, short)
                     chunk = data[start : start + SEND_CHUNK]
                     last = start + SEND_CHUNK >= len(data)
-                    self._call(f"sending `{short}`", proto.send_command_input, shell, command_id, chunk, end=last)
+                    self._call(
+                        f"sending `{short}`", proto.send_command_input, shell, command_id, chunk, end=last
+                    )
             out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
             while True:
                 self._check_time(proto, shell, command_id, end, budget, short)
@@ -550,7 +564,9 @@ class WinRMTransport(Transport):
         left = self.deadline.remaining()
         if left is not None and left <= 0:
             self._abort(proto, shell, command_id)
-            raise DeadlineExceededError(f"{self.host.name} ran out of its job deadline while `{short}` was running.")
+            raise DeadlineExceededError(
+                f"{self.host.name} ran out of its job deadline while `{short}` was running."
+            )
         if time.monotonic() >= end:
             self._abort(proto, shell, command_id)
             raise CommandTimeoutError(f"`{short}` did not finish within {budget:g} s on {self.host.name}.")
@@ -591,7 +607,9 @@ class WinRMTransport(Transport):
         script = PUT_SCRIPT.replace("@PATH@", ps_quote(remote_path))
         res = self.run(script, stdin=data, timeout=timeout)
         if not res.ok:
-            raise TransportError(f"Could not write {remote_path} on {self.host.name}: {res.err.strip()[:300]}")
+            raise TransportError(
+                f"Could not write {remote_path} on {self.host.name}: {res.err.strip()[:300]}"
+            )
 
     def get(self, remote_path: str, *, timeout: float = 120) -> bytes:
         """Read a file in base64 chunks of :data:`GET_CHUNK` bytes (one short command each)."""
@@ -607,7 +625,9 @@ class WinRMTransport(Transport):
             if res.exit_status == 2:
                 raise TransportError(f"{remote_path} does not exist on {self.host.name}.")
             if not res.ok:
-                raise TransportError(f"Could not read {remote_path} on {self.host.name}: {res.err.strip()[:300]}")
+                raise TransportError(
+                    f"Could not read {remote_path} on {self.host.name}: {res.err.strip()[:300]}"
+                )
             try:
                 chunk = base64.b64decode("".join(res.out.split()), validate=True)
             except ValueError as exc:
@@ -644,4 +664,3 @@ try {
   [Console]::Out.Write([System.Convert]::ToBase64String($buf, 0, $n))
 } finally { $fs.Dispose() }
 """
-

@@ -20,12 +20,17 @@ from app.errors import AdapterError
 from app.models import Host, PackageChange, TransportKind, UpdateKind
 from app.platforms.chocolatey import ChocolateyAdapter
 from app.platforms.windows.scripts import script_params
-from app.platforms.windows_update import WindowsUpdateAdapter, detect_windows, extra_windows_adapters, gather_windows_facts
+from app.platforms.windows_update import (
+    WindowsUpdateAdapter,
+    detect_windows,
+    extra_windows_adapters,
+    gather_windows_facts,
+)
 from app.platforms.winget import WinGetAdapter
 from app.transports.winrm import WinRMTransport
 from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
 
-PASSWORD = "Win-Integration-Pa55"  # noqa: S105 - test password, checked never to leak
+PASSWORD = "Win-Integration-Pa55"
 
 CU = "KB5034129"
 NET = "KB5033914"
@@ -41,8 +46,16 @@ def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
 
 
 def connect(server: WSManServer) -> WinRMTransport:
-    h = Host(name="win-srv01", address="127.0.0.1", port=server.port, transport=TransportKind.WINRM, user="Administrator")
-    return WinRMTransport(h, password=PASSWORD, auth="basic", ca_trust_path=str(server.ca_path), connect_timeout=2)
+    h = Host(
+        name="win-srv01",
+        address="127.0.0.1",
+        port=server.port,
+        transport=TransportKind.WINRM,
+        user="Administrator",
+    )
+    return WinRMTransport(
+        h, password=PASSWORD, auth="basic", ca_trust_path=str(server.ca_path), connect_timeout=2
+    )
 
 
 class Log:
@@ -124,7 +137,9 @@ def test_scan_install_restart_snapshot_rollback(
         # -- snapshot after: the change record
         after = adapter.snapshot(t, [CU, NET])
         assert after == {CU: "installed", NET: "installed"}
-        changes = [PackageChange("wua", n, before[n], after[n], kb=n) for n in (CU, NET) if before[n] != after[n]]
+        changes = [
+            PackageChange("wua", n, before[n], after[n], kb=n) for n in (CU, NET) if before[n] != after[n]
+        ]
         assert [c.action for c in changes] == ["install", "install"]
 
         # -- drivers are never installed by "install everything"
@@ -135,7 +150,9 @@ def test_scan_install_restart_snapshot_rollback(
 
         # -- rollback: a permanent KB is named before anything starts
         fake.permanent_kbs.add(NET)
-        with pytest.raises(AdapterError, match=f"Nothing was changed on win-srv01: Windows marks {NET} as permanent"):
+        with pytest.raises(
+            AdapterError, match=f"Nothing was changed on win-srv01: Windows marks {NET} as permanent"
+        ):
             adapter.rollback(t, changes, log=log)
         assert fake.uninstalls == []
         fake.permanent_kbs.clear()

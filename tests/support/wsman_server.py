@@ -15,6 +15,8 @@ script "does" is decided by a pluggable handler: ``FakeWindows`` recognises Patc
 their ``# patchdesk:<op>`` marker and plays the parts of Windows the adapters use.
 """
 
+# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
+
 from __future__ import annotations
 
 import base64
@@ -101,8 +103,8 @@ def clixml_error(*messages: str) -> bytes:
         '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">',
         # a progress record, as PowerShell emits when a module loads
         '<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T>'
-        "<T>System.Object</T></TN><MS><I64 N=\"SourceId\">1</I64><PR N=\"Record\"><AV>Preparing modules for "
-        'first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR>'
+        '<T>System.Object</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for '
+        "first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR>"
         "</MS></Obj>",
     ]
     for msg in messages:
@@ -193,10 +195,10 @@ class WSManServer:
         class Handler_(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 server._handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler_)
@@ -209,7 +211,9 @@ class WSManServer:
             self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = "https"
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -282,7 +286,9 @@ class WSManServer:
             status, reply = 500, fault("uuid:0", "w:InternalError", f"fake server error: {exc!r}", 2150858752)
         self._send(req, status, reply)
 
-    def _send(self, req: BaseHTTPRequestHandler, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self, req: BaseHTTPRequestHandler, status: int, body: bytes, extra: dict[str, str] | None = None
+    ) -> None:
         try:
             req.send_response(status)
             req.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
@@ -344,7 +350,11 @@ class WSManServer:
         if action == ACTION_COMMAND:
             line = bodyel.find("rsp:CommandLine", NS)
             assert line is not None
-            cmdline = ((line.findtext("rsp:Command", "", NS) or "") + " " + (line.findtext("rsp:Arguments", "", NS) or "")).strip()
+            cmdline = (
+                (line.findtext("rsp:Command", "", NS) or "")
+                + " "
+                + (line.findtext("rsp:Arguments", "", NS) or "")
+            ).strip()
             cid = str(uuid.uuid4()).upper()
             cmd = _Command(cid, cmdline, threading.Condition())
             shell.commands[cid] = cmd
@@ -353,7 +363,9 @@ class WSManServer:
                 cmd.stdin_done = True
                 threading.Thread(target=self._run, args=(cmd, script, False), daemon=True).start()
             return 200, envelope(
-                SHELL_URI + "/CommandResponse", msg_id, f"<rsp:CommandResponse><rsp:CommandId>{cid}</rsp:CommandId></rsp:CommandResponse>"
+                SHELL_URI + "/CommandResponse",
+                msg_id,
+                f"<rsp:CommandResponse><rsp:CommandId>{cid}</rsp:CommandId></rsp:CommandResponse>",
             )
         if action == ACTION_SEND:
             stream = bodyel.find("rsp:Send/rsp:Stream", NS)
@@ -418,7 +430,11 @@ class WSManServer:
                 )
             else:
                 parts.append(f'<rsp:CommandState CommandId="{cmd.id}" State="{STATE_RUNNING}"/>')
-        return 200, envelope(SHELL_URI + "/ReceiveResponse", msg_id, "<rsp:ReceiveResponse>" + "".join(parts) + "</rsp:ReceiveResponse>")
+        return 200, envelope(
+            SHELL_URI + "/ReceiveResponse",
+            msg_id,
+            "<rsp:ReceiveResponse>" + "".join(parts) + "</rsp:ReceiveResponse>",
+        )
 
     def _run(self, cmd: _Command, script: str | None, via_stdin: bool) -> None:
         stdin = b""
@@ -427,7 +443,10 @@ class WSManServer:
             script = base64.b64decode(lines[0]).decode("utf-8")
             stdin = base64.b64decode(lines[1]) if len(lines) > 1 and lines[1] else b""
         if script is None:
-            reply = Reply(stderr=b"'" + cmd.command_line.split(" ")[0].encode() + b"' is not recognized\r\n", exit_code=1)
+            reply = Reply(
+                stderr=b"'" + cmd.command_line.split(" ")[0].encode() + b"' is not recognized\r\n",
+                exit_code=1,
+            )
             call = None
         else:
             user = script[len(PROLOGUE) :] if script.startswith(PROLOGUE) else script
@@ -479,7 +498,7 @@ def make_test_pki(directory: Path) -> tuple[Path, Path, Path]:
     from cryptography.x509.oid import NameOID
 
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Patchdesk Test CA")])
     ca = (
@@ -493,8 +512,15 @@ def make_test_pki(directory: Path) -> tuple[Path, Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -511,12 +537,16 @@ def make_test_pki(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_path = directory / "ca.pem"
@@ -525,7 +555,9 @@ def make_test_pki(directory: Path) -> tuple[Path, Path, Path]:
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return ca_path, cert_path, key_path
 
@@ -585,7 +617,10 @@ class FakeWindows:
         p = params[0] if params else {}
         fn = getattr(self, "op_" + op.replace("-", "_"), None)
         if fn is None:
-            return Reply(stderr=clixml_error("The term 'Unknown-Command' is not recognized as the name of a cmdlet."), exit_code=1)
+            return Reply(
+                stderr=clixml_error("The term 'Unknown-Command' is not recognized as the name of a cmdlet."),
+                exit_code=1,
+            )
         return fn(call, p)
 
     # -- files -------------------------------------------------------------------------------------------
@@ -619,7 +654,16 @@ class FakeWindows:
     def op_reboot_pending(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         pending = self._reboot_flag
         return Reply(
-            stdout=crlf(json.dumps({"CBSRebootPending": pending, "WURebootRequired": pending, "PendingFileRenameOperations": False}) + "\n")
+            stdout=crlf(
+                json.dumps(
+                    {
+                        "CBSRebootPending": pending,
+                        "WURebootRequired": pending,
+                        "PendingFileRenameOperations": False,
+                    }
+                )
+                + "\n"
+            )
         )
 
     _reboot_flag = False
@@ -627,7 +671,9 @@ class FakeWindows:
     def op_wua_installed(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         with self.lock:
             hot = [{"HotFixID": kb, "Description": "Security Update"} for kb in sorted(self.installed_kbs)]
-        return Reply(stdout=crlf(json.dumps({"hotfixes": hot, "history": self.hotfix_history}) + "\n"), pieces=4)
+        return Reply(
+            stdout=crlf(json.dumps({"hotfixes": hot, "history": self.hotfix_history}) + "\n"), pieces=4
+        )
 
     # -- the SYSTEM task --------------------------------------------------------------------------------
 
@@ -655,7 +701,10 @@ class FakeWindows:
             raw = self.files.get(self._status_path(task_id))
             state = self.tasks.get(task_id, "Missing")
         status = raw.decode("utf-8") if raw is not None else None
-        return Reply(stdout=crlf(json.dumps({"status": status, "task": state, "boot": self.boot_time}) + "\n"), pieces=2)
+        return Reply(
+            stdout=crlf(json.dumps({"status": status, "task": state, "boot": self.boot_time}) + "\n"),
+            pieces=2,
+        )
 
     def op_task_cleanup(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         task_id = str(p["id"])
@@ -675,7 +724,15 @@ class FakeWindows:
         time.sleep(step)
         fn = getattr(self, "task_" + payload_op.replace("-", "_"), None)
         if fn is None:
-            self._write_status(task_id, {"state": "failed", "runs": runs, "error": f"unknown payload {payload_op}", "hresult": "0x80004005"})
+            self._write_status(
+                task_id,
+                {
+                    "state": "failed",
+                    "runs": runs,
+                    "error": f"unknown payload {payload_op}",
+                    "hresult": "0x80004005",
+                },
+            )
         else:
             try:
                 result = fn(task_id, p, runs)
@@ -684,7 +741,10 @@ class FakeWindows:
                 self._after_reboot(lambda: self._task(task_id, run_ps, runs + 1))
                 return
             if result is not None:
-                self._write_status(task_id, {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result})
+                self._write_status(
+                    task_id,
+                    {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result},
+                )
         with self.lock:
             if task_id in self.tasks:
                 self.tasks[task_id] = "Ready"
@@ -709,7 +769,9 @@ class FakeWindows:
     def task_wua_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         assert p["software"] == "IsInstalled=0 and Type='Software' and IsHidden=0"
         assert p["driver"] == "IsInstalled=0 and Type='Driver' and IsHidden=0"
-        self._write_status(task_id, {"state": "running", "phase": "searching software", "progress": 20, "runs": runs})
+        self._write_status(
+            task_id, {"state": "running", "phase": "searching software", "progress": 20, "runs": runs}
+        )
         time.sleep(self.task_step)
         with self.lock:
             return {"updates": list(self.pending), "warnings": []}
@@ -722,16 +784,30 @@ class FakeWindows:
             todo = []
             for u in self.pending:
                 by_kb = any("KB" + k in kbs for k in u["KBArticleIDs"])
-                pick = (u["Type"] != 2) if p.get("all") else (u["UpdateID"].lower() in ids or (by_kb and u["Type"] != 2))
+                pick = (
+                    (u["Type"] != 2)
+                    if p.get("all")
+                    else (u["UpdateID"].lower() in ids or (by_kb and u["Type"] != 2))
+                )
                 if pick:
                     todo.append(u)
             for kb in kbs:
                 if not any("KB" + k == kb for u in todo for k in u["KBArticleIDs"]):
                     if kb in self.installed_kbs:
-                        results.append({"Requested": kb, "KBArticleIDs": [kb[2:]], "ResultCode": 2, "HResult": 0, "AlreadyInstalled": True})
+                        results.append(
+                            {
+                                "Requested": kb,
+                                "KBArticleIDs": [kb[2:]],
+                                "ResultCode": 2,
+                                "HResult": 0,
+                                "AlreadyInstalled": True,
+                            }
+                        )
                     else:
                         results.append({"Requested": kb, "ResultCode": -1, "HResult": 0, "NotFound": True})
-        self._write_status(task_id, {"state": "running", "phase": "downloading", "progress": 20, "runs": runs})
+        self._write_status(
+            task_id, {"state": "running", "phase": "downloading", "progress": 20, "runs": runs}
+        )
         time.sleep(self.task_step)
         self._write_status(task_id, {"state": "running", "phase": "installing", "progress": 50, "runs": runs})
         time.sleep(self.task_step)
@@ -743,8 +819,12 @@ class FakeWindows:
                 fail = u.get("_fail_hresult")
                 results.append(
                     {
-                        "UpdateID": u["UpdateID"], "Title": u["Title"], "KBArticleIDs": u["KBArticleIDs"],
-                        "ResultCode": 4 if fail else 2, "HResult": fail or 0, "RebootRequired": u["RebootBehavior"] != 0,
+                        "UpdateID": u["UpdateID"],
+                        "Title": u["Title"],
+                        "KBArticleIDs": u["KBArticleIDs"],
+                        "ResultCode": 4 if fail else 2,
+                        "HResult": fail or 0,
+                        "RebootRequired": u["RebootBehavior"] != 0,
                     }
                 )
             if todo:
@@ -753,14 +833,24 @@ class FakeWindows:
             self.reboot_during_install = False
             self.reboot()
             raise _Rebooted
-        return {"results": results, "RebootRequired": any(r.get("RebootRequired") for r in results), "ResultCode": 2, "HResult": 0}
+        return {
+            "results": results,
+            "RebootRequired": any(r.get("RebootRequired") for r in results),
+            "ResultCode": 2,
+            "HResult": 0,
+        }
 
     def task_wua_removal_check(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         checks = []
         with self.lock:
             for kb in p["kbs"]:
                 checks.append(
-                    {"KB": kb, "Installed": kb in self.installed_kbs, "IsUninstallable": kb not in self.permanent_kbs, "DismPackage": None}
+                    {
+                        "KB": kb,
+                        "Installed": kb in self.installed_kbs,
+                        "IsUninstallable": kb not in self.permanent_kbs,
+                        "DismPackage": None,
+                    }
                 )
         return {"checks": checks}
 
@@ -772,7 +862,14 @@ class FakeWindows:
                 self.uninstalls.append(kb)
                 code = 0 if kb in self.installed_kbs else 2359303
                 self.installed_kbs.discard(kb)
-                removals.append({"KB": kb, "Method": item["method"], "ExitCode": 3010 if code == 0 else code, "RebootRequired": code == 0})
+                removals.append(
+                    {
+                        "KB": kb,
+                        "Method": item["method"],
+                        "ExitCode": 3010 if code == 0 else code,
+                        "RebootRequired": code == 0,
+                    }
+                )
         return {"removals": removals}
 
     def task_winget_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
@@ -791,7 +888,11 @@ class FakeWindows:
     def op_choco_upgrade(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         code = self.choco_upgrade_exit
         if code in (0, 1641, 3010):
-            lines = [ln for ln in self.choco_list.decode().splitlines() if not ln.lower().startswith(str(p["id"]).lower() + "|")]
+            lines = [
+                ln
+                for ln in self.choco_list.decode().splitlines()
+                if not ln.lower().startswith(str(p["id"]).lower() + "|")
+            ]
             lines.append(f"{p['id']}|{p['version']}")
             self.choco_list = crlf("\n".join(lines) + "\n")
         return Reply(stdout=crlf(f"Upgrading {p['id']}\n"), exit_code=code)

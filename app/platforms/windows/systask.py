@@ -20,6 +20,8 @@ How:
 4. When the status is final, the task and its folder are deleted.
 """
 
+# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
+
 from __future__ import annotations
 
 import base64
@@ -187,7 +189,9 @@ def parse_poll(text: str) -> PollState | None:
     status = _json_object(raw) if isinstance(raw, str) else None
     task = outer.get("task")
     boot = outer.get("boot")
-    return PollState(status, task if isinstance(task, str) else "Unknown", boot if isinstance(boot, str) else "")
+    return PollState(
+        status, task if isinstance(task, str) else "Unknown", boot if isinstance(boot, str) else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -276,7 +280,9 @@ def run_system_task(
                 f"be running ({TASK_PATH}Patchdesk-{task_id})."
             )
         try:
-            poll = transport.run(poll_script(task_id), timeout=min(POLL_COMMAND_TIMEOUT, max(1.0, end - time.monotonic())))
+            poll = transport.run(
+                poll_script(task_id), timeout=min(POLL_COMMAND_TIMEOUT, max(1.0, end - time.monotonic()))
+            )
         except (UnreachableError, CommandTimeoutError) as exc:
             if lost_since is None:
                 lost_since = time.monotonic()
@@ -291,7 +297,10 @@ def run_system_task(
             lost_since = None
         state = parse_poll(poll.out) if poll.ok else None
         if state is None:
-            say("warning", f"Unreadable task status from {host}: {poll.err.strip()[:200] or poll.out.strip()[:200]}")
+            say(
+                "warning",
+                f"Unreadable task status from {host}: {poll.err.strip()[:200] or poll.out.strip()[:200]}",
+            )
             continue
         if boot0 and state.boot and state.boot != boot0 and not restarted:
             restarted = True

@@ -37,17 +37,28 @@ def test_outdated() -> None:
 def test_list_and_versions() -> None:
     assert parse_list((DATA / "choco_list.txt").read_text())["git"] == "2.43.0"
     assert parse_list("evil id|1.0\r\nok|1.0 ; calc\r\n") == {}
-    assert parse_versions("git|2.44.0\r\ngit|2.43.0\r\nGit|2.42.0\r\nother|1\r\n", "git") == {"2.44.0", "2.43.0", "2.42.0"}
+    assert parse_versions("git|2.44.0\r\ngit|2.43.0\r\nGit|2.42.0\r\nother|1\r\n", "git") == {
+        "2.44.0",
+        "2.43.0",
+        "2.42.0",
+    }
 
 
 def test_exit_codes() -> None:
     assert [exit_meaning(c) for c in (0, 1641, 3010, 350, 1604, 1)] == [
-        "ok", "reboot", "reboot", "pending-reboot", "suspended", "failed",
+        "ok",
+        "reboot",
+        "reboot",
+        "pending-reboot",
+        "suspended",
+        "failed",
     ]
 
 
 def test_ids_are_data_and_checked() -> None:
-    assert script_params(upgrade_script("git", "2.44.0")) == [{"id": "git", "version": "2.44.0", "downgrade": False}]
+    assert script_params(upgrade_script("git", "2.44.0")) == [
+        {"id": "git", "version": "2.44.0", "downgrade": False}
+    ]
     with pytest.raises(AdapterError):
         search_script("git; calc")
     with pytest.raises(AdapterError):

@@ -57,7 +57,9 @@ def test_powershell51_scalars_and_hostile_records() -> None:
     assert len(scan.updates) == 2
     first, second = scan.updates
     assert first.kbs == ("KB5000001",) and first.severity == "Moderate" and first.cves == ("CVE-2021-1234",)
-    assert first.bulletins == ("MS17-010",) and first.categories == ("Security Updates",) and first.revision == 3
+    assert (
+        first.bulletins == ("MS17-010",) and first.categories == ("Security Updates",) and first.revision == 3
+    )
     assert first.size == 1_500_000_000
     assert second.kbs == ("KB777777",)  # "12; rm -rf" and the object are not KB numbers
     assert second.severity is None and second.cves == () and second.size == 0
@@ -92,7 +94,9 @@ def test_installed_inventory_follows_history_order() -> None:
 
 
 def test_reboot_flags() -> None:
-    assert parse_reboot('{"CBSRebootPending":false,"WURebootRequired":false,"PendingFileRenameOperations":true}') == (
+    assert parse_reboot(
+        '{"CBSRebootPending":false,"WURebootRequired":false,"PendingFileRenameOperations":true}'
+    ) == (
         True,
         ("pending file renames",),
     )
@@ -104,8 +108,18 @@ def test_removal_checks_choose_wusa_dism_or_refuse() -> None:
     result = {
         "checks": [
             {"KB": "KB1", "Installed": True, "IsUninstallable": True, "DismPackage": None},
-            {"KB": "KB5034129", "Installed": True, "IsUninstallable": False, "DismPackage": "Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2227.1.7"},
-            {"KB": "KB5033914", "Installed": True, "IsUninstallable": False, "DismPackage": "bad name; Remove-Item C:\\"},
+            {
+                "KB": "KB5034129",
+                "Installed": True,
+                "IsUninstallable": False,
+                "DismPackage": "Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2227.1.7",
+            },
+            {
+                "KB": "KB5033914",
+                "Installed": True,
+                "IsUninstallable": False,
+                "DismPackage": "bad name; Remove-Item C:\\",
+            },
             {"KB": "KB2267602", "Installed": False, "IsUninstallable": None, "DismPackage": None},
         ]
     }
@@ -115,7 +129,14 @@ def test_removal_checks_choose_wusa_dism_or_refuse() -> None:
     assert checks["KB5033914"].method is None and checks["KB5033914"].dism_package is None
     assert checks["KB2267602"].method is None and not checks["KB2267602"].installed
     assert checks["KB7777777"] == RemovalCheck("KB7777777", False, None, None)
-    removals = parse_removals({"removals": [{"KB": "KB1234567", "Method": "wusa", "ExitCode": 3010, "RebootRequired": True}, {"KB": "x"}]})
+    removals = parse_removals(
+        {
+            "removals": [
+                {"KB": "KB1234567", "Method": "wusa", "ExitCode": 3010, "RebootRequired": True},
+                {"KB": "x"},
+            ]
+        }
+    )
     assert len(removals) == 1 and removals[0].ok and removals[0].reboot_required
     assert not parse_removals({"removals": {"KB": "KB2345678", "ExitCode": 1618}})[0].ok
 
@@ -131,7 +152,9 @@ def test_scripts_carry_untrusted_values_as_data() -> None:
     script = install_payload(["9f3d2f2c-6b0c-4b8e-9c55-2a3b1d6e7f01"], ["KB1'; calc; '"], all_software=False)
     assert "calc" not in script  # base64 JSON, never spliced
     assert script_ops(script) == ["wua-install"]
-    assert script_params(script) == [{"ids": ["9f3d2f2c-6b0c-4b8e-9c55-2a3b1d6e7f01"], "kbs": ["KB1'; calc; '"], "all": False}]
+    assert script_params(script) == [
+        {"ids": ["9f3d2f2c-6b0c-4b8e-9c55-2a3b1d6e7f01"], "kbs": ["KB1'; calc; '"], "all": False}
+    ]
     scan = scan_payload()
     assert script_params(scan) == [{"software": SOFTWARE_CRITERIA, "driver": DRIVER_CRITERIA}]
     assert SOFTWARE_CRITERIA == "IsInstalled=0 and Type='Software' and IsHidden=0"
@@ -143,35 +166,62 @@ def test_task_scripts() -> None:
     assert script_ops(run_ps) == ["task", "wua-scan"]
     start = start_script("0123abcd", render("wua-scan", "@{}"))
     assert "NT AUTHORITY\\SYSTEM" in start and "-AtStartup" in start and "SetAccessRuleProtection" in start
-    state = parse_poll(json.dumps({"status": json.dumps({"state": "running", "phase": "x"}), "task": "Running", "boot": "b"}))
-    assert state is not None and state.status == {"state": "running", "phase": "x"} and state.task == "Running"
-    assert parse_poll('{"status": "{broken", "task": 5}') == parse_poll('{"status": null, "task": "Unknown", "boot": ""}')
+    state = parse_poll(
+        json.dumps({"status": json.dumps({"state": "running", "phase": "x"}), "task": "Running", "boot": "b"})
+    )
+    assert (
+        state is not None and state.status == {"state": "running", "phase": "x"} and state.task == "Running"
+    )
+    assert parse_poll('{"status": "{broken", "task": 5}') == parse_poll(
+        '{"status": null, "task": "Unknown", "boot": ""}'
+    )
     assert parse_poll("[]") is None and parse_poll("") is None
 
 
 def test_facts() -> None:
     facts, managers = parse_windows_facts((DATA / "facts_server2022.json").read_text())
-    assert facts.pretty_name == "Microsoft Windows Server 2022 Standard (21H2)" and facts.uptime_seconds == 86400.0
+    assert (
+        facts.pretty_name == "Microsoft Windows Server 2022 Standard (21H2)"
+        and facts.uptime_seconds == 86400.0
+    )
     assert managers == {"wua", "choco"}
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=6)
+    ),
     max_leaves=30,
 )
 update_like = st.fixed_dictionaries(
     {},
     optional={
         k: json_values
-        for k in ("Title", "UpdateID", "RevisionNumber", "KBArticleIDs", "MsrcSeverity", "Categories", "CveIDs",
-                  "SecurityBulletinIDs", "RebootBehavior", "MaxDownloadSize", "IsUninstallable", "Type")
+        for k in (
+            "Title",
+            "UpdateID",
+            "RevisionNumber",
+            "KBArticleIDs",
+            "MsrcSeverity",
+            "Categories",
+            "CveIDs",
+            "SecurityBulletinIDs",
+            "RebootBehavior",
+            "MaxDownloadSize",
+            "IsUninstallable",
+            "Type",
+        )
     },
 )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(json_values, st.fixed_dictionaries({"updates": st.lists(update_like | json_values, max_size=5)})))
+@given(
+    st.one_of(
+        json_values, st.fixed_dictionaries({"updates": st.lists(update_like | json_values, max_size=5)})
+    )
+)
 def test_parsers_never_crash(value: object) -> None:
     scan = parse_scan(value)
     for u in scan.updates:

@@ -28,13 +28,22 @@ def test_unavailable_and_hostile() -> None:
     pkgs, _ = parse_packages({"packages": {"Id": "A.B", "InstalledVersion": 5}})
     assert pkgs == [{"id": "A.B", "name": "", "installed": "", "available": "", "source": ""}]
     assert parse_packages({"packages": [{"Id": "bad id; calc"}]}) == ([], False)
-    assert parse_update_results({"results": {"Id": "A.B", "Status": "Ok", "RebootRequired": True}})[0]["reboot"]
+    assert parse_update_results({"results": {"Id": "A.B", "Status": "Ok", "RebootRequired": True}})[0][
+        "reboot"
+    ]
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(["Id", "packages", "results", "Status", "x"]), c, max_size=4),
-                    max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda c: (
+            st.lists(c, max_size=4)
+            | st.dictionaries(st.sampled_from(["Id", "packages", "results", "Status", "x"]), c, max_size=4)
+        ),
+        max_leaves=20,
+    )
+)
 def test_never_crash(value: object) -> None:
     parse_packages(value)
     parse_update_results(value)

@@ -31,9 +31,16 @@ from app.transports.winrm import (
     ps_quote,
     to_powershell,
 )
-from tests.support.wsman_server import SIGNAL_TERMINATE, FakeWindows, Reply, WSManServer, clixml_error, start_fake_windows
+from tests.support.wsman_server import (
+    SIGNAL_TERMINATE,
+    FakeWindows,
+    Reply,
+    WSManServer,
+    clixml_error,
+    start_fake_windows,
+)
 
-PASSWORD = "S3cret-Pa55!"  # noqa: S105 - a test password, checked never to leak
+PASSWORD = "S3cret-Pa55!"
 
 
 @pytest.fixture
@@ -72,7 +79,13 @@ def test_short_script_is_encoded_on_the_command_line() -> None:
     assert not inv.via_stdin and inv.stdin is None
     encoded = inv.arguments[-1]
     assert base64.b64decode(encoded).decode("utf-16-le") == PROLOGUE + "Get-Date"
-    assert inv.arguments[:-1] == ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
+    assert inv.arguments[:-1] == (
+        "-NoProfile",
+        "-NonInteractive",
+        "-ExecutionPolicy",
+        "Bypass",
+        "-EncodedCommand",
+    )
 
 
 def test_long_script_goes_through_stdin() -> None:
@@ -119,7 +132,7 @@ def test_repr_and_errors_never_show_the_password() -> None:
 
 def test_run_decodes_utf8_output_split_across_receives(tls: tuple[WSManServer, FakeWindows]) -> None:
     server, fake = tls
-    text = "Grüße aus Köln – 東京 ✓\r\nzweite Zeile\r\n"
+    text = "Grüße aus Köln — 東京 ✓\r\nzweite Zeile\r\n"
     fake.on(script_is("Write-Output 'utf8'"), Reply(stdout=text.encode("utf-8"), pieces=7))
     chunks: list[bytes] = []
     with transport(server) as t:
@@ -142,7 +155,10 @@ def test_shell_uses_codepage_65001(tls: tuple[WSManServer, FakeWindows]) -> None
 
 def test_exit_code_and_clixml_error(tls: tuple[WSManServer, FakeWindows]) -> None:
     server, fake = tls
-    fake.on(script_is("Get-Item C:\\nope"), Reply(stderr=clixml_error("Get-Item : Cannot find path 'C:\\nope'."), exit_code=1))
+    fake.on(
+        script_is("Get-Item C:\\nope"),
+        Reply(stderr=clixml_error("Get-Item : Cannot find path 'C:\\nope'."), exit_code=1),
+    )
     with transport(server) as t:
         res = t.run("Get-Item C:\\nope")
     assert res.exit_status == 1
@@ -204,7 +220,9 @@ def test_deadline_and_cancel_stop_a_command(tls: tuple[WSManServer, FakeWindows]
     assert len([s for s in server.signals if s[1] == SIGNAL_TERMINATE]) >= 2
 
 
-def test_wrong_password_is_a_sentence(tls: tuple[WSManServer, FakeWindows], caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_password_is_a_sentence(
+    tls: tuple[WSManServer, FakeWindows], caplog: pytest.LogCaptureFixture
+) -> None:
     server, _fake = tls
     caplog.set_level(logging.DEBUG)
     with transport(server, password="wrong-" + PASSWORD) as t:
@@ -221,7 +239,7 @@ def test_untrusted_certificate_is_a_sentence(tls: tuple[WSManServer, FakeWindows
     server, fake = tls
     fake.on(script_is("hostname"), Reply(stdout=b"WIN1\r\n"))
     with transport(server, ca_trust_path=None) as t:
-        with pytest.raises(TransportError, match="TLS certificate of win1 .* could not be verified") as info:
+        with pytest.raises(TransportError, match=r"TLS certificate of win1 .* could not be verified") as info:
             t.run("hostname")
     assert "CA certificate" in str(info.value) and "switch certificate validation off" in str(info.value)
     with transport(server, ca_trust_path=None, cert_validation=False) as t:
