@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import unavailable
+
+# pytest-qt's session-scoped ``qapp`` is created before any function-scoped autouse fixture runs, so
+# the platform must be chosen here, at import time: without a display the default plugin aborts.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

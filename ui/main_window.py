@@ -1,10 +1,10 @@
 """The main window: toolbar, inventory, host detail, job panel and status bar.
 
-Scans run on the job engine's threads; this window only starts them (job rows are created on the
-main thread, which is quick) and follows their events through the EventBridge. Host rows are
-re-read from the database on a short throttle timer while a job runs, and once more after the
-recorder has flushed the job's last events (waited for on a pool thread), so the final state is
-always what the database says.
+Scans, patches, verifications and rollbacks run on the job engine's threads, one job at a time; this
+window only starts them (job rows are created on the main thread, which is quick) and follows their
+events through the EventBridge. Host rows are re-read from the database on a short throttle timer
+while a job runs, and once more after the recorder has flushed the job's last events (waited for on
+a pool thread), so the final state is always what the database says.
 """
 
 from __future__ import annotations
@@ -27,14 +27,26 @@ from PySide6.QtWidgets import (
 
 from app.errors import ConfigError, PatchdeskError
 from app.jobs.engine import JobHandle
-from app.jobs.events import Event, HostStateChanged, JobStateChanged, ScanRecorded
+from app.jobs.events import (
+    ChangesRecorded,
+    Event,
+    HostStateChanged,
+    JobStateChanged,
+    RolledBack,
+    ScanRecorded,
+    VerificationRecorded,
+)
+from app.jobs.selection import rollback_request
 from app.models import Host, HostStatus, JobState, StepState
+from db import changes as db_changes
 from db import hosts as db_hosts
 from ui.bridge import EventBridge
 from ui.dialogs.host_dialog import HostDialog
 from ui.dialogs.host_key_dialog import ChangedKeyDialog, FirstContactDialog, KeyOffer
 from ui.dialogs.import_dialog import ImportDialog
-from ui.messages import confirm, show_known_error
+from ui.dialogs.patch_dialog import PatchDialog, PatchRequest
+from ui.dialogs.rollback_dialog import RollbackDialog
+from ui.messages import confirm, show_error, show_known_error
 from ui.resources import app_icon, icon
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
@@ -110,6 +122,8 @@ class MainWindow(QMainWindow):
         self._row_timer.setInterval(ROW_REFRESH_MS)
         self._row_timer.timeout.connect(self._refresh_dirty_rows)
 
+        self.detail.rollback_requested.connect(self.rollback_job)
+        self.detail.verify_requested.connect(self.verify_host)
         self.inventory.selection_changed.connect(self._selection_changed)
         self.inventory.host_activated.connect(self.edit_host)
         self.reload_hosts()
@@ -158,6 +172,27 @@ class MainWindow(QMainWindow):
         self.scan_all_action = self._action(
             "Scan all", "scan-all", self.scan_all, "Shift+F5", "Look for pending updates on every host"
         )
+        self.patch_action = self._action(
+            "Patch…",
+            "patch",
+            self.patch_selected,
+            "Ctrl+P",
+            "Install pending updates on the selected hosts (all hosts when none is selected)",
+        )
+        self.verify_action = self._action(
+            "Verify",
+            "verify",
+            self.verify_selected,
+            None,
+            "Rescan the selected hosts and check them against their last patch",
+        )
+        self.rollback_action = self._action(
+            "Roll back…",
+            "rollback",
+            self.rollback_selected,
+            None,
+            "Undo the last patch on the selected hosts",
+        )
         self.cancel_action = self._action(
             "Cancel job", "cancel", self.cancel_job, None, "Cancel the running job"
         )
@@ -188,6 +223,10 @@ class MainWindow(QMainWindow):
         tb.addWidget(spacer)
         tb.addWidget(self.refresh_check)
         tb.addSeparator()
+        tb.addAction(self.patch_action)
+        tb.addAction(self.verify_action)
+        tb.addAction(self.rollback_action)
+        tb.addSeparator()
         tb.addAction(self.cancel_action)
         self.toolbar = tb
         self.addToolBar(tb)
@@ -207,6 +246,9 @@ class MainWindow(QMainWindow):
         scan_menu = mb.addMenu("&Scan")
         for act in (self.scan_selected_action, self.scan_all_action, self.cancel_action):
             scan_menu.addAction(act)
+        patch_menu = mb.addMenu("&Patch")
+        for act in (self.patch_action, self.verify_action, self.rollback_action):
+            patch_menu.addAction(act)
 
     # -- inventory ------------------------------------------------------------------------------
 
@@ -236,6 +278,11 @@ class MainWindow(QMainWindow):
         self.scan_all_action.setEnabled(
             self.inventory.model.rowCount() > 0 and not running and self.runner is not None
         )
+        can_start = not running and self.runner is not None
+        self.patch_action.setEnabled(can_start and self.inventory.model.rowCount() > 0)
+        self.verify_action.setEnabled(can_start and bool(selected))
+        self.rollback_action.setEnabled(can_start and bool(selected))
+        self.detail.set_actions_allowed(can_start)
         self.cancel_action.setEnabled(running)
         host = selected[0] if len(selected) == 1 else None
         if host is not None:
@@ -370,10 +417,7 @@ class MainWindow(QMainWindow):
         self.start_scan(hosts)
 
     def start_scan(self, hosts: Sequence[Host]) -> JobHandle | None:
-        if self.runner is None:
-            return None
-        if self.job_panel.is_running():
-            self.statusBar().showMessage("A job is already running; wait for it or cancel it.", 5000)
+        if not self._can_start():
             return None
         try:
             handle = self.runner.start_scan(
@@ -382,12 +426,132 @@ class MainWindow(QMainWindow):
         except PatchdeskError as exc:
             show_known_error(self, exc)
             return None
+        self._begin_job(handle, hosts, "Scan")
+        self.statusBar().showMessage(f"Scanning {len(hosts)} host(s)…", 4000)
+        return handle
+
+    def _begin_job(self, handle: JobHandle, hosts: Sequence[Host], what: str) -> None:
         self.jobs[handle.job_id] = handle
         self.active_job = handle
-        self.job_panel.start_job(handle, hosts, "Scan")
+        self.job_panel.start_job(handle, hosts, what)
         self._selection_changed()
-        self.statusBar().showMessage(f"Scanning {len(hosts)} host(s)…", 4000)
-        logger.info("started scan job %d of %d hosts", handle.job_id, len(hosts))
+        if self.detail.host is not None and self.detail.host.id in {h.id for h in hosts}:
+            self.detail.refresh()  # the new job shows in the History tab at once
+        logger.info("started %s job %d of %d hosts", what.lower(), handle.job_id, len(hosts))
+
+    def _can_start(self) -> bool:
+        if self.runner is None:
+            return False
+        if self.job_panel.is_running():
+            self.statusBar().showMessage("A job is already running; wait for it or cancel it.", 5000)
+            return False
+        return True
+
+    # -- patch, verify, rollback --------------------------------------------------------------------
+
+    @Slot()
+    def patch_selected(self) -> None:
+        hosts = self.inventory.selected_hosts() or db_hosts.list_hosts(self.db)
+        if not hosts:
+            self.statusBar().showMessage("The inventory is empty.", 5000)
+            return
+        if not self._can_start():
+            return
+        hosts = [self._fresh(h.id) or h for h in hosts]
+        dlg = PatchDialog(self.db, self.runner, hosts, self)
+        self._open_dialog(dlg, lambda: dlg.request and self.start_patch(dlg.request))
+
+    def start_patch(self, request: PatchRequest) -> JobHandle | None:
+        if not request.hosts or not self._can_start():
+            return None
+        try:
+            handle = self.runner.start_patch(
+                self.db,
+                list(request.hosts),
+                request.selections,
+                reboot=request.reboot,
+                verify=request.verify,
+            )
+        except PatchdeskError as exc:
+            show_known_error(self, exc)
+            return None
+        self._begin_job(handle, request.hosts, "Patch")
+        self.statusBar().showMessage(
+            f"Patching {len(request.hosts)} host(s): {request.change_count} change(s)…", 5000
+        )
+        return handle
+
+    @Slot()
+    def verify_selected(self) -> None:
+        hosts = self.inventory.selected_hosts()
+        if hosts:
+            self.start_verify(hosts)
+        else:
+            self.statusBar().showMessage("Select the hosts to verify first.", 5000)
+
+    @Slot(object)
+    def verify_host(self, host: Host) -> None:
+        self.start_verify([host])
+
+    def start_verify(self, hosts: Sequence[Host]) -> JobHandle | None:
+        if not self._can_start():
+            return None
+        hosts = [self._fresh(h.id) or h for h in hosts]
+        try:
+            handle = self.runner.start_verify(self.db, hosts)
+        except PatchdeskError as exc:
+            show_known_error(self, exc)
+            return None
+        self._begin_job(handle, hosts, "Verify")
+        self.statusBar().showMessage(f"Verifying {len(hosts)} host(s)…", 4000)
+        return handle
+
+    @Slot()
+    def rollback_selected(self) -> None:
+        """Roll back each selected host's newest patch that is not rolled back yet."""
+        hosts = [self._fresh(h.id) or h for h in self.inventory.selected_hosts()]
+        if not hosts or not self._can_start():
+            return
+        requests, skipped = [], []
+        for h in hosts:
+            assert h.id is not None
+            if db_changes.last_patch_job(self.db, h.id) is None:
+                skipped.append(f"{h.name} has no patch to roll back.")
+                continue
+            try:
+                requests.append((h, rollback_request(self.db, h, None)))
+            except PatchdeskError as exc:
+                skipped.append(str(exc))
+        if not requests:
+            show_error(self, "\n".join(skipped), "Nothing to roll back")
+            return
+        dlg = RollbackDialog(requests, skipped, self)
+        self._open_dialog(dlg, lambda: self.start_rollback(dlg.hosts(), None))
+
+    @Slot(object, int)
+    def rollback_job(self, host: Host, job_id: int) -> None:
+        """Roll back patch job ``job_id`` on ``host`` (the History tab's button)."""
+        if not self._can_start():
+            return
+        host = self._fresh(host.id) or host
+        try:
+            req = rollback_request(self.db, host, job_id)
+        except PatchdeskError as exc:
+            show_known_error(self, exc, "Nothing to roll back")
+            return
+        dlg = RollbackDialog([(host, req)], (), self)
+        self._open_dialog(dlg, lambda: self.start_rollback([host], job_id))
+
+    def start_rollback(self, hosts: Sequence[Host], job_id: int | None) -> JobHandle | None:
+        if not self._can_start():
+            return None
+        try:
+            handle = self.runner.start_rollback(self.db, list(hosts), job_id=job_id)
+        except PatchdeskError as exc:  # e.g. rolled back meanwhile: a sentence, nothing started
+            show_known_error(self, exc, "Nothing to roll back")
+            return None
+        self._begin_job(handle, hosts, "Rollback")
+        self.statusBar().showMessage(f"Rolling back {len(hosts)} host(s)…", 4000)
         return handle
 
     @Slot()
@@ -407,7 +571,7 @@ class MainWindow(QMainWindow):
                 self.inventory.model.set_busy([ev.host_id], ev.state == StepState.RUNNING)
                 if ev.state.finished:
                     self._dirty.add(ev.host_id)
-            elif isinstance(ev, ScanRecorded):
+            elif isinstance(ev, (ScanRecorded, VerificationRecorded, ChangesRecorded, RolledBack)):
                 self._dirty.add(ev.host_id)
             elif isinstance(ev, JobStateChanged) and ev.state in (
                 JobState.FINISHED,
@@ -455,12 +619,16 @@ class MainWindow(QMainWindow):
         ids = {h.id for h in handle.hosts if h.id is not None}
         self.inventory.model.set_busy(ids, False)
         self._refresh_rows(ids)
-        counts = self.job_panel.counts()
+        counts = self.job_panel.counts() if self.job_panel.handle is handle else {}
         ok = counts.get(StepState.SUCCEEDED, 0)
         bad = len(ids) - ok
-        self.statusBar().showMessage(
-            f"Scan job #{handle.job_id} finished: {ok} ok" + (f", {bad} not ok" if bad else "") + ".", 10000
-        )
+        verdicts = [self.job_panel.verdict(hid)[0] for hid in ids] if counts else []
+        seen = {v: verdicts.count(v) for v in ("green", "amber", "red") if v in verdicts}
+        what = self.job_panel.what or "Job"
+        text = f"{what} job #{handle.job_id} finished: {ok} ok" + (f", {bad} not ok" if bad else "")
+        if seen:
+            text += "; verification " + ", ".join(f"{n} {v}" for v, n in seen.items())
+        self.statusBar().showMessage(text + ".", 10000)
         self._selection_changed()
         self._offer_host_keys(handle)
 

@@ -1,11 +1,15 @@
-"""Host detail pane: facts, pending updates (coloured by classification), recent jobs, last error."""
+"""Host detail pane: facts, pending updates (coloured by classification), history, last error.
+
+The History tab lists the host's jobs with their verification badge and rollback state; selecting a
+job shows its change record, its verification reasons and the host's log lines of that job (kept in
+the database, so an interrupted job still shows how far it got). "Roll back…" and "Verify" only emit
+signals: the main window owns starting jobs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QAbstractTableModel, QItemSelection, Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -13,16 +17,33 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPlainTextEdit,
+    QPushButton,
     QSizePolicy,
+    QSplitter,
     QTableView,
     QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.models import Host, HostStatus, Job, JobHost, StepState
+from app.models import ChangeAction, Host, HostStatus, JobKind
 from db import jobs as db_jobs
 from db import scans as db_scans
+from ui.models.history_model import (
+    COL_CHANGES,
+    COL_JOB,
+    COL_KIND,
+    COL_ROLLED_BACK,
+    COL_STARTED,
+    COL_STATE,
+    COL_VERIFY,
+    HistoryEntry,
+    HistoryTableModel,
+    load_history,
+)
 from ui.models.hosts_model import STATUS_COLOURS, STATUS_TEXT, _local_time, _one_line
 from ui.models.updates_model import (
     COL_AVAILABLE,
@@ -32,61 +53,12 @@ from ui.models.updates_model import (
     COL_SOURCE,
     UpdatesTableModel,
 )
+from ui.resources import icon
+from ui.verdicts import badge_style, verdict_text
 
 HISTORY_LIMIT = 50
-
-STEP_COLOURS = {
-    StepState.SUCCEEDED: QColor("#17632f"),
-    StepState.FAILED: QColor("#9b1c14"),
-    StepState.UNREACHABLE: QColor("#8a4b00"),
-    StepState.INTERRUPTED: QColor("#8a4b00"),
-    StepState.CANCELLED: QColor("#5b6372"),
-    StepState.RUNNING: QColor("#1f4e89"),
-}
-
-
-class HistoryTableModel(QAbstractTableModel):
-    HEADERS = ("Job", "Kind", "Started", "Finished", "Result", "Error")
-
-    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(parent)
-        self._rows: list[tuple[Job, JobHost]] = []
-
-    def set_rows(self, rows: Sequence[tuple[Job, JobHost]]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if not index.isValid():
-            return None
-        job, step = self._rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                f"#{job.id}",
-                str(job.kind),
-                _local_time(step.started_at or job.started_at),
-                _local_time(step.finished_at),
-                str(step.state),
-                _one_line(step.error, 160),
-            )[col]
-        if role == Qt.ItemDataRole.ForegroundRole and col == 4 and step.state in STEP_COLOURS:
-            return QBrush(STEP_COLOURS[step.state])
-        if role == Qt.ItemDataRole.ToolTipRole and col == 5 and step.error:
-            return _one_line(step.error, 1000)
-        return None
+#: Most log lines of one job shown in the history's log tab (the newest ones).
+HISTORY_LOG_LINES = 5000
 
 
 def _table(model: QAbstractTableModel) -> QTableView:
@@ -103,13 +75,65 @@ def _table(model: QAbstractTableModel) -> QTableView:
     return view
 
 
+CHANGE_TEXT = {
+    ChangeAction.INSTALL: "new",
+    ChangeAction.REMOVE: "removed",
+    ChangeAction.UPGRADE: "upgrade",
+    ChangeAction.DOWNGRADE: "downgrade",
+    ChangeAction.REINSTALL: "reinstall",
+}
+CHANGE_COLOURS = {
+    ChangeAction.INSTALL: QColor("#1f4e89"),
+    ChangeAction.REMOVE: QColor("#9b1c14"),
+}
+
+
+def change_item(
+    name: str, from_v: str | None, to_v: str | None, action: ChangeAction, label: str | None = None
+) -> QTreeWidgetItem:
+    """One package row (package, from, to, change) as the plan preview and the history show it."""
+    item = QTreeWidgetItem(
+        [
+            _one_line(name, 120),
+            _one_line(from_v, 60) or "—",
+            _one_line(to_v, 60) or "—",
+            label or CHANGE_TEXT[action],
+        ]
+    )
+    colour = CHANGE_COLOURS.get(action)
+    if colour is not None:
+        item.setForeground(3, QBrush(colour))
+        bold = QFont()
+        bold.setBold(True)
+        item.setFont(3, bold)
+    return item
+
+
+def change_tree(headers: tuple[str, ...] = ("Package", "From", "To", "Change")) -> QTreeWidget:
+    tree = QTreeWidget()
+    tree.setHeaderLabels(list(headers))
+    tree.setRootIsDecorated(False)
+    tree.setUniformRowHeights(True)
+    tree.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    for col, width in enumerate((170, 90, 90)):
+        tree.setColumnWidth(col, width)
+    return tree
+
+
 class HostDetailView(QWidget):
     """Shows one host; ``show_host(None)`` shows a hint instead."""
+
+    #: (host, job id): the administrator asked to roll back that patch job on that host
+    rollback_requested = Signal(object, int)
+    #: (host): verify the host against its last patch
+    verify_requested = Signal(object)
 
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
         self.host: Host | None = None
+        self._actions_allowed = True
 
         self.title = QLabel("No host selected")
         self.title.setObjectName("paneTitle")
@@ -174,15 +198,11 @@ class HostDetailView(QWidget):
             self.updates_view.setColumnWidth(col, width)
         # classification next to the package: it is what the admin reads first
         hdr.moveSection(hdr.visualIndex(COL_CLASSIFICATION), 1)
-        self.history_model = HistoryTableModel(self)
-        self.history_view = _table(self.history_model)
-        self.history_view.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate((50, 60, 120, 120, 90)):
-            self.history_view.setColumnWidth(col, width)
+        self._build_history()
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.updates_view, "Pending updates")
-        self.tabs.addTab(self.history_view, "History")
+        self.tabs.addTab(self.history_page, "History")
 
         self.placeholder = QLabel(
             "Select a host in the inventory to see its facts, pending updates and history."
@@ -211,9 +231,225 @@ class HostDetailView(QWidget):
         layout.addWidget(self.body, 1)
         self.show_host(None)
 
+    def _build_history(self) -> None:
+        self.history_model = HistoryTableModel(self)
+        self.history_view = _table(self.history_model)
+        self.history_view.setObjectName("hostHistory")
+        self.history_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.history_view.horizontalHeader().setStretchLastSection(True)
+        for col, width in (
+            (COL_JOB, 48),
+            (COL_KIND, 64),
+            (COL_STATE, 84),
+            (COL_STARTED, 118),
+            (COL_CHANGES, 62),
+            (COL_VERIFY, 92),
+            (COL_ROLLED_BACK, 92),
+        ):
+            self.history_view.setColumnWidth(col, width)
+        self.history_view.selectionModel().selectionChanged.connect(self._history_selected)
+
+        self.rollback_button = QPushButton(icon("rollback"), "Roll back…")
+        self.rollback_button.setObjectName("rollbackButton")
+        self.rollback_button.setToolTip(
+            "Restore every package this patch job changed on the host to its version before the job"
+        )
+        self.rollback_button.clicked.connect(self._rollback_clicked)
+        self.verify_button = QPushButton(icon("verify"), "Verify")
+        self.verify_button.setToolTip(
+            "Rescan the host and check its health against its last patch (green / amber / red)"
+        )
+        self.verify_button.clicked.connect(self._verify_clicked)
+        self.history_hint = QLabel()
+        self.history_hint.setObjectName("hintText")
+        self.history_hint.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.rollback_button)
+        buttons.addWidget(self.verify_button)
+        buttons.addWidget(self.history_hint, 1)
+
+        self.job_summary = QLabel()
+        self.job_summary.setObjectName("sectionTitle")
+        self.job_summary.setWordWrap(True)
+        self.job_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.job_badge = QLabel()
+        self.job_badge.setObjectName("verdictBadge")
+        self.job_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        summary = QHBoxLayout()
+        summary.addWidget(self.job_summary, 1)
+        summary.addWidget(self.job_badge, 0, Qt.AlignmentFlag.AlignTop)
+        self.job_reasons = QLabel()
+        self.job_reasons.setObjectName("hintText")
+        self.job_reasons.setWordWrap(True)
+        self.job_reasons.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.job_error = QLabel()
+        self.job_error.setObjectName("errorText")
+        self.job_error.setWordWrap(True)
+        self.job_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.change_view = change_tree()
+        self.change_view.setObjectName("jobChanges")
+        self.job_log = QPlainTextEdit()
+        self.job_log.setObjectName("historyLog")
+        self.job_log.setReadOnly(True)
+        self.job_log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.job_log.setMaximumBlockCount(HISTORY_LOG_LINES)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.TypeWriter)
+        mono.setPointSizeF(9.0)
+        self.job_log.setFont(mono)
+        self.job_tabs = QTabWidget()
+        self.job_tabs.setDocumentMode(True)
+        self.job_tabs.addTab(self.change_view, "Changes")
+        self.job_tabs.addTab(self.job_log, "Log")
+
+        self.job_detail = QWidget()
+        jd = QVBoxLayout(self.job_detail)
+        jd.setContentsMargins(0, 4, 0, 0)
+        jd.setSpacing(4)
+        jd.addLayout(summary)
+        jd.addWidget(self.job_reasons)
+        jd.addWidget(self.job_error)
+        jd.addWidget(self.job_tabs, 1)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.history_view)
+        split.addWidget(self.job_detail)
+        split.setChildrenCollapsible(False)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([130, 200])
+        self.history_split = split
+
+        self.history_page = QWidget()
+        page = QVBoxLayout(self.history_page)
+        page.setContentsMargins(6, 6, 6, 6)
+        page.setSpacing(6)
+        page.addLayout(buttons)
+        page.addWidget(split, 1)
+        self._show_entry(None)
+
+    def set_actions_allowed(self, allowed: bool) -> None:
+        """Roll back / Verify start jobs: the main window forbids them while a job runs."""
+        self._actions_allowed = allowed
+        self._update_history_buttons()
+
+    def selected_entry(self) -> HistoryEntry | None:
+        rows = self.history_view.selectionModel().selectedRows()
+        return self.history_model.entry_at(rows[0].row()) if rows else None
+
+    def select_job(self, job_id: int) -> bool:
+        row = self.history_model.row_of(job_id)
+        if row is None:
+            return False
+        self.history_view.selectRow(row)
+        return True
+
+    def refresh(self) -> None:
+        """Re-read the shown host from the database (keeps the selected history job)."""
+        self.show_host(self.host)
+
+    def _reload_history(self, host_id: int | None, keep: int | None) -> None:
+        entries = load_history(self.db, host_id, HISTORY_LIMIT) if host_id is not None else []
+        self.history_model.set_rows(entries)
+        if not entries:
+            self._show_entry(None)
+        elif keep is None or not self.select_job(keep):
+            self.history_view.selectRow(0)
+        self.tabs.setTabText(1, f"History ({len(entries)})" if entries else "History")
+
+    @Slot(QItemSelection, QItemSelection)
+    def _history_selected(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
+        self._show_entry(self.selected_entry())
+
+    def _show_entry(self, e: HistoryEntry | None) -> None:
+        self.change_view.clear()
+        self.job_log.clear()
+        self.job_detail.setVisible(e is not None)
+        if e is None:
+            self.job_summary.setText("")
+            self.job_badge.setText("")
+            self.job_badge.setStyleSheet("")
+            self._update_history_buttons()
+            return
+        job, step = e.job, e.step
+        parts = [f"Job #{job.id}: {job.kind}", str(step.state)]
+        if step.started_at or job.started_at:
+            parts.append(_local_time(step.started_at or job.started_at))
+        if e.rolled_back_by:
+            parts.append(f"rolled back by job #{e.rolled_back_by}")
+        self.job_summary.setText(" · ".join(parts))
+        self.job_badge.setText(verdict_text(e.verdict))
+        self.job_badge.setStyleSheet(badge_style(e.verdict))
+        self.job_badge.setVisible(e.verdict is not None)
+        if e.verification is not None:
+            self.job_badge.setToolTip(f"Checked {e.verification.checked_at[:19].replace('T', ' ')} UTC")
+            self.job_reasons.setText("\n".join("• " + _one_line(r, 300) for r in e.verification.reasons))
+            self.job_reasons.setVisible(bool(e.verification.reasons))
+        else:
+            self.job_reasons.setVisible(False)
+        self.job_error.setText(_one_line(step.error, 2000))
+        self.job_error.setVisible(bool(step.error))
+        for c in e.changes:
+            self.change_view.addTopLevelItem(change_item(c.name, c.from_version, c.to_version, c.action))
+        if not e.changes:
+            what = {
+                JobKind.PATCH: "No change recorded for this host.",
+                JobKind.ROLLBACK: "Nothing was restored on this host.",
+            }.get(job.kind, f"A {job.kind} job changes no packages.")
+            placeholder = QTreeWidgetItem([what])
+            placeholder.setForeground(0, QBrush(QColor("#5b6372")))
+            placeholder.setFirstColumnSpanned(True)
+            self.change_view.addTopLevelItem(placeholder)
+        self.job_tabs.setTabText(0, f"Changes ({len(e.changes)})")
+        self._show_log(job.id)
+        self._update_history_buttons()
+
+    def _show_log(self, job_id: int) -> None:
+        if self.host is None or self.host.id is None:
+            return
+        lines = db_jobs.log_lines(self.db, job_id, self.host.id)[-HISTORY_LOG_LINES:]
+        text = "\n".join(
+            f"{ln.ts.astimezone().strftime('%H:%M:%S')}  {ln.level!s:<7} "
+            + "".join(c if c.isprintable() or c == "\t" else "?" for c in ln.text)
+            for _id, ln in lines
+        )
+        self.job_log.setPlainText(text or "(no log lines were kept for this host)")
+        self.job_tabs.setTabText(1, f"Log ({len(lines)})")
+
+    def _update_history_buttons(self) -> None:
+        e = self.selected_entry() if self.host is not None else None
+        can = e is not None and e.can_roll_back
+        self.rollback_button.setEnabled(self._actions_allowed and can)
+        self.verify_button.setEnabled(self._actions_allowed and self.host is not None)
+        if e is None:
+            hint = ""
+        elif e.rolled_back_by:
+            hint = f"Already rolled back by job #{e.rolled_back_by}."
+        elif e.job.kind != JobKind.PATCH:
+            hint = "Select a patch job to roll it back."
+        elif not can:
+            hint = "This job changed nothing here: nothing to roll back."
+        elif not self._actions_allowed:
+            hint = "Wait for the running job to finish."
+        else:
+            hint = ""
+        self.history_hint.setText(hint)
+
+    @Slot()
+    def _rollback_clicked(self) -> None:
+        e = self.selected_entry()
+        if self.host is not None and e is not None:
+            self.rollback_requested.emit(self.host, e.job.id)
+
+    @Slot()
+    def _verify_clicked(self) -> None:
+        if self.host is not None:
+            self.verify_requested.emit(self.host)
+
     def show_host(self, host: Host | None) -> None:
         """Show ``host`` (re-reading its pending updates and history from the database)."""
-        self.host = host
+        previous, self.host = self.host, host
         self.placeholder.setVisible(host is None)
         self.body.setVisible(host is not None)
         if host is None:
@@ -222,7 +458,7 @@ class HostDetailView(QWidget):
             self.status.setText("")
             self.status.setStyleSheet("")
             self.updates_model.set_updates([])
-            self.history_model.set_rows([])
+            self._reload_history(None, None)
             return
         self.title.setText(_one_line(host.name, 80))
         fg, bg = STATUS_COLOURS[host.last_status]
@@ -269,4 +505,8 @@ class HostDetailView(QWidget):
             self.updates_view.resizeColumnToContents(col)
             self.updates_view.setColumnWidth(col, min(220, self.updates_view.columnWidth(col) + 6))
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
-        self.history_model.set_rows(db_jobs.host_history(self.db, host.id, HISTORY_LIMIT))
+        keep = None
+        if previous is not None and previous.id == host.id:
+            e = self.selected_entry()
+            keep = e.job.id if e is not None else None
+        self._reload_history(host.id, keep)

@@ -29,10 +29,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.engine import JobHandle
-from app.jobs.events import Event, HostLog, HostProgress, HostStateChanged, JobStateChanged
+from app.jobs.events import (
+    Event,
+    HostLog,
+    HostProgress,
+    HostStateChanged,
+    JobStateChanged,
+    VerificationRecorded,
+)
 from app.models import Host, JobState, LogLevel, StepState
+from ui.models.history_model import STEP_COLOURS
 from ui.resources import icon
-from ui.views.host_detail import STEP_COLOURS
+from ui.verdicts import VERDICT_COLOURS, verdict_text, verdict_tooltip
 
 MAX_LOG_LINES = 20000
 
@@ -50,10 +58,15 @@ class _Step:
     state: StepState = StepState.QUEUED
     progress: float = 0.0
     message: str = ""
+    verdict: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+COL_HOST, COL_STATE, COL_PROGRESS, COL_VERIFY, COL_DETAIL = range(5)
 
 
 class JobHostsModel(QAbstractTableModel):
-    HEADERS = ("Host", "State", "Progress", "Detail")
+    HEADERS = ("Host", "State", "Progress", "Verification", "Detail")
 
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -95,18 +108,28 @@ class JobHostsModel(QAbstractTableModel):
         s = self._steps[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
+            if col == COL_HOST:
                 return s.host.name
-            if col == 1:
+            if col == COL_STATE:
                 return str(s.state)
-            if col == 2:
+            if col == COL_PROGRESS:
                 return f"{round(s.progress * 100)} %"
+            if col == COL_VERIFY:
+                return verdict_text(s.verdict)
             return _clean(s.message)
-        if role == Qt.ItemDataRole.ForegroundRole and col == 1 and s.state in STEP_COLOURS:
-            return QBrush(STEP_COLOURS[s.state])
-        if role == Qt.ItemDataRole.ToolTipRole and col == 3 and s.message:
-            return _clean(s.message, 1000)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == COL_STATE and s.state in STEP_COLOURS:
+                return QBrush(STEP_COLOURS[s.state])
+            if col == COL_VERIFY and s.verdict in VERDICT_COLOURS:
+                return QBrush(VERDICT_COLOURS[s.verdict][0])
+        if role == Qt.ItemDataRole.BackgroundRole and col == COL_VERIFY and s.verdict in VERDICT_COLOURS:
+            return QBrush(VERDICT_COLOURS[s.verdict][1])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_DETAIL and s.message:
+                return _clean(s.message, 1000)
+            if col == COL_VERIFY and s.verdict:
+                return verdict_tooltip(s.verdict, s.reasons)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_PROGRESS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -157,7 +180,7 @@ class JobPanel(QWidget):
         self.steps_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.steps_view.horizontalHeader().setStretchLastSection(True)
         self.steps_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((120, 90, 80)):
+        for col, width in enumerate((120, 90, 70, 95)):
             self.steps_view.setColumnWidth(col, width)
         self.steps_view.clicked.connect(self._step_clicked)
 
@@ -236,6 +259,15 @@ class JobPanel(QWidget):
             JobState.INTERRUPTED,
         )
 
+    @property
+    def what(self) -> str:
+        return getattr(self, "_what", "")
+
+    def verdict(self, host_id: int) -> tuple[str | None, tuple[str, ...]]:
+        """The verification verdict and reasons reported for ``host_id`` in the shown job."""
+        step = self.steps_model.step(host_id)
+        return (step.verdict, step.reasons) if step else (None, ())
+
     def counts(self) -> dict[StepState, int]:
         out: dict[StepState, int] = {}
         for hid in self._names:
@@ -270,6 +302,12 @@ class JobPanel(QWidget):
                 if step:
                     step.progress = ev.fraction
                     step.message = ev.message
+                    self.steps_model.changed(ev.host_id)
+            elif isinstance(ev, VerificationRecorded):
+                step = self.steps_model.step(ev.host_id)
+                if step:
+                    step.verdict = ev.verdict
+                    step.reasons = tuple(ev.reasons)
                     self.steps_model.changed(ev.host_id)
             elif isinstance(ev, JobStateChanged):
                 self.job_state = ev.state

@@ -1,0 +1,155 @@
+"""A host's job history (db.jobs.host_history) with what each job changed and how it verified.
+
+Mirrors ``patchdesk history``: per job the host's step state, the number of changes in its change
+record, the newest verification that judged it (db.changes.verification_for) and the job that rolled
+it back. ``load_history`` reads everything on the caller's (main) thread: a few small indexed queries
+per row, for at most ``limit`` rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from app.models import Job, JobHost, JobKind, PackageChange, StepState
+from db import changes as db_changes
+from db import jobs as db_jobs
+from ui.models.hosts_model import _local_time, _one_line
+from ui.verdicts import VERDICT_COLOURS, verdict_text, verdict_tooltip
+
+STEP_COLOURS = {
+    StepState.SUCCEEDED: QColor("#17632f"),
+    StepState.FAILED: QColor("#9b1c14"),
+    StepState.UNREACHABLE: QColor("#8a4b00"),
+    StepState.INTERRUPTED: QColor("#8a4b00"),
+    StepState.CANCELLED: QColor("#5b6372"),
+    StepState.RUNNING: QColor("#1f4e89"),
+}
+
+COL_JOB = 0
+COL_KIND = 1
+COL_STATE = 2
+COL_STARTED = 3
+COL_CHANGES = 4
+COL_VERIFY = 5
+COL_ROLLED_BACK = 6
+COL_ERROR = 7
+HEADERS = ("Job", "Kind", "State", "Started", "Changes", "Verification", "Rolled back", "Error")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    job: Job
+    step: JobHost
+    changes: tuple[PackageChange, ...]
+    verification: db_changes.VerificationRow | None
+    rolled_back_by: int | None
+    has_snapshot: bool
+
+    @property
+    def can_roll_back(self) -> bool:
+        """The same rule as db.changes.last_patch_job: a patch that changed something (or was
+        interrupted after its snapshot) and is not rolled back yet."""
+        if self.job.kind != JobKind.PATCH or self.rolled_back_by is not None:
+            return False
+        return bool(self.changes) or (self.step.state == StepState.INTERRUPTED and self.has_snapshot)
+
+    @property
+    def verdict(self) -> str | None:
+        return self.verification.verdict if self.verification else None
+
+
+def load_history(db, host_id: int, limit: int) -> list[HistoryEntry]:  # type: ignore[no-untyped-def]
+    out = []
+    for job, step in db_jobs.host_history(db, host_id, limit):
+        kind = job.kind
+        changes: tuple[PackageChange, ...] = ()
+        snapshot = False
+        rolled = None
+        if kind in (JobKind.PATCH, JobKind.ROLLBACK):
+            changes = tuple(db_changes.changes(db, job.id, host_id))
+            snapshot = bool(db_changes.snapshot_manager(db, job.id, host_id))
+            rolled = db_changes.rolled_back_by(db, job.id, host_id) if kind == JobKind.PATCH else None
+        verification = (
+            db_changes.verification_for(db, job.id, host_id)
+            if kind in (JobKind.PATCH, JobKind.ROLLBACK, JobKind.VERIFY)
+            else None
+        )
+        out.append(HistoryEntry(job, step, changes, verification, rolled, snapshot))
+    return out
+
+
+class HistoryTableModel(QAbstractTableModel):
+    HEADERS = HEADERS
+
+    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self._rows: list[HistoryEntry] = []
+
+    def set_rows(self, rows: Sequence[HistoryEntry]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def entry_at(self, row: int) -> HistoryEntry | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, job_id: int) -> int | None:
+        for i, e in enumerate(self._rows):
+            if e.job.id == job_id:
+                return i
+        return None
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        e = self._rows[index.row()]
+        job, step = e.job, e.step
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_JOB:
+                return f"#{job.id}"
+            if col == COL_KIND:
+                return str(job.kind)
+            if col == COL_STATE:
+                return str(step.state)
+            if col == COL_STARTED:
+                return _local_time(step.started_at or job.started_at)
+            if col == COL_CHANGES:
+                return str(len(e.changes)) if job.kind in (JobKind.PATCH, JobKind.ROLLBACK) else ""
+            if col == COL_VERIFY:
+                return verdict_text(e.verdict)
+            if col == COL_ROLLED_BACK:
+                return f"by job #{e.rolled_back_by}" if e.rolled_back_by else ""
+            return _one_line(step.error, 160)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == COL_STATE and step.state in STEP_COLOURS:
+                return QBrush(STEP_COLOURS[step.state])
+            if col == COL_VERIFY and e.verdict in VERDICT_COLOURS:
+                return QBrush(VERDICT_COLOURS[e.verdict][0])
+            if col == COL_ROLLED_BACK and e.rolled_back_by:
+                return QBrush(QColor("#5b6372"))
+        if role == Qt.ItemDataRole.BackgroundRole and col == COL_VERIFY and e.verdict in VERDICT_COLOURS:
+            return QBrush(VERDICT_COLOURS[e.verdict][1])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_ERROR and step.error:
+                return _one_line(step.error, 1000)
+            if col == COL_VERIFY and e.verification is not None:
+                return verdict_tooltip(e.verification.verdict, e.verification.reasons)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_CHANGES:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
