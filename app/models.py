@@ -110,6 +110,26 @@ class LogLevel(StrEnum):
 
 
 @dataclass(frozen=True)
+class WinRMOptions:
+    """How to reach a Windows host. Secure by default: HTTPS, certificates validated, no proxy."""
+
+    auth: str = "ntlm"  # ntlm | kerberos | basic | credssp
+    scheme: str = "https"  # https | http (http only with NTLM/Kerberos message encryption)
+    ca_trust_path: str | None = None  # CA bundle or certificate for this host; None: the bundled roots
+    cert_validation: bool = True  # False only as an explicit, visibly marked choice
+    proxy: str | None = None  # None: no proxy (never the environment's by accident)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "auth": self.auth,
+            "scheme": self.scheme,
+            "ca_trust_path": self.ca_trust_path,
+            "cert_validation": self.cert_validation,
+            "proxy": self.proxy,
+        }
+
+
+@dataclass(frozen=True)
 class Host:
     """One machine in the inventory. Holds a credential *reference*, never a secret."""
 
@@ -131,6 +151,7 @@ class Host:
     pre_command: str | None = None  # run (as root) before patching, e.g. stop a service
     post_command: str | None = None  # run (as root) after patching
     services: tuple[str, ...] = ()  # services that must be active after a change
+    winrm: WinRMOptions = WinRMOptions()
     # discovered at scan time
     os_id: str | None = None
     os_name: str | None = None

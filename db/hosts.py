@@ -20,6 +20,7 @@ from app.models import (
     RebootPolicy,
     Ring,
     TransportKind,
+    WinRMOptions,
 )
 from db.database import now_iso, parse_ts
 
@@ -45,6 +46,7 @@ def _row_to_host(row: dict[str, Any]) -> Host:
         pre_command=row["pre_command"],
         post_command=row["post_command"],
         services=tuple(json.loads(row["services"] or "[]")),
+        winrm=_winrm_options(row["transport_options"]),
         group=row["group_name"],
         ring=Ring(row["ring"]),
         criticality=Criticality(row["criticality"]),
@@ -62,6 +64,20 @@ def _row_to_host(row: dict[str, Any]) -> Host:
         pending_important=row["pending_important"],
         pending_noncritical=row["pending_noncritical"],
     )
+
+
+def _winrm_options(raw: str | None) -> WinRMOptions:
+    try:
+        data = json.loads(raw or "{}").get("winrm", {})
+        return WinRMOptions(
+            auth=str(data.get("auth", "ntlm")),
+            scheme=str(data.get("scheme", "https")),
+            ca_trust_path=data.get("ca_trust_path"),
+            cert_validation=bool(data.get("cert_validation", True)),
+            proxy=data.get("proxy"),
+        )
+    except (ValueError, AttributeError):
+        return WinRMOptions()
 
 
 def ensure_group(db: Database, name: str | None) -> int | None:
@@ -97,6 +113,7 @@ def _host_values(db: Database, host: Host) -> dict[str, Any]:
         "pre_command": host.pre_command,
         "post_command": host.post_command,
         "services": json.dumps(list(host.services)),
+        "transport_options": json.dumps({"winrm": host.winrm.as_json()}),
     }
 
 

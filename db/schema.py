@@ -160,6 +160,7 @@ def m002_patching(db: Database) -> None:
         ALTER TABLE hosts ADD COLUMN pre_command TEXT;
         ALTER TABLE hosts ADD COLUMN post_command TEXT;
         ALTER TABLE hosts ADD COLUMN services TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE hosts ADD COLUMN transport_options TEXT NOT NULL DEFAULT '{}';
         ALTER TABLE job_hosts ADD COLUMN verdict TEXT;
         ALTER TABLE job_hosts ADD COLUMN rolled_back_by INTEGER REFERENCES jobs(id) ON DELETE SET NULL;
         CREATE TABLE snapshots (

@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from app.errors import AdapterError, CancelledError, PatchdeskError, UnreachableError
 from app.jobs.engine import TaskContext
 from app.jobs.events import ChangesRecorded, RolledBack, ScanRecorded, SnapshotTaken, VerificationRecorded
-from app.models import InstallPlan, LogLevel, PackageChange, PendingUpdate, RebootPolicy, ScanResult
+from app.models import (
+    InstallPlan,
+    LogLevel,
+    OsFacts,
+    PackageChange,
+    PendingUpdate,
+    RebootPolicy,
+    ScanResult,
+    TransportKind,
+)
 from app.platforms.base import Adapter, Snapshot
 from app.platforms.facts import gather_facts
 from app.platforms.health import Health, probe_health
@@ -67,9 +76,33 @@ class _Session:
     facts_managers: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _facts(ctx: TaskContext, transport: Transport) -> tuple[OsFacts, frozenset[str]]:
+    if ctx.host.transport == TransportKind.WINRM:
+        from app.platforms.windows_update import gather_windows_facts
+
+        return gather_windows_facts(transport)
+    return gather_facts(transport)
+
+
+def _health(
+    ctx: TaskContext,
+    transport: Transport,
+    services: Sequence[str] = (),
+    since: float | None = None,
+    timeout: float = 60,
+) -> Health:
+    """Health of a POSIX host; on Windows only the boot time so far (event-log checks come later)."""
+    if ctx.host.transport == TransportKind.WINRM:
+        facts, _ = _facts(ctx, transport)
+        now = time.time()
+        boot = now - facts.uptime_seconds if facts.uptime_seconds is not None else None
+        return Health(now=now, boot_time=boot)
+    return probe_health(transport, services, since, timeout=timeout)
+
+
 def _open(ctx: TaskContext) -> _Session:
     transport = ctx.transport()
-    facts, binaries = gather_facts(transport)
+    facts, binaries = _facts(ctx, transport)
     adapter = detect(facts, binaries, host=ctx.host.name)
     return _Session(transport, adapter)
 
@@ -130,7 +163,7 @@ def _diff(
 
 
 def _rescan(ctx: TaskContext, s: _Session) -> ScanResult:
-    facts, _ = gather_facts(s.transport)
+    facts, _ = _facts(ctx, s.transport)
     pending = classify_all(s.adapter.scan(s.transport, log=_adapter_log(ctx)))
     reboot, pkgs = s.adapter.reboot_required(s.transport)
     result = ScanResult(facts, (s.adapter.name,), tuple(pending), reboot, pkgs)
@@ -153,7 +186,7 @@ def _verify(
     ctx.log(LogLevel.INFO, "Verifying: rescan and health checks…")
     rescan = _rescan(ctx, s)
     installed = s.adapter.snapshot(s.transport, list(expected)) if expected else {}
-    health = probe_health(s.transport, ctx.host.services, journal_since)
+    health = _health(ctx, s.transport, ctx.host.services, journal_since)
     verification = judge(
         expected=expected,
         installed=installed,
@@ -225,7 +258,7 @@ def patch_host(
     ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
     s = _open(ctx)
     ctx.progress(0.05, "health baseline")
-    baseline = probe_health(s.transport, host.services)
+    baseline = _health(ctx, s.transport, host.services)
     security_before = list(sel.security_pending or sel.security)
 
     ctx.progress(0.1, "planning")
@@ -329,7 +362,7 @@ def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, ti
         ctx.deadline.check()
         try:
             transport = ctx.transport()
-            health = probe_health(transport, (), None, timeout=20)
+            health = _health(ctx, transport, (), None, timeout=20)
             if health.boot_time is not None and health.boot_time > boot_before + 1:
                 ctx.log(LogLevel.INFO, f"{ctx.host.name} is back after {time.time() - started:.0f} s.")
                 return _open(ctx)

@@ -6,12 +6,14 @@ dataclass. It knows nothing of Qt or SQL: what must be stored is reported as eve
 
 from __future__ import annotations
 
+from app.errors import AdapterError
 from app.jobs.engine import TaskContext
 from app.jobs.events import ScanRecorded
-from app.models import LogLevel, ScanResult
+from app.models import LogLevel, PendingUpdate, ScanResult, TransportKind
 from app.platforms.facts import gather_facts_with, new_nonce
 from app.platforms.registry import adapter_named, detect
 from app.policy.classify import classify_all
+from app.transports.base import Transport
 
 
 def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
@@ -26,6 +28,8 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
     ctx.log(LogLevel.INFO, f"Connecting to {host.address} over {host.transport}…")
     transport = ctx.transport()
     ctx.progress(0.1, "collecting facts")
+    if host.transport == TransportKind.WINRM:
+        return _scan_windows(ctx, transport)
     guess = adapter_named(host.managers[0] if host.managers else "apt", host.name)
     nonce = new_nonce()
     extra = (guess.scan_script(nonce) if guess is not None and not refresh else None) or ""
@@ -68,6 +72,45 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
     )
     ctx.report(ScanRecorded(ctx.job_id, host_id=host.id, result=result_))
     return result_
+
+
+def _scan_windows(ctx: TaskContext, transport: Transport) -> ScanResult:
+    """Windows: facts over WinRM, Windows Update, then Chocolatey/winget where present."""
+    from app.platforms.windows_update import extra_windows_adapters, gather_windows_facts
+
+    host = ctx.host
+    assert host.id is not None
+    facts, managers = gather_windows_facts(transport)
+    ctx.log(LogLevel.INFO, f"{facts.pretty_name or 'Windows'} (build {facts.version or '?'})")
+    adapter = detect(facts, managers, host=host.name)
+
+    def adapter_log(level: str, text: str) -> None:
+        ctx.log(LogLevel(level), text)
+
+    ctx.progress(0.3, "searching Windows Update")
+    raw: list[PendingUpdate] = list(adapter.scan(transport, log=adapter_log))
+    for extra in extra_windows_adapters(managers, host=host.name):
+        ctx.progress(0.6, f"scanning {extra.name}")
+        try:
+            raw.extend(extra.scan(transport, log=adapter_log))
+        except AdapterError as exc:  # a third-party manager failing must not hide Windows updates
+            ctx.log(LogLevel.WARNING, f"{extra.name}: {exc}")
+    reboot, reboot_why = adapter.reboot_required(transport)
+    pending = classify_all(raw)
+    result = ScanResult(
+        facts=facts,
+        managers=(adapter.name, *sorted(set(managers) - {adapter.name})),
+        pending=tuple(pending),
+        reboot_required=reboot,
+        reboot_packages=reboot_why,
+    )
+    ctx.log(
+        LogLevel.INFO,
+        f"{len(pending)} pending update(s), {sum(1 for u in pending if u.security)} security"
+        + ("; a reboot is pending" if reboot else ""),
+    )
+    ctx.report(ScanRecorded(ctx.job_id, host_id=host.id, result=result))
+    return result
 
 
 #: binaries found on a host -> the package manager they stand for (shown in the inventory)

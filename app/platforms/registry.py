@@ -81,6 +81,12 @@ def detect(facts: OsFacts, binaries: frozenset[str], *, host: str | None = None)
     host (``host``, else the host's own name from its facts).
     """
     shown = host or facts.hostname or "the host"
+    if facts.id == "windows":
+        from app.platforms.windows_update import detect_windows
+
+        found = detect_windows(facts, binaries, host=shown)
+        if found is not None:
+            return found
     for word in _os_words(facts):
         for entry in ADAPTERS:
             if word in entry.os_ids:

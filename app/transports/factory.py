@@ -83,12 +83,16 @@ class TransportFactory:
         if host.transport == TransportKind.WINRM:
             from app.transports.winrm import WinRMTransport
 
-            # HTTPS on 5986 with NTLM and certificate validation against the bundled roots; per-host
-            # auth/scheme/CA path/validation need Host fields first (see app/transports/winrm.py).
+            opts = host.winrm
             return WinRMTransport(
                 host,
                 password=self._secret(host.credential_ref, report, job_id, host),
                 deadline=deadline,
+                auth=opts.auth,
+                scheme=opts.scheme,
+                ca_trust_path=opts.ca_trust_path,
+                cert_validation=opts.cert_validation,
+                proxy=opts.proxy,
                 connect_timeout=self.connect_timeout,
             )
         raise UnsupportedHostError(
