@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.detail)
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
-        top.setSizes([770, 510])
+        top.setSizes([700, 580])
         main = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(top)
         main.addWidget(self.job_panel)

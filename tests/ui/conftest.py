@@ -5,3 +5,25 @@ The offscreen platform is chosen at import time in tests/conftest.py (pytest-qt'
 tests/conftest.py; the ``hosts`` fixture resets the hosts before each test. A second run in the same
 machine picks its own subnet with PATCHDESK_TEST_SUBNET.
 """
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def window(qtbot, db, db_path):  # type: ignore[no-untyped-def]
+    """The main window over a real JobRunner on the test's database."""
+    from app.jobs.runner import JobRunner
+    from ui.main_window import MainWindow
+
+    runner = JobRunner(db_path, secrets=None, connect_timeout=10)
+    w = MainWindow(db, runner)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    for h in w.jobs.values():
+        h.cancel()
+        h.wait(20)
+    w.close()  # before the db fixture closes the connection
+    runner.close()

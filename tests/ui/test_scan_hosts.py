@@ -4,16 +4,15 @@ a changed host key, and main-thread responsiveness while the scan runs."""
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from app.jobs.runner import JobRunner
-from app.models import Host, HostStatus
+from app.models import HostStatus
 from db import hosts as db_hosts
+from tests.ui.helpers import LatenessProbe
+from tests.ui.helpers import add_hosts as _add_hosts
 from ui.dialogs.host_key_dialog import ChangedKeyDialog, FirstContactDialog
 from ui.main_window import MainWindow
 from ui.models import updates_model
@@ -24,56 +23,6 @@ pytestmark = pytest.mark.hosts
 SCAN_TIMEOUT_MS = 60_000
 #: Noncritical updates every fresh test host has: pd-regular, pd-chain, pd-chain-lib, pd-chain-extra, pd-conf.
 NONCRITICAL = 5
-
-
-class LatenessProbe(QObject):
-    """A 20 ms timer on the main thread; records how late its worst tick was (a freeze detector)."""
-
-    def __init__(self, interval_ms: int = 20) -> None:
-        super().__init__()
-        self.interval = interval_ms / 1000
-        self.worst = 0.0
-        self._last = time.monotonic()
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.tick)
-
-    def start(self) -> None:
-        self._last = time.monotonic()
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-    @Slot()
-    def tick(self) -> None:
-        now = time.monotonic()
-        self.worst = max(self.worst, now - self._last - self.interval)
-        self._last = now
-
-
-@pytest.fixture
-def window(qtbot, db, db_path):
-    runner = JobRunner(db_path, secrets=None, connect_timeout=10)
-    w = MainWindow(db, runner)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    for h in w.jobs.values():
-        h.cancel()
-        h.wait(20)
-    w.close()  # before the db fixture closes the connection
-    runner.close()
-
-
-def _add_hosts(db, hosts, key: Path) -> list[Host]:
-    return [
-        db_hosts.add_host(
-            db,
-            Host(name=h.name, address=h.address, port=h.port, user="admin", key_file=str(key), group="lab"),
-        )
-        for h in hosts
-    ]
 
 
 def _all_scanned_ok(w: MainWindow, n: int) -> bool:

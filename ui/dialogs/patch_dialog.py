@@ -283,7 +283,8 @@ class PatchDialog(QDialog):
         }
 
     def _key(self) -> tuple[object, ...]:
-        return (frozenset(self.chosen_classes()), frozenset(self.chosen_packages() or ()))
+        """What a preview is valid for: the effective per-host choice, not how it was ticked."""
+        return tuple(sorted((hid, s.names) for hid, s in self.selections().items() if s.names))
 
     @Slot()
     def _choice_changed(self, *_args: object) -> None:

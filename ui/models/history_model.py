@@ -66,6 +66,8 @@ def load_history(db, host_id: int, limit: int) -> list[HistoryEntry]:  # type: i
     out = []
     for job, step in db_jobs.host_history(db, host_id, limit):
         kind = job.kind
+        if kind == JobKind.PLAN:  # a preview changed nothing; the Patch dialog showed its outcome
+            continue
         changes: tuple[PackageChange, ...] = ()
         snapshot = False
         rolled = None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QTableView,
@@ -34,6 +35,7 @@ from db import jobs as db_jobs
 from db import scans as db_scans
 from ui.models.history_model import (
     COL_CHANGES,
+    COL_ERROR,
     COL_JOB,
     COL_KIND,
     COL_ROLLED_BACK,
@@ -280,9 +282,14 @@ class HostDetailView(QWidget):
         summary.addWidget(self.job_summary, 1)
         summary.addWidget(self.job_badge, 0, Qt.AlignmentFlag.AlignTop)
         self.job_reasons = QLabel()
-        self.job_reasons.setObjectName("hintText")
         self.job_reasons.setWordWrap(True)
+        self.job_reasons.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.job_reasons.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.job_reasons.setContentsMargins(6, 4, 6, 4)
+        reasons_scroll = QScrollArea()
+        reasons_scroll.setWidgetResizable(True)
+        reasons_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        reasons_scroll.setWidget(self.job_reasons)
         self.job_error = QLabel()
         self.job_error.setObjectName("errorText")
         self.job_error.setWordWrap(True)
@@ -301,6 +308,7 @@ class HostDetailView(QWidget):
         self.job_tabs = QTabWidget()
         self.job_tabs.setDocumentMode(True)
         self.job_tabs.addTab(self.change_view, "Changes")
+        self.job_tabs.addTab(reasons_scroll, "Verification")
         self.job_tabs.addTab(self.job_log, "Log")
 
         self.job_detail = QWidget()
@@ -308,7 +316,6 @@ class HostDetailView(QWidget):
         jd.setContentsMargins(0, 4, 0, 0)
         jd.setSpacing(4)
         jd.addLayout(summary)
-        jd.addWidget(self.job_reasons)
         jd.addWidget(self.job_error)
         jd.addWidget(self.job_tabs, 1)
 
@@ -316,9 +323,9 @@ class HostDetailView(QWidget):
         split.addWidget(self.history_view)
         split.addWidget(self.job_detail)
         split.setChildrenCollapsible(False)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setSizes([130, 200])
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([190, 150])
         self.history_split = split
 
         self.history_page = QWidget()
@@ -357,6 +364,9 @@ class HostDetailView(QWidget):
         elif keep is None or not self.select_job(keep):
             self.history_view.selectRow(0)
         self.tabs.setTabText(1, f"History ({len(entries)})" if entries else "History")
+        if entries:
+            for col in range(COL_ERROR):
+                self.history_view.resizeColumnToContents(col)
 
     @Slot(QItemSelection, QItemSelection)
     def _history_selected(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
@@ -384,10 +394,13 @@ class HostDetailView(QWidget):
         self.job_badge.setVisible(e.verdict is not None)
         if e.verification is not None:
             self.job_badge.setToolTip(f"Checked {e.verification.checked_at[:19].replace('T', ' ')} UTC")
-            self.job_reasons.setText("\n".join("• " + _one_line(r, 300) for r in e.verification.reasons))
-            self.job_reasons.setVisible(bool(e.verification.reasons))
+            self.job_reasons.setText(
+                f"Verification {e.verification.verdict}:\n"
+                + "\n".join("• " + _one_line(r, 300) for r in e.verification.reasons)
+            )
         else:
-            self.job_reasons.setVisible(False)
+            self.job_reasons.setText("This job has no verification.")
+        self.job_tabs.setTabEnabled(1, e.verification is not None)
         self.job_error.setText(_one_line(step.error, 2000))
         self.job_error.setVisible(bool(step.error))
         for c in e.changes:
@@ -415,7 +428,7 @@ class HostDetailView(QWidget):
             for _id, ln in lines
         )
         self.job_log.setPlainText(text or "(no log lines were kept for this host)")
-        self.job_tabs.setTabText(1, f"Log ({len(lines)})")
+        self.job_tabs.setTabText(2, f"Log ({len(lines)})")
 
     def _update_history_buttons(self) -> None:
         e = self.selected_entry() if self.host is not None else None
