@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
             parts.append(f"{never} never scanned")
         self.summary_label.setText("  ·  ".join(parts))
 
-    def _open_dialog(self, dialog: QDialog, on_accepted: Callable[[], None] | None = None) -> QDialog:
+    def _open_dialog(self, dialog: QDialog, on_accepted: Callable[[], object] | None = None) -> QDialog:
         """Open window-modal without a nested event loop; tests find it as ``active_dialog``."""
         self.active_dialog = dialog
         if on_accepted is not None:
@@ -459,7 +459,11 @@ class MainWindow(QMainWindow):
             return
         hosts = [self._fresh(h.id) or h for h in hosts]
         dlg = PatchDialog(self.db, self.runner, hosts, self)
-        self._open_dialog(dlg, lambda: dlg.request and self.start_patch(dlg.request))
+        self._open_dialog(dlg, lambda: self._patch_confirmed(dlg))
+
+    def _patch_confirmed(self, dlg: PatchDialog) -> None:
+        if dlg.request is not None:
+            self.start_patch(dlg.request)
 
     def start_patch(self, request: PatchRequest) -> JobHandle | None:
         if not request.hosts or not self._can_start():
