@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from app import __version__
 from app.errors import ConfigError, ImportFormatError, PatchdeskError, SecretStoreError
 from app.inventory import parse_choice
-from app.models import Criticality, Host, HostStatus, Ring, StepState, TransportKind
+from app.models import Criticality, Host, HostStatus, Ring, StepState, TransportKind, WinRMOptions
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--ring", default="production", help="test | pilot | production")
     add.add_argument("--criticality", default="standard", help="mission-critical | standard | desktop")
     add.add_argument("--no-sudo", action="store_true", help="never use sudo on this host")
+    add.add_argument("--winrm-auth", default="ntlm", help="WinRM: ntlm | kerberos | basic | credssp")
+    add.add_argument(
+        "--winrm-http", action="store_true", help="WinRM over HTTP (5985; only with NTLM/Kerberos encryption)"
+    )
+    add.add_argument("--ca-file", help="WinRM: CA bundle or certificate that signed the host's certificate")
+    add.add_argument(
+        "--insecure-no-cert-validation",
+        action="store_true",
+        help="WinRM: do not validate the host's certificate (marked as insecure everywhere)",
+    )
+    add.add_argument("--proxy", help="WinRM: HTTP proxy URL (default: none, whatever the environment says)")
     add.add_argument(
         "--ask-password", action="store_true", help="prompt for the login password (kept in the keyring)"
     )
@@ -197,7 +208,20 @@ def _hosts(args: argparse.Namespace, out: TextIO) -> int:
     action = args.hosts_command
     if action == "add":
         transport = TransportKind(parse_choice(TransportKind, args.transport, "--transport"))
+        if args.winrm_auth not in ("ntlm", "kerberos", "basic", "credssp"):
+            raise ConfigError(
+                f"--winrm-auth must be ntlm, kerberos, basic or credssp, not {args.winrm_auth!r}."
+            )
+        if args.ca_file and not Path(args.ca_file).expanduser().is_file():
+            raise ConfigError(f"The CA file {args.ca_file} does not exist.")
         host = Host(
+            winrm=WinRMOptions(
+                auth=args.winrm_auth,
+                scheme="http" if args.winrm_http else "https",
+                ca_trust_path=str(Path(args.ca_file).expanduser()) if args.ca_file else None,
+                cert_validation=not args.insecure_no_cert_validation,
+                proxy=args.proxy,
+            ),
             name=args.name,
             address=args.address,
             port=args.port,

@@ -17,6 +17,9 @@ from db import changes as db_changes
 from db import jobs as db_jobs
 from db import scans as db_scans
 
+#: package managers whose new packages are pulled in as dependencies rather than chosen
+_DEPENDENCY_MANAGERS = frozenset({"apt", "dnf", "yum", "zypper"})
+
 
 def select_updates(
     pending: Sequence[PendingUpdate],
@@ -26,12 +29,13 @@ def select_updates(
 ) -> HostSelection:
     """The updates to install from a host's pending list: by classification and/or by name.
 
-    New packages (no installed version) are never named: they come in as dependencies of what is named.
+    New Linux packages (no installed version) are never named: they come in as dependencies of what
+    is named. Windows updates have no installed version at all and are named as themselves.
     """
     chosen = [
         u
         for u in pending
-        if u.installed is not None
+        if (u.installed is not None or u.manager not in _DEPENDENCY_MANAGERS)
         and (classifications is None or u.classification in classifications)
         and (packages is None or u.name in packages)
     ]
