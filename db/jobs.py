@@ -161,14 +161,20 @@ def host_history(db: Database, host_id: int, limit: int = 100) -> list[tuple[Job
 
 
 def log_lines(
-    db: Database, job_id: int, host_id: int | None = None, after_id: int = 0
+    db: Database, job_id: int, host_id: int | None = None, after_id: int = 0, limit: int | None = None
 ) -> list[tuple[int, LogLine]]:
-    """Log lines of a job (optionally one host), with their row ids for incremental reading."""
+    """Log lines of a job (optionally one host), with their row ids for incremental reading.
+
+    ``limit`` keeps only the newest lines (still returned oldest first), for views of huge logs.
+    """
     sql = "SELECT * FROM job_logs WHERE job_id = ? AND id > ?"
     params: list[Any] = [job_id, after_id]
     if host_id is not None:
         sql += " AND host_id = ?"
         params.append(host_id)
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?)"
+        params.append(limit)
     sql += " ORDER BY id"
     return [
         (

@@ -68,7 +68,7 @@ def rollback_request(db: Database, host: Host, job_id: int | None) -> RollbackRe
     assert host.id is not None
     subject = job_id if job_id is not None else db_changes.last_patch_job(db, host.id)
     if subject is None:
-        raise ConfigError(f"{host.name} has no patch job to roll back. See `patchdesk history {host.name}`.")
+        raise ConfigError(f"{host.name} has no patch job to roll back (its history lists what ran there).")
     job = db_jobs.get_job(db, subject)
     if job is None or str(job.kind) != "patch":
         raise ConfigError(f"Job {subject} is not a patch job.")

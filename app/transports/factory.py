@@ -36,7 +36,9 @@ class TransportFactory:
         self.ssh_config = ssh_config
         self.connect_timeout = connect_timeout
 
-    def _secret(self, ref: str | None, report: Callable[[Event], None], job_id: int, host: Host) -> str | None:
+    def _secret(
+        self, ref: str | None, report: Callable[[Event], None], job_id: int, host: Host
+    ) -> str | None:
         if not ref or self.secrets is None:
             return None
         try:
@@ -46,11 +48,15 @@ class TransportFactory:
             report(HostLog(job_id, host_id=host.id, level=LogLevel.WARNING, text=str(exc)))
             return None
 
-    def connect(self, host: Host, deadline: Deadline, report: Callable[[Event], None], job_id: int) -> Transport:
+    def connect(
+        self, host: Host, deadline: Deadline, report: Callable[[Event], None], job_id: int
+    ) -> Transport:
         if host.transport == TransportKind.LOCAL:
             from app.transports.local import LocalTransport
 
-            return LocalTransport(deadline=deadline, sudo_password=self._secret(host.sudo_ref, report, job_id, host))
+            return LocalTransport(
+                deadline=deadline, sudo_password=self._secret(host.sudo_ref, report, job_id, host)
+            )
         if host.transport == TransportKind.SSH:
             from app.transports.ssh import SshTransport
 
@@ -96,5 +102,6 @@ class TransportFactory:
                 connect_timeout=self.connect_timeout,
             )
         raise UnsupportedHostError(
-            f"{host.name} uses the {host.transport} transport, which this version of Patchdesk cannot use yet."
+            f"{host.name} uses the {host.transport} transport, "
+            "which this version of Patchdesk cannot use yet."
         )
