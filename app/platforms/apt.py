@@ -37,6 +37,7 @@ from app.errors import AdapterError, UnsupportedHostError
 from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
 from app.platforms.facts import clean_value, marker, new_nonce, split_sections
+from app.platforms.output import MAX_QUOTE, Warnings, quote_line
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,7 @@ REBOOT_PKGS = "/var/run/reboot-required.pkgs"
 SECURITY_LABELS = frozenset({"Debian-Security"})
 
 #: At most this many warnings are kept; a hostile host could otherwise send one per line forever.
-MAX_WARNINGS = 50
 #: A warning quotes at most this much of the offending line.
-MAX_QUOTE = 160
 #: How many apt error lines go into a user-facing sentence.
 MAX_ERROR_LINES = 3
 
@@ -100,30 +99,6 @@ class SimulationParse:
     pending: tuple[PendingUpdate, ...] = ()
     removals: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
-
-
-def _quote_line(line: str) -> str:
-    shown = clean_value(line.replace("\t", " "))
-    return shown if len(line) <= MAX_QUOTE else shown[:MAX_QUOTE] + "…"
-
-
-class _Warnings:
-    """Collects warnings up to a cap, then only counts them."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.dropped = 0
-
-    def add(self, text: str) -> None:
-        if len(self.items) < MAX_WARNINGS:
-            self.items.append(text)
-        else:
-            self.dropped += 1
-
-    def result(self) -> tuple[str, ...]:
-        if self.dropped:
-            return (*self.items, f"… and {self.dropped} more unparseable line(s)")
-        return tuple(self.items)
 
 
 def split_origins(relstr: str) -> tuple[str, ...]:
@@ -222,7 +197,7 @@ def parse_simulation(text: str) -> SimulationParse:
     """
     pending: list[PendingUpdate] = []
     removals: list[str] = []
-    warnings = _Warnings()
+    warnings = Warnings()
     seen_inst = 0
     expected: int | None = None
     for raw in text.splitlines():
@@ -231,13 +206,13 @@ def parse_simulation(text: str) -> SimulationParse:
             seen_inst += 1
             update = parse_inst_line(line)
             if update is None:
-                warnings.add(f"Could not understand apt line: {_quote_line(line)}")
+                warnings.add(f"Could not understand apt line: {quote_line(line)}")
             else:
                 pending.append(update)
         elif line.startswith(("Remv", "Purg")):
             name = parse_removal_line(line)
             if name is None:
-                warnings.add(f"Could not understand apt line: {_quote_line(line)}")
+                warnings.add(f"Could not understand apt line: {quote_line(line)}")
             elif name not in removals:
                 removals.append(name)
         elif expected is None and line[:1].isdigit():

@@ -39,6 +39,7 @@ from app.errors import AdapterError, UnsupportedHostError
 from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
 from app.platforms.facts import clean_value, marker, new_nonce, split_sections
+from app.platforms.output import MAX_WARNINGS, Warnings, quote_line
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ UPDATES_EXIT = 100
 #: Seconds between attempts while another process holds the package lock.
 LOCK_RETRY = 3.0
 
-MAX_WARNINGS = 50
-MAX_QUOTE = 160
 MAX_ERROR_LINES = 3
 
 #: Packages whose update asks for a reboot (dnf-plugins-core needs_restarting.NEED_REBOOT, which
@@ -110,30 +109,6 @@ _REPO_MARKERS = ("Failed to download metadata for repo", "Cannot download repomd
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-
-
-def _quote_line(line: str) -> str:
-    shown = clean_value(line.replace("\t", " "))
-    return shown if len(line) <= MAX_QUOTE else shown[:MAX_QUOTE] + "…"
-
-
-class _Warnings:
-    """Collects warnings up to a cap, then only counts them."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.dropped = 0
-
-    def add(self, text: str) -> None:
-        if len(self.items) < MAX_WARNINGS:
-            self.items.append(text)
-        else:
-            self.dropped += 1
-
-    def result(self) -> tuple[str, ...]:
-        if self.dropped:
-            return (*self.items, f"… and {self.dropped} more unparseable line(s)")
-        return tuple(self.items)
 
 
 def is_valid_name(name: str) -> bool:
@@ -303,7 +278,7 @@ def parse_check_update(text: str) -> CheckUpdateParse:
     """
     entries: list[CheckUpdateEntry] = []
     obsoletes: list[str] = []
-    warnings = _Warnings()
+    warnings = Warnings()
     pending_name: tuple[str, str] | None = None
     in_obsoletes = False
     for raw in text.splitlines():
@@ -329,7 +304,7 @@ def parse_check_update(text: str) -> CheckUpdateParse:
         if len(tokens) == 1 and not line[:1].isspace():
             pending_name = split_name_arch(tokens[0])
             if pending_name is None:
-                warnings.add(f"Could not understand dnf line: {_quote_line(line)}")
+                warnings.add(f"Could not understand dnf line: {quote_line(line)}")
             continue
         if len(tokens) == 2 and pending_name is not None and line[:1].isspace():
             name, arch = pending_name
@@ -338,17 +313,17 @@ def parse_check_update(text: str) -> CheckUpdateParse:
         elif len(tokens) == 3:
             na = split_name_arch(tokens[0])
             if na is None:
-                warnings.add(f"Could not understand dnf line: {_quote_line(line)}")
+                warnings.add(f"Could not understand dnf line: {quote_line(line)}")
                 continue
             name, arch = na
             version, repo = tokens[1], tokens[2]
         else:
-            warnings.add(f"Could not understand dnf line: {_quote_line(line)}")
+            warnings.add(f"Could not understand dnf line: {quote_line(line)}")
             pending_name = None
             continue
         version = normalize_evr(version)
         if not _EVR_RE.fullmatch(version) or not _REPO_RE.fullmatch(repo):
-            warnings.add(f"Could not understand dnf line: {_quote_line(line)}")
+            warnings.add(f"Could not understand dnf line: {quote_line(line)}")
             continue
         entries.append(CheckUpdateEntry(name, arch, version, repo))
     return CheckUpdateParse(tuple(entries), tuple(obsoletes), warnings.result())
@@ -371,7 +346,7 @@ def parse_updateinfo_list(text: str) -> tuple[list[AdvisoryEntry], tuple[str, ..
     entries and warnings; never raises.
     """
     out: list[AdvisoryEntry] = []
-    warnings = _Warnings()
+    warnings = Warnings()
     for raw in text.splitlines():
         line = raw.rstrip("\r").strip()
         if not line:
@@ -383,7 +358,7 @@ def parse_updateinfo_list(text: str) -> tuple[list[AdvisoryEntry], tuple[str, ..
             continue
         entry = _parse_advisory_tokens(tokens)
         if entry is None:
-            warnings.add(f"Could not understand dnf advisory line: {_quote_line(raw)}")
+            warnings.add(f"Could not understand dnf advisory line: {quote_line(raw)}")
             continue
         out.append(entry)
     return out, warnings.result()
@@ -673,7 +648,7 @@ def parse_plan(text: str) -> PlanParse:
     """
     packages: list[PlannedPackage] = []
     skipped: list[str] = []
-    warnings = _Warnings()
+    warnings = Warnings()
     section: str | None = None
     pending_name: str | None = None
     current: str | None = None
@@ -707,7 +682,7 @@ def parse_plan(text: str) -> PlanParse:
         if tokens[0] == "replacing":
             repl = _parse_replacing(tokens[1:])
             if repl is None:
-                warnings.add(f"Could not understand dnf line: {_quote_line(line)}")
+                warnings.add(f"Could not understand dnf line: {quote_line(line)}")
             elif repl[0] != current:
                 packages.append(PlannedPackage("remove", repl[0], repl[1], repl[2]))
             continue
@@ -720,11 +695,11 @@ def parse_plan(text: str) -> PlanParse:
             row = tokens
         pending_name = None
         if len(row) < 4:
-            warnings.add(f"Could not understand dnf line: {_quote_line(line)}")
+            warnings.add(f"Could not understand dnf line: {quote_line(line)}")
             continue
         name, arch, version = row[0], row[1], normalize_evr(row[2])
         if not (_NAME_RE.fullmatch(name) and _ARCH_RE.fullmatch(arch) and _EVR_RE.fullmatch(version)):
-            warnings.add(f"Could not understand dnf line: {_quote_line(line)}")
+            warnings.add(f"Could not understand dnf line: {quote_line(line)}")
             continue
         if section == "skip":
             skipped.append(name)

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from app.errors import AdapterError, UnsupportedHostError
 from app.models import Classification, PendingUpdate, UpdateKind
 from app.platforms.apt import (
-    MAX_WARNINGS,
     AptAdapter,
     SimulationParse,
     installed_versions_command,
@@ -28,6 +27,7 @@ from app.platforms.apt import (
     refresh_command,
     scan_command,
 )
+from app.platforms.output import MAX_WARNINGS
 from app.transports.base import CommandResult, decode, to_shell
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "apt"
@@ -352,7 +352,8 @@ def test_refresh_command() -> None:
 def test_installed_versions_command_passes_names_as_data() -> None:
     hostile = ["bash", "$(touch /tmp/pwned)", "-rf", "a b", "x;reboot", "`id`", "it's"]
     cmd = installed_versions_command(hostile)
-    assert cmd[:5] == ["dpkg-query", "-W", "-f", "${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n", "--"]
+    fmt = "${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
+    assert cmd[:5] == ["dpkg-query", "-W", "-f", fmt, "--"]
     # the transport renders lists with shlex.join: the shell sees every name as one literal word
     assert shlex.split(to_shell(cmd)) == cmd
 

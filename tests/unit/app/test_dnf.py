@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.errors import AdapterError, UnsupportedHostError
 from app.models import PackageChange, UpdateKind
-from app.platforms import dnf
+from app.platforms import dnf, output
 from app.platforms.facts import marker
 from app.transports.base import CommandResult
 
@@ -161,7 +161,7 @@ def test_non_utf8_and_huge_output() -> None:
     assert len(dnf.merge_scan(parsed.entries, [], [])) == 1  # one update per name.arch
     assert len(parsed.warnings) == 1 and len(parsed.warnings[0]) < 200
     many_bad = "bad line with four tokens\n" * 10_000
-    assert len(dnf.parse_check_update(many_bad).warnings) == dnf.MAX_WARNINGS + 1
+    assert len(dnf.parse_check_update(many_bad).warnings) == output.MAX_WARNINGS + 1
 
 
 def test_forged_markers_cannot_open_sections() -> None:
