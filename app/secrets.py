@@ -68,6 +68,7 @@ class SecretStore:
         if self._backend is None:
             import keyring
 
+            _register_builtin_backends()
             self._backend = keyring.get_keyring()
         return self._backend
 
@@ -167,3 +168,47 @@ def _acceptable(backend: KeyringBackend) -> bool:
         logger.warning("refusing plaintext keyring backend %s.%s", module, name)
         return False
     return True
+
+
+#: keyring's own backends. keyring registers even these through its package's entry points
+#: (``keyring.backends`` group), i.e. through the ``keyring-*.dist-info`` metadata.
+_BUILTIN_BACKENDS = (
+    "keyring.backends.SecretService",
+    "keyring.backends.kwallet",
+    "keyring.backends.libsecret",
+    "keyring.backends.Windows",
+    "keyring.backends.macOS",
+    "keyring.backends.chainer",
+)
+
+
+def _register_builtin_backends() -> None:
+    """In a frozen build, import keyring's backends by name before keyring picks one.
+
+    A PyInstaller bundle carries keyring's metadata (build.spec copies it), but if it ever went
+    missing, entry-point discovery would find nothing and keyring would silently settle on its fail
+    backend. A backend class registers itself when its module is imported, so importing them here
+    keeps the OS keyring reachable either way. From source the entry points already do exactly this.
+    """
+    import sys
+
+    if not getattr(sys, "frozen", False):
+        return
+    import importlib
+
+    for name in _BUILTIN_BACKENDS:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a backend whose platform libraries are absent is simply not offered
+            logger.debug("keyring backend %s not importable", name, exc_info=True)
+
+
+def known_backends() -> list[str]:
+    """Names of the keyring backends this installation can offer, usable here or not.
+
+    Read from keyring's entry points, the mechanism a frozen build loses when packaging goes wrong;
+    the self-test prints it so a bundle without its backends is caught before it reaches a site.
+    """
+    from importlib.metadata import entry_points
+
+    return sorted({ep.name for ep in entry_points(group="keyring.backends")})

@@ -11,6 +11,16 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in args_list:
+        # Checked before the CLI parser: the smoke test of a packaged build (see ui/selftest.py).
+        extra = [a for a in args_list if a != "--self-test"]
+        if extra:
+            print(f"patchdesk: --self-test takes no other arguments (got {' '.join(extra)})", file=sys.stderr)
+            return 2
+        from ui.selftest import run_self_test
+
+        return run_self_test()
     from app import cli
 
     args = cli.parse(argv)
