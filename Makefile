@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint venv clean bench
+.PHONY: run test lint venv clean bench dist dist-clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# PyInstaller for `make dist`, kept out of the run/test install.
+BUILD_STAMP := $(VENV)/.installed-build
+$(BUILD_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[build]'
+	@touch $@
+
 run: $(STAMP)
 	$(BIN)/patchdesk
 
@@ -24,6 +30,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.fanout --hosts 50 --concurrency 20
+
+# The packaged build for offline sites: dist/patchdesk/ and dist/patchdesk-<version>-linux-<arch>.tar.gz,
+# then the bundle's own smoke test (README: "Packaged build / offline sites").
+dist: $(BUILD_STAMP)
+	$(BIN)/pyinstaller --noconfirm --log-level WARN build.spec
+	env -u DISPLAY -u WAYLAND_DISPLAY dist/patchdesk/patchdesk --self-test
+
+dist-clean:
+	rm -rf build dist
 
 lint: $(STAMP)
 	$(BIN)/ruff check app db ui tests bench
