@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,18 @@ def test_bundle_finds_a_real_secret_service(tmp_path: Path) -> None:
     assert_passed(r)
     assert re.search(r"^\s+keyring\s+in use: SecretService Keyring", r.stdout, re.M), r.stdout
     assert not KEYRING_WARNING.search(r.stdout)
+
+
+def test_archive_extracts_anywhere_and_passes_its_self_test(tmp_path: Path) -> None:
+    """What an offline site does: copy the archive, extract it somewhere else, run ./patchdesk."""
+    exe = bundle_or_skip()
+    archives = sorted(exe.parent.parent.glob("patchdesk-*-linux-*.tar.gz"))
+    assert archives, f"no archive next to {exe.parent} (build.spec writes it after the bundle)"
+    site = tmp_path / "opt"
+    with tarfile.open(archives[-1]) as tf:
+        tf.extractall(site, filter="tar")
+    extracted = site / "patchdesk" / "patchdesk"
+    assert extracted.is_file() and os.access(extracted, os.X_OK)
+    r = bundle_self_test(extracted, clean_env(tmp_path / "home"))
+    assert_passed(r)
+    assert f"plugins under {site}" in r.stdout  # its own Qt, not the build tree's
