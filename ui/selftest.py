@@ -176,10 +176,11 @@ def _check_qt_plugins(report: _Report) -> None:
     from PySide6.QtGui import QGuiApplication
 
     base = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))
+    native = {"win32": "qwindows", "darwin": "qcocoa"}.get(sys.platform, "qxcb")
     need = {
-        "platforms": ("offscreen", "xcb"),
-        "imageformats": ("svg",),
-        "iconengines": ("svg",),
+        "platforms": ("qoffscreen", native),
+        "imageformats": ("qsvg",),
+        "iconengines": ("qsvgicon",),
     }
     for folder, names in need.items():
         present = {p.name for p in (base / folder).glob("*") if p.is_file()}
@@ -222,6 +223,7 @@ def _check_icons(report: _Report) -> None:
 def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     """Build the main window as ``run_gui`` does, render it offscreen to an image, then close it."""
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
 
     from app.jobs.runner import JobRunner
     from db import jobs as db_jobs
@@ -254,8 +256,18 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
         elif not pixmap.save(str(shot), "PNG"):
             errors.append(f"could not save the rendered window to {shot}")
         first_window.append(report.since_start())
-        QTimer.singleShot(SETTLE_MS, window.close)
-        QTimer.singleShot(SETTLE_MS + 50, app.quit)
+        QTimer.singleShot(SETTLE_MS, finish)
+
+    def finish() -> None:
+        # A dialog the window opened on its own at start-up (a first-run flow, a notice) would keep
+        # its own event loop running: close it first, then the window, then leave the loop.
+        for widget in QApplication.topLevelWidgets():
+            if widget is not window and widget.isVisible():
+                report.line("window", f"closed {type(widget).__name__} shown at start-up")
+                widget.close()
+        assert window is not None
+        window.close()
+        QTimer.singleShot(50, app.quit)
 
     def watchdog() -> None:
         errors.append(f"the window did not render within {WATCHDOG_MS / 1000:.0f} s")
@@ -284,6 +296,19 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     report.line("cold start", f"{first_window[0]:.2f} s from process start to the rendered main window")
 
 
+def _arm_hard_watchdog(seconds: float = 2 * WATCHDOG_MS / 1000) -> None:
+    """End the process if the self-test hangs where Qt's own timers cannot help (a nested loop)."""
+    import threading
+
+    def expire() -> None:
+        print(f"FAILED: the self-test hung for {seconds:.0f} s", flush=True)
+        os._exit(1)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+
+
 def run_self_test() -> int:
     """Run every check; 0 when all passed (warnings allowed), 1 with ``FAILED: reason`` otherwise.
 
@@ -291,6 +316,7 @@ def run_self_test() -> int:
     """
     report = _Report()
     tmp = Path(tempfile.mkdtemp(prefix="patchdesk-selftest-"))
+    _arm_hard_watchdog()
     frozen = "frozen (PyInstaller)" if getattr(sys, "frozen", False) else "from source"
     try:
         _prepare_environment(tmp)
