@@ -52,6 +52,9 @@ class HostSelection:
     security: tuple[str, ...] = ()  # the security updates among them (verification checks they are gone)
     #: every security update pending before the patch: only one *not* in here is "new" afterwards
     security_pending: tuple[str, ...] = ()
+    #: name -> package manager, where a host has more than one (Windows: "wua", "choco", "winget");
+    #: names not in here go to the host's primary adapter
+    managers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,35 @@ class _Session:
     transport: Transport
     adapter: Adapter
     facts_managers: tuple[str, ...] = field(default_factory=tuple)
+    #: further adapters by name (Windows: Chocolatey, winget next to Windows Update)
+    extras: dict[str, Adapter] = field(default_factory=dict)
+
+    def adapters(self) -> list[Adapter]:
+        return [self.adapter, *self.extras.values()]
+
+    def groups(
+        self, names: Sequence[str], managers: Mapping[str, str] | None = None
+    ) -> list[tuple[Adapter, list[str]]]:
+        """``names`` split by the adapter that handles each, the primary adapter's group first.
+
+        A host with one package manager (every Linux host) gets one group: the primary adapter and all
+        names, whatever the map says.
+        """
+        if not self.extras:
+            return [(self.adapter, list(names))]
+        by: dict[str, list[str]] = {}
+        for name in names:
+            by.setdefault((managers or {}).get(name, self.adapter.name), []).append(name)
+        out: list[tuple[Adapter, list[str]]] = []
+        for manager, group in sorted(by.items(), key=lambda kv: kv[0] != self.adapter.name):
+            adapter = self.adapter if manager == self.adapter.name else self.extras.get(manager)
+            if adapter is None:
+                raise AdapterError(
+                    f"{', '.join(group[:5])} came from {manager}, which was not found on the host this "
+                    "time; scan it again."
+                )
+            out.append((adapter, group))
+        return out
 
 
 def _facts(ctx: TaskContext, transport: Transport) -> tuple[OsFacts, frozenset[str]]:
@@ -91,12 +123,14 @@ def _health(
     since: float | None = None,
     timeout: float = 60,
 ) -> Health:
-    """Health of a POSIX host; on Windows only the boot time so far (event-log checks come later)."""
+    """Health of the host: services, new errors since ``since``, load, memory and boot time.
+
+    Windows answers the same questions in one WinRM round trip (event logs, Get-Service, boot time).
+    """
     if ctx.host.transport == TransportKind.WINRM:
-        facts, _ = _facts(ctx, transport)
-        now = time.time()
-        boot = now - facts.uptime_seconds if facts.uptime_seconds is not None else None
-        return Health(now=now, boot_time=boot)
+        from app.platforms.windows.health import probe_windows_health
+
+        return probe_windows_health(transport, services, since, timeout=timeout)
     return probe_health(transport, services, since, timeout=timeout)
 
 
@@ -104,7 +138,12 @@ def _open(ctx: TaskContext) -> _Session:
     transport = ctx.transport()
     facts, binaries = _facts(ctx, transport)
     adapter = detect(facts, binaries, host=ctx.host.name)
-    return _Session(transport, adapter)
+    extras: dict[str, Adapter] = {}
+    if ctx.host.transport == TransportKind.WINRM:
+        from app.platforms.windows_update import extra_windows_adapters
+
+        extras = {a.name: a for a in extra_windows_adapters(binaries, host=ctx.host.name)}
+    return _Session(transport, adapter, extras=extras)
 
 
 class LineLogger:
@@ -153,20 +192,39 @@ def _run_hook(ctx: TaskContext, transport: Transport, command: str | None, what:
 
 
 def _diff(
-    manager: str, before: Snapshot, after: Snapshot, arch: Mapping[str, str]
+    manager: str,
+    before: Snapshot,
+    after: Snapshot,
+    arch: Mapping[str, str],
+    kb: Mapping[str, str | None] | None = None,
 ) -> tuple[PackageChange, ...]:
     return tuple(
-        PackageChange(manager, name, before.get(name), after.get(name), arch.get(name, ""))
+        PackageChange(
+            manager, name, before.get(name), after.get(name), arch.get(name, ""), (kb or {}).get(name)
+        )
         for name in sorted(set(before) | set(after))
         if before.get(name) != after.get(name)
     )
 
 
+def _snapshot_all(s: _Session, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for adapter, names in groups:
+        out.update(adapter.snapshot(s.transport, list(names)))
+    return out
+
+
 def _rescan(ctx: TaskContext, s: _Session) -> ScanResult:
     facts, _ = _facts(ctx, s.transport)
-    pending = classify_all(s.adapter.scan(s.transport, log=_adapter_log(ctx)))
+    raw = list(s.adapter.scan(s.transport, log=_adapter_log(ctx)))
+    for extra in s.extras.values():
+        try:
+            raw.extend(extra.scan(s.transport, log=_adapter_log(ctx)))
+        except AdapterError as exc:  # as in the scan: a third-party manager must not hide the rest
+            ctx.log(LogLevel.WARNING, f"{extra.name}: {exc}")
+    pending = classify_all(raw)
     reboot, pkgs = s.adapter.reboot_required(s.transport)
-    result = ScanResult(facts, (s.adapter.name,), tuple(pending), reboot, pkgs)
+    result = ScanResult(facts, (s.adapter.name, *s.extras), tuple(pending), reboot, pkgs)
     assert ctx.host.id is not None
     ctx.report(ScanRecorded(ctx.job_id, host_id=ctx.host.id, result=result))
     return result
@@ -182,10 +240,11 @@ def _verify(
     health_before: Health | None,
     journal_since: float | None,
     subject_job_id: int | None,
+    managers: Mapping[str, str] | None = None,
 ) -> Verification:
     ctx.log(LogLevel.INFO, "Verifying: rescan and health checks…")
     rescan = _rescan(ctx, s)
-    installed = s.adapter.snapshot(s.transport, list(expected)) if expected else {}
+    installed = _snapshot_all(s, s.groups(list(expected), managers)) if expected else {}
     health = _health(ctx, s.transport, ctx.host.services, journal_since)
     verification = judge(
         expected=expected,
@@ -202,6 +261,10 @@ def _verify(
             verification.verdict if verification.verdict != Verdict.GREEN else Verdict.AMBER,
             (*verification.reasons, "a reboot is still pending"),
         )
+    if ctx.host.transport == TransportKind.WINRM:
+        from app.platforms.windows.health import windows_wording
+
+        verification = Verification(verification.verdict, windows_wording(verification.reasons))
     level = {Verdict.GREEN: LogLevel.INFO, Verdict.AMBER: LogLevel.WARNING, Verdict.RED: LogLevel.ERROR}
     ctx.log(
         level[verification.verdict],
@@ -231,10 +294,38 @@ def plan_host(ctx: TaskContext, *, selections: Mapping[int, HostSelection]) -> I
         ctx.log(LogLevel.INFO, "Nothing selected for this host.")
         return InstallPlan(())
     s = _open(ctx)
-    plan = s.adapter.plan(s.transport, list(sel.names), log=_adapter_log(ctx))
+    plan = _plan(ctx, s, s.groups(sel.names, sel.managers))
     for c in plan.changes:
         ctx.log(LogLevel.INFO, f"would {c.action}: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
     return plan
+
+
+def _plan(ctx: TaskContext, s: _Session, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> InstallPlan:
+    """One plan over every adapter's group (a single group is the adapter's own plan, unchanged)."""
+    plans = [adapter.plan(s.transport, list(names), log=_adapter_log(ctx)) for adapter, names in groups]
+    if len(plans) == 1:
+        return plans[0]
+    return InstallPlan(
+        tuple(c for p in plans for c in p.changes),
+        reboot_expected=any(p.reboot_expected for p in plans),
+        warnings=tuple(w for p in plans for w in p.warnings),
+    )
+
+
+def _log_install_results(ctx: TaskContext, adapter: Adapter) -> None:
+    """Windows Update's per-update result code and HRESULT, in the job log the history shows."""
+    outcome = getattr(adapter, "last_install", None)
+    if outcome is None:
+        return
+    from app.platforms.windows_update import RESULT_NAMES, hresult_hex
+
+    for r in outcome.results:
+        what = RESULT_NAMES.get(r.result_code, "not offered" if r.not_found else "unknown")
+        ctx.log(
+            LogLevel.INFO if r.ok else LogLevel.WARNING,
+            f"result: {r.name} ResultCode {r.result_code} ({what}), HRESULT {hresult_hex(r.hresult)}"
+            + (f" — {r.title}" if r.title else ""),
+        )
 
 
 # -- patch -----------------------------------------------------------------------------------------
@@ -262,54 +353,90 @@ def patch_host(
     security_before = list(sel.security_pending or sel.security)
 
     ctx.progress(0.1, "planning")
-    plan = s.adapter.plan(s.transport, list(sel.names), log=_adapter_log(ctx))
+    groups = s.groups(sel.names, sel.managers)
+    plan = _plan(ctx, s, groups)
     if not plan.changes:
         ctx.log(LogLevel.INFO, "The package manager has nothing to do: already up to date.")
         return PatchResult(plan, (), False, False, None)
-    names = [c.name for c in plan.changes]
     arch = {c.name: c.arch for c in plan.changes}
+    kbs = {c.name: c.kb for c in plan.changes if c.kb}
+    # what each adapter's plan touches (dependencies included), snapshotted by that adapter
+    touched: dict[str, list[str]] = {}
+    for c in plan.changes:
+        touched.setdefault(c.manager, []).append(c.name)
     ctx.log(
         LogLevel.INFO,
         f"Plan: {len(plan.changes)} package(s): "
         + ", ".join(f"{c.name} {c.from_version or '-'}→{c.to_version or '-'}" for c in plan.changes),
     )
 
+    def plan_names(adapter: Adapter, names: Sequence[str]) -> list[str]:
+        # a single group keeps the old behaviour exactly: every package the plan touches
+        if len(groups) == 1:
+            return [c.name for c in plan.changes]
+        return touched.get(adapter.name, [])
+
     ctx.progress(0.15, "snapshot")
-    before = s.adapter.snapshot(s.transport, names)
-    ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=s.adapter.name, versions=dict(before)))
+    befores: list[Snapshot] = []
+    for adapter, names in groups:
+        before = adapter.snapshot(s.transport, plan_names(adapter, names))
+        befores.append(before)
+        ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=adapter.name, versions=dict(before)))
 
     _run_hook(ctx, s.transport, host.pre_command, "pre-patch")
     ctx.progress(0.2, "installing")
-    out = LineLogger(ctx)
     failure: PatchdeskError | None = None
     txid: str | None = None
-    try:
-        txid = s.adapter.install(
-            s.transport, list(sel.names), log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait
-        )
-    except CancelledError:
-        raise
-    except PatchdeskError as exc:
-        failure = exc
-    finally:
-        out.flush()
+    done = 0
+    for adapter, names in groups:
+        if len(groups) > 1:
+            ctx.log(LogLevel.INFO, f"Installing with {adapter.name}: {', '.join(names)}")
+        out = LineLogger(ctx)
+        try:
+            txid = adapter.install(
+                s.transport, list(names), log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait
+            )
+        except CancelledError:
+            raise
+        except PatchdeskError as exc:
+            failure = exc
+        finally:
+            out.flush()
+            _log_install_results(ctx, adapter)
+        done += 1
+        if failure is not None:
+            break
+    if len(groups) > 1:
+        txid = None  # no single transaction undoes several package managers
     # Record what really changed even when the install failed halfway: rollback needs it.
+    changes_list: list[PackageChange] = []
     try:
-        after = s.adapter.snapshot(s.transport, names)
+        for (adapter, names), before in zip(groups[:done], befores, strict=False):
+            after = adapter.snapshot(s.transport, plan_names(adapter, names))
+            changes_list.extend(_diff(adapter.name, before, after, arch, kbs))
     except PatchdeskError:
         if failure is not None:
             raise failure from None
         raise
-    changes = _diff(s.adapter.name, before, after, arch)
+    changes = tuple(changes_list)
     ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=changes, transaction_id=txid))
     for c in changes:
-        ctx.log(LogLevel.INFO, f"changed: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
+        ctx.log(
+            LogLevel.INFO,
+            f"changed: {c.name} {c.from_version or '-'} → {c.to_version or '-'}"
+            + (f" ({c.kb})" if c.kb and c.kb != c.name else ""),
+        )
     if failure is not None:
         raise failure
     _run_hook(ctx, s.transport, host.post_command, "post-patch")
 
     ctx.progress(0.7, "reboot check")
     needed, pkgs = s.adapter.reboot_required(s.transport)
+    for extra in s.extras.values():
+        if any(a is extra for a, _ in groups):
+            extra_needed, extra_pkgs = extra.reboot_required(s.transport)
+            needed = needed or extra_needed
+            pkgs = (*pkgs, *extra_pkgs)
     policy = reboot or host.reboot_policy
     rebooted = False
     if policy == RebootPolicy.ALWAYS or (policy == RebootPolicy.IF_NEEDED and needed):
@@ -337,6 +464,9 @@ def patch_host(
             health_before=baseline_for_load,
             journal_since=baseline.now,
             subject_job_id=ctx.job_id,
+            managers={c.name: c.manager for c in plan.changes}
+            if host.transport == TransportKind.WINRM
+            else None,
         )
     return PatchResult(plan, changes, rebooted, needed and not rebooted, verification)
 
@@ -353,7 +483,18 @@ def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, ti
     started = time.time()
     if boot_before is None:
         boot_before = started - 1
-    s.transport.run(_REBOOT_COMMAND, sudo=True, timeout=30)
+    if ctx.host.transport == TransportKind.WINRM:
+        from app.platforms.windows.health import restart_script
+
+        # shutdown /r /t 5 answers before the restart; "back" is WinRM answering with a newer boot time
+        res = s.transport.run(restart_script(), timeout=60)
+        if not res.ok:
+            raise AdapterError(
+                f"{ctx.host.name} refused the restart (exit status {res.exit_status}): "
+                + res.err.strip()[:300]
+            )
+    else:
+        s.transport.run(_REBOOT_COMMAND, sudo=True, timeout=30)
     ctx.close()
     limit = time.monotonic() + timeout
     last_error = "no answer yet"
@@ -389,6 +530,8 @@ class VerifyRequest:
     security: tuple[str, ...] = ()
     since: float | None = None
     security_pending: tuple[str, ...] = ()
+    #: name -> package manager of the change record (Windows hosts have more than one)
+    managers: Mapping[str, str] = field(default_factory=dict)
 
 
 def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> Verification:
@@ -404,6 +547,7 @@ def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> V
         health_before=None,
         journal_since=req.since,
         subject_job_id=req.subject_job_id,
+        managers=req.managers,
     )
 
 
@@ -447,10 +591,15 @@ def rollback_host(
         ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=req.subject_job_id))
         return RollbackResult((), v)
     names = [c.name for c in changes]
+    managers = {c.name: c.manager for c in changes}
+    groups = s.groups(names, managers)
+    by_name = {c.name: c for c in changes}
     # Everything must be possible before anything is touched: no half rollbacks.
-    wanted = {c.name: c.from_version for c in changes if c.from_version is not None}
-    available = s.adapter.available_versions(s.transport, list(wanted)) if wanted else {}
-    missing = [f"{n} {v}" for n, v in sorted(wanted.items()) if v not in available.get(n, frozenset())]
+    missing: list[str] = []
+    for adapter, group in groups:
+        wanted = {n: by_name[n].from_version for n in group if by_name[n].from_version is not None}
+        available = adapter.available_versions(s.transport, list(wanted)) if wanted else {}
+        missing += [f"{n} {v}" for n, v in sorted(wanted.items()) if v not in available.get(n, frozenset())]
     if missing:
         raise AdapterError(
             f"Cannot roll back job {req.subject_job_id} on {host.name}: no longer available from its "
@@ -461,22 +610,41 @@ def rollback_host(
         "Rolling back: "
         + ", ".join(f"{c.name} {c.to_version or '-'} → {c.from_version or 'removed'}" for c in changes),
     )
-    before = s.adapter.snapshot(s.transport, names)
-    ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=s.adapter.name, versions=dict(before)))
-    out = LineLogger(ctx)
+    befores: list[Snapshot] = []
+    for adapter, group in groups:
+        before = adapter.snapshot(s.transport, group)
+        befores.append(before)
+        ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=adapter.name, versions=dict(before)))
+    done = 0
     try:
-        s.adapter.rollback(
-            s.transport,
-            changes,
-            transaction_id=req.transaction_id if req.changes else None,
-            log=_adapter_log(ctx),
-            on_output=out,
-            lock_wait=lock_wait,
-        )
+        for adapter, group in groups:
+            out = LineLogger(ctx)
+            try:
+                adapter.rollback(
+                    s.transport,
+                    [by_name[n] for n in group],
+                    transaction_id=req.transaction_id if req.changes and len(groups) == 1 else None,
+                    log=_adapter_log(ctx),
+                    on_output=out,
+                    lock_wait=lock_wait,
+                )
+            finally:
+                out.flush()
+                done += 1
     finally:
-        out.flush()
-        after = s.adapter.snapshot(s.transport, names)
-        restored = _diff(s.adapter.name, before, after, {c.name: c.arch for c in changes})
+        restored_list: list[PackageChange] = []
+        for (adapter, group), before in zip(groups[:done], befores, strict=False):
+            after = adapter.snapshot(s.transport, group)
+            restored_list.extend(
+                _diff(
+                    adapter.name,
+                    before,
+                    after,
+                    {c.name: c.arch for c in changes},
+                    {c.name: c.kb for c in changes if c.kb},
+                )
+            )
+        restored = tuple(restored_list)
         ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=restored))
     ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=req.subject_job_id))
     verification = _verify(
@@ -488,6 +656,7 @@ def rollback_host(
         health_before=None,
         journal_since=None,
         subject_job_id=ctx.job_id,
+        managers=managers if host.transport == TransportKind.WINRM else None,
     )
     return RollbackResult(restored, verification)
 

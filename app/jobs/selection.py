@@ -44,6 +44,8 @@ def select_updates(
         names,
         tuple(sorted({u.name for u in chosen if u.security})),
         tuple(sorted({u.name for u in pending if u.security})),
+        # which package manager each name belongs to (a Windows host has Windows Update, choco, winget)
+        {u.name: u.manager for u in chosen},
     )
 
 
@@ -96,7 +98,8 @@ def verify_request(db: Database, host: Host) -> VerifyRequest:
     if subject is None:
         return VerifyRequest(None, {})
     job = db_jobs.get_job(db, subject)
-    expected = {c.name: c.to_version for c in db_changes.changes(db, subject, host.id)}
+    recorded = db_changes.changes(db, subject, host.id)
+    expected = {c.name: c.to_version for c in recorded}
     security: tuple[str, ...] = ()
     pending: tuple[str, ...] = ()
     if job is not None:
@@ -107,4 +110,4 @@ def verify_request(db: Database, host: Host) -> VerifyRequest:
                 security = tuple(str(x) for x in entry.get("security", []))
                 pending = tuple(str(x) for x in entry.get("security_pending", []))
     since = job.started_at.timestamp() if job is not None and job.started_at else None
-    return VerifyRequest(subject, expected, security, since, pending)
+    return VerifyRequest(subject, expected, security, since, pending, {c.name: c.manager for c in recorded})

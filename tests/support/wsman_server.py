@@ -603,6 +603,18 @@ class FakeWindows:
         self.winget_available = False
         self.extra: list[tuple[Callable[[ScriptCall], bool], Reply]] = []
         self.uninstalls: list[str] = []
+        #: System/Application events of level critical/error (Get-WinEvent's fields), see add_event
+        self.events: list[dict[str, Any]] = []
+        #: services by name -> Get-Service Status; a name not here is "not found"
+        self.services: dict[str, str] = {"WinRM": "Running", "wuauserv": "Running", "Spooler": "Running"}
+        #: requests to drop (connection closed, no answer) when the install task starts installing
+        self.drop_during_install = 0
+        self.restart_delay = 0.5
+        self.choco_versions: dict[str, list[str]] = {
+            "git": ["2.42.0", "2.43.0", "2.44.0"],
+            "7zip": ["23.1.0", "24.1.0"],
+            "notepadplusplus": ["8.6.1", "8.6.4"],
+        }
 
     def on(self, predicate: Callable[[ScriptCall], bool], reply: Reply) -> None:
         self.extra.append((predicate, reply))
@@ -667,6 +679,65 @@ class FakeWindows:
         )
 
     _reboot_flag = False
+
+    # -- health (verification) and restart -----------------------------------------------------------
+
+    def add_event(
+        self,
+        message: str,
+        *,
+        log: str = "System",
+        source: str = "Service Control Manager",
+        event_id: int = 7031,
+        when: float | None = None,
+    ) -> None:
+        """An error in an event log, at ``when`` (epoch; now by default)."""
+        at = dt.datetime.fromtimestamp(time.time() if when is None else when, dt.UTC)
+        with self.lock:
+            self.events.append(
+                {
+                    "Time": at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
+                    "Log": log,
+                    "Source": source,
+                    "Id": event_id,
+                    "Level": "Error",
+                    "Message": message,
+                    "_epoch": at.timestamp(),
+                }
+            )
+
+    def op_windows_health(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        assert "NoMatchingEventsFound" in call.script and "LastBootUpTime" in call.script
+        since = float(p["since"])
+        with self.lock:
+            events = [
+                {k: v for k, v in e.items() if not k.startswith("_")}
+                for e in self.events
+                if e["_epoch"] >= since
+            ][: int(p.get("max") or 50)]
+            services = {str(n): self.services.get(str(n), "NotFound") for n in p.get("services") or []}
+            boot = self.boot_time
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        out: dict[str, Any] = {
+            "Now": now,
+            "LastBoot": boot,
+            # what ConvertTo-Json makes of @() and of a one-element array
+            "Events": events[0] if len(events) == 1 else events,
+            "EventsError": None,
+            "Services": services,
+        }
+        return Reply(stdout=crlf(json.dumps(out) + "\n"), pieces=2)
+
+    def op_restart(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """shutdown /r /t 5: answers at once, restarts a moment later."""
+        assert "shutdown.exe /r" in call.script
+
+        def later() -> None:
+            time.sleep(self.restart_delay)
+            self.reboot()
+
+        threading.Thread(target=later, daemon=True).start()
+        return Reply()
 
     def op_wua_installed(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         with self.lock:
@@ -810,6 +881,10 @@ class FakeWindows:
         )
         time.sleep(self.task_step)
         self._write_status(task_id, {"state": "running", "phase": "installing", "progress": 50, "runs": runs})
+        if self.drop_during_install and runs == 1:
+            server = self.server_ref()
+            if server is not None:
+                server.drop_next(self.drop_during_install)
         time.sleep(self.task_step)
         with self.lock:
             for u in todo:
@@ -880,7 +955,33 @@ class FakeWindows:
     # -- chocolatey ---------------------------------------------------------------------------------------
 
     def op_choco_outdated(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
-        return Reply(stdout=self.choco_outdated, exit_code=2 if self.choco_outdated.strip() else 0)
+        # what is outdated follows what is installed (choco_list), as on a real host
+        have = {
+            ln.split("|")[0].lower(): ln.split("|")[1]
+            for ln in self.choco_list.decode().splitlines()
+            if ln.count("|") == 1
+        }
+        lines = []
+        for ln in self.choco_outdated.decode().splitlines():
+            parts = ln.split("|")
+            if len(parts) == 4 and parts[0].lower() in have:
+                if have[parts[0].lower()] == parts[2]:
+                    continue
+                parts[1] = have[parts[0].lower()]
+            lines.append("|".join(parts))
+        text = crlf("\n".join(lines) + "\n") if lines else b""
+        return Reply(stdout=text, exit_code=2 if text.strip() else 0)
+
+    def op_choco_search(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        pid = str(p["id"]).lower()
+        versions = self.choco_versions.get(pid, [])
+        return Reply(stdout=crlf("".join(f"{pid}|{v}\n" for v in versions)))
+
+    def op_choco_uninstall(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        pid = str(p["id"]).lower()
+        lines = [ln for ln in self.choco_list.decode().splitlines() if not ln.lower().startswith(pid + "|")]
+        self.choco_list = crlf("\n".join(lines) + "\n")
+        return Reply(stdout=crlf(f"Uninstalling {p['id']}\n"))
 
     def op_choco_list(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         return Reply(stdout=self.choco_list)
