@@ -103,3 +103,11 @@ class AdapterError(PatchdeskError):
 
 class UnsupportedHostError(AdapterError):
     """No known package manager was found on the host."""
+
+
+class AdvisoryFormatError(PatchdeskError):
+    """An advisory file is malformed or not a known format; nothing of it was imported."""
+
+
+class AdvisorySourceError(PatchdeskError):
+    """An online advisory source could not be reached or answered nonsense."""

@@ -202,4 +202,142 @@ def m002_patching(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 2
+@MIGRATIONS()
+def m003_policy(db: Database) -> None:
+    """Policy: advisories (OSV) and the KEV catalog, classification rules, rollout state per update,
+    maintenance windows, the scheduler's decisions and its lock."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE advisories (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL DEFAULT 'osv',
+            summary TEXT NOT NULL DEFAULT '',
+            severity TEXT,
+            aliases TEXT NOT NULL DEFAULT '[]',
+            cves TEXT NOT NULL DEFAULT '[]',
+            published TEXT,
+            modified TEXT,
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE advisory_packages (
+            id INTEGER PRIMARY KEY,
+            advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+            ecosystem TEXT NOT NULL,
+            name TEXT NOT NULL,
+            fixed TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX advisory_packages_name ON advisory_packages(name);
+        CREATE INDEX advisory_packages_advisory ON advisory_packages(advisory_id);
+        CREATE TABLE advisory_cves (
+            advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+            cve TEXT NOT NULL,
+            PRIMARY KEY (advisory_id, cve)
+        );
+        CREATE INDEX advisory_cves_cve ON advisory_cves(cve);
+        CREATE TABLE kev (
+            cve TEXT PRIMARY KEY,
+            vendor TEXT NOT NULL DEFAULT '',
+            product TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '',
+            date_added TEXT NOT NULL DEFAULT '',
+            due_date TEXT NOT NULL DEFAULT '',
+            ransomware TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            required_action TEXT NOT NULL DEFAULT '',
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE advisory_imports (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            sources TEXT NOT NULL DEFAULT '[]',
+            kev_version TEXT,
+            kev_count INTEGER NOT NULL DEFAULT 0,
+            advisory_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE classification_rules (
+            id INTEGER PRIMARY KEY,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            classification TEXT NOT NULL CHECK (classification IN ('urgent', 'important', 'noncritical')),
+            conditions TEXT NOT NULL DEFAULT '{}',
+            description TEXT NOT NULL DEFAULT '',
+            enabled INTEGER NOT NULL DEFAULT 1
+        );
+        INSERT INTO classification_rules (position, name, classification, conditions, description) VALUES
+            (10, 'kev', 'urgent', '{"kev": true}', 'A CVE it fixes is being exploited (CISA KEV).'),
+            (20, 'critical', 'urgent', '{"severities": ["critical"]}', 'The vendor rates it Critical.'),
+            (30, 'security', 'important', '{"security": true, "severities": ["high", "unknown"]}',
+             'Other security updates the vendor rates Important/High, or does not rate.');
+        CREATE TABLE rollouts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            manager TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT 'bugfix',
+            classification TEXT NOT NULL DEFAULT 'noncritical',
+            state TEXT NOT NULL DEFAULT 'new'
+                CHECK (state IN ('new', 'testing', 'approved', 'deployed', 'declined', 'deferred')),
+            ring TEXT CHECK (ring IS NULL OR ring IN ('test', 'pilot', 'production')),
+            ring_since TEXT,
+            explicit_approval INTEGER NOT NULL DEFAULT 0,
+            override_window INTEGER NOT NULL DEFAULT 0,
+            deferred_until TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            actor TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX rollouts_name ON rollouts(manager, name);
+        CREATE TABLE rollout_events (
+            id INTEGER PRIMARY KEY,
+            rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            ring TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            actor TEXT
+        );
+        CREATE INDEX rollout_events_rollout ON rollout_events(rollout_id, id);
+        CREATE TABLE maintenance_windows (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            rrule TEXT NOT NULL,
+            dtstart TEXT NOT NULL,
+            duration_minutes REAL NOT NULL CHECK (duration_minutes > 0),
+            tz TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            description TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE window_groups (
+            window_id INTEGER NOT NULL REFERENCES maintenance_windows(id) ON DELETE CASCADE,
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            PRIMARY KEY (window_id, group_id)
+        );
+        CREATE TABLE schedule_events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            host_id INTEGER REFERENCES hosts(id) ON DELETE SET NULL,
+            host_name TEXT,
+            update_key TEXT,
+            action TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            dry_run INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX schedule_events_host ON schedule_events(host_id, id);
+        CREATE TABLE scheduler_lock (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            acquired_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+SCHEMA_VERSION = 3

@@ -31,6 +31,8 @@ from app.jobs.recorder import Recorder
 from app.jobs.selection import rollback_request, verify_request
 from app.jobs.tasks import scan_host
 from app.models import Host, JobKind, JobTrigger, RebootPolicy
+from app.policy.classify import bound
+from app.policy.rules import Classifier
 from app.transports.factory import TransportFactory
 from db import hosts as db_hosts
 from db import jobs as db_jobs
@@ -60,6 +62,21 @@ class JobRunner:
         self.connect_timeout = connect_timeout
         self.recorder = Recorder(db_path).start()
         self._listeners: list[Callable[[Event], None]] = []
+        self._classifier: tuple[object, Classifier] | None = None
+
+    def classifier(self, db: Database) -> Classifier:
+        """Rules and advisory data for the tasks, read here on the caller's thread (tasks never read
+        the database); the advisory index is reused until an import or a rule change."""
+        from app.advisories.matching import AdvisoryIndex
+        from db import advisories as db_advisories
+        from db import policy as db_policy
+
+        rules = tuple(db_policy.list_rules(db))
+        key = (db_advisories.generation(db), rules)
+        if self._classifier is None or self._classifier[0] != key:
+            index = db_advisories.advisory_index(db) if key[0] else AdvisoryIndex()
+            self._classifier = (key, Classifier(rules, index))
+        return self._classifier[1]
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         self._listeners.append(listener)
@@ -96,7 +113,8 @@ class JobRunner:
             db, kind, hosts, trigger=trigger, params=params, concurrency=concurrency, actor=_actor()
         )
         engine = self._engine(db, hosts, accept_new_keys)
-        return engine.start(job_id, kind, hosts, task, concurrency=concurrency)
+        # the rescans inside patch/verify/rollback classify with this job's rules and advisories
+        return engine.start(job_id, kind, hosts, bound(task, self.classifier(db)), concurrency=concurrency)
 
     def start_plan(
         self,
@@ -223,7 +241,7 @@ class JobRunner:
             actor=_actor(),
         )
         engine = self._engine(db, hosts, accept_new_keys)
-        task = functools.partial(scan_host, refresh=refresh)
+        task = functools.partial(scan_host, refresh=refresh, classifier=self.classifier(db))
         return engine.start(job_id, JobKind.SCAN, hosts, task, concurrency=concurrency)
 
     def flush(self, timeout: float = 10.0) -> bool:

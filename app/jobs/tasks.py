@@ -12,24 +12,26 @@ from app.jobs.events import ScanRecorded
 from app.models import LogLevel, PendingUpdate, ScanResult, TransportKind
 from app.platforms.facts import gather_facts_with, new_nonce
 from app.platforms.registry import adapter_named, detect
-from app.policy.classify import classify_all
+from app.policy.rules import Classifier
 from app.transports.base import Transport
 
 
-def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
+def scan_host(ctx: TaskContext, *, refresh: bool = False, classifier: Classifier | None = None) -> ScanResult:
     """Scan one host: OS facts, the package manager, pending updates, reboot-required.
 
     Usually one command: the facts snippet and the scan of the package manager the host had last time
     (apt when it is new) go together, since each extra command is another session on the host. When
     the guess was wrong, or the indexes must be refreshed first, the adapter's own calls follow.
+    ``classifier`` (rules and advisory data, loaded by the runner) classifies what was found.
     """
+    classifier = classifier or Classifier()
     host = ctx.host
     assert host.id is not None
     ctx.log(LogLevel.INFO, f"Connecting to {host.address} over {host.transport}…")
     transport = ctx.transport()
     ctx.progress(0.1, "collecting facts")
     if host.transport == TransportKind.WINRM:
-        return _scan_windows(ctx, transport)
+        return _scan_windows(ctx, transport, classifier)
     guess = adapter_named(host.managers[0] if host.managers else "apt", host.name)
     nonce = new_nonce()
     extra = (guess.scan_script(nonce) if guess is not None and not refresh else None) or ""
@@ -52,7 +54,7 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
         raw = adapter.scan(transport, refresh=refresh, log=adapter_log)
         ctx.progress(0.8, "reboot check")
         reboot, reboot_pkgs = adapter.reboot_required(transport)
-    pending = classify_all(raw)
+    pending = classifier.classify_all(raw, os_id=facts.id, os_version=facts.version, id_like=facts.id_like)
     result_ = ScanResult(
         facts=facts,
         # the adapter used comes first: the next scan guesses it
@@ -74,7 +76,7 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False) -> ScanResult:
     return result_
 
 
-def _scan_windows(ctx: TaskContext, transport: Transport) -> ScanResult:
+def _scan_windows(ctx: TaskContext, transport: Transport, classifier: Classifier) -> ScanResult:
     """Windows: facts over WinRM, Windows Update, then Chocolatey/winget where present."""
     from app.platforms.windows_update import extra_windows_adapters, gather_windows_facts
 
@@ -96,7 +98,7 @@ def _scan_windows(ctx: TaskContext, transport: Transport) -> ScanResult:
         except AdapterError as exc:  # a third-party manager failing must not hide Windows updates
             ctx.log(LogLevel.WARNING, f"{extra.name}: {exc}")
     reboot, reboot_why = adapter.reboot_required(transport)
-    pending = classify_all(raw)
+    pending = classifier.classify_all(raw, os_id=facts.id, os_version=facts.version)
     result = ScanResult(
         facts=facts,
         managers=(adapter.name, *sorted(set(managers) - {adapter.name})),
