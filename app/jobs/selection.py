@@ -21,6 +21,12 @@ from db import scans as db_scans
 _DEPENDENCY_MANAGERS = frozenset({"apt", "dnf", "yum", "zypper"})
 
 
+def is_nameable(u: PendingUpdate) -> bool:
+    """Whether an update can be chosen by name: not a new Linux package (those come in as dependencies
+    of what is named); Windows updates and Chocolatey/winget packages always can."""
+    return u.installed is not None or u.manager not in _DEPENDENCY_MANAGERS
+
+
 def select_updates(
     pending: Sequence[PendingUpdate],
     *,
@@ -35,7 +41,7 @@ def select_updates(
     chosen = [
         u
         for u in pending
-        if (u.installed is not None or u.manager not in _DEPENDENCY_MANAGERS)
+        if is_nameable(u)
         and (classifications is None or u.classification in classifications)
         and (packages is None or u.name in packages)
     ]

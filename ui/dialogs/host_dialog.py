@@ -33,11 +33,20 @@ from PySide6.QtWidgets import (
 
 from app.errors import ConfigError, PatchdeskError, SecretStoreError
 from app.inventory import parse_port, validate_host
-from app.models import Criticality, Host, Ring, TransportKind
+from app.models import Criticality, Host, Ring, TransportKind, WinRMOptions
 from db import hosts as db_hosts
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
+
+#: WinRM authentication choices (what app.transports.winrm accepts)
+WINRM_AUTH = (
+    ("NTLM", "ntlm"),
+    ("Kerberos", "kerberos"),
+    ("Basic (HTTPS only)", "basic"),
+    ("CredSSP (HTTPS only)", "credssp"),
+)
+WINRM_DEFAULT_PORTS = {"https": 5986, "http": 5985}
 
 
 class HostDialog(QDialog):
@@ -61,9 +70,7 @@ class HostDialog(QDialog):
         self.transport_combo = QComboBox()
         for kind, label in ((TransportKind.SSH, "SSH"), (TransportKind.LOCAL, "Local (this computer)")):
             self.transport_combo.addItem(label, kind.value)
-        self.transport_combo.addItem("WinRM (coming soon)", TransportKind.WINRM.value)
-        winrm_item = self.transport_combo.model().item(2)  # type: ignore[attr-defined]
-        winrm_item.setEnabled(False)
+        self.transport_combo.addItem("WinRM (Windows)", TransportKind.WINRM.value)
         self.user_edit = QLineEdit()
         self.user_edit.setPlaceholderText("default: from ~/.ssh/config or your login name")
         self.key_edit = QLineEdit()
@@ -91,6 +98,8 @@ class HostDialog(QDialog):
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.sudo_password_edit = QLineEdit()
         self.sudo_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+
+        self._build_winrm()
 
         conn = QGroupBox("Connection")
         cf = QFormLayout(conn)
@@ -144,6 +153,7 @@ class HostDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         layout.addWidget(conn)
+        layout.addWidget(self.winrm_box)
         layout.addWidget(place)
         layout.addWidget(creds)
         layout.addWidget(self.error_label)
@@ -157,6 +167,93 @@ class HostDialog(QDialog):
 
     # -- fields ---------------------------------------------------------------------------------
 
+    def _build_winrm(self) -> None:
+        """The WinRM options: secure by default (HTTPS, certificate validated, no proxy)."""
+        self.winrm_auth_combo = QComboBox()
+        for label, value in WINRM_AUTH:
+            self.winrm_auth_combo.addItem(label, value)
+        self.winrm_scheme_combo = QComboBox()
+        self.winrm_scheme_combo.addItem("HTTPS (5986)", "https")
+        self.winrm_scheme_combo.addItem("HTTP (5985, NTLM/Kerberos encryption only)", "http")
+        self.winrm_scheme_combo.currentIndexChanged.connect(self._scheme_changed)
+        self.ca_edit = QLineEdit()
+        self.ca_edit.setPlaceholderText(
+            "optional: CA bundle or certificate that signed the host's certificate"
+        )
+        self.ca_browse = QPushButton("Browse…")
+        self.ca_browse.clicked.connect(self._browse_ca)
+        ca_row = QHBoxLayout()
+        ca_row.setContentsMargins(0, 0, 0, 0)
+        ca_row.addWidget(self.ca_edit, 1)
+        ca_row.addWidget(self.ca_browse)
+        ca_w = QWidget()
+        ca_w.setLayout(ca_row)
+        self.insecure_check = QCheckBox(
+            "Don't validate the certificate (INSECURE: anyone in between can listen)"
+        )
+        self.insecure_check.setObjectName("insecureCheck")
+        self.insecure_check.setStyleSheet("QCheckBox { color: #9b1c14; font-weight: 600; }")
+        self.insecure_check.toggled.connect(self._insecure_toggled)
+        self.proxy_edit = QLineEdit()
+        self.proxy_edit.setPlaceholderText("none (the environment's proxy settings are never used)")
+        self.winrm_box = QGroupBox("WinRM (Windows)")
+        wf = QFormLayout(self.winrm_box)
+        wf.addRow("Authentication:", self.winrm_auth_combo)
+        wf.addRow("Protocol:", self.winrm_scheme_combo)
+        wf.addRow("CA file:", ca_w)
+        wf.addRow("", self.insecure_check)
+        wf.addRow("Proxy:", self.proxy_edit)
+
+    @Slot()
+    def _scheme_changed(self) -> None:
+        https = self.winrm_scheme_combo.currentData() == "https"
+        for w in (self.ca_edit, self.ca_browse, self.insecure_check):
+            w.setEnabled(https)
+        self._port_placeholder()
+
+    @Slot(bool)
+    def _insecure_toggled(self, on: bool) -> None:
+        self.ca_edit.setEnabled(not on and self.winrm_scheme_combo.currentData() == "https")
+        self.ca_browse.setEnabled(self.ca_edit.isEnabled())
+
+    def _port_placeholder(self) -> None:
+        kind = self.transport_combo.currentData()
+        if kind == TransportKind.WINRM.value:
+            port = WINRM_DEFAULT_PORTS[self.winrm_scheme_combo.currentData()]
+            self.port_edit.setPlaceholderText(f"default ({port})")
+        else:
+            self.port_edit.setPlaceholderText("default (22)")
+
+    @Slot()
+    def _browse_ca(self) -> None:
+        start = self.ca_edit.text() or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose the CA certificate", start, "Certificates (*.pem *.crt *.cer);;All files (*)"
+        )
+        if path:
+            self.ca_edit.setText(path)
+
+    def winrm_options(self) -> WinRMOptions:
+        """The WinRM fields (ConfigError with a sentence when they do not fit together)."""
+        auth = str(self.winrm_auth_combo.currentData())
+        scheme = str(self.winrm_scheme_combo.currentData())
+        if scheme == "http" and auth not in ("ntlm", "kerberos"):
+            raise ConfigError(
+                "WinRM over HTTP is only safe with NTLM or Kerberos message encryption; choose one of "
+                "those, or HTTPS."
+            )
+        ca = self.ca_edit.text().strip()
+        insecure = scheme == "https" and self.insecure_check.isChecked()
+        if ca and scheme == "https" and not insecure and not Path(ca).expanduser().is_file():
+            raise ConfigError(f"The CA file {ca} does not exist.")
+        return WinRMOptions(
+            auth=auth,
+            scheme=scheme,
+            ca_trust_path=str(Path(ca).expanduser()) if ca and scheme == "https" and not insecure else None,
+            cert_validation=not insecure,
+            proxy=self.proxy_edit.text().strip() or None,
+        )
+
     def _load(self, h: Host) -> None:
         self.name_edit.setText(h.name)
         self.address_edit.setText(h.address)
@@ -168,6 +265,12 @@ class HostDialog(QDialog):
         self.ring_combo.setCurrentIndex(self.ring_combo.findData(h.ring.value))
         self.criticality_combo.setCurrentIndex(self.criticality_combo.findData(h.criticality.value))
         self.sudo_check.setChecked(h.use_sudo)
+        w = h.winrm
+        self.winrm_auth_combo.setCurrentIndex(max(0, self.winrm_auth_combo.findData(w.auth)))
+        self.winrm_scheme_combo.setCurrentIndex(max(0, self.winrm_scheme_combo.findData(w.scheme)))
+        self.ca_edit.setText(w.ca_trust_path or "")
+        self.insecure_check.setChecked(not w.cert_validation)
+        self.proxy_edit.setText(w.proxy or "")
         if h.credential_ref:
             self.password_edit.setPlaceholderText("stored — leave empty to keep it")
         if h.sudo_ref:
@@ -176,9 +279,21 @@ class HostDialog(QDialog):
     @Slot()
     def _transport_changed(self) -> None:
         ssh = self.transport_combo.currentData() == TransportKind.SSH.value
-        for w in (self.port_edit, self.user_edit, self.key_edit, self.key_browse, self.password_edit):
+        winrm = self.transport_combo.currentData() == TransportKind.WINRM.value
+        for w in (self.key_edit, self.key_browse):
             w.setEnabled(ssh)
-        if not ssh and not self.address_edit.text():
+        for w in (self.port_edit, self.user_edit, self.password_edit):
+            w.setEnabled(ssh or winrm)
+        self.sudo_check.setEnabled(not winrm)
+        self.sudo_password_edit.setEnabled(not winrm)
+        self.winrm_box.setVisible(winrm)
+        self.user_edit.setPlaceholderText(
+            "e.g. Administrator or DOMAIN\\admin"
+            if winrm
+            else "default: from ~/.ssh/config or your login name"
+        )
+        self._port_placeholder()
+        if not ssh and not winrm and not self.address_edit.text():
             self.address_edit.setText("localhost")
 
     @Slot()
@@ -195,21 +310,24 @@ class HostDialog(QDialog):
         key = self.key_edit.text().strip()
         user = self.user_edit.text().strip()
         base = self.original or Host(name="", address="")
+        remote = transport in (TransportKind.SSH, TransportKind.WINRM)
         host = replace(
             base,
             name=name,
             address=self.address_edit.text().strip(),
-            port=parse_port(self.port_edit.text()) if transport == TransportKind.SSH else None,
+            port=parse_port(self.port_edit.text()) if remote else None,
             transport=transport,
-            user=(user or None) if transport == TransportKind.SSH else None,
+            user=(user or None) if remote else None,
             key_file=(str(Path(key).expanduser()) if key else None)
             if transport == TransportKind.SSH
             else None,
             group=self.group_combo.currentText().strip() or None,
             ring=Ring(self.ring_combo.currentData()),
             criticality=Criticality(self.criticality_combo.currentData()),
-            use_sudo=self.sudo_check.isChecked(),
+            use_sudo=self.sudo_check.isChecked() and transport != TransportKind.WINRM,
         )
+        if transport == TransportKind.WINRM:
+            host = replace(host, winrm=self.winrm_options())
         validate_host(host)
         if host.key_file and not Path(host.key_file).is_file():
             raise ConfigError(f"The key file {host.key_file} does not exist.")

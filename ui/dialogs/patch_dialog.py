@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from app.errors import PatchdeskError
 from app.jobs.engine import JobHandle
 from app.jobs.patching import HostSelection
-from app.jobs.selection import select_updates
+from app.jobs.selection import is_nameable, select_updates
 from app.models import Classification, Host, InstallPlan, PendingUpdate, RebootPolicy, StepState
 from db import scans as db_scans
 from ui.messages import confirm
@@ -118,7 +118,7 @@ class PatchDialog(QDialog):
         counts = {c: 0 for c in CLASS_ORDER}
         for ups in self.pending.values():
             for u in ups:
-                if u.installed is not None:
+                if is_nameable(u):
                     counts[u.classification] += 1
         classes = QHBoxLayout()
         for c in CLASS_ORDER:
@@ -229,14 +229,18 @@ class PatchDialog(QDialog):
         on_hosts: dict[str, set[int]] = {}
         for hid, ups in self.pending.items():
             for u in ups:
-                if u.installed is not None:  # new packages are never named (select_updates)
+                if is_nameable(u):  # new Linux packages are never named (select_updates)
                     by_name.setdefault(u.name, []).append(u)
                     on_hosts.setdefault(u.name, set()).add(hid)
         for name in sorted(by_name, key=str.casefold):
             ups = by_name[name]
             classes = sorted({u.classification for u in ups}, key=CLASS_ORDER.index)
-            versions = sorted({f"{u.installed} → {u.available}" for u in ups})
+            # a Windows update has no installed version: its title says what it is
+            versions = sorted({f"{u.installed} → {u.available}" if u.installed else u.available for u in ups})
             label = f"{_one_line(name, 80)}   ·  {', '.join(str(c) for c in classes)}"
+            severities = sorted({u.severity for u in ups if u.severity})
+            if severities:
+                label += f"  ·  {_one_line(', '.join(severities), 40)}"
             label += f"  ·  {_one_line(versions[0], 60)}" if len(versions) == 1 else "  ·  several versions"
             if len(self.hosts) > 1:
                 label += f"  ·  {len(on_hosts[name])} host(s)"

@@ -15,9 +15,10 @@ COL_AVAILABLE = 2
 COL_SOURCE = 3
 COL_CLASSIFICATION = 4
 COL_REASON = 5
-COLUMN_COUNT = 6
+COL_SEVERITY = 6  # the vendor's (MSRC for Windows updates); shown next to the classification
+COLUMN_COUNT = 7
 
-HEADERS = ["Package", "Installed", "Available", "Source", "Classification", "Reason"]
+HEADERS = ["Package", "Installed", "Available", "Source", "Classification", "Reason", "Severity"]
 
 # Pale row backgrounds with a strong classification cell; noncritical stays neutral.
 ROW_BACKGROUND = {
@@ -72,11 +73,16 @@ class UpdatesTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return [
                 lambda: _clean(u.name) + (f":{u.arch}" if u.arch and u.arch != "all" else ""),
-                lambda: _clean(u.installed) if u.installed is not None else "(new)",
+                lambda: (
+                    _clean(u.installed)
+                    if u.installed is not None
+                    else ("—" if u.manager == "wua" else "(new)")
+                ),
                 lambda: _clean(u.available),
                 lambda: _clean(u.source),
                 lambda: str(u.classification),
                 lambda: _clean(u.reason),
+                lambda: _clean(u.severity, 40),
             ][col]()
         if role == Qt.ItemDataRole.BackgroundRole:
             bg = ROW_BACKGROUND.get(u.classification)
@@ -94,6 +100,10 @@ class UpdatesTableModel(QAbstractTableModel):
             if u.source:
                 lines.append(f"from {_clean(u.source)}")
             lines.append(f"{u.classification}: {_clean(u.reason)}" if u.reason else str(u.classification))
+            if u.severity:
+                lines.append(f"Vendor severity: {_clean(u.severity, 40)}")
+            if u.advisories:
+                lines.append("Advisories: " + ", ".join(_clean(a, 40) for a in u.advisories[:20]))
             if u.cves:
                 lines.append("CVEs: " + ", ".join(_clean(c, 40) for c in u.cves[:20]))
             if u.reboot_expected:

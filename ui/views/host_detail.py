@@ -52,6 +52,7 @@ from ui.models.updates_model import (
     COL_CLASSIFICATION,
     COL_INSTALLED,
     COL_NAME,
+    COL_SEVERITY,
     COL_SOURCE,
     UpdatesTableModel,
 )
@@ -200,6 +201,8 @@ class HostDetailView(QWidget):
             self.updates_view.setColumnWidth(col, width)
         # classification next to the package: it is what the admin reads first
         hdr.moveSection(hdr.visualIndex(COL_CLASSIFICATION), 1)
+        # the vendor's severity (MSRC for Windows KBs) right after our classification
+        hdr.moveSection(hdr.visualIndex(COL_SEVERITY), 2)
         self._build_history()
 
         self.tabs = QTabWidget()
@@ -514,7 +517,7 @@ class HostDetailView(QWidget):
         assert host.id is not None
         updates = db_scans.pending_for_host(self.db, host.id)
         self.updates_model.set_updates(updates)
-        for col in (COL_NAME, COL_CLASSIFICATION, COL_INSTALLED, COL_AVAILABLE):
+        for col in (COL_NAME, COL_CLASSIFICATION, COL_SEVERITY, COL_INSTALLED, COL_AVAILABLE):
             self.updates_view.resizeColumnToContents(col)
             self.updates_view.setColumnWidth(col, min(220, self.updates_view.columnWidth(col) + 6))
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
