@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app import __version__
-from app.errors import ConfigError, ImportFormatError, PatchdeskError, SecretStoreError
+from app.errors import (
+    AdvisoryFormatError,
+    ConfigError,
+    ImportFormatError,
+    PatchdeskError,
+    SecretStoreError,
+)
 from app.inventory import parse_choice
 from app.models import Criticality, Host, HostStatus, Ring, StepState, TransportKind, WinRMOptions
 
@@ -141,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("name")
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--json", action="store_true")
+
+    from app import cli_policy
+
+    cli_policy.add_commands(sub)
     return p
 
 
@@ -163,8 +173,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return _change(args, out)
         if args.command == "history":
             return _history(args, out)
+        from app import cli_policy
+
+        if args.command in cli_policy.COMMANDS:
+            return cli_policy.run(args, out, _open(args))
         raise ConfigError(f"Unknown command {args.command!r}.")
-    except (ConfigError, ImportFormatError) as exc:
+    except (ConfigError, ImportFormatError, AdvisoryFormatError) as exc:
         print(f"patchdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PatchdeskError as exc:

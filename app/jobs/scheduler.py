@@ -1,0 +1,430 @@
+"""Due work, run once: what the console's timer and ``patchdesk run-due`` both call.
+
+One pass at a wall-clock instant ``now`` (simulated with ``--now``):
+
+1. scans of hosts whose last scan is older than the scan interval;
+2. promotions of updates whose soak time passed with green verification and no rollback in their
+   ring, and ``deployed`` for those nothing needs any more;
+3. patching: per host, the pending updates its ring may have. Urgent ones go at once (the urgent
+   push: the test ring first, the other rings as soon as the promotion allows; mission-critical hosts
+   still wait for their window unless overridden). Everything else only inside a maintenance window
+   of the host's group, and only when the host's estimated duration plus a rollback reserve fits in
+   what is left of it; otherwise it is deferred to the next window and the reason logged.
+
+Scheduling is by wall clock: every pass recomputes from the database what is due, so sleeping,
+resuming or a missed timer only delays work, never loses or repeats it. A lock row in the database
+(owner pid + expiry) keeps the GUI's timer and a headless run-due from working at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlite_utils import Database
+
+from app.jobs.selection import select_updates
+from app.models import Classification, Criticality, Host, HostStatus, JobTrigger, PendingUpdate, Ring, StepState
+from app.policy.rollout import (
+    PolicySettings,
+    Rollout,
+    RolloutState,
+    evaluate,
+    update_key,
+)
+from app.policy.windows import estimate_duration, fits, next_windows, window_at
+from db import hosts as db_hosts
+from db import policy as db_policy
+from db import scans as db_scans
+from db.policy import ScheduleEvent
+
+if TYPE_CHECKING:
+    from app.jobs.runner import JobRunner
+    from app.secrets import SecretStore
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "scheduler"
+_DEPENDENCY_MANAGERS = frozenset({"apt", "dnf", "yum", "zypper"})
+
+
+@dataclass
+class DueReport:
+    """What one pass did (or, with ``dry_run``, would do), and why the rest waits."""
+
+    now: datetime
+    dry_run: bool = False
+    locked_by: str | None = None
+    scans: list[dict[str, Any]] = field(default_factory=list)
+    promotions: list[dict[str, Any]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+    patches: list[dict[str, Any]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.get("status") in (None, "ok", "planned") for p in self.patches) and all(
+            s.get("status") in ("ok", "planned") for s in self.scans
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "locked_by": self.locked_by,
+            "scans": self.scans,
+            "promotions": self.promotions,
+            "held": self.held,
+            "patches": self.patches,
+            "deferred": self.deferred,
+            "waiting": self.waiting,
+        }
+
+
+def _aware(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        return now.astimezone()  # a naive --now is local time, as a person means it
+    return now
+
+
+def run_due(
+    db_path: Path | str,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    *,
+    runner: JobRunner | None = None,
+    secrets: SecretStore | None = None,
+    override_windows: bool = False,
+    owner: str | None = None,
+    connect_timeout: float = 10.0,
+    host_deadline: float = 3600.0,
+) -> DueReport:
+    """Run what is due at ``now`` once and wait for it; the GUI calls this off the main thread.
+
+    ``runner``: the console's JobRunner (so its views see the jobs' events); headless callers leave
+    it None and one is made for this pass.
+    """
+    from db.database import open_database
+
+    now = _aware(now).astimezone(UTC)
+    report = DueReport(now, dry_run)
+    db = open_database(db_path)
+    settings = db_policy.policy_settings(db)
+    locked = False
+    own_runner = False
+    try:
+        if not dry_run:
+            holder = db_policy.acquire_lock(
+                db, LOCK_NAME, owner or f"patchdesk on {socket.gethostname()}", settings.lock_ttl
+            )
+            if holder is not None:
+                report.locked_by = f"{holder.owner} (pid {holder.pid}, until {holder.expires_at})"
+                return report
+            locked = True
+            if runner is None:
+                from app.jobs.runner import JobRunner
+
+                runner = JobRunner(
+                    db_path, secrets=secrets, connect_timeout=connect_timeout, host_deadline=host_deadline
+                )
+                own_runner = True
+        events: list[tuple[ScheduleEvent, int | None]] = []
+        _scans(db, runner, now, settings, report)
+        rollouts = _promotions(db, now, settings, report, events, dry_run)
+        _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows)
+        if events:
+            db_policy.add_schedule_events(db, events)
+        return report
+    finally:
+        if own_runner and runner is not None:
+            runner.close()
+        if locked:
+            db_policy.release_lock(db, LOCK_NAME)
+        db.conn.close()
+
+
+# -- 1. scans ------------------------------------------------------------------------------------------
+
+
+def _scans(
+    db: Database, runner: JobRunner | None, now: datetime, settings: PolicySettings, report: DueReport
+) -> None:
+    busy = db_policy.busy_hosts(db)
+    due = [
+        h
+        for h in db_hosts.list_hosts(db)
+        if h.id not in busy and (h.last_scan_at is None or now - h.last_scan_at >= settings.scan_interval)
+    ]
+    if not due:
+        return
+    if runner is None:
+        report.scans.extend({"host": h.name, "status": "planned", "job": None} for h in due)
+        return
+    handle = runner.start_scan(db, due, accept_new_keys=True, trigger=JobTrigger.SCHEDULE)
+    handle.wait()
+    runner.flush()
+    for h in due:
+        assert h.id is not None
+        out = handle.outcomes.get(h.id)
+        state = out.state if out else StepState.FAILED
+        report.scans.append(
+            {
+                "host": h.name,
+                "job": handle.job_id,
+                "status": "ok" if state == StepState.SUCCEEDED else str(state),
+                "error": out.error if out else None,
+            }
+        )
+
+
+# -- 2. promotions -------------------------------------------------------------------------------------
+
+
+def _all_pending(db: Database, hosts: Sequence[Host]) -> dict[int, list[PendingUpdate]]:
+    return {h.id: db_scans.pending_for_host(db, h.id) for h in hosts if h.id is not None}
+
+
+def _promotions(
+    db: Database,
+    now: datetime,
+    settings: PolicySettings,
+    report: DueReport,
+    events: list[tuple[ScheduleEvent, int | None]],
+    dry_run: bool,
+) -> dict[str, Rollout]:
+    hosts = db_hosts.list_hosts(db)
+    pending = [u for lst in _all_pending(db, hosts).values() for u in lst]
+    if dry_run:
+        rollouts = {update_key(u): db_policy.get_rollout(db, update_key(u)) for u in pending}
+        out = {
+            k: r
+            or Rollout(
+                k,
+                u.manager,
+                u.name,
+                u.available,
+                u.kind,
+                u.classification,
+            )
+            for k, r, u in ((update_key(u), rollouts[update_key(u)], u) for u in pending)
+        }
+    else:
+        out = db_policy.ensure_rollouts(db, pending)
+    at = now.isoformat()
+    for r in db_policy.list_rollouts(
+        db, (RolloutState.NEW, RolloutState.TESTING, RolloutState.APPROVED)
+    ) if not dry_run else list(out.values()):
+        evidence = db_policy.ring_evidence(db, r)
+        if r.ring is None and evidence[Ring.TEST].got:
+            # installed on the test ring outside the scheduler (a manual patch): it is being tested
+            if not dry_run:
+                r = db_policy.set_rollout(
+                    db, r.key, state=RolloutState.TESTING, ring=Ring.TEST, ring_since=now, event_at=now,
+                    note="installed on the test ring",
+                )
+        if r.ring == Ring.PRODUCTION:
+            if not any(e.pending for e in evidence.values()) and any(e.got for e in evidence.values()):
+                if not dry_run:
+                    r = db_policy.set_rollout(db, r.key, state=RolloutState.DEPLOYED, event_at=now)
+                events.append((ScheduleEvent(at, None, r.key, "deployed", "no host needs it any more", dry_run=dry_run), None))
+            out[r.key] = r
+            continue
+        decision = evaluate(r, evidence, now, settings)
+        if decision.to is not None:
+            entry = {"update": r.key, "from": str(r.ring) if r.ring else None, "to": str(decision.to), "reason": decision.reason}
+            report.promotions.append(entry)
+            events.append((ScheduleEvent(at, None, r.key, "promoted", f"to {decision.to}: {decision.reason}", dry_run=dry_run), None))
+            if not dry_run:
+                r = db_policy.set_rollout(
+                    db, r.key, state=RolloutState.APPROVED, ring=decision.to, ring_since=now,
+                    note=decision.reason, event_at=now, actor="scheduler",
+                )
+            else:
+                from dataclasses import replace
+
+                r = replace(r, state=RolloutState.APPROVED, ring=decision.to, ring_since=now)
+        elif r.ring is not None or evidence[Ring.TEST].pending:
+            report.held.append({"update": r.key, "ring": str(r.ring) if r.ring else None, "reason": decision.reason})
+        out[r.key] = r
+    return out
+
+
+# -- 3. patching ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _HostPlan:
+    host: Host
+    updates: list[PendingUpdate]
+    trigger: JobTrigger
+    window: str | None = None
+
+
+def _patches(
+    db: Database,
+    runner: JobRunner | None,
+    now: datetime,
+    settings: PolicySettings,
+    rollouts: dict[str, Rollout],
+    report: DueReport,
+    events: list[tuple[ScheduleEvent, int | None]],
+    dry_run: bool,
+    override_windows: bool,
+) -> None:
+    at = now.isoformat()
+    busy = db_policy.busy_hosts(db)
+    plans: list[_HostPlan] = []
+    pending_by_host: dict[int, list[PendingUpdate]] = {}
+    for host in db_hosts.list_hosts(db):
+        assert host.id is not None
+        pend = db_scans.pending_for_host(db, host.id)
+        pending_by_host[host.id] = pend
+        if not pend:
+            continue
+        if host.id in busy:
+            report.waiting.append({"host": host.name, "update": None, "reason": "busy with another job"})
+            continue
+        if host.last_status != HostStatus.OK:
+            report.waiting.append(
+                {"host": host.name, "update": None, "reason": f"its last scan was {host.last_status}; scan it first"}
+            )
+            continue
+        windows = db_policy.windows_for_group(db, host.group)
+        occ = window_at(windows, now)
+        now_list: list[PendingUpdate] = []
+        in_window: list[PendingUpdate] = []
+        for u in pend:
+            if u.installed is None and u.manager in _DEPENDENCY_MANAGERS:
+                continue  # a new package comes in as a dependency of what is named
+            key = update_key(u)
+            r = rollouts.get(key) or Rollout(key, u.manager, u.name, u.available, u.kind, u.classification)
+            why = r.blocked(now)
+            if why is None and not r.allows(host.ring):
+                why = f"waiting for promotion to the {host.ring} ring (" + (
+                    f"now at {r.ring})" if r.ring else "not tested yet)"
+                )
+            urgent = u.classification == Classification.URGENT
+            needs_window = not urgent or (
+                host.criticality == Criticality.MISSION_CRITICAL and not (r.override_window or override_windows)
+            )
+            if why is None and urgent and not settings.urgent_push:
+                why = "urgent push proposed (policy urgent_push is off): patch it by hand or approve it"
+            if why is None and needs_window and occ is None:
+                why = _no_window_reason(host, windows, now, urgent)
+            if why is not None:
+                report.waiting.append({"host": host.name, "update": key, "reason": why})
+                continue
+            (in_window if needs_window else now_list).append(u)
+        if in_window:
+            assert occ is not None
+            estimate = estimate_duration(db_policy.patch_durations(db, host.id), settings.default_estimate)
+            reserve = estimate * settings.reserve_factor
+            fit = fits(occ, now, estimate, reserve)
+            if fit.fits:
+                now_list.extend(in_window)
+            else:
+                later = [o for o in next_windows(windows, now, 3) if o.start >= occ.end]
+                reason = fit.reason + (
+                    f"; deferred to the next window at {later[0].local_start().isoformat()}" if later else
+                    "; no later window"
+                )
+                keys = [update_key(u) for u in in_window]
+                report.deferred.append({"host": host.name, "updates": keys, "reason": reason})
+                events.append((ScheduleEvent(at, host.name, ", ".join(keys), "deferred", reason, dry_run=dry_run), host.id))
+        if now_list:
+            trigger = (
+                JobTrigger.URGENT
+                if any(u.classification == Classification.URGENT for u in now_list)
+                else JobTrigger.SCHEDULE
+            )
+            plans.append(_HostPlan(host, now_list, trigger, occ.window.name if occ and in_window else None))
+    if not plans:
+        return
+    if runner is None:
+        for p in plans:
+            report.patches.append(
+                {
+                    "host": p.host.name,
+                    "updates": [update_key(u) for u in p.updates],
+                    "trigger": str(p.trigger),
+                    "window": p.window,
+                    "job": None,
+                    "status": "planned",
+                }
+            )
+        return
+    # the test ring starting on an update puts it into "testing" before anything is installed
+    for p in plans:
+        if p.host.ring != Ring.TEST:
+            continue
+        for u in p.updates:
+            r = rollouts.get(update_key(u))
+            if r is not None and r.ring is None:
+                rollouts[r.key] = db_policy.set_rollout(
+                    db, r.key, state=RolloutState.TESTING, ring=Ring.TEST, ring_since=now, event_at=now,
+                    note="test ring started", actor="scheduler",
+                )
+    handles = []
+    for trigger in (JobTrigger.URGENT, JobTrigger.SCHEDULE):
+        group = [p for p in plans if p.trigger == trigger]
+        if not group:
+            continue
+        selections = {
+            p.host.id: select_updates(pending_by_host[p.host.id], packages={u.name for u in p.updates})
+            for p in group
+            if p.host.id is not None
+        }
+        handle = runner.start_patch(
+            db, [p.host for p in group], selections, trigger=trigger, accept_new_keys=True
+        )
+        handles.append((handle, group))
+        for p in group:
+            why = "urgent push" if trigger == JobTrigger.URGENT else f"inside window {p.window!r}"
+            events.append(
+                (
+                    ScheduleEvent(at, p.host.name, ", ".join(update_key(u) for u in p.updates), "started", why, handle.job_id),
+                    p.host.id,
+                )
+            )
+    for handle, group in handles:
+        handle.wait()
+    runner.flush()
+    for handle, group in handles:
+        for p in group:
+            assert p.host.id is not None
+            out = handle.outcomes.get(p.host.id)
+            state = out.state if out else StepState.FAILED
+            result = out.result if out else None
+            verification = getattr(result, "verification", None)
+            report.patches.append(
+                {
+                    "host": p.host.name,
+                    "updates": [update_key(u) for u in p.updates],
+                    "trigger": str(p.trigger),
+                    "window": p.window,
+                    "job": handle.job_id,
+                    "status": "ok" if state == StepState.SUCCEEDED else str(state),
+                    "error": out.error if out else None,
+                    "verification": verification.as_json() if verification is not None else None,
+                }
+            )
+
+
+def _no_window_reason(host: Host, windows: Sequence[Any], now: datetime, urgent: bool) -> str:
+    who = "mission-critical: waits for its maintenance window" if urgent else "outside its maintenance window"
+    if not windows:
+        group = f"group {host.group!r}" if host.group else "no group"
+        return f"{who}; no window covers {group}"
+    nxt = next_windows(windows, now, 1)
+    if not nxt:
+        return f"{who}; its windows have no further openings"
+    return f"{who}; next: {nxt[0].window.name} at {nxt[0].local_start().isoformat()}"
