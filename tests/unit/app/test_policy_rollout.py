@@ -1,0 +1,100 @@
+"""Promotion through the rings: soak, green verification share, rollback, firmware approval."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.models import Classification, PendingUpdate, Ring, UpdateKind
+from app.policy.rollout import PolicySettings, RingEvidence, Rollout, RolloutState, evaluate, update_key
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+S = PolicySettings()
+
+
+def r(cls: Classification = Classification.IMPORTANT, kind: UpdateKind = UpdateKind.SECURITY, **kw: object) -> Rollout:
+    base: dict[str, object] = {
+        "key": "apt:x=1",
+        "manager": "apt",
+        "name": "x",
+        "version": "1",
+        "kind": kind,
+        "classification": cls,
+        "state": RolloutState.TESTING,
+        "ring": Ring.TEST,
+        "ring_since": NOW - timedelta(hours=25),
+    }
+    base.update(kw)
+    return Rollout(**base)  # type: ignore[arg-type]
+
+
+GREEN = {Ring.TEST: RingEvidence(got=("t1",), green=("t1",))}
+
+
+def test_keys() -> None:
+    assert update_key(PendingUpdate("apt", "openssl", "3.0.15-1")) == "apt:openssl=3.0.15-1"
+    assert update_key(PendingUpdate("wua", "kb5034441", "2024-01 Security Update")) == "wua:KB5034441"
+
+
+def test_promotes_after_soak_with_green_verification() -> None:
+    p = evaluate(r(), GREEN, NOW, S)
+    assert p.to == Ring.PILOT and "verification green on 1 of 1" in p.reason
+    assert evaluate(r(ring=Ring.PILOT), {Ring.PILOT: RingEvidence(("p1",), ("p1",))}, NOW, S).to == Ring.PRODUCTION
+
+
+def test_urgent_skips_pilot_and_soaks_two_hours() -> None:
+    young = r(Classification.URGENT, ring_since=NOW - timedelta(hours=1))
+    p = evaluate(young, GREEN, NOW, S)
+    assert p.to is None and "soaking in the test ring: 1.0 h of 2.0 h left" in p.reason
+    assert evaluate(r(Classification.URGENT, ring_since=NOW - timedelta(hours=2)), GREEN, NOW, S).to == Ring.PRODUCTION
+
+
+@pytest.mark.parametrize(
+    ("evidence", "reason"),
+    [
+        ({Ring.TEST: RingEvidence(got=("t1", "t2"), green=("t1",))}, "verification green on 1 of 2"),
+        ({Ring.TEST: RingEvidence(got=("t1",), green=(), rolled_back=("t1",))}, "rolled back on t1"),
+        ({Ring.TEST: RingEvidence(pending=("t1",))}, "not installed on the test ring yet"),
+    ],
+)
+def test_held(evidence: dict[Ring, RingEvidence], reason: str) -> None:
+    p = evaluate(r(), evidence, NOW, S)
+    assert p.to is None and reason in p.reason
+
+
+def test_verify_share_is_configurable() -> None:
+    half = PolicySettings(verify_share=0.5)
+    ev = {Ring.TEST: RingEvidence(got=("t1", "t2"), green=("t1",))}
+    assert evaluate(r(), ev, NOW, half).to == Ring.PILOT
+
+
+def test_empty_pilot_ring_is_passed_through() -> None:
+    assert evaluate(r(ring=Ring.PILOT), {}, NOW, S).to == Ring.PRODUCTION
+
+
+@pytest.mark.parametrize("kind", [UpdateKind.FIRMWARE, UpdateKind.DRIVER])
+def test_firmware_and_drivers_never_promote_without_approval(kind: UpdateKind) -> None:
+    for cls in Classification:
+        long_ago = r(cls, kind, ring_since=NOW - timedelta(days=365))
+        p = evaluate(long_ago, GREEN, NOW, S)
+        assert p.to is None and "never promoted without an explicit approval" in p.reason
+        # not even a production ring allows it before approval
+        assert not long_ago.allows(Ring.PILOT) and not long_ago.allows(Ring.PRODUCTION)
+    approved = r(Classification.URGENT, kind, state=RolloutState.APPROVED, explicit_approval=True)
+    assert approved.allows(Ring.PRODUCTION)
+
+
+def test_declined_and_deferred_block_everything() -> None:
+    declined = r(state=RolloutState.DECLINED, note="breaks the ERP")
+    assert declined.blocked(NOW) == "declined: breaks the ERP"
+    assert evaluate(declined, GREEN, NOW, S).to is None
+    deferred = r(state=RolloutState.DEFERRED, deferred_until=NOW + timedelta(days=1))
+    assert deferred.blocked(NOW) is not None and deferred.blocked(NOW + timedelta(days=2)) is None
+
+
+def test_new_update_without_test_ring_hosts_needs_approval() -> None:
+    p = evaluate(r(state=RolloutState.NEW, ring=None), {}, NOW, S)
+    assert p.to is None and "approve it" in p.reason
+    assert r(state=RolloutState.NEW, ring=None).allows(Ring.TEST)
+    assert not r(state=RolloutState.NEW, ring=None).allows(Ring.PRODUCTION)
