@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.errors import AdapterError
-from app.models import OsFacts, PendingUpdate, UpdateKind
+from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
 from app.platforms.windows.scripts import render
 from app.platforms.windows.systask import run_system_task
@@ -186,6 +186,19 @@ class WinGetAdapter(Adapter):
 
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         return self.reboot_after_install, ()
+
+    def plan(
+        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
+    ) -> InstallPlan:
+        """What updating ``names`` would change, from a fresh winget check (winget has no dry run)."""
+        pending = self.scan(transport, log=log)
+        wanted = None if names is None else {n.lower() for n in names}
+        chosen = [u for u in pending if wanted is None or u.name.lower() in wanted]
+        missing = sorted(wanted - {u.name.lower() for u in chosen}) if wanted is not None else []
+        return InstallPlan(
+            tuple(PackageChange(MANAGER, u.name, u.installed, u.available) for u in chosen),
+            warnings=(f"Not pending in winget on this host: {', '.join(missing[:10])}",) if missing else (),
+        )
 
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
         pkgs, unavailable = parse_packages(

@@ -220,4 +220,7 @@ def test_winget_unavailable_is_a_plain_message(win: tuple[WSManServer, FakeWindo
         assert "Microsoft.WinGet.Client" in log.text() and "skipped" in log.text()
         fake.winget_available = True
         names = [u.name for u in WinGetAdapter("win-srv01", poll_interval=0.2).scan(t)]
+        plan = WinGetAdapter("win-srv01", poll_interval=0.2).plan(t, ["mozilla.firefox", "Nope.Nothing"])
     assert names == ["Microsoft.PowerShell", "Mozilla.Firefox"]
+    assert [(c.manager, c.name) for c in plan.changes] == [("winget", "Mozilla.Firefox")]
+    assert plan.warnings == ("Not pending in winget on this host: nope.nothing",)
