@@ -17,15 +17,30 @@ from typing import Any, TextIO
 from app.errors import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-COMMANDS = ("advisories", "rules", "policy", "windows", "approve", "decline", "defer", "rollouts", "run-due", "export")
+COMMANDS = (
+    "advisories",
+    "rules",
+    "policy",
+    "windows",
+    "approve",
+    "decline",
+    "defer",
+    "rollouts",
+    "run-due",
+    "export",
+)
 
 
 def add_commands(sub: Any) -> None:
     adv = sub.add_parser("advisories", help="import, refresh and list advisories (CISA KEV, OSV)")
-    asub = adv.add_subparsers(dest="advisories_command", metavar="ACTION", required=True, parser_class=type(adv))
+    asub = adv.add_subparsers(
+        dest="advisories_command", metavar="ACTION", required=True, parser_class=type(adv)
+    )
     imp = asub.add_parser("import", help="import a KEV catalog, an OSV file or a directory of OSV files")
     imp.add_argument("path", type=Path, nargs="?")
-    imp.add_argument("--osv", type=Path, action="append", default=[], metavar="DIR", help="OSV file or directory")
+    imp.add_argument(
+        "--osv", type=Path, action="append", default=[], metavar="DIR", help="OSV file or directory"
+    )
     imp.add_argument("--json", action="store_true")
     ref = asub.add_parser("refresh", help="fetch the KEV feed and OSV.dev advisories for pending packages")
     ref.add_argument("--kev-url", default=None, help="KEV feed URL (default: CISA's)")
@@ -41,7 +56,9 @@ def add_commands(sub: Any) -> None:
     show.add_argument("--json", action="store_true")
 
     rules = sub.add_parser("rules", help="classification rules (urgent / important / noncritical)")
-    rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True, parser_class=type(rules))
+    rsub = rules.add_subparsers(
+        dest="rules_command", metavar="ACTION", required=True, parser_class=type(rules)
+    )
     rl = rsub.add_parser("list", help="the rules in the order they are tried")
     rl.add_argument("--json", action="store_true")
     rs = rsub.add_parser("set", help="add or change a rule")
@@ -49,8 +66,12 @@ def add_commands(sub: Any) -> None:
     rs.add_argument("--classification", required=True, help="urgent | important | noncritical")
     rs.add_argument("--kev", default="any", help="yes | no | any")
     rs.add_argument("--security", default="any", help="yes | no | any")
-    rs.add_argument("--severity", default="any", help="comma list of critical,high,medium,low,none,unknown | any")
-    rs.add_argument("--kinds", default="any", help="comma list of security,bugfix,enhancement,firmware,driver | any")
+    rs.add_argument(
+        "--severity", default="any", help="comma list of critical,high,medium,low,none,unknown | any"
+    )
+    rs.add_argument(
+        "--kinds", default="any", help="comma list of security,bugfix,enhancement,firmware,driver | any"
+    )
     rs.add_argument("--position", type=int, help="1-based place in the order")
     rs.add_argument("--description", default=None)
     rs.add_argument("--disable", action="store_true")
@@ -82,14 +103,19 @@ def add_commands(sub: Any) -> None:
     wr = wsub.add_parser("remove")
     wr.add_argument("name")
 
-    for verb, text in (("approve", "approve an update for every ring"), ("decline", "never install an update")):
+    for verb, text in (
+        ("approve", "approve an update for every ring"),
+        ("decline", "never install an update"),
+    ):
         ap = sub.add_parser(verb, help=text)
         ap.add_argument("update", help="name, name=version, manager:name=version or KB number")
         ap.add_argument("--note", default="")
         ap.add_argument("--json", action="store_true")
         if verb == "approve":
             ap.add_argument(
-                "--override-window", action="store_true", help="mission-critical hosts need not wait for a window"
+                "--override-window",
+                action="store_true",
+                help="mission-critical hosts need not wait for a window",
             )
     df = sub.add_parser("defer", help="hold an update back (until a time, or until approved)")
     df.add_argument("update")
@@ -102,7 +128,9 @@ def add_commands(sub: Any) -> None:
     rd = sub.add_parser("run-due", help="run due work once: scans, promotions, urgent pushes, windows")
     rd.add_argument("--now", help="simulate this ISO time (default: now)")
     rd.add_argument("--dry-run", action="store_true", help="say what is due, change nothing")
-    rd.add_argument("--override-windows", action="store_true", help="urgent pushes ignore mission-critical windows")
+    rd.add_argument(
+        "--override-windows", action="store_true", help="urgent pushes ignore mission-critical windows"
+    )
     rd.add_argument("--connect-timeout", type=float, default=10.0)
     rd.add_argument("--deadline", type=float, default=3600.0, help="overall seconds per host")
     rd.add_argument("--json", action="store_true")
@@ -197,7 +225,10 @@ def _advisories(args: argparse.Namespace, out: TextIO, db: Any) -> int:
                 file=out,
             )
             if urgent:
-                print(f"{urgent} urgent update(s) pending: `patchdesk run-due` pushes them (test ring first).", file=out)
+                print(
+                    f"{urgent} urgent update(s) pending: `patchdesk run-due` pushes them (test ring first).",
+                    file=out,
+                )
         return EXIT_OK
     if action == "list":
         rows = db_adv.list_advisories(db, relevant_only=not args.all)
@@ -228,7 +259,10 @@ def _advisories(args: argparse.Namespace, out: TextIO, db: Any) -> int:
             _table(
                 out,
                 ["HOST", "RING", "PACKAGE", "INSTALLED", "AVAILABLE", "CLASS"],
-                [[a.host_name, a.ring, a.package, a.installed or "", a.available, a.classification] for a in affected],
+                [
+                    [a.host_name, a.ring, a.package, a.installed or "", a.available, a.classification]
+                    for a in affected
+                ],
             )
         return EXIT_OK
     raise ConfigError(f"Unknown advisories action {action!r}.")
@@ -288,7 +322,10 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     if action == "list":
         rules = db_policy.list_rules(db)
         if args.json:
-            _dump(out, {"rules": [{**r.as_json(), "when": r.describe()} for r in rules], "otherwise": "noncritical"})
+            _dump(
+                out,
+                {"rules": [{**r.as_json(), "when": r.describe()} for r in rules], "otherwise": "noncritical"},
+            )
         else:
             rows = [
                 [str(i + 1), r.name, str(r.classification), r.describe(), "" if r.enabled else "disabled"]
@@ -302,12 +339,16 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         sev = None
         if args.severity.strip().lower() != "any":
             sev = frozenset(
-                Severity(parse_choice(Severity, s.strip(), "--severity")) for s in args.severity.split(",") if s.strip()
+                Severity(parse_choice(Severity, s.strip(), "--severity"))
+                for s in args.severity.split(",")
+                if s.strip()
             )
         kinds = None
         if args.kinds.strip().lower() != "any":
             kinds = frozenset(
-                UpdateKind(parse_choice(UpdateKind, k.strip(), "--kinds")) for k in args.kinds.split(",") if k.strip()
+                UpdateKind(parse_choice(UpdateKind, k.strip(), "--kinds"))
+                for k in args.kinds.split(",")
+                if k.strip()
             )
         existing = {r.name.lower(): r for r in db_policy.list_rules(db)}.get(args.name.lower())
         rule = Rule(
@@ -317,12 +358,17 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
             severities=sev,
             kinds=kinds,
             security=_tri(args.security, "--security"),
-            description=args.description if args.description is not None else (existing.description if existing else ""),
+            description=args.description
+            if args.description is not None
+            else (existing.description if existing else ""),
             enabled=not args.disable,
         )
         db_policy.save_rule(db, rule, args.position)
         changed = reclassify_all(db)
-        print(f"Rule {args.name!r}: {cls} when {rule.describe()}. {changed} pending update(s) changed class.", file=out)
+        print(
+            f"Rule {args.name!r}: {cls} when {rule.describe()}. {changed} pending update(s) changed class.",
+            file=out,
+        )
         return EXIT_OK
     if action == "remove":
         if not db_policy.remove_rule(db, args.name):
@@ -348,7 +394,9 @@ def _policy(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     if getattr(args, "json", False):
         _dump(out, settings)
     else:
-        _table(out, ["SETTING", "VALUE", "UNIT"], [[k, str(v), SETTING_UNITS[k]] for k, v in settings.items()])
+        _table(
+            out, ["SETTING", "VALUE", "UNIT"], [[k, str(v), SETTING_UNITS[k]] for k, v in settings.items()]
+        )
     return EXIT_OK
 
 
@@ -384,7 +432,7 @@ def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     if action == "list":
         now = parse_time(args.now) or datetime.now(UTC)
         windows = db_policy.list_windows(db)
-        entries = []
+        entries: list[dict[str, Any]] = []
         for w in windows:
             nxt = next_windows([w], now, 3)
             entries.append({**w.as_json(), "next": [o.as_json() for o in nxt]})
@@ -481,7 +529,10 @@ def _rollouts(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         _table(
             out,
             ["UPDATE", "CLASS", "KIND", "STATE", "RING", "NOTE"],
-            [[r.key, str(r.classification), str(r.kind), str(r.state), str(r.ring or ""), r.note] for r in rows],
+            [
+                [r.key, str(r.classification), str(r.kind), str(r.state), str(r.ring or ""), r.note]
+                for r in rows
+            ],
         )
     return EXIT_OK
 
@@ -512,7 +563,10 @@ def _run_due(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     else:
         _print_report(report, out)
     if report.locked_by:
-        print(f"patchdesk: another scheduler is running due work: {report.locked_by}; nothing done.", file=sys.stderr)
+        print(
+            f"patchdesk: another scheduler is running due work: {report.locked_by}; nothing done.",
+            file=sys.stderr,
+        )
         return EXIT_OK
     return EXIT_OK if report.ok else EXIT_FAILED
 

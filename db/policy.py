@@ -130,7 +130,10 @@ def set_setting(db: Database, key: str, value: str | None) -> None:
 
 
 def policy_settings(db: Database) -> PolicySettings:
-    raw = {r["key"][7:]: r["value"] for r in db.query("SELECT key, value FROM settings WHERE key LIKE 'policy.%'")}
+    raw = {
+        r["key"][7:]: r["value"]
+        for r in db.query("SELECT key, value FROM settings WHERE key LIKE 'policy.%'")
+    }
 
     def num(key: str, default: float) -> float:
         try:
@@ -479,7 +482,9 @@ def get_window(db: Database, name: str) -> MaintenanceWindow | None:
 
 
 def list_windows(db: Database) -> list[MaintenanceWindow]:
-    return [_window(db, r) for r in db.query("SELECT * FROM maintenance_windows ORDER BY name COLLATE NOCASE")]
+    return [
+        _window(db, r) for r in db.query("SELECT * FROM maintenance_windows ORDER BY name COLLATE NOCASE")
+    ]
 
 
 def remove_window(db: Database, name: str) -> bool:
@@ -551,9 +556,7 @@ class ScheduleEvent:
         }
 
 
-def add_schedule_events(
-    db: Database, events: Iterable[tuple[ScheduleEvent, int | None]]
-) -> None:
+def add_schedule_events(db: Database, events: Iterable[tuple[ScheduleEvent, int | None]]) -> None:
     """Append (event, host_id) rows: the log of what the scheduler did and why it did not."""
     rec = now_iso()
     with db.atomic():
@@ -575,7 +578,13 @@ def schedule_events(db: Database, *, host_id: int | None = None, limit: int = 20
         params.append(host_id)
     return [
         ScheduleEvent(
-            r["at"], r["host_name"], r["update_key"], r["action"], r["reason"], r["job_id"], bool(r["dry_run"])
+            r["at"],
+            r["host_name"],
+            r["update_key"],
+            r["action"],
+            r["reason"],
+            r["job_id"],
+            bool(r["dry_run"]),
         )
         for r in db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
     ]

@@ -8,7 +8,6 @@ code as imported files and imported all-or-nothing.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -55,7 +54,7 @@ def _fetch(url: str, timeout: float, data: bytes | None = None) -> bytes:
             body: bytes = resp.read(MAX_FILE_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise AdvisorySourceError(f"{url} answered HTTP {exc.code} {exc.reason}.") from exc
-    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise _offline(url, reason) from exc
     if len(body) > MAX_FILE_BYTES:
@@ -71,7 +70,10 @@ def fetch_kev(url: str = KEV_URL, timeout: float = DEFAULT_TIMEOUT) -> AdvisoryB
 
 
 def fetch_osv(
-    queries: Sequence[PackageQuery], api: str = OSV_API, timeout: float = DEFAULT_TIMEOUT, deadline: float = 60.0
+    queries: Sequence[PackageQuery],
+    api: str = OSV_API,
+    timeout: float = DEFAULT_TIMEOUT,
+    deadline: float = 60.0,
 ) -> AdvisoryBatch:
     """Advisories affecting the given installed packages (querybatch, then each record)."""
     if not queries:
@@ -94,7 +96,8 @@ def fetch_osv(
     for vid in ids[:MAX_OSV_FETCH]:
         if time.monotonic() > end:
             raise AdvisorySourceError(
-                f"{api}: the refresh took longer than {deadline:.0f} s; nothing was imported. Try again later."
+                f"{api}: the refresh took longer than {deadline:.0f} s; nothing was imported. "
+                "Try again later."
             )
         record = _json(_fetch(f"{api}/vulns/{urllib.parse.quote(vid, safe='')}", timeout), api)
         batch = batch.merged(parse_json(record, f"{api}/vulns/{vid}"))

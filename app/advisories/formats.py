@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from app.advisories.model import AdvisoryBatch, Advisory, AffectedPackage, KevEntry
+from app.advisories.model import Advisory, AdvisoryBatch, AffectedPackage, KevEntry
 from app.errors import AdvisoryFormatError
 
 _CVE = re.compile(r"CVE-\d{4}-\d{4,7}\Z")
@@ -71,7 +71,7 @@ def parse_bytes(raw: bytes, name: str) -> AdvisoryBatch:
 
 
 def detect(data: object) -> str | None:
-    """"kev", "osv" or None, from the content alone."""
+    """ "kev", "osv" or None, from the content alone."""
     if isinstance(data, dict):
         if "vulnerabilities" in data and ("catalogVersion" in data or "dateReleased" in data):
             return "kev"

@@ -74,9 +74,7 @@ def platform_for(os_id: str | None, version: str | None, id_like: Iterable[str] 
     if oid == "debian" or (oid not in ("ubuntu",) and "debian" in like and not ver):
         return Platform((f"Debian:{major}",) if major else ("Debian",), debversion.compare)
     if oid == "ubuntu":
-        return Platform(
-            (f"Ubuntu:{ver}", f"Ubuntu:Pro:{ver}") if ver else ("Ubuntu",), debversion.compare
-        )
+        return Platform((f"Ubuntu:{ver}", f"Ubuntu:Pro:{ver}") if ver else ("Ubuntu",), debversion.compare)
     rpm: dict[str, tuple[str, ...]] = {
         "almalinux": (f"AlmaLinux:{major}",),
         "rocky": (f"Rocky Linux:{major}",),

@@ -19,7 +19,6 @@ resuming or a missed timer only delays work, never loses or repeats it. A lock r
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,16 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from app.jobs.selection import select_updates
-from app.models import Classification, Criticality, Host, HostStatus, JobTrigger, PendingUpdate, Ring, StepState
+from app.models import (
+    Classification,
+    Criticality,
+    Host,
+    HostStatus,
+    JobTrigger,
+    PendingUpdate,
+    Ring,
+    StepState,
+)
 from app.policy.rollout import (
     PolicySettings,
     Rollout,
@@ -220,40 +228,74 @@ def _promotions(
     else:
         out = db_policy.ensure_rollouts(db, pending)
     at = now.isoformat()
-    for r in db_policy.list_rollouts(
-        db, (RolloutState.NEW, RolloutState.TESTING, RolloutState.APPROVED)
-    ) if not dry_run else list(out.values()):
+    for r in (
+        db_policy.list_rollouts(db, (RolloutState.NEW, RolloutState.TESTING, RolloutState.APPROVED))
+        if not dry_run
+        else list(out.values())
+    ):
         evidence = db_policy.ring_evidence(db, r)
         if r.ring is None and evidence[Ring.TEST].got:
             # installed on the test ring outside the scheduler (a manual patch): it is being tested
             if not dry_run:
                 r = db_policy.set_rollout(
-                    db, r.key, state=RolloutState.TESTING, ring=Ring.TEST, ring_since=now, event_at=now,
+                    db,
+                    r.key,
+                    state=RolloutState.TESTING,
+                    ring=Ring.TEST,
+                    ring_since=now,
+                    event_at=now,
                     note="installed on the test ring",
                 )
         if r.ring == Ring.PRODUCTION:
             if not any(e.pending for e in evidence.values()) and any(e.got for e in evidence.values()):
                 if not dry_run:
                     r = db_policy.set_rollout(db, r.key, state=RolloutState.DEPLOYED, event_at=now)
-                events.append((ScheduleEvent(at, None, r.key, "deployed", "no host needs it any more", dry_run=dry_run), None))
+                events.append(
+                    (
+                        ScheduleEvent(
+                            at, None, r.key, "deployed", "no host needs it any more", dry_run=dry_run
+                        ),
+                        None,
+                    )
+                )
             out[r.key] = r
             continue
         decision = evaluate(r, evidence, now, settings)
         if decision.to is not None:
-            entry = {"update": r.key, "from": str(r.ring) if r.ring else None, "to": str(decision.to), "reason": decision.reason}
+            entry = {
+                "update": r.key,
+                "from": str(r.ring) if r.ring else None,
+                "to": str(decision.to),
+                "reason": decision.reason,
+            }
             report.promotions.append(entry)
-            events.append((ScheduleEvent(at, None, r.key, "promoted", f"to {decision.to}: {decision.reason}", dry_run=dry_run), None))
+            events.append(
+                (
+                    ScheduleEvent(
+                        at, None, r.key, "promoted", f"to {decision.to}: {decision.reason}", dry_run=dry_run
+                    ),
+                    None,
+                )
+            )
             if not dry_run:
                 r = db_policy.set_rollout(
-                    db, r.key, state=RolloutState.APPROVED, ring=decision.to, ring_since=now,
-                    note=decision.reason, event_at=now, actor="scheduler",
+                    db,
+                    r.key,
+                    state=RolloutState.APPROVED,
+                    ring=decision.to,
+                    ring_since=now,
+                    note=decision.reason,
+                    event_at=now,
+                    actor="scheduler",
                 )
             else:
                 from dataclasses import replace
 
                 r = replace(r, state=RolloutState.APPROVED, ring=decision.to, ring_since=now)
         elif r.ring is not None or evidence[Ring.TEST].pending:
-            report.held.append({"update": r.key, "ring": str(r.ring) if r.ring else None, "reason": decision.reason})
+            report.held.append(
+                {"update": r.key, "ring": str(r.ring) if r.ring else None, "reason": decision.reason}
+            )
         out[r.key] = r
     return out
 
@@ -295,7 +337,11 @@ def _patches(
             continue
         if host.last_status != HostStatus.OK:
             report.waiting.append(
-                {"host": host.name, "update": None, "reason": f"its last scan was {host.last_status}; scan it first"}
+                {
+                    "host": host.name,
+                    "update": None,
+                    "reason": f"its last scan was {host.last_status}; scan it first",
+                }
             )
             continue
         windows = db_policy.windows_for_group(db, host.group)
@@ -314,7 +360,8 @@ def _patches(
                 )
             urgent = u.classification == Classification.URGENT
             needs_window = not urgent or (
-                host.criticality == Criticality.MISSION_CRITICAL and not (r.override_window or override_windows)
+                host.criticality == Criticality.MISSION_CRITICAL
+                and not (r.override_window or override_windows)
             )
             if why is None and urgent and not settings.urgent_push:
                 why = "urgent push proposed (policy urgent_push is off): patch it by hand or approve it"
@@ -334,12 +381,18 @@ def _patches(
             else:
                 later = [o for o in next_windows(windows, now, 3) if o.start >= occ.end]
                 reason = fit.reason + (
-                    f"; deferred to the next window at {later[0].local_start().isoformat()}" if later else
-                    "; no later window"
+                    f"; deferred to the next window at {later[0].local_start().isoformat()}"
+                    if later
+                    else "; no later window"
                 )
                 keys = [update_key(u) for u in in_window]
                 report.deferred.append({"host": host.name, "updates": keys, "reason": reason})
-                events.append((ScheduleEvent(at, host.name, ", ".join(keys), "deferred", reason, dry_run=dry_run), host.id))
+                events.append(
+                    (
+                        ScheduleEvent(at, host.name, ", ".join(keys), "deferred", reason, dry_run=dry_run),
+                        host.id,
+                    )
+                )
         if now_list:
             trigger = (
                 JobTrigger.URGENT
@@ -367,11 +420,17 @@ def _patches(
         if p.host.ring != Ring.TEST:
             continue
         for u in p.updates:
-            r = rollouts.get(update_key(u))
-            if r is not None and r.ring is None:
-                rollouts[r.key] = db_policy.set_rollout(
-                    db, r.key, state=RolloutState.TESTING, ring=Ring.TEST, ring_since=now, event_at=now,
-                    note="test ring started", actor="scheduler",
+            started = rollouts.get(update_key(u))
+            if started is not None and started.ring is None:
+                rollouts[started.key] = db_policy.set_rollout(
+                    db,
+                    started.key,
+                    state=RolloutState.TESTING,
+                    ring=Ring.TEST,
+                    ring_since=now,
+                    event_at=now,
+                    note="test ring started",
+                    actor="scheduler",
                 )
     handles = []
     for trigger in (JobTrigger.URGENT, JobTrigger.SCHEDULE):
@@ -391,11 +450,18 @@ def _patches(
             why = "urgent push" if trigger == JobTrigger.URGENT else f"inside window {p.window!r}"
             events.append(
                 (
-                    ScheduleEvent(at, p.host.name, ", ".join(update_key(u) for u in p.updates), "started", why, handle.job_id),
+                    ScheduleEvent(
+                        at,
+                        p.host.name,
+                        ", ".join(update_key(u) for u in p.updates),
+                        "started",
+                        why,
+                        handle.job_id,
+                    ),
                     p.host.id,
                 )
             )
-    for handle, group in handles:
+    for handle, _ in handles:
         handle.wait()
     runner.flush()
     for handle, group in handles:

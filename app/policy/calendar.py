@@ -27,7 +27,7 @@ def escape_text(value: str) -> str:
     out = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
     out = out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
     # other control characters are not allowed in TEXT
-    return "".join(c for c in out if c == "\t" or ord(c) >= 0x20 and ord(c) != 0x7F)
+    return "".join(c for c in out if c == "\t" or (ord(c) >= 0x20 and ord(c) != 0x7F))
 
 
 def fold(line: str) -> str:
@@ -121,7 +121,8 @@ def changes_ics(entries: Sequence[ChangeLogEntry], now: datetime) -> str:
         end = e.finished if e.finished and e.finished > start else start
         summary = f"Patchdesk {e.job_kind} on {e.host}: {len(e.changes)} change(s)"
         lines = [
-            f"{c.action} {c.name} {c.from_version or '-'} -> {c.to_version or '-'}" + (f" ({c.kb})" if c.kb else "")
+            f"{c.action} {c.name} {c.from_version or '-'} -> {c.to_version or '-'}"
+            + (f" ({c.kb})" if c.kb else "")
             for c in e.changes
         ]
         meta = f"job {e.job_id}, trigger {e.trigger}" + (f", by {e.actor}" if e.actor else "")
@@ -165,7 +166,7 @@ def changes_csv(entries: Sequence[ChangeLogEntry]) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for e in entries:
-        when = (e.finished or e.started)
+        when = e.finished or e.started
         for c in e.changes:
             w.writerow(
                 [

@@ -28,7 +28,9 @@ def classify(update: PendingUpdate) -> PendingUpdate:
     return (current[0] if current else _DEFAULT).classify(update)
 
 
-def classify_all(updates: Iterable[PendingUpdate], classifier: Classifier | None = None) -> list[PendingUpdate]:
+def classify_all(
+    updates: Iterable[PendingUpdate], classifier: Classifier | None = None
+) -> list[PendingUpdate]:
     current = _CURRENT.get()
     if classifier is None and current is not None:
         return current[0].classify_all(updates, os_id=current[1], os_version=current[2])
@@ -40,9 +42,7 @@ def bound(task: Callable[[Any], Any], classifier: Classifier) -> Callable[[Any],
 
     def run(ctx: Any) -> Any:
         host = getattr(ctx, "host", None)
-        token = _CURRENT.set(
-            (classifier, getattr(host, "os_id", None), getattr(host, "os_version", None))
-        )
+        token = _CURRENT.set((classifier, getattr(host, "os_id", None), getattr(host, "os_version", None)))
         try:
             return task(ctx)
         finally:

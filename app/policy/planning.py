@@ -30,7 +30,8 @@ class WindowPlan:
         if not self.hosts:
             return "No host of its groups has pending updates."
         parts = [
-            f"{h.name} ({h.ring}): {sum(h.pending.values())} pending, ~{h.estimate.total_seconds() / 60:.0f} min"
+            f"{h.name} ({h.ring}): {sum(h.pending.values())} pending, "
+            f"~{h.estimate.total_seconds() / 60:.0f} min"
             for h in self.hosts
         ]
         return "Will patch (as far as promotion allows): " + "; ".join(parts)

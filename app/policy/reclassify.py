@@ -30,6 +30,8 @@ def reclassify_all(db: Database, classifier: Classifier | None = None) -> int:
         if not pending:
             continue
         updated = classifier.classify_all(pending, os_id=host.os_id, os_version=host.os_version)
-        changed += sum(1 for a, b in zip(pending, updated, strict=True) if a.classification != b.classification)
+        changed += sum(
+            1 for a, b in zip(pending, updated, strict=True) if a.classification != b.classification
+        )
         db_policy.update_pending_classification(db, host.id, updated)
     return changed

@@ -105,7 +105,7 @@ class PolicySettings:
 
     soak: Mapping[Classification, timedelta] = field(default_factory=lambda: dict(DEFAULT_SOAK))
     verify_share: float = 1.0  # share of a ring's hosts that got it that must verify green
-    reserve_factor: float = 1.0  # rollback reserve = estimate × factor
+    reserve_factor: float = 1.0  # rollback reserve = estimate * factor
     default_estimate: timedelta = timedelta(minutes=10)
     scan_interval: timedelta = timedelta(hours=24)
     lock_ttl: timedelta = timedelta(hours=4)
@@ -143,7 +143,7 @@ SETTING_UNITS = {
     "soak.important": "hours",
     "soak.noncritical": "hours",
     "verify_share": "0..1",
-    "reserve_factor": "× estimate",
+    "reserve_factor": "times the estimate",
     "default_estimate": "minutes",
     "scan_interval": "hours",
     "lock_ttl": "minutes",

@@ -184,7 +184,10 @@ def window_at(windows: Iterable[MaintenanceWindow], now: datetime) -> Occurrence
 
 
 def next_windows(
-    windows: Iterable[MaintenanceWindow], now: datetime, limit: int = 10, horizon: timedelta = timedelta(days=400)
+    windows: Iterable[MaintenanceWindow],
+    now: datetime,
+    limit: int = 10,
+    horizon: timedelta = timedelta(days=400),
 ) -> list[Occurrence]:
     """The next ``limit`` openings that start after ``now``, over all windows, in order."""
     now = _aware(now)

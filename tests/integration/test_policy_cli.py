@@ -27,7 +27,9 @@ def run_json(db_path: Path, *args: str, timeout: float = 300) -> tuple[int, dict
     return r.returncode, data, r.stderr
 
 
-def add(db_path: Path, h: Any, key: Path, ring: str, group: str = "lab", criticality: str = "standard") -> None:
+def add(
+    db_path: Path, h: Any, key: Path, ring: str, group: str = "lab", criticality: str = "standard"
+) -> None:
     r = cli(
         db_path,
         "hosts",
@@ -95,7 +97,9 @@ def test_kev_makes_it_urgent_and_run_due_pushes_test_ring_first(hosts, host_pool
         assert waits and "waiting for promotion to the production ring" in waits[0]["reason"]
     # routine updates wait for a window (none is defined for the group)
     assert any(
-        w["host"] == test_host.name and w["update"] == "apt:pd-regular=2.1-1" and "no window covers" in w["reason"]
+        w["host"] == test_host.name
+        and w["update"] == "apt:pd-regular=2.1-1"
+        and "no window covers" in w["reason"]
         for w in due["waiting"]
     )
 
@@ -166,7 +170,9 @@ def test_routine_update_waits_for_its_window_and_must_fit(hosts, host_pool, db_p
     assert due["patches"] == []
     wait = next(w for w in due["waiting"] if w["update"] == "apt:pd-regular=2.1-1")
     assert "outside its maintenance window; next: lab-nightly at" in wait["reason"]
-    assert any(w["update"] == "apt:pd-reboot=1.0-2" and w["reason"].startswith("declined") for w in due["waiting"])
+    assert any(
+        w["update"] == "apt:pd-reboot=1.0-2" and w["reason"].startswith("declined") for w in due["waiting"]
+    )
 
     # 10 minutes left: the default estimate (10 min) plus the reserve (10 min) does not fit
     late = datetime(day.year, day.month, day.day, 2, 50, tzinfo=berlin) + timedelta(days=1)
@@ -178,7 +184,9 @@ def test_routine_update_waits_for_its_window_and_must_fit(hosts, host_pool, db_p
     assert "estimated 10 min + rollback reserve 10 min does not fit in the 10 min left" in reason
     assert "deferred to the next window at" in reason
     con = sqlite3.connect(db_path)
-    logged = con.execute("SELECT action, reason FROM schedule_events WHERE host_name = ?", [h.name]).fetchall()
+    logged = con.execute(
+        "SELECT action, reason FROM schedule_events WHERE host_name = ?", [h.name]
+    ).fetchall()
     con.close()
     assert ("deferred", reason) in logged
     assert h.installed_version("pd-regular") == "2.0-1"

@@ -58,7 +58,10 @@ def test_bad_files_name_the_file(name: str, message: str) -> None:
     [
         ({"catalogVersion": "1", "vulnerabilities": {}}, "'vulnerabilities' is not a list"),
         ({"catalogVersion": "1", "vulnerabilities": [{"cveID": "nope"}]}, "no valid cveID"),
-        ({"catalogVersion": "1", "vulnerabilities": [{"cveID": "CVE-2020-1234", "dueDate": "soon"}]}, "dueDate"),
+        (
+            {"catalogVersion": "1", "vulnerabilities": [{"cveID": "CVE-2020-1234", "dueDate": "soon"}]},
+            "dueDate",
+        ),
         ({"id": "X-1", "affected": [{"ranges": []}]}, "has no package"),
         ({"id": "X-1", "affected": [{"package": {"name": "a"}}]}, "lacks ecosystem or name"),
         ({"id": "X-1", "aliases": "CVE-1"}, "'aliases' must be a list"),
@@ -80,11 +83,11 @@ def test_hostile_bytes_and_text() -> None:
 def test_a_directory_with_one_bad_file_fails_as_a_whole(tmp_path: Path) -> None:
     (tmp_path / "good.json").write_text((DATA / "osv-debian12" / "DSA-9901-1.json").read_text())
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(AdvisoryFormatError, match="bad.json"):
+    with pytest.raises(AdvisoryFormatError, match=r"bad\.json"):
         read_path(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(AdvisoryFormatError, match="no .json advisory files"):
+    with pytest.raises(AdvisoryFormatError, match=r"no \.json advisory files"):
         read_path(empty)
 
 

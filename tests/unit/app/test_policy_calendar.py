@@ -34,8 +34,13 @@ def test_fold_keeps_content_and_octet_limit(text: str) -> None:
 
 def test_windows_ics() -> None:
     w = MaintenanceWindow(
-        "sat, late; night", "FREQ=WEEKLY;BYDAY=SA;BYHOUR=22", timedelta(hours=2), "Europe/Berlin",
-        datetime(2026, 1, 1), groups=("lab", "web"), id=7,
+        "sat, late; night",
+        "FREQ=WEEKLY;BYDAY=SA;BYHOUR=22",
+        timedelta(hours=2),
+        "Europe/Berlin",
+        datetime(2026, 1, 1),
+        groups=("lab", "web"),
+        id=7,
     )
     text = windows_ics(next_windows([w], NOW, 2), NOW, {w.name: "Will patch: web1"})
     assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:")
@@ -48,10 +53,19 @@ def test_windows_ics() -> None:
 
 def _entry() -> ChangeLogEntry:
     return ChangeLogEntry(
-        12, "patch", "urgent", "admin", "=cmd|web1",
-        NOW, NOW + timedelta(minutes=3),
-        (PackageChange("apt", "openssl", "3.0.11-1", "3.0.15-1"), PackageChange("apt", "new-dep", None, "1.0")),
-        "green", None,
+        12,
+        "patch",
+        "urgent",
+        "admin",
+        "=cmd|web1",
+        NOW,
+        NOW + timedelta(minutes=3),
+        (
+            PackageChange("apt", "openssl", "3.0.11-1", "3.0.15-1"),
+            PackageChange("apt", "new-dep", None, "1.0"),
+        ),
+        "green",
+        None,
     )
 
 

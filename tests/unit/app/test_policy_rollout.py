@@ -13,7 +13,9 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 S = PolicySettings()
 
 
-def r(cls: Classification = Classification.IMPORTANT, kind: UpdateKind = UpdateKind.SECURITY, **kw: object) -> Rollout:
+def r(
+    cls: Classification = Classification.IMPORTANT, kind: UpdateKind = UpdateKind.SECURITY, **kw: object
+) -> Rollout:
     base: dict[str, object] = {
         "key": "apt:x=1",
         "manager": "apt",
@@ -40,14 +42,20 @@ def test_keys() -> None:
 def test_promotes_after_soak_with_green_verification() -> None:
     p = evaluate(r(), GREEN, NOW, S)
     assert p.to == Ring.PILOT and "verification green on 1 of 1" in p.reason
-    assert evaluate(r(ring=Ring.PILOT), {Ring.PILOT: RingEvidence(("p1",), ("p1",))}, NOW, S).to == Ring.PRODUCTION
+    assert (
+        evaluate(r(ring=Ring.PILOT), {Ring.PILOT: RingEvidence(("p1",), ("p1",))}, NOW, S).to
+        == Ring.PRODUCTION
+    )
 
 
 def test_urgent_skips_pilot_and_soaks_two_hours() -> None:
     young = r(Classification.URGENT, ring_since=NOW - timedelta(hours=1))
     p = evaluate(young, GREEN, NOW, S)
     assert p.to is None and "soaking in the test ring: 1.0 h of 2.0 h left" in p.reason
-    assert evaluate(r(Classification.URGENT, ring_since=NOW - timedelta(hours=2)), GREEN, NOW, S).to == Ring.PRODUCTION
+    assert (
+        evaluate(r(Classification.URGENT, ring_since=NOW - timedelta(hours=2)), GREEN, NOW, S).to
+        == Ring.PRODUCTION
+    )
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,12 @@ def test_severity_scales(word: str | None, expected: Severity) -> None:
 
 
 def upd(**kw: object) -> PendingUpdate:
-    base: dict[str, object] = {"manager": "apt", "name": "pd-secfix", "available": "1.0-2", "installed": "1.0-1"}
+    base: dict[str, object] = {
+        "manager": "apt",
+        "name": "pd-secfix",
+        "available": "1.0-2",
+        "installed": "1.0-1",
+    }
     base.update(kw)
     return PendingUpdate(**base)  # type: ignore[arg-type]
 
@@ -57,31 +62,67 @@ DEBIAN12 = platform_for("debian", "12")
 
 def test_default_rules_without_advisories() -> None:
     c = Classifier()
-    sec = c.classify(upd(security=True, kind=UpdateKind.SECURITY, source="Debian-Security:12/stable-security"))
+    sec = c.classify(
+        upd(security=True, kind=UpdateKind.SECURITY, source="Debian-Security:12/stable-security")
+    )
     assert sec.classification == Classification.IMPORTANT
-    assert sec.reason == "important: security update, severity not graded (Debian-Security:12/stable-security)"
+    assert (
+        sec.reason == "important: security update, severity not graded (Debian-Security:12/stable-security)"
+    )
     plain = c.classify(upd(name="pd-regular", available="2.1-1", installed="2.0-1"))
-    assert (plain.classification, plain.reason) == (Classification.NONCRITICAL, "noncritical: not a security update")
+    assert (plain.classification, plain.reason) == (
+        Classification.NONCRITICAL,
+        "noncritical: not a security update",
+    )
 
 
 @pytest.mark.parametrize(
     ("manager", "severity", "expected", "reason"),
     [
-        ("wua", "Critical", Classification.URGENT, "urgent: security update, vendor severity Critical (MSRC)"),
-        ("wua", "Important", Classification.IMPORTANT, "important: security update, vendor severity Important (MSRC)"),
-        ("dnf", "Moderate", Classification.NONCRITICAL, "noncritical: security update, vendor severity Moderate (vendor)"),
-        ("zypper", "critical", Classification.URGENT, "urgent: security update, vendor severity critical (SUSE)"),
-        ("zypper", "low", Classification.NONCRITICAL, "noncritical: security update, vendor severity low (SUSE)"),
+        (
+            "wua",
+            "Critical",
+            Classification.URGENT,
+            "urgent: security update, vendor severity Critical (MSRC)",
+        ),
+        (
+            "wua",
+            "Important",
+            Classification.IMPORTANT,
+            "important: security update, vendor severity Important (MSRC)",
+        ),
+        (
+            "dnf",
+            "Moderate",
+            Classification.NONCRITICAL,
+            "noncritical: security update, vendor severity Moderate (vendor)",
+        ),
+        (
+            "zypper",
+            "critical",
+            Classification.URGENT,
+            "urgent: security update, vendor severity critical (SUSE)",
+        ),
+        (
+            "zypper",
+            "low",
+            Classification.NONCRITICAL,
+            "noncritical: security update, vendor severity low (SUSE)",
+        ),
     ],
 )
 def test_vendor_severity(manager: str, severity: str, expected: Classification, reason: str) -> None:
-    got = Classifier().classify(upd(manager=manager, security=True, kind=UpdateKind.SECURITY, severity=severity))
+    got = Classifier().classify(
+        upd(manager=manager, security=True, kind=UpdateKind.SECURITY, severity=severity)
+    )
     assert (got.classification, got.reason) == (expected, reason)
 
 
 def test_kev_by_a_cve_the_host_reported() -> None:
     c = Classifier(index=AdvisoryIndex.build([], [KEV]))
-    got = c.classify(upd(manager="dnf", security=True, kind=UpdateKind.SECURITY, severity="Low", cves=("CVE-2099-0001",)))
+    got = c.classify(
+        upd(manager="dnf", security=True, kind=UpdateKind.SECURITY, severity="Low", cves=("CVE-2099-0001",))
+    )
     assert got.classification == Classification.URGENT
     assert got.reason == "urgent: CVE-2099-0001 is in CISA KEV (due 2026-12-15)"
 
@@ -129,15 +170,23 @@ def test_rpm_ecosystems_compare_with_rpm_order() -> None:
     u = upd(manager="dnf", name="python3", installed="3.9.18-1.el9_3", available="3.9.18-3.el9_3.1")
     got = c.classify(u, platform_for("almalinux", "9.3"))
     assert got.classification == Classification.IMPORTANT
-    assert got.reason == "important: security update, vendor severity Important (ALSA-2024:1249); fixes ALSA-2024:1249"
+    assert (
+        got.reason
+        == "important: security update, vendor severity Important (ALSA-2024:1249); fixes ALSA-2024:1249"
+    )
 
 
 def test_custom_rules_are_data() -> None:
     firmware_urgent = Rule("firmware", Classification.URGENT, kinds=frozenset({UpdateKind.FIRMWARE}))
     c = Classifier(rules=(firmware_urgent, *DEFAULT_RULES))
     got = c.classify(upd(manager="fwupd", name="UEFI dbx", kind=UpdateKind.FIRMWARE))
-    assert got.classification == Classification.URGENT and got.reason == "urgent: firmware update (rule 'firmware')"
-    disabled = Classifier(rules=tuple(Rule.from_json({**r.as_json(), "enabled": False}) for r in DEFAULT_RULES))
+    assert (
+        got.classification == Classification.URGENT
+        and got.reason == "urgent: firmware update (rule 'firmware')"
+    )
+    disabled = Classifier(
+        rules=tuple(Rule.from_json({**r.as_json(), "enabled": False}) for r in DEFAULT_RULES)
+    )
     assert disabled.classify(upd(manager="wua", severity="Critical", security=True)).classification == (
         Classification.NONCRITICAL
     )
@@ -148,7 +197,7 @@ def test_bound_classifier_reaches_plain_classify_all_in_tasks() -> None:
     """The rescan inside a patch job calls classify_all(); the runner's classifier must apply there."""
 
     class Ctx:
-        class host:  # noqa: N801
+        class host:
             os_id, os_version = "debian", "12"
 
     c = Classifier(index=AdvisoryIndex.build([DSA], [KEV]))

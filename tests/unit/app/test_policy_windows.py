@@ -24,7 +24,9 @@ from app.policy.windows import (
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC", "Asia/Kolkata"]
 
 
-def win(rule: str, minutes: float = 60, tz: str = "Europe/Berlin", start: datetime | None = None) -> MaintenanceWindow:
+def win(
+    rule: str, minutes: float = 60, tz: str = "Europe/Berlin", start: datetime | None = None
+) -> MaintenanceWindow:
     return MaintenanceWindow(
         "w", rule, timedelta(minutes=minutes), tz, start or datetime(2025, 1, 1), groups=("lab",)
     )
@@ -165,7 +167,9 @@ def test_open_window_contains_now_and_remaining_is_bounded(w: MaintenanceWindow,
         assert timedelta(0) < occ.remaining(now) <= w.duration
     else:
         # nothing open: no opening of the rule covers now
-        assert all(not o.contains(now) for o in occurrences_between(w, now - w.duration, now + timedelta(seconds=1)))
+        assert all(
+            not o.contains(now) for o in occurrences_between(w, now - w.duration, now + timedelta(seconds=1))
+        )
 
 
 @settings(max_examples=150, deadline=None)

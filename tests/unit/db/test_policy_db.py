@@ -26,7 +26,12 @@ from db.database import open_database
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "advisories"
 SECFIX = PendingUpdate(
-    "apt", "pd-secfix", "1.0-2", "1.0-1", security=True, kind=UpdateKind.SECURITY,
+    "apt",
+    "pd-secfix",
+    "1.0-2",
+    "1.0-1",
+    security=True,
+    kind=UpdateKind.SECURITY,
     source="Debian-Security:12/stable-security",
 )
 REGULAR = PendingUpdate("apt", "pd-regular", "2.1-1", "2.0-1")
@@ -48,7 +53,9 @@ def import_samples(db) -> None:  # type: ignore[no-untyped-def]
 
 def test_default_rules_are_seeded_and_editable(db) -> None:  # type: ignore[no-untyped-def]
     assert db_policy.list_rules(db) == list(DEFAULT_RULES)
-    db_policy.save_rule(db, Rule("fw", Classification.URGENT, kinds=frozenset({UpdateKind.FIRMWARE})), position=1)
+    db_policy.save_rule(
+        db, Rule("fw", Classification.URGENT, kinds=frozenset({UpdateKind.FIRMWARE})), position=1
+    )
     assert [r.name for r in db_policy.list_rules(db)] == ["fw", "kev", "critical", "security"]
     db_policy.save_rule(db, Rule("fw", Classification.IMPORTANT), position=4)
     assert [r.name for r in db_policy.list_rules(db)] == ["kev", "critical", "security", "fw"]
@@ -94,24 +101,40 @@ def test_import_links_and_reclassifies(db) -> None:  # type: ignore[no-untyped-d
 
 
 def test_rollouts_and_approvals(db) -> None:  # type: ignore[no-untyped-def]
-    db_policy.ensure_rollouts(db, [SECFIX, REGULAR, PendingUpdate("wua", "KB5034441", "2024-01 Security Update")])
+    db_policy.ensure_rollouts(
+        db, [SECFIX, REGULAR, PendingUpdate("wua", "KB5034441", "2024-01 Security Update")]
+    )
     assert [r.key for r in db_policy.find_rollouts(db, "pd-secfix")] == ["apt:pd-secfix=1.0-2"]
-    assert db_policy.find_rollouts(db, "pd-secfix=1.0-2") == db_policy.find_rollouts(db, "apt:pd-secfix=1.0-2")
+    assert db_policy.find_rollouts(db, "pd-secfix=1.0-2") == db_policy.find_rollouts(
+        db, "apt:pd-secfix=1.0-2"
+    )
     assert [r.key for r in db_policy.find_rollouts(db, "KB5034441")] == ["wua:KB5034441"]
     assert db_policy.find_rollouts(db, "pd-secfix=9") == []
-    r = db_policy.set_rollout(db, "apt:pd-regular=2.1-1", state=RolloutState.DECLINED, note="breaks ERP", actor="me")
+    r = db_policy.set_rollout(
+        db, "apt:pd-regular=2.1-1", state=RolloutState.DECLINED, note="breaks ERP", actor="me"
+    )
     assert r.state == RolloutState.DECLINED and r.note == "breaks ERP"
     r = db_policy.set_rollout(
         db, "apt:pd-regular=2.1-1", state=RolloutState.APPROVED, ring=Ring.PRODUCTION, explicit_approval=True
     )
     assert r.allows(Ring.PRODUCTION)
-    assert [e["state"] for e in db_policy.rollout_history(db, "apt:pd-regular=2.1-1")] == ["declined", "approved"]
+    assert [e["state"] for e in db_policy.rollout_history(db, "apt:pd-regular=2.1-1")] == [
+        "declined",
+        "approved",
+    ]
     with pytest.raises(ConfigError):
         db_policy.set_rollout(db, "apt:nope=1", state=RolloutState.DECLINED)
 
 
 def test_windows_storage(db) -> None:  # type: ignore[no-untyped-def]
-    w = MaintenanceWindow("nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=1), "Europe/Berlin", datetime(2026, 1, 1), ("lab", "web"))
+    w = MaintenanceWindow(
+        "nightly",
+        "FREQ=DAILY;BYHOUR=2",
+        timedelta(hours=1),
+        "Europe/Berlin",
+        datetime(2026, 1, 1),
+        ("lab", "web"),
+    )
     saved = db_policy.add_window(db, w)
     assert saved.groups == ("lab", "web") and saved.id is not None
     with pytest.raises(ConfigError, match="already exists"):
@@ -131,9 +154,12 @@ def test_lock_between_two_connections_and_stale_holders(db_path: Path) -> None:
     assert db_policy.acquire_lock(b, "scheduler", "run-due", ttl) is None
     db_policy.release_lock(b, "scheduler")
     # a holder whose process is gone loses the lock
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     a.execute(
-        "INSERT INTO scheduler_lock (name, owner, pid, acquired_at, expires_at) VALUES ('scheduler', 'old', ?, ?, ?)",
+        "INSERT INTO scheduler_lock (name, owner, pid, acquired_at, expires_at) "
+        "VALUES ('scheduler', 'old', ?, ?, ?)",
         [int(dead.stdout), datetime.now(UTC).isoformat(), (datetime.now(UTC) + ttl).isoformat()],
     )
     a.conn.commit()
@@ -165,7 +191,10 @@ def test_run_due_defers_a_host_that_does_not_fit_and_logs_why(db_path: Path) -> 
     db = open_database(db_path)
     h = add_scanned(db, "t1", Ring.TEST, (REGULAR,))
     db_policy.add_window(
-        db, MaintenanceWindow("nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=1), "UTC", datetime(2026, 1, 1), ("lab",))
+        db,
+        MaintenanceWindow(
+            "nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=1), "UTC", datetime(2026, 1, 1), ("lab",)
+        ),
     )
     db.conn.close()
     day = datetime.now(UTC).date() + timedelta(days=1)
