@@ -8,6 +8,8 @@ code as imported files and imported all-or-nothing.
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -47,8 +49,10 @@ def _fetch(url: str, timeout: float, data: bytes | None = None) -> bytes:
         data=data,
         headers={"User-Agent": "patchdesk", "Content-Type": "application/json", "Accept": "application/json"},
     )
-    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("https", "http"):
         raise AdvisorySourceError(f"{url}: only http(s) sources are supported.")
+    _resolve(url, parts.hostname or "", timeout)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             body: bytes = resp.read(MAX_FILE_BYTES + 1)
@@ -60,6 +64,27 @@ def _fetch(url: str, timeout: float, data: bytes | None = None) -> bytes:
     if len(body) > MAX_FILE_BYTES:
         raise AdvisorySourceError(f"{url}: the answer is too large.")
     return body
+
+
+def _resolve(url: str, host: str, timeout: float) -> None:
+    """Name resolution has no timeout of its own (getaddrinfo can hang for long on a site without
+    DNS): do it on a daemon thread and give up after ``timeout``."""
+    result: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            socket.getaddrinfo(host, None)
+            result.append(None)
+        except OSError as exc:
+            result.append(exc)
+
+    t = threading.Thread(target=work, name="patchdesk-resolve", daemon=True)
+    t.start()
+    t.join(timeout)
+    if not result:
+        raise _offline(url, f"no answer from DNS within {timeout:.0f} s")
+    if result[0] is not None:
+        raise _offline(url, getattr(result[0], "strerror", None) or result[0])
 
 
 def fetch_kev(url: str = KEV_URL, timeout: float = DEFAULT_TIMEOUT) -> AdvisoryBatch:
