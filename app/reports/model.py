@@ -1,0 +1,246 @@
+"""Compliance values shared by db/compliance.py (which computes them), the reports and the dashboard.
+
+Plain frozen dataclasses; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+#: Default age after which a host counts as "not scanned recently".
+DEFAULT_STALE_DAYS = 7
+STALE_DAYS_SETTING = "compliance.stale_days"
+
+
+class Tile(enum.StrEnum):
+    """One dashboard tile; each is a predicate over hosts, so its number and its host list agree."""
+
+    HOSTS = "hosts"
+    UP_TO_DATE = "up_to_date"
+    URGENT = "urgent"
+    IMPORTANT = "important"
+    NONCRITICAL = "noncritical"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    STALE = "stale"
+    NEVER = "never"
+    REBOOT = "reboot"
+
+
+TILE_LABELS: dict[Tile, str] = {
+    Tile.HOSTS: "Hosts",
+    Tile.UP_TO_DATE: "Up to date",
+    Tile.URGENT: "Missing urgent",
+    Tile.IMPORTANT: "Missing important",
+    Tile.NONCRITICAL: "Missing non-critical",
+    Tile.FAILED: "Failed last job",
+    Tile.UNREACHABLE: "Unreachable",
+    Tile.STALE: "Not scanned recently",
+    Tile.NEVER: "Never scanned",
+    Tile.REBOOT: "Reboot pending",
+}
+
+TILE_HELP: dict[Tile, str] = {
+    Tile.HOSTS: "Every host in the scope.",
+    Tile.UP_TO_DATE: "Last scan succeeded, is recent, and found nothing pending.",
+    Tile.URGENT: "Hosts with at least one urgent update pending.",
+    Tile.IMPORTANT: "Hosts with at least one important update pending.",
+    Tile.NONCRITICAL: "Hosts with at least one non-critical update pending.",
+    Tile.FAILED: "The host's newest finished job step failed, was interrupted, or verified red.",
+    Tile.UNREACHABLE: "The last scan could not reach the host.",
+    Tile.STALE: "No scan within the stale threshold (or never scanned).",
+    Tile.NEVER: "Never scanned.",
+    Tile.REBOOT: "The last scan found a reboot is required.",
+}
+
+#: OS families the dashboard filters by, from the os_id a scan found.
+OS_FAMILIES: dict[str, tuple[str, ...]] = {
+    "debian": ("debian", "ubuntu", "linuxmint", "raspbian", "pop", "kali"),
+    "redhat": ("rhel", "centos", "rocky", "almalinux", "fedora", "ol", "amzn"),
+    "suse": ("opensuse-leap", "opensuse-tumbleweed", "opensuse", "sles", "sled", "sle-micro"),
+    "windows": ("windows",),
+}
+OS_FAMILY_OTHER = "other"
+OS_FAMILY_UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ComplianceFilter:
+    """The dashboard's scope: every field None means "all"."""
+
+    group: str | None = None  # "" selects hosts without a group
+    ring: str | None = None
+    os_family: str | None = None
+    criticality: str | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.group is not None:
+            parts.append(f"group {self.group or '(none)'}")
+        if self.ring:
+            parts.append(f"ring {self.ring}")
+        if self.os_family:
+            parts.append(f"OS {self.os_family}")
+        if self.criticality:
+            parts.append(f"criticality {self.criticality}")
+        return ", ".join(parts) or "all hosts"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The tile numbers: hosts per tile plus pending update counts."""
+
+    counts: dict[Tile, int]
+    urgent_updates: int = 0
+    important_updates: int = 0
+    noncritical_updates: int = 0
+    stale_days: int = DEFAULT_STALE_DAYS
+
+    def __getitem__(self, tile: Tile) -> int:
+        return self.counts.get(tile, 0)
+
+    @property
+    def compliance_percent(self) -> float:
+        hosts = self[Tile.HOSTS]
+        return 100.0 * self[Tile.UP_TO_DATE] / hosts if hosts else 100.0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "hosts": {str(t): n for t, n in self.counts.items()},
+            "updates": {
+                "urgent": self.urgent_updates,
+                "important": self.important_updates,
+                "noncritical": self.noncritical_updates,
+            },
+            "compliance_percent": round(self.compliance_percent, 1),
+            "stale_days": self.stale_days,
+        }
+
+
+@dataclass(frozen=True)
+class DailyPoint:
+    day: str  # YYYY-MM-DD (UTC)
+    hosts: int
+    up_to_date: int
+    with_urgent: int
+    with_important: int
+    urgent: int
+    important: int
+    noncritical: int
+
+    @property
+    def compliance_percent(self) -> float:
+        return 100.0 * self.up_to_date / self.hosts if self.hosts else 100.0
+
+
+@dataclass(frozen=True)
+class GroupPending:
+    group: str  # "" for hosts without a group
+    hosts: int
+    urgent: int
+    important: int
+    noncritical: int
+
+
+@dataclass(frozen=True)
+class OldestUrgent:
+    host_id: int
+    host: str
+    manager: str
+    name: str
+    first_seen: str
+
+
+@dataclass(frozen=True)
+class KevDue:
+    cve: str
+    due_date: str
+    name: str
+    hosts: int
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostRow:
+    """One line of the per-host table of a report."""
+
+    name: str
+    address: str
+    group: str
+    ring: str
+    criticality: str
+    os: str
+    status: str
+    last_scan: str | None
+    urgent: int
+    important: int
+    noncritical: int
+    reboot_required: bool
+    failed_last_job: bool
+    up_to_date: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "group": self.group,
+            "ring": self.ring,
+            "criticality": self.criticality,
+            "os": self.os,
+            "status": self.status,
+            "last_scan": self.last_scan,
+            "pending": {"urgent": self.urgent, "important": self.important, "noncritical": self.noncritical},
+            "reboot_required": self.reboot_required,
+            "failed_last_job": self.failed_last_job,
+            "up_to_date": self.up_to_date,
+        }
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the dashboard shows, computed in one go (on a worker thread)."""
+
+    filter: ComplianceFilter
+    summary: Summary
+    history: tuple[DailyPoint, ...] = ()
+    by_group: tuple[GroupPending, ...] = ()
+    oldest_urgent: OldestUrgent | None = None
+    kev_available: bool = False
+    kev_due: tuple[KevDue, ...] = ()
+    groups: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpdateHost:
+    """A host's relation to one update in the per-update view."""
+
+    host_id: int | None
+    host: str
+    version_from: str | None
+    version_to: str | None
+    classification: str = ""
+    job_id: int | None = None
+    at: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    """For one update (package name, KB, advisory or CVE): who needs it, who has it, who failed it."""
+
+    spec: str
+    need: tuple[UpdateHost, ...]
+    have: tuple[UpdateHost, ...]
+    failed: tuple[UpdateHost, ...]
+
+
+@dataclass(frozen=True)
+class UpdateSummary:
+    """One row of an update list (a chart segment's drill-down)."""
+
+    manager: str
+    name: str
+    classification: str
+    hosts: int

@@ -1,0 +1,229 @@
+"""CSV, JSON and HTML renderings of a :class:`~app.reports.report.Report` (pure text, no Qt).
+
+The HTML is self-contained (inline CSS and SVG charts) so it can be mailed or archived as one file;
+the PDF renderer (ui/report_pdf.py) reuses :func:`html_document` with the QtCharts images instead of
+the SVG, which Qt's rich-text engine does not draw.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from html import escape
+
+from app.reports.model import TILE_HELP, TILE_LABELS, Tile
+from app.reports.report import Report
+
+CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
+OK_COLOUR = "#17803d"
+
+#: The tiles a report shows, in order.
+REPORT_TILES = (
+    Tile.HOSTS,
+    Tile.UP_TO_DATE,
+    Tile.URGENT,
+    Tile.IMPORTANT,
+    Tile.NONCRITICAL,
+    Tile.FAILED,
+    Tile.UNREACHABLE,
+    Tile.STALE,
+    Tile.REBOOT,
+)
+
+CSV_COLUMNS = (
+    "host",
+    "address",
+    "group",
+    "ring",
+    "criticality",
+    "os",
+    "status",
+    "last_scan",
+    "urgent",
+    "important",
+    "noncritical",
+    "reboot_required",
+    "failed_last_job",
+    "up_to_date",
+)
+
+
+def _cell(value: object) -> str:
+    """Spreadsheet-safe text: a leading = + - @ would be run as a formula by Excel/LibreOffice."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def to_csv(report: Report) -> str:
+    """The per-host table (live report), or the day's totals (past date) as tile,count rows."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if not report.live:
+        w.writerow(["as_of", "tile", "hosts"])
+        for t in REPORT_TILES:
+            w.writerow([report.as_of, str(t), report.summary[t]])
+        return buf.getvalue()
+    w.writerow(CSV_COLUMNS)
+    for h in report.hosts:
+        w.writerow(
+            [
+                _cell(v)
+                for v in (
+                    h.name,
+                    h.address,
+                    h.group,
+                    h.ring,
+                    h.criticality,
+                    h.os,
+                    h.status,
+                    h.last_scan or "",
+                    h.urgent,
+                    h.important,
+                    h.noncritical,
+                    "yes" if h.reboot_required else "no",
+                    "yes" if h.failed_last_job else "no",
+                    "yes" if h.up_to_date else "no",
+                )
+            ]
+        )
+    return buf.getvalue()
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- HTML --------------------------------------------------------------------------------------------
+
+_CSS = """
+body { font-family: 'DejaVu Sans', Arial, sans-serif; color: #1d2330; margin: 24px; font-size: 10pt; }
+h1 { font-size: 16pt; margin: 0 0 4px 0; }
+h2 { font-size: 12pt; margin: 18px 0 6px 0; }
+.meta { color: #5b6372; margin-bottom: 12px; }
+table.tiles td { border: 1px solid #d9dde4; padding: 6px 10px; text-align: center; width: 11%; }
+.tile-n { font-size: 16pt; font-weight: bold; }
+.tile-l { color: #5b6372; font-size: 8pt; }
+table.hosts { border-collapse: collapse; width: 100%; }
+table.hosts th { background: #eef1f5; text-align: left; padding: 3px 5px; font-size: 8pt; }
+table.hosts td { border-bottom: 1px solid #eceff3; padding: 2px 5px; font-size: 8pt; }
+td.num { text-align: right; }
+.urgent { color: #b3261e; font-weight: bold; }
+.note { color: #8a4b00; }
+"""
+
+
+def _tile_colour(t: Tile, n: int) -> str:
+    if t == Tile.UP_TO_DATE:
+        return OK_COLOUR
+    if n and t in (Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE):
+        return CLASS_COLOURS["urgent"]
+    if n and t in (Tile.IMPORTANT, Tile.STALE, Tile.REBOOT):
+        return CLASS_COLOURS["important"]
+    return "#1d2330"
+
+
+def tiles_html(report: Report) -> str:
+    cells = []
+    for t in REPORT_TILES:
+        n = report.summary[t]
+        cells.append(
+            f'<td title="{escape(TILE_HELP[t])}"><div class="tile-n" style="color:{_tile_colour(t, n)}">{n}</div>'
+            f'<div class="tile-l">{escape(TILE_LABELS[t])}</div></td>'
+        )
+    s = report.summary
+    return (
+        '<table class="tiles" cellspacing="4"><tr>' + "".join(cells) + "</tr></table>"
+        f'<p>Compliance: <b>{s.compliance_percent:.1f}%</b> of hosts up to date. Pending updates: '
+        f'<span class="urgent">{s.urgent_updates} urgent</span>, {s.important_updates} important, '
+        f"{s.noncritical_updates} non-critical. Stale means no scan for {s.stale_days} days.</p>"
+    )
+
+
+def hosts_table_html(report: Report) -> str:
+    if not report.hosts:
+        return f'<p class="note">{escape(report.note or "No hosts in this scope.")}</p>'
+    head = "".join(
+        f"<th>{escape(h)}</th>"
+        for h in ("Host", "Group", "Ring", "OS", "Status", "Last scan", "Urg", "Imp", "Non-crit", "Reboot", "Up to date")
+    )
+    rows = []
+    for h in report.hosts:
+        rows.append(
+            "<tr>"
+            f"<td>{escape(h.name)}</td><td>{escape(h.group)}</td><td>{escape(h.ring)}</td>"
+            f"<td>{escape(h.os[:40])}</td><td>{escape(h.status)}{' (job failed)' if h.failed_last_job else ''}</td>"
+            f"<td>{escape((h.last_scan or '')[:16].replace('T', ' '))}</td>"
+            f'<td class="num{" urgent" if h.urgent else ""}">{h.urgent}</td>'
+            f'<td class="num">{h.important}</td><td class="num">{h.noncritical}</td>'
+            f"<td>{'yes' if h.reboot_required else ''}</td><td>{'yes' if h.up_to_date else 'no'}</td>"
+            "</tr>"
+        )
+    return f'<table class="hosts"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def svg_classification_chart(report: Report, width: int = 420, height: int = 150) -> str:
+    """Horizontal bars: pending updates by classification."""
+    s = report.summary
+    values = [("urgent", s.urgent_updates), ("important", s.important_updates), ("noncritical", s.noncritical_updates)]
+    top = max([v for _, v in values] + [1])
+    bars = []
+    for i, (cls, v) in enumerate(values):
+        y = 10 + i * 42
+        w = int((width - 170) * v / top)
+        bars.append(
+            f'<text x="0" y="{y + 20}" font-size="12">{cls}</text>'
+            f'<rect x="95" y="{y}" width="{max(w, 1)}" height="28" fill="{CLASS_COLOURS[cls]}"/>'
+            f'<text x="{100 + w}" y="{y + 20}" font-size="12">{v}</text>'
+        )
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(bars)}</svg>'
+
+
+def svg_trend_chart(report: Report, width: int = 520, height: int = 160) -> str:
+    """Line: % of hosts up to date per day."""
+    pts = report.history
+    if len(pts) < 2:
+        return '<p class="note">Not enough daily snapshots for a trend yet.</p>'
+    x0, y0, w, h = 40, 10, width - 50, height - 30
+    coords = []
+    for i, p in enumerate(pts):
+        x = x0 + w * i / (len(pts) - 1)
+        y = y0 + h * (1 - p.compliance_percent / 100)
+        coords.append(f"{x:.1f},{y:.1f}")
+    axis = (
+        f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#999"/>'
+        f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y0 + h}" stroke="#999"/>'
+        f'<text x="0" y="{y0 + 8}" font-size="10">100%</text><text x="12" y="{y0 + h}" font-size="10">0%</text>'
+        f'<text x="{x0}" y="{height - 4}" font-size="10">{escape(pts[0].day)}</text>'
+        f'<text x="{x0 + w - 60}" y="{height - 4}" font-size="10">{escape(pts[-1].day)}</text>'
+    )
+    line = f'<polyline fill="none" stroke="{OK_COLOUR}" stroke-width="2" points="{" ".join(coords)}"/>'
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{axis}{line}</svg>'
+
+
+def html_document(report: Report, charts: Mapping[str, str] | None = None) -> str:
+    """The whole report as HTML. ``charts`` maps a title to ready HTML (SVG, or <img> for the PDF)."""
+    if charts is None:
+        charts = {
+            "Pending updates by classification": svg_classification_chart(report),
+            "Hosts up to date over time": svg_trend_chart(report),
+        }
+    chart_html = "".join(f"<h2>{escape(title)}</h2>{body}" for title, body in charts.items())
+    state = "current state" if report.live else "snapshot of that day"
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{escape(report.title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{escape(report.title)}</h1>"
+        f'<div class="meta">Scope: {escape(report.scope.describe())} · as of {escape(report.as_of)} ({state}) · '
+        f"generated {escape(report.generated_at)} by Patchdesk</div>"
+        f"<h2>Summary</h2>{tiles_html(report)}{chart_html}"
+        f"<h2>Hosts ({len(report.hosts)})</h2>{hosts_table_html(report)}"
+        "</body></html>"
+    )
+
+
+def to_html(report: Report) -> str:
+    return html_document(report)

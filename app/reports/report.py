@@ -1,0 +1,126 @@
+"""A compliance report's content, gathered once and rendered to any format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlite_utils import Database
+
+from app.reports.model import ComplianceFilter, DailyPoint, GroupPending, HostRow, Summary, Tile
+from db import compliance as db_compliance
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows. ``hosts`` is empty for a past date (per-host state is only kept
+    for the present; the daily snapshots keep the totals)."""
+
+    scope: ComplianceFilter
+    as_of: str  # YYYY-MM-DD
+    generated_at: str
+    live: bool  # True: the current state; False: a past day's snapshot
+    summary: Summary
+    history: tuple[DailyPoint, ...]
+    by_group: tuple[GroupPending, ...]
+    hosts: tuple[HostRow, ...]
+    note: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"Patch compliance — {self.scope.describe()} — {self.as_of}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "scope": {
+                "group": self.scope.group,
+                "ring": self.scope.ring,
+                "os_family": self.scope.os_family,
+                "criticality": self.scope.criticality,
+            },
+            "as_of": self.as_of,
+            "generated_at": self.generated_at,
+            "live": self.live,
+            "note": self.note,
+            "summary": self.summary.as_json(),
+            "by_group": [
+                {
+                    "group": g.group,
+                    "hosts": g.hosts,
+                    "urgent": g.urgent,
+                    "important": g.important,
+                    "noncritical": g.noncritical,
+                }
+                for g in self.by_group
+            ],
+            "history": [
+                {
+                    "day": p.day,
+                    "hosts": p.hosts,
+                    "up_to_date": p.up_to_date,
+                    "compliance_percent": round(p.compliance_percent, 1),
+                    "urgent": p.urgent,
+                    "important": p.important,
+                    "noncritical": p.noncritical,
+                }
+                for p in self.history
+            ],
+            "hosts": [h.as_json() for h in self.hosts],
+        }
+
+
+def build_report(
+    db: Database, scope: ComplianceFilter | None = None, as_of: date | None = None, *, history_days: int = 90
+) -> Report:
+    """The report for ``scope`` on ``as_of`` (today: the live state; a past day: its snapshot)."""
+    scope = scope or ComplianceFilter()
+    now = datetime.now(UTC)
+    today = now.date()
+    day = as_of or today
+    generated = now.isoformat(timespec="seconds")
+    if day > today:
+        raise ValueError(f"{day.isoformat()} is in the future")
+    if day == today:
+        return Report(
+            scope=scope,
+            as_of=day.isoformat(),
+            generated_at=generated,
+            live=True,
+            summary=db_compliance.summary(db, scope),
+            history=tuple(db_compliance.history(db, scope, days=history_days)),
+            by_group=tuple(db_compliance.pending_by_group(db, scope)),
+            hosts=tuple(db_compliance.host_rows(db, scope)),
+        )
+    points = [
+        p
+        for p in db_compliance.history(db, scope, days=(today - day).days + history_days)
+        if p.day <= day.isoformat()
+    ]
+    snap = points[-1] if points and points[-1].day == day.isoformat() else None
+    if snap is None:
+        raise ValueError(
+            f"No compliance snapshot was recorded on {day.isoformat()} (snapshots are taken after each "
+            "scan or patch job and when the console starts)."
+        )
+    counts = {t: 0 for t in Tile}
+    counts.update(
+        {
+            Tile.HOSTS: snap.hosts,
+            Tile.UP_TO_DATE: snap.up_to_date,
+            Tile.URGENT: snap.with_urgent,
+            Tile.IMPORTANT: snap.with_important,
+        }
+    )
+    counts.update(db_compliance.daily_counts(db, scope, day.isoformat()))
+    return Report(
+        scope=scope,
+        as_of=day.isoformat(),
+        generated_at=generated,
+        live=False,
+        summary=Summary(counts, snap.urgent, snap.important, snap.noncritical, db_compliance.stale_days(db)),
+        history=tuple(points[-history_days:]),
+        by_group=tuple(db_compliance.daily_by_group(db, scope, day.isoformat())),
+        hosts=(),
+        note="Per-host detail is kept only for the current state; totals come from the day's snapshot.",
+    )
