@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--json", action="store_true")
 
+    _add_report_commands(sub)
+
     from app import cli_policy
 
     cli_policy.add_commands(sub)
@@ -173,6 +175,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return _change(args, out)
         if args.command == "history":
             return _history(args, out)
+        if args.command == "report":
+            return _report(args, out)
+        if args.command == "audit":
+            return _audit(args, out)
         from app import cli_policy
 
         if args.command in cli_policy.COMMANDS:
@@ -283,6 +289,9 @@ def _hosts(args: argparse.Namespace, out: TextIO) -> int:
 
         host = replace(host, credential_ref=refs.get("login"), sudo_ref=refs.get("sudo"))
         saved = db_hosts.add_host(db, host)
+        _audit_record(db, "host.added", saved.name, {"address": saved.address, "transport": str(saved.transport)})
+        if refs:
+            _audit_record(db, "credentials.changed", saved.name, {"stored": sorted(refs)})
         print(f"Added {saved.name} ({saved.address}).", file=out)
         return EXIT_OK
     if action == "list":
@@ -316,6 +325,7 @@ def _hosts(args: argparse.Namespace, out: TextIO) -> int:
         if found is None:
             raise ConfigError(f"Unknown host {args.name!r}. See `patchdesk hosts list`.")
         db_hosts.remove_host(db, args.name)
+        _audit_record(db, "host.removed", args.name, {"address": found.address})
         _drop_secrets(found)
         print(f"Removed {args.name}.", file=out)
         return EXIT_OK
@@ -326,6 +336,7 @@ def _hosts(args: argparse.Namespace, out: TextIO) -> int:
         if known is None or known.id is None:
             raise ConfigError(f"Unknown host {args.name!r}.")
         db_hosts.forget_host_keys(db, known.id)
+        _audit_record(db, "host-key.forgotten", args.name, {})
         print(
             f"Forgot the trusted host key of {args.name}; the next scan trusts the key it is shown.", file=out
         )
@@ -361,6 +372,8 @@ def _import(db: Any, args: argparse.Namespace, out: TextIO) -> int:
             added.append(host.name)
         except ConfigError as exc:
             problems.append(f"line {result.lines.get(host.name, 0)}: {exc}")
+    if added:
+        _audit_record(db, "hosts.imported", str(args.file), {"added": added, "format": result.format})
     if args.json:
         json.dump({"format": result.format, "added": added, "problems": problems}, out, indent=2)
         out.write("\n")
@@ -532,6 +545,7 @@ def _change(args: argparse.Namespace, out: TextIO) -> int:
             handle = runner.start_rollback(
                 db, hosts, job_id=args.job, accept_new_keys=True, lock_wait=args.lock_wait
             )
+        _audit_change_started(db, args, hosts, handle.job_id)
         handle.wait()
     finally:
         runner.close()
@@ -690,3 +704,141 @@ def _print_table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
     widths = [min(60, max(len(r[i]) for r in table)) for i in range(len(header))]
     for r in table:
         print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
+
+
+# -- audit hooks, report and audit commands ----------------------------------------------------------
+
+
+def _audit_record(db: Any, action: str, target: str, details: dict[str, Any]) -> None:
+    from app import audit
+
+    audit.record(db, action, target, details)
+
+
+def _audit_change_started(db: Any, args: argparse.Namespace, hosts: list[Host], job_id: int) -> None:
+    """A patch or rollback that will change hosts is an administrative action; a dry run is not."""
+    if args.command == "patch" and not args.dry_run:
+        details: dict[str, Any] = {"job": job_id, "hosts": [h.name for h in hosts]}
+        if args.classification:
+            details["classification"] = args.classification
+        if args.packages:
+            details["packages"] = args.packages
+        _audit_record(db, "patch.started", ", ".join(h.name for h in hosts), details)
+    elif args.command == "rollback":
+        _audit_record(
+            db,
+            "rollback.started",
+            ", ".join(h.name for h in hosts),
+            {"job": job_id, "hosts": [h.name for h in hosts], "undo_job": args.job},
+        )
+
+
+def _add_report_commands(sub: Any) -> None:
+    report = sub.add_parser("report", help="compliance report (CSV, JSON, HTML or PDF)")
+    report.add_argument("--group", help="only this patch group (default: all hosts)")
+    report.add_argument("--ring", help="only this ring: test | pilot | production")
+    report.add_argument("--criticality", help="only this criticality")
+    report.add_argument("--os-family", help="only this OS family: debian | redhat | suse | windows | other")
+    report.add_argument("--date", help="YYYY-MM-DD: a past day's snapshot (default: now)")
+    report.add_argument("--format", choices=["csv", "json", "html", "pdf"], default="csv")
+    report.add_argument("-o", "--output", type=Path, help="file to write (default: stdout; required for pdf)")
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log")
+    asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True, parser_class=_Parser)
+    alist = asub.add_parser("list", help="list audit entries, newest first")
+    alist.add_argument("--limit", type=int, default=100)
+    alist.add_argument("--action", help="only this action, e.g. host.added")
+    alist.add_argument("--json", action="store_true")
+    averify = asub.add_parser("verify", help="check the hash chain; exit 1 naming the first broken entry")
+    averify.add_argument("--json", action="store_true")
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from datetime import date
+
+    from app import audit
+    from app.models import Criticality, Ring
+    from app.reports import pdf, render
+    from app.reports.model import OS_FAMILIES, OS_FAMILY_OTHER, OS_FAMILY_UNKNOWN, ComplianceFilter
+    from app.reports.report import build_report
+    from db.hosts import list_groups
+
+    db = _open(args)
+    if args.group is not None and args.group not in list_groups(db):
+        raise ConfigError(f"Unknown group {args.group!r}. Groups: {', '.join(list_groups(db)) or 'none'}.")
+    families = (*OS_FAMILIES, OS_FAMILY_OTHER, OS_FAMILY_UNKNOWN)
+    if args.os_family and args.os_family not in families:
+        raise ConfigError(f"--os-family must be one of {', '.join(families)}.")
+    scope = ComplianceFilter(
+        group=args.group,
+        ring=str(parse_choice(Ring, args.ring, "--ring")) if args.ring else None,
+        criticality=str(parse_choice(Criticality, args.criticality, "--criticality")) if args.criticality else None,
+        os_family=args.os_family,
+    )
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError as exc:
+        raise ConfigError(f"--date must be YYYY-MM-DD, not {args.date!r}.") from exc
+    try:
+        report = build_report(db, scope, day)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if args.format == "pdf":
+        if args.output is None:
+            raise ConfigError("A PDF report needs a file: add -o FILE.pdf.")
+        pdf.write_pdf(report, args.output)
+    else:
+        text = {"csv": render.to_csv, "json": render.to_json, "html": render.to_html}[args.format](report)
+        if args.output is None:
+            out.write(text)
+        else:
+            try:
+                args.output.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise PatchdeskError(f"Cannot write {args.output}: {exc.strerror}.") from exc
+    if args.output is not None:
+        audit.record(
+            db, audit.REPORT_EXPORTED, str(args.output), {"format": args.format, "scope": scope.describe()}
+        )
+        print(f"Wrote the {args.format.upper()} report ({len(report.hosts)} hosts) to {args.output}.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace, out: TextIO) -> int:
+    from app import audit
+
+    db = _open(args)
+    if args.audit_command == "verify":
+        check = audit.verify(db)
+        if args.json:
+            json.dump(
+                {"ok": check.ok, "entries": check.entries, "broken_id": check.broken_id, "reason": check.reason},
+                out,
+                indent=2,
+            )
+            out.write("\n")
+        else:
+            print(audit.describe(check), file=out if check.ok else sys.stderr)
+        return EXIT_OK if check.ok else EXIT_FAILED
+    entries = audit.entries(db, limit=args.limit, action=args.action)
+    if args.json:
+        json.dump({"entries": [e.as_json() for e in entries]}, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return EXIT_OK
+    _print_table(
+        out,
+        ["ID", "TIME (UTC)", "ACTOR", "ACTION", "TARGET", "DETAILS"],
+        [
+            [
+                str(e.id),
+                e.at[:19].replace("T", " "),
+                e.actor,
+                e.action,
+                e.target,
+                json.dumps(e.details, ensure_ascii=False, sort_keys=True),
+            ]
+            for e in entries
+        ],
+    )
+    return EXIT_OK
+

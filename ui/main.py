@@ -25,10 +25,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = cli.parse(argv)
     if args.command is not None:
+        _register_pdf_renderer()
         return cli.run(args)
     from ui.app import run_gui
 
     return run_gui(args)
+
+
+def _register_pdf_renderer() -> None:
+    """`patchdesk report --format pdf` renders with Qt (ui/report_pdf.py); app/ only sees a hook.
+    Qt is imported only when a PDF is really written, so other commands stay Qt-free."""
+    from app.reports import pdf
+
+    def render(report, path):  # type: ignore[no-untyped-def]
+        from ui.report_pdf import write_pdf_offscreen
+
+        write_pdf_offscreen(report, path)
+
+    pdf.register(render)
 
 
 if __name__ == "__main__":

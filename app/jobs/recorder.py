@@ -28,9 +28,12 @@ from app.jobs.events import (
     SnapshotTaken,
     VerificationRecorded,
 )
-from app.models import HostStatus, JobKind, StepState
+from app.models import HostStatus, JobKind, JobState, StepState
 
 logger = logging.getLogger(__name__)
+
+#: Jobs after which the compliance snapshot of the day and the first sightings are refreshed.
+_COMPLIANCE_KINDS = (JobKind.SCAN, JobKind.PATCH, JobKind.ROLLBACK)
 
 #: Longest log line kept; the rest is cut with a marker so one line cannot bloat the database.
 MAX_LOG_LINE = 8192
@@ -149,6 +152,7 @@ class Recorder:
         from sqlite_utils import Database
 
         from db import changes as db_changes
+        from db import compliance as db_compliance
         from db import hosts as db_hosts
         from db import jobs as db_jobs
         from db import scans as db_scans
@@ -198,6 +202,9 @@ class Recorder:
                         )
                     elif isinstance(ev, JobStateChanged):
                         db_jobs.set_job_state(db, ev.job_id, ev.state)
+                        if ev.state not in (JobState.QUEUED, JobState.RUNNING) and self._kind(ev.job_id) in _COMPLIANCE_KINDS:
+                            # the dashboard's trend and "urgent update appeared" alerts read this
+                            db_compliance.after_job(db, ev.job_id)
                 if logs:
                     db_jobs.add_log_lines(db, logs)
         except Exception as exc:

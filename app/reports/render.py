@@ -104,12 +104,12 @@ body { font-family: 'DejaVu Sans', Arial, sans-serif; color: #1d2330; margin: 24
 h1 { font-size: 16pt; margin: 0 0 4px 0; }
 h2 { font-size: 12pt; margin: 18px 0 6px 0; }
 .meta { color: #5b6372; margin-bottom: 12px; }
-table.tiles td { border: 1px solid #d9dde4; padding: 6px 10px; text-align: center; width: 11%; }
+table.tiles td { border: 1px solid #d9dde4; padding: 4px 10px; text-align: center; width: 20%; }
 .tile-n { font-size: 16pt; font-weight: bold; }
 .tile-l { color: #5b6372; font-size: 8pt; }
 table.hosts { border-collapse: collapse; width: 100%; }
-table.hosts th { background: #eef1f5; text-align: left; padding: 3px 5px; font-size: 8pt; }
-table.hosts td { border-bottom: 1px solid #eceff3; padding: 2px 5px; font-size: 8pt; }
+table.hosts th { background: #eef1f5; text-align: left; padding: 2px 4px; font-size: 7pt; }
+table.hosts td { border-bottom: 1px solid #eceff3; padding: 1px 4px; font-size: 7pt; white-space: nowrap; }
 td.num { text-align: right; }
 .urgent { color: #b3261e; font-weight: bold; }
 .note { color: #8a4b00; }
@@ -136,8 +136,12 @@ def tiles_html(report: Report) -> str:
         )
     s = report.summary
     return (
-        '<table class="tiles" cellspacing="4"><tr>' + "".join(cells) + "</tr></table>"
-        f'<p>Compliance: <b>{s.compliance_percent:.1f}%</b> of hosts up to date. Pending updates: '
+        '<table class="tiles" cellspacing="4"><tr>'
+        + "".join(cells[:5])
+        + "</tr><tr>"
+        + "".join(cells[5:])
+        + "</tr></table>"
+        f"<p>Compliance: <b>{s.compliance_percent:.1f}%</b> of hosts up to date. Pending updates: "
         f'<span class="urgent">{s.urgent_updates} urgent</span>, {s.important_updates} important, '
         f"{s.noncritical_updates} non-critical. Stale means no scan for {s.stale_days} days.</p>"
     )
@@ -148,15 +152,27 @@ def hosts_table_html(report: Report) -> str:
         return f'<p class="note">{escape(report.note or "No hosts in this scope.")}</p>'
     head = "".join(
         f"<th>{escape(h)}</th>"
-        for h in ("Host", "Group", "Ring", "OS", "Status", "Last scan", "Urg", "Imp", "Non-crit", "Reboot", "Up to date")
+        for h in (
+            "Host",
+            "Group",
+            "Ring",
+            "OS",
+            "Status",
+            "Last scan",
+            "Urg",
+            "Imp",
+            "Non-crit",
+            "Reboot",
+            "Up to date",
+        )
     )
     rows = []
     for h in report.hosts:
         rows.append(
             "<tr>"
             f"<td>{escape(h.name)}</td><td>{escape(h.group)}</td><td>{escape(h.ring)}</td>"
-            f"<td>{escape(h.os[:40])}</td><td>{escape(h.status)}{' (job failed)' if h.failed_last_job else ''}</td>"
-            f"<td>{escape((h.last_scan or '')[:16].replace('T', ' '))}</td>"
+            f"<td>{escape(h.os[:26])}</td><td>{escape(h.status)}{', job failed' if h.failed_last_job else ''}</td>"
+            f"<td>{escape((h.last_scan or '')[:10])}</td>"
             f'<td class="num{" urgent" if h.urgent else ""}">{h.urgent}</td>'
             f'<td class="num">{h.important}</td><td class="num">{h.noncritical}</td>'
             f"<td>{'yes' if h.reboot_required else ''}</td><td>{'yes' if h.up_to_date else 'no'}</td>"
@@ -168,7 +184,11 @@ def hosts_table_html(report: Report) -> str:
 def svg_classification_chart(report: Report, width: int = 420, height: int = 150) -> str:
     """Horizontal bars: pending updates by classification."""
     s = report.summary
-    values = [("urgent", s.urgent_updates), ("important", s.important_updates), ("noncritical", s.noncritical_updates)]
+    values = [
+        ("urgent", s.urgent_updates),
+        ("important", s.important_updates),
+        ("noncritical", s.noncritical_updates),
+    ]
     top = max([v for _, v in values] + [1])
     bars = []
     for i, (cls, v) in enumerate(values):

@@ -1,0 +1,173 @@
+"""QtCharts charts of the compliance numbers, shared by the dashboard and the PDF report.
+
+Each builder returns a QChart whose parts carry what a click on them means (a classification, a
+group, a tile); the dashboard connects the series' ``clicked`` signals, the PDF renders the chart to
+an image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSet,
+    QChart,
+    QDateTimeAxis,
+    QHorizontalStackedBarSeries,
+    QLineSeries,
+    QPieSeries,
+    QScatterSeries,
+    QValueAxis,
+)
+from PySide6.QtCore import QDateTime, QMargins, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsScene
+
+from app.reports.model import DailyPoint, GroupPending, Summary
+
+CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
+CLASS_LABELS = {"urgent": "Urgent", "important": "Important", "noncritical": "Non-critical"}
+OK_COLOUR = "#17803d"
+
+
+def _base(title: str) -> QChart:
+    chart = QChart()
+    chart.setTitle(title)
+    font = QFont()
+    font.setBold(True)
+    font.setPointSize(10)
+    chart.setTitleFont(font)
+    chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
+    chart.setBackgroundRoundness(4)
+    chart.setMargins(QMargins(4, 4, 4, 4))
+    chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+    return chart
+
+
+def classification_chart(summary: Summary) -> tuple[QChart, QPieSeries]:
+    """Donut of pending updates by classification; each slice's ``data`` is the classification."""
+    chart = _base("Pending updates by classification")
+    series = QPieSeries()
+    series.setHoleSize(0.45)
+    values = {
+        "urgent": summary.urgent_updates,
+        "important": summary.important_updates,
+        "noncritical": summary.noncritical_updates,
+    }
+    for cls, n in values.items():
+        sl = series.append(f"{CLASS_LABELS[cls]}: {n}", max(n, 0))
+        sl.setColor(QColor(CLASS_COLOURS[cls]))
+        sl.setBorderColor(QColor("#ffffff"))
+        sl.setProperty("classification", cls)
+        sl.setLabelVisible(False)  # the legend carries the counts; slice labels get clipped
+    chart.addSeries(series)
+    chart.legend().setAlignment(Qt.AlignmentFlag.AlignRight)
+    if not any(values.values()):
+        chart.setTitle("Pending updates by classification — nothing pending")
+    return chart, series
+
+
+def group_chart(
+    groups: Sequence[GroupPending], limit: int = 12
+) -> tuple[QChart, QHorizontalStackedBarSeries, list[str]]:
+    """Stacked bars of pending updates per group; returns the group names in bar order."""
+    chart = _base("Pending updates by group")
+    top = sorted(groups, key=lambda g: -(g.urgent + g.important + g.noncritical))[:limit]
+    top.reverse()  # the biggest at the top of a horizontal chart
+    names = [g.group for g in top]
+    series = QHorizontalStackedBarSeries()
+    for cls in ("urgent", "important", "noncritical"):
+        s = QBarSet(CLASS_LABELS[cls])
+        s.setColor(QColor(CLASS_COLOURS[cls]))
+        s.setBorderColor(QColor(CLASS_COLOURS[cls]))
+        s.setProperty("classification", cls)
+        for g in top:
+            s.append(float(getattr(g, cls)))
+        series.append(s)
+    series.setBarWidth(0.6)
+    chart.addSeries(series)
+    axis_y = QBarCategoryAxis()
+    axis_y.append([n or "(no group)" for n in names] or ["(no hosts)"])
+    chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+    series.attachAxis(axis_y)
+    axis_x = QValueAxis()
+    axis_x.setLabelFormat("%d")
+    peak = max([g.urgent + g.important + g.noncritical for g in top] + [1])
+    axis_x.setRange(0, peak)
+    axis_x.applyNiceNumbers()
+    chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+    series.attachAxis(axis_x)
+    return chart, series, names
+
+
+def _ms(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
+    """Hosts up to date (%) per day, from the daily snapshots."""
+    chart = _base("Hosts up to date over time (%)")
+    line = QLineSeries()
+    line.setName("Up to date")
+    pen = QPen(QColor(OK_COLOUR))
+    pen.setWidth(3)
+    line.setPen(pen)
+    urgent = QLineSeries()
+    urgent.setName("Without urgent updates")
+    upen = QPen(QColor(CLASS_COLOURS["urgent"]))
+    upen.setWidth(2)
+    upen.setStyle(Qt.PenStyle.DashLine)
+    urgent.setPen(upen)
+    dots = QScatterSeries()
+    dots.setMarkerSize(7)
+    dots.setColor(QColor(OK_COLOUR))
+    dots.setBorderColor(QColor(OK_COLOUR))
+    for p in points:
+        x = _ms(p.day)
+        line.append(x, p.compliance_percent)
+        urgent.append(x, 100.0 * (p.hosts - p.with_urgent) / p.hosts if p.hosts else 100.0)
+        dots.append(x, p.compliance_percent)
+    for s in (line, urgent, dots):
+        chart.addSeries(s)
+    chart.legend().markers(dots)[0].setVisible(False)
+    axis_x = QDateTimeAxis()
+    axis_x.setFormat("MMM d")
+    if points:
+        first, last = _ms(points[0].day), _ms(points[-1].day)
+        if first == last:
+            first -= 86_400_000
+        axis_x.setRange(
+            QDateTime.fromMSecsSinceEpoch(first, Qt.TimeSpec.UTC),
+            QDateTime.fromMSecsSinceEpoch(last, Qt.TimeSpec.UTC),
+        )
+        axis_x.setTickCount(min(7, max(2, len(points))))
+    chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+    axis_y = QValueAxis()
+    axis_y.setRange(0, 100)
+    axis_y.setLabelFormat("%d%%")
+    axis_y.setTickCount(5)
+    chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+    for s in (line, urgent, dots):
+        s.attachAxis(axis_x)
+        s.attachAxis(axis_y)
+    return chart, line
+
+
+def render_chart(chart: QChart, size: QSize, scale: float = 2.0) -> QImage:
+    """The chart as an image (for the PDF). Laid out in its own scene, so no window is needed;
+    QGraphicsScene still needs a QApplication."""
+    scene = QGraphicsScene()
+    scene.addItem(chart)
+    chart.setGeometry(QRectF(0, 0, size.width(), size.height()))
+    chart.setBackgroundVisible(False)
+    image = QImage(int(size.width() * scale), int(size.height() * scale), QImage.Format.Format_ARGB32)
+    image.fill(QColor("#ffffff"))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+    scene.render(painter, QRectF(0, 0, image.width(), image.height()), QRectF(0, 0, size.width(), size.height()))
+    painter.end()
+    scene.removeItem(chart)
+    return image

@@ -1,0 +1,68 @@
+"""The PDF compliance report: the HTML report laid out by QTextDocument, with QtCharts images.
+
+Lives in ui/ because it needs QtGui/QtWidgets; the CLI reaches it through the hook in
+app/reports/pdf.py (registered by ui/main.py), creating an offscreen QApplication for that one
+command when none exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMarginsF, QSize, QSizeF, QUrl
+from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtWidgets import QApplication
+
+from app.errors import PatchdeskError
+from app.reports.render import html_document
+from app.reports.report import Report
+from ui.charts import classification_chart, group_chart, render_chart, trend_chart
+
+CHART_SIZE = QSize(760, 300)
+SMALL_CHART_SIZE = QSize(480, 270)
+
+
+def write_pdf(report: Report, path: Path) -> None:
+    """Write ``report`` as an A4 PDF: title, tiles, charts, the per-host table (paged)."""
+    doc = QTextDocument()
+    charts: dict[str, str] = {}
+    images = {
+        "chart-classes": classification_chart(report.summary)[0],
+        "chart-trend": trend_chart(report.history)[0],
+        "chart-groups": group_chart(report.by_group)[0],
+    }
+    for name, chart in images.items():
+        size = CHART_SIZE if name == "chart-trend" else SMALL_CHART_SIZE
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), render_chart(chart, size))
+    charts["Charts"] = (
+        '<table width="100%"><tr><td><img src="chart-classes" width="330" height="185"></td>'
+        '<td><img src="chart-groups" width="330" height="185"></td></tr></table>'
+        '<p><img src="chart-trend" width="665" height="262"></p>'
+    )
+    doc.setHtml(html_document(report, charts))
+    writer = QPdfWriter(str(path))
+    writer.setTitle(report.title)
+    writer.setCreator("Patchdesk")
+    writer.setResolution(96)
+    writer.setPageLayout(
+        QPageLayout(
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(12, 12, 12, 12),
+            QPageLayout.Unit.Millimeter,
+        )
+    )
+    rect = writer.pageLayout().paintRectPixels(writer.resolution())
+    doc.setPageSize(QSizeF(rect.width(), rect.height()))
+    doc.print_(writer)
+    if not path.exists() or path.stat().st_size == 0:
+        raise PatchdeskError(
+            f"The PDF {path} could not be written (check the folder exists and is writable)."
+        )
+
+
+def write_pdf_offscreen(report: Report, path: Path) -> None:
+    """For the CLI: make sure a QApplication exists (offscreen, so no display is needed), then write."""
+    if QApplication.instance() is None:
+        QApplication(["patchdesk", "-platform", "offscreen"])
+    write_pdf(report, path)
