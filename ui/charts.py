@@ -90,6 +90,7 @@ def group_chart(
     chart.addSeries(series)
     axis_y = QBarCategoryAxis()
     axis_y.append([n or "(no group)" for n in names] or ["(no hosts)"])
+    axis_y.setTruncateLabels(False)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_y)
     axis_x = QValueAxis()

@@ -17,10 +17,13 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
+    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QSystemTrayIcon,
+    QTabWidget,
     QToolBar,
     QWidget,
 )
@@ -37,6 +40,8 @@ from app.jobs.events import (
     VerificationRecorded,
 )
 from app.jobs.selection import rollback_request
+from app import alerts as app_alerts
+from app import audit
 from app.models import Host, HostStatus, JobState, StepState
 from db import changes as db_changes
 from db import hosts as db_hosts
@@ -51,6 +56,10 @@ from ui.resources import app_icon, icon
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
 from ui.views.job_panel import JobPanel
+from ui.views.audit_view import AuditView
+from ui.views.dashboard import DashboardView
+from ui.views.logs_view import LogsView
+from ui.views.update_view import UpdateView
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -97,8 +106,23 @@ class MainWindow(QMainWindow):
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
         top.setSizes([700, 580])
+        # Home is the compliance dashboard; the inventory (with host detail) is the second tab.
+        self.dashboard = DashboardView(db)
+        self.updates_view = UpdateView(db)
+        self.logs_view = LogsView(db)
+        self.audit_view = AuditView(db)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.dashboard, "Dashboard")
+        self.tabs.addTab(top, "Inventory")
+        self.tabs.addTab(self.updates_view, "Updates")
+        self.tabs.addTab(self.logs_view, "Logs")
+        self.tabs.addTab(self.audit_view, "Audit")
+        self.inventory_tab = top
+        self.tabs.currentChanged.connect(self._tab_changed)
         main = QSplitter(Qt.Orientation.Vertical)
-        main.addWidget(top)
+        main.addWidget(self.tabs)
         main.addWidget(self.job_panel)
         main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 1)
@@ -126,8 +150,18 @@ class MainWindow(QMainWindow):
         self.detail.verify_requested.connect(self.verify_host)
         self.inventory.selection_changed.connect(self._selection_changed)
         self.inventory.host_activated.connect(self.edit_host)
+        self.dashboard.hosts_requested.connect(self.show_hosts)
+        self.dashboard.updates_requested.connect(self.show_updates)
+        self.dashboard.update_requested.connect(self.show_update)
+        self.dashboard.report_requested.connect(self.export_report_dialog)
+        self.updates_view.hosts_requested.connect(self.show_hosts)
+        self.tray: QSystemTrayIcon | None = None
+        self.alerts_shown: list[object] = []  # app.alerts.Alert, newest last (tests, the tray's history)
+        self._setup_tray()
         self.reload_hosts()
         self._check_keyring()
+        self._startup_maintenance()
+        self._sync_job_panel()
 
     # -- building -------------------------------------------------------------------------------
 
@@ -196,6 +230,15 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action(
             "Cancel job", "cancel", self.cancel_job, None, "Cancel the running job"
         )
+        self.report_action = self._action(
+            "Report…", None, self.export_report_dialog, "Ctrl+R", "Export a compliance report (PDF, HTML, CSV, JSON)"
+        )
+        self.dashboard_action = QAction("Dashboard", self)
+        self.dashboard_action.setShortcut(QKeySequence("Ctrl+1"))
+        self.dashboard_action.triggered.connect(lambda: self.tabs.setCurrentWidget(self.dashboard))
+        self.inventory_action = QAction("Inventory", self)
+        self.inventory_action.setShortcut(QKeySequence("Ctrl+2"))
+        self.inventory_action.triggered.connect(self.show_inventory)
         self.filter_action = QAction("Filter", self)
         self.filter_action.setShortcut(QKeySequence.StandardKey.Find)
         self.filter_action.triggered.connect(lambda: self.inventory.filter_edit.setFocus())
@@ -228,6 +271,8 @@ class MainWindow(QMainWindow):
         tb.addAction(self.rollback_action)
         tb.addSeparator()
         tb.addAction(self.cancel_action)
+        tb.addSeparator()
+        tb.addAction(self.report_action)
         self.toolbar = tb
         self.addToolBar(tb)
 
@@ -235,6 +280,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
         file_menu.addAction(self.import_action)
+        file_menu.addAction(self.report_action)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -249,6 +295,9 @@ class MainWindow(QMainWindow):
         patch_menu = mb.addMenu("&Patch")
         for act in (self.patch_action, self.verify_action, self.rollback_action):
             patch_menu.addAction(act)
+        view_menu = mb.addMenu("&View")
+        view_menu.addAction(self.dashboard_action)
+        view_menu.addAction(self.inventory_action)
 
     # -- inventory ------------------------------------------------------------------------------
 
@@ -260,6 +309,7 @@ class MainWindow(QMainWindow):
             self.inventory.model.set_busy(busy, True)
         self._selection_changed()
         self._update_summary()
+        self.dashboard.refresh()
 
     def _running_steps(self) -> list[tuple[int, StepState]]:
         out = []
@@ -353,7 +403,9 @@ class MainWindow(QMainWindow):
         self._open_dialog(dlg, lambda: self._host_saved(dlg))
 
     def _host_saved(self, dlg: HostDialog) -> None:
+        self._audit_host_saved(dlg)
         self.reload_hosts()
+        self.show_inventory()
         if dlg.saved_host is not None and dlg.saved_host.id is not None:
             self.inventory.select_host(dlg.saved_host.id)
             self.statusBar().showMessage(f"Saved {dlg.saved_host.name}.", 5000)
@@ -377,6 +429,7 @@ class MainWindow(QMainWindow):
         refs = []
         for h in hosts:
             db_hosts.remove_host(self.db, h.name)
+            audit.record(self.db, audit.HOST_REMOVED, h.name, {"address": h.address})
             refs += [r for r in (h.credential_ref, h.sudo_ref) if r]
         if refs and self.secrets is not None:
             store = self.secrets
@@ -395,6 +448,8 @@ class MainWindow(QMainWindow):
         self._open_dialog(dlg, lambda: self._imported(dlg))
 
     def _imported(self, dlg: ImportDialog) -> None:
+        if dlg.added:
+            audit.record(self.db, audit.HOSTS_IMPORTED, "import dialog", {"added": list(dlg.added)})
         self.reload_hosts()
         self.statusBar().showMessage(f"Imported {len(dlg.added)} host(s).", 5000)
 
@@ -433,6 +488,7 @@ class MainWindow(QMainWindow):
     def _begin_job(self, handle: JobHandle, hosts: Sequence[Host], what: str) -> None:
         self.jobs[handle.job_id] = handle
         self.active_job = handle
+        self.show_inventory()  # the job's hosts, their detail and its live log
         self.job_panel.start_job(handle, hosts, what)
         self._selection_changed()
         if self.detail.host is not None and self.detail.host.id in {h.id for h in hosts}:
@@ -479,6 +535,12 @@ class MainWindow(QMainWindow):
         except PatchdeskError as exc:
             show_known_error(self, exc)
             return None
+        audit.record(
+            self.db,
+            audit.PATCH_STARTED,
+            ", ".join(h.name for h in request.hosts),
+            {"job": handle.job_id, "hosts": [h.name for h in request.hosts], "changes": request.change_count},
+        )
         self._begin_job(handle, request.hosts, "Patch")
         self.statusBar().showMessage(
             f"Patching {len(request.hosts)} host(s): {request.change_count} change(s)…", 5000
@@ -554,6 +616,12 @@ class MainWindow(QMainWindow):
         except PatchdeskError as exc:  # e.g. rolled back meanwhile: a sentence, nothing started
             show_known_error(self, exc, "Nothing to roll back")
             return None
+        audit.record(
+            self.db,
+            audit.ROLLBACK_STARTED,
+            ", ".join(h.name for h in hosts),
+            {"job": handle.job_id, "hosts": [h.name for h in hosts], "undo_job": job_id},
+        )
         self._begin_job(handle, hosts, "Rollback")
         self.statusBar().showMessage(f"Rolling back {len(hosts)} host(s)…", 4000)
         return handle
@@ -634,6 +702,9 @@ class MainWindow(QMainWindow):
             text += "; verification " + ", ".join(f"{n} {v}" for v, n in seen.items())
         self.statusBar().showMessage(text + ".", 10000)
         self._selection_changed()
+        self._sync_job_panel()
+        self.dashboard.refresh()
+        self._raise_alerts(handle)
         self._offer_host_keys(handle)
 
     # -- host keys ------------------------------------------------------------------------------
@@ -680,6 +751,7 @@ class MainWindow(QMainWindow):
         def trust() -> None:
             for o in offers:
                 db_hosts.trust_host_key(self.db, o.host_key())
+                audit.record(self.db, audit.HOST_KEY_ACCEPTED, o.host.name, {"fingerprint": o.fingerprint, "first_contact": True})
                 assert o.host.id is not None
                 self._rescan[o.host.id] = o.host
             logger.info("trusted first-contact host keys of %s", ", ".join(o.host.name for o in offers))
@@ -691,6 +763,12 @@ class MainWindow(QMainWindow):
 
         def accept_new() -> None:
             db_hosts.trust_host_key(self.db, offer.host_key(), replace=True)
+            audit.record(
+                self.db,
+                audit.HOST_KEY_ACCEPTED,
+                offer.host.name,
+                {"fingerprint": offer.fingerprint, "replaced": offer.old_fingerprint},
+            )
             assert offer.host.id is not None
             self._rescan[offer.host.id] = offer.host
             logger.warning(
@@ -701,6 +779,183 @@ class MainWindow(QMainWindow):
             )
 
         return self._open_dialog(dlg, accept_new)
+
+    # -- dashboard, updates, reports, alerts ---------------------------------------------------------
+
+    def show_inventory(self) -> None:
+        self.tabs.setCurrentWidget(self.inventory_tab)
+
+    def _sync_job_panel(self) -> None:
+        """The job panel belongs to the inventory; elsewhere it shows only while a job runs."""
+        self.job_panel.setVisible(self.tabs.currentWidget() is self.inventory_tab or self.job_panel.is_running())
+
+    @Slot(int)
+    def _tab_changed(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        self._sync_job_panel()
+        if widget is self.logs_view:
+            self.logs_view.reload_choices()
+            if not self.logs_view.rows:
+                self.logs_view.search()
+        elif widget is self.audit_view:
+            self.audit_view.reload()
+
+    @Slot(list, str)
+    def show_hosts(self, ids: list[int], label: str) -> None:
+        """A tile or chart segment: the inventory restricted to those hosts."""
+        self.inventory.filter_edit.clear()
+        self.inventory.set_scope(list(ids), label)
+        self.show_inventory()
+
+    @Slot(str, object, str)
+    def show_updates(self, classification: str, group: object, label: str) -> None:
+        self.updates_view.show_list(
+            classification or None, group if isinstance(group, str) else None, label, self.dashboard.current_filter()
+        )
+        self.tabs.setCurrentWidget(self.updates_view)
+
+    @Slot(str)
+    def show_update(self, spec: str) -> None:
+        self.updates_view.show_update(spec)
+        self.tabs.setCurrentWidget(self.updates_view)
+
+    @Slot()
+    def export_report_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self,
+            "Export compliance report",
+            "patchdesk-compliance.pdf",
+            "PDF (*.pdf);;HTML (*.html);;CSV (*.csv);;JSON (*.json)",
+        )
+        if not path:
+            return
+        fmt = chosen.split(" ", 1)[0].lower() if chosen else "pdf"
+        suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+        if suffix in ("pdf", "html", "csv", "json"):
+            fmt = suffix
+        try:
+            self.export_report(path, fmt)
+        except (PatchdeskError, OSError, ValueError) as exc:
+            show_error(self, f"The report was not written: {exc}", "Report")
+            return
+        self.statusBar().showMessage(f"Wrote the {fmt.upper()} report to {path}.", 8000)
+
+    def export_report(self, path: str, fmt: str) -> None:
+        """Write the report for the dashboard's current scope (PDF with Qt, others as text)."""
+        from pathlib import Path
+
+        from app.reports import render
+        from app.reports.report import build_report
+        from ui.report_pdf import write_pdf
+
+        scope = self.dashboard.current_filter()
+        report = build_report(self.db, scope)
+        target = Path(path)
+        if fmt == "pdf":
+            write_pdf(report, target)
+        else:
+            text = {"csv": render.to_csv, "json": render.to_json, "html": render.to_html}[fmt](report)
+            target.write_text(text, encoding="utf-8")
+        audit.record(self.db, audit.REPORT_EXPORTED, str(target), {"format": fmt, "scope": scope.describe()})
+
+    def _setup_tray(self) -> None:
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(app_icon(), self)
+            self.tray.setToolTip("Patchdesk")
+            self.tray.show()
+
+    def notify(self, alert: app_alerts.Alert) -> None:
+        """The desktop side of an alert: the tray balloon (or the status bar without a tray)."""
+        self.alerts_shown.append(alert)
+        icon_kind = (
+            QSystemTrayIcon.MessageIcon.Critical
+            if alert.kind in (app_alerts.AlertKind.JOB_FAILED, app_alerts.AlertKind.VERIFICATION_RED,
+                              app_alerts.AlertKind.HOST_KEY_CHANGED)
+            else QSystemTrayIcon.MessageIcon.Warning
+        )
+        if self.tray is not None:
+            self.tray.showMessage(alert.title, alert.message, icon_kind, 15000)
+        else:
+            self.statusBar().showMessage(f"{alert.title}: {alert.message}", 15000)
+
+    def _raise_alerts(self, handle: JobHandle) -> None:
+        try:
+            changes = app_alerts.key_changes_from_outcomes(handle.outcomes.values())
+            found = app_alerts.job_alerts(self.db, handle.job_id, changes)
+        except PatchdeskError as exc:
+            logger.warning("alerts for job %d not computed: %s", handle.job_id, exc)
+            return
+        if not found:
+            return
+        if app_alerts.desktop_enabled(self.db):
+            for a in found:
+                self.notify(a)
+        settings = app_alerts.email_settings(self.db)
+        if settings.enabled:
+            db_path = self.dashboard.db_path
+            secrets = self.secrets
+
+            def mail() -> list[str]:  # pool thread: SMTP with its own timeout, own connection
+                from db.database import open_database
+
+                own = open_database(db_path, migrate=False) if db_path else None
+                try:
+                    return app_alerts.deliver(own, found, secrets=secrets, settings=settings) if own else []
+                finally:
+                    if own is not None:
+                        own.conn.close()
+
+            submit(
+                self,
+                mail,
+                lambda problems: problems and self.statusBar().showMessage(problems[0], 15000),
+                lambda exc: self.statusBar().showMessage(f"The alert mail was not sent: {exc}", 15000),
+            )
+
+    def _startup_maintenance(self) -> None:
+        """Prune logs past the retention (off the main thread; says how many), then the dashboard
+        computes today's snapshot with its first refresh."""
+        from db import joblogs
+
+        days = joblogs.retention_days(self.db)
+        db_path = self.dashboard.db_path
+        if not days or not db_path:
+            return
+
+        def prune() -> int:
+            from db.database import open_database
+
+            own = open_database(db_path, migrate=False)
+            try:
+                return audit.prune_logs(own, days)
+            finally:
+                own.conn.close()
+
+        def done(n: int) -> None:
+            if n and not self._closed:
+                self.logs_view.show_pruned(n, days)
+                self.statusBar().showMessage(f"Pruned {n} job log line(s) older than {days} days.", 10000)
+
+        submit(self, prune, done, lambda exc: logger.warning("log pruning failed: %s", exc))
+
+    def _audit_host_saved(self, dlg: HostDialog) -> None:
+        saved = dlg.saved_host
+        if saved is None:
+            return
+        action = audit.HOST_ADDED if dlg.original is None else audit.HOST_EDITED
+        details: dict[str, object] = {"address": saved.address, "transport": str(saved.transport)}
+        if dlg.original is not None:
+            before, after = dlg.original, saved
+            details["changed"] = sorted(
+                f
+                for f in ("name", "address", "port", "user", "key_file", "group", "ring", "criticality",
+                          "use_sudo", "reboot_policy", "pre_command", "post_command", "services", "transport")
+                if getattr(before, f) != getattr(after, f)
+            )
+        audit.record(self.db, action, saved.name, details)
+        changed = [k for k, e in (("login", dlg.password_edit), ("sudo", dlg.sudo_password_edit)) if e.text()]
+        if changed and (saved.credential_ref or saved.sudo_ref):
+            audit.record(self.db, audit.CREDENTIALS_CHANGED, saved.name, {"stored": changed})
 
     # -- keyring and shutdown -------------------------------------------------------------------
 

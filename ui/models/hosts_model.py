@@ -272,6 +272,7 @@ class HostsFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self._needle = ""
+        self._ids: set[int] | None = None
         self.setSortRole(SORT_ROLE)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(True)
@@ -281,7 +282,20 @@ class HostsFilterProxy(QSortFilterProxyModel):
         self._needle = text.strip().casefold()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def set_host_ids(self, ids: Iterable[int] | None) -> None:
+        """Show only these hosts (a dashboard tile's list); None shows every host again."""
+        self.beginFilterChange()
+        self._ids = set(ids) if ids is not None else None
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def host_ids(self) -> set[int] | None:
+        return self._ids
+
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if self._ids is not None:
+            host = self.sourceModel().host_at(source_row)  # type: ignore[attr-defined]
+            if host is None or host.id not in self._ids:
+                return False
         if not self._needle:
             return True
         model = self.sourceModel()

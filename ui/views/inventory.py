@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -83,6 +84,19 @@ class InventoryView(QWidget):
         head.setSpacing(8)
         head.addWidget(self.filter_edit, 1)
         head.addWidget(self.count_label)
+        # A dashboard tile or chart segment restricts the table to its hosts until cleared.
+        self.scope_bar = QWidget()
+        self.scope_bar.setObjectName("scopeBar")
+        self.scope_label = QLabel()
+        self.scope_label.setObjectName("scopeLabel")
+        self.scope_clear = QPushButton("Show all hosts")
+        self.scope_clear.setObjectName("scopeClear")
+        self.scope_clear.clicked.connect(self.clear_scope)
+        scope_row = QHBoxLayout(self.scope_bar)
+        scope_row.setContentsMargins(0, 0, 0, 0)
+        scope_row.addWidget(self.scope_label, 1)
+        scope_row.addWidget(self.scope_clear)
+        self.scope_bar.setVisible(False)
 
         self.table = QTableView()
         self.table.setObjectName("inventoryTable")
@@ -117,6 +131,7 @@ class InventoryView(QWidget):
         layout.setContentsMargins(10, 8, 6, 8)
         layout.setSpacing(6)
         layout.addLayout(head)
+        layout.addWidget(self.scope_bar)
         layout.addWidget(self.table, 1)
         self._update_count()
 
@@ -176,6 +191,17 @@ class InventoryView(QWidget):
         row = self.model.row_of(host_id)
         if row is not None:
             self.table.scrollTo(self.proxy.mapFromSource(self.model.index(row, 0)))
+
+    def set_scope(self, ids: list[int] | None, label: str = "") -> None:
+        """Show only ``ids`` (None: everything) with ``label`` saying why, e.g. "Missing urgent"."""
+        self.proxy.set_host_ids(ids)
+        self.scope_label.setText(f"Showing {len(ids)} host(s): {label}" if ids is not None else "")
+        self.scope_bar.setVisible(ids is not None)
+        self._update_count()
+
+    @Slot()
+    def clear_scope(self) -> None:
+        self.set_scope(None)
 
     # -- slots ----------------------------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+"""Audit: the hash-chained log of administrative actions, its verification and syslog forwarding."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from app import audit
+from ui.views.update_view import _RowsModel, table
+
+
+class AuditView(QWidget):
+    def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.db = db
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("auditFilter")
+        self.filter_edit.setPlaceholderText("Filter by target, actor, action or details…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.returnPressed.connect(self.reload)
+        self.verify_button = QPushButton("Verify chain")
+        self.verify_button.setObjectName("auditVerify")
+        self.verify_button.clicked.connect(self.verify)
+        self.result_label = QLabel("")
+        self.result_label.setObjectName("auditResult")
+        self.result_label.setWordWrap(True)
+        head = QHBoxLayout()
+        head.addWidget(self.filter_edit, 1)
+        head.addWidget(self.verify_button)
+        self.model = _RowsModel(("#", "Time (UTC)", "Actor", "Action", "Target", "Details"), self)
+        self.table = table(self.model, "auditTable")
+        self.syslog_edit = QLineEdit(audit.syslog_target(db) or "")
+        self.syslog_edit.setObjectName("auditSyslog")
+        self.syslog_edit.setPlaceholderText("syslog: host[:port] (UDP) or /dev/log — empty: off")
+        self.syslog_edit.editingFinished.connect(self._syslog_changed)
+        foot = QHBoxLayout()
+        foot.addWidget(QLabel("Forward entries to syslog"))
+        foot.addWidget(self.syslog_edit, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.addLayout(head)
+        lay.addWidget(self.result_label)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(foot)
+
+    @Slot()
+    def reload(self) -> None:
+        entries = audit.entries(self.db, limit=2000, text=self.filter_edit.text().strip() or None)
+        self.model.set_rows(
+            [
+                (e.id, e.at[:19].replace("T", " "), e.actor, e.action, e.target, json.dumps(e.details, sort_keys=True))
+                for e in entries
+            ]
+        )
+        self.table.resizeColumnsToContents()
+
+    @Slot()
+    def verify(self) -> bool:
+        check = audit.verify(self.db)
+        self.result_label.setText(("✔ " if check.ok else "✖ ") + audit.describe(check))
+        self.result_label.setStyleSheet("color: #17632f;" if check.ok else "color: #9b1c14; font-weight: bold;")
+        return check.ok
+
+    @Slot()
+    def _syslog_changed(self) -> None:
+        from db import policy as db_policy
+
+        value = self.syslog_edit.text().strip()
+        if value == (audit.syslog_target(self.db) or ""):
+            return
+        db_policy.set_setting(self.db, audit.SYSLOG_SETTING, value or None)
+        audit.record(self.db, audit.SETTINGS_CHANGED, audit.SYSLOG_SETTING, {"value": value or "off"})
+        self.reload()

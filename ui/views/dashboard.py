@@ -1,0 +1,491 @@
+"""The compliance dashboard: the GUI's home view.
+
+Tiles and charts come from db/compliance.py, computed on a pool thread with its own database
+connection (never the main thread's), so a shop of thousands of hosts never freezes the window.
+Every tile and chart segment is clickable: a tile asks the main window to show its hosts in the
+inventory, a chart segment asks for the matching update list.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCharts import QBarSet, QChart, QChartView, QPieSlice
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import Criticality, Ring
+from app.reports.model import (
+    OS_FAMILIES,
+    OS_FAMILY_OTHER,
+    OS_FAMILY_UNKNOWN,
+    TILE_HELP,
+    TILE_LABELS,
+    ComplianceFilter,
+    Dashboard,
+    Tile,
+)
+from db import compliance as db_compliance
+from ui.charts import CLASS_LABELS, classification_chart, group_chart, trend_chart
+from ui.workers import submit
+
+logger = logging.getLogger(__name__)
+
+#: Tiles in their on-screen order (two rows of five).
+TILES = (
+    Tile.HOSTS,
+    Tile.UP_TO_DATE,
+    Tile.URGENT,
+    Tile.IMPORTANT,
+    Tile.NONCRITICAL,
+    Tile.FAILED,
+    Tile.UNREACHABLE,
+    Tile.STALE,
+    Tile.NEVER,
+    Tile.REBOOT,
+)
+#: A tile turns red / amber when its number is not zero.
+RED_TILES = (Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE)
+AMBER_TILES = (Tile.IMPORTANT, Tile.STALE, Tile.REBOOT, Tile.NEVER)
+ALL = "All"
+
+#: The dashboard's own look (kept here, not in the shared stylesheet): tiles as cards, coloured
+#: by meaning only when their number calls for attention.
+DASHBOARD_QSS = """
+QPushButton[tile="true"] {
+    background: #ffffff;
+    border: 1px solid #d9dde4;
+    border-radius: 6px;
+    text-align: center;
+}
+QPushButton[tile="true"]:hover { border-color: #2b6cb0; background: #f3f8fe; }
+QPushButton[tile="true"]:pressed { background: #e3eefb; }
+QPushButton[tile="true"] QLabel#tileNumber { font-size: 20pt; font-weight: 700; color: #1d2330; }
+QPushButton[tile="true"] QLabel#tileCaption { font-size: 9pt; color: #3a4252; }
+QPushButton[tile="true"] QLabel#tileSub { font-size: 8pt; color: #6b7280; }
+QPushButton[level="red"] { border-left: 5px solid #b3261e; }
+QPushButton[level="red"] QLabel#tileNumber { color: #b3261e; }
+QPushButton[level="amber"] { border-left: 5px solid #d97706; }
+QPushButton[level="amber"] QLabel#tileNumber { color: #b35c00; }
+QPushButton[level="ok"] { border-left: 5px solid #17803d; }
+QPushButton[level="ok"] QLabel#tileNumber { color: #17632f; }
+QFrame#dashSide { background: #ffffff; border: 1px solid #d9dde4; border-radius: 6px; }
+QLabel#sectionTitle { font-weight: 700; color: #3a4252; }
+QListWidget#kevDue { border: none; }
+"""
+
+
+class TileButton(QPushButton):
+    """A big number and its label; the whole tile is one button."""
+
+    def __init__(self, tile: Tile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tile = tile
+        self.setObjectName(f"tile_{tile}")
+        self.setProperty("tile", True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(TILE_HELP[tile] + "\nClick to show these hosts in the inventory.")
+        self.setMinimumHeight(74)
+        self.number = QLabel("–")
+        self.number.setObjectName("tileNumber")
+        self.number.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption = QLabel(TILE_LABELS[tile])
+        self.caption.setObjectName("tileCaption")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sub = QLabel("")
+        self.sub.setObjectName("tileSub")
+        self.sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for w in (self.number, self.caption, self.sub):
+            w.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(0)
+        lay.addWidget(self.number)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.sub)
+
+    def set_value(self, n: int, sub: str = "") -> None:
+        self.number.setText(str(n))
+        self.sub.setText(sub)
+        level = "ok" if self.tile == Tile.UP_TO_DATE else ""
+        if n and self.tile in RED_TILES:
+            level = "red"
+        elif n and self.tile in AMBER_TILES:
+            level = "amber"
+        self.setProperty("level", level)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        for w in (self.number, self.caption, self.sub):
+            w.style().unpolish(w)
+            w.style().polish(w)
+
+
+def _compute(path: str, f: ComplianceFilter, record_today: bool) -> Dashboard:
+    """Pool thread: its own connection, closed before returning."""
+    from db.database import open_database
+
+    db = open_database(Path(path), migrate=False)
+    try:
+        if record_today:
+            db_compliance.record_urgent_seen(db)
+            db_compliance.record_daily(db)
+        return db_compliance.dashboard(db, f)
+    finally:
+        db.conn.close()
+
+
+class DashboardView(QWidget):
+    #: host ids and a label: show these hosts in the inventory
+    hosts_requested = Signal(list, str)
+    #: classification or "" and group or None: show the update list
+    updates_requested = Signal(str, object, str)
+    #: a package name, KB, advisory or CVE: open the per-update view
+    update_requested = Signal(str)
+    report_requested = Signal()
+    refreshed = Signal()
+
+    def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.db = db
+        self.db_path = db_compliance.database_file(db)
+        self.data: Dashboard | None = None
+        self._generation = 0
+        self._record_today = True
+        self._pending_refresh = False
+        self.busy = False
+
+        self.group_combo = QComboBox()
+        self.group_combo.setObjectName("dashGroup")
+        self.group_combo.addItem(ALL, None)
+        self.ring_combo = self._combo("dashRing", [str(r) for r in Ring])
+        self.os_combo = self._combo("dashOs", [*OS_FAMILIES, OS_FAMILY_OTHER, OS_FAMILY_UNKNOWN])
+        self.crit_combo = self._combo("dashCriticality", [str(c) for c in Criticality])
+        self.stale_spin = QSpinBox()
+        self.stale_spin.setObjectName("staleDays")
+        self.stale_spin.setRange(1, 365)
+        self.stale_spin.setSuffix(" days")
+        self.stale_spin.setValue(db_compliance.stale_days(db))
+        self.stale_spin.setToolTip("A host counts as not scanned recently after this many days without a scan.")
+        self.report_button = QPushButton("Report…")
+        self.report_button.setObjectName("dashReport")
+        self.report_button.clicked.connect(self.report_requested)
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("hintText")
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        for label, w in (
+            ("Group", self.group_combo),
+            ("Ring", self.ring_combo),
+            ("OS", self.os_combo),
+            ("Criticality", self.crit_combo),
+            ("Stale after", self.stale_spin),
+        ):
+            bar.addWidget(QLabel(label))
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.status_label)
+        bar.addWidget(self.report_button)
+        for combo in (self.group_combo, self.ring_combo, self.os_combo, self.crit_combo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.setMinimumWidth(110)
+            combo.currentIndexChanged.connect(self.refresh)
+        self.stale_spin.editingFinished.connect(self._stale_changed)
+
+        self.tiles: dict[Tile, TileButton] = {}
+        grid = QGridLayout()
+        grid.setSpacing(8)
+        for i, t in enumerate(TILES):
+            b = TileButton(t)
+            b.clicked.connect(lambda _=False, t=t: self.open_tile(t))
+            self.tiles[t] = b
+            grid.addWidget(b, i // 5, i % 5)
+
+        self.class_view = self._chart_view("chartClasses")
+        self.group_view = self._chart_view("chartGroups")
+        self.trend_view = self._chart_view("chartTrend")
+        self._group_names: list[str] = []
+
+        self.oldest_label = QLabel("")
+        self.oldest_label.setObjectName("oldestUrgent")
+        self.oldest_label.setWordWrap(True)
+        self.oldest_label.setTextFormat(Qt.TextFormat.RichText)
+        self.oldest_label.linkActivated.connect(self.update_requested)
+        self.kev_list = QListWidget()
+        self.kev_list.setObjectName("kevDue")
+        self.kev_list.itemActivated.connect(self._kev_clicked)
+        self.kev_list.itemClicked.connect(self._kev_clicked)
+        self.kev_title = QLabel("KEV due dates")
+        self.kev_title.setObjectName("sectionTitle")
+        side = QVBoxLayout()
+        t1 = QLabel("Oldest unpatched urgent update")
+        t1.setObjectName("sectionTitle")
+        side.addWidget(t1)
+        side.addWidget(self.oldest_label)
+        side.addSpacing(8)
+        side.addWidget(self.kev_title)
+        side.addWidget(self.kev_list, 1)
+        side_box = QFrame()
+        side_box.setObjectName("dashSide")
+        side_box.setLayout(side)
+        side_box.setMinimumWidth(260)
+
+        charts = QHBoxLayout()
+        charts.setSpacing(8)
+        charts.addWidget(self.class_view, 1)
+        charts.addWidget(self.group_view, 1)
+        lower = QHBoxLayout()
+        lower.setSpacing(8)
+        lower.addWidget(self.trend_view, 2)
+        lower.addWidget(side_box, 1)
+
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        col.setContentsMargins(10, 8, 10, 8)
+        col.setSpacing(8)
+        col.addLayout(bar)
+        col.addLayout(grid)
+        col.addLayout(charts, 1)
+        col.addLayout(lower, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        self.setStyleSheet(DASHBOARD_QSS)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)
+        self._debounce.timeout.connect(self._start)
+
+    # -- building -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _combo(name: str, values: list[str]) -> QComboBox:
+        c = QComboBox()
+        c.setObjectName(name)
+        c.addItem(ALL, None)
+        for v in values:
+            c.addItem(v, v)
+        return c
+
+    @staticmethod
+    def _chart_view(name: str) -> QChartView:
+        v = QChartView()
+        v.setObjectName(name)
+        v.setRenderHint(QPainter.RenderHint.Antialiasing)
+        v.setMinimumHeight(240)
+        return v
+
+    # -- data -------------------------------------------------------------------------------------
+
+    def current_filter(self) -> ComplianceFilter:
+        return ComplianceFilter(
+            group=self.group_combo.currentData(),
+            ring=self.ring_combo.currentData(),
+            os_family=self.os_combo.currentData(),
+            criticality=self.crit_combo.currentData(),
+        )
+
+    @Slot()
+    def refresh(self) -> None:
+        """Recompute soon (several triggers in a row cost one query run)."""
+        self._debounce.start()
+
+    def refresh_now(self) -> None:
+        """Synchronous refresh on the main thread's connection (tests, screenshots)."""
+        self._generation += 1
+        self._show(self._generation, db_compliance.dashboard(self.db, self.current_filter()))
+
+    @Slot()
+    def _start(self) -> None:
+        if self.busy:
+            self._pending_refresh = True
+            return
+        self._generation += 1
+        gen = self._generation
+        f = self.current_filter()
+        record, self._record_today = self._record_today, False
+        self.busy = True
+        self.status_label.setText("Updating…")
+        if not self.db_path:  # an in-memory database has no second connection
+            self._show(gen, db_compliance.dashboard(self.db, f))
+            return
+        path = self.db_path
+        submit(self, lambda: _compute(path, f, record), lambda d: self._show(gen, d), self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.busy = False
+        logger.warning("dashboard not refreshed: %s", exc)
+        self.status_label.setText(f"Not refreshed: {exc}")
+
+    def _show(self, gen: int, data: Dashboard) -> None:
+        self.busy = False
+        if self._pending_refresh:
+            self._pending_refresh = False
+            self._debounce.start()
+        if gen != self._generation:
+            return  # a newer filter was chosen meanwhile
+        self.data = data
+        self._sync_groups(data.groups)
+        s = data.summary
+        for t, b in self.tiles.items():
+            sub = ""
+            if t == Tile.URGENT:
+                sub = f"{s.urgent_updates} updates"
+            elif t == Tile.IMPORTANT:
+                sub = f"{s.important_updates} updates"
+            elif t == Tile.NONCRITICAL:
+                sub = f"{s.noncritical_updates} updates"
+            elif t == Tile.UP_TO_DATE:
+                sub = f"{s.compliance_percent:.0f}% compliant"
+            elif t == Tile.STALE:
+                sub = f"> {s.stale_days} days"
+            b.set_value(s[t], sub)
+        self._set_charts(data)
+        self._set_side(data)
+        self.status_label.setText("")
+        self.refreshed.emit()
+
+    def _sync_groups(self, groups: tuple[str, ...]) -> None:
+        have = [self.group_combo.itemData(i) for i in range(1, self.group_combo.count())]
+        if have == [*groups, ""]:
+            return
+        current = self.group_combo.currentData()
+        self.group_combo.blockSignals(True)
+        self.group_combo.clear()
+        self.group_combo.addItem(ALL, None)
+        for g in groups:
+            self.group_combo.addItem(g, g)
+        self.group_combo.addItem("(no group)", "")
+        idx = self.group_combo.findData(current) if current is not None else 0
+        self.group_combo.setCurrentIndex(max(idx, 0))
+        self.group_combo.blockSignals(False)
+
+    def _set_charts(self, data: Dashboard) -> None:
+        chart, pie = classification_chart(data.summary)
+        for sl in pie.slices():
+            sl.setLabelVisible(sl.value() > 0)
+            sl.setLabel(sl.label())
+        pie.clicked.connect(self._slice_clicked)
+        pie.hovered.connect(lambda sl, on: sl.setExploded(on))
+        self._replace(self.class_view, chart)
+        gchart, bars, names = group_chart(data.by_group)
+        self._group_names = names
+        bars.clicked.connect(self._bar_clicked)
+        self._replace(self.group_view, gchart)
+        tchart, line = trend_chart(data.history)
+        line.clicked.connect(self._trend_clicked)
+        self._replace(self.trend_view, tchart)
+
+    @staticmethod
+    def _replace(view: QChartView, chart: QChart) -> None:
+        old = view.chart()
+        view.setChart(chart)
+        if old is not None:
+            old.deleteLater()
+
+    def _set_side(self, data: Dashboard) -> None:
+        o = data.oldest_urgent
+        if o is None:
+            self.oldest_label.setText("No urgent update is pending in this scope.")
+        else:
+            since = o.first_seen[:10]
+            self.oldest_label.setText(
+                f'<a href="{_attr(o.name)}"><b>{_html(o.name)}</b></a> ({_html(o.manager)}) on '
+                f"<b>{_html(o.host)}</b>, pending since {since}."
+            )
+        self.kev_list.clear()
+        if not data.kev_available:
+            self.kev_title.setText("KEV due dates")
+            item = QListWidgetItem("No KEV catalog imported (patchdesk advisories import).")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.kev_list.addItem(item)
+            return
+        self.kev_title.setText("KEV due dates (past or within 14 days)")
+        if not data.kev_due:
+            item = QListWidgetItem("Nothing pending has a KEV due date close or past.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.kev_list.addItem(item)
+        from datetime import UTC, datetime
+
+        today = datetime.now(UTC).date().isoformat()
+        for k in data.kev_due:
+            state = "OVERDUE" if k.due_date < today else "due"
+            item = QListWidgetItem(f"{state} {k.due_date}  {k.cve} — {k.hosts} host(s): {', '.join(k.packages)}")
+            item.setData(Qt.ItemDataRole.UserRole, k.cve)
+            item.setToolTip(k.name)
+            if k.due_date < today:
+                item.setForeground(Qt.GlobalColor.darkRed)
+            self.kev_list.addItem(item)
+
+    # -- clicks -----------------------------------------------------------------------------------
+
+    def open_tile(self, tile: Tile) -> None:
+        """Emit the hosts behind ``tile`` (computed on the main connection: a host-table query)."""
+        f = self.current_filter()
+        ids = db_compliance.host_ids(self.db, tile, f, days=self.stale_spin.value())
+        label = TILE_LABELS[tile] + ("" if f == ComplianceFilter() else f" ({f.describe()})")
+        self.hosts_requested.emit(ids, label)
+
+    @Slot(QPieSlice)
+    def _slice_clicked(self, sl: QPieSlice) -> None:
+        cls = str(sl.property("classification") or "")
+        self.updates_requested.emit(cls, self.current_filter().group, f"{CLASS_LABELS.get(cls, cls)} updates")
+
+    @Slot(int, QBarSet)
+    def _bar_clicked(self, index: int, barset: QBarSet) -> None:
+        if not 0 <= index < len(self._group_names):
+            return
+        group = self._group_names[index]
+        cls = str(barset.property("classification") or "")
+        self.updates_requested.emit(cls, group, f"{CLASS_LABELS.get(cls, cls)} updates in {group or '(no group)'}")
+
+    @Slot(QPointF)
+    def _trend_clicked(self, _point: QPointF) -> None:
+        self.open_tile(Tile.UP_TO_DATE)
+
+    @Slot(QListWidgetItem)
+    def _kev_clicked(self, item: QListWidgetItem) -> None:
+        cve = item.data(Qt.ItemDataRole.UserRole)
+        if cve:
+            self.update_requested.emit(str(cve))
+
+    @Slot()
+    def _stale_changed(self) -> None:
+        days = self.stale_spin.value()
+        if days != db_compliance.stale_days(self.db):
+            db_compliance.set_stale_days(self.db, days)
+            from app import audit
+
+            audit.record(self.db, audit.SETTINGS_CHANGED, "compliance.stale_days", {"value": days})
+            self.refresh()
+
+
+def _html(text: str) -> str:
+    from html import escape
+
+    return escape(text)
+
+
+def _attr(text: str) -> str:
+    from html import escape
+
+    return escape(text, quote=True)
