@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import logging
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -235,7 +234,13 @@ def send_email(settings: EmailSettings, alerts: Sequence[Alert], password: str |
         ) from exc
     except smtplib.SMTPAuthenticationError as exc:
         raise EmailError(f"The mail server refused the login of {settings.user!r}.") from exc
-    except (TimeoutError, socket.timeout) as exc:
+    except smtplib.SMTPServerDisconnected as exc:
+        if "timed out" not in str(exc):
+            raise EmailError(f"The mail server {settings.host}:{settings.port} closed the connection.") from exc
+        raise EmailError(
+            f"The mail server {settings.host}:{settings.port} did not answer within {settings.timeout:g} s."
+        ) from exc
+    except TimeoutError as exc:
         raise EmailError(
             f"The mail server {settings.host}:{settings.port} did not answer within {settings.timeout:g} s."
         ) from exc

@@ -1,0 +1,110 @@
+"""The audit log: hash chain, tamper detection naming the entry, no secrets, syslog forwarding."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from app import audit
+from db import audit as db_audit
+from db import policy as db_policy
+
+
+def _fill(db, n: int = 5) -> None:  # type: ignore[no-untyped-def]
+    for i in range(n):
+        audit.record(db, audit.HOST_ADDED, f"web{i:02d}", {"address": f"10.0.0.{i}"})
+
+
+def test_chain_links_every_entry(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db)
+    entries = list(reversed(audit.entries(db)))
+    assert [e.id for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0].prev_hash == db_audit.GENESIS
+    for a, b in zip(entries, entries[1:], strict=False):
+        assert b.prev_hash == a.hash
+    assert entries[0].actor  # the OS user
+    check = audit.verify(db)
+    assert check.ok and check.entries == 5
+
+
+def test_edit_is_named(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db)
+    db.execute("UPDATE audit_log SET target = 'evil' WHERE id = 3")
+    check = audit.verify(db)
+    assert not check.ok and check.broken_id == 3
+    assert "entry 3" in audit.describe(check)
+
+
+def test_edit_with_recomputed_hash_breaks_the_next_link(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db)
+    r = db.execute("SELECT at, actor, action, details, prev_hash FROM audit_log WHERE id = 2").fetchone()
+    forged = db_audit.entry_hash(r[4], 2, r[0], r[1], r[2], "other", r[3])
+    db.execute("UPDATE audit_log SET target = 'other', hash = ? WHERE id = 2", [forged])
+    check = audit.verify(db)
+    assert not check.ok and check.broken_id == 3
+
+
+def test_deletion_in_the_middle_and_at_the_end(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db)
+    db.execute("DELETE FROM audit_log WHERE id = 2")
+    check = audit.verify(db)
+    assert not check.ok and check.broken_id == 3 and "missing" in check.reason
+    db.execute("DELETE FROM audit_log")
+    _fill(db, 3)  # ids continue (AUTOINCREMENT): 6, 7, 8
+    assert not audit.verify(db).ok
+
+
+def test_deleting_the_newest_entry_is_caught_by_the_head(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db)
+    db.execute("DELETE FROM audit_log WHERE id = 5")
+    check = audit.verify(db)
+    assert not check.ok and check.broken_id == 5
+
+
+def test_appends_after_a_failed_write_do_not_fork(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db, 2)
+    with pytest.raises(ValueError):
+        audit.record(db, audit.CREDENTIALS_CHANGED, "web01", {"password": "hunter2"})
+    audit.record(db, audit.CREDENTIALS_CHANGED, "web01", {"stored": ["login"]})
+    assert audit.verify(db).ok
+    assert "hunter2" not in str([e.as_json() for e in audit.entries(db)])
+
+
+def test_syslog_forwarding(db) -> None:  # type: ignore[no-untyped-def]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    try:
+        port = sock.getsockname()[1]
+        db_policy.set_setting(db, audit.SYSLOG_SETTING, f"127.0.0.1:{port}")
+        entry = audit.record(db, audit.HOST_KEY_ACCEPTED, "web01", {"fingerprint": "SHA256:abc"})
+        data = sock.recv(65536).decode()
+    finally:
+        sock.close()
+    assert "patchdesk-audit:" in data and '"host-key.accepted"' in data and entry.hash in data
+
+
+def test_prune_logs_is_never_silent(db) -> None:  # type: ignore[no-untyped-def]
+    from app.models import Host, JobKind
+    from db import hosts as db_hosts
+    from db import joblogs
+    from db import jobs as db_jobs
+
+    h = db_hosts.add_host(db, Host(name="a", address="1.1.1.1"))
+    job = db_jobs.create_job(db, JobKind.SCAN, [h])
+    with db.atomic():
+        db_jobs.add_log_lines(
+            db,
+            [
+                (job, h.id, "2000-01-01T00:00:00.000+00:00", "info", "old"),
+                (job, h.id, "2000-01-02T00:00:00.000+00:00", "error", "old too"),
+                (job, h.id, "2999-01-01T00:00:00.000+00:00", "info", "new"),
+            ],
+        )
+    assert audit.prune_logs(db) == 0  # no retention set: keep forever
+    joblogs.set_retention_days(db, 30)
+    assert audit.prune_logs(db) == 2
+    [entry] = audit.entries(db, action=audit.LOGS_PRUNED)
+    assert entry.details["lines"] == 2
+    assert [r.text for r in joblogs.search(db, joblogs.LogQuery())] == ["new"]
