@@ -92,8 +92,9 @@ _handlers: dict[str, logging.Handler] = {}
 
 
 def syslog_target(db: Database) -> str | None:
-    row = db.execute("SELECT value FROM settings WHERE key = ?", [SYSLOG_SETTING]).fetchone()
-    value = str(row[0]).strip() if row else ""
+    from db import policy as db_policy
+
+    value = (db_policy.get_setting(db, SYSLOG_SETTING) or "").strip()
     return value or None
 
 

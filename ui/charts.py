@@ -21,7 +21,7 @@ from PySide6.QtCharts import (
     QScatterSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QDateTime, QMargins, QRectF, QSize, Qt
+from PySide6.QtCore import QDateTime, QMargins, QRectF, QSize, Qt, QTimeZone
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
@@ -140,8 +140,8 @@ def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
         if first == last:
             first -= 86_400_000
         axis_x.setRange(
-            QDateTime.fromMSecsSinceEpoch(first, Qt.TimeSpec.UTC),
-            QDateTime.fromMSecsSinceEpoch(last, Qt.TimeSpec.UTC),
+            QDateTime.fromMSecsSinceEpoch(first, QTimeZone.utc()),
+            QDateTime.fromMSecsSinceEpoch(last, QTimeZone.utc()),
         )
         axis_x.setTickCount(min(7, max(2, len(points))))
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)

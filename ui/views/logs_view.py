@@ -152,7 +152,7 @@ class LogsView(QWidget):
         idx = self.job_combo.findData(job)
         self.job_combo.setCurrentIndex(max(idx, 0))
 
-    def query(self) -> LogQuery:
+    def current_query(self) -> LogQuery:
         def iso(edit: QDateTimeEdit) -> str:
             return edit.dateTime().toUTC().toPython().replace(tzinfo=UTC).isoformat(timespec="milliseconds")
 
@@ -176,7 +176,7 @@ class LogsView(QWidget):
             self._fetch(self.rows[-1].id)
 
     def _fetch(self, before: int | None) -> None:
-        q = self.query()
+        q = self.current_query()
         path, db = self.db_path, self.db
         self.busy += 1
         self.count_label.setText("Searching…")
@@ -216,7 +216,7 @@ class LogsView(QWidget):
         with path.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(["time_utc", "job", "job_kind", "host", "level", "text"])
-            for r in joblogs.iter_all(self.db, self.query()):
+            for r in joblogs.iter_all(self.db, self.current_query()):
                 text = r.text if r.text[:1] not in ("=", "+", "-", "@") else "'" + r.text
                 w.writerow([r.ts, r.job_id, r.job_kind, r.host, r.level, text])
                 n += 1
