@@ -33,7 +33,7 @@ S_STARTTLS = "alerts.email.starttls"
 S_USER = "alerts.email.user"
 S_FROM = "alerts.email.from"
 S_TO = "alerts.email.to"
-S_PASSWORD_REF = "alerts.email.password_ref"
+S_PASSWORD_REF = "alerts.email.password_ref"  # noqa: S105 (a setting name, not a password)
 S_TIMEOUT = "alerts.email.timeout"
 
 
@@ -101,7 +101,8 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
             Alert(
                 AlertKind.VERIFICATION_RED,
                 f"Patchdesk: verification red on {len(red)} host(s)",
-                f"Verification after {what} is red on {_names(red)}. Check the reasons and consider a rollback.",
+                f"Verification after {what} is red on {_names(red)}. "
+                "Check the reasons and consider a rollback.",
                 job_id,
                 tuple(red),
             )
@@ -236,7 +237,9 @@ def send_email(settings: EmailSettings, alerts: Sequence[Alert], password: str |
         raise EmailError(f"The mail server refused the login of {settings.user!r}.") from exc
     except smtplib.SMTPServerDisconnected as exc:
         if "timed out" not in str(exc):
-            raise EmailError(f"The mail server {settings.host}:{settings.port} closed the connection.") from exc
+            raise EmailError(
+                f"The mail server {settings.host}:{settings.port} closed the connection."
+            ) from exc
         raise EmailError(
             f"The mail server {settings.host}:{settings.port} did not answer within {settings.timeout:g} s."
         ) from exc

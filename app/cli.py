@@ -289,7 +289,9 @@ def _hosts(args: argparse.Namespace, out: TextIO) -> int:
 
         host = replace(host, credential_ref=refs.get("login"), sudo_ref=refs.get("sudo"))
         saved = db_hosts.add_host(db, host)
-        _audit_record(db, "host.added", saved.name, {"address": saved.address, "transport": str(saved.transport)})
+        _audit_record(
+            db, "host.added", saved.name, {"address": saved.address, "transport": str(saved.transport)}
+        )
         if refs:
             _audit_record(db, "credentials.changed", saved.name, {"stored": sorted(refs)})
         print(f"Added {saved.name} ({saved.address}).", file=out)
@@ -772,7 +774,9 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     scope = ComplianceFilter(
         group=args.group,
         ring=str(parse_choice(Ring, args.ring, "--ring")) if args.ring else None,
-        criticality=str(parse_choice(Criticality, args.criticality, "--criticality")) if args.criticality else None,
+        criticality=(
+            str(parse_choice(Criticality, args.criticality, "--criticality")) if args.criticality else None
+        ),
         os_family=args.os_family,
     )
     try:
@@ -800,7 +804,10 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         audit.record(
             db, audit.REPORT_EXPORTED, str(args.output), {"format": args.format, "scope": scope.describe()}
         )
-        print(f"Wrote the {args.format.upper()} report ({len(report.hosts)} hosts) to {args.output}.", file=sys.stderr)
+        print(
+            f"Wrote the {args.format.upper()} report ({len(report.hosts)} hosts) to {args.output}.",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -812,7 +819,12 @@ def _audit(args: argparse.Namespace, out: TextIO) -> int:
         check = audit.verify(db)
         if args.json:
             json.dump(
-                {"ok": check.ok, "entries": check.entries, "broken_id": check.broken_id, "reason": check.reason},
+                {
+                    "ok": check.ok,
+                    "entries": check.entries,
+                    "broken_id": check.broken_id,
+                    "reason": check.reason,
+                },
                 out,
                 indent=2,
             )

@@ -72,15 +72,21 @@ def canonical(entry_id: int, at: str, actor: str, action: str, target: str, deta
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def entry_hash(prev_hash: str, entry_id: int, at: str, actor: str, action: str, target: str, details_json: str) -> str:
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical(entry_id, at, actor, action, target, details_json)).hexdigest()
+def entry_hash(
+    prev_hash: str, entry_id: int, at: str, actor: str, action: str, target: str, details_json: str
+) -> str:
+    return hashlib.sha256(
+        prev_hash.encode("ascii") + canonical(entry_id, at, actor, action, target, details_json)
+    ).hexdigest()
 
 
 def append(
     db: Database, action: str, target: str, details: Mapping[str, Any], actor: str, *, retries: int = 5
 ) -> AuditEntry:
     """Append one entry at the end of the chain, in its own immediate transaction."""
-    details_json = json.dumps(dict(details), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    details_json = json.dumps(
+        dict(details), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     last_exc: Exception | None = None
     for _ in range(retries):
         own = not db.conn.in_transaction
@@ -121,7 +127,9 @@ def _entry(r: Mapping[str, Any]) -> AuditEntry:
         details = json.loads(r["details"])
     except ValueError:
         details = {"unparsed": r["details"]}
-    return AuditEntry(r["id"], r["at"], r["actor"], r["action"], r["target"], details, r["prev_hash"], r["hash"])
+    return AuditEntry(
+        r["id"], r["at"], r["actor"], r["action"], r["target"], details, r["prev_hash"], r["hash"]
+    )
 
 
 def entries(
@@ -133,7 +141,8 @@ def entries(
     since: str | None = None,
 ) -> list[AuditEntry]:
     """Newest first."""
-    where, params = ["1"], []
+    where: list[str] = ["1"]
+    params: list[object] = []
     if text:
         where.append("(target LIKE ? OR details LIKE ? OR actor LIKE ? OR action LIKE ?)")
         params += [f"%{text}%"] * 4
@@ -165,10 +174,19 @@ def verify(db: Database) -> ChainCheck:
             return ChainCheck(False, count, rid, f"entries 1..{rid - 1} are missing (deleted)")
         if r["prev_hash"] != expected_prev:
             return ChainCheck(
-                False, count, rid, f"its link to entry {rid - 1} does not match: entry {rid - 1} was changed or deleted"
+                False,
+                count,
+                rid,
+                f"its link to entry {rid - 1} does not match: entry {rid - 1} was changed or deleted",
             )
         digest = entry_hash(
-            r["prev_hash"], rid, str(r["at"]), str(r["actor"]), str(r["action"]), str(r["target"]), str(r["details"])
+            r["prev_hash"],
+            rid,
+            str(r["at"]),
+            str(r["actor"]),
+            str(r["action"]),
+            str(r["target"]),
+            str(r["details"]),
         )
         if digest != r["hash"]:
             return ChainCheck(False, count, rid, "its content does not match its hash: it was changed")
@@ -181,9 +199,14 @@ def verify(db: Database) -> ChainCheck:
             missing = int(head_id or 0)
             if missing > last_id:
                 return ChainCheck(
-                    False, count, missing, f"the newest entries {last_id + 1}..{missing} are missing (deleted)"
+                    False,
+                    count,
+                    missing,
+                    f"the newest entries {last_id + 1}..{missing} are missing (deleted)",
                 )
-            return ChainCheck(False, count, last_id or None, "the chain's end does not match the recorded head")
+            return ChainCheck(
+                False, count, last_id or None, "the chain's end does not match the recorded head"
+            )
     elif count:
         return ChainCheck(False, count, None, "the recorded head of the chain is missing")
     return ChainCheck(True, count)

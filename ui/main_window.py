@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import alerts as app_alerts
+from app import audit
 from app.errors import ConfigError, PatchdeskError
 from app.jobs.engine import JobHandle
 from app.jobs.events import (
@@ -40,8 +42,6 @@ from app.jobs.events import (
     VerificationRecorded,
 )
 from app.jobs.selection import rollback_request
-from app import alerts as app_alerts
-from app import audit
 from app.models import Host, HostStatus, JobState, StepState
 from db import changes as db_changes
 from db import hosts as db_hosts
@@ -53,11 +53,11 @@ from ui.dialogs.patch_dialog import PatchDialog, PatchRequest
 from ui.dialogs.rollback_dialog import RollbackDialog
 from ui.messages import confirm, show_error, show_known_error
 from ui.resources import app_icon, icon
+from ui.views.audit_view import AuditView
+from ui.views.dashboard import DashboardView
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
 from ui.views.job_panel import JobPanel
-from ui.views.audit_view import AuditView
-from ui.views.dashboard import DashboardView
 from ui.views.logs_view import LogsView
 from ui.views.update_view import UpdateView
 from ui.workers import submit
@@ -231,7 +231,11 @@ class MainWindow(QMainWindow):
             "Cancel job", "cancel", self.cancel_job, None, "Cancel the running job"
         )
         self.report_action = self._action(
-            "Report…", None, self.export_report_dialog, "Ctrl+R", "Export a compliance report (PDF, HTML, CSV, JSON)"
+            "Report…",
+            None,
+            self.export_report_dialog,
+            "Ctrl+R",
+            "Export a compliance report (PDF, HTML, CSV, JSON)",
         )
         self.dashboard_action = QAction("Dashboard", self)
         self.dashboard_action.setShortcut(QKeySequence("Ctrl+1"))
@@ -751,7 +755,12 @@ class MainWindow(QMainWindow):
         def trust() -> None:
             for o in offers:
                 db_hosts.trust_host_key(self.db, o.host_key())
-                audit.record(self.db, audit.HOST_KEY_ACCEPTED, o.host.name, {"fingerprint": o.fingerprint, "first_contact": True})
+                audit.record(
+                    self.db,
+                    audit.HOST_KEY_ACCEPTED,
+                    o.host.name,
+                    {"fingerprint": o.fingerprint, "first_contact": True},
+                )
                 assert o.host.id is not None
                 self._rescan[o.host.id] = o.host
             logger.info("trusted first-contact host keys of %s", ", ".join(o.host.name for o in offers))
@@ -787,7 +796,8 @@ class MainWindow(QMainWindow):
 
     def _sync_job_panel(self) -> None:
         """The job panel belongs to the inventory; elsewhere it shows only while a job runs."""
-        self.job_panel.setVisible(self.tabs.currentWidget() is self.inventory_tab or self.job_panel.is_running())
+        on_inventory = self.tabs.currentWidget() is self.inventory_tab
+        self.job_panel.setVisible(on_inventory or self.job_panel.is_running())
 
     @Slot(int)
     def _tab_changed(self, index: int) -> None:
@@ -810,7 +820,10 @@ class MainWindow(QMainWindow):
     @Slot(str, object, str)
     def show_updates(self, classification: str, group: object, label: str) -> None:
         self.updates_view.show_list(
-            classification or None, group if isinstance(group, str) else None, label, self.dashboard.current_filter()
+            classification or None,
+            group if isinstance(group, str) else None,
+            label,
+            self.dashboard.current_filter(),
         )
         self.tabs.setCurrentWidget(self.updates_view)
 

@@ -202,7 +202,8 @@ class Recorder:
                         )
                     elif isinstance(ev, JobStateChanged):
                         db_jobs.set_job_state(db, ev.job_id, ev.state)
-                        if ev.state not in (JobState.QUEUED, JobState.RUNNING) and self._kind(ev.job_id) in _COMPLIANCE_KINDS:
+                        ended = ev.state not in (JobState.QUEUED, JobState.RUNNING)
+                        if ended and self._kind(ev.job_id) in _COMPLIANCE_KINDS:
                             # the dashboard's trend and "urgent update appeared" alerts read this
                             db_compliance.after_job(db, ev.job_id)
                 if logs:

@@ -131,7 +131,8 @@ def tiles_html(report: Report) -> str:
     for t in REPORT_TILES:
         n = report.summary[t]
         cells.append(
-            f'<td title="{escape(TILE_HELP[t])}"><div class="tile-n" style="color:{_tile_colour(t, n)}">{n}</div>'
+            f'<td title="{escape(TILE_HELP[t])}">'
+            f'<div class="tile-n" style="color:{_tile_colour(t, n)}">{n}</div>'
             f'<div class="tile-l">{escape(TILE_LABELS[t])}</div></td>'
         )
     s = report.summary
@@ -171,7 +172,8 @@ def hosts_table_html(report: Report) -> str:
         rows.append(
             "<tr>"
             f"<td>{escape(h.name)}</td><td>{escape(h.group)}</td><td>{escape(h.ring)}</td>"
-            f"<td>{escape(h.os[:26])}</td><td>{escape(h.status)}{', job failed' if h.failed_last_job else ''}</td>"
+            f"<td>{escape(h.os[:26])}</td>"
+            f"<td>{escape(h.status)}{', job failed' if h.failed_last_job else ''}</td>"
             f"<td>{escape((h.last_scan or '')[:10])}</td>"
             f'<td class="num{" urgent" if h.urgent else ""}">{h.urgent}</td>'
             f'<td class="num">{h.important}</td><td class="num">{h.noncritical}</td>'
@@ -216,7 +218,8 @@ def svg_trend_chart(report: Report, width: int = 520, height: int = 160) -> str:
     axis = (
         f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#999"/>'
         f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y0 + h}" stroke="#999"/>'
-        f'<text x="0" y="{y0 + 8}" font-size="10">100%</text><text x="12" y="{y0 + h}" font-size="10">0%</text>'
+        f'<text x="0" y="{y0 + 8}" font-size="10">100%</text>'
+        f'<text x="12" y="{y0 + h}" font-size="10">0%</text>'
         f'<text x="{x0}" y="{height - 4}" font-size="10">{escape(pts[0].day)}</text>'
         f'<text x="{x0 + w - 60}" y="{height - 4}" font-size="10">{escape(pts[-1].day)}</text>'
     )
@@ -237,7 +240,8 @@ def html_document(report: Report, charts: Mapping[str, str] | None = None) -> st
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         f"<title>{escape(report.title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{escape(report.title)}</h1>"
-        f'<div class="meta">Scope: {escape(report.scope.describe())} · as of {escape(report.as_of)} ({state}) · '
+        f'<div class="meta">Scope: {escape(report.scope.describe())} · '
+        f"as of {escape(report.as_of)} ({state}) · "
         f"generated {escape(report.generated_at)} by Patchdesk</div>"
         f"<h2>Summary</h2>{tiles_html(report)}{chart_html}"
         f"<h2>Hosts ({len(report.hosts)})</h2>{hosts_table_html(report)}"

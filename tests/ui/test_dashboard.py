@@ -4,8 +4,8 @@ open update lists, the per-update view, logs, audit and the Report… action (py
 from __future__ import annotations
 
 import csv
-import subprocess
 import shutil
+import subprocess
 
 import pytest
 from PySide6.QtCore import Qt
@@ -64,9 +64,12 @@ def test_clicking_a_tile_filters_the_inventory(qtbot, w, db) -> None:  # type: i
     # a filter on the dashboard narrows both the numbers and the list behind a tile
     w.tabs.setCurrentWidget(w.dashboard)
     w.dashboard.group_combo.setCurrentIndex(w.dashboard.group_combo.findData("web"))
-    qtbot.waitUntil(lambda: w.dashboard.data is not None and w.dashboard.data.filter.group == "web", timeout=10000)
+    qtbot.waitUntil(
+        lambda: w.dashboard.data is not None and w.dashboard.data.filter.group == "web", timeout=10000
+    )
     web_unreachable = {
-        h for (h,) in db.execute(
+        h
+        for (h,) in db.execute(
             "SELECT h.name FROM hosts h JOIN groups g ON g.id = h.group_id WHERE g.name = 'web' "
             "AND h.last_status = 'unreachable'"
         )
@@ -81,9 +84,13 @@ def test_chart_segments_open_update_lists(qtbot, w, db) -> None:  # type: ignore
     urgent_slice = next(sl for sl in pie.slices() if sl.property("classification") == "urgent")
     urgent_slice.clicked.emit()
     assert w.tabs.currentWidget() is w.updates_view
-    qtbot.waitUntil(lambda: w.updates_view.busy == 0 and w.updates_view.list_model.rowCount() > 0, timeout=10000)
+    qtbot.waitUntil(
+        lambda: w.updates_view.busy == 0 and w.updates_view.list_model.rowCount() > 0, timeout=10000
+    )
     names = {r[0] for r in w.updates_view.list_model.rows}
-    expected = {n for (n,) in db.execute("SELECT DISTINCT name FROM pending_updates WHERE classification = 'urgent'")}
+    expected = {
+        n for (n,) in db.execute("SELECT DISTINCT name FROM pending_updates WHERE classification = 'urgent'")
+    }
     assert names == expected
     # a group bar segment: that class in that group
     bars = w.dashboard.group_view.chart().series()[0]
@@ -93,11 +100,15 @@ def test_chart_segments_open_update_lists(qtbot, w, db) -> None:  # type: ignore
     qtbot.waitUntil(lambda: group in w.updates_view.title.text(), timeout=10000)
     qtbot.waitUntil(lambda: w.updates_view.busy == 0, timeout=10000)
     hosts_in_group = sum(r[3] for r in w.updates_view.list_model.rows)
-    assert hosts_in_group == db.execute(
-        "SELECT count(*) FROM pending_updates p JOIN hosts h ON h.id = p.host_id JOIN groups g ON g.id = h.group_id "
-        "WHERE g.name = ? AND p.classification = 'important'",
-        [group],
-    ).fetchone()[0]
+    assert (
+        hosts_in_group
+        == db.execute(
+            "SELECT count(*) FROM pending_updates p JOIN hosts h ON h.id = p.host_id "
+            "JOIN groups g ON g.id = h.group_id "
+            "WHERE g.name = ? AND p.classification = 'important'",
+            [group],
+        ).fetchone()[0]
+    )
 
 
 def test_per_update_view(qtbot, w, db) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +149,9 @@ def test_report_action_writes_a_pdf(w, tmp_path) -> None:  # type: ignore[no-unt
     w.export_report(str(out), "pdf")
     assert out.read_bytes()[:5] == b"%PDF-"
     if shutil.which("pdftoppm"):
-        subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(out), str(tmp_path / "p")], check=True)
+        subprocess.run(
+            ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(out), str(tmp_path / "p")], check=True
+        )
         assert list(tmp_path.glob("p*.png"))
     w.export_report(str(tmp_path / "r.html"), "html")
     assert "<svg" in (tmp_path / "r.html").read_text()
@@ -150,4 +163,7 @@ def test_alerts_show_in_the_tray_or_status_bar(w, db) -> None:  # type: ignore[n
     found = alerts.job_alerts(db, 1)
     for a in found:
         w.notify(a)
-    assert [a.kind for a in w.alerts_shown] == [alerts.AlertKind.JOB_FAILED, alerts.AlertKind.VERIFICATION_RED]
+    assert [a.kind for a in w.alerts_shown] == [
+        alerts.AlertKind.JOB_FAILED,
+        alerts.AlertKind.VERIFICATION_RED,
+    ]

@@ -101,7 +101,7 @@ class TileButton(QPushButton):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip(TILE_HELP[tile] + "\nClick to show these hosts in the inventory.")
         self.setMinimumHeight(74)
-        self.number = QLabel("–")
+        self.number = QLabel("-")
         self.number.setObjectName("tileNumber")
         self.number.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption = QLabel(TILE_LABELS[tile])
@@ -180,7 +180,9 @@ class DashboardView(QWidget):
         self.stale_spin.setRange(1, 365)
         self.stale_spin.setSuffix(" days")
         self.stale_spin.setValue(db_compliance.stale_days(db))
-        self.stale_spin.setToolTip("A host counts as not scanned recently after this many days without a scan.")
+        self.stale_spin.setToolTip(
+            "A host counts as not scanned recently after this many days without a scan."
+        )
         self.report_button = QPushButton("Report…")
         self.report_button.setObjectName("dashReport")
         self.report_button.clicked.connect(self.report_requested)
@@ -429,7 +431,9 @@ class DashboardView(QWidget):
         today = datetime.now(UTC).date().isoformat()
         for k in data.kev_due:
             state = "OVERDUE" if k.due_date < today else "due"
-            item = QListWidgetItem(f"{state} {k.due_date}  {k.cve} — {k.hosts} host(s): {', '.join(k.packages)}")
+            item = QListWidgetItem(
+                f"{state} {k.due_date}  {k.cve} — {k.hosts} host(s): {', '.join(k.packages)}"
+            )
             item.setData(Qt.ItemDataRole.UserRole, k.cve)
             item.setToolTip(k.name)
             if k.due_date < today:
@@ -456,7 +460,9 @@ class DashboardView(QWidget):
             return
         group = self._group_names[index]
         cls = str(barset.property("classification") or "")
-        self.updates_requested.emit(cls, group, f"{CLASS_LABELS.get(cls, cls)} updates in {group or '(no group)'}")
+        self.updates_requested.emit(
+            cls, group, f"{CLASS_LABELS.get(cls, cls)} updates in {group or '(no group)'}"
+        )
 
     @Slot(QPointF)
     def _trend_clicked(self, _point: QPointF) -> None:

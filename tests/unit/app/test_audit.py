@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 
 import pytest
@@ -21,7 +22,7 @@ def test_chain_links_every_entry(db) -> None:  # type: ignore[no-untyped-def]
     entries = list(reversed(audit.entries(db)))
     assert [e.id for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev_hash == db_audit.GENESIS
-    for a, b in zip(entries, entries[1:], strict=False):
+    for a, b in itertools.pairwise(entries):
         assert b.prev_hash == a.hash
     assert entries[0].actor  # the OS user
     check = audit.verify(db)
