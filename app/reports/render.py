@@ -180,7 +180,8 @@ def hosts_table_html(report: Report) -> str:
             f"<td>{'yes' if h.reboot_required else ''}</td><td>{'yes' if h.up_to_date else 'no'}</td>"
             "</tr>"
         )
-    return f'<table class="hosts"><tr>{head}</tr>{"".join(rows)}</table>'
+    # <thead>: the PDF repeats the header row on every page
+    return f'<table class="hosts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def svg_classification_chart(report: Report, width: int = 420, height: int = 150) -> str:
