@@ -21,8 +21,8 @@ from app.reports.model import (
     OS_FAMILY_UNKNOWN,
     STALE_DAYS_SETTING,
     ComplianceFilter,
-    Dashboard,
     DailyPoint,
+    Dashboard,
     GroupPending,
     HostRow,
     KevDue,
@@ -311,7 +311,12 @@ def record_urgent_seen(
 
 def after_job(db: Database, job_id: int) -> None:
     """The recorder's hook when a scan, patch or rollback job ends: first sightings, then today's point."""
-    ids = [int(r[0]) for r in db.execute("SELECT host_id FROM job_hosts WHERE job_id = ? AND host_id IS NOT NULL", [job_id])]
+    ids = [
+        int(r[0])
+        for r in db.execute(
+            "SELECT host_id FROM job_hosts WHERE job_id = ? AND host_id IS NOT NULL", [job_id]
+        )
+    ]
     record_urgent_seen(db, host_ids=ids, job_id=job_id)
     record_daily(db)
 
@@ -381,7 +386,11 @@ def kev_due(
     )
     return [
         KevDue(
-            r["cve"], r["due_date"], r["name"], int(r["hosts"]), tuple(sorted((r["packages"] or "").split(",")))
+            r["cve"],
+            r["due_date"],
+            r["name"],
+            int(r["hosts"]),
+            tuple(sorted((r["packages"] or "").split(","))),
         )
         for r in db.query(sql, params)
     ]
@@ -437,7 +446,10 @@ def updates_list(
         "ORDER BY CASE p.classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1 ELSE 2 END, "
         "hosts DESC, p.name LIMIT :limit"
     )
-    return [UpdateSummary(r["manager"], r["name"], r["classification"], int(r["hosts"])) for r in db.query(sql, params)]
+    return [
+        UpdateSummary(r["manager"], r["name"], r["classification"], int(r["hosts"]))
+        for r in db.query(sql, params)
+    ]
 
 
 def _json_has(column: str) -> str:
@@ -450,7 +462,13 @@ def update_status(db: Database, spec: str) -> UpdateStatus:
     params: dict[str, Any] = {"spec": spec}
     need = [
         UpdateHost(
-            r["host_id"], r["host"], r["installed"], r["available"], r["classification"], None, r["finished_at"],
+            r["host_id"],
+            r["host"],
+            r["installed"],
+            r["available"],
+            r["classification"],
+            None,
+            r["finished_at"],
             r["name"],
         )
         for r in db.query(
@@ -465,7 +483,16 @@ def update_status(db: Database, spec: str) -> UpdateStatus:
     name_params: dict[str, Any] = {f"n{i}": n for i, n in enumerate(sorted(names))}
     name_in = ", ".join(f":n{i}" for i in range(len(names)))
     have = [
-        UpdateHost(r["host_id"], r["host"], r["from_version"], r["to_version"], "", r["job_id"], r["recorded_at"], r["name"])
+        UpdateHost(
+            r["host_id"],
+            r["host"],
+            r["from_version"],
+            r["to_version"],
+            "",
+            r["job_id"],
+            r["recorded_at"],
+            r["name"],
+        )
         for r in db.query(
             "SELECT c.host_id, h.name AS host, c.name, c.from_version, c.to_version, c.job_id, c.recorded_at "
             "FROM changes c JOIN hosts h ON h.id = c.host_id "
@@ -517,7 +544,10 @@ def database_file(db: Database) -> str | None:
 def hosts_named(db: Database, ids: Sequence[int]) -> list[str]:
     if not ids:
         return []
-    return [r[0] for r in db.execute(f"SELECT name FROM hosts WHERE id IN ({', '.join('?' * len(ids))})", list(ids))]
+    return [
+        r[0]
+        for r in db.execute(f"SELECT name FROM hosts WHERE id IN ({', '.join('?' * len(ids))})", list(ids))
+    ]
 
 
 def _daily_where(f: ComplianceFilter, day: str, params: dict[str, Any]) -> str:

@@ -120,7 +120,10 @@ def set_retention_days(db: Database, days: int | None) -> None:
 
 def job_ids(db: Database, limit: int = 500) -> list[tuple[int, str, str]]:
     """Recent jobs (id, kind, created_at) for the Logs view's job filter."""
-    return [(int(r[0]), str(r[1]), str(r[2])) for r in db.execute("SELECT id, kind, created_at FROM jobs ORDER BY id DESC LIMIT ?", [limit])]
+    return [
+        (int(r[0]), str(r[1]), str(r[2]))
+        for r in db.execute("SELECT id, kind, created_at FROM jobs ORDER BY id DESC LIMIT ?", [limit])
+    ]
 
 
 def host_names(db: Database) -> list[str]:

@@ -168,7 +168,9 @@ def render_chart(chart: QChart, size: QSize, scale: float = 2.0) -> QImage:
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-    scene.render(painter, QRectF(0, 0, image.width(), image.height()), QRectF(0, 0, size.width(), size.height()))
+    scene.render(
+        painter, QRectF(0, 0, image.width(), image.height()), QRectF(0, 0, size.width(), size.height())
+    )
     painter.end()
     scene.removeItem(chart)
     return image

@@ -58,7 +58,9 @@ def test_pdf_pages_show_tiles_chart_and_table(fleet_path: Path, tmp_path: Path) 
     from PySide6.QtGui import QImage
 
     img = QImage(str(pages[0]))
-    colours = {img.pixelColor(x, y).name() for x in range(0, img.width(), 3) for y in range(0, img.height(), 3)}
+    colours = {
+        img.pixelColor(x, y).name() for x in range(0, img.width(), 3) for y in range(0, img.height(), 3)
+    }
     assert "#17803d" in colours or any(c.startswith("#1") and c != "#1d2330" for c in colours)
     assert len(colours) > 50  # a rendered chart, not just text
 

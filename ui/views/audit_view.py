@@ -50,7 +50,14 @@ class AuditView(QWidget):
         entries = audit.entries(self.db, limit=2000, text=self.filter_edit.text().strip() or None)
         self.model.set_rows(
             [
-                (e.id, e.at[:19].replace("T", " "), e.actor, e.action, e.target, json.dumps(e.details, sort_keys=True))
+                (
+                    e.id,
+                    e.at[:19].replace("T", " "),
+                    e.actor,
+                    e.action,
+                    e.target,
+                    json.dumps(e.details, sort_keys=True),
+                )
                 for e in entries
             ]
         )
@@ -60,7 +67,9 @@ class AuditView(QWidget):
     def verify(self) -> bool:
         check = audit.verify(self.db)
         self.result_label.setText(("✔ " if check.ok else "✖ ") + audit.describe(check))
-        self.result_label.setStyleSheet("color: #17632f;" if check.ok else "color: #9b1c14; font-weight: bold;")
+        self.result_label.setStyleSheet(
+            "color: #17632f;" if check.ok else "color: #9b1c14; font-weight: bold;"
+        )
         return check.ok
 
     @Slot()

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC
 from pathlib import Path
 
-from PySide6.QtCore import QDateTime, Qt, Signal, Slot
+from PySide6.QtCore import QDateTime, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -180,19 +180,20 @@ class LogsView(QWidget):
         path, db = self.db_path, self.db
         self.busy += 1
         self.count_label.setText("Searching…")
-        submit(self, lambda: _search(path, db if path is None else None, q, before), self._loaded, self._failed)
+        submit(
+            self, lambda: _search(path, db if path is None else None, q, before), self._loaded, self._failed
+        )
 
     def _loaded(self, rows: list[LogRow]) -> None:
         self.busy -= 1
         self.rows += rows
         self.model.set_rows(
-            [
-                (_local(r.ts), f"#{r.job_id} {r.job_kind}", r.host, r.level, r.text)
-                for r in self.rows
-            ]
+            [(_local(r.ts), f"#{r.job_id} {r.job_kind}", r.host, r.level, r.text) for r in self.rows]
         )
         self.more_button.setEnabled(len(rows) == PAGE)
-        self.count_label.setText(f"{len(self.rows)} line(s){' (more available)' if len(rows) == PAGE else ''}")
+        self.count_label.setText(
+            f"{len(self.rows)} line(s){' (more available)' if len(rows) == PAGE else ''}"
+        )
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
         self.loaded.emit()
@@ -229,7 +230,9 @@ class LogsView(QWidget):
             joblogs.set_retention_days(self.db, days)
             from app import audit
 
-            audit.record(self.db, audit.SETTINGS_CHANGED, joblogs.RETENTION_SETTING, {"value": days or "forever"})
+            audit.record(
+                self.db, audit.SETTINGS_CHANGED, joblogs.RETENTION_SETTING, {"value": days or "forever"}
+            )
 
     @Slot()
     def prune_now(self) -> int:

@@ -139,7 +139,9 @@ class UpdateView(QWidget):
         head.addWidget(go)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("hintText")
-        self.need_model = _RowsModel(("Host", "Package", "Installed", "Available", "Classification", "Seen"), self)
+        self.need_model = _RowsModel(
+            ("Host", "Package", "Installed", "Available", "Classification", "Seen"), self
+        )
         self.have_model = _RowsModel(("Host", "Package", "From", "To", "Job", "When"), self)
         self.failed_model = _RowsModel(("Host", "Job", "When", "Why"), self)
         self.tabs = QTabWidget()
@@ -172,8 +174,12 @@ class UpdateView(QWidget):
         self.busy += 1
         scope = f or ComplianceFilter()
         path, db = self.db_path, self.db
-        submit(self, lambda: _load_list(path, db if path is None else None, classification or None, group, scope),
-               self._list_loaded, self._failed)
+        submit(
+            self,
+            lambda: _load_list(path, db if path is None else None, classification or None, group, scope),
+            self._list_loaded,
+            self._failed,
+        )
 
     def _list_loaded(self, rows: list[UpdateSummary]) -> None:
         self.busy -= 1
@@ -197,13 +203,21 @@ class UpdateView(QWidget):
         self.summary_label.setText("Looking…")
         self.busy += 1
         path, db = self.db_path, self.db
-        submit(self, lambda: _load_status(path, db if path is None else None, spec), self._status_loaded, self._failed)
+        submit(
+            self,
+            lambda: _load_status(path, db if path is None else None, spec),
+            self._status_loaded,
+            self._failed,
+        )
 
     def _status_loaded(self, st: UpdateStatus) -> None:
         self.busy -= 1
         self.status = st
         self.need_model.set_rows(
-            [(u.host, u.detail, u.version_from, u.version_to, u.classification, (u.at or "")[:16]) for u in st.need]
+            [
+                (u.host, u.detail, u.version_from, u.version_to, u.classification, (u.at or "")[:16])
+                for u in st.need
+            ]
         )
         self.have_model.set_rows(
             [(u.host, u.detail, u.version_from, u.version_to, u.job_id, (u.at or "")[:16]) for u in st.have]

@@ -27,7 +27,11 @@ def fleet(db):  # type: ignore[no-untyped-def]
 def test_csv_json_html(db, fleet) -> None:  # type: ignore[no-untyped-def]
     report = build_report(db, ComplianceFilter(group="web"))
     rows = list(csv.DictReader(io.StringIO(render.to_csv(report))))
-    assert len(rows) == report.summary[Tile.HOSTS] == db_compliance.summary(db, ComplianceFilter(group="web"))[Tile.HOSTS]
+    assert (
+        len(rows)
+        == report.summary[Tile.HOSTS]
+        == db_compliance.summary(db, ComplianceFilter(group="web"))[Tile.HOSTS]
+    )
     assert {r["group"] for r in rows} == {"web"}
     assert sum(int(r["urgent"]) for r in rows) == report.summary.urgent_updates
     data = json.loads(render.to_json(report))
@@ -76,11 +80,13 @@ def test_pdf_without_a_renderer_is_a_sentence(db) -> None:  # type: ignore[no-un
 
 
 def test_job_alerts(db, fleet) -> None:  # type: ignore[no-untyped-def]
-    found = alerts.job_alerts(
-        db, fleet.failed_job, [alerts.KeyChange("web-005", "SHA256:old", "SHA256:new")]
-    )
+    found = alerts.job_alerts(db, fleet.failed_job, [alerts.KeyChange("web-005", "SHA256:old", "SHA256:new")])
     kinds = [a.kind for a in found]
-    assert kinds == [alerts.AlertKind.JOB_FAILED, alerts.AlertKind.VERIFICATION_RED, alerts.AlertKind.HOST_KEY_CHANGED]
+    assert kinds == [
+        alerts.AlertKind.JOB_FAILED,
+        alerts.AlertKind.VERIFICATION_RED,
+        alerts.AlertKind.HOST_KEY_CHANGED,
+    ]
     assert len(found[0].hosts) == 3 and len(found[1].hosts) == 1
     assert "SHA256:new" in found[2].message
 
@@ -168,14 +174,22 @@ def test_email_alert_through_local_smtp(db, fleet, smtp_server) -> None:  # type
     alerts.save_email_settings(
         db,
         alerts.EmailSettings(
-            enabled=True, host="127.0.0.1", port=port, starttls=False, user="ops", sender="pd@example.test",
-            recipients=("soc@example.test", "admin@example.test"), timeout=5,
+            enabled=True,
+            host="127.0.0.1",
+            port=port,
+            starttls=False,
+            user="ops",
+            sender="pd@example.test",
+            recipients=("soc@example.test", "admin@example.test"),
+            timeout=5,
         ),
     )
     ref = alerts.set_password(db, secrets, "s3cret")
     assert "s3cret" not in str(db.execute("SELECT * FROM settings").fetchall())
     shown = []
-    problems = alerts.deliver(db, alerts.job_alerts(db, fleet.failed_job), desktop=shown.append, secrets=secrets)
+    problems = alerts.deliver(
+        db, alerts.job_alerts(db, fleet.failed_job), desktop=shown.append, secrets=secrets
+    )
     assert problems == []
     assert len(shown) == 2  # job failed + verification red, on the desktop
     [message] = smtp_server.messages
@@ -202,8 +216,12 @@ def test_email_failures_are_sentences(db, fleet, smtp_server) -> None:  # type: 
     silent.listen(1)
     try:
         slow = alerts.EmailSettings(
-            enabled=True, host="127.0.0.1", port=silent.getsockname()[1], starttls=False,
-            recipients=("a@example.test",), timeout=0.5,
+            enabled=True,
+            host="127.0.0.1",
+            port=silent.getsockname()[1],
+            starttls=False,
+            recipients=("a@example.test",),
+            timeout=0.5,
         )
         [problem] = alerts.deliver(db, alerts.job_alerts(db, fleet.failed_job), settings=slow)
     finally:
