@@ -48,6 +48,7 @@ def test_interrupted_patch_shows_error_log_and_rolls_back_from_its_snapshot(qtbo
     host = db_hosts.add_host(db, Host(name="web01", address="10.0.0.5"))
     job = _interrupted_patch(db, host)
     w.reload_hosts()
+    w.show_inventory()  # the dashboard is the home tab; the host detail lives on the inventory tab
     w.inventory.select_host(host.id)
     w.detail.tabs.setCurrentIndex(1)
     hm = w.detail.history_model
