@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"patchdesk {__version__}")
     p.add_argument("--db", type=Path, help="database file (default: under the platform data dir)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
+    p.add_argument(
+        "--no-first-run",
+        dest="first_run",
+        action="store_false",
+        help="GUI: do not open the first-run assistant on a start with an empty inventory",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     hosts = sub.add_parser("hosts", help="manage the inventory")

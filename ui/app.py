@@ -76,6 +76,11 @@ def run_gui(args: argparse.Namespace) -> int:
         runner = JobRunner(args.db or default_db_path(), secrets=secrets)
         window = MainWindow(db, runner, secrets)
         window.show()
+        if getattr(args, "first_run", True):
+            from ui.dialogs.first_run import maybe_open_first_run
+
+            # Empty inventory, not finished or dismissed before, no self-test/scripted start.
+            QTimer.singleShot(0, lambda: maybe_open_first_run(window))
         if os.environ.get("PATCHDESK_GUI_SELFTEST") == "1":
             # Smoke test of a packaged or installed build: start fully, then quit on our own.
             QTimer.singleShot(1000, window.close)

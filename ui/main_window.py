@@ -302,6 +302,17 @@ class MainWindow(QMainWindow):
         view_menu = mb.addMenu("&View")
         view_menu.addAction(self.dashboard_action)
         view_menu.addAction(self.inventory_action)
+        help_menu = mb.addMenu("&Help")
+        self.first_run_action = help_menu.addAction("First-run assistant…")
+        self.first_run_action.setStatusTip("Data locations, keyring, this workstation, import, first scan")
+        self.first_run_action.triggered.connect(self.show_first_run)
+
+    @Slot()
+    def show_first_run(self) -> QDialog:
+        """Help → First-run assistant… (run_gui also opens it on a first start with no hosts)."""
+        from ui.dialogs.first_run import open_first_run
+
+        return open_first_run(self)
 
     # -- inventory ------------------------------------------------------------------------------
 
