@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
 from app import audit
 from app.models import HostStatus, JobKind, JobState, StepState, TransportKind
@@ -201,7 +202,7 @@ def test_import_csv_and_ssh_config(qtbot, window, db, tmp_path, monkeypatch):
     assert dlg.ssh_button.isEnabled()
 
     # the CSV button asks for a file, then shows the import dialog's preview
-    monkeypatch.setattr(first_run.QFileDialog, "getOpenFileName", lambda *a, **k: (str(csv_file), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(csv_file), ""))
     _import_through(qtbot, dlg, lambda: qtbot.mouseClick(dlg.csv_button, Qt.MouseButton.LeftButton))
     web = db_hosts.find_host(db, "web01")
     assert web is not None and web.port == 22 and web.user == "admin" and web.group == "web"
@@ -287,27 +288,48 @@ def test_no_secret_store_at_all(qtbot, db):
     assert dlg.keyring_ok is False and "No system keyring is available" in dlg.keyring_text()
 
 
-def test_locked_keyring_says_unlock(qtbot, db):
-    """A keyring that refuses with KeyringLocked (what a locked Secret Service collection raises);
-    a real locked collection needs an interactive session, hence this small backend."""
-    from keyring.backend import KeyringBackend
-    from keyring.errors import KeyringLocked
+@pytest.fixture
+def secret_service(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A real, unlocked gnome-keyring on a private D-Bus bus (tests/support/keyring_service.py)."""
+    import gc
 
-    class LockedKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
+    from tests.support import keyring_service, unavailable
 
-        def get_password(self, service, username):  # type: ignore[no-untyped-def]
-            raise KeyringLocked("collection is locked")
+    reason = keyring_service.missing_reason()
+    if reason:
+        unavailable(reason)
+    service = keyring_service.SecretService(tmp_path / "keyring")
+    try:
+        service.start()
+        for key, value in service.env().items():
+            monkeypatch.setenv(key, value)
+        yield service
+    finally:
+        gc.collect()  # keyring's SecretService backend leaks one D-Bus socket per call
+        service.stop()
 
-        def set_password(self, service, username, password):  # type: ignore[no-untyped-def]
-            raise KeyringLocked("collection is locked")
 
-        def delete_password(self, service, username):  # type: ignore[no-untyped-def]
-            raise KeyringLocked("collection is locked")
+@pytest.mark.keyring_service
+@pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <socket\.socket .*/keyring/run/bus>"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+def test_real_keyring_ok_then_locked(qtbot, db, secret_service):
+    from keyring.backends import SecretService
 
-    dlg = _keyring_page(qtbot, db, SecretStore(LockedKeyring()))
+    store = SecretStore(SecretService.Keyring())
+    dlg = _keyring_page(qtbot, db, store)
+    assert dlg.keyring_ok is True, dlg.keyring_text()
+    assert "SecretService" in dlg.keyring_status.text()
+    assert not dlg.keyring_warning.isVisible()
+
+    store.set(store.new_ref("sudo", "web01"), "before-lock")
+    secret_service.lock_default_collection()  # as a screen lock or a timeout would
+    dlg.keyring_ok = None
+    qtbot.mouseClick(dlg.keyring_recheck, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.keyring_ok is not None, timeout=10000)
     text = dlg.keyring_text()
-    assert dlg.keyring_ok is False
+    assert dlg.keyring_ok is False and dlg.keyring_warning.isVisible()
     assert "locked" in text and "unlock" in text
     assert "SSH key file or the SSH agent" in text
     assert "Traceback" not in text

@@ -61,16 +61,15 @@ PAGE_TITLES = (
 
 #: What to do when no keyring is usable; shown under the store's own sentence.
 KEYRING_ADVICE = (
-    "<b>What to do:</b> install a Secret Service keyring and log in to the desktop again -- GNOME "
-    "Keyring (Debian/Ubuntu: <nobr><code>apt install gnome-keyring</code></nobr>; Fedora: "
-    "<nobr><code>dnf install gnome-keyring</code></nobr>), KWallet, or KeePassXC with its Secret "
-    "Service integration on. A locked keyring only needs unlocking in your keyring manager. "
+    "<b>What to do:</b> install a Secret Service keyring and log in to the desktop again: GNOME "
+    'Keyring (Debian/Ubuntu: <code style="white-space:pre">apt install gnome-keyring</code>; Fedora: '
+    '<code style="white-space:pre">dnf install gnome-keyring</code>), KWallet, or KeePassXC with its '
+    "Secret Service integration on. A locked keyring only needs unlocking in your keyring manager. "
     "Then press Check again."
 )
 KEYRING_STILL_WORKS = (
     "Until then everything else works: hosts that log in with an SSH key file or the SSH agent, "
-    "and this workstation, need no stored password. Patchdesk never falls back to storing "
-    "passwords in plain text."
+    "and this workstation, need no stored password."
 )
 
 
@@ -418,7 +417,7 @@ class FirstRunDialog(QDialog):
             self.keyring_status.setText(f"✔ {sentence}")
             self.keyring_warning.setVisible(False)
             return
-        self.keyring_status.setText(f"Keyring backend: {name} -- not usable for passwords.")
+        self.keyring_status.setText(f"Keyring backend: {name}, not usable for passwords.")
         self.keyring_warning_text.setText(
             f"<b>{_html(sentence)}</b><br><br>{KEYRING_ADVICE}<br><br>{KEYRING_STILL_WORKS}"
         )
