@@ -188,42 +188,23 @@ def _table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
 
 
 def _advisories(args: argparse.Namespace, out: TextIO, db: Any) -> int:
-    from app.advisories.formats import read_path
-    from app.advisories.model import AdvisoryBatch
-    from app.policy.reclassify import reclassify_all
+    from app.advisories import service
     from db import advisories as db_adv
 
     action = args.advisories_command
     if action in ("import", "refresh"):
         if action == "import":
             paths = ([args.path] if args.path else []) + list(args.osv)
-            if not paths:
-                raise ConfigError("Name a file or directory to import (or --osv DIR).")
-            batch = AdvisoryBatch()
-            for p in paths:  # everything parsed before anything is stored: all or nothing
-                batch = batch.merged(read_path(p))
+            batch = service.read_paths(paths)  # everything parsed before anything is stored
         else:
             batch = _refresh(args, db)
-        summary = db_adv.import_batch(db, batch)
-        changed = reclassify_all(db)
-        urgent = sum(h.pending_urgent for h in _hosts(db))
-        data = {
-            "kev": summary.kev,
-            "advisories": summary.advisories,
-            "sources": list(summary.sources),
-            "catalog_version": summary.kev_version,
-            "reclassified": changed,
-            "urgent_pending": urgent,
-        }
+        outcome = service.store(db, batch)
+        data = outcome.as_json()
+        urgent = outcome.urgent_pending
         if args.json:
             _dump(out, data)
         else:
-            print(
-                f"Imported {summary.kev} KEV entr{'y' if summary.kev == 1 else 'ies'} and "
-                f"{summary.advisories} advisor{'y' if summary.advisories == 1 else 'ies'}; "
-                f"{changed} pending update(s) changed class.",
-                file=out,
-            )
+            print(outcome.sentence(), file=out)
             if urgent:
                 print(
                     f"{urgent} urgent update(s) pending: `patchdesk run-due` pushes them (test ring first).",
@@ -275,24 +256,10 @@ def _hosts(db: Any) -> list[Any]:
 
 
 def _refresh(args: argparse.Namespace, db: Any) -> Any:
-    from app.advisories import feeds
-    from app.advisories.matching import platform_for
-    from db import scans as db_scans
+    from app.advisories import service
 
-    batch = feeds.fetch_kev(args.kev_url or feeds.KEV_URL, timeout=args.timeout)
-    if args.no_osv:
-        return batch
-    queries: dict[tuple[str, str, str], feeds.PackageQuery] = {}
-    for h in _hosts(db):
-        platform = platform_for(h.os_id, h.os_version)
-        if not platform.ecosystems or h.id is None:
-            continue
-        for u in db_scans.pending_for_host(db, h.id):
-            if u.installed:
-                q = feeds.PackageQuery(platform.ecosystems[0], u.name, u.installed)
-                queries[(q.ecosystem, q.name, q.version)] = q
-    return batch.merged(
-        feeds.fetch_osv(list(queries.values()), args.osv_url or feeds.OSV_API, timeout=args.timeout)
+    return service.fetch_online(
+        db, kev_url=args.kev_url, osv_url=args.osv_url, include_osv=not args.no_osv, timeout=args.timeout
     )
 
 
@@ -482,9 +449,7 @@ def resolve_update(db: Any, spec: str) -> list[Any]:
 def _decide(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     import getpass
 
-    from app.models import Ring
-    from app.policy.rollout import RolloutState
-    from db import policy as db_policy
+    from app.policy import approvals
 
     try:
         actor = getpass.getuser()
@@ -493,23 +458,14 @@ def _decide(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     changed = []
     for r in resolve_update(db, args.update):
         if args.command == "approve":
-            new = db_policy.set_rollout(
-                db,
-                r.key,
-                state=RolloutState.APPROVED,
-                ring=Ring.PRODUCTION,
-                explicit_approval=True,
-                override_window=bool(args.override_window) or None,
-                note=args.note,
-                actor=actor,
+            new = approvals.approve(
+                db, r.key, note=args.note, override_window=bool(args.override_window), actor=actor
             )
         elif args.command == "decline":
-            new = db_policy.set_rollout(db, r.key, state=RolloutState.DECLINED, note=args.note, actor=actor)
+            new = approvals.decline(db, r.key, note=args.note, actor=actor)
         else:
             until = parse_time(args.until, "--until")
-            new = db_policy.set_rollout(
-                db, r.key, state=RolloutState.DEFERRED, deferred_until=until, note=args.note, actor=actor
-            )
+            new = approvals.defer(db, r.key, until=until, note=args.note, actor=actor)
         changed.append(new)
     if args.json:
         _dump(out, {"rollouts": [r.as_json() for r in changed]})

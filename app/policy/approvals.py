@@ -1,0 +1,59 @@
+"""The administrator's decisions on an update: approve (every ring), decline (never) or defer.
+
+The CLI's ``approve`` / ``decline`` / ``defer`` and the Schedule view's buttons both call these, so a
+decision means the same whichever face made it. Firmware and driver updates are never promoted past
+the test ring without an explicit approval (:data:`app.policy.rollout.NEEDS_APPROVAL`); such an update
+stays in :func:`needs_decision` until someone approves or declines it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from app.models import Ring
+from app.policy.rollout import NEEDS_APPROVAL, Rollout, RolloutState
+from db import policy as db_policy
+
+#: states in which nothing is left to decide
+_SETTLED = frozenset({RolloutState.DECLINED, RolloutState.DEPLOYED})
+
+
+def needs_approval(r: Rollout) -> bool:
+    """A firmware/driver update nobody has approved or declined yet (deferred ones still need it)."""
+    return r.kind in NEEDS_APPROVAL and not r.explicit_approval and r.state not in _SETTLED
+
+
+def needs_decision(rollouts: list[Rollout]) -> list[Rollout]:
+    return [r for r in rollouts if needs_approval(r)]
+
+
+def approve(
+    db: Database, key: str, *, note: str = "", override_window: bool = False, actor: str | None = None
+) -> Rollout:
+    """Approve for every ring (explicitly: this is what lets firmware and drivers past the test ring)."""
+    return db_policy.set_rollout(
+        db,
+        key,
+        state=RolloutState.APPROVED,
+        ring=Ring.PRODUCTION,
+        explicit_approval=True,
+        override_window=override_window or None,
+        note=note,
+        actor=actor,
+    )
+
+
+def decline(db: Database, key: str, *, note: str = "", actor: str | None = None) -> Rollout:
+    """Never install it (until someone approves it after all)."""
+    return db_policy.set_rollout(db, key, state=RolloutState.DECLINED, note=note, actor=actor)
+
+
+def defer(
+    db: Database, key: str, *, until: datetime | None = None, note: str = "", actor: str | None = None
+) -> Rollout:
+    """Hold it back until ``until`` (None: until approved)."""
+    return db_policy.set_rollout(
+        db, key, state=RolloutState.DEFERRED, deferred_until=until, note=note, actor=actor
+    )
