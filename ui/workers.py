@@ -79,11 +79,15 @@ def submit(
     fn: Callable[[], Any],
     on_result: Callable[[Any], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
+    *,
+    pool: QThreadPool | None = None,
 ) -> None:
-    """Run ``fn()`` on the global thread pool; ``on_result``/``on_error`` run on the main thread.
+    """Run ``fn()`` on the global thread pool (or ``pool``: a call that may block for long, such as
+    the scheduler's pass, gets its own so it never starves the views' queries); ``on_result`` /
+    ``on_error`` run on the main thread.
 
     An error without ``on_error`` goes to ``sys.excepthook`` (the crash hook shows known errors as
     a sentence and bugs in the crash dialog).
     """
     relay = _Relay(parent, on_result, on_error)
-    QThreadPool.globalInstance().start(_Call(fn, relay))
+    (pool or QThreadPool.globalInstance()).start(_Call(fn, relay))

@@ -52,6 +52,7 @@ from ui.models.updates_model import (
     COL_CLASSIFICATION,
     COL_INSTALLED,
     COL_NAME,
+    COL_REASON,
     COL_SEVERITY,
     COL_SOURCE,
     UpdatesTableModel,
@@ -203,6 +204,9 @@ class HostDetailView(QWidget):
         hdr.moveSection(hdr.visualIndex(COL_CLASSIFICATION), 1)
         # the vendor's severity (MSRC for Windows KBs) right after our classification
         hdr.moveSection(hdr.visualIndex(COL_SEVERITY), 2)
+        # and why it got that classification, before the versions: the reason is what makes it urgent
+        hdr.moveSection(hdr.visualIndex(COL_REASON), 3)
+        self.updates_view.setColumnWidth(COL_REASON, 240)
         self._build_history()
 
         self.tabs = QTabWidget()
