@@ -10,16 +10,19 @@ a pool thread), so the final state is always what the database says.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QSystemTrayIcon,
@@ -53,12 +56,14 @@ from ui.dialogs.patch_dialog import PatchDialog, PatchRequest
 from ui.dialogs.rollback_dialog import RollbackDialog
 from ui.messages import confirm, show_error, show_known_error
 from ui.resources import app_icon, icon
+from ui.views.advisories_view import AdvisoriesView
 from ui.views.audit_view import AuditView
 from ui.views.dashboard import DashboardView
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
 from ui.views.job_panel import JobPanel
 from ui.views.logs_view import LogsView
+from ui.views.schedule_view import ScheduleView
 from ui.views.update_view import UpdateView
 from ui.workers import submit
 
@@ -68,10 +73,16 @@ logger = logging.getLogger(__name__)
 ROW_REFRESH_MS = 300
 #: How long to wait, after a job ends, for its handle and for the recorder to flush.
 FINAL_FLUSH_TIMEOUT = 15.0
+#: How often the console runs due work (scans, promotions, urgent pushes, windows) while open.
+SCHEDULER_INTERVAL_MS = 60_000
+#: The first pass, shortly after start (catching up on what fell due while it was closed).
+SCHEDULER_FIRST_MS = 15_000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, db, runner=None, secrets=None, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, db, runner=None, secrets=None, parent: QWidget | None = None, *, scheduler: bool | None = None
+    ) -> None:
         super().__init__(parent)
         self.db = db
         self.runner = runner
@@ -117,6 +128,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.dashboard, "Dashboard")
         self.tabs.addTab(top, "Inventory")
         self.tabs.addTab(self.updates_view, "Updates")
+        self.advisories_view = AdvisoriesView(db)
+        self.schedule_view = ScheduleView(db)
+        self.tabs.addTab(self.advisories_view, "Advisories")
+        self.tabs.addTab(self.schedule_view, "Schedule")
         self.tabs.addTab(self.logs_view, "Logs")
         self.tabs.addTab(self.audit_view, "Audit")
         self.inventory_tab = top
@@ -155,9 +170,12 @@ class MainWindow(QMainWindow):
         self.dashboard.update_requested.connect(self.show_update)
         self.dashboard.report_requested.connect(self.export_report_dialog)
         self.updates_view.hosts_requested.connect(self.show_hosts)
+        self.advisories_view.hosts_requested.connect(self.show_hosts)
+        self.advisories_view.data_changed.connect(self.reload_hosts)
         self.tray: QSystemTrayIcon | None = None
         self.alerts_shown: list[object] = []  # app.alerts.Alert, newest last (tests, the tray's history)
         self._setup_tray()
+        self._setup_scheduler(scheduler)
         self.reload_hosts()
         self._check_keyring()
         self._startup_maintenance()
@@ -288,7 +306,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        quit_action.triggered.connect(self.quit_app)
+        self.quit_action = quit_action
         file_menu.addAction(quit_action)
         hosts_menu = mb.addMenu("&Hosts")
         for act in (self.add_action, self.edit_action, self.remove_action):
@@ -820,6 +839,10 @@ class MainWindow(QMainWindow):
                 self.logs_view.search()
         elif widget is self.audit_view:
             self.audit_view.reload()
+        elif widget is self.advisories_view:
+            self.advisories_view.ensure_loaded()
+        elif widget is self.schedule_view:
+            self.schedule_view.reload()
 
     @Slot(list, str)
     def show_hosts(self, ids: list[int], label: str) -> None:
@@ -886,7 +909,123 @@ class MainWindow(QMainWindow):
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
             self.tray.setToolTip("Patchdesk")
+            menu = QMenu(self)
+            menu.addAction("Show Patchdesk", self.show_from_tray)
+            menu.addAction("Run due work now", self.run_due_now)
+            menu.addSeparator()
+            menu.addAction("Quit", self.quit_app)
+            self.tray.setContextMenu(menu)
+            self.tray.activated.connect(self._tray_activated)
             self.tray.show()
+
+    @Slot(QSystemTrayIcon.ActivationReason)
+    def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.show_from_tray()
+
+    @Slot()
+    def show_from_tray(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    @Slot()
+    def quit_app(self) -> None:
+        """Really quit (the window's close button only hides it to the tray while the scheduler runs)."""
+        self._quitting = True
+        self.close()
+        if self._closed and self.tray is not None:
+            QApplication.quit()  # a hidden window's close does not end the event loop by itself
+        self._quitting = self._closed
+
+    # -- the scheduler while the console is open ----------------------------------------------------
+
+    def _setup_scheduler(self, enabled: bool | None) -> None:
+        """Run due work every minute on a thread of its own (``run_due`` blocks while its jobs run and
+        takes the database lock, so it never does the same work as a concurrent `patchdesk run-due`).
+        Off without a runner; ``PATCHDESK_SCHEDULER=off`` turns it off (the UI tests do)."""
+        if enabled is None:
+            setting = os.environ.get("PATCHDESK_SCHEDULER", "on").strip().lower()
+            enabled = setting not in ("0", "off", "no", "false")
+        self.scheduler_enabled = bool(enabled) and self.runner is not None
+        self._quitting = False
+        self._told_tray = False
+        self._due_busy = False
+        self.due_reports: list[object] = []  # app.jobs.scheduler.DueReport, newest last (tests)
+        self._due_pool = QThreadPool(self)
+        self._due_pool.setMaxThreadCount(1)
+        self._due_timer = QTimer(self)
+        self._due_timer.setInterval(SCHEDULER_INTERVAL_MS)
+        self._due_timer.timeout.connect(self.run_due_now)
+        if self.scheduler_enabled:
+            self._due_timer.start()
+            QTimer.singleShot(SCHEDULER_FIRST_MS, self.run_due_now)
+            self.schedule_view.set_scheduler_status(
+                "The scheduler runs due work every minute while Patchdesk is open (and from the tray)."
+            )
+        else:
+            self.schedule_view.set_scheduler_status(
+                "The scheduler is off in this console; run due work with `patchdesk run-due` "
+                "(cron, a systemd timer or Windows Task Scheduler)."
+            )
+
+    @Slot()
+    def run_due_now(self) -> None:
+        """One scheduler pass on the scheduler's thread; skipped while one runs or a job of ours runs."""
+        if self._closed or self._due_busy or self.runner is None:
+            return
+        if self.job_panel.is_running():
+            logger.info("scheduler pass skipped: a job started from the window is running")
+            return
+        db_path = self.dashboard.db_path
+        if not db_path:
+            return
+        from app.jobs.scheduler import run_due
+
+        runner, secrets = self.runner, self.secrets
+        self._due_busy = True
+
+        def work() -> object:
+            return run_due(db_path, runner=runner, secrets=secrets, owner="Patchdesk console")
+
+        submit(self, work, self._due_done, self._due_failed, pool=self._due_pool)
+
+    def _due_done(self, report) -> None:  # type: ignore[no-untyped-def]
+        self._due_busy = False
+        if self._closed:
+            return
+        self.due_reports.append(report)
+        from datetime import datetime
+
+        at = datetime.now().strftime("%H:%M")
+        if report.locked_by:
+            text = f"Scheduler pass at {at}: another scheduler is running due work ({report.locked_by})."
+        else:
+            did = [
+                f"{len(report.scans)} scan(s)" if report.scans else "",
+                f"{len(report.promotions)} promotion(s)" if report.promotions else "",
+                f"{len(report.patches)} patch run(s)" if report.patches else "",
+                f"{len(report.deferred)} deferred" if report.deferred else "",
+            ]
+            done = ", ".join(d for d in did if d)
+            text = f"Scheduler pass at {at}: " + (done or "nothing due") + "."
+        self.schedule_view.set_scheduler_status(text)
+        if report.scans or report.patches or report.promotions:
+            self.statusBar().showMessage(text, 10000)
+            self.reload_hosts()
+            if self.tabs.currentWidget() is self.schedule_view:
+                self.schedule_view.reload()
+
+    def _due_failed(self, exc: BaseException) -> None:
+        self._due_busy = False
+        if self._closed:
+            return
+        if isinstance(exc, PatchdeskError):
+            self.schedule_view.set_scheduler_status(f"The scheduler pass failed: {exc}")
+            logger.warning("scheduler pass failed: %s", exc)
+            return
+        logger.error("scheduler pass failed", exc_info=(type(exc), exc, exc.__traceback__))
+        self.schedule_view.set_scheduler_status(f"The scheduler pass failed (see the log): {exc}")
 
     def notify(self, alert: app_alerts.Alert) -> None:
         """The desktop side of an alert: the tray balloon (or the status bar without a tray)."""
@@ -998,6 +1137,20 @@ class MainWindow(QMainWindow):
         submit(self, store.status, done, lambda exc: done((False, str(exc))))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.tray is not None and self.scheduler_enabled and not self._quitting:
+            # the scheduler keeps working in the tray; File → Quit (or the tray's Quit) really quits
+            event.ignore()
+            self.hide()
+            if not self._told_tray:
+                self._told_tray = True
+                self.tray.showMessage(
+                    "Patchdesk keeps running",
+                    "Scheduled scans, urgent pushes and maintenance windows go on from the tray. "
+                    "Use Quit in its menu to stop them.",
+                    QSystemTrayIcon.MessageIcon.Information,
+                    8000,
+                )
+            return
         running = [h for h in self.jobs.values() if not h.done.is_set()]
         if running:
             box = QMessageBox(
@@ -1017,4 +1170,5 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.bridge.stop()
         self._row_timer.stop()
+        self._due_timer.stop()
         super().closeEvent(event)

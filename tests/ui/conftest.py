@@ -8,7 +8,13 @@ machine picks its own subnet with PATCHDESK_TEST_SUBNET.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The main window's scheduler (run_due every minute) would scan the test hosts behind a test's back;
+# tests that want it pass ``scheduler=True`` or call ``run_due_now`` themselves.
+os.environ.setdefault("PATCHDESK_SCHEDULER", "off")
 
 
 @pytest.fixture
