@@ -3,6 +3,11 @@
 The model holds immutable ``Host`` values. A change to the inventory (add, edit, remove, import)
 reloads everything with a model reset; a scan result only replaces the changed rows and emits
 ``dataChanged`` for them, so the selection, scroll position and sort survive a running job.
+
+At thousands of hosts every call from Qt into Python counts (bench/gui_scale.py): the model sorts
+itself with Python's ``sorted`` on precomputed keys (the proxy hands ``sort`` down to it instead of
+calling ``data()`` twice per comparison), and keeps one casefolded search text per row, so the
+filter proxy's per-row test is a substring check, not four ``data()`` calls.
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ def _one_line(text: str | None, limit: int = 200) -> str:
     """Host-supplied text shown in a cell: no control characters, bounded length."""
     if not text:
         return ""
+    if len(text) <= limit and text.isprintable():
+        return text  # the common case, without a loop over the characters
     clean = "".join(c if c.isprintable() else " " for c in text)
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
@@ -95,6 +102,9 @@ class HostsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._hosts: list[Host] = []
         self._row_of: dict[int, int] = {}
+        self._search: list[str] = []  # per row: casefolded name, address, OS and group
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
         self._busy: set[int] = set()
         self._bold = QFont()
         self._bold.setBold(True)
@@ -102,18 +112,20 @@ class HostsTableModel(QAbstractTableModel):
     # -- loading --------------------------------------------------------------------------------
 
     def set_hosts(self, hosts: Sequence[Host]) -> None:
-        """Replace every row (inventory changed)."""
+        """Replace every row (inventory changed); the current sort order is kept."""
         self.beginResetModel()
-        self._hosts = list(hosts)
-        self._row_of = {h.id: i for i, h in enumerate(self._hosts) if h.id is not None}
+        self._hosts = self._sorted(list(hosts))
+        self._reindex()
         self.endResetModel()
 
     def update_hosts(self, hosts: Iterable[Host]) -> list[Host]:
-        """Replace the rows of hosts already shown, emitting dataChanged per row.
+        """Replace the rows of hosts already shown, emitting dataChanged per row (and re-sorting
+        when a changed value moves a row in the current sort).
 
         Returns the hosts that were not in the model (the caller reloads if that matters).
         """
         unknown = []
+        changed = False
         for h in hosts:
             row = self._row_of.get(h.id) if h.id is not None else None
             if row is None:
@@ -122,8 +134,57 @@ class HostsTableModel(QAbstractTableModel):
             if self._hosts[row] == h:
                 continue
             self._hosts[row] = h
+            self._search[row] = self._search_text(h)
+            changed = True
             self.dataChanged.emit(self.index(row, 0), self.index(row, COLUMN_COUNT - 1))
+        if changed and self._sort_column >= 0:
+            self.sort(self._sort_column, self._sort_order)
         return unknown
+
+    def _reindex(self) -> None:
+        self._row_of = {h.id: i for i, h in enumerate(self._hosts) if h.id is not None}
+        self._search = [self._search_text(h) for h in self._hosts]
+
+    def _search_text(self, h: Host) -> str:
+        # \0 between fields: a needle never matches across two of them
+        return "\0".join(
+            self._display(h, col, False) for col in (COL_NAME, COL_ADDRESS, COL_OS, COL_GROUP)
+        ).casefold()
+
+    def matches(self, row: int, needle: str) -> bool:
+        """``needle`` (casefolded) occurs in the row's name, address, OS or group."""
+        return needle in self._search[row]
+
+    # -- sorting (Python's sort on precomputed keys; see the module docstring) ----------------------
+
+    def _sorted(self, hosts: list[Host]) -> list[Host]:
+        if self._sort_column < 0:
+            return hosts
+        col = self._sort_column
+        return sorted(
+            hosts,
+            key=lambda h: self._sort_key(h, col),
+            reverse=self._sort_order == Qt.SortOrder.DescendingOrder,
+        )
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Reorder the rows; persistent indexes (the view's selection and current row) follow."""
+        self._sort_column, self._sort_order = column, order
+        new = self._sorted(self._hosts)
+        if new == self._hosts:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self._hosts
+        new_row = {id(h): i for i, h in enumerate(new)}
+        self._hosts = new
+        self._reindex()
+        moved_from = self.persistentIndexList()
+        moved_to = []
+        for idx in moved_from:
+            row = new_row.get(id(old[idx.row()])) if 0 <= idx.row() < len(old) else None
+            moved_to.append(self.index(row, idx.column()) if row is not None else QModelIndex())
+        self.changePersistentIndexList(moved_from, moved_to)
+        self.layoutChanged.emit()
 
     def set_busy(self, host_ids: Iterable[int], busy: bool) -> None:
         """Mark hosts as being scanned right now (shown in the status column)."""
@@ -265,7 +326,11 @@ class HostsTableModel(QAbstractTableModel):
 
 
 class HostsFilterProxy(QSortFilterProxyModel):
-    """Filter box: case-insensitive substring across name, address, OS and group; numeric sort."""
+    """Filter box: case-insensitive substring across name, address, OS and group; numeric sort.
+
+    Sorting is the source model's own (:meth:`HostsTableModel.sort`): this proxy only filters, so
+    it keeps the source's order and never calls ``data()`` from a comparison.
+    """
 
     FILTER_COLUMNS = (COL_NAME, COL_ADDRESS, COL_OS, COL_GROUP)
 
@@ -273,13 +338,27 @@ class HostsFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self._needle = ""
         self._ids: set[int] | None = None
+        self._hosts_model: HostsTableModel | None = None
         self.setSortRole(SORT_ROLE)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(True)
 
+    def setSourceModel(self, model) -> None:  # type: ignore[no-untyped-def]
+        super().setSourceModel(model)
+        self._hosts_model = model if isinstance(model, HostsTableModel) else None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if self._hosts_model is None:
+            super().sort(column, order)
+        else:
+            self._hosts_model.sort(column, order)
+
     def set_filter_text(self, text: str) -> None:
+        needle = text.strip().casefold()
+        if needle == self._needle:
+            return
         self.beginFilterChange()
-        self._needle = text.strip().casefold()
+        self._needle = needle
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_host_ids(self, ids: Iterable[int] | None) -> None:
@@ -292,15 +371,18 @@ class HostsFilterProxy(QSortFilterProxyModel):
         return self._ids
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        model = self._hosts_model
         if self._ids is not None:
             host = self.sourceModel().host_at(source_row)  # type: ignore[attr-defined]
             if host is None or host.id not in self._ids:
                 return False
         if not self._needle:
             return True
-        model = self.sourceModel()
+        if model is not None:
+            return model.matches(source_row, self._needle)
+        source = self.sourceModel()
         for col in self.FILTER_COLUMNS:
-            value = model.data(model.index(source_row, col, source_parent), Qt.ItemDataRole.DisplayRole)
+            value = source.data(source.index(source_row, col, source_parent), Qt.ItemDataRole.DisplayRole)
             if value and self._needle in str(value).casefold():
                 return True
         return False
