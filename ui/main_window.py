@@ -1167,6 +1167,10 @@ class MainWindow(QMainWindow):
                 h.cancel()
             for h in running:
                 h.wait(5.0)
+        if self._due_busy:
+            # run_due cannot be cancelled from here: its running host steps finish (the window's pool
+            # waits for the pass when it is destroyed); a killed process marks them interrupted.
+            logger.warning("quitting while a scheduler pass runs; waiting for its host steps to finish")
         self._closed = True
         self.bridge.stop()
         self._row_timer.stop()
