@@ -369,3 +369,28 @@ def test_console_scheduler_runs_due_work_off_the_main_thread_and_respects_the_lo
         w.close()
     finally:
         runner.close()
+
+
+def test_closing_hides_to_the_tray_while_scheduling_and_quit_really_quits(
+    qtbot, db, db_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+    from app.jobs.runner import JobRunner
+
+    quits: list[bool] = []
+    monkeypatch.setattr(QApplication, "quit", lambda: quits.append(True))
+    runner = JobRunner(db_path, secrets=None, connect_timeout=5)
+    try:
+        w = _window(qtbot, db, runner=runner, scheduler=True)
+        if w.tray is None:  # offscreen has no system tray: give the window one, as a desktop would
+            w.tray = QSystemTrayIcon(w)
+        w.close()  # the window's close button
+        assert not w.isVisible() and not w._closed and w._due_timer.isActive()
+        assert quits == []
+        w.show_from_tray()
+        assert w.isVisible()
+        w.quit_action.trigger()  # File → Quit
+        assert w._closed and not w._due_timer.isActive() and quits == [True]
+    finally:
+        runner.close()
