@@ -371,9 +371,9 @@ def test_console_scheduler_runs_due_work_off_the_main_thread_and_respects_the_lo
         runner.close()
 
 
-def test_closing_hides_to_the_tray_while_scheduling_and_quit_really_quits(
+def test_closing_hides_to_the_tray_while_scheduling_and_quit_really_quits(  # type: ignore[no-untyped-def]
     qtbot, db, db_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
     from app.jobs.runner import JobRunner
