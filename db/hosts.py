@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -31,33 +32,36 @@ FROM hosts h LEFT JOIN groups g ON g.id = h.group_id
 
 
 def _row_to_host(row: dict[str, Any]) -> Host:
+    # The inventory is read whole at start-up (5,000 rows in bench/gui_scale.py): the JSON columns
+    # repeat the same few texts, so they are decoded once each (_json_tuple, _winrm_options cache);
+    # enum members come from dicts rather than Enum.__call__.
     return Host(
         id=row["id"],
         name=row["name"],
         address=row["address"],
         port=row["port"],
-        transport=TransportKind(row["transport"]),
+        transport=_TRANSPORTS.get(row["transport"]) or TransportKind(row["transport"]),
         user=row["username"],
         key_file=row["key_file"],
         credential_ref=row["credential_ref"],
         sudo_ref=row["sudo_ref"],
         use_sudo=bool(row["use_sudo"]),
-        reboot_policy=RebootPolicy(row["reboot_policy"]),
+        reboot_policy=_REBOOT_POLICIES.get(row["reboot_policy"]) or RebootPolicy(row["reboot_policy"]),
         pre_command=row["pre_command"],
         post_command=row["post_command"],
-        services=tuple(json.loads(row["services"] or "[]")),
+        services=_json_tuple(row["services"]),
         winrm=_winrm_options(row["transport_options"]),
         group=row["group_name"],
-        ring=Ring(row["ring"]),
-        criticality=Criticality(row["criticality"]),
-        tags=tuple(json.loads(row["tags"] or "[]")),
+        ring=_RINGS.get(row["ring"]) or Ring(row["ring"]),
+        criticality=_CRITICALITIES.get(row["criticality"]) or Criticality(row["criticality"]),
+        tags=_json_tuple(row["tags"]),
         os_id=row["os_id"],
         os_name=row["os_name"],
         os_version=row["os_version"],
         kernel=row["kernel"],
-        managers=tuple(json.loads(row["managers"] or "[]")),
+        managers=_json_tuple(row["managers"]),
         last_scan_at=parse_ts(row["last_scan_at"]),
-        last_status=HostStatus(row["last_status"]),
+        last_status=_STATUSES.get(row["last_status"]) or HostStatus(row["last_status"]),
         last_error=row["last_error"],
         reboot_required=bool(row["reboot_required"]),
         pending_urgent=row["pending_urgent"],
@@ -66,6 +70,19 @@ def _row_to_host(row: dict[str, Any]) -> Host:
     )
 
 
+_TRANSPORTS = {str(m.value): m for m in TransportKind}
+_REBOOT_POLICIES = {str(m.value): m for m in RebootPolicy}
+_RINGS = {str(m.value): m for m in Ring}
+_CRITICALITIES = {str(m.value): m for m in Criticality}
+_STATUSES = {str(m.value): m for m in HostStatus}
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_tuple(raw: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(raw or "[]"))
+
+
+@functools.lru_cache(maxsize=256)
 def _winrm_options(raw: str | None) -> WinRMOptions:
     try:
         data = json.loads(raw or "{}").get("winrm", {})

@@ -45,7 +45,7 @@ from app.jobs.events import (
     VerificationRecorded,
 )
 from app.jobs.selection import rollback_request
-from app.models import Host, HostStatus, JobState, StepState
+from app.models import Host, JobState, StepState
 from db import changes as db_changes
 from db import hosts as db_hosts
 from ui.bridge import EventBridge
@@ -383,18 +383,15 @@ class MainWindow(QMainWindow):
             return None
 
     def _update_summary(self) -> None:
-        hosts = self.inventory.model.hosts()
-        if not hosts:
+        count = self.inventory.model.rowCount()
+        if not count:
             self.summary_label.setText("The inventory is empty: add a host or import an inventory to begin.")
             return
-        urgent = sum(h.pending_urgent for h in hosts)
-        important = sum(h.pending_important for h in hosts)
-        noncrit = sum(h.pending_noncritical for h in hosts)
-        bad = sum(1 for h in hosts if h.last_status in (HostStatus.FAILED, HostStatus.UNREACHABLE))
-        never = sum(1 for h in hosts if h.last_status == HostStatus.NEVER)
-        reboot = sum(1 for h in hosts if h.reboot_required)
+        t = self.inventory.model.totals()  # kept up to date by the model: no pass over every host
+        urgent, important, noncrit = t["urgent"], t["important"], t["noncritical"]
+        bad, never, reboot = t["bad"], t["never"], t["reboot"]
         parts = [
-            f"{len(hosts)} hosts",
+            f"{count} hosts",
             f"{urgent} urgent, {important} important, {noncrit} non-critical updates pending",
         ]
         if bad:
