@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from app import audit
 from app.errors import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -392,6 +393,7 @@ def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         )
         validate(w)
         saved = db_policy.add_window(db, w)
+        audit.record(db, audit.WINDOW_EDITED, saved.name, {"action": "added", **saved.as_json()})
         nxt = next_windows([saved], datetime.now(UTC), 1)
         when = f"; next opening {nxt[0].local_start().isoformat()}" if nxt else "; it has no future openings"
         print(f"Added window {saved.name} for {', '.join(saved.groups)}{when}.", file=out)
@@ -423,8 +425,10 @@ def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
             )
         return EXIT_OK
     if action == "remove":
-        if not db_policy.remove_window(db, args.name):
+        old = db_policy.get_window(db, args.name)
+        if old is None or not db_policy.remove_window(db, args.name):
             raise ConfigError(f"No window named {args.name!r}.")
+        audit.record(db, audit.WINDOW_EDITED, args.name, {"action": "removed", **old.as_json()})
         print(f"Removed window {args.name}.", file=out)
         return EXIT_OK
     raise ConfigError(f"Unknown windows action {action!r}.")
@@ -466,6 +470,16 @@ def _decide(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         else:
             until = parse_time(args.until, "--until")
             new = approvals.defer(db, r.key, until=until, note=args.note, actor=actor)
+        details: dict[str, object] = {
+            "decision": str(new.state),
+            "kind": str(r.kind),
+            "classification": str(r.classification),
+            "from": str(r.state),
+            "note": args.note or "",
+        }
+        if args.command == "defer" and until is not None:
+            details["until"] = until.isoformat()
+        audit.record(db, audit.APPROVAL, r.key, details)
         changed.append(new)
     if args.json:
         _dump(out, {"rollouts": [r.as_json() for r in changed]})

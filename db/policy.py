@@ -476,6 +476,43 @@ def add_window(db: Database, w: MaintenanceWindow) -> MaintenanceWindow:
     return got
 
 
+def update_window(db: Database, name: str, w: MaintenanceWindow) -> MaintenanceWindow:
+    """Replace the window called ``name`` by ``w`` (which may rename it), keeping its row id."""
+    try:
+        with db.atomic():
+            rows = list(db.query("SELECT id FROM maintenance_windows WHERE name = ?", [name]))
+            if not rows:
+                raise ConfigError(f"There is no window named {name!r} (removed meanwhile?).")
+            wid = rows[0]["id"]
+            db.execute(
+                "UPDATE maintenance_windows SET name = ?, rrule = ?, dtstart = ?, duration_minutes = ?, tz = ?, "
+                "enabled = ?, description = ? WHERE id = ?",
+                [
+                    w.name,
+                    w.rrule,
+                    w.dtstart.isoformat(),
+                    w.duration.total_seconds() / 60,
+                    w.tz,
+                    int(w.enabled),
+                    w.description,
+                    wid,
+                ],
+            )
+            db.execute("DELETE FROM window_groups WHERE window_id = ?", [wid])
+            for g in w.groups:
+                db.execute(
+                    "INSERT OR IGNORE INTO window_groups (window_id, group_id) VALUES (?, ?)",
+                    [wid, ensure_group(db, g)],
+                )
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" in str(exc):
+            raise ConfigError(f"A window named {w.name!r} already exists.") from exc
+        raise
+    got = get_window(db, w.name)
+    assert got is not None
+    return got
+
+
 def get_window(db: Database, name: str) -> MaintenanceWindow | None:
     rows = list(db.query("SELECT * FROM maintenance_windows WHERE name = ?", [name]))
     return _window(db, rows[0]) if rows else None

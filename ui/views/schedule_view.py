@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -41,6 +43,7 @@ from app.policy.windows import MaintenanceWindow, Occurrence, next_windows
 from db import compliance as db_compliance
 from db import policy as db_policy
 from db.policy import ScheduleEvent
+from ui.dialogs.window_dialog import WindowDialog
 from ui.models.rows_model import SORT_ROLE, Cell, RowsModel
 from ui.views.advisories_view import CLASS_COLOURS, _hint, _table, _with_db
 from ui.workers import submit
@@ -62,7 +65,7 @@ DEFER_CHOICES = (
 )
 NO_WINDOWS_HINT = (
     "No maintenance windows yet. Routine (non-critical) updates are installed only inside a window of "
-    "the host's patch group; urgent ones do not wait. Add one with, for example:\n"
+    "the host's patch group; urgent ones do not wait. Use Add window… here, or from a script:\n"
     '    patchdesk windows add nightly --rrule "FREQ=DAILY;BYHOUR=2" --duration 120 --tz Europe/Berlin '
     "--groups lab"
 )
@@ -142,9 +145,21 @@ class ScheduleView(QWidget):
         self.export_button.clicked.connect(self._choose_ics)
         self.reload_button = QPushButton("Reload")
         self.reload_button.clicked.connect(self.reload)
+        self.add_window_button = QPushButton("Add window…")
+        self.add_window_button.setObjectName("addWindow")
+        self.add_window_button.clicked.connect(self.add_window)
+        self.windows_button = QPushButton("Windows")
+        self.windows_button.setObjectName("manageWindows")
+        self.windows_button.setToolTip("Edit, disable or remove a window (also: double-click an opening)")
+        self.windows_menu = QMenu(self.windows_button)
+        self.windows_menu.aboutToShow.connect(self._fill_windows_menu)
+        self.windows_button.setMenu(self.windows_menu)
+        self.active_dialog: WindowDialog | None = None
         head = QHBoxLayout()
         head.addWidget(title)
         head.addStretch(1)
+        head.addWidget(self.add_window_button)
+        head.addWidget(self.windows_button)
         head.addWidget(self.reload_button)
         head.addWidget(self.export_button)
         self.windows_hint = _hint(NO_WINDOWS_HINT)
@@ -156,6 +171,7 @@ class ScheduleView(QWidget):
         for col, width in ((0, 250), (1, 110), (2, 110), (3, 90)):
             self.occ_table.setColumnWidth(col, width)
         self.occ_table.selectionModel().selectionChanged.connect(self._occ_selected)
+        self.occ_table.doubleClicked.connect(self._occ_double_clicked)
         self.plan_title = QLabel("What it will patch")
         self.plan_title.setObjectName("sectionTitle")
         self.plan_text = _hint("Select a window opening to see the hosts it will patch.")
@@ -382,6 +398,107 @@ class ScheduleView(QWidget):
             return None
         o = self.occ_model.item(rows[0].row())
         return (o.window.name, o.start) if isinstance(o, Occurrence) else None
+
+    # -- editing windows ---------------------------------------------------------------------------------
+
+    def _windows(self) -> list[MaintenanceWindow]:
+        return db_policy.list_windows(self.db)
+
+    @Slot()
+    def add_window(self) -> WindowDialog:
+        return self._open_window_dialog(None)
+
+    def edit_window(self, name: str) -> WindowDialog | None:
+        w = db_policy.get_window(self.db, name)
+        if w is None:
+            self.reload()
+            return None
+        return self._open_window_dialog(w)
+
+    def _open_window_dialog(self, existing: MaintenanceWindow | None) -> WindowDialog:
+        from db import hosts as db_hosts
+
+        old = existing.name if existing else None
+
+        def save(w: MaintenanceWindow) -> MaintenanceWindow:
+            saved = db_policy.update_window(self.db, old, w) if old else db_policy.add_window(self.db, w)
+            details: dict[str, object] = {"action": "edited" if old else "added", **saved.as_json()}
+            if old and old != saved.name:
+                details["renamed_from"] = old
+            audit.record(self.db, audit.WINDOW_EDITED, saved.name, details)
+            return saved
+
+        dlg = WindowDialog(
+            db_hosts.list_groups(self.db),
+            existing,
+            [w.name for w in self._windows()],
+            self,
+            now=self._now(),
+            save=save,
+        )
+        dlg.accepted.connect(self.reload)
+        dlg.accepted.connect(self.decided)
+        dlg.finished.connect(lambda _r: setattr(self, "active_dialog", None))
+        self.active_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def set_window_enabled(self, name: str, enabled: bool) -> None:
+        w = db_policy.get_window(self.db, name)
+        if w is None:
+            return
+        from dataclasses import replace
+
+        db_policy.update_window(self.db, name, replace(w, enabled=enabled))
+        audit.record(self.db, audit.WINDOW_EDITED, name, {"action": "enabled" if enabled else "disabled"})
+        self.reload()
+        self.decided.emit()
+
+    def remove_window(self, name: str) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Remove window",
+            f"Remove the maintenance window {name}? Routine updates of its groups then wait for another "
+            "window (urgent ones never wait).",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        w = db_policy.get_window(self.db, name)
+        removed = db_policy.remove_window(self.db, name)
+        if removed:
+            audit.record(
+                self.db, audit.WINDOW_EDITED, name, {"action": "removed", **(w.as_json() if w else {})}
+            )
+        self.reload()
+        self.decided.emit()
+        return removed
+
+    @Slot()
+    def _fill_windows_menu(self) -> None:
+        self.windows_menu.clear()
+        windows = self._windows()
+        if not windows:
+            none = self.windows_menu.addAction("No windows yet")
+            none.setEnabled(False)
+            return
+        for w in windows:
+            label = w.name + ("" if w.enabled else " (disabled)")
+            sub = self.windows_menu.addMenu(label)
+            sub.addAction("Edit…", lambda n=w.name: self.edit_window(n))
+            if w.enabled:
+                sub.addAction("Disable", lambda n=w.name: self.set_window_enabled(n, False))
+            else:
+                sub.addAction("Enable", lambda n=w.name: self.set_window_enabled(n, True))
+            sub.addSeparator()
+            sub.addAction("Remove…", lambda n=w.name: self.remove_window(n))
+
+    @Slot()
+    def _occ_double_clicked(self, *_args: object) -> None:
+        sel = self.selected_occurrence()
+        if sel is not None:
+            self.edit_window(sel[0])
 
     @Slot(QItemSelection, QItemSelection)
     def _occ_selected(self, *_args: object) -> None:
