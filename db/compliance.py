@@ -470,9 +470,11 @@ def update_status(db: Database, spec: str) -> UpdateStatus:
             None,
             r["finished_at"],
             r["name"],
+            r["reason"],
         )
         for r in db.query(
-            "SELECT p.host_id, h.name AS host, p.name, p.installed, p.available, p.classification, s.finished_at "
+            "SELECT p.host_id, h.name AS host, p.name, p.installed, p.available, p.classification, p.reason, "
+            "s.finished_at "
             "FROM pending_updates p JOIN hosts h ON h.id = p.host_id LEFT JOIN scans s ON s.id = p.scan_id "
             f"WHERE p.name = :spec OR ((p.advisories != '[]' AND {_json_has('p.advisories')}) "
             f"OR (p.cves != '[]' AND {_json_has('p.cves')})) ORDER BY h.name COLLATE NOCASE, p.name",

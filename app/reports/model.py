@@ -224,6 +224,7 @@ class UpdateHost:
     job_id: int | None = None
     at: str | None = None
     detail: str = ""
+    reason: str = ""  # why the classification (need it)
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,17 @@ def test_classification_reason_is_shown_for_an_urgent_update(qtbot, fleet) -> No
     assert not w.detail.updates_view.isColumnHidden(COL_REASON)
     assert w.detail.updates_view.horizontalHeader().visualIndex(COL_REASON) == 3  # in sight, not past Source
 
+    # the per-update view says why, for every host that needs it
+    w.show_update("pd-secfix")
+    view = w.updates_view
+    qtbot.waitUntil(lambda: view.status is not None and view.busy == 0, timeout=10000)
+    need = view.need_model
+    headers = [need.headerData(c, Qt.Orientation.Horizontal) for c in range(need.columnCount())]
+    why = headers.index("Why")
+    assert {need.index(r, 0).data() for r in range(need.rowCount())} == {"p1", "t1"}
+    assert {need.index(r, why).data() for r in range(need.rowCount())} == {URGENT_REASON}
+    assert need.index(0, why).data(Qt.ItemDataRole.ToolTipRole) == URGENT_REASON
+
 
 # -- the scheduler while the console is open ------------------------------------------------------------
 

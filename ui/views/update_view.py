@@ -58,7 +58,7 @@ class _RowsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         value = self.rows[index.row()][index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return "" if value is None else "".join(c if c.isprintable() else " " for c in str(value))
         if role == Qt.ItemDataRole.UserRole + 1:
             return value
@@ -140,7 +140,7 @@ class UpdateView(QWidget):
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("hintText")
         self.need_model = _RowsModel(
-            ("Host", "Package", "Installed", "Available", "Classification", "Seen"), self
+            ("Host", "Package", "Installed", "Available", "Classification", "Why", "Seen"), self
         )
         self.have_model = _RowsModel(("Host", "Package", "From", "To", "Job", "When"), self)
         self.failed_model = _RowsModel(("Host", "Job", "When", "Why"), self)
@@ -215,7 +215,15 @@ class UpdateView(QWidget):
         self.status = st
         self.need_model.set_rows(
             [
-                (u.host, u.detail, u.version_from, u.version_to, u.classification, (u.at or "")[:16])
+                (
+                    u.host,
+                    u.detail,
+                    u.version_from,
+                    u.version_to,
+                    u.classification,
+                    u.reason,
+                    (u.at or "")[:16],
+                )
                 for u in st.need
             ]
         )
