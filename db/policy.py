@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -442,62 +442,23 @@ def _window(db: Database, r: dict[str, Any]) -> MaintenanceWindow:
     )
 
 
-def add_window(db: Database, w: MaintenanceWindow) -> MaintenanceWindow:
-    try:
-        with db.atomic():
-            wid = int(
-                db.execute(
-                    "INSERT INTO maintenance_windows (name, rrule, dtstart, duration_minutes, tz, enabled, description, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        w.name,
-                        w.rrule,
-                        w.dtstart.isoformat(),
-                        w.duration.total_seconds() / 60,
-                        w.tz,
-                        int(w.enabled),
-                        w.description,
-                        now_iso(),
-                    ],
-                ).lastrowid
-                or 0
-            )
-            for g in w.groups:
-                db.execute(
-                    "INSERT OR IGNORE INTO window_groups (window_id, group_id) VALUES (?, ?)",
-                    [wid, ensure_group(db, g)],
-                )
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" in str(exc):
-            raise ConfigError(f"A window named {w.name!r} already exists.") from exc
-        raise
-    got = get_window(db, w.name)
-    assert got is not None
-    return got
+def _window_row(w: MaintenanceWindow) -> list[object]:
+    return [
+        w.name,
+        w.rrule,
+        w.dtstart.isoformat(),
+        w.duration.total_seconds() / 60,
+        w.tz,
+        int(w.enabled),
+        w.description,
+    ]
 
 
-def update_window(db: Database, name: str, w: MaintenanceWindow) -> MaintenanceWindow:
-    """Replace the window called ``name`` by ``w`` (which may rename it), keeping its row id."""
+def _saved_window(db: Database, w: MaintenanceWindow, write: Callable[[], int]) -> MaintenanceWindow:
+    """Run ``write`` (which returns the window's row id), then set its groups -- in one transaction."""
     try:
         with db.atomic():
-            rows = list(db.query("SELECT id FROM maintenance_windows WHERE name = ?", [name]))
-            if not rows:
-                raise ConfigError(f"There is no window named {name!r} (removed meanwhile?).")
-            wid = rows[0]["id"]
-            db.execute(
-                "UPDATE maintenance_windows SET name = ?, rrule = ?, dtstart = ?, duration_minutes = ?, tz = ?, "
-                "enabled = ?, description = ? WHERE id = ?",
-                [
-                    w.name,
-                    w.rrule,
-                    w.dtstart.isoformat(),
-                    w.duration.total_seconds() / 60,
-                    w.tz,
-                    int(w.enabled),
-                    w.description,
-                    wid,
-                ],
-            )
+            wid = write()
             db.execute("DELETE FROM window_groups WHERE window_id = ?", [wid])
             for g in w.groups:
                 db.execute(
@@ -511,6 +472,35 @@ def update_window(db: Database, name: str, w: MaintenanceWindow) -> MaintenanceW
     got = get_window(db, w.name)
     assert got is not None
     return got
+
+
+def add_window(db: Database, w: MaintenanceWindow) -> MaintenanceWindow:
+    def insert() -> int:
+        cur = db.execute(
+            "INSERT INTO maintenance_windows (name, rrule, dtstart, duration_minutes, tz, enabled, description, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [*_window_row(w), now_iso()],
+        )
+        return int(cur.lastrowid or 0)
+
+    return _saved_window(db, w, insert)
+
+
+def update_window(db: Database, name: str, w: MaintenanceWindow) -> MaintenanceWindow:
+    """Replace the window called ``name`` by ``w`` (which may rename it), keeping its row id."""
+
+    def update() -> int:
+        row = db.execute("SELECT id FROM maintenance_windows WHERE name = ?", [name]).fetchone()
+        if row is None:
+            raise ConfigError(f"There is no window named {name!r} (removed meanwhile?).")
+        db.execute(
+            "UPDATE maintenance_windows SET name = ?, rrule = ?, dtstart = ?, duration_minutes = ?, tz = ?, "
+            "enabled = ?, description = ? WHERE id = ?",
+            [*_window_row(w), row[0]],
+        )
+        return int(row[0])
+
+    return _saved_window(db, w, update)
 
 
 def get_window(db: Database, name: str) -> MaintenanceWindow | None:

@@ -35,6 +35,13 @@ def _schedule(qtbot, db):  # type: ignore[no-untyped-def]
     return w, view
 
 
+def _nightly(db) -> MaintenanceWindow:  # type: ignore[no-untyped-def]
+    nightly = MaintenanceWindow(
+        "nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=2), "UTC", datetime(2026, 1, 1), ("lab",)
+    )
+    return db_policy.add_window(db, nightly)
+
+
 def _save(dlg: wd.WindowDialog) -> QDialogButtonBox:
     return dlg.buttons.button(QDialogButtonBox.StandardButton.Save)
 
@@ -83,12 +90,7 @@ def test_adding_a_weekly_window_builds_its_rule_previews_it_and_audits_it(qtbot,
 
 
 def test_bad_input_is_refused_with_a_sentence_and_the_name_must_be_free(qtbot, db) -> None:  # type: ignore[no-untyped-def]
-    db_policy.add_window(
-        db,
-        MaintenanceWindow(
-            "nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=2), "UTC", datetime(2026, 1, 1), ("lab",)
-        ),
-    )
+    _nightly(db)
     _, view = _schedule(qtbot, db)
     dlg = view.add_window()
     dlg.name_edit.setText("Nightly")  # names are unique regardless of case
@@ -174,12 +176,7 @@ def test_editing_round_trips_monthly_and_custom_rules_and_renames(qtbot, db) -> 
 
 
 def test_disable_and_remove_from_the_windows_menu_are_audited(qtbot, db) -> None:  # type: ignore[no-untyped-def]
-    db_policy.add_window(
-        db,
-        MaintenanceWindow(
-            "nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=2), "UTC", datetime(2026, 1, 1), ("lab",)
-        ),
-    )
+    _nightly(db)
     _, view = _schedule(qtbot, db)
     assert view.occ_model.rowCount() == 20
     view._fill_windows_menu()
