@@ -18,6 +18,9 @@ from app.errors import PatchdeskError
 
 logger = logging.getLogger(__name__)
 
+#: How much less important than the GUI's main thread the job worker threads are (Linux nice steps).
+JOB_THREAD_NICE = 10
+
 
 def _application() -> QApplication:
     app = QApplication.instance()
@@ -73,7 +76,8 @@ def run_gui(args: argparse.Namespace) -> int:
             show_error(None, str(exc), "Patchdesk cannot start")
             return 1
         secrets = _secret_store()
-        runner = JobRunner(args.db or default_db_path(), secrets=secrets)
+        # Job threads yield the CPU to the window's main thread (see lower_thread_priority).
+        runner = JobRunner(args.db or default_db_path(), secrets=secrets, worker_nice=JOB_THREAD_NICE)
         window = MainWindow(db, runner, secrets)
         window.show()
         if getattr(args, "first_run", True):

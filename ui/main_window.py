@@ -695,7 +695,7 @@ class MainWindow(QMainWindow):
         self._refresh_rows(ids)
 
     def _refresh_rows(self, ids: set[int]) -> None:
-        fresh = [h for hid in ids if (h := self._fresh(hid)) is not None]
+        fresh = db_hosts.get_hosts(self.db, ids)  # one query, not one per host
         self.inventory.update_hosts(fresh)
         if self.detail.host is not None and self.detail.host.id in ids:
             self.detail.show_host(self._fresh(self.detail.host.id))

@@ -53,8 +53,10 @@ class JobRunner:
         host_deadline: float = DEFAULT_HOST_DEADLINE,
         ssh_config: Path | None = None,
         connect_timeout: float = 10.0,
+        worker_nice: int = 0,
     ) -> None:
         self.db_path = db_path
+        self.worker_nice = worker_nice  # the GUI lowers its job threads' priority (engine.py)
         self.secrets = secrets
         self.concurrency = concurrency
         self.host_deadline = host_deadline
@@ -90,7 +92,11 @@ class JobRunner:
             connect_timeout=self.connect_timeout,
         )
         engine = JobEngine(
-            self.recorder, factory, concurrency=self.concurrency, host_deadline=self.host_deadline
+            self.recorder,
+            factory,
+            concurrency=self.concurrency,
+            host_deadline=self.host_deadline,
+            worker_nice=self.worker_nice,
         )
         for listener in self._listeners:
             engine.add_listener(listener)
