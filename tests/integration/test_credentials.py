@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_scan_cli import cli
-from tests.support import keyring_service, unavailable
+from tests.support import keyring_service
 
 pytestmark = [
     pytest.mark.hosts,
@@ -26,16 +26,8 @@ SUDO_PASSWORD = "pd-sudo-pass-123"
 
 @pytest.fixture
 def keyring_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    reason = keyring_service.missing_reason()
-    if reason:
-        unavailable(reason)
-    service = keyring_service.SecretService(tmp_path / "keyring")
-    try:
-        service.start()
-        env = {**service.env(), "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring"}
-        yield env
-    finally:
-        service.stop()
+    with keyring_service.running(tmp_path / "keyring") as service:
+        yield {**service.env(), "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring"}
 
 
 def _run(db_path: Path, env: dict[str, str], *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
@@ -58,11 +50,35 @@ def _run(db_path: Path, env: dict[str, str], *args: str, stdin: str | None = Non
 
 def test_passwords_only_in_the_keyring(hosts, host_pool, db_path: Path, keyring_env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     pw_host, sudo_host = hosts[0], hosts[1]
-    r = _run(db_path, keyring_env, "hosts", "add", "pw", "--address", pw_host.address, "--user", "pwuser",
-             "--password-stdin", stdin=LOGIN_PASSWORD + "\n")
+    r = _run(
+        db_path,
+        keyring_env,
+        "hosts",
+        "add",
+        "pw",
+        "--address",
+        pw_host.address,
+        "--user",
+        "pwuser",
+        "--password-stdin",
+        stdin=LOGIN_PASSWORD + "\n",
+    )
     assert r.returncode == 0, r.stderr
-    r = _run(db_path, keyring_env, "hosts", "add", "sp", "--address", sudo_host.address, "--user", "sudopw",
-             "--key", str(host_pool.client_key), "--sudo-password-stdin", stdin=SUDO_PASSWORD + "\n")
+    r = _run(
+        db_path,
+        keyring_env,
+        "hosts",
+        "add",
+        "sp",
+        "--address",
+        sudo_host.address,
+        "--user",
+        "sudopw",
+        "--key",
+        str(host_pool.client_key),
+        "--sudo-password-stdin",
+        stdin=SUDO_PASSWORD + "\n",
+    )
     assert r.returncode == 0, r.stderr
     # the login password is really used (pwuser has no key) ...
     r = _run(db_path, keyring_env, "scan", "pw", "--json")

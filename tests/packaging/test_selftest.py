@@ -6,7 +6,6 @@ a Python warning, a log warning of our own all show up there first.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import shutil
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.packaging.bundle import ROOT, bundle_or_skip, clean_env, unexpected_stderr
-from tests.support import keyring_service, unavailable
+from tests.support import keyring_service
 
 KEYRING_WARNING = re.compile(r"^\s+keyring\s+WARNING: .*No system keyring is available", re.M)
 
@@ -94,18 +93,10 @@ def test_bundle_self_test_passes_in_a_clean_environment(tmp_path: Path) -> None:
 def test_bundle_finds_a_real_secret_service(tmp_path: Path) -> None:
     """Frozen, keyring still discovers the Secret Service backend and reaches a real gnome-keyring."""
     exe = bundle_or_skip()
-    reason = keyring_service.missing_reason()
-    if reason:
-        unavailable(reason)
-    service = keyring_service.SecretService(tmp_path / "keyring")
-    try:
-        service.start()
+    with keyring_service.running(tmp_path / "keyring") as service:
         env = clean_env(tmp_path / "home")
         env.update(service.env())
         r = bundle_self_test(exe, env)
-    finally:
-        gc.collect()
-        service.stop()
     assert_passed(r)
     assert re.search(r"^\s+keyring\s+in use: SecretService Keyring", r.stdout, re.M), r.stdout
     assert not KEYRING_WARNING.search(r.stdout)

@@ -16,7 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 LOGIN_PASSWORD = "patchdesk-test-keyring"
@@ -147,3 +147,23 @@ class SecretService:
                 proc.kill()
                 proc.wait(5)
         self.daemon = self.bus = None
+
+
+@contextlib.contextmanager
+def running(workdir: Path) -> Iterator[SecretService]:
+    """A started Secret Service for one test (skipped, or failed under PATCHDESK_REQUIRE_HOSTS=1, when
+    gnome-keyring/dbus are missing); stopped afterwards even if the test fails."""
+    import gc
+
+    from tests.support import unavailable
+
+    reason = missing_reason()
+    if reason:
+        unavailable(reason)
+    service = SecretService(workdir)
+    try:
+        service.start()
+        yield service
+    finally:
+        gc.collect()  # keyring's SecretService backend leaks a D-Bus socket per call: close them now
+        service.stop()

@@ -291,22 +291,12 @@ def test_no_secret_store_at_all(qtbot, db):
 @pytest.fixture
 def secret_service(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     """A real, unlocked gnome-keyring on a private D-Bus bus (tests/support/keyring_service.py)."""
-    import gc
+    from tests.support import keyring_service
 
-    from tests.support import keyring_service, unavailable
-
-    reason = keyring_service.missing_reason()
-    if reason:
-        unavailable(reason)
-    service = keyring_service.SecretService(tmp_path / "keyring")
-    try:
-        service.start()
+    with keyring_service.running(tmp_path / "keyring") as service:
         for key, value in service.env().items():
             monkeypatch.setenv(key, value)
         yield service
-    finally:
-        gc.collect()  # keyring's SecretService backend leaks one D-Bus socket per call
-        service.stop()
 
 
 @pytest.mark.keyring_service

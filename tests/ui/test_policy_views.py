@@ -4,14 +4,12 @@ Schedule view with window plans and approvals, classification reasons, and the c
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
 from app import audit
-from app.advisories.formats import read_path
-from app.models import Classification, Host, OsFacts, PendingUpdate, Ring, ScanResult, UpdateKind
+from app.models import Classification, PendingUpdate, Ring, UpdateKind
 from app.policy.planning import window_plan
 from app.policy.reclassify import reclassify_all
 from app.policy.rollout import RolloutState
@@ -21,39 +19,20 @@ from db import hosts as db_hosts
 from db import policy as db_policy
 from db import scans as db_scans
 from db.database import open_database
+from tests.support import policy_data
+from tests.support.policy_data import DATA, REGULAR, SECFIX, add_scanned
 from ui.main_window import MainWindow
 from ui.models.updates_model import COL_CLASSIFICATION, COL_NAME, COL_REASON
 from ui.views import advisories_view as av
 from ui.views import schedule_view as sv
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "advisories"
-SECFIX = PendingUpdate(
-    "apt",
-    "pd-secfix",
-    "1.0-2",
-    "1.0-1",
-    security=True,
-    kind=UpdateKind.SECURITY,
-    source="Debian-Security:12/stable-security",
-)
-REGULAR = PendingUpdate("apt", "pd-regular", "2.1-1", "2.0-1")
 FIRMWARE = PendingUpdate("fwupd", "UEFI dbx", "371", "217", kind=UpdateKind.FIRMWARE, source="LVFS")
 DRIVER = PendingUpdate("fwupd", "Thunderbolt controller", "41.1", "40.0", kind=UpdateKind.DRIVER)
 URGENT_REASON = "urgent: CVE-2099-0001 is in CISA KEV (due 2026-12-15)"
 
 
-def add_scanned(db, name: str, ring: Ring, pending: tuple[PendingUpdate, ...], group: str = "lab") -> Host:  # type: ignore[no-untyped-def]
-    from app.policy.classify import classify_all
-
-    h = db_hosts.add_host(db, Host(name=name, address="192.0.2.1", ring=ring, group=group))
-    assert h.id is not None
-    facts = OsFacts(id="debian", version="12", pretty_name="Debian GNU/Linux 12 (bookworm)")
-    db_scans.record_scan(db, h.id, None, ScanResult(facts, ("apt",), tuple(classify_all(pending))))
-    return db_hosts.get_host(db, h.id)
-
-
 def import_samples(db) -> None:  # type: ignore[no-untyped-def]
-    db_adv.import_batch(db, read_path(DATA / "kev_synthetic.json").merged(read_path(DATA / "osv-debian12")))
+    policy_data.import_samples(db)
     reclassify_all(db)
 
 

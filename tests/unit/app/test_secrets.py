@@ -6,7 +6,6 @@ and a missing or locked keyring produces a sentence -- never a plaintext fallbac
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from app.errors import SecretStoreError
 from app.secrets import NO_KEYRING, SERVICE, SecretStore, new_ref
-from tests.support import keyring_service, unavailable
+from tests.support import keyring_service
 
 # keyring's SecretService backend opens a new D-Bus connection per call and never closes it; the
 # garbage collector does, with a ResourceWarning. Only those sockets, to our private bus, are ignored.
@@ -29,18 +28,10 @@ leaked_bus_sockets = pytest.mark.filterwarnings(
 def secret_service(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[keyring_service.SecretService]:
-    reason = keyring_service.missing_reason()
-    if reason:
-        unavailable(reason)
-    service = keyring_service.SecretService(tmp_path / "keyring")
-    try:
-        service.start()
+    with keyring_service.running(tmp_path / "keyring") as service:
         for key, value in service.env().items():
             monkeypatch.setenv(key, value)
         yield service
-    finally:
-        gc.collect()  # let the leaked connections go now, inside this test (see leaked_bus_sockets)
-        service.stop()
 
 
 def secret_service_backend():  # type: ignore[no-untyped-def]

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from app.advisories.formats import read_path
 from app.errors import ConfigError
 from app.jobs.scheduler import run_due
-from app.models import Classification, Host, OsFacts, PendingUpdate, Ring, ScanResult, UpdateKind
+from app.models import Classification, PendingUpdate, Ring, UpdateKind
 from app.policy.reclassify import reclassify_all
 from app.policy.rollout import RolloutState
 from app.policy.rules import DEFAULT_RULES, Rule
@@ -23,32 +22,7 @@ from db import hosts as db_hosts
 from db import policy as db_policy
 from db import scans as db_scans
 from db.database import open_database
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "advisories"
-SECFIX = PendingUpdate(
-    "apt",
-    "pd-secfix",
-    "1.0-2",
-    "1.0-1",
-    security=True,
-    kind=UpdateKind.SECURITY,
-    source="Debian-Security:12/stable-security",
-)
-REGULAR = PendingUpdate("apt", "pd-regular", "2.1-1", "2.0-1")
-
-
-def add_scanned(db, name: str, ring: Ring, pending: tuple[PendingUpdate, ...], group: str = "lab") -> Host:  # type: ignore[no-untyped-def]
-    from app.policy.classify import classify_all
-
-    h = db_hosts.add_host(db, Host(name=name, address="192.0.2.1", ring=ring, group=group))
-    assert h.id is not None
-    facts = OsFacts(id="debian", version="12", pretty_name="Debian GNU/Linux 12 (bookworm)")
-    db_scans.record_scan(db, h.id, None, ScanResult(facts, ("apt",), tuple(classify_all(pending))))
-    return db_hosts.get_host(db, h.id)
-
-
-def import_samples(db) -> None:  # type: ignore[no-untyped-def]
-    db_adv.import_batch(db, read_path(DATA / "kev_synthetic.json").merged(read_path(DATA / "osv-debian12")))
+from tests.support.policy_data import REGULAR, SECFIX, add_scanned, import_samples
 
 
 def test_default_rules_are_seeded_and_editable(db) -> None:  # type: ignore[no-untyped-def]
