@@ -180,7 +180,7 @@ class JobPanel(QWidget):
         self.steps_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.steps_view.horizontalHeader().setStretchLastSection(True)
         self.steps_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((120, 90, 70, 95)):
+        for col, width in enumerate((120, 90, 82, 95)):
             self.steps_view.setColumnWidth(col, width)
         self.steps_view.clicked.connect(self._step_clicked)
 
