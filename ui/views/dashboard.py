@@ -417,7 +417,7 @@ class DashboardView(QWidget):
         self.kev_list.clear()
         if not data.kev_available:
             self.kev_title.setText("KEV due dates")
-            item = QListWidgetItem("No KEV catalog imported (patchdesk advisories import).")
+            item = QListWidgetItem("No KEV catalog imported yet: Advisories tab → Import advisories…")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.kev_list.addItem(item)
             return
