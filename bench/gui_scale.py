@@ -1,0 +1,786 @@
+"""The GUI at scale: the real app, offscreen, over 5,000 hosts and 1,000,000 pending-update rows.
+
+Generates (once, cached under ~/.cache/patchdesk-bench/, keyed by schema version, generator version
+and parameters) a database with tests/support/fleet.py's ``populate_scale``, then measures, each
+round in a fresh GUI process started the way ``patchdesk`` starts (ui.main.main, QT_QPA_PLATFORM=
+offscreen, on a fresh copy of the cached file):
+
+  (a) cold start: process start -> main window painted with the inventory model populated, and
+      -> the inventory tab painted (the number held against the target)
+  (b) dashboard: one refresh as the app runs it (query on a pool thread with its own connection,
+      tiles and charts set, the widget repainted), plus the query and the drawing on their own
+  (c) filter-as-you-type on the inventory: "web-01" typed and erased key by key; each keystroke
+      timed until the proxy has refiltered and the table viewport has repainted
+  (d) peak RSS (ru_maxrss) of the GUI process at the end of the session
+  (e) with real test hosts (tests/hosts, like bench/fanout.py; run as root): the longest main-thread
+      stall while the GUI scans 50 of them, from a 5 ms QTimer that records its own lateness
+
+(e) runs twice: with everything sharing the cores, then with the GUI pinned to one CPU and the test
+hosts to the others (in a real shop the hosts' sshd and apt run on the hosts). Each stall > 20 ms is
+split into main-thread CPU, time waiting for a core (schedstat) and the rest (asleep: GIL, locks).
+
+Prints per-round figures, medians and spreads, and a summary table against the targets.
+Run: `make bench-gui` or `python -m bench.gui_scale [--hosts 5000 --rows 1000000 --rounds 5]`;
+`--quick` for a smoke run (small fleet, one round, 5 scan hosts). Diagnostics in the GUI process:
+PD_BENCH_PROFILE=1 (cProfile of the main thread during the scans), PD_BENCH_STACKS=1 (main-thread
+stacks sampled during stalls), PD_BENCH_APP_NICE=N (the job threads' nice value, for A/B runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+CACHE_DIR = Path.home() / ".cache" / "patchdesk-bench"
+FILTER_TEXT = "web-01"
+TARGETS = {  # name -> (limit, unit)
+    "startup": (1.0, "s"),
+    "dashboard": (150.0, "ms"),
+    "keystroke": (50.0, "ms"),
+    "rss": (300.0, "MB"),
+    "stall": (50.0, "ms"),
+}
+
+# ------------------------------------------------------------------------------------ database
+
+
+def cached_db(hosts: int, rows: int, seed: int) -> Path:
+    """The generated database for these parameters, made once (a minute at full size)."""
+    from db.database import open_database
+    from db.schema import SCHEMA_VERSION
+    from tests.support.fleet import SCALE_VERSION, populate_scale
+
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    path = CACHE_DIR / f"gui-s{SCHEMA_VERSION}-f{SCALE_VERSION}-h{hosts}-r{rows}-seed{seed}.sqlite3"
+    if path.exists():
+        return path
+    tmp = path.with_name(path.name + ".tmp")
+    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        p.unlink(missing_ok=True)
+    print(f"generating {hosts} hosts / {rows} pending rows into {path} …", flush=True)
+    t0 = time.perf_counter()
+    db = open_database(tmp)
+    populate_scale(db, hosts=hosts, rows=rows, seed=seed)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    tmp.rename(path)
+    print(f"generated in {time.perf_counter() - t0:.1f} s ({path.stat().st_size / 1e6:.0f} MB)", flush=True)
+    return path
+
+
+def fresh_copy(src: Path, work: Path, name: str) -> Path:
+    """Each GUI process gets its own copy: start-up writes (today's snapshot) never touch the cache."""
+    dst = work / name
+    for p in (dst, Path(f"{dst}-wal"), Path(f"{dst}-shm")):
+        p.unlink(missing_ok=True)
+    shutil.copyfile(src, dst)
+    return dst
+
+
+# ------------------------------------------------------------------------------------ child side
+
+
+def _child(mode: str, db_path: str, out: str, inner: int) -> int:
+    """Run the real GUI (ui.main.main) with a scenario hooked in after the window's first paint."""
+    t0 = float(os.environ["PD_BENCH_T0"])  # time.monotonic() in the parent just before spawning
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    from ui.main_window import MainWindow
+
+    orig_show = MainWindow.show
+    result: dict[str, Any] = {"mode": mode}
+
+    class FirstPaint(QObject):
+        def __init__(self, window: Any) -> None:
+            super().__init__()
+            self.window = window
+            self.seen = False
+
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if not self.seen and event.type() == QEvent.Type.Paint:
+                self.seen = True
+                QTimer.singleShot(0, self.painted)  # after this paint pass has finished
+            return False
+
+        def painted(self) -> None:
+            result["startup_window_s"] = time.monotonic() - t0
+            result["startup_window_cpu_s"] = time.process_time()  # this process's CPU (all threads)
+            result["model_rows"] = self.window.inventory.model.rowCount()
+            app = _qapp()
+            app.removeEventFilter(self)
+            try:
+                _scenario(mode, self.window, result, t0, inner)
+            except BaseException as exc:  # reported to the parent, never a hang
+                import traceback
+
+                result["error"] = f"{exc!r}\n{traceback.format_exc()}"
+            finally:
+                Path(out).write_text(json.dumps(result))
+                self.window.close()
+                app.quit()
+
+    def show(self: Any) -> None:
+        MainWindow.show = orig_show  # type: ignore[method-assign]
+        self._bench_filter = FirstPaint(self)
+        _qapp().installEventFilter(self._bench_filter)
+        orig_show(self)
+
+    MainWindow.show = show  # type: ignore[method-assign]
+    if os.environ.get("PD_BENCH_APP_NICE"):  # experiments: the job threads' nice value
+        import ui.app
+
+        ui.app.JOB_THREAD_NICE = int(os.environ["PD_BENCH_APP_NICE"])
+    from ui.main import main
+
+    rc = main(["--db", db_path, "--no-first-run"])
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if not Path(out).exists():
+        Path(out).write_text(json.dumps({**result, "error": f"the GUI exited ({rc}) before painting"}))
+    else:
+        Path(out).write_text(json.dumps({**json.loads(Path(out).read_text()), "rss_exit_mb": rss}))
+    return 0
+
+
+def _qapp() -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance()
+
+
+def _wait(cond: Any, timeout: float = 60.0, step_ms: int = 5) -> bool:
+    """Run the event loop until ``cond()`` (a QEventLoop polled by a timer: no busy spinning)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if cond():
+        return True
+    loop = QEventLoop()
+    deadline = time.monotonic() + timeout
+    poll = QTimer()
+    poll.setInterval(step_ms)
+    poll.timeout.connect(lambda: loop.quit() if cond() or time.monotonic() > deadline else None)
+    poll.start()
+    loop.exec()
+    poll.stop()
+    return bool(cond())
+
+
+def _settle(ms: int) -> None:
+    end = time.monotonic() + ms / 1000
+    _wait(lambda: time.monotonic() >= end, timeout=ms / 1000 + 1)
+
+
+def _flush() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+
+
+def _rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _scenario(mode: str, w: Any, r: dict[str, Any], t0: float, inner: int) -> None:
+    from PySide6.QtCore import Qt
+
+    dash = w.dashboard
+    refreshed = {"n": 0}
+    dash.refreshed.connect(lambda: refreshed.__setitem__("n", refreshed["n"] + 1))
+    r["rss_shown_mb"] = _rss_mb()
+
+    # (a) the inventory tab, right after the first paint (the dashboard is the home tab)
+    t = time.perf_counter()
+    w.show_inventory()
+    w.repaint()
+    r["inventory_tab_s"] = time.perf_counter() - t
+    r["startup_inventory_s"] = time.monotonic() - t0
+    r["startup_inventory_cpu_s"] = time.process_time()
+    if mode == "startup":  # for profiling the start alone
+        return
+
+    # the start-up dashboard refresh (today's snapshot + first sightings, then the queries)
+    t = time.perf_counter()
+    if not _wait(lambda: refreshed["n"] >= 1, timeout=120):
+        raise RuntimeError("the dashboard never refreshed after start-up")
+    r["first_dashboard_after_paint_s"] = time.monotonic() - t0 - r["startup_window_s"]
+    r["first_dashboard_wait_s"] = time.perf_counter() - t
+    if mode == "scan":
+        _scan_scenario(w, r)
+        return
+
+    # (b) dashboard refresh as the app does it, minus the 150 ms debounce: pool-thread query,
+    # tiles and charts set on the main thread, then the widget painted.
+    w.tabs.setCurrentWidget(dash)
+    w.repaint()
+    r["dashboard_ms"], r["dashboard_compute_ms"], r["dashboard_draw_ms"] = [], [], []
+    from db import compliance as db_compliance
+    from db.database import open_database
+
+    for _ in range(inner):
+        n = refreshed["n"]
+        t = time.perf_counter()
+        dash._start()
+        if not _wait(lambda n=n: refreshed["n"] > n, timeout=60, step_ms=1):
+            raise RuntimeError("dashboard refresh timed out")
+        _flush()
+        dash.repaint()
+        r["dashboard_ms"].append((time.perf_counter() - t) * 1000)
+        # its two halves on their own: the queries (fresh connection, as the pool thread) ...
+        t = time.perf_counter()
+        own = open_database(dash.db_path, migrate=False)
+        data = db_compliance.dashboard(own, dash.current_filter())
+        own.conn.close()
+        r["dashboard_compute_ms"].append((time.perf_counter() - t) * 1000)
+        # ... and the drawing (tiles, three charts, side panel; then a synchronous paint)
+        t = time.perf_counter()
+        dash._generation += 1
+        dash._show(dash._generation, data)
+        _flush()
+        dash.repaint()
+        r["dashboard_draw_ms"].append((time.perf_counter() - t) * 1000)
+    # the queries under each kind of filter (informational: a different plan each)
+    from app.reports.model import ComplianceFilter
+
+    r["dashboard_compute_filtered_ms"] = {}
+    own = open_database(dash.db_path, migrate=False)
+    for label, f in (
+        ("group=web", ComplianceFilter(group="web")),
+        ("os=windows", ComplianceFilter(os_family="windows")),
+        ("ring=test", ComplianceFilter(ring="test")),
+    ):
+        t = time.perf_counter()
+        db_compliance.dashboard(own, f)
+        r["dashboard_compute_filtered_ms"][label] = (time.perf_counter() - t) * 1000
+    own.conn.close()
+
+    # (c) filter-as-you-type on the inventory, each key until the view has repainted
+    from PySide6.QtTest import QTest
+
+    w.show_inventory()
+    w.repaint()
+    inv = w.inventory
+    edit, view = inv.filter_edit, inv.table.viewport()
+    edit.setFocus()
+    keys: list[float] = []
+    per_key: dict[str, list[float]] = {}
+    shown: list[int] = []
+    for _ in range(inner):
+        typed = ""
+        for ch in FILTER_TEXT:
+            typed += ch
+            t = time.perf_counter()
+            QTest.keyClicks(edit, ch)
+            _flush()
+            view.repaint()
+            ms = (time.perf_counter() - t) * 1000
+            keys.append(ms)
+            per_key.setdefault(typed, []).append(ms)
+        shown.append(inv.proxy.rowCount())
+        for k in range(len(FILTER_TEXT)):
+            t = time.perf_counter()
+            QTest.keyClick(edit, Qt.Key.Key_Backspace)
+            _flush()
+            view.repaint()
+            ms = (time.perf_counter() - t) * 1000
+            keys.append(ms)
+            per_key.setdefault(f"⌫{FILTER_TEXT[: len(FILTER_TEXT) - k - 1] or '(empty)'}", []).append(ms)
+    r["keystroke_ms"] = keys
+    r["keystroke_by_text_ms"] = {k: statistics.median(v) for k, v in per_key.items()}
+    r["filter_rows_shown"] = shown[-1] if shown else None
+
+    # extras a user does at this size (informational)
+    from ui.models.hosts_model import COL_NAME, COL_URGENT
+
+    t = time.perf_counter()
+    inv.table.sortByColumn(COL_URGENT, Qt.SortOrder.DescendingOrder)
+    _flush()
+    view.repaint()
+    r["sort_by_urgent_ms"] = (time.perf_counter() - t) * 1000
+    inv.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+    hosts = inv.model.hosts()
+    biggest = max(hosts, key=lambda h: h.pending_total)
+    t = time.perf_counter()
+    inv.select_host(biggest.id)
+    _flush()
+    w.repaint()
+    r["select_biggest_host_ms"] = (time.perf_counter() - t) * 1000
+    r["biggest_host_pending"] = biggest.pending_total
+    # a chart segment's drill-down: every non-critical update with its host count (pool thread)
+    loaded = {"n": 0}
+    w.updates_view.loaded.connect(lambda: loaded.__setitem__("n", loaded["n"] + 1))
+    t = time.perf_counter()
+    w.show_updates("noncritical", None, "Non-critical updates")
+    if not _wait(lambda: loaded["n"] > 0, timeout=120):
+        raise RuntimeError("the update list never loaded")
+    _flush()
+    w.repaint()
+    r["update_list_ms"] = (time.perf_counter() - t) * 1000
+    r["update_list_rows"] = w.updates_view.list_model.rowCount()
+    _settle(300)
+    r["rss_peak_mb"] = _rss_mb()
+
+
+def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
+    """(e) a 5 ms PreciseTimer records how late it fires while the GUI scans the bench hosts."""
+    import threading
+
+    from PySide6.QtCore import Qt, QTimer
+
+    hosts = [h for h in w.inventory.model.hosts() if h.name.startswith("bench")]
+    if not hosts:
+        raise RuntimeError("no bench hosts in the database")
+    w.show_inventory()
+    w.repaint()
+    late: list[float] = []
+    last = [time.perf_counter()]
+
+    try:
+        sched: int | None = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+    except OSError:
+        sched = None
+
+    def waited() -> float:
+        """ms this thread has spent runnable but waiting for a CPU (Linux schedstat)."""
+        if sched is None:
+            return 0.0
+        try:
+            return int(os.pread(sched, 128, 0).split()[1]) / 1e6
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    cpu = [time.thread_time(), waited()]
+    # (lateness, main-thread CPU, waiting for a core) in ms; the rest of a stall is the main thread
+    # asleep: blocked on the GIL (or a lock) while job threads run Python.
+    stalls: list[tuple[float, float, float]] = []
+
+    def tick() -> None:
+        now, now_cpu, now_wait = time.perf_counter(), time.thread_time(), waited()
+        ms = max(0.0, (now - last[0]) * 1000 - 5.0)
+        late.append(ms)
+        if ms > 20:
+            stalls.append((round(ms, 1), round((now_cpu - cpu[0]) * 1000, 1), round(now_wait - cpu[1], 1)))
+        last[0], cpu[0], cpu[1] = now, now_cpu, now_wait
+
+    watchdog = _StackSampler(last) if os.environ.get("PD_BENCH_STACKS") else None
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    last[0] = time.perf_counter()
+    timer.start()
+    _settle(2000)  # idle baseline: what the machine's noise alone does to the timer
+    r["idle_late_ms"] = sorted(late)[-5:]
+    r["idle_max_late_ms"] = max(late) if late else 0.0
+    rounds = int(os.environ.get("PD_BENCH_SCAN_ROUNDS", "3"))
+    r["scan_max_late_ms"], r["scan_p99_late_ms"], r["scan_s"], r["scan_over_50"] = [], [], [], []
+    w.inventory.select_ids({h.id for h in hosts})
+    persisted = {"n": 0}
+    orig = w._job_persisted
+
+    def persisted_hook(handle: Any, flushed: bool) -> None:
+        orig(handle, flushed)
+        persisted["n"] += 1
+
+    w._job_persisted = persisted_hook
+    refreshed = {"n": 0}
+    w.dashboard.refreshed.connect(lambda: refreshed.__setitem__("n", refreshed["n"] + 1))
+    prof = None
+    if os.environ.get("PD_BENCH_PROFILE"):  # diagnostics: where the main thread's CPU goes
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+    for _ in range(rounds):
+        n, rn = persisted["n"], refreshed["n"]
+        late.clear()
+        last[0] = time.perf_counter()
+        t = time.perf_counter()
+        handle = w.start_scan(hosts)
+        if handle is None:
+            raise RuntimeError("the scan did not start")
+        if not _wait(lambda n=n: persisted["n"] > n, timeout=600):
+            raise RuntimeError("the scan did not finish")
+        r["scan_s"].append(time.perf_counter() - t)
+        _wait(lambda rn=rn: refreshed["n"] > rn, timeout=60)  # and the dashboard's refresh after it
+        _settle(300)
+        bad = [o.error for o in handle.outcomes.values() if str(o.state) != "succeeded"]
+        if bad:
+            r.setdefault("scan_errors", []).append(bad[:3])
+        s = sorted(late)
+        r["scan_max_late_ms"].append(s[-1] if s else 0.0)
+        r["scan_p99_late_ms"].append(s[int(len(s) * 0.99)] if s else 0.0)
+        r["scan_over_50"].append(sum(1 for x in s if x > 50))
+        r.setdefault("scan_worst5_ms", []).append([round(x, 1) for x in s[-5:]])
+    timer.stop()
+    if prof is not None:
+        import io
+        import pstats
+
+        prof.disable()
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(40)
+        r["profile"] = buf.getvalue()
+    # Where a stall's time went: main-thread CPU close to the lateness means work on the main
+    # thread; little CPU means it waited (for the GIL held by job threads, or for a core).
+    r["stalls_late_cpu_ms"] = sorted(stalls, reverse=True)[:12]
+    if watchdog is not None:
+        r["stall_stacks"] = watchdog.stop()
+    r["rss_peak_mb"] = _rss_mb()
+
+
+class _StackSampler:
+    """Diagnostics (PD_BENCH_STACKS=1): while the timer is overdue by > 20 ms, sample the main
+    thread's Python stack every 5 ms from a thread of our own; the most frequent stacks come back."""
+
+    def __init__(self, last: list[float]) -> None:
+        import threading
+
+        self._last = last
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._counts: dict[str, int] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import traceback
+
+        while not self._stop.wait(0.005):
+            if time.perf_counter() - self._last[0] < 0.025:
+                continue
+            frame = sys._current_frames().get(self._main or 0)
+            if frame is None:
+                continue
+            stack = traceback.extract_stack(frame)[-8:]
+            key = " <- ".join(f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in reversed(stack))
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def stop(self) -> list[tuple[int, str]]:
+        self._stop.set()
+        self._thread.join()
+        return sorted(((n, k) for k, n in self._counts.items()), reverse=True)[:15]
+
+
+# ------------------------------------------------------------------------------------ parent side
+
+
+def spawn(
+    mode: str,
+    db: Path,
+    work: Path,
+    inner: int,
+    extra_env: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
+) -> dict[str, Any]:
+    out = work / f"result-{mode}-{time.monotonic_ns()}.json"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "PATCHDESK_LOG_DIR": str(work / "logs"),
+        # The minute scheduler would push the fleet's urgent updates to its made-up addresses.
+        "PATCHDESK_SCHEDULER": "off",
+        **(extra_env or {}),
+    }
+    # -c and an import, not -m: a __main__ module is compiled afresh on every start, which would
+    # add this file's compile time to the start-up being measured.
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from bench.gui_scale import main; sys.exit(main())",
+        "--child",
+        mode,
+        "--db",
+        str(db),
+        "--out",
+        str(out),
+        "--inner",
+        str(inner),
+    ]
+    env["PD_BENCH_T0"] = repr(time.monotonic())
+    proc = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
+    if not out.exists():
+        raise RuntimeError(f"child {mode} wrote nothing (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+    res: dict[str, Any] = json.loads(out.read_text())
+    if "error" in res:
+        raise RuntimeError(f"child {mode} failed: {res['error']}\n{proc.stderr[-2000:]}")
+    return res
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def spread(xs: list[float], fmt: str = "{:.1f}") -> str:
+    if not xs:
+        return "-"
+    return (
+        f"median {fmt.format(med(xs))}  min {fmt.format(min(xs))}  max {fmt.format(max(xs))}  (n={len(xs)})"
+    )
+
+
+def run_scan_stage(args: argparse.Namespace, src: Path, work: Path) -> dict[str, Any] | None:
+    """(e) in two set-ups: everything sharing the cores, then the GUI on a core of its own."""
+    from tests.hosts import HostCluster, hosts_available
+
+    ok, reason = hosts_available()
+    if not ok:
+        print(f"(e) skipped: test hosts unavailable: {reason}")
+        return None
+    from app.jobs.runner import JobRunner
+    from app.models import Host
+    from db import hosts as db_hosts
+    from db.database import open_database
+
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    os.environ["PATCHDESK_LOG_DIR"] = str(work / "logs")
+    subnet = os.environ.get("PATCHDESK_TEST_SUBNET", args.subnet)
+    with HostCluster(subnet=subnet) as cluster:
+        t = time.perf_counter()
+        test_hosts = cluster.start(args.scan_hosts, prefix="bench")
+        print(
+            f"(e) {len(test_hosts)} test hosts up on {subnet}.x in {time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
+        path = fresh_copy(src, work, "scan.sqlite3")
+        db = open_database(path)
+        models = [
+            db_hosts.add_host(
+                db,
+                Host(
+                    name=h.name,
+                    address=h.address,
+                    user="admin",
+                    key_file=str(cluster.client_key),
+                    group="bench",
+                ),
+            )
+            for h in test_hosts
+        ]
+        runner = JobRunner(path, host_deadline=300)
+        handle = runner.start_scan(db, models, accept_new_keys=True)  # first contact: keys trusted here
+        handle.wait()
+        runner.flush(30)
+        runner.close()
+        db.conn.close()
+        bad = [o.error for o in handle.outcomes.values() if str(o.state) != "succeeded"]
+        if bad:
+            raise RuntimeError(f"warm-up scan failed on {len(bad)} host(s): {bad[:2]}")
+        env = {"PD_BENCH_SCAN_ROUNDS": str(args.scan_rounds)}
+        print("(e) GUI and test hosts sharing every core:", flush=True)
+        shared = spawn("scan", fresh_copy(path, work, "scan-run.sqlite3"), work, 1, env)
+        _print_scan(shared)
+        pinned = None
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2 and args.pin:
+            # The test hosts' sshd and apt run on this machine; a real shop's run on theirs. Pinned,
+            # the GUI process (main thread, job threads, recorder) has one core and the hosts the
+            # others: closer to the real case, and what is left is the app's own doing.
+            n = _pin_hosts(cluster, set(cpus[1:]))
+            print(
+                f"(e) GUI pinned to CPU {cpus[0]}, the test hosts' {n} processes to CPUs {cpus[1:]}:",
+                flush=True,
+            )
+            pinned = spawn("scan", fresh_copy(path, work, "scan-run.sqlite3"), work, 1, env, cpus={cpus[0]})
+            _print_scan(pinned)
+    return {"shared": shared, "pinned": pinned}
+
+
+def _pin_hosts(cluster: Any, cpus: set[int]) -> int:
+    """Move every process of the cluster's hosts (marked in their environment) to ``cpus``."""
+    marker = f"PATCHDESK_TEST_HOST={cluster._id}_".encode()
+    n = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes():
+                os.sched_setaffinity(int(entry.name), cpus)
+                n += 1
+        except OSError:
+            continue
+    return n
+
+
+def _print_scan(res: dict[str, Any]) -> None:
+    for i, (mx, p99, s) in enumerate(
+        zip(res["scan_max_late_ms"], res["scan_p99_late_ms"], res["scan_s"], strict=True)
+    ):
+        print(
+            f"(e) scan round {i + 1}: {s:.2f} s, timer max late {mx:.1f} ms, p99 {p99:.1f} ms, "
+            f">50 ms: {res['scan_over_50'][i]}; worst {res['scan_worst5_ms'][i]}",
+            flush=True,
+        )
+    print(
+        f"(e) idle baseline (2 s before the scans): max late {res['idle_max_late_ms']:.1f} ms "
+        f"{[round(x, 1) for x in res['idle_late_ms']]}"
+    )
+    print(
+        f"(e) stalls > 20 ms as (late, main-thread CPU, waiting for a core) ms: {res['stalls_late_cpu_ms']}"
+    )
+    for n, stack in res.get("stall_stacks", []):
+        print(f"    {n:4d} x {stack}")
+    if res.get("profile"):
+        print(res["profile"])
+    if res.get("scan_errors"):
+        print(f"(e) hosts that did not scan cleanly: {res['scan_errors']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hosts", type=int, default=5000)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=5, help="fresh GUI processes for (a)-(d)")
+    ap.add_argument("--inner", type=int, default=3, help="dashboard refreshes and typing passes per process")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--scan-hosts", type=int, default=50)
+    ap.add_argument("--scan-rounds", type=int, default=3)
+    ap.add_argument("--subnet", default="127.0.60", help="test-host subnet (PATCHDESK_TEST_SUBNET wins)")
+    ap.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="(e) only with the GUI and hosts sharing the cores"
+    )
+    ap.add_argument("--no-scan", action="store_true", help="skip (e), which needs root and the test hosts")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 300 hosts, 30,000 rows, one round")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return _child(args.child, args.db, args.out, args.inner)
+    if args.quick:
+        args.hosts, args.rows, args.rounds, args.inner = 300, 30_000, 1, 2
+        args.scan_hosts, args.scan_rounds = 5, 1
+
+    src = cached_db(args.hosts, args.rows, args.seed)
+    work = Path(tempfile.mkdtemp(prefix="pd-guibench-"))
+    try:
+        return _run(args, src, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, src: Path, work: Path) -> int:
+    print(f"database {src.name}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
+    sessions = []
+    for i in range(args.rounds):
+        db = fresh_copy(src, work, "session.sqlite3")
+        res = spawn("session", db, work, args.inner)
+        sessions.append(res)
+        print(
+            f"round {i + 1}: start {res['startup_window_s']:.3f} s "
+            f"(+inventory tab {res['inventory_tab_s'] * 1000:.0f} ms"
+            f" = {res['startup_inventory_s']:.3f} s, {res['model_rows']} rows)  first dashboard +"
+            f"{res['first_dashboard_after_paint_s']:.2f} s  dashboard {med(res['dashboard_ms']):.0f} ms "
+            f"(query {med(res['dashboard_compute_ms']):.0f}, draw {med(res['dashboard_draw_ms']):.0f})  "
+            f"key median {med(res['keystroke_ms']):.1f} max {max(res['keystroke_ms']):.1f} ms  "
+            f"RSS {res['rss_peak_mb']:.0f} MB",
+            flush=True,
+        )
+    scan = None if args.no_scan else run_scan_stage(args, src, work)
+
+    def all_of(key: str) -> list[float]:
+        out: list[float] = []
+        for s in sessions:
+            v = s[key]
+            out.extend(v if isinstance(v, list) else [v])
+        return out
+
+    print()
+    print(
+        f"# GUI at {args.hosts} hosts / {args.rows} pending rows, {args.rounds} fresh processes, "
+        f"{os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}"
+    )
+    rows: list[tuple[str, float, str, float, str]] = []
+    scans = [(k, v) for k, v in (scan or {}).items() if v]
+    rss = all_of("rss_exit_mb") + [v["rss_exit_mb"] for _, v in scans]
+    if sessions:
+        startup = all_of("startup_inventory_s")
+        dash = all_of("dashboard_ms")
+        keys = all_of("keystroke_ms")
+        _print_sessions(sessions, all_of)
+        rows += [
+            ("(a) cold start to the inventory shown", med(startup), "s", *TARGETS["startup"]),
+            ("(b) dashboard computation + drawing", med(dash), "ms", *TARGETS["dashboard"]),
+            ("(c) filter keystroke (median)", med(keys), "ms", *TARGETS["keystroke"]),
+            ("(c) filter keystroke (worst)", max(keys), "ms", *TARGETS["keystroke"]),
+        ]
+    print(f"(d) peak RSS                       {spread(rss, '{:.0f}')} MB")
+    rows.append(("(d) peak RSS", max(rss), "MB", *TARGETS["rss"]))
+    labels = {"shared": "GUI and hosts share the cores", "pinned": "GUI on a core of its own"}
+    for key, res in scans:
+        print(
+            f"(e) longest stall, {labels[key]}: {spread(res['scan_max_late_ms'])} ms "
+            f"(p99 {spread(res['scan_p99_late_ms'])}; idle baseline {res['idle_max_late_ms']:.1f} ms; "
+            f"main-thread CPU in the worst stalls {[c for _, c, _w in res['stalls_late_cpu_ms'][:5]]} ms)"
+        )
+        rows.append((f"(e) longest stall ({key})", med(res["scan_max_late_ms"]), "ms", *TARGETS["stall"]))
+    print()
+    print(f"| {'measure':<40} | {'value':>10} | {'target':>10} | ok |")
+    print(f"| {'-' * 40} | {'-' * 10} | {'-' * 10} | -- |")
+    for name, value, unit, limit, _u in rows:
+        fmt = "{:.3f}" if unit == "s" else "{:.1f}" if unit == "ms" else "{:.0f}"
+        print(
+            f"| {name:<40} | {fmt.format(value) + ' ' + unit:>10} | {'<= ' + str(limit) + ' ' + unit:>10} | "
+            f"{'ok' if value <= limit else 'NO'} |"
+        )
+    return 0
+
+
+def _print_sessions(sessions: list[dict[str, Any]], all_of: Any) -> None:
+    print(f"(a) start -> window painted        {spread(all_of('startup_window_s'), '{:.3f}')} s")
+    print(f"(a) start -> inventory tab painted {spread(all_of('startup_inventory_s'), '{:.3f}')} s")
+    print(f"    CPU time of the process to then {spread(all_of('startup_inventory_cpu_s'), '{:.3f}')} s")
+    print(f"    first dashboard after paint    {spread(all_of('first_dashboard_after_paint_s'), '{:.2f}')} s")
+    print(f"(b) dashboard refresh              {spread(all_of('dashboard_ms'))} ms")
+    print(f"    query (own connection)         {spread(all_of('dashboard_compute_ms'))} ms")
+    print(f"    drawing                        {spread(all_of('dashboard_draw_ms'))} ms")
+    filt: dict[str, list[float]] = {}
+    for s in sessions:
+        for k, v in s["dashboard_compute_filtered_ms"].items():
+            filt.setdefault(k, []).append(v)
+    for k, v in filt.items():
+        print(f"    query, {k:<24}{spread(v)} ms")
+    print(f"(c) keystroke                      {spread(all_of('keystroke_ms'))} ms")
+    by_text: dict[str, list[float]] = {}
+    for s in sessions:
+        for k, v in s["keystroke_by_text_ms"].items():
+            by_text.setdefault(k, []).append(v)
+    print("    per text: " + ", ".join(f"{k!r} {med(v):.1f}" for k, v in by_text.items()))
+    print(f"    rows shown for {FILTER_TEXT!r}: {sessions[-1]['filter_rows_shown']}")
+    print(
+        f"    sort by Urgent {spread(all_of('sort_by_urgent_ms'))} ms; select the biggest host "
+        f"({sessions[-1]['biggest_host_pending']} pending) {spread(all_of('select_biggest_host_ms'))} ms"
+    )
+    print(
+        f"    non-critical update list ({sessions[-1]['update_list_rows']} packages, pool thread) "
+        f"{spread(all_of('update_list_ms'))} ms"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
