@@ -527,6 +527,8 @@ def spawn(
     if not out.exists():
         raise RuntimeError(f"child {mode} wrote nothing (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
     res: dict[str, Any] = json.loads(out.read_text())
+    if proc.returncode != 0:  # the figures are in, but say so: a crash at exit is a bug too
+        print(f"warning: the {mode} GUI process exited with {proc.returncode}: {proc.stderr[-500:]}")
     if "error" in res:
         raise RuntimeError(f"child {mode} failed: {res['error']}\n{proc.stderr[-2000:]}")
     return res
