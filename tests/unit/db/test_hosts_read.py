@@ -1,0 +1,35 @@
+"""Reading hosts back: the cached JSON/enum decoding gives equal values, get_hosts reads many at once."""
+
+from __future__ import annotations
+
+from app.models import Criticality, Host, HostStatus, Ring, TransportKind, WinRMOptions
+from db import hosts as db_hosts
+
+
+def test_list_and_get_hosts_round_trip(db):
+    a = db_hosts.add_host(
+        db,
+        Host(
+            name="win01",
+            address="10.0.0.5",
+            transport=TransportKind.WINRM,
+            winrm=WinRMOptions(auth="kerberos", scheme="http", proxy="http://proxy:3128"),
+            tags=("dmz", "pci"),
+            services=("nginx",),
+            ring=Ring.TEST,
+            criticality=Criticality.MISSION_CRITICAL,
+        ),
+    )
+    b = db_hosts.add_host(db, Host(name="lin01", address="10.0.0.6", tags=("dmz", "pci")))
+    listed = {h.name: h for h in db_hosts.list_hosts(db)}
+    assert listed["win01"] == a and listed["lin01"] == b
+    assert listed["win01"].winrm.proxy == "http://proxy:3128" and listed["lin01"].winrm == WinRMOptions()
+    assert listed["lin01"].tags == ("dmz", "pci") and listed["lin01"].last_status == HostStatus.NEVER
+    assert {h.name for h in db_hosts.get_hosts(db, [a.id, b.id, 999_999])} == {"win01", "lin01"}
+    assert db_hosts.get_hosts(db, []) == []
+    many = [
+        db_hosts.add_host(db, Host(name=f"h{i:04d}", address=f"10.1.{i // 250}.{i % 250}"))
+        for i in range(1200)
+    ]
+    got = db_hosts.get_hosts(db, [h.id for h in many])  # more ids than one query's chunk
+    assert len(got) == 1200 and {h.name for h in got} == {h.name for h in many}
