@@ -679,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
         args.scan_hosts, args.scan_rounds = 5, 1
 
     src = cached_db(args.hosts, args.rows, args.seed)
+    ensure_bytecode()
     work = Path(tempfile.mkdtemp(prefix="pd-guibench-"))
     try:
         return _run(args, src, work)
@@ -686,8 +687,26 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def ensure_bytecode() -> None:
+    """Compile app/, db/ and ui/ to __pycache__ first, as an installed Patchdesk is (pip compiles at
+    install, the PyInstaller bundle ships bytecode). Without it, a start-up under
+    PYTHONDONTWRITEBYTECODE=1 (set on this machine) compiles ~150 modules from source every time
+    (~0.25 s of the cold start) -- a cost no user pays."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "app", "db", "ui", "bench"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
 def _run(args: argparse.Namespace, src: Path, work: Path) -> int:
-    print(f"database {src.name}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"database {src.name}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; "
+        f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r} (bytecode precompiled)",
+        flush=True,
+    )
     sessions = []
     for i in range(args.rounds):
         db = fresh_copy(src, work, "session.sqlite3")

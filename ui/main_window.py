@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -31,7 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import alerts as app_alerts
 from app import audit
 from app.errors import ConfigError, PatchdeskError
 from app.jobs.engine import JobHandle
@@ -44,28 +44,31 @@ from app.jobs.events import (
     ScanRecorded,
     VerificationRecorded,
 )
-from app.jobs.selection import rollback_request
 from app.models import Host, JobState, StepState
 from db import changes as db_changes
 from db import hosts as db_hosts
 from ui.bridge import EventBridge
-from ui.dialogs.host_dialog import HostDialog
-from ui.dialogs.host_key_dialog import ChangedKeyDialog, FirstContactDialog, KeyOffer
-from ui.dialogs.import_dialog import ImportDialog
-from ui.dialogs.patch_dialog import PatchDialog, PatchRequest
-from ui.dialogs.rollback_dialog import RollbackDialog
 from ui.messages import confirm, show_error, show_known_error
 from ui.resources import app_icon, icon
-from ui.views.advisories_view import AdvisoriesView
-from ui.views.audit_view import AuditView
 from ui.views.dashboard import DashboardView
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
 from ui.views.job_panel import JobPanel
-from ui.views.logs_view import LogsView
-from ui.views.schedule_view import ScheduleView
-from ui.views.update_view import UpdateView
 from ui.workers import submit
+
+if TYPE_CHECKING:
+    from app import alerts as app_alerts
+
+    # Built on first use (start-up time): the dialogs, and the tabs other than Dashboard and Inventory.
+    from ui.dialogs.host_dialog import HostDialog
+    from ui.dialogs.host_key_dialog import KeyOffer
+    from ui.dialogs.import_dialog import ImportDialog
+    from ui.dialogs.patch_dialog import PatchDialog, PatchRequest
+    from ui.views.advisories_view import AdvisoriesView
+    from ui.views.audit_view import AuditView
+    from ui.views.logs_view import LogsView
+    from ui.views.schedule_view import ScheduleView
+    from ui.views.update_view import UpdateView
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,15 @@ FINAL_FLUSH_TIMEOUT = 15.0
 SCHEDULER_INTERVAL_MS = 60_000
 #: The first pass, shortly after start (catching up on what fell due while it was closed).
 SCHEDULER_FIRST_MS = 15_000
+#: Tabs built (and their modules imported) when first shown or used, so start-up pays only for the
+#: Dashboard and the Inventory: key, title.
+LAZY_TABS = (
+    ("updates", "Updates"),
+    ("advisories", "Advisories"),
+    ("schedule", "Schedule"),
+    ("logs", "Logs"),
+    ("audit", "Audit"),
+)
 
 
 class MainWindow(QMainWindow):
@@ -119,21 +131,19 @@ class MainWindow(QMainWindow):
         top.setSizes([700, 580])
         # Home is the compliance dashboard; the inventory (with host detail) is the second tab.
         self.dashboard = DashboardView(db)
-        self.updates_view = UpdateView(db)
-        self.logs_view = LogsView(db)
-        self.audit_view = AuditView(db)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.dashboard, "Dashboard")
         self.tabs.addTab(top, "Inventory")
-        self.tabs.addTab(self.updates_view, "Updates")
-        self.advisories_view = AdvisoriesView(db)
-        self.schedule_view = ScheduleView(db)
-        self.tabs.addTab(self.advisories_view, "Advisories")
-        self.tabs.addTab(self.schedule_view, "Schedule")
-        self.tabs.addTab(self.logs_view, "Logs")
-        self.tabs.addTab(self.audit_view, "Audit")
+        self._views: dict[str, QWidget] = {}
+        self._placeholders: dict[str, QWidget] = {}
+        for key, title in LAZY_TABS:
+            placeholder = QWidget()
+            placeholder.setObjectName(f"lazy-{key}")
+            self._placeholders[key] = placeholder
+            self.tabs.addTab(placeholder, title)
+        self._scheduler_status = ""
         self.inventory_tab = top
         self.tabs.currentChanged.connect(self._tab_changed)
         main = QSplitter(Qt.Orientation.Vertical)
@@ -169,9 +179,6 @@ class MainWindow(QMainWindow):
         self.dashboard.updates_requested.connect(self.show_updates)
         self.dashboard.update_requested.connect(self.show_update)
         self.dashboard.report_requested.connect(self.export_report_dialog)
-        self.updates_view.hosts_requested.connect(self.show_hosts)
-        self.advisories_view.hosts_requested.connect(self.show_hosts)
-        self.advisories_view.data_changed.connect(self.reload_hosts)
         self.tray: QSystemTrayIcon | None = None
         self.alerts_shown: list[object] = []  # app.alerts.Alert, newest last (tests, the tray's history)
         self._setup_tray()
@@ -418,6 +425,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def add_host(self) -> None:
+        from ui.dialogs.host_dialog import HostDialog
+
         dlg = HostDialog(self.db, self.secrets, None, self)
         self._open_dialog(dlg, lambda: self._host_saved(dlg))
 
@@ -430,6 +439,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def edit_host(self, host: Host) -> None:
         fresh = self._fresh(host.id) or host
+        from ui.dialogs.host_dialog import HostDialog
+
         dlg = HostDialog(self.db, self.secrets, fresh, self)
         self._open_dialog(dlg, lambda: self._host_saved(dlg))
 
@@ -475,6 +486,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def import_hosts(self) -> None:
+        from ui.dialogs.import_dialog import ImportDialog
+
         dlg = ImportDialog(self.db, self)
         self._open_dialog(dlg, lambda: self._imported(dlg))
 
@@ -545,6 +558,8 @@ class MainWindow(QMainWindow):
         if not self._can_start():
             return
         hosts = [self._fresh(h.id) or h for h in hosts]
+        from ui.dialogs.patch_dialog import PatchDialog
+
         dlg = PatchDialog(self.db, self.runner, hosts, self)
         self._open_dialog(dlg, lambda: self._patch_confirmed(dlg))
 
@@ -606,6 +621,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def rollback_selected(self) -> None:
         """Roll back each selected host's newest patch that is not rolled back yet."""
+        from app.jobs.selection import rollback_request
+
         hosts = [self._fresh(h.id) or h for h in self.inventory.selected_hosts()]
         if not hosts or not self._can_start():
             return
@@ -622,6 +639,8 @@ class MainWindow(QMainWindow):
         if not requests:
             show_error(self, "\n".join(skipped), "Nothing to roll back")
             return
+        from ui.dialogs.rollback_dialog import RollbackDialog
+
         dlg = RollbackDialog(requests, skipped, self)
         self._open_dialog(dlg, lambda: self.start_rollback(dlg.hosts(), None))
 
@@ -630,12 +649,16 @@ class MainWindow(QMainWindow):
         """Roll back patch job ``job_id`` on ``host`` (the History tab's button)."""
         if not self._can_start():
             return
+        from app.jobs.selection import rollback_request
+
         host = self._fresh(host.id) or host
         try:
             req = rollback_request(self.db, host, job_id)
         except PatchdeskError as exc:
             show_known_error(self, exc, "Nothing to roll back")
             return
+        from ui.dialogs.rollback_dialog import RollbackDialog
+
         dlg = RollbackDialog([(host, req)], (), self)
         self._open_dialog(dlg, lambda: self.start_rollback([host], job_id))
 
@@ -741,6 +764,8 @@ class MainWindow(QMainWindow):
     # -- host keys ------------------------------------------------------------------------------
 
     def _offer_host_keys(self, handle: JobHandle) -> None:
+        from ui.dialogs.host_key_dialog import KeyOffer
+
         unknown: list[KeyOffer] = []
         changed: list[KeyOffer] = []
         for outcome in handle.outcomes.values():
@@ -777,6 +802,8 @@ class MainWindow(QMainWindow):
             self.start_scan(hosts)
 
     def _first_contact_dialog(self, offers: list[KeyOffer]) -> QDialog:
+        from ui.dialogs.host_key_dialog import FirstContactDialog
+
         dlg = FirstContactDialog(offers, self)
 
         def trust() -> None:
@@ -795,6 +822,8 @@ class MainWindow(QMainWindow):
         return self._open_dialog(dlg, trust)
 
     def _changed_key_dialog(self, offer: KeyOffer) -> QDialog:
+        from ui.dialogs.host_key_dialog import ChangedKeyDialog
+
         dlg = ChangedKeyDialog(offer, self)
 
         def accept_new() -> None:
@@ -829,17 +858,100 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
+        key = next((k for k, p in self._placeholders.items() if p is widget), None)
+        if key is not None:
+            widget = self._view(key)  # first visit: build it in the placeholder's place
         self._sync_job_panel()
-        if widget is self.logs_view:
+        views = self._views
+        if widget is views.get("logs"):
             self.logs_view.reload_choices()
             if not self.logs_view.rows:
                 self.logs_view.search()
-        elif widget is self.audit_view:
+        elif widget is views.get("audit"):
             self.audit_view.reload()
-        elif widget is self.advisories_view:
+        elif widget is views.get("advisories"):
             self.advisories_view.ensure_loaded()
-        elif widget is self.schedule_view:
+        elif widget is views.get("schedule"):
             self.schedule_view.reload()
+
+    # -- tabs built on first use -------------------------------------------------------------------
+
+    def _make_view(self, key: str) -> QWidget:
+        if key == "updates":
+            from ui.views.update_view import UpdateView
+
+            updates = UpdateView(self.db)
+            updates.hosts_requested.connect(self.show_hosts)
+            return updates
+        if key == "advisories":
+            from ui.views.advisories_view import AdvisoriesView
+
+            advisories = AdvisoriesView(self.db)
+            advisories.hosts_requested.connect(self.show_hosts)
+            advisories.data_changed.connect(self.reload_hosts)
+            return advisories
+        if key == "schedule":
+            from ui.views.schedule_view import ScheduleView
+
+            schedule = ScheduleView(self.db)
+            schedule.set_scheduler_status(self._scheduler_status)
+            return schedule
+        if key == "logs":
+            from ui.views.logs_view import LogsView
+
+            return LogsView(self.db)
+        if key == "audit":
+            from ui.views.audit_view import AuditView
+
+            return AuditView(self.db)
+        raise KeyError(key)
+
+    def _view(self, key: str) -> QWidget:
+        """The tab's view, built now if this is its first use (it takes its placeholder's place)."""
+        view = self._views.get(key)
+        if view is not None:
+            return view
+        view = self._make_view(key)
+        self._views[key] = view
+        placeholder = self._placeholders.pop(key)
+        index = self.tabs.indexOf(placeholder)
+        current = self.tabs.currentIndex()
+        title = self.tabs.tabText(index)
+        blocked = self.tabs.blockSignals(True)
+        try:
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, view, title)
+            self.tabs.setCurrentIndex(current)
+        finally:
+            self.tabs.blockSignals(blocked)
+        placeholder.deleteLater()
+        return view
+
+    @property
+    def updates_view(self) -> UpdateView:
+        return self._view("updates")  # type: ignore[return-value]
+
+    @property
+    def advisories_view(self) -> AdvisoriesView:
+        return self._view("advisories")  # type: ignore[return-value]
+
+    @property
+    def schedule_view(self) -> ScheduleView:
+        return self._view("schedule")  # type: ignore[return-value]
+
+    @property
+    def logs_view(self) -> LogsView:
+        return self._view("logs")  # type: ignore[return-value]
+
+    @property
+    def audit_view(self) -> AuditView:
+        return self._view("audit")  # type: ignore[return-value]
+
+    def _set_scheduler_status(self, text: str) -> None:
+        self._scheduler_status = text
+        schedule = self._views.get("schedule")
+        if schedule is not None:
+            schedule.set_scheduler_status(text)  # type: ignore[attr-defined]
 
     @Slot(list, str)
     def show_hosts(self, ids: list[int], label: str) -> None:
@@ -957,11 +1069,11 @@ class MainWindow(QMainWindow):
         if self.scheduler_enabled:
             self._due_timer.start()
             QTimer.singleShot(SCHEDULER_FIRST_MS, self.run_due_now)
-            self.schedule_view.set_scheduler_status(
+            self._set_scheduler_status(
                 "The scheduler runs due work every minute while Patchdesk is open (and from the tray)."
             )
         else:
-            self.schedule_view.set_scheduler_status(
+            self._set_scheduler_status(
                 "The scheduler is off in this console; run due work with `patchdesk run-due` "
                 "(cron, a systemd timer or Windows Task Scheduler)."
             )
@@ -1006,31 +1118,38 @@ class MainWindow(QMainWindow):
             ]
             done = ", ".join(d for d in did if d)
             text = f"Scheduler pass at {at}: " + (done or "nothing due") + "."
-        self.schedule_view.set_scheduler_status(text)
+        self._set_scheduler_status(text)
         if report.scans or report.patches or report.promotions:
             self.statusBar().showMessage(text, 10000)
             self.reload_hosts()
-            if self.tabs.currentWidget() is self.schedule_view:
-                self.schedule_view.reload()
+            schedule = self._views.get("schedule")
+            if schedule is not None and self.tabs.currentWidget() is schedule:
+                schedule.reload()  # type: ignore[attr-defined]
 
     def _due_failed(self, exc: BaseException) -> None:
         self._due_busy = False
         if self._closed:
             return
         if isinstance(exc, PatchdeskError):
-            self.schedule_view.set_scheduler_status(f"The scheduler pass failed: {exc}")
+            self._set_scheduler_status(f"The scheduler pass failed: {exc}")
             logger.warning("scheduler pass failed: %s", exc)
             return
         logger.error("scheduler pass failed", exc_info=(type(exc), exc, exc.__traceback__))
-        self.schedule_view.set_scheduler_status(f"The scheduler pass failed (see the log): {exc}")
+        self._set_scheduler_status(f"The scheduler pass failed (see the log): {exc}")
 
     def notify(self, alert: app_alerts.Alert) -> None:
         """The desktop side of an alert: the tray balloon (or the status bar without a tray)."""
+        from app import alerts as app_alerts
+
         self.alerts_shown.append(alert)
         icon_kind = (
             QSystemTrayIcon.MessageIcon.Critical
-            if alert.kind in (app_alerts.AlertKind.JOB_FAILED, app_alerts.AlertKind.VERIFICATION_RED,
-                              app_alerts.AlertKind.HOST_KEY_CHANGED)
+            if alert.kind
+            in (
+                app_alerts.AlertKind.JOB_FAILED,
+                app_alerts.AlertKind.VERIFICATION_RED,
+                app_alerts.AlertKind.HOST_KEY_CHANGED,
+            )
             else QSystemTrayIcon.MessageIcon.Warning
         )
         if self.tray is not None:
@@ -1039,6 +1158,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{alert.title}: {alert.message}", 15000)
 
     def _raise_alerts(self, handle: JobHandle) -> None:
+        from app import alerts as app_alerts
+
         try:
             changes = app_alerts.key_changes_from_outcomes(handle.outcomes.values())
             found = app_alerts.job_alerts(self.db, handle.job_id, changes)
@@ -1108,8 +1229,22 @@ class MainWindow(QMainWindow):
             before, after = dlg.original, saved
             details["changed"] = sorted(
                 f
-                for f in ("name", "address", "port", "user", "key_file", "group", "ring", "criticality",
-                          "use_sudo", "reboot_policy", "pre_command", "post_command", "services", "transport")
+                for f in (
+                    "name",
+                    "address",
+                    "port",
+                    "user",
+                    "key_file",
+                    "group",
+                    "ring",
+                    "criticality",
+                    "use_sudo",
+                    "reboot_policy",
+                    "pre_command",
+                    "post_command",
+                    "services",
+                    "transport",
+                )
                 if getattr(before, f) != getattr(after, f)
             )
         audit.record(self.db, action, saved.name, details)

@@ -14,10 +14,7 @@ from dataclasses import dataclass
 
 from app.errors import UnsupportedHostError
 from app.models import OsFacts
-from app.platforms.apt import AptAdapter
 from app.platforms.base import Adapter
-from app.platforms.dnf import DnfAdapter
-from app.platforms.zypper import ZypperAdapter
 
 #: Builds an adapter for a host (the argument is the host's display name, for error sentences).
 AdapterFactory = Callable[[str | None], Adapter]
@@ -37,16 +34,37 @@ class AdapterEntry:
     factory: AdapterFactory | None
 
 
+# The adapters' modules are imported when a host first needs one: the GUI starts without them.
+
+
+def _apt(host: str | None) -> Adapter:
+    from app.platforms.apt import AptAdapter
+
+    return AptAdapter(host)
+
+
+def _dnf(host: str | None) -> Adapter:
+    from app.platforms.dnf import DnfAdapter
+
+    return DnfAdapter(host)
+
+
+def _zypper(host: str | None) -> Adapter:
+    from app.platforms.zypper import ZypperAdapter
+
+    return ZypperAdapter(host)
+
+
 #: The ordered probe table. Order matters only for the binary fallback (first match wins).
 ADAPTERS: tuple[AdapterEntry, ...] = (
-    AdapterEntry("apt", frozenset({"debian", "ubuntu"}), ("apt-get",), AptAdapter),
+    AdapterEntry("apt", frozenset({"debian", "ubuntu"}), ("apt-get",), _apt),
     AdapterEntry(
         "dnf",
         frozenset({"rhel", "fedora", "centos", "rocky", "almalinux", "ol", "amzn"}),
         ("dnf", "yum"),
-        DnfAdapter,
+        _dnf,
     ),
-    AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), ZypperAdapter),
+    AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), _zypper),
 )
 
 
