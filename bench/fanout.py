@@ -32,9 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.platforms.apt import install_command, scan_command  # noqa: E402
+from app.platforms.apt import (  # noqa: E402
+    install_command,
+    reboot_command,
+    scan_command,
+)
 from app.platforms.facts import facts_command, new_nonce  # noqa: E402
-from app.platforms.apt import reboot_command  # noqa: E402
 
 PATCH_PACKAGES = ("pd-regular", "pd-secfix")
 ANSIBLE_VENV = Path.home() / ".cache" / "patchdesk-bench" / "ansible-venv"
@@ -64,8 +67,18 @@ def run_parallel(commands: list[list[str]], concurrency: int, env: dict[str, str
 
 def ssh_cmd(key: Path, address: str, script: str, kex: str | None) -> list[str]:
     opts = [
-        "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+        "-i",
+        str(key),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=10",
     ]
     if kex:
         opts += ["-o", f"KexAlgorithms={kex}"]
@@ -79,7 +92,9 @@ def ensure_ansible() -> Path | None:
     print("setting up ansible-core in", ANSIBLE_VENV, flush=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(ANSIBLE_VENV)], check=True, timeout=120)
-        subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", "ansible-core"], check=True, timeout=600)
+        subprocess.run(
+            [str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", "ansible-core"], check=True, timeout=600
+        )
     except (subprocess.SubprocessError, OSError) as exc:
         print(f"ansible unavailable: {exc}")
         return None
@@ -88,7 +103,8 @@ def ensure_ansible() -> Path | None:
 
 def summary(name: str, samples: list[float]) -> str:
     med = statistics.median(samples)
-    return f"{name:<44} median {med:7.3f} s   min {min(samples):7.3f}   max {max(samples):7.3f}   (n={len(samples)})"
+    spread = f"min {min(samples):7.3f}   max {max(samples):7.3f}   (n={len(samples)})"
+    return f"{name:<44} median {med:7.3f} s   {spread}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     with HostCluster(subnet=args.subnet) as cluster:
         t0 = time.perf_counter()
         hosts = cluster.start(args.hosts, prefix="bench")
-        print(f"{len(hosts)} hosts up in {time.perf_counter() - t0:.1f} s; concurrency {args.concurrency}", flush=True)
+        print(
+            f"{len(hosts)} hosts up in {time.perf_counter() - t0:.1f} s; concurrency {args.concurrency}",
+            flush=True,
+        )
         key = cluster.client_key
         db_path = work / "bench.sqlite3"
         db = open_database(db_path)
@@ -145,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         ansible = None if args.no_ansible else ensure_ansible()
         inventory = work / "inventory.ini"
         inventory.write_text(
-            "[bench]\n" + "".join(f"{h.name} ansible_host={h.address}\n" for h in hosts)
+            "[bench]\n"
+            + "".join(f"{h.name} ansible_host={h.address}\n" for h in hosts)
             + "[bench:vars]\nansible_user=admin\n"
             + f"ansible_ssh_private_key_file={key}\n"
         )
@@ -160,8 +180,22 @@ def main(argv: list[str] | None = None) -> int:
         def ansible_scan() -> None:
             assert ansible is not None
             r = subprocess.run(
-                [str(ansible), "bench", "-i", str(inventory), "-m", "raw", "-a", script, "-f", str(args.concurrency)],
-                capture_output=True, timeout=600, env=ansible_env, text=True,
+                [
+                    str(ansible),
+                    "bench",
+                    "-i",
+                    str(inventory),
+                    "-m",
+                    "raw",
+                    "-a",
+                    script,
+                    "-f",
+                    str(args.concurrency),
+                ],
+                capture_output=True,
+                timeout=600,
+                env=ansible_env,
+                text=True,
             )
             if r.returncode != 0:
                 raise RuntimeError(f"ansible failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
@@ -169,19 +203,33 @@ def main(argv: list[str] | None = None) -> int:
         if ansible is not None:
             ansible_scan()  # warm-up
 
-        scans: dict[str, list[float]] = {"patchdesk": [], "ssh-default": [], "ssh-curve25519": [], "ansible": []}
+        scans: dict[str, list[float]] = {
+            "patchdesk": [],
+            "ssh-default": [],
+            "ssh-curve25519": [],
+            "ansible": [],
+        }
         for rnd in range(args.rounds):
             scans["patchdesk"].append(timed(patchdesk_scan))
             scans["ssh-default"].append(timed(lambda: run_parallel(ssh_default, args.concurrency)))
             scans["ssh-curve25519"].append(timed(lambda: run_parallel(ssh_cheap, args.concurrency)))
             if ansible is not None:
                 scans["ansible"].append(timed(ansible_scan))
-            print(f"scan round {rnd + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in scans.items() if v), flush=True)
+            print(
+                f"scan round {rnd + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in scans.items() if v),
+                flush=True,
+            )
 
         # -- patch fan-out ----------------------------------------------------------------------
         apt = shlex.join(
-            ["sudo", "-n", "env", "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive",
-             *install_command(list(PATCH_PACKAGES), 120)]
+            [
+                "sudo",
+                "-n",
+                "env",
+                "LC_ALL=C",
+                "DEBIAN_FRONTEND=noninteractive",
+                *install_command(list(PATCH_PACKAGES), 120),
+            ]
         )
         ssh_patch = [ssh_cmd(key, h.address, apt, "curve25519-sha256") for h in hosts]
 
@@ -204,11 +252,17 @@ def main(argv: list[str] | None = None) -> int:
             patches["patchdesk"].append(timed(patchdesk_patch))
             reset_all()
             patches["ssh-curve25519"].append(timed(lambda: run_parallel(ssh_patch, args.concurrency)))
-            print(f"patch round {rnd + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in patches.items()), flush=True)
+            print(
+                f"patch round {rnd + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in patches.items()),
+                flush=True,
+            )
         runner.close()
 
     print()
-    print(f"# fan-out, N={args.hosts} hosts, C={args.concurrency}, {os.cpu_count()} CPUs, hosts on the same machine")
+    print(
+        f"# fan-out, N={args.hosts} hosts, C={args.concurrency}, {os.cpu_count()} CPUs, "
+        "hosts on the same machine"
+    )
     print("scan (facts + simulated upgrade + reboot check per host):")
     for name, samples in scans.items():
         if samples:
@@ -218,12 +272,21 @@ def main(argv: list[str] | None = None) -> int:
         print("  " + summary(name, samples))
     med = {k: statistics.median(v) for k, v in scans.items() if v}
     print()
-    print(f"scan  Patchdesk/OpenSSH(curve25519) = {med['patchdesk'] / med['ssh-curve25519']:.2f}x  (target <= 1.3)")
+    print(
+        f"scan  Patchdesk/OpenSSH(curve25519) = {med['patchdesk'] / med['ssh-curve25519']:.2f}x"
+        "  (target <= 1.3)"
+    )
     print(f"scan  Patchdesk/OpenSSH(default)    = {med['patchdesk'] / med['ssh-default']:.2f}x")
     if "ansible" in med:
-        print(f"scan  Ansible/Patchdesk            = {med['ansible'] / med['patchdesk']:.2f}x faster  (target >= 6)")
+        print(
+            f"scan  Ansible/Patchdesk            = {med['ansible'] / med['patchdesk']:.2f}x faster"
+            "  (target >= 6)"
+        )
     pmed = {k: statistics.median(v) for k, v in patches.items()}
-    print(f"patch Patchdesk/OpenSSH(curve25519) = {pmed['patchdesk'] / pmed['ssh-curve25519']:.2f}x  (target <= 1.2)")
+    print(
+        f"patch Patchdesk/OpenSSH(curve25519) = {pmed['patchdesk'] / pmed['ssh-curve25519']:.2f}x"
+        "  (target <= 1.2)"
+    )
     return 0
 
 

@@ -16,7 +16,8 @@ pytestmark = [
     pytest.mark.hosts,
     # keyring's SecretService backend leaves D-Bus sockets to the garbage collector
     pytest.mark.filterwarnings(
-        r"ignore:Exception ignored in. <socket\.socket .*/keyring/run/bus>:pytest.PytestUnraisableExceptionWarning"
+        r"ignore:Exception ignored in. <socket\.socket .*/keyring/run/bus>"
+        ":pytest.PytestUnraisableExceptionWarning"
     ),
 ]
 

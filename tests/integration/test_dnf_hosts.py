@@ -173,7 +173,9 @@ def test_cli_patch_verify_rollback_on_dnf_hosts(rpm_pool: RpmPool, rpm_hosts: li
     report = json.loads(r.stdout)
     assert r.returncode == 0, (r.stderr, report)
     for entry, h in zip(sorted(report["hosts"], key=lambda e: e["name"]), rpm_hosts, strict=True):
-        assert [(c["name"], c["from"], c["to"]) for c in entry["changes"]] == [("pd-secfix", "1.0-1", "1.0-2")]
+        assert [(c["name"], c["from"], c["to"]) for c in entry["changes"]] == [
+            ("pd-secfix", "1.0-1", "1.0-2")
+        ]
         assert entry["verification"]["verdict"] == "green", entry["verification"]
         assert h.installed_version("pd-secfix") == "1.0-2"
     r = cli(db_path, "rollback", "--all", "--json")
