@@ -32,21 +32,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.platforms.apt import (  # noqa: E402
-    install_command,
-    reboot_command,
-    scan_command,
-)
-from app.platforms.facts import facts_command, new_nonce  # noqa: E402
+from app.platforms.apt import AptAdapter, install_command  # noqa: E402
+from app.platforms.facts import facts_with_command, marker, new_nonce  # noqa: E402
 
 PATCH_PACKAGES = ("pd-regular", "pd-secfix")
 ANSIBLE_VENV = Path.home() / ".cache" / "patchdesk-bench" / "ansible-venv"
 
 
-def same_commands() -> str:
-    """What one Patchdesk scan runs on a host, as one script for the other tools."""
+def same_commands() -> tuple[str, str]:
+    """Exactly what one Patchdesk scan of an apt host runs (app/jobs/tasks.py: the facts snippet, then the
+    apt adapter's scan script, in one session), and a line every host's output must contain -- the
+    scan script's last marker -- so a script that stops early cannot pass for a fast one."""
     nonce = new_nonce()
-    return "\n".join([facts_command(nonce), scan_command(), reboot_command(nonce)])
+    return facts_with_command(nonce, AptAdapter(None).scan_script(nonce)), marker(nonce, "end")
 
 
 def timed(fn: Callable[[], None]) -> float:
@@ -55,11 +53,15 @@ def timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - t0
 
 
-def run_parallel(commands: list[list[str]], concurrency: int, env: dict[str, str] | None = None) -> None:
+def run_parallel(
+    commands: list[list[str]], concurrency: int, env: dict[str, str] | None = None, expect: str | None = None
+) -> None:
     def one(cmd: list[str]) -> None:
         r = subprocess.run(cmd, capture_output=True, timeout=300, env=env)
         if r.returncode != 0:
             raise RuntimeError(f"{cmd[:3]}… failed ({r.returncode}): {r.stderr[-300:]!r}")
+        if expect is not None and expect.encode() not in r.stdout:
+            raise RuntimeError(f"{cmd[:3]}… did not run the whole script: {r.stdout[-300:]!r}")
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, commands))
@@ -156,10 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"Patchdesk scan failed on {len(bad)} host(s): {bad[:2]}")
 
         patchdesk_scan()  # warm-up: first contact records host keys, caches are warm for everyone
-        script = same_commands()
+        script, end_marker = same_commands()
         ssh_default = [ssh_cmd(key, h.address, script, None) for h in hosts]
         ssh_cheap = [ssh_cmd(key, h.address, script, "curve25519-sha256") for h in hosts]
-        run_parallel(ssh_cheap, args.concurrency)  # warm-up
+        run_parallel(ssh_cheap, args.concurrency, expect=end_marker)  # warm-up
 
         ansible = None if args.no_ansible else ensure_ansible()
         inventory = work / "inventory.ini"
@@ -199,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             if r.returncode != 0:
                 raise RuntimeError(f"ansible failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
+            done = r.stdout.count(end_marker)
+            if done < len(hosts):
+                raise RuntimeError(
+                    f"ansible ran the whole script on {done} of {len(hosts)} hosts: {r.stdout[-500:]}"
+                )
 
         if ansible is not None:
             ansible_scan()  # warm-up
@@ -211,8 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         }
         for rnd in range(args.rounds):
             scans["patchdesk"].append(timed(patchdesk_scan))
-            scans["ssh-default"].append(timed(lambda: run_parallel(ssh_default, args.concurrency)))
-            scans["ssh-curve25519"].append(timed(lambda: run_parallel(ssh_cheap, args.concurrency)))
+            scans["ssh-default"].append(
+                timed(lambda: run_parallel(ssh_default, args.concurrency, expect=end_marker))
+            )
+            scans["ssh-curve25519"].append(
+                timed(lambda: run_parallel(ssh_cheap, args.concurrency, expect=end_marker))
+            )
             if ansible is not None:
                 scans["ansible"].append(timed(ansible_scan))
             print(
@@ -251,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             patchdesk_scan()  # the pending list the patch selection reads
             patches["patchdesk"].append(timed(patchdesk_patch))
             reset_all()
-            patches["ssh-curve25519"].append(timed(lambda: run_parallel(ssh_patch, args.concurrency)))
+            patches["ssh-curve25519"].append(
+                timed(lambda: run_parallel(ssh_patch, args.concurrency, expect="Setting up pd-secfix"))
+            )
             print(
                 f"patch round {rnd + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in patches.items()),
                 flush=True,

@@ -228,6 +228,14 @@ def gather_facts(transport: Transport, timeout: float = 30) -> tuple[OsFacts, fr
     return facts, binaries
 
 
+def facts_with_command(nonce: str, extra: str = "") -> str:
+    """The facts snippet, then ``extra`` in the same session (what :func:`gather_facts_with` runs).
+
+    The snippet ends with ``exit``, so it runs in a subshell when something follows it."""
+    command = facts_command(nonce)
+    return f"( {command} ); {extra}" if extra else command
+
+
 def gather_facts_with(
     transport: Transport, extra: str, timeout: float = 30
 ) -> tuple[OsFacts, frozenset[str], CommandResult]:
@@ -239,10 +247,7 @@ def gather_facts_with(
     shell snippet (a Windows host behind SSH, a restricted shell).
     """
     nonce = new_nonce()
-    command = facts_command(nonce)
-    if extra:
-        command = f"( {command} ); {extra}"
-    result = transport.run(command, timeout=timeout)
+    result = transport.run(facts_with_command(nonce, extra), timeout=timeout)
     text = result.out
     if marker(nonce, "os-release") not in text:
         detail = result.err.strip().splitlines()[:1]
