@@ -31,8 +31,8 @@ from app.models import (
     TransportKind,
 )
 from app.platforms.base import Adapter, Snapshot
-from app.platforms.facts import gather_facts
-from app.platforms.health import Health, probe_health
+from app.platforms.facts import gather_facts, gather_facts_with, new_nonce
+from app.platforms.health import Health, health_command, parse_health, probe_health
 from app.platforms.registry import detect
 from app.policy.classify import classify_all
 from app.policy.verify import Verdict, Verification, judge
@@ -79,6 +79,8 @@ class _Session:
     facts_managers: tuple[str, ...] = field(default_factory=tuple)
     #: further adapters by name (Windows: Chocolatey, winget next to Windows Update)
     extras: dict[str, Adapter] = field(default_factory=dict)
+    #: the health baseline, when it was taken in the same session as the facts (see _open)
+    baseline: Health | None = None
 
     def adapters(self) -> list[Adapter]:
         return [self.adapter, *self.extras.values()]
@@ -134,16 +136,28 @@ def _health(
     return probe_health(transport, services, since, timeout=timeout)
 
 
-def _open(ctx: TaskContext) -> _Session:
+def _open(ctx: TaskContext, *, baseline: bool = False) -> _Session:
+    """Connect, learn the OS and pick the adapter. ``baseline``: also take the health baseline; on a
+    POSIX host in the same session as the facts (one shell session fewer per host and patch)."""
     transport = ctx.transport()
-    facts, binaries = _facts(ctx, transport)
+    health: Health | None = None
+    if baseline and ctx.host.transport != TransportKind.WINRM:
+        nonce = new_nonce()
+        facts, binaries, result = gather_facts_with(
+            transport, health_command(nonce, ctx.host.services), timeout=60
+        )
+        health = parse_health(result.out, nonce)
+    else:
+        facts, binaries = _facts(ctx, transport)
     adapter = detect(facts, binaries, host=ctx.host.name)
     extras: dict[str, Adapter] = {}
     if ctx.host.transport == TransportKind.WINRM:
         from app.platforms.windows_update import extra_windows_adapters
 
         extras = {a.name: a for a in extra_windows_adapters(binaries, host=ctx.host.name)}
-    return _Session(transport, adapter, extras=extras)
+        if baseline:
+            health = _health(ctx, transport, ctx.host.services)
+    return _Session(transport, adapter, extras=extras, baseline=health)
 
 
 class LineLogger:
@@ -347,9 +361,9 @@ def patch_host(
         ctx.log(LogLevel.INFO, "Nothing to install on this host.")
         return PatchResult(InstallPlan(()), (), False, False, None)
     ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
-    s = _open(ctx)
+    s = _open(ctx, baseline=True)
     ctx.progress(0.05, "health baseline")
-    baseline = _health(ctx, s.transport, host.services)
+    baseline = s.baseline or _health(ctx, s.transport, host.services)
     security_before = list(sel.security_pending or sel.security)
 
     ctx.progress(0.1, "planning")
