@@ -424,9 +424,15 @@ def patch_host(
         txid = None  # no single transaction undoes several package managers
     # Record what really changed even when the install failed halfway: rollback needs it.
     changes_list: list[PackageChange] = []
+    # The primary adapter's snapshot and the reboot check share one session when nothing runs between
+    # them (a post-patch hook could change what needs a reboot).
+    reboot_answer: tuple[bool, tuple[str, ...]] | None = None
     try:
         for (adapter, names), before in zip(groups[:done], befores, strict=False):
-            after = adapter.snapshot(s.transport, plan_names(adapter, names))
+            if adapter is s.adapter and failure is None and not host.post_command:
+                after, reboot_answer = adapter.snapshot_and_reboot(s.transport, plan_names(adapter, names))
+            else:
+                after = adapter.snapshot(s.transport, plan_names(adapter, names))
             changes_list.extend(_diff(adapter.name, before, after, arch, kbs))
     except PatchdeskError:
         if failure is not None:
@@ -445,7 +451,7 @@ def patch_host(
     _run_hook(ctx, s.transport, host.post_command, "post-patch")
 
     ctx.progress(0.7, "reboot check")
-    needed, pkgs = s.adapter.reboot_required(s.transport)
+    needed, pkgs = reboot_answer if reboot_answer is not None else s.adapter.reboot_required(s.transport)
     for extra in s.extras.values():
         if any(a is extra for a, _ in groups):
             extra_needed, extra_pkgs = extra.reboot_required(s.transport)

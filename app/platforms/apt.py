@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -484,6 +485,26 @@ class AptAdapter(Adapter):
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
         found = self.installed_versions(transport, check_names(names))
         return {n: found.get(n) for n in names}
+
+    def snapshot_and_reboot(
+        self, transport: Transport, names: Sequence[str]
+    ) -> tuple[Snapshot, tuple[bool, tuple[str, ...]]]:
+        """dpkg-query and the reboot check in one command (after an install, before verification)."""
+        checked = check_names(names)
+        nonce = new_nonce()
+        query = shlex.join(installed_versions_command(checked)) if checked else ":"
+        rc_marker = marker(nonce, "queryrc")
+        script = f"{query}; printf '\\n%s\\n%s\\n' '{rc_marker}' \"$?\"; {reboot_command(nonce)}"
+        result = transport.run(script, timeout=60)
+        head, sep, tail = result.out.partition(rc_marker)
+        rc_text = tail.strip().splitlines()[0] if sep and tail.strip() else ""
+        rc = int(rc_text) if rc_text.isdigit() else -1
+        # dpkg-query exits 1 when some name is unknown; what it found is still on stdout.
+        if rc not in (0, 1):
+            failed = CommandResult(rc, head.encode(), result.stderr)
+            raise describe_failure(failed, self._host(transport), what="read the installed versions")
+        found = parse_dpkg_query(head)
+        return {n: found.get(n) for n in names}, parse_reboot(result.out, nonce)
 
     def install(
         self,

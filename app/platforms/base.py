@@ -84,6 +84,13 @@ class Adapter(abc.ABC):
         """Installed versions of ``names`` right now (None for those not installed)."""
         raise self._unsupported("snapshot installed versions")
 
+    def snapshot_and_reboot(
+        self, transport: Transport, names: Sequence[str]
+    ) -> tuple[Snapshot, tuple[bool, tuple[str, ...]]]:
+        """The snapshot after a change and the reboot check. Adapters that can answer both in one
+        command override this: every command is another session on the host."""
+        return self.snapshot(transport, names), self.reboot_required(transport)
+
     def install(
         self,
         transport: Transport,

@@ -533,3 +533,42 @@ def test_scan_runs_refresh_with_sudo_then_simulation_without() -> None:
     assert [u.name for u in pending] == ["chrony"]
     assert transport.calls == [(refresh_command(), True), (scan_command(), False)]
     assert ("warning", "Upgrading would remove: systemd-timesyncd") in logged
+
+
+# --- snapshot and reboot check in one session, against this machine's real dpkg ---------------------
+
+
+def test_snapshot_and_reboot_in_one_command_against_real_dpkg() -> None:
+    import os
+    import shutil
+
+    from app.transports.local import LocalTransport
+
+    if shutil.which("dpkg-query") is None:
+        pytest.skip("dpkg-query is not installed here")
+    expected_dpkg = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", "dpkg"], capture_output=True, text=True, check=True
+    ).stdout
+    snap, (needed, pkgs) = AptAdapter().snapshot_and_reboot(LocalTransport(), ["dpkg", "pd-not-installed"])
+    assert snap == {"dpkg": expected_dpkg, "pd-not-installed": None}
+    assert needed == os.path.exists("/var/run/reboot-required")
+    assert isinstance(pkgs, tuple)
+    # the same answers as the two separate calls it replaces
+    assert snap == AptAdapter().snapshot(LocalTransport(), ["dpkg", "pd-not-installed"])
+    assert (needed, pkgs) == AptAdapter().reboot_required(LocalTransport())
+    with pytest.raises(AdapterError, match="not a valid Debian package name"):
+        AptAdapter().snapshot_and_reboot(LocalTransport(), ["pd; touch /tmp/pwned"])
+
+
+def test_snapshot_and_reboot_reports_a_failing_dpkg_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dpkg-query exiting 2 (a broken status file) is an error sentence, not an empty snapshot."""
+    import app.platforms.apt as apt_mod
+
+    monkeypatch.setattr(apt_mod, "new_nonce", lambda: "abc")
+    out = "\n@@PATCHDESK:abc:queryrc@@\n2\n\n@@PATCHDESK:abc:flag@@\n\n@@PATCHDESK:abc:pkgs@@\n\n"
+    err = b"dpkg-query: error: parsing file '/var/lib/dpkg/status' near line 7"
+    transport = ReplayTransport(CommandResult(0, out.encode(), err))
+    with pytest.raises(AdapterError) as info:
+        AptAdapter().snapshot_and_reboot(transport, ["dpkg"])  # type: ignore[arg-type]
+    assert "read the installed versions" in str(info.value)
+    assert "parsing file" in str(info.value)
