@@ -470,17 +470,7 @@ def _decide(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         else:
             until = parse_time(args.until, "--until")
             new = approvals.defer(db, r.key, until=until, note=args.note, actor=actor)
-        details: dict[str, object] = {
-            "decision": str(new.state),
-            "kind": str(r.kind),
-            "classification": str(r.classification),
-            "from": str(r.state),
-            "note": args.note or "",
-        }
-        if args.command == "defer" and until is not None:
-            details["until"] = until.isoformat()
-        audit.record(db, audit.APPROVAL, r.key, details)
-        changed.append(new)
+        changed.append(new)  # each decision is audited by app.policy.approvals
     if args.json:
         _dump(out, {"rollouts": [r.as_json() for r in changed]})
     else:

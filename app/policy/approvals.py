@@ -1,9 +1,10 @@
 """The administrator's decisions on an update: approve (every ring), decline (never) or defer.
 
 The CLI's ``approve`` / ``decline`` / ``defer`` and the Schedule view's buttons both call these, so a
-decision means the same whichever face made it. Firmware and driver updates are never promoted past
-the test ring without an explicit approval (:data:`app.policy.rollout.NEEDS_APPROVAL`); such an update
-stays in :func:`needs_decision` until someone approves or declines it.
+decision means the same whichever face made it and leaves the same audit entry. Firmware and driver
+updates are never promoted past the test ring without an explicit approval
+(:data:`app.policy.rollout.NEEDS_APPROVAL`); such an update stays in :func:`needs_decision` until
+someone approves or declines it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from app import audit
 from app.models import Ring
 from app.policy.rollout import NEEDS_APPROVAL, Rollout, RolloutState
 from db import policy as db_policy
@@ -29,31 +31,50 @@ def needs_decision(rollouts: list[Rollout]) -> list[Rollout]:
     return [r for r in rollouts if needs_approval(r)]
 
 
+def _decide(
+    db: Database, key: str, *, note: str, actor: str | None, until: datetime | None = None, **changes: object
+) -> Rollout:
+    """Store the decision and its audit entry (the same entry whichever face decided)."""
+    before = db_policy.get_rollout(db, key)
+    after = db_policy.set_rollout(db, key, note=note, actor=actor, **changes)  # type: ignore[arg-type]
+    details: dict[str, object] = {
+        "decision": str(after.state),
+        "kind": str(after.kind),
+        "classification": str(after.classification),
+        "from": str(before.state) if before is not None else "",
+        "note": note,
+    }
+    if until is not None:
+        details["until"] = until.isoformat()
+    audit.record(db, audit.APPROVAL, key, details)
+    return after
+
+
 def approve(
     db: Database, key: str, *, note: str = "", override_window: bool = False, actor: str | None = None
 ) -> Rollout:
     """Approve for every ring (explicitly: this is what lets firmware and drivers past the test ring)."""
-    return db_policy.set_rollout(
+    return _decide(
         db,
         key,
+        note=note,
+        actor=actor,
         state=RolloutState.APPROVED,
         ring=Ring.PRODUCTION,
         explicit_approval=True,
         override_window=override_window or None,
-        note=note,
-        actor=actor,
     )
 
 
 def decline(db: Database, key: str, *, note: str = "", actor: str | None = None) -> Rollout:
     """Never install it (until someone approves it after all)."""
-    return db_policy.set_rollout(db, key, state=RolloutState.DECLINED, note=note, actor=actor)
+    return _decide(db, key, note=note, actor=actor, state=RolloutState.DECLINED)
 
 
 def defer(
     db: Database, key: str, *, until: datetime | None = None, note: str = "", actor: str | None = None
 ) -> Rollout:
     """Hold it back until ``until`` (None: until approved)."""
-    return db_policy.set_rollout(
-        db, key, state=RolloutState.DEFERRED, deferred_until=until, note=note, actor=actor
+    return _decide(
+        db, key, note=note, actor=actor, until=until, state=RolloutState.DEFERRED, deferred_until=until
     )

@@ -3,9 +3,9 @@ state, the approvals waiting for the administrator, and the scheduler's log.
 
 Everything is read on a pool thread with its own connection (the window plans look at every host).
 Approve / Decline / Defer call :mod:`app.policy.approvals` — the same functions as ``patchdesk
-approve|decline|defer`` — on the main thread's connection (one quick write each) and record an audit
-entry. Firmware and driver updates wait here: they are never promoted past the test ring without an
-explicit approval.
+approve|decline|defer``, which also write the audit entry — on the main thread's connection (one
+quick write each). Firmware and driver updates wait here: they are never promoted past the test ring
+without an explicit approval.
 """
 
 from __future__ import annotations
@@ -637,17 +637,7 @@ class ScheduleView(QWidget):
                     new = approvals.decline(self.db, r.key, note=note, actor=who)
                 else:
                     new = approvals.defer(self.db, r.key, until=until, note=note, actor=who)
-                details: dict[str, object] = {
-                    "decision": str(new.state),
-                    "kind": str(r.kind),
-                    "classification": str(r.classification),
-                    "from": str(r.state),
-                    "note": note,
-                }
-                if until is not None:
-                    details["until"] = until.isoformat()
-                audit.record(self.db, audit.APPROVAL, r.key, details)
-                done.append(new)
+                done.append(new)  # app.policy.approvals writes the audit entry
         except PatchdeskError as exc:
             self.error_label.setText(str(exc))
             self.error_label.setVisible(True)
