@@ -721,7 +721,9 @@ class MainWindow(QMainWindow):
         fresh = db_hosts.get_hosts(self.db, ids)  # one query, not one per host
         self.inventory.update_hosts(fresh)
         if self.detail.host is not None and self.detail.host.id in ids:
-            self.detail.show_host(self._fresh(self.detail.host.id))
+            # the row just read (None when the host was removed meanwhile)
+            shown = self.detail.host.id
+            self.detail.show_host(next((h for h in fresh if h.id == shown), None))
         self._update_summary()
 
     def _job_ended(self, job_id: int) -> None:

@@ -8,6 +8,7 @@ run. Saving is left to the caller (``result_window()``), which writes and audits
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import zoneinfo
@@ -45,6 +46,12 @@ PREVIEW = 3
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The IANA zones this machine knows (``available_timezones`` walks the tz database each call)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def local_zone_name() -> str:
     """This workstation's IANA zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
     candidates = [os.environ.get("TZ", "").lstrip(":")]
@@ -59,7 +66,7 @@ def local_zone_name() -> str:
     except OSError:
         pass
     for name in candidates:
-        if name and name in zoneinfo.available_timezones():
+        if name and name in zone_names():
             return name
     return "UTC"
 
@@ -156,7 +163,7 @@ class WindowDialog(QDialog):
         self.start_date.setToolTip("The rule applies from this date on (local time in the window's zone)")
         self.tz_combo = QComboBox()
         self.tz_combo.setEditable(True)
-        self.tz_combo.addItems(sorted(zoneinfo.available_timezones()))
+        self.tz_combo.addItems(sorted(zone_names()))
         self.tz_combo.completer().setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.enabled_check = QCheckBox("Enabled (a disabled window never opens)")
         self.description_edit = QLineEdit()
