@@ -137,8 +137,9 @@ def _health(
 
 
 def _open(ctx: TaskContext, *, baseline: bool = False) -> _Session:
-    """Connect, learn the OS and pick the adapter. ``baseline``: also take the health baseline; on a
-    POSIX host in the same session as the facts (one shell session fewer per host and patch)."""
+    """Connect, learn the OS and pick the adapter. ``baseline``: also take the health baseline (in
+    ``_Session.baseline``); on a POSIX host in the same session as the facts (one shell session fewer
+    per host and patch)."""
     transport = ctx.transport()
     health: Health | None = None
     if baseline and ctx.host.transport != TransportKind.WINRM:
@@ -363,7 +364,8 @@ def patch_host(
     ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
     s = _open(ctx, baseline=True)
     ctx.progress(0.05, "health baseline")
-    baseline = s.baseline or _health(ctx, s.transport, host.services)
+    baseline = s.baseline
+    assert baseline is not None  # _open(baseline=True) always takes it
     security_before = list(sel.security_pending or sel.security)
 
     ctx.progress(0.1, "planning")

@@ -499,11 +499,7 @@ class AptAdapter(Adapter):
         head, sep, tail = result.out.partition(rc_marker)
         rc_text = tail.strip().splitlines()[0] if sep and tail.strip() else ""
         rc = int(rc_text) if rc_text.isdigit() else -1
-        # dpkg-query exits 1 when some name is unknown; what it found is still on stdout.
-        if rc not in (0, 1):
-            failed = CommandResult(rc, head.encode(), result.stderr)
-            raise describe_failure(failed, self._host(transport), what="read the installed versions")
-        found = parse_dpkg_query(head)
+        found = self._dpkg_versions(transport, CommandResult(rc, head.encode(), result.stderr))
         return {n: found.get(n) for n in names}, parse_reboot(result.out, nonce)
 
     def install(
@@ -582,8 +578,11 @@ class AptAdapter(Adapter):
         """Installed versions of ``names`` (missing packages are simply absent from the result)."""
         if not names:
             return {}
+        return self._dpkg_versions(transport, transport.run(installed_versions_command(names), timeout=60))
+
+    def _dpkg_versions(self, transport: Transport, result: CommandResult) -> dict[str, str]:
+        """``{name: version}`` from a dpkg-query run, or the error sentence when it failed."""
         # dpkg-query exits 1 when some name is unknown; what it found is still on stdout.
-        result = transport.run(installed_versions_command(names), timeout=60)
         if result.exit_status not in (0, 1):
             raise describe_failure(result, self._host(transport), what="read the installed versions")
         return parse_dpkg_query(result.out)

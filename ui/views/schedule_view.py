@@ -11,7 +11,7 @@ without an explicit approval.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -447,8 +447,6 @@ class ScheduleView(QWidget):
         w = db_policy.get_window(self.db, name)
         if w is None:
             return
-        from dataclasses import replace
-
         db_policy.update_window(self.db, name, replace(w, enabled=enabled))
         audit.record(self.db, audit.WINDOW_EDITED, name, {"action": "enabled" if enabled else "disabled"})
         self.reload()
