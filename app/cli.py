@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--refresh", action="store_true", help="refresh package indexes first (needs root/sudo)"
     )
+    scan.add_argument(
+        "--full",
+        action="store_true",
+        help="simulate on every host, even where nothing apt reads changed since the last scan",
+    )
     scan.add_argument("--deadline", type=float, default=600.0, help="overall seconds per host (default 600)")
     scan.add_argument("--connect-timeout", type=float, default=10.0)
     scan.add_argument("--json", action="store_true")
@@ -423,7 +428,12 @@ def _scan(args: argparse.Namespace, out: TextIO) -> int:
         # First contact from the CLI behaves like OpenSSH's accept-new: record the key and go on;
         # a *changed* key still fails the host.
         handle = runner.start_scan(
-            db, hosts, refresh=args.refresh, accept_new_keys=True, concurrency=args.concurrency
+            db,
+            hosts,
+            refresh=args.refresh,
+            full=args.full,
+            accept_new_keys=True,
+            concurrency=args.concurrency,
         )
         handle.wait()
     finally:
@@ -859,4 +869,3 @@ def _audit(args: argparse.Namespace, out: TextIO) -> int:
         ],
     )
     return EXIT_OK
-

@@ -287,8 +287,30 @@ class InstallPlan:
 
 
 @dataclass(frozen=True)
+class ScanBasis:
+    """A package manager's raw scan output, and the fingerprint of the host state it was computed from.
+
+    The fingerprint covers every file the package manager's answer depends on (for apt: dpkg's status
+    and journal, the index files, /etc/apt); a later scan sends it, the host recomputes it, and when
+    nothing changed the host skips the simulation and the stored output is parsed again instead --
+    what apt does with its own pkgcache.bin. ``simulated_at`` is when the output was really computed
+    (ISO 8601); a basis older than a day is not offered (see db/scan_basis.py).
+    """
+
+    manager: str
+    fingerprint: str
+    out: bytes
+    err: bytes = b""
+    simulated_at: str = ""
+
+
+@dataclass(frozen=True)
 class ScanResult:
-    """Everything one scan of one host found."""
+    """Everything one scan of one host found.
+
+    ``basis`` is what the next scan may reuse (None: nothing to reuse, and any stored basis is dropped);
+    ``reused`` says this scan's pending list came from a stored basis because the host had not changed.
+    """
 
     facts: OsFacts
     managers: tuple[str, ...]
@@ -296,6 +318,8 @@ class ScanResult:
     reboot_required: bool = False
     reboot_packages: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    basis: ScanBasis | None = None
+    reused: bool = False
 
 
 @dataclass(frozen=True)

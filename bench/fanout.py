@@ -4,10 +4,15 @@ Brings up N real Debian test hosts (tests/hosts, the same builder the test suite
 alternating in the same run:
 
   scan   (a) Patchdesk's own engine (paramiko) scanning every host at concurrency C
-         (b) the OpenSSH client running the same three commands on every host, C in parallel,
-             with its default key exchange and with curve25519-sha256 (the cheapest; what paramiko
+         (b) the OpenSSH client running the same command on every host, C in parallel, with its
+             default key exchange and with curve25519-sha256 (the cheapest; what paramiko
              negotiates), one connection per host as Patchdesk uses
-         (c) Ansible ad-hoc (`ansible -m raw -f C`, ansible-core in a separate venv)
+         (c) Ansible ad-hoc (`ansible -m raw -f C`, ansible-core in a separate venv), also with one
+             fresh connection per host: its default ControlPersist is off, since Patchdesk does not
+             keep connections between jobs either
+         twice: hosts unchanged since the last scan (the usual periodic scan: each host compares the
+         fingerprint it is sent and skips apt's simulation -- the other tools are sent the same
+         per-host command), and a full scan (`full=True`; the first scan, or after any change)
   patch  Patchdesk's patch job (verification off, to compare like with like) against OpenSSH
          running the same apt-get, on hosts reset between rounds.
 
@@ -18,6 +23,7 @@ Prints medians and spreads, and the ratios as the last lines. Run as root: `make
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import statistics
@@ -39,12 +45,17 @@ PATCH_PACKAGES = ("pd-regular", "pd-secfix")
 ANSIBLE_VENV = Path.home() / ".cache" / "patchdesk-bench" / "ansible-venv"
 
 
-def same_commands() -> tuple[str, str]:
+def same_commands(known: str | None = None) -> tuple[str, str, str]:
     """Exactly what one Patchdesk scan of an apt host runs (app/jobs/tasks.py: the facts snippet, then the
-    apt adapter's scan script, in one session), and a line every host's output must contain -- the
-    scan script's last marker -- so a script that stops early cannot pass for a fast one."""
+    apt adapter's scan script, in one session), with ``known`` the host's stored fingerprint; a line
+    every host's output must contain -- the scan script's last marker -- so a script that stops early
+    cannot pass for a fast one; and the line a host prints when it skipped the simulation."""
     nonce = new_nonce()
-    return facts_with_command(nonce, AptAdapter(None).scan_script(nonce)), marker(nonce, "end")
+    return (
+        facts_with_command(nonce, AptAdapter(None).scan_script(nonce, known)),
+        marker(nonce, "end"),
+        marker(nonce, "same"),
+    )
 
 
 def timed(fn: Callable[[], None]) -> float:
@@ -54,7 +65,11 @@ def timed(fn: Callable[[], None]) -> float:
 
 
 def run_parallel(
-    commands: list[list[str]], concurrency: int, env: dict[str, str] | None = None, expect: str | None = None
+    commands: list[list[str]],
+    concurrency: int,
+    env: dict[str, str] | None = None,
+    expect: str | None = None,
+    also: str | None = None,
 ) -> None:
     def one(cmd: list[str]) -> None:
         r = subprocess.run(cmd, capture_output=True, timeout=300, env=env)
@@ -62,6 +77,8 @@ def run_parallel(
             raise RuntimeError(f"{cmd[:3]}… failed ({r.returncode}): {r.stderr[-300:]!r}")
         if expect is not None and expect.encode() not in r.stdout:
             raise RuntimeError(f"{cmd[:3]}… did not run the whole script: {r.stdout[-300:]!r}")
+        if also is not None and also.encode() not in r.stdout:
+            raise RuntimeError(f"{cmd[:3]}… did not take the unchanged-host path: {r.stdout[-300:]!r}")
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, commands))
@@ -130,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.jobs.selection import selections_for
     from app.models import Host
     from db import hosts as db_hosts
+    from db import scan_basis as db_scan_basis
     from db.database import open_database
 
     work = Path(tempfile.mkdtemp(prefix="pd-bench-"))
@@ -150,36 +168,79 @@ def main(argv: list[str] | None = None) -> int:
         ]
         runner = JobRunner(db_path, concurrency=args.concurrency, host_deadline=300)
 
-        def patchdesk_scan() -> None:
-            handle = runner.start_scan(db, models, accept_new_keys=True)
+        def patchdesk_scan(full: bool = False) -> None:
+            handle = runner.start_scan(db, models, full=full, accept_new_keys=True)
             handle.wait()
             bad = [o.error for o in handle.outcomes.values() if str(o.state) != "succeeded"]
             if bad:
                 raise RuntimeError(f"Patchdesk scan failed on {len(bad)} host(s): {bad[:2]}")
+            reused = sum(1 for o in handle.outcomes.values() if getattr(o.result, "reused", False))
+            if reused != (0 if full else len(models)):
+                raise RuntimeError(f"Patchdesk reused the simulation on {reused} of {len(models)} hosts")
 
-        patchdesk_scan()  # warm-up: first contact records host keys, caches are warm for everyone
-        script, end_marker = same_commands()
+        patchdesk_scan(full=True)  # warm-up: first contact records host keys, caches are warm for everyone
+        runner.flush()
+        stored = db_scan_basis.fingerprints(db, [m.id for m in models if m.id is not None])
+        if len(stored) != len(models):
+            raise RuntimeError(f"only {len(stored)} of {len(models)} hosts have a stored scan basis")
+        script, end_marker, _ = same_commands()
         ssh_default = [ssh_cmd(key, h.address, script, None) for h in hosts]
         ssh_cheap = [ssh_cmd(key, h.address, script, "curve25519-sha256") for h in hosts]
+        # The unchanged-host scan: each host is sent its own fingerprint, in the command Patchdesk sends,
+        # and must answer with that script's end marker and its "same" marker.
+        per_host = {
+            h.name: same_commands(stored[m.id][1])
+            for h, m in zip(hosts, models, strict=True)
+            if m.id is not None
+        }
+        ssh_same = [
+            (ssh_cmd(key, h.address, per_host[h.name][0], "curve25519-sha256"), per_host[h.name])
+            for h in hosts
+        ]
+
+        def ssh_same_run() -> None:
+            def one(job: tuple[list[str], tuple[str, str, str]]) -> None:
+                cmd, (_, end, same) = job
+                r = subprocess.run(cmd, capture_output=True, timeout=300)
+                if r.returncode != 0 or end.encode() not in r.stdout or same.encode() not in r.stdout:
+                    raise RuntimeError(f"{cmd[-2]}: not a whole unchanged-host scan: {r.stdout[-300:]!r}")
+
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                list(pool.map(one, ssh_same))
+
         run_parallel(ssh_cheap, args.concurrency, expect=end_marker)  # warm-up
 
         ansible = None if args.no_ansible else ensure_ansible()
-        inventory = work / "inventory.ini"
+        inventory = work / "inventory.yml"
+        # JSON strings are YAML double-quoted scalars; !unsafe keeps Ansible from templating the scripts.
         inventory.write_text(
-            "[bench]\n"
-            + "".join(f"{h.name} ansible_host={h.address}\n" for h in hosts)
-            + "[bench:vars]\nansible_user=admin\n"
-            + f"ansible_ssh_private_key_file={key}\n"
+            "bench:\n  hosts:\n"
+            + "".join(
+                f"    {h.name}:\n      ansible_host: {h.address}\n"
+                f"      pd_script: !unsafe {json.dumps(per_host[h.name][0])}\n"
+                for h in hosts
+            )
+            + f"  vars:\n    ansible_user: admin\n    ansible_ssh_private_key_file: {json.dumps(str(key))}\n"
         )
         ansible_env = {
             **os.environ,
             "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"),
+            # one fresh connection per host, as Patchdesk: no ControlMaster/ControlPersist (Ansible's default)
             "ANSIBLE_SSH_ARGS": "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
             "ANSIBLE_NOCOLOR": "1",
         }
 
-        def ansible_scan() -> None:
+        # For reference: Ansible as installed, whose ssh connection plugin keeps a ControlMaster per host
+        # for 60 s (ControlPersist), so every round after the first reuses the previous round's logins.
+        persist_env = {
+            **ansible_env,
+            "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s "
+            + ansible_env["ANSIBLE_SSH_ARGS"],
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / "ansible-cp"),
+        }
+
+        def ansible_scan(same: bool = False, persist: bool = False) -> None:
             assert ansible is not None
             r = subprocess.run(
                 [
@@ -190,18 +251,21 @@ def main(argv: list[str] | None = None) -> int:
                     "-m",
                     "raw",
                     "-a",
-                    script,
+                    "{{ pd_script }}" if same else script,
                     "-f",
                     str(args.concurrency),
                 ],
                 capture_output=True,
                 timeout=600,
-                env=ansible_env,
+                env=persist_env if persist else ansible_env,
                 text=True,
             )
             if r.returncode != 0:
                 raise RuntimeError(f"ansible failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
-            done = r.stdout.count(end_marker)
+            if same:
+                done = sum(1 for _, end, mark in per_host.values() if end in r.stdout and mark in r.stdout)
+            else:
+                done = r.stdout.count(end_marker)
             if done < len(hosts):
                 raise RuntimeError(
                     f"ansible ran the whole script on {done} of {len(hosts)} hosts: {r.stdout[-500:]}"
@@ -209,23 +273,36 @@ def main(argv: list[str] | None = None) -> int:
 
         if ansible is not None:
             ansible_scan()  # warm-up
+            ansible_scan(same=True)
+            ansible_scan(same=True, persist=True)
 
         scans: dict[str, list[float]] = {
             "patchdesk": [],
-            "ssh-default": [],
             "ssh-curve25519": [],
             "ansible": [],
+            "ansible, ControlPersist (reference)": [],
+            "patchdesk full": [],
+            "ssh-default full": [],
+            "ssh-curve25519 full": [],
+            "ansible full": [],
         }
         for rnd in range(args.rounds):
             scans["patchdesk"].append(timed(patchdesk_scan))
-            scans["ssh-default"].append(
+            scans["ssh-curve25519"].append(timed(ssh_same_run))
+            if ansible is not None:
+                scans["ansible"].append(timed(lambda: ansible_scan(same=True)))
+                scans["ansible, ControlPersist (reference)"].append(
+                    timed(lambda: ansible_scan(same=True, persist=True))
+                )
+            scans["patchdesk full"].append(timed(lambda: patchdesk_scan(full=True)))
+            scans["ssh-default full"].append(
                 timed(lambda: run_parallel(ssh_default, args.concurrency, expect=end_marker))
             )
-            scans["ssh-curve25519"].append(
+            scans["ssh-curve25519 full"].append(
                 timed(lambda: run_parallel(ssh_cheap, args.concurrency, expect=end_marker))
             )
             if ansible is not None:
-                scans["ansible"].append(timed(ansible_scan))
+                scans["ansible full"].append(timed(ansible_scan))
             print(
                 f"scan round {rnd + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in scans.items() if v),
                 flush=True,
@@ -259,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         patches: dict[str, list[float]] = {"patchdesk": [], "ssh-curve25519": []}
         for rnd in range(args.patch_rounds):
             reset_all()
-            patchdesk_scan()  # the pending list the patch selection reads
+            patchdesk_scan(full=True)  # the pending list the patch selection reads
             patches["patchdesk"].append(timed(patchdesk_patch))
             reset_all()
             patches["ssh-curve25519"].append(
@@ -276,25 +353,32 @@ def main(argv: list[str] | None = None) -> int:
         f"# fan-out, N={args.hosts} hosts, C={args.concurrency}, {os.cpu_count()} CPUs, "
         "hosts on the same machine"
     )
-    print("scan (facts + simulated upgrade + reboot check per host):")
+    print("scan, hosts unchanged since the last scan (facts + fingerprint + reboot check per host):")
     for name, samples in scans.items():
-        if samples:
+        if samples and not name.endswith(" full"):
+            print("  " + summary(name, samples))
+    print("scan, full (facts + fingerprint + simulated upgrade + reboot check per host):")
+    for name, samples in scans.items():
+        if samples and name.endswith(" full"):
             print("  " + summary(name, samples))
     print("patch (apt-get install --only-upgrade of 2 packages per host):")
     for name, samples in patches.items():
         print("  " + summary(name, samples))
     med = {k: statistics.median(v) for k, v in scans.items() if v}
     print()
-    print(
-        f"scan  Patchdesk/OpenSSH(curve25519) = {med['patchdesk'] / med['ssh-curve25519']:.2f}x"
-        "  (target <= 1.3)"
-    )
-    print(f"scan  Patchdesk/OpenSSH(default)    = {med['patchdesk'] / med['ssh-default']:.2f}x")
-    if "ansible" in med:
+    for label, sfx in (("unchanged", ""), ("full     ", " full")):
+        pd = med["patchdesk" + sfx]
         print(
-            f"scan  Ansible/Patchdesk            = {med['ansible'] / med['patchdesk']:.2f}x faster"
-            "  (target >= 6)"
+            f"scan {label} Patchdesk/OpenSSH(curve25519) = {pd / med['ssh-curve25519' + sfx]:.2f}x"
+            "  (target <= 1.3)"
         )
+        if "ssh-default" + sfx in med:
+            print(f"scan {label} Patchdesk/OpenSSH(default)    = {pd / med['ssh-default' + sfx]:.2f}x")
+        if "ansible" + sfx in med:
+            print(
+                f"scan {label} Ansible/Patchdesk             = {med['ansible' + sfx] / pd:.2f}x faster"
+                "  (target >= 6)"
+            )
     pmed = {k: statistics.median(v) for k, v in patches.items()}
     print(
         f"patch Patchdesk/OpenSSH(curve25519) = {pmed['patchdesk'] / pmed['ssh-curve25519']:.2f}x"

@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from app.models import Classification, HostStatus, PendingUpdate, ScanResult, UpdateKind
 from db.database import now_iso
 from db.hosts import record_facts, set_status
+from db.scan_basis import store as store_basis
 
 _PENDING_COLS = (
     "host_id, scan_id, manager, name, arch, installed, available, source, security, kind, severity, "
@@ -49,6 +50,7 @@ def record_scan(db: Database, host_id: int, job_id: int | None, result: ScanResu
             [_pending_values(host_id, scan_id, u) for u in result.pending],
         )
         record_facts(db, host_id, result.facts, result.managers)
+        store_basis(db, host_id, result.basis, reused=result.reused)
         db.execute(
             "UPDATE hosts SET reboot_required = ?, pending_urgent = ?, pending_important = ?, "
             "pending_noncritical = ? WHERE id = ?",

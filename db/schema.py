@@ -401,4 +401,24 @@ def m004_compliance(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 4
+@MIGRATIONS()
+def m005_scan_basis(db: Database) -> None:
+    """The raw simulation behind each host's last full scan and the fingerprint of the host state it
+    came from, so a scan of a host where nothing changed skips the simulation (app/models.py:
+    ScanBasis). Output is zlib-compressed. Deleting a host deletes its basis."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE scan_basis (
+            host_id INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+            manager TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            output BLOB NOT NULL,
+            errors BLOB NOT NULL,
+            simulated_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+SCHEMA_VERSION = 5

@@ -288,7 +288,9 @@ class MainWindow(QMainWindow):
         tb.addAction(self.scan_all_action)
         self.refresh_check = QCheckBox("Refresh package indexes")
         self.refresh_check.setToolTip(
-            "Run apt-get update (or the equivalent) before scanning. Needs root or sudo on the host."
+            "Run apt-get update (or the equivalent) before scanning. Needs root or sudo on the host.\n"
+            "Without it, an apt host where nothing apt reads has changed since its last scan (in the "
+            "last 24 hours) answers from that scan's simulation; the host's log says so."
         )
         spacer = QWidget()
         spacer.setFixedWidth(8)

@@ -36,6 +36,7 @@ from app.policy.rules import Classifier
 from app.transports.factory import TransportFactory
 from db import hosts as db_hosts
 from db import jobs as db_jobs
+from db import scan_basis as db_scan_basis
 
 if TYPE_CHECKING:
     from app.secrets import SecretStore
@@ -231,23 +232,38 @@ class JobRunner:
         hosts: Sequence[Host],
         *,
         refresh: bool = False,
+        full: bool = False,
         accept_new_keys: bool = False,
         concurrency: int | None = None,
         trigger: JobTrigger = JobTrigger.MANUAL,
     ) -> JobHandle:
-        """Create a scan job for ``hosts`` and start it in the background."""
+        """Create a scan job for ``hosts`` and start it in the background.
+
+        ``refresh`` updates the package indexes first; ``full`` (implied by ``refresh``) simulates on
+        every host even where nothing changed since the last scan (see ``scan_host``)."""
         concurrency = concurrency or self.concurrency
         job_id = db_jobs.create_job(
             db,
             JobKind.SCAN,
             hosts,
             trigger=trigger,
-            params={"refresh": refresh},
+            params={"refresh": refresh, "full": full or refresh},
             concurrency=concurrency,
             actor=_actor(),
         )
         engine = self._engine(db, hosts, accept_new_keys)
-        task = functools.partial(scan_host, refresh=refresh, classifier=self.classifier(db))
+        known = (
+            {}
+            if refresh or full
+            else db_scan_basis.fingerprints(db, [h.id for h in hosts if h.id is not None])
+        )
+        task = functools.partial(
+            scan_host,
+            refresh=refresh,
+            classifier=self.classifier(db),
+            known=known,
+            load_basis=db_scan_basis.BasisReader(self.db_path),
+        )
         return engine.start(job_id, JobKind.SCAN, hosts, task, concurrency=concurrency)
 
     def flush(self, timeout: float = 10.0) -> bool:

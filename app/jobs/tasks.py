@@ -6,23 +6,40 @@ dataclass. It knows nothing of Qt or SQL: what must be stored is reported as eve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from app.errors import AdapterError
 from app.jobs.engine import TaskContext
 from app.jobs.events import ScanRecorded
-from app.models import LogLevel, PendingUpdate, ScanResult, TransportKind
+from app.models import LogLevel, PendingUpdate, ScanBasis, ScanResult, TransportKind
 from app.platforms.facts import gather_facts_with, new_nonce
 from app.platforms.registry import adapter_named, detect
 from app.policy.rules import Classifier
 from app.transports.base import Transport
 
+#: Loads a stored scan basis by host id and fingerprint (db/scan_basis.py: BasisReader).
+BasisLoader = Callable[[int, str], ScanBasis | None]
 
-def scan_host(ctx: TaskContext, *, refresh: bool = False, classifier: Classifier | None = None) -> ScanResult:
+
+def scan_host(
+    ctx: TaskContext,
+    *,
+    refresh: bool = False,
+    classifier: Classifier | None = None,
+    known: Mapping[int, tuple[str, str]] | None = None,
+    load_basis: BasisLoader | None = None,
+) -> ScanResult:
     """Scan one host: OS facts, the package manager, pending updates, reboot-required.
 
     Usually one command: the facts snippet and the scan of the package manager the host had last time
     (apt when it is new) go together, since each extra command is another session on the host. When
     the guess was wrong, or the indexes must be refreshed first, the adapter's own calls follow.
     ``classifier`` (rules and advisory data, loaded by the runner) classifies what was found.
+
+    ``known`` maps host ids to the (manager, fingerprint) of a stored scan basis and ``load_basis``
+    loads one: when the host reports that nothing the package manager reads has changed since, it
+    skips its simulation and the stored output is parsed again (and classified with today's rules and
+    advisories). A refresh always simulates.
     """
     classifier = classifier or Classifier()
     host = ctx.host
@@ -34,7 +51,11 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False, classifier: Classifier
         return _scan_windows(ctx, transport, classifier)
     guess = adapter_named(host.managers[0] if host.managers else "apt", host.name)
     nonce = new_nonce()
-    extra = (guess.scan_script(nonce) if guess is not None and not refresh else None) or ""
+    stored = (known or {}).get(host.id)
+    fingerprint = (
+        stored[1] if stored and guess is not None and stored[0] == guess.name and load_basis else None
+    )
+    extra = (guess.scan_script(nonce, fingerprint) if guess is not None and not refresh else None) or ""
     facts, binaries, result = gather_facts_with(transport, extra, timeout=300 if extra else 30)
     ctx.log(LogLevel.INFO, f"{facts.pretty_name or facts.id or 'unknown OS'}, kernel {facts.kernel or '?'}")
     adapter = detect(facts, binaries, host=host.name)
@@ -42,11 +63,26 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False, classifier: Classifier
     def adapter_log(level: str, text: str) -> None:
         ctx.log(LogLevel(level), text)
 
+    def previous() -> ScanBasis | None:
+        assert host.id is not None and fingerprint is not None and load_basis is not None
+        return load_basis(host.id, fingerprint)
+
     combined = None
     if extra and guess is not None and adapter.name == guess.name:
-        combined = adapter.parse_scan_script(result.out, nonce, log=adapter_log)
+        combined = adapter.parse_scan_script(
+            result.out, nonce, log=adapter_log, previous=previous if fingerprint else None
+        )
+    basis: ScanBasis | None = None
+    reused = False
     if combined is not None:
-        raw, reboot, reboot_pkgs = combined
+        raw, reboot, reboot_pkgs = combined.pending, combined.reboot, combined.reboot_packages
+        basis, reused = combined.basis, combined.reused
+        if reused and basis is not None:
+            ctx.log(
+                LogLevel.INFO,
+                f"Nothing {adapter.name} reads has changed on the host since the simulation of "
+                f"{basis.simulated_at[:19].replace('T', ' ')} UTC: its result was used again.",
+            )
     else:
         ctx.progress(0.3, f"scanning {adapter.name}")
         if refresh:
@@ -65,6 +101,8 @@ def scan_host(ctx: TaskContext, *, refresh: bool = False, classifier: Classifier
         pending=tuple(pending),
         reboot_required=reboot,
         reboot_packages=reboot_pkgs,
+        basis=basis,
+        reused=reused,
     )
     security = sum(1 for u in pending if u.security)
     ctx.log(

@@ -31,12 +31,12 @@ from __future__ import annotations
 import logging
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.errors import AdapterError, UnsupportedHostError
-from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
-from app.platforms.base import Adapter, LogFn, Snapshot
+from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis, UpdateKind
+from app.platforms.base import Adapter, LogFn, ScriptScan, Snapshot
 from app.platforms.facts import clean_value, marker, new_nonce, split_sections
 from app.platforms.output import MAX_QUOTE, Warnings, quote_line
 from app.transports.base import CommandResult, OutputCallback, Transport
@@ -250,39 +250,95 @@ def reboot_command(nonce: str) -> str:
     )
 
 
-SCAN_SECTIONS = ("sim", "simrc", "simerr")
+SCAN_SECTIONS = ("fp", "same", "sim", "simrc", "simerr")
+
+#: What a simulated upgrade's answer depends on: dpkg's database and its journal, apt's extended
+#: states, the index files, and everything under /etc/apt (sources, preferences/pins, apt.conf.d,
+#: keyrings). apt itself validates its pkgcache.bin by the sizes and times of the same files; adding the
+#: inode and the change time (which no tool can set back) catches a file replaced in the same second.
+FINGERPRINT_PATHS = (
+    "/var/lib/dpkg/status",
+    "/var/lib/dpkg/arch",
+    "/var/lib/dpkg/updates",
+    "/var/lib/dpkg/updates/*",
+    "/var/lib/apt/extended_states",
+    "/var/lib/apt/lists",
+    "/var/lib/apt/lists/*",
+    "/etc/apt",
+    "/etc/apt/*",
+    "/etc/apt/*/*",
+)
+FINGERPRINT_COMMAND = f"stat -c '%n|%s|%i|%y|%z' -- {' '.join(FINGERPRINT_PATHS)} 2>/dev/null | sha256sum"
+#: sha256sum's answer for stdin. Anything else from a host is not a fingerprint (a host without
+#: sha256sum prints none, keeps no basis, and is simply simulated every time).
+_FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}  -")
 
 
-def scan_script(nonce: str) -> str:
-    """Simulation (stdout, exit status, stderr in their own sections) and the reboot check, in one go.
+def valid_fingerprint(text: str | None) -> str | None:
+    """``text`` when it looks like our fingerprint (so it is inert in a shell command), else None."""
+    return text if text is not None and _FINGERPRINT_RE.fullmatch(text) else None
+
+
+def scan_script(nonce: str, known: str | None = None) -> str:
+    """Fingerprint, simulation (stdout, exit status, stderr in their own sections) and the reboot check.
 
     Runs in a subshell so the reboot snippet's ``exit`` ends only this part; does nothing (prints no
-    ``sim`` section) on a host without apt-get.
+    ``sim`` section) on a host without apt-get. With ``known`` (a fingerprint from an earlier scan of
+    this host) the simulation is skipped when the host's fingerprint still equals it, and a ``same``
+    section says so.
     """
     if not nonce.isalnum() or not nonce.isascii():
         raise ValueError("nonce must be ASCII letters or digits")
+    if known is not None and valid_fingerprint(known) is None:
+        raise ValueError("not a fingerprint")
     m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
-    return (
-        "( if command -v apt-get >/dev/null 2>&1; then "
+    simulate = (
         "pd_err=$(mktemp 2>/dev/null) || pd_err=/dev/null; "
         f"printf '\n%s\n' '{m['sim']}'; {scan_command()} 2>\"$pd_err\"; pd_rc=$?; "
         f"printf '\n%s\n%s\n' '{m['simrc']}' \"$pd_rc\"; "
         f"printf '\n%s\n' '{m['simerr']}'; "
         '[ "$pd_err" = /dev/null ] || { cat "$pd_err"; rm -f "$pd_err"; }; '
+    )
+    if known is not None:
+        simulate = (
+            f"if [ \"$pd_fp\" = {shlex.quote(known)} ]; then printf '\n%s\n' '{m['same']}'; "
+            f"else {simulate}fi; "
+        )
+    return (
+        "( if command -v apt-get >/dev/null 2>&1; then "
+        f"pd_fp=$({FINGERPRINT_COMMAND}); "
+        f"printf '\n%s\n%s\n' '{m['fp']}' \"$pd_fp\"; "
+        f"{simulate}"
         f"fi; {reboot_command(nonce)} )"
     )
 
 
-def parse_scan_script(text: str, nonce: str) -> tuple[CommandResult, tuple[bool, tuple[str, ...]]] | None:
-    """The simulation as if run on its own, and the reboot state; None when apt did not run."""
+@dataclass(frozen=True)
+class ScanSections:
+    """The scan script's answer: the simulation (None when the host skipped it), the host's fingerprint
+    (None when it printed none we accept), whether it matched the one sent, and the reboot state."""
+
+    sim: CommandResult | None
+    fingerprint: str | None
+    same: bool
+    reboot: tuple[bool, tuple[str, ...]]
+
+
+def parse_scan_script(text: str, nonce: str) -> ScanSections | None:
+    """The scan script's sections; None when apt did not run (no simulation and no ``same``)."""
     sections = split_sections(text, nonce, SCAN_SECTIONS)
+    fp_lines = [line.strip() for line in sections.get("fp", []) if line.strip()]
+    fingerprint = valid_fingerprint(fp_lines[0]) if fp_lines else None
+    reboot = parse_reboot(text, nonce)
+    if "same" in sections and fingerprint is not None:
+        return ScanSections(None, fingerprint, True, reboot)
     if "sim" not in sections or "simrc" not in sections:
         return None
     rc_lines = [line.strip() for line in sections["simrc"] if line.strip()]
     rc = int(rc_lines[0]) if rc_lines and rc_lines[0].isdigit() else -1
     sim = "\n".join(sections["sim"]).encode()
     err = "\n".join(sections.get("simerr", [])).encode()
-    return CommandResult(rc, sim, err), parse_reboot(text, nonce)
+    return ScanSections(CommandResult(rc, sim, err), fingerprint, False, reboot)
 
 
 def parse_reboot(text: str, nonce: str) -> tuple[bool, tuple[str, ...]]:
@@ -428,6 +484,42 @@ class AptAdapter(Adapter):
         result = transport.run(scan_command(), timeout=300)
         if not result.ok:
             raise describe_failure(result, host, what="check for updates")
+        return self._parse_simulation(result, log)
+
+    def scan_script(self, nonce: str, known: str | None = None) -> str | None:
+        return scan_script(nonce, valid_fingerprint(known))
+
+    def parse_scan_script(
+        self,
+        text: str,
+        nonce: str,
+        *,
+        log: LogFn | None = None,
+        previous: Callable[[], ScanBasis | None] | None = None,
+    ) -> ScriptScan | None:
+        found = parse_scan_script(text, nonce)
+        if found is None:
+            return None
+        reboot, pkgs = found.reboot
+        if found.same:
+            basis = previous() if previous is not None else None
+            if basis is None or basis.manager != MANAGER or basis.fingerprint != found.fingerprint:
+                return None  # nothing stored to reuse after all: the caller scans in full
+            result, reused = CommandResult(0, basis.out, basis.err), True
+        else:
+            assert found.sim is not None
+            result, reused = found.sim, False
+            if result.ok and found.fingerprint is not None:
+                basis = ScanBasis(MANAGER, found.fingerprint, result.stdout, result.stderr)
+            else:
+                basis = None
+        if not result.ok:
+            raise describe_failure(result, self.host or "the host", what="check for updates")
+        parsed = self._parse_simulation(result, log)
+        return ScriptScan(list(parsed.pending), reboot, pkgs, basis=basis, reused=reused)
+
+    @staticmethod
+    def _parse_simulation(result: CommandResult, log: LogFn | None) -> SimulationParse:
         parsed = parse_simulation(result.out)
         for warning in _warning_lines(result.err):
             _log(log, "warning", f"apt: {warning}")
@@ -436,27 +528,6 @@ class AptAdapter(Adapter):
         if parsed.removals:
             _log(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
         return parsed
-
-    def scan_script(self, nonce: str) -> str | None:
-        return scan_script(nonce)
-
-    def parse_scan_script(
-        self, text: str, nonce: str, *, log: LogFn | None = None
-    ) -> tuple[list[PendingUpdate], bool, tuple[str, ...]] | None:
-        found = parse_scan_script(text, nonce)
-        if found is None:
-            return None
-        result, (reboot, pkgs) = found
-        if not result.ok:
-            raise describe_failure(result, self.host or "the host", what="check for updates")
-        parsed = parse_simulation(result.out)
-        for warning in _warning_lines(result.err):
-            _log(log, "warning", f"apt: {warning}")
-        for warning in parsed.warnings:
-            _log(log, "warning", warning)
-        if parsed.removals:
-            _log(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
-        return list(parsed.pending), reboot, pkgs
 
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None

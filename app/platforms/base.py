@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from app.errors import UnsupportedHostError
-from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate
+from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
 from app.transports.base import OutputCallback, Transport
 
 #: Log callback handed to adapters: (level, text). Levels are app.models.LogLevel values.
@@ -20,6 +21,22 @@ LogFn = Callable[[str, str], None]
 
 #: Versions installed on a host, by package name; None: not installed.
 Snapshot = Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class ScriptScan:
+    """What :meth:`Adapter.parse_scan_script` found.
+
+    ``basis`` is the raw output and host fingerprint for the next scan to reuse (None when the adapter
+    cannot fingerprint the host); ``reused`` is True when the host reported no change since the basis
+    it was sent, so ``pending`` comes from that stored output.
+    """
+
+    pending: list[PendingUpdate]
+    reboot: bool
+    reboot_packages: tuple[str, ...]
+    basis: ScanBasis | None = None
+    reused: bool = False
 
 
 class Adapter(abc.ABC):
@@ -52,19 +69,30 @@ class Adapter(abc.ABC):
 
     # -- one-round-trip scan (optional) --------------------------------------------------------------
 
-    def scan_script(self, nonce: str) -> str | None:
+    def scan_script(self, nonce: str, known: str | None = None) -> str | None:
         """A trusted snippet printing the scan and reboot sections after ``nonce`` markers, or None.
 
         Lets a scan send facts, pending updates and the reboot check in one command: every extra
         command is another session on the host (sshd fork, login shell), which dominates a fan-out.
-        The snippet must do nothing on a host without this package manager.
+        The snippet must do nothing on a host without this package manager. ``known`` is the
+        fingerprint of a stored :class:`ScanBasis`: an adapter that fingerprints hosts skips its
+        simulation when the host's fingerprint still equals it.
         """
         return None
 
     def parse_scan_script(
-        self, text: str, nonce: str, *, log: LogFn | None = None
-    ) -> tuple[list[PendingUpdate], bool, tuple[str, ...]] | None:
-        """Pending updates and reboot state from :meth:`scan_script` output; None when it is absent."""
+        self,
+        text: str,
+        nonce: str,
+        *,
+        log: LogFn | None = None,
+        previous: Callable[[], ScanBasis | None] | None = None,
+    ) -> ScriptScan | None:
+        """Pending updates and reboot state from :meth:`scan_script` output; None when it is absent.
+
+        ``previous`` loads the stored basis whose fingerprint was sent, when the host says nothing
+        changed; None (also when it returns None) means the scan must be run in full.
+        """
         return None
 
     # -- patching --------------------------------------------------------------------------------------

@@ -406,6 +406,7 @@ def test_parse_dpkg_query_states_and_garbage() -> None:
 # --- reboot-required --------------------------------------------------------------------------------
 
 NONCE = "0123456789abcdef0123456789abcdef"
+FP1, FP2, FP3 = ("1" * 64 + "  -", "2" * 64 + "  -", "3" * 64 + "  -")
 
 
 def _reboot_output(flag: bool, pkgs: str) -> str:
@@ -572,3 +573,124 @@ def test_snapshot_and_reboot_reports_a_failing_dpkg_query(monkeypatch: pytest.Mo
         AptAdapter().snapshot_and_reboot(transport, ["dpkg"])  # type: ignore[arg-type]
     assert "read the installed versions" in str(info.value)
     assert "parsing file" in str(info.value)
+
+
+# -- the scan script's fingerprint and reuse --------------------------------------------------------
+
+NONCE = "0123456789abcdef0123456789abcdef"
+FP1, FP2, FP3 = ("1" * 64 + "  -", "2" * 64 + "  -", "3" * 64 + "  -")
+
+
+def _answer(*sections: tuple[str, str]) -> str:
+    from app.platforms.facts import marker
+
+    body = "".join(f"\n{marker(NONCE, name)}\n{text}\n" for name, text in sections)
+    return body + f"\n{marker(NONCE, 'flag')}\n\n{marker(NONCE, 'pkgs')}\n\n{marker(NONCE, 'end')}\n"
+
+
+def _basis(fp: str = FP1, out: str | None = None) -> object:
+    from app.models import ScanBasis
+
+    return ScanBasis("apt", fp, (out if out is not None else read("debian12_dist_upgrade_real.txt")).encode())
+
+
+def test_scan_script_sends_only_a_checked_fingerprint_and_quotes_it() -> None:
+    from app.platforms.apt import scan_script
+
+    script = AptAdapter().scan_script(NONCE, FP1)
+    assert script is not None and f"[ \"$pd_fp\" = '{FP1}' ]" in script
+    # Text that is not a fingerprint (a damaged or hostile database) is never spliced: no comparison.
+    for bad in (FP1 + "'; touch /tmp/x; '", "$(reboot)", "", "123 456", FP1[:63] + "g  -", FP1 + "\n"):
+        sent = AptAdapter().scan_script(NONCE, bad)
+        assert sent is not None and '"$pd_fp" =' not in sent and "reboot)" not in sent
+        with pytest.raises(ValueError):
+            scan_script(NONCE, bad)
+    # The script parses as shell (no quoting slip), with and without a fingerprint.
+    for known in (None, FP1):
+        subprocess.run(["sh", "-n", "-c", scan_script(NONCE, known)], check=True, timeout=10)
+
+
+def test_a_full_simulation_carries_the_basis_for_the_next_scan() -> None:
+    sim = read("debian12_dist_upgrade_real.txt")
+    found = AptAdapter().parse_scan_script(
+        _answer(("fp", FP2), ("sim", sim), ("simrc", "0"), ("simerr", "")), NONCE
+    )
+    assert found is not None and not found.reused and found.pending
+    assert found.basis is not None and found.basis.fingerprint == FP2
+    assert found.basis.out.decode().strip() == sim.strip()
+    # A fingerprint line that is not ours keeps no basis (the next scan simulates again).
+    odd = AptAdapter().parse_scan_script(
+        _answer(("fp", FP2 + "; rm -rf /"), ("sim", sim), ("simrc", "0"), ("simerr", "")), NONCE
+    )
+    assert odd is not None and odd.basis is None and odd.pending == found.pending
+
+
+def test_same_reuses_the_stored_output_only_when_it_is_the_one_sent() -> None:
+    stored = _basis(FP1)
+    full = AptAdapter().parse_scan_script(
+        _answer(
+            ("fp", FP1), ("sim", read("debian12_dist_upgrade_real.txt")), ("simrc", "0"), ("simerr", "")
+        ),
+        NONCE,
+    )
+    same = AptAdapter().parse_scan_script(
+        _answer(("fp", FP1), ("same", "")),
+        NONCE,
+        previous=lambda: stored,  # type: ignore[arg-type,return-value]
+    )
+    assert same is not None and same.reused and same.basis is stored
+    assert full is not None and same.pending == full.pending
+    # The host claims "same" but nothing was sent, nothing is stored, or a different fingerprint is
+    # stored: no answer from the script, so the caller scans in full.
+    assert AptAdapter().parse_scan_script(_answer(("fp", FP1), ("same", "")), NONCE) is None
+    assert (
+        AptAdapter().parse_scan_script(_answer(("fp", FP1), ("same", "")), NONCE, previous=lambda: None)
+        is None
+    )
+    other = _basis(FP3)
+    assert (
+        AptAdapter().parse_scan_script(
+            _answer(("fp", FP1), ("same", "")),
+            NONCE,
+            previous=lambda: other,  # type: ignore[arg-type,return-value]
+        )
+        is None
+    )
+
+
+def test_fingerprint_changes_with_every_file_apt_reads(tmp_path: Path) -> None:
+    """The real fingerprint command, run here against a copy of the paths it reads."""
+    from app.platforms.apt import FINGERPRINT_COMMAND, FINGERPRINT_PATHS
+
+    root = tmp_path / "root"
+    for path in ("var/lib/dpkg/updates", "var/lib/apt/lists", "etc/apt/preferences.d", "etc/apt/apt.conf.d"):
+        (root / path).mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_text("Package: a\n")
+    (root / "var/lib/apt/lists/x_Packages").write_text("Package: a\n")
+    (root / "etc/apt/sources.list").write_text("deb file:/srv/repo bookworm main\n")
+    command = FINGERPRINT_COMMAND
+    for p in FINGERPRINT_PATHS:
+        command = command.replace(f" {p}", f" {root}{p}")
+
+    def fp() -> str:
+        return subprocess.run(
+            ["sh", "-c", command], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    first = fp()
+    assert first == fp()  # stable while nothing changes
+    seen = {first}
+    changes = [
+        lambda: (root / "var/lib/dpkg/updates/0001").write_text("Package: a\n"),  # dpkg's journal
+        lambda: (root / "etc/apt/preferences.d/pin").write_text("Package: a\n"),  # a new pin
+        lambda: (root / "etc/apt/preferences.d/pin").write_text("Package: b\n"),  # same size, rewritten
+        lambda: (root / "etc/apt/apt.conf.d/99x").write_text("APT::Get::x 1;\n"),
+        lambda: (root / "var/lib/apt/lists/x_Packages").write_text("Package: a\nVersion: 2\n"),
+        lambda: (root / "var/lib/dpkg/status").write_text("Package: b\n"),  # same size
+        lambda: (root / "etc/apt/sources.list").unlink(),
+    ]
+    for change in changes:
+        change()
+        now = fp()
+        assert now not in seen
+        seen.add(now)
