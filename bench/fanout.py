@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                     "-m",
                     "raw",
                     "-a",
-                    "{{ pd_script }}" if same else script,
+                    # ":" first: a free-form argument starting with "{" would be read as JSON
+                    ": ; {{ pd_script }}" if same else script,
                     "-f",
                     str(args.concurrency),
                 ],
