@@ -5,16 +5,17 @@ alternating in the same run:
 
   scan   (a) Patchdesk's own engine (paramiko) scanning every host at concurrency C
          (b) the OpenSSH client running the same command on every host, C in parallel, with its
-             default key exchange and with curve25519-sha256 (the cheapest; what paramiko
-             negotiates), one connection per host as Patchdesk uses
-         (c) Ansible ad-hoc (`ansible -m raw -f C`, ansible-core in a separate venv), also with one
-             fresh connection per host: its default ControlPersist is off, since Patchdesk does not
-             keep connections between jobs either
-         twice: hosts unchanged since the last scan (the usual periodic scan: each host compares the
-         fingerprint it is sent and skips apt's simulation -- the other tools are sent the same
-         per-host command), and a full scan (`full=True`; the first scan, or after any change)
-  patch  Patchdesk's patch job (verification off, to compare like with like) against OpenSSH
-         running the same apt-get, on hosts reset between rounds.
+             default key exchange and with curve25519-sha256 (the cheapest; what paramiko negotiates)
+         (c) Ansible ad-hoc (`ansible -m raw -f C`, ansible-core in a separate venv)
+         each with fresh logins (Patchdesk with kept connections off, as its CLI; OpenSSH without
+         ControlMaster; Ansible with its ControlPersist off) and with the previous round's logins
+         kept (Patchdesk's connection pool, 60 s; ControlPersist=60 for OpenSSH and Ansible, which
+         is Ansible's default); and each for hosts unchanged since the last scan (the usual
+         periodic scan: the host compares the fingerprint it is sent and skips apt's simulation --
+         the other tools are sent the same per-host command) and for a full scan (the first scan,
+         or after any change)
+  patch  Patchdesk's patch job (verification off, to compare like with like; fresh logins) against
+         OpenSSH running the same apt-get, on hosts reset between rounds.
 
 Prints medians and spreads, and the ratios as the last lines. Run as root: `make bench` or
 `python -m bench.fanout --hosts 50 --concurrency 20 --rounds 5`.
@@ -84,7 +85,8 @@ def run_parallel(
         list(pool.map(one, commands))
 
 
-def ssh_cmd(key: Path, address: str, script: str, kex: str | None) -> list[str]:
+def ssh_cmd(key: Path, address: str, script: str, kex: str | None, control: Path | None = None) -> list[str]:
+    """``control``: a directory for ControlMaster sockets kept 60 s (OpenSSH's ControlPersist)."""
     opts = [
         "-i",
         str(key),
@@ -101,6 +103,8 @@ def ssh_cmd(key: Path, address: str, script: str, kex: str | None) -> list[str]:
     ]
     if kex:
         opts += ["-o", f"KexAlgorithms={kex}"]
+    if control is not None:
+        opts += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control}/%C", "-o", "ControlPersist=60"]
     return ["ssh", *opts, f"admin@{address}", script]
 
 
@@ -166,10 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             db_hosts.add_host(db, Host(name=h.name, address=h.address, user="admin", key_file=str(key)))
             for h in hosts
         ]
+        # Patchdesk as it runs: a finished job's connections are kept 60 s for the next one
+        # (app/transports/pool.py). And with every job logging in afresh, as the CLI does.
         runner = JobRunner(db_path, concurrency=args.concurrency, host_deadline=300)
+        cold = JobRunner(db_path, concurrency=args.concurrency, host_deadline=300, keep_connections=0)
 
-        def patchdesk_scan(full: bool = False) -> None:
-            handle = runner.start_scan(db, models, full=full, accept_new_keys=True)
+        def patchdesk_scan(full: bool = False, fresh: bool = False) -> None:
+            handle = (cold if fresh else runner).start_scan(db, models, full=full, accept_new_keys=True)
             handle.wait()
             bad = [o.error for o in handle.outcomes.values() if str(o.state) != "succeeded"]
             if bad:
@@ -186,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         script, end_marker, _ = same_commands()
         ssh_default = [ssh_cmd(key, h.address, script, None) for h in hosts]
         ssh_cheap = [ssh_cmd(key, h.address, script, "curve25519-sha256") for h in hosts]
+        control = work / "ssh-cm"
+        control.mkdir()
+        ssh_kept = [ssh_cmd(key, h.address, script, "curve25519-sha256", control) for h in hosts]
         # The unchanged-host scan: each host is sent its own fingerprint, in the command Patchdesk sends,
         # and must answer with that script's end marker and its "same" marker.
         per_host = {
@@ -197,8 +207,12 @@ def main(argv: list[str] | None = None) -> int:
             (ssh_cmd(key, h.address, per_host[h.name][0], "curve25519-sha256"), per_host[h.name])
             for h in hosts
         ]
+        ssh_same_kept = [
+            (ssh_cmd(key, h.address, per_host[h.name][0], "curve25519-sha256", control), per_host[h.name])
+            for h in hosts
+        ]
 
-        def ssh_same_run() -> None:
+        def ssh_same_run(kept: bool = False) -> None:
             def one(job: tuple[list[str], tuple[str, str, str]]) -> None:
                 cmd, (_, end, same) = job
                 r = subprocess.run(cmd, capture_output=True, timeout=300)
@@ -206,9 +220,10 @@ def main(argv: list[str] | None = None) -> int:
                     raise RuntimeError(f"{cmd[-2]}: not a whole unchanged-host scan: {r.stdout[-300:]!r}")
 
             with ThreadPoolExecutor(args.concurrency) as pool:
-                list(pool.map(one, ssh_same))
+                list(pool.map(one, ssh_same_kept if kept else ssh_same))
 
         run_parallel(ssh_cheap, args.concurrency, expect=end_marker)  # warm-up
+        run_parallel(ssh_kept, args.concurrency, expect=end_marker)  # and the control masters start
 
         ansible = None if args.no_ansible else ensure_ansible()
         inventory = work / "inventory.yml"
@@ -231,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             "ANSIBLE_NOCOLOR": "1",
         }
 
-        # For reference: Ansible as installed, whose ssh connection plugin keeps a ControlMaster per host
-        # for 60 s (ControlPersist), so every round after the first reuses the previous round's logins.
+        # Ansible as installed: its ssh connection plugin keeps a ControlMaster per host for 60 s
+        # (ControlPersist), so every round after the first reuses the previous round's logins.
         persist_env = {
             **ansible_env,
             "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s "
@@ -277,33 +292,41 @@ def main(argv: list[str] | None = None) -> int:
             ansible_scan(same=True)
             ansible_scan(same=True, persist=True)
 
-        scans: dict[str, list[float]] = {
-            "patchdesk": [],
-            "ssh-curve25519": [],
-            "ansible": [],
-            "ansible, ControlPersist (reference)": [],
-            "patchdesk full": [],
-            "ssh-default full": [],
-            "ssh-curve25519 full": [],
-            "ansible full": [],
-        }
+        # "fresh": every tool logs in to every host (Patchdesk with kept connections off, OpenSSH without
+        # ControlMaster, Ansible with ControlPersist off). "kept": each tool as it comes, reusing the
+        # previous round's logins (Patchdesk's pool, ControlPersist=60 for OpenSSH and Ansible).
+        scans: dict[str, list[float]] = {}
+
+        def add(name: str, fn: Callable[[], None]) -> None:
+            scans.setdefault(name, []).append(timed(fn))
+
         for rnd in range(args.rounds):
-            scans["patchdesk"].append(timed(patchdesk_scan))
-            scans["ssh-curve25519"].append(timed(ssh_same_run))
+            add("unchanged fresh: patchdesk", lambda: patchdesk_scan(fresh=True))
+            add("unchanged fresh: ssh-curve25519", ssh_same_run)
             if ansible is not None:
-                scans["ansible"].append(timed(lambda: ansible_scan(same=True)))
-                scans["ansible, ControlPersist (reference)"].append(
-                    timed(lambda: ansible_scan(same=True, persist=True))
-                )
-            scans["patchdesk full"].append(timed(lambda: patchdesk_scan(full=True)))
-            scans["ssh-default full"].append(
-                timed(lambda: run_parallel(ssh_default, args.concurrency, expect=end_marker))
+                add("unchanged fresh: ansible", lambda: ansible_scan(same=True))
+            add("unchanged kept: patchdesk", patchdesk_scan)
+            add("unchanged kept: ssh-curve25519", lambda: ssh_same_run(kept=True))
+            if ansible is not None:
+                add("unchanged kept: ansible", lambda: ansible_scan(same=True, persist=True))
+            add("full fresh: patchdesk", lambda: patchdesk_scan(full=True, fresh=True))
+            add(
+                "full fresh: ssh-default",
+                lambda: run_parallel(ssh_default, args.concurrency, expect=end_marker),
             )
-            scans["ssh-curve25519 full"].append(
-                timed(lambda: run_parallel(ssh_cheap, args.concurrency, expect=end_marker))
+            add(
+                "full fresh: ssh-curve25519",
+                lambda: run_parallel(ssh_cheap, args.concurrency, expect=end_marker),
             )
             if ansible is not None:
-                scans["ansible full"].append(timed(ansible_scan))
+                add("full fresh: ansible", ansible_scan)
+            add("full kept: patchdesk", lambda: patchdesk_scan(full=True))
+            add(
+                "full kept: ssh-curve25519",
+                lambda: run_parallel(ssh_kept, args.concurrency, expect=end_marker),
+            )
+            if ansible is not None:
+                add("full kept: ansible", lambda: ansible_scan(persist=True))
             print(
                 f"scan round {rnd + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in scans.items() if v),
                 flush=True,
@@ -328,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def patchdesk_patch() -> None:
             selections = selections_for(db, models, packages=set(PATCH_PACKAGES))
-            handle = runner.start_patch(db, models, selections, verify=False, accept_new_keys=True)
+            # fresh logins, like the OpenSSH runs it is compared with
+            handle = cold.start_patch(db, models, selections, verify=False, accept_new_keys=True)
             handle.wait()
             bad = [o.error for o in handle.outcomes.values() if str(o.state) != "succeeded"]
             if bad:
@@ -337,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         patches: dict[str, list[float]] = {"patchdesk": [], "ssh-curve25519": []}
         for rnd in range(args.patch_rounds):
             reset_all()
-            patchdesk_scan(full=True)  # the pending list the patch selection reads
+            patchdesk_scan(full=True, fresh=True)  # the pending list the patch selection reads
             patches["patchdesk"].append(timed(patchdesk_patch))
             reset_all()
             patches["ssh-curve25519"].append(
@@ -348,36 +372,34 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         runner.close()
+        cold.close()
 
     print()
     print(
         f"# fan-out, N={args.hosts} hosts, C={args.concurrency}, {os.cpu_count()} CPUs, "
         "hosts on the same machine"
     )
-    print("scan, hosts unchanged since the last scan (facts + fingerprint + reboot check per host):")
+    print("scan: facts + fingerprint + reboot check per host, plus the simulated upgrade when 'full';")
+    print("'unchanged': nothing apt reads changed since the last scan, so the host skips the simulation")
     for name, samples in scans.items():
-        if samples and not name.endswith(" full"):
-            print("  " + summary(name, samples))
-    print("scan, full (facts + fingerprint + simulated upgrade + reboot check per host):")
-    for name, samples in scans.items():
-        if samples and name.endswith(" full"):
-            print("  " + summary(name, samples))
-    print("patch (apt-get install --only-upgrade of 2 packages per host):")
+        print("  " + summary(name, samples))
+    print("patch (apt-get install --only-upgrade of 2 packages per host, fresh logins):")
     for name, samples in patches.items():
         print("  " + summary(name, samples))
     med = {k: statistics.median(v) for k, v in scans.items() if v}
     print()
-    for label, sfx in (("unchanged", ""), ("full     ", " full")):
-        pd = med["patchdesk" + sfx]
+    for case in ("unchanged fresh", "unchanged kept", "full fresh", "full kept"):
+        pd = med[f"{case}: patchdesk"]
+        label = f"{case.strip():<15}"
         print(
-            f"scan {label} Patchdesk/OpenSSH(curve25519) = {pd / med['ssh-curve25519' + sfx]:.2f}x"
+            f"scan {label} Patchdesk/OpenSSH(curve25519) = {pd / med[f'{case}: ssh-curve25519']:.2f}x"
             "  (target <= 1.3)"
         )
-        if "ssh-default" + sfx in med:
-            print(f"scan {label} Patchdesk/OpenSSH(default)    = {pd / med['ssh-default' + sfx]:.2f}x")
-        if "ansible" + sfx in med:
+        if f"{case}: ssh-default" in med:
+            print(f"scan {label} Patchdesk/OpenSSH(default)    = {pd / med[f'{case}: ssh-default']:.2f}x")
+        if f"{case}: ansible" in med:
             print(
-                f"scan {label} Ansible/Patchdesk             = {med['ansible' + sfx] / pd:.2f}x faster"
+                f"scan {label} Ansible/Patchdesk             = {med[f'{case}: ansible'] / pd:.2f}x faster"
                 "  (target >= 6)"
             )
     pmed = {k: statistics.median(v) for k, v in patches.items()}

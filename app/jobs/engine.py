@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -106,12 +107,14 @@ class TaskContext:
         assert self.host.id is not None
         self._emit(HostProgress(self.job_id, host_id=self.host.id, fraction=fraction, message=message))
 
-    def close(self) -> None:
+    def close(self, *, discard: bool = False) -> None:
+        """Done with the transport. A healthy SSH connection may be kept for the next job on this host
+        (app/transports/pool.py); ``discard`` closes it for good."""
         with self._lock:
             t, self._transport = self._transport, None
         if t is not None:
             try:
-                t.close()
+                t.discard() if discard else t.close()
             except Exception:  # closing must never mask the task's own outcome
                 logger.debug("error closing transport of %s", self.host.name, exc_info=True)
 
@@ -298,7 +301,7 @@ class JobEngine:
                     )
                     ctx.log(LogLevel.ERROR, msg)
                     self._finish(handle, HostOutcome(ctx.host, StepState.FAILED, msg))
-                    threading.Thread(target=ctx.close, daemon=True).start()
+                    threading.Thread(target=functools.partial(ctx.close, discard=True), daemon=True).start()
                 if len(handle.outcomes) == len(handle.hosts):
                     break  # every host settled; abandoned threads finish (or not) on their own
         finally:

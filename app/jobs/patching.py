@@ -517,7 +517,7 @@ def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, ti
             )
     else:
         s.transport.run(_REBOOT_COMMAND, sudo=True, timeout=30)
-    ctx.close()
+    ctx.close(discard=True)  # the host is going down: never keep this connection
     limit = time.monotonic() + timeout
     last_error = "no answer yet"
     time.sleep(REBOOT_POLL)
@@ -534,7 +534,7 @@ def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, ti
             raise
         except PatchdeskError as exc:
             last_error = str(exc)
-        ctx.close()
+        ctx.close(discard=True)
         time.sleep(REBOOT_POLL)
     raise UnreachableError(
         f"{ctx.host.name} did not come back within {timeout:.0f} s after the reboot ({last_error}). "

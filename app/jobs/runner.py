@@ -34,6 +34,7 @@ from app.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.policy.classify import bound
 from app.policy.rules import Classifier
 from app.transports.factory import TransportFactory
+from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scan_basis as db_scan_basis
@@ -55,7 +56,10 @@ class JobRunner:
         ssh_config: Path | None = None,
         connect_timeout: float = 10.0,
         worker_nice: int = 0,
+        keep_connections: float = DEFAULT_IDLE,
     ) -> None:
+        """``keep_connections``: seconds a finished job's SSH connections stay open for the next job
+        on the same host (0: close them at once; app/transports/pool.py)."""
         self.db_path = db_path
         self.worker_nice = worker_nice  # the GUI lowers its job threads' priority (engine.py)
         self.secrets = secrets
@@ -63,6 +67,7 @@ class JobRunner:
         self.host_deadline = host_deadline
         self.ssh_config = ssh_config
         self.connect_timeout = connect_timeout
+        self.pool = ConnectionPool(keep_connections)
         self.recorder = Recorder(db_path).start()
         self._listeners: list[Callable[[Event], None]] = []
         self._classifier: tuple[object, Classifier] | None = None
@@ -91,6 +96,7 @@ class JobRunner:
             secrets=self.secrets,
             ssh_config=self.ssh_config,
             connect_timeout=self.connect_timeout,
+            pool=self.pool,
         )
         engine = JobEngine(
             self.recorder,
@@ -270,6 +276,7 @@ class JobRunner:
         return self.recorder.flush(timeout)
 
     def close(self) -> None:
+        self.pool.close()
         self.recorder.flush()
         self.recorder.close()
 

@@ -125,6 +125,11 @@ class Transport(abc.ABC):
     def close(self) -> None:
         """Release the connection; safe to call twice."""
 
+    def discard(self) -> None:
+        """Close the connection for good, never keeping it for another job (the host is rebooting, a
+        job gave up on it). Transports that keep nothing just close."""
+        self.close()
+
     @property
     def is_root(self) -> bool:
         """Whether commands already run as root (then ``sudo=True`` needs no sudo)."""

@@ -18,6 +18,7 @@ from app.transports.base import Deadline, Transport
 
 if TYPE_CHECKING:
     from app.secrets import SecretStore
+    from app.transports.pool import ConnectionPool
 
 
 class TransportFactory:
@@ -29,12 +30,14 @@ class TransportFactory:
         secrets: SecretStore | None = None,
         ssh_config: Path | None = None,
         connect_timeout: float = 10.0,
+        pool: ConnectionPool | None = None,
     ) -> None:
         self.trusted_keys = dict(trusted_keys or {})
         self.accept_new_keys = accept_new_keys
         self.secrets = secrets
         self.ssh_config = ssh_config
         self.connect_timeout = connect_timeout
+        self.pool = pool  # SSH connections kept between jobs (app/transports/pool.py)
 
     def _secret(
         self, ref: str | None, report: Callable[[Event], None], job_id: int, host: Host
@@ -85,6 +88,7 @@ class TransportFactory:
                 connect_timeout=self.connect_timeout,
                 deadline=deadline,
                 ssh_config=self.ssh_config,
+                pool=self.pool,
             )
         if host.transport == TransportKind.WINRM:
             from app.transports.winrm import WinRMTransport

@@ -65,6 +65,7 @@ from app.transports.base import (
     Transport,
     to_shell,
 )
+from app.transports.pool import ConnectionPool, Pooled
 from app.transports.shell import (
     MAX_OUTPUT,
     CappedBuffer,
@@ -123,8 +124,22 @@ class _Endpoint:
     key_files: tuple[str, ...]
 
 
+class _StartFailed(Exception):
+    """A command could not start on a connection taken from the pool: nothing ran, so it may be retried
+    once on a fresh login. Carries the error to raise if it is not retried."""
+
+    def __init__(self, error: PatchdeskError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class SshTransport(Transport):
-    """Runs commands on one Linux host over SSH. Not thread-safe: one per host per job."""
+    """Runs commands on one Linux host over SSH. Not thread-safe: one per host per job.
+
+    With a :class:`~app.transports.pool.ConnectionPool`, ``close`` hands a healthy connection back to
+    the pool and the next transport for the same host, user and keys takes it instead of logging in
+    again (see pool.py for what is never reused).
+    """
 
     kind = "ssh"
 
@@ -149,6 +164,7 @@ class SshTransport(Transport):
         known_hosts: Path | None = None,
         look_for_keys: bool = True,
         allow_agent: bool = True,
+        pool: ConnectionPool | None = None,
     ) -> None:
         """Resolve where and as whom to connect (no network yet: connection is lazy).
 
@@ -189,6 +205,12 @@ class SshTransport(Transport):
         self._jump_clients: list[paramiko.Transport] = []
         self._sftp: paramiko.SFTPClient | None = None
         self._sftp_unavailable = False
+        self._pool = pool
+        #: the pool key: the same login (endpoint, user, keys, jump hops) on the same inventory host
+        self._pool_key = (host.id, self._target, tuple(self._jumps))
+        self._busy = 0  # commands or file transfers in progress (close() from another thread: abandon)
+        self._tainted = False  # a failure, cancel or timeout: never hand this connection on
+        self._reused_unproven = False  # taken from the pool, no command has succeeded on it yet
 
     # -- public ---------------------------------------------------------------------------------------
 
@@ -224,14 +246,30 @@ class SshTransport(Transport):
         short = short_command(script)
         budget = self.deadline.clamp(timeout)
         end = time.monotonic() + budget
-        client = self._connection()
         wrapped = wrap(script, sudo=sudo, is_root=self.is_root, sudo_password=self._sudo_password, env=env)
         logger.debug("%s: running %s%s", self._target.label, short, " (sudo)" if wrapped.sudo else "")
+        self._busy += 1
         try:
-            return self._execute(client, wrapped, stdin, on_output, end, budget, short)
+            client = self._connection()
+            try:
+                result = self._execute(client, wrapped, stdin, on_output, end, budget, short)
+            except _StartFailed as failed:
+                # A pooled connection that died while idle: nothing ran, so log in afresh and retry once.
+                logger.info("%s: kept connection unusable (%s); logging in again", self._target.label, failed)
+                self._discard()
+                client = self._connection()
+                result = self._execute(client, wrapped, stdin, on_output, end, budget, short)
+            self._reused_unproven = False
+            return result
         except (CommandTimeoutError, DeadlineExceededError, CancelledError):
+            self._tainted = True
             logger.info("%s: `%s` stopped (timeout, deadline or cancel)", self._target.label, short)
             raise
+        except BaseException:
+            self._tainted = True
+            raise
+        finally:
+            self._busy -= 1
 
     def _execute(
         self,
@@ -246,13 +284,19 @@ class SshTransport(Transport):
         watch_deadline: bool = True,
     ) -> CommandResult:
         """One channel, polled until the command exits, times out, or the job says stop."""
+        unproven = self._reused_unproven and watch_deadline
         try:
-            chan = client.open_session(timeout=max(0.1, end - time.monotonic()))
+            left = max(0.1, end - time.monotonic())
+            # a kept connection that died silently must not hold the command's whole budget
+            chan = client.open_session(timeout=min(left, self._connect_timeout) if unproven else left)
             chan.exec_command(wrapped.command_line)
         except PatchdeskError:
             raise
         except Exception as exc:
-            raise self._lost(exc, f"starting `{short}`") from exc
+            error = self._lost(exc, f"starting `{short}`")
+            if unproven:
+                raise _StartFailed(error) from exc
+            raise error from exc
 
         out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
         gate = wrapped.gate
@@ -332,6 +376,27 @@ class SshTransport(Transport):
 
     def put(self, data: bytes, remote_path: str, *, mode: int = 0o644, timeout: float = 120) -> None:
         """Write a file (atomically: a temporary name, then rename); SFTP, or ``cat`` without it."""
+        self._busy += 1
+        try:
+            self._put(data, remote_path, mode=mode, timeout=timeout)
+        except BaseException:
+            self._tainted = True
+            raise
+        finally:
+            self._busy -= 1
+
+    def get(self, remote_path: str, *, timeout: float = 120) -> bytes:
+        """Read a file from the host (SFTP, or ``cat`` without it)."""
+        self._busy += 1
+        try:
+            return self._get(remote_path, timeout=timeout)
+        except BaseException:
+            self._tainted = True
+            raise
+        finally:
+            self._busy -= 1
+
+    def _put(self, data: bytes, remote_path: str, *, mode: int, timeout: float) -> None:
         sftp = self._sftp_client(timeout)
         if sftp is None:
             tmp = f"{remote_path}.patchdesk-tmp"
@@ -353,8 +418,7 @@ class SshTransport(Transport):
         except paramiko.SSHException as exc:
             raise self._lost(exc, f"writing {remote_path}") from exc
 
-    def get(self, remote_path: str, *, timeout: float = 120) -> bytes:
-        """Read a file from the host (SFTP, or ``cat`` without it)."""
+    def _get(self, remote_path: str, *, timeout: float) -> bytes:
         sftp = self._sftp_client(timeout)
         if sftp is None:
             res = self.run(["cat", "--", remote_path], timeout=timeout)
@@ -371,17 +435,39 @@ class SshTransport(Transport):
             raise self._lost(exc, f"reading {remote_path}") from exc
 
     def close(self) -> None:
+        """End this transport's use of the connection: back to the pool when it is healthy and idle,
+        else closed. Called from another thread while a command runs (a job giving up on a host), it
+        always closes."""
         if self._sftp is not None:
             try:
                 self._sftp.close()
             except Exception:  # closing is best effort; the transport goes next anyway
                 logger.debug("closing SFTP on %s failed", self._target.label, exc_info=True)
             self._sftp = None
-        for t in [self._client, *reversed(self._jump_clients)]:
-            if t is not None:
-                t.close()
+        client, jumps = self._client, self._jump_clients
         self._client = None
         self._jump_clients = []
+        if client is None:
+            for t in reversed(jumps):
+                t.close()
+            return
+        item = Pooled(client, tuple(jumps), label=self._target.label)
+        if self._pool is not None and not self._tainted and not self._busy and item.alive():
+            self._pool.give(self._pool_key, item)
+        else:
+            item.close()
+
+    def discard(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        """Close the current connection for good (it failed, or the host is going away)."""
+        tainted, self._tainted = self._tainted, True
+        try:
+            self.close()
+        finally:
+            self._tainted = tainted
+        self._reused_unproven = False
 
     # -- connecting -----------------------------------------------------------------------------------
 
@@ -404,7 +490,18 @@ class SshTransport(Transport):
     def _connection(self) -> paramiko.Transport:
         if self._client is not None and self._client.is_active():
             return self._client
-        self.close()
+        self._discard()
+        if self._pool is not None:
+            kept = self._pool.take(self._pool_key)
+            if kept is not None:
+                key = kept.client.get_remote_server_key()
+                if any(k.keytype == key.get_name() and k.key_b64 == key.get_base64() for k in self._trusted):
+                    self._client, self._jump_clients = kept.client, list(kept.jumps)
+                    self._reused_unproven = True
+                    self._pool.count_reuse()
+                    logger.debug("%s: reusing a kept connection", self._target.label)
+                    return kept.client
+                kept.close()  # its host key is no longer trusted in the inventory: log in afresh
         sock: Any = None
         try:
             for hop in self._jumps:
@@ -424,7 +521,7 @@ class SshTransport(Transport):
         except BaseException:
             if sock is not None:
                 sock.close()
-            self.close()
+            self._discard()
             raise
         logger.info("%s: logged in as %s", self._target.label, self._target.user)
         return client

@@ -628,9 +628,7 @@ def test_a_full_simulation_carries_the_basis_for_the_next_scan() -> None:
 def test_same_reuses_the_stored_output_only_when_it_is_the_one_sent() -> None:
     stored = _basis(FP1)
     full = AptAdapter().parse_scan_script(
-        _answer(
-            ("fp", FP1), ("sim", read("debian12_dist_upgrade_real.txt")), ("simrc", "0"), ("simerr", "")
-        ),
+        _answer(("fp", FP1), ("sim", read("debian12_dist_upgrade_real.txt")), ("simrc", "0"), ("simerr", "")),
         NONCE,
     )
     same = AptAdapter().parse_scan_script(
