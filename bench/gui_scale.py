@@ -147,9 +147,7 @@ def _child(mode: str, db_path: str, out: str, inner: int) -> int:
     from ui.main import main
 
     rc = main(["--db", db_path, "--no-first-run"])
-    import resource
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _rss_mb()
     if not Path(out).exists():
         Path(out).write_text(json.dumps({**result, "error": f"the GUI exited ({rc}) before painting"}))
     else:
@@ -192,6 +190,15 @@ def _flush() -> None:
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process's own memory: VmHWM. Not ru_maxrss: Linux carries that over from the
+    parent across fork and exec, so a child of a bench that has just generated the database (≈ 270 MB)
+    reported the parent's peak, not its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
