@@ -23,7 +23,10 @@ Prints per-round figures, medians and spreads, and a summary table against the t
 Run: `make bench-gui` or `python -m bench.gui_scale [--hosts 5000 --rows 1000000 --rounds 5]`;
 `--quick` for a smoke run (small fleet, one round, 5 scan hosts). Diagnostics in the GUI process:
 PD_BENCH_PROFILE=1 (cProfile of the main thread during the scans), PD_BENCH_STACKS=1 (main-thread
-stacks sampled during stalls), PD_BENCH_APP_NICE=N (the job threads' nice value, for A/B runs).
+stacks, and which of the process's threads were runnable, sampled during stalls), PD_BENCH_APP_NICE=N
+(the job threads' nice value, for A/B runs), PD_BENCH_KEEP=S (seconds the runner keeps connections).
+Part (e) also prints the reference counts of True and False around each scan: a PySide6 release that
+loses a reference at every emit (6.12.0, ui/qtcompat.py) shows there, and aborted the process at exit.
 """
 
 from __future__ import annotations
@@ -400,6 +403,8 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
     # Every scan simulates on every host (the console's scan would reuse the last simulation on hosts
     # where nothing changed, which loads the machine less): the stall is measured in the harder case.
     w.runner.start_scan = functools.partial(w.runner.start_scan, full=True)
+    if os.environ.get("PD_BENCH_KEEP"):  # experiments: seconds the runner keeps connections
+        w.runner.pool.idle = float(os.environ["PD_BENCH_KEEP"])
     r["scan_max_late_ms"], r["scan_p99_late_ms"], r["scan_s"], r["scan_over_50"] = [], [], [], []
     w.inventory.select_ids({h.id for h in hosts})
     persisted = {"n": 0}
@@ -418,6 +423,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
 
         prof = cProfile.Profile()
         prof.enable()
+    r["true_false_refs"] = [[sys.getrefcount(True), sys.getrefcount(False)]]
     for _ in range(rounds):
         n, rn = persisted["n"], refreshed["n"]
         late.clear()
@@ -439,6 +445,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
         r["scan_p99_late_ms"].append(s[int(len(s) * 0.99)] if s else 0.0)
         r["scan_over_50"].append(sum(1 for x in s if x > 50))
         r.setdefault("scan_worst5_ms", []).append([round(x, 1) for x in s[-5:]])
+        r.setdefault("true_false_refs", []).append([sys.getrefcount(True), sys.getrefcount(False)])
     timer.stop()
     if prof is not None:
         import io
@@ -471,6 +478,7 @@ class _StackSampler:
         self._thread.start()
 
     def _run(self) -> None:
+        import threading
         import traceback
 
         while not self._stop.wait(0.005):
@@ -482,11 +490,24 @@ class _StackSampler:
             stack = traceback.extract_stack(frame)[-8:]
             key = " <- ".join(f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in reversed(stack))
             self._counts[key] = self._counts.get(key, 0) + 1
+            # and which of the process's threads are on a CPU or want one (state R), by name and nice
+            me = threading.get_native_id()
+            for tid in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{tid}/stat") as f:
+                        comm, rest = f.read().rsplit(")", 1)
+                except OSError:
+                    continue
+                parts = rest.split()
+                if parts[0] == "R" and int(tid) != me:
+                    name = comm.split("(", 1)[1]
+                    k = f"running: {name} nice {parts[16]}"
+                    self._counts[k] = self._counts.get(k, 0) + 1
 
     def stop(self) -> list[tuple[int, str]]:
         self._stop.set()
         self._thread.join()
-        return sorted(((n, k) for k, n in self._counts.items()), reverse=True)[:15]
+        return sorted(((n, k) for k, n in self._counts.items()), reverse=True)[:25]
 
 
 # ------------------------------------------------------------------------------------ parent side
@@ -649,6 +670,8 @@ def _print_scan(res: dict[str, Any]) -> None:
             f">50 ms: {res['scan_over_50'][i]}; worst {res['scan_worst5_ms'][i]}",
             flush=True,
         )
+    if "true_false_refs" in res:
+        print(f"(e) refcounts of True/False before and after each scan: {res['true_false_refs']}")
     print(
         f"(e) idle baseline (2 s before the scans): max late {res['idle_max_late_ms']:.1f} ms "
         f"{[round(x, 1) for x in res['idle_late_ms']]}"

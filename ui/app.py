@@ -27,7 +27,10 @@ def _application() -> QApplication:
     if app is None:
         app = QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    from ui.qtcompat import guard_emit_refcount
     from ui.resources import app_icon, stylesheet
+
+    guard_emit_refcount()
 
     app.setApplicationName("Patchdesk")
     app.setOrganizationName("Patchdesk")
