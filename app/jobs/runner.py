@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import getpass
 import logging
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -277,6 +278,9 @@ class JobRunner:
 
     def close(self) -> None:
         self.pool.close()
+        ssh = sys.modules.get("app.transports.ssh")  # never imported: no SSH connection was made
+        if ssh is not None and ssh.join_closed_connections(timeout=2.0):
+            logger.debug("some closed SSH connections' threads were still running at exit")
         self.recorder.flush()
         self.recorder.close()
 

@@ -113,6 +113,26 @@ def _preferred_key_types(trusted_types: Sequence[str], available: Sequence[str])
     return first + [a for a in available if a not in first]
 
 
+def join_closed_connections(timeout: float = 2.0) -> int:
+    """Wait (``timeout`` seconds in all) for the reader threads of closed SSH connections to end;
+    the number still running after that.
+
+    paramiko's ``Transport.close()`` does not wait for its thread, which leaves ``recv`` within 0.1 s.
+    A process that exits right after closing connections (the console closing its pool, the CLI after
+    a job) would otherwise tear the interpreter down under those threads -- the cause of a crash at
+    exit ("Fatal Python error: bool_dealloc", bench/RESULTS.md). Live connections are left alone.
+    """
+    deadline = time.monotonic() + timeout
+    me = threading.current_thread()
+    left = 0
+    for t in threading.enumerate():
+        if not isinstance(t, paramiko.Transport) or t is me or t.active:
+            continue
+        t.join(max(0.0, deadline - time.monotonic()))
+        left += t.is_alive()
+    return left
+
+
 @dataclass(frozen=True)
 class _Endpoint:
     """One SSH server to log in to: the target or a jump host."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 
 from app.errors import CommandTimeoutError
@@ -89,6 +91,8 @@ def test_second_job_runs_on_the_first_jobs_connection_until_it_expires(setup) ->
     finally:
         runner.close()
     assert _mine(host.address) == []  # closing the runner closes what it kept
+    # ... and waits for those connections' reader threads: a process exiting under them crashed
+    assert [t for t in threading.enumerate() if isinstance(t, paramiko.Transport)] == []
 
 
 def test_forgotten_host_key_is_never_bypassed_by_a_kept_connection(setup) -> None:  # type: ignore[no-untyped-def]
