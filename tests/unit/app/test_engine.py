@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -175,4 +177,27 @@ def test_recorder_batches_a_chatty_host(db_path: Path, n_lines: int) -> None:
     lines = db_jobs.log_lines(db, job)  # type: ignore[arg-type]
     assert len(lines) == n_lines
     assert "characters cut" in lines[0][1].text and len(lines[0][1].text) < 9000
+    rec.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_job_threads_run_at_the_nice_value_asked_and_the_caller_keeps_its_own(db_path: Path) -> None:
+    db, hosts, rec = _setup(db_path, 2)
+    seen: dict[str, tuple[int, int]] = {}
+
+    def task(ctx: TaskContext) -> None:
+        # and the threads a task starts (paramiko's reader threads) inherit it
+        inner: list[int] = []
+        t = threading.Thread(
+            target=lambda: inner.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        )
+        t.start()
+        t.join()
+        seen[ctx.host.name] = (os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), inner[0])
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    engine = JobEngine(rec, NoConnector(), worker_nice=19)
+    engine.run(db_jobs.create_job(db, JobKind.SCAN, hosts), JobKind.SCAN, hosts, task)  # type: ignore[arg-type]
+    assert seen == {"h0": (19, 19), "h1": (19, 19)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
     rec.close()
