@@ -164,7 +164,14 @@ class InventoryView(QWidget):
         self.model.update_hosts(hosts)
 
     def selected_hosts(self) -> list[Host]:
-        rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
+        # From the selection's ranges (whole rows: the table selects rows), not selectedRows(), which
+        # asks the model for every cell's flags of every selected row: 30 ms for 50 of 5,000 hosts,
+        # paid on every selection change and at every job start (bench/gui_scale.py).
+        proxy, rows, sel = self.proxy, set(), self.table.selectionModel().selection()
+        for i in range(sel.count()):
+            rng = sel.at(i)
+            for r in range(rng.top(), rng.bottom() + 1):
+                rows.add(proxy.mapToSource(proxy.index(r, 0)).row())
         return [h for r in sorted(rows) if (h := self.model.host_at(r)) is not None]
 
     def current_host(self) -> Host | None:

@@ -247,7 +247,7 @@ class JobPanel(QWidget):
         self.host_filter.blockSignals(False)
         self.log.clear()
         self.progress.setRange(0, max(1, len(hosts)))
-        self.progress.setValue(0)
+        self._set_progress(0)
         self.progress.setFormat("%v of %m hosts finished")
         self.cancel_button.setEnabled(True)
         self._update_title()
@@ -317,10 +317,24 @@ class JobPanel(QWidget):
                 del self._lines[: len(self._lines) - MAX_LOG_LINES]
             wanted = self.host_filter.currentData()
             self._append([ln for ln in new_lines if wanted is None or ln[0] == wanted])
-        self.progress.setValue(self.steps_model.finished_count())
+        self._set_progress(self.steps_model.finished_count())
         if not self.is_running():
             self.cancel_button.setEnabled(False)
         self._update_title()
+
+    def _set_progress(self, value: int) -> None:
+        """QProgressBar.setValue repaints at once, synchronously, whenever its text changes (ours
+        shows "%v"): 16 ms of the main thread per finished host at 5,000 hosts, in the middle of
+        event handling. The bar is drawn with the window's next paint instead."""
+        bar = self.progress
+        if bar.value() == value:
+            return
+        bar.setUpdatesEnabled(False)
+        try:
+            bar.setValue(value)
+        finally:
+            bar.setUpdatesEnabled(True)
+        bar.update()
 
     def show_host_log(self, host_id: int | None) -> None:
         i = self.host_filter.findData(host_id)
