@@ -24,6 +24,7 @@ runner closes the pool.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -34,6 +35,23 @@ logger = logging.getLogger(__name__)
 
 #: How long an idle connection is kept (seconds).
 DEFAULT_IDLE = 60.0
+
+#: How often a connection's reader thread wakes without traffic (its socket timeout), in use and idle.
+#: paramiko's own 0.1 s woke every connection's thread ten times a second only to see whether it had
+#: been closed: with fifty kept connections, 500 wake-ups a second, each taking the GIL from the GUI's
+#: main thread. Closing no longer depends on it (``Pooled.close`` shuts the socket down, which ends
+#: the thread's wait at once); the timeout now only paces keepalives and rekeying.
+ACTIVE_WAKE = 1.0
+IDLE_WAKE = 5.0
+
+
+def set_wake(transport: Any, seconds: float) -> None:
+    """How long ``transport``'s reader thread may wait on an idle socket (after the handshake only:
+    paramiko paces its banner timeout by the socket timeout)."""
+    try:
+        transport.sock.settimeout(seconds)
+    except (AttributeError, OSError):  # a closed socket, or a test double
+        pass
 
 
 @dataclass
@@ -48,8 +66,18 @@ class Pooled:
     def alive(self) -> bool:
         return bool(self.client.is_active()) and all(j.is_active() for j in self.jumps)
 
+    def set_wake(self, seconds: float) -> None:
+        for t in [self.client, *self.jumps]:
+            set_wake(t, seconds)
+
     def close(self) -> None:
         for t in [self.client, *reversed(list(self.jumps))]:
+            try:
+                # Wake the reader thread now (it may sit in a recv of IDLE_WAKE seconds): it sees
+                # end-of-file and ends; paramiko's close alone would leave it waiting.
+                t.sock.shutdown(socket.SHUT_RDWR)
+            except Exception as exc:  # already closed, or not a socket we can shut down
+                logger.debug("shutting down a connection's socket: %s", exc)
             try:
                 t.close()
             except Exception:  # closing is best effort
@@ -89,6 +117,7 @@ class ConnectionPool:
         if self._clock() >= item.expires or not item.alive():
             item.close()
             return None
+        item.set_wake(ACTIVE_WAKE)
         return item
 
     def count_reuse(self) -> None:
@@ -102,6 +131,7 @@ class ConnectionPool:
             item.close()
             return
         item.expires = self._clock() + self.idle
+        item.set_wake(IDLE_WAKE)
         with self._lock:
             if self._closed:
                 old: Pooled | None = item

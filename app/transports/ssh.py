@@ -65,7 +65,7 @@ from app.transports.base import (
     Transport,
     to_shell,
 )
-from app.transports.pool import ConnectionPool, Pooled
+from app.transports.pool import ACTIVE_WAKE, ConnectionPool, Pooled, set_wake
 from app.transports.shell import (
     MAX_OUTPUT,
     CappedBuffer,
@@ -117,10 +117,10 @@ def join_closed_connections(timeout: float = 2.0) -> int:
     """Wait (``timeout`` seconds in all) for the reader threads of closed SSH connections to end;
     the number still running after that.
 
-    paramiko's ``Transport.close()`` does not wait for its thread, which leaves ``recv`` within 0.1 s.
-    A process that exits right after closing connections (the console closing its pool, the CLI after
-    a job) would otherwise tear the interpreter down under those threads -- the cause of a crash at
-    exit ("Fatal Python error: bool_dealloc", bench/RESULTS.md). Live connections are left alone.
+    paramiko's ``Transport.close()`` does not wait for its thread (``Pooled.close`` shuts the socket
+    down first, so the thread sees end-of-file and ends at once). A process that exits right after
+    closing connections (the console closing its pool, the CLI after a job) would otherwise finalize
+    the interpreter while those daemon threads still run Python. Live connections are left alone.
     """
     deadline = time.monotonic() + timeout
     me = threading.current_thread()
@@ -469,7 +469,7 @@ class SshTransport(Transport):
         self._jump_clients = []
         if client is None:
             for t in reversed(jumps):
-                t.close()
+                Pooled(t).close()
             return
         item = Pooled(client, tuple(jumps), label=self._target.label)
         if self._pool is not None and not self._tainted and not self._busy and item.alive():
@@ -625,8 +625,9 @@ class SshTransport(Transport):
                 raise self._handshake_error(t.get_exception(), ep)
             key = t.get_remote_server_key()
             self._check_host_key(key.get_name(), key.get_base64(), ep, jump=jump)
+            set_wake(t, ACTIVE_WAKE)
         except BaseException:
-            t.close()
+            Pooled(t).close()  # shuts the socket down: the reader thread ends now
             raise
         return t
 

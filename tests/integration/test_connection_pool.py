@@ -20,7 +20,7 @@ import pytest
 from app.errors import CommandTimeoutError
 from app.jobs.runner import JobRunner
 from app.models import Host, HostKey, StepState
-from app.transports.pool import ConnectionPool
+from app.transports.pool import ACTIVE_WAKE, IDLE_WAKE, ConnectionPool
 from app.transports.ssh import SshTransport
 from db import hosts as db_hosts
 from db.database import open_database
@@ -182,13 +182,39 @@ def test_a_connection_whose_command_timed_out_is_not_kept(hosts, host_pool) -> N
         on_new_key=lambda kt, b64, fp: learned.append(HostKey(1, kt, b64, fp)),
     )
     assert first.run("echo one").out.strip() == "one"
+    (conn,) = [t for t in threading.enumerate() if isinstance(t, paramiko.Transport)]
+    assert conn.sock.gettimeout() == ACTIVE_WAKE  # in use: its reader wakes once a second
     first.close()
     assert len(pool) == 1
+    assert conn.sock.gettimeout() == IDLE_WAKE
     kept = _mine(host.address)
     # The next transport trusts the key the first one learned (what a job reads from the inventory).
     second = SshTransport(model, trusted_keys=learned, pool=pool, look_for_keys=False, allow_agent=False)
     assert second.run("echo two").out.strip() == "two"
     assert pool.stats.reused == 1 and _mine(host.address) == kept
+    assert conn.sock.gettimeout() == ACTIVE_WAKE
     second.close()
     pool.close()
     assert _mine(host.address) == []
+
+
+def test_kept_connection_sleeps_long_and_still_closes_at_once(setup) -> None:  # type: ignore[no-untyped-def]
+    _host, db, model, db_path = setup
+    runner = JobRunner(db_path)
+    try:
+        first = _scan(runner, db, model, accept_new_keys=True)
+        assert first.state == StepState.SUCCEEDED, first.error
+        (kept,) = [t for t in threading.enumerate() if isinstance(t, paramiko.Transport)]
+        # idle in the pool, its reader thread wakes every IDLE_WAKE s, not paramiko's 0.1 s
+        assert kept.sock.gettimeout() == IDLE_WAKE
+        second = _scan(runner, db, model)  # taken back for the job, and given back after it
+        assert second.state == StepState.SUCCEEDED, second.error
+        assert runner.pool.stats.reused == 1
+        assert kept.sock.gettimeout() == IDLE_WAKE
+    finally:
+        t0 = time.monotonic()
+        runner.close()
+        took = time.monotonic() - t0
+    # the reader thread, asleep in a recv of IDLE_WAKE seconds, was woken by the shutdown
+    assert not kept.is_alive()
+    assert took < IDLE_WAKE / 2
