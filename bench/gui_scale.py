@@ -147,6 +147,8 @@ def _child(mode: str, db_path: str, out: str, inner: int) -> int:
         import ui.app
 
         ui.app.JOB_THREAD_NICE = int(os.environ["PD_BENCH_APP_NICE"])
+    if os.environ.get("PD_BENCH_SWITCH"):  # experiments: Python's thread switch interval (s)
+        sys.setswitchinterval(float(os.environ["PD_BENCH_SWITCH"]))
     from ui.main import main
 
     rc = main(["--db", db_path, "--no-first-run"])
@@ -429,7 +431,19 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
         late.clear()
         last[0] = time.perf_counter()
         t = time.perf_counter()
-        handle = w.start_scan(hosts)
+        if os.environ.get("PD_BENCH_PROFILE_START"):  # diagnostics: the click's own work
+            import cProfile
+            import io
+            import pstats
+
+            sp = cProfile.Profile()
+            handle = sp.runcall(w.start_scan, hosts)
+            buf = io.StringIO()
+            pstats.Stats(sp, stream=buf).sort_stats("cumulative").print_stats(25)
+            r.setdefault("start_profiles", []).append(buf.getvalue())
+        else:
+            handle = w.start_scan(hosts)
+        r.setdefault("start_call_ms", []).append(round((time.perf_counter() - t) * 1000, 1))
         if handle is None:
             raise RuntimeError("the scan did not start")
         if not _wait(lambda n=n: persisted["n"] > n, timeout=600):
@@ -670,6 +684,10 @@ def _print_scan(res: dict[str, Any]) -> None:
             f">50 ms: {res['scan_over_50'][i]}; worst {res['scan_worst5_ms'][i]}",
             flush=True,
         )
+    if "start_call_ms" in res:
+        print(f"(e) the scan's start on the main thread (the click): {res['start_call_ms']} ms")
+    for prof in res.get("start_profiles", [])[-1:]:
+        print(prof)
     if "true_false_refs" in res:
         print(f"(e) refcounts of True/False before and after each scan: {res['true_false_refs']}")
     print(
