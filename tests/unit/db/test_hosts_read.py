@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from app.models import Criticality, Host, HostStatus, Ring, TransportKind, WinRMOptions
 from db import hosts as db_hosts
 
@@ -33,3 +37,17 @@ def test_list_and_get_hosts_round_trip(db):
     ]
     got = db_hosts.get_hosts(db, [h.id for h in many])  # more ids than one query's chunk
     assert len(got) == 1200 and {h.name for h in got} == {h.name for h in many}
+
+
+def test_hosts_read_back_behave_like_constructed_ones(db):
+    added = db_hosts.add_host(db, Host(name="web01", address="10.0.0.7", tags=("dmz",)))
+    (read,) = db_hosts.list_hosts(db)
+    built = Host(**{f.name: getattr(read, f.name) for f in dataclasses.fields(Host)})
+    # filled without the dataclass __init__ (db/hosts.py:_host), and the same in every way
+    assert read == built == added and hash(read) == hash(built) and repr(read) == repr(built)
+    assert dataclasses.asdict(read) == dataclasses.asdict(built)
+    assert dataclasses.replace(read, name="web02").name == "web02"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="all"):
+        db_hosts._host(name="partial")

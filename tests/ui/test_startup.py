@@ -1,0 +1,57 @@
+"""Start-up: what the first job needs is imported in the background once the window is up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+_SESSION = """
+import sys
+from app import cli
+import ui.app
+ui.app.WARM_UP_DELAY_MS = 0
+missing_before = []
+warm = ui.app._warm_up
+
+def recording_warm_up():
+    # what the start-up path itself imported, up to the window being shown
+    missing_before.extend(m for m in ui.app.WARM_UP_MODULES if m in sys.modules)
+    warm()
+
+ui.app._warm_up = recording_warm_up
+rc = ui.app.run_gui(cli.parse(["--db", sys.argv[1], "--no-first-run"]))
+import threading
+for t in threading.enumerate():
+    if t.name == "warm-up":
+        t.join(30)
+print("rc", rc)
+print("before", ",".join(missing_before))
+print("after", ",".join(m for m in ui.app.WARM_UP_MODULES if m in sys.modules))
+"""
+
+
+def test_first_job_modules_are_imported_after_the_window_is_up(tmp_path: Path) -> None:
+    import ui.app
+
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PATCHDESK_GUI_SELFTEST": "1",  # quits on its own after a second
+        "PATCHDESK_SCHEDULER": "off",
+        "PATCHDESK_LOG_DIR": str(tmp_path / "logs"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _SESSION, str(tmp_path / "pd.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in proc.stdout.splitlines())
+    assert lines["rc"] == "0"
+    assert lines["before"] == ""  # not on the start-up path...
+    assert lines["after"].split(",") == list(ui.app.WARM_UP_MODULES)  # ...but there for the first job
