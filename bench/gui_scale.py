@@ -24,7 +24,8 @@ Run: `make bench-gui` or `python -m bench.gui_scale [--hosts 5000 --rows 1000000
 `--quick` for a smoke run (small fleet, one round, 5 scan hosts). Diagnostics in the GUI process:
 PD_BENCH_PROFILE=1 (cProfile of the main thread during the scans), PD_BENCH_STACKS=1 (main-thread
 stacks, and which of the process's threads were runnable, sampled during stalls), PD_BENCH_APP_NICE=N
-(the job threads' nice value, for A/B runs), PD_BENCH_KEEP=S (seconds the runner keeps connections).
+(the job threads' nice value, for A/B runs), PD_BENCH_SWITCH=S (the GUI's thread switch interval),
+PD_BENCH_KEEP=S (seconds the runner keeps connections).
 Part (e) also prints the reference counts of True and False around each scan: a PySide6 release that
 loses a reference at every emit (6.12.0, ui/qtcompat.py) shows there, and aborted the process at exit.
 """
@@ -147,8 +148,10 @@ def _child(mode: str, db_path: str, out: str, inner: int) -> int:
         import ui.app
 
         ui.app.JOB_THREAD_NICE = int(os.environ["PD_BENCH_APP_NICE"])
-    if os.environ.get("PD_BENCH_SWITCH"):  # experiments: Python's thread switch interval (s)
-        sys.setswitchinterval(float(os.environ["PD_BENCH_SWITCH"]))
+    if os.environ.get("PD_BENCH_SWITCH"):  # experiments: the GUI's thread switch interval (s)
+        import ui.app
+
+        ui.app.GUI_SWITCH_INTERVAL = float(os.environ["PD_BENCH_SWITCH"])
     from ui.main import main
 
     rc = main(["--db", db_path, "--no-first-run"])
@@ -439,7 +442,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
             sp = cProfile.Profile()
             handle = sp.runcall(w.start_scan, hosts)
             buf = io.StringIO()
-            pstats.Stats(sp, stream=buf).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(sp, stream=buf).sort_stats("cumulative").print_stats(40)
             r.setdefault("start_profiles", []).append(buf.getvalue())
         else:
             handle = w.start_scan(hosts)
@@ -686,7 +689,7 @@ def _print_scan(res: dict[str, Any]) -> None:
         )
     if "start_call_ms" in res:
         print(f"(e) the scan's start on the main thread (the click): {res['start_call_ms']} ms")
-    for prof in res.get("start_profiles", [])[-1:]:
+    for prof in res.get("start_profiles", [])[:1]:
         print(prof)
     if "true_false_refs" in res:
         print(f"(e) refcounts of True/False before and after each scan: {res['true_false_refs']}")
