@@ -25,7 +25,8 @@ Run: `make bench-gui` or `python -m bench.gui_scale [--hosts 5000 --rows 1000000
 PD_BENCH_PROFILE=1 (cProfile of the main thread during the scans), PD_BENCH_STACKS=1 (main-thread
 stacks, and which of the process's threads were runnable, sampled during stalls), PD_BENCH_APP_NICE=N
 (the job threads' nice value, for A/B runs), PD_BENCH_SWITCH=S (the GUI's thread switch interval),
-PD_BENCH_KEEP=S (seconds the runner keeps connections).
+PD_BENCH_SCHED_IDLE=1 (job threads under SCHED_IDLE too), PD_BENCH_KEEP=S (seconds the runner keeps
+connections).
 Part (e) also prints the reference counts of True and False around each scan: a PySide6 release that
 loses a reference at every emit (6.12.0, ui/qtcompat.py) shows there, and aborted the process at exit.
 """
@@ -148,6 +149,18 @@ def _child(mode: str, db_path: str, out: str, inner: int) -> int:
         import ui.app
 
         ui.app.JOB_THREAD_NICE = int(os.environ["PD_BENCH_APP_NICE"])
+    if os.environ.get("PD_BENCH_SCHED_IDLE"):  # experiments: job threads under SCHED_IDLE
+        import threading
+
+        import app.jobs.engine as engine_mod
+
+        lower = engine_mod.lower_thread_priority
+
+        def idle_too(nice: int) -> None:
+            lower(nice)
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+
+        engine_mod.lower_thread_priority = idle_too
     if os.environ.get("PD_BENCH_SWITCH"):  # experiments: the GUI's thread switch interval (s)
         import ui.app
 
@@ -383,14 +396,25 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
     cpu = [time.thread_time(), waited()]
     # (lateness, main-thread CPU, waiting for a core) in ms; the rest of a stall is the main thread
     # asleep: blocked on the GIL (or a lock) while job threads run Python.
-    stalls: list[tuple[float, float, float]] = []
+    stalls: list[tuple[float, ...]] = []
+    phase = {"t0": time.perf_counter(), "end": None}  # when (s) into the round, and into its end
 
     def tick() -> None:
         now, now_cpu, now_wait = time.perf_counter(), time.thread_time(), waited()
         ms = max(0.0, (now - last[0]) * 1000 - 5.0)
         late.append(ms)
         if ms > 20:
-            stalls.append((round(ms, 1), round((now_cpu - cpu[0]) * 1000, 1), round(now_wait - cpu[1], 1)))
+            when = now - phase["t0"]  # type: ignore[operator]
+            after_end = None if phase["end"] is None else round(now - phase["end"], 2)  # type: ignore[operator]
+            stalls.append(
+                (
+                    round(ms, 1),
+                    round((now_cpu - cpu[0]) * 1000, 1),
+                    round(now_wait - cpu[1], 1),
+                    round(when, 2),
+                    after_end,
+                )
+            )
         last[0], cpu[0], cpu[1] = now, now_cpu, now_wait
 
     watchdog = _StackSampler(last) if os.environ.get("PD_BENCH_STACKS") else None
@@ -434,6 +458,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
         late.clear()
         last[0] = time.perf_counter()
         t = time.perf_counter()
+        phase["t0"], phase["end"] = t, None
         if os.environ.get("PD_BENCH_PROFILE_START"):  # diagnostics: the click's own work
             import cProfile
             import io
@@ -452,6 +477,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
         if not _wait(lambda n=n: persisted["n"] > n, timeout=600):
             raise RuntimeError("the scan did not finish")
         r["scan_s"].append(time.perf_counter() - t)
+        phase["end"] = time.perf_counter()
         _wait(lambda rn=rn: refreshed["n"] > rn, timeout=60)  # and the dashboard's refresh after it
         _settle(300)
         bad = [o.error for o in handle.outcomes.values() if str(o.state) != "succeeded"]
@@ -509,6 +535,7 @@ class _StackSampler:
             self._counts[key] = self._counts.get(key, 0) + 1
             # and which of the process's threads are on a CPU or want one (state R), by name and nice
             me = threading.get_native_id()
+            names = {t.native_id: t.name.split("_")[0].rstrip("-0123456789") for t in threading.enumerate()}
             for tid in os.listdir("/proc/self/task"):
                 try:
                     with open(f"/proc/self/task/{tid}/stat") as f:
@@ -517,7 +544,7 @@ class _StackSampler:
                     continue
                 parts = rest.split()
                 if parts[0] == "R" and int(tid) != me:
-                    name = comm.split("(", 1)[1]
+                    name = names.get(int(tid)) or comm.split("(", 1)[1]
                     k = f"running: {name} nice {parts[16]}"
                     self._counts[k] = self._counts.get(k, 0) + 1
 
@@ -698,7 +725,8 @@ def _print_scan(res: dict[str, Any]) -> None:
         f"{[round(x, 1) for x in res['idle_late_ms']]}"
     )
     print(
-        f"(e) stalls > 20 ms as (late, main-thread CPU, waiting for a core) ms: {res['stalls_late_cpu_ms']}"
+        "(e) stalls > 20 ms as (late, main-thread CPU, waiting for a core) ms, s into the scan, "
+        f"s after its end: {res['stalls_late_cpu_ms']}"
     )
     for n, stack in res.get("stall_stacks", []):
         print(f"    {n:4d} x {stack}")
@@ -812,7 +840,7 @@ def _run(args: argparse.Namespace, src: Path, work: Path) -> int:
         print(
             f"(e) longest stall, {labels[key]}: {spread(res['scan_max_late_ms'])} ms "
             f"(p99 {spread(res['scan_p99_late_ms'])}; idle baseline {res['idle_max_late_ms']:.1f} ms; "
-            f"main-thread CPU in the worst stalls {[c for _, c, _w in res['stalls_late_cpu_ms'][:5]]} ms)"
+            f"main-thread CPU in the worst stalls {[s[1] for s in res['stalls_late_cpu_ms'][:5]]} ms)"
         )
         rows.append((f"(e) longest stall ({key})", med(res["scan_max_late_ms"]), "ms", *TARGETS["stall"]))
     print()
