@@ -25,8 +25,8 @@ Run: `make bench-gui` or `python -m bench.gui_scale [--hosts 5000 --rows 1000000
 PD_BENCH_PROFILE=1 (cProfile of the main thread during the scans), PD_BENCH_STACKS=1 (main-thread
 stacks, and which of the process's threads were runnable, sampled during stalls), PD_BENCH_APP_NICE=N
 (the job threads' nice value, for A/B runs), PD_BENCH_SWITCH=S (the GUI's thread switch interval),
-PD_BENCH_SCHED_IDLE=1 (job threads under SCHED_IDLE too), PD_BENCH_KEEP=S (seconds the runner keeps
-connections).
+PD_BENCH_SCHED_IDLE=1 (job threads under SCHED_IDLE too), PD_BENCH_GC_FREEZE=0 (no gc.freeze()
+after start-up), PD_BENCH_KEEP=S (seconds the runner keeps connections).
 Part (e) also prints the reference counts of True and False around each scan: a PySide6 release that
 loses a reference at every emit (6.12.0, ui/qtcompat.py) shows there, and aborted the process at exit.
 """
@@ -161,6 +161,10 @@ def _child(mode: str, db_path: str, out: str, inner: int) -> int:
             os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
 
         engine_mod.lower_thread_priority = idle_too
+    if os.environ.get("PD_BENCH_GC_FREEZE"):  # experiments: 0 leaves start-up objects to the GC
+        import ui.app
+
+        ui.app.FREEZE_STARTUP_OBJECTS = os.environ["PD_BENCH_GC_FREEZE"] != "0"
     if os.environ.get("PD_BENCH_SWITCH"):  # experiments: the GUI's thread switch interval (s)
         import ui.app
 
