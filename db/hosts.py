@@ -26,8 +26,16 @@ from app.models import (
 )
 from db.database import now_iso, parse_ts
 
-_HOST_SELECT = """
-SELECT h.*, g.name AS group_name
+#: The columns a Host is read from, in the order _row_to_host unpacks them.
+_HOST_COLUMNS = (
+    "h.id, h.name, h.address, h.port, h.transport, h.username, h.key_file, h.credential_ref, "
+    "h.sudo_ref, h.use_sudo, h.reboot_policy, h.pre_command, h.post_command, h.services, "
+    "h.transport_options, g.name, h.ring, h.criticality, h.tags, h.os_id, h.os_name, h.os_version, "
+    "h.kernel, h.managers, h.last_scan_at, h.last_status, h.last_error, h.reboot_required, "
+    "h.pending_urgent, h.pending_important, h.pending_noncritical"
+)
+_HOST_SELECT = f"""
+SELECT {_HOST_COLUMNS}
 FROM hosts h LEFT JOIN groups g ON g.id = h.group_id
 """
 
@@ -46,42 +54,50 @@ def _host(**fields: Any) -> Host:
     return host
 
 
-def _row_to_host(row: dict[str, Any]) -> Host:
-    # The inventory is read whole at start-up (5,000 rows in bench/gui_scale.py): the JSON columns
-    # repeat the same few texts, so they are decoded once each (_json_tuple, _winrm_options cache);
-    # enum members come from dicts rather than Enum.__call__; the instance is filled directly (_host).
+def _row_to_host(row: Sequence[Any]) -> Host:
+    # The inventory is read whole at start-up (5,000 rows in bench/gui_scale.py): plain tuples
+    # unpacked by position (sqlite-utils' dict per row cost 20 ms there); the JSON columns repeat
+    # the same few texts, so they are decoded once each (_json_tuple, _winrm_options cache); enum
+    # members come from dicts rather than Enum.__call__; the instance is filled directly (_host).
+    (
+        id_, name, address, port, transport, username, key_file, credential_ref,
+        sudo_ref, use_sudo, reboot_policy, pre_command, post_command, services,
+        transport_options, group_name, ring, criticality, tags, os_id, os_name, os_version,
+        kernel, managers, last_scan_at, last_status, last_error, reboot_required,
+        pending_urgent, pending_important, pending_noncritical,
+    ) = row  # fmt: skip
     return _host(
-        id=row["id"],
-        name=row["name"],
-        address=row["address"],
-        port=row["port"],
-        transport=_TRANSPORTS.get(row["transport"]) or TransportKind(row["transport"]),
-        user=row["username"],
-        key_file=row["key_file"],
-        credential_ref=row["credential_ref"],
-        sudo_ref=row["sudo_ref"],
-        use_sudo=bool(row["use_sudo"]),
-        reboot_policy=_REBOOT_POLICIES.get(row["reboot_policy"]) or RebootPolicy(row["reboot_policy"]),
-        pre_command=row["pre_command"],
-        post_command=row["post_command"],
-        services=_json_tuple(row["services"]),
-        winrm=_winrm_options(row["transport_options"]),
-        group=row["group_name"],
-        ring=_RINGS.get(row["ring"]) or Ring(row["ring"]),
-        criticality=_CRITICALITIES.get(row["criticality"]) or Criticality(row["criticality"]),
-        tags=_json_tuple(row["tags"]),
-        os_id=row["os_id"],
-        os_name=row["os_name"],
-        os_version=row["os_version"],
-        kernel=row["kernel"],
-        managers=_json_tuple(row["managers"]),
-        last_scan_at=parse_ts(row["last_scan_at"]),
-        last_status=_STATUSES.get(row["last_status"]) or HostStatus(row["last_status"]),
-        last_error=row["last_error"],
-        reboot_required=bool(row["reboot_required"]),
-        pending_urgent=row["pending_urgent"],
-        pending_important=row["pending_important"],
-        pending_noncritical=row["pending_noncritical"],
+        id=id_,
+        name=name,
+        address=address,
+        port=port,
+        transport=_TRANSPORTS.get(transport) or TransportKind(transport),
+        user=username,
+        key_file=key_file,
+        credential_ref=credential_ref,
+        sudo_ref=sudo_ref,
+        use_sudo=bool(use_sudo),
+        reboot_policy=_REBOOT_POLICIES.get(reboot_policy) or RebootPolicy(reboot_policy),
+        pre_command=pre_command,
+        post_command=post_command,
+        services=_json_tuple(services),
+        winrm=_winrm_options(transport_options),
+        group=group_name,
+        ring=_RINGS.get(ring) or Ring(ring),
+        criticality=_CRITICALITIES.get(criticality) or Criticality(criticality),
+        tags=_json_tuple(tags),
+        os_id=os_id,
+        os_name=os_name,
+        os_version=os_version,
+        kernel=kernel,
+        managers=_json_tuple(managers),
+        last_scan_at=parse_ts(last_scan_at),
+        last_status=_STATUSES.get(last_status) or HostStatus(last_status),
+        last_error=last_error,
+        reboot_required=bool(reboot_required),
+        pending_urgent=pending_urgent,
+        pending_important=pending_important,
+        pending_noncritical=pending_noncritical,
     )
 
 
@@ -189,10 +205,10 @@ def _validate(host: Host) -> None:
 
 
 def get_host(db: Database, host_id: int) -> Host:
-    rows = list(db.query(_HOST_SELECT + " WHERE h.id = ?", [host_id]))
-    if not rows:
+    row = db.execute(_HOST_SELECT + " WHERE h.id = ?", [host_id]).fetchone()
+    if row is None:
         raise ConfigError(f"No host with id {host_id}.")
-    return _row_to_host(rows[0])
+    return _row_to_host(row)
 
 
 def get_hosts(db: Database, host_ids: Iterable[int]) -> list[Host]:
@@ -203,13 +219,13 @@ def get_hosts(db: Database, host_ids: Iterable[int]) -> list[Host]:
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ", ".join("?" * len(chunk))
-        out.extend(_row_to_host(r) for r in db.query(_HOST_SELECT + f" WHERE h.id IN ({marks})", chunk))
+        out.extend(map(_row_to_host, db.execute(_HOST_SELECT + f" WHERE h.id IN ({marks})", chunk)))
     return out
 
 
 def find_host(db: Database, name: str) -> Host | None:
-    rows = list(db.query(_HOST_SELECT + " WHERE h.name = ?", [name]))
-    return _row_to_host(rows[0]) if rows else None
+    row = db.execute(_HOST_SELECT + " WHERE h.name = ?", [name]).fetchone()
+    return _row_to_host(row) if row is not None else None
 
 
 def get_hosts_by_name(db: Database, names: Sequence[str]) -> list[Host]:
@@ -227,7 +243,7 @@ def get_hosts_by_name(db: Database, names: Sequence[str]) -> list[Host]:
 
 
 def list_hosts(db: Database) -> list[Host]:
-    return [_row_to_host(r) for r in db.query(_HOST_SELECT + " ORDER BY h.name COLLATE NOCASE")]
+    return list(map(_row_to_host, db.execute(_HOST_SELECT + " ORDER BY h.name COLLATE NOCASE")))
 
 
 def host_count(db: Database) -> int:

@@ -40,6 +40,23 @@ def test_open_sets_pragmas_and_version(db_path: Path) -> None:
     )
 
 
+def test_open_does_not_load_sqlite_utils_plugins(db_path: Path) -> None:
+    """A sqlite-utils plugin installed alongside must not touch the inventory's connection."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from db.database import open_database; import sqlite_utils.plugins as p; "
+        "open_database(sys.argv[1]).execute('SELECT 1'); print(p._plugins_loaded)"
+    )
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(db_path)], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
 def test_newer_schema_is_refused_and_untouched(db_path: Path) -> None:
     open_database(db_path).conn.close()
     conn = sqlite3.connect(db_path)
