@@ -102,6 +102,9 @@ def fresh_copy(src: Path, work: Path, name: str) -> Path:
 def _child(mode: str, db_path: str, out: str, inner: int) -> int:
     """Run the real GUI (ui.main.main) with a scenario hooked in after the window's first paint."""
     t0 = float(os.environ["PD_BENCH_T0"])  # time.monotonic() in the parent just before spawning
+    from ui.main import import_core_before_qt
+
+    import_core_before_qt()  # as ui.main.main does, before this hook's own PySide6 import
     from PySide6.QtCore import QEvent, QObject, QTimer
 
     from ui.main_window import MainWindow

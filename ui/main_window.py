@@ -80,6 +80,10 @@ FINAL_FLUSH_TIMEOUT = 15.0
 SCHEDULER_INTERVAL_MS = 60_000
 #: The first pass, shortly after start (catching up on what fell due while it was closed).
 SCHEDULER_FIRST_MS = 15_000
+#: The start-up chores that run on pool threads (the keyring check, which imports keyring: ~100 ms
+#: of CPU, and log pruning) wait this long, so they do not take the GIL from the window's first
+#: paint (bench/RESULTS.md, 2026-11-29).
+STARTUP_CHORES_DELAY_MS = 800
 #: Tabs built (and their modules imported) when first shown or used, so start-up pays only for the
 #: Dashboard and the Inventory: key, title.
 LAZY_TABS = (
@@ -184,9 +188,15 @@ class MainWindow(QMainWindow):
         self._setup_tray()
         self._setup_scheduler(scheduler)
         self.reload_hosts()
+        self.keyring_label.setText("Keyring: checking…")
+        QTimer.singleShot(STARTUP_CHORES_DELAY_MS, self, self._startup_chores)
+        self._sync_job_panel()
+
+    def _startup_chores(self) -> None:
+        if self._closed:
+            return
         self._check_keyring()
         self._startup_maintenance()
-        self._sync_job_panel()
 
     # -- building -------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Start-up: what the first job needs is imported in the background once the window is up, and what
-start-up built is frozen for the garbage collector."""
+"""Start-up: what the first job needs (and the keyring check) comes once the window is up, the
+Qt-free core is imported before Qt, and what start-up built is frozen for the garbage collector."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from app import cli
 import ui.app
 ui.app.WARM_UP_DELAY_MS = 0
 missing_before = []
+keyring_at_show = []
 warm = ui.app._warm_up
 
 def recording_warm_up():
     # what the start-up path itself imported, up to the window being shown
     missing_before.extend(m for m in ui.app.WARM_UP_MODULES if m in sys.modules)
+    keyring_at_show.append("keyring" in sys.modules)
     warm()
 
 ui.app._warm_up = recording_warm_up
@@ -32,6 +34,8 @@ import gc
 print("frozen", gc.get_freeze_count())
 print("before", ",".join(missing_before))
 print("after", ",".join(m for m in ui.app.WARM_UP_MODULES if m in sys.modules))
+print("keyring_at_show", keyring_at_show)
+print("keyring_at_end", "keyring" in sys.modules)
 """
 
 
@@ -60,3 +64,55 @@ def test_first_job_modules_are_imported_after_the_window_is_up(tmp_path: Path) -
     assert int(lines["frozen"]) > 10_000
     assert lines["before"] == ""  # not on the start-up path...
     assert lines["after"].split(",") == list(ui.app.WARM_UP_MODULES)  # ...but there for the first job
+    # The keyring check (importing keyring: ~100 ms) waits until the window is up
+    # (ui/main_window.py STARTUP_CHORES_DELAY_MS), and still happens.
+    assert lines["keyring_at_show"] == "[False]"
+    assert lines["keyring_at_end"] == "True"
+
+
+_ORDER = """
+import importlib.abc
+import sys
+
+
+class Spy(importlib.abc.MetaPathFinder):
+    before_qt = None
+
+    def find_spec(self, name, path, target=None):
+        if name == "PySide6" and Spy.before_qt is None:
+            Spy.before_qt = set(sys.modules)
+        return None
+
+
+sys.meta_path.insert(0, Spy())
+from ui.main import CORE_BEFORE_QT, main
+
+rc = main(["--db", sys.argv[1], "--no-first-run"])
+print("rc", rc)
+print("missing", ",".join(m for m in CORE_BEFORE_QT if m not in Spy.before_qt))
+"""
+
+
+def test_core_is_imported_before_qt(tmp_path: Path) -> None:
+    """PySide6 reads the source of every module imported after it; the Qt-free core the window
+    needs comes first (ui/main.py)."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PATCHDESK_GUI_SELFTEST": "1",  # quits on its own after a second
+        "PATCHDESK_SCHEDULER": "off",
+        "PATCHDESK_LOG_DIR": str(tmp_path / "logs"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _ORDER, str(tmp_path / "pd.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in proc.stdout.splitlines())
+    assert lines["rc"] == "0"
+    assert lines["missing"] == ""
