@@ -379,10 +379,10 @@ class MainWindow(QMainWindow):
         self.remove_action.setEnabled(bool(selected) and not running)
         self.scan_selected_action.setEnabled(bool(selected) and not running and self.runner is not None)
         self.scan_all_action.setEnabled(
-            self.inventory.model.rowCount() > 0 and not running and self.runner is not None
+            self.inventory.model.total_count() > 0 and not running and self.runner is not None
         )
         can_start = not running and self.runner is not None
-        self.patch_action.setEnabled(can_start and self.inventory.model.rowCount() > 0)
+        self.patch_action.setEnabled(can_start and self.inventory.model.total_count() > 0)
         self.verify_action.setEnabled(can_start and bool(selected))
         self.rollback_action.setEnabled(can_start and bool(selected))
         self.detail.set_actions_allowed(can_start)
@@ -402,7 +402,7 @@ class MainWindow(QMainWindow):
             return None
 
     def _update_summary(self) -> None:
-        count = self.inventory.model.rowCount()
+        count = self.inventory.model.total_count()
         if not count:
             self.summary_label.setText("The inventory is empty: add a host or import an inventory to begin.")
             return

@@ -30,8 +30,8 @@ def w(qtbot, db):  # type: ignore[no-untyped-def]
 
 
 def _shown(win: MainWindow) -> list[str]:
-    proxy = win.inventory.proxy
-    return [proxy.data(proxy.index(r, COL_NAME)) for r in range(proxy.rowCount())]
+    model = win.inventory.model
+    return [model.data(model.index(r, COL_NAME)) for r in range(model.rowCount())]
 
 
 def test_home_view_numbers_and_charts(w, db) -> None:  # type: ignore[no-untyped-def]

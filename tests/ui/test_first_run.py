@@ -163,7 +163,7 @@ def test_add_this_workstation(qtbot, window, db):
     assert me.name == first_run.local_host_name()
     assert not dlg.local_button.isEnabled()
     assert me.name in dlg.local_status.text()
-    assert window.inventory.proxy.rowCount() == 1  # the main window reloaded behind the assistant
+    assert window.inventory.model.rowCount() == 1  # the main window reloaded behind the assistant
     assert [e.action for e in audit.entries(db)] == [audit.HOST_ADDED]
     # opened again later, it knows the workstation is there already
     dlg.reject()
@@ -215,7 +215,7 @@ def test_import_csv_and_ssh_config(qtbot, window, db, tmp_path, monkeypatch):
     app1 = db_hosts.find_host(db, "app1")
     assert app1.transport == TransportKind.SSH and app1.port == 2200
     assert sorted(h.name for h in dlg.added) == names
-    assert window.inventory.proxy.rowCount() == 5
+    assert window.inventory.model.rowCount() == 5
     imports = [e for e in audit.entries(db) if e.action == audit.HOSTS_IMPORTED]
     assert len(imports) == 2
 

@@ -1,5 +1,5 @@
-"""The inventory model sorts itself (the proxy only filters): order, selection and totals stay right
-when scan results change rows, and the filter matches the displayed fields."""
+"""The inventory model sorts and filters itself (no proxy): order, selection and totals stay right
+when scan results change rows or filters change, and the filter matches the displayed fields."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _view(qtbot) -> InventoryView:  # type: ignore[no-untyped-def]
 
 
 def _names(v: InventoryView) -> list[str]:
-    return [v.proxy.data(v.proxy.index(r, COL_NAME)) for r in range(v.proxy.rowCount())]
+    return [v.model.data(v.model.index(r, COL_NAME)) for r in range(v.model.rowCount())]
 
 
 def test_sort_is_the_models_and_follows_changed_rows(qtbot):
@@ -51,7 +51,7 @@ def test_sort_is_the_models_and_follows_changed_rows(qtbot):
     assert _names(v) == ["db-01", "web-01", "web-02", "ws-01"]  # by name, as the view starts
     v.table.sortByColumn(COL_URGENT, Qt.SortOrder.DescendingOrder)
     assert _names(v) == ["web-02", "db-01", "web-01", "ws-01"]  # never scanned (-1) last
-    assert [v.model.host_at(r).name for r in range(4)] == _names(v)  # the source holds the order
+    assert [v.model.host_at(r).name for r in range(4)] == _names(v)  # the model holds the order
     v.select_ids({1})
     # a scan result moves web-01 to the top; the selection goes with it
     v.update_hosts([replace(v.model.host_by_id(1), pending_urgent=9)])
@@ -93,3 +93,78 @@ def test_totals_follow_updates(qtbot):
     v.update_hosts([replace(v.model.host_by_id(3), last_status=HostStatus.OK, pending_urgent=0)])
     t = v.model.totals()
     assert (t["urgent"], t["bad"], t["never"], t["reboot"]) == (6, 0, 1, 1)
+
+
+def test_filter_keeps_the_selection_of_rows_still_shown(qtbot):
+    v = _view(qtbot)
+    v.select_ids({1, 3})  # web-01, db-01
+    resets: list[int] = []
+    v.model.modelReset.connect(lambda: resets.append(1))
+    v.filter_edit.setText("web")
+    assert _names(v) == ["web-01", "web-02"]
+    assert [h.name for h in v.selected_hosts()] == ["web-01"]  # db-01 is filtered out
+    assert v.model.row_of(3) is None and v.model.host_by_id(3).name == "db-01"
+    assert v.count_label.text() == "2 of 4 hosts"
+    v.filter_edit.clear()
+    assert [h.name for h in v.selected_hosts()] == ["web-01"]  # stays where it was, not re-selected
+    assert v.count_label.text() == "4 hosts"
+    assert not resets  # layout changes, never a reset: the scroll position and current row survive
+
+
+def test_same_rows_after_a_key_is_no_layout_change(qtbot):
+    v = _view(qtbot)
+    v.filter_edit.setText("web-")
+    layouts: list[int] = []
+    v.model.layoutChanged.connect(lambda *a: layouts.append(1))
+    v.filter_edit.setText("web")  # still web-01 and web-02
+    assert not layouts and _names(v) == ["web-01", "web-02"]
+    v.filter_edit.setText("web-01")
+    assert layouts == [1] and _names(v) == ["web-01"]
+
+
+def test_updates_move_hosts_across_the_filter(qtbot):
+    v = _view(qtbot)
+    v.filter_edit.setText("debian")
+    assert _names(v) == ["db-01"]
+    v.update_hosts([replace(v.model.host_by_id(4), os_name="Debian GNU/Linux 13")])
+    assert _names(v) == ["db-01", "ws-01"]
+    v.update_hosts([replace(v.model.host_by_id(3), os_name="Ubuntu 24.04")])
+    assert _names(v) == ["ws-01"]
+    # a host filtered out still counts, and still updates
+    assert v.model.total_count() == 4
+    v.update_hosts([replace(v.model.host_by_id(1), pending_urgent=7)])
+    assert v.model.host_by_id(1).pending_urgent == 7 and v.model.totals()["urgent"] == 7 + 5 + 3
+
+
+def test_scope_and_text_filter_combine_and_sorting_keeps_both(qtbot):
+    v = _view(qtbot)
+    v.set_scope([1, 3, 4], "Missing urgent")
+    assert _names(v) == ["db-01", "web-01", "ws-01"]
+    assert v.model.host_ids() == {1, 3, 4}
+    v.filter_edit.setText("0")  # every name has a 0; the scope still applies
+    assert _names(v) == ["db-01", "web-01", "ws-01"]
+    v.filter_edit.setText("web")
+    assert _names(v) == ["web-01"]
+    v.filter_edit.setText("")
+    v.table.sortByColumn(COL_URGENT, Qt.SortOrder.DescendingOrder)
+    assert _names(v) == ["db-01", "web-01", "ws-01"]  # 3, 1, never scanned
+    v.update_hosts([replace(v.model.host_by_id(1), pending_urgent=9)])  # re-sorted, still scoped
+    assert _names(v) == ["web-01", "db-01", "ws-01"]
+    v.clear_scope()
+    assert v.model.host_ids() is None
+    assert _names(v) == ["web-01", "web-02", "db-01", "ws-01"]
+    # a reload keeps sort, text filter and scope
+    v.filter_edit.setText("web")
+    v.set_hosts(_hosts())
+    assert _names(v) == ["web-02", "web-01"]
+
+
+def test_search_texts_are_built_after_a_load_not_by_the_first_key(qtbot, monkeypatch):
+    import ui.views.inventory as inventory
+
+    monkeypatch.setattr(inventory, "SEARCH_PREPARE_DELAY_MS", 50)
+    v = _view(qtbot)
+    assert v.model._search == []  # not while loading
+    qtbot.waitUntil(lambda: len(v.model._search) == 4, timeout=3000)
+    v.filter_edit.setText("web")
+    assert _names(v) == ["web-01", "web-02"]

@@ -51,8 +51,7 @@ def test_csv_with_a_bad_row(qtbot, db, tmp_path):
     web = db_hosts.find_host(db, "web01")
     assert web.port == 22 and web.user == "admin" and web.group == "web"
     assert db_hosts.find_host(db, "bad") is None
-    proxy = w.inventory.proxy
-    assert proxy.rowCount() == 3
+    assert w.inventory.model.rowCount() == 3
 
 
 def test_unreadable_file_is_a_sentence(qtbot, db, tmp_path):

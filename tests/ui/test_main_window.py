@@ -45,8 +45,8 @@ class FakeSecrets:
 
 
 def _names(window: MainWindow) -> list[str]:
-    proxy = window.inventory.proxy
-    return [proxy.data(proxy.index(r, COL_NAME)) for r in range(proxy.rowCount())]
+    model = window.inventory.model
+    return [model.data(model.index(r, COL_NAME)) for r in range(model.rowCount())]
 
 
 def _window(qtbot, db, secrets=None) -> MainWindow:
@@ -191,7 +191,6 @@ def test_status_colours_counts_and_numeric_sort(qtbot, db):
     db_scans.record_scan_failure(db, c.id, None, HostStatus.UNREACHABLE, "Connection refused by 10.0.0.3:22.")
     w = _window(qtbot, db)
     model = w.inventory.model
-    proxy = w.inventory.proxy
     w.inventory.table.sortByColumn(COL_IMPORTANT, Qt.SortOrder.DescendingOrder)
     assert _names(w)[:2] == ["a", "b"]  # 10 before 9: numeric, not text order
     w.inventory.table.sortByColumn(COL_IMPORTANT, Qt.SortOrder.AscendingOrder)
@@ -212,7 +211,7 @@ def test_status_colours_counts_and_numeric_sort(qtbot, db):
     model.dataChanged.connect(lambda tl, br, roles=(): changed.append(tl.row()))
     model.update_hosts([replace(model.host_by_id(a.id), pending_urgent=3)])
     assert changed == [model.row_of(a.id)] and not resets
-    assert proxy.rowCount() == 3
+    assert model.rowCount() == 3
 
 
 def test_unusable_real_keyring_is_a_sentence(qtbot, db):

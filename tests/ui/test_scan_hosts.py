@@ -68,12 +68,12 @@ def test_scan_all_with_first_contact(qtbot, window, db, hosts, host_pool):
     qtbot.waitUntil(lambda: _all_scanned_ok(w, len(hosts)), timeout=SCAN_TIMEOUT_MS)
     probe.stop()
 
-    proxy = w.inventory.proxy
-    for r in range(proxy.rowCount()):
-        assert proxy.data(proxy.index(r, COL_URGENT)) == "0"
-        assert proxy.data(proxy.index(r, COL_IMPORTANT)) == "2"
-        assert proxy.data(proxy.index(r, COL_NONCRITICAL)) == str(NONCRITICAL)
-        assert proxy.data(proxy.index(r, COL_STATUS)).startswith("ok")
+    shown = w.inventory.model
+    for r in range(shown.rowCount()):
+        assert shown.data(shown.index(r, COL_URGENT)) == "0"
+        assert shown.data(shown.index(r, COL_IMPORTANT)) == "2"
+        assert shown.data(shown.index(r, COL_NONCRITICAL)) == str(NONCRITICAL)
+        assert shown.data(shown.index(r, COL_STATUS)).startswith("ok")
 
     # job panel: every host finished, the log has each host's lines
     assert w.job_panel.progress.value() == w.job_panel.progress.maximum() == len(hosts)

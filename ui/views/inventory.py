@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,9 +29,11 @@ from ui.models.hosts_model import (
     COL_RING,
     COL_STATUS,
     COL_URGENT,
-    HostsFilterProxy,
     HostsTableModel,
 )
+
+#: How long after a load the filter's search texts are built (idle work; see set_hosts).
+SEARCH_PREPARE_DELAY_MS = 2500
 
 COLUMN_WIDTHS = {
     COL_NAME: 130,
@@ -69,9 +71,8 @@ class InventoryView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # The view shows the model directly: it filters and sorts itself (see ui/models/hosts_model.py).
         self.model = HostsTableModel(self)
-        self.proxy = HostsFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("hostFilter")
@@ -100,7 +101,7 @@ class InventoryView(QWidget):
 
         self.table = QTableView()
         self.table.setObjectName("inventoryTable")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -122,10 +123,15 @@ class InventoryView(QWidget):
         self._fit_headers()
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._double_clicked)
-        self.proxy.modelReset.connect(self._update_count)
-        self.proxy.rowsInserted.connect(self._update_count)
-        self.proxy.rowsRemoved.connect(self._update_count)
-        self.proxy.layoutChanged.connect(self._update_count)
+        self.model.modelReset.connect(self._update_count)
+        self.model.layoutChanged.connect(self._update_count)
+
+        # The filter's search texts are built while the window is idle after a load, not by the
+        # first keystroke (nor by start-up: a load at start is followed by the first paint).
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_PREPARE_DELAY_MS)
+        self._search_timer.timeout.connect(self.model.prepare_search)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 6, 8)
@@ -159,6 +165,7 @@ class InventoryView(QWidget):
         self.model.set_hosts(hosts)
         self.select_ids(selected)
         self._update_count()
+        self._search_timer.start()
 
     def update_hosts(self, hosts: list[Host]) -> None:
         self.model.update_hosts(hosts)
@@ -167,11 +174,10 @@ class InventoryView(QWidget):
         # From the selection's ranges (whole rows: the table selects rows), not selectedRows(), which
         # asks the model for every cell's flags of every selected row: 30 ms for 50 of 5,000 hosts,
         # paid on every selection change and at every job start (bench/gui_scale.py).
-        proxy, rows, sel = self.proxy, set(), self.table.selectionModel().selection()
+        rows, sel = set(), self.table.selectionModel().selection()
         for i in range(sel.count()):
             rng = sel.at(i)
-            for r in range(rng.top(), rng.bottom() + 1):
-                rows.add(proxy.mapToSource(proxy.index(r, 0)).row())
+            rows.update(range(rng.top(), rng.bottom() + 1))
         return [h for r in sorted(rows) if (h := self.model.host_at(r)) is not None]
 
     def current_host(self) -> Host | None:
@@ -185,9 +191,8 @@ class InventoryView(QWidget):
             row = self.model.row_of(hid) if hid is not None else None
             if row is None:
                 continue
-            idx = self.proxy.mapFromSource(self.model.index(row, 0))
-            if idx.isValid():
-                sel.select(idx, idx)
+            idx = self.model.index(row, 0)
+            sel.select(idx, idx)
         sm.select(
             sel,
             sm.SelectionFlag.ClearAndSelect | sm.SelectionFlag.Rows,
@@ -197,11 +202,11 @@ class InventoryView(QWidget):
         self.select_ids({host_id})
         row = self.model.row_of(host_id)
         if row is not None:
-            self.table.scrollTo(self.proxy.mapFromSource(self.model.index(row, 0)))
+            self.table.scrollTo(self.model.index(row, 0))
 
     def set_scope(self, ids: list[int] | None, label: str = "") -> None:
         """Show only ``ids`` (None: everything) with ``label`` saying why, e.g. "Missing urgent"."""
-        self.proxy.set_host_ids(ids)
+        self.model.set_host_ids(ids)
         self.scope_label.setText(f"Showing {len(ids)} host(s): {label}" if ids is not None else "")
         self.scope_bar.setVisible(ids is not None)
         self._update_count()
@@ -214,12 +219,12 @@ class InventoryView(QWidget):
 
     @Slot(str)
     def _filter_changed(self, text: str) -> None:
-        self.proxy.set_filter_text(text)
+        self.model.set_filter_text(text)
         self._update_count()
 
     @Slot()
     def _update_count(self) -> None:
-        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        total, shown = self.model.total_count(), self.model.rowCount()
         self.count_label.setText(f"{shown} of {total} hosts" if shown != total else f"{total} hosts")
 
     @Slot(QItemSelection, QItemSelection)
@@ -228,6 +233,6 @@ class InventoryView(QWidget):
 
     @Slot(QModelIndex)
     def _double_clicked(self, index: QModelIndex) -> None:
-        host = self.model.host_at(self.proxy.mapToSource(index).row())
+        host = self.model.host_at(index.row())
         if host is not None:
             self.host_activated.emit(host)
