@@ -17,13 +17,16 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir("patchdesk", appauthor=False))
 
 
-def setup_logging(*, verbose: bool = False, stderr: bool = True) -> Path | None:
-    """Install the handlers once; returns the log file path (None when it cannot be created)."""
+def setup_logging(
+    *, verbose: bool = False, stderr: bool = True, file_name: str = "patchdesk.log"
+) -> Path | None:
+    """Install the handlers once; returns the log file path (None when it cannot be created).
+    ``file_name``: the GUI's job worker process writes a file of its own (app/jobs/remote.py)."""
     root = logging.getLogger()
     if getattr(root, "_patchdesk_configured", False):
         return getattr(root, "_patchdesk_logfile", None)
     root.setLevel(logging.DEBUG)
-    logfile: Path | None = log_dir() / "patchdesk.log"
+    logfile: Path | None = log_dir() / file_name
     try:
         assert logfile is not None
         logfile.parent.mkdir(parents=True, exist_ok=True)

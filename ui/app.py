@@ -72,6 +72,9 @@ WARM_UP_MODULES = (
     "app.platforms.zypper",
 )
 WARM_UP_DELAY_MS = 1500
+#: When the job worker process starts (app/jobs/remote.py): after start-up, before a first click is
+#: likely; a job started earlier starts it at once.
+WORKER_START_DELAY_MS = 2000
 
 
 def _warm_up() -> None:
@@ -106,7 +109,7 @@ def _secret_store():  # type: ignore[no-untyped-def]
 
 def run_gui(args: argparse.Namespace) -> int:
     """Run the GUI until its window closes; 1 when the database cannot be opened."""
-    from app.jobs.runner import JobRunner
+    from app.jobs.remote import RemoteJobRunner
     from app.logsetup import setup_logging
     from db import jobs as db_jobs
     from db.database import default_db_path, open_database
@@ -133,13 +136,18 @@ def run_gui(args: argparse.Namespace) -> int:
             return 1
         secrets = _secret_store()
         sys.setswitchinterval(GUI_SWITCH_INTERVAL)
-        # Job threads yield the CPU to the window's main thread (see lower_thread_priority).
-        runner = JobRunner(args.db or default_db_path(), secrets=secrets, worker_nice=JOB_THREAD_NICE)
+        # Jobs run in a worker process (their threads would queue for this process's GIL with the
+        # window's main thread); its job threads yield the CPU too (see lower_thread_priority).
+        runner = RemoteJobRunner(
+            args.db or default_db_path(), keyring=secrets is not None, worker_nice=JOB_THREAD_NICE
+        )
         window = MainWindow(db, runner, secrets)
         window.show()
         if FREEZE_STARTUP_OBJECTS:
             gc.freeze()
         QTimer.singleShot(WARM_UP_DELAY_MS, _warm_up)
+        # the worker's own start-up (an interpreter and the job modules) once the window is idle
+        QTimer.singleShot(WORKER_START_DELAY_MS, runner.prestart)
         if getattr(args, "first_run", True):
             from ui.dialogs.first_run import maybe_open_first_run
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 #: for the word "PySide6" in each), which cost 35-40 ms of a start at 5,000 hosts
 #: (bench/gui_scale.py). Only an order: each is imported where it is used as well.
 CORE_BEFORE_QT = (
-    "app.jobs.runner",
+    "app.jobs.remote",
     "app.logsetup",
     "app.audit",
     "app.secrets",
@@ -33,6 +33,12 @@ def import_core_before_qt() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if getattr(sys, "frozen", False):
+        # A packaged build starts the GUI's job worker (app/jobs/remote.py) by running itself;
+        # this turns that start into the worker instead of a second window.
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     args_list = list(sys.argv[1:] if argv is None else argv)
     if "--self-test" in args_list:
         # Checked before the CLI parser: the smoke test of a packaged build (see ui/selftest.py).

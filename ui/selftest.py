@@ -225,7 +225,7 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.jobs.runner import JobRunner
+    from app.jobs.remote import RemoteJobRunner
     from db import jobs as db_jobs
     from db.database import default_db_path, open_database
     from ui.app import _application
@@ -243,7 +243,7 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     sys.excepthook = hook
     db = open_database(default_db_path())
     db_jobs.mark_interrupted(db)
-    runner = JobRunner(default_db_path(), secrets=secrets)
+    runner = RemoteJobRunner(default_db_path(), keyring=secrets is not None)
     window = None
     shot = tmp / "main-window.png"
     first_window: list[float] = []
@@ -284,6 +284,7 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
         size = f"{window.width()}x{window.height()}"
         shiboken6.delete(window)
         window = None
+        worker = _check_job_worker(runner)
     finally:
         sys.excepthook = previous_hook
         runner.close()
@@ -294,6 +295,22 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
         raise SelfTestFailure(f"the event loop ended with status {code}")
     report.line("window", f"{size} rendered offscreen to {shot.name}")
     report.line("cold start", f"{first_window[0]:.2f} s from process start to the rendered main window")
+    report.line("job worker", worker)
+
+
+def _check_job_worker(runner: Any) -> str:
+    """The console runs its jobs in a worker process (app/jobs/remote.py): start it and have it
+    answer -- in a packaged build, proof that the bundle can start itself as that worker."""
+    import time
+
+    from app.jobs.remote import WorkerError
+
+    t = time.monotonic()
+    try:
+        pid = runner.ping()
+    except WorkerError as exc:
+        raise SelfTestFailure(f"job worker: {exc}") from exc
+    return f"started and answered in {time.monotonic() - t:.2f} s (pid {pid})"
 
 
 def _arm_hard_watchdog(seconds: float = 2 * WATCHDOG_MS / 1000) -> None:

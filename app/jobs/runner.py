@@ -273,6 +273,10 @@ class JobRunner:
         )
         return engine.start(job_id, JobKind.SCAN, hosts, task, concurrency=concurrency)
 
+    def clear_connections(self) -> None:
+        """Close the kept SSH connections (the next job logs in afresh)."""
+        self.pool.clear()
+
     def flush(self, timeout: float = 10.0) -> bool:
         return self.recorder.flush(timeout)
 

@@ -19,11 +19,12 @@ os.environ.setdefault("PATCHDESK_SCHEDULER", "off")
 
 @pytest.fixture
 def window(qtbot, db, db_path):  # type: ignore[no-untyped-def]
-    """The main window over a real JobRunner on the test's database."""
-    from app.jobs.runner import JobRunner
+    """The main window over the job runner the console uses (jobs in a worker process,
+    app/jobs/remote.py) on the test's database."""
+    from app.jobs.remote import RemoteJobRunner
     from ui.main_window import MainWindow
 
-    runner = JobRunner(db_path, secrets=None, connect_timeout=10)
+    runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
     w = MainWindow(db, runner)
     qtbot.addWidget(w)
     w.show()

@@ -125,7 +125,7 @@ def test_changed_host_key_needs_explicit_verification(qtbot, window, db, hosts, 
     new = target.change_host_key()
     # The first scan's connection is kept for a minute and stays with the server process it verified
     # (app/transports/pool.py); the changed key shows at the next login, here at once.
-    w.runner.pool.clear()
+    w.runner.clear_connections()
     w.scan_selected_action.trigger()
     qtbot.waitUntil(lambda: isinstance(w.active_dialog, ChangedKeyDialog), timeout=SCAN_TIMEOUT_MS)
     dlg = w.active_dialog

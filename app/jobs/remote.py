@@ -1,0 +1,463 @@
+"""The job machinery in a worker process of its own, for the GUI.
+
+Twenty job threads and one paramiko reader thread per connection, in the window's own process,
+queue for the same GIL as the window's main thread: during a 50-host scan the main thread waited up
+to 100-300 ms for its turn (bench/gui_scale.py, part (e)), whatever the threads' nice value. Here
+the same :class:`~app.jobs.runner.JobRunner` runs in a child process (``multiprocessing``, spawn),
+and the GUI keeps one thread that receives the events.
+
+:class:`RemoteJobRunner` has the runner's interface (``start_*``, ``add_listener``, ``flush``,
+``close``); each ``start_*`` is a request answered once the child has created the job, and returns a
+:class:`RemoteJobHandle` whose ``done``/``outcomes`` follow the child's job. The ``db`` argument of
+``start_*`` is not used: the child reads the same database file with its own connection.
+
+Events reach the listeners in the order the child emitted them (one pipe, one sender thread), a
+job's "done" after its last event. A scan's pending list is not sent with its ``ScanRecorded``
+event (the recorder in the child has persisted it; listeners are told which host was recorded).
+If the child dies, its unfinished jobs are marked interrupted in the database, each open handle
+gets a ``JobStateChanged(INTERRUPTED)`` event and is settled, and the next ``start_*`` starts a new
+child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.errors import PatchdeskError
+from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobHandle
+from app.jobs.events import Event, JobStateChanged, ScanRecorded
+from app.models import Host, JobState
+from app.transports.pool import DEFAULT_IDLE
+
+logger = logging.getLogger(__name__)
+
+#: How long a request (start a job, flush) waits for the child's answer.
+REQUEST_TIMEOUT = 120.0
+#: How long the child may take to come up (a cold start of the interpreter and the job modules).
+START_TIMEOUT = 60.0
+#: How long close() waits for the child to finish its own close (connections, recorder).
+CLOSE_TIMEOUT = 15.0
+#: Events sent in one message at most (they are batched while the pipe is busy).
+EVENT_BATCH = 500
+
+
+class WorkerError(PatchdeskError):
+    """The job worker process could not be started or stopped answering."""
+
+
+class RemoteJobHandle(JobHandle):
+    """A job running in the worker process: cancel() asks the worker; done/outcomes follow it."""
+
+    def __init__(self, job_id: int, hosts: Sequence[Host], runner: RemoteJobRunner) -> None:
+        super().__init__(job_id, hosts)
+        self._runner = runner
+
+    def cancel(self) -> None:
+        super().cancel()
+        self._runner._send_quietly(("cancel", self.job_id))
+
+
+class RemoteJobRunner:
+    def __init__(
+        self,
+        db_path: Path | str,
+        *,
+        keyring: bool = True,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        host_deadline: float = DEFAULT_HOST_DEADLINE,
+        ssh_config: Path | None = None,
+        connect_timeout: float = 10.0,
+        worker_nice: int = 0,
+        keep_connections: float = DEFAULT_IDLE,
+    ) -> None:
+        """``keyring``: the worker reads credentials from the OS keyring (False: no secret store).
+        The other arguments are :class:`~app.jobs.runner.JobRunner`'s, applied in the worker."""
+        self.db_path = db_path
+        self.concurrency = concurrency
+        self._config: dict[str, Any] = {
+            "db_path": str(db_path),
+            "keyring": keyring,
+            "concurrency": concurrency,
+            "host_deadline": host_deadline,
+            "ssh_config": str(ssh_config) if ssh_config else None,
+            "connect_timeout": connect_timeout,
+            "worker_nice": worker_nice,
+            "keep_connections": keep_connections,
+            "log_dir": os.environ.get("PATCHDESK_LOG_DIR"),
+        }
+        self._listeners: list[Callable[[Event], None]] = []
+        self._lock = threading.Lock()  # the child, its pipe and the pending requests
+        self._send_lock = threading.Lock()
+        self._proc: Any = None
+        self._conn: Any = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._reader: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        # request id -> (answered, answer box, the hosts of a job being started)
+        self._pending: dict[int, tuple[threading.Event, list[Any], list[Host] | None]] = {}
+        self._handles: dict[int, RemoteJobHandle] = {}
+        self._closed = False
+
+    # -- the child ------------------------------------------------------------------------------
+
+    def prestart(self) -> None:
+        """Start the worker now (in the background of an idle window) rather than at the first job."""
+        with self._lock:
+            self._ensure_child()
+
+    def _ensure_child(self) -> None:
+        if self._closed:
+            raise WorkerError("The job runner is closed.")
+        if self._proc is not None and self._proc.is_alive() and self._conn is not None:
+            return
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_child_main, args=(child, self._config), name="patchdesk-jobs", daemon=True)
+        self._ready.clear()
+        self._start_error = None
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+        self._reader = threading.Thread(
+            target=self._read, args=(parent, proc), name="patchdesk-jobs-reader", daemon=True
+        )
+        self._reader.start()
+
+    def _wait_ready(self) -> None:
+        if not self._ready.wait(START_TIMEOUT):
+            raise WorkerError(f"The job worker did not start within {START_TIMEOUT:.0f} s.")
+        if self._start_error is not None:
+            raise WorkerError(f"The job worker could not start: {self._start_error}")
+
+    def _read(self, conn: Any, proc: Any) -> None:
+        """The reader thread: events to the listeners, answers to the requests, done to handles."""
+        try:
+            while True:
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    break
+                kind = msg[0]
+                if kind == "events":
+                    self._deliver(msg[1])
+                elif kind == "reply":
+                    slot = self._pending.pop(msg[1], None)
+                    if slot is not None:
+                        done, box, hosts = slot
+                        status, value = msg[2]
+                        if status == "ok" and hosts is not None:
+                            # the handle exists before the reader can see this job's "done"
+                            handle = RemoteJobHandle(value, hosts, self)
+                            self._handles[value] = handle
+                            value = handle
+                        box.append((status, value))
+                        done.set()
+                elif kind == "ready":
+                    self._ready.set()
+                elif kind == "start-failed":
+                    self._start_error = msg[1]
+                    self._ready.set()
+        finally:
+            self._lost(conn, proc)
+
+    def _deliver(self, items: list[tuple[str, Any]]) -> None:
+        for what, payload in items:
+            if what == "event":
+                for listener in list(self._listeners):
+                    try:
+                        listener(payload)
+                    except Exception:  # a listener's bug must not stop the others or the reader
+                        logger.exception("job event listener failed")
+            elif what == "done":
+                job_id, outcomes = payload
+                handle = self._handles.pop(job_id, None)
+                if handle is not None:
+                    handle.outcomes.update(outcomes)
+                    handle.done.set()
+
+    def _lost(self, conn: Any, proc: Any) -> None:
+        """The pipe closed: after close(), or because the worker died. Settle what was open."""
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+            pending, self._pending = self._pending, {}
+            handles, self._handles = self._handles, {}
+            closing = self._closed
+        for done, box, _hosts in pending.values():
+            box.append(("error", WorkerError("The job worker stopped.")))
+            done.set()
+        if not self._ready.is_set():  # a start that was waiting fails at once
+            self._start_error = self._start_error or WorkerError("The job worker stopped while starting.")
+            self._ready.set()
+        if not handles:
+            return
+        proc.join(5)
+        if not closing:
+            logger.error(
+                "the job worker stopped (exit code %s) with %d job(s) open", proc.exitcode, len(handles)
+            )
+        self._mark_interrupted()
+        for job_id, handle in handles.items():
+            self._deliver([("event", JobStateChanged(job_id, state=JobState.INTERRUPTED))])
+            handle.done.set()
+
+    def _mark_interrupted(self) -> None:
+        try:
+            from db import jobs as db_jobs
+            from db.database import open_database
+
+            db = open_database(self.db_path, migrate=False)
+            try:
+                db_jobs.mark_interrupted(db)  # only jobs whose process (the worker) is gone
+            finally:
+                db.conn.close()
+        except Exception:
+            logger.exception("could not mark the stopped worker's jobs as interrupted")
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        conn = self._conn
+        if conn is None:
+            raise WorkerError("The job worker is not running.")
+        with self._send_lock:
+            conn.send(msg)
+
+    def _send_quietly(self, msg: tuple[Any, ...]) -> None:
+        try:
+            self._send(msg)
+        except (WorkerError, OSError, ValueError) as exc:
+            logger.warning("could not reach the job worker: %s", exc)
+
+    def _request(
+        self, op: str, *args: Any, hosts: list[Host] | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> Any:
+        with self._lock:
+            self._ensure_child()
+        self._wait_ready()
+        req = next(self._ids)
+        done = threading.Event()
+        box: list[Any] = []
+        self._pending[req] = (done, box, hosts)
+        try:
+            self._send((op, req, *args))
+        except (OSError, ValueError) as exc:
+            self._pending.pop(req, None)
+            raise WorkerError(f"The job worker is not reachable: {exc}") from exc
+        if not done.wait(timeout):
+            self._pending.pop(req, None)
+            raise WorkerError(f"The job worker did not answer within {timeout:.0f} s.")
+        status, value = box[0]
+        if status == "error":
+            raise value
+        return value
+
+    def _start(self, method: str, hosts: Sequence[Host], **kwargs: Any) -> RemoteJobHandle:
+        listed = list(hosts)
+        handle = self._request("start", method, listed, kwargs, hosts=listed)
+        assert isinstance(handle, RemoteJobHandle)
+        return handle
+
+    # -- JobRunner's interface -------------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        self._listeners.append(listener)
+
+    def start_plan(self, db: Any, hosts: Sequence[Host], selections: Any, **kw: Any) -> RemoteJobHandle:
+        return self._start("start_plan", hosts, selections=selections, **kw)
+
+    def start_patch(self, db: Any, hosts: Sequence[Host], selections: Any, **kw: Any) -> RemoteJobHandle:
+        return self._start("start_patch", hosts, selections=selections, **kw)
+
+    def start_verify(self, db: Any, hosts: Sequence[Host], **kw: Any) -> RemoteJobHandle:
+        return self._start("start_verify", hosts, **kw)
+
+    def start_rollback(self, db: Any, hosts: Sequence[Host], **kw: Any) -> RemoteJobHandle:
+        return self._start("start_rollback", hosts, **kw)
+
+    def start_scan(self, db: Any, hosts: Sequence[Host], **kw: Any) -> RemoteJobHandle:
+        return self._start("start_scan", hosts, **kw)
+
+    def ping(self, timeout: float = START_TIMEOUT) -> int:
+        """Start the worker if needed and have it answer; returns its process id."""
+        return int(self._request("ping", timeout=timeout))
+
+    def clear_connections(self) -> None:
+        """Close the worker's kept SSH connections (the next job logs in afresh)."""
+        if self._conn is not None:
+            self._request("clear-connections")
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Everything the worker's recorder holds is in the database (True), or ``timeout`` passed."""
+        if self._conn is None:
+            return True
+        try:
+            return bool(self._request("flush", timeout, timeout=timeout + 5))
+        except WorkerError as exc:
+            logger.warning("flush: %s", exc)
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            proc, conn = self._proc, self._conn
+        if proc is None:
+            return
+        if conn is not None:
+            try:
+                with self._send_lock:
+                    conn.send(("close", 0))
+            except (OSError, ValueError):
+                pass
+        proc.join(CLOSE_TIMEOUT)
+        if proc.is_alive():
+            logger.warning("the job worker did not stop within %.0f s; terminating it", CLOSE_TIMEOUT)
+            proc.terminate()
+            proc.join(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        if conn is not None:
+            conn.close()
+
+
+# -- the worker process --------------------------------------------------------------------------
+
+
+def _slim(ev: Event) -> Event:
+    """What the console needs of an event: a scan's full update list stays in the worker (the
+    recorder has written it), so a big scan does not cost the window's process an unpickling."""
+    if isinstance(ev, ScanRecorded) and (ev.result.pending or ev.result.basis is not None):
+        return dataclasses.replace(ev, result=dataclasses.replace(ev.result, pending=(), basis=None))
+    return ev
+
+
+def _child_main(conn: Any, config: dict[str, Any]) -> None:
+    """Entry of the worker process: one JobRunner, requests from the pipe, events back into it."""
+    if config.get("log_dir"):
+        os.environ["PATCHDESK_LOG_DIR"] = config["log_dir"]
+    send_lock = threading.Lock()
+
+    def send(msg: tuple[Any, ...]) -> None:
+        with send_lock:
+            conn.send(msg)
+
+    try:
+        from app.jobs.runner import JobRunner
+        from app.logsetup import setup_logging
+        from db.database import open_database
+
+        setup_logging(stderr=False, file_name="patchdesk-jobs.log")
+        secrets = None
+        if config["keyring"]:
+            try:
+                from app.secrets import SecretStore
+
+                secrets = SecretStore()
+            except PatchdeskError as exc:
+                logger.warning("keyring unavailable in the job worker: %s", exc)
+        runner = JobRunner(
+            config["db_path"],
+            secrets=secrets,
+            concurrency=config["concurrency"],
+            host_deadline=config["host_deadline"],
+            ssh_config=Path(config["ssh_config"]) if config["ssh_config"] else None,
+            connect_timeout=config["connect_timeout"],
+            worker_nice=config["worker_nice"],
+            keep_connections=config["keep_connections"],
+        )
+        db = open_database(config["db_path"], migrate=False)
+    except BaseException as exc:  # reported to the console, which says so
+        send(("start-failed", WorkerError(f"{type(exc).__name__}: {exc}")))
+        return
+
+    outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+    runner.add_listener(lambda ev: outbox.put(("event", _slim(ev))))
+
+    def sender() -> None:
+        while True:
+            item = outbox.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < EVENT_BATCH:
+                try:
+                    nxt = outbox.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    send(("events", batch))
+                    return
+                batch.append(nxt)
+            try:
+                send(("events", batch))
+            except (OSError, ValueError):
+                return
+
+    sender_thread = threading.Thread(target=sender, name="patchdesk-jobs-sender", daemon=True)
+    sender_thread.start()
+    handles: dict[int, Any] = {}
+
+    def watch(handle: Any) -> None:
+        handle.wait()
+        handles.pop(handle.job_id, None)
+        outbox.put(("done", (handle.job_id, dict(handle.outcomes))))
+
+    send(("ready",))
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                break  # the console is gone: finish what runs (the recorder persists it), then exit
+            op = msg[0]
+            if op == "close":
+                break
+            if op == "cancel":
+                h = handles.get(msg[1])
+                if h is not None:
+                    h.cancel()
+                continue
+            req = msg[1]
+            try:
+                if op == "start":
+                    method, hosts, kwargs = msg[2], msg[3], msg[4]
+                    handle = getattr(runner, method)(db, hosts, **kwargs)
+                    handles[handle.job_id] = handle
+                    send(("reply", req, ("ok", handle.job_id)))
+                    threading.Thread(
+                        target=watch, args=(handle,), name=f"job-{handle.job_id}-watch", daemon=True
+                    ).start()
+                elif op == "flush":
+                    send(("reply", req, ("ok", runner.flush(msg[2]))))
+                elif op == "ping":
+                    send(("reply", req, ("ok", os.getpid())))
+                elif op == "clear-connections":
+                    runner.clear_connections()
+                    send(("reply", req, ("ok", None)))
+                else:
+                    send(("reply", req, ("error", WorkerError(f"Unknown request {op!r}."))))
+            except Exception as exc:  # a known error (ConfigError, …) goes back to the caller as it is
+                try:
+                    send(("reply", req, ("error", exc)))
+                except Exception:  # not picklable: say what it was
+                    send(("reply", req, ("error", WorkerError(f"{type(exc).__name__}: {exc}"))))
+    finally:
+        for h in list(handles.values()):
+            h.cancel()
+        for h in list(handles.values()):
+            h.wait(30)
+        runner.close()
+        db.conn.close()
+        outbox.put(None)
+        sender_thread.join(10)
+        conn.close()

@@ -1,0 +1,141 @@
+"""The GUI's job runner in a worker process (app/jobs/remote.py), against real sshd on real test hosts:
+the same jobs, events and outcomes as the in-process runner, and a worker that dies loses nothing
+silently."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.errors import ConfigError
+from app.jobs.events import Event, HostStateChanged, JobStateChanged, ScanRecorded
+from app.jobs.remote import RemoteJobRunner
+from app.models import Host, JobState, StepState
+from db import hosts as db_hosts
+from db import jobs as db_jobs
+from db.database import open_database
+
+pytestmark = pytest.mark.hosts
+
+
+@pytest.fixture
+def fleet(hosts, host_pool, db_path: Path):  # type: ignore[no-untyped-def]
+    db = open_database(db_path)
+    models = [
+        db_hosts.add_host(
+            db, Host(name=h.name, address=h.address, user="admin", key_file=str(host_pool.client_key))
+        )
+        for h in hosts[:3]
+    ]
+    yield db, models, db_path
+    db.conn.close()
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[Event] = []
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, ev: Event) -> None:
+        with self.lock:
+            self.items.append(ev)
+            self.threads.add(threading.current_thread().name)
+
+
+def test_scan_in_the_worker_reports_events_and_outcomes(fleet) -> None:  # type: ignore[no-untyped-def]
+    db, models, db_path = fleet
+    runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
+    events = Events()
+    runner.add_listener(events)
+    try:
+        handle = runner.start_scan(db, models, accept_new_keys=True)
+        assert handle.wait(120)
+        assert runner.flush()
+        assert {h.id for h in handle.hosts} == {m.id for m in models}
+        assert set(handle.outcomes) == {m.id for m in models}
+        for out in handle.outcomes.values():
+            assert out.state == StepState.SUCCEEDED, out.error
+        # the events came from the worker, in order, through one reader thread of this process
+        assert events.threads == {"patchdesk-jobs-reader"}
+        mine = [e for e in events.items if e.job_id == handle.job_id]
+        states = [e.state for e in mine if isinstance(e, JobStateChanged)]
+        assert states[0] == JobState.RUNNING and states[-1] == JobState.FINISHED
+        recorded = {e.host_id for e in mine if isinstance(e, ScanRecorded)}
+        assert recorded == {m.id for m in models}
+        slim = [not e.result.pending and e.result.basis is None for e in mine if isinstance(e, ScanRecorded)]
+        assert all(slim)  # the pending lists stayed in the worker
+        finished = {e.host_id for e in mine if isinstance(e, HostStateChanged) and e.state.finished}
+        assert finished == {m.id for m in models}
+        # the worker's recorder wrote the job and the scan results to the same database
+        job = db_jobs.get_job(db, handle.job_id)
+        assert str(job.state) == "finished"
+        for m in models:
+            assert db_hosts.get_host(db, m.id).last_scan_at is not None
+        # a second job runs in the same worker
+        again = runner.start_scan(db, models[:1])
+        assert again.wait(120) and again.outcomes[models[0].id].state == StepState.SUCCEEDED
+        assert again.job_id != handle.job_id
+    finally:
+        runner.close()
+    assert runner._proc is not None and not runner._proc.is_alive()
+
+
+def test_known_errors_come_back_as_themselves(fleet) -> None:  # type: ignore[no-untyped-def]
+    db, models, db_path = fleet
+    runner = RemoteJobRunner(db_path, keyring=False)
+    try:
+        with pytest.raises(ConfigError):
+            runner.start_rollback(db, models[:1])  # nothing to roll back: the runner's own error
+    finally:
+        runner.close()
+
+
+def test_cancel_reaches_the_worker(fleet) -> None:  # type: ignore[no-untyped-def]
+    db, models, db_path = fleet
+    runner = RemoteJobRunner(db_path, keyring=False, concurrency=1)
+    try:
+        handle = runner.start_scan(db, models, accept_new_keys=True, full=True)
+        handle.cancel()
+        assert handle.wait(120)
+        states = {o.state for o in handle.outcomes.values()}
+        assert StepState.CANCELLED in states
+    finally:
+        runner.close()
+
+
+def test_a_dead_worker_settles_its_jobs_and_the_next_job_starts_a_new_one(fleet) -> None:  # type: ignore[no-untyped-def]
+    db, models, db_path = fleet
+    runner = RemoteJobRunner(db_path, keyring=False, concurrency=1)
+    events = Events()
+    runner.add_listener(events)
+    try:
+        handle = runner.start_scan(db, models, accept_new_keys=True, full=True)
+        first_pid = runner._proc.pid
+        os.kill(first_pid, signal.SIGKILL)
+        assert handle.wait(30)
+        ended = [e for e in events.items if isinstance(e, JobStateChanged) and e.job_id == handle.job_id]
+        assert ended[-1].state == JobState.INTERRUPTED
+        assert str(db_jobs.get_job(db, handle.job_id).state) == "interrupted"
+        again = runner.start_scan(db, models[:1], accept_new_keys=True)  # the keys died with it
+        assert runner._proc.pid != first_pid
+        assert again.wait(120) and again.outcomes[models[0].id].state == StepState.SUCCEEDED
+    finally:
+        runner.close()
+
+
+def test_close_without_a_job_and_a_closed_runner_refuses(db_path: Path) -> None:
+    open_database(db_path).conn.close()
+    runner = RemoteJobRunner(db_path, keyring=False)
+    runner.prestart()
+    runner.close()
+    assert not runner._proc.is_alive()
+    from app.jobs.remote import WorkerError
+
+    with pytest.raises(WorkerError):
+        runner.start_scan(None, [])
+    assert runner.flush() is True
