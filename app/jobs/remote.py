@@ -97,16 +97,21 @@ class RemoteJobRunner:
         self._listeners: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()  # the child, its pipe and the pending requests
         self._send_lock = threading.Lock()
-        self._proc: Any = None
-        self._conn: Any = None
-        self._ready = threading.Event()
-        self._start_error: BaseException | None = None
-        self._reader: threading.Thread | None = None
+        self._child: _Child | None = None
         self._ids = itertools.count(1)
-        # request id -> (answered, answer box, the hosts of a job being started)
-        self._pending: dict[int, tuple[threading.Event, list[Any], list[Host] | None]] = {}
-        self._handles: dict[int, RemoteJobHandle] = {}
+        # request id -> (answered, answer box, the hosts of a job being started, which child)
+        self._pending: dict[int, tuple[threading.Event, list[Any], list[Host] | None, _Child]] = {}
+        self._handles: dict[int, tuple[RemoteJobHandle, _Child]] = {}
         self._closed = False
+
+    @property
+    def _proc(self) -> Any:  # the current worker process (tests)
+        return self._child.proc if self._child is not None else None
+
+    @property
+    def _conn(self) -> Any:
+        child = self._child
+        return child.conn if child is not None and not child.lost else None
 
     # -- the child ------------------------------------------------------------------------------
 
@@ -118,28 +123,37 @@ class RemoteJobRunner:
     def _ensure_child(self) -> None:
         if self._closed:
             raise WorkerError("The job runner is closed.")
-        if self._proc is not None and self._proc.is_alive() and self._conn is not None:
+        current = self._child
+        if current is not None and not current.lost and current.proc.is_alive():
             return
         ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=_child_main, args=(child, self._config), name="patchdesk-jobs", daemon=True)
-        self._ready.clear()
-        self._start_error = None
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
-        self._reader = threading.Thread(
-            target=self._read, args=(parent, proc), name="patchdesk-jobs-reader", daemon=True
+        parent, child_end = ctx.Pipe(duplex=True)
+        proc = ctx.Process(
+            target=_child_main, args=(child_end, self._config), name="patchdesk-jobs", daemon=True
         )
-        self._reader.start()
+        proc.start()
+        child_end.close()
+        child = _Child(proc, parent)
+        self._child = child
+        child.reader = threading.Thread(
+            target=self._read, args=(child,), name="patchdesk-jobs-reader", daemon=True
+        )
+        child.reader.start()
 
-    def _wait_ready(self) -> None:
-        if not self._ready.wait(START_TIMEOUT):
+    def _current(self) -> _Child:
+        """The worker, started if needed and ready to answer."""
+        with self._lock:
+            self._ensure_child()
+            child = self._child
+        assert child is not None
+        if not child.ready.wait(START_TIMEOUT):
             raise WorkerError(f"The job worker did not start within {START_TIMEOUT:.0f} s.")
-        if self._start_error is not None:
-            raise WorkerError(f"The job worker could not start: {self._start_error}")
+        if child.error is not None:
+            raise WorkerError(f"The job worker could not start: {child.error}")
+        return child
 
-    def _read(self, conn: Any, proc: Any) -> None:
+    def _read(self, child: _Child) -> None:
+        conn = child.conn
         """The reader thread: events to the listeners, answers to the requests, done to handles."""
         try:
             while True:
@@ -153,22 +167,22 @@ class RemoteJobRunner:
                 elif kind == "reply":
                     slot = self._pending.pop(msg[1], None)
                     if slot is not None:
-                        done, box, hosts = slot
+                        done, box, hosts, _child = slot
                         status, value = msg[2]
                         if status == "ok" and hosts is not None:
                             # the handle exists before the reader can see this job's "done"
                             handle = RemoteJobHandle(value, hosts, self)
-                            self._handles[value] = handle
+                            self._handles[value] = (handle, child)
                             value = handle
                         box.append((status, value))
                         done.set()
                 elif kind == "ready":
-                    self._ready.set()
+                    child.ready.set()
                 elif kind == "start-failed":
-                    self._start_error = msg[1]
-                    self._ready.set()
+                    child.error = msg[1]
+                    child.ready.set()
         finally:
-            self._lost(conn, proc)
+            self._lost(child)
 
     def _deliver(self, items: list[tuple[str, Any]]) -> None:
         for what, payload in items:
@@ -180,25 +194,29 @@ class RemoteJobRunner:
                         logger.exception("job event listener failed")
             elif what == "done":
                 job_id, outcomes = payload
-                handle = self._handles.pop(job_id, None)
-                if handle is not None:
-                    handle.outcomes.update(outcomes)
-                    handle.done.set()
+                entry = self._handles.pop(job_id, None)
+                if entry is not None:
+                    entry[0].outcomes.update(outcomes)
+                    entry[0].done.set()
 
-    def _lost(self, conn: Any, proc: Any) -> None:
-        """The pipe closed: after close(), or because the worker died. Settle what was open."""
+    def _lost(self, child: _Child) -> None:
+        """The pipe closed: after close(), or because the worker died. Settle what it had open."""
         with self._lock:
-            if self._conn is conn:
-                self._conn = None
-            pending, self._pending = self._pending, {}
-            handles, self._handles = self._handles, {}
+            child.lost = True
+            pending = {k: v for k, v in self._pending.items() if v[3] is child}
+            for k in pending:
+                self._pending.pop(k, None)
+            handles = {k: v[0] for k, v in self._handles.items() if v[1] is child}
+            for k in handles:
+                self._handles.pop(k, None)
             closing = self._closed
-        for done, box, _hosts in pending.values():
+        proc = child.proc
+        for done, box, _hosts, _child in pending.values():
             box.append(("error", WorkerError("The job worker stopped.")))
             done.set()
-        if not self._ready.is_set():  # a start that was waiting fails at once
-            self._start_error = self._start_error or WorkerError("The job worker stopped while starting.")
-            self._ready.set()
+        if not child.ready.is_set():  # a start that was waiting fails at once
+            child.error = child.error or WorkerError("The job worker stopped while starting.")
+            child.ready.set()
         if not handles:
             return
         proc.join(5)
@@ -226,12 +244,12 @@ class RemoteJobRunner:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def _send(self, msg: tuple[Any, ...]) -> None:
-        conn = self._conn
-        if conn is None:
+    def _send(self, msg: tuple[Any, ...], child: _Child | None = None) -> None:
+        child = child or self._child
+        if child is None or child.lost:
             raise WorkerError("The job worker is not running.")
         with self._send_lock:
-            conn.send(msg)
+            child.conn.send(msg)
 
     def _send_quietly(self, msg: tuple[Any, ...]) -> None:
         try:
@@ -242,15 +260,13 @@ class RemoteJobRunner:
     def _request(
         self, op: str, *args: Any, hosts: list[Host] | None = None, timeout: float = REQUEST_TIMEOUT
     ) -> Any:
-        with self._lock:
-            self._ensure_child()
-        self._wait_ready()
+        child = self._current()
         req = next(self._ids)
         done = threading.Event()
         box: list[Any] = []
-        self._pending[req] = (done, box, hosts)
+        self._pending[req] = (done, box, hosts, child)
         try:
-            self._send((op, req, *args))
+            self._send((op, req, *args), child)
         except (OSError, ValueError) as exc:
             self._pending.pop(req, None)
             raise WorkerError(f"The job worker is not reachable: {exc}") from exc
@@ -310,24 +326,35 @@ class RemoteJobRunner:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            proc, conn = self._proc, self._conn
-        if proc is None:
+            child = self._child
+        if child is None:
             return
-        if conn is not None:
+        if not child.lost:
             try:
                 with self._send_lock:
-                    conn.send(("close", 0))
+                    child.conn.send(("close", 0))
             except (OSError, ValueError):
                 pass
-        proc.join(CLOSE_TIMEOUT)
-        if proc.is_alive():
+        child.proc.join(CLOSE_TIMEOUT)
+        if child.proc.is_alive():
             logger.warning("the job worker did not stop within %.0f s; terminating it", CLOSE_TIMEOUT)
-            proc.terminate()
-            proc.join(5)
-        if self._reader is not None:
-            self._reader.join(5)
-        if conn is not None:
-            conn.close()
+            child.proc.terminate()
+            child.proc.join(5)
+        if child.reader is not None:
+            child.reader.join(5)
+        child.conn.close()
+
+
+class _Child:
+    """One worker process, its end of the pipe and its reader thread."""
+
+    def __init__(self, proc: Any, conn: Any) -> None:
+        self.proc = proc
+        self.conn = conn
+        self.ready = threading.Event()  # it said "ready" (or failed to start, or died first)
+        self.error: BaseException | None = None
+        self.reader: threading.Thread | None = None
+        self.lost = False  # its pipe has closed
 
 
 # -- the worker process --------------------------------------------------------------------------
