@@ -74,7 +74,7 @@ WARM_UP_MODULES = (
 WARM_UP_DELAY_MS = 1500
 #: When the job worker process starts (app/jobs/remote.py): after start-up, before a first click is
 #: likely; a job started earlier starts it at once.
-WORKER_START_DELAY_MS = 2000
+WORKER_START_DELAY_MS = 1000
 
 
 def _warm_up() -> None:
