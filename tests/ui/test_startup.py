@@ -39,9 +39,9 @@ print("keyring_at_end", "keyring" in sys.modules)
 """
 
 
-def test_first_job_modules_are_imported_after_the_window_is_up(tmp_path: Path) -> None:
-    import ui.app
-
+def _run_gui(code: str, tmp_path: Path) -> dict[str, str]:
+    """Run ``code`` (a GUI start that quits on its own after a second) in a fresh interpreter;
+    its printed ``key value`` lines."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
@@ -51,14 +51,21 @@ def test_first_job_modules_are_imported_after_the_window_is_up(tmp_path: Path) -
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
     proc = subprocess.run(
-        [sys.executable, "-c", _SESSION, str(tmp_path / "pd.sqlite3")],
+        [sys.executable, "-c", code, str(tmp_path / "pd.sqlite3")],
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in proc.stdout.splitlines())
+    return dict(line.split(" ", 1) if " " in line else (line, "") for line in proc.stdout.splitlines())
+
+
+def test_first_job_modules_are_imported_after_the_window_is_up(tmp_path: Path) -> None:
+    import ui.app
+
+    lines = _run_gui(_SESSION, tmp_path)
     assert lines["rc"] == "0"
     # what start-up built is exempt from the collector's full passes (ui/app.py)
     assert int(lines["frozen"]) > 10_000
@@ -96,23 +103,6 @@ print("missing", ",".join(m for m in CORE_BEFORE_QT if m not in Spy.before_qt))
 def test_core_is_imported_before_qt(tmp_path: Path) -> None:
     """PySide6 reads the source of every module imported after it; the Qt-free core the window
     needs comes first (ui/main.py)."""
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "PATCHDESK_GUI_SELFTEST": "1",  # quits on its own after a second
-        "PATCHDESK_SCHEDULER": "off",
-        "PATCHDESK_LOG_DIR": str(tmp_path / "logs"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", _ORDER, str(tmp_path / "pd.sqlite3")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = dict(line.split(" ", 1) if " " in line else (line, "") for line in proc.stdout.splitlines())
+    lines = _run_gui(_ORDER, tmp_path)
     assert lines["rc"] == "0"
     assert lines["missing"] == ""
