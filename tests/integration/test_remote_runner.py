@@ -139,3 +139,39 @@ def test_close_without_a_job_and_a_closed_runner_refuses(db_path: Path) -> None:
     with pytest.raises(WorkerError):
         runner.start_scan(None, [])
     assert runner.flush() is True
+
+
+@pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <socket\.socket .*/keyring/run/bus>"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+def test_the_worker_reads_passwords_from_the_real_keyring(  # type: ignore[no-untyped-def]
+    hosts, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_credentials import LOGIN_PASSWORD, _run
+    from tests.support import keyring_service
+
+    with keyring_service.running(tmp_path / "keyring") as service:
+        env = {**service.env(), "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring"}
+        r = _run(
+            db_path,
+            env,
+            *("hosts", "add", "pw", "--address", hosts[0].address, "--user", "pwuser", "--password-stdin"),
+            stdin=LOGIN_PASSWORD + "\n",
+        )
+        assert r.returncode == 0, r.stderr
+        for k, v in env.items():  # the worker is started with this process's environment
+            monkeypatch.setenv(k, v)
+        monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+        db = open_database(db_path)
+        runner = RemoteJobRunner(db_path, keyring=True, connect_timeout=10)
+        try:
+            host = db_hosts.find_host(db, "pw")
+            assert host is not None and host.credential_ref and host.key_file is None
+            handle = runner.start_scan(db, [host], accept_new_keys=True)
+            assert handle.wait(120)
+            out = handle.outcomes[host.id]
+            assert out.state == StepState.SUCCEEDED, out.error  # pwuser has no key: the password worked
+        finally:
+            runner.close()
+            db.conn.close()
