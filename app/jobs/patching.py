@@ -81,8 +81,6 @@ class _Session:
     extras: dict[str, Adapter] = field(default_factory=dict)
     #: the health baseline, when it was taken in the same session as the facts (see _open)
     baseline: Health | None = None
-    #: every installed package's version, read with a single-group plan where the adapter can (_plan)
-    installed: Mapping[str, str] | None = None
 
     def adapters(self) -> list[Adapter]:
         return [self.adapter, *self.extras.values()]
@@ -317,21 +315,11 @@ def plan_host(ctx: TaskContext, *, selections: Mapping[int, HostSelection]) -> I
     return plan
 
 
-def _plan(
-    ctx: TaskContext,
-    s: _Session,
-    groups: Sequence[tuple[Adapter, Sequence[str]]],
-    *,
-    with_installed: bool = False,
-) -> InstallPlan:
+def _plan(ctx: TaskContext, s: _Session, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> InstallPlan:
     """One plan over every adapter's group (a single group is the adapter's own plan, unchanged)."""
-    if len(groups) == 1 and with_installed:
-        # with the installed versions where the adapter reads both at once (the snapshot before
-        # the install is then taken from them: one session fewer per host)
-        adapter, names = groups[0]
-        plan, s.installed = adapter.plan_and_installed(s.transport, list(names), log=_adapter_log(ctx))
-        return plan
     plans = [adapter.plan(s.transport, list(names), log=_adapter_log(ctx)) for adapter, names in groups]
+    if len(plans) == 1:
+        return plans[0]
     return InstallPlan(
         tuple(c for p in plans for c in p.changes),
         reboot_expected=any(p.reboot_expected for p in plans),
@@ -382,7 +370,7 @@ def patch_host(
 
     ctx.progress(0.1, "planning")
     groups = s.groups(sel.names, sel.managers)
-    plan = _plan(ctx, s, groups, with_installed=True)
+    plan = _plan(ctx, s, groups)
     if not plan.changes:
         ctx.log(LogLevel.INFO, "The package manager has nothing to do: already up to date.")
         return PatchResult(plan, (), False, False, None)
@@ -407,11 +395,7 @@ def patch_host(
     ctx.progress(0.15, "snapshot")
     befores: list[Snapshot] = []
     for adapter, names in groups:
-        before: Snapshot
-        if s.installed is not None:  # read with the plan, a moment ago, by the same session's host
-            before = {n: s.installed.get(n) for n in plan_names(adapter, names)}
-        else:
-            before = adapter.snapshot(s.transport, plan_names(adapter, names))
+        before = adapter.snapshot(s.transport, plan_names(adapter, names))
         befores.append(before)
         ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=adapter.name, versions=dict(before)))
 

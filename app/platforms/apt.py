@@ -557,28 +557,6 @@ class AptAdapter(Adapter):
         found = self.installed_versions(transport, check_names(names))
         return {n: found.get(n) for n in names}
 
-    def plan_and_installed(
-        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
-    ) -> tuple[InstallPlan, Mapping[str, str] | None]:
-        """The simulation and dpkg's whole list of installed versions in one session: the patch's
-        "before" snapshot is read from that list (bench/fanout.py: one session fewer per host)."""
-        nonce = new_nonce()
-        rc_marker = marker(nonce, "planrc")
-        all_installed = shlex.join(["dpkg-query", "-W", "-f", DPKG_QUERY_FORMAT])
-        status = f"printf '\\n%s\\n%s\\n' '{rc_marker}' \"$?\""
-        script = f"{shlex.join(plan_command(names))}; {status}; {all_installed}"
-        result = transport.run(script, timeout=300)
-        plan_out, rc, installed_out = split_plan_and_installed(result.out, rc_marker)
-        planned = CommandResult(rc, plan_out.encode(), result.stderr)
-        if not planned.ok:
-            raise describe_failure(planned, self._host(transport), what="plan the upgrade")
-        plan = parse_plan(plan_out)
-        for warning in plan.warnings:
-            _log(log, "warning", warning)
-        if result.exit_status not in (0, 1) or installed_out is None:
-            return plan, None  # the snapshot then takes a session of its own
-        return plan, parse_dpkg_query(installed_out)
-
     def snapshot_and_reboot(
         self, transport: Transport, names: Sequence[str]
     ) -> tuple[Snapshot, tuple[bool, tuple[str, ...]]]:
@@ -708,18 +686,6 @@ def check_names(names: Iterable[str]) -> list[str]:
             raise AdapterError(f"{n!r} is not a valid Debian package name; nothing was changed.")
         out.append(n)
     return out
-
-
-def split_plan_and_installed(out: str, rc_marker: str) -> tuple[str, int, str | None]:
-    """The output of ``plan_and_installed``'s script: the simulation's output, its exit status (-1
-    when the marker is missing) and dpkg-query's listing (None when the marker is missing)."""
-    head, sep, tail = out.partition(rc_marker)
-    if not sep:
-        return out, -1, None
-    rest = tail.lstrip("\n")
-    rc_text, _nl, listing = rest.partition("\n")
-    rc = int(rc_text.strip()) if rc_text.strip().isdigit() else -1
-    return head.rstrip("\n") + "\n", rc, listing
 
 
 def plan_command(names: Sequence[str] | None) -> list[str]:

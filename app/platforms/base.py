@@ -112,14 +112,6 @@ class Adapter(abc.ABC):
         """Installed versions of ``names`` right now (None for those not installed)."""
         raise self._unsupported("snapshot installed versions")
 
-    def plan_and_installed(
-        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
-    ) -> tuple[InstallPlan, Mapping[str, str] | None]:
-        """The plan, and -- where one command can answer both -- every installed package's version
-        at the same moment (the snapshot before an install is then read from it, one session fewer
-        on the host). None: take the snapshot with :meth:`snapshot`."""
-        return self.plan(transport, names, log=log), None
-
     def snapshot_and_reboot(
         self, transport: Transport, names: Sequence[str]
     ) -> tuple[Snapshot, tuple[bool, tuple[str, ...]]]:

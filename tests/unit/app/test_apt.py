@@ -26,7 +26,6 @@ from app.platforms.apt import (
     reboot_command,
     refresh_command,
     scan_command,
-    split_plan_and_installed,
 )
 from app.platforms.output import MAX_WARNINGS
 from app.transports.base import CommandResult, decode, to_shell
@@ -693,20 +692,3 @@ def test_fingerprint_changes_with_every_file_apt_reads(tmp_path: Path) -> None:
         now = fp()
         assert now not in seen
         seen.add(now)
-
-
-def test_plan_and_installed_output_splits_at_the_marker() -> None:
-    mark = "__PD_x_planrc__"
-    out = (
-        "Inst pd-secfix [1.0-1] (1.0-2 local [all])\nConf pd-secfix (1.0-2 local [all])\n"
-        f"\n{mark}\n0\npd-secfix\t1.0-1\tii \nbash\t5.2.15-2+b2\tii \n"
-    )
-    plan, rc, listing = split_plan_and_installed(out, mark)
-    assert rc == 0 and plan.startswith("Inst pd-secfix") and plan.endswith("all])\n")
-    assert listing is not None and parse_dpkg_query(listing) == {"pd-secfix": "1.0-1", "bash": "5.2.15-2+b2"}
-    # the simulation failed: its status, and dpkg's list still separate
-    plan, rc, listing = split_plan_and_installed(f"E: broken\n\n{mark}\n100\n", mark)
-    assert rc == 100 and plan == "E: broken\n" and listing == ""
-    # no marker (the session died early): unknown status, no listing -> the snapshot runs on its own
-    early = "Inst x [1] (2 a [all])\n"
-    assert split_plan_and_installed(early, mark) == (early, -1, None)
