@@ -485,7 +485,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
         if hasattr(w.runner, "pool"):
             w.runner.pool.idle = float(os.environ["PD_BENCH_KEEP"])
         else:  # the worker process (app/jobs/remote.py) reads it when it starts
-            w.runner._config["keep_connections"] = float(os.environ["PD_BENCH_KEEP"])
+            w.runner._config["runner"]["keep_connections"] = float(os.environ["PD_BENCH_KEEP"])
     r["scan_max_late_ms"], r["scan_p99_late_ms"], r["scan_s"], r["scan_over_50"] = [], [], [], []
     w.inventory.select_ids({h.id for h in hosts})
     persisted = {"n": 0}

@@ -59,17 +59,15 @@ GUI_SWITCH_INTERVAL = 0.001
 #: live as long as the window anyway. (The gc.freeze() the Python docs suggest for long-lived objects.)
 FREEZE_STARTUP_OBJECTS = True
 
-#: Modules the first job needs that start-up does not: imported on a background thread once the
-#: window is up, so the first Scan click does not pay for them on the main thread (≈ 25-35 ms of a
-#: 48 ms click at 5,000 hosts, bench/gui_scale.py).
+#: Modules the window's first job and policy views need that start-up does not: imported on a
+#: background thread once the window is up, so the first click does not pay for them on the main
+#: thread (≈ 25-35 ms of a 48 ms click at 5,000 hosts, bench/gui_scale.py). The package-manager
+#: adapters are the job worker's own (app/jobs/remote.py WORKER_WARM_UP), not this process's.
 WARM_UP_MODULES = (
     "db.policy",
     "db.advisories",
     "app.policy.rollout",
     "app.policy.windows",
-    "app.platforms.apt",
-    "app.platforms.dnf",
-    "app.platforms.zypper",
 )
 WARM_UP_DELAY_MS = 1500
 #: When the job worker process starts (app/jobs/remote.py): after start-up, before a first click is

@@ -82,17 +82,19 @@ class RemoteJobRunner:
         """``keyring``: the worker reads credentials from the OS keyring (False: no secret store).
         The other arguments are :class:`~app.jobs.runner.JobRunner`'s, applied in the worker."""
         self.db_path = db_path
-        self.concurrency = concurrency
         self._config: dict[str, Any] = {
             "db_path": str(db_path),
             "keyring": keyring,
-            "concurrency": concurrency,
-            "host_deadline": host_deadline,
-            "ssh_config": str(ssh_config) if ssh_config else None,
-            "connect_timeout": connect_timeout,
-            "worker_nice": worker_nice,
-            "keep_connections": keep_connections,
             "log_dir": os.environ.get("PATCHDESK_LOG_DIR"),
+            # JobRunner's own keyword arguments, passed on as they are
+            "runner": {
+                "concurrency": concurrency,
+                "host_deadline": host_deadline,
+                "ssh_config": ssh_config,
+                "connect_timeout": connect_timeout,
+                "worker_nice": worker_nice,
+                "keep_connections": keep_connections,
+            },
         }
         self._listeners: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()  # the child, its pipe and the pending requests
@@ -331,10 +333,9 @@ class RemoteJobRunner:
             return
         if not child.lost:
             try:
-                with self._send_lock:
-                    child.conn.send(("close", 0))
-            except (OSError, ValueError):
-                pass
+                self._send(("close", 0), child)
+            except (WorkerError, OSError, ValueError):
+                pass  # already gone: the join below returns at once
         child.proc.join(CLOSE_TIMEOUT)
         if child.proc.is_alive():
             logger.warning("the job worker did not stop within %.0f s; terminating it", CLOSE_TIMEOUT)
@@ -397,12 +398,13 @@ def _child_main(conn: Any, config: dict[str, Any]) -> None:
     """Entry of the worker process: one JobRunner, requests from the pipe, events back into it."""
     if config.get("log_dir"):
         os.environ["PATCHDESK_LOG_DIR"] = config["log_dir"]
-    if config["worker_nice"] > 0 and hasattr(os, "nice"):
+    nice = config["runner"]["worker_nice"]
+    if nice > 0 and hasattr(os, "nice"):
         # All of the worker yields the CPU to the window (its own start-up, the recorder, the pipe),
         # not only the job threads: on a busy two-core machine its interpreter start and imports
         # otherwise showed as 40 ms stalls of the idle window (bench/gui_scale.py).
         try:
-            os.nice(config["worker_nice"])
+            os.nice(nice)
         except OSError:
             pass
     send_lock = threading.Lock()
@@ -425,16 +427,7 @@ def _child_main(conn: Any, config: dict[str, Any]) -> None:
                 secrets = SecretStore()
             except PatchdeskError as exc:
                 logger.warning("keyring unavailable in the job worker: %s", exc)
-        runner = JobRunner(
-            config["db_path"],
-            secrets=secrets,
-            concurrency=config["concurrency"],
-            host_deadline=config["host_deadline"],
-            ssh_config=Path(config["ssh_config"]) if config["ssh_config"] else None,
-            connect_timeout=config["connect_timeout"],
-            worker_nice=config["worker_nice"],
-            keep_connections=config["keep_connections"],
-        )
+        runner = JobRunner(config["db_path"], secrets=secrets, **config["runner"])
         db = open_database(config["db_path"], migrate=False)
     except BaseException as exc:  # reported to the console, which says so
         send(("start-failed", WorkerError(f"{type(exc).__name__}: {exc}")))

@@ -246,9 +246,6 @@ class HostsTableModel(QAbstractTableModel):
             self._needle = needle
             self._show(self._filtered())
 
-    def filter_text(self) -> str:
-        return self._needle
-
     def set_host_ids(self, ids: Iterable[int] | None) -> None:
         """Show only these hosts (a dashboard tile's list); None shows every host again."""
         self._ids = frozenset(ids) if ids is not None else None
@@ -365,9 +362,6 @@ class HostsTableModel(QAbstractTableModel):
     def hosts(self) -> list[Host]:
         """Every host, shown or filtered out, in the current sort order."""
         return list(self._all)
-
-    def shown_hosts(self) -> list[Host]:
-        return list(self._hosts)
 
     def total_count(self) -> int:
         """How many hosts the model holds (rowCount: how many the filter shows)."""
