@@ -9,6 +9,13 @@ Order of a patch, and why:
 4. snapshot again — the change record is the difference (what really changed, not what was planned);
 5. reboot per policy, waiting for the host to come back with a newer boot time;
 6. verify — rescan and health against the baseline; green / amber / red with reasons.
+
+Where the package manager reports its own transaction before changing anything (apt's pre-install
+hook; ``Adapter.reports_transaction``) and no pre-command is set, 1–3 are one run: the install
+itself reports every package it is about to change with the versions it read under its own lock,
+and that snapshot is persisted the moment it arrives, before dpkg starts. Same record, two sessions
+and a simulation fewer per host (and no gap between the plan and the install). With a pre-command
+the plan comes first, so the command runs only when there is something to install.
 """
 
 from __future__ import annotations
@@ -346,45 +353,102 @@ def _log_install_results(ctx: TaskContext, adapter: Adapter) -> None:
 # -- patch -----------------------------------------------------------------------------------------
 
 
-def patch_host(
-    ctx: TaskContext,
-    *,
-    selections: Mapping[int, HostSelection],
-    reboot: RebootPolicy | None = None,
-    verify: bool = True,
-    lock_wait: float = LOCK_WAIT,
-    reboot_timeout: float = REBOOT_TIMEOUT,
-) -> PatchResult:
+#: what an install step leaves: the plan, what really changed, the transaction id, the install's
+#: failure (raised once the changes are recorded) and the reboot check when it shared a session
+_RebootAnswer = tuple[bool, tuple[str, ...]]
+_Installed = tuple[
+    InstallPlan, tuple[PackageChange, ...], str | None, PatchdeskError | None, _RebootAnswer | None
+]
+
+
+def _log_plan(ctx: TaskContext, plan: InstallPlan) -> None:
+    ctx.log(
+        LogLevel.INFO,
+        f"Plan: {len(plan.changes)} package(s): "
+        + ", ".join(f"{c.name} {c.from_version or '-'}→{c.to_version or '-'}" for c in plan.changes),
+    )
+
+
+def _after(
+    ctx: TaskContext, s: _Session, adapter: Adapter, names: Sequence[str], failure: PatchdeskError | None
+) -> tuple[Snapshot, _RebootAnswer | None]:
+    """The snapshot after the install; with the reboot check in the same session when nothing runs
+    between them (a post-patch hook could change what needs a reboot)."""
+    if adapter is s.adapter and failure is None and not ctx.host.post_command:
+        return adapter.snapshot_and_reboot(s.transport, names)
+    return adapter.snapshot(s.transport, names), None
+
+
+def _install_reported(
+    ctx: TaskContext, s: _Session, adapter: Adapter, names: Sequence[str], lock_wait: float
+) -> _Installed | None:
+    """One package-manager run that reports its transaction before changing anything (apt's pre-install
+    hook): the "before" snapshot is what the package manager read under its own lock, recorded the
+    moment it arrives (before dpkg starts), so an interrupted job can still be rolled back."""
+    host_id = ctx.host.id
+    assert host_id is not None
+    seen: list[InstallPlan] = []
+
+    def on_transaction(plan: InstallPlan) -> None:
+        seen.append(plan)
+        _log_plan(ctx, plan)
+        versions = {c.name: c.from_version for c in plan.changes}
+        ctx.report(SnapshotTaken(ctx.job_id, host_id=host_id, manager=adapter.name, versions=versions))
+        ctx.progress(0.3, "installing")
+
+    ctx.progress(0.2, "installing")
+    out = LineLogger(ctx)
+    failure: PatchdeskError | None = None
+    txid: str | None = None
+    try:
+        txid = adapter.install_reporting(
+            s.transport,
+            list(names),
+            on_transaction=on_transaction,
+            log=_adapter_log(ctx),
+            on_output=out,
+            lock_wait=lock_wait,
+        )
+    except CancelledError:
+        raise
+    except PatchdeskError as exc:
+        failure = exc
+    finally:
+        out.flush()
+        _log_install_results(ctx, adapter)
+    if not seen or not seen[0].changes:
+        if failure is not None:
+            raise failure  # stopped before its transaction: nothing was changed
+        return None
+    plan = seen[0]
+    before: Snapshot = {c.name: c.from_version for c in plan.changes}
+    try:
+        after, reboot_answer = _after(ctx, s, adapter, list(before), failure)
+    except PatchdeskError:
+        if failure is not None:
+            raise failure from None
+        raise
+    arch = {c.name: c.arch for c in plan.changes}
+    return plan, _diff(adapter.name, before, after, arch), txid, failure, reboot_answer
+
+
+def _install_planned(
+    ctx: TaskContext, s: _Session, groups: Sequence[tuple[Adapter, Sequence[str]]], lock_wait: float
+) -> _Installed | None:
+    """Plan, snapshot every package the plan touches, run the pre-patch hook, install, snapshot again."""
     host = ctx.host
     assert host.id is not None
-    sel = selections.get(host.id, HostSelection(()))
-    if not sel.names:
-        ctx.log(LogLevel.INFO, "Nothing to install on this host.")
-        return PatchResult(InstallPlan(()), (), False, False, None)
-    ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
-    s = _open(ctx, baseline=True)
-    ctx.progress(0.05, "health baseline")
-    baseline = s.baseline
-    assert baseline is not None  # _open(baseline=True) always takes it
-    security_before = list(sel.security_pending or sel.security)
-
     ctx.progress(0.1, "planning")
-    groups = s.groups(sel.names, sel.managers)
     plan = _plan(ctx, s, groups)
     if not plan.changes:
-        ctx.log(LogLevel.INFO, "The package manager has nothing to do: already up to date.")
-        return PatchResult(plan, (), False, False, None)
+        return None
     arch = {c.name: c.arch for c in plan.changes}
     kbs = {c.name: c.kb for c in plan.changes if c.kb}
     # what each adapter's plan touches (dependencies included), snapshotted by that adapter
     touched: dict[str, list[str]] = {}
     for c in plan.changes:
         touched.setdefault(c.manager, []).append(c.name)
-    ctx.log(
-        LogLevel.INFO,
-        f"Plan: {len(plan.changes)} package(s): "
-        + ", ".join(f"{c.name} {c.from_version or '-'}→{c.to_version or '-'}" for c in plan.changes),
-    )
+    _log_plan(ctx, plan)
 
     def plan_names(adapter: Adapter, names: Sequence[str]) -> list[str]:
         # a single group keeps the old behaviour exactly: every package the plan touches
@@ -426,21 +490,52 @@ def patch_host(
         txid = None  # no single transaction undoes several package managers
     # Record what really changed even when the install failed halfway: rollback needs it.
     changes_list: list[PackageChange] = []
-    # The primary adapter's snapshot and the reboot check share one session when nothing runs between
-    # them (a post-patch hook could change what needs a reboot).
-    reboot_answer: tuple[bool, tuple[str, ...]] | None = None
+    reboot_answer: _RebootAnswer | None = None
     try:
         for (adapter, names), before in zip(groups[:done], befores, strict=False):
-            if adapter is s.adapter and failure is None and not host.post_command:
-                after, reboot_answer = adapter.snapshot_and_reboot(s.transport, plan_names(adapter, names))
-            else:
-                after = adapter.snapshot(s.transport, plan_names(adapter, names))
+            after, answer = _after(ctx, s, adapter, plan_names(adapter, names), failure)
+            reboot_answer = answer if adapter is s.adapter else reboot_answer
             changes_list.extend(_diff(adapter.name, before, after, arch, kbs))
     except PatchdeskError:
         if failure is not None:
             raise failure from None
         raise
-    changes = tuple(changes_list)
+    return plan, tuple(changes_list), txid, failure, reboot_answer
+
+
+def patch_host(
+    ctx: TaskContext,
+    *,
+    selections: Mapping[int, HostSelection],
+    reboot: RebootPolicy | None = None,
+    verify: bool = True,
+    lock_wait: float = LOCK_WAIT,
+    reboot_timeout: float = REBOOT_TIMEOUT,
+) -> PatchResult:
+    host = ctx.host
+    assert host.id is not None
+    sel = selections.get(host.id, HostSelection(()))
+    if not sel.names:
+        ctx.log(LogLevel.INFO, "Nothing to install on this host.")
+        return PatchResult(InstallPlan(()), (), False, False, None)
+    ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
+    s = _open(ctx, baseline=True)
+    ctx.progress(0.05, "health baseline")
+    baseline = s.baseline
+    assert baseline is not None  # _open(baseline=True) always takes it
+    security_before = list(sel.security_pending or sel.security)
+
+    groups = s.groups(sel.names, sel.managers)
+    adapter = groups[0][0]
+    if len(groups) == 1 and adapter.reports_transaction and not host.pre_command:
+        # the package manager reports its own transaction: no separate plan and snapshot sessions
+        done = _install_reported(ctx, s, adapter, groups[0][1], lock_wait)
+    else:
+        done = _install_planned(ctx, s, groups, lock_wait)
+    if done is None:
+        ctx.log(LogLevel.INFO, "The package manager has nothing to do: already up to date.")
+        return PatchResult(InstallPlan(()), (), False, False, None)
+    plan, changes, txid, failure, reboot_answer = done
     ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=changes, transaction_id=txid))
     for c in changes:
         ctx.log(

@@ -448,6 +448,7 @@ class AptAdapter(Adapter):
     """Runs the apt commands above over a transport and maps their failures to known errors."""
 
     name = MANAGER
+    reports_transaction = True
 
     def __init__(self, host: str | None = None) -> None:
         #: how error sentences name the host; falls back to "the host"
@@ -590,6 +591,31 @@ class AptAdapter(Adapter):
             raise describe_failure(result, self._host(transport), what="install the updates")
         return None
 
+    def install_reporting(
+        self,
+        transport: Transport,
+        names: Sequence[str],
+        *,
+        on_transaction: Callable[[InstallPlan], None],
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> str | None:
+        """One ``apt-get install`` whose pre-install hook reports the transaction (see
+        :func:`transaction_hook_options`): no simulation and no dpkg-query before it."""
+        tag = marker(new_nonce(), "txn")
+        watcher = _TransactionWatcher(tag, on_transaction, on_output)
+        try:
+            result = self._run_changing(
+                transport, install_command(names, lock_wait, tag), timeout + lock_wait, watcher, log
+            )
+        finally:
+            watcher.finish()
+        if not result.ok:
+            raise describe_failure(result, self._host(transport), what="install the updates")
+        return None
+
     def _run_changing(
         self,
         transport: Transport,
@@ -718,9 +744,144 @@ def parse_plan(text: str) -> InstallPlan:
     )
 
 
-def install_command(names: Sequence[str] | None, lock_wait: float) -> list[str]:
-    """Install exactly ``names`` (upgrades only, plus what they need) — never a blind dist-upgrade."""
+#: The pre-install hook that makes apt report its own transaction (apt.conf(5), "Pre-Install-Pkgs",
+#: protocol version 3): apt runs it after taking its lock and fetching, before dpkg changes anything,
+#: and writes on its standard input "VERSION 3", its configuration (key=value, %-encoded, so never a
+#: blank line), a blank line, then one line per package action::
+#:
+#:     <name> <old-ver> <old-arch> <old-multiarch> <direction> <new-ver> <new-arch> <new-multiarch> <action>
+#:
+#: with "-" for no version (a new package, a removal); action is the .deb being unpacked,
+#: "**CONFIGURE**" or "**REMOVE**". awk is in Debian's required set (mawk); the hook's first word keys
+#: its options, so the absolute path keeps ours apart from any other awk hook. It prints apt's native
+#: architecture (to qualify names as dpkg-query does) and every action line behind the marker, then
+#: an end line.
+_HOOK_AWK = "/usr/bin/awk"
+_HOOK_PROGRAM = (
+    "p{print m, $0} !p && /^APT::Architecture=/{print m, $0} !p && /^$/{p=1} END{print m, \"end\"}"
+)
+
+
+def transaction_hook_options(tag: str) -> list[str]:
+    """apt-get options that print the transaction behind ``tag`` (a :func:`marker`) before dpkg runs."""
+    if not re.fullmatch(r"[@A-Za-z0-9:]+", tag):
+        raise ValueError(f"unsafe marker {tag!r}")
+    hook = f"{_HOOK_AWK} -v m={tag} {shlex.quote(_HOOK_PROGRAM)}"
+    return [
+        "-o",
+        f"DPkg::Tools::Options::{_HOOK_AWK}::Version=3",
+        "-o",
+        f"DPkg::Pre-Install-Pkgs::={hook}",
+    ]
+
+
+def parse_transaction(lines: Iterable[str]) -> InstallPlan:
+    """The transaction from the hook's lines (marker already stripped): every package whose version it
+    changes, ``from_version`` as apt read it from dpkg, named like ``dpkg-query``'s ``binary:Package``
+    (with ``:arch`` for Multi-Arch: same and foreign-architecture packages).
+
+    Untrusted text: lines that are not a well-formed action, or name a package or version that apt
+    could not print, are skipped."""
+    native = ""
+    before: dict[str, str | None] = {}
+    after: dict[str, str | None] = {}
+    arches: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("APT::Architecture="):
+            value = line.partition("=")[2].strip()
+            native = value if _ARCH_RE.fullmatch(value) else ""
+            continue
+        fields = line.split(None, 8)
+        if len(fields) != 9 or fields[4] not in ("<", ">", "="):
+            continue
+        name, old, old_arch, old_ma, _, new, new_arch, new_ma, _action = fields
+        if not _NAME_RE.fullmatch(name) or ":" in name:
+            continue
+        if any(v != "-" and not _VERSION_RE.fullmatch(v) for v in (old, new)):
+            continue
+        arch, ma = (new_arch, new_ma) if new != "-" else (old_arch, old_ma)
+        if arch != "-" and not _ARCH_RE.fullmatch(arch):
+            continue
+        foreign = bool(native) and arch not in ("-", "all", native)
+        key = f"{name}:{arch}" if ma == "same" or foreign else name
+        if key not in before:  # the unpack line comes before the configure line; both say the same
+            before[key] = None if old == "-" else old
+        after[key] = None if new == "-" else new
+        arches[key] = "" if arch == "-" else arch
+    changes = tuple(
+        PackageChange(MANAGER, key, before[key], after[key], arches[key])
+        for key in before
+        if before[key] != after[key]
+    )
+    return InstallPlan(
+        changes=changes,
+        reboot_expected=any(c.name.startswith(("linux-image", "pd-reboot")) for c in changes),
+    )
+
+
+class _TransactionWatcher:
+    """Sits between a streamed apt run and its output callback: takes the hook's lines out of stdout
+    and calls ``on_transaction`` as soon as the hook's end line arrives (dpkg starts after it)."""
+
+    def __init__(
+        self,
+        tag: str,
+        on_transaction: Callable[[InstallPlan], None],
+        on_output: OutputCallback | None,
+    ) -> None:
+        self.prefix = tag + " "
+        self.on_transaction = on_transaction
+        self.on_output = on_output
+        self.lines: list[str] = []
+        self.reported = False
+        self._partial = b""
+
+    def __call__(self, stream: str, chunk: bytes) -> None:
+        if stream != "stdout":
+            if self.on_output is not None:
+                self.on_output(stream, chunk)
+            return
+        data = self._partial + chunk
+        *whole, self._partial = data.split(b"\n")
+        passed = []
+        for raw in whole:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r")
+            if text.startswith(self.prefix):
+                self._hook_line(text[len(self.prefix) :])
+            else:
+                passed.append(raw + b"\n")
+        if passed and self.on_output is not None:
+            self.on_output("stdout", b"".join(passed))
+
+    def _hook_line(self, text: str) -> None:
+        if text == "end":
+            self.report()
+        elif not self.reported:
+            self.lines.append(text)
+
+    def report(self) -> None:
+        """Once: the first transaction apt reported (a retry after ``dpkg --configure -a`` only runs
+        when the first attempt stopped before its transaction)."""
+        if self.reported or not self.lines:
+            return
+        self.reported = True
+        self.on_transaction(parse_transaction(self.lines))
+
+    def finish(self) -> None:
+        if self._partial:
+            rest, self._partial = self._partial, b""
+            self("stdout", rest + b"\n")
+        self.report()  # lines without their end line: apt stopped inside the hook; report what it said
+
+
+def install_command(
+    names: Sequence[str] | None, lock_wait: float, report_tag: str | None = None
+) -> list[str]:
+    """Install exactly ``names`` (upgrades only, plus what they need) — never a blind dist-upgrade.
+    ``report_tag``: also print the transaction behind that marker before dpkg runs."""
     base = ["apt-get", *_INSTALL_OPTIONS, "-o", f"DPkg::Lock::Timeout={max(0, int(lock_wait))}"]
+    if report_tag is not None:
+        base += transaction_hook_options(report_tag)
     if names is None:
         return [*base, "upgrade", "--with-new-pkgs"]
     return [*base, "install", "--only-upgrade", "--", *check_names(names)]

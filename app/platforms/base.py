@@ -48,10 +48,17 @@ class Adapter(abc.ABC):
     change record is the difference of the two snapshots (what really changed, not what was planned).
     Rollback checks ``available_versions`` for every from-version *before* changing anything, then
     calls ``rollback``.
+
+    An adapter whose package manager reports its own transaction before changing anything (every
+    package with its version before and after; apt's pre-install hook) sets ``reports_transaction``
+    and implements ``install_reporting``: the patch then skips the separate plan and first snapshot,
+    and the "before" side is what the package manager itself read under its lock.
     """
 
     #: short name stored with each pending update, e.g. "apt"
     name: str = ""
+    #: True when :meth:`install_reporting` is implemented
+    reports_transaction: bool = False
 
     @abc.abstractmethod
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
@@ -135,6 +142,23 @@ class Adapter(abc.ABC):
         with a sentence. Returns the package manager's transaction id where it has one (dnf history).
         """
         raise self._unsupported("install updates")
+
+    def install_reporting(
+        self,
+        transport: Transport,
+        names: Sequence[str],
+        *,
+        on_transaction: Callable[[InstallPlan], None],
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> str | None:
+        """Like :meth:`install`, and call ``on_transaction`` with every package the package manager is
+        about to change (``from_version`` as it read it), after it took its lock and before it changes
+        anything. Not called when the package manager stopped before that point (nothing changed) or
+        had nothing to do."""
+        raise self._unsupported("report its transaction")
 
     def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
         """Every version of each package that the host's repositories can still install."""

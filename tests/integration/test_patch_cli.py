@@ -115,6 +115,62 @@ def test_dependency_chain_and_new_package_roll_back_exactly(hosts, host_pool, db
     assert h.installed_version("pd-chain-extra") is None
 
 
+def test_pre_and_post_patch_hooks_run_around_the_install(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With a pre-patch hook the job plans first (the hook runs only when there is something to
+    install), snapshots, runs the hook, installs; without one apt reports its own transaction. Both
+    record the same changes."""
+    with_hooks, plain = hosts[0], hosts[1]
+    scanned(db_path, [with_hooks, plain], host_pool.client_key)
+    con = sqlite3.connect(db_path)
+    con.execute(
+        "UPDATE hosts SET pre_command = ?, post_command = ? WHERE name = ?",
+        [
+            "dpkg-query -W -f 'pre ${Version}\\n' pd-secfix >> /root/pd-hooks",
+            "dpkg-query -W -f 'post ${Version}\\n' pd-secfix >> /root/pd-hooks",
+            with_hooks.name,
+        ],
+    )
+    con.commit()
+    con.close()
+    code, report, err = run_json(db_path, "patch", "--all", "--packages", "pd-secfix", "--reboot", "never")
+    assert code == 0, (err, report)
+    for h in (with_hooks, plain):
+        entry = by_name(report)[h.name]
+        assert [(c["name"], c["from"], c["to"]) for c in entry["changes"]] == [
+            ("pd-secfix", "1.0-1", "1.0-2")
+        ]
+        assert entry["verification"]["verdict"] == "green", entry["verification"]
+    assert with_hooks.check("cat /root/pd-hooks").splitlines() == ["pre 1.0-1", "post 1.0-2"]
+    con = sqlite3.connect(db_path)
+    logs = {
+        name: [
+            r[0]
+            for r in con.execute(
+                "SELECT l.text FROM job_logs l JOIN hosts h ON h.id = l.host_id "
+                "WHERE l.job_id = ? AND h.name = ?",
+                [report["job"], name],
+            )
+        ]
+        for name in (with_hooks.name, plain.name)
+    }
+    snapshots = {
+        name: con.execute(
+            "SELECT s.name, s.version FROM snapshots s JOIN hosts h ON h.id = s.host_id "
+            "WHERE s.job_id = ? AND h.name = ?",
+            [report["job"], name],
+        ).fetchall()
+        for name in (with_hooks.name, plain.name)
+    }
+    con.close()
+    for name in logs:
+        assert "Plan: 1 package(s): pd-secfix 1.0-1→1.0-2" in logs[name], logs[name]
+        assert snapshots[name] == [("pd-secfix", "1.0-1")]
+        # the hook's lines are the job's business, not the administrator's log
+        assert not any("@@PATCHDESK" in line for line in logs[name])
+    assert any("pre-patch" in line for line in logs[with_hooks.name]), logs[with_hooks.name]
+    assert any(line.startswith("Unpacking pd-secfix (1.0-2)") for line in logs[plain.name]), logs[plain.name]
+
+
 def test_rollback_refuses_up_front_when_an_old_version_is_gone(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     h = hosts[0]
     scanned(db_path, [h], host_pool.client_key)
@@ -279,8 +335,9 @@ def test_reboot_that_never_comes_back(hosts, host_pool, db_path: Path) -> None: 
 
 
 def _slow_dpkg(h: Any, seconds: int) -> None:
-    """Make every dpkg run on the host take a while, so a test can act mid-install."""
-    r = h.run(f"echo 'DPkg::Pre-Invoke {{\"sleep {seconds}\";}};' > /etc/apt/apt.conf.d/00pd-slow")
+    """Make every dpkg run on the host take a while, so a test can act mid-install: dpkg's own
+    pre-invoke hook, which runs after apt has reported its transaction (and the job logged its plan)."""
+    r = h.run(f"echo 'pre-invoke=sleep {seconds}' > /etc/dpkg/dpkg.cfg.d/pd-slow")
     assert r.returncode == 0
 
 
@@ -354,7 +411,7 @@ def test_console_killed_mid_patch_recovers(hosts, host_pool, db_path: Path) -> N
     finally:
         if proc.poll() is None:
             proc.kill()
-    h.run("rm -f /etc/apt/apt.conf.d/00pd-slow")
+    h.run("rm -f /etc/dpkg/dpkg.cfg.d/pd-slow")
     time.sleep(6)  # let the orphaned remote apt finish or die
 
     # the next start marks the unfinished step interrupted and keeps every log line

@@ -692,3 +692,151 @@ def test_fingerprint_changes_with_every_file_apt_reads(tmp_path: Path) -> None:
         now = fp()
         assert now not in seen
         seen.add(now)
+
+
+# -- the install that reports its own transaction (apt's pre-install hook) ---------------------------
+
+TXN_TAG = "@@PATCHDESK:0123456789abcdef0123456789abcdef:txn@@"
+
+
+def _hook_lines(text: str) -> list[str]:
+    return [line[len(TXN_TAG) + 1 :] for line in text.splitlines() if line.startswith(TXN_TAG + " ")]
+
+
+def test_transaction_from_a_real_install_with_a_new_dependency() -> None:
+    from app.platforms.apt import parse_transaction
+
+    plan = parse_transaction(_hook_lines(read("debian12_install_chain_hook_real.txt")))
+    assert [(c.name, c.from_version, c.to_version, c.arch) for c in plan.changes] == [
+        ("pd-chain-lib", "1.0-1", "1.1-1", "all"),
+        ("pd-chain-extra", None, "1.0-1", "all"),
+        ("pd-chain", "1.0-1", "1.1-1", "all"),
+        ("pd-secfix", "1.0-1", "1.0-2", "all"),
+    ]
+    assert not plan.reboot_expected
+
+
+def test_transaction_names_match_dpkg_query_and_hostile_lines_are_skipped() -> None:
+    from app.platforms.apt import parse_transaction
+
+    plan = parse_transaction(
+        [
+            "Dir::Etc=etc",  # configuration that slipped through is not an action
+            "APT::Architecture=amd64",
+            "libssl3 3.0.1 amd64 same < 3.0.2 amd64 same /var/cache/apt/archives/libssl3.deb",
+            "libssl3 3.0.1 i386 same < 3.0.2 i386 same /var/cache/apt/archives/libssl3-i386.deb",
+            "wine32 1.0 i386 foreign < 1.1 i386 foreign /var/cache/apt/archives/wine32.deb",
+            "systemd-timesyncd 252.1 amd64 none > - - none **REMOVE**",
+            "pd-conf 1.0-1 all none = 1.0-1 all none **CONFIGURE**",  # configure only: no change
+            "evil;reboot 1 amd64 none < 2 amd64 none /x.deb",
+            "pd-x $(reboot) amd64 none < 2 amd64 none /x.deb",
+            "pd-y 1 amd64 none ! 2 amd64 none /x.deb",
+            "pd-z 1 amd64 none <",
+            "linux-image-amd64 6.1.1 amd64 none < 6.1.2 amd64 none /k.deb",
+        ]
+    )
+    assert [(c.name, c.from_version, c.to_version) for c in plan.changes] == [
+        ("libssl3:amd64", "3.0.1", "3.0.2"),
+        ("libssl3:i386", "3.0.1", "3.0.2"),
+        ("wine32:i386", "1.0", "1.1"),
+        ("systemd-timesyncd", "252.1", None),
+        ("linux-image-amd64", "6.1.1", "6.1.2"),
+    ]
+    assert plan.reboot_expected
+
+
+def test_transaction_hook_runs_in_a_real_shell_and_awk() -> None:
+    """The option apt hands to /bin/sh, fed protocol-3 input: it prints the architecture and every
+    action behind the marker, nothing of the configuration, and an end line."""
+    import shutil
+
+    from app.platforms.apt import transaction_hook_options
+
+    if shutil.which("awk") is None or not Path("/usr/bin/awk").exists():
+        pytest.skip("no /usr/bin/awk here")
+    opts = transaction_hook_options(TXN_TAG)
+    assert opts[:2] == ["-o", "DPkg::Tools::Options::/usr/bin/awk::Version=3"]
+    hook = opts[3].removeprefix("DPkg::Pre-Install-Pkgs::=")
+    stdin = (
+        "VERSION 3\nAPT::Architecture=amd64\nAPT::Secret=%22x%22 ; rm -rf /\n\n"
+        "pd-secfix 1.0-1 all none < 1.0-2 all none /srv/pd-secfix_1.0-2_all.deb\n"
+    )
+    out = subprocess.run(["/bin/sh", "-c", hook], input=stdin, capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        f"{TXN_TAG} APT::Architecture=amd64",
+        f"{TXN_TAG} pd-secfix 1.0-1 all none < 1.0-2 all none /srv/pd-secfix_1.0-2_all.deb",
+        f"{TXN_TAG} end",
+    ]
+    with pytest.raises(ValueError):
+        transaction_hook_options("x'; reboot; '")
+
+
+class StreamTransport(ReplayTransport):
+    """Streams the recorded stdout to ``on_output`` in small uneven chunks, as SSH does."""
+
+    def run(  # type: ignore[override]
+        self,
+        command: str | Sequence[str],
+        *,
+        sudo: bool = False,
+        timeout: float = 120.0,
+        on_output=None,
+        env=None,
+    ) -> CommandResult:
+        result = super().run(command, sudo=sudo, timeout=timeout)
+        if on_output is not None:
+            data = result.stdout
+            for i, size in enumerate(range(0, len(data), 37)):
+                on_output("stdout", data[size : size + 37])
+                if i == 3:
+                    on_output("stderr", b"W: a warning\n")
+        return result
+
+
+def test_install_reporting_reports_before_dpkg_and_keeps_the_log_clean(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import app.platforms.apt as apt_mod
+
+    monkeypatch.setattr(apt_mod, "new_nonce", lambda: "0123456789abcdef0123456789abcdef")
+    recorded = (DATA / "debian12_install_chain_hook_real.txt").read_bytes()
+    transport = StreamTransport(CommandResult(0, recorded, b""))
+    events: list[object] = []
+    streamed: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def on_output(stream: str, chunk: bytes) -> None:
+        streamed[stream] += chunk
+        events.append(("output", chunk))
+
+    AptAdapter().install_reporting(
+        transport,  # type: ignore[arg-type]
+        ["pd-chain", "pd-secfix"],
+        on_transaction=lambda plan: events.append(("plan", [c.name for c in plan.changes])),
+        on_output=on_output,
+    )
+    command, sudo = transport.calls[0]
+    assert sudo and "DPkg::Tools::Options::/usr/bin/awk::Version=3" in command
+    assert list(command)[-3:] == ["--", "pd-chain", "pd-secfix"]
+    plans = [e for e in events if e[0] == "plan"]
+    assert plans == [("plan", ["pd-chain-lib", "pd-chain-extra", "pd-chain", "pd-secfix"])]
+    # reported before any of dpkg's own lines reached the log
+    after = b"".join(e[1] for e in events[events.index(plans[0]) :] if e[0] == "output")  # type: ignore[misc]
+    assert b"Unpacking pd-chain-lib" in after
+    before = b"".join(e[1] for e in events[: events.index(plans[0])] if e[0] == "output")  # type: ignore[misc]
+    assert b"Unpacking" not in before
+    # every line but the hook's, in order
+    assert streamed["stdout"].decode().splitlines() == [
+        line for line in recorded.decode().splitlines() if not line.startswith(TXN_TAG)
+    ]
+    assert streamed["stderr"] == b"W: a warning\n"
+
+
+def test_install_reporting_stopped_before_its_transaction_reports_nothing() -> None:
+    transport = StreamTransport(_fail("frontend_lock_held_stderr_real.txt"))
+    seen: list[object] = []
+    with pytest.raises(AdapterError):
+        AptAdapter().install_reporting(transport, ["pd-secfix"], on_transaction=seen.append)  # type: ignore[arg-type]
+    assert seen == []
+    with pytest.raises(AdapterError, match="not a valid Debian package name"):
+        AptAdapter().install_reporting(transport, ["pd; reboot"], on_transaction=seen.append)  # type: ignore[arg-type]
