@@ -11,7 +11,7 @@ Order of a patch, and why:
 6. verify — rescan and health against the baseline; green / amber / red with reasons.
 
 Where the package manager reports its own transaction before changing anything (apt's pre-install
-hook; ``Adapter.reports_transaction``) and no pre-command is set, 1–3 are one run: the install
+hook; ``Adapter.reports_transaction``) and no pre-command is set, steps 1 to 3 are one run: the install
 itself reports every package it is about to change with the versions it read under its own lock,
 and that snapshot is persisted the moment it arrives, before dpkg starts. Same record, two sessions
 and a simulation fewer per host (and no gap between the plan and the install). With a pre-command
