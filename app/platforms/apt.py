@@ -757,9 +757,7 @@ def parse_plan(text: str) -> InstallPlan:
 #: architecture (to qualify names as dpkg-query does) and every action line behind the marker, then
 #: an end line.
 _HOOK_AWK = "/usr/bin/awk"
-_HOOK_PROGRAM = (
-    "p{print m, $0} !p && /^APT::Architecture=/{print m, $0} !p && /^$/{p=1} END{print m, \"end\"}"
-)
+_HOOK_PROGRAM = 'p{print m, $0} !p && /^APT::Architecture=/{print m, $0} !p && /^$/{p=1} END{print m, "end"}'
 
 
 def transaction_hook_options(tag: str) -> list[str]:
