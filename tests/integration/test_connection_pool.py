@@ -21,7 +21,7 @@ from app.errors import CommandTimeoutError
 from app.jobs.runner import JobRunner
 from app.models import Host, HostKey, StepState
 from app.transports.pool import ACTIVE_WAKE, IDLE_WAKE, ConnectionPool
-from app.transports.ssh import SshTransport
+from app.transports.ssh import SshTransport, join_closed_connections
 from db import hosts as db_hosts
 from db.database import open_database
 
@@ -47,6 +47,11 @@ def _mine(address: str) -> list[int]:
             if fields[2] == want and fields[3] == "01" and fields[9] in inodes:
                 ports.append(int(fields[1].split(":")[1], 16))
     return sorted(ports)
+
+
+def _live_connections() -> list[paramiko.Transport]:
+    # a connection closed by an earlier step or test may still be ending its reader thread
+    return [t for t in threading.enumerate() if isinstance(t, paramiko.Transport) and t.active]
 
 
 @pytest.fixture
@@ -171,6 +176,8 @@ def test_a_connection_whose_command_timed_out_is_not_kept(hosts, host_pool) -> N
         t.run("sleep 30", timeout=1)
     t.close()
     assert len(pool) == 0 and _mine(host.address) == []
+    # closed for good: its reader thread ends too (shortly after the socket, on a busy machine)
+    assert join_closed_connections(10) == 0
 
     learned: list[HostKey] = []
     first = SshTransport(
@@ -182,7 +189,7 @@ def test_a_connection_whose_command_timed_out_is_not_kept(hosts, host_pool) -> N
         on_new_key=lambda kt, b64, fp: learned.append(HostKey(1, kt, b64, fp)),
     )
     assert first.run("echo one").out.strip() == "one"
-    (conn,) = [t for t in threading.enumerate() if isinstance(t, paramiko.Transport)]
+    (conn,) = _live_connections()
     assert conn.sock.gettimeout() == ACTIVE_WAKE  # in use: its reader wakes once a second
     first.close()
     assert len(pool) == 1
@@ -204,7 +211,7 @@ def test_kept_connection_sleeps_long_and_still_closes_at_once(setup) -> None:  #
     try:
         first = _scan(runner, db, model, accept_new_keys=True)
         assert first.state == StepState.SUCCEEDED, first.error
-        (kept,) = [t for t in threading.enumerate() if isinstance(t, paramiko.Transport)]
+        (kept,) = _live_connections()
         # idle in the pool, its reader thread wakes every IDLE_WAKE s, not paramiko's 0.1 s
         assert kept.sock.gettimeout() == IDLE_WAKE
         second = _scan(runner, db, model)  # taken back for the job, and given back after it
