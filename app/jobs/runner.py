@@ -282,8 +282,10 @@ class JobRunner:
 
     def close(self) -> None:
         self.pool.close()
-        ssh = sys.modules.get("app.transports.ssh")  # never imported: no SSH connection was made
-        if ssh is not None and ssh.join_closed_connections(timeout=2.0):
+        # Not imported, or still being imported by another thread (the worker's warm-up, when it is
+        # closed right after it started): no SSH connection was made.
+        join = getattr(sys.modules.get("app.transports.ssh"), "join_closed_connections", None)
+        if join is not None and join(timeout=2.0):
             logger.debug("some closed SSH connections' threads were still running at exit")
         self.recorder.flush()
         self.recorder.close()

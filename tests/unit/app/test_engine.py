@@ -201,3 +201,19 @@ def test_job_threads_run_at_the_nice_value_asked_and_the_caller_keeps_its_own(db
     assert seen == {"h0": (19, 19), "h1": (19, 19)}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
     rec.close()
+
+
+def test_runner_closes_while_another_thread_still_imports_the_ssh_transport(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job worker can be closed right after it started, while its warm-up thread is still
+    importing app.transports.ssh: the half-initialized module in sys.modules has no
+    join_closed_connections yet, and no connection can have been made through it."""
+    import types
+
+    from app.jobs.runner import JobRunner
+
+    open_database(db_path).conn.close()
+    monkeypatch.setitem(sys.modules, "app.transports.ssh", types.ModuleType("app.transports.ssh"))
+    runner = JobRunner(db_path)
+    runner.close()  # no AttributeError
