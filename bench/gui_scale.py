@@ -487,6 +487,10 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
         else:  # the worker process (app/jobs/remote.py) reads it when it starts
             w.runner._config["runner"]["keep_connections"] = float(os.environ["PD_BENCH_KEEP"])
     r["scan_max_late_ms"], r["scan_p99_late_ms"], r["scan_s"], r["scan_over_50"] = [], [], [], []
+    # the worker is started 1 s after the window shows; a click before it is up starts off the main
+    # thread (ui/main_window.py::_start_job) and returns no handle -- not what (e) measures
+    if not _wait(w.runner.ready, timeout=60):
+        raise RuntimeError("the job worker did not come up")
     w.inventory.select_ids({h.id for h in hosts})
     persisted = {"n": 0}
     orig = w._job_persisted

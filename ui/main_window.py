@@ -106,6 +106,8 @@ class MainWindow(QMainWindow):
         self.jobs: dict[int, JobHandle] = {}
         self.active_job: JobHandle | None = None
         self.active_dialog: QDialog | None = None
+        #: what is being started while the job worker comes up ("Scan", ...), else None
+        self.starting: str | None = None
         self._dirty: set[int] = set()
         self._key_queue: list[Callable[[], QDialog]] = []
         self._rescan: dict[int, Host] = {}
@@ -374,7 +376,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _selection_changed(self) -> None:
         selected = self.inventory.selected_hosts()
-        running = self.job_panel.is_running()
+        running = self.job_panel.is_running() or self.starting is not None
         self.edit_action.setEnabled(len(selected) == 1)
         self.remove_action.setEnabled(bool(selected) and not running)
         self.scan_selected_action.setEnabled(bool(selected) and not running and self.runner is not None)
@@ -530,16 +532,65 @@ class MainWindow(QMainWindow):
     def start_scan(self, hosts: Sequence[Host]) -> JobHandle | None:
         if not self._can_start():
             return None
-        try:
-            handle = self.runner.start_scan(
-                self.db, list(hosts), refresh=self.refresh_check.isChecked(), accept_new_keys=False
-            )
-        except PatchdeskError as exc:
-            show_known_error(self, exc)
-            return None
-        self._begin_job(handle, hosts, "Scan")
-        self.statusBar().showMessage(f"Scanning {len(hosts)} host(s)…", 4000)
-        return handle
+        refresh = self.refresh_check.isChecked()
+        runner = self.runner
+
+        def started(handle: JobHandle) -> None:
+            self._begin_job(handle, hosts, "Scan")
+            self.statusBar().showMessage(f"Scanning {len(hosts)} host(s)…", 4000)
+
+        return self._start_job(
+            "Scan",
+            lambda: runner.start_scan(self.db, list(hosts), refresh=refresh, accept_new_keys=False),
+            started,
+        )
+
+    def _start_job(
+        self,
+        what: str,
+        start: Callable[[], JobHandle],
+        started: Callable[[JobHandle], None],
+        error_title: str = "Patchdesk",
+    ) -> JobHandle | None:
+        """Start a job through the runner and begin showing it.
+
+        With the job worker up (the usual case; it answers in a few milliseconds) on the spot, and the
+        handle is returned. While the worker is still coming up (the first second after launch, or
+        after it stopped) the wait for it happens off the main thread -- the window stays live and
+        says so -- and the job begins when the worker answers (None is returned)."""
+        if self.runner.ready():
+            try:
+                handle = start()
+            except PatchdeskError as exc:
+                show_known_error(self, exc, error_title)
+                return None
+            started(handle)
+            return handle
+        self.starting = what
+        self._selection_changed()  # nothing else starts meanwhile
+        self.statusBar().showMessage(f"{what}: waiting for the job worker to start…")
+        logger.info("%s: the job worker is not up yet; starting off the main thread", what.lower())
+
+        def begin(handle: JobHandle) -> None:
+            self.starting = None
+            self.statusBar().clearMessage()
+            if self._closed:  # closed meanwhile: the runner's close cancels it
+                handle.cancel()
+                return
+            started(handle)
+
+        def failed(exc: BaseException) -> None:
+            self.starting = None
+            self.statusBar().clearMessage()
+            if not self._closed:
+                self._selection_changed()
+            if not isinstance(exc, PatchdeskError):
+                raise exc  # a bug: the crash hook shows it
+            if not self._closed:
+                show_known_error(self, exc, error_title)
+
+        submit(self, start, begin, failed)
+        return None
 
     def _begin_job(self, handle: JobHandle, hosts: Sequence[Host], what: str) -> None:
         self.jobs[handle.job_id] = handle
@@ -554,7 +605,7 @@ class MainWindow(QMainWindow):
     def _can_start(self) -> bool:
         if self.runner is None:
             return False
-        if self.job_panel.is_running():
+        if self.job_panel.is_running() or self.starting is not None:
             self.statusBar().showMessage("A job is already running; wait for it or cancel it.", 5000)
             return False
         return True
@@ -582,28 +633,31 @@ class MainWindow(QMainWindow):
     def start_patch(self, request: PatchRequest) -> JobHandle | None:
         if not request.hosts or not self._can_start():
             return None
-        try:
-            handle = self.runner.start_patch(
+        runner = self.runner
+
+        def started(handle: JobHandle) -> None:
+            audit.record(
                 self.db,
-                list(request.hosts),
-                request.selections,
-                reboot=request.reboot,
-                verify=request.verify,
+                audit.PATCH_STARTED,
+                ", ".join(h.name for h in request.hosts),
+                {
+                    "job": handle.job_id,
+                    "hosts": [h.name for h in request.hosts],
+                    "changes": request.change_count,
+                },
             )
-        except PatchdeskError as exc:
-            show_known_error(self, exc)
-            return None
-        audit.record(
-            self.db,
-            audit.PATCH_STARTED,
-            ", ".join(h.name for h in request.hosts),
-            {"job": handle.job_id, "hosts": [h.name for h in request.hosts], "changes": request.change_count},
+            self._begin_job(handle, request.hosts, "Patch")
+            self.statusBar().showMessage(
+                f"Patching {len(request.hosts)} host(s): {request.change_count} change(s)…", 5000
+            )
+
+        return self._start_job(
+            "Patch",
+            lambda: runner.start_patch(
+                self.db, list(request.hosts), request.selections, reboot=request.reboot, verify=request.verify
+            ),
+            started,
         )
-        self._begin_job(handle, request.hosts, "Patch")
-        self.statusBar().showMessage(
-            f"Patching {len(request.hosts)} host(s): {request.change_count} change(s)…", 5000
-        )
-        return handle
 
     @Slot()
     def verify_selected(self) -> None:
@@ -621,14 +675,13 @@ class MainWindow(QMainWindow):
         if not self._can_start():
             return None
         hosts = [self._fresh(h.id) or h for h in hosts]
-        try:
-            handle = self.runner.start_verify(self.db, hosts)
-        except PatchdeskError as exc:
-            show_known_error(self, exc)
-            return None
-        self._begin_job(handle, hosts, "Verify")
-        self.statusBar().showMessage(f"Verifying {len(hosts)} host(s)…", 4000)
-        return handle
+        runner = self.runner
+
+        def started(handle: JobHandle) -> None:
+            self._begin_job(handle, hosts, "Verify")
+            self.statusBar().showMessage(f"Verifying {len(hosts)} host(s)…", 4000)
+
+        return self._start_job("Verify", lambda: runner.start_verify(self.db, hosts), started)
 
     @Slot()
     def rollback_selected(self) -> None:
@@ -677,20 +730,25 @@ class MainWindow(QMainWindow):
     def start_rollback(self, hosts: Sequence[Host], job_id: int | None) -> JobHandle | None:
         if not self._can_start():
             return None
-        try:
-            handle = self.runner.start_rollback(self.db, list(hosts), job_id=job_id)
-        except PatchdeskError as exc:  # e.g. rolled back meanwhile: a sentence, nothing started
-            show_known_error(self, exc, "Nothing to roll back")
-            return None
-        audit.record(
-            self.db,
-            audit.ROLLBACK_STARTED,
-            ", ".join(h.name for h in hosts),
-            {"job": handle.job_id, "hosts": [h.name for h in hosts], "undo_job": job_id},
+        runner = self.runner
+
+        def started(handle: JobHandle) -> None:
+            audit.record(
+                self.db,
+                audit.ROLLBACK_STARTED,
+                ", ".join(h.name for h in hosts),
+                {"job": handle.job_id, "hosts": [h.name for h in hosts], "undo_job": job_id},
+            )
+            self._begin_job(handle, hosts, "Rollback")
+            self.statusBar().showMessage(f"Rolling back {len(hosts)} host(s)…", 4000)
+
+        # an error (e.g. rolled back meanwhile) is a sentence, nothing started
+        return self._start_job(
+            "Rollback",
+            lambda: runner.start_rollback(self.db, list(hosts), job_id=job_id),
+            started,
+            "Nothing to roll back",
         )
-        self._begin_job(handle, hosts, "Rollback")
-        self.statusBar().showMessage(f"Rolling back {len(hosts)} host(s)…", 4000)
-        return handle
 
     @Slot()
     def cancel_job(self) -> None:

@@ -122,6 +122,18 @@ class RemoteJobRunner:
         with self._lock:
             self._ensure_child()
 
+    def ready(self) -> bool:
+        """True when a job can start without waiting for the worker: it is up and has said so.
+        (The window starts jobs on the spot then, and off its main thread otherwise.)"""
+        child = self._child
+        return (
+            child is not None
+            and child.ready.is_set()
+            and child.error is None
+            and not child.lost
+            and child.proc.is_alive()
+        )
+
     def _ensure_child(self) -> None:
         if self._closed:
             raise WorkerError("The job runner is closed.")

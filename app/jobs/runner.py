@@ -277,6 +277,10 @@ class JobRunner:
         """Close the kept SSH connections (the next job logs in afresh)."""
         self.pool.clear()
 
+    def ready(self) -> bool:
+        """A job starts without waiting (the jobs run in this process)."""
+        return True
+
     def flush(self, timeout: float = 10.0) -> bool:
         return self.recorder.flush(timeout)
 

@@ -25,6 +25,9 @@ def window(qtbot, db, db_path):  # type: ignore[no-untyped-def]
     from ui.main_window import MainWindow
 
     runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
+    # up before the window shows, as a few seconds into a real session: jobs start on the spot
+    # (tests/ui/test_scan_hosts.py covers a start while the worker is still coming up)
+    runner.ping()
     w = MainWindow(db, runner)
     qtbot.addWidget(w)
     w.show()

@@ -146,3 +146,70 @@ def test_changed_host_key_needs_explicit_verification(qtbot, window, db, hosts, 
     qtbot.waitUntil(lambda: _all_scanned_ok(w, 1), timeout=SCAN_TIMEOUT_MS)
     keys = db_hosts.host_keys(db, host.id)
     assert len(keys) == 1 and keys[0].fingerprint == accepted_fp  # replace=True dropped the old key
+
+
+def test_a_job_started_before_the_worker_is_up_leaves_the_window_live(qtbot, db, db_path, hosts, host_pool):
+    """The first second after launch the job worker is still starting: the Scan click returns at once,
+    the window says what it waits for and starts nothing else, and the job begins when the worker
+    answers."""
+    from app.jobs.remote import RemoteJobRunner
+
+    runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
+    w = MainWindow(db, runner)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        (host,) = _add_hosts(db, hosts[:1], host_pool.client_key)
+        w.reload_hosts()
+        w.inventory.select_host(host.id)
+        assert not runner.ready()
+        probe = LatenessProbe()
+        probe.start()
+        w.scan_selected_action.trigger()
+        assert w.active_job is None and w.starting == "Scan"
+        assert "waiting for the job worker" in w.statusBar().currentMessage()
+        assert not w.scan_all_action.isEnabled() and not w.patch_action.isEnabled()
+        w.scan_all_action.trigger()  # a second start meanwhile is refused, not queued
+        qtbot.waitUntil(lambda: w.active_job is not None, timeout=SCAN_TIMEOUT_MS)
+        assert w.starting is None and runner.ready()
+        qtbot.waitUntil(lambda: isinstance(w.active_dialog, FirstContactDialog), timeout=SCAN_TIMEOUT_MS)
+        w.active_dialog.trust_button.click()
+        qtbot.waitUntil(lambda: _all_scanned_ok(w, 1), timeout=SCAN_TIMEOUT_MS)
+        assert len({j.job_id for j in w.jobs.values()}) == 2  # the scan and its rescan after trust, no third
+        assert probe.worst < 0.5, f"main thread stalled for {probe.worst * 1000:.0f} ms"
+        # with the worker up, the next start is on the spot again
+        handle = w.start_scan([host])
+        assert handle is not None and w.active_job is handle
+        qtbot.waitUntil(lambda: not w.job_panel.is_running(), timeout=SCAN_TIMEOUT_MS)
+    finally:
+        for h in w.jobs.values():
+            h.cancel()
+            h.wait(20)
+        w.close()
+        runner.close()
+
+
+def test_a_worker_that_cannot_start_is_a_sentence(qtbot, db, tmp_path, monkeypatch):
+    """A worker that fails to come up (here: its database path is a directory) ends the wait with a
+    plain error; nothing is left half-started."""
+    from app.jobs.remote import RemoteJobRunner
+    from app.models import Host
+
+    shown: list[str] = []
+    monkeypatch.setattr(
+        "ui.main_window.show_known_error", lambda parent, exc, title="Patchdesk": shown.append(str(exc))
+    )
+    runner = RemoteJobRunner(tmp_path, keyring=False)
+    w = MainWindow(db, runner)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        host = db_hosts.add_host(db, Host(name="web1", address="127.0.0.1", user="admin"))
+        w.reload_hosts()
+        assert w.start_scan([host]) is None and w.starting == "Scan"
+        qtbot.waitUntil(lambda: bool(shown), timeout=SCAN_TIMEOUT_MS)
+        assert "job worker could not start" in shown[0] and "Traceback" not in shown[0]
+        assert w.starting is None and w.active_job is None and w.scan_all_action.isEnabled()
+    finally:
+        w.close()
+        runner.close()
