@@ -379,6 +379,23 @@ def _after(
     return adapter.snapshot(s.transport, names), None
 
 
+def _installing(
+    ctx: TaskContext, adapter: Adapter, install: Callable[[LineLogger], str | None]
+) -> tuple[str | None, PatchdeskError | None]:
+    """Run one install with its output streamed into the host's log: (transaction id, None), or
+    (None, the known failure) -- raised by the caller once the changes are recorded."""
+    out = LineLogger(ctx)
+    try:
+        return install(out), None
+    except CancelledError:
+        raise
+    except PatchdeskError as exc:
+        return None, exc
+    finally:
+        out.flush()
+        _log_install_results(ctx, adapter)
+
+
 def _install_reported(
     ctx: TaskContext, s: _Session, adapter: Adapter, names: Sequence[str], lock_wait: float
 ) -> _Installed | None:
@@ -397,25 +414,18 @@ def _install_reported(
         ctx.progress(0.3, "installing")
 
     ctx.progress(0.2, "installing")
-    out = LineLogger(ctx)
-    failure: PatchdeskError | None = None
-    txid: str | None = None
-    try:
-        txid = adapter.install_reporting(
+    txid, failure = _installing(
+        ctx,
+        adapter,
+        lambda out: adapter.install_reporting(
             s.transport,
             list(names),
             on_transaction=on_transaction,
             log=_adapter_log(ctx),
             on_output=out,
             lock_wait=lock_wait,
-        )
-    except CancelledError:
-        raise
-    except PatchdeskError as exc:
-        failure = exc
-    finally:
-        out.flush()
-        _log_install_results(ctx, adapter)
+        ),
+    )
     if not seen or not seen[0].changes:
         if failure is not None:
             raise failure  # stopped before its transaction: nothing was changed
@@ -471,18 +481,13 @@ def _install_planned(
     for adapter, names in groups:
         if len(groups) > 1:
             ctx.log(LogLevel.INFO, f"Installing with {adapter.name}: {', '.join(names)}")
-        out = LineLogger(ctx)
-        try:
-            txid = adapter.install(
+
+        def install(out: LineLogger, adapter: Adapter = adapter, names: Sequence[str] = names) -> str | None:
+            return adapter.install(
                 s.transport, list(names), log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait
             )
-        except CancelledError:
-            raise
-        except PatchdeskError as exc:
-            failure = exc
-        finally:
-            out.flush()
-            _log_install_results(ctx, adapter)
+
+        txid, failure = _installing(ctx, adapter, install)
         done += 1
         if failure is not None:
             break
