@@ -71,8 +71,12 @@ WARM_UP_MODULES = (
 )
 WARM_UP_DELAY_MS = 1500
 #: When the job worker process starts (app/jobs/remote.py): after start-up, before a first click is
-#: likely; a job started earlier starts it at once.
+#: likely; a job started earlier starts it at once (and waits for it off the main thread).
 WORKER_START_DELAY_MS = 1000
+#: The longest a job start waits for the (running) worker's answer on the window's main thread. A
+#: healthy worker answers in milliseconds; creating the job may wait for the database (busy timeout
+#: 5 s). Past this the start is an error, and a job the worker creates after all is cancelled.
+GUI_START_TIMEOUT = 15.0
 
 
 def _warm_up() -> None:
@@ -139,6 +143,7 @@ def run_gui(args: argparse.Namespace) -> int:
         runner = RemoteJobRunner(
             args.db or default_db_path(), keyring=secrets is not None, worker_nice=JOB_THREAD_NICE
         )
+        runner.start_timeout = GUI_START_TIMEOUT
         window = MainWindow(db, runner, secrets)
         window.show()
         if FREEZE_STARTUP_OBJECTS:

@@ -104,6 +104,12 @@ class RemoteJobRunner:
         # request id -> (answered, answer box, the hosts of a job being started, which child)
         self._pending: dict[int, tuple[threading.Event, list[Any], list[Host] | None, _Child]] = {}
         self._handles: dict[int, tuple[RemoteJobHandle, _Child]] = {}
+        #: start requests given up on (no answer in time): a job the worker creates after all is
+        #: cancelled at once -- the caller was told it did not start
+        self._abandoned: set[int] = set()
+        self._reply_lock = threading.Lock()  # a reply and a request giving up on it, one at a time
+        #: how long a job start waits for the worker's answer
+        self.start_timeout = REQUEST_TIMEOUT
         self._closed = False
 
     @property
@@ -179,7 +185,14 @@ class RemoteJobRunner:
                 if kind == "events":
                     self._deliver(msg[1])
                 elif kind == "reply":
-                    slot = self._pending.pop(msg[1], None)
+                    with self._reply_lock:
+                        slot = self._pending.pop(msg[1], None)
+                        late = slot is None and msg[1] in self._abandoned
+                        self._abandoned.discard(msg[1])
+                    if late and msg[2][0] == "ok":
+                        job_id = msg[2][1]
+                        logger.warning("job %s started after its start was given up on: cancelled", job_id)
+                        self._send_quietly(("cancel", job_id))
                     if slot is not None:
                         done, box, hosts, _child = slot
                         status, value = msg[2]
@@ -285,8 +298,13 @@ class RemoteJobRunner:
             self._pending.pop(req, None)
             raise WorkerError(f"The job worker is not reachable: {exc}") from exc
         if not done.wait(timeout):
-            self._pending.pop(req, None)
-            raise WorkerError(f"The job worker did not answer within {timeout:.0f} s.")
+            with self._reply_lock:
+                given_up = self._pending.pop(req, None) is not None
+                if given_up and op == "start":
+                    self._abandoned.add(req)
+            if given_up:
+                raise WorkerError(f"The job worker did not answer within {timeout:.0f} s.")
+            done.wait(REQUEST_TIMEOUT)  # answered in the same instant: the reader is filling the box
         status, value = box[0]
         if status == "error":
             raise value
@@ -294,7 +312,7 @@ class RemoteJobRunner:
 
     def _start(self, method: str, hosts: Sequence[Host], **kwargs: Any) -> RemoteJobHandle:
         listed = list(hosts)
-        handle = self._request("start", method, listed, kwargs, hosts=listed)
+        handle = self._request("start", method, listed, kwargs, hosts=listed, timeout=self.start_timeout)
         assert isinstance(handle, RemoteJobHandle)
         return handle
 

@@ -175,3 +175,44 @@ def test_the_worker_reads_passwords_from_the_real_keyring(  # type: ignore[no-un
         finally:
             runner.close()
             db.conn.close()
+
+
+def test_a_start_given_up_on_is_cancelled_when_the_worker_answers_late(fleet) -> None:  # type: ignore[no-untyped-def]
+    """The caller was told the job did not start (no answer in time): when the worker's answer comes
+    after all, the job it created is cancelled at once rather than run behind the caller's back."""
+    import time
+
+    from app.jobs.remote import WorkerError
+
+    db, models, db_path = fleet
+    runner = RemoteJobRunner(db_path, keyring=False, concurrency=1)
+    events = Events()
+    runner.add_listener(events)
+    try:
+        runner.ping()
+        runner.start_timeout = 0  # the answer can only come late
+        with pytest.raises(WorkerError, match="did not answer"):
+            runner.start_scan(db, models, accept_new_keys=True, full=True)
+
+        def ended() -> list[JobStateChanged]:
+            with events.lock:
+                return [
+                    e
+                    for e in events.items
+                    if isinstance(e, JobStateChanged) and e.state not in (JobState.QUEUED, JobState.RUNNING)
+                ]
+
+        deadline = time.monotonic() + 60
+        while not ended() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (last,) = ended()
+        assert last.state == JobState.CANCELLED
+        assert runner.flush()
+        job = db_jobs.get_job(db, last.job_id)
+        assert job is not None and str(job.state) == "cancelled"
+        # and the runner carries on: the next start is answered and runs
+        runner.start_timeout = 60
+        again = runner.start_scan(db, models[:1], accept_new_keys=True)
+        assert again.wait(120) and again.outcomes[models[0].id].state == StepState.SUCCEEDED
+    finally:
+        runner.close()
