@@ -119,7 +119,10 @@ def test_changed_host_key_needs_explicit_verification(qtbot, window, db, hosts, 
     w.scan_selected_action.trigger()
     qtbot.waitUntil(lambda: isinstance(w.active_dialog, FirstContactDialog), timeout=SCAN_TIMEOUT_MS)
     w.active_dialog.trust_button.click()
-    qtbot.waitUntil(lambda: _all_scanned_ok(w, 1), timeout=SCAN_TIMEOUT_MS)
+    # Scan comes back once the job is over *and* written (its rows may show a moment earlier)
+    qtbot.waitUntil(
+        lambda: _all_scanned_ok(w, 1) and w.scan_selected_action.isEnabled(), timeout=SCAN_TIMEOUT_MS
+    )
     old = target.host_key_fingerprint()
 
     new = target.change_host_key()
