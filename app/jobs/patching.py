@@ -373,10 +373,16 @@ def _after(
     ctx: TaskContext, s: _Session, adapter: Adapter, names: Sequence[str], failure: PatchdeskError | None
 ) -> tuple[Snapshot, _RebootAnswer | None]:
     """The snapshot after the install; with the reboot check in the same session when nothing runs
-    between them (a post-patch hook could change what needs a reboot)."""
-    if adapter is s.adapter and failure is None and not ctx.host.post_command:
-        return adapter.snapshot_and_reboot(s.transport, names)
-    return adapter.snapshot(s.transport, names), None
+    between them (a post-patch hook could change what needs a reboot). When it fails after a failed
+    install, the install's own error is the one raised: it says more."""
+    try:
+        if adapter is s.adapter and failure is None and not ctx.host.post_command:
+            return adapter.snapshot_and_reboot(s.transport, names)
+        return adapter.snapshot(s.transport, names), None
+    except PatchdeskError:
+        if failure is not None:
+            raise failure from None
+        raise
 
 
 def _installing(
@@ -432,12 +438,7 @@ def _install_reported(
         return None
     plan = seen[0]
     before: Snapshot = {c.name: c.from_version for c in plan.changes}
-    try:
-        after, reboot_answer = _after(ctx, s, adapter, list(before), failure)
-    except PatchdeskError:
-        if failure is not None:
-            raise failure from None
-        raise
+    after, reboot_answer = _after(ctx, s, adapter, list(before), failure)
     arch = {c.name: c.arch for c in plan.changes}
     return plan, _diff(adapter.name, before, after, arch), txid, failure, reboot_answer
 
@@ -496,15 +497,10 @@ def _install_planned(
     # Record what really changed even when the install failed halfway: rollback needs it.
     changes_list: list[PackageChange] = []
     reboot_answer: _RebootAnswer | None = None
-    try:
-        for (adapter, names), before in zip(groups[:done], befores, strict=False):
-            after, answer = _after(ctx, s, adapter, plan_names(adapter, names), failure)
-            reboot_answer = answer if adapter is s.adapter else reboot_answer
-            changes_list.extend(_diff(adapter.name, before, after, arch, kbs))
-    except PatchdeskError:
-        if failure is not None:
-            raise failure from None
-        raise
+    for (adapter, names), before in zip(groups[:done], befores, strict=False):
+        after, answer = _after(ctx, s, adapter, plan_names(adapter, names), failure)
+        reboot_answer = answer if adapter is s.adapter else reboot_answer
+        changes_list.extend(_diff(adapter.name, before, after, arch, kbs))
     return plan, tuple(changes_list), txid, failure, reboot_answer
 
 

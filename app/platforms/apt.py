@@ -584,11 +584,7 @@ class AptAdapter(Adapter):
         timeout: float = 3600,
         lock_wait: float = 120,
     ) -> str | None:
-        result = self._run_changing(
-            transport, install_command(names, lock_wait), timeout + lock_wait, on_output, log
-        )
-        if not result.ok:
-            raise describe_failure(result, self._host(transport), what="install the updates")
+        self._install(transport, install_command(names, lock_wait), timeout + lock_wait, on_output, log)
         return None
 
     def install_reporting(
@@ -607,14 +603,23 @@ class AptAdapter(Adapter):
         tag = marker(new_nonce(), "txn")
         watcher = _TransactionWatcher(tag, on_transaction, on_output)
         try:
-            result = self._run_changing(
-                transport, install_command(names, lock_wait, tag), timeout + lock_wait, watcher, log
-            )
+            command = install_command(names, lock_wait, tag)
+            self._install(transport, command, timeout + lock_wait, watcher, log)
         finally:
             watcher.finish()
+        return None
+
+    def _install(
+        self,
+        transport: Transport,
+        command: list[str],
+        timeout: float,
+        on_output: OutputCallback | None,
+        log: LogFn | None,
+    ) -> None:
+        result = self._run_changing(transport, command, timeout, on_output, log)
         if not result.ok:
             raise describe_failure(result, self._host(transport), what="install the updates")
-        return None
 
     def _run_changing(
         self,
@@ -730,6 +735,10 @@ def plan_command(names: Sequence[str] | None) -> list[str]:
     return [*base, "install", "--only-upgrade", "--", *check_names(names)]
 
 
+def _expects_reboot(changes: Iterable[PackageChange]) -> bool:
+    return any(c.name.startswith(("linux-image", "pd-reboot")) for c in changes)
+
+
 def parse_plan(text: str) -> InstallPlan:
     """The changes of a simulated transaction: upgrades, new packages and removals."""
     parsed = parse_simulation(text)
@@ -739,7 +748,7 @@ def parse_plan(text: str) -> InstallPlan:
     # A removal's from-version is not in the Remv line; it is filled in by the snapshot before install.
     return InstallPlan(
         changes=tuple(changes),
-        reboot_expected=any(c.name.startswith(("linux-image", "pd-reboot")) for c in changes),
+        reboot_expected=_expects_reboot(changes),
         warnings=parsed.warnings,
     )
 
@@ -813,7 +822,7 @@ def parse_transaction(lines: Iterable[str]) -> InstallPlan:
     )
     return InstallPlan(
         changes=changes,
-        reboot_expected=any(c.name.startswith(("linux-image", "pd-reboot")) for c in changes),
+        reboot_expected=_expects_reboot(changes),
     )
 
 
