@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from app.errors import AdapterError, UnsupportedHostError
 from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
-from app.platforms.facts import clean_value, marker, new_nonce, split_sections
+from app.platforms.facts import clean_value, first_line, marker, new_nonce, split_sections
 from app.platforms.output import MAX_WARNINGS, Warnings, quote_line
 from app.transports.base import CommandResult, OutputCallback, Transport
 
@@ -888,7 +888,7 @@ def reboot_command(nonce: str, *, binary: str = "dnf") -> str:
         "LC_ALL=C; export LC_ALL; "
         f"printf '\\n%s\\n' '{m['nr']}'; {nr}; rc=$?; "
         f"printf '\\n%s\\n' '{m['nr-rc']}'; echo \"$rc\"; "
-        f"printf '\\n%s\\n' '{m['kernel']}'; uname -r; "
+        f"printf '\\n%s\\n' '{m['kernel']}'; {first_line('/proc/sys/kernel/osrelease')} || uname -r; "
         f"printf '\\n%s\\n' '{m['kernels']}'; "
         "rpm -q --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\n' "
         "kernel kernel-core kernel-uek kernel-uek-core 2>/dev/null; "

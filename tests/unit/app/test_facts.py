@@ -15,12 +15,15 @@ from app.models import OsFacts
 from app.platforms.facts import (
     FACTS_COMMAND,
     KNOWN_BINARIES,
+    MAX_FILE_LINES,
     facts_command,
+    first_line,
     gather_facts,
     marker,
     new_nonce,
     parse_facts,
     parse_os_release,
+    print_file,
 )
 from app.transports.base import CommandResult, decode
 
@@ -77,6 +80,55 @@ def test_snippet_runs_in_a_real_posix_shell() -> None:
     assert binaries <= frozenset(KNOWN_BINARIES)
     if Path("/etc/os-release").exists() or Path("/usr/lib/os-release").exists():
         assert facts.id
+
+
+SHELLS = [sh for sh in ("/bin/sh", "/bin/dash", "/bin/bash") if Path(sh).exists()]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"ID=debian\n",
+        b"ID=debian\nVERSION_ID=12",  # no newline at the end
+        b"\n\n  indented = kept  \nback\\slash \\n and $HOME and `x` and 'q'\n\tTAB\n",
+        b"ID=debian\r\nNAME=x\r\n",
+        'PRETTY_NAME="Dębian ✓"\n'.encode(),
+    ],
+)
+def test_print_file_copies_like_cat(shell: str, content: bytes, tmp_path: Path) -> None:
+    f = tmp_path / "os-release"
+    f.write_bytes(content)
+    out = subprocess.run([shell, "-c", print_file(str(f))], capture_output=True, check=True, timeout=10)
+    expected = content if not content or content.endswith(b"\n") else content + b"\n"
+    assert out.stdout == expected
+    assert out.stderr == b""
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_print_file_stops_at_its_line_limit_and_is_quiet_without_the_file(shell: str, tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    big.write_text("".join(f"LINE{i}=x\n" for i in range(MAX_FILE_LINES * 5)))
+    out = subprocess.run([shell, "-c", print_file(str(big))], capture_output=True, check=True, timeout=10)
+    assert out.stdout.decode().splitlines() == [f"LINE{i}=x" for i in range(MAX_FILE_LINES)]
+    missing = tmp_path / "missing"
+    script = f"{print_file(str(missing))}; echo next; {first_line(str(missing))} || echo fallback"
+    out = subprocess.run([shell, "-c", script], capture_output=True, check=True, timeout=10)
+    assert out.stdout.decode().split() == ["next", "fallback"]
+    assert out.stderr == b""
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_snippet_reads_proc_itself_and_matches_the_programs(shell: str) -> None:
+    """The kernel release and host name come from /proc by the shell's read, as uname/hostname say."""
+    nonce = new_nonce()
+    result = subprocess.run([shell, "-c", facts_command(nonce)], capture_output=True, check=True, timeout=10)
+    facts, _ = parse_facts(decode(result.stdout), nonce)
+    assert facts.kernel == subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()
+    assert facts.hostname == subprocess.run(["uname", "-n"], capture_output=True, text=True).stdout.strip()
+    with open("/etc/os-release", "rb") as f:
+        assert decode(f.read()).strip() in decode(result.stdout)
 
 
 def test_facts_command_shape() -> None:
