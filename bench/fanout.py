@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -58,6 +59,20 @@ def same_commands(known: str | None = None) -> tuple[str, str, str]:
         marker(nonce, "end"),
         marker(nonce, "same"),
     )
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy, all cores (/proc/stat: every state but idle, iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process (Patchdesk's engine runs in it, every thread) and of its waited-for
+    children (ssh, ansible and theirs)."""
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + c.ru_utime + c.ru_stime
 
 
 def timed(fn: Callable[[], None]) -> float:
@@ -298,8 +313,21 @@ def main(argv: list[str] | None = None) -> int:
         # previous round's logins (Patchdesk's pool, ControlPersist=60 for OpenSSH and Ansible).
         scans: dict[str, list[float]] = {}
 
+        # Where each of Patchdesk's rounds spent the machine's CPU: its own process, and the rest -- the
+        # hosts' sshd logins and scripts (and the kernel's loopback work for them). The hosts' part is a
+        # floor under any tool's wall time with these hosts on these cores: no client can scan them faster
+        # than the cores can run their side. (Only Patchdesk's rounds: ssh's ControlMasters and Ansible's
+        # are not waited-for children while a round runs, so their CPU could not be told from the hosts'.)
+        host_cpu: dict[str, list[float]] = {}
+        tool_cpu: dict[str, list[float]] = {}
+
         def add(name: str, fn: Callable[[], None]) -> None:
+            busy, mine = machine_busy(), own_cpu()
             scans.setdefault(name, []).append(timed(fn))
+            if name.endswith(": patchdesk"):
+                used = own_cpu() - mine
+                tool_cpu.setdefault(name, []).append(used)
+                host_cpu.setdefault(name, []).append(max(0.0, machine_busy() - busy - used))
 
         for rnd in range(args.rounds):
             add("unchanged fresh: patchdesk", lambda: patchdesk_scan(fresh=True))
@@ -415,6 +443,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"scan {label} Ansible/Patchdesk             = {med[f'{case}: ansible'] / pd:.2f}x faster"
                 "  (target >= 6)"
+            )
+            plain = med[f"{case}: ansible"] / med[f"{case}: ssh-curve25519"]
+            print(f"scan {label} Ansible/OpenSSH(curve25519)   = {plain:.2f}x  (same commands, plain ssh)")
+            hosts_cpu = statistics.median(host_cpu[f"{case}: patchdesk"])
+            floor = hosts_cpu / (os.cpu_count() or 1)
+            print(
+                f"scan {label} hosts' own side {hosts_cpu:.2f} CPU-s (Patchdesk's process "
+                f"{statistics.median(tool_cpu[f'{case}: patchdesk']):.2f}) = {floor:.2f} s on "
+                f"{os.cpu_count()} CPUs: Ansible/anything <= {med[f'{case}: ansible'] / floor:.2f}x here"
             )
     pmed = {k: statistics.median(v) for k, v in patches.items()}
     paired = [a / b for a, b in zip(patches["patchdesk"], patches["ssh-curve25519"], strict=True)]
