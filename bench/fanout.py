@@ -15,8 +15,10 @@ alternating in the same run:
          the other tools are sent the same per-host command) and for a full scan (the first scan,
          or after any change)
   patch  Patchdesk's patch job (verification off, to compare like with like; fresh logins; done when
-         its change records are written) against OpenSSH running the same apt-get, on hosts reset
-         between rounds, who goes first alternating from round to round.
+         its change records are written) against OpenSSH running the same apt-get (curve25519 and
+         the default key exchange) and Ansible ad-hoc running it (`-m raw`, fresh logins), on hosts
+         reset before each tool's turn; Patchdesk and OpenSSH (curve25519) run next to each other,
+         who goes first alternating from round to round.
 
 Prints medians and spreads, and the ratios as the last lines. Run as root: `make bench` or
 `python -m bench.fanout --hosts 50 --concurrency 20 --rounds 5`.
@@ -373,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         ssh_patch = [ssh_cmd(key, h.address, apt, "curve25519-sha256") for h in hosts]
+        ssh_patch_default = [ssh_cmd(key, h.address, apt, None) for h in hosts]
+        installed = "Setting up pd-secfix"  # a line apt prints on every host it patched
 
         def reset_all() -> None:
             with ThreadPoolExecutor(8) as pool:
@@ -388,22 +392,60 @@ def main(argv: list[str] | None = None) -> int:
             if bad:
                 raise RuntimeError(f"Patchdesk patch failed on {len(bad)} host(s): {bad[:2]}")
 
+        def ansible_patch() -> None:
+            assert ansible is not None
+            r = subprocess.run(
+                [
+                    str(ansible),
+                    "bench",
+                    "-i",
+                    str(inventory),
+                    "-m",
+                    "raw",
+                    "-a",
+                    apt,
+                    "-f",
+                    str(args.concurrency),
+                ],
+                capture_output=True,
+                timeout=900,
+                env=ansible_env,  # fresh logins, like the others
+                text=True,
+            )
+            if r.returncode != 0:
+                raise RuntimeError(
+                    f"ansible patch failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}"
+                )
+            if r.stdout.count(installed) < len(hosts):
+                raise RuntimeError(f"ansible patched {r.stdout.count(installed)} of {len(hosts)} hosts")
+
         def patchdesk_round() -> None:
             reset_all()
             patchdesk_scan(full=True, fresh=True)  # the pending list the patch selection reads
             cold.flush(60)  # the scan's own recording is not the patch's
             patches["patchdesk"].append(timed(patchdesk_patch))
 
-        def ssh_round() -> None:
+        def ssh_round(default_kex: bool = False) -> None:
             reset_all()
-            patches["ssh-curve25519"].append(
-                timed(lambda: run_parallel(ssh_patch, args.concurrency, expect="Setting up pd-secfix"))
+            commands = ssh_patch_default if default_kex else ssh_patch
+            patches["ssh-default" if default_kex else "ssh-curve25519"].append(
+                timed(lambda: run_parallel(commands, args.concurrency, expect=installed))
             )
 
-        patches: dict[str, list[float]] = {"patchdesk": [], "ssh-curve25519": []}
+        def ansible_round() -> None:
+            reset_all()
+            patches["ansible"].append(timed(ansible_patch))
+
+        patches: dict[str, list[float]] = {"patchdesk": [], "ssh-curve25519": [], "ssh-default": []}
+        others: list[Callable[[], None]] = [lambda: ssh_round(default_kex=True)]
+        if ansible is not None:
+            patches["ansible"] = []
+            others.append(ansible_round)
         for rnd in range(args.patch_rounds):
-            # who goes first alternates: the VM's speed drifts, and a pair of neighbours sees the same
-            for fn in (patchdesk_round, ssh_round) if rnd % 2 == 0 else (ssh_round, patchdesk_round):
+            # Patchdesk and OpenSSH (curve25519) run next to each other, who goes first alternating: the
+            # VM's speed drifts, and neighbours see the same. The other tools follow, also alternating.
+            pair = [patchdesk_round, ssh_round]
+            for fn in pair + others if rnd % 2 == 0 else pair[::-1] + others[::-1]:
                 fn()
             print(
                 f"patch round {rnd + 1}: "
@@ -459,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         f"patch Patchdesk/OpenSSH(curve25519) = {pmed['patchdesk'] / pmed['ssh-curve25519']:.2f}x"
         f"  (target <= 1.2; median of the rounds' own ratios {statistics.median(paired):.2f}x)"
     )
+    print(f"patch Patchdesk/OpenSSH(default)    = {pmed['patchdesk'] / pmed['ssh-default']:.2f}x")
+    if "ansible" in pmed:
+        print(f"patch Ansible/Patchdesk             = {pmed['ansible'] / pmed['patchdesk']:.2f}x faster")
     return 0
 
 
