@@ -273,36 +273,31 @@ def main(argv: list[str] | None = None) -> int:
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / "ansible-cp"),
         }
 
-        def ansible_scan(same: bool = False, persist: bool = False) -> None:
+        def run_ansible(command: str, env: dict[str, str], timeout: float) -> str:
+            """``ansible bench -m raw -a COMMAND -f C``; its stdout, or an error when it failed."""
             assert ansible is not None
+            argv = [str(ansible), "bench", "-i", str(inventory), "-m", "raw", "-a", command]
             r = subprocess.run(
-                [
-                    str(ansible),
-                    "bench",
-                    "-i",
-                    str(inventory),
-                    "-m",
-                    "raw",
-                    "-a",
-                    # ":" first: a free-form argument starting with "{" would be read as JSON
-                    ": ; {{ pd_script }}" if same else script,
-                    "-f",
-                    str(args.concurrency),
-                ],
-                capture_output=True,
-                timeout=600,
-                env=persist_env if persist else ansible_env,
-                text=True,
+                [*argv, "-f", str(args.concurrency)], capture_output=True, timeout=timeout, env=env, text=True
             )
             if r.returncode != 0:
                 raise RuntimeError(f"ansible failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
+            return r.stdout
+
+        def ansible_scan(same: bool = False, persist: bool = False) -> None:
+            out = run_ansible(
+                # ":" first: a free-form argument starting with "{" would be read as JSON
+                ": ; {{ pd_script }}" if same else script,
+                persist_env if persist else ansible_env,
+                600,
+            )
             if same:
-                done = sum(1 for _, end, mark in per_host.values() if end in r.stdout and mark in r.stdout)
+                done = sum(1 for _, end, mark in per_host.values() if end in out and mark in out)
             else:
-                done = r.stdout.count(end_marker)
+                done = out.count(end_marker)
             if done < len(hosts):
                 raise RuntimeError(
-                    f"ansible ran the whole script on {done} of {len(hosts)} hosts: {r.stdout[-500:]}"
+                    f"ansible ran the whole script on {done} of {len(hosts)} hosts: {out[-500:]}"
                 )
 
         if ansible is not None:
@@ -393,31 +388,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"Patchdesk patch failed on {len(bad)} host(s): {bad[:2]}")
 
         def ansible_patch() -> None:
-            assert ansible is not None
-            r = subprocess.run(
-                [
-                    str(ansible),
-                    "bench",
-                    "-i",
-                    str(inventory),
-                    "-m",
-                    "raw",
-                    "-a",
-                    apt,
-                    "-f",
-                    str(args.concurrency),
-                ],
-                capture_output=True,
-                timeout=900,
-                env=ansible_env,  # fresh logins, like the others
-                text=True,
-            )
-            if r.returncode != 0:
-                raise RuntimeError(
-                    f"ansible patch failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}"
-                )
-            if r.stdout.count(installed) < len(hosts):
-                raise RuntimeError(f"ansible patched {r.stdout.count(installed)} of {len(hosts)} hosts")
+            out = run_ansible(apt, ansible_env, 900)  # fresh logins, like the others
+            if out.count(installed) < len(hosts):
+                raise RuntimeError(f"ansible patched {out.count(installed)} of {len(hosts)} hosts")
 
         def patchdesk_round() -> None:
             reset_all()
