@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from app.domain.audit import AuditEntry, ChainCheck
 from db import audit as db_audit
-from db.audit import AuditEntry, ChainCheck
 
 logger = logging.getLogger(__name__)
 

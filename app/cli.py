@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app import __version__
-from app.errors import (
+from app.domain.errors import (
     AdvisoryFormatError,
     ConfigError,
     ImportFormatError,
     PatchdeskError,
     SecretStoreError,
 )
-from app.inventory import parse_choice
-from app.models import Criticality, Host, HostStatus, Ring, StepState, TransportKind, WinRMOptions
+from app.domain.inventory import parse_choice
+from app.domain.models import Criticality, Host, HostStatus, Ring, StepState, TransportKind, WinRMOptions
 
 logger = logging.getLogger(__name__)
 
@@ -546,9 +546,9 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _change(args: argparse.Namespace, out: TextIO) -> int:
+    from app.domain.models import Classification, RebootPolicy
     from app.jobs.runner import JobRunner
     from app.jobs.selection import selections_for
-    from app.models import Classification, RebootPolicy
     from db.database import default_db_path
 
     db = _open(args)
@@ -600,9 +600,9 @@ def _change(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report_change(db: Any, args: argparse.Namespace, hosts: list[Host], handle: Any, out: TextIO) -> int:
+    from app.domain.models import InstallPlan
+    from app.domain.verdicts import Verification
     from app.jobs.patching import PatchResult, RollbackResult
-    from app.models import InstallPlan
-    from app.policy.verify import Verification
 
     worst = EXIT_OK
     report = []
@@ -804,9 +804,9 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     from datetime import date
 
     from app import audit
-    from app.models import Criticality, Ring
+    from app.domain.compliance import OS_FAMILIES, OS_FAMILY_OTHER, OS_FAMILY_UNKNOWN, ComplianceFilter
+    from app.domain.models import Criticality, Ring
     from app.reports import pdf, render
-    from app.reports.model import OS_FAMILIES, OS_FAMILY_OTHER, OS_FAMILY_UNKNOWN, ComplianceFilter
     from app.reports.report import build_report
     from db.hosts import list_groups
 

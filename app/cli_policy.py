@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app import audit
-from app.errors import ConfigError
+from app.domain.errors import ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = (
@@ -279,11 +279,11 @@ def _tri(value: str, flag: str) -> bool | None:
 
 
 def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
-    from app.inventory import parse_choice
-    from app.models import Classification, UpdateKind
+    from app.domain.inventory import parse_choice
+    from app.domain.models import Classification, UpdateKind
+    from app.domain.rules import DEFAULT_RULES, Rule
+    from app.domain.severity import Severity
     from app.policy.reclassify import reclassify_all
-    from app.policy.rules import DEFAULT_RULES, Rule
-    from app.policy.severity import Severity
     from db import policy as db_policy
 
     action = args.rules_command
@@ -353,7 +353,7 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
 
 
 def _policy(args: argparse.Namespace, out: TextIO, db: Any) -> int:
-    from app.policy.rollout import SETTING_UNITS
+    from app.domain.rollout import SETTING_UNITS
     from db import policy as db_policy
 
     if args.policy_command == "set":
@@ -372,7 +372,7 @@ def _policy(args: argparse.Namespace, out: TextIO, db: Any) -> int:
 
 
 def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
-    from app.policy.windows import MaintenanceWindow, next_windows, parse_dtstart, validate
+    from app.domain.maintenance_windows import MaintenanceWindow, next_windows, parse_dtstart, validate
     from db import policy as db_policy
 
     action = args.windows_command
@@ -563,8 +563,8 @@ def _print_report(report: Any, out: TextIO) -> None:
 
 
 def _export(args: argparse.Namespace, out: TextIO, db: Any) -> int:
-    from app.policy import calendar
-    from app.policy.windows import next_windows
+    from app.domain.maintenance_windows import next_windows
+    from app.reports import calendar
     from db import changelog
     from db import policy as db_policy
 

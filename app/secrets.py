@@ -17,7 +17,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Literal
 
-from app.errors import SecretStoreError
+from app.domain.errors import SecretStoreError
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend

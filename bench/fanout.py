@@ -165,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot run: {reason}")
         return 2
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    from app.domain.models import Host
     from app.jobs.runner import JobRunner
     from app.jobs.selection import selections_for
-    from app.models import Host
     from db import hosts as db_hosts
     from db import scan_basis as db_scan_basis
     from db.database import open_database

@@ -295,7 +295,7 @@ def _scenario(mode: str, w: Any, r: dict[str, Any], t0: float, inner: int) -> No
         dash.repaint()
         r["dashboard_draw_ms"].append((time.perf_counter() - t) * 1000)
     # the queries under each kind of filter (informational: a different plan each)
-    from app.reports.model import ComplianceFilter
+    from app.domain.compliance import ComplianceFilter
 
     r["dashboard_compute_filtered_ms"] = {}
     own = open_database(dash.db_path, migrate=False)
@@ -700,8 +700,8 @@ def run_scan_stage(args: argparse.Namespace, src: Path, work: Path) -> dict[str,
     if not ok:
         print(f"(e) skipped: test hosts unavailable: {reason}")
         return None
+    from app.domain.models import Host
     from app.jobs.runner import JobRunner
-    from app.models import Host
     from db import hosts as db_hosts
     from db.database import open_database
 

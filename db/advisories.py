@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.advisories.matching import AdvisoryIndex, PackageAdvisory
-from app.advisories.model import AdvisoryBatch, KevEntry
+from app.domain.advisories import AdvisoryBatch, KevEntry
+from app.domain.matching import AdvisoryIndex, PackageAdvisory
 from db.database import now_iso
 
 

@@ -1,10 +1,6 @@
-"""The audit log's storage: append-only rows chained by SHA-256.
+"""The audit log's storage: append-only rows chained by SHA-256 (the chain itself: app/domain/audit.py).
 
-Each row stores the hash of the previous row (``prev_hash``) and its own ``hash`` =
-SHA-256(prev_hash + canonical JSON of its id, time, actor, action, target and details). Changing a
-row breaks its own hash; deleting one breaks the next row's link (and leaves a gap in the
-AUTOINCREMENT ids); deleting the newest rows is caught by the chain head kept in ``settings``. A
-UNIQUE ``prev_hash`` makes a forked chain (two writers racing) impossible: the loser retries.
+The chain head is kept in ``settings``, so deleting the newest rows shows. A UNIQUE ``prev_hash`` makes a forked chain (two writers racing) impossible: the loser retries.
 
 What this cannot catch on its own: someone who rewrites the whole chain with recomputed hashes and
 the head. Forwarding to syslog (app/audit.py) puts a copy out of the database's reach.
@@ -12,72 +8,17 @@ the head. Forwarding to syslog (app/audit.py) puts a copy out of the database's 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
+from app.domain.audit import GENESIS, AuditEntry, ChainCheck, check_chain, entry_hash
 from db.database import now_iso
 
-GENESIS = "0" * 64
 HEAD_SETTING = "audit.head"
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    at: str
-    actor: str
-    action: str
-    target: str
-    details: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at,
-            "actor": self.actor,
-            "action": self.action,
-            "target": self.target,
-            "details": self.details,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
-
-
-@dataclass(frozen=True)
-class ChainCheck:
-    ok: bool
-    entries: int
-    broken_id: int | None = None
-    reason: str = ""
-
-
-def canonical(entry_id: int, at: str, actor: str, action: str, target: str, details_json: str) -> bytes:
-    """The bytes an entry's hash covers (details as stored, so a re-serialisation cannot hide an edit)."""
-    body = {
-        "id": entry_id,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "details": details_json,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def entry_hash(
-    prev_hash: str, entry_id: int, at: str, actor: str, action: str, target: str, details_json: str
-) -> str:
-    return hashlib.sha256(
-        prev_hash.encode("ascii") + canonical(entry_id, at, actor, action, target, details_json)
-    ).hexdigest()
 
 
 def append(
@@ -161,55 +102,8 @@ def entries(
 
 def verify(db: Database) -> ChainCheck:
     """Walk the chain oldest first and name the first entry that does not hold."""
-    expected_prev = GENESIS
-    expected_id: int | None = None
-    count = 0
-    last_id, last_hash = 0, GENESIS
-    for r in db.query("SELECT * FROM audit_log ORDER BY id"):
-        count += 1
-        rid = int(r["id"])
-        if expected_id is not None and rid != expected_id:
-            return ChainCheck(False, count, rid, f"entries {expected_id}..{rid - 1} are missing (deleted)")
-        if expected_id is None and rid != 1:
-            return ChainCheck(False, count, rid, f"entries 1..{rid - 1} are missing (deleted)")
-        if r["prev_hash"] != expected_prev:
-            return ChainCheck(
-                False,
-                count,
-                rid,
-                f"its link to entry {rid - 1} does not match: entry {rid - 1} was changed or deleted",
-            )
-        digest = entry_hash(
-            r["prev_hash"],
-            rid,
-            str(r["at"]),
-            str(r["actor"]),
-            str(r["action"]),
-            str(r["target"]),
-            str(r["details"]),
-        )
-        if digest != r["hash"]:
-            return ChainCheck(False, count, rid, "its content does not match its hash: it was changed")
-        expected_prev, expected_id = r["hash"], rid + 1
-        last_id, last_hash = rid, r["hash"]
     head = db.execute("SELECT value FROM settings WHERE key = ?", [HEAD_SETTING]).fetchone()
-    if head:
-        head_id, _, head_hash = str(head[0]).partition(":")
-        if int(head_id or 0) != last_id or head_hash != last_hash:
-            missing = int(head_id or 0)
-            if missing > last_id:
-                return ChainCheck(
-                    False,
-                    count,
-                    missing,
-                    f"the newest entries {last_id + 1}..{missing} are missing (deleted)",
-                )
-            return ChainCheck(
-                False, count, last_id or None, "the chain's end does not match the recorded head"
-            )
-    elif count:
-        return ChainCheck(False, count, None, "the recorded head of the chain is missing")
-    return ChainCheck(True, count)
+    return check_chain(db.query("SELECT * FROM audit_log ORDER BY id"), str(head[0]) if head else None)
 
 
 def count(db: Database) -> int:

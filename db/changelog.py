@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.models import PackageChange
-from app.policy.calendar import ChangeLogEntry
+from app.domain.models import ChangeLogEntry, PackageChange
 from db.database import parse_ts
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.models import PackageChange
+from app.domain.models import PackageChange
 from db.database import now_iso
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.reports.model import (
+from app.domain.compliance import (
     DEFAULT_STALE_DAYS,
     OS_FAMILIES,
     OS_FAMILY_OTHER,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from app.errors import DatabaseError, SchemaTooNewError
+from app.domain.errors import DatabaseError, SchemaTooNewError
 from db.schema import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)

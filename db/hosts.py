@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.errors import ConfigError
-from app.inventory import validate_host
-from app.models import (
+from app.domain.errors import ConfigError
+from app.domain.inventory import validate_host
+from app.domain.models import (
     Criticality,
     Host,
     HostKey,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.models import Host, Job, JobHost, JobKind, JobState, JobTrigger, LogLevel, LogLine, StepState
+from app.domain.models import Host, Job, JobHost, JobKind, JobState, JobTrigger, LogLevel, LogLine, StepState
 from db.database import now_iso, parse_ts
 
 

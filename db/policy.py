@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.errors import ConfigError
-from app.models import Classification, PendingUpdate, Ring, UpdateKind
-from app.policy.rollout import (
+from app.domain.errors import ConfigError
+from app.domain.maintenance_windows import MaintenanceWindow
+from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
+from app.domain.rollout import (
     DEFAULT_SOAK,
     PolicySettings,
     RingEvidence,
@@ -22,8 +23,8 @@ from app.policy.rollout import (
     RolloutState,
     update_key,
 )
-from app.policy.rules import Rule
-from app.policy.windows import MaintenanceWindow
+from app.domain.rules import Rule
+from app.domain.schedule import ScheduleEvent
 from db.database import now_iso, parse_ts
 from db.hosts import ensure_group
 
@@ -559,28 +560,6 @@ def busy_hosts(db: Database) -> set[int]:
 
 
 # -- scheduler events -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScheduleEvent:
-    at: str  # the scheduler's time (may be simulated)
-    host_name: str | None
-    update_key: str | None
-    action: str  # started | deferred | promoted | deployed | blocked
-    reason: str
-    job_id: int | None = None
-    dry_run: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "host": self.host_name,
-            "update": self.update_key,
-            "action": self.action,
-            "reason": self.reason,
-            "job": self.job_id,
-            "dry_run": self.dry_run,
-        }
 
 
 def add_schedule_events(db: Database, events: Iterable[tuple[ScheduleEvent, int | None]]) -> None:

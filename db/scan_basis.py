@@ -1,5 +1,5 @@
 """Stored scan bases: the raw simulation behind a host's last full scan, and the host fingerprint it
-came from (see app/models.py: ScanBasis).
+came from (see app/domain/models.py: ScanBasis).
 
 The job runner reads the fingerprints up front (one query); a scan task loads an output only when the
 host reports that nothing changed, through :class:`BasisReader`, which opens its own short read-only
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from app.models import ScanBasis
+from app.domain.models import ScanBasis
 from db.database import now_iso, parse_ts
 
 #: A basis older than this is not offered: the next scan simulates in full even if nothing changed,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.models import Classification, HostStatus, PendingUpdate, ScanResult, UpdateKind
+from app.domain.models import Classification, HostStatus, PendingUpdate, ScanResult, UpdateKind
 from db.database import now_iso
 from db.hosts import record_facts, set_status
 from db.scan_basis import store as store_basis

@@ -404,7 +404,7 @@ def m004_compliance(db: Database) -> None:
 @MIGRATIONS()
 def m005_scan_basis(db: Database) -> None:
     """The raw simulation behind each host's last full scan and the fingerprint of the host state it
-    came from, so a scan of a host where nothing changed skips the simulation (app/models.py:
+    came from, so a scan of a host where nothing changed skips the simulation (app/domain/models.py:
     ScanBasis). Output is zlib-compressed. Deleting a host deletes its basis."""
     _run_script(
         db,

@@ -30,7 +30,7 @@ def main(out: Path) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.jobs.runner import JobRunner
-    from app.models import Host, Ring
+    from app.domain.models import Host, Ring
     from db import hosts as db_hosts
     from db.database import open_database
     from tests.hosts import HostCluster

@@ -15,7 +15,7 @@ import shiboken6
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ FREEZE_STARTUP_OBJECTS = True
 WARM_UP_MODULES = (
     "db.policy",
     "db.advisories",
-    "app.policy.rollout",
-    "app.policy.windows",
+    "app.domain.rollout",
+    "app.domain.maintenance_windows",
 )
 WARM_UP_DELAY_MS = 1500
 #: When the job worker process starts (app/jobs/remote.py): after start-up, before a first click is

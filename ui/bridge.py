@@ -17,7 +17,7 @@ import queue
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.jobs.events import Event
+from app.domain.events import Event
 
 logger = logging.getLogger(__name__)
 

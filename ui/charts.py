@@ -25,7 +25,7 @@ from PySide6.QtCore import QDateTime, QMargins, QRectF, QSize, Qt, QTimeZone
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
-from app.reports.model import DailyPoint, GroupPending, Summary
+from app.domain.compliance import DailyPoint, GroupPending, Summary
 
 CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
 CLASS_LABELS = {"urgent": "Urgent", "important": "Important", "noncritical": "Non-critical"}

@@ -19,7 +19,7 @@ CORE_BEFORE_QT = (
     "app.logsetup",
     "app.audit",
     "app.secrets",
-    "app.reports.model",
+    "app.domain.compliance",
     "db.database",
     "db.hosts",
     "db.jobs",

@@ -33,9 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import audit
-from app.errors import ConfigError, PatchdeskError
-from app.jobs.engine import JobHandle
-from app.jobs.events import (
+from app.domain.errors import ConfigError, PatchdeskError
+from app.domain.events import (
     ChangesRecorded,
     Event,
     HostStateChanged,
@@ -44,7 +43,8 @@ from app.jobs.events import (
     ScanRecorded,
     VerificationRecorded,
 )
-from app.models import Host, JobState, StepState
+from app.domain.models import Host, JobState, StepState
+from app.jobs.engine import JobHandle
 from db import changes as db_changes
 from db import hosts as db_hosts
 from ui.bridge import EventBridge

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
 
 
 def show_error(parent: QWidget | None, text: str, title: str = "Patchdesk") -> None:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QMarginsF, QSize, QSizeF, QUrl
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import QApplication
 
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
 from app.reports.render import html_document
 from app.reports.report import Report
 from ui.charts import classification_chart, group_chart, render_chart, trend_chart

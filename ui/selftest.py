@@ -127,7 +127,7 @@ def _check_modules(report: _Report) -> None:
 
 
 def _check_database(report: _Report) -> None:
-    from app.errors import PatchdeskError
+    from app.domain.errors import PatchdeskError
     from db.database import default_db_path, open_database, schema_version
     from db.schema import SCHEMA_VERSION
 
@@ -149,7 +149,7 @@ def _check_database(report: _Report) -> None:
 
 def _check_keyring(report: _Report) -> Any:
     """The secret store the window gets, or None; no usable keyring is a warning, not a failure."""
-    from app.errors import PatchdeskError
+    from app.domain.errors import PatchdeskError
     from app.secrets import SecretStore, known_backends
 
     known = known_backends()

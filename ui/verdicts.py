@@ -1,7 +1,7 @@
 """Verification verdicts as the GUI shows them: one colour scheme and wording for every badge.
 
 The job panel, the host history and the history detail all show a verdict (green / amber / red, from
-``app.policy.verify``) the same way: a pale pill with a strong text colour, the reasons as tooltip.
+``app.domain.verdicts``) the same way: a pale pill with a strong text colour, the reasons as tooltip.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.advisories.formats import MAX_FILE_BYTES, parse_bytes, parse_json
-from app.advisories.model import AdvisoryBatch
-from app.errors import AdvisoryFormatError, AdvisorySourceError
+from app.domain.advisories import AdvisoryBatch
+from app.domain.errors import AdvisoryFormatError, AdvisorySourceError
 
 KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 OSV_API = "https://api.osv.dev/v1"

@@ -1,7 +1,7 @@
 """Reading advisory files: the CISA KEV catalog and OSV records, recognised from their content.
 
 Pure functions from text to values. A file that is not valid JSON, or not recognisably either format,
-or that lacks a field the format requires, is an :class:`~app.errors.AdvisoryFormatError` naming the
+or that lacks a field the format requires, is an :class:`~app.domain.errors.AdvisoryFormatError` naming the
 file and what is wrong, and nothing of it is used. Text from a file is untrusted: lengths are capped
 and only the fields we use are kept.
 """
@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from app.advisories.model import Advisory, AdvisoryBatch, AffectedPackage, KevEntry
-from app.errors import AdvisoryFormatError
+from app.domain.advisories import Advisory, AdvisoryBatch, AffectedPackage, KevEntry
+from app.domain.errors import AdvisoryFormatError
 
 _CVE = re.compile(r"CVE-\d{4}-\d{4,7}\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")

@@ -3,7 +3,7 @@ network, then storing it and re-classifying what is pending (one code path, so `
 advisories import`` and the Advisories view's "Import advisories…" cannot disagree).
 
 Everything a source brings is parsed before anything is stored: an import is all or nothing. Online
-failures are :class:`~app.errors.AdvisorySourceError` with a plain sentence ("offline — … import a
+failures are :class:`~app.domain.errors.AdvisorySourceError` with a plain sentence ("offline — … import a
 file instead"), never a traceback.
 """
 
@@ -17,8 +17,8 @@ from sqlite_utils import Database
 
 from app.advisories import feeds
 from app.advisories.formats import read_path
-from app.advisories.model import AdvisoryBatch
-from app.errors import ConfigError
+from app.domain.advisories import AdvisoryBatch
+from app.domain.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def fetch_online(
     timeout: float = feeds.DEFAULT_TIMEOUT,
 ) -> AdvisoryBatch:
     """The KEV feed, and OSV.dev advisories for the installed versions of every pending package."""
-    from app.advisories.matching import platform_for
+    from app.domain.matching import platform_for
     from db import hosts as db_hosts
     from db import scans as db_scans
 

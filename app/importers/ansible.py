@@ -11,10 +11,10 @@ import re
 import shlex
 from typing import Any
 
-from app.errors import ConfigError, ImportFormatError
+from app.domain.errors import ConfigError, ImportFormatError
+from app.domain.inventory import parse_port
+from app.domain.models import Host, TransportKind
 from app.importers.base import ImportProblem, ImportResult
-from app.inventory import parse_port
-from app.models import Host, TransportKind
 
 _RANGE = re.compile(r"^(.*)\[(\d+):(\d+)\](.*)$")
 _CONNECTIONS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.models import Host
+from app.domain.models import Host
 
 
 @dataclass
@@ -25,8 +25,8 @@ class ImportResult:
     lines: dict[str, int] = field(default_factory=dict)
 
     def add(self, host: Host, line: int) -> None:
-        from app.errors import ConfigError
-        from app.inventory import validate_host
+        from app.domain.errors import ConfigError
+        from app.domain.inventory import validate_host
 
         try:
             validate_host(host)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import io
 
-from app.errors import ConfigError, ImportFormatError
+from app.domain.errors import ConfigError, ImportFormatError
+from app.domain.inventory import parse_choice, parse_port
+from app.domain.models import Criticality, Host, Ring, TransportKind
 from app.importers.base import ImportProblem, ImportResult
-from app.inventory import parse_choice, parse_port
-from app.models import Criticality, Host, Ring, TransportKind
 
 _ALIASES = {
     "name": "name",

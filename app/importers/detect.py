@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from app.errors import ImportFormatError
+from app.domain.errors import ImportFormatError
 from app.importers.ansible import parse_ini, parse_yaml
 from app.importers.base import ImportResult
 from app.importers.csv_file import parse_csv

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import shlex
 
-from app.errors import ConfigError
+from app.domain.errors import ConfigError
+from app.domain.inventory import parse_port
+from app.domain.models import Host
 from app.importers.base import ImportProblem, ImportResult
-from app.inventory import parse_port
-from app.models import Host
 
 
 def parse_ssh_config(text: str) -> ImportResult:

@@ -24,22 +24,22 @@ from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from app.errors import (
+from app.domain.errors import (
     CancelledError,
     DeadlineExceededError,
     HostKeyChangedError,
     HostKeyError,
     PatchdeskError,
 )
-from app.jobs.events import (
+from app.domain.events import (
     Event,
     HostLog,
     HostProgress,
     HostStateChanged,
     JobStateChanged,
 )
+from app.domain.models import Host, JobKind, JobState, LogLevel, StepState
 from app.jobs.recorder import Recorder
-from app.models import Host, JobKind, JobState, LogLevel, StepState
 from app.transports.base import Deadline, Transport
 
 logger = logging.getLogger(__name__)

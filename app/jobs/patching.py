@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from app.errors import AdapterError, CancelledError, PatchdeskError, UnreachableError
-from app.jobs.engine import TaskContext
-from app.jobs.events import ChangesRecorded, RolledBack, ScanRecorded, SnapshotTaken, VerificationRecorded
-from app.models import (
+from app.domain.classify import classify_all
+from app.domain.errors import AdapterError, CancelledError, PatchdeskError, UnreachableError
+from app.domain.events import ChangesRecorded, RolledBack, ScanRecorded, SnapshotTaken, VerificationRecorded
+from app.domain.models import (
     InstallPlan,
     LogLevel,
     OsFacts,
@@ -37,12 +37,12 @@ from app.models import (
     ScanResult,
     TransportKind,
 )
+from app.domain.verdicts import Health, Verdict, Verification, judge
+from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, Snapshot
 from app.platforms.facts import gather_facts, gather_facts_with, new_nonce
-from app.platforms.health import Health, health_command, parse_health, probe_health
+from app.platforms.health import health_command, parse_health, probe_health
 from app.platforms.registry import detect
-from app.policy.classify import classify_all
-from app.policy.verify import Verdict, Verification, judge
 from app.transports.base import Transport
 
 #: How long a host may take to come back after a reboot before we say so.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.jobs.events import (
+from app.domain.events import (
     ChangesRecorded,
     Event,
     HostKeyLearned,
@@ -28,7 +28,7 @@ from app.jobs.events import (
     SnapshotTaken,
     VerificationRecorded,
 )
-from app.models import HostStatus, JobKind, JobState, StepState
+from app.domain.models import HostStatus, JobKind, JobState, StepState
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
+from app.domain.events import Event, JobStateChanged, ScanRecorded
+from app.domain.models import Host, JobState
 from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobHandle
-from app.jobs.events import Event, JobStateChanged, ScanRecorded
-from app.models import Host, JobState
 from app.transports.pool import DEFAULT_IDLE
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
+from app.domain.classify import bound
+from app.domain.events import Event
+from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
+from app.domain.rules import Classifier
 from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle
-from app.jobs.events import Event
 from app.jobs.patching import (
     LOCK_WAIT,
     REBOOT_TIMEOUT,
@@ -31,9 +34,6 @@ from app.jobs.patching import (
 from app.jobs.recorder import Recorder
 from app.jobs.selection import rollback_request, verify_request
 from app.jobs.tasks import scan_host
-from app.models import Host, JobKind, JobTrigger, RebootPolicy
-from app.policy.classify import bound
-from app.policy.rules import Classifier
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import hosts as db_hosts
@@ -76,7 +76,7 @@ class JobRunner:
     def classifier(self, db: Database) -> Classifier:
         """Rules and advisory data for the tasks, read here on the caller's thread (tasks never read
         the database); the advisory index is reused until an import or a rule change."""
-        from app.advisories.matching import AdvisoryIndex
+        from app.domain.matching import AdvisoryIndex
         from db import advisories as db_advisories
         from db import policy as db_policy
 

@@ -28,29 +28,27 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from app.jobs.selection import select_updates
-from app.models import (
-    Classification,
-    Criticality,
-    Host,
-    HostStatus,
-    JobTrigger,
-    PendingUpdate,
-    Ring,
-    StepState,
-)
-from app.policy.rollout import (
+from app.domain.maintenance_windows import window_at
+from app.domain.models import Host, HostStatus, JobTrigger, PendingUpdate, Ring, StepState
+from app.domain.rollout import (
     PolicySettings,
     Rollout,
     RolloutState,
     evaluate,
     update_key,
 )
-from app.policy.windows import estimate_duration, fits, next_windows, window_at
+from app.domain.schedule import (
+    ScheduleEvent,
+    comes_as_dependency,
+    decide_update,
+    scan_due,
+    trigger_for,
+    window_deferral,
+)
+from app.jobs.selection import select_updates
 from db import hosts as db_hosts
 from db import policy as db_policy
 from db import scans as db_scans
-from db.policy import ScheduleEvent
 
 if TYPE_CHECKING:
     from app.jobs.runner import JobRunner
@@ -59,7 +57,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "scheduler"
-_DEPENDENCY_MANAGERS = frozenset({"apt", "dnf", "yum", "zypper"})
 
 
 @dataclass
@@ -168,9 +165,7 @@ def _scans(
 ) -> None:
     busy = db_policy.busy_hosts(db)
     due = [
-        h
-        for h in db_hosts.list_hosts(db)
-        if h.id not in busy and (h.last_scan_at is None or now - h.last_scan_at >= settings.scan_interval)
+        h for h in db_hosts.list_hosts(db) if h.id not in busy and scan_due(h, now, settings.scan_interval)
     ]
     if not due:
         return
@@ -349,56 +344,33 @@ def _patches(
         now_list: list[PendingUpdate] = []
         in_window: list[PendingUpdate] = []
         for u in pend:
-            if u.installed is None and u.manager in _DEPENDENCY_MANAGERS:
-                continue  # a new package comes in as a dependency of what is named
+            if comes_as_dependency(u):
+                continue
             key = update_key(u)
             r = rollouts.get(key) or Rollout(key, u.manager, u.name, u.available, u.kind, u.classification)
-            why = r.blocked(now)
-            if why is None and not r.allows(host.ring):
-                why = f"waiting for promotion to the {host.ring} ring (" + (
-                    f"now at {r.ring})" if r.ring else "not tested yet)"
-                )
-            urgent = u.classification == Classification.URGENT
-            needs_window = not urgent or (
-                host.criticality == Criticality.MISSION_CRITICAL
-                and not (r.override_window or override_windows)
+            decision = decide_update(
+                host, u, r, now, settings, open_window=occ, windows=windows, override_windows=override_windows
             )
-            if why is None and urgent and not settings.urgent_push:
-                why = "urgent push proposed (policy urgent_push is off): patch it by hand or approve it"
-            if why is None and needs_window and occ is None:
-                why = _no_window_reason(host, windows, now, urgent)
-            if why is not None:
-                report.waiting.append({"host": host.name, "update": key, "reason": why})
+            if decision.why_waiting is not None:
+                report.waiting.append({"host": host.name, "update": key, "reason": decision.why_waiting})
                 continue
-            (in_window if needs_window else now_list).append(u)
+            (in_window if decision.needs_window else now_list).append(u)
         if in_window:
             assert occ is not None
-            estimate = estimate_duration(db_policy.patch_durations(db, host.id), settings.default_estimate)
-            reserve = estimate * settings.reserve_factor
-            fit = fits(occ, now, estimate, reserve)
-            if fit.fits:
+            deferral = window_deferral(occ, now, windows, db_policy.patch_durations(db, host.id), settings)
+            if deferral is None:
                 now_list.extend(in_window)
             else:
-                later = [o for o in next_windows(windows, now, 3) if o.start >= occ.end]
-                reason = fit.reason + (
-                    f"; deferred to the next window at {later[0].local_start().isoformat()}"
-                    if later
-                    else "; no later window"
-                )
                 keys = [update_key(u) for u in in_window]
-                report.deferred.append({"host": host.name, "updates": keys, "reason": reason})
+                report.deferred.append({"host": host.name, "updates": keys, "reason": deferral})
                 events.append(
                     (
-                        ScheduleEvent(at, host.name, ", ".join(keys), "deferred", reason, dry_run=dry_run),
+                        ScheduleEvent(at, host.name, ", ".join(keys), "deferred", deferral, dry_run=dry_run),
                         host.id,
                     )
                 )
         if now_list:
-            trigger = (
-                JobTrigger.URGENT
-                if any(u.classification == Classification.URGENT for u in now_list)
-                else JobTrigger.SCHEDULE
-            )
+            trigger = trigger_for(now_list)
             plans.append(_HostPlan(host, now_list, trigger, occ.window.name if occ and in_window else None))
     if not plans:
         return
@@ -483,14 +455,3 @@ def _patches(
                     "verification": verification.as_json() if verification is not None else None,
                 }
             )
-
-
-def _no_window_reason(host: Host, windows: Sequence[Any], now: datetime, urgent: bool) -> str:
-    who = "mission-critical: waits for its maintenance window" if urgent else "outside its maintenance window"
-    if not windows:
-        group = f"group {host.group!r}" if host.group else "no group"
-        return f"{who}; no window covers {group}"
-    nxt = next_windows(windows, now, 1)
-    if not nxt:
-        return f"{who}; its windows have no further openings"
-    return f"{who}; next: {nxt[0].window.name} at {nxt[0].local_start().isoformat()}"

@@ -10,9 +10,9 @@ from collections.abc import Collection, Mapping, Sequence
 
 from sqlite_utils import Database
 
-from app.errors import ConfigError
+from app.domain.errors import ConfigError
+from app.domain.models import Classification, Host, PendingUpdate
 from app.jobs.patching import HostSelection, RollbackRequest, VerifyRequest
-from app.models import Classification, Host, PendingUpdate
 from db import changes as db_changes
 from db import jobs as db_jobs
 from db import scans as db_scans

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from app.errors import AdapterError
+from app.domain.errors import AdapterError
+from app.domain.events import ScanRecorded
+from app.domain.models import LogLevel, PendingUpdate, ScanBasis, ScanResult, TransportKind
+from app.domain.rules import Classifier
 from app.jobs.engine import TaskContext
-from app.jobs.events import ScanRecorded
-from app.models import LogLevel, PendingUpdate, ScanBasis, ScanResult, TransportKind
 from app.platforms.facts import gather_facts_with, new_nonce
 from app.platforms.registry import adapter_named, detect
-from app.policy.rules import Classifier
 from app.transports.base import Transport
 
 #: Loads a stored scan basis by host id and fingerprint (db/scan_basis.py: BasisReader).

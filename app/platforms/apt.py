@@ -34,8 +34,8 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.errors import AdapterError, UnsupportedHostError
-from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis, UpdateKind
+from app.domain.errors import AdapterError, UnsupportedHostError
+from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis, UpdateKind
 from app.platforms.base import Adapter, LogFn, ScriptScan, Snapshot
 from app.platforms.facts import clean_value, marker, new_nonce, split_sections
 from app.platforms.output import MAX_QUOTE, Warnings, quote_line

@@ -11,11 +11,11 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.errors import UnsupportedHostError
-from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
+from app.domain.errors import UnsupportedHostError
+from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
 from app.transports.base import OutputCallback, Transport
 
-#: Log callback handed to adapters: (level, text). Levels are app.models.LogLevel values.
+#: Log callback handed to adapters: (level, text). Levels are app.domain.models.LogLevel values.
 LogFn = Callable[[str, str], None]
 
 

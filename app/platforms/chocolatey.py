@@ -23,8 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.errors import AdapterError
-from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
+from app.domain.errors import AdapterError
+from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
 from app.platforms.windows.scripts import render
 from app.transports.base import CommandResult, OutputCallback, Transport

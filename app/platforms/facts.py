@@ -14,8 +14,8 @@ import logging
 import re
 import secrets
 
-from app.errors import UnsupportedHostError
-from app.models import OsFacts
+from app.domain.errors import UnsupportedHostError
+from app.domain.models import OsFacts
 from app.transports.base import CommandResult, Transport
 
 logger = logging.getLogger(__name__)

@@ -10,44 +10,14 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
+from app.domain.verdicts import Health
 from app.platforms.facts import clean_value, marker, new_nonce, split_sections
 from app.transports.base import Transport
 
 SECTIONS = ("now", "uptime", "loadavg", "meminfo", "nproc", "system", "failed", "services", "journal")
 MAX_JOURNAL_LINES = 50
 _SERVICE_RE = re.compile(r"[A-Za-z0-9@._:-]+")
-
-
-@dataclass(frozen=True)
-class Health:
-    """What the health snippet found. ``None`` means "not available on this host"."""
-
-    now: float | None = None
-    boot_time: float | None = None
-    load1: float | None = None
-    mem_available_kb: int | None = None
-    mem_total_kb: int | None = None
-    cpus: int | None = None
-    system_state: str | None = None  # systemctl is-system-running; None: no systemd
-    failed_units: tuple[str, ...] = ()
-    services: dict[str, str] = field(default_factory=dict)  # name -> is-active answer
-    journal_errors: tuple[str, ...] | None = None  # None: no journal to read
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "now": self.now,
-            "boot_time": self.boot_time,
-            "load1": self.load1,
-            "mem_available_kb": self.mem_available_kb,
-            "mem_total_kb": self.mem_total_kb,
-            "cpus": self.cpus,
-            "system_state": self.system_state,
-            "failed_units": list(self.failed_units),
-            "services": self.services,
-            "journal_errors": None if self.journal_errors is None else list(self.journal_errors),
-        }
 
 
 def check_services(names: Sequence[str]) -> list[str]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.errors import UnsupportedHostError
-from app.models import OsFacts
+from app.domain.errors import UnsupportedHostError
+from app.domain.models import OsFacts
 from app.platforms.base import Adapter
 
 #: Builds an adapter for a host (the argument is the host's display name, for error sentences).

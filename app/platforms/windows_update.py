@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import AdapterError
-from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
+from app.domain.errors import AdapterError
+from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
 from app.platforms.windows.scripts import BOOT_TIME, render
 from app.platforms.windows.systask import TaskOutcome, run_system_task

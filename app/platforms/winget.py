@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from app.errors import AdapterError
-from app.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
+from app.domain.errors import AdapterError
+from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
 from app.platforms.windows.scripts import render
 from app.platforms.windows.systask import run_system_task

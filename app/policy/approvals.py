@@ -3,7 +3,7 @@
 The CLI's ``approve`` / ``decline`` / ``defer`` and the Schedule view's buttons both call these, so a
 decision means the same whichever face made it and leaves the same audit entry. Firmware and driver
 updates are never promoted past the test ring without an explicit approval
-(:data:`app.policy.rollout.NEEDS_APPROVAL`); such an update stays in :func:`needs_decision` until
+(:data:`app.domain.rollout.NEEDS_APPROVAL`); such an update stays in :func:`needs_decision` until
 someone approves or declines it.
 """
 
@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from app import audit
-from app.models import Ring
-from app.policy.rollout import NEEDS_APPROVAL, Rollout, RolloutState
+from app.domain.models import Ring
+from app.domain.rollout import NEEDS_APPROVAL, Rollout, RolloutState
 from db import policy as db_policy
 
 #: states in which nothing is left to decide

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlite_utils import Database
 
-from app.models import Classification
-from app.policy.windows import MaintenanceWindow, estimate_duration
+from app.domain.maintenance_windows import MaintenanceWindow, estimate_duration
+from app.domain.models import Classification
 from db import hosts as db_hosts
 from db import policy as db_policy
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from app.policy.rules import Classifier
+from app.domain.rules import Classifier
 from db import advisories as db_advisories
 from db import hosts as db_hosts
 from db import policy as db_policy

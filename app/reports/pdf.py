@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
 from app.reports.report import Report
 
 PdfRenderer = Callable[[Report, Path], None]

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from html import escape
 
-from app.reports.model import TILE_HELP, TILE_LABELS, Tile
+from app.domain.compliance import TILE_HELP, TILE_LABELS, Tile
 from app.reports.report import Report
 
 CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from sqlite_utils import Database
 
-from app.reports.model import ComplianceFilter, DailyPoint, GroupPending, HostRow, Summary, Tile
+from app.domain.compliance import ComplianceFilter, DailyPoint, GroupPending, HostRow, Summary, Tile
 from db import compliance as db_compliance
 
 

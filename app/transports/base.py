@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from app.errors import CancelledError, DeadlineExceededError
+from app.domain.errors import CancelledError, DeadlineExceededError
 
 #: Called with (stream, chunk) as output arrives; stream is "stdout" or "stderr".
 OutputCallback = Callable[[str, bytes], None]

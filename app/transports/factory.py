@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.errors import SecretStoreError, UnsupportedHostError
-from app.jobs.events import Event, HostKeyLearned, HostLog
-from app.models import Host, HostKey, LogLevel, TransportKind
+from app.domain.errors import SecretStoreError, UnsupportedHostError
+from app.domain.events import Event, HostKeyLearned, HostLog
+from app.domain.models import Host, HostKey, LogLevel, TransportKind
 from app.transports.base import Deadline, Transport
 
 if TYPE_CHECKING:

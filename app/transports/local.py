@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from app.errors import (
+from app.domain.errors import (
     CancelledError,
     CommandTimeoutError,
     DeadlineExceededError,

@@ -23,7 +23,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from app.errors import SudoError
+from app.domain.errors import SudoError
 
 #: Keep at most this much of each stream of one command; the rest is counted and dropped.
 MAX_OUTPUT = 16 * 1024 * 1024

@@ -43,7 +43,7 @@ from typing import Any
 
 import paramiko
 
-from app.errors import (
+from app.domain.errors import (
     AuthenticationError,
     CancelledError,
     CommandTimeoutError,
@@ -54,7 +54,7 @@ from app.errors import (
     TransportError,
     UnreachableError,
 )
-from app.models import Host, HostKey
+from app.domain.models import Host, HostKey
 from app.transports import sshconfig
 from app.transports.base import (
     DEFAULT_COMMAND_TIMEOUT,

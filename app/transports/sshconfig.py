@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import ConfigError
+from app.domain.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from app.errors import (
+from app.domain.errors import (
     AuthenticationError,
     CancelledError,
     CommandTimeoutError,
@@ -72,7 +72,7 @@ from app.errors import (
     TransportError,
     UnreachableError,
 )
-from app.models import Host
+from app.domain.models import Host
 from app.transports.base import (
     DEFAULT_COMMAND_TIMEOUT,
     Command,

@@ -17,9 +17,9 @@ from typing import Any
 import paramiko
 import pytest
 
-from app.errors import CommandTimeoutError
+from app.domain.errors import CommandTimeoutError
+from app.domain.models import Host, HostKey, StepState
 from app.jobs.runner import JobRunner
-from app.models import Host, HostKey, StepState
 from app.transports.pool import ACTIVE_WAKE, IDLE_WAKE, ConnectionPool
 from app.transports.ssh import SshTransport, join_closed_connections
 from db import hosts as db_hosts

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import AdapterError
-from app.models import Host, PackageChange, UpdateKind
+from app.domain.errors import AdapterError
+from app.domain.models import Host, PackageChange, UpdateKind
 from app.platforms.dnf import DnfAdapter
 from app.platforms.facts import gather_facts
 from app.platforms.registry import detect

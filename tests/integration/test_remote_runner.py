@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import ConfigError
-from app.jobs.events import Event, HostStateChanged, JobStateChanged, ScanRecorded
+from app.domain.errors import ConfigError
+from app.domain.events import Event, HostStateChanged, JobStateChanged, ScanRecorded
+from app.domain.models import Host, JobState, StepState
 from app.jobs.remote import RemoteJobRunner
-from app.models import Host, JobState, StepState
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db.database import open_database

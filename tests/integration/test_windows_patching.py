@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from app.errors import AdapterError
-from app.models import Host, PackageChange, TransportKind, UpdateKind
+from app.domain.errors import AdapterError
+from app.domain.models import Host, PackageChange, TransportKind, UpdateKind
 from app.platforms.chocolatey import ChocolateyAdapter
 from app.platforms.windows.scripts import script_params
 from app.platforms.windows_update import (

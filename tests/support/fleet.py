@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app.advisories.model import AdvisoryBatch, KevEntry
-from app.models import (
+from app.domain.advisories import AdvisoryBatch, KevEntry
+from app.domain.models import (
     Classification,
     Criticality,
     Host,

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from app.advisories.formats import read_path
-from app.models import Host, OsFacts, PendingUpdate, Ring, ScanResult, UpdateKind
+from app.domain.models import Host, OsFacts, PendingUpdate, Ring, ScanResult, UpdateKind
 from db import advisories as db_adv
 from db import hosts as db_hosts
 from db import scans as db_scans
@@ -30,7 +30,7 @@ def add_scanned(
     db: Database, name: str, ring: Ring, pending: tuple[PendingUpdate, ...], group: str = "lab"
 ) -> Host:
     """A host in the inventory with a recorded scan that found ``pending`` (classified as a scan would)."""
-    from app.policy.classify import classify_all
+    from app.domain.classify import classify_all
 
     h = db_hosts.add_host(db, Host(name=name, address="192.0.2.1", ring=ring, group=group))
     assert h.id is not None

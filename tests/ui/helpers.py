@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.models import Host
+from app.domain.models import Host
 from db import hosts as db_hosts
 
 

@@ -6,8 +6,8 @@ import threading
 
 from PySide6.QtCore import QThread
 
-from app.jobs.events import HostLog
-from app.models import LogLevel
+from app.domain.events import HostLog
+from app.domain.models import LogLevel
 from ui.bridge import EventBridge
 
 

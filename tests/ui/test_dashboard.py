@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from PySide6.QtCore import Qt
 
-from app.reports.model import Tile
+from app.domain.compliance import Tile
 from db import compliance as db_compliance
 from tests.support.fleet import populate
 from ui.main_window import MainWindow

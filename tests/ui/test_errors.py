@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import cli
-from app.errors import ConfigError
+from app.domain.errors import ConfigError
 from tests.ui.helpers import when_modal
 from ui.app import run_gui
 from ui.dialogs.crash_dialog import CrashDialog, CrashHook, build_report

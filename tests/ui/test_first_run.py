@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from app import audit
-from app.models import HostStatus, JobKind, JobState, StepState, TransportKind
+from app.domain.models import HostStatus, JobKind, JobState, StepState, TransportKind
 from app.secrets import SecretStore
 from db import hosts as db_hosts
 from db import jobs as db_jobs

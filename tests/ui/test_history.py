@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.models import Host, JobKind, JobState, StepState
+from app.domain.models import Host, JobKind, JobState, StepState
 from db import changes as db_changes
 from db import hosts as db_hosts
 from db import jobs as db_jobs

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import Qt
 
-from app.models import Host, HostStatus
+from app.domain.models import Host, HostStatus
 from ui.models.hosts_model import COL_NAME, COL_URGENT
 from ui.views.inventory import InventoryView
 

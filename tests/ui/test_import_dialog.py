@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.models import Host
+from app.domain.models import Host
 from db import hosts as db_hosts
 from ui.dialogs.import_dialog import ImportDialog
 from ui.main_window import MainWindow

@@ -7,8 +7,8 @@ from dataclasses import replace
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.errors import SecretStoreError
-from app.models import Host, HostStatus
+from app.domain.errors import SecretStoreError
+from app.domain.models import Host, HostStatus
 from db import hosts as db_hosts
 from tests.ui.helpers import when_modal
 from ui.dialogs.host_dialog import HostDialog

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.models import HostStatus, JobKind
+from app.domain.models import HostStatus, JobKind
 from db import hosts as db_hosts
 from tests.ui.helpers import LatenessProbe, add_hosts, when_modal
 from ui.dialogs import patch_dialog

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from app.models import HostStatus
+from app.domain.models import HostStatus
 from db import hosts as db_hosts
 from tests.ui.helpers import LatenessProbe
 from tests.ui.helpers import add_hosts as _add_hosts
@@ -195,8 +195,8 @@ def test_a_job_started_before_the_worker_is_up_leaves_the_window_live(qtbot, db,
 def test_a_worker_that_cannot_start_is_a_sentence(qtbot, db, tmp_path, monkeypatch):
     """A worker that fails to come up (here: its database path is a directory) ends the wait with a
     plain error; nothing is left half-started."""
+    from app.domain.models import Host
     from app.jobs.remote import RemoteJobRunner
-    from app.models import Host
 
     shown: list[str] = []
     monkeypatch.setattr(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.models import HostStatus, JobKind, TransportKind
+from app.domain.models import HostStatus, JobKind, TransportKind
 from db import hosts as db_hosts
 from tests.integration.test_credentials import keyring_env  # noqa: F401  (fixture)
 from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows

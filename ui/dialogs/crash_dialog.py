@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
 from ui.resources import icon
 
 logger = logging.getLogger(__name__)

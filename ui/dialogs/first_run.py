@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import audit
-from app.errors import ConfigError, PatchdeskError
-from app.models import Criticality, Host, TransportKind
+from app.domain.errors import ConfigError, PatchdeskError
+from app.domain.models import Criticality, Host, TransportKind
 from db import hosts as db_hosts
 from db import policy as db_policy
 from ui.dialogs.import_dialog import FILE_FILTER, ImportDialog

@@ -1,6 +1,6 @@
 """Add or edit a host.
 
-Validation uses the same rules as the CLI and the importers (app.inventory.validate_host) and shows
+Validation uses the same rules as the CLI and the importers (app.domain.inventory.validate_host) and shows
 the sentence inline. Passwords never touch the database: they go to the OS keyring through
 app.secrets.SecretStore on a pool thread (an unlock prompt may take a while), and only the returned
 reference is stored. If the keyring cannot be used, its sentence is shown and the dialog stays open
@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import ConfigError, PatchdeskError, SecretStoreError
-from app.inventory import parse_port, validate_host
-from app.models import Criticality, Host, Ring, TransportKind, WinRMOptions
+from app.domain.errors import ConfigError, PatchdeskError, SecretStoreError
+from app.domain.inventory import parse_port, validate_host
+from app.domain.models import Criticality, Host, Ring, TransportKind, WinRMOptions
 from db import hosts as db_hosts
 from ui.workers import submit
 

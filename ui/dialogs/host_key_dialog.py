@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import Host, HostKey
+from app.domain.models import Host, HostKey
 from ui.resources import icon
 
 

@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import ConfigError, PatchdeskError
+from app.domain.errors import ConfigError, PatchdeskError
+from app.domain.models import Host
 from app.importers.base import ImportResult
 from app.importers.detect import read_inventory
-from app.models import Host
 from db import hosts as db_hosts
 
 FORMATS = [

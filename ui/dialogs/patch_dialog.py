@@ -35,11 +35,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
+from app.domain.models import Classification, Host, InstallPlan, PendingUpdate, RebootPolicy, StepState
 from app.jobs.engine import JobHandle
 from app.jobs.patching import HostSelection
 from app.jobs.selection import is_nameable, select_updates
-from app.models import Classification, Host, InstallPlan, PendingUpdate, RebootPolicy, StepState
 from db import scans as db_scans
 from ui.messages import confirm
 from ui.models.hosts_model import _one_line

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.models import ChangeAction, Host
 from app.jobs.patching import RollbackRequest
-from app.models import ChangeAction, Host
 from ui.models.hosts_model import _one_line
 from ui.resources import icon
 from ui.views.host_detail import change_item, change_tree

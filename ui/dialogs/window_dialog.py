@@ -2,7 +2,7 @@
 
 The recurrence is built from plain choices (every day / some weekdays / the n-th weekday of the month)
 or typed as an RFC 5545 RRULE for anything else; the next openings are previewed as the user types, with
-the same window maths the scheduler uses (``app.policy.windows``), so what the dialog shows is what will
+the same window maths the scheduler uses (``app.domain.maintenance_windows``), so what the dialog shows is what will
 run. Saving is left to the caller (``result_window()``), which writes and audits it.
 """
 
@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import ConfigError
-from app.policy.windows import MaintenanceWindow, next_windows, validate
+from app.domain.errors import ConfigError
+from app.domain.maintenance_windows import MaintenanceWindow, next_windows, validate
 
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from app.models import Job, JobHost, JobKind, PackageChange, StepState
+from app.domain.models import Job, JobHost, JobKind, PackageChange, StepState
 from db import changes as db_changes
 from db import jobs as db_jobs
 from ui.models.hosts_model import _local_time, _one_line

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from app.models import Host, HostStatus
+from app.domain.models import Host, HostStatus
 
 COL_NAME = 0
 COL_ADDRESS = 1

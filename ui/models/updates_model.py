@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from app.models import Classification, PendingUpdate
+from app.domain.models import Classification, PendingUpdate
 
 COL_NAME = 0
 COL_INSTALLED = 1

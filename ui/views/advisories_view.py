@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.advisories.model import KevEntry
-from app.errors import PatchdeskError
+from app.domain.advisories import KevEntry
+from app.domain.errors import PatchdeskError
 from db import advisories as db_adv
 from db import compliance as db_compliance
 from db.advisories import AdvisoryRow, AffectedHost

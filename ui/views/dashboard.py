@@ -29,8 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import Criticality, Ring
-from app.reports.model import (
+from app.domain.compliance import (
     OS_FAMILIES,
     OS_FAMILY_OTHER,
     OS_FAMILY_UNKNOWN,
@@ -40,6 +39,7 @@ from app.reports.model import (
     Dashboard,
     Tile,
 )
+from app.domain.models import Criticality, Ring
 from db import compliance as db_compliance
 from ui.charts import CLASS_LABELS, classification_chart, group_chart, trend_chart
 from ui.workers import submit

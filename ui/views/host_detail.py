@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import ChangeAction, Host, HostStatus, JobKind
+from app.domain.models import ChangeAction, Host, HostStatus, JobKind
 from db import jobs as db_jobs
 from db import scans as db_scans
 from ui.models.history_model import (

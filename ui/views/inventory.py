@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import Host
+from app.domain.models import Host
 from ui.models.hosts_model import (
     COL_ADDRESS,
     COL_CRITICALITY,

@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs.engine import JobHandle
-from app.jobs.events import (
+from app.domain.events import (
     Event,
     HostLog,
     HostProgress,
@@ -37,7 +36,8 @@ from app.jobs.events import (
     JobStateChanged,
     VerificationRecorded,
 )
-from app.models import Host, JobState, LogLevel, StepState
+from app.domain.models import Host, JobState, LogLevel, StepState
+from app.jobs.engine import JobHandle
 from ui.models.history_model import STEP_COLOURS
 from ui.resources import icon
 from ui.verdicts import VERDICT_COLOURS, verdict_text, verdict_tooltip

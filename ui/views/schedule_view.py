@@ -35,14 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from app import audit
-from app.errors import PatchdeskError
+from app.domain.errors import PatchdeskError
+from app.domain.maintenance_windows import MaintenanceWindow, Occurrence, next_windows
+from app.domain.rollout import Rollout, RolloutState
+from app.domain.schedule import ScheduleEvent
 from app.policy import approvals
 from app.policy.planning import WindowPlan, window_plan
-from app.policy.rollout import Rollout, RolloutState
-from app.policy.windows import MaintenanceWindow, Occurrence, next_windows
 from db import compliance as db_compliance
 from db import policy as db_policy
-from db.policy import ScheduleEvent
 from ui.dialogs.window_dialog import WindowDialog
 from ui.models.rows_model import SORT_ROLE, Cell, RowsModel
 from ui.views.advisories_view import CLASS_COLOURS, _hint, _table, _with_db
@@ -669,7 +669,7 @@ class ScheduleView(QWidget):
 
     def export_ics(self, path: Path, days: int = ICS_DAYS) -> int:
         """The next ``days`` of window openings with their plans, as ``patchdesk export ics`` writes them."""
-        from app.policy import calendar
+        from app.reports import calendar
 
         now = self._now()
         windows = db_policy.list_windows(self.db)

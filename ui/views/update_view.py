@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.reports.model import ComplianceFilter, UpdateHost, UpdateStatus, UpdateSummary
+from app.domain.compliance import ComplianceFilter, UpdateHost, UpdateStatus, UpdateSummary
 from db import compliance as db_compliance
 from ui.workers import submit
 

@@ -1,8 +1,8 @@
 """Host health of a Windows host for verification, in one WinRM round trip.
 
 The POSIX health snippet (app.platforms.health) cannot run there; this script reads the same things
-the Windows way and is mapped into the same :class:`~app.platforms.health.Health`, so
-app.policy.verify.judge works unchanged:
+the Windows way and is mapped into the same :class:`~app.domain.verdicts.Health`, so
+app.domain.verdicts.judge works unchanged:
 
 - new errors since the change: ``Get-WinEvent`` over the System and Application logs, levels 1 and 2
   (critical, error). When nothing matches, Get-WinEvent does not return an empty list: it *throws*
@@ -24,8 +24,9 @@ import json
 import re
 from collections.abc import Sequence
 
-from app.errors import AdapterError
-from app.platforms.health import MAX_JOURNAL_LINES, Health
+from app.domain.errors import AdapterError
+from app.domain.verdicts import Health
+from app.platforms.health import MAX_JOURNAL_LINES
 from app.platforms.windows.scripts import BOOT_TIME, render
 from app.transports.base import Transport
 

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import (
+from app.domain.errors import (
     AdapterError,
     CancelledError,
     CommandTimeoutError,

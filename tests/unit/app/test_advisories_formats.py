@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.advisories.formats import detect, parse_bytes, read_path
-from app.errors import AdvisoryFormatError
+from app.domain.errors import AdvisoryFormatError
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "advisories"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.errors import AdapterError, UnsupportedHostError
-from app.models import Classification, PendingUpdate, UpdateKind
+from app.domain.errors import AdapterError, UnsupportedHostError
+from app.domain.models import Classification, PendingUpdate, UpdateKind
 from app.platforms.apt import (
     AptAdapter,
     SimulationParse,
@@ -589,7 +589,7 @@ def _answer(*sections: tuple[str, str]) -> str:
 
 
 def _basis(fp: str = FP1, out: str | None = None) -> object:
-    from app.models import ScanBasis
+    from app.domain.models import ScanBasis
 
     return ScanBasis("apt", fp, (out if out is not None else read("debian12_dist_upgrade_real.txt")).encode())
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from app import audit
-from db import audit as db_audit
+from app.domain.audit import GENESIS, entry_hash
 from db import policy as db_policy
 
 
@@ -21,7 +21,7 @@ def test_chain_links_every_entry(db) -> None:  # type: ignore[no-untyped-def]
     _fill(db)
     entries = list(reversed(audit.entries(db)))
     assert [e.id for e in entries] == [1, 2, 3, 4, 5]
-    assert entries[0].prev_hash == db_audit.GENESIS
+    assert entries[0].prev_hash == GENESIS
     for a, b in itertools.pairwise(entries):
         assert b.prev_hash == a.hash
     assert entries[0].actor  # the OS user
@@ -40,7 +40,7 @@ def test_edit_is_named(db) -> None:  # type: ignore[no-untyped-def]
 def test_edit_with_recomputed_hash_breaks_the_next_link(db) -> None:  # type: ignore[no-untyped-def]
     _fill(db)
     r = db.execute("SELECT at, actor, action, details, prev_hash FROM audit_log WHERE id = 2").fetchone()
-    forged = db_audit.entry_hash(r[4], 2, r[0], r[1], r[2], "other", r[3])
+    forged = entry_hash(r[4], 2, r[0], r[1], r[2], "other", r[3])
     db.execute("UPDATE audit_log SET target = 'other', hash = ? WHERE id = 2", [forged])
     check = audit.verify(db)
     assert not check.ok and check.broken_id == 3
@@ -87,7 +87,7 @@ def test_syslog_forwarding(db) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_prune_logs_is_never_silent(db) -> None:  # type: ignore[no-untyped-def]
-    from app.models import Host, JobKind
+    from app.domain.models import Host, JobKind
     from db import hosts as db_hosts
     from db import joblogs
     from db import jobs as db_jobs

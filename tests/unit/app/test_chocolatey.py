@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.errors import AdapterError
+from app.domain.errors import AdapterError
 from app.platforms.chocolatey import (
     exit_meaning,
     parse_list,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import UnreachableError
+from app.domain.errors import UnreachableError
+from app.domain.events import Event, HostStateChanged
+from app.domain.models import Host, JobKind, JobState, LogLevel, StepState
 from app.jobs.engine import JobEngine, TaskContext
-from app.jobs.events import Event, HostStateChanged
 from app.jobs.recorder import Recorder
-from app.models import Host, JobKind, JobState, LogLevel, StepState
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db.database import open_database

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.errors import UnsupportedHostError
-from app.models import OsFacts
+from app.domain.errors import UnsupportedHostError
+from app.domain.models import OsFacts
 from app.platforms.facts import (
     FACTS_COMMAND,
     KNOWN_BINARIES,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.errors import ImportFormatError
+from app.domain.errors import ImportFormatError
+from app.domain.models import Criticality, Ring, TransportKind
 from app.importers.detect import detect_format, parse_inventory, read_inventory
-from app.models import Criticality, Ring, TransportKind
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "import"
 

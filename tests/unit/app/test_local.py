@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import CancelledError, CommandTimeoutError, DeadlineExceededError, TransportError
+from app.domain.errors import CancelledError, CommandTimeoutError, DeadlineExceededError, TransportError
 from app.transports.base import Deadline
 from app.transports.local import LocalTransport
 

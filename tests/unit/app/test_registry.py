@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import UnsupportedHostError
-from app.models import OsFacts
+from app.domain.errors import UnsupportedHostError
+from app.domain.models import OsFacts
 from app.platforms.apt import AptAdapter
 from app.platforms.dnf import DnfAdapter
 from app.platforms.facts import marker, parse_facts

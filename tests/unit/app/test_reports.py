@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import alerts
+from app.domain.compliance import ComplianceFilter, Tile
 from app.reports import pdf, render
-from app.reports.model import ComplianceFilter, Tile
 from app.reports.report import build_report
 from db import compliance as db_compliance
 from tests.support.fleet import populate
@@ -42,7 +42,7 @@ def test_csv_json_html(db, fleet) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_csv_defuses_formulas(db) -> None:  # type: ignore[no-untyped-def]
-    from app.models import Host
+    from app.domain.models import Host
     from db import hosts as db_hosts
 
     db_hosts.add_host(db, Host(name="x1", address="10.0.0.1", group="=cmd|' /C calc'!A0"))
@@ -51,7 +51,7 @@ def test_csv_defuses_formulas(db) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_html_escapes_host_text(db) -> None:  # type: ignore[no-untyped-def]
-    from app.models import Host
+    from app.domain.models import Host
     from db import hosts as db_hosts
 
     db_hosts.add_host(db, Host(name="x1", address="10.0.0.1", group="<script>alert(1)</script>"))
@@ -92,7 +92,7 @@ def test_job_alerts(db, fleet) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_new_urgent_update_alert(db, fleet) -> None:  # type: ignore[no-untyped-def]
-    from app.models import Classification, JobKind, OsFacts, PendingUpdate, ScanResult, StepState
+    from app.domain.models import Classification, JobKind, OsFacts, PendingUpdate, ScanResult, StepState
     from db import hosts as db_hosts
     from db import jobs as db_jobs
     from db import scans as db_scans

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import SecretStoreError
+from app.domain.errors import SecretStoreError
 from app.secrets import NO_KEYRING, SERVICE, SecretStore, new_ref
 from tests.support import keyring_service
 

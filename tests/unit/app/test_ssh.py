@@ -18,7 +18,7 @@ from typing import Any
 import paramiko
 import pytest
 
-from app.errors import (
+from app.domain.errors import (
     AuthenticationError,
     CancelledError,
     CommandTimeoutError,
@@ -28,7 +28,7 @@ from app.errors import (
     SudoError,
     UnreachableError,
 )
-from app.models import Host, HostKey
+from app.domain.models import Host, HostKey
 from app.transports.base import Deadline
 from app.transports.ssh import SshTransport, fingerprint_b64
 from tests.support import sshd, unavailable

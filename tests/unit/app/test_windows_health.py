@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from app.errors import AdapterError
+from app.domain.errors import AdapterError
+from app.domain.verdicts import Verdict, judge
 from app.platforms.windows.health import (
     health_script,
     parse_time,
@@ -15,7 +16,6 @@ from app.platforms.windows.health import (
     windows_wording,
 )
 from app.platforms.windows.scripts import script_ops, script_params
-from app.policy.verify import Verdict, judge
 
 
 def test_script_carries_everything_as_data() -> None:

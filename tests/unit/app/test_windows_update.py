@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.models import UpdateKind
+from app.domain.models import UpdateKind
 from app.platforms.windows.scripts import render, script_ops, script_params
 from app.platforms.windows.systask import parse_poll, start_script, wrap_payload
 from app.platforms.windows_update import (

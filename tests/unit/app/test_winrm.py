@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import (
+from app.domain.errors import (
     AuthenticationError,
     CancelledError,
     CommandTimeoutError,
@@ -20,7 +20,7 @@ from app.errors import (
     TransportError,
     UnreachableError,
 )
-from app.models import Host, TransportKind
+from app.domain.models import Host, TransportKind
 from app.transports.base import Deadline
 from app.transports.winrm import (
     MAX_COMMAND_LINE,

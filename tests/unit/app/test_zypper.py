@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.errors import AdapterError
-from app.models import OsFacts, PackageChange, UpdateKind
+from app.domain.errors import AdapterError
+from app.domain.models import OsFacts, PackageChange, UpdateKind
 from app.platforms import zypper
 from app.platforms.registry import detect
 from app.transports.base import CommandResult

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.reports.model import ComplianceFilter, Tile
+from app.domain.compliance import ComplianceFilter, Tile
 from db import compliance as db_compliance
 from db import hosts as db_hosts
 from tests.support.fleet import populate

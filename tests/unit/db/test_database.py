@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import ConfigError, DatabaseError, SchemaTooNewError
-from app.models import (
+from app.domain.errors import ConfigError, DatabaseError, SchemaTooNewError
+from app.domain.models import (
     Classification,
     Host,
     HostKey,

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from app.models import Criticality, Host, HostStatus, Ring, TransportKind, WinRMOptions
+from app.domain.models import Criticality, Host, HostStatus, Ring, TransportKind, WinRMOptions
 from db import hosts as db_hosts
 
 

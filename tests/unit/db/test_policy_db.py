@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import ConfigError
+from app.domain.errors import ConfigError
+from app.domain.maintenance_windows import MaintenanceWindow
+from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
+from app.domain.rollout import RolloutState
+from app.domain.rules import DEFAULT_RULES, Rule
 from app.jobs.scheduler import run_due
-from app.models import Classification, PendingUpdate, Ring, UpdateKind
 from app.policy.reclassify import reclassify_all
-from app.policy.rollout import RolloutState
-from app.policy.rules import DEFAULT_RULES, Rule
-from app.policy.windows import MaintenanceWindow
 from db import advisories as db_adv
 from db import hosts as db_hosts
 from db import policy as db_policy

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.policy.debversion import compare, parse, sort_key
+from app.domain.debversion import compare, parse, sort_key
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.models import Classification, PendingUpdate, Ring, UpdateKind
-from app.policy.rollout import PolicySettings, RingEvidence, Rollout, RolloutState, evaluate, update_key
+from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
+from app.domain.rollout import PolicySettings, RingEvidence, Rollout, RolloutState, evaluate, update_key
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 S = PolicySettings()

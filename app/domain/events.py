@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.models import HostKey, JobState, LogLevel, PackageChange, ScanResult, StepState
+from app.domain.models import HostKey, JobState, LogLevel, PackageChange, ScanResult, StepState
 
 
 @dataclass(frozen=True)

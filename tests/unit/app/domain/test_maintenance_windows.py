@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.errors import ConfigError
-from app.policy.windows import (
+from app.domain.errors import ConfigError
+from app.domain.maintenance_windows import (
     MaintenanceWindow,
     estimate_duration,
     fits,

@@ -1,6 +1,6 @@
 """Classification of pending updates into urgent / important / noncritical.
 
-The rules and the advisory data are in :mod:`app.policy.rules` (:class:`Classifier`). The plain
+The rules and the advisory data are in :mod:`app.domain.rules` (:class:`Classifier`). The plain
 functions here are for code that classifies without holding a classifier, such as the rescan at the
 end of a patch job: inside a task wrapped by :func:`bound`, they use the classifier the runner loaded
 for that job (and the host's distribution for advisory matching); anywhere else, the default rules
@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
-from app.models import PendingUpdate
-from app.policy.rules import Classifier
+from app.domain.models import PendingUpdate
+from app.domain.rules import Classifier
 
 _DEFAULT = Classifier()
 #: (classifier, os_id, os_version) of the task running on this thread

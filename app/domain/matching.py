@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from app.advisories.model import Advisory, KevEntry
-from app.models import PendingUpdate
-from app.policy import debversion
+from app.domain import debversion
+from app.domain.advisories import Advisory, KevEntry
+from app.domain.models import PendingUpdate
+from app.domain.rpmversion import compare_evr
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,6 @@ class Platform:
         return any(ecosystem == e or ecosystem.startswith(e + ":") for e in self.ecosystems)
 
 
-def _rpm_compare(a: str, b: str) -> int:
-    from app.platforms.dnf import compare_evr
-
-    return compare_evr(a, b)
-
-
 def platform_for(os_id: str | None, version: str | None, id_like: Iterable[str] = ()) -> Platform:
     """OSV ecosystem names for a distribution (os-release ID and VERSION_ID)."""
     oid = (os_id or "").lower()
@@ -87,7 +82,7 @@ def platform_for(os_id: str | None, version: str | None, id_like: Iterable[str] 
         "sle_hpc": ("SUSE:Linux Enterprise",),
     }
     if oid in rpm:
-        return Platform(rpm[oid], _rpm_compare)
+        return Platform(rpm[oid], compare_evr)
     if "debian" in like:
         return Platform(("Debian",), debversion.compare)
     return Platform((), None)

@@ -366,3 +366,19 @@ class LogLine:
     ts: datetime
     level: LogLevel
     text: str
+
+
+@dataclass(frozen=True)
+class ChangeLogEntry:
+    """What one job changed on one host."""
+
+    job_id: int
+    job_kind: str
+    trigger: str
+    actor: str | None
+    host: str
+    started: datetime | None
+    finished: datetime | None
+    changes: tuple[PackageChange, ...]
+    verdict: str | None = None
+    rolled_back_by: int | None = None

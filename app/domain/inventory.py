@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from app.errors import ConfigError
-from app.models import Host, StrEnum, TransportKind
+from app.domain.errors import ConfigError
+from app.domain.models import Host, StrEnum, TransportKind
 
 _NAME_BAD = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -31,9 +31,7 @@ def validate_host(host: Host) -> None:
         raise ConfigError(f"The user name {host.user!r} of {host.name} is not valid.")
 
 
-def parse_choice(
-    enum_type: type[StrEnum], value: str, what: str
-) -> str:
+def parse_choice(enum_type: type[StrEnum], value: str, what: str) -> str:
     """Normalise a user-typed enum value, with a sentence listing the choices when it is wrong."""
     v = value.strip().lower()
     for member in enum_type:

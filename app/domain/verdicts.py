@@ -11,10 +11,39 @@ notes and do not colour the verdict: a container is not unhealthy for lacking sy
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from app.models import PendingUpdate, StrEnum
-from app.platforms.health import Health
+from app.domain.models import PendingUpdate, StrEnum
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the health snippet found. ``None`` means "not available on this host"."""
+
+    now: float | None = None
+    boot_time: float | None = None
+    load1: float | None = None
+    mem_available_kb: int | None = None
+    mem_total_kb: int | None = None
+    cpus: int | None = None
+    system_state: str | None = None  # systemctl is-system-running; None: no systemd
+    failed_units: tuple[str, ...] = ()
+    services: dict[str, str] = field(default_factory=dict)  # name -> is-active answer
+    journal_errors: tuple[str, ...] | None = None  # None: no journal to read
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "now": self.now,
+            "boot_time": self.boot_time,
+            "load1": self.load1,
+            "mem_available_kb": self.mem_available_kb,
+            "mem_total_kb": self.mem_total_kb,
+            "cpus": self.cpus,
+            "system_state": self.system_state,
+            "failed_units": list(self.failed_units),
+            "services": self.services,
+            "journal_errors": None if self.journal_errors is None else list(self.journal_errors),
+        }
 
 
 class Verdict(StrEnum):

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
-from app.errors import ConfigError
+from app.domain.errors import ConfigError
 
 #: Estimate of a host's patch duration before it has any history.
 DEFAULT_ESTIMATE = timedelta(minutes=10)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from app.models import StrEnum
+from app.domain.models import StrEnum
 
 
 class Severity(StrEnum):

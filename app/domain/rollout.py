@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.models import Classification, PendingUpdate, Ring, StrEnum, UpdateKind
+from app.domain.models import Classification, PendingUpdate, Ring, StrEnum, UpdateKind
 
 
 class RolloutState(StrEnum):

@@ -13,11 +13,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.models import PackageChange
-from app.policy.windows import Occurrence
+from app.domain.maintenance_windows import Occurrence
+from app.domain.models import ChangeLogEntry
 
 PRODID = "-//Patchdesk//Patchdesk policy//EN"
 
@@ -96,22 +95,6 @@ def windows_ics(occurrences: Sequence[Occurrence], now: datetime, plans: dict[st
             ]
         )
     return _calendar("Patchdesk maintenance windows", events, now)
-
-
-@dataclass(frozen=True)
-class ChangeLogEntry:
-    """What one job changed on one host."""
-
-    job_id: int
-    job_kind: str
-    trigger: str
-    actor: str | None
-    host: str
-    started: datetime | None
-    finished: datetime | None
-    changes: tuple[PackageChange, ...]
-    verdict: str | None = None
-    rolled_back_by: int | None = None
 
 
 def changes_ics(entries: Sequence[ChangeLogEntry], now: datetime) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.advisories.matching import AdvisoryIndex, platform_for
-from app.advisories.model import Advisory, AffectedPackage, KevEntry
-from app.models import Classification, PendingUpdate, UpdateKind
-from app.policy.classify import bound, classify_all
-from app.policy.rules import DEFAULT_RULES, Classifier, Rule
-from app.policy.severity import Severity, normalize
+from app.domain.advisories import Advisory, AffectedPackage, KevEntry
+from app.domain.classify import bound, classify_all
+from app.domain.matching import AdvisoryIndex, platform_for
+from app.domain.models import Classification, PendingUpdate, UpdateKind
+from app.domain.rules import DEFAULT_RULES, Classifier, Rule
+from app.domain.severity import Severity, normalize
 
 
 @pytest.mark.parametrize(

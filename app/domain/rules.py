@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.advisories.matching import AdvisoryIndex, Link, Platform, link, platform_for
-from app.errors import ConfigError
-from app.models import Classification, PendingUpdate, UpdateKind
-from app.policy.severity import Severity, normalize
+from app.domain.errors import ConfigError
+from app.domain.matching import AdvisoryIndex, Link, Platform, link, platform_for
+from app.domain.models import Classification, PendingUpdate, UpdateKind
+from app.domain.severity import Severity, normalize
 
 
 @dataclass(frozen=True)

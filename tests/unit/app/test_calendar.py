@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.models import PackageChange
-from app.policy.calendar import ChangeLogEntry, changes_csv, changes_ics, escape_text, fold, windows_ics
-from app.policy.windows import MaintenanceWindow, next_windows
+from app.domain.maintenance_windows import MaintenanceWindow, next_windows
+from app.domain.models import ChangeLogEntry, PackageChange
+from app.reports.calendar import changes_csv, changes_ics, escape_text, fold, windows_ics
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
