@@ -757,7 +757,7 @@ def _print_table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
 
 
 def _audit_record(db: Any, action: str, target: str, details: dict[str, Any]) -> None:
-    from app import audit
+    from app.services import audit
 
     audit.record(db, action, target, details)
 
@@ -803,11 +803,11 @@ def _add_report_commands(sub: Any) -> None:
 def _report(args: argparse.Namespace, out: TextIO) -> int:
     from datetime import date
 
-    from app import audit
     from app.domain.compliance import OS_FAMILIES, OS_FAMILY_OTHER, OS_FAMILY_UNKNOWN, ComplianceFilter
     from app.domain.models import Criticality, Ring
     from app.reports import pdf, render
-    from app.reports.report import build_report
+    from app.services import audit
+    from app.services.reports import build_report
     from db.hosts import list_groups
 
     db = _open(args)
@@ -857,7 +857,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _audit(args: argparse.Namespace, out: TextIO) -> int:
-    from app import audit
+    from app.services import audit
 
     db = _open(args)
     if args.audit_command == "verify":

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from app import audit
 from app.domain.errors import ConfigError
+from app.services import audit
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = (
@@ -189,7 +189,7 @@ def _table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
 
 
 def _advisories(args: argparse.Namespace, out: TextIO, db: Any) -> int:
-    from app.advisories import service
+    from app.services import advisories as service
     from db import advisories as db_adv
 
     action = args.advisories_command
@@ -257,7 +257,7 @@ def _hosts(db: Any) -> list[Any]:
 
 
 def _refresh(args: argparse.Namespace, db: Any) -> Any:
-    from app.advisories import service
+    from app.services import advisories as service
 
     return service.fetch_online(
         db, kev_url=args.kev_url, osv_url=args.osv_url, include_osv=not args.no_osv, timeout=args.timeout
@@ -283,7 +283,7 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     from app.domain.models import Classification, UpdateKind
     from app.domain.rules import DEFAULT_RULES, Rule
     from app.domain.severity import Severity
-    from app.policy.reclassify import reclassify_all
+    from app.services.classification import reclassify_all
     from db import policy as db_policy
 
     action = args.rules_command
@@ -453,7 +453,7 @@ def resolve_update(db: Any, spec: str) -> list[Any]:
 def _decide(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     import getpass
 
-    from app.policy import approvals
+    from app.services import approvals
 
     try:
         actor = getpass.getuser()
@@ -470,7 +470,7 @@ def _decide(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         else:
             until = parse_time(args.until, "--until")
             new = approvals.defer(db, r.key, until=until, note=args.note, actor=actor)
-        changed.append(new)  # each decision is audited by app.policy.approvals
+        changed.append(new)  # each decision is audited by app.services.approvals
     if args.json:
         _dump(out, {"rollouts": [r.as_json() for r in changed]})
     else:
@@ -594,6 +594,6 @@ def _export(args: argparse.Namespace, out: TextIO, db: Any) -> int:
 
 
 def _window_plans(db: Any, windows: list[Any]) -> dict[str, str]:
-    from app.policy.planning import window_plan
+    from app.services.maintenance_windows import window_plan
 
     return {w.name: window_plan(db, w).summary() for w in windows}

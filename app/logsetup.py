@@ -21,7 +21,7 @@ def setup_logging(
     *, verbose: bool = False, stderr: bool = True, file_name: str = "patchdesk.log"
 ) -> Path | None:
     """Install the handlers once; returns the log file path (None when it cannot be created).
-    ``file_name``: the GUI's job worker process writes a file of its own (app/jobs/remote.py)."""
+    ``file_name``: the GUI's job worker process writes a file of its own (app/jobs/worker.py)."""
     root = logging.getLogger()
     if getattr(root, "_patchdesk_configured", False):
         return getattr(root, "_patchdesk_logfile", None)

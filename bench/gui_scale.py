@@ -484,7 +484,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
     if os.environ.get("PD_BENCH_KEEP"):  # experiments: seconds the runner keeps connections
         if hasattr(w.runner, "pool"):
             w.runner.pool.idle = float(os.environ["PD_BENCH_KEEP"])
-        else:  # the worker process (app/jobs/remote.py) reads it when it starts
+        else:  # the worker process (app/jobs/worker.py) reads it when it starts
             w.runner._config["runner"]["keep_connections"] = float(os.environ["PD_BENCH_KEEP"])
     r["scan_max_late_ms"], r["scan_p99_late_ms"], r["scan_s"], r["scan_over_50"] = [], [], [], []
     # the worker is started 1 s after the window shows; a click before it is up starts off the main

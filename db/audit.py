@@ -3,7 +3,7 @@
 The chain head is kept in ``settings``, so deleting the newest rows shows. A UNIQUE ``prev_hash`` makes a forked chain (two writers racing) impossible: the loser retries.
 
 What this cannot catch on its own: someone who rewrites the whole chain with recomputed hashes and
-the head. Forwarding to syslog (app/audit.py) puts a copy out of the database's reach.
+the head. Forwarding to syslog (app/services/audit.py) puts a copy out of the database's reach.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ FREEZE_STARTUP_OBJECTS = True
 #: Modules the window's first job and policy views need that start-up does not: imported on a
 #: background thread once the window is up, so the first click does not pay for them on the main
 #: thread (≈ 25-35 ms of a 48 ms click at 5,000 hosts, bench/gui_scale.py). The package-manager
-#: adapters are the job worker's own (app/jobs/remote.py WORKER_WARM_UP), not this process's.
+#: adapters are the job worker's own (app/jobs/worker.py WORKER_WARM_UP), not this process's.
 WARM_UP_MODULES = (
     "db.policy",
     "db.advisories",
@@ -70,7 +70,7 @@ WARM_UP_MODULES = (
     "app.domain.maintenance_windows",
 )
 WARM_UP_DELAY_MS = 1500
-#: When the job worker process starts (app/jobs/remote.py): after start-up, before a first click is
+#: When the job worker process starts (app/jobs/worker.py): after start-up, before a first click is
 #: likely; a job started earlier starts it at once (and waits for it off the main thread).
 WORKER_START_DELAY_MS = 1000
 #: The longest a job start waits for the (running) worker's answer on the window's main thread. A
@@ -111,7 +111,7 @@ def _secret_store():  # type: ignore[no-untyped-def]
 
 def run_gui(args: argparse.Namespace) -> int:
     """Run the GUI until its window closes; 1 when the database cannot be opened."""
-    from app.jobs.remote import RemoteJobRunner
+    from app.jobs.worker import RemoteJobRunner
     from app.logsetup import setup_logging
     from db import jobs as db_jobs
     from db.database import default_db_path, open_database

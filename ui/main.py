@@ -15,9 +15,9 @@ from collections.abc import Sequence
 #: for the word "PySide6" in each), which cost 35-40 ms of a start at 5,000 hosts
 #: (bench/gui_scale.py). Only an order: each is imported where it is used as well.
 CORE_BEFORE_QT = (
-    "app.jobs.remote",
+    "app.jobs.worker",
     "app.logsetup",
-    "app.audit",
+    "app.services.audit",
     "app.secrets",
     "app.domain.compliance",
     "db.database",
@@ -34,7 +34,7 @@ def import_core_before_qt() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     if getattr(sys, "frozen", False):
-        # A packaged build starts the GUI's job worker (app/jobs/remote.py) by running itself;
+        # A packaged build starts the GUI's job worker (app/jobs/worker.py) by running itself;
         # this turns that start into the worker instead of a second window.
         import multiprocessing
 

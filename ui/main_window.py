@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import audit
 from app.domain.errors import ConfigError, PatchdeskError
 from app.domain.events import (
     ChangesRecorded,
@@ -45,6 +44,7 @@ from app.domain.events import (
 )
 from app.domain.models import Host, JobState, StepState
 from app.jobs.engine import JobHandle
+from app.services import audit
 from db import changes as db_changes
 from db import hosts as db_hosts
 from ui.bridge import EventBridge
@@ -57,7 +57,7 @@ from ui.views.job_panel import JobPanel
 from ui.workers import submit
 
 if TYPE_CHECKING:
-    from app import alerts as app_alerts
+    from app.services import alerts as app_alerts
 
     # Built on first use (start-up time): the dialogs, and the tabs other than Dashboard and Inventory.
     from ui.dialogs.host_dialog import HostDialog
@@ -186,7 +186,9 @@ class MainWindow(QMainWindow):
         self.dashboard.update_requested.connect(self.show_update)
         self.dashboard.report_requested.connect(self.export_report_dialog)
         self.tray: QSystemTrayIcon | None = None
-        self.alerts_shown: list[object] = []  # app.alerts.Alert, newest last (tests, the tray's history)
+        self.alerts_shown: list[
+            object
+        ] = []  # app.services.alerts.Alert, newest last (tests, the tray's history)
         self._setup_tray()
         self._setup_scheduler(scheduler)
         self.reload_hosts()
@@ -1073,7 +1075,7 @@ class MainWindow(QMainWindow):
         from pathlib import Path
 
         from app.reports import render
-        from app.reports.report import build_report
+        from app.services.reports import build_report
         from ui.report_pdf import write_pdf
 
         scope = self.dashboard.current_filter()
@@ -1211,7 +1213,7 @@ class MainWindow(QMainWindow):
 
     def notify(self, alert: app_alerts.Alert) -> None:
         """The desktop side of an alert: the tray balloon (or the status bar without a tray)."""
-        from app import alerts as app_alerts
+        from app.services import alerts as app_alerts
 
         self.alerts_shown.append(alert)
         icon_kind = (
@@ -1230,7 +1232,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{alert.title}: {alert.message}", 15000)
 
     def _raise_alerts(self, handle: JobHandle) -> None:
-        from app import alerts as app_alerts
+        from app.services import alerts as app_alerts
 
         try:
             changes = app_alerts.key_changes_from_outcomes(handle.outcomes.values())

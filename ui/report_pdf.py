@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.domain.errors import PatchdeskError
 from app.reports.render import html_document
-from app.reports.report import Report
+from app.services.reports import Report
 from ui.charts import classification_chart, group_chart, render_chart, trend_chart
 
 CHART_SIZE = QSize(760, 300)

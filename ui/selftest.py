@@ -225,7 +225,7 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.jobs.remote import RemoteJobRunner
+    from app.jobs.worker import RemoteJobRunner
     from db import jobs as db_jobs
     from db.database import default_db_path, open_database
     from ui.app import _application
@@ -299,11 +299,11 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
 
 
 def _check_job_worker(runner: Any) -> str:
-    """The console runs its jobs in a worker process (app/jobs/remote.py): start it and have it
+    """The console runs its jobs in a worker process (app/jobs/worker.py): start it and have it
     answer -- in a packaged build, proof that the bundle can start itself as that worker."""
     import time
 
-    from app.jobs.remote import WorkerError
+    from app.jobs.worker import WorkerError
 
     t = time.monotonic()
     try:

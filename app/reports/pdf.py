@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.domain.errors import PatchdeskError
-from app.reports.report import Report
+from app.services.reports import Report
 
 PdfRenderer = Callable[[Report, Path], None]
 _renderer: PdfRenderer | None = None

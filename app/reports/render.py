@@ -1,4 +1,4 @@
-"""CSV, JSON and HTML renderings of a :class:`~app.reports.report.Report` (pure text, no Qt).
+"""CSV, JSON and HTML renderings of a :class:`~app.services.reports.Report` (pure text, no Qt).
 
 The HTML is self-contained (inline CSS and SVG charts) so it can be mailed or archived as one file;
 the PDF renderer (ui/report_pdf.py) reuses :func:`html_document` with the QtCharts images instead of
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from html import escape
 
 from app.domain.compliance import TILE_HELP, TILE_LABELS, Tile
-from app.reports.report import Report
+from app.services.reports import Report
 
 CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
 OK_COLOUR = "#17803d"

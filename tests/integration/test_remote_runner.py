@@ -1,4 +1,4 @@
-"""The GUI's job runner in a worker process (app/jobs/remote.py), against real sshd on real test hosts:
+"""The GUI's job runner in a worker process (app/jobs/worker.py), against real sshd on real test hosts:
 the same jobs, events and outcomes as the in-process runner, and a worker that dies loses nothing
 silently."""
 
@@ -14,7 +14,7 @@ import pytest
 from app.domain.errors import ConfigError
 from app.domain.events import Event, HostStateChanged, JobStateChanged, ScanRecorded
 from app.domain.models import Host, JobState, StepState
-from app.jobs.remote import RemoteJobRunner
+from app.jobs.worker import RemoteJobRunner
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db.database import open_database
@@ -134,7 +134,7 @@ def test_close_without_a_job_and_a_closed_runner_refuses(db_path: Path) -> None:
     runner.prestart()
     runner.close()
     assert not runner._proc.is_alive()
-    from app.jobs.remote import WorkerError
+    from app.jobs.worker import WorkerError
 
     with pytest.raises(WorkerError):
         runner.start_scan(None, [])
@@ -182,7 +182,7 @@ def test_a_start_given_up_on_is_cancelled_when_the_worker_answers_late(fleet) ->
     after all, the job it created is cancelled at once rather than run behind the caller's back."""
     import time
 
-    from app.jobs.remote import WorkerError
+    from app.jobs.worker import WorkerError
 
     db, models, db_path = fleet
     runner = RemoteJobRunner(db_path, keyring=False, concurrency=1)

@@ -20,8 +20,8 @@ os.environ.setdefault("PATCHDESK_SCHEDULER", "off")
 @pytest.fixture
 def window(qtbot, db, db_path):  # type: ignore[no-untyped-def]
     """The main window over the job runner the console uses (jobs in a worker process,
-    app/jobs/remote.py) on the test's database."""
-    from app.jobs.remote import RemoteJobRunner
+    app/jobs/worker.py) on the test's database."""
+    from app.jobs.worker import RemoteJobRunner
     from ui.main_window import MainWindow
 
     runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)

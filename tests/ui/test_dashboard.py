@@ -158,7 +158,7 @@ def test_report_action_writes_a_pdf(w, tmp_path) -> None:  # type: ignore[no-unt
 
 
 def test_alerts_show_in_the_tray_or_status_bar(w, db) -> None:  # type: ignore[no-untyped-def]
-    from app import alerts
+    from app.services import alerts
 
     found = alerts.job_alerts(db, 1)
     for a in found:

@@ -17,9 +17,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from app import audit
 from app.domain.models import HostStatus, JobKind, JobState, StepState, TransportKind
 from app.secrets import SecretStore
+from app.services import audit
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db.database import open_database

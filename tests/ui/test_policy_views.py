@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PySide6.QtCore import Qt
 
-from app import audit
 from app.domain.maintenance_windows import MaintenanceWindow, Occurrence, next_windows
 from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
 from app.domain.rollout import RolloutState
-from app.policy.planning import window_plan
-from app.policy.reclassify import reclassify_all
+from app.services import audit
+from app.services.classification import reclassify_all
+from app.services.maintenance_windows import window_plan
 from db import advisories as db_adv
 from db import hosts as db_hosts
 from db import policy as db_policy

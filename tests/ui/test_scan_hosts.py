@@ -155,7 +155,7 @@ def test_a_job_started_before_the_worker_is_up_leaves_the_window_live(qtbot, db,
     """The first second after launch the job worker is still starting: the Scan click returns at once,
     the window says what it waits for and starts nothing else, and the job begins when the worker
     answers."""
-    from app.jobs.remote import RemoteJobRunner
+    from app.jobs.worker import RemoteJobRunner
 
     runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
     w = MainWindow(db, runner)
@@ -196,7 +196,7 @@ def test_a_worker_that_cannot_start_is_a_sentence(qtbot, db, tmp_path, monkeypat
     """A worker that fails to come up (here: its database path is a directory) ends the wait with a
     plain error; nothing is left half-started."""
     from app.domain.models import Host
-    from app.jobs.remote import RemoteJobRunner
+    from app.jobs.worker import RemoteJobRunner
 
     shown: list[str] = []
     monkeypatch.setattr(

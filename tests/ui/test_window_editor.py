@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QDate, QTime
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
-from app import audit
 from app.domain.maintenance_windows import MaintenanceWindow, next_windows
 from app.domain.models import Host
+from app.services import audit
 from db import audit as db_audit
 from db import hosts as db_hosts
 from db import policy as db_policy

@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import audit
 from app.domain.errors import ConfigError, PatchdeskError
 from app.domain.models import Criticality, Host, TransportKind
+from app.services import audit
 from db import hosts as db_hosts
 from db import policy as db_policy
 from ui.dialogs.import_dialog import FILE_FILTER, ImportDialog

@@ -1,9 +1,9 @@
 """Add or edit a maintenance window: name, patch groups, recurrence, start time, duration, time zone.
 
 The recurrence is built from plain choices (every day / some weekdays / the n-th weekday of the month)
-or typed as an RFC 5545 RRULE for anything else; the next openings are previewed as the user types, with
-the same window maths the scheduler uses (``app.domain.maintenance_windows``), so what the dialog shows is what will
-run. Saving is left to the caller (``result_window()``), which writes and audits it.
+or typed as an RFC 5545 RRULE for anything else; the next openings are previewed as the user types,
+with the same window maths the scheduler uses (``app.domain.maintenance_windows``), so what the dialog
+shows is what will run. Saving is left to the caller (``result_window()``), which writes and audits it.
 """
 
 from __future__ import annotations

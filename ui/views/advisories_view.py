@@ -422,7 +422,7 @@ class AdvisoriesView(QWidget):
 
     def import_paths(self, paths: list[Path]) -> None:
         """Import on a pool thread (its own connection); the outcome is a sentence either way."""
-        from app.advisories import service
+        from app.services import advisories as service
 
         names = ", ".join(p.name for p in paths)
         self._run_import(f"Importing {names}…", lambda d: service.import_paths(d, paths))
@@ -430,7 +430,7 @@ class AdvisoriesView(QWidget):
     @Slot()
     def refresh_online(self, *, kev_url: str | None = None, timeout: float = 8.0) -> None:
         """Fetch the feeds; offline, the message says to import a file instead."""
-        from app.advisories import service
+        from app.services import advisories as service
 
         def work(d: Any) -> Any:
             return service.store(d, service.fetch_online(d, kev_url=kev_url, timeout=timeout))

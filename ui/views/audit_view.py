@@ -7,7 +7,7 @@ import json
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from app import audit
+from app.services import audit
 from ui.views.update_view import _RowsModel, table
 
 

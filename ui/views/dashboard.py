@@ -479,7 +479,7 @@ class DashboardView(QWidget):
         days = self.stale_spin.value()
         if days != db_compliance.stale_days(self.db):
             db_compliance.set_stale_days(self.db, days)
-            from app import audit
+            from app.services import audit
 
             audit.record(self.db, audit.SETTINGS_CHANGED, "compliance.stale_days", {"value": days})
             self.refresh()

@@ -228,7 +228,7 @@ class LogsView(QWidget):
         days = self.retention_spin.value() or None
         if days != joblogs.retention_days(self.db):
             joblogs.set_retention_days(self.db, days)
-            from app import audit
+            from app.services import audit
 
             audit.record(
                 self.db, audit.SETTINGS_CHANGED, joblogs.RETENTION_SETTING, {"value": days or "forever"}
@@ -236,7 +236,7 @@ class LogsView(QWidget):
 
     @Slot()
     def prune_now(self) -> int:
-        from app import audit
+        from app.services import audit
 
         self._retention_changed()
         days = joblogs.retention_days(self.db)

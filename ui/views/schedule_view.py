@@ -2,7 +2,7 @@
 state, the approvals waiting for the administrator, and the scheduler's log.
 
 Everything is read on a pool thread with its own connection (the window plans look at every host).
-Approve / Decline / Defer call :mod:`app.policy.approvals` — the same functions as ``patchdesk
+Approve / Decline / Defer call :mod:`app.services.approvals` — the same functions as ``patchdesk
 approve|decline|defer``, which also write the audit entry — on the main thread's connection (one
 quick write each). Firmware and driver updates wait here: they are never promoted past the test ring
 without an explicit approval.
@@ -34,13 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import audit
 from app.domain.errors import PatchdeskError
 from app.domain.maintenance_windows import MaintenanceWindow, Occurrence, next_windows
 from app.domain.rollout import Rollout, RolloutState
 from app.domain.schedule import ScheduleEvent
-from app.policy import approvals
-from app.policy.planning import WindowPlan, window_plan
+from app.services import approvals, audit
+from app.services.maintenance_windows import WindowPlan, window_plan
 from db import compliance as db_compliance
 from db import policy as db_policy
 from ui.dialogs.window_dialog import WindowDialog
@@ -635,7 +634,7 @@ class ScheduleView(QWidget):
                     new = approvals.decline(self.db, r.key, note=note, actor=who)
                 else:
                     new = approvals.defer(self.db, r.key, until=until, note=note, actor=who)
-                done.append(new)  # app.policy.approvals writes the audit entry
+                done.append(new)  # app.services.approvals writes the audit entry
         except PatchdeskError as exc:
             self.error_label.setText(str(exc))
             self.error_label.setVisible(True)

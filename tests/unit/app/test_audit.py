@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from app import audit
 from app.domain.audit import GENESIS, entry_hash
+from app.services import audit
 from db import policy as db_policy
 
 

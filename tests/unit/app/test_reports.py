@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app import alerts
 from app.domain.compliance import ComplianceFilter, Tile
 from app.reports import pdf, render
-from app.reports.report import build_report
+from app.services import alerts
+from app.services.reports import build_report
 from db import compliance as db_compliance
 from tests.support.fleet import populate
 

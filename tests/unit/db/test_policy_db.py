@@ -16,7 +16,7 @@ from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
 from app.domain.rollout import RolloutState
 from app.domain.rules import DEFAULT_RULES, Rule
 from app.jobs.scheduler import run_due
-from app.policy.reclassify import reclassify_all
+from app.services.classification import reclassify_all
 from db import advisories as db_adv
 from db import hosts as db_hosts
 from db import policy as db_policy

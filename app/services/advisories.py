@@ -90,7 +90,7 @@ def fetch_online(
 
 def store(db: Database, batch: AdvisoryBatch) -> ImportOutcome:
     """Store ``batch`` and re-classify every host's pending updates against the new data."""
-    from app.policy.reclassify import reclassify_all
+    from app.services.classification import reclassify_all
     from db import advisories as db_adv
     from db import hosts as db_hosts
 

@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from app import audit
 from app.domain.models import Ring
 from app.domain.rollout import NEEDS_APPROVAL, Rollout, RolloutState
+from app.services import audit
 from db import policy as db_policy
 
 #: states in which nothing is left to decide
