@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(STARTUP_CHORES_DELAY_MS, self, self._startup_chores)
         self.sync_job_panel()
 
-    # -- the parts' state and the entry points used from outside (tests, first-run, self-test, bench) --
+    # -- the parts' state and the entry points used from outside (first-run, tests, tools) --------
 
     @property
     def closed(self) -> bool:
