@@ -1,8 +1,9 @@
 """Host CRUD for the main window: add, edit, remove and import hosts, with their audit records and
 the clean-up of removed hosts' stored passwords.
 
-Everything the console does to the inventory itself goes through here (the dialogs write the hosts;
-this records what they did), so it can move onto an application service in one place.
+The window's host actions all live here (the dialogs write the hosts; this records what they did),
+so they can move onto an application service for the inventory in one place. The first-run
+assistant's import is its own (ui/dialogs/first_run.py).
 """
 
 from __future__ import annotations
