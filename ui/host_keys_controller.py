@@ -1,8 +1,8 @@
 """Host keys met by a job: offer to trust them, one dialog at a time, then rescan those hosts.
 
-A scan never accepts an SSH host key on its own. When a job ends with hosts whose key is unknown (first
-contact) or has changed, the window queues a dialog for them; a key the user trusts is stored and
-audited, and its host is scanned again once no dialog and no job is left.
+The console's scans never accept an SSH host key on their own. When a job ends with hosts whose key
+is unknown (first contact) or has changed, a dialog is queued for them; a key the user trusts is
+stored and audited, and its host is scanned again once no dialog and no job is left.
 """
 
 from __future__ import annotations
