@@ -20,11 +20,9 @@ from app.domain.errors import PatchdeskError
 logger = logging.getLogger(__name__)
 
 #: How much less important than the GUI's main thread the job worker threads are (Linux nice steps).
-#: 19, not 10: with the window on a core shared with its own twenty SSH threads, the longest stall of
-#: the main thread during a 50-host scan was 98-106 ms at 19 against 207-246 ms at 10 (alternating
-#: runs of bench/gui_scale.py), and the scans were no slower: they wait on the hosts, not on the CPU.
-#: The nice value ranks the threads only against others of the same scheduling group (the desktop
-#: session's autogroup or the app's cgroup), not against the whole machine.
+#: The lowest priority keeps the window responsive on a core it shares with the SSH threads, and costs
+#: the scans nothing: they wait on the hosts, not on the CPU. It ranks the threads only within their
+#: scheduling group (the desktop session's autogroup or the app's cgroup), not against the whole machine.
 JOB_THREAD_NICE = 19
 
 
@@ -47,22 +45,19 @@ def _application() -> QApplication:
 
 
 #: How long a job thread may keep the GIL once the window's main thread asks for it (Python's default
-#: is 5 ms). Twenty SSH threads queue for the GIL during a scan; the main thread waits its turn behind
-#: them. Longest main-thread stall during a 50-host scan with the GUI on one core, alternating runs of
-#: bench/gui_scale.py: 65/101/127/120/90/124 ms at 1 ms against 185/204/208/162/110/158 ms at 5 ms;
-#: with the cores shared, and for the scan's own duration, no difference.
+#: is 5 ms). During a scan the main thread queues for the GIL behind many SSH threads; shorter turns
+#: keep its waits, and so the window's stalls, short, and the scan takes no longer.
 GUI_SWITCH_INTERVAL = 0.001
 
-#: Exempt what start-up built (the window, 5,000 hosts, Qt wrappers: ~60,000 tracked objects) from
-#: the cyclic garbage collector's full passes, which otherwise walk all of it now and then -- 20-24 ms
-#: on the main thread at 5,000 hosts, landing on a keystroke or in a scan (bench/gui_scale.py). They
-#: live as long as the window anyway. (The gc.freeze() the Python docs suggest for long-lived objects.)
+#: Exempt what start-up built (the window, the hosts, their Qt wrappers) from the cyclic garbage
+#: collector's full passes, which would otherwise walk all of it on the main thread now and then, in
+#: the middle of a keystroke or a scan; it lives as long as the window anyway (the gc.freeze() the
+#: Python docs suggest for long-lived objects).
 FREEZE_STARTUP_OBJECTS = True
 
 #: Modules the window's first job and policy views need that start-up does not: imported on a
 #: background thread once the window is up, so the first click does not pay for them on the main
-#: thread (≈ 25-35 ms of a 48 ms click at 5,000 hosts, bench/gui_scale.py). The package-manager
-#: adapters are the job worker's own (app/jobs/worker.py WORKER_WARM_UP), not this process's.
+#: thread. The package-manager adapters are the job worker's own (app/jobs/worker.py WORKER_WARM_UP).
 WARM_UP_MODULES = (
     "db.policy",
     "db.advisories",

@@ -1,13 +1,13 @@
 """Work-arounds for defects of specific Qt for Python releases, applied once at start-up.
 
-PySide6 6.12.0: ``SignalInstance.emit()`` returns ``True`` without taking a reference to it, so every
-signal emitted from Python code takes one reference from ``True`` for good. CPython < 3.12 counts
-references to ``True`` like any other object's, and when the count reaches zero it aborts the process
-("Fatal Python error: bool_dealloc") -- mid-session after some thousands of emits, or at exit, while
-a busy console emits a few per second (found by bench/gui_scale.py: every process that had scanned
-crashed at exit). ``pyproject.toml`` excludes 6.12.0; this guard covers an environment that has it
-anyway (a system package, an older lock): it measures the leak and, if there is one, makes ``True``
-and ``False`` effectively immortal, as CPython 3.12 does for every build.
+PySide6 6.12.0: ``SignalInstance.emit()`` returns ``True`` without taking a reference to it, so
+every signal emitted from Python code takes one reference from ``True`` for good. CPython < 3.12
+counts references to ``True`` like any other object's, and when the count reaches zero it aborts the
+process ("Fatal Python error: bool_dealloc") -- mid-session after some thousands of emits, or at
+exit, while a busy console emits a few per second (every process that had run a scan crashed at
+exit). ``pyproject.toml`` excludes 6.12.0; this guard covers an environment that has it anyway (a
+system package, an older lock): it measures the leak and, if there is one, makes ``True`` and
+``False`` effectively immortal, as CPython 3.12 does for every build.
 """
 
 from __future__ import annotations

@@ -330,13 +330,13 @@ def test_console_scheduler_runs_due_work_off_the_main_thread_and_respects_the_lo
     from app.jobs.runner import JobRunner
 
     off = _window(qtbot, db)
-    assert not off.scheduler_enabled and not off._due_timer.isActive()
+    assert not off.scheduler_enabled and not off.scheduler.timer.isActive()
     off.close()
 
     runner = JobRunner(db_path, secrets=None, connect_timeout=5)
     try:
         w = _window(qtbot, db, runner=runner, scheduler=True)
-        assert w.scheduler_enabled and w._due_timer.isActive() and w._due_timer.interval() == 60_000
+        assert w.scheduler_enabled and w.scheduler.timer.isActive() and w.scheduler.timer.interval() == 60_000
         w.run_due_now()
         qtbot.waitUntil(lambda: len(w.due_reports) == 1, timeout=20000)
         report = w.due_reports[0]
@@ -376,11 +376,11 @@ def test_closing_hides_to_the_tray_while_scheduling_and_quit_really_quits(  # ty
         if w.tray is None:  # offscreen has no system tray: give the window one, as a desktop would
             w.tray = QSystemTrayIcon(w)
         w.close()  # the window's close button
-        assert not w.isVisible() and not w._closed and w._due_timer.isActive()
+        assert not w.isVisible() and not w._closed and w.scheduler.timer.isActive()
         assert quits == []
         w.show_from_tray()
         assert w.isVisible()
         w.quit_action.trigger()  # File → Quit
-        assert w._closed and not w._due_timer.isActive() and quits == [True]
+        assert w._closed and not w.scheduler.timer.isActive() and quits == [True]
     finally:
         runner.close()

@@ -200,7 +200,7 @@ def test_a_worker_that_cannot_start_is_a_sentence(qtbot, db, tmp_path, monkeypat
 
     shown: list[str] = []
     monkeypatch.setattr(
-        "ui.main_window.show_known_error", lambda parent, exc, title="Patchdesk": shown.append(str(exc))
+        "ui.jobs_controller.show_known_error", lambda parent, exc, title="Patchdesk": shown.append(str(exc))
     )
     runner = RemoteJobRunner(tmp_path, keyring=False)
     w = MainWindow(db, runner)

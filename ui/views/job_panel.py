@@ -324,8 +324,8 @@ class JobPanel(QWidget):
 
     def _set_progress(self, value: int) -> None:
         """QProgressBar.setValue repaints at once, synchronously, whenever its text changes (ours
-        shows "%v"): 16 ms of the main thread per finished host at 5,000 hosts, in the middle of
-        event handling. The bar is drawn with the window's next paint instead."""
+        shows "%v"), in the middle of event handling and once per finished host. The bar is drawn
+        with the window's next paint instead."""
         bar = self.progress
         if bar.value() == value:
             return

@@ -1,0 +1,439 @@
+"""Job control for the main window: starting scans, patches, verifications and rollbacks, cancelling
+them, and following their events until the database holds their final state.
+
+The jobs run on the job engine's threads (in the job worker process), one at a time; this controller
+only starts them (job rows are created on the main thread, which is quick) and follows their events
+through the window's EventBridge. Host rows are re-read from the database on a short throttle timer
+while a job runs, and once more after the recorder has flushed the job's last events (waited for on
+a pool thread), so the final state is always what the database says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QMessageBox
+
+from app.domain.errors import PatchdeskError
+from app.domain.events import (
+    ChangesRecorded,
+    Event,
+    HostStateChanged,
+    JobStateChanged,
+    RolledBack,
+    ScanRecorded,
+    VerificationRecorded,
+)
+from app.domain.models import Host, JobState, StepState
+from app.jobs.engine import JobHandle
+from app.services import audit
+from db import changes as db_changes
+from db import hosts as db_hosts
+from ui.messages import show_error, show_known_error
+from ui.workers import submit
+
+if TYPE_CHECKING:
+    from ui.dialogs.patch_dialog import PatchDialog, PatchRequest
+    from ui.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+#: How often host rows are re-read from the database while a job reports changes.
+ROW_REFRESH_MS = 300
+#: How long to wait, after a job ends, for its handle and for the recorder to flush.
+FINAL_FLUSH_TIMEOUT = 15.0
+
+
+class JobsController(QObject):
+    """Starts the window's jobs and keeps the inventory, the detail pane and the status bar in step
+    with them. The window exposes ``jobs``, ``active_job`` and ``starting`` from here."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.win = window
+        self.jobs: dict[int, JobHandle] = {}
+        self.active_job: JobHandle | None = None
+        #: what is being started while the job worker comes up ("Scan", ...), else None
+        self.starting: str | None = None
+        self._dirty: set[int] = set()
+        self._row_timer = QTimer(self)
+        self._row_timer.setSingleShot(True)
+        self._row_timer.setInterval(ROW_REFRESH_MS)
+        self._row_timer.timeout.connect(self._refresh_dirty_rows)
+
+    @property
+    def runner(self):  # type: ignore[no-untyped-def]
+        return self.win.runner
+
+    def is_busy(self) -> bool:
+        """A job runs, or one is being started: nothing else may start, no host may be removed."""
+        return self.win.job_panel.is_running() or self.starting is not None
+
+    def running_host_ids(self) -> list[int]:
+        """The hosts of the shown job whose step is running now (their rows show as busy)."""
+        out = []
+        for h in self.win.job_panel.steps_model._steps:
+            if h.state == StepState.RUNNING and h.host.id is not None:
+                out.append(h.host.id)
+        return out
+
+    def stop(self) -> None:
+        """The window closes: no more row refreshes."""
+        self._row_timer.stop()
+
+    def cancel_running_for_quit(self) -> bool:
+        """Before the window closes: ask whether to cancel a running job, and cancel it (False: the
+        user keeps the window open)."""
+        running = [h for h in self.jobs.values() if not h.done.is_set()]
+        if not running:
+            return True
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Quit Patchdesk",
+            "A job is still running. Cancel it and quit? Hosts not finished are recorded as cancelled.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self.win,
+        )
+        if box.exec() != QMessageBox.StandardButton.Yes:
+            return False
+        for h in running:
+            h.cancel()
+        for h in running:
+            h.wait(5.0)
+        return True
+
+    # -- scanning -------------------------------------------------------------------------------
+
+    @Slot()
+    def scan_selected(self) -> None:
+        hosts = self.win.inventory.selected_hosts()
+        if not hosts:
+            self.win.statusBar().showMessage("Select the hosts to scan first.", 5000)
+            return
+        self.start_scan(hosts)
+
+    @Slot()
+    def scan_all(self) -> None:
+        hosts = db_hosts.list_hosts(self.win.db)
+        if not hosts:
+            self.win.statusBar().showMessage("The inventory is empty.", 5000)
+            return
+        self.start_scan(hosts)
+
+    def start_scan(self, hosts: Sequence[Host]) -> JobHandle | None:
+        if not self.can_start():
+            return None
+        refresh = self.win.refresh_check.isChecked()
+        runner, db = self.runner, self.win.db
+
+        def started(handle: JobHandle) -> None:
+            self._begin_job(handle, hosts, "Scan")
+            self.win.statusBar().showMessage(f"Scanning {len(hosts)} host(s)…", 4000)
+
+        return self._start_job(
+            "Scan",
+            lambda: runner.start_scan(db, list(hosts), refresh=refresh, accept_new_keys=False),
+            started,
+        )
+
+    def _start_job(
+        self,
+        what: str,
+        start: Callable[[], JobHandle],
+        started: Callable[[JobHandle], None],
+        error_title: str = "Patchdesk",
+    ) -> JobHandle | None:
+        """Start a job through the runner and begin showing it.
+
+        With the job worker up (the usual case; it answers in a few milliseconds) on the spot, and the
+        handle is returned. While the worker is still coming up (the first second after launch, or
+        after it stopped) the wait for it happens off the main thread -- the window stays live and
+        says so -- and the job begins when the worker answers (None is returned)."""
+        win = self.win
+        if self.runner.ready():
+            try:
+                handle = start()
+            except PatchdeskError as exc:
+                show_known_error(win, exc, error_title)
+                return None
+            started(handle)
+            return handle
+        self.starting = what
+        win.update_actions()  # nothing else starts meanwhile
+        win.statusBar().showMessage(f"{what}: waiting for the job worker to start…")
+        logger.info("%s: the job worker is not up yet; starting off the main thread", what.lower())
+
+        def begin(handle: JobHandle) -> None:
+            self.starting = None
+            win.statusBar().clearMessage()
+            if win.closed:  # closed meanwhile: the runner's close cancels it
+                handle.cancel()
+                return
+            started(handle)
+
+        def failed(exc: BaseException) -> None:
+            self.starting = None
+            win.statusBar().clearMessage()
+            if not win.closed:
+                win.update_actions()
+            if not isinstance(exc, PatchdeskError):
+                raise exc  # a bug: the crash hook shows it
+            if not win.closed:
+                show_known_error(win, exc, error_title)
+
+        submit(win, start, begin, failed)
+        return None
+
+    def _begin_job(self, handle: JobHandle, hosts: Sequence[Host], what: str) -> None:
+        win = self.win
+        self.jobs[handle.job_id] = handle
+        self.active_job = handle
+        win.show_inventory()  # the job's hosts, their detail and its live log
+        win.job_panel.start_job(handle, hosts, what)
+        win.update_actions()
+        if win.detail.host is not None and win.detail.host.id in {h.id for h in hosts}:
+            win.detail.refresh()  # the new job shows in the History tab at once
+        logger.info("started %s job %d of %d hosts", what.lower(), handle.job_id, len(hosts))
+
+    def can_start(self) -> bool:
+        if self.runner is None:
+            return False
+        if self.is_busy():
+            self.win.statusBar().showMessage("A job is already running; wait for it or cancel it.", 5000)
+            return False
+        return True
+
+    # -- patch, verify, rollback --------------------------------------------------------------------
+
+    @Slot()
+    def patch_selected(self) -> None:
+        win = self.win
+        hosts = win.inventory.selected_hosts() or db_hosts.list_hosts(win.db)
+        if not hosts:
+            win.statusBar().showMessage("The inventory is empty.", 5000)
+            return
+        if not self.can_start():
+            return
+        hosts = [win.fresh_host(h.id) or h for h in hosts]
+        from ui.dialogs.patch_dialog import PatchDialog
+
+        dlg = PatchDialog(win.db, self.runner, hosts, win)
+        win.open_dialog(dlg, lambda: self._patch_confirmed(dlg))
+
+    def _patch_confirmed(self, dlg: PatchDialog) -> None:
+        if dlg.request is not None:
+            self.start_patch(dlg.request)
+
+    def start_patch(self, request: PatchRequest) -> JobHandle | None:
+        if not request.hosts or not self.can_start():
+            return None
+        runner, db = self.runner, self.win.db
+
+        def started(handle: JobHandle) -> None:
+            audit.record(
+                db,
+                audit.PATCH_STARTED,
+                ", ".join(h.name for h in request.hosts),
+                {
+                    "job": handle.job_id,
+                    "hosts": [h.name for h in request.hosts],
+                    "changes": request.change_count,
+                },
+            )
+            self._begin_job(handle, request.hosts, "Patch")
+            self.win.statusBar().showMessage(
+                f"Patching {len(request.hosts)} host(s): {request.change_count} change(s)…", 5000
+            )
+
+        return self._start_job(
+            "Patch",
+            lambda: runner.start_patch(
+                db, list(request.hosts), request.selections, reboot=request.reboot, verify=request.verify
+            ),
+            started,
+        )
+
+    @Slot()
+    def verify_selected(self) -> None:
+        hosts = self.win.inventory.selected_hosts()
+        if hosts:
+            self.start_verify(hosts)
+        else:
+            self.win.statusBar().showMessage("Select the hosts to verify first.", 5000)
+
+    @Slot(object)
+    def verify_host(self, host: Host) -> None:
+        self.start_verify([host])
+
+    def start_verify(self, hosts: Sequence[Host]) -> JobHandle | None:
+        if not self.can_start():
+            return None
+        hosts = [self.win.fresh_host(h.id) or h for h in hosts]
+        runner, db = self.runner, self.win.db
+
+        def started(handle: JobHandle) -> None:
+            self._begin_job(handle, hosts, "Verify")
+            self.win.statusBar().showMessage(f"Verifying {len(hosts)} host(s)…", 4000)
+
+        return self._start_job("Verify", lambda: runner.start_verify(db, hosts), started)
+
+    @Slot()
+    def rollback_selected(self) -> None:
+        """Roll back each selected host's newest patch that is not rolled back yet."""
+        from app.jobs.selection import rollback_request
+
+        win = self.win
+        hosts = [win.fresh_host(h.id) or h for h in win.inventory.selected_hosts()]
+        if not hosts or not self.can_start():
+            return
+        requests, skipped = [], []
+        for h in hosts:
+            assert h.id is not None
+            if db_changes.last_patch_job(win.db, h.id) is None:
+                skipped.append(f"{h.name} has no patch to roll back.")
+                continue
+            try:
+                requests.append((h, rollback_request(win.db, h, None)))
+            except PatchdeskError as exc:
+                skipped.append(str(exc))
+        if not requests:
+            show_error(win, "\n".join(skipped), "Nothing to roll back")
+            return
+        from ui.dialogs.rollback_dialog import RollbackDialog
+
+        dlg = RollbackDialog(requests, skipped, win)
+        win.open_dialog(dlg, lambda: self.start_rollback(dlg.hosts(), None))
+
+    @Slot(object, int)
+    def rollback_job(self, host: Host, job_id: int) -> None:
+        """Roll back patch job ``job_id`` on ``host`` (the History tab's button)."""
+        if not self.can_start():
+            return
+        from app.jobs.selection import rollback_request
+
+        win = self.win
+        host = win.fresh_host(host.id) or host
+        try:
+            req = rollback_request(win.db, host, job_id)
+        except PatchdeskError as exc:
+            show_known_error(win, exc, "Nothing to roll back")
+            return
+        from ui.dialogs.rollback_dialog import RollbackDialog
+
+        dlg = RollbackDialog([(host, req)], (), win)
+        win.open_dialog(dlg, lambda: self.start_rollback([host], job_id))
+
+    def start_rollback(self, hosts: Sequence[Host], job_id: int | None) -> JobHandle | None:
+        if not self.can_start():
+            return None
+        runner, db = self.runner, self.win.db
+
+        def started(handle: JobHandle) -> None:
+            audit.record(
+                db,
+                audit.ROLLBACK_STARTED,
+                ", ".join(h.name for h in hosts),
+                {"job": handle.job_id, "hosts": [h.name for h in hosts], "undo_job": job_id},
+            )
+            self._begin_job(handle, hosts, "Rollback")
+            self.win.statusBar().showMessage(f"Rolling back {len(hosts)} host(s)…", 4000)
+
+        # an error (e.g. rolled back meanwhile) is a sentence, nothing started
+        return self._start_job(
+            "Rollback",
+            lambda: runner.start_rollback(db, list(hosts), job_id=job_id),
+            started,
+            "Nothing to roll back",
+        )
+
+    @Slot()
+    def cancel_job(self) -> None:
+        if self.active_job is not None and not self.active_job.done.is_set():
+            self.win.job_panel._cancel()
+
+    # -- following a job ----------------------------------------------------------------------------
+
+    @Slot(list)
+    def on_events(self, events: list[Event]) -> None:
+        if self.win.closed:
+            return
+        ended: list[int] = []
+        model = self.win.inventory.model
+        for ev in events:
+            if ev.job_id not in self.jobs:
+                continue
+            if isinstance(ev, HostStateChanged):
+                model.set_busy([ev.host_id], ev.state == StepState.RUNNING)
+                if ev.state.finished:
+                    self._dirty.add(ev.host_id)
+            elif isinstance(ev, (ScanRecorded, VerificationRecorded, ChangesRecorded, RolledBack)):
+                self._dirty.add(ev.host_id)
+            elif isinstance(ev, JobStateChanged) and ev.state in (
+                JobState.FINISHED,
+                JobState.CANCELLED,
+                JobState.INTERRUPTED,
+            ):
+                ended.append(ev.job_id)
+        if self._dirty and not self._row_timer.isActive():
+            self._row_timer.start()
+        for job_id in ended:
+            self._job_ended(job_id)
+
+    @Slot()
+    def _refresh_dirty_rows(self) -> None:
+        if self.win.closed:
+            return
+        ids, self._dirty = self._dirty, set()
+        self._refresh_rows(ids)
+
+    def _refresh_rows(self, ids: set[int]) -> None:
+        win = self.win
+        fresh = db_hosts.get_hosts(win.db, ids)  # one query, not one per host
+        win.inventory.update_hosts(fresh)
+        if win.detail.host is not None and win.detail.host.id in ids:
+            # the row just read (None when the host was removed meanwhile)
+            shown = win.detail.host.id
+            win.detail.show_host(next((h for h in fresh if h.id == shown), None))
+        win.update_summary()
+
+    def _job_ended(self, job_id: int) -> None:
+        handle = self.jobs.get(job_id)
+        if handle is None:
+            return
+        runner = self.runner
+        self.win.update_actions()
+
+        def settle() -> bool:  # pool thread: the handle settles right after the event; then flush
+            handle.wait(FINAL_FLUSH_TIMEOUT)
+            return runner.flush(FINAL_FLUSH_TIMEOUT) if runner is not None else True
+
+        submit(self.win, settle, lambda ok: self._job_persisted(handle, bool(ok)))
+
+    def _job_persisted(self, handle: JobHandle, flushed: bool) -> None:
+        win = self.win
+        if win.closed:
+            return
+        if not flushed:
+            logger.warning("job %d: the recorder did not flush in time; rows may lag", handle.job_id)
+        ids = {h.id for h in handle.hosts if h.id is not None}
+        win.inventory.model.set_busy(ids, False)
+        self._refresh_rows(ids)
+        panel = win.job_panel
+        counts = panel.counts() if panel.handle is handle else {}
+        ok = counts.get(StepState.SUCCEEDED, 0)
+        bad = len(ids) - ok
+        verdicts = [panel.verdict(hid)[0] for hid in ids] if counts else []
+        seen = {v: verdicts.count(v) for v in ("green", "amber", "red") if v in verdicts}
+        what = panel.what or "Job"
+        text = f"{what} job #{handle.job_id} finished: {ok} ok" + (f", {bad} not ok" if bad else "")
+        if seen:
+            text += "; verification " + ", ".join(f"{n} {v}" for v, n in seen.items())
+        win.statusBar().showMessage(text + ".", 10000)
+        win.update_actions()
+        win.sync_job_panel()
+        win.dashboard.refresh()
+        win.tray_control.raise_alerts(handle)
+        win.host_keys.offer(handle)
