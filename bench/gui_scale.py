@@ -488,18 +488,18 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
             w.runner._config["runner"]["keep_connections"] = float(os.environ["PD_BENCH_KEEP"])
     r["scan_max_late_ms"], r["scan_p99_late_ms"], r["scan_s"], r["scan_over_50"] = [], [], [], []
     # the worker is started 1 s after the window shows; a click before it is up starts off the main
-    # thread (ui/main_window.py::_start_job) and returns no handle -- not what (e) measures
+    # thread (ui/jobs_controller.py::_start_job) and returns no handle -- not what (e) measures
     if not _wait(w.runner.ready, timeout=60):
         raise RuntimeError("the job worker did not come up")
     w.inventory.select_ids({h.id for h in hosts})
     persisted = {"n": 0}
-    orig = w._job_persisted
+    orig = w.job_control._job_persisted
 
     def persisted_hook(handle: Any, flushed: bool) -> None:
         orig(handle, flushed)
         persisted["n"] += 1
 
-    w._job_persisted = persisted_hook
+    w.job_control._job_persisted = persisted_hook
     refreshed = {"n": 0}
     w.dashboard.refreshed.connect(lambda: refreshed.__setitem__("n", refreshed["n"] + 1))
     prof = None
