@@ -10,10 +10,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-#: Qt-free modules the window needs at start-up, imported before PySide6: once PySide6 is loaded it
-#: reads the source file of every module imported after it (its ``__feature__`` import hook looks
-#: for the word "PySide6" in each), which cost 35-40 ms of a start at 5,000 hosts
-#: (bench/gui_scale.py). Only an order: each is imported where it is used as well.
+#: Qt-free modules the window needs at start-up, imported before PySide6: once PySide6 is loaded its
+#: ``__feature__`` import hook reads the source of every module imported after it, which slows the
+#: start. Only an order: each is imported where it is used as well.
 CORE_BEFORE_QT = (
     "app.jobs.worker",
     "app.logsetup",

@@ -11,7 +11,7 @@ without an explicit approval.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from app.domain.errors import PatchdeskError
 from app.domain.maintenance_windows import MaintenanceWindow, Occurrence, next_windows
 from app.domain.rollout import Rollout, RolloutState
 from app.domain.schedule import ScheduleEvent
-from app.services import approvals, audit
+from app.services import approvals, audit, maintenance_windows
 from app.services.maintenance_windows import WindowPlan, window_plan
 from db import compliance as db_compliance
 from db import policy as db_policy
@@ -420,12 +420,9 @@ class ScheduleView(QWidget):
         old = existing.name if existing else None
 
         def save(w: MaintenanceWindow) -> MaintenanceWindow:
-            saved = db_policy.update_window(self.db, old, w) if old else db_policy.add_window(self.db, w)
-            details: dict[str, object] = {"action": "edited" if old else "added", **saved.as_json()}
-            if old and old != saved.name:
-                details["renamed_from"] = old
-            audit.record(self.db, audit.WINDOW_EDITED, saved.name, details)
-            return saved
+            if old:
+                return maintenance_windows.update_window(self.db, old, w)
+            return maintenance_windows.add_window(self.db, w)
 
         dlg = WindowDialog(
             db_hosts.list_groups(self.db),
@@ -443,11 +440,8 @@ class ScheduleView(QWidget):
         return dlg
 
     def set_window_enabled(self, name: str, enabled: bool) -> None:
-        w = db_policy.get_window(self.db, name)
-        if w is None:
+        if not maintenance_windows.set_window_enabled(self.db, name, enabled):
             return
-        db_policy.update_window(self.db, name, replace(w, enabled=enabled))
-        audit.record(self.db, audit.WINDOW_EDITED, name, {"action": "enabled" if enabled else "disabled"})
         self.reload()
         self.decided.emit()
 
@@ -462,12 +456,7 @@ class ScheduleView(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        w = db_policy.get_window(self.db, name)
-        removed = db_policy.remove_window(self.db, name)
-        if removed:
-            audit.record(
-                self.db, audit.WINDOW_EDITED, name, {"action": "removed", **(w.as_json() if w else {})}
-            )
+        removed = maintenance_windows.remove_window(self.db, name)
         self.reload()
         self.decided.emit()
         return removed
