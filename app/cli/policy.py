@@ -224,7 +224,7 @@ def rules_set(args: argparse.Namespace, out: TextIO) -> int:
     from app.domain.models import Classification, UpdateKind
     from app.domain.rules import Rule
     from app.domain.severity import Severity
-    from app.services.classification import reclassify_all
+    from app.services import classification
     from db import policy as db_policy
 
     db = open_db(args)
@@ -256,8 +256,7 @@ def rules_set(args: argparse.Namespace, out: TextIO) -> int:
         else (existing.description if existing else ""),
         enabled=not args.disable,
     )
-    db_policy.save_rule(db, rule, args.position)
-    changed = reclassify_all(db)
+    changed = classification.save_rule(db, rule, args.position)
     print(
         f"Rule {args.name!r}: {cls} when {rule.describe()}. {changed} pending update(s) changed class.",
         file=out,
@@ -266,25 +265,17 @@ def rules_set(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def rules_remove(args: argparse.Namespace, out: TextIO) -> int:
-    from app.services.classification import reclassify_all
-    from db import policy as db_policy
+    from app.services import classification
 
-    db = open_db(args)
-    if not db_policy.remove_rule(db, args.name):
-        raise ConfigError(f"No rule named {args.name!r}. See `patchdesk rules list`.")
-    changed = reclassify_all(db)
+    changed = classification.remove_rule(open_db(args), args.name)
     print(f"Removed rule {args.name!r}. {changed} pending update(s) changed class.", file=out)
     return EXIT_OK
 
 
 def rules_reset(args: argparse.Namespace, out: TextIO) -> int:
-    from app.domain.rules import DEFAULT_RULES
-    from app.services.classification import reclassify_all
-    from db import policy as db_policy
+    from app.services import classification
 
-    db = open_db(args)
-    db_policy.reset_rules(db, DEFAULT_RULES)
-    changed = reclassify_all(db)
+    changed = classification.reset_rules(open_db(args))
     print(f"Default rules restored. {changed} pending update(s) changed class.", file=out)
     return EXIT_OK
 
@@ -379,22 +370,6 @@ def windows_remove(args: argparse.Namespace, out: TextIO) -> int:
 # -- approvals -------------------------------------------------------------------------------------------
 
 
-def resolve_update(db: Any, spec: str) -> list[Any]:
-    """Rollouts a user's UPDATE text names (creating rows for everything pending first)."""
-    from db import hosts as db_hosts
-    from db import policy as db_policy
-    from db import scans as db_scans
-
-    pending = [
-        u for h in db_hosts.list_hosts(db) if h.id is not None for u in db_scans.pending_for_host(db, h.id)
-    ]
-    db_policy.ensure_rollouts(db, pending)
-    found = db_policy.find_rollouts(db, spec)
-    if not found:
-        raise ConfigError(f"No pending or known update matches {spec!r}. See `patchdesk rollouts`.")
-    return found
-
-
 def decide(args: argparse.Namespace, out: TextIO) -> int:
     """``approve``, ``decline`` and ``defer``; app.services.approvals audits each decision."""
     from app.services import approvals, audit
@@ -402,7 +377,7 @@ def decide(args: argparse.Namespace, out: TextIO) -> int:
     db = open_db(args)
     actor = audit.actor()
     changed = []
-    for r in resolve_update(db, args.update):
+    for r in approvals.resolve_update(db, args.update):
         if args.command == "approve":
             new = approvals.approve(
                 db, r.key, note=args.note, override_window=bool(args.override_window), actor=actor

@@ -83,13 +83,7 @@ class Snapshot:
 
 
 def _snapshot(db: Any, now: datetime) -> Snapshot:
-    from db import hosts as db_hosts
-    from db import scans as db_scans
-
-    pending = [
-        u for h in db_hosts.list_hosts(db) if h.id is not None for u in db_scans.pending_for_host(db, h.id)
-    ]
-    db_policy.ensure_rollouts(db, pending)  # as `patchdesk approve` does: every pending update has a row
+    approvals.ensure_pending_rollouts(db)  # as `patchdesk approve` does: every pending update has a row
     windows = db_policy.list_windows(db)
     return Snapshot(
         now,
