@@ -355,17 +355,13 @@ def _audit_change_started(db: Any, args: argparse.Namespace, hosts: list[Host], 
     """A patch or rollback that will change hosts is an administrative action; a dry run is not."""
     from app.services import audit
 
+    names = [h.name for h in hosts]
     if args.command == "patch" and not args.dry_run:
-        details: dict[str, Any] = {"job": job_id, "hosts": [h.name for h in hosts]}
+        details: dict[str, Any] = {}
         if args.classification:
             details["classification"] = args.classification
         if args.packages:
             details["packages"] = args.packages
-        audit.record(db, audit.PATCH_STARTED, ", ".join(h.name for h in hosts), details)
+        audit.patch_started(db, names, job_id, **details)
     elif args.command == "rollback":
-        audit.record(
-            db,
-            audit.ROLLBACK_STARTED,
-            ", ".join(h.name for h in hosts),
-            {"job": job_id, "hosts": [h.name for h in hosts], "undo_job": args.job},
-        )
+        audit.rollback_started(db, names, job_id, args.job)

@@ -70,9 +70,7 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
             except OSError as exc:
                 raise PatchdeskError(f"Cannot write {args.output}: {exc.strerror}.") from exc
     if args.output is not None:
-        audit.record(
-            db, audit.REPORT_EXPORTED, str(args.output), {"format": args.format, "scope": scope.describe()}
-        )
+        audit.report_exported(db, str(args.output), args.format, scope.describe())
         print(
             f"Wrote the {args.format.upper()} report ({len(report.hosts)} hosts) to {args.output}.",
             file=sys.stderr,
