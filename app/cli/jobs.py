@@ -87,16 +87,9 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     from db import scans as db_scans
     from db.database import default_db_path
 
-    if args.concurrency < 1:
-        raise ConfigError("--concurrency must be at least 1.")
-    if args.all and args.names:
-        raise ConfigError("Give host names or --all, not both.")
-    if not args.all and not args.names:
-        raise ConfigError("Name the hosts to scan, or use --all.")
+    _check_target_args(args)
     db = open_db(args)
-    hosts = db_hosts.list_hosts(db) if args.all else db_hosts.get_hosts_by_name(db, args.names)
-    if not hosts:
-        raise ConfigError("The inventory is empty: add hosts with `patchdesk hosts add` or `hosts import`.")
+    hosts = _select_hosts(db, args)
     runner = JobRunner(
         args.db or default_db_path(),
         secrets=secret_store(),
@@ -168,15 +161,18 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     return worst
 
 
-def _targets(db: Any, args: argparse.Namespace) -> list[Host]:
-    from db import hosts as db_hosts
-
+def _check_target_args(args: argparse.Namespace) -> None:
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1.")
     if args.all and args.names:
         raise ConfigError("Give host names or --all, not both.")
     if not args.all and not args.names:
         raise ConfigError(f"Name the hosts to {args.command}, or use --all.")
+
+
+def _select_hosts(db: Any, args: argparse.Namespace) -> list[Host]:
+    from db import hosts as db_hosts
+
     hosts = db_hosts.list_hosts(db) if args.all else db_hosts.get_hosts_by_name(db, args.names)
     if not hosts:
         raise ConfigError("The inventory is empty: add hosts with `patchdesk hosts add` or `hosts import`.")
@@ -190,7 +186,8 @@ def change(args: argparse.Namespace, out: TextIO) -> int:
     from db.database import default_db_path
 
     db = open_db(args)
-    hosts = _targets(db, args)
+    _check_target_args(args)
+    hosts = _select_hosts(db, args)
     runner = JobRunner(
         args.db or default_db_path(),
         secrets=secret_store(),
