@@ -174,13 +174,19 @@ def forget_host_key(db: Database, name: str) -> Host:
 
 
 def trust_host_key(
-    db: Database, host_name: str, key: HostKey, fingerprint: str, *, replaced: str | None = None
+    db: Database,
+    host_name: str,
+    key: HostKey,
+    fingerprint: str,
+    *,
+    changed: bool = False,
+    old_fingerprint: str | None = None,
 ) -> None:
-    """Trust a host key shown at first contact, or (``replaced``: the old fingerprint) a changed one."""
-    db_hosts.trust_host_key(db, key, replace=replaced is not None)
+    """Trust a host key shown at first contact, or (``changed``) one that replaces the trusted key."""
+    db_hosts.trust_host_key(db, key, replace=changed)
     details: dict[str, object] = {"fingerprint": fingerprint}
-    if replaced is None:
-        details["first_contact"] = True
+    if changed:
+        details["replaced"] = old_fingerprint
     else:
-        details["replaced"] = replaced
+        details["first_contact"] = True
     audit.record(db, audit.HOST_KEY_ACCEPTED, host_name, details)

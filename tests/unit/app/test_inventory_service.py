@@ -113,3 +113,30 @@ def test_window_writes_are_audited(db) -> None:  # type: ignore[no-untyped-def]
     assert details[1]["renamed_from"] == "sat"
     with pytest.raises(ConfigError):
         maintenance_windows.add_window(db, replace(w, rrule="nonsense"))
+
+
+def test_host_keys_trusted_and_forgotten(db) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.models import HostKey
+
+    h = inventory.add_host(db, Host(name="a", address="10.0.0.1"))
+    assert h.id is not None
+    inventory.trust_host_key(db, "a", HostKey(h.id, "ssh-ed25519", "AAAA", "SHA256:one"), "SHA256:one")
+    inventory.trust_host_key(
+        db,
+        "a",
+        HostKey(h.id, "ssh-ed25519", "BBBB", "SHA256:two"),
+        "SHA256:two",
+        changed=True,
+        old_fingerprint="SHA256:one",
+    )
+    assert [k.fingerprint for k in db_hosts.host_keys(db, h.id)] == ["SHA256:two"]
+    inventory.forget_host_key(db, "a")
+    assert db_hosts.host_keys(db, h.id) == []
+    details = [e.details for e in reversed(audit.entries(db)) if e.action == audit.HOST_KEY_ACCEPTED]
+    assert details == [
+        {"fingerprint": "SHA256:one", "first_contact": True},
+        {"fingerprint": "SHA256:two", "replaced": "SHA256:one"},
+    ]
+    assert _actions(db)[-1] == (audit.HOST_KEY_FORGOTTEN, "a")
+    with pytest.raises(ConfigError, match="Unknown host 'b'"):
+        inventory.forget_host_key(db, "b")
