@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
@@ -42,7 +42,7 @@ EDITABLE_FIELDS = (
 class Secrets(Protocol):
     """What the inventory needs of app.secrets.SecretStore."""
 
-    def new_ref(self, kind: str, host_name: str) -> str: ...
+    def new_ref(self, kind: Any, host_name: str) -> str: ...  # kind: app.secrets.SecretKind
 
     def set(self, ref: str, secret: str) -> None: ...
 
