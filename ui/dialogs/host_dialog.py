@@ -5,6 +5,7 @@ the sentence inline. Passwords never touch the database: they go to the OS keyri
 app.secrets.SecretStore on a pool thread (an unlock prompt may take a while), and only the returned
 reference is stored. If the keyring cannot be used, its sentence is shown and the dialog stays open
 with everything the user typed; "Save without passwords" is then offered as an explicit choice.
+Saving goes through app.services.inventory, which also writes the audit entries.
 """
 
 from __future__ import annotations
