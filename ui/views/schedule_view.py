@@ -4,8 +4,9 @@ state, the approvals waiting for the administrator, and the scheduler's log.
 Everything is read on a pool thread with its own connection (the window plans look at every host).
 Approve / Decline / Defer call :mod:`app.services.approvals` — the same functions as ``patchdesk
 approve|decline|defer``, which also write the audit entry — on the main thread's connection (one
-quick write each). Firmware and driver updates wait here: they are never promoted past the test ring
-without an explicit approval.
+quick write each); adding, editing, disabling and removing windows call
+:mod:`app.services.maintenance_windows` the same way. Firmware and driver updates wait here: they are
+never promoted past the test ring without an explicit approval.
 """
 
 from __future__ import annotations
