@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ui.selftest import run_self_test
 
         return run_self_test()
-    from app import cli
+    from app.cli import main as cli
 
     args = cli.parse(argv)
     if args.command is not None:

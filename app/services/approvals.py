@@ -13,10 +13,13 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from app.domain.errors import ConfigError
 from app.domain.models import Ring
 from app.domain.rollout import NEEDS_APPROVAL, Rollout, RolloutState
 from app.services import audit
+from db import hosts as db_hosts
 from db import policy as db_policy
+from db import scans as db_scans
 
 #: states in which nothing is left to decide
 _SETTLED = frozenset({RolloutState.DECLINED, RolloutState.DEPLOYED})
@@ -29,6 +32,23 @@ def needs_approval(r: Rollout) -> bool:
 
 def needs_decision(rollouts: list[Rollout]) -> list[Rollout]:
     return [r for r in rollouts if needs_approval(r)]
+
+
+def ensure_pending_rollouts(db: Database) -> None:
+    """Give every update pending on some host a rollout row, so it can be listed and decided on."""
+    pending = [
+        u for h in db_hosts.list_hosts(db) if h.id is not None for u in db_scans.pending_for_host(db, h.id)
+    ]
+    db_policy.ensure_rollouts(db, pending)
+
+
+def resolve_update(db: Database, spec: str) -> list[Rollout]:
+    """The rollouts a user's UPDATE text names (name, name=version, manager:name=version or KB number)."""
+    ensure_pending_rollouts(db)
+    found = db_policy.find_rollouts(db, spec)
+    if not found:
+        raise ConfigError(f"No pending or known update matches {spec!r}. See `patchdesk rollouts`.")
+    return found
 
 
 def _decide(

@@ -86,6 +86,45 @@ def describe(check: ChainCheck) -> str:
     return f"Audit log broken at {where}: {check.reason}."
 
 
+def patch_started(db: Database, host_names: list[str], job_id: int, **details: Any) -> AuditEntry:
+    """A patch job that will change hosts (a dry run is no administrative action)."""
+    return record(db, PATCH_STARTED, ", ".join(host_names), {"job": job_id, "hosts": host_names, **details})
+
+
+def rollback_started(db: Database, host_names: list[str], job_id: int, undo_job: int | None) -> AuditEntry:
+    """A rollback job; ``undo_job`` is the patch job it undoes (None: each host's newest)."""
+    details = {"job": job_id, "hosts": host_names, "undo_job": undo_job}
+    return record(db, ROLLBACK_STARTED, ", ".join(host_names), details)
+
+
+def report_exported(db: Database, target: str, fmt: str, scope: str) -> AuditEntry:
+    return record(db, REPORT_EXPORTED, target, {"format": fmt, "scope": scope})
+
+
+def set_syslog_target(db: Database, value: str) -> bool:
+    """Set (or with "" switch off) the syslog copy of the log; False when nothing changed."""
+    from db import policy as db_policy
+
+    value = value.strip()
+    if value == (syslog_target(db) or ""):
+        return False
+    db_policy.set_setting(db, SYSLOG_SETTING, value or None)
+    record(db, SETTINGS_CHANGED, SYSLOG_SETTING, {"value": value or "off"})
+    return True
+
+
+def set_log_retention(db: Database, days: int | None) -> bool:
+    """Keep job logs ``days`` days (None or 0: forever); False when nothing changed."""
+    from db import joblogs
+
+    days = days or None
+    if days == joblogs.retention_days(db):
+        return False
+    joblogs.set_retention_days(db, days)
+    record(db, SETTINGS_CHANGED, joblogs.RETENTION_SETTING, {"value": days or "forever"})
+    return True
+
+
 # -- syslog forwarding -----------------------------------------------------------------------------
 
 _handlers: dict[str, logging.Handler] = {}

@@ -1,15 +1,17 @@
-"""Loading the classifier from the database, and re-classifying what is already pending.
+"""Classification rules: changing them, loading the classifier, re-classifying what is pending.
 
 Tasks never read the database: the runner calls :func:`load_classifier` on the caller's thread and
 hands the result to the task, like the selections of a patch job. After an advisory import or a rule
-change, :func:`reclassify_all` brings every stored pending update up to date without a rescan.
+change, :func:`reclassify_all` brings every stored pending update up to date without a rescan; the
+rule changes below do that themselves and return how many pending updates changed class.
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
-from app.domain.rules import Classifier
+from app.domain.errors import ConfigError
+from app.domain.rules import DEFAULT_RULES, Classifier, Rule
 from db import advisories as db_advisories
 from db import hosts as db_hosts
 from db import policy as db_policy
@@ -35,3 +37,22 @@ def reclassify_all(db: Database, classifier: Classifier | None = None) -> int:
         )
         db_policy.update_pending_classification(db, host.id, updated)
     return changed
+
+
+def save_rule(db: Database, rule: Rule, position: int | None = None) -> int:
+    """Add or change a rule (``position``: 1-based place in the order), then re-classify."""
+    db_policy.save_rule(db, rule, position)
+    return reclassify_all(db)
+
+
+def remove_rule(db: Database, name: str) -> int:
+    """Remove a rule by name, then re-classify; an unknown name is a ConfigError."""
+    if not db_policy.remove_rule(db, name):
+        raise ConfigError(f"No rule named {name!r}. See `patchdesk rules list`.")
+    return reclassify_all(db)
+
+
+def reset_rules(db: Database) -> int:
+    """Back to the default rules, then re-classify."""
+    db_policy.reset_rules(db, DEFAULT_RULES)
+    return reclassify_all(db)

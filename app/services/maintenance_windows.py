@@ -1,16 +1,59 @@
-"""What a maintenance window will patch: for the calendar view and the .ics export."""
+"""Maintenance windows: adding, editing and removing them (each audited), and what one will patch.
+
+The CLI's ``windows`` commands and the Schedule view both write through these functions, so a window
+change leaves the same audit entry whichever face made it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlite_utils import Database
 
-from app.domain.maintenance_windows import MaintenanceWindow, estimate_duration
+from app.domain.maintenance_windows import MaintenanceWindow, estimate_duration, validate
 from app.domain.models import Classification
+from app.services import audit
 from db import hosts as db_hosts
 from db import policy as db_policy
+
+
+def add_window(db: Database, w: MaintenanceWindow) -> MaintenanceWindow:
+    """Validate and store a new window; a taken name or a bad rule is a ConfigError."""
+    validate(w)
+    saved = db_policy.add_window(db, w)
+    audit.record(db, audit.WINDOW_EDITED, saved.name, {"action": "added", **saved.as_json()})
+    return saved
+
+
+def update_window(db: Database, name: str, w: MaintenanceWindow) -> MaintenanceWindow:
+    """Replace the window called ``name`` by ``w``, which may rename it."""
+    validate(w)
+    saved = db_policy.update_window(db, name, w)
+    details: dict[str, object] = {"action": "edited", **saved.as_json()}
+    if name != saved.name:
+        details["renamed_from"] = name
+    audit.record(db, audit.WINDOW_EDITED, saved.name, details)
+    return saved
+
+
+def set_window_enabled(db: Database, name: str, enabled: bool) -> bool:
+    """Enable or disable a window; False when there is no such window (removed meanwhile)."""
+    w = db_policy.get_window(db, name)
+    if w is None:
+        return False
+    db_policy.update_window(db, name, replace(w, enabled=enabled))
+    audit.record(db, audit.WINDOW_EDITED, name, {"action": "enabled" if enabled else "disabled"})
+    return True
+
+
+def remove_window(db: Database, name: str) -> bool:
+    """Remove a window; False when there is no such window."""
+    w = db_policy.get_window(db, name)
+    if w is None or not db_policy.remove_window(db, name):
+        return False
+    audit.record(db, audit.WINDOW_EDITED, name, {"action": "removed", **w.as_json()})
+    return True
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,14 @@ def build_report(
         hosts=(),
         note="Per-host detail is kept only for the current state; totals come from the day's snapshot.",
     )
+
+
+def set_stale_days(db: Database, days: int) -> bool:
+    """After how many days without a scan a host counts as stale; False when nothing changed."""
+    from app.services import audit
+
+    if days == db_compliance.stale_days(db):
+        return False
+    db_compliance.set_stale_days(db, days)
+    audit.record(db, audit.SETTINGS_CHANGED, "compliance.stale_days", {"value": days})
+    return True

@@ -8,7 +8,7 @@ import sys
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app import cli
+from app.cli import main as cli
 from app.domain.errors import ConfigError
 from tests.ui.helpers import when_modal
 from ui.app import run_gui

@@ -36,7 +36,7 @@ _GUI_SCRIPT = textwrap.dedent(
     import sys
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from app import cli
+    from app.cli import main as cli
     from ui.app import _application, run_gui
 
     app = _application()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 _SESSION = """
 import sys
-from app import cli
+from app.cli import main as cli
 import ui.app
 ui.app.WARM_UP_DELAY_MS = 0
 missing_before = []

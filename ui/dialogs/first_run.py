@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import ConfigError, PatchdeskError
 from app.domain.models import Criticality, Host, TransportKind
-from app.services import audit
+from app.services import inventory
 from db import hosts as db_hosts
 from db import policy as db_policy
 from ui.dialogs.import_dialog import FILE_FILTER, ImportDialog
@@ -464,11 +464,10 @@ class FirstRunDialog(QDialog):
             criticality=Criticality.DESKTOP,
         )
         try:
-            saved = db_hosts.add_host(self.db, host)
+            saved = inventory.add_host(self.db, host)
         except (ConfigError, PatchdeskError) as exc:
             self.local_status.setText(str(exc))
             return None
-        audit.record(self.db, audit.HOST_ADDED, saved.name, {"address": saved.address, "transport": "local"})
         self._hosts_added([saved])
         self._refresh_local()
         self.local_status.setText(f"Added {saved.name} to the inventory; the last step offers to scan it.")
@@ -490,7 +489,7 @@ class FirstRunDialog(QDialog):
 
     def import_file(self, path: Path, fmt: str | None = None) -> ImportDialog:
         """The main window's import dialog, preloaded with ``path``; its hosts count as added here."""
-        dlg = ImportDialog(self.db, self)
+        dlg = ImportDialog(self.db, self, source="first-run assistant")
         if fmt is not None:
             index = dlg.format_combo.findData(fmt)
             if index >= 0:
@@ -508,13 +507,7 @@ class FirstRunDialog(QDialog):
         if self.import_dialog is dlg:
             self.import_dialog = None
         if not dlg.added:
-            return
-        audit.record(
-            self.db,
-            audit.HOSTS_IMPORTED,
-            "first-run assistant",
-            {"added": [h.name for h in dlg.added]},
-        )
+            return  # the import dialog's service call wrote the audit entry
         self._hosts_added(list(dlg.added))
         self._refresh_local()  # a CSV row may have been this workstation
 

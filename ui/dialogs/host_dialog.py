@@ -5,6 +5,7 @@ the sentence inline. Passwords never touch the database: they go to the OS keyri
 app.secrets.SecretStore on a pool thread (an unlock prompt may take a while), and only the returned
 reference is stored. If the keyring cannot be used, its sentence is shown and the dialog stays open
 with everything the user typed; "Save without passwords" is then offered as an explicit choice.
+Saving goes through app.services.inventory, which also writes the audit entries.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.domain.errors import ConfigError, PatchdeskError, SecretStoreError
 from app.domain.inventory import parse_port, validate_host
 from app.domain.models import Criticality, Host, Ring, TransportKind, WinRMOptions
+from app.services import inventory
 from db import hosts as db_hosts
 from ui.workers import submit
 
@@ -376,12 +378,7 @@ class HostDialog(QDialog):
         name = host.name
 
         def store_passwords() -> dict[str, str]:  # pool thread: may wait for a keyring unlock
-            out = {}
-            for kind, value in secrets.items():
-                ref = refs.get(kind) or store.new_ref(kind, name)
-                store.set(ref, value)
-                out[kind] = ref
-            return out
+            return inventory.store_passwords(store, name, secrets, refs)
 
         submit(self, store_passwords, self._passwords_stored, self._passwords_failed)
 
@@ -395,7 +392,7 @@ class HostDialog(QDialog):
             credential_ref=refs.get("login", host.credential_ref),
             sudo_ref=refs.get("sudo", host.sudo_ref),
         )
-        self._save(host)
+        self._save(host, stored=list(refs))
 
     @Slot(object)
     def _passwords_failed(self, exc: BaseException) -> None:
@@ -421,12 +418,13 @@ class HostDialog(QDialog):
             return
         self._save(host)
 
-    def _save(self, host: Host) -> None:
+    def _save(self, host: Host, stored: list[str] | None = None) -> None:
+        """Add or update through app.services.inventory, which writes the audit entries."""
         try:
             if self.original is None:
-                self.saved_host = db_hosts.add_host(self.db, host)
+                self.saved_host = inventory.add_host(self.db, host, stored=stored or ())
             else:
-                self.saved_host = db_hosts.update_host(self.db, host)
+                self.saved_host = inventory.update_host(self.db, host, self.original, stored=stored or ())
         except PatchdeskError as exc:
             self.show_error(str(exc))
             return

@@ -2,7 +2,8 @@
 
 The preview lists the hosts that will be added and every problem with its line number, so the user
 can fix the file before importing. Import adds the good hosts; names already in the inventory are
-reported (with their line) and skipped, never overwritten.
+reported (with their line) and skipped, never overwritten. The hosts are added through
+app.services.inventory, which writes one audit entry naming ``source`` (who imported).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.errors import ConfigError, PatchdeskError
+from app.domain.errors import PatchdeskError
 from app.domain.models import Host
 from app.importers.base import ImportResult
 from app.importers.detect import read_inventory
+from app.services import inventory
 from db import hosts as db_hosts
 
 FORMATS = [
@@ -53,9 +55,10 @@ FILE_FILTER = "Inventories (*.csv *.ini *.yml *.yaml *.cfg *.txt config hosts);;
 
 
 class ImportDialog(QDialog):
-    def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db, parent: QWidget | None = None, *, source: str = "import dialog") -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
+        self.source = source
         self.result: ImportResult | None = None
         self.added: list[Host] = []
         self.problems: list[str] = []
@@ -193,13 +196,9 @@ class ImportDialog(QDialog):
     def do_import(self) -> None:
         if self.result is None:
             return
-        added: list[Host] = []
-        problems = list(self.problems)
-        for h in self._to_add:
-            try:
-                added.append(db_hosts.add_host(self.db, h))
-            except ConfigError as exc:
-                problems.append(f"line {self.result.lines.get(h.name, 0)}: {exc}")
+        outcome = inventory.import_hosts(self.db, self._to_add, self.source, lines=self.result.lines)
+        added = outcome.added
+        problems = list(self.problems) + outcome.problems
         self.added.extend(added)
         self.summary.setText(f"Imported {len(added)} host(s).")
         self._show_problems(problems)

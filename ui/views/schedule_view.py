@@ -4,14 +4,15 @@ state, the approvals waiting for the administrator, and the scheduler's log.
 Everything is read on a pool thread with its own connection (the window plans look at every host).
 Approve / Decline / Defer call :mod:`app.services.approvals` — the same functions as ``patchdesk
 approve|decline|defer``, which also write the audit entry — on the main thread's connection (one
-quick write each). Firmware and driver updates wait here: they are never promoted past the test ring
-without an explicit approval.
+quick write each); adding, editing, disabling and removing windows call
+:mod:`app.services.maintenance_windows` the same way. Firmware and driver updates wait here: they are
+never promoted past the test ring without an explicit approval.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from app.domain.errors import PatchdeskError
 from app.domain.maintenance_windows import MaintenanceWindow, Occurrence, next_windows
 from app.domain.rollout import Rollout, RolloutState
 from app.domain.schedule import ScheduleEvent
-from app.services import approvals, audit
+from app.services import approvals, audit, maintenance_windows
 from app.services.maintenance_windows import WindowPlan, window_plan
 from db import compliance as db_compliance
 from db import policy as db_policy
@@ -83,13 +84,7 @@ class Snapshot:
 
 
 def _snapshot(db: Any, now: datetime) -> Snapshot:
-    from db import hosts as db_hosts
-    from db import scans as db_scans
-
-    pending = [
-        u for h in db_hosts.list_hosts(db) if h.id is not None for u in db_scans.pending_for_host(db, h.id)
-    ]
-    db_policy.ensure_rollouts(db, pending)  # as `patchdesk approve` does: every pending update has a row
+    approvals.ensure_pending_rollouts(db)  # as `patchdesk approve` does: every pending update has a row
     windows = db_policy.list_windows(db)
     return Snapshot(
         now,
@@ -420,12 +415,9 @@ class ScheduleView(QWidget):
         old = existing.name if existing else None
 
         def save(w: MaintenanceWindow) -> MaintenanceWindow:
-            saved = db_policy.update_window(self.db, old, w) if old else db_policy.add_window(self.db, w)
-            details: dict[str, object] = {"action": "edited" if old else "added", **saved.as_json()}
-            if old and old != saved.name:
-                details["renamed_from"] = old
-            audit.record(self.db, audit.WINDOW_EDITED, saved.name, details)
-            return saved
+            if old:
+                return maintenance_windows.update_window(self.db, old, w)
+            return maintenance_windows.add_window(self.db, w)
 
         dlg = WindowDialog(
             db_hosts.list_groups(self.db),
@@ -443,11 +435,8 @@ class ScheduleView(QWidget):
         return dlg
 
     def set_window_enabled(self, name: str, enabled: bool) -> None:
-        w = db_policy.get_window(self.db, name)
-        if w is None:
+        if not maintenance_windows.set_window_enabled(self.db, name, enabled):
             return
-        db_policy.update_window(self.db, name, replace(w, enabled=enabled))
-        audit.record(self.db, audit.WINDOW_EDITED, name, {"action": "enabled" if enabled else "disabled"})
         self.reload()
         self.decided.emit()
 
@@ -462,12 +451,7 @@ class ScheduleView(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        w = db_policy.get_window(self.db, name)
-        removed = db_policy.remove_window(self.db, name)
-        if removed:
-            audit.record(
-                self.db, audit.WINDOW_EDITED, name, {"action": "removed", **(w.as_json() if w else {})}
-            )
+        removed = maintenance_windows.remove_window(self.db, name)
         self.reload()
         self.decided.emit()
         return removed

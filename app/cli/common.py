@@ -1,0 +1,77 @@
+"""What every command module shares: exit codes, the parser class, the database, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime
+from typing import Any, TextIO
+
+from app.domain.errors import ConfigError
+
+logger = logging.getLogger("app.cli")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Parser(argparse.ArgumentParser):
+    """A usage error exits with EXIT_USAGE, the sentence after the usage line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def open_db(args: argparse.Namespace) -> Any:
+    from db.database import open_database
+    from db.jobs import mark_interrupted
+
+    db = open_database(args.db)
+    # A console killed mid-job left steps "running": say they were interrupted, before anything else.
+    marked = mark_interrupted(db)
+    if marked:
+        logger.warning("marked %d unfinished host step(s) of an earlier run as interrupted", marked)
+    return db
+
+
+def secret_store() -> Any:
+    from app.secrets import SecretStore
+
+    return SecretStore()
+
+
+def dump_json(out: TextIO, data: object, **kw: Any) -> None:
+    json.dump(data, out, indent=2, **kw)
+    out.write("\n")
+
+
+def print_table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:
+    def clean(s: str) -> str:  # host text may carry control characters; never let it drive the terminal
+        return "".join(c if c.isprintable() else "?" for c in s)
+
+    table = [header] + [[clean(c) for c in r] for r in rows]
+    widths = [min(60, max(len(r[i]) for r in table)) for i in range(len(header))]
+    for r in table:
+        print("  ".join(c[:60].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
+
+
+def parse_time(value: str | None, what: str = "--now") -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{what} {value!r} is not an ISO date-time (e.g. 2026-05-02T22:30+02:00).") from exc
+    return dt if dt.tzinfo else dt.astimezone()
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """A comma-separated option as a list; None when not given, a ConfigError when empty."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ConfigError("An empty list was given.")
+    return items

@@ -1,0 +1,65 @@
+"""``patchdesk export``: upcoming maintenance windows as iCalendar, the change log as iCalendar or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from app.cli.common import EXIT_OK, Parser, open_db, parse_time
+from app.domain.errors import ConfigError
+
+
+def add_commands(sub: Any) -> None:
+    ex = sub.add_parser("export", help="export windows (.ics) or the change log (.ics / CSV)")
+    esub = ex.add_subparsers(dest="export_command", metavar="WHAT", required=True, parser_class=Parser)
+    ei = esub.add_parser("ics", help="upcoming maintenance windows as iCalendar")
+    ei.set_defaults(func=export)
+    ei.add_argument("-o", "--output", type=Path)
+    ei.add_argument("--days", type=int, default=90)
+    ei.add_argument("--now")
+    ec = esub.add_parser("changes", help="what changed where, when")
+    ec.set_defaults(func=export)
+    ec.add_argument("--format", choices=["ics", "csv"], default="csv")
+    ec.add_argument("-o", "--output", type=Path)
+    ec.add_argument("--since", help="ISO date-time")
+
+
+def export(args: argparse.Namespace, out: TextIO) -> int:
+    from app.domain.maintenance_windows import next_windows
+    from app.reports import calendar
+    from db import changelog
+    from db import policy as db_policy
+
+    db = open_db(args)
+    now = datetime.now(UTC)
+    if args.export_command == "ics":
+        start = parse_time(args.now) or now
+        windows = db_policy.list_windows(db)
+        occs = [
+            o
+            for o in next_windows(windows, start, limit=10000, horizon=timedelta(days=max(1, args.days)))
+            if o.start <= start + timedelta(days=args.days)
+        ]
+        text = calendar.windows_ics(occs, now, _window_plans(db, windows))
+    else:
+        since = parse_time(args.since, "--since")
+        entries = changelog.change_log(db, since)
+        text = calendar.changes_ics(entries, now) if args.format == "ics" else calendar.changes_csv(entries)
+    if args.output:
+        try:
+            args.output.write_text(text, encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {args.output}: {exc.strerror or exc}.") from exc
+        print(f"Wrote {args.output}.", file=sys.stderr)
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
+def _window_plans(db: Any, windows: list[Any]) -> dict[str, str]:
+    from app.services.maintenance_windows import window_plan
+
+    return {w.name: window_plan(db, w).summary() for w in windows}

@@ -1,0 +1,98 @@
+"""Parsing and dispatch: the global options, the command parsers of every group, and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from app import __version__
+from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser
+from app.domain.errors import AdvisoryFormatError, ConfigError, ImportFormatError, PatchdeskError
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "parse", "run"]
+
+
+def _global_parser() -> argparse.ArgumentParser:
+    """The options that come before a command (and are all a GUI start takes)."""
+    p = Parser(
+        prog="patchdesk", description="Agentless patch-administration console. No command opens the GUI."
+    )
+    p.add_argument("--version", action="version", version=f"patchdesk {__version__}")
+    p.add_argument("--db", type=Path, help="database file (default: under the platform data dir)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
+    p.add_argument(
+        "--no-first-run",
+        dest="first_run",
+        action="store_false",
+        help="GUI: do not open the first-run assistant on a start with an empty inventory",
+    )
+    return p
+
+
+#: Arguments of a plain GUI start, parsed without building every command's parser (which would slow
+#: the window's start-up); anything else, --help included, goes through the full parser.
+_GUI_FLAGS = frozenset({"-v", "--verbose", "--no-first-run"})
+
+
+def _gui_start(argv: Sequence[str]) -> bool:
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--db":
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                return False  # let the full parser say what is missing
+            i += 2
+            continue
+        if not (arg in _GUI_FLAGS or (arg.startswith("--db=") and len(arg) > 5)):
+            return False
+        i += 1
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.cli import audit, export, hosts, jobs, policy, report, run_due
+
+    p = _global_parser()
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    # The order here is the order of `patchdesk --help`.
+    for group in (hosts, jobs, report, audit, policy, run_due, export):
+        group.add_commands(sub)
+    return p
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if _gui_start(args):
+        return _global_parser().parse_args(args, argparse.Namespace(command=None))
+    return build_parser().parse_args(args)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run a parsed command; known errors become a sentence on stderr and an exit status."""
+    from app.logsetup import setup_logging
+
+    out = out or sys.stdout
+    setup_logging(verbose=args.verbose)
+    try:
+        func = getattr(args, "func", None)
+        if func is None:
+            raise ConfigError(f"Unknown command {args.command!r}.")
+        code: int = func(args, out)
+        return code
+    except (ConfigError, ImportFormatError, AdvisoryFormatError) as exc:
+        print(f"patchdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PatchdeskError as exc:
+        print(f"patchdesk: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_USAGE
+    return run(args)
