@@ -16,8 +16,7 @@ from PySide6.QtWidgets import QDialog
 
 from app.domain.models import Host
 from app.jobs.engine import JobHandle
-from app.services import audit
-from db import hosts as db_hosts
+from app.services import inventory
 
 if TYPE_CHECKING:
     from ui.dialogs.host_key_dialog import KeyOffer
@@ -81,13 +80,7 @@ class HostKeyOffers(QObject):
 
         def trust() -> None:
             for o in offers:
-                db_hosts.trust_host_key(db, o.host_key())
-                audit.record(
-                    db,
-                    audit.HOST_KEY_ACCEPTED,
-                    o.host.name,
-                    {"fingerprint": o.fingerprint, "first_contact": True},
-                )
+                inventory.trust_host_key(db, o.host.name, o.host_key(), o.fingerprint)
                 assert o.host.id is not None
                 self._rescan[o.host.id] = o.host
             logger.info("trusted first-contact host keys of %s", ", ".join(o.host.name for o in offers))
@@ -101,12 +94,13 @@ class HostKeyOffers(QObject):
         dlg = ChangedKeyDialog(offer, self.win)
 
         def accept_new() -> None:
-            db_hosts.trust_host_key(db, offer.host_key(), replace=True)
-            audit.record(
+            inventory.trust_host_key(
                 db,
-                audit.HOST_KEY_ACCEPTED,
                 offer.host.name,
-                {"fingerprint": offer.fingerprint, "replaced": offer.old_fingerprint},
+                offer.host_key(),
+                offer.fingerprint,
+                changed=True,
+                old_fingerprint=offer.old_fingerprint,
             )
             assert offer.host.id is not None
             self._rescan[offer.host.id] = offer.host

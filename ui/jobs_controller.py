@@ -233,15 +233,8 @@ class JobsController(QObject):
         runner, db = self.runner, self.win.db
 
         def started(handle: JobHandle) -> None:
-            audit.record(
-                db,
-                audit.PATCH_STARTED,
-                ", ".join(h.name for h in request.hosts),
-                {
-                    "job": handle.job_id,
-                    "hosts": [h.name for h in request.hosts],
-                    "changes": request.change_count,
-                },
+            audit.patch_started(
+                db, [h.name for h in request.hosts], handle.job_id, changes=request.change_count
             )
             self._begin_job(handle, request.hosts, "Patch")
             self.win.statusBar().showMessage(
@@ -332,12 +325,7 @@ class JobsController(QObject):
         runner, db = self.runner, self.win.db
 
         def started(handle: JobHandle) -> None:
-            audit.record(
-                db,
-                audit.ROLLBACK_STARTED,
-                ", ".join(h.name for h in hosts),
-                {"job": handle.job_id, "hosts": [h.name for h in hosts], "undo_job": job_id},
-            )
+            audit.rollback_started(db, [h.name for h in hosts], handle.job_id, job_id)
             self._begin_job(handle, hosts, "Rollback")
             self.win.statusBar().showMessage(f"Rolling back {len(hosts)} host(s)…", 4000)
 

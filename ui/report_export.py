@@ -63,4 +63,4 @@ class ReportExporter(QObject):
         else:
             text = {"csv": render.to_csv, "json": render.to_json, "html": render.to_html}[fmt](report)
             target.write_text(text, encoding="utf-8")
-        audit.record(db, audit.REPORT_EXPORTED, str(target), {"format": fmt, "scope": scope.describe()})
+        audit.report_exported(db, str(target), fmt, scope.describe())

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.domain.errors import SecretStoreError
 from app.domain.models import Host, HostStatus
+from app.services import audit
 from db import hosts as db_hosts
 from tests.ui.helpers import when_modal
 from ui.dialogs.host_dialog import HostDialog
@@ -76,6 +77,7 @@ def test_add_host_through_dialog_then_filter(qtbot, db):
     saved = db_hosts.find_host(db, "web01")
     assert saved is not None and saved.port == 2222 and saved.user == "admin" and saved.group == "web"
     assert saved.credential_ref is None
+    assert [(e.action, e.target) for e in audit.entries(db)] == [("host.added", "web01")]
     # the new host is selected and shown in the detail pane
     assert w.detail.host is not None and w.detail.host.name == "web01"
 
@@ -178,6 +180,11 @@ def test_edit_and_remove(qtbot, db):
     assert seen
     assert _names(w) == []
     assert db_hosts.host_count(db) == 0
+    # each action is audited once, by the inventory service (not again by the window)
+    assert [(e.action, e.target, e.details.get("changed")) for e in reversed(audit.entries(db))] == [
+        ("host.edited", "new", ["name"]),
+        ("host.removed", "new", None),
+    ]
 
 
 def test_status_colours_counts_and_numeric_sort(qtbot, db):

@@ -20,15 +20,6 @@ WRITES = {
     "audit": {"record"},
 }
 
-#: GUI files whose writes are wired to the services after the main window is split (issue #16).
-NOT_YET_WIRED = {
-    "ui/main_window.py",
-    "ui/views/audit_view.py",
-    "ui/views/dashboard.py",
-    "ui/views/logs_view.py",
-}
-
-
 def _imports(path: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -65,7 +56,7 @@ def test_services_import_neither_the_cli_nor_the_gui() -> None:
 
 def test_the_cli_and_the_gui_write_through_services() -> None:
     files = sorted((ROOT / "app" / "cli").rglob("*.py")) + sorted((ROOT / "ui").rglob("*.py"))
-    bad = [w for p in files if p.relative_to(ROOT).as_posix() not in NOT_YET_WIRED for w in _direct_writes(p)]
+    bad = [w for p in files for w in _direct_writes(p)]
     assert bad == []
 
 

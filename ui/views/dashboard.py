@@ -476,12 +476,9 @@ class DashboardView(QWidget):
 
     @Slot()
     def _stale_changed(self) -> None:
-        days = self.stale_spin.value()
-        if days != db_compliance.stale_days(self.db):
-            db_compliance.set_stale_days(self.db, days)
-            from app.services import audit
+        from app.services import reports
 
-            audit.record(self.db, audit.SETTINGS_CHANGED, "compliance.stale_days", {"value": days})
+        if reports.set_stale_days(self.db, self.stale_spin.value()):
             self.refresh()
 
 

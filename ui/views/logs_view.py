@@ -225,14 +225,9 @@ class LogsView(QWidget):
 
     @Slot()
     def _retention_changed(self) -> None:
-        days = self.retention_spin.value() or None
-        if days != joblogs.retention_days(self.db):
-            joblogs.set_retention_days(self.db, days)
-            from app.services import audit
+        from app.services import audit
 
-            audit.record(
-                self.db, audit.SETTINGS_CHANGED, joblogs.RETENTION_SETTING, {"value": days or "forever"}
-            )
+        audit.set_log_retention(self.db, self.retention_spin.value() or None)
 
     @Slot()
     def prune_now(self) -> int:
