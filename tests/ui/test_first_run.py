@@ -187,7 +187,7 @@ def _import_through(qtbot, dlg: FirstRunDialog, open_it) -> ImportDialog:  # typ
 def test_import_csv_and_ssh_config(qtbot, window, db, tmp_path, monkeypatch):
     csv_file = tmp_path / "hosts.csv"
     csv_file.write_text(
-        "name,address,port,user,group\nweb01,10.0.0.1,22,admin,web\ndb01,10.0.0.3,2222,root,databases\n",
+        "name,address,port,user,group\nweb01,127.0.9.1,22,admin,web\ndb01,127.0.9.3,2222,root,databases\n",
         encoding="utf-8",
     )
     ssh_config = tmp_path / "ssh_config"

@@ -45,7 +45,7 @@ def _interrupted_patch(db, host: Host) -> int:  # type: ignore[no-untyped-def]
 
 def test_interrupted_patch_shows_error_log_and_rolls_back_from_its_snapshot(qtbot, window, db):
     w = window
-    host = db_hosts.add_host(db, Host(name="web01", address="10.0.0.5"))
+    host = db_hosts.add_host(db, Host(name="web01", address="127.0.9.5"))
     job = _interrupted_patch(db, host)
     w.reload_hosts()
     w.show_inventory()  # the dashboard is the home tab; the host detail lives on the inventory tab
@@ -81,7 +81,7 @@ def test_interrupted_patch_shows_error_log_and_rolls_back_from_its_snapshot(qtbo
 
 def test_nothing_to_roll_back_is_a_sentence(qtbot, window, db):
     w = window
-    host = db_hosts.add_host(db, Host(name="db01", address="10.0.0.9"))
+    host = db_hosts.add_host(db, Host(name="db01", address="127.0.9.9"))
     w.reload_hosts()
     w.inventory.select_host(host.id)
     assert w.rollback_action.isEnabled()

@@ -15,14 +15,14 @@ from ui.views.inventory import InventoryView
 def _hosts() -> list[Host]:
     return [
         Host(
-            name="web-01", address="10.0.0.1", id=1, group="web", last_status=HostStatus.OK, pending_urgent=1
+            name="web-01", address="127.0.9.1", id=1, group="web", last_status=HostStatus.OK, pending_urgent=1
         ),
         Host(
-            name="web-02", address="10.0.0.2", id=2, group="web", last_status=HostStatus.OK, pending_urgent=5
+            name="web-02", address="127.0.9.2", id=2, group="web", last_status=HostStatus.OK, pending_urgent=5
         ),
         Host(
             name="db-01",
-            address="10.0.1.1",
+            address="127.0.1.1",
             id=3,
             group="databases",
             os_name="Debian GNU/Linux 12",
@@ -30,7 +30,7 @@ def _hosts() -> list[Host]:
             pending_urgent=3,
             reboot_required=True,
         ),
-        Host(name="ws-01", address="10.0.2.1", id=4, port=2222),
+        Host(name="ws-01", address="127.0.2.1", id=4, port=2222),
     ]
 
 

@@ -15,14 +15,14 @@ def _preview_names(dlg: ImportDialog) -> list[str]:
 
 
 def test_csv_with_a_bad_row(qtbot, db, tmp_path):
-    db_hosts.add_host(db, Host(name="existing", address="10.9.9.9"))
+    db_hosts.add_host(db, Host(name="existing", address="127.9.9.9"))
     f = tmp_path / "hosts.csv"
     f.write_text(
         "name,address,port,user,group\n"
-        "web01,10.0.0.1,22,admin,web\n"
-        "bad,10.0.0.2,70000,admin,web\n"
-        "db01,10.0.0.3,,root,databases\n"
-        "existing,10.0.0.4,,,\n",
+        "web01,127.0.9.1,22,admin,web\n"
+        "bad,127.0.9.2,70000,admin,web\n"
+        "db01,127.0.9.3,,root,databases\n"
+        "existing,127.0.9.4,,,\n",
         encoding="utf-8",
     )
     w = MainWindow(db)

@@ -58,7 +58,7 @@ def _window(qtbot, db, secrets=None) -> MainWindow:
 
 
 def test_add_host_through_dialog_then_filter(qtbot, db):
-    db_hosts.add_host(db, Host(name="db01", address="10.0.0.9", group="databases"))
+    db_hosts.add_host(db, Host(name="db01", address="127.0.9.9", group="databases"))
     w = _window(qtbot, db)
     assert _names(w) == ["db01"]
 
@@ -66,7 +66,7 @@ def test_add_host_through_dialog_then_filter(qtbot, db):
     dlg = w.active_dialog
     assert isinstance(dlg, HostDialog)
     dlg.name_edit.setText("web01")
-    dlg.address_edit.setText("10.0.0.5")
+    dlg.address_edit.setText("127.0.9.5")
     dlg.port_edit.setText("2222")
     dlg.user_edit.setText("admin")
     dlg.group_combo.setCurrentText("web")
@@ -83,7 +83,7 @@ def test_add_host_through_dialog_then_filter(qtbot, db):
 
     w.inventory.filter_edit.setText("WEB")  # case-insensitive, matches name and group
     assert _names(w) == ["web01"]
-    w.inventory.filter_edit.setText("10.0.0.9")
+    w.inventory.filter_edit.setText("127.0.9.9")
     assert _names(w) == ["db01"]
     w.inventory.filter_edit.setText("databases")
     assert _names(w) == ["db01"]
@@ -104,7 +104,7 @@ def test_invalid_host_shows_sentence_inline_and_keeps_dialog(qtbot, db):
     assert dlg.isVisible()
     assert dlg.error_label.isVisible()
     assert "contains spaces" in dlg.error_label.text()
-    dlg.address_edit.setText("10.1.1.1")
+    dlg.address_edit.setText("127.1.1.1")
     dlg.port_edit.setText("99999")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     assert "between 1 and 65535" in dlg.error_label.text()
@@ -112,12 +112,12 @@ def test_invalid_host_shows_sentence_inline_and_keeps_dialog(qtbot, db):
 
 
 def test_duplicate_name_is_a_sentence(qtbot, db):
-    db_hosts.add_host(db, Host(name="web01", address="10.0.0.5"))
+    db_hosts.add_host(db, Host(name="web01", address="127.0.9.5"))
     w = _window(qtbot, db)
     w.add_action.trigger()
     dlg = w.active_dialog
     dlg.name_edit.setText("WEB01")
-    dlg.address_edit.setText("10.0.0.6")
+    dlg.address_edit.setText("127.0.9.6")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     assert "already exists" in dlg.error_label.text()
 
@@ -128,7 +128,7 @@ def test_passwords_go_to_the_keyring_only(qtbot, db):
     w.add_action.trigger()
     dlg = w.active_dialog
     dlg.name_edit.setText("app01")
-    dlg.address_edit.setText("10.0.0.7")
+    dlg.address_edit.setText("127.0.9.7")
     dlg.password_edit.setText("s3cret")
     dlg.sudo_password_edit.setText("sud0")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
@@ -146,7 +146,7 @@ def test_keyring_failure_keeps_fields_and_offers_saving_without(qtbot, db):
     w.add_action.trigger()
     dlg = w.active_dialog
     dlg.name_edit.setText("app02")
-    dlg.address_edit.setText("10.0.0.8")
+    dlg.address_edit.setText("127.0.9.8")
     dlg.user_edit.setText("ops")
     dlg.password_edit.setText("pw")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
@@ -162,7 +162,7 @@ def test_keyring_failure_keeps_fields_and_offers_saving_without(qtbot, db):
 
 
 def test_edit_and_remove(qtbot, db):
-    h = db_hosts.add_host(db, Host(name="old", address="10.0.0.1"))
+    h = db_hosts.add_host(db, Host(name="old", address="127.0.9.1"))
     w = _window(qtbot, db)
     w.inventory.select_host(h.id)
     assert w.edit_action.isEnabled()
@@ -190,12 +190,12 @@ def test_edit_and_remove(qtbot, db):
 def test_status_colours_counts_and_numeric_sort(qtbot, db):
     from db import scans as db_scans
 
-    a = db_hosts.add_host(db, Host(name="a", address="10.0.0.1"))
-    b = db_hosts.add_host(db, Host(name="b", address="10.0.0.2"))
-    c = db_hosts.add_host(db, Host(name="c", address="10.0.0.3"))
+    a = db_hosts.add_host(db, Host(name="a", address="127.0.9.1"))
+    b = db_hosts.add_host(db, Host(name="b", address="127.0.9.2"))
+    c = db_hosts.add_host(db, Host(name="c", address="127.0.9.3"))
     db.execute("UPDATE hosts SET last_status='ok', pending_important=10 WHERE id=?", [a.id])
     db.execute("UPDATE hosts SET last_status='ok', pending_important=9, pending_urgent=1 WHERE id=?", [b.id])
-    db_scans.record_scan_failure(db, c.id, None, HostStatus.UNREACHABLE, "Connection refused by 10.0.0.3:22.")
+    db_scans.record_scan_failure(db, c.id, None, HostStatus.UNREACHABLE, "Connection refused by 127.0.9.3:22.")
     w = _window(qtbot, db)
     model = w.inventory.model
     w.inventory.table.sortByColumn(COL_IMPORTANT, Qt.SortOrder.DescendingOrder)
@@ -229,7 +229,7 @@ def test_unusable_real_keyring_is_a_sentence(qtbot, db):
     w.add_action.trigger()
     dlg = w.active_dialog
     dlg.name_edit.setText("app03")
-    dlg.address_edit.setText("10.0.0.9")
+    dlg.address_edit.setText("127.0.9.9")
     dlg.sudo_password_edit.setText("pw")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.save_without_button.isVisible())

@@ -23,7 +23,7 @@ def test_csv_good_rows_kept_bad_rows_reported_with_lines() -> None:
     hosts = _by_name(r)
     assert set(hosts) == {"web1", "web2", "db1", "evil$(touch /tmp/pd-pwned)"}
     assert hosts["web1"].ring == Ring.TEST and hosts["web1"].tags == ("frontend", "eu")
-    assert hosts["web1"].address == "10.0.0.11"  # the duplicate on line 9 did not win
+    assert hosts["web1"].address == "127.0.9.11"  # the duplicate on line 9 did not win
     assert hosts["db1"].port == 2222 and hosts["db1"].criticality == Criticality.MISSION_CRITICAL
     lines = {p.line: p.message for p in r.problems}
     assert "unknown column 'color'" in lines[1]

@@ -40,7 +40,7 @@ def test_add_update_remove_are_audited(db) -> None:  # type: ignore[no-untyped-d
     store = FakeStore()
     refs = inventory.store_passwords(store, "web01", {"login": "pw"})
     saved = inventory.add_host(
-        db, Host(name="web01", address="10.0.0.1", credential_ref=refs["login"]), stored=refs
+        db, Host(name="web01", address="127.0.9.1", credential_ref=refs["login"]), stored=refs
     )
     assert store.secrets == {refs["login"]: "pw"}
     edited = inventory.update_host(db, replace(saved, ring=Ring.TEST), saved)
@@ -68,10 +68,10 @@ def test_store_passwords_keeps_existing_references() -> None:
 
 
 def test_import_reports_refused_hosts_by_line(db) -> None:  # type: ignore[no-untyped-def]
-    inventory.add_host(db, Host(name="dup", address="10.0.0.9"))
+    inventory.add_host(db, Host(name="dup", address="127.0.9.9"))
     outcome = inventory.import_hosts(
         db,
-        [Host(name="a", address="10.0.0.1"), Host(name="dup", address="10.0.0.2")],
+        [Host(name="a", address="127.0.9.1"), Host(name="dup", address="127.0.9.2")],
         "hosts.csv",
         lines={"a": 2, "dup": 3},
         format="csv",
@@ -80,13 +80,13 @@ def test_import_reports_refused_hosts_by_line(db) -> None:  # type: ignore[no-un
     assert outcome.problems == ["line 3: A host named 'dup' already exists."]
     entry = audit.entries(db, action=audit.HOSTS_IMPORTED)[0]
     assert (entry.target, entry.details) == ("hosts.csv", {"added": ["a"], "format": "csv"})
-    nothing = inventory.import_hosts(db, [Host(name="a", address="10.0.0.1")], "again")
+    nothing = inventory.import_hosts(db, [Host(name="a", address="127.0.9.1")], "again")
     assert nothing.added == [] and len(audit.entries(db, action=audit.HOSTS_IMPORTED)) == 1
 
 
 def test_remove_hosts_returns_their_secret_references(db) -> None:  # type: ignore[no-untyped-def]
-    a = inventory.add_host(db, Host(name="a", address="10.0.0.1", credential_ref="r1", sudo_ref="r2"))
-    b = inventory.add_host(db, Host(name="b", address="10.0.0.2"))
+    a = inventory.add_host(db, Host(name="a", address="127.0.9.1", credential_ref="r1", sudo_ref="r2"))
+    b = inventory.add_host(db, Host(name="b", address="127.0.9.2"))
     assert inventory.remove_hosts(db, [a, b]) == ["r1", "r2"]
     assert db_hosts.host_count(db) == 0
     assert [t for act, t in _actions(db) if act == audit.HOST_REMOVED] == ["a", "b"]
@@ -118,7 +118,7 @@ def test_window_writes_are_audited(db) -> None:  # type: ignore[no-untyped-def]
 def test_host_keys_trusted_and_forgotten(db) -> None:  # type: ignore[no-untyped-def]
     from app.domain.models import HostKey
 
-    h = inventory.add_host(db, Host(name="a", address="10.0.0.1"))
+    h = inventory.add_host(db, Host(name="a", address="127.0.9.1"))
     assert h.id is not None
     inventory.trust_host_key(db, "a", HostKey(h.id, "ssh-ed25519", "AAAA", "SHA256:one"), "SHA256:one")
     inventory.trust_host_key(

@@ -45,7 +45,7 @@ def test_csv_defuses_formulas(db) -> None:  # type: ignore[no-untyped-def]
     from app.domain.models import Host
     from db import hosts as db_hosts
 
-    db_hosts.add_host(db, Host(name="x1", address="10.0.0.1", group="=cmd|' /C calc'!A0"))
+    db_hosts.add_host(db, Host(name="x1", address="127.0.9.1", group="=cmd|' /C calc'!A0"))
     text = render.to_csv(build_report(db))
     assert "'=cmd" in text
 
@@ -54,7 +54,7 @@ def test_html_escapes_host_text(db) -> None:  # type: ignore[no-untyped-def]
     from app.domain.models import Host
     from db import hosts as db_hosts
 
-    db_hosts.add_host(db, Host(name="x1", address="10.0.0.1", group="<script>alert(1)</script>"))
+    db_hosts.add_host(db, Host(name="x1", address="127.0.9.1", group="<script>alert(1)</script>"))
     assert "<script>" not in render.to_html(build_report(db))
 
 

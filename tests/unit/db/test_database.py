@@ -103,19 +103,19 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_hosts_crud_groups_and_duplicates(db) -> None:  # type: ignore[no-untyped-def]
     h = db_hosts.add_host(
-        db, Host(name="web1", address="10.0.0.1", group="web", ring=Ring.TEST, tags=("a", "b"))
+        db, Host(name="web1", address="127.0.9.1", group="web", ring=Ring.TEST, tags=("a", "b"))
     )
     assert h.id and h.group == "web" and h.ring == Ring.TEST and h.tags == ("a", "b")
     with pytest.raises(ConfigError, match="already exists"):
-        db_hosts.add_host(db, Host(name="WEB1", address="10.0.0.2"))
+        db_hosts.add_host(db, Host(name="WEB1", address="127.0.9.2"))
     with pytest.raises(ConfigError, match="port"):
         db_hosts.add_host(db, Host(name="bad", address="x", port=70000))
     with pytest.raises(ConfigError, match="spaces"):
         db_hosts.add_host(db, Host(name="bad", address="a b"))
     from dataclasses import replace
 
-    h2 = db_hosts.update_host(db, replace(h, address="10.0.0.9", group="db"))
-    assert h2.address == "10.0.0.9" and h2.group == "db"
+    h2 = db_hosts.update_host(db, replace(h, address="127.0.9.9", group="db"))
+    assert h2.address == "127.0.9.9" and h2.group == "db"
     assert db_hosts.list_groups(db) == ["db", "web"]
     with pytest.raises(ConfigError, match="Unknown host"):
         db_hosts.get_hosts_by_name(db, ["web1", "nope"])

@@ -15,7 +15,7 @@ def test_list_and_get_hosts_round_trip(db):
         db,
         Host(
             name="win01",
-            address="10.0.0.5",
+            address="127.0.9.5",
             transport=TransportKind.WINRM,
             winrm=WinRMOptions(auth="kerberos", scheme="http", proxy="http://proxy:3128"),
             tags=("dmz", "pci"),
@@ -24,7 +24,7 @@ def test_list_and_get_hosts_round_trip(db):
             criticality=Criticality.MISSION_CRITICAL,
         ),
     )
-    b = db_hosts.add_host(db, Host(name="lin01", address="10.0.0.6", tags=("dmz", "pci")))
+    b = db_hosts.add_host(db, Host(name="lin01", address="127.0.9.6", tags=("dmz", "pci")))
     listed = {h.name: h for h in db_hosts.list_hosts(db)}
     assert listed["win01"] == a and listed["lin01"] == b
     assert listed["win01"].winrm.proxy == "http://proxy:3128" and listed["lin01"].winrm == WinRMOptions()
@@ -40,7 +40,7 @@ def test_list_and_get_hosts_round_trip(db):
 
 
 def test_hosts_read_back_behave_like_constructed_ones(db):
-    added = db_hosts.add_host(db, Host(name="web01", address="10.0.0.7", tags=("dmz",)))
+    added = db_hosts.add_host(db, Host(name="web01", address="127.0.9.7", tags=("dmz",)))
     (read,) = db_hosts.list_hosts(db)
     built = Host(**{f.name: getattr(read, f.name) for f in dataclasses.fields(Host)})
     # filled without the dataclass __init__ (db/hosts.py:_host), and the same in every way
