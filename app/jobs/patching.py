@@ -40,8 +40,8 @@ from app.domain.models import (
 from app.domain.verdicts import Health, Verdict, Verification, judge
 from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, Snapshot
-from app.platforms.facts import gather_facts, gather_facts_with, new_nonce
-from app.platforms.health import health_command, parse_health, probe_health
+from app.platforms.posix.facts import gather_facts, gather_facts_with, new_nonce
+from app.platforms.posix.health import health_command, parse_health, probe_health
 from app.platforms.registry import detect
 from app.transports.base import Transport
 
@@ -119,7 +119,7 @@ class _Session:
 
 def _facts(ctx: TaskContext, transport: Transport) -> tuple[OsFacts, frozenset[str]]:
     if ctx.host.transport == TransportKind.WINRM:
-        from app.platforms.windows_update import gather_windows_facts
+        from app.platforms.windows.wua import gather_windows_facts
 
         return gather_windows_facts(transport)
     return gather_facts(transport)
@@ -160,7 +160,7 @@ def _open(ctx: TaskContext, *, baseline: bool = False) -> _Session:
     adapter = detect(facts, binaries, host=ctx.host.name)
     extras: dict[str, Adapter] = {}
     if ctx.host.transport == TransportKind.WINRM:
-        from app.platforms.windows_update import extra_windows_adapters
+        from app.platforms.windows.wua import extra_windows_adapters
 
         extras = {a.name: a for a in extra_windows_adapters(binaries, host=ctx.host.name)}
         if baseline:
@@ -339,7 +339,7 @@ def _log_install_results(ctx: TaskContext, adapter: Adapter) -> None:
     outcome = getattr(adapter, "last_install", None)
     if outcome is None:
         return
-    from app.platforms.windows_update import RESULT_NAMES, hresult_hex
+    from app.platforms.windows.wua import RESULT_NAMES, hresult_hex
 
     for r in outcome.results:
         what = RESULT_NAMES.get(r.result_code, "not offered" if r.not_found else "unknown")

@@ -13,7 +13,7 @@ from app.domain.events import ScanRecorded
 from app.domain.models import LogLevel, PendingUpdate, ScanBasis, ScanResult, TransportKind
 from app.domain.rules import Classifier
 from app.jobs.engine import TaskContext
-from app.platforms.facts import gather_facts_with, new_nonce
+from app.platforms.posix.facts import gather_facts_with, new_nonce
 from app.platforms.registry import adapter_named, detect
 from app.transports.base import Transport
 
@@ -116,7 +116,7 @@ def scan_host(
 
 def _scan_windows(ctx: TaskContext, transport: Transport, classifier: Classifier) -> ScanResult:
     """Windows: facts over WinRM, Windows Update, then Chocolatey/winget where present."""
-    from app.platforms.windows_update import extra_windows_adapters, gather_windows_facts
+    from app.platforms.windows.wua import extra_windows_adapters, gather_windows_facts
 
     host = ctx.host
     assert host.id is not None

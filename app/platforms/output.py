@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.platforms.facts import clean_value
+from app.platforms.posix.facts import clean_value
 
 #: at most this many parse warnings are kept per command; the rest are only counted
 MAX_WARNINGS = 50

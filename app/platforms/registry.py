@@ -38,19 +38,19 @@ class AdapterEntry:
 
 
 def _apt(host: str | None) -> Adapter:
-    from app.platforms.apt import AptAdapter
+    from app.platforms.posix.apt import AptAdapter
 
     return AptAdapter(host)
 
 
 def _dnf(host: str | None) -> Adapter:
-    from app.platforms.dnf import DnfAdapter
+    from app.platforms.posix.dnf import DnfAdapter
 
     return DnfAdapter(host)
 
 
 def _zypper(host: str | None) -> Adapter:
-    from app.platforms.zypper import ZypperAdapter
+    from app.platforms.posix.zypper import ZypperAdapter
 
     return ZypperAdapter(host)
 
@@ -100,7 +100,7 @@ def detect(facts: OsFacts, binaries: frozenset[str], *, host: str | None = None)
     """
     shown = host or facts.hostname or "the host"
     if facts.id == "windows":
-        from app.platforms.windows_update import detect_windows
+        from app.platforms.windows.wua import detect_windows
 
         found = detect_windows(facts, binaries, host=shown)
         if found is not None:

@@ -18,15 +18,15 @@ import pytest
 
 from app.domain.errors import AdapterError
 from app.domain.models import Host, PackageChange, TransportKind, UpdateKind
-from app.platforms.chocolatey import ChocolateyAdapter
+from app.platforms.windows.chocolatey import ChocolateyAdapter
 from app.platforms.windows.scripts import script_params
-from app.platforms.windows_update import (
+from app.platforms.windows.winget import WinGetAdapter
+from app.platforms.windows.wua import (
     WindowsUpdateAdapter,
     detect_windows,
     extra_windows_adapters,
     gather_windows_facts,
 )
-from app.platforms.winget import WinGetAdapter
 from app.transports.winrm import WinRMTransport
 from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
 

@@ -1,6 +1,6 @@
 """Host health of a Windows host for verification, in one WinRM round trip.
 
-The POSIX health snippet (app.platforms.health) cannot run there; this script reads the same things
+The POSIX health snippet (app.platforms.posix.health) cannot run there; this script reads the same things
 the Windows way and is mapped into the same :class:`~app.domain.verdicts.Health`, so
 app.domain.verdicts.judge works unchanged:
 
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from app.domain.errors import AdapterError
 from app.domain.verdicts import Health
-from app.platforms.health import MAX_JOURNAL_LINES
+from app.platforms.posix.health import MAX_JOURNAL_LINES
 from app.platforms.windows.scripts import BOOT_TIME, render
 from app.transports.base import Transport
 

@@ -45,8 +45,8 @@ from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
 from app.platforms.base import Adapter, LogFn, Snapshot
-from app.platforms.dnf import is_valid_evr, is_valid_name, parse_rpm_query, rpm_query_command
-from app.platforms.facts import clean_value
+from app.platforms.posix.dnf import is_valid_evr, is_valid_name, parse_rpm_query, rpm_query_command
+from app.platforms.posix.facts import clean_value
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)

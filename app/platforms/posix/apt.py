@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis, UpdateKind
 from app.platforms.base import Adapter, LogFn, ScriptScan, Snapshot
-from app.platforms.facts import clean_value, marker, new_nonce, split_sections
 from app.platforms.output import MAX_QUOTE, Warnings, quote_line
+from app.platforms.posix.facts import clean_value, marker, new_nonce, split_sections
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import Classification, PendingUpdate, UpdateKind
-from app.platforms.apt import (
+from app.platforms.output import MAX_WARNINGS
+from app.platforms.posix.apt import (
     AptAdapter,
     SimulationParse,
     installed_versions_command,
@@ -27,10 +28,9 @@ from app.platforms.apt import (
     refresh_command,
     scan_command,
 )
-from app.platforms.output import MAX_WARNINGS
 from app.transports.base import CommandResult, decode, to_shell
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "apt"
+DATA = Path(__file__).resolve().parents[4] / "data" / "apt"
 
 
 def read(name: str) -> str:
@@ -563,7 +563,7 @@ def test_snapshot_and_reboot_in_one_command_against_real_dpkg() -> None:
 
 def test_snapshot_and_reboot_reports_a_failing_dpkg_query(monkeypatch: pytest.MonkeyPatch) -> None:
     """dpkg-query exiting 2 (a broken status file) is an error sentence, not an empty snapshot."""
-    import app.platforms.apt as apt_mod
+    import app.platforms.posix.apt as apt_mod
 
     monkeypatch.setattr(apt_mod, "new_nonce", lambda: "abc")
     out = "\n@@PATCHDESK:abc:queryrc@@\n2\n\n@@PATCHDESK:abc:flag@@\n\n@@PATCHDESK:abc:pkgs@@\n\n"
@@ -582,7 +582,7 @@ FP1, FP2, FP3 = ("1" * 64 + "  -", "2" * 64 + "  -", "3" * 64 + "  -")
 
 
 def _answer(*sections: tuple[str, str]) -> str:
-    from app.platforms.facts import marker
+    from app.platforms.posix.facts import marker
 
     body = "".join(f"\n{marker(NONCE, name)}\n{text}\n" for name, text in sections)
     return body + f"\n{marker(NONCE, 'flag')}\n\n{marker(NONCE, 'pkgs')}\n\n{marker(NONCE, 'end')}\n"
@@ -595,7 +595,7 @@ def _basis(fp: str = FP1, out: str | None = None) -> object:
 
 
 def test_scan_script_sends_only_a_checked_fingerprint_and_quotes_it() -> None:
-    from app.platforms.apt import scan_script
+    from app.platforms.posix.apt import scan_script
 
     script = AptAdapter().scan_script(NONCE, FP1)
     assert script is not None and f"[ \"$pd_fp\" = '{FP1}' ]" in script
@@ -658,7 +658,7 @@ def test_same_reuses_the_stored_output_only_when_it_is_the_one_sent() -> None:
 
 def test_fingerprint_changes_with_every_file_apt_reads(tmp_path: Path) -> None:
     """The real fingerprint command, run here against a copy of the paths it reads."""
-    from app.platforms.apt import FINGERPRINT_COMMAND, FINGERPRINT_PATHS
+    from app.platforms.posix.apt import FINGERPRINT_COMMAND, FINGERPRINT_PATHS
 
     root = tmp_path / "root"
     for path in ("var/lib/dpkg/updates", "var/lib/apt/lists", "etc/apt/preferences.d", "etc/apt/apt.conf.d"):
@@ -704,7 +704,7 @@ def _hook_lines(text: str) -> list[str]:
 
 
 def test_transaction_from_a_real_install_with_a_new_dependency() -> None:
-    from app.platforms.apt import parse_transaction
+    from app.platforms.posix.apt import parse_transaction
 
     plan = parse_transaction(_hook_lines(read("debian12_install_chain_hook_real.txt")))
     assert [(c.name, c.from_version, c.to_version, c.arch) for c in plan.changes] == [
@@ -717,7 +717,7 @@ def test_transaction_from_a_real_install_with_a_new_dependency() -> None:
 
 
 def test_transaction_names_match_dpkg_query_and_hostile_lines_are_skipped() -> None:
-    from app.platforms.apt import parse_transaction
+    from app.platforms.posix.apt import parse_transaction
 
     plan = parse_transaction(
         [
@@ -750,7 +750,7 @@ def test_transaction_hook_runs_in_a_real_shell_and_awk() -> None:
     action behind the marker, nothing of the configuration, and an end line."""
     import shutil
 
-    from app.platforms.apt import transaction_hook_options
+    from app.platforms.posix.apt import transaction_hook_options
 
     if shutil.which("awk") is None or not Path("/usr/bin/awk").exists():
         pytest.skip("no /usr/bin/awk here")
@@ -797,7 +797,7 @@ class StreamTransport(ReplayTransport):
 def test_install_reporting_reports_before_dpkg_and_keeps_the_log_clean(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import app.platforms.apt as apt_mod
+    import app.platforms.posix.apt as apt_mod
 
     monkeypatch.setattr(apt_mod, "new_nonce", lambda: "0123456789abcdef0123456789abcdef")
     recorded = (DATA / "debian12_install_chain_hook_real.txt").read_bytes()

@@ -8,13 +8,13 @@ import pytest
 
 from app.domain.errors import UnsupportedHostError
 from app.domain.models import OsFacts
-from app.platforms.apt import AptAdapter
-from app.platforms.dnf import DnfAdapter
-from app.platforms.facts import marker, parse_facts
+from app.platforms.posix.apt import AptAdapter
+from app.platforms.posix.dnf import DnfAdapter
+from app.platforms.posix.facts import marker, parse_facts
+from app.platforms.posix.zypper import ZypperAdapter
 from app.platforms.registry import ADAPTERS, detect
-from app.platforms.zypper import ZypperAdapter
 
-FACTS = Path(__file__).resolve().parents[2] / "data" / "facts"
+FACTS = Path(__file__).resolve().parents[3] / "data" / "facts"
 
 DEBIAN = OsFacts(id="debian", pretty_name="Debian GNU/Linux 12 (bookworm)", hostname="web1")
 UBUNTU = OsFacts(id="ubuntu", id_like=("debian",), hostname="web2")

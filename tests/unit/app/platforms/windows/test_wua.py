@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from app.domain.models import UpdateKind
 from app.platforms.windows.scripts import render, script_ops, script_params
 from app.platforms.windows.systask import parse_poll, start_script, wrap_payload
-from app.platforms.windows_update import (
+from app.platforms.windows.wua import (
     DRIVER_CRITERIA,
     SOFTWARE_CRITERIA,
     RemovalCheck,
@@ -29,7 +29,7 @@ from app.platforms.windows_update import (
     split_names,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "windows"
+DATA = Path(__file__).resolve().parents[4] / "data" / "windows"
 
 
 def load(name: str) -> object:

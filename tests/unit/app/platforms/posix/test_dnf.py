@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import PackageChange, UpdateKind
-from app.platforms import dnf, output
-from app.platforms.facts import marker
+from app.platforms import output
+from app.platforms.posix import dnf
+from app.platforms.posix.facts import marker
 from app.transports.base import CommandResult
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "dnf"
+DATA = Path(__file__).resolve().parents[4] / "data" / "dnf"
 NONCE = "0123456789abcdef0123456789abcdef"
 
 

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Sequence
 
 from app.domain.verdicts import Health
-from app.platforms.facts import clean_value, marker, new_nonce, split_sections
+from app.platforms.posix.facts import clean_value, marker, new_nonce, split_sections
 from app.transports.base import Transport
 
 SECTIONS = ("now", "uptime", "loadavg", "meminfo", "nproc", "system", "failed", "services", "journal")

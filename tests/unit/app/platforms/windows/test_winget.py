@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.platforms.winget import parse_packages, parse_update_results, to_pending
+from app.platforms.windows.winget import parse_packages, parse_update_results, to_pending
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "windows"
+DATA = Path(__file__).resolve().parents[4] / "data" / "windows"
 
 
 def test_packages() -> None:

@@ -39,8 +39,8 @@ from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
 from app.platforms.base import Adapter, LogFn, Snapshot
-from app.platforms.facts import clean_value, first_line, marker, new_nonce, split_sections
 from app.platforms.output import MAX_WARNINGS, Warnings, quote_line
+from app.platforms.posix.facts import clean_value, first_line, marker, new_nonce, split_sections
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)

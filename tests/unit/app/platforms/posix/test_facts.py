@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from app.domain.errors import UnsupportedHostError
 from app.domain.models import OsFacts
-from app.platforms.facts import (
+from app.platforms.posix.facts import (
     FACTS_COMMAND,
     KNOWN_BINARIES,
     MAX_FILE_LINES,
@@ -27,7 +27,7 @@ from app.platforms.facts import (
 )
 from app.transports.base import CommandResult, decode
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "facts"
+DATA = Path(__file__).resolve().parents[4] / "data" / "facts"
 NONCE = "0123456789abcdef0123456789abcdef"
 
 

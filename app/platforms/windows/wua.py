@@ -819,8 +819,8 @@ def detect_windows(facts: OsFacts, managers: frozenset[str], *, host: str | None
 
 
 def extra_windows_adapters(managers: frozenset[str], *, host: str | None = None) -> list[Adapter]:
-    from app.platforms.chocolatey import ChocolateyAdapter
-    from app.platforms.winget import WinGetAdapter
+    from app.platforms.windows.chocolatey import ChocolateyAdapter
+    from app.platforms.windows.winget import WinGetAdapter
 
     out: list[Adapter] = []
     if "choco" in managers:

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from app.domain.errors import AdapterError
 from app.domain.models import OsFacts, PackageChange, UpdateKind
-from app.platforms import zypper
+from app.platforms.posix import zypper
 from app.platforms.registry import detect
 from app.transports.base import CommandResult
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "zypper"
+DATA = Path(__file__).resolve().parents[4] / "data" / "zypper"
 
 
 def read(name: str) -> str:

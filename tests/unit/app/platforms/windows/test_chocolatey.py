@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.errors import AdapterError
-from app.platforms.chocolatey import (
+from app.platforms.windows.chocolatey import (
     exit_meaning,
     parse_list,
     parse_outdated,
@@ -20,7 +20,7 @@ from app.platforms.chocolatey import (
 )
 from app.platforms.windows.scripts import script_params
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "windows"
+DATA = Path(__file__).resolve().parents[4] / "data" / "windows"
 
 
 def test_outdated() -> None:
