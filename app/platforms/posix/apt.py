@@ -28,7 +28,6 @@ such packages) but reported as warnings, so nothing is silently lost.
 
 from __future__ import annotations
 
-import logging
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,12 +35,21 @@ from dataclasses import dataclass
 
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis, UpdateKind
-from app.platforms.base import Adapter, LogFn, ScriptScan, Snapshot
-from app.platforms.output import MAX_QUOTE, Warnings, quote_line
-from app.platforms.posix.facts import clean_value, marker, new_nonce, split_sections
+from app.platforms.base import (
+    MAX_QUOTE,
+    Adapter,
+    LogFn,
+    ScriptScan,
+    Snapshot,
+    Warnings,
+    clean_value,
+    emit,
+    failure_summary,
+    new_nonce,
+    quote_line,
+)
+from app.platforms.posix.facts import marker, split_sections
 from app.transports.base import CommandResult, OutputCallback, Transport
-
-logger = logging.getLogger(__name__)
 
 MANAGER = "apt"
 
@@ -66,7 +74,6 @@ SECURITY_LABELS = frozenset({"Debian-Security"})
 #: At most this many warnings are kept; a hostile host could otherwise send one per line forever.
 #: A warning quotes at most this much of the offending line.
 #: How many apt error lines go into a user-facing sentence.
-MAX_ERROR_LINES = 3
 
 # Debian policy §5.6.1/§5.6.12, slightly widened (uppercase, "_") because dpkg itself accepts more than
 # policy allows. None of these characters means anything to a shell when quoted, and none is a space.
@@ -390,22 +397,13 @@ def _error_lines(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def _summary(result: CommandResult) -> str:
-    """The first few apt ``E:`` lines, or failing that the first lines of stderr."""
-    lines = _error_lines(result.err) or _error_lines(result.out)
-    if not lines:
-        lines = [clean_value(line) for line in result.err.splitlines() if line.strip()]
-    text = "; ".join(line.rstrip(".") for line in lines[:MAX_ERROR_LINES])
-    return text or f"exit status {result.exit_status}, no error text"
-
-
 def describe_failure(result: CommandResult, host: str, *, what: str) -> AdapterError:
     """Turn a failed apt command into a known error with a sentence the administrator can act on.
 
     ``what`` names the step ("check for updates", "refresh the package lists") for the sentence.
     """
     both = result.err + "\n" + result.out
-    summary = _summary(result)
+    summary = failure_summary(result, _error_lines)
     if result.exit_status == 127 or (
         result.exit_status != 0
         and any(m in result.err for m in _NOT_FOUND_MARKERS)
@@ -457,10 +455,6 @@ class AptAdapter(Adapter):
         #: how error sentences name the host; falls back to "the host"
         self.host = host
 
-    def _host(self, transport: Transport) -> str:
-        named = self.host or getattr(transport, "host", None)
-        return named if isinstance(named, str) and named else "the host"
-
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         """True on the Debian family when apt-get exists (checked on the host, without sudo)."""
         if not is_debian_family(facts):
@@ -478,13 +472,13 @@ class AptAdapter(Adapter):
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> SimulationParse:
         """Like :meth:`scan` but returns removals and warnings too."""
-        host = self._host(transport)
+        host = self.host_name(transport)
         if refresh:
             result = transport.run(refresh_command(), sudo=True, timeout=600)
             if not result.ok:
                 raise describe_failure(result, host, what="refresh the package lists")
             for warning in _warning_lines(result.err):
-                _log(log, "warning", f"apt update: {warning}")
+                emit(log, "warning", f"apt update: {warning}")
         result = transport.run(scan_command(), timeout=300)
         if not result.ok:
             raise describe_failure(result, host, what="check for updates")
@@ -526,11 +520,11 @@ class AptAdapter(Adapter):
     def _parse_simulation(result: CommandResult, log: LogFn | None) -> SimulationParse:
         parsed = parse_simulation(result.out)
         for warning in _warning_lines(result.err):
-            _log(log, "warning", f"apt: {warning}")
+            emit(log, "warning", f"apt: {warning}")
         for warning in parsed.warnings:
-            _log(log, "warning", warning)
+            emit(log, "warning", warning)
         if parsed.removals:
-            _log(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
+            emit(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
         return parsed
 
     def scan(
@@ -551,10 +545,10 @@ class AptAdapter(Adapter):
     ) -> InstallPlan:
         result = transport.run(plan_command(names), timeout=300)
         if not result.ok:
-            raise describe_failure(result, self._host(transport), what="plan the upgrade")
+            raise describe_failure(result, self.host_name(transport), what="plan the upgrade")
         plan = parse_plan(result.out)
         for warning in plan.warnings:
-            _log(log, "warning", warning)
+            emit(log, "warning", warning)
         return plan
 
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
@@ -622,7 +616,7 @@ class AptAdapter(Adapter):
     ) -> None:
         result = self._run_changing(transport, command, timeout, on_output, log)
         if not result.ok:
-            raise describe_failure(result, self._host(transport), what="install the updates")
+            raise describe_failure(result, self.host_name(transport), what="install the updates")
 
     def _run_changing(
         self,
@@ -640,14 +634,14 @@ class AptAdapter(Adapter):
         """
         result = transport.run(command, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output)
         if not result.ok and _DPKG_INTERRUPTED in (result.err + result.out):
-            _log(
+            emit(
                 log, "warning", "An earlier dpkg run was interrupted; completing it with dpkg --configure -a"
             )
             fix = transport.run(
                 CONFIGURE_PENDING, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output
             )
             if not fix.ok:
-                raise describe_failure(fix, self._host(transport), what="finish the interrupted dpkg run")
+                raise describe_failure(fix, self.host_name(transport), what="finish the interrupted dpkg run")
             result = transport.run(command, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output)
         return result
 
@@ -656,7 +650,7 @@ class AptAdapter(Adapter):
             return {}
         result = transport.run(madison_command(names), timeout=120)
         if not result.ok:
-            raise describe_failure(result, self._host(transport), what="list the available versions")
+            raise describe_failure(result, self.host_name(transport), what="list the available versions")
         found = parse_madison(result.out)
         return {n: found.get(n, frozenset()) for n in names}
 
@@ -677,7 +671,7 @@ class AptAdapter(Adapter):
             transport, rollback_command(changes, lock_wait), timeout + lock_wait, on_output, log
         )
         if not result.ok:
-            raise describe_failure(result, self._host(transport), what="roll back")
+            raise describe_failure(result, self.host_name(transport), what="roll back")
 
     def installed_versions(self, transport: Transport, names: Sequence[str]) -> dict[str, str]:
         """Installed versions of ``names`` (missing packages are simply absent from the result)."""
@@ -689,7 +683,7 @@ class AptAdapter(Adapter):
         """``{name: version}`` from a dpkg-query run, or the error sentence when it failed."""
         # dpkg-query exits 1 when some name is unknown; what it found is still on stdout.
         if result.exit_status not in (0, 1):
-            raise describe_failure(result, self._host(transport), what="read the installed versions")
+            raise describe_failure(result, self.host_name(transport), what="read the installed versions")
         return parse_dpkg_query(result.out)
 
 
@@ -943,13 +937,6 @@ def is_debian_family(facts: OsFacts) -> bool:
     """Debian, Ubuntu, or a derivative that says so in ID_LIKE."""
     ids = {facts.id, *facts.id_like}
     return bool(ids & {"debian", "ubuntu"})
-
-
-def _log(log: LogFn | None, level: str, text: str) -> None:
-    # Debug only: the callback carries it to the user; the module log must not double every line.
-    logger.debug("%s: %s", level, text)
-    if log is not None:
-        log(level, text)
 
 
 __all__ = [

@@ -38,9 +38,19 @@ from dataclasses import dataclass
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
-from app.platforms.base import Adapter, LogFn, Snapshot
-from app.platforms.output import MAX_WARNINGS, Warnings, quote_line
-from app.platforms.posix.facts import clean_value, first_line, marker, new_nonce, split_sections
+from app.platforms.base import (
+    MAX_WARNINGS,
+    Adapter,
+    LogFn,
+    Snapshot,
+    Warnings,
+    clean_value,
+    emit,
+    failure_summary,
+    new_nonce,
+    quote_line,
+)
+from app.platforms.posix.facts import first_line, marker, split_sections
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
@@ -55,7 +65,6 @@ UPDATES_EXIT = 100
 #: Seconds between attempts while another process holds the package lock.
 LOCK_RETRY = 3.0
 
-MAX_ERROR_LINES = 3
 
 #: Packages whose update asks for a reboot (dnf-plugins-core needs_restarting.NEED_REBOOT, which
 #: follows https://access.redhat.com/solutions/27943), plus the RHEL 8+ kernel sub-packages.
@@ -898,14 +907,6 @@ def _error_lines(text: str) -> list[str]:
     return lines
 
 
-def _summary(result: CommandResult) -> str:
-    lines = _error_lines(result.err) or _error_lines(result.out)
-    if not lines:
-        lines = [clean_value(line) for line in result.err.splitlines() if line.strip()]
-    text = "; ".join(line.rstrip(".") for line in lines[:MAX_ERROR_LINES])
-    return text or f"exit status {result.exit_status}, no error text"
-
-
 def lock_holder(text: str) -> int | None:
     """The pid dnf/yum names as the lock holder, if any."""
     match = re.search(
@@ -922,7 +923,7 @@ def is_lock_failure(result: CommandResult) -> bool:
 def describe_failure(result: CommandResult, host: str, *, what: str, binary: str = "dnf") -> AdapterError:
     """Turn a failed dnf/yum/rpm command into a known error with a sentence naming the host."""
     both = result.err + "\n" + result.out
-    summary = _summary(result)
+    summary = failure_summary(result, _error_lines)
     if result.exit_status == 127 and not _error_lines(both):
         return UnsupportedHostError(f"{binary} was not found on {host}, so Patchdesk cannot {what} there.")
     if is_lock_failure(result):
@@ -946,12 +947,6 @@ def describe_failure(result: CommandResult, host: str, *, what: str, binary: str
 
 
 # -- the adapter -----------------------------------------------------------------------------------
-
-
-def _log(log: LogFn | None, level: str, text: str) -> None:
-    logger.debug("%s: %s", level, text)
-    if log is not None:
-        log(level, text)
 
 
 def _check_names(names: Sequence[str], host: str) -> list[str]:
@@ -994,18 +989,12 @@ class DnfAdapter(Adapter):
             result = transport.run(_WHICH_BINARY, timeout=30)
             found = result.out.strip()
             if not result.ok or found not in BINARIES:
+                host = self.host_name(transport)
                 raise UnsupportedHostError(
-                    f"Neither dnf nor yum was found on {self._host(transport)}, so Patchdesk cannot use it."
+                    f"Neither dnf nor yum was found on {host}, so Patchdesk cannot use it."
                 )
             self._binary = found
         return self._binary
-
-    def _host(self, transport: Transport) -> str:
-        if self.host:
-            return self.host
-        named = getattr(transport, "host", None)
-        named = getattr(named, "name", named)
-        return named if isinstance(named, str) and named else "the host"
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         if not is_rpm_family(facts):
@@ -1022,7 +1011,7 @@ class DnfAdapter(Adapter):
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> ScanParse:
         """Like :meth:`scan`, with obsoletes and warnings."""
-        host = self._host(transport)
+        host = self.host_name(transport)
         self._resolve(transport)
         if refresh:
             result = transport.run(refresh_command(self.binary), sudo=True, timeout=900)
@@ -1031,7 +1020,7 @@ class DnfAdapter(Adapter):
         nonce = new_nonce()
         result = transport.run(scan_command(nonce, binary=self.binary), timeout=600)
         if result.exit_status not in (0, UPDATES_EXIT) and any(m in result.err for m in _NO_CACHE_MARKERS):
-            _log(
+            emit(
                 log,
                 "warning",
                 f"No system package metadata cache on {host}; downloaded it for this scan only "
@@ -1043,9 +1032,9 @@ class DnfAdapter(Adapter):
         if result.exit_status not in (0, UPDATES_EXIT) or parsed.exit_status not in (0, UPDATES_EXIT):
             raise describe_failure(result, host, what="check for updates", binary=self.binary)
         for w in parsed.warnings:
-            _log(log, "warning", w)
+            emit(log, "warning", w)
         if parsed.obsoletes:
-            _log(log, "info", f"Obsoleting packages: {', '.join(parsed.obsoletes)}")
+            emit(log, "info", f"Obsoleting packages: {', '.join(parsed.obsoletes)}")
         return parsed
 
     def scan(
@@ -1069,7 +1058,7 @@ class DnfAdapter(Adapter):
             logger.info(
                 "%s: whether a reboot is required is not available (no needs-restarting, and the running "
                 "kernel is not an installed kernel package)",
-                self._host(transport),
+                self.host_name(transport),
             )
             return False, ()
         return status.required, status.packages
@@ -1084,19 +1073,19 @@ class DnfAdapter(Adapter):
         if result.exit_status != 0 and not result.out.strip():
             if "is not installed" not in result.out + result.err:
                 raise describe_failure(
-                    result, self._host(transport), what="read the installed versions", binary="rpm"
+                    result, self.host_name(transport), what="read the installed versions", binary="rpm"
                 )
         return parse_rpm_query(result.out)
 
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
-        names = _check_names(names, self._host(transport))
+        names = _check_names(names, self.host_name(transport))
         found = self._installed(transport, names)
         return {name: found[name][0] if name in found else None for name in names}
 
     def plan(
         self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
     ) -> InstallPlan:
-        host = self._host(transport)
+        host = self.host_name(transport)
         self._resolve(transport)
         if names is not None:
             names = _check_names(names, host)
@@ -1109,19 +1098,19 @@ class DnfAdapter(Adapter):
             if not parsed.packages:
                 raise describe_failure(result, host, what="plan the update", binary=self.binary)
         for w in parsed.warnings:
-            _log(log, "warning", w)
+            emit(log, "warning", w)
         warnings: list[str] = list(parsed.warnings)
         if parsed.skipped:
             text = f"dnf would skip: {', '.join(parsed.skipped)}"
             warnings.append(text)
-            _log(log, "warning", text)
+            emit(log, "warning", text)
         installed = self._installed(transport, [p.name for p in parsed.packages])
         changes = plan_changes(parsed, installed)
         removed = [c.name for c in changes if c.to_version is None]
         if removed:
             text = f"Updating would remove: {', '.join(removed)}"
             warnings.append(text)
-            _log(log, "warning", text)
+            emit(log, "warning", text)
         reboot = any(c.name in REBOOT_PACKAGES for c in changes)
         return InstallPlan(changes, reboot_expected=reboot, warnings=tuple(warnings))
 
@@ -1142,7 +1131,7 @@ class DnfAdapter(Adapter):
         lock_wait: float,
     ) -> CommandResult:
         """Run a dnf command that takes the package lock; retry while another process holds it."""
-        host = self._host(transport)
+        host = self.host_name(transport)
         deadline = time.monotonic() + max(0.0, lock_wait)
         told = False
         while True:
@@ -1153,7 +1142,7 @@ class DnfAdapter(Adapter):
                 raise describe_failure(result, host, what=what, binary=self.binary)
             if not told:
                 pid = lock_holder(result.err + result.out)
-                _log(
+                emit(
                     log,
                     "info",
                     f"The package database on {host} is locked"
@@ -1174,7 +1163,7 @@ class DnfAdapter(Adapter):
         timeout: float = 3600,
         lock_wait: float = 120,
     ) -> str | None:
-        host = self._host(transport)
+        host = self.host_name(transport)
         self._resolve(transport)
         if names is not None:
             names = _check_names(names, host)
@@ -1196,7 +1185,7 @@ class DnfAdapter(Adapter):
         return str(after) if after > before else None
 
     def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
-        host = self._host(transport)
+        host = self.host_name(transport)
         self._resolve(transport)
         names = _check_names(names, host)
         if not names:
@@ -1228,7 +1217,7 @@ class DnfAdapter(Adapter):
         timeout: float = 3600,
         lock_wait: float = 120,
     ) -> None:
-        host = self._host(transport)
+        host = self.host_name(transport)
         self._resolve(transport)
         changes = [c for c in changes if c.from_version != c.to_version]
         if not changes:
@@ -1244,10 +1233,10 @@ class DnfAdapter(Adapter):
             altered = parse_history_info(info.out) if info.ok else None
             wanted = {c.name: (c.from_version, c.to_version) for c in changes}
             if altered == wanted:
-                _log(log, "info", f"Undoing dnf transaction {transaction_id} on {host}.")
+                emit(log, "info", f"Undoing dnf transaction {transaction_id} on {host}.")
                 commands = [history_undo_command(transaction_id, binary=self.binary)]
             else:
-                _log(
+                emit(
                     log,
                     "info",
                     f"dnf transaction {transaction_id} does not match the recorded changes exactly; "

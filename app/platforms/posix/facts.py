@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 
 from app.domain.errors import UnsupportedHostError
 from app.domain.models import OsFacts
+from app.platforms.base import clean_value, new_nonce
 from app.transports.base import CommandResult, Transport
 
 logger = logging.getLogger(__name__)
@@ -26,19 +26,11 @@ KNOWN_BINARIES: tuple[str, ...] = ("apt-get", "dpkg", "dnf", "yum", "zypper", "r
 #: Sections of the snippet's output, in order.
 SECTIONS: tuple[str, ...] = ("os-release", "kernel", "uptime", "hostname", "binaries", "end")
 
-#: Longest value kept from the host for one field: a hostile os-release must not fill the database.
-MAX_VALUE_LEN = 256
 
 _NONCE_RE = re.compile(r"[A-Za-z0-9]{8,64}")
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Inside double quotes, os-release(5) (like the shell) lets a backslash escape only these.
 _DQUOTE_ESCAPABLE = frozenset('"\\`$')
-
-
-def new_nonce() -> str:
-    """A fresh random nonce for one call; 128 bits so a host cannot guess it."""
-    return secrets.token_hex(16)
 
 
 def marker(nonce: str, section: str) -> str:
@@ -133,11 +125,6 @@ def split_sections(text: str, nonce: str, sections: tuple[str, ...]) -> dict[str
         if current is not None:
             current.append(line)
     return out
-
-
-def clean_value(value: str) -> str:
-    """Make a host-supplied value safe to store and show: no control characters, bounded length."""
-    return _CONTROL_RE.sub("", value).strip()[:MAX_VALUE_LEN]
 
 
 def _unquote(raw: str) -> str | None:

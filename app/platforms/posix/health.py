@@ -12,7 +12,8 @@ import shlex
 from collections.abc import Sequence
 
 from app.domain.verdicts import Health
-from app.platforms.posix.facts import clean_value, marker, new_nonce, split_sections
+from app.platforms.base import clean_value, new_nonce
+from app.platforms.posix.facts import marker, split_sections
 from app.transports.base import Transport
 
 SECTIONS = ("now", "uptime", "loadavg", "meminfo", "nproc", "system", "failed", "services", "journal")

@@ -44,9 +44,8 @@ from dataclasses import dataclass
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
-from app.platforms.base import Adapter, LogFn, Snapshot
+from app.platforms.base import MAX_WARNINGS, Adapter, LogFn, Snapshot, clean_value, emit
 from app.platforms.posix.dnf import is_valid_evr, is_valid_name, parse_rpm_query, rpm_query_command
-from app.platforms.posix.facts import clean_value
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
@@ -79,7 +78,6 @@ SUCCESS_CODES = frozenset(
     }
 )
 
-MAX_WARNINGS = 50
 MAX_XML = 64 * 1024 * 1024
 
 _ARCH_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -448,12 +446,6 @@ def describe_failure(result: CommandResult, host: str, *, what: str) -> AdapterE
     return AdapterError(f"zypper could not {what} on {host}: {summary}.")
 
 
-def _log(log: LogFn | None, level: str, text: str) -> None:
-    logger.debug("%s: %s", level, text)
-    if log is not None:
-        log(level, text)
-
-
 def is_suse_family(facts: OsFacts) -> bool:
     words = {facts.id, *facts.id_like, facts.id.split("-", 1)[0]}
     return bool(words & {"suse", "opensuse", "sles", "sled"})
@@ -467,20 +459,13 @@ class ZypperAdapter(Adapter):
     def __init__(self, host: str | None = None) -> None:
         self.host = host
 
-    def _host(self, transport: Transport) -> str:
-        if self.host:
-            return self.host
-        named = getattr(transport, "host", None)
-        named = getattr(named, "name", named)
-        return named if isinstance(named, str) and named else "the host"
-
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return is_suse_family(facts) and transport.run("command -v zypper >/dev/null 2>&1", timeout=30).ok
 
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
-        host = self._host(transport)
+        host = self.host_name(transport)
         env = {"LC_ALL": "C"}
         if refresh:
             r = transport.run(refresh_command(), sudo=True, timeout=900, env=env)
@@ -496,9 +481,9 @@ class ZypperAdapter(Adapter):
                 raise describe_failure(r, host, what="check for updates")
             parsed = parse(r.out)
             for w in parsed.warnings:
-                _log(log, "warning", w)
+                emit(log, "warning", w)
             if parsed.blocked:
-                _log(
+                emit(
                     log,
                     "info",
                     f"Held back until the package manager is updated: {', '.join(parsed.blocked)}",
@@ -509,7 +494,7 @@ class ZypperAdapter(Adapter):
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         answer = parse_reboot(transport.run(REBOOT_COMMAND, timeout=120).out)
         if answer is None:
-            logger.info("%s: whether a reboot is required is not available", self._host(transport))
+            logger.info("%s: whether a reboot is required is not available", self.host_name(transport))
         return bool(answer), ()
 
     def _installed(self, transport: Transport, names: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -521,14 +506,14 @@ class ZypperAdapter(Adapter):
         try:
             packages, _patches = _split(names)
         except ValueError as exc:
-            raise AdapterError(f"Refusing to query {self._host(transport)}: {exc}.") from None
+            raise AdapterError(f"Refusing to query {self.host_name(transport)}: {exc}.") from None
         found = self._installed(transport, packages)
         return {n: found[n][0] if n in found else None for n in packages}
 
     def plan(
         self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
     ) -> InstallPlan:
-        host = self._host(transport)
+        host = self.host_name(transport)
         try:
             commands = install_commands(names, dry_run=True)
         except ValueError as exc:
@@ -551,7 +536,7 @@ class ZypperAdapter(Adapter):
             for c in changes.values()
         )
         for w in warnings:
-            _log(log, "warning", w)
+            emit(log, "warning", w)
         return InstallPlan(
             final, reboot_expected=any(c.name in _REBOOT_PACKAGES for c in final), warnings=tuple(warnings)
         )
@@ -572,15 +557,15 @@ class ZypperAdapter(Adapter):
             r = transport.run(command, sudo=True, timeout=timeout + lock_wait, on_output=on_output, env=env)
             if r.exit_status != EXIT_RESTART_NEEDED:
                 break
-            _log(log, "info", "zypper updated itself; running the command again.")
+            emit(log, "info", "zypper updated itself; running the command again.")
         if r.exit_status not in SUCCESS_CODES:
-            raise describe_failure(r, self._host(transport), what=what)
+            raise describe_failure(r, self.host_name(transport), what=what)
         if r.exit_status == EXIT_RPM_SCRIPT_FAILED:
-            _log(
+            emit(
                 log, "warning", "An rpm scriptlet failed during the zypper transaction; check the host's log."
             )
         if r.exit_status == EXIT_REPOS_SKIPPED:
-            _log(log, "warning", "zypper skipped some repositories it could not refresh.")
+            emit(log, "warning", "zypper skipped some repositories it could not refresh.")
         return r
 
     def install(
@@ -596,7 +581,7 @@ class ZypperAdapter(Adapter):
         try:
             commands = install_commands(names)
         except ValueError as exc:
-            raise AdapterError(f"Refusing to install on {self._host(transport)}: {exc}.") from None
+            raise AdapterError(f"Refusing to install on {self.host_name(transport)}: {exc}.") from None
         for command in commands:
             self._run(
                 transport,
@@ -613,12 +598,12 @@ class ZypperAdapter(Adapter):
         try:
             packages, _ = _split(names)
         except ValueError as exc:
-            raise AdapterError(f"Refusing to search on {self._host(transport)}: {exc}.") from None
+            raise AdapterError(f"Refusing to search on {self.host_name(transport)}: {exc}.") from None
         if not packages:
             return {}
         r = transport.run(search_command(packages), timeout=300, env={"LC_ALL": "C"})
         if r.exit_status not in SUCCESS_CODES and r.exit_status != EXIT_CAP_NOT_FOUND:
-            raise describe_failure(r, self._host(transport), what="list the available versions")
+            raise describe_failure(r, self.host_name(transport), what="list the available versions")
         found = parse_search_versions(r.out)
         return {n: frozenset(found.get(n, set())) for n in packages}
 
@@ -636,7 +621,7 @@ class ZypperAdapter(Adapter):
         try:
             commands = rollback_commands([c for c in changes if c.from_version != c.to_version])
         except ValueError as exc:
-            raise AdapterError(f"Refusing to roll back on {self._host(transport)}: {exc}.") from None
+            raise AdapterError(f"Refusing to roll back on {self.host_name(transport)}: {exc}.") from None
         for command in commands:
             self._run(
                 transport,

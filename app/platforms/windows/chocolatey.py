@@ -14,22 +14,17 @@ come from the host and are untrusted: they are checked against Chocolatey's own 
 passed to the script as data (``$P``), never spliced into it.
 """
 
-# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
-
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.domain.errors import AdapterError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
-from app.platforms.base import Adapter, LogFn, Snapshot
-from app.platforms.windows.scripts import render
+from app.platforms.base import Adapter, LogFn, Snapshot, emit
+from app.platforms.windows.scripts import render, script_body
 from app.transports.base import CommandResult, OutputCallback, Transport
-
-logger = logging.getLogger(__name__)
 
 MANAGER = "choco"
 
@@ -43,27 +38,6 @@ MAX_PACKAGES = 5000
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,99}\Z")
 _VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+\-]{0,63}\Z")
-
-_CHOCO = "$choco = 'choco.exe'\r\n"
-
-OUTDATED_BODY = _CHOCO + "& $choco outdated -r --no-color --ignore-unfound\r\nexit $LASTEXITCODE\r\n"
-LIST_BODY = (
-    _CHOCO
-    + "$major = 2\r\n"
-    + "try { $major = ([version]((& $choco --version) -replace '[^0-9.].*$', '')).Major } catch { }\r\n"
-    + "if ($major -lt 2) { & $choco list --local-only -r --no-color } else { & $choco list -r --no-color }\r\n"
-    + "exit $LASTEXITCODE\r\n"
-)
-SEARCH_BODY = _CHOCO + "& $choco search $P.id --exact --all-versions -r --no-color\r\nexit $LASTEXITCODE\r\n"
-UPGRADE_BODY = (
-    _CHOCO
-    + "$a = @('upgrade', $P.id, '-y', '--no-progress', '-r', '--no-color')\r\n"
-    + "if ($P.version) { $a += @('--version', $P.version) }\r\n"
-    + "if ($P.downgrade) { $a += '--allow-downgrade' }\r\n"
-    + "& $choco @a\r\nexit $LASTEXITCODE\r\n"
-)
-UNINSTALL_BODY = _CHOCO + "& $choco uninstall $P.id -y --no-progress -r --no-color\r\nexit $LASTEXITCODE\r\n"
-PROBE_BODY = "if (Get-Command choco.exe -ErrorAction SilentlyContinue) { exit 0 } else { exit 1 }\r\n"
 
 
 @dataclass(frozen=True)
@@ -154,39 +128,44 @@ def check_id(pid: str) -> str:
     return pid
 
 
+def _choco(name: str) -> str:
+    # every choco script starts by naming the binary; they go out with Windows line ends
+    return script_body("choco-prelude", name, crlf=True)
+
+
+def probe_script() -> str:
+    return render("choco-probe", script_body("choco-probe", crlf=True))
+
+
 def outdated_script() -> str:
-    return render("choco-outdated", OUTDATED_BODY)
+    return render("choco-outdated", _choco("choco-outdated"))
 
 
 def list_script() -> str:
-    return render("choco-list", LIST_BODY)
+    return render("choco-list", _choco("choco-list"))
 
 
 def search_script(pid: str) -> str:
-    return render("choco-search", SEARCH_BODY, {"id": check_id(pid)})
+    return render("choco-search", _choco("choco-search"), {"id": check_id(pid)})
 
 
 def upgrade_script(pid: str, version: str | None = None, *, downgrade: bool = False) -> str:
     if version is not None and not _VERSION_RE.fullmatch(version):
         raise AdapterError(f"Not a Chocolatey version: {version[:60]!r}")
     return render(
-        "choco-upgrade", UPGRADE_BODY, {"id": check_id(pid), "version": version, "downgrade": downgrade}
+        "choco-upgrade",
+        _choco("choco-upgrade"),
+        {"id": check_id(pid), "version": version, "downgrade": downgrade},
     )
 
 
 def uninstall_script(pid: str) -> str:
-    return render("choco-uninstall", UNINSTALL_BODY, {"id": check_id(pid)})
+    return render("choco-uninstall", _choco("choco-uninstall"), {"id": check_id(pid)})
 
 
 def _last_lines(res: CommandResult) -> str:
     lines = [ln.strip() for ln in (res.err + "\n" + res.out).splitlines() if ln.strip()]
     return "; ".join(lines[-3:])[:400] or f"exit code {res.exit_status}"
-
-
-def _log(log: LogFn | None, level: str, text: str) -> None:
-    logger.debug("%s: %s", level, text)
-    if log is not None:
-        log(level, text)
 
 
 class ChocolateyAdapter(Adapter):
@@ -199,22 +178,18 @@ class ChocolateyAdapter(Adapter):
         self.last_outdated: list[Outdated] = []
         self.reboot_after_install = False
 
-    def _host(self, transport: Transport) -> str:
-        named = self.host or getattr(getattr(transport, "host", None), "name", None)
-        return named if isinstance(named, str) and named else "the host"
-
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
-        return facts.id == "windows" and transport.run(render("choco-probe", PROBE_BODY), timeout=30).ok
+        return facts.id == "windows" and transport.run(probe_script(), timeout=30).ok
 
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
         res = transport.run(outdated_script(), timeout=600)
         if res.exit_status not in (EXIT_OK, EXIT_OUTDATED_FOUND):
-            raise AdapterError(f"choco outdated failed on {self._host(transport)}: {_last_lines(res)}")
+            raise AdapterError(f"choco outdated failed on {self.host_name(transport)}: {_last_lines(res)}")
         items, warnings = parse_outdated(res.out)
         for w in warnings:
-            _log(log, "warning", w)
+            emit(log, "warning", w)
         self.last_outdated = items
         return [to_pending(i) for i in items]
 
@@ -238,7 +213,7 @@ class ChocolateyAdapter(Adapter):
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
         res = transport.run(list_script(), timeout=300)
         if not res.ok:
-            raise AdapterError(f"choco list failed on {self._host(transport)}: {_last_lines(res)}")
+            raise AdapterError(f"choco list failed on {self.host_name(transport)}: {_last_lines(res)}")
         have = {k.lower(): v for k, v in parse_list(res.out).items()}
         return {n: have.get(n.lower()) for n in names}
 
@@ -247,7 +222,7 @@ class ChocolateyAdapter(Adapter):
     ) -> str:
         res = transport.run(script, timeout=timeout, on_output=on_output)
         meaning = exit_meaning(res.exit_status)
-        host = self._host(transport)
+        host = self.host_name(transport)
         if meaning == "pending-reboot":
             raise AdapterError(
                 f"Chocolatey on {host} found a pending restart and did nothing for {what}; restart the host "
@@ -280,9 +255,9 @@ class ChocolateyAdapter(Adapter):
                 timeout,
                 on_output,
             )
-            _log(log, "info", f"choco: {change.name} upgraded to {change.to_version}")
+            emit(log, "info", f"choco: {change.name} upgraded to {change.to_version}")
             if meaning == "reboot":
-                _log(log, "warning", f"{change.name} asks for a restart of {self._host(transport)}.")
+                emit(log, "warning", f"{change.name} asks for a restart of {self.host_name(transport)}.")
         return None
 
     def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
@@ -310,7 +285,7 @@ class ChocolateyAdapter(Adapter):
                 self._run_choco(
                     transport, uninstall_script(change.name), f"uninstall {change.name}", timeout, on_output
                 )
-                _log(log, "info", f"choco: {change.name} uninstalled")
+                emit(log, "info", f"choco: {change.name} uninstalled")
             else:
                 self._run_choco(
                     transport,
@@ -319,4 +294,4 @@ class ChocolateyAdapter(Adapter):
                     timeout,
                     on_output,
                 )
-                _log(log, "info", f"choco: {change.name} back to {change.from_version}")
+                emit(log, "info", f"choco: {change.name} back to {change.from_version}")

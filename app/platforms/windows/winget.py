@@ -8,11 +8,8 @@ InstallerErrorCode). Where the module is missing the adapter says so plainly and
 winget is never the system's package manager, so its absence must not fail a scan.
 """
 
-# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
-
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -20,11 +17,9 @@ from typing import Any
 from app.domain.errors import AdapterError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
-from app.platforms.windows.scripts import render
+from app.platforms.windows.scripts import render, script_body
 from app.platforms.windows.systask import run_system_task
 from app.transports.base import OutputCallback, Transport
-
-logger = logging.getLogger(__name__)
 
 MANAGER = "winget"
 MAX_PACKAGES = 5000
@@ -36,39 +31,17 @@ UNAVAILABLE = (
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,127}\Z")
 _VERSION_RE = re.compile(r"[0-9A-Za-z<>][0-9A-Za-z.+\-_ ]{0,63}\Z")
 
-_IMPORT = r"""if (-not (Get-Module -ListAvailable -Name Microsoft.WinGet.Client)) { return @{ unavailable = $true } }
-Import-Module Microsoft.WinGet.Client
-"""
 
-SCAN_BODY = (
-    _IMPORT
-    + r"""$pkgs = @(Get-WinGetPackage | Where-Object { $_.IsUpdateAvailable } | ForEach-Object {
-  [ordered]@{ Id = [string]$_.Id; Name = [string]$_.Name; InstalledVersion = [string]$_.InstalledVersion; AvailableVersion = [string](@($_.AvailableVersions)[0]); Source = [string]$_.Source }
-})
-@{ packages = $pkgs }
-"""
-)
+def scan_script() -> str:
+    return render("winget-scan", script_body("winget-import", "winget-scan"))
 
-LIST_BODY = (
-    _IMPORT
-    + r"""$pkgs = @(Get-WinGetPackage | ForEach-Object { [ordered]@{ Id = [string]$_.Id; InstalledVersion = [string]$_.InstalledVersion } })
-@{ packages = $pkgs }
-"""
-)
 
-UPDATE_BODY = (
-    _IMPORT
-    + r"""$results = @()
-foreach ($id in @($P.ids)) {
-  Update-PatchdeskProgress ('updating ' + [string]$id) 50
-  try {
-    $r = Update-WinGetPackage -Id ([string]$id) -Mode Silent -MatchOption Equals
-    $results += [ordered]@{ Id = [string]$id; Status = [string]$r.Status; RebootRequired = [bool]$r.RebootRequired; InstallerErrorCode = [int]$r.InstallerErrorCode }
-  } catch { $results += [ordered]@{ Id = [string]$id; Status = 'Error'; Error = $_.Exception.Message } }
-}
-@{ results = $results }
-"""
-)
+def list_script() -> str:
+    return render("winget-list", script_body("winget-import", "winget-list"))
+
+
+def update_script(ids: Sequence[str]) -> str:
+    return render("winget-update", script_body("winget-import", "winget-update"), {"ids": list(ids)})
 
 
 def _text(value: object, limit: int = 200) -> str:
@@ -147,10 +120,6 @@ class WinGetAdapter(Adapter):
         self.poll_interval = poll_interval
         self.reboot_after_install = False
 
-    def _host(self, transport: Transport) -> str:
-        named = self.host or getattr(getattr(transport, "host", None), "name", None)
-        return named if isinstance(named, str) and named else "the host"
-
     def _task(
         self, transport: Transport, payload: str, what: str, timeout: float, log: LogFn | None
     ) -> object:
@@ -158,14 +127,14 @@ class WinGetAdapter(Adapter):
             transport,
             payload,
             what=what,
-            host=self._host(transport),
+            host=self.host_name(transport),
             timeout=timeout,
             poll_interval=self.poll_interval,
             log=log,
         )
         if not outcome.ok:
             raise AdapterError(
-                f"{what} failed on {self._host(transport)}: {' '.join(outcome.error.split())[:300]}"
+                f"{what} failed on {self.host_name(transport)}: {' '.join(outcome.error.split())[:300]}"
             )
         return outcome.result
 
@@ -175,12 +144,10 @@ class WinGetAdapter(Adapter):
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
-        pkgs, unavailable = parse_packages(
-            self._task(transport, render("winget-scan", SCAN_BODY), "the winget check", 900, log)
-        )
+        pkgs, unavailable = parse_packages(self._task(transport, scan_script(), "the winget check", 900, log))
         if unavailable:
             if log is not None:
-                log("warning", UNAVAILABLE.format(host=self._host(transport)))
+                log("warning", UNAVAILABLE.format(host=self.host_name(transport)))
             return []
         return [to_pending(p) for p in pkgs]
 
@@ -202,10 +169,10 @@ class WinGetAdapter(Adapter):
 
     def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
         pkgs, unavailable = parse_packages(
-            self._task(transport, render("winget-list", LIST_BODY), "the winget inventory", 900, None)
+            self._task(transport, list_script(), "the winget inventory", 900, None)
         )
         if unavailable:
-            raise AdapterError(UNAVAILABLE.format(host=self._host(transport)))
+            raise AdapterError(UNAVAILABLE.format(host=self.host_name(transport)))
         have = {p["id"].lower(): p["installed"] or None for p in pkgs}
         return {n: have.get(n.lower()) for n in names}
 
@@ -226,11 +193,9 @@ class WinGetAdapter(Adapter):
             raise AdapterError("Some names are not winget package ids; nothing was installed.")
         if not ids:
             return None
-        result = self._task(
-            transport, render("winget-update", UPDATE_BODY, {"ids": ids}), "the winget update", timeout, log
-        )
+        result = self._task(transport, update_script(ids), "the winget update", timeout, log)
         if isinstance(result, dict) and result.get("unavailable") is True:
-            raise AdapterError(UNAVAILABLE.format(host=self._host(transport)))
+            raise AdapterError(UNAVAILABLE.format(host=self.host_name(transport)))
         failed = []
         for r in parse_update_results(result):
             self.reboot_after_install |= r["reboot"]
@@ -240,5 +205,7 @@ class WinGetAdapter(Adapter):
             if not ok:
                 failed.append(f"{r['id']} ({r['status'] or 'no status'}, installer code {r['code']})")
         if failed:
-            raise AdapterError(f"winget could not update on {self._host(transport)}: {'; '.join(failed[:5])}")
+            raise AdapterError(
+                f"winget could not update on {self.host_name(transport)}: {'; '.join(failed[:5])}"
+            )
         return None

@@ -30,7 +30,7 @@ APT_BINS = frozenset({"apt-get", "dpkg"})
 
 
 def test_table_order_and_names() -> None:
-    assert [entry.name for entry in ADAPTERS] == ["apt", "dnf", "zypper"]
+    assert [entry.name for entry in ADAPTERS] == ["apt", "dnf", "zypper", "wua", "choco", "winget"]
 
 
 @pytest.mark.parametrize("facts", [DEBIAN, UBUNTU, MINT, RASPBIAN])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import Classification, PendingUpdate, UpdateKind
-from app.platforms.output import MAX_WARNINGS
+from app.platforms.base import MAX_WARNINGS
 from app.platforms.posix.apt import (
     AptAdapter,
     SimulationParse,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import PackageChange, UpdateKind
-from app.platforms import output
+from app.platforms.base import MAX_WARNINGS
 from app.platforms.posix import dnf
 from app.platforms.posix.facts import marker
 from app.transports.base import CommandResult
@@ -162,7 +162,7 @@ def test_non_utf8_and_huge_output() -> None:
     assert len(dnf.merge_scan(parsed.entries, [], [])) == 1  # one update per name.arch
     assert len(parsed.warnings) == 1 and len(parsed.warnings[0]) < 200
     many_bad = "bad line with four tokens\n" * 10_000
-    assert len(dnf.parse_check_update(many_bad).warnings) == output.MAX_WARNINGS + 1
+    assert len(dnf.parse_check_update(many_bad).warnings) == MAX_WARNINGS + 1
 
 
 def test_forged_markers_cannot_open_sections() -> None:

@@ -9,13 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.models import UpdateKind
+from app.platforms.windows.facts import parse_windows_facts
 from app.platforms.windows.scripts import render, script_ops, script_params
 from app.platforms.windows.systask import parse_poll, start_script, wrap_payload
-from app.platforms.windows.wua import (
+from app.platforms.windows.wua import install_payload, scan_payload
+from app.platforms.windows.wua_parse import (
     DRIVER_CRITERIA,
     SOFTWARE_CRITERIA,
     RemovalCheck,
-    install_payload,
     normalize_kb,
     parse_install,
     parse_installed,
@@ -24,8 +25,6 @@ from app.platforms.windows.wua import (
     parse_removals,
     parse_scan,
     parse_update,
-    parse_windows_facts,
-    scan_payload,
     split_names,
 )
 
