@@ -45,7 +45,7 @@ from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
 from app.platforms.base import MAX_WARNINGS, Adapter, LogFn, Snapshot, clean_value, emit
-from app.platforms.posix.dnf import is_valid_evr, is_valid_name, parse_rpm_query, rpm_query_command
+from app.platforms.posix.rpm import is_valid_evr, is_valid_name, parse_rpm_query, rpm_query_command
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import PackageChange, UpdateKind
 from app.platforms.base import MAX_WARNINGS
-from app.platforms.posix import dnf
+from app.platforms.posix import dnf, dnf_parse, dnf_plan, rpm
 from app.platforms.posix.facts import marker
 from app.transports.base import CommandResult
 
@@ -25,7 +25,7 @@ def read(name: str) -> str:
 
 
 def scan_output(check: str, rc: int, advisories: str = "", cves: str = "", installed: str = "") -> str:
-    m = {s: marker(NONCE, s) for s in dnf.SCAN_SECTIONS}
+    m = {s: marker(NONCE, s) for s in dnf_parse.SCAN_SECTIONS}
     return (
         f"\n{m['check']}\n{check}\n{m['check-rc']}\n{rc}\n{m['advisories']}\n{advisories}\n"
         f"{m['cves']}\n{cves}\n{m['installed']}\n{installed}\n{m['end']}\n"
@@ -36,7 +36,7 @@ def scan_output(check: str, rc: int, advisories: str = "", cves: str = "", insta
 
 
 def test_check_update_real() -> None:
-    parsed = dnf.parse_check_update(read("check_update_real.txt"))
+    parsed = dnf_parse.parse_check_update(read("check_update_real.txt"))
     assert parsed.warnings == ()
     got = {(e.name, e.arch, e.version, e.repo) for e in parsed.entries}
     assert got == {
@@ -56,7 +56,7 @@ def test_scan_real_attaches_advisories_severity_and_cves() -> None:
         read("updateinfo_list_cve_real.txt"),
         read("rpm_qa_real.txt"),
     )
-    parsed = dnf.parse_scan(text, NONCE)
+    parsed = dnf_parse.parse_scan(text, NONCE)
     assert parsed.exit_status == 100
     assert parsed.warnings == ()
     by = {u.name: u for u in parsed.pending}
@@ -79,7 +79,7 @@ def test_scan_real_attaches_advisories_severity_and_cves() -> None:
 
 
 def test_updateinfo_security_real() -> None:
-    entries, warnings = dnf.parse_updateinfo_list(read("updateinfo_list_security_real.txt"))
+    entries, warnings = dnf_parse.parse_updateinfo_list(read("updateinfo_list_security_real.txt"))
     assert warnings == ()
     assert {(e.id, e.severity, e.name, e.version) for e in entries} == {
         ("PDSA-2099:0003", "Critical", "pd-reboot", "1.0-2"),
@@ -89,7 +89,7 @@ def test_updateinfo_security_real() -> None:
 
 
 def test_nothing_pending() -> None:
-    parsed = dnf.parse_scan(scan_output("", 0), NONCE)
+    parsed = dnf_parse.parse_scan(scan_output("", 0), NONCE)
     assert parsed.pending == () and parsed.exit_status == 0
 
 
@@ -97,7 +97,7 @@ def test_nothing_pending() -> None:
 
 
 def test_rhel_epochs_wrapped_names_obsoletes() -> None:
-    parsed = dnf.parse_check_update(read("rhel9_check_update_crafted.txt"))
+    parsed = dnf_parse.parse_check_update(read("rhel9_check_update_crafted.txt"))
     assert parsed.warnings == ()
     by = {e.name: e for e in parsed.entries}
     assert by["openssl"].version == "1:3.0.7-27.el9_4.1"
@@ -107,11 +107,11 @@ def test_rhel_epochs_wrapped_names_obsoletes() -> None:
 
 
 def test_rhel_advisories_merge() -> None:
-    check = dnf.parse_check_update(read("rhel9_check_update_crafted.txt")).entries
-    advs, w1 = dnf.parse_updateinfo_list(read("rhel9_updateinfo_list_crafted.txt"))
-    cves, w2 = dnf.parse_updateinfo_list(read("rhel9_updateinfo_list_cve_crafted.txt"))
+    check = dnf_parse.parse_check_update(read("rhel9_check_update_crafted.txt")).entries
+    advs, w1 = dnf_parse.parse_updateinfo_list(read("rhel9_updateinfo_list_crafted.txt"))
+    cves, w2 = dnf_parse.parse_updateinfo_list(read("rhel9_updateinfo_list_cve_crafted.txt"))
     assert w1 == () and w2 == ()
-    by = {u.name: u for u in dnf.merge_scan(check, advs, cves)}
+    by = {u.name: u for u in dnf_parse.merge_scan(check, advs, cves)}
     kernel = by["kernel-core"]
     # two advisories up to the candidate: both listed, the highest severity wins
     assert kernel.advisories == ("RHSA-2024:3619", "RHSA-2024:3927")
@@ -126,16 +126,16 @@ def test_rhel_advisories_merge() -> None:
 
 
 def test_dnf5_and_yum_tables() -> None:
-    entries, warnings = dnf.parse_updateinfo_list(read("dnf5_advisory_list_crafted.txt"))
+    entries, warnings = dnf_parse.parse_updateinfo_list(read("dnf5_advisory_list_crafted.txt"))
     assert warnings == ()
     assert [(e.id, e.kind, e.severity, e.name) for e in entries] == [
         ("FEDORA-2024-3ad6d0b0a2", UpdateKind.SECURITY, "Moderate", "openssl"),
         ("FEDORA-2024-3ad6d0b0a2", UpdateKind.SECURITY, "Moderate", "openssl-libs"),
         ("FEDORA-2024-77f7ac1d37", UpdateKind.BUGFIX, "", "libnew"),
     ]
-    check = dnf.parse_check_update(read("dnf5_check_upgrade_crafted.txt"))
+    check = dnf_parse.parse_check_update(read("dnf5_check_upgrade_crafted.txt"))
     assert check.warnings == () and [e.name for e in check.entries] == ["openssl", "openssl-libs"]
-    cves, warnings = dnf.parse_updateinfo_list(read("yum7_updateinfo_list_cves_crafted.txt"))
+    cves, warnings = dnf_parse.parse_updateinfo_list(read("yum7_updateinfo_list_cves_crafted.txt"))
     assert warnings == () and [c.id for c in cves] == ["CVE-2019-1559", "CVE-2018-0734"]
     assert cves[0].version == "1:1.0.2k-19.el7"
 
@@ -144,60 +144,60 @@ def test_dnf5_and_yum_tables() -> None:
 
 
 def test_hostile_names_never_become_updates() -> None:
-    parsed = dnf.parse_check_update(read("hostile_check_update_crafted.txt"))
+    parsed = dnf_parse.parse_check_update(read("hostile_check_update_crafted.txt"))
     assert [e.name for e in parsed.entries] == ["pd-good"]
     assert len(parsed.warnings) == 7
-    entries, warnings = dnf.parse_updateinfo_list(read("hostile_updateinfo_crafted.txt"))
+    entries, warnings = dnf_parse.parse_updateinfo_list(read("hostile_updateinfo_crafted.txt"))
     assert [e.id for e in entries] == ["PDSA-2099:0001"]
     assert len(warnings) == 3
 
 
 def test_non_utf8_and_huge_output() -> None:
     text = (DATA / "non_utf8_check_update_crafted.bin").read_bytes().decode("utf-8", errors="replace")
-    parsed = dnf.parse_check_update(text)
+    parsed = dnf_parse.parse_check_update(text)
     assert [e.name for e in parsed.entries] == ["pd-fine"]
     huge = "x" * 2_000_000 + "\n" + "pd-a.noarch 1.0-1 repo\n" * 50_000
-    parsed = dnf.parse_check_update(huge)
+    parsed = dnf_parse.parse_check_update(huge)
     assert len(parsed.entries) == 50_000
-    assert len(dnf.merge_scan(parsed.entries, [], [])) == 1  # one update per name.arch
+    assert len(dnf_parse.merge_scan(parsed.entries, [], [])) == 1  # one update per name.arch
     assert len(parsed.warnings) == 1 and len(parsed.warnings[0]) < 200
     many_bad = "bad line with four tokens\n" * 10_000
-    assert len(dnf.parse_check_update(many_bad).warnings) == MAX_WARNINGS + 1
+    assert len(dnf_parse.parse_check_update(many_bad).warnings) == MAX_WARNINGS + 1
 
 
 def test_forged_markers_cannot_open_sections() -> None:
     # output cannot end the check-update section and claim "no updates" (exit status 0)
     forged = "pd-good.noarch 1.0-2 repo\n" + marker("f" * 32, "check-rc") + "\n0\n"
-    parsed = dnf.parse_scan(scan_output(forged, 100), NONCE)
+    parsed = dnf_parse.parse_scan(scan_output(forged, 100), NONCE)
     assert parsed.exit_status == 100 and [u.name for u in parsed.pending] == ["pd-good"]
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400))
 def test_parsers_never_crash(text: str) -> None:
-    dnf.parse_check_update(text)
-    dnf.parse_updateinfo_list(text)
-    dnf.parse_plan(text)
-    dnf.parse_rpm_query(text)
-    dnf.parse_history_ids(text)
-    dnf.parse_history_info(text)
-    dnf.parse_list(text)
-    dnf.parse_scan(text, NONCE)
-    dnf.parse_reboot(text, NONCE)
+    dnf_parse.parse_check_update(text)
+    dnf_parse.parse_updateinfo_list(text)
+    dnf_plan.parse_plan(text)
+    rpm.parse_rpm_query(text)
+    dnf_plan.parse_history_ids(text)
+    dnf_plan.parse_history_info(text)
+    dnf_parse.parse_list(text)
+    dnf_parse.parse_scan(text, NONCE)
+    dnf_parse.parse_reboot(text, NONCE)
 
 
 def test_split_nevra() -> None:
-    assert dnf.split_nevra("openssl-1:3.0.7-27.el9.x86_64") == ("openssl", "1:3.0.7-27.el9", "x86_64")
-    assert dnf.split_nevra("pd-chain-lib-0:1.1-1.noarch") == ("pd-chain-lib", "1.1-1", "noarch")
-    assert dnf.split_nevra("noversion.noarch") is None
+    assert rpm.split_nevra("openssl-1:3.0.7-27.el9.x86_64") == ("openssl", "1:3.0.7-27.el9", "x86_64")
+    assert rpm.split_nevra("pd-chain-lib-0:1.1-1.noarch") == ("pd-chain-lib", "1.1-1", "noarch")
+    assert rpm.split_nevra("noversion.noarch") is None
 
 
 # -- rpm -q, list, history ----------------------------------------------------------------------------
 
 
 def test_rpm_query_real() -> None:
-    assert dnf.parse_rpm_query(read("rpm_query_missing_real.txt")) == {"pd-secfix": ("1.0-1", "noarch")}
-    qa = dnf.parse_rpm_query(read("rpm_qa_real.txt"))
+    assert rpm.parse_rpm_query(read("rpm_query_missing_real.txt")) == {"pd-secfix": ("1.0-1", "noarch")}
+    qa = rpm.parse_rpm_query(read("rpm_qa_real.txt"))
     assert qa["pd-chain"] == ("1.0-1", "noarch") and "pd-system-base" in qa
 
 
@@ -207,38 +207,38 @@ def test_rpm_query_keeps_newest_kernel_and_epochs() -> None:
         "kernel-core\t(none)\t5.14.0-3.el9\tx86_64\n"
         "openssl\t1\t3.0.7-27.el9\tx86_64\n"
     )
-    got = dnf.parse_rpm_query(text)
+    got = rpm.parse_rpm_query(text)
     assert got == {"kernel-core": ("5.14.0-3.el9", "x86_64"), "openssl": ("1:3.0.7-27.el9", "x86_64")}
 
 
 def test_list_real() -> None:
-    assert dnf.parse_list(read("list_showduplicates_real.txt")) == {
+    assert dnf_parse.parse_list(read("list_showduplicates_real.txt")) == {
         "pd-chain": {"1.0-1", "1.1-1"},
         "pd-secfix": {"1.0-1", "1.0-2"},
     }
 
 
 def test_history_real() -> None:
-    assert dnf.parse_history_ids(read("history_list_real.txt")) == [3, 2, 1]
-    assert dnf.parse_history_info(read("history_info_real.txt")) == {
+    assert dnf_plan.parse_history_ids(read("history_list_real.txt")) == [3, 2, 1]
+    assert dnf_plan.parse_history_info(read("history_info_real.txt")) == {
         "pd-reboot": ("1.0-1", "1.0-2"),
         "pd-secfix": ("1.0-1", "1.0-2"),
     }
-    assert dnf.parse_history_info("Transaction ID : 4\n") is None
-    assert dnf.parse_history_info("Packages Altered:\n    Frobnicate pd-x-1.0-1.noarch @r\n") is None
+    assert dnf_plan.parse_history_info("Transaction ID : 4\n") is None
+    assert dnf_plan.parse_history_info("Packages Altered:\n    Frobnicate pd-x-1.0-1.noarch @r\n") is None
 
 
 # -- plan ------------------------------------------------------------------------------------------
 
 
 def test_plan_real_chain() -> None:
-    parsed = dnf.parse_plan(read("plan_chain_real.txt"))
+    parsed = dnf_plan.parse_plan(read("plan_chain_real.txt"))
     assert [(p.action, p.name, p.version) for p in parsed.packages] == [
         ("upgrade", "pd-chain", "1.1-1"),
         ("upgrade", "pd-chain-lib", "1.1-1"),
     ]
     installed = {"pd-chain": ("1.0-1", "noarch"), "pd-chain-lib": ("1.0-1", "noarch")}
-    changes = dnf.plan_changes(parsed, installed)
+    changes = dnf_plan.plan_changes(parsed, installed)
     assert changes == (
         PackageChange("dnf", "pd-chain", "1.0-1", "1.1-1", "noarch"),
         PackageChange("dnf", "pd-chain-lib", "1.0-1", "1.1-1", "noarch"),
@@ -246,13 +246,13 @@ def test_plan_real_chain() -> None:
 
 
 def test_plan_real_all_and_nothing() -> None:
-    assert len(dnf.parse_plan(read("plan_all_real.txt")).packages) == 5
-    nothing = dnf.parse_plan(read("plan_nothing_real.txt"))
+    assert len(dnf_plan.parse_plan(read("plan_all_real.txt")).packages) == 5
+    nothing = dnf_plan.parse_plan(read("plan_nothing_real.txt"))
     assert nothing.nothing_to_do and nothing.packages == ()
 
 
 def test_plan_rhel_kernel_crafted() -> None:
-    parsed = dnf.parse_plan(read("rhel9_plan_kernel_crafted.txt"))
+    parsed = dnf_plan.parse_plan(read("rhel9_plan_kernel_crafted.txt"))
     assert parsed.warnings == ()
     got = [(p.action, p.name, p.version) for p in parsed.packages]
     assert ("install", "kernel-core", "5.14.0-427.22.1.el9_4") in got
@@ -263,14 +263,14 @@ def test_plan_rhel_kernel_crafted() -> None:
 
 
 def test_plan_dnf5_crafted() -> None:
-    parsed = dnf.parse_plan(read("dnf5_plan_crafted.txt"))
+    parsed = dnf_plan.parse_plan(read("dnf5_plan_crafted.txt"))
     assert parsed.warnings == ()
     assert [(p.action, p.name, p.version) for p in parsed.packages] == [
         ("upgrade", "openssl", "1:3.2.2-9.fc41"),
         ("upgrade", "openssl-libs", "1:3.2.2-9.fc41"),
         ("install", "libnew", "1.0-1.fc41"),
     ]
-    changes = dnf.plan_changes(parsed, {"openssl": ("1:3.2.2-7.fc41", "x86_64")})
+    changes = dnf_plan.plan_changes(parsed, {"openssl": ("1:3.2.2-7.fc41", "x86_64")})
     assert changes[0].from_version == "1:3.2.2-7.fc41" and changes[2].from_version is None
 
 
@@ -281,7 +281,7 @@ def test_commands_are_argv_lists() -> None:
     evil = "x; reboot"
     assert dnf.install_command([evil])[-2:] == ["--", evil]
     assert dnf.plan_command(["pd-secfix"])[-3:] == ["upgrade", "--", "pd-secfix"]
-    assert dnf.rpm_query_command(["-a"])[-2:] == ["--", "-a"]
+    assert rpm.rpm_query_command(["-a"])[-2:] == ["--", "-a"]
     assert "--setopt=exit_on_lock=True" in dnf.install_command(None)
     with pytest.raises(ValueError):
         dnf.history_undo_command("3; reboot")
@@ -316,7 +316,7 @@ def test_rollback_commands() -> None:
 
 
 def reboot_output(nr: str, rc: int, kernel: str = "6.1.0-18-amd64", kernels: str = "") -> str:
-    m = {s: marker(NONCE, s) for s in dnf.REBOOT_SECTIONS}
+    m = {s: marker(NONCE, s) for s in dnf_parse.REBOOT_SECTIONS}
     return (
         f"{m['nr']}\n{nr}\n{m['nr-rc']}\n{rc}\n{m['kernel']}\n{kernel}\n"
         f"{m['kernels']}\n{kernels}\n{m['end']}\n"
@@ -324,10 +324,10 @@ def reboot_output(nr: str, rc: int, kernel: str = "6.1.0-18-amd64", kernels: str
 
 
 def test_reboot_needs_restarting_real() -> None:
-    yes = dnf.parse_reboot(reboot_output(read("needs_restarting_yes_real.txt"), 1), NONCE)
-    assert yes == dnf.RebootStatus(True, ("pd-reboot",), "needs-restarting")
-    no = dnf.parse_reboot(reboot_output(read("needs_restarting_no_real.txt"), 0), NONCE)
-    assert no == dnf.RebootStatus(False, (), "needs-restarting")
+    yes = dnf_parse.parse_reboot(reboot_output(read("needs_restarting_yes_real.txt"), 1), NONCE)
+    assert yes == dnf_parse.RebootStatus(True, ("pd-reboot",), "needs-restarting")
+    no = dnf_parse.parse_reboot(reboot_output(read("needs_restarting_no_real.txt"), 0), NONCE)
+    assert no == dnf_parse.RebootStatus(False, (), "needs-restarting")
 
 
 def test_reboot_kernel_fallback_and_not_available() -> None:
@@ -336,12 +336,14 @@ def test_reboot_kernel_fallback_and_not_available() -> None:
         "kernel-core\t(none)\t5.14.0-427.22.1.el9_4\tx86_64\n"
     )
     missing_plugin = "No such command: needs-restarting. Please use /usr/bin/dnf --help"
-    old = dnf.parse_reboot(reboot_output(missing_plugin, 1, "5.14.0-427.20.1.el9_4.x86_64", kernels), NONCE)
-    assert old == dnf.RebootStatus(True, ("kernel-core",), "kernel")
-    new = dnf.parse_reboot(reboot_output("", 127, "5.14.0-427.22.1.el9_4.x86_64", kernels), NONCE)
-    assert new == dnf.RebootStatus(False, (), "kernel")
+    old = dnf_parse.parse_reboot(
+        reboot_output(missing_plugin, 1, "5.14.0-427.20.1.el9_4.x86_64", kernels), NONCE
+    )
+    assert old == dnf_parse.RebootStatus(True, ("kernel-core",), "kernel")
+    new = dnf_parse.parse_reboot(reboot_output("", 127, "5.14.0-427.22.1.el9_4.x86_64", kernels), NONCE)
+    assert new == dnf_parse.RebootStatus(False, (), "kernel")
     # the test hosts: no plugin answer, a Debian kernel that no rpm owns -> unknown, not "no"
-    assert dnf.parse_reboot(reboot_output("", 127), NONCE).required is None
+    assert dnf_parse.parse_reboot(reboot_output("", 127), NONCE).required is None
 
 
 # -- failures --------------------------------------------------------------------------------------
@@ -351,26 +353,26 @@ def test_lock_failure_real() -> None:
     result = CommandResult(
         200, read("install_lock_held_real.txt").encode(), read("install_lock_held_stderr_real.txt").encode()
     )
-    assert dnf.is_lock_failure(result)
-    err = dnf.describe_failure(result, "pdrpm01", what="install the updates")
+    assert dnf_parse.is_lock_failure(result)
+    err = dnf_parse.describe_failure(result, "pdrpm01", what="install the updates")
     assert "pdrpm01" in str(err) and "locked by another process (process 194)" in str(err)
 
 
 def test_failure_sentences_real() -> None:
     nonroot = CommandResult(1, b"", read("upgrade_nonroot_stderr_real.txt").encode())
-    assert "needs root" in str(dnf.describe_failure(nonroot, "h1", what="install the updates"))
+    assert "needs root" in str(dnf_parse.describe_failure(nonroot, "h1", what="install the updates"))
     no_match = CommandResult(
         1, read("plan_no_match_real.txt").encode(), read("plan_no_match_stderr_real.txt").encode()
     )
-    assert str(dnf.describe_failure(no_match, "h1", what="plan the update")) == (
+    assert str(dnf_parse.describe_failure(no_match, "h1", what="plan the update")) == (
         "dnf could not plan the update on h1: No packages marked for upgrade."
     )
     assert isinstance(
-        dnf.describe_failure(CommandResult(127, b"", b"sh: dnf: not found"), "h1", what="x"),
+        dnf_parse.describe_failure(CommandResult(127, b"", b"sh: dnf: not found"), "h1", what="x"),
         UnsupportedHostError,
     )
     nocache = CommandResult(1, b"", read("check_update_no_cache_stderr_real.txt").encode())
-    assert isinstance(dnf.describe_failure(nocache, "h1", what="check for updates"), AdapterError)
+    assert isinstance(dnf_parse.describe_failure(nocache, "h1", what="check for updates"), AdapterError)
 
 
 # -- the adapter over a scripted transport: the lock wait ---------------------------------------------
