@@ -16,17 +16,19 @@ from app.domain.models import Classification, PendingUpdate, UpdateKind
 from app.platforms.base import MAX_WARNINGS
 from app.platforms.posix.apt import (
     AptAdapter,
-    SimulationParse,
     installed_versions_command,
+    reboot_command,
+    refresh_command,
+    scan_command,
+)
+from app.platforms.posix.apt_parse import (
+    SimulationParse,
     is_security_origin,
     parse_dpkg_query,
     parse_inst_line,
     parse_reboot,
     parse_removals,
     parse_simulation,
-    reboot_command,
-    refresh_command,
-    scan_command,
 )
 from app.transports.base import CommandResult, decode, to_shell
 
@@ -704,7 +706,7 @@ def _hook_lines(text: str) -> list[str]:
 
 
 def test_transaction_from_a_real_install_with_a_new_dependency() -> None:
-    from app.platforms.posix.apt import parse_transaction
+    from app.platforms.posix.apt_parse import parse_transaction
 
     plan = parse_transaction(_hook_lines(read("debian12_install_chain_hook_real.txt")))
     assert [(c.name, c.from_version, c.to_version, c.arch) for c in plan.changes] == [
@@ -717,7 +719,7 @@ def test_transaction_from_a_real_install_with_a_new_dependency() -> None:
 
 
 def test_transaction_names_match_dpkg_query_and_hostile_lines_are_skipped() -> None:
-    from app.platforms.posix.apt import parse_transaction
+    from app.platforms.posix.apt_parse import parse_transaction
 
     plan = parse_transaction(
         [
