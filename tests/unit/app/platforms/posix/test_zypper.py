@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.domain.errors import AdapterError
 from app.domain.models import OsFacts, PackageChange, UpdateKind
-from app.platforms.posix import zypper
+from app.platforms.posix import zypper, zypper_parse
 from app.platforms.registry import detect
 from app.transports.base import CommandResult
 
@@ -23,7 +23,7 @@ def read(name: str) -> str:
 
 
 def test_list_updates() -> None:
-    parsed = zypper.parse_list_updates(read("list_updates_crafted.xml"))
+    parsed = zypper_parse.parse_list_updates(read("list_updates_crafted.xml"))
     assert parsed.warnings == ()
     by = {u.name: u for u in parsed.pending}
     ssl = by["openssl-3"]
@@ -38,7 +38,7 @@ def test_list_updates() -> None:
 
 
 def test_list_patches() -> None:
-    parsed = zypper.parse_list_patches(read("list_patches_crafted.xml"))
+    parsed = zypper_parse.parse_list_patches(read("list_patches_crafted.xml"))
     assert parsed.warnings == ()
     by = {u.name: u for u in parsed.pending}
     assert set(by) == {
@@ -60,13 +60,13 @@ def test_list_patches() -> None:
 
 
 def test_update_stack_patches_come_first() -> None:
-    parsed = zypper.parse_list_patches(read("list_patches_update_stack_crafted.xml"))
+    parsed = zypper_parse.parse_list_patches(read("list_patches_update_stack_crafted.xml"))
     assert [u.name for u in parsed.pending] == ["patch:SUSE-SLE-Module-Basesystem-15-SP6-2024-4000"]
     assert parsed.blocked == ("SUSE-SLE-Module-Basesystem-15-SP6-2024-2891",)
 
 
 def test_install_summary() -> None:
-    parsed = zypper.parse_install_summary(read("update_dry_run_crafted.xml"))
+    parsed = zypper_parse.parse_install_summary(read("update_dry_run_crafted.xml"))
     assert parsed.changes == (
         PackageChange("zypper", "pd-chain", "1.0-1", "1.1-1", "noarch"),
         PackageChange("zypper", "pd-chain-lib", "1.0-1", "1.1-1", "noarch"),
@@ -76,33 +76,40 @@ def test_install_summary() -> None:
 
 
 def test_search_versions() -> None:
-    assert zypper.parse_search_versions(read("search_versions_crafted.xml")) == {
+    assert zypper_parse.parse_search_versions(read("search_versions_crafted.xml")) == {
         "pd-secfix": {"1.0-1", "1.0-2"}
     }
 
 
 def test_hostile_and_entity_tricks() -> None:
-    parsed = zypper.parse_list_updates(read("hostile_crafted.xml"))
+    parsed = zypper_parse.parse_list_updates(read("hostile_crafted.xml"))
     assert [u.name for u in parsed.pending] == ["pd-good"]
     assert len(parsed.warnings) == 5
-    patches = zypper.parse_list_patches(read("hostile_crafted.xml"))
+    patches = zypper_parse.parse_list_patches(read("hostile_crafted.xml"))
     assert patches.pending == () and len(patches.warnings) == 1
-    refused = zypper.parse_list_updates(read("billion_laughs_crafted.xml"))
+    refused = zypper_parse.parse_list_updates(read("billion_laughs_crafted.xml"))
     assert refused.pending == () and "DOCTYPE refused" in refused.warnings[0]
-    bad = zypper.parse_list_updates(b"<stream>\xff\xfe<update".decode("utf-8", errors="replace"))
+    bad = zypper_parse.parse_list_updates(b"<stream>\xff\xfe<update".decode("utf-8", errors="replace"))
     assert bad.pending == () and bad.warnings
     huge = "<stream><update-status><update-list>" + '<update kind="package" name="a" edition="1-1"/>' * 50_000
-    assert zypper.parse_list_updates(huge + "</update-list></update-status></stream>").pending[0].name == "a"
+    assert (
+        zypper_parse.parse_list_updates(huge + "</update-list></update-status></stream>").pending[0].name
+        == "a"
+    )
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400))
 def test_parsers_never_crash(text: str) -> None:
-    for fn in (zypper.parse_list_updates, zypper.parse_list_patches, zypper.parse_install_summary):
+    for fn in (
+        zypper_parse.parse_list_updates,
+        zypper_parse.parse_list_patches,
+        zypper_parse.parse_install_summary,
+    ):
         fn(text)
         fn("<stream>" + text + "</stream>")
-    zypper.parse_search_versions(text)
-    zypper.parse_reboot(text)
+    zypper_parse.parse_search_versions(text)
+    zypper_parse.parse_reboot(text)
 
 
 def test_commands_keep_names_as_data() -> None:
@@ -128,17 +135,19 @@ def test_commands_keep_names_as_data() -> None:
 
 def test_exit_codes_and_sentences() -> None:
     locked = CommandResult(7, read("locked_crafted.xml").encode(), b"")
-    err = zypper.describe_failure(locked, "sles01", what="install the updates")
+    err = zypper_parse.describe_failure(locked, "sles01", what="install the updates")
     assert isinstance(err, AdapterError) and "sles01 is locked" in str(err) and "pid 4242" in str(err)
     assert "needs root" in str(
-        zypper.describe_failure(CommandResult(5, b"", b"Root privileges are required"), "h", what="x")
+        zypper_parse.describe_failure(CommandResult(5, b"", b"Root privileges are required"), "h", what="x")
     )
-    assert "no repositories" in str(zypper.describe_failure(CommandResult(6, b"", b""), "h", what="x"))
-    assert zypper.parse_reboot("rc=102\n") is True
-    assert zypper.parse_reboot("rc=0\n") is False
-    assert zypper.parse_reboot("rc=2\nflag\n") is True  # old zypper without needs-rebooting, flag file set
-    assert zypper.parse_reboot("rc=2\n") is None
-    assert {102, 106, 107} <= zypper.SUCCESS_CODES and 7 not in zypper.SUCCESS_CODES
+    assert "no repositories" in str(zypper_parse.describe_failure(CommandResult(6, b"", b""), "h", what="x"))
+    assert zypper_parse.parse_reboot("rc=102\n") is True
+    assert zypper_parse.parse_reboot("rc=0\n") is False
+    assert (
+        zypper_parse.parse_reboot("rc=2\nflag\n") is True
+    )  # old zypper without needs-rebooting, flag file set
+    assert zypper_parse.parse_reboot("rc=2\n") is None
+    assert {102, 106, 107} <= zypper_parse.SUCCESS_CODES and 7 not in zypper_parse.SUCCESS_CODES
 
 
 def test_registry_builds_zypper_for_suse() -> None:
