@@ -78,8 +78,8 @@ def reboot_command(nonce: str) -> str:
         raise ValueError("nonce must be ASCII letters or digits")
     return (
         f"printf '\\n%s\\n' '{marker(nonce, 'flag')}'; test -e {REBOOT_FLAG} && echo yes; "
-        # cat only when there is something to show: most scans find no file, and each program started
-        # costs the host ~1 ms, a fifth of an unchanged-host scan beyond its login (facts.first_line)
+        # cat only when there is something to show: most scans find no file, and every program a scan
+        # starts is work for each host at each scan (see facts.first_line)
         f"printf '\\n%s\\n' '{marker(nonce, 'pkgs')}'; "
         f"if [ -e {REBOOT_PKGS} ]; then cat {REBOOT_PKGS} 2>/dev/null; fi; "
         f"printf '\\n%s\\n' '{marker(nonce, 'end')}'; exit 0"

@@ -53,9 +53,8 @@ def first_line(path: str) -> str:
     """Shell: print the first line of the file at ``path`` (a trusted constant) with the shell's own
     ``read``, starting no program; fails (non-zero, nothing printed) when the file cannot be read.
 
-    Scans run on every host every time, and each program a snippet starts costs the host about a
-    millisecond of CPU, while an unchanged-host scan costs it only ~5 ms beyond the login
-    (bench/RESULTS.md).
+    Scans run on every host every time, and starting a program is a large share of what an
+    unchanged host's scan costs it beyond the login.
     """
     return f"{{ IFS= read -r pd_l < {path} && printf '%s\\n' \"$pd_l\"; }} 2>/dev/null"
 
