@@ -16,6 +16,10 @@ from app.domain.verdicts import Health
 from app.platforms.base import Adapter
 from app.transports.base import Transport
 
+#: At most this many new error lines (journal or event logs) a health check brings back: enough to
+#: judge by, bounded against a host that floods its logs.
+MAX_JOURNAL_LINES = 50
+
 
 class Family(abc.ABC):
     """Facts, health, restart and wording of one family of hosts."""

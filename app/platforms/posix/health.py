@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from app.domain.verdicts import Health
 from app.platforms.base import clean_value, new_nonce
+from app.platforms.family import MAX_JOURNAL_LINES
 from app.platforms.posix.facts import marker, split_sections
 from app.transports.base import Transport
 
 SECTIONS = ("now", "uptime", "loadavg", "meminfo", "nproc", "system", "failed", "services", "journal")
-MAX_JOURNAL_LINES = 50
 _SERVICE_RE = re.compile(r"[A-Za-z0-9@._:-]+")
 
 

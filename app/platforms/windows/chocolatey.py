@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from app.domain.errors import AdapterError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot, emit
+from app.platforms.windows.facts import is_windows
 from app.platforms.windows.scripts import render, script_body
 from app.transports.base import CommandResult, OutputCallback, Transport
 
@@ -179,7 +180,7 @@ class ChocolateyAdapter(Adapter):
         self.reboot_after_install = False
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
-        return facts.id == "windows" and transport.run(probe_script(), timeout=30).ok
+        return is_windows(facts) and transport.run(probe_script(), timeout=30).ok
 
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None

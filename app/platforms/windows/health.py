@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from app.domain.errors import AdapterError
 from app.domain.verdicts import Health
-from app.platforms.posix.health import MAX_JOURNAL_LINES
+from app.platforms.family import MAX_JOURNAL_LINES
 from app.platforms.windows.scripts import render, script_body
 from app.transports.base import Transport
 

@@ -17,6 +17,7 @@ from typing import Any
 from app.domain.errors import AdapterError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import Adapter, LogFn, Snapshot
+from app.platforms.windows.facts import is_windows
 from app.platforms.windows.scripts import render, script_body
 from app.platforms.windows.systask import run_system_task
 from app.transports.base import OutputCallback, Transport
@@ -139,7 +140,7 @@ class WinGetAdapter(Adapter):
         return outcome.result
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
-        return facts.id == "windows"
+        return is_windows(facts)
 
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
