@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.domain.errors import UnsupportedHostError
+from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
 from app.transports.base import CommandResult, OutputCallback, Transport
 
@@ -79,6 +79,14 @@ def emit(log: LogFn | None, level: str, text: str) -> None:
     logger.debug("%s: %s", level, text)
     if log is not None:
         log(level, text)
+
+
+def needs_root(tool: str, host: str, what: str, summary: str) -> AdapterError:
+    """The sentence for a package manager that refused to work without root."""
+    return AdapterError(
+        f"{tool} on {host} needs root to {what}, and the command did not run as root ({summary}). "
+        "Check that the login user may use sudo."
+    )
 
 
 def failure_summary(result: CommandResult, error_lines: Callable[[str], list[str]]) -> str:

@@ -40,6 +40,7 @@ from app.platforms.base import (
     Warnings,
     clean_value,
     failure_summary,
+    needs_root,
     quote_line,
 )
 from app.platforms.posix.facts import split_sections
@@ -319,10 +320,7 @@ def describe_failure(result: CommandResult, host: str, *, what: str) -> AdapterE
             "Free some space there and try again; dpkg undid the package it was unpacking."
         )
     if any(m in both for m in _PERMISSION_MARKERS):
-        return AdapterError(
-            f"apt on {host} needs root to {what}, and the command did not run as root ({summary}). "
-            "Check that the login user may use sudo."
-        )
+        return needs_root("apt", host, what, summary)
     return AdapterError(f"apt could not {what} on {host}: {summary}.")
 
 

@@ -17,6 +17,7 @@ from app.platforms.base import (
     Warnings,
     clean_value,
     failure_summary,
+    needs_root,
     quote_line,
 )
 from app.platforms.posix.facts import split_sections
@@ -464,10 +465,7 @@ def describe_failure(result: CommandResult, host: str, *, what: str, binary: str
             "package operation (often dnf-automatic or a makecache timer) to finish and try again."
         )
     if any(m in both for m in _ROOT_MARKERS):
-        return AdapterError(
-            f"{binary} on {host} needs root to {what}, and the command did not run as root ({summary}). "
-            "Check that the login user may use sudo."
-        )
+        return needs_root(binary, host, what, summary)
     if any(m in both for m in _REPO_MARKERS):
         return AdapterError(
             f"{binary} on {host} could not download repository metadata, so it cannot {what} ({summary}). "
