@@ -121,3 +121,11 @@ def test_the_wrapper_runs_the_payload_inside_its_script_block() -> None:
 def test_chocolatey_scripts_go_out_with_windows_line_ends() -> None:
     body = script_body("choco-prelude", "choco-upgrade", crlf=True)
     assert body.count("\r\n") == body.count("\n") and body.startswith("$choco = 'choco.exe'\r\n")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["if ($x) { Write-Output 1\n", "$s = 'unterminated\n", "$a = @{ k = 1\n", "$x = @BOOT@\n"],
+)
+def test_the_grammar_check_catches_broken_scripts(broken: str) -> None:
+    assert _problems(broken) != []
