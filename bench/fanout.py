@@ -43,8 +43,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.platforms.apt import AptAdapter, install_command  # noqa: E402
-from app.platforms.facts import facts_with_command, marker, new_nonce  # noqa: E402
+from app.platforms.base import new_nonce  # noqa: E402
+from app.platforms.posix.apt import AptAdapter, install_command  # noqa: E402
+from app.platforms.posix.facts import facts_with_command, marker  # noqa: E402
 
 PATCH_PACKAGES = ("pd-regular", "pd-secfix")
 ANSIBLE_VENV = Path.home() / ".cache" / "patchdesk-bench" / "ansible-venv"

@@ -35,13 +35,11 @@ from app.domain.models import (
     PendingUpdate,
     RebootPolicy,
     ScanResult,
-    TransportKind,
 )
 from app.domain.verdicts import Health, Verdict, Verification, judge
 from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, Snapshot
-from app.platforms.facts import gather_facts, gather_facts_with, new_nonce
-from app.platforms.health import health_command, parse_health, probe_health
+from app.platforms.family import family_of
 from app.platforms.registry import detect
 from app.transports.base import Transport
 
@@ -118,11 +116,8 @@ class _Session:
 
 
 def _facts(ctx: TaskContext, transport: Transport) -> tuple[OsFacts, frozenset[str]]:
-    if ctx.host.transport == TransportKind.WINRM:
-        from app.platforms.windows_update import gather_windows_facts
-
-        return gather_windows_facts(transport)
-    return gather_facts(transport)
+    facts, found, _ = family_of(ctx.host).facts(transport)
+    return facts, found
 
 
 def _health(
@@ -132,39 +127,23 @@ def _health(
     since: float | None = None,
     timeout: float = 60,
 ) -> Health:
-    """Health of the host: services, new errors since ``since``, load, memory and boot time.
-
-    Windows answers the same questions in one WinRM round trip (event logs, Get-Service, boot time).
-    """
-    if ctx.host.transport == TransportKind.WINRM:
-        from app.platforms.windows.health import probe_windows_health
-
-        return probe_windows_health(transport, services, since, timeout=timeout)
-    return probe_health(transport, services, since, timeout=timeout)
+    """Health of the host: services, new errors since ``since``, load, memory and boot time."""
+    return family_of(ctx.host).health(transport, services, since, timeout=timeout)
 
 
 def _open(ctx: TaskContext, *, baseline: bool = False) -> _Session:
-    """Connect, learn the OS and pick the adapter. ``baseline``: also take the health baseline (in
-    ``_Session.baseline``); on a POSIX host in the same session as the facts (one shell session fewer
-    per host and patch)."""
+    """Connect, learn the OS and pick the adapters. ``baseline``: also take the health baseline (in
+    ``_Session.baseline``), in the same session as the facts where the family allows (one shell
+    session fewer per host and patch)."""
+    family = family_of(ctx.host)
     transport = ctx.transport()
     health: Health | None = None
-    if baseline and ctx.host.transport != TransportKind.WINRM:
-        nonce = new_nonce()
-        facts, binaries, result = gather_facts_with(
-            transport, health_command(nonce, ctx.host.services), timeout=60
-        )
-        health = parse_health(result.out, nonce)
+    if baseline:
+        facts, found, health = family.facts_and_health(transport, ctx.host.services)
     else:
-        facts, binaries = _facts(ctx, transport)
-    adapter = detect(facts, binaries, host=ctx.host.name)
-    extras: dict[str, Adapter] = {}
-    if ctx.host.transport == TransportKind.WINRM:
-        from app.platforms.windows_update import extra_windows_adapters
-
-        extras = {a.name: a for a in extra_windows_adapters(binaries, host=ctx.host.name)}
-        if baseline:
-            health = _health(ctx, transport, ctx.host.services)
+        facts, found, _ = family.facts(transport)
+    adapter = detect(facts, found, host=ctx.host.name)
+    extras = {a.name: a for a in family.extra_adapters(found, ctx.host.name)}
     return _Session(transport, adapter, extras=extras, baseline=health)
 
 
@@ -283,10 +262,7 @@ def _verify(
             verification.verdict if verification.verdict != Verdict.GREEN else Verdict.AMBER,
             (*verification.reasons, "a reboot is still pending"),
         )
-    if ctx.host.transport == TransportKind.WINRM:
-        from app.platforms.windows.health import windows_wording
-
-        verification = Verification(verification.verdict, windows_wording(verification.reasons))
+    verification = Verification(verification.verdict, family_of(ctx.host).wording(verification.reasons))
     level = {Verdict.GREEN: LogLevel.INFO, Verdict.AMBER: LogLevel.WARNING, Verdict.RED: LogLevel.ERROR}
     ctx.log(
         level[verification.verdict],
@@ -335,19 +311,10 @@ def _plan(ctx: TaskContext, s: _Session, groups: Sequence[tuple[Adapter, Sequenc
 
 
 def _log_install_results(ctx: TaskContext, adapter: Adapter) -> None:
-    """Windows Update's per-update result code and HRESULT, in the job log the history shows."""
-    outcome = getattr(adapter, "last_install", None)
-    if outcome is None:
-        return
-    from app.platforms.windows_update import RESULT_NAMES, hresult_hex
-
-    for r in outcome.results:
-        what = RESULT_NAMES.get(r.result_code, "not offered" if r.not_found else "unknown")
-        ctx.log(
-            LogLevel.INFO if r.ok else LogLevel.WARNING,
-            f"result: {r.name} ResultCode {r.result_code} ({what}), HRESULT {hresult_hex(r.hresult)}"
-            + (f" — {r.title}" if r.title else ""),
-        )
+    """The package manager's own result per package (where it has one), in the job log the history
+    shows."""
+    for level, line in adapter.install_results():
+        ctx.log(LogLevel(level), line)
 
 
 # -- patch -----------------------------------------------------------------------------------------
@@ -582,18 +549,12 @@ def patch_host(
             health_before=baseline_for_load,
             journal_since=baseline.now,
             subject_job_id=ctx.job_id,
-            managers={c.name: c.manager for c in plan.changes}
-            if host.transport == TransportKind.WINRM
-            else None,
+            managers={c.name: c.manager for c in plan.changes},
         )
     return PatchResult(plan, changes, rebooted, needed and not rebooted, verification)
 
 
 # -- reboot ----------------------------------------------------------------------------------------
-
-_REBOOT_COMMAND = (
-    "nohup sh -c 'sleep 2; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 </dev/null &"
-)
 
 
 def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, timeout: float) -> _Session:
@@ -601,18 +562,7 @@ def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, ti
     started = time.time()
     if boot_before is None:
         boot_before = started - 1
-    if ctx.host.transport == TransportKind.WINRM:
-        from app.platforms.windows.health import restart_script
-
-        # shutdown /r /t 5 answers before the restart; "back" is WinRM answering with a newer boot time
-        res = s.transport.run(restart_script(), timeout=60)
-        if not res.ok:
-            raise AdapterError(
-                f"{ctx.host.name} refused the restart (exit status {res.exit_status}): "
-                + res.err.strip()[:300]
-            )
-    else:
-        s.transport.run(_REBOOT_COMMAND, sudo=True, timeout=30)
+    family_of(ctx.host).restart(s.transport, ctx.host.name)
     ctx.close(discard=True)  # the host is going down: never keep this connection
     limit = time.monotonic() + timeout
     last_error = "no answer yet"
@@ -774,7 +724,7 @@ def rollback_host(
         health_before=None,
         journal_since=None,
         subject_job_id=ctx.job_id,
-        managers=managers if host.transport == TransportKind.WINRM else None,
+        managers=managers,
     )
     return RollbackResult(restored, verification)
 

@@ -404,9 +404,9 @@ def _slim(ev: Event) -> Event:
 #: exists).
 WORKER_WARM_UP = (
     "app.jobs.tasks",
-    "app.platforms.apt",
-    "app.platforms.dnf",
-    "app.platforms.zypper",
+    "app.platforms.posix.apt",
+    "app.platforms.posix.dnf",
+    "app.platforms.posix.zypper",
     "app.transports.ssh",
     "db.policy",
     "db.advisories",

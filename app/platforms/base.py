@@ -3,20 +3,100 @@
 One adapter per package manager. Command building and output parsing are pure functions in the
 adapter's module, tested against recorded real output under ``tests/data/<adapter>/``; the adapter
 class only runs them over a transport. Everything that comes back from a host is untrusted text.
+
+The small helpers every adapter needs (logging through the job's callback, naming the host in a
+sentence, capping warnings, quoting a line of host output) live here once.
 """
 
 from __future__ import annotations
 
 import abc
+import logging
+import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.domain.errors import UnsupportedHostError
+from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
-from app.transports.base import OutputCallback, Transport
+from app.transports.base import CommandResult, OutputCallback, Transport
+
+logger = logging.getLogger(__name__)
 
 #: Log callback handed to adapters: (level, text). Levels are app.domain.models.LogLevel values.
 LogFn = Callable[[str, str], None]
+
+#: Longest value kept from the host for one field: a hostile host must not fill the database.
+MAX_VALUE_LEN = 256
+#: at most this many parse warnings are kept per command; the rest are only counted
+MAX_WARNINGS = 50
+#: a quoted line of host output is cut to this many characters
+MAX_QUOTE = 160
+#: error lines of a failed command quoted in the sentence that reports it
+MAX_ERROR_LINES = 3
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def new_nonce() -> str:
+    """A fresh random nonce for one call's section markers; 128 bits so a host cannot guess it."""
+    return secrets.token_hex(16)
+
+
+def clean_value(value: str) -> str:
+    """Make a host-supplied value safe to store and show: no control characters, bounded length."""
+    return _CONTROL_RE.sub("", value).strip()[:MAX_VALUE_LEN]
+
+
+def quote_line(line: str) -> str:
+    """A line of host output made safe to show in a warning: no control characters, bounded length."""
+    shown = clean_value(line.replace("\t", " "))
+    return shown if len(line) <= MAX_QUOTE else shown[:MAX_QUOTE] + "…"
+
+
+class Warnings:
+    """Collects warnings up to a cap, then only counts them (a hostile host cannot flood the log)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.dropped = 0
+
+    def add(self, text: str) -> None:
+        if len(self.items) < MAX_WARNINGS:
+            self.items.append(text)
+        else:
+            self.dropped += 1
+
+    def result(self) -> tuple[str, ...]:
+        if self.dropped:
+            return (*self.items, f"… and {self.dropped} more unparseable line(s)")
+        return tuple(self.items)
+
+
+def emit(log: LogFn | None, level: str, text: str) -> None:
+    """Hand one line to the job's log callback. The module log gets it at debug level only: the
+    callback carries it to the user, and the module log must not double every line."""
+    logger.debug("%s: %s", level, text)
+    if log is not None:
+        log(level, text)
+
+
+def needs_root(tool: str, host: str, what: str, summary: str) -> AdapterError:
+    """The sentence for a package manager that refused to work without root."""
+    return AdapterError(
+        f"{tool} on {host} needs root to {what}, and the command did not run as root ({summary}). "
+        "Check that the login user may use sudo."
+    )
+
+
+def failure_summary(result: CommandResult, error_lines: Callable[[str], list[str]]) -> str:
+    """The first few error lines of a failed command (as ``error_lines`` picks them from stderr, then
+    stdout), or failing that the first lines of stderr."""
+    lines = error_lines(result.err) or error_lines(result.out)
+    if not lines:
+        lines = [clean_value(line) for line in result.err.splitlines() if line.strip()]
+    text = "; ".join(line.rstrip(".") for line in lines[:MAX_ERROR_LINES])
+    return text or f"exit status {result.exit_status}, no error text"
 
 
 #: Versions installed on a host, by package name; None: not installed.
@@ -57,8 +137,29 @@ class Adapter(abc.ABC):
 
     #: short name stored with each pending update, e.g. "apt"
     name: str = ""
+    #: how error sentences name the host (None: as the transport names it)
+    host: str | None = None
     #: True when :meth:`install_reporting` is implemented
     reports_transaction: bool = False
+    #: False where every scan reads fresh data (Windows Update searches online): no indexes to refresh
+    refreshes_indexes: bool = True
+
+    def host_name(self, transport: Transport) -> str:
+        """The host as sentences name it: the name given, else the transport's host, else "the host"."""
+        if self.host:
+            return self.host
+        named = getattr(transport, "host", None)
+        named = getattr(named, "name", named)
+        return named if isinstance(named, str) and named else "the host"
+
+    def scan_phase(self) -> str:
+        """The progress phase shown while this adapter scans."""
+        return f"scanning {self.name}"
+
+    def install_results(self) -> list[tuple[str, str]]:
+        """(level, line) per package of the last install, for the job log, where the package manager
+        reports a result of its own per package (Windows Update's result code and HRESULT)."""
+        return []
 
     @abc.abstractmethod
     def probe(self, transport: Transport, facts: OsFacts) -> bool:

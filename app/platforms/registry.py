@@ -1,5 +1,9 @@
-"""Which adapter handles a host: an ordered probe table, in the spirit of Ansible's package-manager
+"""Which adapters handle a host: an ordered probe table, in the spirit of Ansible's package-manager
 detection.
+
+Every adapter is a row, tagged with its family (app.platforms.family). A row is either a system
+package manager (one per host: apt, dnf, zypper, Windows Update) or an additional one that runs beside
+it where its binary was found (Chocolatey and winget on Windows).
 
 The OS family from os-release decides first, because binaries lie: Debian hosts often carry ``rpm`` (for
 alien or LSB tooling) and Fedora hosts may have ``dpkg`` installed. Only when os-release names no family
@@ -32,30 +36,54 @@ class AdapterEntry:
     binaries: tuple[str, ...]
     #: None while the adapter is not written: such hosts are refused with a clear sentence
     factory: AdapterFactory | None
+    #: the family of hosts it runs on ("posix", "windows")
+    family: str = "posix"
+    #: True for an additional package manager, run beside the system's own
+    extra: bool = False
 
 
 # The adapters' modules are imported when a host first needs one: the GUI starts without them.
 
 
 def _apt(host: str | None) -> Adapter:
-    from app.platforms.apt import AptAdapter
+    from app.platforms.posix.apt import AptAdapter
 
     return AptAdapter(host)
 
 
 def _dnf(host: str | None) -> Adapter:
-    from app.platforms.dnf import DnfAdapter
+    from app.platforms.posix.dnf import DnfAdapter
 
     return DnfAdapter(host)
 
 
 def _zypper(host: str | None) -> Adapter:
-    from app.platforms.zypper import ZypperAdapter
+    from app.platforms.posix.zypper import ZypperAdapter
 
     return ZypperAdapter(host)
 
 
-#: The ordered probe table. Order matters only for the binary fallback (first match wins).
+def _wua(host: str | None) -> Adapter:
+    from app.platforms.windows.wua import WindowsUpdateAdapter
+
+    return WindowsUpdateAdapter(host)
+
+
+def _choco(host: str | None) -> Adapter:
+    from app.platforms.windows.chocolatey import ChocolateyAdapter
+
+    return ChocolateyAdapter(host)
+
+
+def _winget(host: str | None) -> Adapter:
+    from app.platforms.windows.winget import WinGetAdapter
+
+    return WinGetAdapter(host)
+
+
+#: The ordered probe table. Order matters for the binary fallback (first match wins) and is the order
+#: in which additional package managers run. Windows hosts list their package managers by name
+#: ("wua", "choco", "winget") where POSIX hosts list binaries.
 ADAPTERS: tuple[AdapterEntry, ...] = (
     AdapterEntry("apt", frozenset({"debian", "ubuntu"}), ("apt-get",), _apt),
     AdapterEntry(
@@ -65,7 +93,13 @@ ADAPTERS: tuple[AdapterEntry, ...] = (
         _dnf,
     ),
     AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), _zypper),
+    AdapterEntry("wua", frozenset({"windows"}), ("wua",), _wua, family="windows"),
+    AdapterEntry("choco", frozenset(), ("choco",), _choco, family="windows", extra=True),
+    AdapterEntry("winget", frozenset(), ("winget",), _winget, family="windows", extra=True),
 )
+
+#: the system package managers: one of them handles a host
+_SYSTEM = tuple(entry for entry in ADAPTERS if not entry.extra)
 
 
 def _os_words(facts: OsFacts) -> list[str]:
@@ -99,14 +133,8 @@ def detect(facts: OsFacts, binaries: frozenset[str], *, host: str | None = None)
     host (``host``, else the host's own name from its facts).
     """
     shown = host or facts.hostname or "the host"
-    if facts.id == "windows":
-        from app.platforms.windows_update import detect_windows
-
-        found = detect_windows(facts, binaries, host=shown)
-        if found is not None:
-            return found
     for word in _os_words(facts):
-        for entry in ADAPTERS:
+        for entry in _SYSTEM:
             if word in entry.os_ids:
                 if entry.factory is not None and not set(entry.binaries) & binaries:
                     # Right family but the tool is missing (a stripped container image): say so.
@@ -115,16 +143,30 @@ def detect(facts: OsFacts, binaries: frozenset[str], *, host: str | None = None)
                         f"{shown} looks like {system} but {' or '.join(entry.binaries)} was not found on it."
                     )
                 return _build(entry, shown)
-    for entry in ADAPTERS:
+    for entry in _SYSTEM:
         if set(entry.binaries) & binaries:
             return _build(entry, shown)
-    names = ", ".join(entry.name for entry in ADAPTERS)
+    family = "windows" if facts.id == "windows" else "posix"
+    names = ", ".join(entry.name for entry in _SYSTEM if entry.family == family)
     raise UnsupportedHostError(f"No supported package manager found on {shown} (looked for {names}).")
 
 
-def adapter_named(name: str, host: str) -> Adapter | None:
-    """The adapter called ``name`` (as stored with a host's last scan), or None."""
+def adapter_named(name: str, host: str, *, family: str | None = None) -> Adapter | None:
+    """The adapter called ``name`` (as stored with a host's last scan), or None; with ``family``,
+    only one of that family."""
     for entry in ADAPTERS:
-        if entry.name == name and entry.factory is not None:
+        if entry.name == name and entry.factory is not None and family in (None, entry.family):
             return entry.factory(host)
     return None
+
+
+def extra_adapters(family: str, found: frozenset[str], *, host: str | None = None) -> list[Adapter]:
+    """The additional adapters of ``family`` whose binaries (or names) are in ``found``, in table order."""
+    return [
+        entry.factory(host)
+        for entry in ADAPTERS
+        if entry.extra
+        and entry.family == family
+        and entry.factory is not None
+        and set(entry.binaries) & found
+    ]

@@ -14,8 +14,8 @@ import pytest
 
 from app.domain.errors import AdapterError
 from app.domain.models import Host, PackageChange, UpdateKind
-from app.platforms.dnf import DnfAdapter
-from app.platforms.facts import gather_facts
+from app.platforms.posix.dnf import DnfAdapter
+from app.platforms.posix.facts import gather_facts
 from app.platforms.registry import detect
 from app.transports.ssh import SshTransport
 from tests.support import unavailable

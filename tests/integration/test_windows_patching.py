@@ -18,15 +18,12 @@ import pytest
 
 from app.domain.errors import AdapterError
 from app.domain.models import Host, PackageChange, TransportKind, UpdateKind
-from app.platforms.chocolatey import ChocolateyAdapter
+from app.platforms.registry import detect, extra_adapters
+from app.platforms.windows.chocolatey import ChocolateyAdapter
+from app.platforms.windows.facts import gather_windows_facts
 from app.platforms.windows.scripts import script_params
-from app.platforms.windows_update import (
-    WindowsUpdateAdapter,
-    detect_windows,
-    extra_windows_adapters,
-    gather_windows_facts,
-)
-from app.platforms.winget import WinGetAdapter
+from app.platforms.windows.winget import WinGetAdapter
+from app.platforms.windows.wua import WindowsUpdateAdapter
 from app.transports.winrm import WinRMTransport
 from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
 
@@ -76,9 +73,9 @@ def test_facts_and_detection(win: tuple[WSManServer, FakeWindows]) -> None:
     assert facts.id == "windows" and facts.name == "Microsoft Windows Server 2022 Standard"
     assert facts.kernel == "20348.2227" and facts.hostname == "WIN-SRV01"
     assert managers == {"wua", "choco"}
-    adapter = detect_windows(facts, managers, host="win-srv01")
+    adapter = detect(facts, managers, host="win-srv01")
     assert isinstance(adapter, WindowsUpdateAdapter)
-    assert [a.name for a in extra_windows_adapters(managers)] == ["choco"]
+    assert [a.name for a in extra_adapters("windows", managers)] == ["choco"]
 
 
 def test_scan_install_restart_snapshot_rollback(

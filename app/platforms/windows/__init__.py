@@ -1,5 +1,1 @@
-"""Shared pieces of the Windows adapters: PowerShell script rendering and the one-shot SYSTEM task.
-
-The adapters themselves live next to the others (app/platforms/windows_update.py, chocolatey.py,
-winget.py); this package holds what they share.
-"""
+"""The Windows family: hosts reached over WinRM (Windows Update, Chocolatey, winget, the SYSTEM task)."""

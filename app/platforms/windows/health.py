@@ -1,6 +1,6 @@
 """Host health of a Windows host for verification, in one WinRM round trip.
 
-The POSIX health snippet (app.platforms.health) cannot run there; this script reads the same things
+The POSIX health snippet (app.platforms.posix.health) cannot run there; this script reads the same things
 the Windows way and is mapped into the same :class:`~app.domain.verdicts.Health`, so
 app.domain.verdicts.judge works unchanged:
 
@@ -15,8 +15,6 @@ app.domain.verdicts.judge works unchanged:
 state, and the answer itself shows the service control manager and event log are up.
 """
 
-# ruff: noqa: E501 - embedded PowerShell reads better unwrapped
-
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +24,8 @@ from collections.abc import Sequence
 
 from app.domain.errors import AdapterError
 from app.domain.verdicts import Health
-from app.platforms.health import MAX_JOURNAL_LINES
-from app.platforms.windows.scripts import BOOT_TIME, render
+from app.platforms.family import MAX_JOURNAL_LINES
+from app.platforms.windows.scripts import render, script_body
 from app.transports.base import Transport
 
 #: how far back to look for errors when the caller has no change time (as the POSIX probe: one hour)
@@ -36,31 +34,6 @@ MAX_SERVICES = 100
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 #: Windows service names: letters, digits and a few punctuation marks (spaces in display names only)
 _SERVICE_RE = re.compile(r"[A-Za-z0-9 @._:$\-]{1,256}\Z")
-
-HEALTH_BODY = r"""$ErrorActionPreference = 'Stop'
-$since = [DateTimeOffset]::FromUnixTimeSeconds([int64]$P.since).LocalDateTime
-$events = @()
-$eventsError = $null
-try {
-  $events = @(Get-WinEvent -FilterHashtable @{ LogName = 'System', 'Application'; Level = 1, 2; StartTime = $since } -MaxEvents $P.max -ErrorAction Stop |
-    ForEach-Object { @{ Time = $_.TimeCreated.ToUniversalTime().ToString('o'); Log = [string]$_.LogName; Source = [string]$_.ProviderName; Id = [int]$_.Id; Level = [string]$_.LevelDisplayName; Message = ([string]$_.Message -split "`r?`n")[0] } })
-} catch {
-  # No match is an exception, not an empty list: that is zero errors.
-  if ([string]$_.FullyQualifiedErrorId -notlike 'NoMatchingEventsFound*') { $eventsError = [string]$_.Exception.Message }
-}
-$services = @{}
-foreach ($n in @($P.services)) {
-  $s = Get-Service -Name $n -ErrorAction SilentlyContinue
-  $services[$n] = $(if ($s) { [string]$s.Status } else { 'NotFound' })
-}
-ConvertTo-Json -Compress -Depth 4 -InputObject @{
-  Now = [DateTime]::UtcNow.ToString('o')
-  LastBoot = @BOOT@
-  Events = $events
-  EventsError = $eventsError
-  Services = $services
-}
-""".replace("@BOOT@", BOOT_TIME)
 
 
 def check_service_names(names: Sequence[str]) -> list[str]:
@@ -78,7 +51,7 @@ def health_script(
         since = (now if now is not None else dt.datetime.now(dt.UTC).timestamp()) - DEFAULT_LOOKBACK
     return render(
         "windows-health",
-        HEALTH_BODY,
+        script_body("windows-health"),
         {"services": check_service_names(services), "since": int(since), "max": MAX_JOURNAL_LINES},
     )
 
@@ -179,13 +152,7 @@ def windows_wording(reasons: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-#: Restart in a few seconds, so the command's answer gets back before WinRM goes away
-#: (Restart-Computer -Force can drop the connection before it replies). Reason p:2:17 = planned,
-#: operating system: hot fix.
-RESTART_BODY = (
-    'shutdown.exe /r /t 5 /d p:2:17 /c "Patchdesk: restart after updates"\r\nexit $LASTEXITCODE\r\n'
-)
-
-
 def restart_script() -> str:
-    return render("restart", RESTART_BODY)
+    """Restart in a few seconds, so the command's answer gets back before WinRM goes away
+    (Restart-Computer -Force can drop the connection before it replies)."""
+    return render("restart", script_body("restart", crlf=True))

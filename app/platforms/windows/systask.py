@@ -6,7 +6,7 @@ logon. A scheduled task running as SYSTEM has none of these limits.
 
 How:
 
-1. One short WinRM call writes the payload (wrapped in :data:`TASK_WRAPPER`) to
+1. One short WinRM call writes the payload (wrapped in ``ps/task-wrapper.ps1``) to
    ``C:\\ProgramData\\Patchdesk\\tasks\\<id>\\run.ps1``, registers ``\\Patchdesk\\Patchdesk-<id>`` to run
    it as SYSTEM, starts it and returns the host's boot time. ``C:\\ProgramData\\Patchdesk`` gets an
    explicit ACL (SYSTEM and Administrators only, owner Administrators): ordinary users may create
@@ -19,8 +19,6 @@ How:
    installed is reported as such), and the wrapper exits at once if ``status.json`` already says done.
 4. When the status is final, the task and its folder are deleted.
 """
-
-# ruff: noqa: E501 - embedded PowerShell (and SOAP) reads better unwrapped
 
 from __future__ import annotations
 
@@ -41,7 +39,8 @@ from app.domain.errors import (
     TransportError,
     UnreachableError,
 )
-from app.platforms.windows.scripts import BOOT_TIME, render
+from app.platforms.base import LogFn, emit
+from app.platforms.windows.scripts import PAYLOAD_PLACEHOLDER, render, script_body
 from app.transports.base import Transport
 
 logger = logging.getLogger(__name__)
@@ -59,105 +58,25 @@ MAX_STATUS = 8 * 1024 * 1024
 
 TASK_PATH = "\\Patchdesk\\"
 
-#: Wraps a payload (itself rendered with ``render``): status file, re-run guard, error capture.
-TASK_WRAPPER = r"""# patchdesk:task
-$ErrorActionPreference = 'Stop'
-$ProgressPreference = 'SilentlyContinue'
-$PatchdeskStatus = Join-Path $PSScriptRoot 'status.json'
-function Write-PatchdeskStatus([hashtable]$s) {
-  $s['updated'] = (Get-Date).ToUniversalTime().ToString('o')
-  $json = ConvertTo-Json -InputObject $s -Depth 8 -Compress
-  $tmp = $PatchdeskStatus + '.tmp'
-  [System.IO.File]::WriteAllText($tmp, $json, (New-Object System.Text.UTF8Encoding $false))
-  Move-Item -LiteralPath $tmp -Destination $PatchdeskStatus -Force
-}
-$PatchdeskRuns = 1
-if (Test-Path -LiteralPath $PatchdeskStatus) {
-  $old = $null
-  try { $old = [System.IO.File]::ReadAllText($PatchdeskStatus) | ConvertFrom-Json } catch { }
-  if ($old -and ($old.state -eq 'done' -or $old.state -eq 'failed')) { exit 0 }
-  if ($old) { $PatchdeskRuns = [int]$old.runs + 1 }
-}
-function Update-PatchdeskProgress([string]$phase, [int]$progress) {
-  Write-PatchdeskStatus @{ state = 'running'; phase = $phase; progress = $progress; runs = $PatchdeskRuns }
-}
-Update-PatchdeskProgress 'starting' 0
-try {
-  $PatchdeskResult = & {
-@PAYLOAD@
-  }
-  Write-PatchdeskStatus @{ state = 'done'; phase = 'done'; progress = 100; runs = $PatchdeskRuns; result = $PatchdeskResult }
-} catch {
-  $hr = $_.Exception.HResult
-  Write-PatchdeskStatus @{ state = 'failed'; phase = 'failed'; runs = $PatchdeskRuns; error = ($_ | Out-String).Trim(); hresult = ('0x{0:X8}' -f $hr) }
-}
-"""
-
-START_BODY = r"""$ErrorActionPreference = 'Stop'
-$root = Join-Path $env:ProgramData 'Patchdesk'
-if (-not (Test-Path -LiteralPath $root)) { New-Item -ItemType Directory -Path $root | Out-Null }
-# SYSTEM and Administrators only: ordinary users may create folders in ProgramData, and SYSTEM runs
-# what is in here.
-$acl = New-Object System.Security.AccessControl.DirectorySecurity
-$acl.SetAccessRuleProtection($true, $false)
-foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
-  $who = New-Object System.Security.Principal.SecurityIdentifier $sid
-  $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule $who, 'FullControl', 'ContainerInherit,ObjectInherit', 'None', 'Allow'))
-}
-$acl.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
-Set-Acl -LiteralPath $root -AclObject $acl
-$dir = Join-Path $root ('tasks\' + $P.id)
-if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force }
-New-Item -ItemType Directory -Path $dir | Out-Null
-$script = Join-Path $dir 'run.ps1'
-[System.IO.File]::WriteAllBytes($script, [System.Convert]::FromBase64String($P.script))
-$name = 'Patchdesk-' + $P.id
-$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $script + '"')
-$principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-$settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -StartWhenAvailable -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Seconds ([int]$P.limit))
-# At startup too: a payload killed by a restart runs again (and finds its work done, or finishes it).
-$trigger = New-ScheduledTaskTrigger -AtStartup
-Register-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\' -Action $action -Principal $principal -Settings $settings -Trigger $trigger -Force | Out-Null
-Start-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\'
-$boot = @BOOT@
-ConvertTo-Json -Compress -InputObject @{ started = $true; boot = $boot; name = $name }
-""".replace("@BOOT@", BOOT_TIME)
-
-POLL_BODY = r"""$ErrorActionPreference = 'Stop'
-$dir = Join-Path $env:ProgramData ('Patchdesk\tasks\' + $P.id)
-$file = Join-Path $dir 'status.json'
-$status = $null
-if (Test-Path -LiteralPath $file) { $status = [System.IO.File]::ReadAllText($file) }
-$state = 'Missing'
-$task = Get-ScheduledTask -TaskName ('Patchdesk-' + $P.id) -TaskPath '\Patchdesk\' -ErrorAction SilentlyContinue
-if ($task) { $state = [string]$task.State }
-$boot = @BOOT@
-ConvertTo-Json -Compress -InputObject @{ status = $status; task = $state; boot = $boot }
-""".replace("@BOOT@", BOOT_TIME)
-
-CLEANUP_BODY = r"""$dir = Join-Path $env:ProgramData ('Patchdesk\tasks\' + $P.id)
-Unregister-ScheduledTask -TaskName ('Patchdesk-' + $P.id) -TaskPath '\Patchdesk\' -Confirm:$false -ErrorAction SilentlyContinue
-Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction SilentlyContinue
-exit 0
-"""
-
 
 def wrap_payload(payload: str) -> str:
     """The run.ps1 the task executes: the wrapper around a rendered payload."""
-    return TASK_WRAPPER.replace("@PAYLOAD@", payload)
+    return script_body("task-wrapper").replace(PAYLOAD_PLACEHOLDER, payload)
 
 
 def start_script(task_id: str, payload: str, *, limit: int = DEFAULT_TASK_LIMIT) -> str:
     script = base64.b64encode(wrap_payload(payload).encode("utf-8")).decode("ascii")
-    return render("task-start", START_BODY, {"id": task_id, "script": script, "limit": int(limit)})
+    return render(
+        "task-start", script_body("task-start"), {"id": task_id, "script": script, "limit": int(limit)}
+    )
 
 
 def poll_script(task_id: str) -> str:
-    return render("task-poll", POLL_BODY, {"id": task_id})
+    return render("task-poll", script_body("task-poll"), {"id": task_id})
 
 
 def cleanup_script(task_id: str) -> str:
-    return render("task-cleanup", CLEANUP_BODY, {"id": task_id})
+    return render("task-cleanup", script_body("task-cleanup"), {"id": task_id})
 
 
 @dataclass(frozen=True)
@@ -214,7 +133,6 @@ def new_task_id() -> str:
     return secrets.token_hex(8)
 
 
-LogCallback = Callable[[str, str], None]
 ProgressCallback = Callable[[str, float], None]
 
 
@@ -226,7 +144,7 @@ def run_system_task(
     host: str,
     timeout: float,
     poll_interval: float = 5.0,
-    log: LogCallback | None = None,
+    log: LogFn | None = None,
     on_progress: ProgressCallback | None = None,
     task_id: str | None = None,
 ) -> TaskOutcome:
@@ -241,9 +159,7 @@ def run_system_task(
     end = time.monotonic() + timeout
 
     def say(level: str, text: str) -> None:
-        logger.debug("%s: %s", level, text)
-        if log is not None:
-            log(level, text)
+        emit(log, level, text)
 
     res = transport.run(start_script(task_id, payload, limit=int(max(timeout, 60) + 600)), timeout=120)
     started = _json_object(res.out)

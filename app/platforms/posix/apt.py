@@ -1,0 +1,566 @@
+"""The apt adapter: Debian, Ubuntu and their derivatives.
+
+Pending updates come from a *simulated* ``apt-get dist-upgrade``: it runs as an ordinary user, takes no
+lock (``Debug::NoLocking``), and unlike ``apt list --upgradable`` (whose CLI apt itself calls unstable)
+or ``apt-get -s upgrade`` (which holds back every update that needs a new package, i.e. every kernel)
+it shows exactly what a real upgrade would do. The scan can travel with the facts in one session
+(:func:`scan_script`), and skip the simulation when nothing apt reads has changed (the fingerprint).
+
+Patching installs non-interactively, keeping the administrator's configuration files, with a
+pre-install hook that makes apt report its own transaction before dpkg changes anything. This module
+builds the commands and runs them; what they print is read by apt_parse.py.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from app.domain.errors import AdapterError
+from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
+from app.platforms.base import (
+    Adapter,
+    LogFn,
+    ScriptScan,
+    Snapshot,
+    emit,
+    new_nonce,
+)
+from app.platforms.posix.apt_parse import (
+    _VERSION_RE,
+    MANAGER,
+    SCAN_SECTIONS,
+    SimulationParse,
+    _warning_lines,
+    check_names,
+    describe_failure,
+    parse_dpkg_query,
+    parse_madison,
+    parse_plan,
+    parse_reboot,
+    parse_scan_script,
+    parse_simulation,
+    parse_transaction,
+    valid_fingerprint,
+)
+from app.platforms.posix.facts import marker
+from app.transports.base import CommandResult, OutputCallback, Transport
+
+SCAN_COMMAND = (
+    "LC_ALL=C apt-get -s -q -o Debug::NoLocking=true "
+    "-o APT::Get::Show-User-Simulation-Note=false dist-upgrade"
+)
+REFRESH_COMMAND = "LC_ALL=C apt-get update -q"
+
+#: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.
+#: ``binary:Package`` keeps ":arch" on foreign-architecture packages, so names match the Inst lines.
+DPKG_QUERY_FORMAT = "${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n"
+
+REBOOT_FLAG = "/var/run/reboot-required"
+REBOOT_PKGS = "/var/run/reboot-required.pkgs"
+
+
+def scan_command() -> str:
+    """The simulated upgrade: no root, no lock, stable English output."""
+    return SCAN_COMMAND
+
+
+def refresh_command() -> str:
+    """Update the package indexes; needs root."""
+    return REFRESH_COMMAND
+
+
+def reboot_command(nonce: str) -> str:
+    """One round trip for the reboot flag and the packages that asked for the reboot."""
+    # marker() only accepts a checked nonce through facts_command; check here too before splicing.
+    if not nonce.isalnum() or not nonce.isascii():
+        raise ValueError("nonce must be ASCII letters or digits")
+    return (
+        f"printf '\\n%s\\n' '{marker(nonce, 'flag')}'; test -e {REBOOT_FLAG} && echo yes; "
+        # cat only when there is something to show: most scans find no file, and every program a scan
+        # starts is work for each host at each scan (see facts.first_line)
+        f"printf '\\n%s\\n' '{marker(nonce, 'pkgs')}'; "
+        f"if [ -e {REBOOT_PKGS} ]; then cat {REBOOT_PKGS} 2>/dev/null; fi; "
+        f"printf '\\n%s\\n' '{marker(nonce, 'end')}'; exit 0"
+    )
+
+
+#: What a simulated upgrade's answer depends on: dpkg's database and its journal, apt's extended
+#: states, the index files, and everything under /etc/apt (sources, preferences/pins, apt.conf.d,
+#: keyrings). apt itself validates its pkgcache.bin by the sizes and times of the same files; adding the
+#: inode and the change time (which no tool can set back) catches a file replaced in the same second.
+FINGERPRINT_PATHS = (
+    "/var/lib/dpkg/status",
+    "/var/lib/dpkg/arch",
+    "/var/lib/dpkg/updates",
+    "/var/lib/dpkg/updates/*",
+    "/var/lib/apt/extended_states",
+    "/var/lib/apt/lists",
+    "/var/lib/apt/lists/*",
+    "/etc/apt",
+    "/etc/apt/*",
+    "/etc/apt/*/*",
+)
+FINGERPRINT_COMMAND = f"stat -c '%n|%s|%i|%y|%z' -- {' '.join(FINGERPRINT_PATHS)} 2>/dev/null | sha256sum"
+
+
+def scan_script(nonce: str, known: str | None = None) -> str:
+    """Fingerprint, simulation (stdout, exit status, stderr in their own sections) and the reboot check.
+
+    Runs in a subshell so the reboot snippet's ``exit`` ends only this part; does nothing (prints no
+    ``sim`` section) on a host without apt-get. With ``known`` (a fingerprint from an earlier scan of
+    this host) the simulation is skipped when the host's fingerprint still equals it, and a ``same``
+    section says so.
+    """
+    if not nonce.isalnum() or not nonce.isascii():
+        raise ValueError("nonce must be ASCII letters or digits")
+    if known is not None and valid_fingerprint(known) is None:
+        raise ValueError("not a fingerprint")
+    m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
+    simulate = (
+        "pd_err=$(mktemp 2>/dev/null) || pd_err=/dev/null; "
+        f"printf '\n%s\n' '{m['sim']}'; {scan_command()} 2>\"$pd_err\"; pd_rc=$?; "
+        f"printf '\n%s\n%s\n' '{m['simrc']}' \"$pd_rc\"; "
+        f"printf '\n%s\n' '{m['simerr']}'; "
+        '[ "$pd_err" = /dev/null ] || { cat "$pd_err"; rm -f "$pd_err"; }; '
+    )
+    if known is not None:
+        simulate = (
+            f"if [ \"$pd_fp\" = {shlex.quote(known)} ]; then printf '\n%s\n' '{m['same']}'; "
+            f"else {simulate}fi; "
+        )
+    return (
+        "( if command -v apt-get >/dev/null 2>&1; then "
+        f"pd_fp=$({FINGERPRINT_COMMAND}); "
+        f"printf '\n%s\n%s\n' '{m['fp']}' \"$pd_fp\"; "
+        f"{simulate}"
+        f"fi; {reboot_command(nonce)} )"
+    )
+
+
+def installed_versions_command(names: Iterable[str]) -> list[str]:
+    """dpkg-query for the given packages, as an argv list so the transport quotes every name.
+
+    ``--`` ends the options, so a name starting with "-" is a name, not an option.
+    """
+    return ["dpkg-query", "-W", "-f", DPKG_QUERY_FORMAT, "--", *names]
+
+
+class AptAdapter(Adapter):
+    """Runs the apt commands above over a transport and maps their failures to known errors."""
+
+    name = MANAGER
+    reports_transaction = True
+
+    def __init__(self, host: str | None = None) -> None:
+        #: how error sentences name the host; falls back to "the host"
+        self.host = host
+
+    def probe(self, transport: Transport, facts: OsFacts) -> bool:
+        """True on the Debian family when apt-get exists (checked on the host, without sudo)."""
+        if not is_debian_family(facts):
+            return False
+        result = transport.run("command -v apt-get >/dev/null 2>&1", timeout=30)
+        return result.exit_status == 0
+
+    def scan_command(self) -> str:
+        return scan_command()
+
+    def refresh_command(self) -> str:
+        return refresh_command()
+
+    def simulate(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> SimulationParse:
+        """Like :meth:`scan` but returns removals and warnings too."""
+        host = self.host_name(transport)
+        if refresh:
+            result = transport.run(refresh_command(), sudo=True, timeout=600)
+            if not result.ok:
+                raise describe_failure(result, host, what="refresh the package lists")
+            for warning in _warning_lines(result.err):
+                emit(log, "warning", f"apt update: {warning}")
+        result = transport.run(scan_command(), timeout=300)
+        if not result.ok:
+            raise describe_failure(result, host, what="check for updates")
+        return self._parse_simulation(result, log)
+
+    def scan_script(self, nonce: str, known: str | None = None) -> str | None:
+        return scan_script(nonce, valid_fingerprint(known))
+
+    def parse_scan_script(
+        self,
+        text: str,
+        nonce: str,
+        *,
+        log: LogFn | None = None,
+        previous: Callable[[], ScanBasis | None] | None = None,
+    ) -> ScriptScan | None:
+        found = parse_scan_script(text, nonce)
+        if found is None:
+            return None
+        reboot, pkgs = found.reboot
+        if found.same:
+            basis = previous() if previous is not None else None
+            if basis is None or basis.manager != MANAGER or basis.fingerprint != found.fingerprint:
+                return None  # nothing stored to reuse after all: the caller scans in full
+            result, reused = CommandResult(0, basis.out, basis.err), True
+        else:
+            assert found.sim is not None
+            result, reused = found.sim, False
+            if result.ok and found.fingerprint is not None:
+                basis = ScanBasis(MANAGER, found.fingerprint, result.stdout, result.stderr)
+            else:
+                basis = None
+        if not result.ok:
+            raise describe_failure(result, self.host or "the host", what="check for updates")
+        parsed = self._parse_simulation(result, log)
+        return ScriptScan(list(parsed.pending), reboot, pkgs, basis=basis, reused=reused)
+
+    @staticmethod
+    def _parse_simulation(result: CommandResult, log: LogFn | None) -> SimulationParse:
+        parsed = parse_simulation(result.out)
+        for warning in _warning_lines(result.err):
+            emit(log, "warning", f"apt: {warning}")
+        for warning in parsed.warnings:
+            emit(log, "warning", warning)
+        if parsed.removals:
+            emit(log, "warning", f"Upgrading would remove: {', '.join(parsed.removals)}")
+        return parsed
+
+    def scan(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> list[PendingUpdate]:
+        """Pending updates from the simulated upgrade; ``refresh`` runs ``apt-get update`` first (sudo)."""
+        return list(self.simulate(transport, refresh=refresh, log=log).pending)
+
+    def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
+        nonce = new_nonce()
+        result = transport.run(reboot_command(nonce), timeout=30)
+        return parse_reboot(result.out, nonce)
+
+    # -- patching -------------------------------------------------------------------------------------
+
+    def plan(
+        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
+    ) -> InstallPlan:
+        result = transport.run(plan_command(names), timeout=300)
+        if not result.ok:
+            raise describe_failure(result, self.host_name(transport), what="plan the upgrade")
+        plan = parse_plan(result.out)
+        for warning in plan.warnings:
+            emit(log, "warning", warning)
+        return plan
+
+    def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
+        found = self.installed_versions(transport, check_names(names))
+        return {n: found.get(n) for n in names}
+
+    def snapshot_and_reboot(
+        self, transport: Transport, names: Sequence[str]
+    ) -> tuple[Snapshot, tuple[bool, tuple[str, ...]]]:
+        """dpkg-query and the reboot check in one command (after an install, before verification)."""
+        checked = check_names(names)
+        nonce = new_nonce()
+        query = shlex.join(installed_versions_command(checked)) if checked else ":"
+        rc_marker = marker(nonce, "queryrc")
+        script = f"{query}; printf '\\n%s\\n%s\\n' '{rc_marker}' \"$?\"; {reboot_command(nonce)}"
+        result = transport.run(script, timeout=60)
+        head, sep, tail = result.out.partition(rc_marker)
+        rc_text = tail.strip().splitlines()[0] if sep and tail.strip() else ""
+        rc = int(rc_text) if rc_text.isdigit() else -1
+        found = self._dpkg_versions(transport, CommandResult(rc, head.encode(), result.stderr))
+        return {n: found.get(n) for n in names}, parse_reboot(result.out, nonce)
+
+    def install(
+        self,
+        transport: Transport,
+        names: Sequence[str] | None,
+        *,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> str | None:
+        self._install(transport, install_command(names, lock_wait), timeout + lock_wait, on_output, log)
+        return None
+
+    def install_reporting(
+        self,
+        transport: Transport,
+        names: Sequence[str],
+        *,
+        on_transaction: Callable[[InstallPlan], None],
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> str | None:
+        """One ``apt-get install`` whose pre-install hook reports the transaction (see
+        :func:`transaction_hook_options`): no simulation and no dpkg-query before it."""
+        tag = marker(new_nonce(), "txn")
+        watcher = _TransactionWatcher(tag, on_transaction, on_output)
+        try:
+            command = install_command(names, lock_wait, tag)
+            self._install(transport, command, timeout + lock_wait, watcher, log)
+        finally:
+            watcher.finish()
+        return None
+
+    def _install(
+        self,
+        transport: Transport,
+        command: list[str],
+        timeout: float,
+        on_output: OutputCallback | None,
+        log: LogFn | None,
+    ) -> None:
+        result = self._run_changing(transport, command, timeout, on_output, log)
+        if not result.ok:
+            raise describe_failure(result, self.host_name(transport), what="install the updates")
+
+    def _run_changing(
+        self,
+        transport: Transport,
+        command: list[str],
+        timeout: float,
+        on_output: OutputCallback | None,
+        log: LogFn | None,
+    ) -> CommandResult:
+        """Run an apt command that changes the host; finish an interrupted dpkg run first if needed.
+
+        A dpkg run cut short (a dropped connection, a killed console) leaves packages half-configured
+        and apt refuses everything until ``dpkg --configure -a`` has run; doing that for the
+        administrator is what they would do by hand, and it only completes work already started.
+        """
+        result = transport.run(command, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output)
+        if not result.ok and _DPKG_INTERRUPTED in (result.err + result.out):
+            emit(
+                log, "warning", "An earlier dpkg run was interrupted; completing it with dpkg --configure -a"
+            )
+            fix = transport.run(
+                CONFIGURE_PENDING, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output
+            )
+            if not fix.ok:
+                raise describe_failure(fix, self.host_name(transport), what="finish the interrupted dpkg run")
+            result = transport.run(command, sudo=True, env=_INSTALL_ENV, timeout=timeout, on_output=on_output)
+        return result
+
+    def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
+        if not names:
+            return {}
+        result = transport.run(madison_command(names), timeout=120)
+        if not result.ok:
+            raise describe_failure(result, self.host_name(transport), what="list the available versions")
+        found = parse_madison(result.out)
+        return {n: found.get(n, frozenset()) for n in names}
+
+    def rollback(
+        self,
+        transport: Transport,
+        changes: Sequence[PackageChange],
+        *,
+        transaction_id: str | None = None,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> None:
+        if not changes:
+            return
+        result = self._run_changing(
+            transport, rollback_command(changes, lock_wait), timeout + lock_wait, on_output, log
+        )
+        if not result.ok:
+            raise describe_failure(result, self.host_name(transport), what="roll back")
+
+    def installed_versions(self, transport: Transport, names: Sequence[str]) -> dict[str, str]:
+        """Installed versions of ``names`` (missing packages are simply absent from the result)."""
+        if not names:
+            return {}
+        return self._dpkg_versions(transport, transport.run(installed_versions_command(names), timeout=60))
+
+    def _dpkg_versions(self, transport: Transport, result: CommandResult) -> dict[str, str]:
+        """``{name: version}`` from a dpkg-query run, or the error sentence when it failed."""
+        # dpkg-query exits 1 when some name is unknown; what it found is still on stdout.
+        if result.exit_status not in (0, 1):
+            raise describe_failure(result, self.host_name(transport), what="read the installed versions")
+        return parse_dpkg_query(result.out)
+
+
+# -- patching: plan, install, versions, rollback ------------------------------------------------------
+
+#: Non-interactive and keep the administrator's configuration files: a changed conffile must never stop
+#: an unattended run at dpkg's prompt, and local edits win over the package's new defaults.
+_INSTALL_OPTIONS = (
+    "-y",
+    "-q",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+    "-o",
+    "APT::Get::Show-Versions=true",
+)
+_DPKG_INTERRUPTED = "dpkg was interrupted"
+CONFIGURE_PENDING = ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"]
+_INSTALL_ENV = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
+
+
+def plan_command(names: Sequence[str] | None) -> list[str]:
+    """Simulate upgrading ``names`` (None: every upgradable package, new dependencies allowed)."""
+    base = [
+        "apt-get",
+        "-s",
+        "-q",
+        "-o",
+        "Debug::NoLocking=true",
+        "-o",
+        "APT::Get::Show-User-Simulation-Note=false",
+    ]
+    if names is None:
+        return [*base, "upgrade", "--with-new-pkgs"]
+    return [*base, "install", "--only-upgrade", "--", *check_names(names)]
+
+
+#: The pre-install hook that makes apt report its own transaction (apt.conf(5), "Pre-Install-Pkgs",
+#: protocol version 3): apt runs it after taking its lock and fetching, before dpkg changes anything,
+#: and writes on its standard input "VERSION 3", its configuration (key=value, %-encoded, so never a
+#: blank line), a blank line, then one line per package action::
+#:
+#:     <name> <old-ver> <old-arch> <old-multiarch> <direction> <new-ver> <new-arch> <new-multiarch> <action>
+#:
+#: with "-" for no version (a new package, a removal); action is the .deb being unpacked,
+#: "**CONFIGURE**" or "**REMOVE**". awk is in Debian's required set (mawk); the hook's first word keys
+#: its options, so the absolute path keeps ours apart from any other awk hook. It prints apt's native
+#: architecture (to qualify names as dpkg-query does) and every action line behind the marker, then
+#: an end line.
+_HOOK_AWK = "/usr/bin/awk"
+_HOOK_PROGRAM = 'p{print m, $0} !p && /^APT::Architecture=/{print m, $0} !p && /^$/{p=1} END{print m, "end"}'
+
+
+def transaction_hook_options(tag: str) -> list[str]:
+    """apt-get options that print the transaction behind ``tag`` (a :func:`marker`) before dpkg runs."""
+    if not re.fullmatch(r"[@A-Za-z0-9:]+", tag):
+        raise ValueError(f"unsafe marker {tag!r}")
+    hook = f"{_HOOK_AWK} -v m={tag} {shlex.quote(_HOOK_PROGRAM)}"
+    return [
+        "-o",
+        f"DPkg::Tools::Options::{_HOOK_AWK}::Version=3",
+        "-o",
+        f"DPkg::Pre-Install-Pkgs::={hook}",
+    ]
+
+
+class _TransactionWatcher:
+    """Sits between a streamed apt run and its output callback: takes the hook's lines out of stdout
+    and calls ``on_transaction`` as soon as the hook's end line arrives (dpkg starts after it)."""
+
+    def __init__(
+        self,
+        tag: str,
+        on_transaction: Callable[[InstallPlan], None],
+        on_output: OutputCallback | None,
+    ) -> None:
+        self.prefix = tag + " "
+        self.on_transaction = on_transaction
+        self.on_output = on_output
+        self.lines: list[str] = []
+        self.reported = False
+        self._partial = b""
+
+    def __call__(self, stream: str, chunk: bytes) -> None:
+        if stream != "stdout":
+            if self.on_output is not None:
+                self.on_output(stream, chunk)
+            return
+        data = self._partial + chunk
+        *whole, self._partial = data.split(b"\n")
+        passed = []
+        for raw in whole:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r")
+            if text.startswith(self.prefix):
+                self._hook_line(text[len(self.prefix) :])
+            else:
+                passed.append(raw + b"\n")
+        if passed and self.on_output is not None:
+            self.on_output("stdout", b"".join(passed))
+
+    def _hook_line(self, text: str) -> None:
+        if text == "end":
+            self.report()
+        elif not self.reported:
+            self.lines.append(text)
+
+    def report(self) -> None:
+        """Once: the first transaction apt reported (a retry after ``dpkg --configure -a`` only runs
+        when the first attempt stopped before its transaction)."""
+        if self.reported or not self.lines:
+            return
+        self.reported = True
+        self.on_transaction(parse_transaction(self.lines))
+
+    def finish(self) -> None:
+        if self._partial:
+            rest, self._partial = self._partial, b""
+            self("stdout", rest + b"\n")
+        self.report()  # lines without their end line: apt stopped inside the hook; report what it said
+
+
+def install_command(
+    names: Sequence[str] | None, lock_wait: float, report_tag: str | None = None
+) -> list[str]:
+    """Install exactly ``names`` (upgrades only, plus what they need) — never a blind dist-upgrade.
+    ``report_tag``: also print the transaction behind that marker before dpkg runs."""
+    base = ["apt-get", *_INSTALL_OPTIONS, "-o", f"DPkg::Lock::Timeout={max(0, int(lock_wait))}"]
+    if report_tag is not None:
+        base += transaction_hook_options(report_tag)
+    if names is None:
+        return [*base, "upgrade", "--with-new-pkgs"]
+    return [*base, "install", "--only-upgrade", "--", *check_names(names)]
+
+
+def rollback_command(changes: Sequence[PackageChange], lock_wait: float) -> list[str]:
+    """One apt transaction that puts every package back: ``name=old`` downgrades, ``name-`` removals."""
+    targets = []
+    for c in changes:
+        check_names([c.name])
+        if c.from_version is None:
+            targets.append(f"{c.name}-")  # installed by the patch: remove it
+        else:
+            if not _VERSION_RE.fullmatch(c.from_version):
+                raise AdapterError(
+                    f"{c.from_version!r} is not a valid version of {c.name}; nothing was changed."
+                )
+            targets.append(f"{c.name}={c.from_version}")
+    return [
+        "apt-get",
+        *_INSTALL_OPTIONS,
+        "-o",
+        f"DPkg::Lock::Timeout={max(0, int(lock_wait))}",
+        "--allow-downgrades",
+        "install",
+        "--",
+        *targets,
+    ]
+
+
+def madison_command(names: Sequence[str]) -> list[str]:
+    return ["apt-cache", "madison", "--", *check_names(names)]
+
+
+def is_debian_family(facts: OsFacts) -> bool:
+    """Debian, Ubuntu, or a derivative that says so in ID_LIKE."""
+    ids = {facts.id, *facts.id_like}
+    return bool(ids & {"debian", "ubuntu"})
+
+
+__all__ = [
+    "AptAdapter",
+    "installed_versions_command",
+    "is_debian_family",
+    "reboot_command",
+    "refresh_command",
+    "scan_command",
+]

@@ -1,0 +1,557 @@
+"""The dnf adapter: RHEL, Rocky, Alma, CentOS Stream, Fedora, Oracle and Amazon Linux.
+
+One adapter for dnf 4, dnf 5 (``dnf`` on Fedora 41+) and yum 3 (RHEL/CentOS 7, where there is no dnf):
+the ``binary`` differs, the commands and the text they print are the same where it matters. Every
+command runs with ``LC_ALL=C`` so the text is English.
+
+Scan (no root, no network): ``dnf -q -C check-update`` lists each pending update as
+``name.arch  [epoch:]version-release  repo`` and exits 100 when there are updates (0: none, 1: error);
+``dnf -q -C updateinfo list`` adds the advisories (``ID  Label  NEVRA``, the label being
+``Critical/Sec.``, ``Important/Sec.``, ``Moderate/Sec.``, ``Low/Sec.``, ``Unknown/Sec.``, ``bugfix``,
+``enhancement`` or ``newpackage``: dnf/cli/commands/updateinfo.py) and ``updateinfo list --with-cve``
+(yum: ``updateinfo list cves``) the CVE ids, in the same layout with a CVE id in front. All three run in
+one round trip, each behind a nonce-bearing marker (see facts.py). ``-C`` reads the system's metadata
+cache (kept fresh by dnf-makecache.timer, or by ``refresh``, which runs ``dnf makecache`` with sudo):
+without it a non-root dnf downloads every repository's metadata into a per-user cache. When there is
+no system cache yet, the scan falls back to that download and says so.
+
+Patching (root): the plan is the transaction table of ``dnf --assumeno upgrade -- NAMES`` (dnf prints
+it, then aborts; ``-q`` would hide it), the from-versions come from ``rpm -q``; install is ``dnf -y
+upgrade -- NAMES`` with ``exit_on_lock`` so a held lock is retried here, within ``lock_wait``, instead of
+dnf waiting forever; the dnf history id it created is returned; rollback is ``dnf history undo ID`` when
+that transaction changed exactly the recorded packages, else explicit ``downgrade``/``install``/
+``remove`` of exact versions.
+
+Versions are ``version-release`` with ``epoch:`` in front only when the epoch is not 0, as dnf prints
+them. Everything read from a host is untrusted: names, versions and arches must match rpm's allowed
+characters before they are used at all, and they only ever reach a command as argv elements.
+
+This module builds the commands and runs them; what they print is read by dnf_parse.py (scan, reboot
+check, failures) and dnf_plan.py (plan and history). rpm.py holds the rpm queries shared with zypper.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+from app.domain.errors import AdapterError, UnsupportedHostError
+from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate
+from app.domain.rpmversion import compare_evr
+from app.platforms.base import (
+    Adapter,
+    LogFn,
+    Snapshot,
+    clean_value,
+    emit,
+    new_nonce,
+)
+from app.platforms.posix.dnf_parse import (
+    _NO_CACHE_MARKERS,
+    MANAGER,
+    REBOOT_PACKAGES,
+    REBOOT_SECTIONS,
+    SCAN_SECTIONS,
+    RebootStatus,
+    ScanParse,
+    _error_lines,
+    describe_failure,
+    is_lock_failure,
+    lock_holder,
+    parse_list,
+    parse_reboot,
+    parse_scan,
+)
+from app.platforms.posix.dnf_plan import parse_history_ids, parse_history_info, parse_plan, plan_changes
+from app.platforms.posix.facts import first_line, marker
+from app.platforms.posix.rpm import (
+    _ARCH_RE,
+    _EVR_RE,
+    _NAME_RE,
+    RPM_QUERYFORMAT,
+    parse_rpm_query,
+    rpm_query_command,
+)
+from app.transports.base import CommandResult, OutputCallback, Transport
+
+logger = logging.getLogger(__name__)
+BINARIES = ("dnf", "yum", "dnf5")
+#: ``check-update`` exits 100 when updates are available.
+UPDATES_EXIT = 100
+#: Seconds between attempts while another process holds the package lock.
+LOCK_RETRY = 3.0
+
+
+def _check_binary(binary: str) -> None:
+    if binary not in BINARIES:
+        raise ValueError(f"not a dnf binary: {binary!r}")
+
+
+def _check_nonce(nonce: str) -> None:
+    if not (nonce.isascii() and nonce.isalnum() and 8 <= len(nonce) <= 64):
+        raise ValueError("nonce must be 8-64 ASCII letters or digits")
+
+
+def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) -> str:
+    """One trusted snippet: check-update, then (only when it found updates) the advisories, the CVEs and
+    the installed versions of everything (rpm -qa), each behind a nonce marker.
+
+    ``cache_only``: read the system metadata cache (``-C``) instead of downloading into a per-user one.
+    """
+    _check_binary(binary)
+    _check_nonce(nonce)
+    m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
+    # skip_if_unavailable=False: a repository without metadata must fail the scan, not silently
+    # vanish from it (Fedora's and Debian's dnf.conf skip it, which would report "no updates")
+    c = (" -C" if cache_only else "") + " --setopt=skip_if_unavailable=False"
+    cves = "updateinfo list cves" if binary == "yum" else "updateinfo list --with-cve"
+    return (
+        "LC_ALL=C; export LC_ALL; "
+        f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c} check-update; rc=$?; "
+        f"printf '\\n%s\\n' '{m['check-rc']}'; echo \"$rc\"; "
+        f'if [ "$rc" -eq {UPDATES_EXIT} ]; then '
+        f"printf '\\n%s\\n' '{m['advisories']}'; {binary} -q{c} updateinfo list; "
+        f"printf '\\n%s\\n' '{m['cves']}'; {binary} -q{c} {cves}; "
+        f"printf '\\n%s\\n' '{m['installed']}'; rpm -qa --qf '{RPM_QUERYFORMAT}'; "
+        "fi; "
+        f"printf '\\n%s\\n' '{m['end']}'; exit \"$rc\""
+    )
+
+
+def refresh_command(binary: str = "dnf") -> list[str]:
+    """Refresh the system metadata cache; needs root."""
+    _check_binary(binary)
+    return ["env", "LC_ALL=C", binary, "-q", "makecache"]
+
+
+def list_command(names: Sequence[str], *, binary: str = "dnf", cache_only: bool = True) -> list[str]:
+    """Every version the repositories offer of ``names`` (argv list)."""
+    _check_binary(binary)
+    cmd = ["env", "LC_ALL=C", binary, "-q", "--setopt=skip_if_unavailable=False"]
+    if cache_only:
+        cmd.append("-C")
+    return [*cmd, "list", "--showduplicates", "--available", "--", *names]
+
+
+def plan_command(names: Sequence[str] | None, *, binary: str = "dnf") -> list[str]:
+    """``dnf --assumeno upgrade -- NAMES``: resolves and prints the transaction, changes nothing."""
+    _check_binary(binary)
+    cmd = ["env", "LC_ALL=C", binary, "--assumeno", "upgrade"]
+    return [*cmd, "--", *names] if names else cmd
+
+
+# -- install, history, rollback --------------------------------------------------------------------
+
+
+def install_command(names: Sequence[str] | None, *, binary: str = "dnf") -> list[str]:
+    """``dnf -y upgrade -- NAMES`` (None: everything); exits 200 instead of waiting for a held lock."""
+    _check_binary(binary)
+    cmd = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", "upgrade"]
+    return [*cmd, "--", *names] if names else cmd
+
+
+def history_last_command(binary: str = "dnf") -> list[str]:
+    _check_binary(binary)
+    return ["env", "LC_ALL=C", binary, "-q", "history", "list"]
+
+
+def history_info_command(transaction_id: str, *, binary: str = "dnf") -> list[str]:
+    _check_binary(binary)
+    if not transaction_id.isdigit():
+        raise ValueError("transaction id must be digits")
+    return ["env", "LC_ALL=C", binary, "-q", "history", "info", transaction_id]
+
+
+def history_undo_command(transaction_id: str, *, binary: str = "dnf") -> list[str]:
+    _check_binary(binary)
+    if not transaction_id.isdigit():
+        raise ValueError("transaction id must be digits")
+    return ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", "history", "undo", transaction_id]
+
+
+def rollback_commands(changes: Sequence[PackageChange], *, binary: str = "dnf") -> list[list[str]]:
+    """Explicit commands that put every package of ``changes`` back to its from-version.
+
+    Going back to an older version is ``downgrade NAME-EVR.ARCH``, to a newer one (the change was a
+    downgrade) ``install NAME-EVR.ARCH``, a package the change removed is installed again at its old
+    version, one it newly installed is removed. Raises ValueError for a name or version that is not
+    valid rpm text (a tampered change record must not reach a command).
+    """
+    _check_binary(binary)
+    down: list[str] = []
+    up: list[str] = []
+    remove: list[str] = []
+    for c in changes:
+        if not _NAME_RE.fullmatch(c.name) or (c.arch and not _ARCH_RE.fullmatch(c.arch)):
+            raise ValueError(f"not a valid rpm package name: {c.name!r}")
+        for v in (c.from_version, c.to_version):
+            if v is not None and not _EVR_RE.fullmatch(v):
+                raise ValueError(f"not a valid rpm version: {v!r}")
+        suffix = f".{c.arch}" if c.arch else ""
+        if c.from_version is None:
+            remove.append(f"{c.name}{suffix}" if c.arch else c.name)
+        elif c.to_version is None or compare_evr(c.from_version, c.to_version) > 0:
+            up.append(f"{c.name}-{c.from_version}{suffix}")
+        elif compare_evr(c.from_version, c.to_version) < 0:
+            down.append(f"{c.name}-{c.from_version}{suffix}")
+    base = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True"]
+    commands = []
+    if down:
+        commands.append([*base, "downgrade", "--", *down])
+    if up:
+        commands.append([*base, "install", "--", *up])
+    if remove:
+        commands.append([*base, "remove", "--", *remove])
+    return commands
+
+
+def reboot_command(nonce: str, *, binary: str = "dnf") -> str:
+    """``dnf needs-restarting -r`` (or yum-utils' ``needs-restarting -r``), the running kernel and the
+    installed kernel packages, in one round trip."""
+    _check_binary(binary)
+    _check_nonce(nonce)
+    m = {s: marker(nonce, s) for s in REBOOT_SECTIONS}
+    nr = (
+        f"if {binary} -q needs-restarting --help >/dev/null 2>&1; then {binary} -q needs-restarting -r 2>&1; "
+        "elif command -v needs-restarting >/dev/null 2>&1; then needs-restarting -r 2>&1; "
+        "else (exit 127); fi"
+    )
+    return (
+        "LC_ALL=C; export LC_ALL; "
+        f"printf '\\n%s\\n' '{m['nr']}'; {nr}; rc=$?; "
+        f"printf '\\n%s\\n' '{m['nr-rc']}'; echo \"$rc\"; "
+        f"printf '\\n%s\\n' '{m['kernel']}'; {first_line('/proc/sys/kernel/osrelease')} || uname -r; "
+        f"printf '\\n%s\\n' '{m['kernels']}'; "
+        "rpm -q --qf '%{NAME}\\t%{EPOCH}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\n' "
+        "kernel kernel-core kernel-uek kernel-uek-core 2>/dev/null; "
+        f"printf '\\n%s\\n' '{m['end']}'; exit 0"
+    )
+
+
+# -- the adapter -----------------------------------------------------------------------------------
+
+
+def _check_names(names: Sequence[str], host: str) -> list[str]:
+    bad = [n for n in names if not _NAME_RE.fullmatch(n)]
+    if bad:
+        shown = ", ".join(repr(clean_value(b)[:60]) for b in bad[:3])
+        raise AdapterError(f"Refusing to pass invalid package name(s) to dnf on {host}: {shown}.")
+    return list(names)
+
+
+def is_rpm_family(facts: OsFacts) -> bool:
+    ids = {facts.id, *facts.id_like}
+    return bool(ids & {"rhel", "fedora", "centos", "rocky", "almalinux", "ol", "amzn"})
+
+
+_WHICH_BINARY = 'for b in dnf yum; do command -v "$b" >/dev/null 2>&1 && { echo "$b"; exit 0; }; done; exit 1'
+
+
+class DnfAdapter(Adapter):
+    """Runs the dnf commands above over a transport.
+
+    ``binary``: "dnf" (dnf 4, and dnf 5 which installs itself as ``dnf``) or "yum"; None (what the
+    registry builds) asks the host once, preferring dnf, so RHEL/CentOS 7 hosts get yum.
+    """
+
+    name = MANAGER
+
+    def __init__(self, host: str | None = None, *, binary: str | None = None) -> None:
+        if binary is not None:
+            _check_binary(binary)
+        self.host = host
+        self._binary = binary
+
+    @property
+    def binary(self) -> str:
+        return self._binary or "dnf"
+
+    def _resolve(self, transport: Transport) -> str:
+        if self._binary is None:
+            result = transport.run(_WHICH_BINARY, timeout=30)
+            found = result.out.strip()
+            if not result.ok or found not in BINARIES:
+                host = self.host_name(transport)
+                raise UnsupportedHostError(
+                    f"Neither dnf nor yum was found on {host}, so Patchdesk cannot use it."
+                )
+            self._binary = found
+        return self._binary
+
+    def probe(self, transport: Transport, facts: OsFacts) -> bool:
+        if not is_rpm_family(facts):
+            return False
+        try:
+            self._resolve(transport)
+        except UnsupportedHostError:
+            return False
+        return True
+
+    # -- scan
+
+    def scan_detail(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> ScanParse:
+        """Like :meth:`scan`, with obsoletes and warnings."""
+        host = self.host_name(transport)
+        self._resolve(transport)
+        if refresh:
+            result = transport.run(refresh_command(self.binary), sudo=True, timeout=900)
+            if not result.ok:
+                raise describe_failure(result, host, what="refresh the package metadata", binary=self.binary)
+        nonce = new_nonce()
+        result = transport.run(scan_command(nonce, binary=self.binary), timeout=600)
+        if result.exit_status not in (0, UPDATES_EXIT) and any(m in result.err for m in _NO_CACHE_MARKERS):
+            emit(
+                log,
+                "warning",
+                f"No system package metadata cache on {host}; downloaded it for this scan only "
+                "(a scan with refresh keeps it).",
+            )
+            nonce = new_nonce()
+            result = transport.run(scan_command(nonce, binary=self.binary, cache_only=False), timeout=900)
+        parsed = parse_scan(result.out, nonce)
+        if result.exit_status not in (0, UPDATES_EXIT) or parsed.exit_status not in (0, UPDATES_EXIT):
+            raise describe_failure(result, host, what="check for updates", binary=self.binary)
+        for w in parsed.warnings:
+            emit(log, "warning", w)
+        if parsed.obsoletes:
+            emit(log, "info", f"Obsoleting packages: {', '.join(parsed.obsoletes)}")
+        return parsed
+
+    def scan(
+        self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
+    ) -> list[PendingUpdate]:
+        return list(self.scan_detail(transport, refresh=refresh, log=log).pending)
+
+    # -- reboot
+
+    def reboot_status(self, transport: Transport) -> RebootStatus:
+        self._resolve(transport)
+        nonce = new_nonce()
+        result = transport.run(reboot_command(nonce, binary=self.binary), timeout=120)
+        return parse_reboot(result.out, nonce)
+
+    def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
+        """From ``needs-restarting -r``, else the kernel comparison. When neither can tell, the answer
+        is (False, ()) and the module log says "not available" (the contract has no third value)."""
+        status = self.reboot_status(transport)
+        if status.required is None:
+            logger.info(
+                "%s: whether a reboot is required is not available (no needs-restarting, and the running "
+                "kernel is not an installed kernel package)",
+                self.host_name(transport),
+            )
+            return False, ()
+        return status.required, status.packages
+
+    # -- patching
+
+    def _installed(self, transport: Transport, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+        if not names:
+            return {}
+        result = transport.run(rpm_query_command(names), timeout=120)
+        # rpm -q exits with the number of names not installed; stdout still has the rest
+        if result.exit_status != 0 and not result.out.strip():
+            if "is not installed" not in result.out + result.err:
+                raise describe_failure(
+                    result, self.host_name(transport), what="read the installed versions", binary="rpm"
+                )
+        return parse_rpm_query(result.out)
+
+    def snapshot(self, transport: Transport, names: Sequence[str]) -> Snapshot:
+        names = _check_names(names, self.host_name(transport))
+        found = self._installed(transport, names)
+        return {name: found[name][0] if name in found else None for name in names}
+
+    def plan(
+        self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
+    ) -> InstallPlan:
+        host = self.host_name(transport)
+        self._resolve(transport)
+        if names is not None:
+            names = _check_names(names, host)
+            if not names:
+                return InstallPlan(())
+        result = transport.run(plan_command(names, binary=self.binary), sudo=True, timeout=600)
+        parsed = parse_plan(result.out)
+        aborted = "Operation aborted" in result.out + result.err
+        if not (result.ok or aborted) or _error_lines(result.err):
+            if not parsed.packages:
+                raise describe_failure(result, host, what="plan the update", binary=self.binary)
+        for w in parsed.warnings:
+            emit(log, "warning", w)
+        warnings: list[str] = list(parsed.warnings)
+        if parsed.skipped:
+            text = f"dnf would skip: {', '.join(parsed.skipped)}"
+            warnings.append(text)
+            emit(log, "warning", text)
+        installed = self._installed(transport, [p.name for p in parsed.packages])
+        changes = plan_changes(parsed, installed)
+        removed = [c.name for c in changes if c.to_version is None]
+        if removed:
+            text = f"Updating would remove: {', '.join(removed)}"
+            warnings.append(text)
+            emit(log, "warning", text)
+        reboot = any(c.name in REBOOT_PACKAGES for c in changes)
+        return InstallPlan(changes, reboot_expected=reboot, warnings=tuple(warnings))
+
+    def _last_transaction(self, transport: Transport) -> int:
+        result = transport.run(history_last_command(self.binary), sudo=True, timeout=120)
+        ids = parse_history_ids(result.out)
+        return max(ids) if ids else 0
+
+    def _run_locked(
+        self,
+        transport: Transport,
+        command: list[str],
+        *,
+        what: str,
+        log: LogFn | None,
+        on_output: OutputCallback | None,
+        timeout: float,
+        lock_wait: float,
+    ) -> CommandResult:
+        """Run a dnf command that takes the package lock; retry while another process holds it."""
+        host = self.host_name(transport)
+        deadline = time.monotonic() + max(0.0, lock_wait)
+        told = False
+        while True:
+            result = transport.run(command, sudo=True, timeout=timeout, on_output=on_output)
+            if result.ok or not is_lock_failure(result):
+                return result
+            if time.monotonic() + LOCK_RETRY > deadline:
+                raise describe_failure(result, host, what=what, binary=self.binary)
+            if not told:
+                pid = lock_holder(result.err + result.out)
+                emit(
+                    log,
+                    "info",
+                    f"The package database on {host} is locked"
+                    + (f" by process {pid}" if pid else "")
+                    + f"; waiting up to {int(lock_wait)} s…",
+                )
+                told = True
+            transport.deadline.check()
+            time.sleep(LOCK_RETRY)
+
+    def install(
+        self,
+        transport: Transport,
+        names: Sequence[str] | None,
+        *,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> str | None:
+        host = self.host_name(transport)
+        self._resolve(transport)
+        if names is not None:
+            names = _check_names(names, host)
+            if not names:
+                return None
+        before = self._last_transaction(transport)
+        result = self._run_locked(
+            transport,
+            install_command(names, binary=self.binary),
+            what="install the updates",
+            log=log,
+            on_output=on_output,
+            timeout=timeout,
+            lock_wait=lock_wait,
+        )
+        if not result.ok:
+            raise describe_failure(result, host, what="install the updates", binary=self.binary)
+        after = self._last_transaction(transport)
+        return str(after) if after > before else None
+
+    def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
+        host = self.host_name(transport)
+        self._resolve(transport)
+        names = _check_names(names, host)
+        if not names:
+            return {}
+        result = transport.run(list_command(names, binary=self.binary), timeout=300)
+        if not result.ok and any(m in result.err for m in _NO_CACHE_MARKERS):
+            result = transport.run(list_command(names, binary=self.binary, cache_only=False), timeout=600)
+        # "Error: No matching Packages to list" (exit 1) only means none of them is available
+        if not result.ok and "No matching Packages" not in result.err + result.out:
+            raise describe_failure(result, host, what="list the available versions", binary=self.binary)
+        found = parse_list(result.out)
+        installed = self._installed(transport, names)
+        out: dict[str, frozenset[str]] = {}
+        for name in names:
+            versions = set(found.get(name, set()))
+            if name in installed:
+                versions.add(installed[name][0])
+            out[name] = frozenset(versions)
+        return out
+
+    def rollback(
+        self,
+        transport: Transport,
+        changes: Sequence[PackageChange],
+        *,
+        transaction_id: str | None = None,
+        log: LogFn | None = None,
+        on_output: OutputCallback | None = None,
+        timeout: float = 3600,
+        lock_wait: float = 120,
+    ) -> None:
+        host = self.host_name(transport)
+        self._resolve(transport)
+        changes = [c for c in changes if c.from_version != c.to_version]
+        if not changes:
+            return
+        try:
+            commands = rollback_commands(changes, binary=self.binary)
+        except ValueError as exc:
+            raise AdapterError(f"Refusing to roll back on {host}: {exc}.") from None
+        if transaction_id is not None and transaction_id.isdigit():
+            info = transport.run(
+                history_info_command(transaction_id, binary=self.binary), sudo=True, timeout=120
+            )
+            altered = parse_history_info(info.out) if info.ok else None
+            wanted = {c.name: (c.from_version, c.to_version) for c in changes}
+            if altered == wanted:
+                emit(log, "info", f"Undoing dnf transaction {transaction_id} on {host}.")
+                commands = [history_undo_command(transaction_id, binary=self.binary)]
+            else:
+                emit(
+                    log,
+                    "info",
+                    f"dnf transaction {transaction_id} does not match the recorded changes exactly; "
+                    "rolling back package by package.",
+                )
+        for command in commands:
+            result = self._run_locked(
+                transport,
+                command,
+                what="roll back",
+                log=log,
+                on_output=on_output,
+                timeout=timeout,
+                lock_wait=lock_wait,
+            )
+            if not result.ok:
+                raise describe_failure(result, host, what="roll back", binary=self.binary)
+
+
+def yum_adapter(host: str | None = None) -> DnfAdapter:
+    """The same adapter, fixed to yum (RHEL/CentOS 7)."""
+    return DnfAdapter(host, binary="yum")
+
+
+__all__ = [
+    "DnfAdapter",
+    "history_undo_command",
+    "install_command",
+    "list_command",
+    "plan_command",
+    "reboot_command",
+    "rollback_commands",
+    "scan_command",
+    "yum_adapter",
+]

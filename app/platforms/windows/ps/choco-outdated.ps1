@@ -1,0 +1,2 @@
+& $choco outdated -r --no-color --ignore-unfound
+exit $LASTEXITCODE

@@ -1,0 +1,1 @@
+$choco = 'choco.exe'

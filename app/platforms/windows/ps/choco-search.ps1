@@ -1,0 +1,2 @@
+& $choco search $P.id --exact --all-versions -r --no-color
+exit $LASTEXITCODE

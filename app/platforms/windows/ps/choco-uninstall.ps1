@@ -1,0 +1,2 @@
+& $choco uninstall $P.id -y --no-progress -r --no-color
+exit $LASTEXITCODE

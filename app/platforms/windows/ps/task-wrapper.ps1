@@ -1,0 +1,31 @@
+# patchdesk:task
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$PatchdeskStatus = Join-Path $PSScriptRoot 'status.json'
+function Write-PatchdeskStatus([hashtable]$s) {
+  $s['updated'] = (Get-Date).ToUniversalTime().ToString('o')
+  $json = ConvertTo-Json -InputObject $s -Depth 8 -Compress
+  $tmp = $PatchdeskStatus + '.tmp'
+  [System.IO.File]::WriteAllText($tmp, $json, (New-Object System.Text.UTF8Encoding $false))
+  Move-Item -LiteralPath $tmp -Destination $PatchdeskStatus -Force
+}
+$PatchdeskRuns = 1
+if (Test-Path -LiteralPath $PatchdeskStatus) {
+  $old = $null
+  try { $old = [System.IO.File]::ReadAllText($PatchdeskStatus) | ConvertFrom-Json } catch { }
+  if ($old -and ($old.state -eq 'done' -or $old.state -eq 'failed')) { exit 0 }
+  if ($old) { $PatchdeskRuns = [int]$old.runs + 1 }
+}
+function Update-PatchdeskProgress([string]$phase, [int]$progress) {
+  Write-PatchdeskStatus @{ state = 'running'; phase = $phase; progress = $progress; runs = $PatchdeskRuns }
+}
+Update-PatchdeskProgress 'starting' 0
+try {
+  $PatchdeskResult = & {
+${@PAYLOAD@}
+  }
+  Write-PatchdeskStatus @{ state = 'done'; phase = 'done'; progress = 100; runs = $PatchdeskRuns; result = $PatchdeskResult }
+} catch {
+  $hr = $_.Exception.HResult
+  Write-PatchdeskStatus @{ state = 'failed'; phase = 'failed'; runs = $PatchdeskRuns; error = ($_ | Out-String).Trim(); hresult = ('0x{0:X8}' -f $hr) }
+}

@@ -1,0 +1,58 @@
+$session = New-Object -ComObject Microsoft.Update.Session
+$session.ClientApplicationID = 'Patchdesk'
+$searcher = $session.CreateUpdateSearcher()
+$ids = @($P.ids | ForEach-Object { ([guid][string]$_).ToString() })
+$kbs = @($P.kbs | ForEach-Object { [string]$_ })
+Update-PatchdeskProgress 'searching' 5
+$r = $searcher.Search('IsInstalled=0 and IsHidden=0')
+$todo = New-Object -ComObject Microsoft.Update.UpdateColl
+$seen = @{}
+foreach ($u in $r.Updates) {
+  $id = ([string]$u.Identity.UpdateID).ToLower()
+  $byKb = @($u.KBArticleIDs | Where-Object { $kbs -contains ('KB' + $_) }).Count -gt 0
+  if ($P.all) { $pick = ($u.Type -ne 2) }
+  else { $pick = ($ids -contains $id) -or ($byKb -and $u.Type -ne 2) }
+  if (-not $pick) { continue }
+  if (-not $u.EulaAccepted) { $u.AcceptEula() }
+  [void]$todo.Add($u)
+  $seen[$id] = $true
+  foreach ($k in $u.KBArticleIDs) { $seen['KB' + $k] = $true }
+}
+$results = @()
+# Asked for but not pending: installed already (a run resumed after a restart) or not offered here.
+foreach ($id in $ids) {
+  if ($seen.ContainsKey($id)) { continue }
+  $h = $searcher.Search("UpdateID='" + $id + "'")
+  if ($h.Updates.Count -gt 0 -and $h.Updates.Item(0).IsInstalled) {
+    $u = $h.Updates.Item(0)
+    $results += [ordered]@{ Requested = $id; UpdateID = $id; Title = [string]$u.Title; KBArticleIDs = @($u.KBArticleIDs | ForEach-Object { [string]$_ }); ResultCode = 2; HResult = 0; AlreadyInstalled = $true }
+  } else { $results += [ordered]@{ Requested = $id; ResultCode = -1; HResult = 0; NotFound = $true } }
+}
+foreach ($kb in $kbs) {
+  if ($seen.ContainsKey($kb)) { continue }
+  if (Get-HotFix -Id $kb -ErrorAction SilentlyContinue) {
+    $results += [ordered]@{ Requested = $kb; KBArticleIDs = @($kb.Substring(2)); ResultCode = 2; HResult = 0; AlreadyInstalled = $true }
+  } else { $results += [ordered]@{ Requested = $kb; ResultCode = -1; HResult = 0; NotFound = $true } }
+}
+$rebootRequired = $false
+$code = 2
+$hr = 0
+if ($todo.Count -gt 0) {
+  Update-PatchdeskProgress 'downloading' 20
+  $dl = $session.CreateUpdateDownloader()
+  $dl.Updates = $todo
+  [void]$dl.Download()
+  Update-PatchdeskProgress 'installing' 50
+  $inst = $session.CreateUpdateInstaller()
+  $inst.Updates = $todo
+  $ir = $inst.Install()
+  $code = [int]$ir.ResultCode
+  $hr = [int]$ir.HResult
+  $rebootRequired = [bool]$ir.RebootRequired
+  for ($i = 0; $i -lt $todo.Count; $i++) {
+    $u = $todo.Item($i)
+    $ur = $ir.GetUpdateResult($i)
+    $results += [ordered]@{ UpdateID = [string]$u.Identity.UpdateID; Title = [string]$u.Title; KBArticleIDs = @($u.KBArticleIDs | ForEach-Object { [string]$_ }); ResultCode = [int]$ur.ResultCode; HResult = [int]$ur.HResult; RebootRequired = [bool]$ur.RebootRequired }
+  }
+}
+@{ results = $results; RebootRequired = $rebootRequired; ResultCode = $code; HResult = $hr }

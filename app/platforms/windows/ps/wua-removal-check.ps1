@@ -1,0 +1,24 @@
+$session = New-Object -ComObject Microsoft.Update.Session
+$searcher = $session.CreateUpdateSearcher()
+Update-PatchdeskProgress 'checking' 10
+$r = $searcher.Search("IsInstalled=1 and Type='Software'")
+$byKb = @{}
+foreach ($u in $r.Updates) { foreach ($k in $u.KBArticleIDs) { $byKb['KB' + $k] = $u } }
+$pkgs = @()
+try { $pkgs = @(Get-WindowsPackage -Online | Where-Object { $_.PackageState -eq 'Installed' }) } catch { }
+$checks = @()
+foreach ($kb in @($P.kbs)) {
+  $kb = [string]$kb
+  $u = $byKb[$kb]
+  $hot = [bool](Get-HotFix -Id $kb -ErrorAction SilentlyContinue)
+  $dism = $null
+  foreach ($p in $pkgs) {
+    if ($p.PackageName -like ('*' + $kb + '*')) { $dism = [string]$p.PackageName; break }
+    if ($p.PackageName -like 'Package_for_RollupFix*') {
+      $info = Get-WindowsPackage -Online -PackageName $p.PackageName -ErrorAction SilentlyContinue
+      if ($info -and ([string]$info.Description + ' ' + [string]$info.SupportInformation) -match ($kb.Substring(2))) { $dism = [string]$p.PackageName; break }
+    }
+  }
+  $checks += [ordered]@{ KB = $kb; Installed = ($hot -or $null -ne $u); IsUninstallable = $(if ($u) { [bool]$u.IsUninstallable } else { $null }); DismPackage = $dism }
+}
+@{ checks = $checks }

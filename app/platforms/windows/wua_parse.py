@@ -1,0 +1,457 @@
+"""What the Windows Update scripts print, read into values: updates, install results, the installed
+inventory, reboot flags and uninstall checks.
+
+The field names are those of the documented COM interfaces (IUpdate: Title, Identity.UpdateID /
+RevisionNumber, KBArticleIDs, MsrcSeverity, Categories, CveIDs, SecurityBulletinIDs,
+InstallationBehavior.RebootBehavior, MaxDownloadSize, IsUninstallable, Type; IUpdateInstallationResult:
+ResultCode, HResult, RebootRequired; IUpdateHistoryEntry: Operation, ResultCode, Date, Title,
+UpdateIdentity). Parsing is pure and treats every value as untrusted.
+
+Names: a pending update is named by its first KB ("KB5034441"); an update without a KB (most driver
+updates) by its UpdateID (a GUID). Drivers are their own kind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.domain.models import PendingUpdate, UpdateKind
+from app.platforms.base import MAX_WARNINGS
+from app.platforms.windows.output import int_value, json_value, str_list, text_value
+
+MANAGER = "wua"
+INSTALLED = "installed"
+
+SOFTWARE_CRITERIA = "IsInstalled=0 and Type='Software' and IsHidden=0"
+DRIVER_CRITERIA = "IsInstalled=0 and Type='Driver' and IsHidden=0"
+
+#: IUpdate.Type
+TYPE_SOFTWARE = 1
+TYPE_DRIVER = 2
+#: InstallationBehavior.RebootBehavior: 0 never, 1 always, 2 can request
+REBOOT_NEVER = 0
+#: OperationResultCode
+RESULT_NAMES = {
+    0: "not started",
+    1: "in progress",
+    2: "succeeded",
+    3: "succeeded with errors",
+    4: "failed",
+    5: "aborted",
+}
+RESULT_OK = frozenset({2, 3})
+
+#: Caps against a hostile or broken host.
+MAX_UPDATES = 5000
+
+SEVERITIES = ("Critical", "Important", "Moderate", "Low")
+SECURITY_CATEGORY = "Security Updates"
+
+_GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_KB_RE = re.compile(r"(?:KB)?([0-9]{4,8})\Z", re.I)
+_KB_IN_TITLE = re.compile(r"\bKB([0-9]{4,8})\b", re.I)
+_CVE_RE = re.compile(r"CVE-[0-9]{4}-[0-9]{4,7}\Z")
+_BULLETIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,40}\Z")
+
+
+def normalize_kb(value: str) -> str | None:
+    """ "KB5034441", "kb5034441" or "5034441" -> "KB5034441"; None for anything else."""
+    m = _KB_RE.fullmatch(value.strip())
+    return f"KB{m.group(1)}" if m else None
+
+
+def is_update_id(value: str) -> bool:
+    return bool(_GUID_RE.fullmatch(value))
+
+
+def hresult_hex(value: int) -> str:
+    return f"0x{value & 0xFFFFFFFF:08X}"
+
+
+# -- scan -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WuaUpdate:
+    """One update as WUA describes it (fields of IUpdate)."""
+
+    title: str
+    update_id: str
+    revision: int
+    kbs: tuple[str, ...]  # normalised "KB…"
+    severity: str | None
+    categories: tuple[str, ...]
+    cves: tuple[str, ...]
+    bulletins: tuple[str, ...]
+    reboot_behavior: int
+    size: int
+    uninstallable: bool
+    type: int
+
+    @property
+    def is_driver(self) -> bool:
+        return self.type == TYPE_DRIVER
+
+    @property
+    def name(self) -> str:
+        return self.kbs[0] if self.kbs else self.update_id
+
+    @property
+    def is_security(self) -> bool:
+        return self.severity is not None or SECURITY_CATEGORY in self.categories
+
+    def matches(self, name: str) -> bool:
+        kb = normalize_kb(name)
+        if kb is not None:
+            return kb in self.kbs
+        return name.lower() == self.update_id.lower()
+
+    def to_pending(self) -> PendingUpdate:
+        if self.is_driver:
+            kind = UpdateKind.DRIVER
+        elif self.is_security:
+            kind = UpdateKind.SECURITY
+        elif any(c in ("Feature Packs", "Upgrades") for c in self.categories):
+            kind = UpdateKind.ENHANCEMENT
+        else:
+            kind = UpdateKind.BUGFIX
+        return PendingUpdate(
+            manager=MANAGER,
+            name=self.name,
+            available=self.title or self.name,
+            installed=None,
+            source=", ".join(self.categories) or "Windows Update",
+            security=kind == UpdateKind.SECURITY,
+            kind=kind,
+            severity=self.severity,
+            cves=self.cves,
+            advisories=tuple(dict.fromkeys((*self.kbs, *self.bulletins))),
+            reboot_expected=self.reboot_behavior != REBOOT_NEVER,
+        )
+
+
+def parse_update(obj: object) -> WuaUpdate | None:
+    """One IUpdate object from the scan script's JSON; None when it is not one."""
+    if not isinstance(obj, dict):
+        return None
+    update_id = text_value(obj.get("UpdateID"), 64)
+    if not is_update_id(update_id):
+        return None
+    kbs = []
+    for raw in str_list(obj.get("KBArticleIDs")):
+        kb = normalize_kb(raw)
+        if kb and kb not in kbs:
+            kbs.append(kb)
+    severity = text_value(obj.get("MsrcSeverity"), 32)
+    severity_norm = next((s for s in SEVERITIES if s.lower() == severity.lower()), None)
+    cves = tuple(c.upper() for c in str_list(obj.get("CveIDs")) if _CVE_RE.fullmatch(c.upper()))
+    bulletins = tuple(b for b in str_list(obj.get("SecurityBulletinIDs")) if _BULLETIN_RE.fullmatch(b))
+    utype = int_value(obj.get("Type"), TYPE_SOFTWARE)
+    return WuaUpdate(
+        title=text_value(obj.get("Title")),
+        update_id=update_id.lower(),
+        revision=int_value(obj.get("RevisionNumber")),
+        kbs=tuple(kbs),
+        severity=severity_norm,
+        categories=tuple(str_list(obj.get("Categories"))),
+        cves=tuple(dict.fromkeys(cves)),
+        bulletins=tuple(dict.fromkeys(bulletins)),
+        reboot_behavior=int_value(obj.get("RebootBehavior")),
+        size=max(0, int_value(obj.get("MaxDownloadSize"))),
+        uninstallable=obj.get("IsUninstallable") is True,
+        type=TYPE_DRIVER if utype == TYPE_DRIVER else TYPE_SOFTWARE,
+    )
+
+
+@dataclass(frozen=True)
+class WuaScan:
+    updates: tuple[WuaUpdate, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def parse_scan(result: object) -> WuaScan:
+    """The scan payload's result ``{"updates": [...], "warnings": [...]}``. Never raises."""
+    if not isinstance(result, dict):
+        return WuaScan(warnings=("The Windows Update search returned no readable result.",))
+    raw = result.get("updates")
+    items = raw if isinstance(raw, list) else ([raw] if isinstance(raw, dict) else [])
+    updates: list[WuaUpdate] = []
+    seen: set[str] = set()
+    bad = 0
+    for item in items[:MAX_UPDATES]:
+        update = parse_update(item)
+        if update is None:
+            bad += 1
+        elif update.update_id not in seen:
+            seen.add(update.update_id)
+            updates.append(update)
+    warnings = str_list(result.get("warnings"))[:MAX_WARNINGS]
+    if bad:
+        warnings.append(f"{bad} update record(s) from Windows Update could not be read.")
+    if len(items) > MAX_UPDATES:
+        warnings.append(f"Only the first {MAX_UPDATES} of {len(items)} updates were read.")
+    return WuaScan(tuple(updates), tuple(warnings))
+
+
+# -- install --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """One update's IUpdateInstallationResult, or why it was not installed."""
+
+    update_id: str
+    title: str
+    kbs: tuple[str, ...]
+    result_code: int  # OperationResultCode; -1 when the update was not found
+    hresult: int
+    reboot_required: bool = False
+    already_installed: bool = False
+    not_found: bool = False
+    requested: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result_code in RESULT_OK
+
+    @property
+    def name(self) -> str:
+        return self.kbs[0] if self.kbs else (self.update_id or self.requested)
+
+    def describe(self) -> str:
+        if self.not_found:
+            return f"{self.requested or self.name}: not offered by Windows Update on this host"
+        if self.already_installed:
+            return f"{self.name}: already installed"
+        what = RESULT_NAMES.get(self.result_code, f"result {self.result_code}")
+        hr = f" (HRESULT {hresult_hex(self.hresult)})" if self.hresult else ""
+        return f"{self.name}: {what}{hr}"
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    results: tuple[InstallResult, ...] = ()
+    reboot_required: bool = False
+    result_code: int = 0
+    hresult: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def parse_install(result: object) -> InstallOutcome:
+    """The install payload's result. Never raises; unreadable entries become warnings."""
+    if not isinstance(result, dict):
+        return InstallOutcome(warnings=("The Windows Update installation returned no readable result.",))
+    raw = result.get("results")
+    items = raw if isinstance(raw, list) else ([raw] if isinstance(raw, dict) else [])
+    out: list[InstallResult] = []
+    bad = 0
+    for item in items[:MAX_UPDATES]:
+        if not isinstance(item, dict):
+            bad += 1
+            continue
+        update_id = text_value(item.get("UpdateID"), 64).lower()
+        requested = text_value(item.get("Requested"), 64)
+        if update_id and not is_update_id(update_id):
+            bad += 1
+            continue
+        kbs = tuple(k for k in (normalize_kb(x) for x in str_list(item.get("KBArticleIDs"))) if k)
+        out.append(
+            InstallResult(
+                update_id=update_id,
+                title=text_value(item.get("Title")),
+                kbs=tuple(dict.fromkeys(kbs)),
+                result_code=int_value(item.get("ResultCode"), -1),
+                hresult=int_value(item.get("HResult")),
+                reboot_required=item.get("RebootRequired") is True,
+                already_installed=item.get("AlreadyInstalled") is True,
+                not_found=item.get("NotFound") is True,
+                requested=requested,
+            )
+        )
+    warnings = [f"{bad} installation result(s) could not be read."] if bad else []
+    return InstallOutcome(
+        results=tuple(out),
+        reboot_required=result.get("RebootRequired") is True,
+        result_code=int_value(result.get("ResultCode")),
+        hresult=int_value(result.get("HResult")),
+        warnings=tuple(warnings),
+    )
+
+
+# -- installed inventory --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What is installed: KBs (hotfix list and WUA history) and UpdateIDs (history)."""
+
+    kbs: frozenset[str] = frozenset()
+    update_ids: frozenset[str] = frozenset()
+
+    def has(self, name: str) -> bool:
+        kb = normalize_kb(name)
+        if kb is not None:
+            return kb in self.kbs
+        return name.lower() in self.update_ids
+
+
+def parse_installed(result: object) -> Installed:
+    """``{"hotfixes": [{"HotFixID"}], "history": [{"Operation", "ResultCode", "Date", "Title",
+    "UpdateID"}]}``. Get-HotFix (Win32_QuickFixEngineering) misses updates installed by other means,
+    so the WUA history counts too: per update, its latest successful operation decides (1 install,
+    2 uninstall)."""
+    if not isinstance(result, dict):
+        return Installed()
+    kbs: set[str] = set()
+    raw_hot = result.get("hotfixes")
+    for item in (raw_hot if isinstance(raw_hot, list) else [raw_hot])[: MAX_UPDATES * 2]:
+        if isinstance(item, dict):
+            kb = normalize_kb(text_value(item.get("HotFixID"), 32))
+            if kb:
+                kbs.add(kb)
+    raw_hist = result.get("history")
+    entries = []
+    for item in (raw_hist if isinstance(raw_hist, list) else [raw_hist])[: MAX_UPDATES * 4]:
+        if not isinstance(item, dict) or int_value(item.get("ResultCode")) not in RESULT_OK:
+            continue
+        op = int_value(item.get("Operation"))
+        if op not in (1, 2):
+            continue
+        entries.append((text_value(item.get("Date"), 40), op, item))
+    entries.sort(key=lambda e: e[0])  # ISO 8601 dates sort as text; oldest first
+    ids: set[str] = set()
+    for _date, op, item in entries:
+        uid = text_value(item.get("UpdateID"), 64).lower()
+        m = _KB_IN_TITLE.search(text_value(item.get("Title")))
+        kb = f"KB{m.group(1)}" if m else None
+        if op == 1:
+            if is_update_id(uid):
+                ids.add(uid)
+            if kb:
+                kbs.add(kb)
+        else:
+            ids.discard(uid)
+            if kb:
+                kbs.discard(kb)
+    return Installed(frozenset(kbs), frozenset(ids))
+
+
+# -- reboot ---------------------------------------------------------------------------------------------
+
+
+def parse_reboot(text: str) -> tuple[bool, tuple[str, ...]]:
+    """The reboot script's JSON -> (pending, reasons)."""
+    obj = json_value(text)
+    if not isinstance(obj, dict):
+        return False, ()
+    reasons = []
+    if obj.get("CBSRebootPending") is True:
+        reasons.append("Component Based Servicing")
+    if obj.get("WURebootRequired") is True:
+        reasons.append("Windows Update")
+    if obj.get("PendingFileRenameOperations") is True:
+        reasons.append("pending file renames")
+    return bool(reasons), tuple(reasons)
+
+
+# -- rollback -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemovalCheck:
+    """Whether one KB can be uninstalled, and how (wusa, or DISM for combined SSU+LCU packages)."""
+
+    kb: str
+    installed: bool
+    uninstallable: bool | None  # None: WUA does not know the update
+    dism_package: str | None
+
+    @property
+    def method(self) -> str | None:
+        if not self.installed:
+            return None
+        if self.dism_package and (self.uninstallable is False or "RollupFix" in self.dism_package):
+            return "dism"
+        if self.uninstallable is False:
+            return None
+        return "wusa"
+
+
+_DISM_NAME_RE = re.compile(r"[A-Za-z0-9_~.\-]{1,200}\Z")
+
+
+def parse_removal_checks(result: object, kbs: Sequence[str]) -> dict[str, RemovalCheck]:
+    out = {kb: RemovalCheck(kb, False, None, None) for kb in kbs}
+    if not isinstance(result, dict):
+        return out
+    raw = result.get("checks")
+    for item in (raw if isinstance(raw, list) else [raw])[:MAX_UPDATES]:
+        if not isinstance(item, dict):
+            continue
+        kb = normalize_kb(text_value(item.get("KB"), 32))
+        if kb not in out:
+            continue
+        unin = item.get("IsUninstallable")
+        dism = text_value(item.get("DismPackage"), 256)
+        out[kb] = RemovalCheck(
+            kb=kb,
+            installed=item.get("Installed") is True,
+            uninstallable=unin if isinstance(unin, bool) else None,
+            dism_package=dism if dism and _DISM_NAME_RE.fullmatch(dism) else None,
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class RemovalResult:
+    kb: str
+    method: str
+    exit_code: int
+    reboot_required: bool
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        # wusa: 0 done, 3010 done but reboot needed, 2359303 (0x00240007) already not installed
+        return self.exit_code in (0, 3010, 1641, 2359303) and not self.error
+
+
+def parse_removals(result: object) -> list[RemovalResult]:
+    if not isinstance(result, dict):
+        return []
+    raw = result.get("removals")
+    out = []
+    for item in (raw if isinstance(raw, list) else [raw])[:MAX_UPDATES]:
+        if not isinstance(item, dict):
+            continue
+        kb = normalize_kb(text_value(item.get("KB"), 32))
+        if kb is None:
+            continue
+        out.append(
+            RemovalResult(
+                kb=kb,
+                method=text_value(item.get("Method"), 8) or "wusa",
+                exit_code=int_value(item.get("ExitCode"), -1),
+                reboot_required=item.get("RebootRequired") is True,
+                error=text_value(item.get("Error")),
+            )
+        )
+    return out
+
+
+def split_names(names: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """(UpdateIDs, KBs, rejected) from user/host-supplied names."""
+    ids: list[str] = []
+    kbs: list[str] = []
+    bad: list[str] = []
+    for name in names:
+        kb = normalize_kb(name)
+        if kb is not None:
+            kbs.append(kb)
+        elif is_update_id(name.strip()):
+            ids.append(name.strip().lower())
+        else:
+            bad.append(name)
+    return list(dict.fromkeys(ids)), list(dict.fromkeys(kbs)), bad

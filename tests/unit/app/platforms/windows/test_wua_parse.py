@@ -1,0 +1,201 @@
+"""Reading what the Windows Update scripts print, against Windows-format data in tests/data/windows/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.domain.models import UpdateKind
+from app.platforms.windows.facts import parse_windows_facts
+from app.platforms.windows.systask import parse_poll
+from app.platforms.windows.wua_parse import (
+    RemovalCheck,
+    normalize_kb,
+    parse_install,
+    parse_installed,
+    parse_reboot,
+    parse_removal_checks,
+    parse_removals,
+    parse_scan,
+    parse_update,
+    split_names,
+)
+
+DATA = Path(__file__).resolve().parents[4] / "data" / "windows"
+
+
+def load(name: str) -> object:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def test_scan_maps_severity_kind_and_ids() -> None:
+    scan = parse_scan(load("wua_scan_result.json"))
+    assert scan.warnings == ()
+    pending = {u.name: u.to_pending() for u in scan.updates}
+    cu = pending["KB5034129"]
+    assert cu.kind == UpdateKind.SECURITY and cu.security and cu.severity == "Critical"
+    assert cu.advisories == ("KB5034129",) and cu.reboot_expected and cu.installed is None
+    assert cu.available.startswith("2024-01 Cumulative Update")
+    assert pending["KB5033914"].severity == "Important"
+    defender = pending["KB2267602"]
+    assert defender.kind == UpdateKind.BUGFIX and not defender.security and not defender.reboot_expected
+    driver = pending["5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c09"]
+    assert driver.kind == UpdateKind.DRIVER
+    assert [u.uninstallable for u in scan.updates] == [True, True, False, False, False]
+
+
+def test_powershell51_scalars_and_hostile_records() -> None:
+    scan = parse_scan(load("wua_scan_ps51_scalars_crafted.json"))
+    assert len(scan.updates) == 2
+    first, second = scan.updates
+    assert first.kbs == ("KB5000001",) and first.severity == "Moderate" and first.cves == ("CVE-2021-1234",)
+    assert (
+        first.bulletins == ("MS17-010",) and first.categories == ("Security Updates",) and first.revision == 3
+    )
+    assert first.size == 1_500_000_000
+    assert second.kbs == ("KB777777",)  # "12; rm -rf" and the object are not KB numbers
+    assert second.severity is None and second.cves == () and second.size == 0
+    assert second.uninstallable is False  # the string "true" is not JSON true
+    assert second.is_driver
+    assert any("could not be read" in w for w in scan.warnings)
+    assert "one warning as a scalar" in scan.warnings
+
+
+def test_install_results_with_hresult() -> None:
+    status = load("status_install_done.json")
+    assert isinstance(status, dict)
+    out = parse_install(status["result"])
+    assert out.reboot_required and out.result_code == 3
+    described = [r.describe() for r in out.results]
+    assert described == [
+        "KB5034129: succeeded",
+        "KB5033914: failed (HRESULT 0x80240022)",
+        "KB5031364: already installed",
+        "KB9999999: not offered by Windows Update on this host",
+    ]
+    assert [r.ok for r in out.results] == [True, False, True, False]
+
+
+def test_installed_inventory_follows_history_order() -> None:
+    inv = parse_installed(load("installed_inventory.json"))
+    assert inv.has("KB5031364") and inv.has("kb5012170") and inv.has("2267602")
+    assert not inv.has("KB5033118")  # installed, then uninstalled
+    assert not inv.has("KB1234567")  # failed install
+    assert inv.has("5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c00")
+    assert not inv.has("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee")
+
+
+def test_reboot_flags() -> None:
+    assert parse_reboot(
+        '{"CBSRebootPending":false,"WURebootRequired":false,"PendingFileRenameOperations":true}'
+    ) == (
+        True,
+        ("pending file renames",),
+    )
+    assert parse_reboot("\ufeff{}") == (False, ())
+    assert parse_reboot("garbage") == (False, ())
+
+
+def test_removal_checks_choose_wusa_dism_or_refuse() -> None:
+    result = {
+        "checks": [
+            {"KB": "KB1", "Installed": True, "IsUninstallable": True, "DismPackage": None},
+            {
+                "KB": "KB5034129",
+                "Installed": True,
+                "IsUninstallable": False,
+                "DismPackage": "Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2227.1.7",
+            },
+            {
+                "KB": "KB5033914",
+                "Installed": True,
+                "IsUninstallable": False,
+                "DismPackage": "bad name; Remove-Item C:\\",
+            },
+            {"KB": "KB2267602", "Installed": False, "IsUninstallable": None, "DismPackage": None},
+        ]
+    }
+    checks = parse_removal_checks(result, ["KB5034129", "KB5033914", "KB2267602", "KB7777777"])
+    assert "KB1" not in checks  # not asked for
+    assert checks["KB5034129"].method == "dism"
+    assert checks["KB5033914"].method is None and checks["KB5033914"].dism_package is None
+    assert checks["KB2267602"].method is None and not checks["KB2267602"].installed
+    assert checks["KB7777777"] == RemovalCheck("KB7777777", False, None, None)
+    removals = parse_removals(
+        {
+            "removals": [
+                {"KB": "KB1234567", "Method": "wusa", "ExitCode": 3010, "RebootRequired": True},
+                {"KB": "x"},
+            ]
+        }
+    )
+    assert len(removals) == 1 and removals[0].ok and removals[0].reboot_required
+    assert not parse_removals({"removals": {"KB": "KB2345678", "ExitCode": 1618}})[0].ok
+
+
+def test_names_and_kbs() -> None:
+    assert normalize_kb("kb5034441") == "KB5034441" and normalize_kb("5034441") == "KB5034441"
+    assert normalize_kb("KB5034441; calc") is None
+    ids, kbs, bad = split_names(["KB1234", "1234", "9F3D2F2C-6B0C-4B8E-9C55-2A3B1D6E7F01", "$(calc)"])
+    assert kbs == ["KB1234"] and ids == ["9f3d2f2c-6b0c-4b8e-9c55-2a3b1d6e7f01"] and bad == ["$(calc)"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=6)
+    ),
+    max_leaves=30,
+)
+update_like = st.fixed_dictionaries(
+    {},
+    optional={
+        k: json_values
+        for k in (
+            "Title",
+            "UpdateID",
+            "RevisionNumber",
+            "KBArticleIDs",
+            "MsrcSeverity",
+            "Categories",
+            "CveIDs",
+            "SecurityBulletinIDs",
+            "RebootBehavior",
+            "MaxDownloadSize",
+            "IsUninstallable",
+            "Type",
+        )
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        json_values, st.fixed_dictionaries({"updates": st.lists(update_like | json_values, max_size=5)})
+    )
+)
+def test_parsers_never_crash(value: object) -> None:
+    scan = parse_scan(value)
+    for u in scan.updates:
+        u.to_pending()
+    parse_update(value)
+    for r in parse_install(value).results:
+        r.describe()
+    parse_installed(value)
+    parse_removal_checks(value, ["KB1"])
+    parse_removals(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_text_parsers_never_crash(text: str) -> None:
+    parse_reboot(text)
+    parse_poll(text)
+    try:
+        parse_windows_facts(text)
+    except Exception as exc:  # only the known error
+        assert type(exc).__name__ == "AdapterError"
