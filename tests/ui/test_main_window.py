@@ -195,7 +195,9 @@ def test_status_colours_counts_and_numeric_sort(qtbot, db):
     c = db_hosts.add_host(db, Host(name="c", address="127.0.9.3"))
     db.execute("UPDATE hosts SET last_status='ok', pending_important=10 WHERE id=?", [a.id])
     db.execute("UPDATE hosts SET last_status='ok', pending_important=9, pending_urgent=1 WHERE id=?", [b.id])
-    db_scans.record_scan_failure(db, c.id, None, HostStatus.UNREACHABLE, "Connection refused by 127.0.9.3:22.")
+    db_scans.record_scan_failure(
+        db, c.id, None, HostStatus.UNREACHABLE, "Connection refused by 127.0.9.3:22."
+    )
     w = _window(qtbot, db)
     model = w.inventory.model
     w.inventory.table.sortByColumn(COL_IMPORTANT, Qt.SortOrder.DescendingOrder)

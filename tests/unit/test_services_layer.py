@@ -20,6 +20,7 @@ WRITES = {
     "audit": {"record"},
 }
 
+
 def _imports(path: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
