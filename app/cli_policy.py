@@ -284,11 +284,11 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     from app.domain.rules import DEFAULT_RULES, Rule
     from app.domain.severity import Severity
     from app.services.classification import reclassify_all
-    from db import policy as db_policy
+    from db import rules as db_rules
 
     action = args.rules_command
     if action == "list":
-        rules = db_policy.list_rules(db)
+        rules = db_rules.list_rules(db)
         if args.json:
             _dump(
                 out,
@@ -318,7 +318,7 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
                 for k in args.kinds.split(",")
                 if k.strip()
             )
-        existing = {r.name.lower(): r for r in db_policy.list_rules(db)}.get(args.name.lower())
+        existing = {r.name.lower(): r for r in db_rules.list_rules(db)}.get(args.name.lower())
         rule = Rule(
             args.name,
             cls,
@@ -331,7 +331,7 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
             else (existing.description if existing else ""),
             enabled=not args.disable,
         )
-        db_policy.save_rule(db, rule, args.position)
+        db_rules.save_rule(db, rule, args.position)
         changed = reclassify_all(db)
         print(
             f"Rule {args.name!r}: {cls} when {rule.describe()}. {changed} pending update(s) changed class.",
@@ -339,13 +339,13 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         )
         return EXIT_OK
     if action == "remove":
-        if not db_policy.remove_rule(db, args.name):
+        if not db_rules.remove_rule(db, args.name):
             raise ConfigError(f"No rule named {args.name!r}. See `patchdesk rules list`.")
         changed = reclassify_all(db)
         print(f"Removed rule {args.name!r}. {changed} pending update(s) changed class.", file=out)
         return EXIT_OK
     if action == "reset":
-        db_policy.reset_rules(db, DEFAULT_RULES)
+        db_rules.reset_rules(db, DEFAULT_RULES)
         changed = reclassify_all(db)
         print(f"Default rules restored. {changed} pending update(s) changed class.", file=out)
         return EXIT_OK
@@ -354,11 +354,11 @@ def _rules(args: argparse.Namespace, out: TextIO, db: Any) -> int:
 
 def _policy(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     from app.domain.rollout import SETTING_UNITS
-    from db import policy as db_policy
+    from db import settings as db_settings
 
     if args.policy_command == "set":
-        db_policy.set_policy_setting(db, args.key, args.value)
-    settings = db_policy.policy_settings(db).as_json()
+        db_settings.set_policy_setting(db, args.key, args.value)
+    settings = db_settings.policy_settings(db).as_json()
     if getattr(args, "json", False):
         _dump(out, settings)
     else:
@@ -373,7 +373,7 @@ def _policy(args: argparse.Namespace, out: TextIO, db: Any) -> int:
 
 def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     from app.domain.maintenance_windows import MaintenanceWindow, next_windows, parse_dtstart, validate
-    from db import policy as db_policy
+    from db import maintenance_windows as db_windows
 
     action = args.windows_command
     if action == "add":
@@ -392,7 +392,7 @@ def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
             description=args.description,
         )
         validate(w)
-        saved = db_policy.add_window(db, w)
+        saved = db_windows.add_window(db, w)
         audit.record(db, audit.WINDOW_EDITED, saved.name, {"action": "added", **saved.as_json()})
         nxt = next_windows([saved], datetime.now(UTC), 1)
         when = f"; next opening {nxt[0].local_start().isoformat()}" if nxt else "; it has no future openings"
@@ -400,7 +400,7 @@ def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
         return EXIT_OK
     if action == "list":
         now = parse_time(args.now) or datetime.now(UTC)
-        windows = db_policy.list_windows(db)
+        windows = db_windows.list_windows(db)
         entries: list[dict[str, Any]] = []
         for w in windows:
             nxt = next_windows([w], now, 3)
@@ -425,8 +425,8 @@ def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
             )
         return EXIT_OK
     if action == "remove":
-        old = db_policy.get_window(db, args.name)
-        if old is None or not db_policy.remove_window(db, args.name):
+        old = db_windows.get_window(db, args.name)
+        if old is None or not db_windows.remove_window(db, args.name):
             raise ConfigError(f"No window named {args.name!r}.")
         audit.record(db, audit.WINDOW_EDITED, args.name, {"action": "removed", **old.as_json()})
         print(f"Removed window {args.name}.", file=out)
@@ -439,12 +439,12 @@ def _windows(args: argparse.Namespace, out: TextIO, db: Any) -> int:
 
 def resolve_update(db: Any, spec: str) -> list[Any]:
     """Rollouts a user's UPDATE text names (creating rows for everything pending first)."""
-    from db import policy as db_policy
+    from db import rollouts as db_rollouts
     from db import scans as db_scans
 
     pending = [u for h in _hosts(db) if h.id is not None for u in db_scans.pending_for_host(db, h.id)]
-    db_policy.ensure_rollouts(db, pending)
-    found = db_policy.find_rollouts(db, spec)
+    db_rollouts.ensure_rollouts(db, pending)
+    found = db_rollouts.find_rollouts(db, spec)
     if not found:
         raise ConfigError(f"No pending or known update matches {spec!r}. See `patchdesk rollouts`.")
     return found
@@ -480,9 +480,9 @@ def _decide(args: argparse.Namespace, out: TextIO, db: Any) -> int:
 
 
 def _rollouts(args: argparse.Namespace, out: TextIO, db: Any) -> int:
-    from db import policy as db_policy
+    from db import rollouts as db_rollouts
 
-    rows = db_policy.list_rollouts(db)
+    rows = db_rollouts.list_rollouts(db)
     if args.json:
         _dump(out, {"rollouts": [r.as_json() for r in rows]})
     else:
@@ -566,12 +566,12 @@ def _export(args: argparse.Namespace, out: TextIO, db: Any) -> int:
     from app.domain.maintenance_windows import next_windows
     from app.reports import calendar
     from db import changelog
-    from db import policy as db_policy
+    from db import maintenance_windows as db_windows
 
     now = datetime.now(UTC)
     if args.export_command == "ics":
         start = parse_time(args.now) or now
-        windows = db_policy.list_windows(db)
+        windows = db_windows.list_windows(db)
         occs = [
             o
             for o in next_windows(windows, start, limit=10000, horizon=timedelta(days=max(1, args.days)))

@@ -64,7 +64,9 @@ FREEZE_STARTUP_OBJECTS = True
 #: thread (≈ 25-35 ms of a 48 ms click at 5,000 hosts, bench/gui_scale.py). The package-manager
 #: adapters are the job worker's own (app/jobs/worker.py WORKER_WARM_UP), not this process's.
 WARM_UP_MODULES = (
-    "db.policy",
+    "db.rollouts",
+    "db.maintenance_windows",
+    "db.schedule",
     "db.advisories",
     "app.domain.rollout",
     "app.domain.maintenance_windows",

@@ -47,8 +47,12 @@ from app.domain.schedule import (
 )
 from app.jobs.selection import select_updates
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import locks as db_locks
+from db import maintenance_windows as db_windows
+from db import rollouts as db_rollouts
 from db import scans as db_scans
+from db import schedule as db_schedule
+from db import settings as db_settings
 
 if TYPE_CHECKING:
     from app.jobs.runner import JobRunner
@@ -123,12 +127,12 @@ def run_due(
     now = _aware(now).astimezone(UTC)
     report = DueReport(now, dry_run)
     db = open_database(db_path)
-    settings = db_policy.policy_settings(db)
+    settings = db_settings.policy_settings(db)
     locked = False
     own_runner = False
     try:
         if not dry_run:
-            holder = db_policy.acquire_lock(
+            holder = db_locks.acquire_lock(
                 db, LOCK_NAME, owner or f"patchdesk on {socket.gethostname()}", settings.lock_ttl
             )
             if holder is not None:
@@ -147,13 +151,13 @@ def run_due(
         rollouts = _promotions(db, now, settings, report, events, dry_run)
         _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows)
         if events:
-            db_policy.add_schedule_events(db, events)
+            db_schedule.add_schedule_events(db, events)
         return report
     finally:
         if own_runner and runner is not None:
             runner.close()
         if locked:
-            db_policy.release_lock(db, LOCK_NAME)
+            db_locks.release_lock(db, LOCK_NAME)
         db.conn.close()
 
 
@@ -163,7 +167,7 @@ def run_due(
 def _scans(
     db: Database, runner: JobRunner | None, now: datetime, settings: PolicySettings, report: DueReport
 ) -> None:
-    busy = db_policy.busy_hosts(db)
+    busy = db_schedule.busy_hosts(db)
     due = [
         h for h in db_hosts.list_hosts(db) if h.id not in busy and scan_due(h, now, settings.scan_interval)
     ]
@@ -207,7 +211,7 @@ def _promotions(
     hosts = db_hosts.list_hosts(db)
     pending = [u for lst in _all_pending(db, hosts).values() for u in lst]
     if dry_run:
-        rollouts = {update_key(u): db_policy.get_rollout(db, update_key(u)) for u in pending}
+        rollouts = {update_key(u): db_rollouts.get_rollout(db, update_key(u)) for u in pending}
         out = {
             k: r
             or Rollout(
@@ -221,18 +225,18 @@ def _promotions(
             for k, r, u in ((update_key(u), rollouts[update_key(u)], u) for u in pending)
         }
     else:
-        out = db_policy.ensure_rollouts(db, pending)
+        out = db_rollouts.ensure_rollouts(db, pending)
     at = now.isoformat()
     for r in (
-        db_policy.list_rollouts(db, (RolloutState.NEW, RolloutState.TESTING, RolloutState.APPROVED))
+        db_rollouts.list_rollouts(db, (RolloutState.NEW, RolloutState.TESTING, RolloutState.APPROVED))
         if not dry_run
         else list(out.values())
     ):
-        evidence = db_policy.ring_evidence(db, r)
+        evidence = db_rollouts.ring_evidence(db, r)
         if r.ring is None and evidence[Ring.TEST].got:
             # installed on the test ring outside the scheduler (a manual patch): it is being tested
             if not dry_run:
-                r = db_policy.set_rollout(
+                r = db_rollouts.set_rollout(
                     db,
                     r.key,
                     state=RolloutState.TESTING,
@@ -244,7 +248,7 @@ def _promotions(
         if r.ring == Ring.PRODUCTION:
             if not any(e.pending for e in evidence.values()) and any(e.got for e in evidence.values()):
                 if not dry_run:
-                    r = db_policy.set_rollout(db, r.key, state=RolloutState.DEPLOYED, event_at=now)
+                    r = db_rollouts.set_rollout(db, r.key, state=RolloutState.DEPLOYED, event_at=now)
                 events.append(
                     (
                         ScheduleEvent(
@@ -273,7 +277,7 @@ def _promotions(
                 )
             )
             if not dry_run:
-                r = db_policy.set_rollout(
+                r = db_rollouts.set_rollout(
                     db,
                     r.key,
                     state=RolloutState.APPROVED,
@@ -318,7 +322,7 @@ def _patches(
     override_windows: bool,
 ) -> None:
     at = now.isoformat()
-    busy = db_policy.busy_hosts(db)
+    busy = db_schedule.busy_hosts(db)
     plans: list[_HostPlan] = []
     pending_by_host: dict[int, list[PendingUpdate]] = {}
     for host in db_hosts.list_hosts(db):
@@ -339,7 +343,7 @@ def _patches(
                 }
             )
             continue
-        windows = db_policy.windows_for_group(db, host.group)
+        windows = db_windows.windows_for_group(db, host.group)
         occ = window_at(windows, now)
         now_list: list[PendingUpdate] = []
         in_window: list[PendingUpdate] = []
@@ -357,7 +361,7 @@ def _patches(
             (in_window if decision.needs_window else now_list).append(u)
         if in_window:
             assert occ is not None
-            deferral = window_deferral(occ, now, windows, db_policy.patch_durations(db, host.id), settings)
+            deferral = window_deferral(occ, now, windows, db_schedule.patch_durations(db, host.id), settings)
             if deferral is None:
                 now_list.extend(in_window)
             else:
@@ -394,7 +398,7 @@ def _patches(
         for u in p.updates:
             started = rollouts.get(update_key(u))
             if started is not None and started.ring is None:
-                rollouts[started.key] = db_policy.set_rollout(
+                rollouts[started.key] = db_rollouts.set_rollout(
                     db,
                     started.key,
                     state=RolloutState.TESTING,

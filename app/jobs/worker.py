@@ -408,7 +408,7 @@ WORKER_WARM_UP = (
     "app.platforms.dnf",
     "app.platforms.zypper",
     "app.transports.ssh",
-    "db.policy",
+    "db.rules",
     "db.advisories",
     "db.scan_basis",
 )

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from app.domain.models import Ring
 from app.domain.rollout import NEEDS_APPROVAL, Rollout, RolloutState
 from app.services import audit
-from db import policy as db_policy
+from db import rollouts as db_rollouts
 
 #: states in which nothing is left to decide
 _SETTLED = frozenset({RolloutState.DECLINED, RolloutState.DEPLOYED})
@@ -35,8 +35,8 @@ def _decide(
     db: Database, key: str, *, note: str, actor: str | None, until: datetime | None = None, **changes: object
 ) -> Rollout:
     """Store the decision and its audit entry (the same entry whichever face decided)."""
-    before = db_policy.get_rollout(db, key)
-    after = db_policy.set_rollout(db, key, note=note, actor=actor, **changes)  # type: ignore[arg-type]
+    before = db_rollouts.get_rollout(db, key)
+    after = db_rollouts.set_rollout(db, key, note=note, actor=actor, **changes)  # type: ignore[arg-type]
     details: dict[str, object] = {
         "decision": str(after.state),
         "kind": str(after.kind),

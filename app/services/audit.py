@@ -92,9 +92,9 @@ _handlers: dict[str, logging.Handler] = {}
 
 
 def syslog_target(db: Database) -> str | None:
-    from db import policy as db_policy
+    from db import settings as db_settings
 
-    value = (db_policy.get_setting(db, SYSLOG_SETTING) or "").strip()
+    value = (db_settings.get_setting(db, SYSLOG_SETTING) or "").strip()
     return value or None
 
 

@@ -12,12 +12,12 @@ from sqlite_utils import Database
 from app.domain.rules import Classifier
 from db import advisories as db_advisories
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import rules as db_rules
 from db import scans as db_scans
 
 
 def load_classifier(db: Database) -> Classifier:
-    return Classifier(tuple(db_policy.list_rules(db)), db_advisories.advisory_index(db))
+    return Classifier(tuple(db_rules.list_rules(db)), db_advisories.advisory_index(db))
 
 
 def reclassify_all(db: Database, classifier: Classifier | None = None) -> int:
@@ -33,5 +33,5 @@ def reclassify_all(db: Database, classifier: Classifier | None = None) -> int:
         changed += sum(
             1 for a, b in zip(pending, updated, strict=True) if a.classification != b.classification
         )
-        db_policy.update_pending_classification(db, host.id, updated)
+        db_rules.update_pending_classification(db, host.id, updated)
     return changed

@@ -10,7 +10,8 @@ from sqlite_utils import Database
 from app.domain.maintenance_windows import MaintenanceWindow, estimate_duration
 from app.domain.models import Classification
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import schedule as db_schedule
+from db import settings as db_settings
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class WindowPlan:
 def window_plan(db: Database, window: MaintenanceWindow) -> WindowPlan:
     """Hosts of the window's groups with pending updates, and how long each is expected to take."""
     groups = {g.lower() for g in window.groups}
-    settings = db_policy.policy_settings(db)
+    settings = db_settings.policy_settings(db)
     out = []
     for h in db_hosts.list_hosts(db):
         if not h.group or h.group.lower() not in groups or h.id is None or not h.pending_total:
@@ -68,7 +69,7 @@ def window_plan(db: Database, window: MaintenanceWindow) -> WindowPlan:
                     str(Classification.IMPORTANT): h.pending_important,
                     str(Classification.NONCRITICAL): h.pending_noncritical,
                 },
-                estimate_duration(db_policy.patch_durations(db, h.id), settings.default_estimate),
+                estimate_duration(db_schedule.patch_durations(db, h.id), settings.default_estimate),
             )
         )
     return WindowPlan(window.name, tuple(out))

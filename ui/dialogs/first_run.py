@@ -39,7 +39,7 @@ from app.domain.errors import ConfigError, PatchdeskError
 from app.domain.models import Criticality, Host, TransportKind
 from app.services import audit
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import settings as db_settings
 from ui.dialogs.import_dialog import FILE_FILTER, ImportDialog
 from ui.resources import icon
 from ui.workers import submit
@@ -77,11 +77,11 @@ KEYRING_STILL_WORKS = (
 
 
 def is_done(db: Any) -> bool:
-    return db_policy.get_setting(db, DONE_SETTING) == "1"
+    return db_settings.get_setting(db, DONE_SETTING) == "1"
 
 
 def set_done(db: Any, done: bool) -> None:
-    db_policy.set_setting(db, DONE_SETTING, "1" if done else None)
+    db_settings.set_setting(db, DONE_SETTING, "1" if done else None)
 
 
 def should_show(db: Any) -> bool:

@@ -74,11 +74,11 @@ class AuditView(QWidget):
 
     @Slot()
     def _syslog_changed(self) -> None:
-        from db import policy as db_policy
+        from db import settings as db_settings
 
         value = self.syslog_edit.text().strip()
         if value == (audit.syslog_target(self.db) or ""):
             return
-        db_policy.set_setting(self.db, audit.SYSLOG_SETTING, value or None)
+        db_settings.set_setting(self.db, audit.SYSLOG_SETTING, value or None)
         audit.record(self.db, audit.SETTINGS_CHANGED, audit.SYSLOG_SETTING, {"value": value or "off"})
         self.reload()

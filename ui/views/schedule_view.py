@@ -41,7 +41,9 @@ from app.domain.schedule import ScheduleEvent
 from app.services import approvals, audit
 from app.services.maintenance_windows import WindowPlan, window_plan
 from db import compliance as db_compliance
-from db import policy as db_policy
+from db import maintenance_windows as db_windows
+from db import rollouts as db_rollouts
+from db import schedule as db_schedule
 from ui.dialogs.window_dialog import WindowDialog
 from ui.models.rows_model import SORT_ROLE, Cell, RowsModel
 from ui.views.advisories_view import CLASS_COLOURS, _hint, _table, _with_db
@@ -89,15 +91,15 @@ def _snapshot(db: Any, now: datetime) -> Snapshot:
     pending = [
         u for h in db_hosts.list_hosts(db) if h.id is not None for u in db_scans.pending_for_host(db, h.id)
     ]
-    db_policy.ensure_rollouts(db, pending)  # as `patchdesk approve` does: every pending update has a row
-    windows = db_policy.list_windows(db)
+    db_rollouts.ensure_rollouts(db, pending)  # as `patchdesk approve` does: every pending update has a row
+    windows = db_windows.list_windows(db)
     return Snapshot(
         now,
         windows,
         next_windows(windows, now, UPCOMING),
         {w.name: window_plan(db, w) for w in windows},
-        db_policy.list_rollouts(db),
-        db_policy.schedule_events(db, limit=300),
+        db_rollouts.list_rollouts(db),
+        db_schedule.schedule_events(db, limit=300),
     )
 
 
@@ -401,14 +403,14 @@ class ScheduleView(QWidget):
     # -- editing windows ---------------------------------------------------------------------------------
 
     def _windows(self) -> list[MaintenanceWindow]:
-        return db_policy.list_windows(self.db)
+        return db_windows.list_windows(self.db)
 
     @Slot()
     def add_window(self) -> WindowDialog:
         return self._open_window_dialog(None)
 
     def edit_window(self, name: str) -> WindowDialog | None:
-        w = db_policy.get_window(self.db, name)
+        w = db_windows.get_window(self.db, name)
         if w is None:
             self.reload()
             return None
@@ -420,7 +422,7 @@ class ScheduleView(QWidget):
         old = existing.name if existing else None
 
         def save(w: MaintenanceWindow) -> MaintenanceWindow:
-            saved = db_policy.update_window(self.db, old, w) if old else db_policy.add_window(self.db, w)
+            saved = db_windows.update_window(self.db, old, w) if old else db_windows.add_window(self.db, w)
             details: dict[str, object] = {"action": "edited" if old else "added", **saved.as_json()}
             if old and old != saved.name:
                 details["renamed_from"] = old
@@ -443,10 +445,10 @@ class ScheduleView(QWidget):
         return dlg
 
     def set_window_enabled(self, name: str, enabled: bool) -> None:
-        w = db_policy.get_window(self.db, name)
+        w = db_windows.get_window(self.db, name)
         if w is None:
             return
-        db_policy.update_window(self.db, name, replace(w, enabled=enabled))
+        db_windows.update_window(self.db, name, replace(w, enabled=enabled))
         audit.record(self.db, audit.WINDOW_EDITED, name, {"action": "enabled" if enabled else "disabled"})
         self.reload()
         self.decided.emit()
@@ -462,8 +464,8 @@ class ScheduleView(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        w = db_policy.get_window(self.db, name)
-        removed = db_policy.remove_window(self.db, name)
+        w = db_windows.get_window(self.db, name)
+        removed = db_windows.remove_window(self.db, name)
         if removed:
             audit.record(
                 self.db, audit.WINDOW_EDITED, name, {"action": "removed", **(w.as_json() if w else {})}
@@ -671,7 +673,7 @@ class ScheduleView(QWidget):
         from app.reports import calendar
 
         now = self._now()
-        windows = db_policy.list_windows(self.db)
+        windows = db_windows.list_windows(self.db)
         horizon = timedelta(days=max(1, days))
         occs = [
             o for o in next_windows(windows, now, limit=10000, horizon=horizon) if o.start <= now + horizon
