@@ -138,3 +138,11 @@ def _backup(conn: sqlite3.Connection, target: Path) -> None:
     finally:
         dest.close()
     shutil.move(str(tmp), str(target))
+
+
+def database_file(db: Database) -> str | None:
+    """The main file of ``db`` (for a worker thread that opens its own connection)."""
+    for r in db.execute("PRAGMA database_list"):
+        if r[1] == "main":
+            return str(r[2]) or None
+    return None

@@ -152,7 +152,7 @@ class Recorder:
         from sqlite_utils import Database
 
         from db import changes as db_changes
-        from db import compliance as db_compliance
+        from db import compliance_history as db_compliance_history
         from db import hosts as db_hosts
         from db import jobs as db_jobs
         from db import scans as db_scans
@@ -205,7 +205,7 @@ class Recorder:
                         ended = ev.state not in (JobState.QUEUED, JobState.RUNNING)
                         if ended and self._kind(ev.job_id) in _COMPLIANCE_KINDS:
                             # the dashboard's trend and "urgent update appeared" alerts read this
-                            db_compliance.after_job(db, ev.job_id)
+                            db_compliance_history.after_job(db, ev.job_id)
                 if logs:
                     db_jobs.add_log_lines(db, logs)
         except Exception as exc:

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from db import compliance as db_compliance
+from db import changes as db_changes
+from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
 from db import settings as db_settings
 
@@ -118,7 +119,7 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
                 (kc.host,),
             )
         )
-    fresh = db_compliance.new_urgent(db, job_id)
+    fresh = db_compliance_history.new_urgent(db, job_id)
     if fresh:
         hosts = sorted({u.host for u in fresh})
         pkgs = sorted({u.name for u in fresh})
@@ -135,7 +136,7 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
 
 
 def db_jobs_red(db: Database, job_id: int) -> list[str]:
-    return db_compliance.red_verifications(db, job_id)
+    return db_changes.red_verifications(db, job_id)
 
 
 def key_changes_from_outcomes(outcomes: Iterable[Any]) -> list[KeyChange]:

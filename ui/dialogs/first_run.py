@@ -98,8 +98,7 @@ def should_show(db: Any) -> bool:
 def data_locations(db: Any) -> tuple[str, str]:
     """The database file and the log folder, from the same places the application takes them."""
     from app.logsetup import log_dir
-    from db.compliance import database_file
-    from db.database import default_db_path
+    from db.database import database_file, default_db_path
 
     return database_file(db) or str(default_db_path()), str(log_dir())
 

@@ -40,7 +40,7 @@ from app.domain.rollout import Rollout, RolloutState
 from app.domain.schedule import ScheduleEvent
 from app.services import approvals, audit
 from app.services.maintenance_windows import WindowPlan, window_plan
-from db import compliance as db_compliance
+from db import database as db_database
 from db import maintenance_windows as db_windows
 from db import rollouts as db_rollouts
 from db import schedule as db_schedule
@@ -128,7 +128,7 @@ class ScheduleView(QWidget):
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
-        self.db_path = db_compliance.database_file(db)
+        self.db_path = db_database.database_file(db)
         self.snapshot: Snapshot | None = None
         self.busy = 0
         self._loaded_once = False
