@@ -101,8 +101,8 @@ def open_database(path: Path | str | None = None, *, migrate: bool = True) -> Da
     existed = p.exists() and p.stat().st_size > 0
     conn = _connect(p)
     # No sqlite-utils plugins: a plugin installed in the same environment must not change the
-    # inventory's connection, and finding them scans every installed package's entry points
-    # (15-20 ms of each start, bench/gui_scale.py).
+    # inventory's connection, and finding them scans every installed package's entry points at
+    # every start.
     db = Database(conn, execute_plugins=False)
     try:
         version = schema_version(db)

@@ -1,10 +1,9 @@
 """The job machinery in a worker process of its own, for the GUI.
 
 Twenty job threads and one paramiko reader thread per connection, in the window's own process,
-queue for the same GIL as the window's main thread: during a 50-host scan the main thread waited up
-to 100-300 ms for its turn (bench/gui_scale.py, part (e)), whatever the threads' nice value. Here
-the same :class:`~app.jobs.runner.JobRunner` runs in a child process (``multiprocessing``, spawn),
-and the GUI keeps one thread that receives the events.
+would queue for the same GIL as the window's main thread and make it wait for its turn during a
+scan, whatever the threads' nice value. Here the same :class:`~app.jobs.runner.JobRunner` runs in a
+child process (``multiprocessing``, spawn), and the GUI keeps one thread that receives the events.
 
 :class:`RemoteJobRunner` has the runner's interface (``start_*``, ``add_listener``, ``flush``,
 ``close``); each ``start_*`` is a request answered once the child has created the job, and returns a

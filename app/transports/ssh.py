@@ -559,7 +559,7 @@ class SshTransport(Transport):
         try:
             sock = socket.create_connection((ep.hostname, ep.port), timeout=timeout)
             # SSH sends many small packets (channel open, exec, window adjust); with Nagle on, each
-            # round trip can stall ~40 ms on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
+            # round trip can stall on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
         except socket.gaierror as exc:
