@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,20 @@ def test_import_contracts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.syspath_prepend(str(ROOT))
     assert cli.lint_imports(no_cache=True, no_logo=True) == 0, "an import contract is broken (see output)"
+
+
+def test_every_part_of_app_has_a_layer() -> None:
+    """A contract is silent about modules it does not name: each package and module of app/ is in
+    the layers contract, so nothing new escapes it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (layers,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    named = {m.strip() for layer in layers["layers"] for m in re.split(r"[:|]", layer)}
+    parts = {
+        f"app.{p.stem}"
+        for p in (ROOT / "app").iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")
+    }
+    assert parts - named == set()
 
 
 @pytest.mark.parametrize("package", ["app", "ui"])
