@@ -1,4 +1,4 @@
-"""Named locks between processes (one scheduler run at a time, whether from the console or `patchdesk run-due`)."""
+"""Named locks between processes: one scheduler run at a time, from the console or ``patchdesk run-due``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Maintenance windows (recurrence rules with a duration and time zone) and the host groups they apply to."""
+"""Maintenance windows (a recurrence, a duration, a time zone) and the host groups they apply to."""
 
 from __future__ import annotations
 

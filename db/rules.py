@@ -1,4 +1,4 @@
-"""Classification rules (their order is the order they are tried) and the classes they give pending updates."""
+"""Classification rules, in the order they are tried, and the classes they give pending updates."""
 
 from __future__ import annotations
 

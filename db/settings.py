@@ -1,4 +1,4 @@
-"""The ``settings`` table: plain key/value settings, and the validated ``policy.*`` ones of the rollout policy."""
+"""The ``settings`` table: plain key/value settings, and the validated ``policy.*`` ones."""
 
 from __future__ import annotations
 

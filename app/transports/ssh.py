@@ -10,9 +10,8 @@ Decisions worth knowing:
   keys and the agent only: the stored password belongs to the target.
 - **Commands run as ``sh -c <script>``** in one channel each (see app.transports.shell for the sudo
   handshake and the env prefix). We poll the channel ourselves, at most 50 ms apart, so timeouts,
-  the job deadline and cancel all take effect promptly; on any of those we ask sshd to SIGTERM the
-  command's process group (the RFC 4254 "signal" request, honoured by OpenSSH >= 7.9) and close
-  the channel.
+  the job deadline and cancel all take effect promptly; on any of those we close the channel and
+  SIGTERM the command's process group from a second short command (see ``_abort``).
 - **One transport per host per job, used by one thread.** A paramiko connection could multiplex
   channels from several threads, but our own state (the lazily opened SFTP client, reconnects) is
   not locked; the job engine's per-host serial queue guarantees single use.

@@ -1,4 +1,5 @@
-"""db/compliance.py against independent counts on a few hundred hosts with history."""
+"""db/compliance.py, compliance_history.py and updates.py against independent counts on a few hundred
+hosts with history."""
 
 from __future__ import annotations
 

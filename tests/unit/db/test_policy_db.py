@@ -1,4 +1,5 @@
-"""Policy storage and the scheduler's decisions against a real SQLite file (no hosts contacted)."""
+"""Policy storage (db/rules.py, settings.py, rollouts.py, maintenance_windows.py, schedule.py,
+locks.py) and the scheduler's decisions against a real SQLite file (no hosts contacted)."""
 
 from __future__ import annotations
 
