@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -51,6 +52,25 @@ def test_every_part_of_app_has_a_layer() -> None:
         if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")
     }
     assert parts - named == set()
+
+
+def test_domain_imports_only_the_standard_library_and_dateutil() -> None:
+    """import-linter forbids a list of packages; this says the same positively for the pure layer."""
+    allowed = set(sys.stdlib_module_names) | {"dateutil", "app"}
+    bad = []
+    for path in sorted((ROOT / "app" / "domain").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] not in allowed or (
+                    name.startswith("app.") and not name.startswith("app.domain")
+                ):
+                    bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert bad == []
 
 
 @pytest.mark.parametrize("package", ["app", "ui"])
