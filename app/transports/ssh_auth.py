@@ -2,8 +2,8 @@
 
 Key files first, then the agent, then the stored password -- the order OpenSSH uses. The login runs
 only after the host key has been accepted (app.transports.ssh_hostkeys), so no credential is offered
-to a server we do not trust. Sudo's password is not a login credential: app.transports.shell feeds it
-to sudo once the command runs.
+to a server we do not trust. Sudo's password is not a login credential: the transport sends it when
+sudo asks for it (see app.transports.shell).
 """
 
 from __future__ import annotations
