@@ -46,8 +46,12 @@ dist: $(BUILD_STAMP)
 dist-clean:
 	rm -rf build dist
 
+# The layers (import-linter contracts in pyproject.toml), ruff's rules including complexity (C901),
+# formatting, then mypy (strict on app/ and db/).
 lint: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/ruff check app db ui tests bench
+	$(BIN)/ruff format --check app db ui tests bench
 	$(BIN)/mypy
 
 clean:

@@ -177,3 +177,15 @@ def _vrow(r: dict[str, Any]) -> VerificationRow:
         reasons=tuple(json.loads(r["reasons"])),
         checked_at=r["checked_at"],
     )
+
+
+def red_verifications(db: Database, job_id: int) -> list[str]:
+    """Hosts whose verification in (or of) job ``job_id`` is red."""
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT h.name FROM verifications v JOIN hosts h ON h.id = v.host_id "
+            "WHERE (v.job_id = ? OR v.subject_job_id = ?) AND v.verdict = 'red' ORDER BY h.name",
+            [job_id, job_id],
+        )
+    ]

@@ -101,8 +101,8 @@ def open_database(path: Path | str | None = None, *, migrate: bool = True) -> Da
     existed = p.exists() and p.stat().st_size > 0
     conn = _connect(p)
     # No sqlite-utils plugins: a plugin installed in the same environment must not change the
-    # inventory's connection, and finding them scans every installed package's entry points
-    # (15-20 ms of each start, bench/gui_scale.py).
+    # inventory's connection, and finding them scans every installed package's entry points at
+    # every start.
     db = Database(conn, execute_plugins=False)
     try:
         version = schema_version(db)
@@ -138,3 +138,11 @@ def _backup(conn: sqlite3.Connection, target: Path) -> None:
     finally:
         dest.close()
     shutil.move(str(tmp), str(target))
+
+
+def database_file(db: Database) -> str | None:
+    """The main file of ``db`` (for a worker thread that opens its own connection)."""
+    for r in db.execute("PRAGMA database_list"):
+        if r[1] == "main":
+            return str(r[2]) or None
+    return None

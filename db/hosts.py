@@ -45,8 +45,8 @@ _HOST_FIELDS = len(dataclasses.fields(Host))
 
 def _host(**fields: Any) -> Host:
     """``Host(**fields)`` for a row reader that fills every field: Host is a frozen dataclass, whose
-    generated ``__init__`` sets each of its 32 fields through ``object.__setattr__`` -- 7 us a host,
-    37 ms of a 5,000-host start (bench/gui_scale.py); filling the instance dict takes 1 us."""
+    generated ``__init__`` sets each field through ``object.__setattr__``, several times slower than
+    filling the instance dict, and the whole inventory is built this way at start-up."""
     if len(fields) != _HOST_FIELDS:
         raise TypeError(f"a Host needs all {_HOST_FIELDS} fields, got {len(fields)}")
     host = object.__new__(Host)
@@ -55,8 +55,8 @@ def _host(**fields: Any) -> Host:
 
 
 def _row_to_host(row: Sequence[Any]) -> Host:
-    # The inventory is read whole at start-up (5,000 rows in bench/gui_scale.py): plain tuples
-    # unpacked by position (sqlite-utils' dict per row cost 20 ms there); the JSON columns repeat
+    # The inventory is read whole at start-up, so this is kept cheap: plain tuples unpacked by
+    # position rather than sqlite-utils' dict per row; the JSON columns repeat
     # the same few texts, so they are decoded once each (_json_tuple, _winrm_options cache); enum
     # members come from dicts rather than Enum.__call__; the instance is filled directly (_host).
     (
@@ -213,7 +213,7 @@ def get_host(db: Database, host_id: int) -> Host:
 
 def get_hosts(db: Database, host_ids: Iterable[int]) -> list[Host]:
     """The hosts with these ids that still exist, in one query per 500 ids (the GUI refreshes the
-    rows a running job touched every 300 ms; one query each showed on the main thread)."""
+    rows a running job touched several times a second, on its main thread)."""
     ids = list(host_ids)
     out: list[Host] = []
     for i in range(0, len(ids), 500):

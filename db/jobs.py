@@ -200,7 +200,7 @@ def mark_interrupted(db: Database) -> int:
     stale = [
         r["id"]
         for r in db.query("SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')")
-        if not _pid_alive(r["pid"])
+        if not pid_alive(r["pid"])
     ]
     if not stale:
         return 0
@@ -219,7 +219,7 @@ def mark_interrupted(db: Database) -> int:
     return cur.rowcount
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
     if pid == os.getpid():

@@ -59,7 +59,9 @@ FREEZE_STARTUP_OBJECTS = True
 #: background thread once the window is up, so the first click does not pay for them on the main
 #: thread. The package-manager adapters are the job worker's own (app/jobs/worker.py WORKER_WARM_UP).
 WARM_UP_MODULES = (
-    "db.policy",
+    "db.rollouts",
+    "db.maintenance_windows",
+    "db.schedule",
     "db.advisories",
     "app.domain.rollout",
     "app.domain.maintenance_windows",

@@ -31,13 +31,13 @@ def export(args: argparse.Namespace, out: TextIO) -> int:
     from app.domain.maintenance_windows import next_windows
     from app.reports import calendar
     from db import changelog
-    from db import policy as db_policy
+    from db import maintenance_windows as db_windows
 
     db = open_db(args)
     now = datetime.now(UTC)
     if args.export_command == "ics":
         start = parse_time(args.now) or now
-        windows = db_policy.list_windows(db)
+        windows = db_windows.list_windows(db)
         occs = [
             o
             for o in next_windows(windows, start, limit=10000, horizon=timedelta(days=max(1, args.days)))

@@ -202,9 +202,9 @@ def _tri(value: str, flag: str) -> bool | None:
 
 
 def rules_list(args: argparse.Namespace, out: TextIO) -> int:
-    from db import policy as db_policy
+    from db import rules as db_rules
 
-    rules = db_policy.list_rules(open_db(args))
+    rules = db_rules.list_rules(open_db(args))
     if args.json:
         dump_json(
             out, {"rules": [{**r.as_json(), "when": r.describe()} for r in rules], "otherwise": "noncritical"}
@@ -225,7 +225,7 @@ def rules_set(args: argparse.Namespace, out: TextIO) -> int:
     from app.domain.rules import Rule
     from app.domain.severity import Severity
     from app.services import classification
-    from db import policy as db_policy
+    from db import rules as db_rules
 
     db = open_db(args)
     cls = Classification(parse_choice(Classification, args.classification, "--classification"))
@@ -243,7 +243,7 @@ def rules_set(args: argparse.Namespace, out: TextIO) -> int:
             for k in args.kinds.split(",")
             if k.strip()
         )
-    existing = {r.name.lower(): r for r in db_policy.list_rules(db)}.get(args.name.lower())
+    existing = {r.name.lower(): r for r in db_rules.list_rules(db)}.get(args.name.lower())
     rule = Rule(
         args.name,
         cls,
@@ -283,12 +283,12 @@ def rules_reset(args: argparse.Namespace, out: TextIO) -> int:
 def policy(args: argparse.Namespace, out: TextIO) -> int:
     """``policy show`` and ``policy set`` (which then shows the settings)."""
     from app.domain.rollout import SETTING_UNITS
-    from db import policy as db_policy
+    from db import settings as db_settings
 
     db = open_db(args)
     if args.policy_command == "set":
-        db_policy.set_policy_setting(db, args.key, args.value)
-    settings = db_policy.policy_settings(db).as_json()
+        db_settings.set_policy_setting(db, args.key, args.value)
+    settings = db_settings.policy_settings(db).as_json()
     if getattr(args, "json", False):
         dump_json(out, settings)
     else:
@@ -329,13 +329,13 @@ def windows_add(args: argparse.Namespace, out: TextIO) -> int:
 
 def windows_list(args: argparse.Namespace, out: TextIO) -> int:
     from app.domain.maintenance_windows import next_windows
-    from db import policy as db_policy
+    from db import maintenance_windows as db_windows
 
     db = open_db(args)
     now = parse_time(args.now) or datetime.now(UTC)
     entries: list[dict[str, Any]] = [
         {**w.as_json(), "next": [o.as_json() for o in next_windows([w], now, 3)]}
-        for w in db_policy.list_windows(db)
+        for w in db_windows.list_windows(db)
     ]
     if args.json:
         dump_json(out, {"windows": entries})
@@ -398,9 +398,9 @@ def decide(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def rollouts(args: argparse.Namespace, out: TextIO) -> int:
-    from db import policy as db_policy
+    from db import rollouts as db_rollouts
 
-    rows = db_policy.list_rollouts(open_db(args))
+    rows = db_rollouts.list_rollouts(open_db(args))
     if args.json:
         dump_json(out, {"rollouts": [r.as_json() for r in rows]})
         return EXIT_OK

@@ -3,7 +3,7 @@
 Evidence for one pending update: its kind and security flag (from the host), its vendor severity
 (from the host, else from a linked advisory) normalised across vendors, and the KEV entries of its
 CVEs. The first enabled rule whose conditions all hold decides; when none does the update is
-``noncritical``. Rules live in the database (db/policy.py) so Settings can show and edit them; the
+``noncritical``. Rules live in the database (db/rules.py) so Settings can show and edit them; the
 defaults below are what a new database gets.
 """
 

@@ -153,9 +153,9 @@ def lower_thread_priority(nice: int) -> None:
     """Make the calling thread ``nice`` steps less important to the OS scheduler (Linux only:
     there a thread has its own nice value; elsewhere, or when ``nice`` is 0, nothing happens).
 
-    The GUI asks for this for its job workers: twenty threads busy with SSH on a two-core
-    workstation otherwise leave the window's main thread waiting 100+ ms for a core
-    (bench/gui_scale.py). Raising one's own nice value never needs privileges.
+    The GUI asks for this for its job workers, so that twenty threads busy with SSH on a small
+    workstation do not keep the window's main thread waiting for a core. Raising one's own nice
+    value never needs privileges.
     """
     if nice <= 0 or not sys.platform.startswith("linux"):
         return

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.domain.events import (
     ChangesRecorded,
@@ -29,6 +30,9 @@ from app.domain.events import (
     VerificationRecorded,
 )
 from app.domain.models import HostStatus, JobKind, JobState, StepState
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 logger = logging.getLogger(__name__)
 
@@ -151,11 +155,7 @@ class Recorder:
     def _write(self, db: object, batch: list[Event]) -> None:
         from sqlite_utils import Database
 
-        from db import changes as db_changes
-        from db import compliance as db_compliance
-        from db import hosts as db_hosts
         from db import jobs as db_jobs
-        from db import scans as db_scans
 
         assert isinstance(db, Database)
         try:
@@ -164,48 +164,12 @@ class Recorder:
                 for ev in batch:
                     at = _iso(ev.ts)
                     if isinstance(ev, HostLog):
-                        text = ev.text
-                        if len(text) > MAX_LOG_LINE:
-                            text = text[:MAX_LOG_LINE] + f" … [{len(ev.text) - MAX_LOG_LINE} characters cut]"
-                        logs.append((ev.job_id, ev.host_id, at, str(ev.level), text))
+                        logs.append(_log_row(ev, at))
                         continue
                     if logs:  # keep log order relative to state changes
                         db_jobs.add_log_lines(db, logs)
                         logs = []
-                    if isinstance(ev, HostStateChanged):
-                        db_jobs.set_host_state(db, ev.job_id, ev.host_id, ev.state, ev.error, at)
-                        if self._kind(ev.job_id) == JobKind.SCAN and ev.state in (
-                            StepState.FAILED,
-                            StepState.UNREACHABLE,
-                        ):
-                            status = (
-                                HostStatus.UNREACHABLE
-                                if ev.state == StepState.UNREACHABLE
-                                else HostStatus.FAILED
-                            )
-                            db_scans.record_scan_failure(db, ev.host_id, ev.job_id, status, ev.error or "")
-                    elif isinstance(ev, HostProgress):
-                        db_jobs.set_host_progress(db, ev.job_id, ev.host_id, ev.fraction)
-                    elif isinstance(ev, ScanRecorded):
-                        db_scans.record_scan(db, ev.host_id, ev.job_id, ev.result)
-                    elif isinstance(ev, HostKeyLearned):
-                        db_hosts.trust_host_key(db, ev.key)
-                    elif isinstance(ev, SnapshotTaken):
-                        db_changes.record_snapshot(db, ev.job_id, ev.host_id, ev.manager, ev.versions)
-                    elif isinstance(ev, ChangesRecorded):
-                        db_changes.record_changes(db, ev.job_id, ev.host_id, ev.changes, ev.transaction_id)
-                    elif isinstance(ev, RolledBack):
-                        db_changes.mark_rolled_back(db, ev.subject_job_id, ev.host_id, ev.job_id)
-                    elif isinstance(ev, VerificationRecorded):
-                        db_changes.record_verification(
-                            db, ev.job_id, ev.host_id, ev.subject_job_id, ev.verdict, ev.reasons
-                        )
-                    elif isinstance(ev, JobStateChanged):
-                        db_jobs.set_job_state(db, ev.job_id, ev.state)
-                        ended = ev.state not in (JobState.QUEUED, JobState.RUNNING)
-                        if ended and self._kind(ev.job_id) in _COMPLIANCE_KINDS:
-                            # the dashboard's trend and "urgent update appeared" alerts read this
-                            db_compliance.after_job(db, ev.job_id)
+                    self._apply(db, ev, at)
                 if logs:
                     db_jobs.add_log_lines(db, logs)
         except Exception as exc:
@@ -214,9 +178,64 @@ class Recorder:
             if self._error_handler:
                 self._error_handler(exc)
 
+    def _apply(self, db: Database, ev: Event, at: str) -> None:
+        """Store one event other than a log line (inside the batch's transaction)."""
+        from db import changes as db_changes
+        from db import hosts as db_hosts
+        from db import jobs as db_jobs
+        from db import scans as db_scans
+
+        if isinstance(ev, HostStateChanged):
+            self._host_state(db, ev, at)
+        elif isinstance(ev, HostProgress):
+            db_jobs.set_host_progress(db, ev.job_id, ev.host_id, ev.fraction)
+        elif isinstance(ev, ScanRecorded):
+            db_scans.record_scan(db, ev.host_id, ev.job_id, ev.result)
+        elif isinstance(ev, HostKeyLearned):
+            db_hosts.trust_host_key(db, ev.key)
+        elif isinstance(ev, SnapshotTaken):
+            db_changes.record_snapshot(db, ev.job_id, ev.host_id, ev.manager, ev.versions)
+        elif isinstance(ev, ChangesRecorded):
+            db_changes.record_changes(db, ev.job_id, ev.host_id, ev.changes, ev.transaction_id)
+        elif isinstance(ev, RolledBack):
+            db_changes.mark_rolled_back(db, ev.subject_job_id, ev.host_id, ev.job_id)
+        elif isinstance(ev, VerificationRecorded):
+            db_changes.record_verification(
+                db, ev.job_id, ev.host_id, ev.subject_job_id, ev.verdict, ev.reasons
+            )
+        elif isinstance(ev, JobStateChanged):
+            self._job_state(db, ev)
+
+    def _host_state(self, db: Database, ev: HostStateChanged, at: str) -> None:
+        from db import jobs as db_jobs
+        from db import scans as db_scans
+
+        db_jobs.set_host_state(db, ev.job_id, ev.host_id, ev.state, ev.error, at)
+        if self._kind(ev.job_id) == JobKind.SCAN and ev.state in (StepState.FAILED, StepState.UNREACHABLE):
+            status = HostStatus.UNREACHABLE if ev.state == StepState.UNREACHABLE else HostStatus.FAILED
+            db_scans.record_scan_failure(db, ev.host_id, ev.job_id, status, ev.error or "")
+
+    def _job_state(self, db: Database, ev: JobStateChanged) -> None:
+        from db import compliance_history as db_compliance_history
+        from db import jobs as db_jobs
+
+        db_jobs.set_job_state(db, ev.job_id, ev.state)
+        ended = ev.state not in (JobState.QUEUED, JobState.RUNNING)
+        if ended and self._kind(ev.job_id) in _COMPLIANCE_KINDS:
+            # the dashboard's trend and "urgent update appeared" alerts read this
+            db_compliance_history.after_job(db, ev.job_id)
+
     def _kind(self, job_id: int) -> JobKind | None:
         with self._kinds_lock:
             return self._job_kinds.get(job_id)
+
+
+def _log_row(ev: HostLog, at: str) -> tuple[int, int | None, str, str, str]:
+    """A log line as stored: overlong text is cut with a marker saying how much."""
+    text = ev.text
+    if len(text) > MAX_LOG_LINE:
+        text = text[:MAX_LOG_LINE] + f" … [{len(ev.text) - MAX_LOG_LINE} characters cut]"
+    return (ev.job_id, ev.host_id, at, str(ev.level), text)
 
 
 def _iso(ts: float) -> str:

@@ -78,9 +78,9 @@ class JobRunner:
         the database); the advisory index is reused until an import or a rule change."""
         from app.domain.matching import AdvisoryIndex
         from db import advisories as db_advisories
-        from db import policy as db_policy
+        from db import rules as db_rules
 
-        rules = tuple(db_policy.list_rules(db))
+        rules = tuple(db_rules.list_rules(db))
         key = (db_advisories.generation(db), rules)
         if self._classifier is None or self._classifier[0] != key:
             index = db_advisories.advisory_index(db) if key[0] else AdvisoryIndex()

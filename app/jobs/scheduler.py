@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from app.domain.maintenance_windows import window_at
+from app.domain.maintenance_windows import MaintenanceWindow, Occurrence, window_at
 from app.domain.models import Host, HostStatus, JobTrigger, PendingUpdate, Ring, StepState
 from app.domain.rollout import (
     PolicySettings,
@@ -47,10 +47,15 @@ from app.domain.schedule import (
 )
 from app.jobs.selection import select_updates
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import locks as db_locks
+from db import maintenance_windows as db_windows
+from db import rollouts as db_rollouts
 from db import scans as db_scans
+from db import schedule as db_schedule
+from db import settings as db_settings
 
 if TYPE_CHECKING:
+    from app.jobs.engine import JobHandle
     from app.jobs.runner import JobRunner
     from app.secrets import SecretStore
 
@@ -123,12 +128,12 @@ def run_due(
     now = _aware(now).astimezone(UTC)
     report = DueReport(now, dry_run)
     db = open_database(db_path)
-    settings = db_policy.policy_settings(db)
+    settings = db_settings.policy_settings(db)
     locked = False
     own_runner = False
     try:
         if not dry_run:
-            holder = db_policy.acquire_lock(
+            holder = db_locks.acquire_lock(
                 db, LOCK_NAME, owner or f"patchdesk on {socket.gethostname()}", settings.lock_ttl
             )
             if holder is not None:
@@ -147,13 +152,13 @@ def run_due(
         rollouts = _promotions(db, now, settings, report, events, dry_run)
         _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows)
         if events:
-            db_policy.add_schedule_events(db, events)
+            db_schedule.add_schedule_events(db, events)
         return report
     finally:
         if own_runner and runner is not None:
             runner.close()
         if locked:
-            db_policy.release_lock(db, LOCK_NAME)
+            db_locks.release_lock(db, LOCK_NAME)
         db.conn.close()
 
 
@@ -163,7 +168,7 @@ def run_due(
 def _scans(
     db: Database, runner: JobRunner | None, now: datetime, settings: PolicySettings, report: DueReport
 ) -> None:
-    busy = db_policy.busy_hosts(db)
+    busy = db_schedule.busy_hosts(db)
     due = [
         h for h in db_hosts.list_hosts(db) if h.id not in busy and scan_due(h, now, settings.scan_interval)
     ]
@@ -207,7 +212,7 @@ def _promotions(
     hosts = db_hosts.list_hosts(db)
     pending = [u for lst in _all_pending(db, hosts).values() for u in lst]
     if dry_run:
-        rollouts = {update_key(u): db_policy.get_rollout(db, update_key(u)) for u in pending}
+        rollouts = {update_key(u): db_rollouts.get_rollout(db, update_key(u)) for u in pending}
         out = {
             k: r
             or Rollout(
@@ -221,18 +226,18 @@ def _promotions(
             for k, r, u in ((update_key(u), rollouts[update_key(u)], u) for u in pending)
         }
     else:
-        out = db_policy.ensure_rollouts(db, pending)
+        out = db_rollouts.ensure_rollouts(db, pending)
     at = now.isoformat()
     for r in (
-        db_policy.list_rollouts(db, (RolloutState.NEW, RolloutState.TESTING, RolloutState.APPROVED))
+        db_rollouts.list_rollouts(db, (RolloutState.NEW, RolloutState.TESTING, RolloutState.APPROVED))
         if not dry_run
         else list(out.values())
     ):
-        evidence = db_policy.ring_evidence(db, r)
+        evidence = db_rollouts.ring_evidence(db, r)
         if r.ring is None and evidence[Ring.TEST].got:
             # installed on the test ring outside the scheduler (a manual patch): it is being tested
             if not dry_run:
-                r = db_policy.set_rollout(
+                r = db_rollouts.set_rollout(
                     db,
                     r.key,
                     state=RolloutState.TESTING,
@@ -244,7 +249,7 @@ def _promotions(
         if r.ring == Ring.PRODUCTION:
             if not any(e.pending for e in evidence.values()) and any(e.got for e in evidence.values()):
                 if not dry_run:
-                    r = db_policy.set_rollout(db, r.key, state=RolloutState.DEPLOYED, event_at=now)
+                    r = db_rollouts.set_rollout(db, r.key, state=RolloutState.DEPLOYED, event_at=now)
                 events.append(
                     (
                         ScheduleEvent(
@@ -273,7 +278,7 @@ def _promotions(
                 )
             )
             if not dry_run:
-                r = db_policy.set_rollout(
+                r = db_rollouts.set_rollout(
                     db,
                     r.key,
                     state=RolloutState.APPROVED,
@@ -306,6 +311,24 @@ class _HostPlan:
     window: str | None = None
 
 
+@dataclass
+class _Pass:
+    """What one scheduler pass shares between its steps: the time, the policy and what it reports."""
+
+    db: Database
+    now: datetime
+    settings: PolicySettings
+    rollouts: dict[str, Rollout]
+    report: DueReport
+    events: list[tuple[ScheduleEvent, int | None]]
+    dry_run: bool
+    override_windows: bool
+
+    @property
+    def at(self) -> str:
+        return self.now.isoformat()
+
+
 def _patches(
     db: Database,
     runner: JobRunner | None,
@@ -317,8 +340,8 @@ def _patches(
     dry_run: bool,
     override_windows: bool,
 ) -> None:
-    at = now.isoformat()
-    busy = db_policy.busy_hosts(db)
+    run = _Pass(db, now, settings, rollouts, report, events, dry_run, override_windows)
+    busy = db_schedule.busy_hosts(db)
     plans: list[_HostPlan] = []
     pending_by_host: dict[int, list[PendingUpdate]] = {}
     for host in db_hosts.list_hosts(db):
@@ -327,51 +350,9 @@ def _patches(
         pending_by_host[host.id] = pend
         if not pend:
             continue
-        if host.id in busy:
-            report.waiting.append({"host": host.name, "update": None, "reason": "busy with another job"})
-            continue
-        if host.last_status != HostStatus.OK:
-            report.waiting.append(
-                {
-                    "host": host.name,
-                    "update": None,
-                    "reason": f"its last scan was {host.last_status}; scan it first",
-                }
-            )
-            continue
-        windows = db_policy.windows_for_group(db, host.group)
-        occ = window_at(windows, now)
-        now_list: list[PendingUpdate] = []
-        in_window: list[PendingUpdate] = []
-        for u in pend:
-            if comes_as_dependency(u):
-                continue
-            key = update_key(u)
-            r = rollouts.get(key) or Rollout(key, u.manager, u.name, u.available, u.kind, u.classification)
-            decision = decide_update(
-                host, u, r, now, settings, open_window=occ, windows=windows, override_windows=override_windows
-            )
-            if decision.why_waiting is not None:
-                report.waiting.append({"host": host.name, "update": key, "reason": decision.why_waiting})
-                continue
-            (in_window if decision.needs_window else now_list).append(u)
-        if in_window:
-            assert occ is not None
-            deferral = window_deferral(occ, now, windows, db_policy.patch_durations(db, host.id), settings)
-            if deferral is None:
-                now_list.extend(in_window)
-            else:
-                keys = [update_key(u) for u in in_window]
-                report.deferred.append({"host": host.name, "updates": keys, "reason": deferral})
-                events.append(
-                    (
-                        ScheduleEvent(at, host.name, ", ".join(keys), "deferred", deferral, dry_run=dry_run),
-                        host.id,
-                    )
-                )
-        if now_list:
-            trigger = trigger_for(now_list)
-            plans.append(_HostPlan(host, now_list, trigger, occ.window.name if occ and in_window else None))
+        plan = _plan_host(run, host, pend, busy)
+        if plan is not None:
+            plans.append(plan)
     if not plans:
         return
     if runner is None:
@@ -387,23 +368,111 @@ def _patches(
                 }
             )
         return
-    # the test ring starting on an update puts it into "testing" before anything is installed
+    _start_test_ring(run, plans)
+    handles = _start_jobs(run, runner, plans, pending_by_host)
+    for handle, _ in handles:
+        handle.wait()
+    runner.flush()
+    _report_outcomes(run, handles)
+
+
+def _plan_host(run: _Pass, host: Host, pend: list[PendingUpdate], busy: set[int]) -> _HostPlan | None:
+    """What to install on one host now, if anything; why it waits or is deferred goes to the report."""
+    assert host.id is not None
+    if host.id in busy:
+        run.report.waiting.append({"host": host.name, "update": None, "reason": "busy with another job"})
+        return None
+    if host.last_status != HostStatus.OK:
+        run.report.waiting.append(
+            {
+                "host": host.name,
+                "update": None,
+                "reason": f"its last scan was {host.last_status}; scan it first",
+            }
+        )
+        return None
+    windows = db_windows.windows_for_group(run.db, host.group)
+    occ = window_at(windows, run.now)
+    now_list, in_window = _due_updates(run, host, pend, windows, occ)
+    if in_window:
+        assert occ is not None
+        deferral = window_deferral(
+            occ, run.now, windows, db_schedule.patch_durations(run.db, host.id), run.settings
+        )
+        if deferral is None:
+            now_list.extend(in_window)
+        else:
+            keys = [update_key(u) for u in in_window]
+            run.report.deferred.append({"host": host.name, "updates": keys, "reason": deferral})
+            run.events.append(
+                (
+                    ScheduleEvent(
+                        run.at, host.name, ", ".join(keys), "deferred", deferral, dry_run=run.dry_run
+                    ),
+                    host.id,
+                )
+            )
+    if not now_list:
+        return None
+    return _HostPlan(host, now_list, trigger_for(now_list), occ.window.name if occ and in_window else None)
+
+
+def _due_updates(
+    run: _Pass,
+    host: Host,
+    pend: list[PendingUpdate],
+    windows: list[MaintenanceWindow],
+    occ: Occurrence | None,
+) -> tuple[list[PendingUpdate], list[PendingUpdate]]:
+    """The host's updates that may go now, and those that need its open window."""
+    now_list: list[PendingUpdate] = []
+    in_window: list[PendingUpdate] = []
+    for u in pend:
+        if comes_as_dependency(u):
+            continue
+        key = update_key(u)
+        r = run.rollouts.get(key) or Rollout(key, u.manager, u.name, u.available, u.kind, u.classification)
+        decision = decide_update(
+            host,
+            u,
+            r,
+            run.now,
+            run.settings,
+            open_window=occ,
+            windows=windows,
+            override_windows=run.override_windows,
+        )
+        if decision.why_waiting is not None:
+            run.report.waiting.append({"host": host.name, "update": key, "reason": decision.why_waiting})
+            continue
+        (in_window if decision.needs_window else now_list).append(u)
+    return now_list, in_window
+
+
+def _start_test_ring(run: _Pass, plans: list[_HostPlan]) -> None:
+    """The test ring starting on an update puts it into "testing" before anything is installed."""
     for p in plans:
         if p.host.ring != Ring.TEST:
             continue
         for u in p.updates:
-            started = rollouts.get(update_key(u))
+            started = run.rollouts.get(update_key(u))
             if started is not None and started.ring is None:
-                rollouts[started.key] = db_policy.set_rollout(
-                    db,
+                run.rollouts[started.key] = db_rollouts.set_rollout(
+                    run.db,
                     started.key,
                     state=RolloutState.TESTING,
                     ring=Ring.TEST,
-                    ring_since=now,
-                    event_at=now,
+                    ring_since=run.now,
+                    event_at=run.now,
                     note="test ring started",
                     actor="scheduler",
                 )
+
+
+def _start_jobs(
+    run: _Pass, runner: JobRunner, plans: list[_HostPlan], pending_by_host: dict[int, list[PendingUpdate]]
+) -> list[tuple[JobHandle, list[_HostPlan]]]:
+    """One patch job per trigger (urgent pushes apart from windowed work), each event logged."""
     handles = []
     for trigger in (JobTrigger.URGENT, JobTrigger.SCHEDULE):
         group = [p for p in plans if p.trigger == trigger]
@@ -415,15 +484,15 @@ def _patches(
             if p.host.id is not None
         }
         handle = runner.start_patch(
-            db, [p.host for p in group], selections, trigger=trigger, accept_new_keys=True
+            run.db, [p.host for p in group], selections, trigger=trigger, accept_new_keys=True
         )
         handles.append((handle, group))
         for p in group:
             why = "urgent push" if trigger == JobTrigger.URGENT else f"inside window {p.window!r}"
-            events.append(
+            run.events.append(
                 (
                     ScheduleEvent(
-                        at,
+                        run.at,
                         p.host.name,
                         ", ".join(update_key(u) for u in p.updates),
                         "started",
@@ -433,9 +502,10 @@ def _patches(
                     p.host.id,
                 )
             )
-    for handle, _ in handles:
-        handle.wait()
-    runner.flush()
+    return handles
+
+
+def _report_outcomes(run: _Pass, handles: list[tuple[JobHandle, list[_HostPlan]]]) -> None:
     for handle, group in handles:
         for p in group:
             assert p.host.id is not None
@@ -443,7 +513,7 @@ def _patches(
             state = out.state if out else StepState.FAILED
             result = out.result if out else None
             verification = getattr(result, "verification", None)
-            report.patches.append(
+            run.report.patches.append(
                 {
                     "host": p.host.name,
                     "updates": [update_key(u) for u in p.updates],

@@ -1,10 +1,9 @@
 """The job machinery in a worker process of its own, for the GUI.
 
 Twenty job threads and one paramiko reader thread per connection, in the window's own process,
-queue for the same GIL as the window's main thread: during a 50-host scan the main thread waited up
-to 100-300 ms for its turn (bench/gui_scale.py, part (e)), whatever the threads' nice value. Here
-the same :class:`~app.jobs.runner.JobRunner` runs in a child process (``multiprocessing``, spawn),
-and the GUI keeps one thread that receives the events.
+would queue for the same GIL as the window's main thread and make it wait for its turn during a
+scan, whatever the threads' nice value. Here the same :class:`~app.jobs.runner.JobRunner` runs in a
+child process (``multiprocessing``, spawn), and the GUI keeps one thread that receives the events.
 
 :class:`RemoteJobRunner` has the runner's interface (``start_*``, ``add_listener``, ``flush``,
 ``close``); each ``start_*`` is a request answered once the child has created the job, and returns a
@@ -408,7 +407,7 @@ WORKER_WARM_UP = (
     "app.platforms.posix.dnf",
     "app.platforms.posix.zypper",
     "app.transports.ssh",
-    "db.policy",
+    "db.rules",
     "db.advisories",
     "db.scan_basis",
 )
@@ -428,15 +427,7 @@ def _child_main(conn: Any, config: dict[str, Any]) -> None:
     """Entry of the worker process: one JobRunner, requests from the pipe, events back into it."""
     if config.get("log_dir"):
         os.environ["PATCHDESK_LOG_DIR"] = config["log_dir"]
-    nice = config["runner"]["worker_nice"]
-    if nice > 0 and hasattr(os, "nice"):
-        # All of the worker yields the CPU to the window (its own start-up, the recorder, the pipe),
-        # not only the job threads: on a busy two-core machine its interpreter start and imports
-        # otherwise showed as 40 ms stalls of the idle window (bench/gui_scale.py).
-        try:
-            os.nice(nice)
-        except OSError:
-            pass
+    _lower_priority(config["runner"]["worker_nice"])
     send_lock = threading.Lock()
 
     def send(msg: tuple[Any, ...]) -> None:
@@ -444,104 +435,138 @@ def _child_main(conn: Any, config: dict[str, Any]) -> None:
             conn.send(msg)
 
     try:
-        from app.jobs.runner import JobRunner
-        from app.logsetup import setup_logging
-        from db.database import open_database
-
-        setup_logging(stderr=False, file_name="patchdesk-jobs.log")
-        secrets = None
-        if config["keyring"]:
-            try:
-                from app.secrets import SecretStore
-
-                secrets = SecretStore()
-            except PatchdeskError as exc:
-                logger.warning("keyring unavailable in the job worker: %s", exc)
-        runner = JobRunner(config["db_path"], secrets=secrets, **config["runner"])
-        db = open_database(config["db_path"], migrate=False)
+        runner, db = _open_runner(config)
     except BaseException as exc:  # reported to the console, which says so
         send(("start-failed", WorkerError(f"{type(exc).__name__}: {exc}")))
         return
+    _ChildWorker(conn, send, runner, db).serve()
 
-    outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
-    runner.add_listener(lambda ev: outbox.put(("event", _slim(ev))))
 
-    def sender() -> None:
+def _lower_priority(nice: int) -> None:
+    """All of the worker yields the CPU to the window (its own start-up, the recorder, the pipe), not
+    only the job threads, so its interpreter start and imports do not stall an idle window."""
+    if nice > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+
+
+def _open_runner(config: dict[str, Any]) -> tuple[Any, Any]:
+    from app.jobs.runner import JobRunner
+    from app.logsetup import setup_logging
+    from db.database import open_database
+
+    setup_logging(stderr=False, file_name="patchdesk-jobs.log")
+    secrets = None
+    if config["keyring"]:
+        try:
+            from app.secrets import SecretStore
+
+            secrets = SecretStore()
+        except PatchdeskError as exc:
+            logger.warning("keyring unavailable in the job worker: %s", exc)
+    runner = JobRunner(config["db_path"], secrets=secrets, **config["runner"])
+    db = open_database(config["db_path"], migrate=False)
+    return runner, db
+
+
+class _ChildWorker:
+    """The worker process's side of the pipe: requests into the runner, its events back in batches."""
+
+    def __init__(self, conn: Any, send: Callable[[tuple[Any, ...]], None], runner: Any, db: Any) -> None:
+        self.conn = conn
+        self.send = send
+        self.runner = runner
+        self.db = db
+        self.outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+        self.handles: dict[int, Any] = {}
+        runner.add_listener(lambda ev: self.outbox.put(("event", _slim(ev))))
+        self.sender_thread = threading.Thread(target=self._sender, name="patchdesk-jobs-sender", daemon=True)
+
+    def serve(self) -> None:
+        self.sender_thread.start()
+        self.send(("ready",))
+        threading.Thread(target=_warm_up, name="patchdesk-jobs-warm-up", daemon=True).start()
+        try:
+            while True:
+                try:
+                    msg = self.conn.recv()
+                except (EOFError, OSError):
+                    break  # the console is gone: finish what runs (the recorder persists it), then exit
+                op = msg[0]
+                if op == "close":
+                    break
+                if op == "cancel":
+                    h = self.handles.get(msg[1])
+                    if h is not None:
+                        h.cancel()
+                    continue
+                self._request(op, msg)
+        finally:
+            self._shutdown()
+
+    def _request(self, op: str, msg: tuple[Any, ...]) -> None:
+        req = msg[1]
+        try:
+            if op == "start":
+                self._start(req, method=msg[2], hosts=msg[3], kwargs=msg[4])
+            elif op == "flush":
+                self.send(("reply", req, ("ok", self.runner.flush(msg[2]))))
+            elif op == "ping":
+                self.send(("reply", req, ("ok", os.getpid())))
+            elif op == "clear-connections":
+                self.runner.clear_connections()
+                self.send(("reply", req, ("ok", None)))
+            else:
+                self.send(("reply", req, ("error", WorkerError(f"Unknown request {op!r}."))))
+        except Exception as exc:  # a known error (ConfigError, …) goes back to the caller as it is
+            try:
+                self.send(("reply", req, ("error", exc)))
+            except Exception:  # not picklable: say what it was
+                self.send(("reply", req, ("error", WorkerError(f"{type(exc).__name__}: {exc}"))))
+
+    def _start(self, req: Any, *, method: str, hosts: Any, kwargs: dict[str, Any]) -> None:
+        handle = getattr(self.runner, method)(self.db, hosts, **kwargs)
+        self.handles[handle.job_id] = handle
+        # the reply goes out before the watcher can report the job done
+        self.send(("reply", req, ("ok", handle.job_id)))
+        threading.Thread(
+            target=self._watch, args=(handle,), name=f"job-{handle.job_id}-watch", daemon=True
+        ).start()
+
+    def _watch(self, handle: Any) -> None:
+        handle.wait()
+        self.handles.pop(handle.job_id, None)
+        self.outbox.put(("done", (handle.job_id, dict(handle.outcomes))))
+
+    def _sender(self) -> None:
         while True:
-            item = outbox.get()
+            item = self.outbox.get()
             if item is None:
                 return
             batch = [item]
             while len(batch) < EVENT_BATCH:
                 try:
-                    nxt = outbox.get_nowait()
+                    nxt = self.outbox.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
-                    send(("events", batch))
+                    self.send(("events", batch))
                     return
                 batch.append(nxt)
             try:
-                send(("events", batch))
+                self.send(("events", batch))
             except (OSError, ValueError):
                 return
 
-    sender_thread = threading.Thread(target=sender, name="patchdesk-jobs-sender", daemon=True)
-    sender_thread.start()
-    handles: dict[int, Any] = {}
-
-    def watch(handle: Any) -> None:
-        handle.wait()
-        handles.pop(handle.job_id, None)
-        outbox.put(("done", (handle.job_id, dict(handle.outcomes))))
-
-    send(("ready",))
-    threading.Thread(target=_warm_up, name="patchdesk-jobs-warm-up", daemon=True).start()
-    try:
-        while True:
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                break  # the console is gone: finish what runs (the recorder persists it), then exit
-            op = msg[0]
-            if op == "close":
-                break
-            if op == "cancel":
-                h = handles.get(msg[1])
-                if h is not None:
-                    h.cancel()
-                continue
-            req = msg[1]
-            try:
-                if op == "start":
-                    method, hosts, kwargs = msg[2], msg[3], msg[4]
-                    handle = getattr(runner, method)(db, hosts, **kwargs)
-                    handles[handle.job_id] = handle
-                    send(("reply", req, ("ok", handle.job_id)))
-                    threading.Thread(
-                        target=watch, args=(handle,), name=f"job-{handle.job_id}-watch", daemon=True
-                    ).start()
-                elif op == "flush":
-                    send(("reply", req, ("ok", runner.flush(msg[2]))))
-                elif op == "ping":
-                    send(("reply", req, ("ok", os.getpid())))
-                elif op == "clear-connections":
-                    runner.clear_connections()
-                    send(("reply", req, ("ok", None)))
-                else:
-                    send(("reply", req, ("error", WorkerError(f"Unknown request {op!r}."))))
-            except Exception as exc:  # a known error (ConfigError, …) goes back to the caller as it is
-                try:
-                    send(("reply", req, ("error", exc)))
-                except Exception:  # not picklable: say what it was
-                    send(("reply", req, ("error", WorkerError(f"{type(exc).__name__}: {exc}"))))
-    finally:
-        for h in list(handles.values()):
+    def _shutdown(self) -> None:
+        for h in list(self.handles.values()):
             h.cancel()
-        for h in list(handles.values()):
+        for h in list(self.handles.values()):
             h.wait(30)
-        runner.close()
-        db.conn.close()
-        outbox.put(None)
-        sender_thread.join(10)
-        conn.close()
+        self.runner.close()
+        self.db.conn.close()
+        self.outbox.put(None)
+        self.sender_thread.join(10)
+        self.conn.close()

@@ -19,9 +19,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from db import compliance as db_compliance
+from db import changes as db_changes
+from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
-from db import policy as db_policy
+from db import settings as db_settings
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
                 (kc.host,),
             )
         )
-    fresh = db_compliance.new_urgent(db, job_id)
+    fresh = db_compliance_history.new_urgent(db, job_id)
     if fresh:
         hosts = sorted({u.host for u in fresh})
         pkgs = sorted({u.name for u in fresh})
@@ -135,7 +136,7 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
 
 
 def db_jobs_red(db: Database, job_id: int) -> list[str]:
-    return db_compliance.red_verifications(db, job_id)
+    return db_changes.red_verifications(db, job_id)
 
 
 def key_changes_from_outcomes(outcomes: Iterable[Any]) -> list[KeyChange]:
@@ -152,11 +153,11 @@ def key_changes_from_outcomes(outcomes: Iterable[Any]) -> list[KeyChange]:
 
 
 def desktop_enabled(db: Database) -> bool:
-    return (db_policy.get_setting(db, S_DESKTOP) or "1") not in ("0", "false", "no")
+    return (db_settings.get_setting(db, S_DESKTOP) or "1") not in ("0", "false", "no")
 
 
 def email_settings(db: Database) -> EmailSettings:
-    g = db_policy.get_setting
+    g = db_settings.get_setting
     try:
         port = int(g(db, S_PORT) or 587)
         timeout = float(g(db, S_TIMEOUT) or 10.0)
@@ -190,14 +191,14 @@ def save_email_settings(db: Database, s: EmailSettings) -> None:
     if s.password_ref:
         values[S_PASSWORD_REF] = s.password_ref
     for k, v in values.items():
-        db_policy.set_setting(db, k, v)
+        db_settings.set_setting(db, k, v)
 
 
 def set_password(db: Database, secrets: Any, password: str) -> str:
     """Put the SMTP password in the keyring; the database keeps only the reference."""
-    ref = db_policy.get_setting(db, S_PASSWORD_REF) or "patchdesk:smtp:alerts"
+    ref = db_settings.get_setting(db, S_PASSWORD_REF) or "patchdesk:smtp:alerts"
     secrets.set(ref, password)
-    db_policy.set_setting(db, S_PASSWORD_REF, ref)
+    db_settings.set_setting(db, S_PASSWORD_REF, ref)
     return ref
 
 

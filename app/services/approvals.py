@@ -18,7 +18,7 @@ from app.domain.models import Ring
 from app.domain.rollout import NEEDS_APPROVAL, Rollout, RolloutState
 from app.services import audit
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import rollouts as db_rollouts
 from db import scans as db_scans
 
 #: states in which nothing is left to decide
@@ -39,13 +39,13 @@ def ensure_pending_rollouts(db: Database) -> None:
     pending = [
         u for h in db_hosts.list_hosts(db) if h.id is not None for u in db_scans.pending_for_host(db, h.id)
     ]
-    db_policy.ensure_rollouts(db, pending)
+    db_rollouts.ensure_rollouts(db, pending)
 
 
 def resolve_update(db: Database, spec: str) -> list[Rollout]:
     """The rollouts a user's UPDATE text names (name, name=version, manager:name=version or KB number)."""
     ensure_pending_rollouts(db)
-    found = db_policy.find_rollouts(db, spec)
+    found = db_rollouts.find_rollouts(db, spec)
     if not found:
         raise ConfigError(f"No pending or known update matches {spec!r}. See `patchdesk rollouts`.")
     return found
@@ -55,8 +55,8 @@ def _decide(
     db: Database, key: str, *, note: str, actor: str | None, until: datetime | None = None, **changes: object
 ) -> Rollout:
     """Store the decision and its audit entry (the same entry whichever face decided)."""
-    before = db_policy.get_rollout(db, key)
-    after = db_policy.set_rollout(db, key, note=note, actor=actor, **changes)  # type: ignore[arg-type]
+    before = db_rollouts.get_rollout(db, key)
+    after = db_rollouts.set_rollout(db, key, note=note, actor=actor, **changes)  # type: ignore[arg-type]
     details: dict[str, object] = {
         "decision": str(after.state),
         "kind": str(after.kind),

@@ -103,12 +103,12 @@ def report_exported(db: Database, target: str, fmt: str, scope: str) -> AuditEnt
 
 def set_syslog_target(db: Database, value: str) -> bool:
     """Set (or with "" switch off) the syslog copy of the log; False when nothing changed."""
-    from db import policy as db_policy
+    from db import settings as db_settings
 
     value = value.strip()
     if value == (syslog_target(db) or ""):
         return False
-    db_policy.set_setting(db, SYSLOG_SETTING, value or None)
+    db_settings.set_setting(db, SYSLOG_SETTING, value or None)
     record(db, SETTINGS_CHANGED, SYSLOG_SETTING, {"value": value or "off"})
     return True
 
@@ -131,9 +131,9 @@ _handlers: dict[str, logging.Handler] = {}
 
 
 def syslog_target(db: Database) -> str | None:
-    from db import policy as db_policy
+    from db import settings as db_settings
 
-    value = (db_policy.get_setting(db, SYSLOG_SETTING) or "").strip()
+    value = (db_settings.get_setting(db, SYSLOG_SETTING) or "").strip()
     return value or None
 
 

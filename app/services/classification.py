@@ -14,12 +14,12 @@ from app.domain.errors import ConfigError
 from app.domain.rules import DEFAULT_RULES, Classifier, Rule
 from db import advisories as db_advisories
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import rules as db_rules
 from db import scans as db_scans
 
 
 def load_classifier(db: Database) -> Classifier:
-    return Classifier(tuple(db_policy.list_rules(db)), db_advisories.advisory_index(db))
+    return Classifier(tuple(db_rules.list_rules(db)), db_advisories.advisory_index(db))
 
 
 def reclassify_all(db: Database, classifier: Classifier | None = None) -> int:
@@ -35,24 +35,24 @@ def reclassify_all(db: Database, classifier: Classifier | None = None) -> int:
         changed += sum(
             1 for a, b in zip(pending, updated, strict=True) if a.classification != b.classification
         )
-        db_policy.update_pending_classification(db, host.id, updated)
+        db_rules.update_pending_classification(db, host.id, updated)
     return changed
 
 
 def save_rule(db: Database, rule: Rule, position: int | None = None) -> int:
     """Add or change a rule (``position``: 1-based place in the order), then re-classify."""
-    db_policy.save_rule(db, rule, position)
+    db_rules.save_rule(db, rule, position)
     return reclassify_all(db)
 
 
 def remove_rule(db: Database, name: str) -> int:
     """Remove a rule by name, then re-classify; an unknown name is a ConfigError."""
-    if not db_policy.remove_rule(db, name):
+    if not db_rules.remove_rule(db, name):
         raise ConfigError(f"No rule named {name!r}. See `patchdesk rules list`.")
     return reclassify_all(db)
 
 
 def reset_rules(db: Database) -> int:
     """Back to the default rules, then re-classify."""
-    db_policy.reset_rules(db, DEFAULT_RULES)
+    db_rules.reset_rules(db, DEFAULT_RULES)
     return reclassify_all(db)

@@ -15,13 +15,15 @@ from app.domain.maintenance_windows import MaintenanceWindow, estimate_duration,
 from app.domain.models import Classification
 from app.services import audit
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import maintenance_windows as db_windows
+from db import schedule as db_schedule
+from db import settings as db_settings
 
 
 def add_window(db: Database, w: MaintenanceWindow) -> MaintenanceWindow:
     """Validate and store a new window; a taken name or a bad rule is a ConfigError."""
     validate(w)
-    saved = db_policy.add_window(db, w)
+    saved = db_windows.add_window(db, w)
     audit.record(db, audit.WINDOW_EDITED, saved.name, {"action": "added", **saved.as_json()})
     return saved
 
@@ -29,7 +31,7 @@ def add_window(db: Database, w: MaintenanceWindow) -> MaintenanceWindow:
 def update_window(db: Database, name: str, w: MaintenanceWindow) -> MaintenanceWindow:
     """Replace the window called ``name`` by ``w``, which may rename it."""
     validate(w)
-    saved = db_policy.update_window(db, name, w)
+    saved = db_windows.update_window(db, name, w)
     details: dict[str, object] = {"action": "edited", **saved.as_json()}
     if name != saved.name:
         details["renamed_from"] = name
@@ -39,18 +41,18 @@ def update_window(db: Database, name: str, w: MaintenanceWindow) -> MaintenanceW
 
 def set_window_enabled(db: Database, name: str, enabled: bool) -> bool:
     """Enable or disable a window; False when there is no such window (removed meanwhile)."""
-    w = db_policy.get_window(db, name)
+    w = db_windows.get_window(db, name)
     if w is None:
         return False
-    db_policy.update_window(db, name, replace(w, enabled=enabled))
+    db_windows.update_window(db, name, replace(w, enabled=enabled))
     audit.record(db, audit.WINDOW_EDITED, name, {"action": "enabled" if enabled else "disabled"})
     return True
 
 
 def remove_window(db: Database, name: str) -> bool:
     """Remove a window; False when there is no such window."""
-    w = db_policy.get_window(db, name)
-    if w is None or not db_policy.remove_window(db, name):
+    w = db_windows.get_window(db, name)
+    if w is None or not db_windows.remove_window(db, name):
         return False
     audit.record(db, audit.WINDOW_EDITED, name, {"action": "removed", **w.as_json()})
     return True
@@ -97,7 +99,7 @@ class WindowPlan:
 def window_plan(db: Database, window: MaintenanceWindow) -> WindowPlan:
     """Hosts of the window's groups with pending updates, and how long each is expected to take."""
     groups = {g.lower() for g in window.groups}
-    settings = db_policy.policy_settings(db)
+    settings = db_settings.policy_settings(db)
     out = []
     for h in db_hosts.list_hosts(db):
         if not h.group or h.group.lower() not in groups or h.id is None or not h.pending_total:
@@ -111,7 +113,7 @@ def window_plan(db: Database, window: MaintenanceWindow) -> WindowPlan:
                     str(Classification.IMPORTANT): h.pending_important,
                     str(Classification.NONCRITICAL): h.pending_noncritical,
                 },
-                estimate_duration(db_policy.patch_durations(db, h.id), settings.default_estimate),
+                estimate_duration(db_schedule.patch_durations(db, h.id), settings.default_estimate),
             )
         )
     return WindowPlan(window.name, tuple(out))

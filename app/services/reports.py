@@ -9,6 +9,8 @@ from sqlite_utils import Database
 
 from app.domain.compliance import ComplianceFilter, DailyPoint, GroupPending, HostRow, Summary, Tile
 from db import compliance as db_compliance
+from db import compliance_history as db_compliance_history
+from db import tiles as db_tiles
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,13 @@ def build_report(
             generated_at=generated,
             live=True,
             summary=db_compliance.summary(db, scope),
-            history=tuple(db_compliance.history(db, scope, days=history_days)),
+            history=tuple(db_compliance_history.history(db, scope, days=history_days)),
             by_group=tuple(db_compliance.pending_by_group(db, scope)),
             hosts=tuple(db_compliance.host_rows(db, scope)),
         )
     points = [
         p
-        for p in db_compliance.history(db, scope, days=(today - day).days + history_days)
+        for p in db_compliance_history.history(db, scope, days=(today - day).days + history_days)
         if p.day <= day.isoformat()
     ]
     snap = points[-1] if points and points[-1].day == day.isoformat() else None
@@ -112,15 +114,15 @@ def build_report(
             Tile.IMPORTANT: snap.with_important,
         }
     )
-    counts.update(db_compliance.daily_counts(db, scope, day.isoformat()))
+    counts.update(db_compliance_history.daily_counts(db, scope, day.isoformat()))
     return Report(
         scope=scope,
         as_of=day.isoformat(),
         generated_at=generated,
         live=False,
-        summary=Summary(counts, snap.urgent, snap.important, snap.noncritical, db_compliance.stale_days(db)),
+        summary=Summary(counts, snap.urgent, snap.important, snap.noncritical, db_tiles.stale_days(db)),
         history=tuple(points[-history_days:]),
-        by_group=tuple(db_compliance.daily_by_group(db, scope, day.isoformat())),
+        by_group=tuple(db_compliance_history.daily_by_group(db, scope, day.isoformat())),
         hosts=(),
         note="Per-host detail is kept only for the current state; totals come from the day's snapshot.",
     )
@@ -130,8 +132,8 @@ def set_stale_days(db: Database, days: int) -> bool:
     """After how many days without a scan a host counts as stale; False when nothing changed."""
     from app.services import audit
 
-    if days == db_compliance.stale_days(db):
+    if days == db_tiles.stale_days(db):
         return False
-    db_compliance.set_stale_days(db, days)
+    db_tiles.set_stale_days(db, days)
     audit.record(db, audit.SETTINGS_CHANGED, "compliance.stale_days", {"value": days})
     return True

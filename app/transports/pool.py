@@ -37,9 +37,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_IDLE = 60.0
 
 #: How often a connection's reader thread wakes without traffic (its socket timeout), in use and idle.
-#: paramiko's own 0.1 s woke every connection's thread ten times a second only to see whether it had
-#: been closed: with fifty kept connections, 500 wake-ups a second, each taking the GIL from the GUI's
-#: main thread. Closing no longer depends on it (``Pooled.close`` shuts the socket down, which ends
+#: paramiko's own 0.1 s would wake every kept connection's thread ten times a second only to see
+#: whether it had been closed, each time taking the GIL from the GUI's main thread. Closing does not
+#: depend on it (``Pooled.close`` shuts the socket down, which ends
 #: the thread's wait at once); the timeout now only paces keepalives and rekeying.
 ACTIVE_WAKE = 1.0
 IDLE_WAKE = 5.0

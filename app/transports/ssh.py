@@ -3,21 +3,15 @@
 Decisions worth knowing:
 
 - **Host keys are checked before any credential leaves the workstation.** We drive
-  ``paramiko.Transport`` ourselves (not ``SSHClient``) so the order is explicit: key exchange, compare
-  the server's key with the keys stored for the host, and only then authenticate. A changed key stops
-  everything with both fingerprints in the message; an unknown key either stops (the UI asks the
-  administrator) or, with ``accept_new``, is recorded through ``on_new_key`` like OpenSSH's
-  ``StrictHostKeyChecking=accept-new``.
-- **We ask for the key type we already trust first**, as OpenSSH does, so a host that offers
-  ed25519 *and* RSA is not reported as "changed" just because the negotiation picked the other one.
-- **Jump hosts** (ProxyJump) are not hosts of the inventory, so they have no keys in our database:
-  they are checked against the user's ``~/.ssh/known_hosts`` (where OpenSSH keeps them), a mismatch is
-  refused, and an unknown jump host is accepted only with ``accept_new``.
+  ``paramiko.Transport`` ourselves (not ``SSHClient``) so the order is explicit: key exchange, the
+  host-key decision (app.transports.ssh_hostkeys), and only then the login
+  (app.transports.ssh_auth).
+- **Jump hosts** (ProxyJump) are logged in to the same way, through the previous hop's tunnel, with
+  keys and the agent only: the stored password belongs to the target.
 - **Commands run as ``sh -c <script>``** in one channel each (see app.transports.shell for the sudo
   handshake and the env prefix). We poll the channel ourselves, at most 50 ms apart, so timeouts,
-  the job deadline and cancel all take effect promptly; on any of those we ask sshd to SIGTERM the
-  command's process group (the RFC 4254 "signal" request, honoured by OpenSSH >= 7.9) and close
-  the channel.
+  the job deadline and cancel all take effect promptly; on any of those we close the channel and
+  SIGTERM the command's process group from a second short command (see ``_abort``).
 - **One transport per host per job, used by one thread.** A paramiko connection could multiplex
   channels from several threads, but our own state (the lazily opened SFTP client, reconnects) is
   not locked; the job engine's per-host serial queue guarantees single use.
@@ -25,31 +19,25 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import base64
 import errno
 import getpass
-import hashlib
 import logging
-import os
 import select
 import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import paramiko
 
 from app.domain.errors import (
-    AuthenticationError,
     CancelledError,
     CommandTimeoutError,
     DeadlineExceededError,
-    HostKeyChangedError,
-    HostKeyUnknownError,
     PatchdeskError,
     TransportError,
     UnreachableError,
@@ -76,6 +64,8 @@ from app.transports.shell import (
     sudo_failure,
     wrap,
 )
+from app.transports.ssh_auth import Credentials, Endpoint, authenticate, key_files
+from app.transports.ssh_hostkeys import HostKeyPolicy, NewKeyCallback
 
 logger = logging.getLogger(__name__)
 
@@ -85,32 +75,6 @@ POLL_INTERVAL = 0.05
 KEX_TIMEOUT = 30.0
 #: How long the clean-up kill of an abandoned command may take.
 KILL_TIMEOUT = 3.0
-
-DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
-
-NewKeyCallback = Callable[[str, str, str], None]
-
-
-def fingerprint_of(key_blob: bytes) -> str:
-    """The fingerprint exactly as ``ssh-keygen -lf`` prints it: unpadded base64 of the SHA-256."""
-    return "SHA256:" + base64.b64encode(hashlib.sha256(key_blob).digest()).decode().rstrip("=")
-
-
-def fingerprint_b64(key_b64: str) -> str:
-    return fingerprint_of(base64.b64decode(key_b64))
-
-
-def _preferred_key_types(trusted_types: Sequence[str], available: Sequence[str]) -> list[str]:
-    """Server host-key algorithms in our order of preference: trusted types first.
-
-    RSA keys are stored as "ssh-rsa" (the key type) but negotiated as rsa-sha2-512/256 (signature
-    algorithms), hence the mapping.
-    """
-    first: list[str] = []
-    for keytype in trusted_types:
-        algs = ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if keytype == "ssh-rsa" else [keytype]
-        first.extend(a for a in algs if a in available and a not in first)
-    return first + [a for a in available if a not in first]
 
 
 def join_closed_connections(timeout: float = 2.0) -> int:
@@ -133,17 +97,6 @@ def join_closed_connections(timeout: float = 2.0) -> int:
     return left
 
 
-@dataclass(frozen=True)
-class _Endpoint:
-    """One SSH server to log in to: the target or a jump host."""
-
-    label: str  # for messages: "web1 (10.0.0.5:22)" or "10.0.0.5:22"
-    hostname: str
-    port: int
-    user: str
-    key_files: tuple[str, ...]
-
-
 class _StartFailed(Exception):
     """A command could not start on a connection taken from the pool: nothing ran, so it may be retried
     once on a fresh login. Carries the error to raise if it is not retried."""
@@ -151,6 +104,44 @@ class _StartFailed(Exception):
     def __init__(self, error: PatchdeskError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+@dataclass
+class _Exchange:
+    """One command's traffic: the captured output and what is still to be written to its stdin."""
+
+    out: CappedBuffer
+    err: CappedBuffer
+    on_output: OutputCallback | None
+    stdin: bytes
+    pending: memoryview = field(default_factory=lambda: memoryview(b""))
+    stdin_started: bool = False
+
+    def emit(self, stream: str, buf: CappedBuffer, chunk: bytes) -> None:
+        buf.add(chunk)
+        if self.on_output is not None and chunk:
+            self.on_output(stream, chunk)
+
+    def start_stdin(self) -> None:
+        self.stdin_started = True
+        self.pending = memoryview(self.stdin)
+
+
+def _output_complete(chan: paramiko.Channel) -> bool:
+    """Everything the command wrote has been read and it has exited (or the channel is closed).
+
+    OpenSSH may send exit-status before it has drained the command's pipes: the end of the output is
+    the channel's EOF, not the exit status, or the last lines would be lost.
+    """
+    if (
+        chan.eof_received
+        and chan.exit_status_ready()
+        and not chan.recv_ready()
+        and not chan.recv_stderr_ready()
+    ):
+        return True
+    # closed, and everything that arrived before the close is read
+    return bool(chan.closed) and not (chan.recv_ready() or chan.recv_stderr_ready())
 
 
 class SshTransport(Transport):
@@ -194,18 +185,24 @@ class SshTransport(Transport):
         """
         super().__init__(deadline)
         self.host = host
-        self._trusted = tuple(trusted_keys)
-        self._on_new_key = on_new_key
-        self._accept_new = accept_new
-        self._password = password
         self._sudo_password = sudo_password
-        self._key_passphrase = key_passphrase
         self._auth_timeout = auth_timeout
         self._banner_timeout = banner_timeout
         self._look_for_keys = look_for_keys
-        self._allow_agent = allow_agent
         self._config_path = ssh_config if ssh_config is not None else sshconfig.default_config_path()
-        self._known_hosts = known_hosts or Path("~/.ssh/known_hosts").expanduser()
+        self._hostkeys = HostKeyPolicy(
+            host_name=host.name,
+            trusted=tuple(trusted_keys),
+            accept_new=accept_new,
+            on_new_key=on_new_key,
+            known_hosts=known_hosts or Path("~/.ssh/known_hosts").expanduser(),
+        )
+        self._credentials = Credentials(
+            password=password,
+            key_passphrase=key_passphrase,
+            allow_agent=allow_agent,
+            configured_key=host.key_file,
+        )
 
         cfg = sshconfig.lookup(host.address, self._config_path)
         self._connect_timeout = cfg.connect_timeout if cfg.connect_timeout is not None else connect_timeout
@@ -214,12 +211,12 @@ class SshTransport(Transport):
         user = host.user or cfg.user or getpass.getuser()
         keys = [host.key_file] if host.key_file else []
         keys += cfg.identity_files
-        self._target = _Endpoint(
+        self._target = Endpoint(
             label=self._label(host.name, cfg.hostname, port),
             hostname=cfg.hostname,
             port=port,
             user=user,
-            key_files=tuple(self._with_default_keys(keys)),
+            key_files=key_files(keys, look_for_keys=look_for_keys),
         )
         self._client: paramiko.Transport | None = None
         self._jump_clients: list[paramiko.Transport] = []
@@ -304,74 +301,18 @@ class SshTransport(Transport):
         watch_deadline: bool = True,
     ) -> CommandResult:
         """One channel, polled until the command exits, times out, or the job says stop."""
-        unproven = self._reused_unproven and watch_deadline
-        try:
-            left = max(0.1, end - time.monotonic())
-            # a kept connection that died silently must not hold the command's whole budget
-            chan = client.open_session(timeout=min(left, self._connect_timeout) if unproven else left)
-            chan.exec_command(wrapped.command_line)
-        except PatchdeskError:
-            raise
-        except Exception as exc:
-            error = self._lost(exc, f"starting `{short}`")
-            if unproven:
-                raise _StartFailed(error) from exc
-            raise error from exc
-
-        out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
-        gate = wrapped.gate
-        pending = memoryview(b"")  # bytes still to write to the channel's stdin
-        stdin_started = False
-
-        def emit(stream: str, buf: CappedBuffer, chunk: bytes) -> None:
-            buf.add(chunk)
-            if on_output is not None and chunk:
-                on_output(stream, chunk)
-
-        def start_stdin() -> memoryview:
-            nonlocal stdin_started
-            stdin_started = True
-            return memoryview(stdin or b"")
-
+        chan = self._open_channel(
+            client, wrapped, end, short, unproven=self._reused_unproven and watch_deadline
+        )
+        io = _Exchange(CappedBuffer(self.max_output), CappedBuffer(self.max_output), on_output, stdin or b"")
         try:
             if not wrapped.sudo:
-                pending = start_stdin()  # no sudo prompt to wait for
+                io.start_stdin()  # no sudo prompt to wait for
             while True:
-                while chan.recv_ready():
-                    emit("stdout", out, chan.recv(65536))
-                while chan.recv_stderr_ready():
-                    chunk = chan.recv_stderr(65536)
-                    if gate.passed:
-                        emit("stderr", err, chunk)
-                        continue
-                    action, rest = gate.feed(chunk)
-                    if action is GateAction.SEND_PASSWORD:
-                        assert self._sudo_password is not None
-                        pending = memoryview((self._sudo_password + "\n").encode())
-                    elif action is GateAction.WRONG_PASSWORD:
-                        self._abort(client, chan, wrapped)
-                        raise sudo_failure(gate, -1, host=self.host.name, user=self.user)
-                    elif action is GateAction.PASSED:
-                        emit("stderr", err, rest)
-                if pending:
-                    if chan.send_ready():
-                        sent = chan.send(bytes(pending[:32768]))
-                        pending = pending[sent:]
-                elif gate.passed and not stdin_started:
-                    pending = start_stdin()
-                elif stdin_started and not chan.eof_sent:
-                    chan.shutdown_write()  # all of stdin is out: the command sees EOF
-                # OpenSSH may send exit-status before it has drained the command's pipes: the end of the
-                # output is the channel's EOF, not the exit status, or the last lines would be lost.
-                if (
-                    chan.eof_received
-                    and chan.exit_status_ready()
-                    and not chan.recv_ready()
-                    and not chan.recv_stderr_ready()
-                ):
+                self._receive(client, chan, wrapped, io)
+                self._send(chan, wrapped, io)
+                if _output_complete(chan):
                     break
-                if chan.closed and not (chan.recv_ready() or chan.recv_stderr_ready()):
-                    break  # closed, and everything that arrived before the close is read
                 self._check_time(client, chan, wrapped, end, budget, short, watch_deadline)
                 if chan.eof_received and not (chan.recv_ready() or chan.recv_stderr_ready()):
                     # Only the exit status is missing, and it does not wake select(): wait on its event.
@@ -388,11 +329,63 @@ class SshTransport(Transport):
         chan.close()
         if not client.is_active() and status == -1:
             raise UnreachableError(f"Lost the connection to {self._target.label} while running `{short}`.")
+        gate = wrapped.gate
         if not gate.passed:
             if wrapped.sudo:
                 raise sudo_failure(gate, status, host=self.host.name, user=self.user)
-            err.add(bytes(gate.buffer))  # the wrapper itself failed: show whatever the shell said
-        return CommandResult(status, out.value(), err.value())
+            io.err.add(bytes(gate.buffer))  # the wrapper itself failed: show whatever the shell said
+        return CommandResult(status, io.out.value(), io.err.value())
+
+    def _open_channel(
+        self, client: paramiko.Transport, wrapped: Wrapped, end: float, short: str, *, unproven: bool
+    ) -> paramiko.Channel:
+        try:
+            left = max(0.1, end - time.monotonic())
+            # a kept connection that died silently must not hold the command's whole budget
+            chan = client.open_session(timeout=min(left, self._connect_timeout) if unproven else left)
+            chan.exec_command(wrapped.command_line)
+            return chan
+        except PatchdeskError:
+            raise
+        except Exception as exc:
+            error = self._lost(exc, f"starting `{short}`")
+            if unproven:
+                raise _StartFailed(error) from exc
+            raise error from exc
+
+    def _receive(
+        self, client: paramiko.Transport, chan: paramiko.Channel, wrapped: Wrapped, io: _Exchange
+    ) -> None:
+        """Read what has arrived; stderr passes through the sudo gate until sudo has let the command run."""
+        while chan.recv_ready():
+            io.emit("stdout", io.out, chan.recv(65536))
+        gate = wrapped.gate
+        while chan.recv_stderr_ready():
+            chunk = chan.recv_stderr(65536)
+            if gate.passed:
+                io.emit("stderr", io.err, chunk)
+                continue
+            action, rest = gate.feed(chunk)
+            if action is GateAction.SEND_PASSWORD:
+                assert self._sudo_password is not None
+                io.pending = memoryview((self._sudo_password + "\n").encode())
+            elif action is GateAction.WRONG_PASSWORD:
+                self._abort(client, chan, wrapped)
+                raise sudo_failure(gate, -1, host=self.host.name, user=self.user)
+            elif action is GateAction.PASSED:
+                io.emit("stderr", io.err, rest)
+
+    @staticmethod
+    def _send(chan: paramiko.Channel, wrapped: Wrapped, io: _Exchange) -> None:
+        """Write the sudo password or the command's stdin; once stdin is all out, the command sees EOF."""
+        if io.pending:
+            if chan.send_ready():
+                sent = chan.send(bytes(io.pending[:32768]))
+                io.pending = io.pending[sent:]
+        elif wrapped.gate.passed and not io.stdin_started:
+            io.start_stdin()
+        elif io.stdin_started and not chan.eof_sent:
+            chan.shutdown_write()
 
     def put(self, data: bytes, remote_path: str, *, mode: int = 0o644, timeout: float = 120) -> None:
         """Write a file (atomically: a temporary name, then rename); SFTP, or ``cat`` without it."""
@@ -496,17 +489,6 @@ class SshTransport(Transport):
         where = f"{hostname}:{port}"
         return where if name in (hostname, where) else f"{name} ({where})"
 
-    def _with_default_keys(self, keys: list[str]) -> list[str]:
-        if self._look_for_keys:
-            ssh_dir = Path("~/.ssh").expanduser()
-            keys = keys + [str(ssh_dir / n) for n in DEFAULT_KEY_NAMES if (ssh_dir / n).is_file()]
-        seen: list[str] = []
-        for k in keys:
-            k = os.path.expanduser(k)
-            if k not in seen:
-                seen.append(k)
-        return seen
-
     def _connection(self) -> paramiko.Transport:
         if self._client is not None and self._client.is_active():
             return self._client
@@ -515,7 +497,7 @@ class SshTransport(Transport):
             kept = self._pool.take(self._pool_key)
             if kept is not None:
                 key = kept.client.get_remote_server_key()
-                if any(k.keytype == key.get_name() and k.key_b64 == key.get_base64() for k in self._trusted):
+                if self._hostkeys.trusts(key.get_name(), key.get_base64()):
                     self._client, self._jump_clients = kept.client, list(kept.jumps)
                     self._reused_unproven = True
                     self._pool.count_reuse()
@@ -546,20 +528,20 @@ class SshTransport(Transport):
         logger.info("%s: logged in as %s", self._target.label, self._target.user)
         return client
 
-    def _jump_endpoint(self, hop: str) -> _Endpoint:
+    def _jump_endpoint(self, hop: str) -> Endpoint:
         spec = sshconfig.parse_jump(hop)
         cfg = sshconfig.lookup(spec.host, self._config_path)
         port = spec.port or cfg.port or 22
         user = spec.user or cfg.user or getpass.getuser()
-        return _Endpoint(
+        return Endpoint(
             label=f"jump host {self._label(spec.host, cfg.hostname, port)}",
             hostname=cfg.hostname,
             port=port,
             user=user,
-            key_files=tuple(self._with_default_keys(list(cfg.identity_files))),
+            key_files=key_files(cfg.identity_files, look_for_keys=self._look_for_keys),
         )
 
-    def _open_socket(self, ep: _Endpoint, *, via: paramiko.Transport | None) -> Any:
+    def _open_socket(self, ep: Endpoint, *, via: paramiko.Transport | None) -> Any:
         timeout = self.deadline.clamp(self._connect_timeout)
         where = f"{ep.hostname}:{ep.port}"
         if via is not None:
@@ -576,7 +558,7 @@ class SshTransport(Transport):
         try:
             sock = socket.create_connection((ep.hostname, ep.port), timeout=timeout)
             # SSH sends many small packets (channel open, exec, window adjust); with Nagle on, each
-            # round trip can stall ~40 ms on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
+            # round trip can stall on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock
         except socket.gaierror as exc:
@@ -601,14 +583,14 @@ class SshTransport(Transport):
             }.get(exc.errno or 0, exc.strerror or str(exc))
             raise UnreachableError(f"Cannot reach {ep.label}: {cause}.") from exc
 
-    def _handshake(self, sock: Any, ep: _Endpoint, *, jump: bool) -> paramiko.Transport:
+    def _handshake(self, sock: Any, ep: Endpoint, *, jump: bool) -> paramiko.Transport:
         """Banner and key exchange, then the host-key decision -- all before any authentication."""
         t = paramiko.Transport(sock)
         t.banner_timeout = self._banner_timeout
         t.auth_timeout = self._auth_timeout
-        if not jump and self._trusted:
+        if not jump and self._hostkeys.trusted:
             opts = t.get_security_options()
-            opts.key_types = _preferred_key_types([k.keytype for k in self._trusted], list(opts.key_types))
+            opts.key_types = self._hostkeys.key_types(list(opts.key_types))
         done = threading.Event()
         limit = time.monotonic() + self._banner_timeout + KEX_TIMEOUT
         try:
@@ -624,14 +606,21 @@ class SshTransport(Transport):
             if not t.is_active() or not done.is_set():
                 raise self._handshake_error(t.get_exception(), ep)
             key = t.get_remote_server_key()
-            self._check_host_key(key.get_name(), key.get_base64(), ep, jump=jump)
+            self._hostkeys.check(
+                key.get_name(),
+                key.get_base64(),
+                label=ep.label,
+                hostname=ep.hostname,
+                port=ep.port,
+                jump=jump,
+            )
             set_wake(t, ACTIVE_WAKE)
         except BaseException:
             Pooled(t).close()  # shuts the socket down: the reader thread ends now
             raise
         return t
 
-    def _handshake_error(self, exc: Exception | None, ep: _Endpoint) -> PatchdeskError:
+    def _handshake_error(self, exc: Exception | None, ep: Endpoint) -> PatchdeskError:
         text = str(exc) if exc is not None else ""
         if "reset by peer" in text.lower():
             return UnreachableError(
@@ -654,149 +643,9 @@ class SshTransport(Transport):
             return TransportError(f"{ep.label} and Patchdesk share no SSH algorithms: {text}")
         return UnreachableError(f"The SSH handshake with {ep.label} failed: {text}")
 
-    def _check_host_key(self, keytype: str, key_b64: str, ep: _Endpoint, *, jump: bool) -> None:
-        fp = fingerprint_b64(key_b64)
-        if jump:
-            self._check_jump_key(keytype, key_b64, fp, ep)
-            return
-        if any(k.keytype == keytype and k.key_b64 == key_b64 for k in self._trusted):
-            return
-        if self._trusted:
-            same_type = [k for k in self._trusted if k.keytype == keytype]
-            old = (same_type or list(self._trusted))[0]
-            old_fp = old.fingerprint or fingerprint_b64(old.key_b64)
-            logger.warning("%s: host key changed from %s to %s", ep.label, old_fp, fp)
-            raise HostKeyChangedError(
-                f"Host key of {ep.label} changed: was {old_fp}, now {fp} — possible interception; verify "
-                "with the host's administrator before accepting the new key.",
-                host=self.host.name,
-                keytype=keytype,
-                key_b64=key_b64,
-                fingerprint=fp,
-                old_fingerprint=old_fp,
-            )
-        if not self._accept_new:
-            raise HostKeyUnknownError(
-                f"{ep.label} is not known yet: its {keytype} host key has the fingerprint {fp}. Verify it "
-                "with the host's administrator, then accept it to connect.",
-                host=self.host.name,
-                keytype=keytype,
-                key_b64=key_b64,
-                fingerprint=fp,
-            )
-        logger.info("%s: accepting new host key %s %s", ep.label, keytype, fp)
-        if self._on_new_key is not None:
-            self._on_new_key(keytype, key_b64, fp)
-
-    def _check_jump_key(self, keytype: str, key_b64: str, fp: str, ep: _Endpoint) -> None:
-        lookup = ep.hostname if ep.port == 22 else f"[{ep.hostname}]:{ep.port}"
-        known: dict[str, Any] = {}
-        if self._known_hosts.is_file():
-            try:
-                entry = paramiko.HostKeys(str(self._known_hosts)).lookup(lookup)
-            except (OSError, paramiko.SSHException) as exc:
-                logger.warning("cannot read %s: %s", self._known_hosts, exc)
-                entry = None
-            known = dict(entry) if entry else {}
-        if known.get(keytype) is not None:
-            if known[keytype].get_base64() == key_b64:
-                return
-            old_fp = fingerprint_of(known[keytype].asbytes())
-            raise HostKeyChangedError(
-                f"Host key of {ep.label} changed: was {old_fp}, now {fp} (per {self._known_hosts}) — "
-                "possible interception; verify with the host's administrator before updating known_hosts.",
-                host=ep.hostname,
-                keytype=keytype,
-                key_b64=key_b64,
-                fingerprint=fp,
-                old_fingerprint=old_fp,
-            )
-        if not self._accept_new:
-            raise HostKeyUnknownError(
-                f"The {ep.label} is not in {self._known_hosts}: its {keytype} host key has the fingerprint "
-                f"{fp}. Verify it and connect once with ssh to {ep.hostname} to record it.",
-                host=ep.hostname,
-                keytype=keytype,
-                key_b64=key_b64,
-                fingerprint=fp,
-            )
-        logger.warning("%s: accepting unknown jump-host key %s %s (not recorded)", ep.label, keytype, fp)
-
-    def _authenticate(self, t: paramiko.Transport, ep: _Endpoint, *, use_password: bool = True) -> None:
-        """Key files, then the agent, then the password -- the order OpenSSH uses."""
-        tried: list[str] = []
-        notes: list[str] = []
-        allowed: list[str] | None = None
-
-        def attempt(what: str, key: Any = None, password: str | None = None) -> bool:
-            """One try; True when logged in. Partial success (more factors wanted) counts as a miss."""
-            nonlocal allowed
-            self.deadline.check()
-            try:
-                if key is not None:
-                    t.auth_publickey(ep.user, key)
-                else:
-                    t.auth_password(ep.user, password)
-            except paramiko.BadAuthenticationType as exc:
-                allowed = list(exc.allowed_types)
-                method = "key" if key is not None else "password"
-                notes.append(f"the server does not accept {method} logins")
-                return False
-            except paramiko.AuthenticationException:
-                pass
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise self._lost(exc, "logging in") from exc
-            if t.is_authenticated():
-                return True
-            tried.append(what)
-            return False
-
-        user = ep.user
-        for path in ep.key_files:
-            if allowed is not None and "publickey" not in allowed:
-                break
-            if not os.path.isfile(path):
-                if self.host.key_file and path == os.path.expanduser(self.host.key_file):
-                    notes.append(f"the key file {path} does not exist")
-                continue
-            try:
-                pkey = paramiko.PKey.from_path(path, self._key_passphrase)
-            except paramiko.PasswordRequiredException:
-                notes.append(f"the key {path} needs a passphrase and none is stored")
-                continue
-            except (paramiko.SSHException, OSError, ValueError) as exc:
-                notes.append(f"the key {path} could not be read ({exc})")
-                continue
-            if attempt(f"the key {path}", key=pkey):
-                return
-        if self._allow_agent and (allowed is None or "publickey" in allowed):
-            agent_keys: tuple[Any, ...] = ()
-            agent = None
-            try:
-                agent = paramiko.Agent()
-                agent_keys = agent.get_keys()
-            except paramiko.SSHException:
-                logger.debug("SSH agent not usable", exc_info=True)
-            try:
-                for n, key in enumerate(agent_keys, 1):
-                    if attempt(f"agent key {n}", key=key):
-                        return
-            finally:
-                if agent is not None:
-                    agent.close()
-        if use_password and self._password is not None and (allowed is None or "password" in allowed):
-            if attempt("the password", password=self._password):
-                return
-        what = " and ".join(tried) if tried else "nothing"
-        extra = f" ({'; '.join(notes)})" if notes else ""
-        if not tried:
-            raise AuthenticationError(
-                f"No credentials to log in as {user}@{ep.label}{extra}: set a key file or store a login "
-                "password for this host."
-            )
-        raise AuthenticationError(
-            f"{user}@{ep.label} refused {what}{extra}: check that the key is in ~{user}/.ssh/authorized_keys "
-            "on the host, the user name is right, or store the correct login password."
+    def _authenticate(self, t: paramiko.Transport, ep: Endpoint, *, use_password: bool = True) -> None:
+        authenticate(
+            t, ep, self._credentials, check=self.deadline.check, lost=self._lost, use_password=use_password
         )
 
     # -- running --------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from app.domain.models import (
 )
 from db import advisories as db_advisories
 from db import changes as db_changes
-from db import compliance as db_compliance
+from db import compliance_history as db_compliance_history
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scans as db_scans
@@ -120,12 +120,12 @@ def populate(db, hosts: int = 300, days: int = 30, seed: int = 7) -> Fleet:  # t
             if hid in never or rng.random() > share:
                 continue
             _scan(db, hid, oses[hid], _pending(rng, urgent_p), reboot=rng.random() < 0.08)
-        db_compliance.record_urgent_seen(db)
+        db_compliance_history.record_urgent_seen(db)
         db.execute(
             "UPDATE urgent_seen SET first_seen = ? WHERE first_seen > ?",
             [f"{day.isoformat()}T08:00:00.000+00:00", f"{day.isoformat()}T23:59:59"],
         ) if d else None
-        db_compliance.record_daily(
+        db_compliance_history.record_daily(
             db, day=day.isoformat(), now=datetime.combine(day, datetime.min.time(), UTC)
         )
     # Stale: last good scan long ago.
@@ -195,7 +195,7 @@ def populate(db, hosts: int = 300, days: int = 30, seed: int = 7) -> Fleet:  # t
     )
     if db.conn.in_transaction:  # executemany() in db.jobs/db.changes opens an implicit transaction
         db.conn.commit()
-    db_compliance.record_daily(db)
+    db_compliance_history.record_daily(db)
     return fleet
 
 
@@ -338,11 +338,11 @@ def populate_scale(  # type: ignore[no-untyped-def]
         raise
     finally:
         db.execute(f"PRAGMA cache_size = {int(old_cache)}")
-    db_compliance.record_urgent_seen(db)
+    db_compliance_history.record_urgent_seen(db)
     today = datetime.now(UTC).date()
     for d in range(history_days, -1, -1):
         day = today - timedelta(days=d)
-        db_compliance.record_daily(
+        db_compliance_history.record_daily(
             db, day=day.isoformat(), now=datetime.combine(day, datetime.min.time(), UTC)
         )
     return fleet

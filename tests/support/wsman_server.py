@@ -37,7 +37,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from app.platforms.windows.scripts import script_ops, script_params
-from app.transports.winrm import BOOTSTRAP, PROLOGUE
+from app.transports.powershell import BOOTSTRAP, PROLOGUE
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",

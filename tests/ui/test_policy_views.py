@@ -16,7 +16,9 @@ from app.services.classification import reclassify_all
 from app.services.maintenance_windows import window_plan
 from db import advisories as db_adv
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import locks as db_locks
+from db import maintenance_windows as db_windows
+from db import rollouts as db_rollouts
 from db import scans as db_scans
 from db.database import open_database
 from tests.support import policy_data
@@ -165,7 +167,7 @@ def test_import_from_file_reclassifies_and_offline_refresh_says_so(qtbot, db) ->
 
 
 def test_calendar_shows_the_next_windows_with_their_plan_and_exports_ics(qtbot, fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    nightly = db_policy.add_window(
+    nightly = db_windows.add_window(
         fleet,
         MaintenanceWindow(
             "nightly",
@@ -176,7 +178,7 @@ def test_calendar_shows_the_next_windows_with_their_plan_and_exports_ics(qtbot, 
             ("lab",),
         ),
     )
-    db_policy.add_window(
+    db_windows.add_window(
         fleet,
         MaintenanceWindow(
             "weekend",
@@ -193,7 +195,7 @@ def test_calendar_shows_the_next_windows_with_their_plan_and_exports_ics(qtbot, 
         w.tabs.setCurrentWidget(view)
     snap = view.snapshot
     assert snap is not None
-    expected = next_windows(db_policy.list_windows(fleet), snap.now, sv.UPCOMING)
+    expected = next_windows(db_windows.list_windows(fleet), snap.now, sv.UPCOMING)
     assert view.occ_model.rowCount() == sv.UPCOMING == len(expected)
     shown: list[Occurrence] = [o for o in view.occ_model.payload if isinstance(o, Occurrence)]
     assert [(o.window.name, o.start) for o in shown] == [(o.window.name, o.start) for o in expected]
@@ -243,7 +245,7 @@ def test_approving_a_firmware_update_in_the_gui_changes_it_and_is_audited(qtbot,
     view.note_edit.setText("tested on the lab NUC")
     with qtbot.waitSignal(view.loaded, timeout=10000):
         qtbot.mouseClick(view.approve_button, Qt.MouseButton.LeftButton)
-    r = db_policy.get_rollout(db, fw_key)
+    r = db_rollouts.get_rollout(db, fw_key)
     assert r is not None
     assert (r.state, r.ring, r.explicit_approval, r.note) == (
         RolloutState.APPROVED,
@@ -252,7 +254,7 @@ def test_approving_a_firmware_update_in_the_gui_changes_it_and_is_audited(qtbot,
         "tested on the lab NUC",
     )
     assert r.allows(Ring.PRODUCTION)
-    history = db_policy.rollout_history(db, fw_key)
+    history = db_rollouts.rollout_history(db, fw_key)
     assert history[-1]["state"] == "approved" and history[-1]["actor"] == audit.actor()
     entry = audit.entries(db, limit=5)[0]
     assert (entry.action, entry.target, entry.actor) == (audit.APPROVAL, fw_key, audit.actor())
@@ -268,7 +270,7 @@ def test_approving_a_firmware_update_in_the_gui_changes_it_and_is_audited(qtbot,
     view.defer_combo.setCurrentIndex(1)
     with qtbot.waitSignal(view.loaded, timeout=10000):
         qtbot.mouseClick(view.defer_button, Qt.MouseButton.LeftButton)
-    d = db_policy.get_rollout(db, drv_key)
+    d = db_rollouts.get_rollout(db, drv_key)
     assert d is not None and d.state == RolloutState.DEFERRED and d.deferred_until is not None
     assert timedelta(days=6, hours=23) < d.deferred_until - datetime.now(UTC) <= timedelta(days=7)
     assert _row(view.rollout_proxy, sv.RCOL_KEY, drv_key)["State"].startswith("deferred until ")
@@ -277,7 +279,7 @@ def test_approving_a_firmware_update_in_the_gui_changes_it_and_is_audited(qtbot,
     assert view.select_rollout(drv_key)
     with qtbot.waitSignal(view.loaded, timeout=10000):
         qtbot.mouseClick(view.decline_button, Qt.MouseButton.LeftButton)
-    assert db_policy.get_rollout(db, drv_key).state == RolloutState.DECLINED  # type: ignore[union-attr]
+    assert db_rollouts.get_rollout(db, drv_key).state == RolloutState.DECLINED  # type: ignore[union-attr]
     assert view.rollout_proxy.rowCount() == 0 and view.rollouts_hint.text() == sv.NO_APPROVALS_HINT
     decisions = [
         (e.target, e.details["decision"]) for e in audit.entries(db, limit=10) if e.action == audit.APPROVAL
@@ -347,14 +349,14 @@ def test_console_scheduler_runs_due_work_off_the_main_thread_and_respects_the_lo
         other = open_database(db_path)
         try:
             assert (
-                db_policy.acquire_lock(other, "scheduler", "patchdesk run-due", timedelta(minutes=5)) is None
+                db_locks.acquire_lock(other, "scheduler", "patchdesk run-due", timedelta(minutes=5)) is None
             )
             w.run_due_now()
             qtbot.waitUntil(lambda: len(w.due_reports) == 2, timeout=20000)
             assert w.due_reports[1].locked_by.startswith("patchdesk run-due")  # type: ignore[attr-defined]
             assert "another scheduler is running due work" in w.schedule_view.scheduler_label.text()
         finally:
-            db_policy.release_lock(other, "scheduler")
+            db_locks.release_lock(other, "scheduler")
             other.conn.close()
         w.close()
     finally:

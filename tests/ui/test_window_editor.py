@@ -15,7 +15,7 @@ from app.domain.models import Host
 from app.services import audit
 from db import audit as db_audit
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import maintenance_windows as db_windows
 from tests.ui.helpers import when_modal
 from ui.dialogs import window_dialog as wd
 from ui.main_window import MainWindow
@@ -39,7 +39,7 @@ def _nightly(db) -> MaintenanceWindow:  # type: ignore[no-untyped-def]
     nightly = MaintenanceWindow(
         "nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=2), "UTC", datetime(2026, 1, 1), ("lab",)
     )
-    return db_policy.add_window(db, nightly)
+    return db_windows.add_window(db, nightly)
 
 
 def _save(dlg: wd.WindowDialog) -> QDialogButtonBox:
@@ -76,7 +76,7 @@ def test_adding_a_weekly_window_builds_its_rule_previews_it_and_audits_it(qtbot,
     with qtbot.waitSignal(view.loaded, timeout=10000):
         dlg.accept()
     assert not dlg.isVisible() and view.active_dialog is None
-    saved = db_policy.get_window(db, "web-evenings")
+    saved = db_windows.get_window(db, "web-evenings")
     assert saved is not None
     assert saved.groups == ("web",) and saved.tz == "Europe/Berlin"
     assert saved.duration == timedelta(minutes=90) and saved.dtstart == datetime(2026, 11, 1, 22, 30)
@@ -112,11 +112,11 @@ def test_bad_input_is_refused_with_a_sentence_and_the_name_must_be_free(qtbot, d
     dlg.tz_combo.setCurrentText("Mars/Olympus_Mons")
     assert not _save(dlg).isEnabled() and "Unknown time zone" in dlg.preview.text()
     dlg.reject()
-    assert [w.name for w in db_policy.list_windows(db)] == ["nightly"]  # nothing saved
+    assert [w.name for w in db_windows.list_windows(db)] == ["nightly"]  # nothing saved
 
 
 def test_editing_round_trips_monthly_and_custom_rules_and_renames(qtbot, db) -> None:  # type: ignore[no-untyped-def]
-    db_policy.add_window(
+    db_windows.add_window(
         db,
         MaintenanceWindow(
             "patch-tuesday",
@@ -128,7 +128,7 @@ def test_editing_round_trips_monthly_and_custom_rules_and_renames(qtbot, db) -> 
             description="after Microsoft's release",
         ),
     )
-    db_policy.add_window(
+    db_windows.add_window(
         db,
         MaintenanceWindow(
             "fortnightly",
@@ -153,8 +153,8 @@ def test_editing_round_trips_monthly_and_custom_rules_and_renames(qtbot, db) -> 
     dlg.name_edit.setText("last-tuesday")
     with qtbot.waitSignal(view.loaded, timeout=10000):
         dlg.accept()
-    assert db_policy.get_window(db, "patch-tuesday") is None
-    renamed = db_policy.get_window(db, "last-tuesday")
+    assert db_windows.get_window(db, "patch-tuesday") is None
+    renamed = db_windows.get_window(db, "last-tuesday")
     assert renamed is not None and renamed.rrule == "FREQ=MONTHLY;BYDAY=-1TU;BYHOUR=22;BYMINUTE=0"
     assert renamed.description == "after Microsoft's release" and renamed.groups == ("servers",)
     entry = db_audit.entries(db, action=audit.WINDOW_EDITED)[0]
@@ -186,7 +186,7 @@ def test_disable_and_remove_from_the_windows_menu_are_audited(qtbot, db) -> None
 
     with qtbot.waitSignal(view.loaded, timeout=10000):
         view.set_window_enabled("nightly", False)
-    got = db_policy.get_window(db, "nightly")
+    got = db_windows.get_window(db, "nightly")
     assert got is not None and not got.enabled
     assert view.occ_model.rowCount() == 0  # a disabled window does not open
     view._fill_windows_menu()
@@ -195,11 +195,11 @@ def test_disable_and_remove_from_the_windows_menu_are_audited(qtbot, db) -> None
     # Cancel keeps it; Yes removes it
     seen = when_modal(QMessageBox, lambda b: b.button(QMessageBox.StandardButton.Cancel).click())
     assert not view.remove_window("nightly") and seen
-    assert db_policy.get_window(db, "nightly") is not None
+    assert db_windows.get_window(db, "nightly") is not None
     when_modal(QMessageBox, lambda b: b.button(QMessageBox.StandardButton.Yes).click())
     with qtbot.waitSignal(view.loaded, timeout=10000):
         assert view.remove_window("nightly")
-    assert db_policy.list_windows(db) == []
+    assert db_windows.list_windows(db) == []
     actions = [e.details["action"] for e in db_audit.entries(db, action=audit.WINDOW_EDITED)]
     assert actions == ["removed", "disabled"]
     assert view.windows_hint.isVisible()

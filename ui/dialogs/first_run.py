@@ -39,7 +39,7 @@ from app.domain.errors import ConfigError, PatchdeskError
 from app.domain.models import Criticality, Host, TransportKind
 from app.services import inventory
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import settings as db_settings
 from ui.dialogs.import_dialog import FILE_FILTER, ImportDialog
 from ui.resources import icon
 from ui.workers import submit
@@ -77,11 +77,11 @@ KEYRING_STILL_WORKS = (
 
 
 def is_done(db: Any) -> bool:
-    return db_policy.get_setting(db, DONE_SETTING) == "1"
+    return db_settings.get_setting(db, DONE_SETTING) == "1"
 
 
 def set_done(db: Any, done: bool) -> None:
-    db_policy.set_setting(db, DONE_SETTING, "1" if done else None)
+    db_settings.set_setting(db, DONE_SETTING, "1" if done else None)
 
 
 def should_show(db: Any) -> bool:
@@ -98,8 +98,7 @@ def should_show(db: Any) -> bool:
 def data_locations(db: Any) -> tuple[str, str]:
     """The database file and the log folder, from the same places the application takes them."""
     from app.logsetup import log_dir
-    from db.compliance import database_file
-    from db.database import default_db_path
+    from db.database import database_file, default_db_path
 
     return database_file(db) or str(default_db_path()), str(log_dir())
 

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from app.domain.advisories import KevEntry
 from app.domain.errors import PatchdeskError
 from db import advisories as db_adv
-from db import compliance as db_compliance
+from db import database as db_database
 from db.advisories import AdvisoryRow, AffectedHost
 from ui.models.rows_model import SORT_ROLE, Cell, RowsModel
 from ui.workers import submit
@@ -123,7 +123,7 @@ class AdvisoriesView(QWidget):
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
-        self.db_path = db_compliance.database_file(db)
+        self.db_path = db_database.database_file(db)
         self.snapshot: Snapshot | None = None
         self.affected: list[AffectedHost] = []
         self.current_id: str | None = None

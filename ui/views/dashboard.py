@@ -41,6 +41,9 @@ from app.domain.compliance import (
 )
 from app.domain.models import Criticality, Ring
 from db import compliance as db_compliance
+from db import compliance_history as db_compliance_history
+from db import database as db_database
+from db import tiles as db_tiles
 from ui.charts import CLASS_LABELS, classification_chart, group_chart, trend_chart
 from ui.workers import submit
 
@@ -142,8 +145,8 @@ def _compute(path: str, f: ComplianceFilter, record_today: bool) -> Dashboard:
     db = open_database(Path(path), migrate=False)
     try:
         if record_today:
-            db_compliance.record_urgent_seen(db)
-            db_compliance.record_daily(db)
+            db_compliance_history.record_urgent_seen(db)
+            db_compliance_history.record_daily(db)
         return db_compliance.dashboard(db, f)
     finally:
         db.conn.close()
@@ -162,7 +165,7 @@ class DashboardView(QWidget):
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
-        self.db_path = db_compliance.database_file(db)
+        self.db_path = db_database.database_file(db)
         self.data: Dashboard | None = None
         self._generation = 0
         self._record_today = True
@@ -179,7 +182,7 @@ class DashboardView(QWidget):
         self.stale_spin.setObjectName("staleDays")
         self.stale_spin.setRange(1, 365)
         self.stale_spin.setSuffix(" days")
-        self.stale_spin.setValue(db_compliance.stale_days(db))
+        self.stale_spin.setValue(db_tiles.stale_days(db))
         self.stale_spin.setToolTip(
             "A host counts as not scanned recently after this many days without a scan."
         )

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from db import compliance as db_compliance
+from db import database as db_database
 from db import joblogs
 from db.joblogs import LogQuery, LogRow
 from ui.views.update_view import _RowsModel, table
@@ -53,7 +53,7 @@ class LogsView(QWidget):
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
-        self.db_path = db_compliance.database_file(db)
+        self.db_path = db_database.database_file(db)
         self.rows: list[LogRow] = []
         self.busy = 0
 

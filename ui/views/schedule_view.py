@@ -41,8 +41,10 @@ from app.domain.rollout import Rollout, RolloutState
 from app.domain.schedule import ScheduleEvent
 from app.services import approvals, audit, maintenance_windows
 from app.services.maintenance_windows import WindowPlan, window_plan
-from db import compliance as db_compliance
-from db import policy as db_policy
+from db import database as db_database
+from db import maintenance_windows as db_windows
+from db import rollouts as db_rollouts
+from db import schedule as db_schedule
 from ui.dialogs.window_dialog import WindowDialog
 from ui.models.rows_model import SORT_ROLE, Cell, RowsModel
 from ui.views.advisories_view import CLASS_COLOURS, _hint, _table, _with_db
@@ -85,14 +87,14 @@ class Snapshot:
 
 def _snapshot(db: Any, now: datetime) -> Snapshot:
     approvals.ensure_pending_rollouts(db)  # as `patchdesk approve` does: every pending update has a row
-    windows = db_policy.list_windows(db)
+    windows = db_windows.list_windows(db)
     return Snapshot(
         now,
         windows,
         next_windows(windows, now, UPCOMING),
         {w.name: window_plan(db, w) for w in windows},
-        db_policy.list_rollouts(db),
-        db_policy.schedule_events(db, limit=300),
+        db_rollouts.list_rollouts(db),
+        db_schedule.schedule_events(db, limit=300),
     )
 
 
@@ -121,7 +123,7 @@ class ScheduleView(QWidget):
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
-        self.db_path = db_compliance.database_file(db)
+        self.db_path = db_database.database_file(db)
         self.snapshot: Snapshot | None = None
         self.busy = 0
         self._loaded_once = False
@@ -396,14 +398,14 @@ class ScheduleView(QWidget):
     # -- editing windows ---------------------------------------------------------------------------------
 
     def _windows(self) -> list[MaintenanceWindow]:
-        return db_policy.list_windows(self.db)
+        return db_windows.list_windows(self.db)
 
     @Slot()
     def add_window(self) -> WindowDialog:
         return self._open_window_dialog(None)
 
     def edit_window(self, name: str) -> WindowDialog | None:
-        w = db_policy.get_window(self.db, name)
+        w = db_windows.get_window(self.db, name)
         if w is None:
             self.reload()
             return None
@@ -655,7 +657,7 @@ class ScheduleView(QWidget):
         from app.reports import calendar
 
         now = self._now()
-        windows = db_policy.list_windows(self.db)
+        windows = db_windows.list_windows(self.db)
         horizon = timedelta(days=max(1, days))
         occs = [
             o for o in next_windows(windows, now, limit=10000, horizon=horizon) if o.start <= now + horizon

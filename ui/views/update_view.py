@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.compliance import ComplianceFilter, UpdateHost, UpdateStatus, UpdateSummary
-from db import compliance as db_compliance
+from db import database as db_database
+from db import updates as db_updates
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -81,24 +82,24 @@ def table(model: QAbstractTableModel, name: str) -> QTableView:
 
 def _load_list(path: str | None, db, cls: str | None, group: str | None, f: ComplianceFilter):  # type: ignore[no-untyped-def]
     if path is None:
-        return db_compliance.updates_list(db, classification=cls, group=group, f=f)
+        return db_updates.updates_list(db, classification=cls, group=group, f=f)
     from db.database import open_database
 
     own = open_database(Path(path), migrate=False)
     try:
-        return db_compliance.updates_list(own, classification=cls, group=group, f=f)
+        return db_updates.updates_list(own, classification=cls, group=group, f=f)
     finally:
         own.conn.close()
 
 
 def _load_status(path: str | None, db, spec: str) -> UpdateStatus:  # type: ignore[no-untyped-def]
     if path is None:
-        return db_compliance.update_status(db, spec)
+        return db_updates.update_status(db, spec)
     from db.database import open_database
 
     own = open_database(Path(path), migrate=False)
     try:
-        return db_compliance.update_status(own, spec)
+        return db_updates.update_status(own, spec)
     finally:
         own.conn.close()
 
@@ -110,7 +111,7 @@ class UpdateView(QWidget):
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
-        self.db_path = db_compliance.database_file(db)
+        self.db_path = db_database.database_file(db)
         self.status: UpdateStatus | None = None
         self.busy = 0
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.audit import GENESIS, entry_hash
 from app.services import audit
-from db import policy as db_policy
+from db import settings as db_settings
 
 
 def _fill(db, n: int = 5) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +78,7 @@ def test_syslog_forwarding(db) -> None:  # type: ignore[no-untyped-def]
     sock.settimeout(5)
     try:
         port = sock.getsockname()[1]
-        db_policy.set_setting(db, audit.SYSLOG_SETTING, f"127.0.0.1:{port}")
+        db_settings.set_setting(db, audit.SYSLOG_SETTING, f"127.0.0.1:{port}")
         entry = audit.record(db, audit.HOST_KEY_ACCEPTED, "web01", {"fingerprint": "SHA256:abc"})
         data = sock.recv(65536).decode()
     finally:

@@ -13,7 +13,7 @@ from app.domain.maintenance_windows import MaintenanceWindow
 from app.domain.models import Host, Ring
 from app.services import audit, inventory, maintenance_windows
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import maintenance_windows as db_windows
 
 
 class FakeStore:
@@ -107,7 +107,7 @@ def test_window_writes_are_audited(db) -> None:  # type: ignore[no-untyped-def]
     assert not maintenance_windows.set_window_enabled(db, "sat", True)
     assert maintenance_windows.remove_window(db, "saturday")
     assert not maintenance_windows.remove_window(db, "saturday")
-    assert db_policy.list_windows(db) == []
+    assert db_windows.list_windows(db) == []
     details = [e.details for e in reversed(audit.entries(db, action=audit.WINDOW_EDITED))]
     assert [d["action"] for d in details] == ["added", "edited", "disabled", "removed"]
     assert details[1]["renamed_from"] == "sat"

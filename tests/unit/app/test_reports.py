@@ -16,6 +16,7 @@ from app.reports import pdf, render
 from app.services import alerts
 from app.services.reports import build_report
 from db import compliance as db_compliance
+from db import compliance_history as db_compliance_history
 from tests.support.fleet import populate
 
 
@@ -61,7 +62,7 @@ def test_html_escapes_host_text(db) -> None:  # type: ignore[no-untyped-def]
 def test_past_day_uses_its_snapshot(db, fleet) -> None:  # type: ignore[no-untyped-def]
     day = (datetime.now(UTC) - timedelta(days=5)).date()
     report = build_report(db, None, day)
-    point = next(p for p in db_compliance.history(db) if p.day == day.isoformat())
+    point = next(p for p in db_compliance_history.history(db) if p.day == day.isoformat())
     assert not report.live and report.hosts == ()
     assert report.summary[Tile.HOSTS] == point.hosts and report.summary.urgent_updates == point.urgent
     assert report.history[-1].day == day.isoformat()
@@ -103,7 +104,7 @@ def test_new_urgent_update_alert(db, fleet) -> None:  # type: ignore[no-untyped-
     fresh = PendingUpdate("apt", "pd-brand-new", "2.0", "1.0", classification=Classification.URGENT)
     db_scans.record_scan(db, host.id, job, ScanResult(OsFacts(id="debian"), ("apt",), (*old, fresh)))
     db_jobs.set_host_state(db, job, host.id, StepState.SUCCEEDED)
-    db_compliance.after_job(db, job)
+    db_compliance_history.after_job(db, job)
     [alert] = alerts.job_alerts(db, job)
     assert alert.kind == alerts.AlertKind.URGENT_UPDATE and "pd-brand-new" in alert.message
     assert alert.hosts == (host.name,)

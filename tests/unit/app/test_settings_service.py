@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.services import audit, reports
-from db import compliance as db_compliance
 from db import joblogs
+from db import tiles as db_tiles
 
 
 def _settings(db) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
@@ -25,14 +25,14 @@ def test_syslog_retention_and_stale_days(db) -> None:  # type: ignore[no-untyped
     assert audit.set_log_retention(db, 0)
     assert joblogs.retention_days(db) is None
 
-    assert reports.set_stale_days(db, db_compliance.stale_days(db) + 1)
-    assert not reports.set_stale_days(db, db_compliance.stale_days(db))
+    assert reports.set_stale_days(db, db_tiles.stale_days(db) + 1)
+    assert not reports.set_stale_days(db, db_tiles.stale_days(db))
     assert _settings(db) == [
         (audit.SYSLOG_SETTING, "/dev/log"),
         (audit.SYSLOG_SETTING, "off"),
         (joblogs.RETENTION_SETTING, 30),
         (joblogs.RETENTION_SETTING, "forever"),
-        ("compliance.stale_days", db_compliance.stale_days(db)),
+        ("compliance.stale_days", db_tiles.stale_days(db)),
     ]
     assert audit.verify(db).ok
 

@@ -30,7 +30,8 @@ from app.domain.errors import (
 )
 from app.domain.models import Host, HostKey
 from app.transports.base import Deadline
-from app.transports.ssh import SshTransport, fingerprint_b64
+from app.transports.ssh import SshTransport
+from app.transports.ssh_hostkeys import fingerprint_b64
 from tests.support import sshd, unavailable
 
 pytestmark = pytest.mark.hosts

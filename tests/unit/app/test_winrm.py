@@ -22,15 +22,15 @@ from app.domain.errors import (
 )
 from app.domain.models import Host, TransportKind
 from app.transports.base import Deadline
-from app.transports.winrm import (
+from app.transports.powershell import (
     MAX_COMMAND_LINE,
     PROLOGUE,
-    WinRMTransport,
     build_invocation,
     clixml_to_text,
     ps_quote,
     to_powershell,
 )
+from app.transports.winrm import WinRMTransport
 from tests.support.wsman_server import (
     SIGNAL_TERMINATE,
     FakeWindows,

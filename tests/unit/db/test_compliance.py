@@ -1,4 +1,5 @@
-"""db/compliance.py against independent counts on a few hundred hosts with history."""
+"""db/compliance.py, compliance_history.py and updates.py against independent counts on a few hundred
+hosts with history."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import pytest
 
 from app.domain.compliance import ComplianceFilter, Tile
 from db import compliance as db_compliance
+from db import compliance_history as db_compliance_history
 from db import hosts as db_hosts
+from db import tiles as db_tiles
+from db import updates as db_updates
 from tests.support.fleet import populate
 
 
@@ -20,7 +24,7 @@ def fleet_db(db):  # type: ignore[no-untyped-def]
 
 def _independent(db, f: ComplianceFilter | None = None) -> dict[Tile, int]:  # type: ignore[no-untyped-def]
     """The tile numbers computed in Python from list_hosts plus plain SQL for the last job step."""
-    cutoff = datetime.now(UTC) - timedelta(days=db_compliance.stale_days(db))
+    cutoff = datetime.now(UTC) - timedelta(days=db_tiles.stale_days(db))
     hosts = db_hosts.list_hosts(db)
     if f is not None and f.group is not None:
         hosts = [h for h in hosts if (h.group or "") == f.group]
@@ -99,15 +103,15 @@ def test_os_family_filter(fleet_db) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_history_daily_snapshots(fleet_db) -> None:  # type: ignore[no-untyped-def]
-    points = db_compliance.history(fleet_db)
+    points = db_compliance_history.history(fleet_db)
     assert len(points) == 21  # 20 days back plus today
     assert points[-1].day == datetime.now(UTC).date().isoformat()
     assert points[0].with_urgent > points[-1].with_urgent  # the admin patched over time
     assert points[-1].hosts == 240
     # re-recording today replaces, never duplicates
-    db_compliance.record_daily(fleet_db)
-    assert len(db_compliance.history(fleet_db)) == 21
-    web = db_compliance.history(fleet_db, ComplianceFilter(group="web"))
+    db_compliance_history.record_daily(fleet_db)
+    assert len(db_compliance_history.history(fleet_db)) == 21
+    web = db_compliance_history.history(fleet_db, ComplianceFilter(group="web"))
     assert web[-1].hosts == db_compliance.summary(fleet_db, ComplianceFilter(group="web"))[Tile.HOSTS]
 
 
@@ -150,19 +154,19 @@ def test_kev_degrades_without_advisory_tables(db) -> None:  # type: ignore[no-un
 
 
 def test_update_status_need_have_failed(fleet_db) -> None:  # type: ignore[no-untyped-def]
-    st = db_compliance.update_status(fleet_db, "openssl")
+    st = db_updates.update_status(fleet_db, "openssl")
     need = fleet_db.execute("SELECT count(*) FROM pending_updates WHERE name = 'openssl'").fetchone()[0]
     assert len(st.need) == need
     assert len(st.have) == 17  # the fleet's patch job changed openssl on 17 hosts
     assert {u.detail for u in st.failed} == {"dpkg failed", "verification red"}
     assert len(st.failed) == 4
-    by_cve = db_compliance.update_status(fleet_db, "cve-2099-0001")
+    by_cve = db_updates.update_status(fleet_db, "cve-2099-0001")
     assert {u.host for u in by_cve.need} == {u.host for u in st.need}
 
 
 def test_urgent_seen_follows_scans(fleet_db) -> None:  # type: ignore[no-untyped-def]
     fleet_db.execute("DELETE FROM pending_updates WHERE classification = 'urgent'")
     fleet_db.execute("UPDATE hosts SET pending_urgent = 0")
-    db_compliance.record_urgent_seen(fleet_db)
+    db_compliance_history.record_urgent_seen(fleet_db)
     assert fleet_db.execute("SELECT count(*) FROM urgent_seen").fetchone()[0] == 0
     assert db_compliance.oldest_urgent(fleet_db) is None

@@ -1,4 +1,5 @@
-"""Policy storage and the scheduler's decisions against a real SQLite file (no hosts contacted)."""
+"""Policy storage (db/rules.py, settings.py, rollouts.py, maintenance_windows.py, schedule.py,
+locks.py) and the scheduler's decisions against a real SQLite file (no hosts contacted)."""
 
 from __future__ import annotations
 
@@ -19,35 +20,40 @@ from app.jobs.scheduler import run_due
 from app.services.classification import reclassify_all
 from db import advisories as db_adv
 from db import hosts as db_hosts
-from db import policy as db_policy
+from db import locks as db_locks
+from db import maintenance_windows as db_windows
+from db import rollouts as db_rollouts
+from db import rules as db_rules
 from db import scans as db_scans
+from db import schedule as db_schedule
+from db import settings as db_settings
 from db.database import open_database
 from tests.support.policy_data import REGULAR, SECFIX, add_scanned, import_samples
 
 
 def test_default_rules_are_seeded_and_editable(db) -> None:  # type: ignore[no-untyped-def]
-    assert db_policy.list_rules(db) == list(DEFAULT_RULES)
-    db_policy.save_rule(
+    assert db_rules.list_rules(db) == list(DEFAULT_RULES)
+    db_rules.save_rule(
         db, Rule("fw", Classification.URGENT, kinds=frozenset({UpdateKind.FIRMWARE})), position=1
     )
-    assert [r.name for r in db_policy.list_rules(db)] == ["fw", "kev", "critical", "security"]
-    db_policy.save_rule(db, Rule("fw", Classification.IMPORTANT), position=4)
-    assert [r.name for r in db_policy.list_rules(db)] == ["kev", "critical", "security", "fw"]
-    assert db_policy.remove_rule(db, "fw") and not db_policy.remove_rule(db, "fw")
-    db_policy.reset_rules(db, DEFAULT_RULES)
-    assert db_policy.list_rules(db) == list(DEFAULT_RULES)
+    assert [r.name for r in db_rules.list_rules(db)] == ["fw", "kev", "critical", "security"]
+    db_rules.save_rule(db, Rule("fw", Classification.IMPORTANT), position=4)
+    assert [r.name for r in db_rules.list_rules(db)] == ["kev", "critical", "security", "fw"]
+    assert db_rules.remove_rule(db, "fw") and not db_rules.remove_rule(db, "fw")
+    db_rules.reset_rules(db, DEFAULT_RULES)
+    assert db_rules.list_rules(db) == list(DEFAULT_RULES)
 
 
 def test_policy_settings(db) -> None:  # type: ignore[no-untyped-def]
-    s = db_policy.policy_settings(db)
+    s = db_settings.policy_settings(db)
     assert s.soak[Classification.URGENT] == timedelta(hours=2) and s.verify_share == 1.0
-    db_policy.set_policy_setting(db, "soak.important", "12")
-    db_policy.set_policy_setting(db, "urgent_push", "no")
-    s = db_policy.policy_settings(db)
+    db_settings.set_policy_setting(db, "soak.important", "12")
+    db_settings.set_policy_setting(db, "urgent_push", "no")
+    s = db_settings.policy_settings(db)
     assert s.soak[Classification.IMPORTANT] == timedelta(hours=12) and not s.urgent_push
     for key, value in (("verify_share", "2"), ("nope", "1"), ("soak.urgent", "soon"), ("lock_ttl", "0")):
         with pytest.raises(ConfigError):
-            db_policy.set_policy_setting(db, key, value)
+            db_settings.set_policy_setting(db, key, value)
 
 
 def test_import_links_and_reclassifies(db) -> None:  # type: ignore[no-untyped-def]
@@ -75,29 +81,29 @@ def test_import_links_and_reclassifies(db) -> None:  # type: ignore[no-untyped-d
 
 
 def test_rollouts_and_approvals(db) -> None:  # type: ignore[no-untyped-def]
-    db_policy.ensure_rollouts(
+    db_rollouts.ensure_rollouts(
         db, [SECFIX, REGULAR, PendingUpdate("wua", "KB5034441", "2024-01 Security Update")]
     )
-    assert [r.key for r in db_policy.find_rollouts(db, "pd-secfix")] == ["apt:pd-secfix=1.0-2"]
-    assert db_policy.find_rollouts(db, "pd-secfix=1.0-2") == db_policy.find_rollouts(
+    assert [r.key for r in db_rollouts.find_rollouts(db, "pd-secfix")] == ["apt:pd-secfix=1.0-2"]
+    assert db_rollouts.find_rollouts(db, "pd-secfix=1.0-2") == db_rollouts.find_rollouts(
         db, "apt:pd-secfix=1.0-2"
     )
-    assert [r.key for r in db_policy.find_rollouts(db, "KB5034441")] == ["wua:KB5034441"]
-    assert db_policy.find_rollouts(db, "pd-secfix=9") == []
-    r = db_policy.set_rollout(
+    assert [r.key for r in db_rollouts.find_rollouts(db, "KB5034441")] == ["wua:KB5034441"]
+    assert db_rollouts.find_rollouts(db, "pd-secfix=9") == []
+    r = db_rollouts.set_rollout(
         db, "apt:pd-regular=2.1-1", state=RolloutState.DECLINED, note="breaks ERP", actor="me"
     )
     assert r.state == RolloutState.DECLINED and r.note == "breaks ERP"
-    r = db_policy.set_rollout(
+    r = db_rollouts.set_rollout(
         db, "apt:pd-regular=2.1-1", state=RolloutState.APPROVED, ring=Ring.PRODUCTION, explicit_approval=True
     )
     assert r.allows(Ring.PRODUCTION)
-    assert [e["state"] for e in db_policy.rollout_history(db, "apt:pd-regular=2.1-1")] == [
+    assert [e["state"] for e in db_rollouts.rollout_history(db, "apt:pd-regular=2.1-1")] == [
         "declined",
         "approved",
     ]
     with pytest.raises(ConfigError):
-        db_policy.set_rollout(db, "apt:nope=1", state=RolloutState.DECLINED)
+        db_rollouts.set_rollout(db, "apt:nope=1", state=RolloutState.DECLINED)
 
 
 def test_windows_storage(db) -> None:  # type: ignore[no-untyped-def]
@@ -109,24 +115,24 @@ def test_windows_storage(db) -> None:  # type: ignore[no-untyped-def]
         datetime(2026, 1, 1),
         ("lab", "web"),
     )
-    saved = db_policy.add_window(db, w)
+    saved = db_windows.add_window(db, w)
     assert saved.groups == ("lab", "web") and saved.id is not None
     with pytest.raises(ConfigError, match="already exists"):
-        db_policy.add_window(db, w)
-    assert [x.name for x in db_policy.windows_for_group(db, "LAB")] == ["nightly"]
-    assert db_policy.windows_for_group(db, "other") == []
-    assert db_policy.remove_window(db, "nightly") and db_policy.list_windows(db) == []
+        db_windows.add_window(db, w)
+    assert [x.name for x in db_windows.windows_for_group(db, "LAB")] == ["nightly"]
+    assert db_windows.windows_for_group(db, "other") == []
+    assert db_windows.remove_window(db, "nightly") and db_windows.list_windows(db) == []
 
 
 def test_lock_between_two_connections_and_stale_holders(db_path: Path) -> None:
     a, b = open_database(db_path), open_database(db_path)
     ttl = timedelta(minutes=5)
-    assert db_policy.acquire_lock(a, "scheduler", "gui", ttl) is None
-    holder = db_policy.acquire_lock(b, "scheduler", "run-due", ttl)
+    assert db_locks.acquire_lock(a, "scheduler", "gui", ttl) is None
+    holder = db_locks.acquire_lock(b, "scheduler", "run-due", ttl)
     assert holder is not None and holder.owner == "gui" and holder.pid == os.getpid()
-    db_policy.release_lock(a, "scheduler")
-    assert db_policy.acquire_lock(b, "scheduler", "run-due", ttl) is None
-    db_policy.release_lock(b, "scheduler")
+    db_locks.release_lock(a, "scheduler")
+    assert db_locks.acquire_lock(b, "scheduler", "run-due", ttl) is None
+    db_locks.release_lock(b, "scheduler")
     # a holder whose process is gone loses the lock
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
@@ -137,7 +143,7 @@ def test_lock_between_two_connections_and_stale_holders(db_path: Path) -> None:
         [int(dead.stdout), datetime.now(UTC).isoformat(), (datetime.now(UTC) + ttl).isoformat()],
     )
     a.conn.commit()
-    assert db_policy.acquire_lock(b, "scheduler", "run-due", ttl) is None
+    assert db_locks.acquire_lock(b, "scheduler", "run-due", ttl) is None
     a.conn.close()
     b.conn.close()
 
@@ -157,14 +163,14 @@ def test_run_due_dry_run_plans_urgent_push_to_the_test_ring_only(db_path: Path) 
     assert "waiting for promotion to the production ring" in waits[("p1", "apt:pd-secfix=1.0-2")]
     assert "no window covers group 'lab'" in waits[("t1", "apt:pd-regular=2.1-1")]
     db = open_database(db_path)
-    assert db_policy.list_rollouts(db) == []  # a dry run changes nothing
+    assert db_rollouts.list_rollouts(db) == []  # a dry run changes nothing
     db.conn.close()
 
 
 def test_run_due_defers_a_host_that_does_not_fit_and_logs_why(db_path: Path) -> None:
     db = open_database(db_path)
     h = add_scanned(db, "t1", Ring.TEST, (REGULAR,))
-    db_policy.add_window(
+    db_windows.add_window(
         db,
         MaintenanceWindow(
             "nightly", "FREQ=DAILY;BYHOUR=2", timedelta(hours=1), "UTC", datetime(2026, 1, 1), ("lab",)
@@ -179,10 +185,10 @@ def test_run_due_defers_a_host_that_does_not_fit_and_logs_why(db_path: Path) -> 
         "estimated 10 min + rollback reserve 10 min does not fit in the 15 min left of window 'nightly'"
     )
     db = open_database(db_path)
-    events = db_policy.schedule_events(db, host_id=h.id)
+    events = db_schedule.schedule_events(db, host_id=h.id)
     assert events[0].action == "deferred" and events[0].dry_run
     # with a reserve of half the estimate (10 + 5 = 15 min) it fits
-    db_policy.set_policy_setting(db, "reserve_factor", "0.5")
+    db_settings.set_policy_setting(db, "reserve_factor", "0.5")
     db.conn.close()
     report = run_due(db_path, late, dry_run=True)
     assert [p["window"] for p in report.patches] == ["nightly"]
@@ -190,7 +196,7 @@ def test_run_due_defers_a_host_that_does_not_fit_and_logs_why(db_path: Path) -> 
 
 def test_run_due_refuses_while_another_scheduler_holds_the_lock(db_path: Path) -> None:
     other = open_database(db_path)
-    assert db_policy.acquire_lock(other, "scheduler", "the GUI", timedelta(minutes=5)) is None
+    assert db_locks.acquire_lock(other, "scheduler", "the GUI", timedelta(minutes=5)) is None
     report = run_due(db_path, datetime.now(UTC))
     assert report.locked_by is not None and report.locked_by.startswith("the GUI")
     assert report.patches == [] and report.scans == []

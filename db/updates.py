@@ -1,0 +1,131 @@
+"""Pending updates seen per update rather than per host: the drill-down list, and who needs, has
+and failed one update."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlite_utils import Database
+
+from app.domain.compliance import (
+    ComplianceFilter,
+    UpdateHost,
+    UpdateStatus,
+    UpdateSummary,
+)
+from db.tiles import filter_sql
+
+
+def updates_list(
+    db: Database,
+    *,
+    classification: str | None = None,
+    group: str | None = None,
+    f: ComplianceFilter | None = None,
+    limit: int = 5000,
+) -> list[UpdateSummary]:
+    """Distinct pending updates with how many hosts need each (a chart segment's drill-down)."""
+    f = f or ComplianceFilter()
+    params: dict[str, Any] = {"limit": limit}
+    where = [filter_sql(f, params)]
+    if classification:
+        where.append("p.classification = :cls")
+        params["cls"] = classification
+    if group is not None:
+        where.append("COALESCE(g.name, '') = :g")
+        params["g"] = group
+    sql = (
+        "SELECT p.manager, p.name, p.classification, count(DISTINCT p.host_id) AS hosts "
+        "FROM pending_updates p JOIN hosts h ON h.id = p.host_id LEFT JOIN groups g ON g.id = h.group_id "
+        f"WHERE {' AND '.join(where)} GROUP BY p.classification, p.manager, p.name "
+        "ORDER BY CASE p.classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1 ELSE 2 END, "
+        "hosts DESC, p.name LIMIT :limit"
+    )
+    return [
+        UpdateSummary(r["manager"], r["name"], r["classification"], int(r["hosts"]))
+        for r in db.query(sql, params)
+    ]
+
+
+def _json_has(column: str) -> str:
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE upper(json_each.value) = upper(:spec))"
+
+
+def update_status(db: Database, spec: str) -> UpdateStatus:
+    """Who needs, has and failed one update: a package name, or a KB / advisory / CVE id."""
+    spec = spec.strip()
+    params: dict[str, Any] = {"spec": spec}
+    need = [
+        UpdateHost(
+            r["host_id"],
+            r["host"],
+            r["installed"],
+            r["available"],
+            r["classification"],
+            None,
+            r["finished_at"],
+            r["name"],
+            r["reason"],
+        )
+        for r in db.query(
+            "SELECT p.host_id, h.name AS host, p.name, p.installed, p.available, p.classification, p.reason, "
+            "s.finished_at "
+            "FROM pending_updates p JOIN hosts h ON h.id = p.host_id LEFT JOIN scans s ON s.id = p.scan_id "
+            f"WHERE p.name = :spec OR ((p.advisories != '[]' AND {_json_has('p.advisories')}) "
+            f"OR (p.cves != '[]' AND {_json_has('p.cves')})) ORDER BY h.name COLLATE NOCASE, p.name",
+            params,
+        )
+    ]
+    names = {u.detail for u in need} | {spec}
+    name_params: dict[str, Any] = {f"n{i}": n for i, n in enumerate(sorted(names))}
+    name_in = ", ".join(f":n{i}" for i in range(len(names)))
+    have = [
+        UpdateHost(
+            r["host_id"],
+            r["host"],
+            r["from_version"],
+            r["to_version"],
+            "",
+            r["job_id"],
+            r["recorded_at"],
+            r["name"],
+        )
+        for r in db.query(
+            "SELECT c.host_id, h.name AS host, c.name, c.from_version, c.to_version, c.job_id, c.recorded_at "
+            "FROM changes c JOIN hosts h ON h.id = c.host_id "
+            f"WHERE (c.name IN ({name_in}) OR upper(COALESCE(c.kb, '')) = upper(:spec)) "
+            "AND c.rolled_back_by IS NULL AND c.to_version IS NOT NULL "
+            "AND c.id = (SELECT max(c2.id) FROM changes c2 WHERE c2.host_id = c.host_id AND c2.name = c.name) "
+            "ORDER BY h.name COLLATE NOCASE",
+            {**name_params, "spec": spec},
+        )
+    ]
+    failed: list[UpdateHost] = []
+    for r in db.query(
+        "SELECT j.id AS job_id, j.params, jh.host_id, jh.host_name, jh.state, jh.verdict, jh.error, jh.finished_at "
+        "FROM jobs j JOIN job_hosts jh ON jh.job_id = j.id WHERE j.kind = 'patch' "
+        "AND (jh.state IN ('failed', 'interrupted') OR jh.verdict = 'red') ORDER BY j.id DESC LIMIT 2000"
+    ):
+        try:
+            selections = json.loads(r["params"]).get("selections", {})
+            chosen = set(selections.get(str(r["host_id"]), {}).get("names", []))
+        except (ValueError, AttributeError):
+            continue
+        if chosen & names or spec.upper() in {c.upper() for c in chosen}:
+            why = r["error"] or (f"verification {r['verdict']}" if r["verdict"] else r["state"])
+            failed.append(
+                UpdateHost(r["host_id"], r["host_name"], None, None, "", r["job_id"], r["finished_at"], why)
+            )
+    return UpdateStatus(spec, tuple(need), tuple(have), tuple(failed))
+
+
+def update_names(db: Database, prefix: str = "", limit: int = 200) -> list[str]:
+    """Package names pending anywhere (completion in the per-update view)."""
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT name FROM pending_updates WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
+            [prefix, prefix + "\uffff", limit],
+        )
+    ]
