@@ -220,6 +220,24 @@ def _check_icons(report: _Report) -> None:
     report.line("icons", f"{len(icons)} SVG icons load; stylesheet ok")
 
 
+def _check_powershell(report: _Report) -> None:
+    """Every PowerShell script a Windows host is sent is package data: a bundle without them would
+    only fail at its first Windows scan."""
+    from app.platforms.windows import scripts
+    from app.transports import powershell
+
+    names = scripts.script_files()
+    if not names:
+        raise SelfTestFailure("no PowerShell scripts found under app/platforms/windows/ps")
+    for name in names:
+        if not scripts.script_body(name).strip():
+            raise SelfTestFailure(f"the PowerShell script {name}.ps1 is empty")
+    for name in ("prologue", "bootstrap", "put", "get"):
+        if not powershell.script(name).strip():
+            raise SelfTestFailure(f"the WinRM transport's script {name}.ps1 is missing or empty")
+    report.line("powershell", f"{len(names) + 4} scripts load")
+
+
 def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     """Build the main window as ``run_gui`` does, render it offscreen to an image, then close it."""
     from PySide6.QtCore import QTimer
@@ -350,6 +368,7 @@ def run_self_test() -> int:
         _application()  # the QApplication with its stylesheet and icon, exactly as the GUI starts it
         _check_qt_plugins(report)
         _check_icons(report)
+        _check_powershell(report)
         _run_window(report, tmp, secrets)
         _check_modules(report)
     except SelfTestFailure as exc:

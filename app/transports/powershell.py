@@ -3,19 +3,19 @@
 Pure text functions, no network: app.transports.winrm runs what these build. A script runs as
 ``powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand <base64 of
 UTF-16LE>`` when that fits :data:`MAX_COMMAND_LINE`; a longer one (or one with ``stdin`` data) goes
-through the command's stdin to a small fixed :data:`BOOTSTRAP`, which hands the stdin bytes to the
-script as ``$PatchdeskStdin`` (PowerShell cannot read a raw binary stdin reliably, and the stdin pipe
-already carries the script).
+through the command's stdin to a small fixed bootstrap (``ps/bootstrap.ps1``), which hands the stdin
+bytes to the script as ``$PatchdeskStdin`` (PowerShell cannot read a raw binary stdin reliably, and the
+stdin pipe already carries the script). The scripts themselves are trusted ``ps/*.ps1`` files.
 """
-
-# ruff: noqa: E501 - embedded PowerShell reads better unwrapped
 
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from importlib import resources
 
 from app.transports.base import Command
 
@@ -24,28 +24,8 @@ MAX_COMMAND_LINE = 8000
 POWERSHELL = "powershell.exe"
 POWERSHELL_ARGS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
 
-#: Put in front of every script: UTF-8 output, no progress records on stderr.
-PROLOGUE = (
-    "$ProgressPreference = 'SilentlyContinue'\r\n"
-    "[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false\r\n"
-    "$OutputEncoding = [Console]::OutputEncoding\r\n"
-)
-
-#: Reads the real script (line 1) and the stdin bytes (line 2), both base64, from stdin and runs it.
-#: ``$input`` enumerates stdin lines in ``powershell.exe -EncodedCommand`` (the approach Ansible's
-#: WinRM bootstrap has used for years).
-BOOTSTRAP = (
-    "# patchdesk:bootstrap\r\n"
-    "$patchdeskLines = @($input)\r\n"
-    "$patchdeskScript = [System.Text.Encoding]::UTF8.GetString("
-    "[System.Convert]::FromBase64String([string]$patchdeskLines[0]))\r\n"
-    "$PatchdeskStdin = [byte[]]@()\r\n"
-    "if ($patchdeskLines.Count -gt 1 -and [string]$patchdeskLines[1]) "
-    "{ $PatchdeskStdin = [System.Convert]::FromBase64String([string]$patchdeskLines[1]) }\r\n"
-    "Remove-Variable patchdeskLines\r\n"
-    ". ([ScriptBlock]::Create($patchdeskScript))\r\n"
-)
-
+_CRLF_SCRIPTS = frozenset({"prologue", "bootstrap"})
+_PLACEHOLDER = re.compile(r"\$\{@([A-Z]+)@\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 #: PowerShell treats all of these as single quotes inside a single-quoted string.
@@ -106,7 +86,7 @@ def build_invocation(script: str, stdin: bytes | None = None, *, limit: int = MA
     if stdin is None and len(" ".join((POWERSHELL, *direct))) <= limit:
         return Invocation(direct, None, via_stdin=False)
     payload = base64.b64encode(script.encode("utf-8")) + b"\r\n" + base64.b64encode(stdin or b"") + b"\r\n"
-    return Invocation((*POWERSHELL_ARGS, encode_command(PROLOGUE + BOOTSTRAP)), payload, via_stdin=True)
+    return Invocation((*POWERSHELL_ARGS, encode_command(prologue() + bootstrap())), payload, via_stdin=True)
 
 
 def _unescape_clixml(text: str) -> str:
@@ -153,28 +133,32 @@ def clixml_to_text(data: bytes) -> bytes:
     return out + b"\n" if text else out
 
 
-#: Writes $PatchdeskStdin to @PATH@ through a temporary name.
-PUT_SCRIPT = """# patchdesk:put
-$ErrorActionPreference = 'Stop'
-$p = @PATH@
-$dir = Split-Path -Parent $p
-if ($dir -and -not (Test-Path -LiteralPath $dir)) { New-Item -ItemType Directory -Force -Path $dir | Out-Null }
-$tmp = $p + '.patchdesk-tmp'
-[System.IO.File]::WriteAllBytes($tmp, $PatchdeskStdin)
-Move-Item -LiteralPath $tmp -Destination $p -Force
-"""
+@functools.cache
+def script(name: str) -> str:
+    """The trusted script ``ps/<name>.ps1`` beside this module.
 
-#: Prints @COUNT@ bytes of @PATH@ from @OFFSET@ in base64; exit status 2 when the file is missing.
-GET_SCRIPT = """# patchdesk:get
-$ErrorActionPreference = 'Stop'
-$p = @PATH@
-if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { [Console]::Error.WriteLine('not found'); exit 2 }
-$fs = [System.IO.File]::Open($p, 'Open', 'Read', 'ReadWrite')
-try {
-  [void]$fs.Seek(@OFFSET@, 'Begin')
-  $buf = New-Object byte[] @COUNT@
-  $n = 0
-  while ($n -lt $buf.Length) { $r = $fs.Read($buf, $n, $buf.Length - $n); if ($r -le 0) { break }; $n += $r }
-  [Console]::Out.Write([System.Convert]::ToBase64String($buf, 0, $n))
-} finally { $fs.Dispose() }
-"""
+    Read as bytes (text mode would translate line ends); ``prologue`` and ``bootstrap`` go out with
+    Windows line ends, as powershell.exe is fed them.
+    """
+    text = (resources.files(__package__) / "ps" / f"{name}.ps1").read_bytes().decode("utf-8")
+    return text.replace("\n", "\r\n") if name in _CRLF_SCRIPTS else text
+
+
+def prologue() -> str:
+    """Put in front of every script: UTF-8 output, no progress records on stderr."""
+    return script("prologue")
+
+
+def bootstrap() -> str:
+    """Reads the real script (line 1) and the stdin bytes (line 2), both base64, from stdin and runs it.
+
+    ``$input`` enumerates stdin lines in ``powershell.exe -EncodedCommand`` (the approach Ansible's
+    WinRM bootstrap has used for years).
+    """
+    return script("bootstrap")
+
+
+def fill(name: str, **values: str) -> str:
+    """Script ``name`` with its ``${@NAME@}`` placeholders replaced in one pass, so a value (a quoted
+    path) is never searched for another placeholder."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1).lower()], script(name))

@@ -21,9 +21,9 @@ Decisions worth knowing:
   they fit, else through the command's stdin in as many WS-Management Send messages as needed, so
   nothing is ever truncated.
 - **Output is UTF-8.** The shell is created with code page 65001 and every script starts with
-  :data:`PROLOGUE`, which sets ``[Console]::OutputEncoding`` to UTF-8 without BOM and silences progress
-  records (which would otherwise arrive as CLIXML noise on stderr). stderr in PowerShell's CLIXML
-  serialisation (``#< CLIXML``) is turned into plain text.
+  a prologue (``ps/prologue.ps1``) that sets ``[Console]::OutputEncoding`` to UTF-8 without BOM and
+  silences progress records (which would otherwise arrive as CLIXML noise on stderr). stderr in
+  PowerShell's CLIXML serialisation (``#< CLIXML``) is turned into plain text.
 - **``sudo`` means nothing on Windows** and is ignored: a WinRM logon of an administrator already
   runs with a full token (local non-builtin accounts need LocalAccountTokenFilterPolicy on the host).
   :attr:`WinRMTransport.is_root` is therefore True.
@@ -76,15 +76,14 @@ from app.transports.base import (
     Transport,
 )
 from app.transports.powershell import (
-    GET_SCRIPT,
     MAX_COMMAND_LINE,
     POWERSHELL,
-    PROLOGUE,
-    PUT_SCRIPT,
     Invocation,
     build_invocation,
     clixml_to_text,
     env_lines,
+    fill,
+    prologue,
     ps_quote,
     to_powershell,
 )
@@ -348,7 +347,7 @@ class WinRMTransport(Transport):
         short = short_command(script)
         budget = self.deadline.clamp(timeout)
         end = time.monotonic() + budget
-        inv = build_invocation(PROLOGUE + env_lines(env) + script, stdin, limit=self.max_command_line)
+        inv = build_invocation(prologue() + env_lines(env) + script, stdin, limit=self.max_command_line)
         logger.debug("%s: running %s%s", self.label, short, " (via stdin)" if inv.via_stdin else "")
         proto = self._protocol()
         self._set_timeouts(proto, self._op_timeout(end))
@@ -475,7 +474,7 @@ class WinRMTransport(Transport):
 
         ``mode`` is a POSIX notion and ignored; the file inherits its folder's ACL.
         """
-        script = PUT_SCRIPT.replace("@PATH@", ps_quote(remote_path))
+        script = fill("put", path=ps_quote(remote_path))
         res = self.run(script, stdin=data, timeout=timeout)
         if not res.ok:
             raise TransportError(
@@ -487,11 +486,7 @@ class WinRMTransport(Transport):
         parts: list[bytes] = []
         offset = 0
         while True:
-            script = (
-                GET_SCRIPT.replace("@PATH@", ps_quote(remote_path))
-                .replace("@OFFSET@", str(offset))
-                .replace("@COUNT@", str(GET_CHUNK))
-            )
+            script = fill("get", path=ps_quote(remote_path), offset=str(offset), count=str(GET_CHUNK))
             res = self.run(script, timeout=timeout)
             if res.exit_status == 2:
                 raise TransportError(f"{remote_path} does not exist on {self.host.name}.")

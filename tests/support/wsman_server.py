@@ -37,7 +37,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from app.platforms.windows.scripts import script_ops, script_params
-from app.transports.powershell import BOOTSTRAP, PROLOGUE
+from app.transports.powershell import bootstrap, prologue
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -359,7 +359,7 @@ class WSManServer:
             cmd = _Command(cid, cmdline, threading.Condition())
             shell.commands[cid] = cmd
             script = _decode_encoded(cmdline)
-            if script is None or BOOTSTRAP not in script:
+            if script is None or bootstrap() not in script:
                 cmd.stdin_done = True
                 threading.Thread(target=self._run, args=(cmd, script, False), daemon=True).start()
             return 200, envelope(
@@ -449,7 +449,7 @@ class WSManServer:
             )
             call = None
         else:
-            user = script[len(PROLOGUE) :] if script.startswith(PROLOGUE) else script
+            user = script[len(prologue()) :] if script.startswith(prologue()) else script
             call = ScriptCall(cmd.command_line, script, user, stdin, via_stdin)
             with self.lock:
                 self.calls.append(call)

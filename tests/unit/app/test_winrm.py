@@ -24,9 +24,9 @@ from app.domain.models import Host, TransportKind
 from app.transports.base import Deadline
 from app.transports.powershell import (
     MAX_COMMAND_LINE,
-    PROLOGUE,
     build_invocation,
     clixml_to_text,
+    prologue,
     ps_quote,
     to_powershell,
 )
@@ -75,10 +75,10 @@ def test_ps_quote_doubles_every_kind_of_single_quote() -> None:
 
 
 def test_short_script_is_encoded_on_the_command_line() -> None:
-    inv = build_invocation(PROLOGUE + "Get-Date")
+    inv = build_invocation(prologue() + "Get-Date")
     assert not inv.via_stdin and inv.stdin is None
     encoded = inv.arguments[-1]
-    assert base64.b64decode(encoded).decode("utf-16-le") == PROLOGUE + "Get-Date"
+    assert base64.b64decode(encoded).decode("utf-16-le") == prologue() + "Get-Date"
     assert inv.arguments[:-1] == (
         "-NoProfile",
         "-NonInteractive",
@@ -89,7 +89,7 @@ def test_short_script_is_encoded_on_the_command_line() -> None:
 
 
 def test_long_script_goes_through_stdin() -> None:
-    script = PROLOGUE + "# x\r\n" * 2000
+    script = prologue() + "# x\r\n" * 2000
     inv = build_invocation(script)
     assert inv.via_stdin and len(inv.command_line) < MAX_COMMAND_LINE
     assert inv.stdin is not None
@@ -140,7 +140,7 @@ def test_run_decodes_utf8_output_split_across_receives(tls: tuple[WSManServer, F
     assert res.ok and res.out == text
     assert len(chunks) >= 5  # really streamed in pieces, and the multi-byte characters survived the splits
     call = server.calls[-1]
-    assert call.raw_script.startswith(PROLOGUE)  # UTF-8 console encoding set before the script
+    assert call.raw_script.startswith(prologue())  # UTF-8 console encoding set before the script
     assert "[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false" in call.raw_script
     assert "Receive" in server.actions and "Create" in server.actions and "Delete" in server.actions
 

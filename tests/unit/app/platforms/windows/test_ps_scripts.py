@@ -19,28 +19,11 @@ from app.platforms.windows.scripts import (
     script_params,
 )
 from app.platforms.windows.wua_parse import RemovalCheck
-
-ts = pytest.importorskip("tree_sitter")
-tsp = pytest.importorskip("tree_sitter_powershell")
+from tests.support.powershell import grammar_problems as _problems
 
 PS_DIR = Path(wua.__file__).resolve().parent / "ps"
 GUID = "0b9a6d3e-4c2f-4e8a-9a51-3f1e2d4c5b6a"
 HOSTILE = "x'); Remove-Item C:\\ -Recurse #\"$(calc)`n@'"
-
-
-def _problems(text: str) -> list[str]:
-    parser = ts.Parser(ts.Language(tsp.language()))
-    tree = parser.parse(text.encode("utf-8"))
-    found: list[str] = []
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.is_error or node.is_missing:
-            row, col = node.start_point
-            kind = "MISSING" if node.is_missing else "ERROR"
-            found.append(f"{kind} at {row + 1}:{col + 1}: {text.splitlines()[row][:100]!r}")
-        stack.extend(node.children)
-    return found
 
 
 def test_the_script_files_are_all_there() -> None:
