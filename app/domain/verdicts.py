@@ -67,6 +67,14 @@ LOAD_FACTOR = 3.0
 MEMORY_FLOOR = 0.5
 
 
+@dataclass
+class _Findings:
+    red: list[str] = field(default_factory=list)
+    amber: list[str] = field(default_factory=list)
+    ok: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # checks that could not run here: said, never coloured
+
+
 def judge(
     *,
     expected: Mapping[str, str | None],
@@ -79,72 +87,81 @@ def judge(
     services: Iterable[str] = (),
 ) -> Verification:
     """``expected``: name → version the change should have left (None: not installed)."""
-    red: list[str] = []
-    amber: list[str] = []
-    ok: list[str] = []
-    notes: list[str] = []  # checks that could not run here: said plainly, but they do not colour the verdict
+    f = _Findings()
+    _check_versions(f, expected, installed)
+    _check_security(f, list(pending_after), set(targeted_security), set(security_before))
+    if health_after is not None:
+        _check_services(f, health_after, health_before, services)
+        _check_journal_and_load(f, health_after, health_before)
+    verdict = Verdict.RED if f.red else Verdict.AMBER if f.amber else Verdict.GREEN
+    return Verification(verdict, tuple(f.red + f.amber + (f.ok if not f.red else []) + f.notes))
 
+
+def _check_versions(
+    f: _Findings, expected: Mapping[str, str | None], installed: Mapping[str, str | None]
+) -> None:
     wrong = [
         f"{name} is at {installed.get(name) or 'not installed'}, expected {want or 'not installed'}"
         for name, want in sorted(expected.items())
         if installed.get(name) != want
     ]
     if wrong:
-        red.extend(wrong)
+        f.red.extend(wrong)
     elif expected:
-        ok.append(f"all {len(expected)} changed package(s) at the intended version")
+        f.ok.append(f"all {len(expected)} changed package(s) at the intended version")
 
-    pending = list(pending_after)
-    still = sorted({u.name for u in pending} & set(targeted_security))
+
+def _check_security(
+    f: _Findings, pending: list[PendingUpdate], targeted: set[str], security_before: set[str]
+) -> None:
+    still = sorted({u.name for u in pending} & targeted)
     if still:
-        red.append("security update(s) still pending: " + ", ".join(still))
-    new_security = sorted(
-        {u.name for u in pending if u.security} - set(security_before) - set(targeted_security)
-    )
+        f.red.append("security update(s) still pending: " + ", ".join(still))
+    new_security = sorted({u.name for u in pending if u.security} - security_before - targeted)
     if new_security:
-        red.append("new security update(s) appeared: " + ", ".join(new_security))
+        f.red.append("new security update(s) appeared: " + ", ".join(new_security))
 
-    if health_after is not None:
-        h = health_after
-        if h.system_state is None:
-            notes.append(
-                "service manager not available on this host (no systemd): service health not checked"
-            )
-        elif h.system_state not in ("running",):
-            (red if h.system_state in ("degraded", "maintenance") else amber).append(
-                f"system state is {h.system_state}"
-            )
-        if h.failed_units:
-            before = set(health_before.failed_units) if health_before else set()
-            new_failed = [u for u in h.failed_units if u not in before]
-            if new_failed:
-                red.append("failed unit(s): " + ", ".join(new_failed))
-        for svc in services:
-            state = h.services.get(svc)
-            if state is None or state == "unknown":
-                notes.append(f"service {svc}: state not available")
-            elif state != "active":
-                red.append(f"service {svc} is {state}")
-        if h.journal_errors is None:
-            notes.append("system journal not available: new errors not checked")
-        elif h.journal_errors:
-            amber.append(f"{len(h.journal_errors)} new error(s) in the journal, e.g. {h.journal_errors[0]}")
-        if health_before is not None:
-            if (
-                h.load1 is not None
-                and health_before.load1 is not None
-                and h.load1 > LOAD_FACTOR * max(health_before.load1, 0.1)
-                and h.load1 > (h.cpus or 1)
-            ):
-                amber.append(f"load {h.load1:.2f}, was {health_before.load1:.2f} before the change")
-            if (
-                h.mem_available_kb is not None
-                and health_before.mem_available_kb
-                and h.mem_available_kb < MEMORY_FLOOR * health_before.mem_available_kb
-            ):
-                amber.append(
-                    f"available memory {h.mem_available_kb // 1024} MiB, "
-                    f"was {health_before.mem_available_kb // 1024} MiB before the change"
-                )
-    verdict = Verdict.RED if red else Verdict.AMBER if amber else Verdict.GREEN
-    return Verification(verdict, tuple(red + amber + (ok if not red else []) + notes))
+
+def _check_services(f: _Findings, h: Health, before: Health | None, services: Iterable[str]) -> None:
+    if h.system_state is None:
+        f.notes.append("service manager not available on this host (no systemd): service health not checked")
+    elif h.system_state not in ("running",):
+        (f.red if h.system_state in ("degraded", "maintenance") else f.amber).append(
+            f"system state is {h.system_state}"
+        )
+    if h.failed_units:
+        failed_before = set(before.failed_units) if before else set()
+        new_failed = [u for u in h.failed_units if u not in failed_before]
+        if new_failed:
+            f.red.append("failed unit(s): " + ", ".join(new_failed))
+    for svc in services:
+        state = h.services.get(svc)
+        if state is None or state == "unknown":
+            f.notes.append(f"service {svc}: state not available")
+        elif state != "active":
+            f.red.append(f"service {svc} is {state}")
+
+
+def _check_journal_and_load(f: _Findings, h: Health, before: Health | None) -> None:
+    if h.journal_errors is None:
+        f.notes.append("system journal not available: new errors not checked")
+    elif h.journal_errors:
+        f.amber.append(f"{len(h.journal_errors)} new error(s) in the journal, e.g. {h.journal_errors[0]}")
+    if before is None:
+        return
+    if (
+        h.load1 is not None
+        and before.load1 is not None
+        and h.load1 > LOAD_FACTOR * max(before.load1, 0.1)
+        and h.load1 > (h.cpus or 1)
+    ):
+        f.amber.append(f"load {h.load1:.2f}, was {before.load1:.2f} before the change")
+    if (
+        h.mem_available_kb is not None
+        and before.mem_available_kb
+        and h.mem_available_kb < MEMORY_FLOOR * before.mem_available_kb
+    ):
+        f.amber.append(
+            f"available memory {h.mem_available_kb // 1024} MiB, "
+            f"was {before.mem_available_kb // 1024} MiB before the change"
+        )
