@@ -235,69 +235,73 @@ def change(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report_change(db: Any, args: argparse.Namespace, hosts: list[Host], handle: Any, out: TextIO) -> int:
+    """Each host's outcome of a patch, rollback or verify job, as JSON or text; the job's exit code."""
+    report = [_change_entry(host, handle) for host in hosts]
+    worst = EXIT_OK
+    for e in report:
+        red = (e.get("verification") or {}).get("verdict") == "red"
+        if e["status"] != "ok" or red:
+            worst = EXIT_FAILED
+    if args.json:
+        dump_json(out, {"job": handle.job_id, "hosts": report})
+        return worst
+    dry_run = args.command == "patch" and getattr(args, "dry_run", False)
+    for e in report:
+        _print_change_entry(e, dry_run, out)
+    print(f"Job {handle.job_id}.", file=out)
+    return worst
+
+
+def _change_entry(host: Host, handle: Any) -> dict[str, Any]:
     from app.domain.models import InstallPlan
     from app.domain.verdicts import Verification
     from app.jobs.patching import PatchResult, RollbackResult
 
-    worst = EXIT_OK
-    report = []
-    for host in hosts:
-        assert host.id is not None
-        outcome = handle.outcomes.get(host.id)
-        state = outcome.state if outcome else StepState.FAILED
-        status = {StepState.SUCCEEDED: "ok", StepState.UNREACHABLE: "unreachable"}.get(state, "failed")
-        entry: dict[str, Any] = {
-            "name": host.name,
-            "status": status,
-            "error": outcome.error if outcome else None,
-        }
-        result = outcome.result if outcome else None
-        verification: Verification | None = None
-        if isinstance(result, InstallPlan):
-            entry["plan"] = [c.as_json() for c in result.changes]
-        elif isinstance(result, PatchResult):
-            entry["plan"] = [c.as_json() for c in result.plan.changes]
-            entry["changes"] = [c.as_json() for c in result.changes]
-            entry["rebooted"] = result.rebooted
-            entry["reboot_required"] = result.reboot_required
-            verification = result.verification
-        elif isinstance(result, RollbackResult):
-            entry["restored"] = [c.as_json() for c in result.restored]
-            verification = result.verification
-        elif isinstance(result, Verification):
-            verification = result
-        if verification is not None:
-            entry["verification"] = verification.as_json()
-            if str(verification.verdict) == "red":
-                worst = EXIT_FAILED
-        if status != "ok":
-            worst = EXIT_FAILED
-        report.append(entry)
-    if args.json:
-        dump_json(out, {"job": handle.job_id, "hosts": report})
-        return worst
-    for e in report:
-        head = f"{e['name']}: {e['status']}"
-        if e.get("verification"):
-            head += f", verification {e['verification']['verdict']}"
-        print(head, file=out)
-        if e["error"]:
-            print(f"  error: {e['error']}", file=out)
-        for key, label in (
-            ("plan", "would change" if args.command == "patch" and getattr(args, "dry_run", False) else None),
-            ("changes", "changed"),
-            ("restored", "restored"),
-        ):
-            if not label or not e.get(key):
-                continue
-            for c in e[key]:
-                print(f"  {label}: {c['name']} {c['from'] or '-'} -> {c['to'] or '-'}", file=out)
-        if e.get("reboot_required"):
-            print("  a reboot is required", file=out)
-        for reason in (e.get("verification") or {}).get("reasons", []):
-            print(f"  - {reason}", file=out)
-    print(f"Job {handle.job_id}.", file=out)
-    return worst
+    assert host.id is not None
+    outcome = handle.outcomes.get(host.id)
+    state = outcome.state if outcome else StepState.FAILED
+    status = {StepState.SUCCEEDED: "ok", StepState.UNREACHABLE: "unreachable"}.get(state, "failed")
+    entry: dict[str, Any] = {"name": host.name, "status": status, "error": outcome.error if outcome else None}
+    result = outcome.result if outcome else None
+    verification: Verification | None = None
+    if isinstance(result, InstallPlan):
+        entry["plan"] = [c.as_json() for c in result.changes]
+    elif isinstance(result, PatchResult):
+        entry["plan"] = [c.as_json() for c in result.plan.changes]
+        entry["changes"] = [c.as_json() for c in result.changes]
+        entry["rebooted"] = result.rebooted
+        entry["reboot_required"] = result.reboot_required
+        verification = result.verification
+    elif isinstance(result, RollbackResult):
+        entry["restored"] = [c.as_json() for c in result.restored]
+        verification = result.verification
+    elif isinstance(result, Verification):
+        verification = result
+    if verification is not None:
+        entry["verification"] = verification.as_json()
+    return entry
+
+
+def _print_change_entry(e: dict[str, Any], dry_run: bool, out: TextIO) -> None:
+    head = f"{e['name']}: {e['status']}"
+    if e.get("verification"):
+        head += f", verification {e['verification']['verdict']}"
+    print(head, file=out)
+    if e["error"]:
+        print(f"  error: {e['error']}", file=out)
+    for key, label in (
+        ("plan", "would change" if dry_run else None),
+        ("changes", "changed"),
+        ("restored", "restored"),
+    ):
+        if not label or not e.get(key):
+            continue
+        for c in e[key]:
+            print(f"  {label}: {c['name']} {c['from'] or '-'} -> {c['to'] or '-'}", file=out)
+    if e.get("reboot_required"):
+        print("  a reboot is required", file=out)
+    for reason in (e.get("verification") or {}).get("reasons", []):
+        print(f"  - {reason}", file=out)
 
 
 def history(args: argparse.Namespace, out: TextIO) -> int:

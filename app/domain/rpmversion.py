@@ -6,6 +6,7 @@ matching to know whether a fix is already installed.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 _SEGMENT_RE = re.compile(r"~|\^|[0-9]+|[A-Za-z]+")
@@ -17,44 +18,32 @@ def rpmvercmp(a: str, b: str) -> int:
         return 0
     sa = _SEGMENT_RE.findall(a)
     sb = _SEGMENT_RE.findall(b)
-    i = 0
-    while True:
-        xa = sa[i] if i < len(sa) else None
-        xb = sb[i] if i < len(sb) else None
-        # tilde sorts before everything, even the end of the string
-        if xa == "~" or xb == "~":
-            if xa != "~":
-                return 1
-            if xb != "~":
-                return -1
-            i += 1
-            continue
-        # caret sorts after the end of the string but before anything else
-        if xa == "^" or xb == "^":
-            if xa is None:
-                return -1
-            if xb is None:
-                return 1
-            if xa != "^":
-                return 1
-            if xb != "^":
-                return -1
-            i += 1
-            continue
+    for i in itertools.count():
+        order = _compare_segments(sa[i] if i < len(sa) else None, sb[i] if i < len(sb) else None)
+        if order is not None:
+            return order
+    raise AssertionError("unreachable: the segments run out")
+
+
+def _compare_segments(xa: str | None, xb: str | None) -> int | None:
+    """One step of rpmvercmp: the order of two segments (None: the end), or None to go on."""
+    # tilde sorts before everything, even the end of the string
+    if xa == "~" or xb == "~":
+        return None if xa == xb else (-1 if xa == "~" else 1)
+    # caret sorts after the end of the string but before anything else
+    if xa == "^" or xb == "^":
         if xa is None or xb is None:
-            if xa is None and xb is None:
-                return 0
             return -1 if xa is None else 1
-        a_num, b_num = xa.isdigit(), xb.isdigit()
-        if a_num != b_num:
-            return 1 if a_num else -1  # numeric segments are newer than alpha ones
-        if a_num:
-            ia, ib = int(xa), int(xb)
-            if ia != ib:
-                return 1 if ia > ib else -1
-        elif xa != xb:
-            return 1 if xa > xb else -1
-        i += 1
+        return None if xa == xb else (-1 if xa == "^" else 1)
+    if xa is None or xb is None:
+        return 0 if xa == xb else (-1 if xa is None else 1)
+    a_num, b_num = xa.isdigit(), xb.isdigit()
+    if a_num != b_num:
+        return 1 if a_num else -1  # numeric segments are newer than alpha ones
+    if a_num:
+        ia, ib = int(xa), int(xb)
+        return None if ia == ib else (1 if ia > ib else -1)
+    return None if xa == xb else (1 if xa > xb else -1)
 
 
 def _split_evr(evr: str) -> tuple[int, str, str]:
