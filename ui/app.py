@@ -108,7 +108,7 @@ def _secret_store():  # type: ignore[no-untyped-def]
 
 def run_gui(args: argparse.Namespace) -> int:
     """Run the GUI until its window closes; 1 when the database cannot be opened."""
-    from app.jobs.worker import RemoteJobRunner
+    from app.jobs.worker import WorkerJobRunner
     from app.logsetup import setup_logging
     from db import jobs as db_jobs
     from db.database import default_db_path, open_database
@@ -137,7 +137,7 @@ def run_gui(args: argparse.Namespace) -> int:
         sys.setswitchinterval(GUI_SWITCH_INTERVAL)
         # Jobs run in a worker process (their threads would queue for this process's GIL with the
         # window's main thread); its job threads yield the CPU too (see lower_thread_priority).
-        runner = RemoteJobRunner(
+        runner = WorkerJobRunner(
             args.db or default_db_path(), keyring=secrets is not None, worker_nice=JOB_THREAD_NICE
         )
         runner.start_timeout = GUI_START_TIMEOUT

@@ -243,7 +243,7 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.jobs.worker import RemoteJobRunner
+    from app.jobs.worker import WorkerJobRunner
     from db import jobs as db_jobs
     from db.database import default_db_path, open_database
     from ui.app import _application
@@ -261,7 +261,7 @@ def _run_window(report: _Report, tmp: Path, secrets: Any) -> None:
     sys.excepthook = hook
     db = open_database(default_db_path())
     db_jobs.mark_interrupted(db)
-    runner = RemoteJobRunner(default_db_path(), keyring=secrets is not None)
+    runner = WorkerJobRunner(default_db_path(), keyring=secrets is not None)
     window = None
     shot = tmp / "main-window.png"
     first_window: list[float] = []

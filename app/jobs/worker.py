@@ -5,9 +5,9 @@ would queue for the same GIL as the window's main thread and make it wait for it
 scan, whatever the threads' nice value. Here the same :class:`~app.jobs.runner.JobRunner` runs in a
 child process (``multiprocessing``, spawn), and the GUI keeps one thread that receives the events.
 
-:class:`RemoteJobRunner` has the runner's interface (``start_*``, ``add_listener``, ``flush``,
+:class:`WorkerJobRunner` has the runner's interface (``start_*``, ``add_listener``, ``flush``,
 ``close``); each ``start_*`` is a request answered once the child has created the job, and returns a
-:class:`RemoteJobHandle` whose ``done``/``outcomes`` follow the child's job. The ``db`` argument of
+:class:`WorkerJobHandle` whose ``done``/``outcomes`` follow the child's job. The ``db`` argument of
 ``start_*`` is not used: the child reads the same database file with its own connection.
 
 Events reach the listeners in the order the child emitted them (one pipe, one sender thread), a
@@ -53,10 +53,10 @@ class WorkerError(PatchdeskError):
     """The job worker process could not be started or stopped answering."""
 
 
-class RemoteJobHandle(JobHandle):
+class WorkerJobHandle(JobHandle):
     """A job running in the worker process: cancel() asks the worker; done/outcomes follow it."""
 
-    def __init__(self, job_id: int, hosts: Sequence[Host], runner: RemoteJobRunner) -> None:
+    def __init__(self, job_id: int, hosts: Sequence[Host], runner: WorkerJobRunner) -> None:
         super().__init__(job_id, hosts)
         self._runner = runner
 
@@ -65,7 +65,7 @@ class RemoteJobHandle(JobHandle):
         self._runner._send_quietly(("cancel", self.job_id))
 
 
-class RemoteJobRunner:
+class WorkerJobRunner:
     def __init__(
         self,
         db_path: Path | str,
@@ -102,7 +102,7 @@ class RemoteJobRunner:
         self._ids = itertools.count(1)
         # request id -> (answered, answer box, the hosts of a job being started, which child)
         self._pending: dict[int, tuple[threading.Event, list[Any], list[Host] | None, _Child]] = {}
-        self._handles: dict[int, tuple[RemoteJobHandle, _Child]] = {}
+        self._handles: dict[int, tuple[WorkerJobHandle, _Child]] = {}
         #: start requests given up on (no answer in time): a job the worker creates after all is
         #: cancelled at once -- the caller was told it did not start
         self._abandoned: set[int] = set()
@@ -197,7 +197,7 @@ class RemoteJobRunner:
                         status, value = msg[2]
                         if status == "ok" and hosts is not None:
                             # the handle exists before the reader can see this job's "done"
-                            handle = RemoteJobHandle(value, hosts, self)
+                            handle = WorkerJobHandle(value, hosts, self)
                             self._handles[value] = (handle, child)
                             value = handle
                         box.append((status, value))
@@ -309,10 +309,10 @@ class RemoteJobRunner:
             raise value
         return value
 
-    def _start(self, method: str, hosts: Sequence[Host], **kwargs: Any) -> RemoteJobHandle:
+    def _start(self, method: str, hosts: Sequence[Host], **kwargs: Any) -> WorkerJobHandle:
         listed = list(hosts)
         handle = self._request("start", method, listed, kwargs, hosts=listed, timeout=self.start_timeout)
-        assert isinstance(handle, RemoteJobHandle)
+        assert isinstance(handle, WorkerJobHandle)
         return handle
 
     # -- JobRunner's interface -------------------------------------------------------------------------
@@ -320,19 +320,19 @@ class RemoteJobRunner:
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         self._listeners.append(listener)
 
-    def start_plan(self, db: Any, hosts: Sequence[Host], selections: Any, **kw: Any) -> RemoteJobHandle:
+    def start_plan(self, db: Any, hosts: Sequence[Host], selections: Any, **kw: Any) -> WorkerJobHandle:
         return self._start("start_plan", hosts, selections=selections, **kw)
 
-    def start_patch(self, db: Any, hosts: Sequence[Host], selections: Any, **kw: Any) -> RemoteJobHandle:
+    def start_patch(self, db: Any, hosts: Sequence[Host], selections: Any, **kw: Any) -> WorkerJobHandle:
         return self._start("start_patch", hosts, selections=selections, **kw)
 
-    def start_verify(self, db: Any, hosts: Sequence[Host], **kw: Any) -> RemoteJobHandle:
+    def start_verify(self, db: Any, hosts: Sequence[Host], **kw: Any) -> WorkerJobHandle:
         return self._start("start_verify", hosts, **kw)
 
-    def start_rollback(self, db: Any, hosts: Sequence[Host], **kw: Any) -> RemoteJobHandle:
+    def start_rollback(self, db: Any, hosts: Sequence[Host], **kw: Any) -> WorkerJobHandle:
         return self._start("start_rollback", hosts, **kw)
 
-    def start_scan(self, db: Any, hosts: Sequence[Host], **kw: Any) -> RemoteJobHandle:
+    def start_scan(self, db: Any, hosts: Sequence[Host], **kw: Any) -> WorkerJobHandle:
         return self._start("start_scan", hosts, **kw)
 
     def ping(self, timeout: float = START_TIMEOUT) -> int:

@@ -21,10 +21,10 @@ os.environ.setdefault("PATCHDESK_SCHEDULER", "off")
 def window(qtbot, db, db_path):  # type: ignore[no-untyped-def]
     """The main window over the job runner the console uses (jobs in a worker process,
     app/jobs/worker.py) on the test's database."""
-    from app.jobs.worker import RemoteJobRunner
+    from app.jobs.worker import WorkerJobRunner
     from ui.main_window import MainWindow
 
-    runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
+    runner = WorkerJobRunner(db_path, keyring=False, connect_timeout=10)
     # up before the window shows, as a few seconds into a real session: jobs start on the spot
     # (tests/ui/test_scan_hosts.py covers a start while the worker is still coming up)
     runner.ping()

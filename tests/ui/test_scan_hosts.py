@@ -155,9 +155,9 @@ def test_a_job_started_before_the_worker_is_up_leaves_the_window_live(qtbot, db,
     """The first second after launch the job worker is still starting: the Scan click returns at once,
     the window says what it waits for and starts nothing else, and the job begins when the worker
     answers."""
-    from app.jobs.worker import RemoteJobRunner
+    from app.jobs.worker import WorkerJobRunner
 
-    runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
+    runner = WorkerJobRunner(db_path, keyring=False, connect_timeout=10)
     w = MainWindow(db, runner)
     qtbot.addWidget(w)
     w.show()
@@ -196,13 +196,13 @@ def test_a_worker_that_cannot_start_is_a_sentence(qtbot, db, tmp_path, monkeypat
     """A worker that fails to come up (here: its database path is a directory) ends the wait with a
     plain error; nothing is left half-started."""
     from app.domain.models import Host
-    from app.jobs.worker import RemoteJobRunner
+    from app.jobs.worker import WorkerJobRunner
 
     shown: list[str] = []
     monkeypatch.setattr(
         "ui.jobs_controller.show_known_error", lambda parent, exc, title="Patchdesk": shown.append(str(exc))
     )
-    runner = RemoteJobRunner(tmp_path, keyring=False)
+    runner = WorkerJobRunner(tmp_path, keyring=False)
     w = MainWindow(db, runner)
     qtbot.addWidget(w)
     w.show()

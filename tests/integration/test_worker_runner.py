@@ -14,7 +14,7 @@ import pytest
 from app.domain.errors import ConfigError
 from app.domain.events import Event, HostStateChanged, JobStateChanged, ScanRecorded
 from app.domain.models import Host, JobState, StepState
-from app.jobs.worker import RemoteJobRunner
+from app.jobs.worker import WorkerJobRunner
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db.database import open_database
@@ -49,7 +49,7 @@ class Events:
 
 def test_scan_in_the_worker_reports_events_and_outcomes(fleet) -> None:  # type: ignore[no-untyped-def]
     db, models, db_path = fleet
-    runner = RemoteJobRunner(db_path, keyring=False, connect_timeout=10)
+    runner = WorkerJobRunner(db_path, keyring=False, connect_timeout=10)
     events = Events()
     runner.add_listener(events)
     try:
@@ -87,7 +87,7 @@ def test_scan_in_the_worker_reports_events_and_outcomes(fleet) -> None:  # type:
 
 def test_known_errors_come_back_as_themselves(fleet) -> None:  # type: ignore[no-untyped-def]
     db, models, db_path = fleet
-    runner = RemoteJobRunner(db_path, keyring=False)
+    runner = WorkerJobRunner(db_path, keyring=False)
     try:
         with pytest.raises(ConfigError):
             runner.start_rollback(db, models[:1])  # nothing to roll back: the runner's own error
@@ -97,7 +97,7 @@ def test_known_errors_come_back_as_themselves(fleet) -> None:  # type: ignore[no
 
 def test_cancel_reaches_the_worker(fleet) -> None:  # type: ignore[no-untyped-def]
     db, models, db_path = fleet
-    runner = RemoteJobRunner(db_path, keyring=False, concurrency=1)
+    runner = WorkerJobRunner(db_path, keyring=False, concurrency=1)
     try:
         handle = runner.start_scan(db, models, accept_new_keys=True, full=True)
         handle.cancel()
@@ -110,7 +110,7 @@ def test_cancel_reaches_the_worker(fleet) -> None:  # type: ignore[no-untyped-de
 
 def test_a_dead_worker_settles_its_jobs_and_the_next_job_starts_a_new_one(fleet) -> None:  # type: ignore[no-untyped-def]
     db, models, db_path = fleet
-    runner = RemoteJobRunner(db_path, keyring=False, concurrency=1)
+    runner = WorkerJobRunner(db_path, keyring=False, concurrency=1)
     events = Events()
     runner.add_listener(events)
     try:
@@ -130,7 +130,7 @@ def test_a_dead_worker_settles_its_jobs_and_the_next_job_starts_a_new_one(fleet)
 
 def test_close_without_a_job_and_a_closed_runner_refuses(db_path: Path) -> None:
     open_database(db_path).conn.close()
-    runner = RemoteJobRunner(db_path, keyring=False)
+    runner = WorkerJobRunner(db_path, keyring=False)
     runner.prestart()
     runner.close()
     assert not runner._proc.is_alive()
@@ -164,7 +164,7 @@ def test_the_worker_reads_passwords_from_the_real_keyring(  # type: ignore[no-un
             monkeypatch.setenv(k, v)
         monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
         db = open_database(db_path)
-        runner = RemoteJobRunner(db_path, keyring=True, connect_timeout=10)
+        runner = WorkerJobRunner(db_path, keyring=True, connect_timeout=10)
         try:
             host = db_hosts.find_host(db, "pw")
             assert host is not None and host.credential_ref and host.key_file is None
@@ -185,7 +185,7 @@ def test_a_start_given_up_on_is_cancelled_when_the_worker_answers_late(fleet) ->
     from app.jobs.worker import WorkerError
 
     db, models, db_path = fleet
-    runner = RemoteJobRunner(db_path, keyring=False, concurrency=1)
+    runner = WorkerJobRunner(db_path, keyring=False, concurrency=1)
     events = Events()
     runner.add_listener(events)
     try:
