@@ -179,7 +179,7 @@ def test_disable_and_remove_from_the_windows_menu_are_audited(qtbot, db) -> None
     _nightly(db)
     _, view = _schedule(qtbot, db)
     assert view.occ_model.rowCount() == 20
-    view._fill_windows_menu()
+    view.windows_panel._fill_windows_menu()
     sub = view.windows_menu.actions()[0].menu()
     assert view.windows_menu.actions()[0].text() == "nightly"
     assert [a.text() for a in sub.actions() if a.text()] == ["Edit…", "Disable", "Remove…"]
@@ -189,7 +189,7 @@ def test_disable_and_remove_from_the_windows_menu_are_audited(qtbot, db) -> None
     got = db_windows.get_window(db, "nightly")
     assert got is not None and not got.enabled
     assert view.occ_model.rowCount() == 0  # a disabled window does not open
-    view._fill_windows_menu()
+    view.windows_panel._fill_windows_menu()
     assert view.windows_menu.actions()[0].text() == "nightly (disabled)"
 
     # Cancel keeps it; Yes removes it
