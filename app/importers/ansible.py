@@ -61,87 +61,107 @@ def _host_from_vars(name: str, group: str | None, hv: dict[str, Any]) -> Host:
 # -- INI --------------------------------------------------------------------------------------------
 
 
-def parse_ini(text: str) -> ImportResult:
-    result = ImportResult("ansible-ini")
-    section, kind = "ungrouped", "hosts"
-    hosts: dict[str, tuple[int, str, dict[str, str]]] = {}
-    group_vars: dict[str, dict[str, str]] = {}
-    children: dict[str, list[str]] = {}
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+_BAD_SECTION = "\0bad"  # lines under a broken header are skipped, each problem reported once
+
+
+class _IniReader:
+    """The state of one INI parse: hosts with their line and group, group vars and group children."""
+
+    def __init__(self) -> None:
+        self.result = ImportResult("ansible-ini")
+        self.section, self.kind = "ungrouped", "hosts"
+        self.hosts: dict[str, tuple[int, str, dict[str, str]]] = {}
+        self.group_vars: dict[str, dict[str, str]] = {}
+        self.children: dict[str, list[str]] = {}
+
+    def problem(self, lineno: int, message: str) -> None:
+        self.result.problems.append(ImportProblem(lineno, message))
+
+    def read_line(self, lineno: int, line: str) -> None:
         if not line or line.startswith(("#", ";")):
-            continue
+            return
         if line.startswith("["):
-            if not line.endswith("]"):
-                result.problems.append(ImportProblem(lineno, f"malformed section header {line!r}"))
-                section, kind = "\0bad", "hosts"
-                continue
-            header = line[1:-1].strip()
-            section, _, kind = header.partition(":")
-            kind = kind or "hosts"
-            if kind not in ("hosts", "vars", "children"):
-                result.problems.append(ImportProblem(lineno, f"unknown section type {kind!r}"))
-                section = "\0bad"
-            continue
-        if section == "\0bad":
-            continue
+            self.read_header(lineno, line)
+            return
+        if self.section == _BAD_SECTION:
+            return
         try:
             words = shlex.split(line, comments=True)
         except ValueError as exc:
-            result.problems.append(ImportProblem(lineno, f"cannot parse {line!r}: {exc}"))
-            continue
+            self.problem(lineno, f"cannot parse {line!r}: {exc}")
+            return
         if not words:
-            continue
-        if kind == "vars":
-            k, sep, v = line.partition("=")
-            if not sep:
-                result.problems.append(ImportProblem(lineno, f"expected key=value, got {line!r}"))
-                continue
-            group_vars.setdefault(section, {})[k.strip()] = v.strip().strip("'\"")
-        elif kind == "children":
-            children.setdefault(section, []).append(words[0])
+            return
+        if self.kind == "vars":
+            self.read_var(lineno, line)
+        elif self.kind == "children":
+            self.children.setdefault(self.section, []).append(words[0])
         else:
-            hv: dict[str, str] = {}
-            bad = False
-            for w in words[1:]:
-                k, sep, v = w.partition("=")
-                if not sep:
-                    result.problems.append(
-                        ImportProblem(lineno, f"expected key=value after the host name, got {w!r}")
-                    )
-                    bad = True
-                    break
-                hv[k] = v
-            if bad:
-                continue
-            try:
-                names = _expand(words[0])
-            except ConfigError as exc:
-                result.problems.append(ImportProblem(lineno, str(exc)))
-                continue
-            for n in names:
-                if n not in hosts:
-                    hosts[n] = (lineno, section, hv)
-    parents: dict[str, list[str]] = {}
-    for parent, kids in children.items():
-        for kid in kids:
-            parents.setdefault(kid, []).append(parent)
+            self.read_host(lineno, words)
 
-    def inherited(group: str, seen: frozenset[str] = frozenset()) -> dict[str, str]:
-        out: dict[str, str] = dict(group_vars.get("all", {}))
+    def read_header(self, lineno: int, line: str) -> None:
+        if not line.endswith("]"):
+            self.problem(lineno, f"malformed section header {line!r}")
+            self.section, self.kind = _BAD_SECTION, "hosts"
+            return
+        section, _, kind = line[1:-1].strip().partition(":")
+        self.section, self.kind = section, kind or "hosts"
+        if self.kind not in ("hosts", "vars", "children"):
+            self.problem(lineno, f"unknown section type {self.kind!r}")
+            self.section = _BAD_SECTION
+
+    def read_var(self, lineno: int, line: str) -> None:
+        k, sep, v = line.partition("=")
+        if not sep:
+            self.problem(lineno, f"expected key=value, got {line!r}")
+            return
+        self.group_vars.setdefault(self.section, {})[k.strip()] = v.strip().strip("'\"")
+
+    def read_host(self, lineno: int, words: list[str]) -> None:
+        hv: dict[str, str] = {}
+        for w in words[1:]:
+            k, sep, v = w.partition("=")
+            if not sep:
+                self.problem(lineno, f"expected key=value after the host name, got {w!r}")
+                return
+            hv[k] = v
+        try:
+            names = _expand(words[0])
+        except ConfigError as exc:
+            self.problem(lineno, str(exc))
+            return
+        for n in names:
+            if n not in self.hosts:
+                self.hosts[n] = (lineno, self.section, hv)
+
+    def inherited(self, parents: dict[str, list[str]], group: str, seen: frozenset[str]) -> dict[str, str]:
+        """The vars of ``all``, then of the parent groups, then of the group itself (later ones win)."""
+        out: dict[str, str] = dict(self.group_vars.get("all", {}))
         for p in parents.get(group, []):
-            if p not in seen:
-                out.update(inherited(p, seen | {group}))
-        out.update(group_vars.get(group, {}))
+            if p not in seen:  # a cycle of children ends here
+                out.update(self.inherited(parents, p, seen | {group}))
+        out.update(self.group_vars.get(group, {}))
         return out
 
-    for name, (lineno, group, hv) in hosts.items():
-        merged = {**inherited(group), **hv}
-        try:
-            result.add(_host_from_vars(name, group, merged), lineno)
-        except ConfigError as exc:
-            result.problems.append(ImportProblem(lineno, str(exc)))
-    return result
+    def finish(self) -> ImportResult:
+        parents: dict[str, list[str]] = {}
+        for parent, kids in self.children.items():
+            for kid in kids:
+                parents.setdefault(kid, []).append(parent)
+        for name, (lineno, group, hv) in self.hosts.items():
+            merged = {**self.inherited(parents, group, frozenset()), **hv}
+            try:
+                self.result.add(_host_from_vars(name, group, merged), lineno)
+            except ConfigError as exc:
+                self.problem(lineno, str(exc))
+        return self.result
+
+
+def parse_ini(text: str) -> ImportResult:
+    reader = _IniReader()
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        reader.read_line(lineno, raw.strip())
+    return reader.finish()
 
 
 # -- YAML -------------------------------------------------------------------------------------------

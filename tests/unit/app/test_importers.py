@@ -149,9 +149,7 @@ def test_ansible_yaml_error_paths() -> None:
         (9, "host 'h1' must map to its variables"),
         (10, "h2: ansible_connection=telnet is not supported (ssh, winrm or local)"),
     ]
-    nested = ["g0:"] + [
-        "  " * (2 * i - 1) + line for i in range(1, 53) for line in ("children:", f"  g{i}:")
-    ]
+    nested = ["g0:"] + ["  " * (2 * i - 1) + line for i in range(1, 53) for line in ("children:", f"  g{i}:")]
     r = parse_yaml("\n".join(nested) + "\n")
     assert [(p.line, p.message) for p in r.problems] == [(104, "groups nested too deeply")]
     for not_a_mapping in ("", "- a\n- b\n"):
