@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.domain.errors import ConfigError, ImportFormatError
 from app.domain.inventory import parse_port
 from app.domain.models import Host, TransportKind
 from app.importers.base import ImportProblem, ImportResult
+
+if TYPE_CHECKING:
+    import yaml
 
 _RANGE = re.compile(r"^(.*)\[(\d+):(\d+)\](.*)$")
 _CONNECTIONS = {
@@ -167,10 +170,12 @@ def parse_ini(text: str) -> ImportResult:
 # -- YAML -------------------------------------------------------------------------------------------
 
 
-def parse_yaml(text: str) -> ImportResult:
+_YAML_NULLS = ("", "~", "null")
+
+
+def _yaml_root(text: str) -> yaml.MappingNode:
     import yaml
 
-    result = ImportResult("ansible-yaml")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -179,63 +184,91 @@ def parse_yaml(text: str) -> ImportResult:
         raise ImportFormatError(f"The YAML inventory cannot be read (line {line}): {exc}") from exc
     if root is None or not isinstance(root, yaml.MappingNode):
         raise ImportFormatError("The YAML inventory must be a mapping of groups (e.g. 'all:').")
-    seen: dict[str, int] = {}
+    return root
 
-    def scalar_map(node: yaml.Node) -> dict[str, Any]:
-        if not isinstance(node, yaml.MappingNode):
-            return {}
-        out: dict[str, Any] = {}
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
-                out[str(k.value)] = v.value
-        return out
 
-    def walk(group: str, node: yaml.Node, inherited: dict[str, Any], depth: int) -> None:
+def _scalar_map(node: yaml.Node) -> dict[str, Any]:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    out: dict[str, Any] = {}
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+            out[str(k.value)] = v.value
+    return out
+
+
+def _is_yaml_null(node: yaml.Node) -> bool:
+    import yaml
+
+    return isinstance(node, yaml.ScalarNode) and node.value in _YAML_NULLS
+
+
+class _YamlWalker:
+    """Walks the group tree; a host seen in an earlier group keeps that group."""
+
+    def __init__(self) -> None:
+        self.result = ImportResult("ansible-yaml")
+        self.seen: dict[str, int] = {}
+
+    def problem(self, line: int, message: str) -> None:
+        self.result.problems.append(ImportProblem(line, message))
+
+    def walk(self, group: str, node: yaml.Node, inherited: dict[str, Any], depth: int) -> None:
+        import yaml
+
         if depth > 50:
-            result.problems.append(ImportProblem(node.start_mark.line + 1, "groups nested too deeply"))
+            self.problem(node.start_mark.line + 1, "groups nested too deeply")
             return
-        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+        if _is_yaml_null(node):
             return
         if not isinstance(node, yaml.MappingNode):
-            result.problems.append(
-                ImportProblem(node.start_mark.line + 1, f"group {group!r} is not a mapping")
-            )
+            self.problem(node.start_mark.line + 1, f"group {group!r} is not a mapping")
             return
         parts = {str(k.value): v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-        gvars = {**inherited, **scalar_map(parts["vars"])} if "vars" in parts else dict(inherited)
-        hosts_node = parts.get("hosts")
-        if isinstance(hosts_node, yaml.MappingNode):
-            for k, v in hosts_node.value:
-                line = k.start_mark.line + 1
-                try:
-                    names = _expand(str(k.value))
-                except ConfigError as exc:
-                    result.problems.append(ImportProblem(line, str(exc)))
-                    continue
-                if not isinstance(v, yaml.MappingNode) and not (
-                    isinstance(v, yaml.ScalarNode) and v.value in ("", "~", "null")
-                ):
-                    result.problems.append(ImportProblem(line, f"host {k.value!r} must map to its variables"))
-                    continue
-                for name in names:
-                    if name in seen:
-                        continue
-                    seen[name] = line
-                    try:
-                        result.add(_host_from_vars(name, group, {**gvars, **scalar_map(v)}), line)
-                    except ConfigError as exc:
-                        result.problems.append(ImportProblem(line, str(exc)))
-        elif hosts_node is not None and not (
-            isinstance(hosts_node, yaml.ScalarNode) and not hosts_node.value
-        ):
-            result.problems.append(
-                ImportProblem(hosts_node.start_mark.line + 1, f"'hosts' of {group!r} is not a mapping")
-            )
+        gvars = {**inherited, **_scalar_map(parts["vars"])} if "vars" in parts else dict(inherited)
+        self.read_hosts(group, parts.get("hosts"), gvars)
         kids = parts.get("children")
         if isinstance(kids, yaml.MappingNode):
             for k, v in kids.value:
-                walk(str(k.value), v, gvars, depth + 1)
+                self.walk(str(k.value), v, gvars, depth + 1)
 
-    for k, v in root.value:
-        walk(str(k.value), v, {}, 0)
-    return result
+    def read_hosts(self, group: str, hosts_node: yaml.Node | None, gvars: dict[str, Any]) -> None:
+        import yaml
+
+        if isinstance(hosts_node, yaml.MappingNode):
+            for k, v in hosts_node.value:
+                self.read_host(group, k, v, gvars)
+        elif hosts_node is not None and not (
+            isinstance(hosts_node, yaml.ScalarNode) and not hosts_node.value
+        ):
+            self.problem(hosts_node.start_mark.line + 1, f"'hosts' of {group!r} is not a mapping")
+
+    def read_host(self, group: str, k: yaml.Node, v: yaml.Node, gvars: dict[str, Any]) -> None:
+        import yaml
+
+        line = k.start_mark.line + 1
+        try:
+            names = _expand(str(k.value))
+        except ConfigError as exc:
+            self.problem(line, str(exc))
+            return
+        if not isinstance(v, yaml.MappingNode) and not _is_yaml_null(v):
+            self.problem(line, f"host {k.value!r} must map to its variables")
+            return
+        for name in names:
+            if name in self.seen:
+                continue
+            self.seen[name] = line
+            try:
+                self.result.add(_host_from_vars(name, group, {**gvars, **_scalar_map(v)}), line)
+            except ConfigError as exc:
+                self.problem(line, str(exc))
+
+
+def parse_yaml(text: str) -> ImportResult:
+    walker = _YamlWalker()
+    for k, v in _yaml_root(text).value:
+        walker.walk(str(k.value), v, {}, 0)
+    return walker.result
