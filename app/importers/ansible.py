@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.domain.errors import ConfigError, ImportFormatError
 from app.domain.inventory import parse_port
 from app.domain.models import Host, TransportKind
 from app.importers.base import ImportProblem, ImportResult
+
+if TYPE_CHECKING:
+    import yaml
 
 _RANGE = re.compile(r"^(.*)\[(\d+):(\d+)\](.*)$")
 _CONNECTIONS = {
@@ -61,96 +64,118 @@ def _host_from_vars(name: str, group: str | None, hv: dict[str, Any]) -> Host:
 # -- INI --------------------------------------------------------------------------------------------
 
 
-def parse_ini(text: str) -> ImportResult:
-    result = ImportResult("ansible-ini")
-    section, kind = "ungrouped", "hosts"
-    hosts: dict[str, tuple[int, str, dict[str, str]]] = {}
-    group_vars: dict[str, dict[str, str]] = {}
-    children: dict[str, list[str]] = {}
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+_BAD_SECTION = "\0bad"  # lines under a broken header are skipped, each problem reported once
+
+
+class _IniReader:
+    """The state of one INI parse: hosts with their line and group, group vars and group children."""
+
+    def __init__(self) -> None:
+        self.result = ImportResult("ansible-ini")
+        self.section, self.kind = "ungrouped", "hosts"
+        self.hosts: dict[str, tuple[int, str, dict[str, str]]] = {}
+        self.group_vars: dict[str, dict[str, str]] = {}
+        self.children: dict[str, list[str]] = {}
+
+    def problem(self, lineno: int, message: str) -> None:
+        self.result.problems.append(ImportProblem(lineno, message))
+
+    def read_line(self, lineno: int, line: str) -> None:
         if not line or line.startswith(("#", ";")):
-            continue
+            return
         if line.startswith("["):
-            if not line.endswith("]"):
-                result.problems.append(ImportProblem(lineno, f"malformed section header {line!r}"))
-                section, kind = "\0bad", "hosts"
-                continue
-            header = line[1:-1].strip()
-            section, _, kind = header.partition(":")
-            kind = kind or "hosts"
-            if kind not in ("hosts", "vars", "children"):
-                result.problems.append(ImportProblem(lineno, f"unknown section type {kind!r}"))
-                section = "\0bad"
-            continue
-        if section == "\0bad":
-            continue
+            self.read_header(lineno, line)
+            return
+        if self.section == _BAD_SECTION:
+            return
         try:
             words = shlex.split(line, comments=True)
         except ValueError as exc:
-            result.problems.append(ImportProblem(lineno, f"cannot parse {line!r}: {exc}"))
-            continue
+            self.problem(lineno, f"cannot parse {line!r}: {exc}")
+            return
         if not words:
-            continue
-        if kind == "vars":
-            k, sep, v = line.partition("=")
-            if not sep:
-                result.problems.append(ImportProblem(lineno, f"expected key=value, got {line!r}"))
-                continue
-            group_vars.setdefault(section, {})[k.strip()] = v.strip().strip("'\"")
-        elif kind == "children":
-            children.setdefault(section, []).append(words[0])
+            return
+        if self.kind == "vars":
+            self.read_var(lineno, line)
+        elif self.kind == "children":
+            self.children.setdefault(self.section, []).append(words[0])
         else:
-            hv: dict[str, str] = {}
-            bad = False
-            for w in words[1:]:
-                k, sep, v = w.partition("=")
-                if not sep:
-                    result.problems.append(
-                        ImportProblem(lineno, f"expected key=value after the host name, got {w!r}")
-                    )
-                    bad = True
-                    break
-                hv[k] = v
-            if bad:
-                continue
-            try:
-                names = _expand(words[0])
-            except ConfigError as exc:
-                result.problems.append(ImportProblem(lineno, str(exc)))
-                continue
-            for n in names:
-                if n not in hosts:
-                    hosts[n] = (lineno, section, hv)
-    parents: dict[str, list[str]] = {}
-    for parent, kids in children.items():
-        for kid in kids:
-            parents.setdefault(kid, []).append(parent)
+            self.read_host(lineno, words)
 
-    def inherited(group: str, seen: frozenset[str] = frozenset()) -> dict[str, str]:
-        out: dict[str, str] = dict(group_vars.get("all", {}))
+    def read_header(self, lineno: int, line: str) -> None:
+        if not line.endswith("]"):
+            self.problem(lineno, f"malformed section header {line!r}")
+            self.section, self.kind = _BAD_SECTION, "hosts"
+            return
+        section, _, kind = line[1:-1].strip().partition(":")
+        self.section, self.kind = section, kind or "hosts"
+        if self.kind not in ("hosts", "vars", "children"):
+            self.problem(lineno, f"unknown section type {self.kind!r}")
+            self.section = _BAD_SECTION
+
+    def read_var(self, lineno: int, line: str) -> None:
+        k, sep, v = line.partition("=")
+        if not sep:
+            self.problem(lineno, f"expected key=value, got {line!r}")
+            return
+        self.group_vars.setdefault(self.section, {})[k.strip()] = v.strip().strip("'\"")
+
+    def read_host(self, lineno: int, words: list[str]) -> None:
+        hv: dict[str, str] = {}
+        for w in words[1:]:
+            k, sep, v = w.partition("=")
+            if not sep:
+                self.problem(lineno, f"expected key=value after the host name, got {w!r}")
+                return
+            hv[k] = v
+        try:
+            names = _expand(words[0])
+        except ConfigError as exc:
+            self.problem(lineno, str(exc))
+            return
+        for n in names:
+            if n not in self.hosts:
+                self.hosts[n] = (lineno, self.section, hv)
+
+    def inherited(self, parents: dict[str, list[str]], group: str, seen: frozenset[str]) -> dict[str, str]:
+        """The vars of ``all``, then of the parent groups, then of the group itself (later ones win)."""
+        out: dict[str, str] = dict(self.group_vars.get("all", {}))
         for p in parents.get(group, []):
-            if p not in seen:
-                out.update(inherited(p, seen | {group}))
-        out.update(group_vars.get(group, {}))
+            if p not in seen:  # a cycle of children ends here
+                out.update(self.inherited(parents, p, seen | {group}))
+        out.update(self.group_vars.get(group, {}))
         return out
 
-    for name, (lineno, group, hv) in hosts.items():
-        merged = {**inherited(group), **hv}
-        try:
-            result.add(_host_from_vars(name, group, merged), lineno)
-        except ConfigError as exc:
-            result.problems.append(ImportProblem(lineno, str(exc)))
-    return result
+    def finish(self) -> ImportResult:
+        parents: dict[str, list[str]] = {}
+        for parent, kids in self.children.items():
+            for kid in kids:
+                parents.setdefault(kid, []).append(parent)
+        for name, (lineno, group, hv) in self.hosts.items():
+            merged = {**self.inherited(parents, group, frozenset()), **hv}
+            try:
+                self.result.add(_host_from_vars(name, group, merged), lineno)
+            except ConfigError as exc:
+                self.problem(lineno, str(exc))
+        return self.result
+
+
+def parse_ini(text: str) -> ImportResult:
+    reader = _IniReader()
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        reader.read_line(lineno, raw.strip())
+    return reader.finish()
 
 
 # -- YAML -------------------------------------------------------------------------------------------
 
 
-def parse_yaml(text: str) -> ImportResult:
+_YAML_NULLS = ("", "~", "null")
+
+
+def _yaml_root(text: str) -> yaml.MappingNode:
     import yaml
 
-    result = ImportResult("ansible-yaml")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -159,63 +184,91 @@ def parse_yaml(text: str) -> ImportResult:
         raise ImportFormatError(f"The YAML inventory cannot be read (line {line}): {exc}") from exc
     if root is None or not isinstance(root, yaml.MappingNode):
         raise ImportFormatError("The YAML inventory must be a mapping of groups (e.g. 'all:').")
-    seen: dict[str, int] = {}
+    return root
 
-    def scalar_map(node: yaml.Node) -> dict[str, Any]:
-        if not isinstance(node, yaml.MappingNode):
-            return {}
-        out: dict[str, Any] = {}
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
-                out[str(k.value)] = v.value
-        return out
 
-    def walk(group: str, node: yaml.Node, inherited: dict[str, Any], depth: int) -> None:
+def _scalar_map(node: yaml.Node) -> dict[str, Any]:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    out: dict[str, Any] = {}
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+            out[str(k.value)] = v.value
+    return out
+
+
+def _is_yaml_null(node: yaml.Node) -> bool:
+    import yaml
+
+    return isinstance(node, yaml.ScalarNode) and node.value in _YAML_NULLS
+
+
+class _YamlWalker:
+    """Walks the group tree; a host seen in an earlier group keeps that group."""
+
+    def __init__(self) -> None:
+        self.result = ImportResult("ansible-yaml")
+        self.seen: dict[str, int] = {}
+
+    def problem(self, line: int, message: str) -> None:
+        self.result.problems.append(ImportProblem(line, message))
+
+    def walk(self, group: str, node: yaml.Node, inherited: dict[str, Any], depth: int) -> None:
+        import yaml
+
         if depth > 50:
-            result.problems.append(ImportProblem(node.start_mark.line + 1, "groups nested too deeply"))
+            self.problem(node.start_mark.line + 1, "groups nested too deeply")
             return
-        if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+        if _is_yaml_null(node):
             return
         if not isinstance(node, yaml.MappingNode):
-            result.problems.append(
-                ImportProblem(node.start_mark.line + 1, f"group {group!r} is not a mapping")
-            )
+            self.problem(node.start_mark.line + 1, f"group {group!r} is not a mapping")
             return
         parts = {str(k.value): v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-        gvars = {**inherited, **scalar_map(parts["vars"])} if "vars" in parts else dict(inherited)
-        hosts_node = parts.get("hosts")
-        if isinstance(hosts_node, yaml.MappingNode):
-            for k, v in hosts_node.value:
-                line = k.start_mark.line + 1
-                try:
-                    names = _expand(str(k.value))
-                except ConfigError as exc:
-                    result.problems.append(ImportProblem(line, str(exc)))
-                    continue
-                if not isinstance(v, yaml.MappingNode) and not (
-                    isinstance(v, yaml.ScalarNode) and v.value in ("", "~", "null")
-                ):
-                    result.problems.append(ImportProblem(line, f"host {k.value!r} must map to its variables"))
-                    continue
-                for name in names:
-                    if name in seen:
-                        continue
-                    seen[name] = line
-                    try:
-                        result.add(_host_from_vars(name, group, {**gvars, **scalar_map(v)}), line)
-                    except ConfigError as exc:
-                        result.problems.append(ImportProblem(line, str(exc)))
-        elif hosts_node is not None and not (
-            isinstance(hosts_node, yaml.ScalarNode) and not hosts_node.value
-        ):
-            result.problems.append(
-                ImportProblem(hosts_node.start_mark.line + 1, f"'hosts' of {group!r} is not a mapping")
-            )
+        gvars = {**inherited, **_scalar_map(parts["vars"])} if "vars" in parts else dict(inherited)
+        self.read_hosts(group, parts.get("hosts"), gvars)
         kids = parts.get("children")
         if isinstance(kids, yaml.MappingNode):
             for k, v in kids.value:
-                walk(str(k.value), v, gvars, depth + 1)
+                self.walk(str(k.value), v, gvars, depth + 1)
 
-    for k, v in root.value:
-        walk(str(k.value), v, {}, 0)
-    return result
+    def read_hosts(self, group: str, hosts_node: yaml.Node | None, gvars: dict[str, Any]) -> None:
+        import yaml
+
+        if isinstance(hosts_node, yaml.MappingNode):
+            for k, v in hosts_node.value:
+                self.read_host(group, k, v, gvars)
+        elif hosts_node is not None and not (
+            isinstance(hosts_node, yaml.ScalarNode) and not hosts_node.value
+        ):
+            self.problem(hosts_node.start_mark.line + 1, f"'hosts' of {group!r} is not a mapping")
+
+    def read_host(self, group: str, k: yaml.Node, v: yaml.Node, gvars: dict[str, Any]) -> None:
+        import yaml
+
+        line = k.start_mark.line + 1
+        try:
+            names = _expand(str(k.value))
+        except ConfigError as exc:
+            self.problem(line, str(exc))
+            return
+        if not isinstance(v, yaml.MappingNode) and not _is_yaml_null(v):
+            self.problem(line, f"host {k.value!r} must map to its variables")
+            return
+        for name in names:
+            if name in self.seen:
+                continue
+            self.seen[name] = line
+            try:
+                self.result.add(_host_from_vars(name, group, {**gvars, **_scalar_map(v)}), line)
+            except ConfigError as exc:
+                self.problem(line, str(exc))
+
+
+def parse_yaml(text: str) -> ImportResult:
+    walker = _YamlWalker()
+    for k, v in _yaml_root(text).value:
+        walker.walk(str(k.value), v, {}, 0)
+    return walker.result

@@ -94,3 +94,68 @@ def test_nothing_to_roll_back_is_a_sentence(qtbot, window, db):
     w.detail.tabs.setCurrentIndex(1)
     assert w.detail.history_model.rowCount() == 0
     assert not w.detail.rollback_button.isEnabled()
+
+
+def test_history_model_cells_for_every_role(qapp):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from PySide6.QtGui import QBrush
+
+    from app.domain.models import Job, JobHost
+    from ui.models.history_model import HEADERS, HistoryEntry, HistoryTableModel
+
+    t0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    patch = HistoryEntry(
+        Job(7, JobKind.PATCH, JobState.FINISHED, started_at=t0),
+        JobHost(7, 1, "web01", StepState.FAILED, error="dpkg\nfailed"),
+        (),
+        db_changes.VerificationRow(9, 1, 7, "amber", ("a reason",), "x"),
+        12,
+        True,
+    )
+    scan = HistoryEntry(
+        Job(8, JobKind.SCAN, JobState.FINISHED),
+        JobHost(8, 1, "web01", StepState.SKIPPED),
+        (),
+        None,
+        None,
+        False,
+    )
+    hm = HistoryTableModel()
+    hm.set_rows([patch, scan])
+    roles = (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.EditRole,
+    )
+
+    def cell(row: int, col: int, role: Qt.ItemDataRole) -> object:
+        value = hm.data(hm.index(row, col), role)
+        return value.color().name() if isinstance(value, QBrush) else value
+
+    table = [[[cell(r, c, role) for role in roles] for c in range(len(HEADERS))] for r in range(2)]
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert table[0][:2] == [["#7", None, None, None, None, None], ["patch", None, None, None, None, None]]
+    assert table[0][2] == ["failed", "#9b1c14", None, None, None, None]
+    assert table[0][3][0] and table[0][3][1:] == [None] * 5  # the local start time
+    assert table[0][4:] == [
+        ["0", None, None, None, right, None],
+        ["▲ amber", "#8a4b00", "#fff0d4", table[0][5][3], None, None],
+        ["by job #12", "#5b6372", None, None, None, None],
+        [table[0][7][0], None, None, table[0][7][3], None, None],
+    ]
+    assert "a reason" in table[0][5][3] and "dpkg" in table[0][7][0] and "\n" not in table[0][7][0]
+    assert table[1] == [
+        ["#8", None, None, None, None, None],
+        ["scan", None, None, None, None, None],
+        ["skipped", None, None, None, None, None],
+        ["", None, None, None, None, None],
+        ["", None, None, None, right, None],
+        ["", None, None, None, None, None],
+        ["", None, None, None, None, None],
+        ["", None, None, None, None, None],
+    ]
+    assert hm.data(hm.index(5, 0)) is None

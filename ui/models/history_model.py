@@ -120,38 +120,58 @@ class HistoryTableModel(QAbstractTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         e = self._rows[index.row()]
-        job, step = e.job, e.step
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_JOB:
-                return f"#{job.id}"
-            if col == COL_KIND:
-                return str(job.kind)
-            if col == COL_STATE:
-                return str(step.state)
-            if col == COL_STARTED:
-                return _local_time(step.started_at or job.started_at)
-            if col == COL_CHANGES:
-                return str(len(e.changes)) if job.kind in (JobKind.PATCH, JobKind.ROLLBACK) else ""
-            if col == COL_VERIFY:
-                return verdict_text(e.verdict)
-            if col == COL_ROLLED_BACK:
-                return f"by job #{e.rolled_back_by}" if e.rolled_back_by else ""
-            return _one_line(step.error, 160)
+            return self._display(e, col)
         if role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_STATE and step.state in STEP_COLOURS:
-                return QBrush(STEP_COLOURS[step.state])
-            if col == COL_VERIFY and e.verdict in VERDICT_COLOURS:
-                return QBrush(VERDICT_COLOURS[e.verdict][0])
-            if col == COL_ROLLED_BACK and e.rolled_back_by:
-                return QBrush(QColor("#5b6372"))
-        if role == Qt.ItemDataRole.BackgroundRole and col == COL_VERIFY and e.verdict in VERDICT_COLOURS:
-            return QBrush(VERDICT_COLOURS[e.verdict][1])
+            return self._foreground(e, col)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return self._background(e, col)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_ERROR and step.error:
-                return _one_line(step.error, 1000)
-            if col == COL_VERIFY and e.verification is not None:
-                return verdict_tooltip(e.verification.verdict, e.verification.reasons)
+            return self._tooltip(e, col)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_CHANGES:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _display(e: HistoryEntry, col: int) -> str:
+        job, step = e.job, e.step
+        if col == COL_JOB:
+            return f"#{job.id}"
+        if col == COL_KIND:
+            return str(job.kind)
+        if col == COL_STATE:
+            return str(step.state)
+        if col == COL_STARTED:
+            return _local_time(step.started_at or job.started_at)
+        if col == COL_CHANGES:
+            return str(len(e.changes)) if job.kind in (JobKind.PATCH, JobKind.ROLLBACK) else ""
+        if col == COL_VERIFY:
+            return verdict_text(e.verdict)
+        if col == COL_ROLLED_BACK:
+            return f"by job #{e.rolled_back_by}" if e.rolled_back_by else ""
+        return _one_line(step.error, 160)
+
+    @staticmethod
+    def _foreground(e: HistoryEntry, col: int) -> QBrush | None:
+        if col == COL_STATE and e.step.state in STEP_COLOURS:
+            return QBrush(STEP_COLOURS[e.step.state])
+        if col == COL_VERIFY and e.verdict in VERDICT_COLOURS:
+            return QBrush(VERDICT_COLOURS[e.verdict][0])
+        if col == COL_ROLLED_BACK and e.rolled_back_by:
+            return QBrush(QColor("#5b6372"))
+        return None
+
+    @staticmethod
+    def _background(e: HistoryEntry, col: int) -> QBrush | None:
+        if col == COL_VERIFY and e.verdict in VERDICT_COLOURS:
+            return QBrush(VERDICT_COLOURS[e.verdict][1])
+        return None
+
+    @staticmethod
+    def _tooltip(e: HistoryEntry, col: int) -> str | None:
+        if col == COL_ERROR and e.step.error:
+            return _one_line(e.step.error, 1000)
+        if col == COL_VERIFY and e.verification is not None:
+            return verdict_tooltip(e.verification.verdict, e.verification.reasons)
         return None

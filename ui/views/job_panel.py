@@ -288,39 +288,51 @@ class JobPanel(QWidget):
             if isinstance(ev, HostLog):
                 new_lines.append((ev.host_id, ev.ts, ev.level, ev.text))
             elif isinstance(ev, HostStateChanged):
-                step = self.steps_model.step(ev.host_id)
-                if step:
-                    step.state = ev.state
-                    if ev.state.finished:
-                        step.progress = 1.0 if ev.state == StepState.SUCCEEDED else step.progress
-                        step.message = ev.error or (
-                            "done" if ev.state == StepState.SUCCEEDED else str(ev.state)
-                        )
-                    self.steps_model.changed(ev.host_id)
+                self._on_host_state(ev)
             elif isinstance(ev, HostProgress):
-                step = self.steps_model.step(ev.host_id)
-                if step:
-                    step.progress = ev.fraction
-                    step.message = ev.message
-                    self.steps_model.changed(ev.host_id)
+                self._on_host_progress(ev)
             elif isinstance(ev, VerificationRecorded):
-                step = self.steps_model.step(ev.host_id)
-                if step:
-                    step.verdict = ev.verdict
-                    step.reasons = tuple(ev.reasons)
-                    self.steps_model.changed(ev.host_id)
+                self._on_verification(ev)
             elif isinstance(ev, JobStateChanged):
                 self.job_state = ev.state
         if new_lines:
-            self._lines.extend(new_lines)
-            if len(self._lines) > MAX_LOG_LINES:
-                del self._lines[: len(self._lines) - MAX_LOG_LINES]
-            wanted = self.host_filter.currentData()
-            self._append([ln for ln in new_lines if wanted is None or ln[0] == wanted])
+            self._add_log_lines(new_lines)
         self._set_progress(self.steps_model.finished_count())
         if not self.is_running():
             self.cancel_button.setEnabled(False)
         self._update_title()
+
+    def _on_host_state(self, ev: HostStateChanged) -> None:
+        step = self.steps_model.step(ev.host_id)
+        if not step:
+            return
+        step.state = ev.state
+        if ev.state.finished:
+            step.progress = 1.0 if ev.state == StepState.SUCCEEDED else step.progress
+            step.message = ev.error or ("done" if ev.state == StepState.SUCCEEDED else str(ev.state))
+        self.steps_model.changed(ev.host_id)
+
+    def _on_host_progress(self, ev: HostProgress) -> None:
+        step = self.steps_model.step(ev.host_id)
+        if step:
+            step.progress = ev.fraction
+            step.message = ev.message
+            self.steps_model.changed(ev.host_id)
+
+    def _on_verification(self, ev: VerificationRecorded) -> None:
+        step = self.steps_model.step(ev.host_id)
+        if step:
+            step.verdict = ev.verdict
+            step.reasons = tuple(ev.reasons)
+            self.steps_model.changed(ev.host_id)
+
+    def _add_log_lines(self, new_lines: list[tuple[int | None, float, LogLevel, str]]) -> None:
+        """Keeps the newest MAX_LOG_LINES and shows the new ones that pass the host filter."""
+        self._lines.extend(new_lines)
+        if len(self._lines) > MAX_LOG_LINES:
+            del self._lines[: len(self._lines) - MAX_LOG_LINES]
+        wanted = self.host_filter.currentData()
+        self._append([ln for ln in new_lines if wanted is None or ln[0] == wanted])
 
     def _set_progress(self, value: int) -> None:
         """QProgressBar.setValue repaints at once, synchronously, whenever its text changes (ours

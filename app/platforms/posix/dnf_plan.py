@@ -64,68 +64,96 @@ def parse_plan(text: str) -> PlanParse:
     (an obsoleted package, removed). dnf5: the same with ``replacing name arch version ...`` rows that,
     for an upgrade, name the old version of the same package. Ends at ``Transaction Summary``.
     """
-    packages: list[PlannedPackage] = []
-    skipped: list[str] = []
-    warnings = Warnings()
-    section: str | None = None
-    pending_name: str | None = None
-    current: str | None = None
-    nothing = False
+    reader = _PlanReader()
     for raw in text.splitlines():
-        line = raw.rstrip("\r")
+        reader.read_line(raw.rstrip("\r"))
+    return reader.result()
+
+
+_NOTHING_TO_DO = ("Nothing to do.", "Nothing to do", "No packages marked for update")
+
+
+class _PlanReader:
+    """The state of one plan parse: the section a row belongs to, and a long name waiting for its row."""
+
+    def __init__(self) -> None:
+        self.packages: list[PlannedPackage] = []
+        self.skipped: list[str] = []
+        self.warnings = Warnings()
+        self.section: str | None = None
+        self.pending_name: str | None = None
+        self.current: str | None = None  # the last package row, which dnf5 "replacing" rows refer to
+        self.nothing = False
+
+    def result(self) -> PlanParse:
+        return PlanParse(
+            tuple(self.packages),
+            self.nothing and not self.packages,
+            tuple(self.skipped),
+            self.warnings.result(),
+        )
+
+    def read_line(self, line: str) -> None:
         stripped = line.strip()
-        if stripped in ("Nothing to do.", "Nothing to do", "No packages marked for update"):
-            nothing = True
-            continue
-        if stripped.startswith("Transaction Summary") or stripped.startswith("Transaction Summary:"):
-            section = None
-            continue
-        if not stripped:
-            continue
-        if stripped.startswith("(") and stripped.endswith(":"):
-            continue  # "(add '--best --allowerasing' to command line to force their upgrade):"
-        if not line[:1].isspace() and stripped.endswith(":"):
-            header = stripped[:-1].strip()
-            section = _PLAN_SECTIONS.get(header)
-            if section is None and header.startswith("Installing"):
-                section = "install"
-            pending_name = None
-            continue
-        if not line[:1].isspace():
-            # headers of other kinds, "Package  Arch  Version ..." column titles, "=====" rules
-            continue
-        if section is None:
-            continue
-        tokens = stripped.split()
+        if stripped in _NOTHING_TO_DO:
+            self.nothing = True
+        elif stripped.startswith("Transaction Summary"):
+            self.section = None
+        elif not stripped or (stripped.startswith("(") and stripped.endswith(":")):
+            pass  # "(add '--best --allowerasing' to command line to force their upgrade):"
+        elif not line[:1].isspace():
+            # section headers; headers of other kinds, "Package  Arch  Version ..." titles, "=====" rules
+            if stripped.endswith(":"):
+                self.read_header(stripped[:-1].strip())
+        elif self.section is not None:
+            self.read_row(self.section, line, stripped.split())
+
+    def read_header(self, header: str) -> None:
+        self.section = _PLAN_SECTIONS.get(header)
+        if self.section is None and header.startswith("Installing"):
+            self.section = "install"
+        self.pending_name = None
+
+    def read_row(self, section: str, line: str, tokens: list[str]) -> None:
         if tokens[0] == "replacing":
-            repl = _parse_replacing(tokens[1:])
-            if repl is None:
-                warnings.add(f"Could not understand dnf line: {quote_line(line)}")
-            elif repl[0] != current:
-                packages.append(PlannedPackage("remove", repl[0], repl[1], repl[2]))
-            continue
+            self.read_replacing(line, tokens[1:])
+            return
         if len(tokens) == 1:
-            pending_name = tokens[0]
-            continue
-        if pending_name is not None and len(tokens) >= 3 and _ARCH_RE.fullmatch(tokens[0]):
-            row = [pending_name, *tokens]
+            self.pending_name = tokens[0]
+            return
+        if self.pending_name is not None and len(tokens) >= 3 and _ARCH_RE.fullmatch(tokens[0]):
+            row = [self.pending_name, *tokens]
         else:
             row = tokens
-        pending_name = None
-        if len(row) < 4:
-            warnings.add(f"Could not understand dnf line: {quote_line(line)}")
-            continue
-        name, arch, version = row[0], row[1], normalize_evr(row[2])
-        if not (_NAME_RE.fullmatch(name) and _ARCH_RE.fullmatch(arch) and _EVR_RE.fullmatch(version)):
-            warnings.add(f"Could not understand dnf line: {quote_line(line)}")
-            continue
+        self.pending_name = None
+        package = _parse_row(row)
+        if package is None:
+            self.warnings.add(f"Could not understand dnf line: {quote_line(line)}")
+            return
+        name, arch, version = package
         if section == "skip":
-            skipped.append(name)
-            continue
+            self.skipped.append(name)
+            return
         action = "remove" if section == "obsolete" else section
-        packages.append(PlannedPackage(action, name, arch, version))
-        current = name
-    return PlanParse(tuple(packages), nothing and not packages, tuple(skipped), warnings.result())
+        self.packages.append(PlannedPackage(action, name, arch, version))
+        self.current = name
+
+    def read_replacing(self, line: str, tokens: list[str]) -> None:
+        repl = _parse_replacing(tokens)
+        if repl is None:
+            self.warnings.add(f"Could not understand dnf line: {quote_line(line)}")
+        elif repl[0] != self.current:
+            self.packages.append(PlannedPackage("remove", repl[0], repl[1], repl[2]))
+
+
+def _parse_row(row: list[str]) -> tuple[str, str, str] | None:
+    """Name, arch and version of a ``name arch version repo size`` row; None when it is not one."""
+    if len(row) < 4:
+        return None
+    name, arch, version = row[0], row[1], normalize_evr(row[2])
+    if not (_NAME_RE.fullmatch(name) and _ARCH_RE.fullmatch(arch) and _EVR_RE.fullmatch(version)):
+        return None
+    return name, arch, version
 
 
 def _parse_replacing(tokens: list[str]) -> tuple[str, str, str] | None:

@@ -154,104 +154,160 @@ def run_system_task(
     polling are logged and retried until ``timeout``; the job deadline and cancel flag of the
     transport stop the wait (the task itself keeps running on the host, and we say so).
     """
-    task_id = task_id or new_task_id()
-    deadline = transport.deadline
-    end = time.monotonic() + timeout
-
-    def say(level: str, text: str) -> None:
-        emit(log, level, text)
-
-    res = transport.run(start_script(task_id, payload, limit=int(max(timeout, 60) + 600)), timeout=120)
-    started = _json_object(res.out)
-    if not res.ok or started is None or started.get("started") is not True:
-        detail = res.err.strip()[:400] or res.out.strip()[:200] or f"exit status {res.exit_status}"
-        raise AdapterError(f"Could not start {what} as a scheduled task on {host}: {detail}")
-    boot0 = str(started.get("boot") or "")
-    say("info", f"Started {what} as SYSTEM task {TASK_PATH}Patchdesk-{task_id} on {host}.")
-
-    restarted = False
-    lost_since: float | None = None
-    idle_since: float | None = None
-    last_phase = ""
+    watch = _TaskWatch(transport, task_id or new_task_id(), what, host, timeout, log, on_progress)
+    watch.start(payload)
     while True:
+        watch.sleep(poll_interval)
+        state = watch.poll()
+        if state is None:
+            continue
+        watch.note_restart(state)
+        status = state.status or {}
+        if status.get("state") in ("done", "failed"):
+            return watch.finish(status)
+        watch.report_progress(status)
+        watch.check_alive(state)
+
+
+class _TaskWatch:
+    """One task being waited for: who to tell, when to give up, and what the polls have seen so far."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        task_id: str,
+        what: str,
+        host: str,
+        timeout: float,
+        log: LogFn | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.transport, self.task_id, self.what, self.host = transport, task_id, what, host
+        self.deadline = transport.deadline
+        self.timeout, self.log, self.on_progress = timeout, log, on_progress
+        self.end = time.monotonic() + timeout
+        self.boot0 = ""
+        self.restarted = False
+        self.lost_since: float | None = None
+        self.idle_since: float | None = None
+        self.last_phase = ""
+
+    @property
+    def task_name(self) -> str:
+        return f"{TASK_PATH}Patchdesk-{self.task_id}"
+
+    @property
+    def what_at_start(self) -> str:
+        """``what`` capitalised, to begin a sentence."""
+        return f"{self.what[:1].upper()}{self.what[1:]}"
+
+    def say(self, level: str, text: str) -> None:
+        emit(self.log, level, text)
+
+    def start(self, payload: str) -> None:
+        limit = int(max(self.timeout, 60) + 600)
+        res = self.transport.run(start_script(self.task_id, payload, limit=limit), timeout=120)
+        started = _json_object(res.out)
+        if not res.ok or started is None or started.get("started") is not True:
+            detail = res.err.strip()[:400] or res.out.strip()[:200] or f"exit status {res.exit_status}"
+            raise AdapterError(f"Could not start {self.what} as a scheduled task on {self.host}: {detail}")
+        self.boot0 = str(started.get("boot") or "")
+        self.say("info", f"Started {self.what} as SYSTEM task {self.task_name} on {self.host}.")
+
+    def sleep(self, poll_interval: float) -> None:
+        """Wait until the next poll; raises when the job is cancelled or out of time."""
+        deadline = self.deadline
         try:
-            wait = min(poll_interval, max(0.0, end - time.monotonic()))
+            wait = min(poll_interval, max(0.0, self.end - time.monotonic()))
             left = deadline.remaining()
             if left is not None:
                 wait = min(wait, max(0.0, left))
             if deadline.cancel.wait(wait):
                 raise CancelledError(
-                    f"Cancelled while {what} was running on {host}; the task keeps running there "
-                    f"({TASK_PATH}Patchdesk-{task_id})."
+                    f"Cancelled while {self.what} was running on {self.host}; the task keeps running there "
+                    f"({self.task_name})."
                 )
             deadline.check()
         except DeadlineExceededError as exc:
             raise DeadlineExceededError(
-                f"{host} ran out of its job deadline while {what} was running; the task keeps running "
-                f"there ({TASK_PATH}Patchdesk-{task_id})."
+                f"{self.host} ran out of its job deadline while {self.what} was running; the task keeps "
+                f"running there ({self.task_name})."
             ) from exc
-        if time.monotonic() >= end:
+        if time.monotonic() >= self.end:
             raise CommandTimeoutError(
-                f"{what[:1].upper()}{what[1:]} on {host} did not finish within {timeout:g} s; it may still "
-                f"be running ({TASK_PATH}Patchdesk-{task_id})."
+                f"{self.what_at_start} on {self.host} did not finish within {self.timeout:g} s; it may still "
+                f"be running ({self.task_name})."
             )
+
+    def poll(self) -> PollState | None:
+        """One look at the task; None when the host did not answer or answered nonsense."""
         try:
-            poll = transport.run(
-                poll_script(task_id), timeout=min(POLL_COMMAND_TIMEOUT, max(1.0, end - time.monotonic()))
+            poll = self.transport.run(
+                poll_script(self.task_id),
+                timeout=min(POLL_COMMAND_TIMEOUT, max(1.0, self.end - time.monotonic())),
             )
         except (UnreachableError, CommandTimeoutError) as exc:
-            if lost_since is None:
-                lost_since = time.monotonic()
-                say("warning", f"Lost contact with {host} while {what} runs ({exc}); still waiting.")
-            continue
+            if self.lost_since is None:
+                self.lost_since = time.monotonic()
+                self.say(
+                    "warning", f"Lost contact with {self.host} while {self.what} runs ({exc}); still waiting."
+                )
+            return None
         except TransportError as exc:
             # e.g. WinRM answering "shell quota exceeded" or a fault while the host boots: keep trying.
-            say("warning", f"{host}: {exc}; retrying.")
-            continue
-        if lost_since is not None:
-            say("info", f"{host} answers again after {time.monotonic() - lost_since:.0f} s.")
-            lost_since = None
+            self.say("warning", f"{self.host}: {exc}; retrying.")
+            return None
+        if self.lost_since is not None:
+            self.say("info", f"{self.host} answers again after {time.monotonic() - self.lost_since:.0f} s.")
+            self.lost_since = None
         state = parse_poll(poll.out) if poll.ok else None
         if state is None:
-            say(
+            detail = poll.err.strip()[:200] or poll.out.strip()[:200]
+            self.say("warning", f"Unreadable task status from {self.host}: {detail}")
+        return state
+
+    def note_restart(self, state: PollState) -> None:
+        if self.boot0 and state.boot and state.boot != self.boot0 and not self.restarted:
+            self.restarted = True
+            self.say(
                 "warning",
-                f"Unreadable task status from {host}: {poll.err.strip()[:200] or poll.out.strip()[:200]}",
+                f"{self.host} restarted while {self.what} was running; waiting for the task to resume.",
             )
-            continue
-        if boot0 and state.boot and state.boot != boot0 and not restarted:
-            restarted = True
-            say("warning", f"{host} restarted while {what} was running; waiting for the task to resume.")
-        status = state.status or {}
-        s_state = status.get("state")
-        if s_state in ("done", "failed"):
-            _cleanup(transport, task_id, host)
-            runs = status.get("runs")
-            return TaskOutcome(
-                state=str(s_state),
-                result=status.get("result"),
-                error=str(status.get("error") or "")[:2000],
-                hresult=str(status.get("hresult") or ""),
-                runs=runs if isinstance(runs, int) else 1,
-                restarted=restarted,
-            )
+
+    def finish(self, status: dict[str, Any]) -> TaskOutcome:
+        _cleanup(self.transport, self.task_id, self.host)
+        runs = status.get("runs")
+        return TaskOutcome(
+            state=str(status.get("state")),
+            result=status.get("result"),
+            error=str(status.get("error") or "")[:2000],
+            hresult=str(status.get("hresult") or ""),
+            runs=runs if isinstance(runs, int) else 1,
+            restarted=self.restarted,
+        )
+
+    def report_progress(self, status: dict[str, Any]) -> None:
         phase = status.get("phase")
         progress = status.get("progress")
-        if isinstance(phase, str) and phase != last_phase:
-            last_phase = phase
-            say("info", f"{what}: {phase[:80]}")
-        if on_progress is not None and isinstance(progress, int | float):
-            on_progress(last_phase, max(0.0, min(100.0, float(progress))) / 100.0)
+        if isinstance(phase, str) and phase != self.last_phase:
+            self.last_phase = phase
+            self.say("info", f"{self.what}: {phase[:80]}")
+        if self.on_progress is not None and isinstance(progress, int | float):
+            self.on_progress(self.last_phase, max(0.0, min(100.0, float(progress))) / 100.0)
+
+    def check_alive(self, state: PollState) -> None:
+        """Raises when the task has sat idle without a final status for longer than its grace."""
         if state.task in ("Running", "Queued"):
-            idle_since = None
-            continue
-        if idle_since is None:
-            idle_since = time.monotonic()
-        grace = DEAD_TASK_GRACE_AFTER_RESTART if restarted else DEAD_TASK_GRACE
-        if state.task == "Missing" or time.monotonic() - idle_since > grace:
-            _cleanup(transport, task_id, host)
+            self.idle_since = None
+            return
+        if self.idle_since is None:
+            self.idle_since = time.monotonic()
+        grace = DEAD_TASK_GRACE_AFTER_RESTART if self.restarted else DEAD_TASK_GRACE
+        if state.task == "Missing" or time.monotonic() - self.idle_since > grace:
+            _cleanup(self.transport, self.task_id, self.host)
             raise AdapterError(
-                f"{what[:1].upper()}{what[1:]} on {host} stopped without a result (task state "
-                f"{state.task[:40]}); see the Task Scheduler history for {TASK_PATH}Patchdesk-{task_id}."
+                f"{self.what_at_start} on {self.host} stopped without a result (task state "
+                f"{state.task[:40]}); see the Task Scheduler history for {self.task_name}."
             )
 
 

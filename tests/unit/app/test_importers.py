@@ -104,3 +104,56 @@ def test_parsers_never_crash(text: str, fmt: str) -> None:
         return
     for h in r.hosts:
         assert h.name and h.address and not any(c in h.address for c in " \n\r\t")
+
+
+def test_ansible_ini_error_paths_and_inheritance() -> None:
+    from app.importers.ansible import parse_ini
+
+    text = (
+        "[all:vars]\nansible_user=root\n"
+        "[web]\nweb[01:02] ansible_port=22\nweb01 ansible_port=2200\nbad[5:1]\n"
+        'quoted "unclosed\nhostx novalue\n'
+        "[web:vars]\njust a line\nansible_host=10.0.0.1\n"
+        "[web:weird]\nignored\n"
+        "[a:children]\nb\n[b:children]\na\n[b]\ncyc\n[b:vars]\nansible_connection=winrm\n"
+    )
+    r = parse_ini(text)
+    assert [(h.name, h.address, h.port, h.user, h.group, h.transport) for h in r.hosts] == [
+        ("web01", "10.0.0.1", 22, "root", "web", TransportKind.SSH),  # the first line of web01 wins
+        ("web02", "10.0.0.1", 22, "root", "web", TransportKind.SSH),
+        ("cyc", "cyc", None, "root", "b", TransportKind.WINRM),  # the a <-> b cycle ends
+    ]
+    assert [(p.line, p.message) for p in r.problems] == [
+        (6, "the range in 'bad[5:1]' is empty or too large"),
+        (7, "cannot parse 'quoted \"unclosed': No closing quotation"),
+        (8, "expected key=value after the host name, got 'novalue'"),
+        (10, "expected key=value, got 'just a line'"),
+        (12, "unknown section type 'weird'"),
+    ]
+
+
+def test_ansible_yaml_error_paths() -> None:
+    from app.importers.ansible import parse_yaml
+
+    text = (
+        "all:\n  hosts: 5\n  children:\n    g1: 7\n    g2: ~\n    g3:\n      hosts:\n"
+        "        h[3:1]:\n        h1: 5\n        h2: {ansible_connection: telnet}\n        h4:\n        h4b:\n"
+        "    g4:\n      hosts:\n        h4:\n          ansible_port: 1\n"
+    )
+    r = parse_yaml(text)
+    assert [(h.name, h.group) for h in r.hosts] == [("h4", "g3"), ("h4b", "g3")]  # h4 again in g4: skipped
+    assert [(p.line, p.message) for p in r.problems] == [
+        (2, "'hosts' of 'all' is not a mapping"),
+        (4, "group 'g1' is not a mapping"),
+        (8, "the range in 'h[3:1]' is empty or too large"),
+        (9, "host 'h1' must map to its variables"),
+        (10, "h2: ansible_connection=telnet is not supported (ssh, winrm or local)"),
+    ]
+    nested = ["g0:"] + ["  " * (2 * i - 1) + line for i in range(1, 53) for line in ("children:", f"  g{i}:")]
+    r = parse_yaml("\n".join(nested) + "\n")
+    assert [(p.line, p.message) for p in r.problems] == [(104, "groups nested too deeply")]
+    for not_a_mapping in ("", "- a\n- b\n"):
+        with pytest.raises(ImportFormatError, match=r"must be a mapping of groups \(e\.g\. 'all:'\)\.$"):
+            parse_yaml(not_a_mapping)
+    with pytest.raises(ImportFormatError, match=r"^The YAML inventory cannot be read \(line 2\): "):
+        parse_yaml("a: [\n")

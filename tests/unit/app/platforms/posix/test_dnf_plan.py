@@ -86,3 +86,39 @@ def test_plan_dnf5_crafted() -> None:
     ]
     changes = dnf_plan.plan_changes(parsed, {"openssl": ("1:3.2.2-7.fc41", "x86_64")})
     assert changes[0].from_version == "1:3.2.2-7.fc41" and changes[2].from_version is None
+
+
+def test_plan_sections_and_rows_it_cannot_read() -> None:
+    text = (
+        "Dependencies resolved.\n"
+        " Package   Arch   Version   Repository   Size\n"
+        "=====\n"
+        "Installing something new:\n"
+        " pd-a      noarch 1.0-1     r            1 k\n"
+        "Obsoleting:\n"
+        " pd-b      noarch 2.0-1     r            1 k\n"
+        "     replacing  pd-old.noarch 1.0-1\n"
+        " replacing ???\n"
+        " pd-bad    noarch\n"
+        " pd-c      no/arch 1.0-1    r            1 k\n"
+        "Weird section:\n"
+        " pd-d      noarch 1.0-1     r            1 k\n"
+        "Upgrading:\n"
+        " a-very-long-package-name\n"
+        "           noarch 3.0-1     r            1 k\n"
+        "Transaction Summary\n"
+        " pd-e      noarch 1.0-1     r            1 k\n"
+    )
+    parsed = dnf_plan.parse_plan(text)
+    assert [(p.action, p.name, p.arch, p.version) for p in parsed.packages] == [
+        ("install", "pd-a", "noarch", "1.0-1"),  # any "Installing ...:" header installs
+        ("remove", "pd-b", "noarch", "2.0-1"),
+        ("remove", "pd-old", "noarch", "1.0-1"),
+        ("upgrade", "a-very-long-package-name", "noarch", "3.0-1"),
+    ]
+    assert parsed.warnings == (
+        "Could not understand dnf line: replacing ???",
+        "Could not understand dnf line: pd-bad    noarch",
+        "Could not understand dnf line: pd-c      no/arch 1.0-1    r            1 k",
+    )
+    assert parsed.skipped == () and not parsed.nothing_to_do

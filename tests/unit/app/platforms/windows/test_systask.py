@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from app.domain.errors import (
+    AdapterError,
+    CancelledError,
+    CommandTimeoutError,
+    DeadlineExceededError,
+    TransportError,
+    UnreachableError,
+)
+from app.platforms.windows import systask
 from app.platforms.windows.scripts import render, script_ops
 from app.platforms.windows.systask import parse_poll, start_script, wrap_payload
+from app.transports.base import CommandResult
 
 
 def test_task_scripts() -> None:
@@ -23,3 +35,175 @@ def test_task_scripts() -> None:
         '{"status": null, "task": "Unknown", "boot": ""}'
     )
     assert parse_poll("[]") is None and parse_poll("") is None
+
+
+# -- run_system_task, against a scripted transport and a fake clock ---------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class _Cancel:
+    def __init__(self, clock: _Clock, cancel_after: int | None) -> None:
+        self.clock, self.cancel_after, self.waits = clock, cancel_after, 0
+
+    def wait(self, seconds: float) -> bool:
+        self.waits += 1
+        self.clock.now += seconds
+        return self.cancel_after is not None and self.waits > self.cancel_after
+
+
+class _Deadline:
+    def __init__(self, clock: _Clock, *, left: float | None = None, cancel_after: int | None = None) -> None:
+        self.clock, self.expires = clock, None if left is None else clock.now + left
+        self.cancel = _Cancel(clock, cancel_after)
+
+    def remaining(self) -> float | None:
+        return None if self.expires is None else self.expires - self.clock.now
+
+    def check(self) -> None:
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise DeadlineExceededError("The host did not finish within its deadline.")
+
+
+def _poll(status: dict | None, task: str = "Running", boot: str = "b0") -> CommandResult:
+    out = {"status": None if status is None else json.dumps(status), "task": task, "boot": boot}
+    return CommandResult(0, json.dumps(out).encode(), b"")
+
+
+_STARTED = CommandResult(0, json.dumps({"started": True, "boot": "b0"}).encode(), b"")
+
+
+class _Transport:
+    def __init__(self, deadline: _Deadline, answers: list) -> None:  # type: ignore[type-arg]
+        self.deadline, self.answers, self.commands = deadline, list(answers), []  # type: ignore[var-annotated]
+
+    def run(self, command: str, *, timeout: float) -> CommandResult:
+        self.commands.append(("cleanup" if "task-cleanup" in command else "run", timeout))
+        if "task-cleanup" in command:
+            return CommandResult(0, b"", b"")
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    c = _Clock()
+    monkeypatch.setattr(systask.time, "monotonic", c.monotonic)
+    return c
+
+
+def _run(transport: _Transport, timeout: float = 100.0):  # type: ignore[no-untyped-def]
+    lines: list[tuple[str, str]] = []
+    progress: list[tuple[str, float]] = []
+    try:
+        outcome = systask.run_system_task(
+            transport,  # type: ignore[arg-type]
+            "payload",
+            what="the search",
+            host="h1",
+            timeout=timeout,
+            poll_interval=5.0,
+            log=lambda level, text: lines.append((level, text)),
+            on_progress=lambda phase, p: progress.append((phase, p)),
+            task_id="abc",
+        )
+    except Exception as exc:
+        return exc, lines, progress
+    return outcome, lines, progress
+
+
+def test_system_task_survives_lost_contact_and_a_restart(clock: _Clock) -> None:
+    answers = [
+        _STARTED,
+        UnreachableError("gone"),
+        CommandTimeoutError("slow"),
+        TransportError("shell quota exceeded"),
+        CommandResult(1, b"", b"access denied"),
+        _poll({"state": "running", "phase": "Searching", "progress": 150}),
+        _poll({"state": "running", "phase": "Searching", "progress": 40}, boot="b1"),
+        _poll({"state": "done", "result": {"n": 2}, "error": None, "runs": 2}, boot="b1"),
+    ]
+    t = _Transport(_Deadline(clock), answers)
+    outcome, lines, progress = _run(t)
+    assert outcome == systask.TaskOutcome("done", {"n": 2}, "", "", 2, True) and outcome.ok
+    assert lines == [
+        ("info", "Started the search as SYSTEM task \\Patchdesk\\Patchdesk-abc on h1."),
+        ("warning", "Lost contact with h1 while the search runs (gone); still waiting."),
+        ("warning", "h1: shell quota exceeded; retrying."),
+        ("info", "h1 answers again after 15 s."),
+        ("warning", "Unreadable task status from h1: access denied"),
+        ("info", "the search: Searching"),
+        ("warning", "h1 restarted while the search was running; waiting for the task to resume."),
+    ]
+    assert progress == [("Searching", 1.0), ("Searching", 0.4)]
+    assert t.commands[1] == ("run", 60.0) and t.commands[0] == ("run", 120)
+    assert t.commands[-1] == ("cleanup", 60)
+
+
+def test_system_task_start_failure(clock: _Clock) -> None:
+    t = _Transport(_Deadline(clock), [CommandResult(1, b"{}", b"  no rights \n")])
+    exc, _, _ = _run(t)
+    assert isinstance(exc, AdapterError)
+    assert str(exc) == "Could not start the search as a scheduled task on h1: no rights"
+    t = _Transport(_Deadline(clock), [CommandResult(0, b'{"started": false}', b"")])
+    exc, _, _ = _run(t)
+    assert str(exc) == 'Could not start the search as a scheduled task on h1: {"started": false}'
+    t = _Transport(_Deadline(clock), [CommandResult(3, b"", b"")])
+    assert str(_run(t)[0]) == "Could not start the search as a scheduled task on h1: exit status 3"
+
+
+def test_system_task_failed_outcome(clock: _Clock) -> None:
+    done = _poll({"state": "failed", "error": "x" * 3000, "hresult": "0x80240022", "runs": "two"})
+    outcome, _, _ = _run(_Transport(_Deadline(clock), [_STARTED, done]))
+    assert outcome == systask.TaskOutcome("failed", None, "x" * 2000, "0x80240022", 1, False)
+    assert not outcome.ok
+
+
+def test_system_task_stops_waiting(clock: _Clock) -> None:
+    running = [_poll({"state": "running"})] * 50
+    exc, _, _ = _run(_Transport(_Deadline(clock, cancel_after=1), [_STARTED, *running]))
+    assert isinstance(exc, CancelledError) and str(exc) == (
+        "Cancelled while the search was running on h1; the task keeps running there "
+        "(\\Patchdesk\\Patchdesk-abc)."
+    )
+    exc, _, _ = _run(_Transport(_Deadline(clock, left=12), [_STARTED, *running]))
+    assert isinstance(exc, DeadlineExceededError) and str(exc) == (
+        "h1 ran out of its job deadline while the search was running; the task keeps running "
+        "there (\\Patchdesk\\Patchdesk-abc)."
+    )
+    assert isinstance(exc.__cause__, DeadlineExceededError)
+    exc, _, _ = _run(_Transport(_Deadline(clock), [_STARTED, *running]), timeout=12)
+    assert isinstance(exc, CommandTimeoutError) and str(exc) == (
+        "The search on h1 did not finish within 12 s; it may still be running (\\Patchdesk\\Patchdesk-abc)."
+    )
+
+
+def test_system_task_that_dies_without_a_result(clock: _Clock) -> None:
+    t = _Transport(_Deadline(clock), [_STARTED, _poll(None, task="Missing")])
+    exc, _, _ = _run(t)
+    assert isinstance(exc, AdapterError) and str(exc) == (
+        "The search on h1 stopped without a result (task state Missing); see the Task Scheduler "
+        "history for \\Patchdesk\\Patchdesk-abc."
+    )
+    assert t.commands[-1] == ("cleanup", 60)
+    ready = [_poll({"state": "running"}, task="Ready")] * 20
+    t = _Transport(_Deadline(clock), [_STARTED, _poll({"state": "running"}), *ready])
+    exc, _, _ = _run(t, timeout=1000)
+    assert "stopped without a result (task state Ready)" in str(exc)
+    # the grace starts at the first idle poll (after 10 s) and ends after DEAD_TASK_GRACE more
+    assert len([c for c in t.commands if c[0] == "run"]) == 2 + 1 + 13
+    # after a restart the task gets DEAD_TASK_GRACE_AFTER_RESTART to come back
+    ready = [_poll({"state": "running"}, task="Ready", boot="b1")] * 80
+    t = _Transport(_Deadline(clock), [_STARTED, _poll({"state": "running"}), *ready])
+    exc, _, _ = _run(t, timeout=1000)
+    assert "stopped without a result (task state Ready)" in str(exc)
+    assert len([c for c in t.commands if c[0] == "run"]) == 2 + 1 + 61
