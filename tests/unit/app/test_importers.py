@@ -137,7 +137,8 @@ def test_ansible_yaml_error_paths() -> None:
 
     text = (
         "all:\n  hosts: 5\n  children:\n    g1: 7\n    g2: ~\n    g3:\n      hosts:\n"
-        "        h[3:1]:\n        h1: 5\n        h2: {ansible_connection: telnet}\n        h4:\n        h4b:\n"
+        "        h[3:1]:\n        h1: 5\n        h2: {ansible_connection: telnet}\n"
+        "        h4:\n        h4b:\n"
         "    g4:\n      hosts:\n        h4:\n          ansible_port: 1\n"
     )
     r = parse_yaml(text)
