@@ -255,7 +255,8 @@ def _report_change(db: Any, args: argparse.Namespace, hosts: list[Host], handle:
 def _change_entry(host: Host, handle: Any) -> dict[str, Any]:
     from app.domain.models import InstallPlan
     from app.domain.verdicts import Verification
-    from app.jobs.patching import PatchResult, RollbackResult
+    from app.jobs.patching import PatchResult
+    from app.jobs.rollback import RollbackResult
 
     assert host.id is not None
     outcome = handle.outcomes.get(host.id)

@@ -22,18 +22,13 @@ from app.domain.events import Event
 from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
 from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle
-from app.jobs.patching import (
-    LOCK_WAIT,
-    REBOOT_TIMEOUT,
-    HostSelection,
-    patch_host,
-    plan_host,
-    rollback_host,
-    verify_host,
-)
+from app.jobs.host_session import LOCK_WAIT, REBOOT_TIMEOUT
+from app.jobs.patching import HostSelection, patch_host, plan_host
 from app.jobs.recorder import Recorder
+from app.jobs.rollback import rollback_host
 from app.jobs.selection import rollback_request, verify_request
 from app.jobs.tasks import scan_host
+from app.jobs.verification import verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import hosts as db_hosts

@@ -12,7 +12,9 @@ from sqlite_utils import Database
 
 from app.domain.errors import ConfigError
 from app.domain.models import Classification, Host, PendingUpdate
-from app.jobs.patching import HostSelection, RollbackRequest, VerifyRequest
+from app.jobs.patching import HostSelection
+from app.jobs.rollback import RollbackRequest
+from app.jobs.verification import VerifyRequest
 from db import changes as db_changes
 from db import jobs as db_jobs
 from db import scans as db_scans

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.models import ChangeAction, Host
-from app.jobs.patching import RollbackRequest
+from app.jobs.rollback import RollbackRequest
 from ui.models.hosts_model import _one_line
 from ui.resources import icon
 from ui.views.host_detail import change_item, change_tree

@@ -1,0 +1,38 @@
+"""Verify a host on its own: rescan and health judged against the change record of its last job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from app.domain.verdicts import Verification
+from app.jobs.engine import TaskContext
+from app.jobs.host_session import _open, _verify
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    subject_job_id: int | None
+    expected: dict[str, str | None]
+    security: tuple[str, ...] = ()
+    since: float | None = None
+    security_pending: tuple[str, ...] = ()
+    #: name -> package manager of the change record (Windows hosts have more than one)
+    managers: Mapping[str, str] = field(default_factory=dict)
+
+
+def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> Verification:
+    assert ctx.host.id is not None
+    req = requests.get(ctx.host.id, VerifyRequest(None, {}))
+    s = _open(ctx)
+    return _verify(
+        ctx,
+        s,
+        expected=req.expected,
+        targeted_security=req.security,
+        security_before=req.security_pending,
+        health_before=None,
+        journal_since=req.since,
+        subject_job_id=req.subject_job_id,
+        managers=req.managers,
+    )
