@@ -29,13 +29,13 @@ LOCK_WAIT = 120.0
 
 
 @dataclass
-class _Session:
+class HostSession:
     transport: Transport
     adapter: Adapter
     facts_managers: tuple[str, ...] = field(default_factory=tuple)
     #: further adapters by name (Windows: Chocolatey, winget next to Windows Update)
     extras: dict[str, Adapter] = field(default_factory=dict)
-    #: the health baseline, when it was taken in the same session as the facts (see _open)
+    #: the health baseline, when it was taken in the same session as the facts (see open_session)
     baseline: Health | None = None
 
     def adapters(self) -> list[Adapter]:
@@ -82,9 +82,9 @@ def _health(
     return family_of(ctx.host).health(transport, services, since, timeout=timeout)
 
 
-def _open(ctx: TaskContext, *, baseline: bool = False) -> _Session:
+def open_session(ctx: TaskContext, *, baseline: bool = False) -> HostSession:
     """Connect, learn the OS and pick the adapters. ``baseline``: also take the health baseline (in
-    ``_Session.baseline``), in the same session as the facts where the family allows (one shell
+    ``HostSession.baseline``), in the same session as the facts where the family allows (one shell
     session fewer per host and patch)."""
     family = family_of(ctx.host)
     transport = ctx.transport()
@@ -95,7 +95,7 @@ def _open(ctx: TaskContext, *, baseline: bool = False) -> _Session:
         facts, found, _ = family.facts(transport)
     adapter = detect(facts, found, host=ctx.host.name)
     extras = {a.name: a for a in family.extra_adapters(found, ctx.host.name)}
-    return _Session(transport, adapter, extras=extras, baseline=health)
+    return HostSession(transport, adapter, extras=extras, baseline=health)
 
 
 class LineLogger:
@@ -126,11 +126,11 @@ class LineLogger:
         self.buffers = {"stdout": "", "stderr": ""}
 
 
-def _adapter_log(ctx: TaskContext) -> Callable[[str, str], None]:
+def adapter_log(ctx: TaskContext) -> Callable[[str, str], None]:
     return lambda level, text: ctx.log(LogLevel(level), text)
 
 
-def _run_hook(ctx: TaskContext, transport: Transport, command: str | None, what: str) -> None:
+def run_hook(ctx: TaskContext, transport: Transport, command: str | None, what: str) -> None:
     if not command:
         return
     ctx.log(LogLevel.INFO, f"Running the {what} command: {command}")
@@ -143,7 +143,7 @@ def _run_hook(ctx: TaskContext, transport: Transport, command: str | None, what:
         )
 
 
-def _diff(
+def diff_snapshots(
     manager: str,
     before: Snapshot,
     after: Snapshot,
@@ -159,19 +159,19 @@ def _diff(
     )
 
 
-def _snapshot_all(s: _Session, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> dict[str, str | None]:
+def _snapshot_all(s: HostSession, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for adapter, names in groups:
         out.update(adapter.snapshot(s.transport, list(names)))
     return out
 
 
-def _rescan(ctx: TaskContext, s: _Session) -> ScanResult:
+def _rescan(ctx: TaskContext, s: HostSession) -> ScanResult:
     facts, _ = _facts(ctx, s.transport)
-    raw = list(s.adapter.scan(s.transport, log=_adapter_log(ctx)))
+    raw = list(s.adapter.scan(s.transport, log=adapter_log(ctx)))
     for extra in s.extras.values():
         try:
-            raw.extend(extra.scan(s.transport, log=_adapter_log(ctx)))
+            raw.extend(extra.scan(s.transport, log=adapter_log(ctx)))
         except AdapterError as exc:  # as in the scan: a third-party manager must not hide the rest
             ctx.log(LogLevel.WARNING, f"{extra.name}: {exc}")
     pending = classify_all(raw)
@@ -182,9 +182,9 @@ def _rescan(ctx: TaskContext, s: _Session) -> ScanResult:
     return result
 
 
-def _verify(
+def verify_change(
     ctx: TaskContext,
-    s: _Session,
+    s: HostSession,
     *,
     expected: Mapping[str, str | None],
     targeted_security: Sequence[str],
@@ -235,7 +235,9 @@ def _verify(
 # -- reboot ----------------------------------------------------------------------------------------
 
 
-def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, timeout: float) -> _Session:
+def reboot_and_wait(
+    ctx: TaskContext, s: HostSession, boot_before: float | None, timeout: float
+) -> HostSession:
     """Reboot the host and wait until it answers again with a boot time after the reboot."""
     started = time.time()
     if boot_before is None:
@@ -252,7 +254,7 @@ def reboot_and_wait(ctx: TaskContext, s: _Session, boot_before: float | None, ti
             health = _health(ctx, transport, (), None, timeout=20)
             if health.boot_time is not None and health.boot_time > boot_before + 1:
                 ctx.log(LogLevel.INFO, f"{ctx.host.name} is back after {time.time() - started:.0f} s.")
-                return _open(ctx)
+                return open_session(ctx)
             last_error = "still running since before the reboot"
         except CancelledError:
             raise

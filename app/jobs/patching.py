@@ -31,14 +31,14 @@ from app.jobs.engine import TaskContext
 from app.jobs.host_session import (
     LOCK_WAIT,
     REBOOT_TIMEOUT,
+    HostSession,
     LineLogger,
-    _adapter_log,
-    _diff,
-    _open,
-    _run_hook,
-    _Session,
-    _verify,
+    adapter_log,
+    diff_snapshots,
+    open_session,
     reboot_and_wait,
+    run_hook,
+    verify_change,
 )
 from app.platforms.base import Adapter, Snapshot
 
@@ -75,16 +75,16 @@ def plan_host(ctx: TaskContext, *, selections: Mapping[int, HostSelection]) -> I
     if not sel.names:
         ctx.log(LogLevel.INFO, "Nothing selected for this host.")
         return InstallPlan(())
-    s = _open(ctx)
+    s = open_session(ctx)
     plan = _plan(ctx, s, s.groups(sel.names, sel.managers))
     for c in plan.changes:
         ctx.log(LogLevel.INFO, f"would {c.action}: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
     return plan
 
 
-def _plan(ctx: TaskContext, s: _Session, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> InstallPlan:
+def _plan(ctx: TaskContext, s: HostSession, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> InstallPlan:
     """One plan over every adapter's group (a single group is the adapter's own plan, unchanged)."""
-    plans = [adapter.plan(s.transport, list(names), log=_adapter_log(ctx)) for adapter, names in groups]
+    plans = [adapter.plan(s.transport, list(names), log=adapter_log(ctx)) for adapter, names in groups]
     if len(plans) == 1:
         return plans[0]
     return InstallPlan(
@@ -121,7 +121,7 @@ def _log_plan(ctx: TaskContext, plan: InstallPlan) -> None:
 
 
 def _after(
-    ctx: TaskContext, s: _Session, adapter: Adapter, names: Sequence[str], failure: PatchdeskError | None
+    ctx: TaskContext, s: HostSession, adapter: Adapter, names: Sequence[str], failure: PatchdeskError | None
 ) -> tuple[Snapshot, _RebootAnswer | None]:
     """The snapshot after the install; with the reboot check in the same session when nothing runs
     between them (a post-patch hook could change what needs a reboot). When it fails after a failed
@@ -154,7 +154,7 @@ def _installing(
 
 
 def _install_reported(
-    ctx: TaskContext, s: _Session, adapter: Adapter, names: Sequence[str], lock_wait: float
+    ctx: TaskContext, s: HostSession, adapter: Adapter, names: Sequence[str], lock_wait: float
 ) -> _Installed | None:
     """One package-manager run that reports its transaction before changing anything (apt's pre-install
     hook): the "before" snapshot is what the package manager read under its own lock, recorded the
@@ -178,7 +178,7 @@ def _install_reported(
             s.transport,
             list(names),
             on_transaction=on_transaction,
-            log=_adapter_log(ctx),
+            log=adapter_log(ctx),
             on_output=out,
             lock_wait=lock_wait,
         ),
@@ -191,11 +191,11 @@ def _install_reported(
     before: Snapshot = {c.name: c.from_version for c in plan.changes}
     after, reboot_answer = _after(ctx, s, adapter, list(before), failure)
     arch = {c.name: c.arch for c in plan.changes}
-    return plan, _diff(adapter.name, before, after, arch), txid, failure, reboot_answer
+    return plan, diff_snapshots(adapter.name, before, after, arch), txid, failure, reboot_answer
 
 
 def _install_planned(
-    ctx: TaskContext, s: _Session, groups: Sequence[tuple[Adapter, Sequence[str]]], lock_wait: float
+    ctx: TaskContext, s: HostSession, groups: Sequence[tuple[Adapter, Sequence[str]]], lock_wait: float
 ) -> _Installed | None:
     """Plan, snapshot every package the plan touches, run the pre-patch hook, install, snapshot again."""
     host = ctx.host
@@ -225,7 +225,7 @@ def _install_planned(
         befores.append(before)
         ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=adapter.name, versions=dict(before)))
 
-    _run_hook(ctx, s.transport, host.pre_command, "pre-patch")
+    run_hook(ctx, s.transport, host.pre_command, "pre-patch")
     ctx.progress(0.2, "installing")
     failure: PatchdeskError | None = None
     txid: str | None = None
@@ -236,7 +236,7 @@ def _install_planned(
 
         def install(out: LineLogger, adapter: Adapter = adapter, names: Sequence[str] = names) -> str | None:
             return adapter.install(
-                s.transport, list(names), log=_adapter_log(ctx), on_output=out, lock_wait=lock_wait
+                s.transport, list(names), log=adapter_log(ctx), on_output=out, lock_wait=lock_wait
             )
 
         txid, failure = _installing(ctx, adapter, install)
@@ -251,7 +251,7 @@ def _install_planned(
     for (adapter, names), before in zip(groups[:done], befores, strict=False):
         after, answer = _after(ctx, s, adapter, plan_names(adapter, names), failure)
         reboot_answer = answer if adapter is s.adapter else reboot_answer
-        changes_list.extend(_diff(adapter.name, before, after, arch, kbs))
+        changes_list.extend(diff_snapshots(adapter.name, before, after, arch, kbs))
     return plan, tuple(changes_list), txid, failure, reboot_answer
 
 
@@ -271,10 +271,10 @@ def patch_host(
         ctx.log(LogLevel.INFO, "Nothing to install on this host.")
         return PatchResult(InstallPlan(()), (), False, False, None)
     ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
-    s = _open(ctx, baseline=True)
+    s = open_session(ctx, baseline=True)
     ctx.progress(0.05, "health baseline")
     baseline = s.baseline
-    assert baseline is not None  # _open(baseline=True) always takes it
+    assert baseline is not None  # open_session(baseline=True) always takes it
     security_before = list(sel.security_pending or sel.security)
 
     groups = s.groups(sel.names, sel.managers)
@@ -297,7 +297,7 @@ def patch_host(
         )
     if failure is not None:
         raise failure
-    _run_hook(ctx, s.transport, host.post_command, "post-patch")
+    run_hook(ctx, s.transport, host.post_command, "post-patch")
 
     ctx.progress(0.7, "reboot check")
     needed, pkgs = reboot_answer if reboot_answer is not None else s.adapter.reboot_required(s.transport)
@@ -324,7 +324,7 @@ def patch_host(
     verification = None
     if verify:
         ctx.progress(0.85, "verifying")
-        verification = _verify(
+        verification = verify_change(
             ctx,
             s,
             expected={c.name: c.to_version for c in plan.changes},

@@ -10,7 +10,14 @@ from app.domain.events import ChangesRecorded, RolledBack, SnapshotTaken
 from app.domain.models import LogLevel, PackageChange
 from app.domain.verdicts import Verdict, Verification
 from app.jobs.engine import TaskContext
-from app.jobs.host_session import LOCK_WAIT, LineLogger, _adapter_log, _diff, _open, _verify
+from app.jobs.host_session import (
+    LOCK_WAIT,
+    LineLogger,
+    adapter_log,
+    diff_snapshots,
+    open_session,
+    verify_change,
+)
 from app.platforms.base import Snapshot
 
 
@@ -38,12 +45,12 @@ def rollback_host(
     host = ctx.host
     assert host.id is not None
     req = requests[host.id]
-    s = _open(ctx)
+    s = open_session(ctx)
     changes = list(req.changes)
     if not changes and req.snapshot:
         # The patch was interrupted before it recorded its changes: compare its snapshot with now.
         now = s.adapter.snapshot(s.transport, list(req.snapshot))
-        changes = list(_diff(s.adapter.name, now, req.snapshot, {}))
+        changes = list(diff_snapshots(s.adapter.name, now, req.snapshot, {}))
         changes = [c.reverse() for c in changes]
         ctx.log(
             LogLevel.INFO,
@@ -90,7 +97,7 @@ def rollback_host(
                     s.transport,
                     [by_name[n] for n in group],
                     transaction_id=req.transaction_id if req.changes and len(groups) == 1 else None,
-                    log=_adapter_log(ctx),
+                    log=adapter_log(ctx),
                     on_output=out,
                     lock_wait=lock_wait,
                 )
@@ -102,7 +109,7 @@ def rollback_host(
         for (adapter, group), before in zip(groups[:done], befores, strict=False):
             after = adapter.snapshot(s.transport, group)
             restored_list.extend(
-                _diff(
+                diff_snapshots(
                     adapter.name,
                     before,
                     after,
@@ -113,7 +120,7 @@ def rollback_host(
         restored = tuple(restored_list)
         ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=restored))
     ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=req.subject_job_id))
-    verification = _verify(
+    verification = verify_change(
         ctx,
         s,
         expected={c.name: c.from_version for c in changes},

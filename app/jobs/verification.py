@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from app.domain.verdicts import Verification
 from app.jobs.engine import TaskContext
-from app.jobs.host_session import _open, _verify
+from app.jobs.host_session import open_session, verify_change
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class VerifyRequest:
 def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> Verification:
     assert ctx.host.id is not None
     req = requests.get(ctx.host.id, VerifyRequest(None, {}))
-    s = _open(ctx)
-    return _verify(
+    s = open_session(ctx)
+    return verify_change(
         ctx,
         s,
         expected=req.expected,
