@@ -2,9 +2,8 @@
 
 Decisions worth knowing:
 
-- **Host keys are checked before any credential leaves the workstation.** We drive
-  ``paramiko.Transport`` ourselves (not ``SSHClient``) so the order is explicit: key exchange, the
-  host-key decision (app.transports.ssh_hostkeys), and only then the login
+- **Host keys are checked before any credential leaves the workstation.** Reaching a server, up to
+  the host-key decision, is app.transports.ssh_connect; only then do we log in
   (app.transports.ssh_auth).
 - **Jump hosts** (ProxyJump) are logged in to the same way, through the previous hop's tunnel, with
   keys and the agent only: the stored password belongs to the target.
@@ -20,7 +19,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import errno
-import getpass
 import logging
 import select
 import shlex
@@ -30,7 +28,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import paramiko
 
@@ -43,7 +40,6 @@ from app.domain.errors import (
     UnreachableError,
 )
 from app.domain.models import Host, HostKey
-from app.transports import sshconfig
 from app.transports.base import (
     DEFAULT_COMMAND_TIMEOUT,
     Command,
@@ -53,7 +49,7 @@ from app.transports.base import (
     Transport,
     to_shell,
 )
-from app.transports.pool import ACTIVE_WAKE, ConnectionPool, Pooled, set_wake
+from app.transports.pool import ConnectionPool, Pooled
 from app.transports.shell import (
     MAX_OUTPUT,
     CappedBuffer,
@@ -64,15 +60,11 @@ from app.transports.shell import (
     sudo_failure,
     wrap,
 )
-from app.transports.ssh_auth import Credentials, Endpoint, authenticate, key_files
-from app.transports.ssh_hostkeys import HostKeyPolicy, NewKeyCallback
+from app.transports.ssh_connect import POLL_INTERVAL, Dialer
+from app.transports.ssh_hostkeys import NewKeyCallback
 
 logger = logging.getLogger(__name__)
 
-#: Longest pause between two looks at a running command (keeps cancel and timeouts prompt).
-POLL_INTERVAL = 0.05
-#: After the banner, how long key exchange may take before we call the host unresponsive.
-KEX_TIMEOUT = 30.0
 #: How long the clean-up kill of an abandoned command may take.
 KILL_TIMEOUT = 3.0
 
@@ -186,45 +178,29 @@ class SshTransport(Transport):
         super().__init__(deadline)
         self.host = host
         self._sudo_password = sudo_password
-        self._auth_timeout = auth_timeout
-        self._banner_timeout = banner_timeout
-        self._look_for_keys = look_for_keys
-        self._config_path = ssh_config if ssh_config is not None else sshconfig.default_config_path()
-        self._hostkeys = HostKeyPolicy(
-            host_name=host.name,
-            trusted=tuple(trusted_keys),
-            accept_new=accept_new,
+        self._dialer = Dialer.for_host(
+            host,
+            trusted_keys=trusted_keys,
             on_new_key=on_new_key,
-            known_hosts=known_hosts or Path("~/.ssh/known_hosts").expanduser(),
-        )
-        self._credentials = Credentials(
+            accept_new=accept_new,
+            known_hosts=known_hosts,
             password=password,
             key_passphrase=key_passphrase,
             allow_agent=allow_agent,
-            configured_key=host.key_file,
+            ssh_config=ssh_config,
+            connect_timeout=connect_timeout,
+            banner_timeout=banner_timeout,
+            auth_timeout=auth_timeout,
+            look_for_keys=look_for_keys,
         )
-
-        cfg = sshconfig.lookup(host.address, self._config_path)
-        self._connect_timeout = cfg.connect_timeout if cfg.connect_timeout is not None else connect_timeout
-        self._jumps = cfg.proxy_jump
-        port = host.port or cfg.port or 22
-        user = host.user or cfg.user or getpass.getuser()
-        keys = [host.key_file] if host.key_file else []
-        keys += cfg.identity_files
-        self._target = Endpoint(
-            label=self._label(host.name, cfg.hostname, port),
-            hostname=cfg.hostname,
-            port=port,
-            user=user,
-            key_files=key_files(keys, look_for_keys=look_for_keys),
-        )
+        self._target = self._dialer.target
         self._client: paramiko.Transport | None = None
         self._jump_clients: list[paramiko.Transport] = []
         self._sftp: paramiko.SFTPClient | None = None
         self._sftp_unavailable = False
         self._pool = pool
         #: the pool key: the same login (endpoint, user, keys, jump hops) on the same inventory host
-        self._pool_key = (host.id, self._target, tuple(self._jumps))
+        self._pool_key = (host.id, self._target, self._dialer.jumps)
         self._busy = 0  # commands or file transfers in progress (close() from another thread: abandon)
         self._tainted = False  # a failure, cancel or timeout: never hand this connection on
         self._reused_unproven = False  # taken from the pool, no command has succeeded on it yet
@@ -342,7 +318,7 @@ class SshTransport(Transport):
         try:
             left = max(0.1, end - time.monotonic())
             # a kept connection that died silently must not hold the command's whole budget
-            chan = client.open_session(timeout=min(left, self._connect_timeout) if unproven else left)
+            chan = client.open_session(timeout=min(left, self._dialer.connect_timeout) if unproven else left)
             chan.exec_command(wrapped.command_line)
             return chan
         except PatchdeskError:
@@ -484,11 +460,6 @@ class SshTransport(Transport):
 
     # -- connecting -----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _label(name: str, hostname: str, port: int) -> str:
-        where = f"{hostname}:{port}"
-        return where if name in (hostname, where) else f"{name} ({where})"
-
     def _connection(self) -> paramiko.Transport:
         if self._client is not None and self._client.is_active():
             return self._client
@@ -497,156 +468,38 @@ class SshTransport(Transport):
             kept = self._pool.take(self._pool_key)
             if kept is not None:
                 key = kept.client.get_remote_server_key()
-                if self._hostkeys.trusts(key.get_name(), key.get_base64()):
+                if self._dialer.hostkeys.trusts(key.get_name(), key.get_base64()):
                     self._client, self._jump_clients = kept.client, list(kept.jumps)
                     self._reused_unproven = True
                     self._pool.count_reuse()
                     logger.debug("%s: reusing a kept connection", self._target.label)
                     return kept.client
                 kept.close()  # its host key is no longer trusted in the inventory: log in afresh
-        sock: Any = None
+        # Each transport is kept in self as soon as it exists, so that close() from another thread
+        # (a job giving up on the host) also ends a login still in progress.
         try:
-            for hop in self._jumps:
-                endpoint = self._jump_endpoint(hop)
-                sock = self._open_socket(endpoint, via=self._jump_clients[-1] if self._jump_clients else None)
-                jump = self._handshake(sock, endpoint, jump=True)
-                sock = None
+            for hop in self._dialer.jumps:
+                endpoint = self._dialer.jump_endpoint(hop)
+                via = self._jump_clients[-1] if self._jump_clients else None
+                jump = self._dialer.dial(
+                    endpoint, via=via, jump=True, deadline=self.deadline, lost=self._lost
+                )
                 self._jump_clients.append(jump)
                 # keys and agent only: the stored password belongs to the target, not to the bastion
-                self._authenticate(jump, endpoint, use_password=False)
+                self._dialer.login(
+                    jump, endpoint, deadline=self.deadline, lost=self._lost, use_password=False
+                )
             via = self._jump_clients[-1] if self._jump_clients else None
-            sock = self._open_socket(self._target, via=via)
-            client = self._handshake(sock, self._target, jump=False)
-            sock = None
+            client = self._dialer.dial(
+                self._target, via=via, jump=False, deadline=self.deadline, lost=self._lost
+            )
             self._client = client
-            self._authenticate(client, self._target)
+            self._dialer.login(client, self._target, deadline=self.deadline, lost=self._lost)
         except BaseException:
-            if sock is not None:
-                sock.close()
             self._discard()
             raise
         logger.info("%s: logged in as %s", self._target.label, self._target.user)
         return client
-
-    def _jump_endpoint(self, hop: str) -> Endpoint:
-        spec = sshconfig.parse_jump(hop)
-        cfg = sshconfig.lookup(spec.host, self._config_path)
-        port = spec.port or cfg.port or 22
-        user = spec.user or cfg.user or getpass.getuser()
-        return Endpoint(
-            label=f"jump host {self._label(spec.host, cfg.hostname, port)}",
-            hostname=cfg.hostname,
-            port=port,
-            user=user,
-            key_files=key_files(cfg.identity_files, look_for_keys=self._look_for_keys),
-        )
-
-    def _open_socket(self, ep: Endpoint, *, via: paramiko.Transport | None) -> Any:
-        timeout = self.deadline.clamp(self._connect_timeout)
-        where = f"{ep.hostname}:{ep.port}"
-        if via is not None:
-            try:
-                return via.open_channel(
-                    "direct-tcpip", (ep.hostname, ep.port), ("127.0.0.1", 0), timeout=timeout
-                )
-            except paramiko.ChannelException as exc:
-                raise UnreachableError(
-                    f"The jump host could not reach {where} for {ep.label}: {exc.text or exc}."
-                ) from exc
-            except Exception as exc:
-                raise self._lost(exc, f"opening a tunnel to {where}") from exc
-        try:
-            sock = socket.create_connection((ep.hostname, ep.port), timeout=timeout)
-            # SSH sends many small packets (channel open, exec, window adjust); with Nagle on, each
-            # round trip can stall on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
-        except socket.gaierror as exc:
-            raise UnreachableError(
-                f"Cannot reach {ep.label}: the name {ep.hostname} does not resolve ({exc.strerror}). "
-                "Check the address or DNS."
-            ) from exc
-        except TimeoutError as exc:
-            raise UnreachableError(
-                f"Cannot reach {ep.label}: no answer within {timeout:g} s. "
-                f"Is the host up, and is a firewall dropping port {ep.port}?"
-            ) from exc
-        except ConnectionRefusedError as exc:
-            raise UnreachableError(
-                f"Cannot reach {ep.label}: connection refused. Is the SSH server running and listening on "
-                f"port {ep.port}?"
-            ) from exc
-        except OSError as exc:
-            cause = {
-                errno.EHOSTUNREACH: "no route to host",
-                errno.ENETUNREACH: "network unreachable",
-            }.get(exc.errno or 0, exc.strerror or str(exc))
-            raise UnreachableError(f"Cannot reach {ep.label}: {cause}.") from exc
-
-    def _handshake(self, sock: Any, ep: Endpoint, *, jump: bool) -> paramiko.Transport:
-        """Banner and key exchange, then the host-key decision -- all before any authentication."""
-        t = paramiko.Transport(sock)
-        t.banner_timeout = self._banner_timeout
-        t.auth_timeout = self._auth_timeout
-        if not jump and self._hostkeys.trusted:
-            opts = t.get_security_options()
-            opts.key_types = self._hostkeys.key_types(list(opts.key_types))
-        done = threading.Event()
-        limit = time.monotonic() + self._banner_timeout + KEX_TIMEOUT
-        try:
-            t.start_client(event=done)
-            while not done.wait(POLL_INTERVAL):
-                if not t.is_active():
-                    break
-                self.deadline.check()
-                if time.monotonic() > limit:
-                    raise UnreachableError(
-                        f"{ep.label} did not complete the SSH handshake within {KEX_TIMEOUT:g} s."
-                    )
-            if not t.is_active() or not done.is_set():
-                raise self._handshake_error(t.get_exception(), ep)
-            key = t.get_remote_server_key()
-            self._hostkeys.check(
-                key.get_name(),
-                key.get_base64(),
-                label=ep.label,
-                hostname=ep.hostname,
-                port=ep.port,
-                jump=jump,
-            )
-            set_wake(t, ACTIVE_WAKE)
-        except BaseException:
-            Pooled(t).close()  # shuts the socket down: the reader thread ends now
-            raise
-        return t
-
-    def _handshake_error(self, exc: Exception | None, ep: Endpoint) -> PatchdeskError:
-        text = str(exc) if exc is not None else ""
-        if "reset by peer" in text.lower():
-            return UnreachableError(
-                f"{ep.label} reset the connection during the SSH handshake "
-                "(too many connections, or blocked by the server's access rules)."
-            )
-        if "banner" in text.lower():
-            return UnreachableError(
-                f"{ep.label} accepted the connection but sent no SSH banner within "
-                f"{self._banner_timeout:g} s: the SSH server is hung or overloaded, or this port is not SSH."
-            )
-        if "indecipherable" in text.lower() or "invalid ssh banner" in text.lower():
-            return UnreachableError(f"{ep.label} does not speak SSH on port {ep.port}.")
-        if isinstance(exc, EOFError | ConnectionResetError) or not text:
-            return UnreachableError(
-                f"{ep.label} closed the connection during the SSH handshake "
-                "(too many connections, or blocked by the server's access rules)."
-            )
-        if "incompatible" in text.lower() or "no acceptable" in text.lower():
-            return TransportError(f"{ep.label} and Patchdesk share no SSH algorithms: {text}")
-        return UnreachableError(f"The SSH handshake with {ep.label} failed: {text}")
-
-    def _authenticate(self, t: paramiko.Transport, ep: Endpoint, *, use_password: bool = True) -> None:
-        authenticate(
-            t, ep, self._credentials, check=self.deadline.check, lost=self._lost, use_password=use_password
-        )
 
     # -- running --------------------------------------------------------------------------------------
 
