@@ -51,19 +51,10 @@ def history(db: Database, f: ComplianceFilter | None = None, *, days: int = 90) 
     """The daily snapshots of the last ``days`` days, summed over the segments the filter selects."""
     f = f or ComplianceFilter()
     params: dict[str, Any] = {"since": (datetime.now(UTC).date() - timedelta(days=days)).isoformat()}
-    clauses = ["day >= :since"]
-    if f.group is not None:
-        clauses.append("group_name = :group")
-        params["group"] = f.group
-    for col in ("ring", "criticality", "os_family"):
-        value = getattr(f, col)
-        if value:
-            clauses.append(f"{col} = :{col}")
-            params[col] = value
     sql = (
         "SELECT day, sum(hosts) AS hosts, sum(up_to_date) AS up, sum(with_urgent) AS wu, "
         "sum(with_important) AS wi, sum(urgent) AS u, sum(important) AS i, sum(noncritical) AS n "
-        f"FROM compliance_daily WHERE {' AND '.join(clauses)} GROUP BY day ORDER BY day"
+        f"FROM compliance_daily WHERE {_segment_where(f, 'day >= :since', params)} GROUP BY day ORDER BY day"
     )
     return [
         DailyPoint(r["day"], r["hosts"], r["up"], r["wu"], r["wi"], r["u"], r["i"], r["n"])
@@ -129,8 +120,13 @@ def new_urgent(db: Database, job_id: int) -> list[OldestUrgent]:
 
 
 def _daily_where(f: ComplianceFilter, day: str, params: dict[str, Any]) -> str:
-    clauses = ["day = :day"]
     params["day"] = day
+    return _segment_where(f, "day = :day", params)
+
+
+def _segment_where(f: ComplianceFilter, day_clause: str, params: dict[str, Any]) -> str:
+    """``day_clause`` and the filter's segment (group, ring, criticality, OS family), values bound."""
+    clauses = [day_clause]
     if f.group is not None:
         clauses.append("group_name = :group")
         params["group"] = f.group

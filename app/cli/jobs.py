@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from app.cli.common import (
     EXIT_FAILED,
@@ -17,6 +17,9 @@ from app.cli.common import (
 from app.domain.errors import ConfigError
 from app.domain.inventory import parse_choice
 from app.domain.models import Host, StepState
+
+if TYPE_CHECKING:
+    from app.jobs.runner import JobRunner
 
 
 def add_commands(sub: Any) -> None:
@@ -81,22 +84,14 @@ def add_commands(sub: Any) -> None:
 
 
 def scan(args: argparse.Namespace, out: TextIO) -> int:
-    from app.jobs.runner import JobRunner
     from db import hosts as db_hosts
     from db import jobs as db_jobs
     from db import scans as db_scans
-    from db.database import default_db_path
 
     _check_target_args(args)
     db = open_db(args)
     hosts = _select_hosts(db, args)
-    runner = JobRunner(
-        args.db or default_db_path(),
-        secrets=secret_store(),
-        concurrency=args.concurrency,
-        host_deadline=args.deadline,
-        connect_timeout=args.connect_timeout,
-    )
+    runner = _runner(args)
     try:
         # First contact from the CLI behaves like OpenSSH's accept-new: record the key and go on;
         # a *changed* key still fails the host.
@@ -161,6 +156,20 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     return worst
 
 
+def _runner(args: argparse.Namespace) -> JobRunner:
+    """The job machinery in this process, with the command's concurrency and time limits."""
+    from app.jobs.runner import JobRunner
+    from db.database import default_db_path
+
+    return JobRunner(
+        args.db or default_db_path(),
+        secrets=secret_store(),
+        concurrency=args.concurrency,
+        host_deadline=args.deadline,
+        connect_timeout=args.connect_timeout,
+    )
+
+
 def _check_target_args(args: argparse.Namespace) -> None:
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1.")
@@ -181,20 +190,12 @@ def _select_hosts(db: Any, args: argparse.Namespace) -> list[Host]:
 
 def change(args: argparse.Namespace, out: TextIO) -> int:
     from app.domain.models import Classification, RebootPolicy
-    from app.jobs.runner import JobRunner
     from app.jobs.selection import selections_for
-    from db.database import default_db_path
 
     db = open_db(args)
     _check_target_args(args)
     hosts = _select_hosts(db, args)
-    runner = JobRunner(
-        args.db or default_db_path(),
-        secrets=secret_store(),
-        concurrency=args.concurrency,
-        host_deadline=args.deadline,
-        connect_timeout=args.connect_timeout,
-    )
+    runner = _runner(args)
     try:
         if args.command == "patch":
             classes = split_list(args.classification)
