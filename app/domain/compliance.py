@@ -7,10 +7,71 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from app.domain.models import Host
 
 #: Default age after which a host counts as "not scanned recently".
 DEFAULT_STALE_DAYS = 7
 STALE_DAYS_SETTING = "compliance.stale_days"
+
+
+class ComplianceState(enum.StrEnum):
+    """A host's compliance, in three states (as AWS Systems Manager Patch Manager has them): nothing
+    counts as compliant that a recent, successful, complete scan did not see."""
+
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non_compliant"
+    UNKNOWN = "unknown"
+
+
+COMPLIANCE_LABELS: dict[ComplianceState, str] = {
+    ComplianceState.COMPLIANT: "compliant",
+    ComplianceState.NON_COMPLIANT: "non-compliant",
+    ComplianceState.UNKNOWN: "unknown",
+}
+
+
+def compliance_state(
+    last_status: str,
+    last_scan_at: datetime | None,
+    pending: int,
+    *,
+    stale_days: int = DEFAULT_STALE_DAYS,
+    now: datetime | None = None,
+    scan_complete: bool | None = None,
+) -> ComplianceState:
+    """A host's compliance from its record.
+
+    Unknown when it was never scanned, its last scan failed or could not reach it, the last scan is
+    older than ``stale_days``, or the scan says it was incomplete (``scan_complete`` False; None means
+    the scan did not say). Otherwise non-compliant when anything is pending -- every class counts, as
+    for the "Up to date" tile -- and compliant when nothing is.
+    """
+    if str(last_status) != "ok" or last_scan_at is None or scan_complete is False:
+        return ComplianceState.UNKNOWN
+    at = last_scan_at if last_scan_at.tzinfo else last_scan_at.replace(tzinfo=UTC)
+    if at < (now or datetime.now(UTC)) - timedelta(days=stale_days):
+        return ComplianceState.UNKNOWN
+    return ComplianceState.NON_COMPLIANT if pending > 0 else ComplianceState.COMPLIANT
+
+
+def host_compliance(
+    host: Host,
+    *,
+    stale_days: int = DEFAULT_STALE_DAYS,
+    now: datetime | None = None,
+    scan_complete: bool | None = None,
+) -> ComplianceState:
+    """:func:`compliance_state` of a :class:`~app.domain.models.Host` record."""
+    return compliance_state(
+        str(host.last_status),
+        host.last_scan_at,
+        host.pending_total,
+        stale_days=stale_days,
+        now=now,
+        scan_complete=scan_complete,
+    )
 
 
 class Tile(enum.StrEnum):
