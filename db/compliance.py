@@ -24,7 +24,8 @@ from app.domain.compliance import (
     Tile,
 )
 from db.compliance_history import history
-from db.tiles import HOSTS_FROM, TILE_SQL, filter_sql, stale_cutoff, stale_days
+from db.jobs import last_jobs
+from db.tiles import COMPLIANCE_SQL, HOSTS_FROM, TILE_SQL, filter_sql, stale_cutoff, stale_days
 
 
 def summary(
@@ -85,12 +86,14 @@ def host_rows(
     days = days if days is not None else stale_days(db)
     params: dict[str, Any] = {"cutoff": stale_cutoff(days, now)}
     sql = (
-        f"SELECT h.name, h.address, COALESCE(g.name, '') AS grp, h.ring, h.criticality, "
+        f"SELECT h.id, h.name, h.address, COALESCE(g.name, '') AS grp, h.ring, h.criticality, "
         f"COALESCE(h.os_name, '') AS os, h.last_status, h.last_scan_at, h.pending_urgent, "
         f"h.pending_important, h.pending_noncritical, h.reboot_required, {TILE_SQL[Tile.FAILED]} AS failed, "
-        f"{TILE_SQL[Tile.UP_TO_DATE]} AS up_to_date {HOSTS_FROM} WHERE {filter_sql(f, params)} "
+        f"{TILE_SQL[Tile.UP_TO_DATE]} AS up_to_date, {COMPLIANCE_SQL} AS compliance {HOSTS_FROM} "
+        f"WHERE {filter_sql(f, params)} "
         "ORDER BY h.pending_urgent DESC, h.pending_important DESC, h.name COLLATE NOCASE"
     )
+    jobs = last_jobs(db)
     return [
         HostRow(
             name=r["name"],
@@ -107,6 +110,8 @@ def host_rows(
             reboot_required=bool(r["reboot_required"]),
             failed_last_job=bool(r["failed"]),
             up_to_date=bool(r["up_to_date"]),
+            compliance=r["compliance"],
+            last_job=jobs.get(r["id"]),
         )
         for r in db.query(sql, params)
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from app.domain.compliance import LastJob
 from app.domain.models import Host, Job, JobHost, JobKind, JobState, JobTrigger, LogLevel, LogLine, StepState
 from db.database import now_iso, parse_ts
 
@@ -158,6 +159,34 @@ def host_history(db: Database, host_id: int, limit: int = 100) -> list[tuple[Job
         )
         out.append((job, step))
     return out
+
+
+#: Per host, the id of its newest finished step (the rule of the "Failed last job" tile, db/tiles.py).
+_LAST_STEP_SQL = (
+    "SELECT (SELECT x.id FROM job_hosts x WHERE x.host_id = h.id AND x.state NOT IN ('queued', 'running') "
+    "ORDER BY x.job_id DESC LIMIT 1) FROM hosts h"
+)
+
+
+def last_jobs(db: Database, host_ids: Iterable[int] | None = None) -> dict[int, LastJob]:
+    """Each host's newest finished job step (kind, state, verdict), in one query; hosts without a
+    finished step are absent. ``host_ids`` limits it to those hosts."""
+    params: list[Any] = []
+    inner = _LAST_STEP_SQL
+    if host_ids is not None:
+        ids = list(host_ids)
+        if not ids:
+            return {}
+        inner += f" WHERE h.id IN ({', '.join('?' * len(ids))})"
+        params = ids
+    return {
+        int(host_id): LastJob(int(job_id), kind, state, verdict)
+        for host_id, job_id, kind, state, verdict in db.execute(
+            "SELECT jh.host_id, jh.job_id, j.kind, jh.state, jh.verdict FROM job_hosts jh "
+            f"JOIN jobs j ON j.id = jh.job_id WHERE jh.id IN ({inner})",
+            params,
+        )
+    }
 
 
 def log_lines(

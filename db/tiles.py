@@ -44,13 +44,23 @@ _FAILED_SQL = (
     "WHERE jh.host_id = h.id AND jh.state NOT IN ('queued', 'running') ORDER BY jh.job_id DESC LIMIT 1), 0)"
 )
 
+#: The host's state is unknown (app.domain.compliance.compliance_state): never scanned, last scan
+#: failed or unreachable, or older than the stale threshold.
+UNKNOWN_SQL = "(h.last_status != 'ok' OR h.last_scan_at IS NULL OR h.last_scan_at < :cutoff)"
+_PENDING_SQL = "h.pending_urgent + h.pending_important + h.pending_noncritical"
+
+#: The host's compliance state as text: 'compliant', 'non_compliant' or 'unknown'.
+COMPLIANCE_SQL = (
+    f"(CASE WHEN {UNKNOWN_SQL} THEN 'unknown' WHEN {_PENDING_SQL} > 0 THEN 'non_compliant' "
+    "ELSE 'compliant' END)"
+)
+
 #: One predicate per tile, over ``hosts h``; ``:cutoff`` is the stale threshold as an ISO time.
 TILE_SQL: dict[Tile, str] = {
     Tile.HOSTS: "1",
-    Tile.UP_TO_DATE: (
-        "(h.last_status = 'ok' AND h.pending_urgent + h.pending_important + h.pending_noncritical = 0 "
-        "AND h.last_scan_at >= :cutoff)"
-    ),
+    Tile.UP_TO_DATE: f"(NOT {UNKNOWN_SQL} AND {_PENDING_SQL} = 0)",
+    Tile.NON_COMPLIANT: f"(NOT {UNKNOWN_SQL} AND {_PENDING_SQL} > 0)",
+    Tile.UNKNOWN: UNKNOWN_SQL,
     Tile.URGENT: "h.pending_urgent > 0",
     Tile.IMPORTANT: "h.pending_important > 0",
     Tile.NONCRITICAL: "h.pending_noncritical > 0",

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self.dashboard.updates_requested.connect(self.show_updates)
         self.dashboard.update_requested.connect(self.show_update)
         self.dashboard.report_requested.connect(self.reports.export_report_dialog)
+        self.dashboard.add_host_requested.connect(self.add_host)
         self.tray_control = TrayController(self)
         self.scheduler = SchedulerController(self, scheduler)
         self.reload_hosts()

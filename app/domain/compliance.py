@@ -78,7 +78,9 @@ class Tile(enum.StrEnum):
     """One dashboard tile; each is a predicate over hosts, so its number and its host list agree."""
 
     HOSTS = "hosts"
-    UP_TO_DATE = "up_to_date"
+    UP_TO_DATE = "up_to_date"  # compliant
+    NON_COMPLIANT = "non_compliant"
+    UNKNOWN = "unknown"
     URGENT = "urgent"
     IMPORTANT = "important"
     NONCRITICAL = "noncritical"
@@ -92,6 +94,8 @@ class Tile(enum.StrEnum):
 TILE_LABELS: dict[Tile, str] = {
     Tile.HOSTS: "Hosts",
     Tile.UP_TO_DATE: "Up to date",
+    Tile.NON_COMPLIANT: "Non-compliant",
+    Tile.UNKNOWN: "Unknown",
     Tile.URGENT: "Missing urgent",
     Tile.IMPORTANT: "Missing important",
     Tile.NONCRITICAL: "Missing non-critical",
@@ -104,7 +108,12 @@ TILE_LABELS: dict[Tile, str] = {
 
 TILE_HELP: dict[Tile, str] = {
     Tile.HOSTS: "Every host in the scope.",
-    Tile.UP_TO_DATE: "Last scan succeeded, is recent, and found nothing pending.",
+    Tile.UP_TO_DATE: "Compliant: the last scan succeeded, is recent, and found nothing pending.",
+    Tile.NON_COMPLIANT: "The last scan succeeded, is recent, and found updates pending.",
+    Tile.UNKNOWN: (
+        "Nothing recent is known: never scanned, the last scan failed or could not reach the host, or "
+        "no scan within the stale threshold. Not counted in the compliance percentage."
+    ),
     Tile.URGENT: "Hosts with at least one urgent update pending.",
     Tile.IMPORTANT: "Hosts with at least one important update pending.",
     Tile.NONCRITICAL: "Hosts with at least one non-critical update pending.",
@@ -162,11 +171,31 @@ class Summary:
         return self.counts.get(tile, 0)
 
     @property
-    def compliance_percent(self) -> float:
+    def compliance_percent(self) -> float | None:
+        """Hosts up to date over every host in the scope; None without hosts (not 100 %)."""
         hosts = self[Tile.HOSTS]
-        return 100.0 * self[Tile.UP_TO_DATE] / hosts if hosts else 100.0
+        return 100.0 * self[Tile.UP_TO_DATE] / hosts if hosts else None
+
+    @property
+    def unknown(self) -> int | None:
+        """Hosts whose state is unknown; None when not recorded (a past day's snapshot)."""
+        return self.counts.get(Tile.UNKNOWN)
+
+    @property
+    def known(self) -> int:
+        """Hosts with a known state (compliant or non-compliant)."""
+        return max(0, self[Tile.HOSTS] - (self.unknown or 0))
+
+    @property
+    def known_percent(self) -> float | None:
+        """The compliance percentage: compliant hosts over hosts with a known state; None when no host
+        has a known state (no percentage is shown then)."""
+        known = self.known
+        return 100.0 * self[Tile.UP_TO_DATE] / known if known else None
 
     def as_json(self) -> dict[str, object]:
+        pct, known_pct = self.compliance_percent, self.known_percent
+        unknown = self.unknown
         return {
             "hosts": {str(t): n for t, n in self.counts.items()},
             "updates": {
@@ -174,7 +203,14 @@ class Summary:
                 "important": self.important_updates,
                 "noncritical": self.noncritical_updates,
             },
-            "compliance_percent": round(self.compliance_percent, 1),
+            "compliance_percent": None if pct is None else round(pct, 1),
+            "compliance": {
+                "compliant": self[Tile.UP_TO_DATE],
+                "non_compliant": None if unknown is None else self.known - self[Tile.UP_TO_DATE],
+                "unknown": unknown,
+            },
+            "known_hosts": None if unknown is None else self.known,
+            "compliance_percent_of_known": None if known_pct is None else round(known_pct, 1),
             "stale_days": self.stale_days,
         }
 
@@ -223,6 +259,24 @@ class KevDue:
 
 
 @dataclass(frozen=True)
+class LastJob:
+    """A host's newest finished job step: what the "Failed last job" tile and the Status column read."""
+
+    job_id: int
+    kind: str  # scan, patch, verify, rollback, ...
+    state: str  # the host's step: succeeded, failed, unreachable, skipped, cancelled, interrupted
+    verdict: str | None = None  # green / amber / red when the step verified
+
+    @property
+    def failed(self) -> bool:
+        """The tile's rule: the step failed, was interrupted, or verified red."""
+        return self.state in ("failed", "interrupted") or self.verdict == "red"
+
+    def as_json(self) -> dict[str, object]:
+        return {"job_id": self.job_id, "kind": self.kind, "state": self.state, "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
 class HostRow:
     """One line of the per-host table of a report."""
 
@@ -240,6 +294,8 @@ class HostRow:
     reboot_required: bool
     failed_last_job: bool
     up_to_date: bool
+    compliance: str = ComplianceState.UNKNOWN
+    last_job: LastJob | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -255,6 +311,8 @@ class HostRow:
             "reboot_required": self.reboot_required,
             "failed_last_job": self.failed_last_job,
             "up_to_date": self.up_to_date,
+            "compliance": str(self.compliance),
+            "last_job": self.last_job.as_json() if self.last_job else None,
         }
 
 

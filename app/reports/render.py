@@ -13,16 +13,23 @@ import json
 from collections.abc import Mapping
 from html import escape
 
-from app.domain.compliance import TILE_HELP, TILE_LABELS, Tile
+from app.domain.compliance import TILE_HELP, TILE_LABELS, LastJob, Tile
 from app.services.reports import Report
 
 CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
 OK_COLOUR = "#17803d"
+#: Unknown compliance (nothing recent seen) has its own colour, neither green nor red.
+UNKNOWN_COLOUR = "#6d5a9c"
+COMPLIANCE_COLOURS = {"compliant": OK_COLOUR, "non_compliant": "#b3261e", "unknown": UNKNOWN_COLOUR}
+COMPLIANCE_TEXT = {"compliant": "compliant", "non_compliant": "non-compliant", "unknown": "unknown"}
+EMPTY_TEXT = "No hosts yet: add hosts (patchdesk hosts add, or Add host in the console) and scan them."
 
 #: The tiles a report shows, in order.
 REPORT_TILES = (
     Tile.HOSTS,
     Tile.UP_TO_DATE,
+    Tile.NON_COMPLIANT,
+    Tile.UNKNOWN,
     Tile.URGENT,
     Tile.IMPORTANT,
     Tile.NONCRITICAL,
@@ -31,6 +38,7 @@ REPORT_TILES = (
     Tile.STALE,
     Tile.REBOOT,
 )
+TILES_PER_ROW = 6
 
 CSV_COLUMNS = (
     "host",
@@ -47,6 +55,9 @@ CSV_COLUMNS = (
     "reboot_required",
     "failed_last_job",
     "up_to_date",
+    "compliance",
+    "last_job_kind",
+    "last_job_state",
 )
 
 
@@ -65,7 +76,8 @@ def to_csv(report: Report) -> str:
     if not report.live:
         w.writerow(["as_of", "tile", "hosts"])
         for t in REPORT_TILES:
-            w.writerow([report.as_of, str(t), report.summary[t]])
+            if t in report.summary.counts:  # a snapshot has no unknown / non-compliant split
+                w.writerow([report.as_of, str(t), report.summary[t]])
         return buf.getvalue()
     w.writerow(CSV_COLUMNS)
     for h in report.hosts:
@@ -87,6 +99,9 @@ def to_csv(report: Report) -> str:
                     "yes" if h.reboot_required else "no",
                     "yes" if h.failed_last_job else "no",
                     "yes" if h.up_to_date else "no",
+                    h.compliance,
+                    h.last_job.kind if h.last_job else "",
+                    h.last_job.state if h.last_job else "",
                 )
             ]
         )
@@ -117,9 +132,11 @@ td.num { text-align: right; }
 
 
 def _tile_colour(t: Tile, n: int) -> str:
-    if t == Tile.UP_TO_DATE:
+    if t == Tile.UP_TO_DATE and n:
         return OK_COLOUR
-    if n and t in (Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE):
+    if n and t == Tile.UNKNOWN:
+        return UNKNOWN_COLOUR
+    if n and t in (Tile.NON_COMPLIANT, Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE):
         return CLASS_COLOURS["urgent"]
     if n and t in (Tile.IMPORTANT, Tile.STALE, Tile.REBOOT):
         return CLASS_COLOURS["important"]
@@ -127,25 +144,46 @@ def _tile_colour(t: Tile, n: int) -> str:
 
 
 def tiles_html(report: Report) -> str:
+    s = report.summary
+    if not s[Tile.HOSTS]:
+        text = EMPTY_TEXT if report.scope.describe() == "all hosts" else "No hosts in this scope."
+        return f'<p class="note">{escape(text)}</p>'
     cells = []
     for t in REPORT_TILES:
-        n = report.summary[t]
+        if t not in s.counts:
+            continue  # not recorded for a past day
+        n = s[t]
         cells.append(
             f'<td title="{escape(TILE_HELP[t])}">'
             f'<div class="tile-n" style="color:{_tile_colour(t, n)}">{n}</div>'
             f'<div class="tile-l">{escape(TILE_LABELS[t])}</div></td>'
         )
-    s = report.summary
+    rows = [cells[i : i + TILES_PER_ROW] for i in range(0, len(cells), TILES_PER_ROW)]
     return (
-        '<table class="tiles" cellspacing="4"><tr>'
-        + "".join(cells[:5])
-        + "</tr><tr>"
-        + "".join(cells[5:])
-        + "</tr></table>"
-        f"<p>Compliance: <b>{s.compliance_percent:.1f}%</b> of hosts up to date. Pending updates: "
+        '<table class="tiles" cellspacing="4">'
+        + "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
+        + "</table>"
+        f"<p>{compliance_sentence(report)} Pending updates: "
         f'<span class="urgent">{s.urgent_updates} urgent</span>, {s.important_updates} important, '
         f"{s.noncritical_updates} non-critical. Stale means no scan for {s.stale_days} days.</p>"
     )
+
+
+def compliance_sentence(report: Report) -> str:
+    """The percentage over hosts with a known state, with the unknown count beside it (HTML)."""
+    s = report.summary
+    pct, unknown = s.known_percent, s.unknown
+    if unknown is None:  # a past day's snapshot: no unknown split was recorded
+        return (
+            f"Compliance: <b>{pct or 0:.1f}%</b> of hosts up to date (unknown hosts not recorded that day)."
+        )
+    tail = (
+        f' <span style="color:{UNKNOWN_COLOUR}"><b>{unknown}</b> unknown</span> '
+        "(never scanned, scan failed or unreachable, or stale) are not counted."
+    )
+    if pct is None:
+        return f"Compliance: no host has a known state yet.{tail}"
+    return f"Compliance: <b>{pct:.1f}%</b> of {s.known} hosts with a known state are up to date;{tail}"
 
 
 def hosts_table_html(report: Report) -> str:
@@ -164,7 +202,8 @@ def hosts_table_html(report: Report) -> str:
             "Imp",
             "Non-crit",
             "Reboot",
-            "Up to date",
+            "Compliance",
+            "Last job",
         )
     )
     rows = []
@@ -177,11 +216,21 @@ def hosts_table_html(report: Report) -> str:
             f"<td>{escape((h.last_scan or '')[:10])}</td>"
             f'<td class="num{" urgent" if h.urgent else ""}">{h.urgent}</td>'
             f'<td class="num">{h.important}</td><td class="num">{h.noncritical}</td>'
-            f"<td>{'yes' if h.reboot_required else ''}</td><td>{'yes' if h.up_to_date else 'no'}</td>"
+            f"<td>{'yes' if h.reboot_required else ''}</td>"
+            f'<td style="color:{COMPLIANCE_COLOURS.get(h.compliance, "#1d2330")}">'
+            f"{escape(COMPLIANCE_TEXT.get(h.compliance, h.compliance))}</td>"
+            f"<td>{escape(_last_job_text(h.last_job))}</td>"
             "</tr>"
         )
     # <thead>: the PDF repeats the header row on every page
     return f'<table class="hosts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _last_job_text(job: LastJob | None) -> str:
+    if job is None:
+        return ""
+    text = f"{job.kind} {job.state}"
+    return text + (f", {job.verdict}" if job.verdict else "")
 
 
 def svg_classification_chart(report: Report, width: int = 420, height: int = 150) -> str:

@@ -105,7 +105,8 @@ def build_report(
             f"No compliance snapshot was recorded on {day.isoformat()} (snapshots are taken after each "
             "scan or patch job and when the console starts)."
         )
-    counts = {t: 0 for t in Tile}
+    # the snapshots do not keep the unknown / non-compliant split: those keys stay absent (not 0)
+    counts: dict[Tile, int] = {t: 0 for t in Tile if t not in (Tile.UNKNOWN, Tile.NON_COMPLIANT)}
     counts.update(
         {
             Tile.HOSTS: snap.hosts,

@@ -49,22 +49,33 @@ from ui.workers import submit
 
 logger = logging.getLogger(__name__)
 
-#: Tiles in their on-screen order (two rows of five).
+#: Tiles in their on-screen order (two rows of six): the three compliance states first.
 TILES = (
     Tile.HOSTS,
     Tile.UP_TO_DATE,
+    Tile.NON_COMPLIANT,
+    Tile.UNKNOWN,
+    Tile.FAILED,
+    Tile.REBOOT,
     Tile.URGENT,
     Tile.IMPORTANT,
     Tile.NONCRITICAL,
-    Tile.FAILED,
     Tile.UNREACHABLE,
     Tile.STALE,
     Tile.NEVER,
-    Tile.REBOOT,
 )
-#: A tile turns red / amber when its number is not zero.
-RED_TILES = (Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE)
+TILES_PER_ROW = 6
+#: A tile turns red / amber / its own "unknown" colour when its number is not zero; "Up to date" is
+#: green only when some host is (0 of 0 is not green).
+RED_TILES = (Tile.NON_COMPLIANT, Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE)
 AMBER_TILES = (Tile.IMPORTANT, Tile.STALE, Tile.REBOOT, Tile.NEVER)
+UNKNOWN_TILES = (Tile.UNKNOWN,)
+#: What the dashboard says instead of numbers when the scope holds no host.
+EMPTY_TEXT = (
+    "<b>No hosts yet.</b> Nothing is compliant that was not seen: "
+    '<a href="add">add a host</a> (or import a list) and scan it to see its compliance here.'
+)
+EMPTY_SCOPE_TEXT = "<b>No hosts in this scope.</b> Choose another group, ring, OS or criticality."
 ALL = "All"
 
 #: The dashboard's own look (kept here, not in the shared stylesheet): tiles as cards, coloured
@@ -87,6 +98,10 @@ QPushButton[level="amber"] { border-left: 5px solid #d97706; }
 QPushButton[level="amber"] QLabel#tileNumber { color: #b35c00; }
 QPushButton[level="ok"] { border-left: 5px solid #17803d; }
 QPushButton[level="ok"] QLabel#tileNumber { color: #17632f; }
+QPushButton[level="unknown"] { border-left: 5px solid #6d5a9c; }
+QPushButton[level="unknown"] QLabel#tileNumber { color: #5a4a85; }
+QLabel#dashEmpty { background: #ffffff; border: 1px dashed #b8bfcc; border-radius: 6px; padding: 14px;
+    font-size: 11pt; color: #3a4252; }
 QFrame#dashSide { background: #ffffff; border: 1px solid #d9dde4; border-radius: 6px; }
 QLabel#sectionTitle { font-weight: 700; color: #3a4252; }
 QListWidget#kevDue { border: none; }
@@ -125,8 +140,10 @@ class TileButton(QPushButton):
     def set_value(self, n: int, sub: str = "") -> None:
         self.number.setText(str(n))
         self.sub.setText(sub)
-        level = "ok" if self.tile == Tile.UP_TO_DATE else ""
-        if n and self.tile in RED_TILES:
+        level = "ok" if n and self.tile == Tile.UP_TO_DATE else ""
+        if n and self.tile in UNKNOWN_TILES:
+            level = "unknown"
+        elif n and self.tile in RED_TILES:
             level = "red"
         elif n and self.tile in AMBER_TILES:
             level = "amber"
@@ -160,6 +177,8 @@ class DashboardView(QWidget):
     #: a package name, KB, advisory or CVE: open the per-update view
     update_requested = Signal(str)
     report_requested = Signal()
+    #: the empty state's "add a host" link
+    add_host_requested = Signal()
     refreshed = Signal()
 
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -218,7 +237,13 @@ class DashboardView(QWidget):
             b = TileButton(t)
             b.clicked.connect(lambda _=False, t=t: self.open_tile(t))
             self.tiles[t] = b
-            grid.addWidget(b, i // 5, i % 5)
+            grid.addWidget(b, i // TILES_PER_ROW, i % TILES_PER_ROW)
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setObjectName("dashEmpty")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_label.linkActivated.connect(lambda _link: self.add_host_requested.emit())
+        self.empty_label.hide()
 
         self.class_view = self._chart_view("chartClasses")
         self.group_view = self._chart_view("chartGroups")
@@ -263,6 +288,7 @@ class DashboardView(QWidget):
         col.setContentsMargins(10, 8, 10, 8)
         col.setSpacing(8)
         col.addLayout(bar)
+        col.addWidget(self.empty_label)
         col.addLayout(grid)
         col.addLayout(charts, 1)
         col.addLayout(lower, 1)
@@ -360,10 +386,18 @@ class DashboardView(QWidget):
             elif t == Tile.NONCRITICAL:
                 sub = f"{s.noncritical_updates} updates"
             elif t == Tile.UP_TO_DATE:
-                sub = f"{s.compliance_percent:.0f}% compliant"
+                pct = s.known_percent
+                sub = f"{pct:.0f}% of {s.known} known" if pct is not None else "no host known"
+            elif t == Tile.UNKNOWN:
+                sub = "not in the %" if s[t] else ""
             elif t == Tile.STALE:
                 sub = f"> {s.stale_days} days"
             b.set_value(s[t], sub)
+        empty = not s[Tile.HOSTS]
+        self.empty_label.setText(EMPTY_TEXT if data.filter == ComplianceFilter() else EMPTY_SCOPE_TEXT)
+        self.empty_label.setVisible(empty)
+        if empty:
+            self.tiles[Tile.UP_TO_DATE].sub.setText("")  # no percentage without hosts
         self._set_charts(data)
         self._set_side(data)
         self.status_label.setText("")

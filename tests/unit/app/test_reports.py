@@ -228,3 +228,37 @@ def test_email_failures_are_sentences(db, fleet, smtp_server) -> None:  # type: 
     finally:
         silent.close()
     assert "did not answer within 0.5 s" in problem
+
+
+def test_report_counts_unknown_hosts_apart(db) -> None:  # type: ignore[no-untyped-def]
+    """Issue #17: unknown hosts are their own count in every format; the percentage is over the known."""
+    from tests.support.mixed_fleet import populate_mixed
+
+    populate_mixed(db)
+    report = build_report(db)
+    data = json.loads(render.to_json(report))
+    assert data["summary"]["hosts"]["unknown"] == 4 and data["summary"]["hosts"]["up_to_date"] == 2
+    assert data["summary"]["compliance"] == {"compliant": 2, "non_compliant": 2, "unknown": 4}
+    assert data["summary"]["compliance_percent_of_known"] == 50.0
+    hosts = {h["name"]: h for h in data["hosts"]}
+    assert hosts["scanfail.invalid"]["compliance"] == "unknown"
+    assert hosts["scanfail.invalid"]["up_to_date"] is False
+    assert hosts["pending.invalid"]["compliance"] == "non_compliant"
+    assert hosts["patchfail.invalid"]["last_job"]["state"] == "failed"
+    assert hosts["never.invalid"]["last_job"] is None
+    rows = {r["host"]: r for r in csv.DictReader(io.StringIO(render.to_csv(report)))}
+    assert rows["never.invalid"]["compliance"] == "unknown"
+    assert rows["rolledback.invalid"]["last_job_kind"] == "rollback"
+    html = render.to_html(report)
+    assert ">Unknown<" in html and "50.0%</b> of 4 hosts with a known state" in html
+    assert "4</b> unknown" in html
+
+
+def test_report_with_no_hosts_is_an_empty_state(db) -> None:  # type: ignore[no-untyped-def]
+    report = build_report(db)
+    data = json.loads(render.to_json(report))
+    assert data["summary"]["compliance_percent"] is None
+    assert data["summary"]["compliance_percent_of_known"] is None
+    html = render.to_html(report)
+    assert "100" not in html.split("<h2>Summary</h2>")[1].split("<h2>")[0]
+    assert "No hosts yet" in html

@@ -50,6 +50,10 @@ def _independent(db, f: ComplianceFilter | None = None) -> dict[Tile, int]:  # t
         Tile.UP_TO_DATE: sum(
             1 for h in hosts if str(h.last_status) == "ok" and h.pending_total == 0 and recent(h)
         ),
+        Tile.NON_COMPLIANT: sum(
+            1 for h in hosts if str(h.last_status) == "ok" and h.pending_total > 0 and recent(h)
+        ),
+        Tile.UNKNOWN: sum(1 for h in hosts if str(h.last_status) != "ok" or not recent(h)),
         Tile.URGENT: sum(1 for h in hosts if h.pending_urgent),
         Tile.IMPORTANT: sum(1 for h in hosts if h.pending_important),
         Tile.NONCRITICAL: sum(1 for h in hosts if h.pending_noncritical),
