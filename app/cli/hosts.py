@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app.cli.common import EXIT_FAILED, EXIT_OK, Parser, dump_json, open_db, print_table, secret_store
+from app.domain.compliance import COMPLIANCE_LABELS, ComplianceState, LastJob, host_compliance
 from app.domain.errors import ConfigError, PatchdeskError, SecretStoreError
 from app.domain.inventory import parse_choice
 from app.domain.models import Criticality, Host, HostStatus, Ring, TransportKind, WinRMOptions
@@ -151,14 +152,30 @@ def add_host(args: argparse.Namespace, out: TextIO) -> int:
 
 def list_hosts(args: argparse.Namespace, out: TextIO) -> int:
     from db import hosts as db_hosts
+    from db import jobs as db_jobs
+    from db import tiles as db_tiles
 
-    hosts = db_hosts.list_hosts(open_db(args))
+    db = open_db(args)
+    hosts = db_hosts.list_hosts(db)
+    days = db_tiles.stale_days(db)
+    state = {h.id: host_compliance(h, stale_days=days) for h in hosts}
     if args.json:
-        dump_json(out, {"hosts": [host_json(h) for h in hosts]})
+        last = db_jobs.last_jobs(db)
+        dump_json(
+            out,
+            {
+                "hosts": [
+                    host_json(
+                        h, compliance=state[h.id], last_job=last.get(h.id) if h.id is not None else None
+                    )
+                    for h in hosts
+                ]
+            },
+        )
         return EXIT_OK
     print_table(
         out,
-        ["NAME", "ADDRESS", "TRANSPORT", "GROUP", "RING", "OS", "URG", "IMP", "NONC", "STATUS"],
+        ["NAME", "ADDRESS", "TRANSPORT", "GROUP", "RING", "OS", "URG", "IMP", "NONC", "STATUS", "COMPLIANCE"],
         [
             [
                 h.name,
@@ -171,6 +188,7 @@ def list_hosts(args: argparse.Namespace, out: TextIO) -> int:
                 str(h.pending_important),
                 str(h.pending_noncritical),
                 str(h.last_status),
+                COMPLIANCE_LABELS[state[h.id]],
             ]
             for h in hosts
         ],
@@ -223,7 +241,11 @@ def forget_key(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def host_json(h: Host) -> dict[str, Any]:
+def host_json(
+    h: Host, *, compliance: ComplianceState | None = None, last_job: LastJob | None = None
+) -> dict[str, Any]:
+    """A host as JSON; ``compliance`` (default: from the record with the default stale threshold) and
+    the newest finished job step (``last_job``: kind, state, verdict; null without one)."""
     return {
         "id": h.id,
         "name": h.name,
@@ -245,4 +267,6 @@ def host_json(h: Host) -> dict[str, Any]:
             "important": h.pending_important,
             "noncritical": h.pending_noncritical,
         },
+        "compliance": str(compliance or host_compliance(h)),
+        "last_job": last_job.as_json() if last_job is not None else None,
     }

@@ -106,3 +106,42 @@ def test_audit_verify_names_the_tampered_entry(tmp_path: Path) -> None:
     r = cli(path, "audit", "verify", "--json")
     data = json.loads(r.stdout)
     assert r.returncode == 1 and data["broken_id"] == 4 and "missing" in data["reason"]
+
+
+def test_hosts_list_and_report_carry_compliance_and_last_job(db, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue #17: per host, the compliance state and the newest finished job's kind and state."""
+    from tests.support.mixed_fleet import populate_mixed
+
+    populate_mixed(db)
+    db.conn.close()
+    r = cli(db_path, "hosts", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    hosts = {h["name"]: h for h in json.loads(r.stdout)["hosts"]}
+    expected = {
+        "compliant.invalid": "compliant",
+        "pending.invalid": "non_compliant",
+        "never.invalid": "unknown",
+        "scanfail.invalid": "unknown",
+        "unreach.invalid": "unknown",
+        "stale.invalid": "unknown",
+        "patchfail.invalid": "compliant",
+        "rolledback.invalid": "non_compliant",
+    }
+    assert {n: h["compliance"] for n, h in hosts.items()} == expected
+    assert hosts["never.invalid"]["last_job"] is None
+    assert {k: hosts["patchfail.invalid"]["last_job"][k] for k in ("kind", "state")} == {
+        "kind": "patch",
+        "state": "failed",
+    }
+    assert hosts["rolledback.invalid"]["last_job"]["kind"] == "rollback"
+    table = cli(db_path, "hosts", "list")
+    assert "COMPLIANCE" in table.stdout and "non-compliant" in table.stdout
+
+    r = cli(db_path, "report", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["summary"]["hosts"]["unknown"] == 4
+    assert {h["name"]: h["compliance"] for h in data["hosts"]} == expected
+    by_name = {h["name"]: h for h in data["hosts"]}
+    assert by_name["patchfail.invalid"]["last_job"]["state"] == "failed"
+    assert by_name["compliant.invalid"]["last_job"]["kind"] == "scan"
