@@ -32,6 +32,7 @@ from app.jobs.engine import JobHandle
 from app.services import audit
 from db import changes as db_changes
 from db import hosts as db_hosts
+from db import jobs as db_jobs
 from ui.messages import show_error, show_known_error
 from ui.workers import submit
 
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 ROW_REFRESH_MS = 300
 #: How long to wait, after a job ends, for its handle and for the recorder to flush.
 FINAL_FLUSH_TIMEOUT = 15.0
+#: What a host's Status says while a job of this kind works on it (only then).
+VERBS = {"Scan": "scanning…", "Patch": "patching…", "Verify": "verifying…", "Rollback": "rolling back…"}
 
 
 class JobsController(QObject):
@@ -55,6 +58,8 @@ class JobsController(QObject):
         super().__init__(window)
         self.win = window
         self.jobs: dict[int, JobHandle] = {}
+        #: job id -> what it does ("Scan", "Patch", "Verify", "Rollback"), for the Status column's verb
+        self.verbs: dict[int, str] = {}
         self.active_job: JobHandle | None = None
         #: what is being started while the job worker comes up ("Scan", ...), else None
         self.starting: str | None = None
@@ -79,6 +84,12 @@ class JobsController(QObject):
             if h.state == StepState.RUNNING and h.host.id is not None:
                 out.append(h.host.id)
         return out
+
+    def mark_running_hosts(self) -> None:
+        """After a reload: the running job's hosts show its verb again."""
+        job = self.active_job
+        what = self.verbs.get(job.job_id, "Scan") if job is not None else "Scan"
+        self.win.inventory.model.set_busy(self.running_host_ids(), True, verb=VERBS.get(what, "working…"))
 
     def stop(self) -> None:
         """The window closes: no more row refreshes."""
@@ -190,6 +201,7 @@ class JobsController(QObject):
     def _begin_job(self, handle: JobHandle, hosts: Sequence[Host], what: str) -> None:
         win = self.win
         self.jobs[handle.job_id] = handle
+        self.verbs[handle.job_id] = what
         self.active_job = handle
         win.show_inventory()  # the job's hosts, their detail and its live log
         win.job_panel.start_job(handle, hosts, what)
@@ -354,7 +366,8 @@ class JobsController(QObject):
             if ev.job_id not in self.jobs:
                 continue
             if isinstance(ev, HostStateChanged):
-                model.set_busy([ev.host_id], ev.state == StepState.RUNNING)
+                verb = VERBS.get(self.verbs.get(ev.job_id, ""), "working…")
+                model.set_busy([ev.host_id], ev.state == StepState.RUNNING, verb=verb)
                 if ev.state.finished:
                     self._dirty.add(ev.host_id)
             elif isinstance(ev, (ScanRecorded, VerificationRecorded, ChangesRecorded, RolledBack)):
@@ -380,7 +393,7 @@ class JobsController(QObject):
     def _refresh_rows(self, ids: set[int]) -> None:
         win = self.win
         fresh = db_hosts.get_hosts(win.db, ids)  # one query, not one per host
-        win.inventory.update_hosts(fresh)
+        win.inventory.update_hosts(fresh, db_jobs.last_jobs(win.db, ids))  # and one for their last jobs
         if win.detail.host is not None and win.detail.host.id in ids:
             # the row just read (None when the host was removed meanwhile)
             shown = win.detail.host.id

@@ -36,6 +36,8 @@ from app.domain.models import Host
 from app.jobs.engine import JobHandle
 from app.services import audit
 from db import hosts as db_hosts
+from db import jobs as db_jobs
+from db import tiles as db_tiles
 from ui.bridge import EventBridge
 from ui.host_keys_controller import HostKeyOffers
 from ui.hosts_controller import HostsController
@@ -374,9 +376,11 @@ class MainWindow(QMainWindow):
 
     def reload_hosts(self) -> None:
         """Re-read the whole inventory (after an add, edit, removal or import)."""
-        self.inventory.set_hosts(db_hosts.list_hosts(self.db))
+        self.inventory.set_hosts(
+            db_hosts.list_hosts(self.db), db_jobs.last_jobs(self.db), stale_days=db_tiles.stale_days(self.db)
+        )
         if self.active_job is not None and self.job_panel.is_running():
-            self.inventory.model.set_busy(self.job_control.running_host_ids(), True)
+            self.job_control.mark_running_hosts()
         self.update_actions()
         self.update_summary()
         self.dashboard.refresh()

@@ -5,7 +5,7 @@ screenshots): loopback addresses and ``.invalid`` names only.
 compliant.invalid          recent successful scan, nothing pending
 pending.invalid            recent successful scan, 2 urgent + 1 non-critical pending
 never.invalid              never scanned
-scanfail.invalid           last scan failed (pending counts left from an earlier scan: 0)
+scanfail.invalid           last scan failed (its scan step failed too)
 unreach.invalid            last scan could not reach it, 1 important left from before
 stale.invalid              successful scan, 30 days old, nothing pending
 patchfail.invalid          compliant by its scan, but its last job (a patch) failed
@@ -62,19 +62,22 @@ def populate_mixed(db: Database, now: datetime | None = None) -> dict[str, Host]
             [status, at, u, i, n, err, ids[name]],
         )
     hosts = {h.name: h for h in db_hosts.list_hosts(db)}
-    _job(db, JobKind.SCAN, [hosts[n] for n in NAMES if n != "never.invalid"], StepState.SUCCEEDED)
-    _job(db, JobKind.PATCH, [hosts["patchfail.invalid"]], StepState.FAILED)
-    _job(db, JobKind.PATCH, [hosts["rolledback.invalid"]], StepState.SUCCEEDED)
-    _job(db, JobKind.ROLLBACK, [hosts["rolledback.invalid"]], StepState.SUCCEEDED)
+    scan_states = {"scanfail.invalid": StepState.FAILED, "unreach.invalid": StepState.UNREACHABLE}
+    _job(db, JobKind.SCAN, [hosts[n] for n in NAMES if n != "never.invalid"], scan_states)
+    _job(db, JobKind.PATCH, [hosts["patchfail.invalid"]], {"patchfail.invalid": StepState.FAILED})
+    _job(db, JobKind.PATCH, [hosts["rolledback.invalid"]], {})
+    _job(db, JobKind.ROLLBACK, [hosts["rolledback.invalid"]], {})
     db.conn.commit()
     return hosts
 
 
-def _job(db: Database, kind: JobKind, hosts: list[Host], state: StepState) -> int:
+def _job(db: Database, kind: JobKind, hosts: list[Host], states: dict[str, StepState]) -> int:
+    """A finished job; each host's step succeeded unless ``states`` says otherwise."""
     job_id = db_jobs.create_job(db, kind, hosts)
     db_jobs.set_job_state(db, job_id, JobState.RUNNING)
     for h in hosts:
         assert h.id is not None
+        state = states.get(h.name, StepState.SUCCEEDED)
         db_jobs.set_host_state(db, job_id, h.id, StepState.RUNNING)
         db_jobs.set_host_state(db, job_id, h.id, state, None if state == StepState.SUCCEEDED else "it broke")
     db_jobs.set_job_state(db, job_id, JobState.FINISHED)

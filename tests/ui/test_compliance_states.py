@@ -4,11 +4,16 @@ inventory's Status column tells the host's state (pytest-qt, offscreen)."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.domain.compliance import Tile
+from app.domain.events import HostStateChanged
+from app.domain.models import StepState
 from db import compliance as db_compliance
-from tests.support.mixed_fleet import populate_mixed
+from tests.support.mixed_fleet import NAMES, populate_mixed
+from ui.jobs_controller import VERBS
 from ui.main_window import MainWindow
+from ui.models.hosts_model import COL_STATUS, STATE_COLOURS
 
 
 def _window(qtbot, db) -> MainWindow:  # type: ignore[no-untyped-def]
@@ -49,3 +54,66 @@ def test_unknown_hosts_have_their_own_tile(mixed, db) -> None:  # type: ignore[n
     assert d.tiles[Tile.UP_TO_DATE].number.text() == "2"
     assert d.tiles[Tile.UP_TO_DATE].sub.text() == "50% of 4 known"
     assert db_compliance.summary(db).known_percent == 50.0
+
+
+# -- the Status column --------------------------------------------------------------------------------
+
+
+def _status(win: MainWindow, name: str) -> str:
+    model = win.inventory.model
+    h = next(h for h in model.hosts() if h.name == name)
+    return model.data(model.index(model.row_of(h.id), COL_STATUS))
+
+
+def test_status_tells_the_hosts_state(mixed) -> None:  # type: ignore[no-untyped-def]
+    s = {n: _status(mixed, n) for n in NAMES}
+    assert s["compliant.invalid"] == "compliant"
+    assert s["pending.invalid"] == "non-compliant"
+    assert s["never.invalid"] == "never scanned"
+    assert s["scanfail.invalid"] == "scan failed"
+    assert s["unreach.invalid"] == "unreachable"
+    assert s["stale.invalid"].startswith("unknown")
+    assert s["patchfail.invalid"] == "patch failed · compliant"
+    assert s["rolledback.invalid"] == "non-compliant · rolled back"
+    model = mixed.inventory.model
+    h = next(h for h in model.hosts() if h.name == "patchfail.invalid")
+    idx = model.index(model.row_of(h.id), COL_STATUS)
+    assert model.data(idx, Qt.ItemDataRole.BackgroundRole).color() == STATE_COLOURS["failed"][1]
+    assert "patch" in model.data(idx, Qt.ItemDataRole.ToolTipRole).lower()
+
+
+def test_failed_last_job_tile_and_status_column_agree(qtbot, mixed, db) -> None:  # type: ignore[no-untyped-def]
+    """The "Failed last job" tile opens hosts whose Status says so; no other host's Status does."""
+    qtbot.mouseClick(mixed.dashboard.tiles[Tile.FAILED], Qt.MouseButton.LeftButton)
+    model = mixed.inventory.model
+    shown = sorted(model.host_at(r).name for r in range(model.rowCount()))
+    assert shown == ["patchfail.invalid", "scanfail.invalid"]
+    failed_words = ("failed", "interrupted", "verified red")
+    for r in range(model.rowCount()):
+        text = model.data(model.index(r, COL_STATUS))
+        assert any(w in text for w in failed_words), text
+    mixed.inventory.clear_scope()
+    tile_ids = set(db_compliance.host_ids(db, Tile.FAILED))
+    for h in model.hosts():
+        says_failed = any(w in _status(mixed, h.name) for w in failed_words)
+        assert says_failed == (h.id in tile_ids), h.name
+
+
+def test_running_job_shows_its_own_verb_only_while_it_runs(mixed) -> None:  # type: ignore[no-untyped-def]
+    model = mixed.inventory.model
+    h = next(h for h in model.hosts() if h.name == "compliant.invalid")
+    control = mixed.job_control
+    control.jobs[991] = object()  # type: ignore[assignment]  # a job of this window, as _begin_job records it
+    control.verbs[991] = "Verify"
+    try:
+        control.on_events([HostStateChanged(991, h.id, StepState.RUNNING)])
+        assert _status(mixed, h.name) == "verifying…"
+        control.on_events([HostStateChanged(991, h.id, StepState.SUCCEEDED)])
+        assert _status(mixed, h.name) == "compliant"
+    finally:
+        del control.jobs[991]
+    for what, verb in (("Scan", "scanning…"), ("Patch", "patching…"), ("Rollback", "rolling back…")):
+        model.set_busy([h.id], True, verb=VERBS[what])
+        assert _status(mixed, h.name) == verb
+        model.set_busy([h.id], False)
+    assert _status(mixed, h.name) == "compliant"

@@ -58,7 +58,7 @@ def test_scan_all_with_first_contact(qtbot, window, db, hosts, host_pool):
     # rows show the failure, coloured, with the reason as tooltip
     model = w.inventory.model
     row = model.row_of(added[0].id)
-    assert model.data(model.index(row, COL_STATUS)) == "failed"
+    assert model.data(model.index(row, COL_STATUS)) == "scan failed"
     assert "host key" in model.data(model.index(row, COL_STATUS), Qt.ItemDataRole.ToolTipRole).lower()
 
     qtbot.mouseClick(dlg.trust_button, Qt.MouseButton.LeftButton)
@@ -73,7 +73,7 @@ def test_scan_all_with_first_contact(qtbot, window, db, hosts, host_pool):
         assert shown.data(shown.index(r, COL_URGENT)) == "0"
         assert shown.data(shown.index(r, COL_IMPORTANT)) == "2"
         assert shown.data(shown.index(r, COL_NONCRITICAL)) == str(NONCRITICAL)
-        assert shown.data(shown.index(r, COL_STATUS)).startswith("ok")
+        assert shown.data(shown.index(r, COL_STATUS)).startswith("non-compliant")  # 2 important pending
 
     # job panel: every host finished, the log has each host's lines
     assert w.job_panel.progress.value() == w.job_panel.progress.maximum() == len(hosts)

@@ -13,7 +13,8 @@ each keystroke, and map the index of every painted cell.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import (
@@ -25,6 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from app.domain.compliance import DEFAULT_STALE_DAYS, ComplianceState, LastJob, host_compliance
 from app.domain.models import Host, HostStatus
 
 COL_NAME = 0
@@ -69,6 +71,21 @@ STATUS_COLOURS = {
     HostStatus.NEVER: (QColor("#5b6372"), QColor("#eef0f3")),
 }
 BUSY_COLOURS = (QColor("#1f4e89"), QColor("#e3eefb"))
+#: The Status column's colours by the host's state (worst part wins): the scan's outcomes as above,
+#: plus non-compliant (amber) and unknown (a stale scan: muted violet, as on the dashboard).
+STATE_COLOURS = {
+    "ok": STATUS_COLOURS[HostStatus.OK],
+    "failed": STATUS_COLOURS[HostStatus.FAILED],
+    "unreachable": STATUS_COLOURS[HostStatus.UNREACHABLE],
+    "never": STATUS_COLOURS[HostStatus.NEVER],
+    "non_compliant": (QColor("#7a4f00"), QColor("#fdf1c9")),
+    "unknown": (QColor("#5a4a85"), QColor("#efebf7")),
+}
+#: How bad each level is: the sort order of the Status column (worst first) and which part wins.
+_LEVEL_RANK = {"failed": 0, "unreachable": 1, "non_compliant": 2, "unknown": 3, "never": 4, "ok": 5}
+_BOLD_LEVELS = frozenset({"failed", "unreachable"})
+#: The Status text of a running job's host, by the job's verb.
+DEFAULT_BUSY_TEXT = "scanning…"
 STATUS_TEXT = {
     HostStatus.OK: "ok",
     HostStatus.FAILED: "failed",
@@ -96,6 +113,85 @@ def _one_line(text: str | None, limit: int = 200) -> str:
         return text  # the common case, without a loop over the characters
     clean = "".join(c if c.isprintable() else " " for c in text)
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class StatusCell:
+    """What the Status column shows for a host: built once per host from the rows loaded with it
+    (the host record and its last job), never on paint."""
+
+    text: str
+    level: str  # a key of STATE_COLOURS
+    tooltip: str
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self.level]
+
+
+def _job_part(job: LastJob | None) -> tuple[str, str] | None:
+    """The last job's outcome worth a word in the column: failed / interrupted / verified red (the
+    "Failed last job" tile's rule), rolled back, or a verification's colour."""
+    if job is None:
+        return None
+    if job.state in ("failed", "interrupted"):
+        return f"{job.kind} {job.state}", "failed"
+    if job.verdict == "red":
+        return "verified red", "failed"
+    if job.kind == "rollback" and job.state == "succeeded":
+        return "rolled back", "ok"
+    if job.verdict == "amber":
+        return "verified amber", "non_compliant"
+    if job.verdict == "green":
+        return "verified green", "ok"
+    return None
+
+
+def status_cell(
+    h: Host, job: LastJob | None, *, stale_days: int = DEFAULT_STALE_DAYS, now: datetime | None = None
+) -> StatusCell:
+    """The host's state in words: the last scan's result or the compliance state it gives, and the
+    last job's outcome; the colour of the worst part."""
+    tips = []
+    if h.last_status == HostStatus.NEVER:
+        scan, level = "never scanned", "never"
+        tips.append("Not scanned yet: compliance unknown.")
+    elif h.last_status == HostStatus.FAILED:
+        scan, level = "scan failed", "failed"
+        tips.append("The last scan failed: compliance unknown.")
+    elif h.last_status == HostStatus.UNREACHABLE:
+        scan, level = "unreachable", "unreachable"
+        tips.append("The last scan could not reach the host: compliance unknown.")
+    else:
+        state = host_compliance(h, stale_days=stale_days, now=now)
+        if state == ComplianceState.UNKNOWN:
+            scan, level = f"unknown · no scan in {stale_days} d", "unknown"
+            tips.append(f"The last successful scan is older than {stale_days} days: compliance unknown.")
+        elif state == ComplianceState.NON_COMPLIANT:
+            scan, level = "non-compliant", "non_compliant"
+            tips.append(f"The last scan succeeded and found {h.pending_total} update(s) pending.")
+        else:
+            scan, level = "compliant", "ok"
+            tips.append("The last scan succeeded and found nothing pending.")
+        if h.reboot_required:
+            scan += " · reboot"
+            tips.append("A reboot is required.")
+    if h.last_error:
+        tips.append(_one_line(h.last_error, 1000))
+    parts = [scan]
+    part = _job_part(job)
+    if job is not None:
+        verdict = f", verified {job.verdict}" if job.verdict else ""
+        tips.append(f"Last job #{job.job_id} ({job.kind}): {job.state}{verdict}.")
+    if part is not None and part[0] != scan:
+        text, job_level = part
+        if job_level == "failed":
+            parts.insert(0, text)  # a failed last job is what the row must say first
+        else:
+            parts.append(text)
+        if _LEVEL_RANK[job_level] < _LEVEL_RANK[level]:
+            level = job_level
+    return StatusCell(" · ".join(parts), level, "\n".join(tips))
 
 
 #: What :meth:`HostsTableModel.totals` sums.
@@ -135,15 +231,31 @@ class HostsTableModel(QAbstractTableModel):
         self._totals = dict.fromkeys(TOTALS, 0)
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
-        self._busy: set[int] = set()
+        self._busy: dict[int, str] = {}  # host id -> the running job's verb ("patching…")
+        self._last_jobs: dict[int, LastJob] = {}  # host id -> its newest finished job step
+        self._stale_days = DEFAULT_STALE_DAYS
+        self._cells: dict[int, StatusCell] = {}  # host id -> its Status cell, built on first use
         self._bold = QFont()
         self._bold.setBold(True)
 
     # -- loading --------------------------------------------------------------------------------
 
-    def set_hosts(self, hosts: Sequence[Host]) -> None:
-        """Replace every host (inventory changed); the current sort order and filter are kept."""
+    def set_hosts(
+        self,
+        hosts: Sequence[Host],
+        last_jobs: Mapping[int, LastJob] | None = None,
+        *,
+        stale_days: int | None = None,
+    ) -> None:
+        """Replace every host (inventory changed); the current sort order and filter are kept.
+
+        ``last_jobs`` (db.jobs.last_jobs) and ``stale_days`` are what the Status column needs besides
+        the host records: loaded with the rows, so painting never queries."""
         self.beginResetModel()
+        self._last_jobs = dict(last_jobs or {})
+        if stale_days is not None:
+            self._stale_days = stale_days
+        self._cells = {}
         self._all = self._sorted(list(hosts))
         self._search = []  # built by the first filter that needs it, not at start-up
         self._reindex_all()
@@ -154,10 +266,14 @@ class HostsTableModel(QAbstractTableModel):
         self._reindex_rows()
         self.endResetModel()
 
-    def update_hosts(self, hosts: Iterable[Host]) -> list[Host]:
+    def update_hosts(
+        self, hosts: Iterable[Host], last_jobs: Mapping[int, LastJob] | None = None
+    ) -> list[Host]:
         """Replace hosts already in the model, emitting dataChanged per row shown (and re-sorting
         or re-filtering when a changed value moves a host in the sort or across the filter).
 
+        ``last_jobs``: the newest finished job step of these hosts (db.jobs.last_jobs of their ids;
+        a host absent from it has none); None leaves what the model knows.
         Returns the hosts that were not in the model (the caller reloads if that matters).
         """
         unknown = []
@@ -168,8 +284,17 @@ class HostsTableModel(QAbstractTableModel):
                 unknown.append(h)
                 continue
             old = self._all[i]
-            if old == h:
+            job_changed = False
+            if last_jobs is not None and h.id is not None:
+                job = last_jobs.get(h.id)
+                job_changed = job != self._last_jobs.get(h.id)
+                if job is None:
+                    self._last_jobs.pop(h.id, None)
+                else:
+                    self._last_jobs[h.id] = job
+            if old == h and not job_changed:
                 continue
+            self._cells.pop(h.id, None)  # type: ignore[arg-type]
             self._all[i] = h
             self._add_totals(old, -1)
             self._add_totals(h, 1)
@@ -333,17 +458,30 @@ class HostsTableModel(QAbstractTableModel):
         self._reindex_all()
         self._show(self._filtered())
 
-    def set_busy(self, host_ids: Iterable[int], busy: bool) -> None:
-        """Mark hosts as being scanned right now (shown in the status column)."""
+    def set_busy(self, host_ids: Iterable[int], busy: bool, verb: str = DEFAULT_BUSY_TEXT) -> None:
+        """Mark hosts as worked on by a running job right now: the Status column shows the job's own
+        ``verb`` ("scanning…", "patching…", "verifying…", "rolling back…") until it is cleared."""
         for hid in host_ids:
             if busy:
-                self._busy.add(hid)
+                self._busy[hid] = verb
             else:
-                self._busy.discard(hid)
+                self._busy.pop(hid, None)
             row = self._row_of.get(hid)
             if row is not None:
                 idx = self.index(row, COL_STATUS)
                 self.dataChanged.emit(idx, idx)
+
+    def status_cell(self, h: Host) -> StatusCell:
+        """The Status cell of ``h`` (cached per host until its row or last job changes)."""
+        hid = h.id if h.id is not None else -1
+        cell = self._cells.get(hid)
+        if cell is None:
+            cell = status_cell(h, self._last_jobs.get(hid), stale_days=self._stale_days)
+            self._cells[hid] = cell
+        return cell
+
+    def last_job(self, host_id: int) -> LastJob | None:
+        return self._last_jobs.get(host_id)
 
     def host_at(self, row: int) -> Host | None:
         """The host shown at ``row``."""
@@ -389,7 +527,7 @@ class HostsTableModel(QAbstractTableModel):
             return None  # the view asks ~10 roles per painted cell; most are answered here
         h = self._hosts[index.row()]
         col = index.column()
-        busy = h.id in self._busy
+        busy = self._busy.get(h.id) if self._busy else None  # type: ignore[arg-type]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(h, col, busy)
         if role == SORT_ROLE:
@@ -399,16 +537,16 @@ class HostsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in COUNT_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if col == COL_STATUS:
-            fg, bg = BUSY_COLOURS if busy else STATUS_COLOURS[h.last_status]
+            cell = self.status_cell(h)
+            fg, bg = BUSY_COLOURS if busy else STATE_COLOURS[cell.level]
             if role == Qt.ItemDataRole.ForegroundRole:
                 return QBrush(fg)
             if role == Qt.ItemDataRole.BackgroundRole:
                 return QBrush(bg)
-            if role == Qt.ItemDataRole.FontRole and h.last_status in (
-                HostStatus.FAILED,
-                HostStatus.UNREACHABLE,
-            ):
+            if role == Qt.ItemDataRole.FontRole and not busy and cell.level in _BOLD_LEVELS:
                 return self._bold
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return cell.tooltip
         if col in COUNT_COLUMNS:
             n = self._count(h, col)
             if role == Qt.ItemDataRole.ForegroundRole and n:
@@ -427,7 +565,7 @@ class HostsTableModel(QAbstractTableModel):
             col, h.pending_noncritical
         )
 
-    def _display(self, h: Host, col: int, busy: bool) -> str:
+    def _display(self, h: Host, col: int, busy: str | None) -> str:
         if col == COL_NAME:
             return _one_line(h.name)
         if col == COL_ADDRESS:
@@ -447,12 +585,7 @@ class HostsTableModel(QAbstractTableModel):
         if col == COL_LAST_SCAN:
             return _local_time(h.last_scan_at)
         if col == COL_STATUS:
-            if busy:
-                return "scanning…"
-            text = STATUS_TEXT[h.last_status]
-            if h.reboot_required and h.last_status == HostStatus.OK:
-                text += " · reboot"
-            return text
+            return busy or self.status_cell(h).text
         return ""
 
     def _sort_key(self, h: Host, col: int):  # type: ignore[no-untyped-def]
@@ -461,18 +594,12 @@ class HostsTableModel(QAbstractTableModel):
         if col == COL_LAST_SCAN:
             return h.last_scan_at.timestamp() if h.last_scan_at else 0.0
         if col == COL_STATUS:
-            order = [HostStatus.FAILED, HostStatus.UNREACHABLE, HostStatus.NEVER, HostStatus.OK]
-            return order.index(h.last_status)
-        return self._display(h, col, False).casefold()
+            cell = self.status_cell(h)
+            return (cell.rank, cell.text)
+        return self._display(h, col, None).casefold()
 
     @staticmethod
     def _tooltip(h: Host, col: int) -> str | None:
-        if col == COL_STATUS:
-            if h.last_error:
-                return _one_line(h.last_error, 1000)
-            if h.last_status == HostStatus.NEVER:
-                return "Not scanned yet"
-            return "Last scan succeeded" + ("; a reboot is required" if h.reboot_required else "")
         if col == COL_OS and h.kernel:
             return f"{h.os_name or ''}\nkernel {h.kernel}"
         if col == COL_NAME and h.last_error:

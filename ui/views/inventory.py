@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.compliance import LastJob
 from app.domain.models import Host
 from ui.models.hosts_model import (
     COL_ADDRESS,
@@ -159,16 +162,23 @@ class InventoryView(QWidget):
 
     # -- data -----------------------------------------------------------------------------------
 
-    def set_hosts(self, hosts: list[Host]) -> None:
-        """Reload everything, keeping the selection by host id."""
+    def set_hosts(
+        self,
+        hosts: list[Host],
+        last_jobs: Mapping[int, LastJob] | None = None,
+        *,
+        stale_days: int | None = None,
+    ) -> None:
+        """Reload everything, keeping the selection by host id (``last_jobs`` and ``stale_days``:
+        what the Status column needs besides the rows, see HostsTableModel.set_hosts)."""
         selected = {h.id for h in self.selected_hosts()}
-        self.model.set_hosts(hosts)
+        self.model.set_hosts(hosts, last_jobs, stale_days=stale_days)
         self.select_ids(selected)
         self._update_count()
         self._search_timer.start()
 
-    def update_hosts(self, hosts: list[Host]) -> None:
-        self.model.update_hosts(hosts)
+    def update_hosts(self, hosts: list[Host], last_jobs: Mapping[int, LastJob] | None = None) -> None:
+        self.model.update_hosts(hosts, last_jobs)
 
     def selected_hosts(self) -> list[Host]:
         # From the selection's ranges (whole rows: the table selects rows), not selectedRows(), which
