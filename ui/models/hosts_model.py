@@ -165,7 +165,7 @@ def status_cell(
     else:
         state = host_compliance(h, stale_days=stale_days, now=now)
         if state == ComplianceState.UNKNOWN:
-            scan, level = f"unknown · no scan in {stale_days} d", "unknown"
+            scan, level = "unknown · stale scan", "unknown"
             tips.append(f"The last successful scan is older than {stale_days} days: compliance unknown.")
         elif state == ComplianceState.NON_COMPLIANT:
             scan, level = "non-compliant", "non_compliant"

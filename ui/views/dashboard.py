@@ -289,9 +289,16 @@ class DashboardView(QWidget):
         col.setSpacing(8)
         col.addLayout(bar)
         col.addWidget(self.empty_label)
-        col.addLayout(grid)
-        col.addLayout(charts, 1)
-        col.addLayout(lower, 1)
+        # the numbers and charts, hidden while the scope holds no host (the empty state instead)
+        self.body = QWidget()
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(8)
+        body.addLayout(grid)
+        body.addLayout(charts, 1)
+        body.addLayout(lower, 1)
+        col.addWidget(self.body, 1)
+        col.addStretch(0)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -396,6 +403,7 @@ class DashboardView(QWidget):
         empty = not s[Tile.HOSTS]
         self.empty_label.setText(EMPTY_TEXT if data.filter == ComplianceFilter() else EMPTY_SCOPE_TEXT)
         self.empty_label.setVisible(empty)
+        self.body.setVisible(not empty)
         if empty:
             self.tiles[Tile.UP_TO_DATE].sub.setText("")  # no percentage without hosts
         self._set_charts(data)

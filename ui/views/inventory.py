@@ -49,7 +49,7 @@ COLUMN_WIDTHS = {
     COL_IMPORTANT: 70,
     COL_NONCRITICAL: 80,
     COL_LAST_SCAN: 125,
-    COL_STATUS: 105,
+    COL_STATUS: 190,  # the host's state in words, e.g. "patch failed · non-compliant"
 }
 #: On-screen order: what needs attention (status, pending counts) right after the name, so it stays
 #: visible in a narrow window. Only the view's order; the model's COL_* numbering is unchanged.
