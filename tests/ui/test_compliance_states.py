@@ -117,3 +117,15 @@ def test_running_job_shows_its_own_verb_only_while_it_runs(mixed) -> None:  # ty
         assert _status(mixed, h.name) == verb
         model.set_busy([h.id], False)
     assert _status(mixed, h.name) == "compliant"
+
+
+def test_detail_pane_says_what_the_column_says(mixed) -> None:  # type: ignore[no-untyped-def]
+    model = mixed.inventory.model
+    for name in ("patchfail.invalid", "scanfail.invalid", "stale.invalid", "compliant.invalid"):
+        h = next(h for h in model.hosts() if h.name == name)
+        mixed.detail.show_host(h)
+        assert mixed.detail.status.text() == _status(mixed, name)
+    h = next(h for h in model.hosts() if h.name == "scanfail.invalid")
+    mixed.detail.show_host(h)
+    pending = mixed.detail.facts["Pending"].text()
+    assert "up to date" not in pending and pending.startswith("unknown")

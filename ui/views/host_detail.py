@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.domain.models import ChangeAction, Host, HostStatus, JobKind
 from db import jobs as db_jobs
 from db import scans as db_scans
+from db import tiles as db_tiles
 from ui.models.history_model import (
     COL_CHANGES,
     COL_ERROR,
@@ -46,7 +47,7 @@ from ui.models.history_model import (
     HistoryTableModel,
     load_history,
 )
-from ui.models.hosts_model import STATUS_COLOURS, STATUS_TEXT, _local_time, _one_line
+from ui.models.hosts_model import STATE_COLOURS, _local_time, _one_line, status_cell
 from ui.models.updates_model import (
     COL_AVAILABLE,
     COL_CLASSIFICATION,
@@ -484,8 +485,12 @@ class HostDetailView(QWidget):
             self._reload_history(None, None)
             return
         self.title.setText(_one_line(host.name, 80))
-        fg, bg = STATUS_COLOURS[host.last_status]
-        self.status.setText(STATUS_TEXT[host.last_status])
+        # the same words and colour as the inventory's Status column (one query for the last job)
+        last = db_jobs.last_jobs(self.db, [host.id]).get(host.id or 0) if host.id is not None else None
+        cell = status_cell(host, last, stale_days=db_tiles.stale_days(self.db))
+        fg, bg = STATE_COLOURS[cell.level]
+        self.status.setText(cell.text)
+        self.status.setToolTip(cell.tooltip)
         self.status.setStyleSheet(
             f"color: {fg.name()}; background: {bg.name()}; border: 1px solid {fg.name()};"
             "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
@@ -505,6 +510,10 @@ class HostDetailView(QWidget):
         f["Reboot"].setStyleSheet("color: #9a4d00; font-weight: 600;" if host.reboot_required else "")
         if host.last_status == HostStatus.NEVER:
             f["Pending"].setText("—")
+        elif host.last_status != HostStatus.OK:  # what an older scan found is no "up to date"
+            counts = f"{host.pending_urgent} urgent, {host.pending_important} important, "
+            counts += f"{host.pending_noncritical} non-critical"
+            f["Pending"].setText(f"unknown — the last scan did not succeed (before: {counts})")
         else:
             parts = [
                 f"{n} {what}"
