@@ -129,3 +129,5 @@ def test_detail_pane_says_what_the_column_says(mixed) -> None:  # type: ignore[n
     mixed.detail.show_host(h)
     pending = mixed.detail.facts["Pending"].text()
     assert "up to date" not in pending and pending.startswith("unknown")
+    mixed.detail.show_host(next(h for h in model.hosts() if h.name == "stale.invalid"))
+    assert mixed.detail.facts["Pending"].text().startswith("unknown — the last scan is stale")

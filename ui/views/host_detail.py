@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.compliance import ComplianceState, host_compliance
 from app.domain.models import ChangeAction, Host, HostStatus, JobKind
 from db import jobs as db_jobs
 from db import scans as db_scans
@@ -487,7 +488,8 @@ class HostDetailView(QWidget):
         self.title.setText(_one_line(host.name, 80))
         # the same words and colour as the inventory's Status column (one query for the last job)
         last = db_jobs.last_jobs(self.db, [host.id]).get(host.id or 0) if host.id is not None else None
-        cell = status_cell(host, last, stale_days=db_tiles.stale_days(self.db))
+        days = db_tiles.stale_days(self.db)
+        cell = status_cell(host, last, stale_days=days)
         fg, bg = STATE_COLOURS[cell.level]
         self.status.setText(cell.text)
         self.status.setToolTip(cell.tooltip)
@@ -524,7 +526,10 @@ class HostDetailView(QWidget):
                 )
                 if n
             ]
-            f["Pending"].setText(", ".join(parts) or "none — up to date")
+            text = ", ".join(parts) or "none — up to date"
+            if host_compliance(host, stale_days=days) == ComplianceState.UNKNOWN:  # an old scan's finding
+                text = f"unknown — the last scan is stale (it found: {', '.join(parts) or 'none'})"
+            f["Pending"].setText(text)
         if host.last_error:
             self.error.setText("Last error: " + _one_line(host.last_error, 2000))
             self.error.setVisible(True)
