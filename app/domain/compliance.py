@@ -63,7 +63,12 @@ def host_compliance(
     now: datetime | None = None,
     scan_complete: bool | None = None,
 ) -> ComplianceState:
-    """:func:`compliance_state` of a :class:`~app.domain.models.Host` record."""
+    """:func:`compliance_state` of a :class:`~app.domain.models.Host` record.
+
+    ``scan_complete`` defaults to the record's own ``scan_complete`` once the host carries one (the
+    scan's evidence, issue #17); a record without it is "not reported"."""
+    if scan_complete is None:
+        scan_complete = getattr(host, "scan_complete", None)
     return compliance_state(
         str(host.last_status),
         host.last_scan_at,

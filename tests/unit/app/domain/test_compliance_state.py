@@ -74,3 +74,22 @@ def test_host_compliance(fields, expected) -> None:  # type: ignore[no-untyped-d
     host = Host(name="web1.invalid", address="127.0.0.1", **fields)
     assert host_compliance(host, now=NOW) == expected
     assert str(expected) in ("compliant", "non_compliant", "unknown")
+
+
+def test_host_record_with_scan_complete_is_honoured() -> None:
+    """Once Host carries the scan's ``scan_complete``, host_compliance reads it (False: unknown)."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class EvidencedHost(Host):
+        scan_complete: bool | None = None
+
+    base = {
+        "name": "web1.invalid",
+        "address": "127.0.0.1",
+        "last_status": HostStatus.OK,
+        "last_scan_at": RECENT,
+    }
+    assert host_compliance(EvidencedHost(**base, scan_complete=False), now=NOW) == U  # type: ignore[arg-type]
+    assert host_compliance(EvidencedHost(**base, scan_complete=True), now=NOW) == C  # type: ignore[arg-type]
+    assert host_compliance(EvidencedHost(**base), now=NOW) == C  # type: ignore[arg-type]
