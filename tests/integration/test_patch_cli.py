@@ -447,3 +447,18 @@ def test_verify_without_a_patch_compares_with_the_last_scan(hosts, host_pool, db
         "nothing patched since the last scan; 2 security update(s) still pending: pd-reboot, pd-secfix"
     ) in reasons, reasons
     assert code == 0, (err, report)
+
+    # a patch is judged by its change record, until a scan of its own runs: then the scan is the baseline
+    code, report, err = run_json(db_path, "patch", h.name, "--packages", "pd-secfix", "--reboot", "never")
+    assert code == 0 and report["hosts"][0]["verification"]["verdict"] == "green", (err, report)
+    code, report, err = run_json(db_path, "verify", h.name)
+    v = report["hosts"][0]["verification"]
+    assert code == 0 and v["verdict"] == "green", (err, report)
+    assert "all 1 changed package(s) at the intended version" in v["reasons"], v
+    code, _, err = run_json(db_path, "scan", h.name)
+    assert code == 0, err
+    code, report, err = run_json(db_path, "verify", h.name)
+    v = report["hosts"][0]["verification"]
+    assert code == 0 and v["verdict"] == "amber", (err, report)
+    want = "nothing patched since the last scan; 1 security update(s) still pending: pd-reboot"
+    assert v["reasons"][0] == want, v
