@@ -66,7 +66,10 @@ def verify_scope(db: Database, hosts: Sequence[Host]) -> tuple[bool, str]:
     if len(hosts) > 1:
         scanned = [h for h in hosts if h.last_scan_at is not None]
         if not scanned:
-            return False, "None of the selected hosts has been scanned yet: there is nothing to verify against"
+            return (
+                False,
+                "None of the selected hosts has been scanned yet: there is nothing to verify against",
+            )
         text = (
             f"Rescan the {len(hosts)} selected hosts and check each against its last patch, "
             "or its last scan when nothing was patched since"
