@@ -462,3 +462,19 @@ def test_verify_without_a_patch_compares_with_the_last_scan(hosts, host_pool, db
     assert code == 0 and v["verdict"] == "amber", (err, report)
     want = "nothing patched since the last scan; 1 security update(s) still pending: pd-reboot"
     assert v["reasons"][0] == want, v
+
+
+def test_a_verify_that_could_not_run_says_so_and_is_never_green(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    h = hosts[0]
+    scanned(db_path, [h], host_pool.client_key)
+    h.stop_sshd()
+    try:
+        code, report, err = run_json(db_path, "verify", h.name)
+        entry = report["hosts"][0]
+        assert code == 1 and entry["status"] == "unreachable" and entry["error"], (err, report)
+        assert "verification" not in entry, entry
+        r = cli(db_path, "verify", h.name)
+        assert r.returncode == 1
+        assert r.stdout.splitlines()[0] == f"{h.name}: unreachable", r.stdout
+    finally:
+        h.start_sshd()
