@@ -131,6 +131,27 @@ def last_patch_job(db: Database, host_id: int) -> int | None:
     return int(row[0]) if row else None
 
 
+def last_scan_at(db: Database, host_id: int) -> str | None:
+    """When the host's pending list was last read successfully (by any job), or None: never."""
+    row = db.execute(
+        "SELECT finished_at FROM scans WHERE host_id = ? AND status = 'ok' ORDER BY id DESC LIMIT 1",
+        [host_id],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def scanned_since_job(db: Database, host_id: int, job_id: int) -> bool:
+    """Whether a scan of its own (a scan job or an import, not the rescan of a patch, verification or
+    rollback) read the host's pending list successfully after ``job_id`` started."""
+    row = db.execute(
+        "SELECT 1 FROM scans s LEFT JOIN jobs j ON j.id = s.job_id "
+        "WHERE s.host_id = ? AND s.status = 'ok' AND (s.job_id IS NULL OR j.kind = 'scan') "
+        "AND s.finished_at > (SELECT started_at FROM jobs WHERE id = ?) LIMIT 1",
+        [host_id, job_id],
+    ).fetchone()
+    return row is not None
+
+
 def record_verification(
     db: Database, job_id: int, host_id: int, subject_job_id: int | None, verdict: str, reasons: Iterable[str]
 ) -> None:

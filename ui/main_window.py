@@ -47,6 +47,7 @@ from ui.report_export import ReportExporter
 from ui.resources import app_icon, icon
 from ui.scheduler_controller import SchedulerController
 from ui.tray import TrayController
+from ui.verdicts import verify_scope
 from ui.views.dashboard import DashboardView
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
@@ -273,7 +274,7 @@ class MainWindow(QMainWindow):
             "verify",
             self.job_control.verify_selected,
             None,
-            "Rescan the selected hosts and check them against their last patch",
+            "Rescan the selected hosts and check each against its last patch, or its last scan",
         )
         self.rollback_action = self._action(
             "Roll back…",
@@ -398,7 +399,10 @@ class MainWindow(QMainWindow):
         )
         can_start = not running and self.runner is not None
         self.patch_action.setEnabled(can_start and self.inventory.model.total_count() > 0)
-        self.verify_action.setEnabled(can_start and bool(selected))
+        verifiable, verify_tip = verify_scope(self.db, selected)
+        self.verify_action.setEnabled(can_start and verifiable)
+        self.verify_action.setToolTip(verify_tip)
+        self.verify_action.setStatusTip(verify_tip)
         self.rollback_action.setEnabled(can_start and bool(selected))
         self.detail.set_actions_allowed(can_start)
         self.cancel_action.setEnabled(running)

@@ -2,13 +2,20 @@
 
 The job panel, the host history and the history detail all show a verdict (green / amber / red, from
 ``app.domain.verdicts``) the same way: a pale pill with a strong text colour, the reasons as tooltip.
+``verify_scope`` says whether Verify means something for a selection and what it compares with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QColor
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from app.domain.models import Host
 
 #: verdict -> (text colour, pale background)
 VERDICT_COLOURS = {
@@ -46,3 +53,42 @@ def badge_style(verdict: str | None) -> str:
 def _clean(text: str, limit: int) -> str:
     s = "".join(c if c.isprintable() else "?" for c in text)
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def verify_scope(db: Database, hosts: Sequence[Host]) -> tuple[bool, str]:
+    """Whether verifying ``hosts`` means something (a host scanned, something to compare with) and
+    what it will compare with, for the Verify action's tooltip and status text."""
+    from app.domain.verdicts import Baseline
+    from app.jobs.selection import verify_baseline
+
+    if not hosts:
+        return False, "Select the hosts to verify"
+    if len(hosts) > 1:
+        scanned = [h for h in hosts if h.last_scan_at is not None]
+        if not scanned:
+            return (
+                False,
+                "None of the selected hosts has been scanned yet: there is nothing to verify against",
+            )
+        text = (
+            f"Rescan the {len(hosts)} selected hosts and check each against its last patch, "
+            "or its last scan when nothing was patched since"
+        )
+        if len(scanned) < len(hosts):
+            text += f" ({len(hosts) - len(scanned)} never scanned: nothing to compare with)"
+        return True, text
+    host = hosts[0]
+    if host.id is None:
+        return False, f"{host.name} is not in the inventory"
+    baseline, job_id, at = verify_baseline(db, host)
+    when = at.astimezone().strftime("%Y-%m-%d %H:%M") if at is not None else "unknown date"
+    if baseline is Baseline.PATCH:
+        return (
+            True,
+            f"Rescan {host.name} and check it: compares with the last patch of {when} (job #{job_id})",
+        )
+    if baseline is Baseline.SCAN:
+        return True, (
+            f"Rescan {host.name} and check it: compares with the last scan of {when} (nothing patched since)"
+        )
+    return False, f"{host.name} has not been scanned yet: there is nothing to verify against"

@@ -6,6 +6,11 @@ security update it was meant to fix is still pending, services failed); amber me
 something deserves a look (a new error in the journal, load far above the baseline); green means every
 check that could run passed. Checks that cannot run on a host (no systemd, no journal) are listed as
 notes and do not colour the verdict: a container is not unhealthy for lacking systemd.
+
+What a verification compares with is its ``Baseline``: after a patch (or on its own, when the host's
+last patch is newer than its last scan) the patch's change record; otherwise the host's last scan, where
+nothing was changed, so security updates already pending then are "still pending" (amber), never "new"
+(red); or nothing at all, for a host never scanned.
 """
 
 from __future__ import annotations
@@ -44,6 +49,14 @@ class Health:
             "services": self.services,
             "journal_errors": None if self.journal_errors is None else list(self.journal_errors),
         }
+
+
+class Baseline(StrEnum):
+    """What a verification compares with."""
+
+    PATCH = "patch"  # a patch's change record and the security updates it targeted
+    SCAN = "scan"  # the host's last scan: nothing was patched since
+    NONE = "none"  # nothing: the host was never scanned
 
 
 class Verdict(StrEnum):
@@ -85,11 +98,18 @@ def judge(
     health_before: Health | None = None,
     health_after: Health | None = None,
     services: Iterable[str] = (),
+    baseline: Baseline = Baseline.PATCH,
 ) -> Verification:
-    """``expected``: name → version the change should have left (None: not installed)."""
+    """``expected``: name → version the change should have left (None: not installed).
+
+    ``security_before``: the security updates pending before the patch, or at the last scan when the
+    ``baseline`` is a scan (then ``expected`` and ``targeted_security`` are empty: nothing to judge)."""
     f = _Findings()
-    _check_versions(f, expected, installed)
-    _check_security(f, list(pending_after), set(targeted_security), set(security_before))
+    if baseline is Baseline.PATCH:
+        _check_versions(f, expected, installed)
+        _check_security(f, list(pending_after), set(targeted_security), set(security_before))
+    else:
+        _check_unpatched(f, list(pending_after), set(security_before), baseline)
     if health_after is not None:
         _check_services(f, health_after, health_before, services)
         _check_journal_and_load(f, health_after, health_before)
@@ -120,6 +140,25 @@ def _check_security(
     new_security = sorted({u.name for u in pending if u.security} - security_before - targeted)
     if new_security:
         f.red.append("new security update(s) appeared: " + ", ".join(new_security))
+
+
+def _check_unpatched(
+    f: _Findings, pending: list[PendingUpdate], security_before: set[str], baseline: Baseline
+) -> None:
+    """No patch to judge: say so, with the security updates still (or newly) pending. Amber at most:
+    nothing was changed, so nothing failed; what is pending needs patching, not alarm."""
+    security = {u.name for u in pending if u.security}
+    if baseline is Baseline.NONE:
+        head, still, known, new = "no scan to compare with", "", security, set[str]()
+    else:
+        head, still = "nothing patched since the last scan", "still "
+        known, new = security & security_before, security - security_before
+    if known:
+        f.amber.append(f"{head}; {len(known)} security update(s) {still}pending: " + ", ".join(sorted(known)))
+    else:
+        f.notes.append(head if new else f"{head}; no security update pending")
+    if new:
+        f.amber.append(f"{len(new)} security update(s) new since the last scan: " + ", ".join(sorted(new)))
 
 
 def _check_services(f: _Findings, h: Health, before: Health | None, services: Iterable[str]) -> None:

@@ -15,7 +15,7 @@ from app.domain.classify import classify_all
 from app.domain.errors import AdapterError, CancelledError, PatchdeskError, UnreachableError
 from app.domain.events import ScanRecorded, VerificationRecorded
 from app.domain.models import LogLevel, OsFacts, PackageChange, ScanResult
-from app.domain.verdicts import Health, Verdict, Verification, judge
+from app.domain.verdicts import Baseline, Health, Verdict, Verification, judge
 from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, Snapshot
 from app.platforms.family import family_of
@@ -182,6 +182,13 @@ def _rescan(ctx: TaskContext, s: HostSession) -> ScanResult:
     return result
 
 
+_VERIFYING = {
+    Baseline.PATCH: "Verifying: rescan and health checks…",
+    Baseline.SCAN: "Verifying against the last scan (nothing patched since): rescan and health checks…",
+    Baseline.NONE: "Verifying (no scan to compare with): rescan and health checks…",
+}
+
+
 def verify_change(
     ctx: TaskContext,
     s: HostSession,
@@ -193,8 +200,9 @@ def verify_change(
     journal_since: float | None,
     subject_job_id: int | None,
     managers: Mapping[str, str] | None = None,
+    baseline: Baseline = Baseline.PATCH,
 ) -> Verification:
-    ctx.log(LogLevel.INFO, "Verifying: rescan and health checks…")
+    ctx.log(LogLevel.INFO, _VERIFYING[baseline])
     rescan = _rescan(ctx, s)
     installed = _snapshot_all(s, s.groups(list(expected), managers)) if expected else {}
     health = _health(ctx, s.transport, ctx.host.services, journal_since)
@@ -207,6 +215,7 @@ def verify_change(
         health_before=health_before,
         health_after=health,
         services=ctx.host.services,
+        baseline=baseline,
     )
     if rescan.reboot_required:
         verification = Verification(

@@ -7,17 +7,20 @@ which pending updates to install, which change record to roll back, what a verif
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 
 from sqlite_utils import Database
 
 from app.domain.errors import ConfigError
 from app.domain.models import Classification, Host, PendingUpdate
+from app.domain.verdicts import Baseline
 from app.jobs.patching import HostSelection
 from app.jobs.rollback import RollbackRequest
 from app.jobs.verification import VerifyRequest
 from db import changes as db_changes
 from db import jobs as db_jobs
 from db import scans as db_scans
+from db.database import parse_ts
 
 #: package managers whose new packages are pulled in as dependencies rather than chosen
 _DEPENDENCY_MANAGERS = frozenset({"apt", "dnf", "yum", "zypper"})
@@ -99,12 +102,30 @@ def rollback_request(db: Database, host: Host, job_id: int | None) -> RollbackRe
     )
 
 
-def verify_request(db: Database, host: Host) -> VerifyRequest:
-    """Verify against the last patch (its change record and the security updates it targeted)."""
+def verify_baseline(db: Database, host: Host) -> tuple[Baseline, int | None, datetime | None]:
+    """What a verification of ``host`` on its own compares with, which patch job (if any) and from when.
+
+    The host's last patch (not rolled back), unless a scan of its own ran since: then the last scan,
+    where nothing was patched; a host never scanned has nothing to compare with."""
     assert host.id is not None
     subject = db_changes.last_patch_job(db, host.id)
-    if subject is None:
-        return VerifyRequest(None, {})
+    if subject is not None and not db_changes.scanned_since_job(db, host.id, subject):
+        job = db_jobs.get_job(db, subject)
+        return Baseline.PATCH, subject, job.started_at if job is not None else None
+    scanned = db_changes.last_scan_at(db, host.id)
+    if scanned is None:
+        return Baseline.NONE, None, None
+    return Baseline.SCAN, None, parse_ts(scanned)
+
+
+def verify_request(db: Database, host: Host) -> VerifyRequest:
+    """Verify against the last patch (its change record and the security updates it targeted), or,
+    when nothing was patched since, against the last scan (the security updates pending then)."""
+    assert host.id is not None
+    baseline, subject, _ = verify_baseline(db, host)
+    if baseline is not Baseline.PATCH or subject is None:
+        known = tuple(sorted({u.name for u in db_scans.pending_for_host(db, host.id) if u.security}))
+        return VerifyRequest(None, {}, security_pending=known, baseline=baseline)
     job = db_jobs.get_job(db, subject)
     recorded = db_changes.changes(db, subject, host.id)
     expected = {c.name: c.to_version for c in recorded}
@@ -118,4 +139,6 @@ def verify_request(db: Database, host: Host) -> VerifyRequest:
                 security = tuple(str(x) for x in entry.get("security", []))
                 pending = tuple(str(x) for x in entry.get("security_pending", []))
     since = job.started_at.timestamp() if job is not None and job.started_at else None
-    return VerifyRequest(subject, expected, security, since, pending, {c.name: c.manager for c in recorded})
+    return VerifyRequest(
+        subject, expected, security, since, pending, {c.name: c.manager for c in recorded}, Baseline.PATCH
+    )

@@ -1,11 +1,12 @@
-"""Verify a host on its own: rescan and health judged against the change record of its last job."""
+"""Verify a host on its own: rescan and health judged against the change record of its last patch, or
+against its last scan when nothing was patched since (``VerifyRequest.baseline``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from app.domain.verdicts import Verification
+from app.domain.verdicts import Baseline, Verification
 from app.jobs.engine import TaskContext
 from app.jobs.host_session import open_session, verify_change
 
@@ -19,6 +20,8 @@ class VerifyRequest:
     security_pending: tuple[str, ...] = ()
     #: name -> package manager of the change record (Windows hosts have more than one)
     managers: Mapping[str, str] = field(default_factory=dict)
+    #: PATCH: judge the change record; SCAN: nothing patched, ``security_pending`` is the last scan's
+    baseline: Baseline = Baseline.NONE
 
 
 def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> Verification:
@@ -35,4 +38,5 @@ def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> V
         journal_since=req.since,
         subject_job_id=req.subject_job_id,
         managers=req.managers,
+        baseline=req.baseline,
     )

@@ -430,3 +430,51 @@ def test_console_killed_mid_patch_recovers(hosts, host_pool, db_path: Path) -> N
     assert code == 0, (err, report)
     assert h.installed_version("pd-secfix") == "1.0-1"
     assert h.installed_version("pd-regular") == "2.0-1"
+
+
+def test_verify_without_a_patch_compares_with_the_last_scan(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A host never patched: its pending security updates were already known at the last scan, so a
+    verification on its own says nothing was patched (amber) and never calls them new (red)."""
+    h = hosts[0]
+    scanned(db_path, [h], host_pool.client_key)
+    code, report, err = run_json(db_path, "verify", h.name)
+    entry = report["hosts"][0]
+    assert entry["status"] == "ok", (err, report)
+    reasons = entry["verification"]["reasons"]
+    assert not any("new security update" in r for r in reasons), reasons
+    assert entry["verification"]["verdict"] == "amber", entry["verification"]
+    assert (
+        "nothing patched since the last scan; 2 security update(s) still pending: pd-reboot, pd-secfix"
+    ) in reasons, reasons
+    assert code == 0, (err, report)
+
+    # a patch is judged by its change record, until a scan of its own runs: then the scan is the baseline
+    code, report, err = run_json(db_path, "patch", h.name, "--packages", "pd-secfix", "--reboot", "never")
+    assert code == 0 and report["hosts"][0]["verification"]["verdict"] == "green", (err, report)
+    code, report, err = run_json(db_path, "verify", h.name)
+    v = report["hosts"][0]["verification"]
+    assert code == 0 and v["verdict"] == "green", (err, report)
+    assert "all 1 changed package(s) at the intended version" in v["reasons"], v
+    code, _, err = run_json(db_path, "scan", h.name)
+    assert code == 0, err
+    code, report, err = run_json(db_path, "verify", h.name)
+    v = report["hosts"][0]["verification"]
+    assert code == 0 and v["verdict"] == "amber", (err, report)
+    want = "nothing patched since the last scan; 1 security update(s) still pending: pd-reboot"
+    assert v["reasons"][0] == want, v
+
+
+def test_a_verify_that_could_not_run_says_so_and_is_never_green(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    h = hosts[0]
+    scanned(db_path, [h], host_pool.client_key)
+    h.stop_sshd()
+    try:
+        code, report, err = run_json(db_path, "verify", h.name)
+        entry = report["hosts"][0]
+        assert code == 1 and entry["status"] == "unreachable" and entry["error"], (err, report)
+        assert "verification" not in entry, entry
+        r = cli(db_path, "verify", h.name)
+        assert r.returncode == 1
+        assert r.stdout.splitlines()[0] == f"{h.name}: unreachable", r.stdout
+    finally:
+        h.start_sshd()

@@ -76,3 +76,46 @@ def test_events_update_steps_log_and_title(qtbot, monkeypatch) -> None:  # type:
     assert _steps(panel)[1][1:4] == ("cancelled", 0.0, "cancelled")
     assert not panel.cancel_button.isEnabled()
     assert panel.title.text() == "Job #5: patch of 2 host(s) — finished · 1 ok"
+
+
+def test_a_red_verification_is_not_hidden_behind_succeeded(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A verify whose step ran to the end but whose host did not pass: the State column says so in red,
+    the detail gives the first reason, the title does not count it as ok; a step that could not verify
+    (unreachable) says that and has no verdict at all."""
+    from ui.verdicts import VERDICT_COLOURS
+
+    panel = JobPanel()
+    qtbot.addWidget(panel)
+    handle = SimpleNamespace(job_id=7, cancel_event=threading.Event())
+    hosts = [
+        Host(name="web01", address="a", id=1),
+        Host(name="db01", address="b", id=2),
+        Host(name="app01", address="c", id=3),
+    ]
+    panel.start_job(handle, hosts, what="Verify")  # type: ignore[arg-type]
+    panel.on_events(
+        [
+            JobStateChanged(7, JobState.RUNNING),
+            VerificationRecorded(7, 1, None, "red", ("service nginx is failed",)),
+            HostStateChanged(7, 1, StepState.SUCCEEDED),
+            HostStateChanged(7, 2, StepState.SUCCEEDED),  # the verdict may come after the step's end
+            VerificationRecorded(7, 2, None, "green", ("all fine",)),
+            HostStateChanged(7, 3, StepState.UNREACHABLE, "connection refused"),
+            JobStateChanged(7, JobState.FINISHED),
+        ]
+    )
+    m = panel.steps_model
+    rows = [
+        tuple(
+            m.data(m.index(r, c)) for c in (job_panel.COL_STATE, job_panel.COL_VERIFY, job_panel.COL_DETAIL)
+        )
+        for r in range(3)
+    ]
+    assert rows == [
+        ("succeeded, verification red", "✖ red", "verification red: service nginx is failed"),
+        ("succeeded", "✔ green", "done"),
+        ("unreachable", "", "connection refused"),
+    ]
+    fg = m.data(m.index(0, job_panel.COL_STATE), job_panel.Qt.ItemDataRole.ForegroundRole)
+    assert fg.color() == VERDICT_COLOURS["red"][0]
+    assert panel.title.text() == "Job #7: verify of 3 host(s) — finished · 1 ok, 1 verification red, 1 failed"

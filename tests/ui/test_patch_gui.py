@@ -70,6 +70,18 @@ def test_patch_preview_verify_and_roll_back_from_the_gui(qtbot, window, db, host
     probe = LatenessProbe()
     probe.start()
 
+    # -- Verify a host never patched: compares with its last scan, amber, never red (#17) ------------
+    w.inventory.select_host(host.id)
+    assert w.verify_action.isEnabled()
+    assert "compares with the last scan of " in w.verify_action.toolTip(), w.verify_action.toolTip()
+    w.verify_action.trigger()
+    unpatched = w.active_job
+    assert unpatched is not None and w.job_panel.what == "Verify"
+    qtbot.waitUntil(lambda: _idle(w) and unpatched.done.is_set(), timeout=TIMEOUT_MS)
+    verdict, reasons = w.job_panel.verdict(host.id)
+    assert verdict == "amber", reasons
+    assert reasons[0].startswith("nothing patched since the last scan; 2 security update(s) still pending")
+
     # -- Patch… on two selected hosts: choose pd-secfix, preview, confirm ---------------------------
     w.inventory.select_ids({host.id, other.id})
     w.patch_action.trigger()
@@ -150,6 +162,7 @@ def test_patch_preview_verify_and_roll_back_from_the_gui(qtbot, window, db, host
         w.grab().save(os.environ["PATCHDESK_SCREENSHOT"])
 
     # -- Verify from the History tab ----------------------------------------------------------------
+    assert "compares with the last patch of " in w.detail.verify_button.toolTip()
     qtbot.mouseClick(w.detail.verify_button, Qt.MouseButton.LeftButton)
     verify = w.active_job
     assert verify is not job and w.job_panel.what == "Verify"

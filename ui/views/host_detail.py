@@ -60,7 +60,7 @@ from ui.models.updates_model import (
     UpdatesTableModel,
 )
 from ui.resources import icon
-from ui.verdicts import badge_style, verdict_text
+from ui.verdicts import badge_style, verdict_text, verify_scope
 
 HISTORY_LIMIT = 50
 #: Most log lines of one job shown in the history's log tab (the newest ones).
@@ -132,7 +132,7 @@ class HostDetailView(QWidget):
 
     #: (host, job id): the administrator asked to roll back that patch job on that host
     rollback_requested = Signal(object, int)
-    #: (host): verify the host against its last patch
+    #: (host): verify the host against its last patch, or its last scan when nothing was patched since
     verify_requested = Signal(object)
 
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -446,7 +446,9 @@ class HostDetailView(QWidget):
         e = self.selected_entry() if self.host is not None else None
         can = e is not None and e.can_roll_back
         self.rollback_button.setEnabled(self._actions_allowed and can)
-        self.verify_button.setEnabled(self._actions_allowed and self.host is not None)
+        verifiable, verify_tip = verify_scope(self.db, [self.host] if self.host is not None else [])
+        self.verify_button.setEnabled(self._actions_allowed and verifiable)
+        self.verify_button.setToolTip(verify_tip)
         if e is None:
             hint = ""
         elif e.rolled_back_by:

@@ -111,27 +111,44 @@ class JobHostsModel(QAbstractTableModel):
             if col == COL_HOST:
                 return s.host.name
             if col == COL_STATE:
-                return str(s.state)
+                return "succeeded, verification red" if _red(s) else str(s.state)
             if col == COL_PROGRESS:
                 return f"{round(s.progress * 100)} %"
             if col == COL_VERIFY:
                 return verdict_text(s.verdict)
-            return _clean(s.message)
+            return _clean(_detail(s))
         if role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_STATE and s.state in STEP_COLOURS:
-                return QBrush(STEP_COLOURS[s.state])
+            if col == COL_STATE and (colour := _state_colour(s)) is not None:
+                return QBrush(colour)
             if col == COL_VERIFY and s.verdict in VERDICT_COLOURS:
                 return QBrush(VERDICT_COLOURS[s.verdict][0])
         if role == Qt.ItemDataRole.BackgroundRole and col == COL_VERIFY and s.verdict in VERDICT_COLOURS:
             return QBrush(VERDICT_COLOURS[s.verdict][1])
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_DETAIL and s.message:
-                return _clean(s.message, 1000)
+                return _clean(_detail(s), 1000)
             if col == COL_VERIFY and s.verdict:
                 return verdict_tooltip(s.verdict, s.reasons)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_PROGRESS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+
+def _red(s: _Step) -> bool:
+    """A step that ran to the end whose verification is red: the job did its part, the host failed."""
+    return s.state == StepState.SUCCEEDED and s.verdict == "red"
+
+
+def _state_colour(s: _Step) -> QColor | None:
+    if _red(s):  # the step ran, the host did not pass: never shown as green
+        return VERDICT_COLOURS["red"][0]
+    return STEP_COLOURS.get(s.state)
+
+
+def _detail(s: _Step) -> str:
+    if _red(s) and s.message == "done":
+        return "verification red: " + (s.reasons[0] if s.reasons else "see the verification")
+    return s.message
 
 
 def _clean(text: str, limit: int = 200) -> str:
@@ -374,7 +391,12 @@ class JobPanel(QWidget):
             state = "cancelling…"
         c = self.counts()
         bad = c.get(StepState.FAILED, 0) + c.get(StepState.UNREACHABLE, 0)
-        extra = f" · {c.get(StepState.SUCCEEDED, 0)} ok" + (f", {bad} failed" if bad else "")
+        red = sum(1 for hid in self._names if (st := self.steps_model.step(hid)) is not None and _red(st))
+        extra = (
+            f" · {c.get(StepState.SUCCEEDED, 0) - red} ok"
+            + (f", {red} verification red" if red else "")
+            + (f", {bad} failed" if bad else "")
+        )
         self.title.setText(f"Job #{self.handle.job_id}: {self._what.lower()} of {n} host(s) — {state}{extra}")
 
     def _prefix(self, host_id: int | None, ts: float) -> str:

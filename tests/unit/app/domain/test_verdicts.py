@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.models import PendingUpdate
-from app.domain.verdicts import Health, Verdict, judge
+from app.domain.verdicts import Baseline, Health, Verdict, judge
 
 RUNNING = Health(system_state="running", journal_errors=(), load1=0.5, cpus=2, mem_available_kb=800_000)
 
@@ -91,4 +91,97 @@ def test_a_host_without_systemd_is_not_unhealthy() -> None:
     assert v.reasons == (
         "service manager not available on this host (no systemd): service health not checked",
         "system journal not available: new errors not checked",
+    )
+
+
+def _sec(name: str) -> PendingUpdate:
+    return PendingUpdate("apt", name, "2", "1", security=True)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "pending", "before", "verdict", "reasons"),
+    [
+        (
+            Baseline.SCAN,
+            [_sec("curl"), _sec("openssl"), PendingUpdate("apt", "vim", "2", "1")],
+            ["curl", "openssl"],
+            Verdict.AMBER,
+            ("nothing patched since the last scan; 2 security update(s) still pending: curl, openssl",),
+        ),
+        (
+            Baseline.SCAN,
+            [PendingUpdate("apt", "vim", "2", "1")],
+            [],
+            Verdict.GREEN,
+            ("nothing patched since the last scan; no security update pending",),
+        ),
+        (
+            Baseline.SCAN,
+            [_sec("curl"), _sec("zlib")],
+            ["curl"],
+            Verdict.AMBER,
+            (
+                "nothing patched since the last scan; 1 security update(s) still pending: curl",
+                "1 security update(s) new since the last scan: zlib",
+            ),
+        ),
+        (
+            Baseline.SCAN,
+            [_sec("zlib")],
+            [],
+            Verdict.AMBER,
+            ("1 security update(s) new since the last scan: zlib", "nothing patched since the last scan"),
+        ),
+        (
+            Baseline.NONE,
+            [_sec("curl")],
+            [],
+            Verdict.AMBER,
+            ("no scan to compare with; 1 security update(s) pending: curl",),
+        ),
+        (Baseline.NONE, [], [], Verdict.GREEN, ("no scan to compare with; no security update pending",)),
+    ],
+    ids=[
+        "known-pending",
+        "nothing-pending",
+        "known-and-new",
+        "only-new",
+        "never-scanned",
+        "never-scanned-clean",
+    ],
+)
+def test_without_a_patch_to_judge_the_verdict_says_so_and_is_never_red_for_pending_updates(
+    baseline: Baseline,
+    pending: list[PendingUpdate],
+    before: list[str],
+    verdict: Verdict,
+    reasons: tuple[str, ...],
+) -> None:
+    v = judge(
+        expected={},
+        installed={},
+        pending_after=pending,
+        security_before=before,
+        health_after=RUNNING,
+        baseline=baseline,
+    )
+    assert v.verdict == verdict
+    assert v.reasons == reasons
+
+
+def test_without_a_patch_an_unhealthy_host_is_still_red() -> None:
+    after = Health(system_state="running", journal_errors=(), services={"nginx": "failed"})
+    v = judge(
+        expected={},
+        installed={},
+        pending_after=[_sec("curl")],
+        security_before=["curl"],
+        health_after=after,
+        services=["nginx"],
+        baseline=Baseline.SCAN,
+    )
+    assert v.verdict == Verdict.RED
+    assert v.reasons == (
+        "service nginx is failed",
+        "nothing patched since the last scan; 1 security update(s) still pending: curl",
     )
