@@ -29,6 +29,12 @@ def add_commands(sub: Any) -> None:
     sp.add_argument("--concurrency", type=int, default=20)
     sp.add_argument("--refresh", action="store_true", help="refresh package indexes first (needs root/sudo)")
     sp.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="never refresh an empty or old package index (policy index_max_age_hours); such a scan "
+        "is reported incomplete",
+    )
+    sp.add_argument(
         "--full",
         action="store_true",
         help="simulate on every host, even where nothing apt reads changed since the last scan",
@@ -100,6 +106,7 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
             hosts,
             refresh=args.refresh,
             full=args.full,
+            auto_refresh=not args.no_refresh,
             accept_new_keys=True,
             concurrency=args.concurrency,
         )
@@ -126,11 +133,17 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
             "os": {},
             "reboot_required": fresh.reboot_required,
             "pending": [],
+            "index_updated": None,
+            "complete": False,
+            "notes": [],
         }
         if status == "ok":
             scan = db_scans.last_scan(db, host.id)
             entry["os"] = scan["os"] if scan else {}
             entry["reboot_required"] = bool(scan["reboot_required"]) if scan else False
+            entry["index_updated"] = scan["index_updated"] if scan else None
+            entry["complete"] = bool(scan["complete"]) if scan else False
+            entry["notes"] = scan["notes"] if scan else []
             entry["pending"] = [u.as_json() for u in db_scans.pending_for_host(db, host.id)]
         report.append(entry)
     if args.json:
@@ -153,6 +166,10 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
                 ]
             )
         print_table(out, ["HOST", "STATUS", "URGENT", "IMPORTANT", "NONCRIT", "REBOOT", "ERROR"], rows)
+        for e in report:
+            if e["status"] == "ok" and not e["complete"]:
+                for note in e["notes"] or ["the scan cannot vouch that it saw every update."]:
+                    out.write(f"{e['name']}: incomplete: {note}\n")
     return worst
 
 

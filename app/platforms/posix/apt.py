@@ -16,9 +16,17 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
+from app.domain.models import (
+    IndexState,
+    InstallPlan,
+    OsFacts,
+    PackageChange,
+    PendingUpdate,
+    ScanBasis,
+)
 from app.platforms.base import (
     Adapter,
     LogFn,
@@ -29,13 +37,17 @@ from app.platforms.base import (
 )
 from app.platforms.posix.apt_parse import (
     _VERSION_RE,
+    LISTS_DIR,
     MANAGER,
     SCAN_SECTIONS,
+    UNREADABLE_INDEX_NOTE,
+    UPDATE_STAMP,
     SimulationParse,
     _warning_lines,
     check_names,
     describe_failure,
     parse_dpkg_query,
+    parse_index,
     parse_madison,
     parse_plan,
     parse_reboot,
@@ -51,7 +63,20 @@ SCAN_COMMAND = (
     "LC_ALL=C apt-get -s -q -o Debug::NoLocking=true "
     "-o APT::Get::Show-User-Simulation-Note=false dist-upgrade"
 )
-REFRESH_COMMAND = "LC_ALL=C apt-get update -q"
+#: After a successful update apt touches its periodic stamp (see apt_parse.UPDATE_STAMP): the index's
+#: age is then the time of the last refresh, not the server's Last-Modified of the lists.
+REFRESH_COMMAND = (
+    "LC_ALL=C apt-get update -q -o "
+    "'APT::Update::Post-Invoke-Success::=touch /var/lib/apt/periodic/update-success-stamp "
+    "2>/dev/null || true'"
+)
+
+#: The host's clock, then ``<mtime> <path>`` of every list file and the update stamp (parse_index).
+INDEX_COMMAND = (
+    "printf 'now %s\n' \"$(date +%s)\"; "
+    f"stat -c '%Y %n' -- {LISTS_DIR}/*_InRelease {LISTS_DIR}/*_Release {LISTS_DIR}/*_Packages* "
+    f"{UPDATE_STAMP} 2>/dev/null; true"
+)
 
 #: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.
 #: ``binary:Package`` keeps ":arch" on foreign-architecture packages, so names match the Inst lines.
@@ -132,6 +157,7 @@ def scan_script(nonce: str, known: str | None = None) -> str:
         )
     return (
         "( if command -v apt-get >/dev/null 2>&1; then "
+        f"printf '\n%s\n' '{m['idx']}'; {INDEX_COMMAND}; "
         f"pd_fp=$({FINGERPRINT_COMMAND}); "
         f"printf '\n%s\n%s\n' '{m['fp']}' \"$pd_fp\"; "
         f"{simulate}"
@@ -197,7 +223,7 @@ class AptAdapter(Adapter):
         log: LogFn | None = None,
         previous: Callable[[], ScanBasis | None] | None = None,
     ) -> ScriptScan | None:
-        found = parse_scan_script(text, nonce)
+        found = parse_scan_script(text, nonce, datetime.now(UTC))
         if found is None:
             return None
         reboot, pkgs = found.reboot
@@ -216,7 +242,14 @@ class AptAdapter(Adapter):
         if not result.ok:
             raise describe_failure(result, self.host or "the host", what="check for updates")
         parsed = self._parse_simulation(result, log)
-        return ScriptScan(list(parsed.pending), reboot, pkgs, basis=basis, reused=reused)
+        return ScriptScan(list(parsed.pending), reboot, pkgs, basis=basis, reused=reused, index=found.index)
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """The age of the lists on the host (one short command); unmeasured when it does not answer."""
+        result = transport.run(INDEX_COMMAND, timeout=30)
+        if not result.ok:
+            return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
+        return parse_index(result.out.splitlines(), datetime.now(UTC))
 
     @staticmethod
     def _parse_simulation(result: CommandResult, log: LogFn | None) -> SimulationParse:

@@ -47,7 +47,11 @@ def test_scan_command_is_a_lock_free_simulation() -> None:
 
 
 def test_refresh_command() -> None:
-    assert refresh_command() == "LC_ALL=C apt-get update -q"
+    # a successful update also touches apt's periodic stamp: the lists keep the server's times
+    assert refresh_command().startswith("LC_ALL=C apt-get update -q -o ")
+    assert "APT::Update::Post-Invoke-Success::=touch /var/lib/apt/periodic/update-success-stamp" in (
+        refresh_command()
+    )
 
 
 def test_installed_versions_command_passes_names_as_data() -> None:
