@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from app.cli.common import (
@@ -65,6 +66,11 @@ def add_commands(sub: Any) -> None:
     patch.add_argument("--reboot", help="never | if-needed | always (default: each host's policy)")
     patch.add_argument("--dry-run", action="store_true", help="show the plan (what would change) and stop")
     patch.add_argument("--no-verify", action="store_true", help="skip verification after patching")
+    patch.add_argument(
+        "--include-held",
+        action="store_true",
+        help="also install selected packages the host holds back (apt-mark hold); audited",
+    )
     patch.add_argument(
         "--lock-wait", type=float, default=120.0, help="seconds to wait for a busy package manager"
     )
@@ -226,6 +232,8 @@ def change(args: argparse.Namespace, out: TextIO) -> int:
                 RebootPolicy(parse_choice(RebootPolicy, args.reboot, "--reboot")) if args.reboot else None
             )
             selections = selections_for(db, hosts, classifications=chosen, packages=packages)
+            if args.include_held:
+                selections = {k: replace(v, include_held=True) for k, v in selections.items()}
             if args.dry_run:
                 handle = runner.start_plan(db, hosts, selections, accept_new_keys=True)
             else:
@@ -285,8 +293,10 @@ def _change_entry(host: Host, handle: Any) -> dict[str, Any]:
     verification: Verification | None = None
     if isinstance(result, InstallPlan):
         entry["plan"] = [c.as_json() for c in result.changes]
+        entry["held"] = list(result.held)
     elif isinstance(result, PatchResult):
         entry["plan"] = [c.as_json() for c in result.plan.changes]
+        entry["held"] = list(result.plan.held)
         entry["changes"] = [c.as_json() for c in result.changes]
         entry["rebooted"] = result.rebooted
         entry["reboot_required"] = result.reboot_required
@@ -317,6 +327,8 @@ def _print_change_entry(e: dict[str, Any], dry_run: bool, out: TextIO) -> None:
             continue
         for c in e[key]:
             print(f"  {label}: {c['name']} {c['from'] or '-'} -> {c['to'] or '-'}", file=out)
+    for name in e.get("held") or ():
+        print(f"  held, will not be installed: {name} (patch --include-held installs it)", file=out)
     if e.get("reboot_required"):
         print("  a reboot is required", file=out)
     for reason in (e.get("verification") or {}).get("reasons", []):
@@ -382,6 +394,8 @@ def _audit_change_started(db: Any, args: argparse.Namespace, hosts: list[Host], 
             details["classification"] = args.classification
         if args.packages:
             details["packages"] = args.packages
+        if args.include_held:
+            details["include_held"] = True
         audit.patch_started(db, names, job_id, **details)
     elif args.command == "rollback":
         audit.rollback_started(db, names, job_id, args.job)

@@ -292,6 +292,8 @@ class InstallPlan:
     changes: tuple[PackageChange, ...]
     reboot_expected: bool = False
     warnings: tuple[str, ...] = ()
+    #: selected packages the host holds back, left out of the transaction (patch without --include-held)
+    held: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,8 @@ class Adapter(abc.ABC):
     reports_transaction: bool = False
     #: False where every scan reads fresh data (Windows Update searches online): no indexes to refresh
     refreshes_indexes: bool = True
+    #: install packages the host holds back when they are named (patch --include-held); set per job
+    allow_held: bool = False
 
     def host_name(self, transport: Transport) -> str:
         """The host as sentences name it: the name given, else the transport's host, else "the host"."""
@@ -165,6 +167,10 @@ class Adapter(abc.ABC):
         if refreshed and self.refreshes_indexes:
             return IndexState(datetime.now(UTC), measured=True)
         return IndexState.unknown(self.name or "this package manager")
+
+    def held(self, transport: Transport) -> frozenset[str]:
+        """Packages the host holds back from upgrades (none where the package manager has no holds)."""
+        return frozenset()
 
     def scan_phase(self) -> str:
         """The progress phase shown while this adapter scans."""

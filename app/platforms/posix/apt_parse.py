@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from app.domain.errors import AdapterError, UnsupportedHostError
@@ -218,7 +218,28 @@ def parse_removals(text: str) -> list[str]:
     return list(parse_simulation(text).removals)
 
 
-SCAN_SECTIONS = ("idx", "fp", "same", "sim", "simrc", "simerr")
+SCAN_SECTIONS = ("idx", "held", "fp", "same", "sim", "simrc", "simerr")
+
+HELD_REASON = (
+    "held on the host (apt-mark hold): apt keeps it at its installed version, and Patchdesk installs it "
+    "only with patch --include-held"
+)
+
+
+def parse_holds(lines: Iterable[str]) -> frozenset[str]:
+    """Package names from ``apt-mark showhold`` (one per line); anything else is skipped."""
+    return frozenset(name for line in lines if _NAME_RE.fullmatch(name := line.strip()))
+
+
+def mark_held(pending: Iterable[PendingUpdate], holds: frozenset[str]) -> tuple[PendingUpdate, ...]:
+    """``pending`` with every update of a held package marked ``held`` (names with ":arch" match too)."""
+    return tuple(
+        replace(u, held=True, held_reason=HELD_REASON)
+        if u.name in holds or u.name.split(":")[0] in holds
+        else u
+        for u in pending
+    )
+
 
 #: The stamp a successful ``apt-get update`` touches (apt's own APT::Periodic stamp; our refresh sets it
 #: through APT::Update::Post-Invoke-Success, as Ubuntu's update-notifier does): apt gives each list
@@ -295,24 +316,26 @@ class ScanSections:
     same: bool
     reboot: tuple[bool, tuple[str, ...]]
     index: IndexState | None = None
+    holds: frozenset[str] = frozenset()
 
 
 def parse_scan_script(text: str, nonce: str, now: datetime | None = None) -> ScanSections | None:
     """The scan script's sections; None when apt did not run (no simulation and no ``same``)."""
     sections = split_sections(text, nonce, SCAN_SECTIONS)
     index = parse_index(sections.get("idx", []), now or datetime.now(UTC))
+    holds = parse_holds(sections.get("held", []))
     fp_lines = [line.strip() for line in sections.get("fp", []) if line.strip()]
     fingerprint = valid_fingerprint(fp_lines[0]) if fp_lines else None
     reboot = parse_reboot(text, nonce)
     if "same" in sections and fingerprint is not None:
-        return ScanSections(None, fingerprint, True, reboot, index)
+        return ScanSections(None, fingerprint, True, reboot, index, holds)
     if "sim" not in sections or "simrc" not in sections:
         return None
     rc_lines = [line.strip() for line in sections["simrc"] if line.strip()]
     rc = int(rc_lines[0]) if rc_lines and rc_lines[0].isdigit() else -1
     sim = "\n".join(sections["sim"]).encode()
     err = "\n".join(sections.get("simerr", [])).encode()
-    return ScanSections(CommandResult(rc, sim, err), fingerprint, False, reboot, index)
+    return ScanSections(CommandResult(rc, sim, err), fingerprint, False, reboot, index, holds)
 
 
 def parse_reboot(text: str, nonce: str) -> tuple[bool, tuple[str, ...]]:
