@@ -123,6 +123,7 @@ def scan_host(
         found.reboot, found.reboot_packages = adapter.reboot_required(transport)
     if auto_refresh and not refresh:
         _refresh_if_stale(ctx, adapter, transport, found, index_max_age)
+    found.notes.extend(adapter.last_scan_notes)
     _scan_extras(ctx, family.extra_adapters(binaries, host.name), transport, found)
     pending = classifier.classify_all(
         found.raw, os_id=facts.id, os_version=facts.version, id_like=facts.id_like

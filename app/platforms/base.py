@@ -148,6 +148,9 @@ class Adapter(abc.ABC):
     refreshes_indexes: bool = True
     #: install packages the host holds back when they are named (patch --include-held); set per job
     allow_held: bool = False
+    #: sentences the last scan of this adapter left for the result: output it could not fully read
+    #: (they make the scan incomplete)
+    last_scan_notes: tuple[str, ...] = ()
 
     def host_name(self, transport: Transport) -> str:
         """The host as sentences name it: the name given, else the transport's host, else "the host"."""

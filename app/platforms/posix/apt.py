@@ -265,11 +265,23 @@ class AptAdapter(Adapter):
             return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
         return parse_index(result.out.splitlines(), datetime.now(UTC))
 
-    @staticmethod
     def _parse_simulation(
-        result: CommandResult, log: LogFn | None, holds: frozenset[str] = frozenset()
+        self, result: CommandResult, log: LogFn | None, holds: frozenset[str] = frozenset()
     ) -> SimulationParse:
         parsed = parse_simulation(result.out)
+        if not parsed.summary:
+            raise AdapterError(
+                f"apt's answer on {self.host or 'the host'} could not be read: it has no summary line "
+                "('N upgraded, N newly installed, ...'), so Patchdesk cannot tell what is pending."
+            )
+        self.last_scan_notes = (
+            (
+                f"apt printed {len(parsed.warnings)} line(s) Patchdesk could not understand (see the job "
+                "log), so an update may be missing from this list.",
+            )
+            if parsed.warnings
+            else ()
+        )
         if holds:
             parsed = replace(parsed, pending=mark_held(parsed.pending, holds))
         for warning in _warning_lines(result.err):

@@ -90,6 +90,9 @@ class SimulationParse:
     pending: tuple[PendingUpdate, ...] = ()
     removals: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: apt's summary line ("N upgraded, N newly installed, ...") was there: apt always prints it, so an
+    #: answer without it was not understood (never "nothing pending")
+    summary: bool = False
 
 
 def split_origins(relstr: str) -> tuple[str, ...]:
@@ -210,7 +213,12 @@ def parse_simulation(text: str) -> SimulationParse:
             expected = _expected_count(line)
     if expected is not None and expected != seen_inst:
         warnings.add(f"apt announced {expected} package(s) to install but printed {seen_inst} Inst line(s).")
-    return SimulationParse(pending=tuple(pending), removals=tuple(removals), warnings=warnings.result())
+    return SimulationParse(
+        pending=tuple(pending),
+        removals=tuple(removals),
+        warnings=warnings.result(),
+        summary=expected is not None,
+    )
 
 
 def parse_removals(text: str) -> list[str]:

@@ -141,3 +141,53 @@ def test_index_state_over_a_transport() -> None:
     assert AptAdapter().index_state(_Replay(ok)).measured  # type: ignore[arg-type]
     failed = CommandResult(255, b"", b"connection lost")
     assert not AptAdapter().index_state(_Replay(failed)).measured  # type: ignore[arg-type]
+
+
+def _script_answer(sim: str, rc: str = "0") -> str:
+    from app.platforms.posix.facts import marker
+
+    return "".join(
+        f"\n{marker(NONCE, name)}\n{text}\n"
+        for name, text in (
+            ("idx", "\n".join(lines("index_prebuilt_real.txt"))),
+            ("sim", sim),
+            ("simrc", rc),
+            ("simerr", ""),
+        )
+    )
+
+
+def test_unreadable_simulation_is_never_nothing_pending() -> None:
+    import pytest
+
+    from app.domain.errors import AdapterError
+
+    hostile = [
+        "",  # an empty answer from a tool that should have answered
+        decode((DATA / "non_utf8_nul_crafted.bin").read_bytes()),
+        decode((DATA / "hostile_names_crafted.txt").read_bytes()),
+        "Reading package lists...\n" * 100_000,  # huge, and still no summary
+        decode((DATA / "debian12_simulation_note_head_real.txt").read_bytes()),
+    ]
+    for sim in hostile:
+        with pytest.raises(AdapterError, match="no summary line"):
+            AptAdapter(host="web1.invalid").parse_scan_script(_script_answer(sim), NONCE)
+
+
+def test_lines_not_understood_make_the_scan_incomplete() -> None:
+    sim = decode((DATA / "debian12_dist_upgrade_real.txt").read_bytes())
+    broken = sim.replace("Inst ", "Inst \x00", 1)
+    adapter = AptAdapter()
+    found = adapter.parse_scan_script(_script_answer(broken), NONCE)
+    assert found is not None and found.pending
+    assert adapter.last_scan_notes and "could not understand" in adapter.last_scan_notes[0]
+    adapter.parse_scan_script(_script_answer(sim), NONCE)
+    assert adapter.last_scan_notes == ()
+
+
+def test_a_missing_simulation_section_is_no_answer() -> None:
+    from app.platforms.posix.facts import marker
+
+    only_index = f"\n{marker(NONCE, 'idx')}\nnow 1\n"
+    # None: the caller scans in full; it is never an empty pending list
+    assert AptAdapter().parse_scan_script(only_index, NONCE) is None
