@@ -269,19 +269,18 @@ class AptAdapter(Adapter):
         self, result: CommandResult, log: LogFn | None, holds: frozenset[str] = frozenset()
     ) -> SimulationParse:
         parsed = parse_simulation(result.out)
+        notes = []
         if not parsed.summary:
-            raise AdapterError(
-                f"apt's answer on {self.host or 'the host'} could not be read: it has no summary line "
-                "('N upgraded, N newly installed, ...'), so Patchdesk cannot tell what is pending."
+            notes.append(
+                "apt's answer has no summary line ('N upgraded, N newly installed, ...'), so Patchdesk "
+                "cannot tell whether it is whole: updates may be missing from this list."
             )
-        self.last_scan_notes = (
-            (
+        if parsed.warnings:
+            notes.append(
                 f"apt printed {len(parsed.warnings)} line(s) Patchdesk could not understand (see the job "
-                "log), so an update may be missing from this list.",
+                "log), so an update may be missing from this list."
             )
-            if parsed.warnings
-            else ()
-        )
+        self.last_scan_notes = tuple(notes)
         if holds:
             parsed = replace(parsed, pending=mark_held(parsed.pending, holds))
         for warning in _warning_lines(result.err):

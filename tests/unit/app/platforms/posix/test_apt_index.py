@@ -170,8 +170,14 @@ def test_unreadable_simulation_is_never_nothing_pending() -> None:
         decode((DATA / "debian12_simulation_note_head_real.txt").read_bytes()),
     ]
     for sim in hostile:
-        with pytest.raises(AdapterError, match="no summary line"):
-            AptAdapter(host="web1.invalid").parse_scan_script(_script_answer(sim), NONCE)
+        adapter = AptAdapter(host="web1.invalid")
+        found = adapter.parse_scan_script(_script_answer(sim), NONCE)
+        # what could be read is kept, but the scan says it cannot vouch for it (incomplete)
+        assert found is not None
+        assert any("no summary line" in n for n in adapter.last_scan_notes)
+    # a failed simulation is an error, not an empty list
+    with pytest.raises(AdapterError):
+        AptAdapter(host="web1.invalid").parse_scan_script(_script_answer("", rc="100"), NONCE)
 
 
 def test_lines_not_understood_make_the_scan_incomplete() -> None:
