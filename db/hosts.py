@@ -32,7 +32,8 @@ _HOST_COLUMNS = (
     "h.sudo_ref, h.use_sudo, h.reboot_policy, h.pre_command, h.post_command, h.services, "
     "h.transport_options, g.name, h.ring, h.criticality, h.tags, h.os_id, h.os_name, h.os_version, "
     "h.kernel, h.managers, h.last_scan_at, h.last_status, h.last_error, h.reboot_required, "
-    "h.pending_urgent, h.pending_important, h.pending_noncritical"
+    "h.pending_urgent, h.pending_important, h.pending_noncritical, h.scan_complete, h.index_updated, "
+    "h.scan_notes"
 )
 _HOST_SELECT = f"""
 SELECT {_HOST_COLUMNS}
@@ -64,7 +65,8 @@ def _row_to_host(row: Sequence[Any]) -> Host:
         sudo_ref, use_sudo, reboot_policy, pre_command, post_command, services,
         transport_options, group_name, ring, criticality, tags, os_id, os_name, os_version,
         kernel, managers, last_scan_at, last_status, last_error, reboot_required,
-        pending_urgent, pending_important, pending_noncritical,
+        pending_urgent, pending_important, pending_noncritical, scan_complete, index_updated,
+        scan_notes,
     ) = row  # fmt: skip
     return _host(
         id=id_,
@@ -98,6 +100,9 @@ def _row_to_host(row: Sequence[Any]) -> Host:
         pending_urgent=pending_urgent,
         pending_important=pending_important,
         pending_noncritical=pending_noncritical,
+        scan_complete=None if scan_complete is None else bool(scan_complete),
+        index_updated=parse_ts(index_updated),
+        scan_notes=None if scan_notes is None else _json_tuple(scan_notes),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
@@ -14,7 +15,7 @@ from db.scan_basis import store as store_basis
 
 _PENDING_COLS = (
     "host_id, scan_id, manager, name, arch, installed, available, source, security, kind, severity, "
-    "cves, advisories, reboot_expected, classification, reason"
+    "cves, advisories, reboot_expected, classification, reason, held, held_reason"
 )
 
 
@@ -27,11 +28,17 @@ def record_scan(db: Database, host_id: int, job_id: int | None, result: ScanResu
     counts = {c: 0 for c in Classification}
     for u in result.pending:
         counts[u.classification] += 1
+    evidence = [
+        int(result.complete),
+        _iso_utc(result.index_updated),
+        json.dumps(list(result.notes)),
+    ]
     with db.atomic():
         scan_id = int(
             db.execute(
                 "INSERT INTO scans (host_id, job_id, finished_at, status, os, reboot_required, "
-                "reboot_packages, pending_count) VALUES (?, ?, ?, 'ok', ?, ?, ?, ?)",
+                "reboot_packages, pending_count, complete, index_updated, notes) "
+                "VALUES (?, ?, ?, 'ok', ?, ?, ?, ?, ?, ?, ?)",
                 [
                     host_id,
                     job_id,
@@ -40,30 +47,39 @@ def record_scan(db: Database, host_id: int, job_id: int | None, result: ScanResu
                     int(result.reboot_required),
                     json.dumps(list(result.reboot_packages)),
                     len(result.pending),
+                    *evidence,
                 ],
             ).lastrowid
             or 0
         )
         db.execute("DELETE FROM pending_updates WHERE host_id = ?", [host_id])
         db.conn.executemany(
-            f"INSERT INTO pending_updates ({_PENDING_COLS}) VALUES ({', '.join('?' * 16)})",
+            f"INSERT INTO pending_updates ({_PENDING_COLS}) VALUES ({', '.join('?' * 18)})",
             [_pending_values(host_id, scan_id, u) for u in result.pending],
         )
         record_facts(db, host_id, result.facts, result.managers)
         store_basis(db, host_id, result.basis, reused=result.reused)
         db.execute(
             "UPDATE hosts SET reboot_required = ?, pending_urgent = ?, pending_important = ?, "
-            "pending_noncritical = ? WHERE id = ?",
+            "pending_noncritical = ?, scan_complete = ?, index_updated = ?, scan_notes = ? WHERE id = ?",
             [
                 int(result.reboot_required),
                 counts[Classification.URGENT],
                 counts[Classification.IMPORTANT],
                 counts[Classification.NONCRITICAL],
+                *evidence,
                 host_id,
             ],
         )
         set_status(db, host_id, HostStatus.OK, None, at)
     return scan_id
+
+
+def _iso_utc(at: datetime | None) -> str | None:
+    """``at`` as stored: ISO 8601 in UTC (a naive time is taken as UTC)."""
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
 def record_scan_failure(
@@ -97,6 +113,8 @@ def _pending_values(host_id: int, scan_id: int, u: PendingUpdate) -> list[Any]:
         int(u.reboot_expected),
         str(u.classification),
         u.reason,
+        int(u.held),
+        u.held_reason,
     ]
 
 
@@ -116,6 +134,8 @@ def _row_to_update(r: dict[str, Any]) -> PendingUpdate:
         reboot_expected=bool(r["reboot_expected"]),
         classification=Classification(r["classification"]),
         reason=r["reason"],
+        held=bool(r["held"]),
+        held_reason=r["held_reason"],
     )
 
 
@@ -139,4 +159,6 @@ def last_scan(db: Database, host_id: int) -> dict[str, Any] | None:
     row = dict(rows[0])
     row["os"] = json.loads(row["os"])
     row["reboot_packages"] = json.loads(row["reboot_packages"])
+    row["notes"] = json.loads(row["notes"]) if row.get("notes") else []
+    row["complete"] = None if row.get("complete") is None else bool(row["complete"])
     return row

@@ -421,4 +421,25 @@ def m005_scan_basis(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 5
+@MIGRATIONS()
+def m006_scan_evidence(db: Database) -> None:
+    """What the last successful scan of each host could vouch for (app/domain/models.py: ScanResult):
+    whether it was complete (NULL before any scan), when the package metadata it read was last
+    refreshed (NULL: not known), and the sentences for anything that limited it (a JSON list); and per
+    pending update whether the host holds it back, and why."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE hosts ADD COLUMN scan_complete INTEGER;
+        ALTER TABLE hosts ADD COLUMN index_updated TEXT;
+        ALTER TABLE hosts ADD COLUMN scan_notes TEXT;
+        ALTER TABLE scans ADD COLUMN complete INTEGER;
+        ALTER TABLE scans ADD COLUMN index_updated TEXT;
+        ALTER TABLE scans ADD COLUMN notes TEXT;
+        ALTER TABLE pending_updates ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE pending_updates ADD COLUMN held_reason TEXT NOT NULL DEFAULT ''
+        """,
+    )
+
+
+SCHEMA_VERSION = 6

@@ -54,6 +54,7 @@ def policy_settings(db: Database) -> PolicySettings:
         scan_interval=timedelta(hours=num("scan_interval", d.scan_interval.total_seconds() / 3600)),
         lock_ttl=timedelta(minutes=num("lock_ttl", d.lock_ttl.total_seconds() / 60)),
         urgent_push=raw.get("urgent_push", "yes").lower() in ("1", "yes", "true", "on"),
+        index_max_age=timedelta(hours=num("index_max_age_hours", d.index_max_age.total_seconds() / 3600)),
     )
 
 
@@ -73,6 +74,6 @@ def set_policy_setting(db: Database, key: str, value: str) -> None:
             raise ConfigError(f"{key} takes a number, not {value!r}.") from exc
         if f < 0 or (key == "verify_share" and f > 1):
             raise ConfigError(f"{key} = {value} is out of range.")
-        if key in ("default_estimate", "lock_ttl", "scan_interval") and f <= 0:
+        if key in ("default_estimate", "lock_ttl", "scan_interval", "index_max_age_hours") and f <= 0:
             raise ConfigError(f"{key} must be positive.")
     set_setting(db, f"policy.{key}", value)

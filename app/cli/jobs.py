@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from app.cli.common import (
@@ -28,6 +29,12 @@ def add_commands(sub: Any) -> None:
     sp.add_argument("--all", action="store_true", help="scan every host")
     sp.add_argument("--concurrency", type=int, default=20)
     sp.add_argument("--refresh", action="store_true", help="refresh package indexes first (needs root/sudo)")
+    sp.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="never refresh an empty or old package index (policy index_max_age_hours); such a scan "
+        "is reported incomplete",
+    )
     sp.add_argument(
         "--full",
         action="store_true",
@@ -59,6 +66,11 @@ def add_commands(sub: Any) -> None:
     patch.add_argument("--reboot", help="never | if-needed | always (default: each host's policy)")
     patch.add_argument("--dry-run", action="store_true", help="show the plan (what would change) and stop")
     patch.add_argument("--no-verify", action="store_true", help="skip verification after patching")
+    patch.add_argument(
+        "--include-held",
+        action="store_true",
+        help="also install selected packages the host holds back (apt-mark hold); audited",
+    )
     patch.add_argument(
         "--lock-wait", type=float, default=120.0, help="seconds to wait for a busy package manager"
     )
@@ -100,6 +112,7 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
             hosts,
             refresh=args.refresh,
             full=args.full,
+            auto_refresh=not args.no_refresh,
             accept_new_keys=True,
             concurrency=args.concurrency,
         )
@@ -126,11 +139,17 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
             "os": {},
             "reboot_required": fresh.reboot_required,
             "pending": [],
+            "index_updated": None,
+            "complete": False,
+            "notes": [],
         }
         if status == "ok":
             scan = db_scans.last_scan(db, host.id)
             entry["os"] = scan["os"] if scan else {}
             entry["reboot_required"] = bool(scan["reboot_required"]) if scan else False
+            entry["index_updated"] = scan["index_updated"] if scan else None
+            entry["complete"] = bool(scan["complete"]) if scan else False
+            entry["notes"] = scan["notes"] if scan else []
             entry["pending"] = [u.as_json() for u in db_scans.pending_for_host(db, host.id)]
         report.append(entry)
     if args.json:
@@ -153,6 +172,10 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
                 ]
             )
         print_table(out, ["HOST", "STATUS", "URGENT", "IMPORTANT", "NONCRIT", "REBOOT", "ERROR"], rows)
+        for e in report:
+            if e["status"] == "ok" and not e["complete"]:
+                for note in e["notes"] or ["the scan cannot vouch that it saw every update."]:
+                    out.write(f"{e['name']}: incomplete: {note}\n")
     return worst
 
 
@@ -209,6 +232,8 @@ def change(args: argparse.Namespace, out: TextIO) -> int:
                 RebootPolicy(parse_choice(RebootPolicy, args.reboot, "--reboot")) if args.reboot else None
             )
             selections = selections_for(db, hosts, classifications=chosen, packages=packages)
+            if args.include_held:
+                selections = {k: replace(v, include_held=True) for k, v in selections.items()}
             if args.dry_run:
                 handle = runner.start_plan(db, hosts, selections, accept_new_keys=True)
             else:
@@ -268,8 +293,10 @@ def _change_entry(host: Host, handle: Any) -> dict[str, Any]:
     verification: Verification | None = None
     if isinstance(result, InstallPlan):
         entry["plan"] = [c.as_json() for c in result.changes]
+        entry["held"] = list(result.held)
     elif isinstance(result, PatchResult):
         entry["plan"] = [c.as_json() for c in result.plan.changes]
+        entry["held"] = list(result.plan.held)
         entry["changes"] = [c.as_json() for c in result.changes]
         entry["rebooted"] = result.rebooted
         entry["reboot_required"] = result.reboot_required
@@ -300,6 +327,8 @@ def _print_change_entry(e: dict[str, Any], dry_run: bool, out: TextIO) -> None:
             continue
         for c in e[key]:
             print(f"  {label}: {c['name']} {c['from'] or '-'} -> {c['to'] or '-'}", file=out)
+    for name in e.get("held") or ():
+        print(f"  held, will not be installed: {name} (patch --include-held installs it)", file=out)
     if e.get("reboot_required"):
         print("  a reboot is required", file=out)
     for reason in (e.get("verification") or {}).get("reasons", []):
@@ -365,6 +394,8 @@ def _audit_change_started(db: Any, args: argparse.Namespace, hosts: list[Host], 
             details["classification"] = args.classification
         if args.packages:
             details["packages"] = args.packages
+        if args.include_held:
+            details["include_held"] = True
         audit.patch_started(db, names, job_id, **details)
     elif args.command == "rollback":
         audit.rollback_started(db, names, job_id, args.job)

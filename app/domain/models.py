@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class StrEnum(enum.StrEnum):
@@ -165,6 +165,10 @@ class Host:
     pending_urgent: int = 0
     pending_important: int = 0
     pending_noncritical: int = 0
+    # the last successful scan's evidence (None before any scan)
+    scan_complete: bool | None = None
+    index_updated: datetime | None = None
+    scan_notes: tuple[str, ...] | None = None
 
     @property
     def pending_total(self) -> int:
@@ -217,6 +221,8 @@ class PendingUpdate:
     reboot_expected: bool = False
     classification: Classification = Classification.NONCRITICAL
     reason: str = ""  # why it got its classification, shown to the user
+    held: bool = False  # the host keeps it back (apt-mark hold, a pin): patching leaves it unless asked
+    held_reason: str = ""  # why it is held, in a sentence
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -230,6 +236,8 @@ class PendingUpdate:
             "kind": str(self.kind),
             "classification": str(self.classification),
             "reason": self.reason,
+            "held": self.held,
+            "held_reason": self.held_reason,
         }
 
 
@@ -284,6 +292,8 @@ class InstallPlan:
     changes: tuple[PackageChange, ...]
     reboot_expected: bool = False
     warnings: tuple[str, ...] = ()
+    #: selected packages the host holds back, left out of the transaction (patch without --include-held)
+    held: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -320,6 +330,41 @@ class ScanResult:
     warnings: tuple[str, ...] = ()
     basis: ScanBasis | None = None
     reused: bool = False
+    #: when the host's package metadata was last refreshed (UTC); None: not known
+    index_updated: datetime | None = None
+    #: True only when the scan can vouch it saw everything pending; ``notes`` say what limited it
+    complete: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What a scan learnt of the package metadata it read.
+
+    ``measured``: the adapter looked (then ``updated`` None means there is no index at all);
+    unmeasured, ``updated`` is None and nothing is known. ``notes``: sentences for anything that
+    limited the scan (an empty index, a failed refresh, an age nobody can tell).
+    """
+
+    updated: datetime | None = None
+    measured: bool = False
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def unknown(cls, manager: str) -> IndexState:
+        return cls(
+            notes=(
+                f"Index age not known for {manager}: Patchdesk cannot tell how current the package "
+                "metadata this scan read is, so it cannot vouch that every update was seen.",
+            )
+        )
+
+    def stale(self, now: datetime, max_age: timedelta) -> bool:
+        """Measured and either empty or older than ``max_age``."""
+        return self.measured and (self.updated is None or now - self.updated > max_age)
+
+    def with_note(self, note: str) -> IndexState:
+        return IndexState(self.updated, self.measured, (*self.notes, note))
 
 
 @dataclass(frozen=True)

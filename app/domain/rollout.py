@@ -110,6 +110,7 @@ class PolicySettings:
     scan_interval: timedelta = timedelta(hours=24)
     lock_ttl: timedelta = timedelta(hours=4)
     urgent_push: bool = True  # start urgent pushes unattended (else only propose them)
+    index_max_age: timedelta = timedelta(hours=24)  # older package indexes are refreshed by a scan
 
     KEYS = (
         "soak.urgent",
@@ -121,6 +122,7 @@ class PolicySettings:
         "scan_interval",
         "lock_ttl",
         "urgent_push",
+        "index_max_age_hours",
     )
 
     def as_json(self) -> dict[str, object]:
@@ -134,6 +136,7 @@ class PolicySettings:
             "scan_interval": _hours(self.scan_interval),
             "lock_ttl": self.lock_ttl.total_seconds() / 60,
             "urgent_push": self.urgent_push,
+            "index_max_age_hours": _hours(self.index_max_age),
         }
 
 
@@ -148,6 +151,7 @@ SETTING_UNITS = {
     "scan_interval": "hours",
     "lock_ttl": "minutes",
     "urgent_push": "yes/no",
+    "index_max_age_hours": "hours",
 }
 
 

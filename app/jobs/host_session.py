@@ -169,14 +169,30 @@ def _snapshot_all(s: HostSession, groups: Sequence[tuple[Adapter, Sequence[str]]
 def _rescan(ctx: TaskContext, s: HostSession) -> ScanResult:
     facts, _ = _facts(ctx, s.transport)
     raw = list(s.adapter.scan(s.transport, log=adapter_log(ctx)))
+    index = s.adapter.index_state(s.transport)
+    notes = list(index.notes)
     for extra in s.extras.values():
         try:
             raw.extend(extra.scan(s.transport, log=adapter_log(ctx)))
         except AdapterError as exc:  # as in the scan: a third-party manager must not hide the rest
             ctx.log(LogLevel.WARNING, f"{extra.name}: {exc}")
+            notes.append(f"{extra.name} could not be scanned: {exc}")
+            continue
+        notes.extend(extra.index_state(s.transport).notes)
     pending = classify_all(raw)
     reboot, pkgs = s.adapter.reboot_required(s.transport)
-    result = ScanResult(facts, (s.adapter.name, *s.extras), tuple(pending), reboot, pkgs)
+    # the rescan after a change reads the index the change itself used: its age is reported, and any
+    # note (unmeasured, empty, a third-party manager that failed or cannot tell) makes it incomplete
+    result = ScanResult(
+        facts,
+        (s.adapter.name, *s.extras),
+        tuple(pending),
+        reboot,
+        pkgs,
+        index_updated=index.updated,
+        complete=index.measured and index.updated is not None and not notes,
+        notes=tuple(notes),
+    )
     assert ctx.host.id is not None
     ctx.report(ScanRecorded(ctx.job_id, host_id=ctx.host.id, result=result))
     return result

@@ -21,7 +21,7 @@ the plan comes first, so the command runs only when there is something to instal
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.domain.errors import CancelledError, PatchdeskError
 from app.domain.events import ChangesRecorded, SnapshotTaken
@@ -54,6 +54,9 @@ class HostSelection:
     #: name -> package manager, where a host has more than one (Windows: "wua", "choco", "winget");
     #: names not in here go to the host's primary adapter
     managers: Mapping[str, str] = field(default_factory=dict)
+    #: install the selected packages the host holds back too (patch --include-held); without it they
+    #: are left out, and the plan and the result name them
+    include_held: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,38 @@ def plan_host(ctx: TaskContext, *, selections: Mapping[int, HostSelection]) -> I
         ctx.log(LogLevel.INFO, "Nothing selected for this host.")
         return InstallPlan(())
     s = open_session(ctx)
+    sel, held = _leave_held(ctx, s, sel)
+    if not sel.names:
+        return InstallPlan((), held=held)
     plan = _plan(ctx, s, s.groups(sel.names, sel.managers))
     for c in plan.changes:
         ctx.log(LogLevel.INFO, f"would {c.action}: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
-    return plan
+    return replace(plan, held=held)
+
+
+def _leave_held(
+    ctx: TaskContext, s: HostSession, sel: HostSelection
+) -> tuple[HostSelection, tuple[str, ...]]:
+    """The selection without the packages the host holds back (unless ``include_held``), and those.
+
+    Asked of the host itself at the time of the change (a hold set since the scan counts too); never
+    silent: the held packages are named in the log, and by the plan and the result."""
+    held: set[str] = set()
+    for adapter, names in s.groups(sel.names, sel.managers):
+        adapter.allow_held = sel.include_held
+        holds = adapter.held(s.transport)
+        held |= {n for n in names if n.split(":")[0] in holds}
+    if not held:
+        return sel, ()
+    listed = ", ".join(sorted(held))
+    if sel.include_held:
+        ctx.log(LogLevel.WARNING, f"Held on the host, installed as asked (--include-held): {listed}")
+        return sel, ()
+    ctx.log(
+        LogLevel.WARNING,
+        f"Held on the host, will not be installed: {listed} (patch --include-held installs them).",
+    )
+    return replace(sel, names=tuple(n for n in sel.names if n not in held)), tuple(sorted(held))
 
 
 def _plan(ctx: TaskContext, s: HostSession, groups: Sequence[tuple[Adapter, Sequence[str]]]) -> InstallPlan:
@@ -272,6 +303,10 @@ def patch_host(
         return PatchResult(InstallPlan(()), (), False, False, None)
     ctx.log(LogLevel.INFO, f"Connecting to {host.address}…")
     s = open_session(ctx, baseline=True)
+    sel, held = _leave_held(ctx, s, sel)
+    if not sel.names:
+        ctx.log(LogLevel.INFO, "Nothing to install on this host but held packages.")
+        return PatchResult(InstallPlan((), held=held), (), False, False, None)
     ctx.progress(0.05, "health baseline")
     baseline = s.baseline
     assert baseline is not None  # open_session(baseline=True) always takes it
@@ -286,8 +321,9 @@ def patch_host(
         done = _install_planned(ctx, s, groups, lock_wait)
     if done is None:
         ctx.log(LogLevel.INFO, "The package manager has nothing to do: already up to date.")
-        return PatchResult(InstallPlan(()), (), False, False, None)
+        return PatchResult(InstallPlan((), held=held), (), False, False, None)
     plan, changes, txid, failure, reboot_answer = done
+    plan = replace(plan, held=held)
     ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=changes, transaction_id=txid))
     for c in changes:
         ctx.log(

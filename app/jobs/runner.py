@@ -34,6 +34,7 @@ from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scan_basis as db_scan_basis
+from db import settings as db_settings
 
 if TYPE_CHECKING:
     from app.secrets import SecretStore
@@ -238,18 +239,21 @@ class JobRunner:
         accept_new_keys: bool = False,
         concurrency: int | None = None,
         trigger: JobTrigger = JobTrigger.MANUAL,
+        auto_refresh: bool = True,
     ) -> JobHandle:
         """Create a scan job for ``hosts`` and start it in the background.
 
         ``refresh`` updates the package indexes first; ``full`` (implied by ``refresh``) simulates on
-        every host even where nothing changed since the last scan (see ``scan_host``)."""
+        every host even where nothing changed since the last scan (see ``scan_host``).
+        ``auto_refresh`` (off: ``scan --no-refresh``) refreshes an index found empty or older than
+        the policy's ``index_max_age_hours``."""
         concurrency = concurrency or self.concurrency
         job_id = db_jobs.create_job(
             db,
             JobKind.SCAN,
             hosts,
             trigger=trigger,
-            params={"refresh": refresh, "full": full or refresh},
+            params={"refresh": refresh, "full": full or refresh, "auto_refresh": auto_refresh},
             concurrency=concurrency,
             actor=_actor(),
         )
@@ -265,6 +269,8 @@ class JobRunner:
             classifier=self.classifier(db),
             known=known,
             load_basis=db_scan_basis.BasisReader(self.db_path),
+            index_max_age=db_settings.policy_settings(db).index_max_age,
+            auto_refresh=auto_refresh,
         )
         return engine.start(job_id, JobKind.SCAN, hosts, task, concurrency=concurrency)
 

@@ -7,18 +7,39 @@ dataclass. It knows nothing of Qt or SQL: what must be stored is reported as eve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from app.domain.errors import AdapterError
+from app.domain.errors import AdapterError, CommandTimeoutError, SudoError
 from app.domain.events import ScanRecorded
-from app.domain.models import LogLevel, PendingUpdate, ScanBasis, ScanResult
+from app.domain.models import IndexState, LogLevel, OsFacts, PendingUpdate, ScanBasis, ScanResult
 from app.domain.rules import Classifier
 from app.jobs.engine import TaskContext
-from app.platforms.base import new_nonce
+from app.platforms.base import Adapter, LogFn, new_nonce
 from app.platforms.family import family_of
 from app.platforms.registry import detect
+from app.transports.base import Transport
 
 #: Loads a stored scan basis by host id and fingerprint (db/scan_basis.py: BasisReader).
 BasisLoader = Callable[[int, str], ScanBasis | None]
+
+
+#: How old the package index may be before a scan refreshes it (policy.index_max_age_hours).
+DEFAULT_INDEX_MAX_AGE = timedelta(hours=24)
+
+
+@dataclass
+class _Found:
+    """What the adapters said, before classification: the pending list and its evidence."""
+
+    raw: list[PendingUpdate]
+    index: IndexState
+    reboot: bool = False
+    reboot_packages: tuple[str, ...] = ()
+    basis: ScanBasis | None = None
+    reused: bool = False
+    notes: list[str] = field(default_factory=list)  # anything else that limited the scan
+    extras_complete: bool = True
 
 
 def scan_host(
@@ -28,6 +49,8 @@ def scan_host(
     classifier: Classifier | None = None,
     known: Mapping[int, tuple[str, str]] | None = None,
     load_basis: BasisLoader | None = None,
+    index_max_age: timedelta = DEFAULT_INDEX_MAX_AGE,
+    auto_refresh: bool = True,
 ) -> ScanResult:
     """Scan one host: OS facts, the package manager, pending updates, reboot-required.
 
@@ -41,6 +64,11 @@ def scan_host(
     loads one: when the host reports that nothing the package manager reads has changed since, it
     skips its simulation and the stored output is parsed again (and classified with today's rules and
     advisories). A refresh always simulates.
+
+    The result says what the scan can vouch for: the index's age, ``complete`` only when the adapter
+    measured an index no older than ``index_max_age`` and nothing else limited it, and ``notes``. An
+    index found empty or too old is refreshed first (``auto_refresh``; needs root or sudo, as
+    ``refresh`` does); when that fails the pending list read from the old index is kept, incomplete.
     """
     classifier = classifier or Classifier()
     host = ctx.host
@@ -60,65 +88,145 @@ def scan_host(
     ctx.log(LogLevel.INFO, family.describe(facts))
     adapter = detect(facts, binaries, host=host.name)
 
-    def adapter_log(level: str, text: str) -> None:
-        ctx.log(LogLevel(level), text)
-
     def previous() -> ScanBasis | None:
         assert host.id is not None and fingerprint is not None and load_basis is not None
         return load_basis(host.id, fingerprint)
 
-    def scan_extras() -> list[PendingUpdate]:
-        # Chocolatey and winget beside Windows Update: one failing must not hide the rest
-        found: list[PendingUpdate] = []
-        for other in family.extra_adapters(binaries, host.name):
-            ctx.progress(0.6, f"scanning {other.name}")
-            try:
-                found.extend(other.scan(transport, log=adapter_log))
-            except AdapterError as exc:
-                ctx.log(LogLevel.WARNING, f"{other.name}: {exc}")
-        return found
-
     combined = None
     if extra and guess is not None and adapter.name == guess.name:
         combined = adapter.parse_scan_script(
-            out, nonce, log=adapter_log, previous=previous if fingerprint else None
+            out, nonce, log=_adapter_log(ctx), previous=previous if fingerprint else None
         )
-    basis: ScanBasis | None = None
-    reused = False
     if combined is not None:
-        raw, reboot, reboot_pkgs = list(combined.pending), combined.reboot, combined.reboot_packages
-        basis, reused = combined.basis, combined.reused
-        if reused and basis is not None:
+        found = _Found(
+            list(combined.pending),
+            combined.index or adapter.index_state(transport),
+            combined.reboot,
+            combined.reboot_packages,
+            combined.basis,
+            combined.reused,
+        )
+        if found.reused and found.basis is not None:
             ctx.log(
                 LogLevel.INFO,
                 f"Nothing {adapter.name} reads has changed on the host since the simulation of "
-                f"{basis.simulated_at[:19].replace('T', ' ')} UTC: its result was used again.",
+                f"{found.basis.simulated_at[:19].replace('T', ' ')} UTC: its result was used again.",
             )
-        raw.extend(scan_extras())
     else:
         ctx.progress(0.3, adapter.scan_phase())
         if refresh and adapter.refreshes_indexes:
             ctx.log(LogLevel.INFO, f"Refreshing the {adapter.name} package indexes…")
-        raw = list(adapter.scan(transport, refresh=refresh, log=adapter_log))
-        raw.extend(scan_extras())
+        raw = list(adapter.scan(transport, refresh=refresh, log=_adapter_log(ctx)))
+        found = _Found(raw, adapter.index_state(transport, refreshed=refresh))
         if family.reboot_check_phase is not None:
             ctx.progress(0.8, family.reboot_check_phase)
-        reboot, reboot_pkgs = adapter.reboot_required(transport)
-    pending = classifier.classify_all(raw, os_id=facts.id, os_version=facts.version, id_like=facts.id_like)
-    result_ = ScanResult(
-        facts=facts,
-        managers=family.managers(adapter, binaries),
-        pending=tuple(pending),
-        reboot_required=reboot,
-        reboot_packages=reboot_pkgs,
-        basis=basis,
-        reused=reused,
+        found.reboot, found.reboot_packages = adapter.reboot_required(transport)
+    if auto_refresh and not refresh:
+        _refresh_if_stale(ctx, adapter, transport, found, index_max_age)
+    found.notes.extend(adapter.last_scan_notes)
+    _scan_extras(ctx, family.extra_adapters(binaries, host.name), transport, found)
+    pending = classifier.classify_all(
+        found.raw, os_id=facts.id, os_version=facts.version, id_like=facts.id_like
     )
-    security = sum(1 for u in pending if u.security)
-    ctx.log(
-        LogLevel.INFO,
-        f"{len(pending)} pending update(s), {security} security"
-        + (f"; {family.reboot_phrase}" if reboot else ""),
-    )
+    result_ = _result(found, facts, family.managers(adapter, binaries), pending, adapter.name, index_max_age)
+    _log_result(ctx, result_, family.reboot_phrase)
     ctx.report(ScanRecorded(ctx.job_id, host_id=host.id, result=result_))
     return result_
+
+
+def _adapter_log(ctx: TaskContext) -> LogFn:
+    def log(level: str, text: str) -> None:
+        ctx.log(LogLevel(level), text)
+
+    return log
+
+
+def _scan_extras(ctx: TaskContext, extras: list[Adapter], transport: Transport, found: _Found) -> None:
+    """Chocolatey and winget beside Windows Update: one failing must not hide the rest, but it makes
+    the scan incomplete, and so does one that cannot say how current its source is."""
+    for other in extras:
+        ctx.progress(0.6, f"scanning {other.name}")
+        try:
+            found.raw.extend(other.scan(transport, log=_adapter_log(ctx)))
+        except AdapterError as exc:
+            ctx.log(LogLevel.WARNING, f"{other.name}: {exc}")
+            found.notes.append(f"{other.name} could not be scanned: {exc}")
+            found.extras_complete = False
+            continue
+        index = other.index_state(transport)
+        if not index.measured:
+            found.notes.extend(index.notes)
+            found.extras_complete = False
+
+
+def _refresh_if_stale(
+    ctx: TaskContext, adapter: Adapter, transport: Transport, found: _Found, max_age: timedelta
+) -> None:
+    """Refresh an index found empty or older than ``max_age``, then scan again; when the refresh (or
+    the scan after it) fails, keep what the old index showed and say why."""
+    if not adapter.refreshes_indexes or not found.index.stale(datetime.now(UTC), max_age):
+        return
+    ctx.log(LogLevel.INFO, f"{_age_phrase(found.index, adapter.name, max_age)}; refreshing it first…")
+    try:
+        raw = list(adapter.scan(transport, refresh=True, log=_adapter_log(ctx)))
+    except (AdapterError, SudoError, CommandTimeoutError) as exc:  # no sudo, apt's error, too slow
+        ctx.log(LogLevel.WARNING, f"The {adapter.name} package index could not be refreshed: {exc}")
+        found.notes.append(f"The package index could not be refreshed, so this scan read the old one: {exc}")
+        return
+    found.raw, found.index = raw, adapter.index_state(transport, refreshed=True)
+    found.basis, found.reused = None, False
+    found.reboot, found.reboot_packages = adapter.reboot_required(transport)
+
+
+def _age_phrase(index: IndexState, manager: str, max_age: timedelta) -> str:
+    if index.updated is None:
+        return f"The {manager} package index on the host is empty"
+    age = datetime.now(UTC) - index.updated
+    return (
+        f"The {manager} package index was last refreshed {_hours(age)} ago, "
+        f"more than the {_hours(max_age)} allowed (policy index_max_age_hours)"
+    )
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h"
+
+
+def _result(
+    found: _Found,
+    facts: OsFacts,
+    managers: tuple[str, ...],
+    pending: list[PendingUpdate],
+    manager: str,
+    max_age: timedelta,
+) -> ScanResult:
+    index = found.index
+    notes = list(index.notes)
+    stale = index.stale(datetime.now(UTC), max_age)
+    if stale and index.updated is not None:
+        notes.append(_age_phrase(index, manager, max_age) + ", so updates published since may be missing.")
+    notes.extend(found.notes)
+    return ScanResult(
+        facts=facts,
+        managers=managers,
+        pending=tuple(pending),
+        reboot_required=found.reboot,
+        reboot_packages=found.reboot_packages,
+        basis=found.basis,
+        reused=found.reused,
+        index_updated=index.updated,
+        complete=index.measured and not stale and not found.notes and found.extras_complete,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _log_result(ctx: TaskContext, result: ScanResult, reboot_phrase: str) -> None:
+    security = sum(1 for u in result.pending if u.security)
+    ctx.log(
+        LogLevel.INFO,
+        f"{len(result.pending)} pending update(s), {security} security"
+        + (f"; {reboot_phrase}" if result.reboot_required else ""),
+    )
+    for note in result.notes:
+        ctx.log(LogLevel.WARNING, f"Scan incomplete: {note}" if not result.complete else note)

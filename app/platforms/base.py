@@ -16,9 +16,10 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
+from app.domain.models import IndexState, InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
 from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ class ScriptScan:
     reboot_packages: tuple[str, ...]
     basis: ScanBasis | None = None
     reused: bool = False
+    #: what the scan script said of the package index (None: it said nothing; ask :meth:`index_state`)
+    index: IndexState | None = None
 
 
 class Adapter(abc.ABC):
@@ -143,6 +146,11 @@ class Adapter(abc.ABC):
     reports_transaction: bool = False
     #: False where every scan reads fresh data (Windows Update searches online): no indexes to refresh
     refreshes_indexes: bool = True
+    #: install packages the host holds back when they are named (patch --include-held); set per job
+    allow_held: bool = False
+    #: sentences the last scan of this adapter left for the result: output it could not fully read
+    #: (they make the scan incomplete)
+    last_scan_notes: tuple[str, ...] = ()
 
     def host_name(self, transport: Transport) -> str:
         """The host as sentences name it: the name given, else the transport's host, else "the host"."""
@@ -151,6 +159,21 @@ class Adapter(abc.ABC):
         named = getattr(transport, "host", None)
         named = getattr(named, "name", named)
         return named if isinstance(named, str) and named else "the host"
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """What this adapter can truthfully say of the package metadata its scan just read.
+
+        The default: right after a refresh that succeeded (``refreshed``) the metadata is current now;
+        otherwise its age is not known, and the scan cannot be complete. Adapters that can read the
+        index's age on the host override this.
+        """
+        if refreshed and self.refreshes_indexes:
+            return IndexState(datetime.now(UTC), measured=True)
+        return IndexState.unknown(self.name or "this package manager")
+
+    def held(self, transport: Transport) -> frozenset[str]:
+        """Packages the host holds back from upgrades (none where the package manager has no holds)."""
+        return frozenset()
 
     def scan_phase(self) -> str:
         """The progress phase shown while this adapter scans."""

@@ -182,6 +182,8 @@ def test_hostile_package_manager_output_never_executes(hosts, host_pool, db_path
     assert code == 0, err
     names = {p["name"] for p in report["hosts"][0]["pending"]}
     assert names == {"pd-good"}  # invalid names are dropped, not interpreted
+    # and the scan does not vouch for a list it could not fully read
+    assert report["hosts"][0]["complete"] is False and report["hosts"][0]["notes"]
     for i in (1, 2, 3):
         assert not Path(f"/tmp/pd-pwned-{i}").exists()
         assert h.run(f"test -e /tmp/pd-pwned-{i}").returncode != 0

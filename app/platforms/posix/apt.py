@@ -16,9 +16,18 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
+from app.domain.models import (
+    IndexState,
+    InstallPlan,
+    OsFacts,
+    PackageChange,
+    PendingUpdate,
+    ScanBasis,
+)
 from app.platforms.base import (
     Adapter,
     LogFn,
@@ -29,13 +38,19 @@ from app.platforms.base import (
 )
 from app.platforms.posix.apt_parse import (
     _VERSION_RE,
+    LISTS_DIR,
     MANAGER,
     SCAN_SECTIONS,
+    UNREADABLE_INDEX_NOTE,
+    UPDATE_STAMP,
     SimulationParse,
     _warning_lines,
     check_names,
     describe_failure,
+    mark_held,
     parse_dpkg_query,
+    parse_holds,
+    parse_index,
     parse_madison,
     parse_plan,
     parse_reboot,
@@ -47,11 +62,27 @@ from app.platforms.posix.apt_parse import (
 from app.platforms.posix.facts import marker
 from app.transports.base import CommandResult, OutputCallback, Transport
 
+#: ``APT::Ignore-Hold``: held packages are simulated like the others (apt-get would keep them back
+#: without a word), so the scan can list them, marked held (``apt-mark showhold``, HOLDS_COMMAND).
 SCAN_COMMAND = (
-    "LC_ALL=C apt-get -s -q -o Debug::NoLocking=true "
+    "LC_ALL=C apt-get -s -q -o Debug::NoLocking=true -o APT::Ignore-Hold=true "
     "-o APT::Get::Show-User-Simulation-Note=false dist-upgrade"
 )
-REFRESH_COMMAND = "LC_ALL=C apt-get update -q"
+HOLDS_COMMAND = "LC_ALL=C apt-mark showhold"
+#: After a successful update apt touches its periodic stamp (see apt_parse.UPDATE_STAMP): the index's
+#: age is then the time of the last refresh, not the server's Last-Modified of the lists.
+REFRESH_COMMAND = (
+    "LC_ALL=C apt-get update -q -o "
+    "'APT::Update::Post-Invoke-Success::=touch /var/lib/apt/periodic/update-success-stamp "
+    "2>/dev/null || true'"
+)
+
+#: The host's clock, then ``<mtime> <path>`` of every list file and the update stamp (parse_index).
+INDEX_COMMAND = (
+    "printf 'now %s\n' \"$(date +%s)\"; "
+    f"stat -c '%Y %n' -- {LISTS_DIR}/*_InRelease {LISTS_DIR}/*_Release {LISTS_DIR}/*_Packages* "
+    f"{UPDATE_STAMP} 2>/dev/null; true"
+)
 
 #: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.
 #: ``binary:Package`` keeps ":arch" on foreign-architecture packages, so names match the Inst lines.
@@ -132,6 +163,8 @@ def scan_script(nonce: str, known: str | None = None) -> str:
         )
     return (
         "( if command -v apt-get >/dev/null 2>&1; then "
+        f"printf '\n%s\n' '{m['idx']}'; {INDEX_COMMAND}; "
+        f"printf '\n%s\n' '{m['held']}'; {HOLDS_COMMAND} 2>/dev/null; "
         f"pd_fp=$({FINGERPRINT_COMMAND}); "
         f"printf '\n%s\n%s\n' '{m['fp']}' \"$pd_fp\"; "
         f"{simulate}"
@@ -184,7 +217,14 @@ class AptAdapter(Adapter):
         result = transport.run(scan_command(), timeout=300)
         if not result.ok:
             raise describe_failure(result, host, what="check for updates")
-        return self._parse_simulation(result, log)
+        return self._parse_simulation(result, log, self.held(transport))
+
+    def held(self, transport: Transport) -> frozenset[str]:
+        """The packages held on the host (``apt-mark showhold``)."""
+        result = transport.run(HOLDS_COMMAND, timeout=60)
+        if not result.ok:
+            raise describe_failure(result, self.host_name(transport), what="list the held packages")
+        return parse_holds(result.out.splitlines())
 
     def scan_script(self, nonce: str, known: str | None = None) -> str | None:
         return scan_script(nonce, valid_fingerprint(known))
@@ -197,7 +237,7 @@ class AptAdapter(Adapter):
         log: LogFn | None = None,
         previous: Callable[[], ScanBasis | None] | None = None,
     ) -> ScriptScan | None:
-        found = parse_scan_script(text, nonce)
+        found = parse_scan_script(text, nonce, datetime.now(UTC))
         if found is None:
             return None
         reboot, pkgs = found.reboot
@@ -215,12 +255,34 @@ class AptAdapter(Adapter):
                 basis = None
         if not result.ok:
             raise describe_failure(result, self.host or "the host", what="check for updates")
-        parsed = self._parse_simulation(result, log)
-        return ScriptScan(list(parsed.pending), reboot, pkgs, basis=basis, reused=reused)
+        parsed = self._parse_simulation(result, log, found.holds)
+        return ScriptScan(list(parsed.pending), reboot, pkgs, basis=basis, reused=reused, index=found.index)
 
-    @staticmethod
-    def _parse_simulation(result: CommandResult, log: LogFn | None) -> SimulationParse:
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """The age of the lists on the host (one short command); unmeasured when it does not answer."""
+        result = transport.run(INDEX_COMMAND, timeout=30)
+        if not result.ok:
+            return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
+        return parse_index(result.out.splitlines(), datetime.now(UTC))
+
+    def _parse_simulation(
+        self, result: CommandResult, log: LogFn | None, holds: frozenset[str] = frozenset()
+    ) -> SimulationParse:
         parsed = parse_simulation(result.out)
+        notes = []
+        if not parsed.summary:
+            notes.append(
+                "apt's answer has no summary line ('N upgraded, N newly installed, ...'), so Patchdesk "
+                "cannot tell whether it is whole: updates may be missing from this list."
+            )
+        if parsed.warnings:
+            notes.append(
+                f"apt printed {len(parsed.warnings)} line(s) Patchdesk could not understand (see the job "
+                "log), so an update may be missing from this list."
+            )
+        self.last_scan_notes = tuple(notes)
+        if holds:
+            parsed = replace(parsed, pending=mark_held(parsed.pending, holds))
         for warning in _warning_lines(result.err):
             emit(log, "warning", f"apt: {warning}")
         for warning in parsed.warnings:
@@ -245,7 +307,7 @@ class AptAdapter(Adapter):
     def plan(
         self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
     ) -> InstallPlan:
-        result = transport.run(plan_command(names), timeout=300)
+        result = transport.run(plan_command(names, allow_held=self.allow_held), timeout=300)
         if not result.ok:
             raise describe_failure(result, self.host_name(transport), what="plan the upgrade")
         plan = parse_plan(result.out)
@@ -283,7 +345,8 @@ class AptAdapter(Adapter):
         timeout: float = 3600,
         lock_wait: float = 120,
     ) -> str | None:
-        self._install(transport, install_command(names, lock_wait), timeout + lock_wait, on_output, log)
+        command = install_command(names, lock_wait, allow_held=self.allow_held)
+        self._install(transport, command, timeout + lock_wait, on_output, log)
         return None
 
     def install_reporting(
@@ -302,7 +365,7 @@ class AptAdapter(Adapter):
         tag = marker(new_nonce(), "txn")
         watcher = _TransactionWatcher(tag, on_transaction, on_output)
         try:
-            command = install_command(names, lock_wait, tag)
+            command = install_command(names, lock_wait, tag, allow_held=self.allow_held)
             self._install(transport, command, timeout + lock_wait, watcher, log)
         finally:
             watcher.finish()
@@ -408,8 +471,13 @@ CONFIGURE_PENDING = ["dpkg", "--force-confdef", "--force-confold", "--configure"
 _INSTALL_ENV = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
 
 
-def plan_command(names: Sequence[str] | None) -> list[str]:
-    """Simulate upgrading ``names`` (None: every upgradable package, new dependencies allowed)."""
+#: apt-get's option to change packages that are held (only ever with the named packages)
+ALLOW_HELD = "--allow-change-held-packages"
+
+
+def plan_command(names: Sequence[str] | None, *, allow_held: bool = False) -> list[str]:
+    """Simulate upgrading ``names`` (None: every upgradable package, new dependencies allowed);
+    ``allow_held``: held packages among ``names`` are upgraded too."""
     base = [
         "apt-get",
         "-s",
@@ -419,6 +487,8 @@ def plan_command(names: Sequence[str] | None) -> list[str]:
         "-o",
         "APT::Get::Show-User-Simulation-Note=false",
     ]
+    if allow_held and names is not None:
+        base.append(ALLOW_HELD)
     if names is None:
         return [*base, "upgrade", "--with-new-pkgs"]
     return [*base, "install", "--only-upgrade", "--", *check_names(names)]
@@ -509,11 +579,18 @@ class _TransactionWatcher:
 
 
 def install_command(
-    names: Sequence[str] | None, lock_wait: float, report_tag: str | None = None
+    names: Sequence[str] | None,
+    lock_wait: float,
+    report_tag: str | None = None,
+    *,
+    allow_held: bool = False,
 ) -> list[str]:
     """Install exactly ``names`` (upgrades only, plus what they need) — never a blind dist-upgrade.
-    ``report_tag``: also print the transaction behind that marker before dpkg runs."""
+    ``report_tag``: also print the transaction behind that marker before dpkg runs. ``allow_held``: the
+    named packages are installed even when the host holds them (patch --include-held)."""
     base = ["apt-get", *_INSTALL_OPTIONS, "-o", f"DPkg::Lock::Timeout={max(0, int(lock_wait))}"]
+    if allow_held and names is not None:
+        base.append(ALLOW_HELD)
     if report_tag is not None:
         base += transaction_hook_options(report_tag)
     if names is None:

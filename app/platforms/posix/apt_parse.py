@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from app.domain.errors import AdapterError, UnsupportedHostError
-from app.domain.models import InstallPlan, PackageChange, PendingUpdate, UpdateKind
+from app.domain.models import IndexState, InstallPlan, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import (
     MAX_QUOTE,
     Warnings,
@@ -89,6 +90,9 @@ class SimulationParse:
     pending: tuple[PendingUpdate, ...] = ()
     removals: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: apt's summary line ("N upgraded, N newly installed, ...") was there: apt always prints it, so an
+    #: answer without it was not understood (never "nothing pending")
+    summary: bool = False
 
 
 def split_origins(relstr: str) -> tuple[str, ...]:
@@ -209,7 +213,12 @@ def parse_simulation(text: str) -> SimulationParse:
             expected = _expected_count(line)
     if expected is not None and expected != seen_inst:
         warnings.add(f"apt announced {expected} package(s) to install but printed {seen_inst} Inst line(s).")
-    return SimulationParse(pending=tuple(pending), removals=tuple(removals), warnings=warnings.result())
+    return SimulationParse(
+        pending=tuple(pending),
+        removals=tuple(removals),
+        warnings=warnings.result(),
+        summary=expected is not None,
+    )
 
 
 def parse_removals(text: str) -> list[str]:
@@ -217,7 +226,84 @@ def parse_removals(text: str) -> list[str]:
     return list(parse_simulation(text).removals)
 
 
-SCAN_SECTIONS = ("fp", "same", "sim", "simrc", "simerr")
+SCAN_SECTIONS = ("idx", "held", "fp", "same", "sim", "simrc", "simerr")
+
+HELD_REASON = (
+    "held on the host (apt-mark hold): apt keeps it at its installed version, and Patchdesk installs it "
+    "only with patch --include-held"
+)
+
+
+def parse_holds(lines: Iterable[str]) -> frozenset[str]:
+    """Package names from ``apt-mark showhold`` (one per line); anything else is skipped."""
+    return frozenset(name for line in lines if _NAME_RE.fullmatch(name := line.strip()))
+
+
+def mark_held(pending: Iterable[PendingUpdate], holds: frozenset[str]) -> tuple[PendingUpdate, ...]:
+    """``pending`` with every update of a held package marked ``held`` (names with ":arch" match too)."""
+    return tuple(
+        replace(u, held=True, held_reason=HELD_REASON)
+        if u.name in holds or u.name.split(":")[0] in holds
+        else u
+        for u in pending
+    )
+
+
+#: The stamp a successful ``apt-get update`` touches (apt's own APT::Periodic stamp; our refresh sets it
+#: through APT::Update::Post-Invoke-Success, as Ubuntu's update-notifier does): apt gives each list
+#: file the *server's* Last-Modified time, so a refresh that found nothing new leaves them old.
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+LISTS_DIR = "/var/lib/apt/lists"
+#: at most this many index lines are read; a host has a few dozen list files
+_MAX_INDEX_LINES = 5000
+
+EMPTY_INDEX_NOTE = (
+    "The package index on this host is empty (no package lists under /var/lib/apt/lists), so apt "
+    "knows of no updates at all; `patchdesk scan --refresh` (or apt-get update on the host) fills it."
+)
+UNREADABLE_INDEX_NOTE = (
+    "Patchdesk could not read the age of apt's package index on this host, so this scan cannot vouch "
+    "that it saw every update."
+)
+
+
+def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
+    """apt's index state from the ``idx`` section: ``now <epoch>`` (the host's clock), then
+    ``<epoch> <path>`` per list file and the update stamp (``stat -c '%Y %n'``).
+
+    ``updated`` is the newest of the stamp and the Release files, as an age on the host's clock taken
+    from ``now`` (the console's clock), so a host whose clock is off does not move it. Without a
+    ``now`` line the section is not ours, and an answer longer than any host's is cut short: both
+    unmeasured, with a note. Without any Packages list the index
+    is empty (measured, ``updated`` None, a note).
+    """
+    host_now: int | None = None
+    newest: int | None = None
+    packages = False
+    for count, raw in enumerate(lines):
+        if count >= _MAX_INDEX_LINES:
+            return IndexState(notes=(UNREADABLE_INDEX_NOTE,))  # cut short: neither empty nor dated
+        word, _, rest = raw.strip().partition(" ")
+        if not word.isdigit() and word != "now":
+            continue
+        if word == "now":
+            host_now = int(rest) if rest.strip().isdigit() else host_now
+            continue
+        path = rest.strip()
+        if "_Packages" in path and path.startswith(LISTS_DIR + "/"):
+            packages = True
+        elif path == UPDATE_STAMP or path.endswith(("_InRelease", "_Release")):
+            newest = max(newest or 0, int(word))
+    if host_now is None:
+        return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
+    if not packages:
+        return IndexState(measured=True, notes=(EMPTY_INDEX_NOTE,))
+    if newest is None:
+        return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
+    age = timedelta(seconds=max(0, host_now - newest))
+    return IndexState(now - age, measured=True)
+
+
 #: sha256sum's answer for stdin. Anything else from a host is not a fingerprint (a host without
 #: sha256sum prints none, keeps no basis, and is simply simulated every time).
 _FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}  -")
@@ -237,23 +323,27 @@ class ScanSections:
     fingerprint: str | None
     same: bool
     reboot: tuple[bool, tuple[str, ...]]
+    index: IndexState | None = None
+    holds: frozenset[str] = frozenset()
 
 
-def parse_scan_script(text: str, nonce: str) -> ScanSections | None:
+def parse_scan_script(text: str, nonce: str, now: datetime | None = None) -> ScanSections | None:
     """The scan script's sections; None when apt did not run (no simulation and no ``same``)."""
     sections = split_sections(text, nonce, SCAN_SECTIONS)
+    index = parse_index(sections.get("idx", []), now or datetime.now(UTC))
+    holds = parse_holds(sections.get("held", []))
     fp_lines = [line.strip() for line in sections.get("fp", []) if line.strip()]
     fingerprint = valid_fingerprint(fp_lines[0]) if fp_lines else None
     reboot = parse_reboot(text, nonce)
     if "same" in sections and fingerprint is not None:
-        return ScanSections(None, fingerprint, True, reboot)
+        return ScanSections(None, fingerprint, True, reboot, index, holds)
     if "sim" not in sections or "simrc" not in sections:
         return None
     rc_lines = [line.strip() for line in sections["simrc"] if line.strip()]
     rc = int(rc_lines[0]) if rc_lines and rc_lines[0].isdigit() else -1
     sim = "\n".join(sections["sim"]).encode()
     err = "\n".join(sections.get("simerr", [])).encode()
-    return ScanSections(CommandResult(rc, sim, err), fingerprint, False, reboot)
+    return ScanSections(CommandResult(rc, sim, err), fingerprint, False, reboot, index, holds)
 
 
 def parse_reboot(text: str, nonce: str) -> tuple[bool, tuple[str, ...]]:

@@ -15,9 +15,10 @@ uninstall.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate
+from app.domain.models import IndexState, InstallPlan, OsFacts, PackageChange, PendingUpdate
 from app.platforms.base import Adapter, LogFn, Snapshot, emit
 from app.platforms.windows.facts import is_windows
 from app.platforms.windows.output import json_value
@@ -98,6 +99,11 @@ class WindowsUpdateAdapter(Adapter):
         self.scan_timeout = scan_timeout
         self.poll_interval = poll_interval
         self.last_scan: WuaScan | None = None
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """The search is online (IUpdateSearcher.Online defaults to true; wua-scan.ps1 keeps it): what
+        it found is what the update service (Microsoft Update or the host's WSUS) offered just now."""
+        return IndexState(datetime.now(UTC), measured=True)
         self.last_install: InstallOutcome | None = None
         self.last_removals: tuple[RemovalResult, ...] = ()
 

@@ -13,6 +13,7 @@ import pytest
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import PendingUpdate
 from app.platforms.posix.apt import (
+    HOLDS_COMMAND,
     AptAdapter,
     installed_versions_command,
     reboot_command,
@@ -43,11 +44,16 @@ def test_scan_command_is_a_lock_free_simulation() -> None:
     assert "-s" in words
     assert "Debug::NoLocking=true" in words
     assert words[-1] == "dist-upgrade"
+    assert "APT::Ignore-Hold=true" in words  # held packages are listed (then marked held), not hidden
     assert AptAdapter().scan_command() == cmd
 
 
 def test_refresh_command() -> None:
-    assert refresh_command() == "LC_ALL=C apt-get update -q"
+    # a successful update also touches apt's periodic stamp: the lists keep the server's times
+    assert refresh_command().startswith("LC_ALL=C apt-get update -q -o ")
+    assert "APT::Update::Post-Invoke-Success::=touch /var/lib/apt/periodic/update-success-stamp" in (
+        refresh_command()
+    )
 
 
 def test_installed_versions_command_passes_names_as_data() -> None:
@@ -171,11 +177,15 @@ def test_scan_runs_refresh_with_sudo_then_simulation_without() -> None:
     transport = ReplayTransport(
         CommandResult(0, b"Reading package lists...\n", b""),
         CommandResult(0, (DATA / "debian12_install_chrony_removal_real.txt").read_bytes(), b""),
+        CommandResult(0, b"chrony\n", b""),  # apt-mark showhold
     )
     logged: list[tuple[str, str]] = []
     pending = AptAdapter().scan(transport, refresh=True, log=lambda level, text: logged.append((level, text)))  # type: ignore[arg-type]
     assert [u.name for u in pending] == ["chrony"]
-    assert transport.calls == [(refresh_command(), True), (scan_command(), False)]
+    assert pending[0].held and "apt-mark hold" in pending[0].held_reason
+    # the simulation ignores holds (apt would keep held packages back without a word); the holds are
+    # read after it, as the ordinary user
+    assert transport.calls == [(refresh_command(), True), (scan_command(), False), (HOLDS_COMMAND, False)]
     assert ("warning", "Upgrading would remove: systemd-timesyncd") in logged
 
 

@@ -1,0 +1,59 @@
+"""Held packages (apt-mark hold): listed, marked, and installed only when named with --include-held."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.domain.models import PendingUpdate
+from app.platforms.posix.apt import ALLOW_HELD, AptAdapter, install_command, plan_command, scan_script
+from app.platforms.posix.apt_parse import HELD_REASON, mark_held, parse_holds, parse_simulation
+from app.platforms.posix.facts import marker
+from app.transports.base import decode
+
+DATA = Path(__file__).resolve().parents[4] / "data" / "apt"
+NONCE = "0123456789abcdef0123456789abcdef"
+
+
+def test_parse_holds_keeps_only_package_names() -> None:
+    text = "pd-regular\nlibfoo1:i386\n\n  spaced  \n$(reboot)\n\xff\x00bad\n" + "x" * 5 + " y\n"
+    assert parse_holds(text.splitlines()) == frozenset({"pd-regular", "libfoo1:i386", "spaced"})
+    assert parse_holds([]) == frozenset()
+
+
+def test_mark_held_matches_names_with_and_without_arch() -> None:
+    pending = (
+        PendingUpdate("apt", "pd-regular", "2.1-1", "2.0-1"),
+        PendingUpdate("apt", "libfoo1:i386", "2", "1"),
+        PendingUpdate("apt", "pd-secfix", "1.0-2", "1.0-1"),
+    )
+    marked = {u.name: u for u in mark_held(pending, frozenset({"pd-regular", "libfoo1"}))}
+    assert marked["pd-regular"].held and marked["pd-regular"].held_reason == HELD_REASON
+    assert marked["libfoo1:i386"].held
+    assert not marked["pd-secfix"].held and marked["pd-secfix"].held_reason == ""
+
+
+def test_the_scan_script_reads_holds_and_marks_them() -> None:
+    script = scan_script(NONCE)
+    assert marker(NONCE, "held") in script and "apt-mark showhold" in script
+    sim = decode((DATA / "debian12_dist_upgrade_real.txt").read_bytes())
+    first = parse_simulation(sim).pending[0].name
+    body = "".join(
+        f"\n{marker(NONCE, name)}\n{text}\n"
+        for name, text in (("held", first), ("sim", sim), ("simrc", "0"), ("simerr", ""))
+    )
+    found = AptAdapter().parse_scan_script(body, NONCE)
+    assert found is not None
+    held = [u.name for u in found.pending if u.held]
+    assert held == [first]
+    assert len(found.pending) == len(parse_simulation(sim).pending)  # marked, never dropped
+
+
+def test_held_packages_are_changed_only_when_allowed_and_named() -> None:
+    assert ALLOW_HELD not in install_command(["pd-regular"], 120)
+    assert ALLOW_HELD not in plan_command(["pd-regular"])
+    allowed = install_command(["pd-regular"], 120, allow_held=True)
+    assert ALLOW_HELD in allowed and allowed[-2:] == ["--", "pd-regular"]
+    assert ALLOW_HELD in plan_command(["pd-regular"], allow_held=True)
+    # never with a blind upgrade of everything
+    assert ALLOW_HELD not in install_command(None, 120, allow_held=True)
+    assert ALLOW_HELD not in plan_command(None, allow_held=True)
