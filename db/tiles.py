@@ -45,8 +45,10 @@ _FAILED_SQL = (
 )
 
 #: The host's state is unknown (app.domain.compliance.compliance_state): never scanned, last scan
-#: failed or unreachable, or older than the stale threshold.
-UNKNOWN_SQL = "(h.last_status != 'ok' OR h.last_scan_at IS NULL OR h.last_scan_at < :cutoff)"
+#: failed or unreachable, older than the stale threshold, or incomplete (the scan could not see it all).
+UNKNOWN_SQL = (
+    "(h.last_status != 'ok' OR h.last_scan_at IS NULL OR h.last_scan_at < :cutoff OR h.scan_complete IS 0)"
+)
 _PENDING_SQL = "h.pending_urgent + h.pending_important + h.pending_noncritical"
 
 #: The host's compliance state as text: 'compliant', 'non_compliant' or 'unknown'.

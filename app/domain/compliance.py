@@ -65,10 +65,9 @@ def host_compliance(
 ) -> ComplianceState:
     """:func:`compliance_state` of a :class:`~app.domain.models.Host` record.
 
-    ``scan_complete`` defaults to the record's own ``scan_complete`` once the host carries one (the
-    scan's evidence, issue #17); a record without it is "not reported"."""
+    ``scan_complete`` defaults to the record's own (None before any scan reported it)."""
     if scan_complete is None:
-        scan_complete = getattr(host, "scan_complete", None)
+        scan_complete = host.scan_complete
     return compliance_state(
         str(host.last_status),
         host.last_scan_at,

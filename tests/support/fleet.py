@@ -87,7 +87,9 @@ def _pending(rng: random.Random, urgent_p: float) -> tuple[PendingUpdate, ...]:
 
 def _scan(db, host_id: int, os_row: tuple[str, str, str], pending, reboot: bool = False) -> None:  # type: ignore[no-untyped-def]
     facts = OsFacts(id=os_row[0], name=os_row[1], pretty_name=os_row[1], version="1", kernel="6.1.0")
-    db_scans.record_scan(db, host_id, None, ScanResult(facts, (os_row[2],), pending, reboot_required=reboot))
+    db_scans.record_scan(
+        db, host_id, None, ScanResult(facts, (os_row[2],), pending, reboot_required=reboot, complete=True)
+    )
 
 
 def populate(db, hosts: int = 300, days: int = 30, seed: int = 7) -> Fleet:  # type: ignore[no-untyped-def]
@@ -401,5 +403,8 @@ def _scale_scan(  # type: ignore[no-untyped-def]
         )
     facts = OsFacts(id=os_row[0], name=os_row[1], pretty_name=os_row[1], version="1", kernel="6.1.0-25-amd64")
     db_scans.record_scan(
-        db, host_id, None, ScanResult(facts, (manager,), tuple(pending), reboot_required=rng.random() < 0.07)
+        db,
+        host_id,
+        None,
+        ScanResult(facts, (manager,), tuple(pending), reboot_required=rng.random() < 0.07, complete=True),
     )

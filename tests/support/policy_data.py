@@ -35,7 +35,9 @@ def add_scanned(
     h = db_hosts.add_host(db, Host(name=name, address="192.0.2.1", ring=ring, group=group))
     assert h.id is not None
     facts = OsFacts(id="debian", version="12", pretty_name="Debian GNU/Linux 12 (bookworm)")
-    db_scans.record_scan(db, h.id, None, ScanResult(facts, ("apt",), tuple(classify_all(pending))))
+    db_scans.record_scan(
+        db, h.id, None, ScanResult(facts, ("apt",), tuple(classify_all(pending)), complete=True)
+    )
     return db_hosts.get_host(db, h.id)
 
 

@@ -55,6 +55,26 @@ def test_sql_and_domain_rule_agree(db) -> None:  # type: ignore[no-untyped-def]
     assert {n: r.compliance for n, r in rows.items()} == {n: str(s) for n, s in by_rule.items()}
 
 
+def test_an_incomplete_scan_is_unknown_never_up_to_date(db) -> None:  # type: ignore[no-untyped-def]
+    """A scan that could not see it all (an empty or stale index it could not refresh) leaves the host
+    unknown, in the SQL tiles and in the domain rule alike, even with nothing pending."""
+    from app.domain.models import Host, OsFacts, ScanResult
+    from db import scans as db_scans
+
+    seen = db_hosts.add_host(db, Host(name="seen.invalid", address="127.0.32.20"))
+    blind = db_hosts.add_host(db, Host(name="blind.invalid", address="127.0.32.21"))
+    facts = OsFacts(id="debian")
+    db_scans.record_scan(db, seen.id, None, ScanResult(facts, ("apt",), (), complete=True))
+    note = "The package index is empty: nothing can be said about pending updates."
+    db_scans.record_scan(db, blind.id, None, ScanResult(facts, ("apt",), (), complete=False, notes=(note,)))
+    assert set(db_compliance.host_ids(db, Tile.UP_TO_DATE)) == {seen.id}
+    assert set(db_compliance.host_ids(db, Tile.UNKNOWN)) == {blind.id}
+    stored = {h.name: h for h in db_hosts.list_hosts(db)}
+    assert host_compliance(stored["blind.invalid"]) == ComplianceState.UNKNOWN
+    assert host_compliance(stored["seen.invalid"]) == ComplianceState.COMPLIANT
+    assert db_compliance.summary(db).as_json()["hosts"]["up_to_date"] == 1
+
+
 def test_failed_scan_never_counts_as_up_to_date(db) -> None:  # type: ignore[no-untyped-def]
     hosts = populate_mixed(db)
     up = set(db_compliance.host_ids(db, Tile.UP_TO_DATE))
