@@ -131,3 +131,27 @@ def test_detail_pane_says_what_the_column_says(mixed) -> None:  # type: ignore[n
     assert "up to date" not in pending and pending.startswith("unknown")
     mixed.detail.show_host(next(h for h in model.hosts() if h.name == "stale.invalid"))
     assert mixed.detail.facts["Pending"].text().startswith("unknown — the last scan is stale")
+
+
+def test_host_detail_says_why_an_incomplete_scan_is_unknown(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.models import Host, OsFacts, PendingUpdate, ScanResult
+    from db import hosts as db_hosts
+    from db import scans as db_scans
+
+    h = db_hosts.add_host(db, Host(name="blind.invalid", address="127.0.32.30"))
+    note = "The package index could not be refreshed, so this scan read the old one: E: repository gone"
+    pending = (PendingUpdate("apt", "pd-lib", "1.1", "1.0"),)
+    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), pending, notes=(note,)))
+    win = _window(qtbot, db)
+    try:
+        win.show_inventory()
+        win.inventory.select_host(h.id)
+        qtbot.waitUntil(lambda: win.detail.host is not None and win.detail.host.id == h.id, timeout=5000)
+        pending_text = win.detail.facts["Pending"].text()
+        assert pending_text.startswith("unknown — incomplete scan (it found: 1 non-critical)")
+        status = win.inventory.model.index(0, COL_STATUS).data()  # the only host
+        assert status == "unknown · incomplete scan"
+        assert "none — up to date" not in pending_text
+        assert win.detail.scan_notes.isVisible() and note in win.detail.scan_notes.text()
+    finally:
+        win.close()

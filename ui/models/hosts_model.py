@@ -164,9 +164,16 @@ def status_cell(
         tips.append("The last scan could not reach the host: compliance unknown.")
     else:
         state = host_compliance(h, stale_days=stale_days, now=now)
-        if state == ComplianceState.UNKNOWN:
+        stale = (
+            host_compliance(h, stale_days=stale_days, now=now, scan_complete=True) == ComplianceState.UNKNOWN
+        )
+        if state == ComplianceState.UNKNOWN and stale:
             scan, level = "unknown · stale scan", "unknown"
             tips.append(f"The last successful scan is older than {stale_days} days: compliance unknown.")
+        elif state == ComplianceState.UNKNOWN:
+            scan, level = "unknown · incomplete scan", "unknown"
+            tips.append("The last scan could not see everything: compliance unknown.")
+            tips.extend(_one_line(n, 300) for n in (h.scan_notes or ())[:3])
         elif state == ComplianceState.NON_COMPLIANT:
             scan, level = "non-compliant", "non_compliant"
             tips.append(f"The last scan succeeded and found {h.pending_total} update(s) pending.")

@@ -188,6 +188,14 @@ class HostDetailView(QWidget):
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.setVisible(False)
 
+        # what limited the last scan (an empty or stale index it could not refresh, an unknown index
+        # age): the reason the host reads "unknown" although the scan succeeded
+        self.scan_notes = QLabel()
+        self.scan_notes.setObjectName("warningText")
+        self.scan_notes.setWordWrap(True)
+        self.scan_notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.scan_notes.setVisible(False)
+
         self.updates_model = UpdatesTableModel(self)
         self.updates_view = _table(self.updates_model)
         self.updates_view.setObjectName("pendingUpdates")
@@ -231,6 +239,7 @@ class HostDetailView(QWidget):
         body.setSpacing(8)
         body.addLayout(facts_box)
         body.addWidget(self.error)
+        body.addWidget(self.scan_notes)
         body.addWidget(self.tabs, 1)
 
         line = QFrame()
@@ -474,6 +483,14 @@ class HostDetailView(QWidget):
         if self.host is not None:
             self.verify_requested.emit(self.host)
 
+    def _show_scan_notes(self, host: Host) -> None:
+        notes = [_one_line(n, 500) for n in (host.scan_notes or ())[:5]]
+        if host.scan_complete is False and notes:
+            self.scan_notes.setText("The last scan could not vouch for everything:\n• " + "\n• ".join(notes))
+        elif notes:
+            self.scan_notes.setText("\n".join(notes))
+        self.scan_notes.setVisible(bool(notes))
+
     def show_host(self, host: Host | None) -> None:
         """Show ``host`` (re-reading its pending updates and history from the database)."""
         previous, self.host = self.host, host
@@ -529,9 +546,17 @@ class HostDetailView(QWidget):
                 if n
             ]
             text = ", ".join(parts) or "none — up to date"
-            if host_compliance(host, stale_days=days) == ComplianceState.UNKNOWN:  # an old scan's finding
-                text = f"unknown — the last scan is stale (it found: {', '.join(parts) or 'none'})"
+            found = ", ".join(parts) or "none"
+            if host_compliance(host, stale_days=days, scan_complete=True) == ComplianceState.UNKNOWN:
+                text = f"unknown — the last scan is stale (it found: {found})"
+            elif host.scan_complete is False:
+                text = f"unknown — incomplete scan (it found: {found})"
             f["Pending"].setText(text)
+        if host.index_updated is not None:
+            f["Last scan"].setText(
+                f["Last scan"].text() + f" (package index from {_local_time(host.index_updated)})"
+            )
+        self._show_scan_notes(host)
         if host.last_error:
             self.error.setText("Last error: " + _one_line(host.last_error, 2000))
             self.error.setVisible(True)
