@@ -28,7 +28,7 @@ DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
 class Endpoint:
     """One SSH server to log in to: the target or a jump host."""
 
-    label: str  # for messages: "web1 (10.0.0.5:22)" or "10.0.0.5:22"
+    label: str  # for messages: "web1 (127.0.9.5:22)" or "127.0.9.5:22"
     hostname: str
     port: int
     user: str

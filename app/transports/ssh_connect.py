@@ -44,7 +44,7 @@ Lost = Callable[[BaseException, str], PatchdeskError]
 
 
 def label(name: str, hostname: str, port: int) -> str:
-    """How messages name a server: "web1 (10.0.0.5:22)", or "10.0.0.5:22" when the name adds nothing."""
+    """How messages name a server: "web1 (127.0.9.5:22)", or "127.0.9.5:22" when the name adds nothing."""
     where = f"{hostname}:{port}"
     return where if name in (hostname, where) else f"{name} ({where})"
 

@@ -113,14 +113,14 @@ def test_ansible_ini_error_paths_and_inheritance() -> None:
         "[all:vars]\nansible_user=root\n"
         "[web]\nweb[01:02] ansible_port=22\nweb01 ansible_port=2200\nbad[5:1]\n"
         'quoted "unclosed\nhostx novalue\n'
-        "[web:vars]\njust a line\nansible_host=10.0.0.1\n"
+        "[web:vars]\njust a line\nansible_host=127.0.9.1\n"
         "[web:weird]\nignored\n"
         "[a:children]\nb\n[b:children]\na\n[b]\ncyc\n[b:vars]\nansible_connection=winrm\n"
     )
     r = parse_ini(text)
     assert [(h.name, h.address, h.port, h.user, h.group, h.transport) for h in r.hosts] == [
-        ("web01", "10.0.0.1", 22, "root", "web", TransportKind.SSH),  # the first line of web01 wins
-        ("web02", "10.0.0.1", 22, "root", "web", TransportKind.SSH),
+        ("web01", "127.0.9.1", 22, "root", "web", TransportKind.SSH),  # the first line of web01 wins
+        ("web02", "127.0.9.1", 22, "root", "web", TransportKind.SSH),
         ("cyc", "cyc", None, "root", "b", TransportKind.WINRM),  # the a <-> b cycle ends
     ]
     assert [(p.line, p.message) for p in r.problems] == [
