@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.platforms.base import new_nonce  # noqa: E402
-from app.platforms.posix.apt import AptAdapter, install_command  # noqa: E402
+from app.platforms.posix.apt import AptAdapter  # noqa: E402
+from app.platforms.posix.apt_install import install_command  # noqa: E402
 from app.platforms.posix.facts import facts_with_command, marker  # noqa: E402
 
 PATCH_PACKAGES = ("pd-regular", "pd-secfix")

@@ -13,7 +13,8 @@ from db import compliance as db_compliance
 from tests.support.mixed_fleet import NAMES, populate_mixed
 from ui.jobs_controller import VERBS
 from ui.main_window import MainWindow
-from ui.models.hosts_model import COL_STATUS, STATE_COLOURS
+from ui.models.host_status import STATE_COLOURS
+from ui.models.hosts_model import COL_STATUS
 
 
 def _window(qtbot, db) -> MainWindow:  # type: ignore[no-untyped-def]

@@ -14,7 +14,8 @@ from db import hosts as db_hosts
 from tests.ui.helpers import when_modal
 from ui.dialogs.host_dialog import HostDialog
 from ui.main_window import MainWindow
-from ui.models.hosts_model import COL_IMPORTANT, COL_NAME, COL_STATUS, COL_URGENT, STATUS_COLOURS
+from ui.models.host_status import STATUS_COLOURS
+from ui.models.hosts_model import COL_IMPORTANT, COL_NAME, COL_STATUS, COL_URGENT
 
 
 class FakeSecrets:

@@ -42,7 +42,7 @@ from app.jobs.patching import HostSelection
 from app.jobs.selection import is_nameable, select_updates
 from db import scans as db_scans
 from ui.messages import confirm
-from ui.models.hosts_model import _one_line
+from ui.models.host_status import one_line
 from ui.resources import icon
 from ui.views.host_detail import change_item, change_tree
 from ui.workers import submit
@@ -109,7 +109,7 @@ class PatchDialog(QDialog):
         )
         title = QLabel(f"Patch {len(self.hosts)} host(s)")
         title.setObjectName("paneTitle")
-        subtitle = QLabel(_one_line(names, 400))
+        subtitle = QLabel(one_line(names, 400))
         subtitle.setObjectName("hintText")
         subtitle.setWordWrap(True)
 
@@ -237,11 +237,11 @@ class PatchDialog(QDialog):
             classes = sorted({u.classification for u in ups}, key=CLASS_ORDER.index)
             # a Windows update has no installed version: its title says what it is
             versions = sorted({f"{u.installed} → {u.available}" if u.installed else u.available for u in ups})
-            label = f"{_one_line(name, 80)}   ·  {', '.join(str(c) for c in classes)}"
+            label = f"{one_line(name, 80)}   ·  {', '.join(str(c) for c in classes)}"
             severities = sorted({u.severity for u in ups if u.severity})
             if severities:
-                label += f"  ·  {_one_line(', '.join(severities), 40)}"
-            label += f"  ·  {_one_line(versions[0], 60)}" if len(versions) == 1 else "  ·  several versions"
+                label += f"  ·  {one_line(', '.join(severities), 40)}"
+            label += f"  ·  {one_line(versions[0], 60)}" if len(versions) == 1 else "  ·  several versions"
             if len(self.hosts) > 1:
                 label += f"  ·  {len(on_hosts[name])} host(s)"
             item = QListWidgetItem(label)
@@ -393,11 +393,11 @@ class PatchDialog(QDialog):
                 top = QTreeWidgetItem([h.name, "", "", "not planned"])
                 top.setFont(0, bold)
                 top.setForeground(3, QBrush(QColor("#9b1c14")))
-                err = QTreeWidgetItem([_one_line(self.plan_errors[h.id], 400)])
+                err = QTreeWidgetItem([one_line(self.plan_errors[h.id], 400)])
                 err.setForeground(0, QBrush(QColor("#9b1c14")))
                 top.addChild(err)
                 err.setFirstColumnSpanned(True)
-                err.setToolTip(0, _one_line(self.plan_errors[h.id], 1000))
+                err.setToolTip(0, one_line(self.plan_errors[h.id], 1000))
             elif h.id in self.plans:
                 plan = self.plans[h.id]
                 n = len(plan.changes)
@@ -411,7 +411,7 @@ class PatchDialog(QDialog):
                 for c in plan.changes:
                     top.addChild(change_item(c.name, c.from_version, c.to_version, c.action))
                 for w in plan.warnings:
-                    warn = QTreeWidgetItem(["⚠ " + _one_line(w, 300)])
+                    warn = QTreeWidgetItem(["⚠ " + one_line(w, 300)])
                     warn.setForeground(0, QBrush(QColor("#9a4d00")))
                     top.addChild(warn)
                     warn.setFirstColumnSpanned(True)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.models import ChangeAction, Host
 from app.jobs.rollback import RollbackRequest
-from ui.models.hosts_model import _one_line
+from ui.models.host_status import one_line
 from ui.resources import icon
 from ui.views.host_detail import change_item, change_tree
 
@@ -68,7 +68,7 @@ class RollbackDialog(QDialog):
             )
         else:
             head = f"Roll back the last patch on {len(hosts)} hosts"
-        title = QLabel(_one_line(head, 300))
+        title = QLabel(one_line(head, 300))
         title.setObjectName("paneTitle")
         title.setWordWrap(True)
         intro = QLabel(
@@ -112,7 +112,7 @@ class RollbackDialog(QDialog):
             if parent_item is not None:
                 parent_item.setExpanded(True)
 
-        self.skipped_label = QLabel("\n".join(_one_line(s, 400) for s in skipped))
+        self.skipped_label = QLabel("\n".join(one_line(s, 400) for s in skipped))
         self.skipped_label.setObjectName("errorText")
         self.skipped_label.setWordWrap(True)
         self.skipped_label.setVisible(bool(skipped))

@@ -17,7 +17,7 @@ from PySide6.QtGui import QBrush, QColor
 from app.domain.models import Job, JobHost, JobKind, PackageChange, StepState
 from db import changes as db_changes
 from db import jobs as db_jobs
-from ui.models.hosts_model import _local_time, _one_line
+from ui.models.host_status import local_time, one_line
 from ui.verdicts import VERDICT_COLOURS, verdict_text, verdict_tooltip
 
 STEP_COLOURS = {
@@ -143,14 +143,14 @@ class HistoryTableModel(QAbstractTableModel):
         if col == COL_STATE:
             return str(step.state)
         if col == COL_STARTED:
-            return _local_time(step.started_at or job.started_at)
+            return local_time(step.started_at or job.started_at)
         if col == COL_CHANGES:
             return str(len(e.changes)) if job.kind in (JobKind.PATCH, JobKind.ROLLBACK) else ""
         if col == COL_VERIFY:
             return verdict_text(e.verdict)
         if col == COL_ROLLED_BACK:
             return f"by job #{e.rolled_back_by}" if e.rolled_back_by else ""
-        return _one_line(step.error, 160)
+        return one_line(step.error, 160)
 
     @staticmethod
     def _foreground(e: HistoryEntry, col: int) -> QBrush | None:
@@ -171,7 +171,7 @@ class HistoryTableModel(QAbstractTableModel):
     @staticmethod
     def _tooltip(e: HistoryEntry, col: int) -> str | None:
         if col == COL_ERROR and e.step.error:
-            return _one_line(e.step.error, 1000)
+            return one_line(e.step.error, 1000)
         if col == COL_VERIFY and e.verification is not None:
             return verdict_tooltip(e.verification.verdict, e.verification.reasons)
         return None

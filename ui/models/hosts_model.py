@@ -14,8 +14,6 @@ each keystroke, and map the index of every painted cell.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -26,8 +24,17 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from app.domain.compliance import DEFAULT_STALE_DAYS, ComplianceState, LastJob, host_compliance
+from app.domain.compliance import DEFAULT_STALE_DAYS, LastJob
 from app.domain.models import Host, HostStatus
+from ui.models.host_status import (
+    BOLD_LEVELS,
+    BUSY_COLOURS,
+    STATE_COLOURS,
+    StatusCell,
+    local_time,
+    one_line,
+    status_cell,
+)
 
 COL_NAME = 0
 COL_ADDRESS = 1
@@ -62,28 +69,6 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 #: Role carrying the host id of a row.
 HOST_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 
-# Status colours: a text colour and a pale background, readable on both the plain and the alternate
-# row background. "never" is grey, every real outcome has a colour.
-STATUS_COLOURS = {
-    HostStatus.OK: (QColor("#17632f"), QColor("#e3f4e8")),
-    HostStatus.FAILED: (QColor("#9b1c14"), QColor("#fbe3e1")),
-    HostStatus.UNREACHABLE: (QColor("#8a4b00"), QColor("#fff0d4")),
-    HostStatus.NEVER: (QColor("#5b6372"), QColor("#eef0f3")),
-}
-BUSY_COLOURS = (QColor("#1f4e89"), QColor("#e3eefb"))
-#: The Status column's colours by the host's state (worst part wins): the scan's outcomes as above,
-#: plus non-compliant (amber) and unknown (a stale scan: muted violet, as on the dashboard).
-STATE_COLOURS = {
-    "ok": STATUS_COLOURS[HostStatus.OK],
-    "failed": STATUS_COLOURS[HostStatus.FAILED],
-    "unreachable": STATUS_COLOURS[HostStatus.UNREACHABLE],
-    "never": STATUS_COLOURS[HostStatus.NEVER],
-    "non_compliant": (QColor("#7a4f00"), QColor("#fdf1c9")),
-    "unknown": (QColor("#5a4a85"), QColor("#efebf7")),
-}
-#: How bad each level is: the sort order of the Status column (worst first) and which part wins.
-_LEVEL_RANK = {"failed": 0, "unreachable": 1, "non_compliant": 2, "unknown": 3, "never": 4, "ok": 5}
-_BOLD_LEVELS = frozenset({"failed", "unreachable"})
 #: The Status text of a running job's host, by the job's verb.
 DEFAULT_BUSY_TEXT = "scanning…"
 STATUS_TEXT = {
@@ -97,108 +82,6 @@ COUNT_COLOURS = {
     COL_IMPORTANT: QColor("#b35c00"),
     COL_NONCRITICAL: QColor("#1d2330"),
 }
-
-
-def _local_time(ts: datetime | None) -> str:
-    if ts is None:
-        return ""
-    return ts.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _one_line(text: str | None, limit: int = 200) -> str:
-    """Host-supplied text shown in a cell: no control characters, bounded length."""
-    if not text:
-        return ""
-    if len(text) <= limit and text.isprintable():
-        return text  # the common case, without a loop over the characters
-    clean = "".join(c if c.isprintable() else " " for c in text)
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
-
-
-@dataclass(frozen=True)
-class StatusCell:
-    """What the Status column shows for a host: built once per host from the rows loaded with it
-    (the host record and its last job), never on paint."""
-
-    text: str
-    level: str  # a key of STATE_COLOURS
-    tooltip: str
-
-    @property
-    def rank(self) -> int:
-        return _LEVEL_RANK[self.level]
-
-
-def _job_part(job: LastJob | None) -> tuple[str, str] | None:
-    """The last job's outcome worth a word in the column: failed / interrupted / verified red (the
-    "Failed last job" tile's rule), rolled back, or a verification's colour."""
-    if job is None:
-        return None
-    if job.state in ("failed", "interrupted"):
-        return f"{job.kind} {job.state}", "failed"
-    if job.verdict == "red":
-        return "verified red", "failed"
-    if job.kind == "rollback" and job.state == "succeeded":
-        return "rolled back", "ok"
-    if job.verdict == "amber":
-        return "verified amber", "non_compliant"
-    if job.verdict == "green":
-        return "verified green", "ok"
-    return None
-
-
-def status_cell(
-    h: Host, job: LastJob | None, *, stale_days: int = DEFAULT_STALE_DAYS, now: datetime | None = None
-) -> StatusCell:
-    """The host's state in words: the last scan's result or the compliance state it gives, and the
-    last job's outcome; the colour of the worst part."""
-    tips = []
-    if h.last_status == HostStatus.NEVER:
-        scan, level = "never scanned", "never"
-        tips.append("Not scanned yet: compliance unknown.")
-    elif h.last_status == HostStatus.FAILED:
-        scan, level = "scan failed", "failed"
-        tips.append("The last scan failed: compliance unknown.")
-    elif h.last_status == HostStatus.UNREACHABLE:
-        scan, level = "unreachable", "unreachable"
-        tips.append("The last scan could not reach the host: compliance unknown.")
-    else:
-        state = host_compliance(h, stale_days=stale_days, now=now)
-        stale = (
-            host_compliance(h, stale_days=stale_days, now=now, scan_complete=True) == ComplianceState.UNKNOWN
-        )
-        if state == ComplianceState.UNKNOWN and stale:
-            scan, level = "unknown · stale scan", "unknown"
-            tips.append(f"The last successful scan is older than {stale_days} days: compliance unknown.")
-        elif state == ComplianceState.UNKNOWN:
-            scan, level = "unknown · incomplete scan", "unknown"
-            tips.append("The last scan could not see everything: compliance unknown.")
-            tips.extend(_one_line(n, 300) for n in (h.scan_notes or ())[:3])
-        elif state == ComplianceState.NON_COMPLIANT:
-            scan, level = "non-compliant", "non_compliant"
-            tips.append(f"The last scan succeeded and found {h.pending_total} update(s) pending.")
-        else:
-            scan, level = "compliant", "ok"
-            tips.append("The last scan succeeded and found nothing pending.")
-        if h.reboot_required:
-            scan += " · reboot"
-            tips.append("A reboot is required.")
-    if h.last_error:
-        tips.append(_one_line(h.last_error, 1000))
-    parts = [scan]
-    part = _job_part(job)
-    if job is not None:
-        verdict = f", verified {job.verdict}" if job.verdict else ""
-        tips.append(f"Last job #{job.job_id} ({job.kind}): {job.state}{verdict}.")
-    if part is not None and part[0] != scan:
-        text, job_level = part
-        if job_level == "failed":
-            parts.insert(0, text)  # a failed last job is what the row must say first
-        else:
-            parts.append(text)
-        if _LEVEL_RANK[job_level] < _LEVEL_RANK[level]:
-            level = job_level
-    return StatusCell(" · ".join(parts), level, "\n".join(tips))
 
 
 #: What :meth:`HostsTableModel.totals` sums.
@@ -368,7 +251,7 @@ class HostsTableModel(QAbstractTableModel):
         """What the filter box searches: the displayed name, address, OS and group (\\0 between
         them, so a needle never matches across two fields)."""
         address = h.address + (f":{h.port}" if h.port else "")
-        return f"{_one_line(h.name)}\0{address}\0{_one_line(h.os_name, 60)}\0{h.group or ''}".casefold()
+        return f"{one_line(h.name)}\0{address}\0{one_line(h.os_name, 60)}\0{h.group or ''}".casefold()
 
     def set_filter_text(self, text: str) -> None:
         """Show only hosts whose name, address, OS or group contains ``text`` (case-insensitive)."""
@@ -550,7 +433,7 @@ class HostsTableModel(QAbstractTableModel):
                 return QBrush(fg)
             if role == Qt.ItemDataRole.BackgroundRole:
                 return QBrush(bg)
-            if role == Qt.ItemDataRole.FontRole and not busy and cell.level in _BOLD_LEVELS:
+            if role == Qt.ItemDataRole.FontRole and not busy and cell.level in BOLD_LEVELS:
                 return self._bold
             if role == Qt.ItemDataRole.ToolTipRole:
                 return cell.tooltip
@@ -574,11 +457,11 @@ class HostsTableModel(QAbstractTableModel):
 
     def _display(self, h: Host, col: int, busy: str | None) -> str:
         if col == COL_NAME:
-            return _one_line(h.name)
+            return one_line(h.name)
         if col == COL_ADDRESS:
             return h.address + (f":{h.port}" if h.port else "")
         if col == COL_OS:
-            return _one_line(h.os_name, 60)
+            return one_line(h.os_name, 60)
         if col == COL_GROUP:
             return h.group or ""
         if col == COL_RING:
@@ -590,7 +473,7 @@ class HostsTableModel(QAbstractTableModel):
                 return "\u2013"  # en dash: not scanned yet, distinct from a real 0
             return str(self._count(h, col))
         if col == COL_LAST_SCAN:
-            return _local_time(h.last_scan_at)
+            return local_time(h.last_scan_at)
         if col == COL_STATUS:
             return busy or self.status_cell(h).text
         return ""
@@ -610,5 +493,5 @@ class HostsTableModel(QAbstractTableModel):
         if col == COL_OS and h.kernel:
             return f"{h.os_name or ''}\nkernel {h.kernel}"
         if col == COL_NAME and h.last_error:
-            return _one_line(h.last_error, 1000)
+            return one_line(h.last_error, 1000)
         return None

@@ -48,7 +48,7 @@ from ui.models.history_model import (
     HistoryTableModel,
     load_history,
 )
-from ui.models.hosts_model import STATE_COLOURS, _local_time, _one_line, status_cell
+from ui.models.host_status import STATE_COLOURS, local_time, one_line, status_cell
 from ui.models.updates_model import (
     COL_AVAILABLE,
     COL_CLASSIFICATION,
@@ -100,9 +100,9 @@ def change_item(
     """One package row (package, from, to, change) as the plan preview and the history show it."""
     item = QTreeWidgetItem(
         [
-            _one_line(name, 120),
-            _one_line(from_v, 60) or "—",
-            _one_line(to_v, 60) or "—",
+            one_line(name, 120),
+            one_line(from_v, 60) or "—",
+            one_line(to_v, 60) or "—",
             label or CHANGE_TEXT[action],
         ]
     )
@@ -406,7 +406,7 @@ class HostDetailView(QWidget):
         job, step = e.job, e.step
         parts = [f"Job #{job.id}: {job.kind}", str(step.state)]
         if step.started_at or job.started_at:
-            parts.append(_local_time(step.started_at or job.started_at))
+            parts.append(local_time(step.started_at or job.started_at))
         if e.rolled_back_by:
             parts.append(f"rolled back by job #{e.rolled_back_by}")
         self.job_summary.setText(" · ".join(parts))
@@ -417,12 +417,12 @@ class HostDetailView(QWidget):
             self.job_badge.setToolTip(f"Checked {e.verification.checked_at[:19].replace('T', ' ')} UTC")
             self.job_reasons.setText(
                 f"Verification {e.verification.verdict}:\n"
-                + "\n".join("• " + _one_line(r, 300) for r in e.verification.reasons)
+                + "\n".join("• " + one_line(r, 300) for r in e.verification.reasons)
             )
         else:
             self.job_reasons.setText("This job has no verification.")
         self.job_tabs.setTabEnabled(1, e.verification is not None)
-        self.job_error.setText(_one_line(step.error, 2000))
+        self.job_error.setText(one_line(step.error, 2000))
         self.job_error.setVisible(bool(step.error))
         for c in e.changes:
             self.change_view.addTopLevelItem(change_item(c.name, c.from_version, c.to_version, c.action))
@@ -484,7 +484,7 @@ class HostDetailView(QWidget):
             self.verify_requested.emit(self.host)
 
     def _show_scan_notes(self, host: Host) -> None:
-        notes = [_one_line(n, 500) for n in (host.scan_notes or ())[:5]]
+        notes = [one_line(n, 500) for n in (host.scan_notes or ())[:5]]
         if host.scan_complete is False and notes:
             self.scan_notes.setText("The last scan could not vouch for everything:\n• " + "\n• ".join(notes))
         elif notes:
@@ -504,7 +504,7 @@ class HostDetailView(QWidget):
             self.updates_model.set_updates([])
             self._reload_history(None, None)
             return
-        self.title.setText(_one_line(host.name, 80))
+        self.title.setText(one_line(host.name, 80))
         # the same words and colour as the inventory's Status column (one query for the last job)
         last = db_jobs.last_jobs(self.db, [host.id]).get(host.id or 0) if host.id is not None else None
         days = db_tiles.stale_days(self.db)
@@ -517,16 +517,16 @@ class HostDetailView(QWidget):
             "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
         )
         where = host.address + (f":{host.port}" if host.port else "")
-        self.subtitle.setText(where + " · " + (_one_line(host.os_name, 80) or "OS unknown until scanned"))
+        self.subtitle.setText(where + " · " + (one_line(host.os_name, 80) or "OS unknown until scanned"))
         f = self.facts
         f["Transport"].setText(str(host.transport) + (" (sudo)" if host.use_sudo else ""))
         f["User"].setText(host.user or "(default)")
         f["Group"].setText(host.group or "—")
         f["Ring"].setText(str(host.ring))
         f["Criticality"].setText(str(host.criticality))
-        f["Kernel"].setText(_one_line(host.kernel, 80) or "—")
+        f["Kernel"].setText(one_line(host.kernel, 80) or "—")
         f["Managers"].setText(", ".join(host.managers) or "—")
-        f["Last scan"].setText(_local_time(host.last_scan_at) or "never")
+        f["Last scan"].setText(local_time(host.last_scan_at) or "never")
         f["Reboot"].setText("required" if host.reboot_required else "not required")
         f["Reboot"].setStyleSheet("color: #9a4d00; font-weight: 600;" if host.reboot_required else "")
         if host.last_status == HostStatus.NEVER:
@@ -554,11 +554,11 @@ class HostDetailView(QWidget):
             f["Pending"].setText(text)
         if host.index_updated is not None:
             f["Last scan"].setText(
-                f["Last scan"].text() + f" (package index from {_local_time(host.index_updated)})"
+                f["Last scan"].text() + f" (package index from {local_time(host.index_updated)})"
             )
         self._show_scan_notes(host)
         if host.last_error:
-            self.error.setText("Last error: " + _one_line(host.last_error, 2000))
+            self.error.setText("Last error: " + one_line(host.last_error, 2000))
             self.error.setVisible(True)
         else:
             self.error.setVisible(False)

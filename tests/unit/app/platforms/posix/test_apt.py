@@ -357,7 +357,7 @@ def test_transaction_hook_runs_in_a_real_shell_and_awk() -> None:
     action behind the marker, nothing of the configuration, and an end line."""
     import shutil
 
-    from app.platforms.posix.apt import transaction_hook_options
+    from app.platforms.posix.apt_install import transaction_hook_options
 
     if shutil.which("awk") is None or not Path("/usr/bin/awk").exists():
         pytest.skip("no /usr/bin/awk here")

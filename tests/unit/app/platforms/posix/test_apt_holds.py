@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.domain.models import PendingUpdate
-from app.platforms.posix.apt import ALLOW_HELD, AptAdapter, install_command, plan_command, scan_script
+from app.platforms.posix.apt import AptAdapter, scan_script
+from app.platforms.posix.apt_install import ALLOW_HELD, install_command, plan_command
 from app.platforms.posix.apt_parse import HELD_REASON, mark_held, parse_holds, parse_simulation
 from app.platforms.posix.facts import marker
 from app.transports.base import decode
