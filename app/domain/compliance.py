@@ -48,12 +48,17 @@ def compliance_state(
     the scan did not say). Otherwise non-compliant when anything is pending -- every class counts, as
     for the "Up to date" tile -- and compliant when nothing is.
     """
-    if str(last_status) != "ok" or last_scan_at is None or scan_complete is False:
-        return ComplianceState.UNKNOWN
-    at = last_scan_at if last_scan_at.tzinfo else last_scan_at.replace(tzinfo=UTC)
-    if at < (now or datetime.now(UTC)) - timedelta(days=stale_days):
+    if str(last_status) != "ok" or scan_complete is False or scan_is_stale(last_scan_at, stale_days, now):
         return ComplianceState.UNKNOWN
     return ComplianceState.NON_COMPLIANT if pending > 0 else ComplianceState.COMPLIANT
+
+
+def scan_is_stale(last_scan_at: datetime | None, stale_days: int, now: datetime | None = None) -> bool:
+    """No scan, or one older than ``stale_days``: what it found no longer counts."""
+    if last_scan_at is None:
+        return True
+    at = last_scan_at if last_scan_at.tzinfo else last_scan_at.replace(tzinfo=UTC)
+    return at < (now or datetime.now(UTC)) - timedelta(days=stale_days)
 
 
 def host_compliance(

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from PySide6.QtGui import QColor
 
-from app.domain.compliance import DEFAULT_STALE_DAYS, ComplianceState, LastJob, host_compliance
+from app.domain.compliance import DEFAULT_STALE_DAYS, ComplianceState, LastJob, host_compliance, scan_is_stale
 from app.domain.models import Host, HostStatus
 
 # Status colours: a text colour and a pale background, readable on both the plain and the alternate
@@ -103,9 +103,7 @@ def status_cell(
         tips.append("The last scan could not reach the host: compliance unknown.")
     else:
         state = host_compliance(h, stale_days=stale_days, now=now)
-        stale = (
-            host_compliance(h, stale_days=stale_days, now=now, scan_complete=True) == ComplianceState.UNKNOWN
-        )
+        stale = scan_is_stale(h.last_scan_at, stale_days, now)
         if state == ComplianceState.UNKNOWN and stale:
             scan, level = "unknown · stale scan", "unknown"
             tips.append(f"The last successful scan is older than {stale_days} days: compliance unknown.")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.compliance import ComplianceState, host_compliance
+from app.domain.compliance import scan_is_stale
 from app.domain.models import ChangeAction, Host, HostStatus, JobKind
 from db import jobs as db_jobs
 from db import scans as db_scans
@@ -547,7 +547,7 @@ class HostDetailView(QWidget):
             ]
             text = ", ".join(parts) or "none — up to date"
             found = ", ".join(parts) or "none"
-            if host_compliance(host, stale_days=days, scan_complete=True) == ComplianceState.UNKNOWN:
+            if scan_is_stale(host.last_scan_at, days):
                 text = f"unknown — the last scan is stale (it found: {found})"
             elif host.scan_complete is False:
                 text = f"unknown — incomplete scan (it found: {found})"
