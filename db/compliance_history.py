@@ -19,6 +19,10 @@ from app.domain.compliance import (
 from db.database import now_iso
 from db.tiles import HOSTS_FROM, OS_FAMILY_SQL, TILE_SQL, stale_cutoff, stale_days
 
+# A day's sum of a column the older snapshots lack: NULL unless every segment recorded it, so a day
+# half from before the migration is "not recorded" rather than an undercount.
+_RECORDED_SUM = "(CASE WHEN count({col}) = count(*) THEN sum({col}) END)"
+
 
 def record_daily(db: Database, *, day: str | None = None, now: datetime | None = None) -> int:
     """Replace today's (or ``day``'s) compliance snapshot; one row per host segment. Returns the rows.
@@ -35,12 +39,13 @@ def record_daily(db: Database, *, day: str | None = None, now: datetime | None =
         cur = db.execute(
             "INSERT INTO compliance_daily (day, group_name, ring, criticality, os_family, hosts, up_to_date, "
             "with_urgent, with_important, with_noncritical, urgent, important, noncritical, failed, "
-            "unreachable, stale, never, reboot, recorded_at) "
+            "unreachable, stale, never, reboot, non_compliant, unknown, recorded_at) "
             f"SELECT :day, COALESCE(g.name, ''), h.ring, h.criticality, {OS_FAMILY_SQL} AS fam, count(*), "
             f"sum({t[Tile.UP_TO_DATE]}), sum({t[Tile.URGENT]}), sum({t[Tile.IMPORTANT]}), "
             f"sum({t[Tile.NONCRITICAL]}), sum(h.pending_urgent), sum(h.pending_important), "
             f"sum(h.pending_noncritical), sum({t[Tile.FAILED]}), sum({t[Tile.UNREACHABLE]}), "
-            f"sum({t[Tile.STALE]}), sum({t[Tile.NEVER]}), sum({t[Tile.REBOOT]}), :at {HOSTS_FROM} "
+            f"sum({t[Tile.STALE]}), sum({t[Tile.NEVER]}), sum({t[Tile.REBOOT]}), sum({t[Tile.NON_COMPLIANT]}), "
+            f"sum({t[Tile.UNKNOWN]}), :at {HOSTS_FROM} "
             "GROUP BY COALESCE(g.name, ''), h.ring, h.criticality, fam",
             params,
         )
@@ -53,11 +58,23 @@ def history(db: Database, f: ComplianceFilter | None = None, *, days: int = 90) 
     params: dict[str, Any] = {"since": (datetime.now(UTC).date() - timedelta(days=days)).isoformat()}
     sql = (
         "SELECT day, sum(hosts) AS hosts, sum(up_to_date) AS up, sum(with_urgent) AS wu, "
-        "sum(with_important) AS wi, sum(urgent) AS u, sum(important) AS i, sum(noncritical) AS n "
+        "sum(with_important) AS wi, sum(urgent) AS u, sum(important) AS i, sum(noncritical) AS n, "
+        f"{_RECORDED_SUM.format(col='non_compliant')} AS nc, {_RECORDED_SUM.format(col='unknown')} AS unk "
         f"FROM compliance_daily WHERE {_segment_where(f, 'day >= :since', params)} GROUP BY day ORDER BY day"
     )
     return [
-        DailyPoint(r["day"], r["hosts"], r["up"], r["wu"], r["wi"], r["u"], r["i"], r["n"])
+        DailyPoint(
+            r["day"],
+            r["hosts"],
+            r["up"],
+            r["wu"],
+            r["wi"],
+            r["u"],
+            r["i"],
+            r["n"],
+            non_compliant=r["nc"],
+            unknown=r["unk"],
+        )
         for r in db.query(sql, params)
     ]
 
@@ -146,7 +163,8 @@ def daily_counts(db: Database, f: ComplianceFilter, day: str) -> dict[Tile, int]
             db.query(
                 "SELECT sum(hosts) AS hosts, sum(up_to_date) AS up, sum(with_urgent) AS wu, "
                 "sum(with_important) AS wi, sum(with_noncritical) AS wn, sum(failed) AS f, "
-                "sum(unreachable) AS un, sum(stale) AS st, sum(never) AS nv, sum(reboot) AS rb "
+                "sum(unreachable) AS un, sum(stale) AS st, sum(never) AS nv, sum(reboot) AS rb, "
+                f"{_RECORDED_SUM.format(col='non_compliant')} AS nc, {_RECORDED_SUM.format(col='unknown')} AS unk "
                 f"FROM compliance_daily WHERE {_daily_where(f, day, params)}",
                 params,
             )
@@ -164,7 +182,12 @@ def daily_counts(db: Database, f: ComplianceFilter, day: str) -> dict[Tile, int]
         Tile.NEVER: "nv",
         Tile.REBOOT: "rb",
     }
-    return {t: int(row[k] or 0) for t, k in keys.items()}
+    counts = {t: int(row[k] or 0) for t, k in keys.items()}
+    # absent, not 0, on days recorded before the snapshots kept them
+    if row["unk"] is not None and row["nc"] is not None:
+        counts[Tile.UNKNOWN] = int(row["unk"])
+        counts[Tile.NON_COMPLIANT] = int(row["nc"])
+    return counts
 
 
 def daily_by_group(db: Database, f: ComplianceFilter, day: str) -> list[GroupPending]:

@@ -442,4 +442,17 @@ def m006_scan_evidence(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 6
+@MIGRATIONS()
+def m007_daily_states(db: Database) -> None:
+    """The daily compliance snapshot keeps the non-compliant and unknown counts too, so the trend and a
+    past day's report tell "not up to date" from "not known". NULL on days recorded before."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE compliance_daily ADD COLUMN non_compliant INTEGER;
+        ALTER TABLE compliance_daily ADD COLUMN unknown INTEGER
+        """,
+    )
+
+
+SCHEMA_VERSION = 7

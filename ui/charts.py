@@ -30,6 +30,7 @@ from app.domain.compliance import DailyPoint, GroupPending, Summary
 CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
 CLASS_LABELS = {"urgent": "Urgent", "important": "Important", "noncritical": "Non-critical"}
 OK_COLOUR = "#17803d"
+UNKNOWN_COLOUR = "#6d5a9c"  # as the report's and the dashboard's unknown
 
 
 def _base(title: str) -> QChart:
@@ -108,7 +109,8 @@ def _ms(day: str) -> int:
 
 
 def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
-    """Hosts up to date (%) per day, from the daily snapshots."""
+    """Hosts up to date (%) per day, from the daily snapshots, with the share of hosts whose state was
+    unknown that day (recorded since migration m007)."""
     chart = _base("Hosts up to date over time (%)")
     line = QLineSeries()
     line.setName("Up to date")
@@ -121,16 +123,28 @@ def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
     upen.setWidth(2)
     upen.setStyle(Qt.PenStyle.DashLine)
     urgent.setPen(upen)
+    unknown = QLineSeries()
+    unknown.setName("Unknown")
+    kpen = QPen(QColor(UNKNOWN_COLOUR))
+    kpen.setWidth(2)
+    kpen.setStyle(Qt.PenStyle.DotLine)
+    unknown.setPen(kpen)
     dots = QScatterSeries()
     dots.setMarkerSize(7)
     dots.setColor(QColor(OK_COLOUR))
     dots.setBorderColor(QColor(OK_COLOUR))
+    # a day without hosts has no percentage: it leaves a gap rather than a green 100 %
+    points = [p for p in points if p.hosts]
     for p in points:
         x = _ms(p.day)
-        line.append(x, p.compliance_percent)
-        urgent.append(x, 100.0 * (p.hosts - p.with_urgent) / p.hosts if p.hosts else 100.0)
-        dots.append(x, p.compliance_percent)
-    for s in (line, urgent, dots):
+        pct = p.compliance_percent or 0.0
+        line.append(x, pct)
+        urgent.append(x, 100.0 * (p.hosts - p.with_urgent) / p.hosts)
+        dots.append(x, pct)
+        if p.unknown is not None:
+            unknown.append(x, 100.0 * p.unknown / p.hosts)
+    series = [line, urgent, dots] + ([unknown] if unknown.count() else [])
+    for s in series:
         chart.addSeries(s)
     chart.legend().markers(dots)[0].setVisible(False)
     axis_x = QDateTimeAxis()
@@ -150,7 +164,7 @@ def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
     axis_y.setLabelFormat("%d%%")
     axis_y.setTickCount(5)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
-    for s in (line, urgent, dots):
+    for s in series:
         s.attachAxis(axis_x)
         s.attachAxis(axis_y)
     return chart, line

@@ -234,10 +234,22 @@ class DailyPoint:
     urgent: int
     important: int
     noncritical: int
+    # None on days recorded before the snapshots kept the three states (not 0: not recorded)
+    non_compliant: int | None = None
+    unknown: int | None = None
 
     @property
-    def compliance_percent(self) -> float:
-        return 100.0 * self.up_to_date / self.hosts if self.hosts else 100.0
+    def compliance_percent(self) -> float | None:
+        """Hosts up to date over every host that day; None without hosts (not 100 %)."""
+        return 100.0 * self.up_to_date / self.hosts if self.hosts else None
+
+    @property
+    def known_percent(self) -> float | None:
+        """Up to date over the hosts whose state was known that day; None when not recorded or none known."""
+        if self.unknown is None:
+            return None
+        known = self.hosts - self.unknown
+        return 100.0 * self.up_to_date / known if known > 0 else None
 
 
 @dataclass(frozen=True)

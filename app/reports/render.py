@@ -256,15 +256,17 @@ def svg_classification_chart(report: Report, width: int = 420, height: int = 150
 
 def svg_trend_chart(report: Report, width: int = 520, height: int = 160) -> str:
     """Line: % of hosts up to date per day."""
-    pts = report.history
+    pts = [p for p in report.history if p.compliance_percent is not None]
     if len(pts) < 2:
         return '<p class="note">Not enough daily snapshots for a trend yet.</p>'
     x0, y0, w, h = 40, 10, width - 50, height - 30
-    coords = []
+    coords, unknown = [], []
     for i, p in enumerate(pts):
         x = x0 + w * i / (len(pts) - 1)
-        y = y0 + h * (1 - p.compliance_percent / 100)
+        y = y0 + h * (1 - (p.compliance_percent or 0.0) / 100)
         coords.append(f"{x:.1f},{y:.1f}")
+        if p.unknown is not None:
+            unknown.append(f"{x:.1f},{y0 + h * (1 - p.unknown / p.hosts):.1f}")
     axis = (
         f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#999"/>'
         f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y0 + h}" stroke="#999"/>'
@@ -274,6 +276,13 @@ def svg_trend_chart(report: Report, width: int = 520, height: int = 160) -> str:
         f'<text x="{x0 + w - 60}" y="{height - 4}" font-size="10">{escape(pts[-1].day)}</text>'
     )
     line = f'<polyline fill="none" stroke="{OK_COLOUR}" stroke-width="2" points="{" ".join(coords)}"/>'
+    if len(unknown) > 1:
+        # the share of hosts whose state was not known that day, so a rise in "up to date" is not
+        # mistaken for a fleet that simply was not seen
+        line += (
+            f'<polyline fill="none" stroke="{UNKNOWN_COLOUR}" stroke-width="2" stroke-dasharray="4 3" '
+            f'points="{" ".join(unknown)}"/>'
+        )
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{axis}{line}</svg>'
 
 

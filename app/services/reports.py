@@ -61,7 +61,10 @@ class Report:
                     "day": p.day,
                     "hosts": p.hosts,
                     "up_to_date": p.up_to_date,
-                    "compliance_percent": round(p.compliance_percent, 1),
+                    "compliance_percent": _rounded(p.compliance_percent),
+                    "non_compliant": p.non_compliant,
+                    "unknown": p.unknown,
+                    "compliance_percent_of_known": _rounded(p.known_percent),
                     "urgent": p.urgent,
                     "important": p.important,
                     "noncritical": p.noncritical,
@@ -70,6 +73,10 @@ class Report:
             ],
             "hosts": [h.as_json() for h in self.hosts],
         }
+
+
+def _rounded(pct: float | None) -> float | None:
+    return None if pct is None else round(pct, 1)
 
 
 def build_report(
@@ -105,7 +112,8 @@ def build_report(
             f"No compliance snapshot was recorded on {day.isoformat()} (snapshots are taken after each "
             "scan or patch job and when the console starts)."
         )
-    # the snapshots do not keep the unknown / non-compliant split: those keys stay absent (not 0)
+    # snapshots from before migration m007 lack the unknown / non-compliant split: daily_counts leaves
+    # those keys absent (not 0) then
     counts: dict[Tile, int] = {t: 0 for t in Tile if t not in (Tile.UNKNOWN, Tile.NON_COMPLIANT)}
     counts.update(
         {

@@ -167,3 +167,18 @@ def test_alerts_show_in_the_tray_or_status_bar(w, db) -> None:  # type: ignore[n
         alerts.AlertKind.JOB_FAILED,
         alerts.AlertKind.VERIFICATION_RED,
     ]
+
+
+def test_trend_shows_unknown_hosts_and_no_green_empty_days(qapp) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.compliance import DailyPoint
+    from ui.charts import trend_chart
+
+    old = DailyPoint("2026-01-01", 10, 4, 1, 1, 1, 1, 1)  # recorded before the split: no unknown
+    empty = DailyPoint("2026-01-02", 0, 0, 0, 0, 0, 0, 0, non_compliant=0, unknown=0)
+    new = DailyPoint("2026-01-03", 10, 4, 1, 1, 1, 1, 1, non_compliant=2, unknown=4)
+    chart, line = trend_chart([old, empty, new])
+    assert [p.y() for p in line.points()] == [40.0, 40.0]  # the empty day is a gap, not 100 %
+    [unknown] = [s for s in chart.series() if s.name() == "Unknown"]
+    assert [p.y() for p in unknown.points()] == [40.0]
+    chart, _ = trend_chart([old])
+    assert not [s for s in chart.series() if s.name() == "Unknown"]

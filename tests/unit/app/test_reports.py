@@ -262,3 +262,16 @@ def test_report_with_no_hosts_is_an_empty_state(db) -> None:  # type: ignore[no-
     html = render.to_html(report)
     assert "100" not in html.split("<h2>Summary</h2>")[1].split("<h2>")[0]
     assert "No hosts yet" in html
+
+
+def test_past_day_report_counts_unknown_hosts(db, fleet) -> None:  # type: ignore[no-untyped-def]
+    day = datetime.now(UTC).date()
+    db_compliance_history.record_daily(db, day=(day - timedelta(days=1)).isoformat())
+    report = build_report(db, None, day - timedelta(days=1))
+    live = build_report(db)
+    assert report.summary[Tile.UNKNOWN] == live.summary[Tile.UNKNOWN]
+    assert report.summary[Tile.NON_COMPLIANT] == live.summary[Tile.NON_COMPLIANT]
+    data = json.loads(render.to_json(report))
+    assert data["summary"]["hosts"]["unknown"] == live.summary[Tile.UNKNOWN]
+    assert data["history"][-1]["unknown"] == live.summary[Tile.UNKNOWN]
+    assert data["history"][-1]["compliance_percent_of_known"] is not None

@@ -174,3 +174,32 @@ def test_urgent_seen_follows_scans(fleet_db) -> None:  # type: ignore[no-untyped
     db_compliance_history.record_urgent_seen(fleet_db)
     assert fleet_db.execute("SELECT count(*) FROM urgent_seen").fetchone()[0] == 0
     assert db_compliance.oldest_urgent(fleet_db) is None
+
+
+def test_daily_snapshot_records_unknown_and_non_compliant(fleet_db) -> None:  # type: ignore[no-untyped-def]
+    """The trend kept only "up to date": a day's unknown hosts were folded into "not up to date"."""
+    db_compliance_history.record_daily(fleet_db)
+    today = db_compliance_history.history(fleet_db)[-1]
+    live = db_compliance.summary(fleet_db)
+    assert live[Tile.UNKNOWN] > 0
+    assert today.unknown == live[Tile.UNKNOWN] and today.non_compliant == live[Tile.NON_COMPLIANT]
+    assert today.up_to_date + today.non_compliant + today.unknown == today.hosts
+    known = today.hosts - today.unknown
+    assert today.known_percent == pytest.approx(100.0 * today.up_to_date / known)
+    web = db_compliance_history.history(fleet_db, ComplianceFilter(group="web"))[-1]
+    assert web.unknown == db_compliance.summary(fleet_db, ComplianceFilter(group="web"))[Tile.UNKNOWN]
+
+
+def test_snapshots_from_before_the_split_say_not_recorded(fleet_db) -> None:  # type: ignore[no-untyped-def]
+    fleet_db.execute("UPDATE compliance_daily SET unknown = NULL, non_compliant = NULL")
+    point = db_compliance_history.history(fleet_db)[-1]
+    assert point.unknown is None and point.non_compliant is None and point.known_percent is None
+    counts = db_compliance_history.daily_counts(fleet_db, ComplianceFilter(), point.day)
+    assert Tile.UNKNOWN not in counts and Tile.NON_COMPLIANT not in counts
+
+
+def test_a_day_without_hosts_is_not_100_percent() -> None:
+    from app.domain.compliance import DailyPoint
+
+    empty = DailyPoint("2026-01-01", 0, 0, 0, 0, 0, 0, 0, non_compliant=0, unknown=0)
+    assert empty.compliance_percent is None and empty.known_percent is None
