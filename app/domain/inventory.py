@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from app.domain.errors import ConfigError
 from app.domain.models import Host, StrEnum, TransportKind
 
 _NAME_BAD = re.compile(r"[\x00-\x1f\x7f]")
+
+# One DNS label as it goes on the wire (after IDNA); underscores are common in internal names and ssh
+# aliases, so they are allowed too.
+_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+MAX_QUOTED = 80
 
 DEFAULT_PORTS = {TransportKind.SSH: 22, TransportKind.WINRM: 5986, TransportKind.LOCAL: None}
 
@@ -17,18 +23,53 @@ def validate_host(host: Host) -> None:
     if not host.name.strip():
         raise ConfigError("A host needs a name.")
     if _NAME_BAD.search(host.name) or len(host.name) > 255:
-        raise ConfigError(f"The host name {host.name!r} contains control characters or is too long.")
-    addr = host.address
-    if not addr.strip() or any(c.isspace() for c in addr) or _NAME_BAD.search(addr) or len(addr) > 255:
-        raise ConfigError(
-            f"The address {addr!r} of {host.name} is empty or contains spaces or control characters."
-        )
-    if addr.startswith("-"):
-        raise ConfigError(f"The address {addr!r} of {host.name} may not start with '-'.")
+        raise ConfigError(f"The host name {quoted(host.name)} contains control characters or is too long.")
+    validate_address(host.address, host.name)
     if host.port is not None and not 0 < host.port < 65536:
         raise ConfigError(f"The port {host.port} of {host.name} is not between 1 and 65535.")
     if host.user is not None and (not host.user or _NAME_BAD.search(host.user) or host.user.startswith("-")):
         raise ConfigError(f"The user name {host.user!r} of {host.name} is not valid.")
+
+
+def validate_address(addr: str, host_name: str | None = None) -> None:
+    """A host name (IDNA allowed) or an IP literal, by syntax; anything else raises ConfigError.
+
+    The address reaches ssh_config token expansion (``%h``) and command lines, so shell syntax, spaces,
+    wildcards and option-like values never pass.
+    """
+    if not _is_ip_literal(addr) and not _is_host_name(addr):
+        whose = f" of {host_name}" if host_name else ""
+        raise ConfigError(f"The address {quoted(addr)}{whose} is not a host name or an IP address.")
+
+
+def quoted(text: str) -> str:
+    """``text`` for an error message: repr'd, at most MAX_QUOTED characters of it."""
+    if len(text) <= MAX_QUOTED:
+        return repr(text)
+    return repr(text[:MAX_QUOTED]) + f" (… {len(text)} characters)"
+
+
+def _is_ip_literal(addr: str) -> bool:
+    text = addr[1:-1] if addr.startswith("[") and addr.endswith("]") else addr
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(addr: str) -> bool:
+    name = addr[:-1] if addr.endswith(".") else addr
+    if not name or len(name) > 253:
+        return False
+    for label in name.split("."):
+        try:
+            ascii_label = label.encode("idna").decode("ascii") if not label.isascii() else label
+        except UnicodeError:
+            return False
+        if not _LABEL.match(ascii_label):
+            return False
+    return True
 
 
 def parse_choice(enum_type: type[StrEnum], value: str, what: str) -> str:

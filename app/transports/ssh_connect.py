@@ -26,6 +26,7 @@ from typing import Any
 import paramiko
 
 from app.domain.errors import PatchdeskError, TransportError, UnreachableError
+from app.domain.inventory import validate_address
 from app.domain.models import Host, HostKey
 from app.transports import sshconfig
 from app.transports.base import Deadline
@@ -99,6 +100,9 @@ class Dialer:
             configured_key=host.key_file,
         )
         config_path = ssh_config if ssh_config is not None else sshconfig.default_config_path()
+        # hosts stored before the address rule existed are checked again: the address reaches the
+        # SSH config's %h expansion
+        validate_address(host.address, host.name)
         cfg = sshconfig.lookup(host.address, config_path)
         port = host.port or cfg.port or 22
         user = host.user or cfg.user or getpass.getuser()
@@ -126,6 +130,7 @@ class Dialer:
     def jump_endpoint(self, hop: str) -> Endpoint:
         """One ProxyJump hop (``[user@]host[:port]``), resolved through the same SSH config."""
         spec = sshconfig.parse_jump(hop)
+        validate_address(spec.host, f"the jump host {hop!r}")
         cfg = sshconfig.lookup(spec.host, self.config_path)
         port = spec.port or cfg.port or 22
         user = spec.user or cfg.user or getpass.getuser()

@@ -4,12 +4,18 @@ Administrators already describe their hosts there (aliases, odd ports, per-host 
 console that ignored it would make them type it all again. We read it with paramiko's parser and keep
 only HostName, Port, User, IdentityFile, ProxyJump and ConnectTimeout; everything else is OpenSSH's
 business.
+
+Nothing in the file is ever executed: paramiko evaluates ``Match exec`` by running the command (with
+``%h`` from the stored address), so such blocks are rewritten to never match, and the command keywords
+(ProxyCommand, LocalCommand, KnownHostsCommand) are dropped, each with a warning naming its line.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +24,15 @@ from app.domain.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("~/.ssh/config")
+MAX_CONFIG_BYTES = 1024 * 1024  # far beyond any hand-written config; bounds memory and parse time
+
+# paramiko's own split of a line into keyword and value
+_SETTING = re.compile(r"^\s*(\w+)(?:\s*=\s*|\s+)(.+)$")
+_EXEC_CRITERION = re.compile(r"(?:^|\s)!?exec(?:\s*=|\s|$)", re.IGNORECASE)
+_COMMAND_KEYWORDS = frozenset({"proxycommand", "localcommand", "knownhostscommand", "permitlocalcommand"})
+# A block header that matches no host: a Host line whose only pattern is negated.
+_NEVER = "Host !*"
+_warned: set[tuple[str, int, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,7 @@ def lookup(alias: str, config_path: Path | None) -> SshHostConfig:
     import paramiko  # lazily: the CLI should not pay for paramiko when it does not connect
 
     try:
-        config = paramiko.SSHConfig.from_path(str(config_path))
+        config = paramiko.SSHConfig.from_text(_without_commands(config_path))
         entry = config.lookup(alias)
     except (OSError, ValueError, paramiko.ssh_exception.ConfigParseError) as exc:
         raise ConfigError(f"Could not read the SSH config {config_path}: {exc}") from exc
@@ -73,6 +88,36 @@ def lookup(alias: str, config_path: Path | None) -> SshHostConfig:
         proxy_jump=hops,
         connect_timeout=timeout,
     )
+
+
+def _without_commands(path: Path) -> str:
+    """The config's text with every way it could run a command taken out, each with a warning."""
+    with path.open("rb") as f:
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"The SSH config {path} is too large (over {MAX_CONFIG_BYTES // 1024} KiB); not read."
+        )
+    out = io.StringIO()
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        m = _SETTING.match(line)
+        key = m.group(1).lower() if m else ""
+        if key == "match" and m is not None and _EXEC_CRITERION.search(m.group(2)):
+            _warn(path, number, "Match exec is not evaluated, so that block never applies")
+            line = _NEVER
+        elif key in _COMMAND_KEYWORDS and m is not None:
+            _warn(path, number, f"{m.group(1)} is ignored")
+            continue
+        out.write(line + "\n")
+    return out.getvalue()
+
+
+def _warn(path: Path, line: int, what: str) -> None:
+    """Once per file, line and text: the config is read for every connection."""
+    key = (str(path), line, what)
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning("%s line %d: %s; Patchdesk never runs commands from an SSH config.", path, line, what)
 
 
 def parse_jump(spec: str) -> JumpSpec:

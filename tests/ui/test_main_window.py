@@ -104,7 +104,7 @@ def test_invalid_host_shows_sentence_inline_and_keeps_dialog(qtbot, db):
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     assert dlg.isVisible()
     assert dlg.error_label.isVisible()
-    assert "contains spaces" in dlg.error_label.text()
+    assert "not a host name or an IP address" in dlg.error_label.text()
     dlg.address_edit.setText("127.1.1.1")
     dlg.port_edit.setText("99999")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)

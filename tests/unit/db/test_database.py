@@ -110,7 +110,7 @@ def test_hosts_crud_groups_and_duplicates(db) -> None:  # type: ignore[no-untype
         db_hosts.add_host(db, Host(name="WEB1", address="127.0.9.2"))
     with pytest.raises(ConfigError, match="port"):
         db_hosts.add_host(db, Host(name="bad", address="x", port=70000))
-    with pytest.raises(ConfigError, match="spaces"):
+    with pytest.raises(ConfigError, match="not a host name or an IP address"):
         db_hosts.add_host(db, Host(name="bad", address="a b"))
     from dataclasses import replace
 
