@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,22 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 #: biggest single advisory file we read (the full KEV catalog is ~1.5 MB; OSV records are small)
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _TEXT_CAP = 4000
+_MAX_DIGITS = 40  # no advisory field is a number this long; int() of 5,000 digits raises ValueError
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits")
+    return int(text)
+
+
+def _string(value: object, what: str, name: str, cap: int = _TEXT_CAP) -> str:
+    """A field that must be a JSON string (or absent): ``["a"]`` is refused, not stored as "['a']"."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise AdvisoryFormatError(f"{name}: {what} must be a string, not {type(value).__name__}.")
+    return _text(value, cap)
 
 
 def _text(value: object, cap: int = _TEXT_CAP) -> str:
@@ -48,26 +66,38 @@ def read_path(path: Path) -> AdvisoryBatch:
 
 
 def read_file(path: Path) -> AdvisoryBatch:
+    """A regular file only (a device or FIFO would never end), read up to the cap whatever its size
+    says: a file may grow while it is read."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise AdvisoryFormatError(f"{path}: {size} bytes is too large for an advisory file.")
-        raw = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise AdvisoryFormatError(f"{path}: not a regular file.")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise AdvisoryFormatError(f"{path}: cannot read it ({exc.strerror or exc}).") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise AdvisoryFormatError(f"{path}: too large for an advisory file (over {MAX_FILE_BYTES} bytes).")
     return parse_bytes(raw, str(path))
 
 
 def parse_bytes(raw: bytes, name: str) -> AdvisoryBatch:
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"), parse_int=_bounded_int)
+    except RecursionError:
+        raise AdvisoryFormatError(f"{name}: the JSON is nested too deeply to be an advisory file.") from None
     except UnicodeDecodeError as exc:
         raise AdvisoryFormatError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
     except json.JSONDecodeError as exc:
         raise AdvisoryFormatError(
             f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
         ) from exc
-    return parse_json(data, name)
+    except ValueError as exc:  # from _bounded_int
+        raise AdvisoryFormatError(f"{name}: not an advisory file: it holds {exc}.") from None
+    try:
+        return parse_json(data, name)
+    except RecursionError:
+        # json decodes deeper than the code that walks it (a KEV entry's fields are str()'d)
+        raise AdvisoryFormatError(f"{name}: the JSON is nested too deeply to be an advisory file.") from None
 
 
 def detect(data: object) -> str | None:
@@ -120,7 +150,7 @@ def parse_kev(data: dict[str, Any], name: str) -> AdvisoryBatch:
         due = _text(v.get("dueDate"), 10)
         added = _text(v.get("dateAdded"), 10)
         for field, value in (("dueDate", due), ("dateAdded", added)):
-            if value and not _DATE.fullmatch(value):
+            if value and not _is_date(value):
                 raise AdvisoryFormatError(f"{name}: KEV entry {cve} has a malformed {field} {value!r}.")
         entries[cve] = KevEntry(
             cve=cve,
@@ -141,11 +171,21 @@ def parse_kev(data: dict[str, Any], name: str) -> AdvisoryBatch:
     )
 
 
+def _is_date(value: str) -> bool:
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_osv(record: object, name: str) -> Advisory | None:
     """One OSV record; None for a withdrawn one (it no longer applies)."""
     if not isinstance(record, dict):
         raise AdvisoryFormatError(f"{name}: an OSV record is not an object.")
-    adv_id = _text(record.get("id"), 100).strip()
+    adv_id = _string(record.get("id"), "an OSV record's id", name, 100).strip()
     if not adv_id:
         raise AdvisoryFormatError(f"{name}: an OSV record has no id.")
     if record.get("withdrawn"):
@@ -163,7 +203,9 @@ def parse_osv(record: object, name: str) -> Advisory | None:
         if not isinstance(a, dict) or not isinstance(a.get("package"), dict):
             raise AdvisoryFormatError(f"{name}: {adv_id}: an 'affected' entry has no package.")
         pkg = a["package"]
-        eco, pname = _text(pkg.get("ecosystem"), 100), _text(pkg.get("name"), 200)
+        where = f"{name}: {adv_id}"
+        eco = _string(pkg.get("ecosystem"), "a package's ecosystem", where, 100)
+        pname = _string(pkg.get("name"), "a package's name", where, 200)
         if not eco or not pname:
             raise AdvisoryFormatError(f"{name}: {adv_id}: an affected package lacks ecosystem or name.")
         fixed: list[str] = []
@@ -174,7 +216,7 @@ def parse_osv(record: object, name: str) -> Advisory | None:
                 continue  # GIT/SEMVER ranges say nothing about distribution package versions
             for ev in rng.get("events", []):
                 if isinstance(ev, dict) and ev.get("fixed"):
-                    fixed.append(_text(ev["fixed"], 200))
+                    fixed.append(_string(ev["fixed"], f"a fixed version of {pname}", where, 200))
         affected.append(AffectedPackage(eco, pname, tuple(dict.fromkeys(fixed))))
         severities.extend(_severities(a))
     severities.extend(_severities(record))
@@ -183,7 +225,11 @@ def parse_osv(record: object, name: str) -> Advisory | None:
         source="osv",
         summary=_text(record.get("summary") or record.get("details"), 500),
         severity=severities[0] if severities else None,
-        aliases=tuple(dict.fromkeys(_text(x, 100) for x in [*aliases, *upstream] if x)),
+        aliases=tuple(
+            dict.fromkeys(
+                _string(x, "an alias", f"{name}: {adv_id}", 100) for x in [*aliases, *upstream] if x
+            )
+        ),
         published=_text(record.get("published"), 40),
         modified=_text(record.get("modified"), 40),
         affected=tuple(affected),

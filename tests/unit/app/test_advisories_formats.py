@@ -96,3 +96,71 @@ def test_detect() -> None:
     assert detect({"id": "a", "modified": "x"}) == "osv"
     assert detect([{"id": "a"}]) == "osv"
     assert detect([]) is None and detect({"a": 1}) is None
+
+
+# -- issue #19: hostile and broken input ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 200_000, "nested too deeply"),
+        (b'{"id": "X-1", "n": ' + b"9" * 5000 + b"}", "number"),
+        (b'{"id": "X-1", "affected": [' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"]}", "nested too deeply"),
+    ],
+)
+def test_parser_tracebacks_on_deep_json_and_huge_numbers(raw: bytes, message: str) -> None:
+    """Item 8: RecursionError and ValueError escaped parse_bytes."""
+    with pytest.raises(AdvisoryFormatError, match=message):
+        parse_bytes(raw, "f.json")
+
+
+@pytest.mark.parametrize("due", ["2024-13-45", "2024-02-30", "0000-00-00"])
+def test_unchecked_kev_due_date_is_refused(due: str) -> None:
+    """Item 14: a dueDate that matched the pattern but was no date was accepted."""
+    doc = {"catalogVersion": "1", "vulnerabilities": [{"cveID": "CVE-2020-1234", "dueDate": due}]}
+    with pytest.raises(AdvisoryFormatError, match="dueDate"):
+        parse_bytes(json.dumps(doc).encode(), "kev.json")
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"id": ["a"], "affected": []},
+        {"id": {"x": 1}, "aliases": []},
+        {"id": "X-1", "aliases": [["CVE-2020-1234"]]},
+        {"id": "X-1", "affected": [{"package": {"ecosystem": ["Debian"], "name": "a"}}]},
+        {
+            "id": "X-1",
+            "affected": [
+                {"package": {"ecosystem": "Debian", "name": "a"}, "ranges": [{"events": [{"fixed": [1]}]}]}
+            ],
+        },
+    ],
+)
+def test_unchecked_osv_values_of_the_wrong_type_are_refused(doc: object) -> None:
+    """Item 14: an OSV id of ["a"] was stored as "['a']"."""
+    with pytest.raises(AdvisoryFormatError, match="must be a string"):
+        parse_bytes(json.dumps(doc).encode(), "osv.json")
+
+
+def test_unbounded_reads_of_special_files(tmp_path: Path) -> None:
+    """Item 9: /dev/zero was read until memory ran out; a FIFO hung."""
+    import os
+
+    with pytest.raises(AdvisoryFormatError, match="not a regular file"):
+        read_path(Path("/dev/zero"))
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(AdvisoryFormatError, match="not a regular file"):
+        read_path(fifo)
+
+
+def test_a_file_growing_past_its_size_is_read_only_to_the_cap(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.advisories import formats
+
+    monkeypatch.setattr(formats, "MAX_FILE_BYTES", 1000)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 5000)
+    with pytest.raises(AdvisoryFormatError, match="too large"):
+        read_path(big)
