@@ -54,7 +54,8 @@ POLL_INTERVAL = 0.05
 #: After SIGTERM, how long the group gets before SIGKILL.
 TERM_GRACE = 2.0
 
-_Chunk = tuple[str, bytes | None]
+#: (stream, bytes) from a reader thread; bytes None when that stream reached its end
+Chunk = tuple[str, bytes | None]
 
 
 class LocalTransport(Transport):
@@ -118,16 +119,16 @@ class LocalTransport(Transport):
         short: str,
     ) -> CommandResult:
         """Read both streams (through reader threads: pipes can't be polled portably) until exit."""
-        chunks: queue.Queue[_Chunk] = queue.Queue()
+        chunks: queue.Queue[Chunk] = queue.Queue()
         assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
         readers = [
-            threading.Thread(target=_read, args=(proc.stdout, "stdout", chunks), daemon=True),
-            threading.Thread(target=_read, args=(proc.stderr, "stderr", chunks), daemon=True),
+            threading.Thread(target=read_pipe, args=(proc.stdout, "stdout", chunks), daemon=True),
+            threading.Thread(target=read_pipe, args=(proc.stderr, "stderr", chunks), daemon=True),
         ]
         for r in readers:
             r.start()
         writes: queue.Queue[bytes | None] = queue.Queue()
-        writer = threading.Thread(target=_write, args=(proc.stdin, writes), daemon=True)
+        writer = threading.Thread(target=write_pipe, args=(proc.stdin, writes), daemon=True)
         writer.start()
 
         out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
@@ -151,7 +152,7 @@ class LocalTransport(Transport):
         self,
         proc: subprocess.Popen[bytes],
         wrapped: Wrapped,
-        chunks: queue.Queue[_Chunk],
+        chunks: queue.Queue[Chunk],
         writes: queue.Queue[bytes | None],
         start_stdin: Callable[[], None],
         emit: Callable[[str, CappedBuffer, bytes], None],
@@ -273,7 +274,8 @@ def _user() -> str:
         return str(os.getuid()) if hasattr(os, "getuid") else "?"
 
 
-def _read(pipe: IO[bytes], stream: str, chunks: queue.Queue[_Chunk]) -> None:
+def read_pipe(pipe: IO[bytes], stream: str, chunks: queue.Queue[Chunk]) -> None:
+    """Reader thread: every chunk of ``pipe`` into ``chunks``, then ``(stream, None)`` at its end."""
     fd = pipe.fileno()
     try:
         while True:
@@ -289,7 +291,8 @@ def _read(pipe: IO[bytes], stream: str, chunks: queue.Queue[_Chunk]) -> None:
         chunks.put((stream, None))
 
 
-def _write(pipe: IO[bytes], writes: queue.Queue[bytes | None]) -> None:
+def write_pipe(pipe: IO[bytes], writes: queue.Queue[bytes | None]) -> None:
+    """Writer thread: what arrives in ``writes`` goes to ``pipe``; None closes it (EOF)."""
     try:
         while True:
             data = writes.get()
