@@ -1,7 +1,8 @@
 """The workstation itself as a host, through subprocess.
 
 So that a newcomer sees real data on the first run, the console can scan and patch the machine it runs
-on with the same contract as a remote host: ``sh -c`` (POSIX workstations only), output streamed as it
+on with the same contract as a remote host: ``sh -c`` (POSIX workstations; a Windows workstation runs
+the Windows scripts through powershell.exe, see app.transports.local_windows), output streamed as it
 arrives, ``sudo -n`` unless already root (or a stored sudo password fed on stdin through the same
 handshake as over SSH, see app.transports.shell), and a hard stop at timeout, deadline or cancel.
 
