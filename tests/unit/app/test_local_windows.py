@@ -28,13 +28,13 @@ from app.domain.errors import (
     DeadlineExceededError,
     TransportError,
 )
-from app.domain.models import Host, TransportKind
+from app.domain.models import Host, PackageChange, TransportKind
 from app.jobs.engine import TaskContext
 from app.jobs.tasks import scan_host
 from app.platforms.family import family_of
 from app.platforms.posix.family import POSIX
 from app.platforms.registry import detect
-from app.platforms.windows.facts import gather_windows_facts
+from app.platforms.windows.facts import facts_script, gather_windows_facts
 from app.platforms.windows.family import WINDOWS
 from app.platforms.windows.wua import WindowsUpdateAdapter
 from app.transports import local_windows
@@ -340,7 +340,7 @@ def test_put_and_get_use_the_winrm_scripts(fake: FakeWindows) -> None:
         assert grammar_problems(call.raw_script) == [], call.script
 
 
-def test_windows_update_scan_and_install_through_the_system_task(fake: FakeWindows) -> None:
+def test_windows_update_scan_install_verify_rollback_through_the_system_task(fake: FakeWindows) -> None:
     runner = FakeWindowsRunner(fake)
     t = LocalWindowsTransport(runner=runner)
     facts, managers = gather_windows_facts(t)
@@ -350,13 +350,31 @@ def test_windows_update_scan_and_install_through_the_system_task(fake: FakeWindo
     pending = {u.name for u in wua.scan(t)}
     assert {"KB5034129", "KB5033914"} <= pending
     assert fake.tasks == {}  # the SYSTEM task was cleaned up after its result was read
-    outcome = wua.install(t, ["KB5034129"])
-    assert "KB5034129" in fake.installed_kbs, outcome
+    before = wua.snapshot(t, ["KB5034129"])
+    wua.install(t, ["KB5034129"])
+    after = wua.snapshot(t, ["KB5034129"])
+    assert (before, after) == ({"KB5034129": None}, {"KB5034129": "installed"})
+    # verify: health and the reboot flags, then roll back by the change record
+    health = WINDOWS.health(t, ["wuauserv"])
+    assert health.boot_time is not None
+    needed, reasons = wua.reboot_required(t)
+    assert needed and reasons  # the cumulative update waits for its restart
+    wua.rollback(t, [PackageChange("wua", "KB5034129", None, "installed", kb="KB5034129")])
+    assert fake.uninstalls == ["KB5034129"] and wua.snapshot(t, ["KB5034129"]) == before
     ops = [c.script.split("\n", 1)[0].strip() for c in runner.calls]
     assert "# patchdesk:task-start" in ops and "# patchdesk:task-poll" in ops
+    assert "# patchdesk:windows-health" in ops
     for call in runner.calls:  # every script went out with the prologue and parses
         assert call.raw_script.startswith(prologue())
         assert grammar_problems(call.raw_script) == [], call.script[:200]
+
+
+def test_a_script_that_never_ends_is_stopped_at_its_timeout(fake: FakeWindows) -> None:
+    fake.on(lambda c: "patchdesk:windows-facts" in c.script, Reply(stdout=b"{", hang=True))
+    runner = FakeWindowsRunner(fake)
+    with pytest.raises(CommandTimeoutError, match="did not finish within"):
+        LocalWindowsTransport(runner=runner).run(facts_script(), timeout=0.5)
+    assert runner.stopped == 1
 
 
 def test_a_failing_script_is_reported_not_hidden(fake: FakeWindows) -> None:
