@@ -1,9 +1,9 @@
 """What a family of hosts supplies besides its package managers: facts, health, restart and wording.
 
-A host belongs to one family, decided by how it is reached: over WinRM it is a Windows host, otherwise
-a POSIX one (SSH or the local machine). The job tasks (app/jobs/) ask the host's family and never look
-at the transport or the OS themselves. The adapters of a family are rows of the probe table in
-app.platforms.registry.
+A host belongs to one family, decided by how it is reached: over WinRM it is a Windows host, over SSH
+a POSIX one, and the local machine is of the console's own family. The job tasks (app/jobs/) ask the
+host's family and never look at the transport or the OS themselves. The adapters of a family are rows
+of the probe table in app.platforms.registry.
 """
 
 from __future__ import annotations
@@ -88,8 +88,13 @@ class Family(abc.ABC):
 
 
 def family_of(host: Host) -> Family:
-    """The family of ``host``, from how it is reached."""
-    if host.transport == TransportKind.WINRM:
+    """The family of ``host``, from how it is reached: over WinRM, or locally on a console that runs
+    on Windows (the workstation patching itself), it is a Windows host."""
+    from app.transports import local_windows
+
+    if host.transport == TransportKind.WINRM or (
+        host.transport == TransportKind.LOCAL and local_windows.workstation_is_windows()
+    ):
         from app.platforms.windows.family import WINDOWS
 
         return WINDOWS

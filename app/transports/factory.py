@@ -55,7 +55,11 @@ class TransportFactory:
         self, host: Host, deadline: Deadline, report: Callable[[Event], None], job_id: int
     ) -> Transport:
         if host.transport == TransportKind.LOCAL:
+            from app.transports import local_windows
             from app.transports.local import LocalTransport
+
+            if local_windows.workstation_is_windows():
+                return local_windows.LocalWindowsTransport(deadline=deadline)
 
             return LocalTransport(
                 deadline=deadline, sudo_password=self._secret(host.sudo_ref, report, job_id, host)

@@ -1,7 +1,8 @@
 """The workstation itself as a host, through subprocess.
 
 So that a newcomer sees real data on the first run, the console can scan and patch the machine it runs
-on with the same contract as a remote host: ``sh -c`` (POSIX workstations only), output streamed as it
+on with the same contract as a remote host: ``sh -c`` (POSIX workstations; a Windows workstation runs
+the Windows scripts through powershell.exe, see app.transports.local_windows), output streamed as it
 arrives, ``sudo -n`` unless already root (or a stored sudo password fed on stdin through the same
 handshake as over SSH, see app.transports.shell), and a hard stop at timeout, deadline or cancel.
 
@@ -54,7 +55,8 @@ POLL_INTERVAL = 0.05
 #: After SIGTERM, how long the group gets before SIGKILL.
 TERM_GRACE = 2.0
 
-_Chunk = tuple[str, bytes | None]
+#: (stream, bytes) from a reader thread; bytes None when that stream reached its end
+Chunk = tuple[str, bytes | None]
 
 
 class LocalTransport(Transport):
@@ -118,16 +120,16 @@ class LocalTransport(Transport):
         short: str,
     ) -> CommandResult:
         """Read both streams (through reader threads: pipes can't be polled portably) until exit."""
-        chunks: queue.Queue[_Chunk] = queue.Queue()
+        chunks: queue.Queue[Chunk] = queue.Queue()
         assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
         readers = [
-            threading.Thread(target=_read, args=(proc.stdout, "stdout", chunks), daemon=True),
-            threading.Thread(target=_read, args=(proc.stderr, "stderr", chunks), daemon=True),
+            threading.Thread(target=read_pipe, args=(proc.stdout, "stdout", chunks), daemon=True),
+            threading.Thread(target=read_pipe, args=(proc.stderr, "stderr", chunks), daemon=True),
         ]
         for r in readers:
             r.start()
         writes: queue.Queue[bytes | None] = queue.Queue()
-        writer = threading.Thread(target=_write, args=(proc.stdin, writes), daemon=True)
+        writer = threading.Thread(target=write_pipe, args=(proc.stdin, writes), daemon=True)
         writer.start()
 
         out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
@@ -151,7 +153,7 @@ class LocalTransport(Transport):
         self,
         proc: subprocess.Popen[bytes],
         wrapped: Wrapped,
-        chunks: queue.Queue[_Chunk],
+        chunks: queue.Queue[Chunk],
         writes: queue.Queue[bytes | None],
         start_stdin: Callable[[], None],
         emit: Callable[[str, CappedBuffer, bytes], None],
@@ -273,7 +275,8 @@ def _user() -> str:
         return str(os.getuid()) if hasattr(os, "getuid") else "?"
 
 
-def _read(pipe: IO[bytes], stream: str, chunks: queue.Queue[_Chunk]) -> None:
+def read_pipe(pipe: IO[bytes], stream: str, chunks: queue.Queue[Chunk]) -> None:
+    """Reader thread: every chunk of ``pipe`` into ``chunks``, then ``(stream, None)`` at its end."""
     fd = pipe.fileno()
     try:
         while True:
@@ -289,7 +292,8 @@ def _read(pipe: IO[bytes], stream: str, chunks: queue.Queue[_Chunk]) -> None:
         chunks.put((stream, None))
 
 
-def _write(pipe: IO[bytes], writes: queue.Queue[bytes | None]) -> None:
+def write_pipe(pipe: IO[bytes], writes: queue.Queue[bytes | None]) -> None:
+    """Writer thread: what arrives in ``writes`` goes to ``pipe``; None closes it (EOF)."""
     try:
         while True:
             data = writes.get()

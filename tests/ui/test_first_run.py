@@ -357,3 +357,52 @@ def test_finish_scans_this_workstation_through_the_job_path(qtbot, window, db):
         # no package manager here: the scan records that as a sentence, not as a crash
         assert step.state in (StepState.FAILED, StepState.SUCCEEDED)
         assert "Traceback" not in (step.error or "")
+
+
+def _local_page(qtbot, db, **kw) -> FirstRunDialog:  # type: ignore[no-untyped-def]
+    from ui.resources import stylesheet
+
+    dlg = FirstRunDialog(db, None, **kw)
+    dlg.setStyleSheet(stylesheet())  # as the application styles it (screenshots)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.show_page(2)
+    return dlg
+
+
+def test_on_windows_this_workstation_is_offered_as_a_windows_host(qtbot, db):
+    dlg = _local_page(qtbot, db, platform="win32", elevated=lambda: True)
+    assert dlg.local_button.isEnabled()
+    assert "as a Windows host" in dlg.local_button.text()
+    page = dlg.pages.currentWidget()
+    intro = page.findChildren(type(dlg.local_status))[0].text()
+    assert "powershell.exe" in intro and "Windows Update" in intro and "sudo" not in intro
+    assert "runs as administrator" in dlg.local_elevation_text() and not dlg.local_warning.isVisible()
+    dlg.resize(1280, 800)
+    dlg.grab().save("/tmp/first_run_windows_elevated.png")
+    qtbot.mouseClick(dlg.local_button, Qt.MouseButton.LeftButton)
+    [me] = db_hosts.list_hosts(db)
+    assert me.transport == TransportKind.LOCAL and me.address == "localhost"
+    assert not dlg.local_button.isEnabled() and me.name in dlg.local_status.text()
+    dlg.show_page(4)
+    assert "this host" in dlg.scan_check.text() and "administrator" not in dlg.scan_hint.text()
+
+
+def test_on_windows_without_elevation_it_says_how_to_start_patchdesk(qtbot, db):
+    dlg = _local_page(qtbot, db, platform="win32", elevated=lambda: False)
+    text = dlg.local_elevation_text()
+    assert "not running as administrator" in text and "Run as administrator" in text
+    assert dlg.local_warning.isVisible() and not dlg.local_elevation.isVisible()
+    assert dlg.local_button.isEnabled()  # it can be added now; its scan says what is missing
+    dlg.resize(1280, 800)
+    dlg.grab().save("/tmp/first_run_windows_not_elevated.png")
+    qtbot.mouseClick(dlg.local_button, Qt.MouseButton.LeftButton)
+    dlg.show_page(4)
+    assert "Run as administrator" in dlg.scan_hint.text()
+
+
+def test_elsewhere_this_workstation_stays_a_posix_host_without_an_elevation_line(qtbot, db):
+    asked: list[int] = []
+    dlg = _local_page(qtbot, db, platform="linux", elevated=lambda: asked.append(1) or True)
+    assert dlg.local_button.isEnabled() and "Windows" not in dlg.local_button.text()
+    assert dlg.local_elevation_text() == "" and not dlg.local_warning.isVisible() and asked == []

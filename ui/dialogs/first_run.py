@@ -16,7 +16,7 @@ import os
 import platform
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,13 @@ def data_locations(db: Any) -> tuple[str, str]:
     return database_file(db) or str(default_db_path()), str(log_dir())
 
 
+def console_is_elevated() -> bool:
+    """Whether this (Windows) console runs as administrator, as scans of this workstation need."""
+    from app.transports.local_windows import WindowsRunner
+
+    return WindowsRunner().is_elevated()
+
+
 def local_host_name() -> str:
     """This workstation's name as the inventory shows it (the short host name)."""
     name = (socket.gethostname() or platform.node() or "").split(".")[0].strip()
@@ -134,9 +141,16 @@ class FirstRunDialog(QDialog):
         parent: QWidget | None = None,
         *,
         ssh_config: Path | None = None,
+        platform: str | None = None,
+        elevated: Callable[[], bool] | None = None,
     ) -> None:
+        """``platform`` (``sys.platform`` unless given) decides what "this workstation" is: on
+        Windows a Windows host run through a local powershell.exe, which needs the console elevated
+        (``elevated`` asks; tests pass both)."""
         super().__init__(parent)
         self.db = db
+        self.platform = platform if platform is not None else sys.platform
+        self._elevated = elevated or console_is_elevated
         self.secrets = secrets
         self.ssh_config = ssh_config if ssh_config is not None else Path.home() / ".ssh" / "config"
         self.added: list[Host] = []
@@ -271,15 +285,27 @@ class FirstRunDialog(QDialog):
         row.addStretch(1)
         lay.addLayout(row)
 
+    @property
+    def on_windows(self) -> bool:
+        return self.platform == "win32"
+
     def _build_local(self, lay: QVBoxLayout) -> None:
-        lay.addWidget(
-            _label(
+        if self.on_windows:
+            intro = (
+                "Patchdesk can look after the Windows computer it runs on, without WinRM: it runs the "
+                "same PowerShell scripts as for any Windows host (Windows Update, Chocolatey, "
+                "winget) here, through powershell.exe. Adding it is the quickest way to see real data."
+            )
+            what = f"Add this workstation ({local_host_name()}) as a Windows host"
+        else:
+            intro = (
                 "Patchdesk can look after the computer it runs on, without SSH: it runs the package "
                 "manager's queries here directly. Adding it is the quickest way to see real data; "
                 "installing updates on it will need sudo."
             )
-        )
-        self.local_button = QPushButton(icon("add"), f"Add this workstation ({local_host_name()})")
+            what = f"Add this workstation ({local_host_name()})"
+        lay.addWidget(_label(intro))
+        self.local_button = QPushButton(icon("add"), what)
         self.local_button.setObjectName("firstRunAddLocal")
         self.local_button.clicked.connect(self.add_local_host)
         row = QHBoxLayout()
@@ -288,7 +314,36 @@ class FirstRunDialog(QDialog):
         lay.addLayout(row)
         self.local_status = _label("", name="hintText")
         lay.addWidget(self.local_status)
+        # on Windows: a line when elevated, a warning banner (as the keyring page's) when not
+        self.local_elevation = _label("", name="firstRunLocalElevation")
+        self.local_elevation.setVisible(False)
+        lay.addWidget(self.local_elevation)
+        self.local_warning = QFrame()
+        self.local_warning.setObjectName("warningBanner")
+        warn = QHBoxLayout(self.local_warning)
+        warn.setContentsMargins(10, 8, 10, 8)
+        badge = QLabel()
+        badge.setPixmap(icon("warning").pixmap(24, 24))
+        badge.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.local_warning_text = _label("", name="firstRunLocalWarning")
+        warn.addWidget(badge)
+        warn.addWidget(self.local_warning_text, 1)
+        self.local_warning.setVisible(False)
+        lay.addWidget(self.local_warning)
         self._refresh_local()
+
+    def local_elevation_text(self) -> str:
+        """What the page says about elevation (Windows only), as plain text (tests)."""
+        if not self.local_warning.isHidden():
+            return self.local_warning_text.text()
+        return "" if self.local_elevation.isHidden() else self.local_elevation.text()
+
+    def local_is_elevated(self) -> bool:
+        try:
+            return self._elevated()
+        except Exception:  # an unanswered question is no proof of elevation
+            logger.debug("elevation check failed", exc_info=True)
+            return False
 
     def _build_import(self, lay: QVBoxLayout) -> None:
         lay.addWidget(
@@ -436,19 +491,28 @@ class FirstRunDialog(QDialog):
 
     def _refresh_local(self) -> None:
         existing = self._local_host()
-        if sys.platform == "win32":
-            self.local_button.setEnabled(False)
-            self.local_status.setText(
-                "The local transport runs POSIX commands; on Windows add this computer over WinRM "
-                "(Hosts → Add host)."
+        if self.on_windows:
+            elevated = self.local_is_elevated()
+            self.local_elevation.setText(
+                "✔ Patchdesk runs as administrator, as scans and installs of this workstation need: "
+                "they run as a SYSTEM scheduled task."
             )
-        elif existing is not None:
+            self.local_warning_text.setText(
+                "Patchdesk is not running as administrator. You can add this workstation now, but "
+                "its scans and installs will stop with that message until you start Patchdesk with "
+                "right-click → Run as administrator: they run as a SYSTEM scheduled task, which only "
+                "an administrator may create."
+            )
+            self.local_elevation.setVisible(elevated)
+            self.local_warning.setVisible(not elevated)
+        if existing is not None:
             self.local_button.setEnabled(False)
             self.local_status.setText(f"This workstation is in the inventory as {existing.name}.")
         else:
             self.local_button.setEnabled(True)
+            kind = "Windows host" if self.on_windows else "host"
             self.local_status.setText(
-                "It is added as a desktop-criticality host; you can change its group and ring later."
+                f"It is added as a desktop-criticality {kind}; you can change its group and ring later."
             )
 
     @Slot()
@@ -538,6 +602,12 @@ class FirstRunDialog(QDialog):
             "The scan only reads: it lists pending updates and installs nothing. Its progress and "
             "log show in the job panel below the inventory."
         )
+        local = any(h.transport == TransportKind.LOCAL for h in self.added)
+        if local and self.on_windows and not self.local_is_elevated():
+            hint += (
+                " This workstation's scan needs Patchdesk running as administrator (right-click → "
+                "Run as administrator); without it the scan stops and says so."
+            )
         if any(h.transport == TransportKind.SSH for h in self.added):
             hint += (
                 " For an SSH host contacted for the first time, Patchdesk shows its host key "
