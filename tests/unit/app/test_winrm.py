@@ -286,3 +286,22 @@ def test_dropped_connection_then_next_command_reconnects(tls: tuple[WSManServer,
         with pytest.raises(UnreachableError):
             t.run("ping")
         assert t.run("ping").out == "pong\r\n"
+
+
+def test_clixml_lowercase_stream_names_get_their_prefix() -> None:
+    # Windows PowerShell 5.1 writes S="warning" / S="verbose" (lowercase) for these streams; only
+    # errors are S="Error". A case-sensitive match dropped the prefix, so a warning read like an error.
+    raw = (
+        b'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        b'<S S="warning">Disk almost full_x000D__x000A_</S><S S="verbose">Checking C:_x000D__x000A_</S>'
+        b'<S S="debug">dbg_x000D__x000A_</S><S S="information">info_x000D__x000A_</S>'
+        b'<S S="Error">real error_x000D__x000A_</S></Objs>'
+    )
+    lines = clixml_to_text(raw).decode().splitlines()
+    assert lines == [
+        "WARNING: Disk almost full",
+        "VERBOSE: Checking C:",
+        "DEBUG: dbg",
+        "INFORMATION: info",
+        "real error",
+    ]
