@@ -50,6 +50,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
+import winrm.transport as winrm_transport
 from winrm.exceptions import AuthenticationError as WinRMAuthError
 from winrm.exceptions import (
     InvalidCredentialsError,
@@ -101,6 +102,12 @@ AUTH_METHODS = ("ntlm", "kerberos", "basic", "credssp")
 #: auth methods whose messages pywinrm can encrypt, so they may run over plain HTTP
 ENCRYPTING_AUTH = frozenset({"ntlm", "kerberos", "credssp"})
 DEFAULT_PORTS = {"https": 5986, "http": 5985}
+#: auth method -> (pywinrm's flag that its library imported, what to install when it did not)
+AUTH_LIBRARIES = {
+    "ntlm": ("HAVE_NTLM", "requests-ntlm (pip install requests-ntlm)"),
+    "kerberos": ("HAVE_KERBEROS", "pykerberos (pip install 'patchdesk[kerberos]', i.e. pywinrm[kerberos])"),
+    "credssp": ("HAVE_CREDSSP", "requests-credssp (pip install 'patchdesk[credssp]', i.e. pywinrm[credssp])"),
+}
 
 #: Longest single Receive wait; keeps cancel and deadlines prompt while output is slow.
 RECEIVE_POLL = 5
@@ -185,6 +192,14 @@ class WinRMTransport(Transport):
             raise ConfigError(
                 f"Unknown WinRM authentication {auth!r} for {host.name}; use one of {AUTH_METHODS}."
             )
+        if auth in AUTH_LIBRARIES:
+            flag, install = AUTH_LIBRARIES[auth]
+            # pywinrm would accept the method and fail at the first command; say it now, with the fix.
+            if not getattr(winrm_transport, flag, False):
+                raise ConfigError(
+                    f"WinRM {auth} authentication for {host.name} needs a library that is not installed: "
+                    f"{install}."
+                )
         if scheme not in DEFAULT_PORTS:
             raise ConfigError(f"Unknown WinRM scheme {scheme!r} for {host.name}; use https or http.")
         if scheme == "http" and auth not in ENCRYPTING_AUTH:

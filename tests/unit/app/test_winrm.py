@@ -384,3 +384,46 @@ def test_basic_is_refused_by_an_ntlm_only_host(tls: tuple[WSManServer, FakeWindo
     ):
         t.run("hostname")
     assert not server.calls
+
+
+# -- declared dependencies (issue 18 item 11) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("auth", "flag", "extra"),
+    [
+        ("kerberos", "HAVE_KERBEROS", "kerberos"),
+        ("credssp", "HAVE_CREDSSP", "credssp"),
+        ("ntlm", "HAVE_NTLM", None),
+    ],
+)
+def test_transport_whose_library_is_missing_is_refused_with_what_to_install(
+    auth: str, flag: str, extra: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kerberos and CredSSP were accepted, then failed at the first command with pywinrm's
+    # "requested auth method is kerberos, but pykerberos is not installed".
+    import winrm.transport
+
+    monkeypatch.setattr(winrm.transport, flag, False)
+    with pytest.raises(ConfigError) as info:
+        WinRMTransport(host(5986), password=PASSWORD, auth=auth)
+    msg = str(info.value)
+    assert "win1" in msg and "pip install" in msg
+    if extra:
+        assert f"patchdesk[{extra}]" in msg
+    monkeypatch.setattr(winrm.transport, flag, True)
+    WinRMTransport(host(5986), password=PASSWORD, auth=auth)  # present: accepted
+
+
+def test_declared_pywinrm_lower_bound_has_what_the_code_uses() -> None:
+    # pywinrm>=0.4.3 was declared, but WSManFaultError and get_command_output_raw came with 0.5.
+    import re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())["project"]
+    deps = {re.split(r"[<>=!\[ ;]", d, maxsplit=1)[0].lower(): d for d in project["dependencies"]}
+    low = re.search(r">=\s*([0-9.]+)", deps["pywinrm"])
+    assert low is not None and tuple(int(x) for x in low.group(1).split(".")) >= (0, 5, 0)
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("pywinrm[kerberos]") for d in extras["kerberos"])
+    assert any(d.startswith("pywinrm[credssp]") for d in extras["credssp"])
