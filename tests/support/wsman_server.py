@@ -245,6 +245,7 @@ class WSManServer:
         self.operation_timeouts: list[float] = []
         self.codepages: list[str] = []
         self.down_until = 0.0
+        self.booting_until = 0.0
         self.drop_count = 0
         self._stop = threading.Event()
         self.ca_path: Path | None = None
@@ -298,6 +299,13 @@ class WSManServer:
             self.down_until = time.monotonic() + seconds
             self.shells.clear()
 
+    def boot(self, seconds: float) -> None:
+        """Answer every request with HTTP 503, before authentication, for ``seconds`` (as HTTP.sys does
+        while the WinRM service is not running yet); shells are lost."""
+        with self.lock:
+            self.booting_until = time.monotonic() + seconds
+            self.shells.clear()
+
     def drop_next(self, n: int) -> None:
         """Close the connection of the next ``n`` requests without answering."""
         with self.lock:
@@ -339,6 +347,9 @@ class WSManServer:
                 req.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            return
+        if time.monotonic() < self.booting_until:
+            self._send(req, 503, _BOOTING_PAGE, content_type="text/html; charset=us-ascii")
             return
         method = self._authenticate(req)
         if method is None:

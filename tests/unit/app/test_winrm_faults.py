@@ -8,6 +8,7 @@ never a traceback, never a result the command did not produce.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,4 +136,16 @@ def test_host_booting_then_back_is_retried_by_the_next_command(win: tuple[WSManS
         for _ in range(2):
             with pytest.raises(UnreachableError, match="starting or shutting down"):
                 t.run(SCRIPT)
+        assert t.run(SCRIPT).out == "done\r\n"
+
+
+def test_host_answering_503_to_everything_while_it_boots(win: tuple[WSManServer, FakeWindows]) -> None:
+    # While Windows starts, HTTP.sys answers 503 before any authentication or encryption set-up.
+    server, _fake = win
+    server.boot(1.5)
+    with transport(server) as t:
+        with pytest.raises(UnreachableError, match="HTTP 503") as info:
+            t.run(SCRIPT)
+        assert info.value.__cause__ is None
+        time.sleep(1.6)
         assert t.run(SCRIPT).out == "done\r\n"
