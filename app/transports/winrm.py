@@ -121,7 +121,7 @@ ABORT_TIMEOUT = 5
 GET_CHUNK = 4 * 1024 * 1024
 
 
-def proto_timeout(proto: Protocol | None) -> str:
+def _proto_timeout(proto: Protocol | None) -> str:
     return "?" if proto is None else f"{proto.operation_timeout_sec:g}"
 
 
@@ -284,7 +284,7 @@ class WinRMTransport(Transport):
             # busy to open a shell, start a command or take its input: a retryable timeout, not a crash.
             raise CommandTimeoutError(
                 f"{self.label} is busy: WinRM could not finish {doing} within its operation timeout "
-                f"({proto_timeout(self._proto)} s)."
+                f"({_proto_timeout(self._proto)} s)."
             ) from None
         except PatchdeskError:
             raise
