@@ -121,9 +121,10 @@ def clixml_to_text(data: bytes) -> bytes:
             tag = node.tag.rsplit("}", 1)[-1]
             if tag != "S" or not node.text:
                 continue
-            stream = node.get("S", "")
+            # PowerShell 5.1 names these streams in lowercase (S="warning"), newer ones capitalised.
+            stream = node.get("S", "").lower()
             text = _unescape_clixml(node.text)
-            if stream in ("Warning", "Verbose", "Debug", "Information"):
+            if stream in ("warning", "verbose", "debug", "information"):
                 text = f"{stream.upper()}: {text}"
             pieces.append(text)
     joined = "".join(pieces)

@@ -29,6 +29,10 @@ Decisions worth knowing:
   :attr:`WinRMTransport.is_root` is therefore True.
 - **Credentials** live only in the pywinrm session object. They never go into a log line, an exception
   message or the endpoint URL.
+- **Every WS-Management fault is a sentence.** An operation timeout on Create, Command or Send (a busy
+  host) is a CommandTimeoutError, HTTP 503 (WinRM not up yet: the host boots) an UnreachableError,
+  w:AccessDenied an AuthenticationError, quota and envelope-size faults a TransportError naming the
+  host setting; the command is stopped and its shell deleted, and the task poller tries again.
 - **One shell per command.** Opening a shell costs one round trip, and it makes every command
   independent of the last: after a dropped connection or a reboot the next command simply builds a new
   session and a new shell.
@@ -46,6 +50,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
+import winrm.transport as winrm_transport
 from winrm.exceptions import AuthenticationError as WinRMAuthError
 from winrm.exceptions import (
     InvalidCredentialsError,
@@ -97,6 +102,12 @@ AUTH_METHODS = ("ntlm", "kerberos", "basic", "credssp")
 #: auth methods whose messages pywinrm can encrypt, so they may run over plain HTTP
 ENCRYPTING_AUTH = frozenset({"ntlm", "kerberos", "credssp"})
 DEFAULT_PORTS = {"https": 5986, "http": 5985}
+#: auth method -> (pywinrm's flag that its library imported, what to install when it did not)
+AUTH_LIBRARIES = {
+    "ntlm": ("HAVE_NTLM", "requests-ntlm (pip install requests-ntlm)"),
+    "kerberos": ("HAVE_KERBEROS", "pykerberos (pip install 'patchdesk[kerberos]', i.e. pywinrm[kerberos])"),
+    "credssp": ("HAVE_CREDSSP", "requests-credssp (pip install 'patchdesk[credssp]', i.e. pywinrm[credssp])"),
+}
 
 #: Longest single Receive wait; keeps cancel and deadlines prompt while output is slow.
 RECEIVE_POLL = 5
@@ -108,6 +119,10 @@ SEND_CHUNK = 64 * 1024
 ABORT_TIMEOUT = 5
 #: Bytes per round trip when reading a file from the host.
 GET_CHUNK = 4 * 1024 * 1024
+
+
+def _proto_timeout(proto: Protocol | None) -> str:
+    return "?" if proto is None else f"{proto.operation_timeout_sec:g}"
 
 
 def _reason(exc: BaseException) -> str:
@@ -124,6 +139,14 @@ def _reason(exc: BaseException) -> str:
     if "RemoteDisconnected" in text or "Connection aborted" in text:
         return "the connection was closed by the host"
     return type(exc).__name__
+
+
+def _receive(proto: Protocol, shell: str, command_id: str) -> tuple[bytes, bytes, int, bool] | None:
+    """One Receive; None when the host had no output within the operation timeout (poll again)."""
+    try:
+        return proto.get_command_output_raw(shell, command_id)
+    except WinRMOperationTimeoutError:
+        return None
 
 
 # -- the transport ----------------------------------------------------------------------------------------
@@ -169,6 +192,14 @@ class WinRMTransport(Transport):
             raise ConfigError(
                 f"Unknown WinRM authentication {auth!r} for {host.name}; use one of {AUTH_METHODS}."
             )
+        if auth in AUTH_LIBRARIES:
+            flag, install = AUTH_LIBRARIES[auth]
+            # pywinrm would accept the method and fail at the first command; say it now, with the fix.
+            if not getattr(winrm_transport, flag, False):
+                raise ConfigError(
+                    f"WinRM {auth} authentication for {host.name} needs a library that is not installed: "
+                    f"{install}."
+                )
         if scheme not in DEFAULT_PORTS:
             raise ConfigError(f"Unknown WinRM scheme {scheme!r} for {host.name}; use https or http.")
         if scheme == "http" and auth not in ENCRYPTING_AUTH:
@@ -249,7 +280,12 @@ class WinRMTransport(Transport):
         try:
             return fn(*args, **kwargs)
         except WinRMOperationTimeoutError:
-            raise
+            # Outside the Receive loop (which polls again) an operation timeout means the host is too
+            # busy to open a shell, start a command or take its input: a retryable timeout, not a crash.
+            raise CommandTimeoutError(
+                f"{self.label} is busy: WinRM could not finish {doing} within its operation timeout "
+                f"({_proto_timeout(self._proto)} s)."
+            ) from None
         except PatchdeskError:
             raise
         except (
@@ -260,7 +296,9 @@ class WinRMTransport(Transport):
             StopIteration,
         ) as exc:
             err = self._map(exc, doing)
-            if isinstance(err, UnreachableError | CommandTimeoutError | AuthenticationError):
+            # A SOAP fault comes over a working, authenticated connection: keep it for the clean-up.
+            lost = isinstance(err, UnreachableError | CommandTimeoutError | AuthenticationError)
+            if lost and not isinstance(exc, WSManFaultError):
                 self._drop()
             raise err from None
 
@@ -307,17 +345,55 @@ class WinRMTransport(Transport):
                 return UnreachableError(f"Lost the connection to {self.label} while {doing}: {_reason(exc)}.")
             return UnreachableError(f"Could not reach WinRM on {self.label}: {_reason(exc)}.")
         if isinstance(exc, WSManFaultError):
-            reason = " ".join(str(exc.reason).split())[:300]
-            return TransportError(f"WinRM on {self.label} refused {doing}: {reason}")
+            return self._map_fault(exc, doing)
         if isinstance(exc, WinRMTransportError):
-            if exc.code in (404, 405):
-                return TransportError(f"{self.label} answered HTTP {exc.code}: is this a WinRM endpoint?")
-            return TransportError(f"WinRM on {self.label} answered HTTP {exc.code} while {doing}.")
+            return self._map_status(exc.code, doing)
         if isinstance(exc, ET.ParseError | StopIteration):
             return TransportError(f"{self.label} sent an answer that is not WS-Management while {doing}.")
         if isinstance(exc, WinRMError):
             return TransportError(f"WinRM with {self.label} failed while {doing}: {exc}")
         return TransportError(f"WinRM with {self.label} failed while {doing}: {type(exc).__name__}")
+
+    def _map_status(self, code: int, doing: str) -> PatchdeskError:
+        """An HTTP error status without a SOAP fault."""
+        if code == 503:
+            # HTTP.sys answers so while the WinRM service is not running: the host boots or shuts down
+            return UnreachableError(
+                f"WinRM on {self.label} is not available yet (HTTP 503 while {doing}): the host is "
+                "probably starting or shutting down."
+            )
+        if code == 413:
+            return TransportError(self._too_large(doing, "HTTP 413"))
+        if code in (404, 405):
+            return TransportError(f"{self.label} answered HTTP {code}: is this a WinRM endpoint?")
+        return TransportError(f"WinRM on {self.label} answered HTTP {code} while {doing}.")
+
+    def _map_fault(self, exc: WSManFaultError, doing: str) -> PatchdeskError:
+        """A WS-Management SOAP fault, by its subcode (w:AccessDenied, w:QuotaLimit, w:EncodingLimit)."""
+        reason = " ".join(str(exc.reason).split())[:300]
+        subcode = (exc.fault_subcode or "").rpartition(":")[2]
+        if subcode == "AccessDenied" or exc.wsman_fault_code == 5:
+            return AuthenticationError(
+                f"WinRM on {self.label} denied {self.user} access while {doing} ({reason}): the account "
+                "must be an administrator of the host (for a local account other than Administrator, "
+                "LocalAccountTokenFilterPolicy must be 1) or allowed by the WinRM service's ACL."
+            )
+        if subcode == "QuotaLimit":
+            return TransportError(
+                f"WinRM on {self.label} refused {doing}: a WinRM quota is exhausted ({reason}). Other "
+                f"sessions of {self.user} may hold the shells; they expire after the idle timeout, or "
+                "raise MaxShellsPerUser/MaxConcurrentUsers on the host."
+            )
+        if subcode == "EncodingLimit" or exc.wsman_fault_code == 2150859025:
+            return TransportError(self._too_large(doing, reason))
+        return TransportError(f"WinRM on {self.label} refused {doing}: {reason}")
+
+    def _too_large(self, doing: str, reason: str) -> str:
+        return (
+            f"WinRM on {self.label} refused {doing}: a message was larger than the host's "
+            f"MaxEnvelopeSizekb allows ({reason}). Raise it on the host (e.g. "
+            "Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb 500)."
+        )
 
     # -- running ----------------------------------------------------------------------------------------
 
@@ -389,7 +465,7 @@ class WinRMTransport(Transport):
             if inv.stdin is not None:
                 data = inv.stdin
                 for start in range(0, len(data), SEND_CHUNK):
-                    self._check_time(proto, shell, command_id, end, budget, short)
+                    self._check_time(end, budget, short)
                     chunk = data[start : start + SEND_CHUNK]
                     last = start + SEND_CHUNK >= len(data)
                     self._call(
@@ -397,14 +473,12 @@ class WinRMTransport(Transport):
                     )
             out, err = CappedBuffer(self.max_output), CappedBuffer(self.max_output)
             while True:
-                self._check_time(proto, shell, command_id, end, budget, short)
+                self._check_time(end, budget, short)
                 self._set_timeouts(proto, self._op_timeout(end))
-                try:
-                    stdout, stderr, code, done = self._call(
-                        f"running `{short}`", proto.get_command_output_raw, shell, command_id
-                    )
-                except WinRMOperationTimeoutError:
+                polled = self._call(f"running `{short}`", _receive, proto, shell, command_id)
+                if polled is None:
                     continue  # no output within this poll: look at the clock and ask again
+                stdout, stderr, code, done = polled
                 if stdout:
                     out.add(stdout)
                     if on_output is not None:
@@ -413,9 +487,9 @@ class WinRMTransport(Transport):
                     err.add(stderr)
                 if done:
                     break
-        except (CommandTimeoutError, DeadlineExceededError, CancelledError):
-            raise
         except PatchdeskError:
+            # Timeout, deadline, cancel or a refused operation: stop the command and delete its shell,
+            # unless the connection itself is gone (then the shell dies with its idle timeout).
             if self._proto is not None:
                 self._abort(proto, shell, command_id)
             raise
@@ -425,20 +499,16 @@ class WinRMTransport(Transport):
             on_output("stderr", err_text)
         return CommandResult(code, out.value(), err_text)
 
-    def _check_time(
-        self, proto: Protocol, shell: str, command_id: str | None, end: float, budget: float, short: str
-    ) -> None:
+    def _check_time(self, end: float, budget: float, short: str) -> None:
+        """Raise when the job was cancelled or the command's time is up (the caller aborts the command)."""
         if self.deadline.cancel.is_set():
-            self._abort(proto, shell, command_id)
             raise CancelledError(f"Cancelled by the user while `{short}` was running on {self.host.name}.")
         left = self.deadline.remaining()
         if left is not None and left <= 0:
-            self._abort(proto, shell, command_id)
             raise DeadlineExceededError(
                 f"{self.host.name} ran out of its job deadline while `{short}` was running."
             )
         if time.monotonic() >= end:
-            self._abort(proto, shell, command_id)
             raise CommandTimeoutError(f"`{short}` did not finish within {budget:g} s on {self.host.name}.")
 
     def _finish(self, proto: Protocol, shell: str, command_id: str | None) -> None:

@@ -5,9 +5,13 @@ test CA made by ``cryptography``, or HTTP) on 127.0.0.1 implementing the parts o
 shell protocol that pywinrm uses -- Create (a shell), Command, Send (stdin), Receive (output in
 several pieces, base64 streams, CommandState Running/Done with ExitCode), Signal (terminate) and
 Delete -- with real SOAP faults, including the WS-Management OperationTimeout fault (w:TimedOut,
-WSManFault code 2150858793) that a Receive gets when no output arrived in time. Basic authentication
-only (NTLM with message encryption is not implemented: pyspnego could accept NTLM server-side, but
-the MS-WSMV multipart encryption framing would have to be written as well).
+WSManFault code 2150858793) that a Receive gets when no output arrived in time.
+
+Authentication: NTLM (pyspnego as the acceptor, tests/support/wsman_ntlm.py) and Basic, both accepted
+unless ``auth`` narrows it. Over HTTP an NTLM connection must use MS-WSMV message encryption, as a
+Windows host with the default AllowUnencrypted=false demands; over HTTPS the NTLM handshake is checked
+against the certificate's channel bindings. ``fail(op, kind)`` injects the faults a real host gives on
+any operation (see :data:`FAULTS`).
 
 ``powershell.exe -EncodedCommand`` arguments are decoded (and the stdin bootstrap of
 app.transports.winrm is followed), so tests can assert on the exact PowerShell that was sent. What a
@@ -38,6 +42,8 @@ from xml.sax.saxutils import escape
 
 from app.platforms.windows.scripts import script_ops, script_params
 from app.transports.powershell import bootstrap, prologue
+from tests.support.wsman_ntlm import CONTENT_TYPE as ENCRYPTED_TYPE
+from tests.support.wsman_ntlm import NtlmConnection, NtlmError, channel_bindings, write_user_file
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -56,6 +62,39 @@ SIGNAL_TERMINATE = SHELL_URI + "/signal/terminate"
 STATE_DONE = SHELL_URI + "/CommandState/Done"
 STATE_RUNNING = SHELL_URI + "/CommandState/Running"
 TIMEOUT_CODE = 2150858793
+#: The operations ``WSManServer.fail`` can break, by the last part of their action URI.
+OPERATIONS = ("Create", "Command", "Send", "Receive", "Signal", "Delete")
+#: Faults a real host answers with: HTTP status, SOAP subcode, WSManFault code and message (none for 503).
+FAULTS: dict[str, tuple[int, str, int, str]] = {
+    "timeout": (
+        500,
+        "w:TimedOut",
+        TIMEOUT_CODE,
+        "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
+    ),
+    # HTTP.sys answers for the WinRM service while it is starting or stopping (the host boots)
+    "booting": (503, "", 0, ""),
+    "access_denied": (500, "w:AccessDenied", 5, "Access is denied."),
+    "quota": (
+        500,
+        "w:QuotaLimit",
+        2150859173,
+        "The WS-Management service cannot process the request. This user is allowed a maximum number of 5 "
+        "concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user.",
+    ),
+    "too_large": (
+        500,
+        "w:EncodingLimit",
+        2150859025,  # 0x80338111
+        "The WS-Management service cannot process the request because the request size exceeded the "
+        "configured MaxEnvelopeSize quota.",
+    ),
+}
+_BOOTING_PAGE = (
+    b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
+    b"<HTML><HEAD><TITLE>Service Unavailable</TITLE></HEAD><BODY><h2>Service Unavailable</h2>"
+    b"<hr><p>HTTP Error 503. The service is unavailable.</p></BODY></HTML>"
+)
 
 _ENV_OPEN = (
     '<s:Envelope xml:lang="en-US" xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
@@ -174,10 +213,29 @@ class WSManServer:
         tls_dir: Path | None = None,
         user: str = "Administrator",
         password: str = "Passw0rd!",
+        auth: tuple[str, ...] = ("ntlm", "basic"),
+        ntlm_dir: Path | None = None,
     ) -> None:
+        """``auth``: the methods accepted ("ntlm", "basic"). ``ntlm_dir`` holds the acceptor's account
+        file (a temporary directory when None)."""
         self.handler = handler
         self.user = user
         self.password = password
+        self.auth = tuple(a.lower() for a in auth)
+        self.auth_used: list[str] = []  # per SOAP request: "basic", "ntlm" or "ntlm+encrypted"
+        self.wire: list[bytes] = []  # request bodies as they crossed the network
+        self.faults: dict[str, list[str]] = {}
+        self.faults_sent: list[tuple[str, str]] = []
+        self.ntlm_file: Path | None = None
+        self._ntlm_tmp: Any = None
+        if "ntlm" in self.auth:
+            if ntlm_dir is None:
+                import tempfile
+
+                self._ntlm_tmp = tempfile.TemporaryDirectory(prefix="wsman-ntlm-")
+                ntlm_dir = Path(self._ntlm_tmp.name)
+            self.ntlm_file = write_user_file(ntlm_dir, user, password)
+        self.bindings = None
         self.lock = threading.Lock()
         self.shells: dict[str, _Shell] = {}
         self.calls: list[ScriptCall] = []
@@ -187,6 +245,7 @@ class WSManServer:
         self.operation_timeouts: list[float] = []
         self.codepages: list[str] = []
         self.down_until = 0.0
+        self.booting_until = 0.0
         self.drop_count = 0
         self._stop = threading.Event()
         self.ca_path: Path | None = None
@@ -210,6 +269,7 @@ class WSManServer:
             ctx.load_cert_chain(cert, key)
             self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = "https"
+            self.bindings = channel_bindings(cert)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -230,6 +290,8 @@ class WSManServer:
                         cmd.cond.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self._ntlm_tmp is not None:
+            self._ntlm_tmp.cleanup()
 
     def go_down(self, seconds: float) -> None:
         """Stop answering (connections are closed without a reply) for ``seconds``; shells are lost."""
@@ -237,10 +299,25 @@ class WSManServer:
             self.down_until = time.monotonic() + seconds
             self.shells.clear()
 
+    def boot(self, seconds: float) -> None:
+        """Answer every request with HTTP 503, before authentication, for ``seconds`` (as HTTP.sys does
+        while the WinRM service is not running yet); shells are lost."""
+        with self.lock:
+            self.booting_until = time.monotonic() + seconds
+            self.shells.clear()
+
     def drop_next(self, n: int) -> None:
         """Close the connection of the next ``n`` requests without answering."""
         with self.lock:
             self.drop_count += n
+
+    def fail(self, operation: str, kind: str, times: int = 1) -> None:
+        """Answer the next ``times`` requests of ``operation`` (one of :data:`OPERATIONS`) with the
+        fault ``kind`` (a key of :data:`FAULTS`) instead of performing them."""
+        if operation not in OPERATIONS or kind not in FAULTS:
+            raise ValueError(f"unknown operation {operation!r} or fault {kind!r}")
+        with self.lock:
+            self.faults.setdefault(operation, []).extend([kind] * times)
 
     def scripts(self, op: str | None = None) -> list[str]:
         """Scripts received, optionally only those whose first marker is ``op``."""
@@ -259,6 +336,7 @@ class WSManServer:
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
         with self.lock:
+            self.wire.append(body)
             down = time.monotonic() < self.down_until
             drop = self.drop_count > 0
             if drop and not down:
@@ -270,30 +348,89 @@ class WSManServer:
             except OSError:
                 pass
             return
-        auth = req.headers.get("Authorization", "")
-        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        if auth != expected:
-            with self.lock:
-                self.auth_failures += 1
-            self._send(req, 401, b"", extra={"WWW-Authenticate": 'Basic realm="WSMAN"'})
+        if time.monotonic() < self.booting_until:
+            self._send(req, 503, _BOOTING_PAGE, content_type="text/html; charset=us-ascii")
             return
-        if not body:
+        method = self._authenticate(req)
+        if method is None:
+            return
+        ntlm: NtlmConnection | None = getattr(req, "ntlm", None)
+        encrypted = req.headers.get("Content-Type", "").startswith("multipart/encrypted")
+        if method == "ntlm" and encrypted and body:
+            assert ntlm is not None
+            try:
+                body = ntlm.decrypt(body)
+            except NtlmError as exc:
+                self._send(req, 400, fault("uuid:0", "w:InvalidMessage", f"bad encrypted message: {exc}", 1))
+                return
+        elif body and method == "ntlm" and self.scheme == "http":
+            # AllowUnencrypted=false, the Windows default: an NTLM session over HTTP must seal its messages
+            self._send(
+                req, 500, fault("uuid:0", "w:AccessDenied", "Unencrypted traffic is currently disabled.", 5)
+            )
+            return
+        if not body:  # pywinrm's empty message that sets up the security context
             self._send(req, 200, b"")
             return
+        with self.lock:
+            self.auth_used.append(method + ("+encrypted" if encrypted else ""))
         try:
             status, reply = self._dispatch(body)
         except Exception as exc:  # a bug in the fake: answer with a fault the client will show
             status, reply = 500, fault("uuid:0", "w:InternalError", f"fake server error: {exc!r}", 2150858752)
-        self._send(req, status, reply)
+        if status == 503:
+            self._send(req, status, reply, content_type="text/html; charset=us-ascii")
+        elif encrypted and ntlm is not None:
+            self._send(req, status, ntlm.encrypt(reply), content_type=ENCRYPTED_TYPE)
+        else:
+            self._send(req, status, reply)
+
+    def _authenticate(self, req: BaseHTTPRequestHandler) -> str | None:
+        """ "basic" or "ntlm" when the request may proceed; None when a 401 has been sent."""
+        header = req.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        ntlm: NtlmConnection | None = getattr(req, "ntlm", None)
+        if scheme == "Basic" and "basic" in self.auth:
+            expected = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            if token == expected:
+                return "basic"
+        elif scheme in ("NTLM", "Negotiate") and self.ntlm_file is not None:
+            if ntlm is None:
+                ntlm = NtlmConnection(self.ntlm_file, self.bindings)
+                req.ntlm = ntlm  # type: ignore[attr-defined]
+            try:
+                challenge = ntlm.step(token.strip())
+            except NtlmError:
+                challenge = ""
+            if challenge:
+                self._send(req, 401, b"", extra=[("WWW-Authenticate", f"{scheme} {challenge}")])
+                return None
+            if challenge is None:
+                return "ntlm"
+        elif not header and ntlm is not None and ntlm.authenticated:
+            return "ntlm"  # the connection was authenticated by an earlier handshake
+        if header:  # credentials were presented and refused (not the client's first, anonymous try)
+            with self.lock:
+                self.auth_failures += 1
+        offers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")] if self.ntlm_file else []
+        if "basic" in self.auth:
+            offers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
+        self._send(req, 401, b"", extra=offers)
+        return None
 
     def _send(
-        self, req: BaseHTTPRequestHandler, status: int, body: bytes, extra: dict[str, str] | None = None
+        self,
+        req: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        extra: list[tuple[str, str]] | None = None,
+        content_type: str = "application/soap+xml;charset=UTF-8",
     ) -> None:
         try:
             req.send_response(status)
-            req.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
+            req.send_header("Content-Type", content_type)
             req.send_header("Content-Length", str(len(body)))
-            for k, v in (extra or {}).items():
+            for k, v in extra or []:
                 req.send_header(k, v)
             req.end_headers()
             req.wfile.write(body)
@@ -308,8 +445,18 @@ class WSManServer:
         assert header is not None
         action = (header.findtext("a:Action", "", NS) or "").strip()
         msg_id = (header.findtext("a:MessageID", "", NS) or "").strip()
+        operation = action.rsplit("/", 1)[-1]
         with self.lock:
-            self.actions.append(action.rsplit("/", 1)[-1])
+            self.actions.append(operation)
+            queued = self.faults.get(operation)
+            kind = queued.pop(0) if queued else None
+            if kind is not None:
+                self.faults_sent.append((operation, kind))
+        if kind is not None:
+            status, subcode, code, reason = FAULTS[kind]
+            if status == 503:
+                return status, _BOOTING_PAGE
+            return status, fault(msg_id, subcode, reason, code)
         shell_id = ""
         for sel in header.iterfind("w:SelectorSet/w:Selector", NS):
             if sel.get("Name") == "ShellId":

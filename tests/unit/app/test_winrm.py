@@ -1,4 +1,9 @@
-"""WinRMTransport against the loopback WS-Management server, through the real pywinrm client."""
+"""WinRMTransport against the loopback WS-Management server, through the real pywinrm client.
+
+Patchdesk's default configuration -- NTLM, with pywinrm's message encryption over HTTP (MS-WSMV
+multipart/encrypted) or inside HTTPS -- is what most of these run against; Basic over HTTPS is the
+second path. The server accepts only the method under test, so a test cannot pass on another one.
+"""
 
 from __future__ import annotations
 
@@ -42,10 +47,33 @@ from tests.support.wsman_server import (
 
 PASSWORD = "S3cret-Pa55!"
 
+#: (auth, scheme) of the configurations run end to end: the default first.
+CONFIGS = {"ntlm-http": ("ntlm", "http"), "ntlm-https": ("ntlm", "https"), "basic-https": ("basic", "https")}
+
+
+def start(tmp_path: Path, auth: str, scheme: str) -> tuple[WSManServer, FakeWindows]:
+    server, fake = start_fake_windows(
+        tls_dir=tmp_path / "pki" if scheme == "https" else None,
+        password=PASSWORD,
+        auth=(auth,),
+        ntlm_dir=tmp_path / "ntlm",
+    )
+    server.test_auth = auth  # type: ignore[attr-defined]
+    return server, fake
+
+
+@pytest.fixture(params=list(CONFIGS), ids=list(CONFIGS))
+def win(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
+    """The server in each configuration; tests that take it run once per configuration."""
+    server, fake = start(tmp_path, *CONFIGS[request.param])
+    yield server, fake
+    server.stop()
+
 
 @pytest.fixture
 def tls(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
-    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
+    """HTTPS with the default authentication (NTLM), for the certificate and proxy tests."""
+    server, fake = start(tmp_path, "ntlm", "https")
     yield server, fake
     server.stop()
 
@@ -55,7 +83,12 @@ def host(port: int, user: str = "Administrator") -> Host:
 
 
 def transport(server: WSManServer, **kw: object) -> WinRMTransport:
-    opts: dict[str, object] = {"password": PASSWORD, "auth": "basic", "ca_trust_path": str(server.ca_path)}
+    opts: dict[str, object] = {
+        "password": PASSWORD,
+        "auth": getattr(server, "test_auth", "ntlm"),
+        "scheme": server.scheme,
+        "ca_trust_path": str(server.ca_path) if server.ca_path else None,
+    }
     opts.update(kw)
     return WinRMTransport(host(server.port), **opts)  # type: ignore[arg-type]
 
@@ -130,8 +163,8 @@ def test_repr_and_errors_never_show_the_password() -> None:
 # -- against the server -------------------------------------------------------------------------------------
 
 
-def test_run_decodes_utf8_output_split_across_receives(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_run_decodes_utf8_output_split_across_receives(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     text = "Grüße aus Köln — 東京 ✓\r\nzweite Zeile\r\n"
     fake.on(script_is("Write-Output 'utf8'"), Reply(stdout=text.encode("utf-8"), pieces=7))
     chunks: list[bytes] = []
@@ -145,16 +178,16 @@ def test_run_decodes_utf8_output_split_across_receives(tls: tuple[WSManServer, F
     assert "Receive" in server.actions and "Create" in server.actions and "Delete" in server.actions
 
 
-def test_shell_uses_codepage_65001(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_shell_uses_codepage_65001(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     fake.on(script_is("cp"), Reply(stdout=b"x"))
     with transport(server) as t:
         t.run("cp")
     assert server.codepages and set(server.codepages) == {"65001"}
 
 
-def test_exit_code_and_clixml_error(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_exit_code_and_clixml_error(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     fake.on(
         script_is("Get-Item C:\\nope"),
         Reply(stderr=clixml_error("Get-Item : Cannot find path 'C:\\nope'."), exit_code=1),
@@ -165,8 +198,8 @@ def test_exit_code_and_clixml_error(tls: tuple[WSManServer, FakeWindows]) -> Non
     assert res.err.strip() == "Get-Item : Cannot find path 'C:\\nope'."
 
 
-def test_script_over_the_command_line_limit_is_delivered_whole(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_script_over_the_command_line_limit_is_delivered_whole(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     body = "".join(f"$v{i} = 'line {i} ünïcødé'\r\n" for i in range(3000))  # ~90 KB: several Send messages
     script = "# big-one\r\n" + body + "Write-Output done"
     fake.on(script_is("# big-one"), Reply(stdout=b"done\r\n"))
@@ -180,8 +213,8 @@ def test_script_over_the_command_line_limit_is_delivered_whole(tls: tuple[WSManS
     assert server.actions.count("Send") >= 2
 
 
-def test_stdin_bytes_reach_the_script(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_stdin_bytes_reach_the_script(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     data = bytes(range(256)) * 700  # binary, > one Send chunk
     with transport(server) as t:
         t.put(data, "C:\\ProgramData\\Patchdesk\\blob.bin")
@@ -191,8 +224,8 @@ def test_stdin_bytes_reach_the_script(tls: tuple[WSManServer, FakeWindows]) -> N
             t.get("C:\\nope.txt")
 
 
-def test_command_that_never_finishes_is_stopped_at_its_timeout(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_command_that_never_finishes_is_stopped_at_its_timeout(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     fake.on(script_is("Start-Sleep 100000"), Reply(stdout=b"started\r\n", hang=True))
     with transport(server) as t:
         start = time.monotonic()
@@ -206,8 +239,8 @@ def test_command_that_never_finishes_is_stopped_at_its_timeout(tls: tuple[WSManS
     assert max(server.operation_timeouts) <= 5
 
 
-def test_deadline_and_cancel_stop_a_command(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_deadline_and_cancel_stop_a_command(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     fake.on(script_is("Wait-Forever"), Reply(hang=True))
     with transport(server, deadline=Deadline(1.5)) as t:
         with pytest.raises(DeadlineExceededError):
@@ -221,15 +254,16 @@ def test_deadline_and_cancel_stop_a_command(tls: tuple[WSManServer, FakeWindows]
 
 
 def test_wrong_password_is_a_sentence(
-    tls: tuple[WSManServer, FakeWindows], caplog: pytest.LogCaptureFixture
+    win: tuple[WSManServer, FakeWindows], caplog: pytest.LogCaptureFixture
 ) -> None:
-    server, _fake = tls
+    server, _fake = win
     caplog.set_level(logging.DEBUG)
     with transport(server, password="wrong-" + PASSWORD) as t:
         with pytest.raises(AuthenticationError) as info:
             t.run("Get-Date")
     msg = str(info.value)
     assert msg.startswith("WinRM on win1 (127.0.0.1:") and "refused the credentials for Administrator" in msg
+    assert server.auth_failures >= 1 and not server.calls
     assert PASSWORD not in msg and "wrong-" not in msg
     assert info.value.__cause__ is None
     assert PASSWORD not in caplog.text
@@ -277,8 +311,8 @@ def test_connection_refused_is_unreachable() -> None:
     assert PASSWORD not in str(info.value)
 
 
-def test_dropped_connection_then_next_command_reconnects(tls: tuple[WSManServer, FakeWindows]) -> None:
-    server, fake = tls
+def test_dropped_connection_then_next_command_reconnects(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
     fake.on(script_is("ping"), Reply(stdout=b"pong\r\n"))
     with transport(server) as t:
         assert t.run("ping").ok
@@ -286,3 +320,110 @@ def test_dropped_connection_then_next_command_reconnects(tls: tuple[WSManServer,
         with pytest.raises(UnreachableError):
             t.run("ping")
         assert t.run("ping").out == "pong\r\n"
+
+
+def test_clixml_lowercase_stream_names_get_their_prefix() -> None:
+    # Windows PowerShell 5.1 writes S="warning" / S="verbose" (lowercase) for these streams; only
+    # errors are S="Error". A case-sensitive match dropped the prefix, so a warning read like an error.
+    raw = (
+        b'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        b'<S S="warning">Disk almost full_x000D__x000A_</S><S S="verbose">Checking C:_x000D__x000A_</S>'
+        b'<S S="debug">dbg_x000D__x000A_</S><S S="information">info_x000D__x000A_</S>'
+        b'<S S="Error">real error_x000D__x000A_</S></Objs>'
+    )
+    lines = clixml_to_text(raw).decode().splitlines()
+    assert lines == [
+        "WARNING: Disk almost full",
+        "VERBOSE: Checking C:",
+        "DEBUG: dbg",
+        "INFORMATION: info",
+        "real error",
+    ]
+
+
+# -- the default configuration: NTLM with message encryption -------------------------------------------------
+
+
+def test_default_configuration_is_ntlm_with_encrypted_messages_over_http(tmp_path: Path) -> None:
+    server, fake = start(tmp_path, "ntlm", "http")
+    try:
+        fake.on(script_is("Get-Secretish"), Reply(stdout=b"visible-only-after-decryption\r\n"))
+        # no auth= and no message-encryption setting: what Patchdesk uses for a host set to HTTP
+        with WinRMTransport(host(server.port), password=PASSWORD, scheme="http") as t:
+            assert t.auth == "ntlm"
+            res = t.run("Get-Secretish", stdin=b"stdin-payload-" * 10)
+        assert res.ok and res.out == "visible-only-after-decryption\r\n"
+        assert server.calls[-1].stdin == b"stdin-payload-" * 10
+        # every SOAP message was sealed: nothing readable crossed the wire
+        assert server.auth_used and set(server.auth_used) == {"ntlm+encrypted"}
+        wire = b"".join(server.wire)
+        assert b"Encrypted Boundary" in wire and b"application/HTTP-SPNEGO-session-encrypted" in wire
+        for plain in (b"<s:Envelope", b"s:Envelope", b"Get-Secretish", b"stdin-payload", b"powershell"):
+            assert plain not in wire
+        assert PASSWORD.encode() not in wire
+    finally:
+        server.stop()
+
+
+def test_ntlm_over_https_passes_the_channel_binding_check(tls: tuple[WSManServer, FakeWindows]) -> None:
+    # The acceptor is given the certificate's tls-server-end-point bindings, as a Windows host with
+    # CbtHardeningLevel=Strict; pywinrm/requests-ntlm must send matching ones.
+    server, fake = tls
+    fake.on(script_is("hostname"), Reply(stdout=b"WIN1\r\n"))
+    with WinRMTransport(host(server.port), password=PASSWORD, ca_trust_path=str(server.ca_path)) as t:
+        assert t.run("hostname").out == "WIN1\r\n"
+    assert server.bindings is not None
+    assert set(server.auth_used) == {"ntlm"}  # TLS protects it; no second layer of encryption
+
+
+def test_basic_is_refused_by_an_ntlm_only_host(tls: tuple[WSManServer, FakeWindows]) -> None:
+    server, _fake = tls
+    with (
+        transport(server, auth="basic") as t,
+        pytest.raises(AuthenticationError, match="refused the credentials"),
+    ):
+        t.run("hostname")
+    assert not server.calls
+
+
+# -- declared dependencies (issue 18 item 11) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("auth", "flag", "extra"),
+    [
+        ("kerberos", "HAVE_KERBEROS", "kerberos"),
+        ("credssp", "HAVE_CREDSSP", "credssp"),
+        ("ntlm", "HAVE_NTLM", None),
+    ],
+)
+def test_transport_whose_library_is_missing_is_refused_with_what_to_install(
+    auth: str, flag: str, extra: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kerberos and CredSSP were accepted, then failed at the first command with pywinrm's
+    # "requested auth method is kerberos, but pykerberos is not installed".
+    import winrm.transport
+
+    monkeypatch.setattr(winrm.transport, flag, False)
+    with pytest.raises(ConfigError) as info:
+        WinRMTransport(host(5986), password=PASSWORD, auth=auth)
+    msg = str(info.value)
+    assert "win1" in msg and "pip install" in msg
+    if extra:
+        assert f"patchdesk[{extra}]" in msg
+    monkeypatch.setattr(winrm.transport, flag, True)
+    WinRMTransport(host(5986), password=PASSWORD, auth=auth)  # present: accepted
+
+
+def test_declared_pywinrm_lower_bound_has_what_the_code_uses() -> None:
+    # pywinrm>=0.4.3 was declared, but WSManFaultError and get_command_output_raw came with 0.5.
+    import re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())["project"]
+    deps = {re.split(r"[<>=!\[ ;]", d, maxsplit=1)[0].lower(): d for d in project["dependencies"]}
+    low = re.search(r">=\s*([0-9.]+)", deps["pywinrm"])
+    assert low is not None and tuple(int(x) for x in low.group(1).split(".")) >= (0, 5, 0)
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("pywinrm[kerberos]") for d in extras["kerberos"])
+    assert any(d.startswith("pywinrm[credssp]") for d in extras["credssp"])
