@@ -664,21 +664,36 @@ class FakeWindows:
         return Reply(stdout=crlf(json.dumps(facts) + "\n"))
 
     def op_reboot_pending(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """Every source the script reads; ``reboot_signals`` overrides any of them (a reboot clears it)."""
+        for source in (
+            "Microsoft.Update.SystemInfo",
+            "DetermineIfRebootPending",
+            "UpdateExeVolatile",
+            "PendingFileRenameOperations2",
+            "ActiveComputerName",
+            "JoinDomain",
+        ):
+            assert source in call.script, source
         pending = self._reboot_flag
-        return Reply(
-            stdout=crlf(
-                json.dumps(
-                    {
-                        "CBSRebootPending": pending,
-                        "WURebootRequired": pending,
-                        "PendingFileRenameOperations": False,
-                    }
-                )
-                + "\n"
-            )
-        )
+        answer: dict[str, Any] = {
+            "CBSRebootPending": pending,
+            "WURebootRequired": pending,
+            "SystemInfoRebootRequired": pending,
+            "ConfigMgrRebootPending": None,  # no ConfigMgr client
+            "UpdateExeVolatile": False,
+            "PendingFileRenameOperations": False,
+            "PendingFileRenameOperations2": False,
+            "PendingComputerRename": False,
+            "PendingDomainJoin": False,
+            "Errors": [],
+        }
+        answer.update(self.reboot_signals)
+        return Reply(stdout=crlf(json.dumps(answer) + "\n"))
 
     _reboot_flag = False
+    #: reboot-pending sources as the test sets them (a new dict each time), e.g. only
+    #: PendingFileRenameOperations, or a source that failed: {"SystemInfoRebootRequired": None, "Errors": [...]}
+    reboot_signals: dict[str, Any] = {}  # replaced, never changed in place (a class default)
 
     # -- health (verification) and restart -----------------------------------------------------------
 
@@ -828,12 +843,14 @@ class FakeWindows:
         threading.Thread(target=later, daemon=True).start()
 
     def reboot(self) -> None:
-        """Restart: the server stops answering for a while and the boot time changes."""
+        """Restart: the server stops answering for a while, the boot time changes and what waited for
+        the restart (the reboot flags, pending renames) is done."""
         server = self.server_ref()
         with self.lock:
             self.reboots += 1
             self.boot_time = f"2024-01-10T07:{self.reboots:02d}:00.0000000Z"
             self._reboot_flag = False
+            self.reboot_signals = {}
         if server is not None:
             server.go_down(self.reboot_seconds)
 

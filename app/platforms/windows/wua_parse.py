@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.domain.errors import AdapterError
 from app.domain.models import PendingUpdate, UpdateKind
 from app.platforms.base import MAX_WARNINGS
 from app.platforms.windows.output import int_value, json_value, str_list, text_value
@@ -341,19 +342,40 @@ def parse_installed(result: object) -> Installed:
 # -- reboot ---------------------------------------------------------------------------------------------
 
 
+#: reboot-pending sources and how each reads as a reason; any one of them means Windows waits for a restart
+_REBOOT_REASONS = (
+    ("CBSRebootPending", "Component Based Servicing"),
+    ("WURebootRequired", "Windows Update"),
+    ("SystemInfoRebootRequired", "Windows Update Agent"),
+    ("ConfigMgrRebootPending", "Configuration Manager client"),
+    ("UpdateExeVolatile", "update installer (UpdateExeVolatile)"),
+    ("PendingComputerRename", "pending computer rename"),
+    ("PendingDomainJoin", "pending domain join"),
+)
+#: renames queued for the next boot: installers and antivirus leave these about all the time, so alone
+#: they are a hint, not a reason to restart under "if needed"; beside a reason they are named too
+_REBOOT_HINTS = (
+    ("PendingFileRenameOperations", "pending file renames"),
+    ("PendingFileRenameOperations2", "pending file renames"),
+)
+
+
 def parse_reboot(text: str) -> tuple[bool, tuple[str, ...]]:
-    """The reboot script's JSON -> (pending, reasons)."""
+    """The reboot script's JSON -> (pending, reasons). A check that could not see is an error: an
+    unreadable answer, or a source that failed while no other says "pending", is never "no reboot"."""
     obj = json_value(text)
-    if not isinstance(obj, dict):
+    if not isinstance(obj, dict) or not all(
+        isinstance(obj.get(key), bool) for key in ("CBSRebootPending", "WURebootRequired")
+    ):
+        raise AdapterError("The reboot flags could not be read: the answer was not the reboot check's JSON.")
+    reasons = [reason for key, reason in _REBOOT_REASONS if obj.get(key) is True]
+    if not reasons:
+        errors = str_list(obj.get("Errors"))
+        if errors:
+            raise AdapterError("The reboot flags could not be read completely: " + "; ".join(errors[:3]))
         return False, ()
-    reasons = []
-    if obj.get("CBSRebootPending") is True:
-        reasons.append("Component Based Servicing")
-    if obj.get("WURebootRequired") is True:
-        reasons.append("Windows Update")
-    if obj.get("PendingFileRenameOperations") is True:
-        reasons.append("pending file renames")
-    return bool(reasons), tuple(reasons)
+    hints = dict.fromkeys(hint for key, hint in _REBOOT_HINTS if obj.get(key) is True)
+    return True, (*reasons, *hints)
 
 
 # -- rollback -------------------------------------------------------------------------------------------
