@@ -12,11 +12,11 @@ foreach ($kb in @($P.kbs)) {
   $u = $byKb[$kb]
   $hot = [bool](Get-HotFix -Id $kb -ErrorAction SilentlyContinue)
   $dism = $null
-  foreach ($p in $pkgs) {
-    if ($p.PackageName -like ('*' + $kb + '*')) { $dism = [string]$p.PackageName; break }
-    if ($p.PackageName -like 'Package_for_RollupFix*') {
-      $info = Get-WindowsPackage -Online -PackageName $p.PackageName -ErrorAction SilentlyContinue
-      if ($info -and ([string]$info.Description + ' ' + [string]$info.SupportInformation) -match ($kb.Substring(2))) { $dism = [string]$p.PackageName; break }
+  foreach ($pkg in $pkgs) {
+    if ($pkg.PackageName -like ('*' + $kb + '*')) { $dism = [string]$pkg.PackageName; break }
+    if ($pkg.PackageName -like 'Package_for_RollupFix*') {
+      $info = Get-WindowsPackage -Online -PackageName $pkg.PackageName -ErrorAction SilentlyContinue
+      if ($info -and ([string]$info.Description + ' ' + [string]$info.SupportInformation) -match ($kb.Substring(2))) { $dism = [string]$pkg.PackageName; break }
     }
   }
   $checks += [ordered]@{ KB = $kb; Installed = ($hot -or $null -ne $u); IsUninstallable = $(if ($u) { [bool]$u.IsUninstallable } else { $null }); DismPackage = $dism }
