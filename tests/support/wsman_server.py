@@ -932,32 +932,62 @@ class FakeWindows:
             "HResult": 0,
         }
 
+    def add_cbs_package(self, kb: str, name: str, *, permanent: bool) -> None:
+        """The CBS package (Get-WindowsPackage) that carries ``kb``: a permanent one (a servicing stack)
+        cannot be removed (DISM fails with 0x800F0825 CBS_E_CANNOT_UNINSTALL); a removable one, e.g. the
+        LCU part of a combined SSU+LCU, can, even where WUA says the update is not uninstallable."""
+        with self.lock:
+            self.cbs_packages = {**self.cbs_packages, kb: (name, permanent)}
+
+    #: kb -> (CBS package name, permanent); see add_cbs_package
+    cbs_packages: dict[str, tuple[str, bool]] = {}  # replaced, never changed in place
+    #: (kb, method) of every removal the uninstall task attempted, in order
+    removal_methods: tuple[tuple[str, str], ...] = ()
+
     def task_wua_removal_check(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         checks = []
         with self.lock:
             for kb in p["kbs"]:
+                package, permanent = self.cbs_packages.get(kb, (None, None))
                 checks.append(
                     {
                         "KB": kb,
                         "Installed": kb in self.installed_kbs,
                         "IsUninstallable": kb not in self.permanent_kbs,
-                        "DismPackage": None,
+                        "DismPackage": package,
+                        "DismPermanent": permanent,
                     }
                 )
         return {"checks": checks}
 
     def task_wua_uninstall(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
-        removals = []
+        """As ps/wua-uninstall.ps1: one removal after the other, stopping at the first failure."""
+        removals: list[dict[str, Any]] = []
         with self.lock:
             for item in p["items"]:
-                kb = item["kb"]
+                kb, method = item["kb"], item["method"]
                 self.uninstalls.append(kb)
+                self.removal_methods = (*self.removal_methods, (kb, method))
+                package, permanent = self.cbs_packages.get(kb, (None, None))
+                if method == "dism" and (package != item["package"] or permanent):
+                    removals.append(
+                        {
+                            "KB": kb,
+                            "Method": "dism",
+                            "ExitCode": -2146498523,  # 0x800F0825 CBS_E_CANNOT_UNINSTALL
+                            "Error": "Package cannot be uninstalled.",
+                        }
+                    )
+                    break
+                if method != "dism" and kb in self.permanent_kbs:
+                    removals.append({"KB": kb, "Method": method, "ExitCode": 1, "RebootRequired": False})
+                    break
                 code = 0 if kb in self.installed_kbs else 2359303
                 self.installed_kbs.discard(kb)
                 removals.append(
                     {
                         "KB": kb,
-                        "Method": item["method"],
+                        "Method": method,
                         "ExitCode": 3010 if code == 0 else code,
                         "RebootRequired": code == 0,
                     }

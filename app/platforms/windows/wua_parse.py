@@ -383,22 +383,39 @@ def parse_reboot(text: str) -> tuple[bool, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class RemovalCheck:
-    """Whether one KB can be uninstalled, and how (wusa, or DISM for combined SSU+LCU packages)."""
+    """Whether one KB can be uninstalled, and how: DISM for a removable CBS package (preferred over
+    wusa /uninstall /quiet, and the only way for the LCU part of a combined SSU+LCU), wusa for an
+    uninstallable update without one. Everything else is refused before anything starts."""
 
     kb: str
     installed: bool
     uninstallable: bool | None  # None: WUA does not know the update
     dism_package: str | None
+    #: the CBS package's manifest says permanence="permanent" (servicing stacks); None: unknown
+    dism_permanent: bool | None = None
 
     @property
     def method(self) -> str | None:
         if not self.installed:
             return None
-        if self.dism_package and (self.uninstallable is False or "RollupFix" in self.dism_package):
-            return "dism"
+        if self.dism_package:
+            # a permanent package fails with 0x800F0825 once earlier KBs are already gone: only a
+            # package known to be removable goes to DISM, whatever WUA's IsUninstallable says
+            return "dism" if self.dism_permanent is False else None
         if self.uninstallable is False:
             return None
         return "wusa"
+
+    @property
+    def blocked_reason(self) -> str:
+        """Why an installed update cannot be removed; "" when it can (or is not installed)."""
+        if not self.installed or self.method is not None:
+            return ""
+        if self.dism_package and self.dism_permanent:
+            return f"Windows marks {self.kb} as permanent (its package {self.dism_package} cannot be removed)"
+        if self.dism_package:
+            return f"Patchdesk could not tell whether {self.kb}'s package {self.dism_package} is permanent"
+        return f"Windows marks {self.kb} as permanent (it cannot be uninstalled)"
 
 
 _DISM_NAME_RE = re.compile(r"[A-Za-z0-9_~.\-]{1,200}\Z")
@@ -417,11 +434,13 @@ def parse_removal_checks(result: object, kbs: Sequence[str]) -> dict[str, Remova
             continue
         unin = item.get("IsUninstallable")
         dism = text_value(item.get("DismPackage"), 256)
+        permanent = item.get("DismPermanent")
         out[kb] = RemovalCheck(
             kb=kb,
             installed=item.get("Installed") is True,
             uninstallable=unin if isinstance(unin, bool) else None,
             dism_package=dism if dism and _DISM_NAME_RE.fullmatch(dism) else None,
+            dism_permanent=permanent if isinstance(permanent, bool) else None,
         )
     return out
 

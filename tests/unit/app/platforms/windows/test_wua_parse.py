@@ -125,7 +125,7 @@ def test_removal_checks_choose_wusa_dism_or_refuse() -> None:
     }
     checks = parse_removal_checks(result, ["KB5034129", "KB5033914", "KB2267602", "KB7777777"])
     assert "KB1" not in checks  # not asked for
-    assert checks["KB5034129"].method == "dism"
+    assert checks["KB5034129"].method is None  # whether its CBS package is permanent is unknown
     assert checks["KB5033914"].method is None and checks["KB5033914"].dism_package is None
     assert checks["KB2267602"].method is None and not checks["KB2267602"].installed
     assert checks["KB7777777"] == RemovalCheck("KB7777777", False, None, None)
