@@ -744,8 +744,11 @@ class FakeWindows:
         return Reply(stdout=crlf(json.dumps(out) + "\n"), pieces=2)
 
     def op_restart(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
-        """shutdown /r /t 5: answers at once, restarts a moment later."""
+        """shutdown /r /t 5: answers at once, restarts ``restart_delay`` seconds later (a real host
+        keeps answering, with its old boot time, for a while after it took the order)."""
         assert "shutdown.exe /r" in call.script
+        with self.lock:
+            self.restarts_ordered += 1
 
         def later() -> None:
             time.sleep(self.restart_delay)
@@ -753,6 +756,9 @@ class FakeWindows:
 
         threading.Thread(target=later, daemon=True).start()
         return Reply()
+
+    #: restarts the console asked for (op_restart); ``reboots`` counts every restart, mid-install ones too
+    restarts_ordered = 0
 
     def op_wua_installed(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         with self.lock:
