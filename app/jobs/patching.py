@@ -7,7 +7,8 @@ Order of a patch, and why:
    killed mid-install can still roll back what completed;
 3. pre-command, install (package-manager output streamed into the host's log), post-command;
 4. snapshot again — the change record is the difference (what really changed, not what was planned);
-5. reboot per policy, waiting for the host to come back with a newer boot time;
+5. reboot per policy, waiting for the host to come back with a boot time newer than the one read just
+   before the restart order (not the one from before the install: a host may restart during it);
 6. verify — rescan and health against the baseline; green / amber / red with reasons.
 
 Where the package manager reports its own transaction before changing anything (apt's pre-install
@@ -41,6 +42,7 @@ from app.jobs.host_session import (
     verify_change,
 )
 from app.platforms.base import Adapter, Snapshot
+from app.platforms.family import family_of
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,28 @@ def _install_planned(
     return plan, tuple(changes_list), txid, failure, reboot_answer
 
 
+def _boot_time_before_restart(ctx: TaskContext, s: HostSession, baseline: float | None) -> float | None:
+    """The host's boot time read just before the restart order. The one from before the install will
+    not do: a host that restarted during the install (Windows does, mid-task) has a newer one, and the
+    wait would find it "back" while it is still about to go down."""
+    try:
+        boot = family_of(ctx.host).health(s.transport, (), None, timeout=60).boot_time
+    except CancelledError:
+        raise
+    except PatchdeskError as exc:
+        boot, why = None, str(exc)
+    else:
+        why = "the host did not say"
+    if boot is None:
+        ctx.log(
+            LogLevel.WARNING,
+            f"Could not read the boot time of {ctx.host.name} before the restart ({why}); waiting for "
+            "one newer than before the installation instead.",
+        )
+        return baseline
+    return boot
+
+
 def patch_host(
     ctx: TaskContext,
     *,
@@ -347,7 +371,7 @@ def patch_host(
     if policy == RebootPolicy.ALWAYS or (policy == RebootPolicy.IF_NEEDED and needed):
         why = f" (required by {', '.join(pkgs)})" if pkgs else ""
         ctx.log(LogLevel.INFO, f"Rebooting{why}…")
-        s = reboot_and_wait(ctx, s, baseline.boot_time, reboot_timeout)
+        s = reboot_and_wait(ctx, s, _boot_time_before_restart(ctx, s, baseline.boot_time), reboot_timeout)
         rebooted = True
         baseline_for_load = None  # load right after boot says nothing against the old baseline
     else:

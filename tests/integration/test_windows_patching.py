@@ -143,7 +143,10 @@ def test_scan_install_restart_snapshot_rollback(
         adapter.install(t, None, log=log)
         assert any(u["UpdateID"] == DRIVER_ID for u in fake.pending)
         assert {"KB2267602", "KB890830"} <= fake.installed_kbs
-        assert adapter.reboot_required(t) == (True, ("Component Based Servicing", "Windows Update"))
+        assert adapter.reboot_required(t) == (
+            True,
+            ("Component Based Servicing", "Windows Update", "Windows Update Agent"),
+        )
 
         # -- rollback: a permanent KB is named before anything starts
         fake.permanent_kbs.add(NET)

@@ -811,21 +811,36 @@ class FakeWindows:
         return Reply(stdout=crlf(json.dumps(facts) + "\n"))
 
     def op_reboot_pending(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """Every source the script reads; ``reboot_signals`` overrides any of them (a reboot clears it)."""
+        for source in (
+            "Microsoft.Update.SystemInfo",
+            "DetermineIfRebootPending",
+            "UpdateExeVolatile",
+            "PendingFileRenameOperations2",
+            "ActiveComputerName",
+            "JoinDomain",
+        ):
+            assert source in call.script, source
         pending = self._reboot_flag
-        return Reply(
-            stdout=crlf(
-                json.dumps(
-                    {
-                        "CBSRebootPending": pending,
-                        "WURebootRequired": pending,
-                        "PendingFileRenameOperations": False,
-                    }
-                )
-                + "\n"
-            )
-        )
+        answer: dict[str, Any] = {
+            "CBSRebootPending": pending,
+            "WURebootRequired": pending,
+            "SystemInfoRebootRequired": pending,
+            "ConfigMgrRebootPending": None,  # no ConfigMgr client
+            "UpdateExeVolatile": False,
+            "PendingFileRenameOperations": False,
+            "PendingFileRenameOperations2": False,
+            "PendingComputerRename": False,
+            "PendingDomainJoin": False,
+            "Errors": [],
+        }
+        answer.update(self.reboot_signals)
+        return Reply(stdout=crlf(json.dumps(answer) + "\n"))
 
     _reboot_flag = False
+    #: reboot-pending sources as the test sets them (a new dict each time), e.g. only
+    #: PendingFileRenameOperations, or a source that failed: {"SystemInfoRebootRequired": None, "Errors": [...]}
+    reboot_signals: dict[str, Any] = {}  # replaced, never changed in place (a class default)
 
     # -- health (verification) and restart -----------------------------------------------------------
 
@@ -876,8 +891,11 @@ class FakeWindows:
         return Reply(stdout=crlf(json.dumps(out) + "\n"), pieces=2)
 
     def op_restart(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
-        """shutdown /r /t 5: answers at once, restarts a moment later."""
+        """shutdown /r /t 5: answers at once, restarts ``restart_delay`` seconds later (a real host
+        keeps answering, with its old boot time, for a while after it took the order)."""
         assert "shutdown.exe /r" in call.script
+        with self.lock:
+            self.restarts_ordered += 1
 
         def later() -> None:
             time.sleep(self.restart_delay)
@@ -885,6 +903,9 @@ class FakeWindows:
 
         threading.Thread(target=later, daemon=True).start()
         return Reply()
+
+    #: restarts the console asked for (op_restart); ``reboots`` counts every restart, mid-install ones too
+    restarts_ordered = 0
 
     def op_wua_installed(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         with self.lock:
@@ -975,12 +996,14 @@ class FakeWindows:
         threading.Thread(target=later, daemon=True).start()
 
     def reboot(self) -> None:
-        """Restart: the server stops answering for a while and the boot time changes."""
+        """Restart: the server stops answering for a while, the boot time changes and what waited for
+        the restart (the reboot flags, pending renames) is done."""
         server = self.server_ref()
         with self.lock:
             self.reboots += 1
             self.boot_time = f"2024-01-10T07:{self.reboots:02d}:00.0000000Z"
             self._reboot_flag = False
+            self.reboot_signals = {}
         if server is not None:
             server.go_down(self.reboot_seconds)
 
@@ -1062,32 +1085,62 @@ class FakeWindows:
             "HResult": 0,
         }
 
+    def add_cbs_package(self, kb: str, name: str, *, permanent: bool) -> None:
+        """The CBS package (Get-WindowsPackage) that carries ``kb``: a permanent one (a servicing stack)
+        cannot be removed (DISM fails with 0x800F0825 CBS_E_CANNOT_UNINSTALL); a removable one, e.g. the
+        LCU part of a combined SSU+LCU, can, even where WUA says the update is not uninstallable."""
+        with self.lock:
+            self.cbs_packages = {**self.cbs_packages, kb: (name, permanent)}
+
+    #: kb -> (CBS package name, permanent); see add_cbs_package
+    cbs_packages: dict[str, tuple[str, bool]] = {}  # replaced, never changed in place
+    #: (kb, method) of every removal the uninstall task attempted, in order
+    removal_methods: tuple[tuple[str, str], ...] = ()
+
     def task_wua_removal_check(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         checks = []
         with self.lock:
             for kb in p["kbs"]:
+                package, permanent = self.cbs_packages.get(kb, (None, None))
                 checks.append(
                     {
                         "KB": kb,
                         "Installed": kb in self.installed_kbs,
                         "IsUninstallable": kb not in self.permanent_kbs,
-                        "DismPackage": None,
+                        "DismPackage": package,
+                        "DismPermanent": permanent,
                     }
                 )
         return {"checks": checks}
 
     def task_wua_uninstall(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
-        removals = []
+        """As ps/wua-uninstall.ps1: one removal after the other, stopping at the first failure."""
+        removals: list[dict[str, Any]] = []
         with self.lock:
             for item in p["items"]:
-                kb = item["kb"]
+                kb, method = item["kb"], item["method"]
                 self.uninstalls.append(kb)
+                self.removal_methods = (*self.removal_methods, (kb, method))
+                package, permanent = self.cbs_packages.get(kb, (None, None))
+                if method == "dism" and (package != item["package"] or permanent):
+                    removals.append(
+                        {
+                            "KB": kb,
+                            "Method": "dism",
+                            "ExitCode": -2146498523,  # 0x800F0825 CBS_E_CANNOT_UNINSTALL
+                            "Error": "Package cannot be uninstalled.",
+                        }
+                    )
+                    break
+                if method != "dism" and kb in self.permanent_kbs:
+                    removals.append({"KB": kb, "Method": method, "ExitCode": 1, "RebootRequired": False})
+                    break
                 code = 0 if kb in self.installed_kbs else 2359303
                 self.installed_kbs.discard(kb)
                 removals.append(
                     {
                         "KB": kb,
-                        "Method": item["method"],
+                        "Method": method,
                         "ExitCode": 3010 if code == 0 else code,
                         "RebootRequired": code == 0,
                     }

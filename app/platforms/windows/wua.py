@@ -306,10 +306,12 @@ class WindowsUpdateAdapter(Adapter):
         timeout: float = 3600,
         lock_wait: float = 120,
     ) -> None:
-        """Uninstall the KBs a change record installed (wusa, or DISM for combined SSU+LCU packages).
+        """Uninstall the KBs a change record installed: DISM where the KB's CBS package is removable
+        (the LCU part of a combined SSU+LCU too), wusa for an uninstallable update without one.
 
-        Every KB is checked first; if any cannot be uninstalled, nothing is started and the error names
-        them all. Updates without a KB cannot be removed by wusa and are refused the same way.
+        Every KB is checked first; if any cannot be uninstalled -- permanent, or whether it is could not
+        be read -- nothing is started and the error names them all. Updates without a KB cannot be
+        removed by wusa and are refused the same way.
         """
         host = self.host_name(transport)
         kbs: list[str] = []
@@ -328,11 +330,10 @@ class WindowsUpdateAdapter(Adapter):
         if not kbs:
             return
         checks = self.check_removable(transport, kbs, log=log)
-        blocked = [c.kb for c in checks.values() if c.installed and c.method is None]
+        blocked = [c.blocked_reason for c in checks.values() if c.installed and c.method is None]
         if blocked:
             raise AdapterError(
-                f"Nothing was changed on {host}: Windows marks {', '.join(blocked)} as permanent "
-                "(it cannot be uninstalled), so the rollback was not started."
+                f"Nothing was changed on {host}: {'; '.join(blocked[:10])}; so the rollback was not started."
             )
         todo = [c for c in checks.values() if c.installed]
         for c in checks.values():

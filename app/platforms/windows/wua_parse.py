@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.domain.errors import AdapterError
 from app.domain.models import PendingUpdate, UpdateKind
 from app.platforms.base import MAX_WARNINGS
 from app.platforms.windows.output import int_value, json_value, str_list, text_value
@@ -341,19 +342,40 @@ def parse_installed(result: object) -> Installed:
 # -- reboot ---------------------------------------------------------------------------------------------
 
 
+#: reboot-pending sources and how each reads as a reason; any one of them means Windows waits for a restart
+_REBOOT_REASONS = (
+    ("CBSRebootPending", "Component Based Servicing"),
+    ("WURebootRequired", "Windows Update"),
+    ("SystemInfoRebootRequired", "Windows Update Agent"),
+    ("ConfigMgrRebootPending", "Configuration Manager client"),
+    ("UpdateExeVolatile", "update installer (UpdateExeVolatile)"),
+    ("PendingComputerRename", "pending computer rename"),
+    ("PendingDomainJoin", "pending domain join"),
+)
+#: renames queued for the next boot: installers and antivirus leave these about all the time, so alone
+#: they are a hint, not a reason to restart under "if needed"; beside a reason they are named too
+_REBOOT_HINTS = (
+    ("PendingFileRenameOperations", "pending file renames"),
+    ("PendingFileRenameOperations2", "pending file renames"),
+)
+
+
 def parse_reboot(text: str) -> tuple[bool, tuple[str, ...]]:
-    """The reboot script's JSON -> (pending, reasons)."""
+    """The reboot script's JSON -> (pending, reasons). A check that could not see is an error: an
+    unreadable answer, or a source that failed while no other says "pending", is never "no reboot"."""
     obj = json_value(text)
-    if not isinstance(obj, dict):
+    if not isinstance(obj, dict) or not all(
+        isinstance(obj.get(key), bool) for key in ("CBSRebootPending", "WURebootRequired")
+    ):
+        raise AdapterError("The reboot flags could not be read: the answer was not the reboot check's JSON.")
+    reasons = [reason for key, reason in _REBOOT_REASONS if obj.get(key) is True]
+    if not reasons:
+        errors = str_list(obj.get("Errors"))
+        if errors:
+            raise AdapterError("The reboot flags could not be read completely: " + "; ".join(errors[:3]))
         return False, ()
-    reasons = []
-    if obj.get("CBSRebootPending") is True:
-        reasons.append("Component Based Servicing")
-    if obj.get("WURebootRequired") is True:
-        reasons.append("Windows Update")
-    if obj.get("PendingFileRenameOperations") is True:
-        reasons.append("pending file renames")
-    return bool(reasons), tuple(reasons)
+    hints = dict.fromkeys(hint for key, hint in _REBOOT_HINTS if obj.get(key) is True)
+    return True, (*reasons, *hints)
 
 
 # -- rollback -------------------------------------------------------------------------------------------
@@ -361,22 +383,39 @@ def parse_reboot(text: str) -> tuple[bool, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class RemovalCheck:
-    """Whether one KB can be uninstalled, and how (wusa, or DISM for combined SSU+LCU packages)."""
+    """Whether one KB can be uninstalled, and how: DISM for a removable CBS package (preferred over
+    wusa /uninstall /quiet, and the only way for the LCU part of a combined SSU+LCU), wusa for an
+    uninstallable update without one. Everything else is refused before anything starts."""
 
     kb: str
     installed: bool
     uninstallable: bool | None  # None: WUA does not know the update
     dism_package: str | None
+    #: the CBS package's manifest says permanence="permanent" (servicing stacks); None: unknown
+    dism_permanent: bool | None = None
 
     @property
     def method(self) -> str | None:
         if not self.installed:
             return None
-        if self.dism_package and (self.uninstallable is False or "RollupFix" in self.dism_package):
-            return "dism"
+        if self.dism_package:
+            # a permanent package fails with 0x800F0825 once earlier KBs are already gone: only a
+            # package known to be removable goes to DISM, whatever WUA's IsUninstallable says
+            return "dism" if self.dism_permanent is False else None
         if self.uninstallable is False:
             return None
         return "wusa"
+
+    @property
+    def blocked_reason(self) -> str:
+        """Why an installed update cannot be removed; "" when it can (or is not installed)."""
+        if not self.installed or self.method is not None:
+            return ""
+        if self.dism_package and self.dism_permanent:
+            return f"Windows marks {self.kb} as permanent (its package {self.dism_package} cannot be removed)"
+        if self.dism_package:
+            return f"Patchdesk could not tell whether {self.kb}'s package {self.dism_package} is permanent"
+        return f"Windows marks {self.kb} as permanent (it cannot be uninstalled)"
 
 
 _DISM_NAME_RE = re.compile(r"[A-Za-z0-9_~.\-]{1,200}\Z")
@@ -395,11 +434,13 @@ def parse_removal_checks(result: object, kbs: Sequence[str]) -> dict[str, Remova
             continue
         unin = item.get("IsUninstallable")
         dism = text_value(item.get("DismPackage"), 256)
+        permanent = item.get("DismPermanent")
         out[kb] = RemovalCheck(
             kb=kb,
             installed=item.get("Installed") is True,
             uninstallable=unin if isinstance(unin, bool) else None,
             dism_package=dism if dism and _DISM_NAME_RE.fullmatch(dism) else None,
+            dism_permanent=permanent if isinstance(permanent, bool) else None,
         )
     return out
 

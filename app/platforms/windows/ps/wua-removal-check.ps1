@@ -1,3 +1,13 @@
+# A CBS package's manifest says whether it may be removed: permanence="permanent" (servicing stacks;
+# DISM then fails with 0x800F0825) or "removable"/absent. $null when it cannot be read: unknown.
+function Get-PatchdeskPermanence([string]$name) {
+  $mum = Join-Path $env:SystemRoot ('servicing\Packages\' + $name + '.mum')
+  try {
+    [xml]$manifest = [System.IO.File]::ReadAllText($mum)
+    $marks = @($manifest.GetElementsByTagName('package') | ForEach-Object { [string]$_.GetAttribute('permanence') })
+    return [bool]($marks -contains 'permanent')
+  } catch { return $null }
+}
 $session = New-Object -ComObject Microsoft.Update.Session
 $searcher = $session.CreateUpdateSearcher()
 Update-PatchdeskProgress 'checking' 10
@@ -12,13 +22,15 @@ foreach ($kb in @($P.kbs)) {
   $u = $byKb[$kb]
   $hot = [bool](Get-HotFix -Id $kb -ErrorAction SilentlyContinue)
   $dism = $null
-  foreach ($p in $pkgs) {
-    if ($p.PackageName -like ('*' + $kb + '*')) { $dism = [string]$p.PackageName; break }
-    if ($p.PackageName -like 'Package_for_RollupFix*') {
-      $info = Get-WindowsPackage -Online -PackageName $p.PackageName -ErrorAction SilentlyContinue
-      if ($info -and ([string]$info.Description + ' ' + [string]$info.SupportInformation) -match ($kb.Substring(2))) { $dism = [string]$p.PackageName; break }
+  foreach ($pkg in $pkgs) {
+    if ($pkg.PackageName -like ('*' + $kb + '*')) { $dism = [string]$pkg.PackageName; break }
+    if ($pkg.PackageName -like 'Package_for_RollupFix*') {
+      $info = Get-WindowsPackage -Online -PackageName $pkg.PackageName -ErrorAction SilentlyContinue
+      if ($info -and ([string]$info.Description + ' ' + [string]$info.SupportInformation) -match ($kb.Substring(2))) { $dism = [string]$pkg.PackageName; break }
     }
   }
-  $checks += [ordered]@{ KB = $kb; Installed = ($hot -or $null -ne $u); IsUninstallable = $(if ($u) { [bool]$u.IsUninstallable } else { $null }); DismPackage = $dism }
+  $permanent = $null
+  if ($dism) { $permanent = Get-PatchdeskPermanence $dism }
+  $checks += [ordered]@{ KB = $kb; Installed = ($hot -or $null -ne $u); IsUninstallable = $(if ($u) { [bool]$u.IsUninstallable } else { $null }); DismPackage = $dism; DismPermanent = $permanent }
 }
 @{ checks = $checks }

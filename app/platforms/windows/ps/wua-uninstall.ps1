@@ -13,9 +13,9 @@ foreach ($item in @($P.items)) {
     }
   } else {
     $num = ([string]$item.kb).Substring(2)
-    $p = Start-Process -FilePath "$env:SystemRoot\System32\wusa.exe" -ArgumentList @('/uninstall', ('/kb:' + $num), '/quiet', '/norestart') -Wait -PassThru
-    $removals += [ordered]@{ KB = [string]$item.kb; Method = 'wusa'; ExitCode = [int]$p.ExitCode; RebootRequired = ($p.ExitCode -eq 3010) }
-    if (@(0, 3010, 1641, 2359303) -notcontains $p.ExitCode) { break }
+    $proc = Start-Process -FilePath "$env:SystemRoot\System32\wusa.exe" -ArgumentList @('/uninstall', ('/kb:' + $num), '/quiet', '/norestart') -Wait -PassThru
+    $removals += [ordered]@{ KB = [string]$item.kb; Method = 'wusa'; ExitCode = [int]$proc.ExitCode; RebootRequired = ($proc.ExitCode -eq 3010) }
+    if (@(0, 3010, 1641, 2359303) -notcontains $proc.ExitCode) { break }
   }
 }
 @{ removals = $removals }
