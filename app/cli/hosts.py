@@ -68,6 +68,9 @@ def add_commands(sub: Any) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--format", choices=["csv", "ansible-ini", "ansible-yaml", "ssh-config"])
     imp.add_argument("--json", action="store_true")
+    from app.cli.hosts_edit import add_edit_command
+
+    add_edit_command(hsub)
     fk = hsub.add_parser("forget-key", help="forget a host's trusted SSH key (after a verified key change)")
     fk.set_defaults(func=forget_key)
     fk.add_argument("name")
@@ -256,6 +259,13 @@ def host_json(
         "group": h.group,
         "ring": str(h.ring),
         "criticality": str(h.criticality),
+        "tags": list(h.tags),
+        "key_file": h.key_file,
+        "use_sudo": h.use_sudo,
+        "reboot_policy": str(h.reboot_policy),
+        "pre_command": h.pre_command,
+        "post_command": h.post_command,
+        "services": list(h.services),
         "os": h.os_name,
         "kernel": h.kernel,
         "status": str(h.last_status) if h.last_status != HostStatus.NEVER else "never",

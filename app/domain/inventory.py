@@ -14,6 +14,10 @@ _NAME_BAD = re.compile(r"[\x00-\x1f\x7f]")
 # aliases, so they are allowed too.
 _LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 MAX_QUOTED = 80
+_TAG = re.compile(r"^[\w.:/-](?:[\w .:/-]{0,62}[\w.:/-])?$")
+# Service names reach health-check commands as arguments; shell syntax never passes.
+_SERVICE = re.compile(r"^[A-Za-z0-9@._:+-]{1,128}$")
+_COMMAND_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tabs are fine in a command, newlines are not
 
 DEFAULT_PORTS = {TransportKind.SSH: 22, TransportKind.WINRM: 5986, TransportKind.LOCAL: None}
 
@@ -29,6 +33,26 @@ def validate_host(host: Host) -> None:
         raise ConfigError(f"The port {host.port} of {host.name} is not between 1 and 65535.")
     if host.user is not None and (not host.user or _NAME_BAD.search(host.user) or host.user.startswith("-")):
         raise ConfigError(f"The user name {host.user!r} of {host.name} is not valid.")
+    for tag in host.tags:
+        if not _TAG.match(tag):
+            raise ConfigError(
+                f"The tag {quoted(tag)} of {host.name} is not valid: letters, digits, spaces and . _ - : / "
+                "only, at most 64 characters."
+            )
+    for service in host.services:
+        if not _SERVICE.match(service):
+            raise ConfigError(
+                f"The service name {quoted(service)} of {host.name} is not valid: a systemd unit or Windows "
+                "service name (letters, digits and @ . _ : + -)."
+            )
+    for what, command in (("pre-command", host.pre_command), ("post-command", host.post_command)):
+        if command is not None and (
+            not command.strip() or _COMMAND_BAD.search(command) or len(command) > 4096
+        ):
+            raise ConfigError(
+                f"The {what} of {host.name} must be one line of at most 4096 characters, without control "
+                "characters."
+            )
 
 
 def validate_address(addr: str, host_name: str | None = None) -> None:

@@ -35,6 +35,7 @@ EDITABLE_FIELDS = (
     "pre_command",
     "post_command",
     "services",
+    "tags",
     "transport",
 )
 
@@ -72,7 +73,7 @@ def add_host(db: Database, host: Host, *, stored: Iterable[str] = ()) -> Host:
 def update_host(db: Database, host: Host, original: Host, *, stored: Iterable[str] = ()) -> Host:
     """Save the editable fields of an existing host; the audit entry lists the fields that changed."""
     saved = db_hosts.update_host(db, host)
-    changed = sorted(f for f in EDITABLE_FIELDS if getattr(original, f) != getattr(saved, f))
+    changed = changed_fields(original, saved)
     audit.record(
         db,
         audit.HOST_EDITED,
@@ -81,6 +82,11 @@ def update_host(db: Database, host: Host, original: Host, *, stored: Iterable[st
     )
     _audit_credentials(db, saved, stored)
     return saved
+
+
+def changed_fields(original: Host, host: Host) -> list[str]:
+    """The editable fields in which ``host`` differs from ``original``, sorted."""
+    return sorted(f for f in EDITABLE_FIELDS if getattr(original, f) != getattr(host, f))
 
 
 def _audit_credentials(db: Database, saved: Host, stored: Iterable[str]) -> None:

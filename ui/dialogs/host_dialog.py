@@ -37,6 +37,7 @@ from app.domain.inventory import parse_port, validate_host
 from app.domain.models import Criticality, Host, Ring, TransportKind, WinRMOptions
 from app.services import inventory
 from db import hosts as db_hosts
+from ui.dialogs.host_settings import ChangeSettingsBox, ConnectionTester
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class HostDialog(QDialog):
         self.saved_host: Host | None = None
         self._pending_host: Host | None = None
         self.setWindowTitle(f"Edit {host.name}" if host else "Add host")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(900)
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. web01")
@@ -102,6 +103,9 @@ class HostDialog(QDialog):
         self.sudo_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
 
         self._build_winrm()
+        self.change_box = ChangeSettingsBox()
+        self.tester = ConnectionTester()
+        self.tester.button.clicked.connect(self._test_connection)
 
         conn = QGroupBox("Connection")
         cf = QFormLayout(conn)
@@ -152,12 +156,25 @@ class HostDialog(QDialog):
         self.buttons.accepted.connect(self._on_ok)
         self.buttons.rejected.connect(self.reject)
 
+        # two columns: how to reach the host, and where it sits and how it is changed; one column of
+        # every box would be taller than a 1280x800 screen once the WinRM options show
+        left = QVBoxLayout()
+        left.addWidget(conn)
+        left.addWidget(self.winrm_box)
+        left.addWidget(creds)
+        left.addWidget(self.tester)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(place)
+        right.addWidget(self.change_box)
+        right.addStretch(1)
+        columns = QHBoxLayout()
+        columns.setSpacing(14)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        layout.addWidget(conn)
-        layout.addWidget(self.winrm_box)
-        layout.addWidget(place)
-        layout.addWidget(creds)
+        layout.addLayout(columns)
         layout.addWidget(self.error_label)
         layout.addWidget(self.busy_label)
         layout.addWidget(self.buttons)
@@ -190,8 +207,10 @@ class HostDialog(QDialog):
         ca_row.addWidget(self.ca_browse)
         ca_w = QWidget()
         ca_w.setLayout(ca_row)
-        self.insecure_check = QCheckBox(
-            "Don't validate the certificate (INSECURE: anyone in between can listen)"
+        # short enough for the dialog's column; the reason is in the tooltip
+        self.insecure_check = QCheckBox("Don't validate the certificate (INSECURE)")
+        self.insecure_check.setToolTip(
+            "Anyone between this console and the host can listen and impersonate it."
         )
         self.insecure_check.setObjectName("insecureCheck")
         self.insecure_check.setStyleSheet("QCheckBox { color: #9b1c14; font-weight: 600; }")
@@ -267,6 +286,7 @@ class HostDialog(QDialog):
         self.ring_combo.setCurrentIndex(self.ring_combo.findData(h.ring.value))
         self.criticality_combo.setCurrentIndex(self.criticality_combo.findData(h.criticality.value))
         self.sudo_check.setChecked(h.use_sudo)
+        self.change_box.load(h)
         w = h.winrm
         self.winrm_auth_combo.setCurrentIndex(max(0, self.winrm_auth_combo.findData(w.auth)))
         self.winrm_scheme_combo.setCurrentIndex(max(0, self.winrm_scheme_combo.findData(w.scheme)))
@@ -305,8 +325,9 @@ class HostDialog(QDialog):
         if path:
             self.key_edit.setText(path)
 
-    def build_host(self) -> Host:
-        """The host described by the fields (ConfigError with a sentence when something is off)."""
+    def build_host(self, *, for_test: bool = False) -> Host:
+        """The host described by the fields (ConfigError with a sentence when something is off); a
+        connection test does not mind a name that another host has."""
         name = self.name_edit.text().strip()
         transport = TransportKind(self.transport_combo.currentData())
         key = self.key_edit.text().strip()
@@ -330,13 +351,32 @@ class HostDialog(QDialog):
         )
         if transport == TransportKind.WINRM:
             host = replace(host, winrm=self.winrm_options())
+        host = self.change_box.apply(host)
         validate_host(host)
         if host.key_file and not Path(host.key_file).is_file():
             raise ConfigError(f"The key file {host.key_file} does not exist.")
-        existing = db_hosts.find_host(self.db, host.name)
+        existing = None if for_test else db_hosts.find_host(self.db, host.name)
         if existing is not None and (self.original is None or existing.id != self.original.id):
             raise ConfigError(f"A host named {host.name!r} already exists.")
         return host
+
+    @Slot()
+    def _test_connection(self) -> None:
+        """Reach the host as described by the fields, with the passwords as typed (or stored)."""
+        try:
+            host = self.build_host(for_test=True)
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        self.show_error("")
+        keys = db_hosts.host_keys(self.db, host.id) if host.id is not None else []
+        self.tester.start(
+            host,
+            secrets=self.secrets,
+            login_password=self.password_edit.text() or None,
+            sudo_password=self.sudo_password_edit.text() or None,
+            trusted_keys=keys,
+        )
 
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)

@@ -248,13 +248,14 @@ class HostsTableModel(QAbstractTableModel):
 
     @staticmethod
     def _search_text(h: Host) -> str:
-        """What the filter box searches: the displayed name, address, OS and group (\\0 between
+        """What the filter box searches: the displayed name, address, OS, group and tags (\\0 between
         them, so a needle never matches across two fields)."""
         address = h.address + (f":{h.port}" if h.port else "")
-        return f"{one_line(h.name)}\0{address}\0{one_line(h.os_name, 60)}\0{h.group or ''}".casefold()
+        fields = [one_line(h.name), address, one_line(h.os_name, 60), h.group or "", *h.tags]
+        return "\0".join(fields).casefold()
 
     def set_filter_text(self, text: str) -> None:
-        """Show only hosts whose name, address, OS or group contains ``text`` (case-insensitive)."""
+        """Show only hosts whose name, address, OS, group or a tag contains ``text`` (case-insensitive)."""
         needle = text.strip().casefold()
         if needle != self._needle:
             self._needle = needle
@@ -463,7 +464,8 @@ class HostsTableModel(QAbstractTableModel):
         if col == COL_OS:
             return one_line(h.os_name, 60)
         if col == COL_GROUP:
-            return h.group or ""
+            # tags ride with the group: they place a host the way a group does
+            return " · ".join(filter(None, [h.group or "", ", ".join(h.tags)]))
         if col == COL_RING:
             return str(h.ring)
         if col == COL_CRITICALITY:
@@ -494,4 +496,6 @@ class HostsTableModel(QAbstractTableModel):
             return f"{h.os_name or ''}\nkernel {h.kernel}"
         if col == COL_NAME and h.last_error:
             return one_line(h.last_error, 1000)
+        if col == COL_GROUP and h.tags:
+            return f"Group: {h.group or 'none'}\nTags: {', '.join(h.tags)}"
         return None
