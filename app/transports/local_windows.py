@@ -25,7 +25,6 @@ knowing:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import ntpath
@@ -52,7 +51,6 @@ from app.transports.base import (
     CommandResult,
     Deadline,
     OutputCallback,
-    Transport,
 )
 from app.transports.local import Chunk, read_pipe, write_pipe
 from app.transports.powershell import (
@@ -60,11 +58,10 @@ from app.transports.powershell import (
     build_invocation,
     clixml_to_text,
     env_lines,
-    fill,
     prologue,
-    ps_quote,
     to_powershell,
 )
+from app.transports.ps_files import PowerShellFiles
 from app.transports.shell import MAX_OUTPUT, CappedBuffer, short_command
 
 logger = logging.getLogger(__name__)
@@ -78,7 +75,6 @@ KILL_GRACE = 5.0
 #: inherited them) before we stop reading: its exit is the end of the command, as over WinRM.
 EXIT_GRACE = 2.0
 #: Bytes per round trip when reading a file, as over WinRM.
-GET_CHUNK = 4 * 1024 * 1024
 
 # subprocess only defines these on Windows; the values are Win32's own.
 CREATE_NEW_PROCESS_GROUP = 0x00000200
@@ -197,7 +193,7 @@ class WindowsRunner:
             return False
 
 
-class LocalWindowsTransport(Transport):
+class LocalWindowsTransport(PowerShellFiles):
     """Runs PowerShell scripts on this Windows workstation. Not thread-safe: one per job."""
 
     kind = "local"
@@ -325,33 +321,9 @@ class LocalWindowsTransport(Transport):
 
     # -- files ------------------------------------------------------------------------------------------
 
-    def put(self, data: bytes, remote_path: str, *, mode: int = 0o644, timeout: float = 120) -> None:
-        """Write a file with the WinRM path's ``put`` script (a temporary name, then a rename); the
-        bytes travel on stdin. ``mode`` is a POSIX notion and ignored: the file inherits its folder's ACL.
-        """
-        res = self.run(fill("put", path=ps_quote(remote_path)), stdin=data, timeout=timeout)
-        if not res.ok:
-            raise TransportError(f"Could not write {remote_path} on {self.name}: {res.err.strip()[:300]}")
-
-    def get(self, remote_path: str, *, timeout: float = 120) -> bytes:
-        """Read a file with the WinRM path's ``get`` script, :data:`GET_CHUNK` bytes per command."""
-        parts: list[bytes] = []
-        offset = 0
-        while True:
-            script = fill("get", path=ps_quote(remote_path), offset=str(offset), count=str(GET_CHUNK))
-            res = self.run(script, timeout=timeout)
-            if res.exit_status == 2:
-                raise TransportError(f"{remote_path} does not exist on {self.name}.")
-            if not res.ok:
-                raise TransportError(f"Could not read {remote_path} on {self.name}: {res.err.strip()[:300]}")
-            try:
-                chunk = base64.b64decode("".join(res.out.split()), validate=True)
-            except ValueError as exc:
-                raise TransportError(f"PowerShell sent an unreadable copy of {remote_path}.") from exc
-            parts.append(chunk)
-            offset += len(chunk)
-            if len(chunk) < GET_CHUNK:
-                return b"".join(parts)
+    @property
+    def host_label(self) -> str:
+        return self.name
 
     def close(self) -> None:
         """Nothing to release: every command is its own process."""

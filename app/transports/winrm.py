@@ -40,7 +40,6 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 import re
@@ -78,7 +77,6 @@ from app.transports.base import (
     CommandResult,
     Deadline,
     OutputCallback,
-    Transport,
 )
 from app.transports.powershell import (
     MAX_COMMAND_LINE,
@@ -87,11 +85,10 @@ from app.transports.powershell import (
     build_invocation,
     clixml_to_text,
     env_lines,
-    fill,
     prologue,
-    ps_quote,
     to_powershell,
 )
+from app.transports.ps_files import PowerShellFiles
 from app.transports.shell import MAX_OUTPUT, CappedBuffer, short_command
 
 logger = logging.getLogger(__name__)
@@ -118,7 +115,6 @@ SEND_CHUNK = 64 * 1024
 #: How long the clean-up (Signal, Delete) of an abandoned command may take per request.
 ABORT_TIMEOUT = 5
 #: Bytes per round trip when reading a file from the host.
-GET_CHUNK = 4 * 1024 * 1024
 
 
 def _proto_timeout(proto: Protocol | None) -> str:
@@ -152,7 +148,7 @@ def _receive(proto: Protocol, shell: str, command_id: str) -> tuple[bytes, bytes
 # -- the transport ----------------------------------------------------------------------------------------
 
 
-class WinRMTransport(Transport):
+class WinRMTransport(PowerShellFiles):
     """Runs PowerShell scripts on one Windows host over WinRM. Not thread-safe: one per host per job."""
 
     kind = "winrm"
@@ -539,39 +535,9 @@ class WinRMTransport(Transport):
 
     # -- files ------------------------------------------------------------------------------------------
 
-    def put(self, data: bytes, remote_path: str, *, mode: int = 0o644, timeout: float = 120) -> None:
-        """Write a file (a temporary name, then a rename); the bytes travel base64 over stdin in chunks.
-
-        ``mode`` is a POSIX notion and ignored; the file inherits its folder's ACL.
-        """
-        script = fill("put", path=ps_quote(remote_path))
-        res = self.run(script, stdin=data, timeout=timeout)
-        if not res.ok:
-            raise TransportError(
-                f"Could not write {remote_path} on {self.host.name}: {res.err.strip()[:300]}"
-            )
-
-    def get(self, remote_path: str, *, timeout: float = 120) -> bytes:
-        """Read a file in base64 chunks of :data:`GET_CHUNK` bytes (one short command each)."""
-        parts: list[bytes] = []
-        offset = 0
-        while True:
-            script = fill("get", path=ps_quote(remote_path), offset=str(offset), count=str(GET_CHUNK))
-            res = self.run(script, timeout=timeout)
-            if res.exit_status == 2:
-                raise TransportError(f"{remote_path} does not exist on {self.host.name}.")
-            if not res.ok:
-                raise TransportError(
-                    f"Could not read {remote_path} on {self.host.name}: {res.err.strip()[:300]}"
-                )
-            try:
-                chunk = base64.b64decode("".join(res.out.split()), validate=True)
-            except ValueError as exc:
-                raise TransportError(f"{self.host.name} sent an unreadable copy of {remote_path}.") from exc
-            parts.append(chunk)
-            offset += len(chunk)
-            if len(chunk) < GET_CHUNK:
-                return b"".join(parts)
+    @property
+    def host_label(self) -> str:
+        return self.host.name
 
     def close(self) -> None:
         self._drop()
