@@ -221,3 +221,62 @@ def test_winget_unavailable_is_a_plain_message(win: tuple[WSManServer, FakeWindo
     assert names == ["Microsoft.PowerShell", "Mozilla.Firefox"]
     assert [(c.manager, c.name) for c in plan.changes] == [("winget", "Mozilla.Firefox")]
     assert plan.warnings == ("Not pending in winget on this host: nope.nothing",)
+
+
+WSUS_NAME_NOT_RESOLVED = -2145107924  # 0x8024402C
+
+
+def test_failed_windows_update_search_is_not_fully_patched(win: tuple[WSManServer, FakeWindows]) -> None:
+    """#18 item 1: the software search throws (WSUS 0x8024402C). The scan fails with that HRESULT; it
+    is never an empty pending list."""
+    server, fake = win
+    fake.wua_search_error = ("software", WSUS_NAME_NOT_RESOLVED)
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        with pytest.raises(AdapterError, match=r"HRESULT 0x8024402C: the update server's name could not"):
+            adapter.scan(t)
+        assert adapter.last_scan is None
+        fake.wua_search_error = None
+        fake.wua_result_codes = {"software": 5}
+        with pytest.raises(AdapterError, match=r"result code 5 \(aborted\)"):
+            adapter.scan(t)
+        # succeeded with errors: the updates are kept, the scan is incomplete
+        fake.wua_result_codes = {"software": 3}
+        assert {u.name for u in adapter.scan(t)} >= {CU, NET}
+        assert adapter.last_scan_notes and "succeeded with errors" in adapter.last_scan_notes[0]
+        # a driver search that fails leaves the software updates and a note
+        fake.wua_result_codes = {}
+        fake.wua_search_error = ("driver", WSUS_NAME_NOT_RESOLVED)
+        names = {u.name for u in adapter.scan(t)}
+        assert CU in names and DRIVER_ID not in names
+        assert "driver search failed, HRESULT 0x8024402C" in adapter.last_scan_notes[0]
+        assert adapter.index_state(t).measured
+
+
+def test_optional_updates_are_neither_listed_nor_installed_by_all(
+    win: tuple[WSManServer, FakeWindows],
+) -> None:
+    """#18 item 9: BrowseOnly=0 in the search; the preview cumulative update (KB5034284) stays out."""
+    server, fake = win
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        assert "KB5034284" not in {u.name for u in adapter.scan(t)}
+        adapter.install(t, None)
+    assert "KB5034284" not in fake.installed_kbs and {"KB5034129", "KB5033914"} <= fake.installed_kbs
+
+
+def test_install_search_failure_retries_then_reports_the_hresult(
+    win: tuple[WSManServer, FakeWindows],
+) -> None:
+    """#18 item 4: a search that fails for a moment is retried inside the task; one that keeps failing
+    ends as "nothing was installed" with the innermost HRESULT, not a bare "failed"."""
+    server, fake = win
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        fake.wua_install_search_failures = 3
+        with pytest.raises(AdapterError, match=r"Nothing was installed.*failed 3 time\(s\).*0x8024402C"):
+            adapter.install(t, [CU])
+        assert CU not in fake.installed_kbs
+        fake.wua_install_search_failures = 2  # fewer than the tries: the retry gets through
+        adapter.install(t, [CU])
+    assert CU in fake.installed_kbs

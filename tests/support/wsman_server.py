@@ -837,26 +837,84 @@ class FakeWindows:
         if server is not None:
             server.go_down(self.reboot_seconds)
 
+    #: (search kind, HRESULT) of a Search() that throws, e.g. ("software", 0x8024402C) for a WSUS
+    #: name that does not resolve; the script reports the innermost COMException's code
+    wua_search_error: tuple[str, int] | None = None
+    #: ResultCode per search kind where it is not 2 (3 succeeded with errors, 4 failed, 5 aborted)
+    wua_result_codes: dict[str, int] = {}
+    #: IUpdateSearcher.Online as the scan script reads it
+    wua_online = True
+    #: IAutomaticUpdatesResults.LastSearchSuccessDate as the scan script prints it (None: never)
+    wua_last_search_success: str | None = "2024-01-10T05:12:00Z"
+    #: how many of the install script's searches throw (with this HRESULT) before one succeeds
+    wua_install_search_failures = 0
+    wua_install_search_hresult = -2145107924  # 0x8024402C
+
+    def _wua_search(self, kind: str, criteria: str) -> dict[str, Any]:
+        """One IUpdateSearcher.Search as wua-scan.ps1 reports it: the updates it found and how it ended."""
+        outcome: dict[str, Any] = {"Kind": kind, "ResultCode": -1, "HResult": 0, "Error": "", "Warnings": []}
+        if self.wua_search_error is not None and self.wua_search_error[0] == kind:
+            outcome["HResult"] = self.wua_search_error[1]
+            outcome["Error"] = "Exception from HRESULT: 0x%08X" % (self.wua_search_error[1] & 0xFFFFFFFF)
+            return {"search": outcome, "updates": []}
+        code = self.wua_result_codes.get(kind, 2)
+        outcome["ResultCode"] = code
+        if code == 3:
+            outcome["Warnings"] = ["0x80244022 The request failed with HTTP status 503."]
+        want = 2 if kind == "driver" else 1
+        with self.lock:
+            found = [
+                u
+                for u in self.pending
+                if u["Type"] == want and not ("BrowseOnly=0" in criteria and u.get("BrowseOnly") is True)
+            ]
+        return {"search": outcome, "updates": found if code in (2, 3) else []}
+
     def task_wua_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
-        assert p["software"] == "IsInstalled=0 and Type='Software' and IsHidden=0"
+        assert p["software"] == "IsInstalled=0 and Type='Software' and IsHidden=0 and BrowseOnly=0"
         assert p["driver"] == "IsInstalled=0 and Type='Driver' and IsHidden=0"
         self._write_status(
             task_id, {"state": "running", "phase": "searching software", "progress": 20, "runs": runs}
         )
         time.sleep(self.task_step)
-        with self.lock:
-            return {"updates": list(self.pending), "warnings": []}
+        software = self._wua_search("software", p["software"])
+        driver = self._wua_search("driver", p["driver"])
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        return {
+            "updates": software["updates"] + driver["updates"],
+            "warnings": [],
+            "searches": [software["search"], driver["search"]],
+            "online": self.wua_online,
+            "serverSelection": 0,
+            "searched": now if software["search"]["ResultCode"] == 2 else None,
+            "lastSearchSuccess": self.wua_last_search_success,
+        }
 
     def task_wua_install(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         ids = [str(i).lower() for i in p.get("ids") or []]
         kbs = [str(k) for k in p.get("kbs") or []]
+        attempts = int(p["searchAttempts"])
+        if self.wua_install_search_failures >= attempts:
+            # every try of the script's bounded retry threw: it gives up and says with what
+            self.wua_install_search_failures -= attempts
+            return {
+                "results": [],
+                "RebootRequired": False,
+                "ResultCode": 4,
+                "HResult": self.wua_install_search_hresult,
+                "SearchFailed": True,
+                "SearchAttempts": attempts,
+                "SearchError": "Exception from HRESULT: 0x%08X"
+                % (self.wua_install_search_hresult & 0xFFFFFFFF),
+            }
+        self.wua_install_search_failures = 0  # the retry got through
         results = []
         with self.lock:
             todo = []
             for u in self.pending:
                 by_kb = any("KB" + k in kbs for k in u["KBArticleIDs"])
                 pick = (
-                    (u["Type"] != 2)
+                    (u["Type"] != 2 and u.get("BrowseOnly") is not True)
                     if p.get("all")
                     else (u["UpdateID"].lower() in ids or (by_kb and u["Type"] != 2))
                 )
