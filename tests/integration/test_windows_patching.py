@@ -194,7 +194,12 @@ def test_chocolatey_scan_upgrade_snapshot(win: tuple[WSManServer, FakeWindows]) 
             ("7zip", "23.1.0", "24.1.0"),
             ("notepadplusplus", "8.6.1", "8.6.4"),
         ]
+        assert choco.index_state(t).measured  # every enabled source answered
+        fake.choco_noise = ("bad|id|x",)
+        assert len(choco.scan(t, log=log)) == 3
         assert "Could not understand Chocolatey line" in log.text()
+        assert not choco.index_state(t).measured
+        fake.choco_noise = ()
         plan = choco.plan(t, ["git", "notepadplusplus"])
         assert [c.name for c in plan.changes] == ["git"] and "pinned" in plan.warnings[0]
         assert choco.snapshot(t, ["git", "nope"]) == {"git": "2.43.0", "nope": None}
@@ -280,3 +285,27 @@ def test_install_search_failure_retries_then_reports_the_hresult(
         fake.wua_install_search_failures = 2  # fewer than the tries: the retry gets through
         adapter.install(t, [CU])
     assert CU in fake.installed_kbs
+
+
+def test_chocolatey_unreachable_source_is_not_nothing_outdated(win: tuple[WSManServer, FakeWindows]) -> None:
+    """#17 item 1/7: the community source does not answer; choco warns, lists nothing and exits 0.
+    The scan names the source and cannot vouch for anything (incomplete)."""
+    server, fake = win
+    fake.choco_unreachable = frozenset({"chocolatey"})
+    choco = ChocolateyAdapter("win-srv01")
+    log = Log()
+    with connect(server) as t:
+        assert choco.scan(t, log=log) == []
+        index = choco.index_state(t)
+    assert not index.measured
+    assert index.notes == (
+        "Chocolatey source chocolatey did not answer on win-srv01; updates from it are missing.",
+    )
+    assert "did not answer" in log.text()
+
+
+def test_chocolatey_missing_tool_fails_the_scan(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    fake.choco_installed = False
+    with connect(server) as t, pytest.raises(AdapterError, match=r"choco outdated did not run .*choco.exe"):
+        ChocolateyAdapter("win-srv01").scan(t)

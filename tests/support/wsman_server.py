@@ -1012,7 +1012,30 @@ class FakeWindows:
 
     # -- chocolatey ---------------------------------------------------------------------------------------
 
+    #: ``choco source list -r`` lines, and the names of sources that do not answer
+    choco_sources = [
+        "chocolatey|https://community.chocolatey.org/api/v2/|False|||0|False|False|False",
+        "internal|https://nuget.example.invalid/choco/|False|deploy||1|False|False|True",
+        "old-share|\\\\files.example.invalid\\choco|True|||2|False|False|False",
+    ]
+    choco_unreachable: frozenset[str] = frozenset()
+    #: lines choco prints that are not ``id|installed|available|pinned`` (a broken or newer choco)
+    choco_noise: tuple[str, ...] = ()
+    #: False: choco.exe is not there (the call fails, nothing sets the exit code)
+    choco_installed = True
+
     def op_choco_outdated(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """choco-outdated.ps1's JSON: the source list, then ``choco outdated -r`` (stdout, stderr, exit)."""
+        if not self.choco_installed:
+            missing = "The term 'choco.exe' is not recognized as the name of a cmdlet, function, script file, or operable program."
+            out: dict[str, Any] = {
+                "sources": [missing],
+                "sourcesExit": None,
+                "out": [],
+                "err": [missing],
+                "exit": None,
+            }
+            return Reply(stdout=crlf(json.dumps(out) + "\n"))
         # what is outdated follows what is installed (choco_list), as on a real host
         have = {
             ln.split("|")[0].lower(): ln.split("|")[1]
@@ -1022,13 +1045,29 @@ class FakeWindows:
         lines = []
         for ln in self.choco_outdated.decode().splitlines():
             parts = ln.split("|")
-            if len(parts) == 4 and parts[0].lower() in have:
+            if len(parts) != 4 or "chocolatey" in self.choco_unreachable:
+                continue  # the fixture's malformed lines are for the parser; a dead source lists nothing
+            if parts[0].lower() in have:
                 if have[parts[0].lower()] == parts[2]:
                     continue
                 parts[1] = have[parts[0].lower()]
             lines.append("|".join(parts))
-        text = crlf("\n".join(lines) + "\n") if lines else b""
-        return Reply(stdout=text, exit_code=2 if text.strip() else 0)
+        lines.extend(self.choco_noise)
+        warnings = []
+        for src in self.choco_sources:
+            name, url = src.split("|")[:2]
+            if name in self.choco_unreachable:
+                # Chocolatey v2 (NuGet) says so and carries on without that source's packages
+                warnings.append(f"Unable to load the service index for source {url}.")
+                warnings.append(f"Unable to connect to source '{url}': No such host is known.")
+        out = {
+            "sources": self.choco_sources,
+            "sourcesExit": 0,
+            "out": warnings + lines,
+            "err": [],
+            "exit": 2 if any("|" in ln for ln in lines) else 0,
+        }
+        return Reply(stdout=crlf(json.dumps(out) + "\n"))
 
     def op_choco_search(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         pid = str(p["id"]).lower()
