@@ -9,6 +9,7 @@ again from its at-startup trigger -- is exercised end to end through the adapter
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -309,3 +310,40 @@ def test_chocolatey_missing_tool_fails_the_scan(win: tuple[WSManServer, FakeWind
     fake.choco_installed = False
     with connect(server) as t, pytest.raises(AdapterError, match=r"choco outdated did not run .*choco.exe"):
         ChocolateyAdapter("win-srv01").scan(t)
+
+
+def test_winget_stale_source_is_refreshed_or_incomplete(win: tuple[WSManServer, FakeWindows]) -> None:
+    """#17 item 1: the winget source is days old; the scan refreshes it (winget source update) and is
+    fresh after; when the refresh fails the scan says so and is incomplete."""
+    server, fake = win
+    fake.winget_available = True
+    with connect(server) as t:
+        adapter = WinGetAdapter("win-srv01", poll_interval=0.2)
+        assert adapter.index_state(t).measured is False  # before any scan: not known
+        adapter.scan(t)
+        index = adapter.index_state(t)
+        assert index.measured and index.updated is not None
+        assert (dt.datetime.now(dt.UTC) - index.updated).total_seconds() < 120
+        fake.winget_source_updated = "2024-01-01T06:00:00Z"
+        fake.winget_refresh_exit = -1978335217  # 0x8A15000F, the source data is missing
+        log = Log()
+        adapter.scan(t, log=log)
+        index = adapter.index_state(t)
+    assert not index.measured
+    assert "winget source winget could not be refreshed on win-srv01" in index.notes[0]
+    assert "could not be refreshed" in log.text()
+
+
+def test_winget_broken_answer_is_not_nothing_pending(win: tuple[WSManServer, FakeWindows]) -> None:
+    """An answer without the package list (truncated, or not the script's) fails the scan; a host
+    whose winget module is missing is skipped but incomplete."""
+    server, fake = win
+    with connect(server) as t:
+        adapter = WinGetAdapter("win-srv01", poll_interval=0.2)
+        assert adapter.scan(t) == []
+        assert not adapter.index_state(t).measured
+        assert "Microsoft.WinGet.Client" in adapter.index_state(t).notes[0]
+        fake.winget_available = True
+        fake.winget_broken = {"pack": "truncated"}
+        with pytest.raises(AdapterError, match="returned no readable result"):
+            adapter.scan(t)

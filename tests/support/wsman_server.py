@@ -1005,10 +1005,42 @@ class FakeWindows:
                 )
         return {"removals": removals}
 
+    #: the winget source's index time as "winget source list -n winget" shows it (UTC here; None:
+    #: never updated), and the exit code of "winget source update" (0: it then is now)
+    winget_source_updated: str | None = "2024-01-01T06:00:00Z"
+    winget_refresh_exit: int | None = 0
+    #: what the payload returns instead of its result, to model a broken answer
+    winget_broken: dict[str, Any] | None = None
+
     def task_winget_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         if not self.winget_available:
             return {"unavailable": True}
-        return json.loads((DATA / "winget_scan_result.json").read_text(encoding="utf-8"))
+        if self.winget_broken is not None:
+            return self.winget_broken
+        now = dt.datetime.now(dt.UTC)
+        updated = self.winget_source_updated
+        age = (now - dt.datetime.fromisoformat(updated)) if updated else None
+        refreshed = age is None or age.total_seconds() / 3600 > float(p["maxAgeHours"])
+        if refreshed and self.winget_refresh_exit == 0:
+            updated = self.winget_source_updated = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result = json.loads((DATA / "winget_scan_result.json").read_text(encoding="utf-8"))
+        result["sources"] = [
+            {
+                "Name": "winget",
+                "Type": "Microsoft.PreIndexed.Package",
+                "Updated": updated,
+                "Refreshed": refreshed,
+                "RefreshExit": self.winget_refresh_exit if refreshed else None,
+            },
+            {
+                "Name": "msstore",
+                "Type": "Microsoft.Rest",
+                "Updated": None,
+                "Refreshed": False,
+                "RefreshExit": None,
+            },
+        ]
+        return result
 
     # -- chocolatey ---------------------------------------------------------------------------------------
 
