@@ -334,7 +334,7 @@ def test_winget_stale_source_is_refreshed_or_incomplete(win: tuple[WSManServer, 
     assert "could not be refreshed" in log.text()
 
 
-def test_winget_broken_answer_is_not_nothing_pending(win: tuple[WSManServer, FakeWindows]) -> None:
+def test_winget_result_answer_is_not_nothing_pending(win: tuple[WSManServer, FakeWindows]) -> None:
     """An answer without the package list (truncated, or not the script's) fails the scan; a host
     whose winget module is missing is skipped but incomplete."""
     server, fake = win
@@ -344,6 +344,6 @@ def test_winget_broken_answer_is_not_nothing_pending(win: tuple[WSManServer, Fak
         assert not adapter.index_state(t).measured
         assert "Microsoft.WinGet.Client" in adapter.index_state(t).notes[0]
         fake.winget_available = True
-        fake.winget_broken = {"pack": "truncated"}
+        fake.winget_result = {"pack": "truncated"}
         with pytest.raises(AdapterError, match="returned no readable result"):
             adapter.scan(t)

@@ -1009,18 +1009,18 @@ class FakeWindows:
     #: never updated), and the exit code of "winget source update" (0: it then is now)
     winget_source_updated: str | None = "2024-01-01T06:00:00Z"
     winget_refresh_exit: int | None = 0
-    #: what the payload returns instead of its result, to model a broken answer
-    winget_broken: dict[str, Any] | None = None
+    #: what the payload returns instead of its usual result (a broken answer, another host's)
+    winget_result: dict[str, Any] | None = None
 
     def task_winget_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         if not self.winget_available:
             return {"unavailable": True}
-        if self.winget_broken is not None:
-            return self.winget_broken
+        if self.winget_result is not None:
+            return self.winget_result
         now = dt.datetime.now(dt.UTC)
         updated = self.winget_source_updated
         age = (now - dt.datetime.fromisoformat(updated)) if updated else None
-        refreshed = age is None or age.total_seconds() / 3600 > float(p["maxAgeHours"])
+        refreshed = p["refresh"] and (age is None or age.total_seconds() / 3600 > float(p["maxAgeHours"]))
         if refreshed and self.winget_refresh_exit == 0:
             updated = self.winget_source_updated = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         result = json.loads((DATA / "winget_scan_result.json").read_text(encoding="utf-8"))

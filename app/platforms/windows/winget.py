@@ -43,15 +43,12 @@ _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+\-]{0,127}\Z")
 _VERSION_RE = re.compile(r"[0-9A-Za-z<>][0-9A-Za-z.+\-_ ]{0,63}\Z")
 
 
-#: how old a source's index may be before the scan refreshes it (policy.index_max_age_hours' default)
-DEFAULT_INDEX_MAX_AGE = timedelta(hours=24)
-
-
-def scan_script(max_age: timedelta = DEFAULT_INDEX_MAX_AGE) -> str:
+def scan_script(max_age: timedelta = timedelta(hours=24), *, refresh: bool = True) -> str:
+    """The scan payload; it refreshes an indexed source older than ``max_age`` when ``refresh``."""
     return render(
         "winget-scan",
         script_body("winget-import", "winget-scan"),
-        {"maxAgeHours": max_age.total_seconds() / 3600},
+        {"maxAgeHours": max_age.total_seconds() / 3600, "refresh": refresh},
     )
 
 
@@ -205,16 +202,9 @@ class WinGetAdapter(Adapter):
 
     name = MANAGER
 
-    def __init__(
-        self,
-        host: str | None = None,
-        *,
-        poll_interval: float = 5.0,
-        index_max_age: timedelta = DEFAULT_INDEX_MAX_AGE,
-    ) -> None:
+    def __init__(self, host: str | None = None, *, poll_interval: float = 5.0) -> None:
         self.host = host
         self.poll_interval = poll_interval
-        self.index_max_age = index_max_age
         self.reboot_after_install = False
         self.last_index: IndexState | None = None
 
@@ -247,7 +237,8 @@ class WinGetAdapter(Adapter):
     ) -> list[PendingUpdate]:
         host = self.host_name(transport)
         self.last_index = None
-        result = self._task(transport, scan_script(self.index_max_age), "the winget check", 900, log)
+        payload = scan_script(self.index_max_age, refresh=self.auto_refresh or refresh)
+        result = self._task(transport, payload, "the winget check", 900, log)
         pkgs, unavailable = parse_packages(result)
         if unavailable:
             self.last_index = IndexState(notes=(UNAVAILABLE.format(host=host),))

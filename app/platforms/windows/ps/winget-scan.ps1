@@ -1,6 +1,7 @@
 # How old each source's index is: Get-WinGetSource does not say, "winget source list -n <name>" does
 # (its Updated line, the host's local time as YYYY-MM-DD HH:MM:SS.mmm in every display language).
-# An indexed source older than the console's limit is refreshed first ("winget source update").
+# An indexed source older than the console's limit is refreshed first ("winget source update")
+# unless the scan was told not to refresh (--no-refresh).
 $exe = $null
 $cmd = Get-Command winget.exe -ErrorAction SilentlyContinue
 if ($cmd) { $exe = $cmd.Source }
@@ -24,7 +25,7 @@ foreach ($s in @(Get-WinGetSource)) {
   $entry = [ordered]@{ Name = $name; Type = [string]$s.Type; Updated = $null; Refreshed = $false; RefreshExit = $null }
   $updated = Get-PatchdeskSourceUpdated $name
   $old = ($null -eq $updated) -or (((Get-Date).ToUniversalTime() - $updated).TotalHours -gt [double]$P.maxAgeHours)
-  if ($old -and $exe -and $entry.Type -like '*PreIndexed*') {
+  if ($old -and $P.refresh -and $exe -and $entry.Type -like '*PreIndexed*') {
     Update-PatchdeskProgress ('refreshing ' + $name) 10
     $global:LASTEXITCODE = $null
     & $exe source update -n $name 2>&1 | Out-Null

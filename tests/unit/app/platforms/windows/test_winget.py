@@ -34,7 +34,8 @@ def _source(updated: str | None, *, refreshed: bool = False, code: int | None = 
 
 
 def test_scan_sends_the_index_age_limit() -> None:
-    assert script_params(scan_script(timedelta(hours=6))) == [{"maxAgeHours": 6.0}]
+    assert script_params(scan_script(timedelta(hours=6))) == [{"maxAgeHours": 6.0, "refresh": True}]
+    assert script_params(scan_script(refresh=False)) == [{"maxAgeHours": 24.0, "refresh": False}]
     assert "source update -n $name" in scan_script() and "source list -n $name" in scan_script()
 
 
