@@ -10,6 +10,7 @@ again from its at-startup trigger -- is exercised end to end through the adapter
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from app.platforms.windows.scripts import script_params
 from app.platforms.windows.winget import WinGetAdapter
 from app.platforms.windows.wua import WindowsUpdateAdapter
 from app.transports.winrm import WinRMTransport
-from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
+from tests.support.wsman_server import FakeWindows, Reply, WSManServer, start_fake_windows
 
 PASSWORD = "Win-Integration-Pa55"
 
@@ -347,3 +348,22 @@ def test_winget_result_answer_is_not_nothing_pending(win: tuple[WSManServer, Fak
         fake.winget_result = {"pack": "truncated"}
         with pytest.raises(AdapterError, match="returned no readable result"):
             adapter.scan(t)
+
+
+def test_snapshot_that_could_not_read_the_inventory_fails(win: tuple[WSManServer, FakeWindows]) -> None:
+    """The history query threw on the host: the snapshot fails with the HRESULT instead of reading
+    every KB as "not installed" (which would make a change record out of nothing)."""
+    server, fake = win
+    broken = {
+        "hotfixes": [],
+        "history": [],
+        "errors": ["the Windows Update history: 0x80240438 no connection"],
+    }
+    fake.on(
+        lambda c: c.script.startswith("# patchdesk:wua-installed"), Reply(stdout=json.dumps(broken).encode())
+    )
+    with (
+        connect(server) as t,
+        pytest.raises(AdapterError, match=r"installed updates of win-srv01.*0x80240438"),
+    ):
+        WindowsUpdateAdapter("win-srv01", poll_interval=0.2).snapshot(t, [CU])

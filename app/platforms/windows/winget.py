@@ -57,7 +57,9 @@ def list_script() -> str:
 
 
 def update_script(ids: Sequence[str]) -> str:
-    return render("winget-update", script_body("winget-import", "winget-update"), {"ids": list(ids)})
+    return render(
+        "winget-update", script_body("innermost-error", "winget-import", "winget-update"), {"ids": list(ids)}
+    )
 
 
 def _text(value: object, limit: int = 200) -> str:
@@ -192,6 +194,7 @@ def parse_update_results(result: object) -> list[dict[str, Any]]:
                     if isinstance(item.get("InstallerErrorCode"), int)
                     else 0,
                     "error": _text(item.get("Error"), 300),
+                    "hresult": item.get("HResult") if isinstance(item.get("HResult"), int) else 0,
                 }
             )
     return out
@@ -305,7 +308,10 @@ class WinGetAdapter(Adapter):
             if log is not None:
                 log("info" if ok else "error", f"winget: {r['id']}: {r['status']} {r['error']}".strip())
             if not ok:
-                failed.append(f"{r['id']} ({r['status'] or 'no status'}, installer code {r['code']})")
+                hresult = f", HRESULT 0x{r['hresult'] & 0xFFFFFFFF:08X}" if r["hresult"] else ""
+                failed.append(
+                    f"{r['id']} ({r['status'] or 'no status'}, installer code {r['code']}{hresult})"
+                )
         if failed:
             raise AdapterError(
                 f"winget could not update on {self.host_name(transport)}: {'; '.join(failed[:5])}"

@@ -79,7 +79,7 @@ def install_payload(ids: Sequence[str], kbs: Sequence[str], *, all_software: boo
 
 
 def installed_script() -> str:
-    return render("wua-installed", script_body("wua-installed"))
+    return render("wua-installed", script_body("innermost-error", "wua-installed"))
 
 
 def reboot_script() -> str:
@@ -223,7 +223,13 @@ class WindowsUpdateAdapter(Adapter):
         if not res.ok:
             host = self.host_name(transport)
             raise AdapterError(f"Could not list the installed updates of {host}: {res.err.strip()[:300]}")
-        return parse_installed(json_value(res.out))
+        have = parse_installed(json_value(res.out))
+        if have.errors:
+            host = self.host_name(transport)
+            raise AdapterError(
+                f"Could not read the installed updates of {host}: {'; '.join(have.errors[:2])}"
+            )
+        return have
 
     # -- patching ---------------------------------------------------------------------------------------
 

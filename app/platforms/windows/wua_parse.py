@@ -51,19 +51,12 @@ MAX_UPDATES = 5000
 
 SEVERITIES = ("Critical", "Important", "Moderate", "Low")
 
-#: Update classifications by their category GUID (ICategory.CategoryID, the same ids WSUS uses).
-#: Category names are localized ("Sicherheitsupdates"), the GUIDs are not; names are matched only
-#: when a host sent no GUIDs at all.
+#: Update classifications by their category GUID (ICategory.CategoryID, the ids WSUS lists with
+#: Get-WsusClassification). Names are localized ("Sicherheitsupdates"), GUIDs are not; names are
+#: matched only when a host sent no GUIDs at all.
 SECURITY_UPDATES = "0fa1201d-4330-4fa8-8ae9-b877473b6441"
-CRITICAL_UPDATES = "e6cf1350-c01b-414d-a61f-263d14d133b4"
-UPDATE_ROLLUPS = "28bc880e-0592-4cbf-8f95-c79b17911d5f"
-UPDATES = "cd5ffd1e-e932-4e3a-bf74-18bf0b1bbd83"
-DEFINITION_UPDATES = "e0789628-ce08-4437-be74-2495b842f43b"
 FEATURE_PACKS = "b54e7d24-7add-428f-8b75-90a396fa584f"
-SERVICE_PACKS = "68c5b0a3-d1a6-4553-ae49-01d3a7827828"
-TOOLS = "b4832bd8-e735-4761-8daf-37f882276dab"
 UPGRADES = "3689bdc8-b205-4af4-8d4a-a63924c5e9d5"
-DRIVERS = "ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0"
 SECURITY_CATEGORY = "Security Updates"
 ENHANCEMENT_CATEGORIES = ("Feature Packs", "Upgrades")
 ENHANCEMENT_IDS = frozenset({FEATURE_PACKS, UPGRADES})
@@ -446,6 +439,8 @@ class Installed:
 
     kbs: frozenset[str] = frozenset()
     update_ids: frozenset[str] = frozenset()
+    #: what could not be read (the hotfix list, the WUA history): the inventory is not to be trusted
+    errors: tuple[str, ...] = ()
 
     def has(self, name: str) -> bool:
         kb = normalize_kb(name)
@@ -460,7 +455,7 @@ def parse_installed(result: object) -> Installed:
     so the WUA history counts too: per update, its latest successful operation decides (1 install,
     2 uninstall)."""
     if not isinstance(result, dict):
-        return Installed()
+        return Installed(errors=("the inventory script printed nothing readable",))
     kbs: set[str] = set()
     raw_hot = result.get("hotfixes")
     for item in (raw_hot if isinstance(raw_hot, list) else [raw_hot])[: MAX_UPDATES * 2]:
@@ -492,7 +487,7 @@ def parse_installed(result: object) -> Installed:
             ids.discard(uid)
             if kb:
                 kbs.discard(kb)
-    return Installed(frozenset(kbs), frozenset(ids))
+    return Installed(frozenset(kbs), frozenset(ids), tuple(str_list(result.get("errors"))[:5]))
 
 
 # -- reboot ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from app.platforms.windows.winget import (
     scan_script,
     source_index,
     to_pending,
+    update_script,
 )
 
 NOW = datetime(2024, 1, 10, 9, 0, tzinfo=UTC)
@@ -104,3 +105,17 @@ def test_never_crash(value: object) -> None:
     source_index(parse_sources(value), "w", NOW, DAY)
     parse_packages(value)
     parse_update_results(value)
+
+
+def test_wrong_hresults_winget_update_reports_the_innermost_exception() -> None:
+    """#18 item 8: a failed Update-WinGetPackage reports the innermost exception's code and message."""
+    script = update_script(["Git.Git"])
+    assert "Get-PatchdeskInnermost $_" in script and "$_.Exception" not in script
+    result = parse_update_results(
+        {
+            "results": [
+                {"Id": "Git.Git", "Status": "Error", "Error": "No package found", "HResult": -1978335212}
+            ]
+        }
+    )
+    assert result[0]["hresult"] == -1978335212

@@ -297,3 +297,13 @@ def test_install_search_failure_is_read() -> None:
         }
     )
     assert out.search_failed and out.search_attempts == 3 and out.hresult == WSUS_NAME_NOT_RESOLVED
+
+
+def test_inventory_that_could_not_look_says_so() -> None:
+    """A snapshot must not read "not installed" when the history query failed on the host."""
+    assert parse_installed(load("installed_inventory.json")).errors == ()
+    inv = parse_installed(
+        {"hotfixes": [], "history": [], "errors": "the Windows Update history: 0x8024402C boom"}
+    )
+    assert inv.errors == ("the Windows Update history: 0x8024402C boom",)
+    assert parse_installed(None).errors
