@@ -886,7 +886,7 @@ class FakeWindows:
             "searches": [software["search"], driver["search"]],
             "online": self.wua_online,
             "serverSelection": 0,
-            "searched": now if software["search"]["ResultCode"] == 2 else None,
+            "searched": now if software["search"]["ResultCode"] in (2, 3) else None,
             "lastSearchSuccess": self.wua_last_search_success,
         }
 

@@ -15,7 +15,7 @@ foreach ($c in @(@{ kind = 'software'; criteria = $P.software }, @{ kind = 'driv
     $s.ResultCode = [int]$r.ResultCode
     foreach ($w in $r.Warnings) { $s.Warnings += ('0x{0:X8} {1}' -f [int]$w.HResult, [string]$w.Message) }
     foreach ($u in $r.Updates) { $updates += ConvertTo-PatchdeskUpdate $u }
-    if ($c.kind -eq 'software' -and $s.ResultCode -eq 2) { $searched = (Get-Date).ToUniversalTime().ToString('o') }
+    if ($c.kind -eq 'software' -and @(2, 3) -contains $s.ResultCode) { $searched = (Get-Date).ToUniversalTime().ToString('o') }
   } catch {
     $e = Get-PatchdeskInnermost $_
     $s.HResult = [int]$e.HResult
