@@ -124,7 +124,10 @@ def scan_host(
     if auto_refresh and not refresh:
         _refresh_if_stale(ctx, adapter, transport, found, index_max_age)
     found.notes.extend(adapter.last_scan_notes)
-    _scan_extras(ctx, family.extra_adapters(binaries, host.name), transport, found)
+    extras = family.extra_adapters(binaries, host.name)
+    for other in extras:
+        other.index_max_age, other.auto_refresh = index_max_age, auto_refresh
+    _scan_extras(ctx, extras, transport, found)
     pending = classifier.classify_all(
         found.raw, os_id=facts.id, os_version=facts.version, id_like=facts.id_like
     )

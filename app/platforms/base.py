@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import IndexState, InstallPlan, OsFacts, PackageChange, PendingUpdate, ScanBasis
@@ -148,6 +148,10 @@ class Adapter(abc.ABC):
     refreshes_indexes: bool = True
     #: install packages the host holds back when they are named (patch --include-held); set per job
     allow_held: bool = False
+    #: how old an index may be, and whether a scan may refresh it (policy.index_max_age_hours,
+    #: --no-refresh); set per job for adapters that refresh inside their own scan (winget)
+    index_max_age: timedelta = timedelta(hours=24)
+    auto_refresh: bool = True
     #: sentences the last scan of this adapter left for the result: output it could not fully read
     #: (they make the scan incomplete)
     last_scan_notes: tuple[str, ...] = ()

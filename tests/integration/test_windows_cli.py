@@ -4,6 +4,7 @@ password in a real Secret Service."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from app.platforms.windows.scripts import script_params
 from tests.integration.test_credentials import keyring_env  # noqa: F401  (fixture)
 from tests.integration.test_scan_cli import ROOT
-from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
+from tests.support.wsman_server import DATA, FakeWindows, Reply, WSManServer, crlf, start_fake_windows
 
 pytestmark = [
     pytest.mark.hosts,
@@ -277,3 +278,121 @@ def test_chocolatey_patch_with_reboot_then_rollback(
     assert b"git|2.43.0" in fake.choco_list
     downgrade = script_params(server.scripts("choco-upgrade")[-1])[0]
     assert downgrade == {"id": "git", "version": "2.43.0", "downgrade": True}
+
+
+WSUS_NAME_NOT_RESOLVED = -2145107924  # 0x8024402C
+
+
+def _scan_entry(db: Path, env: dict[str, str]) -> dict[str, Any]:
+    report = js(run(db, env, "scan", "win01", "--json"))
+    return report["hosts"][0]  # type: ignore[no-any-return]
+
+
+def _compliance(db: Path, env: dict[str, str]) -> str:
+    hosts = js(run(db, env, "hosts", "list", "--json"))
+    listed = hosts["hosts"] if isinstance(hosts, dict) else hosts
+    return next(h["compliance"] for h in listed if h["name"] == "win01")  # type: ignore[no-any-return]
+
+
+def _with_winget(fake: FakeWindows) -> None:
+    """The facts say winget is there (the fixture's host has only Chocolatey)."""
+    facts = json.loads((DATA / "facts_server2022.json").read_text(encoding="utf-8"))
+    facts["WinGet"] = True
+    fake.on(
+        lambda c: c.script.startswith("# patchdesk:windows-facts"),
+        Reply(stdout=crlf(json.dumps(facts) + "\n")),
+    )
+    fake.winget_available = True
+
+
+def _nothing_from_winget() -> dict[str, Any]:
+    """winget's answer on a host with nothing to update, its source refreshed an hour ago."""
+    hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    source = {"Name": "winget", "Type": "Microsoft.PreIndexed.Package", "Updated": hour_ago.isoformat()}
+    return {"packages": [], "sources": [source]}
+
+
+def test_windows_scan_carries_fresh_index_evidence(
+    win: tuple[WSManServer, FakeWindows],
+    tmp_path: Path,
+    keyring_env: dict[str, str],  # noqa: F811
+) -> None:
+    """#17 item 1: Windows Update searched online just now, every Chocolatey source answered and the
+    winget source is fresh after its refresh: the scan is complete, dated, and nothing pending
+    counts as compliant."""
+    server, fake = win
+    _with_winget(fake)
+    fake.pending = []
+    fake.choco_outdated = b""
+    fake.winget_result = _nothing_from_winget()
+    db = tmp_path / "pd.sqlite3"
+    add_host(db, keyring_env, server)
+    entry = _scan_entry(db, keyring_env)
+    assert entry["status"] == "ok" and entry["pending"] == [], entry
+    assert entry["complete"] is True and entry["notes"] == [], entry
+    assert entry["index_updated"] is not None
+    assert _compliance(db, keyring_env) == "compliant"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "wua_search_failed",
+        "wua_succeeded_with_errors",
+        "choco_unreachable_source",
+        "choco_missing",
+        "winget_stale_unrefreshable",
+        "winget_truncated",
+        "winget_module_missing",
+    ],
+)
+def test_windows_could_not_see_is_never_compliant(
+    broken: str,
+    win: tuple[WSManServer, FakeWindows],
+    tmp_path: Path,
+    keyring_env: dict[str, str],  # noqa: F811
+) -> None:
+    """#17 item 7 / #18 item 1: on a host with nothing pending, each broken answer -- a failed search
+    (WSUS 0x8024402C), a search with errors, an unreachable Chocolatey source, no choco.exe, a winget
+    source that cannot be refreshed, a truncated winget answer, no winget module -- ends as a failed
+    or incomplete scan and the host's compliance is unknown, never "0 pending, compliant"."""
+    server, fake = win
+    _with_winget(fake)
+    fake.pending = []
+    fake.choco_outdated = b""
+    fake.winget_result = {"pack": "trunc"} if broken == "winget_truncated" else _nothing_from_winget()
+    if broken == "wua_search_failed":
+        fake.wua_search_error = ("software", WSUS_NAME_NOT_RESOLVED)
+    elif broken == "wua_succeeded_with_errors":
+        fake.wua_result_codes = {"software": 3}
+    elif broken == "choco_unreachable_source":
+        fake.choco_unreachable = frozenset({"chocolatey"})
+    elif broken == "choco_missing":
+        fake.choco_installed = False
+    elif broken == "winget_stale_unrefreshable":
+        fake.winget_result = None
+        fake.winget_source_updated = "2024-01-01T06:00:00Z"
+        fake.winget_refresh_exit = -1978335217
+    elif broken == "winget_module_missing":
+        fake.winget_available = False
+    db = tmp_path / "pd.sqlite3"
+    add_host(db, keyring_env, server)
+    entry = _scan_entry(db, keyring_env)
+    if broken == "wua_search_failed":
+        assert entry["status"] == "failed", entry
+        assert "0x8024402C" in (entry["error"] or ""), entry
+    else:
+        assert entry["status"] == "ok" and entry["complete"] is False, entry
+        assert any(WHY[broken] in note for note in entry["notes"]), entry
+    assert _compliance(db, keyring_env) == "unknown"
+
+
+#: what the scan's notes say for each broken answer
+WHY = {
+    "wua_succeeded_with_errors": "search succeeded with errors",
+    "choco_unreachable_source": "Chocolatey source chocolatey did not answer on win01",
+    "choco_missing": "choco outdated did not run",
+    "winget_stale_unrefreshable": "winget source winget could not be refreshed on win01",
+    "winget_truncated": "The winget check on win01 returned no readable result",
+    "winget_module_missing": "Microsoft.WinGet.Client",
+}

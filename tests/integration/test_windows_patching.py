@@ -9,6 +9,8 @@ again from its at-startup trigger -- is exercised end to end through the adapter
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from app.platforms.windows.scripts import script_params
 from app.platforms.windows.winget import WinGetAdapter
 from app.platforms.windows.wua import WindowsUpdateAdapter
 from app.transports.winrm import WinRMTransport
-from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
+from tests.support.wsman_server import FakeWindows, Reply, WSManServer, start_fake_windows
 
 PASSWORD = "Win-Integration-Pa55"
 
@@ -197,7 +199,12 @@ def test_chocolatey_scan_upgrade_snapshot(win: tuple[WSManServer, FakeWindows]) 
             ("7zip", "23.1.0", "24.1.0"),
             ("notepadplusplus", "8.6.1", "8.6.4"),
         ]
+        assert choco.index_state(t).measured  # every enabled source answered
+        fake.choco_noise = ("bad|id|x",)
+        assert len(choco.scan(t, log=log)) == 3
         assert "Could not understand Chocolatey line" in log.text()
+        assert not choco.index_state(t).measured
+        fake.choco_noise = ()
         plan = choco.plan(t, ["git", "notepadplusplus"])
         assert [c.name for c in plan.changes] == ["git"] and "pinned" in plan.warnings[0]
         assert choco.snapshot(t, ["git", "nope"]) == {"git": "2.43.0", "nope": None}
@@ -224,3 +231,142 @@ def test_winget_unavailable_is_a_plain_message(win: tuple[WSManServer, FakeWindo
     assert names == ["Microsoft.PowerShell", "Mozilla.Firefox"]
     assert [(c.manager, c.name) for c in plan.changes] == [("winget", "Mozilla.Firefox")]
     assert plan.warnings == ("Not pending in winget on this host: nope.nothing",)
+
+
+WSUS_NAME_NOT_RESOLVED = -2145107924  # 0x8024402C
+
+
+def test_failed_windows_update_search_is_not_fully_patched(win: tuple[WSManServer, FakeWindows]) -> None:
+    """#18 item 1: the software search throws (WSUS 0x8024402C). The scan fails with that HRESULT; it
+    is never an empty pending list."""
+    server, fake = win
+    fake.wua_search_error = ("software", WSUS_NAME_NOT_RESOLVED)
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        with pytest.raises(AdapterError, match=r"HRESULT 0x8024402C: the update server's name could not"):
+            adapter.scan(t)
+        assert adapter.last_scan is None
+        fake.wua_search_error = None
+        fake.wua_result_codes = {"software": 5}
+        with pytest.raises(AdapterError, match=r"result code 5 \(aborted\)"):
+            adapter.scan(t)
+        # succeeded with errors: the updates are kept, the scan is incomplete
+        fake.wua_result_codes = {"software": 3}
+        assert {u.name for u in adapter.scan(t)} >= {CU, NET}
+        assert adapter.last_scan_notes and "succeeded with errors" in adapter.last_scan_notes[0]
+        # a driver search that fails leaves the software updates and a note
+        fake.wua_result_codes = {}
+        fake.wua_search_error = ("driver", WSUS_NAME_NOT_RESOLVED)
+        names = {u.name for u in adapter.scan(t)}
+        assert CU in names and DRIVER_ID not in names
+        assert "driver search failed, HRESULT 0x8024402C" in adapter.last_scan_notes[0]
+        assert adapter.index_state(t).measured
+
+
+def test_optional_updates_are_neither_listed_nor_installed_by_all(
+    win: tuple[WSManServer, FakeWindows],
+) -> None:
+    """#18 item 9: BrowseOnly=0 in the search; the preview cumulative update (KB5034284) stays out."""
+    server, fake = win
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        assert "KB5034284" not in {u.name for u in adapter.scan(t)}
+        adapter.install(t, None)
+    assert "KB5034284" not in fake.installed_kbs and {"KB5034129", "KB5033914"} <= fake.installed_kbs
+
+
+def test_install_search_failure_retries_then_reports_the_hresult(
+    win: tuple[WSManServer, FakeWindows],
+) -> None:
+    """#18 item 4: a search that fails for a moment is retried inside the task; one that keeps failing
+    ends as "nothing was installed" with the innermost HRESULT, not a bare "failed"."""
+    server, fake = win
+    adapter = WindowsUpdateAdapter("win-srv01", poll_interval=0.2)
+    with connect(server) as t:
+        fake.wua_install_search_failures = 3
+        with pytest.raises(AdapterError, match=r"Nothing was installed.*failed 3 time\(s\).*0x8024402C"):
+            adapter.install(t, [CU])
+        assert CU not in fake.installed_kbs
+        fake.wua_install_search_failures = 2  # fewer than the tries: the retry gets through
+        adapter.install(t, [CU])
+    assert CU in fake.installed_kbs
+
+
+def test_chocolatey_unreachable_source_is_not_nothing_outdated(win: tuple[WSManServer, FakeWindows]) -> None:
+    """#17 item 1/7: the community source does not answer; choco warns, lists nothing and exits 0.
+    The scan names the source and cannot vouch for anything (incomplete)."""
+    server, fake = win
+    fake.choco_unreachable = frozenset({"chocolatey"})
+    choco = ChocolateyAdapter("win-srv01")
+    log = Log()
+    with connect(server) as t:
+        assert choco.scan(t, log=log) == []
+        index = choco.index_state(t)
+    assert not index.measured
+    assert index.notes == (
+        "Chocolatey source chocolatey did not answer on win-srv01; updates from it are missing.",
+    )
+    assert "did not answer" in log.text()
+
+
+def test_chocolatey_missing_tool_fails_the_scan(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    fake.choco_installed = False
+    with connect(server) as t, pytest.raises(AdapterError, match=r"choco outdated did not run .*choco.exe"):
+        ChocolateyAdapter("win-srv01").scan(t)
+
+
+def test_winget_stale_source_is_refreshed_or_incomplete(win: tuple[WSManServer, FakeWindows]) -> None:
+    """#17 item 1: the winget source is days old; the scan refreshes it (winget source update) and is
+    fresh after; when the refresh fails the scan says so and is incomplete."""
+    server, fake = win
+    fake.winget_available = True
+    with connect(server) as t:
+        adapter = WinGetAdapter("win-srv01", poll_interval=0.2)
+        assert adapter.index_state(t).measured is False  # before any scan: not known
+        adapter.scan(t)
+        index = adapter.index_state(t)
+        assert index.measured and index.updated is not None
+        assert (dt.datetime.now(dt.UTC) - index.updated).total_seconds() < 120
+        fake.winget_source_updated = "2024-01-01T06:00:00Z"
+        fake.winget_refresh_exit = -1978335217  # 0x8A15000F, the source data is missing
+        log = Log()
+        adapter.scan(t, log=log)
+        index = adapter.index_state(t)
+    assert not index.measured
+    assert "winget source winget could not be refreshed on win-srv01" in index.notes[0]
+    assert "could not be refreshed" in log.text()
+
+
+def test_winget_result_answer_is_not_nothing_pending(win: tuple[WSManServer, FakeWindows]) -> None:
+    """An answer without the package list (truncated, or not the script's) fails the scan; a host
+    whose winget module is missing is skipped but incomplete."""
+    server, fake = win
+    with connect(server) as t:
+        adapter = WinGetAdapter("win-srv01", poll_interval=0.2)
+        assert adapter.scan(t) == []
+        assert not adapter.index_state(t).measured
+        assert "Microsoft.WinGet.Client" in adapter.index_state(t).notes[0]
+        fake.winget_available = True
+        fake.winget_result = {"pack": "truncated"}
+        with pytest.raises(AdapterError, match="returned no readable result"):
+            adapter.scan(t)
+
+
+def test_snapshot_that_could_not_read_the_inventory_fails(win: tuple[WSManServer, FakeWindows]) -> None:
+    """The history query threw on the host: the snapshot fails with the HRESULT instead of reading
+    every KB as "not installed" (which would make a change record out of nothing)."""
+    server, fake = win
+    broken = {
+        "hotfixes": [],
+        "history": [],
+        "errors": ["the Windows Update history: 0x80240438 no connection"],
+    }
+    fake.on(
+        lambda c: c.script.startswith("# patchdesk:wua-installed"), Reply(stdout=json.dumps(broken).encode())
+    )
+    with (
+        connect(server) as t,
+        pytest.raises(AdapterError, match=r"installed updates of win-srv01.*0x80240438"),
+    ):
+        WindowsUpdateAdapter("win-srv01", poll_interval=0.2).snapshot(t, [CU])

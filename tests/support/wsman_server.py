@@ -1007,26 +1007,84 @@ class FakeWindows:
         if server is not None:
             server.go_down(self.reboot_seconds)
 
+    #: (search kind, HRESULT) of a Search() that throws, e.g. ("software", 0x8024402C) for a WSUS
+    #: name that does not resolve; the script reports the innermost COMException's code
+    wua_search_error: tuple[str, int] | None = None
+    #: ResultCode per search kind where it is not 2 (3 succeeded with errors, 4 failed, 5 aborted)
+    wua_result_codes: dict[str, int] = {}
+    #: IUpdateSearcher.Online as the scan script reads it
+    wua_online = True
+    #: IAutomaticUpdatesResults.LastSearchSuccessDate as the scan script prints it (None: never)
+    wua_last_search_success: str | None = "2024-01-10T05:12:00Z"
+    #: how many of the install script's searches throw (with this HRESULT) before one succeeds
+    wua_install_search_failures = 0
+    wua_install_search_hresult = -2145107924  # 0x8024402C
+
+    def _wua_search(self, kind: str, criteria: str) -> dict[str, Any]:
+        """One IUpdateSearcher.Search as wua-scan.ps1 reports it: the updates it found and how it ended."""
+        outcome: dict[str, Any] = {"Kind": kind, "ResultCode": -1, "HResult": 0, "Error": "", "Warnings": []}
+        if self.wua_search_error is not None and self.wua_search_error[0] == kind:
+            outcome["HResult"] = self.wua_search_error[1]
+            outcome["Error"] = "Exception from HRESULT: 0x%08X" % (self.wua_search_error[1] & 0xFFFFFFFF)
+            return {"search": outcome, "updates": []}
+        code = self.wua_result_codes.get(kind, 2)
+        outcome["ResultCode"] = code
+        if code == 3:
+            outcome["Warnings"] = ["0x80244022 The request failed with HTTP status 503."]
+        want = 2 if kind == "driver" else 1
+        with self.lock:
+            found = [
+                u
+                for u in self.pending
+                if u["Type"] == want and not ("BrowseOnly=0" in criteria and u.get("BrowseOnly") is True)
+            ]
+        return {"search": outcome, "updates": found if code in (2, 3) else []}
+
     def task_wua_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
-        assert p["software"] == "IsInstalled=0 and Type='Software' and IsHidden=0"
+        assert p["software"] == "IsInstalled=0 and Type='Software' and IsHidden=0 and BrowseOnly=0"
         assert p["driver"] == "IsInstalled=0 and Type='Driver' and IsHidden=0"
         self._write_status(
             task_id, {"state": "running", "phase": "searching software", "progress": 20, "runs": runs}
         )
         time.sleep(self.task_step)
-        with self.lock:
-            return {"updates": list(self.pending), "warnings": []}
+        software = self._wua_search("software", p["software"])
+        driver = self._wua_search("driver", p["driver"])
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        return {
+            "updates": software["updates"] + driver["updates"],
+            "warnings": [],
+            "searches": [software["search"], driver["search"]],
+            "online": self.wua_online,
+            "serverSelection": 0,
+            "searched": now if software["search"]["ResultCode"] in (2, 3) else None,
+            "lastSearchSuccess": self.wua_last_search_success,
+        }
 
     def task_wua_install(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         ids = [str(i).lower() for i in p.get("ids") or []]
         kbs = [str(k) for k in p.get("kbs") or []]
+        attempts = int(p["searchAttempts"])
+        if self.wua_install_search_failures >= attempts:
+            # every try of the script's bounded retry threw: it gives up and says with what
+            self.wua_install_search_failures -= attempts
+            return {
+                "results": [],
+                "RebootRequired": False,
+                "ResultCode": 4,
+                "HResult": self.wua_install_search_hresult,
+                "SearchFailed": True,
+                "SearchAttempts": attempts,
+                "SearchError": "Exception from HRESULT: 0x%08X"
+                % (self.wua_install_search_hresult & 0xFFFFFFFF),
+            }
+        self.wua_install_search_failures = 0  # the retry got through
         results = []
         with self.lock:
             todo = []
             for u in self.pending:
                 by_kb = any("KB" + k in kbs for k in u["KBArticleIDs"])
                 pick = (
-                    (u["Type"] != 2)
+                    (u["Type"] != 2 and u.get("BrowseOnly") is not True)
                     if p.get("all")
                     else (u["UpdateID"].lower() in ids or (by_kb and u["Type"] != 2))
                 )
@@ -1147,14 +1205,69 @@ class FakeWindows:
                 )
         return {"removals": removals}
 
+    #: the winget source's index time as "winget source list -n winget" shows it (UTC here; None:
+    #: never updated), and the exit code of "winget source update" (0: it then is now)
+    winget_source_updated: str | None = "2024-01-01T06:00:00Z"
+    winget_refresh_exit: int | None = 0
+    #: what the payload returns instead of its usual result (a broken answer, another host's)
+    winget_result: dict[str, Any] | None = None
+
     def task_winget_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
         if not self.winget_available:
             return {"unavailable": True}
-        return json.loads((DATA / "winget_scan_result.json").read_text(encoding="utf-8"))
+        if self.winget_result is not None:
+            return self.winget_result
+        now = dt.datetime.now(dt.UTC)
+        updated = self.winget_source_updated
+        age = (now - dt.datetime.fromisoformat(updated)) if updated else None
+        refreshed = p["refresh"] and (age is None or age.total_seconds() / 3600 > float(p["maxAgeHours"]))
+        if refreshed and self.winget_refresh_exit == 0:
+            updated = self.winget_source_updated = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result = json.loads((DATA / "winget_scan_result.json").read_text(encoding="utf-8"))
+        result["sources"] = [
+            {
+                "Name": "winget",
+                "Type": "Microsoft.PreIndexed.Package",
+                "Updated": updated,
+                "Refreshed": refreshed,
+                "RefreshExit": self.winget_refresh_exit if refreshed else None,
+            },
+            {
+                "Name": "msstore",
+                "Type": "Microsoft.Rest",
+                "Updated": None,
+                "Refreshed": False,
+                "RefreshExit": None,
+            },
+        ]
+        return result
 
     # -- chocolatey ---------------------------------------------------------------------------------------
 
+    #: ``choco source list -r`` lines, and the names of sources that do not answer
+    choco_sources = [
+        "chocolatey|https://community.chocolatey.org/api/v2/|False|||0|False|False|False",
+        "internal|https://nuget.example.invalid/choco/|False|deploy||1|False|False|True",
+        "old-share|\\\\files.example.invalid\\choco|True|||2|False|False|False",
+    ]
+    choco_unreachable: frozenset[str] = frozenset()
+    #: lines choco prints that are not ``id|installed|available|pinned`` (a broken or newer choco)
+    choco_noise: tuple[str, ...] = ()
+    #: False: choco.exe is not there (the call fails, nothing sets the exit code)
+    choco_installed = True
+
     def op_choco_outdated(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """choco-outdated.ps1's JSON: the source list, then ``choco outdated -r`` (stdout, stderr, exit)."""
+        if not self.choco_installed:
+            missing = "The term 'choco.exe' is not recognized as the name of a cmdlet, function, script file, or operable program."
+            out: dict[str, Any] = {
+                "sources": [missing],
+                "sourcesExit": None,
+                "out": [],
+                "err": [missing],
+                "exit": None,
+            }
+            return Reply(stdout=crlf(json.dumps(out) + "\n"))
         # what is outdated follows what is installed (choco_list), as on a real host
         have = {
             ln.split("|")[0].lower(): ln.split("|")[1]
@@ -1164,13 +1277,29 @@ class FakeWindows:
         lines = []
         for ln in self.choco_outdated.decode().splitlines():
             parts = ln.split("|")
-            if len(parts) == 4 and parts[0].lower() in have:
+            if len(parts) != 4 or "chocolatey" in self.choco_unreachable:
+                continue  # the fixture's malformed lines are for the parser; a dead source lists nothing
+            if parts[0].lower() in have:
                 if have[parts[0].lower()] == parts[2]:
                     continue
                 parts[1] = have[parts[0].lower()]
             lines.append("|".join(parts))
-        text = crlf("\n".join(lines) + "\n") if lines else b""
-        return Reply(stdout=text, exit_code=2 if text.strip() else 0)
+        lines.extend(self.choco_noise)
+        warnings = []
+        for src in self.choco_sources:
+            name, url = src.split("|")[:2]
+            if name in self.choco_unreachable:
+                # Chocolatey v2 (NuGet) says so and carries on without that source's packages
+                warnings.append(f"Unable to load the service index for source {url}.")
+                warnings.append(f"Unable to connect to source '{url}': No such host is known.")
+        out = {
+            "sources": self.choco_sources,
+            "sourcesExit": 0,
+            "out": warnings + lines,
+            "err": [],
+            "exit": 2 if any("|" in ln for ln in lines) else 0,
+        }
+        return Reply(stdout=crlf(json.dumps(out) + "\n"))
 
     def op_choco_search(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         pid = str(p["id"]).lower()

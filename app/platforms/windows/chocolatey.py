@@ -6,6 +6,12 @@ Output formats (Chocolatey's ``-r``/``--limit-output``, documented for scripting
   ``true``/``false``); exit code 2 means "outdated packages found" with enhanced exit codes, 0 none.
 * ``choco list -r`` (v2; v1 needs ``--local-only``) and ``choco search --exact --all-versions -r``
   print ``id|version``.
+* ``choco source list -r`` prints ``name|url|disabled|user|certificate|priority|bypassProxy|
+  selfService|adminOnly`` per configured source.
+* A source that does not answer makes ``choco outdated`` print "Unable to load the service index for
+  source <url>" / "Unable to connect to source '<url>'" and carry on; with ``--ignore-unfound`` the
+  packages from it just drop out of the list. So the scan reads the sources and those lines too: it is
+  complete only when every enabled source answered.
 * install/upgrade exit codes: 0 success; 1641 and 3010 success, a restart is needed (or started);
   350 "a restart is pending, nothing was done"; 1604 "installation suspended, incomplete".
 
@@ -18,12 +24,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate, UpdateKind
-from app.platforms.base import Adapter, LogFn, Snapshot, emit
+from app.domain.models import (
+    IndexState,
+    InstallPlan,
+    OsFacts,
+    PackageChange,
+    PendingUpdate,
+    UpdateKind,
+)
+from app.platforms.base import Adapter, LogFn, Snapshot, emit, quote_line
 from app.platforms.windows.facts import is_windows
+from app.platforms.windows.output import json_value
 from app.platforms.windows.scripts import render, script_body
 from app.transports.base import CommandResult, OutputCallback, Transport
 
@@ -71,6 +86,111 @@ def parse_outdated(text: str) -> tuple[list[Outdated], list[str]]:
         if len(out) >= MAX_PACKAGES:
             break
     return out, warnings
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    disabled: bool
+
+
+def parse_sources(lines: Sequence[str]) -> list[Source]:
+    """``choco source list -r`` lines -> sources (lines that are not one are skipped)."""
+    out = []
+    for raw in lines[:200]:
+        parts = raw.strip().split("|")
+        if len(parts) < 3 or not parts[0].strip() or not parts[1].strip():
+            continue
+        out.append(Source(parts[0].strip()[:100], parts[1].strip()[:300], parts[2].strip().lower() == "true"))
+    return out
+
+
+_SOURCE_FAILED_RE = re.compile(
+    r"(?:unable to load the service index for source|unable to connect to source|"
+    r"error retrieving packages from source)\s+'?([^'\s]+?)'?[.:]?(?:\s|$)",
+    re.I,
+)
+
+
+def failed_sources(lines: Sequence[str], sources: Sequence[Source]) -> list[str]:
+    """The sources (by name, else the URL as printed) that choco said did not answer."""
+    by_url = {s.url.rstrip("/").lower(): s.name for s in sources}
+    out: list[str] = []
+    for line in lines[: MAX_PACKAGES * 2]:
+        m = _SOURCE_FAILED_RE.search(line)
+        if m:
+            url = m.group(1)
+            name = by_url.get(url.rstrip("/").lower(), quote_line(url))
+            if name not in out:
+                out.append(name)
+    return out
+
+
+@dataclass(frozen=True)
+class OutdatedRun:
+    """What the outdated script printed: the packages, the sources and which of them failed."""
+
+    items: list[Outdated]
+    warnings: list[str]
+    exit_code: int | None
+    error_lines: list[str]
+    sources: list[Source] | None  # None: the source list could not be read
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def enabled(self) -> list[Source]:
+        return [s for s in self.sources or [] if not s.disabled]
+
+
+def parse_outdated_run(text: str) -> OutdatedRun | None:
+    """The outdated script's JSON; None when it printed none (truncated, or not the script's)."""
+    obj = json_value(text)
+    if not isinstance(obj, dict):
+        return None
+    out = str_list_all(obj.get("out"))
+    err = str_list_all(obj.get("err"))
+    items, warnings = parse_outdated("\n".join(out))
+    raw_code = obj.get("exit")
+    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    sources = parse_sources(str_list_all(obj.get("sources"))) if obj.get("sourcesExit") == 0 else None
+    return OutdatedRun(items, warnings, code, err, sources, failed_sources(out + err, sources or []))
+
+
+def str_list_all(value: object) -> list[str]:
+    """Every line of a JSON list of strings (PowerShell 5 makes one line a scalar), bounded."""
+    items = value if isinstance(value, list) else ([] if value is None else [value])
+    return [v for v in items[: MAX_PACKAGES * 2] if isinstance(v, str)]
+
+
+def source_index(run: OutdatedRun, host: str, now: datetime) -> IndexState:
+    """``choco outdated`` asks its sources live, so the answer is as fresh as now when every enabled
+    source answered; anything else is said, and makes the scan incomplete."""
+    if run.sources is None:
+        return IndexState(
+            notes=(
+                f"Chocolatey's sources could not be listed on {host}; the scan cannot "
+                "tell whether every source answered.",
+            )
+        )
+    if not run.enabled:
+        return IndexState(
+            notes=(
+                f"Chocolatey on {host} has no enabled source, so nothing was compared against a repository.",
+            )
+        )
+    if run.failed:
+        return IndexState(
+            notes=tuple(
+                f"Chocolatey source {name} did not answer on {host}; updates from it are missing."
+                for name in run.failed[:10]
+            )
+        )
+    if run.warnings:
+        return IndexState(
+            notes=(f"{len(run.warnings)} line(s) of choco outdated on {host} could not be read.",)
+        )
+    return IndexState(now, measured=True)
 
 
 def parse_list(text: str) -> dict[str, str]:
@@ -177,7 +297,11 @@ class ChocolateyAdapter(Adapter):
     def __init__(self, host: str | None = None) -> None:
         self.host = host
         self.last_outdated: list[Outdated] = []
+        self.last_index: IndexState | None = None
         self.reboot_after_install = False
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        return self.last_index or IndexState.unknown("Chocolatey")
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return is_windows(facts) and transport.run(probe_script(), timeout=30).ok
@@ -185,14 +309,27 @@ class ChocolateyAdapter(Adapter):
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
+        host = self.host_name(transport)
+        self.last_index = None
         res = transport.run(outdated_script(), timeout=600)
-        if res.exit_status not in (EXIT_OK, EXIT_OUTDATED_FOUND):
-            raise AdapterError(f"choco outdated failed on {self.host_name(transport)}: {_last_lines(res)}")
-        items, warnings = parse_outdated(res.out)
-        for w in warnings:
+        run = parse_outdated_run(res.out) if res.ok else None
+        if run is None:
+            raise AdapterError(f"choco outdated gave no readable answer on {host}: {_last_lines(res)}")
+        if run.exit_code not in (EXIT_OK, EXIT_OUTDATED_FOUND):
+            detail = "; ".join(quote_line(x) for x in (run.error_lines or run.warnings)[-3:])
+            what = "did not run (is choco.exe installed?)" if run.exit_code is None else "failed"
+            raise AdapterError(
+                f"choco outdated {what} on {host}"
+                + (f" (exit code {run.exit_code})" if run.exit_code is not None else "")
+                + (f": {detail}" if detail else "")
+            )
+        for w in run.warnings:
             emit(log, "warning", w)
-        self.last_outdated = items
-        return [to_pending(i) for i in items]
+        self.last_index = source_index(run, host, datetime.now(UTC))
+        for note in self.last_index.notes:
+            emit(log, "warning", note)
+        self.last_outdated = run.items
+        return [to_pending(i) for i in run.items]
 
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         """Chocolatey keeps no reboot flag of its own; Windows' flags are read by the WUA adapter."""

@@ -49,23 +49,37 @@ from app.platforms.windows.wua_parse import (
 )
 from app.transports.base import OutputCallback, Transport
 
+#: How often the install script tries its search before it gives up, and the pause (seconds, growing
+#: with each try) between tries: a busy update server or a network still coming up after a restart
+#: should not turn an install into "failed".
+SEARCH_ATTEMPTS = 3
+SEARCH_PAUSE = 30
+
 
 def scan_payload() -> str:
     return render(
         "wua-scan",
-        script_body("wua-convert-update", "wua-scan"),
+        script_body("innermost-error", "wua-convert-update", "wua-scan"),
         {"software": SOFTWARE_CRITERIA, "driver": DRIVER_CRITERIA},
     )
 
 
 def install_payload(ids: Sequence[str], kbs: Sequence[str], *, all_software: bool) -> str:
     return render(
-        "wua-install", script_body("wua-install"), {"ids": list(ids), "kbs": list(kbs), "all": all_software}
+        "wua-install",
+        script_body("innermost-error", "wua-install"),
+        {
+            "ids": list(ids),
+            "kbs": list(kbs),
+            "all": all_software,
+            "searchAttempts": SEARCH_ATTEMPTS,
+            "searchPause": SEARCH_PAUSE,
+        },
     )
 
 
 def installed_script() -> str:
-    return render("wua-installed", script_body("wua-installed"))
+    return render("wua-installed", script_body("innermost-error", "wua-installed"))
 
 
 def reboot_script() -> str:
@@ -79,6 +93,31 @@ def removal_check_payload(kbs: Sequence[str]) -> str:
 def uninstall_payload(items: Sequence[RemovalCheck]) -> str:
     plan = [{"kb": c.kb, "method": c.method, "package": c.dism_package} for c in items]
     return render("wua-uninstall", script_body("wua-uninstall"), {"items": plan})
+
+
+def scan_index(scan: WuaScan, now: datetime) -> IndexState:
+    """How current a successful scan's answer is.
+
+    An online search (IUpdateSearcher.Online, the default wua-scan.ps1 keeps) asks the update service
+    (Microsoft Update or the host's WSUS) at that moment, so the index is as new as the search. Only
+    Automatic Updates moves LastSearchSuccessDate, so that date is a second witness, never a reason to
+    call a search we just ran old. An offline search read the host's cache: incomplete.
+    """
+    last = scan.last_search_success
+    if not scan.online:
+        return IndexState(
+            min(last, now) if last else None,
+            measured=True,
+            notes=(
+                "Windows Update searched offline (the host's cached catalogue), so updates published "
+                "since its last online search may be missing.",
+            ),
+        )
+    seen = [t for t in (scan.searched, last) if t is not None]
+    if not seen:
+        return IndexState.unknown("Windows Update")
+    # a host clock ahead of ours must not make the answer look fresher than now
+    return IndexState(min(max(seen), now), measured=True)
 
 
 class WindowsUpdateAdapter(Adapter):
@@ -99,13 +138,14 @@ class WindowsUpdateAdapter(Adapter):
         self.scan_timeout = scan_timeout
         self.poll_interval = poll_interval
         self.last_scan: WuaScan | None = None
-
-    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
-        """The search is online (IUpdateSearcher.Online defaults to true; wua-scan.ps1 keeps it): what
-        it found is what the update service (Microsoft Update or the host's WSUS) offered just now."""
-        return IndexState(datetime.now(UTC), measured=True)
         self.last_install: InstallOutcome | None = None
         self.last_removals: tuple[RemovalResult, ...] = ()
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """What the last scan's search says of its own freshness (see :func:`scan_index`)."""
+        if self.last_scan is None:
+            return IndexState.unknown("Windows Update")
+        return scan_index(self.last_scan, datetime.now(UTC))
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return is_windows(facts)
@@ -155,7 +195,13 @@ class WindowsUpdateAdapter(Adapter):
         scan = parse_scan(outcome.result)
         for warning in scan.warnings:
             emit(log, "warning", f"Windows Update: {warning}")
+        self.last_scan = None
+        self.last_scan_notes = ()
+        if scan.failure is not None:
+            # never "0 pending": a search that did not succeed saw nothing
+            raise AdapterError(f"{scan.failure[:-1]} on {self.host_name(transport)}.")
         self.last_scan = scan
+        self.last_scan_notes = scan.notes
         return scan
 
     def scan(
@@ -177,7 +223,13 @@ class WindowsUpdateAdapter(Adapter):
         if not res.ok:
             host = self.host_name(transport)
             raise AdapterError(f"Could not list the installed updates of {host}: {res.err.strip()[:300]}")
-        return parse_installed(json_value(res.out))
+        have = parse_installed(json_value(res.out))
+        if have.errors:
+            host = self.host_name(transport)
+            raise AdapterError(
+                f"Could not read the installed updates of {host}: {'; '.join(have.errors[:2])}"
+            )
+        return have
 
     # -- patching ---------------------------------------------------------------------------------------
 
@@ -257,6 +309,13 @@ class WindowsUpdateAdapter(Adapter):
         result = parse_install(outcome.result)
         self.last_install = result
         self.last_scan = None  # stale now
+        if result.search_failed:
+            raise AdapterError(
+                f"Nothing was installed on {host}: the Windows Update search failed "
+                f"{result.search_attempts} time(s), the last with HRESULT {hresult_hex(result.hresult)}"
+                + (f" ({result.search_error})" if result.search_error else "")
+                + "."
+            )
         for warning in result.warnings:
             emit(log, "warning", warning)
         if outcome.restarted:

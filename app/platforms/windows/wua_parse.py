@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
 from app.domain.models import PendingUpdate, UpdateKind
@@ -25,7 +26,9 @@ from app.platforms.windows.output import int_value, json_value, str_list, text_v
 MANAGER = "wua"
 INSTALLED = "installed"
 
-SOFTWARE_CRITERIA = "IsInstalled=0 and Type='Software' and IsHidden=0"
+#: BrowseOnly=0 leaves out the optional ones (previews, "optional quality updates") that Windows
+#: Update itself only offers to whoever asks; listing them would make every host look unpatched.
+SOFTWARE_CRITERIA = "IsInstalled=0 and Type='Software' and IsHidden=0 and BrowseOnly=0"
 DRIVER_CRITERIA = "IsInstalled=0 and Type='Driver' and IsHidden=0"
 
 #: IUpdate.Type
@@ -48,7 +51,25 @@ RESULT_OK = frozenset({2, 3})
 MAX_UPDATES = 5000
 
 SEVERITIES = ("Critical", "Important", "Moderate", "Low")
+
+#: Update classifications by their category GUID (ICategory.CategoryID, the ids WSUS lists with
+#: Get-WsusClassification). Names are localized ("Sicherheitsupdates"), GUIDs are not; names are
+#: matched only when a host sent no GUIDs at all.
+SECURITY_UPDATES = "0fa1201d-4330-4fa8-8ae9-b877473b6441"
+FEATURE_PACKS = "b54e7d24-7add-428f-8b75-90a396fa584f"
+UPGRADES = "3689bdc8-b205-4af4-8d4a-a63924c5e9d5"
 SECURITY_CATEGORY = "Security Updates"
+ENHANCEMENT_CATEGORIES = ("Feature Packs", "Upgrades")
+ENHANCEMENT_IDS = frozenset({FEATURE_PACKS, UPGRADES})
+
+#: HRESULTs a failed search commonly ends with, in words (the rest are shown as the number only).
+HRESULT_WORDS = {
+    0x8024402C: "the update server's name could not be resolved (proxy or WSUS address)",
+    0x80072EE7: "the update server's name could not be resolved",
+    0x80072EFD: "the update server could not be reached",
+    0x80072EE2: "the connection to the update server timed out",
+    0x8024002E: "Windows Update is disabled on the host",
+}
 
 _GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _KB_RE = re.compile(r"(?:KB)?([0-9]{4,8})\Z", re.I)
@@ -90,6 +111,8 @@ class WuaUpdate:
     size: int
     uninstallable: bool
     type: int
+    category_ids: tuple[str, ...] = ()
+    browse_only: bool = False
 
     @property
     def is_driver(self) -> bool:
@@ -101,7 +124,17 @@ class WuaUpdate:
 
     @property
     def is_security(self) -> bool:
-        return self.severity is not None or SECURITY_CATEGORY in self.categories
+        if self.severity is not None:
+            return True
+        if self.category_ids:
+            return SECURITY_UPDATES in self.category_ids
+        return SECURITY_CATEGORY in self.categories
+
+    @property
+    def is_enhancement(self) -> bool:
+        if self.category_ids:
+            return bool(ENHANCEMENT_IDS & set(self.category_ids))
+        return any(c in ENHANCEMENT_CATEGORIES for c in self.categories)
 
     def matches(self, name: str) -> bool:
         kb = normalize_kb(name)
@@ -114,7 +147,7 @@ class WuaUpdate:
             kind = UpdateKind.DRIVER
         elif self.is_security:
             kind = UpdateKind.SECURITY
-        elif any(c in ("Feature Packs", "Upgrades") for c in self.categories):
+        elif self.is_enhancement:
             kind = UpdateKind.ENHANCEMENT
         else:
             kind = UpdateKind.BUGFIX
@@ -150,6 +183,7 @@ def parse_update(obj: object) -> WuaUpdate | None:
     cves = tuple(c.upper() for c in str_list(obj.get("CveIDs")) if _CVE_RE.fullmatch(c.upper()))
     bulletins = tuple(b for b in str_list(obj.get("SecurityBulletinIDs")) if _BULLETIN_RE.fullmatch(b))
     utype = int_value(obj.get("Type"), TYPE_SOFTWARE)
+    category_ids = tuple(c.lower() for c in str_list(obj.get("CategoryIDs")) if _GUID_RE.fullmatch(c))
     return WuaUpdate(
         title=text_value(obj.get("Title")),
         update_id=update_id.lower(),
@@ -163,19 +197,117 @@ def parse_update(obj: object) -> WuaUpdate | None:
         size=max(0, int_value(obj.get("MaxDownloadSize"))),
         uninstallable=obj.get("IsUninstallable") is True,
         type=TYPE_DRIVER if utype == TYPE_DRIVER else TYPE_SOFTWARE,
+        category_ids=tuple(dict.fromkeys(category_ids)),
+        browse_only=obj.get("BrowseOnly") is True,
     )
 
 
 @dataclass(frozen=True)
+class SearchOutcome:
+    """How one IUpdateSearcher.Search call ended: its ResultCode (-1 when it threw) and the innermost
+    HRESULT and message of the exception, plus ISearchResult.Warnings."""
+
+    kind: str
+    result_code: int
+    hresult: int = 0
+    error: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result_code in RESULT_OK
+
+    def describe(self) -> str:
+        """The failure in a sentence's words: what ended how, with the HRESULT where there is one."""
+        if self.result_code == -1:
+            what = "failed"
+        else:
+            what = (
+                f"ended with result code {self.result_code} ({RESULT_NAMES.get(self.result_code, 'unknown')})"
+            )
+        if self.hresult:
+            words = HRESULT_WORDS.get(self.hresult & 0xFFFFFFFF)
+            what += f", HRESULT {hresult_hex(self.hresult)}" + (f": {words}" if words else "")
+        if self.error:
+            what += f" ({self.error})"
+        return what
+
+
+@dataclass(frozen=True)
 class WuaScan:
+    """What the scan payload said. ``failure``: why it cannot count as a scan at all (the software
+    search failed, or the result says nothing readable); ``notes``: what makes it incomplete."""
+
     updates: tuple[WuaUpdate, ...] = ()
     warnings: tuple[str, ...] = ()
+    failure: str | None = None
+    notes: tuple[str, ...] = ()
+    searches: tuple[SearchOutcome, ...] = ()
+    #: IUpdateSearcher.Online: the searcher asked the update service rather than its cache
+    online: bool = False
+    #: when the software search succeeded, by the host's clock (UTC)
+    searched: datetime | None = None
+    #: IAutomaticUpdatesResults.LastSearchSuccessDate (UTC): Automatic Updates' own last search
+    last_search_success: datetime | None = None
+
+
+def _utc(value: object) -> datetime | None:
+    text = text_value(value, 40)
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _searches(raw: object) -> list[SearchOutcome]:
+    out = []
+    for item in (raw if isinstance(raw, list) else [raw])[:8]:
+        if not isinstance(item, dict):
+            continue
+        kind = text_value(item.get("Kind"), 16)
+        if kind not in ("software", "driver"):
+            continue
+        out.append(
+            SearchOutcome(
+                kind=kind,
+                result_code=int_value(item.get("ResultCode"), -1),
+                hresult=int_value(item.get("HResult")),
+                error=text_value(item.get("Error"), 300),
+                warnings=tuple(str_list(item.get("Warnings"))[:10]),
+            )
+        )
+    return out
+
+
+def _search_verdict(searches: list[SearchOutcome]) -> tuple[str | None, list[str]]:
+    """(failure, notes) from how the searches ended: a software search that did not succeed fails the
+    scan; "succeeded with errors" and a failed driver search leave it incomplete."""
+    software = next((s for s in searches if s.kind == "software"), None)
+    if software is None:
+        return "The Windows Update search did not report how it ended.", []
+    if not software.ok:
+        return f"The Windows Update search {software.describe()}.", []
+    notes = []
+    if software.result_code == 3:
+        detail = f" ({'; '.join(software.warnings[:3])})" if software.warnings else ""
+        notes.append(f"The Windows Update search succeeded with errors{detail}: some updates may be missing.")
+    driver = next((s for s in searches if s.kind == "driver"), None)
+    if driver is None or not driver.ok:
+        how = driver.describe() if driver is not None else "did not report how it ended"
+        notes.append(f"The Windows Update driver search {how}; driver updates may be missing.")
+    elif driver.result_code == 3:
+        notes.append("The Windows Update driver search succeeded with errors; driver updates may be missing.")
+    return None, notes
 
 
 def parse_scan(result: object) -> WuaScan:
-    """The scan payload's result ``{"updates": [...], "warnings": [...]}``. Never raises."""
+    """The scan payload's result ``{"updates", "warnings", "searches", "online", "searched",
+    "lastSearchSuccess"}``. Never raises: what cannot be read becomes ``failure`` or ``notes``."""
     if not isinstance(result, dict):
-        return WuaScan(warnings=("The Windows Update search returned no readable result.",))
+        return WuaScan(failure="The Windows Update search returned no readable result.")
     raw = result.get("updates")
     items = raw if isinstance(raw, list) else ([raw] if isinstance(raw, dict) else [])
     updates: list[WuaUpdate] = []
@@ -189,11 +321,22 @@ def parse_scan(result: object) -> WuaScan:
             seen.add(update.update_id)
             updates.append(update)
     warnings = str_list(result.get("warnings"))[:MAX_WARNINGS]
+    searches = _searches(result.get("searches"))
+    failure, notes = _search_verdict(searches)
     if bad:
-        warnings.append(f"{bad} update record(s) from Windows Update could not be read.")
+        notes.append(f"{bad} update record(s) from Windows Update could not be read.")
     if len(items) > MAX_UPDATES:
-        warnings.append(f"Only the first {MAX_UPDATES} of {len(items)} updates were read.")
-    return WuaScan(tuple(updates), tuple(warnings))
+        notes.append(f"Only the first {MAX_UPDATES} of {len(items)} updates were read.")
+    return WuaScan(
+        tuple(updates),
+        tuple(warnings),
+        failure,
+        tuple(notes),
+        tuple(searches),
+        online=result.get("online") is True,
+        searched=_utc(result.get("searched")),
+        last_search_success=_utc(result.get("lastSearchSuccess")),
+    )
 
 
 # -- install --------------------------------------------------------------------------------------------
@@ -238,6 +381,10 @@ class InstallOutcome:
     result_code: int = 0
     hresult: int = 0
     warnings: tuple[str, ...] = ()
+    #: the search before the install never succeeded (after ``search_attempts`` tries): nothing ran
+    search_failed: bool = False
+    search_attempts: int = 0
+    search_error: str = ""
 
 
 def parse_install(result: object) -> InstallOutcome:
@@ -278,6 +425,9 @@ def parse_install(result: object) -> InstallOutcome:
         result_code=int_value(result.get("ResultCode")),
         hresult=int_value(result.get("HResult")),
         warnings=tuple(warnings),
+        search_failed=result.get("SearchFailed") is True,
+        search_attempts=int_value(result.get("SearchAttempts")),
+        search_error=text_value(result.get("SearchError"), 300),
     )
 
 
@@ -290,6 +440,8 @@ class Installed:
 
     kbs: frozenset[str] = frozenset()
     update_ids: frozenset[str] = frozenset()
+    #: what could not be read (the hotfix list, the WUA history): the inventory is not to be trusted
+    errors: tuple[str, ...] = ()
 
     def has(self, name: str) -> bool:
         kb = normalize_kb(name)
@@ -304,7 +456,7 @@ def parse_installed(result: object) -> Installed:
     so the WUA history counts too: per update, its latest successful operation decides (1 install,
     2 uninstall)."""
     if not isinstance(result, dict):
-        return Installed()
+        return Installed(errors=("the inventory script printed nothing readable",))
     kbs: set[str] = set()
     raw_hot = result.get("hotfixes")
     for item in (raw_hot if isinstance(raw_hot, list) else [raw_hot])[: MAX_UPDATES * 2]:
@@ -336,7 +488,7 @@ def parse_installed(result: object) -> Installed:
             ids.discard(uid)
             if kb:
                 kbs.discard(kb)
-    return Installed(frozenset(kbs), frozenset(ids))
+    return Installed(frozenset(kbs), frozenset(ids), tuple(str_list(result.get("errors"))[:5]))
 
 
 # -- reboot ---------------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ foreach ($id in @($P.ids)) {
   try {
     $r = Update-WinGetPackage -Id ([string]$id) -Mode Silent -MatchOption Equals
     $results += [ordered]@{ Id = [string]$id; Status = [string]$r.Status; RebootRequired = [bool]$r.RebootRequired; InstallerErrorCode = [int]$r.InstallerErrorCode }
-  } catch { $results += [ordered]@{ Id = [string]$id; Status = 'Error'; Error = $_.Exception.Message } }
+  } catch {
+    $e = Get-PatchdeskInnermost $_
+    $results += [ordered]@{ Id = [string]$id; Status = 'Error'; Error = [string]$e.Message; HResult = [int]$e.HResult }
+  }
 }
 @{ results = $results }

@@ -26,6 +26,8 @@ from app.platforms.windows.wua_parse import (
     split_names,
 )
 
+WSUS_NAME_NOT_RESOLVED = -2145107924  # 0x8024402C as the script's [int] prints it
+
 DATA = Path(__file__).resolve().parents[4] / "data" / "windows"
 
 
@@ -46,7 +48,8 @@ def test_scan_maps_severity_kind_and_ids() -> None:
     assert defender.kind == UpdateKind.BUGFIX and not defender.security and not defender.reboot_expected
     driver = pending["5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c09"]
     assert driver.kind == UpdateKind.DRIVER
-    assert [u.uninstallable for u in scan.updates] == [True, True, False, False, False]
+    assert [u.uninstallable for u in scan.updates] == [True, True, False, False, False, True]
+    assert scan.failure is None and scan.notes == () and scan.online
 
 
 def test_powershell51_scalars_and_hostile_records() -> None:
@@ -62,7 +65,7 @@ def test_powershell51_scalars_and_hostile_records() -> None:
     assert second.severity is None and second.cves == () and second.size == 0
     assert second.uninstallable is False  # the string "true" is not JSON true
     assert second.is_driver
-    assert any("could not be read" in w for w in scan.warnings)
+    assert any("could not be read" in n for n in scan.notes)  # unreadable records: incomplete
     assert "one warning as a scalar" in scan.warnings
 
 
@@ -207,3 +210,108 @@ def test_text_parsers_never_crash(text: str) -> None:
         parse_windows_facts(text)
     except Exception as exc:  # only the known error
         assert type(exc).__name__ == "AdapterError"
+
+
+def _result(software: dict[str, object], driver: dict[str, object] | None = None) -> dict[str, object]:
+    scan = load("wua_scan_result.json")
+    assert isinstance(scan, dict)
+    ok = {"Kind": "driver", "ResultCode": 2, "HResult": 0, "Error": "", "Warnings": []}
+    return {**scan, "searches": [{"Kind": "software", **software}, driver or ok]}
+
+
+def test_failed_windows_update_search_is_not_fully_patched() -> None:
+    """#18 item 1: a Search() that threw (WSUS 0x8024402C) fails the scan; it is never 0 pending."""
+    failed = _result({"ResultCode": -1, "HResult": WSUS_NAME_NOT_RESOLVED, "Error": "Exception from HRESULT"})
+    failed["updates"] = []
+    scan = parse_scan(failed)
+    assert scan.failure is not None
+    assert "HRESULT 0x8024402C" in scan.failure and "could not be resolved" in scan.failure
+
+
+def test_failed_or_aborted_software_search_fails_the_scan() -> None:
+    for code, word in ((4, "failed"), (5, "aborted"), (0, "not started")):
+        scan = parse_scan(_result({"ResultCode": code, "HResult": 0}))
+        assert scan.failure is not None and f"result code {code} ({word})" in scan.failure
+
+
+def test_search_succeeded_with_errors_is_incomplete() -> None:
+    scan = parse_scan(
+        _result({"ResultCode": 3, "HResult": 0, "Warnings": ["0x80244022 The request failed with HTTP 503."]})
+    )
+    assert scan.failure is None and len(scan.updates) == 6
+    assert scan.notes and "succeeded with errors" in scan.notes[0] and "0x80244022" in scan.notes[0]
+
+
+def test_failed_driver_search_leaves_the_software_but_is_incomplete() -> None:
+    scan = parse_scan(
+        _result(
+            {"ResultCode": 2, "HResult": 0},
+            {"Kind": "driver", "ResultCode": -1, "HResult": -2145124318, "Error": "boom"},
+        )
+    )
+    assert scan.failure is None and scan.updates
+    assert scan.notes == (
+        "The Windows Update driver search failed, HRESULT 0x80240022 (boom); driver updates may be missing.",
+    )
+
+
+def test_a_result_that_does_not_say_how_the_search_ended_fails() -> None:
+    """Truncated or old-format output: no search outcome, so nothing can be vouched for."""
+    scan = parse_scan({"updates": [], "warnings": []})
+    assert scan.failure == "The Windows Update search did not report how it ended."
+    for broken in (None, "", [], "garbage", 42):
+        assert parse_scan(broken).failure is not None
+
+
+def test_classification_by_category_guid_not_localized_name() -> None:
+    """#18 item 9: a German host names "Sicherheitsupdates"/"Upgrades" differently; the GUID decides.
+    Names count only when a host sent no GUIDs (an older script)."""
+    base = {
+        "Title": "Funktionsupdate",
+        "UpdateID": "0b9a6d3e-4c2f-4e8a-9a51-3f1e2d4c5b6a",
+        "KBArticleIDs": ["5000002"],
+        "Type": 1,
+    }
+    security = parse_update(
+        {
+            **base,
+            "Categories": ["Sicherheitsupdates"],
+            "CategoryIDs": ["0FA1201D-4330-4FA8-8AE9-B877473B6441"],
+        }
+    )
+    upgrade = parse_update(
+        {**base, "Categories": ["Aktualisierungen"], "CategoryIDs": ["3689bdc8-b205-4af4-8d4a-a63924c5e9d5"]}
+    )
+    # a name that says "Security Updates" does not beat a GUID that says "Updates"
+    plain = parse_update(
+        {**base, "Categories": ["Security Updates"], "CategoryIDs": ["cd5ffd1e-e932-4e3a-bf74-18bf0b1bbd83"]}
+    )
+    legacy = parse_update({**base, "Categories": ["Security Updates"]})
+    assert security is not None and security.to_pending().kind == UpdateKind.SECURITY
+    assert upgrade is not None and upgrade.to_pending().kind == UpdateKind.ENHANCEMENT
+    assert plain is not None and plain.to_pending().kind == UpdateKind.BUGFIX
+    assert legacy is not None and legacy.to_pending().kind == UpdateKind.SECURITY
+
+
+def test_install_search_failure_is_read() -> None:
+    out = parse_install(
+        {
+            "results": [],
+            "ResultCode": 4,
+            "HResult": WSUS_NAME_NOT_RESOLVED,
+            "SearchFailed": True,
+            "SearchAttempts": 3,
+            "SearchError": "Exception from HRESULT: 0x8024402C",
+        }
+    )
+    assert out.search_failed and out.search_attempts == 3 and out.hresult == WSUS_NAME_NOT_RESOLVED
+
+
+def test_inventory_that_could_not_look_says_so() -> None:
+    """A snapshot must not read "not installed" when the history query failed on the host."""
+    assert parse_installed(load("installed_inventory.json")).errors == ()
+    inv = parse_installed(
+        {"hotfixes": [], "history": [], "errors": "the Windows Update history: 0x8024402C boom"}
+    )
+    assert inv.errors == ("the Windows Update history: 0x8024402C boom",)
+    assert parse_installed(None).errors
