@@ -748,6 +748,10 @@ class FakeWindows:
 
     # -- the SYSTEM task --------------------------------------------------------------------------------
 
+    #: The payload throws a COM error with this HRESULT (PowerShell wraps it in a
+    #: MethodInvocationException, whose own HResult is 0x80131501); 0 = it does not.
+    payload_throws = 0
+
     def _status_path(self, task_id: str) -> str:
         return f"C:\\ProgramData\\Patchdesk\\tasks\\{task_id}\\status.json"
 
@@ -804,6 +808,11 @@ class FakeWindows:
                     "hresult": "0x80004005",
                 },
             )
+        elif self.payload_throws:
+            # the wrapper reports the innermost exception's code only if it looks for it
+            inner = ".InnerException" in run_ps
+            error = f'Exception calling "Search" with "1" argument(s): "Exception from HRESULT: 0x{self.payload_throws:08X}"'
+            self._task_failed(task_id, runs, error, self.payload_throws if inner else 0x80131501)
         else:
             try:
                 result = fn(task_id, p, runs)
@@ -817,6 +826,20 @@ class FakeWindows:
                     {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result},
                 )
         with self.lock:
+            if task_id in self.tasks:
+                self.tasks[task_id] = "Ready"
+
+    def _task_failed(self, task_id: str, runs: int, error: str, hresult: int) -> None:
+        """The wrapper's catch: status "failed" with the error and an HRESULT."""
+        status = {
+            "state": "failed",
+            "phase": "failed",
+            "runs": runs,
+            "error": error,
+            "hresult": f"0x{hresult:08X}",
+        }
+        with self.lock:
+            self.files[self._status_path(task_id)] = json.dumps(status).encode("utf-8")
             if task_id in self.tasks:
                 self.tasks[task_id] = "Ready"
 

@@ -26,6 +26,9 @@ ${@PAYLOAD@}
   }
   Write-PatchdeskStatus @{ state = 'done'; phase = 'done'; progress = 100; runs = $PatchdeskRuns; result = $PatchdeskResult }
 } catch {
-  $hr = $_.Exception.HResult
-  Write-PatchdeskStatus @{ state = 'failed'; phase = 'failed'; runs = $PatchdeskRuns; error = ($_ | Out-String).Trim(); hresult = ('0x{0:X8}' -f $hr) }
+  # A COM call's failure arrives wrapped (MethodInvocationException, HResult 0x80131501): the code
+  # that means something (0x8024402C...) is the innermost exception's.
+  $inner = $_.Exception
+  while ($inner.InnerException) { $inner = $inner.InnerException }
+  Write-PatchdeskStatus @{ state = 'failed'; phase = 'failed'; runs = $PatchdeskRuns; error = ($_ | Out-String).Trim(); hresult = ('0x{0:X8}' -f $inner.HResult) }
 }
