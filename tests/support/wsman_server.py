@@ -748,15 +748,35 @@ class FakeWindows:
 
     # -- the SYSTEM task --------------------------------------------------------------------------------
 
+    #: The console's poll holds status.json open while the task writes it (see op_task_poll).
+    status_read_while_written = False
+    #: The next n status writes find status.json held open by another reader (antivirus, an editor).
+    status_held_by_others = 0
     #: The payload throws a COM error with this HRESULT (PowerShell wraps it in a
     #: MethodInvocationException, whose own HResult is 0x80131501); 0 = it does not.
     payload_throws = 0
+    _status_held: tuple[str, bool] | None = None  # (task id, reader shares delete) of the last poll
+
+    _TASKS = "C:\\ProgramData\\Patchdesk\\tasks\\"
+    _SHARING_VIOLATION = 0x80070020
 
     def _status_path(self, task_id: str) -> str:
-        return f"C:\\ProgramData\\Patchdesk\\tasks\\{task_id}\\status.json"
+        return f"{self._TASKS}{task_id}\\status.json"
 
     def _write_status(self, task_id: str, status: dict[str, Any]) -> None:
+        """The wrapper's write of status.json. It fails with a sharing violation when a reader holds the
+        file without delete sharing, unless the wrapper retries (File.Replace in a loop, see
+        task-wrapper.ps1), in which case it succeeds once the reader is gone."""
         with self.lock:
+            held, self._status_held = self._status_held, None
+            collides = held is not None and held[0] == task_id and not held[1]
+            if self.status_held_by_others:
+                self.status_held_by_others -= 1
+                collides = True
+            run_ps = self.files.get(f"{self._TASKS}{task_id}\\run.ps1", b"").decode("utf-8")
+            retries = "[System.IO.File]::Replace(" in run_ps and "Start-Sleep -Milliseconds" in run_ps
+            if collides and not retries:
+                raise _SharingViolation
             self.files[self._status_path(task_id)] = json.dumps(status).encode("utf-8")
 
     def op_task_start(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
@@ -772,9 +792,14 @@ class FakeWindows:
 
     def op_task_poll(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         task_id = str(p["id"])
+        # [IO.File]::ReadAllText shares reading only: a File.Replace or Move-Item of the file fails
+        # while it is open; a FileStream shared 'ReadWrite, Delete' never makes a write fail.
+        shares_delete = "[System.IO.FileShare]'ReadWrite, Delete'" in call.script
         with self.lock:
             raw = self.files.get(self._status_path(task_id))
             state = self.tasks.get(task_id, "Missing")
+            if raw is not None and self.status_read_while_written:
+                self._status_held = (task_id, shares_delete)
         status = raw.decode("utf-8") if raw is not None else None
         return Reply(
             stdout=crlf(json.dumps({"status": status, "task": state, "boot": self.boot_time}) + "\n"),
@@ -795,7 +820,13 @@ class FakeWindows:
         params = script_params(run_ps)
         p = params[0] if params else {}
         step = self.task_step
-        self._write_status(task_id, {"state": "running", "phase": "starting", "progress": 0, "runs": runs})
+        try:
+            self._write_status(
+                task_id, {"state": "running", "phase": "starting", "progress": 0, "runs": runs}
+            )
+        except _SharingViolation:
+            self._task_failed(task_id, runs, _SharingViolation.text, self._SHARING_VIOLATION)
+            return
         time.sleep(step)
         fn = getattr(self, "task_" + payload_op.replace("-", "_"), None)
         if fn is None:
@@ -816,15 +847,18 @@ class FakeWindows:
         else:
             try:
                 result = fn(task_id, p, runs)
+                if result is not None:
+                    self._write_status(
+                        task_id,
+                        {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result},
+                    )
             except _Rebooted:
                 # killed by the restart; the at-startup trigger runs the wrapper again
                 self._after_reboot(lambda: self._task(task_id, run_ps, runs + 1))
                 return
-            if result is not None:
-                self._write_status(
-                    task_id,
-                    {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result},
-                )
+            except _SharingViolation:
+                # the wrapper's catch reports the failed write as the payload's failure
+                self._task_failed(task_id, runs, _SharingViolation.text, self._SHARING_VIOLATION)
         with self.lock:
             if task_id in self.tasks:
                 self.tasks[task_id] = "Ready"
@@ -1024,6 +1058,12 @@ class FakeWindows:
 
 class _Rebooted(Exception):
     pass
+
+
+class _SharingViolation(Exception):
+    """A status write met a reader holding status.json without delete sharing (0x80070020)."""
+
+    text = "The process cannot access the file because it is being used by another process."
 
 
 def start_fake_windows(tls_dir: Path | None = None, **kw: Any) -> tuple[WSManServer, FakeWindows]:

@@ -11,8 +11,10 @@ How:
    it as SYSTEM, starts it and returns the host's boot time. ``C:\\ProgramData\\Patchdesk`` gets an
    explicit ACL (SYSTEM and Administrators only, owner Administrators): ordinary users may create
    folders in ProgramData, and a script that SYSTEM runs must not be writable by them.
-2. The wrapper writes ``status.json`` next to the script (atomically: a temporary file, then a rename)
-   as it goes: ``{"state": "running"|"done"|"failed", "phase", "progress", "runs", "result", "error"}``.
+2. The wrapper writes ``status.json`` next to the script (a temporary file, then ``File.Replace``,
+   retried while a reader holds the file) as it goes: ``{"state": "running"|"done"|"failed", "phase",
+   "progress", "runs", "result", "error", "hresult"}``; the poll reads it sharing read, write and
+   delete, so it never makes a write fail.
 3. The console polls with short WinRM calls. A dropped connection or a restarted host is not an error:
    the poll is repeated until the timeout. The task also has an at-startup trigger, so a payload killed
    by a restart runs again when the host is back; payloads are written to be re-run (an update already

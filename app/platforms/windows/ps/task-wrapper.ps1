@@ -7,7 +7,17 @@ function Write-PatchdeskStatus([hashtable]$s) {
   $json = ConvertTo-Json -InputObject $s -Depth 8 -Compress
   $tmp = $PatchdeskStatus + '.tmp'
   [System.IO.File]::WriteAllText($tmp, $json, (New-Object System.Text.UTF8Encoding $false))
-  Move-Item -LiteralPath $tmp -Destination $PatchdeskStatus -Force
+  # File.Replace swaps the file in one step, so a reader sees the old or the new status, never half;
+  # it fails while someone holds status.json open without delete sharing, hence the retries.
+  for ($try = 1; ; $try++) {
+    try {
+      if ([System.IO.File]::Exists($PatchdeskStatus)) { [System.IO.File]::Replace($tmp, $PatchdeskStatus, $null) } else { [System.IO.File]::Move($tmp, $PatchdeskStatus) }
+      break
+    } catch {
+      if ($try -ge 50) { throw }
+      Start-Sleep -Milliseconds 200
+    }
+  }
 }
 $PatchdeskRuns = 1
 if (Test-Path -LiteralPath $PatchdeskStatus) {

@@ -6,6 +6,7 @@ sent; FakeWindows decides the outcome from that PowerShell the way Windows would
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from app.domain.models import Host, TransportKind
 from app.platforms.windows import systask, winget
+from app.platforms.windows.scripts import script_params
 from app.transports.winrm import WinRMTransport
 from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
 
@@ -46,6 +48,38 @@ def run(server: WSManServer, *, timeout: float = 20.0) -> systask.TaskOutcome:
         return systask.run_system_task(
             t, winget.scan_script(), what="the winget scan", host="win1", timeout=timeout, poll_interval=0.1
         )
+
+
+def _start_params(server: WSManServer) -> dict[str, object]:
+    (start,) = server.scripts("task-start")
+    return script_params(start)[0]
+
+
+# -- 7. status.json rewrites are not atomic and fail while the console reads ---------------------------------
+
+
+def test_status_read_while_written_does_not_turn_success_into_failure(
+    win: tuple[WSManServer, FakeWindows],
+) -> None:
+    server, fake = win
+    fake.status_read_while_written = True
+    outcome = run(server)
+    assert outcome.ok, outcome.error
+    assert outcome.result == {"unavailable": True}
+    (poll, *_) = server.scripts("task-poll")
+    assert "[System.IO.FileShare]'ReadWrite, Delete'" in poll and "ReadAllText" not in poll
+
+
+def test_status_write_retries_while_another_reader_holds_the_file(
+    win: tuple[WSManServer, FakeWindows],
+) -> None:
+    server, fake = win
+    fake.status_held_by_others = 2  # an antivirus scanner opens the file at the first two writes
+    outcome = run(server)
+    assert outcome.ok, outcome.error
+    run_ps = base64.b64decode(str(_start_params(server)["script"])).decode("utf-8")
+    assert "[System.IO.File]::Replace($tmp, $PatchdeskStatus, $null)" in run_ps
+    assert "Move-Item" not in run_ps
 
 
 # -- 8. the wrapper reports its own HRESULT, not the COM error's ------------------------------------------
