@@ -748,6 +748,9 @@ class FakeWindows:
 
     # -- the SYSTEM task --------------------------------------------------------------------------------
 
+    #: Folders that exist before Patchdesk creates them, as (path, owner SID, owner name, is a
+    #: junction): what a user who planted ``C:\\ProgramData\\Patchdesk`` or its ``tasks`` would leave.
+    planted_folders: tuple[tuple[str, str, str, bool], ...] = ()
     #: The console's poll holds status.json open while the task writes it (see op_task_poll).
     status_read_while_written = False
     #: The next n status writes find status.json held open by another reader (antivirus, an editor).
@@ -758,6 +761,7 @@ class FakeWindows:
     _status_held: tuple[str, bool] | None = None  # (task id, reader shares delete) of the last poll
 
     _TASKS = "C:\\ProgramData\\Patchdesk\\tasks\\"
+    _ADMINS = ("S-1-5-18", "S-1-5-32-544")
     _SHARING_VIOLATION = 0x80070020
 
     def _status_path(self, task_id: str) -> str:
@@ -779,8 +783,34 @@ class FakeWindows:
                 raise _SharingViolation
             self.files[self._status_path(task_id)] = json.dumps(status).encode("utf-8")
 
+    def _task_folder_refusal(self, task_id: str, script: str) -> str | None:
+        """What task-start.ps1 says about planted folders: a script that checks every level (owner,
+        reparse point, the tree below) refuses the first bad one; one that does not uses them."""
+        checks = all(
+            s in script
+            for s in (
+                "function Assert-PatchdeskSafe",
+                "ReparsePoint",
+                "GetOwner(",
+                "Reset-PatchdeskTree $root",
+            )
+        )
+        root = "C:\\ProgramData\\Patchdesk"
+        levels = [root, root + "\\tasks", self._TASKS + task_id]
+        for path, owner, name, junction in sorted(self.planted_folders):
+            if not checks or not (path in levels or path.startswith(root + "\\")):
+                continue
+            if junction:
+                return f"{path} is a junction or symbolic link; Patchdesk will not run a SYSTEM task through it. An administrator should delete it."
+            if owner not in self._ADMINS:
+                return f"{path} is owned by {name}, not by SYSTEM or Administrators; Patchdesk will not run a SYSTEM task from it. An administrator should delete it."
+        return None
+
     def op_task_start(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         task_id = str(p["id"])
+        refused = self._task_folder_refusal(task_id, call.script)
+        if refused is not None:
+            return Reply(stdout=crlf(json.dumps({"started": False, "error": refused}) + "\n"), exit_code=1)
         run_ps = base64.b64decode(str(p["script"])).decode("utf-8")
         assert run_ps.startswith("# patchdesk:task")
         with self.lock:

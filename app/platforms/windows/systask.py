@@ -8,9 +8,10 @@ How:
 
 1. One short WinRM call writes the payload (wrapped in ``ps/task-wrapper.ps1``) to
    ``C:\\ProgramData\\Patchdesk\\tasks\\<id>\\run.ps1``, registers ``\\Patchdesk\\Patchdesk-<id>`` to run
-   it as SYSTEM, starts it and returns the host's boot time. ``C:\\ProgramData\\Patchdesk`` gets an
-   explicit ACL (SYSTEM and Administrators only, owner Administrators): ordinary users may create
-   folders in ProgramData, and a script that SYSTEM runs must not be writable by them.
+   it as SYSTEM, starts it and returns the host's boot time. Users may create folders in ProgramData,
+   so every level of that path that already exists must be owned by SYSTEM or Administrators and be
+   no junction or symbolic link, or the start is refused; the tree then gets SYSTEM and
+   Administrators only, recursively (``ps/task-start.ps1``).
 2. The wrapper writes ``status.json`` next to the script (a temporary file, then ``File.Replace``,
    retried while a reader holds the file) as it goes: ``{"state": "running"|"done"|"failed", "phase",
    "progress", "runs", "result", "error", "hresult"}``; the poll reads it sharing read, write and
@@ -211,7 +212,14 @@ class _TaskWatch:
         res = self.transport.run(start_script(self.task_id, payload, limit=limit), timeout=120)
         started = _json_object(res.out)
         if not res.ok or started is None or started.get("started") is not True:
-            detail = res.err.strip()[:400] or res.out.strip()[:200] or f"exit status {res.exit_status}"
+            # the script's own sentence (a refused folder) first, then whatever else it printed
+            refused = started.get("error") if started is not None else None
+            detail = (
+                (refused.strip()[:400] if isinstance(refused, str) else "")
+                or res.err.strip()[:400]
+                or res.out.strip()[:200]
+                or f"exit status {res.exit_status}"
+            )
             raise AdapterError(f"Could not start {self.what} as a scheduled task on {self.host}: {detail}")
         self.boot0 = str(started.get("boot") or "")
         self.say("info", f"Started {self.what} as SYSTEM task {self.task_name} on {self.host}.")

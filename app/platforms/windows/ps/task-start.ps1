@@ -1,22 +1,75 @@
 $ErrorActionPreference = 'Stop'
-$root = Join-Path $env:ProgramData 'Patchdesk'
-if (-not (Test-Path -LiteralPath $root)) { New-Item -ItemType Directory -Path $root | Out-Null }
-# SYSTEM and Administrators only: ordinary users may create folders in ProgramData, and SYSTEM runs
-# what is in here.
-$acl = New-Object System.Security.AccessControl.DirectorySecurity
-$acl.SetAccessRuleProtection($true, $false)
-foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
-  $who = New-Object System.Security.Principal.SecurityIdentifier $sid
-  $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule $who, 'FullControl', 'ContainerInherit,ObjectInherit', 'None', 'Allow'))
+# Where the task lives: %ProgramData%\Patchdesk\tasks\<id>. Ordinary users may create folders in
+# ProgramData (and in %SystemRoot%\Temp), so no level is trusted for existing: one that is a junction
+# or symbolic link, or is owned by anyone but SYSTEM, Administrators or us, is refused (a user who
+# planted it would own what SYSTEM runs and what the console reads), and the whole tree then gets
+# SYSTEM and Administrators only, recursively. SYSTEM's own profile (System32\config\systemprofile)
+# would need fewer checks, but 32-bit callers are redirected away from it and nobody looks there.
+$PatchdeskAdmins = @('S-1-5-18', 'S-1-5-32-544')
+$PatchdeskOwners = $PatchdeskAdmins + @([System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value)
+$PatchdeskAdminSid = New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'
+function Assert-PatchdeskSafe([string]$path) {
+  $item = Get-Item -LiteralPath $path -Force
+  if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+    throw ($path + ' is a junction or symbolic link; Patchdesk will not run a SYSTEM task through it. An administrator should delete it.')
+  }
+  $owner = (Get-Acl -LiteralPath $path).GetOwner([System.Security.Principal.SecurityIdentifier])
+  if ($PatchdeskOwners -notcontains $owner.Value) {
+    $name = $owner.Value
+    try { $name = $owner.Translate([System.Security.Principal.NTAccount]).Value } catch { }
+    throw ($path + ' is owned by ' + $name + ', not by SYSTEM or Administrators; Patchdesk will not run a SYSTEM task from it. An administrator should delete it.')
+  }
 }
-$acl.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
-Set-Acl -LiteralPath $root -AclObject $acl
-$dir = Join-Path $root ('tasks\' + $P.id)
-if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force }
-New-Item -ItemType Directory -Path $dir | Out-Null
+function Assert-PatchdeskAcl([string]$path) {
+  foreach ($rule in (Get-Acl -LiteralPath $path).GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+    if ($rule.AccessControlType -eq 'Allow' -and $PatchdeskAdmins -notcontains $rule.IdentityReference.Value) {
+      throw ($path + ' still grants ' + $rule.IdentityReference.Value + ' access after its ACL was reset; Patchdesk will not run a SYSTEM task from it.')
+    }
+  }
+}
+function Protect-PatchdeskRoot([string]$path) {
+  $acl = New-Object System.Security.AccessControl.DirectorySecurity
+  $acl.SetAccessRuleProtection($true, $false)
+  foreach ($sid in $PatchdeskAdmins) {
+    $who = New-Object System.Security.Principal.SecurityIdentifier $sid
+    $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule $who, 'FullControl', 'ContainerInherit,ObjectInherit', 'None', 'Allow'))
+  }
+  $acl.SetOwner($PatchdeskAdminSid)
+  Set-Acl -LiteralPath $path -AclObject $acl
+}
+# Below the root every entry is checked, then keeps only what it inherits (explicit rules a user may
+# have added go); a junction is never followed.
+function Reset-PatchdeskTree([string]$path) {
+  foreach ($child in @(Get-ChildItem -LiteralPath $path -Force)) {
+    Assert-PatchdeskSafe $child.FullName
+    if ($child.PSIsContainer) { $acl = New-Object System.Security.AccessControl.DirectorySecurity } else { $acl = New-Object System.Security.AccessControl.FileSecurity }
+    $acl.SetAccessRuleProtection($false, $false)
+    $acl.SetOwner($PatchdeskAdminSid)
+    Set-Acl -LiteralPath $child.FullName -AclObject $acl
+    if ($child.PSIsContainer) { Reset-PatchdeskTree $child.FullName }
+  }
+}
+$root = Join-Path $env:ProgramData 'Patchdesk'
+$tasks = Join-Path $root 'tasks'
+$dir = Join-Path $tasks $P.id
+$name = 'Patchdesk-' + $P.id
+try {
+  # New-Item without -Force fails if someone created the folder after Test-Path: no race to win.
+  if (-not (Test-Path -LiteralPath $root)) { New-Item -ItemType Directory -Path $root | Out-Null }
+  Assert-PatchdeskSafe $root
+  Protect-PatchdeskRoot $root
+  Reset-PatchdeskTree $root
+  Assert-PatchdeskAcl $root
+  if (-not (Test-Path -LiteralPath $tasks)) { New-Item -ItemType Directory -Path $tasks | Out-Null }
+  if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force }
+  New-Item -ItemType Directory -Path $dir | Out-Null
+  foreach ($level in @($tasks, $dir)) { Assert-PatchdeskSafe $level; Assert-PatchdeskAcl $level }
+} catch {
+  ConvertTo-Json -Compress -InputObject @{ started = $false; error = $_.Exception.Message }
+  exit 1
+}
 $script = Join-Path $dir 'run.ps1'
 [System.IO.File]::WriteAllBytes($script, [System.Convert]::FromBase64String($P.script))
-$name = 'Patchdesk-' + $P.id
 $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $script + '"')
 $principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
 $settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -StartWhenAvailable -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Seconds ([int]$P.limit))

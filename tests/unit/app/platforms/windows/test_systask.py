@@ -207,3 +207,12 @@ def test_system_task_that_dies_without_a_result(clock: _Clock) -> None:
     exc, _, _ = _run(t, timeout=1000)
     assert "stopped without a result (task state Ready)" in str(exc)
     assert len([c for c in t.commands if c[0] == "run"]) == 2 + 1 + 61
+
+
+def test_start_refusal_is_the_scripts_own_sentence(clock: _Clock) -> None:
+    refused = json.dumps({"started": False, "error": "C:\\ProgramData\\Patchdesk is a junction."}).encode()
+    t = _Transport(_Deadline(clock), [CommandResult(1, refused, b"#< CLIXML noise")])
+    exc, _, _ = _run(t)
+    assert str(exc) == (
+        "Could not start the search as a scheduled task on h1: C:\\ProgramData\\Patchdesk is a junction."
+    )

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.errors import AdapterError
 from app.domain.models import Host, TransportKind
 from app.platforms.windows import systask, winget
 from app.platforms.windows.scripts import script_params
 from app.transports.winrm import WinRMTransport
+from tests.support.powershell import grammar_problems
 from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
 
 PASSWORD = "Task-Pa55-word"
+USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
 
 
 @pytest.fixture
@@ -53,6 +56,54 @@ def run(server: WSManServer, *, timeout: float = 20.0) -> systask.TaskOutcome:
 def _start_params(server: WSManServer) -> dict[str, object]:
     (start,) = server.scripts("task-start")
     return script_params(start)[0]
+
+
+# -- 2. a non-administrator can take over the SYSTEM task's folder -----------------------------------------
+
+
+def test_tasks_folder_planted_by_a_user_is_refused(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    tasks = "C:\\ProgramData\\Patchdesk\\tasks"
+    fake.planted_folders = ((tasks, USER_SID, "DESKTOP-7\\bob", False),)
+    with pytest.raises(AdapterError) as err:
+        run(server)
+    assert str(err.value) == (
+        "Could not start the winget scan as a scheduled task on win1: C:\\ProgramData\\Patchdesk\\tasks is "
+        "owned by DESKTOP-7\\bob, not by SYSTEM or Administrators; Patchdesk will not run a SYSTEM task from "
+        "it. An administrator should delete it."
+    )
+    # nothing was written where bob could change it, and nothing was registered to run as SYSTEM
+    assert fake.tasks == {} and not [k for k in fake.files if k.endswith("run.ps1")]
+
+
+def test_junction_planted_as_the_task_folder_is_refused(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    fake.planted_folders = (("C:\\ProgramData\\Patchdesk", USER_SID, "DESKTOP-7\\bob", True),)
+    with pytest.raises(AdapterError, match=r"Patchdesk is a junction or symbolic link; Patchdesk will not"):
+        run(server)
+    assert fake.tasks == {}
+
+
+def test_every_level_of_the_task_folder_is_checked_before_anything_is_written() -> None:
+    """The PowerShell that decides it (run only by Windows): owner and reparse point of every level,
+    the ACL reset recursively with inheritance cut, checked again, and only then run.ps1."""
+    start = systask.start_script("0123456789abcdef", winget.scan_script())
+    assert grammar_problems(start) == []
+    for piece in (
+        "if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {",
+        "$owner = (Get-Acl -LiteralPath $path).GetOwner([System.Security.Principal.SecurityIdentifier])",
+        "if ($PatchdeskOwners -notcontains $owner.Value) {",
+        "$acl.SetAccessRuleProtection($true, $false)",
+        "  Assert-PatchdeskSafe $root\n  Protect-PatchdeskRoot $root\n  Reset-PatchdeskTree $root\n",
+        "    Assert-PatchdeskSafe $child.FullName\n",
+        "foreach ($level in @($tasks, $dir)) { Assert-PatchdeskSafe $level; Assert-PatchdeskAcl $level }",
+    ):
+        assert piece in start
+    assert start.index("Assert-PatchdeskAcl $level }") < start.index("WriteAllBytes($script")
+    # a refusal is the script's own sentence in its JSON answer, not a PowerShell error dump
+    assert (
+        "ConvertTo-Json -Compress -InputObject @{ started = $false; error = $_.Exception.Message }" in start
+    )
 
 
 # -- 7. status.json rewrites are not atomic and fail while the console reads ---------------------------------
