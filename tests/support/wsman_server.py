@@ -751,6 +751,9 @@ class FakeWindows:
     #: Folders that exist before Patchdesk creates them, as (path, owner SID, owner name, is a
     #: junction): what a user who planted ``C:\\ProgramData\\Patchdesk`` or its ``tasks`` would leave.
     planted_folders: tuple[tuple[str, str, str, bool], ...] = ()
+    #: PowerShell's execution policy set by Group Policy ("" = none); -ExecutionPolicy Bypass cannot
+    #: override it, so "AllSigned" refuses an unsigned ``-File run.ps1``.
+    group_policy_execution_policy = ""
     #: The console's poll holds status.json open while the task writes it (see op_task_poll).
     status_read_while_written = False
     #: The next n status writes find status.json held open by another reader (antivirus, an editor).
@@ -766,6 +769,11 @@ class FakeWindows:
 
     def _status_path(self, task_id: str) -> str:
         return f"{self._TASKS}{task_id}\\status.json"
+
+    def _systask(self) -> dict[str, Any]:
+        """Per-instance task bookkeeping: Task Scheduler's last result of each task."""
+        with self.lock:
+            return self.__dict__.setdefault("_systask_state", {"last": {}})
 
     def _write_status(self, task_id: str, status: dict[str, Any]) -> None:
         """The wrapper's write of status.json. It fails with a sharing violation when a reader holds the
@@ -806,6 +814,17 @@ class FakeWindows:
                 return f"{path} is owned by {name}, not by SYSTEM or Administrators; Patchdesk will not run a SYSTEM task from it. An administrator should delete it."
         return None
 
+    def _task_action(self, script: str, p: dict[str, Any], task_id: str) -> str:
+        """How the registered action starts the wrapper: "file" (-File run.ps1) or "bootstrap" (an
+        encoded command that runs run.ps1's text as a script block)."""
+        if "-EncodedCommand ' + $P.bootstrap" in script:
+            boot = base64.b64decode(str(p["bootstrap"])).decode("utf-16-le")
+            assert script_ops(boot) == ["task-bootstrap"] and script_params(boot) == [{"id": task_id}]
+            assert "[ScriptBlock]::Create([System.IO.File]::ReadAllText(" in boot
+            return "bootstrap"
+        assert "-File" in script
+        return "file"
+
     def op_task_start(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         task_id = str(p["id"])
         refused = self._task_folder_refusal(task_id, call.script)
@@ -813,11 +832,19 @@ class FakeWindows:
             return Reply(stdout=crlf(json.dumps({"started": False, "error": refused}) + "\n"), exit_code=1)
         run_ps = base64.b64decode(str(p["script"])).decode("utf-8")
         assert run_ps.startswith("# patchdesk:task")
+        action = self._task_action(call.script, p, task_id)
+        # Group Policy's execution policy refuses an unsigned script file, whatever -ExecutionPolicy says
+        blocked = action == "file" and self.group_policy_execution_policy in ("AllSigned", "Restricted")
         with self.lock:
-            self.files[f"C:\\ProgramData\\Patchdesk\\tasks\\{task_id}\\run.ps1"] = run_ps.encode()
-            self.tasks[task_id] = "Running"
-        threading.Thread(target=self._task, args=(task_id, run_ps), daemon=True).start()
-        out = json.dumps({"started": True, "boot": self.boot_time, "name": "Patchdesk-" + task_id})
+            self.files[f"{self._TASKS}{task_id}\\run.ps1"] = run_ps.encode()
+            self.tasks[task_id] = "Ready" if blocked else "Running"
+            self._systask()["last"][task_id] = 1 if blocked else 0x41301  # SCHED_S_TASK_RUNNING
+        if not blocked:
+            threading.Thread(target=self._task, args=(task_id, run_ps), daemon=True).start()
+        policy = self.group_policy_execution_policy or "Bypass"
+        out = json.dumps(
+            {"started": True, "boot": self.boot_time, "name": "Patchdesk-" + task_id, "policy": policy}
+        )
         return Reply(stdout=crlf(out + "\n"))
 
     def op_task_poll(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
@@ -828,11 +855,14 @@ class FakeWindows:
         with self.lock:
             raw = self.files.get(self._status_path(task_id))
             state = self.tasks.get(task_id, "Missing")
+            last = self._systask()["last"].get(task_id) if task_id in self.tasks else None
             if raw is not None and self.status_read_while_written:
                 self._status_held = (task_id, shares_delete)
         status = raw.decode("utf-8") if raw is not None else None
         return Reply(
-            stdout=crlf(json.dumps({"status": status, "task": state, "boot": self.boot_time}) + "\n"),
+            stdout=crlf(
+                json.dumps({"status": status, "task": state, "boot": self.boot_time, "last": last}) + "\n"
+            ),
             pieces=2,
         )
 
@@ -892,6 +922,7 @@ class FakeWindows:
         with self.lock:
             if task_id in self.tasks:
                 self.tasks[task_id] = "Ready"
+                self._systask()["last"][task_id] = 0
 
     def _task_failed(self, task_id: str, runs: int, error: str, hresult: int) -> None:
         """The wrapper's catch: status "failed" with the error and an HRESULT."""

@@ -11,7 +11,9 @@ How:
    it as SYSTEM, starts it and returns the host's boot time. Users may create folders in ProgramData,
    so every level of that path that already exists must be owned by SYSTEM or Administrators and be
    no junction or symbolic link, or the start is refused; the tree then gets SYSTEM and
-   Administrators only, recursively (``ps/task-start.ps1``).
+   Administrators only, recursively (``ps/task-start.ps1``). The task's action is a small encoded
+   bootstrap (``ps/task-bootstrap.ps1``) that runs run.ps1's text as a script block, so Group
+   Policy's AllSigned execution policy cannot refuse it as it would refuse ``-File run.ps1``.
 2. The wrapper writes ``status.json`` next to the script (a temporary file, then ``File.Replace``,
    retried while a reader holds the file) as it goes: ``{"state": "running"|"done"|"failed", "phase",
    "progress", "runs", "result", "error", "hresult"}``; the poll reads it sharing read, write and
@@ -58,6 +60,8 @@ DEAD_TASK_GRACE_AFTER_RESTART = 300.0
 POLL_COMMAND_TIMEOUT = 60.0
 #: Longest status file we accept.
 MAX_STATUS = 8 * 1024 * 1024
+#: Execution policies under which an unsigned script file does not run (said when a task dies).
+BLOCKING_POLICIES = frozenset({"AllSigned", "Restricted"})
 
 TASK_PATH = "\\Patchdesk\\"
 
@@ -67,11 +71,18 @@ def wrap_payload(payload: str) -> str:
     return script_body("task-wrapper").replace(PAYLOAD_PLACEHOLDER, payload)
 
 
+def bootstrap_command(task_id: str) -> str:
+    """The task action's ``-EncodedCommand``: base64 of the UTF-16LE bootstrap that runs run.ps1.
+
+    About 1,400 characters, far below the 32,767 of a Windows command line."""
+    script = render("task-bootstrap", script_body("task-bootstrap"), {"id": task_id})
+    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
 def start_script(task_id: str, payload: str, *, limit: int = DEFAULT_TASK_LIMIT) -> str:
     script = base64.b64encode(wrap_payload(payload).encode("utf-8")).decode("ascii")
-    return render(
-        "task-start", script_body("task-start"), {"id": task_id, "script": script, "limit": int(limit)}
-    )
+    params = {"id": task_id, "script": script, "limit": int(limit), "bootstrap": bootstrap_command(task_id)}
+    return render("task-start", script_body("task-start"), params)
 
 
 def poll_script(task_id: str) -> str:
@@ -84,11 +95,13 @@ def cleanup_script(task_id: str) -> str:
 
 @dataclass(frozen=True)
 class PollState:
-    """One look at a task: its status file (None before the first write), task state, boot time."""
+    """One look at a task: its status file (None before the first write), task state, boot time and
+    Task Scheduler's last run result (None when unknown)."""
 
     status: dict[str, Any] | None
     task: str
     boot: str
+    last_result: int | None = None
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -111,8 +124,12 @@ def parse_poll(text: str) -> PollState | None:
     status = _json_object(raw) if isinstance(raw, str) else None
     task = outer.get("task")
     boot = outer.get("boot")
+    last = outer.get("last")
     return PollState(
-        status, task if isinstance(task, str) else "Unknown", boot if isinstance(boot, str) else ""
+        status,
+        task if isinstance(task, str) else "Unknown",
+        boot if isinstance(boot, str) else "",
+        last if isinstance(last, int) and not isinstance(last, bool) else None,
     )
 
 
@@ -165,6 +182,7 @@ def run_system_task(
         if state is None:
             continue
         watch.note_restart(state)
+        watch.seen_status = watch.seen_status or state.status is not None
         status = state.status or {}
         if status.get("state") in ("done", "failed"):
             return watch.finish(status)
@@ -190,6 +208,8 @@ class _TaskWatch:
         self.timeout, self.log, self.on_progress = timeout, log, on_progress
         self.end = time.monotonic() + timeout
         self.boot0 = ""
+        self.policy = ""
+        self.seen_status = False
         self.restarted = False
         self.lost_since: float | None = None
         self.idle_since: float | None = None
@@ -222,6 +242,7 @@ class _TaskWatch:
             )
             raise AdapterError(f"Could not start {self.what} as a scheduled task on {self.host}: {detail}")
         self.boot0 = str(started.get("boot") or "")
+        self.policy = str(started.get("policy") or "")[:40]
         self.say("info", f"Started {self.what} as SYSTEM task {self.task_name} on {self.host}.")
 
     def sleep(self, poll_interval: float) -> None:
@@ -317,8 +338,26 @@ class _TaskWatch:
             _cleanup(self.transport, self.task_id, self.host)
             raise AdapterError(
                 f"{self.what_at_start} on {self.host} stopped without a result (task state "
-                f"{state.task[:40]}); see the Task Scheduler history for {self.task_name}."
+                f"{state.task[:40]}{self.last_result_words(state)}); {self.policy_words()}see the Task "
+                f"Scheduler history for {self.task_name}."
             )
+
+    @staticmethod
+    def last_result_words(state: PollState) -> str:
+        if state.last_result is None:
+            return ""
+        return f", last result 0x{state.last_result & 0xFFFFFFFF:08X}"
+
+    def policy_words(self) -> str:
+        """When the payload never wrote a status and the host's execution policy refuses unsigned
+        scripts, say so plainly: that policy (from Group Policy, which -ExecutionPolicy Bypass cannot
+        override) is the likeliest reason."""
+        if self.seen_status or self.policy not in BLOCKING_POLICIES:
+            return ""
+        return (
+            f"it never wrote a status, and PowerShell's execution policy on {self.host} is {self.policy} "
+            "(set by Group Policy), which refuses unsigned scripts; "
+        )
 
 
 def _cleanup(transport: Transport, task_id: str, host: str) -> None:

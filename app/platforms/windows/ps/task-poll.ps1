@@ -8,7 +8,12 @@ if (Test-Path -LiteralPath $file) {
   try { $status = (New-Object System.IO.StreamReader $stream, ([System.Text.Encoding]::UTF8)).ReadToEnd() } finally { $stream.Dispose() }
 }
 $state = 'Missing'
+$last = $null
 $task = Get-ScheduledTask -TaskName ('Patchdesk-' + $P.id) -TaskPath '\Patchdesk\' -ErrorAction SilentlyContinue
-if ($task) { $state = [string]$task.State }
+if ($task) {
+  $state = [string]$task.State
+  $info = Get-ScheduledTaskInfo -InputObject $task -ErrorAction SilentlyContinue
+  if ($info) { $last = [int64]$info.LastTaskResult }
+}
 $boot = ${@BOOT@}
-ConvertTo-Json -Compress -InputObject @{ status = $status; task = $state; boot = $boot }
+ConvertTo-Json -Compress -InputObject @{ status = $status; task = $state; boot = $boot; last = $last }

@@ -70,7 +70,10 @@ try {
 }
 $script = Join-Path $dir 'run.ps1'
 [System.IO.File]::WriteAllBytes($script, [System.Convert]::FromBase64String($P.script))
-$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $script + '"')
+# The action is an encoded bootstrap that reads run.ps1 and runs its text as a script block: execution
+# policy governs script files, so Group Policy's AllSigned would refuse '-File run.ps1' (whatever
+# -ExecutionPolicy says) but not this, which is also how the WinRM transport runs every script.
+$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand ' + $P.bootstrap)
 $principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
 $settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -StartWhenAvailable -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Seconds ([int]$P.limit))
 # At startup too: a payload killed by a restart runs again (and finds its work done, or finishes it).
@@ -78,4 +81,4 @@ $trigger = New-ScheduledTaskTrigger -AtStartup
 Register-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\' -Action $action -Principal $principal -Settings $settings -Trigger $trigger -Force | Out-Null
 Start-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\'
 $boot = ${@BOOT@}
-ConvertTo-Json -Compress -InputObject @{ started = $true; boot = $boot; name = $name }
+ConvertTo-Json -Compress -InputObject @{ started = $true; boot = $boot; name = $name; policy = [string](Get-ExecutionPolicy) }

@@ -1,7 +1,8 @@
 # patchdesk:task
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
-$PatchdeskStatus = Join-Path $PSScriptRoot 'status.json'
+# $PatchdeskDir comes from the task's bootstrap (task-bootstrap.ps1), which runs this file's text.
+$PatchdeskStatus = Join-Path $PatchdeskDir 'status.json'
 function Write-PatchdeskStatus([hashtable]$s) {
   $s['updated'] = (Get-Date).ToUniversalTime().ToString('o')
   $json = ConvertTo-Json -InputObject $s -Depth 8 -Compress

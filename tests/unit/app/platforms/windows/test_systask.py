@@ -209,6 +209,34 @@ def test_system_task_that_dies_without_a_result(clock: _Clock) -> None:
     assert len([c for c in t.commands if c[0] == "run"]) == 2 + 1 + 61
 
 
+def test_allsigned_group_policy_that_stops_a_task_is_said_plainly(clock: _Clock) -> None:
+    """A task that never wrote a status on a host whose Group Policy sets AllSigned: the message names
+    the policy (and Task Scheduler's last result) instead of only "stopped without a result"."""
+    started = CommandResult(
+        0, json.dumps({"started": True, "boot": "b0", "policy": "AllSigned"}).encode(), b""
+    )
+    dead = CommandResult(
+        0, json.dumps({"status": None, "task": "Ready", "boot": "b0", "last": 1}).encode(), b""
+    )
+    t = _Transport(_Deadline(clock), [started, *[dead] * 20])
+    exc, _, _ = _run(t, timeout=1000)
+    assert isinstance(exc, AdapterError) and str(exc) == (
+        "The search on h1 stopped without a result (task state Ready, last result 0x00000001); it never "
+        "wrote a status, and PowerShell's execution policy on h1 is AllSigned (set by Group Policy), "
+        "which refuses unsigned scripts; see the Task Scheduler history for \\Patchdesk\\Patchdesk-abc."
+    )
+    # once the payload wrote a status, the policy did not stop it: no word about it
+    t = _Transport(_Deadline(clock), [started, _poll({"state": "running"}), *[dead] * 20])
+    exc, _, _ = _run(t, timeout=1000)
+    assert "execution policy" not in str(exc) and "last result 0x00000001" in str(exc)
+
+
+def test_poll_reads_task_schedulers_last_result() -> None:
+    state = parse_poll(json.dumps({"status": None, "task": "Ready", "boot": "b", "last": 2147942402}))
+    assert state is not None and state.last_result == 2147942402
+    assert parse_poll('{"task": "Ready", "last": true}') == parse_poll('{"task": "Ready", "last": "x"}')
+
+
 def test_start_refusal_is_the_scripts_own_sentence(clock: _Clock) -> None:
     refused = json.dumps({"started": False, "error": "C:\\ProgramData\\Patchdesk is a junction."}).encode()
     t = _Transport(_Deadline(clock), [CommandResult(1, refused, b"#< CLIXML noise")])

@@ -141,3 +141,28 @@ def test_wrapper_reports_the_innermost_exceptions_hresult(win: tuple[WSManServer
     fake.payload_throws = 0x8024402C  # WU_E_PT_WINHTTP_NAME_NOT_RESOLVED, wrapped by PowerShell
     outcome = run(server)
     assert outcome.state == "failed" and outcome.hresult == "0x8024402C"
+
+
+# -- 12. Group Policy AllSigned defeats -ExecutionPolicy Bypass for -File run.ps1 --------------------------
+
+
+def test_allsigned_group_policy_does_not_stop_the_task(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    fake.group_policy_execution_policy = "AllSigned"
+    outcome = run(server)
+    assert outcome.ok and outcome.result == {"unavailable": True}
+    (start,) = server.scripts("task-start")
+    assert '-File "' not in start
+    assert "-NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand ' + $P.bootstrap" in start
+
+
+def test_task_bootstrap_runs_run_ps1_as_a_script_block() -> None:
+    boot = base64.b64decode(systask.bootstrap_command("0123456789abcdef")).decode("utf-16-le")
+    assert grammar_problems(boot) == [] and script_params(boot) == [{"id": "0123456789abcdef"}]
+    assert "$PatchdeskDir = Join-Path $env:ProgramData ('Patchdesk\\tasks\\' + $P.id)" in boot
+    assert (
+        ". ([ScriptBlock]::Create([System.IO.File]::ReadAllText((Join-Path $PatchdeskDir 'run.ps1'))))"
+        in boot
+    )
+    # well inside the 32,767 characters of a Windows command line, with the rest of the arguments
+    assert len(systask.bootstrap_command("0123456789abcdef")) < 4000
