@@ -764,6 +764,7 @@ class FakeWindows:
     _status_held: tuple[str, bool] | None = None  # (task id, reader shares delete) of the last poll
 
     _TASKS = "C:\\ProgramData\\Patchdesk\\tasks\\"
+    _DEFINITIONS = "C:\\Windows\\System32\\Tasks\\Patchdesk\\Patchdesk-"
     _ADMINS = ("S-1-5-18", "S-1-5-32-544")
     _SHARING_VIOLATION = 0x80070020
 
@@ -771,9 +772,21 @@ class FakeWindows:
         return f"{self._TASKS}{task_id}\\status.json"
 
     def _systask(self) -> dict[str, Any]:
-        """Per-instance task bookkeeping: Task Scheduler's last result of each task."""
+        """Per-instance task bookkeeping: run generations (a restart kills a run), last results, and
+        the ids a startup trigger ran."""
         with self.lock:
-            return self.__dict__.setdefault("_systask_state", {"last": {}})
+            return self.__dict__.setdefault("_systask_state", {"gen": {}, "last": {}, "startup_runs": []})
+
+    @property
+    def startup_runs(self) -> list[str]:
+        """Ids of the tasks that ran again from their at-startup trigger (boot_with_startup_tasks)."""
+        return list(self._systask()["startup_runs"])
+
+    def task_definition(self, task_id: str) -> dict[str, Any] | None:
+        """What Task Scheduler holds for the task (decided from the start script), or None."""
+        with self.lock:
+            raw = self.files.get(self._DEFINITIONS + task_id)
+        return None if raw is None else json.loads(raw)
 
     def _write_status(self, task_id: str, status: dict[str, Any]) -> None:
         """The wrapper's write of status.json. It fails with a sharing violation when a reader holds the
@@ -827,20 +840,32 @@ class FakeWindows:
 
     def op_task_start(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         task_id = str(p["id"])
-        refused = self._task_folder_refusal(task_id, call.script)
+        script = call.script
+        refused = self._task_folder_refusal(task_id, script)
         if refused is not None:
             return Reply(stdout=crlf(json.dumps({"started": False, "error": refused}) + "\n"), exit_code=1)
         run_ps = base64.b64decode(str(p["script"])).decode("utf-8")
         assert run_ps.startswith("# patchdesk:task")
-        action = self._task_action(call.script, p, task_id)
+        definition = {
+            "action": self._task_action(script, p, task_id),
+            "startup": "-AtStartup" in script,
+            "delay": "$trigger.Delay = 'PT" in script,
+            "end_boundary": "$trigger.EndBoundary = " in script,
+            "network": "-RunOnlyIfNetworkAvailable" in script,
+            "enabled": True,
+        }
         # Group Policy's execution policy refuses an unsigned script file, whatever -ExecutionPolicy says
-        blocked = action == "file" and self.group_policy_execution_policy in ("AllSigned", "Restricted")
+        blocked = definition["action"] == "file" and self.group_policy_execution_policy in (
+            "AllSigned",
+            "Restricted",
+        )
         with self.lock:
             self.files[f"{self._TASKS}{task_id}\\run.ps1"] = run_ps.encode()
+            self.files[self._DEFINITIONS + task_id] = json.dumps(definition).encode()
             self.tasks[task_id] = "Ready" if blocked else "Running"
             self._systask()["last"][task_id] = 1 if blocked else 0x41301  # SCHED_S_TASK_RUNNING
         if not blocked:
-            threading.Thread(target=self._task, args=(task_id, run_ps), daemon=True).start()
+            self._start_task_thread(task_id, run_ps, 1)
         policy = self.group_policy_execution_policy or "Bypass"
         out = json.dumps(
             {"started": True, "boot": self.boot_time, "name": "Patchdesk-" + task_id, "policy": policy}
@@ -870,11 +895,62 @@ class FakeWindows:
         task_id = str(p["id"])
         with self.lock:
             self.tasks.pop(task_id, None)
+            self.files.pop(self._DEFINITIONS + task_id, None)
             for path in [k for k in self.files if f"\\tasks\\{task_id}\\" in k]:
                 del self.files[path]
         return Reply()
 
-    def _task(self, task_id: str, run_ps: str, runs: int = 1) -> None:
+    def op_task_disarm(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """Disable-ScheduledTask: no trigger fires any more; a run in progress goes on."""
+        assert "Disable-ScheduledTask" in call.script
+        task_id = str(p["id"])
+        with self.lock:
+            definition = self.task_definition(task_id)
+            if definition is not None:
+                definition["enabled"] = False
+                self.files[self._DEFINITIONS + task_id] = json.dumps(definition).encode()
+            state = "Missing" if definition is None else "Disabled"
+        return Reply(stdout=crlf(json.dumps({"task": state}) + "\n"))
+
+    def boot_with_startup_tasks(self) -> None:
+        """A restart some time later: runs in progress die with it, then every enabled task with an
+        at-startup trigger runs its wrapper again -- which exits at once when its status is final."""
+        with self.lock:
+            gens = self._systask()["gen"]
+            for task_id, state in list(self.tasks.items()):
+                gens[task_id] = gens.get(task_id, 0) + 1
+                if state == "Running":
+                    self.tasks[task_id] = "Ready"
+        self.reboot()
+        with self.lock:
+            ids = [k[len(self._DEFINITIONS) :] for k in self.files if k.startswith(self._DEFINITIONS)]
+        for task_id in ids:
+            self._at_startup(task_id)
+
+    def _at_startup(self, task_id: str) -> None:
+        definition = self.task_definition(task_id)
+        if definition is None or not definition["enabled"] or not definition["startup"]:
+            return
+        with self.lock:
+            run_ps = self.files[f"{self._TASKS}{task_id}\\run.ps1"].decode("utf-8")
+            raw = self.files.get(self._status_path(task_id))
+            self._systask()["startup_runs"].append(task_id)
+        status = json.loads(raw) if raw is not None else {}
+        if status.get("state") in ("done", "failed"):
+            return  # the wrapper finds its work done and exits
+        self._start_task_thread(task_id, run_ps, int(status.get("runs") or 0) + 1)
+
+    def _start_task_thread(self, task_id: str, run_ps: str, runs: int) -> None:
+        with self.lock:
+            self.tasks[task_id] = "Running"
+            gen = self._systask()["gen"].get(task_id, 0)
+        threading.Thread(target=self._task, args=(task_id, run_ps, runs, gen), daemon=True).start()
+
+    def _task_killed(self, task_id: str, gen: int) -> bool:
+        with self.lock:
+            return bool(self._systask()["gen"].get(task_id, 0) != gen)
+
+    def _task(self, task_id: str, run_ps: str, runs: int = 1, gen: int = 0) -> None:
         ops = script_ops(run_ps)
         payload_op = ops[1] if len(ops) > 1 else ""
         params = script_params(run_ps)
@@ -888,6 +964,8 @@ class FakeWindows:
             self._task_failed(task_id, runs, _SharingViolation.text, self._SHARING_VIOLATION)
             return
         time.sleep(step)
+        if self._task_killed(task_id, gen):
+            return
         fn = getattr(self, "task_" + payload_op.replace("-", "_"), None)
         if fn is None:
             self._write_status(
@@ -914,7 +992,7 @@ class FakeWindows:
                     )
             except _Rebooted:
                 # killed by the restart; the at-startup trigger runs the wrapper again
-                self._after_reboot(lambda: self._task(task_id, run_ps, runs + 1))
+                self._after_reboot(lambda: self._at_startup(task_id))
                 return
             except _SharingViolation:
                 # the wrapper's catch reports the failed write as the payload's failure

@@ -19,10 +19,13 @@ How:
    "progress", "runs", "result", "error", "hresult"}``; the poll reads it sharing read, write and
    delete, so it never makes a write fail.
 3. The console polls with short WinRM calls. A dropped connection or a restarted host is not an error:
-   the poll is repeated until the timeout. The task also has an at-startup trigger, so a payload killed
-   by a restart runs again when the host is back; payloads are written to be re-run (an update already
-   installed is reported as such), and the wrapper exits at once if ``status.json`` already says done.
-4. When the status is final, the task and its folder are deleted.
+   the poll is repeated until the timeout. The task also has an at-startup trigger (delayed, with a
+   network), so a payload killed by a restart runs again when the host is back; payloads are written
+   to be re-run, and the wrapper exits at once if ``status.json`` already says done. The wrapper
+   refuses to start once its absolute expiry (the task's limit after run.ps1 was written) has passed.
+4. When the status is final, the task and its folder are deleted. When the console gives up instead
+   (timeout, cancel, job deadline), the task is disabled: a run in progress finishes, but it never
+   starts again at a later boot.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from app.domain.errors import (
 )
 from app.platforms.base import LogFn, emit
 from app.platforms.windows.scripts import PAYLOAD_PLACEHOLDER, render, script_body
-from app.transports.base import Transport
+from app.transports.base import Deadline, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +63,21 @@ DEAD_TASK_GRACE_AFTER_RESTART = 300.0
 POLL_COMMAND_TIMEOUT = 60.0
 #: Longest status file we accept.
 MAX_STATUS = 8 * 1024 * 1024
+#: Timeout of the call that disables a task the console gave up on (run outside the job's deadline).
+DISARM_TIMEOUT = 30.0
 #: Execution policies under which an unsigned script file does not run (said when a task dies).
 BLOCKING_POLICIES = frozenset({"AllSigned", "Restricted"})
 
 TASK_PATH = "\\Patchdesk\\"
+#: The wrapper's lifetime in seconds, filled in by wrap_payload (a trusted integer, never host text).
+LIMIT_PLACEHOLDER = "${@LIMIT@}"
 
 
-def wrap_payload(payload: str) -> str:
-    """The run.ps1 the task executes: the wrapper around a rendered payload."""
-    return script_body("task-wrapper").replace(PAYLOAD_PLACEHOLDER, payload)
+def wrap_payload(payload: str, *, limit: int = DEFAULT_TASK_LIMIT) -> str:
+    """The run.ps1 the task executes: the wrapper around a rendered payload, expiring ``limit``
+    seconds after run.ps1 was written."""
+    body = script_body("task-wrapper").replace(LIMIT_PLACEHOLDER, str(int(limit)))
+    return body.replace(PAYLOAD_PLACEHOLDER, payload)
 
 
 def bootstrap_command(task_id: str) -> str:
@@ -80,7 +89,7 @@ def bootstrap_command(task_id: str) -> str:
 
 
 def start_script(task_id: str, payload: str, *, limit: int = DEFAULT_TASK_LIMIT) -> str:
-    script = base64.b64encode(wrap_payload(payload).encode("utf-8")).decode("ascii")
+    script = base64.b64encode(wrap_payload(payload, limit=limit).encode("utf-8")).decode("ascii")
     params = {"id": task_id, "script": script, "limit": int(limit), "bootstrap": bootstrap_command(task_id)}
     return render("task-start", script_body("task-start"), params)
 
@@ -91,6 +100,10 @@ def poll_script(task_id: str) -> str:
 
 def cleanup_script(task_id: str) -> str:
     return render("task-cleanup", script_body("task-cleanup"), {"id": task_id})
+
+
+def disarm_script(task_id: str) -> str:
+    return render("task-disarm", script_body("task-disarm"), {"id": task_id})
 
 
 @dataclass(frozen=True)
@@ -172,7 +185,8 @@ def run_system_task(
 
     ``what`` names the work for sentences ("the Windows Update search"). Connection losses while
     polling are logged and retried until ``timeout``; the job deadline and cancel flag of the
-    transport stop the wait (the task itself keeps running on the host, and we say so).
+    transport stop the wait; then the task is disabled (a run in progress finishes on the host, but
+    the task never starts again at a later boot), and we say so.
     """
     watch = _TaskWatch(transport, task_id or new_task_id(), what, host, timeout, log, on_progress)
     watch.start(payload)
@@ -209,6 +223,7 @@ class _TaskWatch:
         self.end = time.monotonic() + timeout
         self.boot0 = ""
         self.policy = ""
+        self.limit = int(max(timeout, 60) + 600)
         self.seen_status = False
         self.restarted = False
         self.lost_since: float | None = None
@@ -228,8 +243,7 @@ class _TaskWatch:
         emit(self.log, level, text)
 
     def start(self, payload: str) -> None:
-        limit = int(max(self.timeout, 60) + 600)
-        res = self.transport.run(start_script(self.task_id, payload, limit=limit), timeout=120)
+        res = self.transport.run(start_script(self.task_id, payload, limit=self.limit), timeout=120)
         started = _json_object(res.out)
         if not res.ok or started is None or started.get("started") is not True:
             # the script's own sentence (a refused folder) first, then whatever else it printed
@@ -248,27 +262,58 @@ class _TaskWatch:
     def sleep(self, poll_interval: float) -> None:
         """Wait until the next poll; raises when the job is cancelled or out of time."""
         deadline = self.deadline
+        wait = min(poll_interval, max(0.0, self.end - time.monotonic()))
+        left = deadline.remaining()
+        if left is not None:
+            wait = min(wait, max(0.0, left))
+        cancelled = deadline.cancel.wait(wait)
         try:
-            wait = min(poll_interval, max(0.0, self.end - time.monotonic()))
-            left = deadline.remaining()
-            if left is not None:
-                wait = min(wait, max(0.0, left))
-            if deadline.cancel.wait(wait):
-                raise CancelledError(
-                    f"Cancelled while {self.what} was running on {self.host}; the task keeps running there "
-                    f"({self.task_name})."
-                )
-            deadline.check()
+            if not cancelled:
+                deadline.check()
+        except CancelledError:  # cancelled just after the wait
+            cancelled = True
         except DeadlineExceededError as exc:
             raise DeadlineExceededError(
-                f"{self.host} ran out of its job deadline while {self.what} was running; the task keeps "
-                f"running there ({self.task_name})."
+                self.give_up(f"{self.host} ran out of its job deadline while {self.what} was running")
             ) from exc
+        if cancelled:
+            raise CancelledError(self.give_up(f"Cancelled while {self.what} was running on {self.host}"))
         if time.monotonic() >= self.end:
             raise CommandTimeoutError(
-                f"{self.what_at_start} on {self.host} did not finish within {self.timeout:g} s; it may still "
-                f"be running ({self.task_name})."
+                self.give_up(f"{self.what_at_start} on {self.host} did not finish within {self.timeout:g} s")
             )
+
+    def give_up(self, lead: str) -> str:
+        """Disable the task the console stops waiting for, and the sentence saying what was left behind.
+
+        A run in progress is left to finish (stopping an install halfway is worse), but the task must
+        never start again at a later boot, outside any window. The call runs outside the job's
+        deadline, which has run out or been cancelled; when it fails, the wrapper's expiry still holds.
+        """
+        saved = self.transport.deadline
+        self.transport.deadline = Deadline(DISARM_TIMEOUT)
+        try:
+            res = self.transport.run(disarm_script(self.task_id), timeout=DISARM_TIMEOUT)
+            answer = _json_object(res.out) if res.ok else None
+            why = (
+                ""
+                if answer is not None
+                else (res.err.strip() or res.out.strip() or f"exit status {res.exit_status}")
+            )
+        except TransportError as exc:
+            why = str(exc)
+        finally:
+            self.transport.deadline = saved
+        if not why:
+            return (
+                f"{lead}; a run in progress there is left to finish, but the task will not start again "
+                f"({self.task_name} is disabled)."
+            )
+        self.say("warning", f"Could not disable {self.task_name} on {self.host}: {why[:200]}")
+        return (
+            f"{lead}; it may still be running there ({self.task_name}), and could not be disabled: it will "
+            f"not start again once {self.limit} s have passed since it was started."
+        )
 
     def poll(self) -> PollState | None:
         """One look at the task; None when the host did not answer or answered nonsense."""

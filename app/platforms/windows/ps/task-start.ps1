@@ -61,6 +61,12 @@ try {
   Reset-PatchdeskTree $root
   Assert-PatchdeskAcl $root
   if (-not (Test-Path -LiteralPath $tasks)) { New-Item -ItemType Directory -Path $tasks | Out-Null }
+  # Folders of tasks abandoned a day ago or more (their task expired and was deleted) go.
+  foreach ($old in @(Get-ChildItem -LiteralPath $tasks -Force)) {
+    if ($old.LastWriteTimeUtc -lt (Get-Date).ToUniversalTime().AddDays(-1) -and -not (Get-ScheduledTask -TaskName ('Patchdesk-' + $old.Name) -TaskPath '\Patchdesk\' -ErrorAction SilentlyContinue)) {
+      Remove-Item -LiteralPath $old.FullName -Recurse -Force
+    }
+  }
   if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force }
   New-Item -ItemType Directory -Path $dir | Out-Null
   foreach ($level in @($tasks, $dir)) { Assert-PatchdeskSafe $level; Assert-PatchdeskAcl $level }
@@ -75,9 +81,12 @@ $script = Join-Path $dir 'run.ps1'
 # -ExecutionPolicy says) but not this, which is also how the WinRM transport runs every script.
 $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument ('-NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand ' + $P.bootstrap)
 $principal = New-ScheduledTaskPrincipal -UserId 'NT AUTHORITY\SYSTEM' -LogonType ServiceAccount -RunLevel Highest
-$settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -StartWhenAvailable -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Seconds ([int]$P.limit))
-# At startup too: a payload killed by a restart runs again (and finds its work done, or finishes it).
+$settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -StartWhenAvailable -RunOnlyIfNetworkAvailable -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Seconds ([int]$P.limit)) -DeleteExpiredTaskAfter (New-TimeSpan -Days 1)
+# At startup too: a payload killed by a restart runs again (and finds its work done, or finishes it),
+# after a delay and with a network, and never after the end boundary (the wrapper also expires).
 $trigger = New-ScheduledTaskTrigger -AtStartup
+$trigger.Delay = 'PT2M'
+$trigger.EndBoundary = (Get-Date).AddSeconds([int]$P.limit).ToString('s')
 Register-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\' -Action $action -Principal $principal -Settings $settings -Trigger $trigger -Force | Out-Null
 Start-ScheduledTask -TaskName $name -TaskPath '\Patchdesk\'
 $boot = ${@BOOT@}

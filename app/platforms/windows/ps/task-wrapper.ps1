@@ -27,6 +27,13 @@ if (Test-Path -LiteralPath $PatchdeskStatus) {
   if ($old -and ($old.state -eq 'done' -or $old.state -eq 'failed')) { exit 0 }
   if ($old) { $PatchdeskRuns = [int]$old.runs + 1 }
 }
+# An absolute expiry, counted from when the console wrote this file: a task left behind (the console
+# gave up, the host was off) must not install anything at some later boot, outside any window.
+$PatchdeskExpires = [System.IO.File]::GetCreationTimeUtc((Join-Path $PatchdeskDir 'run.ps1')).AddSeconds(${@LIMIT@})
+if ((Get-Date).ToUniversalTime() -gt $PatchdeskExpires) {
+  Write-PatchdeskStatus @{ state = 'failed'; phase = 'expired'; runs = $PatchdeskRuns; error = 'The task expired before it could run (again); nothing was started.' }
+  exit 0
+}
 function Update-PatchdeskProgress([string]$phase, [int]$progress) {
   Write-PatchdeskStatus @{ state = 'running'; phase = $phase; progress = $progress; runs = $PatchdeskRuns }
 }

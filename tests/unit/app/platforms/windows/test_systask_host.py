@@ -7,12 +7,13 @@ sent; FakeWindows decides the outcome from that PowerShell the way Windows would
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.domain.errors import AdapterError
+from app.domain.errors import AdapterError, CommandTimeoutError
 from app.domain.models import Host, TransportKind
 from app.platforms.windows import systask, winget
 from app.platforms.windows.scripts import script_params
@@ -106,6 +107,37 @@ def test_every_level_of_the_task_folder_is_checked_before_anything_is_written() 
     )
 
 
+# -- 4. left-behind tasks re-run an install at a later boot ----------------------------------------------
+
+
+def test_left_behind_task_does_not_run_again_at_a_later_boot(win: tuple[WSManServer, FakeWindows]) -> None:
+    server, fake = win
+    fake.task_step = 2.0  # still running when the console stops waiting
+    with pytest.raises(CommandTimeoutError) as err:
+        run(server, timeout=0.5)
+    assert str(err.value) == (
+        "The winget scan on win1 did not finish within 0.5 s; a run in progress there is left to finish, but "
+        "the task will not start again (\\Patchdesk\\Patchdesk-"
+        f"{_start_params(server)['id']} is disabled)."
+    )
+    assert len(server.scripts("task-disarm")) == 1
+    fake.boot_with_startup_tasks()  # the run in progress dies with the restart
+    time.sleep(0.5)
+    assert fake.startup_runs == []
+
+
+def test_left_behind_task_has_an_expiry_a_delayed_trigger_and_a_network_condition() -> None:
+    start = systask.start_script("0123456789abcdef", winget.scan_script(), limit=4200)
+    assert "$trigger.Delay = 'PT2M'" in start and "-RunOnlyIfNetworkAvailable" in start
+    assert "$trigger.EndBoundary = (Get-Date).AddSeconds([int]$P.limit).ToString('s')" in start
+    run_ps = base64.b64decode(str(script_params(start)[0]["script"])).decode("utf-8")
+    assert grammar_problems(run_ps) == []
+    expiry = "[System.IO.File]::GetCreationTimeUtc((Join-Path $PatchdeskDir 'run.ps1')).AddSeconds(4200)"
+    assert expiry in run_ps
+    # the expiry is checked before the payload can start
+    assert run_ps.index("-gt $PatchdeskExpires") < run_ps.index("# patchdesk:winget-scan")
+
+
 # -- 7. status.json rewrites are not atomic and fail while the console reads ---------------------------------
 
 
@@ -166,3 +198,4 @@ def test_task_bootstrap_runs_run_ps1_as_a_script_block() -> None:
     )
     # well inside the 32,767 characters of a Windows command line, with the rest of the arguments
     assert len(systask.bootstrap_command("0123456789abcdef")) < 4000
+    assert grammar_problems(systask.disarm_script("0123456789abcdef")) == []
