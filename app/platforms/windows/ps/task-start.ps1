@@ -37,15 +37,20 @@ function Protect-PatchdeskRoot([string]$path) {
   $acl.SetOwner($PatchdeskAdminSid)
   Set-Acl -LiteralPath $path -AclObject $acl
 }
-# Below the root every entry is checked, then keeps only what it inherits (explicit rules a user may
-# have added go); a junction is never followed.
+# Below the root an entry keeps only what it inherits (explicit rules a user may have added go) and is
+# owned by Administrators -- not by whichever administrator account created it, so that a run by
+# another account accepts it.
+function Reset-PatchdeskEntry($item) {
+  if ($item.PSIsContainer) { $acl = New-Object System.Security.AccessControl.DirectorySecurity } else { $acl = New-Object System.Security.AccessControl.FileSecurity }
+  $acl.SetAccessRuleProtection($false, $false)
+  $acl.SetOwner($PatchdeskAdminSid)
+  Set-Acl -LiteralPath $item.FullName -AclObject $acl
+}
+# Every entry below the root is checked first; a junction is never followed.
 function Reset-PatchdeskTree([string]$path) {
   foreach ($child in @(Get-ChildItem -LiteralPath $path -Force)) {
     Assert-PatchdeskSafe $child.FullName
-    if ($child.PSIsContainer) { $acl = New-Object System.Security.AccessControl.DirectorySecurity } else { $acl = New-Object System.Security.AccessControl.FileSecurity }
-    $acl.SetAccessRuleProtection($false, $false)
-    $acl.SetOwner($PatchdeskAdminSid)
-    Set-Acl -LiteralPath $child.FullName -AclObject $acl
+    Reset-PatchdeskEntry $child
     if ($child.PSIsContainer) { Reset-PatchdeskTree $child.FullName }
   }
 }
@@ -70,12 +75,13 @@ try {
   if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force }
   New-Item -ItemType Directory -Path $dir | Out-Null
   foreach ($level in @($tasks, $dir)) { Assert-PatchdeskSafe $level; Assert-PatchdeskAcl $level }
+  $script = Join-Path $dir 'run.ps1'
+  [System.IO.File]::WriteAllBytes($script, [System.Convert]::FromBase64String($P.script))
+  foreach ($mine in @($dir, $script)) { Reset-PatchdeskEntry (Get-Item -LiteralPath $mine -Force) }
 } catch {
   ConvertTo-Json -Compress -InputObject @{ started = $false; error = $_.Exception.Message }
   exit 1
 }
-$script = Join-Path $dir 'run.ps1'
-[System.IO.File]::WriteAllBytes($script, [System.Convert]::FromBase64String($P.script))
 # The action is an encoded bootstrap that reads run.ps1 and runs its text as a script block: execution
 # policy governs script files, so Group Policy's AllSigned would refuse '-File run.ps1' (whatever
 # -ExecutionPolicy says) but not this, which is also how the WinRM transport runs every script.
