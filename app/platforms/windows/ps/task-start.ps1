@@ -77,7 +77,7 @@ try {
   foreach ($level in @($tasks, $dir)) { Assert-PatchdeskSafe $level; Assert-PatchdeskAcl $level }
   $script = Join-Path $dir 'run.ps1'
   [System.IO.File]::WriteAllBytes($script, [System.Convert]::FromBase64String($P.script))
-  foreach ($mine in @($dir, $script)) { Reset-PatchdeskEntry (Get-Item -LiteralPath $mine -Force) }
+  foreach ($mine in @($tasks, $dir, $script)) { Reset-PatchdeskEntry (Get-Item -LiteralPath $mine -Force) }
 } catch {
   ConvertTo-Json -Compress -InputObject @{ started = $false; error = $_.Exception.Message }
   exit 1

@@ -101,10 +101,8 @@ def test_every_level_of_the_task_folder_is_checked_before_anything_is_written() 
         assert piece in start
     assert start.index("Assert-PatchdeskAcl $level }") < start.index("WriteAllBytes($script")
     # what this run creates is owned by Administrators, so a run by another administrator accepts it
-    assert (
-        "foreach ($mine in @($dir, $script)) { Reset-PatchdeskEntry (Get-Item -LiteralPath $mine -Force) }"
-        in start
-    )
+    mine = "foreach ($mine in @($tasks, $dir, $script)) { Reset-PatchdeskEntry (Get-Item -LiteralPath $mine"
+    assert mine in start
     # a refusal is the script's own sentence in its JSON answer, not a PowerShell error dump
     assert (
         "ConvertTo-Json -Compress -InputObject @{ started = $false; error = $_.Exception.Message }" in start
