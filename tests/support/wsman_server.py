@@ -916,32 +916,146 @@ class FakeWindows:
 
     # -- the SYSTEM task --------------------------------------------------------------------------------
 
+    #: Folders that exist before Patchdesk creates them, as (path, owner SID, owner name, is a
+    #: junction): what a user who planted ``C:\\ProgramData\\Patchdesk`` or its ``tasks`` would leave.
+    planted_folders: tuple[tuple[str, str, str, bool], ...] = ()
+    #: PowerShell's execution policy set by Group Policy ("" = none); -ExecutionPolicy Bypass cannot
+    #: override it, so "AllSigned" refuses an unsigned ``-File run.ps1``.
+    group_policy_execution_policy = ""
+    #: The console's poll holds status.json open while the task writes it (see op_task_poll).
+    status_read_while_written = False
+    #: The next n status writes find status.json held open by another reader (antivirus, an editor).
+    status_held_by_others = 0
+    #: The payload throws a COM error with this HRESULT (PowerShell wraps it in a
+    #: MethodInvocationException, whose own HResult is 0x80131501); 0 = it does not.
+    payload_throws = 0
+    _status_held: tuple[str, bool] | None = None  # (task id, reader shares delete) of the last poll
+
+    _TASKS = "C:\\ProgramData\\Patchdesk\\tasks\\"
+    _DEFINITIONS = "C:\\Windows\\System32\\Tasks\\Patchdesk\\Patchdesk-"
+    _ADMINS = ("S-1-5-18", "S-1-5-32-544")
+    _SHARING_VIOLATION = 0x80070020
+
     def _status_path(self, task_id: str) -> str:
-        return f"C:\\ProgramData\\Patchdesk\\tasks\\{task_id}\\status.json"
+        return f"{self._TASKS}{task_id}\\status.json"
+
+    def _systask(self) -> dict[str, Any]:
+        """Per-instance task bookkeeping: run generations (a restart kills a run), last results, and
+        the ids a startup trigger ran."""
+        with self.lock:
+            return self.__dict__.setdefault("_systask_state", {"gen": {}, "last": {}, "startup_runs": []})
+
+    @property
+    def startup_runs(self) -> list[str]:
+        """Ids of the tasks that ran again from their at-startup trigger (boot_with_startup_tasks)."""
+        return list(self._systask()["startup_runs"])
+
+    def task_definition(self, task_id: str) -> dict[str, Any] | None:
+        """What Task Scheduler holds for the task (decided from the start script), or None."""
+        with self.lock:
+            raw = self.files.get(self._DEFINITIONS + task_id)
+        return None if raw is None else json.loads(raw)
 
     def _write_status(self, task_id: str, status: dict[str, Any]) -> None:
+        """The wrapper's write of status.json. It fails with a sharing violation when a reader holds the
+        file without delete sharing, unless the wrapper retries (File.Replace in a loop, see
+        task-wrapper.ps1), in which case it succeeds once the reader is gone."""
         with self.lock:
+            held, self._status_held = self._status_held, None
+            collides = held is not None and held[0] == task_id and not held[1]
+            if self.status_held_by_others:
+                self.status_held_by_others -= 1
+                collides = True
+            run_ps = self.files.get(f"{self._TASKS}{task_id}\\run.ps1", b"").decode("utf-8")
+            retries = "[System.IO.File]::Replace(" in run_ps and "Start-Sleep -Milliseconds" in run_ps
+            if collides and not retries:
+                raise _SharingViolation
             self.files[self._status_path(task_id)] = json.dumps(status).encode("utf-8")
+
+    def _task_folder_refusal(self, task_id: str, script: str) -> str | None:
+        """What task-start.ps1 says about planted folders: a script that checks every level (owner,
+        reparse point, the tree below) refuses the first bad one; one that does not uses them."""
+        checks = all(
+            s in script
+            for s in (
+                "function Assert-PatchdeskSafe",
+                "ReparsePoint",
+                "GetOwner(",
+                "Reset-PatchdeskTree $root",
+            )
+        )
+        root = "C:\\ProgramData\\Patchdesk"
+        levels = [root, root + "\\tasks", self._TASKS + task_id]
+        for path, owner, name, junction in sorted(self.planted_folders):
+            if not checks or not (path in levels or path.startswith(root + "\\")):
+                continue
+            if junction:
+                return f"{path} is a junction or symbolic link; Patchdesk will not run a SYSTEM task through it. An administrator should delete it."
+            if owner not in self._ADMINS:
+                return f"{path} is owned by {name}, not by SYSTEM or Administrators; Patchdesk will not run a SYSTEM task from it. An administrator should delete it."
+        return None
+
+    def _task_action(self, script: str, p: dict[str, Any], task_id: str) -> str:
+        """How the registered action starts the wrapper: "file" (-File run.ps1) or "bootstrap" (an
+        encoded command that runs run.ps1's text as a script block)."""
+        if "-EncodedCommand ' + $P.bootstrap" in script:
+            boot = base64.b64decode(str(p["bootstrap"])).decode("utf-16-le")
+            assert script_ops(boot) == ["task-bootstrap"] and script_params(boot) == [{"id": task_id}]
+            assert "[ScriptBlock]::Create([System.IO.File]::ReadAllText(" in boot
+            return "bootstrap"
+        assert "-File" in script
+        return "file"
 
     def op_task_start(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         task_id = str(p["id"])
+        script = call.script
+        refused = self._task_folder_refusal(task_id, script)
+        if refused is not None:
+            return Reply(stdout=crlf(json.dumps({"started": False, "error": refused}) + "\n"), exit_code=1)
         run_ps = base64.b64decode(str(p["script"])).decode("utf-8")
         assert run_ps.startswith("# patchdesk:task")
+        definition = {
+            "action": self._task_action(script, p, task_id),
+            "startup": "-AtStartup" in script,
+            "delay": "$trigger.Delay = 'PT" in script,
+            "end_boundary": "$trigger.EndBoundary = " in script,
+            "network": "-RunOnlyIfNetworkAvailable" in script,
+            "enabled": True,
+        }
+        # Group Policy's execution policy refuses an unsigned script file, whatever -ExecutionPolicy says
+        blocked = definition["action"] == "file" and self.group_policy_execution_policy in (
+            "AllSigned",
+            "Restricted",
+        )
         with self.lock:
-            self.files[f"C:\\ProgramData\\Patchdesk\\tasks\\{task_id}\\run.ps1"] = run_ps.encode()
-            self.tasks[task_id] = "Running"
-        threading.Thread(target=self._task, args=(task_id, run_ps), daemon=True).start()
-        out = json.dumps({"started": True, "boot": self.boot_time, "name": "Patchdesk-" + task_id})
+            self.files[f"{self._TASKS}{task_id}\\run.ps1"] = run_ps.encode()
+            self.files[self._DEFINITIONS + task_id] = json.dumps(definition).encode()
+            self.tasks[task_id] = "Ready" if blocked else "Running"
+            self._systask()["last"][task_id] = 1 if blocked else 0x41301  # SCHED_S_TASK_RUNNING
+        if not blocked:
+            self._start_task_thread(task_id, run_ps, 1)
+        policy = self.group_policy_execution_policy or "Bypass"
+        out = json.dumps(
+            {"started": True, "boot": self.boot_time, "name": "Patchdesk-" + task_id, "policy": policy}
+        )
         return Reply(stdout=crlf(out + "\n"))
 
     def op_task_poll(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         task_id = str(p["id"])
+        # [IO.File]::ReadAllText shares reading only: a File.Replace or Move-Item of the file fails
+        # while it is open; a FileStream shared 'ReadWrite, Delete' never makes a write fail.
+        shares_delete = "[System.IO.FileShare]'ReadWrite, Delete'" in call.script
         with self.lock:
             raw = self.files.get(self._status_path(task_id))
             state = self.tasks.get(task_id, "Missing")
+            last = self._systask()["last"].get(task_id) if task_id in self.tasks else None
+            if raw is not None and self.status_read_while_written:
+                self._status_held = (task_id, shares_delete)
         status = raw.decode("utf-8") if raw is not None else None
         return Reply(
-            stdout=crlf(json.dumps({"status": status, "task": state, "boot": self.boot_time}) + "\n"),
+            stdout=crlf(
+                json.dumps({"status": status, "task": state, "boot": self.boot_time, "last": last}) + "\n"
+            ),
             pieces=2,
         )
 
@@ -949,18 +1063,77 @@ class FakeWindows:
         task_id = str(p["id"])
         with self.lock:
             self.tasks.pop(task_id, None)
+            self.files.pop(self._DEFINITIONS + task_id, None)
             for path in [k for k in self.files if f"\\tasks\\{task_id}\\" in k]:
                 del self.files[path]
         return Reply()
 
-    def _task(self, task_id: str, run_ps: str, runs: int = 1) -> None:
+    def op_task_disarm(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """Disable-ScheduledTask: no trigger fires any more; a run in progress goes on."""
+        assert "Disable-ScheduledTask" in call.script
+        task_id = str(p["id"])
+        with self.lock:
+            definition = self.task_definition(task_id)
+            if definition is not None:
+                definition["enabled"] = False
+                self.files[self._DEFINITIONS + task_id] = json.dumps(definition).encode()
+            state = "Missing" if definition is None else "Disabled"
+        return Reply(stdout=crlf(json.dumps({"task": state}) + "\n"))
+
+    def boot_with_startup_tasks(self) -> None:
+        """A restart some time later: runs in progress die with it, then every enabled task with an
+        at-startup trigger runs its wrapper again -- which exits at once when its status is final."""
+        with self.lock:
+            gens = self._systask()["gen"]
+            for task_id, state in list(self.tasks.items()):
+                gens[task_id] = gens.get(task_id, 0) + 1
+                if state == "Running":
+                    self.tasks[task_id] = "Ready"
+        self.reboot()
+        with self.lock:
+            ids = [k[len(self._DEFINITIONS) :] for k in self.files if k.startswith(self._DEFINITIONS)]
+        for task_id in ids:
+            self._at_startup(task_id)
+
+    def _at_startup(self, task_id: str) -> None:
+        definition = self.task_definition(task_id)
+        if definition is None or not definition["enabled"] or not definition["startup"]:
+            return
+        with self.lock:
+            run_ps = self.files[f"{self._TASKS}{task_id}\\run.ps1"].decode("utf-8")
+            raw = self.files.get(self._status_path(task_id))
+            self._systask()["startup_runs"].append(task_id)
+        status = json.loads(raw) if raw is not None else {}
+        if status.get("state") in ("done", "failed"):
+            return  # the wrapper finds its work done and exits
+        self._start_task_thread(task_id, run_ps, int(status.get("runs") or 0) + 1)
+
+    def _start_task_thread(self, task_id: str, run_ps: str, runs: int) -> None:
+        with self.lock:
+            self.tasks[task_id] = "Running"
+            gen = self._systask()["gen"].get(task_id, 0)
+        threading.Thread(target=self._task, args=(task_id, run_ps, runs, gen), daemon=True).start()
+
+    def _task_killed(self, task_id: str, gen: int) -> bool:
+        with self.lock:
+            return bool(self._systask()["gen"].get(task_id, 0) != gen)
+
+    def _task(self, task_id: str, run_ps: str, runs: int = 1, gen: int = 0) -> None:
         ops = script_ops(run_ps)
         payload_op = ops[1] if len(ops) > 1 else ""
         params = script_params(run_ps)
         p = params[0] if params else {}
         step = self.task_step
-        self._write_status(task_id, {"state": "running", "phase": "starting", "progress": 0, "runs": runs})
+        try:
+            self._write_status(
+                task_id, {"state": "running", "phase": "starting", "progress": 0, "runs": runs}
+            )
+        except _SharingViolation:
+            self._task_failed(task_id, runs, _SharingViolation.text, self._SHARING_VIOLATION)
+            return
         time.sleep(step)
+        if self._task_killed(task_id, gen):
+            return
         fn = getattr(self, "task_" + payload_op.replace("-", "_"), None)
         if fn is None:
             self._write_status(
@@ -972,19 +1145,42 @@ class FakeWindows:
                     "hresult": "0x80004005",
                 },
             )
+        elif self.payload_throws:
+            # the wrapper reports the innermost exception's code only if it looks for it
+            inner = ".InnerException" in run_ps
+            error = f'Exception calling "Search" with "1" argument(s): "Exception from HRESULT: 0x{self.payload_throws:08X}"'
+            self._task_failed(task_id, runs, error, self.payload_throws if inner else 0x80131501)
         else:
             try:
                 result = fn(task_id, p, runs)
+                if result is not None:
+                    self._write_status(
+                        task_id,
+                        {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result},
+                    )
             except _Rebooted:
                 # killed by the restart; the at-startup trigger runs the wrapper again
-                self._after_reboot(lambda: self._task(task_id, run_ps, runs + 1))
+                self._after_reboot(lambda: self._at_startup(task_id))
                 return
-            if result is not None:
-                self._write_status(
-                    task_id,
-                    {"state": "done", "phase": "done", "progress": 100, "runs": runs, "result": result},
-                )
+            except _SharingViolation:
+                # the wrapper's catch reports the failed write as the payload's failure
+                self._task_failed(task_id, runs, _SharingViolation.text, self._SHARING_VIOLATION)
         with self.lock:
+            if task_id in self.tasks:
+                self.tasks[task_id] = "Ready"
+                self._systask()["last"][task_id] = 0
+
+    def _task_failed(self, task_id: str, runs: int, error: str, hresult: int) -> None:
+        """The wrapper's catch: status "failed" with the error and an HRESULT."""
+        status = {
+            "state": "failed",
+            "phase": "failed",
+            "runs": runs,
+            "error": error,
+            "hresult": f"0x{hresult:08X}",
+        }
+        with self.lock:
+            self.files[self._status_path(task_id)] = json.dumps(status).encode("utf-8")
             if task_id in self.tasks:
                 self.tasks[task_id] = "Ready"
 
@@ -1330,6 +1526,12 @@ class FakeWindows:
 
 class _Rebooted(Exception):
     pass
+
+
+class _SharingViolation(Exception):
+    """A status write met a reader holding status.json without delete sharing (0x80070020)."""
+
+    text = "The process cannot access the file because it is being used by another process."
 
 
 def start_fake_windows(tls_dir: Path | None = None, **kw: Any) -> tuple[WSManServer, FakeWindows]:

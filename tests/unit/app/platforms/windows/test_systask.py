@@ -81,10 +81,19 @@ _STARTED = CommandResult(0, json.dumps({"started": True, "boot": "b0"}).encode()
 
 
 class _Transport:
-    def __init__(self, deadline: _Deadline, answers: list) -> None:  # type: ignore[type-arg]
+    def __init__(self, deadline: _Deadline, answers: list, disarm: object = None) -> None:  # type: ignore[type-arg]
         self.deadline, self.answers, self.commands = deadline, list(answers), []  # type: ignore[var-annotated]
+        self.disarm = disarm or CommandResult(0, b'{"task":"Disabled"}', b"")
 
     def run(self, command: str, *, timeout: float) -> CommandResult:
+        if "task-disarm" in command:
+            # the job's deadline is spent or cancelled by now; the disarm call gets its own
+            self.commands.append(
+                ("disarm", timeout, self.deadline.remaining(), self.deadline.cancel.is_set())
+            )
+            if isinstance(self.disarm, Exception):
+                raise self.disarm
+            return self.disarm  # type: ignore[return-value]
         self.commands.append(("cleanup" if "task-cleanup" in command else "run", timeout))
         if "task-cleanup" in command:
             return CommandResult(0, b"", b"")
@@ -168,23 +177,66 @@ def test_system_task_failed_outcome(clock: _Clock) -> None:
     assert not outcome.ok
 
 
-def test_system_task_stops_waiting(clock: _Clock) -> None:
+LEFT = "a run in progress there is left to finish, but the task will not start again"
+
+
+def test_left_behind_task_is_disabled_when_the_console_gives_up(clock: _Clock) -> None:
+    """Cancel, job deadline and timeout each disable the task (it would re-run the payload at a later
+    boot), with a call of its own: the job's deadline is spent or cancelled by then."""
     running = [_poll({"state": "running"})] * 50
-    exc, _, _ = _run(_Transport(_Deadline(clock, cancel_after=1), [_STARTED, *running]))
+    t = _Transport(_Deadline(clock, cancel_after=1), [_STARTED, *running])
+    exc, _, _ = _run(t)
     assert isinstance(exc, CancelledError) and str(exc) == (
-        "Cancelled while the search was running on h1; the task keeps running there "
-        "(\\Patchdesk\\Patchdesk-abc)."
+        f"Cancelled while the search was running on h1; {LEFT} (\\Patchdesk\\Patchdesk-abc is disabled)."
     )
-    exc, _, _ = _run(_Transport(_Deadline(clock, left=12), [_STARTED, *running]))
+    assert t.commands[-1] == ("disarm", 30.0, 30.0, False)
+    t = _Transport(_Deadline(clock, left=12), [_STARTED, *running])
+    exc, _, _ = _run(t)
     assert isinstance(exc, DeadlineExceededError) and str(exc) == (
-        "h1 ran out of its job deadline while the search was running; the task keeps running "
-        "there (\\Patchdesk\\Patchdesk-abc)."
+        f"h1 ran out of its job deadline while the search was running; {LEFT} "
+        "(\\Patchdesk\\Patchdesk-abc is disabled)."
     )
     assert isinstance(exc.__cause__, DeadlineExceededError)
-    exc, _, _ = _run(_Transport(_Deadline(clock), [_STARTED, *running]), timeout=12)
+    assert t.commands[-1] == ("disarm", 30.0, 30.0, False)
+    assert t.deadline.remaining() <= 0  # the job's own deadline is back in place
+    t = _Transport(_Deadline(clock), [_STARTED, *running])
+    exc, _, _ = _run(t, timeout=12)
     assert isinstance(exc, CommandTimeoutError) and str(exc) == (
-        "The search on h1 did not finish within 12 s; it may still be running (\\Patchdesk\\Patchdesk-abc)."
+        f"The search on h1 did not finish within 12 s; {LEFT} (\\Patchdesk\\Patchdesk-abc is disabled)."
     )
+    assert [c[0] for c in t.commands].count("disarm") == 1
+
+
+class _CancelledInCheck(_Deadline):
+    """The cancel flag is set just after the wait returned: Deadline.check raises CancelledError."""
+
+    def check(self) -> None:
+        raise CancelledError("Cancelled by the user.")
+
+
+def test_left_behind_task_is_disabled_when_cancelled_between_wait_and_check(clock: _Clock) -> None:
+    t = _Transport(_CancelledInCheck(clock), [_STARTED, _poll({"state": "running"})])
+    exc, _, _ = _run(t)
+    assert isinstance(exc, CancelledError) and str(exc) == (
+        f"Cancelled while the search was running on h1; {LEFT} (\\Patchdesk\\Patchdesk-abc is disabled)."
+    )
+    assert [c[0] for c in t.commands] == ["run", "disarm"]
+
+
+def test_left_behind_task_that_could_not_be_disabled_says_when_it_expires(clock: _Clock) -> None:
+    running = [_poll({"state": "running"})] * 50
+    t = _Transport(_Deadline(clock), [_STARTED, *running], disarm=UnreachableError("host is down"))
+    exc, lines, _ = _run(t, timeout=12)
+    assert isinstance(exc, CommandTimeoutError) and str(exc) == (
+        "The search on h1 did not finish within 12 s; it may still be running there "
+        "(\\Patchdesk\\Patchdesk-abc), and could not be disabled: it will not start again once 660 s have "
+        "passed since it was started."
+    )
+    assert lines[-1] == ("warning", "Could not disable \\Patchdesk\\Patchdesk-abc on h1: host is down")
+    t = _Transport(_Deadline(clock), [_STARTED, *running], disarm=CommandResult(1, b"", b"access denied"))
+    exc, lines, _ = _run(t, timeout=12)
+    assert "could not be disabled" in str(exc)
+    assert lines[-1] == ("warning", "Could not disable \\Patchdesk\\Patchdesk-abc on h1: access denied")
 
 
 def test_system_task_that_dies_without_a_result(clock: _Clock) -> None:
@@ -207,3 +259,40 @@ def test_system_task_that_dies_without_a_result(clock: _Clock) -> None:
     exc, _, _ = _run(t, timeout=1000)
     assert "stopped without a result (task state Ready)" in str(exc)
     assert len([c for c in t.commands if c[0] == "run"]) == 2 + 1 + 61
+
+
+def test_allsigned_group_policy_that_stops_a_task_is_said_plainly(clock: _Clock) -> None:
+    """A task that never wrote a status on a host whose Group Policy sets AllSigned: the message names
+    the policy (and Task Scheduler's last result) instead of only "stopped without a result"."""
+    started = CommandResult(
+        0, json.dumps({"started": True, "boot": "b0", "policy": "AllSigned"}).encode(), b""
+    )
+    dead = CommandResult(
+        0, json.dumps({"status": None, "task": "Ready", "boot": "b0", "last": 1}).encode(), b""
+    )
+    t = _Transport(_Deadline(clock), [started, *[dead] * 20])
+    exc, _, _ = _run(t, timeout=1000)
+    assert isinstance(exc, AdapterError) and str(exc) == (
+        "The search on h1 stopped without a result (task state Ready, last result 0x00000001); it never "
+        "wrote a status, and PowerShell's execution policy on h1 is AllSigned (set by Group Policy), "
+        "which refuses unsigned scripts; see the Task Scheduler history for \\Patchdesk\\Patchdesk-abc."
+    )
+    # once the payload wrote a status, the policy did not stop it: no word about it
+    t = _Transport(_Deadline(clock), [started, _poll({"state": "running"}), *[dead] * 20])
+    exc, _, _ = _run(t, timeout=1000)
+    assert "execution policy" not in str(exc) and "last result 0x00000001" in str(exc)
+
+
+def test_poll_reads_task_schedulers_last_result() -> None:
+    state = parse_poll(json.dumps({"status": None, "task": "Ready", "boot": "b", "last": 2147942402}))
+    assert state is not None and state.last_result == 2147942402
+    assert parse_poll('{"task": "Ready", "last": true}') == parse_poll('{"task": "Ready", "last": "x"}')
+
+
+def test_start_refusal_is_the_scripts_own_sentence(clock: _Clock) -> None:
+    refused = json.dumps({"started": False, "error": "C:\\ProgramData\\Patchdesk is a junction."}).encode()
+    t = _Transport(_Deadline(clock), [CommandResult(1, refused, b"#< CLIXML noise")])
+    exc, _, _ = _run(t)
+    assert str(exc) == (
+        "Could not start the search as a scheduled task on h1: C:\\ProgramData\\Patchdesk is a junction."
+    )
