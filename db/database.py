@@ -77,7 +77,7 @@ def describe_sqlite_error(exc: BaseException, path: Path | str | None = None) ->
         return (
             f"The database{where} is locked by another program: another Patchdesk window, a scheduled "
             f"`patchdesk run-due`, or a tool such as sqlite3 or DB Browser holding it open. Patchdesk waited "
-            f"{BUSY_TIMEOUT_MS // 1000} seconds for it; close that program and retry. Nothing was changed."
+            f"{BUSY_TIMEOUT_MS / 1000:g} seconds for it; close that program and retry. Nothing was changed."
         )
     if "disk is full" in low or "database or disk is full" in low:
         return f"The disk holding the database{where} is full; free some space and retry. Nothing was lost."

@@ -112,12 +112,17 @@ def transaction(db: Database) -> Iterator[Database]:
 
 
 def _published(db: Database, entries: list[AuditEntry]) -> None:
+    """Forward and anchor committed entries. The change is committed by now, so a failure here is
+    logged, never raised: the command must not report a committed change as failed."""
     if not entries:
         return
-    total = db_audit.count(db)
-    for entry in entries:
-        _forward(db, entry, total)
-    _anchor(db, entries[-1], total)
+    try:
+        total = db_audit.count(db)
+        for entry in entries:
+            _forward(db, entry, total)
+        _anchor(db, entries[-1], total)
+    except Exception:
+        logger.warning("audit entries up to %d not forwarded or anchored", entries[-1].id, exc_info=True)
 
 
 def verify(db: Database) -> ChainCheck:

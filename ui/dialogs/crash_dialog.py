@@ -106,6 +106,16 @@ class CrashDialog(QDialog):
         self.copied.setText("Copied to the clipboard.")
 
 
+def _active_window() -> QWidget | None:
+    """The window to put a message over; None when the active one is closing or half-deleted (an
+    error raised while a window goes away must still be shown, not raise again)."""
+    window = QApplication.activeWindow()
+    try:
+        return window if window is not None and window.isVisible() else None
+    except RuntimeError:  # its C++ side is already gone
+        return None
+
+
 class CrashHook:
     """Installed as ``sys.excepthook`` by the composition root."""
 
@@ -127,7 +137,7 @@ class CrashHook:
         if issubclass(exc_type, KeyboardInterrupt):
             QApplication.quit()
             return
-        parent = QApplication.activeWindow()
+        parent = _active_window()
         known = known_error(exc)
         if known is not None:
             logger.warning("unhandled known error (%s): %s", exc_type.__name__, known)
