@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import sys
+import traceback
 from pathlib import Path
 from types import TracebackType
 
@@ -28,6 +30,8 @@ logger = logging.getLogger("app.cli")
 
 #: A bug (sysexits' EX_SOFTWARE): the traceback is in the log file.
 EXIT_BUG = 70
+#: Interrupted with Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 #: The reader of our output went away (``patchdesk hosts list | head``): what a SIGPIPE death gives.
 EXIT_PIPE = 141
 
@@ -90,21 +94,32 @@ def exit_status(err: PatchdeskError) -> int:
 
 def log_bug(exc: BaseException, tb: TracebackType | None = None) -> str | None:
     """Write the traceback of a bug to the log file only (not to stderr); returns the log file."""
-    record = logger.makeRecord(
-        logger.name,
-        logging.ERROR,
-        __file__,
-        0,
-        "internal error",
-        (),
-        (type(exc), exc, tb or exc.__traceback__),
-    )
+    info = (type(exc), exc, tb or exc.__traceback__)
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "internal error", (), info)
     where: str | None = None
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
             where = handler.baseFilename
+    if where is None:  # no log file could be opened: the traceback must not be lost
+        traceback.print_exception(*info, file=sys.stderr)
     return where
+
+
+def output_closed(out: object) -> bool:
+    """Whether the reader of ``out`` went away (a pipe whose other end is closed), so that a
+    BrokenPipeError from elsewhere (a socket, a file) is not taken for ``| head`` and silenced. Where
+    poll() is missing (Windows) any BrokenPipeError is taken for the output's."""
+    poll = getattr(select, "poll", None)
+    try:
+        fd = out.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+    if poll is None:
+        return True
+    watcher = poll()
+    watcher.register(fd, select.POLLOUT)
+    return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in watcher.poll(0))
 
 
 def silence_stdout() -> None:

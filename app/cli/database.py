@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app.cli.common import EXIT_FAILED, EXIT_OK, Parser
+from app.domain.errors import ConfigError
 
 
 def add_commands(sub: Any) -> None:
@@ -28,11 +29,33 @@ def _when(copy: Any) -> str:
     return str(copy.taken.astimezone().strftime("%Y-%m-%d %H:%M"))
 
 
+def _audit_restore(path: Path, copy: Path, aside: Path, lost_from: int | None) -> str:
+    """The restore goes in the restored log with the entries it lost (up to ``lost_from``, the newest
+    anchor of the damaged file), since the anchors that named them are overtaken by the next appends.
+    Returns the lost range ("" for none)."""
+    from app.services import audit
+    from db.database import open_database
+
+    db = open_database(path)
+    try:
+        newest = audit.entries(db, limit=1)
+        kept = newest[0].id if newest else 0
+        lost = f"{kept + 1}..{lost_from}" if lost_from is not None and lost_from > kept else ""
+        details = {"from": str(copy), "damaged_kept_as": str(aside), "entries_lost": lost or "none"}
+        audit.record(db, audit.DATABASE_RESTORED, str(path), details)
+    finally:
+        db.conn.close()
+    return lost
+
+
 def check(args: argparse.Namespace, out: TextIO) -> int:
+    from app.services import audit
     from db import safety
     from db.database import default_db_path
 
     path = Path(args.db) if args.db is not None else default_db_path()
+    if not path.is_file():
+        raise ConfigError(f"There is no database at {path}.")
     health = safety.check(path)
     if health.ok:
         copy = safety.refresh_checked_copy(path)
@@ -62,10 +85,13 @@ def check(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
         return EXIT_FAILED
+    anchor = audit.newest_anchor(str(path))
     aside = safety.restore(path, newest)
+    lost = _audit_restore(path, newest.path, aside, anchor.head_id if anchor else None)
     print(
         f"Restored {newest.path} ({_when(newest)}) to {path}; the damaged file is kept as {aside}. "
-        "Changes made after the copy was taken are lost (the audit log will show the missing entries).",
+        "Changes made after the copy was taken are lost"
+        + (f" (audit entries {lost}; the restore's own audit entry names them)." if lost else "."),
         file=out,
     )
     return EXIT_OK

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import TextIO
 
 from app import __version__
-from app.cli.boundary import EXIT_BUG, EXIT_PIPE, exit_status, known_error, log_bug, silence_stdout
+from app.cli.boundary import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    exit_status,
+    known_error,
+    log_bug,
+    output_closed,
+    silence_stdout,
+)
 from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser
 from app.domain.errors import ConfigError
 
@@ -95,18 +104,28 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         code: int = func(args, out)
         out.flush()  # a closed pipe shows here, inside the boundary, not at the interpreter's exit
         return code
-    except BrokenPipeError:
+    except KeyboardInterrupt:
+        print("patchdesk: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError as exc:
+        if not output_closed(out):
+            return _failed(exc, args)
         silence_stdout()
         return EXIT_PIPE
     except Exception as exc:
-        known = known_error(exc, getattr(args, "db", None))
-        if known is None:
-            where = log_bug(exc)
-            log = f" The details are in the log file {where}." if where else ""
-            print(f"patchdesk: internal error (a bug): {type(exc).__name__}: {exc}.{log}", file=sys.stderr)
-            return EXIT_BUG
-        print(f"patchdesk: {known}", file=sys.stderr)
-        return exit_status(known)
+        return _failed(exc, args)
+
+
+def _failed(exc: BaseException, args: argparse.Namespace) -> int:
+    """The error boundary: a known condition is a sentence, a bug one line (its traceback: the log)."""
+    known = known_error(exc, getattr(args, "db", None))
+    if known is None:
+        where = log_bug(exc)
+        log = f" The details are in the log file {where}." if where else ""
+        print(f"patchdesk: internal error (a bug): {type(exc).__name__}: {exc}.{log}", file=sys.stderr)
+        return EXIT_BUG
+    print(f"patchdesk: {known}", file=sys.stderr)
+    return exit_status(known)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,6 +56,7 @@ SETTINGS_CHANGED = "settings.changed"
 WINDOW_EDITED = "window.edited"
 LOGS_PRUNED = "logs.pruned"
 REPORT_EXPORTED = "report.exported"
+DATABASE_RESTORED = "database.restored"
 
 
 def actor() -> str:

@@ -133,14 +133,18 @@ def test_sqlite_errors_become_tracebacks_db_check_restores_the_safety_copy(capsy
     db.conn.close()
     rc, out, _err = run(capsys, db_path, "db", "check")
     assert rc == cli.EXIT_OK and "passes the check" in out  # and refreshes the safety copy
+    rc, out, _err = run(capsys, db_path, "hosts", "add", "late.invalid", "--address", "127.0.0.1")
+    assert rc == cli.EXIT_OK  # audit entry 301: after the copy, lost with the damaged file
     _corrupt(db_path)
     rc, out, _err = run(capsys, db_path, "db", "check")
     assert rc == cli.EXIT_FAILED and "is damaged" in out and "--restore" in out
     rc, out, _err = run(capsys, db_path, "db", "check", "--restore")
-    assert rc == cli.EXIT_OK and "Restored" in out
+    assert rc == cli.EXIT_OK and "Restored" in out and "audit entries 301..301" in out
     assert list(db_path.parent.glob(f"{db_path.name}.damaged-*")), "the damaged file was not kept"
     rc, out, err = run(capsys, db_path, "hosts", "list")
-    assert rc == cli.EXIT_OK and "h299.invalid" in out, err
+    assert rc == cli.EXIT_OK and "h299.invalid" in out and "late.invalid" not in out, err
+    rc, out, err = run(capsys, db_path, "audit", "list", "--limit", "1", "--json")
+    assert "database.restored" in out and "301..301" in out
 
 
 # -- item 12: imports are not atomic -------------------------------------------------------------------
@@ -300,3 +304,21 @@ def test_unchecked_values_control_characters_already_stored_never_reach_csv(caps
     db_hosts.add_host(db, Host(name="a.invalid", address="127.0.0.1", group="x\x1b[2Jy\r\nz"))
     rc, out, _err = run(capsys, db_path, "report")
     assert rc == cli.EXIT_OK and "x?[2Jy??z" in out and "\x1b" not in out
+
+
+def test_boundary_broken_pipe_elsewhere_is_not_silenced(capsys, db_path) -> None:  # type: ignore[no-untyped-def]
+    """Only our own output's reader going away is `| head`; a broken pipe to a host or file is an error."""
+
+    def writes_to_a_dead_socket(args, out):  # type: ignore[no-untyped-def]
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def interrupted(args, out):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    args = cli.parse(["--db", str(db_path), "hosts", "list"])
+    args.func = writes_to_a_dead_socket
+    assert cli.run(args, io.StringIO()) == cli.EXIT_FAILED
+    assert "Broken pipe" in capsys.readouterr().err
+    args.func = interrupted
+    assert cli.run(args, io.StringIO()) == 130
+    assert "interrupted" in capsys.readouterr().err
