@@ -41,8 +41,7 @@ def _audit_restore(path: Path, copy: Path, aside: Path, lost_from: int | None) -
         newest = audit.entries(db, limit=1)
         kept = newest[0].id if newest else 0
         lost = f"{kept + 1}..{lost_from}" if lost_from is not None and lost_from > kept else ""
-        details = {"from": str(copy), "damaged_kept_as": str(aside), "entries_lost": lost or "none"}
-        audit.record(db, audit.DATABASE_RESTORED, str(path), details)
+        audit.database_restored(db, str(path), str(copy), str(aside), lost)
     finally:
         db.conn.close()
     return lost

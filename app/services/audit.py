@@ -167,6 +167,14 @@ def report_exported(db: Database, target: str, fmt: str, scope: str) -> AuditEnt
     return record(db, REPORT_EXPORTED, target, {"format": fmt, "scope": scope})
 
 
+def database_restored(db: Database, path: str, copy: str, aside: str, lost: str) -> AuditEntry:
+    """A damaged database replaced by its safety copy (``patchdesk db check --restore``); ``lost`` names
+    the audit entries that went with the damaged file ("" for none), since the anchors that named
+    them are overtaken by the next appends."""
+    details = {"from": copy, "damaged_kept_as": aside, "entries_lost": lost or "none"}
+    return record(db, DATABASE_RESTORED, path, details)
+
+
 def set_syslog_target(db: Database, value: str) -> bool:
     """Set (or with "" switch off) the syslog copy of the log; False when nothing changed."""
     from db import settings as db_settings
