@@ -68,13 +68,26 @@ def known_error(exc: BaseException, db_path: Path | str | None = None) -> Patchd
         found = SecretStoreError(f"The keyring refused: {exc or type(exc).__name__}.")
     elif family in _TRANSPORT_MODULES:
         found = TransportError(f"Talking to the host failed: {exc or type(exc).__name__}.")
-    elif family in _PARSER_MODULES or isinstance(exc, UnicodeDecodeError | RecursionError):
+    elif family in _PARSER_MODULES or isinstance(exc, UnicodeDecodeError) or _parser_recursion(exc):
         found = ImportFormatError(f"The input could not be read: {_short(exc)}.")
     elif isinstance(exc, OSError):
         found = PatchdeskError(_os_sentence(exc))
     if found is not None:
         found.__cause__ = exc
     return found
+
+
+def _parser_recursion(exc: BaseException) -> bool:
+    """A RecursionError raised inside a parser (deeply nested JSON/YAML/XML input), not a bug of ours."""
+    if not isinstance(exc, RecursionError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in ("json", "yaml", "tomllib", "xml", "ast"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _short(exc: BaseException) -> str:

@@ -277,6 +277,18 @@ def test_boundary_known_families_and_bugs(capsys, db_path, monkeypatch, tmp_path
     known = boundary.known_error(PermissionError(13, "Permission denied", "/x/y.csv"))
     assert known is not None and "/x/y.csv" in str(known) and "Permission denied" in str(known)
     assert boundary.known_error(KeyError("bug")) is None
+    try:
+        __import__("json").loads("[" * 200_000)
+    except RecursionError as exc:
+        assert "nested too deeply" in str(boundary.known_error(exc))
+
+    def recurse() -> None:
+        recurse()
+
+    try:
+        recurse()
+    except RecursionError as exc:
+        assert boundary.known_error(exc) is None  # our own recursion is a bug, not bad input
 
     log = tmp_path / "patchdesk.log"
     handler = logging.FileHandler(log)
