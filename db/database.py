@@ -77,7 +77,7 @@ def describe_sqlite_error(exc: BaseException, path: Path | str | None = None) ->
         return (
             f"The database{where} is locked by another program: another Patchdesk window, a scheduled "
             f"`patchdesk run-due`, or a tool such as sqlite3 or DB Browser holding it open. Patchdesk waited "
-            f"{BUSY_TIMEOUT_MS / 1000:g} seconds for it; close that program and retry. Nothing was changed."
+            f"{BUSY_TIMEOUT_MS / 1000:g} seconds for it; close that program and retry."
         )
     if "disk is full" in low or "database or disk is full" in low:
         return f"The disk holding the database{where} is full; free some space and retry. Nothing was lost."
@@ -85,8 +85,8 @@ def describe_sqlite_error(exc: BaseException, path: Path | str | None = None) ->
         return f"The file{where} is not a valid Patchdesk database (or it is damaged): {text}."
     if "malformed" in low or "corrupt" in low:
         return (
-            f"The database{where} is damaged ({text}). Run `{CHECK_COMMAND}` to check it and to restore "
-            "the automatic safety copy."
+            f"The database{where} is damaged ({text}). Run `{CHECK_COMMAND}`: it checks every page and "
+            "offers to restore the newest safety copy that is sound."
         )
     if "unable to open" in low:
         return f"Cannot open the database{where}: check that the folder exists and is writable."
@@ -124,9 +124,13 @@ def write_transaction(db: Database) -> Iterator[Database]:
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        raise DatabaseError(describe_sqlite_error(exc, database_file(db))) from exc
+        raise DatabaseError(describe_sqlite_error(exc, database_file(db)) + " Nothing was changed.") from exc
     try:
         yield db
+    except sqlite3.Error as exc:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise DatabaseError(describe_sqlite_error(exc, database_file(db)) + " Nothing was changed.") from exc
     except BaseException:
         if db.conn.in_transaction:
             db.execute("ROLLBACK")
