@@ -90,6 +90,12 @@ def entry_hash(
     ).hexdigest()
 
 
+def _newest_missing(first: int, last: int) -> str:
+    if first == last:
+        return f"the newest entry {first} is missing (deleted)"
+    return f"the newest entries {first}..{last} are missing (deleted)"
+
+
 def check_chain(rows: Iterable[Mapping[str, Any]], head: str | None) -> ChainCheck:
     """Walk stored rows (oldest first, with the ``details`` JSON as stored) and name the first entry that
     does not hold; ``head`` is the recorded ``"id:hash"`` of the newest entry, None when none is."""
@@ -143,7 +149,7 @@ def check_chain(rows: Iterable[Mapping[str, Any]], head: str | None) -> ChainChe
                 False,
                 count,
                 missing,
-                f"the newest entries {last_id + 1}..{missing} are missing (deleted)",
+                _newest_missing(last_id + 1, missing),
                 last_id,
             )
         return ChainCheck(
@@ -171,7 +177,7 @@ def check_anchor(check: ChainCheck, anchor: Anchor | None, anchored_hash: str | 
                 False,
                 check.entries,
                 first,
-                f"the newest entries {first}..{anchor.head_id} are missing (deleted)",
+                _newest_missing(first, anchor.head_id),
                 check.last_id,
                 used,
             )

@@ -262,9 +262,14 @@ def _anchor_files() -> list[Path]:
     from app.logsetup import log_dir
 
     folder = log_dir()
-    anchors = [folder / ANCHOR_FILE, folder / f"{ANCHOR_FILE}.1"]
-    logs = sorted(folder.glob("*.log")) + sorted(folder.glob("*.log.[0-9]*"))
-    return [p for p in dict.fromkeys(anchors + logs) if p.is_file()]
+    anchors = [folder / f"{ANCHOR_FILE}.1", folder / ANCHOR_FILE]
+    logs = [
+        p
+        for p in sorted(folder.glob("*.log.[0-9]*"), reverse=True) + sorted(folder.glob("*.log"))
+        if p not in anchors
+    ]
+    # oldest first, the anchor file last: of equal entry ids the later line, and the anchor file, win
+    return [p for p in logs + anchors if p.is_file()]
 
 
 def _anchor(db: Database, head: AuditEntry, entries: int) -> None:
