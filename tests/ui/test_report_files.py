@@ -137,3 +137,23 @@ def test_group_names_are_rendered_as_qt_rich_text_in_pdf_charts(qapp, tmp_path) 
     assert names[-1] == name  # the dashboard's click still gets the real name
     image = render_chart(chart, QSize(480, 270))
     assert _magenta(image) == 0, "the group's name embedded a local image"
+
+
+def test_a_failed_pdf_write_is_reported_as_success_ui_write_pdf(qapp, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ui/report_pdf.write_pdf itself (the GUI's and a library caller's entry): staged, checked, renamed."""
+    from app.domain.errors import PatchdeskError
+    from app.services.reports import build_report
+    from ui.report_pdf import write_pdf
+
+    report = build_report(db)
+    with pytest.raises(PatchdeskError, match="is a folder"):
+        write_pdf(report, tmp_path)
+    target = tmp_path / "r.pdf"
+    target.write_bytes(b"old")
+    target.chmod(0o444)
+    with pytest.raises(PatchdeskError, match="read-only"):
+        write_pdf(report, target)
+    assert target.read_bytes() == b"old"
+    target.chmod(0o644)
+    write_pdf(report, target)
+    assert target.read_bytes()[:5] == b"%PDF-" and not list(tmp_path.glob(".r.pdf.*"))
