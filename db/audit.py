@@ -2,8 +2,9 @@
 
 The chain head is kept in ``settings``, so deleting the newest rows shows. A UNIQUE ``prev_hash`` makes a forked chain (two writers racing) impossible: the loser retries.
 
-What this cannot catch on its own: someone who rewrites the whole chain with recomputed hashes and
-the head. Forwarding to syslog (app/services/audit.py) puts a copy out of the database's reach.
+What this cannot catch on its own: someone who deletes the newest rows and rewrites the head with
+them, or rewrites the whole chain with recomputed hashes. The anchors app/services/audit.py writes to
+the log file (and syslog) at every append put the chain's end out of the database's reach.
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ def verify(db: Database) -> ChainCheck:
     """Walk the chain oldest first and name the first entry that does not hold."""
     head = db.execute("SELECT value FROM settings WHERE key = ?", [HEAD_SETTING]).fetchone()
     return check_chain(db.query("SELECT * FROM audit_log ORDER BY id"), str(head[0]) if head else None)
+
+
+def hash_of(db: Database, entry_id: int) -> str | None:
+    """The stored hash of entry ``entry_id``; None when there is no such entry."""
+    row = db.execute("SELECT hash FROM audit_log WHERE id = ?", [entry_id]).fetchone()
+    return str(row[0]) if row else None
 
 
 def count(db: Database) -> int:

@@ -10,6 +10,8 @@ import logging
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,22 +64,83 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+#: Where the sentences send a user whose database is damaged.
+CHECK_COMMAND = "patchdesk db check"
+
+
 def describe_sqlite_error(exc: BaseException, path: Path | str | None = None) -> str:
     """Turn an sqlite3 error into a sentence that says what to do."""
     text = str(exc)
     where = f" ({path})" if path else ""
     low = text.lower()
     if "locked" in low or "busy" in low:
-        return f"The database{where} is locked by another program; close other Patchdesk windows and retry."
+        return (
+            f"The database{where} is locked by another program: another Patchdesk window, a scheduled "
+            f"`patchdesk run-due`, or a tool such as sqlite3 or DB Browser holding it open. Patchdesk waited "
+            f"{BUSY_TIMEOUT_MS / 1000:g} seconds for it; close that program and retry."
+        )
     if "disk is full" in low or "database or disk is full" in low:
         return f"The disk holding the database{where} is full; free some space and retry. Nothing was lost."
-    if "not a database" in low or "malformed" in low:
+    if "not a database" in low:
         return f"The file{where} is not a valid Patchdesk database (or it is damaged): {text}."
+    if "malformed" in low or "corrupt" in low:
+        return (
+            f"The database{where} is damaged ({text}). Run `{CHECK_COMMAND}`: it checks every page and "
+            "offers to restore the newest safety copy that is sound."
+        )
     if "unable to open" in low:
         return f"Cannot open the database{where}: check that the folder exists and is writable."
     if "readonly" in low or "read-only" in low:
         return f"The database{where} is read-only; check the file's permissions."
+    if "disk i/o" in low:
+        return f"The disk could not read or write the database{where} ({text}); check the disk and retry."
     return f"Database error{where}: {text}"
+
+
+def known_database_error(exc: BaseException, path: Path | str | None = None) -> DatabaseError | None:
+    """The sentence for an sqlite3 error that escaped a command (the error boundaries of the CLI and
+    the GUI ask here, since only db/ knows sqlite3); None for anything else."""
+    if isinstance(exc, DatabaseError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        err = DatabaseError(describe_sqlite_error(exc, path))
+        err.__cause__ = exc
+        return err
+    return None
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """One write transaction: everything inside is committed together, or nothing is.
+
+    Takes the write lock up front (BEGIN IMMEDIATE), so a database another program holds is found
+    before anything is written, after waiting the busy timeout; inside an open transaction it nests
+    as a savepoint. sqlite3 errors leave as a DatabaseError sentence.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise DatabaseError(describe_sqlite_error(exc, database_file(db)) + " Nothing was changed.") from exc
+    try:
+        yield db
+    except sqlite3.Error as exc:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise DatabaseError(describe_sqlite_error(exc, database_file(db)) + " Nothing was changed.") from exc
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    try:
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise DatabaseError(describe_sqlite_error(exc, database_file(db))) from exc
 
 
 def schema_version(db: Database) -> int:
@@ -118,7 +181,7 @@ def open_database(path: Path | str | None = None, *, migrate: bool = True) -> Da
     if migrate and version < SCHEMA_VERSION:
         if existed and version > 0:
             backup = p.with_name(f"{p.name}.bak-v{version}")
-            _backup(conn, backup)
+            backup_file(conn, backup)
             logger.info("backed up %s to %s before migrating", p, backup)
         try:
             MIGRATIONS.apply(db)
@@ -129,7 +192,7 @@ def open_database(path: Path | str | None = None, *, migrate: bool = True) -> Da
     return db
 
 
-def _backup(conn: sqlite3.Connection, target: Path) -> None:
+def backup_file(conn: sqlite3.Connection, target: Path) -> None:
     """Consistent copy of the live database (sqlite's online backup, WAL included)."""
     tmp = target.with_name(target.name + ".tmp")
     dest = sqlite3.connect(str(tmp))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from html import escape
 
 from PySide6.QtCharts import (
     QBarCategoryAxis,
@@ -90,7 +91,9 @@ def group_chart(
     series.setBarWidth(0.6)
     chart.addSeries(series)
     axis_y = QBarCategoryAxis()
-    axis_y.append([n or "(no group)" for n in names] or ["(no hosts)"])
+    # QtCharts lays axis labels out as rich text: a group named <img src=...> would embed a local
+    # file. Escaped, every name from data shows as the plain text it is (and stays unique).
+    axis_y.append([escape(n) if n else "(no group)" for n in names] or ["(no hosts)"])
     axis_y.setTruncateLabels(False)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_y)

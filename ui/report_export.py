@@ -1,7 +1,7 @@
 """File → Report…: export the compliance report for the dashboard's current scope.
 
 PDF is drawn with Qt (ui/report_pdf.py); HTML, CSV and JSON are text from app.reports.render. Each
-export is audited.
+export is written atomically and audited in the same step (app/reports/files.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog
 
 from app.domain.errors import PatchdeskError
-from app.services import audit
 from ui.messages import show_error
 
 if TYPE_CHECKING:
@@ -47,20 +46,15 @@ class ReportExporter(QObject):
         win.statusBar().showMessage(f"Wrote the {fmt.upper()} report to {path}.", 8000)
 
     def export_report(self, path: str, fmt: str) -> None:
-        """Write the report for the dashboard's current scope (PDF with Qt, others as text)."""
+        """Write the report for the dashboard's current scope (PDF with Qt, others as text), atomically
+        and with its audit entry (app/reports/files.py)."""
         from pathlib import Path
 
-        from app.reports import render
+        from app.reports.files import write_report
         from app.services.reports import build_report
-        from ui.report_pdf import write_pdf
+        from ui.report_pdf import render_pdf
 
         db = self.win.db
         scope = self.win.dashboard.current_filter()
         report = build_report(db, scope)
-        target = Path(path)
-        if fmt == "pdf":
-            write_pdf(report, target)
-        else:
-            text = {"csv": render.to_csv, "json": render.to_json, "html": render.to_html}[fmt](report)
-            target.write_text(text, encoding="utf-8")
-        audit.report_exported(db, str(target), fmt, scope.describe())
+        write_report(db, report, Path(path), fmt, scope.describe(), render_pdf)

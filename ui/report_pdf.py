@@ -14,6 +14,7 @@ from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import QApplication
 
 from app.domain.errors import PatchdeskError
+from app.reports.files import stage
 from app.reports.render import html_document
 from app.services.reports import Report
 from ui.charts import classification_chart, group_chart, render_chart, trend_chart
@@ -23,7 +24,14 @@ SMALL_CHART_SIZE = QSize(480, 270)
 
 
 def write_pdf(report: Report, path: Path) -> None:
-    """Write ``report`` as an A4 PDF: title, tiles, charts, the per-host table (paged)."""
+    """Write ``report`` as a PDF to ``path`` atomically: rendered to a temporary file beside it, checked,
+    renamed; a failure is a sentence and leaves ``path`` as it was."""
+    stage(path, lambda tmp: render_pdf(report, tmp), magic=b"%PDF-").publish()
+
+
+def render_pdf(report: Report, path: Path) -> None:
+    """Render ``report`` as an A4 PDF into ``path`` (a staged file: see :func:`write_pdf`): title,
+    tiles, charts, the per-host table (paged)."""
     doc = QTextDocument()
     charts: dict[str, str] = {}
     images = {
@@ -55,14 +63,16 @@ def write_pdf(report: Report, path: Path) -> None:
     rect = writer.pageLayout().paintRectPixels(writer.resolution())
     doc.setPageSize(QSizeF(rect.width(), rect.height()))
     doc.print_(writer)
-    if not path.exists() or path.stat().st_size == 0:
+    # QPdfWriter says nothing when it cannot open its file; what it left behind is the only sign
+    if not path.is_file() or path.stat().st_size == 0:
         raise PatchdeskError(
             f"The PDF {path} could not be written (check the folder exists and is writable)."
         )
 
 
 def write_pdf_offscreen(report: Report, path: Path) -> None:
-    """For the CLI: make sure a QApplication exists (offscreen, so no display is needed), then write."""
+    """For the CLI, whose report command stages the file itself (app/reports/files.py): make sure a
+    QApplication exists (offscreen, so no display is needed), then render into ``path``."""
     if QApplication.instance() is None:
         QApplication(["patchdesk", "-platform", "offscreen"])
-    write_pdf(report, path)
+    render_pdf(report, path)

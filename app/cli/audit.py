@@ -30,7 +30,13 @@ def verify(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         dump_json(
             out,
-            {"ok": check.ok, "entries": check.entries, "broken_id": check.broken_id, "reason": check.reason},
+            {
+                "ok": check.ok,
+                "entries": check.entries,
+                "broken_id": check.broken_id,
+                "reason": check.reason,
+                "anchor": check.anchor or None,
+            },
         )
     else:
         print(audit.describe(check), file=out if check.ok else sys.stderr)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -65,6 +67,48 @@ def parse_time(value: str | None, what: str = "--now") -> datetime | None:
     except ValueError as exc:
         raise ConfigError(f"{what} {value!r} is not an ISO date-time (e.g. 2026-05-02T22:30+02:00).") from exc
     return dt if dt.tzinfo else dt.astimezone()
+
+
+#: The longest per-host deadline or timeout an option takes (a week): beyond it the job's timers
+#: overflow, and nobody means it.
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
+def positive_number(limit: float, unit: str) -> Callable[[str], float]:
+    """An argparse type: a finite number above 0 and at most ``limit``. ``nan`` compares false with
+    everything, so a NaN deadline would never run out; it and negative values are usage errors."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a number of {unit}") from None
+        if not math.isfinite(number) or not 0 < number <= limit:
+            raise argparse.ArgumentTypeError(
+                f"must be a number of {unit} above 0 and at most {limit:.0f}, not {value[:40]!r}"
+            )
+        return number
+
+    return parse
+
+
+#: Deadlines and timeouts in seconds.
+seconds = positive_number(MAX_SECONDS, "seconds")
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return number
+
+    return parse
 
 
 def split_list(value: str | None) -> list[str] | None:

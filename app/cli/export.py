@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.cli.common import EXIT_OK, Parser, open_db, parse_time
-from app.domain.errors import ConfigError
+from app.cli.common import EXIT_OK, Parser, int_between, open_db, parse_time
+
+#: The furthest ahead `export ics` looks (ten years): a window's dates past year 9999 do not exist.
+MAX_DAYS = 3660
 
 
 def add_commands(sub: Any) -> None:
@@ -18,7 +20,7 @@ def add_commands(sub: Any) -> None:
     ei = esub.add_parser("ics", help="upcoming maintenance windows as iCalendar")
     ei.set_defaults(func=export)
     ei.add_argument("-o", "--output", type=Path)
-    ei.add_argument("--days", type=int, default=90)
+    ei.add_argument("--days", type=int_between(1, MAX_DAYS), default=90, help=f"1 to {MAX_DAYS} (default 90)")
     ei.add_argument("--now")
     ec = esub.add_parser("changes", help="what changed where, when")
     ec.set_defaults(func=export)
@@ -49,10 +51,9 @@ def export(args: argparse.Namespace, out: TextIO) -> int:
         entries = changelog.change_log(db, since)
         text = calendar.changes_ics(entries, now) if args.format == "ics" else calendar.changes_csv(entries)
     if args.output:
-        try:
-            args.output.write_text(text, encoding="utf-8", newline="")
-        except OSError as exc:
-            raise ConfigError(f"Cannot write {args.output}: {exc.strerror or exc}.") from exc
+        from app.reports import files
+
+        files.write_text(args.output, text)
         print(f"Wrote {args.output}.", file=sys.stderr)
     else:
         out.write(text)

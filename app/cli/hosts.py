@@ -148,7 +148,16 @@ def add_host(args: argparse.Namespace, out: TextIO) -> int:
     host = _host_from_args(args)
     refs = _read_passwords(args)
     host = replace(host, credential_ref=refs.get("login"), sudo_ref=refs.get("sudo"))
-    saved = inventory.add_host(db, host, stored=refs)
+    try:
+        saved = inventory.add_host(db, host, stored=refs)
+    except PatchdeskError:
+        # the host was not added (locked database, duplicate name...): its passwords go too
+        try:
+            if refs:
+                inventory.delete_secrets(secret_store(), refs.values())
+        except PatchdeskError as exc:
+            print(f"patchdesk: warning: the new passwords stay in the keyring: {exc}", file=sys.stderr)
+        raise
     print(f"Added {saved.name} ({saved.address}).", file=out)
     return EXIT_OK
 

@@ -12,6 +12,7 @@ from app.cli.common import (
     dump_json,
     open_db,
     print_table,
+    seconds,
     secret_store,
     split_list,
 )
@@ -40,8 +41,8 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="simulate on every host, even where nothing apt reads changed since the last scan",
     )
-    sp.add_argument("--deadline", type=float, default=600.0, help="overall seconds per host (default 600)")
-    sp.add_argument("--connect-timeout", type=float, default=10.0)
+    sp.add_argument("--deadline", type=seconds, default=600.0, help="overall seconds per host (default 600)")
+    sp.add_argument("--connect-timeout", type=seconds, default=10.0)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=scan)
 
@@ -50,9 +51,9 @@ def add_commands(sub: Any) -> None:
         sp.add_argument("--all", action="store_true", help=f"{verb} every host")
         sp.add_argument("--concurrency", type=int, default=20)
         sp.add_argument(
-            "--deadline", type=float, default=3600.0, help="overall seconds per host (default 3600)"
+            "--deadline", type=seconds, default=3600.0, help="overall seconds per host (default 3600)"
         )
-        sp.add_argument("--connect-timeout", type=float, default=10.0)
+        sp.add_argument("--connect-timeout", type=seconds, default=10.0)
         sp.add_argument("--json", action="store_true")
 
     patch = sub.add_parser("patch", help="install pending updates (plan, snapshot, install, verify)")
@@ -72,10 +73,10 @@ def add_commands(sub: Any) -> None:
         help="also install selected packages the host holds back (apt-mark hold); audited",
     )
     patch.add_argument(
-        "--lock-wait", type=float, default=120.0, help="seconds to wait for a busy package manager"
+        "--lock-wait", type=seconds, default=120.0, help="seconds to wait for a busy package manager"
     )
     patch.add_argument(
-        "--reboot-timeout", type=float, default=600.0, help="seconds to wait for a host to come back"
+        "--reboot-timeout", type=seconds, default=600.0, help="seconds to wait for a host to come back"
     )
 
     verify = sub.add_parser("verify", help="verify hosts against their last patch (rescan and health)")
@@ -86,7 +87,7 @@ def add_commands(sub: Any) -> None:
     rollback.set_defaults(func=change)
     targets(rollback, "roll back")
     rollback.add_argument("--job", type=int, help="the patch job to undo (default: each host's newest)")
-    rollback.add_argument("--lock-wait", type=float, default=120.0)
+    rollback.add_argument("--lock-wait", type=seconds, default=120.0)
 
     hist = sub.add_parser("history", help="jobs that touched a host, with their changes and verification")
     hist.set_defaults(func=history)

@@ -9,10 +9,30 @@ from pathlib import Path
 from typing import TextIO
 
 from app import __version__
+from app.cli.boundary import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    exit_status,
+    known_error,
+    log_bug,
+    output_closed,
+    silence_stdout,
+)
 from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser
-from app.domain.errors import AdvisoryFormatError, ConfigError, ImportFormatError, PatchdeskError
+from app.domain.errors import ConfigError
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "parse", "run"]
+__all__ = [
+    "EXIT_BUG",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_PIPE",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+    "parse",
+    "run",
+]
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -53,12 +73,12 @@ def _gui_start(argv: Sequence[str]) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import audit, export, hosts, jobs, policy, report, run_due
+    from app.cli import audit, database, export, hosts, jobs, policy, report, run_due
 
     p = _global_parser()
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     # The order here is the order of `patchdesk --help`.
-    for group in (hosts, jobs, report, audit, policy, run_due, export):
+    for group in (hosts, jobs, report, audit, policy, run_due, export, database):
         group.add_commands(sub)
     return p
 
@@ -71,7 +91,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Run a parsed command; known errors become a sentence on stderr and an exit status."""
+    """Run a parsed command behind the error boundary: a known condition becomes a sentence on stderr
+    and an exit status; a bug one line on stderr, its traceback in the log file."""
     from app.logsetup import setup_logging
 
     out = out or sys.stdout
@@ -81,13 +102,30 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if func is None:
             raise ConfigError(f"Unknown command {args.command!r}.")
         code: int = func(args, out)
+        out.flush()  # a closed pipe shows here, inside the boundary, not at the interpreter's exit
         return code
-    except (ConfigError, ImportFormatError, AdvisoryFormatError) as exc:
-        print(f"patchdesk: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except PatchdeskError as exc:
-        print(f"patchdesk: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("patchdesk: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError as exc:
+        if not output_closed(out):
+            return _failed(exc, args)
+        silence_stdout()
+        return EXIT_PIPE
+    except Exception as exc:
+        return _failed(exc, args)
+
+
+def _failed(exc: BaseException, args: argparse.Namespace) -> int:
+    """The error boundary: a known condition is a sentence, a bug one line (its traceback: the log)."""
+    known = known_error(exc, getattr(args, "db", None))
+    if known is None:
+        where = log_bug(exc)
+        log = f" The details are in the log file {where}." if where else ""
+        print(f"patchdesk: internal error (a bug): {type(exc).__name__}: {exc}.{log}", file=sys.stderr)
+        return EXIT_BUG
+    print(f"patchdesk: {known}", file=sys.stderr)
+    return exit_status(known)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.cli.common import EXIT_OK, Parser, dump_json, open_db, parse_time, print_table
+from app.cli.common import (
+    EXIT_OK,
+    MAX_SECONDS,
+    Parser,
+    dump_json,
+    open_db,
+    parse_time,
+    positive_number,
+    print_table,
+    seconds,
+)
 from app.domain.errors import ConfigError
 
 
@@ -26,7 +36,7 @@ def add_commands(sub: Any) -> None:
     ref.add_argument("--kev-url", default=None, help="KEV feed URL (default: CISA's)")
     ref.add_argument("--osv-url", default=None, help="OSV API base URL (default: https://api.osv.dev/v1)")
     ref.add_argument("--no-osv", action="store_true", help="only the KEV catalog")
-    ref.add_argument("--timeout", type=float, default=8.0, help="seconds per request (default 8)")
+    ref.add_argument("--timeout", type=seconds, default=8.0, help="seconds per request (default 8)")
     ref.add_argument("--json", action="store_true")
     lst = asub.add_parser("list", help="advisories, the ones hosts need first")
     lst.set_defaults(func=advisories_list)
@@ -77,7 +87,9 @@ def add_commands(sub: Any) -> None:
     wa.set_defaults(func=windows_add)
     wa.add_argument("name")
     wa.add_argument("--rrule", required=True, help='RFC 5545 RRULE, e.g. "FREQ=WEEKLY;BYDAY=SA;BYHOUR=22"')
-    wa.add_argument("--duration", type=float, required=True, help="minutes")
+    wa.add_argument(
+        "--duration", type=positive_number(MAX_SECONDS / 60, "minutes"), required=True, help="minutes"
+    )
     wa.add_argument("--tz", required=True, help="IANA time zone, e.g. Europe/Berlin")
     wa.add_argument("--groups", required=True, help="comma-separated patch groups")
     wa.add_argument("--start", help="local date-time the rule starts from (default: today 00:00)")
@@ -304,6 +316,7 @@ def policy(args: argparse.Namespace, out: TextIO) -> int:
 def windows_add(args: argparse.Namespace, out: TextIO) -> int:
     from app.domain.maintenance_windows import MaintenanceWindow, next_windows, parse_dtstart
     from app.services import maintenance_windows
+    from app.services.inventory import check_group_name
 
     db = open_db(args)
     if args.duration <= 0:
@@ -311,6 +324,8 @@ def windows_add(args: argparse.Namespace, out: TextIO) -> int:
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     if not groups:
         raise ConfigError("--groups needs at least one group name.")
+    for g in groups:
+        check_group_name(g, "The --groups name")
     w = MaintenanceWindow(
         name=args.name,
         rrule=args.rrule,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app.cli.common import EXIT_OK, open_db
-from app.domain.errors import ConfigError, PatchdeskError
+from app.domain.errors import ConfigError
 from app.domain.inventory import parse_choice
 from app.domain.models import Criticality, Ring
 
@@ -25,12 +25,18 @@ def add_commands(sub: Any) -> None:
     report.add_argument("-o", "--output", type=Path, help="file to write (default: stdout; required for pdf)")
 
 
+def _render(fmt: str, report: Any) -> str:
+    from app.reports import render
+
+    text: str = {"csv": render.to_csv, "json": render.to_json, "html": render.to_html}[fmt](report)
+    return text
+
+
 def run_report(args: argparse.Namespace, out: TextIO) -> int:
     from datetime import date
 
     from app.domain.compliance import OS_FAMILIES, OS_FAMILY_OTHER, OS_FAMILY_UNKNOWN, ComplianceFilter
-    from app.reports import pdf, render
-    from app.services import audit
+    from app.reports import files, pdf
     from app.services.reports import build_report
     from db.hosts import list_groups
 
@@ -56,23 +62,15 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
         report = build_report(db, scope, day)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    if args.format == "pdf":
-        if args.output is None:
-            raise ConfigError("A PDF report needs a file: add -o FILE.pdf.")
-        pdf.write_pdf(report, args.output)
-    else:
-        text = {"csv": render.to_csv, "json": render.to_json, "html": render.to_html}[args.format](report)
-        if args.output is None:
-            out.write(text)
-        else:
-            try:
-                args.output.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise PatchdeskError(f"Cannot write {args.output}: {exc.strerror}.") from exc
-    if args.output is not None:
-        audit.report_exported(db, str(args.output), args.format, scope.describe())
-        print(
-            f"Wrote the {args.format.upper()} report ({len(report.hosts)} hosts) to {args.output}.",
-            file=sys.stderr,
-        )
+    if args.format == "pdf" and args.output is None:
+        raise ConfigError("A PDF report needs a file: add -o FILE.pdf.")
+    if args.output is None:
+        out.write(_render(args.format, report))
+        return EXIT_OK
+    # The file appears only with its audit entry: a failed write or a locked database leaves neither.
+    files.write_report(db, report, args.output, args.format, scope.describe(), pdf.write_pdf)
+    print(
+        f"Wrote the {args.format.upper()} report ({len(report.hosts)} hosts) to {args.output}.",
+        file=sys.stderr,
+    )
     return EXIT_OK

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from app.cli.common import EXIT_FAILED, EXIT_OK, dump_json, open_db, parse_time, secret_store
+from app.cli.common import EXIT_FAILED, EXIT_OK, dump_json, open_db, parse_time, seconds, secret_store
 
 
 def add_commands(sub: Any) -> None:
@@ -16,8 +16,8 @@ def add_commands(sub: Any) -> None:
     rd.add_argument(
         "--override-windows", action="store_true", help="urgent pushes ignore mission-critical windows"
     )
-    rd.add_argument("--connect-timeout", type=float, default=10.0)
-    rd.add_argument("--deadline", type=float, default=3600.0, help="overall seconds per host")
+    rd.add_argument("--connect-timeout", type=seconds, default=10.0)
+    rd.add_argument("--deadline", type=seconds, default=3600.0, help="overall seconds per host")
     rd.add_argument("--json", action="store_true")
     rd.set_defaults(func=run_due)
 

@@ -3,7 +3,9 @@
 Each entry stores the hash of the previous one (``prev_hash``) and its own ``hash`` =
 SHA-256(prev_hash + canonical JSON of its id, time, actor, action, target and details). Changing an
 entry breaks its own hash; deleting one breaks the next entry's link (and leaves a gap in the ids);
-deleting the newest entries is caught by the chain head recorded beside the log.
+deleting the newest entries is caught by the chain head recorded beside the log, and -- should the
+head be rewritten too -- by the anchors (entry count and head hash) written outside the database at
+every append (app/services/audit.py).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 GENESIS = "0" * 64
@@ -47,6 +49,24 @@ class ChainCheck:
     entries: int
     broken_id: int | None = None
     reason: str = ""
+    #: The id of the newest entry that holds (0: none).
+    last_id: int = 0
+    #: Which anchor outside the database the table was checked against ("" when none was found).
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's end as it was written outside the database: entry count and head at an append."""
+
+    entries: int
+    head_id: int
+    head_hash: str
+    at: str
+    source: str
+
+    def describe(self) -> str:
+        return f"the anchor of entry {self.head_id} written {self.at} to {self.source}"
 
 
 def canonical(entry_id: int, at: str, actor: str, action: str, target: str, details_json: str) -> bytes:
@@ -68,6 +88,12 @@ def entry_hash(
     return hashlib.sha256(
         prev_hash.encode("ascii") + canonical(entry_id, at, actor, action, target, details_json)
     ).hexdigest()
+
+
+def _newest_missing(first: int, last: int) -> str:
+    if first == last:
+        return f"the newest entry {first} is missing (deleted)"
+    return f"the newest entries {first}..{last} are missing (deleted)"
 
 
 def check_chain(rows: Iterable[Mapping[str, Any]], head: str | None) -> ChainCheck:
@@ -106,19 +132,61 @@ def check_chain(rows: Iterable[Mapping[str, Any]], head: str | None) -> ChainChe
         last_id, last_hash = rid, r["hash"]
     if head is None:
         return (
-            ChainCheck(False, count, None, "the recorded head of the chain is missing")
+            ChainCheck(False, count, None, "the recorded head of the chain is missing", last_id)
             if count
             else ChainCheck(True, 0)
         )
     head_id, _, head_hash = head.partition(":")
-    if int(head_id or 0) != last_id or head_hash != last_hash:
-        missing = int(head_id or 0)
+    if not head_id.isdigit() or len(head_id) > 18:
+        shown = head if len(head) <= 80 else head[:77] + "..."
+        return ChainCheck(
+            False, count, None, f"the recorded head of the chain is unreadable ({shown!r})", last_id
+        )
+    missing = int(head_id)
+    if missing != last_id or head_hash != last_hash:
         if missing > last_id:
             return ChainCheck(
                 False,
                 count,
                 missing,
-                f"the newest entries {last_id + 1}..{missing} are missing (deleted)",
+                _newest_missing(last_id + 1, missing),
+                last_id,
             )
-        return ChainCheck(False, count, last_id or None, "the chain's end does not match the recorded head")
-    return ChainCheck(True, count)
+        return ChainCheck(
+            False, count, last_id or None, "the chain's end does not match the recorded head", last_id
+        )
+    return ChainCheck(True, count, last_id=last_id)
+
+
+def check_anchor(check: ChainCheck, anchor: Anchor | None, anchored_hash: str | None) -> ChainCheck:
+    """Hold a chain that is intact in itself against the newest anchor written outside the database;
+    ``anchored_hash`` is the stored hash of the anchor's head entry (None: no such entry).
+
+    Catches what the table and its recorded head cannot show on their own: the newest entries deleted
+    and the head pointed back, or the whole log wiped with its head.
+    """
+    if anchor is None:
+        return check
+    used = anchor.describe()
+    if not check.ok:
+        return replace(check, anchor=used)
+    if anchored_hash is None:
+        if anchor.head_id > check.last_id:
+            first = check.last_id + 1
+            return ChainCheck(
+                False,
+                check.entries,
+                first,
+                _newest_missing(first, anchor.head_id),
+                check.last_id,
+                used,
+            )
+        reason = f"entry {anchor.head_id}, which the anchor names, is missing"
+        return ChainCheck(False, check.entries, anchor.head_id, reason, check.last_id, used)
+    if anchored_hash != anchor.head_hash:
+        reason = "it does not match its anchor: the log was rewritten from this entry on"
+        return ChainCheck(False, check.entries, anchor.head_id, reason, check.last_id, used)
+    if anchor.entries > check.entries:
+        reason = f"the anchor counted {anchor.entries} entries, the log holds {check.entries}"
+        return ChainCheck(False, check.entries, None, reason, check.last_id, used)
+    return replace(check, anchor=used)

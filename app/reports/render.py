@@ -62,8 +62,12 @@ CSV_COLUMNS = (
 
 
 def _cell(value: object) -> str:
-    """Spreadsheet-safe text: a leading = + - @ would be run as a formula by Excel/LibreOffice."""
+    """Spreadsheet-safe text: a leading = + - @ would be run as a formula by Excel/LibreOffice.
+    Control characters (ESC, CR, LF... from a database written before names were checked) become
+    "?": on a terminal they would drive it, in a spreadsheet split the row."""
     text = "" if value is None else str(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else "?" for c in text)
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text

@@ -60,27 +60,43 @@ class ImportOutcome:
         return [h.name for h in self.added]
 
 
+def check_group_name(name: str | None, what: str = "The group name") -> None:
+    """A group name is shown in tables, CSV and charts: control characters (ESC, CR, LF...) would
+    drive a terminal or split a row there, so they are refused where names come in."""
+    if name is not None and not name.isprintable():
+        shown = "".join(c if c.isprintable() else "?" for c in name[:80])
+        raise ConfigError(f"{what} {shown!r} contains control characters (? above); use plain text.")
+
+
+def _check_host_text(host: Host) -> None:
+    check_group_name(host.group, f"The group of {host.name!r}")
+
+
 def add_host(db: Database, host: Host, *, stored: Iterable[str] = ()) -> Host:
     """Insert ``host`` and audit it; ``stored`` names the passwords just put in the keyring for it."""
-    saved = db_hosts.add_host(db, host)
-    audit.record(
-        db, audit.HOST_ADDED, saved.name, {"address": saved.address, "transport": str(saved.transport)}
-    )
-    _audit_credentials(db, saved, stored)
+    _check_host_text(host)
+    with audit.transaction(db):
+        saved = db_hosts.add_host(db, host)
+        audit.record(
+            db, audit.HOST_ADDED, saved.name, {"address": saved.address, "transport": str(saved.transport)}
+        )
+        _audit_credentials(db, saved, stored)
     return saved
 
 
 def update_host(db: Database, host: Host, original: Host, *, stored: Iterable[str] = ()) -> Host:
     """Save the editable fields of an existing host; the audit entry lists the fields that changed."""
-    saved = db_hosts.update_host(db, host)
-    changed = changed_fields(original, saved)
-    audit.record(
-        db,
-        audit.HOST_EDITED,
-        saved.name,
-        {"address": saved.address, "transport": str(saved.transport), "changed": changed},
-    )
-    _audit_credentials(db, saved, stored)
+    _check_host_text(host)
+    with audit.transaction(db):
+        saved = db_hosts.update_host(db, host)
+        changed = changed_fields(original, saved)
+        audit.record(
+            db,
+            audit.HOST_EDITED,
+            saved.name,
+            {"address": saved.address, "transport": str(saved.transport), "changed": changed},
+        )
+        _audit_credentials(db, saved, stored)
     return saved
 
 
@@ -103,18 +119,20 @@ def remove_host(db: Database, name: str) -> Host:
     found = db_hosts.find_host(db, name)
     if found is None:
         raise ConfigError(f"Unknown host {name!r}. See `patchdesk hosts list`.")
-    db_hosts.remove_host(db, name)
-    audit.record(db, audit.HOST_REMOVED, name, {"address": found.address})
+    with audit.transaction(db):
+        db_hosts.remove_host(db, name)
+        audit.record(db, audit.HOST_REMOVED, name, {"address": found.address})
     return found
 
 
 def remove_hosts(db: Database, hosts: Sequence[Host]) -> list[str]:
     """Delete these hosts with an audit entry each; returns their keyring references to delete."""
     refs: list[str] = []
-    for h in hosts:
-        db_hosts.remove_host(db, h.name)
-        audit.record(db, audit.HOST_REMOVED, h.name, {"address": h.address})
-        refs += secret_refs(h)
+    with audit.transaction(db):
+        for h in hosts:
+            db_hosts.remove_host(db, h.name)
+            audit.record(db, audit.HOST_REMOVED, h.name, {"address": h.address})
+            refs += secret_refs(h)
     return refs
 
 
@@ -153,19 +171,23 @@ def import_hosts(
 ) -> ImportOutcome:
     """Add each host; one refused (a duplicate name…) becomes a problem naming its line.
 
-    One audit entry for the hosts added, with ``source`` (a file, or the dialog) as its target.
+    All the hosts added and their one audit entry (``source``, a file or the dialog, as its target)
+    are one transaction: a database that is locked or fails part-way leaves nothing behind, and the
+    error (a DatabaseError sentence) says so instead of a count of hosts that were not kept.
     """
     outcome = ImportOutcome()
-    for host in hosts:
-        try:
-            outcome.added.append(db_hosts.add_host(db, host))
-        except ConfigError as exc:
-            outcome.problems.append(f"line {(lines or {}).get(host.name, 0)}: {exc}")
-    if outcome.added:
-        details: dict[str, object] = {"added": outcome.added_names}
-        if format is not None:
-            details["format"] = format
-        audit.record(db, audit.HOSTS_IMPORTED, source, details)
+    with audit.transaction(db):
+        for host in hosts:
+            try:
+                _check_host_text(host)
+                outcome.added.append(db_hosts.add_host(db, host))
+            except ConfigError as exc:
+                outcome.problems.append(f"line {(lines or {}).get(host.name, 0)}: {exc}")
+        if outcome.added:
+            details: dict[str, object] = {"added": outcome.added_names}
+            if format is not None:
+                details["format"] = format
+            audit.record(db, audit.HOSTS_IMPORTED, source, details)
     return outcome
 
 

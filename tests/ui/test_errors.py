@@ -91,3 +91,38 @@ def test_gui_starts_and_quits_in_a_fresh_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert (tmp_path / "fresh.sqlite3").exists()
+
+
+# -- issue #19: one error boundary for the GUI -----------------------------------------------------------
+
+
+class _KeyringLocked(Exception):
+    pass
+
+
+_KeyringLocked.__module__ = "keyring.errors"  # as keyring's own errors are recognised
+
+
+def test_gui_error_boundary_turns_known_families_into_sentences(qtbot, tmp_path, caplog):
+    """sqlite3, OSError and keyring errors reaching the hook: a sentence in a message box, never the
+    crash dialog, and no traceback in the log (that is for bugs)."""
+    hook = CrashHook()
+    crashes = when_modal(CrashDialog, lambda d: d.reject(), tries=80)
+    cases = [
+        (sqlite3.OperationalError("database is locked"), "locked by another program"),
+        (sqlite3.DatabaseError("database disk image is malformed"), "patchdesk db check"),
+        (PermissionError(13, "Permission denied", str(tmp_path / "r.pdf")), "Permission denied"),
+        (_KeyringLocked("collection is locked"), "keyring"),
+    ]
+    for exc, words in cases:
+        texts: list[str] = []
+        seen = when_modal(QMessageBox, lambda box, texts=texts: (texts.append(box.text()), box.accept()))
+        with caplog.at_level("WARNING"):
+            try:
+                raise exc
+            except Exception as raised:
+                hook(type(raised), raised, raised.__traceback__)
+        assert seen and words in texts[0], (exc, texts)
+        assert "Traceback" not in texts[0]
+    assert not crashes, "a known condition reached the crash dialog"
+    assert not [r for r in caplog.records if r.exc_info], "a known condition logged a traceback"

@@ -1,7 +1,9 @@
-"""The crash dialog for bugs, and the sys.excepthook that routes errors to it.
+"""The crash dialog for bugs, and the sys.excepthook that routes errors to it: the GUI's error boundary.
 
-A known error (PatchdeskError) reaching the hook is a sentence in a message box; anything else is a
-bug: it is logged with its traceback and shown here with a copyable report.
+A known condition reaching the hook -- a PatchdeskError, or an exception of a known family (sqlite3,
+OSError, the keyring, a transport, an unreadable input; app/cli/boundary.py decides, for the CLI as
+well) -- is a sentence in a message box and a line in the log; anything else is a bug: it is logged
+with its traceback and shown here with a copyable report.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.domain.errors import PatchdeskError
+from app.cli.boundary import known_error
 from ui.resources import icon
 
 logger = logging.getLogger(__name__)
@@ -104,12 +106,23 @@ class CrashDialog(QDialog):
         self.copied.setText("Copied to the clipboard.")
 
 
+def _active_window() -> QWidget | None:
+    """The window to put a message over; None when the active one is closing or half-deleted (an
+    error raised while a window goes away must still be shown, not raise again)."""
+    window = QApplication.activeWindow()
+    try:
+        return window if window is not None and window.isVisible() else None
+    except RuntimeError:  # its C++ side is already gone
+        return None
+
+
 class CrashHook:
     """Installed as ``sys.excepthook`` by the composition root."""
 
     def __init__(self, log_file: str | None = None) -> None:
         self.log_file = log_file
         self._showing = False
+        self._showing_known = False
         self._previous = sys.excepthook
 
     def install(self) -> None:
@@ -124,12 +137,19 @@ class CrashHook:
         if issubclass(exc_type, KeyboardInterrupt):
             QApplication.quit()
             return
-        parent = QApplication.activeWindow()
-        if isinstance(exc, PatchdeskError):
-            logger.warning("unhandled known error: %s", exc)
+        parent = _active_window()
+        known = known_error(exc)
+        if known is not None:
+            logger.warning("unhandled known error (%s): %s", exc_type.__name__, known)
+            if self._showing_known:  # one box at a time: a timer failing every second must not stack them
+                return
             from ui.messages import show_known_error
 
-            show_known_error(parent, exc)
+            self._showing_known = True
+            try:
+                show_known_error(parent, known)
+            finally:
+                self._showing_known = False
             return
         logger.error("internal error", exc_info=(exc_type, exc, tb))
         if self._showing:  # an error while the dialog is up: logged, not stacked

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.errors import PatchdeskError
 from db import database as db_database
 from db import joblogs
 from db.joblogs import LogQuery, LogRow
@@ -208,19 +209,31 @@ class LogsView(QWidget):
     def _export_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export logs", "patchdesk-logs.csv", "CSV (*.csv)")
         if path:
-            n = self.export_csv(Path(path))
+            try:
+                n = self.export_csv(Path(path))
+            except PatchdeskError as exc:
+                self.count_label.setText(f"The logs were not exported: {exc}")
+                return
             self.count_label.setText(f"Exported {n} line(s) to {path}.")
 
     def export_csv(self, path: Path) -> int:
-        """Every line matching the current filters (not only those loaded), oldest first."""
+        """Every line matching the current filters (not only those loaded), oldest first; written to a
+        temporary file beside ``path`` and renamed, so a failed export leaves no half file."""
+        from app.reports import files
+
         n = 0
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["time_utc", "job", "job_kind", "host", "level", "text"])
-            for r in joblogs.iter_all(self.db, self.current_query()):
-                text = r.text if r.text[:1] not in ("=", "+", "-", "@") else "'" + r.text
-                w.writerow([r.ts, r.job_id, r.job_kind, r.host, r.level, text])
-                n += 1
+
+        def write(tmp: Path) -> None:
+            nonlocal n
+            with tmp.open("w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh)
+                w.writerow(["time_utc", "job", "job_kind", "host", "level", "text"])
+                for r in joblogs.iter_all(self.db, self.current_query()):
+                    text = r.text if r.text[:1] not in ("=", "+", "-", "@") else "'" + r.text
+                    w.writerow([r.ts, r.job_id, r.job_kind, r.host, r.level, text])
+                    n += 1
+
+        files.stage(path, write).publish()
         return n
 
     @Slot()

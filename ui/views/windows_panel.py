@@ -200,7 +200,7 @@ class WindowsPanel(QWidget):
 
     def export_ics(self, path: Path, days: int = ICS_DAYS) -> int:
         """The next ``days`` of window openings with their plans, as ``patchdesk export ics`` writes them."""
-        from app.reports import calendar
+        from app.reports import calendar, files
 
         now = self._now()
         windows = db_windows.list_windows(self.db)
@@ -209,5 +209,5 @@ class WindowsPanel(QWidget):
             o for o in next_windows(windows, now, limit=10000, horizon=horizon) if o.start <= now + horizon
         ]
         plans = {w.name: window_plan(self.db, w).summary() for w in windows}
-        path.write_text(calendar.windows_ics(occs, now, plans), encoding="utf-8", newline="")
+        files.write_text(path, calendar.windows_ics(occs, now, plans))  # atomic: temporary file, rename
         return len(occs)

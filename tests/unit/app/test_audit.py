@@ -109,3 +109,77 @@ def test_prune_logs_is_never_silent(db) -> None:  # type: ignore[no-untyped-def]
     [entry] = audit.entries(db, action=audit.LOGS_PRUNED)
     assert entry.details["lines"] == 2
     assert [r.text for r in joblogs.search(db, joblogs.LogQuery())] == ["new"]
+
+
+# -- issue #19 item 6: audit truncation goes undetected -------------------------------------------------
+
+
+def _point_head_back(db, to_id: int) -> None:  # type: ignore[no-untyped-def]
+    row = db.execute("SELECT hash FROM audit_log WHERE id = ?", [to_id]).fetchone()
+    db_settings.set_setting(db, "audit.head", f"{to_id}:{row[0]}")
+
+
+def test_audit_truncation_goes_undetected_newest_rows_deleted_and_head_pointed_back(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db)
+    db.execute("DELETE FROM audit_log WHERE id > 3")
+    db.execute("UPDATE sqlite_sequence SET seq = 3 WHERE name = 'audit_log'")
+    _point_head_back(db, 3)
+    check = audit.verify(db)
+    assert not check.ok and check.broken_id == 4 and "4..5" in check.reason
+    text = audit.describe(check)
+    assert "audit-anchors.log" in text and "entry 5" in text  # says which anchor it used
+
+
+def test_audit_truncation_goes_undetected_wiped_log_and_head(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db)
+    db.execute("DELETE FROM audit_log")
+    db.execute("DELETE FROM settings WHERE key = 'audit.head'")
+    check = audit.verify(db)
+    assert not check.ok and "1..5" in check.reason
+    assert "intact" not in audit.describe(check)
+
+
+def test_audit_truncation_goes_undetected_garbage_head(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db, 2)
+    for garbage in ("garbage", ":", "x" * 5000 + ":abc", "99999999999999999999999999:00"):
+        db_settings.set_setting(db, "audit.head", garbage)
+        check = audit.verify(db)
+        assert not check.ok and "head" in check.reason and len(check.reason) < 200
+
+
+def test_audit_truncation_goes_undetected_intact_log_names_its_anchor(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db, 3)
+    check = audit.verify(db)
+    assert check.ok and "entry 3" in check.anchor
+    assert "Checked against the anchor of entry 3" in audit.describe(check)
+
+
+def test_audit_truncation_goes_undetected_rewritten_head_entry(db) -> None:  # type: ignore[no-untyped-def]
+    """The whole chain recomputed from entry 2 on, head included: the anchor's hash no longer matches."""
+    _fill(db, 3)
+    rows = db.execute("SELECT id, at, actor, action, target, details, prev_hash FROM audit_log ORDER BY id")
+    prev = None
+    for rid, at, actor_, action, target, details, prev_hash in list(rows):
+        if rid >= 2:
+            target = "forged"
+            prev_hash = prev
+        digest = entry_hash(prev_hash, rid, at, actor_, action, target, details)
+        db.execute(
+            "UPDATE audit_log SET target = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            [target, prev_hash, digest, rid],
+        )
+        prev = digest
+    db_settings.set_setting(db, "audit.head", f"3:{prev}")
+    check = audit.verify(db)
+    assert not check.ok and check.broken_id == 3 and "rewritten" in check.reason
+
+
+def test_audit_truncation_goes_undetected_rolled_back_entries_are_not_anchored(db) -> None:  # type: ignore[no-untyped-def]
+    _fill(db, 2)
+    with pytest.raises(RuntimeError), audit.transaction(db):
+        audit.record(db, audit.HOST_ADDED, "gone", {})
+        raise RuntimeError("the change failed")
+    assert audit.verify(db).ok
+    audit.record(db, audit.HOST_ADDED, "kept", {})
+    check = audit.verify(db)
+    assert check.ok and check.entries == 3 and "entry 3" in check.anchor
