@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# "~10.0.1.0" is a Windows package identity's version field, not an address
 PRIVATE = re.compile(
-    r"(?<![\d.])(10\.\d{1,3}\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3})(?![\d.])"
+    r"(?<![\d.~])(10\.\d{1,3}\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3})(?![\d.])"
 )
 FOLDERS = ("app", "db", "ui", "tests", "bench", "docs", "resources", "packaging")
 SUFFIXES = {".py", ".md", ".csv", ".ini", ".yml", ".yaml", ".json", ".txt", ".conf", ".cfg", ".toml", ".spec"}
