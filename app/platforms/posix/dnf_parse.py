@@ -6,11 +6,12 @@ untrusted text; dnf.py has the commands that produce it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
-from app.domain.models import PendingUpdate, UpdateKind
+from app.domain.models import IndexState, PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
 from app.platforms.base import (
     MAX_WARNINGS,
@@ -21,6 +22,7 @@ from app.platforms.base import (
     quote_line,
 )
 from app.platforms.posix.facts import split_sections
+from app.platforms.posix.repo_index import enabled_repos, index_state, parse_times
 from app.platforms.posix.rpm import (
     _ARCH_RE,
     _EVR_RE,
@@ -320,7 +322,46 @@ def merge_scan(
     return result
 
 
-SCAN_SECTIONS = ("check", "check-rc", "advisories", "cves", "installed", "end")
+SCAN_SECTIONS = ("repos", "cache", "check", "check-rc", "advisories", "cves", "installed", "end")
+
+#: Where dnf, yum and dnf5 read repositories from (dnf's own list, and dnf5's vendor directory).
+REPO_FILES = (
+    "/etc/dnf/dnf.conf",
+    "/etc/yum.conf",
+    "/etc/yum.repos.d/*.repo",
+    "/etc/yum/repos.d/*.repo",
+    "/etc/distro.repos.d/*.repo",
+    "/usr/share/dnf5/repos.d/*.repo",
+)
+#: The file each refresh touches, per repository cache: libdnf's primary metadata (dnf 4 in
+#: /var/cache/dnf/<id>-<hash>/, dnf 5 in /var/cache/libdnf5/<id>-<hash>/), yum 3's cachecookie.
+CACHE_FILES = (
+    "/var/cache/dnf/*/repodata/*primary*",
+    "/var/cache/libdnf5/*/repodata/*primary*",
+    "/var/cache/yum/*/*/*/cachecookie",
+)
+_CACHE_DIR_RE = re.compile(r"(.{1,200})-[0-9a-f]{16}")
+NO_CACHE_FIX = "a scan with refresh (dnf makecache on the host, as root) fills the cache."
+
+
+def cache_repo(path: str) -> str | None:
+    """The repository a cache file of :data:`CACHE_FILES` belongs to."""
+    parts = path.split("/")
+    if parts[:3] != ["", "var", "cache"]:
+        return None
+    if len(parts) == 7 and parts[3] in ("dnf", "libdnf5") and parts[5] == "repodata":
+        match = _CACHE_DIR_RE.fullmatch(parts[4])
+        return match.group(1) if match else None
+    if len(parts) == 8 and parts[3] == "yum" and parts[7] == "cachecookie":
+        return parts[6]
+    return None
+
+
+def parse_index(repos: Iterable[str], cache: Iterable[str], now: datetime) -> IndexState:
+    """The dnf index's state from the ``repos`` section (the repository files) and the ``cache``
+    section (the host's clock and the refresh time of each repository's cache)."""
+    host_now, times = parse_times(cache, cache_repo)
+    return index_state(MANAGER, enabled_repos(repos), host_now, times, now, fix=NO_CACHE_FIX)
 
 
 @dataclass(frozen=True)
@@ -329,9 +370,13 @@ class ScanParse:
     exit_status: int | None = None
     obsoletes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: the metadata the scan read (None: the answer had no index sections)
+    index: IndexState | None = None
+    #: what limited the scan: lines not understood, an answer cut short (they make it incomplete)
+    notes: tuple[str, ...] = ()
 
 
-def parse_scan(text: str, nonce: str, *, manager: str = MANAGER) -> ScanParse:
+def parse_scan(text: str, nonce: str, *, manager: str = MANAGER, now: datetime | None = None) -> ScanParse:
     """Parse the output of :func:`scan_command`."""
     sections = split_sections(text, nonce, SCAN_SECTIONS)
     rc_lines = [line.strip() for line in sections.get("check-rc", []) if line.strip()]
@@ -344,7 +389,27 @@ def parse_scan(text: str, nonce: str, *, manager: str = MANAGER) -> ScanParse:
         check.entries, advisories, cves, {k: v for k, (v, _a) in installed.items()}, manager=manager
     )
     warnings = [*check.warnings, *w1, *w2][: MAX_WARNINGS + 1]
-    return ScanParse(tuple(pending), exit_status, check.obsoletes, tuple(warnings))
+    index = None
+    if "cache" in sections:
+        index = parse_index(sections.get("repos", []), sections["cache"], now or datetime.now(UTC))
+    return ScanParse(
+        tuple(pending), exit_status, check.obsoletes, tuple(warnings), index, _scan_notes(sections, check)
+    )
+
+
+def _scan_notes(sections: Mapping[str, list[str]], check: CheckUpdateParse) -> tuple[str, ...]:
+    notes = []
+    if "end" not in sections:
+        notes.append(
+            "dnf's answer was cut short (the end of the scan never arrived), so updates, advisories or "
+            "CVEs may be missing from this list."
+        )
+    if check.warnings:
+        notes.append(
+            f"dnf printed {len(check.warnings)} line(s) Patchdesk could not understand (see the job log), "
+            "so an update may be missing from this list."
+        )
+    return tuple(notes)
 
 
 def parse_list(text: str) -> dict[str, set[str]]:
