@@ -23,6 +23,8 @@ refresh, so a scan never touches the network as an ordinary user):
 - versions: ``search -s --match-exact -t package``; snapshots: ``rpm -q`` (as for dnf).
 - rollback: ``install --oldpackage NAME=VERSION…`` / ``remove``.
 - reboot: ``zypper needs-rebooting`` (exit 102: needed), else /run/reboot-needed (libzypp's flag).
+- index age: one short snippet after the scan (zypper_parse.INDEX_COMMAND): the enabled repositories
+  of /etc/zypp/repos.d and the time libzypp last refreshed each one's raw cache (repo_index.py).
 
 zypper exit codes (zypper(8)): 0 ok, 1 bug, 2 syntax, 3 invalid arguments, 4 zypp error, 5 privileges,
 6 no repositories, 7 zypp locked, 8 commit error; informational 100 update needed, 101 security update
@@ -37,10 +39,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate
+from app.domain.models import IndexState, InstallPlan, OsFacts, PackageChange, PendingUpdate
 from app.platforms.base import Adapter, LogFn, Snapshot, clean_value, emit
+from app.platforms.posix.repo_index import unreadable_note
 from app.platforms.posix.rpm import is_valid_evr, is_valid_name, parse_rpm_query, rpm_query_command
 from app.platforms.posix.zypper_parse import (
     _ARCH_RE,
@@ -50,10 +54,12 @@ from app.platforms.posix.zypper_parse import (
     EXIT_REPOS_SKIPPED,
     EXIT_RESTART_NEEDED,
     EXIT_RPM_SCRIPT_FAILED,
+    INDEX_COMMAND,
     MANAGER,
     PATCH_PREFIX,
     SUCCESS_CODES,
     describe_failure,
+    parse_index,
     parse_install_summary,
     parse_list_patches,
     parse_list_updates,
@@ -83,7 +89,16 @@ def list_patches_command(refresh: bool = False) -> list[str]:
 
 
 def refresh_command() -> list[str]:
-    return ["zypper", "--non-interactive", "refresh"]
+    """``--xmlout`` so a repository that fails to refresh is named in zypper's error messages."""
+    return [*_BASE, "refresh"]
+
+
+def _answer_notes(exit_status: int, errors: tuple[str, ...]) -> list[str]:
+    """Sentences for a listing zypper completed with errors (a repository it could not read)."""
+    if not errors and exit_status != EXIT_REPOS_SKIPPED:
+        return []
+    said = "; ".join(e.rstrip(".") for e in errors[:3]) or "it skipped some repositories"
+    return [f"zypper could not read every repository, so updates may be missing from this list: {said}."]
 
 
 def _split(names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -162,6 +177,7 @@ class ZypperAdapter(Adapter):
 
     def __init__(self, host: str | None = None) -> None:
         self.host = host
+        self._index: IndexState | None = None
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return is_suse_family(facts) and transport.run("command -v zypper >/dev/null 2>&1", timeout=30).ok
@@ -169,13 +185,21 @@ class ZypperAdapter(Adapter):
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
+        """Package updates and needed patches, then the index's age (one short command).
+
+        An answer without zypper's update list (no XML, cut short, refused) fails the scan: it is
+        never "nothing pending". zypper's own error messages in an answer it completed (a repository it
+        could not read, exit 106) are kept as notes: what it listed is kept, incomplete.
+        """
         host = self.host_name(transport)
         env = {"LC_ALL": "C"}
         if refresh:
             r = transport.run(refresh_command(), sudo=True, timeout=900, env=env)
-            if r.exit_status not in SUCCESS_CODES:
+            # 106: some repositories could not be refreshed; their old metadata would pass for new
+            if r.exit_status not in SUCCESS_CODES or r.exit_status == EXIT_REPOS_SKIPPED:
                 raise describe_failure(r, host, what="refresh the repositories")
         pending: list[PendingUpdate] = []
+        notes: list[str] = []
         for command, parse in (
             (list_updates_command(), parse_list_updates),
             (list_patches_command(), parse_list_patches),
@@ -184,8 +208,19 @@ class ZypperAdapter(Adapter):
             if r.exit_status not in SUCCESS_CODES:
                 raise describe_failure(r, host, what="check for updates")
             parsed = parse(r.out)
+            if parsed.unreadable is not None:
+                raise AdapterError(
+                    f"zypper's answer on {host} could not be read ({parsed.unreadable}), so Patchdesk "
+                    "cannot tell what is pending there."
+                )
+            notes.extend(_answer_notes(r.exit_status, parsed.errors))
             for w in parsed.warnings:
                 emit(log, "warning", w)
+            if parsed.warnings:
+                notes.append(
+                    f"zypper listed {len(parsed.warnings)} update(s) Patchdesk could not understand (see "
+                    "the job log), so an update may be missing from this list."
+                )
             if parsed.blocked:
                 emit(
                     log,
@@ -193,7 +228,19 @@ class ZypperAdapter(Adapter):
                     f"Held back until the package manager is updated: {', '.join(parsed.blocked)}",
                 )
             pending.extend(parsed.pending)
+        self.last_scan_notes = tuple(dict.fromkeys(notes))
+        self._index = self._read_index(transport)
         return pending
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """The age of the repositories' metadata, read right after the last scan."""
+        return self._index if self._index is not None else self._read_index(transport)
+
+    def _read_index(self, transport: Transport) -> IndexState:
+        r = transport.run(INDEX_COMMAND, timeout=30)
+        if not r.ok:
+            return IndexState(notes=(unreadable_note(MANAGER),))
+        return parse_index(r.out, datetime.now(UTC))
 
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         answer = parse_reboot(transport.run(REBOOT_COMMAND, timeout=120).out)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
-from app.domain.models import PackageChange, PendingUpdate, UpdateKind
+from app.domain.models import IndexState, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import MAX_WARNINGS, clean_value
+from app.platforms.posix.repo_index import enabled_repos, index_state, parse_times
 from app.platforms.posix.rpm import is_valid_evr, is_valid_name
 from app.transports.base import CommandResult
 
@@ -110,6 +112,25 @@ class UpdatesParse:
     pending: tuple[PendingUpdate, ...] = ()
     warnings: tuple[str, ...] = ()
     blocked: tuple[str, ...] = ()  # patches held back because update-stack patches come first
+    #: None: the answer was read; else why it could not be (no XML, cut short, refused)
+    unreadable: str | None = None
+    #: zypper's own error messages in an answer it otherwise completed (a repository it could not read)
+    errors: tuple[str, ...] = ()
+
+
+def _unreadable(what: str, exc: XmlRefused) -> UpdatesParse:
+    return UpdatesParse(warnings=(f"Could not read zypper's {what} output: {exc}",), unreadable=str(exc))
+
+
+def _no_status(root: ET.Element, what: str) -> UpdatesParse | None:
+    """zypper writes ``<update-status>`` whenever it got as far as listing; without it nothing was."""
+    if root.find("update-status") is None:
+        return UpdatesParse(
+            warnings=(f"zypper's {what} output has no update list",),
+            unreadable="no update list in the answer",
+            errors=tuple(_messages(root, "error")),
+        )
+    return None
 
 
 def parse_list_updates(text: str) -> UpdatesParse:
@@ -117,7 +138,10 @@ def parse_list_updates(text: str) -> UpdatesParse:
     try:
         root = _root(text)
     except XmlRefused as exc:
-        return UpdatesParse(warnings=(f"Could not read zypper's list-updates output: {exc}",))
+        return _unreadable("list-updates", exc)
+    missing = _no_status(root, "list-updates")
+    if missing is not None:
+        return missing
     pending: list[PendingUpdate] = []
     warnings: list[str] = []
     for up in root.iter("update"):
@@ -145,7 +169,7 @@ def parse_list_updates(text: str) -> UpdatesParse:
                 reboot_expected=name in _REBOOT_PACKAGES,
             )
         )
-    return UpdatesParse(tuple(pending), tuple(warnings))
+    return UpdatesParse(tuple(pending), tuple(warnings), errors=tuple(_messages(root, "error")))
 
 
 def parse_list_patches(text: str) -> UpdatesParse:
@@ -159,7 +183,10 @@ def parse_list_patches(text: str) -> UpdatesParse:
     try:
         root = _root(text)
     except XmlRefused as exc:
-        return UpdatesParse(warnings=(f"Could not read zypper's list-patches output: {exc}",))
+        return _unreadable("list-patches", exc)
+    missing = _no_status(root, "list-patches")
+    if missing is not None:
+        return missing
     pending: list[PendingUpdate] = []
     warnings: list[str] = []
     blocked: list[str] = []
@@ -207,7 +234,9 @@ def parse_list_patches(text: str) -> UpdatesParse:
                 reboot_expected=up.get("restart") == "true",
             )
         )
-    return UpdatesParse(tuple(pending), tuple(warnings), tuple(blocked))
+    return UpdatesParse(
+        tuple(pending), tuple(warnings), tuple(blocked), errors=tuple(_messages(root, "error"))
+    )
 
 
 _SUMMARY_GROUPS = {
@@ -283,6 +312,38 @@ def parse_search_versions(text: str) -> dict[str, set[str]]:
         if is_valid_name(name) and edition is not None:
             out.setdefault(name, set()).add(edition)
     return out
+
+
+#: zypper's repository files, and the file each refresh touches in a repository's raw metadata cache
+#: (libzypp RepoManager touchIndexFile: repomd.xml for rpm-md, content for YaST2, cookie for plain
+#: directories), under the default cache /var/cache/zypp.
+REPO_FILES = "/etc/zypp/repos.d/*.repo"
+RAW_CACHE = "/var/cache/zypp/raw"
+CACHE_FILES = (f"{RAW_CACHE}/*/repodata/repomd.xml", f"{RAW_CACHE}/*/content", f"{RAW_CACHE}/*/cookie")
+INDEX_COMMAND = (
+    f"printf 'now %s\\n' \"$(date +%s)\"; stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
+    f"echo '[[repos]]'; cat -- {REPO_FILES} 2>/dev/null; true"
+)
+NO_CACHE_FIX = "a scan with refresh (zypper refresh on the host, as root) fills the cache."
+
+
+def raw_cache_alias(path: str) -> str | None:
+    """The (escaped) alias whose raw cache a path of :data:`CACHE_FILES` is in."""
+    if not path.startswith(RAW_CACHE + "/"):
+        return None
+    alias, _, rest = path[len(RAW_CACHE) + 1 :].partition("/")
+    return alias if alias and rest in ("repodata/repomd.xml", "content", "cookie") else None
+
+
+def parse_index(text: str, now: datetime) -> IndexState:
+    """zypper's index state from :data:`INDEX_COMMAND`: the host's clock and cache times, then the
+    repository files. libzypp names a cache directory by the alias with "/" made "_"."""
+    times_part, sep, repos_part = text.partition("[[repos]]")
+    if not sep:
+        return index_state(MANAGER, (), None, {}, now, fix=NO_CACHE_FIX)
+    host_now, times = parse_times(times_part.splitlines(), raw_cache_alias)
+    enabled = [alias.replace("/", "_") for alias in enabled_repos(repos_part.splitlines())]
+    return index_state(MANAGER, enabled, host_now, times, now, fix=NO_CACHE_FIX)
 
 
 def zypper_errors(text: str) -> list[str]:
