@@ -340,3 +340,64 @@ def test_an_enabled_repository_that_cannot_be_read_fails_the_scan(
     _code, entry, _err = _scan_entry(db_path)
     assert entry["status"] != "ok" and "no enabled repositories" in (entry["error"] or ""), entry
     assert entry["pending"] == []
+
+
+# -- #17: packages dnf holds back (versionlock, exclude=) are visible and never skipped silently -----
+
+
+def test_versionlocked_and_excluded_packages_are_held_named_and_installed_only_when_asked(
+    rpm_pool: RpmPool,
+    rpm_hosts: list,  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    from tests.integration.test_patch_cli import by_name, run_json, scanned
+
+    h = rpm_hosts[0]
+    h.check("dnf -q versionlock add pd-regular && echo 'exclude=pd-chain*' >> /etc/dnf/dnf.conf")
+    h.check(f"touch {PRIMARY}")
+    db_path = tmp_path / "pd.sqlite3"
+    scanned(db_path, [h], rpm_pool.client_key)
+
+    code, scan, err = run_json(db_path, "scan", h.name)
+    assert code == 0, err
+    entry = by_name(scan)[h.name]
+    pending = {p["name"]: p for p in entry["pending"]}
+    # dnf itself hides all three: they are listed, marked held, with why
+    assert set(pending) == EXPECTED_RPM, pending
+    assert pending["pd-regular"]["held"] is True and "versionlock" in pending["pd-regular"]["held_reason"]
+    assert pending["pd-regular"]["available"] == "2.1-1" and pending["pd-regular"]["kind"] == "bugfix"
+    assert pending["pd-chain"]["held"] is True and "exclude=" in pending["pd-chain"]["held_reason"]
+    assert pending["pd-chain-lib"]["held"] is True
+    assert pending["pd-secfix"]["held"] is False and pending["pd-secfix"]["security"] is True
+    assert entry["complete"] is True, entry["notes"]
+
+    code, plan, err = run_json(db_path, "patch", h.name, "--packages", "pd-regular,pd-secfix", "--dry-run")
+    assert code == 0, err
+    planned = by_name(plan)[h.name]
+    assert planned["held"] == ["pd-regular"] and [c["name"] for c in planned["plan"]] == ["pd-secfix"]
+
+    code, report, err = run_json(
+        db_path, "patch", h.name, "--packages", "pd-regular,pd-secfix", "--reboot", "never", "--no-verify"
+    )
+    assert code == 0, (err, report)
+    done = by_name(report)[h.name]
+    assert done["held"] == ["pd-regular"] and [c["name"] for c in done["changes"]] == ["pd-secfix"]
+    assert h.installed_version("pd-regular") == "2.0-1" and h.installed_version("pd-secfix") == "1.0-2"
+
+    code, report, err = run_json(
+        db_path,
+        "patch",
+        h.name,
+        "--packages",
+        "pd-regular",
+        "--include-held",
+        "--reboot",
+        "never",
+        "--no-verify",
+    )
+    assert code == 0, (err, report)
+    done = by_name(report)[h.name]
+    assert done["held"] == [] and [c["name"] for c in done["changes"]] == ["pd-regular"]
+    assert h.installed_version("pd-regular") == "2.1-1"
+    # the lock itself is the administrator's: still there
+    assert "pd-regular" in h.check("cat /etc/dnf/plugins/versionlock.list")

@@ -58,6 +58,8 @@ from app.platforms.posix.dnf_parse import (
     REBOOT_SECTIONS,
     REPO_FILES,
     SCAN_SECTIONS,
+    UPDATES_EXIT,
+    VERSIONLOCK_LISTS,
     RebootStatus,
     ScanParse,
     _error_lines,
@@ -84,8 +86,6 @@ from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
 BINARIES = ("dnf", "yum", "dnf5")
-#: ``check-update`` exits 100 when updates are available.
-UPDATES_EXIT = 100
 #: Seconds between attempts while another process holds the package lock.
 LOCK_RETRY = 3.0
 
@@ -128,6 +128,7 @@ def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) ->
     c = (" -C" if cache_only else "") + " --setopt=skip_if_unavailable=False"
     fresh = "" if cache_only else " --refresh"
     cves = "updateinfo list cves" if binary == "yum" else "updateinfo list --with-cve"
+    held = _held_check(m, binary, c)
     return (
         "LC_ALL=C; export LC_ALL; "
         f"printf '\\n%s\\n' '{m['repos']}'; cat -- {' '.join(REPO_FILES)} 2>/dev/null; "
@@ -135,12 +136,36 @@ def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) ->
         f"stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
         f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c}{fresh} check-update; rc=$?; "
         f"printf '\\n%s\\n' '{m['check-rc']}'; echo \"$rc\"; "
-        f'if [ "$rc" -eq {UPDATES_EXIT} ]; then '
-        f"printf '\\n%s\\n' '{m['advisories']}'; {binary} -q{c} updateinfo list; "
-        f"printf '\\n%s\\n' '{m['cves']}'; {binary} -q{c} {cves}; "
+        f"{held}"
+        f'if [ "$rc" -eq {UPDATES_EXIT} ] || [ "$hrc" -eq {UPDATES_EXIT} ]; then '
+        f"printf '\\n%s\\n' '{m['advisories']}'; {binary} -q{c} $pd_h updateinfo list; "
+        f"printf '\\n%s\\n' '{m['cves']}'; {binary} -q{c} $pd_h {cves}; "
         f"printf '\\n%s\\n' '{m['installed']}'; rpm -qa --qf '{RPM_QUERYFORMAT}'; "
         "fi; "
         f"printf '\\n%s\\n' '{m['end']}'; exit \"$rc\""
+    )
+
+
+#: What makes dnf (and yum) show what versionlock and exclude= hide. dnf 5 has neither option: there
+#: the second check fails, and the scan says the held updates could not be listed.
+SHOW_HELD = "--disableexcludes=all --disableplugin=versionlock"
+_EXCLUDE_SETTING = "'^[[:space:]]*(exclude|excludepkgs)[[:space:]]*='"
+
+
+def _held_check(m: Mapping[str, str], binary: str, options: str) -> str:
+    """Only where a versionlock list or an exclude= setting exists (one ``test``, one ``grep``): the
+    versionlock lists, and a second check-update that shows what they hide; sets ``hrc`` and
+    ``pd_h`` (the options the advisory lists then need too; empty when that check failed)."""
+    lists = " ".join(VERSIONLOCK_LISTS)
+    any_list = " || ".join(f"[ -s {path} ]" for path in VERSIONLOCK_LISTS)
+    return (
+        "hrc=0; pd_h=''; "
+        f"if {any_list} || grep -qsiE {_EXCLUDE_SETTING} -- {' '.join(REPO_FILES)}; then "
+        f"printf '\\n%s\\n' '{m['locks']}'; cat -- {lists} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{m['held']}'; {binary} -q{options} {SHOW_HELD} check-update; hrc=$?; "
+        f"printf '\\n%s\\n' '{m['held-rc']}'; echo \"$hrc\"; "
+        f'if [ "$hrc" -eq 0 ] || [ "$hrc" -eq {UPDATES_EXIT} ]; then pd_h=\'{SHOW_HELD}\'; fi; '
+        "fi; "
     )
 
 
@@ -166,20 +191,45 @@ def list_command(names: Sequence[str], *, binary: str = "dnf", cache_only: bool 
     return [*cmd, "list", "--showduplicates", "--available", "--", *names]
 
 
-def plan_command(names: Sequence[str] | None, *, binary: str = "dnf") -> list[str]:
-    """``dnf --assumeno upgrade -- NAMES``: resolves and prints the transaction, changes nothing."""
+def plan_command(names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False) -> list[str]:
+    """``dnf --assumeno upgrade -- NAMES``: resolves and prints the transaction, changes nothing.
+    ``allow_held``: named packages held by versionlock or exclude= are upgraded too."""
     _check_binary(binary)
-    cmd = ["env", "LC_ALL=C", binary, "--assumeno", "upgrade"]
+    cmd = ["env", "LC_ALL=C", binary, "--assumeno", *_show_held(names, allow_held), "upgrade"]
     return [*cmd, "--", *names] if names else cmd
+
+
+def _show_held(names: Sequence[str] | None, allow_held: bool) -> list[str]:
+    # only for named packages: --include-held never unlocks a whole-system upgrade
+    return SHOW_HELD.split() if allow_held and names else []
+
+
+def held_command(nonce: str, *, binary: str = "dnf") -> str:
+    """check-update with and without what versionlock and exclude= hide (the scan's sections)."""
+    _check_binary(binary)
+    _check_nonce(nonce)
+    m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
+    c = " -C --setopt=skip_if_unavailable=False"
+    return (
+        "LC_ALL=C; export LC_ALL; "
+        f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c} check-update; rc=$?; "
+        f"printf '\\n%s\\n' '{m['check-rc']}'; echo \"$rc\"; "
+        f"{_held_check(m, binary, c)}"
+        f"printf '\\n%s\\n' '{m['end']}'; exit 0"
+    )
 
 
 # -- install, history, rollback --------------------------------------------------------------------
 
 
-def install_command(names: Sequence[str] | None, *, binary: str = "dnf") -> list[str]:
-    """``dnf -y upgrade -- NAMES`` (None: everything); exits 200 instead of waiting for a held lock."""
+def install_command(
+    names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False
+) -> list[str]:
+    """``dnf -y upgrade -- NAMES`` (None: everything); exits 200 instead of waiting for a held lock.
+    ``allow_held``: named packages held by versionlock or exclude= are upgraded too."""
     _check_binary(binary)
-    cmd = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", "upgrade"]
+    cmd = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", *_show_held(names, allow_held)]
+    cmd.append("upgrade")
     return [*cmd, "--", *names] if names else cmd
 
 
@@ -381,6 +431,13 @@ class DnfAdapter(Adapter):
     ) -> list[PendingUpdate]:
         return list(self.scan_detail(transport, refresh=refresh, log=log).pending)
 
+    def held(self, transport: Transport) -> frozenset[str]:
+        """Packages with an update that versionlock or exclude= hides (asked of dnf itself)."""
+        self._resolve(transport)
+        nonce = new_nonce()
+        result = transport.run(held_command(nonce, binary=self.binary), timeout=300)
+        return frozenset(u.name for u in parse_scan(result.out, nonce).pending if u.held)
+
     # -- reboot
 
     def reboot_status(self, transport: Transport) -> RebootStatus:
@@ -430,7 +487,9 @@ class DnfAdapter(Adapter):
             names = _check_names(names, host)
             if not names:
                 return InstallPlan(())
-        result = transport.run(plan_command(names, binary=self.binary), sudo=True, timeout=600)
+        result = transport.run(
+            plan_command(names, binary=self.binary, allow_held=self.allow_held), sudo=True, timeout=600
+        )
         parsed = parse_plan(result.out)
         aborted = "Operation aborted" in result.out + result.err
         if not (result.ok or aborted) or _error_lines(result.err):
@@ -511,7 +570,7 @@ class DnfAdapter(Adapter):
         before = self._last_transaction(transport)
         result = self._run_locked(
             transport,
-            install_command(names, binary=self.binary),
+            install_command(names, binary=self.binary, allow_held=self.allow_held),
             what="install the updates",
             log=log,
             on_output=on_output,

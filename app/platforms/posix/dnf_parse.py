@@ -5,9 +5,10 @@ untrusted text; dnf.py has the commands that produce it.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
@@ -36,6 +37,8 @@ from app.transports.base import CommandResult
 
 MANAGER = "dnf"
 
+#: ``check-update`` exits 100 when updates are available.
+UPDATES_EXIT = 100
 #: dnf's (and yum's) exit status when ``exit_on_lock`` is set and another process holds the lock.
 LOCK_EXIT = 200
 
@@ -322,7 +325,24 @@ def merge_scan(
     return result
 
 
-SCAN_SECTIONS = ("repos", "cache", "check", "check-rc", "advisories", "cves", "installed", "end")
+SCAN_SECTIONS = (
+    "repos",
+    "cache",
+    "check",
+    "check-rc",
+    "locks",
+    "held",
+    "held-rc",
+    "advisories",
+    "cves",
+    "installed",
+    "end",
+)
+
+#: The versionlock plugin's lists (dnf 4, yum 3): ``[!]name-epoch:version-release.arch`` patterns.
+VERSIONLOCK_LISTS = ("/etc/dnf/plugins/versionlock.list", "/etc/yum/pluginconf.d/versionlock.list")
+VERSIONLOCK_REASON = "dnf versionlock keeps it at its installed version (the versionlock plugin's list)."
+EXCLUDE_REASON = "An exclude= (excludepkgs=) setting in dnf's configuration hides it from upgrades."
 
 #: Where dnf, yum and dnf5 read repositories from (dnf's own list, and dnf5's vendor directory).
 REPO_FILES = (
@@ -377,24 +397,80 @@ class ScanParse:
 
 
 def parse_scan(text: str, nonce: str, *, manager: str = MANAGER, now: datetime | None = None) -> ScanParse:
-    """Parse the output of :func:`scan_command`."""
+    """Parse the output of :func:`scan_command`.
+
+    Updates the host holds back (versionlock, exclude=) are listed by a second check-update that
+    disables both (the ``held`` section); they are pending, marked held.
+    """
     sections = split_sections(text, nonce, SCAN_SECTIONS)
-    rc_lines = [line.strip() for line in sections.get("check-rc", []) if line.strip()]
-    exit_status = int(rc_lines[0]) if rc_lines and rc_lines[0].isdigit() and len(rc_lines[0]) < 5 else None
+    exit_status = _rc(sections.get("check-rc", []))
     check = parse_check_update("\n".join(sections.get("check", [])))
     advisories, w1 = parse_updateinfo_list("\n".join(sections.get("advisories", [])))
     cves, w2 = parse_updateinfo_list("\n".join(sections.get("cves", [])))
     installed = parse_rpm_query("\n".join(sections.get("installed", [])))
+    held_notes: tuple[str, ...] = ()
+    extra: list[CheckUpdateEntry] = []
+    if "held-rc" in sections:
+        held_rc = _rc(sections["held-rc"])
+        if held_rc in (0, UPDATES_EXIT):
+            shown = {(e.name, e.arch) for e in check.entries}
+            everything = parse_check_update("\n".join(sections.get("held", [])))
+            extra = [e for e in everything.entries if (e.name, e.arch) not in shown]
+        else:
+            held_notes = (
+                "dnf hides the updates of packages held by versionlock or exclude= on this host, and "
+                "listing them failed, so held updates may be missing from this list.",
+            )
     pending = merge_scan(
-        check.entries, advisories, cves, {k: v for k, (v, _a) in installed.items()}, manager=manager
+        [*check.entries, *extra],
+        advisories,
+        cves,
+        {k: v for k, (v, _a) in installed.items()},
+        manager=manager,
     )
+    if extra:
+        pending = mark_held(pending, {e.name for e in extra}, lock_names(sections.get("locks", [])))
     warnings = [*check.warnings, *w1, *w2][: MAX_WARNINGS + 1]
     index = None
     if "cache" in sections:
         index = parse_index(sections.get("repos", []), sections["cache"], now or datetime.now(UTC))
     return ScanParse(
-        tuple(pending), exit_status, check.obsoletes, tuple(warnings), index, _scan_notes(sections, check)
+        tuple(pending),
+        exit_status,
+        check.obsoletes,
+        tuple(warnings),
+        index,
+        (*_scan_notes(sections, check), *held_notes),
     )
+
+
+def _rc(lines: Sequence[str]) -> int | None:
+    found = [line.strip() for line in lines if line.strip()]
+    return int(found[0]) if found and found[0].isdigit() and len(found[0]) < 5 else None
+
+
+def lock_names(lines: Iterable[str]) -> list[str]:
+    """The name patterns of versionlock entries (``pd-regular-0:2.0-1.*`` → ``pd-regular``; a
+    hand-written bare name or glob stays as it is); exclusion entries (``!``) hide versions too."""
+    names = []
+    for raw in lines:
+        line = raw.strip().lstrip("!")
+        if not line or line.startswith("#"):
+            continue
+        parts = line.rsplit("-", 2)
+        names.append(parts[0] if len(parts) == 3 and ":" in parts[1] else line)
+    return names[: MAX_WARNINGS * 100]
+
+
+def mark_held(pending: Sequence[PendingUpdate], held: set[str], locks: Sequence[str]) -> list[PendingUpdate]:
+    """``pending`` with the updates of ``held`` packages marked held, with why."""
+    out = []
+    for u in pending:
+        if u.name in held:
+            locked = any(fnmatch.fnmatchcase(u.name, pattern) for pattern in locks)
+            u = replace(u, held=True, held_reason=VERSIONLOCK_REASON if locked else EXCLUDE_REASON)
+        out.append(u)
+    return out
 
 
 def _scan_notes(sections: Mapping[str, list[str]], check: CheckUpdateParse) -> tuple[str, ...]:
