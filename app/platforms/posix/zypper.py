@@ -38,7 +38,7 @@ versions must be valid rpm text, and they reach commands only as argv elements.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
@@ -58,11 +58,14 @@ from app.platforms.posix.zypper_parse import (
     MANAGER,
     PATCH_PREFIX,
     SUCCESS_CODES,
+    UpdatesParse,
     describe_failure,
+    mark_held,
     parse_index,
     parse_install_summary,
     parse_list_patches,
     parse_list_updates,
+    parse_locks,
     parse_reboot,
     parse_search_versions,
 )
@@ -82,6 +85,11 @@ def _base(refresh: bool = False) -> list[str]:
 
 def list_updates_command(refresh: bool = False) -> list[str]:
     return [*_base(refresh), "list-updates"]
+
+
+def list_all_updates_command() -> list[str]:
+    """Every newer version, installable or not: locked packages too (``list-updates`` hides them)."""
+    return [*_base(), "list-updates", "--all"]
 
 
 def list_patches_command(refresh: bool = False) -> list[str]:
@@ -185,7 +193,8 @@ class ZypperAdapter(Adapter):
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
-        """Package updates and needed patches, then the index's age (one short command).
+        """The index's age and the host's locks (one short command), package updates and needed
+        patches, and where the host has locks, the updates they hide (marked held).
 
         An answer without zypper's update list (no XML, cut short, refused) fails the scan: it is
         never "nothing pending". zypper's own error messages in an answer it completed (a repository it
@@ -198,29 +207,14 @@ class ZypperAdapter(Adapter):
             # 106: some repositories could not be refreshed; their old metadata would pass for new
             if r.exit_status not in SUCCESS_CODES or r.exit_status == EXIT_REPOS_SKIPPED:
                 raise describe_failure(r, host, what="refresh the repositories")
+        self._index, locks = self._read_index(transport)
         pending: list[PendingUpdate] = []
         notes: list[str] = []
         for command, parse in (
             (list_updates_command(), parse_list_updates),
             (list_patches_command(), parse_list_patches),
         ):
-            r = transport.run(command, timeout=600, env=env)
-            if r.exit_status not in SUCCESS_CODES:
-                raise describe_failure(r, host, what="check for updates")
-            parsed = parse(r.out)
-            if parsed.unreadable is not None:
-                raise AdapterError(
-                    f"zypper's answer on {host} could not be read ({parsed.unreadable}), so Patchdesk "
-                    "cannot tell what is pending there."
-                )
-            notes.extend(_answer_notes(r.exit_status, parsed.errors))
-            for w in parsed.warnings:
-                emit(log, "warning", w)
-            if parsed.warnings:
-                notes.append(
-                    f"zypper listed {len(parsed.warnings)} update(s) Patchdesk could not understand (see "
-                    "the job log), so an update may be missing from this list."
-                )
+            parsed = self._list(transport, command, parse, notes, log)
             if parsed.blocked:
                 emit(
                     log,
@@ -228,19 +222,72 @@ class ZypperAdapter(Adapter):
                     f"Held back until the package manager is updated: {', '.join(parsed.blocked)}",
                 )
             pending.extend(parsed.pending)
+        if locks:
+            pending.extend(self._held(transport, pending, locks, notes, log))
         self.last_scan_notes = tuple(dict.fromkeys(notes))
-        self._index = self._read_index(transport)
         return pending
 
-    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
-        """The age of the repositories' metadata, read right after the last scan."""
-        return self._index if self._index is not None else self._read_index(transport)
+    def _list(
+        self,
+        transport: Transport,
+        command: list[str],
+        parse: Callable[[str], UpdatesParse],
+        notes: list[str],
+        log: LogFn | None,
+    ) -> UpdatesParse:
+        host = self.host_name(transport)
+        r = transport.run(command, timeout=600, env={"LC_ALL": "C"})
+        if r.exit_status not in SUCCESS_CODES:
+            raise describe_failure(r, host, what="check for updates")
+        parsed = parse(r.out)
+        if parsed.unreadable is not None:
+            raise AdapterError(
+                f"zypper's answer on {host} could not be read ({parsed.unreadable}), so Patchdesk "
+                "cannot tell what is pending there."
+            )
+        notes.extend(_answer_notes(r.exit_status, parsed.errors))
+        for w in parsed.warnings:
+            emit(log, "warning", w)
+        if parsed.warnings:
+            notes.append(
+                f"zypper listed {len(parsed.warnings)} update(s) Patchdesk could not understand (see "
+                "the job log), so an update may be missing from this list."
+            )
+        return parsed
 
-    def _read_index(self, transport: Transport) -> IndexState:
+    def _held(
+        self,
+        transport: Transport,
+        pending: list[PendingUpdate],
+        locks: list[tuple[str, str]],
+        notes: list[str],
+        log: LogFn | None,
+    ) -> list[PendingUpdate]:
+        """The package updates locks hide (``list-updates --all`` less what ``list-updates`` showed),
+        marked held; asked only where the host has locks."""
+        shown = {u.name for u in pending}
+        everything = self._list(transport, list_all_updates_command(), parse_list_updates, notes, log)
+        return [u for u in mark_held(everything.pending, shown, locks) if u.held]
+
+    def held(self, transport: Transport) -> frozenset[str]:
+        """Packages with an update that a zypper lock (or zypper's resolver) keeps back."""
+        _index, locks = self._read_index(transport)
+        if not locks:
+            return frozenset()
+        shown = self._list(transport, list_updates_command(), parse_list_updates, [], None)
+        held = self._held(transport, list(shown.pending), locks, [], None)
+        return frozenset(u.name for u in held)
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """The age of the repositories' metadata, read with the last scan."""
+        return self._index if self._index is not None else self._read_index(transport)[0]
+
+    def _read_index(self, transport: Transport) -> tuple[IndexState, list[tuple[str, str]]]:
+        """The index's state and the host's package locks (one short command)."""
         r = transport.run(INDEX_COMMAND, timeout=30)
         if not r.ok:
-            return IndexState(notes=(unreadable_note(MANAGER),))
-        return parse_index(r.out, datetime.now(UTC))
+            return IndexState(notes=(unreadable_note(MANAGER),)), []
+        return parse_index(r.out, datetime.now(UTC)), parse_locks(r.out)
 
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         answer = parse_reboot(transport.run(REBOOT_COMMAND, timeout=120).out)
@@ -261,10 +308,24 @@ class ZypperAdapter(Adapter):
         found = self._installed(transport, packages)
         return {n: found[n][0] if n in found else None for n in packages}
 
+    def _refuse_locked(self, transport: Transport, names: Sequence[str] | None) -> None:
+        """--include-held cannot pass a zypper lock: zypper has no option for it, and the locks are
+        the administrator's to change, not Patchdesk's. Say so rather than update nothing quietly."""
+        if not self.allow_held or not names:
+            return
+        locked = sorted(self.held(transport) & set(names))
+        if locked:
+            raise AdapterError(
+                f"zypper on {self.host_name(transport)} will not update {', '.join(locked)} while a lock "
+                "holds it; remove the lock on the host (zypper removelock NAME) and patch again. "
+                "Patchdesk does not change the host's locks."
+            )
+
     def plan(
         self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
     ) -> InstallPlan:
         host = self.host_name(transport)
+        self._refuse_locked(transport, names)
         try:
             commands = install_commands(names, dry_run=True)
         except ValueError as exc:
@@ -333,6 +394,7 @@ class ZypperAdapter(Adapter):
             commands = install_commands(names)
         except ValueError as exc:
             raise AdapterError(f"Refusing to install on {self.host_name(transport)}: {exc}.") from None
+        self._refuse_locked(transport, names)
         for command in commands:
             self._run(
                 transport,

@@ -9,9 +9,10 @@ names and versions must be valid rpm text.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
@@ -65,7 +66,12 @@ _CATEGORY_KIND = {
     "enhancement": UpdateKind.ENHANCEMENT,
     "document": UpdateKind.ENHANCEMENT,
 }
-_NEEDED = {"needed"}  # patch status; "applied", "not-needed", "unwanted" (locked) are not pending
+_NEEDED = {"needed"}  # patch status; "applied", "not-needed" are not pending
+_LOCKED = "unwanted"  # a needed patch the administrator locked: pending, held
+LOCK_REASON = "A zypper lock (/etc/zypp/locks, zypper addlock) keeps it from being updated."
+NOT_INSTALLABLE_REASON = (
+    "zypper would not install it in an update (a vendor change or a dependency it cannot resolve)."
+)
 _REBOOT_PACKAGES = frozenset({"kernel-default", "kernel-azure", "kernel-rt", "glibc", "systemd", "dbus-1"})
 
 
@@ -201,7 +207,7 @@ def parse_list_patches(text: str) -> UpdatesParse:
                 warnings.append(f"Could not understand zypper patch: {clean_value(name)[:80]!r}")
             continue
         status = up.get("status", "needed")
-        if status not in _NEEDED:
+        if status not in _NEEDED and status != _LOCKED:
             continue
         if id(up) in blocked_elems:
             blocked.append(name)
@@ -232,6 +238,8 @@ def parse_list_patches(text: str) -> UpdatesParse:
                 cves=tuple(cves),
                 advisories=(name,),
                 reboot_expected=up.get("restart") == "true",
+                held=status == _LOCKED,
+                held_reason=LOCK_REASON if status == _LOCKED else "",
             )
         )
     return UpdatesParse(
@@ -320,8 +328,10 @@ def parse_search_versions(text: str) -> dict[str, set[str]]:
 REPO_FILES = "/etc/zypp/repos.d/*.repo"
 RAW_CACHE = "/var/cache/zypp/raw"
 CACHE_FILES = (f"{RAW_CACHE}/*/repodata/repomd.xml", f"{RAW_CACHE}/*/content", f"{RAW_CACHE}/*/cookie")
+LOCKS_FILE = "/etc/zypp/locks"
 INDEX_COMMAND = (
     f"printf 'now %s\\n' \"$(date +%s)\"; stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
+    f"echo '[[locks]]'; cat -- {LOCKS_FILE} 2>/dev/null; "
     f"echo '[[repos]]'; cat -- {REPO_FILES} 2>/dev/null; true"
 )
 NO_CACHE_FIX = "a scan with refresh (zypper refresh on the host, as root) fills the cache."
@@ -341,9 +351,51 @@ def parse_index(text: str, now: datetime) -> IndexState:
     times_part, sep, repos_part = text.partition("[[repos]]")
     if not sep:
         return index_state(MANAGER, (), None, {}, now, fix=NO_CACHE_FIX)
+    times_part = times_part.partition("[[locks]]")[0]
     host_now, times = parse_times(times_part.splitlines(), raw_cache_alias)
     enabled = [alias.replace("/", "_") for alias in enabled_repos(repos_part.splitlines())]
     return index_state(MANAGER, enabled, host_now, times, now, fix=NO_CACHE_FIX)
+
+
+def parse_locks(text: str) -> list[tuple[str, str]]:
+    """``(match_type, name)`` of the package locks in :data:`INDEX_COMMAND`'s answer (libzypp's locks
+    file: records of ``key: value`` lines separated by blank lines)."""
+    body = text.partition("[[locks]]")[2].partition("[[repos]]")[0]
+    locks: list[tuple[str, str]] = []
+    for record in re.split(r"\n\s*\n", body):
+        fields = {}
+        for line in record.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip()] = value.strip()
+        name = fields.get("solvable_name", "")
+        if name and fields.get("type", "package") == "package" and len(locks) < MAX_WARNINGS * 100:
+            locks.append((fields.get("match_type", "exact"), name))
+    return locks
+
+
+def is_locked(name: str, locks: list[tuple[str, str]]) -> bool:
+    for match_type, pattern in locks:
+        if match_type == "glob" and fnmatch.fnmatchcase(name, pattern):
+            return True
+        if match_type == "substring" and pattern in name:
+            return True
+        if name == pattern:
+            return True
+    return False
+
+
+def mark_held(
+    pending: tuple[PendingUpdate, ...], shown: set[str], locks: list[tuple[str, str]]
+) -> list[PendingUpdate]:
+    """``list-updates --all`` entries: those ``list-updates`` did not show are held, with why."""
+    out = []
+    for u in pending:
+        if u.name not in shown:
+            reason = LOCK_REASON if is_locked(u.name, locks) else NOT_INSTALLABLE_REASON
+            u = replace(u, held=True, held_reason=reason)
+        out.append(u)
+    return out
 
 
 def zypper_errors(text: str) -> list[str]:

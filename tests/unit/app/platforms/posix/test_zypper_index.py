@@ -97,7 +97,7 @@ FRESH = CommandResult(0, index_answer({"repo-oss": HOST_NOW, "repo-update": HOST
 
 def test_a_whole_answer_is_read_and_dated() -> None:
     adapter = zypper.ZypperAdapter("leap01.invalid")
-    t = Replay(ok("list_updates_crafted.xml", 100), ok("list_patches_crafted.xml", 100), FRESH)
+    t = Replay(FRESH, ok("list_updates_crafted.xml", 100), ok("list_patches_crafted.xml", 100))
     pending = adapter.scan(t)  # type: ignore[arg-type]
     assert len(pending) == 7 and adapter.last_scan_notes == ()
     state = adapter.index_state(Replay())  # type: ignore[arg-type]  # no further command
@@ -119,12 +119,12 @@ def test_a_whole_answer_is_read_and_dated() -> None:
 )
 def test_an_unreadable_answer_fails_the_scan(answer: CommandResult) -> None:
     with pytest.raises(AdapterError, match="could not be read"):
-        zypper.ZypperAdapter("leap01.invalid").scan(Replay(answer))  # type: ignore[arg-type]
+        zypper.ZypperAdapter("leap01.invalid").scan(Replay(FRESH, answer))  # type: ignore[arg-type]
 
 
 def test_a_failing_zypper_with_no_output_is_an_error() -> None:
     with pytest.raises(AdapterError, match=r"leap01\.invalid"):
-        zypper.ZypperAdapter("leap01.invalid").scan(Replay(CommandResult(4, b"", b"")))  # type: ignore[arg-type]
+        zypper.ZypperAdapter("leap01.invalid").scan(Replay(FRESH, CommandResult(4, b"", b"")))  # type: ignore[arg-type]
 
 
 REPO_ERROR = b"""<?xml version='1.0'?>
@@ -141,7 +141,7 @@ REPO_ERROR = b"""<?xml version='1.0'?>
 
 def test_a_repository_error_makes_the_scan_incomplete_with_zyppers_sentence() -> None:
     adapter = zypper.ZypperAdapter("leap01.invalid")
-    t = Replay(CommandResult(106, REPO_ERROR, b""), ok("list_patches_crafted.xml", 100), FRESH)
+    t = Replay(FRESH, CommandResult(106, REPO_ERROR, b""), ok("list_patches_crafted.xml", 100))
     pending = adapter.scan(t)  # type: ignore[arg-type]
     assert pending  # what it listed is kept
     (note,) = adapter.last_scan_notes
@@ -153,3 +153,63 @@ def test_a_refresh_that_skipped_a_repository_is_a_failure_with_its_sentence() ->
         zypper.ZypperAdapter("leap01.invalid").scan(  # type: ignore[arg-type]
             Replay(CommandResult(106, REPO_ERROR, b"")), refresh=True
         )
+
+
+# locks: what zypper hides is listed, held, with why
+
+
+LOCKS = """# zypper locks
+type: package
+match_type: glob
+case_sensitive: on
+solvable_name: vim*
+
+type: package
+match_type: exact
+solvable_name: nonexistent
+"""
+
+
+def test_locked_updates_are_listed_and_held() -> None:
+    from app.platforms.posix.zypper_parse import parse_locks
+
+    locked = index_answer({"repo-oss": HOST_NOW, "repo-update": HOST_NOW}).replace(
+        "[[repos]]", "[[locks]]\n" + LOCKS + "[[repos]]"
+    )
+    assert parse_locks(locked) == [("glob", "vim*"), ("exact", "nonexistent")]
+    shown = (DATA / "list_updates_crafted.xml").read_text()
+    hidden = (
+        shown[: shown.index('<update kind="package" name="vim"')]
+        + "</update-list>\n</update-status>\n</stream>\n"
+    )
+    adapter = zypper.ZypperAdapter("leap01.invalid")
+    t = Replay(
+        CommandResult(0, locked.encode(), b""),
+        CommandResult(100, hidden.encode(), b""),
+        ok("list_patches_crafted.xml", 100),
+        ok("list_updates_crafted.xml", 100),  # list-updates --all
+    )
+    pending = adapter.scan(t)  # type: ignore[arg-type]
+    by = {u.name: u for u in pending}
+    assert by["vim"].held and "zypper lock" in by["vim"].held_reason
+    assert not by["openssl-3"].held and sum(1 for u in pending if u.name == "openssl-3") == 1
+    assert t.ran[-1][-2:] == ["list-updates", "--all"]
+    assert adapter.last_scan_notes == ()
+
+
+def test_include_held_refuses_to_pass_a_lock() -> None:
+    locked = index_answer({"repo-oss": HOST_NOW}).replace("[[repos]]", "[[locks]]\n" + LOCKS + "[[repos]]")
+    shown = (DATA / "list_updates_crafted.xml").read_text()
+    hidden = (
+        shown[: shown.index('<update kind="package" name="vim"')]
+        + "</update-list>\n</update-status>\n</stream>\n"
+    )
+    adapter = zypper.ZypperAdapter("leap01.invalid")
+    adapter.allow_held = True
+    t = Replay(
+        CommandResult(0, locked.encode(), b""),
+        CommandResult(100, hidden.encode(), b""),
+        ok("list_updates_crafted.xml", 100),
+    )
+    with pytest.raises(AdapterError, match="removelock"):
+        adapter.install(t, ["vim"])  # type: ignore[arg-type]
