@@ -207,6 +207,8 @@ def _result(
     if stale and index.updated is not None:
         notes.append(_age_phrase(index, manager, max_age) + ", so updates published since may be missing.")
     notes.extend(found.notes)
+    # a note on a measured, fresh index is something it lacks (a source without lists)
+    vouched = index.measured and not stale and not index.notes
     return ScanResult(
         facts=facts,
         managers=managers,
@@ -216,7 +218,7 @@ def _result(
         basis=found.basis,
         reused=found.reused,
         index_updated=index.updated,
-        complete=index.measured and not stale and not found.notes and found.extras_complete,
+        complete=vouched and not found.notes and found.extras_complete,
         notes=tuple(dict.fromkeys(notes)),
     )
 

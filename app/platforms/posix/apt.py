@@ -83,11 +83,13 @@ REFRESH_COMMAND = (
     "2>/dev/null || true'"
 )
 
-#: The host's clock, then ``<mtime> <path>`` of every list file and the update stamp (parse_index).
+#: The host's clock, then ``<mtime> <path>`` of every list file and the update stamp, then the files
+#: ``apt-get update`` would fetch for every configured source (no network, no lock; parse_index).
 INDEX_COMMAND = (
     "printf 'now %s\n' \"$(date +%s)\"; "
     f"stat -c '%Y %n' -- {LISTS_DIR}/*_InRelease {LISTS_DIR}/*_Release {LISTS_DIR}/*_Packages* "
-    f"{UPDATE_STAMP} 2>/dev/null; true"
+    f"{UPDATE_STAMP} 2>/dev/null; "
+    "LC_ALL=C apt-get -q -o Debug::NoLocking=true --print-uris update 2>/dev/null | grep '_InRelease ' ; true"
 )
 
 #: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.

@@ -269,20 +269,28 @@ UNREADABLE_INDEX_NOTE = (
 
 def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
     """apt's index state from the ``idx`` section: ``now <epoch>`` (the host's clock), then
-    ``<epoch> <path>`` per list file and the update stamp (``stat -c '%Y %n'``).
+    ``<epoch> <path>`` per list file and the update stamp (``stat -c '%Y %n'``), then the Release files
+    every configured source should have (``apt-get --print-uris update``: ``'URI' NAME SIZE``).
 
     ``updated`` is the newest of the stamp and the Release files, as an age on the host's clock taken
     from ``now`` (the console's clock), so a host whose clock is off does not move it. Without a
     ``now`` line the section is not ours, and an answer longer than any host's is cut short: both
-    unmeasured, with a note. Without any Packages list the index
-    is empty (measured, ``updated`` None, a note).
+    unmeasured, with a note. Without any Packages list the index is empty (measured, ``updated``
+    None, a note). A configured source without lists is named in a note that keeps the scan incomplete:
+    a refresh that works for the other sources dates the index anew, and that source's updates would
+    otherwise pass unseen.
     """
     host_now: int | None = None
     newest: int | None = None
     packages = False
+    present: set[str] = set()
+    wanted: dict[str, str] = {}  # Release file name -> the source, as apt names it
     for count, raw in enumerate(lines):
         if count >= _MAX_INDEX_LINES:
             return IndexState(notes=(UNREADABLE_INDEX_NOTE,))  # cut short: neither empty nor dated
+        if raw.startswith("'"):
+            _source_target(raw, wanted)
+            continue
         word, _, rest = raw.strip().partition(" ")
         if not word.isdigit() and word != "now":
             continue
@@ -290,6 +298,7 @@ def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
             host_now = int(rest) if rest.strip().isdigit() else host_now
             continue
         path = rest.strip()
+        present.add(path.rpartition("/")[2])
         if "_Packages" in path and path.startswith(LISTS_DIR + "/"):
             packages = True
         elif path == UPDATE_STAMP or path.endswith(("_InRelease", "_Release")):
@@ -298,10 +307,33 @@ def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
         return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
     if not packages:
         return IndexState(measured=True, notes=(EMPTY_INDEX_NOTE,))
+    missing = [
+        source
+        for name, source in wanted.items()
+        if name not in present and name.removesuffix("InRelease") + "Release" not in present
+    ]
     if newest is None:
         return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
     age = timedelta(seconds=max(0, host_now - newest))
-    return IndexState(now - age, measured=True)
+    # dated by the sources that have lists, and never complete while one has none
+    return IndexState(now - age, measured=True, notes=(_missing_note(missing),) if missing else ())
+
+
+def _source_target(line: str, wanted: dict[str, str]) -> None:
+    """One ``'URI' NAME SIZE`` line of ``--print-uris update``: keep the InRelease file of a source."""
+    uri, sep, rest = line[1:].partition("' ")
+    name = rest.split(" ", 1)[0]
+    if sep and name.endswith("_InRelease") and "/" not in name and len(wanted) < _MAX_INDEX_LINES:
+        wanted[name] = clean_value(uri.removesuffix("/InRelease"))
+
+
+def _missing_note(sources: list[str]) -> str:
+    shown = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+    return (
+        f"apt has no package lists for the configured source(s) {shown}, so their updates are not "
+        "known; `patchdesk scan --refresh` (or apt-get update on the host) fetches them, and says why "
+        "when the source cannot be reached."
+    )
 
 
 #: sha256sum's answer for stdin. Anything else from a host is not a fingerprint (a host without
