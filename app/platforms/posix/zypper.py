@@ -1,10 +1,11 @@
 """The zypper adapter: SUSE Linux Enterprise and openSUSE.
 
-**Tested against documented formats only.** No zypper host can run on the Debian machines the tests
-use, so the parsers (zypper_parse.py) are tested against recordings written by hand (tests/data/zypper/) from
+The parsers (zypper_parse.py) are tested against recordings written by hand (tests/data/zypper/) from
 zypper's own XML writers (src/update.cc: ``xmlPrintOtherUpdateOn``/``xmlPrintPatchUpdateOn``;
 src/Summary.cc: the ``install-summary``; src/search-utils: ``search-result``; doc/xmlout.rnc) and the
-exit codes of zypper(8). Verify against a real SLES/openSUSE host before trusting it in production.
+exit codes of zypper(8); scan, index age, repository errors, locks and patching also run against real
+zypper (Debian's zypper 1.14 / libzypp 17 in the rpm test hosts: tests/integration/test_zypper_hosts.py).
+A SLES/openSUSE host's own zypper is newer: verify there before trusting it in production.
 
 What it runs (every command with ``--non-interactive --xmlout``; ``--no-refresh`` unless asked to
 refresh, so a scan never touches the network as an ordinary user):

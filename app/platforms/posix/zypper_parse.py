@@ -322,12 +322,15 @@ def parse_search_versions(text: str) -> dict[str, set[str]]:
     return out
 
 
-#: zypper's repository files, and the file each refresh touches in a repository's raw metadata cache
-#: (libzypp RepoManager touchIndexFile: repomd.xml for rpm-md, content for YaST2, cookie for plain
-#: directories), under the default cache /var/cache/zypp.
+#: zypper's repository files, and what dates a repository's last refresh in libzypp's raw metadata
+#: cache: a refresh that finds the repository unchanged touches repodata/repomd.xml (RepoManager
+#: touchIndexFile; ``content`` for YaST2 repositories, ``cookie`` for plain directories), one that
+#: downloads it swaps in a new repodata directory (its files keep the server's times: the directory's
+#: own time is the download's). The newest of them, under the default cache /var/cache/zypp.
 REPO_FILES = "/etc/zypp/repos.d/*.repo"
 RAW_CACHE = "/var/cache/zypp/raw"
-CACHE_FILES = (f"{RAW_CACHE}/*/repodata/repomd.xml", f"{RAW_CACHE}/*/content", f"{RAW_CACHE}/*/cookie")
+_DATING = ("repodata", "repodata/repomd.xml", "content", "cookie")
+CACHE_FILES = tuple(f"{RAW_CACHE}/*/{name}" for name in _DATING)
 LOCKS_FILE = "/etc/zypp/locks"
 INDEX_COMMAND = (
     f"printf 'now %s\\n' \"$(date +%s)\"; stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
@@ -342,7 +345,7 @@ def raw_cache_alias(path: str) -> str | None:
     if not path.startswith(RAW_CACHE + "/"):
         return None
     alias, _, rest = path[len(RAW_CACHE) + 1 :].partition("/")
-    return alias if alias and rest in ("repodata/repomd.xml", "content", "cookie") else None
+    return alias if alias and rest in _DATING else None
 
 
 def parse_index(text: str, now: datetime) -> IndexState:
