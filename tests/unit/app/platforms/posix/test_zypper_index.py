@@ -213,3 +213,25 @@ def test_include_held_refuses_to_pass_a_lock() -> None:
     )
     with pytest.raises(AdapterError, match="removelock"):
         adapter.install(t, ["vim"])  # type: ignore[arg-type]
+
+
+def test_real_recordings_parse() -> None:
+    from app.platforms.posix.zypper_parse import parse_list_patches, parse_list_updates
+
+    updates = parse_list_updates((DATA / "list_updates_real.xml").read_text())
+    assert {u.name for u in updates.pending} == {
+        "pd-chain",
+        "pd-chain-lib",
+        "pd-reboot",
+        "pd-regular",
+        "pd-secfix",
+    }
+    assert updates.warnings == () and updates.unreadable is None and updates.errors == ()
+    patches = {u.name: u for u in parse_list_patches((DATA / "list_patches_real.xml").read_text()).pending}
+    assert set(patches) == {"patch:PDSA-2099:0001", "patch:PDBA-2099:0002", "patch:PDSA-2099:0003"}
+    assert patches["patch:PDSA-2099:0001"].severity == "Important"
+    assert patches["patch:PDSA-2099:0001"].cves == ("CVE-2099-0001",)
+    assert patches["patch:PDSA-2099:0003"].reboot_expected
+    locked = parse_list_updates((DATA / "list_updates_locked_real.xml").read_text())
+    everything = parse_list_updates((DATA / "list_updates_all_locked_real.xml").read_text())
+    assert {u.name for u in everything.pending} - {u.name for u in locked.pending} == {"pd-regular"}
