@@ -152,15 +152,20 @@ SHOW_HELD = "--disableexcludes=all --disableplugin=versionlock"
 _EXCLUDE_SETTING = "'^[[:space:]]*(exclude|excludepkgs)[[:space:]]*='"
 
 
+def _hold_settings() -> str:
+    """A shell test: is there a versionlock list or an exclude= setting (one ``test``, one ``grep``)?"""
+    any_list = " || ".join(f"[ -s {path} ]" for path in VERSIONLOCK_LISTS)
+    return f"{any_list} || grep -qsiE {_EXCLUDE_SETTING} -- {' '.join(REPO_FILES)}"
+
+
 def _held_check(m: Mapping[str, str], binary: str, options: str) -> str:
     """Only where a versionlock list or an exclude= setting exists (one ``test``, one ``grep``): the
     versionlock lists, and a second check-update that shows what they hide; sets ``hrc`` and
     ``pd_h`` (the options the advisory lists then need too; empty when that check failed)."""
     lists = " ".join(VERSIONLOCK_LISTS)
-    any_list = " || ".join(f"[ -s {path} ]" for path in VERSIONLOCK_LISTS)
     return (
         "hrc=0; pd_h=''; "
-        f"if {any_list} || grep -qsiE {_EXCLUDE_SETTING} -- {' '.join(REPO_FILES)}; then "
+        f"if {_hold_settings()}; then "
         f"printf '\\n%s\\n' '{m['locks']}'; cat -- {lists} 2>/dev/null; "
         f"printf '\\n%s\\n' '{m['held']}'; {binary} -q{options} {SHOW_HELD} check-update; hrc=$?; "
         f"printf '\\n%s\\n' '{m['held-rc']}'; echo \"$hrc\"; "
@@ -205,17 +210,18 @@ def _show_held(names: Sequence[str] | None, allow_held: bool) -> list[str]:
 
 
 def held_command(nonce: str, *, binary: str = "dnf") -> str:
-    """check-update with and without what versionlock and exclude= hide (the scan's sections)."""
+    """check-update with and without what versionlock and exclude= hide (the scan's sections); only
+    where a lock list or an exclude setting exists, so a patch elsewhere starts no dnf for it."""
     _check_binary(binary)
     _check_nonce(nonce)
     m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
     c = " -C --setopt=skip_if_unavailable=False"
     return (
-        "LC_ALL=C; export LC_ALL; "
+        f"LC_ALL=C; export LC_ALL; if {_hold_settings()}; then "
         f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c} check-update; rc=$?; "
         f"printf '\\n%s\\n' '{m['check-rc']}'; echo \"$rc\"; "
         f"{_held_check(m, binary, c)}"
-        f"printf '\\n%s\\n' '{m['end']}'; exit 0"
+        f"fi; printf '\\n%s\\n' '{m['end']}'; exit 0"
     )
 
 
