@@ -1,6 +1,6 @@
 """The zypper adapter against real zypper (Debian's zypper 1.14 / libzypp 17 in the rpm test hosts, made
 openSUSE hosts by their os-release) through the real SSH transport and the CLI: scan, the index's age,
-repository errors, locks, patching. Two hosts on ``PATCHDESK_TEST_RPM_SUBNET`` (default 127.0.20.x),
+repository errors, locks, patching. One host on ``PATCHDESK_TEST_RPM_SUBNET`` (default 127.0.20.x),
 started once for this module and reset before each test.
 """
 
