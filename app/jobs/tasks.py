@@ -180,7 +180,8 @@ def _refresh_if_stale(
 
 def _age_phrase(index: IndexState, manager: str, max_age: timedelta) -> str:
     if index.updated is None:
-        return f"The {manager} package index on the host is empty"
+        # empty, or a repository in it has no metadata at all: the index's notes say which
+        return f"The {manager} package index on the host is empty or lacks a repository"
     age = datetime.now(UTC) - index.updated
     return (
         f"The {manager} package index was last refreshed {_hours(age)} ago, "
