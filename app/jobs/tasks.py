@@ -183,7 +183,8 @@ def _refresh_if_stale(
 
 def _age_phrase(index: IndexState, manager: str, max_age: timedelta) -> str:
     if index.updated is None:
-        return f"The {manager} package index on the host is empty"
+        # empty, or a repository in it has no metadata at all: the index's notes say which
+        return f"The {manager} package index on the host is empty or lacks a repository"
     age = datetime.now(UTC) - index.updated
     return (
         f"The {manager} package index was last refreshed {_hours(age)} ago, "
@@ -210,6 +211,8 @@ def _result(
     if stale and index.updated is not None:
         notes.append(_age_phrase(index, manager, max_age) + ", so updates published since may be missing.")
     notes.extend(found.notes)
+    # a note on a measured, fresh index is something it lacks (a source without lists)
+    vouched = index.measured and not stale and not index.notes
     return ScanResult(
         facts=facts,
         managers=managers,
@@ -219,7 +222,7 @@ def _result(
         basis=found.basis,
         reused=found.reused,
         index_updated=index.updated,
-        complete=index.measured and not stale and not found.notes and found.extras_complete,
+        complete=vouched and not found.notes and found.extras_complete,
         notes=tuple(dict.fromkeys(notes)),
     )
 

@@ -10,7 +10,8 @@ own apt sources, users, sudo, sshd, the tiny init), plus Debian's ``rpm``, ``dnf
   ``createrepo_c`` at /srv/rpmrepo and adds an ``updateinfo.xml`` (security/bugfix/enhancement
   advisories with severities and CVE references) with ``modifyrepo_c``; every old rpm stays in the
   repository so downgrades and ``dnf history undo`` work;
-- points dnf only at that repository (``gpgcheck=0``: see rpmrecipe.REPO_FILE);
+- points dnf only at that repository (``gpgcheck=0``: see rpmrecipe.REPO_FILE), and zypper too
+  (rpmrecipe.ZYPPER_REPO_FILE; a test makes a host a zypper host by writing an openSUSE os-release);
 - installs, with dnf, first a package whose ``Provides:`` tell rpm what the Debian userland underneath
   already has (``/bin/sh`` and friends), then the initial synthetic versions, so the rpm database holds
   only synthetic packages; and warms dnf's metadata cache.
@@ -187,6 +188,15 @@ def _rpm_customize_lines(specs: Path, updateinfo: Path) -> list[str]:
     initial = [f"{r.name}-{r.evr}" for r in SYNTHETIC_RPM_LIST if r.installed]
     repo = rpmrecipe.REPO_DIR
     return [
+        # zypper, from the same mirror as everything else (mmdebstrap's own apt configuration, while
+        # the lists are there); its needs-restarting stays dnf-plugins-core's, which Breaks zypper
+        # for that one file
+        '(cd "$T/tmp" && APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get -q download zypper)',
+        (
+            'chroot "$T" sh -c "dpkg --force-breaks --path-exclude=/usr/bin/needs-restarting '
+            '-i /tmp/zypper_*.deb"'
+        ),
+        'rm -f "$T"/tmp/zypper_*.deb',
         # apt stays installed but has no source: the machine's mirror must not leak into the hosts
         'rm -f "$T/etc/apt/sources.list" "$T"/etc/apt/sources.list.d/*',
         'rm -rf "$T"/var/lib/apt/lists/* "$T"/var/cache/apt/archives/*.deb "$T"/var/cache/apt/*.bin',
@@ -236,6 +246,13 @@ def _rpm_customize_lines(specs: Path, updateinfo: Path) -> list[str]:
         f'chroot "$T" dnf -y -q --releasever=9 install {rpmrecipe.SYSTEM_PROVIDES_PACKAGE}',
         f'chroot "$T" dnf -y -q install {" ".join(initial)}',
         'chroot "$T" dnf -q makecache',
+        # zypper (installed above) on the same repository and rpm database, its metadata cache warm
+        'mkdir -p "$T/etc/zypp/repos.d"',
+        'rm -f "$T"/etc/zypp/repos.d/*.repo',
+        f"cat > \"$T/etc/zypp/repos.d/{rpmrecipe.REPO_ID}.repo\" <<'EOF'",
+        rpmrecipe.ZYPPER_REPO_FILE.rstrip("\n"),
+        "EOF",
+        'chroot "$T" zypper --non-interactive --quiet refresh',
         'chroot "$T" rpm -qa',
         "",
     ]

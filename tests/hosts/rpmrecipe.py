@@ -14,12 +14,24 @@ from dataclasses import asdict, dataclass
 from . import recipe
 
 # Bump when rpmbase.py changes in a way that matters.
-RPM_BUILDER_VERSION = "1"
+RPM_BUILDER_VERSION = "2"
 
 #: Debian packages the rpm base has on top of recipe.BASE_PACKAGES: rpm/dnf themselves, rpmbuild and
 #: createrepo_c (the synthetic rpms and the repository are built inside the base, so the machine
-#: needs no rpm tooling), and dnf-plugins-core for ``dnf needs-restarting``.
-RPM_EXTRA_PACKAGES: tuple[str, ...] = ("rpm", "dnf", "dnf-plugins-core", "createrepo-c")
+#: needs no rpm tooling), dnf-plugins-core for ``dnf needs-restarting``, and what zypper needs (it reads
+#: the same rpm database and repository: a host becomes a zypper host by its os-release). zypper itself
+#: is installed by rpmbase.py: Debian's dnf-plugins-core Breaks it (both ship needs-restarting).
+RPM_EXTRA_PACKAGES: tuple[str, ...] = (
+    "rpm",
+    "dnf",
+    "dnf-plugins-core",
+    "createrepo-c",
+    "libzypp1722",
+    "zypper-common",
+    "libaugeas0",
+    "libreadline8",
+    "libxml2",
+)
 
 #: The package that tells rpm what the Debian userland underneath provides; installed first.
 SYSTEM_PROVIDES_PACKAGE = "pd-system-base"
@@ -63,6 +75,28 @@ enabled=1
 gpgcheck=0
 repo_gpgcheck=0
 metadata_expire=6h
+"""
+
+#: zypper's view of the same repository (libzypp's repo file; its metadata cache is warm in the base).
+ZYPPER_REPO_FILE = f"""\
+[{REPO_ID}]
+name=Patchdesk synthetic test repository
+enabled=1
+autorefresh=0
+baseurl=file://{REPO_DIR}
+type=rpm-md
+gpgcheck=0
+"""
+
+#: What a test writes to /etc/os-release to make a host an openSUSE (zypper) host.
+ZYPPER_OS_RELEASE = """\
+NAME="openSUSE Leap"
+VERSION="15.6 (Patchdesk test)"
+ID="opensuse-leap"
+ID_LIKE="suse opensuse"
+VERSION_ID="15.6"
+PRETTY_NAME="openSUSE Leap 15.6 (Patchdesk test)"
+HOME_URL="https://patchdesk.invalid/"
 """
 
 #: Packages whose update asks for a reboot (``dnf needs-restarting -r``), as RHEL does for kernels.
@@ -189,6 +223,7 @@ def rpm_recipe_hash(extra: str = "") -> str:
         "provides": SYSTEM_PROVIDES,
         "os_release": OS_RELEASE,
         "repo_file": REPO_FILE,
+        "zypper_repo_file": ZYPPER_REPO_FILE,
         "needs_restarting": NEEDS_RESTARTING,
         "rpms": [asdict(r) for r in SYNTHETIC_RPM_LIST],
         "advisories": [asdict(a) for a in SYNTHETIC_ADVISORIES],

@@ -73,3 +73,43 @@ def test_held_package_is_named_and_installed_only_when_asked(hosts, host_pool, d
     started = db_audit.entries(db, action="patch.started")
     assert started and started[0].details.get("include_held") is True
     assert "include_held" not in started[-1].details
+
+
+def test_pinned_package_is_listed_held_and_installed_only_when_asked(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A pin below the candidate hid the update from the scan altogether (apt's candidate is the pinned
+    version): the host looked up to date for that package."""
+    h = hosts[0]
+    pin = "Package: pd-regular\\nPin: version 2.0-1\\nPin-Priority: 1001\\n"
+    h.check(f"printf '{pin}' > /etc/apt/preferences.d/pd")
+    scanned(db_path, [h], host_pool.client_key)
+
+    code, scan, err = run_json(db_path, "scan", h.name)
+    assert code == 0, err
+    pending = {p["name"]: p for p in by_name(scan)[h.name]["pending"]}
+    assert pending["pd-regular"]["held"] is True and "pinned" in pending["pd-regular"]["held_reason"]
+    assert (pending["pd-regular"]["installed"], pending["pd-regular"]["available"]) == ("2.0-1", "2.1-1")
+    assert pending["pd-secfix"]["held"] is False
+
+    code, report, err = run_json(
+        db_path, "patch", h.name, "--packages", "pd-regular,pd-secfix", "--reboot", "never", "--no-verify"
+    )
+    assert code == 0, (err, report)
+    entry = by_name(report)[h.name]
+    assert entry["held"] == ["pd-regular"] and [c["name"] for c in entry["changes"]] == ["pd-secfix"]
+    assert version(h, "pd-regular") == "2.0-1"
+
+    code, report, err = run_json(
+        db_path,
+        "patch",
+        h.name,
+        "--packages",
+        "pd-regular",
+        "--include-held",
+        "--reboot",
+        "never",
+        "--no-verify",
+    )
+    assert code == 0, (err, report)
+    entry = by_name(report)[h.name]
+    assert [(c["name"], c["to"]) for c in entry["changes"]] == [("pd-regular", "2.1-1")]
+    assert version(h, "pd-regular") == "2.1-1"

@@ -101,8 +101,29 @@ def test_an_old_index_with_a_missing_repository_is_incomplete_with_apts_sentence
     h.check(f"rm -f {STAMP}; touch -d '{old} UTC' {LISTS}/*")
     entry = _entry(db_path, "--no-refresh")
     assert entry["complete"] is False and any("more than the 24 h allowed" in n for n in entry["notes"])
-    # with a longer allowance the same index is young enough
+    # with a longer allowance the same index is young enough, but the source without lists still
+    # keeps the scan from vouching for it (its updates are not known)
     r = cli(db_path, "policy", "set", "index_max_age_hours", "72")
     assert r.returncode == 0, r.stderr
+    entry = _entry(db_path, "--no-refresh")
+    assert entry["complete"] is False and len(entry["notes"]) == 1, entry["notes"]
+    assert "no package lists" in entry["notes"][0] and "no-such-repo" in entry["notes"][0]
+
+
+def test_a_source_without_lists_keeps_a_fresh_index_incomplete(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A refresh that fails for one source but updates the others made the index fresh again, so a
+    configured source with no lists went unnoticed (complete, its updates unseen)."""
+    h = hosts[0]
+    h.check(
+        "echo 'deb [trusted=yes] file:/srv/no-such-repo bookworm main' > /etc/apt/sources.list.d/gone.list"
+    )
+    h.check(f"touch {LISTS}/*_InRelease")  # the other sources were just refreshed
+    add_hosts(db_path, [h], host_pool.client_key)
+    entry = _entry(db_path, "--no-refresh")
+    assert {p["name"] for p in entry["pending"]} == EXPECTED
+    assert entry["complete"] is False and _recent(entry["index_updated"])
+    assert any("no package lists" in n and "file:/srv/no-such-repo" in n for n in entry["notes"]), entry
+    # once the source is gone from the configuration, the same lists are whole again
+    h.check("rm /etc/apt/sources.list.d/gone.list")
     entry = _entry(db_path, "--no-refresh")
     assert entry["complete"] is True and entry["notes"] == []

@@ -50,6 +50,7 @@ from app.platforms.posix.apt_parse import (
     SCAN_SECTIONS,
     UNREADABLE_INDEX_NOTE,
     UPDATE_STAMP,
+    Pinned,
     SimulationParse,
     _warning_lines,
     check_names,
@@ -60,9 +61,11 @@ from app.platforms.posix.apt_parse import (
     parse_index,
     parse_madison,
     parse_plan,
+    parse_policy,
     parse_reboot,
     parse_scan_script,
     parse_simulation,
+    pinned_updates,
     valid_fingerprint,
 )
 from app.platforms.posix.facts import marker
@@ -75,6 +78,15 @@ SCAN_COMMAND = (
     "-o APT::Get::Show-User-Simulation-Note=false dist-upgrade"
 )
 HOLDS_COMMAND = "LC_ALL=C apt-mark showhold"
+#: The packages the administrator's apt preferences name, then apt's policy for them (parse_policy):
+#: a pin that keeps a package below the newest version hides that update from the simulation. Only
+#: where preferences exist; globs and regular expressions are skipped, and the names are the host's
+#: own data for its own apt-cache (no globbing, after ``--``), never part of a command we build.
+PINS_COMMAND = (
+    "pd_pins=$(sed -n 's/^[[:space:]]*Package:[[:space:]]*//p' /etc/apt/preferences "
+    "/etc/apt/preferences.d/* 2>/dev/null | tr ' \\t' '\\n\\n' | grep -v '[*?/]' | sort -u | head -n 500); "
+    'if [ -n "$pd_pins" ]; then set -f; LC_ALL=C apt-cache policy -- $pd_pins 2>/dev/null; set +f; fi'
+)
 #: After a successful update apt touches its periodic stamp (see apt_parse.UPDATE_STAMP): the index's
 #: age is then the time of the last refresh, not the server's Last-Modified of the lists.
 REFRESH_COMMAND = (
@@ -83,11 +95,13 @@ REFRESH_COMMAND = (
     "2>/dev/null || true'"
 )
 
-#: The host's clock, then ``<mtime> <path>`` of every list file and the update stamp (parse_index).
+#: The host's clock, then ``<mtime> <path>`` of every list file and the update stamp, then the files
+#: ``apt-get update`` would fetch for every configured source (no network, no lock; parse_index).
 INDEX_COMMAND = (
     "printf 'now %s\n' \"$(date +%s)\"; "
     f"stat -c '%Y %n' -- {LISTS_DIR}/*_InRelease {LISTS_DIR}/*_Release {LISTS_DIR}/*_Packages* "
-    f"{UPDATE_STAMP} 2>/dev/null; true"
+    f"{UPDATE_STAMP} 2>/dev/null; "
+    "LC_ALL=C apt-get -q -o Debug::NoLocking=true --print-uris update 2>/dev/null | grep '_InRelease ' ; true"
 )
 
 #: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.
@@ -171,6 +185,7 @@ def scan_script(nonce: str, known: str | None = None) -> str:
         "( if command -v apt-get >/dev/null 2>&1; then "
         f"printf '\n%s\n' '{m['idx']}'; {INDEX_COMMAND}; "
         f"printf '\n%s\n' '{m['held']}'; {HOLDS_COMMAND} 2>/dev/null; "
+        f"printf '\n%s\n' '{m['pins']}'; {PINS_COMMAND}; "
         f"pd_fp=$({FINGERPRINT_COMMAND}); "
         f"printf '\n%s\n%s\n' '{m['fp']}' \"$pd_fp\"; "
         f"{simulate}"
@@ -195,6 +210,8 @@ class AptAdapter(Adapter):
     def __init__(self, host: str | None = None) -> None:
         #: how error sentences name the host; falls back to "the host"
         self.host = host
+        #: packages pinned below their newest version, as the last look at the holds found them
+        self._pins: dict[str, Pinned] = {}
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         """True on the Debian family when apt-get exists (checked on the host, without sudo)."""
@@ -223,14 +240,33 @@ class AptAdapter(Adapter):
         result = transport.run(scan_command(), timeout=300)
         if not result.ok:
             raise describe_failure(result, host, what="check for updates")
-        return self._parse_simulation(result, log, self.held(transport))
+        holds, pins = self._holds_and_pins(transport)
+        return self._parse_simulation(result, log, holds, pins)
 
     def held(self, transport: Transport) -> frozenset[str]:
-        """The packages held on the host (``apt-mark showhold``)."""
-        result = transport.run(HOLDS_COMMAND, timeout=60)
+        """The packages held on the host (``apt-mark showhold``) or pinned below their newest version."""
+        holds, pins = self._holds_and_pins(transport)
+        return holds | frozenset(pins)
+
+    def _holds_and_pins(self, transport: Transport) -> tuple[frozenset[str], dict[str, Pinned]]:
+        nonce = new_nonce()
+        result = transport.run(
+            f"{HOLDS_COMMAND}; rc=$?; printf '\\n%s\\n' '{marker(nonce, 'pins')}'; {PINS_COMMAND}; exit $rc",
+            timeout=60,
+        )
         if not result.ok:
             raise describe_failure(result, self.host_name(transport), what="list the held packages")
-        return parse_holds(result.out.splitlines())
+        holds, _, pins = result.out.partition(marker(nonce, "pins"))
+        self._pins = parse_policy(pins.splitlines())
+        return parse_holds(holds.splitlines()), self._pins
+
+    def _pinned(self, transport: Transport, names: Sequence[str] | None) -> dict[str, str] | None:
+        """With --include-held, the newest version of each named package a pin keeps back (asked of
+        the host now, so a pin set since the scan counts too)."""
+        if not self.allow_held or not names:
+            return None
+        _holds, pins = self._holds_and_pins(transport)
+        return {n: pins[n].newest for n in names if n in pins}
 
     def scan_script(self, nonce: str, known: str | None = None) -> str | None:
         return scan_script(nonce, valid_fingerprint(known))
@@ -261,7 +297,7 @@ class AptAdapter(Adapter):
                 basis = None
         if not result.ok:
             raise describe_failure(result, self.host or "the host", what="check for updates")
-        parsed = self._parse_simulation(result, log, found.holds)
+        parsed = self._parse_simulation(result, log, found.holds, found.pins)
         return ScriptScan(list(parsed.pending), reboot, pkgs, basis=basis, reused=reused, index=found.index)
 
     def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
@@ -272,7 +308,11 @@ class AptAdapter(Adapter):
         return parse_index(result.out.splitlines(), datetime.now(UTC))
 
     def _parse_simulation(
-        self, result: CommandResult, log: LogFn | None, holds: frozenset[str] = frozenset()
+        self,
+        result: CommandResult,
+        log: LogFn | None,
+        holds: frozenset[str] = frozenset(),
+        pins: Mapping[str, Pinned] | None = None,
     ) -> SimulationParse:
         parsed = parse_simulation(result.out)
         notes = []
@@ -289,6 +329,8 @@ class AptAdapter(Adapter):
         self.last_scan_notes = tuple(notes)
         if holds:
             parsed = replace(parsed, pending=mark_held(parsed.pending, holds))
+        if pins:
+            parsed = replace(parsed, pending=(*parsed.pending, *pinned_updates(pins, parsed.pending)))
         for warning in _warning_lines(result.err):
             emit(log, "warning", f"apt: {warning}")
         for warning in parsed.warnings:
@@ -313,7 +355,8 @@ class AptAdapter(Adapter):
     def plan(
         self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
     ) -> InstallPlan:
-        result = transport.run(plan_command(names, allow_held=self.allow_held), timeout=300)
+        command = plan_command(names, allow_held=self.allow_held, versions=self._pinned(transport, names))
+        result = transport.run(command, timeout=300)
         if not result.ok:
             raise describe_failure(result, self.host_name(transport), what="plan the upgrade")
         plan = parse_plan(result.out)
@@ -351,7 +394,8 @@ class AptAdapter(Adapter):
         timeout: float = 3600,
         lock_wait: float = 120,
     ) -> str | None:
-        command = install_command(names, lock_wait, allow_held=self.allow_held)
+        versions = self._pinned(transport, names)
+        command = install_command(names, lock_wait, allow_held=self.allow_held, versions=versions)
         self._install(transport, command, timeout + lock_wait, on_output, log)
         return None
 
@@ -371,7 +415,8 @@ class AptAdapter(Adapter):
         tag = marker(new_nonce(), "txn")
         watcher = TransactionWatcher(tag, on_transaction, on_output)
         try:
-            command = install_command(names, lock_wait, tag, allow_held=self.allow_held)
+            versions = self._pinned(transport, names)
+            command = install_command(names, lock_wait, tag, allow_held=self.allow_held, versions=versions)
             self._install(transport, command, timeout + lock_wait, watcher, log)
         finally:
             watcher.finish()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from app.domain.errors import AdapterError
 from app.domain.models import InstallPlan, PackageChange
@@ -36,9 +36,23 @@ INSTALL_ENV = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHAN
 ALLOW_HELD = "--allow-change-held-packages"
 
 
-def plan_command(names: Sequence[str] | None, *, allow_held: bool = False) -> list[str]:
+def _targets(names: Sequence[str], versions: Mapping[str, str] | None) -> list[str]:
+    """The named packages as apt targets; ``versions`` asks for exact versions (``name=version``: what a
+    pin keeps back is only installed by naming its version)."""
+    out = []
+    for n in check_names(names):
+        v = (versions or {}).get(n)
+        if v is not None and not _VERSION_RE.fullmatch(v):
+            raise AdapterError(f"{v!r} is not a valid version of {n}; nothing was changed.")
+        out.append(f"{n}={v}" if v is not None else n)
+    return out
+
+
+def plan_command(
+    names: Sequence[str] | None, *, allow_held: bool = False, versions: Mapping[str, str] | None = None
+) -> list[str]:
     """Simulate upgrading ``names`` (None: every upgradable package, new dependencies allowed);
-    ``allow_held``: held packages among ``names`` are upgraded too."""
+    ``allow_held``: held packages among ``names`` are upgraded too, pinned ones to ``versions``."""
     base = [
         "apt-get",
         "-s",
@@ -52,7 +66,7 @@ def plan_command(names: Sequence[str] | None, *, allow_held: bool = False) -> li
         base.append(ALLOW_HELD)
     if names is None:
         return [*base, "upgrade", "--with-new-pkgs"]
-    return [*base, "install", "--only-upgrade", "--", *check_names(names)]
+    return [*base, "install", "--only-upgrade", "--", *_targets(names, versions if allow_held else None)]
 
 
 #: The pre-install hook that makes apt report its own transaction (apt.conf(5), "Pre-Install-Pkgs",
@@ -145,10 +159,12 @@ def install_command(
     report_tag: str | None = None,
     *,
     allow_held: bool = False,
+    versions: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Install exactly ``names`` (upgrades only, plus what they need) — never a blind dist-upgrade.
     ``report_tag``: also print the transaction behind that marker before dpkg runs. ``allow_held``: the
-    named packages are installed even when the host holds them (patch --include-held)."""
+    named packages are installed even when the host holds them (patch --include-held), those a pin
+    keeps back at the version ``versions`` names."""
     base = ["apt-get", *_INSTALL_OPTIONS, "-o", f"DPkg::Lock::Timeout={max(0, int(lock_wait))}"]
     if allow_held and names is not None:
         base.append(ALLOW_HELD)
@@ -156,7 +172,7 @@ def install_command(
         base += transaction_hook_options(report_tag)
     if names is None:
         return [*base, "upgrade", "--with-new-pkgs"]
-    return [*base, "install", "--only-upgrade", "--", *check_names(names)]
+    return [*base, "install", "--only-upgrade", "--", *_targets(names, versions if allow_held else None)]
 
 
 def rollback_command(changes: Sequence[PackageChange], lock_wait: float) -> list[str]:

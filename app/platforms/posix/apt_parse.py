@@ -30,10 +30,11 @@ such packages) but reported as warnings, so nothing is silently lost.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from app.domain import debversion
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import IndexState, InstallPlan, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import (
@@ -226,7 +227,7 @@ def parse_removals(text: str) -> list[str]:
     return list(parse_simulation(text).removals)
 
 
-SCAN_SECTIONS = ("idx", "held", "fp", "same", "sim", "simrc", "simerr")
+SCAN_SECTIONS = ("idx", "held", "pins", "fp", "same", "sim", "simrc", "simerr")
 
 HELD_REASON = (
     "held on the host (apt-mark hold): apt keeps it at its installed version, and Patchdesk installs it "
@@ -249,6 +250,80 @@ def mark_held(pending: Iterable[PendingUpdate], holds: frozenset[str]) -> tuple[
     )
 
 
+PIN_REASON = (
+    "pinned on the host (/etc/apt/preferences): apt's candidate is older than the newest version, and "
+    "Patchdesk installs the newest only with patch --include-held"
+)
+_POLICY_VERSION_RE = re.compile(r"^ (?:\*\*\*| {3}) (\S+) (-?\d+)$")
+_POLICY_SOURCE_RE = re.compile(r"^ {8}-?\d+ (\S+ \S+)")
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A package an apt pin keeps below the newest version its sources offer."""
+
+    name: str
+    installed: str
+    newest: str
+    source: str
+
+
+def parse_policy(lines: Iterable[str]) -> dict[str, Pinned]:
+    """``apt-cache policy NAME…``: the installed packages whose candidate is their installed version
+    (or none) while a source offers a newer one, that is, kept back by a pin."""
+    found: dict[str, Pinned] = {}
+    name = installed = candidate = newest = source = None
+    last_version: str | None = None
+    for count, raw in enumerate([*lines, "end-of-answer:"]):
+        if count > _MAX_INDEX_LINES * 10:
+            break
+        line = raw.rstrip("\r")
+        if line.endswith(":") and not line.startswith(" "):
+            if name and installed and newest and candidate in (installed, None) and newest != installed:
+                found[name] = Pinned(name, installed, newest, source or "")
+            head = line[:-1]
+            name = head if _NAME_RE.fullmatch(head) else None
+            installed = candidate = newest = source = last_version = None
+            continue
+        key, _, value = line.strip().partition(": ")
+        if key in ("Installed", "Candidate"):
+            ok = _VERSION_RE.fullmatch(value) is not None
+            if key == "Installed":
+                installed = value if ok else None
+            else:
+                candidate = value if ok else None
+            continue
+        version = _POLICY_VERSION_RE.match(line)
+        if version and _VERSION_RE.fullmatch(version.group(1)):
+            last_version = version.group(1)
+            if installed and debversion.compare(last_version, installed) > 0:
+                if newest is None or debversion.compare(last_version, newest) > 0:
+                    newest, source = last_version, None
+            continue
+        origin = _POLICY_SOURCE_RE.match(line)
+        if origin and last_version == newest and source is None:
+            source = clean_value(origin.group(1))
+    return found
+
+
+def pinned_updates(pins: Mapping[str, Pinned], known: Iterable[PendingUpdate]) -> list[PendingUpdate]:
+    """Pending updates, held, for the pinned packages the simulation did not list."""
+    listed = {u.name.split(":")[0] for u in known}
+    return [
+        PendingUpdate(
+            manager=MANAGER,
+            name=p.name,
+            available=p.newest,
+            installed=p.installed,
+            source=p.source,
+            held=True,
+            held_reason=PIN_REASON,
+        )
+        for p in pins.values()
+        if p.name not in listed
+    ]
+
+
 #: The stamp a successful ``apt-get update`` touches (apt's own APT::Periodic stamp; our refresh sets it
 #: through APT::Update::Post-Invoke-Success, as Ubuntu's update-notifier does): apt gives each list
 #: file the *server's* Last-Modified time, so a refresh that found nothing new leaves them old.
@@ -269,20 +344,28 @@ UNREADABLE_INDEX_NOTE = (
 
 def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
     """apt's index state from the ``idx`` section: ``now <epoch>`` (the host's clock), then
-    ``<epoch> <path>`` per list file and the update stamp (``stat -c '%Y %n'``).
+    ``<epoch> <path>`` per list file and the update stamp (``stat -c '%Y %n'``), then the Release files
+    every configured source should have (``apt-get --print-uris update``: ``'URI' NAME SIZE``).
 
     ``updated`` is the newest of the stamp and the Release files, as an age on the host's clock taken
     from ``now`` (the console's clock), so a host whose clock is off does not move it. Without a
     ``now`` line the section is not ours, and an answer longer than any host's is cut short: both
-    unmeasured, with a note. Without any Packages list the index
-    is empty (measured, ``updated`` None, a note).
+    unmeasured, with a note. Without any Packages list the index is empty (measured, ``updated``
+    None, a note). A configured source without lists is named in a note that keeps the scan incomplete:
+    a refresh that works for the other sources dates the index anew, and that source's updates would
+    otherwise pass unseen.
     """
     host_now: int | None = None
     newest: int | None = None
     packages = False
+    present: set[str] = set()
+    wanted: dict[str, str] = {}  # Release file name -> the source, as apt names it
     for count, raw in enumerate(lines):
         if count >= _MAX_INDEX_LINES:
             return IndexState(notes=(UNREADABLE_INDEX_NOTE,))  # cut short: neither empty nor dated
+        if raw.startswith("'"):
+            _source_target(raw, wanted)
+            continue
         word, _, rest = raw.strip().partition(" ")
         if not word.isdigit() and word != "now":
             continue
@@ -290,6 +373,7 @@ def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
             host_now = int(rest) if rest.strip().isdigit() else host_now
             continue
         path = rest.strip()
+        present.add(path.rpartition("/")[2])
         if "_Packages" in path and path.startswith(LISTS_DIR + "/"):
             packages = True
         elif path == UPDATE_STAMP or path.endswith(("_InRelease", "_Release")):
@@ -298,10 +382,33 @@ def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
         return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
     if not packages:
         return IndexState(measured=True, notes=(EMPTY_INDEX_NOTE,))
+    missing = [
+        source
+        for name, source in wanted.items()
+        if name not in present and name.removesuffix("InRelease") + "Release" not in present
+    ]
     if newest is None:
         return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
     age = timedelta(seconds=max(0, host_now - newest))
-    return IndexState(now - age, measured=True)
+    # dated by the sources that have lists, and never complete while one has none
+    return IndexState(now - age, measured=True, notes=(_missing_note(missing),) if missing else ())
+
+
+def _source_target(line: str, wanted: dict[str, str]) -> None:
+    """One ``'URI' NAME SIZE`` line of ``--print-uris update``: keep the InRelease file of a source."""
+    uri, sep, rest = line[1:].partition("' ")
+    name = rest.split(" ", 1)[0]
+    if sep and name.endswith("_InRelease") and "/" not in name and len(wanted) < _MAX_INDEX_LINES:
+        wanted[name] = clean_value(uri.removesuffix("/InRelease"))
+
+
+def _missing_note(sources: list[str]) -> str:
+    shown = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+    return (
+        f"apt has no package lists for the configured source(s) {shown}, so their updates are not "
+        "known; `patchdesk scan --refresh` (or apt-get update on the host) fetches them, and says why "
+        "when the source cannot be reached."
+    )
 
 
 #: sha256sum's answer for stdin. Anything else from a host is not a fingerprint (a host without
@@ -325,6 +432,7 @@ class ScanSections:
     reboot: tuple[bool, tuple[str, ...]]
     index: IndexState | None = None
     holds: frozenset[str] = frozenset()
+    pins: Mapping[str, Pinned] = field(default_factory=dict)
 
 
 def parse_scan_script(text: str, nonce: str, now: datetime | None = None) -> ScanSections | None:
@@ -332,18 +440,19 @@ def parse_scan_script(text: str, nonce: str, now: datetime | None = None) -> Sca
     sections = split_sections(text, nonce, SCAN_SECTIONS)
     index = parse_index(sections.get("idx", []), now or datetime.now(UTC))
     holds = parse_holds(sections.get("held", []))
+    pins = parse_policy(sections.get("pins", []))
     fp_lines = [line.strip() for line in sections.get("fp", []) if line.strip()]
     fingerprint = valid_fingerprint(fp_lines[0]) if fp_lines else None
     reboot = parse_reboot(text, nonce)
     if "same" in sections and fingerprint is not None:
-        return ScanSections(None, fingerprint, True, reboot, index, holds)
+        return ScanSections(None, fingerprint, True, reboot, index, holds, pins)
     if "sim" not in sections or "simrc" not in sections:
         return None
     rc_lines = [line.strip() for line in sections["simrc"] if line.strip()]
     rc = int(rc_lines[0]) if rc_lines and rc_lines[0].isdigit() else -1
     sim = "\n".join(sections["sim"]).encode()
     err = "\n".join(sections.get("simerr", [])).encode()
-    return ScanSections(CommandResult(rc, sim, err), fingerprint, False, reboot, index, holds)
+    return ScanSections(CommandResult(rc, sim, err), fingerprint, False, reboot, index, holds, pins)
 
 
 def parse_reboot(text: str, nonce: str) -> tuple[bool, tuple[str, ...]]:

@@ -13,7 +13,9 @@ Scan (no root, no network): ``dnf -q -C check-update`` lists each pending update
 one round trip, each behind a nonce-bearing marker (see facts.py). ``-C`` reads the system's metadata
 cache (kept fresh by dnf-makecache.timer, or by ``refresh``, which runs ``dnf makecache`` with sudo):
 without it a non-root dnf downloads every repository's metadata into a per-user cache. When there is
-no system cache yet, the scan falls back to that download and says so.
+no system cache yet, the scan falls back to that download and says so. The same round trip reads how
+current the system cache is (repo_index.py: the oldest enabled repository's refresh time, on the host's
+clock), so a stale or unusable index is refreshed or reported.
 
 Patching (root): the plan is the transaction table of ``dnf --assumeno upgrade -- NAMES`` (dnf prints
 it, then aborts; ``-q`` would hide it), the from-versions come from ``rpm -q``; install is ``dnf -y
@@ -35,9 +37,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate
+from app.domain.models import IndexState, InstallPlan, OsFacts, PackageChange, PendingUpdate
 from app.domain.rpmversion import compare_evr
 from app.platforms.base import (
     Adapter,
@@ -49,22 +52,28 @@ from app.platforms.base import (
 )
 from app.platforms.posix.dnf_parse import (
     _NO_CACHE_MARKERS,
+    CACHE_FILES,
     MANAGER,
     REBOOT_PACKAGES,
     REBOOT_SECTIONS,
+    REPO_FILES,
     SCAN_SECTIONS,
+    UPDATES_EXIT,
+    VERSIONLOCK_LISTS,
     RebootStatus,
     ScanParse,
     _error_lines,
     describe_failure,
     is_lock_failure,
     lock_holder,
+    parse_index,
     parse_list,
     parse_reboot,
     parse_scan,
 )
 from app.platforms.posix.dnf_plan import parse_history_ids, parse_history_info, parse_plan, plan_changes
-from app.platforms.posix.facts import first_line, marker
+from app.platforms.posix.facts import first_line, marker, split_sections
+from app.platforms.posix.repo_index import unreadable_note
 from app.platforms.posix.rpm import (
     _ARCH_RE,
     _EVR_RE,
@@ -77,8 +86,6 @@ from app.transports.base import CommandResult, OutputCallback, Transport
 
 logger = logging.getLogger(__name__)
 BINARIES = ("dnf", "yum", "dnf5")
-#: ``check-update`` exits 100 when updates are available.
-UPDATES_EXIT = 100
 #: Seconds between attempts while another process holds the package lock.
 LOCK_RETRY = 3.0
 
@@ -93,11 +100,25 @@ def _check_nonce(nonce: str) -> None:
         raise ValueError("nonce must be 8-64 ASCII letters or digits")
 
 
-def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) -> str:
-    """One trusted snippet: check-update, then (only when it found updates) the advisories, the CVEs and
-    the installed versions of everything (rpm -qa), each behind a nonce marker.
+def index_command(nonce: str) -> str:
+    """The repository files (``repos``) and, after the host's clock, the refresh time of every
+    repository cache (``cache``; see dnf_parse.parse_index): one ``cat`` and one ``stat``."""
+    _check_nonce(nonce)
+    return (
+        f"printf '\\n%s\\n' '{marker(nonce, 'repos')}'; cat -- {' '.join(REPO_FILES)} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{marker(nonce, 'cache')}'; printf 'now %s\\n' \"$(date +%s)\"; "
+        f"stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{marker(nonce, 'end')}'"
+    )
 
-    ``cache_only``: read the system metadata cache (``-C``) instead of downloading into a per-user one.
+
+def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) -> str:
+    """One trusted snippet: the index's age (repository files and cache times), check-update, then
+    (only when it found updates) the advisories, the CVEs and the installed versions of everything
+    (rpm -qa), each behind a nonce marker.
+
+    ``cache_only``: read the system metadata cache (``-C``) instead of downloading into a per-user one;
+    without it the check expires that cache first (``--refresh``), so what it read is current.
     """
     _check_binary(binary)
     _check_nonce(nonce)
@@ -105,24 +126,65 @@ def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) ->
     # skip_if_unavailable=False: a repository without metadata must fail the scan, not silently
     # vanish from it (Fedora's and Debian's dnf.conf skip it, which would report "no updates")
     c = (" -C" if cache_only else "") + " --setopt=skip_if_unavailable=False"
+    fresh = "" if cache_only else " --refresh"
     cves = "updateinfo list cves" if binary == "yum" else "updateinfo list --with-cve"
+    held = _held_check(m, binary, c)
     return (
         "LC_ALL=C; export LC_ALL; "
-        f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c} check-update; rc=$?; "
+        f"printf '\\n%s\\n' '{m['repos']}'; cat -- {' '.join(REPO_FILES)} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{m['cache']}'; printf 'now %s\\n' \"$(date +%s)\"; "
+        f"stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c}{fresh} check-update; rc=$?; "
         f"printf '\\n%s\\n' '{m['check-rc']}'; echo \"$rc\"; "
-        f'if [ "$rc" -eq {UPDATES_EXIT} ]; then '
-        f"printf '\\n%s\\n' '{m['advisories']}'; {binary} -q{c} updateinfo list; "
-        f"printf '\\n%s\\n' '{m['cves']}'; {binary} -q{c} {cves}; "
+        f"{held}"
+        f'if [ "$rc" -eq {UPDATES_EXIT} ] || [ "$hrc" -eq {UPDATES_EXIT} ]; then '
+        f"printf '\\n%s\\n' '{m['advisories']}'; {binary} -q{c} $pd_h updateinfo list; "
+        f"printf '\\n%s\\n' '{m['cves']}'; {binary} -q{c} $pd_h {cves}; "
         f"printf '\\n%s\\n' '{m['installed']}'; rpm -qa --qf '{RPM_QUERYFORMAT}'; "
         "fi; "
         f"printf '\\n%s\\n' '{m['end']}'; exit \"$rc\""
     )
 
 
+#: What makes dnf (and yum) show what versionlock and exclude= hide. dnf 5 has neither option: there
+#: the second check fails, and the scan says the held updates could not be listed.
+SHOW_HELD = "--disableexcludes=all --disableplugin=versionlock"
+_EXCLUDE_SETTING = "'^[[:space:]]*(exclude|excludepkgs)[[:space:]]*='"
+
+
+def _hold_settings() -> str:
+    """A shell test: is there a versionlock list or an exclude= setting (one ``test``, one ``grep``)?"""
+    any_list = " || ".join(f"[ -s {path} ]" for path in VERSIONLOCK_LISTS)
+    return f"{any_list} || grep -qsiE {_EXCLUDE_SETTING} -- {' '.join(REPO_FILES)}"
+
+
+def _held_check(m: Mapping[str, str], binary: str, options: str) -> str:
+    """Only where a versionlock list or an exclude= setting exists (one ``test``, one ``grep``): the
+    versionlock lists, and a second check-update that shows what they hide; sets ``hrc`` and
+    ``pd_h`` (the options the advisory lists then need too; empty when that check failed)."""
+    lists = " ".join(VERSIONLOCK_LISTS)
+    return (
+        "hrc=0; pd_h=''; "
+        f"if {_hold_settings()}; then "
+        f"printf '\\n%s\\n' '{m['locks']}'; cat -- {lists} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{m['held']}'; {binary} -q{options} {SHOW_HELD} check-update; hrc=$?; "
+        f"printf '\\n%s\\n' '{m['held-rc']}'; echo \"$hrc\"; "
+        f'if [ "$hrc" -eq 0 ] || [ "$hrc" -eq {UPDATES_EXIT} ]; then pd_h=\'{SHOW_HELD}\'; fi; '
+        "fi; "
+    )
+
+
 def refresh_command(binary: str = "dnf") -> list[str]:
-    """Refresh the system metadata cache; needs root."""
+    """Refresh the system metadata cache; needs root.
+
+    ``--refresh`` checks every repository, not only those past dnf's own ``metadata_expire`` (the
+    console's allowance is its own); without ``skip_if_unavailable`` a repository that cannot be
+    reached fails the refresh with dnf's sentence instead of being skipped. yum 3 has neither.
+    """
     _check_binary(binary)
-    return ["env", "LC_ALL=C", binary, "-q", "makecache"]
+    if binary == "yum":
+        return ["env", "LC_ALL=C", binary, "-q", "makecache"]
+    return ["env", "LC_ALL=C", binary, "-q", "--refresh", "--setopt=skip_if_unavailable=False", "makecache"]
 
 
 def list_command(names: Sequence[str], *, binary: str = "dnf", cache_only: bool = True) -> list[str]:
@@ -134,20 +196,46 @@ def list_command(names: Sequence[str], *, binary: str = "dnf", cache_only: bool 
     return [*cmd, "list", "--showduplicates", "--available", "--", *names]
 
 
-def plan_command(names: Sequence[str] | None, *, binary: str = "dnf") -> list[str]:
-    """``dnf --assumeno upgrade -- NAMES``: resolves and prints the transaction, changes nothing."""
+def plan_command(names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False) -> list[str]:
+    """``dnf --assumeno upgrade -- NAMES``: resolves and prints the transaction, changes nothing.
+    ``allow_held``: named packages held by versionlock or exclude= are upgraded too."""
     _check_binary(binary)
-    cmd = ["env", "LC_ALL=C", binary, "--assumeno", "upgrade"]
+    cmd = ["env", "LC_ALL=C", binary, "--assumeno", *_show_held(names, allow_held), "upgrade"]
     return [*cmd, "--", *names] if names else cmd
+
+
+def _show_held(names: Sequence[str] | None, allow_held: bool) -> list[str]:
+    # only for named packages: --include-held never unlocks a whole-system upgrade
+    return SHOW_HELD.split() if allow_held and names else []
+
+
+def held_command(nonce: str, *, binary: str = "dnf") -> str:
+    """check-update with and without what versionlock and exclude= hide (the scan's sections); only
+    where a lock list or an exclude setting exists, so a patch elsewhere starts no dnf for it."""
+    _check_binary(binary)
+    _check_nonce(nonce)
+    m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
+    c = " -C --setopt=skip_if_unavailable=False"
+    return (
+        f"LC_ALL=C; export LC_ALL; if {_hold_settings()}; then "
+        f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c} check-update; rc=$?; "
+        f"printf '\\n%s\\n' '{m['check-rc']}'; echo \"$rc\"; "
+        f"{_held_check(m, binary, c)}"
+        f"fi; printf '\\n%s\\n' '{m['end']}'; exit 0"
+    )
 
 
 # -- install, history, rollback --------------------------------------------------------------------
 
 
-def install_command(names: Sequence[str] | None, *, binary: str = "dnf") -> list[str]:
-    """``dnf -y upgrade -- NAMES`` (None: everything); exits 200 instead of waiting for a held lock."""
+def install_command(
+    names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False
+) -> list[str]:
+    """``dnf -y upgrade -- NAMES`` (None: everything); exits 200 instead of waiting for a held lock.
+    ``allow_held``: named packages held by versionlock or exclude= are upgraded too."""
     _check_binary(binary)
-    cmd = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", "upgrade"]
+    cmd = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", *_show_held(names, allow_held)]
+    cmd.append("upgrade")
     return [*cmd, "--", *names] if names else cmd
 
 
@@ -262,6 +350,8 @@ class DnfAdapter(Adapter):
             _check_binary(binary)
         self.host = host
         self._binary = binary
+        #: the index state the last scan read (None: no scan yet)
+        self._index: IndexState | None = None
 
     @property
     def binary(self) -> str:
@@ -302,6 +392,7 @@ class DnfAdapter(Adapter):
                 raise describe_failure(result, host, what="refresh the package metadata", binary=self.binary)
         nonce = new_nonce()
         result = transport.run(scan_command(nonce, binary=self.binary), timeout=600)
+        downloaded = False
         if result.exit_status not in (0, UPDATES_EXIT) and any(m in result.err for m in _NO_CACHE_MARKERS):
             emit(
                 log,
@@ -311,19 +402,47 @@ class DnfAdapter(Adapter):
             )
             nonce = new_nonce()
             result = transport.run(scan_command(nonce, binary=self.binary, cache_only=False), timeout=900)
+            downloaded = True
         parsed = parse_scan(result.out, nonce)
         if result.exit_status not in (0, UPDATES_EXIT) or parsed.exit_status not in (0, UPDATES_EXIT):
             raise describe_failure(result, host, what="check for updates", binary=self.binary)
+        if parsed.exit_status == UPDATES_EXIT and not parsed.pending:
+            # dnf said updates are pending and not one could be read: never "nothing pending"
+            raise AdapterError(
+                f"{self.binary} on {host} reported pending updates, but Patchdesk could not read any of "
+                "them from its answer."
+            )
+        # a download just now (--refresh) is current whatever the system cache says
+        self._index = IndexState(datetime.now(UTC), measured=True) if downloaded else parsed.index
+        self.last_scan_notes = parsed.notes
         for w in parsed.warnings:
             emit(log, "warning", w)
         if parsed.obsoletes:
             emit(log, "info", f"Obsoleting packages: {', '.join(parsed.obsoletes)}")
         return parsed
 
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """The age of the metadata the last scan read (its own sections), else read now."""
+        if self._index is not None:
+            return self._index
+        nonce = new_nonce()
+        result = transport.run(index_command(nonce), timeout=30)
+        sections = split_sections(result.out, nonce, ("repos", "cache", "end"))
+        if not result.ok or "end" not in sections:
+            return IndexState(notes=(unreadable_note(MANAGER),))
+        return parse_index(sections["repos"], sections["cache"], datetime.now(UTC))
+
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
         return list(self.scan_detail(transport, refresh=refresh, log=log).pending)
+
+    def held(self, transport: Transport) -> frozenset[str]:
+        """Packages with an update that versionlock or exclude= hides (asked of dnf itself)."""
+        self._resolve(transport)
+        nonce = new_nonce()
+        result = transport.run(held_command(nonce, binary=self.binary), timeout=300)
+        return frozenset(u.name for u in parse_scan(result.out, nonce).pending if u.held)
 
     # -- reboot
 
@@ -374,7 +493,9 @@ class DnfAdapter(Adapter):
             names = _check_names(names, host)
             if not names:
                 return InstallPlan(())
-        result = transport.run(plan_command(names, binary=self.binary), sudo=True, timeout=600)
+        result = transport.run(
+            plan_command(names, binary=self.binary, allow_held=self.allow_held), sudo=True, timeout=600
+        )
         parsed = parse_plan(result.out)
         aborted = "Operation aborted" in result.out + result.err
         if not (result.ok or aborted) or _error_lines(result.err):
@@ -455,7 +576,7 @@ class DnfAdapter(Adapter):
         before = self._last_transaction(transport)
         result = self._run_locked(
             transport,
-            install_command(names, binary=self.binary),
+            install_command(names, binary=self.binary, allow_held=self.allow_held),
             what="install the updates",
             log=log,
             on_output=on_output,

@@ -5,12 +5,14 @@ untrusted text; dnf.py has the commands that produce it.
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
-from app.domain.models import PendingUpdate, UpdateKind
+from app.domain.models import IndexState, PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
 from app.platforms.base import (
     MAX_WARNINGS,
@@ -21,6 +23,7 @@ from app.platforms.base import (
     quote_line,
 )
 from app.platforms.posix.facts import split_sections
+from app.platforms.posix.repo_index import enabled_repos, index_state, parse_times
 from app.platforms.posix.rpm import (
     _ARCH_RE,
     _EVR_RE,
@@ -34,6 +37,8 @@ from app.transports.base import CommandResult
 
 MANAGER = "dnf"
 
+#: ``check-update`` exits 100 when updates are available.
+UPDATES_EXIT = 100
 #: dnf's (and yum's) exit status when ``exit_on_lock`` is set and another process holds the lock.
 LOCK_EXIT = 200
 
@@ -320,7 +325,63 @@ def merge_scan(
     return result
 
 
-SCAN_SECTIONS = ("check", "check-rc", "advisories", "cves", "installed", "end")
+SCAN_SECTIONS = (
+    "repos",
+    "cache",
+    "check",
+    "check-rc",
+    "locks",
+    "held",
+    "held-rc",
+    "advisories",
+    "cves",
+    "installed",
+    "end",
+)
+
+#: The versionlock plugin's lists (dnf 4, yum 3): ``[!]name-epoch:version-release.arch`` patterns.
+VERSIONLOCK_LISTS = ("/etc/dnf/plugins/versionlock.list", "/etc/yum/pluginconf.d/versionlock.list")
+VERSIONLOCK_REASON = "dnf versionlock keeps it at its installed version (the versionlock plugin's list)."
+EXCLUDE_REASON = "An exclude= (excludepkgs=) setting in dnf's configuration hides it from upgrades."
+
+#: Where dnf, yum and dnf5 read repositories from (dnf's own list, and dnf5's vendor directory).
+REPO_FILES = (
+    "/etc/dnf/dnf.conf",
+    "/etc/yum.conf",
+    "/etc/yum.repos.d/*.repo",
+    "/etc/yum/repos.d/*.repo",
+    "/etc/distro.repos.d/*.repo",
+    "/usr/share/dnf5/repos.d/*.repo",
+)
+#: The file each refresh touches, per repository cache: libdnf's primary metadata (dnf 4 in
+#: /var/cache/dnf/<id>-<hash>/, dnf 5 in /var/cache/libdnf5/<id>-<hash>/), yum 3's cachecookie.
+CACHE_FILES = (
+    "/var/cache/dnf/*/repodata/*primary*",
+    "/var/cache/libdnf5/*/repodata/*primary*",
+    "/var/cache/yum/*/*/*/cachecookie",
+)
+_CACHE_DIR_RE = re.compile(r"(.{1,200})-[0-9a-f]{16}")
+NO_CACHE_FIX = "a scan with refresh (dnf makecache on the host, as root) fills the cache."
+
+
+def cache_repo(path: str) -> str | None:
+    """The repository a cache file of :data:`CACHE_FILES` belongs to."""
+    parts = path.split("/")
+    if parts[:3] != ["", "var", "cache"]:
+        return None
+    if len(parts) == 7 and parts[3] in ("dnf", "libdnf5") and parts[5] == "repodata":
+        match = _CACHE_DIR_RE.fullmatch(parts[4])
+        return match.group(1) if match else None
+    if len(parts) == 8 and parts[3] == "yum" and parts[7] == "cachecookie":
+        return parts[6]
+    return None
+
+
+def parse_index(repos: Iterable[str], cache: Iterable[str], now: datetime) -> IndexState:
+    """The dnf index's state from the ``repos`` section (the repository files) and the ``cache``
+    section (the host's clock and the refresh time of each repository's cache)."""
+    host_now, times = parse_times(cache, cache_repo)
+    return index_state(MANAGER, enabled_repos(repos), host_now, times, now, fix=NO_CACHE_FIX)
 
 
 @dataclass(frozen=True)
@@ -329,22 +390,102 @@ class ScanParse:
     exit_status: int | None = None
     obsoletes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: the metadata the scan read (None: the answer had no index sections)
+    index: IndexState | None = None
+    #: what limited the scan: lines not understood, an answer cut short (they make it incomplete)
+    notes: tuple[str, ...] = ()
 
 
-def parse_scan(text: str, nonce: str, *, manager: str = MANAGER) -> ScanParse:
-    """Parse the output of :func:`scan_command`."""
+def parse_scan(text: str, nonce: str, *, manager: str = MANAGER, now: datetime | None = None) -> ScanParse:
+    """Parse the output of :func:`scan_command`.
+
+    Updates the host holds back (versionlock, exclude=) are listed by a second check-update that
+    disables both (the ``held`` section); they are pending, marked held.
+    """
     sections = split_sections(text, nonce, SCAN_SECTIONS)
-    rc_lines = [line.strip() for line in sections.get("check-rc", []) if line.strip()]
-    exit_status = int(rc_lines[0]) if rc_lines and rc_lines[0].isdigit() and len(rc_lines[0]) < 5 else None
+    exit_status = _rc(sections.get("check-rc", []))
     check = parse_check_update("\n".join(sections.get("check", [])))
     advisories, w1 = parse_updateinfo_list("\n".join(sections.get("advisories", [])))
     cves, w2 = parse_updateinfo_list("\n".join(sections.get("cves", [])))
     installed = parse_rpm_query("\n".join(sections.get("installed", [])))
+    held_notes: tuple[str, ...] = ()
+    extra: list[CheckUpdateEntry] = []
+    if "held-rc" in sections:
+        held_rc = _rc(sections["held-rc"])
+        if held_rc in (0, UPDATES_EXIT):
+            shown = {(e.name, e.arch) for e in check.entries}
+            everything = parse_check_update("\n".join(sections.get("held", [])))
+            extra = [e for e in everything.entries if (e.name, e.arch) not in shown]
+        else:
+            held_notes = (
+                "dnf hides the updates of packages held by versionlock or exclude= on this host, and "
+                "listing them failed, so held updates may be missing from this list.",
+            )
     pending = merge_scan(
-        check.entries, advisories, cves, {k: v for k, (v, _a) in installed.items()}, manager=manager
+        [*check.entries, *extra],
+        advisories,
+        cves,
+        {k: v for k, (v, _a) in installed.items()},
+        manager=manager,
     )
+    if extra:
+        pending = mark_held(pending, {e.name for e in extra}, lock_names(sections.get("locks", [])))
     warnings = [*check.warnings, *w1, *w2][: MAX_WARNINGS + 1]
-    return ScanParse(tuple(pending), exit_status, check.obsoletes, tuple(warnings))
+    index = None
+    if "cache" in sections:
+        index = parse_index(sections.get("repos", []), sections["cache"], now or datetime.now(UTC))
+    return ScanParse(
+        tuple(pending),
+        exit_status,
+        check.obsoletes,
+        tuple(warnings),
+        index,
+        (*_scan_notes(sections, check), *held_notes),
+    )
+
+
+def _rc(lines: Sequence[str]) -> int | None:
+    found = [line.strip() for line in lines if line.strip()]
+    return int(found[0]) if found and found[0].isdigit() and len(found[0]) < 5 else None
+
+
+def lock_names(lines: Iterable[str]) -> list[str]:
+    """The name patterns of versionlock entries (``pd-regular-0:2.0-1.*`` → ``pd-regular``; a
+    hand-written bare name or glob stays as it is); exclusion entries (``!``) hide versions too."""
+    names = []
+    for raw in lines:
+        line = raw.strip().lstrip("!")
+        if not line or line.startswith("#"):
+            continue
+        parts = line.rsplit("-", 2)
+        names.append(parts[0] if len(parts) == 3 and ":" in parts[1] else line)
+    return names[: MAX_WARNINGS * 100]
+
+
+def mark_held(pending: Sequence[PendingUpdate], held: set[str], locks: Sequence[str]) -> list[PendingUpdate]:
+    """``pending`` with the updates of ``held`` packages marked held, with why."""
+    out = []
+    for u in pending:
+        if u.name in held:
+            locked = any(fnmatch.fnmatchcase(u.name, pattern) for pattern in locks)
+            u = replace(u, held=True, held_reason=VERSIONLOCK_REASON if locked else EXCLUDE_REASON)
+        out.append(u)
+    return out
+
+
+def _scan_notes(sections: Mapping[str, list[str]], check: CheckUpdateParse) -> tuple[str, ...]:
+    notes = []
+    if "end" not in sections:
+        notes.append(
+            "dnf's answer was cut short (the end of the scan never arrived), so updates, advisories or "
+            "CVEs may be missing from this list."
+        )
+    if check.warnings:
+        notes.append(
+            f"dnf printed {len(check.warnings)} line(s) Patchdesk could not understand (see the job log), "
+            "so an update may be missing from this list."
+        )
+    return tuple(notes)
 
 
 def parse_list(text: str) -> dict[str, set[str]]:

@@ -1,10 +1,11 @@
 """The zypper adapter: SUSE Linux Enterprise and openSUSE.
 
-**Tested against documented formats only.** No zypper host can run on the Debian machines the tests
-use, so the parsers (zypper_parse.py) are tested against recordings written by hand (tests/data/zypper/) from
+The parsers (zypper_parse.py) are tested against recordings written by hand (tests/data/zypper/) from
 zypper's own XML writers (src/update.cc: ``xmlPrintOtherUpdateOn``/``xmlPrintPatchUpdateOn``;
 src/Summary.cc: the ``install-summary``; src/search-utils: ``search-result``; doc/xmlout.rnc) and the
-exit codes of zypper(8). Verify against a real SLES/openSUSE host before trusting it in production.
+exit codes of zypper(8); scan, index age, repository errors, locks and patching also run against real
+zypper (Debian's zypper 1.14 / libzypp 17 in the rpm test hosts: tests/integration/test_zypper_hosts.py).
+A SLES/openSUSE host's own zypper is newer: verify there before trusting it in production.
 
 What it runs (every command with ``--non-interactive --xmlout``; ``--no-refresh`` unless asked to
 refresh, so a scan never touches the network as an ordinary user):
@@ -23,6 +24,8 @@ refresh, so a scan never touches the network as an ordinary user):
 - versions: ``search -s --match-exact -t package``; snapshots: ``rpm -q`` (as for dnf).
 - rollback: ``install --oldpackage NAME=VERSION…`` / ``remove``.
 - reboot: ``zypper needs-rebooting`` (exit 102: needed), else /run/reboot-needed (libzypp's flag).
+- index age: one short snippet after the scan (zypper_parse.INDEX_COMMAND): the enabled repositories
+  of /etc/zypp/repos.d and the time libzypp last refreshed each one's raw cache (repo_index.py).
 
 zypper exit codes (zypper(8)): 0 ok, 1 bug, 2 syntax, 3 invalid arguments, 4 zypp error, 5 privileges,
 6 no repositories, 7 zypp locked, 8 commit error; informational 100 update needed, 101 security update
@@ -36,11 +39,13 @@ versions must be valid rpm text, and they reach commands only as argv elements.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from app.domain.errors import AdapterError
-from app.domain.models import InstallPlan, OsFacts, PackageChange, PendingUpdate
+from app.domain.models import IndexState, InstallPlan, OsFacts, PackageChange, PendingUpdate
 from app.platforms.base import Adapter, LogFn, Snapshot, clean_value, emit
+from app.platforms.posix.repo_index import unreadable_note
 from app.platforms.posix.rpm import is_valid_evr, is_valid_name, parse_rpm_query, rpm_query_command
 from app.platforms.posix.zypper_parse import (
     _ARCH_RE,
@@ -50,13 +55,18 @@ from app.platforms.posix.zypper_parse import (
     EXIT_REPOS_SKIPPED,
     EXIT_RESTART_NEEDED,
     EXIT_RPM_SCRIPT_FAILED,
+    INDEX_COMMAND,
     MANAGER,
     PATCH_PREFIX,
     SUCCESS_CODES,
+    UpdatesParse,
     describe_failure,
+    mark_held,
+    parse_index,
     parse_install_summary,
     parse_list_patches,
     parse_list_updates,
+    parse_locks,
     parse_reboot,
     parse_search_versions,
 )
@@ -78,12 +88,26 @@ def list_updates_command(refresh: bool = False) -> list[str]:
     return [*_base(refresh), "list-updates"]
 
 
+def list_all_updates_command() -> list[str]:
+    """Every newer version, installable or not: locked packages too (``list-updates`` hides them)."""
+    return [*_base(), "list-updates", "--all"]
+
+
 def list_patches_command(refresh: bool = False) -> list[str]:
     return [*_base(refresh), "list-patches"]
 
 
 def refresh_command() -> list[str]:
-    return ["zypper", "--non-interactive", "refresh"]
+    """``--xmlout`` so a repository that fails to refresh is named in zypper's error messages."""
+    return [*_BASE, "refresh"]
+
+
+def _answer_notes(exit_status: int, errors: tuple[str, ...]) -> list[str]:
+    """Sentences for a listing zypper completed with errors (a repository it could not read)."""
+    if not errors and exit_status != EXIT_REPOS_SKIPPED:
+        return []
+    said = "; ".join(e.rstrip(".") for e in errors[:3]) or "it skipped some repositories"
+    return [f"zypper could not read every repository, so updates may be missing from this list: {said}."]
 
 
 def _split(names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -162,6 +186,7 @@ class ZypperAdapter(Adapter):
 
     def __init__(self, host: str | None = None) -> None:
         self.host = host
+        self._index: IndexState | None = None
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
         return is_suse_family(facts) and transport.run("command -v zypper >/dev/null 2>&1", timeout=30).ok
@@ -169,23 +194,28 @@ class ZypperAdapter(Adapter):
     def scan(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
     ) -> list[PendingUpdate]:
+        """The index's age and the host's locks (one short command), package updates and needed
+        patches, and where the host has locks, the updates they hide (marked held).
+
+        An answer without zypper's update list (no XML, cut short, refused) fails the scan: it is
+        never "nothing pending". zypper's own error messages in an answer it completed (a repository it
+        could not read, exit 106) are kept as notes: what it listed is kept, incomplete.
+        """
         host = self.host_name(transport)
         env = {"LC_ALL": "C"}
         if refresh:
             r = transport.run(refresh_command(), sudo=True, timeout=900, env=env)
-            if r.exit_status not in SUCCESS_CODES:
+            # 106: some repositories could not be refreshed; their old metadata would pass for new
+            if r.exit_status not in SUCCESS_CODES or r.exit_status == EXIT_REPOS_SKIPPED:
                 raise describe_failure(r, host, what="refresh the repositories")
+        self._index, locks = self._read_index(transport)
         pending: list[PendingUpdate] = []
+        notes: list[str] = []
         for command, parse in (
             (list_updates_command(), parse_list_updates),
             (list_patches_command(), parse_list_patches),
         ):
-            r = transport.run(command, timeout=600, env=env)
-            if r.exit_status not in SUCCESS_CODES:
-                raise describe_failure(r, host, what="check for updates")
-            parsed = parse(r.out)
-            for w in parsed.warnings:
-                emit(log, "warning", w)
+            parsed = self._list(transport, command, parse, notes, log)
             if parsed.blocked:
                 emit(
                     log,
@@ -193,7 +223,72 @@ class ZypperAdapter(Adapter):
                     f"Held back until the package manager is updated: {', '.join(parsed.blocked)}",
                 )
             pending.extend(parsed.pending)
+        if locks:
+            pending.extend(self._held(transport, pending, locks, notes, log))
+        self.last_scan_notes = tuple(dict.fromkeys(notes))
         return pending
+
+    def _list(
+        self,
+        transport: Transport,
+        command: list[str],
+        parse: Callable[[str], UpdatesParse],
+        notes: list[str],
+        log: LogFn | None,
+    ) -> UpdatesParse:
+        host = self.host_name(transport)
+        r = transport.run(command, timeout=600, env={"LC_ALL": "C"})
+        if r.exit_status not in SUCCESS_CODES:
+            raise describe_failure(r, host, what="check for updates")
+        parsed = parse(r.out)
+        if parsed.unreadable is not None:
+            raise AdapterError(
+                f"zypper's answer on {host} could not be read ({parsed.unreadable}), so Patchdesk "
+                "cannot tell what is pending there."
+            )
+        notes.extend(_answer_notes(r.exit_status, parsed.errors))
+        for w in parsed.warnings:
+            emit(log, "warning", w)
+        if parsed.warnings:
+            notes.append(
+                f"zypper listed {len(parsed.warnings)} update(s) Patchdesk could not understand (see "
+                "the job log), so an update may be missing from this list."
+            )
+        return parsed
+
+    def _held(
+        self,
+        transport: Transport,
+        pending: list[PendingUpdate],
+        locks: list[tuple[str, str]],
+        notes: list[str],
+        log: LogFn | None,
+    ) -> list[PendingUpdate]:
+        """The package updates locks hide (``list-updates --all`` less what ``list-updates`` showed),
+        marked held; asked only where the host has locks."""
+        shown = {u.name for u in pending}
+        everything = self._list(transport, list_all_updates_command(), parse_list_updates, notes, log)
+        return [u for u in mark_held(everything.pending, shown, locks) if u.held]
+
+    def held(self, transport: Transport) -> frozenset[str]:
+        """Packages with an update that a zypper lock (or zypper's resolver) keeps back."""
+        _index, locks = self._read_index(transport)
+        if not locks:
+            return frozenset()
+        shown = self._list(transport, list_updates_command(), parse_list_updates, [], None)
+        held = self._held(transport, list(shown.pending), locks, [], None)
+        return frozenset(u.name for u in held)
+
+    def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
+        """The age of the repositories' metadata, read with the last scan."""
+        return self._index if self._index is not None else self._read_index(transport)[0]
+
+    def _read_index(self, transport: Transport) -> tuple[IndexState, list[tuple[str, str]]]:
+        """The index's state and the host's package locks (one short command)."""
+        r = transport.run(INDEX_COMMAND, timeout=30)
+        if not r.ok:
+            return IndexState(notes=(unreadable_note(MANAGER),)), []
+        return parse_index(r.out, datetime.now(UTC)), parse_locks(r.out)
 
     def reboot_required(self, transport: Transport) -> tuple[bool, tuple[str, ...]]:
         answer = parse_reboot(transport.run(REBOOT_COMMAND, timeout=120).out)
@@ -214,10 +309,24 @@ class ZypperAdapter(Adapter):
         found = self._installed(transport, packages)
         return {n: found[n][0] if n in found else None for n in packages}
 
+    def _refuse_locked(self, transport: Transport, names: Sequence[str] | None) -> None:
+        """--include-held cannot pass a zypper lock: zypper has no option for it, and the locks are
+        the administrator's to change, not Patchdesk's. Say so rather than update nothing quietly."""
+        if not self.allow_held or not names:
+            return
+        locked = sorted(self.held(transport) & set(names))
+        if locked:
+            raise AdapterError(
+                f"zypper on {self.host_name(transport)} will not update {', '.join(locked)} while a lock "
+                "holds it; remove the lock on the host (zypper removelock NAME) and patch again. "
+                "Patchdesk does not change the host's locks."
+            )
+
     def plan(
         self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
     ) -> InstallPlan:
         host = self.host_name(transport)
+        self._refuse_locked(transport, names)
         try:
             commands = install_commands(names, dry_run=True)
         except ValueError as exc:
@@ -286,6 +395,7 @@ class ZypperAdapter(Adapter):
             commands = install_commands(names)
         except ValueError as exc:
             raise AdapterError(f"Refusing to install on {self.host_name(transport)}: {exc}.") from None
+        self._refuse_locked(transport, names)
         for command in commands:
             self._run(
                 transport,

@@ -9,13 +9,16 @@ names and versions must be valid rpm text.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from app.domain.errors import AdapterError, UnsupportedHostError
-from app.domain.models import PackageChange, PendingUpdate, UpdateKind
+from app.domain.models import IndexState, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import MAX_WARNINGS, clean_value
+from app.platforms.posix.repo_index import enabled_repos, index_state, parse_times
 from app.platforms.posix.rpm import is_valid_evr, is_valid_name
 from app.transports.base import CommandResult
 
@@ -63,7 +66,12 @@ _CATEGORY_KIND = {
     "enhancement": UpdateKind.ENHANCEMENT,
     "document": UpdateKind.ENHANCEMENT,
 }
-_NEEDED = {"needed"}  # patch status; "applied", "not-needed", "unwanted" (locked) are not pending
+_NEEDED = {"needed"}  # patch status; "applied", "not-needed" are not pending
+_LOCKED = "unwanted"  # a needed patch the administrator locked: pending, held
+LOCK_REASON = "A zypper lock (/etc/zypp/locks, zypper addlock) keeps it from being updated."
+NOT_INSTALLABLE_REASON = (
+    "zypper would not install it in an update (a vendor change or a dependency it cannot resolve)."
+)
 _REBOOT_PACKAGES = frozenset({"kernel-default", "kernel-azure", "kernel-rt", "glibc", "systemd", "dbus-1"})
 
 
@@ -110,6 +118,25 @@ class UpdatesParse:
     pending: tuple[PendingUpdate, ...] = ()
     warnings: tuple[str, ...] = ()
     blocked: tuple[str, ...] = ()  # patches held back because update-stack patches come first
+    #: None: the answer was read; else why it could not be (no XML, cut short, refused)
+    unreadable: str | None = None
+    #: zypper's own error messages in an answer it otherwise completed (a repository it could not read)
+    errors: tuple[str, ...] = ()
+
+
+def _unreadable(what: str, exc: XmlRefused) -> UpdatesParse:
+    return UpdatesParse(warnings=(f"Could not read zypper's {what} output: {exc}",), unreadable=str(exc))
+
+
+def _no_status(root: ET.Element, what: str) -> UpdatesParse | None:
+    """zypper writes ``<update-status>`` whenever it got as far as listing; without it nothing was."""
+    if root.find("update-status") is None:
+        return UpdatesParse(
+            warnings=(f"zypper's {what} output has no update list",),
+            unreadable="no update list in the answer",
+            errors=tuple(_messages(root, "error")),
+        )
+    return None
 
 
 def parse_list_updates(text: str) -> UpdatesParse:
@@ -117,7 +144,10 @@ def parse_list_updates(text: str) -> UpdatesParse:
     try:
         root = _root(text)
     except XmlRefused as exc:
-        return UpdatesParse(warnings=(f"Could not read zypper's list-updates output: {exc}",))
+        return _unreadable("list-updates", exc)
+    missing = _no_status(root, "list-updates")
+    if missing is not None:
+        return missing
     pending: list[PendingUpdate] = []
     warnings: list[str] = []
     for up in root.iter("update"):
@@ -145,7 +175,7 @@ def parse_list_updates(text: str) -> UpdatesParse:
                 reboot_expected=name in _REBOOT_PACKAGES,
             )
         )
-    return UpdatesParse(tuple(pending), tuple(warnings))
+    return UpdatesParse(tuple(pending), tuple(warnings), errors=tuple(_messages(root, "error")))
 
 
 def parse_list_patches(text: str) -> UpdatesParse:
@@ -159,7 +189,10 @@ def parse_list_patches(text: str) -> UpdatesParse:
     try:
         root = _root(text)
     except XmlRefused as exc:
-        return UpdatesParse(warnings=(f"Could not read zypper's list-patches output: {exc}",))
+        return _unreadable("list-patches", exc)
+    missing = _no_status(root, "list-patches")
+    if missing is not None:
+        return missing
     pending: list[PendingUpdate] = []
     warnings: list[str] = []
     blocked: list[str] = []
@@ -174,7 +207,7 @@ def parse_list_patches(text: str) -> UpdatesParse:
                 warnings.append(f"Could not understand zypper patch: {clean_value(name)[:80]!r}")
             continue
         status = up.get("status", "needed")
-        if status not in _NEEDED:
+        if status not in _NEEDED and status != _LOCKED:
             continue
         if id(up) in blocked_elems:
             blocked.append(name)
@@ -205,9 +238,13 @@ def parse_list_patches(text: str) -> UpdatesParse:
                 cves=tuple(cves),
                 advisories=(name,),
                 reboot_expected=up.get("restart") == "true",
+                held=status == _LOCKED,
+                held_reason=LOCK_REASON if status == _LOCKED else "",
             )
         )
-    return UpdatesParse(tuple(pending), tuple(warnings), tuple(blocked))
+    return UpdatesParse(
+        tuple(pending), tuple(warnings), tuple(blocked), errors=tuple(_messages(root, "error"))
+    )
 
 
 _SUMMARY_GROUPS = {
@@ -282,6 +319,85 @@ def parse_search_versions(text: str) -> dict[str, set[str]]:
         edition = _evr(s.get("edition"))
         if is_valid_name(name) and edition is not None:
             out.setdefault(name, set()).add(edition)
+    return out
+
+
+#: zypper's repository files, and what dates a repository's last refresh in libzypp's raw metadata
+#: cache: a refresh that finds the repository unchanged touches repodata/repomd.xml (RepoManager
+#: touchIndexFile; ``content`` for YaST2 repositories, ``cookie`` for plain directories), one that
+#: downloads it swaps in a new repodata directory (its files keep the server's times: the directory's
+#: own time is the download's). The newest of them, under the default cache /var/cache/zypp.
+REPO_FILES = "/etc/zypp/repos.d/*.repo"
+RAW_CACHE = "/var/cache/zypp/raw"
+_DATING = ("repodata", "repodata/repomd.xml", "content", "cookie")
+CACHE_FILES = tuple(f"{RAW_CACHE}/*/{name}" for name in _DATING)
+LOCKS_FILE = "/etc/zypp/locks"
+INDEX_COMMAND = (
+    f"printf 'now %s\\n' \"$(date +%s)\"; stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
+    f"echo '[[locks]]'; cat -- {LOCKS_FILE} 2>/dev/null; "
+    f"echo '[[repos]]'; cat -- {REPO_FILES} 2>/dev/null; true"
+)
+NO_CACHE_FIX = "a scan with refresh (zypper refresh on the host, as root) fills the cache."
+
+
+def raw_cache_alias(path: str) -> str | None:
+    """The (escaped) alias whose raw cache a path of :data:`CACHE_FILES` is in."""
+    if not path.startswith(RAW_CACHE + "/"):
+        return None
+    alias, _, rest = path[len(RAW_CACHE) + 1 :].partition("/")
+    return alias if alias and rest in _DATING else None
+
+
+def parse_index(text: str, now: datetime) -> IndexState:
+    """zypper's index state from :data:`INDEX_COMMAND`: the host's clock and cache times, then the
+    repository files. libzypp names a cache directory by the alias with "/" made "_"."""
+    times_part, sep, repos_part = text.partition("[[repos]]")
+    if not sep:
+        return index_state(MANAGER, (), None, {}, now, fix=NO_CACHE_FIX)
+    times_part = times_part.partition("[[locks]]")[0]
+    host_now, times = parse_times(times_part.splitlines(), raw_cache_alias)
+    enabled = [alias.replace("/", "_") for alias in enabled_repos(repos_part.splitlines())]
+    return index_state(MANAGER, enabled, host_now, times, now, fix=NO_CACHE_FIX)
+
+
+def parse_locks(text: str) -> list[tuple[str, str]]:
+    """``(match_type, name)`` of the package locks in :data:`INDEX_COMMAND`'s answer (libzypp's locks
+    file: records of ``key: value`` lines separated by blank lines)."""
+    body = text.partition("[[locks]]")[2].partition("[[repos]]")[0]
+    locks: list[tuple[str, str]] = []
+    for record in re.split(r"\n\s*\n", body):
+        fields = {}
+        for line in record.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip()] = value.strip()
+        name = fields.get("solvable_name", "")
+        if name and fields.get("type", "package") == "package" and len(locks) < MAX_WARNINGS * 100:
+            locks.append((fields.get("match_type", "exact"), name))
+    return locks
+
+
+def is_locked(name: str, locks: list[tuple[str, str]]) -> bool:
+    for match_type, pattern in locks:
+        if match_type == "glob" and fnmatch.fnmatchcase(name, pattern):
+            return True
+        if match_type == "substring" and pattern in name:
+            return True
+        if name == pattern:
+            return True
+    return False
+
+
+def mark_held(
+    pending: tuple[PendingUpdate, ...], shown: set[str], locks: list[tuple[str, str]]
+) -> list[PendingUpdate]:
+    """``list-updates --all`` entries: those ``list-updates`` did not show are held, with why."""
+    out = []
+    for u in pending:
+        if u.name not in shown:
+            reason = LOCK_REASON if is_locked(u.name, locks) else NOT_INSTALLABLE_REASON
+            u = replace(u, held=True, held_reason=reason)
+        out.append(u)
     return out
 
 

@@ -185,7 +185,9 @@ def test_scan_runs_refresh_with_sudo_then_simulation_without() -> None:
     assert pending[0].held and "apt-mark hold" in pending[0].held_reason
     # the simulation ignores holds (apt would keep held packages back without a word); the holds are
     # read after it, as the ordinary user
-    assert transport.calls == [(refresh_command(), True), (scan_command(), False), (HOLDS_COMMAND, False)]
+    assert transport.calls[:2] == [(refresh_command(), True), (scan_command(), False)]
+    (holds, sudo) = transport.calls[2]  # the holds and the pins in one command, as the ordinary user
+    assert holds.startswith(HOLDS_COMMAND) and "apt-cache policy" in holds and not sudo
     assert ("warning", "Upgrading would remove: systemd-timesyncd") in logged
 
 

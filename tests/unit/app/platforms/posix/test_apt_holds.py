@@ -58,3 +58,27 @@ def test_held_packages_are_changed_only_when_allowed_and_named() -> None:
     # never with a blind upgrade of everything
     assert ALLOW_HELD not in install_command(None, 120, allow_held=True)
     assert ALLOW_HELD not in plan_command(None, allow_held=True)
+
+
+def test_pins_below_the_newest_version_are_pending_and_held() -> None:
+    """A pin that keeps a package at its installed version hides the update from the simulation: it
+    is listed from apt's policy (recorded on a test host with a Pin-Priority 1001 at 2.0-1 and a -1 on
+    1.1*), held, with why."""
+    from app.platforms.posix.apt_parse import PIN_REASON, parse_policy, pinned_updates
+
+    pins = parse_policy((DATA / "policy_pinned_real.txt").read_text().splitlines())
+    assert set(pins) == {"pd-regular", "pd-chain", "pd-chain-lib"}
+    assert (pins["pd-regular"].installed, pins["pd-regular"].newest) == ("2.0-1", "2.1-1")
+    assert pins["pd-regular"].source == "file:/srv/repo bookworm-updates/main"
+    updates = pinned_updates(pins, [])
+    assert all(u.held and u.held_reason == PIN_REASON for u in updates)
+    # a package the simulation lists already is not listed twice; one not pinned below is not listed
+    assert [u.name for u in pinned_updates(pins, updates[:1])] == [u.name for u in updates[1:]]
+    current = "pd-current:\n  Installed: 1.0-1\n  Candidate: 1.0-1\n  Version table:\n *** 1.0-1 500\n"
+    assert parse_policy(current.splitlines()) == {}
+
+
+def test_include_held_names_the_pinned_version() -> None:
+    cmd = install_command(["pd-regular", "pd-secfix"], 60, allow_held=True, versions={"pd-regular": "2.1-1"})
+    assert cmd[-3:] == ["--", "pd-regular=2.1-1", "pd-secfix"]
+    assert plan_command(["pd-regular"], versions={"pd-regular": "2.1-1"})[-1] == "pd-regular"  # not asked

@@ -197,3 +197,18 @@ def test_a_missing_simulation_section_is_no_answer() -> None:
     only_index = f"\n{marker(NONCE, 'idx')}\nnow 1\n"
     # None: the caller scans in full; it is never an empty pending list
     assert AptAdapter().parse_scan_script(only_index, NONCE) is None
+
+
+def test_a_configured_source_without_lists_is_named_and_never_vouched_for() -> None:
+    answer = [
+        *lines("index_prebuilt_real.txt"),
+        "'file:/srv/repo/dists/bookworm/InRelease' _srv_repo_dists_bookworm_InRelease 0 ",
+        "'file:/srv/no-such-repo/dists/bookworm/InRelease' _srv_no-such-repo_dists_bookworm_InRelease 0 ",
+    ]
+    index = parse_index(answer, NOW)
+    # dated by the sources that have lists, with a note naming the one that has none
+    assert index.measured and index.updated is not None
+    (note,) = index.notes
+    assert "file:/srv/no-such-repo/dists/bookworm" in note and "srv/repo" not in note
+    # every source with its lists: no note
+    assert parse_index(answer[:-1], NOW).notes == ()

@@ -36,7 +36,7 @@ def test_commands_are_argv_lists() -> None:
     with pytest.raises(ValueError):
         dnf.scan_command(NONCE, binary="sh -c")
     script = dnf.scan_command(NONCE, binary="yum")
-    assert "yum -q -C --setopt=skip_if_unavailable=False updateinfo list cves" in script
+    assert "yum -q -C --setopt=skip_if_unavailable=False $pd_h updateinfo list cves" in script
 
 
 def test_rollback_commands() -> None:
