@@ -4,12 +4,14 @@ representative inputs (hostile ones included: they travel as base64 data and mus
 
 from __future__ import annotations
 
+import base64
+import inspect
+import re
 from pathlib import Path
 
 import pytest
 
-from app.platforms.windows import chocolatey, health, systask, winget, wua
-from app.platforms.windows.facts import facts_script
+from app.platforms.windows import chocolatey, facts, health, systask, winget, wua
 from app.platforms.windows.scripts import (
     BOOT_PLACEHOLDER,
     PAYLOAD_PLACEHOLDER,
@@ -54,13 +56,15 @@ def _sent() -> dict[str, str]:
         "reboot-pending": wua.reboot_script(),
         "wua-removal-check": wua.removal_check_payload(["KB5034441", HOSTILE]),
         "wua-uninstall": wua.uninstall_payload(checks),
-        "windows-facts": facts_script(),
+        "windows-facts": facts.facts_script(),
         "task-wrapper": systask.wrap_payload(wua.scan_payload()),
         "task-start": systask.start_script(
             "0123456789abcdef", wua.install_payload([GUID], [], all_software=False)
         ),
         "task-poll": systask.poll_script("0123456789abcdef"),
         "task-cleanup": systask.cleanup_script("0123456789abcdef"),
+        "task-disarm": systask.disarm_script("0123456789abcdef"),
+        "task-bootstrap": base64.b64decode(systask.bootstrap_command("0123456789abcdef")).decode("utf-16-le"),
         "windows-health": health.health_script(["wuauserv", "W32Time", "My Service$1"], 1700000000.0),
         "windows-health-none": health.health_script([], None, now=1700003600.0),
         "restart": health.restart_script(),
@@ -72,9 +76,42 @@ def _sent() -> dict[str, str]:
         "choco-upgrade-latest": chocolatey.upgrade_script("git"),
         "choco-uninstall": chocolatey.uninstall_script("git"),
         "winget-scan": winget.scan_script(),
+        "winget-scan-no-refresh": winget.scan_script(refresh=False),
         "winget-list": winget.list_script(),
         "winget-update": winget.update_script(["Git.Git", HOSTILE]),
     }
+
+
+#: the modules whose functions build the scripts Patchdesk sends to a Windows host
+BUILDER_MODULES = (chocolatey, facts, health, systask, winget, wua)
+_BUILDER_NAME = re.compile(r"_(script|payload|command)$")
+
+
+def _builders() -> dict[str, tuple[object, str]]:
+    return {
+        f"{mod.__name__}.{name}": (mod, name)
+        for mod in BUILDER_MODULES
+        for name, fn in vars(mod).items()
+        if inspect.isfunction(fn) and fn.__module__ == mod.__name__ and _BUILDER_NAME.search(name)
+    }
+
+
+def test_every_script_builder_is_parsed_as_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new script builder cannot escape the grammar check: each one found in the code must be
+    called by _sent() (through its module, so the call is seen here)."""
+    called: set[str] = set()
+    builders = _builders()
+    for key, (mod, name) in builders.items():
+        fn = getattr(mod, name)
+
+        def seen(*args: object, _key: str = key, _fn: object = fn, **kw: object) -> object:
+            called.add(_key)
+            return _fn(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(mod, name, seen)
+    _sent()
+    assert len(builders) >= 20
+    assert sorted(set(builders) - called) == []
 
 
 @pytest.mark.parametrize("name", sorted(_sent()))
