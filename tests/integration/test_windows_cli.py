@@ -108,14 +108,13 @@ def test_windows_scan_patch_verify_rollback_from_the_cli(
         "winrm",
         "--user",
         "Administrator",
-        "--winrm-auth",
-        "basic",
         "--ca-file",
         str(server.ca_path),
         "--password-stdin",
         stdin=PASSWORD + "\n",
     )
     assert r.returncode == 0, r.stderr
+    server.auth = ("ntlm",)  # the production path: Patchdesk's default authentication, no Basic
 
     report = js(run(db, keyring_env, "scan", "win01", "--json"))
     entry = report["hosts"][0]
@@ -125,6 +124,7 @@ def test_windows_scan_patch_verify_rollback_from_the_cli(
     assert "KB5034129" in pending and pending["KB5034129"]["manager"] == "wua"
     assert pending["KB5034129"]["security"] is True
 
+    assert server.auth_used and set(server.auth_used) == {"ntlm"}  # over HTTPS: TLS protects it
     fake.drop_during_install = 3  # the next polls of the task get no answer
     fake.reboot_during_install = True  # and the host restarts in the middle of the installation
     fake.reboot_seconds = 1.0
@@ -396,3 +396,31 @@ WHY = {
     "winget_truncated": "The winget check on win01 returned no readable result",
     "winget_module_missing": "Microsoft.WinGet.Client",
 }
+
+
+def test_default_ntlm_over_http_encrypts_every_message_end_to_end(
+    tmp_path: Path,
+    keyring_env: dict[str, str],  # noqa: F811
+) -> None:
+    """`hosts add --winrm-http` with the default authentication: NTLM with message encryption, the
+    configuration most Windows hosts answer out of the box."""
+    server, fake = start_fake_windows(tls_dir=None, password=PASSWORD, auth=("ntlm",))
+    fake.task_step = 0.1
+    try:
+        db = tmp_path / "pd.sqlite3"
+        r = run(
+            db, keyring_env, "hosts", "add", "win01", "--address", "127.0.0.1", "--port", str(server.port),
+            "--transport", "winrm", "--winrm-http", "--user", "Administrator", "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        entry = js(run(db, keyring_env, "scan", "win01", "--json"))["hosts"][0]
+        assert entry["status"] == "ok", entry
+        assert "KB5034129" in {p["name"] for p in entry["pending"]}
+        assert server.auth_used and set(server.auth_used) == {"ntlm+encrypted"}
+        wire = b"".join(server.wire)
+        assert b"Encrypted Boundary" in wire
+        for plain in (PASSWORD.encode(), b"s:Envelope", b"powershell"):
+            assert plain not in wire
+    finally:
+        server.stop()
