@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QSystemTrayIcon,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -342,6 +343,33 @@ class MainWindow(QMainWindow):
         tb.addAction(self.report_action)
         self.toolbar = tb
         self.addToolBar(tb)
+
+    #: The toolbar's looks, richest first: the first that fits the window's width is used, so every
+    #: action stays one click away at 1280 px and at the minimum size (#23 item 2), with its name
+    #: wherever the name fits.
+    TOOLBAR_STYLES = (
+        Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
+        Qt.ToolButtonStyle.ToolButtonTextUnderIcon,
+        Qt.ToolButtonStyle.ToolButtonIconOnly,
+    )
+
+    def _fit_toolbar(self) -> None:
+        tb = self.toolbar
+        room = self.width() - 8  # the main window's margins around its toolbar area
+        for style in self.TOOLBAR_STYLES:
+            tb.setToolButtonStyle(style)
+            tb.layout().invalidate()  # its size hint is cached until the next layout pass
+            if tb.layout().sizeHint().width() <= room:
+                break
+        # Report… has no icon of its own: it keeps its name when the others show only theirs
+        report = tb.widgetForAction(self.report_action)
+        if isinstance(report, QToolButton) and tb.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly:
+            report.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit_toolbar()
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
