@@ -60,6 +60,7 @@ from ui.models.updates_model import (
     UpdatesTableModel,
 )
 from ui.resources import icon
+from ui.theme import text_colour
 from ui.verdicts import badge_style, verdict_text, verify_scope
 
 HISTORY_LIMIT = 50
@@ -89,8 +90,8 @@ CHANGE_TEXT = {
     ChangeAction.REINSTALL: "reinstall",
 }
 CHANGE_COLOURS = {
-    ChangeAction.INSTALL: QColor("#1f4e89"),
-    ChangeAction.REMOVE: QColor("#9b1c14"),
+    ChangeAction.INSTALL: text_colour("#1f4e89"),  # lighter in the dark look (ui/theme.py)
+    ChangeAction.REMOVE: text_colour("#9b1c14"),
 }
 
 
