@@ -383,3 +383,31 @@ def tint_chart(chart: QChart) -> None:
         axis.setTitleBrush(QBrush(text))
         axis.setGridLineColor(QColor(pal[Role.Mid]))
         axis.setLinePenColor(QColor(pal[Role.Dark]))
+
+
+_by_hex: dict[tuple[str, str | None], tuple[QColor, QColor | None]] = {}
+
+
+def readable(fg: str, bg: str | None = None) -> tuple[QColor, QColor | None]:
+    """The theme-following QColors for a view's hex text colour (and its background, if any), made
+    once per pair: what a table cell's colours become in the look in use."""
+    key = (fg.lower(), bg.lower() if bg else None)
+    found = _by_hex.get(key)
+    if found is None:
+        found = colour_pair(fg, bg) if bg else (text_colour(fg), None)
+        _by_hex[key] = found
+    return found
+
+
+def background(bg: str) -> QColor:
+    """A view's cell background without a text colour of its own: pale in the light look, dark in
+    the dark one (the palette's text reads on both)."""
+    key = ("", bg.lower())
+    found = _by_hex.get(key)
+    if found is None:
+        t = _Tinted(QColor(bg), bg, None, is_background=True)
+        _tinted.append(t)
+        _tint(t, _current)
+        found = (t.colour, None)
+        _by_hex[key] = found
+    return found[0]

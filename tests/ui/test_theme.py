@@ -282,3 +282,33 @@ def test_spin_box_arrows_are_drawn(qtbot, desktop, scheme) -> None:  # type: ign
         ]
         # a triangle, not the stray lines of a broken button: several rows and several columns
         assert len({x for x, _ in strong}) >= 3 and len({y for _, y in strong}) >= 3, (top, scheme)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_theme_following_colour_reads_at_aa(desktop, scheme) -> None:  # type: ignore[no-untyped-def]
+    """Every text colour a model or view takes from ui/theme.py (the log's levels, the history's step
+    states, the advisories' and schedule's cells…) reads at AA on its own background, or on the
+    tables' Base and AlternateBase when it has none."""
+    import ui.dialogs.patch_dialog
+    import ui.views.advisories_view
+    import ui.views.audit_view
+    import ui.views.job_panel
+    import ui.views.schedule_rows  # noqa: F401  (their colours register on import)
+    from ui.views.advisories_view import CLASS_COLOURS, SEVERITY_COLOURS
+
+    for hex_colour in (*CLASS_COLOURS.values(), *SEVERITY_COLOURS.values(), "#6b7280"):
+        theme.readable(hex_colour)
+    theme.readable("#9b1c14", "#fff0db")
+    theme.apply_theme(scheme)
+    pal = theme.PALETTES[scheme]
+    poor = []
+    for t in theme._tinted:
+        if t.is_background:
+            continue
+        backs = [t.partner.colour] if t.partner else [QColor(pal[Role.Base]), QColor(pal[Role.AlternateBase])]
+        for bg in backs:
+            if theme.contrast(t.colour, bg) < theme.AA_CONTRAST:
+                poor.append(
+                    f"{t.light} -> {t.colour.name()} on {bg.name()}: {theme.contrast(t.colour, bg):.2f}"
+                )
+    assert not poor, "\n".join(poor)

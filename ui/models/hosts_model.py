@@ -80,7 +80,7 @@ STATUS_TEXT = {
 }
 COUNT_COLOURS = {
     COL_URGENT: text_colour("#b3261e"),
-    COL_IMPORTANT: text_colour("#b35c00"),
+    COL_IMPORTANT: text_colour("#9a4d00"),  # #b35c00 read at 4.48:1 on the alternate rows
     COL_NONCRITICAL: text_colour("#1d2330"),
 }
 
