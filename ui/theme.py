@@ -163,14 +163,31 @@ def meaning_qss(scheme: str) -> str:
     return "\n".join(rules) + "\n"
 
 
-def spin_arrow_qss(scheme: str) -> str:
-    """The spin boxes' arrows: a styled spin box draws none of its own, so they are pictures, in the
-    look's button text colour (resources/icons/spin-*-SCHEME.svg)."""
+def indicator_qss(scheme: str) -> str:
+    """Pictures the stylesheet needs in the look's colours (resources/icons/*-SCHEME.svg): the spin
+    boxes' arrows (a styled spin box draws none of its own) and the check boxes' marks (the native
+    boxes' outlines all but vanish on a dark window: #23 item 3's "black squares")."""
+
+    def url(name: str) -> str:
+        return 'url("' + resource_path(f"icons/{name}-{scheme}.svg").as_posix() + '")'
+
     rules = []
     for way in ("up", "down"):
-        path = resource_path(f"icons/spin-{way}-{scheme}.svg").as_posix()
         targets = ", ".join(f"{kind}::{way}-arrow" for kind in ("QSpinBox", "QDateTimeEdit", "QTimeEdit"))
-        rules.append(f'{targets} {{ image: url("{path}"); width: 8px; height: 5px; }}')
+        rules.append(f"{targets} {{ image: {url('spin-' + way)}; width: 8px; height: 5px; }}")
+    boxes = ("QCheckBox::indicator", "QAbstractItemView::indicator", "QGroupBox::indicator")
+    rules += [
+        ", ".join(boxes) + " { width: 13px; height: 13px; border: 1px solid palette(placeholder-text);"
+        " border-radius: 3px; background: palette(base); }",
+        ", ".join(f"{b}:checked" for b in boxes) + f" {{ image: {url('check')}; background: palette(link);"
+        " border-color: palette(link); }",
+        ", ".join(f"{b}:indeterminate" for b in boxes) + f" {{ image: {url('partial')};"
+        " background: palette(link); border-color: palette(link); }",
+        ", ".join(f"{b}:disabled" for b in boxes)
+        + " { border-color: palette(mid); background: palette(window); }",
+        ", ".join(f"{b}:checked:disabled" for b in boxes)
+        + " { border-color: palette(dark); background: palette(dark); }",
+    ]
     return "\n".join(rules) + "\n"
 
 
@@ -179,7 +196,7 @@ def build_stylesheet(scheme: str) -> str:
         stylesheet()
         + "\n/* ui/theme.py: the dashboard, then the colours that carry meaning */\n"
         + DASHBOARD_QSS
-        + spin_arrow_qss(scheme)
+        + indicator_qss(scheme)
         + meaning_qss(scheme)
     )
 
