@@ -187,6 +187,10 @@ def test_dark_desktop_main_widgets_read_at_wcag_aa(qtbot, dark_window) -> None: 
     win.show_inventory()
     qtbot.wait(50)
     poor += _poor_contrast(_text_widgets(win))
+    for i in range(2, win.tabs.count()):  # the tabs built on first use
+        win.tabs.setCurrentIndex(i)
+        qtbot.wait(300)
+        poor += [f"{win.tabs.tabText(i)}: {p}" for p in _poor_contrast(_text_widgets(win))]
     menus = [m for m in win.menuBar().findChildren(QMenu)]
     assert menus
     poor += _poor_contrast(menus)
