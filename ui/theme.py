@@ -395,6 +395,7 @@ def tint_chart(chart: QChart) -> None:
         if isinstance(series, QPieSeries):
             for piece in series.slices():
                 piece.setLabelColor(text)
+                piece.setBorderColor(QColor(pal[Role.Base]))  # the gaps between slices, not white lines
     for axis in chart.axes():
         axis.setLabelsColor(text)
         axis.setTitleBrush(QBrush(text))
