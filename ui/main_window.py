@@ -421,6 +421,8 @@ class MainWindow(QMainWindow):
         self.theme_actions[self.theme_choice].setChecked(True)
         theme.store_choice(self.theme_choice)
         self.dashboard.refresh()  # the charts take their colours when drawn
+        if self.detail.host is not None:  # so does the host's status badge
+            self.detail.show_host(self.detail.host)
 
     @Slot()
     def _desktop_scheme_changed(self) -> None:

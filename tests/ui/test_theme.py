@@ -322,3 +322,18 @@ def test_every_theme_following_colour_reads_at_aa(desktop, scheme) -> None:  # t
                     f"{t.light} -> {t.colour.name()} on {bg.name()}: {theme.contrast(t.colour, bg):.2f}"
                 )
     assert not poor, "\n".join(poor)
+
+
+def test_switching_the_look_recolours_the_shown_hosts_badge(qtbot, db, desktop) -> None:  # type: ignore[no-untyped-def]
+    """The host detail's status badge takes its colours when shown: a theme switch shows it again."""
+    populate(db, hosts=5, days=2)
+    win = MainWindow(db, runner=None, secrets=None)
+    qtbot.addWidget(win)
+    win.show()
+    win.show_inventory()
+    win.inventory.table.selectRow(0)
+    qtbot.waitUntil(lambda: win.detail.host is not None)
+    win.set_theme("dark")
+    badge = re.search(r"background: (#[0-9a-f]{6})", win.detail.status.styleSheet())
+    assert badge is not None and QColor(badge.group(1)).lightness() < 100
+    win.close()
