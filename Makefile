@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint venv clean bench bench-gui dist dist-clean
+.PHONY: run test lint venv clean bench bench-gui dist dist-clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 # BENCH_GUI_ARGS=--quick for a smoke run.
 bench-gui: $(STAMP)
 	PATCHDESK_TEST_SUBNET=$${PATCHDESK_TEST_SUBNET:-127.0.60} $(BIN)/python -m bench.gui_scale $(BENCH_GUI_ARGS)
+
+# docs/screenshots/: the dashboard, the inventory and the patch preview, light and dark, at 1280x800
+# and 1920x1080, offscreen over a generated fleet (no test hosts, no root).
+screenshots: $(STAMP)
+	$(BIN)/python docs/make_screenshots.py docs/screenshots
 
 # The packaged build for offline sites: dist/patchdesk/ and dist/patchdesk-<version>-linux-<arch>.tar.gz,
 # then the bundle's own smoke test (README: "Packaged build / offline sites").

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QSystemTrayIcon,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -38,6 +39,7 @@ from app.services import audit
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import tiles as db_tiles
+from ui import theme
 from ui.bridge import EventBridge
 from ui.host_keys_controller import HostKeyOffers
 from ui.hosts_controller import HostsController
@@ -82,6 +84,10 @@ class MainWindow(QMainWindow):
         self.active_dialog: QDialog | None = None
         self._closed = False  # after closeEvent: late pool results must not touch the database
         self._quitting = False  # File → Quit (not the close button): really close, not to the tray
+        # the look first (View → Theme, kept in the user's settings), so the widgets are polished once
+        self.theme_choice = theme.stored_choice()
+        theme.apply_theme(self.theme_choice)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._desktop_scheme_changed)
 
         self.setWindowTitle("Patchdesk")
         self.setWindowIcon(app_icon())
@@ -338,6 +344,33 @@ class MainWindow(QMainWindow):
         self.toolbar = tb
         self.addToolBar(tb)
 
+    #: The toolbar's looks, richest first: the first that fits the window's width is used, so every
+    #: action stays one click away at 1280 px and at the minimum size (#23 item 2), with its name
+    #: wherever the name fits.
+    TOOLBAR_STYLES = (
+        Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
+        Qt.ToolButtonStyle.ToolButtonTextUnderIcon,
+        Qt.ToolButtonStyle.ToolButtonIconOnly,
+    )
+
+    def _fit_toolbar(self) -> None:
+        tb = self.toolbar
+        room = self.width() - 8  # the main window's margins around its toolbar area
+        for style in self.TOOLBAR_STYLES:
+            tb.setToolButtonStyle(style)
+            tb.layout().invalidate()  # its size hint is cached until the next layout pass
+            if tb.layout().sizeHint().width() <= room:
+                break
+        # Report… has no icon of its own: it keeps its name when the others show only theirs
+        report = tb.widgetForAction(self.report_action)
+        if isinstance(report, QToolButton) and tb.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly:
+            report.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit_toolbar()
+
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
@@ -361,10 +394,41 @@ class MainWindow(QMainWindow):
         view_menu = mb.addMenu("&View")
         view_menu.addAction(self.dashboard_action)
         view_menu.addAction(self.inventory_action)
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        self.theme_actions: dict[str, QAction] = {}
+        for choice, label in (("system", "&System"), ("light", "&Light"), ("dark", "&Dark")):
+            act = theme_menu.addAction(label)
+            act.setCheckable(True)
+            act.setChecked(choice == self.theme_choice)
+            act.setStatusTip(
+                "Follow the desktop's colour scheme" if choice == "system" else f"Always the {choice} look"
+            )
+            act.triggered.connect(lambda _checked=False, c=choice: self.set_theme(c))
+            group.addAction(act)
+            self.theme_actions[choice] = act
         help_menu = mb.addMenu("&Help")
         self.first_run_action = help_menu.addAction("First-run assistant…")
         self.first_run_action.setStatusTip("Data locations, keyring, this workstation, import, first scan")
         self.first_run_action.triggered.connect(self.show_first_run)
+
+    def set_theme(self, choice: str) -> None:
+        """View → Theme: apply the look and keep the choice for the next start."""
+        self.theme_choice = choice if choice in theme.CHOICES else "system"
+        theme.apply_theme(self.theme_choice)
+        self.theme_actions[self.theme_choice].setChecked(True)
+        theme.store_choice(self.theme_choice)
+        self.dashboard.refresh()  # the charts take their colours when drawn
+        if self.detail.host is not None:  # so does the host's status badge
+            self.detail.show_host(self.detail.host)
+
+    @Slot()
+    def _desktop_scheme_changed(self) -> None:
+        """The desktop switched between light and dark: follow it when the choice is "system"."""
+        if self.theme_choice == "system" and not self._closed:
+            theme.apply_theme("system")
 
     @Slot()
     def show_first_run(self) -> QDialog:

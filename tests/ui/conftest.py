@@ -37,3 +37,13 @@ def window(qtbot, db, db_path):  # type: ignore[no-untyped-def]
         h.wait(20)
     w.close()  # before the db fixture closes the connection
     runner.close()
+
+
+@pytest.fixture(autouse=True)
+def user_settings(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Each test its own user settings (QSettings: the View → Theme choice), never the real user's."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path_factory.mktemp("settings"))
+    )

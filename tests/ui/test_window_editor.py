@@ -96,8 +96,9 @@ def test_bad_input_is_refused_with_a_sentence_and_the_name_must_be_free(qtbot, d
     dlg.name_edit.setText("Nightly")  # names are unique regardless of case
     dlg.groups_edit.setText("lab")
     assert not _save(dlg).isEnabled() and "already exists" in dlg.preview.text()
-    dlg.name_edit.setText("bad name; rm -rf /")
-    assert not _save(dlg).isEnabled() and "short name" in dlg.preview.text()
+    # a name is a label, as the CLI takes it (#23 item 4): spaces are fine, control characters are not
+    dlg.name_edit.setText("bad\x1bname")
+    assert not _save(dlg).isEnabled() and "printable" in dlg.preview.text()
     dlg.name_edit.setText("lab-weekly")
     dlg.freq_combo.setCurrentIndex(wd.WEEKLY)
     for c in dlg.day_checks:

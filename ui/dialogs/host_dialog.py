@@ -10,6 +10,7 @@ Saving goes through app.services.inventory, which also writes the audit entries.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from dataclasses import replace
@@ -95,6 +96,13 @@ class HostDialog(QDialog):
         self.criticality_combo = QComboBox()
         for c in Criticality:
             self.criticality_combo.addItem(str(c), c.value)
+        # a new host starts where the model and `patchdesk hosts add` start (production, standard), not
+        # on the lists' first entries (test, mission-critical)
+        defaults = {f.name: f.default for f in dataclasses.fields(Host)}
+        self.ring_combo.setCurrentIndex(max(0, self.ring_combo.findData(Ring(defaults["ring"]).value)))
+        self.criticality_combo.setCurrentIndex(
+            max(0, self.criticality_combo.findData(Criticality(defaults["criticality"]).value))
+        )
         self.sudo_check = QCheckBox("Use sudo for commands that need root")
         self.sudo_check.setChecked(True)
         self.password_edit = QLineEdit()

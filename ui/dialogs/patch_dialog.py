@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -44,6 +44,7 @@ from db import scans as db_scans
 from ui.messages import confirm
 from ui.models.host_status import one_line
 from ui.resources import icon
+from ui.theme import text_colour
 from ui.views.host_detail import change_item, change_tree
 from ui.workers import submit
 
@@ -66,6 +67,10 @@ REBOOT_CHOICES = (
     ("Always", RebootPolicy.ALWAYS),
 )
 PACKAGE_ROLE = Qt.ItemDataRole.UserRole + 1
+#: Text colours on the tree's own background, lighter in the dark look (ui/theme.py).
+ERROR_COLOUR = text_colour("#9b1c14")
+WARNING_COLOUR = text_colour("#9a4d00")
+MUTED_COLOUR = text_colour("#5b6372")
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ class PatchDialog(QDialog):
 
         self.setWindowTitle("Patch hosts")
         self.setObjectName("patchDialog")
-        self.resize(860, 640)
+        self._size_to_screen(parent)
 
         names = ", ".join(h.name for h in self.hosts[:6]) + (
             f" and {len(self.hosts) - 6} more" if len(self.hosts) > 6 else ""
@@ -188,6 +193,8 @@ class PatchDialog(QDialog):
         self.plan_tree = change_tree(("Host / package", "From", "To", "Change"))
         self.plan_tree.setObjectName("planTree")
         self.plan_tree.setRootIsDecorated(True)
+        # a version cut at its end hides what changes ("5.36.0-7+…" → "5.36.0-7+…"): cut in the middle
+        self.plan_tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.plan_tree.setColumnWidth(0, 210)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -202,7 +209,7 @@ class PatchDialog(QDialog):
         split.addWidget(left)
         split.addWidget(right)
         split.setChildrenCollapsible(False)
-        split.setSizes([360, 500])
+        split.setSizes([self.width() * 9 // 25, self.width() * 16 // 25])  # the plan needs the width
 
         self.buttons = QDialogButtonBox()
         self.patch_button = self.buttons.addButton("Patch…", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -250,9 +257,18 @@ class PatchDialog(QDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             if any(u.security for u in ups):
-                item.setForeground(QBrush(QColor("#9b1c14")))
-            item.setToolTip("\n".join(f"{name} {v}" for v in versions))
+                item.setForeground(QBrush(ERROR_COLOUR))
+            item.setToolTip("\n".join([label, *(f"{one_line(name, 200)} {v}" for v in versions)]))
             self.package_list.addItem(item)
+
+    def _size_to_screen(self, parent: QWidget | None) -> None:
+        """Most of the screen the dialog opens on (never more than it): the plan's versions need the
+        width, a fixed 860x640 cut them on a big screen and did not fit a small one."""
+        screen = (parent.screen() if parent is not None else None) or self.screen()
+        avail = screen.availableGeometry()
+        width = min(avail.width() - 40, max(860, avail.width() * 17 // 20))
+        height = min(avail.height() - 60, max(640, avail.height() * 4 // 5))
+        self.resize(max(width, 480), max(height, 360))
 
     def package_item(self, name: str) -> QListWidgetItem | None:
         for i in range(self.package_list.count()):
@@ -392,9 +408,9 @@ class PatchDialog(QDialog):
             if h.id in self.plan_errors:
                 top = QTreeWidgetItem([h.name, "", "", "not planned"])
                 top.setFont(0, bold)
-                top.setForeground(3, QBrush(QColor("#9b1c14")))
+                top.setForeground(3, QBrush(ERROR_COLOUR))
                 err = QTreeWidgetItem([one_line(self.plan_errors[h.id], 400)])
-                err.setForeground(0, QBrush(QColor("#9b1c14")))
+                err.setForeground(0, QBrush(ERROR_COLOUR))
                 top.addChild(err)
                 err.setFirstColumnSpanned(True)
                 err.setToolTip(0, one_line(self.plan_errors[h.id], 1000))
@@ -407,19 +423,54 @@ class PatchDialog(QDialog):
                 top = QTreeWidgetItem([h.name, "", "", summary])
                 top.setFont(0, bold)
                 if plan.reboot_expected:
-                    top.setForeground(3, QBrush(QColor("#9a4d00")))
+                    top.setForeground(3, QBrush(WARNING_COLOUR))
                 for c in plan.changes:
-                    top.addChild(change_item(c.name, c.from_version, c.to_version, c.action))
+                    item = change_item(c.name, c.from_version, c.to_version, c.action)
+                    for col, full in ((0, c.name), (1, c.from_version), (2, c.to_version)):
+                        if full:  # the whole value, even where the cell is cut
+                            item.setToolTip(col, one_line(full, 1000))
+                    top.addChild(item)
                 for w in plan.warnings:
                     warn = QTreeWidgetItem(["⚠ " + one_line(w, 300)])
-                    warn.setForeground(0, QBrush(QColor("#9a4d00")))
+                    warn.setForeground(0, QBrush(WARNING_COLOUR))
                     top.addChild(warn)
                     warn.setFirstColumnSpanned(True)
             else:
                 top = QTreeWidgetItem([h.name, "", "", "nothing chosen"])
-                top.setForeground(3, QBrush(QColor("#5b6372")))
+                top.setForeground(3, QBrush(MUTED_COLOUR))
             self.plan_tree.addTopLevelItem(top)
             top.setExpanded(True)
+        self._fit_plan_columns()
+
+    def _fit_plan_columns(self) -> None:
+        """Columns as wide as their text where the tree has the room, else shared in proportion, so
+        From and To show whole versions where they can; every cell's whole text is in its tooltip
+        for where they cannot (elided in the middle)."""
+        tree = self.plan_tree
+        room = max(tree.viewport().width(), 400)
+        tops = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+        rows = [top.child(j) for top in tops for j in range(top.childCount())]
+        widths = [self._natural_width(c, rows) for c in range(4)]
+        widths[0] += 2 * tree.indentation()
+        # the hosts' summaries ("4 change(s), reboot expected") may take a fifth, then elide
+        widths[3] = max(widths[3], min(self._natural_width(3, tops), room // 5))
+        if sum(widths) <= room:  # the slack goes to the summaries first, then to the names
+            widths[3] = min(self._natural_width(3, tops), widths[3] + room - sum(widths))
+            widths[0] += room - sum(widths)
+        else:
+            left, total = room - widths[3], sum(widths[:3])
+            widths[:3] = [max(w * left // total, room // 7) for w in widths[:3]]
+        for col, width in enumerate(widths):
+            tree.setColumnWidth(col, width)
+        for item in (*tops, *rows):
+            for col in range(4):
+                if item.text(col) and not item.toolTip(col):
+                    item.setToolTip(col, item.text(col))
+
+    def _natural_width(self, col: int, items: Sequence[QTreeWidgetItem]) -> int:
+        header = self.plan_tree.headerItem().text(col)
+        texts = [(self.plan_tree.font(), header)] + [(i.font(col), i.text(col)) for i in items]
+        return max(QFontMetrics(font).horizontalAdvance(text) for font, text in texts) + 20
 
     def change_count(self) -> int:
         return sum(len(p.changes) for p in self.plans.values())

@@ -43,7 +43,12 @@ DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 ORDINALS = (("first", 1), ("second", 2), ("third", 3), ("fourth", 4), ("last", -1))
 DAILY, WEEKLY, MONTHLY, CUSTOM = range(4)
 PREVIEW = 3
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: A window's name is a label, as the CLI takes it ("Saturday night"): any printable text, bounded.
+NAME_LIMIT = 200
+
+
+class Incomplete(ConfigError):
+    """A field still to fill in (not a mistake): said as a hint, not as a red error."""
 
 
 @functools.cache
@@ -303,21 +308,23 @@ class WindowDialog(QDialog):
             return f"FREQ=MONTHLY;BYDAY={n}{DAYS[self.month_day_combo.currentIndex()]};{at}"
         text = self.rrule_edit.text().strip()
         if not text:
-            raise ConfigError("Type a recurrence rule, e.g. FREQ=MONTHLY;BYDAY=2TU;BYHOUR=22.")
+            raise Incomplete("Type a recurrence rule, e.g. FREQ=MONTHLY;BYDAY=2TU;BYHOUR=22.")
         return text
 
     def build(self) -> MaintenanceWindow:
         """The window the fields describe; a ConfigError that says what to fix otherwise."""
         name = self.name_edit.text().strip()
-        if not _NAME.match(name):
+        if not name:
+            raise Incomplete("Give the window a name, e.g. Saturday night.")
+        if not name.isprintable() or len(name) > NAME_LIMIT:
             raise ConfigError(
-                "Give the window a short name: letters, digits, '.', '_' or '-' (at most 64 characters)."
+                f"Give the window a name of printable characters, at most {NAME_LIMIT} of them."
             )
         if name.lower() in self.taken:
             raise ConfigError(f"A window named {name!r} already exists.")
         groups = tuple(dict.fromkeys(g.strip() for g in self.groups_edit.text().split(",") if g.strip()))
         if not groups:
-            raise ConfigError("Name at least one patch group whose hosts this window is for.")
+            raise Incomplete("Name at least one patch group whose hosts this window is for.")
         d = self.start_date.date()
         t = self.time_edit.time()
         tz = self.tz_combo.currentText().strip()
@@ -357,7 +364,8 @@ class WindowDialog(QDialog):
         except ConfigError as exc:
             self._window = None
             self.preview.setText(str(exc))
-            self.preview.setObjectName("errorText")
+            # what is still to fill in is a hint, so a new window does not open on a red error
+            self.preview.setObjectName("hintText" if isinstance(exc, Incomplete) else "errorText")
             save.setEnabled(False)
         else:
             self._window = w

@@ -12,21 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 
 from app.domain.models import Job, JobHost, JobKind, PackageChange, StepState
 from db import changes as db_changes
 from db import jobs as db_jobs
 from ui.models.host_status import local_time, one_line
+from ui.theme import text_colour
 from ui.verdicts import VERDICT_COLOURS, verdict_text, verdict_tooltip
 
+MUTED = text_colour("#5b6372")
 STEP_COLOURS = {
-    StepState.SUCCEEDED: QColor("#17632f"),
-    StepState.FAILED: QColor("#9b1c14"),
-    StepState.UNREACHABLE: QColor("#8a4b00"),
-    StepState.INTERRUPTED: QColor("#8a4b00"),
-    StepState.CANCELLED: QColor("#5b6372"),
-    StepState.RUNNING: QColor("#1f4e89"),
+    StepState.SUCCEEDED: text_colour("#17632f"),
+    StepState.FAILED: text_colour("#9b1c14"),
+    StepState.UNREACHABLE: text_colour("#8a4b00"),
+    StepState.INTERRUPTED: text_colour("#8a4b00"),
+    StepState.CANCELLED: text_colour("#5b6372"),
+    StepState.RUNNING: text_colour("#1f4e89"),
 }
 
 COL_JOB = 0
@@ -159,7 +161,7 @@ class HistoryTableModel(QAbstractTableModel):
         if col == COL_VERIFY and e.verdict in VERDICT_COLOURS:
             return QBrush(VERDICT_COLOURS[e.verdict][0])
         if col == COL_ROLLED_BACK and e.rolled_back_by:
-            return QBrush(QColor("#5b6372"))
+            return QBrush(MUTED)
         return None
 
     @staticmethod

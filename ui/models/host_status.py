@@ -9,20 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtGui import QColor
-
 from app.domain.compliance import DEFAULT_STALE_DAYS, ComplianceState, LastJob, host_compliance, scan_is_stale
 from app.domain.models import Host, HostStatus
+from ui.theme import colour_pair
 
-# Status colours: a text colour and a pale background, readable on both the plain and the alternate
-# row background. "never" is grey, every real outcome has a colour.
+# Status colours: a text colour and its cell background, pale in the light look and dark in the dark
+# one (ui/theme.py retints them), readable on either. "never" is grey, every real outcome has a colour.
 STATUS_COLOURS = {
-    HostStatus.OK: (QColor("#17632f"), QColor("#e3f4e8")),
-    HostStatus.FAILED: (QColor("#9b1c14"), QColor("#fbe3e1")),
-    HostStatus.UNREACHABLE: (QColor("#8a4b00"), QColor("#fff0d4")),
-    HostStatus.NEVER: (QColor("#5b6372"), QColor("#eef0f3")),
+    HostStatus.OK: colour_pair("#17632f", "#e3f4e8"),
+    HostStatus.FAILED: colour_pair("#9b1c14", "#fbe3e1"),
+    HostStatus.UNREACHABLE: colour_pair("#8a4b00", "#fff0d4"),
+    HostStatus.NEVER: colour_pair("#5b6372", "#eef0f3"),
 }
-BUSY_COLOURS = (QColor("#1f4e89"), QColor("#e3eefb"))
+BUSY_COLOURS = colour_pair("#1f4e89", "#e3eefb")
 #: The Status column's colours by the host's state (worst part wins): the scan's outcomes as above,
 #: plus non-compliant (amber) and unknown (a stale scan: muted violet, as on the dashboard).
 STATE_COLOURS = {
@@ -30,8 +29,8 @@ STATE_COLOURS = {
     "failed": STATUS_COLOURS[HostStatus.FAILED],
     "unreachable": STATUS_COLOURS[HostStatus.UNREACHABLE],
     "never": STATUS_COLOURS[HostStatus.NEVER],
-    "non_compliant": (QColor("#7a4f00"), QColor("#fdf1c9")),
-    "unknown": (QColor("#5a4a85"), QColor("#efebf7")),
+    "non_compliant": colour_pair("#7a4f00", "#fdf1c9"),
+    "unknown": colour_pair("#5a4a85", "#efebf7"),
 }
 #: How bad each level is: the sort order of the Status column (worst first) and which part wins.
 LEVEL_RANK = {"failed": 0, "unreachable": 1, "non_compliant": 2, "unknown": 3, "never": 4, "ok": 5}

@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QFont
 
 from app.domain.compliance import DEFAULT_STALE_DAYS, LastJob
 from app.domain.models import Host, HostStatus
@@ -35,6 +35,7 @@ from ui.models.host_status import (
     one_line,
     status_cell,
 )
+from ui.theme import text_colour
 
 COL_NAME = 0
 COL_ADDRESS = 1
@@ -78,9 +79,9 @@ STATUS_TEXT = {
     HostStatus.NEVER: "never scanned",
 }
 COUNT_COLOURS = {
-    COL_URGENT: QColor("#b3261e"),
-    COL_IMPORTANT: QColor("#b35c00"),
-    COL_NONCRITICAL: QColor("#1d2330"),
+    COL_URGENT: text_colour("#b3261e"),
+    COL_IMPORTANT: text_colour("#9a4d00"),  # #b35c00 read at 4.48:1 on the alternate rows
+    COL_NONCRITICAL: text_colour("#1d2330"),
 }
 
 

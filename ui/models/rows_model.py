@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
+
+from ui.theme import background, readable
 
 #: the raw value of a cell, for sorting (numbers sort as numbers)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -66,8 +68,10 @@ class RowsModel(QAbstractTableModel):
             return cell.text.casefold() if cell.sort is None else cell.sort
         if role == Qt.ItemDataRole.ToolTipRole:
             return _printable(cell.tip) if cell.tip else None
+        # the cells' colours follow the look (ui/theme.py): lighter text, darker tints in the dark one
         if role == Qt.ItemDataRole.ForegroundRole and cell.colour:
-            return QBrush(QColor(cell.colour))
+            return QBrush(readable(cell.colour, cell.background)[0])
         if role == Qt.ItemDataRole.BackgroundRole and cell.background:
-            return QBrush(QColor(cell.background))
+            bg = readable(cell.colour, cell.background)[1] if cell.colour else background(cell.background)
+            return QBrush(bg)
         return None

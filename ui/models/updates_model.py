@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QFont
 
 from app.domain.models import Classification, PendingUpdate
+from ui.theme import colour_pair, text_colour
 
 COL_NAME = 0
 COL_INSTALLED = 1
@@ -20,15 +21,18 @@ COLUMN_COUNT = 7
 
 HEADERS = ["Package", "Installed", "Available", "Source", "Classification", "Reason", "Severity"]
 
-# Pale row backgrounds with a strong classification cell; noncritical stays neutral.
+# Tinted row backgrounds (pale, or dark in the dark look) with a strong classification cell;
+# noncritical stays neutral.
+_URGENT = colour_pair("#9b1c14", "#fde4e1")
+_IMPORTANT = colour_pair("#9a4d00", "#fff0db")
 ROW_BACKGROUND = {
-    Classification.URGENT: QColor("#fde4e1"),
-    Classification.IMPORTANT: QColor("#fff0db"),
+    Classification.URGENT: _URGENT[1],
+    Classification.IMPORTANT: _IMPORTANT[1],
 }
 CLASS_FOREGROUND = {
-    Classification.URGENT: QColor("#9b1c14"),
-    Classification.IMPORTANT: QColor("#9a4d00"),
-    Classification.NONCRITICAL: QColor("#3a4252"),
+    Classification.URGENT: _URGENT[0],
+    Classification.IMPORTANT: _IMPORTANT[0],
+    Classification.NONCRITICAL: text_colour("#3a4252"),
 }
 
 

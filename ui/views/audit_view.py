@@ -8,7 +8,11 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.services import audit
+from ui.theme import text_colour
 from ui.views.update_view import _RowsModel, table
+
+OK_COLOUR = text_colour("#17632f")
+BAD_COLOUR = text_colour("#9b1c14")
 
 
 class AuditView(QWidget):
@@ -67,9 +71,8 @@ class AuditView(QWidget):
     def verify(self) -> bool:
         check = audit.verify(self.db)
         self.result_label.setText(("✔ " if check.ok else "✖ ") + audit.describe(check))
-        self.result_label.setStyleSheet(
-            "color: #17632f;" if check.ok else "color: #9b1c14; font-weight: bold;"
-        )
+        colour = (OK_COLOUR if check.ok else BAD_COLOUR).name()  # following the look (ui/theme.py)
+        self.result_label.setStyleSheet(f"color: {colour};" + ("" if check.ok else " font-weight: bold;"))
         return check.ok
 
     @Slot()

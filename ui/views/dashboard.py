@@ -45,6 +45,7 @@ from db import compliance_history as db_compliance_history
 from db import database as db_database
 from db import tiles as db_tiles
 from ui.charts import CLASS_LABELS, classification_chart, group_chart, trend_chart
+from ui.theme import text_colour, tint_chart
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -77,35 +78,12 @@ EMPTY_TEXT = (
 )
 EMPTY_SCOPE_TEXT = "<b>No hosts in this scope.</b> Choose another group, ring, OS or criticality."
 ALL = "All"
+#: An overdue KEV date in the side list (lighter in the dark look).
+OVERDUE_COLOUR = text_colour("#9b1c14")
 
-#: The dashboard's own look (kept here, not in the shared stylesheet): tiles as cards, coloured
-#: by meaning only when their number calls for attention.
-DASHBOARD_QSS = """
-QPushButton[tile="true"] {
-    background: #ffffff;
-    border: 1px solid #d9dde4;
-    border-radius: 6px;
-    text-align: center;
-}
-QPushButton[tile="true"]:hover { border-color: #2b6cb0; background: #f3f8fe; }
-QPushButton[tile="true"]:pressed { background: #e3eefb; }
-QPushButton[tile="true"] QLabel#tileNumber { font-size: 20pt; font-weight: 700; color: #1d2330; }
-QPushButton[tile="true"] QLabel#tileCaption { font-size: 9pt; color: #3a4252; }
-QPushButton[tile="true"] QLabel#tileSub { font-size: 8pt; color: #6b7280; }
-QPushButton[level="red"] { border-left: 5px solid #b3261e; }
-QPushButton[level="red"] QLabel#tileNumber { color: #b3261e; }
-QPushButton[level="amber"] { border-left: 5px solid #d97706; }
-QPushButton[level="amber"] QLabel#tileNumber { color: #b35c00; }
-QPushButton[level="ok"] { border-left: 5px solid #17803d; }
-QPushButton[level="ok"] QLabel#tileNumber { color: #17632f; }
-QPushButton[level="unknown"] { border-left: 5px solid #6d5a9c; }
-QPushButton[level="unknown"] QLabel#tileNumber { color: #5a4a85; }
-QLabel#dashEmpty { background: #ffffff; border: 1px dashed #b8bfcc; border-radius: 6px; padding: 14px;
-    font-size: 11pt; color: #3a4252; }
-QFrame#dashSide { background: #ffffff; border: 1px solid #d9dde4; border-radius: 6px; }
-QLabel#sectionTitle { font-weight: 700; color: #3a4252; }
-QListWidget#kevDue { border: none; }
-"""
+
+# The tiles' look (cards, coloured by meaning only when their number calls for attention) is in the
+# application stylesheet, light and dark: ui/theme.py DASHBOARD_QSS and meaning_qss.
 
 
 class TileButton(QPushButton):
@@ -307,7 +285,6 @@ class DashboardView(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
 
-        self.setStyleSheet(DASHBOARD_QSS)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)
@@ -444,6 +421,7 @@ class DashboardView(QWidget):
 
     @staticmethod
     def _replace(view: QChartView, chart: QChart) -> None:
+        tint_chart(chart)
         old = view.chart()
         view.setChart(chart)
         if old is not None:
@@ -482,7 +460,7 @@ class DashboardView(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, k.cve)
             item.setToolTip(k.name)
             if k.due_date < today:
-                item.setForeground(Qt.GlobalColor.darkRed)
+                item.setForeground(OVERDUE_COLOUR)
             self.kev_list.addItem(item)
 
     # -- clicks -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ signals: the main window owns starting jobs.
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelection, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -60,6 +60,7 @@ from ui.models.updates_model import (
     UpdatesTableModel,
 )
 from ui.resources import icon
+from ui.theme import text_colour
 from ui.verdicts import badge_style, verdict_text, verify_scope
 
 HISTORY_LIMIT = 50
@@ -88,9 +89,11 @@ CHANGE_TEXT = {
     ChangeAction.DOWNGRADE: "downgrade",
     ChangeAction.REINSTALL: "reinstall",
 }
+MUTED_COLOUR = text_colour("#5b6372")
+REBOOT_COLOUR = text_colour("#9a4d00")
 CHANGE_COLOURS = {
-    ChangeAction.INSTALL: QColor("#1f4e89"),
-    ChangeAction.REMOVE: QColor("#9b1c14"),
+    ChangeAction.INSTALL: text_colour("#1f4e89"),  # lighter in the dark look (ui/theme.py)
+    ChangeAction.REMOVE: text_colour("#9b1c14"),
 }
 
 
@@ -244,7 +247,7 @@ class HostDetailView(QWidget):
 
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
-        line.setStyleSheet("color: #d9dde4;")
+        line.setStyleSheet("color: palette(mid);")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.setSpacing(8)
@@ -432,7 +435,7 @@ class HostDetailView(QWidget):
                 JobKind.ROLLBACK: "Nothing was restored on this host.",
             }.get(job.kind, f"A {job.kind} job changes no packages.")
             placeholder = QTreeWidgetItem([what])
-            placeholder.setForeground(0, QBrush(QColor("#5b6372")))
+            placeholder.setForeground(0, QBrush(MUTED_COLOUR))
             placeholder.setFirstColumnSpanned(True)
             self.change_view.addTopLevelItem(placeholder)
         self.job_tabs.setTabText(0, f"Changes ({len(e.changes)})")
@@ -528,7 +531,9 @@ class HostDetailView(QWidget):
         f["Managers"].setText(", ".join(host.managers) or "—")
         f["Last scan"].setText(local_time(host.last_scan_at) or "never")
         f["Reboot"].setText("required" if host.reboot_required else "not required")
-        f["Reboot"].setStyleSheet("color: #9a4d00; font-weight: 600;" if host.reboot_required else "")
+        f["Reboot"].setStyleSheet(
+            f"color: {REBOOT_COLOUR.name()}; font-weight: 600;" if host.reboot_required else ""
+        )
         if host.last_status == HostStatus.NEVER:
             f["Pending"].setText("—")
         elif host.last_status != HostStatus.OK:  # what an older scan found is no "up to date"

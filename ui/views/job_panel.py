@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,15 +40,16 @@ from app.domain.models import Host, JobState, LogLevel, StepState
 from app.jobs.engine import JobHandle
 from ui.models.history_model import STEP_COLOURS
 from ui.resources import icon
+from ui.theme import text_colour
 from ui.verdicts import VERDICT_COLOURS, verdict_text, verdict_tooltip
 
 MAX_LOG_LINES = 20000
 
+#: The log's colours by level, following the look (ui/theme.py); INFO is the palette's own text.
 LEVEL_COLOURS = {
-    LogLevel.DEBUG: QColor("#6b7280"),
-    LogLevel.INFO: QColor("#1d2330"),
-    LogLevel.WARNING: QColor("#9a4d00"),
-    LogLevel.ERROR: QColor("#b3261e"),
+    LogLevel.DEBUG: text_colour("#5b6372"),
+    LogLevel.WARNING: text_colour("#9a4d00"),
+    LogLevel.ERROR: text_colour("#b3261e"),
 }
 
 
@@ -165,7 +166,7 @@ class JobPanel(QWidget):
         self.job_state: JobState | None = None
         self._names: dict[int, str] = {}
         self._lines: list[tuple[int | None, float, LogLevel, str]] = []
-        self._formats = {lvl: self._format(c) for lvl, c in LEVEL_COLOURS.items()}
+        self._formats = {lvl: self._format(LEVEL_COLOURS.get(lvl)) for lvl in LogLevel}
 
         self.title = QLabel("No job running")
         self.title.setObjectName("sectionTitle")
@@ -241,10 +242,17 @@ class JobPanel(QWidget):
         layout.addLayout(head)
         layout.addWidget(split, 1)
 
+    def changeEvent(self, event: QEvent) -> None:
+        # the look changed (View → Theme): new lines take its colours
+        if event.type() == QEvent.Type.PaletteChange:
+            self._formats = {lvl: self._format(LEVEL_COLOURS.get(lvl)) for lvl in LogLevel}
+        super().changeEvent(event)
+
     @staticmethod
-    def _format(colour: QColor) -> QTextCharFormat:
+    def _format(colour: QColor | None) -> QTextCharFormat:
         fmt = QTextCharFormat()
-        fmt.setForeground(QBrush(colour))
+        if colour is not None:
+            fmt.setForeground(QBrush(colour))
         return fmt
 
     # -- public ---------------------------------------------------------------------------------

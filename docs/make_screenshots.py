@@ -1,0 +1,118 @@
+"""The docs/screenshots/ set: the dashboard, the inventory and the patch preview, light and dark, at
+1280x800 and 1920x1080 (``make screenshots``).
+
+    .venv/bin/python docs/make_screenshots.py [OUT_DIR]
+
+Offscreen, over a generated 300-host fleet (tests/support/fleet.py), no test hosts and no root
+needed; the patch preview shows a made-up plan with long Debian versions (what #23 item 1 was about).
+Each screen size runs in its own process: the offscreen platform's screen is fixed at start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = ((1280, 800), (1920, 1080))
+SCHEMES = ("light", "dark")
+
+
+def _shoot(out: Path, width: int, height: int) -> None:
+    """In a process whose offscreen screen is ``width``x``height``: every picture of that size."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["PATCHDESK_SCHEDULER"] = "off"
+    os.environ["PATCHDESK_NO_FIRST_RUN"] = "1"
+    work = Path(tempfile.mkdtemp(prefix="pd-shots-"))
+    os.environ["PATCHDESK_LOG_DIR"] = str(work / "logs")
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.domain.models import PackageChange
+    from db import hosts as db_hosts
+    from db.database import open_database
+    from tests.support.fleet import populate
+    from ui.dialogs.patch_dialog import PatchDialog
+    from ui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    # View → Theme is kept in the user's settings: these shots' choices stay in the scratch directory
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
+    db = open_database(work / "shots.sqlite3")
+    populate(db, hosts=300, days=30)
+
+    def settle(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.02)
+
+    for scheme in SCHEMES:
+        w = MainWindow(db, runner=None, secrets=None)
+        w.set_theme(scheme)
+        w.resize(width, height)
+        w.show()
+        deadline = time.monotonic() + 30
+        while (w.dashboard.data is None or w.dashboard.busy) and time.monotonic() < deadline:
+            settle(0.05)
+        settle(0.5)
+        tag = f"{scheme}-{width}x{height}"
+        w.grab().save(str(out / f"dashboard-{tag}.png"))
+        w.show_inventory()
+        w.inventory.table.selectRow(0)
+        settle(0.5)
+        w.grab().save(str(out / f"inventory-{tag}.png"))
+        hosts = db_hosts.list_hosts(db)[:3]
+        dlg = PatchDialog(db, None, hosts, w)
+        dlg.show()
+        dlg.plans = {h.id: _plan(PackageChange) for h in hosts if h.id is not None}
+        dlg._fill_plan_tree()
+        settle(0.5)
+        dlg.grab().save(str(out / f"patch-{tag}.png"))
+        dlg.close()
+        w.close()
+        settle(0.2)
+    db.conn.close()
+
+
+def _plan(change):  # type: ignore[no-untyped-def]
+    from app.domain.models import InstallPlan
+
+    return InstallPlan(
+        (
+            change("apt", "perl-base", "5.36.0-7+deb12u1", "5.36.0-7+deb12u2"),
+            change("apt", "libssl3", "3.0.15-1~deb12u1", "3.0.17-1~deb12u2"),
+            change("apt", "linux-image-6.1.0-37-amd64", None, "6.1.140-1"),
+            change("apt", "openssh-server", "1:9.2p1-2+deb12u5", "1:9.2p1-2+deb12u6"),
+        ),
+        reboot_expected=True,
+    )
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[1] == "--size":
+        width, height = (int(v) for v in argv[2].split("x"))
+        _shoot(Path(argv[3]), width, height)
+        return 0
+    out = Path(argv[1]) if len(argv) > 1 else ROOT / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    for width, height in SIZES:
+        config = Path(tempfile.mkdtemp(prefix="pd-screen-")) / "screen.json"
+        screen = {"name": "shot", "x": 0, "y": 0, "width": width, "height": height, "logicalDpi": 96}
+        config.write_text(json.dumps({"screens": [screen]}), encoding="utf-8")
+        env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
+        subprocess.run(
+            [sys.executable, __file__, "--size", f"{width}x{height}", str(out)], env=env, check=True, cwd=ROOT
+        )
+    print(f"screenshots in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
