@@ -31,8 +31,9 @@ def _application() -> QApplication:
     if app is None:
         app = QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    from ui import theme
     from ui.qtcompat import guard_emit_refcount
-    from ui.resources import app_icon, stylesheet
+    from ui.resources import app_icon
 
     guard_emit_refcount()
 
@@ -40,7 +41,9 @@ def _application() -> QApplication:
     app.setOrganizationName("Patchdesk")
     app.setApplicationDisplayName("Patchdesk")
     app.setWindowIcon(app_icon())
-    app.setStyleSheet(stylesheet())
+    # the stored look from the start, so dialogs shown before the main window (first run, a database
+    # error) are in it too
+    theme.apply_theme(theme.stored_choice(), app)
     return app
 
 

@@ -32,6 +32,7 @@ CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#6
 CLASS_LABELS = {"urgent": "Urgent", "important": "Important", "noncritical": "Non-critical"}
 OK_COLOUR = "#17803d"
 UNKNOWN_COLOUR = "#6d5a9c"  # as the report's and the dashboard's unknown
+NO_URGENT_COLOUR = "#2b6cb0"  # good news, but not "up to date": the accent blue, never the urgent red
 
 
 def _base(title: str) -> QChart:
@@ -122,7 +123,7 @@ def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
     line.setPen(pen)
     urgent = QLineSeries()
     urgent.setName("Without urgent updates")
-    upen = QPen(QColor(CLASS_COLOURS["urgent"]))
+    upen = QPen(QColor(NO_URGENT_COLOUR))
     upen.setWidth(2)
     upen.setStyle(Qt.PenStyle.DashLine)
     urgent.setPen(upen)
