@@ -151,6 +151,8 @@ def meaning_qss(scheme: str) -> str:
         f"QPushButton#dangerButton {{ color: {m['danger'].fg}; background: {m['danger'].bg};"
         f" border-color: {m['danger'].border}; }}",
         f"QPushButton#dangerButton:disabled {{ color: {m['danger'].fg}; background: {m['danger'].border}; }}",
+        f'QCheckBox[danger="true"] {{ color: {m["error"].fg}; background: {m["error"].bg};'
+        " font-weight: 600; border-radius: 4px; padding: 2px 6px; }",
         # the dashboard's tiles: a coloured edge and number when the number calls for attention
         f'QPushButton[tile="true"] {{ background: {base}; }}',
     ]

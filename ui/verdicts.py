@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QColor
+from ui.theme import colour_pair
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
     from app.domain.models import Host
 
-#: verdict -> (text colour, pale background)
+#: verdict -> (text colour, pale background), retinted in place for the dark look (ui.theme)
 VERDICT_COLOURS = {
-    "green": (QColor("#17632f"), QColor("#dff3e5")),
-    "amber": (QColor("#8a4b00"), QColor("#fff0d4")),
-    "red": (QColor("#9b1c14"), QColor("#fbe3e1")),
+    "green": colour_pair("#17632f", "#dff3e5"),
+    "amber": colour_pair("#8a4b00", "#fff0d4"),
+    "red": colour_pair("#9b1c14", "#fbe3e1"),
 }
 VERDICT_TEXT = {"green": "✔ green", "amber": "▲ amber", "red": "✖ red"}
 

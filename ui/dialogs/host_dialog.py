@@ -221,7 +221,8 @@ class HostDialog(QDialog):
             "Anyone between this console and the host can listen and impersonate it."
         )
         self.insecure_check.setObjectName("insecureCheck")
-        self.insecure_check.setStyleSheet("QCheckBox { color: #9b1c14; font-weight: 600; }")
+        # the danger colour of the look in use (the stylesheet's), never a fixed red on any background
+        self.insecure_check.setProperty("danger", True)
         self.insecure_check.toggled.connect(self._insecure_toggled)
         self.proxy_edit = QLineEdit()
         self.proxy_edit.setPlaceholderText("none (the environment's proxy settings are never used)")

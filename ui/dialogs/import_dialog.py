@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,6 +37,7 @@ from app.importers.base import ImportResult
 from app.importers.detect import read_inventory
 from app.services import inventory
 from db import hosts as db_hosts
+from ui.theme import text_colour
 
 FORMATS = [
     ("Detect automatically", None),
@@ -182,7 +183,7 @@ class ImportDialog(QDialog):
         self.problem_list.clear()
         for p in problems:
             item = QListWidgetItem(p)
-            item.setForeground(QBrush(QColor("#9b1c14")))
+            item.setForeground(QBrush(text_colour("#9b1c14")))
             self.problem_list.addItem(item)
         self.problems_label.setText(f"Problems ({len(problems)})" if problems else "Problems: none")
         self.problem_list.setVisible(bool(problems))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,6 +26,7 @@ from app.domain.models import ChangeAction, Host
 from app.jobs.rollback import RollbackRequest
 from ui.models.host_status import one_line
 from ui.resources import icon
+from ui.theme import text_colour
 from ui.views.host_detail import change_item, change_tree
 
 
@@ -100,7 +101,7 @@ class RollbackDialog(QDialog):
                         "current versions are read from the host."
                     ]
                 )
-                note.setForeground(0, QBrush(QColor("#9a4d00")))
+                note.setForeground(0, QBrush(text_colour("#9a4d00")))
                 self._add(parent_item, note)
                 note.setFirstColumnSpanned(True)
             for name, current, restored, action, label in rows:
