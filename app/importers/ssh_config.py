@@ -7,21 +7,30 @@ time (ProxyJump and all); HostName, Port, User and IdentityFile are copied for d
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from app.domain.errors import ConfigError
 from app.domain.inventory import parse_port
 from app.domain.models import Host
-from app.importers.base import ImportProblem, ImportResult
+from app.importers.base import MAX_HOSTS_PER_FILE, ImportProblem, ImportResult, long_line_problem, quote
+
+_BLOCK_START = re.compile(r"(host|match)\b", re.I)
 
 
-def parse_ssh_config(text: str) -> ImportResult:
-    result = ImportResult("ssh-config")
+def parse_ssh_config(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> ImportResult:
+    result = ImportResult("ssh-config", max_hosts=max_hosts)
     blocks: list[tuple[int, list[str], dict[str, str]]] = []
     current: dict[str, str] | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
+            continue
+        too_long = long_line_problem(line)
+        if too_long is not None:
+            result.problems.append(ImportProblem(lineno, too_long))
+            if _BLOCK_START.match(line):
+                current = None  # the options below belong to the hosts of the skipped line
             continue
         key, _, rest = (
             line.replace("=", " ", 1).partition(" ") if "=" in line.split(" ", 1)[0] else line.partition(" ")
@@ -30,7 +39,7 @@ def parse_ssh_config(text: str) -> ImportResult:
         try:
             words = shlex.split(rest)
         except ValueError as exc:
-            result.problems.append(ImportProblem(lineno, f"cannot parse {line!r}: {exc}"))
+            result.problems.append(ImportProblem(lineno, f"cannot parse {quote(line)}: {exc}"))
             continue
         if key == "host":
             current = {}
@@ -55,4 +64,4 @@ def parse_ssh_config(text: str) -> ImportResult:
                 result.problems.append(ImportProblem(lineno, str(exc)))
                 continue
             result.add(host, lineno)
-    return result
+    return result.finish()
