@@ -10,6 +10,7 @@ cannot contain itself.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -20,6 +21,7 @@ from app.importers.base import bare
 MAX_DEPTH = 200
 _NULLS = ("", "~", "null", "Null", "NULL")
 _CORE_TAGS = "tag:yaml.org,2002:"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(eq=False, slots=True)
@@ -144,18 +146,25 @@ def compose(text: str) -> YamlMap:
         for event in yaml.parse(text, Loader=loader):
             composer.feed(event)
     except yaml.YAMLError as exc:
-        raise ImportFormatError(f"The YAML inventory cannot be read {_describe(exc)}") from None
+        raise ImportFormatError(f"The YAML inventory cannot be read {_describe(exc, text)}") from None
     root = composer.root
     if root is None or not isinstance(root, YamlMap):
         raise ImportFormatError("The YAML inventory must be a mapping of groups (e.g. 'all:').")
     return root
 
 
-def _describe(exc: Exception) -> str:
-    """``(line N): problem``, without the snippet of input PyYAML may add (it can be a huge line)."""
+def _describe(exc: Exception, text: str) -> str:
+    """``(line N): problem`` on one line, without the snippet of input PyYAML may add (it can be a
+    huge line) and with control characters escaped."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is not None:
+        line = mark.line + 1
+    elif isinstance(getattr(exc, "position", None), int):  # a ReaderError: bad characters
+        line = text.count("\n", 0, exc.position) + 1  # type: ignore[attr-defined]
+    else:
+        line = 0
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
     context = getattr(exc, "context", None)
-    what = f"{context}: {problem}" if context else str(problem)
-    what = what if len(what) <= 200 else what[:200] + "…"
-    return f"(line {mark.line + 1}): {what}" if mark is not None else f"(line 0): {what}"
+    what = " ".join(f"{context}: {problem}".split() if context else str(problem).split())
+    what = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", what)
+    return f"(line {line}): {what if len(what) <= 200 else what[:200] + '…'}"
