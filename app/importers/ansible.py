@@ -17,7 +17,6 @@ import shlex
 from collections.abc import Mapping
 
 from app.domain.errors import ConfigError
-from app.domain.inventory import parse_port
 from app.domain.models import Host, TransportKind
 from app.importers.base import (
     MAX_HOSTS_PER_FILE,
@@ -25,6 +24,7 @@ from app.importers.base import (
     ImportResult,
     bare,
     long_line_problem,
+    port_of,
     quote,
 )
 from app.importers.yaml_tree import (
@@ -101,7 +101,7 @@ def _host_from_vars(name: str, group: str | None, hv: Mapping[str, str]) -> Host
     return Host(
         name=name,
         address=hv.get("ansible_host", hv.get("ansible_ssh_host", name)),
-        port=parse_port(port) if port else None,
+        port=port_of(port) if port else None,
         user=user or None,
         key_file=key or None,
         transport=transport,

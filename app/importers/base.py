@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from app.domain.errors import ConfigError, ImportFormatError, PatchdeskError
+from app.domain.inventory import parse_port, validate_host
 from app.domain.models import Host
 
 #: The largest inventory read, whatever the file system says its size is.
@@ -47,6 +48,15 @@ def bare(text: str, limit: int = QUOTE_CHARS) -> str:
     if len(text) <= limit and repr(text)[1:-1] == text:
         return text
     return quote(text, limit)
+
+
+def port_of(value: str) -> int | None:
+    """A port from a file: ASCII digits only, checked before int() (``isdigit`` takes '¹', which int
+    refuses, and int refuses more than 4,300 digits); None for an empty value."""
+    v = value.strip()
+    if v and not (len(v) <= 5 and v.isascii() and v.isdigit()):
+        raise ConfigError(f"The port {quote(value)} is not a number between 1 and 65535.")
+    return parse_port(v)
 
 
 def long_line_problem(line: str) -> str | None:
@@ -228,8 +238,6 @@ class ImportResult:
 def row_problem(host: Host) -> str | None:
     """The first problem of one host read from a file, as a sentence that quotes at most
     QUOTE_CHARS characters of it; None when it may be imported."""
-    from app.domain.inventory import validate_host
-
     at_most = f"is too long (at most {MAX_NAME_CHARS} characters)"
     if len(host.name) > MAX_NAME_CHARS:
         return f"the host name {quote(host.name)} {at_most}"

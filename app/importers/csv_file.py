@@ -11,9 +11,9 @@ import csv
 import io
 
 from app.domain.errors import ConfigError, ImportFormatError
-from app.domain.inventory import parse_choice, parse_port
+from app.domain.inventory import parse_choice
 from app.domain.models import Criticality, Host, Ring, TransportKind
-from app.importers.base import MAX_HOSTS_PER_FILE, ImportProblem, ImportResult, quote
+from app.importers.base import MAX_HOSTS_PER_FILE, ImportProblem, ImportResult, port_of, quote
 
 _ALIASES = {
     "name": "name",
@@ -104,7 +104,7 @@ def _row_to_host(v: dict[str, str]) -> Host:
     return Host(
         name=name,
         address=address,
-        port=parse_port(v.get("port", "")),
+        port=port_of(v.get("port", "")),
         user=v.get("user") or None,
         transport=TransportKind(transport),
         group=v.get("group") or None,

@@ -11,9 +11,15 @@ import re
 import shlex
 
 from app.domain.errors import ConfigError
-from app.domain.inventory import parse_port
 from app.domain.models import Host
-from app.importers.base import MAX_HOSTS_PER_FILE, ImportProblem, ImportResult, long_line_problem, quote
+from app.importers.base import (
+    MAX_HOSTS_PER_FILE,
+    ImportProblem,
+    ImportResult,
+    long_line_problem,
+    port_of,
+    quote,
+)
 
 _BLOCK_START = re.compile(r"(host|match)\b", re.I)
 
@@ -56,7 +62,7 @@ def parse_ssh_config(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> Impor
                 host = Host(
                     name=alias,
                     address=alias,
-                    port=parse_port(opts.get("port", "")),
+                    port=port_of(opts.get("port", "")),
                     user=opts.get("user"),
                     key_file=opts.get("identityfile"),
                 )

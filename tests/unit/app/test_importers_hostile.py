@@ -317,6 +317,23 @@ def test_item14_yaml_merge_keys_are_followed() -> None:
     assert [(h.name, h.user, h.port) for h in r.hosts] == [("h1.invalid", "ops", 2222)]
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fuzz_found_ports_that_int_refuses_are_per_row_problems(fmt: str) -> None:
+    # isdigit() accepts a superscript digit that int() refuses; int() refuses over 4,300 digits.
+    for port in ("\u00b9", "9" * 5000):
+        text = {
+            "csv": f"name,address,port\nbad.invalid,127.0.0.1,{port}\nok.invalid,127.0.0.1,22\n",
+            "ansible-ini": f"bad.invalid ansible_port={port}\nok.invalid\n",
+            "ansible-yaml": f"all:\n  hosts:\n    bad.invalid:\n      ansible_port: '{port}'\n"
+            "    ok.invalid:\n",
+            "ssh-config": f"Host bad.invalid\n  Port {port}\nHost ok.invalid\n",
+        }[fmt]
+        r = parse_inventory(text, fmt=fmt)
+        assert [h.name for h in r.hosts] == ["ok.invalid"]
+        assert len(r.problems) == 1 and "port" in r.problems[0].message
+        assert len(r.problems[0].message) < 200
+
+
 # -- other formats: the same bounds ---------------------------------------------------------------
 
 
