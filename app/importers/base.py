@@ -66,6 +66,10 @@ def long_line_problem(line: str) -> str | None:
     return f"the line is {len(line):,} characters long (at most {MAX_LINE_CHARS:,}); skipped: {quote(line)}"
 
 
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX only, as are the two below
+_OPEN_FLAGS = os.O_RDONLY | _NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def read_bounded(
     path: Path,
     limit: int = MAX_IMPORT_BYTES,
@@ -83,7 +87,7 @@ def read_bounded(
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise _not_regular(path, what, error)
         # O_NONBLOCK: if the path was swapped for a FIFO since the stat, open returns at once.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         raise error(f"{path} does not exist.") from None
     except PermissionError:
@@ -93,7 +97,8 @@ def read_bounded(
     with os.fdopen(fd, "rb") as stream:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _not_regular(path, what, error)
-        os.set_blocking(fd, True)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
         try:
             return read_bounded_stream(stream, limit, str(path), what=what, error=error)
         except IsADirectoryError:
