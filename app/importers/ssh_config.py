@@ -22,6 +22,8 @@ from app.importers.base import (
 )
 
 _BLOCK_START = re.compile(r"(host|match)\b", re.I)
+# ssh_config(5): a keyword, then whitespace or one "=" with optional whitespace around it, then arguments.
+_KEYWORD = re.compile(r"([^\s=]+)(?:[ \t]*=[ \t]*|[ \t]+)(.*)$")
 
 
 def parse_ssh_config(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> ImportResult:
@@ -38,10 +40,8 @@ def parse_ssh_config(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> Impor
             if _BLOCK_START.match(line):
                 current = None  # the options below belong to the hosts of the skipped line
             continue
-        key, _, rest = (
-            line.replace("=", " ", 1).partition(" ") if "=" in line.split(" ", 1)[0] else line.partition(" ")
-        )
-        key, rest = key.strip().lower(), rest.strip()
+        m = _KEYWORD.match(line)
+        key, rest = (m.group(1).lower(), m.group(2).strip()) if m else (line.lower(), "")
         try:
             words = shlex.split(rest)
         except ValueError as exc:

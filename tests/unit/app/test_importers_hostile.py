@@ -334,6 +334,16 @@ def test_fuzz_found_ports_that_int_refuses_are_per_row_problems(fmt: str) -> Non
         assert len(r.problems[0].message) < 200
 
 
+def test_ssh_config_keywords_separated_by_tabs_or_equals_are_read() -> None:
+    # A tired administrator's config: tabs after the keyword (ssh accepts them) were read as one word.
+    r = parse_ssh_config("Host\tweb1.invalid\n\tPort\t2201\nHost=web2.invalid\n  User = ops\n")
+    assert [(h.name, h.port, h.user) for h in r.hosts] == [
+        ("web1.invalid", 2201, None),
+        ("web2.invalid", None, "ops"),
+    ]
+    assert r.problems == []
+
+
 # -- other formats: the same bounds ---------------------------------------------------------------
 
 
