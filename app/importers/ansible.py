@@ -94,7 +94,9 @@ def _host_from_vars(name: str, group: str | None, hv: Mapping[str, str]) -> Host
     conn = hv.get("ansible_connection", "ssh").lower()
     transport = _CONNECTIONS.get(conn)
     if transport is None:
-        raise ConfigError(f"{name}: ansible_connection={bare(conn)} is not supported (ssh, winrm or local)")
+        raise ConfigError(
+            f"{bare(name)}: ansible_connection={bare(conn)} is not supported (ssh, winrm or local)"
+        )
     port = hv.get("ansible_port", hv.get("ansible_ssh_port"))
     user = hv.get("ansible_user", hv.get("ansible_ssh_user"))
     key = hv.get("ansible_ssh_private_key_file", hv.get("ansible_private_key_file"))
@@ -408,11 +410,12 @@ def _scalar_vars(name: str, hv: dict[str, YamlNode]) -> dict[str, str]:
         tag = custom_tag(node)
         if tag is not None:
             raise ConfigError(
-                f"{name}: {key} (line {node.line}) uses the tag {bare(tag)}, which Patchdesk does not read"
+                f"{bare(name)}: {key} (line {node.line}) uses the tag {bare(tag)}, "
+                "which Patchdesk does not read"
             )
         if not isinstance(node, YamlScalar):
             raise ConfigError(
-                f"{name}: {key} (line {node.line}) is a {_KIND[type(node)]}, not a single value"
+                f"{bare(name)}: {key} (line {node.line}) is a {_KIND[type(node)]}, not a single value"
             )
         if not is_null(node):
             out[key] = node.value

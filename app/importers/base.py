@@ -143,9 +143,12 @@ class ImportProblem:
     message: str
 
     def __post_init__(self) -> None:
-        # A safety net for messages built elsewhere (domain checks, parser errors) that quote input whole.
-        if len(self.message) > _MAX_MESSAGE_CHARS:
-            self.message = self.message[:_MAX_MESSAGE_CHARS] + "… (message cut)"
+        # A safety net for messages built elsewhere (domain checks, parser errors) that quote input
+        # whole or unescaped: a problem is one short line that prints safely on a terminal.
+        message = _CONTROL.sub(lambda m: ascii(m.group())[1:-1], self.message)
+        if len(message) > _MAX_MESSAGE_CHARS:
+            message = message[:_MAX_MESSAGE_CHARS] + "… (message cut)"
+        self.message = message
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message
@@ -247,7 +250,7 @@ def row_problem(host: Host) -> str | None:
     if len(host.name) > MAX_NAME_CHARS:
         return f"the host name {quote(host.name)} {at_most}"
     if len(host.address) > MAX_NAME_CHARS:
-        return f"the address {quote(host.address)} of {host.name} {at_most}"
+        return f"the address {quote(host.address)} of {bare(host.name)} {at_most}"
     fields = [("host name", host.name), ("address", host.address), ("group", host.group or "")]
     fields += [("user name", host.user or ""), ("key file", host.key_file or "")]
     fields += [("tag", t) for t in host.tags]

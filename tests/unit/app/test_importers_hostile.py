@@ -344,6 +344,12 @@ def test_ssh_config_keywords_separated_by_tabs_or_equals_are_read() -> None:
     assert r.problems == []
 
 
+def test_fuzz_found_messages_escape_control_characters_in_host_names() -> None:
+    r = parse_yaml('all:\n  hosts:\n    "a\\x1f":\n      ansible_host: []\n')
+    message = "'a\\x1f': ansible_host (line 4) is a list, not a single value"
+    assert [p.message for p in r.problems] == [message]
+
+
 # -- other formats: the same bounds ---------------------------------------------------------------
 
 
