@@ -211,6 +211,7 @@ class ImportResult:
             self.problem(line, message)
             return
         key = host.name.lower()
+        key = host.name if key == host.name else key  # share the string when already lower-case
         first = self._keys.get(key)
         if first is not None:
             if first == host.name:
