@@ -76,6 +76,9 @@ def parse_csv(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> ImportResult
             result.problems.append(ImportProblem(line, f"{len(row)} fields but the header has {len(cols)}"))
             continue
         values = {k: v.strip() for k, v in zip(cols, row, strict=False) if k}
+        if result.full:  # past the host cap, rows are only counted for the report
+            result.admit(values.get("name") or values.get("address") or "", line)
+            continue
         too_long = next((k for k, v in values.items() if len(v) > _MAX_CELL_CHARS), None)
         if too_long is not None:
             # Checked here so that no later message quotes a huge cell in full.

@@ -58,6 +58,9 @@ def parse_ssh_config(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> Impor
         for alias in patterns:
             if any(c in alias for c in "*?!"):
                 continue
+            if result.full:  # past the host cap, aliases are only counted for the report
+                result.admit(alias, lineno)
+                continue
             try:
                 host = Host(
                     name=alias,
