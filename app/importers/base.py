@@ -179,8 +179,8 @@ class ImportResult:
         return self._admitted >= self.max_hosts
 
     def admit(self, name: str, line: int, count: int = 1) -> bool:
-        """Take a place for ``name`` (and ``count`` - 1 names after it); False, counted for the
-        report, when the file already named ``max_hosts`` hosts."""
+        """Take a place for ``name``; False when the file already named ``max_hosts`` hosts, and then
+        ``name`` is counted for the report (``count``: the names it stands for, a range's size)."""
         if not self.full:
             self._admitted += 1
             return True
