@@ -391,9 +391,9 @@ class _YamlWalker:
         for name in names:
             if name in self.seen:
                 continue
-            self.seen.add(name)
             if not self.result.admit(name, line):
-                continue
+                continue  # past the cap: counted, and not remembered (that would take memory)
+            self.seen.add(name)
             try:
                 host = _host_from_vars(name, group, _scalar_vars(name, hv))
             except ConfigError as exc:

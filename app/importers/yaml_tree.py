@@ -19,6 +19,9 @@ from app.importers.base import bare
 
 #: Nesting levels of mappings and sequences; an inventory of 50 nested groups needs about 110.
 MAX_DEPTH = 200
+#: Values (scalars, aliases, mappings, lists) in one document: 100,000 hosts with three variables each
+#: take 800,000; at 1.5 million short host names the tree alone takes about 200 MB.
+MAX_NODES = 1_500_000
 _NULLS = ("", "~", "null", "Null", "NULL")
 _CORE_TAGS = "tag:yaml.org,2002:"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -68,6 +71,7 @@ class _Composer:
         self.anchors: dict[str, YamlNode] = {}
         self.root: YamlNode | None = None
         self.documents = 0
+        self.nodes = 0
 
     def attach(self, node: YamlNode) -> None:
         if not self.stack:
@@ -75,7 +79,9 @@ class _Composer:
             return
         parent = self.stack[-1]
         if isinstance(parent, YamlSeq):
-            parent.items.append(node)
+            # Only the mappings of a list are ever read (a << merge); the rest would only take memory.
+            if isinstance(node, YamlMap):
+                parent.items.append(node)
             return
         key = self.keys[-1]
         if key is None:
@@ -108,6 +114,13 @@ class _Composer:
         import yaml
 
         line = event.start_mark.line + 1 if getattr(event, "start_mark", None) is not None else 0  # type: ignore[attr-defined]
+        if isinstance(event, yaml.NodeEvent):  # scalars, aliases and collection starts
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise ImportFormatError(
+                    f"The YAML inventory holds more than {MAX_NODES:,} values (at line {line}); "
+                    "split it into smaller files."
+                )
         if isinstance(event, yaml.ScalarEvent):
             scalar = YamlScalar(line, event.tag, event.value)
             self.anchor(event.anchor, scalar)

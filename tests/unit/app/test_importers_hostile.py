@@ -146,6 +146,36 @@ def test_item5_host_cap_applies_to_every_format() -> None:
         assert "20, from 'h10.invalid' on" in r.problems[0].message, fmt
 
 
+@pytest.mark.timeout(60)
+def test_item5_yaml_values_past_a_budget_are_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.importers import yaml_tree
+
+    # Within the 20 MB read cap, 9 million list items or 2 million pairs took 0.5-1 GB as a tree.
+    monkeypatch.setattr(yaml_tree, "MAX_NODES", 10_000)
+    for text in (
+        "all:\n  vars:\n    x: [" + "a," * 20_000 + "a]\n",
+        "all:\n  vars:\n" + "    a: b\n" * 6_000,
+        "all:\n  hosts:\n" + "".join(f"    h{i}:\n" for i in range(6_000)),
+    ):
+        with pytest.raises(ImportFormatError, match=r"holds more than 10,000 values \(at line \d+\)"):
+            parse_yaml(text)
+
+
+def test_item5_yaml_lists_keep_only_what_is_read() -> None:
+    import tracemalloc
+
+    # A list is read only for the mappings of a merge (<<); its 200,000 scalars are not kept.
+    text = "all:\n  vars:\n    x: [" + "a," * 200_000 + "a]\n  hosts:\n    h.invalid:\n"
+    tracemalloc.start()
+    try:
+        r = parse_yaml(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [h.name for h in r.hosts] == ["h.invalid"]
+    assert peak < 8_000_000, peak
+
+
 # -- item 7 -----------------------------------------------------------------------------------------
 
 
