@@ -38,7 +38,7 @@ from app.importers.yaml_tree import (
     is_null,
 )
 
-__all__ = ["MAX_DEPTH", "MAX_GROUP_VISITS", "parse_ini", "parse_yaml"]
+__all__ = ["MAX_CHILD_LINES", "MAX_DEPTH", "MAX_GROUP_VISITS", "parse_ini", "parse_yaml"]
 
 _RANGE = re.compile(r"^(.*)\[(\d+):(\d+)\](.*)$")
 _MAX_RANGE = 10000
@@ -66,6 +66,8 @@ _VARS = frozenset(
 )
 #: Group visits in one YAML walk, each place a group appears counted (aliases make many from few).
 MAX_GROUP_VISITS = 100_000
+#: Lines under [group:children] sections in one INI file (each is kept until the groups are resolved).
+MAX_CHILD_LINES = 100_000
 _MAX_GROUP_DEPTH = 50
 
 
@@ -126,6 +128,7 @@ class _IniReader:
         self.hosts: dict[str, tuple[int, str, dict[str, str]]] = {}
         self.group_vars: dict[str, dict[str, str]] = {}
         self.children: dict[str, list[str]] = {}
+        self.child_count = 0
 
     def problem(self, lineno: int, message: str) -> None:
         self.result.problem(lineno, message)
@@ -154,9 +157,20 @@ class _IniReader:
         if self.kind == "vars":
             self.read_var(lineno, line)
         elif self.kind == "children":
-            self.children.setdefault(self.section, []).append(words[0])
+            self.read_child(lineno, words[0])
         else:
             self.read_host(lineno, words)
+
+    def read_child(self, lineno: int, child: str) -> None:
+        self.child_count += 1
+        if self.child_count <= MAX_CHILD_LINES:
+            self.children.setdefault(self.section, []).append(child)
+        elif self.child_count == MAX_CHILD_LINES + 1:
+            self.problem(
+                lineno,
+                f"the file has more than {MAX_CHILD_LINES:,} lines under [...:children]; "
+                "this one and those after it were not read",
+            )
 
     def read_header(self, lineno: int, line: str) -> None:
         if not line.endswith("]"):

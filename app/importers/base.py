@@ -184,10 +184,15 @@ class ImportResult:
         if not self.full:
             self._admitted += 1
             return True
+        self.count_over(name, line, count)
+        return False
+
+    def count_over(self, name: str, line: int, count: int = 1) -> None:
+        """Count ``count`` names from ``name`` on as not read for the cap (a parser that collects
+        names before it builds hosts decides this itself)."""
         if not self._over:
             self._first_over = (name, line)
         self._over += count
-        return False
 
     def spend_expansion(self, count: int, pattern: str, line: int) -> bool:
         """Account for a range producing ``count`` names; False (reported once) past the budget."""

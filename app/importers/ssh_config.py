@@ -21,6 +21,7 @@ from app.importers.base import (
     quote,
 )
 
+_OPTIONS = ("port", "user", "identityfile")  # the only options kept (a block may hold millions of lines)
 _BLOCK_START = re.compile(r"(host|match)\b", re.I)
 # ssh_config(5): a keyword, then whitespace or one "=" with optional whitespace around it, then arguments.
 _KEYWORD = re.compile(r"([^\s=]+)(?:[ \t]*=[ \t]*|[ \t]+)(.*)$")
@@ -29,6 +30,7 @@ _KEYWORD = re.compile(r"([^\s=]+)(?:[ \t]*=[ \t]*|[ \t]+)(.*)$")
 def parse_ssh_config(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> ImportResult:
     result = ImportResult("ssh-config", max_hosts=max_hosts)
     blocks: list[tuple[int, list[str], dict[str, str]]] = []
+    stored = 0  # concrete aliases in blocks; past max_hosts they are counted, not kept
     current: dict[str, str] | None = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -48,19 +50,22 @@ def parse_ssh_config(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> Impor
             result.problems.append(ImportProblem(lineno, f"cannot parse {quote(line)}: {exc}"))
             continue
         if key == "host":
-            current = {}
-            blocks.append((lineno, words, current))
+            # Wildcard patterns (*, ?, !) are settings for other hosts, not hosts.
+            aliases = [w for w in words if not any(c in w for c in "*?!")]
+            room = max(0, max_hosts - stored)
+            if len(aliases) > room:
+                result.count_over(aliases[room], lineno, len(aliases) - room)
+                aliases = aliases[:room]
+            stored += len(aliases)
+            current = {} if aliases else None
+            if current is not None:
+                blocks.append((lineno, aliases, current))
         elif key == "match":
             current = None  # conditional blocks apply to other hosts
-        elif current is not None and words:
+        elif current is not None and words and key in _OPTIONS:
             current.setdefault(key, words[0])
-    for lineno, patterns, opts in blocks:
-        for alias in patterns:
-            if any(c in alias for c in "*?!"):
-                continue
-            if result.full:  # past the host cap, aliases are only counted for the report
-                result.admit(alias, lineno)
-                continue
+    for lineno, aliases, opts in blocks:
+        for alias in aliases:
             try:
                 host = Host(
                     name=alias,

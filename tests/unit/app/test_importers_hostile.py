@@ -164,8 +164,8 @@ def test_item5_yaml_values_past_a_budget_are_a_sentence(monkeypatch: pytest.Monk
 def test_item5_yaml_lists_keep_only_what_is_read() -> None:
     import tracemalloc
 
-    # A list is read only for the mappings of a merge (<<); its 200,000 scalars are not kept.
-    text = "all:\n  vars:\n    x: [" + "a," * 200_000 + "a]\n  hosts:\n    h.invalid:\n"
+    # A list is read only for the mappings of a merge (<<); its 100,000 scalars are not kept.
+    text = "all:\n  vars:\n    x: [" + "a," * 100_000 + "a]\n  hosts:\n    h.invalid:\n"
     tracemalloc.start()
     try:
         r = parse_yaml(text)
@@ -173,7 +173,37 @@ def test_item5_yaml_lists_keep_only_what_is_read() -> None:
     finally:
         tracemalloc.stop()
     assert [h.name for h in r.hosts] == ["h.invalid"]
-    assert peak < 8_000_000, peak
+    assert peak < 5_000_000, peak  # about 1 MB; PyYAML's composer took 58 MB
+
+
+def test_item5_ini_children_lines_have_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.importers import ansible
+
+    monkeypatch.setattr(ansible, "MAX_CHILD_LINES", 1000)
+    text = "[g:children]\n" + "".join(f"c{i}\n" for i in range(3000)) + "[c1]\nh.invalid\n"
+    r = ansible.parse_ini(text)
+    assert [h.name for h in r.hosts] == ["h.invalid"]
+    assert [(p.line, p.message) for p in r.problems] == [
+        (
+            1002,
+            "the file has more than 1,000 lines under [...:children]; "
+            "this one and those after it were not read",
+        )
+    ]
+
+
+def test_item5_ssh_config_keeps_no_blocks_past_the_cap() -> None:
+    import tracemalloc
+
+    text = "".join(f"Host h{i}.invalid\n  Port 22\n  SendEnv LANG_{i}\n" for i in range(10_000))
+    tracemalloc.start()
+    try:
+        r = parse_ssh_config(text, max_hosts=10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(r.hosts) == 10 and "the others (9,990, from 'h10.invalid' on)" in r.problems[0].message
+    assert peak < 6_000_000, peak  # about 2 MB; the old parser kept every block (and host): 23 MB
 
 
 # -- item 7 -----------------------------------------------------------------------------------------
