@@ -28,6 +28,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The importers' fuzz suite with the long profile (many more hypothesis examples than `make test`
+# runs, the corpus in tests/data/hostile/ with the default host cap); any test_*_fuzz.py joins it.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	PATCHDESK_FUZZ=long $(BIN)/python -m pytest -o timeout=3600 $(wildcard tests/unit/app/test_*_fuzz.py) $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.fanout --hosts 50 --concurrency 20
 

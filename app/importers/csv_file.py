@@ -11,9 +11,9 @@ import csv
 import io
 
 from app.domain.errors import ConfigError, ImportFormatError
-from app.domain.inventory import parse_choice, parse_port
+from app.domain.inventory import parse_choice
 from app.domain.models import Criticality, Host, Ring, TransportKind
-from app.importers.base import ImportProblem, ImportResult
+from app.importers.base import MAX_HOSTS_PER_FILE, ImportProblem, ImportResult, port_of, quote
 
 _ALIASES = {
     "name": "name",
@@ -34,9 +34,11 @@ _ALIASES = {
     "tags": "tags",
 }
 
+_MAX_CELL_CHARS = 1024
 
-def parse_csv(text: str) -> ImportResult:
-    result = ImportResult("csv")
+
+def parse_csv(text: str, *, max_hosts: int = MAX_HOSTS_PER_FILE) -> ImportResult:
+    result = ImportResult("csv", max_hosts=max_hosts)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -52,7 +54,7 @@ def parse_csv(text: str) -> ImportResult:
     for raw in header:
         key = _ALIASES.get(raw.strip().lower().replace(" ", "_"))
         if key is None and raw.strip():
-            result.problems.append(ImportProblem(1, f"unknown column {raw.strip()!r} ignored"))
+            result.problems.append(ImportProblem(1, f"unknown column {quote(raw.strip())} ignored"))
         cols.append(key)
     if "address" not in cols and "name" not in cols:
         raise ImportFormatError(
@@ -74,13 +76,26 @@ def parse_csv(text: str) -> ImportResult:
             result.problems.append(ImportProblem(line, f"{len(row)} fields but the header has {len(cols)}"))
             continue
         values = {k: v.strip() for k, v in zip(cols, row, strict=False) if k}
+        if result.full:  # past the host cap, rows are only counted for the report
+            result.admit(values.get("name") or values.get("address") or "", line)
+            continue
+        too_long = next((k for k, v in values.items() if len(v) > _MAX_CELL_CHARS), None)
+        if too_long is not None:
+            # Checked here so that no later message quotes a huge cell in full.
+            cell = values[too_long]
+            result.problems.append(
+                ImportProblem(
+                    line, f"the {too_long} {quote(cell)} is too long (at most {_MAX_CELL_CHARS:,} characters)"
+                )
+            )
+            continue
         try:
             host = _row_to_host(values)
         except ConfigError as exc:
             result.problems.append(ImportProblem(line, str(exc)))
             continue
         result.add(host, line)
-    return result
+    return result.finish()
 
 
 def _row_to_host(v: dict[str, str]) -> Host:
@@ -92,7 +107,7 @@ def _row_to_host(v: dict[str, str]) -> Host:
     return Host(
         name=name,
         address=address,
-        port=parse_port(v.get("port", "")),
+        port=port_of(v.get("port", "")),
         user=v.get("user") or None,
         transport=TransportKind(transport),
         group=v.get("group") or None,
