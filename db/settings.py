@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from sqlite_utils import Database
@@ -38,9 +39,10 @@ def policy_settings(db: Database) -> PolicySettings:
 
     def num(key: str, default: float) -> float:
         try:
-            return float(raw[key]) if key in raw else default
+            value = float(raw[key]) if key in raw else default
         except ValueError:
             return default
+        return value if math.isfinite(value) else default
 
     d = PolicySettings()
     soak = {
@@ -55,6 +57,7 @@ def policy_settings(db: Database) -> PolicySettings:
         lock_ttl=timedelta(minutes=num("lock_ttl", d.lock_ttl.total_seconds() / 60)),
         urgent_push=raw.get("urgent_push", "yes").lower() in ("1", "yes", "true", "on"),
         index_max_age=timedelta(hours=num("index_max_age_hours", d.index_max_age.total_seconds() / 3600)),
+        import_max_hosts=int(num("import_max_hosts", d.import_max_hosts)),
     )
 
 
@@ -72,8 +75,10 @@ def set_policy_setting(db: Database, key: str, value: str) -> None:
             f = float(value)
         except ValueError as exc:
             raise ConfigError(f"{key} takes a number, not {value!r}.") from exc
-        if f < 0 or (key == "verify_share" and f > 1):
+        if not math.isfinite(f) or f < 0 or (key == "verify_share" and f > 1):
             raise ConfigError(f"{key} = {value} is out of range.")
         if key in ("default_estimate", "lock_ttl", "scan_interval", "index_max_age_hours") and f <= 0:
             raise ConfigError(f"{key} must be positive.")
+        if key == "import_max_hosts" and (f != int(f) or not 1 <= f <= 10_000_000):
+            raise ConfigError("import_max_hosts takes a whole number from 1 to 10,000,000.")
     set_setting(db, f"policy.{key}", value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import stat
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -68,15 +67,9 @@ def read_path(path: Path) -> AdvisoryBatch:
 def read_file(path: Path) -> AdvisoryBatch:
     """A regular file only (a device or FIFO would never end), read up to the cap whatever its size
     says: a file may grow while it is read."""
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise AdvisoryFormatError(f"{path}: not a regular file.")
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise AdvisoryFormatError(f"{path}: cannot read it ({exc.strerror or exc}).") from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise AdvisoryFormatError(f"{path}: too large for an advisory file (over {MAX_FILE_BYTES} bytes).")
+    from app.importers.base import read_bounded
+
+    raw = read_bounded(path, MAX_FILE_BYTES, what="advisory", error=AdvisoryFormatError)
     return parse_bytes(raw, str(path))
 
 

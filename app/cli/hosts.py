@@ -65,7 +65,7 @@ def add_commands(sub: Any) -> None:
     rm.add_argument("name")
     imp = hsub.add_parser("import", help="import hosts from CSV, Ansible INI/YAML or an OpenSSH config")
     imp.set_defaults(func=import_hosts)
-    imp.add_argument("file", type=Path)
+    imp.add_argument("file", type=Path, help="the inventory file, or - for standard input")
     imp.add_argument("--format", choices=["csv", "ansible-ini", "ansible-yaml", "ssh-config"])
     imp.add_argument("--json", action="store_true")
     from app.cli.hosts_edit import add_edit_command
@@ -226,11 +226,16 @@ def remove_host(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def import_hosts(args: argparse.Namespace, out: TextIO) -> int:
-    from app.importers.detect import read_inventory
+    from app.importers.detect import read_inventory, read_inventory_stream
     from app.services import inventory
+    from db.settings import policy_settings
 
     db = open_db(args)
-    result = read_inventory(args.file, args.format)
+    cap = policy_settings(db).import_max_hosts
+    if str(args.file) == "-":
+        result = read_inventory_stream(sys.stdin.buffer, args.format, max_hosts=cap)
+    else:
+        result = read_inventory(args.file, args.format, max_hosts=cap)
     outcome = inventory.import_hosts(
         db, result.hosts, str(args.file), lines=result.lines, format=result.format
     )

@@ -110,6 +110,7 @@ def parse_port(value: str, what: str = "port") -> int | None:
     v = value.strip()
     if not v:
         return None
-    if not v.isdigit() or not 0 < int(v) < 65536:
-        raise ConfigError(f"The {what} {value!r} is not a number between 1 and 65535.")
+    # isdigit() is true for "¹" and other digits int() refuses; and long digit strings raise in int()
+    if not (v.isascii() and v.isdigit() and len(v) <= 5) or not 0 < int(v) < 65536:
+        raise ConfigError(f"The {what} {quoted(value)} is not a number between 1 and 65535.")
     return int(v)

@@ -111,6 +111,7 @@ class PolicySettings:
     lock_ttl: timedelta = timedelta(hours=4)
     urgent_push: bool = True  # start urgent pushes unattended (else only propose them)
     index_max_age: timedelta = timedelta(hours=24)  # older package indexes are refreshed by a scan
+    import_max_hosts: int = 100_000  # hosts read from one inventory file; more are reported, not read
 
     KEYS = (
         "soak.urgent",
@@ -123,6 +124,7 @@ class PolicySettings:
         "lock_ttl",
         "urgent_push",
         "index_max_age_hours",
+        "import_max_hosts",
     )
 
     def as_json(self) -> dict[str, object]:
@@ -137,6 +139,7 @@ class PolicySettings:
             "lock_ttl": self.lock_ttl.total_seconds() / 60,
             "urgent_push": self.urgent_push,
             "index_max_age_hours": _hours(self.index_max_age),
+            "import_max_hosts": self.import_max_hosts,
         }
 
 
@@ -152,6 +155,7 @@ SETTING_UNITS = {
     "lock_ttl": "minutes",
     "urgent_push": "yes/no",
     "index_max_age_hours": "hours",
+    "import_max_hosts": "hosts per imported file",
 }
 
 

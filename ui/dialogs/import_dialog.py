@@ -37,6 +37,7 @@ from app.importers.base import ImportResult
 from app.importers.detect import read_inventory
 from app.services import inventory
 from db import hosts as db_hosts
+from db.settings import policy_settings
 from ui.theme import text_colour
 
 FORMATS = [
@@ -138,7 +139,11 @@ class ImportDialog(QDialog):
         if not text:
             return
         try:
-            self.result = read_inventory(Path(text).expanduser(), self.format_combo.currentData())
+            self.result = read_inventory(
+                Path(text).expanduser(),
+                self.format_combo.currentData(),
+                max_hosts=policy_settings(self.db).import_max_hosts,
+            )
         except PatchdeskError as exc:
             self.summary.setText("This file cannot be imported.")
             self._show_problems([str(exc)])

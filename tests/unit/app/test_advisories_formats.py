@@ -162,5 +162,5 @@ def test_a_file_growing_past_its_size_is_read_only_to_the_cap(tmp_path: Path, mo
     monkeypatch.setattr(formats, "MAX_FILE_BYTES", 1000)
     big = tmp_path / "big.json"
     big.write_bytes(b" " * 5000)
-    with pytest.raises(AdvisoryFormatError, match="too large"):
+    with pytest.raises(AdvisoryFormatError, match="holds more than 1,000 bytes"):
         read_path(big)

@@ -63,3 +63,11 @@ def test_the_error_quotes_at_most_80_characters() -> None:
     with pytest.raises(ConfigError) as info:
         validate_address("$" * 5000)
     assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize("text", ["¹", "٣", "9" * 5000, "0", "65536", "-1", "22a"])
+def test_a_port_that_is_no_port_is_a_sentence(text: str) -> None:
+    from app.domain.inventory import parse_port
+
+    with pytest.raises(ConfigError, match="not a number between 1 and 65535"):
+        parse_port(text)
