@@ -18,7 +18,15 @@ import pytest
 from app.platforms.windows.scripts import script_params
 from tests.integration.test_credentials import keyring_env  # noqa: F401  (fixture)
 from tests.integration.test_scan_cli import ROOT
-from tests.support.wsman_server import DATA, FakeWindows, Reply, WSManServer, crlf, start_fake_windows
+from tests.support.wsman_server import (
+    DATA,
+    FakeWindows,
+    Reply,
+    WSManServer,
+    crlf,
+    fake_windows,
+    start_fake_windows,
+)
 
 pytestmark = [
     pytest.mark.hosts,
@@ -32,10 +40,8 @@ PASSWORD = "Win-Cli-Pa55-word"
 
 @pytest.fixture
 def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
-    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
-    fake.task_step = 0.1
-    yield server, fake
-    server.stop()
+    with fake_windows(tmp_path, PASSWORD, task_step=0.1) as (server, fake):
+        yield server, fake
 
 
 def run(

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from app.domain.errors import AdapterError
-from app.domain.models import Host, PackageChange, TransportKind, UpdateKind
+from app.domain.models import PackageChange, UpdateKind
 from app.platforms.registry import detect, extra_adapters
 from app.platforms.windows.chocolatey import ChocolateyAdapter
 from app.platforms.windows.facts import gather_windows_facts
@@ -27,7 +27,7 @@ from app.platforms.windows.scripts import script_params
 from app.platforms.windows.winget import WinGetAdapter
 from app.platforms.windows.wua import WindowsUpdateAdapter
 from app.transports.winrm import WinRMTransport
-from tests.support.wsman_server import FakeWindows, Reply, WSManServer, start_fake_windows
+from tests.support.wsman_server import FakeWindows, Reply, WSManServer, fake_windows, winrm_to
 
 PASSWORD = "Win-Integration-Pa55"
 
@@ -38,23 +38,12 @@ DRIVER_ID = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c09"
 
 @pytest.fixture
 def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
-    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
-    fake.task_step = 0.2
-    yield server, fake
-    server.stop()
+    with fake_windows(tmp_path, PASSWORD, task_step=0.2) as (server, fake):
+        yield server, fake
 
 
 def connect(server: WSManServer) -> WinRMTransport:
-    h = Host(
-        name="win-srv01",
-        address="127.0.0.1",
-        port=server.port,
-        transport=TransportKind.WINRM,
-        user="Administrator",
-    )
-    return WinRMTransport(
-        h, password=PASSWORD, auth="basic", ca_trust_path=str(server.ca_path), connect_timeout=2
-    )
+    return winrm_to(server, PASSWORD, name="win-srv01")
 
 
 class Log:

@@ -11,7 +11,7 @@ import pytest
 from app.platforms.windows.scripts import script_ops
 from tests.integration.test_credentials import keyring_env  # noqa: F401  (fixture)
 from tests.integration.test_windows_cli import PASSWORD, add_host, js, run
-from tests.support.wsman_server import FakeWindows, Reply, ScriptCall, WSManServer, start_fake_windows
+from tests.support.wsman_server import FakeWindows, Reply, ScriptCall, WSManServer, fake_windows
 
 pytestmark = [
     pytest.mark.hosts,
@@ -23,10 +23,8 @@ pytestmark = [
 
 @pytest.fixture
 def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
-    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
-    fake.task_step = 0.1
-    yield server, fake
-    server.stop()
+    with fake_windows(tmp_path, PASSWORD, task_step=0.1) as (server, fake):
+        yield server, fake
 
 
 def test_reboot_wait_can_end_before_the_restart_happened(

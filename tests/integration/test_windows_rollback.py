@@ -12,7 +12,7 @@ from app.domain.errors import AdapterError
 from app.domain.models import PackageChange
 from app.platforms.windows.wua import WindowsUpdateAdapter
 from tests.integration.test_windows_patching import CU, NET, PASSWORD, connect
-from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
+from tests.support.wsman_server import FakeWindows, WSManServer, fake_windows
 
 SSU = "Package_for_ServicingStack_2220~31bf3856ad364e35~amd64~~20348.2220.1.3"
 LCU = "Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2227.1.7"
@@ -21,10 +21,8 @@ NET_CBS = "Package_for_KB5033914~31bf3856ad364e35~amd64~~10.0.1.0"
 
 @pytest.fixture
 def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
-    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
-    fake.task_step = 0.1
-    yield server, fake
-    server.stop()
+    with fake_windows(tmp_path, PASSWORD, task_step=0.1) as (server, fake):
+        yield server, fake
 
 
 def _installed(adapter: WindowsUpdateAdapter, server: WSManServer) -> list[PackageChange]:

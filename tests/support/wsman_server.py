@@ -33,17 +33,21 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from app.platforms.windows.scripts import script_ops, script_params
 from app.transports.powershell import bootstrap, prologue
 from tests.support.wsman_ntlm import CONTENT_TYPE as ENCRYPTED_TYPE
 from tests.support.wsman_ntlm import NtlmConnection, NtlmError, channel_bindings, write_user_file
+
+if TYPE_CHECKING:
+    from app.transports.winrm import WinRMTransport
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -1540,3 +1544,31 @@ def start_fake_windows(tls_dir: Path | None = None, **kw: Any) -> tuple[WSManSer
     server = WSManServer(fake, tls_dir=tls_dir, **kw)
     holder.append(server)
     return server.start(), fake
+
+
+@contextmanager
+def fake_windows(
+    tmp_path: Path, password: str, *, task_step: float = 0.1, **kw: Any
+) -> Iterator[tuple[WSManServer, FakeWindows]]:
+    """A started server (HTTPS with a test CA under ``tmp_path``) and its FakeWindows, stopped after."""
+    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=password, **kw)
+    fake.task_step = task_step
+    try:
+        yield server, fake
+    finally:
+        server.stop()
+
+
+def winrm_to(server: WSManServer, password: str, *, name: str = "win1", **kw: Any) -> WinRMTransport:
+    """A WinRMTransport to ``server`` as Administrator (Basic unless ``auth=`` says otherwise)."""
+    from app.domain.models import Host, TransportKind
+    from app.transports.winrm import WinRMTransport
+
+    host = Host(
+        name=name, address="127.0.0.1", port=server.port, transport=TransportKind.WINRM, user="Administrator"
+    )
+    opts: dict[str, Any] = {"auth": "basic", "connect_timeout": 2}
+    if server.ca_path:
+        opts["ca_trust_path"] = str(server.ca_path)
+    opts.update(kw)
+    return WinRMTransport(host, password=password, **opts)

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from app.domain.models import HostStatus, JobKind, TransportKind
 from db import hosts as db_hosts
 from tests.integration.test_credentials import keyring_env  # noqa: F401  (fixture)
-from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
+from tests.support.wsman_server import FakeWindows, WSManServer, fake_windows
 from ui.dialogs import patch_dialog
 from ui.dialogs.host_dialog import HostDialog
 from ui.dialogs.patch_dialog import PatchDialog
@@ -38,10 +38,8 @@ CU = "KB5034129"
 
 @pytest.fixture
 def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
-    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
-    fake.task_step = 0.1
-    yield server, fake
-    server.stop()
+    with fake_windows(tmp_path, PASSWORD, task_step=0.1) as (server, fake):
+        yield server, fake
 
 
 @pytest.fixture

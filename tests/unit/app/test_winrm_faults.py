@@ -21,9 +21,15 @@ from app.domain.errors import (
     TransportError,
     UnreachableError,
 )
-from app.domain.models import Host, TransportKind
 from app.transports.winrm import WinRMTransport
-from tests.support.wsman_server import SIGNAL_TERMINATE, FakeWindows, Reply, WSManServer, start_fake_windows
+from tests.support.wsman_server import (
+    SIGNAL_TERMINATE,
+    FakeWindows,
+    Reply,
+    WSManServer,
+    start_fake_windows,
+    winrm_to,
+)
 
 PASSWORD = "S3cret-Pa55!"
 SCRIPT = "Get-Busy"
@@ -50,15 +56,8 @@ def win(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[WSManS
 
 
 def transport(server: WSManServer) -> WinRMTransport:
-    host = Host(
-        name="win1",
-        address="127.0.0.1",
-        port=server.port,
-        transport=TransportKind.WINRM,
-        user="Administrator",
-    )
-    ca = str(server.ca_path) if server.ca_path else None
-    return WinRMTransport(host, password=PASSWORD, scheme=server.scheme, ca_trust_path=ca, connect_timeout=2)
+    # Patchdesk's default authentication (NTLM), over the scheme the server speaks
+    return winrm_to(server, PASSWORD, auth="ntlm", scheme=server.scheme)
 
 
 def run(server: WSManServer, script: str = SCRIPT) -> object:

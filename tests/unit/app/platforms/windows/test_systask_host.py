@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from app.domain.errors import AdapterError, CommandTimeoutError
-from app.domain.models import Host, TransportKind
 from app.platforms.windows import systask, winget
 from app.platforms.windows.scripts import script_params
 from app.transports.winrm import WinRMTransport
 from tests.support.powershell import grammar_problems
-from tests.support.wsman_server import FakeWindows, WSManServer, start_fake_windows
+from tests.support.wsman_server import FakeWindows, WSManServer, fake_windows, winrm_to
 
 PASSWORD = "Task-Pa55-word"
 USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
@@ -26,24 +25,13 @@ USER_SID = "S-1-5-21-1004336348-1177238915-682003330-1001"
 
 @pytest.fixture
 def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows]]:
-    server, fake = start_fake_windows(tls_dir=tmp_path / "pki", password=PASSWORD)
-    fake.task_step = 0.3
-    fake.reboot_seconds = 0.2
-    yield server, fake
-    server.stop()
+    with fake_windows(tmp_path, PASSWORD, task_step=0.3) as (server, fake):
+        fake.reboot_seconds = 0.2
+        yield server, fake
 
 
 def connect(server: WSManServer) -> WinRMTransport:
-    h = Host(
-        name="win1",
-        address="127.0.0.1",
-        port=server.port,
-        transport=TransportKind.WINRM,
-        user="Administrator",
-    )
-    return WinRMTransport(
-        h, password=PASSWORD, auth="basic", ca_trust_path=str(server.ca_path), connect_timeout=2
-    )
+    return winrm_to(server, PASSWORD, name="win1")
 
 
 def run(server: WSManServer, *, timeout: float = 20.0) -> systask.TaskOutcome:
