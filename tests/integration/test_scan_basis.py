@@ -40,6 +40,10 @@ def _pending(entry: dict[str, Any]) -> dict[str, str]:
     return {p["name"]: p["available"] for p in entry["pending"]}
 
 
+def _held(entry: dict[str, Any]) -> dict[str, bool]:
+    return {p["name"]: p["held"] for p in entry["pending"]}
+
+
 def test_unchanged_host_reuses_the_simulation_and_every_change_forces_a_new_one(  # type: ignore[no-untyped-def]
     hosts, host_pool, db_path: Path
 ) -> None:
@@ -82,13 +86,14 @@ def test_unchanged_host_reuses_the_simulation_and_every_change_forces_a_new_one(
     )
     pinned, log = _scan(db_path)
     assert not any(REUSED in line for line in log)
-    assert "pd-secfix" not in _pending(pinned)
+    # still pending, but held back by the pin, and said so
+    assert _held(pinned).get("pd-secfix") is True
 
     # The pin edited in place (same file, same size, maybe the same second) releases it again.
     host.check("sed -i 's/version 1.0-1/version 9.9-9/' /etc/apt/preferences.d/hold-secfix")
     unpinned, log = _scan(db_path)
     assert not any(REUSED in line for line in log)
-    assert "pd-secfix" in _pending(unpinned)
+    assert "pd-secfix" in _pending(unpinned) and _held(unpinned)["pd-secfix"] is False
 
 
 def test_stale_or_tampered_basis_is_never_used(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
