@@ -103,7 +103,7 @@ def populate(db, hosts: int = 300, days: int = 30, seed: int = 7) -> Fleet:  # t
             db,
             Host(
                 name=f"{GROUPS[i % len(GROUPS)]}-{i:03d}",
-                address=f"10.{i // 250}.{i % 250}.{10 + i % 7}",
+                address=f"{GROUPS[i % len(GROUPS)]}-{i:03d}.fleet.invalid",  # never resolves (RFC 6761)
                 group=GROUPS[i % len(GROUPS)] if i % 37 else None,
                 ring=(Ring.TEST, Ring.PILOT, Ring.PRODUCTION, Ring.PRODUCTION)[i % 4],
                 criticality=(Criticality.MISSION_CRITICAL, Criticality.STANDARD, Criticality.DESKTOP)[i % 3],
@@ -295,7 +295,7 @@ def populate_scale(  # type: ignore[no-untyped-def]
                 db,
                 Host(
                     name=f"{role}-{per_role[role]:03d}.{SCALE_SITES[i % len(SCALE_SITES)]}",
-                    address=f"10.{i // 250 % 256}.{i % 250}.{10 + i % 7}",
+                    address=f"{role}-{per_role[role]:03d}.{SCALE_SITES[i % len(SCALE_SITES)]}.fleet.invalid",
                     group=group if rng.random() > 0.03 else None,
                     ring=rng.choices((Ring.TEST, Ring.PILOT, Ring.PRODUCTION), (5, 15, 80))[0],
                     criticality=(

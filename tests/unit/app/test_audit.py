@@ -14,7 +14,7 @@ from db import settings as db_settings
 
 def _fill(db, n: int = 5) -> None:  # type: ignore[no-untyped-def]
     for i in range(n):
-        audit.record(db, audit.HOST_ADDED, f"web{i:02d}", {"address": f"10.0.0.{i}"})
+        audit.record(db, audit.HOST_ADDED, f"web{i:02d}", {"address": f"127.0.9.{i}"})
 
 
 def test_chain_links_every_entry(db) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ class NoConnector:
 
 def _setup(db_path: Path, n: int) -> tuple[object, list[Host], Recorder]:
     db = open_database(db_path)
-    hosts = [db_hosts.add_host(db, Host(name=f"h{i}", address=f"10.0.0.{i}")) for i in range(n)]
+    hosts = [db_hosts.add_host(db, Host(name=f"h{i}", address=f"h{i}.engine.invalid")) for i in range(n)]
     return db, hosts, Recorder(db_path).start()
 
 
