@@ -32,8 +32,7 @@ def test_list_and_get_hosts_round_trip(db):
     assert {h.name for h in db_hosts.get_hosts(db, [a.id, b.id, 999_999])} == {"win01", "lin01"}
     assert db_hosts.get_hosts(db, []) == []
     many = [
-        db_hosts.add_host(db, Host(name=f"h{i:04d}", address=f"h{i:04d}.read.invalid"))
-        for i in range(1200)
+        db_hosts.add_host(db, Host(name=f"h{i:04d}", address=f"h{i:04d}.read.invalid")) for i in range(1200)
     ]
     got = db_hosts.get_hosts(db, [h.id for h in many])  # more ids than one query's chunk
     assert len(got) == 1200 and {h.name for h in got} == {h.name for h in many}
