@@ -61,7 +61,8 @@ def validate_address(addr: str, host_name: str | None = None) -> None:
     The address reaches ssh_config token expansion (``%h``) and command lines, so shell syntax, spaces,
     wildcards and option-like values never pass.
     """
-    if not _is_ip_literal(addr) and not _is_host_name(addr):
+    # host names first: most addresses are names, and the name test is the cheaper one
+    if not _is_host_name(addr) and not _is_ip_literal(addr):
         whose = f" of {host_name}" if host_name else ""
         raise ConfigError(f"The address {quoted(addr)}{whose} is not a host name or an IP address.")
 

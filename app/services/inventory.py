@@ -176,13 +176,19 @@ def import_hosts(
     error (a DatabaseError sentence) says so instead of a count of hosts that were not kept.
     """
     outcome = ImportOutcome()
+    checked: list[Host] = []
+    for host in hosts:
+        try:
+            _check_host_text(host)
+            checked.append(host)
+        except ConfigError as exc:
+            outcome.problems.append(f"line {(lines or {}).get(host.name, 0)}: {exc}")
     with audit.transaction(db):
-        for host in hosts:
-            try:
-                _check_host_text(host)
-                outcome.added.append(db_hosts.add_host(db, host))
-            except ConfigError as exc:
-                outcome.problems.append(f"line {(lines or {}).get(host.name, 0)}: {exc}")
+        for host, saved in zip(checked, db_hosts.add_hosts(db, checked), strict=True):
+            if isinstance(saved, ConfigError):
+                outcome.problems.append(f"line {(lines or {}).get(host.name, 0)}: {saved}")
+            else:
+                outcome.added.append(saved)
         if outcome.added:
             details: dict[str, object] = {"added": outcome.added_names}
             if format is not None:
