@@ -209,6 +209,11 @@ def test_locked_package_database_waits_then_fails_clearly(hosts, host_pool, db_p
     assert locked.installed_version("pd-regular") == "2.0-1"
     assert free.installed_version("pd-regular") == "2.1-1"
     assert elapsed >= 4
+    # issue #17 (e): the failed patch is the host's last job, in `hosts list --json` as in the GUI
+    code, listed, _ = run_json(db_path, "hosts", "list")
+    last = {h["name"]: h["last_job"] for h in listed["hosts"]}
+    assert last[locked.name]["kind"] == "patch" and last[locked.name]["state"] == "failed"
+    assert last[free.name]["kind"] == "patch" and last[free.name]["state"] == "succeeded"
 
 
 def test_sudo_password_not_stored_is_a_sentence(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
