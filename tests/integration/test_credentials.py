@@ -112,7 +112,7 @@ def test_passwords_only_in_the_keyring(hosts, host_pool, db_path: Path, keyring_
 
 def test_no_keyring_refuses_to_store_and_keeps_nothing(db_path: Path) -> None:
     # The autouse fixture selects keyring's fail backend: saving must be refused, plainly.
-    r = cli(db_path, "hosts", "add", "x", "--address", "192.0.2.1", "--password-stdin", env={})
+    r = cli(db_path, "hosts", "add", "x", "--address", "127.0.2.1", "--password-stdin", env={})
     assert r.returncode == 1
     assert "keyring" in r.stderr.lower() and "Traceback" not in r.stderr
     assert json.loads(cli(db_path, "hosts", "list", "--json").stdout)["hosts"] == []

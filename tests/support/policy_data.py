@@ -32,7 +32,7 @@ def add_scanned(
     """A host in the inventory with a recorded scan that found ``pending`` (classified as a scan would)."""
     from app.domain.classify import classify_all
 
-    h = db_hosts.add_host(db, Host(name=name, address="192.0.2.1", ring=ring, group=group))
+    h = db_hosts.add_host(db, Host(name=name, address="127.0.2.1", ring=ring, group=group))
     assert h.id is not None
     facts = OsFacts(id="debian", version="12", pretty_name="Debian GNU/Linux 12 (bookworm)")
     db_scans.record_scan(

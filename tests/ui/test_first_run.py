@@ -193,7 +193,7 @@ def test_import_csv_and_ssh_config(qtbot, window, db, tmp_path, monkeypatch):
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text(
         "Host *\n  ServerAliveInterval 30\n\n"
-        "Host bastion\n  HostName 192.0.2.10\n  User ops\n\n"
+        "Host bastion\n  HostName 127.0.2.10\n  User ops\n\n"
         "Host app1 app2\n  ProxyJump bastion\n  Port 2200\n",
         encoding="utf-8",
     )

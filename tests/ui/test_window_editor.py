@@ -47,7 +47,7 @@ def _save(dlg: wd.WindowDialog) -> QDialogButtonBox:
 
 
 def test_adding_a_weekly_window_builds_its_rule_previews_it_and_audits_it(qtbot, db) -> None:  # type: ignore[no-untyped-def]
-    db_hosts.add_host(db, Host(name="web01", address="192.0.2.10", group="web"))
+    db_hosts.add_host(db, Host(name="web01", address="127.0.2.10", group="web"))
     _, view = _schedule(qtbot, db)
     assert view.windows_hint.isVisible() and "Add window" in view.windows_hint.text()
 

@@ -40,7 +40,7 @@ def test_ansible_ini() -> None:
     hosts = _by_name(r)
     assert {"web01", "web02", "web03", "proxy", "db1", "winbox"} <= set(hosts)
     assert hosts["web02"].user == "deploy" and hosts["web02"].group == "web"
-    assert hosts["proxy"].address == "192.0.2.10" and hosts["proxy"].port == 2200
+    assert hosts["proxy"].address == "127.0.2.10" and hosts["proxy"].port == 2200
     assert hosts["db1"].user == "dba" and hosts["db1"].key_file == "/keys/prod"  # group + parent vars
     assert hosts["winbox"].transport == TransportKind.WINRM
     messages = " | ".join(str(p) for p in r.problems)
@@ -54,7 +54,7 @@ def test_ansible_yaml() -> None:
     assert r.format == "ansible-yaml"
     hosts = _by_name(r)
     assert set(hosts) == {"bastion", "web1", "web2", "me"}
-    assert hosts["bastion"].address == "192.0.2.1" and hosts["bastion"].user == "ops"
+    assert hosts["bastion"].address == "127.0.2.1" and hosts["bastion"].user == "ops"
     assert hosts["web1"].port == 2222 and hosts["web1"].group == "web"
     assert hosts["me"].transport == TransportKind.LOCAL
     assert [p.line for p in r.problems] == [12]
