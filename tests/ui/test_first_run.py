@@ -178,7 +178,7 @@ def _import_through(qtbot, dlg: FirstRunDialog, open_it) -> ImportDialog:  # typ
     open_it()
     imp = dlg.import_dialog
     assert isinstance(imp, ImportDialog)
-    qtbot.waitUntil(lambda: imp.isVisible())
+    qtbot.waitUntil(lambda: imp.isVisible() and not imp.loading)
     qtbot.mouseClick(imp.import_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.import_dialog is None)
     return imp
@@ -221,6 +221,7 @@ def test_import_csv_and_ssh_config(qtbot, window, db, tmp_path, monkeypatch):
 
     # importing the same file again skips every name: nothing added, nothing counted twice
     again = dlg.import_file(csv_file, "csv")
+    qtbot.waitUntil(lambda: not again.loading)
     assert not again.import_button.isEnabled()
     assert any("already in the inventory" in p for p in again.problem_texts())
     again.reject()

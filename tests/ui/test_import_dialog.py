@@ -32,6 +32,7 @@ def test_csv_with_a_bad_row(qtbot, db, tmp_path):
     dlg = w.active_dialog
     assert isinstance(dlg, ImportDialog)
     dlg.load_file(f)
+    qtbot.waitUntil(lambda: not dlg.loading)
 
     assert _preview_names(dlg) == ["web01", "db01"]
     problems = dlg.problem_texts()
@@ -58,9 +59,36 @@ def test_unreadable_file_is_a_sentence(qtbot, db, tmp_path):
     dlg = ImportDialog(db)
     qtbot.addWidget(dlg)
     dlg.load_file(tmp_path / "missing.csv")
+    qtbot.waitUntil(lambda: not dlg.loading)
     assert dlg.problem_texts() == [f"{tmp_path / 'missing.csv'} does not exist."]
     assert not dlg.import_button.isEnabled()
     binary = tmp_path / "blob.csv"
     binary.write_bytes(b"\0\1\2" * 100)
     dlg.load_file(binary)
+    qtbot.waitUntil(lambda: not dlg.loading)
     assert "binary file" in dlg.problem_texts()[0]
+
+
+def test_a_large_file_is_read_off_the_main_thread_and_previewed_in_part(qtbot, db, tmp_path, monkeypatch):
+    """Reading and previewing 100,000 hosts froze the window for seconds."""
+    import threading
+
+    import ui.dialogs.import_dialog as module
+
+    f = tmp_path / "big.csv"
+    f.write_text("name,address\n" + "".join(f"h{i:05d},h{i:05d}.big.invalid\n" for i in range(5000)))
+    readers: list[str] = []
+    real = module.read_inventory
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        readers.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(module, "read_inventory", spy)
+    dlg = ImportDialog(db)
+    qtbot.addWidget(dlg)
+    dlg.load_file(f)
+    qtbot.waitUntil(lambda: not dlg.loading, timeout=30000)
+    assert readers and readers[0] != threading.main_thread().name
+    assert dlg.preview.rowCount() == module.PREVIEW_ROWS
+    assert "5,000 host(s) will be added" in dlg.summary.text() and "first 1,000 shown" in dlg.summary.text()

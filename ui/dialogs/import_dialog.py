@@ -8,6 +8,7 @@ app.services.inventory, which writes one audit entry naming ``source`` (who impo
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -39,6 +40,7 @@ from app.services import inventory
 from db import hosts as db_hosts
 from db.settings import policy_settings
 from ui.theme import text_colour
+from ui.workers import submit
 
 FORMATS = [
     ("Detect automatically", None),
@@ -56,6 +58,10 @@ FORMAT_NAMES = {
 FILE_FILTER = "Inventories (*.csv *.ini *.yml *.yaml *.cfg *.txt config hosts);;All files (*)"
 
 
+#: Rows the preview shows: a table of 100,000 rows would take the window seconds to build.
+PREVIEW_ROWS = 1000
+
+
 class ImportDialog(QDialog):
     def __init__(self, db, parent: QWidget | None = None, *, source: str = "import dialog") -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -65,6 +71,8 @@ class ImportDialog(QDialog):
         self.added: list[Host] = []
         self.problems: list[str] = []
         self._to_add: list[Host] = []
+        self.loading = False
+        self._generation = 0  # which reload an answer belongs to: a newer file wins
         self.setWindowTitle("Import hosts")
         self.resize(820, 560)
 
@@ -131,35 +139,63 @@ class ImportDialog(QDialog):
 
     @Slot()
     def reload(self) -> None:
+        """Read the file on a pool thread (a large inventory takes seconds to parse); the answer
+        fills the preview on the main thread."""
         text = self.path_edit.text().strip()
         self.result = None
         self.preview.setRowCount(0)
         self._to_add = []
         self.import_button.setEnabled(False)
+        self._generation += 1
         if not text:
+            self.loading = False
             return
-        try:
-            self.result = read_inventory(
-                Path(text).expanduser(),
-                self.format_combo.currentData(),
-                max_hosts=policy_settings(self.db).import_max_hosts,
-            )
-        except PatchdeskError as exc:
-            self.summary.setText("This file cannot be imported.")
-            self._show_problems([str(exc)])
+        generation = self._generation
+        path = Path(text).expanduser()
+        fmt = self.format_combo.currentData()
+        cap = policy_settings(self.db).import_max_hosts
+        self.loading = True
+        self.summary.setText(f"Reading {path.name}…")
+        self._show_problems([])
+
+        def read() -> ImportResult:  # pool thread: the file only, never the database
+            return read_inventory(path, fmt, max_hosts=cap)
+
+        submit(
+            self,
+            read,
+            lambda result: self._read(generation, result),
+            lambda exc: self._read_failed(generation, exc),
+        )
+
+    def _read_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
             return
+        self.loading = False
+        if not isinstance(exc, PatchdeskError):
+            sys.excepthook(type(exc), exc, exc.__traceback__)  # a bug: the crash dialog
+            return
+        self.summary.setText("This file cannot be imported.")
+        self._show_problems([str(exc)])
+
+    def _read(self, generation: int, result: ImportResult) -> None:
+        if generation != self._generation:
+            return  # a newer file or format was chosen meanwhile
+        self.loading = False
+        self.result = result
         existing = {h.name.casefold() for h in db_hosts.list_hosts(self.db)}
-        problems = [str(p) for p in self.result.problems]
+        problems = [str(p) for p in result.problems]
         good = []
-        for h in self.result.hosts:
+        for h in result.hosts:
             if h.name.casefold() in existing:
                 problems.append(
-                    f"line {self.result.lines.get(h.name, 0)}: {h.name} is already in the inventory; skipped."
+                    f"line {result.lines.get(h.name, 0)}: {h.name} is already in the inventory; skipped."
                 )
             else:
                 good.append(h)
-        self.preview.setRowCount(len(good))
-        for row, h in enumerate(good):
+        shown = good[:PREVIEW_ROWS]
+        self.preview.setRowCount(len(shown))
+        for row, h in enumerate(shown):
             for col, value in enumerate(
                 (
                     h.name,
@@ -167,7 +203,7 @@ class ImportDialog(QDialog):
                     str(h.port or ""),
                     h.user or "",
                     h.group or "",
-                    str(self.result.lines.get(h.name, "")),
+                    str(result.lines.get(h.name, "")),
                 )
             ):
                 item = QTableWidgetItem(value)
@@ -175,9 +211,10 @@ class ImportDialog(QDialog):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.preview.setItem(row, col, item)
         self._to_add = good
-        fmt = FORMAT_NAMES.get(self.result.format, self.result.format)
+        fmt = FORMAT_NAMES.get(result.format, result.format)
+        more = f" (the first {len(shown):,} shown)" if len(good) > len(shown) else ""
         self.summary.setText(
-            f"{len(good)} host(s) will be added from this {fmt} file"
+            f"{len(good):,} host(s) will be added from this {fmt} file{more}"
             + (f"; {len(problems)} problem(s) below." if problems else ".")
         )
         self._show_problems(problems)
@@ -186,11 +223,13 @@ class ImportDialog(QDialog):
     def _show_problems(self, problems: list[str]) -> None:
         self.problems = problems
         self.problem_list.clear()
-        for p in problems:
+        for p in problems[:PREVIEW_ROWS]:
             item = QListWidgetItem(p)
             item.setForeground(QBrush(text_colour("#9b1c14")))
             self.problem_list.addItem(item)
-        self.problems_label.setText(f"Problems ({len(problems)})" if problems else "Problems: none")
+        if len(problems) > PREVIEW_ROWS:
+            self.problem_list.addItem(QListWidgetItem(f"… and {len(problems) - PREVIEW_ROWS:,} more."))
+        self.problems_label.setText(f"Problems ({len(problems):,})" if problems else "Problems: none")
         self.problem_list.setVisible(bool(problems))
 
     def problem_texts(self) -> list[str]:
