@@ -91,3 +91,19 @@ def submit(
     """
     relay = _Relay(parent, on_result, on_error)
     (pool or QThreadPool.globalInstance()).start(_Call(fn, relay))
+
+
+def with_own_db(path: str | None, db: Any, fn: Callable[[Any], Any]) -> Any:
+    """Run ``fn`` on a connection of its own (for a pool thread: SQLite connections stay on the
+    thread that opened them), or on ``db`` when it has no file (an in-memory database)."""
+    if path is None:
+        return fn(db)
+    from pathlib import Path
+
+    from db.database import open_database
+
+    own = open_database(Path(path), migrate=False)
+    try:
+        return fn(own)
+    finally:
+        own.conn.close()

@@ -42,6 +42,7 @@ def test_csv_with_a_bad_row(qtbot, db, tmp_path):
     assert dlg.import_button.isEnabled()
 
     qtbot.mouseClick(dlg.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.importing)
     assert sorted(h.name for h in dlg.added) == ["db01", "web01"]
     assert "Imported 2" in dlg.summary.text()
     # problems stay visible after importing, so the dialog stays open until closed
@@ -92,3 +93,31 @@ def test_a_large_file_is_read_off_the_main_thread_and_previewed_in_part(qtbot, d
     assert readers and readers[0] != threading.main_thread().name
     assert dlg.preview.rowCount() == module.PREVIEW_ROWS
     assert "5,000 host(s) will be added" in dlg.summary.text() and "first 1,000 shown" in dlg.summary.text()
+
+
+def test_the_import_itself_runs_off_the_main_thread(qtbot, db, tmp_path, monkeypatch):
+    """100,000 hosts took the window's thread for seconds while they were written."""
+    import threading
+
+    import ui.dialogs.import_dialog as module
+
+    f = tmp_path / "hosts.csv"
+    f.write_text("name,address\nweb01,127.0.9.1\nweb02,127.0.9.2\n")
+    writers: list[str] = []
+    real = module.inventory.import_hosts
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        writers.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(module.inventory, "import_hosts", spy)
+    dlg = ImportDialog(db)
+    qtbot.addWidget(dlg)
+    dlg.load_file(f)
+    qtbot.waitUntil(lambda: not dlg.loading)
+    qtbot.mouseClick(dlg.import_button, Qt.MouseButton.LeftButton)
+    assert dlg.importing and not dlg.close_button.isEnabled()
+    qtbot.waitUntil(lambda: not dlg.importing, timeout=30000)
+    assert writers and writers[0] != threading.main_thread().name
+    assert sorted(h.name for h in dlg.added) == ["web01", "web02"]
+    assert {h.name for h in db_hosts.list_hosts(db)} == {"web01", "web02"}  # seen by the window's connection

@@ -38,9 +38,10 @@ from app.importers.base import ImportResult
 from app.importers.detect import read_inventory
 from app.services import inventory
 from db import hosts as db_hosts
+from db.database import database_file
 from db.settings import policy_settings
 from ui.theme import text_colour
-from ui.workers import submit
+from ui.workers import submit, with_own_db
 
 FORMATS = [
     ("Detect automatically", None),
@@ -72,6 +73,7 @@ class ImportDialog(QDialog):
         self.problems: list[str] = []
         self._to_add: list[Host] = []
         self.loading = False
+        self.importing = False
         self._generation = 0  # which reload an answer belongs to: a newer file wins
         self.setWindowTitle("Import hosts")
         self.resize(820, 560)
@@ -239,19 +241,48 @@ class ImportDialog(QDialog):
 
     @Slot()
     def do_import(self) -> None:
-        if self.result is None:
+        """Add the good hosts through the inventory service on a connection of the pool thread's own
+        (100,000 hosts take seconds); the dialog waits, the window does not."""
+        if self.result is None or self.importing:
             return
-        outcome = inventory.import_hosts(self.db, self._to_add, self.source, lines=self.result.lines)
+        self.importing = True
+        self.import_button.setEnabled(False)
+        self.close_button.setEnabled(False)
+        self.summary.setText(f"Importing {len(self._to_add):,} host(s)…")
+        path, db = database_file(self.db), self.db
+        hosts, source, lines = list(self._to_add), self.source, self.result.lines
+
+        def work() -> inventory.ImportOutcome:
+            return with_own_db(path, db, lambda d: inventory.import_hosts(d, hosts, source, lines=lines))
+
+        if path is None:  # an in-memory database has one connection, on this thread
+            self._imported(work())
+        else:
+            submit(self, work, self._imported, self._import_failed)
+
+    def _imported(self, outcome: inventory.ImportOutcome) -> None:
+        self.importing = False
+        self.close_button.setEnabled(True)
         added = outcome.added
         problems = list(self.problems) + outcome.problems
         self.added.extend(added)
-        self.summary.setText(f"Imported {len(added)} host(s).")
+        self.summary.setText(f"Imported {len(added):,} host(s).")
         self._show_problems(problems)
         self.preview.setRowCount(0)
-        self.import_button.setEnabled(False)
         self.close_button.setText("Close")
         if not problems:
             self.accept()
+
+    def _import_failed(self, exc: BaseException) -> None:
+        self.importing = False
+        self.close_button.setEnabled(True)
+        if not isinstance(exc, PatchdeskError):
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+            return
+        # one transaction: nothing was added, and the file can be imported again
+        self.summary.setText("Nothing was imported.")
+        self._show_problems([str(exc)])
+        self.import_button.setEnabled(bool(self._to_add))
 
     @Slot()
     def _close(self) -> None:

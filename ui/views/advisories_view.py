@@ -39,7 +39,7 @@ from db import advisories as db_adv
 from db import database as db_database
 from db.advisories import AdvisoryRow, AffectedHost
 from ui.models.rows_model import SORT_ROLE, Cell, RowsModel
-from ui.workers import submit
+from ui.workers import submit, with_own_db
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +62,6 @@ class Snapshot:
     rows: list[AdvisoryRow]
     kev: dict[str, KevEntry]
     last_import: dict[str, Any] | None
-
-
-def _with_db(path: str | None, db: Any, fn: Callable[[Any], Any]) -> Any:
-    """Run ``fn`` on a connection of its own (pool thread), or on ``db`` for an in-memory database."""
-    if path is None:
-        return fn(db)
-    from db.database import open_database
-
-    own = open_database(Path(path), migrate=False)
-    try:
-        return fn(own)
-    finally:
-        own.conn.close()
 
 
 def _snapshot(db: Any) -> Snapshot:
@@ -249,7 +236,7 @@ class AdvisoriesView(QWidget):
         self.busy += 1
         self.status_label.setText("Loading advisories…")
         path, db = self.db_path, self.db
-        submit(self, lambda: _with_db(path, db, _snapshot), self._show, self._load_failed)
+        submit(self, lambda: with_own_db(path, db, _snapshot), self._show, self._load_failed)
 
     def _load_failed(self, exc: BaseException) -> None:
         self.busy -= 1
@@ -345,7 +332,7 @@ class AdvisoriesView(QWidget):
         path, db, key = self.db_path, self.db, adv.id
         submit(
             self,
-            lambda: _with_db(path, db, lambda d: db_adv.affected_hosts(d, key)),
+            lambda: with_own_db(path, db, lambda d: db_adv.affected_hosts(d, key)),
             lambda found: self._hosts_shown(gen, adv, found),
             self._load_failed,
         )
@@ -444,7 +431,7 @@ class AdvisoriesView(QWidget):
         self.refresh_button.setEnabled(False)
         self.busy += 1
         path, db = self.db_path, self.db
-        submit(self, lambda: _with_db(path, db, work), self._imported, self._import_failed)
+        submit(self, lambda: with_own_db(path, db, work), self._imported, self._import_failed)
 
     def _imported(self, outcome: Any) -> None:
         self.busy -= 1

@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from db import database as db_database
-from ui.views.advisories_view import _with_db
 
 # `name as name`: the module's names from before the split, which tests import from here
 from ui.views.rollouts_panel import NO_APPROVALS_HINT as NO_APPROVALS_HINT
@@ -31,7 +30,7 @@ from ui.views.schedule_snapshot import UPCOMING as UPCOMING
 from ui.views.schedule_snapshot import Snapshot, load_snapshot
 from ui.views.scheduler_log import SchedulerLog
 from ui.views.windows_panel import WindowsPanel
-from ui.workers import submit
+from ui.workers import submit, with_own_db
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ class ScheduleView(QWidget):
         self._loaded_once = True
         self.busy += 1
         path, db, now = self.db_path, self.db, self._now()
-        submit(self, lambda: _with_db(path, db, lambda d: load_snapshot(d, now)), self._show, self._failed)
+        submit(self, lambda: with_own_db(path, db, lambda d: load_snapshot(d, now)), self._show, self._failed)
 
     def _failed(self, exc: BaseException) -> None:
         self.busy -= 1
