@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QSplitter,
     QSystemTrayIcon,
     QTabWidget,
@@ -272,39 +273,41 @@ class MainWindow(QMainWindow):
             "Patch…",
             "patch",
             self.job_control.patch_selected,
-            "Ctrl+P",
+            "Ctrl+Shift+P",
             "Install pending updates on the selected hosts (all hosts when none is selected)",
         )
         self.verify_action = self._action(
             "Verify",
             "verify",
             self.job_control.verify_selected,
-            None,
+            "Ctrl+Shift+V",
             "Rescan the selected hosts and check each against its last patch, or its last scan",
         )
         self.rollback_action = self._action(
             "Roll back…",
             "rollback",
             self.job_control.rollback_selected,
-            None,
+            "Ctrl+Shift+R",
             "Undo the last patch on the selected hosts",
         )
         self.cancel_action = self._action(
-            "Cancel job", "cancel", self.job_control.cancel_job, None, "Cancel the running job"
+            "Cancel job", "cancel", self.job_control.cancel_job, "Ctrl+.", "Cancel the running job"
         )
         self.report_action = self._action(
             "Report…",
             None,
             self.reports.export_report_dialog,
-            "Ctrl+R",
+            QKeySequence.StandardKey.Print,
             "Export a compliance report (PDF, HTML, CSV, JSON)",
         )
-        self.dashboard_action = QAction("Dashboard", self)
-        self.dashboard_action.setShortcut(QKeySequence("Ctrl+1"))
-        self.dashboard_action.triggered.connect(lambda: self.tabs.setCurrentWidget(self.dashboard))
-        self.inventory_action = QAction("Inventory", self)
-        self.inventory_action.setShortcut(QKeySequence("Ctrl+2"))
-        self.inventory_action.triggered.connect(self.show_inventory)
+        # every tab by Ctrl+1..Ctrl+7, in tab order (the lazy ones are built when first shown)
+        self.tab_actions: list[QAction] = []
+        for index in range(self.tabs.count()):
+            act = QAction(self.tabs.tabText(index), self)
+            act.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            act.triggered.connect(lambda _checked=False, i=index: self.tabs.setCurrentIndex(i))
+            self.tab_actions.append(act)
+        self.dashboard_action, self.inventory_action = self.tab_actions[0], self.tab_actions[1]
         self.filter_action = QAction("Filter", self)
         self.filter_action.setShortcut(QKeySequence.StandardKey.Find)
         self.filter_action.triggered.connect(lambda: self.inventory.filter_edit.setFocus())
@@ -392,8 +395,8 @@ class MainWindow(QMainWindow):
         for act in (self.patch_action, self.verify_action, self.rollback_action):
             patch_menu.addAction(act)
         view_menu = mb.addMenu("&View")
-        view_menu.addAction(self.dashboard_action)
-        view_menu.addAction(self.inventory_action)
+        for act in self.tab_actions:
+            view_menu.addAction(act)
         view_menu.addSeparator()
         theme_menu = view_menu.addMenu("&Theme")
         group = QActionGroup(self)
@@ -410,9 +413,38 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             self.theme_actions[choice] = act
         help_menu = mb.addMenu("&Help")
+        self.about_action = help_menu.addAction("&About Patchdesk")
+        self.about_action.setStatusTip("Version, licences and where the data is kept")
+        self.about_action.triggered.connect(self.show_about)
         self.first_run_action = help_menu.addAction("First-run assistant…")
         self.first_run_action.setStatusTip("Data locations, keyring, this workstation, import, first scan")
         self.first_run_action.triggered.connect(self.show_first_run)
+
+    def about_text(self) -> str:
+        """Help → About: the version, the licences Patchdesk ships under, and where its data is."""
+        from app import __version__
+        from app.logsetup import log_dir
+        from db.database import database_file
+
+        return "\n".join(
+            [
+                f"Patchdesk {__version__}",
+                "Agentless patch administration for small shops.",
+                "",
+                f"Database: {database_file(self.db) or 'in memory'}",
+                f"Logs: {log_dir()}",
+                "Credentials: the OS keyring (never the database)",
+                "",
+                "Built on Python, Qt for Python (PySide6, LGPL-3.0), paramiko (LGPL-2.1), pywinrm (MIT),",
+                "sqlite-utils (Apache-2.0), keyring (MIT) and PyYAML (MIT).",
+            ]
+        )
+
+    @Slot()
+    def show_about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About Patchdesk", self.about_text(), parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # paths are data, never markup
+        box.open()
 
     def set_theme(self, choice: str) -> None:
         """View → Theme: apply the look and keep the choice for the next start."""
