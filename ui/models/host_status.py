@@ -7,7 +7,7 @@ Built once per host from the rows loaded with it, never by a query while paintin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from app.domain.compliance import DEFAULT_STALE_DAYS, ComplianceState, LastJob, host_compliance, scan_is_stale
 from app.domain.models import Host, HostStatus
@@ -41,6 +41,18 @@ def local_time(ts: datetime | None) -> str:
     if ts is None:
         return ""
     return ts.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def local_iso(text: str | None) -> str:
+    """A stored ISO 8601 time (UTC) as the desktop's local "YYYY-MM-DD HH:MM"; text that is no time
+    is shown as it is, cut to 16 characters."""
+    if not text:
+        return ""
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return text[:16]
+    return local_time(ts if ts.tzinfo else ts.replace(tzinfo=UTC))
 
 
 def one_line(text: str | None, limit: int = 200) -> str:

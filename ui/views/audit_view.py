@@ -8,11 +8,29 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.services import audit
+from ui.models.host_status import local_iso
 from ui.theme import text_colour
 from ui.views.update_view import _RowsModel, table
 
 OK_COLOUR = text_colour("#17632f")
 BAD_COLOUR = text_colour("#9b1c14")
+
+
+def details_text(details: dict[str, object]) -> str:
+    """An entry's details as "key: value · key: value" (lists joined), not raw JSON."""
+    parts = []
+    for key in sorted(details):
+        value = details[key]
+        if isinstance(value, list):
+            shown = ", ".join(str(v) for v in value[:20]) + (
+                f" (+{len(value) - 20} more)" if len(value) > 20 else ""
+            )
+        elif isinstance(value, dict):
+            shown = json.dumps(value, sort_keys=True)
+        else:
+            shown = str(value)
+        parts.append(f"{key}: {shown}")
+    return " · ".join(parts)
 
 
 class AuditView(QWidget):
@@ -33,7 +51,7 @@ class AuditView(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.filter_edit, 1)
         head.addWidget(self.verify_button)
-        self.model = _RowsModel(("#", "Time (UTC)", "Actor", "Action", "Target", "Details"), self)
+        self.model = _RowsModel(("#", "Time", "Actor", "Action", "Target", "Details"), self)
         self.table = table(self.model, "auditTable")
         self.syslog_edit = QLineEdit(audit.syslog_target(db) or "")
         self.syslog_edit.setObjectName("auditSyslog")
@@ -56,11 +74,11 @@ class AuditView(QWidget):
             [
                 (
                     e.id,
-                    e.at[:19].replace("T", " "),
+                    local_iso(e.at),  # local time, as the Logs tab shows it
                     e.actor,
                     e.action,
                     e.target,
-                    json.dumps(e.details, sort_keys=True),
+                    details_text(e.details),
                 )
                 for e in entries
             ]

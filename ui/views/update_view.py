@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.domain.compliance import ComplianceFilter, UpdateHost, UpdateStatus, UpdateSummary
 from db import database as db_database
 from db import updates as db_updates
+from ui.models.host_status import local_iso
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -147,9 +148,13 @@ class UpdateView(QWidget):
         self.failed_model = _RowsModel(("Host", "Job", "When", "Why"), self)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("updateTabs")
-        self.tabs.addTab(table(self.need_model, "needTable"), "Need it")
-        self.tabs.addTab(table(self.have_model, "haveTable"), "Have it")
-        self.tabs.addTab(table(self.failed_model, "failedTable"), "Failed it")
+        self.status_tables = (
+            table(self.need_model, "needTable"),
+            table(self.have_model, "haveTable"),
+            table(self.failed_model, "failedTable"),
+        )
+        for view, title in zip(self.status_tables, ("Need it", "Have it", "Failed it"), strict=True):
+            self.tabs.addTab(view, title)
         right = QVBoxLayout()
         right.addLayout(head)
         right.addWidget(self.summary_label)
@@ -223,15 +228,18 @@ class UpdateView(QWidget):
                     u.version_to,
                     u.classification,
                     u.reason,
-                    (u.at or "")[:16],
+                    local_iso(u.at),
                 )
                 for u in st.need
             ]
         )
         self.have_model.set_rows(
-            [(u.host, u.detail, u.version_from, u.version_to, u.job_id, (u.at or "")[:16]) for u in st.have]
+            [(u.host, u.detail, u.version_from, u.version_to, u.job_id, local_iso(u.at)) for u in st.have]
         )
-        self.failed_model.set_rows([(u.host, u.job_id, (u.at or "")[:16], u.detail) for u in st.failed])
+        self.failed_model.set_rows([(u.host, u.job_id, local_iso(u.at), u.detail) for u in st.failed])
+        for view in self.status_tables:
+            # widths from the texts, headers included ("Classification" was cut to "Classificatior")
+            view.resizeColumnsToContents()
         self.tabs.setTabText(0, f"Need it ({len({u.host for u in st.need})})")
         self.tabs.setTabText(1, f"Have it ({len(st.have)})")
         self.tabs.setTabText(2, f"Failed it ({len(st.failed)})")
