@@ -16,7 +16,7 @@ from tests.support.wsman_server import FakeWindows, WSManServer, fake_windows
 
 SSU = "Package_for_ServicingStack_2220~31bf3856ad364e35~amd64~~20348.2220.1.3"
 LCU = "Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2227.1.7"
-NET_CBS = "Package_for_KB5033914~31bf3856ad364e35~amd64~~10.0.1.0"
+NET_CBS = "Package_for_KB5033914~31bf3856ad364e35~amd64~~4.8.9221.1"
 
 
 @pytest.fixture

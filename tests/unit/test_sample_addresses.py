@@ -7,15 +7,14 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# "~10.0.1.0" is a Windows package identity's version field, not an address
 PRIVATE = re.compile(
-    r"(?<![\d.~])(10\.\d{1,3}\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}"
+    r"(?<![\d.])(10\.\d{1,3}\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}"
     # and the documentation ranges (TEST-NET-1/2/3): not loopback either, and a click on Scan dials them
     r"|192\.0\.2\.\d{1,3}|198\.51\.100\.\d{1,3}|203\.0\.113\.\d{1,3})(?![\d.])"
 )
 # the same made by an f-string template (a ten, a dot, then a brace): literals alone let generated
 # fleets through
-PRIVATE_TEMPLATE = re.compile(r"(?<![\w.~])(10|192\.168|172\.(1[6-9]|2\d|3[01]))\.(\d{1,3}\.){0,2}\{")
+PRIVATE_TEMPLATE = re.compile(r"(?<![\w.])(10|192\.168|172\.(1[6-9]|2\d|3[01]))\.(\d{1,3}\.){0,2}\{")
 FOLDERS = ("app", "db", "ui", "tests", "bench", "docs", "resources", "packaging")
 SUFFIXES = {".py", ".md", ".csv", ".ini", ".yml", ".yaml", ".json", ".txt", ".conf", ".cfg", ".toml", ".spec"}
 
