@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,25 +121,47 @@ def _pending_values(host_id: int, scan_id: int, u: PendingUpdate) -> list[Any]:
     ]
 
 
-def _row_to_update(r: dict[str, Any]) -> PendingUpdate:
-    return PendingUpdate(
-        manager=r["manager"],
-        name=r["name"],
-        arch=r["arch"],
-        installed=r["installed"],
-        available=r["available"],
-        source=r["source"],
-        security=bool(r["security"]),
-        kind=UpdateKind(r["kind"]),
-        severity=r["severity"],
-        cves=tuple(json.loads(r["cves"])),
-        advisories=tuple(json.loads(r["advisories"])),
-        reboot_expected=bool(r["reboot_expected"]),
-        classification=Classification(r["classification"]),
-        reason=r["reason"],
-        held=bool(r["held"]),
-        held_reason=r["held_reason"],
+#: The columns a PendingUpdate is read from, in the order of its fields.
+_UPDATE_FIELDS = tuple(f.name for f in dataclasses.fields(PendingUpdate))
+_UPDATE_COLUMNS = ", ".join(_UPDATE_FIELDS)
+_KINDS = {str(m.value): m for m in UpdateKind}
+_CLASSES = {str(m.value): m for m in Classification}
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_tuple(raw: str) -> tuple[str, ...]:
+    """A CVE or advisory list; the same few lists ('[]' above all) repeat over thousands of rows."""
+    return tuple(json.loads(raw))
+
+
+def _row_to_update(row: Sequence[Any]) -> PendingUpdate:
+    # A host with thousands of updates is read whenever it is selected in the GUI: rows come as tuples
+    # in field order, enum members and JSON lists from caches, and the frozen instance is filled
+    # through its dict rather than its __init__'s object.__setattr__ per field (a quarter of the cost).
+    (
+        manager, name, available, installed, arch, source, security, kind, severity, cves,
+        advisories, reboot_expected, classification, reason, held, held_reason,
+    ) = row  # fmt: skip
+    u = object.__new__(PendingUpdate)
+    u.__dict__.update(
+        manager=manager,
+        name=name,
+        available=available,
+        installed=installed,
+        arch=arch,
+        source=source,
+        security=bool(security),
+        kind=_KINDS.get(kind) or UpdateKind(kind),
+        severity=severity,
+        cves=_json_tuple(cves),
+        advisories=_json_tuple(advisories),
+        reboot_expected=bool(reboot_expected),
+        classification=_CLASSES.get(classification) or Classification(classification),
+        reason=reason,
+        held=bool(held),
+        held_reason=held_reason,
     )
+    return u
 
 
 _CLASS_ORDER = "CASE classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1 ELSE 2 END"
@@ -144,12 +169,11 @@ _CLASS_ORDER = "CASE classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1
 
 def pending_for_host(db: Database, host_id: int) -> list[PendingUpdate]:
     """The host's pending updates from its last successful scan, most urgent first."""
-    return [
-        _row_to_update(r)
-        for r in db.query(
-            f"SELECT * FROM pending_updates WHERE host_id = ? ORDER BY {_CLASS_ORDER}, name", [host_id]
-        )
-    ]
+    rows = db.execute(
+        f"SELECT {_UPDATE_COLUMNS} FROM pending_updates WHERE host_id = ? ORDER BY {_CLASS_ORDER}, name",
+        [host_id],
+    )
+    return list(map(_row_to_update, rows))
 
 
 def last_scan(db: Database, host_id: int) -> dict[str, Any] | None:

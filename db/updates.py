@@ -28,16 +28,24 @@ def updates_list(
     """Distinct pending updates with how many hosts need each (a chart segment's drill-down)."""
     f = f or ComplianceFilter()
     params: dict[str, Any] = {"limit": limit}
-    where = [filter_sql(f, params)]
+    hosts_where = [filter_sql(f, params)]
+    if group is not None:
+        hosts_where.append("COALESCE(g.name, '') = :g")
+        params["g"] = group
+    where = ["1"]
     if classification:
         where.append("p.classification = :cls")
         params["cls"] = classification
-    if group is not None:
-        where.append("COALESCE(g.name, '') = :g")
-        params["g"] = group
+    if hosts_where != ["1"]:
+        # The hosts in scope as one set, looked up per row, rather than a join of every pending row
+        # to hosts and groups (a third of the time over 870,000 rows); unfiltered, no lookup at all.
+        where.append(
+            "p.host_id IN (SELECT h.id FROM hosts h LEFT JOIN groups g ON g.id = h.group_id "
+            f"WHERE {' AND '.join(hosts_where)})"
+        )
     sql = (
         "SELECT p.manager, p.name, p.classification, count(DISTINCT p.host_id) AS hosts "
-        "FROM pending_updates p JOIN hosts h ON h.id = p.host_id LEFT JOIN groups g ON g.id = h.group_id "
+        "FROM pending_updates p "
         f"WHERE {' AND '.join(where)} GROUP BY p.classification, p.manager, p.name "
         "ORDER BY CASE p.classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1 ELSE 2 END, "
         "hosts DESC, p.name LIMIT :limit"

@@ -39,8 +39,38 @@ CLASS_FOREGROUND = {
 def _clean(text: str | None, limit: int = 300) -> str:
     if not text:
         return ""
-    s = "".join(c if c.isprintable() else "?" for c in text)
+    # the whole-string test first: a view asks for thousands of cells, nearly all of them clean
+    s = text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _installed(u: PendingUpdate) -> str:
+    if u.installed is not None:
+        return _clean(u.installed)
+    return "—" if u.manager == "wua" else "(new)"
+
+
+#: What each column shows, by column number.
+_DISPLAY = (
+    lambda u: _clean(u.name) + (f":{u.arch}" if u.arch and u.arch != "all" else ""),
+    _installed,
+    lambda u: _clean(u.available),
+    lambda u: _clean(u.source),
+    lambda u: str(u.classification),
+    lambda u: _clean(u.reason),
+    lambda u: _clean(u.severity, 40),
+)
+
+
+_SERVED_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.ToolTipRole,
+    }
+)
 
 
 class UpdatesTableModel(QAbstractTableModel):
@@ -70,25 +100,14 @@ class UpdatesTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        # a view asks each cell for a dozen roles and this model serves five: the others cost nothing
+        if role not in _SERVED_ROLES or not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         u = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return [
-                lambda: _clean(u.name) + (f":{u.arch}" if u.arch and u.arch != "all" else ""),
-                lambda: (
-                    _clean(u.installed)
-                    if u.installed is not None
-                    else ("—" if u.manager == "wua" else "(new)")
-                ),
-                lambda: _clean(u.available),
-                lambda: _clean(u.source),
-                lambda: str(u.classification),
-                lambda: _clean(u.reason),
-                lambda: _clean(u.severity, 40),
-            ][col]()
-        if role == Qt.ItemDataRole.BackgroundRole:
+            return _DISPLAY[col](u)
+        if role == Qt.ItemDataRole.BackgroundRole:  # brushes made per call: the colours follow the theme
             bg = ROW_BACKGROUND.get(u.classification)
             return QBrush(bg) if bg else None
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_CLASSIFICATION:

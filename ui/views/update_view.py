@@ -30,6 +30,11 @@ from ui.workers import submit
 logger = logging.getLogger(__name__)
 
 
+_SERVED_ROLES = frozenset(
+    {Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.UserRole + 1}
+)
+
+
 class _RowsModel(QAbstractTableModel):
     """A read-only table of tuples."""
 
@@ -57,11 +62,14 @@ class _RowsModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if not index.isValid():
+        if role not in _SERVED_ROLES or not index.isValid():  # a view asks for a dozen roles per cell
             return None
         value = self.rows[index.row()][index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return "" if value is None else "".join(c if c.isprintable() else " " for c in str(value))
+            if value is None:
+                return ""
+            text = str(value)  # the whole-string test first: nearly every cell is clean
+            return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
         if role == Qt.ItemDataRole.UserRole + 1:
             return value
         return None
@@ -120,6 +128,8 @@ class UpdateView(QWidget):
         self.title.setObjectName("sectionTitle")
         self.list_model = _RowsModel(("Update", "Manager", "Classification", "Hosts"), self)
         self.list_table = table(self.list_model, "updateList")
+        # column widths from the first 200 rows, not Qt's 1,000: the list holds up to 5,000 updates
+        self.list_table.horizontalHeader().setResizeContentsPrecision(200)
         self.list_table.clicked.connect(self._list_clicked)
         left = QVBoxLayout()
         left.addWidget(self.title)
