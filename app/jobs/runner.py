@@ -21,7 +21,7 @@ from app.domain.classify import bound
 from app.domain.events import Event
 from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
-from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle
+from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle, StartBy
 from app.jobs.host_session import LOCK_WAIT, REBOOT_TIMEOUT
 from app.jobs.patching import HostSelection, patch_host, plan_host
 from app.jobs.recorder import Recorder
@@ -117,6 +117,7 @@ class JobRunner:
         accept_new_keys: bool,
         concurrency: int | None,
         trigger: JobTrigger,
+        start_by: Mapping[int, StartBy] | None = None,
     ) -> JobHandle:
         concurrency = concurrency or self.concurrency
         job_id = db_jobs.create_job(
@@ -124,7 +125,9 @@ class JobRunner:
         )
         engine = self._engine(db, hosts, accept_new_keys)
         # the rescans inside patch/verify/rollback classify with this job's rules and advisories
-        return engine.start(job_id, kind, hosts, bound(task, self.classifier(db)), concurrency=concurrency)
+        return engine.start(
+            job_id, kind, hosts, bound(task, self.classifier(db)), concurrency=concurrency, start_by=start_by
+        )
 
     def start_plan(
         self,
@@ -160,7 +163,10 @@ class JobRunner:
         trigger: JobTrigger = JobTrigger.MANUAL,
         lock_wait: float = LOCK_WAIT,
         reboot_timeout: float = REBOOT_TIMEOUT,
+        start_by: Mapping[int, StartBy] | None = None,
     ) -> JobHandle:
+        """``start_by``: per host id, the window-end cut-off after which it is not started but
+        deferred (the scheduler's windowed jobs; engine.py)."""
         task = functools.partial(
             patch_host,
             selections=selections,
@@ -183,6 +189,7 @@ class JobRunner:
             accept_new_keys=accept_new_keys,
             concurrency=concurrency,
             trigger=trigger,
+            start_by=start_by,
         )
 
     def start_verify(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,13 +39,16 @@ from app.domain.rollout import (
     update_key,
 )
 from app.domain.schedule import (
+    Cutoff,
     ScheduleEvent,
     comes_as_dependency,
     decide_update,
     scan_due,
     trigger_for,
+    window_cutoff,
     window_deferral,
 )
+from app.jobs.engine import StartBy
 from app.jobs.selection import select_updates
 from db import hosts as db_hosts
 from db import locks as db_locks
@@ -309,6 +313,7 @@ class _HostPlan:
     updates: list[PendingUpdate]
     trigger: JobTrigger
     window: str | None = None
+    cutoff: Cutoff | None = None  # no start after this (the window's end minus estimate and reserve)
 
 
 @dataclass
@@ -323,6 +328,9 @@ class _Pass:
     events: list[tuple[ScheduleEvent, int | None]]
     dry_run: bool
     override_windows: bool
+    #: time.monotonic() when the pass began, the real clock's counterpart of ``now`` (which may be
+    #: simulated): a cut-off at ``now + d`` is ``started + d`` for the engine
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def at(self) -> str:
@@ -414,7 +422,12 @@ def _plan_host(run: _Pass, host: Host, pend: list[PendingUpdate], busy: set[int]
             )
     if not now_list:
         return None
-    return _HostPlan(host, now_list, trigger_for(now_list), occ.window.name if occ and in_window else None)
+    plan = _HostPlan(host, now_list, trigger_for(now_list), occ.window.name if occ and in_window else None)
+    if occ is not None and in_window and len(now_list) == len(in_window):
+        # everything here needs the window: its end is a hard edge for the start (an urgent push that
+        # rides along is not held back by a window it does not need)
+        plan.cutoff = window_cutoff(occ, windows, db_schedule.patch_durations(run.db, host.id), run.settings)
+    return plan
 
 
 def _due_updates(
@@ -483,8 +496,18 @@ def _start_jobs(
             for p in group
             if p.host.id is not None
         }
+        start_by = {
+            p.host.id: StartBy(run.started + (p.cutoff.at - run.now).total_seconds(), p.cutoff.reason)
+            for p in group
+            if p.cutoff is not None and p.host.id is not None
+        }
         handle = runner.start_patch(
-            run.db, [p.host for p in group], selections, trigger=trigger, accept_new_keys=True
+            run.db,
+            [p.host for p in group],
+            selections,
+            trigger=trigger,
+            accept_new_keys=True,
+            start_by=start_by,
         )
         handles.append((handle, group))
         for p in group:
@@ -510,6 +533,9 @@ def _report_outcomes(run: _Pass, handles: list[tuple[JobHandle, list[_HostPlan]]
         for p in group:
             assert p.host.id is not None
             out = handle.outcomes.get(p.host.id)
+            if out is not None and out.details.get("deferred"):
+                _report_deferred(run, p, handle.job_id, str(out.details["deferred"]))
+                continue
             state = out.state if out else StepState.FAILED
             result = out.result if out else None
             verification = getattr(result, "verification", None)
@@ -525,3 +551,13 @@ def _report_outcomes(run: _Pass, handles: list[tuple[JobHandle, list[_HostPlan]]
                     "verification": verification.as_json() if verification is not None else None,
                 }
             )
+
+
+def _report_deferred(run: _Pass, p: _HostPlan, job_id: int, reason: str) -> None:
+    """A host the window's end left unstarted: deferred, with the reason, in the report and the log.
+    Nothing was installed, so the next pass inside its next window plans it again."""
+    keys = [update_key(u) for u in p.updates]
+    run.report.deferred.append({"host": p.host.name, "updates": keys, "reason": reason, "job": job_id})
+    run.events.append(
+        (ScheduleEvent(run.at, p.host.name, ", ".join(keys), "deferred", reason, job_id), p.host.id)
+    )
