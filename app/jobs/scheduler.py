@@ -130,6 +130,7 @@ def run_due(
     from db.database import open_database
 
     now = _aware(now).astimezone(UTC)
+    started = time.monotonic()  # the real clock's counterpart of ``now`` for window cut-offs
     report = DueReport(now, dry_run)
     db = open_database(db_path)
     settings = db_settings.policy_settings(db)
@@ -154,7 +155,7 @@ def run_due(
         events: list[tuple[ScheduleEvent, int | None]] = []
         _scans(db, runner, now, settings, report)
         rollouts = _promotions(db, now, settings, report, events, dry_run)
-        _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows)
+        _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows, started)
         if events:
             db_schedule.add_schedule_events(db, events)
         return report
@@ -330,7 +331,7 @@ class _Pass:
     override_windows: bool
     #: time.monotonic() when the pass began, the real clock's counterpart of ``now`` (which may be
     #: simulated): a cut-off at ``now + d`` is ``started + d`` for the engine
-    started: float = field(default_factory=time.monotonic)
+    started: float
 
     @property
     def at(self) -> str:
@@ -347,8 +348,9 @@ def _patches(
     events: list[tuple[ScheduleEvent, int | None]],
     dry_run: bool,
     override_windows: bool,
+    started: float,
 ) -> None:
-    run = _Pass(db, now, settings, rollouts, report, events, dry_run, override_windows)
+    run = _Pass(db, now, settings, rollouts, report, events, dry_run, override_windows, started)
     busy = db_schedule.busy_hosts(db)
     plans: list[_HostPlan] = []
     pending_by_host: dict[int, list[PendingUpdate]] = {}
