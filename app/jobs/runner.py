@@ -28,7 +28,7 @@ from app.jobs.recorder import Recorder
 from app.jobs.rollback import rollback_host
 from app.jobs.selection import rollback_request, verify_request
 from app.jobs.tasks import scan_host
-from app.jobs.verification import verify_host
+from app.jobs.verification import VerifyRequest, verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import hosts as db_hosts
@@ -199,9 +199,14 @@ class JobRunner:
         *,
         accept_new_keys: bool = False,
         concurrency: int | None = None,
+        requests: Mapping[int, VerifyRequest] | None = None,
+        trigger: JobTrigger = JobTrigger.MANUAL,
     ) -> JobHandle:
-        """Verify each host against its last patch job (or just rescan and check health without one)."""
-        requests = {h.id: verify_request(db, h) for h in hosts if h.id is not None}
+        """Verify each host against its last patch job (or just rescan and check health without one).
+
+        ``requests``: what to verify each host against instead (the soak checks: app/jobs/soak.py)."""
+        if requests is None:
+            requests = {h.id: verify_request(db, h) for h in hosts if h.id is not None}
         return self._start(
             db,
             JobKind.VERIFY,
@@ -210,7 +215,7 @@ class JobRunner:
             params={"subjects": {str(k): v.subject_job_id for k, v in requests.items()}},
             accept_new_keys=accept_new_keys,
             concurrency=concurrency,
-            trigger=JobTrigger.MANUAL,
+            trigger=trigger,
         )
 
     def start_rollback(

@@ -3,8 +3,9 @@
 One pass at a wall-clock instant ``now`` (simulated with ``--now``):
 
 1. scans of hosts whose last scan is older than the scan interval;
-2. promotions of updates whose soak time passed with green verification and no rollback in their
-   ring, and ``deployed`` for those nothing needs any more;
+2. soak checks of the hosts that got an update still soaking in their ring (app/jobs/soak.py), then
+   promotions of updates whose soak time passed with green verification, no red (or blind) soak
+   check and no rollback in their ring, and ``deployed`` for those nothing needs any more;
 3. patching: per host, the pending updates its ring may have. Urgent ones go at once (the urgent
    push: the test ring first, the other rings as soon as the promotion allows; mission-critical hosts
    still wait for their window unless overridden). Everything else only inside a maintenance window
@@ -35,6 +36,7 @@ from app.domain.rollout import (
     PolicySettings,
     Rollout,
     RolloutState,
+    SoakVerdict,
     evaluate,
     update_key,
 )
@@ -48,6 +50,7 @@ from app.domain.schedule import (
     window_cutoff,
     window_deferral,
 )
+from app.jobs import soak
 from app.jobs.engine import StartBy
 from app.jobs.selection import select_updates
 from db import hosts as db_hosts
@@ -57,6 +60,7 @@ from db import rollouts as db_rollouts
 from db import scans as db_scans
 from db import schedule as db_schedule
 from db import settings as db_settings
+from db import soak as db_soak
 
 if TYPE_CHECKING:
     from app.jobs.engine import JobHandle
@@ -81,11 +85,16 @@ class DueReport:
     patches: list[dict[str, Any]] = field(default_factory=list)
     deferred: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)
+    soak: list[dict[str, Any]] = field(default_factory=list)  # each soak check (app/jobs/soak.py)
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)  # hosts rolled back on a red one
 
     @property
     def ok(self) -> bool:
-        return all(p.get("status") in (None, "ok", "planned") for p in self.patches) and all(
-            s.get("status") in ("ok", "planned") for s in self.scans
+        """Everything ran, and no soak check was red or could not see (unknown is never healthy)."""
+        return (
+            all(p.get("status") in (None, "ok", "planned") for p in self.patches)
+            and all(s.get("status") in ("ok", "planned") for s in self.scans)
+            and not any(c.get("verdict") in ("red", "unknown") for c in self.soak)
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -99,6 +108,8 @@ class DueReport:
             "patches": self.patches,
             "deferred": self.deferred,
             "waiting": self.waiting,
+            "soak": self.soak,
+            "rollbacks": self.rollbacks,
         }
 
 
@@ -154,6 +165,7 @@ def run_due(
                 own_runner = True
         events: list[tuple[ScheduleEvent, int | None]] = []
         _scans(db, runner, now, settings, report)
+        _soak(db, runner, now, settings, report, events)
         rollouts = _promotions(db, now, settings, report, events, dry_run)
         _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows, started)
         if events:
@@ -199,7 +211,39 @@ def _scans(
         )
 
 
-# -- 2. promotions -------------------------------------------------------------------------------------
+# -- 2. soak checks, then promotions --------------------------------------------------------------------
+
+
+def _soak(
+    db: Database,
+    runner: JobRunner | None,
+    now: datetime,
+    settings: PolicySettings,
+    report: DueReport,
+    events: list[tuple[ScheduleEvent, int | None]],
+) -> None:
+    """Re-check the hosts of soaking rollouts that are due (a dry run only lists them), before the
+    promotions read the checks; a red or blind check is logged as what holds the update."""
+    done = soak.run_checks(db, runner, now, settings)
+    report.soak.extend(done.entries)
+    report.rollbacks.extend(done.rollbacks)
+    if done.checks:
+        db_soak.add_soak_checks(db, done.checks)
+    for c, host_id in done.checks:
+        if c.verdict in (SoakVerdict.RED, SoakVerdict.UNKNOWN):
+            why = f"soak check {c.verdict} in the {c.ring} ring" + (f": {c.reasons[0]}" if c.reasons else "")
+            events.append(
+                (ScheduleEvent(now.isoformat(), c.host, c.rollout_key, "blocked", why, c.job_id), host_id)
+            )
+    for rb in done.rollbacks:
+        events.append(
+            (
+                ScheduleEvent(
+                    now.isoformat(), rb["host"], None, "rolled back", "a soak check was red", rb["job"]
+                ),
+                None,
+            )
+        )
 
 
 def _all_pending(db: Database, hosts: Sequence[Host]) -> dict[int, list[PendingUpdate]]:
@@ -265,7 +309,7 @@ def _promotions(
                 )
             out[r.key] = r
             continue
-        decision = evaluate(r, evidence, now, settings)
+        decision = evaluate(r, evidence, now, settings, db_soak.soak_checks(db, r.key))
         if decision.to is not None:
             entry = {
                 "update": r.key,
