@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -103,10 +104,23 @@ class RolloutsPanel(QWidget):
         # the selected update's soak checks in its present ring, newest first
         self.soak_title = _hint()
         self.soak_title.setObjectName("soakTitle")
+        self.soak_title.setWordWrap(True)
         self.soak_list = QListWidget()
         self.soak_list.setObjectName("soakHistory")
-        self.soak_list.setMaximumHeight(96)
         self.soak_list.setVisible(False)
+        # beside the table, not under it: the page shares the tab's height with the windows
+        self.soak_pane = QWidget()
+        soak_lay = QVBoxLayout(self.soak_pane)
+        soak_lay.setContentsMargins(0, 0, 0, 0)
+        soak_lay.addWidget(self.soak_title)
+        soak_lay.addWidget(self.soak_list, 1)
+        self.soak_pane.setVisible(False)
+        self.table_split = QSplitter(Qt.Orientation.Horizontal)
+        self.table_split.addWidget(self.rollout_table)
+        self.table_split.addWidget(self.soak_pane)
+        self.table_split.setStretchFactor(0, 3)
+        self.table_split.setStretchFactor(1, 1)
+        self.table_split.setChildrenCollapsible(False)
 
         self.note_edit = QLineEdit()
         self.note_edit.setObjectName("decisionNote")
@@ -149,9 +163,7 @@ class RolloutsPanel(QWidget):
         rl.setContentsMargins(6, 6, 6, 6)
         rl.addLayout(filters)
         rl.addWidget(self.rollouts_hint)
-        rl.addWidget(self.rollout_table, 1)
-        rl.addWidget(self.soak_title)
-        rl.addWidget(self.soak_list)
+        rl.addWidget(self.table_split, 1)
         rl.addWidget(self.error_label)
         rl.addLayout(actions)
         rl.addWidget(self.decision_label)
@@ -247,9 +259,13 @@ class RolloutsPanel(QWidget):
             self.soak_title.setText(
                 f"Soak checks of {r.key} in the {r.ring} ring ({soak_state(r, checks)}), newest first:"
             )
-            self.soak_list.addItems([soak_line(c) for c in reversed(checks)])
+            for c in reversed(checks):
+                self.soak_list.addItem(soak_line(c))
+                item = self.soak_list.item(self.soak_list.count() - 1)
+                item.setToolTip("\n".join((soak_line(c), *c.reasons[1:])))  # the line may be cut
         self.soak_title.setVisible(bool(self.soak_title.text()))
         self.soak_list.setVisible(bool(checks))
+        self.soak_pane.setVisible(bool(self.soak_title.text()))
 
     def decide(self, verb: str) -> list[Rollout]:
         """Approve, decline or defer the selected updates (as the CLI does), with an audit entry each."""

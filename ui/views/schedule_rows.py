@@ -85,9 +85,10 @@ def plan_cells(h: HostInWindow) -> tuple[Cell, ...]:
 
 
 def soak_line(c: SoakCheck) -> str:
-    """One soak check as a line of the history: when (UTC), host, verdict and the first reason."""
+    """One soak check as a line of the history: when (local time, as the other views show stored
+    times), host, verdict and the first reason."""
     why = f": {c.reasons[0]}" if c.reasons and str(c.verdict) != "green" else ""
-    return f"{c.at.strftime('%Y-%m-%d %H:%M')} {c.host} {c.verdict}{why}"
+    return f"{c.at.astimezone().strftime('%Y-%m-%d %H:%M')} {c.host} {c.verdict}{why}"
 
 
 def soak_cell(r: Rollout, checks: Sequence[SoakCheck]) -> Cell:
