@@ -129,7 +129,9 @@ TaskFn = Callable[[TaskContext], Any]
 class StartBy:
     """The latest moment (``time.monotonic()``) a host may start in a job, and the sentence that says
     why it was not: the scheduler's window-end cut-off. A host past it is skipped and reported as
-    deferred (``HostOutcome.details["deferred"]``); one already running is never stopped by it."""
+    deferred (``HostOutcome.details["deferred"]``); one already running is never stopped by it.
+    ``time.monotonic()`` is system-wide on Linux, Windows and macOS, so it means the same in the GUI's
+    worker process (app/jobs/worker.py)."""
 
     at: float
     reason: str

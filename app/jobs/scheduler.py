@@ -165,7 +165,7 @@ def run_due(
                 own_runner = True
         events: list[tuple[ScheduleEvent, int | None]] = []
         _scans(db, runner, now, settings, report)
-        _soak(db, runner, now, settings, report, events)
+        _soak(db, runner, now, settings, report, events, dry_run)
         rollouts = _promotions(db, now, settings, report, events, dry_run)
         _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows, started)
         if events:
@@ -221,10 +221,11 @@ def _soak(
     settings: PolicySettings,
     report: DueReport,
     events: list[tuple[ScheduleEvent, int | None]],
+    dry_run: bool,
 ) -> None:
     """Re-check the hosts of soaking rollouts that are due (a dry run only lists them), before the
     promotions read the checks; a red or blind check is logged as what holds the update."""
-    done = soak.run_checks(db, runner, now, settings)
+    done = soak.run_checks(db, None if dry_run else runner, now, settings)
     report.soak.extend(done.entries)
     report.rollbacks.extend(done.rollbacks)
     if done.checks:
