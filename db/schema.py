@@ -455,4 +455,37 @@ def m007_daily_states(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = 7
+@MIGRATIONS()
+def m009_soak(db: Database) -> None:
+    """Soak monitoring (app/jobs/soak.py): every re-check of a host that got an update while the update
+    soaks in the host's ring, with the scheduler's time, the verdict (``unknown`` when it could not see)
+    and its reasons; and the health baseline each patch took before changing anything, which the soak
+    checks compare load, memory and failed units with."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE soak_checks (
+            id INTEGER PRIMARY KEY,
+            rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+            host_id INTEGER REFERENCES hosts(id) ON DELETE SET NULL,
+            host_name TEXT NOT NULL,
+            ring TEXT NOT NULL,
+            at TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            reasons TEXT NOT NULL DEFAULT '[]',
+            job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX soak_checks_rollout ON soak_checks(rollout_id, at);
+        CREATE TABLE health_baselines (
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            health TEXT NOT NULL,
+            taken_at TEXT NOT NULL,
+            PRIMARY KEY (job_id, host_id)
+        )
+        """,
+    )
+
+
+SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -58,6 +58,9 @@ def policy_settings(db: Database) -> PolicySettings:
         urgent_push=raw.get("urgent_push", "yes").lower() in ("1", "yes", "true", "on"),
         index_max_age=timedelta(hours=num("index_max_age_hours", d.index_max_age.total_seconds() / 3600)),
         import_max_hosts=int(num("import_max_hosts", d.import_max_hosts)),
+        soak_check_interval=timedelta(
+            minutes=num("soak_check_interval_minutes", d.soak_check_interval.total_seconds() / 60)
+        ),
     )
 
 
@@ -77,7 +80,17 @@ def set_policy_setting(db: Database, key: str, value: str) -> None:
             raise ConfigError(f"{key} takes a number, not {value!r}.") from exc
         if not math.isfinite(f) or f < 0 or (key == "verify_share" and f > 1):
             raise ConfigError(f"{key} = {value} is out of range.")
-        if key in ("default_estimate", "lock_ttl", "scan_interval", "index_max_age_hours") and f <= 0:
+        if (
+            key
+            in (
+                "default_estimate",
+                "lock_ttl",
+                "scan_interval",
+                "index_max_age_hours",
+                "soak_check_interval_minutes",
+            )
+            and f <= 0
+        ):
             raise ConfigError(f"{key} must be positive.")
         if key == "import_max_hosts" and (f != int(f) or not 1 <= f <= 10_000_000):
             raise ConfigError("import_max_hosts takes a whole number from 1 to 10,000,000.")

@@ -1,5 +1,5 @@
-"""The docs/screenshots/ set: the dashboard, the inventory and the patch preview, light and dark, at
-1280x800 and 1920x1080 (``make screenshots``).
+"""The docs/screenshots/ set: the dashboard, the inventory, the patch preview and the Schedule tab
+(with sample soak checks), light and dark, at 1280x800 and 1920x1080 (``make screenshots``).
 
     .venv/bin/python docs/make_screenshots.py [OUT_DIR]
 
@@ -46,6 +46,7 @@ def _shoot(out: Path, width: int, height: int) -> None:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
     db = open_database(work / "shots.sqlite3")
     populate(db, hosts=300, days=30)
+    _soak_samples(db)
 
     def settle(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -76,9 +77,92 @@ def _shoot(out: Path, width: int, height: int) -> None:
         settle(0.5)
         dlg.grab().save(str(out / f"patch-{tag}.png"))
         dlg.close()
+        view = w.schedule_view
+        w.tabs.setCurrentWidget(view)
+        deadline = time.monotonic() + 30
+        while view.snapshot is None and time.monotonic() < deadline:
+            settle(0.05)
+        view.waiting_check.setChecked(False)  # every rollout: the soaking ones' health side by side
+        view.select_rollout(SOAK_RED)
+        settle(0.5)
+        w.grab().save(str(out / f"schedule-{tag}.png"))
         w.close()
         settle(0.2)
     db.conn.close()
+
+
+SOAK_RED = ""  # the rollout whose soak turned red (selected in the Schedule shot)
+
+
+def _soak_samples(db) -> None:  # type: ignore[no-untyped-def]
+    """A few updates soaking in the test ring with their soak checks: one turned red, one could not
+    see its host once, one amber, one green (app/jobs/soak.py records these on real passes)."""
+    global SOAK_RED
+    from datetime import UTC, datetime, timedelta
+
+    from app.domain.maintenance_windows import MaintenanceWindow
+    from app.domain.models import Ring
+    from app.domain.rollout import RolloutState, SoakCheck, SoakVerdict
+    from app.services import approvals
+    from db import hosts as db_hosts
+    from db import maintenance_windows as db_windows
+    from db import rollouts as db_rollouts
+    from db import soak as db_soak
+
+    approvals.ensure_pending_rollouts(db)
+    groups = sorted({h.group for h in db_hosts.list_hosts(db) if h.group})
+    db_windows.add_window(
+        db,
+        MaintenanceWindow(
+            "nightly",
+            "FREQ=DAILY;BYHOUR=2;BYMINUTE=0",
+            timedelta(hours=2),
+            "Europe/Berlin",
+            datetime(2026, 1, 1),
+            tuple(groups[: max(1, len(groups) // 2)]),
+        ),
+    )
+    db_windows.add_window(
+        db,
+        MaintenanceWindow(
+            "saturday",
+            "FREQ=WEEKLY;BYDAY=SA;BYHOUR=22;BYMINUTE=0",
+            timedelta(hours=4),
+            "Europe/Berlin",
+            datetime(2026, 1, 3),
+            tuple(groups[max(1, len(groups) // 2) :]),
+        ),
+    )
+    tested = [h.name for h in db_hosts.list_hosts(db) if h.ring == Ring.TEST][:2] or ["web01"]
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    why = {
+        "red": "service nginx is failed",
+        "unknown": f"could not check: {tested[0]} did not answer within 10 s",
+        "amber": "2 new error(s) in the journal, e.g. nginx[812]: worker exited on signal 11",
+    }
+    histories = (
+        ["green", "green", "green", "red", "green", "green"],
+        ["green", "unknown", "green", "green"],
+        ["green", "amber", "amber"],
+        ["green"] * 8,
+    )
+    candidates = [r for r in db_rollouts.list_rollouts(db) if r.kind not in ("firmware", "driver")]
+    for r, verdicts in zip(candidates[:4], histories, strict=False):
+        db_rollouts.set_rollout(db, r.key, state=RolloutState.TESTING, ring=Ring.TEST, ring_since=start)
+        checks = [
+            SoakCheck(
+                r.key,
+                tested[i % len(tested)],
+                Ring.TEST,
+                start + timedelta(minutes=15 * (i + 1)),
+                SoakVerdict(v),
+                (why[v],) if v in why else (),
+            )
+            for i, v in enumerate(verdicts)
+        ]
+        db_soak.add_soak_checks(db, [(c, None) for c in checks])
+        if verdicts[3:4] == ["red"]:
+            SOAK_RED = r.key
 
 
 def _plan(change):  # type: ignore[no-untyped-def]

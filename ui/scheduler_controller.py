@@ -99,11 +99,15 @@ class SchedulerController(QObject):
                 f"{len(report.promotions)} promotion(s)" if report.promotions else "",
                 f"{len(report.patches)} patch run(s)" if report.patches else "",
                 f"{len(report.deferred)} deferred" if report.deferred else "",
+                f"{len(report.soak)} soak check(s)" if report.soak else "",
             ]
             done = ", ".join(d for d in did if d)
             text = f"Scheduler pass at {at}: " + (done or "nothing due") + "."
         win.lazy_tabs.set_scheduler_status(text)
-        if report.scans or report.patches or report.promotions:
+        from app.services import alerts as app_alerts
+
+        win.tray_control.show_alerts(app_alerts.soak_alerts(report.soak))  # red or blind soak checks
+        if report.scans or report.patches or report.promotions or report.soak:
             win.statusBar().showMessage(text, 10000)
             win.reload_hosts()
             win.lazy_tabs.reload_schedule_if_shown()

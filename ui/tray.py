@@ -74,6 +74,7 @@ class TrayController(QObject):
                 app_alerts.AlertKind.JOB_FAILED,
                 app_alerts.AlertKind.VERIFICATION_RED,
                 app_alerts.AlertKind.HOST_KEY_CHANGED,
+                app_alerts.AlertKind.SOAK_RED,
             )
             else QSystemTrayIcon.MessageIcon.Warning
         )
@@ -93,6 +94,14 @@ class TrayController(QObject):
         except PatchdeskError as exc:
             logger.warning("alerts for job %d not computed: %s", handle.job_id, exc)
             return
+        self.show_alerts(found)
+
+    def show_alerts(self, found: list[app_alerts.Alert]) -> None:
+        """Alerts on the desktop, and by mail off the main thread (a job's, or a scheduler pass's soak
+        checks)."""
+        from app.services import alerts as app_alerts
+
+        win = self.win
         if not found:
             return
         if app_alerts.desktop_enabled(win.db):

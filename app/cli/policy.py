@@ -413,15 +413,45 @@ def decide(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def rollouts(args: argparse.Namespace, out: TextIO) -> int:
+    from app.domain.rollout import current_checks, soak_state
     from db import rollouts as db_rollouts
+    from db import soak as db_soak
 
-    rows = db_rollouts.list_rollouts(open_db(args))
+    db = open_db(args)
+    rows = db_rollouts.list_rollouts(db)
+    checks = db_soak.soak_checks_for(db, [r.key for r in rows])
     if args.json:
-        dump_json(out, {"rollouts": [r.as_json() for r in rows]})
+        # soak: the health of the present soak (state) and its checks, newest last
+        dump_json(
+            out,
+            {
+                "rollouts": [
+                    {
+                        **r.as_json(),
+                        "soak": {
+                            "state": soak_state(r, checks[r.key]),
+                            "checks": [c.as_json() for c in current_checks(r, checks[r.key])],
+                        },
+                    }
+                    for r in rows
+                ]
+            },
+        )
         return EXIT_OK
     print_table(
         out,
-        ["UPDATE", "CLASS", "KIND", "STATE", "RING", "NOTE"],
-        [[r.key, str(r.classification), str(r.kind), str(r.state), str(r.ring or ""), r.note] for r in rows],
+        ["UPDATE", "CLASS", "KIND", "STATE", "RING", "SOAK", "NOTE"],
+        [
+            [
+                r.key,
+                str(r.classification),
+                str(r.kind),
+                str(r.state),
+                str(r.ring or ""),
+                soak_state(r, checks[r.key]) if r.ring else "",
+                r.note,
+            ]
+            for r in rows
+        ],
     )
     return EXIT_OK

@@ -40,6 +40,7 @@ def run_due(args: argparse.Namespace, out: TextIO) -> int:
         connect_timeout=args.connect_timeout,
         host_deadline=args.deadline,
     )
+    _soak_alerts(db_path, report, args.dry_run)
     if args.json:
         dump_json(out, report.as_json())
     else:
@@ -51,6 +52,22 @@ def run_due(args: argparse.Namespace, out: TextIO) -> int:
         )
         return EXIT_OK
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _soak_alerts(db_path: Any, report: Any, dry_run: bool) -> None:
+    """Mail the alerts of red or blind soak checks (when mail is configured); problems go to stderr."""
+    from app.services import alerts
+    from db.database import open_database
+
+    found = [] if dry_run else alerts.soak_alerts(report.soak)
+    if not found:
+        return
+    db = open_database(db_path, migrate=False)
+    try:
+        for problem in alerts.deliver(db, found, secrets=secret_store()):
+            print(f"patchdesk: {problem}", file=sys.stderr)
+    finally:
+        db.conn.close()
 
 
 def _print_report(report: Any, out: TextIO) -> None:
@@ -69,6 +86,12 @@ def _print_report(report: Any, out: TextIO) -> None:
             print(f"    error: {p['error']}", file=out)
     for d in report.deferred:
         print(f"  deferred {d['host']}: {d['reason']}", file=out)
+    for c in report.soak:
+        verdict = c["verdict"] or c["status"]
+        why = f": {c['reasons'][0]}" if c["reasons"] and c["verdict"] != "green" else ""
+        print(f"  soak check {c['host']} ({c['update']}, {c['ring']} ring): {verdict}{why}", file=out)
+    for rb in report.rollbacks:
+        print(f"  rolled back {rb['host']} (a soak check was red): {rb['status']}", file=out)
     for h in report.held:
         print(f"  held {h['update']}: {h['reason']}", file=out)
     waits: dict[tuple[str, str], list[str]] = {}
@@ -77,5 +100,5 @@ def _print_report(report: Any, out: TextIO) -> None:
     for (host, reason), updates in waits.items():
         names = ", ".join(u for u in updates if u)
         print(f"  waiting {host}{': ' + names if names else ''}: {reason}", file=out)
-    if not (report.scans or report.promotions or report.patches or report.deferred):
+    if not (report.scans or report.promotions or report.patches or report.deferred or report.soak):
         print("  nothing due.", file=out)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.models import HostKey, JobState, LogLevel, PackageChange, ScanResult, StepState
+from app.domain.verdicts import Health
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,11 @@ class VerificationRecorded(Event):
     subject_job_id: int | None
     verdict: str
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HealthBaselineTaken(Event):
+    """The health a patch saw before changing anything: the soak checks compare with it later."""
+
+    host_id: int
+    health: Health

@@ -2,8 +2,10 @@
 
 An update (``manager:name=version``, or ``manager:KB…`` for Windows) starts ``new``. When the
 scheduler installs it on the test ring it becomes ``testing`` at ring ``test``; it is promoted to the
-next ring when the soak time of its class has passed since it entered the ring, verification is green
-on at least ``verify_share`` of that ring's hosts that got it, and no host there rolled it back.
+next ring when the soak time of its class has passed since it entered the ring, no soak check there
+was red and the last one of each host could see (``soak_gate``; app/jobs/soak.py runs them),
+verification is green on at least ``verify_share`` of that ring's hosts that got it, and no host
+there rolled it back.
 Urgent updates skip pilot: test ring first, then everyone. Firmware and drivers never move past the
 test ring without an explicit approval. The administrator can approve (promote to every ring),
 decline or defer an update with a note; the decision functions here are pure.
@@ -12,7 +14,7 @@ decline or defer an update with a note; the decision functions here are pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -112,6 +114,7 @@ class PolicySettings:
     urgent_push: bool = True  # start urgent pushes unattended (else only propose them)
     index_max_age: timedelta = timedelta(hours=24)  # older package indexes are refreshed by a scan
     import_max_hosts: int = 100_000  # hosts read from one inventory file; more are reported, not read
+    soak_check_interval: timedelta = timedelta(minutes=15)  # how often soaking hosts are re-checked
 
     KEYS = (
         "soak.urgent",
@@ -125,6 +128,7 @@ class PolicySettings:
         "urgent_push",
         "index_max_age_hours",
         "import_max_hosts",
+        "soak_check_interval_minutes",
     )
 
     def as_json(self) -> dict[str, object]:
@@ -140,6 +144,7 @@ class PolicySettings:
             "urgent_push": self.urgent_push,
             "index_max_age_hours": _hours(self.index_max_age),
             "import_max_hosts": self.import_max_hosts,
+            "soak_check_interval_minutes": self.soak_check_interval.total_seconds() / 60,
         }
 
 
@@ -156,6 +161,7 @@ SETTING_UNITS = {
     "urgent_push": "yes/no",
     "index_max_age_hours": "hours",
     "import_max_hosts": "hosts per imported file",
+    "soak_check_interval_minutes": "minutes",
 }
 
 
@@ -188,9 +194,16 @@ def next_ring(current: Ring, classification: Classification) -> Ring | None:
 
 
 def evaluate(
-    r: Rollout, evidence: Mapping[Ring, RingEvidence], now: datetime, settings: PolicySettings
+    r: Rollout,
+    evidence: Mapping[Ring, RingEvidence],
+    now: datetime,
+    settings: PolicySettings,
+    soak_checks: Sequence[SoakCheck] | None = None,
 ) -> Promotion:
-    """Whether ``r`` moves on to the next ring now, and why (or why not)."""
+    """Whether ``r`` moves on to the next ring now, and why (or why not).
+
+    ``soak_checks``: the rollout's soak checks (``soak_gate``); None leaves the soak checks out (a caller that
+    cannot have any)."""
     if r.state in (RolloutState.DECLINED, RolloutState.DEFERRED, RolloutState.DEPLOYED):
         return Promotion(None, f"{r.state}")
     if r.state == RolloutState.APPROVED and r.explicit_approval:
@@ -217,9 +230,16 @@ def evaluate(
         return Promotion(None, f"not installed on the {current} ring yet")
     soak = settings.soak.get(r.classification, DEFAULT_SOAK[r.classification])
     since = r.ring_since or now
+    red = soak_red(soak_checks, current, _kept(ev), since) if soak_checks is not None else None
+    if red is not None:
+        return Promotion(None, red)  # said at once, not only when the soak time is over
     if now - since < soak:
         left = soak - (now - since)
         return Promotion(None, f"soaking in the {current} ring: {_span(left)} of {_span(soak)} left")
+    if soak_checks is not None:
+        blocked = soak_gate(soak_checks, current, _kept(ev), since)
+        if blocked is not None:
+            return Promotion(None, blocked)
     share = len(ev.green) / len(ev.got)
     if share + 1e-9 < settings.verify_share:
         return Promotion(
@@ -232,6 +252,102 @@ def evaluate(
         f"soaked {_span(now - since)} in the {current} ring, verification green on "
         f"{len(ev.green)} of {len(ev.got)} host(s), no rollback",
     )
+
+
+class SoakVerdict(StrEnum):
+    """A soak check's verdict: a verification's three, and ``unknown`` for a check that could not see
+    (unreachable, timed out, failed): never healthy."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class SoakCheck:
+    """One re-check of one host that got an update, while the update soaks in the host's ring."""
+
+    rollout_key: str
+    host: str
+    ring: Ring
+    at: datetime  # scheduler time (may be simulated)
+    verdict: SoakVerdict
+    reasons: tuple[str, ...] = ()
+    job_id: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "ring": str(self.ring),
+            "at": self.at.isoformat(),
+            "verdict": str(self.verdict),
+            "reasons": list(self.reasons),
+            "job": self.job_id,
+        }
+
+
+def _kept(ev: RingEvidence) -> tuple[str, ...]:
+    return tuple(h for h in ev.got if h not in ev.rolled_back)
+
+
+def soak_red(checks: Sequence[SoakCheck], ring: Ring, hosts: Sequence[str], since: datetime) -> str | None:
+    """The latest red soak check of a host in ``ring`` since ``since``, said as a reason; else None."""
+    red = [
+        c
+        for c in checks
+        if c.ring == ring and c.at >= since and c.host in hosts and c.verdict == SoakVerdict.RED
+    ]
+    if not red:
+        return None
+    c = max(red, key=lambda c: c.at)
+    why = f": {c.reasons[0]}" if c.reasons else ""
+    return f"soak check red on {c.host} ({ring} ring) at {c.at.isoformat(timespec='minutes')}{why}"
+
+
+def soak_gate(checks: Sequence[SoakCheck], ring: Ring, hosts: Sequence[str], since: datetime) -> str | None:
+    """Why the soak checks hold an update in ``ring`` (entered at ``since``), or None when they let it go.
+
+    A red check of any host there during this soak holds it (it broke something once; the administrator
+    decides: roll back, or approve it explicitly). Of each host's latest check: none yet, or one that
+    could not see (unknown), holds it too, until a later check sees. Amber does not hold."""
+    red = soak_red(checks, ring, hosts, since)
+    if red is not None:
+        return red
+    these = [c for c in checks if c.ring == ring and c.at >= since and c.host in hosts]
+    latest = {c.host: c for c in sorted(these, key=lambda c: c.at)}
+    missing = [h for h in hosts if h not in latest]
+    if missing:
+        return f"no soak check of {', '.join(missing)} in the {ring} ring yet"
+    blind = [c for c in latest.values() if c.verdict == SoakVerdict.UNKNOWN]
+    if blind:
+        c = blind[0]
+        why = f": {c.reasons[0]}" if c.reasons else ""
+        return f"the last soak check could not see {', '.join(b.host for b in blind)}{why}"
+    return None
+
+
+def current_checks(r: Rollout, checks: Sequence[SoakCheck]) -> list[SoakCheck]:
+    """The checks of ``r``'s present soak: in its current ring, since it entered it."""
+    if r.ring is None:
+        return []
+    return [c for c in checks if c.ring == r.ring and (r.ring_since is None or c.at >= r.ring_since)]
+
+
+def soak_state(r: Rollout, checks: Sequence[SoakCheck]) -> str:
+    """One word for the soak health of ``r`` in its current ring, for lists and the Schedule tab:
+    ``red`` when any check there was red, else the worst of each host's latest (``unknown`` worse than
+    ``amber`` worse than ``green``), or ``none`` before the first check."""
+    these = current_checks(r, checks)
+    if not these:
+        return "none"
+    if any(c.verdict == SoakVerdict.RED for c in these):
+        return "red"
+    latest = {c.host: c.verdict for c in sorted(these, key=lambda c: c.at)}
+    for worst in (SoakVerdict.UNKNOWN, SoakVerdict.AMBER):
+        if worst in latest.values():
+            return str(worst)
+    return "green"
 
 
 def _span(d: timedelta) -> str:

@@ -128,6 +128,46 @@ def window_deferral(
     )
 
 
+@dataclass(frozen=True)
+class Cutoff:
+    """The last instant a host may start inside an open window, and why it is not started after it."""
+
+    at: datetime
+    reason: str
+
+
+def window_cutoff(
+    occ: Occurrence,
+    windows: Sequence[MaintenanceWindow],
+    past_durations: Sequence[timedelta],
+    settings: PolicySettings,
+) -> Cutoff:
+    """The window's end is a hard edge: a host starts no later than the end minus its expected patch
+    time and its rollback reserve, so a patch that turns red still has the reserve to be undone inside
+    the window. The reason names the cut-off and the next window it is deferred to."""
+    estimate = estimate_duration(past_durations, settings.default_estimate)
+    reserve = estimate * settings.reserve_factor
+    at = occ.end - estimate - reserve
+    zone = occ.window.zone()
+    later = [o for o in next_windows(windows, occ.end - timedelta(seconds=1), 3) if o.start >= occ.end]
+    where = (
+        f"deferred to the next window at {later[0].local_start().isoformat()}"
+        if later
+        else "deferred: no later window"
+    )
+    reason = (
+        f"not started: window {occ.window.name!r} ends at {occ.end.astimezone(zone).strftime('%H:%M')}, and "
+        f"with its estimated {_minutes(estimate)} + rollback reserve {_minutes(reserve)} no start was "
+        f"possible after {at.astimezone(zone).strftime('%H:%M')}; {where}"
+    )
+    return Cutoff(at, reason)
+
+
+def _minutes(d: timedelta) -> str:
+    m = d.total_seconds() / 60
+    return f"{m:.0f} min" if m >= 1 or m == 0 else f"{d.total_seconds():.0f} s"
+
+
 def trigger_for(updates: Iterable[PendingUpdate]) -> JobTrigger:
     """A patch that carries an urgent update is an urgent push; anything else is routine."""
     urgent = any(u.classification == Classification.URGENT for u in updates)

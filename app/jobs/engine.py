@@ -6,6 +6,9 @@
   stuck past the deadline anyway (a library call that ignores its timeout), the coordinator gives
   up on it: the host is reported failed and its transport is closed to unblock the thread, whose late
   result is then ignored. One hung host never holds up the job.
+* A host may carry a start-by time (:class:`StartBy`, the window-end cut-off): a host whose turn comes
+  after it is not started at all but settled ``skipped`` with the reason, so a maintenance window's
+  end is a hard edge however long the queue ahead of it took.
 * Tasks know nothing of Qt or SQL. They get a :class:`TaskContext` and report events; the engine
   forwards every event to the recorder (persistence) and to listeners (the GUI bridge).
 """
@@ -19,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -122,6 +125,18 @@ class TaskContext:
 TaskFn = Callable[[TaskContext], Any]
 
 
+@dataclass(frozen=True)
+class StartBy:
+    """The latest moment (``time.monotonic()``) a host may start in a job, and the sentence that says
+    why it was not: the scheduler's window-end cut-off. A host past it is skipped and reported as
+    deferred (``HostOutcome.details["deferred"]``); one already running is never stopped by it.
+    ``time.monotonic()`` is system-wide on Linux, Windows and macOS, so it means the same in the GUI's
+    worker process (app/jobs/worker.py)."""
+
+    at: float
+    reason: str
+
+
 class JobHandle:
     """A running job: wait for it, cancel it, read its outcomes."""
 
@@ -131,6 +146,7 @@ class JobHandle:
         self.cancel_event = threading.Event()
         self.done = threading.Event()
         self.outcomes: dict[int, HostOutcome] = {}
+        self.start_by: dict[int, StartBy] = {}
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
@@ -209,9 +225,13 @@ class JobEngine:
         *,
         concurrency: int | None = None,
         host_deadline: float | None = None,
+        start_by: Mapping[int, StartBy] | None = None,
     ) -> JobHandle:
-        """Start ``task`` on every host in a background coordinator thread and return at once."""
+        """Start ``task`` on every host in a background coordinator thread and return at once.
+
+        ``start_by``: per host id, the cut-off after which that host is not started (deferred)."""
         handle = JobHandle(job_id, hosts)
+        handle.start_by = dict(start_by or {})
         self._handles[job_id] = handle
         self.recorder.register_job(job_id, kind)
         workers = max(1, min(concurrency or self.concurrency, len(hosts) or 1))
@@ -259,6 +279,8 @@ class JobEngine:
                     self._finish(
                         handle, HostOutcome(host, StepState.CANCELLED, "Cancelled before it started.")
                     )
+                    return
+                if self._past_start_by(handle, host):
                     return
                 deadline = Deadline(deadline_s, handle.cancel_event)
                 ctx = TaskContext(job_id, host, deadline, self.emit, self.connector)
@@ -309,6 +331,18 @@ class JobEngine:
         state = JobState.CANCELLED if handle.cancel_event.is_set() else JobState.FINISHED
         self.emit(JobStateChanged(job_id, state=state))
         handle.done.set()
+
+    def _past_start_by(self, handle: JobHandle, host: Host) -> bool:
+        """Settle ``host`` as deferred when its turn came after its cut-off (True: do not start it)."""
+        assert host.id is not None
+        limit = handle.start_by.get(host.id)
+        if limit is None or time.monotonic() <= limit.at:
+            return False
+        self.emit(HostLog(handle.job_id, host_id=host.id, level=LogLevel.WARNING, text=limit.reason))
+        self._finish(
+            handle, HostOutcome(host, StepState.SKIPPED, limit.reason, details={"deferred": limit.reason})
+        )
+        return True
 
     def _run_task(self, task: TaskFn, ctx: TaskContext) -> HostOutcome:
         host = ctx.host

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from app.domain.errors import CancelledError, PatchdeskError
-from app.domain.events import ChangesRecorded, SnapshotTaken
+from app.domain.events import ChangesRecorded, HealthBaselineTaken, SnapshotTaken
 from app.domain.models import InstallPlan, LogLevel, PackageChange, PendingUpdate, RebootPolicy
 from app.domain.verdicts import Verification
 from app.jobs.engine import TaskContext
@@ -334,6 +334,7 @@ def patch_host(
     ctx.progress(0.05, "health baseline")
     baseline = s.baseline
     assert baseline is not None  # open_session(baseline=True) always takes it
+    ctx.report(HealthBaselineTaken(ctx.job_id, host_id=host.id, health=baseline))  # for the soak checks
     security_before = list(sel.security_pending or sel.security)
 
     groups = s.groups(sel.names, sel.managers)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from app.domain.events import (
     ChangesRecorded,
     Event,
+    HealthBaselineTaken,
     HostKeyLearned,
     HostLog,
     HostProgress,
@@ -203,6 +204,10 @@ class Recorder:
             db_changes.record_verification(
                 db, ev.job_id, ev.host_id, ev.subject_job_id, ev.verdict, ev.reasons
             )
+        elif isinstance(ev, HealthBaselineTaken):
+            from db import soak as db_soak
+
+            db_soak.record_baseline(db, ev.job_id, ev.host_id, ev.health)
         elif isinstance(ev, JobStateChanged):
             self._job_state(db, ev)
 

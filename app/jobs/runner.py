@@ -21,14 +21,14 @@ from app.domain.classify import bound
 from app.domain.events import Event
 from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
-from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle
+from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle, StartBy
 from app.jobs.host_session import LOCK_WAIT, REBOOT_TIMEOUT
 from app.jobs.patching import HostSelection, patch_host, plan_host
 from app.jobs.recorder import Recorder
 from app.jobs.rollback import rollback_host
 from app.jobs.selection import rollback_request, verify_request
 from app.jobs.tasks import scan_host
-from app.jobs.verification import verify_host
+from app.jobs.verification import VerifyRequest, verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import hosts as db_hosts
@@ -117,6 +117,7 @@ class JobRunner:
         accept_new_keys: bool,
         concurrency: int | None,
         trigger: JobTrigger,
+        start_by: Mapping[int, StartBy] | None = None,
     ) -> JobHandle:
         concurrency = concurrency or self.concurrency
         job_id = db_jobs.create_job(
@@ -124,7 +125,9 @@ class JobRunner:
         )
         engine = self._engine(db, hosts, accept_new_keys)
         # the rescans inside patch/verify/rollback classify with this job's rules and advisories
-        return engine.start(job_id, kind, hosts, bound(task, self.classifier(db)), concurrency=concurrency)
+        return engine.start(
+            job_id, kind, hosts, bound(task, self.classifier(db)), concurrency=concurrency, start_by=start_by
+        )
 
     def start_plan(
         self,
@@ -160,7 +163,10 @@ class JobRunner:
         trigger: JobTrigger = JobTrigger.MANUAL,
         lock_wait: float = LOCK_WAIT,
         reboot_timeout: float = REBOOT_TIMEOUT,
+        start_by: Mapping[int, StartBy] | None = None,
     ) -> JobHandle:
+        """``start_by``: per host id, the window-end cut-off after which it is not started but
+        deferred (the scheduler's windowed jobs; engine.py)."""
         task = functools.partial(
             patch_host,
             selections=selections,
@@ -183,6 +189,7 @@ class JobRunner:
             accept_new_keys=accept_new_keys,
             concurrency=concurrency,
             trigger=trigger,
+            start_by=start_by,
         )
 
     def start_verify(
@@ -192,9 +199,14 @@ class JobRunner:
         *,
         accept_new_keys: bool = False,
         concurrency: int | None = None,
+        requests: Mapping[int, VerifyRequest] | None = None,
+        trigger: JobTrigger = JobTrigger.MANUAL,
     ) -> JobHandle:
-        """Verify each host against its last patch job (or just rescan and check health without one)."""
-        requests = {h.id: verify_request(db, h) for h in hosts if h.id is not None}
+        """Verify each host against its last patch job (or just rescan and check health without one).
+
+        ``requests``: what to verify each host against instead (the soak checks: app/jobs/soak.py)."""
+        if requests is None:
+            requests = {h.id: verify_request(db, h) for h in hosts if h.id is not None}
         return self._start(
             db,
             JobKind.VERIFY,
@@ -203,7 +215,7 @@ class JobRunner:
             params={"subjects": {str(k): v.subject_job_id for k, v in requests.items()}},
             accept_new_keys=accept_new_keys,
             concurrency=concurrency,
-            trigger=JobTrigger.MANUAL,
+            trigger=trigger,
         )
 
     def start_rollback(

@@ -3,8 +3,9 @@
 One pass at a wall-clock instant ``now`` (simulated with ``--now``):
 
 1. scans of hosts whose last scan is older than the scan interval;
-2. promotions of updates whose soak time passed with green verification and no rollback in their
-   ring, and ``deployed`` for those nothing needs any more;
+2. soak checks of the hosts that got an update still soaking in their ring (app/jobs/soak.py), then
+   promotions of updates whose soak time passed with green verification, no red (or blind) soak
+   check and no rollback in their ring, and ``deployed`` for those nothing needs any more;
 3. patching: per host, the pending updates its ring may have. Urgent ones go at once (the urgent
    push: the test ring first, the other rings as soon as the promotion allows; mission-critical hosts
    still wait for their window unless overridden). Everything else only inside a maintenance window
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,17 +36,22 @@ from app.domain.rollout import (
     PolicySettings,
     Rollout,
     RolloutState,
+    SoakVerdict,
     evaluate,
     update_key,
 )
 from app.domain.schedule import (
+    Cutoff,
     ScheduleEvent,
     comes_as_dependency,
     decide_update,
     scan_due,
     trigger_for,
+    window_cutoff,
     window_deferral,
 )
+from app.jobs import soak
+from app.jobs.engine import StartBy
 from app.jobs.selection import select_updates
 from db import hosts as db_hosts
 from db import locks as db_locks
@@ -53,6 +60,7 @@ from db import rollouts as db_rollouts
 from db import scans as db_scans
 from db import schedule as db_schedule
 from db import settings as db_settings
+from db import soak as db_soak
 
 if TYPE_CHECKING:
     from app.jobs.engine import JobHandle
@@ -77,11 +85,16 @@ class DueReport:
     patches: list[dict[str, Any]] = field(default_factory=list)
     deferred: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)
+    soak: list[dict[str, Any]] = field(default_factory=list)  # each soak check (app/jobs/soak.py)
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)  # hosts rolled back on a red one
 
     @property
     def ok(self) -> bool:
-        return all(p.get("status") in (None, "ok", "planned") for p in self.patches) and all(
-            s.get("status") in ("ok", "planned") for s in self.scans
+        """Everything ran, and no soak check was red or could not see (unknown is never healthy)."""
+        return (
+            all(p.get("status") in (None, "ok", "planned") for p in self.patches)
+            and all(s.get("status") in ("ok", "planned") for s in self.scans)
+            and not any(c.get("verdict") in ("red", "unknown") for c in self.soak)
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -95,6 +108,8 @@ class DueReport:
             "patches": self.patches,
             "deferred": self.deferred,
             "waiting": self.waiting,
+            "soak": self.soak,
+            "rollbacks": self.rollbacks,
         }
 
 
@@ -126,6 +141,7 @@ def run_due(
     from db.database import open_database
 
     now = _aware(now).astimezone(UTC)
+    started = time.monotonic()  # the real clock's counterpart of ``now`` for window cut-offs
     report = DueReport(now, dry_run)
     db = open_database(db_path)
     settings = db_settings.policy_settings(db)
@@ -149,8 +165,9 @@ def run_due(
                 own_runner = True
         events: list[tuple[ScheduleEvent, int | None]] = []
         _scans(db, runner, now, settings, report)
+        _soak(db, runner, now, settings, report, events, dry_run)
         rollouts = _promotions(db, now, settings, report, events, dry_run)
-        _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows)
+        _patches(db, runner, now, settings, rollouts, report, events, dry_run, override_windows, started)
         if events:
             db_schedule.add_schedule_events(db, events)
         return report
@@ -194,7 +211,40 @@ def _scans(
         )
 
 
-# -- 2. promotions -------------------------------------------------------------------------------------
+# -- 2. soak checks, then promotions --------------------------------------------------------------------
+
+
+def _soak(
+    db: Database,
+    runner: JobRunner | None,
+    now: datetime,
+    settings: PolicySettings,
+    report: DueReport,
+    events: list[tuple[ScheduleEvent, int | None]],
+    dry_run: bool,
+) -> None:
+    """Re-check the hosts of soaking rollouts that are due (a dry run only lists them), before the
+    promotions read the checks; a red or blind check is logged as what holds the update."""
+    done = soak.run_checks(db, None if dry_run else runner, now, settings)
+    report.soak.extend(done.entries)
+    report.rollbacks.extend(done.rollbacks)
+    if done.checks:
+        db_soak.add_soak_checks(db, done.checks)
+    for c, host_id in done.checks:
+        if c.verdict in (SoakVerdict.RED, SoakVerdict.UNKNOWN):
+            why = f"soak check {c.verdict} in the {c.ring} ring" + (f": {c.reasons[0]}" if c.reasons else "")
+            events.append(
+                (ScheduleEvent(now.isoformat(), c.host, c.rollout_key, "blocked", why, c.job_id), host_id)
+            )
+    for rb in done.rollbacks:
+        events.append(
+            (
+                ScheduleEvent(
+                    now.isoformat(), rb["host"], None, "rolled back", "a soak check was red", rb["job"]
+                ),
+                None,
+            )
+        )
 
 
 def _all_pending(db: Database, hosts: Sequence[Host]) -> dict[int, list[PendingUpdate]]:
@@ -260,7 +310,7 @@ def _promotions(
                 )
             out[r.key] = r
             continue
-        decision = evaluate(r, evidence, now, settings)
+        decision = evaluate(r, evidence, now, settings, db_soak.soak_checks(db, r.key))
         if decision.to is not None:
             entry = {
                 "update": r.key,
@@ -309,6 +359,7 @@ class _HostPlan:
     updates: list[PendingUpdate]
     trigger: JobTrigger
     window: str | None = None
+    cutoff: Cutoff | None = None  # no start after this (the window's end minus estimate and reserve)
 
 
 @dataclass
@@ -323,6 +374,9 @@ class _Pass:
     events: list[tuple[ScheduleEvent, int | None]]
     dry_run: bool
     override_windows: bool
+    #: time.monotonic() when the pass began, the real clock's counterpart of ``now`` (which may be
+    #: simulated): a cut-off at ``now + d`` is ``started + d`` for the engine
+    started: float
 
     @property
     def at(self) -> str:
@@ -339,8 +393,9 @@ def _patches(
     events: list[tuple[ScheduleEvent, int | None]],
     dry_run: bool,
     override_windows: bool,
+    started: float,
 ) -> None:
-    run = _Pass(db, now, settings, rollouts, report, events, dry_run, override_windows)
+    run = _Pass(db, now, settings, rollouts, report, events, dry_run, override_windows, started)
     busy = db_schedule.busy_hosts(db)
     plans: list[_HostPlan] = []
     pending_by_host: dict[int, list[PendingUpdate]] = {}
@@ -414,7 +469,12 @@ def _plan_host(run: _Pass, host: Host, pend: list[PendingUpdate], busy: set[int]
             )
     if not now_list:
         return None
-    return _HostPlan(host, now_list, trigger_for(now_list), occ.window.name if occ and in_window else None)
+    plan = _HostPlan(host, now_list, trigger_for(now_list), occ.window.name if occ and in_window else None)
+    if occ is not None and in_window and len(now_list) == len(in_window):
+        # everything here needs the window: its end is a hard edge for the start (an urgent push that
+        # rides along is not held back by a window it does not need)
+        plan.cutoff = window_cutoff(occ, windows, db_schedule.patch_durations(run.db, host.id), run.settings)
+    return plan
 
 
 def _due_updates(
@@ -483,8 +543,18 @@ def _start_jobs(
             for p in group
             if p.host.id is not None
         }
+        start_by = {
+            p.host.id: StartBy(run.started + (p.cutoff.at - run.now).total_seconds(), p.cutoff.reason)
+            for p in group
+            if p.cutoff is not None and p.host.id is not None
+        }
         handle = runner.start_patch(
-            run.db, [p.host for p in group], selections, trigger=trigger, accept_new_keys=True
+            run.db,
+            [p.host for p in group],
+            selections,
+            trigger=trigger,
+            accept_new_keys=True,
+            start_by=start_by,
         )
         handles.append((handle, group))
         for p in group:
@@ -510,6 +580,9 @@ def _report_outcomes(run: _Pass, handles: list[tuple[JobHandle, list[_HostPlan]]
         for p in group:
             assert p.host.id is not None
             out = handle.outcomes.get(p.host.id)
+            if out is not None and out.details.get("deferred"):
+                _report_deferred(run, p, handle.job_id, str(out.details["deferred"]))
+                continue
             state = out.state if out else StepState.FAILED
             result = out.result if out else None
             verification = getattr(result, "verification", None)
@@ -525,3 +598,13 @@ def _report_outcomes(run: _Pass, handles: list[tuple[JobHandle, list[_HostPlan]]
                     "verification": verification.as_json() if verification is not None else None,
                 }
             )
+
+
+def _report_deferred(run: _Pass, p: _HostPlan, job_id: int, reason: str) -> None:
+    """A host the window's end left unstarted: deferred, with the reason, in the report and the log.
+    Nothing was installed, so the next pass inside its next window plans it again."""
+    keys = [update_key(u) for u in p.updates]
+    run.report.deferred.append({"host": p.host.name, "updates": keys, "reason": reason, "job": job_id})
+    run.events.append(
+        (ScheduleEvent(run.at, p.host.name, ", ".join(keys), "deferred", reason, job_id), p.host.id)
+    )

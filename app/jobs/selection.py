@@ -126,6 +126,13 @@ def verify_request(db: Database, host: Host) -> VerifyRequest:
     if baseline is not Baseline.PATCH or subject is None:
         known = tuple(sorted({u.name for u in db_scans.pending_for_host(db, host.id) if u.security}))
         return VerifyRequest(None, {}, security_pending=known, baseline=baseline)
+    return patch_verify_request(db, host, subject)
+
+
+def patch_verify_request(db: Database, host: Host, subject: int) -> VerifyRequest:
+    """Verify ``host`` against patch job ``subject``: its change record and the security updates it
+    targeted (the soak checks ask for this whatever scans ran since)."""
+    assert host.id is not None
     job = db_jobs.get_job(db, subject)
     recorded = db_changes.changes(db, subject, host.id)
     expected = {c.name: c.to_version for c in recorded}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from app.domain.verdicts import Baseline, Verification
+from app.domain.verdicts import Baseline, Health, Verification
 from app.jobs.engine import TaskContext
 from app.jobs.host_session import open_session, verify_change
 
@@ -22,6 +22,9 @@ class VerifyRequest:
     managers: Mapping[str, str] = field(default_factory=dict)
     #: PATCH: judge the change record; SCAN: nothing patched, ``security_pending`` is the last scan's
     baseline: Baseline = Baseline.NONE
+    #: the health the patch took before changing anything (the soak checks pass it: load, memory and
+    #: failed units are judged against it); None: judged on their own
+    health_before: Health | None = None
 
 
 def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> Verification:
@@ -34,7 +37,7 @@ def verify_host(ctx: TaskContext, *, requests: Mapping[int, VerifyRequest]) -> V
         expected=req.expected,
         targeted_security=req.security,
         security_before=req.security_pending,
-        health_before=None,
+        health_before=req.health_before,
         journal_since=req.since,
         subject_job_id=req.subject_job_id,
         managers=req.managers,

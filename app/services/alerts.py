@@ -12,7 +12,7 @@ import enum
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -43,6 +43,7 @@ class AlertKind(enum.StrEnum):
     VERIFICATION_RED = "verification-red"
     HOST_KEY_CHANGED = "host-key-changed"
     URGENT_UPDATE = "urgent-update"
+    SOAK_RED = "soak-red"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,33 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
                 f"Patchdesk: {len(pkgs)} urgent update(s) appeared",
                 f"Urgent: {_names(pkgs)} on {_names(hosts)}.",
                 job_id,
+                tuple(hosts),
+            )
+        )
+    return alerts
+
+
+def soak_alerts(entries: Iterable[Mapping[str, Any]]) -> list[Alert]:
+    """The alerts of a scheduler pass's soak checks (``DueReport.soak``): one for the red ones, one for
+    those that could not see (unknown is never healthy); each holds its update's promotion."""
+    alerts: list[Alert] = []
+    for verdict, head, text in (
+        ("red", "soak check red", "turned red while soaking"),
+        ("unknown", "soak check could not see", "could not be checked while soaking"),
+    ):
+        hit = [e for e in entries if e.get("verdict") == verdict]
+        if not hit:
+            continue
+        hosts = sorted({str(e["host"]) for e in hit})
+        updates = sorted({str(e["update"]) for e in hit})
+        first = next((str(e["reasons"][0]) for e in hit if e.get("reasons")), "")
+        alerts.append(
+            Alert(
+                AlertKind.SOAK_RED,
+                f"Patchdesk: {head} on {len(hosts)} host(s)",
+                f"{_names(hosts)} {text} ({_names(updates)}){': ' + first if first else ''}. "
+                "The promotion to the next ring is held.",
+                next((e.get("job") for e in hit if e.get("job")), None),
                 tuple(hosts),
             )
         )

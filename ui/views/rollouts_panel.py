@@ -1,7 +1,9 @@
-"""The Schedule tab's "Approvals and rollouts" page: every update's rollout with its ring and state,
-and Approve / Decline / Defer for the selected ones. The decisions call :mod:`app.services.approvals`
-— the same functions as ``patchdesk approve|decline|defer``, which also write the audit entry — on
-the main thread's connection (one quick write each). Firmware and driver updates wait here: they are
+"""The Schedule tab's "Approvals and rollouts" page: every update's rollout with its ring, state and
+soak health (the verdict of its soak checks in its present ring, app/jobs/soak.py, with the selected
+update's checks listed under the table), and Approve / Decline / Defer for the selected ones. The
+decisions call :mod:`app.services.approvals` — the same functions as ``patchdesk
+approve|decline|defer``, which also write the audit entry — on the main thread's connection (one
+quick write each). Firmware and driver updates wait here: they are
 never promoted past the test ring without an explicit approval."""
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from app.domain.errors import PatchdeskError
-from app.domain.rollout import Rollout
+from app.domain.rollout import Rollout, current_checks, soak_state
 from app.services import approvals, audit
 from ui.models.rows_model import SORT_ROLE, RowsModel
 from ui.views.advisories_view import _hint, _table
@@ -33,9 +37,11 @@ from ui.views.schedule_rows import (
     RCOL_KEY,
     RCOL_KIND,
     RCOL_RING,
+    RCOL_SOAK,
     RCOL_STATE,
     ROLLOUT_HEADERS,
     rollout_cells,
+    soak_line,
 )
 from ui.views.schedule_snapshot import Snapshot
 
@@ -47,6 +53,8 @@ DEFER_CHOICES = (
 )
 NO_APPROVALS_HINT = "Nothing is waiting for approval: no firmware or driver update is pending a decision."
 NO_ROLLOUTS_HINT = "No rollouts yet: updates appear here once a scan finds them pending."
+#: soak states that hold a promotion until the administrator looks (a red check, or one that could not see)
+SOAK_HOLDS = ("red", "unknown")
 
 
 class RolloutsPanel(QWidget):
@@ -57,7 +65,11 @@ class RolloutsPanel(QWidget):
         super().__init__(parent)
         self.db = db
         self.snapshot: Snapshot | None = None
-        self.waiting_check = QCheckBox("Only updates waiting for approval")
+        self.waiting_check = QCheckBox("Only updates waiting for a decision")
+        self.waiting_check.setToolTip(
+            "Firmware and driver updates waiting for approval, and updates whose soak check was red or "
+            "could not see the host"
+        )
         self.waiting_check.setObjectName("onlyWaiting")
         self.waiting_check.setChecked(True)
         self.waiting_check.toggled.connect(self._apply_rollouts)
@@ -85,9 +97,30 @@ class RolloutsPanel(QWidget):
             (RCOL_STATE, 80),
             (RCOL_RING, 80),
             (RCOL_APPROVAL, 110),
+            (RCOL_SOAK, 130),
         ):
             self.rollout_table.setColumnWidth(col, width)
         self.rollout_table.selectionModel().selectionChanged.connect(self._rollout_selection)
+        # the selected update's soak checks in its present ring, newest first
+        self.soak_title = _hint()
+        self.soak_title.setObjectName("soakTitle")
+        self.soak_title.setWordWrap(True)
+        self.soak_list = QListWidget()
+        self.soak_list.setObjectName("soakHistory")
+        self.soak_list.setVisible(False)
+        # beside the table, not under it: the page shares the tab's height with the windows
+        self.soak_pane = QWidget()
+        soak_lay = QVBoxLayout(self.soak_pane)
+        soak_lay.setContentsMargins(0, 0, 0, 0)
+        soak_lay.addWidget(self.soak_title)
+        soak_lay.addWidget(self.soak_list, 1)
+        self.soak_pane.setVisible(False)
+        self.table_split = QSplitter(Qt.Orientation.Horizontal)
+        self.table_split.addWidget(self.rollout_table)
+        self.table_split.addWidget(self.soak_pane)
+        self.table_split.setStretchFactor(0, 3)
+        self.table_split.setStretchFactor(1, 1)
+        self.table_split.setChildrenCollapsible(False)
 
         self.note_edit = QLineEdit()
         self.note_edit.setObjectName("decisionNote")
@@ -130,7 +163,7 @@ class RolloutsPanel(QWidget):
         rl.setContentsMargins(6, 6, 6, 6)
         rl.addLayout(filters)
         rl.addWidget(self.rollouts_hint)
-        rl.addWidget(self.rollout_table, 1)
+        rl.addWidget(self.table_split, 1)
         rl.addWidget(self.error_label)
         rl.addLayout(actions)
         rl.addWidget(self.decision_label)
@@ -158,11 +191,17 @@ class RolloutsPanel(QWidget):
         snap = self.snapshot
         all_rollouts = [] if snap is None else snap.rollouts
         waiting = approvals.needs_decision(all_rollouts)
-        shown = waiting if self.waiting_check.isChecked() else all_rollouts
+        soak = {} if snap is None else snap.soak
+        held = [r for r in all_rollouts if r.ring and soak_state(r, soak.get(r.key, [])) in SOAK_HOLDS]
+        shown = (
+            [r for r in all_rollouts if r in waiting or r in held]
+            if self.waiting_check.isChecked()
+            else all_rollouts
+        )
         # waiting ones first, then by name (the database's order)
-        shown = sorted(shown, key=lambda r: not approvals.needs_approval(r))
+        shown = sorted(shown, key=lambda r: not (approvals.needs_approval(r) or r in held))
         self.rollout_model.set_rows(
-            [] if snap is None else [rollout_cells(r, snap.now) for r in shown], shown
+            [] if snap is None else [rollout_cells(r, snap.now, soak.get(r.key, [])) for r in shown], shown
         )
         if snap is None:
             self.rollouts_hint.setText("")
@@ -170,11 +209,15 @@ class RolloutsPanel(QWidget):
             self.rollouts_hint.setText(
                 NO_APPROVALS_HINT if self.waiting_check.isChecked() and all_rollouts else NO_ROLLOUTS_HINT
             )
-        elif waiting:
-            self.rollouts_hint.setText(
-                f"{len(waiting)} firmware/driver update(s) stay on the test ring until approved. "
-                "Select one or more and decide."
+        elif waiting or held:
+            parts = (
+                [f"{len(waiting)} firmware/driver update(s) stay on the test ring until approved."]
+                if waiting
+                else []
             )
+            if held:
+                parts.append(f"{len(held)} update(s) held by a soak check that was red or could not see.")
+            self.rollouts_hint.setText(" ".join(parts) + " Select one or more and decide.")
         else:
             self.rollouts_hint.setText(f"{len(shown)} update(s) known to the rollout.")
         self.rollouts_hint.setVisible(bool(self.rollouts_hint.text()))
@@ -197,9 +240,32 @@ class RolloutsPanel(QWidget):
 
     @Slot()
     def _rollout_selection(self, *_args: object) -> None:
-        any_selected = bool(self.selected_rollouts())
+        chosen = self.selected_rollouts()
         for b in (self.approve_button, self.decline_button, self.defer_button):
-            b.setEnabled(any_selected)
+            b.setEnabled(bool(chosen))
+        self._show_soak(chosen[0] if len(chosen) == 1 else None)
+
+    def _show_soak(self, r: Rollout | None) -> None:
+        """The soak checks of one selected update in its present ring (none selected: hidden)."""
+        checks = (
+            [] if r is None or self.snapshot is None else current_checks(r, self.snapshot.soak.get(r.key, []))
+        )
+        self.soak_list.clear()
+        if r is None or r.ring is None:
+            self.soak_title.setText("")
+        elif not checks:
+            self.soak_title.setText(f"Soak checks of {r.key} in the {r.ring} ring: none yet.")
+        else:
+            self.soak_title.setText(
+                f"Soak checks of {r.key} in the {r.ring} ring ({soak_state(r, checks)}), newest first:"
+            )
+            for c in reversed(checks):
+                self.soak_list.addItem(soak_line(c))
+                item = self.soak_list.item(self.soak_list.count() - 1)
+                item.setToolTip("\n".join((soak_line(c), *c.reasons[1:])))  # the line may be cut
+        self.soak_title.setVisible(bool(self.soak_title.text()))
+        self.soak_list.setVisible(bool(checks))
+        self.soak_pane.setVisible(bool(self.soak_title.text()))
 
     def decide(self, verb: str) -> list[Rollout]:
         """Approve, decline or defer the selected updates (as the CLI does), with an audit entry each."""

@@ -4,10 +4,11 @@ rollouts, the scheduler's log)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from app.domain.maintenance_windows import Occurrence
-from app.domain.rollout import Rollout, RolloutState
+from app.domain.rollout import Rollout, RolloutState, SoakCheck, current_checks, soak_state
 from app.domain.schedule import ScheduleEvent
 from app.services import approvals
 from app.services.maintenance_windows import HostInWindow, WindowPlan
@@ -16,8 +17,15 @@ from ui.views.advisories_view import CLASS_COLOURS
 
 OCC_HEADERS = ("Opens (window time)", "Closes", "Window", "Groups", "Will patch")
 PLAN_HEADERS = ("Host", "Ring", "Urgent", "Important", "Non-critical", "Estimate")
-ROLLOUT_HEADERS = ("Update", "Kind", "Class", "State", "Ring", "Approval", "Note")
-RCOL_KEY, RCOL_KIND, RCOL_CLASS, RCOL_STATE, RCOL_RING, RCOL_APPROVAL, RCOL_NOTE = range(7)
+ROLLOUT_HEADERS = ("Update", "Kind", "Class", "State", "Ring", "Approval", "Soak", "Note")
+RCOL_KEY, RCOL_KIND, RCOL_CLASS, RCOL_STATE, RCOL_RING, RCOL_APPROVAL, RCOL_SOAK, RCOL_NOTE = range(8)
+#: the soak column's colours (text, background) by state; green says nothing loud
+SOAK_COLOURS = {
+    "red": ("#9b1c14", "#fde2e0"),
+    "unknown": ("#6b4e00", "#fff3c4"),
+    "amber": ("#9a4d00", None),
+    "green": ("#1e6b34", None),
+}
 EVENT_HEADERS = ("When (UTC)", "Host", "Update", "Action", "Why")
 
 
@@ -76,7 +84,31 @@ def plan_cells(h: HostInWindow) -> tuple[Cell, ...]:
     )
 
 
-def rollout_cells(r: Rollout, now: datetime) -> tuple[Cell, ...]:
+def soak_line(c: SoakCheck) -> str:
+    """One soak check as a line of the history: when (local time, as the other views show stored
+    times), host, verdict and the first reason."""
+    why = f": {c.reasons[0]}" if c.reasons and str(c.verdict) != "green" else ""
+    return f"{c.at.astimezone().strftime('%Y-%m-%d %H:%M')} {c.host} {c.verdict}{why}"
+
+
+def soak_cell(r: Rollout, checks: Sequence[SoakCheck]) -> Cell:
+    """The soak health of the rollout's present soak: the state, how many checks, the last ones as tip."""
+    if r.ring is None:
+        return Cell("—", "")
+    these = current_checks(r, checks)
+    state = soak_state(r, checks)
+    if not these:
+        return Cell(
+            "not checked yet", state, "No soak check in this ring yet: run-due checks at its interval."
+        )
+    fg, bg = SOAK_COLOURS.get(state, (None, None))
+    tip = "\n".join(soak_line(c) for c in these[-10:])
+    return Cell(
+        f"{state} ({len(these)} check{'s' if len(these) != 1 else ''})", state, tip, colour=fg, background=bg
+    )
+
+
+def rollout_cells(r: Rollout, now: datetime, checks: Sequence[SoakCheck] = ()) -> tuple[Cell, ...]:
     state = str(r.state)
     if r.state == RolloutState.DEFERRED:
         state += (
@@ -98,6 +130,7 @@ def rollout_cells(r: Rollout, now: datetime) -> tuple[Cell, ...]:
             colour="#9b1c14" if need else None,
             background="#fff0db" if need else None,
         ),
+        soak_cell(r, checks),
         Cell(r.note, tip=r.note),
     )
 

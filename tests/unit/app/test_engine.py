@@ -13,7 +13,7 @@ import pytest
 from app.domain.errors import UnreachableError
 from app.domain.events import Event, HostStateChanged
 from app.domain.models import Host, JobKind, JobState, LogLevel, StepState
-from app.jobs.engine import JobEngine, TaskContext
+from app.jobs.engine import JobEngine, StartBy, TaskContext
 from app.jobs.recorder import Recorder
 from db import hosts as db_hosts
 from db import jobs as db_jobs
@@ -217,3 +217,40 @@ def test_runner_closes_while_another_thread_still_imports_the_ssh_transport(
     monkeypatch.setitem(sys.modules, "app.transports.ssh", types.ModuleType("app.transports.ssh"))
     runner = JobRunner(db_path)
     runner.close()  # no AttributeError
+
+
+def test_window_end_starts_no_host_after_the_cutoff_and_defers_the_rest(db_path: Path) -> None:
+    """Issue #20 item 4: one worker, three hosts, a cut-off 0.3 s in: the first host starts and is
+    never stopped by it; the ones whose turn comes later are skipped as deferred, with the reason in
+    the outcome, the job's row and the host's log."""
+    db, hosts, rec = _setup(db_path, 3)
+    started: list[str] = []
+
+    def task(ctx: TaskContext) -> str:
+        started.append(ctx.host.name)
+        time.sleep(0.6)
+        return ctx.host.name
+
+    reason = "not started: window 'w' ends at 03:00; deferred to the next window at 2026-06-13T02:00"
+    engine = JobEngine(rec, NoConnector(), concurrency=1)
+    job = db_jobs.create_job(db, JobKind.PATCH, hosts)  # type: ignore[arg-type]
+    cutoff = time.monotonic() + 0.3
+    handle = engine.run(
+        job,
+        JobKind.PATCH,
+        hosts,
+        task,
+        start_by={h.id: StartBy(cutoff, reason) for h in hosts},  # type: ignore[misc]
+    )
+    rec.flush()
+    assert started == ["h0"]
+    by_name = {o.host.name: o for o in handle.outcomes.values()}
+    assert by_name["h0"].state == StepState.SUCCEEDED
+    for name in ("h1", "h2"):
+        assert by_name[name].state == StepState.SKIPPED
+        assert by_name[name].details == {"deferred": reason}
+    rows = {s.host_name: s for s in db_jobs.job_hosts(db, job)}  # type: ignore[arg-type]
+    assert rows["h1"].state == StepState.SKIPPED and rows["h1"].error == reason
+    logs = [ln.text for _, ln in db_jobs.log_lines(db, job, hosts[2].id)]  # type: ignore[arg-type]
+    assert reason in logs
+    rec.close()

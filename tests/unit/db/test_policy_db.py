@@ -201,3 +201,61 @@ def test_run_due_refuses_while_another_scheduler_holds_the_lock(db_path: Path) -
     assert report.locked_by is not None and report.locked_by.startswith("the GUI")
     assert report.patches == [] and report.scans == []
     other.conn.close()
+
+
+def test_soak_checks_gate_the_promotion_in_a_pass(db_path: Path) -> None:
+    """Issue #20 item 5, without hosts: a dry run lists the soak checks due as planned, and the
+    promotion waits for a check of every host that got the update; a green one lets it go, a red one
+    holds it."""
+    from app.domain.events import ChangesRecorded
+    from app.domain.models import JobKind, PackageChange
+    from app.domain.rollout import SoakCheck, SoakVerdict
+    from db import changes as db_changes
+    from db import jobs as db_jobs
+    from db import soak as db_soak
+
+    db = open_database(db_path)
+    t1 = add_scanned(db, "t1", Ring.TEST, ())
+    add_scanned(db, "p1", Ring.PRODUCTION, (REGULAR,))
+    job = db_jobs.create_job(db, JobKind.PATCH, [t1])
+    assert t1.id is not None
+    change = PackageChange("apt", "pd-regular", "2.0-1", "2.1-1")
+    ev = ChangesRecorded(job, host_id=t1.id, changes=(change,))
+    db_changes.record_changes(db, ev.job_id, ev.host_id, ev.changes)
+    db_changes.record_verification(db, job, t1.id, job, "green", ())
+    key = "apt:pd-regular=2.1-1"
+    db_rollouts.ensure_rollouts(db, [REGULAR])
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    db_rollouts.set_rollout(
+        db, key, state=RolloutState.TESTING, ring=Ring.TEST, ring_since=now - timedelta(days=4)
+    )
+    db.conn.commit()  # the change record above is written outside a transaction of its own
+    db.conn.close()
+
+    report = run_due(db_path, now, dry_run=True)
+    assert [(c["update"], c["host"], c["status"], c["verdict"]) for c in report.soak] == [
+        (key, "t1", "planned", None)
+    ]
+    assert report.promotions == []
+    assert (
+        next(h["reason"] for h in report.held if h["update"] == key)
+        == "no soak check of t1 in the test ring yet"
+    )
+
+    db = open_database(db_path)
+    db_soak.add_soak_checks(db, [(SoakCheck(key, "t1", Ring.TEST, now, SoakVerdict.GREEN), t1.id)])
+    db.conn.close()
+    report = run_due(db_path, now + timedelta(minutes=5), dry_run=True)
+    assert report.soak == []  # checked 5 min ago: not due
+    assert [(p["update"], p["to"]) for p in report.promotions] == [(key, "pilot")]
+
+    db = open_database(db_path)
+    red = SoakCheck(
+        key, "t1", Ring.TEST, now + timedelta(minutes=6), SoakVerdict.RED, ("service x is failed",)
+    )
+    db_soak.add_soak_checks(db, [(red, t1.id)])
+    db.conn.close()
+    report = run_due(db_path, now + timedelta(minutes=7), dry_run=True)
+    assert report.promotions == []
+    held = next(h["reason"] for h in report.held if h["update"] == key)
+    assert held.startswith("soak check red on t1 (test ring)") and held.endswith(": service x is failed")

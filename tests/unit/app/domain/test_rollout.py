@@ -7,7 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
-from app.domain.rollout import PolicySettings, RingEvidence, Rollout, RolloutState, evaluate, update_key
+from app.domain.rollout import (
+    PolicySettings,
+    RingEvidence,
+    Rollout,
+    RolloutState,
+    SoakCheck,
+    SoakVerdict,
+    current_checks,
+    evaluate,
+    soak_state,
+    update_key,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 S = PolicySettings()
@@ -106,3 +117,89 @@ def test_new_update_without_test_ring_hosts_needs_approval() -> None:
     assert p.to is None and "approve it" in p.reason
     assert r(state=RolloutState.NEW, ring=None).allows(Ring.TEST)
     assert not r(state=RolloutState.NEW, ring=None).allows(Ring.PRODUCTION)
+
+
+# -- soak checks (issue #20 item 5) -------------------------------------------------------------------
+
+
+def soak(host: str, minutes_ago: float, verdict: str, ring: Ring = Ring.TEST, why: str = "") -> SoakCheck:
+    return SoakCheck(
+        "apt:x=1",
+        host,
+        ring,
+        NOW - timedelta(minutes=minutes_ago),
+        SoakVerdict(verdict),
+        (why,) if why else (),
+    )
+
+
+TWO = {Ring.TEST: RingEvidence(got=("t1", "t2"), green=("t1", "t2"))}
+
+
+@pytest.mark.parametrize(
+    ("checks", "promoted", "reason"),
+    [
+        ([soak("t1", 5, "green"), soak("t2", 5, "green")], True, "soaked"),
+        ([soak("t1", 5, "green"), soak("t2", 5, "amber")], True, "soaked"),  # amber does not hold
+        ([soak("t1", 5, "green")], False, "no soak check of t2 in the test ring yet"),
+        ([], False, "no soak check of t1, t2 in the test ring yet"),
+        # red once holds it, even after a later green
+        (
+            [
+                soak("t1", 60, "red", why="service nginx is failed"),
+                soak("t1", 5, "green"),
+                soak("t2", 5, "green"),
+            ],
+            False,
+            "soak check red on t1 (test ring) at 2026-06-01T11:00+00:00: service nginx is failed",
+        ),
+        # could not see: unknown holds it while it is the latest ...
+        (
+            [soak("t1", 5, "unknown", why="could not check: refused"), soak("t2", 5, "green")],
+            False,
+            "the last soak check could not see t1: could not check: refused",
+        ),
+        # ... and a later check that sees clears it
+        ([soak("t1", 30, "unknown"), soak("t1", 5, "green"), soak("t2", 5, "green")], True, "soaked"),
+        # checks of another ring, from before it entered this one, or of a host rolled back do not count
+        (
+            [soak("t1", 5, "red", ring=Ring.PILOT), soak("t1", 5, "green"), soak("t2", 5, "green")],
+            True,
+            "soaked",
+        ),
+        ([soak("t1", 26 * 60, "red"), soak("t1", 5, "green"), soak("t2", 5, "green")], True, "soaked"),
+    ],
+)
+def test_soak_checks_gate_the_promotion(checks: list[SoakCheck], promoted: bool, reason: str) -> None:
+    p = evaluate(r(), TWO, NOW, S, checks)
+    assert (p.to == Ring.PILOT) is promoted, p.reason
+    assert p.reason.startswith(reason) if not promoted else reason in p.reason
+
+
+def test_red_soak_check_is_said_at_once_not_only_after_the_soak_time() -> None:
+    young = r(ring_since=NOW - timedelta(hours=1))
+    assert "soaking in the test ring" in evaluate(young, TWO, NOW, S, []).reason
+    p = evaluate(young, TWO, NOW, S, [soak("t2", 5, "red", why="failed unit(s): pd.service")])
+    assert p.to is None and p.reason.startswith("soak check red on t2 (test ring)")
+
+
+def test_rolled_back_host_needs_no_soak_check() -> None:
+    ev = {Ring.TEST: RingEvidence(got=("t1", "t2"), green=("t1",), rolled_back=("t2",))}
+    p = evaluate(r(), ev, NOW, S, [soak("t1", 5, "green")])
+    assert p.to is None and p.reason.startswith("rolled back on t2")
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "state"),
+    [
+        ([], "none"),
+        (["green"], "green"),
+        (["green", "amber"], "amber"),
+        (["unknown", "green"], "unknown"),
+        (["red", "green"], "red"),
+    ],
+)
+def test_soak_state_for_lists(verdicts: list[str], state: str) -> None:
+    checks = [soak(f"t{i}", 5, v) for i, v in enumerate(verdicts)]
+    assert soak_state(r(), checks) == state
+    assert current_checks(r(ring=Ring.PILOT), checks) == []

@@ -16,6 +16,7 @@ from app.domain.schedule import (
     no_window_reason,
     scan_due,
     trigger_for,
+    window_cutoff,
     window_deferral,
 )
 
@@ -113,3 +114,17 @@ def test_window_fit_uses_the_hosts_history_plus_the_rollback_reserve() -> None:
 def test_trigger_is_urgent_when_any_update_is() -> None:
     assert trigger_for([UPD, URGENT]) == JobTrigger.URGENT
     assert trigger_for([UPD]) == JobTrigger.SCHEDULE
+
+
+def test_window_end_cutoff_leaves_the_estimate_and_the_rollback_reserve() -> None:
+    occ = window_at([SATURDAY], NOW)
+    assert occ is not None
+    # no history: 10 min estimate + 10 min reserve before the 00:00 end
+    cut = window_cutoff(occ, [SATURDAY], [], S)
+    assert cut.at == datetime(2026, 6, 6, 23, 40, tzinfo=UTC)
+    assert "window 'sat-night' ends at 00:00" in cut.reason
+    assert "no start was possible after 23:40" in cut.reason
+    assert cut.reason.endswith("deferred to the next window at 2026-06-13T22:00:00+00:00")
+    # a host that usually takes 30 min, with a reserve of twice that: 90 min before the end
+    slow = window_cutoff(occ, [SATURDAY], [timedelta(minutes=30)], replace(S, reserve_factor=2.0))
+    assert slow.at == datetime(2026, 6, 6, 22, 30, tzinfo=UTC)
