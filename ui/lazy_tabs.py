@@ -59,6 +59,8 @@ class LazyTabs(QObject):
                 logs.search()
         elif widget is views.get("audit"):
             self.win.audit_view.reload()
+        elif widget is views.get("updates"):
+            self.win.updates_view.ensure_loaded()
         elif widget is views.get("advisories"):
             self.win.advisories_view.ensure_loaded()
         elif widget is views.get("schedule"):
@@ -71,6 +73,9 @@ class LazyTabs(QObject):
 
             updates = UpdateView(db)
             updates.hosts_requested.connect(win.show_hosts)
+            updates.patch_requested.connect(win.job_control.patch_update)
+            updates.scan_requested.connect(win.job_control.scan_all)
+            updates.set_patch_allowed(win.runner is not None and not win.job_control.is_busy())
             return updates
         if key == "advisories":
             from ui.views.advisories_view import AdvisoriesView
@@ -88,11 +93,15 @@ class LazyTabs(QObject):
         if key == "logs":
             from ui.views.logs_view import LogsView
 
-            return LogsView(db)
+            logs = LogsView(db)
+            logs.scan_requested.connect(win.job_control.scan_all)
+            return logs
         if key == "audit":
             from ui.views.audit_view import AuditView
 
-            return AuditView(db)
+            audit_view = AuditView(db)
+            audit_view.add_host_requested.connect(win.add_host)
+            return audit_view
         raise KeyError(key)
 
     def view(self, key: str) -> QWidget:

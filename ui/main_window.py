@@ -46,6 +46,7 @@ from ui.host_keys_controller import HostKeyOffers
 from ui.hosts_controller import HostsController
 from ui.jobs_controller import JobsController
 from ui.lazy_tabs import LazyTabs
+from ui.numbers import count_text
 from ui.report_export import ReportExporter
 from ui.resources import app_icon, icon
 from ui.scheduler_controller import SchedulerController
@@ -147,6 +148,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.summary_label, 1)
         self.statusBar().addPermanentWidget(self.keyring_label)
 
+        self.inventory.add_host_requested.connect(self.host_control.add_host)
+        self.inventory.import_requested.connect(self.host_control.import_hosts)
+        self.detail.add_host_requested.connect(self.host_control.add_host)
+        self.job_panel.expanded_changed.connect(self._job_panel_expanded)
         self.detail.rollback_requested.connect(self.job_control.rollback_job)
         self.detail.verify_requested.connect(self.job_control.verify_host)
         self.inventory.selection_changed.connect(self.update_actions)
@@ -479,6 +484,8 @@ class MainWindow(QMainWindow):
         if self.active_job is not None and self.job_panel.is_running():
             self.job_control.mark_running_hosts()
         self.update_actions()
+        if self.detail.host is None:  # "No hosts yet — Add host" or "Select a host"
+            self.detail.show_host(None)
         self.update_summary()
         self.dashboard.refresh()
 
@@ -502,6 +509,9 @@ class MainWindow(QMainWindow):
         self.rollback_action.setEnabled(can_start and bool(selected))
         self.detail.set_actions_allowed(can_start)
         self.cancel_action.setEnabled(running)
+        updates = self.lazy_tabs.built("updates")
+        if updates is not None:
+            updates.set_patch_allowed(can_start)  # type: ignore[attr-defined]
         host = selected[0] if len(selected) == 1 else None
         if host is not None:
             host = self.fresh_host(host.id) or host
@@ -525,16 +535,17 @@ class MainWindow(QMainWindow):
         t = self.inventory.model.totals()  # kept up to date by the model: no pass over every host
         urgent, important, noncrit = t["urgent"], t["important"], t["noncritical"]
         bad, never, reboot = t["bad"], t["never"], t["reboot"]
+        n = count_text
         parts = [
-            f"{count} hosts",
-            f"{urgent} urgent, {important} important, {noncrit} non-critical updates pending",
+            f"{n(count)} hosts",
+            f"{n(urgent)} urgent, {n(important)} important, {n(noncrit)} non-critical updates pending",
         ]
         if bad:
-            parts.append(f"{bad} failed or unreachable")
+            parts.append(f"{n(bad)} failed or unreachable")
         if reboot:
-            parts.append(f"{reboot} need a reboot")
+            parts.append(f"{n(reboot)} need a reboot")
         if never:
-            parts.append(f"{never} never scanned")
+            parts.append(f"{n(never)} never scanned")
         self.summary_label.setText("  ·  ".join(parts))
 
     def open_dialog(self, dialog: QDialog, on_accepted: Callable[[], object] | None = None) -> QDialog:
@@ -557,6 +568,14 @@ class MainWindow(QMainWindow):
 
     def show_inventory(self) -> None:
         self.tabs.setCurrentWidget(self.inventory_tab)
+
+    @Slot(bool)
+    def _job_panel_expanded(self, expanded: bool) -> None:
+        """Unfolded, the job panel takes its old share back; folded, its one line (it has a
+        maximum height then, which the splitter honours)."""
+        if expanded:
+            total = sum(self.splitter.sizes())
+            self.splitter.setSizes([max(total - 240, 200), 240])
 
     def sync_job_panel(self) -> None:
         """The job panel belongs to the inventory; elsewhere it shows only while a job runs."""
