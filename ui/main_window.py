@@ -73,6 +73,10 @@ logger = logging.getLogger(__name__)
 #: The start-up chores that run on pool threads (the keyring check, which imports keyring, and log
 #: pruning) wait this long, so they do not take the GIL from the window's first paint.
 STARTUP_CHORES_DELAY_MS = 800
+#: The status bar's word on the system keyring, in plain words rather than "Keyring: ok" (#23 item 9).
+PASSWORDS_CHECKING = "Saved passwords: checking…"
+PASSWORDS_OK = "Saved passwords: in the system keyring"
+PASSWORDS_UNAVAILABLE = "Saved passwords: unavailable (no system keyring)"
 
 
 class MainWindow(QMainWindow):
@@ -164,7 +168,7 @@ class MainWindow(QMainWindow):
         self.tray_control = TrayController(self)
         self.scheduler = SchedulerController(self, scheduler)
         self.reload_hosts()
-        self.keyring_label.setText("Keyring: checking…")
+        self.keyring_label.setText(PASSWORDS_CHECKING)
         QTimer.singleShot(STARTUP_CHORES_DELAY_MS, self, self._startup_chores)
         self.sync_job_panel()
 
@@ -634,14 +638,14 @@ class MainWindow(QMainWindow):
 
     def _check_keyring(self) -> None:
         if self.secrets is None:
-            self.keyring_label.setText("Keyring: not available")
+            self.keyring_label.setText(PASSWORDS_UNAVAILABLE)
             return
         store = self.secrets
-        self.keyring_label.setText("Keyring: checking…")
+        self.keyring_label.setText(PASSWORDS_CHECKING)
 
         def done(result: object) -> None:
             ok, message = result if isinstance(result, tuple) else (False, str(result))
-            self.keyring_label.setText("Keyring: ok" if ok else "Keyring: unavailable")
+            self.keyring_label.setText(PASSWORDS_OK if ok else PASSWORDS_UNAVAILABLE)
             self.keyring_label.setToolTip(str(message))
 
         submit(self, store.status, done, lambda exc: done((False, str(exc))))
