@@ -53,8 +53,8 @@ class SchedulerController(QObject):
             )
         else:
             window.lazy_tabs.set_scheduler_status(
-                "The scheduler is off in this console; scheduled scans and patches run with `patchdesk run-due` "
-                "(cron, a systemd timer or Windows Task Scheduler)."
+                "The scheduler is off in this console; scheduled scans and patches run with "
+                "`patchdesk run-due` (cron, a systemd timer or Windows Task Scheduler)."
             )
 
     def stop(self) -> None:
