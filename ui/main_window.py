@@ -56,6 +56,7 @@ from ui.views.dashboard import DashboardView
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
 from ui.views.job_panel import JobPanel
+from ui.widgets.alerts_bell import AlertsBell
 from ui.workers import submit
 
 if TYPE_CHECKING:
@@ -150,6 +151,8 @@ class MainWindow(QMainWindow):
         self.keyring_label = QLabel()
         self.keyring_label.setObjectName("hintText")
         self.statusBar().addWidget(self.summary_label, 1)
+        self.alerts = AlertsBell(self)  # every alert, kept until acknowledged (#23 item 7)
+        self.statusBar().addPermanentWidget(self.alerts.button)
         self.statusBar().addPermanentWidget(self.keyring_label)
 
         self.inventory.add_host_requested.connect(self.host_control.add_host)
@@ -227,6 +230,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def run_due_now(self) -> None:
         self.scheduler.run_due_now()
+
+    @Slot()
+    def show_alerts(self) -> QDialog:
+        """The alerts list (the bell in the status bar, View → Alerts…)."""
+        return self.alerts.open_list()
 
     def export_report(self, path: str, fmt: str) -> None:
         self.reports.export_report(path, fmt)
@@ -407,6 +415,9 @@ class MainWindow(QMainWindow):
         for act in self.tab_actions:
             view_menu.addAction(act)
         view_menu.addSeparator()
+        self.alerts_action = view_menu.addAction(icon("bell"), "&Alerts…")
+        self.alerts_action.setStatusTip("Every alert raised, kept until acknowledged")
+        self.alerts_action.triggered.connect(self.show_alerts)
         theme_menu = view_menu.addMenu("&Theme")
         group = QActionGroup(self)
         group.setExclusive(True)

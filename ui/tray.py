@@ -96,6 +96,11 @@ class TrayController(QObject):
             return
         if not found:
             return
+        try:  # kept in the alerts list until acknowledged, whatever the desktop setting says
+            app_alerts.record(win.db, found)
+        except PatchdeskError as exc:
+            logger.warning("alerts for job %d not kept in the list: %s", handle.job_id, exc)
+        win.alerts.refresh()
         if app_alerts.desktop_enabled(win.db):
             for a in found:
                 win.notify(a)
