@@ -125,6 +125,14 @@ class LazyTabs(QObject):
         placeholder.deleteLater()
         return view
 
+    def settings_changed(self) -> None:
+        """Tools → Settings… stored new values: the built views that edit some of them re-read them."""
+        logs, audit_view = self._views.get("logs"), self._views.get("audit")
+        if logs is not None:
+            logs.reload_settings()  # type: ignore[attr-defined]
+        if audit_view is not None:
+            audit_view.reload_settings()  # type: ignore[attr-defined]
+
     def set_scheduler_status(self, text: str) -> None:
         """The scheduler's last word, shown on the Schedule tab (now, or when it is built)."""
         self._scheduler_status = text

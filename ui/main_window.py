@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.runner = runner
         self.secrets = secrets
         self.active_dialog: QDialog | None = None
+        self._guide: QDialog | None = None  # Help → User guide, kept while open
         self._closed = False  # after closeEvent: late pool results must not touch the database
         self._quitting = False  # File → Quit (not the close button): really close, not to the tray
         # the look first (View → Theme, kept in the user's settings), so the widgets are polished once
@@ -432,7 +433,19 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _checked=False, c=choice: self.set_theme(c))
             group.addAction(act)
             self.theme_actions[choice] = act
+        tools_menu = mb.addMenu("&Tools")
+        self.settings_action = tools_menu.addAction("&Settings…")
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setStatusTip("Retention, stale days, syslog, alerts, look, package index age")
+        self.settings_action.triggered.connect(self.show_settings)
+        tools_menu.addAction(self.alerts_action)
         help_menu = mb.addMenu("&Help")
+        self.guide_action = help_menu.addAction("&User guide")
+        self.guide_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.guide_action.setStatusTip(
+            "The first hour: add hosts, scan, the dashboard, patch, verify, roll back"
+        )
+        self.guide_action.triggered.connect(self.show_user_guide)
         self.about_action = help_menu.addAction("&About Patchdesk")
         self.about_action.setStatusTip("Version, licences and where the data is kept")
         self.about_action.triggered.connect(self.show_about)
@@ -459,6 +472,41 @@ class MainWindow(QMainWindow):
                 "sqlite-utils (Apache-2.0), keyring (MIT) and PyYAML (MIT).",
             ]
         )
+
+    @Slot()
+    def show_user_guide(self) -> QDialog:
+        """Help → User guide (F1): beside the window, not modal; one at a time."""
+        from ui.dialogs.user_guide import UserGuideDialog
+
+        if self._guide is None:
+            self._guide = UserGuideDialog(self)
+        self._guide.show()
+        self._guide.raise_()
+        self._guide.activateWindow()
+        return self._guide
+
+    @Slot()
+    def show_settings(self) -> QDialog:
+        """Tools → Settings… (Ctrl+,): every console setting in one validated place."""
+        from ui.dialogs.settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(
+            self.db,
+            theme_choice=self.theme_choice,
+            secrets=self.secrets,
+            on_theme=self.set_theme,
+            parent=self,
+        )
+        return self.open_dialog(dlg, lambda: self._settings_saved(dlg.changed))
+
+    def _settings_saved(self, changed: list[str]) -> None:
+        """The views that show a setting take the new value; the status bar says what changed."""
+        self.dashboard.stale_spin.setValue(db_tiles.stale_days(self.db))
+        self.lazy_tabs.settings_changed()
+        self.reload_hosts()  # the Status column depends on the stale days
+        self.alerts.refresh()
+        if changed:
+            self.statusBar().showMessage("Settings saved: " + ", ".join(changed) + ".", 8000)
 
     @Slot()
     def show_about(self) -> None:

@@ -118,6 +118,10 @@ class AuditView(QWidget):
         self.result_label.setStyleSheet(f"color: {colour};" + ("" if check.ok else " font-weight: bold;"))
         return check.ok
 
+    def reload_settings(self) -> None:
+        """The syslog target as stored (Tools → Settings… changed it)."""
+        self.syslog_edit.setText(audit.syslog_target(self.db) or "")
+
     @Slot()
     def _syslog_changed(self) -> None:
         if audit.set_syslog_target(self.db, self.syslog_edit.text()):

@@ -279,6 +279,10 @@ class LogsView(QWidget):
         files.stage(path, write).publish()
         return n
 
+    def reload_settings(self) -> None:
+        """The retention as stored (Tools → Settings… changed it)."""
+        self.retention_spin.setValue(joblogs.retention_days(self.db) or 0)
+
     @Slot()
     def _retention_changed(self) -> None:
         from app.services import audit
