@@ -46,7 +46,7 @@ def _shoot(out: Path, width: int, height: int) -> None:
     # View → Theme is kept in the user's settings: these shots' choices stay in the scratch directory
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
     db = open_database(work / "shots.sqlite3")
-    populate(db, hosts=300, days=30)
+    fleet = populate(db, hosts=300, days=30)
 
     def settle(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -70,6 +70,8 @@ def _shoot(out: Path, width: int, height: int) -> None:
         w.inventory.table.selectRow(0)
         settle(0.5)
         w.grab().save(str(out / f"inventory-{tag}.png"))
+        w.inventory.select_host(fleet.host_ids[25])  # one the fleet's patch job went to
+        settle(0.3)
         w.detail.tabs.setCurrentIndex(1)  # the host's history
         settle(0.3)
         w.grab().save(str(out / f"history-{tag}.png"))

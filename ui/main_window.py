@@ -77,7 +77,7 @@ STARTUP_CHORES_DELAY_MS = 800
 #: The status bar's word on the system keyring, in plain words rather than "Keyring: ok" (#23 item 9).
 PASSWORDS_CHECKING = "Saved passwords: checking…"
 PASSWORDS_OK = "Saved passwords: in the system keyring"
-PASSWORDS_UNAVAILABLE = "Saved passwords: unavailable (no system keyring)"
+PASSWORDS_UNAVAILABLE = "Saved passwords: unavailable"  # the tooltip says why
 
 
 class MainWindow(QMainWindow):
@@ -698,6 +698,9 @@ class MainWindow(QMainWindow):
     def _check_keyring(self) -> None:
         if self.secrets is None:
             self.keyring_label.setText(PASSWORDS_UNAVAILABLE)
+            self.keyring_label.setToolTip(
+                "No system keyring: passwords cannot be saved (SSH keys still work)."
+            )
             return
         store = self.secrets
         self.keyring_label.setText(PASSWORDS_CHECKING)

@@ -396,6 +396,11 @@ class HostDetailView(QWidget):
         elif keep is None or not self.select_job(keep):
             self.history_view.selectRow(0)
         self.tabs.setTabText(1, f"History ({len(entries)})" if entries else "History")
+        # the error is also shown under the job; its column only when a job here has one
+        self.history_view.horizontalHeader().setSectionHidden(
+            COL_ERROR, not any(e.step.error for e in entries)
+        )
+        self.history_fit.fit()
 
     @Slot(QItemSelection, QItemSelection)
     def _history_selected(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
@@ -510,7 +515,7 @@ class HostDetailView(QWidget):
     def _show_placeholder(self) -> None:
         """Nothing selected: say how to select one, or, with no host at all, how to add one."""
         if db_hosts.host_count(self.db) == 0:
-            self.title.setText("No hosts yet")
+            self.title.setText("Host details")  # the empty state below says what to do
             self.placeholder.set_text(
                 "No hosts yet — Add host",
                 "Add a host (or import a list) to see its facts, pending updates and history here.",

@@ -6,7 +6,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -135,6 +144,8 @@ class UpdateView(QWidget):
         self.list_model = _RowsModel(("Update", "Manager", "Classification", "Hosts"), self, counts=(3,))
         self.list_table = table(self.list_model, "updateList")
         self.list_table.clicked.connect(self._list_clicked)
+        # the update's name takes the width (the list is filled while its empty state may show)
+        self.list_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.list_loaded_once = False
         self.list_empty = EmptyState(
             "No pending updates here",
@@ -185,8 +196,10 @@ class UpdateView(QWidget):
         )
         for view, title in zip(self.status_tables, ("Need it", "Have it", "Failed it"), strict=True):
             self.tabs.addTab(view, title)
-        # "Why" is sized by _fit_why (a stretched last section ignores its width: it was cut)
+        # "Why" is sized by _fit_why (a stretched last section ignores its width: it was cut), again
+        # whenever the table's width changes
         self.status_tables[0].horizontalHeader().setStretchLastSection(False)
+        self.status_tables[0].viewport().installEventFilter(self)
         self.status_empty = EmptyState(
             "Pick an update",
             "Click an update in the list, or type a package name, KB, advisory or CVE above, to see "
@@ -311,10 +324,10 @@ class UpdateView(QWidget):
         room = view.viewport().width() - used
         view.setColumnWidth(NEED_WHY, max(room, getattr(self, "_why_width", 0)))
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        super().resizeEvent(event)
-        if self.status is not None:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and self.status is not None:
             self._fit_why()
+        return False
 
     # -- patch from the update ----------------------------------------------------------------------
 
