@@ -64,6 +64,7 @@ class SettingsDialog(QDialog):
         self.on_theme = on_theme
         self.changed: list[str] = []  # what the last OK stored (the status bar says it)
         self.setWindowTitle("Settings")
+        self.setMinimumWidth(600)  # the syslog and mail fields show their hints whole
         self.loaded = app_settings.current(db)
         lay = QVBoxLayout(self)
         lay.addWidget(self._look_box(theme_choice))
@@ -148,6 +149,7 @@ class SettingsDialog(QDialog):
         self.smtp_to.setPlaceholderText("comma-separated addresses")
         self.smtp_timeout = QDoubleSpinBox()
         self.smtp_timeout.setRange(0.0, app_settings.MAX_SMTP_TIMEOUT)
+        self.smtp_timeout.setDecimals(1)
         self.smtp_timeout.setSuffix(" s")
         form = QFormLayout(self.email_box)
         form.addRow("Mail server:", self.smtp_host)

@@ -145,6 +145,7 @@ class UpdateView(QWidget):
         self.list_table = table(self.list_model, "updateList")
         self.list_table.clicked.connect(self._list_clicked)
         # the update's name takes the width (the list is filled while its empty state may show)
+        self.list_table.horizontalHeader().setStretchLastSection(False)
         self.list_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.list_loaded_once = False
         self.list_empty = EmptyState(
@@ -251,7 +252,8 @@ class UpdateView(QWidget):
         self.busy -= 1
         self.list_loaded_once = True
         self.list_model.set_rows([(u.name, u.manager, u.classification, u.hosts) for u in rows], list(rows))
-        self.list_table.resizeColumnsToContents()
+        for col in range(1, self.list_model.columnCount()):  # the name's column stretches
+            self.list_table.resizeColumnToContents(col)
         self.loaded.emit()
 
     @Slot(QModelIndex)
