@@ -47,6 +47,7 @@ def _shoot(out: Path, width: int, height: int) -> None:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
     db = open_database(work / "shots.sqlite3")
     fleet = populate(db, hosts=300, days=30)
+    _alerts(db, fleet)
 
     def settle(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -121,6 +122,27 @@ def _shoot(out: Path, width: int, height: int) -> None:
         settle(0.2)
     empty.conn.close()
     db.conn.close()
+
+
+def _alerts(db, fleet) -> None:  # type: ignore[no-untyped-def]
+    """What the fleet's failed patch job would have raised, for the alerts list (when it exists)."""
+    try:
+        from app.services import alerts
+    except ImportError:
+        return
+    if not hasattr(alerts, "record"):
+        return
+    found = alerts.job_alerts(db, fleet.failed_job)
+    found.append(
+        alerts.Alert(
+            alerts.AlertKind.HOST_KEY_CHANGED,
+            "Patchdesk: host key of dmz-024 changed",
+            "dmz-024 presented a different SSH host key. Possible interception: verify before accepting.",
+            None,
+            ("dmz-024",),
+        )
+    )
+    alerts.record(db, found)
 
 
 def _wait(settle, done, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
