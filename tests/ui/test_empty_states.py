@@ -155,3 +155,16 @@ def test_kev_hint_is_not_cut(qtbot, db) -> None:  # type: ignore[no-untyped-def]
     )
     assert rect.width() <= kev.viewport().width()
     assert rect.height() >= needed.height()  # the whole sentence, wrapped ("Import advis" before)
+
+
+def test_advisories_without_data_offer_import_and_refresh(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from ui.views.advisories_view import AdvisoriesView
+
+    view = AdvisoriesView(db)
+    qtbot.addWidget(view)
+    view.show()
+    view.ensure_loaded()
+    qtbot.waitUntil(lambda: view.snapshot is not None)
+    assert view.table_stack.showing_empty
+    assert view.empty_state.visible_actions() == ["Import a file…", "Refresh online"]
+    assert "Import advisories" in view.empty_label.text()

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QSize, Qt, Slot
 from PySide6.QtWidgets import QToolButton
 
 from app.domain.errors import PatchdeskError
-from app.services import alerts as app_alerts
+from db import alerts as db_alerts
 from ui.resources import icon
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ class AlertsBell(QObject):
         if self.win.closed:
             return self.count
         try:
-            self.count = app_alerts.open_count(self.win.db)
+            # a read, through db/ (app.services.alerts would pull the policy modules into start-up)
+            self.count = db_alerts.unacknowledged_count(self.win.db)
         except PatchdeskError as exc:  # a locked database: keep the last count, say nothing new
             logger.warning("alerts not counted: %s", exc)
             return self.count
