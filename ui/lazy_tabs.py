@@ -75,6 +75,7 @@ class LazyTabs(QObject):
             updates.hosts_requested.connect(win.show_hosts)
             updates.patch_requested.connect(win.job_control.patch_update)
             updates.scan_requested.connect(win.job_control.scan_all)
+            updates.add_host_requested.connect(win.add_host)
             updates.set_patch_allowed(win.runner is not None and not win.job_control.is_busy())
             return updates
         if key == "advisories":
@@ -95,6 +96,7 @@ class LazyTabs(QObject):
 
             logs = LogsView(db)
             logs.scan_requested.connect(win.job_control.scan_all)
+            logs.add_host_requested.connect(win.add_host)
             return logs
         if key == "audit":
             from ui.views.audit_view import AuditView

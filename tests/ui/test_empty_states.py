@@ -69,6 +69,11 @@ def test_updates_tab_lists_on_first_show_and_offers_a_scan(qtbot, db) -> None:  
     view = w.updates_view
     qtbot.waitUntil(lambda: view.list_loaded_once)  # shown directly, it lists (it stayed blank)
     assert view.list_stack.showing_empty
+    assert view.list_empty.visible_actions() == ["Add host…"]  # nothing to scan yet
+    db_hosts.add_host(db, Host(name="web1", address="web1.example.invalid"))
+    view.list_loaded_once = False
+    view.ensure_loaded()
+    qtbot.waitUntil(lambda: view.list_loaded_once)
     assert view.list_empty.visible_actions() == ["Scan all hosts"]
     with qtbot.waitSignal(view.scan_requested):
         view.list_empty.buttons["Scan all hosts"].click()
@@ -83,6 +88,10 @@ def test_logs_and_audit_say_why_they_are_empty(qtbot, db) -> None:  # type: igno
     qtbot.waitUntil(lambda: not logs.busy)
     assert logs.stack.showing_empty
     assert logs.empty_state.title.text() == "No log lines yet"
+    assert logs.empty_state.visible_actions() == ["Add host…"]  # no host: nothing to scan
+    db_hosts.add_host(db, Host(name="web1", address="web1.example.invalid"))
+    logs.search()
+    qtbot.waitUntil(lambda: not logs.busy)
     assert logs.empty_state.visible_actions() == ["Scan all hosts"]
     logs.text_edit.setText("kernel")
     logs.search()

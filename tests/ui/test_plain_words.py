@@ -61,6 +61,16 @@ def test_large_numbers_have_separators(german) -> None:  # type: ignore[no-untyp
     assert count_text(12) == "12"
 
 
+def test_dashboard_tiles_group_digits(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.compliance import Tile
+    from ui.views.dashboard import TileButton
+
+    tile = TileButton(Tile.HOSTS)
+    qtbot.addWidget(tile)
+    tile.set_value(12345)
+    assert tile.number.text() == count_text(12345) != "12345"
+
+
 def test_c_locale_still_groups_digits() -> None:
     before = QLocale()
     QLocale.setDefault(QLocale.c())

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import PatchdeskError
 from db import database as db_database
+from db import hosts as db_hosts
 from db import joblogs
 from db.joblogs import LogQuery, LogRow
 from ui.numbers import count_text
@@ -52,8 +53,9 @@ def _search(path: str | None, db, q: LogQuery, before: int | None) -> list[LogRo
 class LogsView(QWidget):
     loaded = Signal()
     pruned = Signal(int)
-    #: the empty state's next step: scan every host (each host's lines land here)
+    #: the empty state's next step: scan every host (each host's lines land here), or add the first
     scan_requested = Signal()
+    add_host_requested = Signal()
 
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -108,6 +110,7 @@ class LogsView(QWidget):
         self.empty_state = EmptyState("No log lines yet")
         self.empty_state.add_action("Scan all hosts", self.scan_requested.emit, name="emptyScan")
         self.empty_state.add_action("Clear the filters", self.clear_filters, name="emptyClear")
+        self.empty_state.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
         self.stack = EmptyStack(self.table, self.empty_state, self._sync_empty)
         self.count_label = QLabel("")
         self.count_label.setObjectName("hintText")
@@ -182,7 +185,8 @@ class LogsView(QWidget):
                 "Every job writes what it did on each host here: scans, patches, verifications, "
                 "rollbacks. Scan your hosts to see their first lines.",
             )
-            self.empty_state.show_actions("Scan all hosts")
+            # nothing to scan without a host: the first step is adding one
+            self.empty_state.show_actions("Scan all hosts" if db_hosts.host_count(self.db) else "Add host…")
         return True
 
     @Slot()

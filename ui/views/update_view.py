@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.compliance import ComplianceFilter, UpdateHost, UpdateStatus, UpdateSummary
 from db import database as db_database
+from db import hosts as db_hosts
 from db import updates as db_updates
 from ui.models.host_status import local_iso
 from ui.numbers import count_text
@@ -129,8 +130,9 @@ class UpdateView(QWidget):
     hosts_requested = Signal(list, str)
     #: (host ids, package names): patch this update on these hosts (the main window opens the dialog)
     patch_requested = Signal(list, list)
-    #: the empty list's next step: scan every host
+    #: the empty list's next step: scan every host, or add the first
     scan_requested = Signal()
+    add_host_requested = Signal()
 
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -154,6 +156,7 @@ class UpdateView(QWidget):
             "Scan your hosts to find out what they are missing.",
         )
         self.list_empty.add_action("Scan all hosts", self.scan_requested.emit, name="emptyScan")
+        self.list_empty.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
         self.list_stack = EmptyStack(self.list_table, self.list_empty)
         self.list_stack.watch(self.list_model)
         left = QVBoxLayout()
@@ -251,6 +254,7 @@ class UpdateView(QWidget):
     def _list_loaded(self, rows: list[UpdateSummary]) -> None:
         self.busy -= 1
         self.list_loaded_once = True
+        self.list_empty.show_actions("Scan all hosts" if db_hosts.host_count(self.db) else "Add host…")
         self.list_model.set_rows([(u.name, u.manager, u.classification, u.hosts) for u in rows], list(rows))
         for col in range(1, self.list_model.columnCount()):  # the name's column stretches
             self.list_table.resizeColumnToContents(col)
