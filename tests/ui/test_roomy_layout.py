@@ -122,3 +122,16 @@ def test_updates_why_is_last_and_whole(qtbot, db) -> None:  # type: ignore[no-un
     qtbot.wait(20)
     used = sum(table.columnWidth(c) for c in range(len(NEED_HEADERS)))
     assert used >= table.viewport().width() - 2
+
+
+def test_a_job_unfolds_the_panel(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from app.jobs.engine import JobHandle
+
+    host = db_hosts.add_host(db, Host(name="web1", address="web1.example.invalid"))
+    w = _window(qtbot, db)
+    w.show_inventory()
+    qtbot.wait(50)
+    assert not w.job_panel.expanded
+    w.job_panel.start_job(JobHandle(1, [host]), [host])
+    qtbot.wait(50)
+    assert w.job_panel.expanded and w.job_panel.height() >= 150  # the hosts and the log show
