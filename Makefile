@@ -43,7 +43,7 @@ bench: $(STAMP)
 bench-gui: $(STAMP)
 	PATCHDESK_TEST_SUBNET=$${PATCHDESK_TEST_SUBNET:-127.0.60} $(BIN)/python -m bench.gui_scale $(BENCH_GUI_ARGS)
 
-# docs/screenshots/: the dashboard, the inventory and the patch preview, light and dark, at 1280x800
+# docs/screenshots/: the main views and dialogs and a first start's empty views, light and dark, at 1280x800
 # and 1920x1080, offscreen over a generated fleet (no test hosts, no root).
 screenshots: $(STAMP)
 	$(BIN)/python docs/make_screenshots.py docs/screenshots

@@ -488,4 +488,27 @@ def m009_soak(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m014_alerts(db: Database) -> None:
+    """Every alert raised (a job failed, a verification red, a host key changed, an urgent update
+    appeared), kept until the administrator acknowledges it: the console's alerts list (#23 item 7)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            raised_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            message TEXT NOT NULL,
+            job_id INTEGER,
+            hosts TEXT NOT NULL DEFAULT '[]',
+            acknowledged_at TEXT
+        );
+        CREATE INDEX alerts_open ON alerts (acknowledged_at, id)
+        """,
+    )
+
+
+#: One per migration (the test suite holds the two together).
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -1,5 +1,7 @@
-"""The docs/screenshots/ set: the dashboard, the inventory, the patch preview and the Schedule tab
-(with sample soak checks), light and dark, at 1280x800 and 1920x1080 (``make screenshots``).
+"""The docs/screenshots/ set, light and dark, at 1280x800 and 1920x1080 (``make screenshots``): the
+dashboard, the inventory with a host's history, the Updates tab, the patch preview, the Schedule tab
+(with sample soak checks), the Settings, alerts and user-guide dialogs, and the empty console a first
+start shows.
 
     .venv/bin/python docs/make_screenshots.py [OUT_DIR]
 
@@ -45,8 +47,9 @@ def _shoot(out: Path, width: int, height: int) -> None:
     # View → Theme is kept in the user's settings: these shots' choices stay in the scratch directory
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
     db = open_database(work / "shots.sqlite3")
-    populate(db, hosts=300, days=30)
+    fleet = populate(db, hosts=300, days=30)
     _soak_samples(db)
+    _alerts(db, fleet)
 
     def settle(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -54,7 +57,9 @@ def _shoot(out: Path, width: int, height: int) -> None:
             app.processEvents()
             time.sleep(0.02)
 
+    empty = open_database(work / "empty.sqlite3")
     for scheme in SCHEMES:
+        tag = f"{scheme}-{width}x{height}"
         w = MainWindow(db, runner=None, secrets=None)
         w.set_theme(scheme)
         w.resize(width, height)
@@ -63,12 +68,24 @@ def _shoot(out: Path, width: int, height: int) -> None:
         while (w.dashboard.data is None or w.dashboard.busy) and time.monotonic() < deadline:
             settle(0.05)
         settle(0.5)
-        tag = f"{scheme}-{width}x{height}"
         w.grab().save(str(out / f"dashboard-{tag}.png"))
         w.show_inventory()
         w.inventory.table.selectRow(0)
         settle(0.5)
         w.grab().save(str(out / f"inventory-{tag}.png"))
+        w.inventory.select_host(fleet.host_ids[25])  # one the fleet's patch job went to
+        settle(0.3)
+        w.detail.tabs.setCurrentIndex(1)  # the host's history
+        settle(0.3)
+        w.grab().save(str(out / f"history-{tag}.png"))
+        w.show_updates("urgent", None, "Missing urgent")
+        _wait(settle, lambda w=w: not w.updates_view.busy)
+        first = w.updates_view.list_model.payload[0] if w.updates_view.list_model.payload else None
+        if first is not None:
+            w.show_update(first.name)  # type: ignore[attr-defined]
+            _wait(settle, lambda w=w: not w.updates_view.busy)
+        settle(0.3)
+        w.grab().save(str(out / f"updates-{tag}.png"))
         hosts = db_hosts.list_hosts(db)[:3]
         dlg = PatchDialog(db, None, hosts, w)
         dlg.show()
@@ -86,8 +103,35 @@ def _shoot(out: Path, width: int, height: int) -> None:
         view.select_rollout(SOAK_RED)
         settle(0.5)
         w.grab().save(str(out / f"schedule-{tag}.png"))
+        for name, opener in (
+            ("settings", "show_settings"),
+            ("alerts", "show_alerts"),
+            ("guide", "show_user_guide"),
+        ):
+            if hasattr(w, opener):  # the dialogs #23 items 6 and 7 added
+                extra = getattr(w, opener)()
+                settle(0.4)
+                extra.grab().save(str(out / f"{name}-{tag}.png"))
+                extra.close()
+                settle(0.1)
         w.close()
         settle(0.2)
+        # a first start: nothing in the inventory, each view says what to do next (#23 item 5)
+        e = MainWindow(empty, runner=None, secrets=None)
+        e.set_theme(scheme)
+        e.resize(width, height)
+        e.show()
+        settle(0.5)
+        e.show_inventory()
+        settle(0.3)
+        e.grab().save(str(out / f"empty-inventory-{tag}.png"))
+        e.tabs.setCurrentWidget(e.logs_view)
+        _wait(settle, lambda e=e: not e.logs_view.busy)
+        settle(0.3)
+        e.grab().save(str(out / f"empty-logs-{tag}.png"))
+        e.close()
+        settle(0.2)
+    empty.conn.close()
     db.conn.close()
 
 
@@ -163,6 +207,33 @@ def _soak_samples(db) -> None:  # type: ignore[no-untyped-def]
         db_soak.add_soak_checks(db, [(c, None) for c in checks])
         if verdicts[3:4] == ["red"]:
             SOAK_RED = r.key
+
+
+def _alerts(db, fleet) -> None:  # type: ignore[no-untyped-def]
+    """What the fleet's failed patch job would have raised, for the alerts list (when it exists)."""
+    try:
+        from app.services import alerts
+    except ImportError:
+        return
+    if not hasattr(alerts, "record"):
+        return
+    found = alerts.job_alerts(db, fleet.failed_job)
+    found.append(
+        alerts.Alert(
+            alerts.AlertKind.HOST_KEY_CHANGED,
+            "Patchdesk: host key of dmz-024 changed",
+            "dmz-024 presented a different SSH host key. Possible interception: verify before accepting.",
+            None,
+            ("dmz-024",),
+        )
+    )
+    alerts.record(db, found)
+
+
+def _wait(settle, done, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + seconds
+    while not done() and time.monotonic() < end:
+        settle(0.05)
 
 
 def _plan(change):  # type: ignore[no-untyped-def]

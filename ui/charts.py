@@ -7,8 +7,9 @@ an image.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 
 from PySide6.QtCharts import (
@@ -27,12 +28,18 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
 from app.domain.compliance import DailyPoint, GroupPending, Summary
+from ui.numbers import count_text
 
 CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
 CLASS_LABELS = {"urgent": "Urgent", "important": "Important", "noncritical": "Non-critical"}
 OK_COLOUR = "#17803d"
 UNKNOWN_COLOUR = "#6d5a9c"  # as the report's and the dashboard's unknown
 NO_URGENT_COLOUR = "#2b6cb0"  # good news, but not "up to date": the accent blue, never the urgent red
+#: A donut slice smaller than this share gets no label of its own (the legend has every count): at
+#: 300+ hosts a few urgent beside thousands of non-critical updates made the labels overlap.
+MIN_LABEL_SHARE = 0.08
+#: Days the trend's axis spans before any snapshot exists (real dates, not "Jan 1" five times).
+EMPTY_TREND_DAYS = 7
 
 
 def _base(title: str) -> QChart:
@@ -60,7 +67,7 @@ def classification_chart(summary: Summary) -> tuple[QChart, QPieSeries]:
         "noncritical": summary.noncritical_updates,
     }
     for cls, n in values.items():
-        sl = series.append(f"{CLASS_LABELS[cls]}: {n}", max(n, 0))
+        sl = series.append(f"{CLASS_LABELS[cls]}: {count_text(n)}", max(n, 0))
         sl.setColor(QColor(CLASS_COLOURS[cls]))
         sl.setBorderColor(QColor("#ffffff"))
         sl.setProperty("classification", cls)
@@ -70,6 +77,27 @@ def classification_chart(summary: Summary) -> tuple[QChart, QPieSeries]:
     if not any(values.values()):
         chart.setTitle("Pending updates by classification — nothing pending")
     return chart, series
+
+
+def show_slice_labels(series: QPieSeries, min_share: float = MIN_LABEL_SHARE) -> None:
+    """Label the slices big enough to carry one outside the ring; the thin ones stay unlabelled, so
+    labels never pile onto each other (the legend beside the donut lists every count)."""
+    total = sum(max(sl.value(), 0.0) for sl in series.slices())
+    for sl in series.slices():
+        share = sl.value() / total if total > 0 else 0.0
+        sl.setLabelVisible(share >= min_share)
+        sl.setLabelPosition(sl.LabelPosition.LabelOutside)
+
+
+def nice_step(peak: float, intervals: int = 5) -> int:
+    """A whole tick step (1, 2 or 5 times a power of ten) giving at most ``intervals`` intervals up to
+    ``peak``: counts are whole, so the axis never reads "0 0 0 0 1"."""
+    raw = max(peak, 1) / intervals
+    power = 10 ** max(0, math.floor(math.log10(raw))) if raw >= 1 else 1
+    for factor in (1, 2, 5, 10):
+        if factor * power >= raw:
+            return int(factor * power)
+    return int(10 * power)
 
 
 def group_chart(
@@ -101,8 +129,11 @@ def group_chart(
     axis_x = QValueAxis()
     axis_x.setLabelFormat("%d")
     peak = max([g.urgent + g.important + g.noncritical for g in top] + [1])
-    axis_x.setRange(0, peak)
-    axis_x.applyNiceNumbers()
+    step = nice_step(peak)
+    axis_x.setRange(0, step * math.ceil(peak / step))
+    axis_x.setTickType(QValueAxis.TickType.TicksDynamic)
+    axis_x.setTickAnchor(0)
+    axis_x.setTickInterval(step)
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     series.attachAxis(axis_x)
     return chart, series, names
@@ -155,13 +186,18 @@ def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
     axis_x.setFormat("MMM d")
     if points:
         first, last = _ms(points[0].day), _ms(points[-1].day)
-        if first == last:
-            first -= 86_400_000
-        axis_x.setRange(
-            QDateTime.fromMSecsSinceEpoch(first, QTimeZone.utc()),
-            QDateTime.fromMSecsSinceEpoch(last, QTimeZone.utc()),
-        )
-        axis_x.setTickCount(min(7, max(2, len(points))))
+    else:
+        # no snapshot yet: the last days up to today, so the axis shows real dates, once each
+        today = datetime.now(UTC).date()
+        first, last = _ms(str(today - timedelta(days=EMPTY_TREND_DAYS - 1))), _ms(str(today))
+        chart.setTitle("Hosts up to date over time (%) — no history yet: scan to start it")
+    if first == last:
+        first -= 86_400_000
+    axis_x.setRange(
+        QDateTime.fromMSecsSinceEpoch(first, QTimeZone.utc()),
+        QDateTime.fromMSecsSinceEpoch(last, QTimeZone.utc()),
+    )
+    axis_x.setTickCount(trend_ticks(first, last))
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     axis_y = QValueAxis()
     axis_y.setRange(0, 100)
@@ -172,6 +208,24 @@ def trend_chart(points: Sequence[DailyPoint]) -> tuple[QChart, QLineSeries]:
         s.attachAxis(axis_x)
         s.attachAxis(axis_y)
     return chart, line
+
+
+def trend_ticks(first_ms: int, last_ms: int, most: int = 7) -> int:
+    """Ticks for a span of whole days: at most one per day (each label a different date), at most
+    ``most``, and spaced by a whole number of days where the span allows it."""
+    days = max(1, round((last_ms - first_ms) / 86_400_000))
+    if days + 1 <= most:
+        return days + 1
+    for intervals in range(most - 1, 1, -1):
+        if days % intervals == 0:
+            return intervals + 1
+    return most
+
+
+def trend_dates(first: date, last: date, ticks: int) -> list[str]:
+    """The dates a trend axis with ``ticks`` ticks from ``first`` to ``last`` labels (tests)."""
+    span = (last - first).days
+    return [str(first + timedelta(days=span * i / (ticks - 1))) for i in range(ticks)]
 
 
 def render_chart(chart: QChart, size: QSize, scale: float = 2.0) -> QImage:

@@ -235,6 +235,29 @@ class JobsController(QObject):
         dlg = PatchDialog(win.db, self.runner, hosts, win)
         win.open_dialog(dlg, lambda: self._patch_confirmed(dlg))
 
+    @Slot(list, list)
+    def patch_update(self, host_ids: list[int], packages: list[str]) -> PatchDialog | None:
+        """The Updates tab's Patch: the patch preview for those hosts with only those packages
+        checked. None when nothing can be chosen by name (the dialog would fall back to classes)."""
+        win = self.win
+        hosts = [h for hid in host_ids if (h := win.fresh_host(hid)) is not None]
+        if not hosts or not self.can_start():
+            return None
+        from ui.dialogs.patch_dialog import PatchDialog
+
+        dlg = PatchDialog(win.db, self.runner, hosts, win)
+        dlg.set_packages(packages)
+        if dlg.chosen_packages() is None:
+            dlg.deleteLater()
+            win.statusBar().showMessage(
+                f"{', '.join(packages[:3])} cannot be chosen by name (a package new to the hosts); "
+                "use Patch… with a classification instead.",
+                10000,
+            )
+            return None
+        win.open_dialog(dlg, lambda: self._patch_confirmed(dlg))
+        return dlg
+
     def _patch_confirmed(self, dlg: PatchDialog) -> None:
         if dlg.request is not None:
             self.start_patch(dlg.request)

@@ -59,6 +59,8 @@ class LazyTabs(QObject):
                 logs.search()
         elif widget is views.get("audit"):
             self.win.audit_view.reload()
+        elif widget is views.get("updates"):
+            self.win.updates_view.ensure_loaded()
         elif widget is views.get("advisories"):
             self.win.advisories_view.ensure_loaded()
         elif widget is views.get("schedule"):
@@ -71,6 +73,10 @@ class LazyTabs(QObject):
 
             updates = UpdateView(db)
             updates.hosts_requested.connect(win.show_hosts)
+            updates.patch_requested.connect(win.job_control.patch_update)
+            updates.scan_requested.connect(win.job_control.scan_all)
+            updates.add_host_requested.connect(win.add_host)
+            updates.set_patch_allowed(win.runner is not None and not win.job_control.is_busy())
             return updates
         if key == "advisories":
             from ui.views.advisories_view import AdvisoriesView
@@ -88,11 +94,16 @@ class LazyTabs(QObject):
         if key == "logs":
             from ui.views.logs_view import LogsView
 
-            return LogsView(db)
+            logs = LogsView(db)
+            logs.scan_requested.connect(win.job_control.scan_all)
+            logs.add_host_requested.connect(win.add_host)
+            return logs
         if key == "audit":
             from ui.views.audit_view import AuditView
 
-            return AuditView(db)
+            audit_view = AuditView(db)
+            audit_view.add_host_requested.connect(win.add_host)
+            return audit_view
         raise KeyError(key)
 
     def view(self, key: str) -> QWidget:
@@ -115,6 +126,14 @@ class LazyTabs(QObject):
             self.tabs.blockSignals(blocked)
         placeholder.deleteLater()
         return view
+
+    def settings_changed(self) -> None:
+        """Tools → Settings… stored new values: the built views that edit some of them re-read them."""
+        logs, audit_view = self._views.get("logs"), self._views.get("audit")
+        if logs is not None:
+            logs.reload_settings()  # type: ignore[attr-defined]
+        if audit_view is not None:
+            audit_view.reload_settings()  # type: ignore[attr-defined]
 
     def set_scheduler_status(self, text: str) -> None:
         """The scheduler's last word, shown on the Schedule tab (now, or when it is built)."""

@@ -46,6 +46,7 @@ from ui.host_keys_controller import HostKeyOffers
 from ui.hosts_controller import HostsController
 from ui.jobs_controller import JobsController
 from ui.lazy_tabs import LazyTabs
+from ui.numbers import count_text
 from ui.report_export import ReportExporter
 from ui.resources import app_icon, icon
 from ui.scheduler_controller import SchedulerController
@@ -55,6 +56,7 @@ from ui.views.dashboard import DashboardView
 from ui.views.host_detail import HostDetailView
 from ui.views.inventory import InventoryView
 from ui.views.job_panel import JobPanel
+from ui.widgets.alerts_bell import AlertsBell
 from ui.workers import submit
 
 if TYPE_CHECKING:
@@ -72,6 +74,10 @@ logger = logging.getLogger(__name__)
 #: The start-up chores that run on pool threads (the keyring check, which imports keyring, and log
 #: pruning) wait this long, so they do not take the GIL from the window's first paint.
 STARTUP_CHORES_DELAY_MS = 800
+#: The status bar's word on the system keyring, in plain words rather than "Keyring: ok" (#23 item 9).
+PASSWORDS_CHECKING = "Saved passwords: checking…"
+PASSWORDS_OK = "Saved passwords: in the system keyring"
+PASSWORDS_UNAVAILABLE = "Saved passwords: unavailable"  # the tooltip says why
 
 
 class MainWindow(QMainWindow):
@@ -83,6 +89,7 @@ class MainWindow(QMainWindow):
         self.runner = runner
         self.secrets = secrets
         self.active_dialog: QDialog | None = None
+        self._guide: QDialog | None = None  # Help → User guide, kept while open
         self._closed = False  # after closeEvent: late pool results must not touch the database
         self._quitting = False  # File → Quit (not the close button): really close, not to the tray
         # the look first (View → Theme, kept in the user's settings), so the widgets are polished once
@@ -145,8 +152,14 @@ class MainWindow(QMainWindow):
         self.keyring_label = QLabel()
         self.keyring_label.setObjectName("hintText")
         self.statusBar().addWidget(self.summary_label, 1)
+        self.alerts = AlertsBell(self)  # every alert, kept until acknowledged (#23 item 7)
+        self.statusBar().addPermanentWidget(self.alerts.button)
         self.statusBar().addPermanentWidget(self.keyring_label)
 
+        self.inventory.add_host_requested.connect(self.host_control.add_host)
+        self.inventory.import_requested.connect(self.host_control.import_hosts)
+        self.detail.add_host_requested.connect(self.host_control.add_host)
+        self.job_panel.expanded_changed.connect(self._job_panel_expanded)
         self.detail.rollback_requested.connect(self.job_control.rollback_job)
         self.detail.verify_requested.connect(self.job_control.verify_host)
         self.inventory.selection_changed.connect(self.update_actions)
@@ -159,7 +172,7 @@ class MainWindow(QMainWindow):
         self.tray_control = TrayController(self)
         self.scheduler = SchedulerController(self, scheduler)
         self.reload_hosts()
-        self.keyring_label.setText("Keyring: checking…")
+        self.keyring_label.setText(PASSWORDS_CHECKING)
         QTimer.singleShot(STARTUP_CHORES_DELAY_MS, self, self._startup_chores)
         self.sync_job_panel()
 
@@ -218,6 +231,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def run_due_now(self) -> None:
         self.scheduler.run_due_now()
+
+    @Slot()
+    def show_alerts(self) -> QDialog:
+        """The alerts list (the bell in the status bar, View → Alerts…)."""
+        return self.alerts.open_list()
 
     def export_report(self, path: str, fmt: str) -> None:
         self.reports.export_report(path, fmt)
@@ -398,6 +416,9 @@ class MainWindow(QMainWindow):
         for act in self.tab_actions:
             view_menu.addAction(act)
         view_menu.addSeparator()
+        self.alerts_action = view_menu.addAction(icon("bell"), "&Alerts…")
+        self.alerts_action.setStatusTip("Every alert raised, kept until acknowledged")
+        self.alerts_action.triggered.connect(self.show_alerts)
         theme_menu = view_menu.addMenu("&Theme")
         group = QActionGroup(self)
         group.setExclusive(True)
@@ -412,7 +433,19 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _checked=False, c=choice: self.set_theme(c))
             group.addAction(act)
             self.theme_actions[choice] = act
+        tools_menu = mb.addMenu("&Tools")
+        self.settings_action = tools_menu.addAction("&Settings…")
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setStatusTip("Retention, stale days, syslog, alerts, look, package index age")
+        self.settings_action.triggered.connect(self.show_settings)
+        tools_menu.addAction(self.alerts_action)
         help_menu = mb.addMenu("&Help")
+        self.guide_action = help_menu.addAction("&User guide")
+        self.guide_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.guide_action.setStatusTip(
+            "The first hour: add hosts, scan, the dashboard, patch, verify, roll back"
+        )
+        self.guide_action.triggered.connect(self.show_user_guide)
         self.about_action = help_menu.addAction("&About Patchdesk")
         self.about_action.setStatusTip("Version, licences and where the data is kept")
         self.about_action.triggered.connect(self.show_about)
@@ -439,6 +472,41 @@ class MainWindow(QMainWindow):
                 "sqlite-utils (Apache-2.0), keyring (MIT) and PyYAML (MIT).",
             ]
         )
+
+    @Slot()
+    def show_user_guide(self) -> QDialog:
+        """Help → User guide (F1): beside the window, not modal; one at a time."""
+        from ui.dialogs.user_guide import UserGuideDialog
+
+        if self._guide is None:
+            self._guide = UserGuideDialog(self)
+        self._guide.show()
+        self._guide.raise_()
+        self._guide.activateWindow()
+        return self._guide
+
+    @Slot()
+    def show_settings(self) -> QDialog:
+        """Tools → Settings… (Ctrl+,): every console setting in one validated place."""
+        from ui.dialogs.settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(
+            self.db,
+            theme_choice=self.theme_choice,
+            secrets=self.secrets,
+            on_theme=self.set_theme,
+            parent=self,
+        )
+        return self.open_dialog(dlg, lambda: self._settings_saved(dlg.changed))
+
+    def _settings_saved(self, changed: list[str]) -> None:
+        """The views that show a setting take the new value; the status bar says what changed."""
+        self.dashboard.stale_spin.setValue(db_tiles.stale_days(self.db))
+        self.lazy_tabs.settings_changed()
+        self.reload_hosts()  # the Status column depends on the stale days
+        self.alerts.refresh()
+        if changed:
+            self.statusBar().showMessage("Settings saved: " + ", ".join(changed) + ".", 8000)
 
     @Slot()
     def show_about(self) -> None:
@@ -479,6 +547,8 @@ class MainWindow(QMainWindow):
         if self.active_job is not None and self.job_panel.is_running():
             self.job_control.mark_running_hosts()
         self.update_actions()
+        if self.detail.host is None:  # "No hosts yet — Add host" or "Select a host"
+            self.detail.show_host(None)
         self.update_summary()
         self.dashboard.refresh()
 
@@ -502,6 +572,9 @@ class MainWindow(QMainWindow):
         self.rollback_action.setEnabled(can_start and bool(selected))
         self.detail.set_actions_allowed(can_start)
         self.cancel_action.setEnabled(running)
+        updates = self.lazy_tabs.built("updates")
+        if updates is not None:
+            updates.set_patch_allowed(can_start)  # type: ignore[attr-defined]
         host = selected[0] if len(selected) == 1 else None
         if host is not None:
             host = self.fresh_host(host.id) or host
@@ -525,16 +598,17 @@ class MainWindow(QMainWindow):
         t = self.inventory.model.totals()  # kept up to date by the model: no pass over every host
         urgent, important, noncrit = t["urgent"], t["important"], t["noncritical"]
         bad, never, reboot = t["bad"], t["never"], t["reboot"]
+        n = count_text
         parts = [
-            f"{count} hosts",
-            f"{urgent} urgent, {important} important, {noncrit} non-critical updates pending",
+            f"{n(count)} hosts",
+            f"{n(urgent)} urgent, {n(important)} important, {n(noncrit)} non-critical updates pending",
         ]
         if bad:
-            parts.append(f"{bad} failed or unreachable")
+            parts.append(f"{n(bad)} failed or unreachable")
         if reboot:
-            parts.append(f"{reboot} need a reboot")
+            parts.append(f"{n(reboot)} need a reboot")
         if never:
-            parts.append(f"{never} never scanned")
+            parts.append(f"{n(never)} never scanned")
         self.summary_label.setText("  ·  ".join(parts))
 
     def open_dialog(self, dialog: QDialog, on_accepted: Callable[[], object] | None = None) -> QDialog:
@@ -557,6 +631,14 @@ class MainWindow(QMainWindow):
 
     def show_inventory(self) -> None:
         self.tabs.setCurrentWidget(self.inventory_tab)
+
+    @Slot(bool)
+    def _job_panel_expanded(self, expanded: bool) -> None:
+        """Unfolded, the job panel takes its old share back; folded, its one line (it has a
+        maximum height then, which the splitter honours)."""
+        if expanded:
+            total = sum(self.splitter.sizes())
+            self.splitter.setSizes([max(total - 240, 200), 240])
 
     def sync_job_panel(self) -> None:
         """The job panel belongs to the inventory; elsewhere it shows only while a job runs."""
@@ -615,14 +697,17 @@ class MainWindow(QMainWindow):
 
     def _check_keyring(self) -> None:
         if self.secrets is None:
-            self.keyring_label.setText("Keyring: not available")
+            self.keyring_label.setText(PASSWORDS_UNAVAILABLE)
+            self.keyring_label.setToolTip(
+                "No system keyring: passwords cannot be saved (SSH keys still work)."
+            )
             return
         store = self.secrets
-        self.keyring_label.setText("Keyring: checking…")
+        self.keyring_label.setText(PASSWORDS_CHECKING)
 
         def done(result: object) -> None:
             ok, message = result if isinstance(result, tuple) else (False, str(result))
-            self.keyring_label.setText("Keyring: ok" if ok else "Keyring: unavailable")
+            self.keyring_label.setText(PASSWORDS_OK if ok else PASSWORDS_UNAVAILABLE)
             self.keyring_label.setToolTip(str(message))
 
         submit(self, store.status, done, lambda exc: done((False, str(exc))))

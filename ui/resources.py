@@ -42,6 +42,15 @@ def icon(name: str) -> QIcon:
     return QIcon(str(path))
 
 
+#: Help → User guide (F1): the first hour, as a page shipped with the app (pyproject's package-data
+#: and build.spec take it along).
+USER_GUIDE = "user-guide.html"
+
+
+def user_guide_path() -> Path:
+    return resource_path(USER_GUIDE)
+
+
 def app_icon() -> QIcon:
     return icon("patchdesk")
 

@@ -48,12 +48,13 @@ class SchedulerController(QObject):
             self.timer.start()
             QTimer.singleShot(SCHEDULER_FIRST_MS, window.run_due_now)
             window.lazy_tabs.set_scheduler_status(
-                "The scheduler runs due work every minute while Patchdesk is open (and from the tray)."
+                "Every minute while Patchdesk is open (and from the tray), the scheduler starts the scans, "
+                "promotions, urgent pushes and maintenance-window patches that are due."
             )
         else:
             window.lazy_tabs.set_scheduler_status(
-                "The scheduler is off in this console; run due work with `patchdesk run-due` "
-                "(cron, a systemd timer or Windows Task Scheduler)."
+                "The scheduler is off in this console; scheduled scans and patches run with "
+                "`patchdesk run-due` (cron, a systemd timer or Windows Task Scheduler)."
             )
 
     def stop(self) -> None:

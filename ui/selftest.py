@@ -202,7 +202,7 @@ def _check_icons(report: _Report) -> None:
     from PySide6.QtCore import QSize
     from PySide6.QtGui import QIcon, QImageReader
 
-    from ui.resources import resources_dir, stylesheet
+    from ui.resources import resources_dir, stylesheet, user_guide_path
 
     icons = sorted((resources_dir() / "icons").glob("*.svg"))
     if not icons:
@@ -217,7 +217,10 @@ def _check_icons(report: _Report) -> None:
             raise SelfTestFailure(f"icon {path.name} does not render through QIcon")
     if not stylesheet().strip():
         raise SelfTestFailure(f"the stylesheet is missing or empty ({resources_dir() / 'patchdesk.qss'})")
-    report.line("icons", f"{len(icons)} SVG icons load; stylesheet ok")
+    guide = user_guide_path()
+    if not guide.is_file() or "<h1" not in guide.read_text(encoding="utf-8", errors="replace"):
+        raise SelfTestFailure(f"the user guide (F1) is missing or empty ({guide})")
+    report.line("icons", f"{len(icons)} SVG icons load; stylesheet and user guide ok")
 
 
 def _check_powershell(report: _Report) -> None:

@@ -175,7 +175,9 @@ def indicator_qss(scheme: str) -> str:
 
     rules = []
     for way in ("up", "down"):
-        targets = ", ".join(f"{kind}::{way}-arrow" for kind in ("QSpinBox", "QDateTimeEdit", "QTimeEdit"))
+        targets = ", ".join(
+            f"{kind}::{way}-arrow" for kind in ("QAbstractSpinBox", "QDateTimeEdit", "QTimeEdit")
+        )
         rules.append(f"{targets} {{ image: {url('spin-' + way)}; width: 8px; height: 5px; }}")
     boxes = ("QCheckBox::indicator", "QAbstractItemView::indicator", "QGroupBox::indicator")
     rules += [

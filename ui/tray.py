@@ -37,7 +37,8 @@ class TrayController(QObject):
             self.tray.setToolTip("Patchdesk")
             menu = QMenu(window)
             menu.addAction("Show Patchdesk", window.show_from_tray)
-            menu.addAction("Run due work now", window.run_due_now)
+            # plain words for `patchdesk run-due`: what the scheduler would do at its next pass (#23 item 9)
+            menu.addAction("Run scheduled scans and patches now", window.run_due_now)
             menu.addSeparator()
             menu.addAction("Quit", window.quit_app)
             self.tray.setContextMenu(menu)
@@ -104,6 +105,11 @@ class TrayController(QObject):
         win = self.win
         if not found:
             return
+        try:  # kept in the alerts list until acknowledged, whatever the desktop setting says
+            app_alerts.record(win.db, found)
+        except PatchdeskError as exc:
+            logger.warning("alerts for job %d not kept in the list: %s", handle.job_id, exc)
+        win.alerts.refresh()
         if app_alerts.desktop_enabled(win.db):
             for a in found:
                 win.notify(a)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db import alerts as db_alerts
 from db import changes as db_changes
 from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
@@ -175,6 +176,34 @@ def key_changes_from_outcomes(outcomes: Iterable[Any]) -> list[KeyChange]:
         if d.get("kind") == "host-key-changed":
             out.append(KeyChange(o.host.name, d.get("old_fingerprint"), str(d.get("fingerprint", ""))))
     return out
+
+
+# -- the alerts list: every alert kept until acknowledged -------------------------------------------
+
+
+def record(db: Database, alerts: Sequence[Alert]) -> list[int]:
+    """Keep ``alerts`` in the alerts list (whatever the desktop and mail settings say: a balloon
+    lasts seconds, the list until someone acknowledges it). Returns their ids."""
+    if not alerts:
+        return []
+    return db_alerts.add_alerts(
+        db, [db_alerts.NewAlert(str(a.kind), a.title, a.message, a.job_id, a.hosts) for a in alerts]
+    )
+
+
+def listed(db: Database, *, include_acknowledged: bool = True) -> list[db_alerts.AlertRow]:
+    """The alerts list, newest first."""
+    return db_alerts.list_alerts(db, include_acknowledged=include_acknowledged)
+
+
+def open_count(db: Database) -> int:
+    """How many alerts nobody acknowledged yet (the bell's number)."""
+    return db_alerts.unacknowledged_count(db)
+
+
+def acknowledge(db: Database, ids: Sequence[int] | None = None) -> int:
+    """Acknowledge ``ids`` (None: every open alert); returns how many were open."""
+    return db_alerts.acknowledge(db, ids)
 
 
 # -- settings and delivery -------------------------------------------------------------------------

@@ -274,7 +274,9 @@ def test_fail_keyring_is_a_warning_with_what_to_do(qtbot, db, fail_keyring):
     assert "No system keyring is available" in text
     assert "apt install gnome-keyring" in text and "KeePassXC" in text
     assert "SSH key file or the SSH agent" in text
-    assert "fail" in dlg.keyring_status.text().lower()
+    # plain words, not keyring's backend name (#23 item 9: "fail Keyring")
+    assert dlg.keyring_status.text().startswith("No usable keyring was found")
+    assert "fail keyring" not in dlg.keyring_status.text().lower()
     assert dlg.keyring_warning.isVisible()
     assert "Traceback" not in text
     # Check again asks once more (same answer here)

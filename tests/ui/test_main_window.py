@@ -239,4 +239,4 @@ def test_unusable_real_keyring_is_a_sentence(qtbot, db):
     text = dlg.error_label.text()
     assert text and "Traceback" not in text and "keyring" in text.lower()
     assert db_hosts.host_count(db) == 0
-    qtbot.waitUntil(lambda: w.keyring_label.text() == "Keyring: unavailable")
+    qtbot.waitUntil(lambda: w.keyring_label.text() == "Saved passwords: unavailable")

@@ -12,7 +12,7 @@ from app.domain.compliance import UpdateHost, UpdateStatus
 from app.services import audit
 from ui.models.host_status import local_iso
 from ui.views.audit_view import AuditView, details_text
-from ui.views.update_view import UpdateView
+from ui.views.update_view import NEED_HEADERS, UpdateView
 
 
 @pytest.fixture
@@ -66,4 +66,5 @@ def test_update_tables_fit_their_headers(qtbot, db) -> None:  # type: ignore[no-
     for col in range(view.need_model.columnCount()):
         text = view.need_model.headerData(col, Qt.Orientation.Horizontal)
         assert header.sectionSize(col) >= metrics.horizontalAdvance(text), text
-    assert view.need_model.rows[0][6] == local_iso("2026-12-06T08:00:00+00:00")
+    seen = NEED_HEADERS.index("Seen")  # "Why" moved to the end (#23 item 8)
+    assert view.need_model.rows[0][seen] == local_iso("2026-12-06T08:00:00+00:00")

@@ -269,14 +269,16 @@ def test_system_choice_follows_the_desktop_switching(qtbot, db, desktop, monkeyp
     win.close()
 
 
+@pytest.mark.parametrize("kind", ["QSpinBox", "QDoubleSpinBox"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_spin_box_arrows_are_drawn(qtbot, desktop, scheme) -> None:  # type: ignore[no-untyped-def]
+def test_spin_box_arrows_are_drawn(qtbot, desktop, scheme, kind) -> None:  # type: ignore[no-untyped-def]
     """#23 item 8: the styled spin boxes had no up/down button rules and showed no usable arrows. Each
-    button now shows an arrow that stands out (3:1, WCAG for graphics) from the button."""
-    from PySide6.QtWidgets import QSpinBox
+    button now shows an arrow that stands out (3:1, WCAG for graphics) from the button; the decimal
+    ones too (the Settings dialog's index age and mail timeout had none)."""
+    from PySide6 import QtWidgets
 
     theme.apply_theme(scheme)
-    spin = QSpinBox()
+    spin = getattr(QtWidgets, kind)()
     qtbot.addWidget(spin)
     spin.resize(120, 30)
     spin.show()

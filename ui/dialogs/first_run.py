@@ -73,6 +73,15 @@ KEYRING_STILL_WORKS = (
 )
 
 
+def keyring_words(backend: str) -> str:
+    """The keyring page's status line in plain words: keyring's names for "nothing usable" ("fail
+    Keyring", "null Keyring") read as jargon to a technician (#23 item 9)."""
+    low = backend.strip().lower()
+    if not low or low in ("none", "unknown") or low.startswith(("fail", "null")):
+        return "No usable keyring was found on this desktop: passwords cannot be saved yet."
+    return f"The keyring found ({backend}) cannot save passwords right now."
+
+
 # -- the start-up decision -------------------------------------------------------------------------
 
 
@@ -471,7 +480,7 @@ class FirstRunDialog(QDialog):
             self.keyring_status.setText(f"✔ {sentence}")
             self.keyring_warning.setVisible(False)
             return
-        self.keyring_status.setText(f"Keyring backend: {name}, not usable for passwords.")
+        self.keyring_status.setText(keyring_words(name))
         self.keyring_warning_text.setText(
             f"<b>{_html(sentence)}</b><br><br>{KEYRING_ADVICE}<br><br>{KEYRING_STILL_WORKS}"
         )

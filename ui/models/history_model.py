@@ -39,7 +39,7 @@ COL_CHANGES = 4
 COL_VERIFY = 5
 COL_ROLLED_BACK = 6
 COL_ERROR = 7
-HEADERS = ("Job", "Kind", "State", "Started", "Changes", "Verification", "Rolled back", "Error")
+HEADERS = ("Job", "Kind", "State", "Started", "Changes", "Verified", "Rolled back", "Error")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from db import advisories as db_adv
 from db import database as db_database
 from db.advisories import AdvisoryRow, AffectedHost
 from ui.models.rows_model import SORT_ROLE, Cell, RowsModel
+from ui.widgets.empty_state import EmptyStack, EmptyState
 from ui.workers import submit, with_own_db
 
 logger = logging.getLogger(__name__)
@@ -154,9 +155,12 @@ class AdvisoriesView(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setVisible(False)
-        self.empty_label = _hint(EMPTY_HINT)
+        # no advisory data at all: the shared empty state, with the two ways to get some
+        self.empty_state = EmptyState("No advisory data yet", EMPTY_HINT)
+        self.empty_state.add_action("Import a file…", self._choose_file, name="emptyImportAdvisories")
+        self.empty_state.add_action("Refresh online", self.refresh_online, name="emptyRefreshOnline")
+        self.empty_label = self.empty_state.text
         self.empty_label.setObjectName("advisoryEmpty")
-        self.empty_label.setVisible(False)
 
         self.model = RowsModel(HEADERS, self)
         self.proxy = QSortFilterProxyModel(self)
@@ -183,8 +187,10 @@ class AdvisoriesView(QWidget):
         top = QWidget()
         top_lay = QVBoxLayout(top)
         top_lay.setContentsMargins(0, 0, 0, 0)
-        top_lay.addWidget(self.empty_label)
-        top_lay.addWidget(self.table, 1)
+        self.table_stack = EmptyStack(
+            self.table, self.empty_state, lambda: self.snapshot is not None and not self.snapshot.rows
+        )
+        top_lay.addWidget(self.table_stack, 1)
 
         self.detail_title = QLabel("Which hosts need it")
         self.detail_title.setObjectName("sectionTitle")
@@ -272,7 +278,7 @@ class AdvisoriesView(QWidget):
             rows = [r for r in rows if r.affected_hosts]
         kev = snap.kev if snap is not None else {}
         self.model.set_rows([self._cells(r, kev) for r in rows], rows)
-        self.empty_label.setVisible(snap is not None and not snap.rows)
+        self.table_stack.sync()
 
     @staticmethod
     def _cells(r: AdvisoryRow, kev: dict[str, KevEntry]) -> tuple[Cell, ...]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.services import audit
 from ui.models.host_status import local_iso
 from ui.theme import text_colour
 from ui.views.update_view import _RowsModel, table
+from ui.widgets.empty_state import EmptyStack, EmptyState
 
 OK_COLOUR = text_colour("#17632f")
 BAD_COLOUR = text_colour("#9b1c14")
@@ -34,6 +35,9 @@ def details_text(details: dict[str, object]) -> str:
 
 
 class AuditView(QWidget):
+    #: the empty state's next step: the first change worth recording
+    add_host_requested = Signal()
+
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.db = db
@@ -53,6 +57,9 @@ class AuditView(QWidget):
         head.addWidget(self.verify_button)
         self.model = _RowsModel(("#", "Time", "Actor", "Action", "Target", "Details"), self)
         self.table = table(self.model, "auditTable")
+        self.empty_state = EmptyState("Nothing recorded yet")
+        self.empty_state.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
+        self.stack = EmptyStack(self.table, self.empty_state, self._sync_empty)
         self.syslog_edit = QLineEdit(audit.syslog_target(db) or "")
         self.syslog_edit.setObjectName("auditSyslog")
         self.syslog_edit.setPlaceholderText("syslog: host[:port] (UDP) or /dev/log — empty: off")
@@ -64,8 +71,9 @@ class AuditView(QWidget):
         lay.setContentsMargins(10, 8, 10, 8)
         lay.addLayout(head)
         lay.addWidget(self.result_label)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self.stack, 1)
         lay.addLayout(foot)
+        self.stack.sync()
 
     @Slot()
     def reload(self) -> None:
@@ -84,6 +92,23 @@ class AuditView(QWidget):
             ]
         )
         self.table.resizeColumnsToContents()
+        self.stack.sync()
+
+    def _sync_empty(self) -> bool:
+        if self.model.rows:
+            return False
+        if self.filter_edit.text().strip():
+            self.empty_state.set_text("No entry matches", "Clear the filter to see every entry.")
+            self.empty_state.show_actions()
+        else:
+            self.empty_state.set_text(
+                "Nothing recorded yet",
+                "Every change made here or with the patchdesk command (a host added, an update "
+                "approved, a setting changed, a patch run) is recorded in this tamper-evident log. "
+                "Add your first host to begin.",
+            )
+            self.empty_state.show_actions("Add host…")
+        return True
 
     @Slot()
     def verify(self) -> bool:
@@ -92,6 +117,10 @@ class AuditView(QWidget):
         colour = (OK_COLOUR if check.ok else BAD_COLOUR).name()  # following the look (ui/theme.py)
         self.result_label.setStyleSheet(f"color: {colour};" + ("" if check.ok else " font-weight: bold;"))
         return check.ok
+
+    def reload_settings(self) -> None:
+        """The syslog target as stored (Tools → Settings… changed it)."""
+        self.syslog_edit.setText(audit.syslog_target(self.db) or "")
 
     @Slot()
     def _syslog_changed(self) -> None:

@@ -44,7 +44,8 @@ from db import compliance as db_compliance
 from db import compliance_history as db_compliance_history
 from db import database as db_database
 from db import tiles as db_tiles
-from ui.charts import CLASS_LABELS, classification_chart, group_chart, trend_chart
+from ui.charts import CLASS_LABELS, classification_chart, group_chart, show_slice_labels, trend_chart
+from ui.numbers import count_text
 from ui.theme import text_colour, tint_chart
 from ui.workers import submit
 
@@ -78,6 +79,7 @@ EMPTY_TEXT = (
 )
 EMPTY_SCOPE_TEXT = "<b>No hosts in this scope.</b> Choose another group, ring, OS or criticality."
 ALL = "All"
+KEV_HINT = "No KEV catalog imported yet: Advisories tab → Import advisories…"
 #: An overdue KEV date in the side list (lighter in the dark look).
 OVERDUE_COLOUR = text_colour("#9b1c14")
 
@@ -116,7 +118,7 @@ class TileButton(QPushButton):
         lay.addWidget(self.sub)
 
     def set_value(self, n: int, sub: str = "") -> None:
-        self.number.setText(str(n))
+        self.number.setText(count_text(n))
         self.sub.setText(sub)
         level = "ok" if n and self.tile == Tile.UP_TO_DATE else ""
         if n and self.tile in UNKNOWN_TILES:
@@ -235,6 +237,10 @@ class DashboardView(QWidget):
         self.oldest_label.linkActivated.connect(self.update_requested)
         self.kev_list = QListWidget()
         self.kev_list.setObjectName("kevDue")
+        # long lines ("No KEV catalog imported yet: …", a CVE with many packages) wrap, never cut
+        self.kev_list.setWordWrap(True)
+        self.kev_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.kev_list.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.kev_list.itemActivated.connect(self._kev_clicked)
         self.kev_list.itemClicked.connect(self._kev_clicked)
         self.kev_title = QLabel("KEV due dates")
@@ -364,14 +370,14 @@ class DashboardView(QWidget):
         for t, b in self.tiles.items():
             sub = ""
             if t == Tile.URGENT:
-                sub = f"{s.urgent_updates} updates"
+                sub = f"{count_text(s.urgent_updates)} updates"
             elif t == Tile.IMPORTANT:
-                sub = f"{s.important_updates} updates"
+                sub = f"{count_text(s.important_updates)} updates"
             elif t == Tile.NONCRITICAL:
-                sub = f"{s.noncritical_updates} updates"
+                sub = f"{count_text(s.noncritical_updates)} updates"
             elif t == Tile.UP_TO_DATE:
                 pct = s.known_percent
-                sub = f"{pct:.0f}% of {s.known} known" if pct is not None else "no host known"
+                sub = f"{pct:.0f}% of {count_text(s.known)} known" if pct is not None else "no host known"
             elif t == Tile.UNKNOWN:
                 sub = "not in the %" if s[t] else ""
             elif t == Tile.STALE:
@@ -405,9 +411,7 @@ class DashboardView(QWidget):
 
     def _set_charts(self, data: Dashboard) -> None:
         chart, pie = classification_chart(data.summary)
-        for sl in pie.slices():
-            sl.setLabelVisible(sl.value() > 0)
-            sl.setLabel(sl.label())
+        show_slice_labels(pie)  # the thin slices' labels would overlap (the legend has every count)
         pie.clicked.connect(self._slice_clicked)
         pie.hovered.connect(lambda sl, on: sl.setExploded(on))
         self._replace(self.class_view, chart)
@@ -440,7 +444,8 @@ class DashboardView(QWidget):
         self.kev_list.clear()
         if not data.kev_available:
             self.kev_title.setText("KEV due dates")
-            item = QListWidgetItem("No KEV catalog imported yet: Advisories tab → Import advisories…")
+            item = QListWidgetItem(KEV_HINT)
+            item.setToolTip(KEV_HINT)
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.kev_list.addItem(item)
             return
@@ -458,7 +463,7 @@ class DashboardView(QWidget):
                 f"{state} {k.due_date}  {k.cve} — {k.hosts} host(s): {', '.join(k.packages)}"
             )
             item.setData(Qt.ItemDataRole.UserRole, k.cve)
-            item.setToolTip(k.name)
+            item.setToolTip(f"{k.name}\n{', '.join(k.packages)}")
             if k.due_date < today:
                 item.setForeground(OVERDUE_COLOUR)
             self.kev_list.addItem(item)

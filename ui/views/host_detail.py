@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.compliance import scan_is_stale
 from app.domain.models import ChangeAction, Host, HostStatus, JobKind
+from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scans as db_scans
 from db import tiles as db_tiles
@@ -62,6 +63,8 @@ from ui.models.updates_model import (
 from ui.resources import icon
 from ui.theme import text_colour
 from ui.verdicts import badge_style, verdict_text, verify_scope
+from ui.widgets.columns import ColumnFitter
+from ui.widgets.empty_state import EmptyState
 
 HISTORY_LIMIT = 50
 #: Most log lines of one job shown in the history's log tab (the newest ones).
@@ -137,6 +140,8 @@ class HostDetailView(QWidget):
     rollback_requested = Signal(object, int)
     #: (host): verify the host against its last patch, or its last scan when nothing was patched since
     verify_requested = Signal(object)
+    #: the empty state's next step when the inventory has no host at all
+    add_host_requested = Signal()
 
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -223,18 +228,18 @@ class HostDetailView(QWidget):
         # and why it got that classification, before the versions: the reason is what makes it urgent
         hdr.moveSection(hdr.visualIndex(COL_REASON), 3)
         self.updates_view.setColumnWidth(COL_REASON, 240)
+        # every column inside the pane: names, versions, reasons and sources elide, tooltips are whole
+        self.updates_fit = ColumnFitter(
+            self.updates_view, (COL_NAME, COL_INSTALLED, COL_AVAILABLE, COL_REASON, COL_SOURCE)
+        )
         self._build_history()
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.updates_view, "Pending updates")
         self.tabs.addTab(self.history_page, "History")
 
-        self.placeholder = QLabel(
-            "Select a host in the inventory to see its facts, pending updates and history."
-        )
-        self.placeholder.setObjectName("hintText")
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder = EmptyState("Select a host")
+        self.placeholder.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
 
         self.body = QWidget()
         body = QVBoxLayout(self.body)
@@ -274,6 +279,9 @@ class HostDetailView(QWidget):
         ):
             self.history_view.setColumnWidth(col, width)
         self.history_view.selectionModel().selectionChanged.connect(self._history_selected)
+        self.history_fit = ColumnFitter(
+            self.history_view, (COL_STARTED, COL_CHANGES, COL_ROLLED_BACK, COL_ERROR)
+        )
 
         self.rollback_button = QPushButton(icon("rollback"), "Roll back…")
         self.rollback_button.setObjectName("rollbackButton")
@@ -388,9 +396,11 @@ class HostDetailView(QWidget):
         elif keep is None or not self.select_job(keep):
             self.history_view.selectRow(0)
         self.tabs.setTabText(1, f"History ({len(entries)})" if entries else "History")
-        if entries:
-            for col in range(COL_ERROR):
-                self.history_view.resizeColumnToContents(col)
+        # the error is also shown under the job; its column only when a job here has one
+        self.history_view.horizontalHeader().setSectionHidden(
+            COL_ERROR, not any(e.step.error for e in entries)
+        )
+        self.history_fit.fit()
 
     @Slot(QItemSelection, QItemSelection)
     def _history_selected(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
@@ -399,11 +409,19 @@ class HostDetailView(QWidget):
     def _show_entry(self, e: HistoryEntry | None) -> None:
         self.change_view.clear()
         self.job_log.clear()
-        self.job_detail.setVisible(e is not None)
+        # the job's part stays in place (only emptied), so the splitter above it never jumps
+        self.job_tabs.setEnabled(e is not None)
         if e is None:
-            self.job_summary.setText("")
+            self.job_summary.setText(
+                "Select a job above to see what it changed." if self.history_model.rowCount() else ""
+            )
             self.job_badge.setText("")
             self.job_badge.setStyleSheet("")
+            self.job_badge.setVisible(False)
+            self.job_error.setVisible(False)
+            self.job_reasons.setText("")
+            for i, title in enumerate(("Changes", "Verification", "Log")):
+                self.job_tabs.setTabText(i, title)
             self._update_history_buttons()
             return
         job, step = e.job, e.step
@@ -494,13 +512,30 @@ class HostDetailView(QWidget):
             self.scan_notes.setText("\n".join(notes))
         self.scan_notes.setVisible(bool(notes))
 
+    def _show_placeholder(self) -> None:
+        """Nothing selected: say how to select one, or, with no host at all, how to add one."""
+        if db_hosts.host_count(self.db) == 0:
+            self.title.setText("Host details")  # the empty state below says what to do
+            self.placeholder.set_text(
+                "No hosts yet — Add host",
+                "Add a host (or import a list) to see its facts, pending updates and history here.",
+            )
+            self.placeholder.show_actions("Add host…")
+        else:
+            self.title.setText("No host selected")
+            self.placeholder.set_text(
+                "Select a host",
+                "Click a host in the inventory to see its facts, pending updates and history.",
+            )
+            self.placeholder.show_actions()
+
     def show_host(self, host: Host | None) -> None:
         """Show ``host`` (re-reading its pending updates and history from the database)."""
         previous, self.host = self.host, host
         self.placeholder.setVisible(host is None)
         self.body.setVisible(host is not None)
         if host is None:
-            self.title.setText("No host selected")
+            self._show_placeholder()
             self.subtitle.setText("")
             self.status.setText("")
             self.status.setStyleSheet("")
@@ -570,9 +605,6 @@ class HostDetailView(QWidget):
         assert host.id is not None
         updates = db_scans.pending_for_host(self.db, host.id)
         self.updates_model.set_updates(updates)
-        for col in (COL_NAME, COL_CLASSIFICATION, COL_SEVERITY, COL_INSTALLED, COL_AVAILABLE):
-            self.updates_view.resizeColumnToContents(col)
-            self.updates_view.setColumnWidth(col, min(220, self.updates_view.columnWidth(col) + 6))
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
         keep = None
         if previous is not None and previous.id == host.id:

@@ -34,6 +34,8 @@ from ui.models.hosts_model import (
     COL_URGENT,
     HostsTableModel,
 )
+from ui.numbers import count_text
+from ui.widgets.empty_state import EmptyStack, EmptyState
 
 #: How long after a load the filter's search texts are built (idle work; see set_hosts).
 SEARCH_PREPARE_DELAY_MS = 2500
@@ -71,6 +73,9 @@ VISUAL_ORDER = (
 class InventoryView(QWidget):
     selection_changed = Signal()
     host_activated = Signal(object)  # Host (double-click: edit)
+    #: the empty state's next steps (the main window owns the dialogs)
+    add_host_requested = Signal()
+    import_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,12 +141,19 @@ class InventoryView(QWidget):
         self._search_timer.setInterval(SEARCH_PREPARE_DELAY_MS)
         self._search_timer.timeout.connect(self.model.prepare_search)
 
+        # no hosts at all: say how to get some; none matching the filter: say how to see them again
+        self.empty_state = EmptyState("No hosts yet")
+        self.empty_state.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
+        self.empty_state.add_action("Import hosts…", self.import_requested.emit, name="emptyImport")
+        self.empty_state.add_action("Clear the filter", self._clear_filters, name="emptyClear")
+        self.stack = EmptyStack(self.table, self.empty_state, lambda: self.model.rowCount() == 0)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 6, 8)
         layout.setSpacing(6)
         layout.addLayout(head)
         layout.addWidget(self.scope_bar)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.stack, 1)
         self._update_count()
 
     def _fit_headers(self) -> None:
@@ -234,7 +246,33 @@ class InventoryView(QWidget):
     @Slot()
     def _update_count(self) -> None:
         total, shown = self.model.total_count(), self.model.rowCount()
-        self.count_label.setText(f"{shown} of {total} hosts" if shown != total else f"{total} hosts")
+        self.count_label.setText(
+            f"{count_text(shown)} of {count_text(total)} hosts"
+            if shown != total
+            else f"{count_text(total)} hosts"
+        )
+        self._sync_empty(total)
+
+    def _sync_empty(self, total: int) -> None:
+        if total == 0:
+            self.empty_state.set_text(
+                "No hosts yet",
+                "Add the machines you look after one by one, or import a list (CSV, an Ansible "
+                "inventory or your SSH config). Then scan them to see what they are missing.",
+            )
+            self.empty_state.show_actions("Add host…", "Import hosts…")
+        else:
+            self.empty_state.set_text(
+                "No host matches",
+                f"None of the {count_text(total)} hosts matches the filter or the dashboard's selection.",
+            )
+            self.empty_state.show_actions("Clear the filter")
+        self.stack.sync()
+
+    @Slot()
+    def _clear_filters(self) -> None:
+        self.filter_edit.clear()
+        self.clear_scope()
 
     @Slot(QItemSelection, QItemSelection)
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:

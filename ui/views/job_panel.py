@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -159,6 +160,8 @@ def _clean(text: str, limit: int = 200) -> str:
 
 class JobPanel(QWidget):
     cancel_requested = Signal()
+    #: the hosts and log were shown (True) or folded away to the one-line head (False)
+    expanded_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -181,10 +184,18 @@ class JobPanel(QWidget):
             "Stop the job: hosts not started yet are skipped, running ones stop soon"
         )
         self.cancel_button.clicked.connect(self._cancel)
+        # Idle, the panel is one line (it took ~220 px of the inventory with nothing to show, #23
+        # item 8); a job unfolds it, and the administrator can fold or unfold it at any time.
+        self.details_button = QToolButton()
+        self.details_button.setObjectName("jobDetailsToggle")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.toggled.connect(self.set_expanded)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(self.progress, 1)
         head.addWidget(self.cancel_button)
+        head.addWidget(self.details_button)
 
         self.steps_model = JobHostsModel(self)
         self.steps_view = QTableView()
@@ -235,12 +246,41 @@ class JobPanel(QWidget):
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         split.setSizes([460, 800])
+        self.body = split
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(6)
         layout.addLayout(head)
         layout.addWidget(split, 1)
+        self._expanded = True
+        self.set_expanded(False)
+
+    @property
+    def expanded(self) -> bool:
+        return self._expanded
+
+    @Slot(bool)
+    def set_expanded(self, expanded: bool) -> None:
+        """Show the job's hosts and log, or only the one-line head (title, progress, Cancel)."""
+        blocked = self.details_button.blockSignals(True)
+        self.details_button.setChecked(expanded)
+        self.details_button.blockSignals(blocked)
+        self.details_button.setText("Hide details" if expanded else "Show details")
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.UpArrow)
+        self.details_button.setToolTip(
+            "Fold the job's hosts and log away" if expanded else "Show the job's hosts and log"
+        )
+        if expanded == self._expanded:
+            return
+        self._expanded = expanded
+        self.body.setVisible(expanded)
+        if expanded:
+            self.setMaximumHeight(16777215)  # QWIDGETSIZE_MAX
+        else:
+            self.layout().activate()
+            self.setMaximumHeight(self.sizeHint().height())
+        self.expanded_changed.emit(expanded)
 
     def changeEvent(self, event: QEvent) -> None:
         # the look changed (View → Theme): new lines take its colours
@@ -276,6 +316,7 @@ class JobPanel(QWidget):
         self.progress.setFormat("%v of %m hosts finished")
         self.cancel_button.setEnabled(True)
         self._update_title()
+        self.set_expanded(True)
 
     def is_running(self) -> bool:
         return self.handle is not None and self.job_state not in (

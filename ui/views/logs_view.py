@@ -25,9 +25,12 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import PatchdeskError
 from db import database as db_database
+from db import hosts as db_hosts
 from db import joblogs
 from db.joblogs import LogQuery, LogRow
+from ui.numbers import count_text
 from ui.views.update_view import _RowsModel, table
+from ui.widgets.empty_state import EmptyStack, EmptyState
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -50,6 +53,9 @@ def _search(path: str | None, db, q: LogQuery, before: int | None) -> list[LogRo
 class LogsView(QWidget):
     loaded = Signal()
     pruned = Signal(int)
+    #: the empty state's next step: scan every host (each host's lines land here), or add the first
+    scan_requested = Signal()
+    add_host_requested = Signal()
 
     def __init__(self, db, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -101,6 +107,11 @@ class LogsView(QWidget):
 
         self.model = _RowsModel(("Time (local)", "Job", "Host", "Level", "Text"), self)
         self.table = table(self.model, "logTable")
+        self.empty_state = EmptyState("No log lines yet")
+        self.empty_state.add_action("Scan all hosts", self.scan_requested.emit, name="emptyScan")
+        self.empty_state.add_action("Clear the filters", self.clear_filters, name="emptyClear")
+        self.empty_state.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
+        self.stack = EmptyStack(self.table, self.empty_state, self._sync_empty)
         self.count_label = QLabel("")
         self.count_label.setObjectName("hintText")
         self.more_button = QPushButton("Load older lines")
@@ -136,8 +147,9 @@ class LogsView(QWidget):
         lay.setContentsMargins(10, 8, 10, 8)
         lay.addLayout(row1)
         lay.addLayout(row2)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self.stack, 1)
         lay.addLayout(foot)
+        self.stack.sync()
 
     def reload_choices(self) -> None:
         host = self.host_combo.currentText()
@@ -152,6 +164,40 @@ class LogsView(QWidget):
             self.job_combo.addItem(f"#{jid} {kind} {created[:16].replace('T', ' ')}", jid)
         idx = self.job_combo.findData(job)
         self.job_combo.setCurrentIndex(max(idx, 0))
+
+    def filtered(self) -> bool:
+        """Whether any search field narrows the lines (an empty table then means "no match")."""
+        q = self.current_query()
+        return any((q.text, q.host, q.job_id, q.since, q.until, q.levels))
+
+    def _sync_empty(self) -> bool:
+        """The empty state's words: nothing logged at all, or nothing matching the search."""
+        if self.rows or self.busy:
+            return False
+        if self.filtered():
+            self.empty_state.set_text(
+                "No log line matches", "Widen the search: another host, job, level or time range."
+            )
+            self.empty_state.show_actions("Clear the filters")
+        else:
+            self.empty_state.set_text(
+                "No log lines yet",
+                "Every job writes what it did on each host here: scans, patches, verifications, "
+                "rollbacks. Scan your hosts to see their first lines.",
+            )
+            # nothing to scan without a host: the first step is adding one
+            self.empty_state.show_actions("Scan all hosts" if db_hosts.host_count(self.db) else "Add host…")
+        return True
+
+    @Slot()
+    def clear_filters(self) -> None:
+        self.text_edit.clear()
+        self.host_combo.setCurrentText("")
+        self.job_combo.setCurrentIndex(0)
+        self.level_combo.setCurrentIndex(0)
+        self.since_check.setChecked(False)
+        self.until_check.setChecked(False)
+        self.search()
 
     def current_query(self) -> LogQuery:
         def iso(edit: QDateTimeEdit) -> str:
@@ -193,8 +239,9 @@ class LogsView(QWidget):
         )
         self.more_button.setEnabled(len(rows) == PAGE)
         self.count_label.setText(
-            f"{len(self.rows)} line(s){' (more available)' if len(rows) == PAGE else ''}"
+            f"{count_text(len(self.rows))} line(s){' (more available)' if len(rows) == PAGE else ''}"
         )
+        self.stack.sync()
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
         self.loaded.emit()
@@ -235,6 +282,10 @@ class LogsView(QWidget):
 
         files.stage(path, write).publish()
         return n
+
+    def reload_settings(self) -> None:
+        """The retention as stored (Tools → Settings… changed it)."""
+        self.retention_spin.setValue(joblogs.retention_days(self.db) or 0)
 
     @Slot()
     def _retention_changed(self) -> None:

@@ -19,7 +19,8 @@ class SchedulerLog(QWidget):
         for col, width in ((0, 130), (1, 110), (2, 220), (3, 80)):
             self.event_table.setColumnWidth(col, width)
         self.scheduler_label = _hint(
-            "The scheduler runs due work while the console is open, and headless with `patchdesk run-due`."
+            "The scheduler starts scheduled scans and patches while the console is open, and headless with "
+            "`patchdesk run-due`."
         )
         self.scheduler_label.setObjectName("schedulerStatus")
         el = QVBoxLayout(self)

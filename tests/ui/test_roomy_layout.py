@@ -1,0 +1,137 @@
+"""Room at 1280x800 (#23 item 8): the idle job panel is one line, the host's pending updates and
+history fit the pane without sideways scrolling, the History splitter does not jump, and the
+Updates tab's "Why" is read whole."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from app.domain.compliance import UpdateHost, UpdateStatus
+from app.domain.models import Classification, Host, OsFacts, PendingUpdate, ScanResult, UpdateKind
+from db import hosts as db_hosts
+from db import scans as db_scans
+from tests.support.fleet import populate
+from ui.main_window import MainWindow
+from ui.views.update_view import NEED_HEADERS, NEED_WHY, UpdateView
+
+
+def _window(qtbot, db) -> MainWindow:  # type: ignore[no-untyped-def]
+    w = MainWindow(db, runner=None, secrets=None)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def test_idle_job_panel_is_one_line(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    w = _window(qtbot, db)
+    w.show_inventory()
+    qtbot.wait(50)
+    panel = w.job_panel
+    assert not panel.expanded
+    assert panel.height() <= 60, panel.height()  # was ~220 px of an empty table and log
+    assert w.inventory_tab.height() >= 600  # about 430 before
+    panel.details_button.click()  # the administrator can still look at the last job
+    qtbot.wait(50)
+    assert panel.expanded and panel.height() >= 150
+    panel.details_button.click()
+    qtbot.wait(50)
+    assert panel.height() <= 60
+
+
+def _long_host(db) -> Host:  # type: ignore[no-untyped-def]
+    host = db_hosts.add_host(db, Host(name="deb1", address="deb1.example.invalid"))
+    assert host.id is not None
+    ups = tuple(
+        PendingUpdate(
+            "apt",
+            name,
+            "1:9.2p1-2+deb12u5",
+            "1:9.2p1-2+deb12u6",
+            source="bookworm-security/main debian-security",
+            kind=UpdateKind.SECURITY,
+            classification=Classification.URGENT,
+            reason="security update from bookworm-security (DSA-5678-1, CVE-2024-6387)",
+        )
+        for name in ("openssh-server", "linux-image-6.1.0-37-amd64", "libssl3")
+    )
+    facts = OsFacts(
+        id="debian", name="Debian", pretty_name="Debian GNU/Linux 12", version="12", kernel="6.1.0"
+    )
+    db_scans.record_scan(db, host.id, None, ScanResult(facts, ("apt",), ups, complete=True))
+    return db_hosts.get_host(db, host.id)
+
+
+def test_pending_updates_fit_the_pane_at_1280(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    host = _long_host(db)
+    w = _window(qtbot, db)
+    w.show_inventory()
+    w.inventory.select_host(host.id)
+    qtbot.wait(50)
+    view = w.detail.updates_view
+    assert view.model().rowCount() == 3
+    assert view.horizontalScrollBar().maximum() == 0 and not view.horizontalScrollBar().isVisible()
+    assert w.detail.updates_fit.total_width() <= view.viewport().width()
+    installed = view.model().index(0, 1)
+    assert "1:9.2p1-2+deb12u5" in view.model().data(installed, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_history_splitter_does_not_jump(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    fleet = populate(db, hosts=45, days=2)
+    w = _window(qtbot, db)
+    w.show_inventory()
+    patched, plain = fleet.host_ids[21], fleet.host_ids[0]  # hosts 20-39 were patched
+    w.inventory.select_host(patched)
+    w.detail.tabs.setCurrentIndex(1)
+    qtbot.wait(50)
+    before = w.detail.history_split.sizes()
+    for hid in (plain, patched, plain, patched):
+        w.inventory.select_host(hid)
+        qtbot.wait(20)
+        assert w.detail.history_split.sizes() == before
+    hist = w.detail.history_view
+    assert w.detail.history_fit.total_width() <= hist.viewport().width()
+    header = hist.horizontalHeader()
+    metrics = header.fontMetrics()
+    for col in range(hist.model().columnCount()):
+        if not header.isSectionHidden(col):  # no header cut ("olled bac" for "Rolled back")
+            text = hist.model().headerData(col, Qt.Orientation.Horizontal)
+            assert header.sectionSize(col) >= metrics.horizontalAdvance(text), text
+
+
+def test_updates_why_is_last_and_whole(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    view = UpdateView(db)
+    qtbot.addWidget(view)
+    view.resize(1280, 700)
+    view.show()
+    reason = "KEV CVE-2099-0001 (due 2026-12-03), DSA-5678-1 high; the vendor says exploitation seen"
+    need = UpdateHost(
+        1, "web-001", "1.0", "1.1", "urgent", None, "2026-12-06T08:00:00+00:00", "openssl", reason
+    )
+    view.busy += 1
+    view._status_loaded(UpdateStatus("openssl", (need,), (), ()))
+    table = view.status_tables[0]
+    assert NEED_HEADERS[-1] == "Why" and NEED_WHY == len(NEED_HEADERS) - 1
+    assert view.need_model.rows[0][NEED_WHY] == reason
+    assert table.columnWidth(NEED_WHY) >= table.fontMetrics().horizontalAdvance(reason)
+    # and with a short reason, "Why" takes what is left of the width (no blank strip after it)
+    short = UpdateHost(1, "web-001", "1.0", "1.1", "urgent", None, None, "openssl", "KEV")
+    view.busy += 1
+    view._status_loaded(UpdateStatus("openssl", (short,), (), ()))
+    qtbot.wait(20)
+    used = sum(table.columnWidth(c) for c in range(len(NEED_HEADERS)))
+    assert used >= table.viewport().width() - 2
+
+
+def test_a_job_unfolds_the_panel(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from app.jobs.engine import JobHandle
+
+    host = db_hosts.add_host(db, Host(name="web1", address="web1.example.invalid"))
+    w = _window(qtbot, db)
+    w.show_inventory()
+    qtbot.wait(50)
+    assert not w.job_panel.expanded
+    w.job_panel.start_job(JobHandle(1, [host]), [host])
+    qtbot.wait(50)
+    assert w.job_panel.expanded and w.job_panel.height() >= 150  # the hosts and the log show

@@ -1,0 +1,1 @@
+"""Small widgets the views share (the empty state, the alerts bell)."""

@@ -1,0 +1,89 @@
+"""Tables that fit their pane: every column inside the view's width, no horizontal scrolling.
+
+The host detail's tables sat in a pane about 560 px wide at 1280x800 and needed sideways scrolling
+to reach Installed/Available (#23 item 8). A ``ColumnFitter`` gives the fixed columns (a
+classification, a state, a date) what their text and header need, and shares what is left among the
+flexible ones (names, versions, reasons), which elide in the middle; the full text stays in the
+tooltip. It refits whenever the view is resized or its rows change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, Qt, Slot
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QTableView
+
+#: Flexible columns never shrink below this (enough for "1.2.3-4…" and a header word).
+MIN_FLEX = 56
+#: The header's padding (6 px each side in the stylesheet), its border and a little air.
+HEADER_PAD = 16
+
+
+class ColumnFitter(QObject):
+    def __init__(self, view: QTableView, flexible: Sequence[int], *, cap: int = 260) -> None:
+        super().__init__(view)
+        self.view = view
+        self.flexible = tuple(flexible)
+        self.cap = cap  # no column's content share above this (a long reason is read in the tooltip)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        view.horizontalHeader().setStretchLastSection(False)
+        view.viewport().installEventFilter(self)
+        model = view.model()
+        model.modelReset.connect(self.fit)
+        model.layoutChanged.connect(self.fit)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def _header_width(self, col: int) -> int:
+        font = QFont(self.view.horizontalHeader().font())
+        font.setBold(True)  # the stylesheet's headers are bold
+        text = str(self.view.model().headerData(col, Qt.Orientation.Horizontal) or "")
+        return QFontMetrics(font).horizontalAdvance(text) + HEADER_PAD
+
+    @Slot()
+    def fit(self) -> None:
+        view, hdr = self.view, self.view.horizontalHeader()
+        cols = [c for c in range(view.model().columnCount()) if not hdr.isSectionHidden(c)]
+        if not cols:
+            return
+        head = {c: self._header_width(c) for c in cols}
+        want = {c: max(head[c], min(self.cap, view.sizeHintForColumn(c) + 8)) for c in cols}
+        room = view.viewport().width()
+        fixed = sum(want[c] for c in cols if c not in self.flexible)
+        flex = [c for c in cols if c in self.flexible]
+        flex_want = sum(want[c] for c in flex)
+        if fixed + flex_want <= room or not flex:
+            widths = dict(want)
+            spare = room - fixed - flex_want
+            if spare > 0:  # the slack goes to the flexible columns, else the last one
+                takers = flex or [cols[-1]]
+                for c in takers:
+                    widths[c] += spare // len(takers)
+        else:
+            share = room - fixed
+            # headers stay whole while the room allows it; below that, a plain minimum
+            heads_fit = sum(head[c] for c in flex) <= share
+            widths = {c: want[c] for c in cols if c not in self.flexible}
+            for c in flex:
+                least = head[c] if heads_fit else MIN_FLEX
+                widths[c] = max(least, share * want[c] // max(flex_want, 1))
+            over = sum(widths.values()) - room
+            for c in sorted(flex, key=lambda c: -widths[c]):  # the minimums overshot: take from the widest
+                if over <= 0:
+                    break
+                least = head[c] if heads_fit else MIN_FLEX
+                cut = min(over, widths[c] - least)
+                widths[c] -= cut
+                over -= cut
+        for c, w in widths.items():
+            hdr.resizeSection(c, w)
+
+    def total_width(self) -> int:
+        hdr = self.view.horizontalHeader()
+        return sum(hdr.sectionSize(c) for c in range(hdr.count()) if not hdr.isSectionHidden(c))
