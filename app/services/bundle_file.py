@@ -154,9 +154,7 @@ def verify_bundle(
             if entry is None or name in seen:
                 raise BundleError(f"The bundle holds {name}, which its signed manifest does not list.")
             if not member.isfile():
-                raise BundleError(
-                    f"{name} in the bundle is a link or a special file: refused."
-                )
+                raise BundleError(f"{name} in the bundle is a link or a special file: refused.")
             if member.size != entry.size:
                 raise BundleError(f"{name} has {member.size} bytes where the manifest says {entry.size}.")
             target = (extract_to / name) if extract_to is not None and name in keep else None
@@ -195,7 +193,9 @@ def _check_member(tar: tarfile.TarFile, member: tarfile.TarInfo, sha256: str, ta
     if digest.hexdigest() != sha256:
         if target is not None:
             target.unlink(missing_ok=True)
-        raise BundleError(f"{member.name} does not match its SHA-256 in the signed manifest: it was changed.")
+        raise BundleError(
+            f"The bundle's {member.name} does not match its SHA-256 in the signed manifest: it was changed."
+        )
 
 
 def _read_chunk(handle: IO[bytes], name: str) -> bytes:
