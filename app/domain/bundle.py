@@ -69,10 +69,17 @@ class BundleFile:
     package: str = ""
     version: str = ""
     hosts: tuple[str, ...] = ()  # the hosts that need it
+    #: the sub-repository of an index file (one per origin of the updates, see pocket_release)
+    pocket: str = ""
+
+    @property
+    def rel(self) -> str:
+        """The path inside the bundle's repository on the host."""
+        return f"{self.pocket}/{self.name}" if self.pocket else self.name
 
     @property
     def member(self) -> str:
-        return f"{FILES_DIR}/{self.group}/{self.name}"
+        return f"{FILES_DIR}/{self.group}/{self.rel}"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +92,7 @@ class BundleFile:
             "package": self.package,
             "version": self.version,
             "hosts": list(self.hosts),
+            "pocket": self.pocket,
         }
 
 
@@ -119,11 +127,11 @@ class Manifest:
         return sum(f.size for f in self.files)
 
     def files_for(self, host: str) -> list[BundleFile]:
-        """The files one host needs: its group's index and every package listed for it."""
+        """The files one host needs: its own index and every package listed for it."""
         group = next((h.group for h in self.hosts if h.name == host), None)
         if group is None:
             return []
-        return [f for f in self.files if f.group == group and (f.purpose is Purpose.INDEX or host in f.hosts)]
+        return [f for f in self.files if f.group == group and host in f.hosts]
 
     def host(self, name: str) -> BundleHost | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -174,6 +182,12 @@ def check_file_name(value: str) -> str:
     """A file name inside a group: no directory part, no leading dot, nothing a shell would expand."""
     if not _FILE_RE.fullmatch(value) or ".." in value:
         raise BundleError(f"{value[:80]!r} is not an acceptable file name in a bundle.")
+    return value
+
+
+def check_pocket(value: str) -> str:
+    if value and not re.fullmatch(r"[a-z0-9]{1,16}", value):
+        raise BundleError(f"{value[:40]!r} is not a sub-repository of a bundle.")
     return value
 
 
@@ -240,7 +254,10 @@ def _file(raw: Any) -> BundleFile:
         _str(raw, "package"),
         _str(raw, "version"),
         tuple(hosts),
+        check_pocket(_str(raw, "pocket")),
     )
+    if f.pocket and f.purpose is not Purpose.INDEX:
+        raise BundleError(f"The bundle manifest puts the package {f.name!r} in a sub-repository.")
     if f.package:
         check_package(f.package, f.version)
     return f
@@ -358,23 +375,47 @@ def packages_stanza(control: Mapping[str, str], filename: str, size: int, sha256
     return "\n".join(lines) + "\n"
 
 
-def release_file(packages: bytes, date: str) -> str:
-    """A flat repository's Release file: its date (the index's age on the host) and the index's hash."""
+_ORIGIN_PART = re.compile(r"[A-Za-z0-9._+~-]{1,64}")
+BUNDLE_LABEL = "Patchdesk-Bundle"
+
+
+def parse_origin(origin: str) -> tuple[str, str, str] | None:
+    """(label, version, archive) of one apt ``Label:Version/Archive`` (or ``Label:Archive``) origin,
+    or None when it is not one whose parts can be written into a Release file."""
+    label, sep, rest = origin.partition(":")
+    version, slash, archive = rest.partition("/")
+    if not slash:
+        version, archive = "", rest
+    if not sep or not _ORIGIN_PART.fullmatch(label) or not _ORIGIN_PART.fullmatch(archive):
+        return None
+    if version and not _ORIGIN_PART.fullmatch(version):
+        return None
+    return label, version, archive
+
+
+def release_file(packages: bytes, date: str, origin: tuple[str, str, str] | None = None) -> str:
+    """A flat sub-repository's Release file: the label and archive of the origin its updates came
+    from (so the offline host's scan sees a security update as one), its date (the index's age on the
+    host) and the index's hash. Without an origin (the rollback packages): Patchdesk's own label."""
+    label, version, archive = origin or (BUNDLE_LABEL, "", "patchdesk-bundle")
     digest = hashlib.sha256(packages).hexdigest()
     return (
-        "Origin: Patchdesk-Bundle\nLabel: Patchdesk-Bundle\nSuite: patchdesk-bundle\n"
-        f"Codename: patchdesk-bundle\nDate: {date}\nSHA256:\n {digest} {len(packages)} Packages\n"
+        f"Origin: {label}\nLabel: {label}\nSuite: {archive}\n"
+        + (f"Version: {version}\n" if version else "")
+        + f"Date: {date}\nSHA256:\n {digest} {len(packages)} Packages\n"
     )
 
 
-def apt_sources(bundle_ids: Iterable[str]) -> str:
-    """The sources list of the bundles applied on one host, one flat repository each.
+def apt_sources(pockets: Iterable[tuple[str, str]]) -> str:
+    """The sources list of the bundles applied on one host: per (bundle id, sub-repository), a flat
+    repository whose package files lie in the bundle's ``repo`` directory.
 
     ``trusted=yes``: Patchdesk checked the manifest's signature and every file's SHA-256 on the host
     before writing this list, so apt's own signature check has nothing left to add.
     """
     return "".join(
-        f"deb [trusted=yes] file:{HOST_ROOT}/{check_id(i)}/repo ./\n" for i in sorted(set(bundle_ids))
+        f"deb [trusted=yes] file:{HOST_ROOT}/{check_id(i)}/repo {check_pocket(p)}/\n"
+        for i, p in sorted(set(pockets))
     )
 
 
@@ -387,6 +428,7 @@ class ResolvedPackage:
     arch: str
     purpose: Purpose
     hosts: tuple[str, ...] = field(default_factory=tuple)
+    origin: str = ""  # apt's Label:Version/Archive of an update's candidate
 
 
 def merge_resolved(items: Sequence[ResolvedPackage]) -> list[ResolvedPackage]:
@@ -400,5 +442,5 @@ def merge_resolved(items: Sequence[ResolvedPackage]) -> list[ResolvedPackage]:
             continue
         purpose = Purpose.UPDATE if Purpose.UPDATE in (old.purpose, p.purpose) else p.purpose
         hosts = tuple(sorted(set(old.hosts) | set(p.hosts)))
-        merged[key] = ResolvedPackage(p.name, p.version, p.arch, purpose, hosts)
+        merged[key] = ResolvedPackage(p.name, p.version, p.arch, purpose, hosts, old.origin or p.origin)
     return [merged[k] for k in sorted(merged)]

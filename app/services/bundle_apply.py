@@ -193,7 +193,8 @@ def _apply_host(
     try:
         with connect(db, host, secrets) as transport:
             others = [b for b in db_bundles.sources_for(db, [host.id]).get(host.id, ()) if b != manifest.id]
-            _copy_apt(transport, manifest.id, files, work, size, host.name, progress, [*others, manifest.id])
+            pockets = [*_pockets(db, others, host.name), *_pockets_of(manifest, host.name)]
+            _copy_apt(transport, manifest.id, files, work, size, host.name, progress, pockets)
     except PatchdeskError as exc:
         return HostOutcome(host.name, False, str(exc))
     db_bundles.record_applied(db, manifest.id, host.id, entry.manager, len(files), size)
@@ -214,13 +215,13 @@ def _copy_apt(
     size: int,
     host: str,
     progress: Progress,
-    sources: list[str],
+    pockets: list[tuple[str, str]],
 ) -> None:
     from app.platforms.posix import bundle_apt, bundle_host
 
     incoming = bundle_host.prepare_incoming(transport, bundle_id, host)
     have = bundle_host.remote_sizes(transport, incoming, host)
-    missing = sum(f.size - min(have.get(f.name, 0), f.size) for f in files)
+    missing = sum(f.size - min(have.get(f.rel, 0), f.size) for f in files)
     free = bundle_host.free_bytes(transport, host)
     if free < missing + FREE_MARGIN:
         raise BundleError(
@@ -235,21 +236,35 @@ def _copy_apt(
         progress(0.8 * done / max(1, size), f"copying to {host}")
 
     for f in files:
-        got = have.get(f.name, 0)
+        got = have.get(f.rel, 0)
         if got == f.size:
             moved(f.size)  # copied by an earlier attempt; its hash is checked below with the others
             continue
-        bundle_host.push_file(transport, work / f.member, incoming, f.name, got, host, moved)
-    transport.put(bundle_apt.sums_file((f.name, f.sha256) for f in files), f"{incoming}/SHA256SUMS")
+        bundle_host.push_file(transport, work / f.member, incoming, f.rel, got, host, moved)
+    transport.put(bundle_apt.sums_file((f.rel, f.sha256) for f in files), f"{incoming}/SHA256SUMS")
     _check_sums(transport, incoming, host)
     progress(0.85, f"installing the repository on {host}")
     r = transport.run(bundle_apt.install_command(bundle_id), sudo=True, timeout=600)
     if not r.ok:
         raise bundle_host.fail(host, "install the bundle's repository", r.err or r.out)
     progress(0.9, f"reading the bundle's index on {host}")
-    r = transport.run(bundle_apt.sources_command(sources), sudo=True, timeout=600)
+    r = transport.run(bundle_apt.sources_command(pockets), sudo=True, timeout=600)
     if not r.ok:
         raise bundle_apt.apply_update_failed(host, r.err or r.out)
+
+
+def _pockets_of(manifest: Manifest, host: str) -> list[tuple[str, str]]:
+    """(bundle id, sub-repository) of every index the host receives from ``manifest``."""
+    return sorted({(manifest.id, f.pocket) for f in manifest.files_for(host) if f.pocket})
+
+
+def _pockets(db: Database, bundle_ids: Sequence[str], host: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for bundle_id in bundle_ids:
+        stored = db_bundles.get_bundle(db, bundle_id)
+        if stored is not None:
+            out += _pockets_of(stored.manifest, host)
+    return out
 
 
 def _check_sums(transport: Transport, incoming: str, host: str) -> None:
@@ -266,7 +281,7 @@ def _check_sums(transport: Transport, incoming: str, host: str) -> None:
     names = []
     for name in bad[:20]:
         try:
-            names.append(check_file_name(name))
+            names.append("/".join(check_file_name(part) for part in name.split("/", 1)))
         except BundleError:
             continue
     if names:
@@ -290,7 +305,8 @@ def remove(
 
     for a in chosen:
         host = db_hosts.get_host(db, a.host_id)
-        remaining = [b for b in db_bundles.sources_for(db, [a.host_id]).get(a.host_id, ()) if b != bundle_id]
+        others = [b for b in db_bundles.sources_for(db, [a.host_id]).get(a.host_id, ()) if b != bundle_id]
+        remaining = _pockets(db, others, a.host)
         try:
             with connect(db, host, secrets) as transport:
                 r = transport.run(bundle_apt.sources_command(remaining), sudo=True, timeout=600)

@@ -461,36 +461,81 @@ def _index_only(built: _Built, group: _Group, work: Path) -> _Built:
 def _apt_index(
     built: _Built, group: _Group, work: Path, packages: list[ResolvedPackage], source: str
 ) -> _Built:
-    """Match every fetched .deb to what was resolved and write the flat repository's index."""
+    """Match every fetched .deb to what was resolved, then write each host's index."""
     from app.platforms.posix import bundle_apt
 
     target = work / group.name
     target.mkdir(parents=True, exist_ok=True)
     wanted = {(p.name.split(":", 1)[0], p.version): p for p in packages}
-    stanzas: list[str] = []
-    matched: set[tuple[str, str]] = set()
+    debs: list[tuple[BundleFile, str, dict[str, str]]] = []  # file, origin, control
     for deb in sorted(target.glob("*.deb")):
         control = bundle_apt.deb_control(deb)
         key = (control.get("Package", ""), control.get("Version", ""))
-        p = wanted.get(key)
+        p = wanted.pop(key, None)
         if p is None:
             raise BundleError(f"The reference host downloaded {deb.name}, which nothing asked for.")
-        matched.add(key)
-        sha, size = sha256_file(deb), deb.stat().st_size
-        stanzas.append(packages_stanza(control, deb.name, size, sha))
-        built.files.append(
-            BundleFile(group.name, deb.name, sha, size, p.purpose, source, key[0], key[1], p.hosts)
+        f = BundleFile(
+            group.name,
+            deb.name,
+            sha256_file(deb),
+            deb.stat().st_size,
+            p.purpose,
+            source,
+            key[0],
+            key[1],
+            p.hosts,
         )
-        built.local[built.files[-1].member] = deb
-    missing = [f"{n} {v}" for (n, v) in wanted if (n, v) not in matched]
-    if missing:
-        raise BundleError(f"The reference host did not download {', '.join(missing[:5])}.")
-    index = "\n".join(stanzas).encode()
-    (target / "Packages").write_bytes(index)
-    (target / "Release").write_text(release_file(index, format_datetime(datetime.now(UTC), usegmt=True)))
-    for name in ("Packages", "Release"):
-        path = target / name
-        f = BundleFile(group.name, name, sha256_file(path), path.stat().st_size, Purpose.INDEX, "Patchdesk")
+        debs.append((f, p.origin if p.purpose is Purpose.UPDATE else "", control))
         built.files.append(f)
-        built.local[f.member] = path
+        built.local[f.member] = deb
+    if wanted:
+        missing = [f"{n} {v}" for n, v in wanted]
+        raise BundleError(f"The reference host did not download {', '.join(missing[:5])}.")
+    for number, state in enumerate(group.hosts):
+        _host_index(built, group, work, number, state.name, debs)
     return built
+
+
+def _host_index(
+    built: _Built,
+    group: _Group,
+    work: Path,
+    number: int,
+    host: str,
+    debs: list[tuple[BundleFile, str, dict[str, str]]],
+) -> None:
+    """One host's sub-repositories: one per origin of its updates (the Release file carries that
+    origin's label and archive, so a security update still reads as one on the offline host), and
+    one for its rollback packages. Each lists only the files this host receives."""
+    from app.domain.bundle import parse_origin
+
+    origins = sorted({origin for f, origin, _c in debs if host in f.hosts and f.purpose is Purpose.UPDATE})
+    pockets: dict[str, list[tuple[BundleFile, dict[str, str]]]] = {}
+    names = {origin: f"h{number}u{i}" for i, origin in enumerate(origins)}
+    for f, origin, control in debs:
+        if host in f.hosts:
+            pocket = names[origin] if f.purpose is Purpose.UPDATE else f"h{number}r"
+            pockets.setdefault(pocket, []).append((f, control))
+    origin_of = {v: k for k, v in names.items()}
+    date = format_datetime(datetime.now(UTC), usegmt=True)
+    for pocket, entries in sorted(pockets.items()):
+        directory = work / group.name / pocket
+        directory.mkdir(parents=True, exist_ok=True)
+        index = "\n".join(packages_stanza(c, f.name, f.size, f.sha256) for f, c in entries).encode()
+        (directory / "Packages").write_bytes(index)
+        fields = parse_origin(origin_of[pocket]) if pocket in origin_of else None
+        (directory / "Release").write_text(release_file(index, date, fields))
+        for name in ("Packages", "Release"):
+            path = directory / name
+            f = BundleFile(
+                group.name,
+                name,
+                sha256_file(path),
+                path.stat().st_size,
+                Purpose.INDEX,
+                "Patchdesk",
+                hosts=(host,),
+                pocket=pocket,
+            )
+            built.files.append(f)
+            built.local[f.member] = path

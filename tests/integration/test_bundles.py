@@ -198,6 +198,11 @@ def test_bundle_round_trip_offline_apt_hosts(
     assert code == 0, err
     for h in off:
         assert pending_of(report, h.name) == expected
+        entry = next(e for e in report["hosts"] if e["name"] == h.name)
+        assert entry["complete"] is True and entry["notes"] == [], entry
+        secfix = next(p for p in entry["pending"] if p["name"] == "pd-secfix")
+        assert secfix["security"] is True and "security" in secfix["source"], secfix  # the origin travelled
+        assert secfix["classification"] == "important", secfix
     same_etc_apt("scan")
 
     code, report, err = run_json(db_path, keyring_env, "patch", *[h.name for h in off], "--reboot", "never")

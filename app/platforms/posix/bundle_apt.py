@@ -32,7 +32,7 @@ from app.domain.bundle import (
 )
 from app.domain.models import PendingUpdate
 from app.platforms.posix.apt_install import BUNDLE_LISTS, BUNDLE_SOURCES, source_options
-from app.platforms.posix.apt_parse import parse_simulation
+from app.platforms.posix.apt_parse import is_security_origin, parse_simulation, split_origins
 from app.platforms.posix.bundle_host import bundle_dir, fail
 from app.transports.base import Transport
 
@@ -106,11 +106,17 @@ def resolve_host(
     out: list[ResolvedPackage] = []
     for p in pending:
         check_package(p.name.split(":", 1)[0], p.available)
-        out.append(ResolvedPackage(p.name, p.available, p.arch, Purpose.UPDATE, (host,)))
+        out.append(ResolvedPackage(p.name, p.available, p.arch, Purpose.UPDATE, (host,), _origin(p.source)))
         if p.installed is not None:
             check_package(p.name.split(":", 1)[0], p.installed)
             out.append(ResolvedPackage(p.name, p.installed, p.arch, Purpose.ROLLBACK, (host,)))
     return out, [(p.name, p.installed or "", p.available) for p in pending]
+
+
+def _origin(source: str) -> str:
+    """The origin an update's sub-repository copies: a security one when the version is in one."""
+    origins = split_origins(source)
+    return next((o for o in origins if is_security_origin(o)), origins[0] if origins else "")
 
 
 def download_command(directory: str, packages: Sequence[ResolvedPackage], *, print_uris: bool = False) -> str:
@@ -184,18 +190,19 @@ def install_command(bundle_id: str) -> str:
     d = shlex.quote(bundle_dir(bundle_id))
     return (
         f"set -e; cd {d}; chown -R 0:0 incoming; chmod 0755 incoming; "
-        "find incoming -type f -exec chmod 0644 {} +; rm -rf repo; mv incoming repo; "
+        "find incoming -type f -exec chmod 0644 {} +; find incoming -type d -exec chmod 0755 {} +; "
+        "rm -rf repo; mv incoming repo; "
         "cd repo; sha256sum --quiet -c SHA256SUMS"
     )
 
 
-def sources_command(bundle_ids: Sequence[str]) -> str:
-    """As root: write the sources list of the bundles applied on the host (from checked ids only),
-    then read them into the bundles' own lists (a file: source: no network)."""
-    if not bundle_ids:
+def sources_command(pockets: Sequence[tuple[str, str]]) -> str:
+    """As root: write the sources list of the bundles applied on the host ((bundle id, sub-repository)
+    pairs, checked), then read them into the bundles' own lists (a file: source: no network)."""
+    if not pockets:
         return f"rm -rf -- {BUNDLE_SOURCES} {BUNDLE_LISTS}"
-    lines = apt_sources(bundle_ids).splitlines()
-    opts = shlex.join(["apt-get", *source_options(bundle_ids), "-q", "update"])
+    lines = apt_sources(pockets).splitlines()
+    opts = shlex.join(["apt-get", *source_options(sorted({i for i, _ in pockets})), "-q", "update"])
     return (
         f"set -e; umask 022; install -d -m 0755 {BUNDLE_LISTS}/partial; "
         f"printf '%s\\n' {' '.join(shlex.quote(line) for line in lines)} > {BUNDLE_SOURCES}.new; "
@@ -208,8 +215,12 @@ def remove_command(bundle_id: str) -> list[str]:
 
 
 def sums_file(files: Iterable[tuple[str, str]]) -> bytes:
-    """``sha256sum -c`` input for (name, sha256) pairs (names checked: no newline, no path)."""
-    return "".join(f"{sha}  {check_file_name(name)}\n" for name, sha in files).encode()
+    """``sha256sum -c`` input for (path, sha256) pairs (each part of a path checked: no newline)."""
+    return "".join(f"{sha}  {_rel(name)}\n" for name, sha in files).encode()
+
+
+def _rel(path: str) -> str:
+    return "/".join(check_file_name(part) for part in path.split("/", 1))
 
 
 def apply_update_failed(host: str, err: str) -> BundleError:

@@ -113,7 +113,7 @@ def free_bytes(transport: Transport, host: str) -> int:
 def remote_sizes(transport: Transport, directory: str, host: str) -> dict[str, int]:
     """What an earlier, maybe interrupted, copy left in ``directory``."""
     r = transport.run(
-        f"cd {shlex.quote(directory)} 2>/dev/null && find . -maxdepth 1 -type f -printf '%s %f\\n'; true",
+        f"cd {shlex.quote(directory)} 2>/dev/null && find . -maxdepth 2 -type f -printf '%s %P\\n'; true",
         timeout=60,
     )
     out: dict[str, int] = {}
@@ -135,7 +135,12 @@ def push_file(
 ) -> None:
     """Append ``local`` to ``remote_dir/name`` from byte ``have`` on (0: a fresh copy), one chunk per
     command, so a copy cut short resumes where it stopped."""
-    target = shlex.quote(f"{remote_dir}/{check_file_name(name)}")
+    parts = [check_file_name(part) for part in name.split("/", 1)]
+    if len(parts) == 2:  # an index in its sub-repository: its directory first
+        r = transport.run(["mkdir", "-p", "--", f"{remote_dir}/{parts[0]}"], timeout=60)
+        if not r.ok:
+            raise fail(host, f"create {parts[0]}", r.err)
+    target = shlex.quote(f"{remote_dir}/{'/'.join(parts)}")
     size = local.stat().st_size
     if have > size:
         have = 0  # not ours (or another version): start again
