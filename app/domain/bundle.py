@@ -291,7 +291,7 @@ def parse_manifest(data: bytes) -> Manifest:
         raise BundleError("The bundle manifest is larger than any Patchdesk writes; it was refused.")
     try:
         raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than any manifest's
         raise BundleError("The bundle manifest is not valid JSON.") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise BundleError("This file is not a Patchdesk bundle of a format this version reads.")

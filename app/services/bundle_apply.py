@@ -82,9 +82,9 @@ def verify(db: Database, path: Path, secrets: SecretStore | None, progress: Prog
 
 def describe(path: Path) -> Manifest:
     """The manifest as written, without trusting it (to show what a bundle claims before trusting)."""
-    manifest, tar = read_manifest(Path(path), lambda _m, _d, _s: None)
-    tar.close()
-    return manifest
+    opened = read_manifest(Path(path), lambda _m, _d, _s: None)
+    opened.close()
+    return opened.manifest
 
 
 def trust_key(db: Database, key_file: Path, label: str = "") -> str:
@@ -126,8 +126,9 @@ def apply(
     progress: Progress = _quiet,
 ) -> list[HostOutcome]:
     """Verify the bundle, then copy to each host what it needs and make it the host's source."""
-    manifest, _tar = read_manifest(Path(path), checker(db, secrets))
-    _tar.close()
+    opened = read_manifest(Path(path), checker(db, secrets))
+    opened.close()
+    manifest = opened.manifest
     hosts = _targets(db, manifest, names, all_hosts)
     if not hosts:
         raise ConfigError("None of the bundle's hosts is in this inventory.")
@@ -330,6 +331,6 @@ def _bundle_id(db: Database, bundle: str, secrets: SecretStore | None) -> str:
         pass
     if not Path(bundle).exists():
         raise ConfigError(f"{bundle} is neither a bundle id nor a bundle file.")
-    manifest, tar = read_manifest(Path(bundle), checker(db, secrets))
-    tar.close()
-    return manifest.id
+    opened = read_manifest(Path(bundle), checker(db, secrets))
+    opened.close()
+    return opened.manifest.id

@@ -10,6 +10,7 @@ names the bad file.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -18,8 +19,9 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from app.domain.bundle import (
     MANIFEST_NAME,
@@ -82,7 +84,7 @@ def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> by
         raise BundleError(f"{member.name} in the bundle is not what Patchdesk writes there; it was refused.")
     handle = tar.extractfile(member)
     assert handle is not None
-    data = handle.read(limit + 1)
+    data = _read_chunk(handle, member.name, limit + 1)
     if len(data) != member.size:
         raise BundleError(f"The bundle is cut short inside {member.name}.")
     return data
@@ -95,25 +97,58 @@ def _next(tar: tarfile.TarFile, after: str) -> tarfile.TarInfo | None:
         raise BundleError(f"The bundle is damaged or cut short after {after} ({exc}).") from None
 
 
-def _open(path: Path) -> tarfile.TarFile:
+@dataclass
+class OpenBundle:
+    """A bundle being read: its manifest (signature checked), the tar stream after it, and the gzip
+    layer under it, whose end is checked once every member was read (a bundle cut short inside its
+    final padding has every file but not its gzip trailer, and is refused all the same)."""
+
+    manifest: Manifest
+    tar: tarfile.TarFile
+    gz: gzip.GzipFile
+    raw: BinaryIO
+
+    def finish(self) -> None:
+        try:
+            while self.gz.read(CHUNK):
+                pass
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BundleError(f"The bundle is damaged or cut short at its end ({exc}).") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.tar.close()
+        self.gz.close()
+        self.raw.close()
+
+
+def _open(path: Path) -> tuple[tarfile.TarFile, gzip.GzipFile, BinaryIO]:
     try:
         size = path.stat().st_size
+        raw = path.open("rb")
     except OSError as exc:
         raise BundleError(f"Cannot read the bundle {path}: {exc.strerror or exc}.") from None
     if size > MAX_BUNDLE_BYTES:
+        raw.close()
         raise BundleError(f"{path} is larger than any bundle may be; it was refused.")
+    gz = gzip.GzipFile(fileobj=raw, mode="rb")
     try:
-        return tarfile.open(path, mode="r|gz")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        return tarfile.open(fileobj=gz, mode="r|"), gz, raw
+    except (EOFError, zlib.error) as exc:
+        gz.close()
+        raw.close()
+        raise BundleError(f"{path} is damaged or cut short ({exc}).") from None
+    except (tarfile.TarError, OSError) as exc:
+        gz.close()
+        raw.close()
         raise BundleError(f"{path} is not a Patchdesk bundle (not a gzip'd tar archive: {exc}).") from None
 
 
-def read_manifest(
-    path: Path, check_signature: Callable[[Manifest, bytes, bytes], None]
-) -> tuple[Manifest, tarfile.TarFile]:
+def read_manifest(path: Path, check_signature: Callable[[Manifest, bytes, bytes], None]) -> OpenBundle:
     """The manifest (its signature checked by ``check_signature(manifest, manifest bytes, sig)``) and
     the open stream positioned after it."""
-    tar = _open(Path(path))
+    tar, gz, raw = _open(Path(path))
     try:
         first = _next(tar, "its start")
         if first is None or first.name != MANIFEST_NAME:
@@ -127,8 +162,10 @@ def read_manifest(
         check_signature(manifest, data, signature)
     except BaseException:
         tar.close()
+        gz.close()
+        raw.close()
         raise
-    return manifest, tar
+    return OpenBundle(manifest, tar, gz, raw)
 
 
 def verify_bundle(
@@ -141,12 +178,13 @@ def verify_bundle(
 ) -> Manifest:
     """Check the whole bundle against its signed manifest; optionally keep the ``wanted`` members (all
     when None) under ``extract_to``. Raises BundleError naming the first bad file."""
-    manifest, tar = read_manifest(Path(path), check_signature)
+    opened = read_manifest(Path(path), check_signature)
+    manifest, tar = opened.manifest, opened.tar
     expected = {f.member: f for f in manifest.files}
     keep = set(expected) if wanted is None else set(wanted)
     seen: set[str] = set()
     done, total = 0, manifest.total_size
-    with tar:
+    try:
         last = SIGNATURE_NAME
         while (member := _next(tar, last)) is not None:
             name = safe_member(member.name)
@@ -164,6 +202,10 @@ def verify_bundle(
             done += entry.size
             if progress is not None:
                 progress(done, total)
+    except BaseException:
+        opened.close()
+        raise
+    opened.finish()
     missing = [m for m in expected if m not in seen]
     if missing:
         raise BundleError(f"The bundle is cut short: {missing[0]} (and {len(missing) - 1} more) are missing.")
@@ -198,9 +240,9 @@ def _check_member(tar: tarfile.TarFile, member: tarfile.TarInfo, sha256: str, ta
         )
 
 
-def _read_chunk(handle: IO[bytes], name: str) -> bytes:
+def _read_chunk(handle: IO[bytes], name: str, size: int = CHUNK) -> bytes:
     try:
-        return handle.read(CHUNK)
+        return handle.read(size)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise BundleError(f"The bundle is damaged or cut short inside {name} ({exc}).") from None
 
