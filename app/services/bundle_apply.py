@@ -12,6 +12,7 @@ The rollback packages stay with the bundle until ``remove``.
 
 from __future__ import annotations
 
+import math
 import shlex
 import shutil
 import tempfile
@@ -145,7 +146,12 @@ def apply(
         )
         db_bundles.record_bundle(db, manifest, str(Path(path).resolve()), verified=True)
         cap = _max_host_bytes(db)
-        out = []
+        known = {h.name for h in hosts}
+        out = [
+            HostOutcome(h.name, False, f"{h.name} is not in this inventory; nothing was copied for it.")
+            for h in manifest.hosts
+            if all_hosts and h.name not in known
+        ]
         for i, host in enumerate(hosts):
 
             def step(fraction: float, message: str, i: int = i) -> None:
@@ -164,7 +170,9 @@ def _max_host_bytes(db: Database) -> int:
         mb = float(raw) if raw is not None else DEFAULT_MAX_HOST_MB
     except ValueError:
         mb = DEFAULT_MAX_HOST_MB
-    return int(max(1.0, mb) * 1024 * 1024)
+    if not math.isfinite(mb) or mb < 0:
+        mb = DEFAULT_MAX_HOST_MB
+    return int(mb * 1024 * 1024)
 
 
 def _apply_host(

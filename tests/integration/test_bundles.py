@@ -4,6 +4,8 @@ scan, patch and roll back from the bundle alone, with /etc/apt byte-identical at
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -227,3 +229,65 @@ def test_bundle_round_trip_offline_apt_hosts(
         assert h.run(f"test -e /var/lib/patchdesk/bundles/{made['id']}").returncode != 0
         assert h.run("test -e /var/lib/patchdesk/bundles/sources.list").returncode != 0
     same_etc_apt("remove")
+
+
+def _member(bundle: Path, suffix: str) -> tuple[str, bytes]:
+    with tarfile.open(bundle, "r:gz") as tar:
+        for m in tar:
+            if m.name.endswith(suffix):
+                return m.name.rsplit("/", 1)[-1], tar.extractfile(m).read()  # type: ignore[union-attr]
+    raise AssertionError(suffix)
+
+
+def test_bundle_apply_resumes_a_cut_copy_and_names_a_bad_one(
+    hosts, host_pool, db_path: Path, tmp_path: Path, keyring_env
+) -> None:  # type: ignore[no-untyped-def]
+    from db import settings as db_settings
+    from db.database import open_database
+
+    ref, off = hosts[0], hosts[1]
+    make_offline(off)
+    add_hosts(db_path, [ref, off], host_pool.client_key)
+    run_json(db_path, keyring_env, "scan", "--no-refresh", ref.name, off.name)
+    bundle = tmp_path / "site.pdbundle"
+    code, made, err = run_json(
+        db_path,
+        keyring_env,
+        "bundle",
+        "create",
+        "--reference",
+        ref.name,
+        "--hosts",
+        off.name,
+        "-o",
+        str(bundle),
+    )
+    assert code == 0, err
+
+    db = open_database(db_path)
+    db_settings.set_setting(db, "bundles.max_host_mb", "0.01")
+    code, applied, err = run_json(db_path, keyring_env, "bundle", "apply", str(bundle), off.name)
+    assert code == 1 and "bundles.max_host_mb" in applied["hosts"][0]["message"], applied
+    assert off.run("test -e /var/lib/patchdesk").returncode != 0
+    db_settings.set_setting(db, "bundles.max_host_mb", None)
+    db.conn.close()
+
+    # an earlier apply stopped half-way through one file, and left another whole but wrong
+    cut_name, cut = _member(bundle, "pd-secfix_1.0-2_all.deb")
+    bad_name, good = _member(bundle, "pd-regular_2.1-1_all.deb")
+    incoming = f"/var/lib/patchdesk/bundles/{made['id']}/incoming"
+    off.check(f"mkdir -p {incoming} && chown admin {incoming}")
+    (tmp_path / "cut").write_bytes(cut[: len(cut) // 2])
+    (tmp_path / "bad").write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    for local, name in ((tmp_path / "cut", cut_name), (tmp_path / "bad", bad_name)):
+        data = base64.b64encode(local.read_bytes()).decode()
+        off.check(f"echo {data} | base64 -d > {incoming}/{name} && chown admin {incoming}/{name}")
+    code, applied, err = run_json(db_path, keyring_env, "bundle", "apply", str(bundle), off.name)
+    assert code == 1, applied
+    message = applied["hosts"][0]["message"]
+    assert bad_name in message and cut_name not in message, message  # the cut one was completed
+    code, applied, err = run_json(db_path, keyring_env, "bundle", "apply", str(bundle), off.name)
+    assert code == 0, applied
+    assert off.check(f"sha256sum < /var/lib/patchdesk/bundles/{made['id']}/repo/{cut_name}").split()[0] == (
+        hashlib.sha256(cut).hexdigest()
+    )
