@@ -33,6 +33,7 @@ from app.domain.bundle import (
 )
 from app.domain.errors import ConfigError, PatchdeskError
 from app.domain.models import Host
+from app.services import audit
 from app.services.bundle_file import read_manifest, verify_bundle
 from app.services.bundle_keys import Signer, signature_checker
 from app.services.bundles import Progress, connect, hosts_named
@@ -99,6 +100,7 @@ def trust_key(db: Database, key_file: Path, label: str = "") -> str:
         raise ConfigError(f"{key_file} is not an Ed25519 public key written by `patchdesk bundle key`.")
     fingerprint = key_fingerprint(raw)
     db_bundles.trust_key(db, fingerprint, raw.hex(), label)
+    audit.record(db, "bundle.key_trusted", fingerprint, {"label": label})
     return fingerprint
 
 
@@ -207,6 +209,7 @@ def _apply_host(
     except PatchdeskError as exc:
         return HostOutcome(host.name, False, str(exc))
     db_bundles.record_applied(db, manifest.id, host.id, entry.manager, len(files), size)
+    audit.record(db, "bundle.applied", host.name, {"bundle": manifest.id, "files": len(files), "bytes": size})
     return HostOutcome(
         host.name,
         True,
@@ -328,6 +331,7 @@ def remove(
             out.append(HostOutcome(host.name, False, str(exc)))
             continue
         db_bundles.forget_applied(db, bundle_id, a.host_id)
+        audit.record(db, "bundle.removed", host.name, {"bundle": bundle_id})
         out.append(HostOutcome(host.name, True, f"Bundle {bundle_id} removed (its rollback packages too)."))
     return out
 

@@ -46,6 +46,7 @@ from app.domain.bundle import (
 )
 from app.domain.errors import ConfigError, PatchdeskError
 from app.domain.models import Classification, Host, PendingUpdate
+from app.services import audit
 from app.services.bundle_file import sha256_file, write_bundle
 from app.services.bundle_keys import Signer
 from app.transports.base import Deadline, Transport
@@ -243,7 +244,9 @@ def read_request(path: Path) -> list[RequestHost]:
 # -- creating a bundle ----------------------------------------------------------------------------------
 
 
-def _chooser(db: Database, classes: Sequence[Classification] | None, state: RequestHost):  # type: ignore[no-untyped-def]
+def _chooser(
+    db: Database, classes: Sequence[Classification] | None, state: RequestHost
+) -> Callable[[list[PendingUpdate]], set[str]] | None:
     """Picks the updates of the chosen classifications (the rules and advisories of this workstation)."""
     if not classes:
         return None
@@ -319,6 +322,12 @@ def create(
         progress(0.9, "writing the bundle")
         write_bundle(out, manifest, signer.sign(manifest.to_bytes()), local)
         db_bundles.record_bundle(db, manifest, str(Path(out).resolve()), verified=True)
+        audit.record(
+            db,
+            "bundle.created",
+            manifest.id,
+            {"reference": reference.name, "hosts": [h.name for h in hosts], "files": len(files)},
+        )
         progress(1.0, "done")
         return CreateResult(manifest, Path(out))
     finally:

@@ -149,3 +149,52 @@ def test_a_file_that_is_not_a_deb_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04")
     with pytest.raises(BundleError):
         bundle_apt.deb_control(path)
+
+
+class _Reference:
+    """The reference host's answers, recorded: a put is remembered, each run answers in turn."""
+
+    def __init__(self, *results: object) -> None:
+        from app.transports.base import CommandResult
+
+        self.results = [CommandResult(*r) if isinstance(r, tuple) else r for r in results]
+        self.puts: list[str] = []
+
+    def put(self, data: bytes, path: str, *, mode: int = 0o644) -> None:
+        self.puts.append(path)
+
+    def run(self, command: object, **_kw: object) -> object:
+        return self.results.pop(0)
+
+
+SIMULATION = (
+    b"Reading package lists...\n"
+    b"1 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.\n"
+    b"Inst pd-secfix [1.0-1] (1.0-2 Debian-Security:12/stable-security [all])\n"
+    b"Inst pd-chain-extra (1.0-1 Patchdesk-Test:stable-updates [all])\n"
+)
+
+
+def test_the_reference_hosts_answer_gives_updates_and_rollback_versions() -> None:
+    ref = _Reference((0, SIMULATION, b""))
+    found, updates = bundle_apt.resolve_host(ref, "/s", b"status", "web1", "ref1")  # type: ignore[arg-type]
+    assert ref.puts == ["/s/status"]
+    assert [(p.name, p.version, p.purpose.value, p.origin) for p in found] == [
+        ("pd-secfix", "1.0-2", "update", "Debian-Security:12/stable-security"),
+        ("pd-secfix", "1.0-1", "rollback", ""),
+        ("pd-chain-extra", "1.0-1", "update", "Patchdesk-Test:stable-updates"),
+    ]
+    assert updates == [("pd-secfix", "1.0-1", "1.0-2"), ("pd-chain-extra", "", "1.0-1")]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (100, b"", b"E: Could not open lock file"),  # apt failed
+        (0, b"", b""),  # nothing at all: not even the summary line
+        (0, SIMULATION + b"Inst pd-x [1] (\xff\xfe garbage\n", b""),  # a line it could not read
+    ],
+)
+def test_a_reference_answer_that_could_not_be_read_builds_nothing(answer: tuple[int, bytes, bytes]) -> None:
+    with pytest.raises(BundleError):
+        bundle_apt.resolve_host(_Reference(answer), "/s", b"status", "web1", "ref1")  # type: ignore[arg-type]
