@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -205,7 +206,8 @@ def _apply_host(
         with connect(db, host, secrets) as transport:
             others = [b for b in db_bundles.sources_for(db, [host.id]).get(host.id, ()) if b != manifest.id]
             pockets = [*_pockets(db, others, host.name), *_pockets_of(manifest, host.name)]
-            _copy_apt(transport, manifest.id, files, work, size, host.name, progress, pockets)
+            created = _epoch(manifest.created)
+            _copy_apt(transport, manifest.id, files, work, size, host.name, progress, pockets, created)
     except PatchdeskError as exc:
         return HostOutcome(host.name, False, str(exc))
     db_bundles.record_applied(db, manifest.id, host.id, entry.manager, len(files), size)
@@ -228,6 +230,7 @@ def _copy_apt(
     host: str,
     progress: Progress,
     pockets: list[tuple[str, str]],
+    created: int,
 ) -> None:
     from app.platforms.posix import bundle_apt, bundle_host
 
@@ -256,13 +259,23 @@ def _copy_apt(
     transport.put(bundle_apt.sums_file((f.rel, f.sha256) for f in files), f"{incoming}/SHA256SUMS")
     _check_sums(transport, incoming, host)
     progress(0.85, f"installing the repository on {host}")
-    r = transport.run(bundle_apt.install_command(bundle_id), sudo=True, timeout=600)
+    r = transport.run(bundle_apt.install_command(bundle_id, created), sudo=True, timeout=600)
     if not r.ok:
         raise bundle_host.fail(host, "install the bundle's repository", r.err or r.out)
     progress(0.9, f"reading the bundle's index on {host}")
     r = transport.run(bundle_apt.sources_command(pockets), sudo=True, timeout=600)
     if not r.ok:
         raise bundle_apt.apply_update_failed(host, r.err or r.out)
+
+
+def _epoch(iso: str) -> int:
+    """The bundle's build time in seconds; a time it does not state counts as long ago (its index
+    then reads as old, never as fresh)."""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return 0
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 def _pockets_of(manifest: Manifest, host: str) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,7 @@ def test_bundle_round_trip_offline_apt_hosts(
 
     code, checked, err = run_json(db_path, keyring_env, "bundle", "verify", str(bundle))
     assert code == 0 and checked["ok"] and checked["id"] == made["id"], err
+    made_at = checked["created"]
 
     # damaged bundles are refused by verify and by apply, naming what is wrong; nothing reaches a host
     flipped = tmp_path / "flipped.pdbundle"
@@ -205,6 +207,9 @@ def test_bundle_round_trip_offline_apt_hosts(
         secfix = next(p for p in entry["pending"] if p["name"] == "pd-secfix")
         assert secfix["security"] is True and "security" in secfix["source"], secfix  # the origin travelled
         assert secfix["classification"] == "important", secfix
+        # the index is as new as the bundle, not as the moment it was read
+        built = datetime.fromisoformat(made_at)
+        assert abs((datetime.fromisoformat(entry["index_updated"]) - built).total_seconds()) < 5, entry
     same_etc_apt("scan")
 
     code, report, err = run_json(db_path, keyring_env, "patch", *[h.name for h in off], "--reboot", "never")
@@ -222,6 +227,19 @@ def test_bundle_round_trip_offline_apt_hosts(
         for name, spec in SYNTHETIC_PACKAGES.items():
             assert h.installed_version(name) == spec["installed"], (h.name, name)
     same_etc_apt("rollback")
+
+    # a bundle built long ago: the scan still shows what it carries, and says its index is old
+    stale = off[0]
+    stale.check(  # as if three days had passed since the bundle was built and applied
+        f"touch -d '3 days ago' /var/lib/patchdesk/bundles/{made['id']}/created "
+        "/var/lib/patchdesk/bundles/lists/*_Release"
+    )
+    code, report, err = run_json(db_path, keyring_env, "scan", "--full", stale.name)
+    entry = report["hosts"][0]
+    assert pending_of(report, stale.name) == expected
+    # the scan refreshed the index (the policy allows 24 hours), which reads the bundle again: still old
+    assert entry["complete"] is False and entry["notes"], entry
+    same_etc_apt("stale scan")
 
     code, removed, err = run_json(db_path, keyring_env, "bundle", "remove", made["id"])
     assert code == 0 and all(o["ok"] for o in removed["hosts"]), removed

@@ -44,6 +44,7 @@ from app.platforms.posix.apt_install import (
     install_command,
     madison_command,
     plan_command,
+    redate_lists,
     rollback_command,
     source_options,
 )
@@ -107,7 +108,8 @@ def index_command(sources: Sequence[str] = ()) -> str:
     return (
         "printf 'now %s\n' \"$(date +%s)\"; "
         f"stat -c '%Y %n' -- {lists}/*_InRelease {lists}/*_Release {lists}/*_Packages* "
-        f"{UPDATE_STAMP} 2>/dev/null; "
+        # the host's own update stamp says nothing of a bundle's age (redate_lists)
+        f"{'' if sources else UPDATE_STAMP} 2>/dev/null; "
         f"LC_ALL=C {_apt('apt-get', sources)} -q -o Debug::NoLocking=true --print-uris update 2>/dev/null "
         "| grep '_InRelease ' ; true"
     )
@@ -135,10 +137,11 @@ def scan_command(sources: Sequence[str] = ()) -> str:
 
 
 def refresh_command(sources: Sequence[str] = ()) -> str:
-    """Update the package indexes; needs root."""
-    return (
-        REFRESH_COMMAND.replace("apt-get ", _apt("apt-get", sources) + " ", 1) if sources else REFRESH_COMMAND
-    )
+    """Update the package indexes; needs root. With bundle ``sources``: read the bundles again (a
+    file: source, no network), then date their lists by the bundles' build time, not by now."""
+    if not sources:
+        return REFRESH_COMMAND
+    return f"LC_ALL=C {_apt('apt-get', sources)} update -q; pd_rc=$?; {redate_lists(sources)}; exit $pd_rc"
 
 
 def reboot_command(nonce: str) -> str:

@@ -61,6 +61,20 @@ def source_options(sources: Sequence[str]) -> list[str]:
     ]
 
 
+def redate_lists(sources: Sequence[str]) -> str:
+    """Shell: give the bundles' Release lists the time each bundle was built (its ``created`` file,
+    see bundle_apt.install_command). apt dates a list by when it read it, but a bundle's index is only
+    as new as the bundle: a scan must not call a months-old bundle fresh."""
+    parts = []
+    for bundle_id in sources:
+        check_id(bundle_id)
+        parts.append(
+            f"touch -c -r {HOST_ROOT}/{bundle_id}/created -- "
+            f"{BUNDLE_LISTS}/_var_lib_patchdesk_bundles_{bundle_id}_repo_*_Release 2>/dev/null"
+        )
+    return "; ".join(parts) or ":"
+
+
 #: apt-get's option to change packages that are held (only ever with the named packages)
 ALLOW_HELD = "--allow-change-held-packages"
 

@@ -31,7 +31,7 @@ from app.domain.bundle import (
     parse_control,
 )
 from app.domain.models import PendingUpdate
-from app.platforms.posix.apt_install import BUNDLE_LISTS, BUNDLE_SOURCES, source_options
+from app.platforms.posix.apt_install import BUNDLE_LISTS, BUNDLE_SOURCES, redate_lists, source_options
 from app.platforms.posix.apt_parse import is_security_origin, parse_simulation, split_origins
 from app.platforms.posix.bundle_host import bundle_dir, fail
 from app.transports.base import Transport
@@ -184,14 +184,15 @@ def deb_control(path: Path) -> dict[str, str]:
 # -- the offline host ---------------------------------------------------------------------------------
 
 
-def install_command(bundle_id: str) -> str:
+def install_command(bundle_id: str, created: int) -> str:
     """As root: the checked incoming files become the bundle's repository (root's, world-readable so
-    apt's sandbox user can read them), then checked again where they now lie."""
+    apt's sandbox user can read them), checked again where they now lie; ``created`` (the bundle's
+    build time, seconds) is kept as the time of the bundle's ``created`` file (apt_install.redate_lists)."""
     d = shlex.quote(bundle_dir(bundle_id))
     return (
         f"set -e; cd {d}; chown -R 0:0 incoming; chmod 0755 incoming; "
         "find incoming -type f -exec chmod 0644 {} +; find incoming -type d -exec chmod 0755 {} +; "
-        "rm -rf repo; mv incoming repo; "
+        f"rm -rf repo; mv incoming repo; touch -d @{int(created)} created; "
         "cd repo; sha256sum --quiet -c SHA256SUMS"
     )
 
@@ -202,11 +203,12 @@ def sources_command(pockets: Sequence[tuple[str, str]]) -> str:
     if not pockets:
         return f"rm -rf -- {BUNDLE_SOURCES} {BUNDLE_LISTS}"
     lines = apt_sources(pockets).splitlines()
-    opts = shlex.join(["apt-get", *source_options(sorted({i for i, _ in pockets})), "-q", "update"])
+    ids = sorted({i for i, _ in pockets})
+    opts = shlex.join(["apt-get", *source_options(ids), "-q", "update"])
     return (
         f"set -e; umask 022; install -d -m 0755 {BUNDLE_LISTS}/partial; "
         f"printf '%s\\n' {' '.join(shlex.quote(line) for line in lines)} > {BUNDLE_SOURCES}.new; "
-        f"mv -f {BUNDLE_SOURCES}.new {BUNDLE_SOURCES}; LC_ALL=C {opts}"
+        f"mv -f {BUNDLE_SOURCES}.new {BUNDLE_SOURCES}; LC_ALL=C {opts}; {redate_lists(ids)}"
     )
 
 

@@ -198,3 +198,14 @@ def test_the_reference_hosts_answer_gives_updates_and_rollback_versions() -> Non
 def test_a_reference_answer_that_could_not_be_read_builds_nothing(answer: tuple[int, bytes, bytes]) -> None:
     with pytest.raises(BundleError):
         bundle_apt.resolve_host(_Reference(answer), "/s", b"status", "web1", "ref1")  # type: ignore[arg-type]
+
+
+def test_a_bundles_index_is_dated_by_the_bundle_not_by_the_last_read() -> None:
+    assert "update-success-stamp" in apt.index_command() and "update-success-stamp" not in apt.index_command(
+        [BUNDLE]
+    )
+    refresh = apt.refresh_command([BUNDLE])
+    assert "update-success-stamp" not in refresh
+    assert f"touch -c -r /var/lib/patchdesk/bundles/{BUNDLE}/created" in refresh
+    assert "touch -d @1765015200 created" in bundle_apt.install_command(BUNDLE, 1765015200)
+    assert apt_install.redate_lists([BUNDLE]) in bundle_apt.sources_command([(BUNDLE, "h0r")])
