@@ -12,6 +12,7 @@ The rollback packages stay with the bundle until ``remove``.
 
 from __future__ import annotations
 
+import logging
 import math
 import shlex
 import shutil
@@ -32,7 +33,7 @@ from app.domain.bundle import (
     check_id,
     key_fingerprint,
 )
-from app.domain.errors import ConfigError, PatchdeskError
+from app.domain.errors import ConfigError, PatchdeskError, SecretStoreError
 from app.domain.models import Host
 from app.services import audit
 from app.services.bundle_file import read_manifest, verify_bundle
@@ -45,6 +46,8 @@ from db import settings as db_settings
 
 if TYPE_CHECKING:
     from app.secrets import SecretStore
+
+logger = logging.getLogger(__name__)
 
 #: the most one host may receive from one bundle, rollback packages included (setting
 #: ``bundles.max_host_mb``): the bundle directory stays until the bundle is removed
@@ -68,7 +71,13 @@ class HostOutcome:
 
 def checker(db: Database, secrets: SecretStore | None) -> Callable[[Manifest, bytes, bytes], None]:
     """The signature check: this workstation's own key (when the keyring has one) or a trusted one."""
-    own = Signer(secrets).public_key(create=False) if secrets is not None else None
+    own = None
+    if secrets is not None:
+        try:
+            own = Signer(secrets).public_key(create=False)
+        except SecretStoreError:
+            # a site without a keyring still verifies bundles signed by a key it trusts
+            logger.info("no keyring: only trusted keys can vouch for a bundle")
     return signature_checker(own, db_bundles.trusted_keys(db))
 
 

@@ -173,3 +173,21 @@ def test_not_a_bundle_is_refused_in_a_sentence(tmp_path: Path) -> None:
         verify_bundle(path, Key().check())
     with pytest.raises(BundleError, match="Cannot read"):
         verify_bundle(tmp_path / "missing.pdbundle", Key().check())
+
+
+def test_a_site_without_a_keyring_verifies_a_bundle_signed_by_a_trusted_key(tmp_path: Path, db) -> None:  # type: ignore[no-untyped-def]
+    from keyring.backends.fail import Keyring
+
+    from app.secrets import SecretStore
+    from app.services import bundle_apply
+    from db import bundles as db_bundles
+
+    key = Key()
+    path, manifest = build(tmp_path, key)
+    no_keyring = SecretStore(Keyring())
+    with pytest.raises(BundleError, match="does not trust"):
+        bundle_apply.verify(db, path, no_keyring)
+    db_bundles.trust_key(db, key_fingerprint(key.public), key.public.hex(), "builder")
+    assert bundle_apply.verify(db, path, no_keyring) == manifest
+    stored = db_bundles.get_bundle(db, manifest.id)
+    assert stored is not None and stored.verified_at is not None
