@@ -489,6 +489,42 @@ def m009_soak(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m012_bundles(db: Database) -> None:
+    """Offline patch bundles (app/domain/bundle.py): the bundles this workstation built, verified or
+    applied, the signing keys it trusts besides its own, and which bundle each host received, so the
+    package manager's command line on that host can name the bundle as an extra source."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE bundles (
+            id TEXT PRIMARY KEY,
+            path TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            signer TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            manifest BLOB NOT NULL,
+            verified_at TEXT
+        );
+        CREATE TABLE bundle_keys (
+            fingerprint TEXT PRIMARY KEY,
+            public_key TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE bundle_hosts (
+            bundle_id TEXT NOT NULL REFERENCES bundles(id) ON DELETE CASCADE,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            manager TEXT NOT NULL,
+            files INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            applied_at TEXT NOT NULL,
+            PRIMARY KEY (bundle_id, host_id)
+        )
+        """,
+    )
+
+
+@MIGRATIONS()
 def m014_alerts(db: Database) -> None:
     """Every alert raised (a job failed, a verification red, a host key changed, an urgent update
     appeared), kept until the administrator acknowledges it: the console's alerts list (#23 item 7)."""

@@ -397,6 +397,11 @@ class MainWindow(QMainWindow):
         file_menu = mb.addMenu("&File")
         file_menu.addAction(self.import_action)
         file_menu.addAction(self.report_action)
+        self.bundles_action = file_menu.addAction("Offline bundles…")
+        self.bundles_action.setStatusTip(
+            "Carry updates to hosts without a repository: request, create, apply"
+        )
+        self.bundles_action.triggered.connect(self.show_bundles)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -507,6 +512,21 @@ class MainWindow(QMainWindow):
         self.alerts.refresh()
         if changed:
             self.statusBar().showMessage("Settings saved: " + ", ".join(changed) + ".", 8000)
+
+    @Slot()
+    def show_bundles(self) -> None:
+        """The offline bundles in a window of their own (built on first use, kept while open)."""
+        from ui.views.bundles_view import BundlesView
+
+        if getattr(self, "bundles_view", None) is None:
+            self.bundles_view = BundlesView(self.db, self.secrets, self)
+            self.bundles_view.setWindowFlag(Qt.WindowType.Window)
+            self.bundles_view.setWindowTitle("Offline bundles — Patchdesk")
+            self.bundles_view.resize(1000, 640)
+            self.bundles_view.changed.connect(self.reload_hosts)
+        self.bundles_view.reload()
+        self.bundles_view.show()
+        self.bundles_view.raise_()
 
     @Slot()
     def show_about(self) -> None:

@@ -108,7 +108,7 @@ class TrayController(QObject):
         try:  # kept in the alerts list until acknowledged, whatever the desktop setting says
             app_alerts.record(win.db, found)
         except PatchdeskError as exc:
-            logger.warning("alerts for job %d not kept in the list: %s", handle.job_id, exc)
+            logger.warning("alerts not kept in the list: %s", exc)
         win.alerts.refresh()
         if app_alerts.desktop_enabled(win.db):
             for a in found:

@@ -80,9 +80,12 @@ class TaskContext:
         deadline: Deadline,
         emit: Callable[[Event], None],
         connector: Connector,
+        extra_sources: tuple[str, ...] = (),
     ) -> None:
         self.job_id = job_id
         self.host = host
+        #: the offline bundles applied on the host, given to its package manager as sources
+        self.extra_sources = extra_sources
         self.deadline = deadline
         self._emit = emit
         self._connector = connector
@@ -193,6 +196,8 @@ class JobEngine:
     ) -> None:
         self.recorder = recorder
         self.connector = connector
+        #: host id -> the ids of the bundles applied on it (db/bundles.py: sources_for)
+        self.sources: Mapping[int, tuple[str, ...]] = {}
         self.concurrency = concurrency
         self.host_deadline = host_deadline
         self.worker_nice = worker_nice
@@ -283,7 +288,9 @@ class JobEngine:
                 if self._past_start_by(handle, host):
                     return
                 deadline = Deadline(deadline_s, handle.cancel_event)
-                ctx = TaskContext(job_id, host, deadline, self.emit, self.connector)
+                ctx = TaskContext(
+                    job_id, host, deadline, self.emit, self.connector, self.sources.get(host.id, ())
+                )
                 with guard:
                     contexts[host.id] = ctx
                     started[host.id] = time.monotonic()

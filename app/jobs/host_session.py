@@ -94,6 +94,7 @@ def open_session(ctx: TaskContext, *, baseline: bool = False) -> HostSession:
     else:
         facts, found, _ = family.facts(transport)
     adapter = detect(facts, found, host=ctx.host.name)
+    adapter.extra_sources = ctx.extra_sources
     extras = {a.name: a for a in family.extra_adapters(found, ctx.host.name)}
     return HostSession(transport, adapter, extras=extras, baseline=health)
 

@@ -31,6 +31,7 @@ from app.jobs.tasks import scan_host
 from app.jobs.verification import VerifyRequest, verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
+from db import bundles as db_bundles
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scan_basis as db_scan_basis
@@ -104,6 +105,7 @@ class JobRunner:
         )
         for listener in self._listeners:
             engine.add_listener(listener)
+        engine.sources = db_bundles.sources_for(db, [h.id for h in hosts if h.id is not None])
         return engine
 
     def _start(

@@ -78,6 +78,8 @@ def scan_host(
     transport = ctx.transport()
     ctx.progress(0.1, "collecting facts")
     guess = family.guess(host.managers, host.name)
+    if guess is not None:
+        guess.extra_sources = ctx.extra_sources
     nonce = new_nonce()
     stored = (known or {}).get(host.id)
     fingerprint = (
@@ -87,6 +89,7 @@ def scan_host(
     facts, binaries, out = family.facts(transport, extra)
     ctx.log(LogLevel.INFO, family.describe(facts))
     adapter = detect(facts, binaries, host=host.name)
+    adapter.extra_sources = ctx.extra_sources
 
     def previous() -> ScanBasis | None:
         assert host.id is not None and fingerprint is not None and load_basis is not None

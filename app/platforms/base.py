@@ -148,6 +148,9 @@ class Adapter(abc.ABC):
     refreshes_indexes: bool = True
     #: install packages the host holds back when they are named (patch --include-held); set per job
     allow_held: bool = False
+    #: the ids of the offline bundles applied on the host (db/bundles.py): the package manager is
+    #: given them as its sources on its command line; set per job, empty for most hosts
+    extra_sources: tuple[str, ...] = ()
     #: how old an index may be, and whether a scan may refresh it (policy.index_max_age_hours,
     #: --no-refresh); set per job for adapters that refresh inside their own scan (winget)
     index_max_age: timedelta = timedelta(hours=24)

@@ -35,6 +35,8 @@ from app.platforms.base import (
     new_nonce,
 )
 from app.platforms.posix.apt_install import (
+    BUNDLE_LISTS,
+    BUNDLE_SOURCES,
     CONFIGURE_PENDING,
     DPKG_INTERRUPTED,
     INSTALL_ENV,
@@ -42,7 +44,9 @@ from app.platforms.posix.apt_install import (
     install_command,
     madison_command,
     plan_command,
+    redate_lists,
     rollback_command,
+    source_options,
 )
 from app.platforms.posix.apt_parse import (
     LISTS_DIR,
@@ -95,14 +99,28 @@ REFRESH_COMMAND = (
     "2>/dev/null || true'"
 )
 
+
 #: The host's clock, then ``<mtime> <path>`` of every list file and the update stamp, then the files
 #: ``apt-get update`` would fetch for every configured source (no network, no lock; parse_index).
-INDEX_COMMAND = (
-    "printf 'now %s\n' \"$(date +%s)\"; "
-    f"stat -c '%Y %n' -- {LISTS_DIR}/*_InRelease {LISTS_DIR}/*_Release {LISTS_DIR}/*_Packages* "
-    f"{UPDATE_STAMP} 2>/dev/null; "
-    "LC_ALL=C apt-get -q -o Debug::NoLocking=true --print-uris update 2>/dev/null | grep '_InRelease ' ; true"
-)
+def index_command(sources: Sequence[str] = ()) -> str:
+    """See INDEX_COMMAND; with bundle ``sources``, their lists and sources instead of the host's."""
+    lists = BUNDLE_LISTS if sources else LISTS_DIR
+    return (
+        "printf 'now %s\n' \"$(date +%s)\"; "
+        f"stat -c '%Y %n' -- {lists}/*_InRelease {lists}/*_Release {lists}/*_Packages* "
+        # the host's own update stamp says nothing of a bundle's age (redate_lists)
+        f"{'' if sources else UPDATE_STAMP} 2>/dev/null; "
+        f"LC_ALL=C {_apt('apt-get', sources)} -q -o Debug::NoLocking=true --print-uris update 2>/dev/null "
+        "| grep '_InRelease ' ; true"
+    )
+
+
+def _apt(program: str, sources: Sequence[str]) -> str:
+    """``apt-get``/``apt-cache`` with the options that name the host's applied bundles as its sources."""
+    return shlex.join([program, *source_options(sources)])
+
+
+INDEX_COMMAND = index_command()
 
 #: dpkg-query output format for snapshots: name, version, and the three-letter status abbreviation.
 #: ``binary:Package`` keeps ":arch" on foreign-architecture packages, so names match the Inst lines.
@@ -112,14 +130,18 @@ REBOOT_FLAG = "/var/run/reboot-required"
 REBOOT_PKGS = "/var/run/reboot-required.pkgs"
 
 
-def scan_command() -> str:
-    """The simulated upgrade: no root, no lock, stable English output."""
-    return SCAN_COMMAND
+def scan_command(sources: Sequence[str] = ()) -> str:
+    """The simulated upgrade: no root, no lock, stable English output; ``sources``: the ids of the
+    bundles applied on the host, which are then its package sources (apt_install.source_options)."""
+    return SCAN_COMMAND.replace("apt-get ", _apt("apt-get", sources) + " ", 1) if sources else SCAN_COMMAND
 
 
-def refresh_command() -> str:
-    """Update the package indexes; needs root."""
-    return REFRESH_COMMAND
+def refresh_command(sources: Sequence[str] = ()) -> str:
+    """Update the package indexes; needs root. With bundle ``sources``: read the bundles again (a
+    file: source, no network), then date their lists by the bundles' build time, not by now."""
+    if not sources:
+        return REFRESH_COMMAND
+    return f"LC_ALL=C {_apt('apt-get', sources)} update -q; pd_rc=$?; {redate_lists(sources)}; exit $pd_rc"
 
 
 def reboot_command(nonce: str) -> str:
@@ -156,7 +178,17 @@ FINGERPRINT_PATHS = (
 FINGERPRINT_COMMAND = f"stat -c '%n|%s|%i|%y|%z' -- {' '.join(FINGERPRINT_PATHS)} 2>/dev/null | sha256sum"
 
 
-def scan_script(nonce: str, known: str | None = None) -> str:
+def fingerprint_command(sources: Sequence[str] = ()) -> str:
+    """FINGERPRINT_COMMAND; with bundle ``sources`` their sources list and lists count too, and so does
+    which bundles they are (a bundle applied or removed changes what the simulation sees)."""
+    if not sources:
+        return FINGERPRINT_COMMAND
+    paths = " ".join((*FINGERPRINT_PATHS, BUNDLE_SOURCES, BUNDLE_LISTS, f"{BUNDLE_LISTS}/*"))
+    ids = shlex.quote(" ".join(sources))
+    return f"{{ echo {ids}; stat -c '%n|%s|%i|%y|%z' -- {paths} 2>/dev/null; }} | sha256sum"
+
+
+def scan_script(nonce: str, known: str | None = None, sources: Sequence[str] = ()) -> str:
     """Fingerprint, simulation (stdout, exit status, stderr in their own sections) and the reboot check.
 
     Runs in a subshell so the reboot snippet's ``exit`` ends only this part; does nothing (prints no
@@ -171,7 +203,7 @@ def scan_script(nonce: str, known: str | None = None) -> str:
     m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
     simulate = (
         "pd_err=$(mktemp 2>/dev/null) || pd_err=/dev/null; "
-        f"printf '\n%s\n' '{m['sim']}'; {scan_command()} 2>\"$pd_err\"; pd_rc=$?; "
+        f"printf '\n%s\n' '{m['sim']}'; {scan_command(sources)} 2>\"$pd_err\"; pd_rc=$?; "
         f"printf '\n%s\n%s\n' '{m['simrc']}' \"$pd_rc\"; "
         f"printf '\n%s\n' '{m['simerr']}'; "
         '[ "$pd_err" = /dev/null ] || { cat "$pd_err"; rm -f "$pd_err"; }; '
@@ -183,10 +215,10 @@ def scan_script(nonce: str, known: str | None = None) -> str:
         )
     return (
         "( if command -v apt-get >/dev/null 2>&1; then "
-        f"printf '\n%s\n' '{m['idx']}'; {INDEX_COMMAND}; "
+        f"printf '\n%s\n' '{m['idx']}'; {index_command(sources)}; "
         f"printf '\n%s\n' '{m['held']}'; {HOLDS_COMMAND} 2>/dev/null; "
         f"printf '\n%s\n' '{m['pins']}'; {PINS_COMMAND}; "
-        f"pd_fp=$({FINGERPRINT_COMMAND}); "
+        f"pd_fp=$({fingerprint_command(sources)}); "
         f"printf '\n%s\n%s\n' '{m['fp']}' \"$pd_fp\"; "
         f"{simulate}"
         f"fi; {reboot_command(nonce)} )"
@@ -221,10 +253,10 @@ class AptAdapter(Adapter):
         return result.exit_status == 0
 
     def scan_command(self) -> str:
-        return scan_command()
+        return scan_command(self.extra_sources)
 
     def refresh_command(self) -> str:
-        return refresh_command()
+        return refresh_command(self.extra_sources)
 
     def simulate(
         self, transport: Transport, *, refresh: bool = False, log: LogFn | None = None
@@ -232,12 +264,12 @@ class AptAdapter(Adapter):
         """Like :meth:`scan` but returns removals and warnings too."""
         host = self.host_name(transport)
         if refresh:
-            result = transport.run(refresh_command(), sudo=True, timeout=600)
+            result = transport.run(refresh_command(self.extra_sources), sudo=True, timeout=600)
             if not result.ok:
                 raise describe_failure(result, host, what="refresh the package lists")
             for warning in _warning_lines(result.err):
                 emit(log, "warning", f"apt update: {warning}")
-        result = transport.run(scan_command(), timeout=300)
+        result = transport.run(scan_command(self.extra_sources), timeout=300)
         if not result.ok:
             raise describe_failure(result, host, what="check for updates")
         holds, pins = self._holds_and_pins(transport)
@@ -269,7 +301,7 @@ class AptAdapter(Adapter):
         return {n: pins[n].newest for n in names if n in pins}
 
     def scan_script(self, nonce: str, known: str | None = None) -> str | None:
-        return scan_script(nonce, valid_fingerprint(known))
+        return scan_script(nonce, valid_fingerprint(known), self.extra_sources)
 
     def parse_scan_script(
         self,
@@ -302,7 +334,7 @@ class AptAdapter(Adapter):
 
     def index_state(self, transport: Transport, *, refreshed: bool = False) -> IndexState:
         """The age of the lists on the host (one short command); unmeasured when it does not answer."""
-        result = transport.run(INDEX_COMMAND, timeout=30)
+        result = transport.run(index_command(self.extra_sources), timeout=30)
         if not result.ok:
             return IndexState(notes=(UNREADABLE_INDEX_NOTE,))
         return parse_index(result.out.splitlines(), datetime.now(UTC))
@@ -355,7 +387,12 @@ class AptAdapter(Adapter):
     def plan(
         self, transport: Transport, names: Sequence[str] | None, *, log: LogFn | None = None
     ) -> InstallPlan:
-        command = plan_command(names, allow_held=self.allow_held, versions=self._pinned(transport, names))
+        command = plan_command(
+            names,
+            allow_held=self.allow_held,
+            versions=self._pinned(transport, names),
+            sources=self.extra_sources,
+        )
         result = transport.run(command, timeout=300)
         if not result.ok:
             raise describe_failure(result, self.host_name(transport), what="plan the upgrade")
@@ -395,7 +432,9 @@ class AptAdapter(Adapter):
         lock_wait: float = 120,
     ) -> str | None:
         versions = self._pinned(transport, names)
-        command = install_command(names, lock_wait, allow_held=self.allow_held, versions=versions)
+        command = install_command(
+            names, lock_wait, allow_held=self.allow_held, versions=versions, sources=self.extra_sources
+        )
         self._install(transport, command, timeout + lock_wait, on_output, log)
         return None
 
@@ -416,7 +455,14 @@ class AptAdapter(Adapter):
         watcher = TransactionWatcher(tag, on_transaction, on_output)
         try:
             versions = self._pinned(transport, names)
-            command = install_command(names, lock_wait, tag, allow_held=self.allow_held, versions=versions)
+            command = install_command(
+                names,
+                lock_wait,
+                tag,
+                allow_held=self.allow_held,
+                versions=versions,
+                sources=self.extra_sources,
+            )
             self._install(transport, command, timeout + lock_wait, watcher, log)
         finally:
             watcher.finish()
@@ -464,7 +510,7 @@ class AptAdapter(Adapter):
     def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
         if not names:
             return {}
-        result = transport.run(madison_command(names), timeout=120)
+        result = transport.run(madison_command(names, self.extra_sources), timeout=120)
         if not result.ok:
             raise describe_failure(result, self.host_name(transport), what="list the available versions")
         found = parse_madison(result.out)
@@ -484,7 +530,11 @@ class AptAdapter(Adapter):
         if not changes:
             return
         result = self._run_changing(
-            transport, rollback_command(changes, lock_wait), timeout + lock_wait, on_output, log
+            transport,
+            rollback_command(changes, lock_wait, self.extra_sources),
+            timeout + lock_wait,
+            on_output,
+            log,
         )
         if not result.ok:
             raise describe_failure(result, self.host_name(transport), what="roll back")

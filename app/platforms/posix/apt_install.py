@@ -10,6 +10,7 @@ import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 
+from app.domain.bundle import HOST_ROOT, check_id
 from app.domain.errors import AdapterError
 from app.domain.models import InstallPlan, PackageChange
 from app.platforms.posix.apt_parse import _VERSION_RE, check_names, parse_transaction
@@ -32,6 +33,48 @@ CONFIGURE_PENDING = ["dpkg", "--force-confdef", "--force-confold", "--configure"
 INSTALL_ENV = {"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
 
 
+#: Where the bundles applied on a host keep apt's view of them (app/domain/bundle.py: apt_sources).
+BUNDLE_SOURCES = f"{HOST_ROOT}/sources.list"
+BUNDLE_LISTS = f"{HOST_ROOT}/lists"
+
+
+def source_options(sources: Sequence[str]) -> list[str]:
+    """apt options that make the bundles applied on the host (``sources``: their ids) its package
+    sources, given on the command line so nothing under /etc/apt changes: their own sources list, no
+    sources.list.d, their own lists directory, and no binary cache (which apt would otherwise write
+    under /var/cache/apt from these sources and read again without them)."""
+    if not sources:
+        return []
+    for bundle_id in sources:
+        check_id(bundle_id)
+    return [
+        "-o",
+        f"Dir::Etc::sourcelist={BUNDLE_SOURCES}",
+        "-o",
+        "Dir::Etc::sourceparts=-",
+        "-o",
+        f"Dir::State::Lists={BUNDLE_LISTS}",
+        "-o",
+        "Dir::Cache::pkgcache=",
+        "-o",
+        "Dir::Cache::srcpkgcache=",
+    ]
+
+
+def redate_lists(sources: Sequence[str]) -> str:
+    """Shell: give the bundles' Release lists the time each bundle was built (its ``created`` file,
+    see bundle_apt.install_command). apt dates a list by when it read it, but a bundle's index is only
+    as new as the bundle: a scan must not call a months-old bundle fresh."""
+    parts = []
+    for bundle_id in sources:
+        check_id(bundle_id)
+        parts.append(
+            f"touch -c -r {HOST_ROOT}/{bundle_id}/created -- "
+            f"{BUNDLE_LISTS}/_var_lib_patchdesk_bundles_{bundle_id}_repo_*_Release 2>/dev/null"
+        )
+    return "; ".join(parts) or ":"
+
+
 #: apt-get's option to change packages that are held (only ever with the named packages)
 ALLOW_HELD = "--allow-change-held-packages"
 
@@ -49,12 +92,17 @@ def _targets(names: Sequence[str], versions: Mapping[str, str] | None) -> list[s
 
 
 def plan_command(
-    names: Sequence[str] | None, *, allow_held: bool = False, versions: Mapping[str, str] | None = None
+    names: Sequence[str] | None,
+    *,
+    allow_held: bool = False,
+    versions: Mapping[str, str] | None = None,
+    sources: Sequence[str] = (),
 ) -> list[str]:
     """Simulate upgrading ``names`` (None: every upgradable package, new dependencies allowed);
     ``allow_held``: held packages among ``names`` are upgraded too, pinned ones to ``versions``."""
     base = [
         "apt-get",
+        *source_options(sources),
         "-s",
         "-q",
         "-o",
@@ -160,12 +208,19 @@ def install_command(
     *,
     allow_held: bool = False,
     versions: Mapping[str, str] | None = None,
+    sources: Sequence[str] = (),
 ) -> list[str]:
     """Install exactly ``names`` (upgrades only, plus what they need) — never a blind dist-upgrade.
     ``report_tag``: also print the transaction behind that marker before dpkg runs. ``allow_held``: the
     named packages are installed even when the host holds them (patch --include-held), those a pin
     keeps back at the version ``versions`` names."""
-    base = ["apt-get", *_INSTALL_OPTIONS, "-o", f"DPkg::Lock::Timeout={max(0, int(lock_wait))}"]
+    base = [
+        "apt-get",
+        *source_options(sources),
+        *_INSTALL_OPTIONS,
+        "-o",
+        f"DPkg::Lock::Timeout={max(0, int(lock_wait))}",
+    ]
     if allow_held and names is not None:
         base.append(ALLOW_HELD)
     if report_tag is not None:
@@ -175,7 +230,9 @@ def install_command(
     return [*base, "install", "--only-upgrade", "--", *_targets(names, versions if allow_held else None)]
 
 
-def rollback_command(changes: Sequence[PackageChange], lock_wait: float) -> list[str]:
+def rollback_command(
+    changes: Sequence[PackageChange], lock_wait: float, sources: Sequence[str] = ()
+) -> list[str]:
     """One apt transaction that puts every package back: ``name=old`` downgrades, ``name-`` removals."""
     targets = []
     for c in changes:
@@ -190,6 +247,7 @@ def rollback_command(changes: Sequence[PackageChange], lock_wait: float) -> list
             targets.append(f"{c.name}={c.from_version}")
     return [
         "apt-get",
+        *source_options(sources),
         *_INSTALL_OPTIONS,
         "-o",
         f"DPkg::Lock::Timeout={max(0, int(lock_wait))}",
@@ -200,5 +258,5 @@ def rollback_command(changes: Sequence[PackageChange], lock_wait: float) -> list
     ]
 
 
-def madison_command(names: Sequence[str]) -> list[str]:
-    return ["apt-cache", "madison", "--", *check_names(names)]
+def madison_command(names: Sequence[str], sources: Sequence[str] = ()) -> list[str]:
+    return ["apt-cache", *source_options(sources), "madison", "--", *check_names(names)]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from app.domain import debversion
+from app.domain.bundle import HOST_ROOT
 from app.domain.errors import AdapterError, UnsupportedHostError
 from app.domain.models import IndexState, InstallPlan, PackageChange, PendingUpdate, UpdateKind
 from app.platforms.base import (
@@ -329,6 +330,8 @@ def pinned_updates(pins: Mapping[str, Pinned], known: Iterable[PendingUpdate]) -
 #: file the *server's* Last-Modified time, so a refresh that found nothing new leaves them old.
 UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
 LISTS_DIR = "/var/lib/apt/lists"
+#: the lists of the bundles applied on a host (apt_install.source_options)
+BUNDLE_LISTS_DIR = f"{HOST_ROOT}/lists"
 #: at most this many index lines are read; a host has a few dozen list files
 _MAX_INDEX_LINES = 5000
 
@@ -374,7 +377,7 @@ def parse_index(lines: Iterable[str], now: datetime) -> IndexState:
             continue
         path = rest.strip()
         present.add(path.rpartition("/")[2])
-        if "_Packages" in path and path.startswith(LISTS_DIR + "/"):
+        if "_Packages" in path and path.startswith((LISTS_DIR + "/", BUNDLE_LISTS_DIR + "/")):
             packages = True
         elif path == UPDATE_STAMP or path.endswith(("_InRelease", "_Release")):
             newest = max(newest or 0, int(word))
