@@ -13,6 +13,7 @@ from app.domain.rollout import (
     DEFAULT_SOAK,
     PolicySettings,
 )
+from db.host_policy import criticality_rules
 
 
 def get_setting(db: Database, key: str) -> str | None:
@@ -58,6 +59,7 @@ def policy_settings(db: Database) -> PolicySettings:
         urgent_push=raw.get("urgent_push", "yes").lower() in ("1", "yes", "true", "on"),
         index_max_age=timedelta(hours=num("index_max_age_hours", d.index_max_age.total_seconds() / 3600)),
         import_max_hosts=int(num("import_max_hosts", d.import_max_hosts)),
+        criticality=criticality_rules(db),
     )
 
 

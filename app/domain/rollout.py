@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.domain.models import Classification, PendingUpdate, Ring, StrEnum, UpdateKind
+from app.domain.criticality import DEFAULT_RULES, CriticalityRule
+from app.domain.models import Classification, Criticality, PendingUpdate, Ring, StrEnum, UpdateKind
 
 
 class RolloutState(StrEnum):
@@ -52,7 +53,7 @@ class Rollout:
     ring: Ring | None = None  # the furthest ring it may be installed on
     ring_since: datetime | None = None  # when it entered that ring (scheduler time)
     explicit_approval: bool = False
-    override_window: bool = False  # mission-critical hosts need not wait for their window
+    override_window: bool = False  # hosts whose criticality rule says windows only need not wait
     deferred_until: datetime | None = None
     note: str = ""
     id: int | None = None
@@ -112,6 +113,8 @@ class PolicySettings:
     urgent_push: bool = True  # start urgent pushes unattended (else only propose them)
     index_max_age: timedelta = timedelta(hours=24)  # older package indexes are refreshed by a scan
     import_max_hosts: int = 100_000  # hosts read from one inventory file; more are reported, not read
+    #: the criticality rules (app/domain/criticality.py), kept in their own table, not in KEYS
+    criticality: Mapping[Criticality, CriticalityRule] = field(default_factory=lambda: dict(DEFAULT_RULES))
 
     KEYS = (
         "soak.urgent",

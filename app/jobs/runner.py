@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from app.domain.classify import bound
+from app.domain.criticality import rule_for
 from app.domain.events import Event
 from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
@@ -31,6 +32,7 @@ from app.jobs.tasks import scan_host
 from app.jobs.verification import verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
+from db import host_policy as db_host_policy
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scan_basis as db_scan_basis
@@ -119,6 +121,9 @@ class JobRunner:
         trigger: JobTrigger,
     ) -> JobHandle:
         concurrency = concurrency or self.concurrency
+        # the tasks never read the database: each host goes with its group's defaults and its
+        # criticality's rule filled in where it sets nothing
+        hosts = db_host_policy.effective_hosts(db, hosts)
         job_id = db_jobs.create_job(
             db, kind, hosts, trigger=trigger, params=params, concurrency=concurrency, actor=_actor()
         )
@@ -160,7 +165,11 @@ class JobRunner:
         trigger: JobTrigger = JobTrigger.MANUAL,
         lock_wait: float = LOCK_WAIT,
         reboot_timeout: float = REBOOT_TIMEOUT,
+        auto_rollback: bool = False,
     ) -> JobHandle:
+        """``auto_rollback`` (``patch --auto-rollback``): every host of this job is rolled back at once
+        when its verification is red, whatever its own policy."""
+        rules = db_host_policy.criticality_rules(db)
         task = functools.partial(
             patch_host,
             selections=selections,
@@ -168,11 +177,16 @@ class JobRunner:
             verify=verify,
             lock_wait=lock_wait,
             reboot_timeout=reboot_timeout,
+            auto_rollback=auto_rollback,
+            reboot_approval=frozenset(
+                h.id for h in hosts if h.id is not None and rule_for(rules, h.criticality).reboot_approval
+            ),
         )
         params: dict[str, object] = {
             "selections": _selections_json(selections),
             "reboot": str(reboot) if reboot else None,
             "verify": verify,
+            "auto_rollback": auto_rollback,
         }
         return self._start(
             db,
