@@ -28,8 +28,9 @@ class CriticalityRule:
     criticality: Criticality
     #: urgent updates go out as soon as they are found: no wait for the test ring or a window
     urgent_at_once: bool = False
-    #: important updates reach these hosts at most this many days after the test ring started on
-    #: them, promoted or not, and without waiting for a window (None: no deadline)
+    #: important updates reach these hosts at most this many days after the update entered its
+    #: current ring (``Rollout.ring_since``), promoted or not, without waiting for a window (None: no
+    #: deadline)
     important_within_days: float | None = None
     #: updates reach these hosts only through the rings (test first, then promotion)
     test_ring_first: bool = True
@@ -228,8 +229,8 @@ def setting_sources(host: Host, group: GroupDefaults | None) -> dict[str, str]:
 
 
 def important_deadline_passed(rule: CriticalityRule, ring_since: datetime | None, now: datetime) -> bool:
-    """Whether an important update that entered the test ring at ``ring_since`` is now due on a host
-    of ``rule`` whatever its promotion (the rule's ``important_within_days``)."""
+    """Whether an important update that entered its current ring at ``ring_since`` is now due on a
+    host of ``rule`` whatever its promotion (the rule's ``important_within_days``)."""
     if rule.important_within_days is None or ring_since is None:
         return False
     return now - ring_since >= timedelta(days=rule.important_within_days)
