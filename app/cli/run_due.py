@@ -13,9 +13,7 @@ def add_commands(sub: Any) -> None:
     rd = sub.add_parser("run-due", help="run due work once: scans, promotions, urgent pushes, windows")
     rd.add_argument("--now", help="simulate this ISO time (default: now)")
     rd.add_argument("--dry-run", action="store_true", help="say what is due, change nothing")
-    rd.add_argument(
-        "--override-windows", action="store_true", help="urgent pushes ignore mission-critical windows"
-    )
+    rd.add_argument("--override-windows", action="store_true", help="urgent pushes ignore windows-only rules")
     rd.add_argument("--connect-timeout", type=seconds, default=10.0)
     rd.add_argument("--deadline", type=seconds, default=3600.0, help="overall seconds per host")
     rd.add_argument("--json", action="store_true")

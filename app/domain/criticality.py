@@ -202,14 +202,21 @@ def effective_host(host: Host, group: GroupDefaults | None, rule: CriticalityRul
         for name in GROUP_DEFAULT_FIELDS:
             if not getattr(host, name) and getattr(group, name):
                 changes[name] = getattr(group, name)
-    host = replace(host, **changes) if changes else host
-    if host.reboot_policy is None or host.auto_rollback is None:
-        host = replace(
-            host,
-            reboot_policy=host.reboot_policy or rule.reboot,
-            auto_rollback=host.auto_rollback or rule.auto_rollback,
-        )
-    return host
+    if host.reboot_policy is None and "reboot_policy" not in changes:
+        changes["reboot_policy"] = rule.reboot
+    if host.auto_rollback is None and "auto_rollback" not in changes:
+        changes["auto_rollback"] = rule.auto_rollback
+    return _with(host, changes) if changes else host
+
+
+def _with(host: Host, changes: dict[str, Any]) -> Host:
+    """``replace(host, **changes)`` without the frozen dataclass's field-by-field ``__init__``: the
+    whole inventory goes through here for ``hosts list --json`` (4 s for 100,000 hosts with
+    ``replace``). The fields are the Host's own, already validated; only unset ones change."""
+    out = object.__new__(Host)
+    out.__dict__.update(host.__dict__)
+    out.__dict__.update(changes)
+    return out
 
 
 def setting_sources(host: Host, group: GroupDefaults | None) -> dict[str, str]:
