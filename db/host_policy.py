@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -13,8 +14,10 @@ from app.domain.criticality import (
     CriticalityRule,
     GroupDefaults,
     effective_host,
+    effective_settings,
     rule_for,
     rule_from_json,
+    setting_sources,
 )
 from app.domain.errors import ConfigError
 from app.domain.inventory import validate_command, validate_services
@@ -142,3 +145,16 @@ def effective_hosts(db: Database, hosts: Iterable[Host]) -> list[Host]:
 
 def effective(db: Database, host: Host) -> Host:
     return effective_hosts(db, [host])[0]
+
+
+def effective_settings_of(db: Database, hosts: Iterable[Host]) -> list[dict[str, Any]]:
+    """For each host the defaultable settings that apply, and where each comes from (``sources``)."""
+    rules = criticality_rules(db)
+    groups = all_group_defaults(db)
+    out: list[dict[str, Any]] = []
+    for h in hosts:
+        group = groups.get((h.group or "").casefold())
+        values = effective_settings(h, group, rule_for(rules, h.criticality))
+        values["sources"] = setting_sources(h, group)
+        out.append(values)
+    return out

@@ -175,12 +175,10 @@ def list_hosts(args: argparse.Namespace, out: TextIO) -> int:
     days = db_tiles.stale_days(db)
     state = {h.id: host_compliance(h, stale_days=days) for h in hosts}
     if args.json:
-        from app.domain.criticality import setting_sources
         from db import host_policy as db_host_policy
 
         last = db_jobs.last_jobs(db)
-        groups = db_host_policy.all_group_defaults(db)
-        effective = db_host_policy.effective_hosts(db, hosts)
+        effective = db_host_policy.effective_settings_of(db, hosts)
         dump_json(
             out,
             {
@@ -190,7 +188,6 @@ def list_hosts(args: argparse.Namespace, out: TextIO) -> int:
                         compliance=state[h.id],
                         last_job=last.get(h.id) if h.id is not None else None,
                         effective=eff,
-                        sources=setting_sources(h, groups.get((h.group or "").casefold())),
                     )
                     for h, eff in zip(hosts, effective, strict=True)
                 ]
@@ -275,23 +272,18 @@ def host_json(
     *,
     compliance: ComplianceState | None = None,
     last_job: LastJob | None = None,
-    effective: Host | None = None,
-    sources: dict[str, str] | None = None,
+    effective: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A host as JSON; ``compliance`` (default: from the record with the default stale threshold) and
     the newest finished job step (``last_job``: kind, state, verdict; null without one). The settings
-    are the host's own (null / empty: not set); ``effective`` adds what applies after its group's
-    defaults and its criticality's rule, and ``sources`` where each comes from."""
+    are the host's own (null / empty: not set); ``effective`` (db.host_policy.effective_settings_of)
+    adds what applies after its group's defaults and its criticality's rule, and where each comes
+    from."""
     data = _host_fields(h)
     if effective is not None:
         data["effective"] = {
-            "reboot_policy": str(effective.reboot_policy) if effective.reboot_policy else None,
-            "pre_command": effective.pre_command,
-            "post_command": effective.post_command,
-            "services": list(effective.services),
-            "check_command": effective.check_command,
-            "auto_rollback": str(effective.auto_rollback) if effective.auto_rollback else None,
-            "sources": sources or {},
+            k: list(v) if isinstance(v, tuple) else (str(v) if v is not None and k != "sources" else v)
+            for k, v in effective.items()
         }
     data["compliance"] = str(compliance or host_compliance(h))
     data["last_job"] = last_job.as_json() if last_job is not None else None

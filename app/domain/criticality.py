@@ -197,6 +197,19 @@ def effective_host(host: Host, group: GroupDefaults | None, rule: CriticalityRul
 
     The reboot policy and automatic rollback always end set (the rule has one of each); commands and
     services stay empty when neither the host nor its group gives any."""
+    changes = _unset_filled(host, group, rule)
+    return replace(host, **changes) if changes else host
+
+
+def effective_settings(host: Host, group: GroupDefaults | None, rule: CriticalityRule) -> dict[str, Any]:
+    """The defaultable settings that apply to ``host`` (``GROUP_DEFAULT_FIELDS``), without building a
+    new Host: ``hosts list --json`` asks this of the whole inventory."""
+    out = {name: getattr(host, name) for name in GROUP_DEFAULT_FIELDS}
+    out.update(_unset_filled(host, group, rule))
+    return out
+
+
+def _unset_filled(host: Host, group: GroupDefaults | None, rule: CriticalityRule) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if group is not None:
         for name in GROUP_DEFAULT_FIELDS:
@@ -206,17 +219,7 @@ def effective_host(host: Host, group: GroupDefaults | None, rule: CriticalityRul
         changes["reboot_policy"] = rule.reboot
     if host.auto_rollback is None and "auto_rollback" not in changes:
         changes["auto_rollback"] = rule.auto_rollback
-    return _with(host, changes) if changes else host
-
-
-def _with(host: Host, changes: dict[str, Any]) -> Host:
-    """``replace(host, **changes)`` without the frozen dataclass's field-by-field ``__init__``: the
-    whole inventory goes through here for ``hosts list --json`` (4 s for 100,000 hosts with
-    ``replace``). The fields are the Host's own, already validated; only unset ones change."""
-    out = object.__new__(Host)
-    out.__dict__.update(host.__dict__)
-    out.__dict__.update(changes)
-    return out
+    return changes
 
 
 def setting_sources(host: Host, group: GroupDefaults | None) -> dict[str, str]:
