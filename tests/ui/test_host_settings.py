@@ -127,7 +127,7 @@ def test_every_setting_round_trips_through_cli_json_and_dialog(
         "--user", "admin", "--key", str(key), "--group", "web", "--ring", "test",
         "--criticality", "mission-critical", "--tags", "dmz,linux", "--reboot-policy", "never",
         "--pre-command", "systemctl stop app", "--post-command", "systemctl start app",
-        "--services", "nginx", "--check-command", check, "--auto-rollback", "off",
+        "--services", "nginx", "--check-command", check, "--auto-rollback", "off", "--no-sudo",
     )  # fmt: skip
     assert code == 0, text
     h = db_hosts.find_host(db, "web1")
@@ -139,7 +139,7 @@ def test_every_setting_round_trips_through_cli_json_and_dialog(
     assert dlg.address_edit.text() == "web1.example.invalid" and dlg.port_edit.text() == "2222"
     assert dlg.user_edit.text() == "admin" and dlg.key_edit.text() == str(key)
     assert dlg.group_combo.currentText() == "web" and dlg.ring_combo.currentData() == "test"
-    assert dlg.criticality_combo.currentData() == "mission-critical"
+    assert dlg.criticality_combo.currentData() == "mission-critical" and not dlg.sudo_check.isChecked()
     assert box.tags_edit.text() == "dmz, linux" and box.reboot_combo.currentData() == "never"
     assert box.pre_edit.text() == "systemctl stop app" and box.post_edit.text() == "systemctl start app"
     assert box.services_edit.text() == "nginx" and box.check_edit.text() == check
@@ -157,6 +157,7 @@ def test_every_setting_round_trips_through_cli_json_and_dialog(
     assert j["reboot_policy"] is None and j["services"] == ["nginx", "postgresql@15-main"]
     assert j["effective"]["reboot_policy"] == "if-needed"  # type: ignore[index]
     assert j["tags"] == ["dmz", "linux"] and j["pre_command"] == "systemctl stop app"
+    assert j["use_sudo"] is False and j["port"] == 2222 and j["criticality"] == "mission-critical"
     entry = max((e for e in audit.entries(db) if e.action == "host.edited"), key=lambda e: e.id)
     assert entry.details["changed"] == ["auto_rollback", "check_command", "reboot_policy", "services"]
     # and cleared from the dialog
