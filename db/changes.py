@@ -210,3 +210,36 @@ def red_verifications(db: Database, job_id: int) -> list[str]:
             [job_id, job_id],
         )
     ]
+
+
+@dataclass(frozen=True)
+class AutoRollback:
+    """A host a patch job rolled back by itself: why (its red verification) and how the rollback's
+    verification went."""
+
+    host: str
+    reasons: tuple[str, ...]
+    rollback_verdict: str | None
+
+
+def auto_rollbacks(db: Database, job_id: int) -> list[AutoRollback]:
+    """Hosts whose changes in patch job ``job_id`` were rolled back by that same job (on red)."""
+    out: list[AutoRollback] = []
+    for host_id, name in db.execute(
+        "SELECT DISTINCT c.host_id, h.name FROM changes c JOIN hosts h ON h.id = c.host_id "
+        "WHERE c.job_id = ? AND c.rolled_back_by = ? ORDER BY h.name",
+        [job_id, job_id],
+    ).fetchall():
+        rows = db.execute(
+            "SELECT verdict, reasons FROM verifications WHERE job_id = ? AND host_id = ? ORDER BY id",
+            [job_id, host_id],
+        ).fetchall()
+        red = next((r for r in rows if r[0] == "red"), None)
+        out.append(
+            AutoRollback(
+                str(name),
+                tuple(json.loads(red[1])) if red else (),
+                str(rows[-1][0]) if len(rows) > 1 else None,
+            )
+        )
+    return out

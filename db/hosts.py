@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from app.domain.errors import ConfigError
 from app.domain.inventory import validate_host
 from app.domain.models import (
+    AutoRollback,
     Criticality,
     Host,
     HostKey,
@@ -33,7 +34,7 @@ _HOST_COLUMNS = (
     "h.transport_options, g.name, h.ring, h.criticality, h.tags, h.os_id, h.os_name, h.os_version, "
     "h.kernel, h.managers, h.last_scan_at, h.last_status, h.last_error, h.reboot_required, "
     "h.pending_urgent, h.pending_important, h.pending_noncritical, h.scan_complete, h.index_updated, "
-    "h.scan_notes"
+    "h.scan_notes, h.check_command, h.auto_rollback"
 )
 _HOST_SELECT = f"""
 SELECT {_HOST_COLUMNS}
@@ -62,7 +63,7 @@ def _row_to_host(row: Sequence[Any]) -> Host:
         transport_options, group_name, ring, criticality, tags, os_id, os_name, os_version,
         kernel, managers, last_scan_at, last_status, last_error, reboot_required,
         pending_urgent, pending_important, pending_noncritical, scan_complete, index_updated,
-        scan_notes,
+        scan_notes, check_command, auto_rollback,
     ) = row  # fmt: skip
     host = _HostFill(
         id=id_,
@@ -75,10 +76,12 @@ def _row_to_host(row: Sequence[Any]) -> Host:
         credential_ref=credential_ref,
         sudo_ref=sudo_ref,
         use_sudo=bool(use_sudo),
-        reboot_policy=_REBOOT_POLICIES.get(reboot_policy) or RebootPolicy(reboot_policy),
+        reboot_policy=None if reboot_policy is None else _REBOOT_POLICIES.get(reboot_policy),
         pre_command=pre_command,
         post_command=post_command,
         services=_json_tuple(services),
+        check_command=check_command,
+        auto_rollback=None if auto_rollback is None else _AUTO_ROLLBACKS.get(auto_rollback),
         winrm=_winrm_options(transport_options),
         group=group_name,
         ring=_RINGS.get(ring) or Ring(ring),
@@ -109,6 +112,7 @@ _REBOOT_POLICIES = {str(m.value): m for m in RebootPolicy}
 _RINGS = {str(m.value): m for m in Ring}
 _CRITICALITIES = {str(m.value): m for m in Criticality}
 _STATUSES = {str(m.value): m for m in HostStatus}
+_AUTO_ROLLBACKS = {str(m.value): m for m in AutoRollback}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -161,10 +165,12 @@ def _host_values(db: Database, host: Host, group_id: int | bool | None = False) 
         "ring": str(host.ring),
         "criticality": str(host.criticality),
         "tags": json.dumps(list(host.tags)),
-        "reboot_policy": str(host.reboot_policy),
+        "reboot_policy": str(host.reboot_policy) if host.reboot_policy else None,
         "pre_command": host.pre_command,
         "post_command": host.post_command,
         "services": json.dumps(list(host.services)),
+        "check_command": host.check_command,
+        "auto_rollback": str(host.auto_rollback) if host.auto_rollback else None,
         "transport_options": json.dumps({"winrm": host.winrm.as_json()}),
     }
 

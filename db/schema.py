@@ -456,6 +456,42 @@ def m007_daily_states(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m008_host_policy(db: Database) -> None:
+    """Per-host custom health check and automatic rollback; the reboot policy becomes optional (NULL:
+    the group's default, then the criticality rule decide), and 'if-needed', the old column default
+    every host got without choosing, becomes NULL; group defaults; editable criticality rules (a JSON
+    object per criticality, app/domain/criticality.py; absent: the built-in rule)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE hosts ADD COLUMN check_command TEXT;
+        ALTER TABLE hosts ADD COLUMN auto_rollback TEXT
+            CHECK (auto_rollback IS NULL OR auto_rollback IN ('off', 'on-red'));
+        ALTER TABLE hosts ADD COLUMN reboot_choice TEXT
+            CHECK (reboot_choice IS NULL OR reboot_choice IN ('never', 'if-needed', 'always'));
+        UPDATE hosts SET reboot_choice = NULLIF(reboot_policy, 'if-needed');
+        ALTER TABLE hosts DROP COLUMN reboot_policy;
+        ALTER TABLE hosts RENAME COLUMN reboot_choice TO reboot_policy;
+        CREATE TABLE group_defaults (
+            group_id INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+            reboot_policy TEXT CHECK (reboot_policy IS NULL OR reboot_policy IN ('never', 'if-needed', 'always')),
+            pre_command TEXT,
+            post_command TEXT,
+            services TEXT NOT NULL DEFAULT '[]',
+            check_command TEXT,
+            auto_rollback TEXT CHECK (auto_rollback IS NULL OR auto_rollback IN ('off', 'on-red')),
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE criticality_rules (
+            criticality TEXT PRIMARY KEY CHECK (criticality IN ('mission-critical', 'standard', 'desktop')),
+            rule TEXT NOT NULL DEFAULT '{}',
+            updated_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+@MIGRATIONS()
 def m009_soak(db: Database) -> None:
     """Soak monitoring (app/jobs/soak.py): every re-check of a host that got an update while the update
     soaks in the host's ring, with the scheduler's time, the verdict (``unknown`` when it could not see)

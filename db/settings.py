@@ -13,6 +13,7 @@ from app.domain.rollout import (
     DEFAULT_SOAK,
     PolicySettings,
 )
+from db.host_policy import criticality_rules
 
 
 def get_setting(db: Database, key: str) -> str | None:
@@ -61,6 +62,7 @@ def policy_settings(db: Database) -> PolicySettings:
         soak_check_interval=timedelta(
             minutes=num("soak_check_interval_minutes", d.soak_check_interval.total_seconds() / 60)
         ),
+        criticality=criticality_rules(db),
     )
 
 

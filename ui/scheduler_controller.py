@@ -79,7 +79,11 @@ class SchedulerController(QObject):
         self.busy = True
 
         def work() -> object:
-            return run_due(db_path, runner=runner, secrets=secrets, owner="Patchdesk console")
+            from app.services.host_policy import record_pass_auto_rollbacks
+
+            report = run_due(db_path, runner=runner, secrets=secrets, owner="Patchdesk console")
+            record_pass_auto_rollbacks(db_path, report.patches)
+            return report
 
         submit(win, work, self._due_done, self._due_failed, pool=self._pool)
 

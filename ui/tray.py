@@ -76,6 +76,7 @@ class TrayController(QObject):
                 app_alerts.AlertKind.VERIFICATION_RED,
                 app_alerts.AlertKind.HOST_KEY_CHANGED,
                 app_alerts.AlertKind.SOAK_RED,
+                app_alerts.AlertKind.AUTO_ROLLBACK,
             )
             else QSystemTrayIcon.MessageIcon.Warning
         )
@@ -87,9 +88,12 @@ class TrayController(QObject):
     def raise_alerts(self, handle: JobHandle) -> None:
         """The alerts of a job that just ended: on the desktop, and by mail off the main thread."""
         from app.services import alerts as app_alerts
+        from app.services import host_policy
 
         win = self.win
         try:
+            # a patch that rolled hosts back on red is audited once its events are recorded
+            host_policy.record_auto_rollbacks(win.db, handle.job_id)
             changes = app_alerts.key_changes_from_outcomes(handle.outcomes.values())
             found = app_alerts.job_alerts(win.db, handle.job_id, changes)
         except PatchdeskError as exc:

@@ -71,6 +71,9 @@ def add_commands(sub: Any) -> None:
     from app.cli.hosts_edit import add_edit_command
 
     add_edit_command(hsub)
+    from app.cli.group_defaults import add_group_defaults_command
+
+    add_group_defaults_command(hsub)
     fk = hsub.add_parser("forget-key", help="forget a host's trusted SSH key (after a verified key change)")
     fk.set_defaults(func=forget_key)
     fk.add_argument("name")
@@ -172,15 +175,21 @@ def list_hosts(args: argparse.Namespace, out: TextIO) -> int:
     days = db_tiles.stale_days(db)
     state = {h.id: host_compliance(h, stale_days=days) for h in hosts}
     if args.json:
+        from db import host_policy as db_host_policy
+
         last = db_jobs.last_jobs(db)
+        effective = db_host_policy.effective_settings_of(db, hosts)
         dump_json(
             out,
             {
                 "hosts": [
                     host_json(
-                        h, compliance=state[h.id], last_job=last.get(h.id) if h.id is not None else None
+                        h,
+                        compliance=state[h.id],
+                        last_job=last.get(h.id) if h.id is not None else None,
+                        effective=eff,
                     )
-                    for h in hosts
+                    for h, eff in zip(hosts, effective, strict=True)
                 ]
             },
         )
@@ -259,10 +268,29 @@ def forget_key(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def host_json(
-    h: Host, *, compliance: ComplianceState | None = None, last_job: LastJob | None = None
+    h: Host,
+    *,
+    compliance: ComplianceState | None = None,
+    last_job: LastJob | None = None,
+    effective: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A host as JSON; ``compliance`` (default: from the record with the default stale threshold) and
-    the newest finished job step (``last_job``: kind, state, verdict; null without one)."""
+    the newest finished job step (``last_job``: kind, state, verdict; null without one). The settings
+    are the host's own (null / empty: not set); ``effective`` (db.host_policy.effective_settings_of)
+    adds what applies after its group's defaults and its criticality's rule, and where each comes
+    from."""
+    data = _host_fields(h)
+    if effective is not None:
+        data["effective"] = {
+            k: list(v) if isinstance(v, tuple) else (str(v) if v is not None and k != "sources" else v)
+            for k, v in effective.items()
+        }
+    data["compliance"] = str(compliance or host_compliance(h))
+    data["last_job"] = last_job.as_json() if last_job is not None else None
+    return data
+
+
+def _host_fields(h: Host) -> dict[str, Any]:
     return {
         "id": h.id,
         "name": h.name,
@@ -276,10 +304,12 @@ def host_json(
         "tags": list(h.tags),
         "key_file": h.key_file,
         "use_sudo": h.use_sudo,
-        "reboot_policy": str(h.reboot_policy),
+        "reboot_policy": str(h.reboot_policy) if h.reboot_policy else None,
         "pre_command": h.pre_command,
         "post_command": h.post_command,
         "services": list(h.services),
+        "check_command": h.check_command,
+        "auto_rollback": str(h.auto_rollback) if h.auto_rollback else None,
         "os": h.os_name,
         "kernel": h.kernel,
         "status": str(h.last_status) if h.last_status != HostStatus.NEVER else "never",
@@ -291,6 +321,4 @@ def host_json(
             "important": h.pending_important,
             "noncritical": h.pending_noncritical,
         },
-        "compliance": str(compliance or host_compliance(h)),
-        "last_job": last_job.as_json() if last_job is not None else None,
     }

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from app.cli.common import EXIT_OK, open_db
 from app.domain.errors import ConfigError
 from app.domain.inventory import parse_choice, parse_port
-from app.domain.models import Criticality, Host, RebootPolicy, Ring
+from app.domain.models import AutoRollback, Criticality, Host, RebootPolicy, Ring
 
 #: option -> the Host field it sets
 _FIELDS: dict[str, str] = {
@@ -30,6 +30,8 @@ _FIELDS: dict[str, str] = {
     "pre_command": "pre_command",
     "post_command": "post_command",
     "services": "services",
+    "check_command": "check_command",
+    "auto_rollback": "auto_rollback",
 }
 
 
@@ -48,10 +50,23 @@ def add_edit_command(hsub: Any) -> None:
     edit.add_argument("--ring", help="test | pilot | production")
     edit.add_argument("--criticality", help="mission-critical | standard | desktop")
     edit.add_argument("--tags", help="comma-separated, e.g. dmz,linux")
-    edit.add_argument("--reboot-policy", help="never | if-needed | always")
+    edit.add_argument(
+        "--reboot-policy",
+        help="never | if-needed | always (empty: its group's default, then its criticality's rule)",
+    )
     edit.add_argument("--pre-command", help="run (as root) on the host before patching")
     edit.add_argument("--post-command", help="run (as root) on the host after patching")
     edit.add_argument("--services", help="comma-separated services that must be active after a change")
+    edit.add_argument(
+        "--check-command",
+        help="custom health check run on the host (as its user, with sudo when it uses sudo) before and "
+        "after a patch and by verify: exit status 0 is healthy",
+    )
+    edit.add_argument(
+        "--auto-rollback",
+        help="off | on-red: roll the host back at once when its verification after a patch is red "
+        "(empty: its group's default, then its criticality's rule)",
+    )
     sudo = edit.add_mutually_exclusive_group()
     sudo.add_argument("--sudo", dest="use_sudo", action="store_true", default=None, help="use sudo for root")
     sudo.add_argument("--no-sudo", dest="use_sudo", action="store_false", help="never use sudo on this host")
@@ -82,7 +97,9 @@ def _value(field: str, text: str) -> Any:
     if field == "criticality":
         return Criticality(parse_choice(Criticality, v, "--criticality"))
     if field == "reboot_policy":
-        return RebootPolicy(parse_choice(RebootPolicy, v, "--reboot-policy"))
+        return RebootPolicy(parse_choice(RebootPolicy, v, "--reboot-policy")) if v else None
+    if field == "auto_rollback":
+        return AutoRollback(parse_choice(AutoRollback, v, "--auto-rollback")) if v else None
     if field in ("tags", "services"):
         return tuple(dict.fromkeys(p.strip() for p in v.split(",") if p.strip()))
     if field == "key_file" and v:
@@ -90,7 +107,7 @@ def _value(field: str, text: str) -> Any:
         if not path.is_file():
             raise ConfigError(f"The key file {v} does not exist.")
         return str(path)
-    if field in ("pre_command", "post_command"):
+    if field in ("pre_command", "post_command", "check_command"):
         return text if text.strip() else None  # a command is kept as typed
     return v or None
 

@@ -68,6 +68,11 @@ def add_commands(sub: Any) -> None:
     patch.add_argument("--dry-run", action="store_true", help="show the plan (what would change) and stop")
     patch.add_argument("--no-verify", action="store_true", help="skip verification after patching")
     patch.add_argument(
+        "--auto-rollback",
+        action="store_true",
+        help="roll each host back at once when its verification is red (for this job, whatever its policy)",
+    )
+    patch.add_argument(
         "--include-held",
         action="store_true",
         help="also install selected packages the host holds back (apt-mark hold); audited",
@@ -247,6 +252,7 @@ def change(args: argparse.Namespace, out: TextIO) -> int:
                     accept_new_keys=True,
                     lock_wait=args.lock_wait,
                     reboot_timeout=args.reboot_timeout,
+                    auto_rollback=args.auto_rollback,
                 )
         elif args.command == "verify":
             handle = runner.start_verify(db, hosts, accept_new_keys=True)
@@ -258,7 +264,18 @@ def change(args: argparse.Namespace, out: TextIO) -> int:
         handle.wait()
     finally:
         runner.close()
+    if args.command == "patch" and not args.dry_run:
+        _after_patch(db, handle.job_id)
     return _report_change(db, args, hosts, handle, out)
+
+
+def _after_patch(db: Any, job_id: int) -> None:
+    """A finished patch job: audit the hosts it rolled back by itself, and send its alerts by mail
+    when mail alerts are set up (the CLI has no desktop to show them on)."""
+    from app.services import alerts, host_policy
+
+    host_policy.record_auto_rollbacks(db, job_id)
+    alerts.deliver(db, alerts.job_alerts(db, job_id), secrets=secret_store())
 
 
 def _report_change(db: Any, args: argparse.Namespace, hosts: list[Host], handle: Any, out: TextIO) -> int:
@@ -301,6 +318,11 @@ def _change_entry(host: Host, handle: Any) -> dict[str, Any]:
         entry["changes"] = [c.as_json() for c in result.changes]
         entry["rebooted"] = result.rebooted
         entry["reboot_required"] = result.reboot_required
+        if result.check_before is not None:
+            entry["check_before"] = result.check_before.as_json()
+        if result.auto_rollback is not None:
+            entry["result"] = result.auto_rollback.result
+            entry["auto_rollback"] = result.auto_rollback.as_json()
         verification = result.verification
     elif isinstance(result, RollbackResult):
         entry["restored"] = [c.as_json() for c in result.restored]
@@ -328,6 +350,13 @@ def _print_change_entry(e: dict[str, Any], dry_run: bool, out: TextIO) -> None:
             continue
         for c in e[key]:
             print(f"  {label}: {c['name']} {c['from'] or '-'} -> {c['to'] or '-'}", file=out)
+    auto = e.get("auto_rollback")
+    if auto:
+        print(f"  {auto['result']} ({auto['trigger']})", file=out)
+        for c in auto["restored"]:
+            print(f"  restored: {c['name']} {c['from'] or '-'} -> {c['to'] or '-'}", file=out)
+        if auto["verification"]:
+            print(f"  rollback verification {auto['verification']['verdict']}", file=out)
     for name in e.get("held") or ():
         print(f"  held, will not be installed: {name} (patch --include-held installs it)", file=out)
     if e.get("reboot_required"):
@@ -397,6 +426,8 @@ def _audit_change_started(db: Any, args: argparse.Namespace, hosts: list[Host], 
             details["packages"] = args.packages
         if args.include_held:
             details["include_held"] = True
+        if args.auto_rollback:
+            details["auto_rollback"] = True
         audit.patch_started(db, names, job_id, **details)
     elif args.command == "rollback":
         audit.rollback_started(db, names, job_id, args.job)

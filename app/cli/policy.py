@@ -80,6 +80,9 @@ def add_commands(sub: Any) -> None:
     pset = psub.add_parser("set")
     pset.add_argument("key")
     pset.add_argument("value")
+    from app.cli.criticality import add_criticality_command
+
+    add_criticality_command(psub)
 
     win = sub.add_parser("windows", help="maintenance windows")
     wsub = win.add_subparsers(dest="windows_command", metavar="ACTION", required=True, parser_class=Parser)
@@ -115,7 +118,7 @@ def add_commands(sub: Any) -> None:
             ap.add_argument(
                 "--override-window",
                 action="store_true",
-                help="mission-critical hosts need not wait for a window",
+                help="hosts whose criticality rule says windows only need not wait for a window",
             )
     df = sub.add_parser("defer", help="hold an update back (until a time, or until approved)")
     df.set_defaults(func=decide)

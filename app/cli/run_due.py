@@ -13,9 +13,7 @@ def add_commands(sub: Any) -> None:
     rd = sub.add_parser("run-due", help="run due work once: scans, promotions, urgent pushes, windows")
     rd.add_argument("--now", help="simulate this ISO time (default: now)")
     rd.add_argument("--dry-run", action="store_true", help="say what is due, change nothing")
-    rd.add_argument(
-        "--override-windows", action="store_true", help="urgent pushes ignore mission-critical windows"
-    )
+    rd.add_argument("--override-windows", action="store_true", help="urgent pushes ignore windows-only rules")
     rd.add_argument("--connect-timeout", type=seconds, default=10.0)
     rd.add_argument("--deadline", type=seconds, default=3600.0, help="overall seconds per host")
     rd.add_argument("--json", action="store_true")
@@ -40,6 +38,10 @@ def run_due(args: argparse.Namespace, out: TextIO) -> int:
         connect_timeout=args.connect_timeout,
         host_deadline=args.deadline,
     )
+    if not args.dry_run:
+        from app.services.host_policy import record_pass_auto_rollbacks
+
+        record_pass_auto_rollbacks(db_path, report.patches)
     _soak_alerts(db_path, report, args.dry_run)
     if args.json:
         dump_json(out, report.as_json())

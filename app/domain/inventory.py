@@ -45,13 +45,26 @@ def validate_host(host: Host) -> None:
                 f"The service name {quoted(service)} of {host.name} is not valid: a systemd unit or Windows "
                 "service name (letters, digits and @ . _ : + -)."
             )
-    for what, command in (("pre-command", host.pre_command), ("post-command", host.post_command)):
-        if command is not None and (
-            not command.strip() or _COMMAND_BAD.search(command) or len(command) > 4096
-        ):
+    for what, command in (
+        ("pre-command", host.pre_command),
+        ("post-command", host.post_command),
+        ("check command", host.check_command),
+    ):
+        validate_command(command, f"The {what} of {host.name}")
+
+
+def validate_command(command: str | None, what: str) -> None:
+    """A stored command (pre/post, health check): one line, no control characters, bounded."""
+    if command is not None and (not command.strip() or _COMMAND_BAD.search(command) or len(command) > 4096):
+        raise ConfigError(f"{what} must be one line of at most 4096 characters, without control characters.")
+
+
+def validate_services(services: tuple[str, ...], what: str) -> None:
+    for service in services:
+        if not _SERVICE.match(service):
             raise ConfigError(
-                f"The {what} of {host.name} must be one line of at most 4096 characters, without control "
-                "characters."
+                f"The service name {quoted(service)} of {what} is not valid: a systemd unit or Windows "
+                "service name (letters, digits and @ . _ : + -)."
             )
 
 

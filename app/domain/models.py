@@ -53,6 +53,13 @@ class RebootPolicy(StrEnum):
     ALWAYS = "always"
 
 
+class AutoRollback(StrEnum):
+    """What happens when a host's verification after a patch is red."""
+
+    OFF = "off"  # say so and offer a rollback
+    ON_RED = "on-red"  # roll the host back at once, in the same job
+
+
 class HostStatus(StrEnum):
     """Outcome of the last scan of a host, as shown in the inventory."""
 
@@ -150,10 +157,15 @@ class Host:
     criticality: Criticality = Criticality.STANDARD
     tags: tuple[str, ...] = ()
     use_sudo: bool = True
-    reboot_policy: RebootPolicy = RebootPolicy.IF_NEEDED
+    #: None: not set on the host (its group's default, then its criticality's rule decide)
+    reboot_policy: RebootPolicy | None = None
     pre_command: str | None = None  # run (as root) before patching, e.g. stop a service
     post_command: str | None = None  # run (as root) after patching
     services: tuple[str, ...] = ()  # services that must be active after a change
+    #: a custom health check run on the host (as its user, with sudo when it uses sudo): exit 0 is
+    #: healthy; stored as the administrator typed it, never built from host output
+    check_command: str | None = None
+    auto_rollback: AutoRollback | None = None  # None: not set (group default, then criticality rule)
     winrm: WinRMOptions = WinRMOptions()
     # discovered at scan time
     os_id: str | None = None

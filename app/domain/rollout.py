@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.domain.models import Classification, PendingUpdate, Ring, StrEnum, UpdateKind
+from app.domain.criticality import DEFAULT_RULES, CriticalityRule
+from app.domain.models import Classification, Criticality, PendingUpdate, Ring, StrEnum, UpdateKind
 
 
 class RolloutState(StrEnum):
@@ -54,7 +55,7 @@ class Rollout:
     ring: Ring | None = None  # the furthest ring it may be installed on
     ring_since: datetime | None = None  # when it entered that ring (scheduler time)
     explicit_approval: bool = False
-    override_window: bool = False  # mission-critical hosts need not wait for their window
+    override_window: bool = False  # hosts whose criticality rule says windows only need not wait
     deferred_until: datetime | None = None
     note: str = ""
     id: int | None = None
@@ -115,6 +116,8 @@ class PolicySettings:
     index_max_age: timedelta = timedelta(hours=24)  # older package indexes are refreshed by a scan
     import_max_hosts: int = 100_000  # hosts read from one inventory file; more are reported, not read
     soak_check_interval: timedelta = timedelta(minutes=15)  # how often soaking hosts are re-checked
+    #: the criticality rules (app/domain/criticality.py), kept in their own table, not in KEYS
+    criticality: Mapping[Criticality, CriticalityRule] = field(default_factory=lambda: dict(DEFAULT_RULES))
 
     KEYS = (
         "soak.urgent",

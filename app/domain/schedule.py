@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.domain.criticality import important_deadline_passed, rule_for
 from app.domain.maintenance_windows import (
     MaintenanceWindow,
     Occurrence,
@@ -18,7 +19,7 @@ from app.domain.maintenance_windows import (
     fits,
     next_windows,
 )
-from app.domain.models import Classification, Criticality, Host, JobTrigger, PendingUpdate
+from app.domain.models import Classification, Host, JobTrigger, PendingUpdate
 from app.domain.rollout import PolicySettings, Rollout
 
 #: Managers that pull new packages in as dependencies of what is named: a pending *new* package on
@@ -79,16 +80,22 @@ def decide_update(
     windows: Sequence[MaintenanceWindow],
     override_windows: bool = False,
 ) -> UpdateDecision:
-    """Rollout gates first, then the urgent-push policy, then the maintenance window."""
+    """Rollout gates first, then the urgent-push policy, then the maintenance window; what a host's
+    criticality changes in each comes from its rule (``settings.criticality``), never from its name."""
+    rule = rule_for(settings.criticality, host.criticality)
+    urgent = update.classification == Classification.URGENT
+    at_once = urgent and rule.urgent_at_once
+    due = update.classification == Classification.IMPORTANT and important_deadline_passed(
+        rule, rollout.ring_since, now
+    )
     why = rollout.blocked(now)
-    if why is None and not rollout.allows(host.ring):
+    gated = rule.test_ring_first and not at_once and not due
+    if why is None and gated and not rollout.allows(host.ring):
         why = f"waiting for promotion to the {host.ring} ring (" + (
             f"now at {rollout.ring})" if rollout.ring else "not tested yet)"
         )
-    urgent = update.classification == Classification.URGENT
-    needs_window = not urgent or (
-        host.criticality == Criticality.MISSION_CRITICAL and not (rollout.override_window or override_windows)
-    )
+    windows_only = rule.windows_only and not (rollout.override_window or override_windows)
+    needs_window = windows_only or not (urgent or due)
     if why is None and urgent and not settings.urgent_push:
         why = "urgent push proposed (policy urgent_push is off): patch it by hand or approve it"
     if why is None and needs_window and open_window is None:
@@ -97,7 +104,9 @@ def decide_update(
 
 
 def no_window_reason(host: Host, windows: Sequence[MaintenanceWindow], now: datetime, urgent: bool) -> str:
-    who = "mission-critical: waits for its maintenance window" if urgent else "outside its maintenance window"
+    who = "outside its maintenance window"
+    if urgent:
+        who = f"{host.criticality}: waits for its maintenance window"
     if not windows:
         group = f"group {host.group!r}" if host.group else "no group"
         return f"{who}; no window covers {group}"

@@ -51,6 +51,50 @@ class Health:
         }
 
 
+class CheckState(StrEnum):
+    PASSED = "passed"  # exit status 0
+    FAILED = "failed"  # any other exit status
+    NOT_RUN = "not-run"  # it could not run or did not finish (timeout, transport error): never green
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A host's custom health check (``Host.check_command``) as it ran once.
+
+    ``output`` is the check's own output, cut to a bounded size; ``detail`` says in a sentence why a
+    check that did not run did not."""
+
+    command: str
+    state: CheckState
+    exit_status: int | None = None
+    output: str = ""
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.state is CheckState.PASSED
+
+    def summary(self) -> str:
+        """One line for a verdict's reasons: what failed and the first line it printed."""
+        if self.state is CheckState.PASSED:
+            return "custom health check passed"
+        if self.state is CheckState.NOT_RUN:
+            return f"custom health check could not run: {self.detail}"
+        first = next((line.strip() for line in self.output.splitlines() if line.strip()), "")
+        return f"custom health check failed (exit status {self.exit_status})" + (
+            f": {first[:200]}" if first else ""
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "command": self.command,
+            "state": str(self.state),
+            "exit_status": self.exit_status,
+            "output": self.output,
+            "detail": self.detail,
+        }
+
+
 class Baseline(StrEnum):
     """What a verification compares with."""
 
@@ -99,6 +143,8 @@ def judge(
     health_after: Health | None = None,
     services: Iterable[str] = (),
     baseline: Baseline = Baseline.PATCH,
+    check_before: CheckResult | None = None,
+    check_after: CheckResult | None = None,
 ) -> Verification:
     """``expected``: name → version the change should have left (None: not installed).
 
@@ -113,6 +159,8 @@ def judge(
     if health_after is not None:
         _check_services(f, health_after, health_before, services)
         _check_journal_and_load(f, health_after, health_before)
+    if check_after is not None:
+        _check_custom(f, check_before, check_after)
     verdict = Verdict.RED if f.red else Verdict.AMBER if f.amber else Verdict.GREEN
     return Verification(verdict, tuple(f.red + f.amber + (f.ok if not f.red else []) + f.notes))
 
@@ -159,6 +207,18 @@ def _check_unpatched(
         f.notes.append(head if new else f"{head}; no security update pending")
     if new:
         f.amber.append(f"{len(new)} security update(s) new since the last scan: " + ", ".join(sorted(new)))
+
+
+def _check_custom(f: _Findings, before: CheckResult | None, after: CheckResult) -> None:
+    """The custom check: red when it fails, or when it could not run (a check that cannot answer
+    does not vouch for the host); amber only when it failed just the same before the change, since
+    then the change did not break it."""
+    if after.passed:
+        f.ok.append(after.summary())
+    elif after.state is CheckState.FAILED and before is not None and before.state is CheckState.FAILED:
+        f.amber.append(after.summary() + " (it failed before the change too)")
+    else:
+        f.red.append(after.summary())
 
 
 def _check_services(f: _Findings, h: Health, before: Health | None, services: Iterable[str]) -> None:

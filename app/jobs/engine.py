@@ -374,7 +374,8 @@ class JobEngine:
             return HostOutcome(host, StepState.FAILED, msg)
         except PatchdeskError as exc:
             ctx.log(LogLevel.ERROR, str(exc))
-            return HostOutcome(host, StepState(exc.host_state), str(exc))
+            # a known failure may carry what the task did before it (a patch rolled back on red)
+            return HostOutcome(host, StepState(exc.host_state), str(exc), getattr(exc, "result", None))
         except Exception as exc:
             # A bug, not a known condition: keep the traceback in the log file and the job log.
             logger.exception("task failed on %s", host.name)

@@ -15,8 +15,9 @@ from app.domain.classify import classify_all
 from app.domain.errors import AdapterError, CancelledError, PatchdeskError, UnreachableError
 from app.domain.events import ScanRecorded, VerificationRecorded
 from app.domain.models import LogLevel, OsFacts, PackageChange, ScanResult
-from app.domain.verdicts import Baseline, Health, Verdict, Verification, judge
+from app.domain.verdicts import Baseline, CheckResult, Health, Verdict, Verification, judge
 from app.jobs.engine import TaskContext
+from app.jobs.health_check import run_custom_check
 from app.platforms.base import Adapter, Snapshot
 from app.platforms.family import family_of
 from app.platforms.registry import detect
@@ -218,11 +219,15 @@ def verify_change(
     subject_job_id: int | None,
     managers: Mapping[str, str] | None = None,
     baseline: Baseline = Baseline.PATCH,
+    check_before: CheckResult | None = None,
 ) -> Verification:
+    """Rescan, snapshot, health and the host's custom check (``check_before``: its result before the
+    change, when there was one), judged into one verdict that is logged and recorded."""
     ctx.log(LogLevel.INFO, _VERIFYING[baseline])
     rescan = _rescan(ctx, s)
     installed = _snapshot_all(s, s.groups(list(expected), managers)) if expected else {}
     health = _health(ctx, s.transport, ctx.host.services, journal_since)
+    check = run_custom_check(ctx, s.transport, when="after the change" if baseline is Baseline.PATCH else "")
     verification = judge(
         expected=expected,
         installed=installed,
@@ -233,6 +238,8 @@ def verify_change(
         health_after=health,
         services=ctx.host.services,
         baseline=baseline,
+        check_before=check_before,
+        check_after=check,
     )
     if rescan.reboot_required:
         verification = Verification(

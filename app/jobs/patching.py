@@ -21,14 +21,22 @@ the plan comes first, so the command runs only when there is something to instal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from app.domain.errors import CancelledError, PatchdeskError
 from app.domain.events import ChangesRecorded, HealthBaselineTaken, SnapshotTaken
-from app.domain.models import InstallPlan, LogLevel, PackageChange, PendingUpdate, RebootPolicy
-from app.domain.verdicts import Verification
+from app.domain.models import (
+    AutoRollback,
+    InstallPlan,
+    LogLevel,
+    PackageChange,
+    PendingUpdate,
+    RebootPolicy,
+)
+from app.domain.verdicts import CheckResult, Verdict, Verification
 from app.jobs.engine import TaskContext
+from app.jobs.health_check import run_custom_check
 from app.jobs.host_session import (
     LOCK_WAIT,
     REBOOT_TIMEOUT,
@@ -41,6 +49,7 @@ from app.jobs.host_session import (
     run_hook,
     verify_change,
 )
+from app.jobs.rollback import undo_changes
 from app.platforms.base import Adapter, Snapshot
 from app.platforms.family import family_of
 
@@ -62,12 +71,52 @@ class HostSelection:
 
 
 @dataclass(frozen=True)
+class AutoRollbackOutcome:
+    """A patch's automatic rollback on red: why, what it put back and how its verification went
+    (None with ``error`` when the rollback itself could not be done)."""
+
+    reason: tuple[str, ...]
+    trigger: str  # "policy on-red" or "patch --auto-rollback"
+    restored: tuple[PackageChange, ...] = ()
+    verification: Verification | None = None
+    error: str | None = None
+
+    @property
+    def result(self) -> str:
+        if self.error is not None:
+            return "automatic rollback failed"
+        return "rolled back automatically"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "result": self.result,
+            "trigger": self.trigger,
+            "reason": list(self.reason),
+            "restored": [c.as_json() for c in self.restored],
+            "verification": self.verification.as_json() if self.verification else None,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
 class PatchResult:
     plan: InstallPlan
     changes: tuple[PackageChange, ...]
     rebooted: bool
     reboot_required: bool
     verification: Verification | None
+    #: the custom health check before the change (None: the host has none)
+    check_before: CheckResult | None = None
+    auto_rollback: AutoRollbackOutcome | None = None
+
+
+class RolledBackOnRed(PatchdeskError):
+    """A patch whose verification was red and that was rolled back at once: the host step fails, and
+    ``result`` keeps what happened (the patch, the rollback) for the job's report."""
+
+    def __init__(self, message: str, result: PatchResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 # -- plan ------------------------------------------------------------------------------------------
@@ -318,7 +367,15 @@ def patch_host(
     verify: bool = True,
     lock_wait: float = LOCK_WAIT,
     reboot_timeout: float = REBOOT_TIMEOUT,
+    auto_rollback: bool = False,
+    reboot_approval: Collection[int] = frozenset(),
 ) -> PatchResult:
+    """Patch one host (see the module's docstring for the order).
+
+    ``reboot``: the job's reboot policy, which overrides the host's and counts as the approval a host
+    in ``reboot_approval`` (ids whose criticality rule wants one) needs before it is restarted.
+    ``auto_rollback`` (``patch --auto-rollback``) or the host's policy ``on-red``: a red verification
+    rolls the host back at once, verifies that, and fails the step with ``RolledBackOnRed``."""
     host = ctx.host
     assert host.id is not None
     sel = selections.get(host.id, HostSelection(()))
@@ -335,6 +392,7 @@ def patch_host(
     baseline = s.baseline
     assert baseline is not None  # open_session(baseline=True) always takes it
     ctx.report(HealthBaselineTaken(ctx.job_id, host_id=host.id, health=baseline))  # for the soak checks
+    check_before = run_custom_check(ctx, s.transport, when="before the change")
     security_before = list(sel.security_pending or sel.security)
 
     groups = s.groups(sel.names, sel.managers)
@@ -346,7 +404,7 @@ def patch_host(
         done = _install_planned(ctx, s, groups, lock_wait)
     if done is None:
         ctx.log(LogLevel.INFO, "The package manager has nothing to do: already up to date.")
-        return PatchResult(InstallPlan((), held=held), (), False, False, None)
+        return PatchResult(InstallPlan((), held=held), (), False, False, None, check_before)
     plan, changes, txid, failure, reboot_answer = done
     plan = replace(plan, held=held)
     ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=changes, transaction_id=txid))
@@ -361,27 +419,9 @@ def patch_host(
     run_hook(ctx, s.transport, host.post_command, "post-patch")
 
     ctx.progress(0.7, "reboot check")
-    needed, pkgs = reboot_answer if reboot_answer is not None else s.adapter.reboot_required(s.transport)
-    for extra in s.extras.values():
-        if any(a is extra for a, _ in groups):
-            extra_needed, extra_pkgs = extra.reboot_required(s.transport)
-            needed = needed or extra_needed
-            pkgs = (*pkgs, *extra_pkgs)
-    policy = reboot or host.reboot_policy
-    rebooted = False
-    if policy == RebootPolicy.ALWAYS or (policy == RebootPolicy.IF_NEEDED and needed):
-        why = f" (required by {', '.join(pkgs)})" if pkgs else ""
-        ctx.log(LogLevel.INFO, f"Rebooting{why}…")
-        s = reboot_and_wait(ctx, s, _boot_time_before_restart(ctx, s, baseline.boot_time), reboot_timeout)
-        rebooted = True
-        baseline_for_load = None  # load right after boot says nothing against the old baseline
-    else:
-        baseline_for_load = baseline
-        if needed:
-            ctx.log(
-                LogLevel.WARNING, "A reboot is required; the reboot policy is 'never', so it is left to you."
-            )
-
+    s, rebooted, needed = _reboot_step(
+        ctx, s, groups, reboot_answer, reboot, host.id in reboot_approval, baseline.boot_time, reboot_timeout
+    )
     verification = None
     if verify:
         ctx.progress(0.85, "verifying")
@@ -391,12 +431,105 @@ def patch_host(
             expected={c.name: c.to_version for c in plan.changes},
             targeted_security=sel.security,
             security_before=security_before,
-            health_before=baseline_for_load,
+            health_before=None if rebooted else baseline,  # load right after boot says nothing
             journal_since=baseline.now,
             subject_job_id=ctx.job_id,
             managers={c.name: c.manager for c in plan.changes},
+            check_before=check_before,
         )
-    return PatchResult(plan, changes, rebooted, needed and not rebooted, verification)
+    result = PatchResult(plan, changes, rebooted, needed and not rebooted, verification, check_before)
+    on_red = auto_rollback or host.auto_rollback == AutoRollback.ON_RED
+    if verification is not None and verification.verdict == Verdict.RED and on_red and changes:
+        trigger = "patch --auto-rollback" if auto_rollback else "policy on-red"
+        _roll_back_on_red(ctx, s, result, txid, trigger, security_before, lock_wait)
+    return result
+
+
+def _reboot_step(
+    ctx: TaskContext,
+    s: HostSession,
+    groups: Sequence[tuple[Adapter, Sequence[str]]],
+    reboot_answer: _RebootAnswer | None,
+    reboot: RebootPolicy | None,
+    needs_approval: bool,
+    boot_before: float | None,
+    reboot_timeout: float,
+) -> tuple[HostSession, bool, bool]:
+    """Restart the host per its reboot policy (the job's, when given); (session, rebooted, needed)."""
+    needed, pkgs = reboot_answer if reboot_answer is not None else s.adapter.reboot_required(s.transport)
+    for extra in s.extras.values():
+        if any(a is extra for a, _ in groups):
+            extra_needed, extra_pkgs = extra.reboot_required(s.transport)
+            needed = needed or extra_needed
+            pkgs = (*pkgs, *extra_pkgs)
+    policy = reboot or ctx.host.reboot_policy or RebootPolicy.IF_NEEDED
+    wants = policy == RebootPolicy.ALWAYS or (policy == RebootPolicy.IF_NEEDED and needed)
+    if wants and needs_approval and reboot is None:
+        ctx.log(
+            LogLevel.WARNING,
+            f"A reboot {'is required' if needed else 'is due (policy always)'}, but hosts of criticality "
+            f"{ctx.host.criticality} restart only with approval: patch with --reboot if-needed (or "
+            "always) to approve, or restart the host yourself.",
+        )
+        return s, False, needed
+    if wants:
+        why = f" (required by {', '.join(pkgs)})" if pkgs else ""
+        ctx.log(LogLevel.INFO, f"Rebooting{why}…")
+        s = reboot_and_wait(ctx, s, _boot_time_before_restart(ctx, s, boot_before), reboot_timeout)
+        return s, True, needed
+    if needed:
+        ctx.log(LogLevel.WARNING, "A reboot is required; the reboot policy is 'never', so it is left to you.")
+    return s, False, needed
+
+
+def _roll_back_on_red(
+    ctx: TaskContext,
+    s: HostSession,
+    result: PatchResult,
+    txid: str | None,
+    trigger: str,
+    security_before: Sequence[str],
+    lock_wait: float,
+) -> None:
+    """Undo the patch at once in the same session, verify that, and fail the step saying so (the
+    result, with the rollback's outcome, travels on the error). The rollback marks this job's change
+    record as rolled back by the job itself; its verification is recorded like any other."""
+    assert result.verification is not None
+    reasons = tuple(r for r in result.verification.reasons)
+    ctx.log(
+        LogLevel.ERROR,
+        f"Verification red: rolling back automatically ({trigger}). Reason: " + "; ".join(reasons),
+    )
+    ctx.progress(0.9, "rolling back")
+    try:
+        rb = undo_changes(
+            ctx,
+            s,
+            result.changes,
+            subject_job_id=ctx.job_id,
+            transaction_id=txid,
+            security_pending=security_before,
+            lock_wait=lock_wait,
+            own_record=False,
+        )
+    except CancelledError:
+        raise
+    except PatchdeskError as exc:
+        outcome = AutoRollbackOutcome(reasons, trigger, error=str(exc))
+        raise RolledBackOnRed(
+            f"Verification red ({'; '.join(reasons)}); the automatic rollback failed: {exc}",
+            replace(result, auto_rollback=outcome),
+        ) from exc
+    outcome = AutoRollbackOutcome(reasons, trigger, rb.restored, rb.verification)
+    ctx.log(
+        LogLevel.ERROR if rb.verification.verdict == Verdict.RED else LogLevel.WARNING,
+        f"Rolled back automatically; the rollback's verification is {rb.verification.verdict}.",
+    )
+    raise RolledBackOnRed(
+        f"Verification red, rolled back automatically ({trigger}; the rollback's verification is "
+        f"{rb.verification.verdict}). Reason: {'; '.join(reasons)}",
+        replace(result, auto_rollback=outcome),
+    )
 
 
 def security_names(pending: Sequence[PendingUpdate]) -> tuple[str, ...]:

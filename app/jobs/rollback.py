@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.domain.errors import AdapterError
@@ -12,13 +12,14 @@ from app.domain.verdicts import Verdict, Verification
 from app.jobs.engine import TaskContext
 from app.jobs.host_session import (
     LOCK_WAIT,
+    HostSession,
     LineLogger,
     adapter_log,
     diff_snapshots,
     open_session,
     verify_change,
 )
-from app.platforms.base import Snapshot
+from app.platforms.base import Adapter, Snapshot
 
 
 @dataclass(frozen=True)
@@ -63,21 +64,40 @@ def rollback_host(
         v = Verification(Verdict.GREEN, ("nothing to roll back",))
         ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=req.subject_job_id))
         return RollbackResult((), v)
+    return undo_changes(
+        ctx,
+        s,
+        changes,
+        subject_job_id=req.subject_job_id,
+        transaction_id=req.transaction_id if req.changes else None,
+        security_pending=req.security_pending,
+        lock_wait=lock_wait,
+    )
+
+
+def undo_changes(
+    ctx: TaskContext,
+    s: HostSession,
+    changes: Sequence[PackageChange],
+    *,
+    subject_job_id: int,
+    transaction_id: str | None,
+    security_pending: Sequence[str],
+    lock_wait: float = LOCK_WAIT,
+    own_record: bool = True,
+) -> RollbackResult:
+    """Put back the from-versions of ``changes`` in the open session ``s``, then verify.
+
+    Used by a rollback job and by a patch's automatic rollback on red (app/jobs/patching.py), which
+    passes ``own_record=False``: its job already holds the change record being undone, so the
+    rollback's snapshots and changes are logged and returned rather than recorded as that job's."""
+    host = ctx.host
+    assert host.id is not None
     names = [c.name for c in changes]
     managers = {c.name: c.manager for c in changes}
     groups = s.groups(names, managers)
     by_name = {c.name: c for c in changes}
-    # Everything must be possible before anything is touched: no half rollbacks.
-    missing: list[str] = []
-    for adapter, group in groups:
-        wanted = {n: by_name[n].from_version for n in group if by_name[n].from_version is not None}
-        available = adapter.available_versions(s.transport, list(wanted)) if wanted else {}
-        missing += [f"{n} {v}" for n, v in sorted(wanted.items()) if v not in available.get(n, frozenset())]
-    if missing:
-        raise AdapterError(
-            f"Cannot roll back job {req.subject_job_id} on {host.name}: no longer available from its "
-            f"repositories: {', '.join(missing)}. Nothing was changed."
-        )
+    _check_available(ctx, s, groups, by_name, subject_job_id)
     ctx.log(
         LogLevel.INFO,
         "Rolling back: "
@@ -87,7 +107,10 @@ def rollback_host(
     for adapter, group in groups:
         before = adapter.snapshot(s.transport, group)
         befores.append(before)
-        ctx.report(SnapshotTaken(ctx.job_id, host_id=host.id, manager=adapter.name, versions=dict(before)))
+        if own_record:
+            ctx.report(
+                SnapshotTaken(ctx.job_id, host_id=host.id, manager=adapter.name, versions=dict(before))
+            )
     done = 0
     try:
         for adapter, group in groups:
@@ -96,7 +119,7 @@ def rollback_host(
                 adapter.rollback(
                     s.transport,
                     [by_name[n] for n in group],
-                    transaction_id=req.transaction_id if req.changes and len(groups) == 1 else None,
+                    transaction_id=transaction_id if len(groups) == 1 else None,
                     log=adapter_log(ctx),
                     on_output=out,
                     lock_wait=lock_wait,
@@ -118,17 +141,40 @@ def rollback_host(
                 )
             )
         restored = tuple(restored_list)
-        ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=restored))
-    ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=req.subject_job_id))
+        if own_record:
+            ctx.report(ChangesRecorded(ctx.job_id, host_id=host.id, changes=restored))
+        for c in restored:
+            ctx.log(LogLevel.INFO, f"restored: {c.name} {c.from_version or '-'} → {c.to_version or '-'}")
+    ctx.report(RolledBack(ctx.job_id, host_id=host.id, subject_job_id=subject_job_id))
     verification = verify_change(
         ctx,
         s,
         expected={c.name: c.from_version for c in changes},
         targeted_security=(),
-        security_before=[*req.security_pending, *names],
+        security_before=[*security_pending, *names],
         health_before=None,
         journal_since=None,
         subject_job_id=ctx.job_id,
         managers=managers,
     )
     return RollbackResult(restored, verification)
+
+
+def _check_available(
+    ctx: TaskContext,
+    s: HostSession,
+    groups: Sequence[tuple[Adapter, list[str]]],
+    by_name: Mapping[str, PackageChange],
+    subject_job_id: int,
+) -> None:
+    """Everything must be possible before anything is touched: no half rollbacks."""
+    missing: list[str] = []
+    for adapter, group in groups:
+        wanted = {n: by_name[n].from_version for n in group if by_name[n].from_version is not None}
+        available = adapter.available_versions(s.transport, list(wanted)) if wanted else {}
+        missing += [f"{n} {v}" for n, v in sorted(wanted.items()) if v not in available.get(n, frozenset())]
+    if missing:
+        raise AdapterError(
+            f"Cannot roll back job {subject_job_id} on {ctx.host.name}: no longer available from its "
+            f"repositories: {', '.join(missing)}. Nothing was changed."
+        )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from app.domain.classify import bound
+from app.domain.criticality import rule_for
 from app.domain.events import Event
 from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
@@ -32,6 +33,7 @@ from app.jobs.verification import VerifyRequest, verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import bundles as db_bundles
+from db import host_policy as db_host_policy
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scan_basis as db_scan_basis
@@ -122,6 +124,9 @@ class JobRunner:
         start_by: Mapping[int, StartBy] | None = None,
     ) -> JobHandle:
         concurrency = concurrency or self.concurrency
+        # the tasks never read the database: each host goes with its group's defaults and its
+        # criticality's rule filled in where it sets nothing
+        hosts = db_host_policy.effective_hosts(db, hosts)
         job_id = db_jobs.create_job(
             db, kind, hosts, trigger=trigger, params=params, concurrency=concurrency, actor=_actor()
         )
@@ -166,9 +171,13 @@ class JobRunner:
         lock_wait: float = LOCK_WAIT,
         reboot_timeout: float = REBOOT_TIMEOUT,
         start_by: Mapping[int, StartBy] | None = None,
+        auto_rollback: bool = False,
     ) -> JobHandle:
         """``start_by``: per host id, the window-end cut-off after which it is not started but
-        deferred (the scheduler's windowed jobs; engine.py)."""
+        deferred (the scheduler's windowed jobs; engine.py). ``auto_rollback`` (``patch
+        --auto-rollback``): every host of this job is rolled back at once when its verification is red,
+        whatever its own policy."""
+        rules = db_host_policy.criticality_rules(db)
         task = functools.partial(
             patch_host,
             selections=selections,
@@ -176,11 +185,16 @@ class JobRunner:
             verify=verify,
             lock_wait=lock_wait,
             reboot_timeout=reboot_timeout,
+            auto_rollback=auto_rollback,
+            reboot_approval=frozenset(
+                h.id for h in hosts if h.id is not None and rule_for(rules, h.criticality).reboot_approval
+            ),
         )
         params: dict[str, object] = {
             "selections": _selections_json(selections),
             "reboot": str(reboot) if reboot else None,
             "verify": verify,
+            "auto_rollback": auto_rollback,
         }
         return self._start(
             db,

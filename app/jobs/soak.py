@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from app.domain.errors import PatchdeskError
-from app.domain.models import Host, JobTrigger, Ring, StepState
+from app.domain.models import AutoRollback, Host, JobTrigger, Ring, StepState
 from app.domain.rollout import (
     PolicySettings,
     Rollout,
@@ -40,6 +40,7 @@ from app.domain.verdicts import Verification
 from app.jobs.selection import patch_verify_request
 from app.jobs.verification import VerifyRequest
 from db import changes as db_changes
+from db import host_policy as db_host_policy
 from db import hosts as db_hosts
 from db import rollouts as db_rollouts
 from db import schedule as db_schedule
@@ -125,7 +126,8 @@ def run_checks(db: Database, runner: JobRunner | None, now: datetime, settings: 
     todo = due(db, soaking(db), now, settings)
     if not todo:
         return result
-    by_name = {h.name: h for h in db_hosts.list_hosts(db)}
+    # as their policy stands: the group's defaults and the criticality rule fill what a host leaves unset
+    by_name = {h.name: h for h in db_host_policy.effective_hosts(db, db_hosts.list_hosts(db))}
     busy = db_schedule.busy_hosts(db)
     hosts: list[Host] = []
     requests: dict[int, VerifyRequest] = {}
@@ -179,9 +181,9 @@ def _entry(
 
 
 def rolls_back_on_red(host: Host) -> bool:
-    """Whether the host's policy rolls it back when a check turns red (its ``auto_rollback``, #20 item
-    3; a host without that setting is never rolled back by a soak check)."""
-    return str(getattr(host, "auto_rollback", None) or "") == "on-red"
+    """Whether the host's policy (``host`` with its effective settings) rolls it back when a check turns
+    red."""
+    return host.auto_rollback == AutoRollback.ON_RED
 
 
 def _roll_back(db: Database, runner: JobRunner, host: Host) -> dict[str, Any]:

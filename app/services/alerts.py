@@ -45,6 +45,7 @@ class AlertKind(enum.StrEnum):
     HOST_KEY_CHANGED = "host-key-changed"
     URGENT_UPDATE = "urgent-update"
     SOAK_RED = "soak-red"
+    AUTO_ROLLBACK = "auto-rollback"
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,20 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
                 "Check the reasons and consider a rollback.",
                 job_id,
                 tuple(red),
+            )
+        )
+    rolled = db_changes.auto_rollbacks(db, job_id)
+    if rolled:
+        names = [r.host for r in rolled]
+        alerts.append(
+            Alert(
+                AlertKind.AUTO_ROLLBACK,
+                f"Patchdesk: {len(rolled)} host(s) rolled back automatically",
+                f"Verification after {what} was red on {_names(names)}; Patchdesk rolled "
+                f"{'it' if len(names) == 1 else 'them'} back at once. "
+                f"Reason: {'; '.join(rolled[0].reasons[:3])}",
+                job_id,
+                tuple(names),
             )
         )
     for kc in key_changes:

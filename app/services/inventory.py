@@ -35,6 +35,8 @@ EDITABLE_FIELDS = (
     "pre_command",
     "post_command",
     "services",
+    "check_command",
+    "auto_rollback",
     "tags",
     "transport",
 )

@@ -37,6 +37,7 @@ from app.domain.errors import ConfigError, PatchdeskError, SecretStoreError
 from app.domain.inventory import parse_port, validate_host
 from app.domain.models import Criticality, Host, Ring, TransportKind, WinRMOptions
 from app.services import inventory
+from db import host_policy as db_host_policy
 from db import hosts as db_hosts
 from ui.dialogs.host_settings import ChangeSettingsBox, ConnectionTester
 from ui.workers import submit
@@ -296,6 +297,9 @@ class HostDialog(QDialog):
         self.criticality_combo.setCurrentIndex(self.criticality_combo.findData(h.criticality.value))
         self.sudo_check.setChecked(h.use_sudo)
         self.change_box.load(h)
+        # what the "Default" entries stand for: the host's settings as if it set none of them
+        unset = dataclasses.replace(h, reboot_policy=None, auto_rollback=None, check_command=None)
+        self.change_box.show_defaults(db_host_policy.effective(self.db, unset))
         w = h.winrm
         self.winrm_auth_combo.setCurrentIndex(max(0, self.winrm_auth_combo.findData(w.auth)))
         self.winrm_scheme_combo.setCurrentIndex(max(0, self.winrm_scheme_combo.findData(w.scheme)))

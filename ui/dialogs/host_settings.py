@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.models import Host, HostKey, RebootPolicy
+from app.domain.models import AutoRollback, Host, HostKey, RebootPolicy
 from app.services.connection import ConnectionCheck, check_connection
 from ui.workers import submit
 
@@ -31,6 +31,16 @@ REBOOT_LABELS = {
     RebootPolicy.ALWAYS: "Always after patching",
     RebootPolicy.NEVER: "Never (report that one is needed)",
 }
+AUTO_ROLLBACK_LABELS = {
+    AutoRollback.OFF: "Off: report it and offer a rollback",
+    AutoRollback.ON_RED: "Roll back at once when verification is red",
+}
+#: the first entry of the reboot and rollback lists: the host sets nothing
+DEFAULT_LABEL = "Default (group, then criticality)"
+
+
+def _value(member: RebootPolicy | AutoRollback | None) -> str:
+    return member.value if member is not None else ""
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -38,15 +48,30 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 class ChangeSettingsBox(QGroupBox):
-    """Tags, reboot policy, the commands around a patch and the services that must stay up."""
+    """Tags, reboot policy, the commands around a patch, the services that must stay up, the custom
+    health check and the automatic rollback. The reboot policy and the rollback can be left to the
+    group's default and the criticality's rule (the lists' first entry, which names what applies)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Changes on this host", parent)
         self.tags_edit = QLineEdit()
         self.tags_edit.setPlaceholderText("comma-separated, e.g. dmz, linux")
         self.reboot_combo = QComboBox()
+        self.reboot_combo.addItem(DEFAULT_LABEL, "")
         for policy, label in REBOOT_LABELS.items():
             self.reboot_combo.addItem(label, policy.value)
+        self.check_edit = QLineEdit()
+        self.check_edit.setPlaceholderText(
+            "optional: exit 0 = healthy, e.g. curl -fs http://localhost/health"
+        )
+        self.check_edit.setToolTip(
+            "Run on the host as its user (with sudo when it uses sudo) before and after a patch and by "
+            "Verify; any other exit status makes the verification red."
+        )
+        self.rollback_combo = QComboBox()
+        self.rollback_combo.addItem(DEFAULT_LABEL, "")
+        for auto, label in AUTO_ROLLBACK_LABELS.items():
+            self.rollback_combo.addItem(label, auto.value)
         self.pre_edit = QLineEdit()
         self.pre_edit.setPlaceholderText("optional: run as root before patching, e.g. systemctl stop app")
         self.post_edit = QLineEdit()
@@ -59,23 +84,44 @@ class ChangeSettingsBox(QGroupBox):
         form.addRow("Before patching:", self.pre_edit)
         form.addRow("After patching:", self.post_edit)
         form.addRow("Services:", self.services_edit)
+        form.addRow("Health check:", self.check_edit)
+        form.addRow("When red:", self.rollback_combo)
 
     def load(self, h: Host) -> None:
         self.tags_edit.setText(", ".join(h.tags))
-        self.reboot_combo.setCurrentIndex(max(0, self.reboot_combo.findData(h.reboot_policy.value)))
+        self.reboot_combo.setCurrentIndex(max(0, self.reboot_combo.findData(_value(h.reboot_policy))))
         self.pre_edit.setText(h.pre_command or "")
         self.post_edit.setText(h.post_command or "")
         self.services_edit.setText(", ".join(h.services))
+        self.check_edit.setText(h.check_command or "")
+        self.rollback_combo.setCurrentIndex(max(0, self.rollback_combo.findData(_value(h.auto_rollback))))
+
+    def show_defaults(self, effective: Host) -> None:
+        """Name what the "Default" entries mean for this host (its group's default or its rule)."""
+        reboot = effective.reboot_policy
+        auto = effective.auto_rollback
+        if reboot is not None:
+            self.reboot_combo.setItemText(0, f"Default: {REBOOT_LABELS[reboot].lower()}")
+        if auto is not None:
+            self.rollback_combo.setItemText(0, f"Default: {AUTO_ROLLBACK_LABELS[auto].split(':')[0].lower()}")
+        if effective.check_command and not self.check_edit.text():
+            self.check_edit.setPlaceholderText(f"default: {effective.check_command}")
 
     def apply(self, h: Host) -> Host:
         """``h`` with these fields; validation is validate_host's, as for every other field."""
         return replace(
             h,
             tags=_split(self.tags_edit.text()),
-            reboot_policy=RebootPolicy(self.reboot_combo.currentData()),
+            reboot_policy=RebootPolicy(self.reboot_combo.currentData())
+            if self.reboot_combo.currentData()
+            else None,
             pre_command=self.pre_edit.text() if self.pre_edit.text().strip() else None,
             post_command=self.post_edit.text() if self.post_edit.text().strip() else None,
             services=_split(self.services_edit.text()),
+            check_command=self.check_edit.text() if self.check_edit.text().strip() else None,
+            auto_rollback=(
+                AutoRollback(self.rollback_combo.currentData()) if self.rollback_combo.currentData() else None
+            ),
         )
 
 

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 from db import database as db_database
 
 # `name as name`: the module's names from before the split, which tests import from here
+from ui.views.criticality_panel import TITLE as CRITICALITY_TITLE
+from ui.views.criticality_panel import CriticalityPanel
 from ui.views.rollouts_panel import NO_APPROVALS_HINT as NO_APPROVALS_HINT
 from ui.views.rollouts_panel import TITLE as ROLLOUTS_TITLE
 from ui.views.rollouts_panel import RolloutsPanel
@@ -111,6 +113,9 @@ class ScheduleView(QWidget):
         self.tabs.setObjectName("scheduleTabs")
         self.tabs.addTab(self.rollouts_panel, ROLLOUTS_TITLE)
         self.tabs.addTab(self.scheduler_log, "Scheduler log")
+        self.criticality_panel = CriticalityPanel(db)  # the rules the scheduler's gates read
+        self.criticality_panel.changed.connect(self.decided)
+        self.tabs.addTab(self.criticality_panel, CRITICALITY_TITLE)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.windows_panel)

@@ -253,4 +253,27 @@ def test_window_end_starts_no_host_after_the_cutoff_and_defers_the_rest(db_path:
     assert rows["h1"].state == StepState.SKIPPED and rows["h1"].error == reason
     logs = [ln.text for _, ln in db_jobs.log_lines(db, job, hosts[2].id)]  # type: ignore[arg-type]
     assert reason in logs
+
+
+def test_a_known_failure_keeps_the_result_it_carries(db_path: Path) -> None:
+    """A patch rolled back on red fails its step, but its report (what changed, the rollback) is the
+    job's to show: the error's ``result`` becomes the outcome's."""
+    from app.domain.errors import PatchdeskError
+
+    class Carrying(PatchdeskError):
+        def __init__(self) -> None:
+            super().__init__("red, rolled back automatically")
+            self.result = {"restored": 1}
+
+    db, hosts, rec = _setup(db_path, 1)
+
+    def task(ctx: TaskContext) -> None:
+        raise Carrying()
+
+    engine = JobEngine(rec, NoConnector(), concurrency=1)
+    job = db_jobs.create_job(db, JobKind.PATCH, hosts)  # type: ignore[arg-type]
+    handle = engine.run(job, JobKind.PATCH, hosts, task)
+    outcome = handle.outcomes[hosts[0].id]  # type: ignore[index]
+    assert outcome.state == StepState.FAILED and outcome.result == {"restored": 1}
+    assert outcome.error == "red, rolled back automatically"
     rec.close()

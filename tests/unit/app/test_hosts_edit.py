@@ -114,3 +114,81 @@ def test_bad_values_are_refused_with_a_sentence(dbp: Path, argv: list[str], mess
 def test_an_unknown_host_is_a_sentence(dbp: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, _ = cli(dbp, "hosts", "edit", "nope", "--ring", "test")
     assert code != 0 and "Unknown host" in capsys.readouterr().err
+
+
+# -- check command, automatic rollback, group defaults (issue #20 items 1 and 6) -----------------------
+
+
+def test_check_command_and_auto_rollback_round_trip_and_clear(dbp: Path) -> None:
+    check = "dpkg-query -W -f='${Version}' pd-regular | grep -qx 2.0-1"
+    code, text = cli(dbp, "hosts", "edit", "web1", "--check-command", check, "--auto-rollback", "on-red")
+    assert code == 0, text
+    h = listed(dbp, "web1")
+    assert h["check_command"] == check and h["auto_rollback"] == "on-red"
+    assert h["effective"]["check_command"] == check  # type: ignore[index]
+    code, _ = cli(
+        dbp, "hosts", "edit", "web1", "--check-command", "", "--auto-rollback", "", "--reboot-policy", ""
+    )
+    assert code == 0
+    h = listed(dbp, "web1")
+    assert h["check_command"] is None and h["auto_rollback"] is None and h["reboot_policy"] is None
+    # unset: the standard rule decides
+    eff = h["effective"]
+    assert eff["auto_rollback"] == "off" and eff["reboot_policy"] == "if-needed"  # type: ignore[index]
+    assert eff["sources"]["auto_rollback"] == "criticality"  # type: ignore[index]
+
+
+def test_bad_auto_rollback_is_a_usage_sentence(dbp: Path) -> None:
+    code, _ = cli(dbp, "hosts", "edit", "web1", "--auto-rollback", "sometimes")
+    assert code == 2
+
+
+def test_group_defaults_apply_where_the_host_sets_nothing(dbp: Path) -> None:
+    cli(dbp, "hosts", "edit", "web1", "--group", "web", "--services", "postgresql")
+    code, text = cli(
+        dbp, "hosts", "group-defaults", "web", "--reboot-policy", "never", "--services", "nginx",
+        "--check-command", "curl -fs http://localhost/", "--auto-rollback", "on-red",
+    )  # fmt: skip
+    assert code == 0 and "changed" in text
+    eff = listed(dbp, "web1")["effective"]
+    assert eff["services"] == ["postgresql"]  # type: ignore[index]  # the host's own
+    assert eff["reboot_policy"] == "never" and eff["auto_rollback"] == "on-red"  # type: ignore[index]
+    assert eff["check_command"] == "curl -fs http://localhost/"  # type: ignore[index]
+    assert eff["sources"]["check_command"] == "group"  # type: ignore[index]
+    # the host's own setting wins
+    cli(dbp, "hosts", "edit", "web1", "--auto-rollback", "off")
+    assert listed(dbp, "web1")["effective"]["auto_rollback"] == "off"  # type: ignore[index]
+    # listed as JSON, then an empty value clears one default
+    code, text = cli(dbp, "hosts", "group-defaults", "--json")
+    assert json.loads(text)["groups"][0]["check_command"] == "curl -fs http://localhost/"
+    cli(dbp, "hosts", "group-defaults", "web", "--check-command", "")
+    assert listed(dbp, "web1")["effective"]["check_command"] is None  # type: ignore[index]
+    code, text = cli(dbp, "audit", "list", "--json")
+    changes = [e for e in json.loads(text)["entries"] if e["action"] == "group.defaults"]
+    assert len(changes) == 2
+    assert changes[0]["details"]["changed"]["check_command"]["to"] is None
+
+
+def test_group_defaults_refuse_what_a_host_would_refuse(dbp: Path) -> None:
+    code, _ = cli(dbp, "hosts", "group-defaults", "web", "--services", "nginx; rm -rf /")
+    assert code == 2
+    code, _ = cli(dbp, "hosts", "group-defaults", "--services", "nginx")
+    assert code == 2
+
+
+def test_policy_criticality_show_set_reset_audited(dbp: Path) -> None:
+    code, text = cli(dbp, "policy", "criticality", "show", "--json")
+    rules = {r["criticality"]: r for r in json.loads(text)["rules"]}
+    assert rules["mission-critical"]["auto_rollback"] == "on-red" and rules["desktop"]["urgent_at_once"]
+    code, text = cli(dbp, "policy", "criticality", "set", "mission-critical", "auto-rollback=off", "soak=no")
+    assert code == 0 and "changed soak, auto_rollback" in text
+    cli(dbp, "hosts", "edit", "web1", "--criticality", "mission-critical")
+    assert listed(dbp, "web1")["effective"]["auto_rollback"] == "off"  # type: ignore[index]
+    assert cli(dbp, "policy", "criticality", "set", "desktop", "reboot=sometimes")[0] == 2
+    assert cli(dbp, "policy", "criticality", "set", "desktop", "reboot")[0] == 2
+    assert cli(dbp, "policy", "criticality", "reset", "mission-critical")[0] == 0
+    assert listed(dbp, "web1")["effective"]["auto_rollback"] == "on-red"  # type: ignore[index]
+    code, text = cli(dbp, "policy", "criticality")
+    assert code == 0 and "reboot_approval" in text
+    code, text = cli(dbp, "audit", "list", "--json")
+    assert [e["action"] for e in json.loads(text)["entries"]].count("policy.criticality") == 2

@@ -3,9 +3,10 @@ tests/integration/test_soak_monitoring.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
-from app.domain.models import Host, StepState
+from app.domain.criticality import DEFAULT_RULES, effective_host
+from app.domain.models import AutoRollback, Criticality, Host, StepState
 from app.domain.rollout import SoakVerdict
 from app.domain.verdicts import Verdict, Verification
 from app.jobs.engine import HostOutcome
@@ -55,12 +56,10 @@ def test_soak_alerts_for_red_and_blind_checks_only() -> None:
     assert soak_alerts(entries[2:]) == []
 
 
-def test_rollback_on_red_follows_the_hosts_policy() -> None:
-    assert not rolls_back_on_red(HOST)  # no auto-rollback setting: never rolled back by a soak check
-
-    @dataclass(frozen=True)
-    class PolicyHost(Host):
-        auto_rollback: str | None = None
-
-    assert rolls_back_on_red(PolicyHost("db1", "db1.soak.invalid", id=2, auto_rollback="on-red"))
-    assert not rolls_back_on_red(PolicyHost("db1", "db1.soak.invalid", id=2, auto_rollback="off"))
+def test_rollback_on_red_follows_the_hosts_effective_policy() -> None:
+    assert not rolls_back_on_red(HOST)  # nothing set, a standard host: never rolled back by a soak check
+    assert rolls_back_on_red(replace(HOST, auto_rollback=AutoRollback.ON_RED))
+    assert not rolls_back_on_red(replace(HOST, auto_rollback=AutoRollback.OFF))
+    # a mission-critical host that sets nothing rolls back on red by its criticality rule
+    mc = Host("db1", "db1.soak.invalid", id=2, criticality=Criticality.MISSION_CRITICAL)
+    assert rolls_back_on_red(effective_host(mc, None, DEFAULT_RULES[Criticality.MISSION_CRITICAL]))

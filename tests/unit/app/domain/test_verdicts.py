@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.models import PendingUpdate
-from app.domain.verdicts import Baseline, Health, Verdict, judge
+from app.domain.verdicts import Baseline, CheckResult, CheckState, Health, Verdict, judge
 
 RUNNING = Health(system_state="running", journal_errors=(), load1=0.5, cpus=2, mem_available_kb=800_000)
 
@@ -185,3 +185,45 @@ def test_without_a_patch_an_unhealthy_host_is_still_red() -> None:
         "service nginx is failed",
         "nothing patched since the last scan; 1 security update(s) still pending: curl",
     )
+
+
+# -- the custom health check (issue #20 item 2) ------------------------------------------------------
+
+PASSED = CheckResult("check", CheckState.PASSED, 0)
+FAILED = CheckResult("check", CheckState.FAILED, 3, "db down\nmore\n")
+NOT_RUN = CheckResult("check", CheckState.NOT_RUN, None, "", "no answer within 120 s")
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "verdict", "reason"),
+    [
+        (PASSED, PASSED, Verdict.GREEN, "custom health check passed"),
+        (PASSED, FAILED, Verdict.RED, "custom health check failed (exit status 3): db down"),
+        (None, FAILED, Verdict.RED, "custom health check failed (exit status 3): db down"),
+        (NOT_RUN, FAILED, Verdict.RED, "custom health check failed (exit status 3): db down"),
+        (
+            FAILED,
+            FAILED,
+            Verdict.AMBER,
+            "custom health check failed (exit status 3): db down (it failed before the change too)",
+        ),
+        (PASSED, NOT_RUN, Verdict.RED, "custom health check could not run: no answer within 120 s"),
+    ],
+)
+def test_a_custom_check_that_fails_or_cannot_run_is_never_green(
+    before: CheckResult | None, after: CheckResult, verdict: Verdict, reason: str
+) -> None:
+    v = judge(
+        expected={"a": "2"},
+        installed={"a": "2"},
+        health_after=RUNNING,
+        check_before=before,
+        check_after=after,
+    )
+    assert v.verdict == verdict
+    assert reason in v.reasons
+
+
+def test_no_custom_check_adds_nothing() -> None:
+    v = judge(expected={"a": "2"}, installed={"a": "2"}, health_after=RUNNING)
+    assert not any("custom" in r for r in v.reasons)
