@@ -56,6 +56,8 @@ def transport(h: Any, key: Path, user: str) -> SshTransport:
 
 def test_a_systemd_host_runs_sshd_and_pd_service_as_units(sd_host: Any, host_pool: Any) -> None:
     assert sd_host.check("cat /proc/1/comm").strip() == "systemd"
+    # its own delegated cgroup: systemd has moved itself into init.scope there
+    assert (sd_host.cgroup / "init.scope").is_dir() and (sd_host.cgroup / "system.slice").is_dir()
     assert sd_host.check("systemctl is-active ssh.service pd-service.service").split() == ["active"] * 2
     assert sd_host.installed_version("pd-service") == "1.0-1"
     # a clean boot: nothing failed, nothing in the error journal (the start-up probe included)
