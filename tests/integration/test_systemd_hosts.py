@@ -9,6 +9,7 @@ journal, and a rollback that restarts the good version. Few tests, as a systemd 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -92,6 +93,11 @@ def test_patch_that_breaks_its_service_is_red_and_rollback_is_green_again(
 
     db_path = tmp_path / "pd.sqlite3"
     scanned(db_path, [sd_host], host_pool.client_key)
+    # the host declares the service it runs (what `hosts edit --services` stores)
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE hosts SET services = ? WHERE name = ?", ['["pd-service"]', sd_host.name])
+    con.commit()
+    con.close()
     code, scan, err = run_json(db_path, "scan", sd_host.name)
     pending = {p["name"]: p for p in by_name(scan)[sd_host.name]["pending"]}
     assert pending["pd-service"]["available"] == "1.0-2", (err, pending)
@@ -105,6 +111,7 @@ def test_patch_that_breaks_its_service_is_red_and_rollback_is_green_again(
     reasons = " | ".join(verification["reasons"])
     assert verification["verdict"] == "red", verification
     assert "failed unit(s): pd-service.service" in reasons and "system state is degraded" in reasons
+    assert "service pd-service is failed" in reasons
     assert "cannot read /etc/pd-service/listen.conf" in reasons  # the daemon's error, from the journal
     assert code == 1, (err, report)
     assert sd_host.check("systemctl is-failed pd-service.service").strip() == "failed"
