@@ -15,19 +15,26 @@ The same namespaces, overlay and loopback sshd as every test host (cluster.py), 
 
 sshd is ssh.service; stopping a host is still SIGKILL of its PID 1, after which its cgroup directory
 is removed. pd-ttl.service powers the host off after its time-to-live.
+
+``systemctl reboot`` (or ``reboot``) inside reboots for real: systemd stops its units and calls
+reboot(2), which in a child pid namespace ends the namespace's init with SIGHUP (poweroff: SIGINT); a
+watcher thread sees that and boots the host again (same upper dir, a fresh /run and boot time), as a
+machine comes back after a reboot. ``reboots`` counts them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from ._util import HostsError
-from .cluster import SETUP_SCRIPT, TestHost, _owner_alive
+from .cluster import SETUP_SCRIPT, START_TIMEOUT, TestHost, _owner_alive
 from .sdbase import TTL_FILE, ensure_systemd_base
 
 CGROUP_PARENT = "pdtest"
@@ -137,6 +144,40 @@ class SystemdTestHost(TestHost):
 
     # sshd logs a probe that closes without an identification as an error; answer like a client
     _probe_hello = b"SSH-2.0-patchdesk-test-probe\r\n"
+
+    #: how many times the host rebooted itself (and was booted again by the watcher)
+    reboots = 0
+
+    def _launch(self) -> None:
+        was = self._proc
+        super()._launch()
+        proc = self._proc
+        if proc is not None and proc is not was:
+            threading.Thread(
+                target=self._watch, args=(proc,), name=f"{self.name}-reboot", daemon=True
+            ).start()
+
+    def stop(self) -> None:
+        with self.cluster._lock:  # not while the watcher boots it again after a reboot
+            super().stop()
+
+    def _watch(self, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+        """Boot the host again when its systemd rebooted (unshare passes on init's SIGHUP)."""
+        proc.wait()
+        if proc.returncode != -signal.SIGHUP or self._proc is not proc or self.cluster._stopped:
+            return
+        with self.cluster._lock:
+            if self._proc is not proc or self.cluster._stopped:
+                return  # stopped or started again by someone else meanwhile
+            self._proc = None
+            self._pid = None
+            self.reboots += 1
+            try:
+                self._launch()
+                self._await(time.monotonic() + START_TIMEOUT)
+            except Exception as exc:  # a harness thread: say why in the console log, never raise
+                with open(self._log, "a") as log:
+                    log.write(f"--- boot after reboot failed: {exc}\n")
 
     @property
     def lower(self) -> Path:

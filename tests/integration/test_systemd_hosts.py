@@ -136,3 +136,34 @@ def test_patch_that_breaks_its_service_is_red_and_rollback_is_green_again(
     assert logged.timestamp() <= started  # from before the rollback began
     others = [r for r in verification["reasons"] if r != journal]
     assert others == ["all 1 changed package(s) at the intended version"], verification
+
+
+def test_a_reboot_is_systemctl_reboot_for_real_and_the_host_comes_back(
+    sd_host: Any, host_pool: Any, tmp_path: Path
+) -> None:
+    """No stub: Patchdesk's restart runs `systemctl reboot` through sudo, systemd stops its units and
+    reboots the host (tests/hosts/sdhost.py boots it again), /run/reboot-required is gone with /run."""
+    from tests.integration.test_patch_cli import run_json, scanned
+
+    db_path = tmp_path / "pd.sqlite3"
+    scanned(db_path, [sd_host], host_pool.client_key)
+    before = sd_host.reboots
+    code, report, err = run_json(
+        db_path,
+        "patch",
+        sd_host.name,
+        "--packages",
+        "pd-reboot",
+        "--reboot",
+        "if-needed",
+        "--reboot-timeout",
+        "60",
+    )
+    (entry,) = report["hosts"]
+    assert code == 0, (err, entry)
+    assert entry["rebooted"] is True and entry["reboot_required"] is False
+    assert entry["verification"]["verdict"] == "green", entry["verification"]
+    assert sd_host.reboots == before + 1
+    assert sd_host.installed_version("pd-reboot") == "1.0-2"
+    assert sd_host.run("test -e /run/reboot-required").returncode != 0
+    assert sd_host.wait_running() == "running"
