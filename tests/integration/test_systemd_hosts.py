@@ -84,6 +84,13 @@ def test_a_journal_the_user_cannot_read_is_not_available_never_no_errors(
         blind = probe_health(t)
     assert blind.journal_errors is None, blind
     assert blind.system_state == "running"  # systemctl itself answers any user (through dbus)
+    # Once the user has a journal of its own (it logged something), journalctl opens that file, exits
+    # 0 and shows the user's lines only: the system's errors are still hidden, so still not available.
+    sudopw_logs = "su -s /bin/sh sudopw -c 'logger -p user.err pd-test: sudopw says'"
+    sd_host.check(f"{sudopw_logs} && sleep 0.3 && test -e /var/log/journal/*/user-1001.journal")
+    with transport(sd_host, host_pool.client_key, "sudopw") as t:
+        blind = probe_health(t)
+    assert blind.journal_errors is None, blind
 
 
 def test_patch_that_breaks_its_service_is_red_and_rollback_is_green_again(
@@ -166,8 +173,18 @@ def test_a_reboot_is_systemctl_reboot_for_real_and_the_host_comes_back(
     (entry,) = report["hosts"]
     assert code == 0, (err, entry)
     assert entry["rebooted"] is True and entry["reboot_required"] is False
-    assert entry["verification"]["verdict"] == "green", entry["verification"]
     assert sd_host.reboots == before + 1
+    # Green, or amber only for what the console's own polling caused: until systemd-user-sessions
+    # removes /run/nologin late in boot, sshd refuses admin ("Access denied ... by PAM account
+    # configuration", logged as an error) — as on a real server polled while it boots. Reported.
+    verification = entry["verification"]
+    if verification["verdict"] != "green":
+        assert verification["verdict"] == "amber", verification
+        errors = sd_host.check("journalctl -p err -q --no-pager -o cat").splitlines()
+        assert errors and all("by PAM account configuration [preauth]" in e for e in errors), errors
+        assert [r for r in verification["reasons"] if "error(s) in the journal" not in r] == [
+            "all 1 changed package(s) at the intended version"
+        ], verification
     assert sd_host.installed_version("pd-reboot") == "1.0-2"
     assert sd_host.run("test -e /run/reboot-required").returncode != 0
     assert sd_host.wait_running() == "running"

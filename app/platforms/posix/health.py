@@ -58,9 +58,11 @@ def health_command(nonce: str, services: Sequence[str] = (), journal_since: floa
             if svc
             else ":",
             f"echo; echo {m['journal']}",
-            # journalctl exits 1 when it could open no journal file (a user outside adm/systemd-journal,
-            # with -q silently): that is "not available", never "no errors"; -n bounds the answer
-            "if command -v journalctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then"
+            # A user outside adm/systemd-journal opens no system journal file: journalctl then exits 1
+            # (-q: silently), or 0 with the user's own lines only if it has a journal of its own. Both
+            # are "not available", never "no errors": the system journal must open first. -n bounds.
+            "if command -v journalctl >/dev/null 2>&1 && [ -d /run/systemd/system ]"
+            " && journalctl --system -q -n 0 >/dev/null 2>&1; then"
             f" journalctl -p err -q --no-pager -o short-iso --since {shlex.quote(since)}"
             f" -n {MAX_JOURNAL_LINES} 2>/dev/null || echo n/a; else echo n/a; fi",
         ]

@@ -66,3 +66,5 @@ def test_a_journal_read_that_failed_part_way_is_not_available() -> None:
 def test_the_journal_read_is_bounded_and_its_failure_is_reported() -> None:
     cmd = health_command(NONCE, ["pd-service"], journal_since=1796553000)
     assert "--since @1796553000 -n 50 2>/dev/null || echo n/a" in cmd
+    # the system journal must open for this user first (a user journal alone shows only its own lines)
+    assert "&& journalctl --system -q -n 0 >/dev/null 2>&1; then journalctl -p err" in cmd
