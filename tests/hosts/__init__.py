@@ -6,6 +6,7 @@
         hosts[0].run("apt-get -s dist-upgrade")
 
 The rpm flavour (dnf/rpm hosts on 127.0.20.x): ``RpmHostCluster`` and ``SYNTHETIC_RPMS``.
+Hosts with systemd as PID 1: ``cluster.start(n, systemd=True)`` and ``SYSTEMD_PACKAGES``.
 
 See tests/hosts/README.md.
 """
@@ -21,9 +22,11 @@ from .recipe import (
     SUDOPW_USER,
     SYNTHETIC_CVES,
     SYNTHETIC_PACKAGES,
+    SYSTEMD_PACKAGES,
 )
 from .rpmcluster import RpmHostCluster, RpmTestHost
 from .rpmrecipe import SYNTHETIC_ADVISORIES, SYNTHETIC_RPMS
+from .sdhost import SystemdTestHost, systemd_hosts_available
 
 __all__ = [
     "ADMIN_USER",
@@ -36,11 +39,14 @@ __all__ = [
     "SYNTHETIC_CVES",
     "SYNTHETIC_PACKAGES",
     "SYNTHETIC_RPMS",
+    "SYSTEMD_PACKAGES",
     "HostCluster",
     "HostsError",
     "RpmHostCluster",
     "RpmTestHost",
+    "SystemdTestHost",
     "TestHost",
     "hosts_available",
     "reap_stale_hosts",
+    "systemd_hosts_available",
 ]

@@ -1,4 +1,4 @@
-"""Manual use: ``sudo python -m tests.hosts build`` or ``sudo python -m tests.hosts up 3``.
+"""Manual use: ``sudo python -m tests.hosts build`` or ``sudo python -m tests.hosts up 3 [--systemd]``.
 
 ``up N`` starts N hosts, prints how to reach them and keeps them running until Ctrl-C.
 """
@@ -13,6 +13,9 @@ from pathlib import Path
 
 from . import HostCluster, hosts_available
 from .base import DEFAULT_CACHE_DIR, ensure_base
+from .rpmbase import ensure_rpm_base
+from .sdbase import ensure_systemd_base
+from .sdhost import systemd_hosts_available
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,22 +28,27 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("n", type=int)
     up.add_argument("--prefix", default="pdhost")
     up.add_argument("--subnet", default="127.0.10")
+    up.add_argument("--systemd", action="store_true", help="systemd as PID 1 (tests/hosts/sdhost.py)")
     args = ap.parse_args(argv)
 
     ok, reason = hosts_available()
     if args.cmd == "check":
         print("available" if ok else f"not available: {reason}")
+        sd_ok, sd_reason = systemd_hosts_available() if ok else (False, "")
+        if ok:
+            print("systemd hosts:", "available" if sd_ok else f"not available: {sd_reason}")
         return 0 if ok else 1
     if args.cmd == "build":
-        t0 = time.monotonic()
-        print(ensure_base(args.cache_dir), f"({time.monotonic() - t0:.1f}s)")
+        for ensure in (ensure_base, ensure_rpm_base, ensure_systemd_base):
+            t0 = time.monotonic()
+            print(ensure(args.cache_dir), f"({time.monotonic() - t0:.1f}s)")
         return 0
     if not ok:
         print(f"not available: {reason}", file=sys.stderr)
         return 1
     with HostCluster(args.cache_dir, subnet=args.subnet) as cluster:
         t0 = time.monotonic()
-        hosts = cluster.start(args.n, prefix=args.prefix)
+        hosts = cluster.start(args.n, prefix=args.prefix, systemd=args.systemd)
         print(f"{len(hosts)} hosts up in {time.monotonic() - t0:.2f}s; client key {cluster.client_key}")
         for h in hosts:
             print(f"  {h.name}: ssh -i {cluster.client_key} -o StrictHostKeyChecking=no admin@{h.address}")

@@ -146,8 +146,16 @@ def _customize_common_lines(init: Path) -> list[str]:
     return lines
 
 
-def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
-    lines = _customize_common_lines(init)
+def _customize_script(
+    repo_src: Path,
+    keyring: Path,
+    init: Path,
+    debs: tuple[SyntheticDeb, ...] = SYNTHETIC_DEBS,
+    extra_lines: tuple[str, ...] = (),
+) -> str:
+    """The Debian base's customize hook; the systemd flavour (sdbase.py) passes its own packages and
+    ``extra_lines`` (run after the users and before the repository)."""
+    lines = _customize_common_lines(init) + list(extra_lines)
     lines += [
         # the local signed repository, and nothing else, as apt source
         'mkdir -p "$T/srv"',
@@ -163,7 +171,7 @@ def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
         'mkdir -p "$T/var/lib/apt/lists/partial"',
         'chroot "$T" apt-get update -q',
     ]
-    initial = [f"{d.name}={d.version}" for d in SYNTHETIC_DEBS if d.suite == recipe.SUITE]
+    initial = [f"{d.name}={d.version}" for d in debs if d.suite == recipe.SUITE]
     lines += [
         f'chroot "$T" apt-get install -y -q --no-install-recommends {" ".join(initial)}',
         'rm -f "$T"/var/cache/apt/archives/*.deb',
@@ -179,9 +187,9 @@ def _customize_script(repo_src: Path, keyring: Path, init: Path) -> str:
 # synthetic packages and the repository
 
 
-def _changelog(deb: SyntheticDeb) -> bytes:
+def _changelog(deb: SyntheticDeb, debs: tuple[SyntheticDeb, ...] = SYNTHETIC_DEBS) -> bytes:
     """changelog.Debian with this version's entry and all earlier ones, newest first."""
-    history = [d for d in SYNTHETIC_DEBS if d.name == deb.name]
+    history = [d for d in debs if d.name == deb.name]
     history = history[: history.index(deb) + 1]
     out = io.StringIO()
     for n, d in reversed(list(enumerate(history))):
@@ -198,7 +206,9 @@ def _changelog(deb: SyntheticDeb) -> bytes:
     return buf.getvalue()
 
 
-def build_deb(deb: SyntheticDeb, outdir: Path, scratch: Path) -> Path:
+def build_deb(
+    deb: SyntheticDeb, outdir: Path, scratch: Path, debs: tuple[SyntheticDeb, ...] = SYNTHETIC_DEBS
+) -> Path:
     root = scratch / f"{deb.name}_{deb.version}"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "usr/bin").mkdir(parents=True)
@@ -207,7 +217,13 @@ def build_deb(deb: SyntheticDeb, outdir: Path, scratch: Path) -> Path:
     script = root / "usr/bin" / deb.name
     script.write_text(f"#!/bin/sh\necho '{deb.name} {deb.version}'\n")
     script.chmod(0o755)
-    (doc / "changelog.Debian.gz").write_bytes(_changelog(deb))
+    (doc / "changelog.Debian.gz").write_bytes(_changelog(deb, debs))
+    # deb.extra: more files, absolute path -> content (executable when in a bin directory)
+    for path, content in sorted(deb.extra.items()):
+        f = root / path.lstrip("/")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(content)
+        f.chmod(0o755 if f.parent.name in ("bin", "sbin") else 0o644)
     control = [
         f"Package: {deb.name}",
         f"Version: {deb.version}",
@@ -238,15 +254,17 @@ def build_deb(deb: SyntheticDeb, outdir: Path, scratch: Path) -> Path:
     return out
 
 
-def build_repo(repo: Path, keyring_out: Path, arch: str) -> None:
+def build_repo(
+    repo: Path, keyring_out: Path, arch: str, debs: tuple[SyntheticDeb, ...] = SYNTHETIC_DEBS
+) -> None:
     """Build the signed apt repository at ``repo`` and write its public key to ``keyring_out``."""
     scratch = Path(tempfile.mkdtemp(prefix="pdrepo-"))
     gnupghome = Path(tempfile.mkdtemp(prefix="pdgpg-"))  # short path: gpg-agent socket lives here
     try:
-        for deb in SYNTHETIC_DEBS:
+        for deb in debs:
             pool = repo / "pool" / deb.suite / "main" / deb.name
             pool.mkdir(parents=True, exist_ok=True)
-            build_deb(deb, pool, scratch)
+            build_deb(deb, pool, scratch, debs)
         gpg = ["gpg", "--homedir", str(gnupghome), "--batch", "--quiet", "--no-tty"]
         run(
             [
@@ -493,7 +511,17 @@ def _prune_old(cache_dir: Path, keep: str, max_age_days: float = 7, flavor: str 
             pass
 
 
-def _build(rootfs: Path, *, log=None) -> None:
+def _build(
+    rootfs: Path,
+    *,
+    log=None,
+    options: tuple[str, ...] = MMDEBSTRAP_OPTIONS,
+    debs: tuple[SyntheticDeb, ...] = SYNTHETIC_DEBS,
+    init_text: str = INIT_SCRIPT,
+    extra_lines: tuple[str, ...] = (),
+) -> None:
+    """mmdebstrap the Debian base; the systemd flavour (sdbase.py) passes its own options, packages,
+    init and extra customize lines."""
     missing = build_tools_missing()
     if missing:
         raise HostsError(f"cannot build the test-host base, missing tools: {', '.join(missing)}")
@@ -503,11 +531,11 @@ def _build(rootfs: Path, *, log=None) -> None:
         repo = work / "repo"
         repo.mkdir()
         keyring = work / KEYRING_NAME
-        build_repo(repo, keyring, arch)
+        build_repo(repo, keyring, arch, debs)
         init = work / "pd-init"
-        init.write_text(INIT_SCRIPT)
+        init.write_text(init_text)
         hook = work / "customize.sh"
-        hook.write_text(_customize_script(repo, keyring, init))
+        hook.write_text(_customize_script(repo, keyring, init, debs, extra_lines))
         hook.chmod(0o755)
         cmd = [
             # a private mount namespace: whatever mmdebstrap mounts cannot outlive it
@@ -518,7 +546,7 @@ def _build(rootfs: Path, *, log=None) -> None:
             "--fork",
             "--kill-child",
             "mmdebstrap",
-            *MMDEBSTRAP_OPTIONS,
+            *options,
             f"--customize-hook={hook}",
             recipe.SUITE,
             str(rootfs),

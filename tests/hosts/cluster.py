@@ -171,8 +171,11 @@ def _time_ns_supported() -> bool:
     return cp.returncode == 0
 
 
-def _banner(address: str, port: int, timeout: float) -> bytes | None:
-    """The SSH identification line, or None (refused, timeout, closed)."""
+def _banner(address: str, port: int, timeout: float, hello: bytes = b"") -> bytes | None:
+    """The SSH identification line, or None (refused, timeout, closed).
+
+    ``hello``: an identification line to answer with before closing (sshd then logs a plain
+    disconnect, not an error in a systemd host's journal)."""
     try:
         with socket.create_connection((address, port), timeout=timeout) as s:
             data = b""
@@ -181,6 +184,8 @@ def _banner(address: str, port: int, timeout: float) -> bytes | None:
                 if not chunk:
                     return None
                 data += chunk
+            if hello and data.startswith(b"SSH-"):
+                s.sendall(hello)
             return data if data.startswith(b"SSH-") else None
     except OSError:
         return None
@@ -200,6 +205,9 @@ class TestHost:
     """One running (or stopped) test host.  Create them with ``HostCluster.start``."""
 
     __test__ = False  # not a pytest test class
+
+    #: what the start-up probe answers sshd with (see _banner); systemd hosts set one
+    _probe_hello = b""
 
     def __init__(self, cluster: HostCluster, index: int, name: str, address: str, key_set: Path) -> None:
         self.cluster = cluster
@@ -236,6 +244,11 @@ class TestHost:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def lower(self) -> Path:
+        """The read-only base root filesystem under this host's overlay."""
+        return self.cluster.lower
+
+    @property
     def root(self) -> Path:
         """The host's root filesystem as seen from outside (only while running)."""
         if not self._pid:
@@ -249,7 +262,7 @@ class TestHost:
             safe_rmtree(d)
             d.mkdir()
         self._root.mkdir(exist_ok=True)
-        lower = self.cluster.lower
+        lower = self.lower
         self._put("etc/hostname", f"{self.name}\n")
         self._put(
             "etc/hosts",
@@ -266,7 +279,7 @@ class TestHost:
 
     def _put(self, rel: str, data: str | bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
         """Write a file into the (unmounted) upper dir, mirroring the lower's parent directories."""
-        lower = self.cluster.lower
+        lower = self.lower
         parts = Path(rel).parts
         for i in range(1, len(parts)):
             up = self.upper_dir.joinpath(*parts[:i])
@@ -307,12 +320,13 @@ class TestHost:
             "PATH": HOST_PATH,
             "LANG": "C.UTF-8",
             "PD_ROOT": str(self._root),
-            "PD_LOWER": str(self.cluster.lower),
+            "PD_LOWER": str(self.lower),
             "PD_UPPER": str(self.upper_dir),
             "PD_WORK": str(self._ovl_work),
             "PD_HOSTNAME": self.name,
             "PD_TTL": str(int(self.cluster.ttl)),
             MARKER_VAR: self._marker,
+            **self._extra_env(),
         }
         cmd = [
             "unshare",
@@ -331,7 +345,7 @@ class TestHost:
             if up > 5:
                 # a per-host boot time: uptime starts near zero at every (re)start
                 cmd += ["--time", f"--boottime=-{up - 1}"]
-        cmd += ["/bin/sh", str(self.cluster._setup_script)]
+        cmd += ["/bin/sh", str(self._setup_script())]
         with open(self._log, "ab") as log:
             log.write(f"--- start {time.strftime('%H:%M:%S')}\n".encode())
             log.flush()
@@ -345,6 +359,13 @@ class TestHost:
                 close_fds=True,
             )
         self._pid = None
+
+    def _extra_env(self) -> dict[str, str]:
+        """More environment for the setup script and init (the systemd flavour adds its own)."""
+        return {}
+
+    def _setup_script(self) -> Path:
+        return self.cluster._setup_script
 
     def _await(self, deadline: float) -> None:
         proc = self._proc
@@ -361,7 +382,7 @@ class TestHost:
                     kids = []
                 if kids:
                     self._pid = int(kids[0])
-            if self._pid is not None and _banner(self.address, self.port, 2.0):
+            if self._pid is not None and _banner(self.address, self.port, 2.0, self._probe_hello):
                 return
             if time.monotonic() > deadline:
                 raise HostsError(
@@ -722,8 +743,21 @@ class HostCluster:
             self._next_key_set += n
         return ensure_host_key_pool(self.cache_dir, first + n)[first:]
 
-    def start(self, n: int, prefix: str = "pdhost", timeout: float = START_TIMEOUT) -> list[TestHost]:
-        """Start ``n`` more hosts, named f"{prefix}{i:02d}" at {subnet}.i (i continues across calls)."""
+    def start(
+        self, n: int, prefix: str = "pdhost", timeout: float = START_TIMEOUT, *, systemd: bool = False
+    ) -> list[TestHost]:
+        """Start ``n`` more hosts, named f"{prefix}{i:02d}" at {subnet}.i (i continues across calls).
+
+        ``systemd=True``: hosts with systemd as PID 1 on the systemd base (sdhost.py); slower to boot
+        (a second or two), so only for tests about services, failed units and the journal."""
+        host_class = self.host_class
+        if systemd:
+            from .sdhost import SystemdTestHost, systemd_hosts_available
+
+            ok, why = systemd_hosts_available()
+            if not ok:
+                raise HostsError(f"systemd test hosts are not available here: {why}")
+            host_class = SystemdTestHost
         with self._lock:
             if self._stopped:
                 raise HostsError("this HostCluster was stopped")
@@ -734,7 +768,7 @@ class HostCluster:
             for k in range(n):
                 i = self._next_index
                 self._next_index += 1
-                host = self.host_class(self, i, f"{prefix}{i:02d}", f"{self.subnet}.{i}", keys[k])
+                host = host_class(self, i, f"{prefix}{i:02d}", f"{self.subnet}.{i}", keys[k])
                 self.hosts.append(host)
                 new.append(host)
             for host in new:
@@ -773,7 +807,7 @@ class HostCluster:
                 else:
                     for host in self.hosts:
                         safe_rmtree(host.dir)
-                    for name in ("client_key", "client_key.pub", "pd-setup.sh"):
+                    for name in ("client_key", "client_key.pub", "pd-setup.sh", "pd-setup-systemd.sh"):
                         (self.work_dir / name).unlink(missing_ok=True)
             except Exception as exc:
                 errors.append(str(exc))

@@ -56,7 +56,7 @@ class SyntheticDeb:
     conffile: str | None = None  # content of /etc/<name>.conf, listed as a conffile
     postinst: str | None = None  # body of DEBIAN/postinst (sh)
     urgency: str = "medium"
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)  # more files: absolute path -> content
 
 
 _REBOOT_POSTINST = """\
@@ -120,9 +120,85 @@ SYNTHETIC_DEBS: tuple[SyntheticDeb, ...] = (
 )
 
 
-def _synthetic_packages() -> dict[str, dict[str, object]]:
+# -- systemd hosts only (sdbase.py): a package whose new version breaks its own service -------------
+
+#: Debian packages the systemd base has on top of BASE_PACKAGES (systemd is PID 1 there; dbus so that
+#: systemctl works for a non-root user, as on a real server).
+SYSTEMD_BASE_PACKAGES: tuple[str, ...] = ("systemd", "dbus")
+
+# Bump when sdbase.py changes in a way that matters.
+SYSTEMD_BUILDER_VERSION = "1"
+
+_SERVICE_UNIT = """\
+[Unit]
+Description=Patchdesk synthetic test service (pd-service)
+
+[Service]
+ExecStart=/usr/sbin/pd-serviced
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# What dh_installsystemd writes: enable; restart when systemd runs; a failed start does not fail the
+# package (`|| true`), so apt succeeds and only the service's state shows the breakage.
+_SERVICE_POSTINST = """\
+if [ "$1" = configure ]; then
+    systemctl enable pd-service.service >/dev/null 2>&1 || true
+    if [ -d /run/systemd/system ]; then
+        systemctl daemon-reload >/dev/null 2>&1 || true
+        systemctl restart pd-service.service >/dev/null 2>&1 || true
+    fi
+fi
+"""
+
+_GOOD_DAEMON = """\
+#!/bin/sh
+# pd-serviced 1.0-1: starts and stays up
+echo "pd-serviced 1.0-1 listening"
+exec sleep infinity
+"""
+
+# "<3>": stderr line at priority err in the journal (sd-daemon(3) prefix), as a daemon logs a fatal error
+_BROKEN_DAEMON = """\
+#!/bin/sh
+# pd-serviced 1.0-2: exits non-zero at start (a broken update)
+echo "<3>pd-serviced 1.0-2: cannot read /etc/pd-service/listen.conf: No such file or directory" >&2
+exit 1
+"""
+
+SERVICE_PACKAGE = "pd-service"
+SERVICE_UNIT_NAME = "pd-service.service"
+
+SYSTEMD_DEBS: tuple[SyntheticDeb, ...] = (
+    SyntheticDeb(
+        SERVICE_PACKAGE,
+        "1.0-1",
+        "bookworm",
+        changes="Initial release.",
+        postinst=_SERVICE_POSTINST,
+        extra={
+            "/lib/systemd/system/pd-service.service": _SERVICE_UNIT,
+            "/usr/sbin/pd-serviced": _GOOD_DAEMON,
+        },
+    ),
+    SyntheticDeb(
+        SERVICE_PACKAGE,
+        "1.0-2",
+        "bookworm-updates",
+        changes="New upstream release; the daemon now fails at start (test data: a broken update).",
+        postinst=_SERVICE_POSTINST,
+        extra={
+            "/lib/systemd/system/pd-service.service": _SERVICE_UNIT,
+            "/usr/sbin/pd-serviced": _BROKEN_DAEMON,
+        },
+    ),
+)
+
+
+def _synthetic_packages(debs: tuple[SyntheticDeb, ...] = SYNTHETIC_DEBS) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
-    for deb in SYNTHETIC_DEBS:
+    for deb in debs:
         entry = out.setdefault(deb.name, {"installed": None, "updates": {}})
         if deb.suite == SUITE:
             entry["installed"] = deb.version
@@ -133,6 +209,10 @@ def _synthetic_packages() -> dict[str, dict[str, object]]:
 
 #: name -> {"installed": "<version>" | None, "updates": {"<suite codename>": "<version>"}}
 SYNTHETIC_PACKAGES: dict[str, dict[str, object]] = _synthetic_packages()
+
+#: Like SYNTHETIC_PACKAGES, for the packages only the systemd hosts have (on top of SYNTHETIC_PACKAGES):
+#: kept apart so that what every host has pending does not depend on the kind of host.
+SYSTEMD_PACKAGES: dict[str, dict[str, object]] = _synthetic_packages(SYSTEMD_DEBS)
 
 #: (name, version) -> CVE ids cited in that version's changelog entry.
 SYNTHETIC_CVES: dict[tuple[str, str], tuple[str, ...]] = {

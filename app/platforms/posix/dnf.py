@@ -142,6 +142,8 @@ def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) ->
         f"printf '\\n%s\\n' '{m['cves']}'; {binary} -q{c} $pd_h {cves}; "
         f"printf '\\n%s\\n' '{m['installed']}'; rpm -qa --qf '{RPM_QUERYFORMAT}'; "
         "fi; "
+        # "no updates" from an rpm database with nothing installed is a user who reads a private one
+        f"if [ \"$rc\" -eq 0 ]; then printf '\\n%s\\n' '{m['rpmdb']}'; rpm -qa --qf '.\\n' | head -n 1; fi; "
         f"printf '\\n%s\\n' '{m['end']}'; exit \"$rc\""
     )
 
@@ -406,6 +408,12 @@ class DnfAdapter(Adapter):
         parsed = parse_scan(result.out, nonce)
         if result.exit_status not in (0, UPDATES_EXIT) or parsed.exit_status not in (0, UPDATES_EXIT):
             raise describe_failure(result, host, what="check for updates", binary=self.binary)
+        if parsed.rpmdb_empty:
+            raise AdapterError(
+                f"rpm on {host} shows the login user no installed package at all, so {self.binary}'s "
+                "'no updates' cannot be trusted: that user reads an empty or private rpm database, not "
+                "the system's (check %_dbpath in /etc/rpm/ and the permissions of /var/lib/rpm)."
+            )
         if parsed.exit_status == UPDATES_EXIT and not parsed.pending:
             # dnf said updates are pending and not one could be read: never "nothing pending"
             raise AdapterError(

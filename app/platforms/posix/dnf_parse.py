@@ -336,6 +336,7 @@ SCAN_SECTIONS = (
     "advisories",
     "cves",
     "installed",
+    "rpmdb",
     "end",
 )
 
@@ -394,6 +395,8 @@ class ScanParse:
     index: IndexState | None = None
     #: what limited the scan: lines not understood, an answer cut short (they make it incomplete)
     notes: tuple[str, ...] = ()
+    #: "no updates", and rpm showed the login user no installed package at all (a private database)
+    rpmdb_empty: bool = False
 
 
 def parse_scan(text: str, nonce: str, *, manager: str = MANAGER, now: datetime | None = None) -> ScanParse:
@@ -441,6 +444,7 @@ def parse_scan(text: str, nonce: str, *, manager: str = MANAGER, now: datetime |
         tuple(warnings),
         index,
         (*_scan_notes(sections, check), *held_notes),
+        "rpmdb" in sections and not any(line.strip() for line in sections["rpmdb"]),
     )
 
 

@@ -58,9 +58,13 @@ def health_command(nonce: str, services: Sequence[str] = (), journal_since: floa
             if svc
             else ":",
             f"echo; echo {m['journal']}",
-            "if command -v journalctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then"
-            f" journalctl -p err -q --no-pager -o short-iso --since {shlex.quote(since)} 2>/dev/null"
-            f" | tail -n {MAX_JOURNAL_LINES}; else echo n/a; fi",
+            # A user outside adm/systemd-journal opens no system journal file: journalctl then exits 1
+            # (-q: silently), or 0 with the user's own lines only if it has a journal of its own. Both
+            # are "not available", never "no errors": the system journal must open first. -n bounds.
+            "if command -v journalctl >/dev/null 2>&1 && [ -d /run/systemd/system ]"
+            " && journalctl --system -q -n 0 >/dev/null 2>&1; then"
+            f" journalctl -p err -q --no-pager -o short-iso --since {shlex.quote(since)}"
+            f" -n {MAX_JOURNAL_LINES} 2>/dev/null || echo n/a; else echo n/a; fi",
         ]
     )
 
@@ -102,7 +106,7 @@ def parse_health(text: str, nonce: str) -> Health:
             services[name] = clean_value(state) or "unknown"
     journal_lines = [clean_value(x) for x in sec.get("journal", []) if x.strip()]
     journal: tuple[str, ...] | None = tuple(journal_lines)
-    if journal_lines == ["n/a"] or "journal" not in sec:
+    if "n/a" in journal_lines or "journal" not in sec:  # a read that failed, even part-way
         journal = None
     return Health(
         now=now,
