@@ -46,7 +46,9 @@ def rollback_host(
     host = ctx.host
     assert host.id is not None
     req = requests[host.id]
-    s = open_session(ctx)
+    # the health baseline for its clock: the verification then counts only journal errors logged after
+    # the rollback began, not those of the broken version being undone (systemd hosts showed them)
+    s = open_session(ctx, baseline=True)
     changes = list(req.changes)
     if not changes and req.snapshot:
         # The patch was interrupted before it recorded its changes: compare its snapshot with now.
@@ -72,6 +74,7 @@ def rollback_host(
         transaction_id=req.transaction_id if req.changes else None,
         security_pending=req.security_pending,
         lock_wait=lock_wait,
+        journal_since=s.baseline.now if s.baseline is not None else None,
     )
 
 
@@ -85,12 +88,14 @@ def undo_changes(
     security_pending: Sequence[str],
     lock_wait: float = LOCK_WAIT,
     own_record: bool = True,
+    journal_since: float | None = None,
 ) -> RollbackResult:
     """Put back the from-versions of ``changes`` in the open session ``s``, then verify.
 
     Used by a rollback job and by a patch's automatic rollback on red (app/jobs/patching.py), which
     passes ``own_record=False``: its job already holds the change record being undone, so the
-    rollback's snapshots and changes are logged and returned rather than recorded as that job's."""
+    rollback's snapshots and changes are logged and returned rather than recorded as that job's.
+    ``journal_since``: the host's clock when the rollback began (None: the health check's own window)."""
     host = ctx.host
     assert host.id is not None
     names = [c.name for c in changes]
@@ -153,7 +158,7 @@ def undo_changes(
         targeted_security=(),
         security_before=[*security_pending, *names],
         health_before=None,
-        journal_since=None,
+        journal_since=journal_since,
         subject_job_id=ctx.job_id,
         managers=managers,
     )
