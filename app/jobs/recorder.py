@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.domain.baseline import DriftRecorded, RemediationRecorded
 from app.domain.events import (
     ChangesRecorded,
     Event,
@@ -205,6 +206,8 @@ class Recorder:
             )
         elif isinstance(ev, JobStateChanged):
             self._job_state(db, ev)
+        elif isinstance(ev, DriftRecorded | RemediationRecorded):
+            _baseline_event(db, ev)
 
     def _host_state(self, db: Database, ev: HostStateChanged, at: str) -> None:
         from db import jobs as db_jobs
@@ -228,6 +231,19 @@ class Recorder:
     def _kind(self, job_id: int) -> JobKind | None:
         with self._kinds_lock:
             return self._job_kinds.get(job_id)
+
+
+def _baseline_event(db: Database, ev: DriftRecorded | RemediationRecorded) -> None:
+    """Drift results (audited as they appear and end, in the job's user's name) and remediations."""
+    from db import baselines as db_baselines
+
+    if isinstance(ev, DriftRecorded):
+        row = db.execute("SELECT actor FROM jobs WHERE id = ?", [ev.job_id]).fetchone()
+        db_baselines.record_drift(
+            db, ev.job_id, ev.host_id, ev.results, (row[0] if row else None) or "patchdesk"
+        )
+    else:
+        db_baselines.record_remediation(db, ev.job_id, ev)
 
 
 def _log_row(ev: HostLog, at: str) -> tuple[int, int | None, str, str, str]:
