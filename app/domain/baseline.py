@@ -261,7 +261,8 @@ def _judge_file(item: BaselineItem, f: Mapping[str, str], _fmt: str) -> ItemResu
         unseen.append("sha256")
     if "options" in exp:
         options, missing = _options(exp["options"], f)
-        actual["options"] = options
+        if not missing:  # an unreadable file's options are unseen, not "none set"
+            actual["options"] = options
         unseen.extend(missing)
     return _result(item, actual, unseen)
 
