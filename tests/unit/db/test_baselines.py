@@ -22,7 +22,8 @@ def test_a_database_from_before_baselines_upgrades(tmp_path: Path) -> None:
     old = Database(sqlite3.connect(str(path)))
     MIGRATIONS.apply(old, stop_before="m010_baselines")
     old.execute(
-        "INSERT INTO hosts (name, address, created_at, updated_at) VALUES ('old.invalid', '127.0.0.1', 'x', 'x')"
+        "INSERT INTO hosts (name, address, created_at, updated_at) "
+        "VALUES ('old.invalid', '127.0.0.1', 'x', 'x')"
     )
     old.execute("PRAGMA user_version = 7")
     old.conn.commit()
@@ -88,15 +89,25 @@ def test_a_host_never_checked_is_unknown_and_since_stays_while_it_drifts(db) -> 
 def test_remediation_snapshot_then_outcome_then_undo(db) -> None:  # type: ignore[no-untyped-def]
     a, _, job = _setup(db)
     pkg = next(i for i in db_baselines.get_baseline(db, "web").items if i.kind == "package")
-    snap = RemediationRecorded(job, host_id=a.id or 0, item_id=pkg.id, kind="package", target=pkg.target,
-                               before={"state": "present", "version": "2.1-1"})  # fmt: skip
-    db_baselines.record_remediation(db, job, snap)
-    db_baselines.record_remediation(db, job, RemediationRecorded(
-        job, host_id=a.id or 0, item_id=pkg.id, kind="package", target=pkg.target, before={}, state="applied"))  # fmt: skip
+
+    def event(
+        job_id: int, before: dict[str, str], state: str, undoes: int | None = None
+    ) -> RemediationRecorded:
+        return RemediationRecorded(
+            job_id,
+            host_id=a.id or 0,
+            item_id=pkg.id,
+            kind="package",
+            target=pkg.target,
+            before=before,
+            state=state,
+            undoes_job=undoes,
+        )
+
+    db_baselines.record_remediation(db, job, event(job, {"state": "present", "version": "2.1-1"}, "snapshot"))
+    db_baselines.record_remediation(db, job, event(job, {}, "applied"))
     (fix,) = db_baselines.remediations(db, host_id=a.id or 0)
     assert fix.state == "applied" and fix.before == {"state": "present", "version": "2.1-1"}
     undo = db_jobs.create_job(db, JobKind.REMEDIATE, [a])
-    db_baselines.record_remediation(db, undo, RemediationRecorded(
-        undo, host_id=a.id or 0, item_id=pkg.id, kind="package", target=pkg.target, before={},
-        state="applied", undoes_job=job))  # fmt: skip
+    db_baselines.record_remediation(db, undo, event(undo, {}, "applied", job))
     assert db_baselines.remediations(db, host_id=a.id or 0) == []  # nothing left to undo

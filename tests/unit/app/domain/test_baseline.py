@@ -17,6 +17,11 @@ from app.domain.baseline import (
 )
 
 SHA = "a" * 64
+META = "root:root:644:3:regular file"
+PRL = {"options": {"PermitRootLogin": "no"}}
+V2 = {"state": "present", "version": "2.0-1"}
+V2MIN = {**V2, "match": "minimum"}
+UP = {"enabled": True, "running": True}
 
 
 def obs(**fields: str) -> Observation:
@@ -30,21 +35,21 @@ def obs(**fields: str) -> Observation:
             "file",
             "/etc/x",
             {"state": "present", "mode": "0644"},
-            {"exists": "1", "meta": "root:root:644:3:regular file"},
+            {"exists": "1", "meta": META},
             "ok",
         ),
         (
             "file",
             "/etc/x",
             {"mode": "0600"},
-            {"exists": "1", "meta": "root:root:644:3:regular file"},
+            {"exists": "1", "meta": META},
             "drifted",
         ),
         (
             "file",
             "/etc/x",
             {"sha256": SHA},
-            {"exists": "1", "meta": "root:root:644:3:regular file"},
+            {"exists": "1", "meta": META},
             "unknown",
         ),
         ("file", "/etc/x", {"sha256": SHA}, {"exists": "1", "sha256": "b" * 64}, "drifted"),
@@ -54,31 +59,31 @@ def obs(**fields: str) -> Observation:
         (
             "file",
             "/etc/x",
-            {"options": {"PermitRootLogin": "no"}},
+            PRL,
             {"exists": "1", "readable": "1", "opt.PermitRootLogin": "no"},
             "ok",
         ),
         (
             "file",
             "/etc/x",
-            {"options": {"PermitRootLogin": "no"}},
+            PRL,
             {"exists": "1", "readable": "1"},
             "drifted",
         ),
-        ("file", "/etc/x", {"options": {"PermitRootLogin": "no"}}, {"exists": "1"}, "unknown"),
-        ("package", "p", {"state": "present", "version": "2.0-1"}, {"installed": "2.0-1"}, "ok"),
-        ("package", "p", {"state": "present", "version": "2.0-1"}, {"installed": "2.1-1"}, "drifted"),
+        ("file", "/etc/x", PRL, {"exists": "1"}, "unknown"),
+        ("package", "p", V2, {"installed": "2.0-1"}, "ok"),
+        ("package", "p", V2, {"installed": "2.1-1"}, "drifted"),
         (
             "package",
             "p",
-            {"state": "present", "version": "2.0-1", "match": "minimum"},
+            V2MIN,
             {"installed": "2.1-1"},
             "ok",
         ),
         (
             "package",
             "p",
-            {"state": "present", "version": "2.0-1", "match": "minimum"},
+            V2MIN,
             {"installed": "1.9"},
             "drifted",
         ),
