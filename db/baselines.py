@@ -320,17 +320,28 @@ def host_drift(db: Database, host: Host) -> HostDrift:
     )
 
 
-def drift_counts(db: Database) -> dict[str, int]:
-    """Hosts per drift verdict among hosts with a baseline (the dashboard's tile)."""
+def drift_summary(db: Database) -> tuple[dict[str, int], list[int]]:
+    """Hosts per drift verdict among hosts with a baseline, and the ids of the drifted ones (the
+    dashboard's tile). Only hosts with an assignment (directly or by group) are looked at."""
     from db import hosts as db_hosts
 
-    counts = {str(v): 0 for v in DriftVerdict}
-    assigned = db.execute("SELECT COUNT(*) FROM baseline_assignments").fetchone()[0]
-    if not assigned:
-        return counts
+    counts = {str(v): 0 for v in DriftVerdict if v != DriftVerdict.NO_BASELINE}
+    rows = db.execute("SELECT host_id, group_name FROM baseline_assignments").fetchall()
+    ids = {r[0] for r in rows if r[0] is not None}
+    groups = {str(r[1]).casefold() for r in rows if r[1] is not None}
+    drifted: list[int] = []
+    if not rows:
+        return counts, drifted
     for host in db_hosts.list_hosts(db):
-        counts[str(host_drift(db, host).verdict)] += 1
-    return counts
+        if host.id not in ids and (host.group or "").casefold() not in groups:
+            continue
+        v = host_drift(db, host).verdict
+        if v == DriftVerdict.NO_BASELINE:
+            continue
+        counts[str(v)] += 1
+        if v == DriftVerdict.DRIFTED and host.id is not None:
+            drifted.append(host.id)
+    return counts, drifted
 
 
 # -- remediations ---------------------------------------------------------------------------------
@@ -407,3 +418,15 @@ def expected_of(db: Database, item_ids: Iterable[int]) -> Mapping[int, BaselineI
         if r:
             out[r[0]] = BaselineItem(r[0], r[1], r[2], json.loads(r[3]))
     return out
+
+
+def new_drift(db: Database, job_id: int) -> list[tuple[str, str, str]]:
+    """(host, kind, target) of the items job ``job_id`` found drifted that were not drifted before it
+    (their ``since`` is that check's own time): what a drift alert names."""
+    rows = db.execute(
+        "SELECT h.name, i.kind, i.target FROM drift_state d JOIN hosts h ON h.id = d.host_id "
+        "JOIN baseline_items i ON i.id = d.item_id "
+        "WHERE d.job_id = ? AND d.status = 'drifted' AND d.since = d.checked_at ORDER BY h.name, i.target",
+        [job_id],
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]

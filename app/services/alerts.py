@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db import baselines as db_baselines
 from db import changes as db_changes
 from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
@@ -43,6 +44,7 @@ class AlertKind(enum.StrEnum):
     VERIFICATION_RED = "verification-red"
     HOST_KEY_CHANGED = "host-key-changed"
     URGENT_UPDATE = "urgent-update"
+    DRIFT = "drift"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,27 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
                 tuple(hosts),
             )
         )
+    alerts.extend(drift_alerts(db, job_id))
     return alerts
+
+
+def drift_alerts(db: Database, job_id: int) -> list[Alert]:
+    """New configuration drift a job found (a scan or a drift check): items that were not drifted
+    before it."""
+    fresh = db_baselines.new_drift(db, job_id)
+    if not fresh:
+        return []
+    hosts = sorted({h for h, _, _ in fresh})
+    items = [f"{kind} {target}" for _, kind, target in fresh]
+    return [
+        Alert(
+            AlertKind.DRIFT,
+            f"Patchdesk: configuration drift on {len(hosts)} host(s)",
+            f"Differs from the baseline: {_names(items)} on {_names(hosts)}.",
+            job_id,
+            tuple(hosts),
+        )
+    ]
 
 
 def db_jobs_red(db: Database, job_id: int) -> list[str]:
