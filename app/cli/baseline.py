@@ -196,19 +196,12 @@ def baseline_assign(args: argparse.Namespace, out: TextIO) -> int:
     if args.verb == "assign":
         baselines.assign(db, args.name, hosts=hosts, groups=groups)
     else:
-        ids = [h.id for h in _hosts(db, hosts)]
-        db_baselines.unassign(db, args.name, "cli", host_ids=ids, groups=groups)
+        baselines.unassign(db, args.name, hosts=hosts, groups=groups)
     now_hosts, now_groups = db_baselines.assignments(db, args.name)
     print(
         f"{args.name}: hosts {', '.join(now_hosts) or '-'}; groups {', '.join(now_groups) or '-'}", file=out
     )
     return EXIT_OK
-
-
-def _hosts(db: Any, names: list[str]) -> list[Any]:
-    from db import hosts as db_hosts
-
-    return db_hosts.get_hosts_by_name(db, names) if names else []
 
 
 def baseline_list(args: argparse.Namespace, out: TextIO) -> int:

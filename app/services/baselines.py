@@ -212,6 +212,13 @@ def assign(db: Database, name: str, *, hosts: Sequence[str] = (), groups: Sequen
     )
 
 
+def unassign(db: Database, name: str, *, hosts: Sequence[str] = (), groups: Sequence[str] = ()) -> None:
+    found = db_hosts.get_hosts_by_name(db, list(hosts)) if hosts else []
+    db_baselines.unassign(db, name, audit.actor(), host_ids=[h.id for h in found if h.id], groups=groups)
+    details = {"action": "unassigned", "hosts": list(hosts), "groups": list(groups)}
+    audit.record(db, BASELINE_CHANGED, name, details)
+
+
 def delete(db: Database, name: str) -> None:
     db_baselines.delete_baseline(db, name, audit.actor())
     audit.record(db, BASELINE_CHANGED, name, {"action": "deleted"})
