@@ -366,7 +366,15 @@ def describe_value(kind: str, value: Mapping[str, Any]) -> str:
         return "?"
     parts = []
     for key, v in value.items():
-        if key == "sha256":
+        if key == "match":
+            continue  # said with the version
+        if isinstance(v, bool):
+            parts.append(key if v else f"not {key}")
+        elif key == "state":
+            parts.append(str(v))
+        elif key == "version" and value.get("match") == "minimum":
+            parts.append(f"version {v} or newer")
+        elif key == "sha256":
             parts.append(f"sha256 {str(v)[:12]}…")
         elif key == "options" and isinstance(v, Mapping):
             parts.extend(f"{k} {vv if vv is not None else '(unset)'}" for k, vv in v.items())

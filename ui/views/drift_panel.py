@@ -59,12 +59,16 @@ def differing(d: DriftItem) -> tuple[str, str]:
     want: dict[str, Any] = {k: d.expected[k] for k in keys}
     got: dict[str, Any] = {k: d.actual.get(k, "(absent)") for k in keys}
     if "sha256" in want:  # a digest says nothing to a reader: the diff shows what changed
-        want["content"], got["content"] = "as in the baseline", "changed (Show diff…)"
+        want["content"], got["content"] = "baseline content", "changed content"
         del want["sha256"], got["sha256"]
     if isinstance(want.get("options"), dict) and isinstance(got.get("options"), dict):
         opts = [k for k, v in want["options"].items() if got["options"].get(k) != v]
         want["options"] = {k: want["options"][k] for k in opts}
         got["options"] = {k: got["options"].get(k) for k in opts}
+    if len(want) == 1 and not isinstance(next(iter(want.values())), dict):
+        key = next(iter(want))  # one value: the column says enough, the key goes in front only if needed
+        prefix = "" if key in ("version", "value", "state", "content") else f"{key} "
+        return f"{prefix}{want[key]}", f"{prefix}{got[key]}"
     return describe_value(d.kind, want), describe_value(d.kind, got)
 
 
@@ -173,7 +177,9 @@ class DriftPanel(QWidget):
         self.model = _RowsModel(("Item", "Target", "Expected", "Actual", "Since"), self)
         self.table = table(self.model, "driftTable")
         self.table.doubleClicked.connect(lambda _i: self.open_diff())
-        for col, width in ((0, 70), (1, 170), (2, 170), (3, 170)):
+        # versions differ at their end (…deb12u5 / …deb12u6): elide in the middle
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for col, width in ((0, 62), (1, 150), (2, 130), (3, 130)):
             self.table.setColumnWidth(col, width)
         self.diff_button = QPushButton("Show diff…")
         self.diff_button.setObjectName("driftDiffButton")
