@@ -21,13 +21,13 @@ from app.domain.baseline import (
     RemediationRecorded,
     evaluate,
 )
-from app.domain.errors import AdapterError, PatchdeskError
-from app.domain.models import LogLevel, PackageChange
+from app.domain.errors import AdapterError, PatchdeskError, UnsupportedHostError
+from app.domain.models import LogLevel, OsFacts, PackageChange
 from app.jobs.engine import TaskContext
 from app.platforms.base import new_nonce
 from app.platforms.family import Family, family_of
 from app.platforms.posix import drift_fix
-from app.platforms.posix.drift import check_script, parse_answer
+from app.platforms.posix.drift import check_script, package_format, parse_answer
 from app.platforms.registry import detect
 from app.transports.base import Transport
 
@@ -55,21 +55,21 @@ def with_snippet(snippet: str, extra: str) -> str:
 
 
 def report_check(
-    ctx: TaskContext, family: Family, items: Sequence[BaselineItem], out: str, nonce: str
+    ctx: TaskContext, family: Family, items: Sequence[BaselineItem], out: str, nonce: str, manager: str | None
 ) -> list[ItemResult]:
     """Judge the script's answer and report it; on a family without a drift check every item is
-    unknown (it could not be seen), never "no drift"."""
+    unknown (it could not be seen), never "no drift". ``manager``: the host's package manager, which
+    says whose package database (dpkg's or rpm's) the package items are read from."""
     if not items:
         return []
     assert ctx.host.id is not None
     if not nonce:
-        results = [
-            ItemResult(i.id, ItemStatus.UNKNOWN, {}, f"no drift check for {family.name} hosts yet")
-            for i in items
-        ]
+        reason = f"no drift check for {family.name} hosts yet"
+        results = [ItemResult(i.id, ItemStatus.UNKNOWN, {}, reason) for i in items]
     else:
-        observed, fmt = parse_answer(out, nonce, items)
-        results = [evaluate(i, observed.get(i.id), fmt=fmt) for i in items]
+        fmt = package_format(manager)
+        observed = parse_answer(out, nonce, items, fmt)
+        results = [evaluate(i, observed.get(i.id), fmt=fmt or "deb") for i in items]
     ctx.report(DriftRecorded(ctx.job_id, host_id=ctx.host.id, results=tuple(results)))
     drifted = sum(1 for r in results if r.status == ItemStatus.DRIFTED)
     unknown = sum(1 for r in results if r.status == ItemStatus.UNKNOWN)
@@ -80,11 +80,25 @@ def report_check(
     return results
 
 
+def _manager(ctx: TaskContext, facts: OsFacts, binaries: frozenset[str]) -> str | None:
+    """The host's package manager, chosen from os-release as a scan chooses it; None without one."""
+    try:
+        return detect(facts, binaries, host=ctx.host.name).name
+    except UnsupportedHostError:
+        return None
+
+
+def _with_facts(ctx: TaskContext, transport: Transport, script: str) -> tuple[str, str | None]:
+    """Run ``script`` after the facts in one command: its output and the host's package manager."""
+    facts, binaries, out = family_of(ctx.host).facts(transport, script)
+    return out, _manager(ctx, facts, binaries)
+
+
 def _run_check(ctx: TaskContext, transport: Transport, items: Sequence[BaselineItem]) -> list[ItemResult]:
     family = family_of(ctx.host)
     snippet, nonce = scan_snippet(family, items)
-    out = transport.run(snippet, timeout=CHECK_TIMEOUT).out if snippet else ""
-    return report_check(ctx, family, items, out, nonce)
+    out, manager = _with_facts(ctx, transport, snippet) if snippet else ("", None)
+    return report_check(ctx, family, items, out, nonce, manager)
 
 
 def check_host(ctx: TaskContext, *, checks: Mapping[int, Sequence[BaselineItem]]) -> list[ItemResult]:
@@ -131,8 +145,8 @@ def capture_host(ctx: TaskContext, *, request: CaptureRequest) -> Captured:
                 got.files.append(state)
     if request.packages is not None:
         nonce = new_nonce()
-        res = transport.run(drift_fix.package_set_script(nonce), timeout=CHECK_TIMEOUT)
-        found = drift_fix.parse_package_set(res.out, nonce)
+        out, manager = _with_facts(ctx, transport, drift_fix.package_set_script(nonce))
+        found = drift_fix.parse_package_set(out, nonce, package_format(manager))
         if found is None:
             got.problems.append("the package list could not be read")
         else:
@@ -274,10 +288,10 @@ def _snapshot(ctx: TaskContext, transport: Transport, items: list[BaselineItem])
         res = transport.run(drift_fix.read_files_script(paths, nonce), sudo=True, timeout=CHECK_TIMEOUT)
         states = drift_fix.parse_files(res.out, nonce, paths)
     others = [i for i in items if i.kind != CheckKind.FILE]
-    family = family_of(ctx.host)
-    snippet, nonce = scan_snippet(family, others)
-    out = transport.run(snippet, timeout=CHECK_TIMEOUT).out if snippet else ""
-    observed, fmt = parse_answer(out, nonce, others) if snippet else ({}, "deb")
+    snippet, nonce = scan_snippet(family_of(ctx.host), others)
+    out, manager = _with_facts(ctx, transport, snippet) if snippet else ("", None)
+    fmt = package_format(manager)
+    observed = parse_answer(out, nonce, others, fmt) if snippet else {}
     before: dict[int, dict[str, Any]] = {}
     for item in items:
         content: bytes | None = None
@@ -292,7 +306,7 @@ def _snapshot(ctx: TaskContext, transport: Transport, items: list[BaselineItem])
                 snap.update(owner=state.owner, group=state.group, mode=state.mode, sha256=state.sha256)
             content = state.content
         else:
-            result = evaluate(item, observed.get(item.id), fmt=fmt)
+            result = evaluate(item, observed.get(item.id), fmt=fmt or "deb")
             if result.status == ItemStatus.UNKNOWN:
                 raise AdapterError(
                     f"No snapshot of {item.kind} {item.target} could be taken; nothing was changed."
@@ -379,8 +393,7 @@ def _apply_package(
     family = family_of(ctx.host)
     facts, binaries, _ = family.facts(transport)
     adapter = detect(facts, binaries, host=ctx.host.name)
-    reader = getattr(adapter, "installed_versions", None)
-    current = reader(transport, [name]).get(name) if reader is not None else None
+    current = adapter.snapshot(transport, [name]).get(name)
     target = want.get("version") if want.get("state", "present") == "present" else None
     if want.get("state", "present") == "present" and target is None:
         return False, "the baseline names no version to install"

@@ -94,8 +94,8 @@ def scan_host(
     drift_script, drift_nonce = scan_snippet(family, checks)
     facts, binaries, out = family.facts(transport, with_snippet(drift_script, extra))
     ctx.log(LogLevel.INFO, family.describe(facts))
-    report_check(ctx, family, checks, out, drift_nonce)
     adapter = detect(facts, binaries, host=host.name)
+    report_check(ctx, family, checks, out, drift_nonce, adapter.name)
 
     def previous() -> ScanBasis | None:
         assert host.id is not None and fingerprint is not None and load_basis is not None

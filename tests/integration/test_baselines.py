@@ -7,12 +7,17 @@ from typing import Any
 
 import pytest
 
+from tests.integration import test_dnf_hosts
 from tests.integration.test_patch_cli import by_name, run_json
 from tests.integration.test_scan_cli import add_hosts, cli
 
 pytestmark = pytest.mark.hosts
 
 SSHD = "/etc/ssh/sshd_config"
+
+# the rpm hosts of tests/integration/test_dnf_hosts.py, started when an rpm test here runs
+rpm_pool = test_dnf_hosts.rpm_pool
+rpm_hosts = test_dnf_hosts.rpm_hosts
 
 
 def drift_items(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
@@ -95,3 +100,21 @@ def test_fix_outside_the_maintenance_window_is_refused(hosts, host_pool, db_path
     code, fixed, _ = run_json(db_path, "drift", "fix", target.name)
     assert code == 1 and "window" in by_name(fixed)[target.name]["error"]
     assert target.installed_version("pd-regular") == "2.1-1"
+
+
+def test_rpm_hosts_drift_and_fix_with_dnf(rpm_hosts, rpm_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    golden, other = rpm_hosts[:2]
+    add_hosts(db_path, [golden, other], rpm_pool.client_key)
+    r = cli(
+        db_path, "baseline", "create", "rpm", "--from-host", golden.name, "--packages", "pd-regular,pd-secfix"
+    )
+    assert r.returncode == 0, r.stderr
+    assert cli(db_path, "baseline", "assign", "rpm", "--hosts", f"{golden.name},{other.name}").returncode == 0
+    r = other.run("dnf -y -q install pd-regular-2.1-1", timeout=120)
+    assert r.returncode == 0, r.stderr
+    code, report, err = run_json(db_path, "drift", "--all")
+    assert code == 1, err
+    assert drift_items(report) == {golden.name: [], other.name: [("package", "pd-regular")]}
+    code, fixed, err = run_json(db_path, "drift", "fix", other.name, "--now", timeout=600)
+    assert code == 0, (err, fixed)
+    assert other.installed_version("pd-regular") == "2.0-1"

@@ -115,15 +115,25 @@ def _account(item: BaselineItem, database: str) -> str:
 
 
 def _packages(names: Iterable[str]) -> str:
+    """Installed versions from dpkg and from rpm, each in its own section where the tool exists: a host
+    can carry both, and which one is the system's is decided from os-release by the caller
+    (:func:`package_format`), not here."""
     args = " ".join(shlex.quote(n) for n in names)
     return (
-        _mark("packages") + "if command -v dpkg-query >/dev/null; then echo fmt=deb; "
-        f"dpkg-query -W -f='${{db:Status-Abbrev}}\\t${{Package}}\\t${{Version}}\\n' -- {args}; "
-        'echo "rc=$?"; echo end=1; '
-        "elif command -v rpm >/dev/null; then echo fmt=rpm; "
-        f"rpm -q --qf {RPM_FORMAT} -- {args}; "
-        "echo rc=0; echo end=1; fi; "
+        "if command -v dpkg-query >/dev/null; then "
+        + _mark("packages-deb")
+        + f"dpkg-query -W -f='${{db:Status-Abbrev}}\\t${{Package}}\\t${{Version}}\\n' -- {args}; "
+        'echo "rc=$?"; echo end=1; fi; '
+        "if command -v rpm >/dev/null; then "
+        + _mark("packages-rpm")
+        + f"rpm -q --qf {RPM_FORMAT} -- {args}; echo rc=0; echo end=1; fi; "
     )
+
+
+def package_format(manager: str | None) -> str | None:
+    """The package database a host's package manager keeps: deb (apt), rpm (dnf, yum, zypper), or
+    None when not known (then package checks are unknown)."""
+    return {"apt": "deb", "dnf": "rpm", "yum": "rpm", "zypper": "rpm"}.get(manager or "")
 
 
 def _sockets() -> str:
@@ -170,11 +180,10 @@ def _fields(lines: Sequence[str]) -> Observation:
     return Observation(fields, complete)
 
 
-def _package_observations(lines: Sequence[str], names: set[str]) -> tuple[dict[str, Observation], str]:
-    obs = _fields(lines)
-    if not obs.complete or obs.fields.get("rc") not in ("0", "1"):
-        return {}, obs.fields.get("fmt", "deb")
-    fmt = obs.fields.get("fmt", "deb")
+def _package_observations(lines: Sequence[str] | None, names: set[str]) -> dict[str, Observation]:
+    obs = _fields(lines or [])
+    if lines is None or not obs.complete or obs.fields.get("rc") not in ("0", "1"):
+        return {}
     installed: dict[str, str] = {}
     for line in lines:
         parts = line.split("\t")
@@ -183,7 +192,7 @@ def _package_observations(lines: Sequence[str], names: set[str]) -> tuple[dict[s
         status, name, version = parts
         if name in names and len(status) >= 2 and status[1] == "i" and version:
             installed.setdefault(name, clean_value(version))
-    return {n: Observation({"installed": installed.get(n, "")}, True) for n in names}, fmt
+    return {n: Observation({"installed": installed.get(n, "")}, True) for n in names}
 
 
 def listening_ports(sections: dict[str, list[str]]) -> dict[str, set[int]] | None:
@@ -207,12 +216,15 @@ def listening_ports(sections: dict[str, list[str]]) -> dict[str, set[int]] | Non
     return found
 
 
-def parse_answer(text: str, nonce: str, items: Sequence[BaselineItem]) -> tuple[dict[int, Observation], str]:
-    """Each item's observation (missing: no answer, hence unknown) and the package format (deb/rpm)."""
+def parse_answer(
+    text: str, nonce: str, items: Sequence[BaselineItem], fmt: str | None
+) -> dict[int, Observation]:
+    """Each item's observation; a missing one had no answer (unknown). ``fmt`` is the host's package
+    database (:func:`package_format`); without it package items stay unknown."""
     sections = split_answer(text, nonce)
     out: dict[int, Observation] = {}
     names = {i.target for i in items if i.kind == CheckKind.PACKAGE}
-    packages, fmt = _package_observations(sections.get("packages", []), names) if names else ({}, "deb")
+    packages = _package_observations(sections.get(f"packages-{fmt}"), names) if names and fmt else {}
     ports = listening_ports(sections) if any(i.kind == CheckKind.PORT for i in items) else None
     for item in items:
         if item.kind == CheckKind.PACKAGE:
@@ -224,4 +236,4 @@ def parse_answer(text: str, nonce: str, items: Sequence[BaselineItem]) -> tuple[
                 out[item.id] = Observation({"listening": "1" if int(port) in ports[proto] else "0"}, True)
         elif f"item-{item.id}" in sections:
             out[item.id] = _fields(sections[f"item-{item.id}"])
-    return out, fmt
+    return out

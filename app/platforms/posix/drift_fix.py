@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from app.domain.baseline import MAX_FILE_BYTES, check_expected, check_target
 from app.platforms.base import clean_value
-from app.platforms.posix.drift import split_answer, sysctl_path
+from app.platforms.posix.drift import RPM_FORMAT, split_answer, sysctl_path
 from app.platforms.posix.facts import _check_nonce
 
 #: Most packages a capture of the whole package set keeps.
@@ -116,19 +116,20 @@ def _file_state(path: str, lines: list[str]) -> FileState | str:
 
 
 def package_set_script(nonce: str) -> str:
-    """Every installed package with its version (dpkg or rpm), after a marker."""
+    """Every installed package with its version, from dpkg and from rpm (each where it exists, in its
+    own section: the caller picks the host's own by its package manager)."""
     return (
-        _prelude(nonce) + "pd_m packages; if command -v dpkg-query >/dev/null; then echo fmt=deb; "
-        "dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' && echo end=1; "
-        "elif command -v rpm >/dev/null; then echo fmt=rpm; "
-        "rpm -qa --qf 'ii \\t%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n' && echo end=1; fi; "
+        _prelude(nonce) + "if command -v dpkg-query >/dev/null; then pd_m packages-deb; "
+        "dpkg-query -W -f='${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' && echo end=1; fi; "
+        f"if command -v rpm >/dev/null; then pd_m packages-rpm; rpm -qa --qf {RPM_FORMAT} && echo end=1; fi; "
         "pd_m done; exit 0"
     )
 
 
-def parse_package_set(text: str, nonce: str) -> dict[str, str] | None:
-    """``{name: version}`` of installed packages; None when the list did not come back whole."""
-    lines = split_answer(text, nonce).get("packages")
+def parse_package_set(text: str, nonce: str, fmt: str | None) -> dict[str, str] | None:
+    """``{name: version}`` of installed packages; None when the list did not come back whole (or the
+    host's package database is not known)."""
+    lines = split_answer(text, nonce).get(f"packages-{fmt}") if fmt else None
     if lines is None or "end=1" not in lines:
         return None
     found: dict[str, str] = {}
