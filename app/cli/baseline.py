@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from app.jobs.runner import JobRunner
 
 #: The short item forms of ``baseline add`` (see app/services/baselines.py: parse_item).
-_ITEM_KINDS = ("file", "file-absent", "file-option", "package", "service", "sysctl", "user", "group", "port")
+_ITEM_KINDS = (
+    *("file", "file-absent", "file-option", "package", "service", "sysctl", "user", "group", "port"),
+    *("registry", "win-service", "program", "local-group", "firewall"),
+)
 
 
 def add_commands(sub: Any) -> None:

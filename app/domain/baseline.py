@@ -31,6 +31,18 @@ class CheckKind(StrEnum):
     USER = "user"
     GROUP = "group"
     PORT = "port"
+    # Windows
+    REGISTRY = "registry"  # target: HIVE\key\path|value name
+    WIN_SERVICE = "win-service"
+    PROGRAM = "program"  # an installed program by its display name
+    LOCAL_GROUP = "local-group"
+    FIREWALL = "firewall"  # a firewall profile: Domain, Private or Public
+
+
+#: The kinds a Windows host checks (the others are POSIX checks).
+WINDOWS_KINDS = frozenset(
+    {CheckKind.REGISTRY, CheckKind.WIN_SERVICE, CheckKind.PROGRAM, CheckKind.LOCAL_GROUP, CheckKind.FIREWALL}
+)
 
 
 class ItemStatus(StrEnum):
@@ -57,7 +69,16 @@ EXPECTED_KEYS: Mapping[CheckKind, frozenset[str]] = {
     CheckKind.USER: frozenset({"state"}),
     CheckKind.GROUP: frozenset({"state"}),
     CheckKind.PORT: frozenset({"state"}),
+    CheckKind.REGISTRY: frozenset({"state", "value", "type"}),
+    CheckKind.WIN_SERVICE: frozenset({"start_mode", "running"}),
+    CheckKind.PROGRAM: frozenset({"state", "version", "match"}),
+    CheckKind.LOCAL_GROUP: frozenset({"members"}),
+    CheckKind.FIREWALL: frozenset({"enabled"}),
 }
+
+#: Registry value types a baseline can set, and service start modes (as Windows names them).
+REGISTRY_TYPES = frozenset({"String", "ExpandString", "DWord", "QWord", "MultiString"})
+START_MODES = frozenset({"Automatic", "Manual", "Disabled"})
 
 #: What ``systemctl is-enabled`` says of a unit that starts at boot (or with what pulls it in).
 ENABLED_STATES = frozenset({"enabled", "enabled-runtime", "static", "alias", "indirect"})
@@ -75,6 +96,12 @@ _OPTION_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _MODE_RE = re.compile(r"[0-7]{3,4}")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _VERSION_RE = re.compile(r"[A-Za-z0-9.+~:_-]{1,128}")
+# Windows targets travel to the host as data (base64 JSON), never as code; still bounded and one line.
+_REGISTRY_RE = re.compile(r"(HKLM|HKCU|HKU|HKCR|HKCC)(\\[^\\|\x00-\x1f]{1,255}){1,32}\|[^|\x00-\x1f]{0,255}")
+_WIN_SERVICE_RE = re.compile(r"[A-Za-z0-9 @._:$-]{1,256}")
+_PROGRAM_RE = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
+_LOCAL_GROUP_RE = re.compile(r"[^\x00-\x1f\x7f\"/\\\[\]:;|=,+*?<>]{1,256}")
+_FIREWALL_RE = re.compile(r"Domain|Private|Public")
 
 
 @dataclass(frozen=True)
@@ -166,12 +193,18 @@ def check_target(kind: str, target: str) -> str:
         CheckKind.USER: _ACCOUNT_RE,
         CheckKind.GROUP: _ACCOUNT_RE,
         CheckKind.PORT: _PORT_RE,
+        CheckKind.REGISTRY: _REGISTRY_RE,
+        CheckKind.WIN_SERVICE: _WIN_SERVICE_RE,
+        CheckKind.PROGRAM: _PROGRAM_RE,
+        CheckKind.LOCAL_GROUP: _LOCAL_GROUP_RE,
+        CheckKind.FIREWALL: _FIREWALL_RE,
     }
     try:
         pattern = patterns[CheckKind(kind)]
     except ValueError:
         raise ValueError(f"{kind!r} is not a check kind ({', '.join(k.value for k in CheckKind)})") from None
-    if not pattern.fullmatch(target) or "/../" in target + "/" or "//" in target:
+    posix_path = kind == CheckKind.FILE and ("/../" in target + "/" or "//" in target)
+    if not pattern.fullmatch(target) or posix_path or target != target.strip():
         raise ValueError(f"{target[:80]!r} is not a valid {kind} target")
     if kind == CheckKind.PORT and not 0 < int(target.split("/")[1]) < 65536:
         raise ValueError(f"{target!r}: the port must be from 1 to 65535")
@@ -204,7 +237,31 @@ def check_expected(kind: str, expected: Mapping[str, Any]) -> dict[str, Any]:
     for key in out.get("options", {}) or {}:
         if not _OPTION_RE.fullmatch(str(key)):
             raise ValueError(f"{str(key)[:40]!r} is not an option name")
+    _check_windows_expected(out)
     return out
+
+
+def _check_windows_expected(out: dict[str, Any]) -> None:
+    if "type" in out and out["type"] not in REGISTRY_TYPES:
+        raise ValueError(
+            f"registry type {str(out['type'])[:40]!r} is not one of {', '.join(sorted(REGISTRY_TYPES))}"
+        )
+    if "start_mode" in out and out["start_mode"] not in START_MODES:
+        raise ValueError(
+            f"start mode {str(out['start_mode'])[:40]!r} is not one of {', '.join(sorted(START_MODES))}"
+        )
+    if "value" in out and (not isinstance(out["value"], str | int) or len(str(out["value"])) > 4096):
+        raise ValueError("a value is text or a number of at most 4096 characters")
+    members = out.get("members")
+    if members is not None and (
+        not isinstance(members, list)
+        or len(members) > 200
+        or not all(_LOCAL_GROUP_RE.fullmatch(str(m).replace("\\", "")) for m in members)
+    ):
+        raise ValueError("members is a list of at most 200 account names")
+    for key in ("running", "enabled"):
+        if key in out and not isinstance(out[key], bool):
+            raise ValueError(f"{key} is true or false")
 
 
 def make_item(kind: str, target: str, expected: Mapping[str, Any], item_id: int = 0) -> BaselineItem:
@@ -336,6 +393,59 @@ def _judge_port(item: BaselineItem, f: Mapping[str, str], _fmt: str) -> ItemResu
     return ItemResult(item.id, ItemStatus.OK if state == want else ItemStatus.DRIFTED, {"state": state})
 
 
+def _judge_registry(item: BaselineItem, f: Mapping[str, str], _fmt: str) -> ItemResult:
+    if f.get("exists") not in ("0", "1"):
+        return ItemResult(item.id, ItemStatus.UNKNOWN, {}, "the registry could not be read")
+    exp = item.expected
+    if f["exists"] == "0":
+        state = exp.get("state", "present")
+        actual: dict[str, Any] = {"state": "absent"}
+        return ItemResult(item.id, ItemStatus.OK if state == "absent" else ItemStatus.DRIFTED, actual)
+    actual = {"state": "present", "value": f.get("value", ""), "type": f.get("type", "")}
+    if exp.get("state") == "absent":
+        return ItemResult(item.id, ItemStatus.DRIFTED, actual)
+    differs = [k for k in ("value", "type") if k in exp and str(exp[k]) != actual[k]]
+    status = ItemStatus.DRIFTED if differs else ItemStatus.OK
+    return ItemResult(item.id, status, actual, "differs: " + ", ".join(differs) if differs else "")
+
+
+def _judge_win_service(item: BaselineItem, f: Mapping[str, str], _fmt: str) -> ItemResult:
+    if f.get("exists") not in ("0", "1"):
+        return ItemResult(item.id, ItemStatus.UNKNOWN, {}, "the service manager did not answer")
+    if f["exists"] == "0":
+        return ItemResult(item.id, ItemStatus.DRIFTED, {"state": "absent"}, "no such service")
+    actual: dict[str, Any] = {"start_mode": f.get("start_mode", ""), "running": f.get("status") == "Running"}
+    differs = [k for k, v in item.expected.items() if actual.get(k) != v]
+    status = ItemStatus.DRIFTED if differs else ItemStatus.OK
+    return ItemResult(item.id, status, actual, "differs: " + ", ".join(differs) if differs else "")
+
+
+def _judge_program(item: BaselineItem, f: Mapping[str, str], _fmt: str) -> ItemResult:
+    # an installed program is a package whose version compares like a dotted Debian upstream version
+    return _judge_package(item, f, "deb")
+
+
+def _judge_local_group(item: BaselineItem, f: Mapping[str, str], _fmt: str) -> ItemResult:
+    if f.get("exists") not in ("0", "1"):
+        return ItemResult(item.id, ItemStatus.UNKNOWN, {}, "the group's members could not be read")
+    if f["exists"] == "0":
+        return ItemResult(item.id, ItemStatus.DRIFTED, {"state": "absent"}, "no such group")
+    members = [m for m in f.get("members", "").split("\n") if m]
+    have = {m.casefold() for m in members}
+    missing = [m for m in item.expected.get("members", []) if str(m).casefold() not in have]
+    actual: dict[str, Any] = {"members": members}
+    status = ItemStatus.DRIFTED if missing else ItemStatus.OK
+    return ItemResult(item.id, status, actual, "missing: " + ", ".join(missing) if missing else "")
+
+
+def _judge_firewall(item: BaselineItem, f: Mapping[str, str], _fmt: str) -> ItemResult:
+    if f.get("enabled") not in ("True", "False"):
+        return ItemResult(item.id, ItemStatus.UNKNOWN, {}, "the firewall profile could not be read")
+    actual = {"enabled": f["enabled"] == "True"}
+    ok = actual["enabled"] == item.expected.get("enabled", True)
+    return ItemResult(item.id, ItemStatus.OK if ok else ItemStatus.DRIFTED, actual)
+
+
 _JUDGES = {
     CheckKind.FILE: _judge_file,
     CheckKind.PACKAGE: _judge_package,
@@ -344,6 +454,11 @@ _JUDGES = {
     CheckKind.USER: _judge_account,
     CheckKind.GROUP: _judge_account,
     CheckKind.PORT: _judge_port,
+    CheckKind.REGISTRY: _judge_registry,
+    CheckKind.WIN_SERVICE: _judge_win_service,
+    CheckKind.PROGRAM: _judge_program,
+    CheckKind.LOCAL_GROUP: _judge_local_group,
+    CheckKind.FIREWALL: _judge_firewall,
 }
 
 

@@ -13,12 +13,14 @@ from typing import Any
 
 from app.domain.baseline import (
     ENABLED_STATES,
+    WINDOWS_KINDS,
     BaselineItem,
     CheckKind,
     DriftRecorded,
     ItemResult,
     ItemStatus,
     RemediationRecorded,
+    describe_value,
     evaluate,
 )
 from app.domain.errors import AdapterError, PatchdeskError, UnsupportedHostError
@@ -29,6 +31,7 @@ from app.platforms.family import Family, family_of
 from app.platforms.posix import drift_fix
 from app.platforms.posix.drift import check_script, package_format, parse_answer
 from app.platforms.registry import detect
+from app.platforms.windows import drift as windows_drift
 from app.transports.base import Transport
 
 #: Seconds the drift check may take on its own (hashing a few files, one dpkg-query).
@@ -41,11 +44,13 @@ FIX_TIMEOUT = 900.0
 
 
 def scan_snippet(family: Family, items: Sequence[BaselineItem]) -> tuple[str, str]:
-    """The drift script to run after the facts in a scan's session, and its nonce ('' when none)."""
-    if not items or family.name != "posix":
+    """The POSIX drift script to run after the facts in a scan's session, and its nonce ('' when none:
+    a Windows host's check is a script of its own, run by :func:`report_check` in the same session)."""
+    posix = [i for i in items if i.kind not in WINDOWS_KINDS]
+    if not posix or family.name != "posix":
         return "", ""
     nonce = new_nonce()
-    return check_script(items, nonce), nonce
+    return check_script(posix, nonce), nonce
 
 
 def with_snippet(snippet: str, extra: str) -> str:
@@ -57,19 +62,14 @@ def with_snippet(snippet: str, extra: str) -> str:
 def report_check(
     ctx: TaskContext, family: Family, items: Sequence[BaselineItem], out: str, nonce: str, manager: str | None
 ) -> list[ItemResult]:
-    """Judge the script's answer and report it; on a family without a drift check every item is
-    unknown (it could not be seen), never "no drift". ``manager``: the host's package manager, which
-    says whose package database (dpkg's or rpm's) the package items are read from."""
+    """Judge the host's answer and report it. ``out``/``nonce``: the POSIX script's answer (run with the
+    facts); on a Windows host its own script runs here, over the same session. ``manager``: the host's
+    package manager, which says whose package database (dpkg's or rpm's) package items are read from.
+    An item that could not be seen — of the other family, cut, unreadable — is unknown, never "no drift"."""
     if not items:
         return []
     assert ctx.host.id is not None
-    if not nonce:
-        reason = f"no drift check for {family.name} hosts yet"
-        results = [ItemResult(i.id, ItemStatus.UNKNOWN, {}, reason) for i in items]
-    else:
-        fmt = package_format(manager)
-        observed = parse_answer(out, nonce, items, fmt)
-        results = [evaluate(i, observed.get(i.id), fmt=fmt or "deb") for i in items]
+    results = _judge_all(ctx, family, items, out, nonce, manager)
     ctx.report(DriftRecorded(ctx.job_id, host_id=ctx.host.id, results=tuple(results)))
     drifted = sum(1 for r in results if r.status == ItemStatus.DRIFTED)
     unknown = sum(1 for r in results if r.status == ItemStatus.UNKNOWN)
@@ -77,6 +77,29 @@ def report_check(
         LogLevel.WARNING if drifted or unknown else LogLevel.INFO,
         f"Baseline check: {len(results)} item(s), {drifted} drifted, {unknown} not seen",
     )
+    return results
+
+
+def _judge_all(
+    ctx: TaskContext, family: Family, items: Sequence[BaselineItem], out: str, nonce: str, manager: str | None
+) -> list[ItemResult]:
+    windows = family.name == "windows"
+    mine = [i for i in items if (i.kind in WINDOWS_KINDS) == windows]
+    fmt = package_format(manager)
+    if windows:
+        answer = (
+            ctx.transport().run(windows_drift.check_script(mine), timeout=CHECK_TIMEOUT) if mine else None
+        )
+        observed = windows_drift.parse_answer(answer.out, mine) if answer is not None else {}
+    else:
+        observed = parse_answer(out, nonce, mine, fmt) if nonce else {}
+    results = []
+    for i in items:
+        if i in mine:
+            results.append(evaluate(i, observed.get(i.id), fmt=fmt or "deb"))
+        else:
+            why = f"a {i.kind} check does not apply to a {family.name} host"
+            results.append(ItemResult(i.id, ItemStatus.UNKNOWN, {}, why))
     return results
 
 
@@ -288,10 +311,10 @@ def _snapshot(ctx: TaskContext, transport: Transport, items: list[BaselineItem])
         res = transport.run(drift_fix.read_files_script(paths, nonce), sudo=True, timeout=CHECK_TIMEOUT)
         states = drift_fix.parse_files(res.out, nonce, paths)
     others = [i for i in items if i.kind != CheckKind.FILE]
-    snippet, nonce = scan_snippet(family_of(ctx.host), others)
+    family = family_of(ctx.host)
+    snippet, nonce = scan_snippet(family, others)
     out, manager = _with_facts(ctx, transport, snippet) if snippet else ("", None)
-    fmt = package_format(manager)
-    observed = parse_answer(out, nonce, others, fmt) if snippet else {}
+    judged = {r.item_id: r for r in _judge_all(ctx, family, others, out, nonce, manager)} if others else {}
     before: dict[int, dict[str, Any]] = {}
     for item in items:
         content: bytes | None = None
@@ -306,7 +329,7 @@ def _snapshot(ctx: TaskContext, transport: Transport, items: list[BaselineItem])
                 snap.update(owner=state.owner, group=state.group, mode=state.mode, sha256=state.sha256)
             content = state.content
         else:
-            result = evaluate(item, observed.get(item.id), fmt=fmt or "deb")
+            result = judged[item.id]
             if result.status == ItemStatus.UNKNOWN:
                 raise AdapterError(
                     f"No snapshot of {item.kind} {item.target} could be taken; nothing was changed."
@@ -338,6 +361,11 @@ def _apply(
     """Make ``item`` on the host what ``want`` says; (done, what happened or why not)."""
     try:
         kind = CheckKind(item.kind)
+        if kind in WINDOWS_KINDS:
+            res = transport.run(windows_drift.fix_script(item, want), timeout=FIX_TIMEOUT)
+            if res.ok:
+                return True, f"restored ({describe_value(item.kind, want)})"
+            return False, f"the script failed (exit status {res.exit_status}): {res.err.strip()[:300]}"
         if kind == CheckKind.FILE:
             return _apply_file(transport, item.target, want, content)
         if kind == CheckKind.PACKAGE:

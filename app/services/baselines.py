@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from app.domain.baseline import (
+    REGISTRY_TYPES,
     Baseline,
     BaselineItem,
     CheckKind,
@@ -167,6 +168,50 @@ def _parse_item(kind: str, spec: str) -> BaselineItem:
         return make_item(kind, name, {"state": "absent" if absent else "present"})
     if kind == "port":
         return make_item(kind, name, {"state": "closed" if absent else "listening"})
+    return _parse_windows_item(kind, name, absent)
+
+
+def _parse_windows_item(kind: str, name: str, absent: bool) -> BaselineItem:
+    """``--registry 'HKLM\\KEY|NAME=TYPE:VALUE'`` (TYPE one of DWord, QWord, String, ExpandString,
+    MultiString; without it a String) or ``'!HKLM\\KEY|NAME'``; ``--win-service NAME=Automatic,running``;
+    ``--program NAME[=VER|>=VER]`` or ``!NAME``; ``--local-group GROUP:MEMBER``; ``--firewall Public=on``."""
+    if kind == "registry":
+        if absent:
+            return make_item(kind, name, {"state": "absent"})
+        target, sep, raw = name.partition("=")
+        if not sep:
+            raise ValueError("write KEY|NAME=TYPE:VALUE")
+        vtype, colon, value = raw.partition(":")
+        if not colon or vtype not in REGISTRY_TYPES:
+            vtype, value = "String", raw
+        return make_item(kind, target, {"state": "present", "type": vtype, "value": value})
+    if kind == "win-service":
+        target, _, spec = name.partition("=")
+        words = [w.strip() for w in spec.split(",") if w.strip()]
+        expected: dict[str, Any] = {}
+        for w in words:
+            if w in ("running", "stopped"):
+                expected["running"] = w == "running"
+            else:
+                expected["start_mode"] = w
+        return make_item(kind, target, expected or {"running": True})
+    if kind == "program":
+        if absent:
+            return make_item(kind, name, {"state": "absent"})
+        if ">=" in name:
+            program, version = name.split(">=", 1)
+            return make_item(kind, program, {"state": "present", "version": version, "match": "minimum"})
+        program, _, version = name.partition("=")
+        expected = {"state": "present"} | ({"version": version, "match": "exact"} if version else {})
+        return make_item(kind, program, expected)
+    if kind == "local-group":
+        group, sep, member = name.partition(":")
+        if not sep or not member:
+            raise ValueError("write GROUP:MEMBER")
+        return make_item(kind, group, {"members": [member]})
+    if kind == "firewall":
+        profile, _, state = name.partition("=")
+        return make_item(kind, profile, {"enabled": state.strip().lower() not in ("off", "false", "no", "0")})
     raise ValueError(f"no such kind ({', '.join(k.value for k in CheckKind)})")
 
 
@@ -179,6 +224,9 @@ def add_items(db: Database, name: str, items: Sequence[BaselineItem]) -> Baselin
         if old is not None and item.kind == CheckKind.FILE and set(item.expected) == {"options"}:
             options = {**(old.expected.get("options") or {}), **item.expected["options"]}
             item = make_item(item.kind, item.target, {**old.expected, "options": options})
+        elif old is not None and item.kind == CheckKind.LOCAL_GROUP:
+            members = list(dict.fromkeys([*old.expected.get("members", []), *item.expected["members"]]))
+            item = make_item(item.kind, item.target, {"members": members})
         merged.append(item)
     db_baselines.add_items(db, name, merged, audit.actor())
     audit.record(
@@ -349,10 +397,23 @@ def preview(db: Database, host: Host, item_ids: Sequence[int] = ()) -> FixPrevie
     return FixPreview(host, tuple(plans), tuple(actions), tuple(refused))
 
 
+#: Kinds a fix does not put back (it would need more than the baseline says: a user's details, which
+#: process should listen, an installer, a member's account).
+UNFIXABLE = (CheckKind.USER, CheckKind.GROUP, CheckKind.PORT, CheckKind.PROGRAM, CheckKind.LOCAL_GROUP)
+
+
 def _unfixable(item: BaselineItem, content: bytes | None) -> str | None:
     exp = item.expected
-    if item.kind in (CheckKind.USER, CheckKind.GROUP, CheckKind.PORT):
+    if item.kind in (
+        CheckKind.USER,
+        CheckKind.GROUP,
+        CheckKind.PORT,
+        CheckKind.PROGRAM,
+        CheckKind.LOCAL_GROUP,
+    ):
         return "cannot be put back automatically; fix it by hand"
+    if item.kind == CheckKind.REGISTRY and exp.get("state", "present") == "present" and "type" not in exp:
+        return "the baseline names no value type to write"
     if item.kind == CheckKind.FILE and exp.get("sha256") and content is None:
         return "the baseline holds no content for this file"
     if (
@@ -378,8 +439,14 @@ def _action(d: DriftItem) -> str:
         if exp.get("state") == "absent":
             return f"remove package {d.target}"
         return f"install {d.target} {exp.get('version')} (now {d.actual.get('version') or 'absent'})"
-    if d.kind == CheckKind.SERVICE:
+    if d.kind in (CheckKind.SERVICE, CheckKind.WIN_SERVICE):
         return f"service {d.target}: {describe_value(d.kind, exp)}"
+    if d.kind == CheckKind.REGISTRY:
+        if exp.get("state") == "absent":
+            return f"remove registry value {d.target}"
+        return f"set registry value {d.target} to {exp.get('value')} ({exp.get('type')})"
+    if d.kind == CheckKind.FIREWALL:
+        return f"firewall profile {d.target}: {describe_value(d.kind, exp)}"
     return f"sysctl {d.target} = {exp.get('value')} (now {d.actual.get('value')})"
 
 

@@ -50,6 +50,11 @@ ADD_KINDS = (
     ("user", "NAME or !NAME"),
     ("group", "NAME or !NAME"),
     ("port", "tcp/22 (listening) or !tcp/23 (closed)"),
+    ("registry", "HKLM\\KEY|NAME=DWord:1 (or String:…), or !HKLM\\KEY|NAME (absent)"),
+    ("win-service", "NAME=Automatic,running (or Manual/Disabled, stopped)"),
+    ("program", "DISPLAY NAME, NAME>=VERSION or !NAME"),
+    ("local-group", "GROUP:MEMBER (e.g. Administrators:HOST\\admin)"),
+    ("firewall", "Domain|Private|Public=on or =off"),
 )
 
 

@@ -87,3 +87,23 @@ def test_a_fix_waits_for_the_hosts_window(db) -> None:  # type: ignore[no-untype
     db_windows.add_window(db, replace(saturday, groups=("lab",)))
     assert baselines.window_refusal(db, host, datetime(2026, 5, 2, 22, 30, tzinfo=UTC)) is None
     assert "next: sat" in (baselines.window_refusal(db, host, datetime(2026, 5, 3, 12, 0, tzinfo=UTC)) or "")
+
+
+K = "HKLM\\SOFTWARE\\X|N"
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "target", "expected"),
+    [
+        ("registry", f"{K}=DWord:1", K, {"state": "present", "type": "DWord", "value": "1"}),
+        ("registry", f"{K}=a:b", K, {"state": "present", "type": "String", "value": "a:b"}),
+        ("registry", f"!{K}", K, {"state": "absent"}),
+        ("win-service", "Spooler=Disabled,stopped", "Spooler", {"start_mode": "Disabled", "running": False}),
+        ("program", "7-Zip>=23.01", "7-Zip", {"state": "present", "version": "23.01", "match": "minimum"}),
+        ("local-group", "Administrators:WIN01\\admin", "Administrators", {"members": ["WIN01\\admin"]}),
+        ("firewall", "Public=off", "Public", {"enabled": False}),
+    ],
+)  # fmt: skip
+def test_windows_item_forms(kind: str, spec: str, target: str, expected: dict[str, object]) -> None:
+    item = baselines.parse_item(kind, spec)
+    assert (item.target, item.expected) == (target, expected)

@@ -185,3 +185,78 @@ def test_targets_that_could_reach_a_shell_are_refused(kind: str, target: str) ->
 def test_expected_values_are_checked(kind: str, expected: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         make_item(kind, "/etc/x" if kind == "file" else "x", expected)
+
+
+REG = "HKLM\\SOFTWARE\\Policies\\X|Name"
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "expected", "fields", "status"),
+    [
+        (
+            "registry",
+            REG,
+            {"value": "1", "type": "DWord"},
+            {"exists": "1", "value": "1", "type": "DWord"},
+            "ok",
+        ),
+        (
+            "registry",
+            REG,
+            {"value": "1", "type": "DWord"},
+            {"exists": "1", "value": "0", "type": "DWord"},
+            "drifted",
+        ),
+        ("registry", REG, {"value": "1"}, {"exists": "0"}, "drifted"),
+        ("registry", REG, {"state": "absent"}, {"exists": "0"}, "ok"),
+        ("registry", REG, {"value": "1"}, {}, "unknown"),
+        (
+            "win-service",
+            "Spooler",
+            {"start_mode": "Disabled"},
+            {"exists": "1", "start_mode": "Disabled"},
+            "ok",
+        ),
+        ("win-service", "Spooler", {"running": False}, {"exists": "1", "status": "Running"}, "drifted"),
+        ("win-service", "Spooler", {"running": False}, {"exists": "0"}, "drifted"),
+        ("program", "7-Zip", {"state": "present", "version": "23.01"}, {"installed": "23.01"}, "ok"),
+        ("program", "7-Zip", {"state": "absent"}, {"installed": "23.01"}, "drifted"),
+        (
+            "local-group",
+            "Administrators",
+            {"members": ["H\\a"]},
+            {"exists": "1", "members": "h\\A\nH\\b"},
+            "ok",
+        ),
+        (
+            "local-group",
+            "Administrators",
+            {"members": ["H\\c"]},
+            {"exists": "1", "members": "H\\a"},
+            "drifted",
+        ),
+        ("firewall", "Public", {"enabled": True}, {"enabled": "True"}, "ok"),
+        ("firewall", "Public", {"enabled": True}, {"enabled": "NotConfigured"}, "unknown"),
+    ],
+)
+def test_evaluate_windows(
+    kind: str, target: str, expected: dict[str, Any], fields: dict[str, str], status: str
+) -> None:
+    assert evaluate(make_item(kind, target, expected, 1), obs(**fields)).status == status
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "expected"),
+    [
+        ("registry", "HKXX\\SOFTWARE|Name", {}),
+        ("registry", "HKLM\\SOFTWARE", {}),  # no value name part
+        ("registry", REG, {"type": "REG_EVIL"}),
+        ("win-service", "Spooler", {"start_mode": "Sometimes"}),
+        ("firewall", "Everywhere", {}),
+        ("firewall", "Public", {"enabled": "yes"}),
+        ("local-group", "Admins:x", {}),
+    ],
+)
+def test_windows_targets_and_values_are_checked(kind: str, target: str, expected: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        make_item(kind, target, expected)
