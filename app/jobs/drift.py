@@ -22,6 +22,7 @@ from app.domain.baseline import (
     RemediationRecorded,
     describe_value,
     evaluate,
+    make_item,
 )
 from app.domain.errors import AdapterError, PatchdeskError, UnsupportedHostError
 from app.domain.models import LogLevel, OsFacts, PackageChange
@@ -150,12 +151,17 @@ class Captured:
     packages: dict[str, str] = field(default_factory=dict)
     services: dict[str, dict[str, bool]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: items made as captured (a Windows host's services and programs)
+    items: list[BaselineItem] = field(default_factory=list)
 
 
 def capture_host(ctx: TaskContext, *, request: CaptureRequest) -> Captured:
     """Read files (as root: a baseline may cover files only root reads), the package set and services."""
     transport = ctx.transport()
     got = Captured()
+    if family_of(ctx.host).name == "windows":
+        _capture_windows(transport, request, got)
+        return got
     if request.files:
         nonce = new_nonce()
         res = transport.run(
@@ -179,6 +185,35 @@ def capture_host(ctx: TaskContext, *, request: CaptureRequest) -> Captured:
     if request.services:
         _capture_services(transport, request.services, got)
     return got
+
+
+def _capture_windows(transport: Transport, request: CaptureRequest, got: Captured) -> None:
+    """Services (start mode and state) and named programs (their version) of a Windows host."""
+    if request.files:
+        got.problems.append("files are captured from POSIX hosts; on Windows add registry values")
+    programs = [n for n in request.packages or () if n != "*"]
+    if request.packages and "*" in request.packages:
+        got.problems.append("a Windows host's whole program list is not captured: name the programs")
+    probes = [make_item("win-service", n, {}, -1 - k) for k, n in enumerate(request.services)]
+    probes += [make_item("program", n, {}, -1000 - k) for k, n in enumerate(programs)]
+    if not probes:
+        return
+    observed = windows_drift.parse_answer(
+        transport.run(windows_drift.check_script(probes), timeout=CHECK_TIMEOUT).out, probes
+    )
+    for probe in probes:
+        fields = observed[probe.id].fields if probe.id in observed else None
+        if probe.kind == CheckKind.WIN_SERVICE and fields and fields.get("exists") == "1":
+            want = {"start_mode": fields.get("start_mode", ""), "running": fields.get("status") == "Running"}
+        elif probe.kind == CheckKind.PROGRAM and fields and fields.get("installed"):
+            want = {"state": "present", "version": fields["installed"], "match": "exact"}
+        else:
+            got.problems.append(f"{probe.kind} {probe.target}: not found, or could not be read")
+            continue
+        try:
+            got.items.append(make_item(probe.kind, probe.target, want))
+        except ValueError as exc:  # a start mode or version a baseline cannot hold
+            got.problems.append(f"{probe.kind} {probe.target}: {exc}")
 
 
 def _capture_services(transport: Transport, names: Sequence[str], got: Captured) -> None:

@@ -114,6 +114,7 @@ def _captured_items(got: Captured) -> tuple[list[BaselineItem], list[bytes]]:
         items.append(make_item("package", name, {"state": "present", "version": version, "match": "exact"}))
     for name, state in sorted(got.services.items()):
         items.append(make_item("service", name, dict(state)))
+    items.extend(got.items)
     return items, blobs
 
 

@@ -95,16 +95,19 @@ def win(tmp_path: Path) -> Iterator[tuple[WSManServer, FakeWindows, WindowsState
 class _Connector:
     def __init__(self, server: WSManServer) -> None:
         self.server = server
+        self.connects = 0
 
     def connect(self, host: Host, deadline: Deadline, emit: Any, job_id: int) -> Any:
+        self.connects += 1
         return winrm_to(self.server, PASSWORD, name=host.name)
 
 
-def _ctx(server: WSManServer, events: list[Event]) -> TaskContext:
+def _ctx(server: WSManServer, events: list[Event], connector: _Connector | None = None) -> TaskContext:
     host = Host(
         name="win01.invalid", address="127.0.0.1", port=server.port, transport=TransportKind.WINRM, id=1
     )
-    return TaskContext(7, host, Deadline(120), events.append, _Connector(server))  # type: ignore[arg-type]
+    connector = connector or _Connector(server)
+    return TaskContext(7, host, Deadline(120), events.append, connector)  # type: ignore[arg-type]
 
 
 ITEMS = [
@@ -165,3 +168,35 @@ def test_targets_travel_as_data_and_the_scripts_parse() -> None:
     for script in (check_script([hostile, *ITEMS[:5]]), fix_script(hostile, hostile.expected)):
         assert grammar_problems(script) == []
         assert "$(calc)" not in script and "C:\\ -Recurse" not in script  # only inside the base64 data
+
+
+def test_a_scan_of_a_windows_host_checks_its_baseline_in_the_same_session(win) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.baseline import DriftRecorded
+    from app.domain.events import ScanRecorded
+    from app.jobs.tasks import scan_host
+
+    server, _, _ = win
+    events: list[Event] = []
+    connector = _Connector(server)
+    ctx = _ctx(server, events, connector)
+    scan_host(ctx, drift={1: ITEMS[:3]})
+    ctx.close()
+    (drift,) = [e for e in events if isinstance(e, DriftRecorded)]
+    assert {r.item_id: str(r.status) for r in drift.results} == {1: "ok", 2: "drifted", 3: "drifted"}
+    assert any(isinstance(e, ScanRecorded) for e in events)
+    assert connector.connects == 1  # the scan's own WinRM connection served the check: no extra login
+
+
+def test_capture_from_a_windows_golden_host(win) -> None:  # type: ignore[no-untyped-def]
+    from app.jobs.drift import CaptureRequest, capture_host
+
+    server, _, _ = win
+    request = CaptureRequest(
+        ("/etc/ssh/sshd_config",), ("7-Zip 23.01 (x64)", "Missing App"), ("Spooler", "NoSuch")
+    )
+    got = capture_host(_ctx(server, []), request=request)
+    assert {(i.kind, i.target): i.expected for i in got.items} == {
+        ("win-service", "Spooler"): {"start_mode": "Automatic", "running": True},
+        ("program", "7-Zip 23.01 (x64)"): {"state": "present", "version": "23.01", "match": "exact"},
+    }
+    assert len(got.problems) == 3  # the file, the missing program, the missing service: each said
