@@ -277,6 +277,12 @@ def record_drift(db: Database, job_id: int, host_id: int, results: Sequence[Item
             db_audit.append(db, DRIFT_RESOLVED, host_name, details, actor)
 
 
+def job_actor(db: Database, job_id: int) -> str:
+    """Who started job ``job_id`` (the drift it finds is audited in their name)."""
+    row = db.execute("SELECT actor FROM jobs WHERE id = ?", [job_id]).fetchone()
+    return str(row[0]) if row and row[0] else "patchdesk"
+
+
 @dataclass(frozen=True)
 class HostDrift:
     """A host's drift as stored: its verdict, the baselines it has and every item not ``ok``."""

@@ -238,10 +238,8 @@ def _baseline_event(db: Database, ev: DriftRecorded | RemediationRecorded) -> No
     from db import baselines as db_baselines
 
     if isinstance(ev, DriftRecorded):
-        row = db.execute("SELECT actor FROM jobs WHERE id = ?", [ev.job_id]).fetchone()
-        db_baselines.record_drift(
-            db, ev.job_id, ev.host_id, ev.results, (row[0] if row else None) or "patchdesk"
-        )
+        actor = db_baselines.job_actor(db, ev.job_id)
+        db_baselines.record_drift(db, ev.job_id, ev.host_id, ev.results, actor)
     else:
         db_baselines.record_remediation(db, ev.job_id, ev)
 
