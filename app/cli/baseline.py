@@ -338,6 +338,8 @@ def _drift_change(args: argparse.Namespace, out: TextIO, verb: str, names: list[
                 "status": "failed" if bad else ("planned" if args.dry_run else "ok"),
                 "error": error,
                 "actions": list(p.actions) if p else [],
+                # why a fix would wait (outside the host's maintenance window); null: it may run now
+                "window": baselines.window_refusal(db, h) if verb == "fix" else None,
                 "refused": list(p.refused) if p else [],
                 "items": [
                     {
