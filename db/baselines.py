@@ -75,14 +75,29 @@ def baselines_for_host(db: Database, host: Host) -> list[Baseline]:
 
 
 def items_for_hosts(db: Database, hosts: Iterable[Host]) -> dict[int, tuple[BaselineItem, ...]]:
-    """``{host id: items}`` of every baseline assigned to each host (an item once)."""
+    """``{host id: items}`` of every baseline assigned to each host (an item once). Read with every
+    scan, so it costs two queries and the items of assigned baselines, whatever the number of hosts."""
+    rows = db.execute("SELECT baseline_id, host_id, group_name FROM baseline_assignments").fetchall()
+    if not rows:
+        return {}
+    by_host: dict[int, set[int]] = {}
+    by_group: dict[str, set[int]] = {}
+    for bid, hid, group in rows:
+        if hid is not None:
+            by_host.setdefault(int(hid), set()).add(int(bid))
+        else:
+            by_group.setdefault(str(group).casefold(), set()).add(int(bid))
+    items: dict[int, tuple[BaselineItem, ...]] = {}
     out: dict[int, tuple[BaselineItem, ...]] = {}
     for host in hosts:
         if host.id is None:
             continue
+        bids = by_host.get(host.id, set()) | by_group.get((host.group or "").casefold(), set())
         seen: dict[int, BaselineItem] = {}
-        for b in baselines_for_host(db, host):
-            for item in b.items:
+        for bid in sorted(bids):
+            if bid not in items:
+                items[bid] = _items(db, bid)
+            for item in items[bid]:
                 seen.setdefault(item.id, item)
         if seen:
             out[host.id] = tuple(seen.values())

@@ -101,3 +101,24 @@ def test_new_drift_raises_an_alert_once(db) -> None:  # type: ignore[no-untyped-
         db, job2, a.id or 0, [ItemResult(pkg.id, ItemStatus.DRIFTED, {"version": "2.1-1"})], "t"
     )
     assert alerts.drift_alerts(db, job2) == []  # still drifted: nothing new
+
+
+def test_check_fix_and_roll_back_from_the_drift_tab_on_a_real_host(qtbot, db, hosts, host_pool) -> None:  # type: ignore[no-untyped-def]
+    from app.services import baselines
+
+    h = hosts[0]
+    host = db_hosts.add_host(
+        db, Host(name=h.name, address=h.address, user="admin", key_file=str(host_pool.client_key))
+    )
+    baselines.create(db, "b", [baselines.parse_item("package", "pd-regular=2.0-1")])
+    baselines.assign(db, "b", hosts=[h.name])
+    h.run("DEBIAN_FRONTEND=noninteractive apt-get install -y pd-regular=2.1-1", timeout=120)
+    panel = DriftPanel(db)
+    qtbot.addWidget(panel)
+    panel.show_host(host)
+    panel.check_now()
+    qtbot.waitUntil(lambda: panel.tab_title() == "Drift (1)", timeout=60_000)
+    panel._run_fix(host, [], outside=True)
+    qtbot.waitUntil(lambda: panel.tab_title() == "Drift", timeout=180_000)
+    assert h.installed_version("pd-regular") == "2.0-1"
+    assert panel.undo_button.isEnabled()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTextEdit,
     QVBoxLayout,
@@ -171,6 +172,7 @@ class DriftPanel(QWidget):
         self.db = db
         self.host: Host | None = None
         self.items: list[DriftItem] = []
+        self._has_baseline = False
         self.verdict = QLabel()
         self.verdict.setObjectName("driftVerdict")
         self.verdict.setWordWrap(True)
@@ -189,12 +191,22 @@ class DriftPanel(QWidget):
         self.fix_button.setObjectName("driftFixButton")
         self.fix_button.setToolTip("Preview, then restore the drifted items from the baseline")
         self.fix_button.clicked.connect(self.fix)
+        self.check_button = QPushButton("Check now")
+        self.check_button.setObjectName("driftCheckButton")
+        self.check_button.setToolTip("Check this host against its baselines now (one command on the host)")
+        self.check_button.clicked.connect(self.check_now)
+        self.undo_button = QPushButton("Roll back fix…")
+        self.undo_button.setObjectName("driftUndoButton")
+        self.undo_button.setToolTip("Put back what the last fix on this host replaced")
+        self.undo_button.clicked.connect(self.undo)
         self.status = QLabel()
         self.status.setObjectName("hintText")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.check_button)
         buttons.addWidget(self.diff_button)
         buttons.addWidget(self.fix_button)
+        buttons.addWidget(self.undo_button)
         buttons.addWidget(self.status, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -214,6 +226,7 @@ class DriftPanel(QWidget):
             self.verdict.setText("")
             return
         hd = db_baselines.host_drift(self.db, host)
+        self._has_baseline = bool(hd.baselines)
         self.items = [*hd.drift, *hd.unknown]
         checked = local_iso(hd.checked_at) if hd.checked_at else "never"
         names = ", ".join(hd.baselines) or "none"
@@ -235,6 +248,14 @@ class DriftPanel(QWidget):
         return self.items[rows[0].row()] if rows[0].row() < len(self.items) else None
 
     def _update_buttons(self) -> None:
+        host = self.host
+        self.check_button.setEnabled(host is not None and bool(self.items or self._has_baseline))
+        fixed = (
+            host is not None
+            and host.id is not None
+            and bool(db_baselines.remediations(self.db, host_id=host.id))
+        )
+        self.undo_button.setEnabled(fixed)
         d = self.selected()
         self.diff_button.setEnabled(
             d is not None and d.kind == CheckKind.FILE and bool(d.expected.get("sha256"))
@@ -283,9 +304,48 @@ class DriftPanel(QWidget):
         )
         submit(self, call, self._fixed, self._failed)
 
+    @Slot()
+    def check_now(self) -> None:
+        host = self.host
+        if host is None:
+            return
+        from app.services import baselines
+
+        self.status.setText(f"Checking {host.name}…")
+        self.check_button.setEnabled(False)
+        call = with_runner(self.window(), self.db, lambda own, runner: baselines.check(own, runner, [host]))
+        submit(self, call, self._checked, self._failed)
+
+    def _checked(self, job_id: Any) -> None:
+        self.status.setText(f"Checked (job {job_id}).")
+        self.show_host(self.host)
+        self.changed.emit()
+
+    @Slot()
+    def undo(self) -> None:
+        host = self.host
+        if host is None or host.id is None:
+            return
+        from app.services import baselines
+
+        fixes = db_baselines.remediations(self.db, host_id=host.id)
+        what = "\n".join(f"• {r.kind} {r.target}" for r in fixes if r.state == "applied")
+        answer = QMessageBox.question(
+            self,
+            "Roll back the fix",
+            f"Put back what fix job {fixes[0].job_id} replaced on {host.name}?\n{what}",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.status.setText(f"Rolling back the fix on {host.name}…")
+        call = with_runner(
+            self.window(), self.db, lambda own, runner: baselines.rollback(own, runner, [host])
+        )
+        submit(self, call, self._fixed, self._failed)
+
     def _fixed(self, run: Any) -> None:
         errors = "; ".join(f"{k}: {v}" for k, v in run.errors.items())
-        self.status.setText(f"Fix job {run.job_id}: " + (errors or "done, items checked again."))
+        self.status.setText(f"Job {run.job_id}: " + (errors or "done, items checked again."))
         self.show_host(self.host)
         self.changed.emit()
 

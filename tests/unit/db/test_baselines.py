@@ -111,3 +111,14 @@ def test_remediation_snapshot_then_outcome_then_undo(db) -> None:  # type: ignor
     undo = db_jobs.create_job(db, JobKind.REMEDIATE, [a])
     db_baselines.record_remediation(db, undo, event(undo, {}, "applied", job))
     assert db_baselines.remediations(db, host_id=a.id or 0) == []  # nothing left to undo
+
+
+def test_the_items_a_scan_checks_come_by_host_and_by_group_once(db) -> None:  # type: ignore[no-untyped-def]
+    a, b, _ = _setup(db)
+    db_baselines.create_baseline(db, "extra", [make_item("user", "bob", {"state": "present"})], "tester")
+    db_baselines.assign(db, "extra", "tester", host_ids=[a.id or 0])
+    other = db_hosts.add_host(db, Host(name="c.invalid", address="127.0.0.3"))
+    got = db_baselines.items_for_hosts(db, [a, b, other])
+    assert sorted(i.target for i in got[a.id or 0]) == ["bob", "net.ipv4.ip_forward", "pd-regular"]
+    assert sorted(i.target for i in got[b.id or 0]) == ["net.ipv4.ip_forward", "pd-regular"]
+    assert (other.id or 0) not in got
