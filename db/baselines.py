@@ -336,9 +336,21 @@ def host_drift(db: Database, host: Host) -> HostDrift:
         (drift if status == ItemStatus.DRIFTED else unknown).append(d)
     checked = max((r[5] for r in rows.values()), default=None)
     v = verdict((r[1] for r in rows.values()), len(items))
+    oldest = min((r[5] for r in rows.values()), default=None)
+    if v == DriftVerdict.NO_DRIFT and oldest is not None and oldest < _stale_before(db):
+        # "no drift" seen longer ago than the dashboard calls a scan stale is no longer known
+        v = DriftVerdict.UNKNOWN
     return HostDrift(
         host.id, host.name, v, tuple(b.name for b in baselines), tuple(drift), tuple(unknown), checked
     )
+
+
+def _stale_before(db: Database) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from db import tiles as db_tiles
+
+    return (datetime.now(UTC) - timedelta(days=db_tiles.stale_days(db))).isoformat(timespec="milliseconds")
 
 
 def drift_summary(db: Database) -> tuple[dict[str, int], list[int]]:

@@ -122,3 +122,12 @@ def test_the_items_a_scan_checks_come_by_host_and_by_group_once(db) -> None:  # 
     assert sorted(i.target for i in got[a.id or 0]) == ["bob", "net.ipv4.ip_forward", "pd-regular"]
     assert sorted(i.target for i in got[b.id or 0]) == ["net.ipv4.ip_forward", "pd-regular"]
     assert (other.id or 0) not in got
+
+
+def test_no_drift_seen_longer_ago_than_a_stale_scan_is_unknown(db) -> None:  # type: ignore[no-untyped-def]
+    a, _, job = _setup(db)
+    results = [ItemResult(i.id, ItemStatus.OK, {}) for i in db_baselines.get_baseline(db, "web").items]
+    db_baselines.record_drift(db, job, a.id or 0, results, "tester")
+    assert db_baselines.host_drift(db, a).verdict == DriftVerdict.NO_DRIFT
+    db.execute("UPDATE drift_state SET checked_at = '2020-01-01T00:00:00.000+00:00'")
+    assert db_baselines.host_drift(db, a).verdict == DriftVerdict.UNKNOWN
