@@ -582,5 +582,81 @@ def m014_alerts(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m010_baselines(db: Database) -> None:
+    """Configuration baselines (app/domain/baseline.py): named sets of checks, their history (who changed
+    what, when), the file contents they restore (by SHA-256, bounded), where they are assigned (hosts or
+    groups), each host's last result per item with the time it first differed, and the remediations
+    (with what they replaced, so a fix can be undone)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE baselines (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE baseline_items (
+            id INTEGER PRIMARY KEY,
+            baseline_id INTEGER NOT NULL REFERENCES baselines(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            expected TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (baseline_id, kind, target)
+        );
+        CREATE TABLE baseline_history (
+            id INTEGER PRIMARY KEY,
+            baseline_id INTEGER REFERENCES baselines(id) ON DELETE SET NULL,
+            baseline_name TEXT NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE baseline_blobs (
+            sha256 TEXT PRIMARY KEY,
+            content BLOB NOT NULL
+        );
+        CREATE TABLE baseline_assignments (
+            id INTEGER PRIMARY KEY,
+            baseline_id INTEGER NOT NULL REFERENCES baselines(id) ON DELETE CASCADE,
+            host_id INTEGER REFERENCES hosts(id) ON DELETE CASCADE,
+            group_name TEXT,
+            CHECK ((host_id IS NULL) != (group_name IS NULL)),
+            UNIQUE (baseline_id, host_id, group_name)
+        );
+        CREATE TABLE drift_state (
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            item_id INTEGER NOT NULL REFERENCES baseline_items(id) ON DELETE CASCADE,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'drifted', 'unknown')),
+            actual TEXT NOT NULL DEFAULT '{}',
+            reason TEXT NOT NULL DEFAULT '',
+            since TEXT,
+            checked_at TEXT NOT NULL,
+            job_id INTEGER,
+            PRIMARY KEY (host_id, item_id)
+        );
+        CREATE TABLE remediations (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            host_id INTEGER REFERENCES hosts(id) ON DELETE CASCADE,
+            item_id INTEGER,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            before TEXT NOT NULL DEFAULT '{}',
+            before_content BLOB,
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            undoes_job INTEGER,
+            at TEXT NOT NULL,
+            UNIQUE (job_id, host_id, item_id)
+        )
+        """,
+    )
+
+
 #: One per migration (the test suite holds the two together).
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

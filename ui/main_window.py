@@ -132,6 +132,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.dashboard, "Dashboard")
         self.tabs.addTab(top, "Inventory")
         self.lazy_tabs = LazyTabs(self, self.tabs)
+        from ui.views.baselines_view import BaselinesView
+
+        self.baselines_view = BaselinesView(db)
+        self.tabs.addTab(self.baselines_view, "Baselines")
         self.inventory_tab = top
         self.tabs.currentChanged.connect(self.lazy_tabs.shown)
         main = QSplitter(Qt.Orientation.Vertical)
@@ -169,6 +173,8 @@ class MainWindow(QMainWindow):
         self.dashboard.update_requested.connect(self.show_update)
         self.dashboard.report_requested.connect(self.reports.export_report_dialog)
         self.dashboard.add_host_requested.connect(self.add_host)
+        self.baselines_view.changed.connect(self.dashboard.refresh)
+        self.detail.drift_panel.changed.connect(self.dashboard.refresh)
         self.tray_control = TrayController(self)
         self.scheduler = SchedulerController(self, scheduler)
         self.reload_hosts()

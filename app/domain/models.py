@@ -76,6 +76,8 @@ class JobKind(StrEnum):
     ROLLBACK = "rollback"
     REBOOT = "reboot"
     PLAN = "plan"
+    DRIFT = "drift"  # a baseline check or capture on its own (a scan checks drift too)
+    REMEDIATE = "remediate"  # a drift fix, or the undoing of one
 
 
 class JobTrigger(StrEnum):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.domain.baseline import DriftRecorded, RemediationRecorded
 from app.domain.events import (
     ChangesRecorded,
     Event,
@@ -210,6 +211,8 @@ class Recorder:
             db_soak.record_baseline(db, ev.job_id, ev.host_id, ev.health)
         elif isinstance(ev, JobStateChanged):
             self._job_state(db, ev)
+        elif isinstance(ev, DriftRecorded | RemediationRecorded):
+            _baseline_event(db, ev)
 
     def _host_state(self, db: Database, ev: HostStateChanged, at: str) -> None:
         from db import jobs as db_jobs
@@ -233,6 +236,17 @@ class Recorder:
     def _kind(self, job_id: int) -> JobKind | None:
         with self._kinds_lock:
             return self._job_kinds.get(job_id)
+
+
+def _baseline_event(db: Database, ev: DriftRecorded | RemediationRecorded) -> None:
+    """Drift results (audited as they appear and end, in the job's user's name) and remediations."""
+    from db import baselines as db_baselines
+
+    if isinstance(ev, DriftRecorded):
+        actor = db_baselines.job_actor(db, ev.job_id)
+        db_baselines.record_drift(db, ev.job_id, ev.host_id, ev.results, actor)
+    else:
+        db_baselines.record_remediation(db, ev.job_id, ev)
 
 
 def _log_row(ev: HostLog, at: str) -> tuple[int, int | None, str, str, str]:

@@ -32,6 +32,7 @@ from app.jobs.tasks import scan_host
 from app.jobs.verification import VerifyRequest, verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
+from db import baselines as db_baselines
 from db import bundles as db_bundles
 from db import host_policy as db_host_policy
 from db import hosts as db_hosts
@@ -257,6 +258,30 @@ class JobRunner:
             trigger=JobTrigger.MANUAL,
         )
 
+    def start_task(
+        self,
+        db: Database,
+        kind: JobKind,
+        hosts: Sequence[Host],
+        task: Callable[..., object],
+        *,
+        params: dict[str, object],
+        accept_new_keys: bool = False,
+        concurrency: int | None = None,
+    ) -> JobHandle:
+        """A job of ``kind`` running ``task`` on each host (the drift check, capture and fix of
+        app/jobs/drift.py, started by app/services/baselines.py)."""
+        return self._start(
+            db,
+            kind,
+            hosts,
+            task,
+            params=params,
+            accept_new_keys=accept_new_keys,
+            concurrency=concurrency,
+            trigger=JobTrigger.MANUAL,
+        )
+
     def start_scan(
         self,
         db: Database,
@@ -299,6 +324,7 @@ class JobRunner:
             load_basis=db_scan_basis.BasisReader(self.db_path),
             index_max_age=db_settings.policy_settings(db).index_max_age,
             auto_refresh=auto_refresh,
+            drift=db_baselines.items_for_hosts(db, hosts),
         )
         return engine.start(job_id, JobKind.SCAN, hosts, task, concurrency=concurrency)
 

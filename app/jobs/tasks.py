@@ -6,14 +6,16 @@ dataclass. It knows nothing of Qt or SQL: what must be stored is reported as eve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from app.domain.baseline import BaselineItem
 from app.domain.errors import AdapterError, CommandTimeoutError, SudoError
 from app.domain.events import ScanRecorded
 from app.domain.models import IndexState, LogLevel, OsFacts, PendingUpdate, ScanBasis, ScanResult
 from app.domain.rules import Classifier
+from app.jobs.drift import report_check, scan_snippet, with_snippet
 from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, LogFn, new_nonce
 from app.platforms.family import family_of
@@ -51,6 +53,7 @@ def scan_host(
     load_basis: BasisLoader | None = None,
     index_max_age: timedelta = DEFAULT_INDEX_MAX_AGE,
     auto_refresh: bool = True,
+    drift: Mapping[int, Sequence[BaselineItem]] | None = None,
 ) -> ScanResult:
     """Scan one host: OS facts, the package manager, pending updates, reboot-required.
 
@@ -64,6 +67,9 @@ def scan_host(
     loads one: when the host reports that nothing the package manager reads has changed since, it
     skips its simulation and the stored output is parsed again (and classified with today's rules and
     advisories). A refresh always simulates.
+
+    ``drift`` maps host ids to the baseline items assigned to them: their check runs in the same
+    command as the facts (app/jobs/drift.py), so it costs no extra session.
 
     The result says what the scan can vouch for: the index's age, ``complete`` only when the adapter
     measured an index no older than ``index_max_age`` and nothing else limited it, and ``notes``. An
@@ -86,10 +92,13 @@ def scan_host(
         stored[1] if stored and guess is not None and stored[0] == guess.name and load_basis else None
     )
     extra = (guess.scan_script(nonce, fingerprint) if guess is not None and not refresh else None) or ""
-    facts, binaries, out = family.facts(transport, extra)
+    checks = (drift or {}).get(host.id, ())
+    drift_script, drift_nonce = scan_snippet(family, checks)
+    facts, binaries, out = family.facts(transport, with_snippet(drift_script, extra))
     ctx.log(LogLevel.INFO, family.describe(facts))
     adapter = detect(facts, binaries, host=host.name)
     adapter.extra_sources = ctx.extra_sources
+    report_check(ctx, family, checks, out, drift_nonce, adapter.name)
 
     def previous() -> ScanBasis | None:
         assert host.id is not None and fingerprint is not None and load_basis is not None

@@ -20,6 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from db import alerts as db_alerts
+from db import baselines as db_baselines
 from db import changes as db_changes
 from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
@@ -46,6 +47,7 @@ class AlertKind(enum.StrEnum):
     URGENT_UPDATE = "urgent-update"
     SOAK_RED = "soak-red"
     AUTO_ROLLBACK = "auto-rollback"
+    DRIFT = "drift"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
                 tuple(hosts),
             )
         )
+    alerts.extend(drift_alerts(db, job_id))
     return alerts
 
 
@@ -177,6 +180,25 @@ def soak_alerts(entries: Iterable[Mapping[str, Any]]) -> list[Alert]:
             )
         )
     return alerts
+
+
+def drift_alerts(db: Database, job_id: int) -> list[Alert]:
+    """New configuration drift a job found (a scan or a drift check): items that were not drifted
+    before it."""
+    fresh = db_baselines.new_drift(db, job_id)
+    if not fresh:
+        return []
+    hosts = sorted({h for h, _, _ in fresh})
+    items = [f"{kind} {target}" for _, kind, target in fresh]
+    return [
+        Alert(
+            AlertKind.DRIFT,
+            f"Patchdesk: configuration drift on {len(hosts)} host(s)",
+            f"Differs from the baseline: {_names(items)} on {_names(hosts)}.",
+            job_id,
+            tuple(hosts),
+        )
+    ]
 
 
 def db_jobs_red(db: Database, job_id: int) -> list[str]:

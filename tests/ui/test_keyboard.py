@@ -18,13 +18,13 @@ def _window(qtbot, db) -> MainWindow:  # type: ignore[no-untyped-def]
 
 def test_every_tab_is_reachable_from_the_view_menu_and_the_keyboard(qtbot, db) -> None:  # type: ignore[no-untyped-def]
     w = _window(qtbot, db)
-    assert len(w.tab_actions) == w.tabs.count() == 7
+    assert len(w.tab_actions) == w.tabs.count() == 8
     for index, act in enumerate(w.tab_actions):
         assert act.shortcut() == QKeySequence(f"Ctrl+{index + 1}")
         assert act.text() == w.tabs.tabText(index)
         act.trigger()
         assert w.tabs.currentIndex() == index
-    assert w.audit_view is w.tabs.currentWidget()  # the lazy tab was built when reached
+    assert w.audit_view is w.tabs.widget(6)  # the lazy tab was built when reached
 
 
 def test_job_actions_have_shortcuts_and_ctrl_p_is_the_report(qtbot, db) -> None:  # type: ignore[no-untyped-def]

@@ -47,6 +47,7 @@ from db import tiles as db_tiles
 from ui.charts import CLASS_LABELS, classification_chart, group_chart, show_slice_labels, trend_chart
 from ui.numbers import count_text
 from ui.theme import text_colour, tint_chart
+from ui.views.drift_panel import DriftTile
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -218,6 +219,9 @@ class DashboardView(QWidget):
             b.clicked.connect(lambda _=False, t=t: self.open_tile(t))
             self.tiles[t] = b
             grid.addWidget(b, i // TILES_PER_ROW, i % TILES_PER_ROW)
+        self.drift_tile = DriftTile(db)
+        self.drift_tile.hosts_requested.connect(self.hosts_requested)
+        grid.addWidget(self.drift_tile, len(TILES) // TILES_PER_ROW, 0)
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setObjectName("dashEmpty")
         self.empty_label.setWordWrap(True)
@@ -391,6 +395,7 @@ class DashboardView(QWidget):
             self.tiles[Tile.UP_TO_DATE].sub.setText("")  # no percentage without hosts
         self._set_charts(data)
         self._set_side(data)
+        self.drift_tile.refresh()
         self.status_label.setText("")
         self.refreshed.emit()
 

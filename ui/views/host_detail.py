@@ -63,6 +63,7 @@ from ui.models.updates_model import (
 from ui.resources import icon
 from ui.theme import text_colour
 from ui.verdicts import badge_style, verdict_text, verify_scope
+from ui.views.drift_panel import DriftPanel
 from ui.widgets.columns import ColumnFitter
 from ui.widgets.empty_state import EmptyState
 
@@ -237,6 +238,8 @@ class HostDetailView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.updates_view, "Pending updates")
         self.tabs.addTab(self.history_page, "History")
+        self.drift_panel = DriftPanel(db, self)
+        self.tabs.addTab(self.drift_panel, "Drift")
 
         self.placeholder = EmptyState("Select a host")
         self.placeholder.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
@@ -541,6 +544,7 @@ class HostDetailView(QWidget):
             self.status.setStyleSheet("")
             self.updates_model.set_updates([])
             self._reload_history(None, None)
+            self.drift_panel.show_host(None)
             return
         self.title.setText(one_line(host.name, 80))
         # the same words and colour as the inventory's Status column (one query for the last job)
@@ -611,3 +615,5 @@ class HostDetailView(QWidget):
             e = self.selected_entry()
             keep = e.job.id if e is not None else None
         self._reload_history(host.id, keep)
+        self.drift_panel.show_host(host)
+        self.tabs.setTabText(self.tabs.indexOf(self.drift_panel), self.drift_panel.tab_title())
