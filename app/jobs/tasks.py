@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app.domain.errors import AdapterError, CommandTimeoutError, SudoError
+from app.domain.errors import AdapterError, CommandTimeoutError, PatchdeskError, SudoError
 from app.domain.events import ScanRecorded
 from app.domain.models import IndexState, LogLevel, OsFacts, PendingUpdate, ScanBasis, ScanResult
+from app.domain.outside_changes import HistoryRead, HistoryRecorded, HistoryStatus
 from app.domain.rules import Classifier
 from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, LogFn, new_nonce
-from app.platforms.family import family_of
+from app.platforms.family import Family, family_of
 from app.platforms.registry import detect
 from app.transports.base import Transport
 
@@ -84,9 +85,11 @@ def scan_host(
         stored[1] if stored and guess is not None and stored[0] == guess.name and load_basis else None
     )
     extra = (guess.scan_script(nonce, fingerprint) if guess is not None and not refresh else None) or ""
-    facts, binaries, out = family.facts(transport, extra)
+    history_nonce = new_nonce()
+    facts, binaries, out = family.facts(transport, family.history_script(history_nonce) + extra)
     ctx.log(LogLevel.INFO, family.describe(facts))
     adapter = detect(facts, binaries, host=host.name)
+    _read_history(ctx, family, transport, out, history_nonce, adapter.name)
 
     def previous() -> ScanBasis | None:
         assert host.id is not None and fingerprint is not None and load_basis is not None
@@ -135,6 +138,24 @@ def scan_host(
     _log_result(ctx, result_, family.reboot_phrase)
     ctx.report(ScanRecorded(ctx.job_id, host_id=host.id, result=result_))
     return result_
+
+
+def _read_history(
+    ctx: TaskContext, family: Family, transport: Transport, out: str, nonce: str, manager: str
+) -> None:
+    """Report the host's package history (changes made outside Patchdesk are sorted out when it is
+    stored). A history that could not be read is reported as unknown and does not fail the scan."""
+    assert ctx.host.id is not None
+    try:
+        read = family.read_history(transport, out, nonce, manager)
+    except (PatchdeskError, OSError) as exc:
+        read = HistoryRead.unknown(manager, f"the package history could not be read: {exc}")
+    if read.status == HistoryStatus.UNKNOWN:
+        ctx.log(
+            LogLevel.WARNING,
+            f"Package history unknown ({read.note}): changes made outside Patchdesk cannot be told.",
+        )
+    ctx.report(HistoryRecorded(ctx.job_id, host_id=ctx.host.id, read=read))
 
 
 def _adapter_log(ctx: TaskContext) -> LogFn:
