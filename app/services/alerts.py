@@ -22,6 +22,7 @@ from sqlite_utils import Database
 from db import changes as db_changes
 from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
+from db import outside_changes as db_outside
 from db import settings as db_settings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class AlertKind(enum.StrEnum):
     VERIFICATION_RED = "verification-red"
     HOST_KEY_CHANGED = "host-key-changed"
     URGENT_UPDATE = "urgent-update"
+    OUTSIDE_CHANGE = "outside-change"
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,19 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
                 AlertKind.URGENT_UPDATE,
                 f"Patchdesk: {len(pkgs)} urgent update(s) appeared",
                 f"Urgent: {_names(pkgs)} on {_names(hosts)}.",
+                job_id,
+                tuple(hosts),
+            )
+        )
+    outside = db_outside.seen_in_job(db, job_id)
+    if outside:
+        hosts = sorted({r.host for r in outside})
+        what = [f"{r.name} {r.from_version or '-'} -> {r.to_version or '-'} on {r.host}" for r in outside]
+        alerts.append(
+            Alert(
+                AlertKind.OUTSIDE_CHANGE,
+                f"Patchdesk: {len(outside)} change(s) made outside Patchdesk",
+                f"No Patchdesk job made: {_names(what)}. Check who did (`patchdesk changes HOST`).",
                 job_id,
                 tuple(hosts),
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCharts import QBarSet, QChart, QChartView, QPieSlice
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
@@ -46,6 +47,7 @@ from db import database as db_database
 from db import tiles as db_tiles
 from ui.charts import CLASS_LABELS, classification_chart, group_chart, trend_chart
 from ui.theme import text_colour, tint_chart
+from ui.views.outside_changes_panel import OutsideTile, outside_summary
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -133,8 +135,9 @@ class TileButton(QPushButton):
             w.style().polish(w)
 
 
-def _compute(path: str, f: ComplianceFilter, record_today: bool) -> Dashboard:
-    """Pool thread: its own connection, closed before returning."""
+def _compute(path: str, f: ComplianceFilter, record_today: bool) -> tuple[Dashboard, Any]:
+    """Pool thread: its own connection, closed before returning; the dashboard and the outside-changes
+    tile's summary."""
     from db.database import open_database
 
     db = open_database(Path(path), migrate=False)
@@ -142,7 +145,7 @@ def _compute(path: str, f: ComplianceFilter, record_today: bool) -> Dashboard:
         if record_today:
             db_compliance_history.record_urgent_seen(db)
             db_compliance_history.record_daily(db)
-        return db_compliance.dashboard(db, f)
+        return db_compliance.dashboard(db, f), outside_summary(db)
     finally:
         db.conn.close()
 
@@ -216,6 +219,8 @@ class DashboardView(QWidget):
             b.clicked.connect(lambda _=False, t=t: self.open_tile(t))
             self.tiles[t] = b
             grid.addWidget(b, i // TILES_PER_ROW, i % TILES_PER_ROW)
+        self.outside_tile = OutsideTile()
+        grid.addWidget(self.outside_tile, len(TILES) // TILES_PER_ROW, len(TILES) % TILES_PER_ROW)
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setObjectName("dashEmpty")
         self.empty_label.setWordWrap(True)
@@ -327,6 +332,7 @@ class DashboardView(QWidget):
     def refresh_now(self) -> None:
         """Synchronous refresh on the main thread's connection (tests, screenshots)."""
         self._generation += 1
+        self.outside_tile.show_summary(outside_summary(self.db))
         self._show(self._generation, db_compliance.dashboard(self.db, self.current_filter()))
 
     @Slot()
@@ -341,10 +347,15 @@ class DashboardView(QWidget):
         self.busy = True
         self.status_label.setText("Updating…")
         if not self.db_path:  # an in-memory database has no second connection
+            self.outside_tile.show_summary(outside_summary(self.db))
             self._show(gen, db_compliance.dashboard(self.db, f))
             return
         path = self.db_path
-        submit(self, lambda: _compute(path, f, record), lambda d: self._show(gen, d), self._failed)
+        submit(self, lambda: _compute(path, f, record), lambda d: self._show_all(gen, d), self._failed)
+
+    def _show_all(self, gen: int, found: tuple[Dashboard, Any]) -> None:
+        self.outside_tile.show_summary(found[1])
+        self._show(gen, found[0])
 
     def _failed(self, exc: BaseException) -> None:
         self.busy = False

@@ -62,6 +62,7 @@ from ui.models.updates_model import (
 from ui.resources import icon
 from ui.theme import text_colour
 from ui.verdicts import badge_style, verdict_text, verify_scope
+from ui.views.outside_changes_panel import OutsideChangesPanel
 
 HISTORY_LIMIT = 50
 #: Most log lines of one job shown in the history's log tab (the newest ones).
@@ -228,6 +229,8 @@ class HostDetailView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.updates_view, "Pending updates")
         self.tabs.addTab(self.history_page, "History")
+        self.outside = OutsideChangesPanel(db)
+        self.tabs.addTab(self.outside, "Outside Patchdesk")
 
         self.placeholder = QLabel(
             "Select a host in the inventory to see its facts, pending updates and history."
@@ -506,6 +509,7 @@ class HostDetailView(QWidget):
             self.status.setStyleSheet("")
             self.updates_model.set_updates([])
             self._reload_history(None, None)
+            self.outside.show_host(None)
             return
         self.title.setText(one_line(host.name, 80))
         # the same words and colour as the inventory's Status column (one query for the last job)
@@ -574,6 +578,7 @@ class HostDetailView(QWidget):
             self.updates_view.resizeColumnToContents(col)
             self.updates_view.setColumnWidth(col, min(220, self.updates_view.columnWidth(col) + 6))
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
+        self.tabs.setTabText(2, f"Outside Patchdesk ({self.outside.show_host(host.id)})")
         keep = None
         if previous is not None and previous.id == host.id:
             e = self.selected_entry()

@@ -118,3 +118,19 @@ def test_older_database_upgrades_to_the_history_tables(tmp_path: Path) -> None:
     db = open_database(path)
     assert schema_version(db) == SCHEMA_VERSION
     assert {"host_history", "host_history_state"} <= set(db.table_names())
+
+
+def test_new_outside_change_raises_one_alert_for_its_job(db) -> None:  # type: ignore[no-untyped-def]
+    from app.services import alerts
+
+    host = _host(db)
+    assert host.id is not None
+    job = db_jobs.create_job(db, JobKind.SCAN, [host])
+    when = datetime(2025, 6, 24, tzinfo=UTC)
+    read = HistoryRead("apt", HistoryStatus.OK, (_entry("pd-regular", "2.0-1", "2.1-1", when),))
+    db_outside.record_history(db, job, host.id, read)
+    found = [a for a in alerts.job_alerts(db, job) if a.kind == alerts.AlertKind.OUTSIDE_CHANGE]
+    assert len(found) == 1 and "pd-regular 2.0-1 -> 2.1-1 on web1" in found[0].message
+    later = db_jobs.create_job(db, JobKind.SCAN, [host])
+    db_outside.record_history(db, later, host.id, read)  # seen before: no second alert
+    assert not [a for a in alerts.job_alerts(db, later) if a.kind == alerts.AlertKind.OUTSIDE_CHANGE]
