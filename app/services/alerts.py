@@ -137,12 +137,12 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
     outside = db_outside.seen_in_job(db, job_id)
     if outside:
         hosts = sorted({r.host for r in outside})
-        what = [f"{r.name} {r.from_version or '-'} -> {r.to_version or '-'} on {r.host}" for r in outside]
+        changed = [f"{r.name} {r.from_version or '-'} -> {r.to_version or '-'} on {r.host}" for r in outside]
         alerts.append(
             Alert(
                 AlertKind.OUTSIDE_CHANGE,
                 f"Patchdesk: {len(outside)} change(s) made outside Patchdesk",
-                f"No Patchdesk job made: {_names(what)}. Check who did (`patchdesk changes HOST`).",
+                f"No Patchdesk job made: {_names(changed)}. Check who did (`patchdesk changes HOST`).",
                 job_id,
                 tuple(hosts),
             )
