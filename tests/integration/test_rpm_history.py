@@ -1,0 +1,50 @@
+"""The history snippet on the real rpm test hosts over SSH: dnf's history database read with the
+host's own Python, zypper's history file read through sudo -n, and a hand install found in each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.domain.outside_changes import HistoryStatus
+from app.platforms.base import new_nonce
+from app.platforms.posix.history import history_command, parse_history
+from tests.integration.test_dnf_hosts import RpmPool, rpm_hosts, rpm_pool, transport_for  # noqa: F401
+
+pytestmark = pytest.mark.hosts
+
+
+def _read(pool: RpmPool, h, manager: str):  # type: ignore[no-untyped-def]
+    t = transport_for(pool, h)
+    try:
+        nonce = new_nonce()
+        out = t.run(history_command(nonce), timeout=60).out
+    finally:
+        t.close()
+    return parse_history(out, nonce, manager, datetime.now(UTC))
+
+
+def test_dnf_history_shows_a_hand_upgrade(rpm_pool: RpmPool, rpm_hosts: list) -> None:  # type: ignore[type-arg]
+    h = rpm_hosts[0]
+    before = _read(rpm_pool, h, "dnf")
+    assert before.status == HistoryStatus.OK, before.note
+    r = h.run("dnf -y -q upgrade pd-regular", timeout=180)
+    assert r.returncode == 0, r.stderr
+    after = _read(rpm_pool, h, "dnf")
+    new = [e for e in after.entries if e not in before.entries]
+    assert [(e.action, e.name, e.from_version, e.to_version) for e in new] == [
+        ("upgrade", "pd-regular", "2.0-1", "2.1-1")
+    ]
+
+
+def test_zypper_history_read_through_sudo(rpm_pool: RpmPool, rpm_hosts: list) -> None:  # type: ignore[type-arg]
+    h = rpm_hosts[1]
+    r = h.run(
+        "zypper --non-interactive --quiet install pd-regular-2.1-1 && chmod 0600 /var/log/zypp/history",
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    read = _read(rpm_pool, h, "zypper")  # as admin: the file is root's, sudo -n reads it
+    assert read.status == HistoryStatus.OK, read.note
+    assert ("pd-regular", "2.1-1") in [(e.name, e.to_version) for e in read.entries]
