@@ -25,26 +25,33 @@ def _read(pool: RpmPool, h, manager: str):  # type: ignore[no-untyped-def]
     return parse_history(out, nonce, manager, datetime.now(UTC))
 
 
-def test_dnf_history_shows_a_hand_upgrade(rpm_pool: RpmPool, rpm_hosts: list) -> None:  # type: ignore[type-arg]
-    h = rpm_hosts[0]
-    before = _read(rpm_pool, h, "dnf")
+def _fixtures(request: pytest.FixtureRequest) -> tuple[RpmPool, list]:  # type: ignore[type-arg]
+    # the dnf module's fixtures, by name: one rpm cluster per module either way
+    return request.getfixturevalue("rpm_pool"), request.getfixturevalue("rpm_hosts")
+
+
+def test_dnf_history_shows_a_hand_upgrade(request: pytest.FixtureRequest) -> None:
+    pool, hosts = _fixtures(request)
+    h = hosts[0]
+    before = _read(pool, h, "dnf")
     assert before.status == HistoryStatus.OK, before.note
     r = h.run("dnf -y -q upgrade pd-regular", timeout=180)
     assert r.returncode == 0, r.stderr
-    after = _read(rpm_pool, h, "dnf")
+    after = _read(pool, h, "dnf")
     new = [e for e in after.entries if e not in before.entries]
     assert [(e.action, e.name, e.from_version, e.to_version) for e in new] == [
         ("upgrade", "pd-regular", "2.0-1", "2.1-1")
     ]
 
 
-def test_zypper_history_read_through_sudo(rpm_pool: RpmPool, rpm_hosts: list) -> None:  # type: ignore[type-arg]
-    h = rpm_hosts[1]
+def test_zypper_history_read_through_sudo(request: pytest.FixtureRequest) -> None:
+    pool, hosts = _fixtures(request)
+    h = hosts[1]
     r = h.run(
         "zypper --non-interactive --quiet install pd-regular-2.1-1 && chmod 0600 /var/log/zypp/history",
         timeout=180,
     )
     assert r.returncode == 0, r.stderr
-    read = _read(rpm_pool, h, "zypper")  # as admin: the file is root's, sudo -n reads it
+    read = _read(pool, h, "zypper")  # as admin: the file is root's, sudo -n reads it
     assert read.status == HistoryStatus.OK, read.note
     assert ("pd-regular", "2.1-1") in [(e.name, e.to_version) for e in read.entries]
