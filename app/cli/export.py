@@ -15,7 +15,10 @@ MAX_DAYS = 3660
 
 
 def add_commands(sub: Any) -> None:
-    ex = sub.add_parser("export", help="export windows (.ics) or the change log (.ics / CSV)")
+    ex = sub.add_parser(
+        "export",
+        help="export windows (.ics), the change log (.ics / CSV) or an Ansible inventory and playbooks",
+    )
     esub = ex.add_subparsers(dest="export_command", metavar="WHAT", required=True, parser_class=Parser)
     ei = esub.add_parser("ics", help="upcoming maintenance windows as iCalendar")
     ei.set_defaults(func=export)
@@ -30,6 +33,17 @@ def add_commands(sub: Any) -> None:
     ec.add_argument(
         "--patchdesk-only", action="store_true", help="leave out the changes made outside Patchdesk"
     )
+    ea = esub.add_parser("ansible", help="an Ansible inventory and playbooks (patching per ring, baselines)")
+    ea.set_defaults(func=export_ansible)
+    ea.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+
+
+def export_ansible(args: argparse.Namespace, out: TextIO) -> int:
+    from app.services import ansible_export
+
+    for path in ansible_export.export_from_db(open_db(args), args.output):
+        print(f"Wrote {path}.", file=out)
+    return EXIT_OK
 
 
 def export(args: argparse.Namespace, out: TextIO) -> int:
