@@ -254,6 +254,7 @@ def _linux_patch_tasks() -> list[dict[str, Any]]:
             "name": "Install the chosen updates",
             "ansible.builtin.package": {"name": "{{ patchdesk_install }}", "state": "latest"},
             "when": "patchdesk_install | length > 0",
+            "tags": ["install"],
         },
         {
             "name": "Is a reboot required?",
@@ -263,6 +264,7 @@ def _linux_patch_tasks() -> list[dict[str, Any]]:
         {
             "name": "Reboot per the host's policy",
             "ansible.builtin.reboot": {"reboot_timeout": 900},
+            "tags": ["reboot"],
             "when": "patchdesk_reboot == 'always' or "
             "(patchdesk_reboot == 'if-needed' and patchdesk_reboot_flag.stat.exists)",
         },
