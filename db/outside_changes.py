@@ -9,6 +9,7 @@ A history that could not be read leaves the previous entries alone and marks the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from app.domain.outside_changes import (
     HistoryStatus,
     JobChange,
     authorized_by,
+    diff_programs,
+    program_authorized_by,
 )
 from db.database import parse_ts
 
@@ -117,8 +120,9 @@ def record_history(
     now = now or datetime.now(UTC)
     prev = state(db, host_id)
     since = (prev.cursor if prev else None) or _watch_start(db, host_id, now)
+    stored = _inventory(db, host_id)
     if read.status == HistoryStatus.UNKNOWN:
-        _save_state(db, host_id, read.manager, HistoryStatus.UNKNOWN, read.note, since, None, now)
+        _save_state(db, host_id, read.manager, HistoryStatus.UNKNOWN, read.note, since, None, now, stored)
         return []
     status, note = HistoryStatus.OK, read.note
     if read.covered_from is not None and read.covered_from > since:
@@ -128,34 +132,63 @@ def record_history(
             f"{_iso(since)} and then are not known"
         )
     fresh = [e for e in read.entries if e.when >= since]
-    records = _job_changes(db, host_id, since, now) if fresh else []
-    new: list[HistoryRow] = []
+    programs: list[HistoryEntry] = []
+    if read.inventory is not None and stored is not None:
+        programs = diff_programs(stored, read.inventory, now)
+    records = _job_changes(db, host_id, since, now) if fresh or programs else []
     name = _host_name(db, host_id)
+    new: list[HistoryRow] = []
     for e in fresh:
         job = authorized_by(e, records)
-        cur = db.execute(
-            "INSERT INTO host_history (host_id, manager, action, name, arch, from_version, to_version, "
-            "happened_at, seen_job_id, seen_at, authorized_job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [
-                host_id,
-                e.manager,
-                e.action,
-                e.name,
-                e.arch,
-                e.from_version or "",
-                e.to_version or "",
-                _iso(e.when),
-                job_id,
-                _iso(now),
-                job,
-            ],
-        )
-        if cur.rowcount == 1 and job is None:
+        if _insert(db, host_id, job_id, e, job, now) and job is None:
+            new.append(_row_of(name, e, job_id, None))
+    last_read = (prev.read_at if prev else None) or since
+    for e in programs:
+        job = program_authorized_by(e, records, last_read)
+        if _insert(db, host_id, job_id, e, job, now) and job is None:
             new.append(_row_of(name, e, job_id, None))
     newest = max((e.when for e in fresh), default=since)
-    _save_state(db, host_id, read.manager, status, note, max(since, newest), read.covered_from, now)
+    inventory = read.inventory if read.inventory is not None else stored
+    _save_state(
+        db, host_id, read.manager, status, note, max(since, newest), read.covered_from, now, inventory
+    )
     return new
+
+
+def _insert(
+    db: Database, host_id: int, job_id: int | None, e: HistoryEntry, job: int | None, now: datetime
+) -> bool:
+    """Store one entry; False when a previous read stored it already."""
+    cur = db.execute(
+        "INSERT INTO host_history (host_id, manager, action, name, arch, from_version, to_version, "
+        "happened_at, seen_job_id, seen_at, authorized_job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        [
+            host_id,
+            e.manager,
+            e.action,
+            e.name,
+            e.arch,
+            e.from_version or "",
+            e.to_version or "",
+            _iso(e.when),
+            job_id,
+            _iso(now),
+            job,
+        ],
+    )
+    return bool(cur.rowcount == 1)
+
+
+def _inventory(db: Database, host_id: int) -> tuple[tuple[str, str], ...] | None:
+    row = db.execute("SELECT inventory FROM host_history_state WHERE host_id = ?", [host_id]).fetchone()
+    if row is None or row[0] is None:
+        return None
+    try:
+        items = json.loads(row[0])
+    except ValueError:
+        return None
+    return tuple((str(n), str(v)) for n, v in items if isinstance(n, str))
 
 
 def _row_of(host: str, e: HistoryEntry, seen: int | None, job: int | None) -> HistoryRow:
@@ -178,13 +211,24 @@ def _save_state(
     cursor: datetime,
     covered: datetime | None,
     now: datetime,
+    inventory: tuple[tuple[str, str], ...] | None,
 ) -> None:
     db.execute(
-        "INSERT INTO host_history_state (host_id, manager, status, note, cursor, covered_from, read_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET manager = excluded.manager, "
-        "status = excluded.status, note = excluded.note, cursor = excluded.cursor, "
-        "covered_from = excluded.covered_from, read_at = excluded.read_at",
-        [host_id, manager, str(status), note, _iso(cursor), _iso(covered) if covered else None, _iso(now)],
+        "INSERT INTO host_history_state (host_id, manager, status, note, cursor, covered_from, read_at, "
+        "inventory) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET "
+        "manager = excluded.manager, status = excluded.status, note = excluded.note, "
+        "cursor = excluded.cursor, covered_from = excluded.covered_from, read_at = excluded.read_at, "
+        "inventory = excluded.inventory",
+        [
+            host_id,
+            manager,
+            str(status),
+            note,
+            _iso(cursor),
+            _iso(covered) if covered else None,
+            _iso(now),
+            None if inventory is None else json.dumps([list(p) for p in inventory]),
+        ],
     )
 
 

@@ -460,7 +460,9 @@ def m011_outside_changes(db: Database) -> None:
     """The package history each scan reads from a host (app/domain/outside_changes.py), with the
     Patchdesk job that made each entry (NULL: a change made outside Patchdesk), and per host how far
     the history was read and whether it could be (an unreadable history is unknown, not empty).
-    Versions and arch are '' rather than NULL so the UNIQUE key sees a repeated read as the same entry."""
+    Versions and arch are '' rather than NULL so the UNIQUE key sees a repeated read as the same entry.
+    ``inventory`` keeps a list that has no history of its own (Windows' installed programs, JSON) for
+    the next read to compare with."""
     _run_script(
         db,
         """
@@ -488,7 +490,8 @@ def m011_outside_changes(db: Database) -> None:
             note TEXT NOT NULL DEFAULT '',
             cursor TEXT NOT NULL,
             covered_from TEXT,
-            read_at TEXT NOT NULL
+            read_at TEXT NOT NULL,
+            inventory TEXT
         )
         """,
     )

@@ -52,7 +52,9 @@ class HistoryRead:
 
     ``covered_from`` is the oldest moment the read reaches back to without a gap (None: the whole
     history the host keeps); an entry before it may have been missed. ``status`` UNKNOWN carries the
-    reason in ``note`` and no entries.
+    reason in ``note`` and no entries. ``inventory`` is a list with no history of its own (Windows'
+    installed programs, as (name, version)): it is compared with the one the previous read stored
+    (None: not read).
     """
 
     manager: str
@@ -60,6 +62,7 @@ class HistoryRead:
     entries: tuple[HistoryEntry, ...] = ()
     covered_from: datetime | None = None
     note: str = ""
+    inventory: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
     def unknown(cls, manager: str, note: str) -> HistoryRead:
@@ -108,5 +111,54 @@ def authorized_by(entry: HistoryEntry, records: Iterable[JobChange]) -> int | No
         if start is None or end is None:
             continue
         if start - MATCH_SLACK <= entry.when <= end + MATCH_SLACK:
+            return r.job_id
+    return None
+
+
+#: The manager name of changes found by comparing two installed-program lists.
+PROGRAMS = "programs"
+
+
+def diff_programs(
+    before: Iterable[tuple[str, str]], after: Iterable[tuple[str, str]], when: datetime
+) -> list[HistoryEntry]:
+    """What changed between two installed-program lists, as entries dated ``when`` (the list has no
+    dates of its own: the change happened between the two reads)."""
+    old: dict[str, set[str]] = {}
+    new: dict[str, set[str]] = {}
+    for name, version in before:
+        old.setdefault(name, set()).add(version)
+    for name, version in after:
+        new.setdefault(name, set()).add(version)
+    out = []
+    for name in sorted(old.keys() | new.keys()):
+        was, now = old.get(name, set()), new.get(name, set())
+        if was == now:
+            continue
+        if not was:
+            out += [HistoryEntry(PROGRAMS, "install", name, when, None, v or None) for v in sorted(now)]
+        elif not now:
+            out += [HistoryEntry(PROGRAMS, "remove", name, when, v or None, None) for v in sorted(was)]
+        else:
+            before_v, after_v = ", ".join(sorted(was - now)), ", ".join(sorted(now - was))
+            out.append(HistoryEntry(PROGRAMS, "upgrade", name, when, before_v or None, after_v or None))
+    return out
+
+
+def _norm(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def program_authorized_by(entry: HistoryEntry, records: Iterable[JobChange], since: datetime) -> int | None:
+    """The Patchdesk job behind a program change seen between two reads (``since`` .. ``entry.when``):
+    a job that changed the host in that span, to the same version or to a package whose name the
+    program's carries (Chocolatey's "7zip" in "7-Zip 23.01 (x64)")."""
+    for r in records:
+        end = r.finished or r.started
+        if end is None or not (since - MATCH_SLACK <= end <= entry.when + MATCH_SLACK):
+            continue
+        same_version = bool(entry.to_version) and _same_version(entry.to_version, r.to_version)
+        key = _norm(r.name)
+        if same_version or (len(key) >= 3 and key in _norm(entry.name)):
             return r.job_id
     return None

@@ -134,3 +134,18 @@ def test_new_outside_change_raises_one_alert_for_its_job(db) -> None:  # type: i
     later = db_jobs.create_job(db, JobKind.SCAN, [host])
     db_outside.record_history(db, later, host.id, read)  # seen before: no second alert
     assert not [a for a in alerts.job_alerts(db, later) if a.kind == alerts.AlertKind.OUTSIDE_CHANGE]
+
+
+def test_program_list_is_compared_with_the_previous_read(db) -> None:  # type: ignore[no-untyped-def]
+    host = _host(db)
+    assert host.id is not None
+    first = HistoryRead("wua", HistoryStatus.OK, (), inventory=(("7-Zip", "23.01"),))
+    assert db_outside.record_history(db, None, host.id, first) == []  # nothing to compare with yet
+    lost = HistoryRead("wua", HistoryStatus.OK, (), inventory=None)  # programs not read this time
+    assert db_outside.record_history(db, None, host.id, lost) == []
+    second = HistoryRead("wua", HistoryStatus.OK, (), inventory=(("7-Zip", "24.01"), ("PuTTY", "0.80")))
+    new = db_outside.record_history(db, None, host.id, second)
+    assert sorted((r.manager, r.action, r.name, r.from_version, r.to_version) for r in new) == [
+        ("programs", "install", "PuTTY", None, "0.80"),
+        ("programs", "upgrade", "7-Zip", "23.01", "24.01"),
+    ]
