@@ -58,39 +58,52 @@ def _check_nonce(nonce: str) -> None:
         raise ValueError("nonce must be 8-64 ASCII letters or digits")
 
 
+def _tail_program(select: str, first: str) -> str:
+    """An awk program (no single quote in it) that prints the count of the lines ``select`` picks, the
+    time stamp the file begins with (its ``first`` line), then the newest :data:`MAX_LINES` lines picked:
+    one program per file instead of grep, head, cut and tail, since every program a scan starts is
+    part of what it costs the host."""
+    return (
+        f"{first} {{ f = substr($0, 1, 19) }} {select} {{ n++; b[n % m] = $0 }} "
+        "END { print n + 0; print f; for (i = (n > m ? n - m + 1 : 1); i <= n; i++) print b[i % m] }"
+    )
+
+
+#: dpkg.log: "DATE TIME ACTION PACKAGE VERSION VERSION", the actions that change a package
+_DPKG_AWK = _tail_program(f"$3 ~ /^({_DPKG_ACTIONS})$/", "NR == 1")
+#: zypper's history: every line that is not a comment
+_ZYPP_AWK = _tail_program("!/^#/", 'f == "" && !/^#/')
+
+
 def _dpkg_file(section: str, path: str, m: dict[str, str]) -> str:
-    # the count of action lines first (to tell a cut read from a whole one), then the file's first
-    # time stamp (where the file begins), then the newest action lines
-    pattern = f"'^[0-9-]+ [0-9:]+ ({_DPKG_ACTIONS}) '"
     return (
         f"if [ -r {path} ]; then printf '\\n%s\\n' '{m[section]}'; "
-        f"grep -cE {pattern} {path}; head -n 1 {path} | cut -c1-19; "
-        f"grep -E {pattern} {path} | tail -n {MAX_LINES}; fi; "
+        f"awk -v m={MAX_LINES} '{_DPKG_AWK}' {path}; fi; "
     )
 
 
 def history_command(nonce: str) -> str:
     """The trusted snippet that prints the host's clock and every package history it keeps.
 
-    Runs in a subshell with its errors discarded, so it cannot change how the scan that follows it
-    runs. zypper's history is root's to read: ``sudo -n`` is tried when the login user cannot.
+    Each history section holds the count of its change lines (to tell a cut read from a whole one),
+    the time its first one starts with, then the newest lines. Runs in a subshell with its errors
+    discarded, so it cannot change how the scan that follows it runs. zypper's history is root's to
+    read: ``sudo -n`` is tried when the login user cannot.
     """
     _check_nonce(nonce)
     m = {s: marker(nonce, s) for s in SECTIONS}
     zypp = "/var/log/zypp/history"
-    zypp_read = (
-        f"grep -cvE '^#' {zypp}; head -n 1 {zypp} | cut -c1-19; grep -vE '^#' {zypp} | tail -n {MAX_LINES}"
-    )
+    zypp_read = f"awk -v m={MAX_LINES} '{_ZYPP_AWK}' {zypp}"
     dnf_db = "file:/var/lib/dnf/history.sqlite?mode=ro"
     return (
         "( LC_ALL=C; export LC_ALL; "
-        f"printf '\\n%s\\n' '{m['hclock']}'; date -u +%s; date +%z; "
+        f"printf '\\n%s\\n' '{m['hclock']}'; date '+%s %z'; "
         + _dpkg_file("dpkg1", "/var/log/dpkg.log.1", m)
         + _dpkg_file("dpkg0", "/var/log/dpkg.log", m)
         + f"for f in /var/log/dpkg.log.*.gz; do [ -e \"$f\" ] && printf '\\n%s\\n' '{m['dpkgmore']}'; "
         "break; done; "
         f"if [ -e {zypp} ]; then printf '\\n%s\\n' '{m['zypp']}'; "
-        f'if [ -r {zypp} ]; then {zypp_read}; else sudo -n sh -c "{zypp_read}"; fi; '
+        f"if [ -r {zypp} ]; then {zypp_read}; else sudo -n {zypp_read}; fi; "
         f"for f in {zypp}-*; do [ -e \"$f\" ] && printf '\\n%s\\n' '{m['zyppmore']}'; break; done; fi; "
         "if [ -r /var/lib/dnf/history.sqlite ]; then "
         "for p in python3 /usr/libexec/platform-python; do command -v $p >/dev/null 2>&1 || continue; "
@@ -104,9 +117,10 @@ def history_command(nonce: str) -> str:
 
 def _clock(lines: Sequence[str], now: datetime) -> tuple[timezone, timedelta] | None:
     """The host's UTC offset and how far its clock is behind the console's (0 when within MAX_SKEW)."""
-    if len(lines) < 2:
+    words = " ".join(lines).split()
+    if len(words) < 2:
         return None
-    epoch, offset = lines[0].strip(), lines[1].strip()
+    epoch, offset = words[0], words[1]
     om = _OFFSET_RE.fullmatch(offset)
     if not _COUNT_RE.fullmatch(epoch) or om is None:
         return None

@@ -177,3 +177,31 @@ def test_snippet_runs_in_a_posix_shell_and_reads_a_dpkg_log(tmp_path: Path) -> N
 def test_nonce_must_be_inert() -> None:
     with pytest.raises(ValueError, match="nonce"):
         history_command("abc'; reboot")
+
+
+def test_awk_programs_count_and_keep_the_newest_lines(tmp_path: Path) -> None:
+    """The programs the snippet runs, here with this machine's awk: a count, where the file begins,
+    then the newest MAX_LINES change lines (status lines and comments left out)."""
+    from app.platforms.posix.history import _DPKG_AWK, _ZYPP_AWK
+
+    log = tmp_path / "dpkg.log"
+    lines = ["2025-01-01 00:00:00 startup archives unpack"]
+    for i in range(MAX_LINES + 500):
+        lines += [
+            f"2025-01-02 00:00:00 install pkg{i}:all <none> 1.0",
+            f"2025-01-02 00:00:00 status installed pkg{i}:all 1.0",
+        ]
+    log.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        ["awk", "-v", f"m={MAX_LINES}", _DPKG_AWK, str(log)], capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
+    assert out[0] == str(MAX_LINES + 500) and out[1] == "2025-01-01 00:00:00"
+    assert len(out) == 2 + MAX_LINES and out[2].endswith("install pkg500:all <none> 1.0")
+    assert out[-1].endswith(f"pkg{MAX_LINES + 499}:all <none> 1.0")
+
+    zypp = tmp_path / "history"
+    zypp.write_text("# 2025-01-01 00:00:00 comment\n2025-01-02 00:00:00|install|a|1|noarch|root||\n")
+    out = subprocess.run(
+        ["awk", "-v", f"m={MAX_LINES}", _ZYPP_AWK, str(zypp)], capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
+    assert out == ["1", "2025-01-02 00:00:00", "2025-01-02 00:00:00|install|a|1|noarch|root||"]
