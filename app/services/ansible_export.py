@@ -14,6 +14,8 @@
 - ``baselines.yml`` (when baselines exist): each baseline as idempotent tasks (copy/lineinfile, package,
   service, sysctl, win_regedit, win_service), so ``--check`` reports what drifted.
 - ``requirements.yml``: the collections the tasks use beyond ansible-core.
+- ``known_hosts``: the SSH host keys Patchdesk trusts, which the inventory points Ansible's SSH at, so
+  the trust established here carries over (no ``host_key_checking = False`` needed).
 
 Everything is built by pure functions over values (``build_*``); only :func:`write_export` writes files.
 Text that came from a host or the inventory is tagged ``!unsafe`` wherever it could reach Jinja, so a
@@ -31,7 +33,7 @@ from typing import Any, Protocol
 import yaml
 
 from app.domain.maintenance_windows import MaintenanceWindow
-from app.domain.models import Classification, Host, Ring, TransportKind
+from app.domain.models import Classification, Host, HostKey, Ring, TransportKind
 
 #: Rings in rollout order, and how many hosts of each Ansible patches at a time.
 RING_ORDER: tuple[Ring, ...] = (Ring.TEST, Ring.PILOT, Ring.PRODUCTION)
@@ -204,7 +206,30 @@ def build_inventory(
         g: {"hosts": dict.fromkeys(sorted(members))} if members else {}
         for g, members in sorted(groups.items())
     }
-    return {"all": {"hosts": all_hosts, "children": children}}
+    group_vars = {"ansible_ssh_common_args": KNOWN_HOSTS_ARGS}
+    return {"all": {"vars": group_vars, "hosts": all_hosts, "children": children}}
+
+
+_KEY_RE = re.compile(r"[A-Za-z0-9+/=]{16,16384}")
+_KEYTYPE_RE = re.compile(r"[a-z0-9@.-]{3,64}")
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9._:-]{1,253}")
+
+#: Points Ansible's SSH at the exported known_hosts (next to the inventory) and nothing else.
+KNOWN_HOSTS_ARGS = "-o UserKnownHostsFile={{ inventory_dir }}/known_hosts -o StrictHostKeyChecking=yes"
+
+
+def known_hosts(hosts: Sequence[Host], keys: Mapping[int, Sequence[HostKey]]) -> str:
+    """OpenSSH known_hosts lines for the SSH hosts' trusted keys (``[address]:port`` off port 22).
+    A key or address that is not plainly one is left out rather than written into the file."""
+    lines = []
+    for h in hosts:
+        if h.transport != TransportKind.SSH or h.id is None or not _HOSTNAME_RE.fullmatch(h.address):
+            continue
+        where = h.address if h.port in (None, 22) else f"[{h.address}]:{h.port}"
+        for k in keys.get(h.id, ()):
+            if _KEYTYPE_RE.fullmatch(k.keytype) and _KEY_RE.fullmatch(k.key_b64):
+                lines.append(f"{where} {k.keytype} {k.key_b64}")
+    return "".join(line + "\n" for line in lines)
 
 
 def baseline_group(name: str) -> str:
@@ -602,6 +627,7 @@ def build_export(
     pending: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     baselines: Sequence[BaselineLike] = (),
     baseline_hosts: Mapping[str, Sequence[str]] | None = None,
+    keys: Mapping[int, Sequence[HostKey]] | None = None,
 ) -> AnsibleExport:
     out = AnsibleExport()
     inv_header = (
@@ -620,6 +646,7 @@ def build_export(
     out.files["requirements.yml"] = dump(
         requirements(), "ansible-galaxy collection install -r requirements.yml"
     )
+    out.files["known_hosts"] = known_hosts(hosts, keys or {})
     return out
 
 
@@ -682,7 +709,8 @@ def export_from_db(db: Any, directory: Path) -> list[Path]:
 
     hosts = db_hosts.list_hosts(db)
     baselines, assigned = stored_baselines(db)
+    keys = db_hosts.host_keys_for(db, [h.id for h in hosts if h.id is not None])
     export = build_export(
-        hosts, db_windows.list_windows(db), pending_by_class(db, hosts), baselines, assigned
+        hosts, db_windows.list_windows(db), pending_by_class(db, hosts), baselines, assigned, keys
     )
     return write_export(export, directory)

@@ -1,5 +1,6 @@
 """The exported Ansible inventory and patch playbook, run in --check mode against a real test host over
-SSH: the connection settings Patchdesk exports (address, user, key, become) reach the host, and the
+SSH: the connection settings Patchdesk exports (address, user, key, become, and the host key its scan
+trusted, in the exported known_hosts: no host key checking is turned off) reach the host, and the
 playbook's own logic (the last scan's classifications, the reboot check) runs there without changing it.
 
 The install task itself is skipped (``--skip-tags install``): apt's module needs python3-apt for check
@@ -33,7 +34,6 @@ def test_patch_playbook_check_mode_on_a_real_host(hosts, host_pool, db_path: Pat
         **os.environ,
         "HOME": str(tmp_path),
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
-        "ANSIBLE_HOST_KEY_CHECKING": "False",  # the test hosts' keys are new every run
         "ANSIBLE_NOCOLOR": "1",
     }
     r = subprocess.run(
@@ -53,7 +53,8 @@ def test_patch_playbook_check_mode_on_a_real_host(hosts, host_pool, db_path: Pat
         env=env,
         cwd=tmp_path,
     )
-    assert r.returncode == 0, (r.stdout[-4000:], r.stderr[-2000:])
+    assert (out / "known_hosts").read_text().startswith(f"{h.address} ")
+    assert r.returncode == 0, (r.stdout[-1500:], r.stderr[-2000:])
     # what the last scan classified urgent or important is what the playbook would install
     assert '"patchdesk_install": ["pd-reboot", "pd-secfix"]' in r.stdout
     assert f"{h.name}" in r.stdout and "failed=0" in r.stdout and "unreachable=0" in r.stdout

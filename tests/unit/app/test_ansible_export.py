@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.domain.maintenance_windows import MaintenanceWindow
-from app.domain.models import Criticality, Host, Ring, TransportKind, WinRMOptions
+from app.domain.models import Criticality, Host, HostKey, Ring, TransportKind, WinRMOptions
 from app.services import ansible_export as ax
 
 BIN = Path(sys.executable).parent
@@ -186,6 +186,7 @@ def test_playbooks_pass_the_syntax_check(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "baselines.yml",
         "inventory.yml",
+        "known_hosts",
         "patch.yml",
         "requirements.yml",
     ]
@@ -244,3 +245,18 @@ def test_no_baselines_no_baseline_playbook(tmp_path: Path) -> None:
 def test_group_names_are_identifiers(name: str) -> None:
     out = ax.ident(name)
     assert out.replace("_", "a").isalnum() and out.isascii() and not out[0].isdigit()
+
+
+def test_known_hosts_carry_the_keys_patchdesk_trusts() -> None:
+    key = "AAAAC3NzaC1lZDI1NTE5AAAAIGq0Yv0bVZ1m0d3xS0sQn6hT1yC3i0p9Y2Q0Q2l1b3dd"
+    keys = {
+        1: [HostKey(1, "ssh-ed25519", key, "SHA256:x")],
+        2: [HostKey(2, "ssh-ed25519", key, "SHA256:x"), HostKey(2, "ssh-rsa", "bad key\nevil", "SHA256:y")],
+        3: [HostKey(3, "ssh-ed25519", key, "SHA256:x")],  # a WinRM host has no SSH key to trust
+    }
+    text = ax.known_hosts(_hosts(), keys)
+    assert text == f"127.0.0.11 ssh-ed25519 {key}\n[127.0.0.12]:2222 ssh-ed25519 {key}\n"
+    inv = ax.build_inventory(_hosts())
+    assert (
+        "UserKnownHostsFile={{ inventory_dir }}/known_hosts" in inv["all"]["vars"]["ansible_ssh_common_args"]
+    )
