@@ -149,3 +149,17 @@ def test_program_list_is_compared_with_the_previous_read(db) -> None:  # type: i
         ("programs", "install", "PuTTY", None, "0.80"),
         ("programs", "upgrade", "7-Zip", "23.01", "24.01"),
     ]
+
+
+def test_change_log_ics_lists_outside_changes_under_their_own_category(db) -> None:  # type: ignore[no-untyped-def]
+    from app.reports.calendar import changes_ics
+    from app.services.outside_changes import outside_events
+
+    host = _host(db)
+    assert host.id is not None
+    when = datetime(2025, 6, 24, 15, 1, tzinfo=UTC)
+    read = HistoryRead("apt", HistoryStatus.OK, (_entry("pd-regular", "2.0-1", "2.1-1", when),))
+    db_outside.record_history(db, None, host.id, read)
+    text = changes_ics([], when, outside_events(db_outside.history(db, outside_only=True)))
+    assert "CATEGORIES:OUTSIDE-CHANGE" in text and "DTSTART:20250624T150100Z" in text
+    assert "Outside Patchdesk on web1: upgrade pd-regular 2.0-1 -> 2.1-1" in text
