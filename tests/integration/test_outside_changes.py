@@ -61,6 +61,17 @@ def test_hand_install_is_outside_and_a_patchdesk_patch_is_not(hosts, host_pool, 
         (by_hand.name, "pd-regular", "outside"),
     }
 
+    # Patchdesk's rollback is Patchdesk's too
+    code, undo, err = run_json(db_path, "rollback", patched.name)
+    assert code == 0, (err, undo)
+    code, _, err = run_json(db_path, "scan", patched.name)
+    assert code == 0, err
+    code, theirs, _ = run_json(db_path, "changes", patched.name)
+    assert [(c["to"], c["authorized_by_job"]) for c in theirs["changes"]] == [
+        ("1.0-2", patch_job),
+        ("1.0-1", undo["job"]),
+    ]
+
     # a rescan with nothing new adds nothing and alerts nothing again
     code, _, err = run_json(db_path, "scan", by_hand.name)
     assert code == 0, err
