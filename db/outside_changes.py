@@ -91,10 +91,12 @@ def state(db: Database, host_id: int) -> HistoryState | None:
 
 
 def _watch_start(db: Database, host_id: int, now: datetime) -> datetime:
-    """Where a host's first read starts: when it was added to Patchdesk (what happened before that
-    was nobody's job here)."""
-    row = db.execute("SELECT created_at FROM hosts WHERE id = ?", [host_id]).fetchone()
-    return (parse_ts(row[0]) if row else None) or now
+    """Where a host's first read starts: its previous scan (a host scanned before Patchdesk read
+    histories), else when it was added to Patchdesk (what happened before that was nobody's job here)."""
+    row = db.execute("SELECT last_scan_at, created_at FROM hosts WHERE id = ?", [host_id]).fetchone()
+    if row is None:
+        return now
+    return parse_ts(row[0]) or parse_ts(row[1]) or now
 
 
 def _job_changes(db: Database, host_id: int, since: datetime, now: datetime) -> list[JobChange]:

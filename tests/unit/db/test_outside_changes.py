@@ -163,3 +163,20 @@ def test_change_log_ics_lists_outside_changes_under_their_own_category(db) -> No
     text = changes_ics([], when, outside_events(db_outside.history(db, outside_only=True)))
     assert "CATEGORIES:OUTSIDE-CHANGE" in text and "DTSTART:20250624T150100Z" in text
     assert "Outside Patchdesk on web1: upgrade pd-regular 2.0-1 -> 2.1-1" in text
+
+
+def test_first_read_of_a_host_scanned_before_starts_at_that_scan(db) -> None:  # type: ignore[no-untyped-def]
+    """A database from before history reading: "since the previous scan" is the host's last scan,
+    not everything since it was added."""
+    host = _host(db)
+    assert host.id is not None
+    db.execute("UPDATE hosts SET last_scan_at = ?", ["2025-06-20T00:00:00+00:00"])
+    read = HistoryRead(
+        "apt",
+        HistoryStatus.OK,
+        (
+            _entry("before-the-scan", "1", "2", datetime(2025, 6, 10, tzinfo=UTC)),
+            _entry("after-the-scan", "1", "2", datetime(2025, 6, 21, tzinfo=UTC)),
+        ),
+    )
+    assert [r.name for r in db_outside.record_history(db, None, host.id, read)] == ["after-the-scan"]
