@@ -257,6 +257,20 @@ def assignments(db: Database, name: str) -> tuple[list[str], list[str]]:
     return hosts, groups
 
 
+def assigned_hosts(db: Database, name: str) -> list[str]:
+    """The names of the hosts the baseline applies to: assigned themselves or through their group."""
+    bid = _id(db, name)
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT h.name FROM hosts h LEFT JOIN groups g ON g.id = h.group_id "
+            "JOIN baseline_assignments a ON a.baseline_id = ? "
+            "AND (a.host_id = h.id OR (a.group_name IS NOT NULL AND a.group_name = g.name)) ORDER BY h.name",
+            [bid],
+        )
+    ]
+
+
 # -- drift results ---------------------------------------------------------------------------------
 
 

@@ -658,5 +658,47 @@ def m010_baselines(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m011_outside_changes(db: Database) -> None:
+    """The package history each scan reads from a host (app/domain/outside_changes.py), with the
+    Patchdesk job that made each entry (NULL: a change made outside Patchdesk), and per host how far
+    the history was read and whether it could be (an unreadable history is unknown, not empty).
+    Versions and arch are '' rather than NULL so the UNIQUE key sees a repeated read as the same entry.
+    ``inventory`` keeps a list that has no history of its own (Windows' installed programs, JSON) for
+    the next read to compare with."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE host_history (
+            id INTEGER PRIMARY KEY,
+            host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+            manager TEXT NOT NULL,
+            action TEXT NOT NULL,
+            name TEXT NOT NULL,
+            arch TEXT NOT NULL DEFAULT '',
+            from_version TEXT NOT NULL DEFAULT '',
+            to_version TEXT NOT NULL DEFAULT '',
+            happened_at TEXT NOT NULL,
+            seen_job_id INTEGER,
+            seen_at TEXT NOT NULL,
+            authorized_job_id INTEGER,
+            UNIQUE (host_id, manager, happened_at, action, name, arch, from_version, to_version)
+        );
+        CREATE INDEX host_history_when ON host_history(host_id, happened_at);
+        CREATE INDEX host_history_seen ON host_history(seen_job_id);
+        CREATE TABLE host_history_state (
+            host_id INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+            manager TEXT NOT NULL,
+            status TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            cursor TEXT NOT NULL,
+            covered_from TEXT,
+            read_at TEXT NOT NULL,
+            inventory TEXT
+        )
+        """,
+    )
+
+
 #: One per migration (the test suite holds the two together).
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -15,7 +15,10 @@ MAX_DAYS = 3660
 
 
 def add_commands(sub: Any) -> None:
-    ex = sub.add_parser("export", help="export windows (.ics) or the change log (.ics / CSV)")
+    ex = sub.add_parser(
+        "export",
+        help="export windows (.ics), the change log (.ics / CSV) or an Ansible inventory and playbooks",
+    )
     esub = ex.add_subparsers(dest="export_command", metavar="WHAT", required=True, parser_class=Parser)
     ei = esub.add_parser("ics", help="upcoming maintenance windows as iCalendar")
     ei.set_defaults(func=export)
@@ -27,12 +30,25 @@ def add_commands(sub: Any) -> None:
     ec.add_argument("--format", choices=["ics", "csv"], default="csv")
     ec.add_argument("-o", "--output", type=Path)
     ec.add_argument("--since", help="ISO date-time")
+    ec.add_argument(
+        "--patchdesk-only", action="store_true", help="leave out the changes made outside Patchdesk"
+    )
+    ea = esub.add_parser("ansible", help="an Ansible inventory and playbooks (patching per ring, baselines)")
+    ea.set_defaults(func=export_ansible)
+    ea.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+
+
+def export_ansible(args: argparse.Namespace, out: TextIO) -> int:
+    from app.services import ansible_export
+
+    for path in ansible_export.export_from_db(open_db(args), args.output):
+        print(f"Wrote {path}.", file=out)
+    return EXIT_OK
 
 
 def export(args: argparse.Namespace, out: TextIO) -> int:
     from app.domain.maintenance_windows import next_windows
     from app.reports import calendar
-    from db import changelog
     from db import maintenance_windows as db_windows
 
     db = open_db(args)
@@ -47,9 +63,7 @@ def export(args: argparse.Namespace, out: TextIO) -> int:
         ]
         text = calendar.windows_ics(occs, now, _window_plans(db, windows))
     else:
-        since = parse_time(args.since, "--since")
-        entries = changelog.change_log(db, since)
-        text = calendar.changes_ics(entries, now) if args.format == "ics" else calendar.changes_csv(entries)
+        text = _changes(db, args, now)
     if args.output:
         from app.reports import files
 
@@ -58,6 +72,22 @@ def export(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(text)
     return EXIT_OK
+
+
+def _changes(db: Any, args: argparse.Namespace, now: datetime) -> str:
+    """Patchdesk's change records and, unless left out, the changes made outside it (each CSV row says
+    "job N" or "outside" in its ``authorized`` column)."""
+    from app.reports import calendar
+    from app.services import outside_changes
+    from db import changelog
+    from db import outside_changes as db_outside
+
+    since = parse_time(args.since, "--since")
+    entries = changelog.change_log(db, since)
+    outside = [] if args.patchdesk_only else db_outside.history(db, since=since, outside_only=True)
+    if args.format == "ics":
+        return calendar.changes_ics(entries, now, outside_changes.outside_events(outside))
+    return outside_changes.change_log_csv(entries, outside)
 
 
 def _window_plans(db: Any, windows: list[Any]) -> dict[str, str]:

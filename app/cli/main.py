@@ -73,12 +73,24 @@ def _gui_start(argv: Sequence[str]) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import audit, baseline, bundle, database, export, hosts, jobs, policy, report, run_due
+    from app.cli import (
+        audit,
+        baseline,
+        bundle,
+        changes,
+        database,
+        export,
+        hosts,
+        jobs,
+        policy,
+        report,
+        run_due,
+    )
 
     p = _global_parser()
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     # The order here is the order of `patchdesk --help`.
-    for group in (hosts, jobs, baseline, report, audit, policy, run_due, export, database, bundle):
+    for group in (hosts, jobs, baseline, changes, report, audit, policy, run_due, export, database, bundle):
         group.add_commands(sub)
     return p
 

@@ -32,6 +32,7 @@ from app.domain.events import (
     VerificationRecorded,
 )
 from app.domain.models import HostStatus, JobKind, JobState, StepState
+from app.domain.outside_changes import HistoryRecorded
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -213,6 +214,8 @@ class Recorder:
             self._job_state(db, ev)
         elif isinstance(ev, DriftRecorded | RemediationRecorded):
             _baseline_event(db, ev)
+        elif isinstance(ev, HistoryRecorded):
+            _record_history(db, ev)
 
     def _host_state(self, db: Database, ev: HostStateChanged, at: str) -> None:
         from db import jobs as db_jobs
@@ -247,6 +250,33 @@ def _baseline_event(db: Database, ev: DriftRecorded | RemediationRecorded) -> No
         db_baselines.record_drift(db, ev.job_id, ev.host_id, ev.results, actor)
     else:
         db_baselines.record_remediation(db, ev.job_id, ev)
+
+
+#: Outside changes written to the audit log one by one per host and scan; beyond that, one entry counts
+#: the rest (a host whose history was rewritten must not flood the chain).
+MAX_AUDITED = 50
+
+
+def _record_history(db: Database, ev: HistoryRecorded) -> None:
+    """Store a host's package history; every change no Patchdesk job made goes to the audit log."""
+    from db import audit as db_audit
+    from db import outside_changes as db_outside
+
+    new = db_outside.record_history(db, ev.job_id, ev.host_id, ev.read)
+    for row in new[:MAX_AUDITED]:
+        details = {
+            "name": row.name,
+            "from": row.from_version,
+            "to": row.to_version,
+            "when": row.when.isoformat(),
+            "manager": row.manager,
+            "action": row.action,
+            "seen_by_job": ev.job_id,
+        }
+        db_audit.append(db, "change.outside", row.host, details, "outside Patchdesk")
+    if len(new) > MAX_AUDITED:
+        more = {"count": len(new) - MAX_AUDITED, "seen_by_job": ev.job_id}
+        db_audit.append(db, "change.outside", new[0].host, more, "outside Patchdesk")
 
 
 def _log_row(ev: HostLog, at: str) -> tuple[int, int | None, str, str, str]:

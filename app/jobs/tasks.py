@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from app.domain.baseline import BaselineItem
-from app.domain.errors import AdapterError, CommandTimeoutError, SudoError
+from app.domain.errors import AdapterError, CommandTimeoutError, PatchdeskError, SudoError
 from app.domain.events import ScanRecorded
 from app.domain.models import IndexState, LogLevel, OsFacts, PendingUpdate, ScanBasis, ScanResult
+from app.domain.outside_changes import HistoryRead, HistoryRecorded, HistoryStatus
 from app.domain.rules import Classifier
 from app.jobs.drift import report_check, scan_snippet, with_snippet
 from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, LogFn, new_nonce
-from app.platforms.family import family_of
+from app.platforms.family import Family, family_of
 from app.platforms.registry import detect
 from app.transports.base import Transport
 
@@ -94,11 +95,15 @@ def scan_host(
     extra = (guess.scan_script(nonce, fingerprint) if guess is not None and not refresh else None) or ""
     checks = (drift or {}).get(host.id, ())
     drift_script, drift_nonce = scan_snippet(family, checks)
-    facts, binaries, out = family.facts(transport, with_snippet(drift_script, extra))
+    history_nonce = new_nonce()
+    facts, binaries, out = family.facts(
+        transport, with_snippet(drift_script, family.history_script(history_nonce) + extra)
+    )
     ctx.log(LogLevel.INFO, family.describe(facts))
     adapter = detect(facts, binaries, host=host.name)
     adapter.extra_sources = ctx.extra_sources
     report_check(ctx, family, checks, out, drift_nonce, adapter.name)
+    _read_history(ctx, family, transport, out, history_nonce, adapter.name)
 
     def previous() -> ScanBasis | None:
         assert host.id is not None and fingerprint is not None and load_basis is not None
@@ -147,6 +152,24 @@ def scan_host(
     _log_result(ctx, result_, family.reboot_phrase)
     ctx.report(ScanRecorded(ctx.job_id, host_id=host.id, result=result_))
     return result_
+
+
+def _read_history(
+    ctx: TaskContext, family: Family, transport: Transport, out: str, nonce: str, manager: str
+) -> None:
+    """Report the host's package history (changes made outside Patchdesk are sorted out when it is
+    stored). A history that could not be read is reported as unknown and does not fail the scan."""
+    assert ctx.host.id is not None
+    try:
+        read = family.read_history(transport, out, nonce, manager)
+    except (PatchdeskError, OSError) as exc:
+        read = HistoryRead.unknown(manager, f"the package history could not be read: {exc}")
+    if read.status == HistoryStatus.UNKNOWN:
+        ctx.log(
+            LogLevel.WARNING,
+            f"Package history unknown ({read.note}): changes made outside Patchdesk cannot be told.",
+        )
+    ctx.report(HistoryRecorded(ctx.job_id, host_id=ctx.host.id, read=read))
 
 
 def _adapter_log(ctx: TaskContext) -> LogFn:

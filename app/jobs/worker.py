@@ -34,6 +34,7 @@ from typing import Any
 from app.domain.errors import PatchdeskError
 from app.domain.events import Event, JobStateChanged, ScanRecorded
 from app.domain.models import Host, JobState
+from app.domain.outside_changes import HistoryRecorded
 from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobHandle
 from app.transports.pool import DEFAULT_IDLE
 
@@ -395,6 +396,9 @@ def _slim(ev: Event) -> Event:
     recorder has written it), so a big scan does not cost the window's process an unpickling."""
     if isinstance(ev, ScanRecorded) and (ev.result.pending or ev.result.basis is not None):
         return dataclasses.replace(ev, result=dataclasses.replace(ev.result, pending=(), basis=None))
+    if isinstance(ev, HistoryRecorded) and (ev.read.entries or ev.read.inventory):
+        # up to thousands of history lines per host and scan: the recorder here has stored them
+        return dataclasses.replace(ev, read=dataclasses.replace(ev.read, entries=(), inventory=None))
     return ev
 
 

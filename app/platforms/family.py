@@ -12,6 +12,7 @@ import abc
 from collections.abc import Sequence
 
 from app.domain.models import Host, OsFacts, TransportKind
+from app.domain.outside_changes import HistoryRead
 from app.domain.verdicts import Health
 from app.platforms.base import Adapter
 from app.transports.base import Transport
@@ -81,6 +82,16 @@ class Family(abc.ABC):
         from app.platforms.registry import extra_adapters
 
         return extra_adapters(self.name, found, host=host)
+
+    def history_script(self, nonce: str) -> str:
+        """A trusted snippet that prints the host's package history, run in the facts' own session
+        (before the scan snippet); "" where the family reads it otherwise."""
+        return ""
+
+    def read_history(self, transport: Transport, out: str, nonce: str, manager: str) -> HistoryRead:
+        """The package history of ``manager`` since the host's previous scan (``out``: the facts
+        session's output, where :meth:`history_script` ran); unknown where it cannot be read."""
+        return HistoryRead.unknown(manager, "Patchdesk cannot read the package history of this host")
 
     def wording(self, reasons: Sequence[str]) -> tuple[str, ...]:
         """Verification reasons in the words an administrator of this family uses."""

@@ -97,7 +97,13 @@ def windows_ics(occurrences: Sequence[Occurrence], now: datetime, plans: dict[st
     return _calendar("Patchdesk maintenance windows", events, now)
 
 
-def changes_ics(entries: Sequence[ChangeLogEntry], now: datetime) -> str:
+def changes_ics(
+    entries: Sequence[ChangeLogEntry],
+    now: datetime,
+    outside: Sequence[tuple[str, datetime, str, str]] = (),
+) -> str:
+    """Patchdesk's changes, and ``outside`` ones (uid, when, summary, description) that no job made,
+    under their own category so a SOC can tell them apart."""
     events = []
     for e in entries:
         start = e.started or e.finished or now
@@ -121,6 +127,17 @@ def changes_ics(entries: Sequence[ChangeLogEntry], now: datetime) -> str:
                 ("SUMMARY", escape_text(summary)),
                 ("DESCRIPTION", escape_text(meta + "\n" + "\n".join(lines))),
                 ("CATEGORIES", "CHANGE"),
+            ]
+        )
+    for uid, when, summary, description in outside:
+        events.append(
+            [
+                ("UID", f"{uid}@patchdesk"),
+                ("DTSTART", _stamp(when)),
+                ("DTEND", _stamp(when)),
+                ("SUMMARY", escape_text(summary)),
+                ("DESCRIPTION", escape_text(description)),
+                ("CATEGORIES", "OUTSIDE-CHANGE"),
             ]
         )
     return _calendar("Patchdesk change log", events, now)

@@ -24,6 +24,7 @@ from db import baselines as db_baselines
 from db import changes as db_changes
 from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
+from db import outside_changes as db_outside
 from db import settings as db_settings
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class AlertKind(enum.StrEnum):
     SOAK_RED = "soak-red"
     AUTO_ROLLBACK = "auto-rollback"
     DRIFT = "drift"
+    OUTSIDE_CHANGE = "outside-change"
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,19 @@ def job_alerts(db: Database, job_id: int, key_changes: Iterable[KeyChange] = ())
             )
         )
     alerts.extend(drift_alerts(db, job_id))
+    outside = db_outside.seen_in_job(db, job_id)
+    if outside:
+        hosts = sorted({r.host for r in outside})
+        changed = [f"{r.name} {r.from_version or '-'} -> {r.to_version or '-'} on {r.host}" for r in outside]
+        alerts.append(
+            Alert(
+                AlertKind.OUTSIDE_CHANGE,
+                f"Patchdesk: {len(outside)} change(s) made outside Patchdesk",
+                f"No Patchdesk job made: {_names(changed)}. Check who did (`patchdesk changes HOST`).",
+                job_id,
+                tuple(hosts),
+            )
+        )
     return alerts
 
 

@@ -324,10 +324,19 @@ def check(db: Database, runner: JobRunner, hosts: Sequence[Host]) -> int:
     return handle.job_id
 
 
+def outside_changes_status(db: Database, host: Host) -> str:
+    """Whether ``outside_changes_for`` could read the host's history: ok, partial, unknown or never."""
+    from app.services import outside_changes
+
+    return outside_changes.outside_changes_status(db, host)
+
+
 def outside_changes_for(db: Database, host: Host) -> list[dict[str, Any]]:
-    """Package changes on ``host`` that no Patchdesk job made (filled in by the outside-changes work);
-    the one place the drift report takes them from."""
-    return []
+    """Package changes on ``host`` that no Patchdesk job made (app/services/outside_changes.py); the
+    one place the drift report takes them from."""
+    from app.services.outside_changes import outside_changes_for_host
+
+    return outside_changes_for_host(db, host)
 
 
 def _item_json(d: DriftItem) -> dict[str, Any]:
@@ -360,6 +369,8 @@ def drift_report(db: Database, hosts: Sequence[Host], failed: dict[int, str] | N
                 "drift": [_item_json(d) for d in hd.drift],
                 "unknown": [_item_json(d) | {"reason": "not seen"} for d in hd.unknown],
                 "outside_changes": outside_changes_for(db, host),
+                # an empty list means "none" only when this is "ok" (unknown: the history was unreadable)
+                "outside_changes_status": outside_changes_status(db, host),
             }
         )
     return {"hosts": out}

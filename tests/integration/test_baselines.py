@@ -25,8 +25,10 @@ def drift_items(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
 
 
 def test_capture_drift_fix_and_roll_back_the_fix(hosts, host_pool, db_path: Path) -> None:  # type: ignore[no-untyped-def]
-    golden, edited, hand = hosts[:3]
-    add_hosts(db_path, [golden, edited, hand], host_pool.client_key)
+    golden, edited, hand, patched = hosts[:4]  # the fourth is patched by Patchdesk, not assigned
+    add_hosts(db_path, [golden, edited, hand, patched], host_pool.client_key)
+    r = cli(db_path, "scan", "--all", timeout=300)  # the first history read: where watching starts
+    assert r.returncode == 0, r.stderr
     original = golden.run(f"cat {SSHD}").stdout
 
     code, created, err = run_json(
@@ -47,6 +49,10 @@ def test_capture_drift_fix_and_roll_back_the_fix(hosts, host_pool, db_path: Path
     edited_text = edited.run(f"cat {SSHD}").stdout
     r = hand.run("DEBIAN_FRONTEND=noninteractive apt-get install -y pd-regular=2.1-1", timeout=120)
     assert r.returncode == 0, r.stderr
+    code, done, err = run_json(db_path, "patch", patched.name, "--packages", "pd-secfix", "--reboot", "never")
+    assert code == 0, (err, done)
+    r = cli(db_path, "scan", "--all", timeout=300)  # reads each host's history since the last scan
+    assert r.returncode == 0, r.stderr
 
     code, report, err = run_json(db_path, "drift", "--all")
     assert code == 1, err
@@ -59,7 +65,18 @@ def test_capture_drift_fix_and_roll_back_the_fix(hosts, host_pool, db_path: Path
     assert entries[hand.name]["drift"][0]["actual"]["version"] == "2.1-1"
     assert entries[hand.name]["drift"][0]["expected"]["version"] == "2.0-1"
     assert entries[edited.name]["drift"][0]["since"]
-    assert all(h["outside_changes"] == [] and h["baselines"] == ["web"] for h in report["hosts"])
+    assert all(h["baselines"] == ["web"] for h in report["hosts"])
+    # the hand install is a change made outside Patchdesk; the Patchdesk patch on the fourth host is not
+    outside = {
+        h["name"]: [(c["name"], c["from"], c["to"]) for c in h["outside_changes"]] for h in report["hosts"]
+    }
+    assert outside == {golden.name: [], edited.name: [], hand.name: [("pd-regular", "2.0-1", "2.1-1")]}
+    status = {h["name"]: h["outside_changes_status"] for h in report["hosts"]}
+    # hosts whose packages never changed have no dpkg.log (the test image has none): their history is
+    # unknown, and says so, never "no outside changes"
+    assert status == {golden.name: "unknown", edited.name: "unknown", hand.name: "ok"}, status
+    code, theirs, err = run_json(db_path, "changes", patched.name, "--outside-only")
+    assert code == 0 and theirs["changes"] == [] and theirs["history"]["status"] == "ok", (err, theirs)
 
     code, plan, err = run_json(db_path, "drift", "fix", "--all", "--dry-run")
     assert code == 0, err

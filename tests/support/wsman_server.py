@@ -743,6 +743,11 @@ class FakeWindows:
         self.installed_kbs: set[str] = {"KB5031364", "KB5032198"}
         self.permanent_kbs: set[str] = set()
         self.hotfix_history: list[dict[str, Any]] = []
+        #: the Uninstall keys' programs (windows-history.ps1); None: reading them fails
+        self.programs: list[dict[str, str]] | None = [
+            {"Name": "Microsoft Edge", "Version": "120.0.2210.91"},
+            {"Name": "7-Zip 23.01 (x64)", "Version": "23.01"},
+        ]
         self.tasks: dict[str, str] = {}  # id -> state
         self.task_step = 0.3
         self.reboot_during_install = False
@@ -917,6 +922,23 @@ class FakeWindows:
         return Reply(
             stdout=crlf(json.dumps({"hotfixes": hot, "history": self.hotfix_history}) + "\n"), pieces=4
         )
+
+    def op_windows_history(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        """The Windows Update history (newest first, as QueryHistory gives it) and the programs."""
+        assert "QueryHistory(0, [Math]::Min($total, [int]$P.max))" in call.script
+        with self.lock:
+            hist = sorted(self.hotfix_history, key=lambda e: str(e.get("Date", "")), reverse=True)
+            programs = self.programs
+        answer = {
+            "total": len(hist),
+            "history": hist[: int(p.get("max", 1000))],
+            "programsRead": programs is not None,
+            "programs": programs or [],
+            "errors": []
+            if programs is not None
+            else ["the installed programs: 0x80070005 Access is denied."],
+        }
+        return Reply(stdout=crlf(json.dumps(answer) + "\n"))
 
     # -- the SYSTEM task --------------------------------------------------------------------------------
 

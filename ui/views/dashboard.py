@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCharts import QBarSet, QChart, QChartView, QPieSlice
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
@@ -48,6 +49,7 @@ from ui.charts import CLASS_LABELS, classification_chart, group_chart, show_slic
 from ui.numbers import count_text
 from ui.theme import text_colour, tint_chart
 from ui.views.drift_panel import DriftTile
+from ui.views.outside_changes_panel import OutsideTile, outside_summary
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -136,8 +138,9 @@ class TileButton(QPushButton):
             w.style().polish(w)
 
 
-def _compute(path: str, f: ComplianceFilter, record_today: bool) -> Dashboard:
-    """Pool thread: its own connection, closed before returning."""
+def _compute(path: str, f: ComplianceFilter, record_today: bool) -> tuple[Dashboard, Any]:
+    """Pool thread: its own connection, closed before returning; the dashboard and the outside-changes
+    tile's summary."""
     from db.database import open_database
 
     db = open_database(Path(path), migrate=False)
@@ -145,7 +148,7 @@ def _compute(path: str, f: ComplianceFilter, record_today: bool) -> Dashboard:
         if record_today:
             db_compliance_history.record_urgent_seen(db)
             db_compliance_history.record_daily(db)
-        return db_compliance.dashboard(db, f)
+        return db_compliance.dashboard(db, f), outside_summary(db)
     finally:
         db.conn.close()
 
@@ -222,6 +225,8 @@ class DashboardView(QWidget):
         self.drift_tile = DriftTile(db)
         self.drift_tile.hosts_requested.connect(self.hosts_requested)
         grid.addWidget(self.drift_tile, len(TILES) // TILES_PER_ROW, 0)
+        self.outside_tile = OutsideTile()
+        grid.addWidget(self.outside_tile, len(TILES) // TILES_PER_ROW, 1)  # beside the Drifted tile
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setObjectName("dashEmpty")
         self.empty_label.setWordWrap(True)
@@ -337,6 +342,7 @@ class DashboardView(QWidget):
     def refresh_now(self) -> None:
         """Synchronous refresh on the main thread's connection (tests, screenshots)."""
         self._generation += 1
+        self.outside_tile.show_summary(outside_summary(self.db))
         self._show(self._generation, db_compliance.dashboard(self.db, self.current_filter()))
 
     @Slot()
@@ -351,10 +357,15 @@ class DashboardView(QWidget):
         self.busy = True
         self.status_label.setText("Updating…")
         if not self.db_path:  # an in-memory database has no second connection
+            self.outside_tile.show_summary(outside_summary(self.db))
             self._show(gen, db_compliance.dashboard(self.db, f))
             return
         path = self.db_path
-        submit(self, lambda: _compute(path, f, record), lambda d: self._show(gen, d), self._failed)
+        submit(self, lambda: _compute(path, f, record), lambda d: self._show_all(gen, d), self._failed)
+
+    def _show_all(self, gen: int, found: tuple[Dashboard, Any]) -> None:
+        self.outside_tile.show_summary(found[1])
+        self._show(gen, found[0])
 
     def _failed(self, exc: BaseException) -> None:
         self.busy = False

@@ -64,6 +64,7 @@ from ui.resources import icon
 from ui.theme import text_colour
 from ui.verdicts import badge_style, verdict_text, verify_scope
 from ui.views.drift_panel import DriftPanel
+from ui.views.outside_changes_panel import OutsideChangesPanel
 from ui.widgets.columns import ColumnFitter
 from ui.widgets.empty_state import EmptyState
 
@@ -240,6 +241,8 @@ class HostDetailView(QWidget):
         self.tabs.addTab(self.history_page, "History")
         self.drift_panel = DriftPanel(db, self)
         self.tabs.addTab(self.drift_panel, "Drift")
+        self.outside = OutsideChangesPanel(db)
+        self.tabs.addTab(self.outside, "Outside Patchdesk")
 
         self.placeholder = EmptyState("Select a host")
         self.placeholder.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
@@ -545,6 +548,7 @@ class HostDetailView(QWidget):
             self.updates_model.set_updates([])
             self._reload_history(None, None)
             self.drift_panel.show_host(None)
+            self.outside.show_host(None)
             return
         self.title.setText(one_line(host.name, 80))
         # the same words and colour as the inventory's Status column (one query for the last job)
@@ -610,6 +614,7 @@ class HostDetailView(QWidget):
         updates = db_scans.pending_for_host(self.db, host.id)
         self.updates_model.set_updates(updates)
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
+        self.tabs.setTabText(2, f"Outside Patchdesk ({self.outside.show_host(host.id)})")
         keep = None
         if previous is not None and previous.id == host.id:
             e = self.selected_entry()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from app.domain.models import OsFacts
+from app.domain.outside_changes import HistoryRead
 from app.domain.verdicts import Health
 from app.platforms.base import Adapter, new_nonce
 from app.platforms.family import Family
 from app.platforms.posix.facts import gather_facts_with
 from app.platforms.posix.health import health_command, parse_health, probe_health
+from app.platforms.posix.history import history_command, parse_history
 from app.transports.base import Transport
 
 #: Detached, with a short delay, so the command returns before the connection goes down.
@@ -48,6 +51,12 @@ class PosixFamily(Family):
 
     def restart(self, transport: Transport, host: str) -> None:
         transport.run(REBOOT_COMMAND, sudo=True, timeout=30)
+
+    def history_script(self, nonce: str) -> str:
+        return history_command(nonce)
+
+    def read_history(self, transport: Transport, out: str, nonce: str, manager: str) -> HistoryRead:
+        return parse_history(out, nonce, manager, datetime.now(UTC))
 
     def managers(self, adapter: Adapter, found: frozenset[str]) -> tuple[str, ...]:
         named = {MANAGER_BINARIES[b] for b in found if b in MANAGER_BINARIES}

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 from app.domain.errors import AdapterError
 from app.domain.models import OsFacts
+from app.domain.outside_changes import HistoryRead
 from app.domain.verdicts import Health
 from app.platforms.family import Family
 from app.platforms.windows.facts import gather_windows_facts
 from app.platforms.windows.health import probe_windows_health, restart_script, windows_wording
+from app.platforms.windows.history import read_windows_history
 from app.transports.base import Transport
 
 
@@ -48,6 +50,10 @@ class WindowsFamily(Family):
             raise AdapterError(
                 f"{host} refused the restart (exit status {res.exit_status}): " + res.err.strip()[:300]
             )
+
+    def read_history(self, transport: Transport, out: str, nonce: str, manager: str) -> HistoryRead:
+        # its own short call: the facts script runs for every verification too, the history only here
+        return read_windows_history(transport)
 
     def describe(self, facts: OsFacts) -> str:
         return f"{facts.pretty_name or 'Windows'} (build {facts.version or '?'})"

@@ -180,7 +180,9 @@ def test_policy_criticality_show_set_reset_audited(dbp: Path) -> None:
     code, text = cli(dbp, "policy", "criticality", "show", "--json")
     rules = {r["criticality"]: r for r in json.loads(text)["rules"]}
     assert rules["mission-critical"]["auto_rollback"] == "on-red" and rules["desktop"]["urgent_at_once"]
-    code, text = cli(dbp, "policy", "criticality", "set", "mission-critical", "auto-rollback=off", "windows-only=no")
+    code, text = cli(
+        dbp, "policy", "criticality", "set", "mission-critical", "auto-rollback=off", "windows-only=no"
+    )
     assert code == 0 and "changed windows_only, auto_rollback" in text
     cli(dbp, "hosts", "edit", "web1", "--criticality", "mission-critical")
     assert listed(dbp, "web1")["effective"]["auto_rollback"] == "off"  # type: ignore[index]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.platforms.windows import chocolatey, facts, health, systask, winget, wua
+from app.platforms.windows import chocolatey, facts, health, history, systask, winget, wua
 from app.platforms.windows.scripts import (
     BOOT_PLACEHOLDER,
     PAYLOAD_PLACEHOLDER,
@@ -57,6 +57,7 @@ def _sent() -> dict[str, str]:
         "wua-removal-check": wua.removal_check_payload(["KB5034441", HOSTILE]),
         "wua-uninstall": wua.uninstall_payload(checks),
         "windows-facts": facts.facts_script(),
+        "windows-history": history.history_script(),
         "task-wrapper": systask.wrap_payload(wua.scan_payload()),
         "task-start": systask.start_script(
             "0123456789abcdef", wua.install_payload([GUID], [], all_software=False)
@@ -83,7 +84,7 @@ def _sent() -> dict[str, str]:
 
 
 #: the modules whose functions build the scripts Patchdesk sends to a Windows host
-BUILDER_MODULES = (chocolatey, facts, health, systask, winget, wua)
+BUILDER_MODULES = (chocolatey, facts, health, history, systask, winget, wua)
 _BUILDER_NAME = re.compile(r"_(script|payload|command)$")
 
 
