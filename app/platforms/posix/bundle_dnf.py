@@ -261,7 +261,7 @@ def index_command(scratch: str, pocket: str, files: Sequence[str], updateinfo: b
         f"createrepo_c -q --no-database --pkglist {pocket}.list -o {pocket} rpms"
     )
     if updateinfo:
-        out += f" && modifyrepo_c -q --mdtype=updateinfo {pocket}-updateinfo.xml {pocket}/repodata"
+        out += f" && modifyrepo_c --mdtype=updateinfo {pocket}-updateinfo.xml {pocket}/repodata"
     return out
 
 
