@@ -54,15 +54,20 @@ def build_dnf(
     scratch = make_scratch(transport, reference.name)
     built = _Built()
     try:
+        progress(0.02, f"reading the repositories' metadata on {reference.name}")
+        r = transport.run(bundle_dnf.makecache_command(scratch), timeout=1800)
+        if not r.ok:
+            raise fail(reference.name, "read the repositories' metadata", r.err)
+        advisories = _advisories(transport, scratch, reference.name)
         resolved: list[ResolvedPackage] = []
         for i, state in enumerate(group.hosts):
             progress(0.05 + 0.25 * i / len(group.hosts), f"resolving {state.name} on {reference.name}")
             found, updates = bundle_dnf.resolve_host(
                 transport,
                 scratch,
-                state.status,
-                state.name,
+                (state.name, state.arch, state.status),
                 reference.name,
+                advisories,
                 _chooser(db, classifications, state),
             )
             resolved += found
@@ -88,7 +93,6 @@ def build_dnf(
         if not r.ok:
             raise fail(reference.name, "download the packages (old versions too, for rollback)", r.err)
         files = _match(transport, rpms, reference.name, packages)
-        advisories = _advisories(transport, scratch, reference.name)
         _fetch(transport, rpms, files, work / group.name, reference.name, progress, built, group)
         for number, state in enumerate(group.hosts):
             progress(0.86, f"indexing {state.name}'s repository on {reference.name}")

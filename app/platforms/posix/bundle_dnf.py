@@ -24,10 +24,10 @@ import lzma
 import shlex
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.domain.bundle import BundleError, Purpose, ResolvedPackage, check_id, check_package
-from app.domain.models import PendingUpdate
+from app.domain.bundle import BundleError, Purpose, ResolvedPackage, check_arch, check_id, check_package
+from app.domain.models import PendingUpdate, UpdateKind
 from app.domain.rpmversion import compare_evr
 from app.platforms.posix import dnf_sources
 from app.platforms.posix.bundle_host import bundle_dir, fail
@@ -73,7 +73,7 @@ def parse_rpm_line(line: str) -> Rpm | None:
         return None
     try:
         check_package(fields[0], f"{epoch}:{vr}")
-        check_package(arch)
+        check_arch(arch)
     except BundleError:
         return None
     return Rpm(fields[0], f"{int(epoch)}:{vr}", arch, fields[2] if len(fields) == 3 else "")
@@ -137,7 +137,7 @@ def _nevras(packages: Sequence[ResolvedPackage]) -> list[str]:
     out = []
     for p in packages:
         check_package(p.name, p.version)
-        check_package(p.arch)
+        check_arch(p.arch)
         out.append(f"{p.name}-{p.version}.{p.arch}")
     return out
 
@@ -170,26 +170,43 @@ def _query(transport: Transport, command: str, host: str, reference: str, what: 
     return out
 
 
+def _fits(candidate: Rpm, installed: Rpm | None, arch: str) -> bool:
+    """A candidate of the installed package's architecture (noarch may become arch and back); for a
+    new dependency, the host's architecture or noarch (no other multilib half comes along)."""
+    if installed is None:
+        return candidate.arch in (arch, "noarch")
+    return candidate.arch == installed.arch or "noarch" in (candidate.arch, installed.arch)
+
+
 def resolve_host(
     transport: Transport,
     scratch: str,
-    status: bytes,
-    host: str,
+    state: tuple[str, str, bytes],
     reference: str,
+    advisories: Sequence[ET.Element] = (),
     choose: Callable[[list[PendingUpdate]], Iterable[str] | None] | None = None,
 ) -> tuple[list[ResolvedPackage], list[tuple[str, str, str]]]:
-    """The packages one offline host needs (updates, new dependencies and rollback versions) and its
-    pending updates; ``choose`` as in bundle_apt.resolve_host."""
+    """The packages one offline host (``state``: its name, architecture and installed list) needs
+    (updates, new dependencies and rollback versions) and its pending updates; ``choose`` as in
+    bundle_apt.resolve_host, given the updates as the reference repositories' ``advisories`` classify
+    them (so a choice of security updates keeps them)."""
+    host, arch, status = state
     installed = parse_installed(status)
     if not installed:
         raise BundleError(f"The request lists no installed package for {host}.")
     newest = {name: max(rpms, key=_evr_key) for name, rpms in installed.items()}
     latest = _query(transport, latest_command(scratch, newest), host, reference, "find the newest versions")
-    updates = {p.name: p for p in latest if p.name in newest and compare_evr(p.evr, newest[p.name].evr) > 0}
+    updates: dict[str, Rpm] = {}
+    for p in latest:
+        old = newest.get(p.name)
+        if old is None or not _fits(p, old, arch) or compare_evr(p.evr, old.evr) <= 0:
+            continue
+        if p.name not in updates or p.arch == old.arch:  # the same architecture wins
+            updates[p.name] = p
     pending = [
         PendingUpdate("dnf", p.name, p.shown, newest[p.name].shown, p.arch, p.repo) for p in updates.values()
     ]
-    keep = choose(pending) if choose is not None else None
+    keep = choose(annotate(pending, advisories)) if choose is not None else None
     if keep is not None:
         updates = {n: p for n, p in updates.items() if n in set(keep)}
     if not updates:
@@ -198,10 +215,11 @@ def resolve_host(
         transport, requires_command(scratch, updates.values()), host, reference, "resolve the dependencies"
     )
     for p in needed:
-        if p.name not in newest:
-            updates.setdefault(p.name, p)  # a new dependency
-        elif compare_evr(p.evr, newest[p.name].evr) > 0 and p.name not in updates:
-            updates[p.name] = p  # an installed package the update needs newer
+        old = newest.get(p.name)
+        if not _fits(p, old, arch) or p.name in updates:
+            continue
+        if old is None or compare_evr(p.evr, old.evr) > 0:
+            updates[p.name] = p  # a new dependency, or an installed package the update needs newer
     out: list[ResolvedPackage] = []
     listed: list[tuple[str, str, str]] = []
     for p in sorted(updates.values(), key=lambda r: r.name):
@@ -211,6 +229,46 @@ def resolve_host(
             out.append(ResolvedPackage(old.name, old.evr, old.arch, Purpose.ROLLBACK, (host,)))
         listed.append((p.name, old.shown if old is not None else "", p.shown))
     return out, listed
+
+
+_SEVERITY_RANK = {"Low": 1, "Moderate": 2, "Important": 3, "Critical": 4}
+
+
+def annotate(pending: Sequence[PendingUpdate], advisories: Iterable[ET.Element]) -> list[PendingUpdate]:
+    """The updates with the kind, severity, advisory ids and CVEs the advisories give their new
+    versions (as the scan of a connected host would see them)."""
+    by_package: dict[tuple[str, str], list[ET.Element]] = {}
+    for u in advisories:
+        for pk in u.iter("package"):
+            by_package.setdefault(
+                (pk.get("name") or "", f"{pk.get('version')}-{pk.get('release')}"), []
+            ).append(u)
+    return [_annotated(p, by_package.get((p.name, p.available.split(":", 1)[-1]), [])) for p in pending]
+
+
+def _annotated(p: PendingUpdate, found: list[ET.Element]) -> PendingUpdate:
+    if not found:
+        return p
+    kinds = {u.get("type") for u in found}
+    security = "security" in kinds
+    if security:
+        kind = UpdateKind.SECURITY
+    elif "enhancement" in kinds and "bugfix" not in kinds:
+        kind = UpdateKind.ENHANCEMENT
+    else:
+        kind = UpdateKind.BUGFIX
+    severities = [u.findtext("severity") or "" for u in found if u.get("type") == "security" or not security]
+    ranked = sorted((s for s in severities if s in _SEVERITY_RANK), key=_SEVERITY_RANK.__getitem__)
+    ids = tuple(sorted({u.findtext("id") or "" for u in found} - {""}))
+    cves = {r.get("id") or "" for u in found for r in u.iter("reference") if r.get("type") == "cve"}
+    return replace(
+        p,
+        security=security,
+        kind=kind,
+        severity=ranked[-1] if ranked else None,
+        advisories=ids,
+        cves=tuple(sorted(cves - {""})),
+    )
 
 
 def _evr_key(rpm: Rpm) -> _Evr:
@@ -263,6 +321,11 @@ def index_command(scratch: str, pocket: str, files: Sequence[str], updateinfo: b
     if updateinfo:
         out += f" && modifyrepo_c --mdtype=updateinfo {pocket}-updateinfo.xml {pocket}/repodata"
     return out
+
+
+def makecache_command(scratch: str) -> str:
+    """The reference repositories' metadata, advisories included, into the scratch cache."""
+    return _dnf(scratch, "makecache")
 
 
 TOOLS_COMMAND = "command -v createrepo_c && command -v modifyrepo_c"
