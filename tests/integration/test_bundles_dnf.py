@@ -239,3 +239,34 @@ def test_bundle_round_trip_offline_dnf_hosts(
         assert h.run(f"test -e /var/lib/patchdesk/bundles/{made['id']}").returncode != 0
         assert h.run("ls -d /var/cache/dnf/pdbundle-*").returncode != 0
     same_etc_dnf("remove")
+
+
+def test_a_classification_bundle_keeps_the_security_updates_the_advisories_name(
+    rpm_pool: _Pool, rpm_hosts: list[Any], db_path: Path, tmp_path: Path, keyring_env: dict[str, str]
+) -> None:
+    """Chosen by classification, the updates are classified with the reference repositories'
+    advisories: without them every update read as a plain one and a security-only bundle was empty."""
+    ref, off = rpm_hosts[0], rpm_hosts[1]
+    make_offline(off)
+    add_hosts(db_path, [ref, off], rpm_pool.client_key)
+    run_json(db_path, keyring_env, "scan", "--no-refresh", ref.name, off.name)
+    bundle = tmp_path / "security.pdbundle"
+    code, made, err = run_json(
+        db_path,
+        keyring_env,
+        "bundle",
+        "create",
+        "--reference",
+        ref.name,
+        "--hosts",
+        off.name,
+        "--classification",
+        "urgent,important",
+        "-o",
+        str(bundle),
+    )
+    assert code == 0, err
+    assert {u[0] for u in made["hosts"][0]["updates"]} == {"pd-secfix", "pd-reboot"}, made
+    with tarfile.open(bundle, "r:gz") as tar:
+        names = [m.name.rsplit("/", 1)[-1] for m in tar.getmembers()]
+    assert not any(n.startswith("pd-regular-") for n in names), names
