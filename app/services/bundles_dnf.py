@@ -75,11 +75,8 @@ def build_dnf(
                 BundleHost(state.name, "dnf", group.name, state.release, state.arch, tuple(updates))
             )
         packages = merge_resolved(resolved)
-        if not packages:
-            raise BundleError(
-                f"{', '.join(h.name for h in group.hosts)} need no update the reference host "
-                f"{reference.name} knows of; no bundle was built."
-            )
+        if estimate_only and not packages:
+            return built
         if estimate_only:
             r = transport.run(bundle_dnf.size_command(scratch, packages), timeout=900)
             if not r.ok:
@@ -88,12 +85,15 @@ def build_dnf(
             built.files.append(BundleFile(group.name, "estimate", "0" * 64, size, Purpose.UPDATE))
             return built
         rpms = f"{scratch}/rpms"
-        progress(0.35, f"downloading {len(packages)} package(s) on {reference.name}")
-        r = transport.run(bundle_dnf.download_command(scratch, rpms, packages), timeout=3600)
-        if not r.ok:
-            raise fail(reference.name, "download the packages (old versions too, for rollback)", r.err)
-        files = _match(transport, rpms, reference.name, packages)
-        _fetch(transport, rpms, files, work / group.name, reference.name, progress, built, group)
+        transport.run(["mkdir", "-p", "--", rpms], timeout=30)
+        files: dict[str, ResolvedPackage] = {}
+        if packages:  # a host that needs nothing still gets its (empty) index: its scan then says so
+            progress(0.35, f"downloading {len(packages)} package(s) on {reference.name}")
+            r = transport.run(bundle_dnf.download_command(scratch, rpms, packages), timeout=3600)
+            if not r.ok:
+                raise fail(reference.name, "download the packages (old versions too, for rollback)", r.err)
+            files = _match(transport, rpms, reference.name, packages)
+            _fetch(transport, rpms, files, work / group.name, reference.name, progress, built, group)
         for number, state in enumerate(group.hosts):
             progress(0.86, f"indexing {state.name}'s repository on {reference.name}")
             where = (scratch, reference.name)

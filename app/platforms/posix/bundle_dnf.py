@@ -313,9 +313,9 @@ def index_command(scratch: str, pocket: str, files: Sequence[str], updateinfo: b
     check_pocket(pocket)
     names = [check_file_name(f) for f in files]
     s = shlex.quote(scratch)
-    lines = " ".join(shlex.quote(n) for n in names)
+    listing = f"printf '%s\\n' {' '.join(shlex.quote(n) for n in names)}" if names else ":"
     out = (
-        f"cd {s} && rm -rf {pocket} && mkdir {pocket} && printf '%s\\n' {lines} > {pocket}.list && "
+        f"cd {s} && rm -rf {pocket} && mkdir {pocket} && {listing} > {pocket}.list && "
         f"createrepo_c -q --no-database --pkglist {pocket}.list -o {pocket} rpms"
     )
     if updateinfo:
