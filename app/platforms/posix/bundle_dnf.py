@@ -36,7 +36,13 @@ from app.transports.base import Transport
 #: the offline host's state as the request carries it
 STATUS_COMMAND = "rpm -qa --qf '%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n'"
 ARCH_COMMAND = "rpm --eval %{_arch}"
-SOURCES_COMMAND = "cat /etc/yum.repos.d/*.repo 2>/dev/null | head -c 65536; true"
+#: (informational: resolution uses the reference host's repositories) without the credentials a
+#: repository file may hold, which have no business in a request carried out of the site
+SOURCES_COMMAND = (
+    "cat /etc/yum.repos.d/*.repo 2>/dev/null | "
+    "grep -viE '^[[:space:]]*(password|username|proxy_password|proxy_username|sslclientkey)[[:space:]]*=' "
+    "| head -c 65536; true"
+)
 #: what repoquery prints of each package (dnf 4 adds the newline)
 QUERY_FORMAT = "%{name}\t%{epoch}:%{version}-%{release}.%{arch}\t%{reponame}"
 #: an advisory file larger than this (uncompressed) is not read

@@ -158,3 +158,19 @@ def test_the_host_index_becomes_repodata_and_a_bad_pocket_is_refused() -> None:
         bundle_dnf.install_command(BUNDLE, "../x", 0)
     assert bundle_dnf.sources_command([]) is None
     assert "makecache" in (bundle_dnf.sources_command([BUNDLE]) or "")
+
+
+def test_a_host_that_needs_nothing_gets_an_empty_index() -> None:
+    command = bundle_dnf.index_command("/tmp/patchdesk-bundle.AAAAAAAAAA", "h0", [], updateinfo=False)
+    assert ": > h0.list" in command and "modifyrepo_c" not in command
+
+
+def test_the_request_leaves_repository_credentials_at_the_site() -> None:
+    import subprocess
+
+    text = "[r]\nbaseurl=https://x.invalid/\npassword=hunter2\n  Username = me\nenabled=1\n"
+    pipeline = bundle_dnf.SOURCES_COMMAND.split("|", 1)[1].rsplit("|", 1)[0]
+    out = subprocess.run(
+        ["sh", "-c", pipeline], input=text, capture_output=True, text=True, check=True
+    ).stdout
+    assert "hunter2" not in out and "Username" not in out and "baseurl=https://x.invalid/" in out
