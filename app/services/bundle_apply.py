@@ -208,15 +208,19 @@ def _apply_host(
             f"{host.name} would receive {size // 2**20} MB, more than the {cap // 2**20} MB a host may keep "
             "(setting bundles.max_host_mb).",
         )
-    if entry.manager != "apt":
+    if entry.manager not in ("apt", "dnf"):
         return HostOutcome(host.name, False, f"Bundles for {entry.manager} hosts are not supported yet.")
     assert host.id is not None
     try:
         with connect(db, host, secrets) as transport:
             others = [b for b in db_bundles.sources_for(db, [host.id]).get(host.id, ()) if b != manifest.id]
-            pockets = [*_pockets(db, others, host.name), *_pockets_of(manifest, host.name)]
             created = _epoch(manifest.created)
-            _copy_apt(transport, manifest.id, files, work, size, host.name, progress, pockets, created)
+            _copy(transport, manifest.id, files, work, size, host.name, progress)
+            if entry.manager == "dnf":
+                _install_dnf(transport, manifest, host.name, [*others, manifest.id], created, progress)
+            else:
+                pockets = [*_pockets(db, others, host.name), *_pockets_of(manifest, host.name)]
+                _install_apt(transport, manifest.id, host.name, progress, pockets, created)
     except PatchdeskError as exc:
         return HostOutcome(host.name, False, str(exc))
     db_bundles.record_applied(db, manifest.id, host.id, entry.manager, len(files), size)
@@ -230,7 +234,7 @@ def _apply_host(
     )
 
 
-def _copy_apt(
+def _copy(
     transport: Transport,
     bundle_id: str,
     files: list[BundleFile],
@@ -238,9 +242,9 @@ def _copy_apt(
     size: int,
     host: str,
     progress: Progress,
-    pockets: list[tuple[str, str]],
-    created: int,
 ) -> None:
+    """Copy the host's files into the bundle's incoming directory (resumably, free space checked
+    first) and check every SHA-256 there."""
     from app.platforms.posix import bundle_apt, bundle_host
 
     incoming = bundle_host.prepare_incoming(transport, bundle_id, host)
@@ -267,6 +271,18 @@ def _copy_apt(
         bundle_host.push_file(transport, work / f.member, incoming, f.rel, got, host, moved)
     transport.put(bundle_apt.sums_file((f.rel, f.sha256) for f in files), f"{incoming}/SHA256SUMS")
     _check_sums(transport, incoming, host)
+
+
+def _install_apt(
+    transport: Transport,
+    bundle_id: str,
+    host: str,
+    progress: Progress,
+    pockets: list[tuple[str, str]],
+    created: int,
+) -> None:
+    from app.platforms.posix import bundle_apt, bundle_host
+
     progress(0.85, f"installing the repository on {host}")
     r = transport.run(bundle_apt.install_command(bundle_id, created), sudo=True, timeout=600)
     if not r.ok:
@@ -275,6 +291,33 @@ def _copy_apt(
     r = transport.run(bundle_apt.sources_command(pockets), sudo=True, timeout=600)
     if not r.ok:
         raise bundle_apt.apply_update_failed(host, r.err or r.out)
+
+
+def _install_dnf(
+    transport: Transport,
+    manifest: Manifest,
+    host: str,
+    bundle_ids: list[str],
+    created: int,
+    progress: Progress,
+) -> None:
+    """The copied files become the bundle's repository (the host's own index its ``repodata``), then
+    dnf reads every bundle applied on the host into its system cache."""
+    from app.platforms.posix import bundle_dnf, bundle_host
+
+    pockets = {f.pocket for f in manifest.files_for(host) if f.pocket}
+    if len(pockets) != 1:
+        raise BundleError(f"The bundle carries no single repository index for {host}.")
+    progress(0.85, f"installing the repository on {host}")
+    r = transport.run(bundle_dnf.install_command(manifest.id, pockets.pop(), created), sudo=True, timeout=600)
+    if not r.ok:
+        raise bundle_host.fail(host, "install the bundle's repository", r.err or r.out)
+    progress(0.9, f"reading the bundle's index on {host}")
+    command = bundle_dnf.sources_command(bundle_ids)
+    assert command is not None
+    r = transport.run(command, sudo=True, timeout=600)
+    if not r.ok:
+        raise bundle_host.fail(host, "read the bundle's repository with dnf makecache", r.err or r.out)
 
 
 def _epoch(iso: str) -> int:
@@ -335,7 +378,7 @@ def remove(
     chosen = [a for a in applied if not names or a.host in names]
     unknown = sorted(set(names) - {a.host for a in applied})
     out = [HostOutcome(n, False, f"{n} has not received bundle {bundle_id}.") for n in unknown]
-    from app.platforms.posix import bundle_apt
+    from app.platforms.posix import bundle_apt, bundle_dnf
 
     for a in chosen:
         host = db_hosts.get_host(db, a.host_id)
@@ -343,10 +386,14 @@ def remove(
         remaining = _pockets(db, others, a.host)
         try:
             with connect(db, host, secrets) as transport:
-                r = transport.run(bundle_apt.sources_command(remaining), sudo=True, timeout=600)
-                if not r.ok:
-                    raise bundle_apt.apply_update_failed(host.name, r.err or r.out)
-                r = transport.run(bundle_apt.remove_command(bundle_id), sudo=True, timeout=600)
+                if a.manager == "dnf":
+                    _remove_dnf(transport, host.name, bundle_id, others)
+                    r = transport.run(bundle_dnf.remove_command(bundle_id), sudo=True, timeout=600)
+                else:
+                    r = transport.run(bundle_apt.sources_command(remaining), sudo=True, timeout=600)
+                    if not r.ok:
+                        raise bundle_apt.apply_update_failed(host.name, r.err or r.out)
+                    r = transport.run(bundle_apt.remove_command(bundle_id), sudo=True, timeout=600)
                 if not r.ok:
                     raise BundleError(f"Could not delete the bundle on {host.name}: {r.err.strip()[:200]}")
         except PatchdeskError as exc:
@@ -356,6 +403,17 @@ def remove(
         audit.record(db, "bundle.removed", host.name, {"bundle": bundle_id})
         out.append(HostOutcome(host.name, True, f"Bundle {bundle_id} removed (its rollback packages too)."))
     return out
+
+
+def _remove_dnf(transport: Transport, host: str, bundle_id: str, others: list[str]) -> None:
+    """Before the bundle's files go, dnf reads the bundles that remain (none: nothing to read)."""
+    from app.platforms.posix import bundle_dnf, bundle_host
+
+    command = bundle_dnf.sources_command(others)
+    if command is not None:
+        r = transport.run(command, sudo=True, timeout=600)
+        if not r.ok:
+            raise bundle_host.fail(host, "read the remaining bundles with dnf makecache", r.err or r.out)
 
 
 def _bundle_id(db: Database, bundle: str, secrets: SecretStore | None) -> str:

@@ -137,21 +137,27 @@ def hosts_named(db: Database, names: Sequence[str], all_hosts: bool) -> list[Hos
 def read_state(transport: Transport, host: Host) -> RequestHost:
     """One host's OS, architecture, package manager, installed state and sources."""
     from app.platforms.family import family_of
-    from app.platforms.posix import bundle_apt as module
+    from app.platforms.posix import bundle_apt, bundle_dnf
     from app.platforms.posix.apt import is_debian_family
+    from app.platforms.posix.dnf import is_rpm_family
 
     facts, found, _ = family_of(host).facts(transport)
     release = facts.version_codename or facts.version
-    if not (is_debian_family(facts) and "apt-get" in found):
-        raise BundleError(f"{host.name}: bundles are made for apt hosts only so far.")
-    manager = "apt"
-    arch = transport.run(module.ARCH_COMMAND, timeout=30)
-    status = transport.run(module.STATUS_COMMAND, timeout=300)
+    if is_debian_family(facts) and "apt-get" in found:
+        manager = "apt"
+        commands = (bundle_apt.ARCH_COMMAND, bundle_apt.STATUS_COMMAND, bundle_apt.SOURCES_COMMAND)
+    elif is_rpm_family(facts) and "dnf" in found:
+        manager = "dnf"
+        commands = (bundle_dnf.ARCH_COMMAND, bundle_dnf.STATUS_COMMAND, bundle_dnf.SOURCES_COMMAND)
+    else:
+        raise BundleError(f"{host.name}: bundles are made for apt and dnf hosts only so far.")
+    arch = transport.run(commands[0], timeout=30)
+    status = transport.run(commands[1], timeout=300)
     if not arch.ok or not status.ok or not status.stdout.strip():
         raise BundleError(f"Could not read the installed packages of {host.name}: {status.err.strip()[:200]}")
     if len(status.stdout) > MAX_STATUS_BYTES:
         raise BundleError(f"{host.name}'s package state is larger than any Patchdesk reads.")
-    sources = transport.run(module.SOURCES_COMMAND, timeout=60)
+    sources = transport.run(commands[2], timeout=60)
     return RequestHost(
         host.name,
         manager,
@@ -373,6 +379,10 @@ def _build_group(
     progress: Progress,
     estimate_only: bool,
 ) -> _Built:
+    if group.manager == "dnf":
+        from app.services.bundles_dnf import build_dnf
+
+        return build_dnf(db, transport, reference, group, work, classifications, progress, estimate_only)
     if group.manager != "apt":
         raise BundleError(f"Bundles for {group.manager} hosts are not supported yet.")
     return _build_apt(db, transport, reference, group, work, classifications, progress, estimate_only)

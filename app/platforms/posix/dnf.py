@@ -35,6 +35,7 @@ check, failures) and dnf_plan.py (plan and history). rpm.py holds the rpm querie
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ from app.platforms.base import (
     emit,
     new_nonce,
 )
+from app.platforms.posix import dnf_sources
 from app.platforms.posix.dnf_parse import (
     _NO_CACHE_MARKERS,
     CACHE_FILES,
@@ -100,19 +102,30 @@ def _check_nonce(nonce: str) -> None:
         raise ValueError("nonce must be 8-64 ASCII letters or digits")
 
 
-def index_command(nonce: str) -> str:
+def _repos_and_cache(sources: Sequence[str]) -> tuple[str, str]:
+    """What tells which repositories are enabled, and their cache files: the host's own, or with
+    bundle ``sources`` only the bundles' (dnf is given nothing else, dnf_sources.source_options)."""
+    if sources:
+        return dnf_sources.repos_text(sources), " ".join(dnf_sources.cache_files(sources))
+    return f"cat -- {' '.join(REPO_FILES)} 2>/dev/null", " ".join(CACHE_FILES)
+
+
+def index_command(nonce: str, sources: Sequence[str] = ()) -> str:
     """The repository files (``repos``) and, after the host's clock, the refresh time of every
     repository cache (``cache``; see dnf_parse.parse_index): one ``cat`` and one ``stat``."""
     _check_nonce(nonce)
+    repos, cache = _repos_and_cache(sources)
     return (
-        f"printf '\\n%s\\n' '{marker(nonce, 'repos')}'; cat -- {' '.join(REPO_FILES)} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{marker(nonce, 'repos')}'; {repos}; "
         f"printf '\\n%s\\n' '{marker(nonce, 'cache')}'; printf 'now %s\\n' \"$(date +%s)\"; "
-        f"stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
+        f"stat -c '%Y %n' -- {cache} 2>/dev/null; "
         f"printf '\\n%s\\n' '{marker(nonce, 'end')}'"
     )
 
 
-def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) -> str:
+def scan_command(
+    nonce: str, *, binary: str = "dnf", cache_only: bool = True, sources: Sequence[str] = ()
+) -> str:
     """One trusted snippet: the index's age (repository files and cache times), check-update, then
     (only when it found updates) the advisories, the CVEs and the installed versions of everything
     (rpm -qa), each behind a nonce marker.
@@ -125,15 +138,16 @@ def scan_command(nonce: str, *, binary: str = "dnf", cache_only: bool = True) ->
     m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
     # skip_if_unavailable=False: a repository without metadata must fail the scan, not silently
     # vanish from it (Fedora's and Debian's dnf.conf skip it, which would report "no updates")
-    c = (" -C" if cache_only else "") + " --setopt=skip_if_unavailable=False"
+    c = (" -C" if cache_only else "") + " --setopt=skip_if_unavailable=False" + dnf_sources.join(sources)
     fresh = "" if cache_only else " --refresh"
+    repos, cache = _repos_and_cache(sources)
     cves = "updateinfo list cves" if binary == "yum" else "updateinfo list --with-cve"
     held = _held_check(m, binary, c)
     return (
         "LC_ALL=C; export LC_ALL; "
-        f"printf '\\n%s\\n' '{m['repos']}'; cat -- {' '.join(REPO_FILES)} 2>/dev/null; "
+        f"printf '\\n%s\\n' '{m['repos']}'; {repos}; "
         f"printf '\\n%s\\n' '{m['cache']}'; printf 'now %s\\n' \"$(date +%s)\"; "
-        f"stat -c '%Y %n' -- {' '.join(CACHE_FILES)} 2>/dev/null; "
+        f"stat -c '%Y %n' -- {cache} 2>/dev/null; "
         f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c}{fresh} check-update; rc=$?; "
         f"printf '\\n%s\\n' '{m['check-rc']}'; echo \"$rc\"; "
         f"{held}"
@@ -176,7 +190,7 @@ def _held_check(m: Mapping[str, str], binary: str, options: str) -> str:
     )
 
 
-def refresh_command(binary: str = "dnf") -> list[str]:
+def refresh_command(binary: str = "dnf", sources: Sequence[str] = ()) -> list[str] | str:
     """Refresh the system metadata cache; needs root.
 
     ``--refresh`` checks every repository, not only those past dnf's own ``metadata_expire`` (the
@@ -184,25 +198,38 @@ def refresh_command(binary: str = "dnf") -> list[str]:
     reached fails the refresh with dnf's sentence instead of being skipped. yum 3 has neither.
     """
     _check_binary(binary)
+    opts = dnf_sources.source_options(sources)
     if binary == "yum":
-        return ["env", "LC_ALL=C", binary, "-q", "makecache"]
-    return ["env", "LC_ALL=C", binary, "-q", "--refresh", "--setopt=skip_if_unavailable=False", "makecache"]
+        command = ["env", "LC_ALL=C", binary, "-q", *opts, "makecache"]
+    else:
+        command = ["env", "LC_ALL=C", binary, "-q", "--refresh", "--setopt=skip_if_unavailable=False", *opts]
+        command.append("makecache")
+    if not sources:
+        return command
+    # reading a bundle again does not make it newer: its cache keeps the bundle's build time
+    return f"{shlex.join(command)} && {{ {dnf_sources.redate_cache(sources)}; }}"
 
 
-def list_command(names: Sequence[str], *, binary: str = "dnf", cache_only: bool = True) -> list[str]:
+def list_command(
+    names: Sequence[str], *, binary: str = "dnf", cache_only: bool = True, sources: Sequence[str] = ()
+) -> list[str]:
     """Every version the repositories offer of ``names`` (argv list)."""
     _check_binary(binary)
     cmd = ["env", "LC_ALL=C", binary, "-q", "--setopt=skip_if_unavailable=False"]
+    cmd += dnf_sources.source_options(sources)
     if cache_only:
         cmd.append("-C")
     return [*cmd, "list", "--showduplicates", "--available", "--", *names]
 
 
-def plan_command(names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False) -> list[str]:
+def plan_command(
+    names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False, sources: Sequence[str] = ()
+) -> list[str]:
     """``dnf --assumeno upgrade -- NAMES``: resolves and prints the transaction, changes nothing.
     ``allow_held``: named packages held by versionlock or exclude= are upgraded too."""
     _check_binary(binary)
-    cmd = ["env", "LC_ALL=C", binary, "--assumeno", *_show_held(names, allow_held), "upgrade"]
+    cmd = ["env", "LC_ALL=C", binary, "--assumeno", *_show_held(names, allow_held)]
+    cmd += [*dnf_sources.source_options(sources), "upgrade"]
     return [*cmd, "--", *names] if names else cmd
 
 
@@ -211,13 +238,13 @@ def _show_held(names: Sequence[str] | None, allow_held: bool) -> list[str]:
     return SHOW_HELD.split() if allow_held and names else []
 
 
-def held_command(nonce: str, *, binary: str = "dnf") -> str:
+def held_command(nonce: str, *, binary: str = "dnf", sources: Sequence[str] = ()) -> str:
     """check-update with and without what versionlock and exclude= hide (the scan's sections); only
     where a lock list or an exclude setting exists, so a patch elsewhere starts no dnf for it."""
     _check_binary(binary)
     _check_nonce(nonce)
     m = {s: marker(nonce, s) for s in SCAN_SECTIONS}
-    c = " -C --setopt=skip_if_unavailable=False"
+    c = " -C --setopt=skip_if_unavailable=False" + dnf_sources.join(sources)
     return (
         f"LC_ALL=C; export LC_ALL; if {_hold_settings()}; then "
         f"printf '\\n%s\\n' '{m['check']}'; {binary} -q{c} check-update; rc=$?; "
@@ -231,13 +258,13 @@ def held_command(nonce: str, *, binary: str = "dnf") -> str:
 
 
 def install_command(
-    names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False
+    names: Sequence[str] | None, *, binary: str = "dnf", allow_held: bool = False, sources: Sequence[str] = ()
 ) -> list[str]:
     """``dnf -y upgrade -- NAMES`` (None: everything); exits 200 instead of waiting for a held lock.
     ``allow_held``: named packages held by versionlock or exclude= are upgraded too."""
     _check_binary(binary)
     cmd = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", *_show_held(names, allow_held)]
-    cmd.append("upgrade")
+    cmd += [*dnf_sources.source_options(sources), "upgrade"]
     return [*cmd, "--", *names] if names else cmd
 
 
@@ -253,14 +280,26 @@ def history_info_command(transaction_id: str, *, binary: str = "dnf") -> list[st
     return ["env", "LC_ALL=C", binary, "-q", "history", "info", transaction_id]
 
 
-def history_undo_command(transaction_id: str, *, binary: str = "dnf") -> list[str]:
+def history_undo_command(
+    transaction_id: str, *, binary: str = "dnf", sources: Sequence[str] = ()
+) -> list[str]:
     _check_binary(binary)
     if not transaction_id.isdigit():
         raise ValueError("transaction id must be digits")
-    return ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True", "history", "undo", transaction_id]
+    base = [
+        "env",
+        "LC_ALL=C",
+        binary,
+        "-y",
+        "--setopt=exit_on_lock=True",
+        *dnf_sources.source_options(sources),
+    ]
+    return [*base, "history", "undo", transaction_id]
 
 
-def rollback_commands(changes: Sequence[PackageChange], *, binary: str = "dnf") -> list[list[str]]:
+def rollback_commands(
+    changes: Sequence[PackageChange], *, binary: str = "dnf", sources: Sequence[str] = ()
+) -> list[list[str]]:
     """Explicit commands that put every package of ``changes`` back to its from-version.
 
     Going back to an older version is ``downgrade NAME-EVR.ARCH``, to a newer one (the change was a
@@ -285,7 +324,14 @@ def rollback_commands(changes: Sequence[PackageChange], *, binary: str = "dnf") 
             up.append(f"{c.name}-{c.from_version}{suffix}")
         elif compare_evr(c.from_version, c.to_version) < 0:
             down.append(f"{c.name}-{c.from_version}{suffix}")
-    base = ["env", "LC_ALL=C", binary, "-y", "--setopt=exit_on_lock=True"]
+    base = [
+        "env",
+        "LC_ALL=C",
+        binary,
+        "-y",
+        "--setopt=exit_on_lock=True",
+        *dnf_sources.source_options(sources),
+    ]
     commands = []
     if down:
         commands.append([*base, "downgrade", "--", *down])
@@ -389,11 +435,13 @@ class DnfAdapter(Adapter):
         host = self.host_name(transport)
         self._resolve(transport)
         if refresh:
-            result = transport.run(refresh_command(self.binary), sudo=True, timeout=900)
+            result = transport.run(refresh_command(self.binary, self.extra_sources), sudo=True, timeout=900)
             if not result.ok:
                 raise describe_failure(result, host, what="refresh the package metadata", binary=self.binary)
         nonce = new_nonce()
-        result = transport.run(scan_command(nonce, binary=self.binary), timeout=600)
+        result = transport.run(
+            scan_command(nonce, binary=self.binary, sources=self.extra_sources), timeout=600
+        )
         downloaded = False
         if result.exit_status not in (0, UPDATES_EXIT) and any(m in result.err for m in _NO_CACHE_MARKERS):
             emit(
@@ -403,7 +451,10 @@ class DnfAdapter(Adapter):
                 "(a scan with refresh keeps it).",
             )
             nonce = new_nonce()
-            result = transport.run(scan_command(nonce, binary=self.binary, cache_only=False), timeout=900)
+            result = transport.run(
+                scan_command(nonce, binary=self.binary, cache_only=False, sources=self.extra_sources),
+                timeout=900,
+            )
             downloaded = True
         parsed = parse_scan(result.out, nonce)
         if result.exit_status not in (0, UPDATES_EXIT) or parsed.exit_status not in (0, UPDATES_EXIT):
@@ -434,7 +485,7 @@ class DnfAdapter(Adapter):
         if self._index is not None:
             return self._index
         nonce = new_nonce()
-        result = transport.run(index_command(nonce), timeout=30)
+        result = transport.run(index_command(nonce, self.extra_sources), timeout=30)
         sections = split_sections(result.out, nonce, ("repos", "cache", "end"))
         if not result.ok or "end" not in sections:
             return IndexState(notes=(unreadable_note(MANAGER),))
@@ -449,7 +500,9 @@ class DnfAdapter(Adapter):
         """Packages with an update that versionlock or exclude= hides (asked of dnf itself)."""
         self._resolve(transport)
         nonce = new_nonce()
-        result = transport.run(held_command(nonce, binary=self.binary), timeout=300)
+        result = transport.run(
+            held_command(nonce, binary=self.binary, sources=self.extra_sources), timeout=300
+        )
         return frozenset(u.name for u in parse_scan(result.out, nonce).pending if u.held)
 
     # -- reboot
@@ -502,7 +555,9 @@ class DnfAdapter(Adapter):
             if not names:
                 return InstallPlan(())
         result = transport.run(
-            plan_command(names, binary=self.binary, allow_held=self.allow_held), sudo=True, timeout=600
+            plan_command(names, binary=self.binary, allow_held=self.allow_held, sources=self.extra_sources),
+            sudo=True,
+            timeout=600,
         )
         parsed = parse_plan(result.out)
         aborted = "Operation aborted" in result.out + result.err
@@ -584,7 +639,9 @@ class DnfAdapter(Adapter):
         before = self._last_transaction(transport)
         result = self._run_locked(
             transport,
-            install_command(names, binary=self.binary, allow_held=self.allow_held),
+            install_command(
+                names, binary=self.binary, allow_held=self.allow_held, sources=self.extra_sources
+            ),
             what="install the updates",
             log=log,
             on_output=on_output,
@@ -602,9 +659,14 @@ class DnfAdapter(Adapter):
         names = _check_names(names, host)
         if not names:
             return {}
-        result = transport.run(list_command(names, binary=self.binary), timeout=300)
+        result = transport.run(
+            list_command(names, binary=self.binary, sources=self.extra_sources), timeout=300
+        )
         if not result.ok and any(m in result.err for m in _NO_CACHE_MARKERS):
-            result = transport.run(list_command(names, binary=self.binary, cache_only=False), timeout=600)
+            result = transport.run(
+                list_command(names, binary=self.binary, cache_only=False, sources=self.extra_sources),
+                timeout=600,
+            )
         # "Error: No matching Packages to list" (exit 1) only means none of them is available
         if not result.ok and "No matching Packages" not in result.err + result.out:
             raise describe_failure(result, host, what="list the available versions", binary=self.binary)
@@ -635,7 +697,7 @@ class DnfAdapter(Adapter):
         if not changes:
             return
         try:
-            commands = rollback_commands(changes, binary=self.binary)
+            commands = rollback_commands(changes, binary=self.binary, sources=self.extra_sources)
         except ValueError as exc:
             raise AdapterError(f"Refusing to roll back on {host}: {exc}.") from None
         if transaction_id is not None and transaction_id.isdigit():
@@ -646,7 +708,9 @@ class DnfAdapter(Adapter):
             wanted = {c.name: (c.from_version, c.to_version) for c in changes}
             if altered == wanted:
                 emit(log, "info", f"Undoing dnf transaction {transaction_id} on {host}.")
-                commands = [history_undo_command(transaction_id, binary=self.binary)]
+                commands = [
+                    history_undo_command(transaction_id, binary=self.binary, sources=self.extra_sources)
+                ]
             else:
                 emit(
                     log,
