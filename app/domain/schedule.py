@@ -19,7 +19,7 @@ from app.domain.maintenance_windows import (
     next_windows,
 )
 from app.domain.models import Classification, Criticality, Host, JobTrigger, PendingUpdate
-from app.domain.rollout import PolicySettings, Rollout
+from app.domain.rollout import NEEDS_APPROVAL, PolicySettings, Rollout
 
 #: Managers that pull new packages in as dependencies of what is named: a pending *new* package on
 #: them is never started on its own.
@@ -81,7 +81,12 @@ def decide_update(
 ) -> UpdateDecision:
     """Rollout gates first, then the urgent-push policy, then the maintenance window."""
     why = rollout.blocked(now)
-    if why is None and not rollout.allows(host.ring):
+    if why is None and not rollout.allows(host.ring) and rollout.kind in NEEDS_APPROVAL:
+        why = (
+            f"{rollout.kind} update: installed only after an explicit approval for the {host.ring} ring "
+            f"(patchdesk approve --ring {host.ring})"
+        )
+    elif why is None and not rollout.allows(host.ring):
         why = f"waiting for promotion to the {host.ring} ring (" + (
             f"now at {rollout.ring})" if rollout.ring else "not tested yet)"
         )
