@@ -22,15 +22,35 @@ from app.platforms.posix.facts import marker, split_sections
 from app.platforms.posix.fwupd_parse import (
     FwDevice,
     RemotesState,
+    error_message,
     parse_devices,
     parse_releases,
     parse_remotes,
+    parse_text_urgencies,
     pending_updates,
     read_updates,
 )
 from app.transports.base import CommandResult, OutputCallback, Transport
 
-_SECTIONS = ("devices", "devices-rc", "updates", "updates-rc", "remotes", "remotes-rc", "end")
+_SECTIONS = (
+    "devices",
+    "devices-rc",
+    "updates",
+    "updates-rc",
+    "updates-text",
+    "updates-text-rc",
+    "remotes",
+    "remotes-rc",
+    "end",
+)
+#: the reads of one scan: section, fwupdmgr command (the text tree only for the urgencies, see
+#: fwupd_parse.parse_text_urgencies)
+_READS = (
+    ("devices", "get-devices --json"),
+    ("updates", "get-updates --json"),
+    ("updates-text", "get-updates"),
+    ("remotes", "get-remotes --json"),
+)
 _GUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_:-]{0,63}\Z")
 
@@ -44,9 +64,9 @@ def scan_command(nonce: str) -> str:
     """The three reads, each after a nonce marker and followed by its exit status."""
     m = {s: marker(nonce, s) for s in _SECTIONS}
     parts = [_PRELUDE]
-    for what, cmd in (("devices", "get-devices"), ("updates", "get-updates"), ("remotes", "get-remotes")):
+    for what, cmd in _READS:
         parts.append(
-            f"printf '\\n%s\\n' '{m[what]}'; fwupdmgr {cmd} --json {_QUIET} </dev/null; "
+            f"printf '\\n%s\\n' '{m[what]}'; fwupdmgr {cmd} {_QUIET} </dev/null; "
             f"pd_rc=$?; printf '\\n%s\\n%s\\n' '{m[what + '-rc']}' \"$pd_rc\"; "
         )
     parts.append(f"printf '\\n%s\\n' '{m['end']}'")
@@ -107,9 +127,10 @@ class FwupdAdapter(Adapter):
         rc = {s: _rc(sections.get(s + "-rc", [])) for s in ("devices", "updates", "remotes")}
         for what in ("devices", "remotes"):
             if rc[what] != 0:
+                said = error_message("\n".join(sections.get(what, [])), result.err) or "no message"
                 raise AdapterError(
                     f"fwupdmgr get-{what} failed on {self.host or 'the host'} (exit status {rc[what]}): "
-                    f"{_first_error(result.err)}. Is the fwupd daemon running?"
+                    f"{said}. Is the fwupd daemon running?"
                 )
         self._devices = parse_devices("\n".join(sections.get("devices", [])))
         updates = read_updates(
@@ -119,7 +140,9 @@ class FwupdAdapter(Adapter):
         )
         self._remotes = parse_remotes("\n".join(sections.get("remotes", [])))
         updatable = sum(1 for d in self._devices if "updatable" in d.flags)
-        pending = pending_updates(updates)
+        text_ok = _rc(sections.get("updates-text-rc", [])) == 0
+        urgencies = parse_text_urgencies("\n".join(sections.get("updates-text", []))) if text_ok else {}
+        pending = pending_updates(updates, urgencies)
         emit(
             log,
             "info",

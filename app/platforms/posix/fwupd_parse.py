@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,6 +161,51 @@ def parse_releases(text: str) -> list[FwRelease]:
     return [r for r in (_release(x) for x in items[:MAX_RELEASES]) if r is not None]
 
 
+def error_message(out: str, err: str) -> str:
+    """What fwupdmgr said when it failed: with --json it prints ``{"Error": {"Message": ...}}`` on
+    stdout (a daemon it cannot reach, a device not found); otherwise the first line of stderr."""
+    try:
+        obj = json.loads(out) if out.strip().startswith("{") and len(out) < 65536 else None
+    except ValueError:
+        obj = None
+    error = obj.get("Error") if isinstance(obj, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("Message"), str):
+        return clean_value(error["Message"])
+    return next((clean_value(line) for line in (err or out).splitlines() if line.strip()), "")
+
+
+_TREE_CHARS = "│├└─ \t"
+_FIELD_RE = re.compile(r"(GUID|Device ID|New version|Urgency):\s+(\S.*)$")
+
+
+def parse_text_urgencies(text: str) -> dict[tuple[str, str], str]:
+    """``(GUID, version) -> urgency`` from the text tree of ``fwupdmgr get-updates``.
+
+    fwupd 2.0.20 leaves the release urgency out of its JSON (Debian 12's fwupd) while its text output
+    shows it, so the scan reads it from there; only urgencies fwupd defines are taken, and a release
+    whose urgency cannot be read here stays ungraded."""
+    out: dict[tuple[str, str], str] = {}
+    guids: list[str] = []
+    version: str | None = None
+    for raw in text.splitlines()[:20000]:
+        m = _FIELD_RE.match(raw.strip(_TREE_CHARS))
+        if not m:
+            continue
+        key, value = m.group(1), m.group(2).strip()
+        if key == "Device ID":
+            guids, version = [], None
+        elif key == "GUID":
+            guid = value.split()[0].lower()
+            if _GUID_RE.match(guid) and len(guids) < 32:
+                guids.append(guid)
+        elif key == "New version":
+            version = value if _VERSION_RE.match(value) else None
+        elif key == "Urgency" and version is not None and value.lower() in URGENCIES:
+            for guid in guids:
+                out.setdefault((guid, version), value.lower())
+    return out
+
+
 def read_updates(exit_status: int, out: str, err: str) -> list[FwDevice]:
     """``fwupdmgr get-updates --json``: the devices with releases newer than theirs.
 
@@ -172,7 +218,7 @@ def read_updates(exit_status: int, out: str, err: str) -> list[FwDevice]:
             parse_devices(out, "get-updates")  # whatever it printed must still be its JSON
         return []
     if exit_status != EXIT_OK:
-        detail = next((clean_value(line) for line in (err or out).splitlines() if line.strip()), "")
+        detail = error_message(out, err)
         raise AdapterError(
             f"fwupdmgr get-updates failed with exit status {exit_status}"
             + (f": {detail}" if detail else " and no message")
@@ -181,14 +227,20 @@ def read_updates(exit_status: int, out: str, err: str) -> list[FwDevice]:
     return parse_devices(out, "get-updates")
 
 
-def pending_updates(devices: list[FwDevice]) -> list[PendingUpdate]:
+def pending_updates(
+    devices: list[FwDevice], urgencies: Mapping[tuple[str, str], str] | None = None
+) -> list[PendingUpdate]:
     """One pending update of kind firmware per device: its newest offered release (fwupd lists the
-    newest first). The vendor's urgency is the severity; CVEs it fixes make it a security update."""
+    newest first). The vendor's urgency is the severity (from the JSON, else from ``urgencies``: see
+    :func:`parse_text_urgencies`); CVEs it fixes, or an urgency of high or critical, make it a
+    security update."""
     out: list[PendingUpdate] = []
     for d in devices:
         if not d.releases:
             continue
         r = d.releases[0]
+        if r.urgency is None and urgencies:
+            r = replace(r, urgency=urgencies.get((d.guid, r.version)))
         security = bool(r.issues) or r.urgency in ("critical", "high")
         out.append(
             PendingUpdate(

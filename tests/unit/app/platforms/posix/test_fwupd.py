@@ -19,7 +19,9 @@ from app.platforms.posix.facts import marker
 from app.platforms.posix.fwupd import FwupdAdapter, scan_command, split_name
 from app.platforms.posix.fwupd_parse import (
     parse_devices,
+    parse_releases,
     parse_remotes,
+    parse_text_urgencies,
     pending_updates,
     read_updates,
 )
@@ -242,3 +244,44 @@ def test_read_updates_never_raises_anything_but_adapter_error(text: str, status:
         read_updates(status, text, "")
     except AdapterError:
         pass
+
+
+# -- real fwupdmgr 2.0.20 output (tests/data/fwupd/README.md) ---------------------------------------
+
+WEBCAM = "b585990a-003e-5270-89d5-3705a17f9a43"
+
+
+def test_real_get_updates_with_the_urgency_from_the_text_tree() -> None:
+    devices = read_updates(0, (DATA / "get-updates.json").read_text(), "")
+    urgencies = parse_text_urgencies((DATA / "get-updates.txt").read_text())
+    assert urgencies == {
+        (WEBCAM, "1.2.5"): "critical",
+        (WEBCAM, "1.2.4"): "medium",
+        (WEBCAM, "1.2.3"): "medium",
+    }
+    (u,) = Classifier().classify_all(pending_updates(devices, urgencies))
+    assert (u.name, u.installed, u.available, u.kind) == (WEBCAM, "1.2.2", "1.2.5", UpdateKind.FIRMWARE)
+    assert u.severity == "critical" and u.classification == Classification.URGENT
+    assert u.cves == ("CVE-2099-0100",) and u.security
+    assert u.source.startswith("Integrated Webcam™ (ACME Corp.)") and "patchdesk-local" in u.source
+    # without the text tree the JSON alone does not grade it: a security update, severity not graded
+    (plain,) = Classifier().classify_all(pending_updates(devices))
+    assert plain.severity is None and plain.classification == Classification.IMPORTANT
+
+
+def test_real_get_devices_remotes_and_releases() -> None:
+    devices = parse_devices((DATA / "get-devices.json").read_text())
+    webcam = next(d for d in devices if d.guid == WEBCAM)
+    assert webcam.version == "1.2.2" and webcam.can_downgrade and "updatable" in webcam.flags
+    assert any(d.name == "EPYC" and "updatable" not in d.flags for d in devices)
+    state = parse_remotes((DATA / "get-remotes.json").read_text())
+    assert "patchdesk-local" in state.enabled and "lvfs-testing" not in state.enabled
+    assert state.updated is not None
+    versions = {r.version for r in parse_releases((DATA / "get-releases.json").read_text())}
+    assert {"1.2.5", "1.2.2"} <= versions
+
+
+def test_real_answer_without_a_daemon() -> None:
+    text = (DATA / "no-daemon.json").read_text()
+    with pytest.raises(AdapterError, match="Failed to connect to daemon"):
+        read_updates(1, text, "")
