@@ -125,7 +125,9 @@ def rollback_host(
         s,
         expected={c.name: c.from_version for c in changes},
         targeted_security=(),
-        security_before=[*req.security_pending, *names],
+        # firmware is installed and recorded as GUID=VERSION but pending as its GUID
+        # (app/jobs/selection.py: install_name): the rollback brings back that name too
+        security_before=[*req.security_pending, *names, *(n.partition("=")[0] for n in names)],
         health_before=None,
         journal_since=None,
         subject_job_id=ctx.job_id,

@@ -493,7 +493,7 @@ def _prune_old(cache_dir: Path, keep: str, max_age_days: float = 7, flavor: str 
             pass
 
 
-def _build(rootfs: Path, *, log=None) -> None:
+def _build(rootfs: Path, *, log=None, options: tuple[str, ...] = MMDEBSTRAP_OPTIONS) -> None:
     missing = build_tools_missing()
     if missing:
         raise HostsError(f"cannot build the test-host base, missing tools: {', '.join(missing)}")
@@ -518,7 +518,7 @@ def _build(rootfs: Path, *, log=None) -> None:
             "--fork",
             "--kill-child",
             "mmdebstrap",
-            *MMDEBSTRAP_OPTIONS,
+            *options,
             f"--customize-hook={hook}",
             recipe.SUITE,
             str(rootfs),

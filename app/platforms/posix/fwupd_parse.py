@@ -174,8 +174,8 @@ def error_message(out: str, err: str) -> str:
     return next((clean_value(line) for line in (err or out).splitlines() if line.strip()), "")
 
 
-_TREE_CHARS = "│├└─ \t"
-_FIELD_RE = re.compile(r"(GUID|Device ID|New version|Urgency):\s+(\S.*)$")
+# the tree's box-drawing characters come out as "?" in the C locale: skip whatever leads the field
+_FIELD_RE = re.compile(r"[^A-Za-z]{0,40}(GUID|Device ID|New version|Urgency):\s+(\S.*)$")
 
 
 def parse_text_urgencies(text: str) -> dict[tuple[str, str], str]:
@@ -188,7 +188,7 @@ def parse_text_urgencies(text: str) -> dict[tuple[str, str], str]:
     guids: list[str] = []
     version: str | None = None
     for raw in text.splitlines()[:20000]:
-        m = _FIELD_RE.match(raw.strip(_TREE_CHARS))
+        m = _FIELD_RE.match(raw.rstrip())
         if not m:
             continue
         key, value = m.group(1), m.group(2).strip()

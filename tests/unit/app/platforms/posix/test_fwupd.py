@@ -269,6 +269,13 @@ def test_real_get_updates_with_the_urgency_from_the_text_tree() -> None:
     assert plain.severity is None and plain.classification == Classification.IMPORTANT
 
 
+def test_real_text_tree_in_the_c_locale() -> None:
+    """Over SSH the scan runs with LC_ALL=C, where fwupdmgr prints its tree characters as "?": the
+    first run on a real test host read no urgency at all, and the critical update came out important."""
+    urgencies = parse_text_urgencies((DATA / "get-updates-C-locale.txt").read_text())
+    assert urgencies == {(WEBCAM, "1.2.5"): "critical"}
+
+
 def test_real_get_devices_remotes_and_releases() -> None:
     devices = parse_devices((DATA / "get-devices.json").read_text())
     webcam = next(d for d in devices if d.guid == WEBCAM)
