@@ -65,3 +65,12 @@ def all_hardware(db: Database) -> dict[int, Hardware]:
 def updated_at(db: Database, host_id: int) -> str | None:
     row = db.execute("SELECT updated_at FROM host_hardware WHERE host_id = ?", [host_id]).fetchone()
     return str(row[0]) if row is not None else None
+
+
+def search_texts(db: Database) -> dict[int, str]:
+    """Per host, what the inventory filter matches its hardware against: manufacturer, model, serial,
+    BIOS version and CPU, casefolded (one query, for the whole inventory)."""
+    rows = db.execute(
+        "SELECT host_id, manufacturer, model, serial, bios_vendor, bios_version, cpu_model FROM host_hardware"
+    ).fetchall()
+    return {int(r[0]): " ".join(str(v) for v in r[1:] if v).casefold() for r in rows}

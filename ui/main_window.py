@@ -37,6 +37,7 @@ from app.domain.errors import ConfigError
 from app.domain.models import Host
 from app.jobs.engine import JobHandle
 from app.services import audit
+from db import hardware as db_hardware
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import tiles as db_tiles
@@ -474,7 +475,10 @@ class MainWindow(QMainWindow):
     def reload_hosts(self) -> None:
         """Re-read the whole inventory (after an add, edit, removal or import)."""
         self.inventory.set_hosts(
-            db_hosts.list_hosts(self.db), db_jobs.last_jobs(self.db), stale_days=db_tiles.stale_days(self.db)
+            db_hosts.list_hosts(self.db),
+            db_jobs.last_jobs(self.db),
+            stale_days=db_tiles.stale_days(self.db),
+            hardware=db_hardware.search_texts(self.db),
         )
         if self.active_job is not None and self.job_panel.is_running():
             self.job_control.mark_running_hosts()
