@@ -73,12 +73,12 @@ def _gui_start(argv: Sequence[str]) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import audit, database, export, hosts, jobs, policy, report, run_due
+    from app.cli import audit, database, export, firmware, hosts, jobs, policy, report, run_due
 
     p = _global_parser()
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     # The order here is the order of `patchdesk --help`.
-    for group in (hosts, jobs, report, audit, policy, run_due, export, database):
+    for group in (hosts, jobs, report, audit, policy, run_due, export, firmware, database):
         group.add_commands(sub)
     return p
 

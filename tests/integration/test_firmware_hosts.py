@@ -6,6 +6,8 @@ on the test ring only, a rollback downgrades it, a second approval takes it to p
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -132,3 +134,70 @@ def test_firmware_scan_gate_approve_install_rollback(fw_cluster: Any, db_path: P
     code, report, err = run_json(db_path, "patch", prod.name, "--reboot", "never", timeout=600)
     assert code == 0, (err, report)
     assert webcam_version(prod) == "1.2.5"
+
+
+def test_offline_import_of_metadata_and_cab(fw_cluster: Any, db_path: Path, tmp_path: Path) -> None:
+    """#24 item 2: LVFS-style metadata (absolute download locations, on a host without internet) and
+    the .cab carried in: a scan offers the release, it waits for an approval, then installs."""
+    from tests.hosts.fwupdcluster import _METAINFO
+
+    h = fw_cluster.hosts[0]
+    h.reset()
+    h.start_fwupd()
+    # a 1.2.7 cab, built on the host with gcab, and metadata that downloads it from the LVFS
+    h.check(
+        "set -e; d=$(mktemp -d); cd $d; v=1.2.7; u=high; printf '%s\\0' 0x1020007 > firmware.bin; "
+        f"cat > firmware.metainfo.xml <<XML\n{_METAINFO.format(guid=GUID)}\nXML\n"
+        "gcab -c /root/webcam-1.2.7.cab firmware.bin firmware.metainfo.xml"
+    )
+    cab = tmp_path / "webcam-1.2.7.cab"
+    cab.write_bytes(base64.b64decode(h.check("base64 -w0 /root/webcam-1.2.7.cab")))
+    digest = hashlib.sha256(cab.read_bytes()).hexdigest()
+    metadata = tmp_path / "firmware.xml"
+    metadata.write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<components version="0.9" origin="lvfs">
+  <component type="firmware">
+    <id>org.patchdesk.test.webcam.firmware</id>
+    <name>Patchdesk test webcam</name>
+    <summary>Firmware for fwupd's fake Integrated Webcam</summary>
+    <provides><firmware type="flashed">{GUID}</firmware></provides>
+    <custom><value key="LVFS::VersionFormat">triplet</value></custom>
+    <releases>
+      <release version="1.2.7" timestamp="1767225600" urgency="high">
+        <location>https://fwupd.invalid/downloads/{digest}-webcam-1.2.7.cab</location>
+        <checksum filename="webcam-1.2.7.cab" target="container" type="sha256">{digest}</checksum>
+        <description><p>Carried in.</p></description>
+      </release>
+    </releases>
+  </component>
+</components>
+"""
+    )
+    # the LVFS names its files <sha256>-<name>: carried under that name
+    carried = tmp_path / f"{digest}-webcam-1.2.7.cab"
+    cab.rename(carried)
+    add(db_path, h, fw_cluster.client_key, "test")
+    code, done, err = run_json(
+        db_path, "firmware", "import", h.name, "--metadata", str(metadata), "--cab", str(carried)
+    )
+    assert code == 0, err
+    assert done["remote"] == "patchdesk-offline" and done["cabs"] == [carried.name]
+
+    code, report, err = run_json(db_path, "scan", h.name, timeout=300)
+    assert code == 0, err
+    offered = {p["available"]: p for p in firmware_of(report, h.name)}
+    assert "1.2.7" in offered and "patchdesk-offline" in offered["1.2.7"]["source"], firmware_of(
+        report, h.name
+    )
+    code, report, err = run_json(
+        db_path, "patch", h.name, "--reboot", "never", "--packages", GUID, timeout=600
+    )
+    assert code == 0 and by_name(report)[h.name]["changes"] == [], report  # not approved yet
+    code, _, err = run_json(db_path, "approve", f"{GUID}=1.2.7", "--ring", "test")
+    assert code == 0, err
+    code, report, err = run_json(
+        db_path, "patch", h.name, "--reboot", "never", "--packages", GUID, timeout=600
+    )
+    assert code == 0, (err, report)
+    assert webcam_version(h) == "1.2.7"

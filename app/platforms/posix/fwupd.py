@@ -57,6 +57,8 @@ _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_:-]{0,63}\Z")
 #: No prompt may wait for an answer (stdin is closed too): no upload of old reports, no offer to
 #: refresh old metadata -- its age is judged by Patchdesk.
 _QUIET = "--no-unreported-check --no-metadata-check"
+#: where app/services/firmware.py puts .cab files carried in to an offline site
+CARRIED_DIR = "/var/lib/patchdesk/firmware"
 _PRELUDE = 'LC_ALL=C; export LC_ALL; PATH="$PATH:/usr/sbin:/sbin"; export PATH; '
 
 
@@ -238,12 +240,26 @@ class FwupdAdapter(Adapter):
     ) -> str | None:
         if names is None:
             raise AdapterError("Firmware is only installed release by release, never all at once.")
+        offered = self._offered(transport)
         for name in names:
             guid, version = split_name(name)
             if version is None:
                 raise AdapterError(f"No approved version named for the firmware of {guid}.")
-            self._run_install(transport, guid, version, (), log, on_output, timeout)
+            device = _device_offering(offered, guid, version)
+            release = next((r for r in device.releases if r.version == version), None) if device else None
+            carried = self._carried(transport, release.sha256) if release is not None else None
+            self._run_install(transport, guid, version, (), log, on_output, timeout, carried)
         return None
+
+    def _carried(self, transport: Transport, sums: Sequence[str]) -> str | None:
+        """The path of a .cab carried in for an offline site (app/services/firmware.py stores each as
+        ``<sha256>.cab``) whose checksum is the release's, or None."""
+        if not sums:
+            return None
+        paths = " ".join(shlex.quote(f"{CARRIED_DIR}/{s}.cab") for s in sums)
+        result = transport.run(f'for f in {paths}; do [ -f "$f" ] && echo "$f"; done; true', timeout=30)
+        found = [line.strip() for line in result.out.splitlines()]
+        return next((f for f in found if f in {f"{CARRIED_DIR}/{s}.cab" for s in sums}), None)
 
     def _run_install(
         self,
@@ -254,15 +270,20 @@ class FwupdAdapter(Adapter):
         log: LogFn | None,
         on_output: OutputCallback | None,
         timeout: float,
+        carried: str | None = None,
     ) -> None:
-        args = " ".join(shlex.quote(a) for a in (*extra, guid, version))
+        # a carried .cab is installed as the file it is (its checksum is the approved release's);
+        # otherwise fwupd fetches the release its metadata names
+        target = (carried, guid) if carried else (guid, version)
+        args = " ".join(shlex.quote(a) for a in (*extra, *target))
         command = f"{_PRELUDE}fwupdmgr install --assume-yes --no-reboot-check {_QUIET} {args} </dev/null"
         emit(log, "info", f"fwupd: installing firmware {version} on the device(s) with GUID {guid}")
         result = transport.run(command, sudo=True, timeout=timeout, on_output=on_output)
         if result.exit_status != 0:
+            said = _first_error(f"{result.out}\n{result.err}")
             raise AdapterError(
                 f"fwupdmgr install {guid} {version} failed on {self.host or 'the host'} "
-                f"(exit status {result.exit_status}): {_first_error(result.err or result.out)}."
+                f"(exit status {result.exit_status}): {said}."
             )
 
     def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
@@ -325,8 +346,21 @@ def _device_offering(offered: list[FwDevice], guid: str, version: str | None) ->
     return None
 
 
+_PROGRESS_RE = re.compile(r".{0,40}: *\d{1,3}%\s*\Z")
+
+
 def _first_error(text: str) -> str:
-    return next((clean_value(line) for line in text.splitlines() if line.strip()), "no message")
+    """fwupdmgr's message: its progress lines ("Writing…: 3%", "Idle?: 0%" in the C locale) and the
+    ESP warning are noise; the error is the last other line."""
+    lines = [
+        clean_value(line)
+        for line in text.splitlines()[-200:]
+        if line.strip()
+        and not _PROGRESS_RE.match(line.strip())
+        and "esp-not-found" not in line
+        and "UEFI ESP partition" not in line
+    ]
+    return lines[-1] if lines else "no message"
 
 
 def _days(delta: timedelta) -> str:

@@ -38,6 +38,7 @@ EXIT_NOTHING_TO_DO = 2
 _GUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_:-]{0,63}\Z")
 _DEVICE_ID_RE = re.compile(r"[0-9a-f]{40}\Z")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}\Z")
 _CVE_RE = re.compile(r"CVE-\d{4}-\d{4,7}\Z", re.I)
 _TAG_RE = re.compile(r"<[^>]{0,200}>")
 
@@ -57,6 +58,8 @@ class FwRelease:
     description: str = ""
     issues: tuple[str, ...] = ()
     flags: frozenset[str] = frozenset()
+    #: SHA-256 of the .cab (the metadata's container checksum): how a carried file is recognised
+    sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def _release(obj: object) -> FwRelease | None:
         description=_notes(obj["Description"]) if isinstance(obj.get("Description"), str) else "",
         issues=issues,
         flags=frozenset(_text(f, 32) for f in _strings(obj.get("Flags"), 32)),
+        sha256=tuple(c.lower() for c in _strings(obj.get("Checksum"), 8) if _SHA256_RE.match(c.lower())),
     )
 
 
