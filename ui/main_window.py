@@ -399,6 +399,9 @@ class MainWindow(QMainWindow):
         for act in self.tab_actions:
             view_menu.addAction(act)
         view_menu.addSeparator()
+        self.firmware_action = view_menu.addAction("&Firmware…")
+        self.firmware_action.setStatusTip("Evaluate firmware and driver updates: models, hosts, approvals")
+        self.firmware_action.triggered.connect(self.show_firmware)
         theme_menu = view_menu.addMenu("&Theme")
         group = QActionGroup(self)
         group.setExclusive(True)
@@ -420,6 +423,15 @@ class MainWindow(QMainWindow):
         self.first_run_action = help_menu.addAction("First-run assistant…")
         self.first_run_action.setStatusTip("Data locations, keyring, this workstation, import, first scan")
         self.first_run_action.triggered.connect(self.show_first_run)
+
+    @Slot()
+    def show_firmware(self) -> QDialog:
+        """View → Firmware…: the firmware evaluation view in a window of its own."""
+        from ui.views.firmware_view import open_firmware_view
+
+        dialog = open_firmware_view(self, self.db)
+        dialog.view.decided.connect(self.reload_hosts)  # type: ignore[attr-defined]
+        return dialog
 
     def about_text(self) -> str:
         """Help → About: the version, the licences Patchdesk ships under, and where its data is."""

@@ -123,10 +123,25 @@ def test_firmware_scan_gate_approve_install_rollback(fw_cluster: Any, db_path: P
     assert webcam_version(test_host) == "1.2.5" and webcam_version(prod) == "1.2.2"
     assert by_name(report)[prod.name]["changes"] == []
 
+    # the evaluation view's rule: verified on the test ring, the second approval may be given
+    from app.domain.firmware import promotion_blocker
+    from db import firmware as db_firmware
+    from db.database import open_database
+
+    def blocker() -> str | None:
+        db = open_database(db_path)
+        try:
+            return promotion_blocker(db_firmware.installs(db, "fwupd", (GUID, f"{GUID}=1.2.5"), "1.2.5"))
+        finally:
+            db.conn.close()
+
+    assert blocker() is None
+
     # the device allows downgrades: a rollback puts 1.2.2 back
     code, report, err = run_json(db_path, "rollback", test_host.name, timeout=600)
     assert code == 0, (err, report)
     assert webcam_version(test_host) == "1.2.2"
+    assert blocker() == "it was rolled back on the test ring"
 
     # the second approval (every ring) after the test host was verified: production gets it
     code, _, err = run_json(db_path, "approve", GUID, "--note", "verified on the test ring")
