@@ -70,3 +70,27 @@ def test_firmware_view_lists_models_and_hosts_and_approves_per_ring(qtbot, db) -
         dialog.close()
     finally:
         win.close()
+
+
+def test_patch_dialog_leaves_firmware_until_approved_for_the_ring(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from app.services import approvals
+    from ui.dialogs.patch_dialog import PatchDialog
+
+    h = db_hosts.add_host(db, Host("t1", "127.0.34.1", ring=Ring.TEST))
+    pkg = PendingUpdate(
+        "apt", "pd-secfix", "1.0-2", installed="1.0-1", security=True, classification=Classification.URGENT
+    )
+    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt", "fwupd"), (FW, pkg)))
+    dlg = PatchDialog(db, None, [h])
+    qtbot.addWidget(dlg)
+    assert "needs approval" in dlg.package_item(GUID).text()
+    dlg.set_packages([GUID, "pd-secfix"])
+    assert dlg.selections()[h.id].names == ("pd-secfix",)
+    dlg.close()
+    approvals.resolve_update(db, GUID)
+    approvals.approve(db, f"fwupd:{GUID}=1.2.5", ring=Ring.TEST, actor="admin")
+    dlg = PatchDialog(db, None, [h])
+    qtbot.addWidget(dlg)
+    dlg.set_packages([GUID])
+    assert dlg.selections()[h.id].names == (f"{GUID}=1.2.5",)
+    dlg.close()

@@ -81,3 +81,27 @@ def test_approval_per_ring_through_the_service(db: Database) -> None:
     assert [e.details["decision"] for e in entries] == ["approved", "deferred", "approved"]
     assert entries[0].details["ring"] == "test"
     assert entries[2].details["ring"] == "production"
+
+
+def test_ring_evidence_and_view_rows_see_firmware_recorded_as_guid_and_version(db: Database) -> None:
+    """The change record names an installed firmware GUID=VERSION: the scheduler's ring evidence (is
+    it deployed?) and the evaluation view's installs must find it under the update's own key."""
+    from app.domain.models import JobKind, PackageChange
+    from db import changes as db_changes
+    from db import firmware as db_firmware
+    from db import jobs as db_jobs
+    from db import rollouts as db_rollouts
+
+    host = _host(db, "t1", Ring.TEST)
+    assert host.id is not None
+    job = db_jobs.create_job(db, JobKind.PATCH, [host])
+    change = PackageChange("fwupd", f"{GUID}=1.2.4", "1.2.3", "1.2.4")
+    db_changes.record_changes(db, job, host.id, [change])
+    db_changes.record_verification(db, job, host.id, job, "green", ["ok"])
+    (rollout,) = approvals.resolve_update(db, GUID)
+    evidence = db_rollouts.ring_evidence(db, rollout)
+    assert evidence[Ring.TEST].got == ("t1",) and evidence[Ring.TEST].green == ("t1",)
+    (done,) = db_firmware.installs(db, "fwupd", (GUID, f"{GUID}=1.2.4"), "1.2.4")
+    assert (done.host, done.verdict, done.rolled_back) == ("t1", "green", False)
+    (listed,) = db_firmware.pending_firmware(db)
+    assert listed.key == f"fwupd:{GUID}=1.2.4" and [h.name for h in listed.hosts] == ["t1"]
