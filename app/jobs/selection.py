@@ -13,14 +13,12 @@ from sqlite_utils import Database
 
 from app.domain.errors import ConfigError
 from app.domain.models import Classification, Host, PendingUpdate, Ring
-from app.domain.rollout import NEEDS_APPROVAL, update_key
 from app.domain.verdicts import Baseline
 from app.jobs.patching import HostSelection
 from app.jobs.rollback import RollbackRequest
 from app.jobs.verification import VerifyRequest
 from db import changes as db_changes
 from db import jobs as db_jobs
-from db import rollouts as db_rollouts
 from db import scans as db_scans
 from db.database import parse_ts
 
@@ -55,6 +53,10 @@ def select_updates(
     is in ``approved`` (approved for this host's ring: :func:`approved_keys`); neither naming them
     nor ``--all`` nor the scheduler gets past that.
     """
+    # imported here: the window imports this module at start-up, the rollout modules later
+    # (ui/app.py WARM_UP_MODULES)
+    from app.domain.rollout import NEEDS_APPROVAL, update_key
+
     chosen = [
         u
         for u in pending
@@ -76,6 +78,9 @@ def select_updates(
 def approved_keys(db: Database, pending: Sequence[PendingUpdate], ring: Ring) -> frozenset[str]:
     """The keys of the firmware/driver updates in ``pending`` approved for ``ring`` and not declined
     or deferred: the only ones :func:`select_updates` lets through."""
+    from app.domain.rollout import NEEDS_APPROVAL, update_key
+    from db import rollouts as db_rollouts
+
     now = datetime.now(UTC)
     out = set()
     for key in {update_key(u) for u in pending if u.kind in NEEDS_APPROVAL}:
@@ -87,6 +92,8 @@ def approved_keys(db: Database, pending: Sequence[PendingUpdate], ring: Ring) ->
 
 def withheld(pending: Sequence[PendingUpdate], approved: Collection[str]) -> list[PendingUpdate]:
     """The firmware/driver updates ``select_updates`` leaves out for want of an approval."""
+    from app.domain.rollout import NEEDS_APPROVAL, update_key
+
     return [u for u in pending if u.kind in NEEDS_APPROVAL and update_key(u) not in approved]
 
 
