@@ -25,6 +25,7 @@ from app.domain.models import (
     TransportKind,
     WinRMOptions,
 )
+from db import hardware as db_hardware
 from db.database import now_iso, parse_ts
 
 #: The columns a Host is read from, in the order _row_to_host unpacks them.
@@ -318,6 +319,9 @@ def record_facts(db: Database, host_id: int, facts: OsFacts, managers: Iterable[
             host_id,
         ],
     )
+    if facts.hardware is not None:
+        # a scan whose facts did not read the hardware (cut short) keeps the last inventory
+        db_hardware.save(db, host_id, facts.hardware)
 
 
 def set_status(

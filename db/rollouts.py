@@ -172,10 +172,11 @@ def ring_evidence(db: Database, r: Rollout) -> dict[Ring, RingEvidence]:
         "JOIN job_hosts jh ON jh.job_id = c.job_id AND jh.host_id = c.host_id "
         "JOIN jobs j ON j.id = c.job_id JOIN hosts h ON h.id = c.host_id "
         "WHERE j.kind = 'patch' AND c.manager = ? AND "
-        + ("(c.kb = ? OR c.name = ?)" if is_kb else "c.name = ? AND c.to_version = ?")
+        # firmware is recorded as GUID=VERSION (app/jobs/selection.py: install_name)
+        + ("(c.kb = ? OR c.name = ?)" if is_kb else "c.name IN (?, ?) AND c.to_version = ?")
         + " ORDER BY c.id"
     )
-    params = [r.manager, r.name, r.name] if is_kb else [r.manager, r.name, r.version]
+    params = [r.manager, r.name, r.name] if is_kb else [r.manager, r.name, f"{r.name}={r.version}", r.version]
     latest: dict[str, tuple[Ring, str | None, bool]] = {}
     for row in db.query(change_sql, params):
         latest[row["name"]] = (Ring(row["ring"]), row["verdict"], row["rolled_back_by"] is not None)

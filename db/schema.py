@@ -700,5 +700,32 @@ def m011_outside_changes(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m013_firmware(db: Database) -> None:
+    """The hardware inventory of each host, as its last scan read it (app/domain/hardware.py): one row
+    per host, NULL for what the host could not tell, the disks as a JSON list. Deleting a host deletes
+    its row."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE host_hardware (
+            host_id INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+            manufacturer TEXT,
+            model TEXT,
+            serial TEXT,
+            bios_vendor TEXT,
+            bios_version TEXT,
+            bios_date TEXT,
+            cpu_model TEXT,
+            cpu_count INTEGER,
+            memory_bytes INTEGER,
+            disks TEXT NOT NULL DEFAULT '[]',
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX host_hardware_model ON host_hardware(model, manufacturer)
+        """,
+    )
+
+
 #: One per migration (the test suite holds the two together).
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

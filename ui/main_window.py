@@ -37,6 +37,7 @@ from app.domain.errors import ConfigError
 from app.domain.models import Host
 from app.jobs.engine import JobHandle
 from app.services import audit
+from db import hardware as db_hardware
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import tiles as db_tiles
@@ -430,6 +431,9 @@ class MainWindow(QMainWindow):
         self.alerts_action = view_menu.addAction(icon("bell"), "&Alerts…")
         self.alerts_action.setStatusTip("Every alert raised, kept until acknowledged")
         self.alerts_action.triggered.connect(self.show_alerts)
+        self.firmware_action = view_menu.addAction("&Firmware…")
+        self.firmware_action.setStatusTip("Evaluate firmware and driver updates: models, hosts, approvals")
+        self.firmware_action.triggered.connect(self.show_firmware)
         theme_menu = view_menu.addMenu("&Theme")
         group = QActionGroup(self)
         group.setExclusive(True)
@@ -463,6 +467,15 @@ class MainWindow(QMainWindow):
         self.first_run_action = help_menu.addAction("First-run assistant…")
         self.first_run_action.setStatusTip("Data locations, keyring, this workstation, import, first scan")
         self.first_run_action.triggered.connect(self.show_first_run)
+
+    @Slot()
+    def show_firmware(self) -> QDialog:
+        """View → Firmware…: the firmware evaluation view in a window of its own."""
+        from ui.views.firmware_view import open_firmware_view
+
+        dialog = open_firmware_view(self, self.db)
+        dialog.view.decided.connect(self.reload_hosts)  # type: ignore[attr-defined]
+        return dialog
 
     def about_text(self) -> str:
         """Help → About: the version, the licences Patchdesk ships under, and where its data is."""
@@ -568,7 +581,10 @@ class MainWindow(QMainWindow):
     def reload_hosts(self) -> None:
         """Re-read the whole inventory (after an add, edit, removal or import)."""
         self.inventory.set_hosts(
-            db_hosts.list_hosts(self.db), db_jobs.last_jobs(self.db), stale_days=db_tiles.stale_days(self.db)
+            db_hosts.list_hosts(self.db),
+            db_jobs.last_jobs(self.db),
+            stale_days=db_tiles.stale_days(self.db),
+            hardware=db_hardware.search_texts(self.db),
         )
         if self.active_job is not None and self.job_panel.is_running():
             self.job_control.mark_running_hosts()

@@ -1,4 +1,5 @@
-"""``patchdesk export``: upcoming maintenance windows as iCalendar, the change log as iCalendar or CSV."""
+"""``patchdesk export``: upcoming maintenance windows as iCalendar, the change log as iCalendar or CSV,
+the hardware inventory as CSV or JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ MAX_DAYS = 3660
 def add_commands(sub: Any) -> None:
     ex = sub.add_parser(
         "export",
-        help="export windows (.ics), the change log (.ics / CSV) or an Ansible inventory and playbooks",
+        help="export windows (.ics), the change log (.ics / CSV), hardware (CSV / JSON) or an Ansible "
+        "inventory and playbooks",
     )
     esub = ex.add_subparsers(dest="export_command", metavar="WHAT", required=True, parser_class=Parser)
     ei = esub.add_parser("ics", help="upcoming maintenance windows as iCalendar")
@@ -36,6 +38,11 @@ def add_commands(sub: Any) -> None:
     ea = esub.add_parser("ansible", help="an Ansible inventory and playbooks (patching per ring, baselines)")
     ea.set_defaults(func=export_ansible)
     ea.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    eh = esub.add_parser("hardware", help="the hardware inventory of every host (CSV or JSON)")
+    eh.set_defaults(func=export_hardware)
+    eh.add_argument("--format", choices=["csv", "json"], default="csv")
+    eh.add_argument("-o", "--output", type=Path)
+    eh.add_argument("--model", metavar="TEXT", help="only hosts whose manufacturer or model contains TEXT")
 
 
 def export_ansible(args: argparse.Namespace, out: TextIO) -> int:
@@ -43,6 +50,27 @@ def export_ansible(args: argparse.Namespace, out: TextIO) -> int:
 
     for path in ansible_export.export_from_db(open_db(args), args.output):
         print(f"Wrote {path}.", file=out)
+
+    return EXIT_OK
+
+
+def export_hardware(args: argparse.Namespace, out: TextIO) -> int:
+    """``export hardware``: one row per host, as its last scan read the hardware (empty: not known)."""
+    from app.reports.hardware import hardware_csv, hardware_json
+    from db import hardware as db_hardware
+    from db import hosts as db_hosts
+
+    db = open_db(args)
+    hosts = db_hosts.list_hosts(db)
+    hardware = db_hardware.all_hardware(db)
+    text = (hardware_csv if args.format == "csv" else hardware_json)(hosts, hardware, args.model)
+    if args.output:
+        from app.reports import files
+
+        files.write_text(args.output, text)
+        print(f"Wrote {args.output}.", file=sys.stderr)
+    else:
+        out.write(text)
     return EXIT_OK
 
 

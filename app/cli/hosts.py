@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from app.cli.common import EXIT_FAILED, EXIT_OK, Parser, dump_json, open_db, print_table, secret_store
 from app.domain.compliance import COMPLIANCE_LABELS, ComplianceState, LastJob, host_compliance
 from app.domain.errors import ConfigError, PatchdeskError, SecretStoreError
+from app.domain.hardware import Hardware
 from app.domain.inventory import parse_choice
 from app.domain.models import Criticality, Host, HostStatus, Ring, TransportKind, WinRMOptions
 
@@ -60,6 +61,11 @@ def add_commands(sub: Any) -> None:
     lst = hsub.add_parser("list", help="list hosts")
     lst.set_defaults(func=list_hosts)
     lst.add_argument("--json", action="store_true")
+    lst.add_argument(
+        "--model",
+        metavar="TEXT",
+        help="only hosts whose hardware manufacturer or model contains TEXT (as their last scan read it)",
+    )
     rm = hsub.add_parser("remove", help="remove a host (and its secrets)")
     rm.set_defaults(func=remove_host)
     rm.add_argument("name")
@@ -166,12 +172,18 @@ def add_host(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def list_hosts(args: argparse.Namespace, out: TextIO) -> int:
+    from app.domain.hardware import matches_model
+    from db import hardware as db_hardware
     from db import hosts as db_hosts
     from db import jobs as db_jobs
     from db import tiles as db_tiles
 
     db = open_db(args)
     hosts = db_hosts.list_hosts(db)
+    hardware = db_hardware.all_hardware(db)
+    model = getattr(args, "model", None)
+    if model:
+        hosts = [h for h in hosts if h.id is not None and matches_model(hardware.get(h.id), model)]
     days = db_tiles.stale_days(db)
     state = {h.id: host_compliance(h, stale_days=days) for h in hosts}
     if args.json:
@@ -188,6 +200,7 @@ def list_hosts(args: argparse.Namespace, out: TextIO) -> int:
                         compliance=state[h.id],
                         last_job=last.get(h.id) if h.id is not None else None,
                         effective=eff,
+                        hardware=hardware.get(h.id) if h.id is not None else None,
                     )
                     for h, eff in zip(hosts, effective, strict=True)
                 ]
@@ -273,12 +286,13 @@ def host_json(
     compliance: ComplianceState | None = None,
     last_job: LastJob | None = None,
     effective: dict[str, Any] | None = None,
+    hardware: Hardware | None = None,
 ) -> dict[str, Any]:
-    """A host as JSON; ``compliance`` (default: from the record with the default stale threshold) and
-    the newest finished job step (``last_job``: kind, state, verdict; null without one). The settings
-    are the host's own (null / empty: not set); ``effective`` (db.host_policy.effective_settings_of)
-    adds what applies after its group's defaults and its criticality's rule, and where each comes
-    from."""
+    """A host as JSON; ``compliance`` (default: from the record with the default stale threshold), the
+    newest finished job step (``last_job``: kind, state, verdict; null without one) and the hardware
+    inventory its last scan read (null before one did). The settings are the host's own (null / empty:
+    not set); ``effective`` (db.host_policy.effective_settings_of) adds what applies after its group's
+    defaults and its criticality's rule, and where each comes from."""
     data = _host_fields(h)
     if effective is not None:
         data["effective"] = {
@@ -287,6 +301,7 @@ def host_json(
         }
     data["compliance"] = str(compliance or host_compliance(h))
     data["last_job"] = last_job.as_json() if last_job is not None else None
+    data["hardware"] = hardware.as_json() if hardware is not None else None
     return data
 
 

@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         changes,
         database,
         export,
+        firmware,
         hosts,
         jobs,
         policy,
@@ -90,7 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = _global_parser()
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     # The order here is the order of `patchdesk --help`.
-    for group in (hosts, jobs, baseline, changes, report, audit, policy, run_due, export, database, bundle):
+    for group in (
+        hosts,
+        jobs,
+        baseline,
+        changes,
+        report,
+        audit,
+        policy,
+        run_due,
+        export,
+        firmware,
+        database,
+        bundle,
+    ):
         group.add_commands(sub)
     return p
 

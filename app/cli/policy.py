@@ -19,6 +19,7 @@ from app.cli.common import (
     seconds,
 )
 from app.domain.errors import ConfigError
+from app.domain.models import Ring
 
 
 def add_commands(sub: Any) -> None:
@@ -119,6 +120,12 @@ def add_commands(sub: Any) -> None:
                 "--override-window",
                 action="store_true",
                 help="hosts whose criticality rule says windows only need not wait for a window",
+            )
+            ap.add_argument(
+                "--ring",
+                choices=[str(r) for r in Ring],
+                default=str(Ring.PRODUCTION),
+                help="approve only up to this ring (firmware: test first, then a second approval)",
             )
     df = sub.add_parser("defer", help="hold an update back (until a time, or until approved)")
     df.set_defaults(func=decide)
@@ -398,7 +405,12 @@ def decide(args: argparse.Namespace, out: TextIO) -> int:
     for r in approvals.resolve_update(db, args.update):
         if args.command == "approve":
             new = approvals.approve(
-                db, r.key, note=args.note, override_window=bool(args.override_window), actor=actor
+                db,
+                r.key,
+                note=args.note,
+                override_window=bool(args.override_window),
+                actor=actor,
+                ring=Ring(args.ring),
             )
         elif args.command == "decline":
             new = approvals.decline(db, r.key, note=args.note, actor=actor)

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from app.domain.hardware import Hardware
+
 
 class StrEnum(enum.StrEnum):
     """An enum whose values are the strings stored in the database and printed in JSON."""
@@ -205,6 +207,8 @@ class OsFacts:
     kernel: str = ""
     uptime_seconds: float | None = None
     hostname: str = ""
+    #: the hardware inventory read in the same round trip (None: this scan did not read it)
+    hardware: Hardware | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {

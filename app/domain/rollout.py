@@ -70,7 +70,18 @@ class Rollout:
         return None
 
     def allows(self, ring: Ring) -> bool:
-        """Whether a host of ``ring`` may install it (the test ring always may: that is its job)."""
+        """Whether a host of ``ring`` may install it (the test ring always may: that is its job).
+
+        Firmware and drivers are the exception: not even the test ring installs one before an
+        administrator approved it, and then only up to the ring the approval names (``approve
+        --ring test`` first, a second approval after that host verified for the rest)."""
+        if self.kind in NEEDS_APPROVAL:
+            return (
+                self.state == RolloutState.APPROVED
+                and self.explicit_approval
+                and self.ring is not None
+                and RING_ORDER[ring] <= RING_ORDER[self.ring]
+            )
         if ring == Ring.TEST:
             return True
         if self.state == RolloutState.APPROVED and self.explicit_approval:
@@ -196,6 +207,20 @@ def next_ring(current: Ring, classification: Classification) -> Ring | None:
     return Ring.PILOT if current == Ring.TEST else Ring.PRODUCTION
 
 
+def _approval_only(r: Rollout) -> Promotion:
+    """Firmware and drivers: only an administrator moves them on, ring by ring (Rollout.allows)."""
+    if r.state == RolloutState.APPROVED and r.explicit_approval and r.ring is not None:
+        if r.ring == Ring.PRODUCTION:
+            return Promotion(None, "approved by the administrator for every ring")
+        return Promotion(
+            None,
+            f"approved up to the {r.ring} ring; the rest needs another approval once verified there",
+        )
+    return Promotion(
+        None, f"{r.kind} updates are never promoted without an explicit approval (patchdesk approve)"
+    )
+
+
 def evaluate(
     r: Rollout,
     evidence: Mapping[Ring, RingEvidence],
@@ -209,6 +234,8 @@ def evaluate(
     cannot have any)."""
     if r.state in (RolloutState.DECLINED, RolloutState.DEFERRED, RolloutState.DEPLOYED):
         return Promotion(None, f"{r.state}")
+    if r.kind in NEEDS_APPROVAL:
+        return _approval_only(r)
     if r.state == RolloutState.APPROVED and r.explicit_approval:
         return Promotion(None, "approved by the administrator for every ring")
     current = r.ring
@@ -220,10 +247,6 @@ def evaluate(
     target = next_ring(current, r.classification)
     if target is None:
         return Promotion(None, "in production")
-    if r.kind in NEEDS_APPROVAL and not r.explicit_approval:
-        return Promotion(
-            None, f"{r.kind} updates are never promoted without an explicit approval (patchdesk approve)"
-        )
     ev = evidence.get(current, RingEvidence())
     if not ev.got and not ev.pending:
         return Promotion(target, f"no {current}-ring host needs it")

@@ -20,7 +20,7 @@ from app.domain.maintenance_windows import (
     next_windows,
 )
 from app.domain.models import Classification, Host, JobTrigger, PendingUpdate
-from app.domain.rollout import PolicySettings, Rollout
+from app.domain.rollout import NEEDS_APPROVAL, PolicySettings, Rollout
 
 #: Managers that pull new packages in as dependencies of what is named: a pending *new* package on
 #: them is never started on its own.
@@ -90,7 +90,13 @@ def decide_update(
     )
     why = rollout.blocked(now)
     gated = rule.test_ring_first and not at_once and not due
-    if why is None and gated and not rollout.allows(host.ring):
+    # firmware and drivers wait for an approval per ring whatever the criticality says
+    if why is None and not rollout.allows(host.ring) and rollout.kind in NEEDS_APPROVAL:
+        why = (
+            f"{rollout.kind} update: installed only after an explicit approval for the {host.ring} ring "
+            f"(patchdesk approve --ring {host.ring})"
+        )
+    elif why is None and gated and not rollout.allows(host.ring):
         why = f"waiting for promotion to the {host.ring} ring (" + (
             f"now at {rollout.ring})" if rollout.ring else "not tested yet)"
         )

@@ -156,7 +156,9 @@ def undo_changes(
         s,
         expected={c.name: c.from_version for c in changes},
         targeted_security=(),
-        security_before=[*security_pending, *names],
+        # firmware is installed and recorded as GUID=VERSION but pending as its GUID
+        # (app/jobs/selection.py: install_name): the rollback brings back that name too
+        security_before=[*security_pending, *names, *(n.partition("=")[0] for n in names)],
         health_before=None,
         journal_since=journal_since,
         subject_job_id=ctx.job_id,

@@ -539,7 +539,12 @@ def _start_jobs(
         if not group:
             continue
         selections = {
-            p.host.id: select_updates(pending_by_host[p.host.id], packages={u.name for u in p.updates})
+            # what decide_update let through, firmware and drivers included only once approved
+            p.host.id: select_updates(
+                pending_by_host[p.host.id],
+                packages={u.name for u in p.updates},
+                approved={update_key(u) for u in p.updates},
+            )
             for p in group
             if p.host.id is not None
         }

@@ -7,12 +7,12 @@ which pending updates to install, which change record to roll back, what a verif
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
 from app.domain.errors import ConfigError
-from app.domain.models import Classification, Host, PendingUpdate
+from app.domain.models import Classification, Host, PendingUpdate, Ring
 from app.domain.verdicts import Baseline
 from app.jobs.patching import HostSelection
 from app.jobs.rollback import RollbackRequest
@@ -32,32 +32,69 @@ def is_nameable(u: PendingUpdate) -> bool:
     return u.installed is not None or u.manager not in _DEPENDENCY_MANAGERS
 
 
+def install_name(u: PendingUpdate) -> str:
+    """The name an adapter is asked to install: firmware (fwupd) as ``GUID=VERSION``, so exactly the
+    approved release is installed and never a newer one the metadata offered since."""
+    return f"{u.name}={u.available}" if u.manager == "fwupd" else u.name
+
+
 def select_updates(
     pending: Sequence[PendingUpdate],
     *,
     classifications: Collection[Classification] | None = None,
     packages: Collection[str] | None = None,
+    approved: Collection[str] = (),
 ) -> HostSelection:
     """The updates to install from a host's pending list: by classification and/or by name.
 
     New Linux packages (no installed version) are never named: they come in as dependencies of what
     is named. Windows updates have no installed version at all and are named as themselves.
+    Firmware and drivers (app.domain.rollout.NEEDS_APPROVAL) are only selected when their update key
+    is in ``approved`` (approved for this host's ring: :func:`approved_keys`); neither naming them
+    nor ``--all`` nor the scheduler gets past that.
     """
+    # imported here: the window imports this module at start-up, the rollout modules later
+    # (ui/app.py WARM_UP_MODULES)
+    from app.domain.rollout import NEEDS_APPROVAL, update_key
+
     chosen = [
         u
         for u in pending
         if is_nameable(u)
+        and (u.kind not in NEEDS_APPROVAL or update_key(u) in approved)
         and (classifications is None or u.classification in classifications)
         and (packages is None or u.name in packages)
     ]
-    names = tuple(sorted({u.name for u in chosen}))
+    names = tuple(sorted({install_name(u) for u in chosen}))
     return HostSelection(
         names,
         tuple(sorted({u.name for u in chosen if u.security})),
         tuple(sorted({u.name for u in pending if u.security})),
         # which package manager each name belongs to (a Windows host has Windows Update, choco, winget)
-        {u.name: u.manager for u in chosen},
+        {install_name(u): u.manager for u in chosen},
     )
+
+
+def approved_keys(db: Database, pending: Sequence[PendingUpdate], ring: Ring) -> frozenset[str]:
+    """The keys of the firmware/driver updates in ``pending`` approved for ``ring`` and not declined
+    or deferred: the only ones :func:`select_updates` lets through."""
+    from app.domain.rollout import NEEDS_APPROVAL, update_key
+    from db import rollouts as db_rollouts
+
+    now = datetime.now(UTC)
+    out = set()
+    for key in {update_key(u) for u in pending if u.kind in NEEDS_APPROVAL}:
+        r = db_rollouts.get_rollout(db, key)
+        if r is not None and r.blocked(now) is None and r.allows(ring):
+            out.add(key)
+    return frozenset(out)
+
+
+def withheld(pending: Sequence[PendingUpdate], approved: Collection[str]) -> list[PendingUpdate]:
+    """The firmware/driver updates ``select_updates`` leaves out for want of an approval."""
+    from app.domain.rollout import NEEDS_APPROVAL, update_key
+
+    return [u for u in pending if u.kind in NEEDS_APPROVAL and update_key(u) not in approved]
 
 
 def selections_for(
@@ -70,8 +107,12 @@ def selections_for(
     out: dict[int, HostSelection] = {}
     for h in hosts:
         assert h.id is not None
+        pending = db_scans.pending_for_host(db, h.id)
         out[h.id] = select_updates(
-            db_scans.pending_for_host(db, h.id), classifications=classifications, packages=packages
+            pending,
+            classifications=classifications,
+            packages=packages,
+            approved=approved_keys(db, pending, h.ring),
         )
     return out
 

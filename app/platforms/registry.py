@@ -63,6 +63,12 @@ def _zypper(host: str | None) -> Adapter:
     return ZypperAdapter(host)
 
 
+def _fwupd(host: str | None) -> Adapter:
+    from app.platforms.posix.fwupd import FwupdAdapter
+
+    return FwupdAdapter(host)
+
+
 def _wua(host: str | None) -> Adapter:
     from app.platforms.windows.wua import WindowsUpdateAdapter
 
@@ -93,6 +99,8 @@ ADAPTERS: tuple[AdapterEntry, ...] = (
         _dnf,
     ),
     AdapterEntry("zypper", frozenset({"suse", "opensuse", "sles", "sled"}), ("zypper",), _zypper),
+    # firmware beside the system's package manager, where fwupdmgr is installed
+    AdapterEntry("fwupd", frozenset(), ("fwupdmgr",), _fwupd, extra=True),
     AdapterEntry("wua", frozenset({"windows"}), ("wua",), _wua, family="windows"),
     AdapterEntry("choco", frozenset(), ("choco",), _choco, family="windows", extra=True),
     AdapterEntry("winget", frozenset(), ("winget",), _winget, family="windows", extra=True),

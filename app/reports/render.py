@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from html import escape
 
 from app.domain.compliance import TILE_HELP, TILE_LABELS, LastJob, Tile
+from app.domain.hardware import human_bytes
 from app.services.reports import Report
 
 CLASS_COLOURS = {"urgent": "#b3261e", "important": "#d97706", "noncritical": "#64748b"}
@@ -71,6 +72,10 @@ def _cell(value: object) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+#: for other exports of host text to spreadsheets (app/reports/hardware.py)
+spreadsheet_cell = _cell
 
 
 def to_csv(report: Report) -> str:
@@ -230,6 +235,26 @@ def hosts_table_html(report: Report) -> str:
     return f'<table class="hosts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def hardware_table_html(report: Report) -> str:
+    """The hardware inventory of the report's hosts (section left out when no scan read any)."""
+    shown = [(h.name, report.hardware[h.name]) for h in report.hosts if h.name in report.hardware]
+    if not shown:
+        return ""
+    head = "".join(f"<th>{escape(t)}</th>" for t in ("Host", "Manufacturer", "Model", "Serial", "BIOS/UEFI",
+                                                     "CPU", "Memory"))  # fmt: skip
+    rows = []
+    for name, hw in shown:
+        bios = " ".join(p for p in (hw.bios_vendor, hw.bios_version, hw.bios_date) if p)
+        cpu = f"{hw.cpu_count} CPU, {hw.cpu_model or '?'}" if hw.cpu_count else (hw.cpu_model or "")
+        cells = (name, hw.manufacturer, hw.model, hw.serial, bios, cpu,
+                 human_bytes(hw.memory_bytes) if hw.memory_bytes else "")  # fmt: skip
+        rows.append("<tr>" + "".join(f"<td>{escape((c or '')[:40])}</td>" for c in cells) + "</tr>")
+    return (
+        f"<h2>Hardware ({len(shown)})</h2>"
+        f'<table class="hosts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
 def _last_job_text(job: LastJob | None) -> str:
     if job is None:
         return ""
@@ -308,6 +333,7 @@ def html_document(report: Report, charts: Mapping[str, str] | None = None) -> st
         f"generated {escape(report.generated_at)} by Patchdesk</div>"
         f"<h2>Summary</h2>{tiles_html(report)}{chart_html}"
         f"<h2>Hosts ({len(report.hosts)})</h2>{hosts_table_html(report)}"
+        f"{hardware_table_html(report)}"
         "</body></html>"
     )
 

@@ -66,21 +66,32 @@ def _decide(
     }
     if until is not None:
         details["until"] = until.isoformat()
+    if after.state == RolloutState.APPROVED and after.ring is not None:
+        details["ring"] = str(after.ring)
     audit.record(db, audit.APPROVAL, key, details)
     return after
 
 
 def approve(
-    db: Database, key: str, *, note: str = "", override_window: bool = False, actor: str | None = None
+    db: Database,
+    key: str,
+    *,
+    note: str = "",
+    override_window: bool = False,
+    actor: str | None = None,
+    ring: Ring = Ring.PRODUCTION,
 ) -> Rollout:
-    """Approve for every ring (explicitly: this is what lets firmware and drivers past the test ring)."""
+    """Approve up to ``ring`` (default: every ring). The explicit approval is what lets firmware and
+    drivers be installed at all (app.domain.rollout: Rollout.allows), each ring only once approved
+    for it: first ``ring=test`` (one host of the model), then a second approval for the rest; the
+    patch selection applies it (app/jobs/selection.py: approved_keys)."""
     return _decide(
         db,
         key,
         note=note,
         actor=actor,
         state=RolloutState.APPROVED,
-        ring=Ring.PRODUCTION,
+        ring=ring,
         explicit_approval=True,
         override_window=override_window or None,
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlite_utils import Database
 
 from app.domain.compliance import ComplianceFilter, DailyPoint, GroupPending, HostRow, Summary, Tile
+from app.domain.hardware import Hardware
 from db import compliance as db_compliance
 from db import compliance_history as db_compliance_history
+from db import hardware as db_hardware
+from db import hosts as db_hosts
 from db import tiles as db_tiles
 
 
@@ -27,6 +31,8 @@ class Report:
     by_group: tuple[GroupPending, ...]
     hosts: tuple[HostRow, ...]
     note: str = ""
+    #: the hardware inventory of the report's hosts, by host name (hosts never read are absent)
+    hardware: Mapping[str, Hardware] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -71,8 +77,16 @@ class Report:
                 }
                 for p in self.history
             ],
-            "hosts": [h.as_json() for h in self.hosts],
+            "hosts": [
+                {**h.as_json(), "hardware": hw.as_json() if (hw := self.hardware.get(h.name)) else None}
+                for h in self.hosts
+            ],
         }
+
+
+def _hardware_by_name(db: Database, names: set[str]) -> dict[str, Hardware]:
+    by_id = db_hardware.all_hardware(db)
+    return {h.name: by_id[h.id] for h in db_hosts.list_hosts(db) if h.name in names and h.id in by_id}
 
 
 def _rounded(pct: float | None) -> float | None:
@@ -99,7 +113,8 @@ def build_report(
             summary=db_compliance.summary(db, scope),
             history=tuple(db_compliance_history.history(db, scope, days=history_days)),
             by_group=tuple(db_compliance.pending_by_group(db, scope)),
-            hosts=tuple(db_compliance.host_rows(db, scope)),
+            hosts=(rows := tuple(db_compliance.host_rows(db, scope))),
+            hardware=_hardware_by_name(db, {r.name for r in rows}),
         )
     points = [
         p

@@ -39,7 +39,7 @@ from app.domain.errors import PatchdeskError
 from app.domain.models import Classification, Host, InstallPlan, PendingUpdate, RebootPolicy, StepState
 from app.jobs.engine import JobHandle
 from app.jobs.patching import HostSelection
-from app.jobs.selection import is_nameable, select_updates
+from app.jobs.selection import approved_keys, is_nameable, select_updates, withheld
 from db import scans as db_scans
 from ui.messages import confirm
 from ui.models.host_status import one_line
@@ -103,6 +103,10 @@ class PatchDialog(QDialog):
         # The pending lists of the last scans, read once: the choice below is computed from them.
         self.pending: dict[int, list[PendingUpdate]] = {
             h.id: db_scans.pending_for_host(db, h.id) for h in self.hosts if h.id is not None
+        }
+        # firmware and drivers approved for each host's ring: the only ones a patch may select
+        self.approved: dict[int, frozenset[str]] = {
+            h.id: approved_keys(db, self.pending[h.id], h.ring) for h in self.hosts if h.id is not None
         }
 
         self.setWindowTitle("Patch hosts")
@@ -239,6 +243,8 @@ class PatchDialog(QDialog):
                 if is_nameable(u):  # new Linux packages are never named (select_updates)
                     by_name.setdefault(u.name, []).append(u)
                     on_hosts.setdefault(u.name, set()).add(hid)
+        # firmware and drivers not approved for some host's ring: listed, but a patch leaves them
+        waiting = {u.name for hid, hups in self.pending.items() for u in withheld(hups, self.approved[hid])}
         for name in sorted(by_name, key=str.casefold):
             ups = by_name[name]
             classes = sorted({u.classification for u in ups}, key=CLASS_ORDER.index)
@@ -251,6 +257,8 @@ class PatchDialog(QDialog):
             label += f"  ·  {one_line(versions[0], 60)}" if len(versions) == 1 else "  ·  several versions"
             if len(self.hosts) > 1:
                 label += f"  ·  {len(on_hosts[name])} host(s)"
+            if name in waiting:
+                label += "  ·  needs approval (View → Firmware…)"
             item = QListWidgetItem(label)
             item.setData(PACKAGE_ROLE, name)
             item.setData(PACKAGE_ROLE + 1, [str(c) for c in classes])
@@ -298,7 +306,9 @@ class PatchDialog(QDialog):
     def selections(self) -> dict[int, HostSelection]:
         classes, packages = self.chosen_classes(), self.chosen_packages()
         return {
-            hid: select_updates(ups, classifications=classes, packages=packages)
+            hid: select_updates(
+                ups, classifications=classes, packages=packages, approved=self.approved.get(hid, frozenset())
+            )
             for hid, ups in self.pending.items()
         }
 

@@ -126,6 +126,7 @@ class HostsTableModel(QAbstractTableModel):
         self._last_jobs: dict[int, LastJob] = {}  # host id -> its newest finished job step
         self._stale_days = DEFAULT_STALE_DAYS
         self._cells: dict[int, StatusCell] = {}  # host id -> its Status cell, built on first use
+        self._hardware: dict[int, str] = {}  # host id -> its hardware as the filter searches it
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -137,12 +138,17 @@ class HostsTableModel(QAbstractTableModel):
         last_jobs: Mapping[int, LastJob] | None = None,
         *,
         stale_days: int | None = None,
+        hardware: Mapping[int, str] | None = None,
     ) -> None:
         """Replace every host (inventory changed); the current sort order and filter are kept.
 
         ``last_jobs`` (db.jobs.last_jobs) and ``stale_days`` are what the Status column needs besides
-        the host records: loaded with the rows, so painting never queries."""
+        the host records: loaded with the rows, so painting never queries. ``hardware``
+        (db.hardware.search_texts): what the filter also matches, so "all hosts of one model" is a
+        search for the model."""
         self.beginResetModel()
+        if hardware is not None:
+            self._hardware = dict(hardware)
         self._last_jobs = dict(last_jobs or {})
         if stale_days is not None:
             self._stale_days = stale_days
@@ -247,16 +253,17 @@ class HostsTableModel(QAbstractTableModel):
 
     # -- filtering (one pass in Python, one layout change for the view) ------------------------
 
-    @staticmethod
-    def _search_text(h: Host) -> str:
-        """What the filter box searches: the displayed name, address, OS, group and tags (\\0 between
-        them, so a needle never matches across two fields)."""
+    def _search_text(self, h: Host) -> str:
+        """What the filter box searches: the displayed name, address, OS, group, tags and hardware
+        (manufacturer, model, serial; \\0 between them, so a needle never matches across two fields)."""
         address = h.address + (f":{h.port}" if h.port else "")
         fields = [one_line(h.name), address, one_line(h.os_name, 60), h.group or "", *h.tags]
+        fields.append(self._hardware.get(h.id or 0, ""))
         return "\0".join(fields).casefold()
 
     def set_filter_text(self, text: str) -> None:
-        """Show only hosts whose name, address, OS, group or a tag contains ``text`` (case-insensitive)."""
+        """Show only hosts whose name, address, OS, group, a tag or hardware (a model) contains ``text``
+        (case-insensitive)."""
         needle = text.strip().casefold()
         if needle != self._needle:
             self._needle = needle

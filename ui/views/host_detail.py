@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.compliance import scan_is_stale
+from app.domain.hardware import Hardware, human_bytes
 from app.domain.models import ChangeAction, Host, HostStatus, JobKind
+from db import hardware as db_hardware
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scans as db_scans
@@ -49,7 +51,7 @@ from ui.models.history_model import (
     HistoryTableModel,
     load_history,
 )
-from ui.models.host_status import STATE_COLOURS, local_time, one_line, status_cell
+from ui.models.host_status import STATE_COLOURS, local_iso, local_time, one_line, status_cell
 from ui.models.updates_model import (
     COL_AVAILABLE,
     COL_CLASSIFICATION,
@@ -121,6 +123,36 @@ def change_item(
         bold.setBold(True)
         item.setFont(3, bold)
     return item
+
+
+def hardware_text(hw: Hardware | None, updated: str | None = None) -> str:
+    """The Hardware tab's text: what the last scan read, "not known" for what the host did not tell."""
+    if hw is None:
+        return "Not read yet: the next scan reads the hardware inventory."
+
+    def v(value: object) -> str:
+        return one_line(str(value), 200) if value not in (None, "") else "not known"
+
+    firmware = " ".join(p for p in (hw.bios_vendor, hw.bios_version) if p)
+    lines = [
+        f"Manufacturer: {v(hw.manufacturer)}",
+        f"Model: {v(hw.model)}",
+        f"Serial number: {v(hw.serial)}",
+        f"BIOS/UEFI: {v(firmware)}" + (f", {one_line(hw.bios_date, 40)}" if hw.bios_date else ""),
+        f"CPU: {v(hw.cpu_model)}" + (f" ({hw.cpu_count} logical)" if hw.cpu_count else ""),
+        f"Memory: {human_bytes(hw.memory_bytes) if hw.memory_bytes else 'not known'}",
+    ]
+    disks = [
+        f"  {one_line(d.name, 60)}: {human_bytes(d.size_bytes) if d.size_bytes else 'size not known'}"
+        + (f", {one_line(d.model, 80)}" if d.model else "")
+        + (f", serial {one_line(d.serial, 60)}" if d.serial else "")
+        for d in hw.disks
+    ]
+    lines.append("Disks:" if disks else "Disks: not known")
+    lines.extend(disks)
+    if updated:
+        lines.append(f"\nAs read by the scan of {local_iso(updated)}.")
+    return "\n".join(lines)
 
 
 def change_tree(headers: tuple[str, ...] = ("Package", "From", "To", "Change")) -> QTreeWidget:
@@ -236,6 +268,13 @@ class HostDetailView(QWidget):
         )
         self._build_history()
 
+        self.hardware = QLabel()
+        self.hardware.setObjectName("hardwareText")
+        self.hardware.setWordWrap(True)
+        self.hardware.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.hardware.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hardware.setContentsMargins(8, 8, 8, 8)
+
         self.tabs = QTabWidget()
         self.tabs.addTab(self.updates_view, "Pending updates")
         self.tabs.addTab(self.history_page, "History")
@@ -243,6 +282,7 @@ class HostDetailView(QWidget):
         self.tabs.addTab(self.drift_panel, "Drift")
         self.outside = OutsideChangesPanel(db)
         self.tabs.addTab(self.outside, "Outside Patchdesk")
+        self.tabs.addTab(self.hardware, "Hardware")
 
         self.placeholder = EmptyState("Select a host")
         self.placeholder.add_action("Add host…", self.add_host_requested.emit, name="emptyAddHost")
@@ -611,6 +651,11 @@ class HostDetailView(QWidget):
         else:
             self.error.setVisible(False)
         assert host.id is not None
+        self.hardware.setText(
+            hardware_text(
+                db_hardware.hardware_for(self.db, host.id), db_hardware.updated_at(self.db, host.id)
+            )
+        )
         updates = db_scans.pending_for_host(self.db, host.id)
         self.updates_model.set_updates(updates)
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")

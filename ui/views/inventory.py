@@ -84,7 +84,7 @@ class InventoryView(QWidget):
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("hostFilter")
-        self.filter_edit.setPlaceholderText("Filter hosts…  (name, address, OS, group)")
+        self.filter_edit.setPlaceholderText("Filter hosts…  (name, address, OS, group, model)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.count_label = QLabel()
@@ -180,11 +180,13 @@ class InventoryView(QWidget):
         last_jobs: Mapping[int, LastJob] | None = None,
         *,
         stale_days: int | None = None,
+        hardware: Mapping[int, str] | None = None,
     ) -> None:
         """Reload everything, keeping the selection by host id (``last_jobs`` and ``stale_days``:
-        what the Status column needs besides the rows, see HostsTableModel.set_hosts)."""
+        what the Status column needs besides the rows; ``hardware``: what the filter also matches,
+        see HostsTableModel.set_hosts)."""
         selected = {h.id for h in self.selected_hosts()}
-        self.model.set_hosts(hosts, last_jobs, stale_days=stale_days)
+        self.model.set_hosts(hosts, last_jobs, stale_days=stale_days, hardware=hardware)
         self.select_ids(selected)
         self._update_count()
         self._search_timer.start()

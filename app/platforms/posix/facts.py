@@ -16,6 +16,7 @@ import re
 from app.domain.errors import UnsupportedHostError
 from app.domain.models import OsFacts
 from app.platforms.base import clean_value, new_nonce
+from app.platforms.posix.hardware import HARDWARE_SECTIONS, hardware_snippet, parse_hardware
 from app.transports.base import CommandResult, Transport
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,15 @@ logger = logging.getLogger(__name__)
 KNOWN_BINARIES: tuple[str, ...] = ("apt-get", "dpkg", "dnf", "yum", "zypper", "rpm", "fwupdmgr")
 
 #: Sections of the snippet's output, in order.
-SECTIONS: tuple[str, ...] = ("os-release", "kernel", "uptime", "hostname", "binaries", "end")
+SECTIONS: tuple[str, ...] = (
+    "os-release",
+    "kernel",
+    "uptime",
+    "hostname",
+    "binaries",
+    *HARDWARE_SECTIONS,
+    "end",
+)
 
 
 _NONCE_RE = re.compile(r"[A-Za-z0-9]{8,64}")
@@ -75,7 +84,9 @@ def facts_command(nonce: str) -> str:
     Every marker is printed after a newline of its own, so a file without a trailing newline cannot glue
     its last line onto the marker. The kernel release, uptime and host name come from /proc with the
     shell's ``read`` (``uname -r``, ``hostname`` or ``uname -n`` only where /proc cannot be read), and
-    os-release is copied the same way: no program is started for them (see :func:`first_line`).
+    os-release is copied the same way: no program is started for them (see :func:`first_line`). The
+    hardware inventory follows (app/platforms/posix/hardware.py: DMI, CPU and memory the same way,
+    disks by ``lsblk``).
     /usr/sbin and /sbin are appended to PATH because non-root SSH sessions on Debian lack them.
     """
     _check_nonce(nonce)
@@ -92,6 +103,7 @@ def facts_command(nonce: str) -> str:
         f"{first_line('/proc/sys/kernel/hostname')} || hostname 2>/dev/null || uname -n; "
         f"printf '\\n%s\\n' '{m['binaries']}'; "
         f'for b in {binaries}; do command -v "$b" >/dev/null 2>&1 && echo "$b"; done; '
+        f"{hardware_snippet(m)}"
         f"printf '\\n%s\\n' '{m['end']}'; exit 0"
     )
 
@@ -231,6 +243,7 @@ def parse_facts(text: str, nonce: str) -> tuple[OsFacts, frozenset[str]]:
         kernel=_first_line(sections.get("kernel", [])),
         uptime_seconds=_parse_uptime(sections.get("uptime", [])),
         hostname=_first_line(sections.get("hostname", [])),
+        hardware=parse_hardware(sections),
     )
     found = {line.strip() for line in sections.get("binaries", [])}
     binaries = frozenset(b for b in KNOWN_BINARIES if b in found)

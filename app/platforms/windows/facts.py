@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from app.domain.errors import AdapterError
+from app.domain.hardware import MAX_DISKS, PLACEHOLDERS, Disk, Hardware
 from app.domain.models import OsFacts
-from app.platforms.windows.output import json_value, text_value
+from app.platforms.windows.output import int_value, json_value, text_value
 from app.platforms.windows.scripts import render, script_body
 from app.transports.base import Transport
 
@@ -36,6 +37,7 @@ def parse_windows_facts(text: str) -> tuple[OsFacts, frozenset[str]]:
         if isinstance(uptime, int | float) and not isinstance(uptime, bool)
         else None,
         hostname=text_value(obj.get("Hostname"), 64),
+        hardware=parse_windows_hardware(obj.get("Hardware")),
     )
     managers = {"wua"}
     if obj.get("Choco") is True:
@@ -43,6 +45,48 @@ def parse_windows_facts(text: str) -> tuple[OsFacts, frozenset[str]]:
     if obj.get("WinGet") is True:
         managers.add("winget")
     return facts, frozenset(managers)
+
+
+def _text(value: object, limit: int = 128) -> str | None:
+    text = text_value(value, limit)
+    return None if text.lower() in PLACEHOLDERS else text
+
+
+def _count(value: object) -> int | None:
+    n = int_value(value, -1) if not isinstance(value, bool) else -1
+    return n if n > 0 else None  # 0 is what [int64]$null gives: unknown, not none
+
+
+def parse_windows_hardware(value: object) -> Hardware | None:
+    """The facts script's ``Hardware`` object (CIM Win32_ComputerSystem, Win32_BIOS, Win32_Processor,
+    Win32_DiskDrive) -> Hardware; None when the script sent none (a console older than the host's)."""
+    if not isinstance(value, dict):
+        return None
+    raw = value.get("Disks")
+    items = raw if isinstance(raw, list) else [raw] if isinstance(raw, dict) else []
+    disks = tuple(
+        Disk(
+            text_value(d.get("Name"), 64),
+            _count(d.get("Size")),
+            _text(d.get("Model")),
+            _text(d.get("Serial")),
+            _text(d.get("MediaType"), 64),
+        )
+        for d in items[:MAX_DISKS]
+        if isinstance(d, dict) and text_value(d.get("Name"), 64)
+    )
+    return Hardware(
+        manufacturer=_text(value.get("Manufacturer")),
+        model=_text(value.get("Model")),
+        serial=_text(value.get("Serial")),
+        bios_vendor=_text(value.get("BiosVendor")),
+        bios_version=_text(value.get("BiosVersion")),
+        bios_date=_text(value.get("BiosDate"), 32),
+        cpu_model=_text(value.get("CpuModel"), 256),
+        cpu_count=_count(value.get("LogicalProcessors")),
+        memory_bytes=_count(value.get("MemoryBytes")),
+        disks=disks,
+    )
 
 
 def is_windows(facts: OsFacts) -> bool:

@@ -113,6 +113,8 @@ class WuaUpdate:
     type: int
     category_ids: tuple[str, ...] = ()
     browse_only: bool = False
+    #: the device a driver applies to (IWindowsDriverUpdate DriverManufacturer, DriverModel, DriverClass)
+    device: str = ""
 
     @property
     def is_driver(self) -> bool:
@@ -156,7 +158,9 @@ class WuaUpdate:
             name=self.name,
             available=self.title or self.name,
             installed=None,
-            source=", ".join(self.categories) or "Windows Update",
+            source=(f"device: {self.device}" if self.is_driver and self.device else "")
+            or ", ".join(self.categories)
+            or "Windows Update",
             security=kind == UpdateKind.SECURITY,
             kind=kind,
             severity=self.severity,
@@ -164,6 +168,18 @@ class WuaUpdate:
             advisories=tuple(dict.fromkeys((*self.kbs, *self.bulletins))),
             reboot_expected=self.reboot_behavior != REBOOT_NEVER,
         )
+
+
+def _driver_device(obj: dict[str, object]) -> str:
+    """ "Intel Corporation Intel(R) Ethernet Connection I219-LM (Net)" from a driver's fields."""
+    maker, model = text_value(obj.get("DriverManufacturer"), 80), text_value(obj.get("DriverModel"), 120)
+    cls = text_value(obj.get("DriverClass"), 40)
+    name = (
+        model
+        if maker and model.lower().startswith(maker.lower())
+        else " ".join(p for p in (maker, model) if p)
+    )
+    return name + (f" ({cls})" if name and cls else "")
 
 
 def parse_update(obj: object) -> WuaUpdate | None:
@@ -198,6 +214,7 @@ def parse_update(obj: object) -> WuaUpdate | None:
         uninstallable=obj.get("IsUninstallable") is True,
         type=TYPE_DRIVER if utype == TYPE_DRIVER else TYPE_SOFTWARE,
         category_ids=tuple(dict.fromkeys(category_ids)),
+        device=_driver_device(obj),
         browse_only=obj.get("BrowseOnly") is True,
     )
 

@@ -14,5 +14,9 @@ function ConvertTo-PatchdeskUpdate($u) {
     IsUninstallable = [bool]$u.IsUninstallable
     Type = [int]$u.Type
     BrowseOnly = [bool]$u.BrowseOnly
+    # IWindowsDriverUpdate: the device a driver update applies to (empty on other updates)
+    DriverManufacturer = [string]$u.DriverManufacturer
+    DriverModel = [string]$u.DriverModel
+    DriverClass = [string]$u.DriverClass
   }
 }

@@ -100,8 +100,27 @@ def test_firmware_and_drivers_never_promote_without_approval(kind: UpdateKind) -
         assert p.to is None and "never promoted without an explicit approval" in p.reason
         # not even a production ring allows it before approval
         assert not long_ago.allows(Ring.PILOT) and not long_ago.allows(Ring.PRODUCTION)
-    approved = r(Classification.URGENT, kind, state=RolloutState.APPROVED, explicit_approval=True)
+    approved = r(
+        Classification.URGENT, kind, state=RolloutState.APPROVED, explicit_approval=True, ring=Ring.PRODUCTION
+    )
     assert approved.allows(Ring.PRODUCTION)
+
+
+@pytest.mark.parametrize("kind", [UpdateKind.FIRMWARE, UpdateKind.DRIVER])
+def test_firmware_waits_for_an_approval_even_on_the_test_ring_and_then_per_ring(kind: UpdateKind) -> None:
+    """#24: not even the test ring installs firmware before an approval, and an approval for the test
+    ring (one host of the model) does not carry it further: the rest needs a second approval."""
+    for state in (RolloutState.NEW, RolloutState.TESTING):
+        assert not r(kind=kind, state=state, ring=None).allows(Ring.TEST)
+        assert not r(kind=kind, state=state, ring=Ring.TEST).allows(Ring.TEST)
+    first = r(kind=kind, state=RolloutState.APPROVED, explicit_approval=True, ring=Ring.TEST)
+    assert first.allows(Ring.TEST) and not first.allows(Ring.PILOT) and not first.allows(Ring.PRODUCTION)
+    p = evaluate(first, {Ring.TEST: RingEvidence(got=("t1",), green=("t1",))}, NOW + timedelta(days=30), S)
+    assert p.to is None and "needs another approval" in p.reason
+    # nothing on the test ring needs it any more: still no promotion without the second approval
+    assert evaluate(first, {}, NOW, S).to is None
+    second = r(kind=kind, state=RolloutState.APPROVED, explicit_approval=True, ring=Ring.PRODUCTION)
+    assert second.allows(Ring.PILOT) and second.allows(Ring.PRODUCTION)
 
 
 def test_declined_and_deferred_block_everything() -> None:

@@ -30,7 +30,16 @@ APT_BINS = frozenset({"apt-get", "dpkg"})
 
 
 def test_table_order_and_names() -> None:
-    assert [entry.name for entry in ADAPTERS] == ["apt", "dnf", "zypper", "wua", "choco", "winget"]
+    assert [entry.name for entry in ADAPTERS] == ["apt", "dnf", "zypper", "fwupd", "wua", "choco", "winget"]
+
+
+def test_fwupd_runs_beside_the_system_package_manager_where_fwupdmgr_is_found() -> None:
+    from app.platforms.registry import extra_adapters
+
+    assert [a.name for a in extra_adapters("posix", APT_BINS | {"fwupdmgr"}, host="fw1")] == ["fwupd"]
+    assert extra_adapters("posix", APT_BINS) == []
+    assert extra_adapters("windows", frozenset({"wua", "fwupdmgr"})) == []
+    assert detect(DEBIAN, APT_BINS | {"fwupdmgr"}).name == "apt"
 
 
 @pytest.mark.parametrize("facts", [DEBIAN, UBUNTU, MINT, RASPBIAN])

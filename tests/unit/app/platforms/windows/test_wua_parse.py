@@ -48,6 +48,8 @@ def test_scan_maps_severity_kind_and_ids() -> None:
     assert defender.kind == UpdateKind.BUGFIX and not defender.security and not defender.reboot_expected
     driver = pending["5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c09"]
     assert driver.kind == UpdateKind.DRIVER
+    # the device it applies to (#24 item 3)
+    assert driver.source == "device: Intel Corporation Intel(R) Ethernet Connection I219-LM (Net)"
     assert [u.uninstallable for u in scan.updates] == [True, True, False, False, False, True]
     assert scan.failure is None and scan.notes == () and scan.online
 
@@ -65,6 +67,7 @@ def test_powershell51_scalars_and_hostile_records() -> None:
     assert second.severity is None and second.cves == () and second.size == 0
     assert second.uninstallable is False  # the string "true" is not JSON true
     assert second.is_driver
+    assert second.device == ""  # no driver fields: no device named
     assert any("could not be read" in n for n in scan.notes)  # unreadable records: incomplete
     assert "one warning as a scalar" in scan.warnings
 
