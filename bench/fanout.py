@@ -429,6 +429,7 @@ class Bench:
         OpenSSH without ControlMaster, Ansible with ControlPersist off); "kept", each tool as it comes,
         reusing the previous round's logins (Patchdesk's pool, ControlPersist for OpenSSH and Ansible)."""
         a = self.ansible is not None
+        d = not self.args.no_default_kex
         steps: list[tuple[str, Callable[[], None], bool]] = [
             ("unchanged fresh: patchdesk", lambda: self.patchdesk_scan(fresh=True), True),
             ("unchanged fresh: ssh-curve25519", self.ssh_same_run, True),
@@ -440,7 +441,7 @@ class Bench:
             (
                 "full fresh: ssh-default",
                 lambda: run_parallel(self.ssh_default, self.c, expect=self.end_marker),
-                True,
+                d,
             ),
             (
                 "full fresh: ssh-curve25519",
@@ -525,7 +526,9 @@ class Bench:
             self.reset_all()
             self.measure("patch: ansible", ansible_patch)
 
-        others: list[Callable[[], None]] = [lambda: ssh_round(default_kex=True)]
+        others: list[Callable[[], None]] = []
+        if not self.args.no_default_kex:
+            others.append(lambda: ssh_round(default_kex=True))
         if self.ansible is not None:
             others.append(ansible_round)
         for rnd in range(self.args.patch_rounds):
@@ -682,6 +685,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--subnet", default="127.0.50", help="the first /24; more follow for over 254 hosts")
     ap.add_argument("--keep", type=int, default=1800, help="seconds kept logins live (every tool)")
     ap.add_argument("--no-ansible", action="store_true")
+    ap.add_argument(
+        "--no-default-kex",
+        action="store_true",
+        help="leave out OpenSSH with its default key exchange (sntrup761x25519: 3x the hosts' CPU)",
+    )
     ap.add_argument("--worker", action="store_true", help="also a full scan through the GUI's job worker")
     ap.add_argument("--json", type=Path, help="write the samples here")
     ap.add_argument("--probe-worker", type=Path, help=argparse.SUPPRESS)
