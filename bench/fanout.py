@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -671,6 +672,18 @@ def run_probe(db_path: Path, concurrency: int) -> dict[str, Any]:
     return result
 
 
+def share_host_keys(cluster: Any, sets: int) -> None:
+    """Past the first ``sets`` hosts, hosts take the cached host key sets again, round robin. A new set
+    is three keys, RSA-3072 among them: about 0.5 CPU-s each, 10 minutes of both cores for 1,000
+    hosts on a quiet machine, an hour on a loaded one. What is timed here -- logins, key exchange,
+    scans -- costs the same whichever key a host serves, and Patchdesk keeps each host's key on its own."""
+    from tests.hosts.keys import ensure_host_key_pool
+
+    pool = ensure_host_key_pool(cluster.cache_dir, sets)
+    taken = itertools.count()
+    cluster._alloc_key_sets = lambda n: [pool[next(taken) % len(pool)] for _ in range(n)]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hosts", type=int, default=50)
@@ -683,6 +696,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--patch-rounds", type=int, default=3)
     ap.add_argument("--subnet", default="127.0.50", help="the first /24; more follow for over 254 hosts")
+    ap.add_argument(
+        "--key-sets", type=int, default=300, help="distinct host key sets at most (then shared round robin)"
+    )
     ap.add_argument("--keep", type=int, default=1800, help="seconds kept logins live (every tool)")
     ap.add_argument("--no-ansible", action="store_true")
     ap.add_argument(
@@ -712,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATCHDESK_LOG_DIR"] = str(work / "logs")
     print(f"load average at start: {load_average()}", flush=True)
     with HostCluster(subnet=args.subnet, subnets=max(1, -(-args.hosts // 254))) as cluster:
+        share_host_keys(cluster, min(args.hosts, args.key_sets))
         t0 = time.perf_counter()
         hosts: list[Any] = []
         while len(hosts) < args.hosts:  # in batches: a thousand sshd starting at once time each other out
