@@ -20,8 +20,13 @@ alternating in the same run:
          reset before each tool's turn; Patchdesk and OpenSSH (curve25519) run next to each other,
          who goes first alternating from round to round.
 
-Prints medians and spreads, and the ratios as the last lines. Run as root: `make bench` or
-`python -m bench.fanout --hosts 50 --concurrency 20 --rounds 5`.
+For every run: the wall time, the tool's own CPU, Patchdesk's peak RSS, the CPU used inside the hosts
+(their pid namespaces) and the floor it sets (hosts' CPU / cores), and the load average. ``--worker``
+adds a full scan through the GUI's job worker and both processes' peak RSS. Over 254 hosts the
+cluster spans consecutive /24s from ``--subnet``.
+
+Prints medians and spreads, and the ratios as the last lines. Run as root: `make bench`,
+`make bench-scale` (1,000 hosts) or `python -m bench.fanout --hosts 50 --concurrency 20,50 --rounds 5`.
 """
 
 from __future__ import annotations
