@@ -89,6 +89,18 @@ def join_closed_connections(timeout: float = 2.0) -> int:
     return left
 
 
+def _wait_readable(fd: int, timeout: float) -> None:
+    """Wait until ``fd`` is readable or ``timeout`` seconds pass. select() refuses a descriptor numbered
+    1024 or more (FD_SETSIZE), which a console holding a thousand kept connections has; poll() has no
+    such limit. (Windows has no poll(), and its select() takes any socket handle.)"""
+    if hasattr(select, "poll"):
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        p.poll(timeout * 1000)
+    else:
+        select.select([fd], [], [], timeout)
+
+
 class _StartFailed(Exception):
     """A command could not start on a connection taken from the pool: nothing ran, so it may be retried
     once on a fresh login. Carries the error to raise if it is not retried."""
@@ -294,7 +306,7 @@ class SshTransport(Transport):
                     # Only the exit status is missing, and it does not wake select(): wait on its event.
                     chan.status_event.wait(POLL_INTERVAL)
                 else:
-                    select.select([chan], [], [], POLL_INTERVAL)
+                    _wait_readable(chan.fileno(), POLL_INTERVAL)
         except PatchdeskError:
             raise
         except Exception as exc:

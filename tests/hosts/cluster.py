@@ -687,13 +687,20 @@ class HostCluster:
         work_dir: Path | None = None,
         *,
         subnet: str = DEFAULT_SUBNET,
+        subnets: int = 1,
         ttl: float = DEFAULT_TTL,
     ) -> None:
+        """``subnets``: how many consecutive /24s from ``subnet`` on the cluster may use, 254 hosts each
+        (the fan-out benchmark's 1,000 hosts: 127.0.40.1..254, then 127.0.41.1.. and so on)."""
         ok, why = hosts_available()
         if not ok:
             raise HostsError(f"test hosts are not available here: {why}")
         self.cache_dir = Path(cache_dir or DEFAULT_CACHE_DIR)
         self.subnet = subnet
+        head, _, third = subnet.rpartition(".")
+        if subnets < 1 or not third.isdigit() or int(third) + subnets - 1 > 255:
+            raise HostsError(f"{subnets} subnet(s) from {subnet} do not fit in {head}.x")
+        self.subnets = subnets
         self.ttl = ttl
         self._id = f"{_owner_id()}_{uuid.uuid4().hex[:8]}"
         self._lock = threading.RLock()
@@ -761,14 +768,14 @@ class HostCluster:
         with self._lock:
             if self._stopped:
                 raise HostsError("this HostCluster was stopped")
-            if self._next_index + n - 1 > 254:
-                raise HostsError("at most 254 hosts per cluster")
+            if self._next_index + n - 1 > 254 * self.subnets:
+                raise HostsError(f"at most {254 * self.subnets} hosts in this cluster ({self.subnets} x 254)")
             keys = self._alloc_key_sets(n)
             new: list[TestHost] = []
             for k in range(n):
                 i = self._next_index
                 self._next_index += 1
-                host = host_class(self, i, f"{prefix}{i:02d}", f"{self.subnet}.{i}", keys[k])
+                host = host_class(self, i, f"{prefix}{i:02d}", self.address_of(i), keys[k])
                 self.hosts.append(host)
                 new.append(host)
             for host in new:
@@ -777,6 +784,12 @@ class HostCluster:
             for host in new:
                 host._await(deadline)
             return new
+
+    def address_of(self, i: int) -> str:
+        """Host ``i``'s address: {subnet}.i for the first 254, then on through the next /24s."""
+        head, _, third = self.subnet.rpartition(".")
+        block, last = divmod(i - 1, 254)
+        return f"{self.subnet}.{i}" if block == 0 else f"{head}.{int(third) + block}.{last + 1}"
 
     def stop_all(self) -> None:
         """Stop every host, remove firewall rules and the work dir.  Idempotent."""
