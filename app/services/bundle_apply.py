@@ -208,6 +208,13 @@ def _apply_host(
             f"{host.name} would receive {size // 2**20} MB, more than the {cap // 2**20} MB a host may keep "
             "(setting bundles.max_host_mb).",
         )
+    if entry.manager == "win":
+        # the bundle carries the files; copying them and scanning against wsusscn2.cab is not built yet
+        return HostOutcome(
+            host.name,
+            False,
+            f"Applying a Windows bundle is not supported yet; nothing was copied to {host.name}.",
+        )
     if entry.manager not in ("apt", "dnf"):
         return HostOutcome(host.name, False, f"Bundles for {entry.manager} hosts are not supported yet.")
     assert host.id is not None

@@ -812,6 +812,16 @@ class FakeWindows:
         off, count = int(m.group(1)), int(n.group(1))
         return Reply(stdout=base64.b64encode(data[off : off + count]))
 
+    # -- offline bundles -----------------------------------------------------------------------------------
+
+    #: what bundle-win-state.ps1 reads: CurrentBuildNumber, UBR, PROCESSOR_ARCHITECTURE
+    build = ("20348", "2227", "AMD64")
+
+    def op_bundle_win_state(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        assert "CurrentBuildNumber" in call.script and "PROCESSOR_ARCHITECTURE" in call.script
+        build, revision, arch = self.build
+        return Reply(stdout=crlf(json.dumps({"Build": build, "Revision": revision, "Arch": arch}) + "\n"))
+
     # -- facts, reboot flags, inventory --------------------------------------------------------------------
 
     def op_windows_facts(self, call: ScriptCall, p: dict[str, Any]) -> Reply:

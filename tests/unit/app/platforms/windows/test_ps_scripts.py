@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.platforms.windows import chocolatey, facts, health, history, systask, winget, wua
+from app.platforms.windows import bundle_win, chocolatey, facts, health, history, systask, winget, wua
 from app.platforms.windows.scripts import (
     BOOT_PLACEHOLDER,
     PAYLOAD_PLACEHOLDER,
@@ -80,11 +80,12 @@ def _sent() -> dict[str, str]:
         "winget-scan-no-refresh": winget.scan_script(refresh=False),
         "winget-list": winget.list_script(),
         "winget-update": winget.update_script(["Git.Git", HOSTILE]),
+        "bundle-win-state": bundle_win.state_script(),
     }
 
 
 #: the modules whose functions build the scripts Patchdesk sends to a Windows host
-BUILDER_MODULES = (chocolatey, facts, health, history, systask, winget, wua)
+BUILDER_MODULES = (bundle_win, chocolatey, facts, health, history, systask, winget, wua)
 _BUILDER_NAME = re.compile(r"_(script|payload|command)$")
 
 
