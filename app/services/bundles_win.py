@@ -165,3 +165,57 @@ def build_win(
         built.files.append(f)
         built.local[f.member] = path
     return built
+
+
+# -- the offline side -----------------------------------------------------------------------------------
+
+#: free space kept on the host's drive beyond the files (wusa unpacks an .msu next to the system)
+FREE_MARGIN = 512 * 1024 * 1024
+
+
+def copy_to_host(
+    transport: Transport,
+    bundle_id: str,
+    files: Sequence[BundleFile],
+    work: Path,
+    host: str,
+    progress: Progress,
+) -> None:
+    """Copy the host's files into its bundle folder (resumably, the free space checked first), then
+    check every SHA-256 there with Get-FileHash; a bad copy is named, deleted and raises."""
+    from app.platforms.windows import bundle_win
+
+    r = transport.run(bundle_win.prepare_script(bundle_id), timeout=120)
+    free, have = bundle_win.parse_prepared(r.out if r.out.strip() else r.err)
+    missing = sum(f.size - min(have.get(f.name, 0), f.size) for f in files)
+    if free < missing + FREE_MARGIN:
+        raise BundleError(
+            f"{host} has {free // 2**20} MB free on the drive of {bundle_win.HOST_DIR}; this bundle needs "
+            f"{(missing + FREE_MARGIN) // 2**20} MB there (with room for installing). Nothing was copied."
+        )
+    total, done = max(1, sum(f.size for f in files)), 0
+    for f in files:
+        offset = have.get(f.name, 0)
+        offset = offset if offset <= f.size else 0  # longer than it should be: copied anew
+        done += offset
+        with open(work / f.member, "rb") as src:
+            src.seek(offset)
+            while offset < f.size or (offset == 0 and f.size == 0):
+                data = src.read(bundle_win.CHUNK)
+                r = transport.run(bundle_win.chunk_script(bundle_id, f.name, offset), stdin=data, timeout=300)
+                if not r.ok:
+                    raise BundleError(f"Could not copy {f.name} to {host}: {r.err.strip()[:300]}")
+                offset += len(data)
+                done += len(data)
+                progress(0.8 * done / total, f"copying to {host}")
+                if not data:
+                    break
+    r = transport.run(bundle_win.hash_script(bundle_id, [(f.name, f.sha256) for f in files]), timeout=1800)
+    bad = bundle_win.parse_hashed(r.out, len(files)) if r.ok else None
+    if bad is None:
+        raise BundleError(f"Could not check the copied files on {host}: {r.err.strip()[:300]}")
+    if bad:
+        raise BundleError(
+            f"The copy on {host} does not match the bundle: {', '.join(bad[:20])}. "
+            "Apply the bundle again to copy it anew."
+        )

@@ -3,8 +3,9 @@ against the loopback WS-Management server (FakeWindows plays the host), the sign
 Secret Service, the update files from a local directory of fake .msu/.cab files (never the internet).
 
 Request (the host's build, architecture and the updates its last scan found) -> create from the
-directory -> verify; a tampered bundle is refused naming the file. Applying a Windows bundle is not
-built yet and says so."""
+directory -> verify (a tampered bundle is refused naming the file) -> apply (free space checked first,
+a copy damaged on the host named by Get-FileHash) -> an offline scan against wsusscn2.cab -> patch
+through wusa -> remove."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_windows_bundle_request_create_verify_and_a_tampered_one_refused(
     tmp_path: Path,
     keyring_env: dict[str, str],  # noqa: F811
 ) -> None:
-    server, _fake = win
+    server, fake = win
     db = tmp_path / "pd.sqlite3"
     add_host(db, keyring_env, server)
     request = tmp_path / "request.json"
@@ -134,7 +135,55 @@ def test_windows_bundle_request_create_verify_and_a_tampered_one_refused(
     r = run(db, keyring_env, "bundle", "verify", str(bad))
     assert r.returncode != 0 and Path(changed).name in r.stderr and "was changed" in r.stderr, r.stderr
 
-    # applying a Windows bundle is not built yet: said, and nothing reads as done
+    # not enough room on the host's drive: refused before anything is copied
+    fake.bundle_free = 100 * 2**20
     r = run(db, keyring_env, "bundle", "apply", str(bundle), "win01")
-    assert r.returncode != 0 and "not supported yet" in (r.stdout + r.stderr), (r.stdout, r.stderr)
-    assert not [c for c in server.scripts("put")], "nothing may be copied to the host"
+    assert r.returncode != 0 and "MB free" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    assert not server.scripts("bundle-win-chunk")
+    fake.bundle_free = 20 * 2**30
+
+    # a copy that arrives damaged on the host: Get-FileHash names it, it is deleted, not applied
+    msu = f"windows10.0-{CU.lower()}-x64_0a1b2c.msu"
+    fake.bundle_corrupt = frozenset({msu})
+    r = run(db, keyring_env, "bundle", "apply", str(bundle), "win01")
+    assert r.returncode != 0 and f"does not match the bundle: {msu}" in r.stdout + r.stderr, (
+        r.stdout,
+        r.stderr,
+    )
+    bundle_id = made["id"]
+    assert msu not in fake.bundle_files(bundle_id) and "wsusscn2.cab" in fake.bundle_files(bundle_id)
+
+    # again: only the damaged file is copied anew, and every hash matches on the host
+    chunks_before = len(server.scripts("bundle-win-chunk"))
+    r = run(db, keyring_env, "bundle", "apply", str(bundle), "win01")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert len(server.scripts("bundle-win-chunk")) - chunks_before == 1
+    assert fake.bundle_files(bundle_id)[msu] == (d / msu).read_bytes()
+
+    # the scan now searches the bundle's wsusscn2.cab, offline, and says so
+    code, report, err = run_json(db, keyring_env, "scan", "win01")
+    entry = report["hosts"][0]
+    assert code in (0, 2) and entry["status"] == "ok", (report, err)
+    assert fake.offline_scans == 1
+    pending = {p["name"] for p in entry["pending"]}
+    assert set(kbs) <= pending and "KB890830" not in pending, pending
+    assert "wsusscn2.cab" in json.dumps(entry), entry
+
+    # wusa says the update is not applicable here (0x80240017): reported, the patch is not green
+    fake.bundle_exit_codes = {CU: -2145124329}
+    code, report, err = run_json(db, keyring_env, "patch", "win01", "--packages", CU, "--reboot", "never")
+    assert code != 0 and CU not in fake.installed_kbs, (report, err)
+    assert "0x80240017: not applicable to this host" in json.dumps(report) + err, (report, err)
+    fake.bundle_exit_codes = {}
+
+    # patch installs from the bundle's .msu through the SYSTEM task (wusa), not from Windows Update
+    code, report, err = run_json(db, keyring_env, "patch", "win01", "--packages", CU, "--reboot", "never")
+    assert CU in fake.installed_kbs, (report, err)
+    assert not [t for t in server.scripts("task-start") if "wua-install" in str(t)]
+    changes = report["hosts"][0]["changes"]
+    assert [(c["name"], c["to"]) for c in changes] == [(CU, "installed")], report
+
+    # removing the bundle deletes its folder on the host
+    r = run(db, keyring_env, "bundle", "remove", bundle_id)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert fake.bundle_files(bundle_id) == {}

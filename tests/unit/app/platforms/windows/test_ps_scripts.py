@@ -81,6 +81,14 @@ def _sent() -> dict[str, str]:
         "winget-list": winget.list_script(),
         "winget-update": winget.update_script(["Git.Git", HOSTILE]),
         "bundle-win-state": bundle_win.state_script(),
+        "bundle-win-prepare": bundle_win.prepare_script("0123456789abcdef"),
+        "bundle-win-chunk": bundle_win.chunk_script(
+            "0123456789abcdef", "windows10.0-kb5034441-x64.msu", 1048576
+        ),
+        "bundle-win-hash": bundle_win.hash_script("0123456789abcdef", [("wsusscn2.cab", "0" * 64)]),
+        "bundle-win-remove": bundle_win.remove_script("0123456789abcdef"),
+        "bundle-win-install": bundle_win.install_payload(["KB5034441", HOSTILE], ["0123456789abcdef"]),
+        "wua-scan-offline": wua.scan_payload(["0123456789abcdef"]),
     }
 
 
