@@ -187,3 +187,29 @@ def test_windows_bundle_request_create_verify_and_a_tampered_one_refused(
     r = run(db, keyring_env, "bundle", "remove", bundle_id)
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert fake.bundle_files(bundle_id) == {}
+
+
+def test_an_offline_host_without_the_catalogue_or_the_file_is_never_green(tmp_path: Path) -> None:
+    """The adapter on its own: a bundle folder without wsusscn2.cab fails the scan (never "nothing
+    pending"), and a KB the bundle has no file for fails the install naming it."""
+    from app.domain.errors import AdapterError
+    from app.platforms.windows.wua import WindowsUpdateAdapter
+    from tests.support.wsman_server import winrm_to
+
+    bundle_id = "0123456789abcdef"
+    with fake_windows(tmp_path, PASSWORD, task_step=0.05) as (server, fake):
+        folder = f"C:\\ProgramData\\Patchdesk\\bundles\\{bundle_id}\\"
+        fake.files[folder + f"windows10.0-{CU.lower()}-x64.msu"] = b"MSU"
+        adapter = WindowsUpdateAdapter("win01", poll_interval=0.1)
+        adapter.extra_sources = (bundle_id,)
+        with winrm_to(server, PASSWORD, name="win01") as transport:
+            with pytest.raises(AdapterError, match=r"wsusscn2\.cab"):
+                adapter.scan(transport)
+            fake.files[folder + "wsusscn2.cab"] = b"MSCF"
+            assert [u.name for u in adapter.scan(transport)] == [CU]
+            assert adapter.index_state(transport).notes and adapter.index_state(transport).updated is None
+            with pytest.raises(AdapterError, match=f"{NET}: no file for it in the bundles"):
+                adapter.install(transport, [NET])
+            assert NET not in fake.installed_kbs
+            adapter.install(transport, None)
+            assert CU in fake.installed_kbs

@@ -368,6 +368,7 @@ class WindowsUpdateAdapter(Adapter):
         from app.platforms.windows import bundle_win
 
         host = self.host_name(transport)
+        everything = names is None
         if names is None:
             names = [u.name for u in self._selected(transport, None, log)]
         _ids, kbs, bad = split_names(names)
@@ -390,6 +391,18 @@ class WindowsUpdateAdapter(Adapter):
             emit(log, "info" if r.ok else "error", f"Offline bundle: {r.describe()}")
         if any(r.exit_code == bundle_win.EXIT_REBOOT for r in results):
             emit(log, "warning", f"{host} needs a restart to finish installing the updates.")
+        if everything:
+            # "install everything": wsusscn2.cab lists every missing update, the bundle carries the
+            # chosen ones; the others stay pending (the next scan shows them), they did not fail
+            left = [r.kb for r in results if r.missing]
+            if left:
+                emit(
+                    log,
+                    "warning",
+                    f"Not in the bundles applied on {host}, left pending: {', '.join(left[:20])}",
+                )
+            results = [r for r in results if not r.missing]
+            kbs = [r.kb for r in results]
         failed = [r for r in results if not r.ok]
         if failed or len(results) < len(kbs):
             raise AdapterError(
