@@ -183,6 +183,11 @@ def test_windows_bundle_request_create_verify_and_a_tampered_one_refused(
     changes = report["hosts"][0]["changes"]
     assert [(c["name"], c["to"]) for c in changes] == [(CU, "installed")], report
 
+    # rollback: wusa /uninstall, its check asking the bundle's catalogue, not Windows Update
+    code, report, err = run_json(db, keyring_env, "rollback", "win01")
+    assert code == 0 and CU not in fake.installed_kbs, (report, err)
+    assert fake.removal_checks_offline == ((bundle_id,),)
+
     # removing the bundle deletes its folder on the host
     r = run(db, keyring_env, "bundle", "remove", bundle_id)
     assert r.returncode == 0, (r.stdout, r.stderr)

@@ -1514,7 +1514,12 @@ class FakeWindows:
     #: (kb, method) of every removal the uninstall task attempted, in order
     removal_methods: tuple[tuple[str, str], ...] = ()
 
+    #: the bundle ids each uninstall check searched offline (empty: it asked Windows Update)
+    removal_checks_offline: tuple[tuple[str, ...], ...] = ()
+
     def task_wua_removal_check(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        with self.lock:
+            self.removal_checks_offline = (*self.removal_checks_offline, tuple(p.get("offline") or ()))
         checks = []
         with self.lock:
             for kb in p["kbs"]:

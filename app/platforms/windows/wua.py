@@ -63,7 +63,9 @@ def scan_payload(offline: Sequence[str] = ()) -> str:
     params: dict[str, object] = {"software": SOFTWARE_CRITERIA, "driver": DRIVER_CRITERIA}
     if offline:
         params["offline"] = [check_id(i) for i in offline]
-    return render("wua-scan", script_body("innermost-error", "wua-convert-update", "wua-scan"), params)
+    return render(
+        "wua-scan", script_body("innermost-error", "wua-convert-update", "wua-offline", "wua-scan"), params
+    )
 
 
 def install_payload(ids: Sequence[str], kbs: Sequence[str], *, all_software: bool) -> str:
@@ -88,8 +90,12 @@ def reboot_script() -> str:
     return render("reboot-pending", script_body("reboot-pending"))
 
 
-def removal_check_payload(kbs: Sequence[str]) -> str:
-    return render("wua-removal-check", script_body("wua-removal-check"), {"kbs": list(kbs)})
+def removal_check_payload(kbs: Sequence[str], offline: Sequence[str] = ()) -> str:
+    """Which KBs may be uninstalled; ``offline``: the bundles' catalogue answers, not Windows Update."""
+    params: dict[str, object] = {"kbs": list(kbs)}
+    if offline:
+        params["offline"] = [check_id(i) for i in offline]
+    return render("wua-removal-check", script_body("wua-offline", "wua-removal-check"), params)
 
 
 def uninstall_payload(items: Sequence[RemovalCheck]) -> str:
@@ -418,7 +424,9 @@ class WindowsUpdateAdapter(Adapter):
     def check_removable(
         self, transport: Transport, kbs: Sequence[str], *, log: LogFn | None = None
     ) -> dict[str, RemovalCheck]:
-        outcome = self._task(transport, removal_check_payload(kbs), "the uninstall check", 900, log)
+        outcome = self._task(
+            transport, removal_check_payload(kbs, self.extra_sources), "the uninstall check", 900, log
+        )
         return parse_removal_checks(outcome.result, kbs)
 
     def rollback(

@@ -1,25 +1,7 @@
 $session = New-Object -ComObject Microsoft.Update.Session
 $session.ClientApplicationID = 'Patchdesk'
 $searcher = $session.CreateUpdateSearcher()
-# A host with offline bundles searches Microsoft's offline catalogue (wsusscn2.cab) of the bundle
-# applied last, registered for this search only (not with Automatic Updates) and removed after it:
-# the host's own Windows Update or WSUS configuration is not touched.
-$offline = $null
-$services = $null
-if ($P.offline) {
-  $cabs = @(foreach ($id in @($P.offline)) {
-    $cab = Join-Path (Join-Path (Join-Path (Join-Path $env:ProgramData 'Patchdesk') 'bundles') ([string]$id)) 'wsusscn2.cab'
-    if (Test-Path -LiteralPath $cab -PathType Leaf) { Get-Item -LiteralPath $cab -Force }
-  })
-  if ($cabs.Count -eq 0) { throw 'No applied bundle on this host holds wsusscn2.cab; apply the bundle again.' }
-  $newest = @($cabs | Sort-Object -Property LastWriteTimeUtc -Descending)[0]
-  $services = New-Object -ComObject Microsoft.Update.ServiceManager
-  $services.ClientApplicationID = 'Patchdesk'
-  $offline = $services.AddScanPackageService('Patchdesk offline bundle', $newest.FullName, 0)
-  $searcher.ServerSelection = 3
-  $searcher.ServiceID = [string]$offline.ServiceID
-  $searcher.Online = $false
-}
+$offline = Connect-PatchdeskOfflineCatalogue $searcher $P.offline
 $updates = @()
 $warnings = @()
 $searches = @()
@@ -42,9 +24,7 @@ foreach ($c in @(@{ kind = 'software'; criteria = $P.software }, @{ kind = 'driv
   }
   $searches += $s
 }
-if ($offline) {
-  try { $services.RemoveService([string]$offline.ServiceID) } catch { $warnings += ('The offline catalogue could not be unregistered: ' + $_.Exception.Message) }
-}
+$warnings += @(Disconnect-PatchdeskOfflineCatalogue $offline)
 # The evidence of how current the answer is: whether the searcher went online, to which server, and
 # when Automatic Updates last searched successfully (UTC; only its own searches move that date).
 $last = $null

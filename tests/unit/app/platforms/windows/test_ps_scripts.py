@@ -89,6 +89,7 @@ def _sent() -> dict[str, str]:
         "bundle-win-remove": bundle_win.remove_script("0123456789abcdef"),
         "bundle-win-install": bundle_win.install_payload(["KB5034441", HOSTILE], ["0123456789abcdef"]),
         "wua-scan-offline": wua.scan_payload(["0123456789abcdef"]),
+        "wua-removal-check-offline": wua.removal_check_payload(["KB5034441"], ["0123456789abcdef"]),
     }
 
 
