@@ -155,6 +155,8 @@ def build_win(
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BundleError(f"{name} is larger than any file a bundle carries.")
+        if size == 0:
+            raise BundleError(f"{name} in {from_dir} is empty: a download that did not finish.")
         if estimate_only:
             built.files.append(BundleFile(group.name, check_file_name(name), "0" * 64, size, purpose))
             continue
@@ -200,16 +202,18 @@ def copy_to_host(
         done += offset
         with open(work / f.member, "rb") as src:
             src.seek(offset)
-            while offset < f.size or (offset == 0 and f.size == 0):
+            while offset < f.size:
                 data = src.read(bundle_win.CHUNK)
+                if not data:  # the extracted file is shorter than the manifest says: never sent short
+                    raise BundleError(
+                        f"{f.name} was cut short while it was extracted; nothing more was copied."
+                    )
                 r = transport.run(bundle_win.chunk_script(bundle_id, f.name, offset), stdin=data, timeout=300)
                 if not r.ok:
                     raise BundleError(f"Could not copy {f.name} to {host}: {r.err.strip()[:300]}")
                 offset += len(data)
                 done += len(data)
                 progress(0.8 * done / total, f"copying to {host}")
-                if not data:
-                    break
     r = transport.run(bundle_win.hash_script(bundle_id, [(f.name, f.sha256) for f in files]), timeout=1800)
     bad = bundle_win.parse_hashed(r.out, len(files)) if r.ok else None
     if bad is None:
