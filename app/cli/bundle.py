@@ -34,9 +34,14 @@ def add_commands(sub: Any) -> None:
     p = bsub.add_parser("create", help="build a signed bundle on a connected reference host")
     p.add_argument(
         "--reference",
-        required=True,
         metavar="HOST",
-        help="a host of the same release that reaches the repositories",
+        help="a host of the same release that reaches the repositories (apt and dnf hosts)",
+    )
+    p.add_argument(
+        "--from-dir",
+        type=Path,
+        metavar="DIR",
+        help="Windows hosts: the directory holding the downloaded .msu/.cab files and wsusscn2.cab",
     )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--hosts", metavar="H,...", help="offline hosts of this inventory (read now)")
@@ -153,6 +158,7 @@ def create(args: argparse.Namespace, out: TextIO) -> int:
         classifications=_classes(args.classification),
         progress=_progress(args),
         estimate_only=args.estimate,
+        from_dir=args.from_dir,
     )
     hosts_json = [{"name": h.name, "updates": [list(u) for u in h.updates]} for h in result.hosts]
     if args.estimate:

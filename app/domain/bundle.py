@@ -35,6 +35,10 @@ MAX_MANIFEST_BYTES = 16 * 1024**2
 MAX_REQUEST_BYTES = 256 * 1024**2
 MAX_STATUS_BYTES = 64 * 1024**2
 
+#: What a bundle serves: apt and dnf repositories, and Windows updates (.msu/.cab files and the
+#: offline scan catalogue wsusscn2.cab) for WUA
+MANAGERS = ("apt", "dnf", "win")
+
 #: Where an applied bundle lives on a host: owned by root, never under /etc.
 HOST_ROOT = "/var/lib/patchdesk/bundles"
 
@@ -101,7 +105,7 @@ class BundleHost:
     """What one offline host gets: its group (repository) and the updates resolved for it."""
 
     name: str
-    manager: str  # "apt" | "dnf"
+    manager: str  # "apt" | "dnf" | "win"
     group: str
     release: str
     arch: str
@@ -173,7 +177,7 @@ def check_id(value: str) -> str:
 
 
 def check_group(value: str) -> str:
-    if not re.fullmatch(r"(apt|dnf)-[A-Za-z0-9._]{1,40}-[a-z0-9_]{1,32}", value):
+    if not re.fullmatch(r"(apt|dnf|win)-[A-Za-z0-9._]{1,40}-[a-z0-9_]{1,32}", value):
         raise BundleError(f"{value[:60]!r} is not a repository group of a bundle.")
     return value
 
@@ -273,7 +277,7 @@ def _host(raw: Any) -> BundleHost:
     ):
         raise BundleError("The bundle manifest lists updates it cannot read.")
     manager = _str(raw, "manager")
-    if manager not in ("apt", "dnf"):
+    if manager not in MANAGERS:
         raise BundleError(f"The bundle manifest names an unknown package manager {manager[:20]!r}.")
     return BundleHost(
         _str(raw, "name", 255),

@@ -208,17 +208,23 @@ def _apply_host(
             f"{host.name} would receive {size // 2**20} MB, more than the {cap // 2**20} MB a host may keep "
             "(setting bundles.max_host_mb).",
         )
-    if entry.manager not in ("apt", "dnf"):
+    if entry.manager not in ("apt", "dnf", "win"):
         return HostOutcome(host.name, False, f"Bundles for {entry.manager} hosts are not supported yet.")
     assert host.id is not None
     try:
         with connect(db, host, secrets) as transport:
             others = [b for b in db_bundles.sources_for(db, [host.id]).get(host.id, ()) if b != manifest.id]
             created = _epoch(manifest.created)
-            _copy(transport, manifest.id, files, work, size, host.name, progress)
+            if entry.manager == "win":
+                # the copied, checked files are the host's bundle: WUA and wusa read them where they lie
+                from app.services.bundles_win import copy_to_host
+
+                copy_to_host(transport, manifest.id, files, work, host.name, progress)
+            else:
+                _copy(transport, manifest.id, files, work, size, host.name, progress)
             if entry.manager == "dnf":
                 _install_dnf(transport, manifest, host.name, [*others, manifest.id], created, progress)
-            else:
+            elif entry.manager == "apt":
                 pockets = [*_pockets(db, others, host.name), *_pockets_of(manifest, host.name)]
                 _install_apt(transport, manifest.id, host.name, progress, pockets, created)
     except PatchdeskError as exc:
@@ -386,7 +392,11 @@ def remove(
         remaining = _pockets(db, others, a.host)
         try:
             with connect(db, host, secrets) as transport:
-                if a.manager == "dnf":
+                if a.manager == "win":
+                    from app.platforms.windows import bundle_win
+
+                    r = transport.run(bundle_win.remove_script(bundle_id), timeout=600)
+                elif a.manager == "dnf":
                     _remove_dnf(transport, host.name, bundle_id, others)
                     r = transport.run(bundle_dnf.remove_command(bundle_id), sudo=True, timeout=600)
                 else:

@@ -6,7 +6,8 @@ transport; ``create`` resolves on the reference host what each host needs (the o
 status given to apt there, see app/platforms/posix/bundle_apt.py), downloads the new versions, their
 new dependencies and the versions installed now (for rollback), fetches them back, builds a flat
 repository index for them, and writes one signed file (app/services/bundle_file.py). The offline
-side (verify, apply, remove) is app/services/bundle_apply.py. Windows bundles are not supported yet.
+side (verify, apply, remove) is app/services/bundle_apply.py. Windows hosts: app/services/bundles_win.py
+(their update files come from a local directory, not a reference host; applying them is not built yet).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from app.domain.bundle import (
+    MANAGERS,
     MAX_REQUEST_BYTES,
     MAX_STATUS_BYTES,
     REQUEST_FORMAT,
@@ -181,7 +183,12 @@ def gather(
         progress(i / max(1, len(hosts)), f"reading {host.name}")
         try:
             with connect(db, host, secrets, timeout=600) as transport:
-                out.append(read_state(transport, host))
+                if host.transport.value == "winrm":
+                    from app.services.bundles_win import read_state as read_windows
+
+                    out.append(read_windows(db, transport, host))
+                else:
+                    out.append(read_state(transport, host))
         except PatchdeskError as exc:
             failed[host.name] = str(exc)
     progress(1.0, "done")
@@ -242,7 +249,7 @@ def read_request(path: Path) -> list[RequestHost]:
             )
         except (KeyError, TypeError, ValueError):
             raise BundleError(f"{path} has a host entry Patchdesk cannot read.") from None
-        if out[-1].manager not in ("apt", "dnf"):
+        if out[-1].manager not in MANAGERS:
             raise BundleError(f"{path} names a package manager bundles do not support.")
     return out
 
@@ -285,7 +292,7 @@ class _Group:
 
 def create(
     db: Database,
-    reference_name: str,
+    reference_name: str | None,
     states: Sequence[RequestHost],
     out: Path,
     *,
@@ -293,10 +300,17 @@ def create(
     classifications: Sequence[Classification] | None = None,
     progress: Progress = _quiet,
     estimate_only: bool = False,
+    from_dir: Path | None = None,
 ) -> CreateResult:
-    """Build the bundle for ``states`` on the reference host and write it to ``out``."""
-    reference = db_hosts.find_host(db, reference_name)
-    if reference is None:
+    """Build the bundle for ``states`` on the reference host (Windows hosts: from the update files
+    in ``from_dir``) and write it to ``out``."""
+    needs_reference = any(s.manager != "win" for s in states)
+    reference = db_hosts.find_host(db, reference_name) if reference_name else None
+    if reference is None and (reference_name or needs_reference):
+        if not reference_name:
+            raise ConfigError(
+                "apt and dnf hosts need a connected reference host: give it with --reference HOST."
+            )
         raise ConfigError(f"No host named {reference_name} in the inventory.")
     if not states:
         raise ConfigError("No offline host to build a bundle for.")
@@ -313,18 +327,17 @@ def create(
         files: list[BundleFile] = []
         local: dict[str, Path] = {}
         hosts: list[BundleHost] = []
-        with connect(db, reference, secrets) as transport:
-            for g in groups.values():
-                built = _build_group(
-                    db, transport, reference, g, work, classifications, progress, estimate_only
-                )
-                files += built.files
-                local.update(built.local)
-                hosts += built.hosts
+        for built in _build_all(
+            db, reference, groups, work, classifications, progress, estimate_only, from_dir, secrets
+        ):
+            files += built.files
+            local.update(built.local)
+            hosts += built.hosts
         if estimate_only:
             progress(1.0, "estimated")
             return CreateResult(None, None, estimate=sum(f.size for f in files), hosts=hosts)
-        manifest = _manifest(signer, reference.name, hosts, files, classifications)
+        origin = reference.name if reference is not None else f"local directory {Path(from_dir or '.').name}"
+        manifest = _manifest(signer, origin[:200], hosts, files, classifications)
         progress(0.9, "writing the bundle")
         write_bundle(out, manifest, signer.sign(manifest.to_bytes()), local)
         db_bundles.record_bundle(db, manifest, str(Path(out).resolve()), verified=True)
@@ -332,7 +345,7 @@ def create(
             db,
             "bundle.created",
             manifest.id,
-            {"reference": reference.name, "hosts": [h.name for h in hosts], "files": len(files)},
+            {"reference": manifest.reference, "hosts": [h.name for h in hosts], "files": len(files)},
         )
         progress(1.0, "done")
         return CreateResult(manifest, Path(out))
@@ -360,6 +373,36 @@ def _manifest(
         tuple(files),
         tuple(c.value for c in classifications or ()),
     )
+
+
+def _build_all(
+    db: Database,
+    reference: Host | None,
+    groups: dict[str, _Group],
+    work: Path,
+    classifications: Sequence[Classification] | None,
+    progress: Progress,
+    estimate_only: bool,
+    from_dir: Path | None,
+    secrets: SecretStore | None,
+) -> list[_Built]:
+    """Every group's files: Windows groups from ``from_dir``, the others on the reference host."""
+    from app.services.bundles_win import build_win
+
+    out = [
+        build_win(g, from_dir, classifications, progress, estimate_only)
+        for g in groups.values()
+        if g.manager == "win"
+    ]
+    others = [g for g in groups.values() if g.manager != "win"]
+    if others:
+        assert reference is not None
+        with connect(db, reference, secrets) as transport:
+            for g in others:
+                out.append(
+                    _build_group(db, transport, reference, g, work, classifications, progress, estimate_only)
+                )
+    return out
 
 
 @dataclass

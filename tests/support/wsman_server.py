@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import re
 import socket
@@ -812,6 +813,108 @@ class FakeWindows:
         off, count = int(m.group(1)), int(n.group(1))
         return Reply(stdout=base64.b64encode(data[off : off + count]))
 
+    # -- offline bundles -----------------------------------------------------------------------------------
+
+    #: what bundle-win-state.ps1 reads: CurrentBuildNumber, UBR, PROCESSOR_ARCHITECTURE
+    build = ("20348", "2227", "AMD64")
+
+    def op_bundle_win_state(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        assert "CurrentBuildNumber" in call.script and "PROCESSOR_ARCHITECTURE" in call.script
+        build, revision, arch = self.build
+        return Reply(stdout=crlf(json.dumps({"Build": build, "Revision": revision, "Arch": arch}) + "\n"))
+
+    #: free bytes on the drive of %ProgramData% (bundle-win-prepare.ps1)
+    bundle_free = 20 * 1024**3
+    #: file names whose next copy arrives with one byte changed (a bad disk, a filter driver)
+    bundle_corrupt: frozenset[str] = frozenset()
+    #: wusa.exe/DISM exit code per KB (default 0); e.g. -2145124329 (0x80240017, not applicable)
+    bundle_exit_codes: dict[str, int] = {}
+    _BUNDLES = "C:\\ProgramData\\Patchdesk\\bundles\\"
+
+    def bundle_files(self, bundle_id: str) -> dict[str, bytes]:
+        """name -> content of the files in one bundle's folder."""
+        prefix = self._BUNDLES + bundle_id + "\\"
+        with self.lock:
+            return {k[len(prefix) :]: v for k, v in self.files.items() if k.startswith(prefix)}
+
+    def op_bundle_win_prepare(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        assert (
+            "ReparsePoint" in call.script
+            and "GetOwner" in call.script
+            and "AvailableFreeSpace" in call.script
+        )
+        have = {n: len(b) for n, b in self.bundle_files(str(p["id"])).items()}
+        answer = {"ok": True, "dir": self._BUNDLES + str(p["id"]), "free": self.bundle_free, "have": have}
+        return Reply(stdout=crlf(json.dumps(answer) + "\n"))
+
+    def op_bundle_win_chunk(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        assert "SetLength($offset)" in call.script and "$PatchdeskStdin" in call.script
+        path = self._BUNDLES + str(p["id"]) + "\\" + str(p["name"])
+        offset = int(p["offset"])
+        with self.lock:
+            old = self.files.get(path, b"")
+            if len(old) < offset:
+                return Reply(stderr=clixml_error("the copy is shorter than expected"), exit_code=1)
+            data = old[:offset] + call.stdin
+            if str(p["name"]) in self.bundle_corrupt and data:
+                self.bundle_corrupt = self.bundle_corrupt - {str(p["name"])}
+                data = bytes([data[0] ^ 1]) + data[1:]
+            self.files[path] = data
+        return Reply()
+
+    def op_bundle_win_hash(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        assert "Get-FileHash -LiteralPath $path -Algorithm SHA256" in call.script
+        have = self.bundle_files(str(p["id"]))
+        bad = []
+        for want in p["files"]:
+            data = have.get(str(want["name"]))
+            if data is None or hashlib.sha256(data).hexdigest() != want["sha256"]:
+                bad.append(str(want["name"]))
+                with self.lock:
+                    self.files.pop(self._BUNDLES + str(p["id"]) + "\\" + str(want["name"]), None)
+        return Reply(stdout=crlf(json.dumps({"checked": len(p["files"]), "bad": bad}) + "\n"))
+
+    def op_bundle_win_remove(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
+        assert (
+            "ReparsePoint" in call.script and "Remove-Item -LiteralPath $dir -Recurse -Force" in call.script
+        )
+        prefix = self._BUNDLES + str(p["id"]) + "\\"
+        with self.lock:
+            for k in [k for k in self.files if k.startswith(prefix)]:
+                del self.files[k]
+        return Reply()
+
+    def _bundle_kb_files(self, bundle_ids: list[str]) -> dict[str, str]:
+        """KB -> the file carrying it in the first of ``bundle_ids`` that has one."""
+        out: dict[str, str] = {}
+        for bundle_id in bundle_ids:
+            for name in self.bundle_files(bundle_id):
+                m = re.search(r"kb(\d{6,8})", name, re.I)
+                if m and name.lower().endswith((".msu", ".cab")) and name != "wsusscn2.cab":
+                    out.setdefault("KB" + m.group(1), name)
+        return out
+
+    def task_bundle_win_install(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        """wusa/DISM for each KB from the bundle's file: the exit code the test chose (0 by default);
+        an installed KB leaves the pending list."""
+        files = self._bundle_kb_files([str(i) for i in p["bundles"]])
+        results: list[dict[str, Any]] = []
+        reboot = False
+        for kb in p["kbs"]:
+            name = files.get(str(kb))
+            if name is None:
+                results.append({"KB": kb, "File": "", "Method": "", "ExitCode": -1, "Missing": True})
+                continue
+            code = self.bundle_exit_codes.get(str(kb), 0)
+            method = "wusa" if name.lower().endswith(".msu") else "dism"
+            results.append({"KB": kb, "File": name, "Method": method, "ExitCode": code, "Missing": False})
+            reboot = reboot or code == 3010
+            if code in (0, 3010):
+                with self.lock:
+                    self.installed_kbs.add(str(kb))
+                    self.pending = [u for u in self.pending if "KB" + "".join(u["KBArticleIDs"][:1]) != kb]
+        return {"results": results[0] if len(results) == 1 else results, "RebootRequired": reboot}
+
     # -- facts, reboot flags, inventory --------------------------------------------------------------------
 
     def op_windows_facts(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
@@ -1262,13 +1365,15 @@ class FakeWindows:
             ]
         return {"search": outcome, "updates": found if code in (2, 3) else []}
 
-    def task_wua_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+    def task_wua_scan(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any] | None:
         assert p["software"] == "IsInstalled=0 and Type='Software' and IsHidden=0 and BrowseOnly=0"
         assert p["driver"] == "IsInstalled=0 and Type='Driver' and IsHidden=0"
         self._write_status(
             task_id, {"state": "running", "phase": "searching software", "progress": 20, "runs": runs}
         )
         time.sleep(self.task_step)
+        if p.get("offline"):
+            return self._offline_scan(task_id, runs, [str(i) for i in p["offline"]])
         software = self._wua_search("software", p["software"])
         driver = self._wua_search("driver", p["driver"])
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
@@ -1280,6 +1385,38 @@ class FakeWindows:
             "serverSelection": 0,
             "searched": now if software["search"]["ResultCode"] in (2, 3) else None,
             "lastSearchSuccess": self.wua_last_search_success,
+        }
+
+    #: offline searches (against a bundle's wsusscn2.cab) the scan script ran
+    offline_scans = 0
+
+    def _offline_scan(self, task_id: str, runs: int, bundle_ids: list[str]) -> dict[str, Any] | None:
+        """The search of a bundle's wsusscn2.cab: the catalogue offers the pending updates whose file
+        the bundles carry (a real catalogue offers every update missing; the fake keeps to the bundle's
+        list). Without a catalogue the script throws before it searches."""
+        with self.lock:
+            self.offline_scans += 1
+        if not any("wsusscn2.cab" in self.bundle_files(i) for i in bundle_ids):
+            error = "No applied bundle on this host holds wsusscn2.cab; apply the bundle again."
+            self._task_failed(task_id, runs, error, 0x80131501)
+            return None
+        kbs = self._bundle_kb_files(bundle_ids)
+        with self.lock:
+            found = [u for u in self.pending if any("KB" + k in kbs for k in u["KBArticleIDs"])]
+        searches = [
+            {"Kind": kind, "ResultCode": 2, "HResult": 0, "Error": "", "Warnings": []}
+            for kind in ("software", "driver")
+        ]
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        return {
+            "updates": found,
+            "warnings": [],
+            "searches": searches,
+            "online": False,
+            "serverSelection": 3,
+            "searched": now,
+            "lastSearchSuccess": self.wua_last_search_success,
+            "offline": True,
         }
 
     def task_wua_install(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
@@ -1377,7 +1514,12 @@ class FakeWindows:
     #: (kb, method) of every removal the uninstall task attempted, in order
     removal_methods: tuple[tuple[str, str], ...] = ()
 
+    #: the bundle ids each uninstall check searched offline (empty: it asked Windows Update)
+    removal_checks_offline: tuple[tuple[str, ...], ...] = ()
+
     def task_wua_removal_check(self, task_id: str, p: dict[str, Any], runs: int) -> dict[str, Any]:
+        with self.lock:
+            self.removal_checks_offline = (*self.removal_checks_offline, tuple(p.get("offline") or ()))
         checks = []
         with self.lock:
             for kb in p["kbs"]:

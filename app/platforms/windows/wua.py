@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from app.domain.bundle import BundleError, check_id
 from app.domain.errors import AdapterError
 from app.domain.models import IndexState, InstallPlan, OsFacts, PackageChange, PendingUpdate
 from app.platforms.base import Adapter, LogFn, Snapshot, emit
@@ -56,11 +57,14 @@ SEARCH_ATTEMPTS = 3
 SEARCH_PAUSE = 30
 
 
-def scan_payload() -> str:
+def scan_payload(offline: Sequence[str] = ()) -> str:
+    """The scan; with ``offline`` (ids of the bundles applied on the host) a search of the newest
+    bundle's wsusscn2.cab instead of Windows Update or WSUS."""
+    params: dict[str, object] = {"software": SOFTWARE_CRITERIA, "driver": DRIVER_CRITERIA}
+    if offline:
+        params["offline"] = [check_id(i) for i in offline]
     return render(
-        "wua-scan",
-        script_body("innermost-error", "wua-convert-update", "wua-scan"),
-        {"software": SOFTWARE_CRITERIA, "driver": DRIVER_CRITERIA},
+        "wua-scan", script_body("innermost-error", "wua-convert-update", "wua-offline", "wua-scan"), params
     )
 
 
@@ -86,8 +90,12 @@ def reboot_script() -> str:
     return render("reboot-pending", script_body("reboot-pending"))
 
 
-def removal_check_payload(kbs: Sequence[str]) -> str:
-    return render("wua-removal-check", script_body("wua-removal-check"), {"kbs": list(kbs)})
+def removal_check_payload(kbs: Sequence[str], offline: Sequence[str] = ()) -> str:
+    """Which KBs may be uninstalled; ``offline``: the bundles' catalogue answers, not Windows Update."""
+    params: dict[str, object] = {"kbs": list(kbs)}
+    if offline:
+        params["offline"] = [check_id(i) for i in offline]
+    return render("wua-removal-check", script_body("wua-offline", "wua-removal-check"), params)
 
 
 def uninstall_payload(items: Sequence[RemovalCheck]) -> str:
@@ -145,6 +153,16 @@ class WindowsUpdateAdapter(Adapter):
         """What the last scan's search says of its own freshness (see :func:`scan_index`)."""
         if self.last_scan is None:
             return IndexState.unknown("Windows Update")
+        if self.extra_sources and not self.last_scan.online:
+            # the bundle's catalogue is as old as the day it was downloaded; we do not know that day
+            return IndexState(
+                None,
+                measured=True,
+                notes=(
+                    "Windows Update searched offline, against the wsusscn2.cab of the bundle applied "
+                    "last: updates Microsoft published after that catalogue was downloaded are missing.",
+                ),
+            )
         return scan_index(self.last_scan, datetime.now(UTC))
 
     def probe(self, transport: Transport, facts: OsFacts) -> bool:
@@ -191,7 +209,8 @@ class WindowsUpdateAdapter(Adapter):
         return outcome
 
     def scan_details(self, transport: Transport, *, log: LogFn | None = None) -> WuaScan:
-        outcome = self._task(transport, scan_payload(), "the Windows Update search", self.scan_timeout, log)
+        what = "the offline Windows Update search" if self.extra_sources else "the Windows Update search"
+        outcome = self._task(transport, scan_payload(self.extra_sources), what, self.scan_timeout, log)
         scan = parse_scan(outcome.result)
         for warning in scan.warnings:
             emit(log, "warning", f"Windows Update: {warning}")
@@ -291,6 +310,9 @@ class WindowsUpdateAdapter(Adapter):
         in :attr:`last_install`; any failed update raises AdapterError naming it. Returns the task id
         as the transaction id."""
         host = self.host_name(transport)
+        if self.extra_sources:
+            self._install_from_bundle(transport, names, log, timeout)
+            return None
         ids: list[str]
         kbs: list[str]
         if names is None:
@@ -343,6 +365,57 @@ class WindowsUpdateAdapter(Adapter):
             raise AdapterError(f"None of the requested updates is offered to {host}.")
         return None
 
+    def _install_from_bundle(
+        self, transport: Transport, names: Sequence[str] | None, log: LogFn | None, timeout: float
+    ) -> None:
+        """An offline host: each KB from the .msu/.cab its bundles carry, by wusa or DISM through the
+        SYSTEM task. Any KB not installed -- no file for it, not applicable, any other exit code --
+        fails the install naming it."""
+        from app.platforms.windows import bundle_win
+
+        host = self.host_name(transport)
+        everything = names is None
+        if names is None:
+            names = [u.name for u in self._selected(transport, None, log)]
+        _ids, kbs, bad = split_names(names)
+        if bad or _ids:
+            raise AdapterError(
+                f"Nothing was installed on {host}: an offline bundle installs updates by KB number, and "
+                f"{', '.join(repr(b)[:40] for b in [*bad, *_ids][:5])} is none."
+            )
+        if not kbs:
+            return
+        newest_first = list(reversed(self.extra_sources))
+        payload = bundle_win.install_payload(kbs, newest_first)
+        outcome = self._task(transport, payload, "the installation from the bundle", timeout, log)
+        try:
+            results = bundle_win.parse_install(outcome.result)
+        except BundleError as exc:
+            raise AdapterError(f"{exc} ({host})") from None
+        self.last_scan = None  # stale now
+        for r in results:
+            emit(log, "info" if r.ok else "error", f"Offline bundle: {r.describe()}")
+        if any(r.exit_code == bundle_win.EXIT_REBOOT for r in results):
+            emit(log, "warning", f"{host} needs a restart to finish installing the updates.")
+        if everything:
+            # "install everything": wsusscn2.cab lists every missing update, the bundle carries the
+            # chosen ones; the others stay pending (the next scan shows them), they did not fail
+            left = [r.kb for r in results if r.missing]
+            if left:
+                emit(
+                    log,
+                    "warning",
+                    f"Not in the bundles applied on {host}, left pending: {', '.join(left[:20])}",
+                )
+            results = [r for r in results if not r.missing]
+            kbs = [r.kb for r in results]
+        failed = [r for r in results if not r.ok]
+        if failed or len(results) < len(kbs):
+            raise AdapterError(
+                f"Could not install {len(failed) or len(kbs) - len(results)} update(s) on {host} from the "
+                "bundle: " + "; ".join(r.describe() for r in failed[:5])
+            )
+
     def available_versions(self, transport: Transport, names: Sequence[str]) -> Mapping[str, frozenset[str]]:
         """Windows updates have no versions to go back to: rolling back an install is an uninstall,
         which needs nothing to be available. Every name maps to an empty set."""
@@ -351,7 +424,9 @@ class WindowsUpdateAdapter(Adapter):
     def check_removable(
         self, transport: Transport, kbs: Sequence[str], *, log: LogFn | None = None
     ) -> dict[str, RemovalCheck]:
-        outcome = self._task(transport, removal_check_payload(kbs), "the uninstall check", 900, log)
+        outcome = self._task(
+            transport, removal_check_payload(kbs, self.extra_sources), "the uninstall check", 900, log
+        )
         return parse_removal_checks(outcome.result, kbs)
 
     def rollback(

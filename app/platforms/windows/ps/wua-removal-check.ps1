@@ -10,8 +10,10 @@ function Get-PatchdeskPermanence([string]$name) {
 }
 $session = New-Object -ComObject Microsoft.Update.Session
 $searcher = $session.CreateUpdateSearcher()
+# an offline host (bundles applied) asks its bundle's catalogue which updates are installed
+$offline = Connect-PatchdeskOfflineCatalogue $searcher $P.offline
 Update-PatchdeskProgress 'checking' 10
-$r = $searcher.Search("IsInstalled=1 and Type='Software'")
+try { $r = $searcher.Search("IsInstalled=1 and Type='Software'") } finally { [void](Disconnect-PatchdeskOfflineCatalogue $offline) }
 $byKb = @{}
 foreach ($u in $r.Updates) { foreach ($k in $u.KBArticleIDs) { $byKb['KB' + $k] = $u } }
 $pkgs = @()

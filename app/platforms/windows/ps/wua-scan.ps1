@@ -1,6 +1,7 @@
 $session = New-Object -ComObject Microsoft.Update.Session
 $session.ClientApplicationID = 'Patchdesk'
 $searcher = $session.CreateUpdateSearcher()
+$offline = Connect-PatchdeskOfflineCatalogue $searcher $P.offline
 $updates = @()
 $warnings = @()
 $searches = @()
@@ -23,6 +24,7 @@ foreach ($c in @(@{ kind = 'software'; criteria = $P.software }, @{ kind = 'driv
   }
   $searches += $s
 }
+$warnings += @(Disconnect-PatchdeskOfflineCatalogue $offline)
 # The evidence of how current the answer is: whether the searcher went online, to which server, and
 # when Automatic Updates last searched successfully (UTC; only its own searches move that date).
 $last = $null
@@ -30,4 +32,4 @@ try {
   $d = (New-Object -ComObject Microsoft.Update.AutoUpdate).Results.LastSearchSuccessDate
   if ($d) { $last = ([datetime]$d).ToString('yyyy-MM-ddTHH:mm:ss') + 'Z' }
 } catch { $warnings += 'The time of the last automatic search could not be read.' }
-@{ updates = $updates; warnings = $warnings; searches = $searches; online = [bool]$searcher.Online; serverSelection = [int]$searcher.ServerSelection; searched = $searched; lastSearchSuccess = $last }
+@{ updates = $updates; warnings = $warnings; searches = $searches; online = [bool]$searcher.Online; serverSelection = [int]$searcher.ServerSelection; searched = $searched; lastSearchSuccess = $last; offline = [bool]$offline }

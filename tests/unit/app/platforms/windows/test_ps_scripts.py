@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.platforms.windows import chocolatey, facts, health, history, systask, winget, wua
+from app.platforms.windows import bundle_win, chocolatey, facts, health, history, systask, winget, wua
 from app.platforms.windows.scripts import (
     BOOT_PLACEHOLDER,
     PAYLOAD_PLACEHOLDER,
@@ -80,11 +80,21 @@ def _sent() -> dict[str, str]:
         "winget-scan-no-refresh": winget.scan_script(refresh=False),
         "winget-list": winget.list_script(),
         "winget-update": winget.update_script(["Git.Git", HOSTILE]),
+        "bundle-win-state": bundle_win.state_script(),
+        "bundle-win-prepare": bundle_win.prepare_script("0123456789abcdef"),
+        "bundle-win-chunk": bundle_win.chunk_script(
+            "0123456789abcdef", "windows10.0-kb5034441-x64.msu", 1048576
+        ),
+        "bundle-win-hash": bundle_win.hash_script("0123456789abcdef", [("wsusscn2.cab", "0" * 64)]),
+        "bundle-win-remove": bundle_win.remove_script("0123456789abcdef"),
+        "bundle-win-install": bundle_win.install_payload(["KB5034441", HOSTILE], ["0123456789abcdef"]),
+        "wua-scan-offline": wua.scan_payload(["0123456789abcdef"]),
+        "wua-removal-check-offline": wua.removal_check_payload(["KB5034441"], ["0123456789abcdef"]),
     }
 
 
 #: the modules whose functions build the scripts Patchdesk sends to a Windows host
-BUILDER_MODULES = (chocolatey, facts, health, history, systask, winget, wua)
+BUILDER_MODULES = (bundle_win, chocolatey, facts, health, history, systask, winget, wua)
 _BUILDER_NAME = re.compile(r"_(script|payload|command)$")
 
 
