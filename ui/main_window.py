@@ -78,8 +78,9 @@ STARTUP_CHORES_DELAY_MS = 800
 PASSWORDS_CHECKING = "Saved passwords: checking…"
 PASSWORDS_OK = "Saved passwords: in the system keyring"
 PASSWORDS_UNAVAILABLE = "Saved passwords: unavailable"  # the tooltip says why
-#: The host detail's hint when the window has no job runner (a look at the data only, e.g. screenshots).
-NO_RUNNER_HINT = "This window cannot start jobs: it was opened without a job runner."
+#: The host detail's hint when the window has no job runner (a look at the data only, e.g. screenshots);
+#: one line beside the buttons: a second one made the History splitter jump.
+NO_RUNNER_HINT = "This window cannot start jobs."
 
 
 class MainWindow(QMainWindow):
