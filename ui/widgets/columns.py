@@ -10,7 +10,7 @@ tooltip. It refits whenever the view is resized or its rows change.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QFont, QFontMetrics
@@ -27,11 +27,20 @@ SAMPLE_ROWS = 200
 
 
 class ColumnFitter(QObject):
-    def __init__(self, view: QTableView, flexible: Sequence[int], *, cap: int = 260) -> None:
+    def __init__(
+        self,
+        view: QTableView,
+        flexible: Sequence[int],
+        *,
+        cap: int = 260,
+        choose: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__(view)
         self.view = view
         self.flexible = tuple(flexible)
         self.cap = cap  # no column's content share above this (a long reason is read in the tooltip)
+        # called with the room before each fit: a view may show or hide columns by what fits
+        self.choose = choose
         view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         view.horizontalHeader().setStretchLastSection(False)
@@ -84,15 +93,21 @@ class ColumnFitter(QObject):
             widest = max(widest, metrics.horizontalAdvance(text))
         return widest + CELL_PAD
 
+    def want(self, col: int) -> int:
+        """What the column needs to show its header and (up to the cap) its texts whole."""
+        return max(self._header_width(col), min(self.cap, self._content_width(col) + 8))
+
     @Slot()
     def fit(self) -> None:
         view, hdr = self.view, self.view.horizontalHeader()
+        room = view.viewport().width()
+        if self.choose is not None:
+            self.choose(room)
         cols = [c for c in range(view.model().columnCount()) if not hdr.isSectionHidden(c)]
         if not cols:
             return
         head = {c: self._header_width(c) for c in cols}
         want = {c: max(head[c], min(self.cap, self._content_width(c) + 8)) for c in cols}
-        room = view.viewport().width()
         fixed = sum(want[c] for c in cols if c not in self.flexible)
         flex = [c for c in cols if c in self.flexible]
         flex_want = sum(want[c] for c in flex)
