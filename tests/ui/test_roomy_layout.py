@@ -149,3 +149,88 @@ def test_fitted_columns_measure_what_qt_would(qtbot, db) -> None:  # type: ignor
     for col in range(view.model().columnCount()):
         assert fitter._measure(col) >= view.sizeHintForColumn(col), col
         assert fitter._measure(col) <= view.sizeHintForColumn(col) + 12, col
+
+
+def _headers_whole(view) -> list[str]:  # type: ignore[no-untyped-def]
+    """The visible columns whose header text is cut (the stylesheet's headers are bold)."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    header = view.horizontalHeader()
+    font = QFont(header.font())
+    font.setBold(True)
+    metrics = QFontMetrics(font)
+    cut = []
+    for col in range(view.model().columnCount()):
+        if header.isSectionHidden(col):
+            continue
+        text = str(view.model().headerData(col, Qt.Orientation.Horizontal) or "")
+        if header.sectionSize(col) < metrics.horizontalAdvance(text) + 8:
+            cut.append(text)
+    return cut
+
+
+def test_inventory_fits_without_sideways_scrolling_at_1280(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """At 1280x800 the inventory's eleven columns needed sideways scrolling (Address and beyond were off
+    screen): the columns that fit are shown whole, the rest wait for room or the header's menu."""
+    from ui.views.inventory import CORE_COLUMNS
+
+    populate(db, hosts=45, days=2)
+    w = _window(qtbot, db)
+    w.show_inventory()
+    qtbot.wait(100)
+    table = w.inventory.table
+    bar = table.horizontalScrollBar()
+    assert bar.maximum() == 0 and not bar.isVisible()
+    assert w.inventory.fitter.total_width() <= table.viewport().width()
+    assert set(CORE_COLUMNS) <= set(w.inventory.visible_columns())
+    assert _headers_whole(table) == []
+    narrow = w.inventory.visible_columns()
+    w.resize(1920, 1080)  # more room: more of the optional columns come back
+    qtbot.wait(100)
+    assert len(w.inventory.visible_columns()) > len(narrow)
+    assert table.horizontalScrollBar().maximum() == 0
+    assert _headers_whole(table) == []
+
+
+def test_inventory_header_menu_picks_columns_and_keeps_them(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from ui.models.hosts_model import COL_CRITICALITY
+    from ui.views.inventory import InventoryView
+
+    populate(db, hosts=10, days=1)
+    w = _window(qtbot, db)
+    w.show_inventory()
+    qtbot.wait(50)
+    inv = w.inventory
+    menu = inv.column_menu()
+    names = {a.text(): a for a in menu.actions()}
+    assert {"Columns by window width", "Address", "Criticality", "Ring"} <= set(names)
+    names["Criticality"].setChecked(not names["Criticality"].isChecked())
+    shown = COL_CRITICALITY in inv.visible_columns()
+    assert inv.chosen_columns is not None and (COL_CRITICALITY in inv.chosen_columns) == shown
+    again = InventoryView()  # the next start shows the same columns
+    qtbot.addWidget(again)
+    assert again.chosen_columns == inv.chosen_columns
+    inv.set_chosen_columns(None)  # back to "by width"
+    third = InventoryView()
+    qtbot.addWidget(third)
+    assert third.chosen_columns is None
+
+
+def test_dashboard_trend_is_whole_at_1280(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """With the Drifted and Outside Patchdesk tiles in a third row, the trend chart and the KEV list
+    were cut at the bottom of the dashboard at 1280x800: everything fits without scrolling."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QScrollArea
+
+    populate(db, hosts=30, days=14)
+    w = _window(qtbot, db)
+    dash = w.dashboard
+    qtbot.waitUntil(lambda: dash.data is not None and not dash.busy, timeout=10000)
+    qtbot.wait(100)
+    scroll = dash.findChild(QScrollArea)
+    assert scroll is not None
+    port = scroll.viewport()
+    assert scroll.verticalScrollBar().maximum() == 0
+    for part in (dash.trend_view, dash.kev_list, dash.drift_tile, dash.outside_tile):
+        bottom = part.mapTo(port, QPoint(0, part.height()))
+        assert bottom.y() <= port.height(), (part.objectName(), bottom.y(), port.height())
