@@ -234,3 +234,21 @@ def test_dashboard_trend_is_whole_at_1280(qtbot, db) -> None:  # type: ignore[no
     for part in (dash.trend_view, dash.kev_list, dash.drift_tile, dash.outside_tile):
         bottom = part.mapTo(port, QPoint(0, part.height()))
         assert bottom.y() <= port.height(), (part.objectName(), bottom.y(), port.height())
+
+
+def test_drift_tab_fits_the_pane_at_1280(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """The host's Drift tab scrolled sideways at 1280x800 ("Since" cut at the pane's edge): its
+    columns fit, the versions elide in the middle and their tooltips are whole."""
+    from tests.ui.test_baselines_view import _drifted
+
+    drifted, _ = _drifted(db)
+    w = _window(qtbot, db)
+    w.show_inventory()
+    w.inventory.select_host(drifted.id)
+    w.detail.tabs.setCurrentWidget(w.detail.drift_panel)
+    qtbot.waitUntil(lambda: w.detail.drift_panel.model.rowCount() > 0, timeout=5000)
+    qtbot.wait(50)
+    table = w.detail.drift_panel.table
+    assert table.horizontalScrollBar().maximum() == 0
+    assert w.detail.drift_panel.fitter.total_width() <= table.viewport().width()
+    assert _headers_whole(table) == []
