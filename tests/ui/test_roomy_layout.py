@@ -252,3 +252,21 @@ def test_drift_tab_fits_the_pane_at_1280(qtbot, db) -> None:  # type: ignore[no-
     assert table.horizontalScrollBar().maximum() == 0
     assert w.detail.drift_panel.fitter.total_width() <= table.viewport().width()
     assert _headers_whole(table) == []
+
+
+def test_baselines_tab_shows_drift_words_whole_at_1280(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """The Baselines tab cut "unknown — not every item …" and the drifted items at fixed widths while
+    the Checked column stood half empty: the columns share the width by what they hold."""
+    from tests.ui.test_baselines_view import _drifted
+
+    _drifted(db)
+    w = _window(qtbot, db)
+    w.tabs.setCurrentWidget(w.baselines_view)
+    qtbot.wait(100)
+    for table in (w.baselines_view.items_table, w.baselines_view.hosts_table):
+        assert table.horizontalScrollBar().maximum() == 0
+        assert _headers_whole(table) == []
+    hosts = w.baselines_view.hosts_table
+    for row in range(hosts.model().rowCount()):
+        text = hosts.model().data(hosts.model().index(row, 1))
+        assert hosts.columnWidth(1) >= hosts.fontMetrics().horizontalAdvance(text), text
