@@ -619,7 +619,9 @@ class HostDetailView(QWidget):
         updates = db_scans.pending_for_host(self.db, host.id)
         self.updates_model.set_updates(updates)
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
-        self.tabs.setTabText(2, f"Outside Patchdesk ({self.outside.show_host(host.id)})")
+        self.tabs.setTabText(
+            self.tabs.indexOf(self.outside), f"Outside Patchdesk ({self.outside.show_host(host.id)})"
+        )
         keep = None
         if previous is not None and previous.id == host.id:
             e = self.selected_entry()
