@@ -270,3 +270,33 @@ def test_baselines_tab_shows_drift_words_whole_at_1280(qtbot, db) -> None:  # ty
     for row in range(hosts.model().rowCount()):
         text = hosts.model().data(hosts.model().index(row, 1))
         assert hosts.columnWidth(1) >= hosts.fontMetrics().horizontalAdvance(text), text
+
+
+def test_schedule_tables_fit_at_1280(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """The Schedule tab's plan beside the window openings scrolled sideways at 1280x800 ("Estimat")."""
+    from datetime import datetime, timedelta
+
+    from app.domain.maintenance_windows import MaintenanceWindow
+    from db import maintenance_windows as db_windows
+
+    populate(db, hosts=40, days=2)
+    groups = ("databases", "dmz", "build", "web", "office")
+    nightly = MaintenanceWindow(
+        "nightly",
+        "FREQ=DAILY;BYHOUR=2;BYMINUTE=0",
+        timedelta(hours=2),
+        "Europe/Berlin",
+        datetime(2026, 1, 1),
+        groups,
+    )
+    db_windows.add_window(db, nightly)
+    w = _window(qtbot, db)
+    view = w.schedule_view
+    w.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: view.snapshot is not None, timeout=20000)
+    view.occ_table.selectRow(0)
+    qtbot.wait(100)
+    for table in (view.occ_table, view.plan_table):
+        assert table.model().rowCount() > 0
+        assert table.horizontalScrollBar().maximum() == 0, table.objectName()
+        assert _headers_whole(table) == [], table.objectName()
