@@ -124,8 +124,6 @@ class InventoryView(QWidget):
             hdr.moveSection(hdr.visualIndex(col), visual)
         self.chosen_columns = _stored_columns()
         self.fitter = ColumnFitter(self.table, FLEXIBLE_COLUMNS, choose=self._choose_columns)
-        # more columns picked than fit: scroll rather than cut the last ones off
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         hdr.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         hdr.customContextMenuRequested.connect(self._header_menu)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
