@@ -27,7 +27,7 @@ class WindowCalendar(QSplitter):
         self.occ_model = RowsModel(OCC_HEADERS, self)
         self.occ_table = _table(self.occ_model, "upcomingWindows")
         # both tables fit their side of the splitter (the plan's Estimate was cut at 1280x800)
-        self.occ_fit = ColumnFitter(self.occ_table, (0, 3, 4))
+        self.occ_fit = ColumnFitter(self.occ_table, (3, 4))  # the opening itself is read whole
         self.occ_table.selectionModel().selectionChanged.connect(self._occ_selected)
         self.occ_table.doubleClicked.connect(self._occ_double_clicked)
         self.plan_title = QLabel("What it will patch")
