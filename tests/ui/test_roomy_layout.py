@@ -164,7 +164,7 @@ def _headers_whole(view) -> list[str]:  # type: ignore[no-untyped-def]
         if header.isSectionHidden(col):
             continue
         text = str(view.model().headerData(col, Qt.Orientation.Horizontal) or "")
-        if header.sectionSize(col) < metrics.horizontalAdvance(text) + 8:
+        if header.sectionSize(col) < metrics.horizontalAdvance(text) + 13:
             cut.append(text)
     return cut
 

@@ -104,7 +104,7 @@ def _elided_headers(root) -> list[str]:  # type: ignore[no-untyped-def]
             if (
                 text
                 and not header.isSectionHidden(col)
-                and header.sectionSize(col) < metrics.horizontalAdvance(text) + 8
+                and header.sectionSize(col) < metrics.horizontalAdvance(text) + 13
             ):
                 cut.append(
                     f"{view.objectName() or type(view).__name__}: {text!r} in {header.sectionSize(col)} px"
