@@ -123,7 +123,8 @@ class InventoryView(QWidget):
         for visual, col in enumerate(VISUAL_ORDER):
             hdr.moveSection(hdr.visualIndex(col), visual)
         self.chosen_columns = _stored_columns()
-        self.fitter = ColumnFitter(self.table, FLEXIBLE_COLUMNS, choose=self._choose_columns)
+        # cap: the longest status ("patch failed · non-compliant · reboot", bold) is read whole
+        self.fitter = ColumnFitter(self.table, FLEXIBLE_COLUMNS, cap=300, choose=self._choose_columns)
         hdr.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         hdr.customContextMenuRequested.connect(self._header_menu)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
