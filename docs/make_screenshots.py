@@ -1,7 +1,8 @@
 """The docs/screenshots/ set, light and dark, at 1280x800 and 1920x1080 (``make screenshots``): the
-dashboard, the inventory with a host's history, the Updates tab, the patch preview, the Schedule tab
-(with sample soak checks), the Settings, alerts and user-guide dialogs, and the empty console a first
-start shows.
+dashboard, the inventory with a host's history, drift and outside changes, the Baselines tab, the
+Updates tab, the patch preview, the Schedule tab (with sample soak checks) and its criticality rules,
+the Offline bundles window, the Settings, alerts and user-guide dialogs, and the empty console a
+first start shows.
 
     .venv/bin/python docs/make_screenshots.py [OUT_DIR]
 
@@ -50,6 +51,9 @@ def _shoot(out: Path, width: int, height: int) -> None:
     fleet = populate(db, hosts=300, days=30)
     _soak_samples(db)
     _alerts(db, fleet)
+    drifted = _baselines(db)
+    outside = _outside_changes(db)
+    _bundle(db, work)
 
     def settle(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -78,6 +82,20 @@ def _shoot(out: Path, width: int, height: int) -> None:
         w.detail.tabs.setCurrentIndex(1)  # the host's history
         settle(0.3)
         w.grab().save(str(out / f"history-{tag}.png"))
+        w.inventory.select_host(drifted)
+        settle(0.3)
+        w.detail.tabs.setCurrentWidget(w.detail.drift_panel)
+        settle(0.3)
+        w.grab().save(str(out / f"host-drift-{tag}.png"))
+        w.inventory.select_host(outside)
+        settle(0.3)
+        w.detail.tabs.setCurrentWidget(w.detail.outside)
+        settle(0.3)
+        w.grab().save(str(out / f"host-outside-{tag}.png"))
+        w.detail.tabs.setCurrentIndex(0)
+        w.tabs.setCurrentWidget(w.baselines_view)
+        settle(0.4)
+        w.grab().save(str(out / f"baselines-{tag}.png"))
         w.show_updates("urgent", None, "Missing urgent")
         _wait(settle, lambda w=w: not w.updates_view.busy)
         first = w.updates_view.list_model.payload[0] if w.updates_view.list_model.payload else None
@@ -103,6 +121,18 @@ def _shoot(out: Path, width: int, height: int) -> None:
         view.select_rollout(SOAK_RED)
         settle(0.5)
         w.grab().save(str(out / f"schedule-{tag}.png"))
+        view.tabs.setCurrentWidget(view.criticality_panel)
+        settle(0.3)
+        w.grab().save(str(out / f"criticality-{tag}.png"))
+        view.tabs.setCurrentIndex(0)
+        w.show_bundles()  # File → Offline bundles…, at the size it opens with
+        bundles = w.bundles_view
+        settle(0.2)
+        bundles.bundles_table.selectRow(0)
+        settle(0.4)
+        bundles.grab().save(str(out / f"bundles-{tag}.png"))
+        bundles.close()
+        w.bundles_view = None
         for name, opener in (
             ("settings", "show_settings"),
             ("alerts", "show_alerts"),
@@ -228,6 +258,85 @@ def _alerts(db, fleet) -> None:  # type: ignore[no-untyped-def]
         )
     )
     alerts.record(db, found)
+
+
+def _baselines(db) -> int:  # type: ignore[no-untyped-def]
+    """A "web" baseline on the web group, checked: one host drifted (a package and sshd_config), one
+    whose file check could not run (unknown), the rest in line. Returns the drifted host's id."""
+    from app.domain.baseline import ItemResult, ItemStatus, make_item
+    from app.domain.models import JobKind
+    from db import baselines as db_baselines
+    from db import hosts as db_hosts
+    from db import jobs as db_jobs
+
+    web = [h for h in db_hosts.list_hosts(db) if h.group == "web"][:8]
+    ssh = {"state": "present", "version": "1:9.2p1-2+deb12u6", "match": "exact"}
+    items = [
+        make_item("package", "openssh-server", ssh),
+        make_item("package", "telnetd", {"state": "absent"}),
+        make_item("file", "/etc/ssh/sshd_config", {"state": "present", "mode": "0644", "sha256": "a" * 64}),
+        make_item("service", "nginx", {"running": True, "enabled": True}),
+    ]
+    db_baselines.create_baseline(db, "web", items, "admin", [b"PermitRootLogin no\n"])
+    db_baselines.assign(db, "web", "admin", groups=["web"])
+    job = db_jobs.create_job(db, JobKind.DRIFT, web)
+    found = {"package": {"version": "1:9.2p1-2+deb12u5"}, "file": {"mode": "0664"}}
+    for i, host in enumerate(web):
+        results = []
+        for item in db_baselines.get_baseline(db, "web").items:
+            if i == 0 and item.kind in found and item.target != "telnetd":
+                results.append(ItemResult(item.id, ItemStatus.DRIFTED, {**item.expected, **found[item.kind]}))
+            elif i == 1 and item.kind == "file":
+                results.append(ItemResult(item.id, ItemStatus.UNKNOWN, {}, "could not read the file"))
+            else:
+                results.append(ItemResult(item.id, ItemStatus.OK, {}))
+        db_baselines.record_drift(db, job, host.id or 0, results, "admin")
+    return web[0].id or 0
+
+
+def _outside_changes(db) -> int:  # type: ignore[no-untyped-def]
+    """Package changes made by hand on an office host (seen in its package log), and a host whose
+    log could not be read. Returns the first host's id."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.domain.outside_changes import HistoryEntry, HistoryRead, HistoryStatus
+    from db import hosts as db_hosts
+    from db import outside_changes as db_outside
+
+    hand, blind = [h for h in db_hosts.list_hosts(db) if h.group == "office"][:2]
+    now = datetime.now(UTC)
+    entries = (
+        HistoryEntry(
+            "dnf", "install", "htop", now - timedelta(days=3, hours=2), None, "3.3.0-1.el9", "x86_64"
+        ),
+        HistoryEntry(
+            "dnf", "upgrade", "curl", now - timedelta(days=2), "7.76.1-29.el9", "7.76.1-31.el9", "x86_64"
+        ),
+        HistoryEntry("dnf", "remove", "nano", now - timedelta(hours=5), "5.6.1-5.el9", None, "x86_64"),
+    )
+    # a history is read from the previous scan on: as if that was four days ago (then put back)
+    last = db.execute("SELECT last_scan_at FROM hosts WHERE id = ?", [hand.id]).fetchone()[0]
+    db.execute(
+        "UPDATE hosts SET last_scan_at = ? WHERE id = ?", [(now - timedelta(days=4)).isoformat(), hand.id]
+    )
+    db_outside.record_history(db, None, hand.id, HistoryRead("dnf", HistoryStatus.OK, entries))
+    db.execute("UPDATE hosts SET last_scan_at = ? WHERE id = ?", [last, hand.id])
+    db_outside.record_history(db, None, blind.id, HistoryRead.unknown("dnf", "dnf history could not be read"))
+    return hand.id or 0
+
+
+def _bundle(db, work: Path) -> None:  # type: ignore[no-untyped-def]
+    """One verified offline bundle, applied to a host, for the Offline bundles window."""
+    from db import bundles as db_bundles
+    from db import hosts as db_hosts
+    from tests.ui.test_bundles_view import make_bundle
+
+    folder = work / "bundle"
+    folder.mkdir()
+    path, manifest = make_bundle(folder, db)
+    db_bundles.record_bundle(db, manifest, str(path), verified=True)
+    first = db_hosts.list_hosts(db)[0]
+    db_bundles.record_applied(db, manifest.id, first.id or 0, "apt", 4, 72_000)
 
 
 def _wait(settle, done, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]

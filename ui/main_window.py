@@ -79,6 +79,9 @@ STARTUP_CHORES_DELAY_MS = 800
 PASSWORDS_CHECKING = "Saved passwords: checking…"
 PASSWORDS_OK = "Saved passwords: in the system keyring"
 PASSWORDS_UNAVAILABLE = "Saved passwords: unavailable"  # the tooltip says why
+#: The host detail's hint when the window has no job runner (a look at the data only, e.g. screenshots);
+#: one line beside the buttons: a second one made the History splitter jump.
+NO_RUNNER_HINT = "This window cannot start jobs."
 
 
 class MainWindow(QMainWindow):
@@ -612,7 +615,10 @@ class MainWindow(QMainWindow):
         self.verify_action.setToolTip(verify_tip)
         self.verify_action.setStatusTip(verify_tip)
         self.rollback_action.setEnabled(can_start and bool(selected))
-        self.detail.set_actions_allowed(can_start)
+        # without a runner no job ever runs: "wait for the running job" would be untrue
+        self.detail.set_actions_allowed(
+            can_start, NO_RUNNER_HINT if self.runner is None else "Wait for the running job to finish."
+        )
         self.cancel_action.setEnabled(running)
         updates = self.lazy_tabs.built("updates")
         if updates is not None:

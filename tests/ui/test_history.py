@@ -159,3 +159,23 @@ def test_history_model_cells_for_every_role(qapp):  # type: ignore[no-untyped-de
         ["", None, None, None, None, None],
     ]
     assert hm.data(hm.index(5, 0)) is None
+
+
+def test_no_runner_hint_does_not_claim_a_running_job(qtbot, db):  # type: ignore[no-untyped-def]
+    """A window without a job runner said "Wait for the running job to finish." under a patch it could
+    roll back, while no job ran and none ever could: it says why Roll back is off instead."""
+    from ui.main_window import MainWindow
+
+    host = db_hosts.add_host(db, Host(name="web02", address="127.0.9.6"))
+    job = _interrupted_patch(db, host)
+    w = MainWindow(db, runner=None, secrets=None)
+    qtbot.addWidget(w)
+    w.show()
+    w.show_inventory()
+    w.inventory.select_host(host.id)
+    w.detail.tabs.setCurrentIndex(1)
+    assert w.detail.select_job(job)
+    assert not w.detail.rollback_button.isEnabled()
+    hint = w.detail.history_hint.text()
+    assert "running job" not in hint
+    assert "cannot start jobs" in hint

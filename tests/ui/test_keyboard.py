@@ -25,6 +25,10 @@ def test_every_tab_is_reachable_from_the_view_menu_and_the_keyboard(qtbot, db) -
         act.trigger()
         assert w.tabs.currentIndex() == index
     assert w.audit_view is w.tabs.widget(6)  # the lazy tab was built when reached
+    baselines = [act for act in w.tab_actions if act.text() == "Baselines"]
+    assert baselines and baselines[0].shortcut() == QKeySequence("Ctrl+8")  # the tab added since
+    baselines[0].trigger()
+    assert w.tabs.currentWidget() is w.baselines_view
 
 
 def test_job_actions_have_shortcuts_and_ctrl_p_is_the_report(qtbot, db) -> None:  # type: ignore[no-untyped-def]

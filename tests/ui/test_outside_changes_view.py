@@ -38,11 +38,11 @@ def test_outside_change_in_host_detail_and_tile(w, db) -> None:  # type: ignore[
     )
 
     w.detail.show_host(hand)
-    assert w.detail.tabs.tabText(2) == "Outside Patchdesk (1)"
+    assert w.detail.tabs.tabText(w.detail.tabs.indexOf(w.detail.outside)) == "Outside Patchdesk (1)"
     item = w.detail.outside.tree.topLevelItem(0)
     assert [item.text(i) for i in (1, 2, 3)] == ["pd-regular", "2.0-1", "2.1-1"]
     w.detail.show_host(blind)
-    assert w.detail.tabs.tabText(2) == "Outside Patchdesk (0)"
+    assert w.detail.tabs.tabText(w.detail.tabs.indexOf(w.detail.outside)) == "Outside Patchdesk (0)"
     assert (
         w.detail.outside.status.text().startswith("Unknown") and "dpkg.log" in w.detail.outside.status.text()
     )

@@ -133,7 +133,7 @@ def _background(w: QWidget) -> QColor:
     return QColor.fromRgb(counts.most_common(1)[0][0])
 
 
-def _text_widgets(win: MainWindow) -> list[QWidget]:
+def _text_widgets(win: QWidget) -> list[QWidget]:
     kinds = (QLabel, QAbstractButton, QTabBar)
     found = [
         w
@@ -200,6 +200,42 @@ def test_dark_desktop_main_widgets_read_at_wcag_aa(qtbot, dark_window) -> None: 
     assert tile is not None
     assert _background(tile).lightness() < 100
     assert _background(win.inventory.table.viewport()).lightness() < 100
+
+
+def test_dark_desktop_new_views_read_at_wcag_aa(qtbot, dark_window, db) -> None:  # type: ignore[no-untyped-def]
+    """The views added since: the Baselines tab, the host's Drift and Outside Patchdesk tabs, the
+    Schedule tab's criticality rules and the Offline bundles window, with something in them, read at
+    4.5:1 under a dark desktop, and their tables are drawn dark."""
+    from tests.ui.test_baselines_view import _drifted
+
+    win = dark_window
+    drifted, _ = _drifted(db)
+    win.reload_hosts()
+    win.tabs.setCurrentWidget(win.baselines_view)
+    win.baselines_view.reload()
+    qtbot.wait(200)
+    poor = [f"Baselines: {p}" for p in _poor_contrast(_text_widgets(win))]
+    assert _background(win.baselines_view.hosts_table.viewport()).lightness() < 100
+    win.show_inventory()
+    win.inventory.select_host(drifted.id)
+    for panel in (win.detail.drift_panel, win.detail.outside):
+        win.detail.tabs.setCurrentWidget(panel)
+        qtbot.wait(200)
+        title = win.detail.tabs.tabText(win.detail.tabs.indexOf(panel))
+        poor += [f"{title}: {p}" for p in _poor_contrast(_text_widgets(win))]
+        assert _background(panel).lightness() < 100, title
+    schedule = win.schedule_view
+    win.tabs.setCurrentWidget(schedule)
+    schedule.tabs.setCurrentWidget(schedule.criticality_panel)
+    qtbot.wait(300)
+    poor += [f"Criticality rules: {p}" for p in _poor_contrast(_text_widgets(win))]
+    win.show_bundles()
+    qtbot.wait(200)
+    bundles = win.bundles_view
+    poor += [f"Offline bundles: {p}" for p in _poor_contrast(_text_widgets(bundles))]
+    assert _background(bundles).lightness() < 100
+    bundles.close()
+    assert not poor, "\n".join(poor)
 
 
 def test_check_boxes_are_drawn_on_a_dark_desktop(dark_window) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ window's minimum size."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import QToolButton
 
 from tests.support.fleet import populate
@@ -84,3 +84,57 @@ def test_overflow_button_is_usable_when_it_appears(qtbot, win) -> None:  # type:
     qtbot.mouseClick(ext, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: all(tb.widgetForAction(a).isVisible() for a in hidden), timeout=3000)
     tb.setMaximumWidth(16777215)
+
+
+def _elided_headers(root) -> list[str]:  # type: ignore[no-untyped-def]
+    """Column headers of the visible tables and trees under ``root`` narrower than their (bold) text."""
+    from PySide6.QtGui import QFont, QFontMetrics
+    from PySide6.QtWidgets import QTableView, QTreeView
+
+    cut = []
+    for view in root.findChildren(QTableView) + root.findChildren(QTreeView):
+        header = view.horizontalHeader() if isinstance(view, QTableView) else view.header()
+        if not view.isVisible() or not header.isVisible() or view.model() is None:
+            continue
+        font = QFont(header.font())
+        font.setBold(True)
+        metrics = QFontMetrics(font)
+        for col in range(header.count()):
+            text = str(view.model().headerData(col, Qt.Orientation.Horizontal) or "")
+            if (
+                text
+                and not header.isSectionHidden(col)
+                and header.sectionSize(col) < metrics.horizontalAdvance(text) + 13
+            ):
+                cut.append(
+                    f"{view.objectName() or type(view).__name__}: {text!r} in {header.sectionSize(col)} px"
+                )
+    return cut
+
+
+@pytest.mark.parametrize("size", [(1280, 800), "minimum"])
+def test_no_header_elided_and_toolbar_whole_in_every_view(qtbot, win, db, size) -> None:  # type: ignore[no-untyped-def]
+    """Every main tab (the Baselines tab too) and every tab of the host detail (Drift and Outside
+    Patchdesk too), at 1280x800 and at the window's minimum size: no column header is cut and every
+    toolbar action can be reached."""
+    from tests.ui.test_baselines_view import _drifted
+
+    drifted, _ = _drifted(db)
+    win.reload_hosts()
+    win.resize(win.minimumSize() if size == "minimum" else QSize(*size))
+    qtbot.wait(100)
+    problems = []
+    for i in range(win.tabs.count()):
+        win.tabs.setCurrentIndex(i)
+        qtbot.wait(300)  # the lazy tabs build and load on first show
+        where = win.tabs.tabText(i)
+        problems += [f"{where}: {p}" for p in _elided_headers(win.tabs.currentWidget())]
+        problems += [f"{where}: toolbar {p}" for p in _unreachable(win)]
+    win.show_inventory()
+    win.inventory.select_host(drifted.id)
+    for i in range(win.detail.tabs.count()):
+        win.detail.tabs.setCurrentIndex(i)
+        qtbot.wait(200)
+        where = f"host detail {win.detail.tabs.tabText(i)}"
+        problems += [f"{where}: {p}" for p in _elided_headers(win.detail.tabs.currentWidget())]
+    assert not problems, "\n".join(problems)

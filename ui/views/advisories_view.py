@@ -174,7 +174,7 @@ class AdvisoriesView(QWidget):
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the database's order: needed first
         for col, width in (
             (COL_ID, 150),
-            (COL_SEVERITY, 70),
+            (COL_SEVERITY, 80),  # a bold "Severity" and the header padding
             (COL_CVES, 230),
             (COL_KEV, 44),
             (COL_DUE, 86),

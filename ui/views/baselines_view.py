@@ -36,6 +36,7 @@ from db import hosts as db_hosts
 from ui.models.host_status import local_iso
 from ui.views.drift_panel import VERDICT_WORDS, with_runner
 from ui.views.update_view import _RowsModel, table
+from ui.widgets.columns import ColumnFitter
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -141,9 +142,8 @@ class BaselinesView(QWidget):
         self.header.setWordWrap(True)
         self.items_model = _RowsModel(("ID", "Kind", "Target", "Expected"), self)
         self.items_table = table(self.items_model, "baselineItems")
-        self.items_table.setColumnWidth(0, 50)
-        self.items_table.setColumnWidth(1, 80)
-        self.items_table.setColumnWidth(2, 260)
+        # widths by what the columns hold (fixed ones cut the drift words while Checked stood half empty)
+        self.items_fit = ColumnFitter(self.items_table, (2, 3), cap=420)
         self.items_table.doubleClicked.connect(lambda _i: self.edit_item())
         item_buttons = QHBoxLayout()
         for text, name, slot in (
@@ -159,9 +159,7 @@ class BaselinesView(QWidget):
         item_buttons.addStretch(1)
         self.hosts_model = _RowsModel(("Host", "Drift", "Drifted items", "Checked"), self)
         self.hosts_table = table(self.hosts_model, "baselineHosts")
-        self.hosts_table.setColumnWidth(0, 160)
-        self.hosts_table.setColumnWidth(1, 200)
-        self.hosts_table.setColumnWidth(2, 280)
+        self.hosts_fit = ColumnFitter(self.hosts_table, (0, 2), cap=320)
         self.status = QLabel()
         self.status.setObjectName("hintText")
         self.status.setWordWrap(True)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -54,7 +55,8 @@ from ui.workers import submit
 
 logger = logging.getLogger(__name__)
 
-#: Tiles in their on-screen order (two rows of six): the three compliance states first.
+#: Tiles in their on-screen order (two rows of six, then Drifted and Outside Patchdesk as each row's
+#: seventh): the three compliance states first.
 TILES = (
     Tile.HOSTS,
     Tile.UP_TO_DATE,
@@ -70,6 +72,8 @@ TILES = (
     Tile.NEVER,
 )
 TILES_PER_ROW = 6
+#: A chart's least height: two rows of charts and two of tiles fit a 1280x800 window without scrolling.
+CHART_MIN_HEIGHT = 200
 #: A tile turns red / amber / its own "unknown" colour when its number is not zero; "Up to date" is
 #: green only when some host is (0 of 0 is not green).
 RED_TILES = (Tile.NON_COMPLIANT, Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE)
@@ -89,6 +93,15 @@ OVERDUE_COLOUR = text_colour("#9b1c14")
 
 # The tiles' look (cards, coloured by meaning only when their number calls for attention) is in the
 # application stylesheet, light and dark: ui/theme.py DASHBOARD_QSS and meaning_qss.
+
+
+def _share_height(w: QWidget) -> None:
+    """Height from what the window has, not from the widget's own wish: the word-wrapped labels make
+    the scroll area size the page to its preferred height, and the charts' and the KEV list's wishes
+    (about 250 px each) pushed the trend below the fold at 1280x800."""
+    policy = w.sizePolicy()
+    policy.setVerticalPolicy(QSizePolicy.Policy.Ignored)
+    w.setSizePolicy(policy)
 
 
 class TileButton(QPushButton):
@@ -222,11 +235,13 @@ class DashboardView(QWidget):
             b.clicked.connect(lambda _=False, t=t: self.open_tile(t))
             self.tiles[t] = b
             grid.addWidget(b, i // TILES_PER_ROW, i % TILES_PER_ROW)
+        # Drifted ends the states' row, Outside Patchdesk the updates' row: a third row of two tiles
+        # pushed the trend chart below the fold at 1280x800
         self.drift_tile = DriftTile(db)
         self.drift_tile.hosts_requested.connect(self.hosts_requested)
-        grid.addWidget(self.drift_tile, len(TILES) // TILES_PER_ROW, 0)
+        grid.addWidget(self.drift_tile, 0, TILES_PER_ROW)
         self.outside_tile = OutsideTile()
-        grid.addWidget(self.outside_tile, len(TILES) // TILES_PER_ROW, 1)  # beside the Drifted tile
+        grid.addWidget(self.outside_tile, 1, TILES_PER_ROW)
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setObjectName("dashEmpty")
         self.empty_label.setWordWrap(True)
@@ -250,6 +265,7 @@ class DashboardView(QWidget):
         self.kev_list.setWordWrap(True)
         self.kev_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.kev_list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        _share_height(self.kev_list)
         self.kev_list.itemActivated.connect(self._kev_clicked)
         self.kev_list.itemClicked.connect(self._kev_clicked)
         self.kev_title = QLabel("KEV due dates")
@@ -321,7 +337,8 @@ class DashboardView(QWidget):
         v = QChartView()
         v.setObjectName(name)
         v.setRenderHint(QPainter.RenderHint.Antialiasing)
-        v.setMinimumHeight(240)
+        v.setMinimumHeight(CHART_MIN_HEIGHT)
+        _share_height(v)
         return v
 
     # -- data -------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from db import database as db_database
 from ui.models.host_status import local_iso
 from ui.theme import text_colour
 from ui.views.update_view import _RowsModel, table
+from ui.widgets.columns import ColumnFitter
 from ui.workers import submit, with_own_db
 
 logger = logging.getLogger(__name__)
@@ -179,10 +180,9 @@ class DriftPanel(QWidget):
         self.model = _RowsModel(("Item", "Target", "Expected", "Actual", "Since"), self)
         self.table = table(self.model, "driftTable")
         self.table.doubleClicked.connect(lambda _i: self.open_diff())
-        # versions differ at their end (…deb12u5 / …deb12u6): elide in the middle
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        for col, width in ((0, 62), (1, 150), (2, 130), (3, 130)):
-            self.table.setColumnWidth(col, width)
+        # every column inside the pane (it scrolled sideways at 1280x800): target, expected and actual
+        # give up width and elide in the middle (versions differ at their end: …deb12u5 / …deb12u6)
+        self.fitter = ColumnFitter(self.table, (1, 2, 3))
         self.diff_button = QPushButton("Show diff…")
         self.diff_button.setObjectName("driftDiffButton")
         self.diff_button.setToolTip("Read the file from the host now and compare it with the baseline's copy")

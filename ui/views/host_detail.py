@@ -73,6 +73,8 @@ from ui.widgets.empty_state import EmptyState
 HISTORY_LIMIT = 50
 #: Most log lines of one job shown in the history's log tab (the newest ones).
 HISTORY_LOG_LINES = 5000
+#: Why Roll back / Verify are off while the main window runs a job.
+WAIT_FOR_JOB = "Wait for the running job to finish."
 
 
 def _table(model: QAbstractTableModel) -> QTableView:
@@ -182,6 +184,7 @@ class HostDetailView(QWidget):
         self.db = db
         self.host: Host | None = None
         self._actions_allowed = True
+        self._why_not = ""
 
         self.title = QLabel("No host selected")
         self.title.setObjectName("paneTitle")
@@ -414,9 +417,11 @@ class HostDetailView(QWidget):
         page.addWidget(split, 1)
         self._show_entry(None)
 
-    def set_actions_allowed(self, allowed: bool) -> None:
-        """Roll back / Verify start jobs: the main window forbids them while a job runs."""
+    def set_actions_allowed(self, allowed: bool, why_not: str = WAIT_FOR_JOB) -> None:
+        """Roll back / Verify start jobs: the main window forbids them while a job runs, or always when
+        it has no job runner; ``why_not`` is the hint that says which."""
         self._actions_allowed = allowed
+        self._why_not = why_not
         self._update_history_buttons()
 
     def selected_entry(self) -> HistoryEntry | None:
@@ -534,7 +539,7 @@ class HostDetailView(QWidget):
         elif not can:
             hint = "This job changed nothing here: nothing to roll back."
         elif not self._actions_allowed:
-            hint = "Wait for the running job to finish."
+            hint = self._why_not
         else:
             hint = ""
         self.history_hint.setText(hint)
@@ -659,7 +664,9 @@ class HostDetailView(QWidget):
         updates = db_scans.pending_for_host(self.db, host.id)
         self.updates_model.set_updates(updates)
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
-        self.tabs.setTabText(2, f"Outside Patchdesk ({self.outside.show_host(host.id)})")
+        self.tabs.setTabText(
+            self.tabs.indexOf(self.outside), f"Outside Patchdesk ({self.outside.show_host(host.id)})"
+        )
         keep = None
         if previous is not None and previous.id == host.id:
             e = self.selected_entry()

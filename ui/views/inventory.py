@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -35,24 +35,21 @@ from ui.models.hosts_model import (
     HostsTableModel,
 )
 from ui.numbers import count_text
+from ui.widgets.columns import ColumnFitter
 from ui.widgets.empty_state import EmptyStack, EmptyState
 
 #: How long after a load the filter's search texts are built (idle work; see set_hosts).
 SEARCH_PREPARE_DELAY_MS = 2500
 
-COLUMN_WIDTHS = {
-    COL_NAME: 130,
-    COL_ADDRESS: 110,
-    COL_OS: 170,
-    COL_GROUP: 90,
-    COL_RING: 80,
-    COL_CRITICALITY: 100,
-    COL_URGENT: 60,
-    COL_IMPORTANT: 70,
-    COL_NONCRITICAL: 80,
-    COL_LAST_SCAN: 125,
-    COL_STATUS: 190,  # the host's state in words, e.g. "patch failed · non-compliant"
-}
+#: Always shown: the host and what needs attention.
+CORE_COLUMNS = (COL_NAME, COL_STATUS, COL_URGENT, COL_IMPORTANT, COL_NONCRITICAL)
+#: Shown in this order while the table has room for them whole, unless the administrator picked the
+#: columns in the header's menu: at 1280x800 eleven columns needed sideways scrolling (#23 item 8).
+OPTIONAL_COLUMNS = (COL_LAST_SCAN, COL_OS, COL_GROUP, COL_ADDRESS, COL_RING, COL_CRITICALITY)
+#: Columns that give up width (eliding in the middle, the full text in the tooltip) when room is short.
+FLEXIBLE_COLUMNS = (COL_NAME, COL_STATUS, COL_OS, COL_GROUP, COL_ADDRESS)
+#: The user setting (QSettings) with the columns picked in the header's menu (absent: by room).
+COLUMNS_SETTING = "inventory/columns"
 #: On-screen order: what needs attention (status, pending counts) right after the name, so it stays
 #: visible in a narrow window. Only the view's order; the model's COL_* numbering is unchanged.
 VISUAL_ORDER = (
@@ -123,12 +120,13 @@ class InventoryView(QWidget):
         hdr = self.table.horizontalHeader()
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hdr.setHighlightSections(False)
-        hdr.setStretchLastSection(True)
-        for col, width in COLUMN_WIDTHS.items():
-            self.table.setColumnWidth(col, width)
         for visual, col in enumerate(VISUAL_ORDER):
             hdr.moveSection(hdr.visualIndex(col), visual)
-        self._fit_headers()
+        self.chosen_columns = _stored_columns()
+        # cap: the longest status ("patch failed · non-compliant · reboot", bold) is read whole
+        self.fitter = ColumnFitter(self.table, FLEXIBLE_COLUMNS, cap=300, choose=self._choose_columns)
+        hdr.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        hdr.customContextMenuRequested.connect(self._header_menu)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._double_clicked)
         self.model.modelReset.connect(self._update_count)
@@ -156,21 +154,64 @@ class InventoryView(QWidget):
         layout.addWidget(self.stack, 1)
         self._update_count()
 
-    def _fit_headers(self) -> None:
-        """Never clip a header label (the stylesheet makes them bold, wider than the default font)."""
-        hdr = self.table.horizontalHeader()
-        font = QFont(hdr.font())
-        font.setBold(True)
-        fm = QFontMetrics(font)
-        for col in range(self.model.columnCount()):
-            label = str(self.model.headerData(col, Qt.Orientation.Horizontal) or "")
-            need = fm.horizontalAdvance(label) + 24  # stylesheet padding + a little air
-            if hdr.sectionSize(col) < need:
-                hdr.resizeSection(col, need)
-
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().showEvent(event)
-        self._fit_headers()  # the stylesheet (and so the header font) applies once polished
+        self.fitter.fit()  # the stylesheet (and so the bold header font) applies once polished
+
+    # -- columns --------------------------------------------------------------------------------
+
+    def _choose_columns(self, room: int) -> None:
+        """Show the picked columns, or else the optional ones that fit whole beside the core ones."""
+        hdr = self.table.horizontalHeader()
+        if self.chosen_columns is not None:
+            for col in range(self.model.columnCount()):
+                hdr.setSectionHidden(col, col not in CORE_COLUMNS and col not in self.chosen_columns)
+            return
+        used = sum(self.fitter.want(c) for c in CORE_COLUMNS)
+        for col in OPTIONAL_COLUMNS:
+            need = self.fitter.want(col)
+            fits = used + need <= room
+            hdr.setSectionHidden(col, not fits)
+            used += need if fits else 0
+
+    def visible_columns(self) -> list[int]:
+        hdr = self.table.horizontalHeader()
+        return [c for c in range(self.model.columnCount()) if not hdr.isSectionHidden(c)]
+
+    def column_menu(self) -> QMenu:
+        """The header's menu: each optional column to show or hide, or "as the width allows"."""
+        menu = QMenu(self)
+        auto = menu.addAction("Columns by window width")
+        auto.setCheckable(True)
+        auto.setChecked(self.chosen_columns is None)
+        auto.triggered.connect(lambda: self.set_chosen_columns(None))
+        menu.addSeparator()
+        shown = set(self.visible_columns())
+        for col in OPTIONAL_COLUMNS:
+            act = menu.addAction(str(self.model.headerData(col, Qt.Orientation.Horizontal)))
+            act.setCheckable(True)
+            act.setChecked(col in shown)
+            act.toggled.connect(lambda on, col=col: self._toggle_column(col, on))
+        return menu
+
+    @Slot(QPoint)
+    def _header_menu(self, pos: QPoint) -> None:
+        self.column_menu().exec(self.table.horizontalHeader().mapToGlobal(pos))
+
+    def _toggle_column(self, col: int, on: bool) -> None:
+        shown = set(self.visible_columns()) - set(CORE_COLUMNS)
+        self.set_chosen_columns((shown | {col}) if on else (shown - {col}))
+
+    def set_chosen_columns(self, cols: set[int] | None) -> None:
+        """Show ``cols`` beside the core columns from now on (None: as many as the width allows)."""
+        self.chosen_columns = None if cols is None else {c for c in cols if c in OPTIONAL_COLUMNS}
+        settings = _settings()
+        if self.chosen_columns is None:
+            settings.remove(COLUMNS_SETTING)
+        else:
+            settings.setValue(COLUMNS_SETTING, ",".join(str(c) for c in sorted(self.chosen_columns)))
+        settings.sync()
+        self.fitter.fit()
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -285,3 +326,15 @@ class InventoryView(QWidget):
         host = self.model.host_at(index.row())
         if host is not None:
             self.host_activated.emit(host)
+
+
+def _settings() -> QSettings:
+    # which columns to show is the desktop user's preference, kept per user like the theme choice
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Patchdesk", "Patchdesk")
+
+
+def _stored_columns() -> set[int] | None:
+    value = _settings().value(COLUMNS_SETTING)
+    if not isinstance(value, str):
+        return None
+    return {int(v) for v in value.split(",") if v.strip().isdigit() and int(v) in OPTIONAL_COLUMNS}

@@ -47,6 +47,10 @@ _SERVED_ROLES = frozenset(
 )
 
 
+#: The update list's least column width: a bold "Update" header and its padding.
+LIST_MIN_SECTION = 80
+
+
 class _RowsModel(QAbstractTableModel):
     """A read-only table of tuples."""
 
@@ -159,6 +163,8 @@ class UpdateView(QWidget):
         # the update's name takes the width (the list is filled while its empty state may show)
         self.list_table.horizontalHeader().setStretchLastSection(False)
         self.list_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # the stretched "Update" column shrank below its header at the window's minimum size
+        self.list_table.horizontalHeader().setMinimumSectionSize(LIST_MIN_SECTION)
         self.list_loaded_once = False
         self.list_empty = EmptyState(
             "No pending updates here",

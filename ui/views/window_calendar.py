@@ -14,6 +14,7 @@ from ui.models.rows_model import RowsModel
 from ui.views.advisories_view import _hint, _table
 from ui.views.schedule_rows import OCC_HEADERS, PLAN_HEADERS, occurrence_cells, plan_cells, when
 from ui.views.schedule_snapshot import Snapshot
+from ui.widgets.columns import ColumnFitter
 
 
 class WindowCalendar(QSplitter):
@@ -25,8 +26,8 @@ class WindowCalendar(QSplitter):
         self.snapshot: Snapshot | None = None
         self.occ_model = RowsModel(OCC_HEADERS, self)
         self.occ_table = _table(self.occ_model, "upcomingWindows")
-        for col, width in ((0, 250), (1, 110), (2, 110), (3, 90)):
-            self.occ_table.setColumnWidth(col, width)
+        # both tables fit their side of the splitter (the plan's Estimate was cut at 1280x800)
+        self.occ_fit = ColumnFitter(self.occ_table, (3, 4))  # the opening itself is read whole
         self.occ_table.selectionModel().selectionChanged.connect(self._occ_selected)
         self.occ_table.doubleClicked.connect(self._occ_double_clicked)
         self.plan_title = QLabel("What it will patch")
@@ -35,8 +36,7 @@ class WindowCalendar(QSplitter):
         self.plan_text.setObjectName("planText")
         self.plan_model = RowsModel(PLAN_HEADERS, self)
         self.plan_table = _table(self.plan_model, "windowPlan")
-        for col, width in ((0, 110), (1, 76), (2, 64), (3, 84), (4, 96)):
-            self.plan_table.setColumnWidth(col, width)
+        self.plan_fit = ColumnFitter(self.plan_table, (0,))
         plan_box = QWidget()
         plan_lay = QVBoxLayout(plan_box)
         plan_lay.setContentsMargins(0, 0, 0, 0)

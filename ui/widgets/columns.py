@@ -4,22 +4,22 @@ The host detail's tables sat in a pane about 560 px wide at 1280x800 and needed 
 to reach Installed/Available (#23 item 8). A ``ColumnFitter`` gives the fixed columns (a
 classification, a state, a date) what their text and header need, and shares what is left among the
 flexible ones (names, versions, reasons), which elide in the middle; the full text stays in the
-tooltip. It refits whenever the view is resized or its rows change.
+tooltip. It refits whenever the view is resized or its rows change. Headers are never cut: a pane
+too narrow even for them (a window at its minimum size) scrolls sideways instead.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QTableView
 
-#: Flexible columns never shrink below this (enough for "1.2.3-4…" and a header word).
-MIN_FLEX = 56
-#: The header's padding (6 px each side in the stylesheet), its border and a little air.
-HEADER_PAD = 16
+#: The header's padding (6 px each side in the stylesheet) and its 1 px right border: what a header
+#: needs beside its text to be drawn whole (measured in bold, a little wider than the 600 weight).
+HEADER_PAD = 13
 #: A cell's text margins (the style's focus-frame margin + 1, each side) and a little air.
 CELL_PAD = 8
 #: Rows whose text sets a column's width (Qt's own default looks at 1,000).
@@ -27,12 +27,22 @@ SAMPLE_ROWS = 200
 
 
 class ColumnFitter(QObject):
-    def __init__(self, view: QTableView, flexible: Sequence[int], *, cap: int = 260) -> None:
+    def __init__(
+        self,
+        view: QTableView,
+        flexible: Sequence[int],
+        *,
+        cap: int = 260,
+        choose: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__(view)
         self.view = view
         self.flexible = tuple(flexible)
         self.cap = cap  # no column's content share above this (a long reason is read in the tooltip)
-        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # called with the room before each fit: a view may show or hide columns by what fits
+        self.choose = choose
+        # no scroll bar while the columns fit (they are made to); one only when even the headers cannot
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         view.horizontalHeader().setStretchLastSection(False)
         view.viewport().installEventFilter(self)
@@ -84,15 +94,21 @@ class ColumnFitter(QObject):
             widest = max(widest, metrics.horizontalAdvance(text))
         return widest + CELL_PAD
 
+    def want(self, col: int) -> int:
+        """What the column needs to show its header and (up to the cap) its texts whole."""
+        return max(self._header_width(col), min(self.cap, self._content_width(col) + 8))
+
     @Slot()
     def fit(self) -> None:
         view, hdr = self.view, self.view.horizontalHeader()
+        room = view.viewport().width()
+        if self.choose is not None:
+            self.choose(room)
         cols = [c for c in range(view.model().columnCount()) if not hdr.isSectionHidden(c)]
         if not cols:
             return
         head = {c: self._header_width(c) for c in cols}
         want = {c: max(head[c], min(self.cap, self._content_width(c) + 8)) for c in cols}
-        room = view.viewport().width()
         fixed = sum(want[c] for c in cols if c not in self.flexible)
         flex = [c for c in cols if c in self.flexible]
         flex_want = sum(want[c] for c in flex)
@@ -105,18 +121,16 @@ class ColumnFitter(QObject):
                     widths[c] += spare // len(takers)
         else:
             share = room - fixed
-            # headers stay whole while the room allows it; below that, a plain minimum
-            heads_fit = sum(head[c] for c in flex) <= share
+            # headers stay whole: with less room than they need (a window at its minimum size) the
+            # table scrolls sideways rather than cut "Expected" to "Expec…"
             widths = {c: want[c] for c in cols if c not in self.flexible}
             for c in flex:
-                least = head[c] if heads_fit else MIN_FLEX
-                widths[c] = max(least, share * want[c] // max(flex_want, 1))
+                widths[c] = max(head[c], share * want[c] // max(flex_want, 1))
             over = sum(widths.values()) - room
             for c in sorted(flex, key=lambda c: -widths[c]):  # the minimums overshot: take from the widest
                 if over <= 0:
                     break
-                least = head[c] if heads_fit else MIN_FLEX
-                cut = min(over, widths[c] - least)
+                cut = min(over, widths[c] - head[c])
                 widths[c] -= cut
                 over -= cut
         for c, w in widths.items():
