@@ -51,6 +51,7 @@ from ui.numbers import count_text
 from ui.theme import text_colour, tint_chart
 from ui.views.drift_panel import DriftTile
 from ui.views.outside_changes_panel import OutsideTile, outside_summary
+from ui.widgets.tile import TileFace
 from ui.workers import submit
 
 logger = logging.getLogger(__name__)
@@ -104,34 +105,13 @@ def _share_height(w: QWidget) -> None:
     w.setSizePolicy(policy)
 
 
-class TileButton(QPushButton):
-    """A big number and its label; the whole tile is one button."""
+class TileButton(TileFace):
+    """A compliance tile: its number, label and help."""
 
     def __init__(self, tile: Tile, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(str(tile), TILE_LABELS[tile], parent)
         self.tile = tile
-        self.setObjectName(f"tile_{tile}")
-        self.setProperty("tile", True)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip(TILE_HELP[tile] + "\nClick to show these hosts in the inventory.")
-        self.setMinimumHeight(74)
-        self.number = QLabel("-")
-        self.number.setObjectName("tileNumber")
-        self.number.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption = QLabel(TILE_LABELS[tile])
-        self.caption.setObjectName("tileCaption")
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.sub = QLabel("")
-        self.sub.setObjectName("tileSub")
-        self.sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        for w in (self.number, self.caption, self.sub):
-            w.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.setSpacing(0)
-        lay.addWidget(self.number)
-        lay.addWidget(self.caption)
-        lay.addWidget(self.sub)
 
     def set_value(self, n: int, sub: str = "") -> None:
         self.number.setText(count_text(n))

@@ -35,6 +35,7 @@ from ui.models.host_status import local_iso
 from ui.theme import text_colour
 from ui.views.update_view import _RowsModel, table
 from ui.widgets.columns import ColumnFitter
+from ui.widgets.tile import TileFace
 from ui.workers import submit, with_own_db
 
 logger = logging.getLogger(__name__)
@@ -354,35 +355,19 @@ class DriftPanel(QWidget):
         self._update_buttons()
 
 
-class DriftTile(QPushButton):
+class DriftTile(TileFace):
     """The dashboard's "Drifted" tile: hosts whose configuration differs from a baseline."""
 
     #: host ids and a label: show these hosts in the inventory
     hosts_requested = Signal(list, str)
 
     def __init__(self, db: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("drifted", "Drifted", parent)
         self.db = db
         self.path = db_database.database_file(db)  # read now: the pool threads open their own
         self.ids: list[int] = []
-        self.setObjectName("tile_drifted")
-        self.setProperty("tile", True)
+        self.number.setText("0")
         self.setToolTip("Hosts whose configuration differs from a baseline.\nClick to show these hosts.")
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setMinimumHeight(74)  # as the dashboard's other tiles
-        self.number = QLabel("0")
-        self.number.setObjectName("tileNumber")
-        self.caption = QLabel("Drifted")
-        self.caption.setObjectName("tileCaption")
-        self.sub = QLabel("")
-        self.sub.setObjectName("tileSub")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.setSpacing(0)
-        for w in (self.number, self.caption, self.sub):
-            w.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            w.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            lay.addWidget(w)
         self.clicked.connect(lambda: self.hosts_requested.emit(list(self.ids), "Drifted"))
 
     def refresh(self) -> None:

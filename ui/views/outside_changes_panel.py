@@ -7,10 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QLabel,
-    QPushButton,
     QToolTip,
     QTreeWidget,
     QTreeWidgetItem,
@@ -20,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from db import outside_changes as db_outside
 from ui.models.host_status import local_time, one_line
+from ui.widgets.tile import TileFace
 
 #: The dashboard tile counts the changes of this many days.
 TILE_DAYS = 30
@@ -86,29 +85,12 @@ class OutsideChangesPanel(QWidget):
         return len(rows)
 
 
-class OutsideTile(QPushButton):
+class OutsideTile(TileFace):
     """The dashboard's "Outside Patchdesk" tile: changes of the last :data:`TILE_DAYS` days that no
     Patchdesk job made, on how many hosts; clicking it lists them (`patchdesk changes HOST` for more)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("tile_outside")
-        self.setProperty("tile", True)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setMinimumHeight(74)
-        self.number = QLabel("-")
-        self.number.setObjectName("tileNumber")
-        self.caption = QLabel("Outside Patchdesk")
-        self.caption.setObjectName("tileCaption")
-        self.sub = QLabel("")
-        self.sub.setObjectName("tileSub")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.setSpacing(0)
-        for w in (self.number, self.caption, self.sub):
-            w.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            w.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            lay.addWidget(w)
+        super().__init__("outside", "Outside Patchdesk", parent)
         self.listing = ""
         self.clicked.connect(
             lambda: QToolTip.showText(self.mapToGlobal(self.rect().center()), self.listing, self)
