@@ -46,7 +46,7 @@ def test_detail_tab_and_filter_by_model(qtbot, db) -> None:  # type: ignore[no-u
         win.inventory.select_host(hosts[0].id)
         first = hosts[0].id
         qtbot.waitUntil(lambda: win.detail.host is not None and win.detail.host.id == first, timeout=5000)
-        assert win.detail.tabs.tabText(2) == "Hardware"
+        assert win.detail.tabs.tabText(win.detail.tabs.indexOf(win.detail.hardware)) == "Hardware"
         assert "Serial number: 7XK2QK3" in win.detail.hardware.text()
     finally:
         win.close()
