@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -265,12 +265,27 @@ class JobEngine:
     def _coordinate(self, handle: JobHandle, task: TaskFn, workers: int, deadline_s: float) -> None:
         job_id = handle.job_id
         self.emit(JobStateChanged(job_id, state=JobState.RUNNING))
+        # Only the hosts at work: the watch below looks at these every 0.1 s, and a finished host
+        # leaves, so the watch costs what runs (C hosts), not what the job holds (1,000).
         contexts: dict[int, TaskContext] = {}
         started: dict[int, float] = {}
-        futures: dict[int, Future[None]] = {}
         guard = threading.Lock()
+        remaining = [len(handle.hosts)]
+        all_ran = threading.Event()
+        if not handle.hosts:
+            all_ran.set()
 
         def work(host: Host) -> None:
+            try:
+                work_on(host)
+            finally:
+                with guard:
+                    contexts.pop(host.id, None)  # type: ignore[arg-type]
+                    remaining[0] -= 1
+                    if remaining[0] == 0:
+                        all_ran.set()
+
+        def work_on(host: Host) -> None:
             assert host.id is not None
             lock = self._host_lock(host.id)
             while not lock.acquire(timeout=0.2):
@@ -311,11 +326,10 @@ class JobEngine:
         try:
             for host in handle.hosts:
                 assert host.id is not None
-                futures[host.id] = pool.submit(work, host)
-            # Watch for hosts stuck past their deadline while the pool works.
-            while not all(f.done() for f in futures.values()):
-                # Returns as soon as everything is done, else every 0.1 s to look for overdue hosts.
-                wait(list(futures.values()), timeout=0.1, return_when=ALL_COMPLETED)
+                pool.submit(work, host)
+            # Watch for hosts stuck past their deadline while the pool works: returns as soon as
+            # every host has run, else every 0.1 s to look for overdue hosts.
+            while not all_ran.wait(0.1):
                 now = time.monotonic()
                 with guard:
                     overdue = [

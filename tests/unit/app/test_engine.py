@@ -277,3 +277,42 @@ def test_a_known_failure_keeps_the_result_it_carries(db_path: Path) -> None:
     assert outcome.state == StepState.FAILED and outcome.result == {"restored": 1}
     assert outcome.error == "red, rolled back automatically"
     rec.close()
+
+
+def test_watching_a_large_job_does_not_revisit_every_host_each_tick(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 1,000 hosts the coordinator's 0.1 s watch over every host's future (done() on each, then
+    wait() installing a waiter on each) made Patchdesk's CPU per host grow with the job's size
+    (bench/RESULTS.md, "Does the cost grow linearly?"). Its watch must cost what is running, not what
+    the job holds."""
+    import concurrent.futures._base as futures_base
+
+    n = 1500
+    db, hosts, rec = _setup(db_path, n)
+    touched = [0]
+    done, install = futures_base.Future.done, futures_base._create_and_install_waiters
+
+    def counting_done(self: object) -> bool:
+        touched[0] += 1
+        return done(self)  # type: ignore[arg-type]
+
+    def counting_install(fs: object, return_when: str) -> object:
+        touched[0] += len(fs)  # type: ignore[arg-type]
+        return install(fs, return_when)
+
+    monkeypatch.setattr(futures_base.Future, "done", counting_done)
+    monkeypatch.setattr(futures_base, "_create_and_install_waiters", counting_install)
+
+    def task(ctx: TaskContext) -> None:
+        time.sleep(0.001)  # 1,500 hosts at two at a time: the job spans several of the watch's ticks
+
+    engine = JobEngine(rec, NoConnector(), concurrency=2)
+    job = db_jobs.create_job(db, JobKind.SCAN, hosts)  # type: ignore[arg-type]
+    t0 = time.monotonic()
+    handle = engine.run(job, JobKind.SCAN, hosts, task)
+    ticks = (time.monotonic() - t0) / 0.1
+    rec.close()
+    assert len(handle.outcomes) == n and all(o.state == StepState.SUCCEEDED for o in handle.outcomes.values())
+    assert ticks > 3  # else the test shows nothing
+    assert touched[0] < n, f"{touched[0]} looks at futures in {ticks:.0f} ticks for {n} hosts"
