@@ -237,6 +237,8 @@ class Sample:
     #: Patchdesk's peak RSS during the run, MB (0 for the other tools)
     peak_rss: float
     load: str
+    #: the hosts the run covered (``--subset``'s runs cover the first K of them)
+    hosts: int = 0
 
 
 def med(samples: list[Sample], attr: str) -> float:
@@ -283,8 +285,8 @@ class Bench:
 
     # -- taking a sample --------------------------------------------------------------------------
 
-    def measure(self, name: str, fn: Callable[[], None]) -> Sample:
-        patchdesk = name.endswith(": patchdesk")
+    def measure(self, name: str, fn: Callable[[], None], hosts: int = 0) -> Sample:
+        patchdesk = ": patchdesk" in name
         if patchdesk:
             reset_peak_rss()
         hosts0, mine0 = hosts_cpu(self.namespaces), own_cpu()
@@ -296,22 +298,24 @@ class Bench:
             hosts_cpu(self.namespaces) - hosts0,
             peak_rss_mb() if patchdesk else 0.0,
             load_average(),
+            hosts or len(self.hosts),
         )
         self.samples.setdefault((self.c, name), []).append(sample)
         return sample
 
     # -- Patchdesk --------------------------------------------------------------------------------
 
-    def patchdesk_scan(self, full: bool = False, fresh: bool = False) -> None:
+    def patchdesk_scan(self, full: bool = False, fresh: bool = False, first: int = 0) -> None:
         runner = self.cold if fresh else self.runner
-        handle = runner.start_scan(self.db, self.models, full=full, accept_new_keys=True, concurrency=self.c)
+        models = self.models[:first] if first else self.models
+        handle = runner.start_scan(self.db, models, full=full, accept_new_keys=True, concurrency=self.c)
         handle.wait()
         bad = [o.error for o in handle.outcomes.values() if str(o.state) != "succeeded"]
         if bad:
             raise RuntimeError(f"Patchdesk scan failed on {len(bad)} host(s): {bad[:2]}")
         reused = sum(1 for o in handle.outcomes.values() if getattr(o.result, "reused", False))
-        if reused != (0 if full else len(self.models)):
-            raise RuntimeError(f"Patchdesk reused the simulation on {reused} of {len(self.models)} hosts")
+        if reused != (0 if full else len(models)):
+            raise RuntimeError(f"Patchdesk reused the simulation on {reused} of {len(models)} hosts")
 
     # -- the same commands for the others ---------------------------------------------------------
 
@@ -465,9 +469,37 @@ class Bench:
         ]
         return [(name, fn) for name, fn, wanted in steps if wanted]
 
+    def subset_steps(self) -> list[tuple[str, Callable[[], None]]]:
+        """``--subset K``: each case's Patchdesk scan again over the first K hosts only, right after the
+        full-size one: the same machine, load and pool at the same moment, so CPU per host that
+        grows with the job's size shows apart from what the load does to every tool."""
+        k = self.args.subset
+        return [
+            (f"unchanged fresh: patchdesk, first {k}", lambda: self.patchdesk_scan(fresh=True, first=k)),
+            (f"unchanged kept: patchdesk, first {k}", lambda: self.patchdesk_scan(first=k)),
+            (
+                f"full fresh: patchdesk, first {k}",
+                lambda: self.patchdesk_scan(full=True, fresh=True, first=k),
+            ),
+            (f"full kept: patchdesk, first {k}", lambda: self.patchdesk_scan(full=True, first=k)),
+        ]
+
+    def round_steps(self) -> list[tuple[str, Callable[[], None], int]]:
+        steps = [(name, fn, 0) for name, fn in self.scan_steps()]
+        if not self.args.subset or self.args.subset >= len(self.hosts):
+            return steps
+        out: list[tuple[str, Callable[[], None], int]] = []
+        subsets = dict((name.split(":")[0], (name, fn)) for name, fn in self.subset_steps())
+        for name, fn, n in steps:
+            out.append((name, fn, n))
+            if name.endswith(": patchdesk"):
+                sub_name, sub_fn = subsets[name.split(":")[0]]
+                out.append((sub_name, sub_fn, self.args.subset))
+        return out
+
     def scan_rounds(self) -> None:
         for rnd in range(self.args.rounds):
-            done = [(name, self.measure(name, fn)) for name, fn in self.scan_steps()]
+            done = [(name, self.measure(name, fn, n)) for name, fn, n in self.round_steps()]
             print(
                 f"C={self.c} scan round {rnd + 1} (load {load_average()}): "
                 + "  ".join(f"{name} {s.wall:.2f}s" for name, s in done),
@@ -555,10 +587,9 @@ class Bench:
 
     def report(self) -> dict[str, Any]:
         cores = os.cpu_count() or 1
-        n = len(self.hosts)
-        out: dict[str, Any] = {"hosts": n, "cores": cores, "runs": {}}
+        out: dict[str, Any] = {"hosts": len(self.hosts), "cores": cores, "runs": {}}
         print()
-        print(f"# fan-out, N={n} hosts, {cores} CPUs, hosts on the same machine")
+        print(f"# fan-out, N={len(self.hosts)} hosts, {cores} CPUs, hosts on the same machine")
         print("scan: facts + fingerprint + reboot check per host, plus the simulated upgrade when 'full';")
         print("'unchanged': nothing apt reads changed since the last scan, so the host skips the simulation")
         print("patch: apt-get install --only-upgrade of 2 packages per host, fresh logins")
@@ -568,6 +599,7 @@ class Bench:
             f" {'hosts CPU':>10} {'floor s':>8} {'/floor':>7} {'RSS MB':>7}  load"
         )
         for (c, name), samples in self.samples.items():
+            n = samples[0].hosts
             walls = [s.wall for s in samples]
             wall, tool, hosts = (
                 statistics.median(walls),
@@ -587,12 +619,29 @@ class Bench:
                 "hosts_cpu": [s.hosts_cpu for s in samples],
                 "peak_rss_mb": rss,
                 "load": [s.load for s in samples],
+                "hosts": n,
             }
         print()
         self.print_ratios()
         return out
 
+    def print_linearity(self) -> None:
+        """CPU per host of the full-size job against the same case over the first K hosts."""
+        k = self.args.subset
+        for (c, name), samples in self.samples.items():
+            if not name.endswith(f", first {k}") or (c, name.split(",")[0]) not in self.samples:
+                continue
+            whole = self.samples[(c, name.split(",")[0])]
+            per_all = med(whole, "client_cpu") / whole[0].hosts
+            per_k = med(samples, "client_cpu") / k
+            print(
+                f"C={c:<3} {name.split(':')[0]:<16} Patchdesk CPU/host {len(self.hosts)} hosts"
+                f" {1000 * per_all:.2f} ms, first {k} {1000 * per_k:.2f} ms: {per_all / per_k - 1:+.0%}"
+            )
+
     def print_ratios(self) -> None:
+        if self.args.subset:
+            self.print_linearity()
         m = {k: statistics.median(s.wall for s in v) for k, v in self.samples.items()}
         cases = ("unchanged fresh", "unchanged kept", "full fresh", "full kept", "patch")
         for c in sorted({c for c, _ in m}):
@@ -712,6 +761,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="leave out OpenSSH with its default key exchange (sntrup761x25519: 3x the hosts' CPU)",
     )
     ap.add_argument("--worker", action="store_true", help="also a full scan through the GUI's job worker")
+    ap.add_argument(
+        "--subset",
+        type=int,
+        default=0,
+        help="after each Patchdesk scan, the same over the first K hosts: CPU per host at two job sizes",
+    )
     ap.add_argument("--json", type=Path, help="write the samples here")
     ap.add_argument("--probe-worker", type=Path, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
