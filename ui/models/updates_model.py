@@ -85,6 +85,11 @@ class UpdatesTableModel(QAbstractTableModel):
         self._rows = list(updates)
         self.endResetModel()
 
+    def column_texts(self, col: int, limit: int) -> list[str]:
+        """The display texts of column ``col`` in the first ``limit`` rows (ui/widgets/columns.py)."""
+        show = _DISPLAY[col]
+        return [show(u) for u in self._rows[:limit]]
+
     def update_at(self, row: int) -> PendingUpdate | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
