@@ -56,3 +56,25 @@ def test_the_baselines_tab_is_built_when_first_shown_not_at_start_up(qtbot, db) 
     assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == titles
     with qtbot.waitSignal(w.dashboard.refreshed, timeout=5000):
         w.baselines_view.changed.emit()  # a baseline changed: the dashboard's tile re-reads
+
+
+def test_selecting_a_host_with_thousands_of_updates_builds_only_the_rows_it_uses(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.models import Host, OsFacts, PendingUpdate, ScanResult
+    from db import hosts as db_hosts
+    from db import scans as db_scans
+
+    host = db_hosts.add_host(db, Host(name="big", address="big.example.invalid"))
+    assert host.id is not None
+    updates = tuple(PendingUpdate("apt", f"pkg{i:04d}", "2", "1") for i in range(1500))
+    db_scans.record_scan(db, host.id, None, ScanResult(OsFacts(id="debian"), ("apt",), updates))
+    w = _window(qtbot, db)
+    w.show_inventory()
+    w.inventory.select_host(host.id)
+    qtbot.wait(50)
+    model = w.detail.updates_model
+    assert model.rowCount() == 1500
+    assert w.detail.tabs.tabText(0) == "Pending updates (1500)"
+    # every one of the 1,500 was built on each click; now the columns' 200 and what is painted
+    assert model._rows.built() <= columns.SAMPLE_ROWS + 100  # type: ignore[attr-defined]
+    assert model.update_at(1499).name == "pkg1499"  # type: ignore[union-attr]
+    assert str(model.index(1499, 0).data()).startswith("pkg1499")
