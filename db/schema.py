@@ -738,14 +738,13 @@ def _summary_triggers(db: Database) -> None:
     results, a reclassification, a host deleted by cascade, a bundle import): a host counts once per
     (classification, manager, name), like count(DISTINCT host_id), so a row changes a count only when
     it is the host's first or last row of that key."""
+    # One statement each (a scan rewrites all of a host's rows): a key nobody needs any more keeps
+    # its row at 0, which the list reads past (db/updates.py), rather than a delete per row.
     add = (
-        "INSERT OR IGNORE INTO update_summary VALUES (NEW.classification, NEW.manager, NEW.name, 0); "
-        f"UPDATE update_summary SET hosts = hosts + 1 WHERE {_summary_key('NEW')};"
+        "INSERT INTO update_summary VALUES (NEW.classification, NEW.manager, NEW.name, 1) "
+        "ON CONFLICT (classification, manager, name) DO UPDATE SET hosts = hosts + 1;"
     )
-    drop = (
-        f"UPDATE update_summary SET hosts = hosts - 1 WHERE {_summary_key('OLD')}; "
-        f"DELETE FROM update_summary WHERE {_summary_key('OLD')} AND hosts <= 0;"
-    )
+    drop = f"UPDATE update_summary SET hosts = hosts - 1 WHERE {_summary_key('OLD')};"
     first = (
         f"NOT EXISTS (SELECT 1 FROM pending_updates p WHERE {_summary_key('NEW', 'p')} "
         "AND p.host_id = NEW.host_id AND p.id != NEW.id)"
@@ -778,6 +777,7 @@ def m015_update_summary(db: Database) -> None:
         db,
         """
         CREATE TABLE update_summary (
+            -- hosts: how many hosts have a pending row of this key (0: none now)
             classification TEXT NOT NULL,
             manager TEXT NOT NULL,
             name TEXT NOT NULL,

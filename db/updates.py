@@ -109,9 +109,9 @@ def _summary_list(db: Database, classification: str | None, limit: int) -> list[
     """The whole fleet's list from update_summary (m015, kept by triggers on every write to
     pending_updates): the same rows as grouping every pending row, without reading a million."""
     params: dict[str, Any] = {"limit": limit}
-    where = "1"
+    where = "hosts > 0"  # a key no host needs any more keeps its row at 0 (db/schema.py)
     if classification:
-        where = "classification = :cls"
+        where += " AND classification = :cls"
         params["cls"] = classification
     sql = (
         "SELECT manager, name, classification, hosts FROM update_summary "
