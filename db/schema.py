@@ -727,5 +727,70 @@ def m013_firmware(db: Database) -> None:
     )
 
 
+def _summary_key(row: str, table: str = "") -> str:
+    """The update summary's key of ``row`` (NEW or OLD) matched against ``table``'s columns."""
+    t = f"{table}." if table else ""
+    return " AND ".join(f"{t}{c} = {row}.{c}" for c in ("classification", "manager", "name"))
+
+
+def _summary_triggers(db: Database) -> None:
+    """Keep update_summary true on every write to pending_updates, whatever the path (a scan's
+    results, a reclassification, a host deleted by cascade, a bundle import): a host counts once per
+    (classification, manager, name), like count(DISTINCT host_id), so a row changes a count only when
+    it is the host's first or last row of that key."""
+    # One statement each (a scan rewrites all of a host's rows): a key nobody needs any more keeps
+    # its row at 0, which the list reads past (db/updates.py), rather than a delete per row.
+    add = (
+        "INSERT INTO update_summary VALUES (NEW.classification, NEW.manager, NEW.name, 1) "
+        "ON CONFLICT (classification, manager, name) DO UPDATE SET hosts = hosts + 1;"
+    )
+    drop = f"UPDATE update_summary SET hosts = hosts - 1 WHERE {_summary_key('OLD')};"
+    first = (
+        f"NOT EXISTS (SELECT 1 FROM pending_updates p WHERE {_summary_key('NEW', 'p')} "
+        "AND p.host_id = NEW.host_id AND p.id != NEW.id)"
+    )
+    last = (
+        f"NOT EXISTS (SELECT 1 FROM pending_updates p WHERE {_summary_key('OLD', 'p')} "
+        "AND p.host_id = OLD.host_id)"
+    )
+    moved = (
+        "(OLD.classification IS NOT NEW.classification OR OLD.manager IS NOT NEW.manager "
+        "OR OLD.name IS NOT NEW.name OR OLD.host_id IS NOT NEW.host_id)"
+    )
+    of = "AFTER UPDATE OF classification, manager, name, host_id ON pending_updates"
+    for statement in (
+        f"CREATE TRIGGER update_summary_insert AFTER INSERT ON pending_updates WHEN {first} BEGIN {add} END",
+        f"CREATE TRIGGER update_summary_delete AFTER DELETE ON pending_updates WHEN {last} BEGIN {drop} END",
+        # an update is the old row gone and the new one come, each counted only when the key moved
+        f"CREATE TRIGGER update_summary_update_old {of} WHEN {moved} AND {last} BEGIN {drop} END",
+        f"CREATE TRIGGER update_summary_update_new {of} WHEN {moved} AND {first} BEGIN {add} END",
+    ):
+        db.execute(statement)
+
+
+@MIGRATIONS()
+def m015_update_summary(db: Database) -> None:
+    """How many hosts need each pending update (classification, manager, name), kept by triggers on
+    pending_updates: the unfiltered update list reads ~15,000 rows instead of grouping 1,000,000
+    (db/updates.py, #25). Filled from the rows already there."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE update_summary (
+            -- hosts: how many hosts have a pending row of this key (0: none now)
+            classification TEXT NOT NULL,
+            manager TEXT NOT NULL,
+            name TEXT NOT NULL,
+            hosts INTEGER NOT NULL,
+            PRIMARY KEY (classification, manager, name)
+        ) WITHOUT ROWID;
+        INSERT INTO update_summary (classification, manager, name, hosts)
+            SELECT classification, manager, name, count(DISTINCT host_id) FROM pending_updates
+            GROUP BY classification, manager, name
+        """,
+    )
+    _summary_triggers(db)
+
+
 #: One per migration (the test suite holds the two together).
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -22,6 +22,7 @@ LAZY_TABS = (
     ("schedule", "Schedule"),
     ("logs", "Logs"),
     ("audit", "Audit"),
+    ("baselines", "Baselines"),
 )
 
 
@@ -104,6 +105,12 @@ class LazyTabs(QObject):
             audit_view = AuditView(db)
             audit_view.add_host_requested.connect(win.add_host)
             return audit_view
+        if key == "baselines":
+            from ui.views.baselines_view import BaselinesView
+
+            baselines = BaselinesView(db)  # it reads its baselines as it is built
+            baselines.changed.connect(win.dashboard.refresh)
+            return baselines
         raise KeyError(key)
 
     def view(self, key: str) -> QWidget:

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     # The tabs other than Dashboard and Inventory are built on first use (start-up time).
     from ui.views.advisories_view import AdvisoriesView
     from ui.views.audit_view import AuditView
+    from ui.views.baselines_view import BaselinesView
     from ui.views.logs_view import LogsView
     from ui.views.schedule_view import ScheduleView
     from ui.views.update_view import UpdateView
@@ -136,10 +137,6 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.dashboard, "Dashboard")
         self.tabs.addTab(top, "Inventory")
         self.lazy_tabs = LazyTabs(self, self.tabs)
-        from ui.views.baselines_view import BaselinesView
-
-        self.baselines_view = BaselinesView(db)
-        self.tabs.addTab(self.baselines_view, "Baselines")
         self.inventory_tab = top
         self.tabs.currentChanged.connect(self.lazy_tabs.shown)
         main = QSplitter(Qt.Orientation.Vertical)
@@ -177,7 +174,6 @@ class MainWindow(QMainWindow):
         self.dashboard.update_requested.connect(self.show_update)
         self.dashboard.report_requested.connect(self.reports.export_report_dialog)
         self.dashboard.add_host_requested.connect(self.add_host)
-        self.baselines_view.changed.connect(self.dashboard.refresh)
         self.detail.drift_panel.changed.connect(self.dashboard.refresh)
         self.tray_control = TrayController(self)
         self.scheduler = SchedulerController(self, scheduler)
@@ -712,6 +708,10 @@ class MainWindow(QMainWindow):
     @property
     def audit_view(self) -> AuditView:
         return self.lazy_tabs.view("audit")  # type: ignore[return-value]
+
+    @property
+    def baselines_view(self) -> BaselinesView:
+        return self.lazy_tabs.view("baselines")  # type: ignore[return-value]
 
     @Slot(list, str)
     def show_hosts(self, ids: list[int], label: str) -> None:

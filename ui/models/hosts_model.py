@@ -382,6 +382,11 @@ class HostsTableModel(QAbstractTableModel):
     def last_job(self, host_id: int) -> LastJob | None:
         return self._last_jobs.get(host_id)
 
+    def column_texts(self, col: int, limit: int) -> list[str]:
+        """The display texts of column ``col`` in the first ``limit`` rows shown (ui/widgets/columns.py)."""
+        busy = self._busy
+        return [self._display(h, col, busy.get(h.id) if busy else None) for h in self._hosts[:limit]]  # type: ignore[arg-type]
+
     def host_at(self, row: int) -> Host | None:
         """The host shown at ``row``."""
         return self._hosts[row] if 0 <= row < len(self._hosts) else None

@@ -8,6 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QFont
 
 from app.domain.models import Classification, PendingUpdate
+from db.updates import PendingRows
 from ui.theme import colour_pair, text_colour
 
 COL_NAME = 0
@@ -76,14 +77,20 @@ _SERVED_ROLES = frozenset(
 class UpdatesTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
-        self._rows: list[PendingUpdate] = []
+        self._rows: Sequence[PendingUpdate] = []
         self._bold = QFont()
         self._bold.setBold(True)
 
     def set_updates(self, updates: Sequence[PendingUpdate]) -> None:
         self.beginResetModel()
-        self._rows = list(updates)
+        # db.updates.PendingRows as it is: its rows are built as the view asks for them
+        self._rows = updates if isinstance(updates, PendingRows) else list(updates)
         self.endResetModel()
+
+    def column_texts(self, col: int, limit: int) -> list[str]:
+        """The display texts of column ``col`` in the first ``limit`` rows (ui/widgets/columns.py)."""
+        show = _DISPLAY[col]
+        return [show(u) for u in self._rows[:limit]]
 
     def update_at(self, row: int) -> PendingUpdate | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

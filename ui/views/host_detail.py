@@ -36,8 +36,8 @@ from app.domain.models import ChangeAction, Host, HostStatus, JobKind
 from db import hardware as db_hardware
 from db import hosts as db_hosts
 from db import jobs as db_jobs
-from db import scans as db_scans
 from db import tiles as db_tiles
+from db import updates as db_updates
 from ui.models.history_model import (
     COL_CHANGES,
     COL_ERROR,
@@ -661,7 +661,7 @@ class HostDetailView(QWidget):
                 db_hardware.hardware_for(self.db, host.id), db_hardware.updated_at(self.db, host.id)
             )
         )
-        updates = db_scans.pending_for_host(self.db, host.id)
+        updates = db_updates.pending_rows(self.db, host.id)  # built row by row as they are shown
         self.updates_model.set_updates(updates)
         self.tabs.setTabText(0, f"Pending updates ({len(updates)})")
         self.tabs.setTabText(

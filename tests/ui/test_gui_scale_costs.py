@@ -1,0 +1,80 @@
+"""What the window pays at 5,000 hosts (#25), checked by what it does rather than by a clock: a filter
+keystroke does not re-measure every inventory column, and the columns still fit once typing settles."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from tests.support.fleet import populate
+from ui.main_window import MainWindow
+from ui.widgets import columns
+
+
+def _window(qtbot, db) -> MainWindow:  # type: ignore[no-untyped-def]
+    w = MainWindow(db, runner=None, secrets=None)
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def test_a_filter_keystroke_no_longer_measures_every_inventory_column(qtbot, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    populate(db, hosts=60, days=1)
+    w = _window(qtbot, db)
+    w.show_inventory()
+    qtbot.wait(50)
+    fitter, table = w.inventory.fitter, w.inventory.table
+    measured: list[int] = []
+    real = fitter._measure
+    monkeypatch.setattr(fitter, "_measure", lambda col: measured.append(col) or real(col))
+    edit = w.inventory.filter_edit
+    for ch in "web":
+        edit.setText(edit.text() + ch)
+        w.inventory.table.viewport().repaint()
+    # each keystroke re-measured all eleven columns' texts (3 x 11 here), a third of its time at 5,000
+    # hosts; now the rows that settled are measured once
+    assert measured == []
+    qtbot.waitUntil(lambda: bool(measured), timeout=columns.REFIT_DELAY_MS * 10)
+    assert len(measured) == len(set(measured))  # one refit, each column once
+    assert w.inventory.model.rowCount() < w.inventory.model.total_count()
+    assert fitter.total_width() <= table.viewport().width()
+    header = table.horizontalHeader()
+    name = w.inventory.model.index(0, 0).data(Qt.ItemDataRole.DisplayRole)
+    assert header.sectionSize(0) >= table.fontMetrics().horizontalAdvance(name)  # the names still fit
+
+
+def test_the_baselines_tab_is_built_when_first_shown_not_at_start_up(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    w = _window(qtbot, db)
+    # start-up built (and read the baselines of) a tab nobody had opened
+    assert w.lazy_tabs.built("baselines") is None
+    titles = [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    assert titles[-1] == "Baselines" and len(titles) == 8
+    w.tabs.setCurrentIndex(titles.index("Baselines"))
+    view = w.lazy_tabs.built("baselines")
+    assert view is not None and view is w.baselines_view is w.tabs.currentWidget()
+    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == titles
+    with qtbot.waitSignal(w.dashboard.refreshed, timeout=5000):
+        w.baselines_view.changed.emit()  # a baseline changed: the dashboard's tile re-reads
+
+
+def test_selecting_a_host_with_thousands_of_updates_builds_only_the_rows_it_uses(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    from app.domain.models import Host, OsFacts, PendingUpdate, ScanResult
+    from db import hosts as db_hosts
+    from db import scans as db_scans
+
+    host = db_hosts.add_host(db, Host(name="big", address="big.example.invalid"))
+    assert host.id is not None
+    updates = tuple(PendingUpdate("apt", f"pkg{i:04d}", "2", "1") for i in range(1500))
+    db_scans.record_scan(db, host.id, None, ScanResult(OsFacts(id="debian"), ("apt",), updates))
+    w = _window(qtbot, db)
+    w.show_inventory()
+    w.inventory.select_host(host.id)
+    qtbot.wait(50)
+    model = w.detail.updates_model
+    assert model.rowCount() == 1500
+    assert w.detail.tabs.tabText(0) == "Pending updates (1500)"
+    # every one of the 1,500 was built on each click; now the columns' 200 and what is painted
+    assert model._rows.built() <= columns.SAMPLE_ROWS + 100  # type: ignore[attr-defined]
+    assert model.update_at(1499).name == "pkg1499"  # type: ignore[union-attr]
+    assert str(model.index(1499, 0).data()).startswith("pkg1499")

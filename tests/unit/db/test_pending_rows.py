@@ -1,0 +1,27 @@
+"""A host's pending updates read for the host detail (db.updates.pending_rows) are the same list as
+db.scans.pending_for_host's, each row built only when it is used (#25)."""
+
+from __future__ import annotations
+
+from app.domain.models import Classification, Host, OsFacts, PendingUpdate, ScanResult
+from db import hosts as db_hosts
+from db import scans as db_scans
+from db import updates as db_updates
+
+
+def test_pending_rows_read_the_same_updates_built_as_used(db) -> None:  # type: ignore[no-untyped-def]
+    h = db_hosts.add_host(db, Host(name="h1.invalid", address="127.0.0.1"))
+    assert h.id is not None
+    classes = (Classification.NONCRITICAL, Classification.URGENT, Classification.IMPORTANT)
+    stored = tuple(
+        PendingUpdate("apt", f"pkg{i:03d}", "2", "1", classification=classes[i % 3], cves=(f"CVE-{i}",))
+        for i in range(300)
+    )
+    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), stored))
+    rows = db_updates.pending_rows(db, h.id)
+    assert len(rows) == 300 and rows.built() == 0
+    assert rows[0] == db_scans.pending_for_host(db, h.id)[0] and rows.built() == 1
+    assert rows[-1].name == "pkg297" and rows[:3] == db_scans.pending_for_host(db, h.id)[:3]
+    assert rows.built() == 4
+    assert list(rows) == db_scans.pending_for_host(db, h.id)  # most urgent first, then by name
+    assert rows[5] is rows[5]  # built once
