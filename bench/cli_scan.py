@@ -101,33 +101,43 @@ class CliBench:
         self.work = work
         self.db_path = work / "cli.sqlite3"
         self.namespaces = host_namespaces(hosts)
-        self.env = {**os.environ, "PATCHDESK_LOG_DIR": str(work / "logs")}
+        # An installed Patchdesk has its bytecode compiled; a session that sets PYTHONDONTWRITEBYTECODE
+        # would have every run compile the whole tree again (the warm-up runs write the caches).
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env["PATCHDESK_LOG_DIR"] = str(work / "logs")
         self.samples: dict[str, list[Sample]] = {}
         self.phases: dict[str, list[dict[str, tuple[float, float]]]] = {}
         self.modules: set[str] = set()
 
     # -- the CLI ----------------------------------------------------------------------------------
 
-    def cli(self, *args: str, probe: str | None = None) -> tuple[subprocess.CompletedProcess[str], Timed]:
+    def cli(
+        self, *args: str, probe: str | None = None, root: Path = ROOT
+    ) -> tuple[subprocess.CompletedProcess[str], Timed]:
         """Run ``patchdesk --db DB ARGS``: its result, its wall time from fork to exit and its CPU.
-        ``probe``: a file for bench/cli_probe.py's marks (the run goes through it)."""
+        ``probe``: a file for bench/cli_probe.py's marks (the run goes through it); ``root``: the
+        source tree whose CLI runs (``--compare``)."""
         env = dict(self.env)
         if probe:
             env["PD_PROBE_MARKS"] = probe
         argv = [*(PROBE if probe else CLI), "--db", str(self.db_path), *args]
         cpu0 = children_cpu()
         t0 = time.monotonic()
-        r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        r = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=900)
         timed = Timed(time.monotonic() - t0, children_cpu() - cpu0, t0)
         if r.returncode != 0:
             raise RuntimeError(f"patchdesk {' '.join(args)} failed ({r.returncode}): {r.stderr[-1000:]}")
         return r, timed
 
-    def cli_scan(self, full: bool, probe: str | None = None) -> Timed:
+    def cli_scan(self, full: bool, probe: str | None = None, root: Path = ROOT) -> Timed:
         extra = ["--full"] if full else []
-        r, timed = self.cli("scan", "--all", "--json", "--concurrency", str(self.c), *extra, probe=probe)
+        argv = ["scan", "--all", "--json", "--concurrency", str(self.c), *extra]
+        r, timed = self.cli(*argv, probe=probe, root=root)
         self.check_scan(r.stdout, full)
         return timed
+
+    def compare_scan(self, full: bool) -> Timed:
+        return self.cli_scan(full, root=self.args.compare)
 
     def check_scan(self, stdout: str, full: bool) -> None:
         """Every host scanned, and through the path the case is about (the simulation reused on every
@@ -163,6 +173,8 @@ class CliBench:
         r, timed = self.cli("scan", "--all", "--json", "--concurrency", str(self.c))
         self.check_scan(r.stdout, full=True)
         print(f"first scan (host keys learned): {timed.wall:.2f} s (load {load_average()})", flush=True)
+        if self.args.compare:
+            self.compare_scan(full=True)  # warm-up: that tree's bytecode is written on its first run
 
     # -- OpenSSH ----------------------------------------------------------------------------------
 
@@ -230,8 +242,11 @@ class CliBench:
                     )
                 else:
                     ssh_step = (f"{case}: ssh-curve25519", lambda: run_same(self.ssh_same, self.c))
+                steps = [cli_step, ssh_step]
+                if self.args.compare:
+                    steps.append((f"{case}: cli@compare", lambda full=full: self.compare_scan(full)))
                 # who goes first alternates from round to round: the machine's speed drifts
-                for name, fn in [cli_step, ssh_step] if rnd % 2 == 0 else [ssh_step, cli_step]:
+                for name, fn in steps if rnd % 2 == 0 else steps[::-1]:
                     done.append((name, self.measure(name, fn)))
                 self.probe(case, full)
             print(
@@ -297,7 +312,11 @@ class CliBench:
         for case in ("full", "unchanged"):
             ratio = med[f"{case}: cli"] / med[f"{case}: ssh-curve25519"]
             out[f"ratio_{case}"] = ratio
-            print(f"{case:<10} CLI from process start / OpenSSH(curve25519) = {ratio:.2f}x")
+            line = f"{case:<10} CLI from process start / OpenSSH(curve25519) = {ratio:.2f}x"
+            if f"{case}: cli@compare" in med:
+                before = med[f"{case}: cli@compare"] / med[f"{case}: ssh-curve25519"]
+                line += f"   (--compare tree: {before:.2f}x)"
+            print(line)
         print("modules the CLI loaded of the watched ones: " + (", ".join(sorted(self.modules)) or "none"))
         if "PySide6" in self.modules:
             print("WARNING: the CLI imported PySide6")
@@ -331,6 +350,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the first /24 of the test hosts (default: PATCHDESK_TEST_SUBNET, else 127.0.52)",
     )
     ap.add_argument("--key-sets", type=int, default=300, help="distinct host key sets at most")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        help="another source tree (`git archive` of an older commit) whose CLI is timed in the same rounds",
+    )
     ap.add_argument("--json", type=Path, help="write the samples here")
     return ap.parse_args(argv)
 

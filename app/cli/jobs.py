@@ -196,6 +196,9 @@ def _runner(args: argparse.Namespace) -> JobRunner:
         concurrency=args.concurrency,
         host_deadline=args.deadline,
         connect_timeout=args.connect_timeout,
+        # One job and the process ends: no later job could take a kept connection, so each host's
+        # closes as the host finishes instead of all of them at exit.
+        keep_connections=0,
     )
 
 
