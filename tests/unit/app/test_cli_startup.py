@@ -147,3 +147,18 @@ def test_a_job_command_does_not_build_the_other_groups(monkeypatch: pytest.Monke
     cli.parse(["--db", "x.db", "scan", "--all"])
     cli.parse(["hosts", "list"])
     assert built == ["only", "all"]
+
+
+def test_the_job_runner_of_a_command_freezes_what_start_up_built(db_path: Path) -> None:
+    import gc
+
+    from app.cli import jobs
+
+    gc.unfreeze()
+    runner = jobs._runner(cli.parse(["--db", str(db_path), "scan", "--all"]))
+    try:
+        assert gc.get_freeze_count() > 0
+        assert runner.pool.idle == 0  # one job, then the process ends: no connection is kept
+    finally:
+        runner.close()
+        gc.unfreeze()
