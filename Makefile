@@ -37,6 +37,12 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.fanout --hosts 50 --concurrency 20
 
+# The CLI's scan of 50 hosts counted from process start, against the OpenSSH client (bench/cli_scan.py;
+# root; test hosts on PATCHDESK_TEST_SUBNET, default 127.0.52). BENCH_ARGS adds options.
+.PHONY: bench-cli
+bench-cli: $(STAMP)
+	$(BIN)/python -m bench.cli_scan --hosts 50 --concurrency 20 --rounds 5 $(BENCH_ARGS)
+
 # Fan-out at scale (bench/RESULTS.md, "Fan-out at 50 to 1,000 hosts"): BENCH_HOSTS real test hosts
 # (default 1,000, over consecutive /24s from PATCHDESK_TEST_SUBNET), one round at concurrency 50 against
 # the OpenSSH client, then a full scan through the GUI's job worker; BENCH_ARGS adds options.

@@ -170,6 +170,20 @@ def run_parallel(
         list(pool.map(one, commands))
 
 
+def run_same(jobs: list[tuple[list[str], tuple[str, str, str]]], concurrency: int) -> None:
+    """The unchanged-host scan over OpenSSH: each ``(command, same_commands(fingerprint))``, ``concurrency``
+    in parallel; every host must answer with the script's end marker and its "same" marker."""
+
+    def one(job: tuple[list[str], tuple[str, str, str]]) -> None:
+        cmd, (_, end, same) = job
+        r = subprocess.run(cmd, capture_output=True, timeout=600)
+        if r.returncode != 0 or end.encode() not in r.stdout or same.encode() not in r.stdout:
+            raise RuntimeError(f"{cmd[-2]}: not a whole unchanged-host scan: {r.stdout[-300:]!r}")
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, jobs))
+
+
 def ssh_cmd(
     key: Path, address: str, script: str, kex: str | None, control: Path | None = None, keep: int = 60
 ) -> list[str]:
@@ -361,14 +375,7 @@ class Bench:
         self.prepare_ansible()
 
     def ssh_same_run(self, kept: bool = False) -> None:
-        def one(job: tuple[list[str], tuple[str, str, str]]) -> None:
-            cmd, (_, end, same) = job
-            r = subprocess.run(cmd, capture_output=True, timeout=600)
-            if r.returncode != 0 or end.encode() not in r.stdout or same.encode() not in r.stdout:
-                raise RuntimeError(f"{cmd[-2]}: not a whole unchanged-host scan: {r.stdout[-300:]!r}")
-
-        with ThreadPoolExecutor(self.c) as pool:
-            list(pool.map(one, self.ssh_same_kept if kept else self.ssh_same))
+        run_same(self.ssh_same_kept if kept else self.ssh_same, self.c)
 
     def prepare_ansible(self) -> None:
         self.ansible = None if self.args.no_ansible else ensure_ansible()
@@ -738,6 +745,18 @@ def share_host_keys(cluster: Any, sets: int) -> None:
     cluster._alloc_key_sets = lambda n: [pool[next(taken) % len(pool)] for _ in range(n)]
 
 
+def start_hosts(cluster: Any, n: int, key_sets: int) -> list[Any]:
+    """``n`` hosts of ``cluster`` (at most ``key_sets`` distinct host key sets), started in batches: a
+    thousand sshd starting at once time each other out."""
+    share_host_keys(cluster, min(n, key_sets))
+    t0 = time.perf_counter()
+    hosts: list[Any] = []
+    while len(hosts) < n:
+        hosts += cluster.start(min(100, n - len(hosts)), prefix="bench")
+    print(f"{len(hosts)} hosts up in {time.perf_counter() - t0:.1f} s (load {load_average()})", flush=True)
+    return hosts
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hosts", type=int, default=50)
@@ -788,14 +807,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATCHDESK_LOG_DIR"] = str(work / "logs")
     print(f"load average at start: {load_average()}", flush=True)
     with HostCluster(subnet=args.subnet, subnets=max(1, -(-args.hosts // 254))) as cluster:
-        share_host_keys(cluster, min(args.hosts, args.key_sets))
-        t0 = time.perf_counter()
-        hosts: list[Any] = []
-        while len(hosts) < args.hosts:  # in batches: a thousand sshd starting at once time each other out
-            hosts += cluster.start(min(100, args.hosts - len(hosts)), prefix="bench")
-        print(
-            f"{len(hosts)} hosts up in {time.perf_counter() - t0:.1f} s (load {load_average()})", flush=True
-        )
+        hosts = start_hosts(cluster, args.hosts, args.key_sets)
         bench = Bench(args, cluster, hosts, work)
         try:
             bench.prepare()

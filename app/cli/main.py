@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 
 from app import __version__
@@ -72,7 +73,16 @@ def _gui_start(argv: Sequence[str]) -> bool:
     return True
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Sequence[ModuleType] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command group; ``only``: of just these group modules (see ``parse``)."""
+    p = _global_parser()
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for group in only or _all_groups():
+        group.add_commands(sub)
+    return p
+
+
+def _all_groups() -> tuple[ModuleType, ...]:
     from app.cli import (
         audit,
         baseline,
@@ -88,10 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         run_due,
     )
 
-    p = _global_parser()
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     # The order here is the order of `patchdesk --help`.
-    for group in (
+    return (
         hosts,
         jobs,
         baseline,
@@ -104,15 +112,37 @@ def build_parser() -> argparse.ArgumentParser:
         firmware,
         database,
         bundle,
-    ):
-        group.add_commands(sub)
-    return p
+    )
+
+
+#: The commands that run jobs on hosts, whose group (app/cli/jobs.py) alone is parsed for them: a
+#: one-shot scan waits for its start-up, and every other group's imports and parsers are not its.
+_JOB_COMMANDS = frozenset({"scan", "patch", "verify", "rollback", "history"})
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command of ``argv`` after the global options (None: an option comes first that the global
+    options do not take, such as --help or --version)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--db":
+            i += 2
+        elif arg in _GUI_FLAGS or arg.startswith("--db="):
+            i += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = list(sys.argv[1:] if argv is None else argv)
     if _gui_start(args):
         return _global_parser().parse_args(args, argparse.Namespace(command=None))
+    if _command_word(args) in _JOB_COMMANDS:
+        from app.cli import jobs
+
+        return build_parser(only=[jobs]).parse_args(args)
     return build_parser().parse_args(args)
 
 

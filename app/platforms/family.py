@@ -101,11 +101,14 @@ class Family(abc.ABC):
 def family_of(host: Host) -> Family:
     """The family of ``host``, from how it is reached: over WinRM, or locally on a console that runs
     on Windows (the workstation patching itself), it is a Windows host."""
-    from app.transports import local_windows
+    windows = host.transport == TransportKind.WINRM
+    if host.transport == TransportKind.LOCAL:
+        # only the local host asks: the Windows runner (and its PowerShell and XML modules) is not
+        # what a scan over SSH should load
+        from app.transports import local_windows
 
-    if host.transport == TransportKind.WINRM or (
-        host.transport == TransportKind.LOCAL and local_windows.workstation_is_windows()
-    ):
+        windows = local_windows.workstation_is_windows()
+    if windows:
         from app.platforms.windows.family import WINDOWS
 
         return WINDOWS

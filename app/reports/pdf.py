@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.domain.errors import PatchdeskError
-from app.services.reports import Report
 
-PdfRenderer = Callable[[Report, Path], None]
+if TYPE_CHECKING:
+    # Only a type here: every CLI command registers the renderer, and the reports service (with the
+    # compliance queries it imports) is not what a scan should load.
+    from app.services.reports import Report
+
+PdfRenderer = Callable[["Report", Path], None]
 _renderer: PdfRenderer | None = None
 
 

@@ -29,8 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paramiko
-
 from app.domain.errors import (
     CancelledError,
     CommandTimeoutError,
@@ -62,6 +60,7 @@ from app.transports.shell import (
 )
 from app.transports.ssh_connect import POLL_INTERVAL, Dialer
 from app.transports.ssh_hostkeys import NewKeyCallback
+from app.transports.sshlib import paramiko
 
 logger = logging.getLogger(__name__)
 

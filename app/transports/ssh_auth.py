@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
 from app.domain.errors import AuthenticationError, PatchdeskError
+from app.transports.sshlib import paramiko
 
 logger = logging.getLogger(__name__)
 

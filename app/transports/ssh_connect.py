@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
 from app.domain.errors import PatchdeskError, TransportError, UnreachableError
 from app.domain.inventory import validate_address
 from app.domain.models import Host, HostKey
@@ -33,6 +31,7 @@ from app.transports.base import Deadline
 from app.transports.pool import ACTIVE_WAKE, Pooled, set_wake
 from app.transports.ssh_auth import Credentials, Endpoint, authenticate, key_files
 from app.transports.ssh_hostkeys import HostKeyPolicy, NewKeyCallback
+from app.transports.sshlib import paramiko
 
 #: Longest pause between two looks at a handshake or a running command (keeps cancel and timeouts
 #: prompt).

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
 from app.domain.errors import HostKeyChangedError, HostKeyUnknownError
 from app.domain.models import HostKey
+from app.transports.sshlib import paramiko
 
 logger = logging.getLogger(__name__)
 

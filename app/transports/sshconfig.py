@@ -63,7 +63,8 @@ def lookup(alias: str, config_path: Path | None) -> SshHostConfig:
     """Resolve ``alias`` through the config file (none: the alias is the host name)."""
     if config_path is None:
         return SshHostConfig(hostname=alias)
-    import paramiko  # lazily: the CLI should not pay for paramiko when it does not connect
+    # lazily: the CLI should not pay for paramiko when it does not connect
+    from app.transports.sshlib import paramiko
 
     try:
         config = paramiko.SSHConfig.from_text(_without_commands(config_path))

@@ -1,0 +1,164 @@
+"""Issue #25: what a one-shot ``patchdesk scan`` pays from process start. The CLI never loads Qt, and a
+scan goes through the whole path (job machinery, SSH transport) in a real process that exits
+promptly. Real parts: the CLI as a subprocess, a real SQLite file, a refused TCP port on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.cli import main as cli
+
+ROOT = Path(__file__).resolve().parents[3]
+
+#: The CLI as the installed ``patchdesk`` script runs it, then what it left loaded.
+SCRIPT = """
+import sys
+from ui.main import main
+code = main(sys.argv[1:])
+loaded = sorted(sys.modules)
+print('LOADED=' + ','.join(loaded), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def patchdesk(
+    db_path: Path, *args: str, timeout: float = 60
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    r = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "--db", str(db_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
+    lines = [line for line in r.stderr.splitlines() if line.startswith("LOADED=")]
+    assert lines, r.stderr
+    return r, set(lines[-1].removeprefix("LOADED=").split(","))
+
+
+def refused_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_cli_scan_never_imports_qt_and_exits_promptly(db_path: Path) -> None:
+    port = refused_port()
+    r, _ = patchdesk(db_path, "hosts", "add", "web01", "--address", "127.0.0.1", "--port", str(port))
+    assert r.returncode == 0, r.stderr
+    t0 = time.monotonic()
+    r, loaded = patchdesk(db_path, "scan", "--all", "--json", "--connect-timeout", "5")
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 1, r.stderr  # the host could not be seen: said so, not "nothing pending"
+    entry = json.loads(r.stdout)["hosts"][0]
+    assert entry["status"] == "unreachable" and "refused" in entry["error"].lower()
+    assert "paramiko" in loaded  # the whole path ran, through the SSH transport
+    assert not {m.split(".")[0] for m in loaded} & {"PySide6", "shiboken6"}, "the CLI imported Qt"
+    # paramiko's optional task runner (with asyncio and unittest.mock) and the Windows runner are
+    # not what a scan over SSH needs
+    assert not loaded & {"invoke", "asyncio", "unittest.mock", "app.transports.local_windows"}
+    # a refused connection is immediate; the rest is start-up and exit, which must not wait on
+    # anything (kept connections, thread pools)
+    assert elapsed < 20, f"the CLI took {elapsed:.1f} s for one refused host"
+
+
+def test_cli_commands_without_hosts_load_neither_qt_nor_ssh(db_path: Path) -> None:
+    for args in (["hosts", "list", "--json"], ["report", "--format", "json"]):
+        r, loaded = patchdesk(db_path, *args)
+        assert r.returncode == 0, (args, r.stderr)
+        top = {m.split(".")[0] for m in loaded}
+        assert not top & {"PySide6", "shiboken6", "paramiko", "winrm", "keyring"}, (args, top)
+
+
+def test_paramiko_without_invoke_leaves_invoke_to_others() -> None:
+    code = (
+        "import sys\n"
+        "from app.transports.ssh import SshTransport\n"
+        "import paramiko.config\n"
+        "assert 'invoke' not in sys.modules and paramiko.config.invoke is None\n"
+        "import invoke\n"  # still importable by anyone who wants it
+        "print('ok', invoke.__name__)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok invoke", r.stderr
+
+
+JOB_COMMANDS = (
+    ["scan", "--all"],
+    ["--db", "x.db", "-v", "scan", "web01", "--full", "--json", "--concurrency", "5"],
+    ["--db=x.db", "patch", "--all", "--packages", "a,b", "--dry-run"],
+    ["verify", "web01"],
+    ["--no-first-run", "rollback", "--all", "--job", "3"],
+    ["history", "web01", "--limit", "5"],
+    # usage errors: the same sentence and status as from the full parser
+    ["scan", "--concurrency", "many"],
+    ["scan", "--deadline", "nan", "--all"],
+    ["scan", "--all", "--bogus"],
+    ["history"],
+    ["scan", "--help"],
+)
+
+
+def _outcome(parse: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:
+    try:
+        result: object = vars(parse(argv))  # type: ignore[operator]
+    except SystemExit as exc:
+        result = ("exit", exc.code)
+    captured = capsys.readouterr()
+    return result, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv", JOB_COMMANDS)
+def test_job_commands_parse_with_their_group_alone_exactly_as_with_all(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli._command_word(argv) in cli._JOB_COMMANDS
+    fast = _outcome(cli.parse, argv, capsys)
+    full = _outcome(lambda a: cli.build_parser().parse_args(a), argv, capsys)
+    assert fast == full
+
+
+@pytest.mark.parametrize(
+    "argv", [["hosts", "list"], ["--help"], ["--version"], ["--db"], ["-h", "scan"], ["--d", "x", "scan"]]
+)
+def test_other_commands_and_leading_options_take_the_full_parser(argv: list[str]) -> None:
+    assert cli._command_word(argv) not in cli._JOB_COMMANDS
+
+
+def test_a_job_command_does_not_build_the_other_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    real = cli.build_parser
+
+    def spy(only: object = None) -> object:
+        built.append("only" if only else "all")
+        return real(only)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "build_parser", spy)
+    cli.parse(["--db", "x.db", "scan", "--all"])
+    cli.parse(["hosts", "list"])
+    assert built == ["only", "all"]
+
+
+def test_the_job_runner_of_a_command_freezes_what_start_up_built(db_path: Path) -> None:
+    import gc
+
+    from app.cli import jobs
+
+    gc.unfreeze()
+    runner = jobs._runner(cli.parse(["--db", str(db_path), "scan", "--all"]))
+    try:
+        assert gc.get_freeze_count() > 0
+        assert runner.pool.idle == 0  # one job, then the process ends: no connection is kept
+    finally:
+        runner.close()
+        gc.unfreeze()
