@@ -437,7 +437,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(5)
     timer.timeout.connect(lag.tick)
-    lag.restart()
+    lag.restart(False)
     timer.start()
     _settle(2000)  # idle baseline: what the machine's noise alone does to the timer
     r["idle_late_ms"] = sorted(lag.late)[-5:]
@@ -514,7 +514,7 @@ def _scan_round(
 ) -> None:
     """One scan of the bench hosts, clicked as the user does, timed until the dashboard is current."""
     n = persisted["n"]
-    lag.restart()
+    lag.restart(True)
     t = time.perf_counter()
     if os.environ.get("PD_BENCH_PROFILE_START"):  # diagnostics: the click's own work
         import cProfile
@@ -537,6 +537,7 @@ def _scan_round(
     lag.phase["end"] = time.perf_counter()
     current = _wait(lambda: dash.t_current is not None, timeout=60)
     _settle(300)
+    lag.in_round = False
     last = results.last.get(handle.job_id)
     if last is None:
         raise RuntimeError("no host's result reached the GUI")
@@ -608,6 +609,7 @@ class _Lateness:
         self.stalls: list[tuple[Any, ...]] = []
         self.all_stalls: list[tuple[Any, ...]] = []
         self.phase: dict[str, float | None] = {"t0": time.perf_counter(), "end": None}
+        self.in_round = False  # the idle baseline and the set-up between rounds are not counted
         try:
             path = f"/proc/self/task/{threading.get_native_id()}/schedstat"
             self._sched: int | None = os.open(path, os.O_RDONLY)
@@ -624,7 +626,8 @@ class _Lateness:
         except (OSError, IndexError, ValueError):
             return 0.0
 
-    def restart(self) -> None:
+    def restart(self, in_round: bool) -> None:
+        self.in_round = in_round
         self.late.clear()
         self.stalls = []
         now = time.perf_counter()
@@ -646,7 +649,8 @@ class _Lateness:
                 None if end is None else round(now - end, 2),
             )
             self.stalls.append(stall)
-            self.all_stalls.append(stall)
+            if self.in_round:
+                self.all_stalls.append(stall)
         self.last[0], self._cpu[0], self._cpu[1] = now, now_cpu, now_wait
 
 
