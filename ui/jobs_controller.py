@@ -513,6 +513,8 @@ class JobsController(QObject):
 
         def settle() -> bool:  # pool thread: the handle settles right after the event; then flush
             handle.wait(FINAL_FLUSH_TIMEOUT)
+            if getattr(handle, "flushed", False):  # the job worker flushed before it said done
+                return True
             return runner.flush(FINAL_FLUSH_TIMEOUT) if runner is not None else True
 
         submit(self.win, settle, lambda ok: self._job_persisted(handle, bool(ok)))
