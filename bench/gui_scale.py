@@ -535,6 +535,7 @@ def _scan_round(
             raise RuntimeError("the scan did not start")
         handle = w.job_control.active_job
     r.setdefault("start_shown_ms", []).append(round((time.perf_counter() - t) * 1000, 1))
+    results.watch(handle)
     if not _wait(lambda: persisted["n"] > n, timeout=1200):
         raise RuntimeError("the scan did not finish")
     r["scan_s"].append(time.perf_counter() - t)
@@ -550,6 +551,10 @@ def _scan_round(
     r["dash_current_s"].append(round(dash.t_current - last, 3) if current and dash.t_current else None)
     r.setdefault("persisted_after_last_s", []).append(
         [round(persisted["t_in"] - last, 3), round(persisted["t_out"] - last, 3)]
+    )
+    ended, done = results.ended.get(handle.job_id), results.done.get(handle.job_id)
+    r.setdefault("end_done_after_last_s", []).append(
+        [None if x is None else round(x - last, 3) for x in (ended, done)]
     )
     r.setdefault("dash_refreshes", []).append(dash.refreshes)
     r.setdefault("dash_stale_seen", []).append(dash.stale_seen[-6:])
@@ -665,13 +670,28 @@ class _ResultClock:
     def __init__(self) -> None:
         self.last: dict[int, float] = {}
         self.count: dict[int, int] = {}
+        #: when the job's own end (JobStateChanged) arrived, and when its handle was done (the worker
+        #: says so once its recorder has persisted the job)
+        self.ended: dict[int, float] = {}
+        self.done: dict[int, float] = {}
 
     def __call__(self, ev: Any) -> None:
-        from app.domain.events import HostStateChanged, ScanRecorded
+        from app.domain.events import HostStateChanged, JobStateChanged, ScanRecorded
 
         if isinstance(ev, ScanRecorded) or (isinstance(ev, HostStateChanged) and ev.state.finished):
             self.last[ev.job_id] = time.perf_counter()
             self.count[ev.job_id] = self.count.get(ev.job_id, 0) + 1
+        elif isinstance(ev, JobStateChanged) and str(ev.state) != "running":
+            self.ended[ev.job_id] = time.perf_counter()
+
+    def watch(self, handle: Any) -> None:
+        import threading
+
+        def wait() -> None:
+            handle.done.wait()
+            self.done[handle.job_id] = time.perf_counter()
+
+        threading.Thread(target=wait, daemon=True).start()
 
 
 class _DashWatch:
@@ -942,6 +962,7 @@ def _print_scan(res: dict[str, Any]) -> None:
         print(
             f"    dashboard current {'NOT within 60 s of the end' if cur is None else f'{cur:.3f} s'} after "
             f"the last host's result reached the GUI ({res['results_seen'][i]} results); the job's end "
+            f"event / its handle done (persisted) {res.get('end_done_after_last_s', [None] * (i + 1))[i]} s, "
             f"handled from/to {res['persisted_after_last_s'][i]} s after it; dashboard refreshes "
             f"{res['dash_refreshes'][i]}, 'not scanned recently' counts seen {res['dash_stale_seen'][i]}"
         )
