@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QMessageBox
 
+from app.domain.compliance import LastJob
 from app.domain.errors import PatchdeskError
 from app.domain.events import (
     ChangesRecorded,
@@ -31,10 +32,11 @@ from app.domain.models import Host, JobState, StepState
 from app.jobs.engine import JobHandle
 from app.services import audit
 from db import changes as db_changes
+from db import database as db_database
 from db import hosts as db_hosts
 from db import jobs as db_jobs
 from ui.messages import show_error, show_known_error
-from ui.workers import submit
+from ui.workers import submit, with_own_db
 
 if TYPE_CHECKING:
     from ui.dialogs.patch_dialog import PatchDialog, PatchRequest
@@ -46,6 +48,15 @@ logger = logging.getLogger(__name__)
 ROW_REFRESH_MS = 300
 #: How long to wait, after a job ends, for its handle and for the recorder to flush.
 FINAL_FLUSH_TIMEOUT = 15.0
+#: A row refresh of more hosts than this (a job's end) reads them on a pool thread and applies them
+#: to the inventory ROW_CHUNK at a time, one event-loop turn each: at 1,000 hosts the job's end was
+#: one piece of 73 ms of main-thread CPU, 25 ms with this (bench/gui_scale.py (e)).
+ROWS_ON_MAIN = 50
+ROW_CHUNK = 100
+#: A job of more hosts than this starts off the main thread even with the worker up: sending the
+#: hosts and waiting for the worker to create a step row each took the click 1.4 s at 1,000 hosts on
+#: a loaded machine (bench/gui_scale.py (e)); a few hosts start on the spot, handle in hand.
+START_ON_MAIN = 100
 #: What a host's Status says while a job of this kind works on it (only then).
 VERBS = {"Scan": "scanning…", "Patch": "patching…", "Verify": "verifying…", "Rollback": "rolling back…"}
 
@@ -64,6 +75,12 @@ class JobsController(QObject):
         #: what is being started while the job worker comes up ("Scan", ...), else None
         self.starting: str | None = None
         self._dirty: set[int] = set()
+        #: hosts this controller shows as busy (their step runs): only these are cleared at a job's end
+        self._busy: set[int] = set()
+        #: row reads in the order they began, and per host the newest one applied to its row: a
+        #: pool thread's read that lands after a newer read of the same host is not applied over it
+        self._row_seq = 0
+        self._row_seen: dict[int, int] = {}
         self._row_timer = QTimer(self)
         self._row_timer.setSingleShot(True)
         self._row_timer.setInterval(ROW_REFRESH_MS)
@@ -89,7 +106,9 @@ class JobsController(QObject):
         """After a reload: the running job's hosts show its verb again."""
         job = self.active_job
         what = self.verbs.get(job.job_id, "Scan") if job is not None else "Scan"
-        self.win.inventory.model.set_busy(self.running_host_ids(), True, verb=VERBS.get(what, "working…"))
+        ids = self.running_host_ids()
+        self._busy.update(ids)
+        self.win.inventory.model.set_busy(ids, True, verb=VERBS.get(what, "working…"))
 
     def stop(self) -> None:
         """The window closes: no more row refreshes."""
@@ -148,6 +167,7 @@ class JobsController(QObject):
             "Scan",
             lambda: runner.start_scan(db, list(hosts), refresh=refresh, accept_new_keys=False),
             started,
+            size=len(hosts),
         )
 
     def _start_job(
@@ -156,15 +176,19 @@ class JobsController(QObject):
         start: Callable[[], JobHandle],
         started: Callable[[JobHandle], None],
         error_title: str = "Patchdesk",
+        *,
+        size: int = 1,
     ) -> JobHandle | None:
-        """Start a job through the runner and begin showing it.
+        """Start a job of ``size`` hosts through the runner and begin showing it.
 
         With the job worker up (the usual case; it answers in a few milliseconds) on the spot, and the
         handle is returned. While the worker is still coming up (the first second after launch, or
-        after it stopped) the wait for it happens off the main thread -- the window stays live and
-        says so -- and the job begins when the worker answers (None is returned)."""
+        after it stopped), or for a job of more than START_ON_MAIN hosts, the wait for it happens off
+        the main thread -- the window stays live and says so -- and the job begins when the worker
+        answers (None is returned)."""
         win = self.win
-        if self.runner.ready():
+        ready = self.runner.ready()
+        if ready and size <= START_ON_MAIN:
             try:
                 handle = start()
             except PatchdeskError as exc:
@@ -174,8 +198,11 @@ class JobsController(QObject):
             return handle
         self.starting = what
         win.update_actions()  # nothing else starts meanwhile
-        win.statusBar().showMessage(f"{what}: waiting for the job worker to start…")
-        logger.info("%s: the job worker is not up yet; starting off the main thread", what.lower())
+        if ready:
+            win.statusBar().showMessage(f"{what}: starting the job for {size} hosts…")
+        else:
+            win.statusBar().showMessage(f"{what}: waiting for the job worker to start…")
+            logger.info("%s: the job worker is not up yet; starting off the main thread", what.lower())
 
         def begin(handle: JobHandle) -> None:
             self.starting = None
@@ -282,6 +309,7 @@ class JobsController(QObject):
                 db, list(request.hosts), request.selections, reboot=request.reboot, verify=request.verify
             ),
             started,
+            size=len(request.hosts),
         )
 
     @Slot()
@@ -306,7 +334,7 @@ class JobsController(QObject):
             self._begin_job(handle, hosts, "Verify")
             self.win.statusBar().showMessage(f"Verifying {len(hosts)} host(s)…", 4000)
 
-        return self._start_job("Verify", lambda: runner.start_verify(db, hosts), started)
+        return self._start_job("Verify", lambda: runner.start_verify(db, hosts), started, size=len(hosts))
 
     @Slot()
     def rollback_selected(self) -> None:
@@ -370,6 +398,7 @@ class JobsController(QObject):
             lambda: runner.start_rollback(db, list(hosts), job_id=job_id),
             started,
             "Nothing to roll back",
+            size=len(hosts),
         )
 
     @Slot()
@@ -390,7 +419,9 @@ class JobsController(QObject):
                 continue
             if isinstance(ev, HostStateChanged):
                 verb = VERBS.get(self.verbs.get(ev.job_id, ""), "working…")
-                model.set_busy([ev.host_id], ev.state == StepState.RUNNING, verb=verb)
+                running = ev.state == StepState.RUNNING
+                (self._busy.add if running else self._busy.discard)(ev.host_id)
+                model.set_busy([ev.host_id], running, verb=verb)
                 if ev.state.finished:
                     self._dirty.add(ev.host_id)
             elif isinstance(ev, (ScanRecorded, VerificationRecorded, ChangesRecorded, RolledBack)):
@@ -414,13 +445,63 @@ class JobsController(QObject):
         self._refresh_rows(ids)
 
     def _refresh_rows(self, ids: set[int]) -> None:
+        """Re-read these hosts' rows and last jobs on the main thread (a few hosts: quick)."""
+        self._row_seq += 1
+        fresh, jobs = _read_rows(self.win.db, ids)
+        self._apply_rows(self._row_seq, ids, fresh, jobs)
+
+    def _refresh_rows_soon(self, ids: set[int]) -> None:
+        """Re-read many hosts' rows on a pool thread, then apply them a chunk per event-loop turn."""
+        path = db_database.database_file(self.win.db)
+        if path is None or len(ids) <= ROWS_ON_MAIN:  # an in-memory database has no second connection
+            self._refresh_rows(ids)
+            return
+        self._row_seq += 1
+        seq = self._row_seq
+
+        def read() -> tuple[list[Host], dict[int, LastJob]]:
+            return with_own_db(path, None, lambda db: _read_rows(db, ids))  # type: ignore[no-any-return]
+
+        def got(found: tuple[list[Host], dict[int, LastJob]]) -> None:
+            self._apply_in_chunks(seq, sorted(ids), found[0], found[1])
+
+        def failed(exc: BaseException) -> None:
+            logger.warning("host rows not re-read off the main thread (%s); reading them here", exc)
+            if not self.win.closed:
+                self._refresh_rows(ids)
+
+        submit(self.win, read, got, failed)
+
+    def _apply_in_chunks(self, seq: int, ids: list[int], fresh: list[Host], jobs: dict[int, LastJob]) -> None:
+        if self.win.closed:
+            return
+        chunk, rest = set(ids[:ROW_CHUNK]), ids[ROW_CHUNK:]
+        self._apply_rows(
+            seq,
+            chunk,
+            [h for h in fresh if h.id in chunk],
+            {k: v for k, v in jobs.items() if k in chunk},
+        )
+        if rest:
+            QTimer.singleShot(0, self, lambda: self._apply_in_chunks(seq, rest, fresh, jobs))
+
+    def _apply_rows(self, seq: int, ids: set[int], fresh: list[Host], jobs: dict[int, LastJob]) -> None:
+        """Show rows read for ``ids`` (read number ``seq``) unless a newer read of a host came first."""
         win = self.win
-        fresh = db_hosts.get_hosts(win.db, ids)  # one query, not one per host
-        win.inventory.update_hosts(fresh, db_jobs.last_jobs(win.db, ids))  # and one for their last jobs
+        if win.closed:
+            return
+        seen = self._row_seen
+        ids = {hid for hid in ids if seen.get(hid, 0) < seq}
+        if not ids:
+            return
+        for hid in ids:
+            seen[hid] = seq
+        rows = [h for h in fresh if h.id in ids]
+        win.inventory.update_hosts(rows, {k: v for k, v in jobs.items() if k in ids})
         if win.detail.host is not None and win.detail.host.id in ids:
             # the row just read (None when the host was removed meanwhile)
             shown = win.detail.host.id
-            win.detail.show_host(next((h for h in fresh if h.id == shown), None))
+            win.detail.show_host(next((h for h in rows if h.id == shown), None))
         win.update_summary()
 
     def _job_ended(self, job_id: int) -> None:
@@ -432,6 +513,8 @@ class JobsController(QObject):
 
         def settle() -> bool:  # pool thread: the handle settles right after the event; then flush
             handle.wait(FINAL_FLUSH_TIMEOUT)
+            if getattr(handle, "flushed", False):  # the job worker flushed before it said done
+                return True
             return runner.flush(FINAL_FLUSH_TIMEOUT) if runner is not None else True
 
         submit(self.win, settle, lambda ok: self._job_persisted(handle, bool(ok)))
@@ -442,9 +525,13 @@ class JobsController(QObject):
             return
         if not flushed:
             logger.warning("job %d: the recorder did not flush in time; rows may lag", handle.job_id)
+        # the figures first: their query runs on a pool thread while the rows are brought up to date
+        win.dashboard.refresh_at_once()
         ids = {h.id for h in handle.hosts if h.id is not None}
-        win.inventory.model.set_busy(ids, False)
-        self._refresh_rows(ids)
+        still = self._busy & ids  # hosts whose step never said it ended (the others were cleared then)
+        self._busy -= still
+        win.inventory.model.set_busy(still, False)
+        self._refresh_rows_soon(ids)
         panel = win.job_panel
         counts = panel.counts() if panel.handle is handle else {}
         ok = counts.get(StepState.SUCCEEDED, 0)
@@ -458,6 +545,10 @@ class JobsController(QObject):
         win.statusBar().showMessage(text + ".", 10000)
         win.update_actions()
         win.sync_job_panel()
-        win.dashboard.refresh()
         win.tray_control.raise_alerts(handle)
         win.host_keys.offer(handle)
+
+
+def _read_rows(db: Any, ids: set[int]) -> tuple[list[Host], dict[int, LastJob]]:
+    """The hosts' rows (one query per 500) and their last jobs (one query)."""
+    return db_hosts.get_hosts(db, ids), db_jobs.last_jobs(db, ids)

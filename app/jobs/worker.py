@@ -11,7 +11,8 @@ child process (``multiprocessing``, spawn), and the GUI keeps one thread that re
 ``start_*`` is not used: the child reads the same database file with its own connection.
 
 Events reach the listeners in the order the child emitted them (one pipe, one sender thread), a
-job's "done" after its last event. A scan's pending list is not sent with its ``ScanRecorded``
+job's "done" after its last event and after the child's recorder has persisted them (the handle's
+``flushed`` says whether it did in time). A scan's pending list is not sent with its ``ScanRecorded``
 event (the recorder in the child has persisted it; listeners are told which host was recorded).
 If the child dies, its unfinished jobs are marked interrupted in the database, each open handle
 gets a ``JobStateChanged(INTERRUPTED)`` event and is settled, and the next ``start_*`` starts a new
@@ -48,6 +49,8 @@ START_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 15.0
 #: Events sent in one message at most (they are batched while the pipe is busy).
 EVENT_BATCH = 500
+#: How long a finished job's "done" waits for the recorder to have persisted the job's events.
+DONE_FLUSH_TIMEOUT = 15.0
 
 
 class WorkerError(PatchdeskError):
@@ -60,6 +63,9 @@ class WorkerJobHandle(JobHandle):
     def __init__(self, job_id: int, hosts: Sequence[Host], runner: WorkerJobRunner) -> None:
         super().__init__(job_id, hosts)
         self._runner = runner
+        #: set with ``done``: the worker's recorder had persisted the job's events when it ended
+        #: (False: not in time, or the worker died; then ask with flush())
+        self.flushed = False
 
     def cancel(self) -> None:
         super().cancel()
@@ -220,10 +226,11 @@ class WorkerJobRunner:
                     except Exception:  # a listener's bug must not stop the others or the reader
                         logger.exception("job event listener failed")
             elif what == "done":
-                job_id, outcomes = payload
+                job_id, outcomes, flushed = payload
                 entry = self._handles.pop(job_id, None)
                 if entry is not None:
                     entry[0].outcomes.update(outcomes)
+                    entry[0].flushed = bool(flushed)
                     entry[0].done.set()
 
     def _lost(self, child: _Child) -> None:
@@ -542,7 +549,11 @@ class _ChildWorker:
     def _watch(self, handle: Any) -> None:
         handle.wait()
         self.handles.pop(handle.job_id, None)
-        self.outbox.put(("done", (handle.job_id, dict(handle.outcomes))))
+        # The job's events persisted first: the console, told so with "done", shows its figures at
+        # once instead of asking for a flush (a round trip to this process, which runs at nice 19
+        # and waits for a core on a loaded machine).
+        flushed = self.runner.flush(DONE_FLUSH_TIMEOUT)
+        self.outbox.put(("done", (handle.job_id, dict(handle.outcomes), flushed)))
 
     def _sender(self) -> None:
         while True:

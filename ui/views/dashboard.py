@@ -336,6 +336,12 @@ class DashboardView(QWidget):
         """Recompute soon (several triggers in a row cost one query run)."""
         self._debounce.start()
 
+    def refresh_at_once(self) -> None:
+        """Recompute now, without the debounce: a job's results are in the database (its end). A
+        refresh already under way may have read before them, so one more follows it."""
+        self._debounce.stop()
+        self._start()
+
     def refresh_now(self) -> None:
         """Synchronous refresh on the main thread's connection (tests, screenshots)."""
         self._generation += 1
@@ -368,14 +374,22 @@ class DashboardView(QWidget):
         self.busy = False
         logger.warning("dashboard not refreshed: %s", exc)
         self.status_label.setText(f"Not refreshed: {exc}")
+        self._start_pending()
+
+    def _start_pending(self) -> None:
+        """A refresh asked for while one ran starts now: the triggers were coalesced meanwhile, and
+        the one that ran may have read the database before what the trigger announced."""
+        if self._pending_refresh:
+            self._pending_refresh = False
+            self._start()
 
     def _show(self, gen: int, data: Dashboard) -> None:
         self.busy = False
-        if self._pending_refresh:
-            self._pending_refresh = False
-            self._debounce.start()
-        if gen != self._generation:
-            return  # a newer filter was chosen meanwhile
+        if gen == self._generation:  # else a newer filter was chosen meanwhile
+            self._draw(data)
+        self._start_pending()
+
+    def _draw(self, data: Dashboard) -> None:
         self.data = data
         self._sync_groups(data.groups)
         s = data.summary
