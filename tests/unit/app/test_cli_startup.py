@@ -67,6 +67,8 @@ def test_cli_scan_never_imports_qt_and_exits_promptly(db_path: Path) -> None:
     # paramiko's optional task runner (with asyncio and unittest.mock) and the Windows runner are
     # not what a scan over SSH needs
     assert not loaded & {"invoke", "asyncio", "unittest.mock", "app.transports.local_windows"}
+    # a scan runs no patch, rollback or verification: their machinery is imported when a job needs it
+    assert not loaded & {"app.jobs.patching", "app.jobs.rollback", "app.jobs.verification"}
     # a refused connection is immediate; the rest is start-up and exit, which must not wait on
     # anything (kept connections, thread pools)
     assert elapsed < 20, f"the CLI took {elapsed:.1f} s for one refused host"
