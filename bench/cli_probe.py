@@ -116,7 +116,9 @@ def main() -> int:
     sys.addaudithook(_audit)
     from ui.main import main as patchdesk
 
-    return patchdesk(sys.argv[1:])
+    # No argv: like the installed script, main() reads the command line, and may end the process
+    # the quick way after the command (app/cli/main.py end_process), which the "exit" phase times.
+    return patchdesk()
 
 
 if __name__ == "__main__":

@@ -53,7 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse(argv)
     if args.command is not None:
         _register_pdf_renderer()
-        return cli.run(args)
+        # The process's own command line (the installed script): it ends when the command does,
+        # without the teardown a process that lives on (a test calling main([...])) would need.
+        one_shot = argv is None and cli.one_shot(args)
+        code = cli.run(args)
+        return cli.end_process(code) if one_shot else code
     import_core_before_qt()
     from ui.app import run_gui
 

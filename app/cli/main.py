@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +23,7 @@ from app.cli.boundary import (
     output_closed,
     silence_stdout,
 )
-from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser
+from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, keep_databases_open
 from app.domain.errors import ConfigError
 
 __all__ = [
@@ -30,7 +33,9 @@ __all__ = [
     "EXIT_PIPE",
     "EXIT_USAGE",
     "build_parser",
+    "end_process",
     "main",
+    "one_shot",
     "parse",
     "run",
 ]
@@ -144,6 +149,45 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
         return build_parser(only=[jobs]).parse_args(args)
     return build_parser().parse_args(args)
+
+
+def one_shot(args: argparse.Namespace) -> bool:
+    """Whether this process may end by ``end_process`` after ``run(args)``: a job command (whose
+    runner closes before it returns). The process entry arms it before ``run``."""
+    if args.command not in _JOB_COMMANDS:
+        return False
+    keep_databases_open()
+    return True
+
+
+#: The thread that writes a job's events (app/jobs/recorder.py): while it lives, not everything
+#: the job did is in the database.
+_RECORDER_THREAD = "patchdesk-recorder"
+
+
+def end_process(code: int) -> int:
+    """End a one-shot process at once with ``code``, skipping what its ordinary exit does after the
+    command: closing its database connections (the last one checkpoints the WAL, which the next
+    opener does anyway), tearing down modules and the garbage collector's final passes.
+
+    Only when that skips nothing of the command's: it ran to its end (ok or failed: not interrupted,
+    not a bug), the job's recorder has written everything and stopped, and no other non-daemon thread
+    still runs (the ordinary exit would wait for it). Otherwise ``code`` is returned, to exit as usual.
+    """
+    if code not in (EXIT_OK, EXIT_FAILED):
+        return code
+    for t in threading.enumerate():
+        if t is threading.main_thread() or not t.is_alive():
+            continue
+        if t.name == _RECORDER_THREAD or not t.daemon:
+            return code
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            return code  # a closed pipe or stream: the ordinary exit says so
+    logging.shutdown()  # the log file's last lines
+    os._exit(code)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -24,12 +24,8 @@ from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
 from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle, StartBy
 from app.jobs.host_session import LOCK_WAIT, REBOOT_TIMEOUT
-from app.jobs.patching import HostSelection, patch_host, plan_host
 from app.jobs.recorder import Recorder
-from app.jobs.rollback import rollback_host
-from app.jobs.selection import rollback_request, verify_request
 from app.jobs.tasks import scan_host
-from app.jobs.verification import VerifyRequest, verify_host
 from app.transports.factory import TransportFactory
 from app.transports.pool import DEFAULT_IDLE, ConnectionPool
 from db import baselines as db_baselines
@@ -41,6 +37,8 @@ from db import scan_basis as db_scan_basis
 from db import settings as db_settings
 
 if TYPE_CHECKING:
+    from app.jobs.patching import HostSelection
+    from app.jobs.verification import VerifyRequest
     from app.secrets import SecretStore
 
 logger = logging.getLogger(__name__)
@@ -147,6 +145,9 @@ class JobRunner:
         concurrency: int | None = None,
     ) -> JobHandle:
         """Read-only preview: what patching ``selections`` would change on each host."""
+        # Imported here, like the other kinds' tasks: a one-shot `patchdesk scan` never needs them.
+        from app.jobs.patching import plan_host
+
         return self._start(
             db,
             JobKind.PLAN,
@@ -178,6 +179,8 @@ class JobRunner:
         deferred (the scheduler's windowed jobs; engine.py). ``auto_rollback`` (``patch
         --auto-rollback``): every host of this job is rolled back at once when its verification is red,
         whatever its own policy."""
+        from app.jobs.patching import patch_host
+
         rules = db_host_policy.criticality_rules(db)
         task = functools.partial(
             patch_host,
@@ -222,6 +225,9 @@ class JobRunner:
         """Verify each host against its last patch job (or just rescan and check health without one).
 
         ``requests``: what to verify each host against instead (the soak checks: app/jobs/soak.py)."""
+        from app.jobs.selection import verify_request
+        from app.jobs.verification import verify_host
+
         if requests is None:
             requests = {h.id: verify_request(db, h) for h in hosts if h.id is not None}
         return self._start(
@@ -246,6 +252,9 @@ class JobRunner:
         lock_wait: float = LOCK_WAIT,
     ) -> JobHandle:
         """Roll each host back to before ``job_id`` (default: its newest patch not yet rolled back)."""
+        from app.jobs.rollback import rollback_host
+        from app.jobs.selection import rollback_request
+
         requests = {h.id: rollback_request(db, h, job_id) for h in hosts if h.id is not None}
         return self._start(
             db,

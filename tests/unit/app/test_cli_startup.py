@@ -67,6 +67,8 @@ def test_cli_scan_never_imports_qt_and_exits_promptly(db_path: Path) -> None:
     # paramiko's optional task runner (with asyncio and unittest.mock) and the Windows runner are
     # not what a scan over SSH needs
     assert not loaded & {"invoke", "asyncio", "unittest.mock", "app.transports.local_windows"}
+    # a scan runs no patch, rollback or verification: their machinery is imported when a job needs it
+    assert not loaded & {"app.jobs.patching", "app.jobs.rollback", "app.jobs.verification"}
     # a refused connection is immediate; the rest is start-up and exit, which must not wait on
     # anything (kept connections, thread pools)
     assert elapsed < 20, f"the CLI took {elapsed:.1f} s for one refused host"
@@ -162,3 +164,79 @@ def test_the_job_runner_of_a_command_freezes_what_start_up_built(db_path: Path) 
     finally:
         runner.close()
         gc.unfreeze()
+
+
+#: The CLI exactly as the installed ``patchdesk`` script runs it: ``main()`` reads the process's own
+#: command line, so it may end the process the quick way (app/cli/main.py end_process). The atexit
+#: line shows which way it ended: only the interpreter's ordinary exit prints it.
+CONSOLE_SCRIPT = """
+import atexit, sys
+atexit.register(lambda: print('ORDINARY-EXIT', file=sys.stderr))
+from ui.main import main
+sys.exit(main())
+"""
+
+
+def console(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CONSOLE_SCRIPT, "--db", str(db_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
+
+
+def test_quick_exit_of_a_failed_scan_keeps_its_results_and_exit_code(db_path: Path) -> None:
+    """The one-shot scan skips the WAL checkpoint of closing its database (the next opener does it):
+    everything it committed is there for the next process, and a failed host still exits 1."""
+    import sqlite3
+
+    from app.domain.models import JobKind, JobState, StepState
+    from db import jobs as db_jobs
+    from db.database import open_database
+
+    port = refused_port()
+    r, _ = patchdesk(db_path, "hosts", "add", "web01", "--address", "127.0.0.1", "--port", str(port))
+    assert r.returncode == 0, r.stderr
+    r = console(db_path, "scan", "--all", "--json")
+    assert r.returncode == 1, r.stderr  # the host could not be seen
+    assert "ORDINARY-EXIT" not in r.stderr  # it ended the quick way
+    job_id = json.loads(r.stdout)["job"]
+    # The checkpoint was skipped: the WAL outlives the process (an ordinary close removes it).
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    # A plain SQLite connection sees the committed job (read from the WAL), and the database is sound.
+    raw = sqlite3.connect(str(db_path))
+    try:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert raw.execute("SELECT count(*) FROM jobs WHERE id = ?", (job_id,)).fetchone()[0] == 1
+    finally:
+        raw.close()
+    db = open_database(db_path)
+    try:
+        job = db_jobs.get_job(db, job_id)
+        assert job is not None and job.kind is JobKind.SCAN and job.state is JobState.FINISHED
+        assert job.finished_at is not None
+        [step] = db_jobs.job_hosts(db, job_id)
+        assert step.state is StepState.UNREACHABLE and "refused" in (step.error or "").lower()
+    finally:
+        db.conn.close()
+    # The next CLI process reads the same history.
+    r, _ = patchdesk(db_path, "history", "web01", "--json")
+    assert r.returncode == 0, r.stderr
+    assert str(job_id) in r.stdout
+
+
+def test_quick_exit_only_for_a_job_command_that_ran_to_its_end(db_path: Path, tmp_path: Path) -> None:
+    """Other commands, and a job command that stopped on an error, end the ordinary way."""
+    r = console(db_path, "hosts", "list", "--json")
+    assert r.returncode == 0 and "ORDINARY-EXIT" in r.stderr, r.stderr
+    # A usage error of a job command (exit 2) is not "ran to its end".
+    r = console(db_path, "scan")
+    assert r.returncode == 2 and "ORDINARY-EXIT" in r.stderr, r.stderr
+    # An empty inventory is a known condition with a sentence, and its exit status stays its own.
+    r = console(db_path, "scan", "--all")
+    assert r.returncode == 2 and "ORDINARY-EXIT" in r.stderr, r.stderr
+    assert "inventory is empty" in r.stderr
