@@ -78,6 +78,9 @@ class UpdatesTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self._rows: Sequence[PendingUpdate] = []
+        # the first rows, sliced once per set_updates: ui/widgets/columns.py measures each column on
+        # the same first 200, and slicing db.updates.PendingRows goes through Python row by row
+        self._head: list[PendingUpdate] = []
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -85,12 +88,15 @@ class UpdatesTableModel(QAbstractTableModel):
         self.beginResetModel()
         # db.updates.PendingRows as it is: its rows are built as the view asks for them
         self._rows = updates if isinstance(updates, PendingRows) else list(updates)
+        self._head = []
         self.endResetModel()
 
     def column_texts(self, col: int, limit: int) -> list[str]:
         """The display texts of column ``col`` in the first ``limit`` rows (ui/widgets/columns.py)."""
         show = _DISPLAY[col]
-        return [show(u) for u in self._rows[:limit]]
+        if len(self._head) < min(limit, len(self._rows)):
+            self._head = list(self._rows[:limit])
+        return [show(u) for u in self._head[:limit]]
 
     def update_at(self, row: int) -> PendingUpdate | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

@@ -77,6 +77,13 @@ HISTORY_LOG_LINES = 5000
 WAIT_FOR_JOB = "Wait for the running job to finish."
 
 
+def _set_style(widget: QWidget, sheet: str) -> None:
+    """Set a widget's own style sheet only when it changes: each set re-polishes the widget under the
+    application's style sheet, and a click on a host sets the status badge's and Reboot's (#25)."""
+    if widget.styleSheet() != sheet:
+        widget.setStyleSheet(sheet)
+
+
 def _table(model: QAbstractTableModel) -> QTableView:
     view = QTableView()
     view.setModel(model)
@@ -589,7 +596,7 @@ class HostDetailView(QWidget):
             self._show_placeholder()
             self.subtitle.setText("")
             self.status.setText("")
-            self.status.setStyleSheet("")
+            _set_style(self.status, "")
             self.updates_model.set_updates([])
             self._reload_history(None, None)
             self.drift_panel.show_host(None)
@@ -603,9 +610,10 @@ class HostDetailView(QWidget):
         fg, bg = STATE_COLOURS[cell.level]
         self.status.setText(cell.text)
         self.status.setToolTip(cell.tooltip)
-        self.status.setStyleSheet(
+        _set_style(
+            self.status,
             f"color: {fg.name()}; background: {bg.name()}; border: 1px solid {fg.name()};"
-            "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
+            "border-radius: 9px; padding: 2px 10px; font-weight: 600;",
         )
         where = host.address + (f":{host.port}" if host.port else "")
         self.subtitle.setText(where + " · " + (one_line(host.os_name, 80) or "OS unknown until scanned"))
@@ -619,8 +627,8 @@ class HostDetailView(QWidget):
         f["Managers"].setText(", ".join(host.managers) or "—")
         f["Last scan"].setText(local_time(host.last_scan_at) or "never")
         f["Reboot"].setText("required" if host.reboot_required else "not required")
-        f["Reboot"].setStyleSheet(
-            f"color: {REBOOT_COLOUR.name()}; font-weight: 600;" if host.reboot_required else ""
+        _set_style(
+            f["Reboot"], f"color: {REBOOT_COLOUR.name()}; font-weight: 600;" if host.reboot_required else ""
         )
         if host.last_status == HostStatus.NEVER:
             f["Pending"].setText("—")
