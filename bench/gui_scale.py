@@ -19,9 +19,10 @@ offscreen, on a fresh copy of the cached file):
       (the bench hosts' last scans are aged before each round; the dashboard is current once its
       "not scanned recently" count no longer holds any of them)
 
-(e) runs twice: with everything sharing the cores, then with the GUI pinned to one CPU and the test
-hosts to the others (in a real shop the hosts' sshd and apt run on the hosts). Each stall > 20 ms is
-split into main-thread CPU, time waiting for a core (schedstat) and the rest (asleep: GIL, locks).
+(e) runs twice: with everything sharing the cores, then with the GUI pinned to one CPU and its job
+worker and the test hosts to the others (in a real shop the hosts' sshd and apt run on the hosts).
+Each stall > 20 ms is split into main-thread CPU, time waiting for a core (schedstat) and the rest
+(asleep: GIL, locks).
 
 Prints per-round figures, medians and spreads, and a summary table against the targets.
 Run: `make bench-gui` or `python -m bench.gui_scale [--hosts 5000 --rows 1000000 --rounds 5]`;
@@ -457,6 +458,7 @@ def _scan_scenario(w: Any, r: dict[str, Any]) -> None:
     # thread (ui/jobs_controller.py::_start_job) and returns no handle -- not what (e) measures
     if not _wait(w.runner.ready, timeout=60):
         raise RuntimeError("the job worker did not come up")
+    _move_worker(w, r)
     w.inventory.select_ids({h.id for h in hosts})
     persisted = {"n": 0, "t_in": 0.0, "t_out": 0.0}
     orig = w.job_control._job_persisted
@@ -922,13 +924,33 @@ def run_scan_stage(args: argparse.Namespace, src: Path, work: Path) -> dict[str,
             # others: closer to the real case, and what is left is the app's own doing.
             moved = _pin_hosts(cluster, set(cpus[1:]))
             print(
-                f"(e) GUI pinned to CPU {cpus[0]}, the test hosts' {moved} processes to CPUs {cpus[1:]} "
-                f"(load average {load_average()}):",
+                f"(e) GUI pinned to CPU {cpus[0]}, its job worker and the test hosts' {moved} processes to "
+                f"CPUs {cpus[1:]} (load average {load_average()}):",
                 flush=True,
             )
-            pinned = spawn("scan", fresh_copy(path, work, "scan-run.sqlite3"), work, 1, env, cpus={cpus[0]})
+            env_pinned = {**env, "PD_BENCH_WORKER_CPUS": ",".join(str(c) for c in cpus[1:])}
+            pinned = spawn(
+                "scan", fresh_copy(path, work, "scan-run.sqlite3"), work, 1, env_pinned, cpus={cpus[0]}
+            )
             _print_scan(pinned)
     return {"shared": shared, "pinned": pinned}
+
+
+def _move_worker(w: Any, r: dict[str, Any]) -> None:
+    """Pinned runs: the job worker, which the window starts and which so inherits the GUI's CPU, joins
+    the hosts' CPUs (every thread it has; later ones inherit), so that the GUI has its core to itself
+    -- the loopback traffic of its SSH sessions is processed on the core that sends it."""
+    cpus = os.environ.get("PD_BENCH_WORKER_CPUS")
+    proc = getattr(w.runner, "_proc", None)
+    if not cpus or proc is None:
+        return
+    target = {int(c) for c in cpus.split(",")}
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), target)
+        except OSError:
+            continue
+    r["worker_cpus"] = sorted(target)
 
 
 def _pin_hosts(cluster: Any, cpus: set[int]) -> int:
