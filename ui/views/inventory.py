@@ -251,12 +251,14 @@ class InventoryView(QWidget):
     def select_ids(self, ids: set[int | None]) -> None:
         sm = self.table.selectionModel()
         sel = QItemSelection()
-        for hid in ids:
-            row = self.model.row_of(hid) if hid is not None else None
-            if row is None:
-                continue
-            idx = self.model.index(row, 0)
-            sel.select(idx, idx)
+        # One range per run of neighbouring rows, not one per row: Qt walks every range on each paint
+        # and selection change (a reload kept a 1,000-host selection as 1,000 ranges).
+        rows = sorted(r for hid in ids if hid is not None and (r := self.model.row_of(hid)) is not None)
+        start = 0
+        for i in range(1, len(rows) + 1):
+            if i == len(rows) or rows[i] != rows[i - 1] + 1:
+                sel.select(self.model.index(rows[start], 0), self.model.index(rows[i - 1], 0))
+                start = i
         sm.select(
             sel,
             sm.SelectionFlag.ClearAndSelect | sm.SelectionFlag.Rows,

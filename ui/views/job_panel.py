@@ -216,6 +216,10 @@ class JobPanel(QWidget):
         self.host_filter = QComboBox()
         self.host_filter.setObjectName("logHostFilter")
         self.host_filter.setMinimumWidth(180)
+        # Sized by a name's worth of characters, not by measuring every host's name when first shown:
+        # a 1,000-host job paid for a thousand, and one 300-character name widened the panel.
+        self.host_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.host_filter.setMinimumContentsLength(24)
         self.host_filter.addItem("All hosts", None)
         self.host_filter.currentIndexChanged.connect(self._rerender)
         self.log = QPlainTextEdit()
