@@ -19,8 +19,10 @@ offscreen, on a fresh copy of the cached file):
       (the bench hosts' last scans are aged before each round; the dashboard is current once its
       "not scanned recently" count no longer holds any of them)
 
-(e) runs twice: with everything sharing the cores, then with the GUI pinned to one CPU and its job
-worker and the test hosts to the others (in a real shop the hosts' sshd and apt run on the hosts).
+(e) runs twice: with everything sharing the cores, then with the GUI alone on one CPU and its job
+worker, the test hosts and every other task on the others (cgroup-v1 cpusets when the machine has
+them, else affinity, which leaves other tasks free to use the GUI's CPU; in a real shop the hosts'
+sshd and apt run on the hosts).
 Each stall > 20 ms is split into main-thread CPU, time waiting for a core (schedstat) and the rest
 (asleep: GIL, locks).
 
@@ -784,6 +786,7 @@ def spawn(
     inner: int,
     extra_env: dict[str, str] | None = None,
     cpus: set[int] | None = None,
+    cpuset: Path | None = None,
 ) -> dict[str, Any]:
     out = work / f"result-{mode}-{time.monotonic_ns()}.json"
     env = {
@@ -818,7 +821,7 @@ def spawn(
         capture_output=True,
         text=True,
         timeout=1800,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        preexec_fn=functools.partial(_confine, cpus, cpuset) if cpus or cpuset else None,
     )
     if not out.exists():
         raise RuntimeError(f"child {mode} wrote nothing (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -828,6 +831,81 @@ def spawn(
     if "error" in res:
         raise RuntimeError(f"child {mode} failed: {res['error']}\n{proc.stderr[-2000:]}")
     return res
+
+
+def _confine(cpus: set[int] | None, cpuset: Path | None) -> None:
+    """In the child before exec: into ``cpuset`` (its threads and processes follow), onto ``cpus``."""
+    if cpuset is not None:
+        (cpuset / "tasks").write_text(str(os.getpid()))
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+class CpuIsolation:
+    """For the pinned run: CPU ``gui_cpu`` for the GUI process alone. Pinning the GUI and the hosts
+    leaves every other task free to run on the GUI's core -- another session's tests, the bench's own
+    tools -- and those were what the main thread waited for (an ftrace of CPU 0 on 2026-12-06). With
+    cgroup-v1 cpusets (root), every task on the machine moves to a cpuset of the other CPUs for the
+    run (children stay there), the GUI into one of its own, and all of them move back afterwards.
+    Without cpusets, ``available`` is False and the run pins by affinity alone, as before."""
+
+    ROOT_SET = Path("/sys/fs/cgroup/cpuset")
+
+    def __init__(self, gui_cpu: int, rest: list[int]) -> None:
+        self.gui_cpu, self.rest_cpus = gui_cpu, rest
+        self.rest = self.ROOT_SET / "pd_bench_rest"
+        self.gui = self.ROOT_SET / "pd_bench_gui"
+        self.available = (self.ROOT_SET / "tasks").exists() and os.geteuid() == 0
+        self.moved = 0
+
+    def __enter__(self) -> CpuIsolation:
+        if not self.available:
+            return self
+        try:
+            for path, cpus in ((self.rest, self.rest_cpus), (self.gui, [self.gui_cpu])):
+                path.mkdir(exist_ok=True)
+                (path / "cpuset.mems").write_text((self.ROOT_SET / "cpuset.mems").read_text())
+                (path / "cpuset.cpus").write_text(",".join(str(c) for c in cpus))
+            self.moved = self.sweep()
+        except OSError as exc:
+            print(f"(e) cpusets not usable ({exc}); pinning by affinity alone", flush=True)
+            self.__exit__()
+            self.available = False
+        return self
+
+    def sweep(self) -> int:
+        """Move every movable task left in the root cpuset to the rest (per-CPU kernel threads stay)."""
+        moved = 0
+        for _ in range(5):  # a task forked meanwhile by one not yet moved
+            now = 0
+            for tid in (self.ROOT_SET / "tasks").read_text().split():
+                try:
+                    (self.rest / "tasks").write_text(tid)
+                    now += 1
+                except OSError:
+                    continue
+            moved += now
+            if not now:
+                break
+        return moved
+
+    def __exit__(self, *exc: object) -> None:
+        for path in (self.gui, self.rest):
+            if not path.exists():
+                continue
+            for _ in range(5):
+                left = (path / "tasks").read_text().split()
+                for tid in left:
+                    try:
+                        (self.ROOT_SET / "tasks").write_text(tid)
+                    except OSError:
+                        continue
+                if not left:
+                    break
+            try:
+                path.rmdir()
+            except OSError as err:
+                print(f"warning: cpuset {path} not removed: {err}")
 
 
 def cpu_index() -> float:
@@ -923,15 +1001,28 @@ def run_scan_stage(args: argparse.Namespace, src: Path, work: Path) -> dict[str,
             # the GUI process (main thread, job threads, recorder) has one core and the hosts the
             # others: closer to the real case, and what is left is the app's own doing.
             moved = _pin_hosts(cluster, set(cpus[1:]))
-            print(
-                f"(e) GUI pinned to CPU {cpus[0]}, its job worker and the test hosts' {moved} processes to "
-                f"CPUs {cpus[1:]} (load average {load_average()}):",
-                flush=True,
-            )
             env_pinned = {**env, "PD_BENCH_WORKER_CPUS": ",".join(str(c) for c in cpus[1:])}
-            pinned = spawn(
-                "scan", fresh_copy(path, work, "scan-run.sqlite3"), work, 1, env_pinned, cpus={cpus[0]}
-            )
+            with CpuIsolation(cpus[0], cpus[1:]) as iso:
+                alone = (
+                    f"the GUI alone on CPU {cpus[0]} (cpusets: the machine's other {iso.moved} tasks, its "
+                    f"job worker and the test hosts on CPUs {cpus[1:]})"
+                    if iso.available
+                    else f"GUI pinned to CPU {cpus[0]}, its job worker and the test hosts' {moved} processes "
+                    f"to CPUs {cpus[1:]} (other tasks may still run on CPU {cpus[0]}: no cpusets)"
+                )
+                print(f"(e) {alone} (load average {load_average()}):", flush=True)
+                if iso.available:
+                    env_pinned["PD_BENCH_WORKER_CPUSET"] = str(iso.rest)
+                pinned = spawn(
+                    "scan",
+                    fresh_copy(path, work, "scan-run.sqlite3"),
+                    work,
+                    1,
+                    env_pinned,
+                    cpus={cpus[0]},
+                    cpuset=iso.gui if iso.available else None,
+                )
+                pinned["isolated"] = iso.available
             _print_scan(pinned)
     return {"shared": shared, "pinned": pinned}
 
@@ -945,6 +1036,11 @@ def _move_worker(w: Any, r: dict[str, Any]) -> None:
     if not cpus or proc is None:
         return
     target = {int(c) for c in cpus.split(",")}
+    cpuset = os.environ.get("PD_BENCH_WORKER_CPUSET")
+    if cpuset:  # the whole process, threads to come included
+        Path(cpuset, "cgroup.procs").write_text(str(proc.pid))
+        r["worker_cpus"] = sorted(target)
+        return
     for task in Path(f"/proc/{proc.pid}/task").iterdir():
         try:
             os.sched_setaffinity(int(task.name), target)
