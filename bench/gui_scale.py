@@ -19,10 +19,11 @@ offscreen, on a fresh copy of the cached file):
       (the bench hosts' last scans are aged before each round; the dashboard is current once its
       "not scanned recently" count no longer holds any of them)
 
-(e) runs twice: with everything sharing the cores, then with the GUI alone on one CPU and its job
-worker, the test hosts and every other task on the others (cgroup-v1 cpusets when the machine has
-them, else affinity, which leaves other tasks free to use the GUI's CPU; in a real shop the hosts'
-sshd and apt run on the hosts).
+(e) runs twice: with everything sharing the cores, then with the GUI and its job worker alone on one
+CPU -- the workstation -- and the test hosts and every other task on the others (cgroup-v1 cpusets
+when the machine has them; PD_BENCH_WORKER_ALONE=1 moves the worker to the hosts' CPUs too. Without
+cpusets, the GUI is pinned by affinity and its worker moved to the hosts' CPUs, which leaves other
+tasks free to use the GUI's CPU. In a real shop the hosts' sshd and apt run on the hosts).
 Each stall > 20 ms is split into main-thread CPU, time waiting for a core (schedstat) and the rest
 (asleep: GIL, locks).
 
@@ -991,9 +992,11 @@ def run_scan_stage(args: argparse.Namespace, src: Path, work: Path) -> dict[str,
         if bad:
             raise RuntimeError(f"warm-up scan failed on {len(bad)} host(s): {bad[:2]}")
         env = {"PD_BENCH_SCAN_ROUNDS": str(args.scan_rounds)}
-        print(f"(e) GUI and test hosts sharing every core (load average {load_average()}):", flush=True)
-        shared = spawn("scan", fresh_copy(path, work, "scan-run.sqlite3"), work, 1, env)
-        _print_scan(shared)
+        shared = None
+        if args.shared or not args.pin:
+            print(f"(e) GUI and test hosts sharing every core (load average {load_average()}):", flush=True)
+            shared = spawn("scan", fresh_copy(path, work, "scan-run.sqlite3"), work, 1, env)
+            _print_scan(shared)
         pinned = None
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) >= 2 and args.pin:
@@ -1001,17 +1004,26 @@ def run_scan_stage(args: argparse.Namespace, src: Path, work: Path) -> dict[str,
             # the GUI process (main thread, job threads, recorder) has one core and the hosts the
             # others: closer to the real case, and what is left is the app's own doing.
             moved = _pin_hosts(cluster, set(cpus[1:]))
-            env_pinned = {**env, "PD_BENCH_WORKER_CPUS": ",".join(str(c) for c in cpus[1:])}
+            env_pinned = dict(env)
             with CpuIsolation(cpus[0], cpus[1:]) as iso:
+                # Isolated, the workstation is CPU 0: the window and its job worker (at nice 19), as on
+                # a user's machine; the hosts are the network. PD_BENCH_WORKER_ALONE=1: the worker
+                # joins the hosts, leaving the window alone. Pinned by affinity, the worker always
+                # leaves, since other tasks share the GUI's CPU anyway.
+                worker_off = not iso.available or bool(os.environ.get("PD_BENCH_WORKER_ALONE"))
+                where = "its job worker, " if worker_off else ""
                 alone = (
-                    f"the GUI alone on CPU {cpus[0]} (cpusets: the machine's other {iso.moved} tasks, its "
-                    f"job worker and the test hosts on CPUs {cpus[1:]})"
+                    f"{'the GUI' if worker_off else 'the GUI and its job worker'} alone on CPU {cpus[0]} "
+                    f"(cpusets: {where}the test hosts and the machine's other {iso.moved} tasks on CPUs "
+                    f"{cpus[1:]})"
                     if iso.available
                     else f"GUI pinned to CPU {cpus[0]}, its job worker and the test hosts' {moved} processes "
                     f"to CPUs {cpus[1:]} (other tasks may still run on CPU {cpus[0]}: no cpusets)"
                 )
                 print(f"(e) {alone} (load average {load_average()}):", flush=True)
-                if iso.available:
+                if worker_off:
+                    env_pinned["PD_BENCH_WORKER_CPUS"] = ",".join(str(c) for c in cpus[1:])
+                if worker_off and iso.available:
                     env_pinned["PD_BENCH_WORKER_CPUSET"] = str(iso.rest)
                 pinned = spawn(
                     "scan",
@@ -1124,6 +1136,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-pin", dest="pin", action="store_false", help="(e) only with the GUI and hosts sharing the cores"
     )
+    ap.add_argument(
+        "--no-shared", dest="shared", action="store_false", help="(e) only with the GUI on a CPU of its own"
+    )
     ap.add_argument("--no-scan", action="store_true", help="skip (e), which needs root and the test hosts")
     ap.add_argument("--quick", action="store_true", help="smoke run: 300 hosts, 30,000 rows, one round")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -1212,7 +1227,7 @@ def _run(args: argparse.Namespace, src: Path, work: Path) -> int:
         ]
     print(f"(d) peak RSS                       {spread(rss, '{:.0f}')} MB")
     rows.append(("(d) peak RSS", max(rss), "MB", *TARGETS["rss"]))
-    labels = {"shared": "GUI and hosts share the cores", "pinned": "GUI on a core of its own"}
+    labels = {"shared": "GUI and hosts share the cores", "pinned": "GUI and worker on a core of their own"}
     for key, res in scans:
         print(
             f"(e) longest stall, {labels[key]}: {spread(res['scan_max_late_ms'])} ms "
