@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from app.domain.classify import bound
 from app.domain.criticality import rule_for
 from app.domain.events import Event
@@ -35,6 +33,7 @@ from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scan_basis as db_scan_basis
 from db import settings as db_settings
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.jobs.patching import HostSelection

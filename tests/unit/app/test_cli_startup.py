@@ -69,6 +69,9 @@ def test_cli_scan_never_imports_qt_and_exits_promptly(db_path: Path) -> None:
     assert not loaded & {"invoke", "asyncio", "unittest.mock", "app.transports.local_windows"}
     # a scan runs no patch, rollback or verification: their machinery is imported when a job needs it
     assert not loaded & {"app.jobs.patching", "app.jobs.rollback", "app.jobs.verification"}
+    # the database was current: sqlite-utils (with click, pluggy and dateutil's parser) is only for
+    # migrating it (db/migrations.py)
+    assert not {m.split(".")[0] for m in loaded} & {"sqlite_utils", "click", "pluggy", "dateutil"}
     # a refused connection is immediate; the rest is start-up and exit, which must not wait on
     # anything (kept connections, thread pools)
     assert elapsed < 20, f"the CLI took {elapsed:.1f} s for one refused host"
