@@ -20,8 +20,15 @@ from app.domain.criticality import rule_for
 from app.domain.events import Event
 from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
-from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle, StartBy
-from app.jobs.host_session import LOCK_WAIT, REBOOT_TIMEOUT
+from app.jobs.engine import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_HOST_DEADLINE,
+    LOCK_WAIT,
+    REBOOT_TIMEOUT,
+    JobEngine,
+    JobHandle,
+    StartBy,
+)
 from app.jobs.recorder import Recorder
 from app.jobs.tasks import scan_host
 from app.transports.factory import TransportFactory

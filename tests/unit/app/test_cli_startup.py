@@ -69,6 +69,8 @@ def test_cli_scan_never_imports_qt_and_exits_promptly(db_path: Path) -> None:
     assert not loaded & {"invoke", "asyncio", "unittest.mock", "app.transports.local_windows"}
     # a scan runs no patch, rollback or verification: their machinery is imported when a job needs it
     assert not loaded & {"app.jobs.patching", "app.jobs.rollback", "app.jobs.verification"}
+    # nor the patch session's machinery, nor the baseline (drift) checks of a host that has none
+    assert not loaded & {"app.jobs.host_session", "app.jobs.drift", "app.platforms.windows"}
     # the database was current: sqlite-utils (with click, pluggy and dateutil's parser) is only for
     # migrating it (db/migrations.py)
     assert not {m.split(".")[0] for m in loaded} & {"sqlite_utils", "click", "pluggy", "dateutil"}
