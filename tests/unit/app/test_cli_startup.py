@@ -245,3 +245,29 @@ def test_quick_exit_only_for_a_job_command_that_ran_to_its_end(db_path: Path, tm
     r = console(db_path, "scan", "--all")
     assert r.returncode == 2 and "ORDINARY-EXIT" in r.stderr, r.stderr
     assert "inventory is empty" in r.stderr
+
+
+def test_json_output_is_one_write_not_one_per_token() -> None:
+    """json.dump hands the stream each token (a 50-host scan report: tens of thousands of writes, each a
+    system call when stdout is unbuffered: 26 ms of CPU, 50 ms into a pipe). The text is the same."""
+    import io
+
+    from app.cli.common import dump_json
+
+    class Counting(io.StringIO):
+        writes = 0
+
+        def write(self, s: str) -> int:
+            self.writes += 1
+            return super().write(s)
+
+    data = {
+        "job": 7,
+        "hosts": [{"name": f"h{i}", "pending": [{"cves": ["CVE-1", "ü"]}] * 3} for i in range(20)],
+    }
+    out = Counting()
+    dump_json(out, data)
+    expected = io.StringIO()
+    json.dump(data, expected, indent=2)
+    assert out.getvalue() == expected.getvalue() + "\n"
+    assert out.writes == 1
