@@ -187,8 +187,13 @@ class Dialer:
                 ) from exc
             except Exception as exc:
                 raise lost(exc, f"opening a tunnel to {where}") from exc
+        # An ASCII name or address goes to the resolver as bytes: given a str, socket first runs it
+        # through the pure-Python "idna" codec, whose import (with unicodedata and stringprep) every
+        # one-shot scan paid, and which raises UnicodeError rather than the resolver's gaierror for a
+        # malformed name. A name with other characters still takes the IDNA route.
+        host: Any = ep.hostname.encode("ascii") if ep.hostname.isascii() else ep.hostname
         try:
-            sock = socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+            sock = socket.create_connection((host, ep.port), timeout=timeout)
             # SSH sends many small packets (channel open, exec, window adjust); with Nagle on, each
             # round trip can stall on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

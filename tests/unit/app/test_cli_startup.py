@@ -271,3 +271,41 @@ def test_json_output_is_one_write_not_one_per_token() -> None:
     json.dump(data, expected, indent=2)
     assert out.getvalue() == expected.getvalue() + "\n"
     assert out.writes == 1
+
+
+def test_connecting_to_an_ascii_address_skips_the_idna_codec(tmp_path: Path) -> None:
+    """Given a str host, socket encodes it with the pure-Python idna codec (imported with unicodedata
+    and stringprep on every one-shot scan); an ASCII name or address goes to the resolver as bytes.
+    A malformed name from the SSH config is then the resolver's "does not resolve" sentence, where the
+    codec raised a UnicodeError (a bug report)."""
+    config = tmp_path / "ssh_config"
+    config.write_text("Host odd\n    HostName a..b.invalid\n")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from app.domain.errors import UnreachableError\n"
+        "from app.domain.models import Host\n"
+        "from app.transports.ssh import SshTransport\n"
+        "def reach(address, port, config):\n"
+        "    host = Host(name='h', address=address, port=port, user='root')\n"
+        "    t = SshTransport(host, ssh_config=Path(config), look_for_keys=False, allow_agent=False)\n"
+        "    try:\n"
+        "        t.run('true')\n"
+        "    except UnreachableError as exc:\n"
+        "        return str(exc)\n"
+        "print(reach('127.0.0.1', int(sys.argv[1]), '/dev/null'))\n"
+        "print('encodings.idna' in sys.modules)\n"
+        "print(reach('odd', 22, sys.argv[2]))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(refused_port()), str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    refused, idna, malformed = r.stdout.splitlines()
+    assert "connection refused" in refused
+    assert idna == "False"
+    assert "the name a..b.invalid does not resolve" in malformed
