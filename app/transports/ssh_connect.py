@@ -29,7 +29,7 @@ from app.domain.models import Host, HostKey
 from app.transports import sshconfig
 from app.transports.base import Deadline
 from app.transports.pool import ACTIVE_WAKE, Pooled, set_wake
-from app.transports.ssh_auth import Credentials, Endpoint, authenticate, key_files
+from app.transports.ssh_auth import Credentials, Endpoint, KeyFiles, authenticate, key_files
 from app.transports.ssh_hostkeys import HostKeyPolicy, NewKeyCallback
 from app.transports.sshlib import paramiko
 
@@ -81,6 +81,7 @@ class Dialer:
         banner_timeout: float,
         auth_timeout: float,
         look_for_keys: bool,
+        loaded_keys: KeyFiles | None = None,
     ) -> Dialer:
         """Resolve ``host`` through the SSH config (``ssh_config``, default ``~/.ssh/config``); the
         inventory's port, user and key file win over the config's, as on OpenSSH's command line.
@@ -97,6 +98,7 @@ class Dialer:
             key_passphrase=key_passphrase,
             allow_agent=allow_agent,
             configured_key=host.key_file,
+            loaded_keys=loaded_keys,
         )
         config_path = ssh_config if ssh_config is not None else sshconfig.default_config_path()
         # hosts stored before the address rule existed are checked again: the address reaches the
