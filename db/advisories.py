@@ -6,10 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.advisories import AdvisoryBatch, KevEntry
 from app.domain.matching import AdvisoryIndex, PackageAdvisory
+from db.connection import Database
 from db.database import now_iso
 
 

@@ -11,8 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
+from db.connection import Database
 from db.database import now_iso, write_transaction
 
 #: The most alerts the list reads at once (newest first); older ones stay in the table.

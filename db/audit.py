@@ -14,9 +14,8 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.audit import GENESIS, AuditEntry, ChainCheck, check_chain, entry_hash
+from db.connection import Database
 from db.database import now_iso
 
 HEAD_SETTING = "audit.head"

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.baseline import (
     MAX_FILE_BYTES,
     Baseline,
@@ -28,6 +26,7 @@ from app.domain.baseline import (
 from app.domain.errors import ConfigError
 from app.domain.models import Host
 from db import audit as db_audit
+from db.connection import Database
 from db.database import now_iso, write_transaction
 
 DRIFT_DETECTED = "drift.detected"

@@ -7,9 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlite_utils import Database
-
 from app.domain.bundle import Manifest, parse_manifest
+from db.connection import Database
 
 
 @dataclass(frozen=True)

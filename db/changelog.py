@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.models import ChangeLogEntry, PackageChange
+from db.connection import Database
 from db.database import parse_ts
 
 

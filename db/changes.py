@@ -7,9 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.models import PackageChange
+from db.connection import Database
 from db.database import now_iso
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.compliance import (
     ComplianceFilter,
     Dashboard,
@@ -24,6 +22,7 @@ from app.domain.compliance import (
     Tile,
 )
 from db.compliance_history import history
+from db.connection import Database
 from db.jobs import last_jobs
 from db.tiles import COMPLIANCE_SQL, HOSTS_FROM, TILE_SQL, filter_sql, stale_cutoff, stale_days
 

@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.compliance import (
     ComplianceFilter,
     DailyPoint,
@@ -16,6 +14,7 @@ from app.domain.compliance import (
     OldestUrgent,
     Tile,
 )
+from db.connection import Database
 from db.database import now_iso
 from db.tiles import HOSTS_FROM, OS_FAMILY_SQL, TILE_SQL, stale_cutoff, stale_days
 

@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from app.domain.errors import DatabaseError, SchemaTooNewError
+from db.connection import Database
 from db.schema import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
@@ -163,11 +162,8 @@ def open_database(path: Path | str | None = None, *, migrate: bool = True) -> Da
             ) from exc
     existed = p.exists() and p.stat().st_size > 0
     conn = _connect(p)
-    # No sqlite-utils plugins: a plugin installed in the same environment must not change the
-    # inventory's connection, and finding them scans every installed package's entry points at
-    # every start.
-    db = Database(conn, execute_plugins=False)
     try:
+        db = Database(conn)
         version = schema_version(db)
     except sqlite3.DatabaseError as exc:
         conn.close()

@@ -7,11 +7,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlite_utils import Database
-
 from app.domain.firmware import FirmwareHost, FirmwareInstall, FirmwareUpdate
 from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
 from app.domain.rollout import NEEDS_APPROVAL, update_key
+from db.connection import Database
 
 _KINDS = tuple(str(k) for k in NEEDS_APPROVAL)
 

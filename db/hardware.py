@@ -6,9 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.hardware import Hardware, hardware_from_json
+from db.connection import Database
 from db.database import now_iso
 
 _COLUMNS = (

@@ -7,8 +7,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.criticality import (
     DEFAULT_RULES,
     CriticalityRule,
@@ -22,6 +20,7 @@ from app.domain.criticality import (
 from app.domain.errors import ConfigError
 from app.domain.inventory import validate_command, validate_services
 from app.domain.models import AutoRollback, Criticality, Host, RebootPolicy
+from db.connection import Database
 from db.database import now_iso
 from db.hosts import ensure_group
 

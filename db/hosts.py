@@ -9,8 +9,6 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.inventory import validate_host
 from app.domain.models import (
@@ -26,6 +24,7 @@ from app.domain.models import (
     WinRMOptions,
 )
 from db import hardware as db_hardware
+from db.connection import Database
 from db.database import now_iso, parse_ts
 
 #: The columns a Host is read from, in the order _row_to_host unpacks them.

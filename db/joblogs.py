@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
+from db.connection import Database
 
 RETENTION_SETTING = "logs.retention_days"
 

@@ -7,10 +7,9 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.compliance import LastJob
 from app.domain.models import Host, Job, JobHost, JobKind, JobState, JobTrigger, LogLevel, LogLine, StepState
+from db.connection import Database
 from db.database import now_iso, parse_ts
 
 

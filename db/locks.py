@@ -6,8 +6,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
+from db.connection import Database
 from db.database import parse_ts
 
 

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.maintenance_windows import MaintenanceWindow
+from db.connection import Database
 from db.database import now_iso
 from db.hosts import ensure_group
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.outside_changes import (
     HistoryEntry,
     HistoryRead,
@@ -25,6 +23,7 @@ from app.domain.outside_changes import (
     diff_programs,
     program_authorized_by,
 )
+from db.connection import Database
 from db.database import parse_ts
 
 

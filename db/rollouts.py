@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.models import Classification, PendingUpdate, Ring, UpdateKind
 from app.domain.rollout import (
@@ -16,6 +14,7 @@ from app.domain.rollout import (
     RolloutState,
     update_key,
 )
+from db.connection import Database
 from db.database import now_iso, parse_ts
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlite_utils import Database
-
 from app.domain.models import Classification, PendingUpdate
 from app.domain.rules import Rule
+from db.connection import Database
 
 
 def list_rules(db: Database) -> list[Rule]:

@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from app.domain.models import ScanBasis
+from db.connection import Database
 from db.database import now_iso, parse_ts
 
 #: A basis older than this is not offered: the next scan simulates in full even if nothing changed,

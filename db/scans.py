@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.models import Classification, HostStatus, PendingUpdate, ScanResult, UpdateKind
+from db.connection import Database
 from db.database import now_iso
 from db.hosts import record_facts, set_status
 from db.scan_basis import store as store_basis

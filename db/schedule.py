@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.schedule import ScheduleEvent
+from db.connection import Database
 from db.database import now_iso, parse_ts
 
 # -- how long patching took, and which hosts are busy now ----------------------------------------------

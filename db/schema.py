@@ -6,8 +6,13 @@ Never edit a migration that has shipped: add a new one. ``SCHEMA_VERSION`` is st
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING
+
+from db.migrations import Migrations
+
+if TYPE_CHECKING:
+    # what a migration is given: sqlite-utils' own Database (db/migrations.py)
+    from sqlite_utils import Database
 
 MIGRATIONS = Migrations("patchdesk")
 

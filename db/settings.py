@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.models import Classification
 from app.domain.rollout import (
     DEFAULT_SOAK,
     PolicySettings,
 )
+from db.connection import Database
 from db.host_policy import criticality_rules
 
 

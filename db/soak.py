@@ -7,11 +7,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.models import Ring
 from app.domain.rollout import SoakCheck, SoakVerdict
 from app.domain.verdicts import Health
+from db.connection import Database
 from db.database import now_iso, parse_ts
 
 #: soak checks kept per rollout in a listing (the newest); the gate reads only the current ring's

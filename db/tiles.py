@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.compliance import (
     DEFAULT_STALE_DAYS,
     OS_FAMILIES,
@@ -22,6 +20,7 @@ from app.domain.compliance import (
     ComplianceFilter,
     Tile,
 )
+from db.connection import Database
 
 
 def _family_sql() -> str:

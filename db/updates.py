@@ -7,8 +7,6 @@ import json
 from collections.abc import Sequence
 from typing import Any, overload
 
-from sqlite_utils import Database
-
 from app.domain.compliance import (
     ComplianceFilter,
     UpdateHost,
@@ -16,6 +14,7 @@ from app.domain.compliance import (
     UpdateSummary,
 )
 from app.domain.models import PendingUpdate
+from db.connection import Database
 from db.scans import _CLASS_ORDER, _UPDATE_COLUMNS, _row_to_update
 from db.tiles import filter_sql
 

@@ -60,8 +60,9 @@ def secret_store() -> Any:
 
 
 def dump_json(out: TextIO, data: object, **kw: Any) -> None:
-    json.dump(data, out, indent=2, **kw)
-    out.write("\n")
+    # One write: json.dump hands the stream every token on its own (tens of thousands for a scan's
+    # report), each a call into the stream and, unbuffered (PYTHONUNBUFFERED, a pipe), a system call.
+    out.write(json.dumps(data, indent=2, **kw) + "\n")
 
 
 def print_table(out: TextIO, header: list[str], rows: list[list[str]]) -> None:

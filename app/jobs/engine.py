@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 20
 DEFAULT_HOST_DEADLINE = 600.0
+#: How long a host may take to come back after a reboot before we say so.
+REBOOT_TIMEOUT = 600.0
+#: How long a patch or rollback waits for a busy package manager.
+LOCK_WAIT = 120.0
 #: How long past its deadline a stuck task gets before the coordinator abandons it.
 DEADLINE_GRACE = 2.0
 

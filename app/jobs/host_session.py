@@ -23,10 +23,7 @@ from app.platforms.family import family_of
 from app.platforms.registry import detect
 from app.transports.base import Transport
 
-#: How long a host may take to come back after a reboot before we say so.
-REBOOT_TIMEOUT = 600.0
 REBOOT_POLL = 2.0
-LOCK_WAIT = 120.0
 
 
 @dataclass

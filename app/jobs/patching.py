@@ -35,11 +35,9 @@ from app.domain.models import (
     RebootPolicy,
 )
 from app.domain.verdicts import CheckResult, Verdict, Verification
-from app.jobs.engine import TaskContext
+from app.jobs.engine import LOCK_WAIT, REBOOT_TIMEOUT, TaskContext
 from app.jobs.health_check import run_custom_check
 from app.jobs.host_session import (
-    LOCK_WAIT,
-    REBOOT_TIMEOUT,
     HostSession,
     LineLogger,
     adapter_log,

@@ -35,7 +35,7 @@ from app.domain.models import HostStatus, JobKind, JobState, StepState
 from app.domain.outside_changes import HistoryRecorded
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from db.connection import Database
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +156,8 @@ class Recorder:
             db.conn.close()
 
     def _write(self, db: object, batch: list[Event]) -> None:
-        from sqlite_utils import Database
-
         from db import jobs as db_jobs
+        from db.connection import Database
 
         assert isinstance(db, Database)
         try:

@@ -9,9 +9,8 @@ from app.domain.errors import AdapterError
 from app.domain.events import ChangesRecorded, RolledBack, SnapshotTaken
 from app.domain.models import LogLevel, PackageChange
 from app.domain.verdicts import Verdict, Verification
-from app.jobs.engine import TaskContext
+from app.jobs.engine import LOCK_WAIT, TaskContext
 from app.jobs.host_session import (
-    LOCK_WAIT,
     HostSession,
     LineLogger,
     adapter_log,

@@ -15,15 +15,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from app.domain.classify import bound
 from app.domain.criticality import rule_for
 from app.domain.events import Event
 from app.domain.models import Host, JobKind, JobTrigger, RebootPolicy
 from app.domain.rules import Classifier
-from app.jobs.engine import DEFAULT_CONCURRENCY, DEFAULT_HOST_DEADLINE, JobEngine, JobHandle, StartBy
-from app.jobs.host_session import LOCK_WAIT, REBOOT_TIMEOUT
+from app.jobs.engine import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_HOST_DEADLINE,
+    LOCK_WAIT,
+    REBOOT_TIMEOUT,
+    JobEngine,
+    JobHandle,
+    StartBy,
+)
 from app.jobs.recorder import Recorder
 from app.jobs.tasks import scan_host
 from app.transports.factory import TransportFactory
@@ -35,6 +40,7 @@ from db import hosts as db_hosts
 from db import jobs as db_jobs
 from db import scan_basis as db_scan_basis
 from db import settings as db_settings
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.jobs.patching import HostSelection

@@ -28,8 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from app.domain.maintenance_windows import MaintenanceWindow, Occurrence, window_at
 from app.domain.models import Host, HostStatus, JobTrigger, PendingUpdate, Ring, StepState
 from app.domain.rollout import (
@@ -61,6 +59,7 @@ from db import scans as db_scans
 from db import schedule as db_schedule
 from db import settings as db_settings
 from db import soak as db_soak
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.jobs.engine import JobHandle

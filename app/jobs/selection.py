@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.models import Classification, Host, PendingUpdate, Ring
 from app.domain.verdicts import Baseline
@@ -20,6 +18,7 @@ from app.jobs.verification import VerifyRequest
 from db import changes as db_changes
 from db import jobs as db_jobs
 from db import scans as db_scans
+from db.connection import Database
 from db.database import parse_ts
 
 #: package managers whose new packages are pulled in as dependencies rather than chosen

@@ -24,8 +24,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from app.domain.errors import PatchdeskError
 from app.domain.models import AutoRollback, Host, JobTrigger, Ring, StepState
 from app.domain.rollout import (
@@ -45,6 +43,7 @@ from db import hosts as db_hosts
 from db import rollouts as db_rollouts
 from db import schedule as db_schedule
 from db import soak as db_soak
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.jobs.runner import JobRunner

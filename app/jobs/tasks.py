@@ -9,19 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from app.domain.baseline import BaselineItem
 from app.domain.errors import AdapterError, CommandTimeoutError, PatchdeskError, SudoError
 from app.domain.events import ScanRecorded
 from app.domain.models import IndexState, LogLevel, OsFacts, PendingUpdate, ScanBasis, ScanResult
 from app.domain.outside_changes import HistoryRead, HistoryRecorded, HistoryStatus
 from app.domain.rules import Classifier
-from app.jobs.drift import report_check, scan_snippet, with_snippet
 from app.jobs.engine import TaskContext
 from app.platforms.base import Adapter, LogFn, new_nonce
 from app.platforms.family import Family, family_of
 from app.platforms.registry import detect
 from app.transports.base import Transport
+
+if TYPE_CHECKING:
+    from app.domain.baseline import BaselineItem
 
 #: Loads a stored scan basis by host id and fingerprint (db/scan_basis.py: BasisReader).
 BasisLoader = Callable[[int, str], ScanBasis | None]
@@ -94,15 +96,21 @@ def scan_host(
     )
     extra = (guess.scan_script(nonce, fingerprint) if guess is not None and not refresh else None) or ""
     checks = (drift or {}).get(host.id, ())
-    drift_script, drift_nonce = scan_snippet(family, checks)
     history_nonce = new_nonce()
-    facts, binaries, out = family.facts(
-        transport, with_snippet(drift_script, family.history_script(history_nonce) + extra)
-    )
+    commands = family.history_script(history_nonce) + extra
+    if checks:
+        # Imported for a host with baseline items only: most scans check none, and the drift
+        # machinery (both families' checks and fixes) is a tenth of a one-shot scan's imports.
+        from app.jobs import drift as job_drift
+
+        drift_script, drift_nonce = job_drift.scan_snippet(family, checks)
+        commands = job_drift.with_snippet(drift_script, commands)
+    facts, binaries, out = family.facts(transport, commands)
     ctx.log(LogLevel.INFO, family.describe(facts))
     adapter = detect(facts, binaries, host=host.name)
     adapter.extra_sources = ctx.extra_sources
-    report_check(ctx, family, checks, out, drift_nonce, adapter.name)
+    if checks:
+        job_drift.report_check(ctx, family, checks, out, drift_nonce, adapter.name)
     _read_history(ctx, family, transport, out, history_nonce, adapter.name)
 
     def previous() -> ScanBasis | None:

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 from app.domain.errors import PatchdeskError
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
-
     from app.services.reports import Report
+    from db.connection import Database
 
 
 class StagedFile:

@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from app.advisories import feeds
 from app.advisories.formats import read_path
 from app.domain.advisories import AdvisoryBatch
 from app.domain.errors import ConfigError
+from db.connection import Database
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from sqlite_utils import Database
-
 from db import alerts as db_alerts
 from db import baselines as db_baselines
 from db import changes as db_changes
@@ -26,6 +24,7 @@ from db import compliance_history as db_compliance_history
 from db import jobs as db_jobs
 from db import outside_changes as db_outside
 from db import settings as db_settings
+from db.connection import Database
 
 logger = logging.getLogger(__name__)
 

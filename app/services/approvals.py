@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.models import Ring
 from app.domain.rollout import NEEDS_APPROVAL, Rollout, RolloutState
@@ -20,6 +18,7 @@ from app.services import audit
 from db import hosts as db_hosts
 from db import rollouts as db_rollouts
 from db import scans as db_scans
+from db.connection import Database
 
 #: states in which nothing is left to decide
 _SETTLED = frozenset({RolloutState.DECLINED, RolloutState.DEPLOYED})

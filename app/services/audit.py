@@ -30,10 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.audit import Anchor, AuditEntry, ChainCheck, check_anchor
 from db import audit as db_audit
+from db.connection import Database
 from db.database import database_file, write_transaction
 
 logger = logging.getLogger(__name__)

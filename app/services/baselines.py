@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from app.domain.baseline import (
     REGISTRY_TYPES,
     Baseline,
@@ -45,6 +43,7 @@ from app.services import audit
 from db import baselines as db_baselines
 from db import hosts as db_hosts
 from db import maintenance_windows as db_windows
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.jobs.runner import JobRunner

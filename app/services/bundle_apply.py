@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from app.domain.bundle import (
     BundleError,
     BundleFile,
@@ -43,6 +41,7 @@ from app.transports.base import Transport
 from db import bundles as db_bundles
 from db import hosts as db_hosts
 from db import settings as db_settings
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.secrets import SecretStore

@@ -27,8 +27,6 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from app.domain.bundle import (
     MANAGERS,
     MAX_REQUEST_BYTES,
@@ -54,6 +52,7 @@ from app.services.bundle_keys import Signer
 from app.transports.base import Deadline, Transport
 from db import bundles as db_bundles
 from db import hosts as db_hosts
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.secrets import SecretStore

@@ -11,8 +11,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from app.domain.bundle import (
     BundleError,
     BundleFile,
@@ -26,6 +24,7 @@ from app.domain.models import Classification, Host
 from app.services.bundle_file import sha256_file
 from app.services.bundles import Progress, _Built, _check_reference, _chooser, _Group
 from app.transports.base import Transport
+from db.connection import Database
 
 #: the most advisory data fetched from the reference host (compressed)
 MAX_UPDATEINFO_FETCH = 256 * 1024 * 1024

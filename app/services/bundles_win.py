@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.bundle import MAX_FILE_BYTES, BundleError, BundleFile, BundleHost, Purpose, check_file_name
 from app.domain.models import Classification, Host, HostStatus
 from app.services.bundle_file import sha256_file
 from app.services.bundles import Progress, RequestHost, _Built, _Group
 from app.transports.base import Transport
 from db import scans as db_scans
+from db.connection import Database
 
 #: the manager the WUA adapter reports its updates under
 WUA = "wua"

@@ -8,14 +8,13 @@ rule changes below do that themselves and return how many pending updates change
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.rules import DEFAULT_RULES, Classifier, Rule
 from db import advisories as db_advisories
 from db import hosts as db_hosts
 from db import rules as db_rules
 from db import scans as db_scans
+from db.connection import Database
 
 
 def load_classifier(db: Database) -> Classifier:

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from app.domain.errors import AdapterError, ConfigError
 from app.domain.events import Event, HostKeyLearned
 from app.domain.models import Host, HostKey
@@ -32,6 +30,7 @@ from app.platforms.posix.fwupd import CARRIED_DIR
 from app.services import audit
 from app.transports.base import Deadline
 from db import hosts as db_hosts
+from db.connection import Database
 
 if TYPE_CHECKING:
     from app.secrets import SecretStore

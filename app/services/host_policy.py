@@ -12,8 +12,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.criticality import (
     GROUP_DEFAULT_FIELDS,
     CriticalityRule,
@@ -24,6 +22,7 @@ from app.domain.criticality import (
 from app.domain.models import Criticality
 from app.services import audit
 from db import host_policy as db_host_policy
+from db.connection import Database
 
 GROUP_DEFAULTS_CHANGED = "group.defaults"
 CRITICALITY_RULE_CHANGED = "policy.criticality"

@@ -13,12 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.domain.models import Host, HostKey
 from app.services import audit
 from db import hosts as db_hosts
+from db.connection import Database
 
 #: The fields whose change an "edited" audit entry names.
 EDITABLE_FIELDS = (

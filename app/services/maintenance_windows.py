@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from sqlite_utils import Database
-
 from app.domain.maintenance_windows import MaintenanceWindow, estimate_duration, validate
 from app.domain.models import Classification
 from app.services import audit
@@ -18,6 +16,7 @@ from db import hosts as db_hosts
 from db import maintenance_windows as db_windows
 from db import schedule as db_schedule
 from db import settings as db_settings
+from db.connection import Database
 
 
 def add_window(db: Database, w: MaintenanceWindow) -> MaintenanceWindow:

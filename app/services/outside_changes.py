@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.models import ChangeLogEntry, Host
 from app.domain.outside_changes import HistoryStatus
 from app.reports.calendar import CSV_COLUMNS
 from db import outside_changes as db_outside
+from db.connection import Database
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlite_utils import Database
-
 from app.domain.compliance import ComplianceFilter, DailyPoint, GroupPending, HostRow, Summary, Tile
 from app.domain.hardware import Hardware
 from db import compliance as db_compliance
@@ -15,6 +13,7 @@ from db import compliance_history as db_compliance_history
 from db import hardware as db_hardware
 from db import hosts as db_hosts
 from db import tiles as db_tiles
+from db.connection import Database
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlite_utils import Database
-
 from app.domain.errors import ConfigError
 from app.services import alerts, audit, reports
 from db import joblogs
 from db import settings as db_settings
 from db import tiles as db_tiles
+from db.connection import Database
 
 MAX_RETENTION_DAYS = 3650
 MAX_STALE_DAYS = 365

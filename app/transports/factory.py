@@ -7,6 +7,7 @@ are reported as events for the recorder to store.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from app.transports.base import Deadline, Transport
 if TYPE_CHECKING:
     from app.secrets import SecretStore
     from app.transports.pool import ConnectionPool
+    from app.transports.ssh_auth import KeyFiles
 
 
 class TransportFactory:
@@ -38,6 +40,9 @@ class TransportFactory:
         self.ssh_config = ssh_config
         self.connect_timeout = connect_timeout
         self.pool = pool  # SSH connections kept between jobs (app/transports/pool.py)
+        # the job's private keys, read once (app/transports/ssh_auth.py); made by the first SSH host
+        self._keys: KeyFiles | None = None
+        self._keys_lock = threading.Lock()
 
     def _secret(
         self, ref: str | None, report: Callable[[Event], None], job_id: int, host: Host
@@ -66,6 +71,11 @@ class TransportFactory:
             )
         if host.transport == TransportKind.SSH:
             from app.transports.ssh import SshTransport
+            from app.transports.ssh_auth import KeyFiles
+
+            with self._keys_lock:
+                if self._keys is None:
+                    self._keys = KeyFiles()
 
             host_id = host.id
 
@@ -93,6 +103,7 @@ class TransportFactory:
                 deadline=deadline,
                 ssh_config=self.ssh_config,
                 pool=self.pool,
+                loaded_keys=self._keys,
             )
         if host.transport == TransportKind.WINRM:
             from app.transports.winrm import WinRMTransport

@@ -58,6 +58,7 @@ from app.transports.shell import (
     sudo_failure,
     wrap,
 )
+from app.transports.ssh_auth import KeyFiles
 from app.transports.ssh_connect import POLL_INTERVAL, Dialer
 from app.transports.ssh_hostkeys import NewKeyCallback
 from app.transports.sshlib import paramiko
@@ -179,12 +180,14 @@ class SshTransport(Transport):
         look_for_keys: bool = True,
         allow_agent: bool = True,
         pool: ConnectionPool | None = None,
+        loaded_keys: KeyFiles | None = None,
     ) -> None:
         """Resolve where and as whom to connect (no network yet: connection is lazy).
 
         ``known_hosts`` (default ``~/.ssh/known_hosts``) is only used for ProxyJump hosts.
         ``look_for_keys``/``allow_agent`` mirror OpenSSH's defaults and exist so tests and
-        administrators can pin authentication to the configured key or password.
+        administrators can pin authentication to the configured key or password. ``loaded_keys``:
+        the job's private keys already read (app.transports.factory).
         """
         super().__init__(deadline)
         self.host = host
@@ -203,6 +206,7 @@ class SshTransport(Transport):
             banner_timeout=banner_timeout,
             auth_timeout=auth_timeout,
             look_for_keys=look_for_keys,
+            loaded_keys=loaded_keys,
         )
         self._target = self._dialer.target
         self._client: paramiko.Transport | None = None

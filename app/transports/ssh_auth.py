@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,28 @@ def key_files(keys: Sequence[str], *, look_for_keys: bool) -> tuple[str, ...]:
     return tuple(seen)
 
 
+class KeyFiles:
+    """Private keys read once per job (app.transports.factory), not once per host: a job's hosts mostly
+    offer the same key file, and reading one (and decrypting it, with a passphrase) is the costliest
+    step of a login on our side. A file that changed (size, time, inode) is read again; a key that could
+    not be read is not kept, so each host reports why."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[object, ...], paramiko.PKey] = {}
+
+    def load(self, path: str, passphrase: str | None) -> paramiko.PKey:
+        st = os.stat(path)
+        which = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, passphrase)
+        with self._lock:
+            key = self._keys.get(which)
+        if key is None:
+            key = paramiko.PKey.from_path(path, passphrase)
+            with self._lock:
+                self._keys[which] = key
+        return key
+
+
 @dataclass(frozen=True)
 class Credentials:
     """What may be offered to log in, besides the endpoint's key files."""
@@ -58,6 +81,8 @@ class Credentials:
     allow_agent: bool = True
     #: the key file set on the inventory host: its absence is worth a note in the error
     configured_key: str | None = None
+    #: the job's keys already read (None: read each key file at each login)
+    loaded_keys: KeyFiles | None = field(default=None, repr=False, compare=False)
 
 
 def authenticate(
@@ -137,6 +162,8 @@ class _Login:
                 self.notes.append(f"the key file {path} does not exist")
             return None
         try:
+            if creds.loaded_keys is not None:
+                return creds.loaded_keys.load(path, creds.key_passphrase)
             return paramiko.PKey.from_path(path, creds.key_passphrase)
         except paramiko.PasswordRequiredException:
             self.notes.append(f"the key {path} needs a passphrase and none is stored")

@@ -29,7 +29,7 @@ from app.domain.models import Host, HostKey
 from app.transports import sshconfig
 from app.transports.base import Deadline
 from app.transports.pool import ACTIVE_WAKE, Pooled, set_wake
-from app.transports.ssh_auth import Credentials, Endpoint, authenticate, key_files
+from app.transports.ssh_auth import Credentials, Endpoint, KeyFiles, authenticate, key_files
 from app.transports.ssh_hostkeys import HostKeyPolicy, NewKeyCallback
 from app.transports.sshlib import paramiko
 
@@ -81,6 +81,7 @@ class Dialer:
         banner_timeout: float,
         auth_timeout: float,
         look_for_keys: bool,
+        loaded_keys: KeyFiles | None = None,
     ) -> Dialer:
         """Resolve ``host`` through the SSH config (``ssh_config``, default ``~/.ssh/config``); the
         inventory's port, user and key file win over the config's, as on OpenSSH's command line.
@@ -97,6 +98,7 @@ class Dialer:
             key_passphrase=key_passphrase,
             allow_agent=allow_agent,
             configured_key=host.key_file,
+            loaded_keys=loaded_keys,
         )
         config_path = ssh_config if ssh_config is not None else sshconfig.default_config_path()
         # hosts stored before the address rule existed are checked again: the address reaches the
@@ -187,8 +189,13 @@ class Dialer:
                 ) from exc
             except Exception as exc:
                 raise lost(exc, f"opening a tunnel to {where}") from exc
+        # An ASCII name or address goes to the resolver as bytes: given a str, socket first runs it
+        # through the pure-Python "idna" codec, whose import (with unicodedata and stringprep) every
+        # one-shot scan paid, and which raises UnicodeError rather than the resolver's gaierror for a
+        # malformed name. A name with other characters still takes the IDNA route.
+        host: Any = ep.hostname.encode("ascii") if ep.hostname.isascii() else ep.hostname
         try:
-            sock = socket.create_connection((ep.hostname, ep.port), timeout=timeout)
+            sock = socket.create_connection((host, ep.port), timeout=timeout)
             # SSH sends many small packets (channel open, exec, window adjust); with Nagle on, each
             # round trip can stall on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -331,6 +331,47 @@ def test_accept_new_records_the_key(env: Env) -> None:
     assert learned == [(keytype, b64, env.server.host_fingerprint)]  # as `ssh-keygen -lf` prints it
 
 
+def test_hosts_of_one_job_read_their_key_file_once(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each login parsed the key file again: for a job, the same file once per host (#25). The job's
+    factory now reads it once for all its hosts, and again when the file changes."""
+    from app.transports.factory import TransportFactory
+
+    reads: list[str] = []
+    real = paramiko.PKey.from_path
+
+    def spy(cls: type, path: Any, passphrase: str | None = None) -> Any:
+        reads.append(str(path))
+        return real(path, passphrase)
+
+    monkeypatch.setattr(paramiko.PKey, "from_path", classmethod(spy))
+
+    def login(factory: TransportFactory, host_id: int) -> None:
+        host = Host(
+            id=host_id,
+            name=f"h{host_id}",
+            address="127.0.0.1",
+            port=env.server.port,
+            user="root",
+            key_file=str(env.client_key),
+        )
+        t = factory.connect(host, Deadline(30), lambda ev: None, 1)
+        try:
+            assert t.run("true").exit_status == 0
+        finally:
+            t.close()
+
+    job = TransportFactory(accept_new_keys=True, ssh_config=NO_CONFIG)
+    for host_id in (1, 2, 3):
+        login(job, host_id)
+    assert reads == [str(env.client_key)]
+    st = env.client_key.stat()
+    os.utime(env.client_key, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+    login(job, 4)
+    assert len(reads) == 2
+    login(TransportFactory(accept_new_keys=True, ssh_config=NO_CONFIG), 5)  # another job reads it afresh
+    assert len(reads) == 3
+
+
 def test_changed_key_refused_before_auth(env: Env, own_server: sshd.SshServer, auth_spy: list[str]) -> None:
     trusted = env.trusted(own_server)
     old_fp = own_server.host_fingerprint
