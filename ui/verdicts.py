@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 from ui.theme import colour_pair
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
-
     from app.domain.models import Host
+    from db.connection import Database
 
 #: verdict -> (text colour, pale background), retinted in place for the dark look (ui.theme)
 VERDICT_COLOURS = {
