@@ -6,6 +6,7 @@ builds the QApplication, opens the database, creates the services and shows the 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -27,8 +28,19 @@ CORE_BEFORE_QT = (
 
 
 def import_core_before_qt() -> None:
+    """The first step of the GUI's start: pauses the cyclic garbage collector (see
+    pause_gc_for_start_up), then imports CORE_BEFORE_QT."""
+    pause_gc_for_start_up()
     for name in CORE_BEFORE_QT:
         importlib.import_module(name)
+
+
+def pause_gc_for_start_up() -> None:
+    """No cyclic garbage collection until the window is shown (ui/app.py run_gui resumes it, then
+    freezes what start-up built). Start-up creates objects by the hundred thousand (modules, classes,
+    5,000 hosts and their rows) and almost none of them is garbage, yet the collector's passes over
+    them cost 40-70 ms of the cold start at 5,000 hosts."""
+    gc.disable()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
