@@ -1,0 +1,96 @@
+"""The cold start at 5,000 hosts (#25), checked by what the window does rather than by a clock: the
+dashboard's first queries wait for the first frame, which says "Loading…" (never zeros or green)
+until the real figures are in; the charts (QtCharts) are built with those figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain.compliance import Tile
+from db import compliance as db_compliance
+from tests.support.fleet import populate
+from ui.main_window import MainWindow
+from ui.views import dashboard as dashboard_mod
+
+
+def _chart_place_texts(dash) -> list[str]:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QLabel
+
+    return [box.findChild(QLabel).text() for box in dash._chart_boxes.values() if box.findChild(QLabel)]
+
+
+def test_the_first_frame_says_loading_and_the_queries_wait_for_it(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    populate(db, hosts=40, days=3)
+    w = MainWindow(db, runner=None, secrets=None)
+    qtbot.addWidget(w)
+    dash = w.dashboard
+    # before the first paint: nothing computed, nothing made up
+    qtbot.wait(400)  # past the refresh's 150 ms debounce, which used to start the queries here
+    assert dash._generation == 0 and not dash.busy and dash.data is None
+    assert dash.status_label.text() == dashboard_mod.LOADING_TEXT
+    assert {t.number.text() for t in dash.tiles.values()} == {"-"}
+    assert dash.drift_tile.number.text() == "-"  # was a "0" nobody had counted
+    assert dash._chart_views == {}  # QtCharts not needed for the first frame
+    assert _chart_place_texts(dash) == [dashboard_mod.LOADING_TEXT] * 3
+
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitUntil(lambda: dash.data is not None and not dash.busy, timeout=10000)
+    s = db_compliance.summary(db)
+    for t, tile in dash.tiles.items():
+        assert tile.number.text() == str(s[t])
+    assert dash.status_label.text() == ""
+    assert set(dash._chart_views) == {"chartClasses", "chartGroups", "chartTrend"}
+    for view in (dash.class_view, dash.group_view, dash.trend_view):
+        assert view.chart() is not None and view.chart().series()
+        assert view.isVisible()
+    assert _chart_place_texts(dash) == []  # the "Loading…" labels are gone
+    qtbot.waitUntil(lambda: dash.drift_tile.number.text() == "0", timeout=5000)  # counted now
+
+
+def test_a_dashboard_never_painted_still_gets_its_figures(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    populate(db, hosts=10, days=1)
+    w = MainWindow(db, runner=None, secrets=None)  # never shown (tools, tests)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.dashboard.data is not None, timeout=dashboard_mod.FIRST_REFRESH_FALLBACK_MS * 5)
+    assert w.dashboard.tiles[Tile.HOSTS].number.text() == "10"
+
+
+def test_a_first_refresh_that_fails_says_so_and_shows_no_figures(qtbot, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    populate(db, hosts=10, days=1)
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(dashboard_mod, "_compute", broken)
+    w = MainWindow(db, runner=None, secrets=None)
+    qtbot.addWidget(w)
+    w.show()
+    dash = w.dashboard
+    qtbot.waitUntil(lambda: dash.status_label.text().startswith("Not refreshed"), timeout=10000)
+    assert "database is locked" in dash.status_label.text()
+    assert _chart_place_texts(dash) == [dashboard_mod.NOT_LOADED_TEXT] * 3  # not "Loading…" forever
+    assert {t.number.text() for t in dash.tiles.values()} == {"-"}
+    assert dash.data is None
+
+
+@pytest.mark.parametrize("tab", ["Updates", "Advisories", "Schedule", "Logs", "Audit", "Baselines"])
+def test_a_tab_built_on_first_use_works_when_first_opened(qtbot, db, tab) -> None:  # type: ignore[no-untyped-def]
+    populate(db, hosts=10, days=1)
+    w = MainWindow(db, runner=None, secrets=None)
+    qtbot.addWidget(w)
+    w.show()
+    titles = [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    assert all(w.lazy_tabs.built(key) is None for key, _title in dashboard_lazy_tabs())
+    w.tabs.setCurrentIndex(titles.index(tab))
+    key = next(k for k, title in dashboard_lazy_tabs() if title == tab)
+    view = w.lazy_tabs.built(key)
+    assert view is not None and w.tabs.currentWidget() is view and view.isVisible()
+    assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == titles
+    view.grab()  # paints without error
+
+
+def dashboard_lazy_tabs() -> tuple[tuple[str, str], ...]:
+    from ui.lazy_tabs import LAZY_TABS
+
+    return LAZY_TABS
