@@ -29,10 +29,40 @@ CORE_BEFORE_QT = (
 
 def import_core_before_qt() -> None:
     """The first step of the GUI's start: pauses the cyclic garbage collector (see
-    pause_gc_for_start_up), then imports CORE_BEFORE_QT."""
+    pause_gc_for_start_up), imports CORE_BEFORE_QT, then PySide6 with its import hook quickened
+    (see quicken_pyside_import_hook)."""
     pause_gc_for_start_up()
     for name in CORE_BEFORE_QT:
         importlib.import_module(name)
+    importlib.import_module("PySide6.QtCore")
+    quicken_pyside_import_hook()
+
+
+def quicken_pyside_import_hook() -> None:
+    """PySide6's ``__feature__`` import hook asks, of every module name first imported after PySide6
+    (``logging``, ``db.tiles``, ``ui.theme``: 90 at start-up), whether its source holds the word
+    "PySide6", through ``inspect.getsource``, which also splits the source into lines, caches them
+    and walks ``sys.modules``: 14 ms of the GUI's start. This asks the same question of the source
+    file's bytes (2 ms); modules without a ``.py`` file, or a PySide6 without this hook, are left
+    as they are."""
+    feature = sys.modules.get("shibokensupport.feature")
+    original = getattr(feature, "_mod_uses_pyside", None)
+    if original is None or getattr(original, "quickened", False):
+        return
+
+    def uses_pyside(module: object) -> bool:
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.endswith(".py"):
+            try:
+                with open(path, "rb") as source:
+                    return b"PySide6" in source.read()
+            except OSError:
+                pass
+        return bool(original(module))
+
+    uses_pyside.quickened = True  # type: ignore[attr-defined]
+    uses_pyside.original = original  # type: ignore[attr-defined]
+    feature._mod_uses_pyside = uses_pyside  # type: ignore[union-attr]
 
 
 def pause_gc_for_start_up() -> None:

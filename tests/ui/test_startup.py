@@ -144,3 +144,24 @@ def test_start_up_runs_without_the_garbage_collector_and_without_qtcharts(tmp_pa
     assert lines["gc_after"] == "True"  # resumed once the window is up
     assert lines["charts_at_show"] == "False"
     assert lines["charts_after"] == "True"  # the dashboard drew its charts in the self-test's second
+
+
+def test_the_quickened_pyside_import_hook_answers_as_the_original(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """ui/main.py quicken_pyside_import_hook: the same answer for every module, in 2 ms instead of 14."""
+    import db.hosts  # noqa: F401
+    import ui.main_window  # noqa: F401  (PySide6 and its hook with it)
+    from ui.main import quicken_pyside_import_hook
+
+    feature = sys.modules.get("shibokensupport.feature")
+    # the PySide6 that pyproject.toml allows has the hook this replaces
+    assert feature is not None and callable(getattr(feature, "_mod_uses_pyside", None))
+    monkeypatch.setattr(feature, "_mod_uses_pyside", feature._mod_uses_pyside)  # restored afterwards
+    quicken_pyside_import_hook()
+    fast = feature._mod_uses_pyside
+    assert fast.quickened and fast.original is not fast
+    quicken_pyside_import_hook()  # once is enough: not wrapped twice
+    assert feature._mod_uses_pyside is fast
+    modules = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
+    answers = {m.__name__: fast(m) for m in modules}
+    assert answers == {m.__name__: fast.original(m) for m in modules}
+    assert answers["ui.main_window"] is True and answers["db.hosts"] is False
