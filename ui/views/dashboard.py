@@ -360,13 +360,17 @@ class DashboardView(QWidget):
         view = QChartView()
         view.setObjectName(name)
         view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        _share_height(view)  # as its place: the window's height, not the chart's wish, sizes it
         box = self._chart_boxes[name]
         lay = box.layout()
         while lay.count():
             item = lay.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            old = item.widget() if item is not None else None
+            if old is not None:  # the "Loading…" label: out of the box now, deleted soon
+                old.setParent(None)
+                old.deleteLater()
         lay.addWidget(view)
+        view.show()  # now, not on the next turn of the event loop (the layout's way for a shown box)
         self._chart_views[name] = view
         return view
 
