@@ -97,9 +97,18 @@ class MainWindow(QMainWindow):
         self._guide: QDialog | None = None  # Help → User guide, kept while open
         self._closed = False  # after closeEvent: late pool results must not touch the database
         self._quitting = False  # File → Quit (not the close button): really close, not to the tray
-        # the look first (View → Theme, kept in the user's settings), so the widgets are polished once
+        # the look (View → Theme, kept in the user's settings): its palette now, its style sheet once
+        # every widget is built (theme.styled_once_built)
         self.theme_choice = theme.stored_choice()
-        theme.apply_theme(self.theme_choice)
+        with theme.styled_once_built(self.theme_choice):
+            self._build(db, runner, scheduler)
+        # the hosts once the style sheet is on: the inventory measures its columns in its own font
+        self.reload_hosts()
+        self.keyring_label.setText(PASSWORDS_CHECKING)
+        QTimer.singleShot(STARTUP_CHORES_DELAY_MS, self, self._startup_chores)
+        self.sync_job_panel()
+
+    def _build(self, db, runner, scheduler: bool | None) -> None:  # type: ignore[no-untyped-def]
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._desktop_scheme_changed)
 
         self.setWindowTitle("Patchdesk")
@@ -179,10 +188,6 @@ class MainWindow(QMainWindow):
         self.detail.drift_panel.changed.connect(self.dashboard.refresh)
         self.tray_control = TrayController(self)
         self.scheduler = SchedulerController(self, scheduler)
-        self.reload_hosts()
-        self.keyring_label.setText(PASSWORDS_CHECKING)
-        QTimer.singleShot(STARTUP_CHORES_DELAY_MS, self, self._startup_chores)
-        self.sync_job_panel()
 
     # -- the parts' state and the entry points used from outside (first-run, tests, tools) --------
 

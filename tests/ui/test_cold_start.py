@@ -94,3 +94,102 @@ def dashboard_lazy_tabs() -> tuple[tuple[str, str], ...]:
     from ui.lazy_tabs import LAZY_TABS
 
     return LAZY_TABS
+
+
+def _style_changes_while_building(db) -> tuple[MainWindow, int]:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    seen: dict[int, tuple[QObject, int]] = {}
+
+    class Count(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.StyleChange:
+                seen[id(watched)] = (watched, seen.get(id(watched), (watched, 0))[1] + 1)
+            return False
+
+    app = QApplication.instance()
+    counter = Count()
+    app.installEventFilter(counter)
+    try:
+        w = MainWindow(db, runner=None, secrets=None)
+    finally:
+        app.removeEventFilter(counter)
+    # the window's own widgets (other tests' windows in this process are restyled too)
+    own = {id(x) for x in w.findChildren(QWidget)} | {id(w)}
+    return w, sum(n for key, (_obj, n) in seen.items() if key in own)
+
+
+def test_building_the_window_restyles_each_widget_about_once(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """Built under the application style sheet, every widget was restyled each time it or a part
+    holding it changed parents: ~1,960 restyles of ~420 widgets (70 ms at 5,000 hosts, #25)."""
+    from PySide6.QtWidgets import QApplication
+
+    from ui import theme
+
+    populate(db, hosts=20, days=1)
+    theme.apply_theme("light")
+    w, restyles = _style_changes_while_building(db)
+    qtbot.addWidget(w)
+    from PySide6.QtWidgets import QWidget
+
+    widgets = len(w.findChildren(QWidget)) + 1
+    assert restyles <= 1.5 * widgets, (restyles, widgets)
+    # ...and the window has the look all the same, built in the style sheet's fonts
+    assert QApplication.instance().styleSheet() == theme.build_stylesheet("light")
+    w.resize(1280, 800)
+    w.show()
+    w.show_inventory()
+    qtbot.waitExposed(w)
+    table = w.inventory.table
+    assert table.font().pointSizeF() == 10.0  # the style sheet's, not the desktop's 9 pt
+    fitter = w.inventory.fitter
+    name_col = 0
+    measured = fitter._content_width(name_col)
+    fitter._want.clear()
+    assert fitter._content_width(name_col) == measured  # measured in the font it is shown in
+
+
+def test_columns_measured_in_an_old_font_are_measured_again(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QTableView
+
+    from ui.widgets.columns import ColumnFitter
+
+    model = QStandardItemModel(0, 2)
+    model.setHorizontalHeaderLabels(["Name", "State"])
+    for i in range(20):
+        model.appendRow([QStandardItem(f"host-{i:03d}.example.invalid"), QStandardItem("ok")])
+    view = QTableView()
+    view.setModel(model)
+    qtbot.addWidget(view)
+    fitter = ColumnFitter(view, [0])
+    small = QFont(view.font())
+    small.setPointSizeF(8.0)
+    view.setFont(small)
+    view.resize(600, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    fitter.fit()
+    before = fitter._content_width(0)
+    big = QFont(view.font())
+    big.setPointSizeF(16.0)
+    view.setFont(big)  # a style sheet's font arriving after the first measure
+    assert fitter._content_width(0) > before * 1.5
+
+
+def test_the_folded_job_panel_takes_its_height_from_the_look_in_use(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication
+
+    from ui import theme
+    from ui.views.job_panel import JobPanel
+
+    app = QApplication.instance()
+    with theme.styled_once_built("light"):
+        panel = JobPanel()  # folded while the style sheet is off
+        qtbot.addWidget(panel)
+        assert app.styleSheet() == ""
+    assert app.styleSheet() == theme.build_stylesheet("light")
+    assert not panel.expanded
+    panel.layout().activate()
+    assert panel.maximumHeight() == panel.sizeHint().height()  # the head's height in the style sheet's look

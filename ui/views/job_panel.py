@@ -278,8 +278,7 @@ class JobPanel(QWidget):
         if expanded:
             self.setMaximumHeight(16777215)  # QWIDGETSIZE_MAX
         else:
-            self.layout().activate()
-            self.setMaximumHeight(self.sizeHint().height())
+            self._fold()
         self.expanded_changed.emit(expanded)
 
     def changeEvent(self, event: QEvent) -> None:
@@ -287,6 +286,17 @@ class JobPanel(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self._formats = {lvl: self._format(LEVEL_COLOURS.get(lvl)) for lvl in LogLevel}
         super().changeEvent(event)
+        folded = not getattr(self, "_expanded", True)  # (not set yet while the panel is being built)
+        if folded and event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange):
+            # folded to its head's height, which the style sheet sets (applied once the window is
+            # built, ui/theme.py styled_once_built)
+            self._fold()
+
+    def _fold(self) -> None:
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+            self.setMaximumHeight(self.sizeHint().height())
 
     @staticmethod
     def _format(colour: QColor | None) -> QTextCharFormat:
