@@ -193,3 +193,28 @@ def test_the_folded_job_panel_takes_its_height_from_the_look_in_use(qtbot) -> No
     assert not panel.expanded
     panel.layout().activate()
     assert panel.maximumHeight() == panel.sizeHint().height()  # the head's height in the style sheet's look
+
+
+def test_the_idle_job_panel_builds_its_hosts_and_log_when_first_needed(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QPlainTextEdit, QTableView
+
+    from app.domain.models import Host
+    from app.jobs.engine import JobHandle
+    from ui.views.job_panel import JobPanel
+
+    panel = JobPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1000, 300)
+    panel.show()
+    # idle and folded: one line, and no table or log built for it (start-up, #25)
+    assert not panel.expanded
+    assert panel.findChildren(QTableView) == [] and panel.findChildren(QPlainTextEdit) == []
+    host = Host(id=1, name="web-01", address="web-01.example.invalid")
+    panel.start_job(JobHandle(7, [host]), [host])
+    assert panel.expanded and panel.body.isVisible()
+    assert panel.steps_view.model() is panel.steps_model and panel.steps_model.rowCount() == 1
+    assert panel.host_filter.count() == 2  # All hosts, web-01
+    panel.set_expanded(False)
+    assert not panel.body.isVisible()
+    panel.set_expanded(True)
+    assert panel.body.isVisible() and panel.log.isVisible()
