@@ -148,6 +148,7 @@ def run_gui(args: argparse.Namespace) -> int:
         window.show()
         if FREEZE_STARTUP_OBJECTS:
             gc.freeze()
+        gc.enable()  # paused for start-up by ui/main.py pause_gc_for_start_up
         QTimer.singleShot(WARM_UP_DELAY_MS, _warm_up)
         # the worker's own start-up (an interpreter and the job modules) once the window is idle
         QTimer.singleShot(WORKER_START_DELAY_MS, runner.prestart)
@@ -162,6 +163,7 @@ def run_gui(args: argparse.Namespace) -> int:
             QTimer.singleShot(1100, app.quit)
         return int(app.exec())
     finally:
+        gc.enable()  # also when start-up ended early (a database that cannot be opened)
         if window is not None:
             # Destroy the window (and its timers, bridge and pending pool relays) now, while the
             # database it reads is still open; nothing of it may outlive run_gui.

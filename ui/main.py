@@ -6,6 +6,7 @@ builds the QApplication, opens the database, creates the services and shows the 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -27,8 +28,50 @@ CORE_BEFORE_QT = (
 
 
 def import_core_before_qt() -> None:
+    """The first step of the GUI's start: pauses the cyclic garbage collector (see
+    pause_gc_for_start_up), imports CORE_BEFORE_QT, then PySide6 with its import hook quickened
+    (see quicken_pyside_import_hook)."""
+    pause_gc_for_start_up()
     for name in CORE_BEFORE_QT:
         importlib.import_module(name)
+    importlib.import_module("PySide6.QtCore")
+    quicken_pyside_import_hook()
+
+
+def quicken_pyside_import_hook() -> None:
+    """PySide6's ``__feature__`` import hook asks, of every module name first imported after PySide6
+    (``logging``, ``db.tiles``, ``ui.theme``: 90 at start-up), whether its source holds the word
+    "PySide6", through ``inspect.getsource``, which also splits the source into lines, caches them
+    and walks ``sys.modules``. This asks the same question of the source file's bytes (about 8 ms
+    less of the GUI's start, by callgrind's count); modules without a ``.py`` file, or a PySide6
+    without this hook, are left as they are."""
+    feature = sys.modules.get("shibokensupport.feature")
+    original = getattr(feature, "_mod_uses_pyside", None)
+    if original is None or getattr(original, "quickened", False):
+        return
+
+    def uses_pyside(module: object) -> bool:
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.endswith(".py"):
+            try:
+                with open(path, "rb") as source:
+                    return b"PySide6" in source.read()
+            except OSError:
+                pass
+        return bool(original(module))
+
+    uses_pyside.quickened = True  # type: ignore[attr-defined]
+    uses_pyside.original = original  # type: ignore[attr-defined]
+    feature._mod_uses_pyside = uses_pyside  # type: ignore[union-attr]
+
+
+def pause_gc_for_start_up() -> None:
+    """No cyclic garbage collection until the window is shown (ui/app.py run_gui resumes it, then
+    freezes what start-up built). Start-up creates objects by the hundred thousand (modules, classes,
+    5,000 hosts and their rows) and almost none of them is garbage: the collector's passes over
+    them are work for nothing (8 M instructions up to the first paint at 5,000 hosts, by
+    callgrind's count: about 2 ms)."""
+    gc.disable()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,17 +4,19 @@ Tiles and charts come from db/compliance.py, computed on a pool thread with its 
 connection (never the main thread's), so a shop of thousands of hosts never freezes the window.
 Every tile and chart segment is clickable: a tile asks the main window to show its hosts in the
 inventory, a chart segment asks for the matching update list.
+
+Start-up (#25): the first refresh waits for the window's first paint, so its queries do not compete
+with it for the CPU; until the figures are in, the tiles show "-" and the charts' places say
+"Loading…". The charts (QtCharts, its libraries and types) are built with the first figures.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCharts import QBarSet, QChart, QChartView, QPieSlice
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -46,13 +48,15 @@ from db import compliance as db_compliance
 from db import compliance_history as db_compliance_history
 from db import database as db_database
 from db import tiles as db_tiles
-from ui.charts import CLASS_LABELS, classification_chart, group_chart, show_slice_labels, trend_chart
 from ui.numbers import count_text
 from ui.theme import text_colour, tint_chart
 from ui.views.drift_panel import DriftTile
 from ui.views.outside_changes_panel import OutsideTile, outside_summary
 from ui.widgets.tile import TileFace
 from ui.workers import submit
+
+if TYPE_CHECKING:
+    from PySide6.QtCharts import QBarSet, QChart, QChartView, QPieSlice
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +79,13 @@ TILES = (
 TILES_PER_ROW = 6
 #: A chart's least height: two rows of charts and two of tiles fit a 1280x800 window without scrolling.
 CHART_MIN_HEIGHT = 200
+#: What the dashboard says until its first figures are in (never zeros, never green).
+LOADING_TEXT = "Loading…"
+#: What the charts' places say when the first figures could not be read.
+NOT_LOADED_TEXT = "No figures: the dashboard could not be read (see above)."
+#: The first refresh waits for the first paint; a dashboard that is never painted (a window not
+#: shown: tests, tools) refreshes after this long anyway.
+FIRST_REFRESH_FALLBACK_MS = 1000
 #: A tile turns red / amber / its own "unknown" colour when its number is not zero; "Up to date" is
 #: green only when some host is (0 of 0 is not green).
 RED_TILES = (Tile.NON_COMPLIANT, Tile.URGENT, Tile.FAILED, Tile.UNREACHABLE)
@@ -167,6 +178,9 @@ class DashboardView(QWidget):
         self._record_today = True
         self._pending_refresh = False
         self.busy = False
+        # the first refresh is held until the first paint (see the module's docstring)
+        self._painted = False
+        self._held = False
 
         self.group_combo = QComboBox()
         self.group_combo.setObjectName("dashGroup")
@@ -185,8 +199,9 @@ class DashboardView(QWidget):
         self.report_button = QPushButton("Report…")
         self.report_button.setObjectName("dashReport")
         self.report_button.clicked.connect(self.report_requested)
-        self.status_label = QLabel("")
+        self.status_label = QLabel(LOADING_TEXT)
         self.status_label.setObjectName("hintText")
+        self.status_label.installEventFilter(self)  # its first paint releases the first refresh
         bar = QHBoxLayout()
         bar.setSpacing(6)
         for label, w in (
@@ -229,9 +244,11 @@ class DashboardView(QWidget):
         self.empty_label.linkActivated.connect(lambda _link: self.add_host_requested.emit())
         self.empty_label.hide()
 
-        self.class_view = self._chart_view("chartClasses")
-        self.group_view = self._chart_view("chartGroups")
-        self.trend_view = self._chart_view("chartTrend")
+        # each chart's place; its QChartView is made with the first figures (_chart_view)
+        self._chart_boxes = {
+            name: self._chart_box(name) for name in ("chartClasses", "chartGroups", "chartTrend")
+        }
+        self._chart_views: dict[str, QChartView] = {}
         self._group_names: list[str] = []
 
         self.oldest_label = QLabel("")
@@ -265,11 +282,11 @@ class DashboardView(QWidget):
 
         charts = QHBoxLayout()
         charts.setSpacing(8)
-        charts.addWidget(self.class_view, 1)
-        charts.addWidget(self.group_view, 1)
+        charts.addWidget(self._chart_boxes["chartClasses"], 1)
+        charts.addWidget(self._chart_boxes["chartGroups"], 1)
         lower = QHBoxLayout()
         lower.setSpacing(8)
-        lower.addWidget(self.trend_view, 2)
+        lower.addWidget(self._chart_boxes["chartTrend"], 2)
         lower.addWidget(side_box, 1)
 
         inner = QWidget()
@@ -300,6 +317,10 @@ class DashboardView(QWidget):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)
         self._debounce.timeout.connect(self._start)
+        self._fallback = QTimer(self)
+        self._fallback.setSingleShot(True)
+        self._fallback.setInterval(FIRST_REFRESH_FALLBACK_MS)
+        self._fallback.timeout.connect(self._release)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -313,13 +334,65 @@ class DashboardView(QWidget):
         return c
 
     @staticmethod
-    def _chart_view(name: str) -> QChartView:
-        v = QChartView()
-        v.setObjectName(name)
-        v.setRenderHint(QPainter.RenderHint.Antialiasing)
-        v.setMinimumHeight(CHART_MIN_HEIGHT)
-        _share_height(v)
-        return v
+    def _chart_box(name: str) -> QWidget:
+        """A chart's place: "Loading…" until the chart view takes it over."""
+        box = QWidget()
+        box.setObjectName(f"{name}Box")
+        box.setMinimumHeight(CHART_MIN_HEIGHT)
+        _share_height(box)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        label = QLabel(LOADING_TEXT)
+        label.setObjectName("hintText")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        lay.addWidget(label)
+        return box
+
+    def _chart_view(self, name: str) -> QChartView:
+        """The chart view in ``name``'s place, made (and QtCharts imported) on first use."""
+        view = self._chart_views.get(name)
+        if view is not None:
+            return view
+        from PySide6.QtCharts import QChartView
+        from PySide6.QtGui import QPainter
+
+        view = QChartView()
+        view.setObjectName(name)
+        view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        _share_height(view)  # as its place: the window's height, not the chart's wish, sizes it
+        box = self._chart_boxes[name]
+        lay = box.layout()
+        while lay.count():
+            item = lay.takeAt(0)
+            old = item.widget() if item is not None else None
+            if old is not None:  # the "Loading…" label: out of the box now, deleted soon
+                old.setParent(None)
+                old.deleteLater()
+        lay.addWidget(view)
+        view.show()  # now, not on the next turn of the event loop (the layout's way for a shown box)
+        self._chart_views[name] = view
+        return view
+
+    @property
+    def class_view(self) -> QChartView:
+        return self._chart_view("chartClasses")
+
+    @property
+    def group_view(self) -> QChartView:
+        return self._chart_view("chartGroups")
+
+    @property
+    def trend_view(self) -> QChartView:
+        return self._chart_view("chartTrend")
+
+    def _say_in_chart_places(self, text: str) -> None:
+        """The charts' places not yet taken by a chart say ``text``."""
+        for name, box in self._chart_boxes.items():
+            if name not in self._chart_views:
+                label = box.findChild(QLabel)
+                if label is not None:
+                    label.setText(text)
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -333,8 +406,33 @@ class DashboardView(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        """Recompute soon (several triggers in a row cost one query run)."""
+        """Recompute soon (several triggers in a row cost one query run); before the first paint,
+        right after it."""
+        if not self._painted:
+            self._held = True
+            if not self._fallback.isActive():
+                self._fallback.start()
+            return
         self._debounce.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The status line's first paint (the dashboard itself is covered by its children and gets
+        none): the window's first frame is being drawn."""
+        if not self._painted and watched is self.status_label and event.type() == QEvent.Type.Paint:
+            self._painted = True
+            self.status_label.removeEventFilter(self)
+            # once this paint pass is over: the first frame is out before the queries run
+            QTimer.singleShot(0, self, self._release)
+        return False
+
+    @Slot()
+    def _release(self) -> None:
+        """The first paint is out (or never came): a refresh held until then starts now."""
+        self._painted = True
+        self._fallback.stop()
+        if self._held:
+            self._held = False
+            self._start()
 
     def refresh_at_once(self) -> None:
         """Recompute now, without the debounce: a job's results are in the database (its end). A
@@ -374,6 +472,7 @@ class DashboardView(QWidget):
         self.busy = False
         logger.warning("dashboard not refreshed: %s", exc)
         self.status_label.setText(f"Not refreshed: {exc}")
+        self._say_in_chart_places(NOT_LOADED_TEXT)
         self._start_pending()
 
     def _start_pending(self) -> None:
@@ -437,6 +536,8 @@ class DashboardView(QWidget):
         self.group_combo.blockSignals(False)
 
     def _set_charts(self, data: Dashboard) -> None:
+        from ui.charts import classification_chart, group_chart, show_slice_labels, trend_chart
+
         chart, pie = classification_chart(data.summary)
         show_slice_labels(pie)  # the thin slices' labels would overlap (the legend has every count)
         pie.clicked.connect(self._slice_clicked)
@@ -504,13 +605,17 @@ class DashboardView(QWidget):
         label = TILE_LABELS[tile] + ("" if f == ComplianceFilter() else f" ({f.describe()})")
         self.hosts_requested.emit(ids, label)
 
-    @Slot(QPieSlice)
+    # plain methods, not @Slot(QPieSlice) and the like: a decorator would need QtCharts' types when
+    # this module is imported, before the first paint
     def _slice_clicked(self, sl: QPieSlice) -> None:
+        from ui.charts import CLASS_LABELS
+
         cls = str(sl.property("classification") or "")
         self.updates_requested.emit(cls, self.current_filter().group, f"{CLASS_LABELS.get(cls, cls)} updates")
 
-    @Slot(int, QBarSet)
     def _bar_clicked(self, index: int, barset: QBarSet) -> None:
+        from ui.charts import CLASS_LABELS
+
         if not 0 <= index < len(self._group_names):
             return
         group = self._group_names[index]

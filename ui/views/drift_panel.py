@@ -365,8 +365,7 @@ class DriftTile(TileFace):
         super().__init__("drifted", "Drifted", parent)
         self.db = db
         self.path = db_database.database_file(db)  # read now: the pool threads open their own
-        self.ids: list[int] = []
-        self.number.setText("0")
+        self.ids: list[int] = []  # "-" until counted (TileFace): never a 0 nobody has counted
         self.setToolTip("Hosts whose configuration differs from a baseline.\nClick to show these hosts.")
         self.clicked.connect(lambda: self.hosts_requested.emit(list(self.ids), "Drifted"))
 

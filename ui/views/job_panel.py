@@ -198,67 +198,104 @@ class JobPanel(QWidget):
         head.addWidget(self.details_button)
 
         self.steps_model = JobHostsModel(self)
-        self.steps_view = QTableView()
-        self.steps_view.setObjectName("jobHosts")
-        self.steps_view.setModel(self.steps_model)
-        self.steps_view.verticalHeader().setVisible(False)
-        self.steps_view.verticalHeader().setDefaultSectionSize(22)
-        self.steps_view.setShowGrid(False)
-        self.steps_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.steps_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.steps_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.steps_view.horizontalHeader().setStretchLastSection(True)
-        self.steps_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((120, 90, 82, 95)):
-            self.steps_view.setColumnWidth(col, width)
-        self.steps_view.clicked.connect(self._step_clicked)
+        # the hosts' table and the log (the body) are built when first needed: a job starts, the
+        # panel is unfolded, or a job's events come in; idle, the panel is its one-line head (#25)
+        self._body: QSplitter | None = None
+        self._steps_view: QTableView | None = None
+        self._host_filter: QComboBox | None = None
+        self._log: QPlainTextEdit | None = None
 
-        self.host_filter = QComboBox()
-        self.host_filter.setObjectName("logHostFilter")
-        self.host_filter.setMinimumWidth(180)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(6)
+        layout.addLayout(head)
+        self._expanded = True
+        self.set_expanded(False)
+
+    def _build_body(self) -> QSplitter:
+        if self._body is not None:
+            return self._body
+        view = QTableView()
+        view.setObjectName("jobHosts")
+        view.setModel(self.steps_model)
+        view.verticalHeader().setVisible(False)
+        view.verticalHeader().setDefaultSectionSize(22)
+        view.setShowGrid(False)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.horizontalHeader().setStretchLastSection(True)
+        view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in enumerate((120, 90, 82, 95)):
+            view.setColumnWidth(col, width)
+        view.clicked.connect(self._step_clicked)
+
+        host_filter = QComboBox()
+        host_filter.setObjectName("logHostFilter")
+        host_filter.setMinimumWidth(180)
         # Sized by a name's worth of characters, not by measuring every host's name when first shown:
         # a 1,000-host job paid for a thousand, and one 300-character name widened the panel.
-        self.host_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.host_filter.setMinimumContentsLength(24)
-        self.host_filter.addItem("All hosts", None)
-        self.host_filter.currentIndexChanged.connect(self._rerender)
-        self.log = QPlainTextEdit()
-        self.log.setObjectName("jobLog")
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(MAX_LOG_LINES)
-        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        host_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        host_filter.setMinimumContentsLength(24)
+        host_filter.addItem("All hosts", None)
+        host_filter.currentIndexChanged.connect(self._rerender)
+        log = QPlainTextEdit()
+        log.setObjectName("jobLog")
+        log.setReadOnly(True)
+        log.setMaximumBlockCount(MAX_LOG_LINES)
+        log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.TypeWriter)
         mono.setPointSizeF(9.0)
-        self.log.setFont(mono)
+        log.setFont(mono)
         log_head = QHBoxLayout()
         log_label = QLabel("Log of")
         log_label.setObjectName("hintText")
         log_head.addWidget(log_label)
-        log_head.addWidget(self.host_filter)
+        log_head.addWidget(host_filter)
         log_head.addStretch(1)
         log_box = QWidget()
         log_layout = QVBoxLayout(log_box)
         log_layout.setContentsMargins(0, 0, 0, 0)
         log_layout.setSpacing(4)
         log_layout.addLayout(log_head)
-        log_layout.addWidget(self.log, 1)
+        log_layout.addWidget(log, 1)
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.steps_view)
+        split.addWidget(view)
         split.addWidget(log_box)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         split.setSizes([460, 800])
-        self.body = split
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 6)
-        layout.setSpacing(6)
-        layout.addLayout(head)
+        split.setVisible(self._expanded)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
         layout.addWidget(split, 1)
-        self._expanded = True
-        self.set_expanded(False)
+        self._body, self._steps_view, self._host_filter, self._log = split, view, host_filter, log
+        return split
+
+    @property
+    def body(self) -> QSplitter:
+        return self._build_body()
+
+    @property
+    def steps_view(self) -> QTableView:
+        self._build_body()
+        assert self._steps_view is not None
+        return self._steps_view
+
+    @property
+    def host_filter(self) -> QComboBox:
+        self._build_body()
+        assert self._host_filter is not None
+        return self._host_filter
+
+    @property
+    def log(self) -> QPlainTextEdit:
+        self._build_body()
+        assert self._log is not None
+        return self._log
 
     @property
     def expanded(self) -> bool:
@@ -278,12 +315,12 @@ class JobPanel(QWidget):
         if expanded == self._expanded:
             return
         self._expanded = expanded
-        self.body.setVisible(expanded)
+        if expanded or self._body is not None:
+            self.body.setVisible(expanded)
         if expanded:
             self.setMaximumHeight(16777215)  # QWIDGETSIZE_MAX
         else:
-            self.layout().activate()
-            self.setMaximumHeight(self.sizeHint().height())
+            self._fold()
         self.expanded_changed.emit(expanded)
 
     def changeEvent(self, event: QEvent) -> None:
@@ -291,6 +328,17 @@ class JobPanel(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self._formats = {lvl: self._format(LEVEL_COLOURS.get(lvl)) for lvl in LogLevel}
         super().changeEvent(event)
+        folded = not getattr(self, "_expanded", True)  # (not set yet while the panel is being built)
+        if folded and event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange):
+            # folded to its head's height, which the style sheet sets (applied once the window is
+            # built, ui/theme.py styled_once_built)
+            self._fold()
+
+    def _fold(self) -> None:
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+            self.setMaximumHeight(self.sizeHint().height())
 
     @staticmethod
     def _format(colour: QColor | None) -> QTextCharFormat:

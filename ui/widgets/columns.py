@@ -52,6 +52,7 @@ class ColumnFitter(QObject):
         view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         view.horizontalHeader().setStretchLastSection(False)
         view.viewport().installEventFilter(self)
+        view.installEventFilter(self)  # its font (the style sheet's, once polished): measure again
         # What each column's rows need is measured once per change of the rows (Qt asks every role of
         # up to the header's precision of rows per column); a resize only shares the room out again.
         self._want: dict[int, int] = {}
@@ -67,8 +68,15 @@ class ColumnFitter(QObject):
         model.layoutChanged.connect(self._rows_moved)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize:
+        kind = event.type()
+        if kind == QEvent.Type.Resize and watched is not self.view:
             self.fit()
+        elif kind == QEvent.Type.FontChange and watched is self.view:
+            # texts measured in the old font (a window built before its style sheet was applied,
+            # ui/theme.py styled_once_built) are measured again: now if shown, else when it is
+            self._want.clear()
+            if self.view.isVisible():
+                self.fit()
         return False
 
     def _header_width(self, col: int) -> int:
