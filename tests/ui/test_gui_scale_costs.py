@@ -78,3 +78,33 @@ def test_selecting_a_host_with_thousands_of_updates_builds_only_the_rows_it_uses
     assert model._rows.built() <= columns.SAMPLE_ROWS + 100  # type: ignore[attr-defined]
     assert model.update_at(1499).name == "pkg1499"  # type: ignore[union-attr]
     assert str(model.index(1499, 0).data()).startswith("pkg1499")
+
+
+def test_the_first_click_on_a_host_no_longer_imports_the_patching_modules(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The Verify action's tooltip is worked out on every click on a host; it imported
+    app.jobs.selection and with it the patching, rollback and verification modules, ~25 ms of the first
+    click at 5,000 hosts (#25). In a process of its own: other tests import those modules."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import sys
+from app.domain.models import Host
+from db import hosts as db_hosts
+from db.database import open_database
+from ui.verdicts import verify_scope
+
+db = open_database({str(tmp_path / "t.sqlite3")!r})
+host = db_hosts.add_host(db, Host(name="one", address="one.example.invalid"))
+ok, text = verify_scope(db, [host])
+assert not ok and "not been scanned" in text, text
+print(sorted(m for m in sys.modules if m.startswith("app.jobs")))
+"""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.strip()
+    assert "app.jobs.patching" not in loaded and "app.jobs.selection" not in loaded, loaded
