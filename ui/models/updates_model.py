@@ -8,7 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QFont
 
 from app.domain.models import Classification, PendingUpdate
-from db.updates import PendingRows
+from db.updates import PendingReader, PendingRows
 from ui.theme import colour_pair, text_colour
 
 COL_NAME = 0
@@ -90,6 +90,31 @@ class UpdatesTableModel(QAbstractTableModel):
         self._rows = updates if isinstance(updates, PendingRows) else list(updates)
         self._head = []
         self.endResetModel()
+
+    def read_more(self, reader: PendingReader, n: int) -> int:
+        """Append the next ``n`` rows of the list a reader is reading (shown with ``set_updates(
+        reader.rows)``); how many came. Nothing when another list is shown now."""
+        if self._rows is not reader.rows:
+            return 0
+        got = reader.fetch(n)
+        if got:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(got) - 1)
+            reader.add(got)
+            self.endInsertRows()
+        else:
+            reader.add(got)
+        return len(got)
+
+    def is_complete(self) -> bool:
+        """Whether every pending update of the host is listed (not only a first page of them)."""
+        rows = self._rows
+        return rows.complete if isinstance(rows, PendingRows) else True
+
+    def total(self) -> int:
+        """How many pending updates the host has, listed or still being read."""
+        rows = self._rows
+        return rows.total if isinstance(rows, PendingRows) else len(rows)
 
     def column_texts(self, col: int, limit: int) -> list[str]:
         """The display texts of column ``col`` in the first ``limit`` rows (ui/widgets/columns.py)."""
