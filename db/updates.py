@@ -80,7 +80,7 @@ class PendingReader:
     slices and the count are one reading of the database, however long the reading takes; ``db`` is
     best a connection that does not write meanwhile (an open statement holds its read transaction)."""
 
-    __slots__ = ("_cursor", "rows")
+    __slots__ = ("_cursor", "_fetched", "rows")
 
     def __init__(self, db: Database, host_id: int) -> None:
         sql = (
@@ -89,6 +89,7 @@ class PendingReader:
         )
         self._cursor: Any = db.execute(sql, {"h": host_id})
         self.rows = PendingRows([], -1)  # the count comes with the first row
+        self._fetched = 0
 
     def fetch(self, n: int) -> list[Sequence[Any]]:
         """The next (up to) ``n`` rows, for ``add``. The statement is finished (its reading
@@ -99,12 +100,14 @@ class PendingReader:
         got: list[Sequence[Any]] = self._cursor.fetchmany(n)
         if got and self.rows.total < 0:
             self.rows.total = got[0][0]
-        if len(got) < n or len(self.rows) + len(got) >= self.rows.total:
+        self._fetched += len(got)
+        if len(got) < n or self._fetched >= self.rows.total:
             self.close()
         return got
 
     def add(self, got: list[Sequence[Any]]) -> None:
-        """Append rows ``fetch`` returned to ``rows``."""
+        """Append rows ``fetch`` returned to ``rows`` (all of them, in order, maybe several fetches'
+        at once)."""
         rows = self.rows
         rows._rows.extend(r[1:] for r in got)
         rows._made.extend([None] * len(got))

@@ -73,17 +73,21 @@ def _big_host(db, name: str, n: int):  # type: ignore[no-untyped-def]
 def test_selecting_a_host_with_thousands_of_updates_builds_only_the_rows_it_uses(qtbot, db) -> None:  # type: ignore[no-untyped-def]
     """A click on the host read all its rows on the main thread (14-30 ms for 4,000, #25): now the
     first page at once, the tab saying the rest is being read, then the rest between events."""
-    from ui.views.host_detail import FIRST_PAGE_ROWS
+    from ui.views.host_detail import FIRST_PAGE_ROWS, REST_SLICE_ROWS
 
     host = _big_host(db, "big", 1500)
     w = _window(qtbot, db)
     w.show_inventory()
     w.inventory.select_host(host.id)
     model, tabs = w.detail.updates_model, w.detail.tabs
+    inserted: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
     assert model.rowCount() == FIRST_PAGE_ROWS
     assert tabs.tabText(0) == "Pending updates (1500, loading…)"
     assert "being read" in tabs.tabToolTip(0)
     qtbot.waitUntil(lambda: model.rowCount() == 1500, timeout=5000)
+    # read in slices, listed at once: each insertion lays out and repaints the table
+    assert REST_SLICE_ROWS < 1300 and inserted == [(FIRST_PAGE_ROWS, 1499)]
     assert tabs.tabText(0) == "Pending updates (1500)" and tabs.tabToolTip(0) == ""
     # every one of the 1,500 was built on each click; now the columns' 200 and what is painted
     assert model._rows.built() <= columns.SAMPLE_ROWS + 100  # type: ignore[attr-defined]

@@ -89,6 +89,8 @@ class UpdatesTableModel(QAbstractTableModel):
         # PendingUpdate behind them) are made once per row, not at each call of each paint (#25).
         # Colours are not kept: the look may change under a list that is shown (ui/theme.py).
         self._cells: list[tuple[object, ...] | None] = []
+        # rows a PendingReader has read but not yet listed (see read_more)
+        self._unlisted: list[Sequence[object]] = []
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -97,22 +99,28 @@ class UpdatesTableModel(QAbstractTableModel):
         # db.updates.PendingRows as it is: its rows are built as the view asks for them
         self._rows = updates if isinstance(updates, PendingRows) else list(updates)
         self._cells = [None] * len(self._rows)
+        self._unlisted = []
         self.endResetModel()
 
     def read_more(self, reader: PendingReader, n: int) -> int:
-        """Append the next ``n`` rows of the list a reader is reading (shown with ``set_updates(
-        reader.rows)``); how many came. Nothing when another list is shown now."""
+        """Read the next ``n`` rows of the list a reader is reading (shown with ``set_updates(
+        reader.rows)``); how many came. They are listed all at once when the reader is done: each
+        insertion lays the view out and repaints it (7 repaints of 8 ms for 4,000 rows, #25).
+        Nothing when another list is shown now."""
         if self._rows is not reader.rows:
             return 0
         got = reader.fetch(n)
-        if got:
-            start = len(self._cells)
-            self.beginInsertRows(QModelIndex(), start, start + len(got) - 1)
-            reader.add(got)
-            self._cells.extend([None] * len(got))
-            self.endInsertRows()
-        else:
-            reader.add(got)
+        self._unlisted.extend(got)
+        if reader.done:
+            rest, self._unlisted = self._unlisted, []
+            if rest:
+                start = len(self._cells)
+                self.beginInsertRows(QModelIndex(), start, start + len(rest) - 1)
+                reader.add(rest)
+                self._cells.extend([None] * len(rest))
+                self.endInsertRows()
+            else:
+                reader.add(rest)
         return len(got)
 
     def is_complete(self) -> bool:
