@@ -76,6 +76,9 @@ _DISPLAY_ROLE = Qt.ItemDataRole.DisplayRole
 _BACKGROUND_ROLE = Qt.ItemDataRole.BackgroundRole
 _FOREGROUND_ROLE = Qt.ItemDataRole.ForegroundRole
 _FONT_ROLE = Qt.ItemDataRole.FontRole
+#: A classification by its stored text (a row read from the database has the text).
+_CLASSES: dict[object, Classification] = {str(c.value): c for c in Classification}
+_CLASSES.update({c: c for c in Classification})
 #: Where a row's classification sits in its cached cells (after the display texts).
 _CLASS = COLUMN_COUNT
 
@@ -136,8 +139,11 @@ class UpdatesTableModel(QAbstractTableModel):
     def _row_cells(self, row: int) -> tuple[object, ...]:
         cells = self._cells[row]
         if cells is None:
-            u = self._rows[row]
-            cells = self._cells[row] = (*(show(u) for show in _DISPLAY), u.classification)
+            rows = self._rows
+            # a PendingRows row's shown fields, without building its PendingUpdate (db/updates.py)
+            u = rows.shown(row) if isinstance(rows, PendingRows) else rows[row]
+            cls = _CLASSES.get(u.classification) or Classification(u.classification)
+            cells = self._cells[row] = (*(show(u) for show in _DISPLAY), cls)  # type: ignore[arg-type]
         return cells
 
     def column_texts(self, col: int, limit: int) -> list[str]:

@@ -25,6 +25,16 @@ def test_pending_rows_read_the_same_updates_built_as_used(db) -> None:  # type: 
     assert rows.built() == 4
     assert list(rows) == db_scans.pending_for_host(db, h.id)  # most urgent first, then by name
     assert rows[5] is rows[5]  # built once
+    # what a table shows, without building the rest
+    fresh = db_updates.pending_rows(db, h.id)
+    for i in (0, 150, 299):
+        shown, u = fresh.shown(i), rows[i]
+        assert (shown.name, shown.installed, shown.available, shown.arch, shown.source) == (
+            u.name, u.installed, u.available, u.arch, u.source
+        )  # fmt: skip
+        assert (shown.manager, shown.severity, shown.reason) == (u.manager, u.severity, u.reason)
+        assert shown.classification == str(u.classification)
+    assert fresh.built() == 0 and fresh.shown(3) is not fresh[3] and fresh.shown(3) is fresh[3]
 
 
 def test_a_pending_reader_reads_one_list_in_slices_though_a_scan_replaces_it_meanwhile(db, db_path) -> None:  # type: ignore[no-untyped-def]
