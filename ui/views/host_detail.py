@@ -9,7 +9,6 @@ signals: the main window owns starting jobs.
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelection, Qt, QTimer, Signal, Slot
@@ -620,8 +619,9 @@ class HostDetailView(QWidget):
         if self._db_file is None:
             return None
         if self._read_db is None:
+            # closed with the view (by its collection: a close from a finalizer would run on whichever
+            # thread collects, and sqlite3 refuses a connection's close from another thread)
             self._read_db = db_database.open_database(self._db_file, migrate=False)
-            weakref.finalize(self, self._read_db.conn.close)
         return self._read_db
 
     def _stop_reading(self) -> None:
