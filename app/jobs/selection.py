@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from app.domain.errors import ConfigError
 from app.domain.models import Classification, Host, PendingUpdate, Ring
 from app.domain.verdicts import Baseline
+from app.jobs.baseline import verify_baseline
 from app.jobs.patching import HostSelection
 from app.jobs.rollback import RollbackRequest
 from app.jobs.verification import VerifyRequest
@@ -19,7 +20,6 @@ from db import changes as db_changes
 from db import jobs as db_jobs
 from db import scans as db_scans
 from db.connection import Database
-from db.database import parse_ts
 
 #: package managers whose new packages are pulled in as dependencies rather than chosen
 _DEPENDENCY_MANAGERS = frozenset({"apt", "dnf", "yum", "zypper"})
@@ -140,22 +140,6 @@ def rollback_request(db: Database, host: Host, job_id: int | None) -> RollbackRe
         tuple(sorted({u.name for u in pending if u.security})),
         db_changes.transaction_id(db, subject, host.id),
     )
-
-
-def verify_baseline(db: Database, host: Host) -> tuple[Baseline, int | None, datetime | None]:
-    """What a verification of ``host`` on its own compares with, which patch job (if any) and from when.
-
-    The host's last patch (not rolled back), unless a scan of its own ran since: then the last scan,
-    where nothing was patched; a host never scanned has nothing to compare with."""
-    assert host.id is not None
-    subject = db_changes.last_patch_job(db, host.id)
-    if subject is not None and not db_changes.scanned_since_job(db, host.id, subject):
-        job = db_jobs.get_job(db, subject)
-        return Baseline.PATCH, subject, job.started_at if job is not None else None
-    scanned = db_changes.last_scan_at(db, host.id)
-    if scanned is None:
-        return Baseline.NONE, None, None
-    return Baseline.SCAN, None, parse_ts(scanned)
 
 
 def verify_request(db: Database, host: Host) -> VerifyRequest:

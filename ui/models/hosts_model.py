@@ -104,6 +104,9 @@ _ROLES = frozenset(
 )
 
 
+#: The count columns' alignment, made once (combining the flags is Python enum code at each call).
+_RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
 #: The overload of layoutAboutToBeChanged/layoutChanged that carries a hint (PySide6's plain
 #: ``emit()`` takes no arguments).
 _LAYOUT_SIGNATURE = "QList<QPersistentModelIndex>,QAbstractItemModel::LayoutChangeHint"
@@ -427,9 +430,11 @@ class HostsTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
-        if role not in _ROLES or not index.isValid() or not 0 <= index.row() < len(self._hosts):
-            return None  # the view asks ~10 roles per painted cell; most are answered here
-        h = self._hosts[index.row()]
+        # the view asks ~10 roles per painted cell; most are answered here. The row is asked once
+        # (-1 for an invalid index): each call on the index is a call into Qt.
+        if role not in _ROLES or not 0 <= (row := index.row()) < len(self._hosts):
+            return None
+        h = self._hosts[row]
         col = index.column()
         busy = self._busy.get(h.id) if self._busy else None  # type: ignore[arg-type]
         if role == Qt.ItemDataRole.DisplayRole:
@@ -439,7 +444,7 @@ class HostsTableModel(QAbstractTableModel):
         if role == HOST_ID_ROLE:
             return h.id
         if role == Qt.ItemDataRole.TextAlignmentRole and col in COUNT_COLUMNS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _RIGHT_ALIGNED
         if col == COL_STATUS:
             cell = self.status_cell(h)
             fg, bg = BUSY_COLOURS if busy else STATE_COLOURS[cell.level]

@@ -8,7 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QFont
 
 from app.domain.models import Classification, PendingUpdate
-from db.updates import PendingRows
+from db.updates import PendingReader, PendingRows
 from ui.theme import colour_pair, text_colour
 
 COL_NAME = 0
@@ -72,15 +72,28 @@ _SERVED_ROLES = frozenset(
         Qt.ItemDataRole.ToolTipRole,
     }
 )
+_DISPLAY_ROLE = Qt.ItemDataRole.DisplayRole
+_BACKGROUND_ROLE = Qt.ItemDataRole.BackgroundRole
+_FOREGROUND_ROLE = Qt.ItemDataRole.ForegroundRole
+_FONT_ROLE = Qt.ItemDataRole.FontRole
+#: A classification by its stored text (a row read from the database has the text).
+_CLASSES: dict[object, Classification] = {str(c.value): c for c in Classification}
+_CLASSES.update({c: c for c in Classification})
+#: Where a row's classification sits in its cached cells (after the display texts).
+_CLASS = COLUMN_COUNT
 
 
 class UpdatesTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self._rows: Sequence[PendingUpdate] = []
-        # the first rows, sliced once per set_updates: ui/widgets/columns.py measures each column on
-        # the same first 200, and slicing db.updates.PendingRows goes through Python row by row
-        self._head: list[PendingUpdate] = []
+        # Per row, once asked for: its display texts and its classification. A view asks each
+        # painted cell for seven roles, each a call from Qt into Python; the texts (and the
+        # PendingUpdate behind them) are made once per row, not at each call of each paint (#25).
+        # Colours are not kept: the look may change under a list that is shown (ui/theme.py).
+        self._cells: list[tuple[object, ...] | None] = []
+        # rows a PendingReader has read but not yet listed (see read_more)
+        self._unlisted: list[Sequence[object]] = []
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -88,21 +101,60 @@ class UpdatesTableModel(QAbstractTableModel):
         self.beginResetModel()
         # db.updates.PendingRows as it is: its rows are built as the view asks for them
         self._rows = updates if isinstance(updates, PendingRows) else list(updates)
-        self._head = []
+        self._cells = [None] * len(self._rows)
+        self._unlisted = []
         self.endResetModel()
+
+    def read_more(self, reader: PendingReader, n: int) -> int:
+        """Read the next ``n`` rows of the list a reader is reading (shown with ``set_updates(
+        reader.rows)``); how many came. They are listed all at once when the reader is done: each
+        insertion lays the view out and repaints it (7 repaints of 8 ms for 4,000 rows, #25).
+        Nothing when another list is shown now."""
+        if self._rows is not reader.rows:
+            return 0
+        got = reader.fetch(n)
+        self._unlisted.extend(got)
+        if reader.done:
+            rest, self._unlisted = self._unlisted, []
+            if rest:
+                start = len(self._cells)
+                self.beginInsertRows(QModelIndex(), start, start + len(rest) - 1)
+                reader.add(rest)
+                self._cells.extend([None] * len(rest))
+                self.endInsertRows()
+            else:
+                reader.add(rest)
+        return len(got)
+
+    def is_complete(self) -> bool:
+        """Whether every pending update of the host is listed (not only a first page of them)."""
+        rows = self._rows
+        return rows.complete if isinstance(rows, PendingRows) else True
+
+    def total(self) -> int:
+        """How many pending updates the host has, listed or still being read."""
+        rows = self._rows
+        return rows.total if isinstance(rows, PendingRows) else len(rows)
+
+    def _row_cells(self, row: int) -> tuple[object, ...]:
+        cells = self._cells[row]
+        if cells is None:
+            rows = self._rows
+            # a PendingRows row's shown fields, without building its PendingUpdate (db/updates.py)
+            u = rows.shown(row) if isinstance(rows, PendingRows) else rows[row]
+            cls = _CLASSES.get(u.classification) or Classification(u.classification)
+            cells = self._cells[row] = (*(show(u) for show in _DISPLAY), cls)  # type: ignore[arg-type]
+        return cells
 
     def column_texts(self, col: int, limit: int) -> list[str]:
         """The display texts of column ``col`` in the first ``limit`` rows (ui/widgets/columns.py)."""
-        show = _DISPLAY[col]
-        if len(self._head) < min(limit, len(self._rows)):
-            self._head = list(self._rows[:limit])
-        return [show(u) for u in self._head[:limit]]
+        return [self._row_cells(r)[col] for r in range(min(limit, len(self._cells)))]  # type: ignore[misc]
 
     def update_at(self, row: int) -> PendingUpdate | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() else len(self._cells)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else COLUMN_COUNT
@@ -114,35 +166,38 @@ class UpdatesTableModel(QAbstractTableModel):
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
         # a view asks each cell for a dozen roles and this model serves five: the others cost nothing
-        if role not in _SERVED_ROLES or not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if role not in _SERVED_ROLES:
             return None
-        u = self._rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _DISPLAY[col](u)
-        if role == Qt.ItemDataRole.BackgroundRole:  # brushes made per call: the colours follow the theme
-            bg = ROW_BACKGROUND.get(u.classification)
+        row = index.row()  # -1 for an invalid index
+        if not 0 <= row < len(self._cells):
+            return None
+        cells = self._cells[row] or self._row_cells(row)
+        if role == _DISPLAY_ROLE:
+            return cells[index.column()]
+        cls = cells[_CLASS]
+        if role == _BACKGROUND_ROLE:  # brushes made per call: the colours follow the theme
+            bg = ROW_BACKGROUND.get(cls)  # type: ignore[call-overload]
             return QBrush(bg) if bg else None
-        if role == Qt.ItemDataRole.ForegroundRole and col == COL_CLASSIFICATION:
-            return QBrush(CLASS_FOREGROUND[u.classification])
-        if (
-            role == Qt.ItemDataRole.FontRole
-            and col == COL_CLASSIFICATION
-            and u.classification != Classification.NONCRITICAL
-        ):
-            return self._bold
-        if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [f"{_clean(u.name)} {_clean(u.installed) or '(new)'} → {_clean(u.available)}"]
-            if u.source:
-                lines.append(f"from {_clean(u.source)}")
-            lines.append(f"{u.classification}: {_clean(u.reason)}" if u.reason else str(u.classification))
-            if u.severity:
-                lines.append(f"Vendor severity: {_clean(u.severity, 40)}")
-            if u.advisories:
-                lines.append("Advisories: " + ", ".join(_clean(a, 40) for a in u.advisories[:20]))
-            if u.cves:
-                lines.append("CVEs: " + ", ".join(_clean(c, 40) for c in u.cves[:20]))
-            if u.reboot_expected:
-                lines.append("A reboot is expected after installing it.")
-            return "\n".join(lines)
-        return None
+        col = index.column()
+        if role == _FOREGROUND_ROLE:
+            return QBrush(CLASS_FOREGROUND[cls]) if col == COL_CLASSIFICATION else None  # type: ignore[index]
+        if role == _FONT_ROLE:
+            bold = col == COL_CLASSIFICATION and cls != Classification.NONCRITICAL
+            return self._bold if bold else None
+        return self._tooltip(self._rows[row])
+
+    @staticmethod
+    def _tooltip(u: PendingUpdate) -> str:
+        lines = [f"{_clean(u.name)} {_clean(u.installed) or '(new)'} → {_clean(u.available)}"]
+        if u.source:
+            lines.append(f"from {_clean(u.source)}")
+        lines.append(f"{u.classification}: {_clean(u.reason)}" if u.reason else str(u.classification))
+        if u.severity:
+            lines.append(f"Vendor severity: {_clean(u.severity, 40)}")
+        if u.advisories:
+            lines.append("Advisories: " + ", ".join(_clean(a, 40) for a in u.advisories[:20]))
+        if u.cves:
+            lines.append("CVEs: " + ", ".join(_clean(c, 40) for c in u.cves[:20]))
+        if u.reboot_expected:
+            lines.append("A reboot is expected after installing it.")
+        return "\n".join(lines)

@@ -25,3 +25,45 @@ def test_pending_rows_read_the_same_updates_built_as_used(db) -> None:  # type: 
     assert rows.built() == 4
     assert list(rows) == db_scans.pending_for_host(db, h.id)  # most urgent first, then by name
     assert rows[5] is rows[5]  # built once
+    # what a table shows, without building the rest
+    fresh = db_updates.pending_rows(db, h.id)
+    for i in (0, 150, 299):
+        shown, u = fresh.shown(i), rows[i]
+        assert (shown.name, shown.installed, shown.available, shown.arch, shown.source) == (
+            u.name, u.installed, u.available, u.arch, u.source
+        )  # fmt: skip
+        assert (shown.manager, shown.severity, shown.reason) == (u.manager, u.severity, u.reason)
+        assert shown.classification == str(u.classification)
+    assert fresh.built() == 0 and fresh.shown(3) is not fresh[3] and fresh.shown(3) is fresh[3]
+
+
+def test_a_pending_reader_reads_one_list_in_slices_though_a_scan_replaces_it_meanwhile(db, db_path) -> None:  # type: ignore[no-untyped-def]
+    """The host detail reads a host's first page on a click and the rest between the window's events
+    (#25): the slices and the count are one reading, whatever was written in between."""
+    from db.database import open_database
+
+    h = db_hosts.add_host(db, Host(name="h1.invalid", address="127.0.0.1"))
+    assert h.id is not None
+    first = tuple(PendingUpdate("apt", f"pkg{i:03d}", "2", "1") for i in range(300))
+    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), first))
+    expected = db_scans.pending_for_host(db, h.id)
+    own = open_database(db_path, migrate=False)
+    try:
+        reader = db_updates.PendingReader(own, h.id)
+        assert reader.read(100) == 100
+        assert (len(reader.rows), reader.rows.total, reader.rows.complete) == (100, 300, False)
+        # a newer scan finds 10 other updates while the rest is still to be read
+        newer = tuple(PendingUpdate("apt", f"new{i}", "2", "1") for i in range(10))
+        db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), newer))
+        while not reader.done:
+            reader.read(64)
+        assert list(reader.rows) == expected and reader.rows.complete  # the reading begun, whole
+        again = db_updates.PendingReader(own, h.id)
+        again.read(200)
+        assert again.done and [u.name for u in again.rows] == [f"new{i}" for i in range(10)]
+        empty = db_hosts.add_host(db, Host(name="h2.invalid", address="127.0.0.2"))
+        assert empty.id is not None
+        none = db_updates.PendingReader(own, empty.id)
+        assert none.read(200) == 0 and none.done and none.rows.complete and none.rows.total == 0
+    finally:
+        own.conn.close()
