@@ -65,8 +65,10 @@ CACHE_DIR = Path.home() / ".cache" / "patchdesk-bench"
 FILTER_TEXT = "web-01"
 #: Part (c) types from this long after the process started (see _scenario).
 TYPING_SETTLE_S = 4.0
-TARGETS = {  # name -> (limit, unit)
-    "startup": (1.0, "s"),
+TARGETS = {  # name -> (limit, unit); #25 raised the start-up and added the click and the list
+    "startup": (0.6, "s"),
+    "select_host": (50.0, "ms"),
+    "update_list": (200.0, "ms"),
     "dashboard": (150.0, "ms"),
     "keystroke": (50.0, "ms"),
     "rss": (300.0, "MB"),
@@ -1233,6 +1235,13 @@ def _run(args: argparse.Namespace, src: Path, work: Path) -> int:
             ("(b) dashboard computation + drawing", med(dash), "ms", *TARGETS["dashboard"]),
             ("(c) filter keystroke (median)", med(keys), "ms", *TARGETS["keystroke"]),
             ("(c) filter keystroke (worst)", max(keys), "ms", *TARGETS["keystroke"]),
+            (
+                "(c) select the biggest host",
+                med(all_of("select_biggest_host_ms")),
+                "ms",
+                *TARGETS["select_host"],
+            ),
+            ("(c) the update list", med(all_of("update_list_ms")), "ms", *TARGETS["update_list"]),
         ]
     print(f"(d) peak RSS                       {spread(rss, '{:.0f}')} MB")
     rows.append(("(d) peak RSS", max(rss), "MB", *TARGETS["rss"]))
