@@ -859,7 +859,9 @@ class CpuIsolation:
     tools -- and those were what the main thread waited for (an ftrace of CPU 0 on 2026-12-06). With
     cgroup-v1 cpusets (root), every task on the machine moves to a cpuset of the other CPUs for the
     run (children stay there), the GUI into one of its own, and all of them move back afterwards.
-    Without cpusets, ``available`` is False and the run pins by affinity alone, as before."""
+    Without cpusets, ``available`` is False and the run pins by affinity alone, as before. A bench
+    killed outright (SIGKILL) leaves the machine's tasks on the other CPUs: the next run moves them
+    back, as does ``for t in $(cat pd_bench_*/tasks); do echo $t > tasks; done`` in the cpuset root."""
 
     ROOT_SET = Path("/sys/fs/cgroup/cpuset")
 
