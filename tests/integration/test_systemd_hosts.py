@@ -9,7 +9,9 @@ journal, and a rollback that restarts the good version. Few tests, as a systemd 
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,57 @@ def test_a_journal_the_user_cannot_read_is_not_available_never_no_errors(
     with transport(sd_host, host_pool.client_key, "sudopw") as t:
         blind = probe_health(t)
     assert blind.journal_errors is None, blind
+
+
+def test_an_error_logged_earlier_in_the_same_second_is_not_new(sd_host: Any, host_pool: Any) -> None:
+    """The journal window starts at the host's clock to the microsecond: an error logged before the
+    start, in the same second, counted as new when the clock was read and passed in whole seconds (a
+    rollback verified amber for the broken version's error, logged just before the rollback began)."""
+    with transport(sd_host, host_pool.client_key, "admin") as t:
+        for _ in range(5):
+            # early in a second, so that the error and the clock read after it share that second
+            while time.time() % 1 > 0.3:
+                time.sleep(0.02)
+            out = sd_host.check(
+                "logger -p user.err 'pd-test: broke before the start'; sleep 0.3; date +%s.%N"
+            )
+            start = float(out.strip())
+            errors = probe_health(t, journal_since=start - 5).journal_errors or ()
+            if int(start) == int(time.time()) and any("broke before the start" in x for x in errors):
+                break
+        else:
+            pytest.fail("could not log an error and read the clock within one second")
+        assert int(start) != start  # the fraction is there to be lost
+        seen = probe_health(t, journal_since=start)
+    assert seen.journal_errors is not None
+    assert not any("broke before the start" in x for x in seen.journal_errors), seen.journal_errors
+    assert seen.now is not None and seen.now != int(seen.now)  # the host's clock comes with its fraction
+
+
+def test_a_journalctl_that_cannot_parse_a_fraction_is_read_in_whole_seconds(
+    sd_host: Any, host_pool: Any
+) -> None:
+    """Older journalctl builds refuse ``--since @<s>.<us>``: the journal is still read (from the whole
+    second), never reported unavailable, and the journal the user cannot open stays unavailable."""
+    real = sd_host.check("command -v journalctl").strip()
+    wrapper = (
+        "#!/bin/sh\n"
+        'for a in "$@"; do case "$a" in @*.*) echo "Failed to parse timestamp: $a" >&2; exit 1;; esac; done\n'
+        f'exec {real} "$@"\n'
+    )
+    sd_host.check(
+        f"printf '%s' {shlex.quote(wrapper)} > /usr/local/bin/journalctl"
+        " && chmod 755 /usr/local/bin/journalctl"
+    )
+    assert sd_host.check("command -v journalctl").strip() == "/usr/local/bin/journalctl"
+    sd_host.check("logger -p user.err 'pd-test: after the start'")
+    time.sleep(0.3)
+    with transport(sd_host, host_pool.client_key, "admin") as t:
+        seen = probe_health(t, journal_since=time.time() - 30.5)
+        assert seen.journal_errors is not None
+        assert any("after the start" in x for x in seen.journal_errors), seen.journal_errors
+    with transport(sd_host, host_pool.client_key, "sudopw") as t:
+        assert probe_health(t, journal_since=time.time() - 30.5).journal_errors is None
 
 
 def test_patch_that_breaks_its_service_is_red_and_rollback_is_green_again(

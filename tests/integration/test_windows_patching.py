@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -359,3 +360,22 @@ def test_snapshot_that_could_not_read_the_inventory_fails(win: tuple[WSManServer
         pytest.raises(AdapterError, match=r"installed updates of win-srv01.*0x80240438"),
     ):
         WindowsUpdateAdapter("win-srv01", poll_interval=0.2).snapshot(t, [CU])
+
+
+def test_an_event_logged_earlier_in_the_same_second_is_not_new(
+    win: tuple[WSManServer, FakeWindows],
+) -> None:
+    """The event-log window starts at the host's clock to the millisecond: an error logged before the
+    start, in the same second, counted as new when the start went to Get-WinEvent in whole seconds."""
+    from app.platforms.windows.health import probe_windows_health
+
+    server, fake = win
+    second = float(int(time.time()) - 10)
+    fake.add_event("The Print Spooler service terminated unexpectedly.", when=second + 0.2)
+    fake.add_event("The Print Spooler service failed again.", when=second + 0.9)
+    with connect(server) as t:
+        errors = probe_windows_health(t, since=second + 0.7).journal_errors
+    assert errors is not None
+    assert [e for e in errors if "Spooler" in e] == [e for e in errors if "failed again" in e] and any(
+        "failed again" in e for e in errors
+    ), errors

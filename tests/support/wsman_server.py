@@ -982,7 +982,7 @@ class FakeWindows:
 
     def op_windows_health(self, call: ScriptCall, p: dict[str, Any]) -> Reply:
         assert "NoMatchingEventsFound" in call.script and "LastBootUpTime" in call.script
-        since = float(p["since"])
+        since = int(p["sinceMs"]) / 1000
         with self.lock:
             events = [
                 {k: v for k, v in e.items() if not k.startswith("_")}

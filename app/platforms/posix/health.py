@@ -19,6 +19,7 @@ from app.transports.base import Transport
 
 SECTIONS = ("now", "uptime", "loadavg", "meminfo", "nproc", "system", "failed", "services", "journal")
 _SERVICE_RE = re.compile(r"[A-Za-z0-9@._:-]+")
+_CLOCK_RE = re.compile(r"(\d+)(?:\.(\d+|%?N))?")  # seconds.nanoseconds, or a %N left unexpanded
 
 
 def check_services(names: Sequence[str]) -> list[str]:
@@ -32,11 +33,15 @@ def health_command(nonce: str, services: Sequence[str] = (), journal_since: floa
     """The snippet; ``journal_since`` (epoch seconds on the host's clock) limits the journal read."""
     m = {s: shlex.quote(marker(nonce, s)) for s in SECTIONS}
     svc = " ".join(shlex.quote(s) for s in check_services(services))
-    since = f"@{int(journal_since)}" if journal_since is not None else "-1h"
+    # To the microsecond: an error logged earlier in the same second as the start is not new. A
+    # journalctl that cannot parse a fraction gets whole seconds (read -n 0 first, as a probe).
+    exact = f"@{journal_since:.6f}" if journal_since is not None else "-1h"
+    whole = f"@{int(journal_since)}" if journal_since is not None else "-1h"
     return "\n".join(
         [
             'export LC_ALL=C PATH="$PATH:/usr/sbin:/sbin"',
-            f"echo; echo {m['now']}; date +%s",
+            # %N is GNU's; BusyBox may print it as it stands (parse_health keeps the whole seconds)
+            f"echo; echo {m['now']}; date +%s.%N",
             f"echo; echo {m['uptime']}; cat /proc/uptime 2>/dev/null",
             f"echo; echo {m['loadavg']}; cat /proc/loadavg 2>/dev/null",
             f"echo; echo {m['meminfo']}; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo 2>/dev/null",
@@ -61,12 +66,23 @@ def health_command(nonce: str, services: Sequence[str] = (), journal_since: floa
             # A user outside adm/systemd-journal opens no system journal file: journalctl then exits 1
             # (-q: silently), or 0 with the user's own lines only if it has a journal of its own. Both
             # are "not available", never "no errors": the system journal must open first. -n bounds.
-            "if command -v journalctl >/dev/null 2>&1 && [ -d /run/systemd/system ]"
-            " && journalctl --system -q -n 0 >/dev/null 2>&1; then"
-            f" journalctl -p err -q --no-pager -o short-iso --since {shlex.quote(since)}"
+            "since=; if command -v journalctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then"
+            f" if journalctl --system -q -n 0 --since {shlex.quote(exact)} >/dev/null 2>&1;"
+            f" then since={shlex.quote(exact)};"
+            f" elif journalctl --system -q -n 0 >/dev/null 2>&1; then since={shlex.quote(whole)}; fi; fi;"
+            ' if [ -n "$since" ]; then'
+            ' journalctl -p err -q --no-pager -o short-iso --since "$since"'
             f" -n {MAX_JOURNAL_LINES} 2>/dev/null || echo n/a; else echo n/a; fi",
         ]
     )
+
+
+def host_clock(text: str) -> float | None:
+    """``date +%s.%N``'s answer as epoch seconds; whole seconds where %N was not expanded."""
+    m = _CLOCK_RE.fullmatch(text)
+    if m is None:
+        return None
+    return float(f"{m[1]}.{m[2]}") if m[2] and m[2].isdigit() else float(m[1])
 
 
 def parse_health(text: str, nonce: str) -> Health:
@@ -84,7 +100,7 @@ def parse_health(text: str, nonce: str) -> Health:
         except ValueError:
             return None
 
-    now = num(first("now"))
+    now = host_clock(first("now"))
     up = num(first("uptime").split(" ")[0]) if first("uptime") else None
     boot = now - up if now is not None and up is not None else None
     load = num(first("loadavg").split(" ")[0]) if first("loadavg") else None

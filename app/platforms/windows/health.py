@@ -52,7 +52,8 @@ def health_script(
     return render(
         "windows-health",
         script_body("windows-health"),
-        {"services": check_service_names(services), "since": int(since), "max": MAX_JOURNAL_LINES},
+        # in milliseconds: an event logged earlier in the start's second is not new
+        {"services": check_service_names(services), "sinceMs": int(since * 1000), "max": MAX_JOURNAL_LINES},
     )
 
 

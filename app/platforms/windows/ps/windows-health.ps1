@@ -1,5 +1,5 @@
 $ErrorActionPreference = 'Stop'
-$since = [DateTimeOffset]::FromUnixTimeSeconds([int64]$P.since).LocalDateTime
+$since = [DateTimeOffset]::FromUnixTimeMilliseconds([int64]$P.sinceMs).LocalDateTime
 $events = @()
 $eventsError = $null
 try {

@@ -65,6 +65,26 @@ def test_a_journal_read_that_failed_part_way_is_not_available() -> None:
 
 def test_the_journal_read_is_bounded_and_its_failure_is_reported() -> None:
     cmd = health_command(NONCE, ["pd-service"], journal_since=1796553000)
-    assert "--since @1796553000 -n 50 2>/dev/null || echo n/a" in cmd
+    assert '--since "$since" -n 50 2>/dev/null || echo n/a; else echo n/a; fi' in cmd
     # the system journal must open for this user first (a user journal alone shows only its own lines)
-    assert "&& journalctl --system -q -n 0 >/dev/null 2>&1; then journalctl -p err" in cmd
+    assert "journalctl --system -q -n 0 --since @1796553000.000000 >/dev/null 2>&1; then since=" in cmd
+
+
+def test_the_host_clock_keeps_its_fraction() -> None:
+    from app.platforms.posix.health import host_clock
+
+    assert host_clock("1796553000.250000000") == 1796553000.25
+    assert host_clock("1796553000") == 1796553000.0
+    # BusyBox builds without %N print it as it stands, or drop the %: the whole seconds still count
+    assert host_clock("1796553000.%N") == 1796553000.0 and host_clock("1796553000.N") == 1796553000.0
+    assert host_clock("") is None and host_clock("1796553000.1.2") is None and host_clock("soon") is None
+
+
+def test_the_journal_window_starts_to_the_microsecond() -> None:
+    """Whole seconds counted an error logged earlier in the start's second as new; journalctl gets
+    the fraction, or whole seconds when it cannot parse one (it is asked first, with -n 0)."""
+    cmd = health_command(NONCE, ["pd-service"], journal_since=1796553000.25)
+    exact = "--since @1796553000.250000 >/dev/null 2>&1; then since=@1796553000.250000;"
+    assert "journalctl --system -q -n 0 " + exact in cmd
+    assert "elif journalctl --system -q -n 0 >/dev/null 2>&1; then since=@1796553000; fi" in cmd
+    assert "date +%s.%N" in cmd

@@ -22,7 +22,7 @@ def test_script_carries_everything_as_data() -> None:
     script = health_script(["WinRM", "MSSQL$SQLEXPRESS"], 1700000000.7)
     assert script_ops(script) == ["windows-health"]
     assert script_params(script) == [
-        {"services": ["WinRM", "MSSQL$SQLEXPRESS"], "since": 1700000000, "max": 50}
+        {"services": ["WinRM", "MSSQL$SQLEXPRESS"], "sinceMs": 1700000000700, "max": 50}
     ]
     assert "NoMatchingEventsFound" in script and "LogName = 'System', 'Application'" in script
     with pytest.raises(ValueError):
