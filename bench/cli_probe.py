@@ -2,7 +2,7 @@
 for the breakdown of bench/cli_scan.py: ``python -m bench.cli_probe ARGS`` = ``patchdesk ARGS``.
 
 The marks are taken without touching the product: a post-import hook wraps a few functions of the
-CLI and the job runner as their modules load, and an audit hook sees the first TCP connection. Only
+CLI, the job runner and the SSH dialer (its first handshake) as their modules load. Only
 the standard library is imported here, so the CLI's own imports happen where they would. The marks,
 ``{name: [time.monotonic(), time.process_time()]}`` plus the heavy modules the process ended up with,
 are written as JSON to the file named by ``PD_PROBE_MARKS`` when the command returns.
@@ -62,6 +62,8 @@ WRAPS: dict[str, Sequence[tuple[str, str | None, str | None]]] = {
     "app.jobs.engine": [("JobEngine.start", "job_started", None)],
     "app.jobs.runner": [("JobRunner.close", "fanout_done", "recorded")],
     "app.cli.main": [("run", None, "reported")],
+    # the first SSH handshake: the socket under it may have been opened ahead (app/transports/ahead.py)
+    "app.transports.ssh_connect": [("Dialer._handshake", "first_connect", None)],
 }
 
 
@@ -105,15 +107,8 @@ class _AfterImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    # an (address, port) tuple: a TCP connection (a Unix socket's address is a string)
-    if event == "socket.connect" and isinstance(args[1], tuple):
-        mark("first_connect")
-
-
 def main() -> int:
     sys.meta_path.insert(0, _AfterImport())
-    sys.addaudithook(_audit)
     from ui.main import main as patchdesk
 
     # No argv: like the installed script, main() reads the command line, and may end the process
