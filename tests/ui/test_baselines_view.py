@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from app.domain.baseline import ItemResult, ItemStatus, make_item
 from app.domain.models import Host, JobKind
 from db import baselines as db_baselines
@@ -103,6 +105,7 @@ def test_new_drift_raises_an_alert_once(db) -> None:  # type: ignore[no-untyped-
     assert alerts.drift_alerts(db, job2) == []  # still drifted: nothing new
 
 
+@pytest.mark.hosts
 def test_check_fix_and_roll_back_from_the_drift_tab_on_a_real_host(qtbot, db, hosts, host_pool) -> None:  # type: ignore[no-untyped-def]
     from app.services import baselines
 
