@@ -220,7 +220,9 @@ def _runner(args: argparse.Namespace) -> JobRunner:
 
     # What start-up imported lives until the process ends: out of the collector's sight, the full
     # collections during the job (twenty threads allocate fast) and at exit do not walk it again.
+    # The collector resumes here when the process entry paused it for start-up (ui/main.py).
     gc.freeze()
+    gc.enable()
     return JobRunner(
         args.db or default_db_path(),
         secrets=secret_store(),

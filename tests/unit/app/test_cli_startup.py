@@ -309,3 +309,46 @@ def test_connecting_to_an_ascii_address_skips_the_idna_codec(tmp_path: Path) -> 
     assert "connection refused" in refused
     assert idna == "False"
     assert "the name a..b.invalid does not resolve" in malformed
+
+
+#: The installed script's way in, reporting whether the cyclic collector runs at three points.
+GC_SCRIPT = """
+import gc, sys
+import app.cli.jobs as jobs
+import app.cli.main as cli
+real_runner, real_run = jobs._runner, cli.run
+def say(where):
+    print(f'GC {where} {gc.isenabled()}', file=sys.stderr, flush=True)
+def runner(args):
+    say('before-runner'); r = real_runner(args); say('after-runner'); return r
+def run(args, out=None):
+    say('command'); return real_run(args, out)
+jobs._runner, cli.run = runner, run
+from ui.main import main
+sys.exit(main())
+"""
+
+
+def test_a_one_shot_command_loads_without_the_collector_and_resumes_it(db_path: Path) -> None:
+    """A job command's imports run with the cyclic collector paused (work for nothing: what start-up
+    builds is never garbage); it runs again once the job machinery is in, and for every other command
+    from the start of the command."""
+
+    def points(*args: str) -> list[str]:
+        r = subprocess.run(
+            [sys.executable, "-c", GC_SCRIPT, "--db", str(db_path), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ),
+        )
+        return [line.removeprefix("GC ") for line in r.stderr.splitlines() if line.startswith("GC ")]
+
+    port = refused_port()
+    assert points("hosts", "add", "web01", "--address", "127.0.0.1", "--port", str(port)) == ["command True"]
+    assert points("scan", "--all", "--connect-timeout", "5") == [
+        "command False",
+        "before-runner False",
+        "after-runner True",
+    ]
