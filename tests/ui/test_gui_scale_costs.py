@@ -127,6 +127,40 @@ def test_the_rest_of_a_hosts_list_is_read_after_its_first_page_is_painted(qtbot,
     assert [model.index(r, 0).data() for r in (0, 1499)] == ["big0000", "big1499"]
 
 
+def test_a_click_on_a_host_paints_its_list_once(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """The list's reset left its layout, and the columns' refit left the columns' repaint, to 0-ms
+    timers that fired after the click's paint and painted the whole list again (7 ms of the first
+    click on the 4,000-update host, #25): now both are done before the paint."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    class Paints(QObject):
+        n = 0
+
+        def eventFilter(self, _obj, event) -> bool:  # type: ignore[no-untyped-def]
+            if event.type() == QEvent.Type.Paint:
+                self.n += 1
+            return False
+
+    host = _big_host(db, "big", 900)
+    w = _window(qtbot, db)
+    w.show_inventory()
+    qtbot.wait(50)
+    paints = Paints()
+    w.detail.updates_view.viewport().installEventFilter(paints)
+    w.inventory.select_host(host.id)  # the first click: the host detail is shown, laid out, fitted
+    QApplication.processEvents()
+    assert paints.n == 1
+    QApplication.processEvents()
+    w.repaint()
+    assert paints.n == 1  # nothing of the list was left to paint again
+    qtbot.waitUntil(lambda: w.detail.updates_model.rowCount() == 900, timeout=5000)
+    header = w.detail.updates_view.horizontalHeader()
+    widths = [header.sectionSize(c) for c in range(header.count())]
+    w.detail.updates_fit.fit()
+    assert [header.sectionSize(c) for c in range(header.count())] == widths  # fitted to the pane as shown
+
+
 def test_the_rest_of_a_hosts_list_is_read_though_the_list_is_not_shown(qtbot, db) -> None:  # type: ignore[no-untyped-def]
     """No paint of the list comes while another of the host's tabs is shown, nor while the window is
     covered: the rest is read all the same."""

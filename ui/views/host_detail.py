@@ -612,11 +612,13 @@ class HostDetailView(QWidget):
         db = self._reading_db()
         if db is None:  # an in-memory database: no other connection sees it; read it whole
             self.updates_model.set_updates(db_updates.pending_rows(self.db, host_id))
+            self._lay_out_now()
             self._title_updates()
             return
         reader = db_updates.PendingReader(db, host_id)
         reader.read(FIRST_PAGE_ROWS)
         self.updates_model.set_updates(reader.rows)
+        self._lay_out_now()
         self._title_updates()
         if reader.done:
             return
@@ -648,6 +650,13 @@ class HostDetailView(QWidget):
         if self._awaiting_paint:
             self._awaiting_paint = False
             self.updates_view.viewport().removeEventFilter(self)
+
+    def _lay_out_now(self) -> None:
+        """Lay the new list out before it is painted: a reset leaves the view's layout to a 0-ms timer,
+        which fired after the click's paint and painted the whole list a second time (7 ms on a click
+        on the 4,000-update host, #25)."""
+        if self.updates_view.isVisible():
+            self.updates_view.executeDelayedItemsLayout()
 
     def _reading_db(self) -> Database | None:
         if not self._db_file_known:
