@@ -127,9 +127,12 @@ class PendingReader:
         n = max(n, 1)
         got: list[Sequence[Any]]
         if self.rows.total < 0:  # the first page, with the host's count
+            # the first rows' ids found by their sort keys alone, then those rows read whole: a
+            # sorter fed the whole rows copied each candidate's CVE and advisory lists
             sql = (
                 f"SELECT (SELECT count(*) FROM pending_updates WHERE host_id = :h), {_UPDATE_COLUMNS} "
-                f"FROM pending_updates WHERE host_id = :h ORDER BY {_HOST_ORDER} LIMIT :n"
+                "FROM pending_updates WHERE id IN (SELECT id FROM pending_updates WHERE host_id = :h "
+                f"ORDER BY {_HOST_ORDER} LIMIT :n) ORDER BY {_HOST_ORDER}"
             )
             first = self._db.execute(sql, {"h": self._host_id, "n": n}).fetchall()
             self.rows.total = first[0][0] if first else 0
