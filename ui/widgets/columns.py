@@ -175,8 +175,21 @@ class ColumnFitter(QObject):
                 cut = min(over, widths[c] - head[c])
                 widths[c] -= cut
                 over -= cut
-        for c, w in widths.items():
-            hdr.resizeSection(c, w)
+        changed = [(c, w) for c, w in widths.items() if hdr.sectionSize(c) != w]
+        if not changed:
+            return
+        # A table answers each resized section with a 0-ms timer that repaints the columns right of it;
+        # when it fired after the paint under way (a click that shows the host detail and fits its
+        # list), the whole list was painted a second time (#25). The view is told once, here, instead:
+        # its scroll range now, its repaint with the paint to come.
+        blocked = hdr.blockSignals(True)
+        try:
+            for c, w in changed:
+                hdr.resizeSection(c, w)
+        finally:
+            hdr.blockSignals(blocked)
+        view.updateGeometries()
+        view.viewport().update()
 
     def total_width(self) -> int:
         hdr = self.view.horizontalHeader()
