@@ -749,6 +749,7 @@ class MainWindow(QMainWindow):
             return
         self._check_keyring()
         self._startup_maintenance()
+        self.detail.prewarm()
 
     def _check_keyring(self) -> None:
         if self.secrets is None:

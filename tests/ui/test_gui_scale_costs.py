@@ -238,3 +238,31 @@ print(sorted(m for m in sys.modules if m.startswith("app.jobs")))
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.strip()
     assert "app.jobs.patching" not in loaded and "app.jobs.selection" not in loaded, loaded
+
+
+def test_the_first_click_finds_its_reading_ready_after_start_up(qtbot, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The first click on a host opened the detail's reading connection, read SQLite's schema and
+    prepared the list's statements (~2 ms, #25): the window's start-up chores now do it in idle time,
+    and the click reads at once on that connection, with the same list."""
+    from db import database as db_database
+    from ui.main_window import STARTUP_CHORES_DELAY_MS
+    from ui.views import host_detail
+
+    host = _big_host(db, "big", 300)
+    w = _window(qtbot, db)
+    qtbot.waitUntil(lambda: w.detail._read_db is not None, timeout=STARTUP_CHORES_DELAY_MS + 5000)
+    warm = w.detail._read_db
+    assert w.detail._reader is None  # nothing left open by the warm-up
+    opened: list[object] = []
+    real_open = db_database.open_database
+    monkeypatch.setattr(
+        host_detail.db_database, "open_database", lambda *a, **k: opened.append(a) or real_open(*a, **k)
+    )
+    w.show_inventory()
+    w.inventory.select_host(host.id)
+    assert opened == [] and w.detail._read_db is warm
+    model = w.detail.updates_model
+    qtbot.waitUntil(lambda: model.rowCount() == 300, timeout=5000)
+    assert [model.index(r, 0).data() for r in (0, 299)] == ["big0000", "big0299"]
+    w.detail.prewarm()  # again, after a click: nothing to do, nothing broken
+    assert w.detail._read_db is warm and model.rowCount() == 300
