@@ -266,3 +266,43 @@ def test_the_first_click_finds_its_reading_ready_after_start_up(qtbot, db, monke
     assert [model.index(r, 0).data() for r in (0, 299)] == ["big0000", "big0299"]
     w.detail.prewarm()  # again, after a click: nothing to do, nothing broken
     assert w.detail._read_db is warm and model.rowCount() == 300
+
+
+def test_a_hosts_facts_are_copied_from_their_menu_not_laid_out_as_documents(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """The ten facts were mouse-selectable labels, each with a text document that every click on a
+    host laid out again (~1.5 ms, #25): they are plain labels now, each with a Copy action."""
+    from PySide6.QtGui import QGuiApplication
+
+    from app.domain.models import Host
+    from db import hosts as db_hosts
+
+    host = db_hosts.add_host(db, Host(name="k1", address="127.0.0.9", user="patch-admin"))
+    w = _window(qtbot, db)
+    w.show_inventory()
+    w.inventory.select_host(host.id)
+    user_fact = w.detail.facts["User"]
+    assert user_fact.text() == "patch-admin"
+    assert not user_fact.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+    assert user_fact.textFormat() == Qt.TextFormat.PlainText  # so no text document either
+    assert user_fact.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
+    (copy,) = user_fact.actions()
+    assert copy.text() == "Copy"
+    copy.trigger()
+    assert QGuiApplication.clipboard().text() == "patch-admin"
+
+
+def test_what_a_host_reports_is_shown_as_text_never_as_markup(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """The host detail's labels took Qt's automatic format, so an OS name, error or note a host sent
+    with markup in it was rendered as rich text (an <img> tag would even load a local file)."""
+    from PySide6.QtWidgets import QLabel
+
+    from app.domain.models import Host
+    from db import hosts as db_hosts
+
+    host = db_hosts.add_host(db, Host(name="m1", address="127.0.0.9", user="<b>root</b>"))
+    w = _window(qtbot, db)
+    w.show_inventory()
+    w.inventory.select_host(host.id)
+    assert w.detail.facts["User"].text() == "<b>root</b>"
+    shown = [lab for lab in w.detail.findChildren(QLabel) if lab.text()]
+    assert shown and all(lab.textFormat() == Qt.TextFormat.PlainText for lab in w.detail.findChildren(QLabel))
