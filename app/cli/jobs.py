@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -110,12 +109,7 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
     _check_target_args(args)
     db = open_db(args)
     hosts = _select_hosts(db, args)
-    _connect_ahead(hosts, args.concurrency)
-    try:
-        runner = _runner(args)
-    except BaseException:
-        _close_ahead()
-        raise
+    runner = _runner(args)
     try:
         # First contact from the CLI behaves like OpenSSH's accept-new: record the key and go on;
         # a *changed* key still fails the host.
@@ -131,7 +125,6 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
         handle.wait()
     finally:
         runner.close()
-        _close_ahead()
     steps = {s.host_id: s for s in db_jobs.job_hosts(db, handle.job_id)}
     report = []
     worst = EXIT_OK
@@ -190,25 +183,6 @@ def scan(args: argparse.Namespace, out: TextIO) -> int:
                 for note in e["notes"] or ["the scan cannot vouch that it saw every update."]:
                     out.write(f"{e['name']}: incomplete: {note}\n")
     return worst
-
-
-def _connect_ahead(hosts: Sequence[Host], concurrency: int) -> None:
-    """Start the TCP connections of the first hosts a scan dials while the job machinery is imported
-    (app/transports/ahead.py): SSH hosts at numeric addresses, and only without an SSH config."""
-    from app.domain.models import TransportKind
-    from app.transports import sshconfig
-    from app.transports.ahead import AHEAD
-
-    if sshconfig.default_config_path() is not None:
-        return  # it may send a host elsewhere; the dialer reads it with paramiko, after the imports
-    # the hosts the job's first workers take (app/jobs/engine.py starts them in this order)
-    AHEAD.open((h.address, h.port or 22) for h in hosts[:concurrency] if h.transport == TransportKind.SSH)
-
-
-def _close_ahead() -> None:
-    from app.transports.ahead import AHEAD
-
-    AHEAD.close()
 
 
 def _runner(args: argparse.Namespace) -> JobRunner:

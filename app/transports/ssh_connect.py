@@ -27,7 +27,6 @@ from app.domain.errors import PatchdeskError, TransportError, UnreachableError
 from app.domain.inventory import validate_address
 from app.domain.models import Host, HostKey
 from app.transports import sshconfig
-from app.transports.ahead import AHEAD
 from app.transports.base import Deadline
 from app.transports.pool import ACTIVE_WAKE, Pooled, set_wake
 from app.transports.ssh_auth import Credentials, Endpoint, KeyFiles, authenticate, key_files
@@ -196,9 +195,7 @@ class Dialer:
         # malformed name. A name with other characters still takes the IDNA route.
         host: Any = ep.hostname.encode("ascii") if ep.hostname.isascii() else ep.hostname
         try:
-            sock = AHEAD.claim(ep.hostname, ep.port, timeout) if not self.jumps else None
-            if sock is None:
-                sock = socket.create_connection((host, ep.port), timeout=timeout)
+            sock = socket.create_connection((host, ep.port), timeout=timeout)
             # SSH sends many small packets (channel open, exec, window adjust); with Nagle on, each
             # round trip can stall on the peer's delayed ACK. OpenSSH sets TCP_NODELAY too.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -566,18 +566,3 @@ def test_proxy_jump(env: Env, tmp_path: Path) -> None:
     empty.write_text("")
     with pytest.raises(HostKeyUnknownError, match="jump host"):
         SshTransport(host, trusted_keys=env.trusted(), known_hosts=empty, **kw).run("true")
-
-
-def test_the_handshake_takes_the_connection_opened_ahead(env: Env) -> None:
-    """The CLI opens its first hosts' TCP connections while it imports (app/transports/ahead.py): the
-    dialer must use that socket, not open a second one beside it."""
-    from app.transports.ahead import AHEAD
-
-    before = AHEAD.claimed
-    assert AHEAD.open([("127.0.0.1", env.server.port)]) == 1
-    try:
-        with env.transport() as t:
-            assert t.run("echo ahead").out == "ahead\n"
-        assert AHEAD.claimed == before + 1
-    finally:
-        AHEAD.close()
