@@ -182,9 +182,9 @@ sys.exit(main())
 """
 
 
-def console(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def console(db_path: Path, *args: str, script: str = CONSOLE_SCRIPT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", CONSOLE_SCRIPT, "--db", str(db_path), *args],
+        [sys.executable, "-c", script, "--db", str(db_path), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -335,14 +335,7 @@ def test_a_one_shot_command_loads_without_the_collector_and_resumes_it(db_path: 
     from the start of the command."""
 
     def points(*args: str) -> list[str]:
-        r = subprocess.run(
-            [sys.executable, "-c", GC_SCRIPT, "--db", str(db_path), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=dict(os.environ),
-        )
+        r = console(db_path, *args, script=GC_SCRIPT)
         return [line.removeprefix("GC ") for line in r.stderr.splitlines() if line.startswith("GC ")]
 
     port = refused_port()
