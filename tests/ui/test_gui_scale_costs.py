@@ -268,6 +268,40 @@ def test_the_first_click_finds_its_reading_ready_after_start_up(qtbot, db, monke
     assert w.detail._read_db is warm and model.rowCount() == 300
 
 
+def test_the_detail_is_shown_once_unseen_before_the_first_click(qtbot, db) -> None:  # type: ignore[no-untyped-def]
+    """The first click on a host showed and laid out the detail's hidden body for the first time
+    (~2.5 ms of a 47 ms click, #25): the warm-up shows and hides it once where nothing paints in
+    between, at the start-up chores or, with the inventory out of sight then, at its first show."""
+    from PySide6.QtCore import QEvent, QObject
+
+    host = _big_host(db, "big", 30)
+    w = _window(qtbot, db)  # the dashboard is current: the detail is out of sight
+    body, kinds = w.detail.body, (QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.Paint)
+    seen: list[QEvent.Type] = []
+
+    class Spy(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() in kinds:
+                seen.append(event.type())
+            return False
+
+    spy = Spy(body)
+    body.installEventFilter(spy)
+    w.detail.prewarm()
+    assert seen == []
+    w.show_inventory()
+    qtbot.waitUntil(lambda: QEvent.Type.Hide in seen, timeout=5000)
+    qtbot.wait(50)  # the view's repaint after the warm-up, if any, has run
+    assert seen == [QEvent.Type.Show, QEvent.Type.Hide]  # never painted
+    assert w.detail.placeholder.isVisible() and not body.isVisible()
+    laid_out = w.detail.updates_view.width()  # while shown: as wide as the click shows it
+    w.inventory.select_host(host.id)
+    qtbot.waitUntil(lambda: QEvent.Type.Paint in seen, timeout=5000)
+    assert body.isVisible() and not w.detail.placeholder.isVisible()
+    assert w.detail.updates_view.width() == laid_out > 300
+    assert w.detail.updates_model.rowCount() == 30
+
+
 def test_a_hosts_facts_are_copied_from_their_menu_not_laid_out_as_documents(qtbot, db) -> None:  # type: ignore[no-untyped-def]
     """The ten facts were mouse-selectable labels, each with a text document that every click on a
     host laid out again (~1.5 ms, #25): they are plain labels now, each with a Copy action."""
