@@ -163,6 +163,7 @@ def _row_to_update(row: Sequence[Any]) -> PendingUpdate:
     return u
 
 
+# indexed verbatim by pending_host_order (db/schema.py m016): a host's list is read without a sort
 _CLASS_ORDER = "CASE classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1 ELSE 2 END"
 
 

@@ -797,5 +797,23 @@ def m015_update_summary(db: Database) -> None:
     _summary_triggers(db)
 
 
+@MIGRATIONS()
+def m016_host_list_order(db: Database) -> None:
+    """A host's pending updates indexed in the order its list shows them (rank, name; the rowid
+    last): the host detail's first page is read by walking the index, not by sorting all of the
+    host's rows (2.1 -> 0.8 ms for 4,000 rows, #25). It replaces the host_id index, which it serves
+    as well, so a scan writes no more indexes than before. The rank is db/scans.py's _CLASS_ORDER,
+    the very expression the list orders by (SQLite matches them; tests/unit/db hold them together)."""
+    _run_script(
+        db,
+        """
+        DROP INDEX IF EXISTS pending_host;
+        CREATE INDEX pending_host_order ON pending_updates(
+            host_id, CASE classification WHEN 'urgent' THEN 0 WHEN 'important' THEN 1 ELSE 2 END, name
+        )
+        """,
+    )
+
+
 #: One per migration (the test suite holds the two together).
 SCHEMA_VERSION = len(MIGRATIONS._migrations)

@@ -106,3 +106,78 @@ def test_a_pending_reader_orders_only_the_first_page_before_a_click_shows_it(db,
         assert not own.conn.in_transaction and half.done and half.read(100) == 0
     finally:
         own.conn.close()
+
+
+def _plans(db, run) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """Each statement ``run`` executes on ``db``, with its query plan's steps."""
+    seen: list[str] = []
+    db.conn.set_trace_callback(seen.append)
+    try:
+        run()
+    finally:
+        db.conn.set_trace_callback(None)
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    return {s: [step[3] for step in db.conn.execute("EXPLAIN QUERY PLAN " + s)] for s in reads}
+
+
+def test_a_hosts_list_is_read_down_its_index_not_sorted(db, db_path) -> None:  # type: ignore[no-untyped-def]
+    """The host detail's first page sorted all of the host's rows to find its 200 (2.1 ms of a click on
+    the 4,000-update host, #25): pending_host_order (m016) holds them in the list's order, so the
+    first page, the rest and pending_for_host walk it; only the first page's own 200 are sorted."""
+    from db.database import open_database
+
+    h = db_hosts.add_host(db, Host(name="h1.invalid", address="127.0.0.1"))
+    assert h.id is not None
+    classes = (Classification.NONCRITICAL, Classification.URGENT, Classification.IMPORTANT)
+    stored = tuple(
+        PendingUpdate("apt", f"p{i:03d}", "2", "1", classification=classes[i % 3]) for i in range(90)
+    )
+    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), stored))
+    own = open_database(db_path, migrate=False)
+    try:
+        reader = db_updates.PendingReader(own, h.id)
+
+        def read_in_two() -> None:
+            reader.read(30)
+            reader.read(100)
+
+        plans = _plans(own, read_in_two)
+        assert reader.done and list(reader.rows) == db_scans.pending_for_host(db, h.id)
+    finally:
+        own.conn.close()
+    plans |= _plans(db, lambda: db_scans.pending_for_host(db, h.id))
+    assert len(plans) == 3, list(plans)
+    for sql, steps in plans.items():
+        assert any("USING INDEX pending_host_order (host_id=?)" in s for s in steps), (sql, steps)
+        sorts = [s for s in steps if "TEMP B-TREE FOR ORDER BY" in s]
+        assert len(sorts) == (1 if "LIMIT 30)" in sql else 0), (sql, steps)  # the page's own 30
+
+
+def test_a_database_from_before_the_list_index_upgrades_to_it(db_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlite_utils import Database
+
+    from db.database import _connect, open_database, schema_version
+    from db.schema import MIGRATIONS, SCHEMA_VERSION
+
+    older = type(MIGRATIONS)("patchdesk")
+    older._migrations.extend(m for m in MIGRATIONS._migrations if m.name != "m016_host_list_order")
+    conn = _connect(db_path)
+    old = Database(conn, execute_plugins=False)
+    older.apply(old)
+    old.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    h = db_hosts.add_host(old, Host(name="h1.invalid", address="127.0.0.1"))
+    assert h.id is not None
+    stored = (PendingUpdate("apt", "zlib", "2", "1", classification=Classification.URGENT),)
+    stored += (PendingUpdate("apt", "bash", "2", "1"), PendingUpdate("apt", "curl", "2", "1"))
+    db_scans.record_scan(old, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), stored))
+    conn.close()
+
+    db = open_database(db_path)
+    try:
+        assert schema_version(db) == SCHEMA_VERSION
+        sql = "SELECT name FROM sqlite_master WHERE tbl_name = 'pending_updates'"
+        indexes = {r[0] for r in db.execute(sql)}
+        assert "pending_host_order" in indexes and "pending_host" not in indexes
+        assert [u.name for u in db_scans.pending_for_host(db, h.id)] == ["zlib", "bash", "curl"]
+    finally:
+        db.conn.close()
