@@ -466,6 +466,26 @@ class HostsTableModel(QAbstractTableModel):
             return self._tooltip(h, col)
         return None
 
+    def cell_look(self, row: int, col: int):  # type: ignore[no-untyped-def]
+        """What data() answers for a painted cell's roles, in one call (ui/widgets/cells.py)."""
+        if not 0 <= row < len(self._hosts):
+            return None
+        h = self._hosts[row]
+        busy = self._busy.get(h.id) if self._busy else None  # type: ignore[arg-type]
+        text = self._display(h, col, busy)
+        if col == COL_STATUS:
+            cell = self.status_cell(h)
+            fg, bg = BUSY_COLOURS if busy else STATE_COLOURS[cell.level]
+            bold = self._bold if not busy and cell.level in BOLD_LEVELS else None
+            return text, None, bold, QBrush(fg), QBrush(bg)
+        if col in COUNT_COLUMNS:
+            n = self._count(h, col)
+            if n:
+                bold = self._bold if col != COL_NONCRITICAL else None
+                return text, _RIGHT_ALIGNED, bold, QBrush(COUNT_COLOURS[col]), None
+            return text, _RIGHT_ALIGNED, None, None, None
+        return text, None, None, None, None
+
     # -- helpers --------------------------------------------------------------------------------
 
     @staticmethod

@@ -186,6 +186,19 @@ class UpdatesTableModel(QAbstractTableModel):
             return self._bold if bold else None
         return self._tooltip(self._rows[row])
 
+    def cell_look(self, row: int, col: int):  # type: ignore[no-untyped-def]
+        """What data() answers for a painted cell's roles, in one call (ui/widgets/cells.py)."""
+        if not 0 <= row < len(self._cells):
+            return None
+        cells = self._cells[row] or self._row_cells(row)
+        cls = cells[_CLASS]
+        bg = ROW_BACKGROUND.get(cls)  # type: ignore[call-overload]
+        background = QBrush(bg) if bg else None
+        if col == COL_CLASSIFICATION:
+            bold = self._bold if cls != Classification.NONCRITICAL else None
+            return cells[col], None, bold, QBrush(CLASS_FOREGROUND[cls]), background  # type: ignore[index]
+        return cells[col], None, None, None, background
+
     @staticmethod
     def _tooltip(u: PendingUpdate) -> str:
         lines = [f"{_clean(u.name)} {_clean(u.installed) or '(new)'} → {_clean(u.available)}"]

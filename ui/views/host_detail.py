@@ -71,6 +71,7 @@ from ui.theme import text_colour
 from ui.verdicts import badge_style, verdict_text, verify_scope
 from ui.views.drift_panel import DriftPanel
 from ui.views.outside_changes_panel import OutsideChangesPanel
+from ui.widgets.cells import CellLookDelegate
 from ui.widgets.columns import ColumnFitter
 from ui.widgets.empty_state import EmptyState
 
@@ -297,6 +298,7 @@ class HostDetailView(QWidget):
 
         self.updates_model = UpdatesTableModel(self)
         self.updates_view = _table(self.updates_model)
+        self.updates_view.setItemDelegate(CellLookDelegate(self.updates_model, self.updates_view))
         self.updates_view.setObjectName("pendingUpdates")
         hdr = self.updates_view.horizontalHeader()
         # Column widths from the first 200 rows, not Qt's 1,000: on a host with thousands of pending

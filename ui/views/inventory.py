@@ -35,6 +35,7 @@ from ui.models.hosts_model import (
     HostsTableModel,
 )
 from ui.numbers import count_text
+from ui.widgets.cells import CellLookDelegate
 from ui.widgets.columns import ColumnFitter
 from ui.widgets.empty_state import EmptyStack, EmptyState
 
@@ -107,6 +108,7 @@ class InventoryView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("inventoryTable")
         self.table.setModel(self.model)
+        self.table.setItemDelegate(CellLookDelegate(self.model, self.table))
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
