@@ -8,6 +8,19 @@ from db import hosts as db_hosts
 from db import scans as db_scans
 from db import updates as db_updates
 
+_CLASSES = (Classification.NONCRITICAL, Classification.URGENT, Classification.IMPORTANT)
+
+
+def _host_with_mixed_updates(db, n: int, prefix: str = "pkg") -> int:  # type: ignore[no-untyped-def]
+    """A host whose last scan found ``n`` updates, the classifications taking turns."""
+    h = db_hosts.add_host(db, Host(name="h1.invalid", address="127.0.0.1"))
+    assert h.id is not None
+    stored = tuple(
+        PendingUpdate("apt", f"{prefix}{i:03d}", "2", "1", classification=_CLASSES[i % 3]) for i in range(n)
+    )
+    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), stored))
+    return h.id
+
 
 def test_pending_rows_read_the_same_updates_built_as_used(db) -> None:  # type: ignore[no-untyped-def]
     h = db_hosts.add_host(db, Host(name="h1.invalid", address="127.0.0.1"))
@@ -76,19 +89,13 @@ def test_a_pending_reader_orders_only_the_first_page_before_a_click_shows_it(db,
     reading, which the reader releases when it is done or closed."""
     from db.database import open_database
 
-    h = db_hosts.add_host(db, Host(name="h1.invalid", address="127.0.0.1"))
-    assert h.id is not None
-    classes = (Classification.NONCRITICAL, Classification.URGENT, Classification.IMPORTANT)
-    stored = tuple(
-        PendingUpdate("apt", f"pkg{i:03d}", "2", "1", classification=classes[i % 3]) for i in range(500)
-    )
-    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), stored))
-    expected = db_scans.pending_for_host(db, h.id)
+    host_id = _host_with_mixed_updates(db, 500)
+    expected = db_scans.pending_for_host(db, host_id)
     own = open_database(db_path, migrate=False)
     statements: list[str] = []
     own.conn.set_trace_callback(statements.append)
     try:
-        reader = db_updates.PendingReader(own, h.id)
+        reader = db_updates.PendingReader(own, host_id)
         assert reader.read(200) == 200
         reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
         assert len(reads) == 1 and "LIMIT 200" in reads[0]
@@ -98,7 +105,7 @@ def test_a_pending_reader_orders_only_the_first_page_before_a_click_shows_it(db,
         assert list(reader.rows) == expected and reader.rows.complete
         assert not own.conn.in_transaction  # done: the reading is released
         # closed half-way (another host clicked): released at once
-        half = db_updates.PendingReader(own, h.id)
+        half = db_updates.PendingReader(own, host_id)
         half.read(100)
         half.read(100)
         assert own.conn.in_transaction
@@ -123,29 +130,23 @@ def _plans(db, run) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
 def test_a_hosts_list_is_read_down_its_index_not_sorted(db, db_path) -> None:  # type: ignore[no-untyped-def]
     """The host detail's first page sorted all of the host's rows to find its 200 (2.1 ms of a click on
     the 4,000-update host, #25): pending_host_order (m016) holds them in the list's order, so the
-    first page, the rest and pending_for_host walk it; only the first page's own 200 are sorted."""
+    first page, the rest and pending_for_host walk it; only the first page's own rows are sorted."""
     from db.database import open_database
 
-    h = db_hosts.add_host(db, Host(name="h1.invalid", address="127.0.0.1"))
-    assert h.id is not None
-    classes = (Classification.NONCRITICAL, Classification.URGENT, Classification.IMPORTANT)
-    stored = tuple(
-        PendingUpdate("apt", f"p{i:03d}", "2", "1", classification=classes[i % 3]) for i in range(90)
-    )
-    db_scans.record_scan(db, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), stored))
+    host_id = _host_with_mixed_updates(db, 90, "p")
     own = open_database(db_path, migrate=False)
     try:
-        reader = db_updates.PendingReader(own, h.id)
+        reader = db_updates.PendingReader(own, host_id)
 
         def read_in_two() -> None:
             reader.read(30)
             reader.read(100)
 
         plans = _plans(own, read_in_two)
-        assert reader.done and list(reader.rows) == db_scans.pending_for_host(db, h.id)
+        assert reader.done and list(reader.rows) == db_scans.pending_for_host(db, host_id)
     finally:
         own.conn.close()
-    plans |= _plans(db, lambda: db_scans.pending_for_host(db, h.id))
+    plans |= _plans(db, lambda: db_scans.pending_for_host(db, host_id))
     assert len(plans) == 3, list(plans)
     for sql, steps in plans.items():
         assert any("USING INDEX pending_host_order (host_id=?)" in s for s in steps), (sql, steps)
