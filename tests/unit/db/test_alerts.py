@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from app.domain.models import Host
 from app.services import alerts as app_alerts
 from db import alerts as db_alerts
 from db import hosts as db_hosts
-from db.database import _connect, open_database, schema_version
-from db.schema import MIGRATIONS, SCHEMA_VERSION
+from db.database import open_database, schema_version
+from db.schema import SCHEMA_VERSION
+from tests.support.migrations import database_without
 
 
 def test_a_database_from_before_the_alerts_list_upgrades(db_path: Path) -> None:
     # the schema as it was before m014: every migration but the last, its version stamped
-    older = type(MIGRATIONS)("patchdesk")
-    older._migrations.extend(m for m in MIGRATIONS._migrations if m.name != "m014_alerts")
-    conn = _connect(db_path)
-    old = Database(conn, execute_plugins=False)
-    older.apply(old)
-    old.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    old = database_without(db_path, "m014_alerts")
     db_hosts.add_host(old, Host(name="web1", address="web1.example.invalid"))
     assert "alerts" not in old.table_names()
-    conn.close()
+    old.conn.close()
 
     db = open_database(db_path)
     try:

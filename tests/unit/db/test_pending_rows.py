@@ -155,23 +155,17 @@ def test_a_hosts_list_is_read_down_its_index_not_sorted(db, db_path) -> None:  #
 
 
 def test_a_database_from_before_the_list_index_upgrades_to_it(db_path) -> None:  # type: ignore[no-untyped-def]
-    from sqlite_utils import Database
+    from db.database import open_database, schema_version
+    from db.schema import SCHEMA_VERSION
+    from tests.support.migrations import database_without
 
-    from db.database import _connect, open_database, schema_version
-    from db.schema import MIGRATIONS, SCHEMA_VERSION
-
-    older = type(MIGRATIONS)("patchdesk")
-    older._migrations.extend(m for m in MIGRATIONS._migrations if m.name != "m016_host_list_order")
-    conn = _connect(db_path)
-    old = Database(conn, execute_plugins=False)
-    older.apply(old)
-    old.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    old = database_without(db_path, "m016_host_list_order")
     h = db_hosts.add_host(old, Host(name="h1.invalid", address="127.0.0.1"))
     assert h.id is not None
     stored = (PendingUpdate("apt", "zlib", "2", "1", classification=Classification.URGENT),)
     stored += (PendingUpdate("apt", "bash", "2", "1"), PendingUpdate("apt", "curl", "2", "1"))
     db_scans.record_scan(old, h.id, None, ScanResult(OsFacts(id="debian"), ("apt",), stored))
-    conn.close()
+    old.conn.close()
 
     db = open_database(db_path)
     try:

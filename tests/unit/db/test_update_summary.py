@@ -16,8 +16,9 @@ from db import hosts as db_hosts
 from db import rules as db_rules
 from db import scans as db_scans
 from db import updates as db_updates
-from db.database import _connect, open_database, schema_version
-from db.schema import MIGRATIONS, SCHEMA_VERSION
+from db.database import open_database, schema_version
+from db.schema import SCHEMA_VERSION
+from tests.support.migrations import database_without
 
 #: The grouping the summary replaces: what updates_list read before m015.
 TRUTH = (
@@ -54,18 +55,13 @@ def _host(db: Database, name: str) -> int:
 
 
 def test_a_database_from_before_the_update_summary_upgrades_with_its_counts(db_path: Path) -> None:
-    older = type(MIGRATIONS)("patchdesk")
-    older._migrations.extend(m for m in MIGRATIONS._migrations if m.name != "m015_update_summary")
-    conn = _connect(db_path)
-    old = Database(conn, execute_plugins=False)
-    older.apply(old)
-    old.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    old = database_without(db_path, "m015_update_summary")
     a, b = _host(old, "web1"), _host(old, "web2")
     # two architectures of one package on one host: that host counts once
     _scan(old, a, _u("openssl", URGENT), _u("openssl", URGENT, "i386"), _u("vim"))
     _scan(old, b, _u("openssl", URGENT))
     assert "update_summary" not in old.table_names()
-    conn.close()
+    old.conn.close()
 
     db = open_database(db_path)
     try:
