@@ -104,6 +104,14 @@ _ROLES = frozenset(
 )
 
 
+#: Where each look role's answer sits in :meth:`HostsTableModel.cell_look`'s tuple.
+_LOOK_ROLES = {
+    int(Qt.ItemDataRole.TextAlignmentRole): 1,
+    int(Qt.ItemDataRole.FontRole): 2,
+    int(Qt.ItemDataRole.ForegroundRole): 3,
+    int(Qt.ItemDataRole.BackgroundRole): 4,
+}
+
 #: The count columns' alignment, made once (combining the flags is Python enum code at each call).
 _RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -436,35 +444,19 @@ class HostsTableModel(QAbstractTableModel):
             return None
         h = self._hosts[row]
         col = index.column()
-        busy = self._busy.get(h.id) if self._busy else None  # type: ignore[arg-type]
         if role == Qt.ItemDataRole.DisplayRole:
+            busy = self._busy.get(h.id) if self._busy else None  # type: ignore[arg-type]
             return self._display(h, col, busy)
         if role == SORT_ROLE:
             return self._sort_key(h, col)
         if role == HOST_ID_ROLE:
             return h.id
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in COUNT_COLUMNS:
-            return _RIGHT_ALIGNED
+        look = _LOOK_ROLES.get(role)
+        if look is not None:  # one description of a cell's look: the one painting uses
+            return self.cell_look(row, col)[look]
         if col == COL_STATUS:
-            cell = self.status_cell(h)
-            fg, bg = BUSY_COLOURS if busy else STATE_COLOURS[cell.level]
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(fg)
-            if role == Qt.ItemDataRole.BackgroundRole:
-                return QBrush(bg)
-            if role == Qt.ItemDataRole.FontRole and not busy and cell.level in BOLD_LEVELS:
-                return self._bold
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return cell.tooltip
-        if col in COUNT_COLUMNS:
-            n = self._count(h, col)
-            if role == Qt.ItemDataRole.ForegroundRole and n:
-                return QBrush(COUNT_COLOURS[col])
-            if role == Qt.ItemDataRole.FontRole and n and col != COL_NONCRITICAL:
-                return self._bold
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(h, col)
-        return None
+            return self.status_cell(h).tooltip
+        return self._tooltip(h, col)
 
     def cell_look(self, row: int, col: int):  # type: ignore[no-untyped-def]
         """What data() answers for a painted cell's roles, in one call (ui/widgets/cells.py)."""

@@ -73,9 +73,12 @@ _SERVED_ROLES = frozenset(
     }
 )
 _DISPLAY_ROLE = Qt.ItemDataRole.DisplayRole
-_BACKGROUND_ROLE = Qt.ItemDataRole.BackgroundRole
-_FOREGROUND_ROLE = Qt.ItemDataRole.ForegroundRole
-_FONT_ROLE = Qt.ItemDataRole.FontRole
+#: Where each look role's answer sits in :meth:`UpdatesTableModel.cell_look`'s tuple.
+_LOOK_ROLES = {
+    int(Qt.ItemDataRole.FontRole): 2,
+    int(Qt.ItemDataRole.ForegroundRole): 3,
+    int(Qt.ItemDataRole.BackgroundRole): 4,
+}
 #: A classification by its stored text (a row read from the database has the text).
 _CLASSES: dict[object, Classification] = {str(c.value): c for c in Classification}
 _CLASSES.update({c: c for c in Classification})
@@ -171,19 +174,11 @@ class UpdatesTableModel(QAbstractTableModel):
         row = index.row()  # -1 for an invalid index
         if not 0 <= row < len(self._cells):
             return None
-        cells = self._cells[row] or self._row_cells(row)
         if role == _DISPLAY_ROLE:
-            return cells[index.column()]
-        cls = cells[_CLASS]
-        if role == _BACKGROUND_ROLE:  # brushes made per call: the colours follow the theme
-            bg = ROW_BACKGROUND.get(cls)  # type: ignore[call-overload]
-            return QBrush(bg) if bg else None
-        col = index.column()
-        if role == _FOREGROUND_ROLE:
-            return QBrush(CLASS_FOREGROUND[cls]) if col == COL_CLASSIFICATION else None  # type: ignore[index]
-        if role == _FONT_ROLE:
-            bold = col == COL_CLASSIFICATION and cls != Classification.NONCRITICAL
-            return self._bold if bold else None
+            return (self._cells[row] or self._row_cells(row))[index.column()]
+        look = _LOOK_ROLES.get(role)
+        if look is not None:  # one description of a cell's look: the one painting uses
+            return self.cell_look(row, index.column())[look]
         return self._tooltip(self._rows[row])
 
     def cell_look(self, row: int, col: int):  # type: ignore[no-untyped-def]
@@ -193,7 +188,7 @@ class UpdatesTableModel(QAbstractTableModel):
         cells = self._cells[row] or self._row_cells(row)
         cls = cells[_CLASS]
         bg = ROW_BACKGROUND.get(cls)  # type: ignore[call-overload]
-        background = QBrush(bg) if bg else None
+        background = QBrush(bg) if bg else None  # brushes made per call: the colours follow the theme
         if col == COL_CLASSIFICATION:
             bold = self._bold if cls != Classification.NONCRITICAL else None
             return cells[col], None, bold, QBrush(CLASS_FOREGROUND[cls]), background  # type: ignore[index]
